@@ -1,0 +1,86 @@
+// Command arbiter is Arbiter's one binary: the decision server, the demo,
+// and the marketer's, operator's and experiment owner's tools.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+// Exit codes of every subcommand.
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
+// stdio is what a subcommand reads and writes; tests give their own.
+type stdio struct {
+	In  io.Reader
+	Out io.Writer
+	Err io.Writer
+}
+
+// command is one subcommand: its name as typed ("rules check"), a line of
+// help, and the function that runs it with the arguments after its name.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, s stdio) int
+}
+
+func commands() []command {
+	return []command{
+		{"demo", "example rules, generated profiles, embedded Redis and NATS, serving on 127.0.0.1:8080", cmdDemo},
+		{"serve", "serve decisions over HTTP", cmdServe},
+		{"rules check", "compile and type-check a rules directory", cmdRulesCheck},
+		{"rules test", "run the *_test.yaml rule tests of a rules directory", cmdRulesTest},
+		{"decide", "an offline decision with its explanation, as JSON", cmdDecide},
+		{"profiles import", "import profiles from a JSONL file into Redis", cmdProfilesImport},
+		{"profiles get", "show a stored profile and how the schema reads it", cmdProfilesGet},
+		{"events tail", "follow decision and outcome events on NATS", cmdEventsTail},
+		{"experiments report", "per-variant conversion, revenue and uplift of an experiment", cmdExperimentsReport},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr})
+	stop()
+	os.Exit(code)
+}
+
+// run finds the subcommand named by the first one or two arguments and runs
+// it; an unknown one is a usage error.
+func run(ctx context.Context, args []string, s stdio) int {
+	cmds := commands()
+	for _, c := range cmds {
+		words := strings.Fields(c.name)
+		if len(args) >= len(words) && strings.Join(args[:len(words)], " ") == c.name {
+			return c.run(ctx, args[len(words):], s)
+		}
+	}
+	if len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help") {
+		usage(s.Out, cmds)
+		return exitOK
+	}
+	if len(args) > 0 {
+		fmt.Fprintf(s.Err, "arbiter: unknown command %q\n\n", strings.Join(args, " "))
+	}
+	usage(s.Err, cmds)
+	return exitUsage
+}
+
+func usage(w io.Writer, cmds []command) {
+	fmt.Fprintln(w, "Arbiter: real-time marketing decisions from rule files.")
+	fmt.Fprintln(w, "\nUsage: arbiter COMMAND [flags]   (arbiter COMMAND --help for a command's flags)")
+	fmt.Fprintln(w, "\nCommands:")
+	for _, c := range cmds {
+		fmt.Fprintf(w, "  %-20s %s\n", c.name, c.summary)
+	}
+}

@@ -1,0 +1,298 @@
+// Package engine makes the decision: given a compiled ruleset, a customer's
+// profile, the request and the time, it matches segments, checks offers,
+// computes exact discounts, assigns experiments and arbitrates between the
+// eligible offers. It does no I/O: caps and budgets go through the Ledger
+// it is given, events through the EventSink, and time comes from the
+// request.
+package engine
+
+import (
+	"context"
+	"time"
+)
+
+// Item is one cart line. Price is in minor units of the cart's currency.
+type Item struct {
+	SKU      string
+	Category string
+	Price    int64
+	Quantity int
+	Tags     []string
+}
+
+// Cart is the request's cart. Currency is an ISO 4217 code; without a
+// cart, Currency is "" and Items is empty.
+type Cart struct {
+	Currency string
+	Items    []Item
+}
+
+// Request is a decision request, already validated by the caller.
+type Request struct {
+	// DecisionID identifies the decision ("dcs_" + ULID); the caller
+	// makes it so that the engine needs no source of randomness.
+	DecisionID string
+	CustomerID string // "": anonymous
+	Placement  string // "default" when the caller sent none
+	Channel    string
+	Cart       Cart
+	// Context is the request's free-form context, as decoded from JSON.
+	Context map[string]any
+	Limit   int // 0: the ruleset's max_actions
+	Explain bool
+	DryRun  bool
+	// Now is the decision's time: the request's arrival, or a dry run's
+	// "now".
+	Now time.Time
+}
+
+// Profile is a customer's attributes, decoded by the ruleset's schema.
+// Attrs holds every schema field with its Go type (defaults filled in),
+// plus "id" and "known"; it is used as the expressions' `profile` as is and
+// must not be changed once given to the engine.
+type Profile struct {
+	ID    string
+	Known bool
+	Attrs map[string]any
+}
+
+// Decision is the answer to a decision request, in the JSON form of the
+// spec's POST /v1/decide response.
+type Decision struct {
+	DecisionID  string       `json:"decision_id"`
+	CustomerID  string       `json:"customer_id,omitempty"`
+	Ruleset     string       `json:"ruleset"`
+	Segments    []string     `json:"segments"`
+	Actions     []Action     `json:"actions"`
+	Experiments []Assignment `json:"experiments"`
+	Holdout     bool         `json:"holdout"`
+	Degraded    []string     `json:"degraded"`
+	TookUS      int64        `json:"took_us"`
+	Explain     *Explain     `json:"explain,omitempty"`
+
+	// What the decision event needs beyond the response.
+	Placement string    `json:"-"`
+	Channel   string    `json:"-"`
+	Currency  string    `json:"-"`
+	CartTotal Money     `json:"-"`
+	Now       time.Time `json:"-"`
+}
+
+// Action is one chosen offer.
+type Action struct {
+	OfferID  string          `json:"offer_id"`
+	Kind     string          `json:"kind"`
+	Title    string          `json:"title,omitempty"`
+	Message  string          `json:"message,omitempty"`
+	Score    float64         `json:"score"`
+	Discount *DiscountResult `json:"discount,omitempty"`
+	Payload  map[string]any  `json:"payload,omitempty"`
+}
+
+// DiscountResult is an action's discount, exact in minor units.
+type DiscountResult struct {
+	Type         string       `json:"type"`
+	Percent      *float64     `json:"percent,omitempty"`
+	Amount       Money        `json:"amount"`
+	Currency     string       `json:"currency"`
+	FreeShipping bool         `json:"free_shipping"`
+	Items        []ItemAmount `json:"items"`
+}
+
+// ItemAmount is the part of a discount that falls on one cart line.
+type ItemAmount struct {
+	SKU    string `json:"sku"`
+	Amount Money  `json:"amount"`
+}
+
+// Assignment is a customer's variant in one experiment.
+type Assignment struct {
+	ID      string `json:"id"`
+	Variant string `json:"variant"`
+}
+
+// Degraded parts of a decision.
+const (
+	DegradedProfile = "profile_unavailable"
+	DegradedLedger  = "ledger_unavailable"
+)
+
+// Explain reasons, in the order eligibility is checked.
+const (
+	ReasonPlacement      = "placement"
+	ReasonSchedule       = "schedule"
+	ReasonSegment        = "segment"
+	ReasonWhen           = "when"
+	ReasonCapPerCustomer = "cap_per_customer"
+	ReasonCapTotal       = "cap_total"
+	ReasonBudget         = "budget"
+	ReasonGroup          = "group"
+	ReasonGuardrail      = "guardrail"
+	ReasonLimit          = "limit"
+	ReasonHoldout        = "holdout"
+	ReasonExperiment     = "experiment"
+	ReasonError          = "error"
+)
+
+// Explain says, for every segment and offer, what happened and why.
+type Explain struct {
+	Segments []SegmentExplain `json:"segments"`
+	Offers   []OfferExplain   `json:"offers"`
+}
+
+// SegmentExplain is one segment's result.
+type SegmentExplain struct {
+	ID      string `json:"id"`
+	Matched bool   `json:"matched"`
+	Error   string `json:"error,omitempty"`
+}
+
+// OfferExplain is one offer's result: chosen, or the first reason why not.
+type OfferExplain struct {
+	ID      string   `json:"id"`
+	Chosen  bool     `json:"chosen"`
+	Reason  string   `json:"reason,omitempty"`
+	Detail  string   `json:"detail,omitempty"`
+	Score   *float64 `json:"score,omitempty"`
+	Error   string   `json:"error,omitempty"`
+	Variant string   `json:"variant,omitempty"` // experiment/variant that overrode it
+}
+
+// Plan is what the engine asks the ledger to reserve, in one call per
+// decision: the offers that passed every other check, in arbitration order
+// (the main pass first, then the fallback offers), with the constraints of
+// the greedy walk. Ledgers walk it with Plan.Walk (or the same walk in a
+// Redis script) so that an offer that loses its reservation gives its place
+// to the next one.
+type Plan struct {
+	Now        time.Time
+	CustomerID string // "": anonymous
+	Currency   string
+	DryRun     bool // check, reserve nothing
+	Limit      int  // at most this many grants
+	// Guardrail bounds the sum of the granted discounts, in minor units.
+	Guardrail int64
+	Items     []PlanItem
+}
+
+// PlanItem is one candidate offer of a Plan.
+type PlanItem struct {
+	OfferID  string
+	Group    string // "": none
+	Amount   int64  // the discount, in minor units of Plan.Currency
+	Fallback bool   // considered only when the main pass granted nothing
+	// Caps, converted: Budget in minor units of Plan.Currency.
+	PerCustomer int
+	Window      time.Duration
+	Total       int64
+	Budget      int64
+}
+
+// Capped reports whether the item needs a reservation.
+func (it *PlanItem) Capped() bool { return it.PerCustomer > 0 || it.Total > 0 || it.Budget > 0 }
+
+// Result of one plan item.
+type Result uint8
+
+// Plan item results. Every result but Granted maps to an explain reason.
+const (
+	Granted Result = iota + 1
+	SkippedLimit
+	SkippedGroup
+	SkippedGuardrail
+	SkippedCapPerCustomer
+	SkippedCapTotal
+	SkippedBudget
+	SkippedFallback // a fallback offer not considered because the main pass granted
+)
+
+// Ledger reserves caps and budgets, atomically and exactly across every
+// replica. Reserve walks the plan once and answers one result per item; it
+// makes at most one round trip to its store. It is called only when the
+// plan holds a capped item.
+type Ledger interface {
+	Reserve(ctx context.Context, p *Plan) ([]Result, error)
+}
+
+// EventSink receives the events of decisions and outcomes. Publish must not
+// block: it copies nothing, so the event must not share memory with the
+// request (the engine builds events from its own copies).
+type EventSink interface {
+	Publish(e Event)
+}
+
+// Event is a DecisionEvent or an OutcomeEvent.
+type Event interface {
+	EventID() string
+	Subject(prefix string) string
+}
+
+// DecisionEvent is published for every decision that is not a dry run.
+type DecisionEvent struct {
+	Type        string        `json:"type"` // "decision"
+	ID          string        `json:"id"`
+	TS          time.Time     `json:"ts"`
+	CustomerID  string        `json:"customer_id"`
+	Placement   string        `json:"placement"`
+	Channel     string        `json:"channel"`
+	Ruleset     string        `json:"ruleset"`
+	Segments    []string      `json:"segments"`
+	Experiments []Assignment  `json:"experiments"`
+	Holdout     bool          `json:"holdout"`
+	CartTotal   Money         `json:"cart_total"`
+	Currency    string        `json:"currency"`
+	Actions     []EventAction `json:"actions"`
+	Degraded    []string      `json:"degraded"`
+	TookUS      int64         `json:"took_us"`
+}
+
+// EventAction is an action as recorded in a decision event.
+type EventAction struct {
+	OfferID        string  `json:"offer_id"`
+	Kind           string  `json:"kind"`
+	DiscountAmount Money   `json:"discount_amount"`
+	Score          float64 `json:"score"`
+}
+
+// Outcome types.
+const (
+	OutcomeImpression = "impression"
+	OutcomeAccepted   = "accepted"
+	OutcomeDismissed  = "dismissed"
+	OutcomeConverted  = "converted"
+)
+
+// OutcomeEvent is published for every outcome.
+type OutcomeEvent struct {
+	Type        string       `json:"type"` // "outcome"
+	ID          string       `json:"id"`
+	TS          time.Time    `json:"ts"`
+	DecisionID  string       `json:"decision_id"`
+	CustomerID  string       `json:"customer_id"`
+	OfferID     string       `json:"offer_id"`
+	Outcome     string       `json:"outcome"`
+	Value       Money        `json:"value"`
+	Currency    string       `json:"currency,omitempty"`
+	Experiments []Assignment `json:"experiments"`
+}
+
+// EventID returns the event's id.
+func (e *DecisionEvent) EventID() string { return e.ID }
+
+// Subject returns prefix.decision.<placement>.
+func (e *DecisionEvent) Subject(prefix string) string {
+	return prefix + ".decision." + e.Placement
+}
+
+// EventID returns the event's id.
+func (e *OutcomeEvent) EventID() string { return e.ID }
+
+// Subject returns prefix.outcome.<type>.
+func (e *OutcomeEvent) Subject(prefix string) string { return prefix + ".outcome." + e.Outcome }
+
+// Observer is told what the metrics count. All methods must be cheap and
+// safe for concurrent use.
+type Observer interface {
+	RuleError(ruleID string)
+	Granted(offerID string)
+}

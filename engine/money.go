@@ -1,0 +1,112 @@
+package engine
+
+import (
+	"math"
+	"strconv"
+	"strings"
+)
+
+// Money is an exact amount in minor units of a currency whose exponent
+// (number of minor digits) is Exp. It marshals to JSON as a decimal number
+// with exactly Exp digits after the point (12.50, 1250, 1.125).
+type Money struct {
+	Minor int64
+	Exp   int8
+}
+
+// currencyExp lists the ISO 4217 currencies whose minor unit is not 2.
+var currencyExp = map[string]int8{
+	"BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0,
+	"PYG": 0, "RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
+	"BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
+	"CLF": 4, "UYW": 4,
+}
+
+// CurrencyExp returns the number of minor digits of an ISO 4217 currency
+// code: 0 for JPY and KRW, 3 for BHD, KWD and OMR, 2 for most. ok is false
+// when code is not three upper-case letters.
+func CurrencyExp(code string) (exp int8, ok bool) {
+	if len(code) != 3 {
+		return 0, false
+	}
+	for i := 0; i < 3; i++ {
+		if code[i] < 'A' || code[i] > 'Z' {
+			return 0, false
+		}
+	}
+	if e, found := currencyExp[code]; found {
+		return e, true
+	}
+	return 2, true
+}
+
+var pow10 = [...]int64{1, 10, 100, 1000, 10000, 100000, 1000000}
+
+// ToMinor converts a major-unit amount (as written in a rule or a JSON
+// request) to minor units, rounding half up once on the decimal form the
+// amount was written in (1.005 USD is 101 cents). ok is false for NaN,
+// infinities and amounts beyond ±2^53 minor units.
+func ToMinor(major float64, exp int8) (int64, bool) {
+	if math.IsNaN(major) || math.IsInf(major, 0) || math.Abs(major) > 1e15 {
+		return 0, false
+	}
+	neg := major < 0
+	// The shortest decimal that reads back as the same float: what was written.
+	s := strconv.FormatFloat(math.Abs(major), 'f', -1, 64)
+	intPart, frac := s, ""
+	if i := strings.IndexByte(s, '.'); i >= 0 {
+		intPart, frac = s[:i], s[i+1:]
+	}
+	digits := intPart
+	for i := 0; i < int(exp); i++ {
+		if i < len(frac) {
+			digits += frac[i : i+1]
+		} else {
+			digits += "0"
+		}
+	}
+	v, err := strconv.ParseInt(digits, 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	if int(exp) < len(frac) && frac[exp] >= '5' {
+		v++
+	}
+	if v > 1<<53 {
+		return 0, false
+	}
+	if neg {
+		v = -v
+	}
+	return v, true
+}
+
+// Major returns the amount as a float in major units, for expressions and
+// reports; never for sums.
+func (m Money) Major() float64 { return float64(m.Minor) / float64(pow10[m.Exp]) }
+
+// String returns the amount with exactly Exp decimals.
+func (m Money) String() string { return string(m.AppendText(nil)) }
+
+// AppendText appends the decimal form of m to b.
+func (m Money) AppendText(b []byte) []byte {
+	v := m.Minor
+	if v < 0 {
+		b = append(b, '-')
+		v = -v
+	}
+	if m.Exp == 0 {
+		return strconv.AppendInt(b, v, 10)
+	}
+	p := pow10[m.Exp]
+	b = strconv.AppendInt(b, v/p, 10)
+	b = append(b, '.')
+	frac := strconv.AppendInt(nil, v%p, 10)
+	for i := len(frac); i < int(m.Exp); i++ {
+		b = append(b, '0')
+	}
+	return append(b, frac...)
+}
+
+// MarshalJSON writes m as a JSON number with Exp decimals.
+func (m Money) MarshalJSON() ([]byte, error) { return m.AppendText(nil), nil }

@@ -1,0 +1,290 @@
+// Package rules turns a directory of marketers' YAML rule files into a
+// compiled, type-checked Ruleset, and holds the rule tests written beside
+// them. It does no I/O beyond reading the rule files it is pointed at, and
+// nothing here runs per request except the compiled expressions, which the
+// engine evaluates.
+package rules
+
+import (
+	"time"
+
+	"github.com/expr-lang/expr/vm"
+)
+
+// Pos is a place in a rule file: the file's path relative to the rules
+// directory, and a 1-based line and column.
+type Pos struct {
+	File string `json:"file"`
+	Line int    `json:"line"`
+	Col  int    `json:"col"`
+}
+
+// Type is the type of a profile field.
+type Type int
+
+// The profile field types of the spec.
+const (
+	TypeString     Type = iota + 1 // string
+	TypeInt                        // int (Go int)
+	TypeNumber                     // number (Go float64)
+	TypeBool                       // bool
+	TypeTime                       // time (Go time.Time, UTC)
+	TypeStringList                 // [string] (Go []string)
+	TypeNumberList                 // [number] (Go []float64)
+)
+
+// Field is one attribute of the profile schema. Default holds a value of
+// the field's Go type (see Type): the stated default, else the type's zero.
+type Field struct {
+	Name    string
+	Type    Type
+	Default any
+	Pos     Pos
+}
+
+// Schema is the profile schema: the typed attributes rules may read as
+// profile.<name>. Fields are in the order written.
+type Schema struct {
+	Fields []Field
+	index  map[string]int
+}
+
+// Expr is one compiled expression. Program is evaluated by the engine with
+// an environment of the shape documented in env.go.
+type Expr struct {
+	Source  string
+	Pos     Pos // where the expression starts in its file
+	Program *vm.Program
+}
+
+// Number is a rule number that is either a constant or an expression
+// (percent: 10, or percent: "min(20, 5 + profile.churn_risk * 20)").
+// When Expr is nil, Value holds the constant.
+type Number struct {
+	Value float64
+	Expr  *Expr
+}
+
+// Template is a title or message with {{percent}}, {{amount}},
+// {{currency}} and {{profile.FIELD}} placeholders, split at load.
+type Template struct {
+	Source string
+	Parts  []TemplatePart
+}
+
+// TemplatePart is a literal (Var == "") or a placeholder: Var is
+// "percent", "amount", "currency" or "profile.FIELD".
+type TemplatePart struct {
+	Literal string
+	Var     string
+}
+
+// Segment is a named group of customers.
+type Segment struct {
+	ID          string
+	Description string
+	When        *Expr
+	// Uses lists the segments this one reads through `segments`.
+	Uses []string
+	Pos  Pos
+}
+
+// Offer kinds.
+const (
+	KindDiscount = "discount"
+	KindAction   = "action"
+)
+
+// DiscountType names a discount's type, as shown in responses.
+type DiscountType string
+
+// The discount types of the spec.
+const (
+	DiscountPercent      DiscountType = "percent"
+	DiscountAmount       DiscountType = "amount"
+	DiscountTiers        DiscountType = "tiers"
+	DiscountBuyXGetY     DiscountType = "buy_x_get_y"
+	DiscountFreeShipping DiscountType = "free_shipping"
+)
+
+// Tier is one spend threshold. MinTotal and Amount are in major units of
+// the cart's currency (15 means 15.00 USD, 15 JPY). Exactly one of
+// Amount and Percent applies: Percent when IsPercent.
+type Tier struct {
+	MinTotal  float64
+	Amount    float64
+	Percent   float64
+	IsPercent bool
+}
+
+// Discount is an offer's discount. Amounts are in major units of the
+// cart's currency; the engine converts them with the currency's exponent.
+type Discount struct {
+	Type DiscountType
+
+	Percent   Number  // percent: 0..100, clamped
+	MaxAmount float64 // percent: 0 means no maximum
+
+	Amount Number // amount: >= 0, clamped to the eligible subtotal
+
+	Tiers []Tier // tiers: ascending by MinTotal
+
+	Buy, Get       int     // buy_x_get_y
+	BuyGetPercent  float64 // buy_x_get_y: percent off the free units (default 100)
+	FreeShipping   bool    // free_shipping
+	Items          *Expr   // optional item filter (bool, with `item` in scope)
+	ItemsSource    string  // the filter as written, for explain
+	HasPercentLike bool    // true for percent, tiers with percent, buy_x_get_y: {{percent}} has a value
+}
+
+// Schedule limits when an offer is active. Start is inclusive, End
+// exclusive; Days and Hours are read in Location.
+type Schedule struct {
+	Start, End time.Time // zero: unbounded
+	Days       [7]bool   // indexed by time.Weekday; all false means every day
+	HasDays    bool
+	// FromMinute and ToMinute bound the minute of the day, inclusive
+	// ("18:00-23:59" is 1080..1439). HasHours false means all day.
+	FromMinute, ToMinute int
+	HasHours             bool
+	Location             *time.Location
+}
+
+// Caps limit grants of an offer. Zero values mean "no such cap".
+type Caps struct {
+	PerCustomer int           // grants per customer in Window
+	Window      time.Duration // 0: for ever
+	Total       int64         // grants fleet-wide
+	Budget      float64       // discount money fleet-wide, in major units of the cart's currency
+}
+
+// Any reports whether the offer has any cap or budget.
+func (c Caps) Any() bool { return c.PerCustomer > 0 || c.Total > 0 || c.Budget > 0 }
+
+// Offer is a next best action, with or without a discount.
+type Offer struct {
+	ID              string
+	Title           Template
+	Message         Template
+	Kind            string   // KindDiscount or KindAction
+	Placements      []string // empty: all
+	Segments        []string // any of; empty: everyone
+	ExcludeSegments []string // none of
+	When            *Expr    // nil: always
+	Discount        *Discount
+	Priority        float64
+	Score           *Expr // nil: the priority
+	Group           string
+	Schedule        *Schedule
+	Caps            Caps
+	Payload         map[string]any
+	// Disabled is set by an experiment variant's {disabled: true}.
+	Disabled bool
+	// Fallback is true when the offer is named in arbitration.fallback.
+	Fallback bool
+	// Index is the offer's position in Ruleset.Offers; a variant's
+	// override of an offer keeps the index of the offer it overrides.
+	Index int
+	Pos   Pos
+}
+
+// Variant is one arm of an experiment. Offers holds, for every offer the
+// variant overrides, a complete compiled offer with the overrides applied,
+// keyed by the offer's Index; the engine uses it instead of the base offer
+// for customers in the variant, so nothing is copied per request.
+type Variant struct {
+	ID     string
+	Weight float64
+	Offers map[int]*Offer
+	Pos    Pos
+}
+
+// Experiment is an A/B test over offers.
+type Experiment struct {
+	ID       string
+	Salt     string  // default: the id
+	Traffic  float64 // percent of eligible customers enrolled, 0..100
+	When     *Expr   // nil: every identified (non-anonymous) customer
+	Variants []Variant
+	Pos      Pos
+}
+
+// Arbitration settings.
+type Arbitration struct {
+	MaxActions         int     // default 3
+	MaxDiscountPercent float64 // 0..100; 100 when not set
+	Holdout            float64 // percent of identified customers held out
+	Fallback           []string
+}
+
+// Ruleset is a compiled, type-checked set of rules. It is immutable once
+// built and safe for concurrent use.
+type Ruleset struct {
+	// Version is a short hash of the rules' content: the same on every
+	// machine, unchanged by comments, formatting or file order.
+	Version     string
+	Schema      Schema
+	Segments    []*Segment // in dependency order: a segment after those it uses
+	Offers      []*Offer   // sorted by id
+	Experiments []*Experiment
+	Arbitration Arbitration
+	// Files lists the rule files read, relative to the directory.
+	Files []string
+	// Tests are the rule tests found in *_test.yaml files.
+	Tests []TestCase
+
+	offers map[string]*Offer
+}
+
+// TestCase is one rule test. Profile is the JSON form of a profile (id,
+// schema fields); Request is a /v1/decide body; both as decoded from YAML.
+type TestCase struct {
+	Name    string
+	Pos     Pos
+	Now     time.Time
+	Profile map[string]any // nil: anonymous
+	Request map[string]any
+	Expect  Expect
+}
+
+// Expect is what a rule test checks. A nil slice is not checked; an empty
+// one means "none".
+type Expect struct {
+	Segments      []string // these must match (others may too)
+	NotSegments   []string // these must not match
+	Actions       []string // exactly these offers, in this order
+	DiscountTotal *float64 // the sum of the actions' discount amounts
+	Experiments   map[string]string
+	Holdout       *bool
+}
+
+// Field returns the schema field with the given name.
+func (s *Schema) Field(name string) (Field, bool) {
+	if s.index == nil {
+		for _, f := range s.Fields {
+			if f.Name == name {
+				return f, true
+			}
+		}
+		return Field{}, false
+	}
+	i, ok := s.index[name]
+	if !ok {
+		return Field{}, false
+	}
+	return s.Fields[i], true
+}
+
+// Offer returns the offer with the given id.
+func (r *Ruleset) Offer(id string) (*Offer, bool) {
+	if r.offers == nil {
+		for _, o := range r.Offers {
+			if o.ID == id {
+				return o, true
+			}
+		}
+		return nil, false
+	}
+	o, ok := r.offers[id]
+	return o, ok
+}
