@@ -3,6 +3,10 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"sync"
 
 	"github.com/arbiterhq/arbiter/rules"
 )
@@ -21,21 +25,455 @@ type Options struct {
 // ruleset it is given.
 type Engine struct {
 	opts Options
+	pool sync.Pool // of *scratch
 }
 
 // New returns an Engine.
-func New(o Options) *Engine { return &Engine{opts: o} }
+func New(o Options) *Engine {
+	e := &Engine{opts: o}
+	e.pool.New = func() any { return newScratch() }
+	return e
+}
 
-// ErrNotBuilt is returned by the stubs until the engine lands.
+// ErrNotBuilt was returned by the stubs before the engine landed; Decide
+// no longer returns it.
 var ErrNotBuilt = errors.New("engine: not built yet")
+
+// ErrNoRuleset is returned by Decide when it is given no ruleset.
+var ErrNoRuleset = errors.New("engine: no ruleset")
+
+// defaultMaxActionsRules is the limit when a ruleset states none.
+const defaultMaxActionsRules = 3
 
 // Decide makes the decision for req with profile p under ruleset rs. The
 // error is non-nil only when no decision can be made at all (a canceled
 // context before anything was decided); every rule or ledger failure is
 // contained in the decision (explain, degraded).
 func (e *Engine) Decide(ctx context.Context, rs *rules.Ruleset, p *Profile, req *Request) (*Decision, error) {
-	return nil, ErrNotBuilt
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if rs == nil {
+		return nil, ErrNoRuleset
+	}
+	if req == nil {
+		return nil, errors.New("engine: no request")
+	}
+	if p == nil {
+		p = defaultProfile(rs, req.CustomerID)
+	}
+	s := e.pool.Get().(*scratch)
+	defer e.put(s)
+	s.begin(rs, p, req)
+
+	d := &Decision{
+		DecisionID:  req.DecisionID,
+		CustomerID:  req.CustomerID,
+		Ruleset:     rs.Version,
+		Experiments: []Assignment{},
+		Actions:     []Action{},
+		Degraded:    []string{},
+		Placement:   req.Placement,
+		Channel:     req.Channel,
+		Currency:    req.Cart.Currency,
+		CartTotal:   Money{Minor: s.cartTotal, Exp: s.exp},
+		Now:         req.Now,
+	}
+	e.matchSegments(s, rs)
+	d.Segments = append(make([]string, 0, len(s.segs)), s.segs...)
+
+	d.Holdout = inHoldout(rs, req.CustomerID)
+	if !d.Holdout && req.CustomerID != "" {
+		d.Experiments = e.assignExperiments(s, rs, req.CustomerID, d.Experiments)
+	}
+	e.checkOffers(s, rs, req, d.Holdout)
+	if !d.Holdout {
+		e.arbitrate(ctx, s, rs, req, d)
+	}
+	if req.Explain {
+		d.Explain = s.explain(rs)
+	}
+	return d, nil
 }
 
-// Event returns the decision's event, sharing no memory with the request.
-func (d *Decision) Event() *DecisionEvent { return nil }
+func (e *Engine) put(s *scratch) {
+	s.end()
+	e.pool.Put(s)
+}
+
+func (e *Engine) ruleError(id string) {
+	if e.opts.Observer != nil {
+		e.opts.Observer.RuleError(id)
+	}
+}
+
+// matchSegments evaluates the segments in ruleset order; each sees, in
+// `segments`, the ones matched before it.
+func (e *Engine) matchSegments(s *scratch, rs *rules.Ruleset) {
+	for i, seg := range rs.Segments {
+		st := &s.segStates[i]
+		if seg.When == nil {
+			continue
+		}
+		s.syncSegments()
+		ok, err := s.cond(seg.When)
+		if err != nil {
+			st.err = exprError(seg.When, err)
+			e.ruleError(seg.ID)
+			continue
+		}
+		if ok {
+			st.matched = true
+			s.segs = append(s.segs, seg.ID)
+			s.segsDirty = true
+		}
+	}
+	s.syncSegments()
+}
+
+// assignExperiments enrolls an identified customer who is not in the
+// holdout: bucket under traffic, then the `when` condition.
+func (e *Engine) assignExperiments(s *scratch, rs *rules.Ruleset, id string, out []Assignment) []Assignment {
+	for xi, x := range rs.Experiments {
+		k := variantFor(x, Bucket(salt(x), id))
+		if k < 0 {
+			continue
+		}
+		if x.When != nil {
+			ok, err := s.cond(x.When)
+			if err != nil {
+				e.ruleError(x.ID)
+				continue
+			}
+			if !ok {
+				continue
+			}
+		}
+		v := &x.Variants[k]
+		out = append(out, Assignment{ID: x.ID, Variant: v.ID})
+		for idx, o := range v.Offers {
+			if idx >= 0 && idx < len(s.over) && s.over[idx].offer == nil {
+				s.over[idx] = override{offer: o, exp: int32(xi), variant: int32(k)}
+			}
+		}
+	}
+	return out
+}
+
+// checkOffers runs every offer's checks in the order of the explain
+// reasons, up to its score and discount.
+func (e *Engine) checkOffers(s *scratch, rs *rules.Ruleset, req *Request, holdout bool) {
+	for i, base := range rs.Offers {
+		c := &s.cands[i]
+		o := base
+		if i < len(s.over) && s.over[i].offer != nil {
+			o = s.over[i].offer
+		}
+		c.offer = o
+		switch {
+		case holdout:
+			c.reason = ReasonHoldout
+		case o.Disabled:
+			c.reason = ReasonExperiment
+		case !placementOK(o, req.Placement):
+			c.reason = ReasonPlacement
+		case !scheduleOK(o.Schedule, req.Now):
+			c.reason = ReasonSchedule
+		case !s.segmentOK(o):
+			c.reason = ReasonSegment
+		default:
+			if e.evalOffer(s, c, o) {
+				if req.CustomerID == "" && o.Caps.PerCustomer > 0 {
+					c.reason = ReasonCapPerCustomer
+					c.detail = "anonymous customers are never granted an offer with a per-customer cap"
+				} else {
+					c.eligible = true
+				}
+			}
+		}
+	}
+}
+
+// evalOffer runs the offer's when, discount and score; false with the
+// reason set when the offer is out.
+func (e *Engine) evalOffer(s *scratch, c *cand, o *rules.Offer) bool {
+	fail := func(x *rules.Expr, err error) bool {
+		c.reason = ReasonError
+		c.err = exprError(x, err)
+		e.ruleError(o.ID)
+		return false
+	}
+	if o.When != nil {
+		ok, err := s.cond(o.When)
+		if err != nil {
+			return fail(o.When, err)
+		}
+		if !ok {
+			c.reason = ReasonWhen
+			return false
+		}
+	}
+	if d := o.Discount; d != nil {
+		in := discountInput{D: d, Items: s.items, Exp: s.exp}
+		if d.Items != nil && d.Type != rules.DiscountFreeShipping {
+			s.match = s.match[:0]
+			for j := range s.items {
+				s.env[rules.EnvItem] = s.itemMaps[j]
+				ok, err := s.cond(d.Items)
+				if err != nil {
+					delete(s.env, rules.EnvItem)
+					return fail(d.Items, err)
+				}
+				s.match = append(s.match, ok)
+			}
+			delete(s.env, rules.EnvItem)
+			in.Match = s.match
+		}
+		switch d.Type {
+		case rules.DiscountPercent:
+			in.Percent = d.Percent.Value
+			if d.Percent.Expr != nil {
+				v, err := s.number(d.Percent.Expr)
+				if err != nil {
+					return fail(d.Percent.Expr, err)
+				}
+				in.Percent = v
+			}
+		case rules.DiscountAmount:
+			in.Amount = d.Amount.Value
+			if d.Amount.Expr != nil {
+				v, err := s.number(d.Amount.Expr)
+				if err != nil {
+					return fail(d.Amount.Expr, err)
+				}
+				in.Amount = v
+			}
+		}
+		out := computeDiscount(&in, s.weights, &s.sorter)
+		s.weights = out.Weights
+		if out.Amount == 0 && !out.FreeShipping {
+			c.reason = ReasonWhen
+			c.detail = "the discount would be worth nothing on this cart"
+			return false
+		}
+		c.hasDiscount = true
+		c.amount = out.Amount
+		c.micro, c.hasPercent = out.Micro, out.HasPercent
+		c.freeShipping = out.FreeShipping
+		c.wOff = len(s.wbuf)
+		s.wbuf = append(s.wbuf, out.Weights...)
+	}
+	c.score = o.Priority
+	if o.Score != nil {
+		s.env[rules.EnvPriority] = o.Priority
+		v, err := s.number(o.Score)
+		delete(s.env, rules.EnvPriority)
+		if err != nil {
+			return fail(o.Score, err)
+		}
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fail(o.Score, fmt.Errorf("the score is %v, not a finite number", v))
+		}
+		c.score = v
+	}
+	c.scored = true
+	return true
+}
+
+func placementOK(o *rules.Offer, placement string) bool {
+	if len(o.Placements) == 0 {
+		return true
+	}
+	for _, p := range o.Placements {
+		if p == placement {
+			return true
+		}
+	}
+	return false
+}
+
+// arbitrate builds the plan (the main pass by score, then the fallback
+// offers in the order listed), walks it through the ledger when an item is
+// capped, and turns the grants into actions.
+func (e *Engine) arbitrate(ctx context.Context, s *scratch, rs *rules.Ruleset, req *Request, d *Decision) {
+	s.order = s.order[:0]
+	for i := range s.cands {
+		if c := &s.cands[i]; c.eligible && !c.offer.Fallback {
+			s.order = append(s.order, int32(i))
+		}
+	}
+	sort.Sort((*byScore)(s))
+	for _, id := range rs.Arbitration.Fallback {
+		if o, ok := rs.Offer(id); ok && o.Index >= 0 && o.Index < len(s.cands) && s.cands[o.Index].eligible {
+			s.order = append(s.order, int32(o.Index))
+		}
+	}
+	limit := rs.Arbitration.MaxActions
+	if limit <= 0 {
+		limit = defaultMaxActionsRules
+	}
+	if req.Limit > 0 && req.Limit < limit {
+		limit = req.Limit
+	}
+	pl := &s.plan
+	*pl = Plan{
+		Now:        req.Now,
+		CustomerID: req.CustomerID,
+		Currency:   req.Cart.Currency,
+		DryRun:     req.DryRun,
+		Limit:      limit,
+		Guardrail:  guardrailOf(s.cartTotal, rs.Arbitration.MaxDiscountPercent),
+		Items:      pl.Items[:0],
+	}
+	capped := false
+	for _, i := range s.order {
+		c := &s.cands[i]
+		o := c.offer
+		it := PlanItem{
+			OfferID:     o.ID,
+			Group:       o.Group,
+			Amount:      c.amount,
+			Fallback:    o.Fallback,
+			PerCustomer: o.Caps.PerCustomer,
+			Window:      o.Caps.Window,
+			Total:       o.Caps.Total,
+		}
+		if o.Caps.Budget > 0 {
+			b, ok := ToMinor(o.Caps.Budget, s.exp)
+			switch {
+			case !ok:
+				b = 1 << 53 // too large to count in minor units: a budget never reached
+			case b <= 0:
+				b = 1 // below one minor unit: the smallest budget there is
+			}
+			it.Budget = b
+		}
+		capped = capped || it.Capped()
+		pl.Items = append(pl.Items, it)
+	}
+	if cap(s.results) < len(pl.Items) {
+		s.results = make([]Result, len(pl.Items))
+	}
+	res := s.results[:len(pl.Items)]
+	local := func(i int) Result { return pl.Items[i].firstCap() }
+	switch {
+	case !capped:
+		res = pl.walkInto(res, local)
+	case e.opts.Ledger == nil:
+		d.Degraded = append(d.Degraded, DegradedLedger)
+		res = pl.walkInto(res, local)
+	default:
+		got, err := e.opts.Ledger.Reserve(ctx, pl)
+		if err != nil || len(got) != len(pl.Items) {
+			d.Degraded = append(d.Degraded, DegradedLedger)
+			res = pl.walkInto(res, local)
+		} else {
+			copy(res, got)
+			for j, r := range res {
+				if r < Granted || r > SkippedFallback {
+					res[j] = pl.Items[j].firstCap() // never grant on a garbled answer
+				}
+			}
+		}
+	}
+	n := 0
+	for _, r := range res {
+		if r == Granted {
+			n++
+		}
+	}
+	if n > 0 {
+		d.Actions = make([]Action, 0, n)
+	}
+	for j, i := range s.order {
+		c := &s.cands[i]
+		if res[j] != Granted {
+			c.reason = res[j].reason()
+			if res[j] == SkippedFallback {
+				c.detail = "a fallback offer: offered only when nothing else is chosen"
+			}
+			continue
+		}
+		c.chosen = true
+		d.Actions = append(d.Actions, s.action(c))
+		if !req.DryRun && e.opts.Observer != nil {
+			e.opts.Observer.Granted(c.offer.ID)
+		}
+	}
+}
+
+// byScore sorts scratch.order by score, highest first, ties by offer id.
+type byScore scratch
+
+func (b *byScore) Len() int      { return len(b.order) }
+func (b *byScore) Swap(i, j int) { b.order[i], b.order[j] = b.order[j], b.order[i] }
+func (b *byScore) Less(i, j int) bool {
+	x, y := &b.cands[b.order[i]], &b.cands[b.order[j]]
+	if x.score != y.score {
+		return x.score > y.score
+	}
+	return x.offer.ID < y.offer.ID
+}
+
+// action builds the response action of a granted candidate.
+func (s *scratch) action(c *cand) Action {
+	o := c.offer
+	a := Action{
+		OfferID: o.ID,
+		Kind:    o.Kind,
+		Score:   c.score,
+		Payload: o.Payload,
+	}
+	if a.Kind == "" {
+		a.Kind = rules.KindAction
+		if o.Discount != nil {
+			a.Kind = rules.KindDiscount
+		}
+	}
+	if c.hasDiscount {
+		dr := &DiscountResult{
+			Type:         string(o.Discount.Type),
+			Amount:       Money{Minor: c.amount, Exp: s.exp},
+			Currency:     s.currency,
+			FreeShipping: c.freeShipping,
+			Items:        []ItemAmount{},
+		}
+		if c.hasPercent {
+			p := microPercentFloat(c.micro)
+			dr.Percent = &p
+		}
+		if c.amount > 0 {
+			w := s.wbuf[c.wOff : c.wOff+len(s.items)]
+			parts := splitAmount(c.amount, s.items, w, s.split, &s.sorter)
+			s.split = parts
+			n := 0
+			for _, v := range parts {
+				if v > 0 {
+					n++
+				}
+			}
+			dr.Items = make([]ItemAmount, 0, n)
+			for j, v := range parts {
+				if v > 0 {
+					dr.Items = append(dr.Items, ItemAmount{SKU: s.items[j].SKU, Amount: Money{Minor: v, Exp: s.exp}})
+				}
+			}
+		}
+		a.Discount = dr
+	}
+	a.Title = s.render(&o.Title, c)
+	a.Message = s.render(&o.Message, c)
+	return a
+}
+
+// defaultProfile is the profile of a customer the caller has none for:
+// every schema field at its default.
+func defaultProfile(rs *rules.Ruleset, id string) *Profile {
+	attrs := make(map[string]any, len(rs.Schema.Fields)+2)
+	for _, f := range rs.Schema.Fields {
+		attrs[f.Name] = f.Default
+	}
+	attrs["id"] = id
+	attrs["known"] = false
+	return &Profile{ID: id, Attrs: attrs}
+}

@@ -50,6 +50,21 @@ func ToMinor(major float64, exp int8) (int64, bool) {
 	if math.IsNaN(major) || math.IsInf(major, 0) || math.Abs(major) > 1e15 {
 		return 0, false
 	}
+	if exp >= 0 && int(exp) < len(pow10) {
+		// Fast path: when major × 10^exp is a whole number that divides
+		// back to major exactly, that number is what was written (two
+		// decimals of at most exp digits cannot read back as one float
+		// below 2^53 minor units).
+		p := float64(pow10[exp])
+		if v := major * p; v == math.Trunc(v) && math.Abs(v) <= 1<<53 && v/p == major {
+			return int64(v), true
+		}
+	}
+	return toMinorDecimal(major, exp)
+}
+
+// toMinorDecimal is ToMinor on the shortest decimal form of major.
+func toMinorDecimal(major float64, exp int8) (int64, bool) {
 	neg := major < 0
 	// The shortest decimal that reads back as the same float: what was written.
 	s := strconv.FormatFloat(math.Abs(major), 'f', -1, 64)

@@ -19,6 +19,15 @@ package rules
 //	          "channel" (string)
 //	now       time.Time: the decision's time
 //	segments  []string: the ids of the segments matched so far
+//	priority  float64: the offer's priority; only in score expressions
+//	          (the constant EnvPriority)
+//
+// Results: conditions (when, discount.items) are compiled with
+// expr.AsBool and number expressions (percent, amount, score) with
+// expr.AsFloat64, so a program returns a bool or a float64 (an int result
+// is converted), or a run-time error. The functions daysSince, hoursSince,
+// daysUntil, anniversaryWithin, hourIn and weekdayIn read "now" from the
+// environment: it must always be set.
 const (
 	EnvProfile  = "profile"
 	EnvCart     = "cart"

@@ -2,8 +2,14 @@ package rules
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
+	"os"
+	"path"
+	"sort"
 	"strings"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // Error is one problem in the rule files: where, what, and where it can,
@@ -71,10 +77,133 @@ func (es Errors) Error() string {
 // ErrNotBuilt is returned by the stubs until the compiler lands.
 var ErrNotBuilt = errors.New("rules: compiler not built yet")
 
+// ErrNoRuleFiles is returned when a rules directory holds no *.yaml file.
+var ErrNoRuleFiles = errors.New("rules: no *.yaml or *.yml files found")
+
 // Load reads every *.yaml file under dir, recursively, and compiles them
 // into one Ruleset. Problems in the rules come back as Errors (use
 // errors.As); anything else is an I/O error.
-func Load(dir string) (*Ruleset, error) { return nil, ErrNotBuilt }
+func Load(dir string) (*Ruleset, error) {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("rules: %w", err)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("rules: %s is not a directory", dir)
+	}
+	rs, err := LoadFS(os.DirFS(dir))
+	if errors.Is(err, ErrNoRuleFiles) {
+		return nil, fmt.Errorf("%w under %s", ErrNoRuleFiles, dir)
+	}
+	return rs, err
+}
+
+// ruleFiles lists the *.yaml and *.yml files under the root of fsys,
+// sorted, skipping hidden files and directories (.git, ...).
+func ruleFiles(fsys fs.FS) ([]string, error) {
+	var paths []string
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		name := d.Name()
+		if d.IsDir() {
+			if p != "." && strings.HasPrefix(name, ".") {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if strings.HasPrefix(name, ".") {
+			return nil
+		}
+		if ext := path.Ext(name); ext == ".yaml" || ext == ".yml" {
+			paths = append(paths, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("rules: reading the rules directory: %w", err)
+	}
+	sort.Strings(paths)
+	return paths, nil
+}
 
 // LoadFS is Load on a file system; paths in errors are relative to its root.
-func LoadFS(fsys fs.FS) (*Ruleset, error) { return nil, ErrNotBuilt }
+func LoadFS(fsys fs.FS) (*Ruleset, error) {
+	paths, err := ruleFiles(fsys)
+	if err != nil {
+		return nil, err
+	}
+	if len(paths) == 0 {
+		return nil, ErrNoRuleFiles
+	}
+	l := newLoader()
+	var s sections
+	for _, p := range paths {
+		data, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return nil, fmt.Errorf("rules: reading %s: %w", p, err)
+		}
+		for _, root := range l.parseFile(p, data) {
+			l.gather(&s, p, root)
+		}
+	}
+	return l.build(&s, paths)
+}
+
+// build compiles the gathered sections into a Ruleset.
+func (l *loader) build(s *sections, paths []string) (*Ruleset, error) {
+	schema := l.compileSchema(s.profile)
+	segDecls := l.declareSegments(s.segments)
+	segIDs := make([]string, len(segDecls))
+	for i, d := range segDecls {
+		segIDs[i] = d.id
+	}
+	c := newExprCompiler(l, &schema, segIDs, &tzCache{})
+	segs := l.compileSegments(c, segDecls)
+
+	offerDecls := l.declareOffers(s.offers)
+	offers := make([]*Offer, len(offerDecls))
+	byID := make(map[string]*Offer, len(offerDecls))
+	decls := make(map[string]*yaml.Node, len(offerDecls))
+	for i, d := range offerDecls {
+		o := l.compileOffer(c, d.id, d.node, false)
+		if o == nil {
+			o = &Offer{ID: d.id, Pos: l.pos(d.node)}
+		}
+		o.Index = i
+		offers[i] = o
+		byID[d.id] = o
+		decls[d.id] = d.node
+	}
+	arb := l.compileArbitration(s.arbitration, byID)
+	fallback := map[string]bool{}
+	for _, id := range arb.Fallback {
+		fallback[id] = true
+		byID[id].Fallback = true
+	}
+	exps := l.compileExperiments(c, s.experiments, byID, decls, fallback)
+	tests := l.compileTests(c, s.tests, byID, exps)
+	if l.overBudget() {
+		l.errAt(Pos{File: paths[0], Line: 1, Col: 1}, "write the values out instead of through many aliases",
+			"the rules expand to more than %d YAML nodes through aliases", maxAliasExpansion)
+	}
+	if len(l.errs) > 0 {
+		return nil, sortErrors(l.errs)
+	}
+	version := l.version(s, segDecls, offerDecls)
+	if l.overBudget() {
+		return nil, Errors{{Pos: Pos{File: paths[0], Line: 1, Col: 1}, Msg: fmt.Sprintf("the rules expand to more than %d YAML nodes through aliases", maxAliasExpansion)}}
+	}
+	return &Ruleset{
+		Version:     version,
+		Schema:      schema,
+		Segments:    segs,
+		Offers:      offers,
+		Experiments: exps,
+		Arbitration: arb,
+		Files:       paths,
+		Tests:       tests,
+		offers:      byID,
+	}, nil
+}

@@ -1,6 +1,172 @@
 package main
 
-import "context"
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
 
-// cmdDecide is not built yet.
-func cmdDecide(ctx context.Context, args []string, s stdio) int { return notYet(s, "cmdDecide") }
+	"github.com/arbiterhq/arbiter/engine"
+	"github.com/arbiterhq/arbiter/rules/ruletest"
+)
+
+const decideHelp = `Usage: arbiter decide --rules DIR --profile FILE.json [--request FILE.json] [--now RFC3339]
+
+An offline decision with its explanation: what would this customer get, and
+why. Prints the /v1/decide response as indented JSON, with "explain". It is
+always a dry run on an in-memory ledger: nothing is consumed, nothing is
+published, Redis and NATS are not used.
+
+  --profile   the customer, in the JSON form of a profile: {"id": "c-1042",
+              "ltv": 1500, "last_order_at": "2026-11-01T00:00:00Z", ...}
+  --request   a /v1/decide body (default {}: placement "default", no cart);
+              its customer_id, if any, must be the profile's id
+  --now       the decision's time (default: the request's "now", else the
+              current time)
+
+Exit status: 0 on a decision, 1 on an error (files, JSON, rules), 2 on a
+usage error.
+
+Flags:
+`
+
+// cmdDecide runs `arbiter decide`.
+func cmdDecide(ctx context.Context, args []string, s stdio) int {
+	fs := flag.NewFlagSet("arbiter decide", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	rulesDir := fs.String("rules", "", "the rules directory (required)")
+	profileFile := fs.String("profile", "", "the customer's profile, a JSON file (required)")
+	requestFile := fs.String("request", "", "a /v1/decide body, a JSON file (default {})")
+	nowFlag := fs.String("now", "", "the decision's time, RFC 3339 (default: now)")
+	usage := func(w io.Writer) {
+		fmt.Fprint(w, decideHelp)
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+	pos, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		usage(s.Out)
+		return exitOK
+	}
+	var now time.Time
+	switch {
+	case err != nil:
+	case len(pos) > 0:
+		err = fmt.Errorf("unexpected argument %q (the rules directory goes in --rules)", pos[0])
+	case *rulesDir == "":
+		err = errors.New("--rules DIR is required")
+	case *profileFile == "":
+		err = errors.New("--profile FILE.json is required")
+	case *nowFlag != "":
+		now, err = time.Parse(time.RFC3339, *nowFlag)
+		if err != nil {
+			err = fmt.Errorf("--now %q: write an RFC 3339 time, e.g. 2026-11-28T12:00:00+08:00", *nowFlag)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(s.Err, "arbiter decide: %v\n\n", err)
+		usage(s.Err)
+		return exitUsage
+	}
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(s.Err, "arbiter decide: "+format+"\n", a...)
+		return exitFail
+	}
+
+	profileBody, err := os.ReadFile(*profileFile)
+	if err != nil {
+		return fail("--profile: %v", err)
+	}
+	var profile map[string]any
+	if msg := decodeJSONObject(profileBody, &profile); msg != "" {
+		return fail("%s: %s", *profileFile, msg)
+	}
+	var requestBody []byte
+	if *requestFile != "" {
+		requestBody, err = os.ReadFile(*requestFile)
+		if err != nil {
+			return fail("--request: %v", err)
+		}
+	}
+
+	rs, ok := loadRulesForCLI(s, "arbiter decide", *rulesDir)
+	if !ok {
+		return exitFail
+	}
+	req, p, err := ruletest.PrepareJSON(rs, profile, requestBody)
+	if err != nil {
+		var we *engine.WireError
+		switch {
+		case errors.As(err, &we):
+			return fail("%s: %s (%s)", *requestFile, we.Error(), we.Code)
+		case strings.HasPrefix(err.Error(), "profile: "):
+			return fail("%s: %s", *profileFile, strings.TrimPrefix(err.Error(), "profile: "))
+		}
+		return fail("%v", err)
+	}
+	switch {
+	case !now.IsZero():
+		req.Now = now
+	case req.Now.IsZero():
+		req.Now = time.Now()
+	}
+	start := time.Now()
+	d, err := ruletest.NewEngine().Decide(ctx, rs, p, req)
+	if err != nil {
+		return fail("%v", err)
+	}
+	d.TookUS = time.Since(start).Microseconds()
+	out, err := json.MarshalIndent(d, "", "  ")
+	if err != nil {
+		return fail("writing the decision: %v", err)
+	}
+	out = append(out, '\n')
+	if _, err := s.Out.Write(out); err != nil {
+		return fail("%v", err)
+	}
+	return exitOK
+}
+
+// decodeJSONObject decodes a JSON object (numbers kept exact as
+// json.Number) and says what is wrong, with line and column, if it is not
+// one.
+func decodeJSONObject(body []byte, v *map[string]any) string {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	err := dec.Decode(v)
+	if err == nil && dec.More() {
+		return "more than one JSON value: the file must hold one object"
+	}
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case err == nil && *v == nil:
+		return "must be a JSON object, not null"
+	case err == nil:
+		return ""
+	case errors.Is(err, io.EOF):
+		return "the file is empty: write a JSON object"
+	case errors.As(err, &se):
+		line, col := offsetLineCol(body, int(se.Offset)-1)
+		return fmt.Sprintf("invalid JSON at line %d, column %d: %s", line, col, strings.TrimPrefix(se.Error(), "json: "))
+	case errors.As(err, &te):
+		return fmt.Sprintf("must be a JSON object, not a JSON %s", te.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "the JSON ends early (a missing '}', ']' or '\"'?)"
+	}
+	return err.Error()
+}
+
+func offsetLineCol(b []byte, off int) (line, col int) {
+	off = max(0, min(off, len(b)))
+	line = 1 + bytes.Count(b[:off], []byte{'\n'})
+	col = off - (bytes.LastIndexByte(b[:off], '\n') + 1) + 1
+	return line, col
+}

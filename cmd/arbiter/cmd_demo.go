@@ -1,6 +1,185 @@
 package main
 
-import "context"
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
 
-// cmdDemo is not built yet.
-func cmdDemo(ctx context.Context, args []string, s stdio) int { return notYet(s, "cmdDemo") }
+	"github.com/arbiterhq/arbiter/engine"
+	"github.com/arbiterhq/arbiter/examples"
+	"github.com/arbiterhq/arbiter/examples/profilegen"
+	"github.com/arbiterhq/arbiter/rules"
+)
+
+// demoCart is the cart of the demo's example request.
+const demoCart = `"cart":{"currency":"USD","items":[{"sku":"SHOE-1","category":"shoes","price":60.25,"quantity":2},{"sku":"SOCK-3","category":"accessories","price":4.5,"quantity":1}]}`
+
+// cmdDemo runs the example checkout rules with generated profiles, the
+// embedded Redis and NATS, and the API on 127.0.0.1:8080 without auth.
+func cmdDemo(ctx context.Context, args []string, s stdio) int {
+	var cfg serveConfig
+	fset := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fset.SetOutput(io.Discard)
+	newServeFlags(fset, &cfg) // the same tuning flags as serve
+	count := fset.Int("count", 10000, "generated profiles to load")
+	seed := fset.Int64("seed", 1, "seed of the generated profiles")
+	help := func(w io.Writer) {
+		fmt.Fprintln(w, "Usage: arbiter demo [--addr 127.0.0.1:8080] [--count N] [--seed N]")
+		fmt.Fprintln(w, "\nServes the example checkout rules (./examples/checkout when present, watched; else the")
+		fmt.Fprintln(w, "copy built into the binary) with generated profiles in an embedded Redis, events on an")
+		fmt.Fprintln(w, "embedded NATS, and the API without auth. Ctrl-C stops it.")
+		fmt.Fprintln(w, "\nFlags: --addr (default 127.0.0.1:8080), --count, --seed, --log-format, --log-level")
+	}
+	if err := fset.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			help(s.Out)
+			return exitOK
+		}
+		fmt.Fprintf(s.Err, "arbiter demo: %v\n\n", err)
+		help(s.Err)
+		return exitUsage
+	}
+	if fset.NArg() > 0 {
+		fmt.Fprintf(s.Err, "arbiter demo: unexpected argument %q\n\n", fset.Arg(0))
+		help(s.Err)
+		return exitUsage
+	}
+	addrGiven := false
+	fset.Visit(func(f *flag.Flag) { addrGiven = addrGiven || f.Name == "addr" })
+	if !addrGiven {
+		cfg.addr = defaultDemoAddr
+	}
+	// The demo is for one machine: no auth, so loopback only.
+	if host, _, err := splitHost(cfg.addr); err != nil || !isLoopback(host) {
+		fmt.Fprintf(s.Err, "arbiter demo: --addr %s: the demo runs without auth and binds to 127.0.0.1 only (e.g. 127.0.0.1:9090)\n", cfg.addr)
+		return exitUsage
+	}
+	cfg.noAuth, cfg.redisURL, cfg.natsURL, cfg.profilesFile = true, "", "", ""
+	logger, err := newLogger(s.Err, cfg.logFormat, cfg.logLevel)
+	if err != nil {
+		fmt.Fprintf(s.Err, "arbiter demo: %v\n", err)
+		return exitUsage
+	}
+
+	src := rulesSource{watch: true}
+	if st, err := os.Stat(filepath.Join("examples", "checkout", "profile.yaml")); err == nil && !st.IsDir() {
+		src.dir = filepath.Join("examples", "checkout")
+	} else {
+		sub, err := fs.Sub(examples.Checkout, "checkout")
+		if err != nil {
+			fmt.Fprintf(s.Err, "arbiter demo: %v\n", err)
+			return exitFail
+		}
+		src.fsys, src.name = sub, "examples/checkout (built in)"
+	}
+	now := time.Now()
+	n, sd := *count, *seed
+	preload := func(*rules.Schema) ([]map[string]any, error) { return profilegen.Generate(sd, n, now), nil }
+	show := func(info runInfo) { printDemoBanner(s.Out, info) }
+	return runServer(ctx, cfg, nil, src, preload, show, s, logger)
+}
+
+func splitHost(addr string) (string, string, error) {
+	i := strings.LastIndexByte(addr, ':')
+	if i < 0 {
+		return "", "", fmt.Errorf("no port in %q", addr)
+	}
+	return strings.Trim(addr[:i], "[]"), addr[i+1:], nil
+}
+
+func isLoopback(host string) bool {
+	return host == "127.0.0.1" || host == "localhost" || host == "::1"
+}
+
+// printDemoBanner says what runs, shows three customers of different
+// segments and a curl command that works when pasted.
+func printDemoBanner(w io.Writer, info runInfo) {
+	base := "http://" + info.addr
+	fmt.Fprintf(w, "\nArbiter demo\n")
+	fmt.Fprintf(w, "  API      %s (no auth; loopback only)\n", base)
+	fmt.Fprintf(w, "  rules    %s, version %s: %d segments, %d offers, %d experiments\n", info.rules.Source,
+		info.rules.Ruleset.Version, len(info.rules.Ruleset.Segments), len(info.rules.Ruleset.Offers), len(info.rules.Ruleset.Experiments))
+	fmt.Fprintf(w, "  profiles %d generated customers (c-000001 ...) in %s\n", len(info.loaded), info.redis)
+	fmt.Fprintf(w, "  events   %s (arbiter events tail --nats %s)\n", info.nats, info.nats)
+	picks := pickCustomers(info)
+	fmt.Fprintf(w, "\nCustomers to try:\n")
+	for _, p := range picks {
+		seg := strings.Join(p.segments, ", ")
+		if seg == "" {
+			seg = "(segments not computed)"
+		}
+		fmt.Fprintf(w, "  %-10s %s\n", p.id, seg)
+	}
+	id := "c-000001"
+	if len(picks) > 0 {
+		id = picks[0].id
+	}
+	fmt.Fprintf(w, "\nTry:\n  curl -s -X POST %s/v1/decide -H 'Content-Type: application/json' \\\n    -d '{\"customer_id\":\"%s\",\"placement\":\"checkout\",%s,\"explain\":false}'\n", base, id, demoCart)
+	fmt.Fprintf(w, "\n  curl -s %s/v1/rules\n\nCtrl-C stops the demo.\n\n", base)
+}
+
+type pick struct {
+	id       string
+	segments []string
+}
+
+// pickCustomers finds three customers whose segments differ, by dry-run
+// decisions on the first generated profiles. Without a working engine or
+// profile source it falls back to the first three ids.
+func pickCustomers(info runInfo) []pick {
+	var out []pick
+	seen := map[string]bool{}
+	if info.profiles != nil {
+		rs := info.rules.Ruleset
+		for i, m := range info.loaded {
+			if i >= 500 || len(out) == 3 {
+				break
+			}
+			id, _ := m["id"].(string)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			p, err := info.profiles.Get(ctx, &rs.Schema, id)
+			if err == nil && p != nil {
+				var d *engine.Decision
+				d, err = info.engine.Decide(ctx, rs, p, &engine.Request{DecisionID: "dcs_demo", CustomerID: id,
+					Placement: "checkout", DryRun: true, Now: time.Now()})
+				if err == nil && d != nil && len(d.Segments) > 0 {
+					key := strings.Join(d.Segments, ",")
+					if !seen[key] && (len(out) == 0 || !overlaps(out, d.Segments)) {
+						seen[key] = true
+						out = append(out, pick{id: id, segments: d.Segments})
+					}
+				}
+			}
+			cancel()
+		}
+	}
+	for i := 0; len(out) < 3 && i < len(info.loaded); i++ {
+		id, _ := info.loaded[i]["id"].(string)
+		dup := false
+		for _, p := range out {
+			dup = dup || p.id == id
+		}
+		if !dup {
+			out = append(out, pick{id: id})
+		}
+	}
+	return out
+}
+
+// overlaps reports whether the first segment of segs is already the first
+// of a pick: customers are chosen to lead with different segments.
+func overlaps(picks []pick, segs []string) bool {
+	for _, p := range picks {
+		if len(p.segments) > 0 && p.segments[0] == segs[0] {
+			return true
+		}
+	}
+	return false
+}

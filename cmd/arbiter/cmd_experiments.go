@@ -1,8 +1,115 @@
 package main
 
-import "context"
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
 
-// cmdExperimentsReport is not built yet.
+	"github.com/arbiterhq/arbiter/adapters/events"
+)
+
+// cmdExperimentsReport reads the event stream and prints an experiment's
+// per-variant conversion, revenue and uplift, with a sample-ratio check.
 func cmdExperimentsReport(ctx context.Context, args []string, s stdio) int {
-	return notYet(s, "cmdExperimentsReport")
+	fs := flag.NewFlagSet("experiments report", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	natsURL := fs.String("nats", os.Getenv("ARBITER_NATS_URL"), "NATS server URL, with JetStream (default $ARBITER_NATS_URL)")
+	prefix := fs.String("prefix", events.DefaultPrefix, "prefix of Arbiter's subjects")
+	since := fs.Duration("since", 0, "read only the events stored in the last DURATION (e.g. 168h); default: the whole stream")
+	format := fs.String("format", "text", "output: text or json")
+	weights := fs.String("weights", "", "variant weights in order, the first is the control, e.g. control=50,deep=50 (default: from the latest rules_reloaded event)")
+	help := func(w io.Writer) {
+		fmt.Fprintln(w, "Usage: arbiter experiments report --nats URL EXPERIMENT_ID [--since DURATION] [--format text|json] [--weights V=W,...]")
+		fmt.Fprintln(w, "\nReads the JetStream event stream up to its end and prints, per variant: customers, exposures,")
+		fmt.Fprintln(w, "outcomes, conversion rate, revenue per customer, the uplift against the first variant with a 95%")
+		fmt.Fprintln(w, "confidence interval and p-value, and a sample-ratio-mismatch check (docs/events.md).")
+		fmt.Fprintln(w, "\nFlags:")
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+	// Flags may come after the experiment id.
+	var positional []string
+	rest := args
+	for {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				help(s.Out)
+				return exitOK
+			}
+			fmt.Fprintf(s.Err, "arbiter experiments report: %v\n\n", err)
+			help(s.Err)
+			return exitUsage
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
+	usageErr := func(msg string) int {
+		fmt.Fprintf(s.Err, "arbiter experiments report: %s\n\n", msg)
+		help(s.Err)
+		return exitUsage
+	}
+	opts := events.ReportOptions{Prefix: *prefix, Since: *since, Now: time.Now}
+	switch {
+	case len(positional) != 1:
+		return usageErr("give exactly one EXPERIMENT_ID")
+	case *natsURL == "":
+		return usageErr("--nats URL is required (or ARBITER_NATS_URL), e.g. --nats nats://127.0.0.1:4222")
+	case *since < 0:
+		return usageErr("--since must be positive, e.g. --since 168h")
+	case *format != "text" && *format != "json":
+		return usageErr(fmt.Sprintf("--format %q: write text or json", *format))
+	}
+	if *weights != "" {
+		w, err := events.ParseWeights(*weights)
+		if err != nil {
+			return usageErr(err.Error())
+		}
+		opts.Weights = w
+	}
+	if isCharDevice(s.Err) {
+		last := time.Time{}
+		opts.Progress = func(read, total uint64) {
+			if read < total && time.Since(last) < 200*time.Millisecond {
+				return
+			}
+			last = time.Now()
+			fmt.Fprintf(s.Err, "\rreading events: %d / %d", read, total)
+			if read >= total {
+				fmt.Fprint(s.Err, "\r\033[K")
+			}
+		}
+	}
+	r, err := events.ReadReport(ctx, *natsURL, positional[0], opts)
+	if err != nil {
+		fmt.Fprintf(s.Err, "arbiter experiments report: %v\n", err)
+		return exitFail
+	}
+	if *format == "json" {
+		err = r.WriteJSON(s.Out)
+	} else {
+		err = r.WriteText(s.Out)
+	}
+	if err != nil {
+		fmt.Fprintf(s.Err, "arbiter experiments report: %v\n", err)
+		return exitFail
+	}
+	return exitOK
+}
+
+// isCharDevice reports whether w is a terminal (a character device).
+func isCharDevice(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

@@ -1,13 +1,265 @@
 package main
 
-import "context"
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
 
-// cmdProfilesImport is not built yet.
-func cmdProfilesImport(ctx context.Context, args []string, s stdio) int {
-	return notYet(s, "cmdProfilesImport")
+	"github.com/redis/go-redis/v9"
+
+	"github.com/arbiterhq/arbiter/adapters/redisconn"
+	"github.com/arbiterhq/arbiter/profiles"
+	"github.com/arbiterhq/arbiter/rules"
+)
+
+const profilesImportHelp = `Usage: arbiter profiles import --redis URL [--rules DIR] [--prefix P] [--merge] FILE.jsonl
+
+Import customer profiles into Redis hashes (PREFIX profile:{ID}, one field per
+attribute, every value a string). FILE.jsonl holds one JSON object per line
+with "id" and the profile's fields; "-" reads standard input. Blank lines are
+skipped.
+
+With --rules, every profile is checked against the rules' profile schema and
+stored normalised (times as RFC 3339 UTC, lists as JSON arrays); fields not in
+the schema are dropped, and a profile with a value of the wrong type is
+rejected. Without --rules, values are stored as given.
+
+Each profile replaces the stored one (use --merge to keep stored fields the
+line does not set). Prints progress on a terminal and a summary at the end;
+exit 1 if any line was rejected, 2 on a usage error.
+
+Flags:
+  --redis URL        Redis URL (redis://, rediss://, redis+cluster://, redis+sentinel://; default $ARBITER_REDIS_URL)
+  --rules DIR        rules directory whose profile schema validates the profiles
+  --prefix P         key prefix (default "arbiter:")
+  --merge            merge into stored profiles instead of replacing them
+  --batch N          profiles per pipeline (default 500)
+  --timeout D        time limit of each Redis operation (default 5s)
+`
+
+const profilesGetHelp = `Usage: arbiter profiles get --redis URL [--rules DIR] [--prefix P] CUSTOMER_ID
+
+Show a stored profile as JSON: its key, the stored fields as they are, and,
+with --rules, the profile as the rules' schema reads it (defaults filled in)
+with the fields whose values do not parse ("bad_fields", read as missing).
+Exit 1 when no profile is stored for the id, 2 on a usage error.
+
+Flags:
+  --redis URL        Redis URL (default $ARBITER_REDIS_URL)
+  --rules DIR        rules directory whose profile schema decodes the profile
+  --prefix P         key prefix (default "arbiter:")
+  --timeout D        time limit of the Redis call (default 5s)
+`
+
+// profilesFlags are the flags both subcommands share.
+type profilesFlags struct {
+	fs       *flag.FlagSet
+	redisURL *string
+	rulesDir *string
+	prefix   *string
+	timeout  *time.Duration
 }
 
-// cmdProfilesGet is not built yet.
+func newProfilesFlags(name string) *profilesFlags {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return &profilesFlags{
+		fs:       fs,
+		redisURL: fs.String("redis", os.Getenv("ARBITER_REDIS_URL"), "Redis URL"),
+		rulesDir: fs.String("rules", "", "rules directory"),
+		prefix:   fs.String("prefix", profiles.DefaultPrefix, "key prefix"),
+		timeout:  fs.Duration("timeout", 5*time.Second, "Redis time limit"),
+	}
+}
+
+// parse parses flags anywhere among the arguments and returns the
+// positional ones; code >= 0 means stop with that exit code.
+func (f *profilesFlags) parse(args []string, s stdio, name, help string) (pos []string, code int) {
+	rest := args
+	for {
+		if err := f.fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fmt.Fprint(s.Out, help)
+				return nil, exitOK
+			}
+			fmt.Fprintf(s.Err, "arbiter %s: %v\n\n%s", name, err, help)
+			return nil, exitUsage
+		}
+		rest = f.fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		pos = append(pos, rest[0])
+		rest = rest[1:]
+	}
+	if *f.redisURL == "" {
+		fmt.Fprintf(s.Err, "arbiter %s: --redis URL is required (or set ARBITER_REDIS_URL)\n\n%s", name, help)
+		return nil, exitUsage
+	}
+	return pos, -1
+}
+
+func (f *profilesFlags) schema(s stdio, name string) (*rules.Schema, bool) {
+	if *f.rulesDir == "" {
+		return nil, true
+	}
+	rs, err := rules.Load(*f.rulesDir)
+	if err != nil {
+		fmt.Fprintf(s.Err, "arbiter %s: rules %s:\n%v\n", name, *f.rulesDir, err)
+		return nil, false
+	}
+	return &rs.Schema, true
+}
+
+func (f *profilesFlags) open(s stdio, name string, retries int) (redis.UniversalClient, bool) {
+	c, err := redisconn.OpenWith(*f.redisURL, redisconn.Options{Timeout: *f.timeout, Retries: retries})
+	if err != nil {
+		fmt.Fprintf(s.Err, "arbiter %s: %v\n", name, err)
+		return nil, false
+	}
+	return c, true
+}
+
+// cmdProfilesImport imports a JSONL file of profiles into Redis.
+func cmdProfilesImport(ctx context.Context, args []string, s stdio) int {
+	const name = "profiles import"
+	f := newProfilesFlags(name)
+	merge := f.fs.Bool("merge", false, "merge into stored profiles")
+	batch := f.fs.Int("batch", 500, "profiles per pipeline")
+	pos, code := f.parse(args, s, name, profilesImportHelp)
+	if code >= 0 {
+		return code
+	}
+	if len(pos) != 1 {
+		fmt.Fprintf(s.Err, "arbiter %s: want one FILE.jsonl, got %d arguments\n\n%s", name, len(pos), profilesImportHelp)
+		return exitUsage
+	}
+	if *batch <= 0 {
+		fmt.Fprintf(s.Err, "arbiter %s: --batch must be positive\n\n%s", name, profilesImportHelp)
+		return exitUsage
+	}
+	schema, ok := f.schema(s, name)
+	if !ok {
+		return exitFail
+	}
+	var in io.Reader = s.In
+	if pos[0] != "-" {
+		file, err := os.Open(pos[0])
+		if err != nil {
+			fmt.Fprintf(s.Err, "arbiter %s: %v\n", name, err)
+			return exitFail
+		}
+		defer file.Close()
+		in = file
+	}
+	client, ok := f.open(s, name, 3)
+	if !ok {
+		return exitFail
+	}
+	defer client.Close()
+
+	o := profiles.ImportOptions{Prefix: *f.prefix, Schema: schema, Merge: *merge, Batch: *batch}
+	progress := profilesIsTerminal(s.Err)
+	if progress {
+		o.Progress = func(imported, rejected int) {
+			fmt.Fprintf(s.Err, "\rimported %d, rejected %d", imported, rejected)
+		}
+	}
+	res, err := profiles.Import(ctx, client, in, o)
+	if progress {
+		fmt.Fprintln(s.Err)
+	}
+	if err != nil {
+		fmt.Fprintf(s.Err, "arbiter %s: %v (imported %d before)\n", name, err, res.Imported)
+		return exitFail
+	}
+	fmt.Fprintf(s.Out, "imported %d profiles, rejected %d\n", res.Imported, len(res.Rejected))
+	const maxShown = 1000
+	for i, r := range res.Rejected {
+		if i == maxShown {
+			fmt.Fprintf(s.Out, "... and %d more rejected lines\n", len(res.Rejected)-maxShown)
+			break
+		}
+		fmt.Fprintf(s.Out, "line %d: %s\n", r.Line, r.Why)
+	}
+	if len(res.Rejected) > 0 {
+		return exitFail
+	}
+	return exitOK
+}
+
+// profileView is the JSON output of profiles get.
+type profileView struct {
+	Key       string            `json:"key"`
+	Found     bool              `json:"found"`
+	Fields    map[string]string `json:"fields"`
+	Profile   map[string]any    `json:"profile,omitempty"`
+	BadFields []string          `json:"bad_fields,omitempty"`
+}
+
+// cmdProfilesGet shows a stored profile and how the schema reads it.
 func cmdProfilesGet(ctx context.Context, args []string, s stdio) int {
-	return notYet(s, "cmdProfilesGet")
+	const name = "profiles get"
+	f := newProfilesFlags(name)
+	pos, code := f.parse(args, s, name, profilesGetHelp)
+	if code >= 0 {
+		return code
+	}
+	if len(pos) != 1 || pos[0] == "" {
+		fmt.Fprintf(s.Err, "arbiter %s: want one CUSTOMER_ID, got %d arguments\n\n%s", name, len(pos), profilesGetHelp)
+		return exitUsage
+	}
+	id := pos[0]
+	schema, ok := f.schema(s, name)
+	if !ok {
+		return exitFail
+	}
+	client, ok := f.open(s, name, 2)
+	if !ok {
+		return exitFail
+	}
+	defer client.Close()
+	store := profiles.NewRedisStore(client, profiles.StoreOptions{Prefix: *f.prefix, Timeout: *f.timeout})
+	fields, found, err := store.Fetch(ctx, id)
+	if err != nil {
+		fmt.Fprintf(s.Err, "arbiter %s: %v\n", name, err)
+		return exitFail
+	}
+	v := profileView{Key: store.Key(id), Found: found, Fields: fields}
+	if v.Fields == nil {
+		v.Fields = map[string]string{}
+	}
+	if schema != nil {
+		var p = profiles.Anonymous(schema, id)
+		if found {
+			p, v.BadFields = profiles.FromHash(schema, id, fields)
+		}
+		v.Profile = p.Attrs
+	}
+	enc := json.NewEncoder(s.Out)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		fmt.Fprintf(s.Err, "arbiter %s: %v\n", name, err)
+		return exitFail
+	}
+	if !found {
+		fmt.Fprintf(s.Err, "arbiter %s: no profile stored for %q (key %s)\n", name, id, v.Key)
+		return exitFail
+	}
+	return exitOK
+}
+
+// profilesIsTerminal reports whether w is a character device (a terminal).
+func profilesIsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

@@ -1,6 +1,231 @@
 package main
 
-import "context"
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"regexp"
+	"strings"
 
-// cmdRulesTest is not built yet.
-func cmdRulesTest(ctx context.Context, args []string, s stdio) int { return notYet(s, "cmdRulesTest") }
+	"github.com/arbiterhq/arbiter/engine"
+	"github.com/arbiterhq/arbiter/rules"
+	"github.com/arbiterhq/arbiter/rules/ruletest"
+)
+
+const rulesTestHelp = `Usage: arbiter rules test DIR [--format text|json] [--run REGEXP]
+
+Runs the rule tests (the "tests:" lists of the *_test.yaml files under DIR):
+every case is a dry-run decision for its profile, request and time, checked
+against its "expect". Prints each failure with its file:line, what was
+expected, what came and the explanation, then "N passed, M failed".
+
+Exit status: 0 when every case passes, 1 when one fails or the rules have
+errors (printed as file:line:col lines), 2 on a usage error.
+
+Flags:
+`
+
+// cmdRulesTest runs `arbiter rules test`.
+func cmdRulesTest(ctx context.Context, args []string, s stdio) int {
+	fs := flag.NewFlagSet("arbiter rules test", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	format := fs.String("format", "text", "output format: text or json")
+	run := fs.String("run", "", "run only the cases whose name matches this regular expression")
+	usage := func(w io.Writer) {
+		fmt.Fprint(w, rulesTestHelp)
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+	pos, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		usage(s.Out)
+		return exitOK
+	}
+	if err == nil && len(pos) != 1 {
+		err = fmt.Errorf("want one rules directory, got %d arguments", len(pos))
+	}
+	if err == nil && *format != "text" && *format != "json" {
+		err = fmt.Errorf("--format %q: use text or json", *format)
+	}
+	var re *regexp.Regexp
+	if err == nil && *run != "" {
+		re, err = regexp.Compile(*run)
+		if err != nil {
+			err = fmt.Errorf("--run: %w", err)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(s.Err, "arbiter rules test: %v\n\n", err)
+		usage(s.Err)
+		return exitUsage
+	}
+	dir := pos[0]
+
+	rs, ok := loadRulesForCLI(s, "arbiter rules test", dir)
+	if !ok {
+		return exitFail
+	}
+	cases := rs.Tests
+	if re != nil {
+		cases = nil
+		for _, tc := range rs.Tests {
+			if re.MatchString(tc.Name) {
+				cases = append(cases, tc)
+			}
+		}
+	}
+	results := ruletest.RunCases(ctx, rs, ruletest.NewEngine(), cases)
+	passed, failed := 0, 0
+	for _, r := range results {
+		if r.Pass {
+			passed++
+		} else {
+			failed++
+		}
+	}
+	if *format == "json" {
+		writeTestJSON(s.Out, dir, results, passed, failed)
+	} else {
+		for i := range results {
+			if !results[i].Pass {
+				writeTestFailure(s.Out, dir, &results[i])
+			}
+		}
+		if len(results) == 0 {
+			if re != nil {
+				fmt.Fprintf(s.Err, "arbiter rules test: no test case matches --run %q\n", *run)
+			} else {
+				fmt.Fprintf(s.Err, "arbiter rules test: no test cases under %s (write them in *_test.yaml files)\n", dir)
+			}
+		}
+		fmt.Fprintf(s.Out, "%d passed, %d failed\n", passed, failed)
+	}
+	if failed > 0 {
+		return exitFail
+	}
+	return exitOK
+}
+
+// loadRulesForCLI loads a rules directory, printing rule errors as
+// DIR/file:line:col lines.
+func loadRulesForCLI(s stdio, cmd, dir string) (*rules.Ruleset, bool) {
+	rs, err := rules.Load(dir)
+	if err == nil {
+		return rs, true
+	}
+	var errs rules.Errors
+	var one *rules.Error
+	switch {
+	case errors.As(err, &errs):
+		for _, e := range errs {
+			fmt.Fprintln(s.Err, ruleErrorLine(dir, e))
+		}
+		fmt.Fprintf(s.Err, "%s: %d error(s) in the rules under %s\n", cmd, len(errs), dir)
+	case errors.As(err, &one):
+		fmt.Fprintln(s.Err, ruleErrorLine(dir, one))
+	default:
+		fmt.Fprintf(s.Err, "%s: %v\n", cmd, err)
+	}
+	return nil, false
+}
+
+// ruleErrorLine formats a rule error with its path from the working
+// directory, so that editors can jump to it.
+func ruleErrorLine(dir string, e *rules.Error) string {
+	c := *e
+	if c.Pos.File != "" && !filepath.IsAbs(c.Pos.File) {
+		c.Pos.File = filepath.Join(dir, c.Pos.File)
+	}
+	return c.Error()
+}
+
+func testPlace(dir string, r *ruletest.Result) string {
+	f := r.Case.Pos.File
+	if f != "" && !filepath.IsAbs(f) {
+		f = filepath.Join(dir, f)
+	}
+	return fmt.Sprintf("%s:%d", f, r.Case.Pos.Line)
+}
+
+func writeTestFailure(w io.Writer, dir string, r *ruletest.Result) {
+	fmt.Fprintf(w, "FAIL %s: %s\n", testPlace(dir, r), r.Case.Name)
+	if r.Err != nil {
+		for _, line := range strings.Split(r.Err.Error(), "\n") {
+			fmt.Fprintf(w, "    error: %s\n", line)
+		}
+		return
+	}
+	for _, m := range r.Mismatches {
+		fmt.Fprintf(w, "    %s: expected %s, got %s\n", m.What, m.Expected, m.Got)
+	}
+	if lines := ruletest.Explanation(r.Decision); len(lines) > 0 {
+		fmt.Fprintln(w, "    why:")
+		for _, l := range lines {
+			fmt.Fprintf(w, "      %s\n", l)
+		}
+	}
+}
+
+type testResultJSON struct {
+	Name        string              `json:"name"`
+	File        string              `json:"file"`
+	Line        int                 `json:"line"`
+	Pass        bool                `json:"pass"`
+	Error       string              `json:"error,omitempty"`
+	Mismatches  []ruletest.Mismatch `json:"mismatches"`
+	Explanation []string            `json:"explanation,omitempty"`
+	Decision    *engine.Decision    `json:"decision,omitempty"` // failed cases only
+}
+
+func writeTestJSON(w io.Writer, dir string, results []ruletest.Result, passed, failed int) {
+	out := struct {
+		Results []testResultJSON `json:"results"`
+		Passed  int              `json:"passed"`
+		Failed  int              `json:"failed"`
+	}{Results: make([]testResultJSON, 0, len(results)), Passed: passed, Failed: failed}
+	for i := range results {
+		r := &results[i]
+		j := testResultJSON{Name: r.Case.Name, Line: r.Case.Pos.Line, Pass: r.Pass, Mismatches: r.Mismatches}
+		j.File = strings.TrimSuffix(testPlace(dir, r), fmt.Sprintf(":%d", r.Case.Pos.Line))
+		if j.Mismatches == nil {
+			j.Mismatches = []ruletest.Mismatch{}
+		}
+		if r.Err != nil {
+			j.Error = r.Err.Error()
+		}
+		if !r.Pass {
+			j.Explanation = ruletest.Explanation(r.Decision)
+			j.Decision = r.Decision
+		}
+		out.Results = append(out.Results, j)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(out)
+}
+
+// parseInterspersed parses flags that may come before or after the
+// positional arguments (arbiter rules test DIR --format json), and returns
+// the positional ones. "--" ends the flags.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if len(args) > 0 && len(rest) < len(args) && args[len(args)-len(rest)-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}

@@ -1,6 +1,599 @@
 package main
 
-import "context"
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
 
-// cmdServe is not built yet.
-func cmdServe(ctx context.Context, args []string, s stdio) int { return notYet(s, "cmdServe") }
+	"github.com/redis/go-redis/v9"
+
+	"github.com/arbiterhq/arbiter/adapters/events"
+	"github.com/arbiterhq/arbiter/adapters/httpapi"
+	"github.com/arbiterhq/arbiter/adapters/metrics"
+	"github.com/arbiterhq/arbiter/adapters/redisconn"
+	"github.com/arbiterhq/arbiter/adapters/reload"
+	"github.com/arbiterhq/arbiter/engine"
+	"github.com/arbiterhq/arbiter/profiles"
+	"github.com/arbiterhq/arbiter/rules"
+)
+
+// serveConfig is serve's configuration, from flags and ARBITER_*
+// variables (a flag wins).
+type serveConfig struct {
+	rules           string
+	addr            string
+	redisURL        string
+	natsURL         string
+	profilesFile    string
+	apiKeysFile     string
+	noAuth          bool
+	maxBody         byteSize
+	decisionTimeout time.Duration
+	redisTimeout    time.Duration
+	shutdownTimeout time.Duration
+	eventBuffer     int
+	keyPrefix       string
+	subjectPrefix   string
+	logFormat       string
+	logLevel        string
+	cacheTTL        time.Duration
+	cacheSize       int
+}
+
+// Defaults of serve's flags.
+const (
+	defaultServeAddr = ":8080"
+	defaultDemoAddr  = "127.0.0.1:8080"
+)
+
+// flagEnv names the environment variable of every flag of serve.
+var serveEnv = map[string]string{
+	"rules":              "ARBITER_RULES",
+	"addr":               "ARBITER_ADDR",
+	"redis":              "ARBITER_REDIS_URL",
+	"nats":               "ARBITER_NATS_URL",
+	"profiles":           "ARBITER_PROFILES",
+	"api-keys-file":      "ARBITER_API_KEYS_FILE",
+	"no-auth":            "ARBITER_NO_AUTH",
+	"max-body":           "ARBITER_MAX_BODY",
+	"decision-timeout":   "ARBITER_DECISION_TIMEOUT",
+	"redis-timeout":      "ARBITER_REDIS_TIMEOUT",
+	"shutdown-timeout":   "ARBITER_SHUTDOWN_TIMEOUT",
+	"event-buffer":       "ARBITER_EVENT_BUFFER",
+	"key-prefix":         "ARBITER_KEY_PREFIX",
+	"subject-prefix":     "ARBITER_SUBJECT_PREFIX",
+	"log-format":         "ARBITER_LOG_FORMAT",
+	"log-level":          "ARBITER_LOG_LEVEL",
+	"profile-cache-ttl":  "ARBITER_PROFILE_CACHE_TTL",
+	"profile-cache-size": "ARBITER_PROFILE_CACHE_SIZE",
+}
+
+// byteSize is a flag of a size in bytes: 65536, 64KiB, 64k, 1MiB, 1M.
+type byteSize int
+
+func (b *byteSize) String() string {
+	n := int(*b)
+	switch {
+	case n > 0 && n%(1<<20) == 0:
+		return strconv.Itoa(n>>20) + "MiB"
+	case n > 0 && n%(1<<10) == 0:
+		return strconv.Itoa(n>>10) + "KiB"
+	}
+	return strconv.Itoa(n)
+}
+
+func (b *byteSize) Set(s string) error {
+	t := strings.TrimSpace(s)
+	mult := 1
+	lower := strings.ToLower(t)
+	for _, u := range []struct {
+		suffix string
+		mult   int
+	}{{"kib", 1 << 10}, {"mib", 1 << 20}, {"kb", 1 << 10}, {"mb", 1 << 20}, {"k", 1 << 10}, {"m", 1 << 20}, {"b", 1}} {
+		if strings.HasSuffix(lower, u.suffix) {
+			mult = u.mult
+			t = strings.TrimSpace(t[:len(t)-len(u.suffix)])
+			break
+		}
+	}
+	n, err := strconv.Atoi(t)
+	if err != nil || n <= 0 || n > (1<<30)/mult {
+		return fmt.Errorf("%q is not a size: write bytes (65536) or with a unit (64KiB, 1MiB)", s)
+	}
+	*b = byteSize(n * mult)
+	return nil
+}
+
+// newServeFlags defines serve's flags on fs, filling cfg.
+func newServeFlags(fs *flag.FlagSet, cfg *serveConfig) {
+	cfg.maxBody = httpapi.DefaultMaxBody
+	fs.StringVar(&cfg.rules, "rules", "", "the rules `DIR` (required)")
+	fs.StringVar(&cfg.addr, "addr", defaultServeAddr, "listen address `HOST:PORT`")
+	fs.StringVar(&cfg.redisURL, "redis", "", "Redis `URL` (redis://, rediss://, redis+cluster://, redis+sentinel://); empty: an embedded in-process Redis")
+	fs.StringVar(&cfg.natsURL, "nats", "", "NATS `URL`; empty: an embedded NATS server with JetStream on 127.0.0.1 (its URL is logged)")
+	fs.StringVar(&cfg.profilesFile, "profiles", "", "`FILE.jsonl` of profiles to load into the embedded Redis (not with --redis: use arbiter profiles import)")
+	fs.StringVar(&cfg.apiKeysFile, "api-keys-file", "", "`FILE` of API keys, one per line (blank lines and # comments ignored); ARBITER_API_KEYS also gives keys, comma-separated")
+	fs.BoolVar(&cfg.noAuth, "no-auth", false, "serve /v1/ without API keys")
+	fs.Var(&cfg.maxBody, "max-body", "request body `SIZE` limit (413 payload_too_large above it)")
+	fs.DurationVar(&cfg.decisionTimeout, "decision-timeout", httpapi.DefaultDecisionTimeout, "deadline of a whole decision")
+	fs.DurationVar(&cfg.redisTimeout, "redis-timeout", httpapi.DefaultProfileTimeout, "deadline of a Redis call (profile fetch, ledger)")
+	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 10*time.Second, "bound of a graceful shutdown (finish requests, flush events)")
+	fs.IntVar(&cfg.eventBuffer, "event-buffer", events.DefaultBuffer, "events held while NATS is slow or down; beyond, they are dropped and counted")
+	fs.StringVar(&cfg.keyPrefix, "key-prefix", "arbiter:", "prefix of every Redis key")
+	fs.StringVar(&cfg.subjectPrefix, "subject-prefix", events.DefaultPrefix, "prefix of every NATS subject")
+	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.DurationVar(&cfg.cacheTTL, "profile-cache-ttl", 2*time.Second, "how long a profile is cached in process (0: no cache)")
+	fs.IntVar(&cfg.cacheSize, "profile-cache-size", 100000, "profiles held in the in-process cache")
+}
+
+// applyEnv sets every flag not given on the command line from its
+// environment variable, when that is set.
+func applyEnv(fs *flag.FlagSet, env map[string]string, getenv func(string) string) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		name, ok := env[f.Name]
+		if !ok || given[f.Name] || err != nil {
+			return
+		}
+		if v := getenv(name); v != "" {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("%s=%q: %w", name, v, e)
+			}
+		}
+	})
+	return err
+}
+
+// printFlags lists every flag with its default and its variable.
+func printFlags(w io.Writer, fs *flag.FlagSet, env map[string]string) {
+	fs.VisitAll(func(f *flag.Flag) {
+		arg, usage := flag.UnquoteUsage(f)
+		head := "  --" + f.Name
+		if arg != "" && arg != "value" {
+			head += " " + arg
+		} else if arg == "value" {
+			head += " SIZE"
+		}
+		var extra []string
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
+			extra = append(extra, "default "+f.DefValue)
+		}
+		if e, ok := env[f.Name]; ok {
+			extra = append(extra, "$"+e)
+		}
+		if len(extra) > 0 {
+			usage += " (" + strings.Join(extra, "; ") + ")"
+		}
+		fmt.Fprintf(w, "%s\n      %s\n", head, usage)
+	})
+}
+
+func cmdServe(ctx context.Context, args []string, s stdio) int {
+	var cfg serveConfig
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	newServeFlags(fs, &cfg)
+	help := func(w io.Writer) {
+		fmt.Fprintln(w, "Usage: arbiter serve --rules DIR [flags]")
+		fmt.Fprintln(w, "\nServes decisions over HTTP (docs/api.md, docs/operations.md). Every flag also reads")
+		fmt.Fprintln(w, "from its environment variable; a flag wins over the environment.")
+		fmt.Fprintln(w, "\nFlags:")
+		printFlags(w, fs, serveEnv)
+		fmt.Fprintln(w, "\nEnvironment only:\n  ARBITER_API_KEYS\n      API keys, comma-separated (with or instead of --api-keys-file)")
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			help(s.Out)
+			return exitOK
+		}
+		fmt.Fprintf(s.Err, "arbiter serve: %v\n\n", err)
+		help(s.Err)
+		return exitUsage
+	}
+	usageErr := func(msg string) int {
+		fmt.Fprintf(s.Err, "arbiter serve: %s\n\n", msg)
+		help(s.Err)
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		return usageErr(fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
+	}
+	if err := applyEnv(fs, serveEnv, os.Getenv); err != nil {
+		return usageErr(err.Error())
+	}
+	if cfg.rules == "" {
+		return usageErr("--rules DIR is required (or ARBITER_RULES)")
+	}
+	if cfg.profilesFile != "" && cfg.redisURL != "" {
+		return usageErr("--profiles loads the embedded Redis; to load a Redis server, run arbiter profiles import --redis URL FILE.jsonl")
+	}
+	logger, err := newLogger(s.Err, cfg.logFormat, cfg.logLevel)
+	if err != nil {
+		return usageErr(err.Error())
+	}
+	keys, err := loadAPIKeys(cfg.apiKeysFile, os.Getenv("ARBITER_API_KEYS"))
+	if err != nil {
+		fmt.Fprintf(s.Err, "arbiter serve: %v\n", err)
+		return exitFail
+	}
+	if len(keys) == 0 && !cfg.noAuth {
+		return usageErr("no API keys: give --api-keys-file FILE or ARBITER_API_KEYS, or --no-auth to serve without them")
+	}
+	if cfg.noAuth {
+		keys = nil
+	}
+	rl := rulesSource{dir: cfg.rules, watch: true}
+	var preload func(*rules.Schema) ([]map[string]any, error)
+	if cfg.profilesFile != "" {
+		path := cfg.profilesFile
+		preload = func(*rules.Schema) ([]map[string]any, error) { return readJSONL(path) }
+	}
+	return runServer(ctx, cfg, keys, rl, preload, nil, s, logger)
+}
+
+// rulesSource says where the rules come from: a directory (watched) or an
+// embedded file system (not watched).
+type rulesSource struct {
+	dir   string
+	fsys  fs.FS
+	name  string // shown as the source when fsys is set
+	watch bool
+}
+
+// banner is told what runs once the server listens (the demo prints it).
+type banner func(info runInfo)
+
+// runInfo is what runs.
+type runInfo struct {
+	addr     string
+	rules    *reload.Snapshot
+	redis    string
+	nats     string
+	engine   *engine.Engine
+	profiles httpapi.Source
+	client   redis.UniversalClient
+	loaded   []map[string]any
+}
+
+// runServer runs the server until ctx is cancelled, then shuts down
+// gracefully: stop accepting, finish in-flight requests, flush events.
+func runServer(ctx context.Context, cfg serveConfig, keys []string, src rulesSource,
+	preload func(*rules.Schema) ([]map[string]any, error), show banner, s stdio, log *slog.Logger) int {
+	m := metrics.New()
+
+	// The sink is set once NATS is up; reloads before that are not published.
+	var sink atomic.Pointer[events.Publisher]
+	onReload := httpapi.RecordReload(m)
+	loadOpt := reload.Options{Logger: log, OnReload: func(r reload.Result) {
+		onReload(r)
+		if p := sink.Load(); p != nil {
+			prev := ""
+			if r.Previous != nil {
+				prev = r.Previous.Ruleset.Version
+			}
+			var cur *rules.Ruleset
+			if r.Snapshot != nil {
+				cur = r.Snapshot.Ruleset
+			}
+			p.Publish(events.NewRulesReloaded(time.Now(), cur, prev, r.Err))
+		}
+	}}
+	dir := src.dir
+	if src.fsys != nil {
+		fsys := src.fsys
+		loadOpt.Load = func() (*rules.Ruleset, error) { return rules.LoadFS(fsys) }
+		dir = src.name
+	}
+	reloader := reload.New(dir, loadOpt)
+	snap, err := reloader.Reload(reload.TriggerStart)
+	if err != nil {
+		fmt.Fprintf(s.Err, "arbiter serve: the rules in %s do not load:\n%v\n", dir, err)
+		return exitFail
+	}
+
+	// Redis: the configured server, or an embedded one.
+	var client redis.UniversalClient
+	redisDesc, embeddedURL := cfg.redisURL, ""
+	if cfg.redisURL != "" {
+		client, err = redisconn.Open(cfg.redisURL, cfg.redisTimeout)
+		if err != nil {
+			fmt.Fprintf(s.Err, "arbiter serve: %v\n", err)
+			return exitFail
+		}
+		defer client.Close()
+	} else {
+		c, srv, stop, err := redisconn.EmbeddedWith(redisconn.Options{Timeout: cfg.redisTimeout})
+		if err != nil {
+			fmt.Fprintf(s.Err, "arbiter serve: %v\n", err)
+			return exitFail
+		}
+		defer stop()
+		client = c
+		embeddedURL = "redis://" + srv.Addr()
+		redisDesc = "embedded " + embeddedURL
+		log.Info("embedded Redis started", "url", "redis://"+srv.Addr())
+	}
+	var loaded []map[string]any
+	if preload != nil {
+		ps, err := preload(&snap.Ruleset.Schema)
+		if err == nil {
+			// A client of its own: loading is not bound by --redis-timeout.
+			var lc redis.UniversalClient
+			if lc, err = redisconn.OpenWith(embeddedURL, redisconn.Options{Timeout: 10 * time.Second, Retries: 2}); err == nil {
+				err = loadProfiles(ctx, lc, cfg.keyPrefix, &snap.Ruleset.Schema, ps)
+				lc.Close()
+			}
+		}
+		if err != nil {
+			fmt.Fprintf(s.Err, "arbiter serve: loading profiles: %v\n", err)
+			return exitFail
+		}
+		loaded = ps
+		log.Info("profiles loaded into the embedded Redis", "count", len(ps))
+	}
+
+	// NATS: the configured server, or an embedded one.
+	natsURL := cfg.natsURL
+	if natsURL == "" {
+		storeDir, err := os.MkdirTemp("", "arbiter-nats-")
+		if err != nil {
+			fmt.Fprintf(s.Err, "arbiter serve: %v\n", err)
+			return exitFail
+		}
+		defer os.RemoveAll(storeDir)
+		url, stop, err := events.Embedded(storeDir)
+		if err != nil {
+			fmt.Fprintf(s.Err, "arbiter serve: %v\n", err)
+			return exitFail
+		}
+		defer stop()
+		natsURL = url
+		log.Info("embedded NATS with JetStream started", "url", url)
+	}
+	pub, err := events.NewPublisher(ctx, natsURL, events.Options{Prefix: cfg.subjectPrefix, Buffer: cfg.eventBuffer, Logger: log})
+	if err != nil {
+		fmt.Fprintf(s.Err, "arbiter serve: %v\n", err)
+		return exitFail
+	}
+	m.EventStatsFunc(func() metrics.EventStats {
+		st := pub.Stats()
+		return metrics.EventStats{Published: st.Published, Buffered: st.Buffered, Dropped: st.Dropped}
+	})
+	sink.Store(pub)
+	pub.Publish(events.NewRulesReloaded(snap.LoadedAt, snap.Ruleset, "", nil))
+
+	// TODO(wiring): the ledger: ledger.New(client, cfg.keyPrefix) once
+	// adapters/ledger lands. Until then Ledger is nil: offers with caps or a
+	// budget are never granted (degraded ledger_unavailable).
+	eng := engine.New(engine.Options{Ledger: nil, Observer: m})
+
+	// The profile source: the Redis store.
+	// TODO(wiring): put profiles.NewCache(store, profiles.CacheOptions{MaxEntries: cfg.cacheSize,
+	// TTL: cfg.cacheTTL, NegativeTTL: cfg.cacheTTL}) in front of it, with
+	// m.CacheStatsFunc(cache.Stats), once profiles.Cache lands.
+	store := profiles.NewRedisStore(client, profiles.StoreOptions{Prefix: cfg.keyPrefix, Timeout: cfg.redisTimeout})
+	var source httpapi.Source = store
+
+	checks := map[string]httpapi.Check{
+		"redis": func(ctx context.Context) error { return client.Ping(ctx).Err() },
+		"nats":  natsCheck(pub),
+	}
+	srv, err := httpapi.New(httpapi.Options{
+		Rules: reloader, Engine: eng, Profiles: source, Sink: pub, Metrics: m, Logger: log,
+		APIKeys: keys, MaxBody: int(cfg.maxBody), DecisionTimeout: cfg.decisionTimeout,
+		ProfileTimeout: cfg.redisTimeout, Checks: checks,
+	})
+	if err != nil {
+		fmt.Fprintf(s.Err, "arbiter serve: %v\n", err)
+		return exitFail
+	}
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		_ = pub.Close(context.Background())
+		fmt.Fprintf(s.Err, "arbiter serve: listening on %s: %v\n", cfg.addr, err)
+		return exitFail
+	}
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	var watchDone <-chan struct{}
+	if src.watch && src.fsys == nil {
+		watchDone, err = reloader.Watch(watchCtx)
+		if err != nil {
+			log.Warn("not watching the rules directory; reload with SIGHUP or POST /v1/rules/reload", "error", err.Error())
+		}
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		for {
+			select {
+			case <-watchCtx.Done():
+				return
+			case <-hup:
+				_, _ = reloader.Reload(reload.TriggerSignal)
+			}
+		}
+	}()
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	auth := "api keys"
+	if len(keys) == 0 {
+		auth = "none (--no-auth)"
+	}
+	log.Info("arbiter serving", "addr", ln.Addr().String(), "rules", dir, "version", snap.Ruleset.Version,
+		"redis", redisDesc, "nats", natsURL, "auth", auth, "api_keys", len(keys))
+	if show != nil {
+		show(runInfo{addr: ln.Addr().String(), rules: snap, redis: redisDesc, nats: natsURL, engine: eng,
+			profiles: source, client: client, loaded: loaded})
+	}
+
+	code := exitOK
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		if err != nil {
+			log.Error("the HTTP server stopped", "error", err.Error())
+			code = exitFail
+		}
+	}
+	log.Info("shutting down", "timeout", cfg.shutdownTimeout.String())
+	signal.Stop(hup)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("requests still in flight at the shutdown timeout", "error", err.Error())
+	}
+	stopWatch()
+	if watchDone != nil {
+		<-watchDone
+	}
+	if err := pub.Close(sctx); err != nil {
+		st := pub.Stats()
+		log.Warn("events not flushed at the shutdown timeout", "error", err.Error(), "buffered", st.Buffered)
+	}
+	log.Info("stopped")
+	return code
+}
+
+// natsCheck reports NATS's state for /readyz when the publisher can tell
+// (a Connected() bool method); otherwise the event backlog.
+func natsCheck(pub *events.Publisher) httpapi.Check {
+	var p any = pub
+	if c, ok := p.(interface{ Connected() bool }); ok {
+		return func(context.Context) error {
+			if !c.Connected() {
+				return errors.New("disconnected; events are buffered")
+			}
+			return nil
+		}
+	}
+	return func(context.Context) error {
+		if st := pub.Stats(); st.Buffered > 0 {
+			return fmt.Errorf("%d events waiting to be published", st.Buffered)
+		}
+		return nil
+	}
+}
+
+// newLogger returns the slog logger of --log-format and --log-level.
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	o := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, o)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, o)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: use text or json", format)
+}
+
+// loadAPIKeys reads the keys file (one per line; blank lines and lines
+// starting with # ignored) and the comma-separated ARBITER_API_KEYS.
+func loadAPIKeys(file, env string) ([]string, error) {
+	var keys []string
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("reading the API keys file: %w", err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			line = strings.TrimSpace(line)
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			keys = append(keys, line)
+		}
+	}
+	for _, k := range strings.Split(env, ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			keys = append(keys, k)
+		}
+	}
+	return keys, nil
+}
+
+// readJSONL reads profiles in their JSON form, one per line.
+func readJSONL(path string) ([]map[string]any, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []map[string]any
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	line := 0
+	for sc.Scan() {
+		line++
+		text := strings.TrimSpace(sc.Text())
+		if text == "" {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(text), &m); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
+		}
+		out = append(out, m)
+	}
+	return out, sc.Err()
+}
+
+// loadProfiles writes profiles (JSON form) as hashes, checked against the
+// schema, in pipelined batches.
+func loadProfiles(ctx context.Context, client redis.UniversalClient, prefix string, schema *rules.Schema, ps []map[string]any) error {
+	pipe := client.Pipeline()
+	for i, p := range ps {
+		id, fields, err := profiles.ToHash(schema, p)
+		if err != nil {
+			return fmt.Errorf("profile %d: %w", i+1, err)
+		}
+		key := profiles.ProfileKey(prefix, id)
+		pipe.Del(ctx, key)
+		if len(fields) > 0 {
+			args := make([]any, 0, 2*len(fields))
+			names := make([]string, 0, len(fields))
+			for k := range fields {
+				names = append(names, k)
+			}
+			sort.Strings(names)
+			for _, k := range names {
+				args = append(args, k, fields[k])
+			}
+			pipe.HSet(ctx, key, args...)
+		}
+		if pipe.Len() >= 1000 {
+			if _, err := pipe.Exec(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	if pipe.Len() > 0 {
+		if _, err := pipe.Exec(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}

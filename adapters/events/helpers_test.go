@@ -1,0 +1,215 @@
+package events
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/arbiterhq/arbiter/engine"
+)
+
+// testNATS returns the URL of the NATS server the test uses: the real one
+// of ARBITER_TEST_NATS_URL, else an embedded one.
+func testNATS(t *testing.T) string {
+	t.Helper()
+	if u := os.Getenv("ARBITER_TEST_NATS_URL"); u != "" {
+		return u
+	}
+	url, stop, err := Embedded(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return url
+}
+
+// testPrefix returns a subject prefix of the test's own, and deletes its
+// stream when the test ends.
+func testPrefix(t *testing.T, url string) string {
+	t.Helper()
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	prefix := "arbtest_" + hex.EncodeToString(b)
+	t.Cleanup(func() {
+		nc, err := nats.Connect(url, nats.Timeout(2*time.Second))
+		if err != nil {
+			return
+		}
+		defer nc.Close()
+		js, _ := jetstream.New(nc)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = js.DeleteStream(ctx, StreamName(prefix))
+	})
+	return prefix
+}
+
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(5 * time.Millisecond) // polling interval, not synchronisation
+	}
+}
+
+// freePort returns a TCP port free on 127.0.0.1 now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	_ = l.Close()
+	return port
+}
+
+// natsProc is a nats-server process the test starts and stops itself.
+type natsProc struct {
+	t    *testing.T
+	port int
+	dir  string
+	js   bool
+	cmd  *exec.Cmd
+}
+
+func newNATSProc(t *testing.T, js bool) *natsProc {
+	t.Helper()
+	bin := "/usr/sbin/nats-server"
+	if _, err := os.Stat(bin); err != nil {
+		p, err := exec.LookPath("nats-server")
+		if err != nil {
+			t.Skip("no nats-server binary")
+		}
+		bin = p
+	}
+	_ = bin
+	p := &natsProc{t: t, port: freePort(t), dir: t.TempDir(), js: js}
+	t.Cleanup(p.stop)
+	return p
+}
+
+func (p *natsProc) url() string { return "nats://127.0.0.1:" + strconv.Itoa(p.port) }
+
+func (p *natsProc) start() {
+	p.t.Helper()
+	bin := "/usr/sbin/nats-server"
+	if _, err := os.Stat(bin); err != nil {
+		bin, _ = exec.LookPath("nats-server")
+	}
+	args := []string{"-a", "127.0.0.1", "-p", strconv.Itoa(p.port)}
+	if p.js {
+		args = append(args, "-js", "-sd", p.dir)
+	}
+	p.cmd = exec.Command(bin, args...)
+	if err := p.cmd.Start(); err != nil {
+		p.t.Fatal(err)
+	}
+	waitFor(p.t, 10*time.Second, "nats-server to accept connections", func() bool {
+		nc, err := nats.Connect(p.url(), nats.Timeout(200*time.Millisecond))
+		if err != nil {
+			return false
+		}
+		defer nc.Close()
+		if !p.js {
+			return true
+		}
+		js, _ := jetstream.New(nc)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, err = js.AccountInfo(ctx)
+		return err == nil
+	})
+}
+
+func (p *natsProc) stop() {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-done
+	}
+	p.cmd = nil
+}
+
+// coreServer starts an in-process NATS server without JetStream.
+func coreServer(t *testing.T) string {
+	t.Helper()
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("core server not ready")
+	}
+	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	return srv.ClientURL()
+}
+
+// readStream returns every message of the prefix's stream matching filter,
+// in stream order.
+func readStream(t *testing.T, url, prefix, filter string) []jetstream.Msg {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	st, err := js.Stream(ctx, StreamName(prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(ctx, jetstream.WithSubjectFilter(filter))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []jetstream.Msg
+	if info.State.Msgs == 0 {
+		return out
+	}
+	err = readToEnd(ctx, c, info.State.LastSeq, func(m jetstream.Msg, _ *jetstream.MsgMetadata) { out = append(out, m) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func decisionEvent(i int) *engine.DecisionEvent {
+	return &engine.DecisionEvent{
+		Type: "decision", ID: "dcs_" + strconv.Itoa(100000+i), TS: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC),
+		CustomerID: "c-" + strconv.Itoa(i), Placement: "checkout", Ruleset: "abc",
+		Segments: []string{}, Experiments: []engine.Assignment{}, Actions: []engine.EventAction{}, Degraded: []string{},
+	}
+}

@@ -1,0 +1,603 @@
+// Package events publishes Arbiter's decision, outcome and reload events to
+// NATS (JetStream when the server has it, core NATS otherwise), reads them
+// back for `arbiter events tail` and `arbiter experiments report`, and runs
+// an embedded NATS server for the demo and the tests.
+//
+// The hot path only ever touches Publisher.Publish, which never blocks: a
+// bounded buffer sits between it and one publisher goroutine that encodes,
+// publishes with acknowledgements and resends what was not acknowledged.
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/arbiterhq/arbiter/engine"
+)
+
+// Defaults of Options.
+const (
+	DefaultPrefix     = "arbiter"
+	DefaultBuffer     = 65536
+	DefaultInFlight   = 4096
+	DefaultMaxAge     = 7 * 24 * time.Hour
+	DefaultDuplicates = 2 * time.Minute
+	DefaultAckTimeout = 5 * time.Second
+)
+
+// Options configure a Publisher. Zero values take the defaults.
+type Options struct {
+	// Prefix of every subject (default "arbiter"): events go to
+	// <prefix>.decision.<placement>, <prefix>.outcome.<type> and
+	// <prefix>.rules.reloaded.
+	Prefix string
+	// Stream is the JetStream stream created on <prefix>.> when missing
+	// (default: StreamName(Prefix), "ARBITER" for the default prefix).
+	Stream string
+	// Buffer bounds the events waiting between Publish and the publisher
+	// goroutine (default 65536). When it is full, Publish drops the event
+	// and counts it in Stats().Dropped.
+	Buffer int
+	// InFlight bounds the events taken from the buffer that are published
+	// and not yet acknowledged, or waiting for NATS to come back (default
+	// 4096). They count in Stats().Buffered.
+	InFlight int
+	// MaxAge is the stream's retention: older events are deleted (default 7
+	// days). Used only when the stream is created.
+	MaxAge time.Duration
+	// MaxBytes bounds the stream's size; the oldest events go first
+	// (default 0: no limit). Used only when the stream is created.
+	MaxBytes int64
+	// Duplicates is the stream's deduplication window: an event published
+	// again with the same id within it is stored once (default 2 minutes).
+	// Used only when the stream is created.
+	Duplicates time.Duration
+	// Replicas of the stream in a NATS cluster (default 1). Used only when
+	// the stream is created.
+	Replicas int
+	// AckTimeout is how long an event may wait for its acknowledgement
+	// before it is sent again (default 5s).
+	AckTimeout time.Duration
+	// ReconnectWait is the pause between reconnection attempts (default 1s).
+	ReconnectWait time.Duration
+	// Name is the NATS connection's name (default "arbiter").
+	Name string
+	// Logger receives connection changes, stream creation and (at most every
+	// 10 s) drops; nil: slog.Default().
+	Logger *slog.Logger
+}
+
+func (o *Options) setDefaults() {
+	if o.Prefix == "" {
+		o.Prefix = DefaultPrefix
+	}
+	if o.Stream == "" {
+		o.Stream = StreamName(o.Prefix)
+	}
+	if o.Buffer <= 0 {
+		o.Buffer = DefaultBuffer
+	}
+	if o.InFlight <= 0 {
+		o.InFlight = DefaultInFlight
+	}
+	if o.MaxAge <= 0 {
+		o.MaxAge = DefaultMaxAge
+	}
+	if o.Duplicates <= 0 {
+		o.Duplicates = DefaultDuplicates
+	}
+	if o.Replicas <= 0 {
+		o.Replicas = 1
+	}
+	if o.AckTimeout <= 0 {
+		o.AckTimeout = DefaultAckTimeout
+	}
+	if o.ReconnectWait <= 0 {
+		o.ReconnectWait = time.Second
+	}
+	if o.Name == "" {
+		o.Name = "arbiter"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// StreamName is the default stream name for a subject prefix: the prefix
+// upper-cased, with every character that is not a letter, a digit, '-' or
+// '_' replaced by '_' ("arbiter" gives "ARBITER").
+func StreamName(prefix string) string {
+	b := []byte(strings.ToUpper(prefix))
+	for i, c := range b {
+		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+// StreamConfig is the configuration of the stream the Publisher creates
+// when it is missing.
+func StreamConfig(o Options) jetstream.StreamConfig {
+	o.setDefaults()
+	return jetstream.StreamConfig{
+		Name:        o.Stream,
+		Description: "Arbiter decision, outcome and reload events",
+		Subjects:    []string{o.Prefix + ".>"},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		Discard:     jetstream.DiscardOld,
+		MaxAge:      o.MaxAge,
+		MaxBytes:    nonZero(o.MaxBytes),
+		MaxMsgs:     -1,
+		Duplicates:  o.Duplicates,
+		Replicas:    o.Replicas,
+	}
+}
+
+func nonZero(n int64) int64 {
+	if n <= 0 {
+		return -1
+	}
+	return n
+}
+
+// Stats are the Publisher's counters, for the metrics.
+type Stats struct {
+	// Published counts events acknowledged by JetStream (or, on a server
+	// without JetStream, handed to the connection).
+	Published uint64
+	// Buffered is the number of events waiting now: in the buffer, in
+	// flight, or held while NATS is unreachable.
+	Buffered uint64
+	// Dropped counts events lost: the buffer was full, the publisher was
+	// closed, or the server refused the event for good (too large).
+	Dropped uint64
+}
+
+// Publisher publishes events to NATS. It implements engine.EventSink; all
+// its methods are safe for concurrent use.
+type Publisher struct {
+	opts Options
+	log  *slog.Logger
+	nc   *nats.Conn
+	js   jetstream.JetStream
+
+	ch    chan engine.Event
+	wake  chan struct{} // connection state changed
+	stop  chan struct{} // Close was called
+	abort chan struct{} // Close's context ended: give up
+	done  chan struct{} // the publisher goroutine has returned
+
+	closeOnce sync.Once
+	closed    atomic.Bool
+	conns     atomic.Uint64 // (re)connections so far
+
+	published atomic.Uint64
+	dropped   atomic.Uint64
+	inflight  atomic.Int64
+	lastDrop  atomic.Int64 // unix nanos of the last drop log
+	loggedAt  atomic.Uint64
+}
+
+// NewPublisher connects to the NATS server at url and starts the publisher
+// goroutine. It does not wait for the server: when NATS is down, it returns
+// at once and the events wait in the buffer until the connection is made.
+// ctx is not kept; the error is non-nil only for an unusable url or
+// options.
+func NewPublisher(ctx context.Context, url string, opts Options) (*Publisher, error) {
+	opts.setDefaults()
+	p := &Publisher{
+		opts:  opts,
+		log:   opts.Logger.With("component", "events"),
+		ch:    make(chan engine.Event, opts.Buffer),
+		wake:  make(chan struct{}, 1),
+		stop:  make(chan struct{}),
+		abort: make(chan struct{}),
+		done:  make(chan struct{}),
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	nc, err := nats.Connect(url,
+		nats.Name(opts.Name),
+		nats.RetryOnFailedConnect(true),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(opts.ReconnectWait),
+		nats.Timeout(2*time.Second),
+		// No hidden second buffer: while disconnected, publishing fails at
+		// once and the events stay in ours, in order.
+		nats.ReconnectBufSize(-1),
+		nats.ConnectHandler(func(*nats.Conn) {
+			p.log.Info("events: connected to NATS", "url", url)
+			p.conns.Add(1)
+			p.poke()
+		}),
+		nats.ReconnectHandler(func(*nats.Conn) {
+			p.log.Info("events: reconnected to NATS", "url", url)
+			p.conns.Add(1)
+			p.poke()
+		}),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if !p.closed.Load() {
+				p.log.Warn("events: disconnected from NATS; events are buffered", "url", url, "err", err)
+			}
+			p.poke()
+		}),
+		nats.ClosedHandler(func(*nats.Conn) { p.poke() }),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("events: connect to NATS at %q: %w", url, err)
+	}
+	if nc.IsConnected() {
+		p.conns.Add(1)
+	} else {
+		p.log.Warn("events: NATS not reachable yet; events are buffered until it is", "url", url)
+	}
+	js, err := jetstream.New(nc,
+		jetstream.WithPublishAsyncMaxPending(4*opts.InFlight),
+		jetstream.WithPublishAsyncTimeout(opts.AckTimeout),
+	)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("events: JetStream context: %w", err)
+	}
+	p.nc, p.js = nc, js
+	go p.run()
+	return p, nil
+}
+
+// Publish queues e for publication and returns at once. When the buffer is
+// full (NATS has been unreachable for long, or is too slow), the event is
+// dropped and counted. e must not be changed after the call.
+func (p *Publisher) Publish(e engine.Event) {
+	if e == nil {
+		return
+	}
+	if p.closed.Load() {
+		p.drop(1, "publisher closed")
+		return
+	}
+	select {
+	case p.ch <- e:
+	default:
+		p.drop(1, "event buffer full")
+	}
+}
+
+// drop counts n lost events and logs at most once every 10 seconds.
+func (p *Publisher) drop(n uint64, why string) {
+	total := p.dropped.Add(n)
+	now := time.Now().UnixNano()
+	last := p.lastDrop.Load()
+	if now-last < int64(10*time.Second) || !p.lastDrop.CompareAndSwap(last, now) {
+		return
+	}
+	since := total - p.loggedAt.Swap(total)
+	p.log.Error("events: events dropped", "reason", why, "dropped_since_last_log", since,
+		"dropped_total", total, "buffer", p.opts.Buffer)
+}
+
+// Stats returns the counters.
+func (p *Publisher) Stats() Stats {
+	in := p.inflight.Load()
+	if in < 0 {
+		in = 0
+	}
+	return Stats{
+		Published: p.published.Load(),
+		Buffered:  uint64(len(p.ch)) + uint64(in),
+		Dropped:   p.dropped.Load(),
+	}
+}
+
+// Connected reports whether the connection to NATS is up now (for
+// readiness checks; events are buffered while it is not).
+func (p *Publisher) Connected() bool { return p.nc.IsConnected() }
+
+// Close stops accepting events, publishes what is buffered and closes the
+// connection. It waits for the acknowledgements at most until ctx is done;
+// then the events still waiting are counted as dropped and the error says
+// how many.
+func (p *Publisher) Close(ctx context.Context) error {
+	p.closeOnce.Do(func() {
+		p.closed.Store(true)
+		close(p.stop)
+	})
+	var err error
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		select {
+		case <-p.abort:
+		default:
+			close(p.abort)
+		}
+		<-p.done
+		err = ctx.Err()
+	}
+	left := uint64(len(p.ch)) + uint64(max(p.inflight.Load(), 0))
+	p.nc.Close()
+	if left > 0 {
+		p.dropped.Add(left)
+		p.inflight.Store(0)
+		for len(p.ch) > 0 {
+			<-p.ch
+		}
+		if err == nil {
+			err = errors.New("publisher stopped")
+		}
+		return fmt.Errorf("events: %d events not published: %w", left, err)
+	}
+	return nil
+}
+
+func (p *Publisher) poke() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// outMsg is an encoded event on its way: fut is nil until it has been sent
+// since the last reset.
+type outMsg struct {
+	msg *nats.Msg
+	fut jetstream.PubAckFuture
+}
+
+type mode int
+
+const (
+	modeUnknown mode = iota
+	modeJetStream
+	modeCore
+)
+
+// run is the publisher goroutine: it owns the queue of encoded events, in
+// order, and the connection's state.
+func (p *Publisher) run() {
+	defer close(p.done)
+	var (
+		q        []outMsg // in order; q[:sent] have been sent and wait for their acks
+		sent     int
+		ready    bool // connected, and the stream ensured (or core mode)
+		md       = modeUnknown
+		setupGen uint64
+		closing  bool
+		retry    *time.Timer
+	)
+	defer func() {
+		if retry != nil {
+			retry.Stop()
+		}
+	}()
+	reset := func() { // nothing in flight any more: send everything again
+		for i := range q[:sent] {
+			q[i].fut = nil
+		}
+		sent = 0
+		ready = false
+	}
+	pop := func() {
+		q[0] = outMsg{}
+		q = q[1:]
+		if sent > 0 {
+			sent--
+		}
+		p.inflight.Add(-1)
+	}
+	for {
+		// (Re)connect: ensure the stream after every new connection.
+		if gen := p.conns.Load(); gen != setupGen && p.nc.IsConnected() {
+			reset()
+			setupGen = gen
+		}
+		if !ready && p.nc.IsConnected() {
+			var err error
+			md, err = p.setup()
+			if err != nil {
+				p.log.Warn("events: cannot set up the JetStream stream; retrying", "stream", p.opts.Stream, "err", err)
+			} else {
+				ready = true
+			}
+		}
+		// Send what has not been sent.
+		for ready && sent < len(q) {
+			m := &q[sent]
+			if md == modeCore {
+				if err := p.nc.PublishMsg(m.msg); err != nil {
+					if errors.Is(err, nats.ErrMaxPayload) || errors.Is(err, nats.ErrBadSubject) {
+						p.log.Error("events: event larger than the server's max payload; dropped", "subject", m.msg.Subject, "bytes", len(m.msg.Data))
+						p.dropped.Add(1)
+						pop()
+						continue
+					}
+					ready = false
+					break
+				}
+				p.published.Add(1)
+				pop()
+				continue
+			}
+			fut, err := p.js.PublishMsgAsync(m.msg)
+			if err != nil {
+				if errors.Is(err, nats.ErrMaxPayload) || errors.Is(err, nats.ErrBadSubject) {
+					p.log.Error("events: event larger than the server's max payload; dropped", "subject", m.msg.Subject, "bytes", len(m.msg.Data))
+					p.dropped.Add(1)
+					q = append(q[:sent], q[sent+1:]...)
+					p.inflight.Add(-1)
+					continue
+				}
+				reset()
+				break
+			}
+			m.fut = fut
+			sent++
+		}
+		if closing && len(q) == 0 && len(p.ch) == 0 {
+			return
+		}
+
+		var (
+			in     <-chan engine.Event
+			okCh   <-chan *jetstream.PubAck
+			errCh  <-chan error
+			timerC <-chan time.Time
+		)
+		if len(q) < p.opts.InFlight {
+			in = p.ch
+		}
+		if sent > 0 {
+			okCh, errCh = q[0].fut.Ok(), q[0].fut.Err()
+		}
+		if !ready && p.nc.IsConnected() {
+			if retry == nil {
+				retry = time.NewTimer(p.opts.ReconnectWait)
+			} else {
+				retry.Reset(p.opts.ReconnectWait)
+			}
+			timerC = retry.C
+		}
+		stop := p.stop
+		if closing {
+			stop = nil
+		}
+		select {
+		case e := <-in:
+			q = p.appendEvent(q, e)
+			for len(q) < p.opts.InFlight { // take what is there without another select
+				select {
+				case e := <-p.ch:
+					q = p.appendEvent(q, e)
+					continue
+				default:
+				}
+				break
+			}
+		case <-okCh:
+			p.published.Add(1)
+			pop()
+		case err := <-errCh:
+			var apiErr *jetstream.APIError
+			if errors.As(err, &apiErr) && apiErr.Code >= 400 && apiErr.Code < 500 {
+				p.log.Error("events: JetStream refused an event; dropped", "subject", q[0].msg.Subject, "err", err)
+				p.dropped.Add(1)
+				pop()
+				continue
+			}
+			if !p.closed.Load() || p.nc.IsConnected() {
+				p.log.Warn("events: publication not acknowledged; resending in order", "err", err, "pending", len(q))
+			}
+			reset()
+		case <-p.wake:
+			if !p.nc.IsConnected() {
+				reset()
+			}
+		case <-timerC:
+		case <-stop:
+			closing = true
+		case <-p.abort:
+			return
+		}
+	}
+}
+
+// appendEvent encodes e and appends it to q. An event that cannot be
+// encoded is dropped and logged.
+func (p *Publisher) appendEvent(q []outMsg, e engine.Event) []outMsg {
+	data, err := json.Marshal(e)
+	if err != nil {
+		p.log.Error("events: cannot encode event; dropped", "id", e.EventID(), "err", err)
+		p.dropped.Add(1)
+		return q
+	}
+	m := nats.NewMsg(cleanSubject(e.Subject(p.opts.Prefix)))
+	m.Data = data
+	if id := e.EventID(); id != "" {
+		m.Header.Set(jetstream.MsgIDHeader, id)
+	}
+	p.inflight.Add(1)
+	return append(q, outMsg{msg: m})
+}
+
+// setup finds out whether the server has JetStream and, if so, creates the
+// stream when it is missing.
+func (p *Publisher) setup() (mode, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := p.js.AccountInfo(ctx); err != nil {
+		if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
+			p.log.Warn("events: the NATS server has no JetStream; publishing with core NATS (no persistence, no acknowledgements)")
+			return modeCore, nil
+		}
+		return modeUnknown, fmt.Errorf("JetStream account info: %w", err)
+	}
+	if err := EnsureStream(ctx, p.js, p.opts, p.log); err != nil {
+		return modeUnknown, err
+	}
+	return modeJetStream, nil
+}
+
+// EnsureStream creates the stream of opts (see StreamConfig) when no stream
+// of that name exists. An existing stream is left as it is: an operator may
+// have changed its limits.
+func EnsureStream(ctx context.Context, js jetstream.JetStream, opts Options, log *slog.Logger) error {
+	opts.setDefaults()
+	if _, err := js.Stream(ctx, opts.Stream); err == nil {
+		return nil
+	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("look up stream %s: %w", opts.Stream, err)
+	}
+	cfg := StreamConfig(opts)
+	if _, err := js.CreateStream(ctx, cfg); err != nil {
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			return nil
+		}
+		return fmt.Errorf("create stream %s on %s: %w", cfg.Name, cfg.Subjects[0], err)
+	}
+	if log != nil {
+		log.Info("events: created JetStream stream", "stream", cfg.Name, "subjects", cfg.Subjects,
+			"max_age", cfg.MaxAge, "max_bytes", cfg.MaxBytes, "duplicates", cfg.Duplicates)
+	}
+	return nil
+}
+
+// cleanSubject makes a subject NATS accepts whatever a placement or outcome
+// type holds: whitespace, '*' and '>' become '_', and empty tokens "_".
+func cleanSubject(s string) string {
+	bad := false
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c == '*' || c == '>' || c == 0x7f || (c == '.' && (i == 0 || i == len(s)-1 || s[i-1] == '.')) {
+			bad = true
+			break
+		}
+	}
+	if !bad {
+		return s
+	}
+	toks := strings.Split(s, ".")
+	for i, t := range toks {
+		b := []byte(t)
+		for j, c := range b {
+			if c <= ' ' || c == '*' || c == '>' || c == 0x7f {
+				b[j] = '_'
+			}
+		}
+		if len(b) == 0 {
+			b = []byte("_")
+		}
+		toks[i] = string(b)
+	}
+	return strings.Join(toks, ".")
+}

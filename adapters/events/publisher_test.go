@@ -1,0 +1,243 @@
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/arbiterhq/arbiter/engine"
+)
+
+// ids returns the event ids of msgs, checking that each carries its id as
+// Nats-Msg-Id.
+func ids(t *testing.T, msgs []jetstream.Msg) []string {
+	t.Helper()
+	out := make([]string, len(msgs))
+	for i, m := range msgs {
+		var e struct {
+			ID string `json:"id"`
+		}
+		if err := json.Unmarshal(m.Data(), &e); err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if h := m.Headers().Get(jetstream.MsgIDHeader); h != e.ID {
+			t.Fatalf("message %d: Nats-Msg-Id %q, id %q", i, h, e.ID)
+		}
+		out[i] = e.ID
+	}
+	return out
+}
+
+// checkSequence checks that got is exactly dcs_100000+from .. +to-1, in order.
+func checkSequence(t *testing.T, got []string, n int) {
+	t.Helper()
+	if len(got) != n {
+		t.Errorf("stream holds %d events, want %d", len(got), n)
+	}
+	for i := 0; i < len(got) && i < n; i++ {
+		if want := "dcs_" + strconv.Itoa(100000+i); got[i] != want {
+			t.Fatalf("event %d is %s, want %s (order lost or duplicate)", i, got[i], want)
+		}
+	}
+}
+
+func TestPublisherJetStreamInOrderWithMsgID(t *testing.T) {
+	url := testNATS(t)
+	prefix := testPrefix(t, url)
+	ctx := context.Background()
+	p, err := NewPublisher(ctx, url, Options{Prefix: prefix, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 3000
+	for i := 0; i < n; i++ {
+		p.Publish(decisionEvent(i))
+	}
+	p.Publish(decisionEvent(0)) // a retry of the same event: deduplicated by Nats-Msg-Id
+	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := p.Close(cctx); err != nil {
+		t.Fatal(err)
+	}
+	st := p.Stats()
+	if st.Published != n+1 || st.Buffered != 0 || st.Dropped != 0 {
+		t.Fatalf("stats %+v, want %d published, none buffered or dropped", st, n+1)
+	}
+	msgs := readStream(t, url, prefix, prefix+".decision.>")
+	checkSequence(t, ids(t, msgs), n)
+	if s := msgs[0].Subject(); s != prefix+".decision.checkout" {
+		t.Errorf("subject %q", s)
+	}
+}
+
+func TestPublisherCreatesStreamWithOptions(t *testing.T) {
+	url := testNATS(t)
+	prefix := testPrefix(t, url)
+	p, err := NewPublisher(context.Background(), url, Options{Prefix: prefix, MaxAge: time.Hour, MaxBytes: 1 << 20, Duplicates: time.Minute, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	nc, _ := nats.Connect(url)
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	var info *jetstream.StreamInfo
+	waitFor(t, 10*time.Second, "the stream", func() bool {
+		s, err := js.Stream(context.Background(), StreamName(prefix))
+		if err != nil {
+			return false
+		}
+		info = s.CachedInfo()
+		return true
+	})
+	c := info.Config
+	if c.MaxAge != time.Hour || c.MaxBytes != 1<<20 || c.Duplicates != time.Minute || c.Storage != jetstream.FileStorage ||
+		len(c.Subjects) != 1 || c.Subjects[0] != prefix+".>" {
+		t.Fatalf("stream config %+v", c)
+	}
+}
+
+// TestPublisherSurvivesServerRestart stops and restarts a nats-server
+// mid-stream, with events in flight and events published while it is down:
+// none is lost, none is duplicated, the order is kept.
+func TestPublisherSurvivesServerRestart(t *testing.T) {
+	srv := newNATSProc(t, true)
+	// NATS is down when the publisher starts: NewPublisher must not wait.
+	start := time.Now()
+	p, err := NewPublisher(context.Background(), srv.url(), Options{Prefix: "arbtest", ReconnectWait: 50 * time.Millisecond, AckTimeout: 2 * time.Second, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("NewPublisher took %v with NATS down", d)
+	}
+	i := 0
+	publish := func(k int) {
+		for end := i + k; i < end; i++ {
+			p.Publish(decisionEvent(i))
+		}
+	}
+	publish(100) // before the server ever ran
+	waitFor(t, 5*time.Second, "100 buffered", func() bool { return p.Stats().Buffered == 100 })
+	srv.start()
+	waitFor(t, 20*time.Second, "first 100 published", func() bool { return p.Stats().Published == 100 })
+
+	publish(2000) // and stop the server while they are in flight
+	srv.stop()
+	t.Logf("after stop: %+v", p.Stats())
+	publish(500) // while it is down
+	waitFor(t, 10*time.Second, "events held while down", func() bool {
+		st := p.Stats()
+		return st.Published+st.Buffered == 2600
+	})
+	srv.start()
+	publish(400)
+	waitFor(t, 30*time.Second, "everything published", func() bool { return p.Stats().Published >= 3000 && p.Stats().Buffered == 0 })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := p.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := p.Stats(); st.Dropped != 0 {
+		t.Fatalf("dropped %d", st.Dropped)
+	}
+	checkSequence(t, ids(t, readStream(t, srv.url(), "arbtest", "arbtest.>")), 3000)
+}
+
+func TestPublisherOverflowIsCounted(t *testing.T) {
+	url := "nats://127.0.0.1:" + strconv.Itoa(freePort(t)) // nothing listens
+	p, err := NewPublisher(context.Background(), url, Options{Buffer: 10, InFlight: 5, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { // Publish never blocks, even with NATS down and the buffer full
+		for i := 0; i < 1000; i++ {
+			p.Publish(decisionEvent(i))
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Publish blocked")
+	}
+	// Room: the buffer (10) plus what the publisher goroutine holds (up to
+	// InFlight, 5) if it took events before the buffer filled.
+	waitFor(t, 5*time.Second, "every event buffered or dropped", func() bool {
+		st := p.Stats()
+		return st.Buffered+st.Dropped == 1000 && st.Buffered >= 10 && st.Buffered <= 15 && st.Published == 0
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := p.Close(ctx); err == nil {
+		t.Fatal("Close with NATS down and events buffered: want an error")
+	}
+	if st := p.Stats(); st.Dropped != 1000 || st.Buffered != 0 {
+		t.Fatalf("after Close: %+v", st)
+	}
+	p.Publish(decisionEvent(0))
+	if st := p.Stats(); st.Dropped != 1001 {
+		t.Fatalf("Publish after Close not counted: %+v", st)
+	}
+}
+
+func TestPublisherCoreNATS(t *testing.T) {
+	url := coreServer(t)
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	sub, err := nc.SubscribeSync("arbiter.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = nc.Flush()
+	p, err := NewPublisher(context.Background(), url, Options{Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 50; i++ {
+		p.Publish(decisionEvent(i))
+	}
+	p.Publish(&engine.OutcomeEvent{Type: "outcome", ID: "out_1", Outcome: "converted", Experiments: []engine.Assignment{}})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := p.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 51; i++ {
+		m, err := sub.NextMsg(5 * time.Second)
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		want := "arbiter.decision.checkout"
+		if i == 50 {
+			want = "arbiter.outcome.converted"
+		}
+		if m.Subject != want {
+			t.Fatalf("message %d on %s, want %s", i, m.Subject, want)
+		}
+	}
+}
+
+func TestCleanSubject(t *testing.T) {
+	for in, want := range map[string]string{
+		"arbiter.decision.checkout": "arbiter.decision.checkout",
+		"arbiter.decision.":         "arbiter.decision._",
+		"arbiter.decision.a b":      "arbiter.decision.a_b",
+		"arbiter.decision.*":        "arbiter.decision._",
+		"arbiter.decision.>":        "arbiter.decision._",
+		"arbiter.decision..x":       "arbiter.decision._.x",
+	} {
+		if got := cleanSubject(in); got != want {
+			t.Errorf("cleanSubject(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

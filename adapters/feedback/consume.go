@@ -1,0 +1,197 @@
+package feedback
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/arbiterhq/arbiter/adapters/events"
+)
+
+// ConsumerName is the durable JetStream consumer every replica shares: each
+// outcome is delivered to one of them.
+const ConsumerName = "arbiter-feedback"
+
+// Consume feeds rec from the outcomes on <streamPrefix>.outcome.> until
+// ctx is done (then it returns nil). With JetStream it reads them through
+// the durable consumer ConsumerName on the stream holding the prefix
+// (creating the stream with the default settings when it is missing):
+// each outcome is acknowledged once counted, redelivered after a Redis
+// failure, and counted once per event id (or stream sequence, for outcomes
+// without an id). Without JetStream it subscribes with core NATS in the
+// queue group ConsumerName (at most once). NATS being down at start or
+// later only delays the statistics.
+func Consume(ctx context.Context, natsURL, streamPrefix string, rec *Recorder, logger *slog.Logger) error {
+	if streamPrefix == "" {
+		streamPrefix = events.DefaultPrefix
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	log := logger.With("component", "feedback")
+	nc, err := nats.Connect(natsURL, nats.Name("arbiter feedback"), nats.RetryOnFailedConnect(true),
+		nats.MaxReconnects(-1), nats.ReconnectWait(time.Second), nats.Timeout(2*time.Second))
+	if err != nil {
+		return fmt.Errorf("feedback: connect to NATS at %s: %w", natsURL, err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("feedback: %w", err)
+	}
+	c := &consumer{prefix: streamPrefix, rec: rec, log: log}
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(2 * time.Second): // retry pause, not synchronisation
+			}
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if !nc.IsConnected() {
+			continue
+		}
+		err := c.run(ctx, nc, js)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if attempt%30 == 0 {
+			log.Warn("feedback: cannot consume outcomes yet; retrying", "err", err)
+		}
+	}
+}
+
+type consumer struct {
+	prefix   string
+	rec      *Recorder
+	log      *slog.Logger
+	rejected atomic.Uint64
+	lastLog  atomic.Int64
+}
+
+// run consumes until ctx is done, or returns the error that prevented it.
+func (c *consumer) run(ctx context.Context, nc *nats.Conn, js jetstream.JetStream) error {
+	setup, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := js.AccountInfo(setup); err != nil {
+		if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
+			return c.runCore(ctx, nc)
+		}
+		return err
+	}
+	name, err := js.StreamNameBySubject(setup, c.prefix+".outcome.x")
+	if err != nil {
+		opts := events.Options{Prefix: c.prefix}
+		if err := events.EnsureStream(setup, js, opts, c.log); err != nil {
+			return err
+		}
+		name = events.StreamName(c.prefix)
+	}
+	cons, err := js.CreateOrUpdateConsumer(setup, name, jetstream.ConsumerConfig{
+		Durable:       ConsumerName,
+		Description:   "Arbiter per-offer feedback statistics (Redis)",
+		FilterSubject: c.prefix + ".outcome.>",
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       30 * time.Second,
+		MaxDeliver:    -1,
+		MaxAckPending: 1000,
+	})
+	if err != nil {
+		return fmt.Errorf("durable consumer %s on stream %s: %w", ConsumerName, name, err)
+	}
+	c.log.Info("feedback: counting outcomes", "stream", name, "consumer", ConsumerName)
+	cc, err := cons.Consume(func(m jetstream.Msg) { c.handleJS(ctx, m) })
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	cc.Stop()
+	<-cc.Closed()
+	return nil
+}
+
+func (c *consumer) handleJS(ctx context.Context, m jetstream.Msg) {
+	md, err := m.Metadata()
+	if err != nil {
+		_ = m.Term()
+		return
+	}
+	ev, err := events.ParseOutcome(c.prefix, m.Subject(), m.Data(), md.Timestamp)
+	if err != nil {
+		c.reject(err)
+		_ = m.Term() // never redelivered: it will not parse better next time
+		return
+	}
+	id := ev.ID
+	if id == "" {
+		id = m.Headers().Get(jetstream.MsgIDHeader)
+	}
+	if id == "" {
+		id = "seq:" + md.Stream + ":" + strconv.FormatUint(md.Sequence.Stream, 10)
+	}
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := c.rec.Record(rctx, ev, id); err != nil {
+		c.logLimited("feedback: cannot record outcome; it will be redelivered", "err", err)
+		_ = m.NakWithDelay(2 * time.Second)
+		return
+	}
+	_ = m.Ack()
+}
+
+func (c *consumer) runCore(ctx context.Context, nc *nats.Conn) error {
+	c.log.Warn("feedback: the NATS server has no JetStream: counting live outcomes only, at most once")
+	ch := make(chan *nats.Msg, 4096)
+	sub, err := nc.ChanQueueSubscribe(c.prefix+".outcome.>", ConsumerName, ch)
+	if err != nil {
+		return err
+	}
+	defer sub.Unsubscribe()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case m := <-ch:
+			ev, err := events.ParseOutcome(c.prefix, m.Subject, m.Data, time.Now())
+			if err != nil {
+				c.reject(err)
+				continue
+			}
+			id := ev.ID
+			if id == "" {
+				id = m.Header.Get(jetstream.MsgIDHeader)
+			}
+			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			if _, err := c.rec.Record(rctx, ev, id); err != nil {
+				c.logLimited("feedback: cannot record outcome; lost (core NATS has no redelivery)", "err", err)
+			}
+			cancel()
+		}
+	}
+}
+
+func (c *consumer) reject(err error) {
+	n := c.rejected.Add(1)
+	c.logLimited("feedback: outcome rejected (see docs/events.md for what is accepted)", "err", err, "rejected_total", n)
+}
+
+// logLimited logs at most once every 10 seconds.
+func (c *consumer) logLimited(msg string, args ...any) {
+	now := time.Now().UnixNano()
+	last := c.lastLog.Load()
+	if now-last < int64(10*time.Second) || !c.lastLog.CompareAndSwap(last, now) {
+		return
+	}
+	c.log.Warn(msg, args...)
+}

@@ -1,0 +1,218 @@
+package feedback
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/arbiterhq/arbiter/adapters/events"
+	"github.com/arbiterhq/arbiter/engine"
+)
+
+func unique(t *testing.T) string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// testRedis returns a client on ARBITER_TEST_REDIS_URL or on miniredis, and
+// a key prefix of the test's own, deleted at the end.
+func testRedis(t *testing.T) (redis.UniversalClient, string) {
+	t.Helper()
+	prefix := "arbtest:" + unique(t) + ":"
+	var client redis.UniversalClient
+	if u := os.Getenv("ARBITER_TEST_REDIS_URL"); u != "" {
+		opt, err := redis.ParseURL(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		client = redis.NewClient(opt)
+	} else {
+		mr := miniredis.RunT(t)
+		client = redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		keys, _ := client.Keys(ctx, prefix+"*").Result()
+		if len(keys) > 0 {
+			client.Del(ctx, keys...)
+		}
+		client.Close()
+	})
+	return client, prefix
+}
+
+func testNATS(t *testing.T) string {
+	t.Helper()
+	if u := os.Getenv("ARBITER_TEST_NATS_URL"); u != "" {
+		return u
+	}
+	url, stop, err := events.Embedded(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return url
+}
+
+func usd(minor int64) engine.Money { return engine.Money{Minor: minor, Exp: 2} }
+
+func TestRecordCountsOncePerEvent(t *testing.T) {
+	client, prefix := testRedis(t)
+	rec := NewRecorder(client, prefix)
+	ctx := context.Background()
+	exps := []engine.Assignment{{ID: "disc", Variant: "deep"}}
+	evs := []struct {
+		ev *engine.OutcomeEvent
+		id string
+	}{
+		{&engine.OutcomeEvent{OfferID: "vip_10", Outcome: "impression", Experiments: exps}, "out_1"},
+		{&engine.OutcomeEvent{OfferID: "vip_10", Outcome: "accepted", Experiments: exps}, "out_2"},
+		{&engine.OutcomeEvent{OfferID: "vip_10", Outcome: "converted", Value: usd(11250), Currency: "USD", Experiments: exps}, "out_3"},
+		{&engine.OutcomeEvent{OfferID: "vip_10", Outcome: "converted", Value: usd(11250), Currency: "USD", Experiments: exps}, "out_3"}, // redelivered
+		{&engine.OutcomeEvent{OfferID: "vip_10", Outcome: "converted", Value: engine.Money{Minor: 1000}, Currency: "JPY", Experiments: []engine.Assignment{}}, "out_4"},
+		{&engine.OutcomeEvent{OfferID: "vip_10", Outcome: "dismissed", Experiments: []engine.Assignment{{ID: "disc", Variant: "control"}}}, "out_5"},
+		{&engine.OutcomeEvent{OfferID: "", Outcome: "converted"}, "out_6"}, // no offer: nothing to count
+	}
+	counted := 0
+	for _, e := range evs {
+		ok, err := rec.Record(ctx, e.ev, e.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			counted++
+		}
+	}
+	if counted != 5 {
+		t.Fatalf("counted %d, want 5 (one duplicate, one without offer)", counted)
+	}
+	st, err := rec.Offer(ctx, "vip_10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Impressions != 1 || st.Accepted != 1 || st.Dismissed != 1 || st.Converted != 2 ||
+		st.Revenue["USD"] != usd(11250) || st.Revenue["JPY"] != (engine.Money{Minor: 1000}) {
+		t.Fatalf("offer stats %+v", st)
+	}
+	if len(st.Variants) != 2 || st.Variants[0].Variant != "control" || st.Variants[0].Dismissed != 1 ||
+		st.Variants[1].Variant != "deep" || st.Variants[1].Converted != 1 || st.Variants[1].Impressions != 1 || st.Variants[1].Revenue["USD"] != usd(11250) {
+		t.Fatalf("variants %+v", st.Variants)
+	}
+	// The layout is the documented one.
+	if v, _ := client.HGet(ctx, prefix+"stats:offer:{vip_10}", "exp:disc:deep:revenue:USD").Result(); v != "11250" {
+		t.Fatalf("hash field: %q", v)
+	}
+	if ttl := client.TTL(ctx, prefix+"stats:seen:{vip_10}:out_3").Val(); ttl <= 0 || ttl > DedupTTL {
+		t.Fatalf("seen key TTL %v", ttl)
+	}
+}
+
+// TestConsumeFromJetStream: outcomes published by Arbiter (the HTTP
+// route's path, through the Publisher) and by another service straight on
+// NATS end up in the same statistics, through the durable consumer.
+func TestConsumeFromJetStream(t *testing.T) {
+	client, kp := testRedis(t)
+	url := testNATS(t)
+	prefix := "arbtest_" + unique(t)
+	t.Cleanup(func() {
+		nc, err := nats.Connect(url)
+		if err != nil {
+			return
+		}
+		defer nc.Close()
+		js, _ := jetstream.New(nc)
+		_ = js.DeleteStream(context.Background(), events.StreamName(prefix))
+	})
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx := context.Background()
+	pub, err := events.NewPublisher(ctx, url, events.Options{Prefix: prefix, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, typ := range []string{"impression", "accepted", "converted"} {
+		pub.Publish(&engine.OutcomeEvent{Type: "outcome", ID: "out_" + typ, DecisionID: "dcs_1", CustomerID: "c1", OfferID: "vip_10",
+			Outcome: typ, Value: usd(int64(i * 1000)), Currency: "USD", Experiments: []engine.Assignment{{ID: "disc", Variant: "deep"}}})
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pub.Close(cctx); err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	if _, err := js.Publish(ctx, prefix+".outcome.converted", []byte(`{"decision_id":"dcs_2","customer_id":"c2","offer_id":"vip_10","value":50.25,"currency":"USD"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(ctx, prefix+".outcome.converted", []byte(`{"offer_id":"vip_10","value":5}`)); err != nil { // rejected: no currency
+		t.Fatal(err)
+	}
+
+	rec := NewRecorder(client, kp)
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- Consume(runCtx, url, prefix, rec, log) }()
+	var st *OfferStats
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		st, err = rec.Offer(ctx, "vip_10")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Converted == 2 && st.Impressions == 1 && st.Accepted == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("statistics never complete: %+v", st)
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval
+	}
+	if st.Revenue["USD"] != usd(2000+5025) {
+		t.Fatalf("revenue %+v", st.Revenue)
+	}
+	if len(st.Variants) != 1 || st.Variants[0].Converted != 1 || st.Variants[0].Revenue["USD"] != usd(2000) {
+		t.Fatalf("variants %+v", st.Variants)
+	}
+	stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Consume did not stop")
+	}
+	// A second run resumes from the durable consumer: nothing is counted twice.
+	runCtx, stop = context.WithCancel(ctx)
+	go func() { done <- Consume(runCtx, url, prefix, rec, log) }()
+	if _, err := js.Publish(ctx, prefix+".outcome.dismissed", []byte(`{"id":"out_x","offer_id":"vip_10"}`)); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(15 * time.Second)
+	for st.Dismissed != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("dismissal never counted: %+v", st)
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval
+		st, _ = rec.Offer(ctx, "vip_10")
+	}
+	stop()
+	<-done
+	if st.Converted != 2 || st.Impressions != 1 {
+		t.Fatalf("counted twice after restart: %+v", st)
+	}
+}

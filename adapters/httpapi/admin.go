@@ -1,0 +1,363 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/arbiterhq/arbiter/adapters/metrics"
+	"github.com/arbiterhq/arbiter/adapters/reload"
+	"github.com/arbiterhq/arbiter/rules"
+)
+
+// RulesView is the body of GET /v1/rules.
+type RulesView struct {
+	Version     string           `json:"version"`
+	LoadedAt    time.Time        `json:"loaded_at"`
+	Source      string           `json:"source"`
+	Files       []string         `json:"files"`
+	Segments    []SegmentView    `json:"segments"`
+	Offers      []OfferView      `json:"offers"`
+	Experiments []ExperimentView `json:"experiments"`
+	Arbitration ArbitrationView  `json:"arbitration"`
+	LastError   *ErrorView       `json:"last_error"`
+}
+
+// SegmentView is a segment in GET /v1/rules.
+type SegmentView struct {
+	ID          string `json:"id"`
+	Description string `json:"description,omitempty"`
+	When        string `json:"when,omitempty"`
+}
+
+// OfferView is an offer in GET /v1/rules. Active is whether its schedule
+// lets it be offered now (and it is not disabled); caps are the configured
+// limits (their counters live in Redis, see docs/redis.md).
+type OfferView struct {
+	ID         string     `json:"id"`
+	Kind       string     `json:"kind"`
+	Title      string     `json:"title,omitempty"`
+	Placements []string   `json:"placements"`
+	Segments   []string   `json:"segments"`
+	Group      string     `json:"group,omitempty"`
+	Priority   float64    `json:"priority"`
+	Discount   string     `json:"discount,omitempty"`
+	Fallback   bool       `json:"fallback"`
+	Active     bool       `json:"active"`
+	Schedule   *SchedView `json:"schedule,omitempty"`
+	Caps       *CapsView  `json:"caps,omitempty"`
+}
+
+// SchedView is an offer's schedule.
+type SchedView struct {
+	Start    *time.Time `json:"start,omitempty"`
+	End      *time.Time `json:"end,omitempty"`
+	Timezone string     `json:"timezone,omitempty"`
+}
+
+// CapsView is an offer's caps.
+type CapsView struct {
+	PerCustomer int     `json:"per_customer,omitempty"`
+	Per         string  `json:"per,omitempty"`
+	Total       int64   `json:"total,omitempty"`
+	Budget      float64 `json:"budget,omitempty"`
+}
+
+// ExperimentView is an experiment in GET /v1/rules.
+type ExperimentView struct {
+	ID       string        `json:"id"`
+	Salt     string        `json:"salt"`
+	Traffic  float64       `json:"traffic"`
+	Variants []VariantView `json:"variants"`
+}
+
+// VariantView is an experiment's variant.
+type VariantView struct {
+	ID     string   `json:"id"`
+	Weight float64  `json:"weight"`
+	Offers []string `json:"offers"` // the offers it overrides
+}
+
+// ArbitrationView is the arbitration settings.
+type ArbitrationView struct {
+	MaxActions         int      `json:"max_actions"`
+	MaxDiscountPercent float64  `json:"max_discount_percent"`
+	Holdout            float64  `json:"holdout"`
+	Fallback           []string `json:"fallback"`
+}
+
+// ErrorView is the last reload failure.
+type ErrorView struct {
+	At      time.Time       `json:"at"`
+	Trigger string          `json:"trigger"`
+	Message string          `json:"message"`
+	Errors  []RuleErrorView `json:"errors"`
+}
+
+// RuleErrorView is one error in the rule files.
+type RuleErrorView struct {
+	File    string `json:"file"`
+	Line    int    `json:"line"`
+	Col     int    `json:"col"`
+	Message string `json:"message"`
+	Hint    string `json:"hint,omitempty"`
+	Text    string `json:"text"` // file:line:col: message (hint)
+}
+
+func errorView(f *reload.Failure) *ErrorView {
+	if f == nil {
+		return nil
+	}
+	v := &ErrorView{At: f.At.UTC(), Trigger: f.Trigger, Message: f.Message, Errors: []RuleErrorView{}}
+	for _, e := range f.Errors {
+		v.Errors = append(v.Errors, RuleErrorView{File: e.Pos.File, Line: e.Pos.Line, Col: e.Pos.Col,
+			Message: e.Msg, Hint: e.Hint, Text: e.Error()})
+	}
+	return v
+}
+
+func nonNil(ss []string) []string {
+	if ss == nil {
+		return []string{}
+	}
+	return ss
+}
+
+// View describes a ruleset snapshot as of now.
+func View(snap *reload.Snapshot, last *reload.Failure, now time.Time) RulesView {
+	rs := snap.Ruleset
+	v := RulesView{
+		Version: rs.Version, LoadedAt: snap.LoadedAt.UTC(), Source: snap.Source, Files: nonNil(rs.Files),
+		Segments: []SegmentView{}, Offers: []OfferView{}, Experiments: []ExperimentView{},
+		Arbitration: ArbitrationView{
+			MaxActions: rs.Arbitration.MaxActions, MaxDiscountPercent: rs.Arbitration.MaxDiscountPercent,
+			Holdout: rs.Arbitration.Holdout, Fallback: nonNil(rs.Arbitration.Fallback),
+		},
+		LastError: errorView(last),
+	}
+	for _, sg := range rs.Segments {
+		sv := SegmentView{ID: sg.ID, Description: sg.Description}
+		if sg.When != nil {
+			sv.When = sg.When.Source
+		}
+		v.Segments = append(v.Segments, sv)
+	}
+	for _, o := range rs.Offers {
+		ov := OfferView{ID: o.ID, Kind: o.Kind, Title: o.Title.Source, Placements: nonNil(o.Placements),
+			Segments: nonNil(o.Segments), Group: o.Group, Priority: o.Priority, Fallback: o.Fallback,
+			Active: !o.Disabled && scheduleActive(o.Schedule, now)}
+		if o.Discount != nil {
+			ov.Discount = string(o.Discount.Type)
+		}
+		if sc := o.Schedule; sc != nil {
+			sv := &SchedView{}
+			if !sc.Start.IsZero() {
+				t := sc.Start
+				sv.Start = &t
+			}
+			if !sc.End.IsZero() {
+				t := sc.End
+				sv.End = &t
+			}
+			if sc.Location != nil {
+				sv.Timezone = sc.Location.String()
+			}
+			ov.Schedule = sv
+		}
+		if o.Caps.Any() {
+			c := &CapsView{PerCustomer: o.Caps.PerCustomer, Total: o.Caps.Total, Budget: o.Caps.Budget}
+			if o.Caps.Window > 0 {
+				c.Per = o.Caps.Window.String()
+			}
+			ov.Caps = c
+		}
+		v.Offers = append(v.Offers, ov)
+	}
+	for _, e := range rs.Experiments {
+		ev := ExperimentView{ID: e.ID, Salt: e.Salt, Traffic: e.Traffic, Variants: []VariantView{}}
+		for _, va := range e.Variants {
+			vv := VariantView{ID: va.ID, Weight: va.Weight, Offers: []string{}}
+			for _, o := range va.Offers {
+				vv.Offers = append(vv.Offers, o.ID)
+			}
+			sort.Strings(vv.Offers)
+			ev.Variants = append(ev.Variants, vv)
+		}
+		v.Experiments = append(v.Experiments, ev)
+	}
+	return v
+}
+
+// scheduleActive reports whether a schedule lets its offer be offered at
+// now: start inclusive, end exclusive, days and hours in its timezone.
+func scheduleActive(s *rules.Schedule, now time.Time) bool {
+	if s == nil {
+		return true
+	}
+	if !s.Start.IsZero() && now.Before(s.Start) {
+		return false
+	}
+	if !s.End.IsZero() && !now.Before(s.End) {
+		return false
+	}
+	loc := s.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	t := now.In(loc)
+	if s.HasDays && !s.Days[t.Weekday()] {
+		return false
+	}
+	if s.HasHours {
+		m := t.Hour()*60 + t.Minute()
+		if s.FromMinute <= s.ToMinute {
+			return m >= s.FromMinute && m <= s.ToMinute
+		}
+		return m >= s.FromMinute || m <= s.ToMinute // across midnight: "22:00-02:00"
+	}
+	return true
+}
+
+func (s *Server) writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		s.log.Error("encoding a response", "error", err.Error())
+		s.writeError(ctx, fasthttp.StatusInternalServerError, codeInternal, "internal error encoding the response", "")
+		return
+	}
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(b)
+}
+
+// getRules serves GET /v1/rules.
+func (s *Server) getRules(ctx *fasthttp.RequestCtx) {
+	snap := s.o.Rules.Current()
+	if snap == nil {
+		s.writeJSON(ctx, fasthttp.StatusServiceUnavailable, map[string]any{
+			"error":      errorBody{Code: codeNoRuleset, Message: "no ruleset is loaded yet"},
+			"last_error": errorView(s.o.Rules.LastError()),
+		})
+		return
+	}
+	s.writeJSON(ctx, fasthttp.StatusOK, View(snap, s.o.Rules.LastError(), s.o.Now()))
+}
+
+type errorBody struct {
+	Code    string          `json:"code"`
+	Message string          `json:"message"`
+	Field   string          `json:"field,omitempty"`
+	Errors  []RuleErrorView `json:"errors,omitempty"`
+}
+
+// ReloadView is the body of a successful POST /v1/rules/reload.
+type ReloadView struct {
+	Version  string    `json:"version"`
+	Previous string    `json:"previous"`
+	Changed  bool      `json:"changed"`
+	LoadedAt time.Time `json:"loaded_at"`
+}
+
+// reloadRules serves POST /v1/rules/reload: 200 with the new version, or
+// 422 invalid_rules with the errors while the old ruleset keeps serving.
+func (s *Server) reloadRules(ctx *fasthttp.RequestCtx) {
+	prev := s.o.Rules.Current()
+	snap, err := s.o.Rules.Reload(reload.TriggerAPI)
+	if err != nil {
+		serving := ""
+		if snap != nil {
+			serving = snap.Ruleset.Version
+		}
+		ev := errorView(s.o.Rules.LastError())
+		body := errorBody{Code: codeInvalidRules, Message: err.Error(), Errors: []RuleErrorView{}}
+		if ev != nil {
+			body.Message, body.Errors = ev.Message, ev.Errors
+		}
+		var es rules.Errors
+		if !errors.As(err, &es) {
+			body.Message = err.Error()
+		}
+		if serving != "" {
+			body.Message += "; the ruleset " + serving + " keeps serving"
+		} else {
+			body.Message += "; no ruleset is serving"
+		}
+		s.writeJSON(ctx, fasthttp.StatusUnprocessableEntity, map[string]any{"error": body, "version": serving})
+		return
+	}
+	v := ReloadView{Version: snap.Ruleset.Version, LoadedAt: snap.LoadedAt.UTC()}
+	if prev != nil {
+		v.Previous = prev.Ruleset.Version
+	}
+	v.Changed = v.Previous != v.Version
+	s.writeJSON(ctx, fasthttp.StatusOK, v)
+}
+
+func (s *Server) healthz(ctx *fasthttp.RequestCtx) {
+	ctx.SetStatusCode(fasthttp.StatusOK)
+	ctx.SetContentType("application/json")
+	ctx.SetBodyString(`{"status":"ok"}`)
+}
+
+// ReadyView is the body of GET /readyz.
+type ReadyView struct {
+	Ready        bool              `json:"ready"`
+	Ruleset      string            `json:"ruleset"`
+	Dependencies map[string]string `json:"dependencies"` // "ok" or the error
+}
+
+// readyz serves GET /readyz: 200 once a ruleset is loaded, else 503, with
+// the state of every dependency either way. A dependency that is down
+// does not make the server unready: decisions still answer, degraded.
+func (s *Server) readyz(ctx *fasthttp.RequestCtx) {
+	v := ReadyView{Dependencies: map[string]string{}}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for name, check := range s.o.Checks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cctx, cancel := context.WithTimeout(context.Background(), s.o.CheckTimeout)
+			defer cancel()
+			state := "ok"
+			if err := check(cctx); err != nil {
+				state = err.Error()
+				if name == "redis" {
+					s.metrics.RedisError(metrics.RedisOpReadiness)
+				}
+			}
+			mu.Lock()
+			v.Dependencies[name] = state
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	status := fasthttp.StatusServiceUnavailable
+	if snap := s.o.Rules.Current(); snap != nil {
+		v.Ready, v.Ruleset = true, snap.Ruleset.Version
+		status = fasthttp.StatusOK
+	}
+	s.writeJSON(ctx, status, v)
+}
+
+func (s *Server) serveMetrics(ctx *fasthttp.RequestCtx) { s.metrics.Handler()(ctx) }
+
+// RecordReload returns a reload hook (reload.Options.OnReload) that counts
+// reloads by result in m and records the version in force.
+func RecordReload(m *metrics.Metrics) func(reload.Result) {
+	return func(r reload.Result) {
+		switch {
+		case r.Err != nil:
+			m.Reload(metrics.ReloadError, "")
+		case r.Changed:
+			m.Reload(metrics.ReloadOK, r.Snapshot.Ruleset.Version)
+		default:
+			m.Reload(metrics.ReloadUnchanged, r.Snapshot.Ruleset.Version)
+		}
+	}
+}

@@ -1,0 +1,248 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttputil"
+
+	"github.com/arbiterhq/arbiter/adapters/metrics"
+	"github.com/arbiterhq/arbiter/adapters/reload"
+	"github.com/arbiterhq/arbiter/engine"
+	"github.com/arbiterhq/arbiter/rules"
+)
+
+// stubRules is a reload.Reloader over a fake compiler: version is what
+// it compiles to, broken makes it fail with a rule error.
+type stubRules struct {
+	version atomic.Value // string
+	broken  atomic.Bool
+	*reload.Reloader
+}
+
+func newStubRules(t testing.TB, version string, load bool, m *metrics.Metrics) *stubRules {
+	sr := &stubRules{}
+	sr.version.Store(version)
+	sr.Reloader = reload.New("testdata/rules", reload.Options{
+		Logger:   quietLog(),
+		OnReload: RecordReload(m),
+		Load: func() (*rules.Ruleset, error) {
+			if sr.broken.Load() {
+				return nil, rules.Errors{{Pos: rules.Pos{File: "offers.yaml", Line: 3, Col: 11}, Msg: "unknown name profile.lvt", Hint: "did you mean profile.ltv?"}}
+			}
+			return stubRuleset(sr.version.Load().(string)), nil
+		},
+	})
+	if load {
+		if _, err := sr.Reload(reload.TriggerStart); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return sr
+}
+
+func stubRuleset(version string) *rules.Ruleset {
+	return &rules.Ruleset{
+		Version:     version,
+		Arbitration: rules.Arbitration{MaxActions: 3, MaxDiscountPercent: 40},
+		Segments:    []*rules.Segment{{ID: "vip", Description: "High value"}},
+		Offers: []*rules.Offer{
+			{ID: "vip_10", Kind: rules.KindDiscount, Placements: []string{"checkout"}, Priority: 80,
+				Discount: &rules.Discount{Type: rules.DiscountPercent}, Caps: rules.Caps{Total: 1000}},
+			{ID: "winter", Kind: rules.KindAction, Schedule: &rules.Schedule{
+				Start: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2000, 2, 1, 0, 0, 0, 0, time.UTC)}},
+		},
+		Experiments: []*rules.Experiment{{ID: "depth", Salt: "depth", Traffic: 100,
+			Variants: []rules.Variant{{ID: "control", Weight: 50}, {ID: "deep", Weight: 50}}}},
+	}
+}
+
+// stubEngine answers a fixed decision built from the request and records
+// what it was given.
+type stubEngine struct {
+	mu      sync.Mutex
+	reqs    []engine.Request
+	profs   []*engine.Profile
+	err     error
+	degrade []string
+	calls   atomic.Int64
+}
+
+func (e *stubEngine) Decide(ctx context.Context, rs *rules.Ruleset, p *engine.Profile, req *engine.Request) (*engine.Decision, error) {
+	e.calls.Add(1)
+	e.mu.Lock()
+	e.reqs = append(e.reqs, *req)
+	e.profs = append(e.profs, p)
+	err, degrade := e.err, e.degrade
+	e.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	pct := 10.0
+	d := &engine.Decision{
+		DecisionID: req.DecisionID, CustomerID: req.CustomerID, Ruleset: rs.Version,
+		Segments: []string{"vip"},
+		Actions: []engine.Action{{OfferID: "vip_10", Kind: "discount", Title: "VIP 10% off", Score: 80,
+			Discount: &engine.DiscountResult{Type: "percent", Percent: &pct, Amount: engine.Money{Minor: 1250, Exp: 2},
+				Currency: "USD", Items: []engine.ItemAmount{{SKU: "SHOE-1", Amount: engine.Money{Minor: 1250, Exp: 2}}}},
+			Payload: map[string]any{"badge": "vip"}}},
+		Experiments: []engine.Assignment{{ID: "depth", Variant: "control"}},
+		Degraded:    append([]string(nil), degrade...),
+		Placement:   req.Placement, Channel: req.Channel, Now: req.Now,
+	}
+	if req.Explain {
+		d.Explain = &engine.Explain{Segments: []engine.SegmentExplain{{ID: "vip", Matched: true}},
+			Offers: []engine.OfferExplain{{ID: "vip_10", Chosen: true}, {ID: "winter", Reason: engine.ReasonSchedule}}}
+	}
+	return d, nil
+}
+
+func (e *stubEngine) last() (engine.Request, *engine.Profile) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.reqs[len(e.reqs)-1], e.profs[len(e.profs)-1]
+}
+
+// memSink records events.
+type memSink struct {
+	mu  sync.Mutex
+	evs []engine.Event
+}
+
+func (m *memSink) Publish(e engine.Event) {
+	m.mu.Lock()
+	m.evs = append(m.evs, e)
+	m.mu.Unlock()
+}
+
+func (m *memSink) events() []engine.Event {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]engine.Event(nil), m.evs...)
+}
+
+// sourceFunc is a profile Source.
+type sourceFunc func(ctx context.Context, schema *rules.Schema, id string) (*engine.Profile, error)
+
+func (f sourceFunc) Get(ctx context.Context, schema *rules.Schema, id string) (*engine.Profile, error) {
+	return f(ctx, schema, id)
+}
+
+func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// harness is a Server behind fasthttp's in-memory listener.
+type harness struct {
+	t      testing.TB
+	srv    *Server
+	rules  *stubRules
+	engine *stubEngine
+	sink   *memSink
+	client *fasthttp.Client
+}
+
+func newHarness(t testing.TB, loaded bool, mod func(*Options)) *harness {
+	t.Helper()
+	m := metrics.New()
+	h := &harness{t: t, rules: newStubRules(t, "v1", loaded, m), engine: &stubEngine{}, sink: &memSink{}}
+	o := Options{Rules: h.rules, Engine: h.engine, Sink: h.sink, Logger: quietLog(), MaxBody: 4096, Metrics: m}
+	if mod != nil {
+		mod(&o)
+	}
+	srv, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.srv = srv
+	ln := fasthttputil.NewInmemoryListener()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ln)
+	}()
+	h.client = &fasthttp.Client{Dial: func(string) (net.Conn, error) { return ln.Dial() }}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		<-done
+	})
+	return h
+}
+
+type resp struct {
+	status int
+	body   []byte
+	header map[string]string
+}
+
+func (r resp) json(t testing.TB) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("response is not a JSON object: %v: %s", err, r.body)
+	}
+	return m
+}
+
+// errCode returns the error code and field of an error response, checking
+// its shape.
+func (r resp) errCode(t testing.TB) (code, field string) {
+	t.Helper()
+	m := r.json(t)
+	e, ok := m["error"].(map[string]any)
+	if !ok {
+		t.Fatalf("no error object in %s", r.body)
+	}
+	if msg, _ := e["message"].(string); msg == "" {
+		t.Errorf("error without a message: %s", r.body)
+	}
+	code, _ = e["code"].(string)
+	field, _ = e["field"].(string)
+	return code, field
+}
+
+func (h *harness) do(method, path, body string, headers ...string) resp {
+	h.t.Helper()
+	req := fasthttp.AcquireRequest()
+	res := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(res)
+	req.SetRequestURI("http://arbiter" + path)
+	req.Header.SetMethod(method)
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	if body != "" {
+		req.SetBodyString(body)
+		req.Header.SetContentType("application/json")
+	}
+	if err := h.client.DoTimeout(req, res, 10*time.Second); err != nil {
+		h.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	r := resp{status: res.StatusCode(), body: append([]byte(nil), res.Body()...), header: map[string]string{}}
+	for _, k := range []string{"Allow", "Content-Type", "WWW-Authenticate"} {
+		r.header[k] = string(res.Header.Peek(k))
+	}
+	return r
+}
+
+// wireBuilt reports whether engine.DecodeDecide is implemented.
+func wireBuilt() bool {
+	_, err := engine.DecodeDecide([]byte(`{}`), 3)
+	var we *engine.WireError
+	return err == nil || errors.As(err, &we)
+}
+
+// eventsBuilt reports whether Decision.Event is implemented.
+func eventsBuilt() bool { return (&engine.Decision{DecisionID: "x"}).Event() != nil }

@@ -1,0 +1,152 @@
+package httpapi
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"strings"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Error codes of the spec, plus invalid_rules (a failed reload, 422).
+const (
+	codeInvalidJSON      = "invalid_json"
+	codeInvalidRequest   = "invalid_request"
+	codeUnauthorized     = "unauthorized"
+	codeNotFound         = "not_found"
+	codeMethodNotAllowed = "method_not_allowed"
+	codePayloadTooLarge  = "payload_too_large"
+	codeInvalidRules     = "invalid_rules"
+	codeNoRuleset        = "no_ruleset"
+	codeInternal         = "internal"
+)
+
+type route struct {
+	allow   string // the Allow header: "POST" or "GET, HEAD"
+	post    bool
+	v1      bool // under /v1/: needs the API key
+	handler func(*Server, *fasthttp.RequestCtx)
+}
+
+var (
+	routeDecide   = route{"POST", true, true, (*Server).decide}
+	routeOutcomes = route{"POST", true, true, (*Server).outcomes}
+	routeRules    = route{"GET, HEAD", false, true, (*Server).getRules}
+	routeReload   = route{"POST", true, true, (*Server).reloadRules}
+	routeHealthz  = route{"GET, HEAD", false, false, (*Server).healthz}
+	routeReadyz   = route{"GET, HEAD", false, false, (*Server).readyz}
+	routeMetrics  = route{"GET, HEAD", false, false, (*Server).serveMetrics}
+)
+
+func (s *Server) route(ctx *fasthttp.RequestCtx) {
+	var r *route
+	switch string(ctx.Path()) {
+	case "/v1/decide":
+		r = &routeDecide
+	case "/v1/outcomes":
+		r = &routeOutcomes
+	case "/v1/rules":
+		r = &routeRules
+	case "/v1/rules/reload":
+		r = &routeReload
+	case "/healthz":
+		r = &routeHealthz
+	case "/readyz":
+		r = &routeReadyz
+	case "/metrics":
+		r = &routeMetrics
+	default:
+		s.writeError(ctx, fasthttp.StatusNotFound, codeNotFound,
+			"no route "+strings.ToValidUTF8(string(ctx.Path()), "?")+
+				": the routes are POST /v1/decide, POST /v1/outcomes, GET /v1/rules, POST /v1/rules/reload, GET /healthz, GET /readyz, GET /metrics", "")
+		return
+	}
+	if r.v1 && !s.auth.allowed(ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)) {
+		ctx.Response.Header.Set(fasthttp.HeaderWWWAuthenticate, `Bearer realm="arbiter"`)
+		s.writeError(ctx, fasthttp.StatusUnauthorized, codeUnauthorized,
+			"missing or wrong API key: send the header Authorization: Bearer YOUR_KEY", "")
+		return
+	}
+	m := ctx.Method()
+	ok := false
+	if r.post {
+		ok = string(m) == fasthttp.MethodPost
+	} else {
+		ok = string(m) == fasthttp.MethodGet || string(m) == fasthttp.MethodHead
+	}
+	if !ok {
+		ctx.Response.Header.Set(fasthttp.HeaderAllow, r.allow)
+		s.writeError(ctx, fasthttp.StatusMethodNotAllowed, codeMethodNotAllowed,
+			"method "+strings.ToValidUTF8(string(m), "?")+" is not allowed on "+string(ctx.Path())+": use "+r.allow, "")
+		return
+	}
+	r.handler(s, ctx)
+}
+
+// writeError writes the spec's error shape.
+func (s *Server) writeError(ctx *fasthttp.RequestCtx, status int, code, message, field string) {
+	bp := s.getBuf()
+	b := appendErrorBody((*bp)[:0], code, message, field)
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(b)
+	*bp = b
+	s.putBuf(bp)
+}
+
+func appendErrorBody(b []byte, code, message, field string) []byte {
+	b = append(b, `{"error":{"code":`...)
+	b = appendString(b, code)
+	b = append(b, `,"message":`...)
+	b = appendString(b, message)
+	if field != "" {
+		b = append(b, `,"field":`...)
+		b = appendString(b, field)
+	}
+	return append(b, "}}"...)
+}
+
+func (s *Server) getBuf() *[]byte { return s.bufs.Get().(*[]byte) }
+
+func (s *Server) putBuf(bp *[]byte) {
+	if cap(*bp) > 256<<10 { // do not keep what an explain of a huge ruleset grew
+		return
+	}
+	*bp = (*bp)[:0]
+	s.bufs.Put(bp)
+}
+
+// keyring checks API keys in constant time: the key sent and every key
+// configured are compared as SHA-256 digests (so that neither the length
+// nor the place of a mismatch shows in the time taken), over all keys.
+type keyring struct {
+	digests [][sha256.Size]byte
+}
+
+func newKeyring(keys []string) *keyring {
+	k := &keyring{}
+	for _, key := range keys {
+		k.digests = append(k.digests, sha256.Sum256([]byte(key)))
+	}
+	return k
+}
+
+// enabled reports whether keys are configured.
+func (k *keyring) enabled() bool { return len(k.digests) > 0 }
+
+// allowed reports whether the Authorization header carries a known key.
+func (k *keyring) allowed(header []byte) bool {
+	if !k.enabled() {
+		return true
+	}
+	const prefix = "Bearer "
+	if len(header) <= len(prefix) || !strings.EqualFold(string(header[:len(prefix)]), prefix) {
+		return false
+	}
+	sum := sha256.Sum256(header[len(prefix):])
+	match := 0
+	for i := range k.digests {
+		match |= subtle.ConstantTimeCompare(sum[:], k.digests[i][:])
+	}
+	return match == 1
+}

@@ -1,0 +1,257 @@
+// Package httpapi is Arbiter's HTTP API on fasthttp: POST /v1/decide,
+// POST /v1/outcomes, GET /v1/rules, POST /v1/rules/reload, GET /healthz,
+// GET /readyz and GET /metrics, with API-key auth, body limits, the spec's
+// error shape and graceful shutdown. docs/api.md describes it for callers.
+//
+// Nothing of a fasthttp.RequestCtx is kept once a handler returns: the
+// decoders copy what they keep, and events are built from the engine's own
+// copies.
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	mrand "math/rand/v2"
+	"net"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+	"github.com/valyala/fasthttp"
+
+	"github.com/arbiterhq/arbiter/adapters/metrics"
+	"github.com/arbiterhq/arbiter/adapters/reload"
+	"github.com/arbiterhq/arbiter/engine"
+	"github.com/arbiterhq/arbiter/profiles"
+	"github.com/arbiterhq/arbiter/rules"
+)
+
+// Defaults of Options.
+const (
+	DefaultMaxBody         = 64 << 10
+	DefaultDecisionTimeout = 50 * time.Millisecond
+	DefaultProfileTimeout  = 20 * time.Millisecond
+	DefaultCheckTimeout    = 500 * time.Millisecond
+)
+
+// Source gives a customer's profile. It is satisfied by profiles.Cache and
+// profiles.RedisStore. An unknown customer is (profile with Known false,
+// nil); an error means the store failed or timed out.
+type Source interface {
+	Get(ctx context.Context, schema *rules.Schema, id string) (*engine.Profile, error)
+}
+
+// Decider makes decisions; *engine.Engine is one.
+type Decider interface {
+	Decide(ctx context.Context, rs *rules.Ruleset, p *engine.Profile, req *engine.Request) (*engine.Decision, error)
+}
+
+// Rules holds the ruleset in force and reloads it; *reload.Reloader is one.
+type Rules interface {
+	Current() *reload.Snapshot
+	LastError() *reload.Failure
+	Reload(trigger string) (*reload.Snapshot, error)
+}
+
+// Check reports the state of a dependency for /readyz: nil when it is
+// reachable.
+type Check func(ctx context.Context) error
+
+// Options configure a Server. Rules and Engine are required.
+type Options struct {
+	Rules  Rules
+	Engine Decider
+	// Profiles gives profiles; nil: every customer is unknown (not
+	// degraded).
+	Profiles Source
+	// Sink receives decision and outcome events; nil: they are dropped.
+	Sink engine.EventSink
+	// Metrics; nil: a fresh set (served at /metrics).
+	Metrics *metrics.Metrics
+	// Logger; nil: slog.Default().
+	Logger *slog.Logger
+	// APIKeys: when not empty, every /v1/ route needs
+	// "Authorization: Bearer KEY" with one of them.
+	APIKeys []string
+	// MaxBody bounds request bodies in bytes (413 payload_too_large);
+	// default 64 KiB.
+	MaxBody int
+	// DecisionTimeout bounds a whole decision; default 50 ms.
+	DecisionTimeout time.Duration
+	// ProfileTimeout bounds the profile fetch; default 20 ms.
+	ProfileTimeout time.Duration
+	// Checks are the dependencies /readyz reports, by name ("redis",
+	// "nats"). Each is bounded by CheckTimeout (default 500 ms).
+	Checks       map[string]Check
+	CheckTimeout time.Duration
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+
+	// DecodeDecide, DecodeOutcomes, AssignedVariants and Anonymous default
+	// to engine.DecodeDecide, engine.DecodeOutcomes, the experiments
+	// formula and profiles.Anonymous; tests replace them.
+	DecodeDecide     func(body []byte, maxActions int) (*engine.Request, error)
+	DecodeOutcomes   func(body []byte) ([]engine.OutcomeInput, error)
+	AssignedVariants func(rs *rules.Ruleset, customerID string) []engine.Assignment
+	Anonymous        func(schema *rules.Schema, id string) *engine.Profile
+}
+
+// Server is the HTTP API.
+type Server struct {
+	o       Options
+	log     *slog.Logger
+	metrics *metrics.Metrics
+	auth    *keyring
+	ids     idGen
+	srv     *fasthttp.Server
+	meta    atomic.Pointer[rulesetMeta]
+	bufs    sync.Pool
+}
+
+// New returns a Server.
+func New(o Options) (*Server, error) {
+	if o.Rules == nil || o.Engine == nil {
+		return nil, errors.New("httpapi: Options.Rules and Options.Engine are required")
+	}
+	if o.MaxBody <= 0 {
+		o.MaxBody = DefaultMaxBody
+	}
+	if o.DecisionTimeout <= 0 {
+		o.DecisionTimeout = DefaultDecisionTimeout
+	}
+	if o.ProfileTimeout <= 0 {
+		o.ProfileTimeout = DefaultProfileTimeout
+	}
+	if o.CheckTimeout <= 0 {
+		o.CheckTimeout = DefaultCheckTimeout
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Metrics == nil {
+		o.Metrics = metrics.New()
+	}
+	if o.DecodeDecide == nil {
+		o.DecodeDecide = engine.DecodeDecide
+	}
+	if o.DecodeOutcomes == nil {
+		o.DecodeOutcomes = engine.DecodeOutcomes
+	}
+	if o.AssignedVariants == nil {
+		o.AssignedVariants = defaultAssignedVariants
+	}
+	if o.Anonymous == nil {
+		o.Anonymous = profiles.Anonymous
+	}
+	s := &Server{o: o, log: o.Logger, metrics: o.Metrics, auth: newKeyring(o.APIKeys)}
+	s.ids.init()
+	s.bufs.New = func() any { b := make([]byte, 0, 2048); return &b }
+	s.srv = &fasthttp.Server{
+		Handler:                       s.Handler(),
+		ErrorHandler:                  s.errorHandler,
+		MaxRequestBodySize:            o.MaxBody,
+		ReadTimeout:                   10 * time.Second,
+		WriteTimeout:                  10 * time.Second,
+		IdleTimeout:                   90 * time.Second,
+		NoDefaultServerHeader:         true,
+		NoDefaultContentType:          true,
+		CloseOnShutdown:               true,
+		DisablePreParseMultipartForm:  true,
+		DisableHeaderNamesNormalizing: false,
+		Logger:                        fasthttpLogger{o.Logger},
+	}
+	return s, nil
+}
+
+// defaultAssignedVariants is the experiments formula an outcome recomputes.
+// TODO(wiring): engine.AssignedVariants once the engine helper lands it;
+// until then outcomes carry no experiments.
+func defaultAssignedVariants(rs *rules.Ruleset, customerID string) []engine.Assignment { return nil }
+
+// Metrics returns the server's metrics (an engine.Observer).
+func (s *Server) Metrics() *metrics.Metrics { return s.metrics }
+
+// Serve serves HTTP on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
+
+// Shutdown stops accepting connections and waits, until ctx is done, for
+// the requests in flight to finish.
+func (s *Server) Shutdown(ctx context.Context) error { return s.srv.ShutdownWithContext(ctx) }
+
+// Handler returns the request handler (routing, auth, errors, panics).
+func (s *Server) Handler() fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		defer func() {
+			if p := recover(); p != nil {
+				s.log.Error("panic serving a request", "path", string(ctx.Path()), "panic", fmt.Sprint(p),
+					"stack", string(debug.Stack()))
+				ctx.Response.Reset()
+				s.writeError(ctx, fasthttp.StatusInternalServerError, codeInternal, "internal error", "")
+			}
+		}()
+		s.route(ctx)
+	}
+}
+
+// errorHandler answers requests fasthttp could not read.
+func (s *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
+	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+		s.writeError(ctx, fasthttp.StatusRequestEntityTooLarge, codePayloadTooLarge,
+			fmt.Sprintf("the request body is larger than the limit of %d bytes (--max-body)", s.o.MaxBody), "")
+		return
+	}
+	var small *fasthttp.ErrSmallBuffer
+	if errors.As(err, &small) {
+		s.writeError(ctx, fasthttp.StatusRequestHeaderFieldsTooLarge, codeInvalidRequest, "the request headers are too large", "")
+		return
+	}
+	s.writeError(ctx, fasthttp.StatusBadRequest, codeInvalidRequest, "malformed HTTP request: "+err.Error(), "")
+}
+
+type fasthttpLogger struct{ l *slog.Logger }
+
+func (f fasthttpLogger) Printf(format string, args ...any) {
+	f.l.Warn("fasthttp: " + fmt.Sprintf(format, args...))
+}
+
+// idGen makes ULIDs from a monotonic entropy source, safe for concurrent
+// use: ids made by one server sort in the order they were made.
+type idGen struct {
+	mu      sync.Mutex
+	entropy *ulid.MonotonicEntropy
+}
+
+func (g *idGen) init() {
+	var seed [32]byte
+	if _, err := rand.Read(seed[:]); err != nil {
+		panic(fmt.Sprintf("httpapi: no randomness for ids: %v", err))
+	}
+	g.entropy = ulid.Monotonic(mrand.NewChaCha8(seed), 0)
+}
+
+// next returns prefix + a ULID of time t (prefix is 4 bytes: "dcs_").
+func (g *idGen) next(prefix string, t time.Time) string {
+	var buf [4 + ulid.EncodedSize]byte
+	n := copy(buf[:], prefix)
+	ms := ulid.Timestamp(t)
+	var id ulid.ULID
+	err := id.SetTime(ms)
+	if err == nil {
+		g.mu.Lock()
+		err = g.entropy.MonotonicRead(ms, id[6:])
+		g.mu.Unlock()
+	}
+	if err != nil { // monotonic overflow within one millisecond: a fresh random id
+		id = ulid.MustNew(ms, rand.Reader)
+	}
+	_ = id.MarshalTextTo(buf[n : n+ulid.EncodedSize])
+	return string(buf[:n+ulid.EncodedSize])
+}

@@ -1,0 +1,470 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/arbiterhq/arbiter/adapters/metrics"
+	"github.com/arbiterhq/arbiter/engine"
+	"github.com/arbiterhq/arbiter/rules"
+)
+
+const decideBody = `{"customer_id": "c-1042", "placement": "checkout", "channel": "web",
+ "cart": {"currency": "USD", "items": [{"sku": "SHOE-1", "category": "shoes", "price": 60.25, "quantity": 2}]},
+ "context": {"country": "US"}}`
+
+func requireWire(t *testing.T) {
+	t.Helper()
+	if !wireBuilt() {
+		t.Skip("engine.DecodeDecide is not built yet")
+	}
+}
+
+func TestDecideOK(t *testing.T) {
+	requireWire(t)
+	h := newHarness(t, true, nil)
+	r := h.do("POST", "/v1/decide", decideBody)
+	if r.status != 200 {
+		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+	if r.header["Content-Type"] != "application/json" {
+		t.Errorf("content type %q", r.header["Content-Type"])
+	}
+	m := r.json(t)
+	id, _ := m["decision_id"].(string)
+	if !strings.HasPrefix(id, "dcs_") || len(id) != 30 {
+		t.Errorf("decision id %q", id)
+	}
+	if m["ruleset"] != "v1" || m["customer_id"] != "c-1042" {
+		t.Errorf("body %s", r.body)
+	}
+	if d, ok := m["degraded"].([]any); !ok || len(d) != 0 {
+		t.Errorf("degraded should be [] : %s", r.body)
+	}
+	if _, has := m["explain"]; has {
+		t.Error("explain without explain: true")
+	}
+	req, p := h.engine.last()
+	if req.DecisionID != id || req.Now.IsZero() || req.DryRun || req.Placement != "checkout" {
+		t.Errorf("engine got %+v", req)
+	}
+	if p == nil || p.ID != "c-1042" || p.Known {
+		t.Errorf("no source: the profile should be an unknown c-1042, got %+v", p)
+	}
+	if eventsBuilt() {
+		evs := h.sink.events()
+		if len(evs) != 1 || evs[0].EventID() != id {
+			t.Fatalf("events %v", evs)
+		}
+	}
+}
+
+func TestDecideDryRunAndExplain(t *testing.T) {
+	requireWire(t)
+	h := newHarness(t, true, nil)
+	r := h.do("POST", "/v1/decide", `{"customer_id": "c-1", "dry_run": true, "explain": true, "now": "2026-11-28T12:00:00+08:00"}`)
+	if r.status != 200 {
+		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+	m := r.json(t)
+	ex, ok := m["explain"].(map[string]any)
+	if !ok || len(ex["offers"].([]any)) != 2 {
+		t.Errorf("explain missing: %s", r.body)
+	}
+	req, _ := h.engine.last()
+	want := time.Date(2026, 11, 28, 4, 0, 0, 0, time.UTC)
+	if !req.DryRun || !req.Now.Equal(want) || req.Placement != "default" {
+		t.Errorf("engine got %+v", req)
+	}
+	if n := len(h.sink.events()); n != 0 {
+		t.Errorf("a dry run published %d events", n)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	requireWire(t)
+	big := `{"customer_id": "` + strings.Repeat("x", 5000) + `"}`
+	cases := []struct {
+		name, method, path, body string
+		loaded                   bool
+		engineErr                error
+		status                   int
+		code, field              string
+	}{
+		{"invalid json", "POST", "/v1/decide", `{"customer_id": `, true, nil, 400, "invalid_json", ""},
+		{"invalid request", "POST", "/v1/decide", `{"limit": 99}`, true, nil, 400, "invalid_request", "limit"},
+		{"now without dry run", "POST", "/v1/decide", `{"now": "2026-11-28T12:00:00Z"}`, true, nil, 400, "invalid_request", "now"},
+		{"unknown field", "POST", "/v1/decide", `{"dryrun": true}`, true, nil, 400, "invalid_request", ""},
+		{"not found", "GET", "/v2/decide", "", true, nil, 404, "not_found", ""},
+		{"method", "GET", "/v1/decide", "", true, nil, 405, "method_not_allowed", ""},
+		{"method on healthz", "POST", "/healthz", "", true, nil, 405, "method_not_allowed", ""},
+		{"too large", "POST", "/v1/decide", big, true, nil, 413, "payload_too_large", ""},
+		{"no ruleset", "POST", "/v1/decide", decideBody, false, nil, 503, "no_ruleset", ""},
+		{"outcomes without ruleset", "POST", "/v1/outcomes", `{}`, false, nil, 503, "no_ruleset", ""},
+		{"internal", "POST", "/v1/decide", decideBody, true, errors.New("boom"), 500, "internal", ""},
+		{"outcome type", "POST", "/v1/outcomes", `{"decision_id": "dcs_1", "customer_id": "c", "offer_id": "o", "type": "clicked"}`, true, nil, 400, "invalid_request", "type"},
+		{"outcomes json", "POST", "/v1/outcomes", `[`, true, nil, 400, "invalid_json", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, tc.loaded, nil)
+			h.engine.err = tc.engineErr
+			r := h.do(tc.method, tc.path, tc.body)
+			if r.status != tc.status {
+				t.Fatalf("status %d, want %d: %s", r.status, tc.status, r.body)
+			}
+			code, field := r.errCode(t)
+			if code != tc.code {
+				t.Errorf("code %q, want %q: %s", code, tc.code, r.body)
+			}
+			if tc.field != "" && field != tc.field {
+				t.Errorf("field %q, want %q: %s", field, tc.field, r.body)
+			}
+			if tc.status == 405 && r.header["Allow"] == "" {
+				t.Error("405 without Allow")
+			}
+		})
+	}
+}
+
+func TestMethodAllow(t *testing.T) {
+	h := newHarness(t, true, nil)
+	for path, allow := range map[string]string{
+		"/v1/decide": "POST", "/v1/outcomes": "POST", "/v1/rules/reload": "POST",
+		"/v1/rules": "GET, HEAD", "/healthz": "GET, HEAD", "/readyz": "GET, HEAD", "/metrics": "GET, HEAD",
+	} {
+		method := "DELETE"
+		r := h.do(method, path, "")
+		if r.status != 405 || r.header["Allow"] != allow {
+			t.Errorf("%s %s: %d Allow %q, want 405 Allow %q", method, path, r.status, r.header["Allow"], allow)
+		}
+	}
+}
+
+func TestAuth(t *testing.T) {
+	h := newHarness(t, true, func(o *Options) { o.APIKeys = []string{"k-one", "k-two-longer"} })
+	cases := []struct {
+		path, auth string
+		want       int
+	}{
+		{"/v1/rules", "", 401},
+		{"/v1/rules", "Bearer nope", 401},
+		{"/v1/rules", "Bearer k-one-", 401},
+		{"/v1/rules", "Basic k-one", 401},
+		{"/v1/rules", "Bearer ", 401},
+		{"/v1/rules", "Bearer k-one", 200},
+		{"/v1/rules", "bearer k-two-longer", 200},
+		{"/v1/nothing", "", 404},
+		{"/healthz", "", 200},
+		{"/readyz", "", 200},
+		{"/metrics", "", 200},
+	}
+	for _, tc := range cases {
+		var hdr []string
+		if tc.auth != "" {
+			hdr = []string{"Authorization", tc.auth}
+		}
+		r := h.do("GET", tc.path, "", hdr...)
+		if r.status != tc.want {
+			t.Errorf("GET %s with %q: %d, want %d", tc.path, tc.auth, r.status, tc.want)
+		}
+		if tc.want == 401 {
+			if code, _ := r.errCode(t); code != "unauthorized" || r.header["WWW-Authenticate"] == "" {
+				t.Errorf("401 body %s", r.body)
+			}
+			if strings.Contains(string(r.body), "k-one") {
+				t.Error("a key shows in the response")
+			}
+		}
+	}
+	// Every /v1/ route needs the key.
+	for _, p := range []string{"/v1/decide", "/v1/outcomes", "/v1/rules/reload"} {
+		if r := h.do("POST", p, "{}"); r.status != 401 {
+			t.Errorf("POST %s without key: %d", p, r.status)
+		}
+	}
+}
+
+func TestProfileSource(t *testing.T) {
+	requireWire(t)
+	known := &engine.Profile{ID: "c-1042", Known: true, Attrs: map[string]any{"id": "c-1042", "known": true}}
+	cases := []struct {
+		name     string
+		src      sourceFunc
+		degraded bool
+		known    bool
+	}{
+		{"found", func(ctx context.Context, _ *rules.Schema, id string) (*engine.Profile, error) { return known, nil }, false, true},
+		{"error", func(ctx context.Context, _ *rules.Schema, id string) (*engine.Profile, error) {
+			return nil, errors.New("redis: connection refused")
+		}, true, false},
+		{"slow", func(ctx context.Context, _ *rules.Schema, id string) (*engine.Profile, error) {
+			<-ctx.Done() // a store that honours the deadline
+			return nil, ctx.Err()
+		}, true, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, true, func(o *Options) {
+				o.Profiles = tc.src
+				o.ProfileTimeout = 5 * time.Millisecond
+			})
+			start := time.Now()
+			r := h.do("POST", "/v1/decide", decideBody)
+			if r.status != 200 {
+				t.Fatalf("status %d: %s", r.status, r.body)
+			}
+			if time.Since(start) > 2*time.Second {
+				t.Error("the profile timeout did not bound the request")
+			}
+			deg := r.json(t)["degraded"].([]any)
+			if got := len(deg) == 1 && deg[0] == "profile_unavailable"; got != tc.degraded {
+				t.Errorf("degraded %v", deg)
+			}
+			_, p := h.engine.last()
+			if p.Known != tc.known || p.ID != "c-1042" {
+				t.Errorf("profile %+v", p)
+			}
+		})
+	}
+}
+
+func TestReload(t *testing.T) {
+	h := newHarness(t, true, nil)
+	h.rules.version.Store("v2")
+	r := h.do("POST", "/v1/rules/reload", "")
+	if r.status != 200 {
+		t.Fatalf("reload: %d %s", r.status, r.body)
+	}
+	m := r.json(t)
+	if m["version"] != "v2" || m["previous"] != "v1" || m["changed"] != true {
+		t.Errorf("reload body %s", r.body)
+	}
+	h.rules.broken.Store(true)
+	r = h.do("POST", "/v1/rules/reload", "")
+	if r.status != 422 {
+		t.Fatalf("broken reload: %d %s", r.status, r.body)
+	}
+	if code, _ := r.errCode(t); code != "invalid_rules" {
+		t.Errorf("code %s", code)
+	}
+	if m := r.json(t); m["version"] != "v2" || !strings.Contains(string(r.body), "offers.yaml") {
+		t.Errorf("422 body %s", r.body)
+	}
+	r = h.do("GET", "/v1/rules", "")
+	m = r.json(t)
+	le, ok := m["last_error"].(map[string]any)
+	if r.status != 200 || m["version"] != "v2" || !ok {
+		t.Fatalf("rules: %d %s", r.status, r.body)
+	}
+	errs := le["errors"].([]any)
+	if len(errs) != 1 || errs[0].(map[string]any)["line"] != float64(3) {
+		t.Errorf("last_error %v", le)
+	}
+	// The old ruleset keeps serving.
+	if wireBuilt() {
+		if r := h.do("POST", "/v1/decide", decideBody); r.status != 200 || r.json(t)["ruleset"] != "v2" {
+			t.Errorf("decide after a broken reload: %d %s", r.status, r.body)
+		}
+	}
+	h.rules.broken.Store(false)
+	if r := h.do("POST", "/v1/rules/reload", ""); r.status != 200 || r.json(t)["changed"] != false {
+		t.Errorf("fixed reload: %d %s", r.status, r.body)
+	}
+	if m := h.do("GET", "/v1/rules", "").json(t); m["last_error"] != nil {
+		t.Errorf("last_error kept: %v", m["last_error"])
+	}
+}
+
+func TestRulesView(t *testing.T) {
+	h := newHarness(t, true, nil)
+	r := h.do("GET", "/v1/rules", "")
+	if r.status != 200 {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	m := r.json(t)
+	offers := m["offers"].([]any)
+	if len(offers) != 2 {
+		t.Fatalf("offers %v", offers)
+	}
+	active := map[string]bool{}
+	for _, o := range offers {
+		om := o.(map[string]any)
+		active[om["id"].(string)] = om["active"].(bool)
+	}
+	if !active["vip_10"] || active["winter"] {
+		t.Errorf("active %v (winter ran in January 2000)", active)
+	}
+	if len(m["experiments"].([]any)) != 1 || len(m["segments"].([]any)) != 1 {
+		t.Errorf("body %s", r.body)
+	}
+	h2 := newHarness(t, false, nil)
+	if r := h2.do("GET", "/v1/rules", ""); r.status != 503 {
+		t.Errorf("rules before a load: %d", r.status)
+	}
+}
+
+func TestScheduleActive(t *testing.T) {
+	sh, _ := time.LoadLocation("Asia/Shanghai")
+	s := &rules.Schedule{Start: time.Date(2026, 11, 27, 0, 0, 0, 0, sh), End: time.Date(2026, 12, 2, 0, 0, 0, 0, sh),
+		HasDays: true, HasHours: true, FromMinute: 18 * 60, ToMinute: 23*60 + 59, Location: sh}
+	s.Days[time.Friday], s.Days[time.Saturday], s.Days[time.Sunday] = true, true, true
+	cases := []struct {
+		at   time.Time
+		want bool
+	}{
+		{time.Date(2026, 11, 27, 18, 0, 0, 0, sh), true},   // Friday 18:00, first minute
+		{time.Date(2026, 11, 27, 23, 59, 59, 0, sh), true}, // last minute
+		{time.Date(2026, 11, 27, 17, 59, 0, 0, sh), false},
+		{time.Date(2026, 11, 30, 19, 0, 0, 0, sh), false}, // Monday
+		{time.Date(2026, 11, 26, 19, 0, 0, 0, sh), false}, // before start
+		{time.Date(2026, 12, 2, 0, 0, 0, 0, sh), false},   // end exclusive
+	}
+	for _, tc := range cases {
+		if got := scheduleActive(s, tc.at); got != tc.want {
+			t.Errorf("%v: %v, want %v", tc.at, got, tc.want)
+		}
+	}
+	if !scheduleActive(nil, time.Now()) {
+		t.Error("no schedule is always active")
+	}
+}
+
+func TestReadyz(t *testing.T) {
+	checks := map[string]Check{
+		"redis": func(context.Context) error { return nil },
+		"nats":  func(context.Context) error { return errors.New("nats: no servers available") },
+	}
+	h := newHarness(t, false, func(o *Options) { o.Checks = checks })
+	r := h.do("GET", "/readyz", "")
+	if r.status != 503 || r.json(t)["ready"] != false {
+		t.Fatalf("before a ruleset: %d %s", r.status, r.body)
+	}
+	if _, err := h.rules.Reload("start"); err != nil {
+		t.Fatal(err)
+	}
+	r = h.do("GET", "/readyz", "")
+	m := r.json(t)
+	deps := m["dependencies"].(map[string]any)
+	if r.status != 200 || m["ruleset"] != "v1" || deps["redis"] != "ok" || !strings.Contains(deps["nats"].(string), "no servers") {
+		t.Errorf("after: %d %s", r.status, r.body)
+	}
+	if r := h.do("GET", "/healthz", ""); r.status != 200 {
+		t.Errorf("healthz %d", r.status)
+	}
+}
+
+func TestMetricsExposition(t *testing.T) {
+	h := newHarness(t, true, func(o *Options) { o.APIKeys = []string{"k"} })
+	h.srv.Metrics().Granted("vip_10")
+	h.srv.Metrics().RuleError("vip")
+	h.srv.Metrics().EventStatsFunc(func() (s metrics.EventStats) { return s })
+	h.srv.Metrics().CacheStatsFunc(func() (uint64, uint64) { return 7, 3 })
+	if wireBuilt() {
+		h.do("POST", "/v1/decide", decideBody, "Authorization", "Bearer k")
+	}
+	h.do("POST", "/v1/rules/reload", "", "Authorization", "Bearer k")
+	r := h.do("GET", "/metrics", "")
+	if r.status != 200 || !strings.HasPrefix(r.header["Content-Type"], "text/plain") {
+		t.Fatalf("%d %q", r.status, r.header["Content-Type"])
+	}
+	body := string(r.body)
+	want := []string{
+		`arbiter_grants_total{offer="vip_10"} 1`,
+		`arbiter_rule_errors_total{rule="vip"} 1`,
+		`arbiter_rules_reloads_total{result="unchanged"} 1`,
+		`arbiter_profile_cache_hits_total 7`,
+		`arbiter_profile_cache_misses_total 3`,
+		`arbiter_events_published_total 0`,
+		`arbiter_events_buffered 0`,
+		`arbiter_events_dropped_total 0`,
+		`go_goroutines`,
+	}
+	if wireBuilt() {
+		want = append(want, `arbiter_decisions_total{placement="checkout",result="ok"} 1`, `arbiter_decision_duration_seconds_count 1`)
+	}
+	for _, w := range want {
+		if !strings.Contains(body, w) {
+			t.Errorf("metrics lack %q", w)
+		}
+	}
+}
+
+func TestOutcomes(t *testing.T) {
+	requireWire(t)
+	h := newHarness(t, true, func(o *Options) {
+		o.AssignedVariants = func(rs *rules.Ruleset, id string) []engine.Assignment {
+			return []engine.Assignment{{ID: "depth", Variant: "deep"}}
+		}
+	})
+	r := h.do("POST", "/v1/outcomes", `{"decision_id": "dcs_01JDQ8Y3K5R2N7WZ0X4B6M9C1V", "customer_id": "c-1042", "offer_id": "vip_10", "type": "converted", "value": 108.45, "currency": "USD"}`)
+	if r.status != 202 || string(r.body) != `{"accepted":1}` {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	r = h.do("POST", "/v1/outcomes", `{"outcomes": [
+	  {"decision_id": "dcs_1", "customer_id": "c-1", "offer_id": "a", "type": "impression"},
+	  {"decision_id": "dcs_2", "offer_id": "b", "type": "accepted"}]}`)
+	if r.status != 202 || string(r.body) != `{"accepted":2}` {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	evs := h.sink.events()
+	if len(evs) != 3 {
+		t.Fatalf("%d events", len(evs))
+	}
+	first := evs[0].(*engine.OutcomeEvent)
+	if !strings.HasPrefix(first.ID, "out_") || first.Value.String() != "108.45" || first.Outcome != "converted" ||
+		len(first.Experiments) != 1 || first.Subject("arbiter") != "arbiter.outcome.converted" {
+		t.Errorf("event %+v", first)
+	}
+	if anon := evs[2].(*engine.OutcomeEvent); anon.Experiments == nil || len(anon.Experiments) != 0 {
+		t.Errorf("an anonymous outcome's experiments should be []: %+v", anon.Experiments)
+	}
+}
+
+func TestIDsUniqueAndOrdered(t *testing.T) {
+	var g idGen
+	g.init()
+	now := time.Now()
+	prev := ""
+	for i := 0; i < 10000; i++ {
+		id := g.next("dcs_", now)
+		if id <= prev {
+			t.Fatalf("id %d not after the previous: %s <= %s", i, id, prev)
+		}
+		prev = id
+	}
+}
+
+func TestShutdownFinishesInFlight(t *testing.T) {
+	requireWire(t)
+	release := make(chan struct{})
+	started := make(chan struct{}, 1)
+	h := newHarness(t, true, func(o *Options) {
+		o.DecisionTimeout = 10 * time.Second
+		o.Profiles = sourceFunc(func(ctx context.Context, _ *rules.Schema, id string) (*engine.Profile, error) {
+			started <- struct{}{}
+			<-release
+			return nil, nil
+		})
+		o.ProfileTimeout = 10 * time.Second
+	})
+	got := make(chan resp, 1)
+	go func() { got <- h.do("POST", "/v1/decide", decideBody) }()
+	<-started
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		shut <- h.srv.Shutdown(ctx)
+	}()
+	close(release)
+	if r := <-got; r.status != 200 {
+		t.Errorf("in-flight request: %d %s", r.status, r.body)
+	}
+	if err := <-shut; err != nil {
+		t.Errorf("shutdown: %v", err)
+	}
+}

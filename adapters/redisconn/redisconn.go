@@ -1,0 +1,313 @@
+// Package redisconn opens Redis clients from URLs (a single server, TLS, a
+// Redis Cluster or a Sentinel-managed master) with the time limits the
+// decision path needs: a dead or slow Redis answers with an error within
+// the timeout, never a hang, and never a wait on connection attempts.
+package redisconn
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+)
+
+// DefaultTimeout is the default --redis-timeout: the dial, read and write
+// time limit of every Redis operation on the decision path.
+const DefaultTimeout = 20 * time.Millisecond
+
+// Options tune a client beyond its URL.
+type Options struct {
+	// Timeout bounds dialing, reading and writing (and waiting for a pooled
+	// connection); 0 means DefaultTimeout. Context deadlines shorter than it
+	// also apply (ContextTimeoutEnabled).
+	Timeout time.Duration
+	// Retries is how many times a failed command is retried; 0 means none
+	// (the decision path degrades instead of retrying). Tools such as
+	// `profiles import` use a few.
+	Retries int
+	// PoolSize overrides go-redis's default pool size (10 per CPU) when > 0.
+	PoolSize int
+}
+
+// Open returns a client for url with the decision path's settings: dial,
+// read and write timeouts of timeout (DefaultTimeout when 0), context
+// deadlines honoured, no retries, one dial attempt per connection, and a
+// pool wait no longer than timeout. The URL forms (see docs/redis.md):
+//
+//	redis://[user:pass@]host:port[/db][?opts]         one server
+//	rediss://[user:pass@]host:port[/db][?opts]        one server over TLS
+//	redis+cluster://[user:pass@]h1:p1,h2:p2[?opts]    Redis Cluster (seed nodes; also rediss+cluster)
+//	redis://h1:p1,h2:p2                               several addresses: Redis Cluster too
+//	redis+sentinel://[user:pass@]s1:p1,s2:p2/master[/db][?opts]   a master found by Sentinel (also rediss+sentinel)
+//
+// Query options are go-redis's (pool_size, max_retries, ...); sentinel URLs
+// also take sentinel_username and sentinel_password. The client is not
+// connected yet: Open fails only on a malformed URL.
+func Open(url string, timeout time.Duration) (redis.UniversalClient, error) {
+	return OpenWith(url, Options{Timeout: timeout})
+}
+
+// OpenWith is Open with more options.
+func OpenWith(rawURL string, o Options) (redis.UniversalClient, error) {
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	u, err := parseMultiHost(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("redis URL %q: %w (write redis://host:6379, see docs/redis.md)", redact(rawURL), err)
+	}
+	switch u.Scheme {
+	case "redis", "rediss":
+		if strings.Contains(u.Host, ",") {
+			return openCluster(u, u.Scheme, o)
+		}
+		opt, err := redis.ParseURL(rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("redis URL %q: %w", redact(rawURL), err)
+		}
+		tuneSingle(opt, o)
+		return redis.NewClient(opt), nil
+	case "redis+cluster", "rediss+cluster":
+		return openCluster(u, strings.TrimSuffix(u.Scheme, "+cluster"), o)
+	case "redis+sentinel", "rediss+sentinel":
+		return openSentinel(u, o)
+	case "":
+		return nil, fmt.Errorf("redis URL %q has no scheme: write redis://%s", redact(rawURL), rawURL)
+	default:
+		return nil, fmt.Errorf("redis URL %q: unknown scheme %q: write redis://, rediss://, redis+cluster:// or redis+sentinel://", redact(rawURL), u.Scheme)
+	}
+}
+
+// parseMultiHost is url.Parse that also accepts a comma-separated host
+// list ("h1:p1,h2:p2"), which url.Parse rejects; u.Host keeps the list.
+func parseMultiHost(raw string) (*url.URL, error) {
+	i := strings.Index(raw, "://")
+	if i < 0 || !strings.Contains(raw, ",") {
+		return url.Parse(raw)
+	}
+	rest := raw[i+3:]
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	authority := rest[:end]
+	at := strings.LastIndexByte(authority, '@')
+	hosts := authority[at+1:]
+	if !strings.Contains(hosts, ",") {
+		return url.Parse(raw)
+	}
+	u, err := url.Parse(raw[:i+3] + authority[:at+1] + "placeholder" + rest[end:])
+	if err != nil {
+		return nil, err
+	}
+	u.Host = hosts
+	return u, nil
+}
+
+// redact hides a URL's password for error messages.
+func redact(raw string) string {
+	u, err := parseMultiHost(raw)
+	if err != nil {
+		if i := strings.LastIndexByte(raw, '@'); i >= 0 {
+			return "<url with credentials>"
+		}
+		return raw
+	}
+	if u.User == nil {
+		return raw
+	}
+	return u.Redacted()
+}
+
+func retries(o Options) int {
+	if o.Retries <= 0 {
+		return -1 // go-redis: -1 disables retries, 0 means its default of 3
+	}
+	return o.Retries
+}
+
+func tuneSingle(opt *redis.Options, o Options) {
+	if opt.DialTimeout == 0 {
+		opt.DialTimeout = o.Timeout
+	}
+	if opt.ReadTimeout == 0 {
+		opt.ReadTimeout = o.Timeout
+	}
+	if opt.WriteTimeout == 0 {
+		opt.WriteTimeout = o.Timeout
+	}
+	if opt.PoolTimeout == 0 {
+		opt.PoolTimeout = o.Timeout
+	}
+	if opt.MaxRetries == 0 {
+		opt.MaxRetries = retries(o)
+	}
+	if o.PoolSize > 0 {
+		opt.PoolSize = o.PoolSize
+	}
+	opt.DialerRetries = 1
+	opt.ContextTimeoutEnabled = true
+}
+
+func openCluster(u *url.URL, scheme string, o Options) (redis.UniversalClient, error) {
+	hosts := splitHosts(u.Host, "6379")
+	if len(hosts) == 0 {
+		return nil, fmt.Errorf("redis cluster URL %q names no node: write redis+cluster://host1:6379,host2:6379", u.Redacted())
+	}
+	// go-redis's ParseClusterURL takes the first node in the host and the
+	// others as addr= parameters.
+	cu := *u
+	cu.Scheme = scheme
+	cu.Host = hosts[0]
+	q := cu.Query()
+	for _, h := range hosts[1:] {
+		q.Add("addr", h)
+	}
+	cu.RawQuery = q.Encode()
+	opt, err := redis.ParseClusterURL(cu.String())
+	if err != nil {
+		return nil, fmt.Errorf("redis cluster URL %q: %w", u.Redacted(), err)
+	}
+	if opt.DialTimeout == 0 {
+		opt.DialTimeout = o.Timeout
+	}
+	if opt.ReadTimeout == 0 {
+		opt.ReadTimeout = o.Timeout
+	}
+	if opt.WriteTimeout == 0 {
+		opt.WriteTimeout = o.Timeout
+	}
+	if opt.PoolTimeout == 0 {
+		opt.PoolTimeout = o.Timeout
+	}
+	if opt.MaxRetries == 0 {
+		opt.MaxRetries = retries(o)
+	}
+	if o.PoolSize > 0 {
+		opt.PoolSize = o.PoolSize
+	}
+	opt.DialerRetries = 1
+	opt.ContextTimeoutEnabled = true
+	return redis.NewClusterClient(opt), nil
+}
+
+func openSentinel(u *url.URL, o Options) (redis.UniversalClient, error) {
+	hosts := splitHosts(u.Host, "26379")
+	parts := strings.Split(strings.Trim(u.Path, "/"), "/")
+	if len(hosts) == 0 || len(parts) == 0 || parts[0] == "" || len(parts) > 2 {
+		return nil, fmt.Errorf("redis sentinel URL %q: write redis+sentinel://sentinel1:26379,sentinel2:26379/MASTER_NAME[/DB]", u.Redacted())
+	}
+	opt := &redis.FailoverOptions{
+		MasterName:    parts[0],
+		SentinelAddrs: hosts,
+	}
+	if len(parts) == 2 {
+		db, err := strconv.Atoi(parts[1])
+		if err != nil || db < 0 {
+			return nil, fmt.Errorf("redis sentinel URL %q: database %q is not a number", u.Redacted(), parts[1])
+		}
+		opt.DB = db
+	}
+	if u.User != nil {
+		opt.Username = u.User.Username()
+		opt.Password, _ = u.User.Password()
+	}
+	q := u.Query()
+	opt.SentinelUsername = q.Get("sentinel_username")
+	opt.SentinelPassword = q.Get("sentinel_password")
+	if q.Get("replica_only") == "true" {
+		return nil, errors.New("redis sentinel URL: replica_only is not supported: the ledger writes")
+	}
+	if u.Scheme == "rediss+sentinel" {
+		host, _, _ := net.SplitHostPort(hosts[0])
+		opt.TLSConfig = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	}
+	if v := q.Get("pool_size"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("redis sentinel URL %q: pool_size %q is not a positive number", u.Redacted(), v)
+		}
+		opt.PoolSize = n
+	}
+	if o.PoolSize > 0 {
+		opt.PoolSize = o.PoolSize
+	}
+	opt.DialTimeout = o.Timeout
+	opt.ReadTimeout = o.Timeout
+	opt.WriteTimeout = o.Timeout
+	opt.PoolTimeout = o.Timeout
+	opt.MaxRetries = retries(o)
+	opt.DialerRetries = 1
+	opt.ContextTimeoutEnabled = true
+	return redis.NewFailoverClient(opt), nil
+}
+
+// splitHosts splits "h1:p1,h2,h3:p3" and adds the default port where none
+// is given.
+func splitHosts(s, defPort string) []string {
+	var out []string
+	for _, h := range strings.Split(s, ",") {
+		h = strings.TrimSpace(h)
+		if h == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(h); err != nil {
+			h = net.JoinHostPort(strings.Trim(h, "[]"), defPort)
+		}
+		out = append(out, h)
+	}
+	return out
+}
+
+// Embedded starts an in-process Redis (miniredis) on 127.0.0.1 and returns
+// a client opened through Open with DefaultTimeout; stop closes both.
+func Embedded() (client redis.UniversalClient, stop func(), err error) {
+	c, _, stop, err := EmbeddedWith(Options{})
+	return c, stop, err
+}
+
+// EmbeddedWith is Embedded with client options; it also returns the
+// server, for tests and for loading profiles into it directly.
+func EmbeddedWith(o Options) (client redis.UniversalClient, srv *miniredis.Miniredis, stop func(), err error) {
+	srv = miniredis.NewMiniRedis()
+	if err := srv.Start(); err != nil {
+		return nil, nil, nil, fmt.Errorf("embedded redis: %w", err)
+	}
+	client, err = OpenWith("redis://"+srv.Addr(), o)
+	if err != nil {
+		srv.Close()
+		return nil, nil, nil, err
+	}
+	stop = func() {
+		_ = client.Close()
+		srv.Close()
+	}
+	return client, srv, stop, nil
+}
+
+// slogLogger sends go-redis's internal log lines to slog.
+type slogLogger struct {
+	l     *slog.Logger
+	level slog.Level
+}
+
+func (s slogLogger) Printf(ctx context.Context, format string, v ...any) {
+	s.l.Log(ctx, s.level, "redis: "+fmt.Sprintf(format, v...))
+}
+
+// SetLogger sends go-redis's own log lines (such as "failed to dial", once
+// per connection attempt while Redis is down) to l at the given level
+// instead of the standard logger. It is process-wide (go-redis keeps one
+// logger): call it once, at start-up, from main.
+func SetLogger(l *slog.Logger, level slog.Level) {
+	redis.SetLogger(slogLogger{l: l, level: level})
+}

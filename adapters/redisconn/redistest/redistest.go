@@ -1,0 +1,237 @@
+// Package redistest gives tests a Redis: the real one named by
+// ARBITER_TEST_REDIS_URL when set (with a unique key prefix whose keys are
+// deleted afterwards), else an in-process miniredis; and, for fault tests,
+// redis-server processes (a single server that can be stopped and
+// restarted, or a three-node Redis Cluster) on free loopback ports.
+package redistest
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/arbiterhq/arbiter/adapters/redisconn"
+)
+
+// EnvURL names the environment variable with the real Redis's URL.
+const EnvURL = "ARBITER_TEST_REDIS_URL"
+
+// TestTimeout is the client timeout tests use: generous, because -race on a
+// shared two-core machine is slow; fault tests set their own.
+const TestTimeout = 2 * time.Second
+
+// Client returns a client and a unique key prefix ("arbiter-test:NAME:RANDOM:").
+// With ARBITER_TEST_REDIS_URL it is the real Redis, and every key under the
+// prefix is deleted when the test ends; else a fresh miniredis. real says
+// which.
+func Client(t testing.TB) (c redis.UniversalClient, prefix string, real bool) {
+	t.Helper()
+	prefix = UniquePrefix(t)
+	if url := os.Getenv(EnvURL); url != "" {
+		c, err := redisconn.OpenWith(url, redisconn.Options{Timeout: TestTimeout})
+		if err != nil {
+			t.Fatalf("%s: %v", EnvURL, err)
+		}
+		t.Cleanup(func() {
+			DeletePrefix(t, c, prefix)
+			c.Close()
+		})
+		return c, prefix, true
+	}
+	c, _, stop, err := redisconn.EmbeddedWith(redisconn.Options{Timeout: TestTimeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return c, prefix, false
+}
+
+// UniquePrefix returns a key prefix unique to this test run.
+func UniquePrefix(t testing.TB) string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	name := strings.NewReplacer("/", "_", " ", "_", "{", "", "}", "").Replace(t.Name())
+	return "arbiter-test:" + name + ":" + hex.EncodeToString(b[:]) + ":"
+}
+
+// DeletePrefix deletes every key under prefix (on every master of a
+// cluster).
+func DeletePrefix(t testing.TB, c redis.UniversalClient, prefix string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	del := func(ctx context.Context, n redis.UniversalClient) error {
+		iter := n.Scan(ctx, 0, prefix+"*", 500).Iterator()
+		for iter.Next(ctx) {
+			if err := n.Del(ctx, iter.Val()).Err(); err != nil {
+				return err
+			}
+		}
+		return iter.Err()
+	}
+	var err error
+	if cc, ok := c.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error { return del(ctx, n) })
+	} else {
+		err = del(ctx, c)
+	}
+	if err != nil {
+		t.Logf("cleaning up %s*: %v", prefix, err)
+	}
+}
+
+// ServerBinary returns the path of redis-server, or "" when missing.
+func ServerBinary() string {
+	for _, p := range []string{"/usr/bin/redis-server", "/usr/local/bin/redis-server"} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if p, err := exec.LookPath("redis-server"); err == nil {
+		return p
+	}
+	return ""
+}
+
+// FreePort returns a loopback port nothing listens on now.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// Server is a redis-server process this test started.
+type Server struct {
+	t    testing.TB
+	bin  string
+	Port int
+	Addr string
+	args []string
+	cmd  *exec.Cmd
+}
+
+// StartServer starts redis-server on a free port (no persistence), or skips
+// the test, saying why, when redis-server is missing. It is stopped when
+// the test ends.
+func StartServer(t testing.TB, extra ...string) *Server {
+	t.Helper()
+	bin := ServerBinary()
+	if bin == "" {
+		t.Skip("redis-server not found (looked in /usr/bin, /usr/local/bin and PATH): install redis-server to run this test")
+	}
+	port := FreePort(t)
+	s := &Server{t: t, bin: bin, Port: port, Addr: "127.0.0.1:" + strconv.Itoa(port)}
+	s.args = append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--dir", t.TempDir()}, extra...)
+	s.Start()
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// Start starts the server (again) on its port and waits until it answers.
+func (s *Server) Start() {
+	s.t.Helper()
+	s.cmd = exec.Command(s.bin, s.args...)
+	if err := s.cmd.Start(); err != nil {
+		s.t.Fatalf("starting redis-server: %v", err)
+	}
+	c := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1, DialTimeout: 100 * time.Millisecond})
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for c.Ping(context.Background()).Err() != nil {
+		if time.Now().After(deadline) {
+			s.t.Fatalf("redis-server on %s did not answer within 10s", s.Addr)
+		}
+		time.Sleep(5 * time.Millisecond) // polling with a deadline
+	}
+}
+
+// Stop kills the server (as a crash would) and waits for it to exit.
+func (s *Server) Stop() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	_ = s.cmd.Wait()
+	s.cmd = nil
+}
+
+// Cluster is a three-master Redis Cluster on loopback started by the test.
+type Cluster struct {
+	Servers []*Server
+	Addrs   []string
+}
+
+// StartCluster starts three redis-server nodes with cluster mode on and
+// joins them with redis-cli --cluster create; it skips the test when
+// redis-server or redis-cli is missing.
+func StartCluster(t testing.TB) *Cluster {
+	t.Helper()
+	if ServerBinary() == "" {
+		t.Skip("redis-server not found: install redis-server to run the Redis Cluster test")
+	}
+	cli, err := exec.LookPath("redis-cli")
+	if err != nil {
+		t.Skip("redis-cli not found: install redis-tools to run the Redis Cluster test")
+	}
+	cl := &Cluster{}
+	for i := 0; i < 3; i++ {
+		dir := t.TempDir()
+		s := StartServer(t, "--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(dir, "nodes.conf"),
+			"--cluster-node-timeout", "2000")
+		cl.Servers = append(cl.Servers, s)
+		cl.Addrs = append(cl.Addrs, s.Addr)
+	}
+	args := append([]string{"--cluster", "create"}, cl.Addrs...)
+	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	out, err := exec.Command(cli, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
+	}
+	// Wait until every node reports the cluster ok.
+	deadline := time.Now().Add(20 * time.Second)
+	for _, a := range cl.Addrs {
+		c := redis.NewClient(&redis.Options{Addr: a, MaxRetries: -1})
+		for {
+			info, err := c.ClusterInfo(context.Background()).Result()
+			if err == nil && clusterOK(info) {
+				break
+			}
+			if time.Now().After(deadline) {
+				c.Close()
+				t.Fatalf("cluster node %s not ok within 20s: %v %s", a, err, info)
+			}
+			time.Sleep(20 * time.Millisecond) // polling with a deadline
+		}
+		c.Close()
+	}
+	return cl
+}
+
+func clusterOK(info string) bool {
+	sc := bufio.NewScanner(strings.NewReader(info))
+	for sc.Scan() {
+		if strings.TrimSpace(sc.Text()) == "cluster_state:ok" {
+			return true
+		}
+	}
+	return false
+}
+
+// URL returns the cluster's redis+cluster:// URL.
+func (c *Cluster) URL() string { return fmt.Sprintf("redis+cluster://%s", strings.Join(c.Addrs, ",")) }

@@ -1,0 +1,251 @@
+package reload
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/arbiterhq/arbiter/rules"
+)
+
+// fakeLoad stands in for the rules compiler: the version is a hash of the
+// *.yaml files' contents (following symlinks, skipping ..-prefixed
+// directories as a Kubernetes-aware loader must), and a file containing
+// "broken" is a rule error.
+func fakeLoad(dir string) func() (*rules.Ruleset, error) {
+	return func() (*rules.Ruleset, error) {
+		var names []string
+		err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() && p != dir && strings.HasPrefix(d.Name(), "..") {
+				return filepath.SkipDir
+			}
+			if strings.HasSuffix(p, ".yaml") {
+				names = append(names, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		sort.Strings(names)
+		h := sha256.New()
+		for _, n := range names {
+			b, err := os.ReadFile(n)
+			if err != nil {
+				return nil, err
+			}
+			if strings.Contains(string(b), "broken") {
+				rel, _ := filepath.Rel(dir, n)
+				return nil, rules.Errors{{Pos: rules.Pos{File: rel, Line: 1, Col: 1}, Msg: "broken rule"}}
+			}
+			h.Write(b)
+		}
+		return &rules.Ruleset{Version: hex.EncodeToString(h.Sum(nil))[:8]}, nil
+	}
+}
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func write(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestReloadKeepsLastGood(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "a.yaml"), "one")
+	var mu sync.Mutex
+	var results []Result
+	r := New(dir, Options{Load: fakeLoad(dir), Logger: quiet(), OnReload: func(res Result) {
+		mu.Lock()
+		results = append(results, res)
+		mu.Unlock()
+	}})
+	if r.Current() != nil {
+		t.Fatal("a snapshot before the first load")
+	}
+	s1, err := r.Reload(TriggerStart)
+	if err != nil || s1 == nil || r.Current() != s1 {
+		t.Fatalf("first load: %v %v", s1, err)
+	}
+	if r.LastError() != nil {
+		t.Fatal("last error after a good load")
+	}
+	write(t, filepath.Join(dir, "b.yaml"), "broken")
+	s2, err := r.Reload(TriggerAPI)
+	var es rules.Errors
+	if !errors.As(err, &es) || len(es) != 1 {
+		t.Fatalf("broken load: want rules.Errors, got %v", err)
+	}
+	if s2 != s1 || r.Current() != s1 {
+		t.Fatal("a failed reload replaced the ruleset")
+	}
+	f := r.LastError()
+	if f == nil || len(f.Errors) != 1 || f.Trigger != TriggerAPI {
+		t.Fatalf("last error: %+v", f)
+	}
+	write(t, filepath.Join(dir, "b.yaml"), "two")
+	s3, err := r.Reload(TriggerSignal)
+	if err != nil || s3.Ruleset.Version == s1.Ruleset.Version {
+		t.Fatalf("fixed load: %v", err)
+	}
+	if r.LastError() != nil {
+		t.Fatal("last error kept after a good load")
+	}
+	s4, _ := r.Reload(TriggerSignal)
+	mu.Lock()
+	defer mu.Unlock()
+	changed := []bool{true, false, true, false}
+	if len(results) != 4 {
+		t.Fatalf("OnReload called %d times, want 4", len(results))
+	}
+	for i, res := range results {
+		if res.Changed != changed[i] {
+			t.Errorf("reload %d: changed %v, want %v", i, res.Changed, changed[i])
+		}
+	}
+	if s4 == s3 {
+		t.Error("an unchanged reload should still swap in a fresh snapshot")
+	}
+}
+
+func TestReloadRecoversPanic(t *testing.T) {
+	r := New(t.TempDir(), Options{Logger: quiet(), Load: func() (*rules.Ruleset, error) { panic("boom") }})
+	if _, err := r.Reload(TriggerStart); err == nil || !strings.Contains(err.Error(), "panicked") {
+		t.Fatalf("want a panic error, got %v", err)
+	}
+}
+
+func TestWatch(t *testing.T) {
+	cases := []struct {
+		name  string
+		setup func(t *testing.T, dir string)
+		edit  func(t *testing.T, dir string)
+	}{
+		{"write in place", nil, func(t *testing.T, dir string) {
+			write(t, filepath.Join(dir, "a.yaml"), "changed")
+		}},
+		{"new subdirectory", nil, func(t *testing.T, dir string) {
+			write(t, filepath.Join(dir, "sub", "deeper", "c.yaml"), "new")
+		}},
+		{"file in existing subdirectory", func(t *testing.T, dir string) {
+			write(t, filepath.Join(dir, "sub", "c.yaml"), "first")
+		}, func(t *testing.T, dir string) {
+			write(t, filepath.Join(dir, "sub", "c.yaml"), "second")
+		}},
+		{"replaced by rename (editors)", nil, func(t *testing.T, dir string) {
+			write(t, filepath.Join(dir, ".a.yaml.tmp"), "renamed")
+			if err := os.Rename(filepath.Join(dir, ".a.yaml.tmp"), filepath.Join(dir, "a.yaml")); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"kubernetes ..data swap", func(t *testing.T, dir string) {
+			os.Remove(filepath.Join(dir, "a.yaml"))
+			write(t, filepath.Join(dir, "..v1", "a.yaml"), "v1")
+			must(t, os.Symlink("..v1", filepath.Join(dir, "..data")))
+			must(t, os.Symlink(filepath.Join("..data", "a.yaml"), filepath.Join(dir, "a.yaml")))
+		}, func(t *testing.T, dir string) {
+			write(t, filepath.Join(dir, "..v2", "a.yaml"), "v2")
+			must(t, os.Symlink("..v2", filepath.Join(dir, "..data_tmp")))
+			must(t, os.Rename(filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data")))
+			must(t, os.RemoveAll(filepath.Join(dir, "..v1")))
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			write(t, filepath.Join(dir, "a.yaml"), "start")
+			if tc.setup != nil {
+				tc.setup(t, dir)
+			}
+			r := New(dir, Options{Load: fakeLoad(dir), Logger: quiet(), Debounce: 20 * time.Millisecond})
+			first, err := r.Reload(TriggerStart)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done, err := r.Watch(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { cancel(); <-done }()
+			tc.edit(t, dir)
+			waitFor(t, "the new version", func() bool {
+				return r.Current().Ruleset.Version != first.Ruleset.Version
+			})
+			// A second change after the first reload is still seen (watches re-added).
+			second := r.Current().Ruleset.Version
+			write(t, filepath.Join(dir, "z.yaml"), "again")
+			waitFor(t, "the second version", func() bool { return r.Current().Ruleset.Version != second })
+		})
+	}
+}
+
+func TestWatchBrokenKeepsServing(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "a.yaml"), "good")
+	r := New(dir, Options{Load: fakeLoad(dir), Logger: quiet(), Debounce: 20 * time.Millisecond})
+	first, err := r.Reload(TriggerStart)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done, err := r.Watch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); <-done }()
+	write(t, filepath.Join(dir, "a.yaml"), "broken")
+	waitFor(t, "the reload error", func() bool { return r.LastError() != nil })
+	if r.Current() != first {
+		t.Fatal("the broken rules replaced the good ones")
+	}
+	if f := r.LastError(); f.Trigger != TriggerWatch || len(f.Errors) != 1 {
+		t.Fatalf("failure: %+v", f)
+	}
+}
+
+func TestWatchMissingDir(t *testing.T) {
+	r := New(filepath.Join(t.TempDir(), "nope"), Options{Logger: quiet()})
+	if _, err := r.Watch(context.Background()); err == nil {
+		t.Fatal("watching a missing directory should fail")
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

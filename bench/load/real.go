@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/arbiterhq/arbiter/bench/loadgen"
+)
+
+// redisStats reads INFO commandstats of the real Redis.
+type redisStats struct {
+	client *redis.Client
+}
+
+func newRedisStats(rawURL string) (*redisStats, error) {
+	opt, err := redis.ParseURL(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("-redis %s: %w", rawURL, err)
+	}
+	return &redisStats{client: redis.NewClient(opt)}, nil
+}
+
+func (r *redisStats) calls(ctx context.Context) (map[string]uint64, error) {
+	info, err := r.client.Info(ctx, "commandstats").Result()
+	if err != nil {
+		return nil, fmt.Errorf("redis INFO commandstats: %w", err)
+	}
+	return loadgen.ParseCommandStats(info)
+}
+
+func (r *redisStats) close() { _ = r.client.Close() }
+
+// pid is the Redis server's process id (INFO server), 0 when unknown; its
+// CPU time is readable only when it runs on this machine, as the harness
+// requires.
+func (r *redisStats) pid(ctx context.Context) int {
+	info, err := r.client.Info(ctx, "server").Result()
+	if err != nil {
+		return 0
+	}
+	return loadgen.InfoInt(info, "process_id")
+}
+
+// deleteKeys deletes every key under prefix (SCAN, then UNLINK in batches).
+func deleteKeys(ctx context.Context, rawURL, prefix string) (int, error) {
+	if prefix == "" || !strings.HasPrefix(prefix, "bench:") {
+		return 0, fmt.Errorf("refusing to delete keys under %q: not a bench prefix", prefix)
+	}
+	opt, err := redis.ParseURL(rawURL)
+	if err != nil {
+		return 0, err
+	}
+	c := redis.NewClient(opt)
+	defer c.Close()
+	n := 0
+	iter := c.Scan(ctx, 0, escapeGlob(prefix)+"*", 1000).Iterator()
+	batch := make([]string, 0, 500)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		err := c.Unlink(ctx, batch...).Err()
+		n += len(batch)
+		batch = batch[:0]
+		return err
+	}
+	for iter.Next(ctx) {
+		batch = append(batch, iter.Val())
+		if len(batch) == cap(batch) {
+			if err := flush(); err != nil {
+				return n, err
+			}
+		}
+	}
+	if err := iter.Err(); err != nil {
+		return n, err
+	}
+	return n, flush()
+}
+
+func escapeGlob(s string) string {
+	return strings.NewReplacer(`\`, `\\`, "*", `\*`, "?", `\?`, "[", `\[`, "]", `\]`).Replace(s)
+}
+
+// deleteStream deletes the JetStream stream holding subjectPrefix.> (the
+// one Arbiter created for the scenario), if any.
+func deleteStream(ctx context.Context, natsURL, subjectPrefix string) (string, error) {
+	if !strings.HasPrefix(subjectPrefix, "bench_") {
+		return "", fmt.Errorf("refusing to delete the stream of %q: not a bench prefix", subjectPrefix)
+	}
+	nc, err := nats.Connect(natsURL, nats.Name("arbiter-bench"), nats.Timeout(5*time.Second))
+	if err != nil {
+		return "", err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return "", err
+	}
+	name, err := js.StreamNameBySubject(ctx, subjectPrefix+".>")
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	st, err := js.Stream(ctx, name)
+	if err != nil {
+		return "", err
+	}
+	for _, subj := range st.CachedInfo().Config.Subjects {
+		if !strings.HasPrefix(subj, subjectPrefix+".") {
+			return "", fmt.Errorf("stream %s also holds %q: not deleting it", name, subj)
+		}
+	}
+	return name, js.DeleteStream(ctx, name)
+}

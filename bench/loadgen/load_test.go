@@ -1,0 +1,155 @@
+package loadgen
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+)
+
+func startTestCeiling(t *testing.T, size int) *Ceiling {
+	t.Helper()
+	c, err := StartCeiling("127.0.0.1:0", size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = c.Close(ctx)
+	})
+	return c
+}
+
+func testMix(t *testing.T) *Mix {
+	t.Helper()
+	m, err := NewMix(MixConfig{KnownIDs: ids(100), AnonymousShare: 0.1, UnknownShare: 0.1}, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestCeilingBody(t *testing.T) {
+	for _, size := range []int{200, 731, 2048} {
+		b := CeilingBody(size)
+		if len(b) != size {
+			t.Errorf("CeilingBody(%d) is %d bytes", size, len(b))
+		}
+		var v map[string]any
+		if err := json.Unmarshal(b, &v); err != nil {
+			t.Errorf("CeilingBody(%d) is not JSON: %v", size, err)
+		}
+	}
+	if b := CeilingBody(10); len(b) < 150 {
+		t.Errorf("CeilingBody(10) = %d bytes; want the whole skeleton", len(b))
+	}
+}
+
+func TestClosedLoopCountBound(t *testing.T) {
+	c := startTestCeiling(t, 500)
+	cl, err := NewClient([]string{c.Addr()}, 4, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	r := ClosedLoop(context.Background(), cl, testMix(t), 4, 30*time.Second, 300)
+	if r.Sent != 300 || r.OK != 300 {
+		t.Fatalf("sent %d, ok %d (errors %v); want 300, 300", r.Sent, r.OK, r.Errors)
+	}
+	if r.RespBytes != 500 {
+		t.Errorf("mean answer %g bytes, want 500", r.RespBytes)
+	}
+	if r.Latency.Count != 300 || r.Throughput <= 0 {
+		t.Errorf("latency count %d, throughput %g", r.Latency.Count, r.Throughput)
+	}
+}
+
+func TestClosedLoopTimeBound(t *testing.T) {
+	c := startTestCeiling(t, 500)
+	cl, err := NewClient([]string{c.Addr()}, 2, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	start := time.Now()
+	r := ClosedLoop(context.Background(), cl, testMix(t), 2, 200*time.Millisecond, 0)
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("a 200 ms closed loop took %s", took)
+	}
+	if r.OK == 0 || r.OK != r.Sent {
+		t.Errorf("sent %d, ok %d, errors %v", r.Sent, r.OK, r.Errors)
+	}
+}
+
+func TestOpenLoopSendsTheSchedule(t *testing.T) {
+	c := startTestCeiling(t, 500)
+	// Two replicas: the load is split round-robin.
+	c2 := startTestCeiling(t, 500)
+	cl, err := NewClient([]string{c.Addr(), c2.Addr()}, 8, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	start := time.Now()
+	r, err := OpenLoop(context.Background(), cl, testMix(t), 1000, 300*time.Millisecond, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Sent != 300 || r.OK != 300 {
+		t.Fatalf("sent %d, ok %d (errors %v); want the 300 scheduled", r.Sent, r.OK, r.Errors)
+	}
+	// The schedule takes 0.3 s; the whole run cannot be much shorter.
+	if took := time.Since(start); took < 290*time.Millisecond {
+		t.Errorf("300 requests at 1000/s took only %s: not paced", took)
+	}
+	if r.Latency.Count != 300 || r.Service.Count != 300 || r.Lag.Count != 300 {
+		t.Errorf("histogram counts %d, %d, %d; want 300", r.Latency.Count, r.Service.Count, r.Lag.Count)
+	}
+	// Latency from the intended start includes the service time.
+	if r.Latency.Max < r.Service.Max-1 {
+		t.Errorf("latency max %d µs < service max %d µs", r.Latency.Max, r.Service.Max)
+	}
+}
+
+func TestOpenLoopChargesStalls(t *testing.T) {
+	// One sender, and a schedule faster than a request can be answered
+	// sequentially with the sender stalled: requests go out late and the
+	// lateness is part of their latency (no coordinated omission).
+	c := startTestCeiling(t, 500)
+	cl, err := NewClient([]string{c.Addr()}, 1, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	r, err := OpenLoop(context.Background(), cl, testMix(t), 200000, 5*time.Millisecond, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Sent != 1000 {
+		t.Fatalf("sent %d, want 1000", r.Sent)
+	}
+	// 1000 requests on one connection take far longer than the 5 ms they
+	// were scheduled in: the last ones are charged for the wait.
+	if r.Lag.Max < 1000 || r.Latency.Max < r.Lag.Max {
+		t.Errorf("lag max %d µs, latency max %d µs; want the queueing delay charged", r.Lag.Max, r.Latency.Max)
+	}
+}
+
+func TestCheckLoopback(t *testing.T) {
+	ok := []string{"127.0.0.1:8080", "localhost:1", "[::1]:80", "127.1.2.3:9"}
+	bad := []string{"10.0.0.1:80", "example.com:80", "0.0.0.0:80", "127.0.0.1", ":8080"}
+	for _, a := range ok {
+		if err := CheckLoopback(a); err != nil {
+			t.Errorf("CheckLoopback(%q) = %v", a, err)
+		}
+	}
+	for _, a := range bad {
+		if err := CheckLoopback(a); err == nil {
+			t.Errorf("CheckLoopback(%q) = nil, want an error", a)
+		}
+	}
+	if _, err := NewClient([]string{"192.168.1.1:80"}, 1, time.Second); err == nil {
+		t.Error("NewClient accepted a non-loopback target")
+	}
+}

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const ruleTestdata = "../../rules/ruletest/testdata"
+
+// runCLI runs the arbiter command line with args and returns its exit
+// code, stdout and stderr.
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, stdio{In: strings.NewReader(""), Out: &out, Err: &errb})
+	return code, out.String(), errb.String()
+}
+
+func TestRulesTestUsage(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no dir", nil, "want one rules directory"},
+		{"two dirs", []string{"a", "b"}, "want one rules directory"},
+		{"bad format", []string{"dir", "--format", "xml"}, "use text or json"},
+		{"bad regexp", []string{"--run", "(", "dir"}, "--run"},
+		{"unknown flag", []string{"dir", "--verbose"}, "flag provided but not defined"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, out, errs := runCLI(t, append([]string{"rules", "test"}, c.args...)...)
+			if code != exitUsage || !strings.Contains(errs, c.want) || !strings.Contains(errs, "Usage: arbiter rules test DIR") || out != "" {
+				t.Errorf("exit %d, stdout %q, stderr %q; want exit 2 with %q and the help", code, out, errs, c.want)
+			}
+		})
+	}
+	code, out, _ := runCLI(t, "rules", "test", "--help")
+	if code != exitOK || !strings.Contains(out, "--format") {
+		t.Errorf("--help: exit %d, %q", code, out)
+	}
+}
+
+func TestRulesTestMissingDir(t *testing.T) {
+	code, _, errs := runCLI(t, "rules", "test", filepath.Join(t.TempDir(), "nope"))
+	if code != exitFail || errs == "" {
+		t.Errorf("exit %d, stderr %q; want 1 with an error", code, errs)
+	}
+}
+
+func TestRulesTestRuleErrors(t *testing.T) {
+	dir := filepath.Join(ruleTestdata, "broken")
+	code, out, errs := runCLI(t, "rules", "test", dir)
+	want := filepath.Join(dir, "rules.yaml") + ":5:19: "
+	if code != exitFail || !strings.Contains(errs, want) || !strings.Contains(errs, "profile.ltv") || out != "" {
+		t.Errorf("exit %d, stderr %q; want 1 with %q and a suggestion of profile.ltv", code, errs, want)
+	}
+}
+
+func TestRulesTestPass(t *testing.T) {
+	code, out, errs := runCLI(t, "rules", "test", filepath.Join(ruleTestdata, "pass"))
+	if code != exitOK || out != "2 passed, 0 failed\n" {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 0 and 2 passed", code, out, errs)
+	}
+}
+
+func TestRulesTestFail(t *testing.T) {
+	dir := filepath.Join(ruleTestdata, "mixed")
+	code, out, errs := runCLI(t, "rules", "test", dir)
+	if code != exitFail {
+		t.Errorf("exit %d, want 1", code)
+	}
+	for _, want := range []string{
+		"FAIL " + filepath.Join(dir, "checkout_test.yaml") + ":11: a lapsed VIP still gets 10% (wrong on purpose)",
+		"    actions: expected [vip_10, join_loyalty], got [join_loyalty]",
+		"    discount_total: expected 12.00 USD, got 0.00 USD",
+		"    why:",
+		"offer vip_10: not chosen: segment",
+		"1 passed, 1 failed",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "FAIL "+filepath.Join(dir, "checkout_test.yaml")+":2:") {
+		t.Errorf("the passing case is reported as failing:\n%s", out)
+	}
+
+	// --run picks cases by name; flags may follow the directory.
+	code, out, _ = runCLI(t, "rules", "test", dir, "--run", "^a VIP")
+	if code != exitOK || out != "1 passed, 0 failed\n" {
+		t.Errorf("--run: exit %d, %q", code, out)
+	}
+	code, out, errs = runCLI(t, "rules", "test", "--run", "nothing matches", dir)
+	if code != exitOK || out != "0 passed, 0 failed\n" || !strings.Contains(errs, "no test case matches") {
+		t.Errorf("--run with no match: exit %d, %q, %q", code, out, errs)
+	}
+
+	code, out, _ = runCLI(t, "rules", "test", "--format", "json", dir)
+	var rep struct {
+		Results []struct {
+			Name        string   `json:"name"`
+			File        string   `json:"file"`
+			Line        int      `json:"line"`
+			Pass        bool     `json:"pass"`
+			Explanation []string `json:"explanation"`
+			Mismatches  []struct{ What, Expected, Got string }
+			Decision    map[string]any `json:"decision"`
+		} `json:"results"`
+		Passed, Failed int
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("--format json: %v\n%s", err, out)
+	}
+	if code != exitFail || rep.Passed != 1 || rep.Failed != 1 || len(rep.Results) != 2 || rep.Results[1].Pass ||
+		rep.Results[1].Line != 11 || len(rep.Results[1].Mismatches) == 0 || rep.Results[1].Decision == nil || len(rep.Results[1].Explanation) == 0 {
+		t.Errorf("--format json: exit %d, %+v", code, rep)
+	}
+}
+
+func TestRulesTestNoCases(t *testing.T) {
+	dir := t.TempDir()
+	src, err := os.ReadFile(filepath.Join(ruleTestdata, "pass", "rules.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "rules.yaml"), src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runCLI(t, "rules", "test", dir)
+	if code != exitOK || out != "0 passed, 0 failed\n" || !strings.Contains(errs, "no test cases") {
+		t.Errorf("exit %d, %q, %q", code, out, errs)
+	}
+}

@@ -1,0 +1,340 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/arbiterhq/arbiter/engine"
+	"github.com/arbiterhq/arbiter/rules"
+)
+
+// syncBuffer is a bytes.Buffer safe for the child's writes and the test's reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func copyDir(t *testing.T, from, to string) {
+	t.Helper()
+	err := filepath.WalkDir(from, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, p)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(to, rel), 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(to, rel), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// poll calls f until it returns true or the deadline passes.
+func poll(t *testing.T, what string, timeout time.Duration, f func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !f() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func getJSON(url string) (int, map[string]any, error) {
+	res, err := http.Get(url)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer res.Body.Close()
+	var m map[string]any
+	b, _ := io.ReadAll(res.Body)
+	_ = json.Unmarshal(b, &m)
+	return res.StatusCode, m, nil
+}
+
+// TestServeEndToEnd builds the binary and runs `arbiter serve` on a rules
+// directory: decisions, a hot reload on a changed file, a broken file that
+// leaves the old version serving, then SIGTERM and exit code 0.
+func TestServeEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	dir := t.TempDir()
+	rulesDir := filepath.Join(dir, "rules")
+	copyDir(t, "testdata/e2e/rules", rulesDir)
+	if _, err := rules.Load(rulesDir); errors.Is(err, rules.ErrNotBuilt) {
+		t.Skip("rules.Load is not built yet")
+	} else if err != nil {
+		t.Fatalf("the test rules do not load: %v", err)
+	}
+	bin := filepath.Join(dir, "arbiter")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	port := freePort(t)
+	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	var logs syncBuffer
+	cmd := exec.Command(bin, "serve", "--rules", rulesDir, "--addr", "127.0.0.1:"+strconv.Itoa(port), "--no-auth",
+		"--log-format", "json", "--shutdown-timeout", "5s")
+	cmd.Env = append(os.Environ(), "ARBITER_API_KEYS=", "ARBITER_REDIS_URL=", "ARBITER_NATS_URL=")
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("server log:\n%s", logs.String())
+		}
+	}()
+
+	poll(t, "GET /readyz", 30*time.Second, func() bool {
+		select {
+		case err := <-exited:
+			t.Fatalf("serve exited early: %v\n%s", err, logs.String())
+		default:
+		}
+		code, _, err := getJSON(base + "/readyz")
+		return err == nil && code == 200
+	})
+	_, v1, _ := getJSON(base + "/v1/rules")
+	first, _ := v1["version"].(string)
+	if first == "" {
+		t.Fatalf("GET /v1/rules: %v", v1)
+	}
+
+	decide := func() (int, map[string]any) {
+		body := `{"customer_id": "c-1", "placement": "checkout", "cart": {"currency": "USD", "items": [{"sku": "A", "price": 60, "quantity": 2}]}}`
+		res, err := http.Post(base+"/v1/decide", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var m map[string]any
+		_ = json.NewDecoder(res.Body).Decode(&m)
+		return res.StatusCode, m
+	}
+	engineBuilt := true
+	if _, err := engine.New(engine.Options{}).Decide(t.Context(), &rules.Ruleset{}, &engine.Profile{}, &engine.Request{}); errors.Is(err, engine.ErrNotBuilt) {
+		engineBuilt = false
+		t.Log("engine.Decide is not built yet: decisions are not checked")
+	}
+	for i := 0; i < 5 && engineBuilt; i++ {
+		code, m := decide()
+		if code != 200 || m["ruleset"] != first {
+			t.Fatalf("decide: %d %v", code, m)
+		}
+	}
+
+	// A changed rule file: the new version is served.
+	offer := filepath.Join(rulesDir, "offers", "welcome.yaml")
+	if err := os.WriteFile(offer, []byte("offers:\n  - id: welcome\n    title: Welcome back\n    kind: action\n    priority: 20\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var second string
+	poll(t, "the new version at /v1/rules", 10*time.Second, func() bool {
+		_, m, err := getJSON(base + "/v1/rules")
+		second, _ = m["version"].(string)
+		return err == nil && second != "" && second != first
+	})
+
+	// A broken file: last_error shows, the old version keeps serving.
+	if err := os.WriteFile(filepath.Join(rulesDir, "broken.yaml"), []byte("offers:\n  - id: nope\n    kind: action\n    when: profile.lvt > 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, "last_error at /v1/rules", 10*time.Second, func() bool {
+		_, m, err := getJSON(base + "/v1/rules")
+		return err == nil && m["last_error"] != nil
+	})
+	_, m, _ := getJSON(base + "/v1/rules")
+	if m["version"] != second {
+		t.Errorf("a broken file changed the version: %v", m["version"])
+	}
+	if !strings.Contains(logs.String(), "rules reload failed") {
+		t.Error("the failed reload is not in the log")
+	}
+	if engineBuilt {
+		if code, m := decide(); code != 200 || m["ruleset"] != second {
+			t.Errorf("decide after a broken file: %d %v", code, m)
+		}
+	}
+	res, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(mb), `arbiter_rules_reloads_total{result="error"}`) {
+		t.Error("the failed reload is not in the metrics")
+	}
+
+	// SIGTERM: a clean exit.
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not exit within 20s of SIGTERM")
+	}
+	if !strings.Contains(logs.String(), `"msg":"stopped"`) {
+		t.Error("no clean stop in the log")
+	}
+}
+
+func TestServeHelpListsEveryFlag(t *testing.T) {
+	var out bytes.Buffer
+	if code := run(context.Background(), []string{"serve", "--help"}, stdio{Out: &out, Err: io.Discard}); code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+	for name, env := range serveEnv {
+		if !strings.Contains(out.String(), "--"+name) || !strings.Contains(out.String(), "$"+env) {
+			t.Errorf("help lacks --%s or $%s", name, env)
+		}
+	}
+	for _, def := range []string{"default :8080", "default 64KiB", "default 50ms", "default 20ms", "ARBITER_API_KEYS"} {
+		if !strings.Contains(out.String(), def) {
+			t.Errorf("help lacks %q", def)
+		}
+	}
+}
+
+func TestServeUsageErrors(t *testing.T) {
+	t.Setenv("ARBITER_API_KEYS", "")
+	t.Setenv("ARBITER_RULES", "")
+	cases := [][]string{
+		{"serve"},                 // no rules
+		{"serve", "--rules", "x"}, // no keys, no --no-auth
+		{"serve", "--rules", "x", "--no-auth", "--max-body", "lots"},
+		{"serve", "--rules", "x", "--no-auth", "--redis", "redis://h:1", "--profiles", "p.jsonl"},
+		{"serve", "--rules", "x", "--no-auth", "--log-format", "xml"},
+		{"serve", "--bogus"},
+	}
+	for _, args := range cases {
+		var errb bytes.Buffer
+		if code := run(context.Background(), args, stdio{Out: io.Discard, Err: &errb}); code != exitUsage {
+			t.Errorf("%v: exit %d, want %d: %s", args, code, exitUsage, errb.String())
+		}
+		if !strings.Contains(errb.String(), "Usage: arbiter serve") {
+			t.Errorf("%v: no help printed", args)
+		}
+	}
+}
+
+func TestServeBrokenRulesExit1(t *testing.T) {
+	dir := t.TempDir()
+	var errb bytes.Buffer
+	code := run(context.Background(), []string{"serve", "--rules", filepath.Join(dir, "missing"), "--no-auth"}, stdio{Out: io.Discard, Err: &errb})
+	if code != exitFail || !strings.Contains(errb.String(), "do not load") {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+}
+
+func TestEnvAndFlags(t *testing.T) {
+	var cfg serveConfig
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	newServeFlags(fs, &cfg)
+	if err := fs.Parse([]string{"--addr", "127.0.0.1:1"}); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"ARBITER_ADDR": "0.0.0.0:2", "ARBITER_MAX_BODY": "1MiB", "ARBITER_DECISION_TIMEOUT": "80ms", "ARBITER_NO_AUTH": "true"}
+	if err := applyEnv(fs, serveEnv, func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.addr != "127.0.0.1:1" || cfg.maxBody != 1<<20 || cfg.decisionTimeout != 80*time.Millisecond || !cfg.noAuth {
+		t.Errorf("%+v", cfg)
+	}
+	env["ARBITER_EVENT_BUFFER"] = "many"
+	fs2 := flag.NewFlagSet("serve", flag.ContinueOnError)
+	newServeFlags(fs2, &cfg)
+	_ = fs2.Parse(nil)
+	if err := applyEnv(fs2, serveEnv, func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "ARBITER_EVENT_BUFFER") {
+		t.Errorf("a bad variable: %v", err)
+	}
+}
+
+func TestByteSize(t *testing.T) {
+	for in, want := range map[string]int{"65536": 65536, "64KiB": 65536, "64k": 65536, "1MiB": 1 << 20, "2 MB": 2 << 20, "10b": 10} {
+		var b byteSize
+		if err := b.Set(in); err != nil || int(b) != want {
+			t.Errorf("%q: %d %v", in, b, err)
+		}
+	}
+	for _, in := range []string{"", "0", "-1", "x", "1.5k", "99999999999"} {
+		var b byteSize
+		if err := b.Set(in); err == nil {
+			t.Errorf("%q accepted", in)
+		}
+	}
+}
+
+func TestLoadAPIKeys(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "keys")
+	if err := os.WriteFile(f, []byte("# ops team\nkey-one\n\n  key-two  \n#key-three\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := loadAPIKeys(f, " env-1, ,env-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(keys, "|") != "key-one|key-two|env-1|env-2" {
+		t.Errorf("%q", keys)
+	}
+	if _, err := loadAPIKeys(f+"-missing", ""); err == nil {
+		t.Error("a missing keys file is not an error")
+	}
+}

@@ -1,0 +1,199 @@
+package engine
+
+import (
+	"context"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"testing"
+	"testing/quick"
+	"time"
+)
+
+func TestWalk(t *testing.T) {
+	granted := func(int) Result { return Granted }
+	cases := []struct {
+		name    string
+		plan    Plan
+		reserve func(int) Result
+		want    []Result
+	}{
+		{"limit", Plan{Limit: 2, Guardrail: 100, Items: []PlanItem{{OfferID: "a"}, {OfferID: "b"}, {OfferID: "c"}}}, granted,
+			[]Result{Granted, Granted, SkippedLimit}},
+		{"group", Plan{Limit: 3, Guardrail: 100, Items: []PlanItem{{OfferID: "a", Group: "g"}, {OfferID: "b", Group: "g"}, {OfferID: "c", Group: "h"}}}, granted,
+			[]Result{Granted, SkippedGroup, Granted}},
+		{"guardrail skips, never trims, the next still fits", Plan{Limit: 3, Guardrail: 100, Items: []PlanItem{{OfferID: "a", Amount: 60}, {OfferID: "b", Amount: 50}, {OfferID: "c", Amount: 40}}}, granted,
+			[]Result{Granted, SkippedGuardrail, Granted}},
+		{"guardrail exactly reached", Plan{Limit: 3, Guardrail: 100, Items: []PlanItem{{OfferID: "a", Amount: 60}, {OfferID: "b", Amount: 40}}}, granted,
+			[]Result{Granted, Granted}},
+		{"fallback when nothing was granted", Plan{Limit: 3, Guardrail: 0, Items: []PlanItem{{OfferID: "a", Amount: 10}, {OfferID: "f", Fallback: true}}}, granted,
+			[]Result{SkippedGuardrail, Granted}},
+		{"fallback skipped once the main pass granted", Plan{Limit: 3, Guardrail: 100, Items: []PlanItem{{OfferID: "a"}, {OfferID: "f", Fallback: true}}}, granted,
+			[]Result{Granted, SkippedFallback}},
+		{"a lost reservation gives its place to the next", Plan{Limit: 1, Guardrail: 100, Items: []PlanItem{{OfferID: "a", Total: 1}, {OfferID: "b"}}},
+			func(int) Result { return SkippedCapTotal }, []Result{SkippedCapTotal, Granted}},
+		{"a lost reservation frees its group", Plan{Limit: 3, Guardrail: 100, Items: []PlanItem{{OfferID: "a", Group: "g", Budget: 5}, {OfferID: "b", Group: "g"}}},
+			func(int) Result { return SkippedBudget }, []Result{SkippedBudget, Granted}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var called []int
+			got := c.plan.Walk(func(i int) Result {
+				called = append(called, i)
+				if !c.plan.Items[i].Capped() {
+					t.Errorf("reserve called for uncapped item %d", i)
+				}
+				return c.reserve(i)
+			})
+			if len(got) != len(c.want) {
+				t.Fatalf("got %v, want %v", got, c.want)
+			}
+			for i := range got {
+				if got[i] != c.want[i] {
+					t.Fatalf("got %v, want %v", got, c.want)
+				}
+			}
+		})
+	}
+}
+
+func randomPlan(r *rand.Rand) *Plan {
+	p := &Plan{Limit: 1 + r.IntN(4), Guardrail: r.Int64N(300), CustomerID: "c" + strconv.Itoa(r.IntN(3)), Currency: "USD"}
+	n := r.IntN(8)
+	groups := []string{"", "", "g", "h"}
+	for i := 0; i < n; i++ {
+		it := PlanItem{OfferID: "o" + strconv.Itoa(i), Group: groups[r.IntN(4)], Amount: r.Int64N(120), Fallback: i >= n-r.IntN(2)}
+		switch r.IntN(4) {
+		case 1:
+			it.Total = 1 + r.Int64N(3)
+		case 2:
+			it.Budget = 1 + r.Int64N(200)
+		case 3:
+			it.PerCustomer = 1 + r.IntN(2)
+		}
+		p.Items = append(p.Items, it)
+	}
+	return p
+}
+
+// TestWalkConsistent: whatever reserve answers, the granted items respect
+// the limit, the groups, the guardrail and the fallback rule, and reserve
+// is asked only about capped items that passed the other checks.
+func TestWalkConsistent(t *testing.T) {
+	f := func(seed uint64) bool {
+		r := rand.New(rand.NewPCG(seed, 1))
+		p := randomPlan(r)
+		asked := map[int]bool{}
+		res := p.Walk(func(i int) Result {
+			asked[i] = true
+			return []Result{Granted, SkippedCapTotal, SkippedBudget, SkippedCapPerCustomer}[r.IntN(4)]
+		})
+		n, main := 0, 0
+		var sum int64
+		groups := map[string]bool{}
+		for i, it := range p.Items {
+			if asked[i] != (it.Capped() && (res[i] == Granted || res[i] >= SkippedCapPerCustomer && res[i] <= SkippedBudget)) {
+				return false
+			}
+			if res[i] != Granted {
+				continue
+			}
+			if it.Fallback && main > 0 || it.Group != "" && groups[it.Group] {
+				return false
+			}
+			n++
+			if !it.Fallback {
+				main++
+			}
+			groups[it.Group] = it.Group != ""
+			sum += it.Amount
+		}
+		return n <= p.Limit && sum <= p.Guardrail
+	}
+	if err := quick.Check(f, &quick.Config{MaxCount: 2000}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestMemoryLedgerWindowAndDryRun(t *testing.T) {
+	l := NewMemoryLedger()
+	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	plan := func(now time.Time, dry bool) *Plan {
+		return &Plan{Now: now, CustomerID: "c1", Currency: "USD", DryRun: dry, Limit: 1, Guardrail: 1000,
+			Items: []PlanItem{{OfferID: "o", PerCustomer: 1, Window: 24 * time.Hour, Amount: 100, Budget: 250}}}
+	}
+	steps := []struct {
+		now  time.Time
+		dry  bool
+		want Result
+	}{
+		{t0, true, Granted},  // a dry run reserves nothing
+		{t0, false, Granted}, //
+		{t0.Add(time.Hour), false, SkippedCapPerCustomer},     // within 24h
+		{t0.Add(48 * time.Hour), true, Granted},               // a dry run in the future does not forget grants
+		{t0.Add(2 * time.Hour), false, SkippedCapPerCustomer}, //
+		{t0.Add(24 * time.Hour), false, Granted},              // out of the window: budget 200 of 250 spent
+		{t0.Add(49 * time.Hour), false, SkippedBudget},        // 300 > 250
+	}
+	for i, s := range steps {
+		got, err := l.Reserve(context.Background(), plan(s.now, s.dry))
+		if err != nil || got[0] != s.want {
+			t.Fatalf("step %d: %v %v, want %v", i, got, err, s.want)
+		}
+	}
+	if l.Spent("o", "USD") != 200 {
+		t.Errorf("spent %d", l.Spent("o", "USD"))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := l.Reserve(ctx, plan(t0, false)); err == nil {
+		t.Error("a done context must fail")
+	}
+}
+
+// TestMemoryLedgerConcurrent: 64 goroutines never grant past a total cap,
+// a budget or a per-customer cap.
+func TestMemoryLedgerConcurrent(t *testing.T) {
+	l := NewMemoryLedger()
+	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	const workers, per = 64, 50
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	grants := map[string]int{}
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < per; i++ {
+				p := &Plan{Now: now, CustomerID: "c" + strconv.Itoa(i%10), Currency: "USD", Limit: 3, Guardrail: 1 << 40,
+					Items: []PlanItem{
+						{OfferID: "total", Total: 100},
+						{OfferID: "budget", Amount: 7, Budget: 1000},
+						{OfferID: "percust", PerCustomer: 2},
+					}}
+				res, err := l.Reserve(context.Background(), p)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				for j, r := range res {
+					if r == Granted {
+						grants[p.Items[j].OfferID]++
+					}
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if grants["total"] != 100 {
+		t.Errorf("total cap 100: %d grants", grants["total"])
+	}
+	if grants["budget"] != 1000/7 || l.Spent("budget", "USD") != int64(1000/7*7) {
+		t.Errorf("budget 1000 at 7: %d grants, %d spent", grants["budget"], l.Spent("budget", "USD"))
+	}
+	if grants["percust"] != 20 {
+		t.Errorf("2 per customer, 10 customers: %d grants", grants["percust"])
+	}
+}

@@ -1,0 +1,404 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/arbiterhq/arbiter/rules"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/vm"
+)
+
+// scratch is the per-decision working memory, pooled by the Engine so that
+// a decision allocates little: the expression environment and its maps,
+// the expr VM, the candidates, the plan. Nothing in it outlives Decide:
+// the Decision is built from fresh copies.
+type scratch struct {
+	vm vm.VM
+
+	env      map[string]any
+	cart     map[string]any
+	ctx      map[string]any
+	itemMaps []map[string]any
+	itemsAny []any
+
+	items     []Item
+	exp       int8
+	currency  string
+	cartTotal int64
+	profile   *Profile
+
+	segs      []string
+	segsDirty bool
+	segStates []segState
+
+	cands   []cand
+	over    []override
+	order   []int32
+	match   []bool
+	weights []int64
+	wbuf    []int64
+	split   []int64
+	sorter  lineSorter
+	plan    Plan
+	results []Result
+	buf     []byte
+}
+
+type segState struct {
+	matched bool
+	err     string
+}
+
+// override is the variant offer that replaces a base offer for this
+// customer: the first experiment (in ruleset order) that overrides it.
+type override struct {
+	offer        *rules.Offer
+	exp, variant int32
+}
+
+// cand is one offer's state in a decision.
+type cand struct {
+	offer        *rules.Offer // the effective offer (a variant's, when overridden)
+	eligible     bool
+	chosen       bool
+	scored       bool
+	reason       string
+	detail       string
+	err          string
+	score        float64
+	hasDiscount  bool
+	amount       int64
+	micro        int64
+	hasPercent   bool
+	freeShipping bool
+	wOff         int // the discount's per-line weights in scratch.wbuf
+}
+
+func newScratch() *scratch {
+	return &scratch{
+		env:  make(map[string]any, 8),
+		cart: make(map[string]any, 4),
+		ctx:  make(map[string]any, 8),
+	}
+}
+
+// begin fills the environment for one decision.
+func (s *scratch) begin(rs *rules.Ruleset, p *Profile, req *Request) {
+	exp, ok := CurrencyExp(req.Cart.Currency)
+	if !ok {
+		exp = 2
+	}
+	s.exp = exp
+	s.currency = req.Cart.Currency
+	s.items = req.Cart.Items
+	s.profile = p
+
+	var total int64
+	count := 0
+	for len(s.itemMaps) < len(s.items) {
+		s.itemMaps = append(s.itemMaps, make(map[string]any, 5))
+	}
+	s.itemsAny = s.itemsAny[:0]
+	for i := range s.items {
+		it := &s.items[i]
+		total = addSat(total, lineValue(it))
+		count += it.Quantity
+		m := s.itemMaps[i]
+		m["sku"] = it.SKU
+		m["category"] = it.Category
+		m["price"] = Money{Minor: it.Price, Exp: exp}.Major()
+		m["quantity"] = it.Quantity
+		m["tags"] = it.Tags // a nil list boxes without allocating
+		s.itemsAny = append(s.itemsAny, m)
+	}
+	s.cartTotal = total
+	s.cart["total"] = Money{Minor: total, Exp: exp}.Major()
+	s.cart["currency"] = req.Cart.Currency
+	s.cart["item_count"] = count
+	s.cart["items"] = s.itemsAny
+
+	for k, v := range req.Context {
+		s.ctx[k] = v
+	}
+	s.ctx["placement"] = req.Placement
+	s.ctx["channel"] = req.Channel
+
+	s.env[rules.EnvProfile] = p.Attrs
+	s.env[rules.EnvCart] = s.cart
+	s.env[rules.EnvCtx] = s.ctx
+	s.env[rules.EnvNow] = req.Now
+	s.segs = s.segs[:0]
+	s.segsDirty = true
+
+	s.segStates = resize(s.segStates, len(rs.Segments))
+	s.cands = resize(s.cands, len(rs.Offers))
+	s.over = resize(s.over, len(rs.Offers))
+	s.wbuf = s.wbuf[:0]
+}
+
+// resize returns a slice of n zero values, reusing v's memory.
+func resize[T any](v []T, n int) []T {
+	if cap(v) < n {
+		return make([]T, n)
+	}
+	v = v[:n]
+	clear(v)
+	return v
+}
+
+// end drops every reference into the request, the profile and the
+// ruleset, so that the pooled scratch keeps nothing alive.
+func (s *scratch) end() {
+	clear(s.env)
+	clear(s.ctx)
+	clear(s.cart)
+	for _, m := range s.itemMaps {
+		clear(m)
+	}
+	clear(s.itemsAny)
+	s.itemsAny = s.itemsAny[:0]
+	s.items = nil
+	s.profile = nil
+	clear(s.segs)
+	clear(s.cands)
+	clear(s.over)
+	clear(s.segStates)
+	s.plan.Items = s.plan.Items[:0]
+	s.sorter.items = nil
+	s.sorter.weights = nil
+	s.currency = ""
+}
+
+// syncSegments makes `segments` hold the segments matched so far.
+func (s *scratch) syncSegments() {
+	if s.segsDirty {
+		s.env[rules.EnvSegments] = s.segs[:len(s.segs):len(s.segs)]
+		s.segsDirty = false
+	}
+}
+
+func (s *scratch) matchedSegment(id string) bool {
+	for _, m := range s.segs {
+		if m == id {
+			return true
+		}
+	}
+	return false
+}
+
+// segmentOK: any of the offer's segments (or none listed), none of its
+// excluded segments.
+func (s *scratch) segmentOK(o *rules.Offer) bool {
+	if len(o.Segments) > 0 {
+		any := false
+		for _, id := range o.Segments {
+			if s.matchedSegment(id) {
+				any = true
+				break
+			}
+		}
+		if !any {
+			return false
+		}
+	}
+	for _, id := range o.ExcludeSegments {
+		if s.matchedSegment(id) {
+			return false
+		}
+	}
+	return true
+}
+
+// scheduleOK: start inclusive, end exclusive; days and hours (minute of
+// the day, both ends inclusive) read in the schedule's timezone.
+func scheduleOK(sc *rules.Schedule, now time.Time) bool {
+	if sc == nil {
+		return true
+	}
+	if !sc.Start.IsZero() && now.Before(sc.Start) {
+		return false
+	}
+	if !sc.End.IsZero() && !now.Before(sc.End) {
+		return false
+	}
+	if !sc.HasDays && !sc.HasHours {
+		return true
+	}
+	loc := sc.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	local := now.In(loc)
+	if sc.HasDays && !sc.Days[local.Weekday()] {
+		return false
+	}
+	if sc.HasHours {
+		m := local.Hour()*60 + local.Minute()
+		if m < sc.FromMinute || m > sc.ToMinute {
+			return false
+		}
+	}
+	return true
+}
+
+// errResultType is a program that returned an unexpected type.
+var errResultType = errors.New("unexpected result type")
+
+// cond runs a condition.
+func (s *scratch) cond(e *rules.Expr) (bool, error) {
+	if e == nil || e.Program == nil {
+		return false, errors.New("expression not compiled")
+	}
+	v, err := s.vm.Run(e.Program, s.env)
+	if err != nil {
+		return false, err
+	}
+	switch b := v.(type) {
+	case bool:
+		return b, nil
+	case nil:
+		return false, nil
+	}
+	return false, fmt.Errorf("%w %T, want a bool", errResultType, v)
+}
+
+// number runs a number expression.
+func (s *scratch) number(e *rules.Expr) (float64, error) {
+	if e == nil || e.Program == nil {
+		return 0, errors.New("expression not compiled")
+	}
+	v, err := s.vm.Run(e.Program, s.env)
+	if err != nil {
+		return 0, err
+	}
+	switch n := v.(type) {
+	case float64:
+		return n, nil
+	case int:
+		return float64(n), nil
+	case int64:
+		return float64(n), nil
+	case float32:
+		return float64(n), nil
+	}
+	return 0, fmt.Errorf("%w %T, want a number", errResultType, v)
+}
+
+// exprError is the explain text of a run-time error: where the
+// expression is written, and what went wrong.
+func exprError(e *rules.Expr, err error) string {
+	msg := err.Error()
+	var fe *file.Error
+	if errors.As(err, &fe) {
+		msg = fe.Message
+	}
+	if e == nil || e.Pos.File == "" {
+		return msg
+	}
+	return e.Pos.File + ":" + strconv.Itoa(e.Pos.Line) + ":" + strconv.Itoa(e.Pos.Col) + ": " + msg
+}
+
+// render fills a title or message.
+func (s *scratch) render(t *rules.Template, c *cand) string {
+	if len(t.Parts) == 0 {
+		return t.Source
+	}
+	if len(t.Parts) == 1 && t.Parts[0].Var == "" {
+		return t.Parts[0].Literal
+	}
+	b := s.buf[:0]
+	for _, p := range t.Parts {
+		switch {
+		case p.Var == "":
+			b = append(b, p.Literal...)
+		case p.Var == "amount":
+			if c.hasDiscount {
+				b = Money{Minor: c.amount, Exp: s.exp}.AppendText(b)
+			}
+		case p.Var == "percent":
+			if c.hasPercent {
+				b = strconv.AppendFloat(b, microPercentFloat(c.micro), 'f', -1, 64)
+			}
+		case p.Var == "currency":
+			b = append(b, s.currency...)
+		case len(p.Var) > 8 && p.Var[:8] == "profile.":
+			b = appendValue(b, s.profile.Attrs[p.Var[8:]])
+		}
+	}
+	s.buf = b
+	return string(b)
+}
+
+// appendValue writes a profile value as text: lists comma-separated,
+// times in RFC 3339 (nothing for the zero time).
+func appendValue(b []byte, v any) []byte {
+	switch x := v.(type) {
+	case nil:
+		return b
+	case string:
+		return append(b, x...)
+	case int:
+		return strconv.AppendInt(b, int64(x), 10)
+	case int64:
+		return strconv.AppendInt(b, x, 10)
+	case float64:
+		return strconv.AppendFloat(b, x, 'f', -1, 64)
+	case bool:
+		return strconv.AppendBool(b, x)
+	case time.Time:
+		if x.IsZero() {
+			return b
+		}
+		return x.AppendFormat(b, time.RFC3339)
+	case []string:
+		for i, e := range x {
+			if i > 0 {
+				b = append(b, ", "...)
+			}
+			b = append(b, e...)
+		}
+		return b
+	case []float64:
+		for i, e := range x {
+			if i > 0 {
+				b = append(b, ", "...)
+			}
+			b = strconv.AppendFloat(b, e, 'f', -1, 64)
+		}
+		return b
+	}
+	return fmt.Append(b, v)
+}
+
+// explain builds the explanation from the decision's state.
+func (s *scratch) explain(rs *rules.Ruleset) *Explain {
+	ex := &Explain{
+		Segments: make([]SegmentExplain, len(rs.Segments)),
+		Offers:   make([]OfferExplain, len(rs.Offers)),
+	}
+	for i, seg := range rs.Segments {
+		st := &s.segStates[i]
+		ex.Segments[i] = SegmentExplain{ID: seg.ID, Matched: st.matched, Error: st.err}
+	}
+	for i, base := range rs.Offers {
+		c := &s.cands[i]
+		oe := OfferExplain{ID: base.ID, Chosen: c.chosen, Error: c.err}
+		if !c.chosen {
+			oe.Reason = c.reason
+			oe.Detail = c.detail
+		}
+		if c.scored {
+			sc := c.score
+			oe.Score = &sc
+		}
+		if ov := s.over[i]; ov.offer != nil {
+			x := rs.Experiments[ov.exp]
+			oe.Variant = x.ID + "/" + x.Variants[ov.variant].ID
+		}
+		ex.Offers[i] = oe
+	}
+	return ex
+}

@@ -1,0 +1,441 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"math"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+const specDecideBody = `{
+  "customer_id": "c-1042",
+  "placement": "checkout",
+  "channel": "web",
+  "cart": {
+    "currency": "USD",
+    "items": [
+      {"sku": "SHOE-1", "category": "shoes", "price": 60.25, "quantity": 2},
+      {"sku": "SOCK-3", "category": "accessories", "price": 4.50, "quantity": 1}
+    ]
+  },
+  "context": {"country": "US", "device": "mobile", "utm_source": "newsletter"},
+  "limit": 2,
+  "explain": false,
+  "dry_run": false
+}`
+
+func TestDecodeDecideValid(t *testing.T) {
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.FixedZone("", 8*3600))
+	cases := []struct {
+		name string
+		body string
+		want Request
+	}{
+		{"spec example", specDecideBody, Request{
+			CustomerID: "c-1042", Placement: "checkout", Channel: "web",
+			Cart: Cart{Currency: "USD", Items: []Item{
+				{SKU: "SHOE-1", Category: "shoes", Price: 6025, Quantity: 2},
+				{SKU: "SOCK-3", Category: "accessories", Price: 450, Quantity: 1},
+			}},
+			Context: map[string]any{"country": "US", "device": "mobile", "utm_source": "newsletter"},
+			Limit:   2,
+		}},
+		{"empty object: defaults", `{}`, Request{Placement: "default"}},
+		{"nulls are absent", `{"customer_id":null,"placement":null,"channel":null,"cart":null,"context":null,"limit":null,"explain":null,"dry_run":null,"now":null}`,
+			Request{Placement: "default"}},
+		{"cart total ignored, currency after items", `{"cart":{"total":"whatever","items":[{"sku":"A","price":1.005e3,"quantity":3,"tags":["sale","new"]}],"currency":"USD"}}`,
+			Request{Placement: "default", Cart: Cart{Currency: "USD", Items: []Item{{SKU: "A", Price: 100500, Quantity: 3, Tags: []string{"sale", "new"}}}}}},
+		{"JPY whole numbers", `{"cart":{"currency":"JPY","items":[{"sku":"A","price":1250,"quantity":1}]}}`,
+			Request{Placement: "default", Cart: Cart{Currency: "JPY", Items: []Item{{SKU: "A", Price: 1250, Quantity: 1}}}}},
+		{"KWD three decimals, trailing zeros fine", `{"cart":{"currency":"KWD","items":[{"sku":"A","price":1.1250,"quantity":1.0}]}}`,
+			Request{Placement: "default", Cart: Cart{Currency: "KWD", Items: []Item{{SKU: "A", Price: 1125, Quantity: 1}}}}},
+		{"empty cart", `{"cart":{"currency":"EUR"}}`, Request{Placement: "default", Cart: Cart{Currency: "EUR"}}},
+		{"context types, null dropped", `{"context":{"n":1.5,"b":true,"arr":["a",2,false],"gone":null,"esc\u00e9":"x\"y"}}`,
+			Request{Placement: "default", Context: map[string]any{"n": 1.5, "b": true, "arr": []any{"a", 2.0, false}, "escé": "x\"y"}}},
+		{"dry run with now", `{"dry_run":true,"now":"2026-11-28T12:00:00+08:00","explain":true}`,
+			Request{Placement: "default", DryRun: true, Explain: true, Now: now}},
+		{"now before dry_run", `{"now":"2026-11-28T12:00:00+08:00","dry_run":true}`,
+			Request{Placement: "default", DryRun: true, Now: now}},
+		{"limit at max, escaped key", `{"limit":3,"dry\u005frun":true}`, Request{Placement: "default", Limit: 3, DryRun: true}},
+		{"unicode customer id", `{"customer_id":"ç-\ud83d\ude00","placement":"Check_out-2"}`, Request{Placement: "Check_out-2", CustomerID: "ç-😀"}},
+		{"zero price", `{"cart":{"currency":"USD","items":[{"sku":"FREE","price":0,"quantity":1}]}}`,
+			Request{Placement: "default", Cart: Cart{Currency: "USD", Items: []Item{{SKU: "FREE", Price: 0, Quantity: 1}}}}},
+		{"negative zero price", `{"cart":{"currency":"USD","items":[{"sku":"FREE","price":-0.0,"quantity":1}]}}`,
+			Request{Placement: "default", Cart: Cart{Currency: "USD", Items: []Item{{SKU: "FREE", Price: 0, Quantity: 1}}}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := DecodeDecide([]byte(c.body), 3)
+			if err != nil {
+				t.Fatalf("DecodeDecide: %v", err)
+			}
+			if !got.Now.Equal(c.want.Now) {
+				t.Errorf("Now = %v, want %v", got.Now, c.want.Now)
+			}
+			got.Now, c.want.Now = time.Time{}, time.Time{}
+			if !reflect.DeepEqual(*got, c.want) {
+				t.Errorf("got  %+v\nwant %+v", *got, c.want)
+			}
+		})
+	}
+}
+
+func TestDecodeDecideErrors(t *testing.T) {
+	item := func(s string) string {
+		return `{"cart":{"currency":"USD","items":[{"sku":"A","price":1,"quantity":1},` + s + `]}}`
+	}
+	long := strings.Repeat("x", MaxIDLength+1)
+	cases := []struct {
+		name, body string
+		code       string
+		field      string
+		msg        string // a substring of the message
+	}{
+		{"empty body", ``, CodeInvalidJSON, "", "empty"},
+		{"blank body", " \n ", CodeInvalidJSON, "", "empty"},
+		{"broken json", "{\n  \"placement\": \"checkout\",\n  }", CodeInvalidJSON, "", "line 3, column 3 (byte 31)"},
+		{"truncated", `{"placement": "chec`, CodeInvalidJSON, "", "ends early"},
+		{"trailing garbage", `{} x`, CodeInvalidJSON, "", "line 1, column 4"},
+		{"bad utf8", "{\"customer_id\": \"a\xffb\"}", CodeInvalidJSON, "", "invalid UTF-8 at line 1, column 19 (byte 18)"},
+		{"not an object", `[1]`, CodeInvalidRequest, "", "must be a JSON object"},
+		{"null body", `null`, CodeInvalidRequest, "", "got null"},
+		{"unknown field with suggestion", `{"dryrun":true}`, CodeInvalidRequest, "dryrun", `did you mean "dry_run"?`},
+		{"unknown field typo", `{"placment":"x"}`, CodeInvalidRequest, "placment", `did you mean "placement"?`},
+		{"unknown field far", `{"zzz":1}`, CodeInvalidRequest, "zzz", "the fields of the request are customer_id"},
+		{"duplicate field", `{"limit":1,"limit":2}`, CodeInvalidRequest, "limit", "twice"},
+		{"customer_id number", `{"customer_id":42}`, CodeInvalidRequest, "customer_id", "must be a string"},
+		{"customer_id empty", `{"customer_id":""}`, CodeInvalidRequest, "customer_id", "anonymous"},
+		{"customer_id long", `{"customer_id":"` + long + `"}`, CodeInvalidRequest, "customer_id", "at most 128"},
+		{"customer_id control", `{"customer_id":"a\nb"}`, CodeInvalidRequest, "customer_id", "control"},
+		{"placement dot", `{"placement":"check.out"}`, CodeInvalidRequest, "placement", "'_' and '-'"},
+		{"placement wildcard", `{"placement":">"}`, CodeInvalidRequest, "placement", "NATS subject"},
+		{"placement empty", `{"placement":""}`, CodeInvalidRequest, "placement", "must not be empty"},
+		{"placement long", `{"placement":"` + strings.Repeat("p", 65) + `"}`, CodeInvalidRequest, "placement", "at most 64"},
+		{"channel space", `{"channel":"we b"}`, CodeInvalidRequest, "channel", "' ' at byte 2"},
+		{"cart array", `{"cart":[]}`, CodeInvalidRequest, "cart", "must be an object"},
+		{"cart no currency", `{"cart":{"items":[]}}`, CodeInvalidRequest, "cart.currency", "required"},
+		{"cart currency lower", `{"cart":{"currency":"usd"}}`, CodeInvalidRequest, "cart.currency", `upper case: "USD"`},
+		{"cart currency number", `{"cart":{"currency":840}}`, CodeInvalidRequest, "cart.currency", "must be a string"},
+		{"cart currency long", `{"cart":{"currency":"USDX"}}`, CodeInvalidRequest, "cart.currency", "ISO 4217"},
+		{"cart unknown", `{"cart":{"currency":"USD","itmes":[]}}`, CodeInvalidRequest, "cart.itmes", `did you mean "items"?`},
+		{"cart duplicate", `{"cart":{"currency":"USD","currency":"EUR"}}`, CodeInvalidRequest, "cart.currency", "twice"},
+		{"items object", `{"cart":{"currency":"USD","items":{}}}`, CodeInvalidRequest, "cart.items", "must be an array"},
+		{"item not object", item(`"A"`), CodeInvalidRequest, "cart.items[1]", "must be an object"},
+		{"item no sku", item(`{"price":1,"quantity":1}`), CodeInvalidRequest, "cart.items[1].sku", "required"},
+		{"item empty sku", item(`{"sku":"","price":1,"quantity":1}`), CodeInvalidRequest, "cart.items[1].sku", "empty"},
+		{"item sku number", item(`{"sku":7,"price":1,"quantity":1}`), CodeInvalidRequest, "cart.items[1].sku", "must be a string"},
+		{"item no price", item(`{"sku":"B","quantity":1}`), CodeInvalidRequest, "cart.items[1].price", "required"},
+		{"item price string", item(`{"sku":"B","price":"1.00","quantity":1}`), CodeInvalidRequest, "cart.items[1].price", "got a string"},
+		{"item price negative", item(`{"sku":"B","price":-1,"quantity":1}`), CodeInvalidRequest, "cart.items[1].price", "negative"},
+		{"item price decimals", item(`{"sku":"B","price":60.255,"quantity":1}`), CodeInvalidRequest, "cart.items[1].price", "more decimals than the cart's currency allows (2)"},
+		{"item price tiny", item(`{"sku":"B","price":1e-3,"quantity":1}`), CodeInvalidRequest, "cart.items[1].price", "more decimals"},
+		{"item price huge", item(`{"sku":"B","price":1e300,"quantity":1}`), CodeInvalidRequest, "cart.items[1].price", "too large"},
+		{"item no quantity", item(`{"sku":"B","price":1}`), CodeInvalidRequest, "cart.items[1].quantity", "required"},
+		{"item quantity zero", item(`{"sku":"B","price":1,"quantity":0}`), CodeInvalidRequest, "cart.items[1].quantity", "at least 1"},
+		{"item quantity fraction", item(`{"sku":"B","price":1,"quantity":1.5}`), CodeInvalidRequest, "cart.items[1].quantity", "whole number"},
+		{"item quantity negative", item(`{"sku":"B","price":1,"quantity":-2}`), CodeInvalidRequest, "cart.items[1].quantity", "whole number"},
+		{"item quantity huge", item(`{"sku":"B","price":1,"quantity":1e7}`), CodeInvalidRequest, "cart.items[1].quantity", "at most 1000000"},
+		{"item quantity string", item(`{"sku":"B","price":1,"quantity":"2"}`), CodeInvalidRequest, "cart.items[1].quantity", "got a string"},
+		{"item category number", item(`{"sku":"B","price":1,"quantity":1,"category":3}`), CodeInvalidRequest, "cart.items[1].category", "must be a string"},
+		{"item tags string", item(`{"sku":"B","price":1,"quantity":1,"tags":"sale"}`), CodeInvalidRequest, "cart.items[1].tags", "array of strings"},
+		{"item tag number", item(`{"sku":"B","price":1,"quantity":1,"tags":["a",1]}`), CodeInvalidRequest, "cart.items[1].tags[1]", "must be a string"},
+		{"item unknown", item(`{"sku":"B","price":1,"quantity":1,"qty":1}`), CodeInvalidRequest, "cart.items[1].qty", "the fields of cart.items[1] are sku"},
+		{"item duplicate", item(`{"sku":"B","sku":"C","price":1,"quantity":1}`), CodeInvalidRequest, "cart.items[1].sku", "twice"},
+		{"cart total overflow", `{"cart":{"currency":"USD","items":[{"sku":"A","price":90071992547.40,"quantity":1001}]}}`, CodeInvalidRequest, "cart.items[0]", "cart total"},
+		{"context array", `{"context":[1]}`, CodeInvalidRequest, "context", "must be an object"},
+		{"context object value", `{"context":{"device":{"os":"ios"}}}`, CodeInvalidRequest, "context.device", "not objects"},
+		{"context nested array", `{"context":{"a":[1,[2]]}}`, CodeInvalidRequest, "context.a[1]", "arrays in context"},
+		{"context null in array", `{"context":{"a":[null]}}`, CodeInvalidRequest, "context.a[0]", "got null"},
+		{"context reserved", `{"context":{"placement":"x"}}`, CodeInvalidRequest, "context.placement", "top-level"},
+		{"context duplicate", `{"context":{"a":1,"a":2}}`, CodeInvalidRequest, "context.a", "twice"},
+		{"context number range", `{"context":{"a":1e999}}`, CodeInvalidRequest, "context.a", "out of range"},
+		{"limit zero", `{"limit":0}`, CodeInvalidRequest, "limit", "from 1 to 3"},
+		{"limit over", `{"limit":4}`, CodeInvalidRequest, "limit", "max_actions"},
+		{"limit fraction", `{"limit":1.5}`, CodeInvalidRequest, "limit", "whole number"},
+		{"limit string", `{"limit":"2"}`, CodeInvalidRequest, "limit", "got a string"},
+		{"explain string", `{"explain":"yes"}`, CodeInvalidRequest, "explain", "true or false"},
+		{"dry_run number", `{"dry_run":1}`, CodeInvalidRequest, "dry_run", "true or false"},
+		{"now without dry run", `{"now":"2026-11-28T12:00:00Z"}`, CodeInvalidRequest, "now", `add "dry_run": true`},
+		{"now with dry run false", `{"dry_run":false,"now":"2026-11-28T12:00:00Z"}`, CodeInvalidRequest, "now", "only on a dry run"},
+		{"now bad", `{"dry_run":true,"now":"2026-11-28 12:00"}`, CodeInvalidRequest, "now", "RFC 3339"},
+		{"now number", `{"dry_run":true,"now":1764300000}`, CodeInvalidRequest, "now", "as a string"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			req, err := DecodeDecide([]byte(c.body), 3)
+			if req != nil {
+				t.Errorf("request %+v with an error", req)
+			}
+			var we *WireError
+			if !errors.As(err, &we) {
+				t.Fatalf("error %v (%T), want a *WireError", err, err)
+			}
+			if we.Code != c.code || we.Field != c.field || !strings.Contains(we.Message, c.msg) {
+				t.Errorf("got %s field %q: %s\nwant %s field %q containing %q", we.Code, we.Field, we.Message, c.code, c.field, c.msg)
+			}
+		})
+	}
+}
+
+func TestDecodeDecideDryRun(t *testing.T) {
+	req, err := DecodeDecideDryRun([]byte(`{"now":"2026-11-28T12:00:00Z"}`), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !req.DryRun || req.Now.IsZero() {
+		t.Errorf("got %+v, want a dry run with its now", req)
+	}
+	if _, err := DecodeDecideDryRun([]byte(`{"dry_run":false}`), 3); err != nil {
+		t.Errorf("dry_run false on the offline path: %v", err)
+	}
+}
+
+func TestDecodeDecideDefaultMaxActions(t *testing.T) {
+	if _, err := DecodeDecide([]byte(`{"limit":3}`), 0); err != nil {
+		t.Errorf("limit 3 with maxActions 0 (the default 3): %v", err)
+	}
+	if _, err := DecodeDecide([]byte(`{"limit":4}`), 0); err == nil {
+		t.Error("limit 4 with maxActions 0 (the default 3): no error")
+	}
+}
+
+func TestDecodeOutcomes(t *testing.T) {
+	single := `{"decision_id": "dcs_1", "customer_id": "c-1042", "offer_id": "vip_10", "type": "converted", "value": 108.45, "currency": "USD"}`
+	got, err := DecodeOutcomes([]byte(single))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []OutcomeInput{{DecisionID: "dcs_1", CustomerID: "c-1042", OfferID: "vip_10", Type: "converted", Value: 108.45, HasValue: true, Currency: "USD"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("single: got %+v want %+v", got, want)
+	}
+	batch := `{"outcomes":[` + single + `,{"decision_id":"dcs_2","offer_id":"x","type":"impression","currency":"JPY","value":null}]}`
+	got, err = DecodeOutcomes([]byte(batch))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, OutcomeInput{DecisionID: "dcs_2", OfferID: "x", Type: "impression", Currency: "JPY"})
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("batch: got %+v want %+v", got, want)
+	}
+	var many strings.Builder
+	many.WriteString(`{"outcomes":[`)
+	for i := range MaxOutcomes {
+		if i > 0 {
+			many.WriteByte(',')
+		}
+		many.WriteString(`{"decision_id":"d` + strconv.Itoa(i) + `","offer_id":"o","type":"accepted"}`)
+	}
+	got, err = DecodeOutcomes([]byte(many.String() + "]}"))
+	if err != nil || len(got) != MaxOutcomes {
+		t.Errorf("%d outcomes: %d, %v", MaxOutcomes, len(got), err)
+	}
+	_, err = DecodeOutcomes([]byte(many.String() + `,{"decision_id":"d","offer_id":"o","type":"accepted"}]}`))
+	if we := (*WireError)(nil); !errors.As(err, &we) || we.Field != "outcomes" || !strings.Contains(we.Message, "at most 1000") {
+		t.Errorf("1001 outcomes: %v", err)
+	}
+}
+
+func TestDecodeOutcomesErrors(t *testing.T) {
+	ok := `"decision_id":"d","offer_id":"o","type":"accepted"`
+	cases := []struct{ name, body, code, field, msg string }{
+		{"bad json", `{"type":}`, CodeInvalidJSON, "", "line 1, column 9"},
+		{"array body", `[]`, CodeInvalidRequest, "", "must be a JSON object"},
+		{"unknown type", `{"decision_id":"d","offer_id":"o","type":"clicked"}`, CodeInvalidRequest, "type", "use one of impression, accepted, dismissed, converted"},
+		{"no type", `{"decision_id":"d","offer_id":"o"}`, CodeInvalidRequest, "type", "required"},
+		{"no decision", `{"offer_id":"o","type":"accepted"}`, CodeInvalidRequest, "decision_id", "required"},
+		{"no offer", `{"decision_id":"d","type":"accepted"}`, CodeInvalidRequest, "offer_id", "required"},
+		{"type number", `{"decision_id":"d","offer_id":"o","type":1}`, CodeInvalidRequest, "type", "must be a string"},
+		{"negative value", `{` + ok + `,"value":-1,"currency":"USD"}`, CodeInvalidRequest, "value", "negative"},
+		{"value without currency", `{` + ok + `,"value":1}`, CodeInvalidRequest, "currency", "required with a value"},
+		{"value decimals", `{` + ok + `,"value":1.5,"currency":"JPY"}`, CodeInvalidRequest, "value", "more decimals than JPY allows (0)"},
+		{"value string", `{` + ok + `,"value":"1","currency":"USD"}`, CodeInvalidRequest, "value", "must be a number"},
+		{"bad currency", `{` + ok + `,"value":1,"currency":"dollars"}`, CodeInvalidRequest, "currency", "ISO 4217"},
+		{"unknown field", `{` + ok + `,"offerid":"x"}`, CodeInvalidRequest, "offerid", `did you mean "offer_id"?`},
+		{"batch type", `{"outcomes":[{` + ok + `},{` + ok + `},{` + ok + `},{"decision_id":"d","offer_id":"o","type":"bought"}]}`, CodeInvalidRequest, "outcomes[3].type", "unknown outcome type"},
+		{"batch not array", `{"outcomes":{}}`, CodeInvalidRequest, "outcomes", "must be an array"},
+		{"batch empty", `{"outcomes":[]}`, CodeInvalidRequest, "outcomes", "empty"},
+		{"batch element", `{"outcomes":[1]}`, CodeInvalidRequest, "outcomes[0]", "outcome object"},
+		{"batch extra field", `{"outcomes":[{` + ok + `}],"type":"accepted"}`, CodeInvalidRequest, "type", "unknown field"},
+		{"batch element unknown", `{"outcomes":[{` + ok + `,"x":1}]}`, CodeInvalidRequest, "outcomes[0].x", "unknown field"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			outs, err := DecodeOutcomes([]byte(c.body))
+			if outs != nil {
+				t.Errorf("outcomes %+v with an error", outs)
+			}
+			var we *WireError
+			if !errors.As(err, &we) {
+				t.Fatalf("error %v (%T), want a *WireError", err, err)
+			}
+			if we.Code != c.code || we.Field != c.field || !strings.Contains(we.Message, c.msg) {
+				t.Errorf("got %s field %q: %s\nwant %s field %q containing %q", we.Code, we.Field, we.Message, c.code, c.field, c.msg)
+			}
+		})
+	}
+}
+
+// TestParseDecimalMatchesToMinor: for every amount the decoder accepts,
+// its exact reading agrees with ToMinor on the float encoding/json would
+// have produced.
+func TestParseDecimalMatchesToMinor(t *testing.T) {
+	cases := []struct {
+		txt   string
+		exp   int8
+		want  int64
+		exact bool
+		ok    bool
+	}{
+		{"60.25", 2, 6025, true, true},
+		{"4.50", 2, 450, true, true},
+		{"1.005", 2, 100, false, true},
+		{"1.005", 3, 1005, true, true},
+		{"1250", 0, 1250, true, true},
+		{"12.5e1", 0, 125, true, true},
+		{"125e-1", 2, 1250, true, true},
+		{"0.000", 2, 0, true, true},
+		{"0e99999999", 2, 0, true, true},
+		{"1e-99999999", 2, 0, false, true},
+		{"1e99999999", 2, 0, true, false},
+		{"90071992547409.93", 2, 0, true, false},
+		{"90071992547409.92", 2, 9007199254740992, true, true},
+		{"90071992547409.91", 2, 9007199254740991, true, true}, // beyond float64's 15 digits: exact here
+		{"-3.10", 2, -310, true, true},
+	}
+	for _, c := range cases {
+		v, exact, ok := parseDecimal([]byte(c.txt), c.exp)
+		if ok != c.ok || (ok && (v != c.want || exact != c.exact)) {
+			t.Errorf("parseDecimal(%s, %d) = %d, %v, %v; want %d, %v, %v", c.txt, c.exp, v, exact, ok, c.want, c.exact, c.ok)
+		}
+		if ok && exact && len(strings.Trim(strings.NewReplacer(".", "", "-", "").Replace(strings.Split(c.txt, "e")[0]), "0")) <= 15 {
+			f, _ := strconv.ParseFloat(c.txt, 64)
+			if m, ok2 := ToMinor(f, c.exp); ok2 && m != v {
+				t.Errorf("parseDecimal(%s) = %d, ToMinor = %d", c.txt, v, m)
+			}
+		}
+	}
+}
+
+func FuzzDecodeDecide(f *testing.F) {
+	seeds := []string{
+		specDecideBody, `{}`, `null`, ``, `{"dry_run":true,"now":"2026-11-28T12:00:00+08:00"}`,
+		`{"cart":{"currency":"KWD","items":[{"sku":"A","price":1.125,"quantity":3,"tags":["x"]}]}}`,
+		`{"context":{"a":[1,"b",true],"n":null}}`, `{"cart":{"currency":"USD","items":[{"sku":"A","price":1e400,"quantity":1}]}}`,
+		`{"limit":1e3}`, `{"dryrun":1}`, `{"customer_id":"\ud800"}`, "{\"a\":\"\xff\"}", `{"cart":{"currency":"USD","items":[{"sku":"A","price":-0.001,"quantity":1}]}}`,
+		`{"outcomes":[{"decision_id":"d","offer_id":"o","type":"accepted","value":1,"currency":"USD"}]}`, `{"cart":{"currency":"USD","currency":null}}`,
+	}
+	for _, s := range seeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		check := func(err error) {
+			if err == nil {
+				return
+			}
+			var we *WireError
+			if !errors.As(err, &we) || (we.Code != CodeInvalidJSON && we.Code != CodeInvalidRequest) || we.Message == "" {
+				t.Fatalf("error %v (%T) is not a *WireError with a code", err, err)
+			}
+		}
+		req, err := DecodeDecide(body, 3)
+		check(err)
+		if err == nil {
+			if !json.Valid(body) {
+				t.Fatalf("accepted invalid JSON %q", body)
+			}
+			var total int64
+			exp, _ := CurrencyExp(req.Cart.Currency)
+			for _, it := range req.Cart.Items {
+				if it.Price < 0 || it.Quantity < 1 || it.Quantity > MaxQuantity || it.SKU == "" {
+					t.Fatalf("accepted item %+v", it)
+				}
+				total += it.Price * int64(it.Quantity)
+			}
+			if total > maxMinor || total < 0 {
+				t.Fatalf("total %d", total)
+			}
+			_ = exp
+			if req.Limit < 0 || req.Limit > 3 || req.Placement == "" {
+				t.Fatalf("accepted %+v", req)
+			}
+		}
+		_, err = DecodeOutcomes(body)
+		check(err)
+	})
+}
+
+func BenchmarkDecodeDecide(b *testing.B) {
+	body := []byte(specDecideBody)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, err := DecodeDecide(body, 3); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecodeDecideStdlib is the same body through encoding/json into
+// a plain struct, for comparison (no validation at all).
+func BenchmarkDecodeDecideStdlib(b *testing.B) {
+	body := []byte(specDecideBody)
+	type item struct {
+		SKU      string      `json:"sku"`
+		Category string      `json:"category"`
+		Price    json.Number `json:"price"`
+		Quantity json.Number `json:"quantity"`
+		Tags     []string    `json:"tags"`
+	}
+	type req struct {
+		CustomerID string `json:"customer_id"`
+		Placement  string `json:"placement"`
+		Channel    string `json:"channel"`
+		Cart       *struct {
+			Currency string `json:"currency"`
+			Items    []item `json:"items"`
+		} `json:"cart"`
+		Context map[string]any `json:"context"`
+		Limit   *int           `json:"limit"`
+		Explain bool           `json:"explain"`
+		DryRun  bool           `json:"dry_run"`
+		Now     *string        `json:"now"`
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		var r req
+		if err := json.Unmarshal(body, &r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// FuzzParseDecimal: on every amount a caller can write with at most 15
+// significant digits (what a float64 holds), the exact reading agrees with
+// ToMinor.
+func FuzzParseDecimal(f *testing.F) {
+	f.Add(60.25, uint8(2))
+	f.Add(1.005, uint8(3))
+	f.Add(1250.0, uint8(0))
+	f.Add(0.1, uint8(2))
+	f.Fuzz(func(t *testing.T, major float64, e uint8) {
+		exp := int8(e % 4)
+		if math.IsNaN(major) || math.IsInf(major, 0) {
+			return
+		}
+		txt := strconv.FormatFloat(major, 'g', -1, 64)
+		v, exact, ok := parseDecimal([]byte(txt), exp)
+		digits := strings.Trim(strings.NewReplacer(".", "", "-", "").Replace(strings.Split(txt, "e")[0]), "0")
+		if !ok || !exact || len(digits) > 15 {
+			return
+		}
+		if m, ok2 := ToMinor(major, exp); ok2 && m != v {
+			t.Fatalf("%s at exp %d: parseDecimal %d, ToMinor %d", txt, exp, v, m)
+		}
+	})
+}

@@ -1,0 +1,74 @@
+package profiles
+
+import (
+	"context"
+	"strconv"
+	"testing"
+
+	"github.com/arbiterhq/arbiter/adapters/redisconn/redistest"
+)
+
+func benchFields() map[string]string {
+	return map[string]string{"ltv": "1500.25", "orders": "7", "last_order_at": "2026-11-01T00:00:00Z", "tier": "gold",
+		"tags": `["a","b"]`, "vip": "true", "scores": "[1,2]", "churn_risk": "0.3"}
+}
+
+// BenchmarkCacheHit: a profile served from the cache.
+func BenchmarkCacheHit(b *testing.B) {
+	src := &fakeRaw{data: map[string]map[string]string{"c1": benchFields()}}
+	c := NewCache(src, CacheOptions{})
+	schema := testSchema()
+	ctx := context.Background()
+	if _, err := c.Get(ctx, schema, "c1"); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := c.Get(ctx, schema, "c1"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkStoreGet: a cache miss: one HGETALL and the decode, against the
+// real Redis when ARBITER_TEST_REDIS_URL is set, else miniredis.
+func BenchmarkStoreGet(b *testing.B) {
+	client, prefix, real := redistest.Client(b)
+	b.Logf("real redis: %v", real)
+	s := NewRedisStore(client, StoreOptions{Prefix: prefix})
+	ctx := context.Background()
+	const n = 100
+	for i := 0; i < n; i++ {
+		args := []any{}
+		for k, v := range benchFields() {
+			args = append(args, k, v)
+		}
+		if err := client.HSet(ctx, s.Key("c"+strconv.Itoa(i)), args...).Err(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	schema := testSchema()
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = "c" + strconv.Itoa(i)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		p, err := s.Get(ctx, schema, ids[i%n])
+		if err != nil || !p.Known {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkFromHash: decoding a stored profile.
+func BenchmarkFromHash(b *testing.B) {
+	schema := testSchema()
+	f := benchFields()
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		FromHash(schema, "c1", f)
+	}
+}

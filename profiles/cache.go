@@ -1,0 +1,336 @@
+package profiles
+
+import (
+	"container/list"
+	"context"
+	"hash/maphash"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/arbiterhq/arbiter/engine"
+	"github.com/arbiterhq/arbiter/rules"
+)
+
+// CacheOptions bound a Cache. Zero values take the defaults.
+type CacheOptions struct {
+	// MaxEntries bounds the number of cached customers (default 100000).
+	MaxEntries int
+	// MaxBytes bounds the approximate memory of the entries (default 64 MiB).
+	MaxBytes int64
+	// TTL is how long a found profile is served from the cache (default
+	// 30s): the longest a data team's write can go unseen when nothing calls
+	// Invalidate.
+	TTL time.Duration
+	// NegativeTTL is how long "no such profile" is remembered (default 5s).
+	NegativeTTL time.Duration
+	// Now is the clock (default time.Now); tests inject their own.
+	Now func() time.Time
+}
+
+// Default cache bounds.
+const (
+	DefaultCacheEntries = 100_000
+	DefaultCacheBytes   = 64 << 20
+	DefaultCacheTTL     = 30 * time.Second
+	DefaultNegativeTTL  = 5 * time.Second
+)
+
+const cacheShards = 16
+
+// Cache is a bounded in-process cache in front of a Source: LRU per shard,
+// bounded in entries and approximate bytes, with a TTL, negative entries
+// for unknown customers, and a single flight per customer so that a burst
+// of requests for one customer costs one round trip. Errors are never
+// cached. When the source is a RawSource, the cache keeps the stored fields
+// and decodes them per schema, so a rules reload never serves a profile
+// decoded under another schema (and costs no round trip); otherwise it
+// keys entries by schema. It implements Source and is safe for concurrent
+// use.
+type Cache struct {
+	src    Source
+	raw    RawSource
+	opts   CacheOptions
+	seed   maphash.Seed
+	shards [cacheShards]shard
+
+	hits, misses atomic.Uint64
+}
+
+type shard struct {
+	mu       sync.Mutex
+	entries  map[cacheKey]*list.Element // of *entry
+	lru      list.List                  // front: most recent
+	bytes    int64
+	maxEnt   int
+	maxBytes int64
+	gen      uint64 // bumped by Invalidate: a flight that began before does not store
+	flights  map[cacheKey]*flight
+}
+
+// cacheKey names an entry: the customer, and the schema when the source
+// gives only decoded profiles (nil for a RawSource).
+type cacheKey struct {
+	schema *rules.Schema
+	id     string
+}
+
+type entry struct {
+	key     cacheKey
+	id      string
+	schema  *rules.Schema // the schema of decoded (and, without raw, of the entry)
+	fields  map[string]string
+	found   bool
+	decoded atomic.Pointer[decoded]
+	expires time.Time
+	size    int64
+}
+
+type decoded struct {
+	schema *rules.Schema
+	p      *engine.Profile
+}
+
+type flight struct {
+	done chan struct{}
+	e    *entry
+	err  error
+}
+
+// NewCache returns a cache in front of src.
+func NewCache(src Source, opts CacheOptions) *Cache {
+	if opts.MaxEntries <= 0 {
+		opts.MaxEntries = DefaultCacheEntries
+	}
+	if opts.MaxBytes <= 0 {
+		opts.MaxBytes = DefaultCacheBytes
+	}
+	if opts.TTL <= 0 {
+		opts.TTL = DefaultCacheTTL
+	}
+	if opts.NegativeTTL <= 0 {
+		opts.NegativeTTL = DefaultNegativeTTL
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	c := &Cache{src: src, opts: opts, seed: maphash.MakeSeed()}
+	c.raw, _ = src.(RawSource)
+	perEnt := (opts.MaxEntries + cacheShards - 1) / cacheShards
+	perBytes := (opts.MaxBytes + cacheShards - 1) / cacheShards
+	for i := range c.shards {
+		c.shards[i] = shard{entries: map[cacheKey]*list.Element{}, maxEnt: perEnt, maxBytes: perBytes, flights: map[cacheKey]*flight{}}
+	}
+	return c
+}
+
+func (c *Cache) shardOf(id string) *shard {
+	return &c.shards[maphash.String(c.seed, id)%cacheShards]
+}
+
+// Get returns the customer's profile decoded by schema: from the cache when
+// fresh, else from the source (one call per customer at a time; callers
+// arriving meanwhile wait for it or for their own context).
+func (c *Cache) Get(ctx context.Context, schema *rules.Schema, id string) (*engine.Profile, error) {
+	if id == "" {
+		return Anonymous(schema, ""), nil
+	}
+	key := cacheKey{id: id}
+	if c.raw == nil {
+		key.schema = schema
+	}
+	sh := c.shardOf(id)
+	now := c.opts.Now()
+
+	sh.mu.Lock()
+	if el, ok := sh.entries[key]; ok {
+		e := el.Value.(*entry)
+		if now.Before(e.expires) {
+			sh.lru.MoveToFront(el)
+			sh.mu.Unlock()
+			c.hits.Add(1)
+			return c.decode(e, schema), nil
+		}
+		sh.removeLocked(el)
+	}
+	c.misses.Add(1)
+	if f, ok := sh.flights[key]; ok {
+		sh.mu.Unlock()
+		return c.wait(ctx, f, schema, id)
+	}
+	f := &flight{done: make(chan struct{})}
+	sh.flights[key] = f
+	gen := sh.gen
+	sh.mu.Unlock()
+
+	e, err := c.load(ctx, schema, id, key)
+	var p *engine.Profile
+	if err == nil {
+		p = c.decode(e, schema)
+	}
+	f.e, f.err = e, err
+
+	sh.mu.Lock()
+	delete(sh.flights, key)
+	if err == nil && sh.gen == gen {
+		if e.found {
+			e.expires = now.Add(c.opts.TTL)
+		} else {
+			e.expires = now.Add(c.opts.NegativeTTL)
+		}
+		sh.storeLocked(e)
+	}
+	sh.mu.Unlock()
+	close(f.done)
+	return p, err
+}
+
+// wait waits for another caller's fetch. The profile it decoded is under
+// its schema; a waiter with another schema decodes the fields itself.
+func (c *Cache) wait(ctx context.Context, f *flight, schema *rules.Schema, id string) (*engine.Profile, error) {
+	select {
+	case <-f.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if f.err != nil {
+		return nil, f.err
+	}
+	return c.decode(f.e, schema), nil
+}
+
+// load fetches one customer from the source as a new entry.
+func (c *Cache) load(ctx context.Context, schema *rules.Schema, id string, key cacheKey) (*entry, error) {
+	e := &entry{key: key, id: id, schema: schema}
+	if c.raw != nil {
+		fields, found, err := c.raw.Fetch(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		e.fields, e.found = fields, found
+		e.size = 160 + int64(len(id))
+		for k, v := range fields {
+			// the raw strings, and about as much again decoded
+			e.size += 2*int64(len(k)+len(v)) + 96
+		}
+		return e, nil
+	}
+	p, err := c.src.Get(ctx, schema, id)
+	if err != nil {
+		return nil, err
+	}
+	e.found = p.Known
+	e.decoded.Store(&decoded{schema: schema, p: p})
+	e.size = 160 + int64(len(id)) + 96*int64(len(p.Attrs))
+	return e, nil
+}
+
+// decode returns the entry's profile under schema, decoding the kept fields
+// when the entry was last decoded under another schema.
+func (c *Cache) decode(e *entry, schema *rules.Schema) *engine.Profile {
+	if d := e.decoded.Load(); d != nil && d.schema == schema {
+		return d.p
+	}
+	var p *engine.Profile
+	if c.raw != nil {
+		p = c.raw.Decode(schema, e.id, e.fields, e.found)
+	} else {
+		// Entries are keyed by schema: this is a waiter whose schema differs
+		// from the fetcher's (a reload during the fetch). Without the fields
+		// it can only read the profile again as it stands.
+		d := e.decoded.Load()
+		p = redecode(schema, d.p)
+		return p
+	}
+	e.decoded.Store(&decoded{schema: schema, p: p})
+	return p
+}
+
+func (s *shard) storeLocked(e *entry) {
+	if el, ok := s.entries[e.key]; ok {
+		s.removeLocked(el)
+	}
+	s.entries[e.key] = s.lru.PushFront(e)
+	s.bytes += e.size
+	for (len(s.entries) > s.maxEnt || s.bytes > s.maxBytes) && s.lru.Len() > 1 {
+		s.removeLocked(s.lru.Back())
+	}
+}
+
+func (s *shard) removeLocked(el *list.Element) {
+	e := el.Value.(*entry)
+	s.lru.Remove(el)
+	delete(s.entries, e.key)
+	s.bytes -= e.size
+}
+
+// Invalidate drops a customer's cached profile (under every schema), and
+// keeps a fetch already under way from storing what it read.
+func (c *Cache) Invalidate(id string) {
+	sh := c.shardOf(id)
+	sh.mu.Lock()
+	sh.gen++
+	if el, ok := sh.entries[cacheKey{id: id}]; ok {
+		sh.removeLocked(el)
+	}
+	if c.raw == nil {
+		for key, el := range sh.entries {
+			if key.id == id {
+				sh.removeLocked(el)
+			}
+		}
+	}
+	sh.mu.Unlock()
+}
+
+// InvalidateAll drops every cached profile.
+func (c *Cache) InvalidateAll() {
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		sh.gen++
+		sh.entries = map[cacheKey]*list.Element{}
+		sh.lru.Init()
+		sh.bytes = 0
+		sh.mu.Unlock()
+	}
+}
+
+// Stats returns the number of lookups answered from the cache (hits) and
+// those that went to the source or waited for a fetch (misses).
+func (c *Cache) Stats() (hits, misses uint64) { return c.hits.Load(), c.misses.Load() }
+
+// Size returns the number of cached customers and their approximate bytes.
+func (c *Cache) Size() (entries int, bytes int64) {
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		entries += len(sh.entries)
+		bytes += sh.bytes
+		sh.mu.Unlock()
+	}
+	return entries, bytes
+}
+
+// redecode reads a profile decoded under one schema by another, through
+// its JSON form: fields the new schema has and the old one did not take
+// their defaults.
+func redecode(schema *rules.Schema, p *engine.Profile) *engine.Profile {
+	if !p.Known {
+		return Anonymous(schema, p.ID)
+	}
+	m := make(map[string]any, len(p.Attrs))
+	for k, v := range p.Attrs {
+		m[k] = v
+	}
+	q, err := FromJSON(schema, m)
+	if err != nil {
+		// a field changed type: read the profile with what fits
+		fields := make(map[string]string, len(p.Attrs))
+		for k, v := range p.Attrs {
+			fields[k] = HashValue(v)
+		}
+		q, _ = FromHash(schema, p.ID, fields)
+	}
+	return q
+}

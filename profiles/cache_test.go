@@ -1,0 +1,279 @@
+package profiles
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/arbiterhq/arbiter/engine"
+	"github.com/arbiterhq/arbiter/rules"
+)
+
+// fakeRaw is a RawSource over a map, counting fetches; gate, when set,
+// holds every fetch until closed.
+type fakeRaw struct {
+	mu      sync.Mutex
+	data    map[string]map[string]string
+	fetches atomic.Int64
+	gate    chan struct{}
+	fail    error
+}
+
+func (f *fakeRaw) Fetch(ctx context.Context, id string) (map[string]string, bool, error) {
+	f.fetches.Add(1)
+	if f.gate != nil {
+		<-f.gate
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail != nil {
+		return nil, false, f.fail
+	}
+	m, ok := f.data[id]
+	return m, ok, nil
+}
+
+func (f *fakeRaw) Decode(schema *rules.Schema, id string, fields map[string]string, found bool) *engine.Profile {
+	if !found {
+		return Anonymous(schema, id)
+	}
+	p, _ := FromHash(schema, id, fields)
+	return p
+}
+
+func (f *fakeRaw) Get(ctx context.Context, schema *rules.Schema, id string) (*engine.Profile, error) {
+	m, found, err := f.Fetch(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return f.Decode(schema, id, m, found), nil
+}
+
+// decodedOnly hides the raw methods.
+type decodedOnly struct{ s Source }
+
+func (d decodedOnly) Get(ctx context.Context, schema *rules.Schema, id string) (*engine.Profile, error) {
+	return d.s.Get(ctx, schema, id)
+}
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond) // polling, not synchronisation
+	}
+}
+
+func TestCacheTTLAndNegative(t *testing.T) {
+	for _, raw := range []bool{true, false} {
+		t.Run(fmt.Sprint("raw=", raw), func(t *testing.T) {
+			src := &fakeRaw{data: map[string]map[string]string{"c1": {"ltv": "5"}}}
+			var s Source = src
+			if !raw {
+				s = decodedOnly{src}
+			}
+			clk := &clock{t: time.Unix(1e9, 0)}
+			c := NewCache(s, CacheOptions{TTL: time.Minute, NegativeTTL: 10 * time.Second, Now: clk.Now})
+			ctx := context.Background()
+			schema := testSchema()
+			get := func(id string) *engine.Profile {
+				t.Helper()
+				p, err := c.Get(ctx, schema, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return p
+			}
+			if p := get("c1"); !p.Known || p.Attrs["ltv"] != 5.0 {
+				t.Fatalf("%#v", p)
+			}
+			get("c1")
+			if p := get("nobody"); p.Known || p.ID != "nobody" {
+				t.Fatalf("%#v", p)
+			}
+			get("nobody")
+			if n := src.fetches.Load(); n != 2 {
+				t.Fatalf("fetches %d, want 2", n)
+			}
+			if h, m := c.Stats(); h != 2 || m != 2 {
+				t.Fatalf("hits %d misses %d", h, m)
+			}
+			clk.Add(11 * time.Second) // the negative entry expires, the positive one not
+			get("c1")
+			get("nobody")
+			if n := src.fetches.Load(); n != 3 {
+				t.Fatalf("fetches %d, want 3", n)
+			}
+			clk.Add(time.Minute)
+			get("c1")
+			if n := src.fetches.Load(); n != 4 {
+				t.Fatalf("fetches %d, want 4", n)
+			}
+			// Invalidate: the next Get reads the new value.
+			src.mu.Lock()
+			src.data["c1"] = map[string]string{"ltv": "6"}
+			src.mu.Unlock()
+			c.Invalidate("c1")
+			if p := get("c1"); p.Attrs["ltv"] != 6.0 {
+				t.Fatalf("after invalidate: %v", p.Attrs["ltv"])
+			}
+			// anonymous: no fetch
+			if p := get(""); p.Known || p.ID != "" {
+				t.Fatalf("%#v", p)
+			}
+			if n := src.fetches.Load(); n != 5 {
+				t.Fatalf("fetches %d, want 5", n)
+			}
+		})
+	}
+}
+
+func TestCacheErrorsNotCached(t *testing.T) {
+	src := &fakeRaw{data: map[string]map[string]string{}, fail: errors.New("down")}
+	c := NewCache(src, CacheOptions{})
+	for i := 0; i < 3; i++ {
+		if _, err := c.Get(context.Background(), testSchema(), "c1"); err == nil {
+			t.Fatal("no error")
+		}
+	}
+	if n := src.fetches.Load(); n != 3 {
+		t.Fatalf("fetches %d", n)
+	}
+}
+
+func TestCacheSingleFlight(t *testing.T) {
+	src := &fakeRaw{data: map[string]map[string]string{"c1": {"orders": "3"}}, gate: make(chan struct{})}
+	c := NewCache(src, CacheOptions{})
+	schema := testSchema()
+	const n = 50
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p, err := c.Get(context.Background(), schema, "c1")
+			if err == nil && p.Attrs["orders"] != 3 {
+				err = fmt.Errorf("orders %v", p.Attrs["orders"])
+			}
+			errs <- err
+		}()
+	}
+	waitFor(t, "every caller to miss", func() bool { _, m := c.Stats(); return m == n })
+	close(src.gate)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if f := src.fetches.Load(); f != 1 {
+		t.Fatalf("%d fetches for one customer, want 1", f)
+	}
+}
+
+// TestCacheWaiterDeadline: a waiter leaves at its own deadline.
+func TestCacheWaiterDeadline(t *testing.T) {
+	src := &fakeRaw{data: map[string]map[string]string{}, gate: make(chan struct{})}
+	c := NewCache(src, CacheOptions{})
+	done := make(chan struct{})
+	go func() { _, _ = c.Get(context.Background(), testSchema(), "c1"); close(done) }()
+	waitFor(t, "the fetch", func() bool { return src.fetches.Load() == 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	if _, err := c.Get(ctx, testSchema(), "c1"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err %v", err)
+	}
+	close(src.gate)
+	<-done
+}
+
+func TestCacheInvalidateDuringFetch(t *testing.T) {
+	src := &fakeRaw{data: map[string]map[string]string{"c1": {"orders": "1"}}, gate: make(chan struct{})}
+	c := NewCache(src, CacheOptions{})
+	done := make(chan struct{})
+	go func() { _, _ = c.Get(context.Background(), testSchema(), "c1"); close(done) }()
+	waitFor(t, "the fetch", func() bool { return src.fetches.Load() == 1 })
+	c.Invalidate("c1") // a write landed while the old value was in flight
+	close(src.gate)
+	<-done
+	if n, _ := c.Size(); n != 0 {
+		t.Fatalf("the stale read was cached (%d entries)", n)
+	}
+}
+
+func TestCacheSchemaChange(t *testing.T) {
+	src := &fakeRaw{data: map[string]map[string]string{"c1": {"orders": "3", "tier": "gold"}}}
+	c := NewCache(src, CacheOptions{})
+	s1 := testSchema()
+	s2 := &rules.Schema{Fields: []rules.Field{{Name: "orders", Type: rules.TypeString}, {Name: "tier", Type: rules.TypeString}}}
+	p1, _ := c.Get(context.Background(), s1, "c1")
+	p2, _ := c.Get(context.Background(), s2, "c1")
+	if p1.Attrs["orders"] != 3 || p2.Attrs["orders"] != "3" {
+		t.Fatalf("p1 %#v p2 %#v", p1.Attrs["orders"], p2.Attrs["orders"])
+	}
+	if _, ok := p2.Attrs["ltv"]; ok {
+		t.Fatal("a field of the old schema leaked")
+	}
+	if f := src.fetches.Load(); f != 1 {
+		t.Fatalf("fetches %d: a reload should re-decode the kept fields", f)
+	}
+	p1again, _ := c.Get(context.Background(), s1, "c1")
+	if p1again.Attrs["orders"] != 3 {
+		t.Fatal("back to the first schema")
+	}
+}
+
+func TestCacheBounds(t *testing.T) {
+	src := &fakeRaw{data: map[string]map[string]string{}}
+	for i := 0; i < 1000; i++ {
+		src.data[fmt.Sprint("c", i)] = map[string]string{"tier": "gold"}
+	}
+	c := NewCache(src, CacheOptions{MaxEntries: 160})
+	for i := 0; i < 1000; i++ {
+		if _, err := c.Get(context.Background(), testSchema(), fmt.Sprint("c", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, _ := c.Size(); n > 160 {
+		t.Fatalf("%d entries, bound 160", n)
+	}
+	c = NewCache(src, CacheOptions{MaxBytes: 16 * 1024})
+	for i := 0; i < 1000; i++ {
+		_, _ = c.Get(context.Background(), testSchema(), fmt.Sprint("c", i))
+	}
+	if _, b := c.Size(); b > 16*1024 {
+		t.Fatalf("%d bytes, bound 16 KiB", b)
+	}
+	// LRU: a key used all along survives.
+	c = NewCache(src, CacheOptions{MaxEntries: 16 * 4})
+	for i := 0; i < 1000; i++ {
+		_, _ = c.Get(context.Background(), testSchema(), "c0")
+		_, _ = c.Get(context.Background(), testSchema(), fmt.Sprint("c", i))
+	}
+	before := src.fetches.Load()
+	_, _ = c.Get(context.Background(), testSchema(), "c0")
+	if src.fetches.Load() != before {
+		t.Fatal("the hot key was evicted")
+	}
+}

@@ -1,0 +1,130 @@
+package profiles
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/arbiterhq/arbiter/engine"
+	"github.com/arbiterhq/arbiter/rules"
+)
+
+// DefaultPrefix is the default key prefix of every key Arbiter keeps in
+// Redis.
+const DefaultPrefix = "arbiter:"
+
+// Source gives a customer's profile decoded by a schema. An unknown
+// customer is (a profile with Known false, nil); an error means the store
+// failed or timed out, and the caller degrades (profile_unavailable).
+type Source interface {
+	Get(ctx context.Context, schema *rules.Schema, id string) (*engine.Profile, error)
+}
+
+// RawSource is a Source that can also hand out a profile's stored fields
+// undecoded, so that a cache can keep them and decode them again under a
+// new schema after a rules reload. found is false for an unknown customer;
+// Decode turns what Fetch returned into a profile.
+type RawSource interface {
+	Source
+	Fetch(ctx context.Context, id string) (fields map[string]string, found bool, err error)
+	Decode(schema *rules.Schema, id string, fields map[string]string, found bool) *engine.Profile
+}
+
+// StoreOptions configure a RedisStore.
+type StoreOptions struct {
+	// Prefix of every key; DefaultPrefix when "".
+	Prefix string
+	// Timeout bounds each fetch on top of the caller's context (and of the
+	// client's own read timeout); 0 leaves it to those.
+	Timeout time.Duration
+}
+
+// StoreStats counts a RedisStore's work.
+type StoreStats struct {
+	Gets      uint64 // fetches from Redis
+	Unknown   uint64 // fetches that found no profile
+	Errors    uint64 // fetches that failed or timed out
+	BadFields uint64 // stored values that did not parse under the schema (treated as missing)
+}
+
+// RedisStore reads profiles from Redis hashes at PREFIX profile:{ID}.
+// It is safe for concurrent use.
+type RedisStore struct {
+	client  redis.UniversalClient
+	prefix  string
+	timeout time.Duration
+
+	gets, unknown, errs, bad atomic.Uint64
+}
+
+// NewRedisStore returns a store reading profiles through client.
+func NewRedisStore(client redis.UniversalClient, opts StoreOptions) *RedisStore {
+	if opts.Prefix == "" {
+		opts.Prefix = DefaultPrefix
+	}
+	return &RedisStore{client: client, prefix: opts.Prefix, timeout: opts.Timeout}
+}
+
+// Key returns the Redis key of a customer's profile: PREFIX profile:{ID}.
+// The braces are a Redis Cluster hash tag.
+func (s *RedisStore) Key(id string) string { return ProfileKey(s.prefix, id) }
+
+// ProfileKey returns the key of a customer's profile hash under prefix.
+func ProfileKey(prefix, id string) string { return prefix + "profile:{" + id + "}" }
+
+// Fetch reads a profile's stored fields: one HGETALL. An empty or missing
+// hash is found false.
+func (s *RedisStore) Fetch(ctx context.Context, id string) (map[string]string, bool, error) {
+	if s.timeout > 0 {
+		if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > s.timeout {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, s.timeout)
+			defer cancel()
+		}
+	}
+	s.gets.Add(1)
+	fields, err := s.client.HGetAll(ctx, s.Key(id)).Result()
+	if err != nil {
+		s.errs.Add(1)
+		return nil, false, fmt.Errorf("profile %q: redis: %w", id, err)
+	}
+	if len(fields) == 0 {
+		s.unknown.Add(1)
+		return nil, false, nil
+	}
+	return fields, true, nil
+}
+
+// Get fetches and decodes a profile. The anonymous customer ("") costs no
+// round trip. Values that do not parse are counted (Stats().BadFields) and
+// read as missing.
+func (s *RedisStore) Get(ctx context.Context, schema *rules.Schema, id string) (*engine.Profile, error) {
+	if id == "" {
+		return Anonymous(schema, ""), nil
+	}
+	fields, found, err := s.Fetch(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return s.Decode(schema, id, fields, found), nil
+}
+
+// Decode turns fetched fields into a profile, counting bad values.
+func (s *RedisStore) Decode(schema *rules.Schema, id string, fields map[string]string, found bool) *engine.Profile {
+	if !found {
+		return Anonymous(schema, id)
+	}
+	p, bad := FromHash(schema, id, fields)
+	if len(bad) > 0 {
+		s.bad.Add(uint64(len(bad)))
+	}
+	return p
+}
+
+// Stats returns the store's counters.
+func (s *RedisStore) Stats() StoreStats {
+	return StoreStats{Gets: s.gets.Load(), Unknown: s.unknown.Load(), Errors: s.errs.Load(), BadFields: s.bad.Load()}
+}

@@ -1,0 +1,121 @@
+package profiles
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/arbiterhq/arbiter/adapters/redisconn"
+	"github.com/arbiterhq/arbiter/adapters/redisconn/redistest"
+)
+
+func TestRedisStore(t *testing.T) {
+	c, prefix, _ := redistest.Client(t)
+	ctx := context.Background()
+	s := NewRedisStore(c, StoreOptions{Prefix: prefix, Timeout: time.Second})
+	if got := s.Key("c-1"); got != prefix+"profile:{c-1}" {
+		t.Fatalf("key %q", got)
+	}
+	if err := c.HSet(ctx, s.Key("c-1"), "ltv", "1500", "orders", "seven", "tier", "gold", "extra", "x").Err(); err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.Get(ctx, testSchema(), "c-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Known || p.Attrs["ltv"] != 1500.0 || p.Attrs["orders"] != 0 || p.Attrs["tier"] != "gold" {
+		t.Fatalf("%#v", p.Attrs)
+	}
+	p, err = s.Get(ctx, testSchema(), "nobody")
+	if err != nil || p.Known || p.ID != "nobody" || p.Attrs["tier"] != "basic" {
+		t.Fatalf("unknown: %#v %v", p, err)
+	}
+	p, err = s.Get(ctx, testSchema(), "")
+	if err != nil || p.Known {
+		t.Fatalf("anonymous: %#v %v", p, err)
+	}
+	st := s.Stats()
+	if st.Gets != 2 || st.Unknown != 1 || st.BadFields != 1 || st.Errors != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	// Through the cache: the same answers, one fetch.
+	cache := NewCache(s, CacheOptions{})
+	for i := 0; i < 3; i++ {
+		if p, err := cache.Get(ctx, testSchema(), "c-1"); err != nil || p.Attrs["tier"] != "gold" {
+			t.Fatalf("cache: %v %v", p, err)
+		}
+	}
+	if st := s.Stats(); st.Gets != 3 {
+		t.Fatalf("cache fetched %d times", st.Gets-2)
+	}
+}
+
+// TestRedisStoreDown: with Redis stopped the store answers an error fast;
+// once it is back, profiles come back.
+func TestRedisStoreDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts redis-server")
+	}
+	srv := redistest.StartServer(t)
+	c, err := redisconn.Open("redis://"+srv.Addr, 20*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s := NewRedisStore(c, StoreOptions{})
+	ctx := context.Background()
+	if err := c.HSet(ctx, s.Key("c1"), "tier", "gold").Err(); err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+	for i := 0; i < 50; i++ {
+		start := time.Now()
+		if _, err := s.Get(ctx, testSchema(), "c1"); err == nil {
+			t.Fatal("no error with Redis down")
+		}
+		if d := time.Since(start); d > 200*time.Millisecond {
+			t.Fatalf("call %d took %v", i, d)
+		}
+	}
+	srv.Start()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		p, err := s.Get(ctx, testSchema(), "c1")
+		if err == nil {
+			if p.Known {
+				t.Fatal("a restarted server without persistence still has the profile")
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not recovered: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond) // polling with a deadline
+	}
+}
+
+// TestRedisStoreCluster reads a profile through a Redis Cluster client.
+func TestRedisStoreCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Redis Cluster")
+	}
+	cl := redistest.StartCluster(t)
+	c, err := redisconn.OpenWith(cl.URL(), redisconn.Options{Timeout: redistest.TestTimeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s := NewRedisStore(c, StoreOptions{})
+	ctx := context.Background()
+	for i := 0; i < 20; i++ {
+		id := fmt.Sprint("cust-", i)
+		if err := c.HSet(ctx, s.Key(id), "orders", fmt.Sprint(i)).Err(); err != nil {
+			t.Fatal(err)
+		}
+		p, err := s.Get(ctx, testSchema(), id)
+		if err != nil || p.Attrs["orders"] != i {
+			t.Fatalf("%s: %v %v", id, p, err)
+		}
+	}
+}

@@ -1,0 +1,262 @@
+package rules
+
+import (
+	"fmt"
+	"math"
+	"sort"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// mergeNodes lays override over base: mappings merge key by key, anything
+// else is replaced. In a discount, an override that names a discount type
+// (percent, amount, tiers, buy_x_get_y, free_shipping) replaces the base's
+// type, keeping items and max_amount.
+func (l *loader) mergeNodes(base, over *yaml.Node, inDiscount bool) *yaml.Node {
+	b, o := l.deref(base), l.deref(over)
+	if b == nil || o == nil || b.Kind != yaml.MappingNode || o.Kind != yaml.MappingNode {
+		return over
+	}
+	bes, _ := l.entries(b, "a mapping")
+	oes, _ := l.entries(o, "a mapping")
+	overType := false
+	if inDiscount {
+		for _, e := range oes {
+			for _, k := range discountTypeKey {
+				if ek := l.deref(e.key); ek != nil && ek.Value == k {
+					overType = true
+				}
+			}
+		}
+	}
+	merged := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: o.Line, Column: o.Column}
+	l.nodeFile[merged] = l.nodeFile[o]
+	find := func(es []entry, key string) *entry {
+		for i := range es {
+			if k := l.deref(es[i].key); k != nil && k.Value == key {
+				return &es[i]
+			}
+		}
+		return nil
+	}
+	for _, e := range bes {
+		k := l.deref(e.key)
+		if k == nil {
+			continue
+		}
+		if overType && isDiscountType(k.Value) {
+			continue
+		}
+		if oe := find(oes, k.Value); oe != nil {
+			merged.Content = append(merged.Content, oe.key, l.mergeNodes(e.val, oe.val, k.Value == "discount"))
+		} else {
+			merged.Content = append(merged.Content, e.key, e.val)
+		}
+	}
+	for _, e := range oes {
+		k := l.deref(e.key)
+		if k == nil {
+			continue
+		}
+		if overType && isDiscountType(k.Value) || find(bes, k.Value) == nil {
+			merged.Content = append(merged.Content, e.key, e.val)
+		}
+	}
+	return merged
+}
+
+func isDiscountType(k string) bool {
+	for _, t := range discountTypeKey {
+		if t == k {
+			return true
+		}
+	}
+	return false
+}
+
+// compileExperiments compiles the experiments, sorted by id, building for
+// every override a complete offer.
+func (l *loader) compileExperiments(c *exprCompiler, nodes []*yaml.Node, offers map[string]*Offer, decls map[string]*yaml.Node, fallback map[string]bool) []*Experiment {
+	var out []*Experiment
+	first := map[string]Pos{}
+	offerIDs := make([]string, 0, len(offers))
+	for id := range offers {
+		offerIDs = append(offerIDs, id)
+	}
+	sort.Strings(offerIDs)
+	for _, n := range nodes {
+		fs, ok := l.mapping(n, "an experiment", experimentKeys)
+		if !ok {
+			continue
+		}
+		id, idn, ok := l.idOf(fs, "experiment")
+		if !ok {
+			continue
+		}
+		if p, dup := first[id]; dup {
+			l.errf(idn, "choose another id", "experiment id `%s` is used twice (also at %s)", id, posString(p))
+			continue
+		}
+		first[id] = l.pos(idn)
+		what := "experiment `" + id + "`"
+		e := &Experiment{ID: id, Salt: id, Traffic: 100, Pos: l.pos(fs.node)}
+		if v := fs.get("salt"); v != nil {
+			if s, ok := l.str(v, what+": salt"); ok {
+				e.Salt = s
+			}
+		}
+		if v := fs.get("traffic"); v != nil {
+			if f, ok := l.num(v, what+": traffic"); ok {
+				if f < 0 || f > 100 {
+					l.errf(v, "", "%s: traffic must be between 0 and 100 (percent), got %s", what, l.deref(v).Value)
+				}
+				e.Traffic = f
+			}
+		}
+		if v := fs.get("when"); v != nil {
+			if r := c.compile(v, kindCond, what+": when"); r != nil {
+				e.When = r.e
+			}
+		}
+		vn := fs.get("variants")
+		if vn == nil {
+			l.errf(fs.node, "add variants: [{id: control, weight: 50}, {id: test, weight: 50}]", "%s has no variants", what)
+			out = append(out, e)
+			continue
+		}
+		items, ok := l.seq(vn, what+": variants")
+		if ok && len(items) == 0 {
+			l.errf(vn, "add at least one variant", "%s: variants is empty", what)
+		}
+		sum := 0.0
+		weightsOK := true
+		seenV := map[string]Pos{}
+		for _, it := range items {
+			vfs, ok := l.mapping(it, what+": a variant", variantKeys)
+			if !ok {
+				weightsOK = false
+				continue
+			}
+			vid, vidn, ok := l.idOf(vfs, what+": variant")
+			if !ok {
+				weightsOK = false
+				continue
+			}
+			if p, dup := seenV[vid]; dup {
+				l.errf(vidn, "choose another id", "%s: variant id `%s` is used twice (also at %s)", what, vid, posString(p))
+			}
+			seenV[vid] = l.pos(vidn)
+			vw := what + ": variant `" + vid + "`"
+			v := Variant{ID: vid, Pos: l.pos(vfs.node), Offers: map[int]*Offer{}}
+			if wn := vfs.get("weight"); wn == nil {
+				l.errf(vfs.node, "add weight: 50", "%s has no weight", vw)
+				weightsOK = false
+			} else if w, ok := l.num(wn, vw+": weight"); ok {
+				if w < 0 {
+					l.errf(wn, "", "%s: weight must be 0 or more, got %s", vw, l.deref(wn).Value)
+					weightsOK = false
+				}
+				v.Weight = w
+				sum += w
+			} else {
+				weightsOK = false
+			}
+			if on := vfs.get("offers"); on != nil && !isNull(l.deref(on)) {
+				oes, ok := l.entries(on, vw+": offers")
+				if ok {
+					for _, oe := range oes {
+						k := l.deref(oe.key)
+						if k == nil || k.Kind != yaml.ScalarNode {
+							continue
+						}
+						base, exists := offers[k.Value]
+						if !exists {
+							l.errf(k, didYouMean(k.Value, offerIDs, ""), "%s overrides unknown offer `%s`", vw, k.Value)
+							continue
+						}
+						before := len(l.errs)
+						if _, ok := l.mapping(oe.val, vw+": override of `"+k.Value+"`", overrideKeys); !ok || len(l.errs) > before {
+							continue
+						}
+						merged := l.mergeNodes(decls[k.Value], oe.val, false)
+						if o := l.compileOffer(c, k.Value, merged, true); o != nil {
+							o.Index = base.Index
+							o.Pos = base.Pos
+							o.Fallback = fallback[o.ID]
+							v.Offers[base.Index] = o
+						}
+					}
+				}
+			}
+			e.Variants = append(e.Variants, v)
+		}
+		if weightsOK && len(e.Variants) > 0 && math.Abs(sum-100) > 1e-9 {
+			l.errf(vn, "make the weights add up to 100", "%s: the variants' weights add up to %s, not 100", what, fmtNum(sum))
+		}
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+func fmtNum(f float64) string { return fmt.Sprintf("%g", f) }
+
+// compileArbitration reads the arbitration settings.
+func (l *loader) compileArbitration(n *yaml.Node, offers map[string]*Offer) Arbitration {
+	a := Arbitration{MaxActions: 3, MaxDiscountPercent: 100}
+	if n == nil || isNull(l.deref(n)) {
+		return a
+	}
+	fs, ok := l.mapping(n, "arbitration", arbitrationKeys)
+	if !ok {
+		return a
+	}
+	if v := fs.get("max_actions"); v != nil {
+		if i, ok := l.integer(v, "arbitration.max_actions"); ok {
+			if i < 1 || i > 100 {
+				l.errf(v, "", "arbitration.max_actions must be between 1 and 100, got %d", i)
+			} else {
+				a.MaxActions = int(i)
+			}
+		}
+	}
+	if v := fs.get("max_discount_percent"); v != nil {
+		if f, ok := l.num(v, "arbitration.max_discount_percent"); ok {
+			if f < 0 || f > 100 {
+				l.errf(v, "", "arbitration.max_discount_percent must be between 0 and 100, got %s", l.deref(v).Value)
+			}
+			a.MaxDiscountPercent = f
+		}
+	}
+	if v := fs.get("holdout"); v != nil {
+		if f, ok := l.num(v, "arbitration.holdout"); ok {
+			if f < 0 || f > 100 {
+				l.errf(v, "", "arbitration.holdout must be between 0 and 100 (percent), got %s", l.deref(v).Value)
+			}
+			a.Holdout = f
+		}
+	}
+	if v := fs.get("fallback"); v != nil {
+		ids, nodes, ok := l.strList(v, "arbitration.fallback")
+		if ok {
+			all := make([]string, 0, len(offers))
+			for id := range offers {
+				all = append(all, id)
+			}
+			seen := map[string]bool{}
+			for i, id := range ids {
+				if _, ok := offers[id]; !ok {
+					l.errf(nodes[i], didYouMean(id, all, ""), "arbitration.fallback: unknown offer `%s`", id)
+					continue
+				}
+				if seen[id] {
+					l.errf(nodes[i], "", "arbitration.fallback names `%s` twice", id)
+					continue
+				}
+				seen[id] = true
+				a.Fallback = append(a.Fallback, id)
+			}
+		}
+	}
+	return a
+}

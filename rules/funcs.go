@@ -1,0 +1,222 @@
+package rules
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/expr-lang/expr"
+)
+
+// The custom functions of the rule language. Each takes the decision time
+// as a hidden first argument, added at compile time by nowPatcher, so the
+// functions are pure and no closure is made per decision.
+
+// funcSpec describes a custom function as the marketer writes it.
+type funcSpec struct {
+	name  string
+	args  int    // arguments the user writes (without the hidden now)
+	usage string // how to call it, for error messages
+}
+
+var customFuncs = map[string]funcSpec{
+	"daysSince":         {"daysSince", 1, "daysSince(time)"},
+	"hoursSince":        {"hoursSince", 1, "hoursSince(time)"},
+	"daysUntil":         {"daysUntil", 1, "daysUntil(time)"},
+	"anniversaryWithin": {"anniversaryWithin", 2, "anniversaryWithin(time, days)"},
+	"hourIn":            {"hourIn", 1, `hourIn("Europe/Paris")`},
+	"weekdayIn":         {"weekdayIn", 1, `weekdayIn("Europe/Paris")`},
+}
+
+var errNotTime = errors.New("argument is not a time")
+
+func argTimes(params []any) (now, t time.Time, err error) {
+	if len(params) < 2 {
+		return now, t, errors.New("missing argument")
+	}
+	now, ok1 := params[0].(time.Time)
+	t, ok2 := params[1].(time.Time)
+	if !ok1 || !ok2 {
+		return now, t, fmt.Errorf("%w: %T", errNotTime, params[1])
+	}
+	return now, t, nil
+}
+
+func fnDaysSince(params ...any) (any, error) {
+	now, t, err := argTimes(params)
+	if err != nil {
+		return nil, err
+	}
+	return now.Sub(t).Hours() / 24, nil
+}
+
+func fnHoursSince(params ...any) (any, error) {
+	now, t, err := argTimes(params)
+	if err != nil {
+		return nil, err
+	}
+	return now.Sub(t).Hours(), nil
+}
+
+func fnDaysUntil(params ...any) (any, error) {
+	now, t, err := argTimes(params)
+	if err != nil {
+		return nil, err
+	}
+	return t.Sub(now).Hours() / 24, nil
+}
+
+// anniversaryDate is month/day in year y at UTC midnight; Feb 29 becomes
+// Feb 28 in a year that is not a leap year.
+func anniversaryDate(y int, m time.Month, d int) time.Time {
+	if m == time.February && d == 29 && !isLeap(y) {
+		d = 28
+	}
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+func isLeap(y int) bool { return y%4 == 0 && (y%100 != 0 || y%400 == 0) }
+
+// anniversaryWithin reports whether the next anniversary of t's month and
+// day (UTC) is at most days whole days after now's UTC date (today is 0).
+// A zero time (an unknown date) never matches.
+func anniversaryWithin(now, t time.Time, days float64) bool {
+	if t.IsZero() || days < 0 {
+		return false
+	}
+	n, tt := now.UTC(), t.UTC()
+	today := time.Date(n.Year(), n.Month(), n.Day(), 0, 0, 0, 0, time.UTC)
+	next := anniversaryDate(n.Year(), tt.Month(), tt.Day())
+	if next.Before(today) {
+		next = anniversaryDate(n.Year()+1, tt.Month(), tt.Day())
+	}
+	diff := int(next.Sub(today).Hours()/24 + 0.5)
+	return float64(diff) <= days
+}
+
+func fnAnniversaryWithin(params ...any) (any, error) {
+	now, t, err := argTimes(params)
+	if err != nil {
+		return nil, err
+	}
+	if len(params) < 3 {
+		return nil, errors.New("missing argument days")
+	}
+	var days float64
+	switch d := params[2].(type) {
+	case int:
+		days = float64(d)
+	case float64:
+		days = d
+	case int64:
+		days = float64(d)
+	default:
+		return nil, fmt.Errorf("days must be a number, got %T", params[2])
+	}
+	return anniversaryWithin(now, t, days), nil
+}
+
+var weekdayNames = [7]string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
+
+// tzCache caches time zones named at run time (a constant name is resolved
+// at load). Reads are lock-free (sync.Map's read path); it holds at most
+// tzCacheMax entries so that arbitrary profile values cannot grow it.
+type tzCache struct {
+	m sync.Map // string -> tzEntry
+	n atomic.Int32
+}
+
+type tzEntry struct {
+	loc *time.Location
+	err error
+}
+
+const tzCacheMax = 512
+
+func (c *tzCache) load(name string) (*time.Location, error) {
+	if v, ok := c.m.Load(name); ok {
+		e := v.(tzEntry)
+		return e.loc, e.err
+	}
+	loc, err := time.LoadLocation(name)
+	if c.n.Load() < tzCacheMax {
+		if _, loaded := c.m.LoadOrStore(name, tzEntry{loc, err}); !loaded {
+			c.n.Add(1)
+		}
+	}
+	return loc, err
+}
+
+func (c *tzCache) location(p any) (*time.Location, error) {
+	switch v := p.(type) {
+	case *time.Location:
+		return v, nil
+	case string:
+		return c.load(v)
+	default:
+		return nil, fmt.Errorf("time zone must be a string, got %T", p)
+	}
+}
+
+func (c *tzCache) fnHourIn(params ...any) (any, error) {
+	if len(params) < 2 {
+		return nil, errors.New("missing argument")
+	}
+	now, ok := params[0].(time.Time)
+	if !ok {
+		return nil, errNotTime
+	}
+	loc, err := c.location(params[1])
+	if err != nil {
+		return nil, err
+	}
+	return now.In(loc).Hour(), nil
+}
+
+func (c *tzCache) fnWeekdayIn(params ...any) (any, error) {
+	if len(params) < 2 {
+		return nil, errors.New("missing argument")
+	}
+	now, ok := params[0].(time.Time)
+	if !ok {
+		return nil, errNotTime
+	}
+	loc, err := c.location(params[1])
+	if err != nil {
+		return nil, err
+	}
+	return weekdayNames[now.In(loc).Weekday()], nil
+}
+
+// funcOptions registers the custom functions, with their types as the
+// checker sees them after nowPatcher has added the time.
+func funcOptions(tz *tzCache) []expr.Option {
+	return []expr.Option{
+		expr.Function("daysSince", fnDaysSince, new(func(time.Time, time.Time) float64)),
+		expr.Function("hoursSince", fnHoursSince, new(func(time.Time, time.Time) float64)),
+		expr.Function("daysUntil", fnDaysUntil, new(func(time.Time, time.Time) float64)),
+		expr.Function("anniversaryWithin", fnAnniversaryWithin,
+			new(func(time.Time, time.Time, int) bool), new(func(time.Time, time.Time, float64) bool)),
+		expr.Function("hourIn", tz.fnHourIn,
+			new(func(time.Time, string) int), new(func(time.Time, *time.Location) int)),
+		expr.Function("weekdayIn", tz.fnWeekdayIn,
+			new(func(time.Time, string) string), new(func(time.Time, *time.Location) string)),
+	}
+}
+
+func noCall(...any) (any, error) { return nil, errors.New("type-checking stub") }
+
+// userFuncOptions declares the custom functions with the signatures the
+// user writes, for the type-checking compile only (never run).
+func userFuncOptions() []expr.Option {
+	return []expr.Option{
+		expr.Function("daysSince", noCall, new(func(time.Time) float64)),
+		expr.Function("hoursSince", noCall, new(func(time.Time) float64)),
+		expr.Function("daysUntil", noCall, new(func(time.Time) float64)),
+		expr.Function("anniversaryWithin", noCall, new(func(time.Time, int) bool), new(func(time.Time, float64) bool)),
+		expr.Function("hourIn", noCall, new(func(string) int)),
+		expr.Function("weekdayIn", noCall, new(func(string) string)),
+	}
+}

@@ -1,0 +1,353 @@
+package rules
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// TestErrorGolden loads every directory under testdata/errors and compares
+// the error listing with its want.golden.
+func TestErrorGolden(t *testing.T) {
+	dirs, err := os.ReadDir("testdata/errors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range dirs {
+		if !d.IsDir() {
+			continue
+		}
+		t.Run(d.Name(), func(t *testing.T) {
+			dir := filepath.Join("testdata/errors", d.Name())
+			rs, err := Load(dir)
+			if err == nil {
+				t.Fatalf("loaded without errors (version %s)", rs.Version)
+			}
+			var es Errors
+			if !errors.As(err, &es) {
+				t.Fatalf("error is not rules.Errors: %v", err)
+			}
+			for _, e := range es {
+				if e.Pos.File == "" || e.Pos.Line < 1 || e.Pos.Col < 1 {
+					t.Errorf("error without a position: %#v", e)
+				}
+			}
+			got := es.Error() + "\n"
+			golden := filepath.Join(dir, "want.golden")
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -run TestErrorGolden -update)", err)
+			}
+			if got != string(want) {
+				t.Errorf("errors differ from %s\n--- got\n%s--- want\n%s", golden, got, want)
+			}
+		})
+	}
+}
+
+// mustLoad loads a map of files and fails the test on any error.
+func mustLoad(t *testing.T, files map[string]string) *Ruleset {
+	t.Helper()
+	rs, err := LoadFS(mapFS(files))
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	return rs
+}
+
+func mapFS(files map[string]string) fstest.MapFS {
+	fs := fstest.MapFS{}
+	for name, text := range files {
+		fs[name] = &fstest.MapFile{Data: []byte(text)}
+	}
+	return fs
+}
+
+// loadErrs loads a map of files and returns its Errors (failing when the
+// load succeeds or fails otherwise).
+func loadErrs(t *testing.T, files map[string]string) Errors {
+	t.Helper()
+	_, err := LoadFS(mapFS(files))
+	var es Errors
+	if !errors.As(err, &es) {
+		t.Fatalf("want rules.Errors, got %v", err)
+	}
+	return es
+}
+
+func TestExamplesLoad(t *testing.T) {
+	rs, err := Load("../examples/checkout")
+	if err != nil {
+		t.Skipf("examples not loadable here: %v", err)
+	}
+	if len(rs.Offers) == 0 || len(rs.Tests) == 0 {
+		t.Fatalf("examples: %d offers, %d tests", len(rs.Offers), len(rs.Tests))
+	}
+}
+
+func TestMergeAcrossFiles(t *testing.T) {
+	rs := mustLoad(t, map[string]string{
+		"profile.yaml":          "profile:\n  ltv: number\n",
+		"more/profile.yaml":     "profile:\n  tier: {type: string, default: basic}\n",
+		"segments/value.yaml":   "segments:\n  - id: vip\n    when: profile.ltv >= 1000\n",
+		"segments/combo.yml":    "segments:\n  - id: vip_gold\n    when: '\"vip\" in segments && profile.tier == \"gold\"'\n",
+		"offers/a.yaml":         "offers:\n  - id: zeta\n    kind: action\n  - id: alpha\n    discount: {percent: 10}\n",
+		"offers/b.yaml":         "offers:\n  - id: mid\n    kind: action\n",
+		"arbitration.yaml":      "arbitration:\n  fallback: [mid]\n",
+		"tests/basic_test.yaml": "tests:\n  - name: t\n    now: 2026-01-01T00:00:00Z\n    profile: {id: c1, ltv: 1500, since: 2026-01-01T00:00:00Z}\n    expect: {segments: [vip], actions: []}\n",
+		".hidden/x.yaml":        "this: is ignored\n",
+		"notes.txt":             "not read",
+	})
+	if len(rs.Schema.Fields) != 2 {
+		t.Errorf("schema fields = %v", rs.Schema.Fields)
+	}
+	if f, ok := rs.Schema.Field("tier"); !ok || f.Default != "basic" || f.Type != TypeString {
+		t.Errorf("tier = %+v", f)
+	}
+	if f, _ := rs.Schema.Field("ltv"); f.Default != 0.0 {
+		t.Errorf("ltv default = %#v", f.Default)
+	}
+	var ids []string
+	for i, o := range rs.Offers {
+		ids = append(ids, o.ID)
+		if o.Index != i {
+			t.Errorf("%s.Index = %d, want %d", o.ID, o.Index, i)
+		}
+	}
+	if strings.Join(ids, ",") != "alpha,mid,zeta" {
+		t.Errorf("offers = %v", ids)
+	}
+	if o, ok := rs.Offer("mid"); !ok || !o.Fallback {
+		t.Errorf("mid not a fallback: %+v", o)
+	}
+	if len(rs.Segments) != 2 || rs.Segments[0].ID != "vip" || rs.Segments[1].ID != "vip_gold" {
+		t.Errorf("segments not in dependency order: %v, %v", rs.Segments[0].ID, rs.Segments[1].ID)
+	}
+	if u := rs.Segments[1].Uses; len(u) != 1 || u[0] != "vip" {
+		t.Errorf("vip_gold uses %v", u)
+	}
+	if len(rs.Files) != 8 {
+		t.Errorf("files = %v", rs.Files)
+	}
+	if len(rs.Tests) != 1 {
+		t.Fatalf("tests = %d", len(rs.Tests))
+	}
+	tc := rs.Tests[0]
+	if tc.Profile["ltv"] != 1500.0 || tc.Profile["since"] != "2026-01-01T00:00:00Z" {
+		t.Errorf("test profile = %#v", tc.Profile)
+	}
+	if tc.Expect.Actions == nil || len(tc.Expect.Actions) != 0 || tc.Expect.NotSegments != nil {
+		t.Errorf("expect = %#v", tc.Expect)
+	}
+	if rs.Arbitration.MaxActions != 3 || rs.Arbitration.MaxDiscountPercent != 100 {
+		t.Errorf("arbitration defaults = %+v", rs.Arbitration)
+	}
+}
+
+func TestDependencyOrderIsTopological(t *testing.T) {
+	rs := mustLoad(t, map[string]string{"s.yaml": `
+segments:
+  - id: a
+    when: '"b" in segments && "c" in segments'
+  - id: c
+    when: 'any(segments, # == "d")'
+  - id: b
+    when: '"d" in segments'
+  - id: d
+    when: cart.total > 1
+`})
+	pos := map[string]int{}
+	for i, s := range rs.Segments {
+		pos[s.ID] = i
+	}
+	for _, s := range rs.Segments {
+		for _, u := range s.Uses {
+			if pos[u] >= pos[s.ID] {
+				t.Errorf("%s comes before %s which it uses", s.ID, u)
+			}
+		}
+	}
+}
+
+func TestCycleNamesTheCycle(t *testing.T) {
+	es := loadErrs(t, map[string]string{"s.yaml": `
+segments:
+  - id: a
+    when: '"b" in segments'
+  - id: b
+    when: '"a" in segments'
+`})
+	if len(es) != 1 || !strings.Contains(es[0].Msg, "a -> b -> a") {
+		t.Fatalf("errors = %v", es)
+	}
+}
+
+func TestDuplicateIDsNameBothPlaces(t *testing.T) {
+	es := loadErrs(t, map[string]string{
+		"a.yaml": "offers:\n  - id: x\n    kind: action\n",
+		"b.yaml": "offers:\n  - id: x\n    kind: action\n",
+	})
+	if len(es) != 1 || es[0].Pos.File != "b.yaml" || !strings.Contains(es[0].Msg, "a.yaml:2:9") {
+		t.Fatalf("errors = %v", es)
+	}
+}
+
+func TestErrorsSortedAndAllReported(t *testing.T) {
+	es := loadErrs(t, map[string]string{
+		"b.yaml": "segments:\n  - id: s1\n    when: cart.totl > 1\n  - id: s2\n    when: profile.x\n",
+		"a.yaml": "offers:\n  - id: o\n    kind: action\n    when: nope\n",
+	})
+	if len(es) != 3 {
+		t.Fatalf("want 3 errors, got %v", es)
+	}
+	if es[0].Pos.File != "a.yaml" || es[1].Pos.Line != 3 || es[2].Pos.Line != 5 {
+		t.Errorf("not sorted: %v", es)
+	}
+}
+
+func TestOverrides(t *testing.T) {
+	rs := mustLoad(t, map[string]string{"r.yaml": `
+segments:
+  - id: vip
+    when: "true"
+offers:
+  - id: vip_10
+    title: VIP {{percent}}% off
+    segments: [vip]
+    discount:
+      percent: 10
+      max_amount: 30
+      items: item.category != "gift_cards"
+    priority: 80
+  - id: ship
+    discount: {free_shipping: true}
+  - id: flat
+    discount: {amount: 5}
+experiments:
+  - id: depth
+    variants:
+      - id: control
+        weight: 50
+      - id: deep
+        weight: 50
+        offers:
+          vip_10: {discount: {percent: 15}}
+          ship: {disabled: true}
+          flat: {discount: {percent: 20}, title: "{{percent}}% off"}
+`})
+	base, _ := rs.Offer("vip_10")
+	e := rs.Experiments[0]
+	if e.Salt != "depth" || e.Traffic != 100 {
+		t.Errorf("experiment defaults: %+v", e)
+	}
+	deep := e.Variants[1]
+	if len(e.Variants[0].Offers) != 0 || len(deep.Offers) != 3 {
+		t.Fatalf("variant offers: %v / %v", e.Variants[0].Offers, deep.Offers)
+	}
+	o := deep.Offers[base.Index]
+	if o == nil || o == base || o.ID != "vip_10" || o.Index != base.Index {
+		t.Fatalf("override = %+v", o)
+	}
+	if o.Discount.Percent.Value != 15 || o.Discount.MaxAmount != 30 || o.Discount.Items == nil || o.Priority != 80 || len(o.Segments) != 1 {
+		t.Errorf("merged override = %+v %+v", o, o.Discount)
+	}
+	if base.Discount.Percent.Value != 10 {
+		t.Errorf("base changed: %v", base.Discount.Percent.Value)
+	}
+	ship, _ := rs.Offer("ship")
+	if !deep.Offers[ship.Index].Disabled || ship.Disabled {
+		t.Errorf("disabled not applied to the variant only")
+	}
+	flat, _ := rs.Offer("flat")
+	if f := deep.Offers[flat.Index]; f.Discount.Type != DiscountPercent || f.Discount.Percent.Value != 20 {
+		t.Errorf("type switch override = %+v", f.Discount)
+	}
+}
+
+func TestVersionStability(t *testing.T) {
+	base := map[string]string{
+		"profile.yaml": "profile:\n  ltv: number\n  tier: {type: string, default: basic}\n",
+		"rules.yaml": `# rules
+segments:
+  - id: vip
+    when: profile.ltv >= 1000
+  - id: big
+    when: cart.total > 100
+offers:
+  - id: a
+    kind: action
+    priority: 10
+  - id: b
+    discount: {percent: 10}
+`,
+	}
+	v0 := mustLoad(t, base).Version
+	if len(v0) != 8 {
+		t.Fatalf("version %q", v0)
+	}
+	same := map[string]map[string]string{
+		"comments and layout": {
+			"profile.yaml": "# the profile\nprofile:\n    tier:   {default: basic, type: string}   # tier\n    ltv: number\n",
+			"rules.yaml": `segments:
+- {id: big, when: "cart.total>100"}
+- id: vip
+  when: >-
+    profile.ltv >=
+    1000
+offers:
+- {id: b, discount: {percent: 10.0}}
+- id: a
+  priority: 10
+  kind: action
+`,
+		},
+		"file names and split": {
+			"x/one.yaml": "profile:\n  tier: {type: string, default: basic}\noffers:\n  - id: b\n    discount: {percent: 10}\n",
+			"y/two.yaml": "profile:\n  ltv: number\nsegments:\n  - id: big\n    when: cart.total > 100\n  - id: vip\n    when: profile.ltv >= 1000\noffers:\n  - id: a\n    kind: action\n    priority: 10\n",
+		},
+		"with tests": {
+			"profile.yaml": base["profile.yaml"],
+			"rules.yaml":   base["rules.yaml"],
+			"a_test.yaml":  "tests:\n  - name: x\n    expect: {actions: []}\n",
+		},
+	}
+	for name, files := range same {
+		if v := mustLoad(t, files).Version; v != v0 {
+			t.Errorf("%s: version %s, want %s", name, v, v0)
+		}
+	}
+	changed := map[string]string{
+		"a number":      strings.Replace(base["rules.yaml"], "percent: 10", "percent: 11", 1),
+		"an expression": strings.Replace(base["rules.yaml"], ">= 1000", "> 1000", 1),
+		"an id":         strings.Replace(base["rules.yaml"], "id: a", "id: c", 1),
+	}
+	for name, text := range changed {
+		if v := mustLoad(t, map[string]string{"profile.yaml": base["profile.yaml"], "rules.yaml": text}).Version; v == v0 {
+			t.Errorf("changing %s kept the version %s", name, v)
+		}
+	}
+	// the same on every machine: a pinned value for a fixed input
+	if v := mustLoad(t, base).Version; v != v0 {
+		t.Errorf("not deterministic: %s then %s", v0, v)
+	}
+}
+
+func TestLoadDirErrors(t *testing.T) {
+	if _, err := Load("testdata/does-not-exist"); err == nil {
+		t.Error("missing dir loaded")
+	}
+	if _, err := LoadFS(fstest.MapFS{"x.txt": {Data: []byte("x")}}); !errors.Is(err, ErrNoRuleFiles) {
+		t.Errorf("empty: %v", err)
+	}
+}

@@ -1,0 +1,192 @@
+package ruletest
+
+import (
+	"context"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/arbiterhq/arbiter/engine"
+	"github.com/arbiterhq/arbiter/rules"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+func TestCompare(t *testing.T) {
+	d := &engine.Decision{
+		Segments: []string{"vip", "big_cart"},
+		Actions: []engine.Action{
+			{OfferID: "vip_10", Kind: "discount", Discount: &engine.DiscountResult{Amount: engine.Money{Minor: 1200, Exp: 2}, Currency: "USD"}},
+			{OfferID: "join_loyalty", Kind: "action"},
+		},
+		Experiments: []engine.Assignment{{ID: "depth", Variant: "control"}},
+		Currency:    "USD",
+	}
+	cases := []struct {
+		name string
+		exp  rules.Expect
+		want []string // the What of each mismatch
+	}{
+		{"nothing checked", rules.Expect{}, nil},
+		{"all met", rules.Expect{
+			Segments: []string{"vip"}, NotSegments: []string{"staff"}, Actions: []string{"vip_10", "join_loyalty"},
+			DiscountTotal: ptr(12.0), Experiments: map[string]string{"depth": "control"}, Holdout: ptr(false),
+		}, nil},
+		{"segment missing", rules.Expect{Segments: []string{"vip", "new"}}, []string{"segments"}},
+		{"segment present", rules.Expect{NotSegments: []string{"big_cart"}}, []string{"not_segments"}},
+		{"actions order", rules.Expect{Actions: []string{"join_loyalty", "vip_10"}}, []string{"actions"}},
+		{"actions none expected", rules.Expect{Actions: []string{}}, []string{"actions"}},
+		{"discount off by a cent", rules.Expect{DiscountTotal: ptr(12.01)}, []string{"discount_total"}},
+		{"experiment variant", rules.Expect{Experiments: map[string]string{"depth": "deep"}}, []string{"experiments"}},
+		{"experiments none expected", rules.Expect{Experiments: map[string]string{}}, []string{"experiments"}},
+		{"experiment not enrolled expected", rules.Expect{Experiments: map[string]string{"depth": "control", "other": ""}}, nil},
+		{"experiment enrolled, none expected", rules.Expect{Experiments: map[string]string{"depth": ""}}, []string{"experiments"}},
+		{"holdout", rules.Expect{Holdout: ptr(true)}, []string{"holdout"}},
+		{"several", rules.Expect{Segments: []string{"x"}, Actions: []string{}, Holdout: ptr(true)}, []string{"segments", "actions", "holdout"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ms := Compare(c.exp, d, "USD")
+			var got []string
+			for _, m := range ms {
+				got = append(got, m.What)
+				if m.Expected == "" || m.Got == "" {
+					t.Errorf("mismatch %+v: expected and got must both be said", m)
+				}
+			}
+			if !reflect.DeepEqual(got, c.want) {
+				t.Errorf("mismatches %v (%+v), want %v", got, ms, c.want)
+			}
+		})
+	}
+	ms := Compare(rules.Expect{DiscountTotal: ptr(12.01)}, d, "USD")
+	if ms[0].Expected != "12.01 USD" || ms[0].Got != "12.00 USD" {
+		t.Errorf("discount_total mismatch reads %+v", ms[0])
+	}
+}
+
+func TestPrepare(t *testing.T) {
+	rs := &rules.Ruleset{
+		Schema:      rules.Schema{Fields: []rules.Field{{Name: "ltv", Type: rules.TypeNumber, Default: 0.0}}},
+		Arbitration: rules.Arbitration{MaxActions: 2},
+	}
+	cases := []struct {
+		name             string
+		profile, request map[string]any
+		wantID           string
+		wantKnown        bool
+		wantErr          string
+	}{
+		{"id from the profile", map[string]any{"id": "c1", "ltv": 10}, map[string]any{"placement": "checkout"}, "c1", true, ""},
+		{"id from the request", map[string]any{"ltv": 10}, map[string]any{"customer_id": "c2"}, "c2", true, ""},
+		{"same id twice", map[string]any{"id": "c3"}, map[string]any{"customer_id": "c3"}, "c3", true, ""},
+		{"ids differ", map[string]any{"id": "c3"}, map[string]any{"customer_id": "c4"}, "", false, "is not the profile's id"},
+		{"anonymous", nil, nil, "", false, ""},
+		{"unknown customer", nil, map[string]any{"customer_id": "c5"}, "c5", false, ""},
+		{"bad profile value", map[string]any{"id": "c1", "ltv": "lots"}, nil, "", false, "profile: profile.ltv"},
+		{"no id at all", map[string]any{"ltv": 1}, nil, "", false, "profile: profile.id"},
+		{"bad request field", nil, map[string]any{"cart": map[string]any{"currency": "USD", "items": []any{map[string]any{"sku": "A", "price": -1, "quantity": 1}}}}, "", false, "request: cart.items[0].price: must not be negative"},
+		{"limit over max_actions", nil, map[string]any{"limit": 3}, "", false, "request: limit"},
+		{"yaml map keys", nil, map[string]any{"context": map[any]any{"country": "US", 1: true}}, "", false, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			req, p, err := Prepare(rs, c.profile, c.request)
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("error %v, want one containing %q", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if req.CustomerID != c.wantID || p.ID != c.wantID || p.Known != c.wantKnown {
+				t.Errorf("request id %q, profile id %q known %v; want %q known %v", req.CustomerID, p.ID, p.Known, c.wantID, c.wantKnown)
+			}
+			if !req.DryRun || !req.Explain || req.DecisionID != DecisionID {
+				t.Errorf("request %+v: want a dry run with explain and id %s", req, DecisionID)
+			}
+		})
+	}
+}
+
+func TestRunNeedsNow(t *testing.T) {
+	rs := &rules.Ruleset{Tests: []rules.TestCase{{Name: "no time", Pos: rules.Pos{File: "a_test.yaml", Line: 3}}}}
+	res := Run(context.Background(), rs, engine.New(engine.Options{}))
+	if len(res) != 1 || res[0].Pass || res[0].Err == nil || !strings.Contains(res[0].Err.Error(), "now is required") {
+		t.Fatalf("got %+v", res)
+	}
+	if res[0].Name() != "a_test.yaml:3: no time" {
+		t.Errorf("Name() = %q", res[0].Name())
+	}
+}
+
+func TestExplanation(t *testing.T) {
+	score := 80.0
+	d := &engine.Decision{
+		Segments:    []string{"vip"},
+		Experiments: []engine.Assignment{{ID: "depth", Variant: "deep"}},
+		Explain: &engine.Explain{
+			Segments: []engine.SegmentExplain{{ID: "vip", Matched: true}, {ID: "new"}, {ID: "odd", Error: "bad type"}},
+			Offers: []engine.OfferExplain{
+				{ID: "vip_10", Chosen: true, Score: &score, Variant: "depth/deep"},
+				{ID: "free_ship", Reason: engine.ReasonWhen, Detail: "cart.total >= 50"},
+			},
+		},
+	}
+	got := strings.Join(Explanation(d), "\n")
+	want := `segments matched: [vip]; experiments depth=deep
+segment odd: error: bad type
+segments not matched: [new]
+offer vip_10: chosen, score 80, variant depth/deep
+offer free_ship: not chosen: when (cart.total >= 50)`
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestRunDirs runs the rule tests of testdata/pass (all pass) and
+// testdata/mixed (one passes, one fails) through rules.Load and the engine.
+func TestRunDirs(t *testing.T) {
+	ctx := context.Background()
+	cases := []struct {
+		dir    string
+		passed []bool
+		what   [][]string
+	}{
+		{"testdata/pass", []bool{true, true}, [][]string{nil, nil}},
+		{"testdata/mixed", []bool{true, false}, [][]string{nil, {"segments", "actions", "discount_total"}}},
+	}
+	for _, c := range cases {
+		t.Run(c.dir, func(t *testing.T) {
+			rs, err := rules.Load(c.dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := Run(ctx, rs, NewEngine())
+			if len(res) != len(c.passed) {
+				t.Fatalf("%d results, want %d", len(res), len(c.passed))
+			}
+			for i, r := range res {
+				if r.Err != nil {
+					t.Errorf("%s: %v", r.Name(), r.Err)
+					continue
+				}
+				var what []string
+				for _, m := range r.Mismatches {
+					what = append(what, m.What)
+				}
+				if r.Pass != c.passed[i] || !reflect.DeepEqual(what, c.what[i]) {
+					t.Errorf("%s: pass %v mismatches %+v; want pass %v mismatches %v\n%s", r.Name(), r.Pass, r.Mismatches, c.passed[i], c.what[i], strings.Join(Explanation(r.Decision), "\n"))
+				}
+				if r.Case.Pos.Line == 0 || r.Case.Pos.File == "" {
+					t.Errorf("%s: no position", r.Name())
+				}
+				if r.Decision == nil || r.Decision.Explain == nil {
+					t.Errorf("%s: no explanation", r.Name())
+				}
+			}
+		})
+	}
+}

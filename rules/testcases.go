@@ -1,0 +1,185 @@
+package rules
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// compileTests reads the rule tests. Profile and Request are kept as
+// encoding/json would decode them: maps, []any, float64 numbers, strings
+// (YAML times become RFC 3339 strings), bools and nil.
+func (l *loader) compileTests(c *exprCompiler, nodes []*yaml.Node, offers map[string]*Offer, exps []*Experiment) []TestCase {
+	var out []TestCase
+	offerIDs := make([]string, 0, len(offers))
+	for id := range offers {
+		offerIDs = append(offerIDs, id)
+	}
+	sort.Strings(offerIDs)
+	expIDs := make([]string, 0, len(exps))
+	expByID := map[string]*Experiment{}
+	for _, e := range exps {
+		expIDs = append(expIDs, e.ID)
+		expByID[e.ID] = e
+	}
+	for i, n := range nodes {
+		fs, ok := l.mapping(n, "a rule test", testKeys)
+		if !ok {
+			continue
+		}
+		tc := TestCase{Pos: l.pos(fs.node)}
+		if v := fs.get("name"); v != nil {
+			tc.Name, _ = l.str(v, "test name")
+		} else {
+			tc.Name = fmt.Sprintf("test %d", i+1)
+			l.errf(fs.node, "add `name: what this case shows`", "rule test has no name")
+		}
+		what := "test `" + tc.Name + "`"
+		if v := fs.get("now"); v != nil {
+			if t, ok := l.timestamp(v, what+": now"); ok {
+				tc.Now = t
+			}
+		}
+		if v := fs.get("profile"); v != nil && !isNull(l.deref(v)) {
+			if m, ok := l.jsonMap(v, what+": profile"); ok {
+				tc.Profile = m
+			}
+		}
+		if v := fs.get("request"); v != nil && !isNull(l.deref(v)) {
+			if m, ok := l.jsonMap(v, what+": request"); ok {
+				tc.Request = m
+			}
+		} else {
+			tc.Request = map[string]any{}
+		}
+		if v := fs.get("expect"); v != nil {
+			tc.Expect = l.compileExpect(c, v, what, offers, offerIDs, expByID, expIDs)
+		} else {
+			l.errf(fs.node, "add `expect:` with segments, actions, discount_total, ...", "%s has no expect", what)
+		}
+		out = append(out, tc)
+	}
+	return out
+}
+
+func (l *loader) compileExpect(c *exprCompiler, n *yaml.Node, what string, offers map[string]*Offer, offerIDs []string, exps map[string]*Experiment, expIDs []string) Expect {
+	var e Expect
+	what += ": expect"
+	fs, ok := l.mapping(n, what, expectKeys)
+	if !ok {
+		return e
+	}
+	segs := func(key string) []string {
+		v := fs.get(key)
+		if v == nil {
+			return nil
+		}
+		ids, nodes, ok := l.strList(v, what+"."+key)
+		if !ok {
+			return nil
+		}
+		for i, id := range ids {
+			if !c.segSet[id] {
+				l.errf(nodes[i], didYouMean(id, c.segIDs, ""), "%s.%s: unknown segment `%s`", what, key, id)
+			}
+		}
+		return ids
+	}
+	e.Segments = segs("segments")
+	e.NotSegments = segs("not_segments")
+	if v := fs.get("actions"); v != nil {
+		ids, nodes, ok := l.strList(v, what+".actions")
+		if ok {
+			for i, id := range ids {
+				if _, known := offers[id]; !known {
+					l.errf(nodes[i], didYouMean(id, offerIDs, ""), "%s.actions: unknown offer `%s`", what, id)
+				}
+			}
+			e.Actions = ids
+		}
+	}
+	if v := fs.get("discount_total"); v != nil {
+		if f, ok := l.num(v, what+".discount_total"); ok {
+			e.DiscountTotal = &f
+		}
+	}
+	if v := fs.get("holdout"); v != nil {
+		if b, ok := l.boolean(v, what+".holdout"); ok {
+			e.Holdout = &b
+		}
+	}
+	if v := fs.get("experiments"); v != nil {
+		es, ok := l.entries(v, what+".experiments")
+		if ok {
+			e.Experiments = map[string]string{}
+			for _, en := range es {
+				k := l.deref(en.key)
+				if k == nil || k.Kind != yaml.ScalarNode {
+					continue
+				}
+				variant, ok := l.str(en.val, what+".experiments."+k.Value)
+				if !ok {
+					continue
+				}
+				exp, known := exps[k.Value]
+				if !known {
+					l.errf(k, didYouMean(k.Value, expIDs, ""), "%s.experiments: unknown experiment `%s`", what, k.Value)
+				} else if variant != "" {
+					var vids []string
+					found := false
+					for _, vv := range exp.Variants {
+						vids = append(vids, vv.ID)
+						found = found || vv.ID == variant
+					}
+					if !found {
+						l.errf(en.val, didYouMean(variant, vids, ""), "%s.experiments: experiment `%s` has no variant `%s`", what, k.Value, variant)
+					}
+				}
+				e.Experiments[k.Value] = variant
+			}
+		}
+	}
+	return e
+}
+
+// jsonMap decodes a mapping as encoding/json would decode its JSON form.
+func (l *loader) jsonMap(n *yaml.Node, what string) (map[string]any, bool) {
+	d := l.deref(n)
+	if d == nil || d.Kind != yaml.MappingNode {
+		l.errf(n, "", "%s must be a mapping, got %s", what, describe(d))
+		return nil, false
+	}
+	v, err := l.plain(d)
+	if err != nil {
+		l.errf(n, "", "%s: %v", what, err)
+		return nil, false
+	}
+	m, ok := jsonify(v).(map[string]any)
+	return m, ok
+}
+
+func jsonify(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = jsonify(e)
+		}
+		return x
+	case []any:
+		for i, e := range x {
+			x[i] = jsonify(e)
+		}
+		return x
+	case int:
+		return float64(x)
+	case int64:
+		return float64(x)
+	case uint64:
+		return float64(x)
+	case time.Time:
+		return x.Format(time.RFC3339Nano)
+	}
+	return v
+}

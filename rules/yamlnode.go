@@ -1,0 +1,457 @@
+package rules
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// maxAliasExpansion bounds how many nodes the loader visits through YAML
+// aliases, so that a "billion laughs" file fails instead of exhausting memory.
+const maxAliasExpansion = 200_000
+
+// loader holds one load's state: the files read, where every node comes
+// from, and the problems found so far.
+type loader struct {
+	files    map[string]*srcFile
+	nodeFile map[*yaml.Node]*srcFile
+	errs     Errors
+	aliases  int
+	merging  map[*yaml.Node]bool // mappings whose << merge keys are being read
+}
+
+func newLoader() *loader {
+	return &loader{files: map[string]*srcFile{}, nodeFile: map[*yaml.Node]*srcFile{}}
+}
+
+// pos is where node n starts.
+func (l *loader) pos(n *yaml.Node) Pos {
+	if n == nil {
+		return Pos{Line: 1, Col: 1}
+	}
+	f := l.nodeFile[n]
+	p := Pos{Line: n.Line, Col: n.Column}
+	if f != nil {
+		p.File = f.path
+	}
+	if p.Line < 1 {
+		p.Line = 1
+	}
+	if p.Col < 1 {
+		p.Col = 1
+	}
+	return p
+}
+
+func (l *loader) errAt(p Pos, hint, format string, args ...any) {
+	if p.Line < 1 {
+		p.Line = 1
+	}
+	if p.Col < 1 {
+		p.Col = 1
+	}
+	l.errs = append(l.errs, &Error{Pos: p, Msg: fmt.Sprintf(format, args...), Hint: hint})
+}
+
+func (l *loader) errf(n *yaml.Node, hint, format string, args ...any) {
+	l.errAt(l.pos(n), hint, format, args...)
+}
+
+// register records the file of n and every node under it.
+func (l *loader) register(f *srcFile, n *yaml.Node) {
+	if n == nil {
+		return
+	}
+	if _, seen := l.nodeFile[n]; seen {
+		return
+	}
+	l.nodeFile[n] = f
+	for _, c := range n.Content {
+		l.register(f, c)
+	}
+	if n.Alias != nil {
+		l.register(f, n.Alias)
+	}
+}
+
+var yamlLineRE = regexp.MustCompile(`line (\d+)(?::(\d+))?`)
+
+// parseFile decodes every YAML document of a file into its root nodes.
+func (l *loader) parseFile(path string, data []byte) []*yaml.Node {
+	f := newSrcFile(path, data)
+	l.files[path] = f
+	var doc yaml.Node
+	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	var roots []*yaml.Node
+	for {
+		doc = yaml.Node{}
+		err := dec.Decode(&doc)
+		if err != nil {
+			if err.Error() == "EOF" {
+				break
+			}
+			msg := strings.TrimPrefix(err.Error(), "yaml: ")
+			p := Pos{File: path, Line: 1, Col: 1}
+			if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+				p.Line, _ = strconv.Atoi(m[1])
+				msg = strings.TrimSpace(yamlLineRE.ReplaceAllString(msg, ""))
+				msg = strings.TrimPrefix(msg, ": ")
+			}
+			// the parser reports where the enclosing block starts; find the
+			// first line at which the text fails the same way
+			if line, ok := firstFailingLine(f, msg); ok {
+				p.Line = line
+				p.Col = 1
+				for _, r := range f.lines[line-1] {
+					if r != ' ' && r != '\t' {
+						break
+					}
+					p.Col++
+				}
+			}
+			l.errAt(p, "check the indentation and that a value with \": \" or \"#\" is quoted", "invalid YAML: %s", msg)
+			return roots
+		}
+		root := &doc
+		if root.Kind == yaml.DocumentNode {
+			if len(root.Content) == 0 {
+				continue
+			}
+			root = root.Content[0]
+		}
+		l.register(f, root)
+		roots = append(roots, root)
+	}
+	return roots
+}
+
+// deref follows aliases, counting against the expansion budget.
+func (l *loader) deref(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 100; i++ {
+		l.aliases++
+		n = n.Alias
+	}
+	if n != nil && n.Kind == yaml.AliasNode {
+		return nil
+	}
+	return n
+}
+
+func (l *loader) overBudget() bool { return l.aliases > maxAliasExpansion }
+
+// entry is one key of a mapping.
+type entry struct {
+	key, val *yaml.Node
+}
+
+// fields is a mapping whose keys were checked against the allowed ones.
+type fields struct {
+	node *yaml.Node
+	m    map[string]entry
+	keys []string // in written order
+}
+
+func (fs *fields) get(k string) *yaml.Node {
+	if fs == nil {
+		return nil
+	}
+	return fs.m[k].val
+}
+
+func (fs *fields) has(k string) bool {
+	if fs == nil {
+		return false
+	}
+	_, ok := fs.m[k]
+	return ok
+}
+
+func (fs *fields) key(k string) *yaml.Node {
+	if fs == nil {
+		return nil
+	}
+	return fs.m[k].key
+}
+
+// entries lists a mapping's key/value pairs, following aliases and merge
+// keys (<<); it reports a node that is not a mapping.
+func (l *loader) entries(n *yaml.Node, what string) ([]entry, bool) {
+	n = l.deref(n)
+	if n == nil || n.Kind != yaml.MappingNode {
+		l.errf(n, "", "%s must be a mapping (key: value lines), got %s", what, describe(n))
+		return nil, false
+	}
+	if l.merging == nil {
+		l.merging = map[*yaml.Node]bool{}
+	}
+	if l.merging[n] {
+		l.errf(n, "", "%s merges itself through << (an alias cycle)", what)
+		return nil, false
+	}
+	l.merging[n] = true
+	defer delete(l.merging, n)
+	var out, merged []entry
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind == yaml.ScalarNode && k.Tag == "!!merge" {
+			v = l.deref(v)
+			var srcs []*yaml.Node
+			if v != nil && v.Kind == yaml.SequenceNode {
+				srcs = v.Content
+			} else {
+				srcs = []*yaml.Node{v}
+			}
+			for _, s := range srcs {
+				if l.overBudget() {
+					break
+				}
+				es, ok := l.entries(s, what+" (merged with <<)")
+				if ok {
+					merged = append(merged, es...)
+				}
+			}
+			continue
+		}
+		out = append(out, entry{k, v})
+	}
+	// merged keys come first and are overridden by the mapping's own
+	for _, m := range merged {
+		dup := false
+		for _, o := range out {
+			if o.key.Value == m.key.Value {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			out = append(out, m)
+		}
+	}
+	return out, true
+}
+
+// mapping checks a mapping's keys: each must be allowed (else an error with
+// a did-you-mean), and appear once.
+func (l *loader) mapping(n *yaml.Node, what string, allowed []string) (*fields, bool) {
+	es, ok := l.entries(n, what)
+	if !ok {
+		return nil, false
+	}
+	fs := &fields{node: l.deref(n), m: map[string]entry{}}
+	allow := map[string]bool{}
+	for _, a := range allowed {
+		allow[a] = true
+	}
+	for _, e := range es {
+		k := l.deref(e.key)
+		if k == nil || k.Kind != yaml.ScalarNode {
+			l.errf(e.key, "", "%s: a key must be a plain name", what)
+			continue
+		}
+		name := k.Value
+		if !allow[name] {
+			l.errf(k, didYouMean(name, allowed, ""), "unknown key `%s` in %s (known: %s)", name, what, strings.Join(allowed, ", "))
+			continue
+		}
+		if prev, dup := fs.m[name]; dup {
+			p := l.pos(prev.key)
+			l.errf(k, "remove one of them", "key `%s` appears twice in %s (also at line %d)", name, what, p.Line)
+			continue
+		}
+		fs.m[name] = entry{k, e.val}
+		fs.keys = append(fs.keys, name)
+	}
+	return fs, true
+}
+
+// describe names a node's kind for messages.
+func describe(n *yaml.Node) string {
+	if n == nil {
+		return "nothing"
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.AliasNode:
+		return "an alias"
+	case yaml.ScalarNode:
+		if n.Tag == "!!null" {
+			return "nothing"
+		}
+		v := n.Value
+		if len(v) > 40 {
+			v = v[:40] + "..."
+		}
+		return strconv.Quote(v)
+	}
+	return "nothing"
+}
+
+func isNull(n *yaml.Node) bool {
+	return n == nil || (n.Kind == yaml.ScalarNode && n.Tag == "!!null")
+}
+
+// str reads a scalar as a string (any scalar but null).
+func (l *loader) str(n *yaml.Node, what string) (string, bool) {
+	n = l.deref(n)
+	if n == nil || n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		l.errf(n, "", "%s must be a text value, got %s", what, describe(n))
+		return "", false
+	}
+	return n.Value, true
+}
+
+// num reads a number (an int or a float).
+func (l *loader) num(n *yaml.Node, what string) (float64, bool) {
+	n = l.deref(n)
+	if n != nil && n.Kind == yaml.ScalarNode && (n.Tag == "!!int" || n.Tag == "!!float") {
+		var f float64
+		if err := n.Decode(&f); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
+			return f, true
+		}
+	}
+	l.errf(n, "", "%s must be a number, got %s", what, describe(n))
+	return 0, false
+}
+
+// integer reads a whole number.
+func (l *loader) integer(n *yaml.Node, what string) (int64, bool) {
+	n = l.deref(n)
+	if n != nil && n.Kind == yaml.ScalarNode && n.Tag == "!!int" {
+		var i int64
+		if err := n.Decode(&i); err == nil {
+			return i, true
+		}
+	}
+	if n != nil && n.Kind == yaml.ScalarNode && n.Tag == "!!float" {
+		var f float64
+		if err := n.Decode(&f); err == nil && f == math.Trunc(f) && math.Abs(f) < 1e15 {
+			return int64(f), true
+		}
+	}
+	l.errf(n, "", "%s must be a whole number, got %s", what, describe(n))
+	return 0, false
+}
+
+func (l *loader) boolean(n *yaml.Node, what string) (bool, bool) {
+	n = l.deref(n)
+	if n != nil && n.Kind == yaml.ScalarNode && n.Tag == "!!bool" {
+		var b bool
+		if err := n.Decode(&b); err == nil {
+			return b, true
+		}
+	}
+	l.errf(n, "write true or false", "%s must be true or false, got %s", what, describe(n))
+	return false, false
+}
+
+// timestamp reads an RFC 3339 time (a YAML timestamp or a string).
+func (l *loader) timestamp(n *yaml.Node, what string) (time.Time, bool) {
+	n = l.deref(n)
+	if n != nil && n.Kind == yaml.ScalarNode {
+		if t, err := time.Parse(time.RFC3339Nano, n.Value); err == nil {
+			return t, true
+		}
+	}
+	l.errf(n, "write a time like 2026-11-27T00:00:00+08:00", "%s must be an RFC 3339 time, got %s", what, describe(n))
+	return time.Time{}, false
+}
+
+// seq lists a sequence's items.
+func (l *loader) seq(n *yaml.Node, what string) ([]*yaml.Node, bool) {
+	n = l.deref(n)
+	if n == nil || n.Kind != yaml.SequenceNode {
+		l.errf(n, "write a list: [a, b] or one `- item` per line", "%s must be a list, got %s", what, describe(n))
+		return nil, false
+	}
+	return n.Content, true
+}
+
+// strList reads a list of strings; a single string is accepted as a list of one.
+func (l *loader) strList(n *yaml.Node, what string) ([]string, []*yaml.Node, bool) {
+	d := l.deref(n)
+	if d != nil && d.Kind == yaml.ScalarNode && d.Tag != "!!null" {
+		return []string{d.Value}, []*yaml.Node{d}, true
+	}
+	items, ok := l.seq(n, what)
+	if !ok {
+		return nil, nil, false
+	}
+	out := make([]string, 0, len(items))
+	nodes := make([]*yaml.Node, 0, len(items))
+	good := true
+	for _, it := range items {
+		s, ok := l.str(it, what+" item")
+		if !ok {
+			good = false
+			continue
+		}
+		out = append(out, s)
+		nodes = append(nodes, l.deref(it))
+	}
+	return out, nodes, good
+}
+
+// sortErrors orders problems by file, line and column and drops repeats
+// (an experiment override recompiles its base offer's expressions).
+func sortErrors(es Errors) Errors {
+	sort.SliceStable(es, func(i, j int) bool {
+		a, b := es[i].Pos, es[j].Pos
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		if a.Col != b.Col {
+			return a.Col < b.Col
+		}
+		return es[i].Msg < es[j].Msg
+	})
+	out := es[:0]
+	for i, e := range es {
+		if i > 0 && e.Pos == es[i-1].Pos && e.Msg == es[i-1].Msg && e.Hint == es[i-1].Hint {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// firstFailingLine finds the first line at which a prefix of the file
+// fails to parse with the message msg (files up to 500 lines).
+func firstFailingLine(f *srcFile, msg string) (int, bool) {
+	if len(f.lines) > 500 {
+		return 0, false
+	}
+	var b strings.Builder
+	for k, line := range f.lines {
+		b.WriteString(string(line))
+		b.WriteByte('\n')
+		dec := yaml.NewDecoder(strings.NewReader(b.String()))
+		for {
+			var n yaml.Node
+			err := dec.Decode(&n)
+			if err == nil {
+				continue
+			}
+			if err.Error() != "EOF" {
+				m := strings.TrimPrefix(err.Error(), "yaml: ")
+				m = strings.TrimPrefix(strings.TrimSpace(yamlLineRE.ReplaceAllString(m, "")), ": ")
+				if m == msg {
+					return k + 1, true
+				}
+			}
+			break
+		}
+	}
+	return 0, false
+}
