@@ -545,12 +545,32 @@ offers:
 	}
 }
 
+// TestDecideCanceled: a context already past its deadline still gets a
+// decision, degraded, and no capped offer is granted.
 func TestDecideCanceled(t *testing.T) {
-	rs := load(t, map[string]string{"rules.yaml": arbitrationRules})
+	rs := load(t, map[string]string{"rules.yaml": `
+offers:
+  - id: capped
+    kind: action
+    priority: 2
+    caps: {total: 10}
+  - id: free
+    kind: action
+    priority: 1
+`})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := New(Options{}).Decide(ctx, rs, profileOf(rs, "c1", nil), &Request{}); !errors.Is(err, context.Canceled) {
+	led := NewMemoryLedger()
+	req := &Request{CustomerID: "c1", Placement: "checkout", Now: testNow, Cart: cart("USD", "A", "x", 10.0, 1)}
+	d, err := New(Options{Ledger: led}).Decide(ctx, rs, profileOf(rs, "c1", nil), req)
+	if err != nil {
 		t.Fatalf("err %v", err)
+	}
+	if len(d.Degraded) != 1 || d.Degraded[0] != DegradedLedger {
+		t.Fatalf("degraded %v, want [%s]", d.Degraded, DegradedLedger)
+	}
+	if actionIDs(d) != "free" {
+		t.Errorf("actions %q, want only the uncapped offer", actionIDs(d))
 	}
 }
 

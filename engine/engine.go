@@ -46,13 +46,13 @@ var ErrNoRuleset = errors.New("engine: no ruleset")
 const defaultMaxActionsRules = 3
 
 // Decide makes the decision for req with profile p under ruleset rs. The
-// error is non-nil only when no decision can be made at all (a canceled
-// context before anything was decided); every rule or ledger failure is
-// contained in the decision (explain, degraded).
+// error is non-nil only when it is given no ruleset or no request; every
+// rule or ledger failure is contained in the decision (explain, degraded).
+// A context that is already done does not stop the decision (its own work
+// is a few microseconds of CPU): the ledger is not asked, so no capped offer
+// is granted and the decision is degraded ledger_unavailable. The checkout
+// always gets an answer.
 func (e *Engine) Decide(ctx context.Context, rs *rules.Ruleset, p *Profile, req *Request) (*Decision, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
 	if rs == nil {
 		return nil, ErrNoRuleset
 	}
@@ -359,7 +359,7 @@ func (e *Engine) arbitrate(ctx context.Context, s *scratch, rs *rules.Ruleset, r
 	switch {
 	case !capped:
 		res = pl.walkInto(res, local)
-	case e.opts.Ledger == nil:
+	case e.opts.Ledger == nil || ctx.Err() != nil:
 		d.Degraded = append(d.Degraded, DegradedLedger)
 		res = pl.walkInto(res, local)
 	default:

@@ -171,10 +171,11 @@ func New(o Options) (*Server, error) {
 	return s, nil
 }
 
-// defaultAssignedVariants is the experiments formula an outcome recomputes.
-// TODO(wiring): engine.AssignedVariants once the engine helper lands it;
-// until then outcomes carry no experiments.
-func defaultAssignedVariants(rs *rules.Ruleset, customerID string) []engine.Assignment { return nil }
+// defaultAssignedVariants is the experiments formula an outcome recomputes:
+// deterministic, so it is the same on any replica and after a restart.
+func defaultAssignedVariants(rs *rules.Ruleset, customerID string) []engine.Assignment {
+	return engine.AssignedVariants(rs, customerID)
+}
 
 // Metrics returns the server's metrics (an engine.Observer).
 func (s *Server) Metrics() *metrics.Metrics { return s.metrics }

@@ -23,6 +23,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/arbiterhq/arbiter/adapters/events"
+	"github.com/arbiterhq/arbiter/adapters/feedback"
+	"github.com/arbiterhq/arbiter/adapters/ledger"
 	"github.com/arbiterhq/arbiter/adapters/httpapi"
 	"github.com/arbiterhq/arbiter/adapters/metrics"
 	"github.com/arbiterhq/arbiter/adapters/redisconn"
@@ -138,7 +140,7 @@ func newServeFlags(fs *flag.FlagSet, cfg *serveConfig) {
 	fs.StringVar(&cfg.subjectPrefix, "subject-prefix", events.DefaultPrefix, "prefix of every NATS subject")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	fs.DurationVar(&cfg.cacheTTL, "profile-cache-ttl", 2*time.Second, "how long a profile is cached in process (0: no cache)")
+	fs.DurationVar(&cfg.cacheTTL, "profile-cache-ttl", profiles.DefaultCacheTTL, "how long a profile is cached in process (0: no cache)")
 	fs.IntVar(&cfg.cacheSize, "profile-cache-size", 100000, "profiles held in the in-process cache")
 }
 
@@ -380,17 +382,36 @@ func runServer(ctx context.Context, cfg serveConfig, keys []string, src rulesSou
 	sink.Store(pub)
 	pub.Publish(events.NewRulesReloaded(snap.LoadedAt, snap.Ruleset, "", nil))
 
-	// TODO(wiring): the ledger: ledger.New(client, cfg.keyPrefix) once
-	// adapters/ledger lands. Until then Ledger is nil: offers with caps or a
-	// budget are never granted (degraded ledger_unavailable).
-	eng := engine.New(engine.Options{Ledger: nil, Observer: m})
+	// Caps and budgets: the Redis ledger, one round trip per decision.
+	led := ledger.New(client, cfg.keyPrefix)
+	defer led.Wait() // background releases (Redis Cluster) finish before exit
+	eng := engine.New(engine.Options{Ledger: led, Observer: m})
 
-	// The profile source: the Redis store.
-	// TODO(wiring): put profiles.NewCache(store, profiles.CacheOptions{MaxEntries: cfg.cacheSize,
-	// TTL: cfg.cacheTTL, NegativeTTL: cfg.cacheTTL}) in front of it, with
-	// m.CacheStatsFunc(cache.Stats), once profiles.Cache lands.
+	// The profile source: the Redis store behind the in-process cache.
 	store := profiles.NewRedisStore(client, profiles.StoreOptions{Prefix: cfg.keyPrefix, Timeout: cfg.redisTimeout})
 	var source httpapi.Source = store
+	if cfg.cacheTTL > 0 {
+		neg := profiles.DefaultNegativeTTL
+		if cfg.cacheTTL < neg {
+			neg = cfg.cacheTTL
+		}
+		cache := profiles.NewCache(store, profiles.CacheOptions{MaxEntries: cfg.cacheSize, TTL: cfg.cacheTTL, NegativeTTL: neg})
+		m.CacheStatsFunc(cache.Stats)
+		source = cache
+	}
+
+	// Per-offer feedback statistics, from the outcome events on the stream
+	// (the HTTP route's and other services' alike), off the decision path.
+	fbCtx, stopFeedback := context.WithCancel(context.Background())
+	fbDone := make(chan struct{})
+	go func() {
+		defer close(fbDone)
+		rec := feedback.NewRecorder(client, cfg.keyPrefix)
+		if err := feedback.Consume(fbCtx, natsURL, cfg.subjectPrefix, rec, log); err != nil && fbCtx.Err() == nil {
+			log.Warn("feedback statistics stopped", "error", err.Error())
+		}
+	}()
+	defer func() { stopFeedback(); <-fbDone }()
 
 	checks := map[string]httpapi.Check{
 		"redis": func(ctx context.Context) error { return client.Ping(ctx).Err() },
