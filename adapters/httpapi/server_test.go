@@ -19,7 +19,7 @@ const decideBody = `{"customer_id": "c-1042", "placement": "checkout", "channel"
 func requireWire(t *testing.T) {
 	t.Helper()
 	if !wireBuilt() {
-		t.Skip("engine.DecodeDecide is not built yet")
+		t.Fatal("engine.DecodeDecide is not built")
 	}
 }
 

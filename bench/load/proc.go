@@ -25,9 +25,11 @@ type proc struct {
 	name string
 	cmd  *exec.Cmd
 	addr string
-	log  string
-	done chan struct{}
-	err  error
+	// debug is the address of the server's profiler (--debug-addr).
+	debug string
+	log   string
+	done  chan struct{}
+	err   error
 }
 
 func (p *proc) pid() int { return p.cmd.Process.Pid }
@@ -90,12 +92,16 @@ func startArbiter(ctx context.Context, bin string, args []string, logPath string
 	if err != nil {
 		return nil, err
 	}
-	args = append(append([]string(nil), args...), "--addr", addr)
+	debug, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	args = append(append([]string(nil), args...), "--addr", addr, "--debug-addr", debug)
 	p, err := start(exec.Command(bin, args...), "arbiter serve", logPath)
 	if err != nil {
 		return nil, err
 	}
-	p.addr = addr
+	p.addr, p.debug = addr, debug
 	deadline := time.Now().Add(90 * time.Second)
 	client := &http.Client{Timeout: 2 * time.Second}
 	for {

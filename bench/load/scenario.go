@@ -268,7 +268,7 @@ func (e *scenarioEnv) run(ctx context.Context) (s loadgen.Scenario, err error) {
 	// A CPU profile of the server under saturation, when it offers one.
 	if c.pprof > 0 && ctx.Err() == nil {
 		path := filepath.Join(c.out, e.name+"-cpu.pprof")
-		if note := captureProfile(ctx, e.arbiters[0].addr, c.pprof, path, func() {
+		if note := captureProfile(ctx, e.arbiters[0].debug, c.pprof, path, func() {
 			loadgen.ClosedLoop(ctx, arb, mix, c.conns, c.pprof+time.Second, 0)
 		}); note != "" {
 			s.Notes = append(s.Notes, note)

@@ -24,8 +24,8 @@ import (
 
 	"github.com/arbiterhq/arbiter/adapters/events"
 	"github.com/arbiterhq/arbiter/adapters/feedback"
-	"github.com/arbiterhq/arbiter/adapters/ledger"
 	"github.com/arbiterhq/arbiter/adapters/httpapi"
+	"github.com/arbiterhq/arbiter/adapters/ledger"
 	"github.com/arbiterhq/arbiter/adapters/metrics"
 	"github.com/arbiterhq/arbiter/adapters/redisconn"
 	"github.com/arbiterhq/arbiter/adapters/reload"
@@ -55,6 +55,7 @@ type serveConfig struct {
 	logLevel        string
 	cacheTTL        time.Duration
 	cacheSize       int
+	debugAddr       string
 }
 
 // Defaults of serve's flags.
@@ -83,6 +84,7 @@ var serveEnv = map[string]string{
 	"log-level":          "ARBITER_LOG_LEVEL",
 	"profile-cache-ttl":  "ARBITER_PROFILE_CACHE_TTL",
 	"profile-cache-size": "ARBITER_PROFILE_CACHE_SIZE",
+	"debug-addr":         "ARBITER_DEBUG_ADDR",
 }
 
 // byteSize is a flag of a size in bytes: 65536, 64KiB, 64k, 1MiB, 1M.
@@ -142,6 +144,7 @@ func newServeFlags(fs *flag.FlagSet, cfg *serveConfig) {
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.DurationVar(&cfg.cacheTTL, "profile-cache-ttl", profiles.DefaultCacheTTL, "how long a profile is cached in process (0: no cache)")
 	fs.IntVar(&cfg.cacheSize, "profile-cache-size", 100000, "profiles held in the in-process cache")
+	fs.StringVar(&cfg.debugAddr, "debug-addr", "", "listen `HOST:PORT` for Go's profiler (/debug/pprof/) on a listener of its own; empty: off. Keep it on loopback")
 }
 
 // applyEnv sets every flag not given on the command line from its
@@ -382,9 +385,20 @@ func runServer(ctx context.Context, cfg serveConfig, keys []string, src rulesSou
 	sink.Store(pub)
 	pub.Publish(events.NewRulesReloaded(snap.LoadedAt, snap.Ruleset, "", nil))
 
-	// Caps and budgets: the Redis ledger, one round trip per decision.
-	led := ledger.New(client, cfg.keyPrefix)
-	defer led.Wait() // background releases (Redis Cluster) finish before exit
+	// Caps and budgets: the Redis ledger, one round trip per decision. With
+	// the embedded Redis there is one process and so one replica: the
+	// engine's exact in-memory ledger counts the same caps without running
+	// the Lua walk in miniredis's interpreter (measured: 29% of the server's
+	// CPU in BENCHMARKS.md's scenario a before this choice).
+	var led engine.Ledger
+	if cfg.redisURL == "" {
+		led = engine.NewMemoryLedger()
+		log.Info("caps and budgets are counted in process (embedded Redis: one replica)")
+	} else {
+		rl := ledger.New(client, cfg.keyPrefix)
+		defer rl.Wait() // background releases (Redis Cluster) finish before exit
+		led = rl
+	}
 	eng := engine.New(engine.Options{Ledger: led, Observer: m})
 
 	// The profile source: the Redis store behind the in-process cache.
@@ -453,6 +467,16 @@ func runServer(ctx context.Context, cfg serveConfig, keys []string, src rulesSou
 			}
 		}
 	}()
+
+	if cfg.debugAddr != "" {
+		stopDebug, err := serveDebug(cfg.debugAddr, log)
+		if err != nil {
+			stopWatch()
+			fmt.Fprintf(s.Err, "arbiter serve: --debug-addr: %v\n", err)
+			return exitFail
+		}
+		defer stopDebug()
+	}
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
