@@ -135,27 +135,38 @@ func retries(o Options) int {
 	return o.Retries
 }
 
-func tuneSingle(opt *redis.Options, o Options) {
-	if opt.DialTimeout == 0 {
-		opt.DialTimeout = o.Timeout
+// limits points at the settings that bound a call, which go-redis's
+// Options, ClusterOptions and FailoverOptions each have, so that every
+// kind of client is bounded by --redis-timeout the same way.
+type limits struct {
+	dial, read, write, pool *time.Duration
+	retries, poolSize       *int
+	dialerRetries           *int
+	contextTimeout          *bool
+}
+
+// tune fills the limits the URL left unset from o: timeouts, retries, pool
+// size; one dial attempt per connection (go-redis otherwise retries dials
+// five times, 100 ms apart) and context deadlines that really cancel.
+func tune(l limits, o Options) {
+	for _, d := range []*time.Duration{l.dial, l.read, l.write, l.pool} {
+		if *d == 0 {
+			*d = o.Timeout
+		}
 	}
-	if opt.ReadTimeout == 0 {
-		opt.ReadTimeout = o.Timeout
-	}
-	if opt.WriteTimeout == 0 {
-		opt.WriteTimeout = o.Timeout
-	}
-	if opt.PoolTimeout == 0 {
-		opt.PoolTimeout = o.Timeout
-	}
-	if opt.MaxRetries == 0 {
-		opt.MaxRetries = retries(o)
+	if *l.retries == 0 {
+		*l.retries = retries(o)
 	}
 	if o.PoolSize > 0 {
-		opt.PoolSize = o.PoolSize
+		*l.poolSize = o.PoolSize
 	}
-	opt.DialerRetries = 1
-	opt.ContextTimeoutEnabled = true
+	*l.dialerRetries = 1
+	*l.contextTimeout = true
+}
+
+func tuneSingle(opt *redis.Options, o Options) {
+	tune(limits{&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.PoolTimeout,
+		&opt.MaxRetries, &opt.PoolSize, &opt.DialerRetries, &opt.ContextTimeoutEnabled}, o)
 }
 
 func openCluster(u *url.URL, scheme string, o Options) (redis.UniversalClient, error) {
@@ -177,26 +188,8 @@ func openCluster(u *url.URL, scheme string, o Options) (redis.UniversalClient, e
 	if err != nil {
 		return nil, fmt.Errorf("redis cluster URL %q: %w", u.Redacted(), err)
 	}
-	if opt.DialTimeout == 0 {
-		opt.DialTimeout = o.Timeout
-	}
-	if opt.ReadTimeout == 0 {
-		opt.ReadTimeout = o.Timeout
-	}
-	if opt.WriteTimeout == 0 {
-		opt.WriteTimeout = o.Timeout
-	}
-	if opt.PoolTimeout == 0 {
-		opt.PoolTimeout = o.Timeout
-	}
-	if opt.MaxRetries == 0 {
-		opt.MaxRetries = retries(o)
-	}
-	if o.PoolSize > 0 {
-		opt.PoolSize = o.PoolSize
-	}
-	opt.DialerRetries = 1
-	opt.ContextTimeoutEnabled = true
+	tune(limits{&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.PoolTimeout,
+		&opt.MaxRetries, &opt.PoolSize, &opt.DialerRetries, &opt.ContextTimeoutEnabled}, o)
 	return redis.NewClusterClient(opt), nil
 }
 
@@ -238,16 +231,9 @@ func openSentinel(u *url.URL, o Options) (redis.UniversalClient, error) {
 		}
 		opt.PoolSize = n
 	}
-	if o.PoolSize > 0 {
-		opt.PoolSize = o.PoolSize
-	}
-	opt.DialTimeout = o.Timeout
-	opt.ReadTimeout = o.Timeout
-	opt.WriteTimeout = o.Timeout
-	opt.PoolTimeout = o.Timeout
-	opt.MaxRetries = retries(o)
-	opt.DialerRetries = 1
-	opt.ContextTimeoutEnabled = true
+	// A sentinel URL carries no timeouts of its own: every limit comes from o.
+	tune(limits{&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.PoolTimeout,
+		&opt.MaxRetries, &opt.PoolSize, &opt.DialerRetries, &opt.ContextTimeoutEnabled}, o)
 	return redis.NewFailoverClient(opt), nil
 }
 
