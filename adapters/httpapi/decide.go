@@ -82,13 +82,11 @@ func (s *Server) decide(ctx *fasthttp.RequestCtx) {
 	profile, profileErr := s.profile(dctx, rs, req.CustomerID)
 	d, err := s.o.Engine.Decide(dctx, rs, profile, req)
 	if err != nil || d == nil {
-		result, msg := metrics.ResultError, "internal error making the decision"
-		if dctx.Err() != nil {
-			result, msg = metrics.ResultTimeout, "the decision did not finish within --decision-timeout"
-		}
-		s.metrics.Decision(placement, result, 0)
+		// Only a bug gets here: a decision past its deadline is still made,
+		// degraded (engine.Decide).
+		s.metrics.Decision(placement, metrics.ResultError, 0)
 		s.log.Error("decision failed", "decision_id", req.DecisionID, "error", errString(err))
-		s.writeError(ctx, fasthttp.StatusInternalServerError, codeInternal, msg, "")
+		s.writeError(ctx, fasthttp.StatusInternalServerError, codeInternal, "internal error making the decision", "")
 		return
 	}
 	if profileErr != nil {

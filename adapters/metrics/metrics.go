@@ -21,7 +21,6 @@ const (
 	ResultInvalid    = "invalid"    // the request was refused (400)
 	ResultNoRuleset  = "no_ruleset" // no ruleset loaded (503)
 	ResultError      = "error"      // an internal error (500)
-	ResultTimeout    = "timeout"    // the decision deadline passed before a decision was made
 	ReloadOK         = "ok"         // a reload that swapped in a new ruleset
 	ReloadUnchanged  = "unchanged"  // a reload that compiled to the version already serving
 	ReloadError      = "error"      // a reload that failed; the old ruleset keeps serving
