@@ -125,7 +125,10 @@ func (e *Engine) matchSegments(s *scratch, rs *rules.Ruleset) {
 		if ok {
 			st.matched = true
 			s.segs = append(s.segs, seg.ID)
-			s.segsDirty = true
+			s.segsDirty = rs.ReadsSegments
+			if seg.Flag != "" {
+				s.env[seg.Flag] = true
+			}
 		}
 	}
 	s.syncSegments()

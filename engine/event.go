@@ -30,3 +30,19 @@ func (d *Decision) Event() *DecisionEvent {
 	}
 	return ev
 }
+
+// EncodedEvent is an event already in its JSON form, for a sink that
+// publishes bytes: JSON holds what encoding/json gives for the event
+// (a *DecisionEvent or *OutcomeEvent), and SubjectSuffix the part of its
+// subject after the prefix ("decision.checkout").
+type EncodedEvent struct {
+	ID            string
+	SubjectSuffix string
+	JSON          []byte
+}
+
+// EventID returns the event's id.
+func (e *EncodedEvent) EventID() string { return e.ID }
+
+// Subject returns prefix.<SubjectSuffix>.
+func (e *EncodedEvent) Subject(prefix string) string { return prefix + "." + e.SubjectSuffix }

@@ -130,8 +130,24 @@ func (s *scratch) begin(rs *rules.Ruleset, p *Profile, req *Request) {
 	s.env[rules.EnvCart] = s.cart
 	s.env[rules.EnvCtx] = s.ctx
 	s.env[rules.EnvNow] = req.Now
+	for i := range rs.Flat {
+		f := &rs.Flat[i]
+		var v any
+		var ok bool
+		switch f.Scope {
+		case rules.EnvProfile:
+			v, ok = p.Attrs[f.Field]
+		case rules.EnvCart:
+			v, ok = s.cart[f.Field]
+		case rules.EnvCtx:
+			v, ok = s.ctx[f.Field]
+		}
+		if ok {
+			s.env[f.Key] = v
+		}
+	}
 	s.segs = s.segs[:0]
-	s.segsDirty = true
+	s.segsDirty = rs.ReadsSegments
 
 	s.segStates = resize(s.segStates, len(rs.Segments))
 	s.cands = resize(s.cands, len(rs.Offers))
@@ -172,7 +188,8 @@ func (s *scratch) end() {
 	s.currency = ""
 }
 
-// syncSegments makes `segments` hold the segments matched so far.
+// syncSegments makes `segments` hold the segments matched so far, when a
+// program reads it as a list (most read only the flags).
 func (s *scratch) syncSegments() {
 	if s.segsDirty {
 		s.env[rules.EnvSegments] = s.segs[:len(s.segs):len(s.segs)]

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"strconv"
 	"strings"
@@ -74,7 +75,7 @@ func FromJSON(schema *rules.Schema, m map[string]any) (*engine.Profile, error) {
 	for _, f := range fields {
 		raw, ok := m[f.Name]
 		if !ok || raw == nil {
-			attrs[f.Name] = defaultOf(f)
+			attrs[f.Name] = f.DefaultValue()
 			continue
 		}
 		v, msg := fromJSONValue(f.Type, raw)
@@ -122,16 +123,14 @@ func jsonID(v any) (string, string) {
 // Anonymous returns the profile of a customer without a stored profile:
 // every field at its default, known false, id as given ("" for anonymous).
 func Anonymous(schema *rules.Schema, id string) *engine.Profile {
-	var fields []rules.Field
-	if schema != nil {
-		fields = schema.Fields
+	if schema == nil {
+		schema = &rules.Schema{}
 	}
-	attrs := make(map[string]any, len(fields)+2)
-	for _, f := range fields {
-		attrs[f.Name] = defaultOf(f)
+	attrs := schema.Defaults() // shared, never changed
+	if id != "" {
+		attrs = maps.Clone(attrs)
+		attrs["id"] = id
 	}
-	attrs["id"] = id
-	attrs["known"] = false
 	return &engine.Profile{ID: id, Known: false, Attrs: attrs}
 }
 
@@ -150,13 +149,13 @@ func FromHash(schema *rules.Schema, id string, fields map[string]string) (p *eng
 	for _, f := range sf {
 		raw, ok := fields[f.Name]
 		if !ok || (raw == "" && f.Type != rules.TypeString) {
-			attrs[f.Name] = defaultOf(f)
+			attrs[f.Name] = f.DefaultValue()
 			continue
 		}
 		v, ok := fromHashValue(f.Type, raw)
 		if !ok {
 			bad = append(bad, f.Name)
-			attrs[f.Name] = defaultOf(f)
+			attrs[f.Name] = f.DefaultValue()
 			continue
 		}
 		attrs[f.Name] = v
@@ -244,49 +243,6 @@ func rawString(v any) string {
 		}
 		return string(b)
 	}
-}
-
-// defaultOf returns the field's default, or the zero value of its Go type
-// when the schema gives none (or one of another type).
-func defaultOf(f rules.Field) any {
-	switch f.Type {
-	case rules.TypeString:
-		if s, ok := f.Default.(string); ok {
-			return s
-		}
-		return ""
-	case rules.TypeInt:
-		if n, ok := f.Default.(int); ok {
-			return n
-		}
-		return 0
-	case rules.TypeNumber:
-		if n, ok := f.Default.(float64); ok {
-			return n
-		}
-		return 0.0
-	case rules.TypeBool:
-		if b, ok := f.Default.(bool); ok {
-			return b
-		}
-		return false
-	case rules.TypeTime:
-		if t, ok := f.Default.(time.Time); ok {
-			return t.UTC()
-		}
-		return time.Time{}
-	case rules.TypeStringList:
-		if l, ok := f.Default.([]string); ok && l != nil {
-			return l
-		}
-		return []string{}
-	case rules.TypeNumberList:
-		if l, ok := f.Default.([]float64); ok && l != nil {
-			return l
-		}
-		return []float64{}
-	}
-	return f.Default
 }
 
 // TypeName is the schema spelling of a field type ("number", "[string]").

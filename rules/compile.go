@@ -165,6 +165,7 @@ func (l *loader) compileSchema(es []entry) Schema {
 		s.index[f.Name] = len(s.Fields)
 		s.Fields = append(s.Fields, f)
 	}
+	s.defaults = s.makeDefaults()
 	return s
 }
 

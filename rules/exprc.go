@@ -137,10 +137,16 @@ type exprCompiler struct {
 	trial [numKinds]map[string]any
 	cache map[cacheKey]*compiled
 	now   time.Time
+
+	// What the compiled programs read through flat names (flat.go).
+	flat          map[string]FlatRef
+	flagged       map[string]bool
+	wholeSegments bool
 }
 
 func newExprCompiler(l *loader, schema *Schema, segIDs []string, tz *tzCache) *exprCompiler {
-	c := &exprCompiler{l: l, schema: schema, tz: tz, segSet: map[string]bool{}, cache: map[cacheKey]*compiled{}}
+	c := &exprCompiler{l: l, schema: schema, tz: tz, segSet: map[string]bool{}, cache: map[cacheKey]*compiled{},
+		flat: map[string]FlatRef{}, flagged: map[string]bool{}}
 	c.segIDs = append([]string(nil), segIDs...)
 	sort.Strings(c.segIDs)
 	for _, s := range segIDs {
@@ -240,6 +246,7 @@ func (c *exprCompiler) buildTrial() {
 		if exprKind(k) == kindScore {
 			env[EnvPriority] = 50.0
 		}
+		FlatEnv(env) // every segment is in the list
 		c.trial[k] = env
 	}
 }
@@ -313,9 +320,11 @@ func (c *exprCompiler) compileNew(n *yaml.Node, kind exprKind, what, src string)
 		return nil
 	}
 	p := &nowPatcher{c: c, n: n, what: what, src: src}
-	opts := make([]expr.Option, 0, len(c.opts[kind])+1)
-	opts = append(opts, c.opts[kind]...)
-	opts = append(opts, expr.Patch(p))
+	scan := c.scanFlat(tree.Node, c.envs[kind])
+	opts := make([]expr.Option, 0, len(c.opts[kind])+2)
+	opts = append(opts, expr.Env(flatEnv(c.envs[kind], scan)))
+	opts = append(opts, c.opts[kind][1:]...) // [0] is the plain environment
+	opts = append(opts, expr.Patch(p), expr.Patch(&flatPatcher{scan: scan}))
 	prog, err := expr.Compile(src, opts...)
 	if p.failed {
 		return nil
@@ -327,6 +336,7 @@ func (c *exprCompiler) compileNew(n *yaml.Node, kind exprKind, what, src string)
 	if !c.tryRun(n, kind, what, src, prog) {
 		return nil
 	}
+	c.record(scan)
 	return &compiled{e: &Expr{Source: src, Pos: start, Program: prog}, refs: refs}
 }
 

@@ -54,7 +54,7 @@ func TestDidYouMean(t *testing.T) {
 
 func run(t *testing.T, rs *Ruleset, e *Expr, env map[string]any) any {
 	t.Helper()
-	out, err := vm.Run(e.Program, env)
+	out, err := vm.Run(e.Program, FlatEnv(env))
 	if err != nil {
 		t.Fatalf("%s: %v", e.Source, err)
 	}

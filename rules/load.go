@@ -195,15 +195,22 @@ func (l *loader) build(s *sections, paths []string) (*Ruleset, error) {
 	if l.overBudget() {
 		return nil, Errors{{Pos: Pos{File: paths[0], Line: 1, Col: 1}, Msg: fmt.Sprintf("the rules expand to more than %d YAML nodes through aliases", maxAliasExpansion)}}
 	}
+	for _, seg := range segs {
+		if c.flagged[seg.ID] {
+			seg.Flag = SegmentFlag(seg.ID)
+		}
+	}
 	return &Ruleset{
-		Version:     version,
-		Schema:      schema,
-		Segments:    segs,
-		Offers:      offers,
-		Experiments: exps,
-		Arbitration: arb,
-		Files:       paths,
-		Tests:       tests,
-		offers:      byID,
+		Version:       version,
+		Flat:          c.flatRefs(),
+		ReadsSegments: c.wholeSegments,
+		Schema:        schema,
+		Segments:      segs,
+		Offers:        offers,
+		Experiments:   exps,
+		Arbitration:   arb,
+		Files:         paths,
+		Tests:         tests,
+		offers:        byID,
 	}, nil
 }

@@ -45,8 +45,9 @@ type Field struct {
 // Schema is the profile schema: the typed attributes rules may read as
 // profile.<name>. Fields are in the order written.
 type Schema struct {
-	Fields []Field
-	index  map[string]int
+	Fields   []Field
+	index    map[string]int
+	defaults map[string]any
 }
 
 // Expr is one compiled expression. Program is evaluated by the engine with
@@ -87,6 +88,10 @@ type Segment struct {
 	// Uses lists the segments this one reads through `segments`.
 	Uses []string
 	Pos  Pos
+	// Flag is the environment name the engine sets to true when the
+	// segment matches, for programs compiled from `"id" in segments`
+	// (SegmentFlag); empty when no expression tests it so.
+	Flag string
 }
 
 // Offer kinds.
@@ -222,12 +227,18 @@ type Arbitration struct {
 type Ruleset struct {
 	// Version is a short hash of the rules' content: the same on every
 	// machine, unchanged by comments, formatting or file order.
-	Version     string
-	Schema      Schema
-	Segments    []*Segment // in dependency order: a segment after those it uses
-	Offers      []*Offer   // sorted by id
-	Experiments []*Experiment
-	Arbitration Arbitration
+	Version string
+	// Flat lists the flat names the programs read (see FlatRef): the
+	// engine sets each before evaluating.
+	Flat []FlatRef
+	// ReadsSegments: some program reads `segments` as a list (not only
+	// through `"id" in segments`), so the engine must keep it up to date.
+	ReadsSegments bool
+	Schema        Schema
+	Segments      []*Segment // in dependency order: a segment after those it uses
+	Offers        []*Offer   // sorted by id
+	Experiments   []*Experiment
+	Arbitration   Arbitration
 	// Files lists the rule files read, relative to the directory.
 	Files []string
 	// Tests are the rule tests found in *_test.yaml files.
@@ -256,6 +267,69 @@ type Expect struct {
 	DiscountTotal *float64 // the sum of the actions' discount amounts
 	Experiments   map[string]string
 	Holdout       *bool
+}
+
+// DefaultValue is the value a profile without this field has: the field's
+// default, or the zero value of its type (an empty list, the zero time).
+func (f Field) DefaultValue() any {
+	switch f.Type {
+	case TypeString:
+		if s, ok := f.Default.(string); ok {
+			return s
+		}
+		return ""
+	case TypeInt:
+		if n, ok := f.Default.(int); ok {
+			return n
+		}
+		return 0
+	case TypeNumber:
+		if n, ok := f.Default.(float64); ok {
+			return n
+		}
+		return 0.0
+	case TypeBool:
+		if b, ok := f.Default.(bool); ok {
+			return b
+		}
+		return false
+	case TypeTime:
+		if t, ok := f.Default.(time.Time); ok {
+			return t.UTC()
+		}
+		return time.Time{}
+	case TypeStringList:
+		if l, ok := f.Default.([]string); ok && l != nil {
+			return l
+		}
+		return []string{}
+	case TypeNumberList:
+		if l, ok := f.Default.([]float64); ok && l != nil {
+			return l
+		}
+		return []float64{}
+	}
+	return f.Default
+}
+
+// Defaults is the profile of a customer without a stored profile, in the
+// form of Profile attributes: every field at its default, "id" "" and
+// "known" false. The map is shared: callers must not change it.
+func (s *Schema) Defaults() map[string]any {
+	if s.defaults != nil {
+		return s.defaults
+	}
+	return s.makeDefaults()
+}
+
+func (s *Schema) makeDefaults() map[string]any {
+	m := make(map[string]any, len(s.Fields)+2)
+	for _, f := range s.Fields {
+		m[f.Name] = f.DefaultValue()
+	}
+	m["id"] = ""
+	m["known"] = false
+	return m
 }
 
 // Field returns the schema field with the given name.

@@ -516,11 +516,16 @@ func (p *Publisher) run() {
 // appendEvent encodes e and appends it to q. An event that cannot be
 // encoded is dropped and logged.
 func (p *Publisher) appendEvent(q []outMsg, e engine.Event) []outMsg {
-	data, err := json.Marshal(e)
-	if err != nil {
-		p.log.Error("events: cannot encode event; dropped", "id", e.EventID(), "err", err)
-		p.dropped.Add(1)
-		return q
+	var data []byte
+	if enc, ok := e.(*engine.EncodedEvent); ok {
+		data = enc.JSON
+	} else {
+		var err error
+		if data, err = json.Marshal(e); err != nil {
+			p.log.Error("events: cannot encode event; dropped", "id", e.EventID(), "err", err)
+			p.dropped.Add(1)
+			return q
+		}
 	}
 	m := nats.NewMsg(cleanSubject(e.Subject(p.opts.Prefix)))
 	m.Data = data

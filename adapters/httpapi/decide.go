@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -110,15 +111,16 @@ func (s *Server) decide(ctx *fasthttp.RequestCtx) {
 	ctx.SetStatusCode(fasthttp.StatusOK)
 	ctx.SetContentType("application/json")
 	ctx.SetBody(b)
+	if !req.DryRun && s.o.Sink != nil {
+		// The event is encoded here, into bytes of its own, so that the
+		// publisher holds nothing of the decision (which is pooled).
+		b = appendDecisionEvent(b[:0], d)
+		s.o.Sink.Publish(&engine.EncodedEvent{ID: d.DecisionID, SubjectSuffix: "decision." + d.Placement, JSON: bytes.Clone(b)})
+	}
 	*bp = b
 	s.putBuf(bp)
 
 	s.metrics.Decision(placement, result, took)
-	if !req.DryRun && s.o.Sink != nil {
-		if ev := d.Event(); ev != nil {
-			s.o.Sink.Publish(ev)
-		}
-	}
 }
 
 // profile fetches the customer's profile within the profile timeout. The

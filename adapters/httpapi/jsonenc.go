@@ -263,3 +263,56 @@ func appendAction(b []byte, a *engine.Action) []byte {
 	}
 	return append(b, '}')
 }
+
+// appendDecisionEvent appends the JSON of the decision's event: the same
+// bytes as json.Marshal(d.Event()) (a test checks), without building the
+// event first.
+func appendDecisionEvent(b []byte, d *engine.Decision) []byte {
+	b = append(b, `{"type":"decision","id":`...)
+	b = appendString(b, d.DecisionID)
+	b = append(b, `,"ts":"`...)
+	b = d.Now.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","customer_id":`...)
+	b = appendString(b, d.CustomerID)
+	b = append(b, `,"placement":`...)
+	b = appendString(b, d.Placement)
+	b = append(b, `,"channel":`...)
+	b = appendString(b, d.Channel)
+	b = append(b, `,"ruleset":`...)
+	b = appendString(b, d.Ruleset)
+	b = append(b, `,"segments":`...)
+	b = appendStrings(b, d.Segments)
+	b = append(b, `,"experiments":`...)
+	b = appendAssignments(b, d.Experiments)
+	b = append(b, `,"holdout":`...)
+	b = strconv.AppendBool(b, d.Holdout)
+	b = append(b, `,"cart_total":`...)
+	b = d.CartTotal.AppendText(b)
+	b = append(b, `,"currency":`...)
+	b = appendString(b, d.Currency)
+	b = append(b, `,"actions":[`...)
+	for i := range d.Actions {
+		a := &d.Actions[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"offer_id":`...)
+		b = appendString(b, a.OfferID)
+		b = append(b, `,"kind":`...)
+		b = appendString(b, a.Kind)
+		b = append(b, `,"discount_amount":`...)
+		amount := engine.Money{Exp: d.CartTotal.Exp}
+		if a.Discount != nil {
+			amount = a.Discount.Amount
+		}
+		b = amount.AppendText(b)
+		b = append(b, `,"score":`...)
+		b = appendFloat(b, a.Score)
+		b = append(b, '}')
+	}
+	b = append(b, `],"degraded":`...)
+	b = appendStrings(b, d.Degraded)
+	b = append(b, `,"took_us":`...)
+	b = strconv.AppendInt(b, d.TookUS, 10)
+	return append(b, '}')
+}

@@ -53,6 +53,8 @@ type config struct {
 	maxTotal     time.Duration
 	keep         bool
 	pprof        time.Duration
+	trace        time.Duration
+	serveArgs    string
 
 	ceilingServe string
 	ceilingSize  int
@@ -88,6 +90,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&c.timeout, "timeout", 5*time.Second, "per-request timeout")
 	fs.DurationVar(&c.maxTotal, "max-total", 30*time.Minute, "bound of the whole run")
 	fs.DurationVar(&c.pprof, "pprof", 0, "capture a CPU profile of `D` from each scenario's (first) server under closed-loop load, when it serves /debug/pprof/ (0: no)")
+	fs.StringVar(&c.serveArgs, "serve-args", "", "extra `FLAGS` for every `arbiter serve` (space-separated), for experiments: the figures are then not the standard ones")
+	fs.DurationVar(&c.trace, "trace", 0, "capture an execution trace of `D` from each scenario's (first) server during its open loop (0: no; go tool trace)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the temporary directory (built binary, rules, profiles)")
 	fs.StringVar(&c.ceilingServe, "ceiling-serve", "", "internal: serve the ceiling on `ADDR` (the harness starts itself so)")
 	fs.IntVar(&c.ceilingSize, "ceiling-size", 600, "internal: the ceiling's answer size in bytes")
@@ -138,6 +142,8 @@ func (c *config) check() error {
 		return fmt.Errorf("-open-workers %d: want 1 to 8192", c.openWorkers)
 	case c.pprof < 0 || c.pprof > time.Minute:
 		return fmt.Errorf("-pprof %s: want 0 to 1m", c.pprof)
+	case c.trace < 0 || c.trace > c.openDuration:
+		return fmt.Errorf("-trace %s: want 0 to the open loop's length (-open-duration %s)", c.trace, c.openDuration)
 	case c.profiles < 1 || c.profilesReal < 1:
 		return errors.New("-profiles and -profiles-new must be positive")
 	}

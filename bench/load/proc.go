@@ -319,6 +319,12 @@ func checkLoopbackURL(raw string) error {
 // load runs, into path. It returns a note for the report: where the profile
 // is, or why there is none.
 func captureProfile(ctx context.Context, addr string, d time.Duration, path string, load func()) string {
+	return capture(ctx, addr, "profile", d, path, load)
+}
+
+// capture fetches /debug/pprof/KIND (profile or trace) of d seconds from
+// the server at addr into path while load runs.
+func capture(ctx context.Context, addr, kind string, d time.Duration, path string, load func()) string {
 	client := &http.Client{Timeout: d + 30*time.Second}
 	resp, err := client.Get("http://" + addr + "/debug/pprof/")
 	if err != nil {
@@ -333,7 +339,7 @@ func captureProfile(ctx context.Context, addr string, d time.Duration, path stri
 		defer close(done)
 		load()
 	}()
-	u := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, max(1, int(d.Seconds())))
+	u := fmt.Sprintf("http://%s/debug/pprof/%s?seconds=%d", addr, kind, max(1, int(d.Seconds())))
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		<-done
@@ -357,6 +363,9 @@ func captureProfile(ctx context.Context, addr string, d time.Duration, path stri
 	<-done
 	if err != nil {
 		return "CPU profile: " + err.Error()
+	}
+	if kind == "trace" {
+		return "execution trace of the open loop: " + path + " (go tool trace " + path + ")"
 	}
 	return "CPU profile under saturation: " + path + " (go tool pprof -top " + path + ")"
 }

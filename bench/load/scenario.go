@@ -95,6 +95,7 @@ func (e *scenarioEnv) run(ctx context.Context) (s loadgen.Scenario, err error) {
 	} else {
 		args = append(args, "--profiles", profilesFile)
 	}
+	args = append(args, strings.Fields(c.serveArgs)...)
 	for i := 0; i < def.replicas; i++ {
 		logPath := filepath.Join(c.out, fmt.Sprintf("%s-arbiter-%d.log", e.name, i+1))
 		p, err := startArbiter(ctx, e.bin, args, logPath)
@@ -255,7 +256,16 @@ func (e *scenarioEnv) run(ctx context.Context) (s loadgen.Scenario, err error) {
 	// Open loop at a share of the saturation, Arbiter then ceiling.
 	rate := s.Saturation * c.openShare
 	if rate >= 1 {
-		if s.Open, err = loadgen.OpenLoop(ctx, arb, mix, rate, c.openDuration, c.openWorkers); err != nil {
+		open := func() { s.Open, err = loadgen.OpenLoop(ctx, arb, mix, rate, c.openDuration, c.openWorkers) }
+		if c.trace > 0 {
+			path := filepath.Join(c.out, e.name+"-open.trace")
+			if note := capture(ctx, e.arbiters[0].debug, "trace", c.trace, path, open); note != "" {
+				s.Notes = append(s.Notes, note)
+			}
+		} else {
+			open()
+		}
+		if err != nil {
 			return s, err
 		}
 		if s.CeilingOpen, err = loadgen.OpenLoop(ctx, ceil, mix, rate, c.openDuration, c.openWorkers); err != nil {

@@ -282,6 +282,7 @@ type runInfo struct {
 // gracefully: stop accepting, finish in-flight requests, flush events.
 func runServer(ctx context.Context, cfg serveConfig, keys []string, src rulesSource,
 	preload func(*rules.Schema) ([]map[string]any, error), show banner, s stdio, log *slog.Logger) int {
+	tuneGC(log)
 	m := metrics.New()
 
 	// The sink is set once NATS is up; reloads before that are not published.

@@ -1,0 +1,126 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/expr-lang/expr"
+
+	"github.com/arbiterhq/arbiter/rules"
+)
+
+// The compiler rewrites member reads and `"id" in segments` into flat
+// names (rules/flat.go) that the engine fills. Every shape must decide as
+// the plain expression does on the nested environment of rules/env.go:
+// this test evaluates each segment both ways.
+func TestFlatNamesDecideAsThePlainExpressions(t *testing.T) {
+	whens := []string{
+		`profile.ltv >= 100`,
+		`profile["ltv"] >= 100 && profile.orders > 1`,
+		`profile?.ltv > 1`,
+		`profile.id == "c-1" && profile.known`,
+		`profile.tier in ["gold", "silver"]`,
+		`"first" in profile.tags`,
+		`profile.first_name startsWith "A"`,
+		`ctx.device == "mobile"`,
+		`ctx["device"] == "mobile"`,
+		`ctx.missing == nil`,
+		`ctx.nested.k == 1`,
+		`ctx.placement == "checkout" && ctx.channel == "web"`,
+		`cart.total > 10 && cart.item_count >= 2`,
+		`any(cart.items, .category == "shoes")`,
+		`len(cart.items) == 2`,
+		`"s00" in segments`,
+		`"s00" not in segments`,
+		`!("s01" in segments) || "s00" in segments`,
+		`len(segments) >= 2`,
+		`"s03" in segments && len(segments) > 0`,
+		`let k = "device"; ctx[k] == "mobile"`,
+	}
+	var b strings.Builder
+	b.WriteString("segments:\n")
+	for i, w := range whens {
+		fmt.Fprintf(&b, "  - id: s%02d\n    when: %q\n", i, w)
+	}
+	b.WriteString("offers:\n  - id: o\n    placements: [checkout]\n    when: '\"s00\" in segments and \"s05\" not in segments'\n")
+	rs := load(t, map[string]string{"rules.yaml": b.String()})
+	if len(rs.Flat) == 0 {
+		t.Fatal("no flat names: the rewrite did not happen")
+	}
+	if !rs.ReadsSegments {
+		t.Error("len(segments) reads the list: ReadsSegments should be true")
+	}
+
+	profiles := []map[string]any{
+		{"ltv": 150.0, "orders": 2, "tier": "gold", "first_name": "Ada", "tags": []string{"first"}},
+		{"ltv": 50.0, "orders": 0, "tier": "basic", "first_name": "Bo", "tags": []string{}},
+		nil, // anonymous
+	}
+	ctxs := []map[string]any{
+		{"device": "mobile", "nested": map[string]any{"k": 1.0}},
+		{"device": "desktop"},
+		{},
+	}
+	eng := New(Options{})
+	for pi, attrs := range profiles {
+		for ci, c := range ctxs {
+			id := ""
+			if attrs != nil {
+				id = "c-1"
+			}
+			p := profileOf(rs, id, attrs)
+			req := Request{CustomerID: id, Placement: "checkout", Channel: "web", Context: c, Now: testNow, DryRun: true,
+				Cart: cart("USD", "A", "shoes", 20.0, 1, "B", "socks", 5.0, 2)}
+			d, err := eng.Decide(context.Background(), rs, p, &req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, wantOffer := plainSegments(t, rs, p, &req)
+			if got := strings.Join(d.Segments, ","); got != want {
+				t.Errorf("profile %d, ctx %d: segments\n got %s\nwant %s", pi, ci, got, want)
+			}
+			if got := actionIDs(d) == "o"; got != wantOffer {
+				t.Errorf("profile %d, ctx %d: offer o chosen %v, want %v", pi, ci, got, wantOffer)
+			}
+		}
+	}
+}
+
+// plainSegments evaluates the ruleset's segments with expr on the nested
+// environment, without the flat rewrite.
+func plainSegments(t *testing.T, rs *rules.Ruleset, p *Profile, req *Request) (string, bool) {
+	t.Helper()
+	var items []any
+	total := 0.0
+	count := 0
+	for _, it := range req.Cart.Items {
+		price := Money{Minor: it.Price, Exp: 2}.Major()
+		items = append(items, map[string]any{"sku": it.SKU, "category": it.Category, "price": price, "quantity": it.Quantity, "tags": it.Tags})
+		total += price * float64(it.Quantity)
+		count += it.Quantity
+	}
+	ctx := map[string]any{"placement": req.Placement, "channel": req.Channel}
+	for k, v := range req.Context {
+		ctx[k] = v
+	}
+	env := map[string]any{
+		rules.EnvProfile: p.Attrs,
+		rules.EnvCart:    map[string]any{"total": total, "currency": req.Cart.Currency, "item_count": count, "items": items},
+		rules.EnvCtx:     ctx,
+		rules.EnvNow:     req.Now,
+	}
+	var matched []string
+	eval := func(src string) bool {
+		env[rules.EnvSegments] = append([]string(nil), matched...)
+		out, err := expr.Eval(src, env)
+		return err == nil && out == true // an error: not matched, as in the engine
+	}
+	for _, s := range rs.Segments {
+		if eval(s.When.Source) {
+			matched = append(matched, s.ID)
+		}
+	}
+	return strings.Join(matched, ","), eval(rs.Offers[0].When.Source)
+}
