@@ -128,6 +128,7 @@ func (e *Engine) matchSegments(s *scratch, rs *rules.Ruleset) {
 			s.segsDirty = rs.ReadsSegments
 			if seg.Flag != "" {
 				s.env[seg.Flag] = true
+				s.fast.Flags[i] = true
 			}
 		}
 	}
@@ -222,14 +223,17 @@ func (e *Engine) evalOffer(s *scratch, c *cand, o *rules.Offer) bool {
 			s.match = s.match[:0]
 			for j := range s.items {
 				s.env[rules.EnvItem] = s.itemMaps[j]
+				s.fast.Item = &s.fastItems[j]
 				ok, err := s.cond(d.Items)
 				if err != nil {
 					delete(s.env, rules.EnvItem)
+					s.fast.Item = nil
 					return fail(d.Items, err)
 				}
 				s.match = append(s.match, ok)
 			}
 			delete(s.env, rules.EnvItem)
+			s.fast.Item = nil
 			in.Match = s.match
 		}
 		switch d.Type {
@@ -268,11 +272,19 @@ func (e *Engine) evalOffer(s *scratch, c *cand, o *rules.Offer) bool {
 	}
 	c.score = o.Priority
 	if o.Score != nil {
-		s.env[rules.EnvPriority] = o.Priority
-		v, err := s.number(o.Score)
-		delete(s.env, rules.EnvPriority)
-		if err != nil {
-			return fail(o.Score, err)
+		s.fast.Priority = o.Priority
+		v, ok := 0.0, false
+		if o.Score.FastNum != nil {
+			v, ok = o.Score.FastNum(&s.fast)
+		}
+		if !ok {
+			var err error
+			s.env[rules.EnvPriority] = o.Priority
+			v, err = s.number(o.Score)
+			delete(s.env, rules.EnvPriority)
+			if err != nil {
+				return fail(o.Score, err)
+			}
 		}
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return fail(o.Score, fmt.Errorf("the score is %v, not a finite number", v))

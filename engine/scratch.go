@@ -16,13 +16,15 @@ import (
 // the expr VM, the candidates, the plan. Nothing in it outlives Decide:
 // the Decision is built from fresh copies.
 type scratch struct {
-	vm vm.VM
+	vm   vm.VM
+	fast rules.FastEnv
 
-	env      map[string]any
-	cart     map[string]any
-	ctx      map[string]any
-	itemMaps []map[string]any
-	itemsAny []any
+	env       map[string]any
+	cart      map[string]any
+	ctx       map[string]any
+	itemMaps  []map[string]any
+	itemsAny  []any
+	fastItems []rules.FastItem
 
 	items     []Item
 	exp       int8
@@ -102,17 +104,20 @@ func (s *scratch) begin(rs *rules.Ruleset, p *Profile, req *Request) {
 		s.itemMaps = append(s.itemMaps, make(map[string]any, 5))
 	}
 	s.itemsAny = s.itemsAny[:0]
+	s.fastItems = resize(s.fastItems, len(s.items))
 	for i := range s.items {
 		it := &s.items[i]
 		total = addSat(total, lineValue(it))
 		count += it.Quantity
+		price := Money{Minor: it.Price, Exp: exp}.Major()
 		m := s.itemMaps[i]
 		m["sku"] = it.SKU
 		m["category"] = it.Category
-		m["price"] = Money{Minor: it.Price, Exp: exp}.Major()
+		m["price"] = price
 		m["quantity"] = it.Quantity
 		m["tags"] = it.Tags // a nil list boxes without allocating
 		s.itemsAny = append(s.itemsAny, m)
+		s.fastItems[i] = rules.FastItem{SKU: it.SKU, Category: it.Category, Price: price, Quantity: it.Quantity, Tags: it.Tags}
 	}
 	s.cartTotal = total
 	s.cart["total"] = Money{Minor: total, Exp: exp}.Major()
@@ -130,6 +135,9 @@ func (s *scratch) begin(rs *rules.Ruleset, p *Profile, req *Request) {
 	s.env[rules.EnvCart] = s.cart
 	s.env[rules.EnvCtx] = s.ctx
 	s.env[rules.EnvNow] = req.Now
+	s.fast.Now = req.Now
+	s.fast.Vals = resize(s.fast.Vals, len(rs.Flat))
+	s.fast.Flags = resize(s.fast.Flags, len(rs.Segments))
 	for i := range rs.Flat {
 		f := &rs.Flat[i]
 		var v any
@@ -144,6 +152,7 @@ func (s *scratch) begin(rs *rules.Ruleset, p *Profile, req *Request) {
 		}
 		if ok {
 			s.env[f.Key] = v
+			s.fast.Vals[i] = v
 		}
 	}
 	s.segs = s.segs[:0]
@@ -169,6 +178,8 @@ func resize[T any](v []T, n int) []T {
 // ruleset, so that the pooled scratch keeps nothing alive.
 func (s *scratch) end() {
 	clear(s.env)
+	clear(s.fast.Vals)
+	clear(s.fastItems)
 	clear(s.ctx)
 	clear(s.cart)
 	for _, m := range s.itemMaps {
@@ -269,6 +280,11 @@ func (s *scratch) cond(e *rules.Expr) (bool, error) {
 	if e == nil || e.Program == nil {
 		return false, errors.New("expression not compiled")
 	}
+	if e.Fast != nil {
+		if v, ok := e.Fast(&s.fast); ok {
+			return v, nil
+		}
+	}
 	v, err := s.vm.Run(e.Program, s.env)
 	if err != nil {
 		return false, err
@@ -286,6 +302,11 @@ func (s *scratch) cond(e *rules.Expr) (bool, error) {
 func (s *scratch) number(e *rules.Expr) (float64, error) {
 	if e == nil || e.Program == nil {
 		return 0, errors.New("expression not compiled")
+	}
+	if e.FastNum != nil {
+		if v, ok := e.FastNum(&s.fast); ok {
+			return v, nil
+		}
 	}
 	v, err := s.vm.Run(e.Program, s.env)
 	if err != nil {

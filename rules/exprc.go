@@ -142,6 +142,9 @@ type exprCompiler struct {
 	flat          map[string]FlatRef
 	flagged       map[string]bool
 	wholeSegments bool
+	// conds and nums are the compiled conditions and number expressions,
+	// given a fast form at the end.
+	conds, nums []*Expr
 }
 
 func newExprCompiler(l *loader, schema *Schema, segIDs []string, tz *tzCache) *exprCompiler {
@@ -337,7 +340,13 @@ func (c *exprCompiler) compileNew(n *yaml.Node, kind exprKind, what, src string)
 		return nil
 	}
 	c.record(scan)
-	return &compiled{e: &Expr{Source: src, Pos: start, Program: prog}, refs: refs}
+	e := &Expr{Source: src, Pos: start, Program: prog}
+	if kind == kindCond || kind == kindItems {
+		c.conds = append(c.conds, e)
+	} else {
+		c.nums = append(c.nums, e)
+	}
+	return &compiled{e: e, refs: refs}
 }
 
 // tryRun runs the program once on the synthetic large environment: an

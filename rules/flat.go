@@ -127,8 +127,8 @@ func (v *flatVisitor) Visit(node *ast.Node) {
 		}
 	case *ast.MemberNode:
 		scope, field, ok := flatMember(n)
-		if !ok || v.scan.skip[n.Location()] {
-			return
+		if !ok {
+			return // a receiver is read too, by the fast path
 		}
 		m, _ := v.env[scope].(types.Map)
 		t, known := m[field]

@@ -56,6 +56,11 @@ type Expr struct {
 	Source  string
 	Pos     Pos // where the expression starts in its file
 	Program *vm.Program
+	// Fast, for a condition of a common shape, evaluates it without the
+	// VM (fast.go); nil otherwise. When it reports !ok, run Program.
+	Fast FastCond
+	// FastNum is the same for a number expression.
+	FastNum FastNum
 }
 
 // Number is a rule number that is either a constant or an expression
