@@ -27,9 +27,13 @@ import (
 
 // Defaults of Options.
 const (
-	DefaultPrefix     = "arbiter"
-	DefaultBuffer     = 65536
-	DefaultInFlight   = 4096
+	DefaultPrefix   = "arbiter"
+	DefaultBuffer   = 65536
+	DefaultInFlight = 4096
+	// AckEvery: of the events sent in a burst, every AckEvery-th (and the
+	// last) asks JetStream for an acknowledgement, which covers those
+	// before it on the connection.
+	AckEvery          = 64
 	DefaultMaxAge     = 7 * 24 * time.Hour
 	DefaultDuplicates = 2 * time.Minute
 	DefaultAckTimeout = 5 * time.Second
@@ -382,11 +386,12 @@ func (p *Publisher) run() {
 			retry.Stop()
 		}
 	}()
+	var sinceAck int
 	reset := func() { // nothing in flight any more: send everything again
 		for i := range q[:sent] {
 			q[i].fut = nil
 		}
-		sent = 0
+		sent, sinceAck = 0, 0
 		ready = false
 	}
 	pop := func() {
@@ -396,6 +401,14 @@ func (p *Publisher) run() {
 			sent--
 		}
 		p.inflight.Add(-1)
+	}
+	// sinceAck counts the messages sent without asking for an
+	// acknowledgement since the last one that did.
+	rewind := func() { // send again everything not acknowledged (the ids make it idempotent)
+		for i := range q[:sent] {
+			q[i].fut = nil
+		}
+		sent, sinceAck = 0, 0
 	}
 	for {
 		// (Re)connect: ensure the stream after every new connection.
@@ -430,6 +443,28 @@ func (p *Publisher) run() {
 				pop()
 				continue
 			}
+			// JetStream acknowledges only the messages that ask for it: every
+			// AckEvery-th, and the last one waiting. Those between go as
+			// plain publishes on the same connection, which the stream
+			// stores in order, so the acknowledgement of a later one says
+			// they were processed; when it does not come, all are sent
+			// again and the stream drops the duplicates by id.
+			if sent < len(q)-1 && sinceAck < AckEvery-1 {
+				if err := p.nc.PublishMsg(m.msg); err != nil {
+					if errors.Is(err, nats.ErrMaxPayload) || errors.Is(err, nats.ErrBadSubject) {
+						p.log.Error("events: event larger than the server's max payload; dropped", "subject", m.msg.Subject, "bytes", len(m.msg.Data))
+						p.dropped.Add(1)
+						q = append(q[:sent], q[sent+1:]...)
+						p.inflight.Add(-1)
+						continue
+					}
+					reset()
+					break
+				}
+				sent++
+				sinceAck++
+				continue
+			}
 			fut, err := p.js.PublishMsgAsync(m.msg)
 			if err != nil {
 				if errors.Is(err, nats.ErrMaxPayload) || errors.Is(err, nats.ErrBadSubject) {
@@ -444,6 +479,13 @@ func (p *Publisher) run() {
 			}
 			m.fut = fut
 			sent++
+			sinceAck = 0
+		}
+		// Plain publishes with no acknowledged one after them (the last
+		// message was dropped as too large): send them again.
+		if ready && md == modeJetStream && sent > 0 && q[sent-1].fut == nil {
+			rewind()
+			continue
 		}
 		if closing && len(q) == 0 && len(p.ch) == 0 {
 			return
@@ -458,8 +500,15 @@ func (p *Publisher) run() {
 		if len(q) < p.opts.InFlight {
 			in = p.ch
 		}
-		if sent > 0 {
-			okCh, errCh = q[0].fut.Ok(), q[0].fut.Err()
+		acked := -1 // the first message waiting for an acknowledgement
+		for i := range q[:sent] {
+			if q[i].fut != nil {
+				acked = i
+				break
+			}
+		}
+		if acked >= 0 {
+			okCh, errCh = q[acked].fut.Ok(), q[acked].fut.Err()
 		}
 		if !ready && p.nc.IsConnected() {
 			if retry == nil {
@@ -486,14 +535,19 @@ func (p *Publisher) run() {
 				break
 			}
 		case <-okCh:
-			p.published.Add(1)
-			pop()
+			p.published.Add(uint64(acked + 1))
+			for range acked + 1 {
+				pop()
+			}
 		case err := <-errCh:
 			var apiErr *jetstream.APIError
 			if errors.As(err, &apiErr) && apiErr.Code >= 400 && apiErr.Code < 500 {
-				p.log.Error("events: JetStream refused an event; dropped", "subject", q[0].msg.Subject, "err", err)
+				p.log.Error("events: JetStream refused an event; dropped", "subject", q[acked].msg.Subject, "err", err)
+				p.published.Add(uint64(acked))
 				p.dropped.Add(1)
-				pop()
+				for range acked + 1 {
+					pop()
+				}
 				continue
 			}
 			if !p.closed.Load() || p.nc.IsConnected() {
