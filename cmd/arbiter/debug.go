@@ -37,9 +37,9 @@ func serveDebug(addr string, log *slog.Logger) (stop func(), err error) {
 // defaultGCPercent is the garbage collector's target when GOGC is not set.
 // A decision allocates a few kilobytes that die at once, and the live heap
 // is small (the ruleset, the profile cache, the event buffer), so the Go
-// default of 100 runs the collector thousands of times a second under
-// load: 15-20% of the server's CPU and most of its tail latency in the
-// benchmarks (BENCHMARKS.md). 400 trades a few tens of megabytes for it.
+// default of 100 runs the collector several times a second under load:
+// 15-20% of the server's CPU in the benchmarks (BENCHMARKS.md). 400 trades
+// memory (up to five times the live heap) for it.
 const defaultGCPercent = 400
 
 // tuneGC sets the collector's target unless the operator set GOGC; a
