@@ -49,7 +49,9 @@ type Request struct {
 // Profile is a customer's attributes, decoded by the ruleset's schema.
 // Attrs holds every schema field with its Go type (defaults filled in),
 // plus "id" and "known"; it is used as the expressions' `profile` as is and
-// must not be changed once given to the engine.
+// must not be changed once given to the engine. ID and Known are what
+// count: a profile that is not stored may share the schema's defaults
+// (rules.Schema.Defaults), whose "id" is "".
 type Profile struct {
 	ID    string
 	Known bool

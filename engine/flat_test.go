@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 
@@ -38,6 +39,8 @@ func TestFlatNamesDecideAsThePlainExpressions(t *testing.T) {
 		`len(segments) >= 2`,
 		`"s03" in segments && len(segments) > 0`,
 		`let k = "device"; ctx[k] == "mobile"`,
+		`let k = "id"; profile[k] == "c-9"`,
+		`profile.id == "c-9" && !profile.known`,
 	}
 	var b strings.Builder
 	b.WriteString("segments:\n")
@@ -52,11 +55,15 @@ func TestFlatNamesDecideAsThePlainExpressions(t *testing.T) {
 	if !rs.ReadsSegments {
 		t.Error("len(segments) reads the list: ReadsSegments should be true")
 	}
+	if !rs.ReadsProfile {
+		t.Error("profile[k] reads the profile as a map: ReadsProfile should be true")
+	}
 
 	profiles := []map[string]any{
 		{"ltv": 150.0, "orders": 2, "tier": "gold", "first_name": "Ada", "tags": []string{"first"}},
 		{"ltv": 50.0, "orders": 0, "tier": "basic", "first_name": "Bo", "tags": []string{}},
 		nil, // anonymous
+		{},  // an unknown id, with the schema's shared defaults (id "")
 	}
 	ctxs := []map[string]any{
 		{"device": "mobile", "nested": map[string]any{"k": 1.0}},
@@ -71,6 +78,10 @@ func TestFlatNamesDecideAsThePlainExpressions(t *testing.T) {
 				id = "c-1"
 			}
 			p := profileOf(rs, id, attrs)
+			if attrs != nil && len(attrs) == 0 {
+				id = "c-9"
+				p = &Profile{ID: id, Attrs: rs.Schema.Defaults()}
+			}
 			req := Request{CustomerID: id, Placement: "checkout", Channel: "web", Context: c, Now: testNow, DryRun: true,
 				Cart: cart("USD", "A", "shoes", 20.0, 1, "B", "socks", 5.0, 2)}
 			d, err := eng.Decide(context.Background(), rs, p, &req)
@@ -105,8 +116,10 @@ func plainSegments(t *testing.T, rs *rules.Ruleset, p *Profile, req *Request) (s
 	for k, v := range req.Context {
 		ctx[k] = v
 	}
+	attrs := maps.Clone(p.Attrs)
+	attrs["id"], attrs["known"] = p.ID, p.Known
 	env := map[string]any{
-		rules.EnvProfile: p.Attrs,
+		rules.EnvProfile: attrs,
 		rules.EnvCart:    map[string]any{"total": total, "currency": req.Cart.Currency, "item_count": count, "items": items},
 		rules.EnvCtx:     ctx,
 		rules.EnvNow:     req.Now,

@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"time"
 
@@ -131,7 +132,13 @@ func (s *scratch) begin(rs *rules.Ruleset, p *Profile, req *Request) {
 	s.ctx["placement"] = req.Placement
 	s.ctx["channel"] = req.Channel
 
-	s.env[rules.EnvProfile] = p.Attrs
+	attrs := p.Attrs
+	if rs.ReadsProfile && !p.Known && p.ID != "" {
+		// the shared defaults of a profile that is not stored say id ""
+		attrs = maps.Clone(attrs)
+		attrs["id"] = p.ID
+	}
+	s.env[rules.EnvProfile] = attrs
 	s.env[rules.EnvCart] = s.cart
 	s.env[rules.EnvCtx] = s.ctx
 	s.env[rules.EnvNow] = req.Now
@@ -144,7 +151,14 @@ func (s *scratch) begin(rs *rules.Ruleset, p *Profile, req *Request) {
 		var ok bool
 		switch f.Scope {
 		case rules.EnvProfile:
-			v, ok = p.Attrs[f.Field]
+			switch f.Field {
+			case "id":
+				v, ok = p.ID, true
+			case "known":
+				v, ok = p.Known, true
+			default:
+				v, ok = p.Attrs[f.Field]
+			}
 		case rules.EnvCart:
 			v, ok = s.cart[f.Field]
 		case rules.EnvCtx:
@@ -363,7 +377,12 @@ func (s *scratch) render(t *rules.Template, c *cand) string {
 		case p.Var == "currency":
 			b = append(b, s.currency...)
 		case len(p.Var) > 8 && p.Var[:8] == "profile.":
-			b = appendValue(b, s.profile.Attrs[p.Var[8:]])
+			switch field := p.Var[8:]; field {
+			case "id":
+				b = append(b, s.profile.ID...)
+			default:
+				b = appendValue(b, s.profile.Attrs[field])
+			}
 		}
 	}
 	s.buf = b

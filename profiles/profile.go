@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"math"
 	"strconv"
 	"strings"
@@ -121,17 +120,15 @@ func jsonID(v any) (string, string) {
 }
 
 // Anonymous returns the profile of a customer without a stored profile:
-// every field at its default, known false, id as given ("" for anonymous).
+// every field at its default, known false, ID as given ("" for anonymous).
 func Anonymous(schema *rules.Schema, id string) *engine.Profile {
 	if schema == nil {
 		schema = &rules.Schema{}
 	}
-	attrs := schema.Defaults() // shared, never changed
-	if id != "" {
-		attrs = maps.Clone(attrs)
-		attrs["id"] = id
-	}
-	return &engine.Profile{ID: id, Known: false, Attrs: attrs}
+	// The schema's defaults, shared and never changed, whose "id" is "":
+	// the engine reads the id from ID. So the profile cache's negative
+	// entries (one per unknown id seen) cost no map of their own.
+	return &engine.Profile{ID: id, Known: false, Attrs: schema.Defaults()}
 }
 
 // FromHash decodes a stored profile hash (every value a string: decimal

@@ -133,7 +133,7 @@ func TestFromJSONYAMLTypes(t *testing.T) {
 
 func TestAnonymous(t *testing.T) {
 	p := Anonymous(testSchema(), "c9")
-	if p.Known || p.ID != "c9" || p.Attrs["known"] != false || p.Attrs["id"] != "c9" || p.Attrs["tier"] != "basic" {
+	if p.Known || p.ID != "c9" || p.Attrs["known"] != false || p.Attrs["tier"] != "basic" {
 		t.Errorf("got %#v", p)
 	}
 	if p := Anonymous(nil, ""); p.Attrs["id"] != "" {

@@ -142,6 +142,7 @@ type exprCompiler struct {
 	flat          map[string]FlatRef
 	flagged       map[string]bool
 	wholeSegments bool
+	wholeProfile  bool
 	// conds and nums are the compiled conditions and number expressions,
 	// given a fast form at the end.
 	conds, nums []*Expr

@@ -73,6 +73,9 @@ func segmentTest(n *ast.BinaryNode) (id string, ok bool) {
 // flatScan is what one expression reads: the flat names it gets, with
 // their types, and whether it still reads `segments` as a whole.
 type flatScan struct {
+	// wholeProfile: the expression reads `profile` other than by a
+	// constant field name (`profile[k]`, `profile` as a value)
+	wholeProfile bool
 	// skip holds the places of the members that are the receiver of a
 	// method call (`profile.birthday.IsZero()`): expr compiles a method
 	// call on a patched receiver wrongly (v1.17.8), so they stay reads.
@@ -92,6 +95,7 @@ func (c *exprCompiler) scanFlat(root ast.Node, env types.Map) *flatScan {
 	ast.Walk(&root, v)
 	s := v.scan
 	s.wholeSegments = v.segIdents > v.segTests
+	s.wholeProfile = v.profileIdents > v.profileFields
 	sort.Slice(s.refs, func(i, j int) bool { return s.refs[i].Key < s.refs[j].Key })
 	sort.Strings(s.flags)
 	return s
@@ -117,18 +121,26 @@ type flatVisitor struct {
 	scan      *flatScan
 	segIdents int
 	segTests  int
+	// `profile` as a name, and as the base of a constant field read
+	profileIdents, profileFields int
 }
 
 func (v *flatVisitor) Visit(node *ast.Node) {
 	switch n := (*node).(type) {
 	case *ast.IdentifierNode:
-		if n.Value == EnvSegments {
+		switch n.Value {
+		case EnvSegments:
 			v.segIdents++
+		case EnvProfile:
+			v.profileIdents++
 		}
 	case *ast.MemberNode:
 		scope, field, ok := flatMember(n)
 		if !ok {
 			return // a receiver is read too, by the fast path
+		}
+		if scope == EnvProfile {
+			v.profileFields++
 		}
 		m, _ := v.env[scope].(types.Map)
 		t, known := m[field]
@@ -241,6 +253,9 @@ func (c *exprCompiler) record(scan *flatScan) {
 	}
 	if scan.wholeSegments {
 		c.wholeSegments = true
+	}
+	if scan.wholeProfile {
+		c.wholeProfile = true
 	}
 }
 

@@ -216,6 +216,7 @@ func (l *loader) build(s *sections, paths []string) (*Ruleset, error) {
 		Version:       version,
 		Flat:          flat,
 		ReadsSegments: c.wholeSegments,
+		ReadsProfile:  c.wholeProfile,
 		Schema:        schema,
 		Segments:      segs,
 		Offers:        offers,

@@ -239,11 +239,14 @@ type Ruleset struct {
 	// ReadsSegments: some program reads `segments` as a list (not only
 	// through `"id" in segments`), so the engine must keep it up to date.
 	ReadsSegments bool
-	Schema        Schema
-	Segments      []*Segment // in dependency order: a segment after those it uses
-	Offers        []*Offer   // sorted by id
-	Experiments   []*Experiment
-	Arbitration   Arbitration
+	// ReadsProfile: some program reads `profile` other than by constant
+	// field names (`profile[k]`), so its "id" must be the customer's.
+	ReadsProfile bool
+	Schema       Schema
+	Segments     []*Segment // in dependency order: a segment after those it uses
+	Offers       []*Offer   // sorted by id
+	Experiments  []*Experiment
+	Arbitration  Arbitration
 	// Files lists the rule files read, relative to the directory.
 	Files []string
 	// Tests are the rule tests found in *_test.yaml files.

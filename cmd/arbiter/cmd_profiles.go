@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"time"
 
@@ -239,7 +240,8 @@ func cmdProfilesGet(ctx context.Context, args []string, s stdio) int {
 		if found {
 			p, v.BadFields = profiles.FromHash(schema, id, fields)
 		}
-		v.Profile = p.Attrs
+		v.Profile = maps.Clone(p.Attrs)
+		v.Profile["id"], v.Profile["known"] = p.ID, p.Known
 	}
 	enc := json.NewEncoder(s.Out)
 	enc.SetIndent("", "  ")

@@ -278,6 +278,10 @@ type runInfo struct {
 	loaded   []map[string]any
 }
 
+// EmbeddedDuplicates is the deduplication window of the embedded NATS
+// server's stream.
+const EmbeddedDuplicates = 30 * time.Second
+
 // runServer runs the server until ctx is cancelled, then shuts down
 // gracefully: stop accepting, finish in-flight requests, flush events.
 func runServer(ctx context.Context, cfg serveConfig, keys []string, src rulesSource,
@@ -358,7 +362,15 @@ func runServer(ctx context.Context, cfg serveConfig, keys []string, src rulesSou
 
 	// NATS: the configured server, or an embedded one.
 	natsURL := cfg.natsURL
+	pubOpts := events.Options{Prefix: cfg.subjectPrefix, Buffer: cfg.eventBuffer, Logger: log}
 	if natsURL == "" {
+		// The embedded server lives in this process: its connection does
+		// not drop, so an event is sent again only after an ack timeout
+		// (5 s). A short deduplication window covers that, and keeps the
+		// server's table of recent ids (in this process's heap, scanned by
+		// every GC) small: at 10,000 events/s the default 2 minutes held
+		// over a million.
+		pubOpts.Duplicates = EmbeddedDuplicates
 		storeDir, err := os.MkdirTemp("", "arbiter-nats-")
 		if err != nil {
 			fmt.Fprintf(s.Err, "arbiter serve: %v\n", err)
@@ -374,7 +386,7 @@ func runServer(ctx context.Context, cfg serveConfig, keys []string, src rulesSou
 		natsURL = url
 		log.Info("embedded NATS with JetStream started", "url", url)
 	}
-	pub, err := events.NewPublisher(ctx, natsURL, events.Options{Prefix: cfg.subjectPrefix, Buffer: cfg.eventBuffer, Logger: log})
+	pub, err := events.NewPublisher(ctx, natsURL, pubOpts)
 	if err != nil {
 		fmt.Fprintf(s.Err, "arbiter serve: %v\n", err)
 		return exitFail
