@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
 
 	"github.com/arbiterhq/arbiter/rules"
 )
@@ -86,7 +87,11 @@ func cmdRulesCheck(ctx context.Context, args []string, s stdio) int {
 		return exitFail
 	}
 	for _, e := range list {
-		report.Errors = append(report.Errors, rulesCheckError{File: e.Pos.File, Line: e.Pos.Line, Col: e.Pos.Col, Message: e.Msg, Hint: e.Hint})
+		file := e.Pos.File // joined to DIR, as every command prints it, so that editors can open it
+		if file != "" && !filepath.IsAbs(file) {
+			file = filepath.Join(dirs[0], file)
+		}
+		report.Errors = append(report.Errors, rulesCheckError{File: file, Line: e.Pos.Line, Col: e.Pos.Col, Message: e.Msg, Hint: e.Hint})
 	}
 	if rs != nil {
 		report.OK = true
@@ -100,11 +105,12 @@ func cmdRulesCheck(ctx context.Context, args []string, s stdio) int {
 	if *format == "json" {
 		writeRulesCheckJSON(s.Out, report)
 	} else if report.OK {
-		fmt.Fprintf(s.Out, "ok: %d files, %d profile fields, %d segments, %d offers, %d experiments, %d tests; version %s\n",
-			report.Files, len(rs.Schema.Fields), report.Segments, report.Offers, report.Experiments, report.Tests, report.Version)
+		fmt.Fprintf(s.Out, "ok: %s, %s, %s, %s, %s, %s; version %s\n",
+			count(report.Files, "file"), count(len(rs.Schema.Fields), "profile field"), count(report.Segments, "segment"),
+			count(report.Offers, "offer"), count(report.Experiments, "experiment"), count(report.Tests, "test"), report.Version)
 	} else {
 		for _, e := range list {
-			fmt.Fprintln(s.Out, e.Error())
+			fmt.Fprintln(s.Out, ruleErrorLine(dirs[0], e))
 		}
 		plural := "s"
 		if len(list) == 1 {
@@ -122,4 +128,12 @@ func writeRulesCheckJSON(w io.Writer, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v)
+}
+
+// count writes n and the noun, plural unless n is 1.
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

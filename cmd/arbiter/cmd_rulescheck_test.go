@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -17,10 +18,10 @@ func TestCmdRulesCheck(t *testing.T) {
 		out, err string // regexps
 	}{
 		{"valid", []string{"testdata/rulescheck/good"}, exitOK,
-			`^ok: 1 files, 1 profile fields, 1 segments, 1 offers, 0 experiments, 0 tests; version [0-9a-f]{8}\n$`, `^$`},
+			`^ok: 1 file, 1 profile field, 1 segment, 1 offer, 0 experiments, 0 tests; version [0-9a-f]{8}\n$`, `^$`},
 		{"errors", []string{"testdata/rulescheck/bad"}, exitFail,
-			"^rules.yaml:5:19: unknown field `profile.lvt` in `profile.lvt >= 1000` \\(did you mean `profile.ltv`\\?\\)\n" +
-				"rules.yaml:8:16: offer `vip_10`: segments: unknown segment `vpi` \\(did you mean `vip`\\?\\)\n$",
+			"^testdata/rulescheck/bad/rules.yaml:5:19: unknown field `profile.lvt` in `profile.lvt >= 1000` \\(did you mean `profile.ltv`\\?\\)\n" +
+				"testdata/rulescheck/bad/rules.yaml:8:16: offer `vip_10`: segments: unknown segment `vpi` \\(did you mean `vip`\\?\\)\n$",
 			`^2 problems in testdata/rulescheck/bad\n$`},
 		{"flag after dir", []string{"testdata/rulescheck/good", "--format", "text"}, exitOK, `^ok: `, `^$`},
 		{"no dir", nil, exitUsage, `^$`, `give exactly one rules directory(.|\n)*Usage: arbiter rules check`},
@@ -76,7 +77,7 @@ func TestCmdRulesCheckJSON(t *testing.T) {
 		if r.OK != tc.ok || len(r.Errors) != tc.errors || (tc.ok && len(r.Version) != 8) {
 			t.Errorf("%s: %+v", tc.dir, r)
 		}
-		if !tc.ok && (r.Errors[0].File != "rules.yaml" || r.Errors[0].Line != 5 || r.Errors[0].Col != 19 || r.Errors[0].Hint != "did you mean `profile.ltv`?") {
+		if !tc.ok && (r.Errors[0].File != filepath.Join(tc.dir, "rules.yaml") || r.Errors[0].Line != 5 || r.Errors[0].Col != 19 || r.Errors[0].Hint != "did you mean `profile.ltv`?") {
 			t.Errorf("first error = %+v", r.Errors[0])
 		}
 		if !strings.Contains(out.String(), `"errors": [`) {
