@@ -98,30 +98,52 @@ func Load(dir string) (*Ruleset, error) {
 	return rs, err
 }
 
+// maxLinkDepth bounds how many symbolic links to directories a path may
+// cross, so that a link cycle ends.
+const maxLinkDepth = 8
+
 // ruleFiles lists the *.yaml and *.yml files under the root of fsys,
-// sorted, skipping hidden files and directories (.git, ...).
+// sorted, skipping hidden files and directories (.git, and the ..data and
+// ..<timestamp> directories of a Kubernetes ConfigMap volume, whose files
+// are also linked from the top). A symbolic link to a directory is
+// followed, as a directory of the same name.
 func ruleFiles(fsys fs.FS) ([]string, error) {
 	var paths []string
-	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		name := d.Name()
-		if d.IsDir() {
-			if p != "." && strings.HasPrefix(name, ".") {
-				return fs.SkipDir
+	var walk func(root string, depth int) error
+	walk = func(root string, depth int) error {
+		return fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			name := d.Name()
+			if p != root && strings.HasPrefix(name, ".") {
+				if d.IsDir() {
+					return fs.SkipDir
+				}
+				return nil
+			}
+			if d.IsDir() {
+				return nil
+			}
+			if d.Type()&fs.ModeSymlink != 0 {
+				st, err := fs.Stat(fsys, p)
+				if err != nil {
+					return nil // a dangling link: nothing to read
+				}
+				if st.IsDir() {
+					if depth >= maxLinkDepth {
+						return fmt.Errorf("%s: more than %d links to directories in a row (a cycle?)", p, maxLinkDepth)
+					}
+					return walk(p, depth+1)
+				}
+			}
+			if ext := path.Ext(name); ext == ".yaml" || ext == ".yml" {
+				paths = append(paths, p)
 			}
 			return nil
-		}
-		if strings.HasPrefix(name, ".") {
-			return nil
-		}
-		if ext := path.Ext(name); ext == ".yaml" || ext == ".yml" {
-			paths = append(paths, p)
-		}
-		return nil
-	})
-	if err != nil {
+		})
+	}
+	if err := walk(".", 0); err != nil {
 		return nil, fmt.Errorf("rules: reading the rules directory: %w", err)
 	}
 	sort.Strings(paths)

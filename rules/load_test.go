@@ -351,3 +351,54 @@ func TestLoadDirErrors(t *testing.T) {
 		t.Errorf("empty: %v", err)
 	}
 }
+
+// A Kubernetes ConfigMap volume links every file (and, with projected
+// volumes or git-sync, directories) to a hidden timestamped directory
+// through ..data: the rules are read once each, through the links.
+func TestLoadThroughSymlinks(t *testing.T) {
+	dir := t.TempDir()
+	rev := filepath.Join(dir, "..2026_12_01_07_40_00.123")
+	for name, text := range map[string]string{
+		"profile.yaml":          "profile:\n  ltv: number\n",
+		"segments/value.yaml":   "segments:\n  - id: vip\n    when: profile.ltv >= 1000\n",
+		"offers/vip.yaml":       "offers:\n  - id: vip_10\n    segments: [vip]\n    discount: {percent: 10}\n",
+		"offers/.hidden.yaml":   "not: [yaml",
+		"offers/notes/x.txt":    "ignored",
+		"offers/notes/more.yml": "offers:\n  - id: more\n    discount: {percent: 5}\n",
+	} {
+		p := filepath.Join(rev, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link := func(target, name string) {
+		if err := os.Symlink(target, filepath.Join(dir, name)); err != nil {
+			t.Skip("no symbolic links here:", err)
+		}
+	}
+	link(filepath.Base(rev), "..data")
+	for _, name := range []string{"profile.yaml", "segments", "offers"} {
+		link(filepath.Join("..data", name), name)
+	}
+	rs, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs.Files) != 4 || len(rs.Segments) != 1 || len(rs.Offers) != 2 {
+		t.Fatalf("files %v, %d segments, %d offers", rs.Files, len(rs.Segments), len(rs.Offers))
+	}
+	if rs.Files[0] != "offers/notes/more.yml" {
+		t.Errorf("paths are the links' own: %v", rs.Files)
+	}
+
+	// a link cycle is an error, not a hang
+	if err := os.Symlink("..", filepath.Join(rev, "segments", "loop")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "cycle") {
+		t.Fatalf("a link cycle: got %v", err)
+	}
+}
