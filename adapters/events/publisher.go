@@ -449,23 +449,14 @@ func (p *Publisher) run() {
 			// stores in order, so the acknowledgement of a later one says
 			// they were processed; when it does not come, all are sent
 			// again and the stream drops the duplicates by id.
-			if sent < len(q)-1 && sinceAck < AckEvery-1 {
-				if err := p.nc.PublishMsg(m.msg); err != nil {
-					if errors.Is(err, nats.ErrMaxPayload) || errors.Is(err, nats.ErrBadSubject) {
-						p.log.Error("events: event larger than the server's max payload; dropped", "subject", m.msg.Subject, "bytes", len(m.msg.Data))
-						p.dropped.Add(1)
-						q = append(q[:sent], q[sent+1:]...)
-						p.inflight.Add(-1)
-						continue
-					}
-					reset()
-					break
-				}
-				sent++
-				sinceAck++
-				continue
+			plain := sent < len(q)-1 && sinceAck < AckEvery-1
+			var fut jetstream.PubAckFuture
+			var err error
+			if plain {
+				err = p.nc.PublishMsg(m.msg)
+			} else {
+				fut, err = p.js.PublishMsgAsync(m.msg)
 			}
-			fut, err := p.js.PublishMsgAsync(m.msg)
 			if err != nil {
 				if errors.Is(err, nats.ErrMaxPayload) || errors.Is(err, nats.ErrBadSubject) {
 					p.log.Error("events: event larger than the server's max payload; dropped", "subject", m.msg.Subject, "bytes", len(m.msg.Data))
@@ -479,7 +470,11 @@ func (p *Publisher) run() {
 			}
 			m.fut = fut
 			sent++
-			sinceAck = 0
+			if plain {
+				sinceAck++
+			} else {
+				sinceAck = 0
+			}
 		}
 		// Plain publishes with no acknowledged one after them (the last
 		// message was dropped as too large): send them again.
