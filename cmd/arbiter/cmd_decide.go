@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -38,26 +37,19 @@ Flags:
 
 // cmdDecide runs `arbiter decide`.
 func cmdDecide(ctx context.Context, args []string, s stdio) int {
-	fs := flag.NewFlagSet("arbiter decide", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	c := newSubcommand("arbiter decide", decideHelp, s)
+	fs := c.fs
 	rulesDir := fs.String("rules", "", "the rules directory (required)")
 	profileFile := fs.String("profile", "", "the customer's profile, a JSON file (required)")
 	requestFile := fs.String("request", "", "a /v1/decide body, a JSON file (default {})")
 	nowFlag := fs.String("now", "", "the decision's time, RFC 3339 (default: now)")
-	usage := func(w io.Writer) {
-		fmt.Fprint(w, decideHelp)
-		fs.SetOutput(w)
-		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
-	}
-	pos, err := parseInterspersed(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		usage(s.Out)
-		return exitOK
+	pos, code, ok := c.parse(args)
+	if !ok {
+		return code
 	}
 	var now time.Time
+	var err error
 	switch {
-	case err != nil:
 	case len(pos) > 0:
 		err = fmt.Errorf("unexpected argument %q (the rules directory goes in --rules)", pos[0])
 	case *rulesDir == "":
@@ -71,9 +63,7 @@ func cmdDecide(ctx context.Context, args []string, s stdio) int {
 		}
 	}
 	if err != nil {
-		fmt.Fprintf(s.Err, "arbiter decide: %v\n\n", err)
-		usage(s.Err)
-		return exitUsage
+		return c.usageErr(err.Error())
 	}
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(s.Err, "arbiter decide: "+format+"\n", a...)

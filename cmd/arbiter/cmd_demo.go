@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -25,31 +24,24 @@ const demoCart = `"cart":{"currency":"USD","items":[{"sku":"SHOE-1","category":"
 // embedded Redis and NATS, and the API on 127.0.0.1:8080 without auth.
 func cmdDemo(ctx context.Context, args []string, s stdio) int {
 	var cfg serveConfig
-	fset := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fset.SetOutput(io.Discard)
+	c := newSubcommand("arbiter demo", "", s)
+	fset := c.fs
 	newServeFlags(fset, &cfg) // the same tuning flags as serve
 	count := fset.Int("count", 10000, "generated profiles to load")
 	seed := fset.Int64("seed", 1, "seed of the generated profiles")
-	help := func(w io.Writer) {
+	c.help = func(w io.Writer) {
 		fmt.Fprintln(w, "Usage: arbiter demo [--addr 127.0.0.1:8080] [--count N] [--seed N]")
 		fmt.Fprintln(w, "\nServes the example checkout rules (./examples/checkout when present, watched; else the")
 		fmt.Fprintln(w, "copy built into the binary) with generated profiles in an embedded Redis, events on an")
 		fmt.Fprintln(w, "embedded NATS, and the API without auth. Ctrl-C stops it.")
 		fmt.Fprintln(w, "\nFlags: --addr (default 127.0.0.1:8080), --count, --seed, --log-format, --log-level")
 	}
-	if err := fset.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			help(s.Out)
-			return exitOK
-		}
-		fmt.Fprintf(s.Err, "arbiter demo: %v\n\n", err)
-		help(s.Err)
-		return exitUsage
+	pos, code, ok := c.parse(args)
+	if !ok {
+		return code
 	}
-	if fset.NArg() > 0 {
-		fmt.Fprintf(s.Err, "arbiter demo: unexpected argument %q\n\n", fset.Arg(0))
-		help(s.Err)
-		return exitUsage
+	if len(pos) > 0 {
+		return c.usageErr(fmt.Sprintf("unexpected argument %q", pos[0]))
 	}
 	addrGiven := false
 	fset.Visit(func(f *flag.Flag) { addrGiven = addrGiven || f.Name == "addr" })

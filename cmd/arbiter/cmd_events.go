@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,38 +13,27 @@ import (
 // cmdEventsTail follows the events on NATS and prints them as JSON lines
 // until interrupted.
 func cmdEventsTail(ctx context.Context, args []string, s stdio) int {
-	fs := flag.NewFlagSet("events tail", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	c := newSubcommand("arbiter events tail", "", s)
+	fs := c.fs
 	natsURL := fs.String("nats", os.Getenv("ARBITER_NATS_URL"), "NATS server URL (default $ARBITER_NATS_URL)")
 	prefix := fs.String("prefix", events.DefaultPrefix, "prefix of Arbiter's subjects")
 	subject := fs.String("subject", "", "subject to follow, wildcards allowed, e.g. arbiter.outcome.> (default PREFIX.>)")
 	since := fs.Duration("since", 0, "with JetStream, start with the events of the last DURATION (e.g. 15m, 24h); default: only new events")
-	help := func(w io.Writer) {
+	c.help = func(w io.Writer) {
 		fmt.Fprintln(w, "Usage: arbiter events tail --nats URL [--subject SUBJECT] [--since DURATION]")
 		fmt.Fprintln(w, "\nFollows Arbiter's decision, outcome and reload events on NATS and prints them, one JSON")
 		fmt.Fprintln(w, "object per line, until interrupted (docs/events.md).")
 		fmt.Fprintln(w, "\nFlags:")
-		fs.SetOutput(w)
-		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
+		c.printDefaults(w)
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			help(s.Out)
-			return exitOK
-		}
-		fmt.Fprintf(s.Err, "arbiter events tail: %v\n\n", err)
-		help(s.Err)
-		return exitUsage
+	pos, code, ok := c.parse(args)
+	if !ok {
+		return code
 	}
-	usageErr := func(msg string) int {
-		fmt.Fprintf(s.Err, "arbiter events tail: %s\n\n", msg)
-		help(s.Err)
-		return exitUsage
-	}
+	usageErr := c.usageErr
 	switch {
-	case fs.NArg() > 0:
-		return usageErr(fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
+	case len(pos) > 0:
+		return usageErr(fmt.Sprintf("unexpected argument %q", pos[0]))
 	case *natsURL == "":
 		return usageErr("--nats URL is required (or ARBITER_NATS_URL), e.g. --nats nats://127.0.0.1:4222")
 	case *since < 0:

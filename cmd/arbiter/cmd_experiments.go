@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,47 +13,27 @@ import (
 // cmdExperimentsReport reads the event stream and prints an experiment's
 // per-variant conversion, revenue and uplift, with a sample-ratio check.
 func cmdExperimentsReport(ctx context.Context, args []string, s stdio) int {
-	fs := flag.NewFlagSet("experiments report", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	c := newSubcommand("arbiter experiments report", "", s)
+	fs := c.fs
 	natsURL := fs.String("nats", os.Getenv("ARBITER_NATS_URL"), "NATS server URL, with JetStream (default $ARBITER_NATS_URL)")
 	prefix := fs.String("prefix", events.DefaultPrefix, "prefix of Arbiter's subjects")
 	since := fs.Duration("since", 0, "read only the events stored in the last DURATION (e.g. 168h); default: the whole stream")
 	format := fs.String("format", "text", "output: text or json")
 	weights := fs.String("weights", "", "variant weights in order, the first is the control, e.g. control=50,deep=50 (default: from the latest rules_reloaded event)")
-	help := func(w io.Writer) {
+	c.help = func(w io.Writer) {
 		fmt.Fprintln(w, "Usage: arbiter experiments report --nats URL EXPERIMENT_ID [--since DURATION] [--format text|json] [--weights V=W,...]")
 		fmt.Fprintln(w, "\nReads the JetStream event stream up to its end and prints, per variant: customers, exposures,")
 		fmt.Fprintln(w, "outcomes, conversion rate, revenue per customer, the uplift against the first variant with a 95%")
 		fmt.Fprintln(w, "confidence interval and p-value, and a sample-ratio-mismatch check (docs/events.md).")
 		fmt.Fprintln(w, "\nFlags:")
-		fs.SetOutput(w)
-		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
+		c.printDefaults(w)
 	}
 	// Flags may come after the experiment id.
-	var positional []string
-	rest := args
-	for {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				help(s.Out)
-				return exitOK
-			}
-			fmt.Fprintf(s.Err, "arbiter experiments report: %v\n\n", err)
-			help(s.Err)
-			return exitUsage
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		positional = append(positional, fs.Arg(0))
-		rest = fs.Args()[1:]
+	positional, code, ok := c.parse(args)
+	if !ok {
+		return code
 	}
-	usageErr := func(msg string) int {
-		fmt.Fprintf(s.Err, "arbiter experiments report: %s\n\n", msg)
-		help(s.Err)
-		return exitUsage
-	}
+	usageErr := c.usageErr
 	opts := events.ReportOptions{Prefix: *prefix, Since: *since, Now: time.Now}
 	switch {
 	case len(positional) != 1:

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"maps"
@@ -59,48 +57,34 @@ Flags:
 
 // profilesFlags are the flags both subcommands share.
 type profilesFlags struct {
-	fs       *flag.FlagSet
+	*subcommand
 	redisURL *string
 	rulesDir *string
 	prefix   *string
 	timeout  *time.Duration
 }
 
-func newProfilesFlags(name string) *profilesFlags {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+func newProfilesFlags(name, help string, s stdio) *profilesFlags {
+	c := newSubcommand("arbiter "+name, "", s)
+	c.help = func(w io.Writer) { fmt.Fprint(w, help) } // the flags are in the text
 	return &profilesFlags{
-		fs:       fs,
-		redisURL: fs.String("redis", os.Getenv("ARBITER_REDIS_URL"), "Redis URL"),
-		rulesDir: fs.String("rules", "", "rules directory"),
-		prefix:   fs.String("prefix", profiles.DefaultPrefix, "key prefix"),
-		timeout:  fs.Duration("timeout", 5*time.Second, "Redis time limit"),
+		subcommand: c,
+		redisURL:   c.fs.String("redis", os.Getenv("ARBITER_REDIS_URL"), "Redis URL"),
+		rulesDir:   c.fs.String("rules", "", "rules directory"),
+		prefix:     c.fs.String("prefix", profiles.DefaultPrefix, "key prefix"),
+		timeout:    c.fs.Duration("timeout", 5*time.Second, "Redis time limit"),
 	}
 }
 
 // parse parses flags anywhere among the arguments and returns the
 // positional ones; code >= 0 means stop with that exit code.
-func (f *profilesFlags) parse(args []string, s stdio, name, help string) (pos []string, code int) {
-	rest := args
-	for {
-		if err := f.fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				fmt.Fprint(s.Out, help)
-				return nil, exitOK
-			}
-			fmt.Fprintf(s.Err, "arbiter %s: %v\n\n%s", name, err, help)
-			return nil, exitUsage
-		}
-		rest = f.fs.Args()
-		if len(rest) == 0 {
-			break
-		}
-		pos = append(pos, rest[0])
-		rest = rest[1:]
+func (f *profilesFlags) parse(args []string) (pos []string, code int) {
+	pos, code, ok := f.subcommand.parse(args)
+	if !ok {
+		return nil, code
 	}
 	if *f.redisURL == "" {
-		fmt.Fprintf(s.Err, "arbiter %s: --redis URL is required (or set ARBITER_REDIS_URL)\n\n%s", name, help)
-		return nil, exitUsage
+		return nil, f.usageErr("--redis URL is required (or set ARBITER_REDIS_URL)")
 	}
 	return pos, -1
 }
@@ -129,20 +113,18 @@ func (f *profilesFlags) open(s stdio, name string, retries int) (redis.Universal
 // cmdProfilesImport imports a JSONL file of profiles into Redis.
 func cmdProfilesImport(ctx context.Context, args []string, s stdio) int {
 	const name = "profiles import"
-	f := newProfilesFlags(name)
+	f := newProfilesFlags(name, profilesImportHelp, s)
 	merge := f.fs.Bool("merge", false, "merge into stored profiles")
 	batch := f.fs.Int("batch", 500, "profiles per pipeline")
-	pos, code := f.parse(args, s, name, profilesImportHelp)
+	pos, code := f.parse(args)
 	if code >= 0 {
 		return code
 	}
 	if len(pos) != 1 {
-		fmt.Fprintf(s.Err, "arbiter %s: want one FILE.jsonl, got %d arguments\n\n%s", name, len(pos), profilesImportHelp)
-		return exitUsage
+		return f.usageErr(fmt.Sprintf("want one FILE.jsonl, got %d arguments", len(pos)))
 	}
 	if *batch <= 0 {
-		fmt.Fprintf(s.Err, "arbiter %s: --batch must be positive\n\n%s", name, profilesImportHelp)
-		return exitUsage
+		return f.usageErr("--batch must be positive")
 	}
 	schema, ok := f.schema(s, name)
 	if !ok {
@@ -206,14 +188,13 @@ type profileView struct {
 // cmdProfilesGet shows a stored profile and how the schema reads it.
 func cmdProfilesGet(ctx context.Context, args []string, s stdio) int {
 	const name = "profiles get"
-	f := newProfilesFlags(name)
-	pos, code := f.parse(args, s, name, profilesGetHelp)
+	f := newProfilesFlags(name, profilesGetHelp, s)
+	pos, code := f.parse(args)
 	if code >= 0 {
 		return code
 	}
 	if len(pos) != 1 || pos[0] == "" {
-		fmt.Fprintf(s.Err, "arbiter %s: want one CUSTOMER_ID, got %d arguments\n\n%s", name, len(pos), profilesGetHelp)
-		return exitUsage
+		return f.usageErr(fmt.Sprintf("want one CUSTOMER_ID, got %d arguments", len(pos)))
 	}
 	id := pos[0]
 	schema, ok := f.schema(s, name)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -45,33 +44,18 @@ type rulesCheckReport struct {
 
 // cmdRulesCheck compiles a rules directory and reports its problems.
 func cmdRulesCheck(ctx context.Context, args []string, s stdio) int {
-	fl := flag.NewFlagSet("rules check", flag.ContinueOnError)
-	fl.SetOutput(io.Discard)
-	format := fl.String("format", "text", "text or json")
-	var dirs []string
-	rest := args
-	for {
-		if err := fl.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				fmt.Fprint(s.Out, rulesCheckHelp)
-				return exitOK
-			}
-			fmt.Fprintf(s.Err, "arbiter rules check: %v\n\n%s", err, rulesCheckHelp)
-			return exitUsage
-		}
-		if fl.NArg() == 0 {
-			break
-		}
-		dirs = append(dirs, fl.Arg(0))
-		rest = fl.Args()[1:]
+	c := newSubcommand("arbiter rules check", "", s)
+	c.help = func(w io.Writer) { fmt.Fprint(w, rulesCheckHelp) } // the flags are in the text
+	format := c.fs.String("format", "text", "text or json")
+	dirs, code, ok := c.parse(args)
+	if !ok {
+		return code
 	}
-	if len(dirs) != 1 || (*format != "text" && *format != "json") {
-		msg := "give exactly one rules directory"
-		if *format != "text" && *format != "json" {
-			msg = fmt.Sprintf("--format must be text or json, not %q", *format)
-		}
-		fmt.Fprintf(s.Err, "arbiter rules check: %s\n\n%s", msg, rulesCheckHelp)
-		return exitUsage
+	if *format != "text" && *format != "json" {
+		return c.usageErr(fmt.Sprintf("--format must be text or json, not %q", *format))
+	}
+	if len(dirs) != 1 {
+		return c.usageErr("give exactly one rules directory")
 	}
 	rs, err := rules.Load(dirs[0])
 	report := rulesCheckReport{Errors: []rulesCheckError{}}

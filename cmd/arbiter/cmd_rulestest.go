@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -31,22 +30,15 @@ Flags:
 
 // cmdRulesTest runs `arbiter rules test`.
 func cmdRulesTest(ctx context.Context, args []string, s stdio) int {
-	fs := flag.NewFlagSet("arbiter rules test", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	format := fs.String("format", "text", "output format: text or json")
-	run := fs.String("run", "", "run only the cases whose name matches this regular expression")
-	usage := func(w io.Writer) {
-		fmt.Fprint(w, rulesTestHelp)
-		fs.SetOutput(w)
-		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
+	c := newSubcommand("arbiter rules test", rulesTestHelp, s)
+	format := c.fs.String("format", "text", "output format: text or json")
+	run := c.fs.String("run", "", "run only the cases whose name matches this regular expression")
+	pos, code, ok := c.parse(args)
+	if !ok {
+		return code
 	}
-	pos, err := parseInterspersed(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		usage(s.Out)
-		return exitOK
-	}
-	if err == nil && len(pos) != 1 {
+	var err error
+	if len(pos) != 1 {
 		err = fmt.Errorf("want one rules directory, got %d arguments", len(pos))
 	}
 	if err == nil && *format != "text" && *format != "json" {
@@ -60,9 +52,7 @@ func cmdRulesTest(ctx context.Context, args []string, s stdio) int {
 		}
 	}
 	if err != nil {
-		fmt.Fprintf(s.Err, "arbiter rules test: %v\n\n", err)
-		usage(s.Err)
-		return exitUsage
+		return c.usageErr(err.Error())
 	}
 	dir := pos[0]
 
@@ -207,25 +197,4 @@ func writeTestJSON(w io.Writer, dir string, results []ruletest.Result, passed, f
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(out)
-}
-
-// parseInterspersed parses flags that may come before or after the
-// positional arguments (arbiter rules test DIR --format json), and returns
-// the positional ones. "--" ends the flags.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return pos, nil
-		}
-		if len(args) > 0 && len(rest) < len(args) && args[len(args)-len(rest)-1] == "--" {
-			return append(pos, rest...), nil
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
-	}
 }

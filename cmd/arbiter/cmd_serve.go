@@ -193,10 +193,10 @@ func printFlags(w io.Writer, fs *flag.FlagSet, env map[string]string) {
 
 func cmdServe(ctx context.Context, args []string, s stdio) int {
 	var cfg serveConfig
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	c := newSubcommand("arbiter serve", "", s)
+	fs := c.fs
 	newServeFlags(fs, &cfg)
-	help := func(w io.Writer) {
+	c.help = func(w io.Writer) {
 		fmt.Fprintln(w, "Usage: arbiter serve --rules DIR [flags]")
 		fmt.Fprintln(w, "\nServes decisions over HTTP (docs/api.md, docs/operations.md). Every flag also reads")
 		fmt.Fprintln(w, "from its environment variable; a flag wins over the environment.")
@@ -204,22 +204,13 @@ func cmdServe(ctx context.Context, args []string, s stdio) int {
 		printFlags(w, fs, serveEnv)
 		fmt.Fprintln(w, "\nEnvironment only:\n  ARBITER_API_KEYS\n      API keys, comma-separated (with or instead of --api-keys-file)")
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			help(s.Out)
-			return exitOK
-		}
-		fmt.Fprintf(s.Err, "arbiter serve: %v\n\n", err)
-		help(s.Err)
-		return exitUsage
+	pos, code, ok := c.parse(args)
+	if !ok {
+		return code
 	}
-	usageErr := func(msg string) int {
-		fmt.Fprintf(s.Err, "arbiter serve: %s\n\n", msg)
-		help(s.Err)
-		return exitUsage
-	}
-	if fs.NArg() > 0 {
-		return usageErr(fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
+	usageErr := c.usageErr
+	if len(pos) > 0 {
+		return usageErr(fmt.Sprintf("unexpected argument %q", pos[0]))
 	}
 	if err := applyEnv(fs, serveEnv, os.Getenv); err != nil {
 		return usageErr(err.Error())

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+)
+
+// subcommand is one subcommand's flags and help. Each parses its
+// flags anywhere among the arguments, answers --help on stdout with exit 0,
+// and answers a usage error on stderr as "arbiter NAME: what is wrong",
+// then its help, with exit 2.
+type subcommand struct {
+	name string // as printed, e.g. "arbiter rules test"
+	fs   *flag.FlagSet
+	s    stdio
+	// help writes the whole help; by default the text given to newSubcommand
+	// followed by the flags' defaults.
+	help func(w io.Writer)
+}
+
+// newSubcommand makes the flag set of the subcommand name; text, when not
+// empty, is its help before the flags' defaults.
+func newSubcommand(name, text string, s stdio) *subcommand {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	c := &subcommand{name: name, fs: fs, s: s}
+	c.help = func(w io.Writer) {
+		fmt.Fprint(w, text)
+		c.printDefaults(w)
+	}
+	return c
+}
+
+// printDefaults writes the flags with their usage and defaults.
+func (c *subcommand) printDefaults(w io.Writer) {
+	c.fs.SetOutput(w)
+	c.fs.PrintDefaults()
+	c.fs.SetOutput(io.Discard)
+}
+
+// parse parses args and returns the positional arguments. When ok is
+// false the subcommand must stop with code: --help was asked (0), or the
+// flags were wrong (2), and it has been said.
+func (c *subcommand) parse(args []string) (pos []string, code int, ok bool) {
+	pos, err := parseInterspersed(c.fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		c.help(c.s.Out)
+		return nil, exitOK, false
+	}
+	if err != nil {
+		return nil, c.usageErr(err.Error()), false
+	}
+	return pos, 0, true
+}
+
+// usageErr says what is wrong with the subcommand line, then the help, on
+// stderr, and returns the usage exit code.
+func (c *subcommand) usageErr(msg string) int {
+	fmt.Fprintf(c.s.Err, "%s: %s\n\n", c.name, msg)
+	c.help(c.s.Err)
+	return exitUsage
+}
+
+// parseInterspersed parses flags that may come before or after the
+// positional arguments (arbiter rules test DIR --format json), and returns
+// the positional ones. "--" ends the flags.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if len(args) > 0 && len(rest) < len(args) && args[len(args)-len(rest)-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
