@@ -126,9 +126,9 @@ func (e *Engine) matchSegments(s *scratch, rs *rules.Ruleset) {
 			st.matched = true
 			s.segs = append(s.segs, seg.ID)
 			s.segsDirty = rs.ReadsSegments
-			if seg.Flag != "" {
+			s.fast.Flags[i] = true
+			if seg.Flag != "" && s.envReady {
 				s.env[seg.Flag] = true
-				s.fast.Flags[i] = true
 			}
 		}
 	}
@@ -222,18 +222,18 @@ func (e *Engine) evalOffer(s *scratch, c *cand, o *rules.Offer) bool {
 		if d.Items != nil && d.Type != rules.DiscountFreeShipping {
 			s.match = s.match[:0]
 			for j := range s.items {
-				s.env[rules.EnvItem] = s.itemMaps[j]
+				s.curItem = j
 				s.fast.Item = &s.fastItems[j]
 				ok, err := s.cond(d.Items)
 				if err != nil {
+					s.curItem, s.fast.Item = -1, nil
 					delete(s.env, rules.EnvItem)
-					s.fast.Item = nil
 					return fail(d.Items, err)
 				}
 				s.match = append(s.match, ok)
 			}
+			s.curItem, s.fast.Item = -1, nil
 			delete(s.env, rules.EnvItem)
-			s.fast.Item = nil
 			in.Match = s.match
 		}
 		switch d.Type {

@@ -137,3 +137,45 @@ func plainSegments(t *testing.T, rs *rules.Ruleset, p *Profile, req *Request) (s
 	}
 	return strings.Join(matched, ","), eval(rs.Offers[0].When.Source)
 }
+
+// An items filter the fast path cannot answer runs on the VM, which sees
+// the current cart line as `item`, whichever line first needed the VM.
+func TestItemsFilterOnTheVM(t *testing.T) {
+	rs := load(t, map[string]string{"rules.yaml": `
+offers:
+  - id: a_lines
+    placements: [checkout]
+    discount: {percent: 10, items: 'item.sku startsWith "A" && len(item.tags) >= 0'}
+  - id: fast_lines
+    placements: [checkout]
+    discount: {percent: 50, items: 'item.category == "socks"'}
+arbitration:
+  max_actions: 2
+`})
+	var fast, slow int
+	for _, o := range rs.Offers {
+		if o.Discount.Items.Fast != nil {
+			fast++
+		} else {
+			slow++
+		}
+	}
+	if fast != 1 || slow != 1 {
+		t.Fatalf("want one fast and one VM filter, got %d and %d", fast, slow)
+	}
+	eng := New(Options{})
+	req := Request{Placement: "checkout", Now: testNow, DryRun: true,
+		Cart: cart("USD", "B1", "socks", 10.0, 1, "A1", "shoes", 20.0, 1, "A2", "socks", 30.0, 1)}
+	d, err := eng.Decide(context.Background(), rs, profileOf(rs, "", nil), &req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, a := range d.Actions {
+		got[a.OfferID] = a.Discount.Amount.String()
+	}
+	// a_lines: 10% of A1 + A2 = 5.00; fast_lines: 50% of B1 + A2 = 20.00
+	if got["a_lines"] != "5.00" || got["fast_lines"] != "20.00" {
+		t.Fatalf("discounts %v", got)
+	}
+}

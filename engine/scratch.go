@@ -28,7 +28,12 @@ type scratch struct {
 	fastItems []rules.FastItem
 
 	items     []Item
+	itemCount int
 	exp       int8
+	rs        *rules.Ruleset
+	req       *Request
+	envReady  bool // the VM's environment is filled (fillEnv)
+	curItem   int  // the cart line of an items filter, or -1
 	currency  string
 	cartTotal int64
 	profile   *Profile
@@ -88,7 +93,8 @@ func newScratch() *scratch {
 	}
 }
 
-// begin fills the environment for one decision.
+// begin fills the fast path's environment for one decision; the VM's
+// maps are filled only when a program needs them (fillEnv).
 func (s *scratch) begin(rs *rules.Ruleset, p *Profile, req *Request) {
 	exp, ok := CurrencyExp(req.Cart.Currency)
 	if !ok {
@@ -98,34 +104,100 @@ func (s *scratch) begin(rs *rules.Ruleset, p *Profile, req *Request) {
 	s.currency = req.Cart.Currency
 	s.items = req.Cart.Items
 	s.profile = p
+	s.rs, s.req = rs, req
+	s.envReady = false
+	s.curItem = -1
 
 	var total int64
 	count := 0
-	for len(s.itemMaps) < len(s.items) {
-		s.itemMaps = append(s.itemMaps, make(map[string]any, 5))
-	}
-	s.itemsAny = s.itemsAny[:0]
 	s.fastItems = resize(s.fastItems, len(s.items))
 	for i := range s.items {
 		it := &s.items[i]
 		total = addSat(total, lineValue(it))
 		count += it.Quantity
-		price := Money{Minor: it.Price, Exp: exp}.Major()
+		s.fastItems[i] = rules.FastItem{SKU: it.SKU, Category: it.Category, Price: Money{Minor: it.Price, Exp: exp}.Major(),
+			Quantity: it.Quantity, Tags: it.Tags}
+	}
+	s.cartTotal = total
+	s.itemCount = count
+
+	s.fast.Now = req.Now
+	s.fast.Vals = resize(s.fast.Vals, len(rs.Flat))
+	s.fast.Flags = resize(s.fast.Flags, len(rs.Segments))
+	for i := range rs.Flat {
+		f := &rs.Flat[i]
+		var v any
+		ok := true
+		switch f.Scope {
+		case rules.EnvProfile:
+			switch f.Field {
+			case "id":
+				v = p.ID
+			case "known":
+				v = p.Known
+			default:
+				v, ok = p.Attrs[f.Field]
+			}
+		case rules.EnvCart:
+			switch f.Field {
+			case "total":
+				v = Money{Minor: total, Exp: exp}.Major()
+			case "currency":
+				v = req.Cart.Currency
+			case "item_count":
+				v = count
+			default:
+				ok = false // items: a list of maps, only for the VM (fillEnv)
+			}
+		case rules.EnvCtx:
+			switch f.Field {
+			case "placement":
+				v = req.Placement
+			case "channel":
+				v = req.Channel
+			default:
+				v, ok = req.Context[f.Field]
+			}
+		}
+		if ok {
+			s.fast.Vals[i] = v
+		}
+	}
+	s.segs = s.segs[:0]
+	s.segsDirty = false
+
+	s.segStates = resize(s.segStates, len(rs.Segments))
+	s.cands = resize(s.cands, len(rs.Offers))
+	s.over = resize(s.over, len(rs.Offers))
+	s.wbuf = s.wbuf[:0]
+}
+
+// fillEnv fills the VM's environment (rules/env.go), on the first program
+// of the decision that the fast path cannot answer.
+func (s *scratch) fillEnv() {
+	if s.envReady {
+		return
+	}
+	s.envReady = true
+	rs, req, p := s.rs, s.req, s.profile
+	for len(s.itemMaps) < len(s.items) {
+		s.itemMaps = append(s.itemMaps, make(map[string]any, 5))
+	}
+	s.itemsAny = s.itemsAny[:0]
+	for i := range s.fastItems {
+		it := &s.fastItems[i]
 		m := s.itemMaps[i]
 		m["sku"] = it.SKU
 		m["category"] = it.Category
-		m["price"] = price
+		m["price"] = it.Price
 		m["quantity"] = it.Quantity
 		m["tags"] = it.Tags // a nil list boxes without allocating
 		s.itemsAny = append(s.itemsAny, m)
-		s.fastItems[i] = rules.FastItem{SKU: it.SKU, Category: it.Category, Price: price, Quantity: it.Quantity, Tags: it.Tags}
 	}
-	s.cartTotal = total
-	s.cart["total"] = Money{Minor: total, Exp: exp}.Major()
+	s.cart["total"] = Money{Minor: s.cartTotal, Exp: s.exp}.Major()
 	s.cart["currency"] = req.Cart.Currency
-	s.cart["item_count"] = count
+	s.cart["item_count"] = s.itemCount
 	s.cart["items"] = s.itemsAny
-
 	for k, v := range req.Context {
 		s.ctx[k] = v
 	}
@@ -142,40 +214,26 @@ func (s *scratch) begin(rs *rules.Ruleset, p *Profile, req *Request) {
 	s.env[rules.EnvCart] = s.cart
 	s.env[rules.EnvCtx] = s.ctx
 	s.env[rules.EnvNow] = req.Now
-	s.fast.Now = req.Now
-	s.fast.Vals = resize(s.fast.Vals, len(rs.Flat))
-	s.fast.Flags = resize(s.fast.Flags, len(rs.Segments))
 	for i := range rs.Flat {
 		f := &rs.Flat[i]
-		var v any
-		var ok bool
-		switch f.Scope {
-		case rules.EnvProfile:
-			switch f.Field {
-			case "id":
-				v, ok = p.ID, true
-			case "known":
-				v, ok = p.Known, true
-			default:
-				v, ok = p.Attrs[f.Field]
+		switch {
+		case f.Scope == rules.EnvCart && f.Field == "items":
+			s.env[f.Key] = s.itemsAny
+		case f.Scope == rules.EnvCtx:
+			if v, ok := s.ctx[f.Field]; ok {
+				s.env[f.Key] = v
 			}
-		case rules.EnvCart:
-			v, ok = s.cart[f.Field]
-		case rules.EnvCtx:
-			v, ok = s.ctx[f.Field]
-		}
-		if ok {
-			s.env[f.Key] = v
-			s.fast.Vals[i] = v
+		default:
+			s.env[f.Key] = s.fast.Vals[i]
 		}
 	}
-	s.segs = s.segs[:0]
+	for i, seg := range rs.Segments {
+		if seg.Flag != "" && s.fast.Flags[i] {
+			s.env[seg.Flag] = true
+		}
+	}
 	s.segsDirty = rs.ReadsSegments
-
-	s.segStates = resize(s.segStates, len(rs.Segments))
-	s.cands = resize(s.cands, len(rs.Offers))
-	s.over = resize(s.over, len(rs.Offers))
-	s.wbuf = s.wbuf[:0]
+	s.syncSegments()
 }
 
 // resize returns a slice of n zero values, reusing v's memory.
@@ -203,6 +261,7 @@ func (s *scratch) end() {
 	s.itemsAny = s.itemsAny[:0]
 	s.items = nil
 	s.profile = nil
+	s.rs, s.req = nil, nil
 	clear(s.segs)
 	clear(s.cands)
 	clear(s.over)
@@ -214,9 +273,10 @@ func (s *scratch) end() {
 }
 
 // syncSegments makes `segments` hold the segments matched so far, when a
-// program reads it as a list (most read only the flags).
+// program reads it as a list (most read only the flags) and the VM's
+// environment is in use.
 func (s *scratch) syncSegments() {
-	if s.segsDirty {
+	if s.segsDirty && s.envReady {
 		s.env[rules.EnvSegments] = s.segs[:len(s.segs):len(s.segs)]
 		s.segsDirty = false
 	}
@@ -299,6 +359,10 @@ func (s *scratch) cond(e *rules.Expr) (bool, error) {
 			return v, nil
 		}
 	}
+	s.fillEnv()
+	if s.curItem >= 0 {
+		s.env[rules.EnvItem] = s.itemMaps[s.curItem]
+	}
 	v, err := s.vm.Run(e.Program, s.env)
 	if err != nil {
 		return false, err
@@ -322,6 +386,7 @@ func (s *scratch) number(e *rules.Expr) (float64, error) {
 			return v, nil
 		}
 	}
+	s.fillEnv()
 	v, err := s.vm.Run(e.Program, s.env)
 	if err != nil {
 		return 0, err
