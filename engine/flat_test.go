@@ -179,3 +179,50 @@ arbitration:
 		t.Fatalf("discounts %v", got)
 	}
 }
+
+// Every expression of the example ruleset has a fast form, so that a
+// decision on it never needs the VM: an expr upgrade that changes the
+// shapes of its syntax trees, or a compiler change that loses a shape,
+// fails here rather than only in the benchmarks.
+func TestExampleRulesetIsAllFast(t *testing.T) {
+	rs := loadDir(t, "../examples/checkout")
+	var slow []string
+	cond := func(what string, e *rules.Expr) {
+		if e != nil && e.Fast == nil {
+			slow = append(slow, what+": "+e.Source)
+		}
+	}
+	num := func(what string, e *rules.Expr) {
+		if e != nil && e.FastNum == nil {
+			slow = append(slow, what+": "+e.Source)
+		}
+	}
+	offer := func(o *rules.Offer) {
+		cond("offer "+o.ID+" when", o.When)
+		num("offer "+o.ID+" score", o.Score)
+		if d := o.Discount; d != nil {
+			cond("offer "+o.ID+" items", d.Items)
+			num("offer "+o.ID+" percent", d.Percent.Expr)
+			num("offer "+o.ID+" amount", d.Amount.Expr)
+		}
+	}
+	for _, s := range rs.Segments {
+		cond("segment "+s.ID, s.When)
+	}
+	for _, o := range rs.Offers {
+		offer(o)
+	}
+	for _, x := range rs.Experiments {
+		cond("experiment "+x.ID, x.When)
+		for _, v := range x.Variants {
+			for _, o := range v.Offers {
+				if o != nil {
+					offer(o)
+				}
+			}
+		}
+	}
+	if len(slow) > 0 {
+		t.Errorf("without a fast form:\n%s", strings.Join(slow, "\n"))
+	}
+}

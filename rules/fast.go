@@ -575,8 +575,37 @@ func (c *fastCompiler) number(n ast.Node) numFn {
 		}
 	case *ast.CallNode:
 		return c.numCall(n)
+	case *ast.BuiltinNode:
+		return c.minMax(n)
 	}
 	return nil
+}
+
+// minMax compiles min(a, b, ...) and max(a, b, ...) of numbers as expr's
+// builtins compute them: the first argument, replaced by each later one
+// that is less (greater), so a NaN is kept only when it comes first.
+func (c *fastCompiler) minMax(n *ast.BuiltinNode) numFn {
+	if (n.Name != "min" && n.Name != "max") || len(n.Arguments) < 2 {
+		return nil
+	}
+	args := make([]numFn, len(n.Arguments))
+	for i, a := range n.Arguments {
+		if args[i] = c.number(a); args[i] == nil {
+			return nil
+		}
+	}
+	isMin := n.Name == "min"
+	return func(e *FastEnv) (float64, bool) {
+		best, ok := args[0](e)
+		for _, f := range args[1:] {
+			v, vok := f(e)
+			ok = ok && vok
+			if isMin && v < best || !isMin && v > best {
+				best = v
+			}
+		}
+		return best, ok
+	}
 }
 
 func (c *fastCompiler) str(n ast.Node) strFn {

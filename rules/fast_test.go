@@ -60,6 +60,9 @@ func TestFastPathAgreesWithTheProgram(t *testing.T) {
 		`priority * 2`,
 		`profile.ltv / 100 - priority`,
 		`10.5`,
+		`min(20, 5 + profile.churn * 20)`,
+		`max(priority, profile.ltv / 10, 3)`,
+		`min(profile.ltv, profile.orders)`,
 	}
 	var b strings.Builder
 	b.WriteString("profile:\n  ltv: number\n  orders: int\n  tier: string\n  tags: \"[string]\"\n  opt_in: bool\n  last: time\n  birthday: time\n  churn: number\nsegments:\n")
