@@ -96,8 +96,9 @@ func printDemoBanner(w io.Writer, info runInfo) {
 	base := "http://" + info.addr
 	fmt.Fprintf(w, "\nArbiter demo\n")
 	fmt.Fprintf(w, "  API      %s (no auth; loopback only)\n", base)
-	fmt.Fprintf(w, "  rules    %s, version %s: %d segments, %d offers, %d experiments\n", info.rules.Source,
-		info.rules.Ruleset.Version, len(info.rules.Ruleset.Segments), len(info.rules.Ruleset.Offers), len(info.rules.Ruleset.Experiments))
+	rs := info.rules.Ruleset
+	fmt.Fprintf(w, "  rules    %s, version %s: %s, %s, %s\n", info.rules.Source, rs.Version,
+		count(len(rs.Segments), "segment"), count(len(rs.Offers), "offer"), count(len(rs.Experiments), "experiment"))
 	fmt.Fprintf(w, "  profiles %d generated customers (c-000001 ...) in %s\n", len(info.loaded), info.redis)
 	fmt.Fprintf(w, "  events   %s (arbiter events tail --nats %s)\n", info.nats, info.nats)
 	picks := pickCustomers(info)
