@@ -41,6 +41,8 @@ func TestFlatNamesDecideAsThePlainExpressions(t *testing.T) {
 		`let k = "device"; ctx[k] == "mobile"`,
 		`let k = "id"; profile[k] == "c-9"`,
 		`profile.id == "c-9" && !profile.known`,
+		`$env.profile.id == "c-9"`,
+		`"s00" in $env.segments`,
 	}
 	var b strings.Builder
 	b.WriteString("segments:\n")

@@ -328,6 +328,7 @@ func (c *fastCompiler) anyEqualsConst(a, b ast.Node) boolFn {
 		}
 	case *ast.IntegerNode, *ast.FloatNode:
 		num := c.number(b)
+		intConst, isInt := b.(*ast.IntegerNode)
 		return func(e *FastEnv) (bool, bool) {
 			y, _ := num(e)
 			x, _ := v(e)
@@ -335,6 +336,9 @@ func (c *fastCompiler) anyEqualsConst(a, b ast.Node) boolFn {
 			case float64:
 				return x == y, true
 			case int:
+				if isInt { // int against int: exactly, as expr does
+					return x == intConst.Value, true
+				}
 				return float64(x) == y, true
 			case nil, bool, string, []any, map[string]any:
 				return false, true
@@ -482,6 +486,12 @@ func (c *fastCompiler) integer(n ast.Node) intFn {
 		if i, ok := c.vals[n.Value]; ok && kindOf(n) == reflect.Int {
 			return func(e *FastEnv) (int, bool) { v, ok := e.Vals[i].(int); return v, ok }
 		}
+	case *ast.UnaryNode:
+		if n.Operator == "-" {
+			if x := c.integer(n.Node); x != nil {
+				return func(e *FastEnv) (int, bool) { v, ok := x(e); return -v, ok }
+			}
+		}
 	case *ast.MemberNode:
 		if itemField(n) == "quantity" {
 			return func(e *FastEnv) (int, bool) {
@@ -504,10 +514,15 @@ func (c *fastCompiler) number(n ast.Node) numFn {
 		v := n.Value
 		return func(*FastEnv) (float64, bool) { return v, true }
 	case *ast.UnaryNode:
-		if n.Operator == "-" {
+		// an int is negated as an int by expr (it wraps at the minimum):
+		// only float operands here, ints in integer()
+		if n.Operator == "-" && kindOf(n.Node) == reflect.Float64 {
 			if x := c.number(n.Node); x != nil {
 				return func(e *FastEnv) (float64, bool) { v, ok := x(e); return -v, ok }
 			}
+		}
+		if x := c.integer(n); x != nil {
+			return func(e *FastEnv) (float64, bool) { v, ok := x(e); return float64(v), ok }
 		}
 	case *ast.MemberNode:
 		switch itemField(n) {

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -23,6 +24,10 @@ func TestFastPathAgreesWithTheProgram(t *testing.T) {
 		`profile.orders == 3 || profile.orders != 4`,
 		`profile.ltv == profile.orders`,
 		`-profile.ltv < -10`,
+		`-profile.orders < 0`,
+		`-profile.orders < -9007199254740992`,
+		`-profile.orders < 2.5`,
+		`ctx.n == 9007199254740992`,
 		`profile.tier != "basic"`,
 		`profile.tier in ["gold", "platinum"]`,
 		`profile.tier not in ["gold"]`,
@@ -114,7 +119,7 @@ func TestFastPathAgreesWithTheProgram(t *testing.T) {
 		profile := map[string]any{
 			"id": "c", "known": pick(true, false),
 			"ltv":      pick(0.0, 99.5, 250.0, 999.99, 1000.0, 3.0, "x", nil),
-			"orders":   pick(0, 1, 3, 4, 3.0, "3"),
+			"orders":   pick(0, 1, 3, 4, 3.0, "3", math.MinInt64, 1<<53+1),
 			"tier":     pick("basic", "gold", "platinum", "zinc", 7),
 			"tags":     pick([]string{}, []string{"shoes"}, []string{"a", "shoes"}, []any{"shoes"}),
 			"opt_in":   pick(true, false, "true"),
@@ -124,7 +129,7 @@ func TestFastPathAgreesWithTheProgram(t *testing.T) {
 		}
 		ctx := map[string]any{"placement": "checkout", "channel": pick("web", "app")}
 		for _, k := range []string{"device", "flag", "n"} {
-			if v := pick("mobile", "desktop", true, false, 3.0, 2.5, 3, nil, []any{"mobile"}, map[string]any{}, "absent"); v != "absent" {
+			if v := pick("mobile", "desktop", true, false, 3.0, 2.5, 3, 1<<53+1, nil, []any{"mobile"}, map[string]any{}, "absent"); v != "absent" {
 				ctx[k] = v
 			}
 		}

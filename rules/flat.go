@@ -133,6 +133,9 @@ func (v *flatVisitor) Visit(node *ast.Node) {
 			v.segIdents++
 		case EnvProfile:
 			v.profileIdents++
+		case "$env": // the whole environment: both may be read through it
+			v.segIdents++
+			v.profileIdents++
 		}
 	case *ast.MemberNode:
 		scope, field, ok := flatMember(n)
