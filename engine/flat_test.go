@@ -228,3 +228,28 @@ func TestExampleRulesetIsAllFast(t *testing.T) {
 		t.Errorf("without a fast form:\n%s", strings.Join(slow, "\n"))
 	}
 }
+
+// `$env` reads the whole environment: a ruleset whose only whole reads go
+// through it must still see the customer's id and the matched segments.
+func TestEnvReadsTheWholeProfileAndSegments(t *testing.T) {
+	rs := load(t, map[string]string{"rules.yaml": `
+segments:
+  - id: all
+    when: "true"
+  - id: by_id
+    when: '$env.profile.id == "c-9"'
+  - id: after_all
+    when: '"all" in $env.segments'
+`})
+	if !rs.ReadsSegments || !rs.ReadsProfile {
+		t.Fatalf("ReadsSegments %v, ReadsProfile %v: $env reads both", rs.ReadsSegments, rs.ReadsProfile)
+	}
+	req := Request{Placement: "checkout", Now: testNow, DryRun: true, CustomerID: "c-9"}
+	d, err := New(Options{}).Decide(context.Background(), rs, &Profile{ID: "c-9", Attrs: rs.Schema.Defaults()}, &req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(d.Segments, ","); got != "all,by_id,after_all" && got != "all,after_all,by_id" {
+		t.Fatalf("segments %s", got)
+	}
+}

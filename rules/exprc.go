@@ -595,7 +595,7 @@ func (v *collector) Visit(node *ast.Node) {
 	case *ast.VariableDeclaratorNode:
 		v.lets = append(v.lets, n)
 	case *ast.IdentifierNode:
-		if n.Value == EnvSegments {
+		if n.Value == EnvSegments || n.Value == "$env" {
 			v.readsSegments = true
 		}
 	case *ast.StringNode:
