@@ -358,6 +358,19 @@ func (p *Publisher) poke() {
 type outMsg struct {
 	msg *nats.Msg
 	fut jetstream.PubAckFuture
+	gen uint64 // the connection it was sent on
+}
+
+// streamLimits is what the publisher must know of the stream to send
+// events without an acknowledgement each.
+type streamLimits struct {
+	// ackEvery: 1 when the stream may refuse an event for reasons of its
+	// own (DiscardNew limits, per-subject limits), since a plain publish
+	// it refuses gets no answer; else AckEvery.
+	ackEvery int
+	// maxMsgSize: an event of about this size or more always asks for an
+	// acknowledgement, so that a refusal is seen (0: no limit).
+	maxMsgSize int
 }
 
 type mode int
@@ -377,6 +390,7 @@ func (p *Publisher) run() {
 		sent     int
 		ready    bool // connected, and the stream ensured (or core mode)
 		md       = modeUnknown
+		limits   streamLimits
 		setupGen uint64
 		closing  bool
 		retry    *time.Timer
@@ -418,15 +432,16 @@ func (p *Publisher) run() {
 		}
 		if !ready && p.nc.IsConnected() {
 			var err error
-			md, err = p.setup()
+			md, limits, err = p.setup()
 			if err != nil {
 				p.log.Warn("events: cannot set up the JetStream stream; retrying", "stream", p.opts.Stream, "err", err)
 			} else {
 				ready = true
 			}
 		}
-		// Send what has not been sent.
-		for ready && sent < len(q) {
+		// Send what has not been sent, on the connection the stream was
+		// set up for.
+		for ready && sent < len(q) && p.conns.Load() == setupGen {
 			m := &q[sent]
 			if md == modeCore {
 				if err := p.nc.PublishMsg(m.msg); err != nil {
@@ -449,7 +464,8 @@ func (p *Publisher) run() {
 			// stores in order, so the acknowledgement of a later one says
 			// they were processed; when it does not come, all are sent
 			// again and the stream drops the duplicates by id.
-			plain := sent < len(q)-1 && sinceAck < AckEvery-1
+			plain := sent < len(q)-1 && sinceAck < limits.ackEvery-1 &&
+				(limits.maxMsgSize <= 0 || len(m.msg.Data)+len(m.msg.Subject)+256 < limits.maxMsgSize)
 			var fut jetstream.PubAckFuture
 			var err error
 			if plain {
@@ -468,7 +484,7 @@ func (p *Publisher) run() {
 				reset()
 				break
 			}
-			m.fut = fut
+			m.fut, m.gen = fut, setupGen
 			sent++
 			if plain {
 				sinceAck++
@@ -530,6 +546,12 @@ func (p *Publisher) run() {
 				break
 			}
 		case <-okCh:
+			// The acknowledgement covers the events before it only when they
+			// went on the same connection.
+			if q[0].gen != q[acked].gen {
+				rewind()
+				continue
+			}
 			p.published.Add(uint64(acked + 1))
 			for range acked + 1 {
 				pop()
@@ -587,20 +609,32 @@ func (p *Publisher) appendEvent(q []outMsg, e engine.Event) []outMsg {
 
 // setup finds out whether the server has JetStream and, if so, creates the
 // stream when it is missing.
-func (p *Publisher) setup() (mode, error) {
+func (p *Publisher) setup() (mode, streamLimits, error) {
+	limits := streamLimits{ackEvery: AckEvery}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if _, err := p.js.AccountInfo(ctx); err != nil {
 		if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
 			p.log.Warn("events: the NATS server has no JetStream; publishing with core NATS (no persistence, no acknowledgements)")
-			return modeCore, nil
+			return modeCore, limits, nil
 		}
-		return modeUnknown, fmt.Errorf("JetStream account info: %w", err)
+		return modeUnknown, limits, fmt.Errorf("JetStream account info: %w", err)
 	}
 	if err := EnsureStream(ctx, p.js, p.opts, p.log); err != nil {
-		return modeUnknown, err
+		return modeUnknown, limits, err
 	}
-	return modeJetStream, nil
+	s, err := p.js.Stream(ctx, p.opts.Stream)
+	if err != nil {
+		return modeUnknown, limits, fmt.Errorf("look up stream %s: %w", p.opts.Stream, err)
+	}
+	cfg := s.CachedInfo().Config
+	if cfg.Discard == jetstream.DiscardNew || cfg.MaxMsgsPerSubject > 0 || cfg.DiscardNewPerSubject {
+		limits.ackEvery = 1 // it may refuse an event silently: ask for every acknowledgement
+	}
+	if cfg.MaxMsgSize > 0 {
+		limits.maxMsgSize = int(cfg.MaxMsgSize)
+	}
+	return modeJetStream, limits, nil
 }
 
 // EnsureStream creates the stream of opts (see StreamConfig) when no stream

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -239,5 +240,48 @@ func TestCleanSubject(t *testing.T) {
 		if got := cleanSubject(in); got != want {
 			t.Errorf("cleanSubject(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// A stream an operator limited may refuse an event without a word when it
+// was published without asking for an acknowledgement: events near its
+// size limit always ask, so the refusal is seen, counted and logged.
+func TestPublisherSeesRefusalsOfALimitedStream(t *testing.T) {
+	url := testNATS(t)
+	prefix := testPrefix(t, url)
+	ctx := context.Background()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	cfg := StreamConfig(Options{Prefix: prefix})
+	cfg.MaxMsgSize = 1000
+	if _, err := js.CreateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewPublisher(ctx, url, Options{Prefix: prefix, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	for i := 0; i < n; i++ {
+		e := decisionEvent(i)
+		if i == 3 || i == 150 {
+			e.Segments = []string{strings.Repeat("x", 2000)} // over the stream's limit
+		}
+		p.Publish(e)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := p.Close(cctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := p.Stats(); st.Published != n-2 || st.Dropped != 2 {
+		t.Fatalf("stats %+v, want %d published and 2 dropped", st, n-2)
+	}
+	if got := len(readStream(t, url, prefix, prefix+".decision.>")); got != n-2 {
+		t.Fatalf("the stream holds %d events, want %d", got, n-2)
 	}
 }
