@@ -98,19 +98,32 @@ func Load(dir string) (*Ruleset, error) {
 	return rs, err
 }
 
-// maxLinkDepth bounds how many symbolic links to directories a path may
-// cross, so that a link cycle ends.
-const maxLinkDepth = 8
-
 // ruleFiles lists the *.yaml and *.yml files under the root of fsys,
 // sorted, skipping hidden files and directories (.git, and the ..data and
 // ..<timestamp> directories of a Kubernetes ConfigMap volume, whose files
-// are also linked from the top). A symbolic link to a directory is
-// followed, as a directory of the same name.
+// are also linked from the top). Symbolic links are followed, to files and
+// to directories, and every file and directory is read once, by the first
+// path that leads to it (so a link cycle ends, and a link to a directory
+// beside that directory reads it once). A link to a rule file that is
+// missing is an error: a deleted target must not drop rules in silence.
 func ruleFiles(fsys fs.FS) ([]string, error) {
 	var paths []string
-	var walk func(root string, depth int) error
-	walk = func(root string, depth int) error {
+	var dirs, files []fs.FileInfo
+	seen := func(list *[]fs.FileInfo, fi fs.FileInfo) bool {
+		for _, x := range *list {
+			if os.SameFile(x, fi) {
+				return true
+			}
+		}
+		*list = append(*list, fi)
+		return false
+	}
+	isRuleFile := func(name string) bool {
+		ext := path.Ext(name)
+		return ext == ".yaml" || ext == ".yml"
+	}
+	var walk func(root string) error
+	walk = func(root string) error {
 		return fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
@@ -122,28 +135,41 @@ func ruleFiles(fsys fs.FS) ([]string, error) {
 				}
 				return nil
 			}
-			if d.IsDir() {
+			isLink := d.Type()&fs.ModeSymlink != 0
+			if !d.IsDir() && !isLink {
+				if !isRuleFile(name) {
+					return nil
+				}
+				if fi, err := d.Info(); err == nil && seen(&files, fi) {
+					return nil
+				}
+				paths = append(paths, p)
 				return nil
 			}
-			if d.Type()&fs.ModeSymlink != 0 {
-				st, err := fs.Stat(fsys, p)
-				if err != nil {
-					return nil // a dangling link: nothing to read
+			fi, err := fs.Stat(fsys, p) // follows a link
+			if err != nil {
+				if isLink && isRuleFile(name) {
+					return fmt.Errorf("%s links to a file that does not exist", p)
 				}
-				if st.IsDir() {
-					if depth >= maxLinkDepth {
-						return fmt.Errorf("%s: more than %d links to directories in a row (a cycle?)", p, maxLinkDepth)
-					}
-					return walk(p, depth+1)
+				if isLink {
+					return nil // a dangling link to something else
 				}
+				return err
 			}
-			if ext := path.Ext(name); ext == ".yaml" || ext == ".yml" {
+			switch {
+			case fi.IsDir() && isLink:
+				return walk(p) // which skips it when it was read already
+			case fi.IsDir() && seen(&dirs, fi):
+				return fs.SkipDir
+			case fi.IsDir():
+				return nil
+			case isRuleFile(name) && !seen(&files, fi):
 				paths = append(paths, p)
 			}
 			return nil
 		})
 	}
-	if err := walk(".", 0); err != nil {
+	if err := walk("."); err != nil {
 		return nil, fmt.Errorf("rules: reading the rules directory: %w", err)
 	}
 	sort.Strings(paths)

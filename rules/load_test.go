@@ -394,11 +394,25 @@ func TestLoadThroughSymlinks(t *testing.T) {
 		t.Errorf("paths are the links' own: %v", rs.Files)
 	}
 
-	// a link cycle is an error, not a hang
+	// A link cycle, a second link to a directory already read, and a link
+	// beside its target (git-sync's current -> rev-...): each file is read
+	// once, by the first path to it.
 	if err := os.Symlink("..", filepath.Join(rev, "segments", "loop")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "cycle") {
-		t.Fatalf("a link cycle: got %v", err)
+	link("segments", "again")
+	link(".", "self")
+	rs, err = Load(dir)
+	if err != nil {
+		t.Fatalf("links read twice: %v", err)
+	}
+	if len(rs.Files) != 4 || len(rs.Segments) != 1 || len(rs.Offers) != 2 {
+		t.Fatalf("with a cycle and duplicate links: files %v", rs.Files)
+	}
+
+	// a link to a rule file that is gone is an error, not rules dropped in silence
+	link("gone.yaml", "broken.yaml")
+	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "broken.yaml") {
+		t.Fatalf("a dangling link: got %v", err)
 	}
 }

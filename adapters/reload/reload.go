@@ -218,21 +218,43 @@ func (r *Reloader) addTree(w *fsnotify.Watcher) error {
 			return fmt.Errorf("watching %s: %w", r.dir, err)
 		}
 	}
-	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if p == root {
-				return fmt.Errorf("watching %s: %w", r.dir, err)
+	// Directories reached through symbolic links are watched at their
+	// real path, once each, as the rules loader reads them.
+	visited := map[string]bool{root: true}
+	var walk func(top string) error
+	walk = func(top string) error {
+		return filepath.WalkDir(top, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				if p == root {
+					return fmt.Errorf("watching %s: %w", r.dir, err)
+				}
+				return nil // a directory that vanished while walking: the next event re-scans
 			}
-			return nil // a directory that vanished while walking: the next event re-scans
-		}
-		if !d.IsDir() || p == root || have[p] {
+			if d.Type()&fs.ModeSymlink != 0 {
+				real, err := filepath.EvalSymlinks(p)
+				if err != nil || visited[real] {
+					return nil
+				}
+				if st, err := os.Stat(real); err != nil || !st.IsDir() {
+					return nil
+				}
+				visited[real] = true
+				return walk(real)
+			}
+			if !d.IsDir() || p == root {
+				return nil
+			}
+			visited[p] = true
+			if have[p] {
+				return nil
+			}
+			if err := w.Add(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+				r.opts.Logger.Warn("cannot watch a rules subdirectory", "dir", p, "error", err.Error())
+			}
 			return nil
-		}
-		if err := w.Add(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-			r.opts.Logger.Warn("cannot watch a rules subdirectory", "dir", p, "error", err.Error())
-		}
-		return nil
-	})
+		})
+	}
+	return walk(root)
 }
 
 func (r *Reloader) loop(ctx context.Context, w *fsnotify.Watcher) {

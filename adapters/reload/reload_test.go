@@ -26,18 +26,25 @@ import (
 func fakeLoad(dir string) func() (*rules.Ruleset, error) {
 	return func() (*rules.Ruleset, error) {
 		var names []string
-		err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if d.IsDir() && p != dir && strings.HasPrefix(d.Name(), "..") {
-				return filepath.SkipDir
-			}
-			if strings.HasSuffix(p, ".yaml") {
-				names = append(names, p)
-			}
-			return nil
-		})
+		var walk func(top string) error
+		walk = func(top string) error {
+			return filepath.WalkDir(top, func(p string, d fs.DirEntry, err error) error {
+				if err != nil {
+					return err
+				}
+				if d.IsDir() && p != top && strings.HasPrefix(d.Name(), "..") {
+					return filepath.SkipDir
+				}
+				if st, err := os.Stat(p); err == nil && st.IsDir() && d.Type()&fs.ModeSymlink != 0 && !strings.HasPrefix(d.Name(), "..") {
+					return walk(p + string(filepath.Separator)) // a linked directory, as the rules loader reads it
+				}
+				if strings.HasSuffix(p, ".yaml") {
+					names = append(names, p)
+				}
+				return nil
+			})
+		}
+		err := walk(dir)
 		if err != nil {
 			return nil, err
 		}
@@ -169,6 +176,15 @@ func TestWatch(t *testing.T) {
 			if err := os.Rename(filepath.Join(dir, ".a.yaml.tmp"), filepath.Join(dir, "a.yaml")); err != nil {
 				t.Fatal(err)
 			}
+		}},
+		{"file in a linked directory elsewhere", func(t *testing.T, dir string) {
+			shared := filepath.Join(t.TempDir(), "shared")
+			write(t, filepath.Join(shared, "s.yaml"), "first")
+			must(t, os.Symlink(shared, filepath.Join(dir, "shared")))
+		}, func(t *testing.T, dir string) {
+			target, err := filepath.EvalSymlinks(filepath.Join(dir, "shared"))
+			must(t, err)
+			write(t, filepath.Join(target, "s.yaml"), "second")
 		}},
 		{"kubernetes ..data swap", func(t *testing.T, dir string) {
 			os.Remove(filepath.Join(dir, "a.yaml"))
