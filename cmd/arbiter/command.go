@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 )
 
 // subcommand is one subcommand's flags and help. Each parses its
@@ -76,10 +77,30 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		if len(rest) == 0 {
 			return pos, nil
 		}
-		if len(args) > 0 && len(rest) < len(args) && args[len(args)-len(rest)-1] == "--" {
+		if endedByDashes(fs, args[:len(args)-len(rest)]) {
 			return append(pos, rest...), nil
 		}
 		pos = append(pos, rest[0])
 		args = rest[1:]
 	}
+}
+
+// endedByDashes reports whether the flags parsed from consumed ended at a
+// "--" of their own, not at a "--" given as a flag's value (--run --).
+func endedByDashes(fs *flag.FlagSet, consumed []string) bool {
+	n := len(consumed)
+	if n == 0 || consumed[n-1] != "--" {
+		return false
+	}
+	if n >= 2 {
+		prev := consumed[n-2]
+		if strings.HasPrefix(prev, "-") && !strings.Contains(prev, "=") {
+			if f := fs.Lookup(strings.TrimLeft(prev, "-")); f != nil {
+				if b, ok := f.Value.(interface{ IsBoolFlag() bool }); !ok || !b.IsBoolFlag() {
+					return false // the "--" was this flag's value
+				}
+			}
+		}
+	}
+	return true
 }
