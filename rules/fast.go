@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"cmp"
 	"reflect"
 	"time"
 
@@ -243,40 +244,20 @@ func (c *fastCompiler) binary(n *ast.BinaryNode) boolFn {
 func (c *fastCompiler) equal(a, b ast.Node) boolFn {
 	if a.Type() != nil && a.Type() == b.Type() {
 		if lm, rm := c.timeMethod(a), c.timeMethod(b); lm != nil && rm != nil {
-			return func(e *FastEnv) (bool, bool) {
-				x, ok1 := lm(e)
-				y, ok2 := rm(e)
-				return x == y, ok1 && ok2
-			}
+			return both(lm, rm, equals[int])
 		}
 	}
 	if li, ri := c.integer(a), c.integer(b); li != nil && ri != nil {
-		return func(e *FastEnv) (bool, bool) {
-			x, ok1 := li(e)
-			y, ok2 := ri(e)
-			return x == y, ok1 && ok2
-		}
+		return both(li, ri, equals[int])
 	}
 	if ln, rn := c.number(a), c.number(b); ln != nil && rn != nil {
-		return func(e *FastEnv) (bool, bool) {
-			x, ok1 := ln(e)
-			y, ok2 := rn(e)
-			return x == y, ok1 && ok2
-		}
+		return both(ln, rn, equals[float64])
 	}
 	if ls, rs := c.str(a), c.str(b); ls != nil && rs != nil {
-		return func(e *FastEnv) (bool, bool) {
-			x, ok1 := ls(e)
-			y, ok2 := rs(e)
-			return x == y, ok1 && ok2
-		}
+		return both(ls, rs, equals[string])
 	}
 	if lb, rb := c.boolean(a), c.boolean(b); lb != nil && rb != nil {
-		return func(e *FastEnv) (bool, bool) {
-			x, ok1 := lb(e)
-			y, ok2 := rb(e)
-			return x == y, ok1 && ok2
-		}
+		return both(lb, rb, equals[bool])
 	}
 	// a value of any type (a context field) against a constant
 	if f := c.anyEqualsConst(a, b); f != nil {
@@ -353,66 +334,39 @@ func (c *fastCompiler) anyEqualsConst(a, b ast.Node) boolFn {
 // otherwise as float64, as expr does) and on strings.
 func (c *fastCompiler) compare(op string, a, b ast.Node) boolFn {
 	if li, ri := c.integer(a), c.integer(b); li != nil && ri != nil {
-		cmp := intCmp(op)
-		return func(e *FastEnv) (bool, bool) {
-			x, ok1 := li(e)
-			y, ok2 := ri(e)
-			return cmp(x, y), ok1 && ok2
-		}
+		return both(li, ri, order[int](op))
 	}
 	if ln, rn := c.number(a), c.number(b); ln != nil && rn != nil {
-		cmp := floatCmp(op)
-		return func(e *FastEnv) (bool, bool) {
-			x, ok1 := ln(e)
-			y, ok2 := rn(e)
-			return cmp(x, y), ok1 && ok2
-		}
+		return both(ln, rn, order[float64](op))
 	}
 	if ls, rs := c.str(a), c.str(b); ls != nil && rs != nil {
-		cmp := strCmp(op)
-		return func(e *FastEnv) (bool, bool) {
-			x, ok1 := ls(e)
-			y, ok2 := rs(e)
-			return cmp(x, y), ok1 && ok2
-		}
+		return both(ls, rs, order[string](op))
 	}
 	return nil
 }
 
-func intCmp(op string) func(x, y int) bool {
-	switch op {
-	case "<":
-		return func(x, y int) bool { return x < y }
-	case "<=":
-		return func(x, y int) bool { return x <= y }
-	case ">":
-		return func(x, y int) bool { return x > y }
+// both applies op to the values of l and r; ok when both are.
+func both[T any](l, r func(*FastEnv) (T, bool), op func(x, y T) bool) boolFn {
+	return func(e *FastEnv) (bool, bool) {
+		x, ok1 := l(e)
+		y, ok2 := r(e)
+		return op(x, y), ok1 && ok2
 	}
-	return func(x, y int) bool { return x >= y }
 }
 
-func floatCmp(op string) func(x, y float64) bool {
-	switch op {
-	case "<":
-		return func(x, y float64) bool { return x < y }
-	case "<=":
-		return func(x, y float64) bool { return x <= y }
-	case ">":
-		return func(x, y float64) bool { return x > y }
-	}
-	return func(x, y float64) bool { return x >= y }
-}
+func equals[T comparable](x, y T) bool { return x == y }
 
-func strCmp(op string) func(x, y string) bool {
+// order is the comparison op (<, <=, >, >=).
+func order[T cmp.Ordered](op string) func(x, y T) bool {
 	switch op {
 	case "<":
-		return func(x, y string) bool { return x < y }
+		return func(x, y T) bool { return x < y }
 	case "<=":
-		return func(x, y string) bool { return x <= y }
+		return func(x, y T) bool { return x <= y }
 	case ">":
-		return func(x, y string) bool { return x > y }
+		return func(x, y T) bool { return x > y }
 	}
-	return func(x, y string) bool { return x >= y }
+	return func(x, y T) bool { return x >= y }
 }
 
 // in compiles `x in ["a", "b"]` (a string in a constant list, which the
