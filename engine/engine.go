@@ -272,19 +272,12 @@ func (e *Engine) evalOffer(s *scratch, c *cand, o *rules.Offer) bool {
 	}
 	c.score = o.Priority
 	if o.Score != nil {
-		s.fast.Priority = o.Priority
-		v, ok := 0.0, false
-		if o.Score.FastNum != nil {
-			v, ok = o.Score.FastNum(&s.fast)
-		}
-		if !ok {
-			var err error
-			s.env[rules.EnvPriority] = o.Priority
-			v, err = s.number(o.Score)
-			delete(s.env, rules.EnvPriority)
-			if err != nil {
-				return fail(o.Score, err)
-			}
+		s.fast.Priority, s.scoring = o.Priority, true
+		v, err := s.number(o.Score)
+		s.scoring = false
+		delete(s.env, rules.EnvPriority)
+		if err != nil {
+			return fail(o.Score, err)
 		}
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return fail(o.Score, fmt.Errorf("the score is %v, not a finite number", v))

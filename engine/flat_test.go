@@ -253,3 +253,26 @@ segments:
 		t.Fatalf("segments %s", got)
 	}
 }
+
+// A score the fast path cannot answer runs on the VM, which sees the
+// offer's `priority`.
+func TestScoreOnTheVM(t *testing.T) {
+	rs := load(t, map[string]string{"rules.yaml": `
+offers:
+  - id: o
+    placements: [checkout]
+    priority: 40
+    score: 'priority + len(cart.items)'
+`})
+	if rs.Offers[0].Score.FastNum != nil {
+		t.Fatal("the score should need the VM (len)")
+	}
+	req := Request{Placement: "checkout", Now: testNow, DryRun: true, Cart: cart("USD", "A", "x", 1.0, 1, "B", "y", 2.0, 1)}
+	d, err := New(Options{}).Decide(context.Background(), rs, profileOf(rs, "", nil), &req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Actions) != 1 || d.Actions[0].Score != 42 {
+		t.Fatalf("actions %+v, want o with score 42", d.Actions)
+	}
+}

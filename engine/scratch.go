@@ -34,6 +34,7 @@ type scratch struct {
 	req       *Request
 	envReady  bool // the VM's environment is filled (fillEnv)
 	curItem   int  // the cart line of an items filter, or -1
+	scoring   bool // a score is evaluated: the VM needs `priority`
 	currency  string
 	cartTotal int64
 	profile   *Profile
@@ -216,15 +217,10 @@ func (s *scratch) fillEnv() {
 	s.env[rules.EnvNow] = req.Now
 	for i := range rs.Flat {
 		f := &rs.Flat[i]
-		switch {
-		case f.Scope == rules.EnvCart && f.Field == "items":
-			s.env[f.Key] = s.itemsAny
-		case f.Scope == rules.EnvCtx:
-			if v, ok := s.ctx[f.Field]; ok {
-				s.env[f.Key] = v
-			}
-		default:
-			s.env[f.Key] = s.fast.Vals[i]
+		if f.Scope == rules.EnvCart && f.Field == "items" {
+			s.env[f.Key] = s.itemsAny // the one value begin leaves out
+		} else {
+			s.env[f.Key] = s.fast.Vals[i] // nil when missing: read as nil all the same
 		}
 	}
 	for i, seg := range rs.Segments {
@@ -387,6 +383,9 @@ func (s *scratch) number(e *rules.Expr) (float64, error) {
 		}
 	}
 	s.fillEnv()
+	if s.scoring {
+		s.env[rules.EnvPriority] = s.fast.Priority
+	}
 	v, err := s.vm.Run(e.Program, s.env)
 	if err != nil {
 		return 0, err
