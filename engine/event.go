@@ -33,16 +33,16 @@ func (d *Decision) Event() *DecisionEvent {
 
 // EncodedEvent is an event already in its JSON form, for a sink that
 // publishes bytes: JSON holds what encoding/json gives for the event
-// (a *DecisionEvent or *OutcomeEvent), and SubjectSuffix the part of its
-// subject after the prefix ("decision.checkout").
+// (a *DecisionEvent or *OutcomeEvent), whose subject is
+// <prefix>.<Type>.<Key> ("decision" and the placement, say): the sink
+// joins them, off the request's path.
 type EncodedEvent struct {
-	ID            string
-	SubjectSuffix string
+	ID, Type, Key string
 	JSON          []byte
 }
 
 // EventID returns the event's id.
 func (e *EncodedEvent) EventID() string { return e.ID }
 
-// Subject returns prefix.<SubjectSuffix>.
-func (e *EncodedEvent) Subject(prefix string) string { return prefix + "." + e.SubjectSuffix }
+// Subject returns prefix.<Type>.<Key>.
+func (e *EncodedEvent) Subject(prefix string) string { return prefix + "." + e.Type + "." + e.Key }

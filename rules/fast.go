@@ -68,6 +68,31 @@ var (
 	typeSlice = reflect.TypeOf([]string{})
 )
 
+// finishFast, once every expression is compiled and the segments are in
+// their final order, gives the segments their flags and every condition
+// and number expression its fast form; it returns the ruleset's flat
+// names, in the order of FastEnv.Vals.
+func (c *exprCompiler) finishFast(segs []*Segment) []FlatRef {
+	flat := c.flatRefs()
+	fc := &fastCompiler{vals: make(map[string]int, len(flat)), flags: map[string]int{}}
+	for i, r := range flat {
+		fc.vals[r.Key] = i
+	}
+	for i, seg := range segs {
+		if c.flagged[seg.ID] {
+			seg.Flag = SegmentFlag(seg.ID)
+			fc.flags[seg.Flag] = i
+		}
+	}
+	for _, e := range c.conds {
+		e.Fast = fc.cond(e.Program.Node())
+	}
+	for _, e := range c.nums {
+		e.FastNum = fc.num(e.Program.Node())
+	}
+	return flat
+}
+
 func (c *fastCompiler) cond(n ast.Node) FastCond {
 	if f := c.boolean(n); f != nil {
 		return FastCond(f)

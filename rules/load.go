@@ -243,23 +243,7 @@ func (l *loader) build(s *sections, paths []string) (*Ruleset, error) {
 	if l.overBudget() {
 		return nil, Errors{{Pos: Pos{File: paths[0], Line: 1, Col: 1}, Msg: fmt.Sprintf("the rules expand to more than %d YAML nodes through aliases", maxAliasExpansion)}}
 	}
-	flat := c.flatRefs()
-	fc := &fastCompiler{vals: make(map[string]int, len(flat)), flags: map[string]int{}}
-	for i, r := range flat {
-		fc.vals[r.Key] = i
-	}
-	for i, seg := range segs {
-		if c.flagged[seg.ID] {
-			seg.Flag = SegmentFlag(seg.ID)
-			fc.flags[seg.Flag] = i
-		}
-	}
-	for _, e := range c.conds {
-		e.Fast = fc.cond(e.Program.Node())
-	}
-	for _, e := range c.nums {
-		e.FastNum = fc.num(e.Program.Node())
-	}
+	flat := c.finishFast(segs)
 	return &Ruleset{
 		Version:       version,
 		Flat:          flat,

@@ -376,7 +376,7 @@ func TestLoadThroughSymlinks(t *testing.T) {
 	}
 	link := func(target, name string) {
 		if err := os.Symlink(target, filepath.Join(dir, name)); err != nil {
-			t.Skip("no symbolic links here:", err)
+			t.Fatal(err)
 		}
 	}
 	link(filepath.Base(rev), "..data")

@@ -56,7 +56,7 @@ func TestDecideOK(t *testing.T) {
 	}
 	if eventsBuilt() {
 		evs := h.sink.events()
-		if len(evs) != 1 || evs[0].EventID() != id {
+		if len(evs) != 1 || evs[0].EventID() != id || evs[0].Subject("arbiter") != "arbiter.decision.checkout" {
 			t.Fatalf("events %v", evs)
 		}
 	}

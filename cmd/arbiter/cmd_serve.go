@@ -269,9 +269,9 @@ type runInfo struct {
 	loaded   []map[string]any
 }
 
-// EmbeddedDuplicates is the deduplication window of the embedded NATS
+// embeddedDuplicates is the deduplication window of the embedded NATS
 // server's stream.
-const EmbeddedDuplicates = 30 * time.Second
+const embeddedDuplicates = 30 * time.Second
 
 // runServer runs the server until ctx is cancelled, then shuts down
 // gracefully: stop accepting, finish in-flight requests, flush events.
@@ -361,7 +361,7 @@ func runServer(ctx context.Context, cfg serveConfig, keys []string, src rulesSou
 		// server's table of recent ids (in this process's heap, scanned by
 		// every GC) small: at 10,000 events/s the default 2 minutes held
 		// over a million.
-		pubOpts.Duplicates = EmbeddedDuplicates
+		pubOpts.Duplicates = embeddedDuplicates
 		storeDir, err := os.MkdirTemp("", "arbiter-nats-")
 		if err != nil {
 			fmt.Fprintf(s.Err, "arbiter serve: %v\n", err)
