@@ -73,17 +73,19 @@ func segmentTest(n *ast.BinaryNode) (id string, ok bool) {
 // flatScan is what one expression reads: the flat names it gets, with
 // their types, and whether it still reads `segments` as a whole.
 type flatScan struct {
-	// wholeProfile: the expression reads `profile` other than by a
-	// constant field name (`profile[k]`, `profile` as a value)
-	wholeProfile bool
+	refs  []FlatRef
+	types map[string]types.Type // of every flat name, segment flags included
+	flags []string              // segment ids tested with `in segments`
 	// skip holds the places of the members that are the receiver of a
 	// method call (`profile.birthday.IsZero()`): expr compiles a method
-	// call on a patched receiver wrongly (v1.17.8), so they stay reads.
-	skip          map[file.Location]bool
-	refs          []FlatRef
-	types         map[string]types.Type
-	flags         []string // segment ids tested with `in segments`
-	wholeSegments bool
+	// call on a patched receiver wrongly (v1.17.8), so they stay member
+	// reads in the program; their flat names are still filled, for the
+	// fast path.
+	skip map[file.Location]bool
+	// wholeSegments, wholeProfile: the expression reads `segments` or
+	// `profile` other than through flat names (`len(segments)`,
+	// `profile[k]`, `$env`).
+	wholeSegments, wholeProfile bool
 }
 
 // scanFlat finds the reads of root that are flattened, typed by env (the
@@ -140,7 +142,7 @@ func (v *flatVisitor) Visit(node *ast.Node) {
 	case *ast.MemberNode:
 		scope, field, ok := flatMember(n)
 		if !ok {
-			return // a receiver is read too, by the fast path
+			return
 		}
 		if scope == EnvProfile {
 			v.profileFields++
