@@ -118,6 +118,13 @@ func (c *consumer) run(ctx context.Context, nc *nats.Conn, js jetstream.JetStrea
 	<-ctx.Done()
 	cc.Stop()
 	<-cc.Closed()
+	// Stop unsubscribed; the round trip makes sure the server has read the
+	// unsubscription before Consume returns. Until then it still sees this
+	// process's pull request as listening and may hand it an outcome that
+	// nobody reads, which only comes back after AckWait (30 s) to the next
+	// consumer: a replica restarted at once would count it half a minute
+	// late.
+	_ = nc.FlushTimeout(2 * time.Second)
 	return nil
 }
 

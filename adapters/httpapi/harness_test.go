@@ -168,7 +168,12 @@ func newHarness(t testing.TB, loaded bool, mod func(*Options)) *harness {
 		defer close(done)
 		_ = srv.Serve(ln)
 	}()
-	h.client = &fasthttp.Client{Dial: func(string) (net.Conn, error) { return ln.Dial() }}
+	// The write buffer holds a whole request, so the client hands it to the
+	// in-memory pipe in one Write. With the default 4 KiB buffer a body
+	// over --max-body went in two, and the server's 413 closed the pipe
+	// between them: the client saw "connection closed" instead of the 413
+	// a TCP client reads from its socket.
+	h.client = &fasthttp.Client{Dial: func(string) (net.Conn, error) { return ln.Dial() }, WriteBufferSize: 1 << 20}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
