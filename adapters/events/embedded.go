@@ -3,18 +3,27 @@ package events
 import (
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 )
 
-// Embedded starts an in-process NATS server with JetStream, listening on
-// 127.0.0.1 on a free port, storing its streams under storeDir (a temporary
-// directory is fine; an empty storeDir lets the server choose one). It
-// returns the server's URL (nats://127.0.0.1:PORT) and a stop function that
-// shuts the server down and waits for it; stop may be called more than once.
-func Embedded(storeDir string) (url string, stop func(), err error) {
+// EmbeddedNATS is an in-process NATS server with JetStream.
+type EmbeddedNATS struct {
+	// URL is the server's client URL (nats://127.0.0.1:PORT), for other
+	// processes and for the connections that are not in-process.
+	URL  string
+	srv  *server.Server
+	once sync.Once
+}
+
+// StartEmbedded starts an in-process NATS server with JetStream, listening
+// on 127.0.0.1 on a free port, storing its streams under storeDir (a
+// temporary directory is fine; an empty storeDir lets the server choose
+// one).
+func StartEmbedded(storeDir string) (*EmbeddedNATS, error) {
 	opts := &server.Options{
 		Host:      "127.0.0.1",
 		Port:      server.RANDOM_PORT,
@@ -28,19 +37,36 @@ func Embedded(storeDir string) (url string, stop func(), err error) {
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
-		return "", nil, fmt.Errorf("events: embedded NATS server: %w", err)
+		return nil, fmt.Errorf("events: embedded NATS server: %w", err)
 	}
 	go srv.Start()
 	if !srv.ReadyForConnections(10 * time.Second) {
 		srv.Shutdown()
 		srv.WaitForShutdown()
-		return "", nil, errors.New("events: embedded NATS server not ready within 10s")
+		return nil, errors.New("events: embedded NATS server not ready within 10s")
 	}
-	var once sync.Once
-	return srv.ClientURL(), func() {
-		once.Do(func() {
-			srv.Shutdown()
-			srv.WaitForShutdown()
-		})
-	}, nil
+	return &EmbeddedNATS{URL: srv.ClientURL(), srv: srv}, nil
+}
+
+// InProcessConn returns a connection to the server that does not go
+// through a socket (nats.InProcessConnProvider; see Options.InProcess).
+func (e *EmbeddedNATS) InProcessConn() (net.Conn, error) { return e.srv.InProcessConn() }
+
+// Stop shuts the server down and waits for it; it may be called more than
+// once.
+func (e *EmbeddedNATS) Stop() {
+	e.once.Do(func() {
+		e.srv.Shutdown()
+		e.srv.WaitForShutdown()
+	})
+}
+
+// Embedded starts an embedded server as StartEmbedded does, and returns
+// its URL and its Stop.
+func Embedded(storeDir string) (url string, stop func(), err error) {
+	e, err := StartEmbedded(storeDir)
+	if err != nil {
+		return "", nil, err
+	}
+	return e.URL, e.Stop, nil
 }

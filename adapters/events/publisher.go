@@ -76,6 +76,9 @@ type Options struct {
 	ReconnectWait time.Duration
 	// Name is the NATS connection's name (default "arbiter").
 	Name string
+	// InProcess, when set, connects to a server in this process without a
+	// socket (an *EmbeddedNATS): the URL is then only named in logs.
+	InProcess nats.InProcessConnProvider
 	// Logger receives connection changes, stream creation and (at most every
 	// 10 s) drops; nil: slog.Default().
 	Logger *slog.Logger
@@ -213,7 +216,12 @@ func NewPublisher(ctx context.Context, url string, opts Options) (*Publisher, er
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	var inProcess nats.Option = func(*nats.Options) error { return nil }
+	if opts.InProcess != nil {
+		inProcess = nats.InProcessServer(opts.InProcess)
+	}
 	nc, err := nats.Connect(url,
+		inProcess,
 		nats.Name(opts.Name),
 		nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1),

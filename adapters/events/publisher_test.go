@@ -76,6 +76,35 @@ func TestPublisherJetStreamInOrderWithMsgID(t *testing.T) {
 	}
 }
 
+// TestPublisherInProcess: with Options.InProcess the events reach an
+// embedded server without a socket. The URL given names a port where
+// nothing listens, so a publisher that dialled it would deliver nothing.
+func TestPublisherInProcess(t *testing.T) {
+	emb, err := StartEmbedded(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(emb.Stop)
+	ctx := context.Background()
+	p, err := NewPublisher(ctx, "nats://127.0.0.1:1", Options{Prefix: "inproc", Logger: quietLogger(), InProcess: emb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 500
+	for i := 0; i < n; i++ {
+		p.Publish(decisionEvent(i))
+	}
+	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := p.Close(cctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := p.Stats(); st.Published != n || st.Dropped != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	checkSequence(t, ids(t, readStream(t, emb.URL, "inproc", "inproc.decision.>")), n)
+}
+
 func TestPublisherCreatesStreamWithOptions(t *testing.T) {
 	url := testNATS(t)
 	prefix := testPrefix(t, url)

@@ -368,14 +368,17 @@ func runServer(ctx context.Context, cfg serveConfig, keys []string, src rulesSou
 			return exitFail
 		}
 		defer os.RemoveAll(storeDir)
-		url, stop, err := events.Embedded(storeDir)
+		emb, err := events.StartEmbedded(storeDir)
 		if err != nil {
 			fmt.Fprintf(s.Err, "arbiter serve: %v\n", err)
 			return exitFail
 		}
-		defer stop()
-		natsURL = url
-		log.Info("embedded NATS with JetStream started", "url", url)
+		defer emb.Stop()
+		natsURL = emb.URL
+		// Events reach the embedded server without a socket: no system
+		// call on either side for each batch.
+		pubOpts.InProcess = emb
+		log.Info("embedded NATS with JetStream started", "url", emb.URL)
 	}
 	pub, err := events.NewPublisher(ctx, natsURL, pubOpts)
 	if err != nil {
