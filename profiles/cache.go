@@ -135,23 +135,15 @@ func (c *Cache) Get(ctx context.Context, schema *rules.Schema, id string) (*engi
 	if id == "" {
 		return Anonymous(schema, ""), nil
 	}
-	key := cacheKey{id: id}
-	if c.raw == nil {
-		key.schema = schema
-	}
+	key := c.key(schema, id)
 	sh := c.shardOf(id)
 	now := c.opts.Now()
 
 	sh.mu.Lock()
-	if el, ok := sh.entries[key]; ok {
-		e := el.Value.(*entry)
-		if now.Before(e.expires) {
-			sh.lru.MoveToFront(el)
-			sh.mu.Unlock()
-			c.hits.Add(1)
-			return c.decode(e, schema), nil
-		}
-		sh.removeLocked(el)
+	if e := sh.freshLocked(key, now); e != nil {
+		sh.mu.Unlock()
+		c.hits.Add(1)
+		return c.decode(e, schema), nil
 	}
 	c.misses.Add(1)
 	if f, ok := sh.flights[key]; ok {
@@ -183,6 +175,47 @@ func (c *Cache) Get(ctx context.Context, schema *rules.Schema, id string) (*engi
 	sh.mu.Unlock()
 	close(f.done)
 	return p, err
+}
+
+// Cached returns the customer's profile when the cache holds it fresh, and
+// ok false otherwise (then Get fetches it). It never waits, so a caller can
+// keep the cost of a deadline for the lookups that may go to the source.
+func (c *Cache) Cached(schema *rules.Schema, id string) (p *engine.Profile, ok bool) {
+	if id == "" {
+		return nil, false
+	}
+	sh := c.shardOf(id)
+	sh.mu.Lock()
+	e := sh.freshLocked(c.key(schema, id), c.opts.Now())
+	sh.mu.Unlock()
+	if e == nil {
+		return nil, false
+	}
+	c.hits.Add(1)
+	return c.decode(e, schema), true
+}
+
+func (c *Cache) key(schema *rules.Schema, id string) cacheKey {
+	if c.raw == nil {
+		return cacheKey{schema: schema, id: id}
+	}
+	return cacheKey{id: id}
+}
+
+// freshLocked returns the entry of key when it has not expired, marking it
+// recently used; an expired one is dropped.
+func (s *shard) freshLocked(key cacheKey, now time.Time) *entry {
+	el, ok := s.entries[key]
+	if !ok {
+		return nil
+	}
+	e := el.Value.(*entry)
+	if !now.Before(e.expires) {
+		s.removeLocked(el)
+		return nil
+	}
+	s.lru.MoveToFront(el)
+	return e
 }
 
 // wait waits for another caller's fetch. The profile it decoded is under

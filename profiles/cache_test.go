@@ -147,6 +147,50 @@ func TestCacheTTLAndNegative(t *testing.T) {
 	}
 }
 
+// TestCacheCached: Cached answers fresh entries only, never fetches, and
+// follows the schema as Get does.
+func TestCacheCached(t *testing.T) {
+	for _, raw := range []bool{true, false} {
+		t.Run(fmt.Sprint("raw=", raw), func(t *testing.T) {
+			src := &fakeRaw{data: map[string]map[string]string{"c1": {"ltv": "5"}}}
+			var s Source = src
+			if !raw {
+				s = decodedOnly{src}
+			}
+			clk := &clock{t: time.Unix(1e9, 0)}
+			c := NewCache(s, CacheOptions{TTL: time.Minute, Now: clk.Now})
+			schema := testSchema()
+			if _, ok := c.Cached(schema, "c1"); ok {
+				t.Fatal("hit before any Get")
+			}
+			if _, ok := c.Cached(schema, ""); ok {
+				t.Fatal("hit for an anonymous customer")
+			}
+			want, err := c.Get(context.Background(), schema, "c1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p, ok := c.Cached(schema, "c1"); !ok || p != want {
+				t.Fatalf("Cached after Get: %v %v", p, ok)
+			}
+			if h, m := c.Stats(); h != 1 || m != 1 {
+				t.Fatalf("hits %d misses %d, want 1 and 1", h, m)
+			}
+			other := testSchema()
+			if p, ok := c.Cached(other, "c1"); raw != ok || ok && (p == want || p.Attrs["ltv"] != 5.0) {
+				t.Fatalf("another schema: %v %v (a raw cache decodes again, a decoded one misses)", p, ok)
+			}
+			clk.Add(time.Minute)
+			if _, ok := c.Cached(schema, "c1"); ok {
+				t.Fatal("hit after the TTL")
+			}
+			if n := src.fetches.Load(); n != 1 {
+				t.Fatalf("fetches %d, want 1", n)
+			}
+		})
+	}
+}
+
 func TestCacheErrorsNotCached(t *testing.T) {
 	src := &fakeRaw{data: map[string]map[string]string{}, fail: errors.New("down")}
 	c := NewCache(src, CacheOptions{})

@@ -130,6 +130,11 @@ func (s *Server) profile(ctx context.Context, rs *rules.Ruleset, id string) (*en
 	if id == "" || s.o.Profiles == nil {
 		return s.anonymous(rs, id), nil
 	}
+	if c, ok := s.o.Profiles.(cachedSource); ok {
+		if p, ok := c.Cached(&rs.Schema, id); ok {
+			return p, nil
+		}
+	}
 	pctx, cancel := context.WithTimeout(ctx, s.o.ProfileTimeout)
 	p, err := s.o.Profiles.Get(pctx, &rs.Schema, id)
 	cancel()

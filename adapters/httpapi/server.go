@@ -46,6 +46,13 @@ type Source interface {
 	Get(ctx context.Context, schema *rules.Schema, id string) (*engine.Profile, error)
 }
 
+// cachedSource is a Source with an in-process cache (profiles.Cache): a hit
+// is answered without the deadline a fetch needs, whose timer costs more
+// than the lookup.
+type cachedSource interface {
+	Cached(schema *rules.Schema, id string) (*engine.Profile, bool)
+}
+
 // Decider makes decisions; *engine.Engine is one.
 type Decider interface {
 	Decide(ctx context.Context, rs *rules.Ruleset, p *engine.Profile, req *engine.Request) (*engine.Decision, error)
