@@ -178,8 +178,10 @@ func (c *Cache) Get(ctx context.Context, schema *rules.Schema, id string) (*engi
 }
 
 // Cached returns the customer's profile when the cache holds it fresh, and
-// ok false otherwise (then Get fetches it). It never waits, so a caller can
-// keep the cost of a deadline for the lookups that may go to the source.
+// ok false otherwise (then Get fetches it). It never calls the source nor
+// waits for a fetch (only for the shard's lock, and for decoding when the
+// entry was decoded under another schema), so a caller can keep the cost
+// of a deadline for the lookups that may go to the source.
 func (c *Cache) Cached(schema *rules.Schema, id string) (p *engine.Profile, ok bool) {
 	if id == "" {
 		return nil, false

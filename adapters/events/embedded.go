@@ -10,7 +10,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 )
 
-// EmbeddedNATS is an in-process NATS server with JetStream.
+// EmbeddedNATS is an in-process NATS server with JetStream, made by
+// StartEmbedded (the zero value is not usable).
 type EmbeddedNATS struct {
 	// URL is the server's client URL (nats://127.0.0.1:PORT), for other
 	// processes and for the connections that are not in-process.

@@ -123,8 +123,11 @@ func (c *consumer) run(ctx context.Context, nc *nats.Conn, js jetstream.JetStrea
 	// process's pull request as listening and may hand it an outcome that
 	// nobody reads, which only comes back after AckWait (30 s) to the next
 	// consumer: a replica restarted at once would count it half a minute
-	// late.
-	_ = nc.FlushTimeout(2 * time.Second)
+	// late. While disconnected there is nothing to wait for: the server
+	// dropped the old connection's pull requests with it.
+	if nc.IsConnected() {
+		_ = nc.FlushTimeout(2 * time.Second)
+	}
 	return nil
 }
 

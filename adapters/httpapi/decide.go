@@ -130,8 +130,8 @@ func (s *Server) profile(ctx context.Context, rs *rules.Ruleset, id string) (*en
 	if id == "" || s.o.Profiles == nil {
 		return s.anonymous(rs, id), nil
 	}
-	if c, ok := s.o.Profiles.(cachedSource); ok {
-		if p, ok := c.Cached(&rs.Schema, id); ok {
+	if s.cached != nil {
+		if p, ok := s.cached.Cached(&rs.Schema, id); ok {
 			return p, nil
 		}
 	}

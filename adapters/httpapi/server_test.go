@@ -3,7 +3,9 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -227,6 +229,45 @@ func TestProfileSource(t *testing.T) {
 			_, p := h.engine.last()
 			if p.Known != tc.known || p.ID != "c-1042" {
 				t.Errorf("profile %+v", p)
+			}
+		})
+	}
+}
+
+// cachedStub is a Source with a cache: Cached answers hit when set; Get
+// counts its calls.
+type cachedStub struct {
+	hit  *engine.Profile
+	gets atomic.Int64
+}
+
+func (c *cachedStub) Cached(*rules.Schema, string) (*engine.Profile, bool) {
+	return c.hit, c.hit != nil
+}
+
+func (c *cachedStub) Get(ctx context.Context, _ *rules.Schema, id string) (*engine.Profile, error) {
+	c.gets.Add(1)
+	return &engine.Profile{ID: id, Known: true, Attrs: map[string]any{"id": id, "known": true}}, nil
+}
+
+// TestProfileCacheHit: a source with a cache is asked for a fresh entry
+// first, and a hit is served without Get (whose deadline costs a timer).
+func TestProfileCacheHit(t *testing.T) {
+	requireWire(t)
+	hit := &engine.Profile{ID: "c-1042", Known: true, Attrs: map[string]any{"id": "c-1042", "known": true, "from": "cache"}}
+	for _, cached := range []bool{true, false} {
+		t.Run(fmt.Sprint("cached=", cached), func(t *testing.T) {
+			src := &cachedStub{}
+			if cached {
+				src.hit = hit
+			}
+			h := newHarness(t, true, func(o *Options) { o.Profiles = src })
+			if r := h.do("POST", "/v1/decide", decideBody); r.status != 200 {
+				t.Fatalf("status %d: %s", r.status, r.body)
+			}
+			_, p := h.engine.last()
+			if gets := src.gets.Load(); cached && (gets != 0 || p != hit) || !cached && (gets != 1 || p == hit || !p.Known) {
+				t.Errorf("Get called %d times, profile %+v", gets, p)
 			}
 		})
 	}
