@@ -19,24 +19,30 @@ import (
 // outcome is delivered to one of them.
 const ConsumerName = "arbiter-feedback"
 
-// Consume feeds rec from the outcomes on <streamPrefix>.outcome.> until
-// ctx is done (then it returns nil). With JetStream it reads them through
-// the durable consumer ConsumerName on the stream holding the prefix
-// (creating the stream with the default settings when it is missing):
-// each outcome is acknowledged once counted, redelivered after a Redis
-// failure, and counted once per event id (or stream sequence, for outcomes
-// without an id). Without JetStream it subscribes with core NATS in the
-// queue group ConsumerName (at most once). NATS being down at start or
-// later only delays the statistics.
-func Consume(ctx context.Context, natsURL, streamPrefix string, rec *Recorder, logger *slog.Logger) error {
-	if streamPrefix == "" {
-		streamPrefix = events.DefaultPrefix
+// Consume feeds rec from the outcomes on <prefix>.outcome.> until ctx is
+// done (then it returns nil). stream is what the publisher is given: its
+// Prefix (default "arbiter"), the settings of the stream when the consumer
+// is first to create it, and InProcess for an embedded server. With
+// JetStream it reads the outcomes through the durable consumer
+// ConsumerName on the stream holding the prefix: each outcome is
+// acknowledged once counted, redelivered after a Redis failure, and
+// counted once per event id (or stream sequence, for outcomes without an
+// id). Without JetStream it subscribes with core NATS in the queue group
+// ConsumerName (at most once). NATS being down at start or later only
+// delays the statistics.
+func Consume(ctx context.Context, natsURL string, stream events.Options, rec *Recorder, logger *slog.Logger) error {
+	if stream.Prefix == "" {
+		stream.Prefix = events.DefaultPrefix
 	}
 	if logger == nil {
 		logger = slog.Default()
 	}
 	log := logger.With("component", "feedback")
-	nc, err := nats.Connect(natsURL, nats.Name("arbiter feedback"), nats.RetryOnFailedConnect(true),
+	var inProcess nats.Option = func(*nats.Options) error { return nil }
+	if stream.InProcess != nil {
+		inProcess = nats.InProcessServer(stream.InProcess)
+	}
+	nc, err := nats.Connect(natsURL, inProcess, nats.Name("arbiter feedback"), nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1), nats.ReconnectWait(time.Second), nats.Timeout(2*time.Second))
 	if err != nil {
 		return fmt.Errorf("feedback: connect to NATS at %s: %w", natsURL, err)
@@ -46,7 +52,7 @@ func Consume(ctx context.Context, natsURL, streamPrefix string, rec *Recorder, l
 	if err != nil {
 		return fmt.Errorf("feedback: %w", err)
 	}
-	c := &consumer{prefix: streamPrefix, rec: rec, log: log}
+	c := &consumer{prefix: stream.Prefix, stream: stream, rec: rec, log: log}
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
 			select {
@@ -73,6 +79,7 @@ func Consume(ctx context.Context, natsURL, streamPrefix string, rec *Recorder, l
 
 type consumer struct {
 	prefix   string
+	stream   events.Options
 	rec      *Recorder
 	log      *slog.Logger
 	rejected atomic.Uint64
@@ -91,11 +98,17 @@ func (c *consumer) run(ctx context.Context, nc *nats.Conn, js jetstream.JetStrea
 	}
 	name, err := js.StreamNameBySubject(setup, c.prefix+".outcome.x")
 	if err != nil {
-		opts := events.Options{Prefix: c.prefix}
+		// The publisher creates the stream too: whichever is first, the
+		// settings are the same.
+		opts := c.stream
+		opts.Logger = c.log
 		if err := events.EnsureStream(setup, js, opts, c.log); err != nil {
 			return err
 		}
-		name = events.StreamName(c.prefix)
+		name = opts.Stream
+		if name == "" {
+			name = events.StreamName(c.prefix)
+		}
 	}
 	cons, err := js.CreateOrUpdateConsumer(setup, name, jetstream.ConsumerConfig{
 		Durable:       ConsumerName,

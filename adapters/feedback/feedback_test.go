@@ -165,7 +165,7 @@ func TestConsumeFromJetStream(t *testing.T) {
 	rec := NewRecorder(client, kp)
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- Consume(runCtx, url, prefix, rec, log) }()
+	go func() { done <- Consume(runCtx, url, events.Options{Prefix: prefix}, rec, log) }()
 	var st *OfferStats
 	deadline := time.Now().Add(15 * time.Second)
 	for {
@@ -198,7 +198,7 @@ func TestConsumeFromJetStream(t *testing.T) {
 	}
 	// A second run resumes from the durable consumer: nothing is counted twice.
 	runCtx, stop = context.WithCancel(ctx)
-	go func() { done <- Consume(runCtx, url, prefix, rec, log) }()
+	go func() { done <- Consume(runCtx, url, events.Options{Prefix: prefix}, rec, log) }()
 	if _, err := js.Publish(ctx, prefix+".outcome.dismissed", []byte(`{"id":"out_x","offer_id":"vip_10"}`)); err != nil {
 		t.Fatal(err)
 	}
@@ -214,5 +214,67 @@ func TestConsumeFromJetStream(t *testing.T) {
 	<-done
 	if st.Converted != 2 || st.Impressions != 1 {
 		t.Fatalf("counted twice after restart: %+v", st)
+	}
+}
+
+// TestConsumeCreatesTheStreamAsThePublisherWould: when the consumer is
+// first, the stream gets the settings the publisher is given (serve's
+// embedded server asks for a 30 s duplicate window), and with InProcess it
+// reaches an embedded server without a socket (the URL names a port where
+// nothing listens).
+func TestConsumeCreatesTheStreamAsThePublisherWould(t *testing.T) {
+	client, kp := testRedis(t)
+	emb, err := events.StartEmbedded(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(emb.Stop)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	opts := events.Options{Prefix: "fb_" + unique(t), Duplicates: 30 * time.Second, MaxAge: time.Hour, InProcess: emb}
+	rec := NewRecorder(client, kp)
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Consume(ctx, "nats://127.0.0.1:1", opts, rec, log) }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	nc, err := nats.Connect(emb.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s, err := js.Stream(context.Background(), events.StreamName(opts.Prefix))
+		if err == nil {
+			if cfg := s.CachedInfo().Config; cfg.Duplicates != 30*time.Second || cfg.MaxAge != time.Hour {
+				t.Fatalf("stream created with duplicates %v, max age %v; want 30s and 1h", cfg.Duplicates, cfg.MaxAge)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the consumer created no stream: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval
+	}
+	if _, err := js.Publish(context.Background(), opts.Prefix+".outcome.accepted", []byte(`{"id":"o1","offer_id":"vip_10"}`)); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		st, err := rec.Offer(context.Background(), "vip_10")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Accepted == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the outcome was never counted: %+v", st)
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval
 	}
 }

@@ -428,7 +428,7 @@ func runServer(ctx context.Context, cfg serveConfig, keys []string, src rulesSou
 	go func() {
 		defer close(fbDone)
 		rec := feedback.NewRecorder(client, cfg.keyPrefix)
-		if err := feedback.Consume(fbCtx, natsURL, cfg.subjectPrefix, rec, log); err != nil && fbCtx.Err() == nil {
+		if err := feedback.Consume(fbCtx, natsURL, pubOpts, rec, log); err != nil && fbCtx.Err() == nil {
 			log.Warn("feedback statistics stopped", "error", err.Error())
 		}
 	}()
