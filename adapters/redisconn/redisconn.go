@@ -5,11 +5,9 @@
 package redisconn
 
 import (
-	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/url"
 	"strconv"
@@ -278,22 +276,4 @@ func EmbeddedWith(o Options) (client redis.UniversalClient, srv *miniredis.Minir
 		srv.Close()
 	}
 	return client, srv, stop, nil
-}
-
-// slogLogger sends go-redis's internal log lines to slog.
-type slogLogger struct {
-	l     *slog.Logger
-	level slog.Level
-}
-
-func (s slogLogger) Printf(ctx context.Context, format string, v ...any) {
-	s.l.Log(ctx, s.level, "redis: "+fmt.Sprintf(format, v...))
-}
-
-// SetLogger sends go-redis's own log lines (such as "failed to dial", once
-// per connection attempt while Redis is down) to l at the given level
-// instead of the standard logger. It is process-wide (go-redis keeps one
-// logger): call it once, at start-up, from main.
-func SetLogger(l *slog.Logger, level slog.Level) {
-	redis.SetLogger(slogLogger{l: l, level: level})
 }

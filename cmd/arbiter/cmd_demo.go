@@ -59,6 +59,7 @@ func cmdDemo(ctx context.Context, args []string, s stdio) int {
 		fmt.Fprintf(s.Err, "arbiter demo: %v\n", err)
 		return exitUsage
 	}
+	s.useLogger(logger)
 
 	src := rulesSource{watch: true}
 	if st, err := os.Stat(filepath.Join("examples", "checkout", "profile.yaml")); err == nil && !st.IsDir() {

@@ -225,6 +225,7 @@ func cmdServe(ctx context.Context, args []string, s stdio) int {
 	if err != nil {
 		return usageErr(err.Error())
 	}
+	s.useLogger(logger)
 	keys, err := loadAPIKeys(cfg.apiKeysFile, os.Getenv("ARBITER_API_KEYS"))
 	if err != nil {
 		fmt.Fprintf(s.Err, "arbiter serve: %v\n", err)

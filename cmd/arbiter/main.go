@@ -6,10 +6,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/arbiterhq/arbiter/adapters/redisconn"
 )
 
 // Exit codes of every subcommand.
@@ -24,6 +27,17 @@ type stdio struct {
 	In  io.Reader
 	Out io.Writer
 	Err io.Writer
+	// RedisLog routes go-redis's own log lines to the command's logger;
+	// main installs it once for the process (nil in tests: go-redis keeps
+	// its standard logger).
+	RedisLog *redisconn.LogRouter
+}
+
+// useLogger sends go-redis's log lines to l.
+func (s stdio) useLogger(l *slog.Logger) {
+	if s.RedisLog != nil {
+		s.RedisLog.Use(l)
+	}
 }
 
 // command is one subcommand: its name as typed ("rules check"), a line of
@@ -50,7 +64,9 @@ func commands() []command {
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr})
+	redisLog := redisconn.NewLogRouter(nil)
+	redisLog.Install()
+	code := run(ctx, os.Args[1:], stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, RedisLog: redisLog})
 	stop()
 	os.Exit(code)
 }
