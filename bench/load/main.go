@@ -89,7 +89,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Int64Var(&c.seed, "seed", 1, "seed of the profiles and of the request mix")
 	fs.DurationVar(&c.timeout, "timeout", 5*time.Second, "per-request timeout")
 	fs.DurationVar(&c.maxTotal, "max-total", 30*time.Minute, "bound of the whole run")
-	fs.DurationVar(&c.pprof, "pprof", 0, "capture a CPU profile of `D` from each scenario's (first) server under closed-loop load, when it serves /debug/pprof/ (0: no)")
+	fs.DurationVar(&c.pprof, "pprof", 0, "capture a CPU profile of `D` from each scenario's (first) server under closed-loop load, then its live heap, when it serves /debug/pprof/ (0: no)")
 	fs.StringVar(&c.serveArgs, "serve-args", "", "extra `FLAGS` for every `arbiter serve` (space-separated), for experiments: the figures are then not the standard ones")
 	fs.DurationVar(&c.trace, "trace", 0, "capture an execution trace of `D` from each scenario's (first) server during its open loop (0: no; go tool trace)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the temporary directory (built binary, rules, profiles)")

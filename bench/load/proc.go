@@ -369,3 +369,33 @@ func capture(ctx context.Context, addr, kind string, d time.Duration, path strin
 	}
 	return "CPU profile under saturation: " + path + " (go tool pprof -top " + path + ")"
 }
+
+// captureHeap fetches the live heap (/debug/pprof/heap, after a garbage
+// collection) of the server at addr into path: what every collection
+// marks, and so what the tail of the open loop pays for.
+func captureHeap(ctx context.Context, addr, path string) string {
+	client := &http.Client{Timeout: 30 * time.Second}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/debug/pprof/heap?gc=1", nil)
+	if err != nil {
+		return "heap profile: " + err.Error()
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return "heap profile: " + err.Error()
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "no heap profile: " + resp.Status
+	}
+	f, err := os.Create(path)
+	if err == nil {
+		_, err = io.Copy(f, resp.Body)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		return "heap profile: " + err.Error()
+	}
+	return "live heap after saturation: " + path + " (go tool pprof -sample_index=inuse_space -top " + path + ")"
+}

@@ -283,6 +283,9 @@ func (e *scenarioEnv) run(ctx context.Context) (s loadgen.Scenario, err error) {
 		}); note != "" {
 			s.Notes = append(s.Notes, note)
 		}
+		if ctx.Err() == nil {
+			s.Notes = append(s.Notes, captureHeap(ctx, e.arbiters[0].debug, filepath.Join(c.out, e.name+"-heap.pprof")))
+		}
 	}
 
 	errs := map[string]int64{}
