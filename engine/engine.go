@@ -226,14 +226,12 @@ func (e *Engine) evalOffer(s *scratch, c *cand, o *rules.Offer) bool {
 				s.fast.Item = &s.fastItems[j]
 				ok, err := s.cond(d.Items)
 				if err != nil {
-					s.curItem, s.fast.Item = -1, nil
-					delete(s.env, rules.EnvItem)
+					s.endItems()
 					return fail(d.Items, err)
 				}
 				s.match = append(s.match, ok)
 			}
-			s.curItem, s.fast.Item = -1, nil
-			delete(s.env, rules.EnvItem)
+			s.endItems()
 			in.Match = s.match
 		}
 		switch d.Type {
@@ -274,8 +272,7 @@ func (e *Engine) evalOffer(s *scratch, c *cand, o *rules.Offer) bool {
 	if o.Score != nil {
 		s.fast.Priority, s.scoring = o.Priority, true
 		v, err := s.number(o.Score)
-		s.scoring = false
-		delete(s.env, rules.EnvPriority)
+		s.endScore()
 		if err != nil {
 			return fail(o.Score, err)
 		}

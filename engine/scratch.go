@@ -232,6 +232,23 @@ func (s *scratch) fillEnv() {
 	s.syncSegments()
 }
 
+// endItems ends an items filter: no cart line is current any more. The
+// VM's environment is touched only when a program filled it.
+func (s *scratch) endItems() {
+	s.curItem, s.fast.Item = -1, nil
+	if s.envReady {
+		delete(s.env, rules.EnvItem)
+	}
+}
+
+// endScore ends a score's evaluation, as endItems does a filter's.
+func (s *scratch) endScore() {
+	s.scoring = false
+	if s.envReady {
+		delete(s.env, rules.EnvPriority)
+	}
+}
+
 // resize returns a slice of n zero values, reusing v's memory.
 func resize[T any](v []T, n int) []T {
 	if cap(v) < n {
