@@ -84,72 +84,102 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func TestCacheTTLAndNegative(t *testing.T) {
-	for _, raw := range []bool{true, false} {
-		t.Run(fmt.Sprint("raw=", raw), func(t *testing.T) {
-			src := &fakeRaw{data: map[string]map[string]string{"c1": {"ltv": "5"}}}
-			var s Source = src
-			if !raw {
-				s = decodedOnly{src}
+	eachSource(t, func(t *testing.T, raw bool, src *fakeRaw, s Source) {
+		clk := &clock{t: time.Unix(1e9, 0)}
+		c := NewCache(s, CacheOptions{TTL: time.Minute, NegativeTTL: 10 * time.Second, Now: clk.Now})
+		ctx := context.Background()
+		schema := testSchema()
+		get := func(id string) *engine.Profile {
+			t.Helper()
+			p, err := c.Get(ctx, schema, id)
+			if err != nil {
+				t.Fatal(err)
 			}
-			clk := &clock{t: time.Unix(1e9, 0)}
-			c := NewCache(s, CacheOptions{TTL: time.Minute, NegativeTTL: 10 * time.Second, Now: clk.Now})
-			ctx := context.Background()
-			schema := testSchema()
-			get := func(id string) *engine.Profile {
-				t.Helper()
-				p, err := c.Get(ctx, schema, id)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return p
-			}
-			if p := get("c1"); !p.Known || p.Attrs["ltv"] != 5.0 {
-				t.Fatalf("%#v", p)
-			}
-			get("c1")
-			if p := get("nobody"); p.Known || p.ID != "nobody" {
-				t.Fatalf("%#v", p)
-			}
-			get("nobody")
-			if n := src.fetches.Load(); n != 2 {
-				t.Fatalf("fetches %d, want 2", n)
-			}
-			if h, m := c.Stats(); h != 2 || m != 2 {
-				t.Fatalf("hits %d misses %d", h, m)
-			}
-			clk.Add(11 * time.Second) // the negative entry expires, the positive one not
-			get("c1")
-			get("nobody")
-			if n := src.fetches.Load(); n != 3 {
-				t.Fatalf("fetches %d, want 3", n)
-			}
-			clk.Add(time.Minute)
-			get("c1")
-			if n := src.fetches.Load(); n != 4 {
-				t.Fatalf("fetches %d, want 4", n)
-			}
-			// Invalidate: the next Get reads the new value.
-			src.mu.Lock()
-			src.data["c1"] = map[string]string{"ltv": "6"}
-			src.mu.Unlock()
-			c.Invalidate("c1")
-			if p := get("c1"); p.Attrs["ltv"] != 6.0 {
-				t.Fatalf("after invalidate: %v", p.Attrs["ltv"])
-			}
-			// anonymous: no fetch
-			if p := get(""); p.Known || p.ID != "" {
-				t.Fatalf("%#v", p)
-			}
-			if n := src.fetches.Load(); n != 5 {
-				t.Fatalf("fetches %d, want 5", n)
-			}
-		})
-	}
+			return p
+		}
+		if p := get("c1"); !p.Known || p.Attrs["ltv"] != 5.0 {
+			t.Fatalf("%#v", p)
+		}
+		get("c1")
+		if p := get("nobody"); p.Known || p.ID != "nobody" {
+			t.Fatalf("%#v", p)
+		}
+		get("nobody")
+		if n := src.fetches.Load(); n != 2 {
+			t.Fatalf("fetches %d, want 2", n)
+		}
+		if h, m := c.Stats(); h != 2 || m != 2 {
+			t.Fatalf("hits %d misses %d", h, m)
+		}
+		clk.Add(11 * time.Second) // the negative entry expires, the positive one not
+		get("c1")
+		get("nobody")
+		if n := src.fetches.Load(); n != 3 {
+			t.Fatalf("fetches %d, want 3", n)
+		}
+		clk.Add(time.Minute)
+		get("c1")
+		if n := src.fetches.Load(); n != 4 {
+			t.Fatalf("fetches %d, want 4", n)
+		}
+		// Invalidate: the next Get reads the new value.
+		src.mu.Lock()
+		src.data["c1"] = map[string]string{"ltv": "6"}
+		src.mu.Unlock()
+		c.Invalidate("c1")
+		if p := get("c1"); p.Attrs["ltv"] != 6.0 {
+			t.Fatalf("after invalidate: %v", p.Attrs["ltv"])
+		}
+		// anonymous: no fetch
+		if p := get(""); p.Known || p.ID != "" {
+			t.Fatalf("%#v", p)
+		}
+		if n := src.fetches.Load(); n != 5 {
+			t.Fatalf("fetches %d, want 5", n)
+		}
+	})
 }
 
 // TestCacheCached: Cached answers fresh entries only, never fetches, and
 // follows the schema as Get does.
 func TestCacheCached(t *testing.T) {
+	eachSource(t, func(t *testing.T, raw bool, src *fakeRaw, s Source) {
+		clk := &clock{t: time.Unix(1e9, 0)}
+		c := NewCache(s, CacheOptions{TTL: time.Minute, Now: clk.Now})
+		schema := testSchema()
+		if _, ok := c.Cached(schema, "c1"); ok {
+			t.Fatal("hit before any Get")
+		}
+		if _, ok := c.Cached(schema, ""); ok {
+			t.Fatal("hit for an anonymous customer")
+		}
+		want, err := c.Get(context.Background(), schema, "c1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p, ok := c.Cached(schema, "c1"); !ok || p != want {
+			t.Fatalf("Cached after Get: %v %v", p, ok)
+		}
+		if h, m := c.Stats(); h != 1 || m != 1 {
+			t.Fatalf("hits %d misses %d, want 1 and 1", h, m)
+		}
+		other := testSchema()
+		if p, ok := c.Cached(other, "c1"); raw != ok || ok && (p == want || p.Attrs["ltv"] != 5.0) {
+			t.Fatalf("another schema: %v %v (a raw cache decodes again, a decoded one misses)", p, ok)
+		}
+		clk.Add(time.Minute)
+		if _, ok := c.Cached(schema, "c1"); ok {
+			t.Fatal("hit after the TTL")
+		}
+		if n := src.fetches.Load(); n != 1 {
+			t.Fatalf("fetches %d, want 1", n)
+		}
+	})
+}
+
+// eachSource runs f with a fake store holding customer c1, once as a
+// RawSource (raw) and once as a Source of decoded profiles only.
+func eachSource(t *testing.T, f func(t *testing.T, raw bool, src *fakeRaw, s Source)) {
 	for _, raw := range []bool{true, false} {
 		t.Run(fmt.Sprint("raw=", raw), func(t *testing.T) {
 			src := &fakeRaw{data: map[string]map[string]string{"c1": {"ltv": "5"}}}
@@ -157,36 +187,7 @@ func TestCacheCached(t *testing.T) {
 			if !raw {
 				s = decodedOnly{src}
 			}
-			clk := &clock{t: time.Unix(1e9, 0)}
-			c := NewCache(s, CacheOptions{TTL: time.Minute, Now: clk.Now})
-			schema := testSchema()
-			if _, ok := c.Cached(schema, "c1"); ok {
-				t.Fatal("hit before any Get")
-			}
-			if _, ok := c.Cached(schema, ""); ok {
-				t.Fatal("hit for an anonymous customer")
-			}
-			want, err := c.Get(context.Background(), schema, "c1")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if p, ok := c.Cached(schema, "c1"); !ok || p != want {
-				t.Fatalf("Cached after Get: %v %v", p, ok)
-			}
-			if h, m := c.Stats(); h != 1 || m != 1 {
-				t.Fatalf("hits %d misses %d, want 1 and 1", h, m)
-			}
-			other := testSchema()
-			if p, ok := c.Cached(other, "c1"); raw != ok || ok && (p == want || p.Attrs["ltv"] != 5.0) {
-				t.Fatalf("another schema: %v %v (a raw cache decodes again, a decoded one misses)", p, ok)
-			}
-			clk.Add(time.Minute)
-			if _, ok := c.Cached(schema, "c1"); ok {
-				t.Fatal("hit after the TTL")
-			}
-			if n := src.fetches.Load(); n != 1 {
-				t.Fatalf("fetches %d, want 1", n)
-			}
+			f(t, raw, src, s)
 		})
 	}
 }

@@ -175,12 +175,7 @@ func coreServer(t *testing.T) string {
 // in stream order.
 func readStream(t *testing.T, url, prefix, filter string) []jetstream.Msg {
 	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js := testJetStream(t, url)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	st, err := js.Stream(ctx, StreamName(prefix))
@@ -212,4 +207,20 @@ func decisionEvent(i int) *engine.DecisionEvent {
 		CustomerID: "c-" + strconv.Itoa(i), Placement: "checkout", Ruleset: "abc",
 		Segments: []string{}, Experiments: []engine.Assignment{}, Actions: []engine.EventAction{}, Degraded: []string{},
 	}
+}
+
+// testJetStream connects to the NATS server at url for the test's own
+// reads and writes; the connection closes when the test ends.
+func testJetStream(t *testing.T, url string) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
 }

@@ -120,6 +120,15 @@ func (o *Options) setDefaults() {
 	}
 }
 
+// InProcessOption is the nats.Connect option of o.InProcess: connect to
+// that server without a socket, or, when it is nil, nothing.
+func (o Options) InProcessOption() nats.Option {
+	if o.InProcess == nil {
+		return func(*nats.Options) error { return nil }
+	}
+	return nats.InProcessServer(o.InProcess)
+}
+
 // StreamName is the default stream name for a subject prefix: the prefix
 // upper-cased, with every character that is not a letter, a digit, '-' or
 // '_' replaced by '_' ("arbiter" gives "ARBITER").
@@ -216,12 +225,8 @@ func NewPublisher(ctx context.Context, url string, opts Options) (*Publisher, er
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	var inProcess nats.Option = func(*nats.Options) error { return nil }
-	if opts.InProcess != nil {
-		inProcess = nats.InProcessServer(opts.InProcess)
-	}
 	nc, err := nats.Connect(url,
-		inProcess,
+		opts.InProcessOption(),
 		nats.Name(opts.Name),
 		nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1),

@@ -113,9 +113,7 @@ func TestPublisherCreatesStreamWithOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close(context.Background())
-	nc, _ := nats.Connect(url)
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js := testJetStream(t, url)
 	var info *jetstream.StreamInfo
 	waitFor(t, 10*time.Second, "the stream", func() bool {
 		s, err := js.Stream(context.Background(), StreamName(prefix))
@@ -279,12 +277,7 @@ func TestPublisherSeesRefusalsOfALimitedStream(t *testing.T) {
 	url := testNATS(t)
 	prefix := testPrefix(t, url)
 	ctx := context.Background()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js := testJetStream(t, url)
 	cfg := StreamConfig(Options{Prefix: prefix})
 	cfg.MaxMsgSize = 1000
 	if _, err := js.CreateStream(ctx, cfg); err != nil {

@@ -11,9 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/arbiterhq/arbiter/engine"
 )
 
@@ -134,12 +131,7 @@ func TestReportHandComputed(t *testing.T) {
 	url := testNATS(t)
 	prefix := testPrefix(t, url)
 	ctx := context.Background()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js := testJetStream(t, url)
 	if err := EnsureStream(ctx, js, Options{Prefix: prefix}, nil); err != nil {
 		t.Fatal(err)
 	}

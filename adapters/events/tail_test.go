@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // syncBuffer is a bytes.Buffer safe to write and read from two goroutines.
@@ -38,12 +37,7 @@ func TestTailJetStreamSinceAndFilter(t *testing.T) {
 	url := testNATS(t)
 	prefix := testPrefix(t, url)
 	ctx := context.Background()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js := testJetStream(t, url)
 	if err := EnsureStream(ctx, js, Options{Prefix: prefix}, nil); err != nil {
 		t.Fatal(err)
 	}

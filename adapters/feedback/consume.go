@@ -38,11 +38,7 @@ func Consume(ctx context.Context, natsURL string, stream events.Options, rec *Re
 		logger = slog.Default()
 	}
 	log := logger.With("component", "feedback")
-	var inProcess nats.Option = func(*nats.Options) error { return nil }
-	if stream.InProcess != nil {
-		inProcess = nats.InProcessServer(stream.InProcess)
-	}
-	nc, err := nats.Connect(natsURL, inProcess, nats.Name("arbiter feedback"), nats.RetryOnFailedConnect(true),
+	nc, err := nats.Connect(natsURL, stream.InProcessOption(), nats.Name("arbiter feedback"), nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1), nats.ReconnectWait(time.Second), nats.Timeout(2*time.Second))
 	if err != nil {
 		return fmt.Errorf("feedback: connect to NATS at %s: %w", natsURL, err)
@@ -52,7 +48,7 @@ func Consume(ctx context.Context, natsURL string, stream events.Options, rec *Re
 	if err != nil {
 		return fmt.Errorf("feedback: %w", err)
 	}
-	c := &consumer{prefix: stream.Prefix, stream: stream, rec: rec, log: log}
+	c := &consumer{stream: stream, rec: rec, log: log}
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
 			select {
@@ -78,8 +74,7 @@ func Consume(ctx context.Context, natsURL string, stream events.Options, rec *Re
 }
 
 type consumer struct {
-	prefix   string
-	stream   events.Options
+	stream   events.Options // Prefix set
 	rec      *Recorder
 	log      *slog.Logger
 	rejected atomic.Uint64
@@ -96,24 +91,22 @@ func (c *consumer) run(ctx context.Context, nc *nats.Conn, js jetstream.JetStrea
 		}
 		return err
 	}
-	name, err := js.StreamNameBySubject(setup, c.prefix+".outcome.x")
+	name, err := js.StreamNameBySubject(setup, c.stream.Prefix+".outcome.x")
 	if err != nil {
 		// The publisher creates the stream too: whichever is first, the
 		// settings are the same.
-		opts := c.stream
-		opts.Logger = c.log
-		if err := events.EnsureStream(setup, js, opts, c.log); err != nil {
+		if err := events.EnsureStream(setup, js, c.stream, c.log); err != nil {
 			return err
 		}
-		name = opts.Stream
+		name = c.stream.Stream
 		if name == "" {
-			name = events.StreamName(c.prefix)
+			name = events.StreamName(c.stream.Prefix)
 		}
 	}
 	cons, err := js.CreateOrUpdateConsumer(setup, name, jetstream.ConsumerConfig{
 		Durable:       ConsumerName,
 		Description:   "Arbiter per-offer feedback statistics (Redis)",
-		FilterSubject: c.prefix + ".outcome.>",
+		FilterSubject: c.stream.Prefix + ".outcome.>",
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       30 * time.Second,
@@ -150,7 +143,7 @@ func (c *consumer) handleJS(ctx context.Context, m jetstream.Msg) {
 		_ = m.Term()
 		return
 	}
-	ev, err := events.ParseOutcome(c.prefix, m.Subject(), m.Data(), md.Timestamp)
+	ev, err := events.ParseOutcome(c.stream.Prefix, m.Subject(), m.Data(), md.Timestamp)
 	if err != nil {
 		c.reject(err)
 		_ = m.Term() // never redelivered: it will not parse better next time
@@ -176,7 +169,7 @@ func (c *consumer) handleJS(ctx context.Context, m jetstream.Msg) {
 func (c *consumer) runCore(ctx context.Context, nc *nats.Conn) error {
 	c.log.Warn("feedback: the NATS server has no JetStream: counting live outcomes only, at most once")
 	ch := make(chan *nats.Msg, 4096)
-	sub, err := nc.ChanQueueSubscribe(c.prefix+".outcome.>", ConsumerName, ch)
+	sub, err := nc.ChanQueueSubscribe(c.stream.Prefix+".outcome.>", ConsumerName, ch)
 	if err != nil {
 		return err
 	}
@@ -186,7 +179,7 @@ func (c *consumer) runCore(ctx context.Context, nc *nats.Conn) error {
 		case <-ctx.Done():
 			return nil
 		case m := <-ch:
-			ev, err := events.ParseOutcome(c.prefix, m.Subject, m.Data, time.Now())
+			ev, err := events.ParseOutcome(c.stream.Prefix, m.Subject, m.Data, time.Now())
 			if err != nil {
 				c.reject(err)
 				continue

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -167,20 +168,13 @@ func TestConsumeFromJetStream(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- Consume(runCtx, url, events.Options{Prefix: prefix}, rec, log) }()
 	var st *OfferStats
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		st, err = rec.Offer(ctx, "vip_10")
-		if err != nil {
-			t.Fatal(err)
-		}
+	waitFor(t, 15*time.Second, func() error {
+		st = offerStats(t, rec, "vip_10")
 		if st.Converted == 2 && st.Impressions == 1 && st.Accepted == 1 {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("statistics never complete: %+v", st)
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval
-	}
+		return fmt.Errorf("statistics never complete: %+v", st)
+	})
 	if st.Revenue["USD"] != usd(2000+5025) {
 		t.Fatalf("revenue %+v", st.Revenue)
 	}
@@ -202,14 +196,12 @@ func TestConsumeFromJetStream(t *testing.T) {
 	if _, err := js.Publish(ctx, prefix+".outcome.dismissed", []byte(`{"id":"out_x","offer_id":"vip_10"}`)); err != nil {
 		t.Fatal(err)
 	}
-	deadline = time.Now().Add(15 * time.Second)
-	for st.Dismissed != 1 {
-		if time.Now().After(deadline) {
-			t.Fatalf("dismissal never counted: %+v", st)
+	waitFor(t, 15*time.Second, func() error {
+		if st = offerStats(t, rec, "vip_10"); st.Dismissed != 1 {
+			return fmt.Errorf("dismissal never counted: %+v", st)
 		}
-		time.Sleep(10 * time.Millisecond) // polling interval
-		st, _ = rec.Offer(ctx, "vip_10")
-	}
+		return nil
+	})
 	stop()
 	<-done
 	if st.Converted != 2 || st.Impressions != 1 {
@@ -247,34 +239,52 @@ func TestConsumeCreatesTheStreamAsThePublisherWould(t *testing.T) {
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	var cfg jetstream.StreamConfig
+	waitFor(t, 10*time.Second, func() error {
 		s, err := js.Stream(context.Background(), events.StreamName(opts.Prefix))
-		if err == nil {
-			if cfg := s.CachedInfo().Config; cfg.Duplicates != 30*time.Second || cfg.MaxAge != time.Hour {
-				t.Fatalf("stream created with duplicates %v, max age %v; want 30s and 1h", cfg.Duplicates, cfg.MaxAge)
-			}
-			break
+		if err != nil {
+			return fmt.Errorf("the consumer created no stream: %w", err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the consumer created no stream: %v", err)
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval
+		cfg = s.CachedInfo().Config
+		return nil
+	})
+	if cfg.Duplicates != 30*time.Second || cfg.MaxAge != time.Hour {
+		t.Fatalf("stream created with duplicates %v, max age %v; want 30s and 1h", cfg.Duplicates, cfg.MaxAge)
 	}
 	if _, err := js.Publish(context.Background(), opts.Prefix+".outcome.accepted", []byte(`{"id":"o1","offer_id":"vip_10"}`)); err != nil {
 		t.Fatal(err)
 	}
-	for {
-		st, err := rec.Offer(context.Background(), "vip_10")
-		if err != nil {
-			t.Fatal(err)
+	waitFor(t, 10*time.Second, func() error {
+		if st := offerStats(t, rec, "vip_10"); st.Accepted != 1 {
+			return fmt.Errorf("the outcome was never counted: %+v", st)
 		}
-		if st.Accepted == 1 {
-			break
+		return nil
+	})
+}
+
+// waitFor polls cond until it returns nil, and fails the test with its
+// last error when d has passed.
+func waitFor(t *testing.T, d time.Duration, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		err := cond()
+		if err == nil {
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the outcome was never counted: %+v", st)
+			t.Fatalf("after %v: %v", d, err)
 		}
-		time.Sleep(10 * time.Millisecond) // polling interval
+		time.Sleep(10 * time.Millisecond) // polling interval, not synchronisation
 	}
+}
+
+// offerStats reads an offer's statistics, failing the test on an error.
+func offerStats(t *testing.T, rec *Recorder, offer string) *OfferStats {
+	t.Helper()
+	st, err := rec.Offer(context.Background(), offer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }

@@ -345,21 +345,7 @@ func capture(ctx context.Context, addr, kind string, d time.Duration, path strin
 		<-done
 		return "CPU profile: " + err.Error()
 	}
-	resp, err = client.Do(req)
-	if err == nil && resp.StatusCode != http.StatusOK {
-		resp.Body.Close()
-		err = errors.New(resp.Status)
-	}
-	if err == nil {
-		var f *os.File
-		if f, err = os.Create(path); err == nil {
-			_, err = io.Copy(f, resp.Body)
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-		}
-		resp.Body.Close()
-	}
+	err = download(client, req, path)
 	<-done
 	if err != nil {
 		return "CPU profile: " + err.Error()
@@ -374,28 +360,33 @@ func capture(ctx context.Context, addr, kind string, d time.Duration, path strin
 // collection) of the server at addr into path: what every collection
 // marks, and so what the tail of the open loop pays for.
 func captureHeap(ctx context.Context, addr, path string) string {
-	client := &http.Client{Timeout: 30 * time.Second}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/debug/pprof/heap?gc=1", nil)
-	if err != nil {
-		return "heap profile: " + err.Error()
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return "heap profile: " + err.Error()
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return "no heap profile: " + resp.Status
-	}
-	f, err := os.Create(path)
 	if err == nil {
-		_, err = io.Copy(f, resp.Body)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
+		err = download(&http.Client{Timeout: 30 * time.Second}, req, path)
 	}
 	if err != nil {
 		return "heap profile: " + err.Error()
 	}
 	return "live heap after saturation: " + path + " (go tool pprof -sample_index=inuse_space -top " + path + ")"
+}
+
+// download writes the body of req's answer into path.
+func download(client *http.Client, req *http.Request, path string) error {
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return errors.New(resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(f, resp.Body)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
