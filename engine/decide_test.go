@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -34,9 +33,6 @@ func load(t testing.TB, files map[string]string) *rules.Ruleset {
 		fsys[name] = &fstest.MapFile{Data: []byte(src)}
 	}
 	rs, err := rules.LoadFS(fsys)
-	if errors.Is(err, rules.ErrNotBuilt) {
-		t.Fatal("the rules compiler is not built")
-	}
 	if err != nil {
 		t.Fatalf("rules: %v", err)
 	}

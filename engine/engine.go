@@ -35,10 +35,6 @@ func New(o Options) *Engine {
 	return e
 }
 
-// ErrNotBuilt was returned by the stubs before the engine landed; Decide
-// no longer returns it.
-var ErrNotBuilt = errors.New("engine: not built yet")
-
 // ErrNoRuleset is returned by Decide when it is given no ruleset.
 var ErrNoRuleset = errors.New("engine: no ruleset")
 
@@ -181,7 +177,7 @@ func (e *Engine) checkOffers(s *scratch, rs *rules.Ruleset, req *Request, holdou
 			c.reason = ReasonExperiment
 		case !placementOK(o, req.Placement):
 			c.reason = ReasonPlacement
-		case !scheduleOK(o.Schedule, req.Now):
+		case !o.Schedule.Active(req.Now):
 			c.reason = ReasonSchedule
 		case !s.segmentOK(o):
 			c.reason = ReasonSegment

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -20,9 +19,6 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 func loadDir(t testing.TB, dir string) *rules.Ruleset {
 	t.Helper()
 	rs, err := rules.Load(dir)
-	if errors.Is(err, rules.ErrNotBuilt) {
-		t.Fatal("the rules compiler is not built")
-	}
 	if err != nil {
 		t.Fatalf("rules: %v", err)
 	}

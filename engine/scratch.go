@@ -327,38 +327,6 @@ func (s *scratch) segmentOK(o *rules.Offer) bool {
 	return true
 }
 
-// scheduleOK: start inclusive, end exclusive; days and hours (minute of
-// the day, both ends inclusive) read in the schedule's timezone.
-func scheduleOK(sc *rules.Schedule, now time.Time) bool {
-	if sc == nil {
-		return true
-	}
-	if !sc.Start.IsZero() && now.Before(sc.Start) {
-		return false
-	}
-	if !sc.End.IsZero() && !now.Before(sc.End) {
-		return false
-	}
-	if !sc.HasDays && !sc.HasHours {
-		return true
-	}
-	loc := sc.Location
-	if loc == nil {
-		loc = time.UTC
-	}
-	local := now.In(loc)
-	if sc.HasDays && !sc.Days[local.Weekday()] {
-		return false
-	}
-	if sc.HasHours {
-		m := local.Hour()*60 + local.Minute()
-		if m < sc.FromMinute || m > sc.ToMinute {
-			return false
-		}
-	}
-	return true
-}
-
 // errResultType is a program that returned an unexpected type.
 var errResultType = errors.New("unexpected result type")
 

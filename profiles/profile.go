@@ -5,7 +5,6 @@ package profiles
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -15,10 +14,6 @@ import (
 	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/rules"
 )
-
-// ErrNotBuilt was returned by the stubs before the profile model landed; it
-// is kept so that code written against it still compiles.
-var ErrNotBuilt = errors.New("profiles: not built yet")
 
 // FieldError is one profile value that does not fit its schema field.
 type FieldError struct {
@@ -240,27 +235,6 @@ func rawString(v any) string {
 		}
 		return string(b)
 	}
-}
-
-// TypeName is the schema spelling of a field type ("number", "[string]").
-func TypeName(t rules.Type) string {
-	switch t {
-	case rules.TypeString:
-		return "string"
-	case rules.TypeInt:
-		return "int"
-	case rules.TypeNumber:
-		return "number"
-	case rules.TypeBool:
-		return "bool"
-	case rules.TypeTime:
-		return "time"
-	case rules.TypeStringList:
-		return "[string]"
-	case rules.TypeNumberList:
-		return "[number]"
-	}
-	return "type " + strconv.Itoa(int(t))
 }
 
 func describe(v any) string {

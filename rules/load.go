@@ -74,9 +74,6 @@ func (es Errors) Error() string {
 	return strings.Join(lines, "\n")
 }
 
-// ErrNotBuilt is returned by the stubs until the compiler lands.
-var ErrNotBuilt = errors.New("rules: compiler not built yet")
-
 // ErrNoRuleFiles is returned when a rules directory holds no *.yaml file.
 var ErrNoRuleFiles = errors.New("rules: no *.yaml or *.yml files found")
 

@@ -160,6 +160,40 @@ type Schedule struct {
 	Location             *time.Location
 }
 
+// Active reports whether the schedule lets its offer be offered at now:
+// start inclusive, end exclusive; days and hours (minute of the day, both
+// ends inclusive) read in the schedule's timezone. A nil schedule is
+// always active.
+func (sc *Schedule) Active(now time.Time) bool {
+	if sc == nil {
+		return true
+	}
+	if !sc.Start.IsZero() && now.Before(sc.Start) {
+		return false
+	}
+	if !sc.End.IsZero() && !now.Before(sc.End) {
+		return false
+	}
+	if !sc.HasDays && !sc.HasHours {
+		return true
+	}
+	loc := sc.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	local := now.In(loc)
+	if sc.HasDays && !sc.Days[local.Weekday()] {
+		return false
+	}
+	if sc.HasHours {
+		m := local.Hour()*60 + local.Minute()
+		if m < sc.FromMinute || m > sc.ToMinute {
+			return false
+		}
+	}
+	return true
+}
+
 // Caps limit grants of an offer. Zero values mean "no such cap".
 type Caps struct {
 	PerCustomer int           // grants per customer in Window

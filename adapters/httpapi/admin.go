@@ -150,7 +150,7 @@ func View(snap *reload.Snapshot, last *reload.Failure, now time.Time) RulesView 
 	for _, o := range rs.Offers {
 		ov := OfferView{ID: o.ID, Kind: o.Kind, Title: o.Title.Source, Placements: nonNil(o.Placements),
 			Segments: nonNil(o.Segments), Group: o.Group, Priority: o.Priority, Fallback: o.Fallback,
-			Active: !o.Disabled && scheduleActive(o.Schedule, now)}
+			Active: !o.Disabled && o.Schedule.Active(now)}
 		if o.Discount != nil {
 			ov.Discount = string(o.Discount.Type)
 		}
@@ -191,36 +191,6 @@ func View(snap *reload.Snapshot, last *reload.Failure, now time.Time) RulesView 
 		v.Experiments = append(v.Experiments, ev)
 	}
 	return v
-}
-
-// scheduleActive reports whether a schedule lets its offer be offered at
-// now: start inclusive, end exclusive, days and hours in its timezone.
-func scheduleActive(s *rules.Schedule, now time.Time) bool {
-	if s == nil {
-		return true
-	}
-	if !s.Start.IsZero() && now.Before(s.Start) {
-		return false
-	}
-	if !s.End.IsZero() && !now.Before(s.End) {
-		return false
-	}
-	loc := s.Location
-	if loc == nil {
-		loc = time.UTC
-	}
-	t := now.In(loc)
-	if s.HasDays && !s.Days[t.Weekday()] {
-		return false
-	}
-	if s.HasHours {
-		m := t.Hour()*60 + t.Minute()
-		if s.FromMinute <= s.ToMinute {
-			return m >= s.FromMinute && m <= s.ToMinute
-		}
-		return m >= s.FromMinute || m <= s.ToMinute // across midnight: "22:00-02:00"
-	}
-	return true
 }
 
 func (s *Server) writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {

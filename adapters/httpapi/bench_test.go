@@ -13,9 +13,6 @@ import (
 // listener (a client, the server, the real decoder, a stub engine that
 // answers a fixed one-action decision): the HTTP layer's own cost.
 func BenchmarkDecide(b *testing.B) {
-	if !wireBuilt() {
-		b.Skip("engine.DecodeDecide is not built yet")
-	}
 	h := newHarness(b, true, func(o *Options) { o.Sink = nil })
 	body := []byte(decideBody)
 	b.ReportAllocs()
@@ -41,9 +38,6 @@ func BenchmarkDecide(b *testing.B) {
 
 // BenchmarkDecideHandler is the handler alone, without a connection.
 func BenchmarkDecideHandler(b *testing.B) {
-	if !wireBuilt() {
-		b.Skip("engine.DecodeDecide is not built yet")
-	}
 	h := newHarness(b, true, func(o *Options) { o.Sink = nil })
 	handler := h.srv.Handler()
 	var req fasthttp.Request

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -246,13 +245,3 @@ func (h *harness) do(method, path, body string, headers ...string) resp {
 	}
 	return r
 }
-
-// wireBuilt reports whether engine.DecodeDecide is implemented.
-func wireBuilt() bool {
-	_, err := engine.DecodeDecide([]byte(`{}`), 3)
-	var we *engine.WireError
-	return err == nil || errors.As(err, &we)
-}
-
-// eventsBuilt reports whether Decision.Event is implemented.
-func eventsBuilt() bool { return (&engine.Decision{DecisionID: "x"}).Event() != nil }

@@ -151,9 +151,6 @@ func FuzzDecide(f *testing.F) {
 		`{"decision_id": "d", "offer_id": "o", "type": "converted", "value": 1e308, "currency": "JPY"}`} {
 		f.Add([]byte(s))
 	}
-	if !wireBuilt() {
-		f.Skip("engine.DecodeDecide is not built yet")
-	}
 	h := newHarness(f, true, nil)
 	handler := h.srv.Handler()
 	f.Fuzz(func(t *testing.T, body []byte) {

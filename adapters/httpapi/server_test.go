@@ -18,15 +18,7 @@ const decideBody = `{"customer_id": "c-1042", "placement": "checkout", "channel"
  "cart": {"currency": "USD", "items": [{"sku": "SHOE-1", "category": "shoes", "price": 60.25, "quantity": 2}]},
  "context": {"country": "US"}}`
 
-func requireWire(t *testing.T) {
-	t.Helper()
-	if !wireBuilt() {
-		t.Fatal("engine.DecodeDecide is not built")
-	}
-}
-
 func TestDecideOK(t *testing.T) {
-	requireWire(t)
 	h := newHarness(t, true, nil)
 	r := h.do("POST", "/v1/decide", decideBody)
 	if r.status != 200 {
@@ -56,16 +48,13 @@ func TestDecideOK(t *testing.T) {
 	if p == nil || p.ID != "c-1042" || p.Known {
 		t.Errorf("no source: the profile should be an unknown c-1042, got %+v", p)
 	}
-	if eventsBuilt() {
-		evs := h.sink.events()
-		if len(evs) != 1 || evs[0].EventID() != id || evs[0].Subject("arbiter") != "arbiter.decision.checkout" {
-			t.Fatalf("events %v", evs)
-		}
+	evs := h.sink.events()
+	if len(evs) != 1 || evs[0].EventID() != id || evs[0].Subject("arbiter") != "arbiter.decision.checkout" {
+		t.Fatalf("events %v", evs)
 	}
 }
 
 func TestDecideDryRunAndExplain(t *testing.T) {
-	requireWire(t)
 	h := newHarness(t, true, nil)
 	r := h.do("POST", "/v1/decide", `{"customer_id": "c-1", "dry_run": true, "explain": true, "now": "2026-11-28T12:00:00+08:00"}`)
 	if r.status != 200 {
@@ -87,7 +76,6 @@ func TestDecideDryRunAndExplain(t *testing.T) {
 }
 
 func TestErrors(t *testing.T) {
-	requireWire(t)
 	big := `{"customer_id": "` + strings.Repeat("x", 5000) + `"}`
 	cases := []struct {
 		name, method, path, body string
@@ -191,7 +179,6 @@ func TestAuth(t *testing.T) {
 }
 
 func TestProfileSource(t *testing.T) {
-	requireWire(t)
 	known := &engine.Profile{ID: "c-1042", Known: true, Attrs: map[string]any{"id": "c-1042", "known": true}}
 	cases := []struct {
 		name     string
@@ -253,7 +240,6 @@ func (c *cachedStub) Get(ctx context.Context, _ *rules.Schema, id string) (*engi
 // TestProfileCacheHit: a source with a cache is asked for a fresh entry
 // first, and a hit is served without Get (whose deadline costs a timer).
 func TestProfileCacheHit(t *testing.T) {
-	requireWire(t)
 	hit := &engine.Profile{ID: "c-1042", Known: true, Attrs: map[string]any{"id": "c-1042", "known": true, "from": "cache"}}
 	for _, cached := range []bool{true, false} {
 		t.Run(fmt.Sprint("cached=", cached), func(t *testing.T) {
@@ -306,10 +292,8 @@ func TestReload(t *testing.T) {
 		t.Errorf("last_error %v", le)
 	}
 	// The old ruleset keeps serving.
-	if wireBuilt() {
-		if r := h.do("POST", "/v1/decide", decideBody); r.status != 200 || r.json(t)["ruleset"] != "v2" {
-			t.Errorf("decide after a broken reload: %d %s", r.status, r.body)
-		}
+	if r := h.do("POST", "/v1/decide", decideBody); r.status != 200 || r.json(t)["ruleset"] != "v2" {
+		t.Errorf("decide after a broken reload: %d %s", r.status, r.body)
 	}
 	h.rules.broken.Store(false)
 	if r := h.do("POST", "/v1/rules/reload", ""); r.status != 200 || r.json(t)["changed"] != false {
@@ -348,32 +332,6 @@ func TestRulesView(t *testing.T) {
 	}
 }
 
-func TestScheduleActive(t *testing.T) {
-	sh, _ := time.LoadLocation("Asia/Shanghai")
-	s := &rules.Schedule{Start: time.Date(2026, 11, 27, 0, 0, 0, 0, sh), End: time.Date(2026, 12, 2, 0, 0, 0, 0, sh),
-		HasDays: true, HasHours: true, FromMinute: 18 * 60, ToMinute: 23*60 + 59, Location: sh}
-	s.Days[time.Friday], s.Days[time.Saturday], s.Days[time.Sunday] = true, true, true
-	cases := []struct {
-		at   time.Time
-		want bool
-	}{
-		{time.Date(2026, 11, 27, 18, 0, 0, 0, sh), true},   // Friday 18:00, first minute
-		{time.Date(2026, 11, 27, 23, 59, 59, 0, sh), true}, // last minute
-		{time.Date(2026, 11, 27, 17, 59, 0, 0, sh), false},
-		{time.Date(2026, 11, 30, 19, 0, 0, 0, sh), false}, // Monday
-		{time.Date(2026, 11, 26, 19, 0, 0, 0, sh), false}, // before start
-		{time.Date(2026, 12, 2, 0, 0, 0, 0, sh), false},   // end exclusive
-	}
-	for _, tc := range cases {
-		if got := scheduleActive(s, tc.at); got != tc.want {
-			t.Errorf("%v: %v, want %v", tc.at, got, tc.want)
-		}
-	}
-	if !scheduleActive(nil, time.Now()) {
-		t.Error("no schedule is always active")
-	}
-}
-
 func TestReadyz(t *testing.T) {
 	checks := map[string]Check{
 		"redis": func(context.Context) error { return nil },
@@ -404,9 +362,7 @@ func TestMetricsExposition(t *testing.T) {
 	h.srv.Metrics().RuleError("vip")
 	h.srv.Metrics().EventStatsFunc(func() (s metrics.EventStats) { return s })
 	h.srv.Metrics().CacheStatsFunc(func() (uint64, uint64) { return 7, 3 })
-	if wireBuilt() {
-		h.do("POST", "/v1/decide", decideBody, "Authorization", "Bearer k")
-	}
+	h.do("POST", "/v1/decide", decideBody, "Authorization", "Bearer k")
 	h.do("POST", "/v1/rules/reload", "", "Authorization", "Bearer k")
 	r := h.do("GET", "/metrics", "")
 	if r.status != 200 || !strings.HasPrefix(r.header["Content-Type"], "text/plain") {
@@ -424,9 +380,7 @@ func TestMetricsExposition(t *testing.T) {
 		`arbiter_events_dropped_total 0`,
 		`go_goroutines`,
 	}
-	if wireBuilt() {
-		want = append(want, `arbiter_decisions_total{placement="checkout",result="ok"} 1`, `arbiter_decision_duration_seconds_count 1`)
-	}
+	want = append(want, `arbiter_decisions_total{placement="checkout",result="ok"} 1`, `arbiter_decision_duration_seconds_count 1`)
 	for _, w := range want {
 		if !strings.Contains(body, w) {
 			t.Errorf("metrics lack %q", w)
@@ -435,7 +389,6 @@ func TestMetricsExposition(t *testing.T) {
 }
 
 func TestOutcomes(t *testing.T) {
-	requireWire(t)
 	h := newHarness(t, true, func(o *Options) {
 		o.AssignedVariants = func(rs *rules.Ruleset, id string) []engine.Assignment {
 			return []engine.Assignment{{ID: "depth", Variant: "deep"}}
@@ -480,7 +433,6 @@ func TestIDsUniqueAndOrdered(t *testing.T) {
 }
 
 func TestShutdownFinishesInFlight(t *testing.T) {
-	requireWire(t)
 	release := make(chan struct{})
 	started := make(chan struct{}, 1)
 	h := newHarness(t, true, func(o *Options) {

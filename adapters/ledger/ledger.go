@@ -223,70 +223,6 @@ func decodeResults(reply string, n int) ([]engine.Result, error) {
 	return out, nil
 }
 
-// walker is the engine's walk, once engine.(*Plan).Walk exists.
-type walker interface {
-	Walk(reserve func(i int) engine.Result) []engine.Result
-}
-
-// walk runs the plan's greedy walk: engine.(*Plan).Walk when the engine
-// has it, else Walk (this package's copy of the same contract).
-func walk(p *engine.Plan, reserve func(i int) engine.Result) []engine.Result {
-	if w, ok := any(p).(walker); ok {
-		return w.Walk(reserve)
-	}
-	return Walk(p, reserve)
-}
-
-// Walk is the greedy walk of engine.Plan as its contract states it, for
-// ledgers and tests while the engine's own may not exist: in order, a
-// fallback item is skipped when the main pass granted; then limit, group,
-// guardrail; then reserve(i) for a capped item.
-func Walk(p *engine.Plan, reserve func(i int) engine.Result) []engine.Result {
-	out := make([]engine.Result, len(p.Items))
-	granted, mainGranted := 0, 0
-	var sum int64
-	var groups []string
-	for i := range p.Items {
-		it := &p.Items[i]
-		var r engine.Result
-		switch {
-		case it.Fallback && mainGranted > 0:
-			r = engine.SkippedFallback
-		case granted >= p.Limit:
-			r = engine.SkippedLimit
-		case it.Group != "" && contains(groups, it.Group):
-			r = engine.SkippedGroup
-		case sum+it.Amount > p.Guardrail:
-			r = engine.SkippedGuardrail
-		case it.Capped():
-			r = reserve(i)
-		default:
-			r = engine.Granted
-		}
-		if r == engine.Granted {
-			granted++
-			if !it.Fallback {
-				mainGranted++
-			}
-			if it.Group != "" {
-				groups = append(groups, it.Group)
-			}
-			sum += it.Amount
-		}
-		out[i] = r
-	}
-	return out
-}
-
-func contains(l []string, s string) bool {
-	for _, x := range l {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // reserveSplit is ModeSplit: one pipeline of per-slot scripts, the walk in
 // Go, then a background release of what the walk did not use.
 func (l *Redis) reserveSplit(ctx context.Context, p *engine.Plan, token string) ([]engine.Result, error) {
@@ -391,7 +327,7 @@ func (l *Redis) reserveSplit(ctx context.Context, p *engine.Plan, token string) 
 		}
 	}
 
-	results := walk(p, func(i int) engine.Result {
+	results := p.Walk(func(i int) engine.Result {
 		it := &p.Items[i]
 		switch {
 		case it.PerCustomer > 0 && pcRes[i] != '1':

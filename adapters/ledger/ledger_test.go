@@ -31,7 +31,7 @@ func newModel() *model {
 
 func (m *model) reserve(p *engine.Plan) []engine.Result {
 	now := p.Now.UnixMilli()
-	return walk(p, func(i int) engine.Result {
+	return p.Walk(func(i int) engine.Result {
 		it := &p.Items[i]
 		ck := p.CustomerID + "/" + it.OfferID
 		bk := it.OfferID + "/" + p.Currency
@@ -369,29 +369,6 @@ func TestCluster(t *testing.T) {
 	checkCounters(t, c1, prefix, m)
 	prefix2 := redistest.UniquePrefix(t)
 	exactness(t, []*Redis{New(c1, prefix2), New(c2, prefix2)}, c1, prefix2, false)
-}
-
-// TestEngineWalkAgrees compares this package's Walk with the engine's
-// (*Plan).Walk on random plans and random reservation outcomes; it skips
-// until the engine has Walk.
-func TestEngineWalkAgrees(t *testing.T) {
-	if _, ok := any(&engine.Plan{}).(walker); !ok {
-		t.Fatal("engine.(*Plan).Walk does not exist")
-	}
-	r := rand.New(rand.NewPCG(3, 4))
-	for n := 0; n < 5000; n++ {
-		p := randomPlan(r, time.Unix(1e9, 0))
-		outcomes := make([]engine.Result, len(p.Items))
-		for i := range outcomes {
-			outcomes[i] = []engine.Result{engine.Granted, engine.Granted, engine.SkippedCapPerCustomer, engine.SkippedCapTotal, engine.SkippedBudget}[r.IntN(5)]
-		}
-		var calledMine, calledEngine []int
-		mine := Walk(p, func(i int) engine.Result { calledMine = append(calledMine, i); return outcomes[i] })
-		theirs := any(p).(walker).Walk(func(i int) engine.Result { calledEngine = append(calledEngine, i); return outcomes[i] })
-		if !reflect.DeepEqual(mine, theirs) || !reflect.DeepEqual(calledMine, calledEngine) {
-			t.Fatalf("plan %+v outcomes %v:\n ledger %v (reserve %v)\n engine %v (reserve %v)", p, outcomes, mine, calledMine, theirs, calledEngine)
-		}
-	}
 }
 
 // TestSplitReleasesOnError: in ModeSplit, when the customer's script fails
