@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"testing/fstest"
 	"testing/quick"
 	"time"
 
@@ -28,11 +27,11 @@ profile:
 // load compiles rule files given as name → YAML (the schema is added).
 func load(t testing.TB, files map[string]string) *rules.Ruleset {
 	t.Helper()
-	fsys := fstest.MapFS{"profile.yaml": {Data: []byte(schemaYAML)}}
+	fs := []rules.File{{Path: "profile.yaml", Data: []byte(schemaYAML)}}
 	for name, src := range files {
-		fsys[name] = &fstest.MapFile{Data: []byte(src)}
+		fs = append(fs, rules.File{Path: name, Data: []byte(src)})
 	}
-	rs, err := rules.LoadFS(fsys)
+	rs, err := rules.Compile(fs)
 	if err != nil {
 		t.Fatalf("rules: %v", err)
 	}

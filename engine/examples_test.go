@@ -5,10 +5,10 @@ import (
 	"io/fs"
 	"testing"
 
+	"github.com/arbiterhq/arbiter/adapters/rulefiles"
 	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/examples"
-	"github.com/arbiterhq/arbiter/rules"
-	"github.com/arbiterhq/arbiter/rules/ruletest"
+	"github.com/arbiterhq/arbiter/ruletest"
 )
 
 // TestExampleRuleTests runs the rule tests of examples/checkout, written by
@@ -18,7 +18,7 @@ func TestExampleRuleTests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rs, err := rules.LoadFS(sub)
+	rs, err := rulefiles.LoadFS(sub)
 	if err != nil {
 		t.Fatalf("examples/checkout does not load: %v", err)
 	}

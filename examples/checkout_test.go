@@ -7,17 +7,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/arbiterhq/arbiter/adapters/rulefiles"
 	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/profiles"
 	"github.com/arbiterhq/arbiter/rules"
-	"github.com/arbiterhq/arbiter/rules/ruletest"
+	"github.com/arbiterhq/arbiter/ruletest"
 )
 
 func loadCheckout(t *testing.T) *rules.Ruleset {
 	t.Helper()
-	rs, err := rules.LoadFS(checkoutFS(t))
+	rs, err := rulefiles.LoadFS(checkoutFS(t))
 	if err != nil {
-		t.Fatalf("rules.LoadFS(examples.Checkout/checkout): %v", err)
+		t.Fatalf("rulefiles.LoadFS(examples.Checkout/checkout): %v", err)
 	}
 	return rs
 }

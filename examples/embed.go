@@ -9,7 +9,7 @@ import "embed"
 // examples/checkout (profile schema, segments, offers, the experiment,
 // arbitration and the rule tests), rooted at "checkout". Use
 // fs.Sub(Checkout, "checkout") to get the rules directory itself, e.g. for
-// rules.LoadFS. It is read-only.
+// rulefiles.LoadFS (adapters/rulefiles). It is read-only.
 //
 //go:embed checkout
 var Checkout embed.FS

@@ -7,8 +7,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/arbiterhq/arbiter/adapters/rulefiles"
 	"github.com/arbiterhq/arbiter/examples"
-	"github.com/arbiterhq/arbiter/rules"
 )
 
 func checkoutFS(t *testing.T) fs.FS {
@@ -70,9 +70,9 @@ func TestCheckoutEmbedsEveryFile(t *testing.T) {
 
 // TestCheckoutLoads compiles the embedded ruleset, as the demo does.
 func TestCheckoutLoads(t *testing.T) {
-	rs, err := rules.LoadFS(checkoutFS(t))
+	rs, err := rulefiles.LoadFS(checkoutFS(t))
 	if err != nil {
-		t.Fatalf("rules.LoadFS(examples.Checkout/checkout): %v", err)
+		t.Fatalf("rulefiles.LoadFS(examples.Checkout/checkout): %v", err)
 	}
 	if len(rs.Segments) < 20 || len(rs.Offers) < 15 || len(rs.Experiments) != 1 || len(rs.Tests) < 50 {
 		t.Errorf("loaded %d segments, %d offers, %d experiments, %d tests; want the whole example",
@@ -82,9 +82,9 @@ func TestCheckoutLoads(t *testing.T) {
 	if a.MaxActions != 3 || a.MaxDiscountPercent != 30 || a.Holdout != 5 || !slices.Equal(a.Fallback, []string{"newsletter_signup"}) {
 		t.Errorf("arbitration = %+v", a)
 	}
-	disk, err := rules.Load("checkout")
+	disk, err := rulefiles.Load("checkout")
 	if err != nil {
-		t.Fatalf("rules.Load(examples/checkout): %v", err)
+		t.Fatalf("rulefiles.Load(examples/checkout): %v", err)
 	}
 	if disk.Version != rs.Version {
 		t.Errorf("the embedded ruleset's version %s differs from the directory's %s", rs.Version, disk.Version)

@@ -3,14 +3,14 @@ package examples_test
 import (
 	"testing"
 
-	"github.com/arbiterhq/arbiter/rules"
+	"github.com/arbiterhq/arbiter/adapters/rulefiles"
 )
 
 // TestRuleTestsCoverTheRules checks that the example's rule tests name
 // every segment as matching at least once, and expect every offer to be
 // chosen at least once: a rule without a test is a rule nobody checked.
 func TestRuleTestsCoverTheRules(t *testing.T) {
-	rs, err := rules.LoadFS(checkoutFS(t))
+	rs, err := rulefiles.LoadFS(checkoutFS(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,12 +5,12 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"testing/fstest"
 )
 
-// FuzzLoad feeds arbitrary text as a rule file (and as a test file) through
-// LoadFS: it must never panic, and every rules.Error must have a position.
-func FuzzLoad(f *testing.F) {
+// FuzzCompile feeds arbitrary text as a rule file (and as a test file)
+// through Compile: it must never panic, and every rules.Error must have a
+// position.
+func FuzzCompile(f *testing.F) {
 	seeds := []string{
 		"",
 		"offers: [{id: a, kind: action}]",
@@ -40,8 +40,7 @@ func FuzzLoad(f *testing.F) {
 		if asTest {
 			name = "r_test.yaml"
 		}
-		fs := fstest.MapFS{name: {Data: []byte(text)}}
-		rs, err := LoadFS(fs)
+		rs, err := Compile([]File{{Path: name, Data: []byte(text)}})
 		if err == nil {
 			if rs == nil || len(rs.Version) != 8 {
 				t.Fatalf("no ruleset or bad version: %+v", rs)

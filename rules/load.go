@@ -3,10 +3,7 @@ package rules
 import (
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path"
-	"sort"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -74,123 +71,34 @@ func (es Errors) Error() string {
 	return strings.Join(lines, "\n")
 }
 
-// ErrNoRuleFiles is returned when a rules directory holds no *.yaml file.
+// ErrNoRuleFiles is returned when there is no rule file to compile.
 var ErrNoRuleFiles = errors.New("rules: no *.yaml or *.yml files found")
 
-// Load reads every *.yaml file under dir, recursively, and compiles them
-// into one Ruleset. Problems in the rules come back as Errors (use
-// errors.As); anything else is an I/O error.
-func Load(dir string) (*Ruleset, error) {
-	st, err := os.Stat(dir)
-	if err != nil {
-		return nil, fmt.Errorf("rules: %w", err)
-	}
-	if !st.IsDir() {
-		return nil, fmt.Errorf("rules: %s is not a directory", dir)
-	}
-	rs, err := LoadFS(os.DirFS(dir))
-	if errors.Is(err, ErrNoRuleFiles) {
-		return nil, fmt.Errorf("%w under %s", ErrNoRuleFiles, dir)
-	}
-	return rs, err
+// File is one rule file: its path relative to the rules directory,
+// slash-separated (as errors and Ruleset.Files show it), and its content.
+type File struct {
+	Path string
+	Data []byte
 }
 
-// ruleFiles lists the *.yaml and *.yml files under the root of fsys,
-// sorted, skipping hidden files and directories (.git, and the ..data and
-// ..<timestamp> directories of a Kubernetes ConfigMap volume, whose files
-// are also linked from the top). Symbolic links are followed, to files and
-// to directories, and every file and directory is read once, by the first
-// path that leads to it (so a link cycle ends, and a link to a directory
-// beside that directory reads it once). A link to a rule file that is
-// missing is an error: a deleted target must not drop rules in silence.
-func ruleFiles(fsys fs.FS) ([]string, error) {
-	var paths []string
-	var dirs, files []fs.FileInfo
-	seen := func(list *[]fs.FileInfo, fi fs.FileInfo) bool {
-		for _, x := range *list {
-			if os.SameFile(x, fi) {
-				return true
-			}
-		}
-		*list = append(*list, fi)
-		return false
-	}
-	isRuleFile := func(name string) bool {
-		ext := path.Ext(name)
-		return ext == ".yaml" || ext == ".yml"
-	}
-	var walk func(root string) error
-	walk = func(root string) error {
-		return fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			name := d.Name()
-			if p != root && strings.HasPrefix(name, ".") {
-				if d.IsDir() {
-					return fs.SkipDir
-				}
-				return nil
-			}
-			isLink := d.Type()&fs.ModeSymlink != 0
-			if !d.IsDir() && !isLink {
-				if !isRuleFile(name) {
-					return nil
-				}
-				if fi, err := d.Info(); err == nil && seen(&files, fi) {
-					return nil
-				}
-				paths = append(paths, p)
-				return nil
-			}
-			fi, err := fs.Stat(fsys, p) // follows a link
-			if err != nil {
-				if isLink && isRuleFile(name) {
-					return fmt.Errorf("%s links to a file that does not exist", p)
-				}
-				if isLink {
-					return nil // a dangling link to something else
-				}
-				return err
-			}
-			switch {
-			case fi.IsDir() && isLink:
-				return walk(p) // which skips it when it was read already
-			case fi.IsDir() && seen(&dirs, fi):
-				return fs.SkipDir
-			case fi.IsDir():
-				return nil
-			case isRuleFile(name) && !seen(&files, fi):
-				paths = append(paths, p)
-			}
-			return nil
-		})
-	}
-	if err := walk("."); err != nil {
-		return nil, fmt.Errorf("rules: reading the rules directory: %w", err)
-	}
-	sort.Strings(paths)
-	return paths, nil
-}
-
-// LoadFS is Load on a file system; paths in errors are relative to its root.
-func LoadFS(fsys fs.FS) (*Ruleset, error) {
-	paths, err := ruleFiles(fsys)
-	if err != nil {
-		return nil, err
-	}
-	if len(paths) == 0 {
+// Compile compiles the rule files into one Ruleset, in path order; files
+// whose path ends in _test.yaml or _test.yml hold rule tests. It reads
+// nothing (adapters/rulefiles reads a rules directory). Problems in the
+// rules come back as Errors (use errors.As); no files at all is
+// ErrNoRuleFiles.
+func Compile(files []File) (*Ruleset, error) {
+	if len(files) == 0 {
 		return nil, ErrNoRuleFiles
 	}
+	files = slices.Clone(files)
+	slices.SortStableFunc(files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
+	paths := make([]string, len(files))
 	l := newLoader()
 	var s sections
-	for _, p := range paths {
-		data, err := fs.ReadFile(fsys, p)
-		if err != nil {
-			return nil, fmt.Errorf("rules: reading %s: %w", p, err)
-		}
-		for _, root := range l.parseFile(p, data) {
-			l.gather(&s, p, root)
+	for i, f := range files {
+		paths[i] = f.Path
+		for _, root := range l.parseFile(f.Path, f.Data) {
+			l.gather(&s, f.Path, root)
 		}
 	}
 	return l.build(&s, paths)

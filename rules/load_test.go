@@ -3,11 +3,12 @@ package rules
 import (
 	"errors"
 	"flag"
+	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
-	"testing/fstest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -25,7 +26,7 @@ func TestErrorGolden(t *testing.T) {
 		}
 		t.Run(d.Name(), func(t *testing.T) {
 			dir := filepath.Join("testdata/errors", d.Name())
-			rs, err := Load(dir)
+			rs, err := Compile(readDir(t, dir))
 			if err == nil {
 				t.Fatalf("loaded without errors (version %s)", rs.Version)
 			}
@@ -56,29 +57,60 @@ func TestErrorGolden(t *testing.T) {
 	}
 }
 
-// mustLoad loads a map of files and fails the test on any error.
+// mustLoad compiles a map of files and fails the test on any error.
 func mustLoad(t *testing.T, files map[string]string) *Ruleset {
 	t.Helper()
-	rs, err := LoadFS(mapFS(files))
+	rs, err := Compile(filesOf(files))
 	if err != nil {
 		t.Fatalf("load: %v", err)
 	}
 	return rs
 }
 
-func mapFS(files map[string]string) fstest.MapFS {
-	fs := fstest.MapFS{}
+// filesOf turns a map of path → content into rule files.
+func filesOf(files map[string]string) []File {
+	var fs []File
 	for name, text := range files {
-		fs[name] = &fstest.MapFile{Data: []byte(text)}
+		fs = append(fs, File{Path: name, Data: []byte(text)})
 	}
 	return fs
 }
 
-// loadErrs loads a map of files and returns its Errors (failing when the
-// load succeeds or fails otherwise).
+// readDir reads the *.yaml and *.yml files under dir, skipping hidden ones
+// (the test data here holds no symbolic links; reading a rules directory
+// as served is adapters/rulefiles' job, tested there).
+func readDir(t *testing.T, dir string) []File {
+	t.Helper()
+	fsys := os.DirFS(dir)
+	var files []File
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if p != "." && strings.HasPrefix(d.Name(), ".") {
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if ext := path.Ext(p); d.IsDir() || (ext != ".yaml" && ext != ".yml") {
+			return nil
+		}
+		data, err := fs.ReadFile(fsys, p)
+		files = append(files, File{Path: p, Data: data})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// loadErrs compiles a map of files and returns its Errors (failing when
+// the compile succeeds or fails otherwise).
 func loadErrs(t *testing.T, files map[string]string) Errors {
 	t.Helper()
-	_, err := LoadFS(mapFS(files))
+	_, err := Compile(filesOf(files))
 	var es Errors
 	if !errors.As(err, &es) {
 		t.Fatalf("want rules.Errors, got %v", err)
@@ -87,7 +119,7 @@ func loadErrs(t *testing.T, files map[string]string) Errors {
 }
 
 func TestExamplesLoad(t *testing.T) {
-	rs, err := Load("../examples/checkout")
+	rs, err := Compile(readDir(t, "../examples/checkout"))
 	if err != nil {
 		t.Fatalf("examples/checkout does not load: %v", err)
 	}
@@ -106,8 +138,6 @@ func TestMergeAcrossFiles(t *testing.T) {
 		"offers/b.yaml":         "offers:\n  - id: mid\n    kind: action\n",
 		"arbitration.yaml":      "arbitration:\n  fallback: [mid]\n",
 		"tests/basic_test.yaml": "tests:\n  - name: t\n    now: 2026-01-01T00:00:00Z\n    profile: {id: c1, ltv: 1500, since: 2026-01-01T00:00:00Z}\n    expect: {segments: [vip], actions: []}\n",
-		".hidden/x.yaml":        "this: is ignored\n",
-		"notes.txt":             "not read",
 	})
 	if len(rs.Schema.Fields) != 2 {
 		t.Errorf("schema fields = %v", rs.Schema.Fields)
@@ -343,76 +373,8 @@ offers:
 	}
 }
 
-func TestLoadDirErrors(t *testing.T) {
-	if _, err := Load("testdata/does-not-exist"); err == nil {
-		t.Error("missing dir loaded")
-	}
-	if _, err := LoadFS(fstest.MapFS{"x.txt": {Data: []byte("x")}}); !errors.Is(err, ErrNoRuleFiles) {
-		t.Errorf("empty: %v", err)
-	}
-}
-
-// A Kubernetes ConfigMap volume links every file (and, with projected
-// volumes or git-sync, directories) to a hidden timestamped directory
-// through ..data: the rules are read once each, through the links.
-func TestLoadThroughSymlinks(t *testing.T) {
-	dir := t.TempDir()
-	rev := filepath.Join(dir, "..2026_12_01_07_40_00.123")
-	for name, text := range map[string]string{
-		"profile.yaml":          "profile:\n  ltv: number\n",
-		"segments/value.yaml":   "segments:\n  - id: vip\n    when: profile.ltv >= 1000\n",
-		"offers/vip.yaml":       "offers:\n  - id: vip_10\n    segments: [vip]\n    discount: {percent: 10}\n",
-		"offers/.hidden.yaml":   "not: [yaml",
-		"offers/notes/x.txt":    "ignored",
-		"offers/notes/more.yml": "offers:\n  - id: more\n    discount: {percent: 5}\n",
-	} {
-		p := filepath.Join(rev, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	link := func(target, name string) {
-		if err := os.Symlink(target, filepath.Join(dir, name)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	link(filepath.Base(rev), "..data")
-	for _, name := range []string{"profile.yaml", "segments", "offers"} {
-		link(filepath.Join("..data", name), name)
-	}
-	rs, err := Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(rs.Files) != 4 || len(rs.Segments) != 1 || len(rs.Offers) != 2 {
-		t.Fatalf("files %v, %d segments, %d offers", rs.Files, len(rs.Segments), len(rs.Offers))
-	}
-	if rs.Files[0] != "offers/notes/more.yml" {
-		t.Errorf("paths are the links' own: %v", rs.Files)
-	}
-
-	// A link cycle, a second link to a directory already read, and a link
-	// beside its target (git-sync's current -> rev-...): each file is read
-	// once, by the first path to it.
-	if err := os.Symlink("..", filepath.Join(rev, "segments", "loop")); err != nil {
-		t.Fatal(err)
-	}
-	link("segments", "again")
-	link(".", "self")
-	rs, err = Load(dir)
-	if err != nil {
-		t.Fatalf("links read twice: %v", err)
-	}
-	if len(rs.Files) != 4 || len(rs.Segments) != 1 || len(rs.Offers) != 2 {
-		t.Fatalf("with a cycle and duplicate links: files %v", rs.Files)
-	}
-
-	// a link to a rule file that is gone is an error, not rules dropped in silence
-	link("gone.yaml", "broken.yaml")
-	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "broken.yaml") {
-		t.Fatalf("a dangling link: got %v", err)
+func TestCompileNoFiles(t *testing.T) {
+	if _, err := Compile(nil); !errors.Is(err, ErrNoRuleFiles) {
+		t.Errorf("no files: %v", err)
 	}
 }

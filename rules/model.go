@@ -1,8 +1,9 @@
-// Package rules turns a directory of marketers' YAML rule files into a
-// compiled, type-checked Ruleset, and holds the rule tests written beside
-// them. It does no I/O beyond reading the rule files it is pointed at, and
-// nothing here runs per request except the compiled expressions, which the
-// engine evaluates.
+// Package rules turns marketers' YAML rule files into a compiled,
+// type-checked Ruleset (Compile), and holds the rule tests written beside
+// them. It is given the files' contents (File) and never touches the file
+// system: adapters/rulefiles reads a rules directory from disk. Nothing
+// here runs per request except the compiled expressions, which the engine
+// evaluates.
 package rules
 
 import (

@@ -11,7 +11,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/arbiterhq/arbiter/adapters/metrics"
-	"github.com/arbiterhq/arbiter/adapters/reload"
+	"github.com/arbiterhq/arbiter/adapters/rulefiles"
 	"github.com/arbiterhq/arbiter/rules"
 )
 
@@ -109,7 +109,7 @@ type RuleErrorView struct {
 	Text    string `json:"text"` // file:line:col: message (hint)
 }
 
-func errorView(f *reload.Failure) *ErrorView {
+func errorView(f *rulefiles.Failure) *ErrorView {
 	if f == nil {
 		return nil
 	}
@@ -129,7 +129,7 @@ func nonNil(ss []string) []string {
 }
 
 // View describes a ruleset snapshot as of now.
-func View(snap *reload.Snapshot, last *reload.Failure, now time.Time) RulesView {
+func View(snap *rulefiles.Snapshot, last *rulefiles.Failure, now time.Time) RulesView {
 	rs := snap.Ruleset
 	v := RulesView{
 		Version: rs.Version, LoadedAt: snap.LoadedAt.UTC(), Source: snap.Source, Files: nonNil(rs.Files),
@@ -237,7 +237,7 @@ type ReloadView struct {
 // 422 invalid_rules with the errors while the old ruleset keeps serving.
 func (s *Server) reloadRules(ctx *fasthttp.RequestCtx) {
 	prev := s.o.Rules.Current()
-	snap, err := s.o.Rules.Reload(reload.TriggerAPI)
+	snap, err := s.o.Rules.Reload(rulefiles.TriggerAPI)
 	if err != nil {
 		serving := ""
 		if snap != nil {
@@ -317,10 +317,10 @@ func (s *Server) readyz(ctx *fasthttp.RequestCtx) {
 
 func (s *Server) serveMetrics(ctx *fasthttp.RequestCtx) { s.metrics.Handler()(ctx) }
 
-// RecordReload returns a reload hook (reload.Options.OnReload) that counts
+// RecordReload returns a reload hook (rulefiles.Options.OnReload) that counts
 // reloads by result in m and records the version in force.
-func RecordReload(m *metrics.Metrics) func(reload.Result) {
-	return func(r reload.Result) {
+func RecordReload(m *metrics.Metrics) func(rulefiles.Result) {
+	return func(r rulefiles.Result) {
 		switch {
 		case r.Err != nil:
 			m.Reload(metrics.ReloadError, "")

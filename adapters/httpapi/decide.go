@@ -9,7 +9,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/arbiterhq/arbiter/adapters/metrics"
-	"github.com/arbiterhq/arbiter/adapters/reload"
+	"github.com/arbiterhq/arbiter/adapters/rulefiles"
 	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/rules"
 )
@@ -18,13 +18,13 @@ import (
 // placements its offers name, which bound the placement label of the
 // metrics (any other placement is counted as "other").
 type rulesetMeta struct {
-	snap       *reload.Snapshot
+	snap       *rulefiles.Snapshot
 	placements map[string]struct{}
 }
 
 const otherPlacement = "other"
 
-func (s *Server) metaFor(snap *reload.Snapshot) *rulesetMeta {
+func (s *Server) metaFor(snap *rulefiles.Snapshot) *rulesetMeta {
 	if m := s.meta.Load(); m != nil && m.snap == snap {
 		return m
 	}

@@ -15,23 +15,23 @@ import (
 	"github.com/valyala/fasthttp/fasthttputil"
 
 	"github.com/arbiterhq/arbiter/adapters/metrics"
-	"github.com/arbiterhq/arbiter/adapters/reload"
+	"github.com/arbiterhq/arbiter/adapters/rulefiles"
 	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/rules"
 )
 
-// stubRules is a reload.Reloader over a fake compiler: version is what
+// stubRules is a rulefiles.Reloader over a fake compiler: version is what
 // it compiles to, broken makes it fail with a rule error.
 type stubRules struct {
 	version atomic.Value // string
 	broken  atomic.Bool
-	*reload.Reloader
+	*rulefiles.Reloader
 }
 
 func newStubRules(t testing.TB, version string, load bool, m *metrics.Metrics) *stubRules {
 	sr := &stubRules{}
 	sr.version.Store(version)
-	sr.Reloader = reload.New("testdata/rules", reload.Options{
+	sr.Reloader = rulefiles.New("testdata/rules", rulefiles.Options{
 		Logger:   quietLog(),
 		OnReload: RecordReload(m),
 		Load: func() (*rules.Ruleset, error) {
@@ -42,7 +42,7 @@ func newStubRules(t testing.TB, version string, load bool, m *metrics.Metrics) *
 		},
 	})
 	if load {
-		if _, err := sr.Reload(reload.TriggerStart); err != nil {
+		if _, err := sr.Reload(rulefiles.TriggerStart); err != nil {
 			t.Fatal(err)
 		}
 	}

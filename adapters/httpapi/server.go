@@ -25,7 +25,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/arbiterhq/arbiter/adapters/metrics"
-	"github.com/arbiterhq/arbiter/adapters/reload"
+	"github.com/arbiterhq/arbiter/adapters/rulefiles"
 	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/profiles"
 	"github.com/arbiterhq/arbiter/rules"
@@ -61,11 +61,11 @@ type Decider interface {
 	Decide(ctx context.Context, rs *rules.Ruleset, p *engine.Profile, req *engine.Request) (*engine.Decision, error)
 }
 
-// Rules holds the ruleset in force and reloads it; *reload.Reloader is one.
+// Rules holds the ruleset in force and reloads it; *rulefiles.Reloader is one.
 type Rules interface {
-	Current() *reload.Snapshot
-	LastError() *reload.Failure
-	Reload(trigger string) (*reload.Snapshot, error)
+	Current() *rulefiles.Snapshot
+	LastError() *rulefiles.Failure
+	Reload(trigger string) (*rulefiles.Snapshot, error)
 }
 
 // Check reports the state of a dependency for /readyz: nil when it is

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/arbiterhq/arbiter/adapters/rulefiles"
 	"github.com/arbiterhq/arbiter/rules"
 )
 
@@ -29,7 +30,7 @@ func TestDeriveCapped(t *testing.T) {
 	if want := []string{"big_discount", "small_discount"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("capped %v, want %v", got, want)
 	}
-	rs, err := rules.Load(dst)
+	rs, err := rulefiles.Load(dst)
 	if err != nil {
 		t.Fatalf("the derived rules do not load: %v", err)
 	}
@@ -57,7 +58,7 @@ func TestDeriveStripped(t *testing.T) {
 	if len(got) != 0 {
 		t.Errorf("share 0 capped %v", got)
 	}
-	rs, err := rules.Load(dst)
+	rs, err := rulefiles.Load(dst)
 	if err != nil {
 		t.Fatalf("the derived rules do not load: %v", err)
 	}
@@ -72,7 +73,7 @@ func TestDeriveStripped(t *testing.T) {
 // derivable: about 10% of their offers get caps and the result loads.
 func TestDeriveExamples(t *testing.T) {
 	src := filepath.Join("..", "..", "examples", "checkout")
-	orig, err := rules.Load(src)
+	orig, err := rulefiles.Load(src)
 	if err != nil {
 		t.Skipf("examples/checkout does not load (yet): %v", err)
 	}
@@ -85,7 +86,7 @@ func TestDeriveExamples(t *testing.T) {
 	if len(got) != want {
 		t.Errorf("capped %d of %d offers, want %d", len(got), len(orig.Offers), want)
 	}
-	rs, err := rules.Load(dst)
+	rs, err := rulefiles.Load(dst)
 	if err != nil {
 		t.Fatalf("the derived example rules do not load: %v", err)
 	}

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/arbiterhq/arbiter/engine"
-	"github.com/arbiterhq/arbiter/rules/ruletest"
+	"github.com/arbiterhq/arbiter/ruletest"
 )
 
 const decideHelp = `Usage: arbiter decide --rules DIR --profile FILE.json [--request FILE.json] [--now RFC3339]

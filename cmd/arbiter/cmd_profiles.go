@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/arbiterhq/arbiter/adapters/redisconn"
+	"github.com/arbiterhq/arbiter/adapters/rulefiles"
 	"github.com/arbiterhq/arbiter/profiles"
 	"github.com/arbiterhq/arbiter/rules"
 )
@@ -93,7 +94,7 @@ func (f *profilesFlags) schema(s stdio, name string) (*rules.Schema, bool) {
 	if *f.rulesDir == "" {
 		return nil, true
 	}
-	rs, err := rules.Load(*f.rulesDir)
+	rs, err := rulefiles.Load(*f.rulesDir)
 	if err != nil {
 		fmt.Fprintf(s.Err, "arbiter %s: rules %s:\n%v\n", name, *f.rulesDir, err)
 		return nil, false

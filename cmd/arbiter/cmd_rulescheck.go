@@ -8,6 +8,7 @@ import (
 	"io"
 	"path/filepath"
 
+	"github.com/arbiterhq/arbiter/adapters/rulefiles"
 	"github.com/arbiterhq/arbiter/rules"
 )
 
@@ -57,7 +58,7 @@ func cmdRulesCheck(ctx context.Context, args []string, s stdio) int {
 	if len(dirs) != 1 {
 		return c.usageErr("give exactly one rules directory")
 	}
-	rs, err := rules.Load(dirs[0])
+	rs, err := rulefiles.Load(dirs[0])
 	report := rulesCheckReport{Errors: []rulesCheckError{}}
 	var list rules.Errors
 	if err != nil && !errors.As(err, &list) {

@@ -10,9 +10,10 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/arbiterhq/arbiter/adapters/rulefiles"
 	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/rules"
-	"github.com/arbiterhq/arbiter/rules/ruletest"
+	"github.com/arbiterhq/arbiter/ruletest"
 )
 
 const rulesTestHelp = `Usage: arbiter rules test DIR [--format text|json] [--run REGEXP]
@@ -104,7 +105,7 @@ func cmdRulesTest(ctx context.Context, args []string, s stdio) int {
 // loadRulesForCLI loads a rules directory, printing rule errors as
 // DIR/file:line:col lines.
 func loadRulesForCLI(s stdio, cmd, dir string) (*rules.Ruleset, bool) {
-	rs, err := rules.Load(dir)
+	rs, err := rulefiles.Load(dir)
 	if err == nil {
 		return rs, true
 	}

@@ -10,7 +10,7 @@ import (
 	"testing"
 )
 
-const ruleTestdata = "../../rules/ruletest/testdata"
+const ruleTestdata = "../../ruletest/testdata"
 
 // runCLI runs the arbiter command line with args and returns its exit
 // code, stdout and stderr.

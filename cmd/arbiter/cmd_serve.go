@@ -28,7 +28,7 @@ import (
 	"github.com/arbiterhq/arbiter/adapters/ledger"
 	"github.com/arbiterhq/arbiter/adapters/metrics"
 	"github.com/arbiterhq/arbiter/adapters/redisconn"
-	"github.com/arbiterhq/arbiter/adapters/reload"
+	"github.com/arbiterhq/arbiter/adapters/rulefiles"
 	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/profiles"
 	"github.com/arbiterhq/arbiter/rules"
@@ -261,7 +261,7 @@ type banner func(info runInfo)
 // runInfo is what runs.
 type runInfo struct {
 	addr     string
-	rules    *reload.Snapshot
+	rules    *rulefiles.Snapshot
 	redis    string
 	nats     string
 	engine   *engine.Engine
@@ -284,7 +284,7 @@ func runServer(ctx context.Context, cfg serveConfig, keys []string, src rulesSou
 	// The sink is set once NATS is up; reloads before that are not published.
 	var sink atomic.Pointer[events.Publisher]
 	onReload := httpapi.RecordReload(m)
-	loadOpt := reload.Options{Logger: log, OnReload: func(r reload.Result) {
+	loadOpt := rulefiles.Options{Logger: log, OnReload: func(r rulefiles.Result) {
 		onReload(r)
 		if p := sink.Load(); p != nil {
 			prev := ""
@@ -301,11 +301,11 @@ func runServer(ctx context.Context, cfg serveConfig, keys []string, src rulesSou
 	dir := src.dir
 	if src.fsys != nil {
 		fsys := src.fsys
-		loadOpt.Load = func() (*rules.Ruleset, error) { return rules.LoadFS(fsys) }
+		loadOpt.Load = func() (*rules.Ruleset, error) { return rulefiles.LoadFS(fsys) }
 		dir = src.name
 	}
-	reloader := reload.New(dir, loadOpt)
-	snap, err := reloader.Reload(reload.TriggerStart)
+	reloader := rulefiles.New(dir, loadOpt)
+	snap, err := reloader.Reload(rulefiles.TriggerStart)
 	if err != nil {
 		fmt.Fprintf(s.Err, "arbiter serve: the rules in %s do not load:\n%v\n", dir, err)
 		return exitFail
@@ -471,7 +471,7 @@ func runServer(ctx context.Context, cfg serveConfig, keys []string, src rulesSou
 			case <-watchCtx.Done():
 				return
 			case <-hup:
-				_, _ = reloader.Reload(reload.TriggerSignal)
+				_, _ = reloader.Reload(rulefiles.TriggerSignal)
 			}
 		}
 	}()

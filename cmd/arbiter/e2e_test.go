@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/arbiterhq/arbiter/rules"
+	"github.com/arbiterhq/arbiter/adapters/rulefiles"
 )
 
 // syncBuffer is a bytes.Buffer safe for the child's writes and the test's reads.
@@ -105,7 +105,7 @@ func TestServeEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	rulesDir := filepath.Join(dir, "rules")
 	copyDir(t, "testdata/e2e/rules", rulesDir)
-	if _, err := rules.Load(rulesDir); err != nil {
+	if _, err := rulefiles.Load(rulesDir); err != nil {
 		t.Fatalf("the test rules do not load: %v", err)
 	}
 	bin := filepath.Join(dir, "arbiter")

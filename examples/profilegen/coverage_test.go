@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/arbiterhq/arbiter/adapters/rulefiles"
 	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/examples/profilegen"
 	"github.com/arbiterhq/arbiter/profiles"
-	"github.com/arbiterhq/arbiter/rules"
 )
 
 // TestGeneratedProfilesHitEverySegment loads the example ruleset and runs a
@@ -23,7 +23,7 @@ import (
 // segment of the ruleset matched at least once, that every offer was chosen
 // at least once, and that no expression failed at run time.
 func TestGeneratedProfilesHitEverySegment(t *testing.T) {
-	rs, err := rules.Load(filepath.Join("..", "checkout"))
+	rs, err := rulefiles.Load(filepath.Join("..", "checkout"))
 	if err != nil {
 		t.Fatalf("loading examples/checkout: %v", err)
 	}

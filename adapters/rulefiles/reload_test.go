@@ -1,4 +1,4 @@
-package reload
+package rulefiles
 
 import (
 	"context"
@@ -36,7 +36,7 @@ func fakeLoad(dir string) func() (*rules.Ruleset, error) {
 					return filepath.SkipDir
 				}
 				if st, err := os.Stat(p); err == nil && st.IsDir() && d.Type()&fs.ModeSymlink != 0 && !strings.HasPrefix(d.Name(), "..") {
-					return walk(p + string(filepath.Separator)) // a linked directory, as the rules loader reads it
+					return walk(p + string(filepath.Separator)) // a linked directory, as Load reads it
 				}
 				if strings.HasSuffix(p, ".yaml") {
 					names = append(names, p)

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/arbiterhq/arbiter/adapters/rulefiles"
 	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/rules"
 )
@@ -147,7 +148,7 @@ offer free_ship: not chosen: when (cart.total >= 50)`
 }
 
 // TestRunDirs runs the rule tests of testdata/pass (all pass) and
-// testdata/mixed (one passes, one fails) through rules.Load and the engine.
+// testdata/mixed (one passes, one fails) through rulefiles.Load and the engine.
 func TestRunDirs(t *testing.T) {
 	ctx := context.Background()
 	cases := []struct {
@@ -160,7 +161,7 @@ func TestRunDirs(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.dir, func(t *testing.T) {
-			rs, err := rules.Load(c.dir)
+			rs, err := rulefiles.Load(c.dir)
 			if err != nil {
 				t.Fatal(err)
 			}
