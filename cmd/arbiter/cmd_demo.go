@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -134,12 +135,13 @@ type pick struct {
 }
 
 // pickCustomers finds three customers whose segments differ, by dry-run
-// decisions on the first loaded profiles. Without a working engine or
-// profile source it falls back to the first three ids.
+// decisions on the first loaded profiles (the engine looks them up in the
+// embedded Redis). Without a working engine or profile store it falls back
+// to the first three ids.
 func pickCustomers(info runInfo, loaded []map[string]any) []pick {
 	var out []pick
 	seen := map[string]bool{}
-	if info.profiles != nil {
+	if info.engine != nil {
 		rs := info.rules.Ruleset
 		for i, m := range loaded {
 			if i >= 500 || len(out) == 3 {
@@ -147,17 +149,13 @@ func pickCustomers(info runInfo, loaded []map[string]any) []pick {
 			}
 			id, _ := m["id"].(string)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			p, err := info.profiles.Get(ctx, &rs.Schema, id)
-			if err == nil && p != nil {
-				var d *engine.Decision
-				d, err = info.engine.Decide(ctx, rs, p, &engine.Request{DecisionID: "dcs_demo", CustomerID: id,
-					Placement: "checkout", DryRun: true, Now: time.Now()})
-				if err == nil && d != nil && len(d.Segments) > 0 {
-					key := strings.Join(d.Segments, ",")
-					if !seen[key] && (len(out) == 0 || !overlaps(out, d.Segments)) {
-						seen[key] = true
-						out = append(out, pick{id: id, segments: d.Segments})
-					}
+			d, err := info.engine.Decide(ctx, rs, nil, &engine.Request{DecisionID: "dcs_demo", CustomerID: id,
+				Placement: "checkout", DryRun: true, Now: time.Now()})
+			if err == nil && d != nil && len(d.Segments) > 0 && !slices.Contains(d.Degraded, engine.DegradedProfile) {
+				key := strings.Join(d.Segments, ",")
+				if !seen[key] && (len(out) == 0 || !overlaps(out, d.Segments)) {
+					seen[key] = true
+					out = append(out, pick{id: id, segments: d.Segments})
 				}
 			}
 			cancel()

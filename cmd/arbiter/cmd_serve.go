@@ -24,10 +24,10 @@ import (
 	"github.com/arbiterhq/arbiter/adapters/httpapi"
 	"github.com/arbiterhq/arbiter/adapters/ledger"
 	"github.com/arbiterhq/arbiter/adapters/metrics"
+	"github.com/arbiterhq/arbiter/adapters/profilestore"
 	"github.com/arbiterhq/arbiter/adapters/redisconn"
 	"github.com/arbiterhq/arbiter/adapters/reload"
 	"github.com/arbiterhq/arbiter/engine"
-	"github.com/arbiterhq/arbiter/profiles"
 	"github.com/arbiterhq/arbiter/rules"
 )
 
@@ -132,14 +132,14 @@ func newServeFlags(fs *flag.FlagSet, cfg *serveConfig) {
 	fs.BoolVar(&cfg.noAuth, "no-auth", false, "serve /v1/ without API keys")
 	fs.Var(&cfg.maxBody, "max-body", "request body `SIZE` limit (413 payload_too_large above it)")
 	fs.DurationVar(&cfg.decisionTimeout, "decision-timeout", httpapi.DefaultDecisionTimeout, "deadline of a whole decision")
-	fs.DurationVar(&cfg.redisTimeout, "redis-timeout", httpapi.DefaultProfileTimeout, "deadline of a Redis call (profile fetch, ledger)")
+	fs.DurationVar(&cfg.redisTimeout, "redis-timeout", engine.DefaultProfileTimeout, "deadline of a Redis call (profile fetch, ledger)")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 10*time.Second, "bound of a graceful shutdown (finish requests, flush events)")
 	fs.IntVar(&cfg.eventBuffer, "event-buffer", events.DefaultBuffer, "events held while NATS is slow or down; beyond, they are dropped and counted")
 	fs.StringVar(&cfg.keyPrefix, "key-prefix", "arbiter:", "prefix of every Redis key")
 	fs.StringVar(&cfg.subjectPrefix, "subject-prefix", events.DefaultPrefix, "prefix of every NATS subject")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	fs.DurationVar(&cfg.cacheTTL, "profile-cache-ttl", profiles.DefaultCacheTTL, "how long a profile is cached in process (0: no cache)")
+	fs.DurationVar(&cfg.cacheTTL, "profile-cache-ttl", profilestore.DefaultCacheTTL, "how long a profile is cached in process (0: no cache)")
 	fs.IntVar(&cfg.cacheSize, "profile-cache-size", 100000, "profiles held in the in-process cache")
 	fs.StringVar(&cfg.debugAddr, "debug-addr", "", "listen `HOST:PORT` for Go's profiler (/debug/pprof/) on a listener of its own; empty: off. Keep it on loopback")
 }
@@ -265,13 +265,12 @@ type banner func(info runInfo)
 
 // runInfo is what runs.
 type runInfo struct {
-	addr     string
-	rules    *reload.Snapshot
-	redis    string
-	nats     string
-	engine   *engine.Engine
-	profiles httpapi.Source
-	client   redis.UniversalClient
+	addr   string
+	rules  *reload.Snapshot
+	redis  string
+	nats   string
+	engine *engine.Engine
+	client redis.UniversalClient
 }
 
 // embeddedDuplicates is the deduplication window of the embedded NATS
@@ -401,20 +400,20 @@ func runServer(ctx context.Context, cfg serveConfig, keys []string, src rulesSou
 		defer rl.Wait() // background releases (Redis Cluster) finish before exit
 		led = rl
 	}
-	eng := engine.New(engine.Options{Ledger: led, Observer: m})
 
 	// The profile source: the Redis store behind the in-process cache.
-	store := profiles.NewRedisStore(client, profiles.StoreOptions{Prefix: cfg.keyPrefix, Timeout: cfg.redisTimeout})
-	var source httpapi.Source = store
+	store := profilestore.NewRedisStore(client, profilestore.StoreOptions{Prefix: cfg.keyPrefix, Timeout: cfg.redisTimeout})
+	var source engine.ProfileSource = store
 	if cfg.cacheTTL > 0 {
-		neg := profiles.DefaultNegativeTTL
+		neg := profilestore.DefaultNegativeTTL
 		if cfg.cacheTTL < neg {
 			neg = cfg.cacheTTL
 		}
-		cache := profiles.NewCache(store, profiles.CacheOptions{MaxEntries: cfg.cacheSize, TTL: cfg.cacheTTL, NegativeTTL: neg})
+		cache := profilestore.NewCache(store, profilestore.CacheOptions{MaxEntries: cfg.cacheSize, TTL: cfg.cacheTTL, NegativeTTL: neg})
 		m.CacheStatsFunc(cache.Stats)
 		source = cache
 	}
+	eng := engine.New(engine.Options{Ledger: led, Observer: m, Profiles: source, ProfileTimeout: cfg.redisTimeout, Logger: log})
 
 	// Per-offer feedback statistics, from the outcome events on the stream
 	// (the HTTP route's and other services' alike), off the decision path.
@@ -434,9 +433,9 @@ func runServer(ctx context.Context, cfg serveConfig, keys []string, src rulesSou
 		"nats":  natsCheck(pub),
 	}
 	srv, err := httpapi.New(httpapi.Options{
-		Rules: reloader, Engine: eng, Profiles: source, Sink: pub, Metrics: m, Logger: log,
+		Rules: reloader, Engine: eng, Sink: pub, Metrics: m, Logger: log,
 		APIKeys: keys, MaxBody: int(cfg.maxBody), DecisionTimeout: cfg.decisionTimeout,
-		ProfileTimeout: cfg.redisTimeout, Checks: checks,
+		Checks: checks,
 	})
 	if err != nil {
 		fmt.Fprintf(s.Err, "arbiter serve: %v\n", err)
@@ -489,8 +488,7 @@ func runServer(ctx context.Context, cfg serveConfig, keys []string, src rulesSou
 	log.Info("arbiter serving", "addr", ln.Addr().String(), "rules", dir, "version", snap.Ruleset.Version,
 		"redis", redisDesc, "nats", natsURL, "auth", auth, "api_keys", len(keys))
 	if show != nil {
-		show(runInfo{addr: ln.Addr().String(), rules: snap, redis: redisDesc, nats: natsURL, engine: eng,
-			profiles: source, client: client})
+		show(runInfo{addr: ln.Addr().String(), rules: snap, redis: redisDesc, nats: natsURL, engine: eng, client: client})
 	}
 
 	code := exitOK
@@ -587,7 +585,7 @@ const maxRejectedShown = 20
 
 // loadProfiles imports the preloaded profiles into the embedded Redis at
 // url, checked against the schema, as arbiter profiles import --rules does
-// (profiles.Import: one loader for both). A line that is not a valid
+// (profilestore.Import: one loader for both). A line that is not a valid
 // profile fails the load, naming the line. It returns how many profiles
 // were stored.
 func loadProfiles(ctx context.Context, url, prefix string, schema *rules.Schema, preload preloadFunc) (int, error) {
@@ -602,7 +600,7 @@ func loadProfiles(ctx context.Context, url, prefix string, schema *rules.Schema,
 		return 0, err
 	}
 	defer client.Close()
-	res, err := profiles.Import(ctx, client, r, profiles.ImportOptions{Prefix: prefix, Schema: schema})
+	res, err := profilestore.Import(ctx, client, r, profilestore.ImportOptions{Prefix: prefix, Schema: schema})
 	if err != nil {
 		return res.Imported, fmt.Errorf("%s: %w", name, err)
 	}
