@@ -1,9 +1,10 @@
 // Package engine makes the decision: given a compiled ruleset, a customer's
 // profile, the request and the time, it matches segments, checks offers,
 // computes exact discounts, assigns experiments and arbitrates between the
-// eligible offers. It does no I/O: caps and budgets go through the Ledger
-// it is given, events through the EventSink, and time comes from the
-// request.
+// eligible offers. It does no I/O: profiles come through the
+// ProfileSource it is given (or from the caller), caps and budgets go
+// through the Ledger, events through the EventSink, and time comes from
+// the request.
 package engine
 
 import (

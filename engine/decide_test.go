@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -40,11 +41,13 @@ func load(t testing.TB, files map[string]string) *rules.Ruleset {
 
 // profileOf is a profile with the schema's defaults and the given fields.
 func profileOf(rs *rules.Ruleset, id string, attrs map[string]any) *Profile {
-	p := defaultProfile(rs, id)
+	p := DefaultProfile(&rs.Schema, id)
+	p.Attrs = maps.Clone(p.Attrs) // the defaults are shared
 	for k, v := range attrs {
 		p.Attrs[k] = v
 	}
 	p.Known = id != ""
+	p.Attrs["id"] = id
 	p.Attrs["known"] = p.Known
 	return p
 }

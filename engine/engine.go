@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/arbiterhq/arbiter/rules"
 )
@@ -19,18 +21,34 @@ type Options struct {
 	Ledger Ledger
 	// Observer is told of rule errors and grants; nil: nobody.
 	Observer Observer
+	// Profiles gives the profile of a customer when Decide is passed none;
+	// nil: every customer has the schema's defaults (not degraded). When it
+	// is also a ProfileCache, a fresh cache entry is used without a
+	// deadline.
+	Profiles ProfileSource
+	// ProfileTimeout bounds a profile fetch from Profiles (within the
+	// decision's context); 0: DefaultProfileTimeout.
+	ProfileTimeout time.Duration
+	// Logger receives, at debug level, why a profile was unavailable; nil:
+	// nothing is logged.
+	Logger *slog.Logger
 }
 
 // Engine decides. It is safe for concurrent use; one Engine serves every
 // ruleset it is given.
 type Engine struct {
-	opts Options
-	pool sync.Pool // of *scratch
+	opts  Options
+	cache ProfileCache // opts.Profiles, when it has a cache; else nil
+	pool  sync.Pool    // of *scratch
 }
 
 // New returns an Engine.
 func New(o Options) *Engine {
+	if o.ProfileTimeout <= 0 {
+		o.ProfileTimeout = DefaultProfileTimeout
+	}
 	e := &Engine{opts: o}
+	e.cache, _ = o.Profiles.(ProfileCache)
 	e.pool.New = func() any { return newScratch() }
 	return e
 }
@@ -41,9 +59,17 @@ var ErrNoRuleset = errors.New("engine: no ruleset")
 // defaultMaxActionsRules is the limit when a ruleset states none.
 const defaultMaxActionsRules = 3
 
-// Decide makes the decision for req with profile p under ruleset rs. The
-// error is non-nil only when it is given no ruleset or no request; every
-// rule or ledger failure is contained in the decision (explain, degraded).
+// Decide makes the decision for req with profile p under ruleset rs. When
+// p is nil, Decide looks the customer (req.CustomerID) up in
+// Options.Profiles: a fresh entry of its cache first, else a fetch bounded
+// by Options.ProfileTimeout; without a customer id, without a source or
+// for an unknown customer, the schema's defaults (DefaultProfile); when the
+// fetch fails or times out, the defaults and degraded profile_unavailable.
+// Offline callers (rule tests, arbiter decide) pass the profile they
+// decoded. The error is non-nil only when it is given no ruleset or no
+// request; every profile, rule or ledger failure is contained in the
+// decision (explain, degraded).
+//
 // A context that is already done does not stop the decision (its own work
 // is a few microseconds of CPU): the ledger is not asked, so no capped offer
 // is granted and the decision is degraded ledger_unavailable. The checkout
@@ -55,8 +81,9 @@ func (e *Engine) Decide(ctx context.Context, rs *rules.Ruleset, p *Profile, req 
 	if req == nil {
 		return nil, errors.New("engine: no request")
 	}
+	profileDegraded := false
 	if p == nil {
-		p = defaultProfile(rs, req.CustomerID)
+		p, profileDegraded = e.profile(ctx, rs, req.CustomerID)
 	}
 	s := e.pool.Get().(*scratch)
 	defer e.put(s)
@@ -74,6 +101,9 @@ func (e *Engine) Decide(ctx context.Context, rs *rules.Ruleset, p *Profile, req 
 		Currency:    req.Cart.Currency,
 		CartTotal:   Money{Minor: s.cartTotal, Exp: s.exp},
 		Now:         req.Now,
+	}
+	if profileDegraded {
+		d.Degraded = append(d.Degraded, DegradedProfile)
 	}
 	e.matchSegments(s, rs)
 	d.Segments = append(make([]string, 0, len(s.segs)), s.segs...)
@@ -465,16 +495,4 @@ func (s *scratch) action(c *cand) Action {
 	a.Title = s.render(&o.Title, c)
 	a.Message = s.render(&o.Message, c)
 	return a
-}
-
-// defaultProfile is the profile of a customer the caller has none for:
-// every schema field at its default.
-func defaultProfile(rs *rules.Ruleset, id string) *Profile {
-	attrs := make(map[string]any, len(rs.Schema.Fields)+2)
-	for _, f := range rs.Schema.Fields {
-		attrs[f.Name] = f.Default
-	}
-	attrs["id"] = id
-	attrs["known"] = false
-	return &Profile{ID: id, Attrs: attrs}
 }

@@ -1,6 +1,10 @@
-// Package profiles holds the customer profile model (decoding stored and
-// JSON profiles by the ruleset's schema), the Redis profile store and the
-// in-process cache in front of it.
+// Package profiles holds the customer profile model against the ruleset's
+// schema: the JSON form (FromJSON), the stored hash form (FromHash, ToHash,
+// HashValue), one line of a JSONL profiles file as a hash (LineToHash) and
+// the errors of values that do not fit the schema. It does no I/O: the
+// Redis store, its cache and the import that writes hashes are
+// adapters/profilestore; the profile of a customer without a stored one is
+// engine.DefaultProfile.
 package profiles
 
 import (
@@ -112,18 +116,6 @@ func jsonID(v any) (string, string) {
 		return strconv.FormatUint(x, 10), ""
 	}
 	return "", fmt.Sprintf("want a string, got %s", describe(v))
-}
-
-// Anonymous returns the profile of a customer without a stored profile:
-// every field at its default, known false, ID as given ("" for anonymous).
-func Anonymous(schema *rules.Schema, id string) *engine.Profile {
-	if schema == nil {
-		schema = &rules.Schema{}
-	}
-	// The schema's defaults, shared and never changed, whose "id" is "":
-	// the engine reads the id from ID. So the profile cache's negative
-	// entries (one per unknown id seen) cost no map of their own.
-	return &engine.Profile{ID: id, Known: false, Attrs: schema.Defaults()}
 }
 
 // FromHash decodes a stored profile hash (every value a string: decimal

@@ -131,16 +131,6 @@ func TestFromJSONYAMLTypes(t *testing.T) {
 	}
 }
 
-func TestAnonymous(t *testing.T) {
-	p := Anonymous(testSchema(), "c9")
-	if p.Known || p.ID != "c9" || p.Attrs["known"] != false || p.Attrs["tier"] != "basic" {
-		t.Errorf("got %#v", p)
-	}
-	if p := Anonymous(nil, ""); p.Attrs["id"] != "" {
-		t.Errorf("nil schema: %#v", p)
-	}
-}
-
 func TestFromHash(t *testing.T) {
 	schema := testSchema()
 	tests := []struct {
@@ -206,6 +196,38 @@ func TestToHashRoundTrip(t *testing.T) {
 	_, raw, err := ToHash(nil, in)
 	if err != nil || raw["bogus"] != "1" || raw["last_order_at"] != "1793491200" || raw["tags"] != `["x"]` {
 		t.Errorf("schemaless %v %v", raw, err)
+	}
+}
+
+func TestLineToHash(t *testing.T) {
+	tests := []struct {
+		line    string
+		id      string
+		fields  map[string]string
+		wantErr string
+	}{
+		{line: `{"id":"c1","orders":2,"ltv":12345678901234567890}`, id: "c1", fields: map[string]string{"orders": "2", "ltv": "12345678901234567000"}},
+		{line: ` {"id":"c2"} `, id: "c2", fields: map[string]string{}},
+		{line: `[1]`, wantErr: "not a JSON object"},
+		{line: `{"id":"c3"} {"id":"c4"}`, wantErr: "more than one JSON value on the line"},
+		{line: `{"id":"c5","orders":"x"}`, wantErr: "profile.orders: want a whole number"},
+		{line: `{"tier":"gold"}`, wantErr: "profile.id: missing"},
+	}
+	for _, tt := range tests {
+		id, fields, err := LineToHash(testSchema(), []byte(tt.line))
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("%s: error %v, want %q", tt.line, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || id != tt.id || !reflect.DeepEqual(fields, tt.fields) {
+			t.Errorf("%s: %q %v %v, want %q %v", tt.line, id, fields, err, tt.id, tt.fields)
+		}
+	}
+	// Without a schema the values are stored as given, numbers exactly.
+	if _, fields, err := LineToHash(nil, []byte(`{"id":"r1","n":12345678901234567890}`)); err != nil || fields["n"] != "12345678901234567890" {
+		t.Errorf("schemaless: %v %v", fields, err)
 	}
 }
 
@@ -285,4 +307,15 @@ func FuzzFromJSON(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkFromHash: decoding a stored profile.
+func BenchmarkFromHash(b *testing.B) {
+	schema := testSchema()
+	f := map[string]string{"ltv": "1500.25", "orders": "7", "last_order_at": "2026-11-01T00:00:00Z", "tier": "gold",
+		"tags": `["a","b"]`, "vip": "true", "scores": "[1,2]", "churn_risk": "0.3"}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		FromHash(schema, "c1", f)
+	}
 }

@@ -139,7 +139,7 @@ func PrepareJSON(rs *rules.Ruleset, profile map[string]any, body []byte) (*engin
 
 	var p *engine.Profile
 	if profile == nil {
-		p = profiles.Anonymous(&rs.Schema, req.CustomerID)
+		p = engine.DefaultProfile(&rs.Schema, req.CustomerID)
 	} else {
 		if _, has := profile["id"]; !has && req.CustomerID != "" {
 			profile = maps.Clone(profile)

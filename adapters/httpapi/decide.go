@@ -4,14 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"log/slog"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/arbiterhq/arbiter/adapters/metrics"
 	"github.com/arbiterhq/arbiter/adapters/rulefiles"
 	"github.com/arbiterhq/arbiter/engine"
-	"github.com/arbiterhq/arbiter/rules"
 )
 
 // rulesetMeta is what the decision path derives once per ruleset: the
@@ -80,8 +78,8 @@ func (s *Server) decide(ctx *fasthttp.RequestCtx) {
 	dctx, cancel := context.WithTimeout(context.Background(), s.o.DecisionTimeout)
 	defer cancel()
 
-	profile, profileErr := s.profile(dctx, rs, req.CustomerID)
-	d, err := s.o.Engine.Decide(dctx, rs, profile, req)
+	// No profile: the engine looks the customer up in its profile source.
+	d, err := s.o.Engine.Decide(dctx, rs, nil, req)
 	if err != nil || d == nil {
 		// Only a bug gets here: a decision past its deadline is still made,
 		// degraded (engine.Decide).
@@ -90,15 +88,14 @@ func (s *Server) decide(ctx *fasthttp.RequestCtx) {
 		s.writeError(ctx, fasthttp.StatusInternalServerError, codeInternal, "internal error making the decision", "")
 		return
 	}
-	if profileErr != nil {
-		d.Degraded = addDegraded(d.Degraded, engine.DegradedProfile)
-		s.metrics.RedisError(metrics.RedisOpProfile)
-	}
 	result := metrics.ResultOK
 	if len(d.Degraded) > 0 {
 		result = metrics.ResultDegraded
 		for _, g := range d.Degraded {
-			if g == engine.DegradedLedger {
+			switch g {
+			case engine.DegradedProfile:
+				s.metrics.RedisError(metrics.RedisOpProfile)
+			case engine.DegradedLedger:
 				s.metrics.RedisError(metrics.RedisOpLedger)
 			}
 		}
@@ -121,51 +118,6 @@ func (s *Server) decide(ctx *fasthttp.RequestCtx) {
 	s.putBuf(bp)
 
 	s.metrics.Decision(placement, result, took)
-}
-
-// profile fetches the customer's profile within the profile timeout. The
-// error is non-nil when the store failed or timed out: the customer is
-// then treated as unknown.
-func (s *Server) profile(ctx context.Context, rs *rules.Ruleset, id string) (*engine.Profile, error) {
-	if id == "" || s.o.Profiles == nil {
-		return s.anonymous(rs, id), nil
-	}
-	if s.cached != nil {
-		if p, ok := s.cached.Cached(&rs.Schema, id); ok {
-			return p, nil
-		}
-	}
-	pctx, cancel := context.WithTimeout(ctx, s.o.ProfileTimeout)
-	p, err := s.o.Profiles.Get(pctx, &rs.Schema, id)
-	cancel()
-	if err != nil {
-		if s.log.Enabled(ctx, slog.LevelDebug) { // debug only: the hot path stays quiet when Redis is down
-			s.log.Debug("profile unavailable", "error", err.Error())
-		}
-		return s.anonymous(rs, id), err
-	}
-	if p == nil {
-		return s.anonymous(rs, id), nil
-	}
-	return p, nil
-}
-
-func (s *Server) anonymous(rs *rules.Ruleset, id string) *engine.Profile {
-	if p := s.o.Anonymous(&rs.Schema, id); p != nil {
-		return p
-	}
-	return &engine.Profile{ID: id, Attrs: map[string]any{"id": id, "known": false}}
-}
-
-func addDegraded(ds []string, part string) []string {
-	for _, d := range ds {
-		if d == part {
-			return ds
-		}
-	}
-	out := make([]string, 0, len(ds)+1)
-	out = append(out, part)
-	return append(out, ds...)
 }
 
 func errString(err error) string {

@@ -66,13 +66,14 @@ func stubRuleset(version string) *rules.Ruleset {
 }
 
 // stubEngine answers a fixed decision built from the request and records
-// what it was given.
+// what it was given; hold, when set, is called before it answers.
 type stubEngine struct {
 	mu      sync.Mutex
 	reqs    []engine.Request
 	profs   []*engine.Profile
 	err     error
 	degrade []string
+	hold    func()
 	calls   atomic.Int64
 }
 
@@ -81,8 +82,11 @@ func (e *stubEngine) Decide(ctx context.Context, rs *rules.Ruleset, p *engine.Pr
 	e.mu.Lock()
 	e.reqs = append(e.reqs, *req)
 	e.profs = append(e.profs, p)
-	err, degrade := e.err, e.degrade
+	err, degrade, hold := e.err, e.degrade, e.hold
 	e.mu.Unlock()
+	if hold != nil {
+		hold()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -127,13 +131,6 @@ func (m *memSink) events() []engine.Event {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return append([]engine.Event(nil), m.evs...)
-}
-
-// sourceFunc is a profile Source.
-type sourceFunc func(ctx context.Context, schema *rules.Schema, id string) (*engine.Profile, error)
-
-func (f sourceFunc) Get(ctx context.Context, schema *rules.Schema, id string) (*engine.Profile, error) {
-	return f(ctx, schema, id)
 }
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

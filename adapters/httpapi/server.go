@@ -27,7 +27,6 @@ import (
 	"github.com/arbiterhq/arbiter/adapters/metrics"
 	"github.com/arbiterhq/arbiter/adapters/rulefiles"
 	"github.com/arbiterhq/arbiter/engine"
-	"github.com/arbiterhq/arbiter/profiles"
 	"github.com/arbiterhq/arbiter/rules"
 )
 
@@ -35,28 +34,12 @@ import (
 const (
 	DefaultMaxBody         = 64 << 10
 	DefaultDecisionTimeout = 50 * time.Millisecond
-	DefaultProfileTimeout  = 20 * time.Millisecond
 	DefaultCheckTimeout    = 500 * time.Millisecond
 )
 
-// Source gives a customer's profile. It is satisfied by profiles.Cache and
-// profiles.RedisStore. An unknown customer is (profile with Known false,
-// nil); an error means the store failed or timed out.
-type Source interface {
-	Get(ctx context.Context, schema *rules.Schema, id string) (*engine.Profile, error)
-}
-
-// cachedSource is a Source with an in-process cache (profiles.Cache): a hit
-// is answered without the deadline a fetch needs, whose timer costs more
-// than the lookup.
-type cachedSource interface {
-	Cached(schema *rules.Schema, id string) (*engine.Profile, bool)
-}
-
-// The cache Arbiter serves with takes the short way on a hit.
-var _ cachedSource = (*profiles.Cache)(nil)
-
-// Decider makes decisions; *engine.Engine is one.
+// Decider makes decisions; *engine.Engine is one. The server passes no
+// profile: the decider looks the customer up (engine.Options.Profiles) and
+// reports a profile it could not get as degraded profile_unavailable.
 type Decider interface {
 	Decide(ctx context.Context, rs *rules.Ruleset, p *engine.Profile, req *engine.Request) (*engine.Decision, error)
 }
@@ -76,9 +59,6 @@ type Check func(ctx context.Context) error
 type Options struct {
 	Rules  Rules
 	Engine Decider
-	// Profiles gives profiles; nil: every customer is unknown (not
-	// degraded).
-	Profiles Source
 	// Sink receives decision and outcome events; nil: they are dropped.
 	Sink engine.EventSink
 	// Metrics; nil: a fresh set (served at /metrics).
@@ -93,8 +73,6 @@ type Options struct {
 	MaxBody int
 	// DecisionTimeout bounds a whole decision; default 50 ms.
 	DecisionTimeout time.Duration
-	// ProfileTimeout bounds the profile fetch; default 20 ms.
-	ProfileTimeout time.Duration
 	// Checks are the dependencies /readyz reports, by name ("redis",
 	// "nats"). Each is bounded by CheckTimeout (default 500 ms).
 	Checks       map[string]Check
@@ -102,13 +80,12 @@ type Options struct {
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 
-	// DecodeDecide, DecodeOutcomes, AssignedVariants and Anonymous default
-	// to engine.DecodeDecide, engine.DecodeOutcomes, the experiments
-	// formula and profiles.Anonymous; tests replace them.
+	// DecodeDecide, DecodeOutcomes and AssignedVariants default to
+	// engine.DecodeDecide, engine.DecodeOutcomes and the experiments
+	// formula; tests replace them.
 	DecodeDecide     func(body []byte, maxActions int) (*engine.Request, error)
 	DecodeOutcomes   func(body []byte) ([]engine.OutcomeInput, error)
 	AssignedVariants func(rs *rules.Ruleset, customerID string) []engine.Assignment
-	Anonymous        func(schema *rules.Schema, id string) *engine.Profile
 }
 
 // Server is the HTTP API.
@@ -118,7 +95,6 @@ type Server struct {
 	metrics *metrics.Metrics
 	auth    *keyring
 	ids     idGen
-	cached  cachedSource // o.Profiles, when it has a cache; else nil
 	srv     *fasthttp.Server
 	meta    atomic.Pointer[rulesetMeta]
 	bufs    sync.Pool
@@ -134,9 +110,6 @@ func New(o Options) (*Server, error) {
 	}
 	if o.DecisionTimeout <= 0 {
 		o.DecisionTimeout = DefaultDecisionTimeout
-	}
-	if o.ProfileTimeout <= 0 {
-		o.ProfileTimeout = DefaultProfileTimeout
 	}
 	if o.CheckTimeout <= 0 {
 		o.CheckTimeout = DefaultCheckTimeout
@@ -159,11 +132,7 @@ func New(o Options) (*Server, error) {
 	if o.AssignedVariants == nil {
 		o.AssignedVariants = defaultAssignedVariants
 	}
-	if o.Anonymous == nil {
-		o.Anonymous = profiles.Anonymous
-	}
 	s := &Server{o: o, log: o.Logger, metrics: o.Metrics, auth: newKeyring(o.APIKeys)}
-	s.cached, _ = o.Profiles.(cachedSource)
 	s.ids.init()
 	s.bufs.New = func() any { b := make([]byte, 0, 2048); return &b }
 	s.srv = &fasthttp.Server{

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -45,8 +44,8 @@ func TestDecideOK(t *testing.T) {
 	if req.DecisionID != id || req.Now.IsZero() || req.DryRun || req.Placement != "checkout" {
 		t.Errorf("engine got %+v", req)
 	}
-	if p == nil || p.ID != "c-1042" || p.Known {
-		t.Errorf("no source: the profile should be an unknown c-1042, got %+v", p)
+	if p != nil {
+		t.Errorf("the handler looked the profile up (%+v): the engine does", p)
 	}
 	evs := h.sink.events()
 	if len(evs) != 1 || evs[0].EventID() != id || evs[0].Subject("arbiter") != "arbiter.decision.checkout" {
@@ -178,84 +177,28 @@ func TestAuth(t *testing.T) {
 	}
 }
 
-func TestProfileSource(t *testing.T) {
-	known := &engine.Profile{ID: "c-1042", Known: true, Attrs: map[string]any{"id": "c-1042", "known": true}}
-	cases := []struct {
-		name     string
-		src      sourceFunc
-		degraded bool
-		known    bool
-	}{
-		{"found", func(ctx context.Context, _ *rules.Schema, id string) (*engine.Profile, error) { return known, nil }, false, true},
-		{"error", func(ctx context.Context, _ *rules.Schema, id string) (*engine.Profile, error) {
-			return nil, errors.New("redis: connection refused")
-		}, true, false},
-		{"slow", func(ctx context.Context, _ *rules.Schema, id string) (*engine.Profile, error) {
-			<-ctx.Done() // a store that honours the deadline
-			return nil, ctx.Err()
-		}, true, false},
+// TestDecideDegraded: a decision the engine degraded is answered 200 with
+// its degraded parts, and each part is counted as a Redis error of its
+// operation.
+func TestDecideDegraded(t *testing.T) {
+	h := newHarness(t, true, nil)
+	h.engine.degrade = []string{engine.DegradedProfile, engine.DegradedLedger}
+	r := h.do("POST", "/v1/decide", decideBody)
+	if r.status != 200 {
+		t.Fatalf("status %d: %s", r.status, r.body)
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, true, func(o *Options) {
-				o.Profiles = tc.src
-				o.ProfileTimeout = 5 * time.Millisecond
-			})
-			start := time.Now()
-			r := h.do("POST", "/v1/decide", decideBody)
-			if r.status != 200 {
-				t.Fatalf("status %d: %s", r.status, r.body)
-			}
-			if time.Since(start) > 2*time.Second {
-				t.Error("the profile timeout did not bound the request")
-			}
-			deg := r.json(t)["degraded"].([]any)
-			if got := len(deg) == 1 && deg[0] == "profile_unavailable"; got != tc.degraded {
-				t.Errorf("degraded %v", deg)
-			}
-			_, p := h.engine.last()
-			if p.Known != tc.known || p.ID != "c-1042" {
-				t.Errorf("profile %+v", p)
-			}
-		})
+	if deg := fmt.Sprint(r.json(t)["degraded"]); deg != "[profile_unavailable ledger_unavailable]" {
+		t.Errorf("degraded %s", deg)
 	}
-}
-
-// cachedStub is a Source with a cache: Cached answers hit when set; Get
-// counts its calls.
-type cachedStub struct {
-	hit  *engine.Profile
-	gets atomic.Int64
-}
-
-func (c *cachedStub) Cached(*rules.Schema, string) (*engine.Profile, bool) {
-	return c.hit, c.hit != nil
-}
-
-func (c *cachedStub) Get(ctx context.Context, _ *rules.Schema, id string) (*engine.Profile, error) {
-	c.gets.Add(1)
-	return &engine.Profile{ID: id, Known: true, Attrs: map[string]any{"id": id, "known": true}}, nil
-}
-
-// TestProfileCacheHit: a source with a cache is asked for a fresh entry
-// first, and a hit is served without Get (whose deadline costs a timer).
-func TestProfileCacheHit(t *testing.T) {
-	hit := &engine.Profile{ID: "c-1042", Known: true, Attrs: map[string]any{"id": "c-1042", "known": true, "from": "cache"}}
-	for _, cached := range []bool{true, false} {
-		t.Run(fmt.Sprint("cached=", cached), func(t *testing.T) {
-			src := &cachedStub{}
-			if cached {
-				src.hit = hit
-			}
-			h := newHarness(t, true, func(o *Options) { o.Profiles = src })
-			if r := h.do("POST", "/v1/decide", decideBody); r.status != 200 {
-				t.Fatalf("status %d: %s", r.status, r.body)
-			}
-			_, p := h.engine.last()
-			if gets := src.gets.Load(); cached && (gets != 0 || p != hit) || !cached && (gets != 1 || p == hit || !p.Known) {
-				t.Errorf("Get called %d times, profile %+v", gets, p)
-			}
-		})
+	body := string(h.do("GET", "/metrics", "").body)
+	for _, w := range []string{
+		`arbiter_redis_errors_total{op="profile"} 1`,
+		`arbiter_redis_errors_total{op="ledger"} 1`,
+		`arbiter_decisions_total{placement="checkout",result="degraded"} 1`,
+	} {
+		if !strings.Contains(body, w) {
+			t.Errorf("metrics lack %q", w)
+		}
 	}
 }
 
@@ -435,15 +378,11 @@ func TestIDsUniqueAndOrdered(t *testing.T) {
 func TestShutdownFinishesInFlight(t *testing.T) {
 	release := make(chan struct{})
 	started := make(chan struct{}, 1)
-	h := newHarness(t, true, func(o *Options) {
-		o.DecisionTimeout = 10 * time.Second
-		o.Profiles = sourceFunc(func(ctx context.Context, _ *rules.Schema, id string) (*engine.Profile, error) {
-			started <- struct{}{}
-			<-release
-			return nil, nil
-		})
-		o.ProfileTimeout = 10 * time.Second
-	})
+	h := newHarness(t, true, func(o *Options) { o.DecisionTimeout = 10 * time.Second })
+	h.engine.hold = func() {
+		started <- struct{}{}
+		<-release
+	}
 	got := make(chan resp, 1)
 	go func() { got <- h.do("POST", "/v1/decide", decideBody) }()
 	<-started

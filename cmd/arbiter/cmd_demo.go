@@ -1,20 +1,22 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/examples"
 	"github.com/arbiterhq/arbiter/examples/profilegen"
-	"github.com/arbiterhq/arbiter/rules"
 )
 
 // demoCart is the cart of the demo's example request.
@@ -72,10 +74,18 @@ func cmdDemo(ctx context.Context, args []string, s stdio) int {
 		}
 		src.fsys, src.name = sub, "examples/checkout (built in)"
 	}
-	now := time.Now()
-	n, sd := *count, *seed
-	preload := func(*rules.Schema) ([]map[string]any, error) { return profilegen.Generate(sd, n, now), nil }
-	show := func(info runInfo) { printDemoBanner(s.Out, info) }
+	generated := profilegen.Generate(*seed, *count, time.Now())
+	preload := func() (io.ReadCloser, string, error) {
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		for _, p := range generated {
+			if err := enc.Encode(p); err != nil {
+				return nil, "", err
+			}
+		}
+		return io.NopCloser(&b), "the generated profiles", nil
+	}
+	show := func(info runInfo) { printDemoBanner(s.Out, info, generated) }
 	return runServer(ctx, cfg, nil, src, preload, show, s, logger)
 }
 
@@ -92,17 +102,17 @@ func isLoopback(host string) bool {
 }
 
 // printDemoBanner says what runs, shows three customers of different
-// segments and a curl command that works when pasted.
-func printDemoBanner(w io.Writer, info runInfo) {
+// segments (of those loaded) and a curl command that works when pasted.
+func printDemoBanner(w io.Writer, info runInfo, loaded []map[string]any) {
 	base := "http://" + info.addr
 	fmt.Fprintf(w, "\nArbiter demo\n")
 	fmt.Fprintf(w, "  API      %s (no auth; loopback only)\n", base)
 	rs := info.rules.Ruleset
 	fmt.Fprintf(w, "  rules    %s, version %s: %s, %s, %s\n", info.rules.Source, rs.Version,
 		count(len(rs.Segments), "segment"), count(len(rs.Offers), "offer"), count(len(rs.Experiments), "experiment"))
-	fmt.Fprintf(w, "  profiles %d generated customers (c-000001 ...) in %s\n", len(info.loaded), info.redis)
+	fmt.Fprintf(w, "  profiles %d generated customers (c-000001 ...) in %s\n", len(loaded), info.redis)
 	fmt.Fprintf(w, "  events   %s (arbiter events tail --nats %s)\n", info.nats, info.nats)
-	picks := pickCustomers(info)
+	picks := pickCustomers(info, loaded)
 	fmt.Fprintf(w, "\nCustomers to try:\n")
 	for _, p := range picks {
 		seg := strings.Join(p.segments, ", ")
@@ -125,37 +135,34 @@ type pick struct {
 }
 
 // pickCustomers finds three customers whose segments differ, by dry-run
-// decisions on the first generated profiles. Without a working engine or
-// profile source it falls back to the first three ids.
-func pickCustomers(info runInfo) []pick {
+// decisions on the first loaded profiles (the engine looks them up in the
+// embedded Redis). Without a working engine or profile store it falls back
+// to the first three ids.
+func pickCustomers(info runInfo, loaded []map[string]any) []pick {
 	var out []pick
 	seen := map[string]bool{}
-	if info.profiles != nil {
+	if info.engine != nil {
 		rs := info.rules.Ruleset
-		for i, m := range info.loaded {
+		for i, m := range loaded {
 			if i >= 500 || len(out) == 3 {
 				break
 			}
 			id, _ := m["id"].(string)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			p, err := info.profiles.Get(ctx, &rs.Schema, id)
-			if err == nil && p != nil {
-				var d *engine.Decision
-				d, err = info.engine.Decide(ctx, rs, p, &engine.Request{DecisionID: "dcs_demo", CustomerID: id,
-					Placement: "checkout", DryRun: true, Now: time.Now()})
-				if err == nil && d != nil && len(d.Segments) > 0 {
-					key := strings.Join(d.Segments, ",")
-					if !seen[key] && (len(out) == 0 || !overlaps(out, d.Segments)) {
-						seen[key] = true
-						out = append(out, pick{id: id, segments: d.Segments})
-					}
+			d, err := info.engine.Decide(ctx, rs, nil, &engine.Request{DecisionID: "dcs_demo", CustomerID: id,
+				Placement: "checkout", DryRun: true, Now: time.Now()})
+			if err == nil && d != nil && len(d.Segments) > 0 && !slices.Contains(d.Degraded, engine.DegradedProfile) {
+				key := strings.Join(d.Segments, ",")
+				if !seen[key] && (len(out) == 0 || !overlaps(out, d.Segments)) {
+					seen[key] = true
+					out = append(out, pick{id: id, segments: d.Segments})
 				}
 			}
 			cancel()
 		}
 	}
-	for i := 0; len(out) < 3 && i < len(info.loaded); i++ {
-		id, _ := info.loaded[i]["id"].(string)
+	for i := 0; len(out) < 3 && i < len(loaded); i++ {
+		id, _ := loaded[i]["id"].(string)
 		dup := false
 		for _, p := range out {
 			dup = dup || p.id == id

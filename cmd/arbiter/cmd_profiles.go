@@ -11,8 +11,10 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/arbiterhq/arbiter/adapters/profilestore"
 	"github.com/arbiterhq/arbiter/adapters/redisconn"
 	"github.com/arbiterhq/arbiter/adapters/rulefiles"
+	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/profiles"
 	"github.com/arbiterhq/arbiter/rules"
 )
@@ -72,7 +74,7 @@ func newProfilesFlags(name, help string, s stdio) *profilesFlags {
 		subcommand: c,
 		redisURL:   c.fs.String("redis", os.Getenv("ARBITER_REDIS_URL"), "Redis URL"),
 		rulesDir:   c.fs.String("rules", "", "rules directory"),
-		prefix:     c.fs.String("prefix", profiles.DefaultPrefix, "key prefix"),
+		prefix:     c.fs.String("prefix", profilestore.DefaultPrefix, "key prefix"),
 		timeout:    c.fs.Duration("timeout", 5*time.Second, "Redis time limit"),
 	}
 }
@@ -147,14 +149,14 @@ func cmdProfilesImport(ctx context.Context, args []string, s stdio) int {
 	}
 	defer client.Close()
 
-	o := profiles.ImportOptions{Prefix: *f.prefix, Schema: schema, Merge: *merge, Batch: *batch}
+	o := profilestore.ImportOptions{Prefix: *f.prefix, Schema: schema, Merge: *merge, Batch: *batch}
 	progress := profilesIsTerminal(s.Err)
 	if progress {
 		o.Progress = func(imported, rejected int) {
 			fmt.Fprintf(s.Err, "\rimported %d, rejected %d", imported, rejected)
 		}
 	}
-	res, err := profiles.Import(ctx, client, in, o)
+	res, err := profilestore.Import(ctx, client, in, o)
 	if progress {
 		fmt.Fprintln(s.Err)
 	}
@@ -207,7 +209,7 @@ func cmdProfilesGet(ctx context.Context, args []string, s stdio) int {
 		return exitFail
 	}
 	defer client.Close()
-	store := profiles.NewRedisStore(client, profiles.StoreOptions{Prefix: *f.prefix, Timeout: *f.timeout})
+	store := profilestore.NewRedisStore(client, profilestore.StoreOptions{Prefix: *f.prefix, Timeout: *f.timeout})
 	fields, found, err := store.Fetch(ctx, id)
 	if err != nil {
 		fmt.Fprintf(s.Err, "arbiter %s: %v\n", name, err)
@@ -218,7 +220,7 @@ func cmdProfilesGet(ctx context.Context, args []string, s stdio) int {
 		v.Fields = map[string]string{}
 	}
 	if schema != nil {
-		var p = profiles.Anonymous(schema, id)
+		var p = engine.DefaultProfile(schema, id)
 		if found {
 			p, v.BadFields = profiles.FromHash(schema, id, fields)
 		}

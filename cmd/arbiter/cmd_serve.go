@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,7 +11,6 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"sort"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -27,10 +24,10 @@ import (
 	"github.com/arbiterhq/arbiter/adapters/httpapi"
 	"github.com/arbiterhq/arbiter/adapters/ledger"
 	"github.com/arbiterhq/arbiter/adapters/metrics"
+	"github.com/arbiterhq/arbiter/adapters/profilestore"
 	"github.com/arbiterhq/arbiter/adapters/redisconn"
 	"github.com/arbiterhq/arbiter/adapters/rulefiles"
 	"github.com/arbiterhq/arbiter/engine"
-	"github.com/arbiterhq/arbiter/profiles"
 	"github.com/arbiterhq/arbiter/rules"
 )
 
@@ -135,14 +132,14 @@ func newServeFlags(fs *flag.FlagSet, cfg *serveConfig) {
 	fs.BoolVar(&cfg.noAuth, "no-auth", false, "serve /v1/ without API keys")
 	fs.Var(&cfg.maxBody, "max-body", "request body `SIZE` limit (413 payload_too_large above it)")
 	fs.DurationVar(&cfg.decisionTimeout, "decision-timeout", httpapi.DefaultDecisionTimeout, "deadline of a whole decision")
-	fs.DurationVar(&cfg.redisTimeout, "redis-timeout", httpapi.DefaultProfileTimeout, "deadline of a Redis call (profile fetch, ledger)")
+	fs.DurationVar(&cfg.redisTimeout, "redis-timeout", engine.DefaultProfileTimeout, "deadline of a Redis call (profile fetch, ledger)")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 10*time.Second, "bound of a graceful shutdown (finish requests, flush events)")
 	fs.IntVar(&cfg.eventBuffer, "event-buffer", events.DefaultBuffer, "events held while NATS is slow or down; beyond, they are dropped and counted")
 	fs.StringVar(&cfg.keyPrefix, "key-prefix", "arbiter:", "prefix of every Redis key")
 	fs.StringVar(&cfg.subjectPrefix, "subject-prefix", events.DefaultPrefix, "prefix of every NATS subject")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	fs.DurationVar(&cfg.cacheTTL, "profile-cache-ttl", profiles.DefaultCacheTTL, "how long a profile is cached in process (0: no cache)")
+	fs.DurationVar(&cfg.cacheTTL, "profile-cache-ttl", profilestore.DefaultCacheTTL, "how long a profile is cached in process (0: no cache)")
 	fs.IntVar(&cfg.cacheSize, "profile-cache-size", 100000, "profiles held in the in-process cache")
 	fs.StringVar(&cfg.debugAddr, "debug-addr", "", "listen `HOST:PORT` for Go's profiler (/debug/pprof/) on a listener of its own; empty: off. Keep it on loopback")
 }
@@ -238,10 +235,13 @@ func cmdServe(ctx context.Context, args []string, s stdio) int {
 		keys = nil
 	}
 	rl := rulesSource{dir: cfg.rules, watch: true}
-	var preload func(*rules.Schema) ([]map[string]any, error)
+	var preload preloadFunc
 	if cfg.profilesFile != "" {
 		path := cfg.profilesFile
-		preload = func(*rules.Schema) ([]map[string]any, error) { return readJSONL(path) }
+		preload = func() (io.ReadCloser, string, error) {
+			f, err := os.Open(path)
+			return f, path, err
+		}
 	}
 	return runServer(ctx, cfg, keys, rl, preload, nil, s, logger)
 }
@@ -255,19 +255,22 @@ type rulesSource struct {
 	watch bool
 }
 
+// preloadFunc gives the profiles to load into the embedded Redis at start,
+// in JSONL (the format of arbiter profiles import), and their name for
+// errors ("FILE:LINE: ...").
+type preloadFunc func() (jsonl io.ReadCloser, name string, err error)
+
 // banner is told what runs once the server listens (the demo prints it).
 type banner func(info runInfo)
 
 // runInfo is what runs.
 type runInfo struct {
-	addr     string
-	rules    *rulefiles.Snapshot
-	redis    string
-	nats     string
-	engine   *engine.Engine
-	profiles httpapi.Source
-	client   redis.UniversalClient
-	loaded   []map[string]any
+	addr   string
+	rules  *rulefiles.Snapshot
+	redis  string
+	nats   string
+	engine *engine.Engine
+	client redis.UniversalClient
 }
 
 // embeddedDuplicates is the deduplication window of the embedded NATS
@@ -277,7 +280,7 @@ const embeddedDuplicates = 30 * time.Second
 // runServer runs the server until ctx is cancelled, then shuts down
 // gracefully: stop accepting, finish in-flight requests, flush events.
 func runServer(ctx context.Context, cfg serveConfig, keys []string, src rulesSource,
-	preload func(*rules.Schema) ([]map[string]any, error), show banner, s stdio, log *slog.Logger) int {
+	preload preloadFunc, show banner, s stdio, log *slog.Logger) int {
 	tuneGC(log)
 	m := metrics.New()
 
@@ -333,23 +336,13 @@ func runServer(ctx context.Context, cfg serveConfig, keys []string, src rulesSou
 		redisDesc = "embedded " + embeddedURL
 		log.Info("embedded Redis started", "url", "redis://"+srv.Addr())
 	}
-	var loaded []map[string]any
 	if preload != nil {
-		ps, err := preload(&snap.Ruleset.Schema)
-		if err == nil {
-			// A client of its own: loading is not bound by --redis-timeout.
-			var lc redis.UniversalClient
-			if lc, err = redisconn.OpenWith(embeddedURL, redisconn.Options{Timeout: 10 * time.Second, Retries: 2}); err == nil {
-				err = loadProfiles(ctx, lc, cfg.keyPrefix, &snap.Ruleset.Schema, ps)
-				lc.Close()
-			}
-		}
+		n, err := loadProfiles(ctx, embeddedURL, cfg.keyPrefix, &snap.Ruleset.Schema, preload)
 		if err != nil {
 			fmt.Fprintf(s.Err, "arbiter serve: loading profiles: %v\n", err)
 			return exitFail
 		}
-		loaded = ps
-		log.Info("profiles loaded into the embedded Redis", "count", len(ps))
+		log.Info("profiles loaded into the embedded Redis", "count", n)
 	}
 
 	// NATS: the configured server, or an embedded one.
@@ -407,20 +400,20 @@ func runServer(ctx context.Context, cfg serveConfig, keys []string, src rulesSou
 		defer rl.Wait() // background releases (Redis Cluster) finish before exit
 		led = rl
 	}
-	eng := engine.New(engine.Options{Ledger: led, Observer: m})
 
 	// The profile source: the Redis store behind the in-process cache.
-	store := profiles.NewRedisStore(client, profiles.StoreOptions{Prefix: cfg.keyPrefix, Timeout: cfg.redisTimeout})
-	var source httpapi.Source = store
+	store := profilestore.NewRedisStore(client, profilestore.StoreOptions{Prefix: cfg.keyPrefix, Timeout: cfg.redisTimeout})
+	var source engine.ProfileSource = store
 	if cfg.cacheTTL > 0 {
-		neg := profiles.DefaultNegativeTTL
+		neg := profilestore.DefaultNegativeTTL
 		if cfg.cacheTTL < neg {
 			neg = cfg.cacheTTL
 		}
-		cache := profiles.NewCache(store, profiles.CacheOptions{MaxEntries: cfg.cacheSize, TTL: cfg.cacheTTL, NegativeTTL: neg})
+		cache := profilestore.NewCache(store, profilestore.CacheOptions{MaxEntries: cfg.cacheSize, TTL: cfg.cacheTTL, NegativeTTL: neg})
 		m.CacheStatsFunc(cache.Stats)
 		source = cache
 	}
+	eng := engine.New(engine.Options{Ledger: led, Observer: m, Profiles: source, ProfileTimeout: cfg.redisTimeout, Logger: log})
 
 	// Per-offer feedback statistics, from the outcome events on the stream
 	// (the HTTP route's and other services' alike), off the decision path.
@@ -440,9 +433,9 @@ func runServer(ctx context.Context, cfg serveConfig, keys []string, src rulesSou
 		"nats":  natsCheck(pub),
 	}
 	srv, err := httpapi.New(httpapi.Options{
-		Rules: reloader, Engine: eng, Profiles: source, Sink: pub, Metrics: m, Logger: log,
+		Rules: reloader, Engine: eng, Sink: pub, Metrics: m, Logger: log,
 		APIKeys: keys, MaxBody: int(cfg.maxBody), DecisionTimeout: cfg.decisionTimeout,
-		ProfileTimeout: cfg.redisTimeout, Checks: checks,
+		Checks: checks,
 	})
 	if err != nil {
 		fmt.Fprintf(s.Err, "arbiter serve: %v\n", err)
@@ -495,8 +488,7 @@ func runServer(ctx context.Context, cfg serveConfig, keys []string, src rulesSou
 	log.Info("arbiter serving", "addr", ln.Addr().String(), "rules", dir, "version", snap.Ruleset.Version,
 		"redis", redisDesc, "nats", natsURL, "auth", auth, "api_keys", len(keys))
 	if show != nil {
-		show(runInfo{addr: ln.Addr().String(), rules: snap, redis: redisDesc, nats: natsURL, engine: eng,
-			profiles: source, client: client, loaded: loaded})
+		show(runInfo{addr: ln.Addr().String(), rules: snap, redis: redisDesc, nats: natsURL, engine: eng, client: client})
 	}
 
 	code := exitOK
@@ -588,65 +580,41 @@ func loadAPIKeys(file, env string) ([]string, error) {
 	return keys, nil
 }
 
-// readJSONL reads profiles in their JSON form, one per line.
-func readJSONL(path string) ([]map[string]any, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var out []map[string]any
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
-	line := 0
-	for sc.Scan() {
-		line++
-		text := strings.TrimSpace(sc.Text())
-		if text == "" {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(text), &m); err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
-		}
-		out = append(out, m)
-	}
-	return out, sc.Err()
-}
+// maxRejectedShown bounds the rejected lines a failed load lists.
+const maxRejectedShown = 20
 
-// loadProfiles writes profiles (JSON form) as hashes, checked against the
-// schema, in pipelined batches.
-func loadProfiles(ctx context.Context, client redis.UniversalClient, prefix string, schema *rules.Schema, ps []map[string]any) error {
-	pipe := client.Pipeline()
-	for i, p := range ps {
-		id, fields, err := profiles.ToHash(schema, p)
-		if err != nil {
-			return fmt.Errorf("profile %d: %w", i+1, err)
-		}
-		key := profiles.ProfileKey(prefix, id)
-		pipe.Del(ctx, key)
-		if len(fields) > 0 {
-			args := make([]any, 0, 2*len(fields))
-			names := make([]string, 0, len(fields))
-			for k := range fields {
-				names = append(names, k)
-			}
-			sort.Strings(names)
-			for _, k := range names {
-				args = append(args, k, fields[k])
-			}
-			pipe.HSet(ctx, key, args...)
-		}
-		if pipe.Len() >= 1000 {
-			if _, err := pipe.Exec(ctx); err != nil {
-				return err
-			}
-		}
+// loadProfiles imports the preloaded profiles into the embedded Redis at
+// url, checked against the schema, as arbiter profiles import --rules does
+// (profilestore.Import: one loader for both). A line that is not a valid
+// profile fails the load, naming the line. It returns how many profiles
+// were stored.
+func loadProfiles(ctx context.Context, url, prefix string, schema *rules.Schema, preload preloadFunc) (int, error) {
+	r, name, err := preload()
+	if err != nil {
+		return 0, err
 	}
-	if pipe.Len() > 0 {
-		if _, err := pipe.Exec(ctx); err != nil {
-			return err
-		}
+	defer r.Close()
+	// A client of its own: loading is not bound by --redis-timeout.
+	client, err := redisconn.OpenWith(url, redisconn.Options{Timeout: 10 * time.Second, Retries: 2})
+	if err != nil {
+		return 0, err
 	}
-	return nil
+	defer client.Close()
+	res, err := profilestore.Import(ctx, client, r, profilestore.ImportOptions{Prefix: prefix, Schema: schema})
+	if err != nil {
+		return res.Imported, fmt.Errorf("%s: %w", name, err)
+	}
+	if len(res.Rejected) > 0 {
+		var b strings.Builder
+		fmt.Fprintf(&b, "%d of the profiles in %s are not valid (fix them or remove the lines):", len(res.Rejected), name)
+		for i, rej := range res.Rejected {
+			if i == maxRejectedShown {
+				fmt.Fprintf(&b, "\n... and %d more", len(res.Rejected)-maxRejectedShown)
+				break
+			}
+			fmt.Fprintf(&b, "\n%s:%d: %s", name, rej.Line, rej.Why)
+		}
+		return res.Imported, errors.New(b.String())
+	}
+	return res.Imported, nil
 }

@@ -1,16 +1,16 @@
-package profiles
+package profilestore
 
 import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/arbiterhq/arbiter/profiles"
 	"github.com/arbiterhq/arbiter/rules"
 )
 
@@ -87,7 +87,7 @@ func Import(ctx context.Context, client redis.UniversalClient, r io.Reader, o Im
 		if len(text) == 0 {
 			continue
 		}
-		id, fields, err := lineToHash(text, o.Schema)
+		id, fields, err := profiles.LineToHash(o.Schema, text)
 		if err != nil {
 			res.Rejected = append(res.Rejected, Rejected{Line: res.Lines, Why: err.Error()})
 			continue
@@ -113,7 +113,7 @@ func Put(ctx context.Context, client redis.UniversalClient, prefix string, schem
 	if prefix == "" {
 		prefix = DefaultPrefix
 	}
-	id, fields, err := ToHash(schema, m)
+	id, fields, err := profiles.ToHash(schema, m)
 	if err != nil {
 		return err
 	}
@@ -126,13 +126,11 @@ func Put(ctx context.Context, client redis.UniversalClient, prefix string, schem
 	return err
 }
 
-// KnownMarker is the field written for a profile with no fields, so that the
-// hash exists and the customer counts as known; decoding ignores it.
-const KnownMarker = "_known"
-
+// hsetArgs are the HSET arguments of a profile's fields, in name order; a
+// profile without fields is stored as profiles.KnownMarker.
 func hsetArgs(fields map[string]string) []any {
 	if len(fields) == 0 {
-		return []any{KnownMarker, "true"}
+		return []any{profiles.KnownMarker, "true"}
 	}
 	keys := make([]string, 0, len(fields))
 	for k := range fields {
@@ -144,17 +142,4 @@ func hsetArgs(fields map[string]string) []any {
 		args = append(args, k, fields[k])
 	}
 	return args
-}
-
-func lineToHash(text []byte, schema *rules.Schema) (string, map[string]string, error) {
-	dec := json.NewDecoder(bytes.NewReader(text))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
-		return "", nil, fmt.Errorf("not a JSON object: %w", err)
-	}
-	if dec.More() {
-		return "", nil, fmt.Errorf("more than one JSON value on the line")
-	}
-	return ToHash(schema, m)
 }

@@ -1,4 +1,11 @@
-package profiles
+// Package profilestore is the Redis profile store: RedisStore reads a
+// customer's hash (PREFIX profile:{ID}) and decodes it by the schema
+// (package profiles), Cache keeps decoded profiles in process in front of
+// it, and Import and Put write profiles in their JSON form as hashes
+// (`arbiter profiles import`, `serve --profiles`). RedisStore and Cache are
+// the engine's engine.ProfileSource; Cache is also its engine.ProfileCache.
+// docs/redis.md describes the keys and the cache for operators.
+package profilestore
 
 import (
 	"context"
@@ -9,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/arbiterhq/arbiter/engine"
+	"github.com/arbiterhq/arbiter/profiles"
 	"github.com/arbiterhq/arbiter/rules"
 )
 
@@ -16,19 +24,21 @@ import (
 // Redis.
 const DefaultPrefix = "arbiter:"
 
-// Source gives a customer's profile decoded by a schema. An unknown
-// customer is (a profile with Known false, nil); an error means the store
-// failed or timed out, and the caller degrades (profile_unavailable).
-type Source interface {
-	Get(ctx context.Context, schema *rules.Schema, id string) (*engine.Profile, error)
-}
+// The store and the cache are what the engine looks profiles up in; the
+// cache also answers fresh entries without a deadline.
+var (
+	_ engine.ProfileSource = (*RedisStore)(nil)
+	_ engine.ProfileSource = (*Cache)(nil)
+	_ engine.ProfileCache  = (*Cache)(nil)
+)
 
-// RawSource is a Source that can also hand out a profile's stored fields
-// undecoded, so that a cache can keep them and decode them again under a
-// new schema after a rules reload. found is false for an unknown customer;
-// Decode turns what Fetch returned into a profile.
+// RawSource is a profile source that can also hand out a profile's stored
+// fields undecoded, so that a cache can keep them and decode them again
+// under a new schema after a rules reload. found is false for an unknown
+// customer; Decode turns what Fetch returned into a profile. RedisStore is
+// one.
 type RawSource interface {
-	Source
+	engine.ProfileSource
 	Fetch(ctx context.Context, id string) (fields map[string]string, found bool, err error)
 	Decode(schema *rules.Schema, id string, fields map[string]string, found bool) *engine.Profile
 }
@@ -103,7 +113,7 @@ func (s *RedisStore) Fetch(ctx context.Context, id string) (map[string]string, b
 // read as missing.
 func (s *RedisStore) Get(ctx context.Context, schema *rules.Schema, id string) (*engine.Profile, error) {
 	if id == "" {
-		return Anonymous(schema, ""), nil
+		return engine.DefaultProfile(schema, ""), nil
 	}
 	fields, found, err := s.Fetch(ctx, id)
 	if err != nil {
@@ -115,9 +125,9 @@ func (s *RedisStore) Get(ctx context.Context, schema *rules.Schema, id string) (
 // Decode turns fetched fields into a profile, counting bad values.
 func (s *RedisStore) Decode(schema *rules.Schema, id string, fields map[string]string, found bool) *engine.Profile {
 	if !found {
-		return Anonymous(schema, id)
+		return engine.DefaultProfile(schema, id)
 	}
-	p, bad := FromHash(schema, id, fields)
+	p, bad := profiles.FromHash(schema, id, fields)
 	if len(bad) > 0 {
 		s.bad.Add(uint64(len(bad)))
 	}

@@ -1,4 +1,4 @@
-package profiles
+package profilestore
 
 import (
 	"context"
@@ -60,15 +60,5 @@ func BenchmarkStoreGet(b *testing.B) {
 		if err != nil || !p.Known {
 			b.Fatal(err)
 		}
-	}
-}
-
-// BenchmarkFromHash: decoding a stored profile.
-func BenchmarkFromHash(b *testing.B) {
-	schema := testSchema()
-	f := benchFields()
-	b.ReportAllocs()
-	for i := 0; i < b.N; i++ {
-		FromHash(schema, "c1", f)
 	}
 }

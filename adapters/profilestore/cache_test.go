@@ -1,4 +1,4 @@
-package profiles
+package profilestore
 
 import (
 	"context"
@@ -10,8 +10,23 @@ import (
 	"time"
 
 	"github.com/arbiterhq/arbiter/engine"
+	"github.com/arbiterhq/arbiter/profiles"
 	"github.com/arbiterhq/arbiter/rules"
 )
+
+// testSchema has one field of every type, some with defaults.
+func testSchema() *rules.Schema {
+	return &rules.Schema{Fields: []rules.Field{
+		{Name: "ltv", Type: rules.TypeNumber},
+		{Name: "orders", Type: rules.TypeInt},
+		{Name: "last_order_at", Type: rules.TypeTime},
+		{Name: "tier", Type: rules.TypeString, Default: "basic"},
+		{Name: "tags", Type: rules.TypeStringList},
+		{Name: "vip", Type: rules.TypeBool},
+		{Name: "scores", Type: rules.TypeNumberList, Default: []float64{1}},
+		{Name: "churn_risk", Type: rules.TypeNumber, Default: 0.5},
+	}}
+}
 
 // fakeRaw is a RawSource over a map, counting fetches; gate, when set,
 // holds every fetch until closed.
@@ -39,9 +54,9 @@ func (f *fakeRaw) Fetch(ctx context.Context, id string) (map[string]string, bool
 
 func (f *fakeRaw) Decode(schema *rules.Schema, id string, fields map[string]string, found bool) *engine.Profile {
 	if !found {
-		return Anonymous(schema, id)
+		return engine.DefaultProfile(schema, id)
 	}
-	p, _ := FromHash(schema, id, fields)
+	p, _ := profiles.FromHash(schema, id, fields)
 	return p
 }
 
@@ -54,7 +69,7 @@ func (f *fakeRaw) Get(ctx context.Context, schema *rules.Schema, id string) (*en
 }
 
 // decodedOnly hides the raw methods.
-type decodedOnly struct{ s Source }
+type decodedOnly struct{ s engine.ProfileSource }
 
 func (d decodedOnly) Get(ctx context.Context, schema *rules.Schema, id string) (*engine.Profile, error) {
 	return d.s.Get(ctx, schema, id)
@@ -84,7 +99,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func TestCacheTTLAndNegative(t *testing.T) {
-	eachSource(t, func(t *testing.T, raw bool, src *fakeRaw, s Source) {
+	eachSource(t, func(t *testing.T, raw bool, src *fakeRaw, s engine.ProfileSource) {
 		clk := &clock{t: time.Unix(1e9, 0)}
 		c := NewCache(s, CacheOptions{TTL: time.Minute, NegativeTTL: 10 * time.Second, Now: clk.Now})
 		ctx := context.Background()
@@ -143,7 +158,7 @@ func TestCacheTTLAndNegative(t *testing.T) {
 // TestCacheCached: Cached answers fresh entries only, never fetches, and
 // follows the schema as Get does.
 func TestCacheCached(t *testing.T) {
-	eachSource(t, func(t *testing.T, raw bool, src *fakeRaw, s Source) {
+	eachSource(t, func(t *testing.T, raw bool, src *fakeRaw, s engine.ProfileSource) {
 		clk := &clock{t: time.Unix(1e9, 0)}
 		c := NewCache(s, CacheOptions{TTL: time.Minute, Now: clk.Now})
 		schema := testSchema()
@@ -178,12 +193,12 @@ func TestCacheCached(t *testing.T) {
 }
 
 // eachSource runs f with a fake store holding customer c1, once as a
-// RawSource (raw) and once as a Source of decoded profiles only.
-func eachSource(t *testing.T, f func(t *testing.T, raw bool, src *fakeRaw, s Source)) {
+// RawSource (raw) and once as a source of decoded profiles only.
+func eachSource(t *testing.T, f func(t *testing.T, raw bool, src *fakeRaw, s engine.ProfileSource)) {
 	for _, raw := range []bool{true, false} {
 		t.Run(fmt.Sprint("raw=", raw), func(t *testing.T) {
 			src := &fakeRaw{data: map[string]map[string]string{"c1": {"ltv": "5"}}}
-			var s Source = src
+			var s engine.ProfileSource = src
 			if !raw {
 				s = decodedOnly{src}
 			}

@@ -1,4 +1,4 @@
-package profiles
+package profilestore
 
 import (
 	"container/list"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/arbiterhq/arbiter/engine"
+	"github.com/arbiterhq/arbiter/profiles"
 	"github.com/arbiterhq/arbiter/rules"
 )
 
@@ -38,17 +39,17 @@ const (
 
 const cacheShards = 16
 
-// Cache is a bounded in-process cache in front of a Source: LRU per shard,
-// bounded in entries and approximate bytes, with a TTL, negative entries
-// for unknown customers, and a single flight per customer so that a burst
-// of requests for one customer costs one round trip. Errors are never
-// cached. When the source is a RawSource, the cache keeps the stored fields
-// and decodes them per schema, so a rules reload never serves a profile
-// decoded under another schema (and costs no round trip); otherwise it
-// keys entries by schema. It implements Source and is safe for concurrent
-// use.
+// Cache is a bounded in-process cache in front of a profile source: LRU
+// per shard, bounded in entries and approximate bytes, with a TTL, negative
+// entries for unknown customers, and a single flight per customer so that
+// a burst of requests for one customer costs one round trip. Errors are
+// never cached. When the source is a RawSource, the cache keeps the stored
+// fields and decodes them per schema, so a rules reload never serves a
+// profile decoded under another schema (and costs no round trip);
+// otherwise it keys entries by schema. It is an engine.ProfileSource with
+// the engine.ProfileCache fast path, and safe for concurrent use.
 type Cache struct {
-	src    Source
+	src    engine.ProfileSource
 	raw    RawSource
 	opts   CacheOptions
 	seed   maphash.Seed
@@ -98,7 +99,7 @@ type flight struct {
 }
 
 // NewCache returns a cache in front of src.
-func NewCache(src Source, opts CacheOptions) *Cache {
+func NewCache(src engine.ProfileSource, opts CacheOptions) *Cache {
 	if opts.MaxEntries <= 0 {
 		opts.MaxEntries = DefaultCacheEntries
 	}
@@ -133,7 +134,7 @@ func (c *Cache) shardOf(id string) *shard {
 // arriving meanwhile wait for it or for their own context).
 func (c *Cache) Get(ctx context.Context, schema *rules.Schema, id string) (*engine.Profile, error) {
 	if id == "" {
-		return Anonymous(schema, ""), nil
+		return engine.DefaultProfile(schema, ""), nil
 	}
 	key := c.key(schema, id)
 	sh := c.shardOf(id)
@@ -352,20 +353,20 @@ func (c *Cache) Size() (entries int, bytes int64) {
 // their defaults.
 func redecode(schema *rules.Schema, p *engine.Profile) *engine.Profile {
 	if !p.Known {
-		return Anonymous(schema, p.ID)
+		return engine.DefaultProfile(schema, p.ID)
 	}
 	m := make(map[string]any, len(p.Attrs))
 	for k, v := range p.Attrs {
 		m[k] = v
 	}
-	q, err := FromJSON(schema, m)
+	q, err := profiles.FromJSON(schema, m)
 	if err != nil {
 		// a field changed type: read the profile with what fits
 		fields := make(map[string]string, len(p.Attrs))
 		for k, v := range p.Attrs {
-			fields[k] = HashValue(v)
+			fields[k] = profiles.HashValue(v)
 		}
-		q, _ = FromHash(schema, p.ID, fields)
+		q, _ = profiles.FromHash(schema, p.ID, fields)
 	}
 	return q
 }

@@ -1,0 +1,33 @@
+package profiles
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/arbiterhq/arbiter/rules"
+)
+
+// KnownMarker is the field stored for a profile with no fields, so that
+// its hash exists and the customer counts as known; decoding ignores it
+// (it is no schema field).
+const KnownMarker = "_known"
+
+// LineToHash reads one line of a JSONL profiles file (a JSON object with
+// "id" and the fields, numbers kept exact) and encodes it in the stored
+// hash form, as ToHash does: what `arbiter profiles import` and `serve
+// --profiles` store for the line. The error says what is wrong with the
+// line: not one JSON object, or the values (FieldErrors).
+func LineToHash(schema *rules.Schema, line []byte) (id string, fields map[string]string, err error) {
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return "", nil, fmt.Errorf("not a JSON object: %w", err)
+	}
+	if dec.More() {
+		return "", nil, errors.New("more than one JSON value on the line")
+	}
+	return ToHash(schema, m)
+}
