@@ -8,7 +8,8 @@
 // The package does no I/O: whoever reads the stream (adapters/events for
 // NATS) decodes each message into an Event and adds it to a Collector, in
 // stream order; Collector.Report computes the report, which writes itself
-// as text or JSON. The statistics are in stats.go.
+// as text or JSON. The statistics are in stats.go, on gonum's normal,
+// Student's t and chi-square distributions.
 package report
 
 import (

@@ -1,13 +1,44 @@
 package report
 
-import "math"
+import (
+	"math"
 
-// This file holds the experiment report's statistics: pure functions, no
-// I/O, tested against hand-computed examples in stats_test.go.
+	"gonum.org/v1/gonum/stat"
+	"gonum.org/v1/gonum/stat/distuv"
+)
 
-// z975 is the 97.5th percentile of the standard normal distribution: the
-// half-width multiplier of a two-sided 95% interval.
-const z975 = 1.959963984540054
+// This file holds the report's statistics: pure functions, tested against
+// reference values computed independently in stats_test.go. The
+// distributions (normal, Student's t, chi-square) and the sample mean,
+// variance and chi-square statistic are gonum's; what is written here is
+// the tests' formulas.
+
+// upper95 is the upper quantile that bounds a two-sided 95% interval.
+const upper95 = 0.975
+
+// normalCritical is the standard normal's quantile of p: Φ⁻¹(0.975) =
+// 1.959964 is the half-width multiplier of a two-sided 95% interval.
+func normalCritical(p float64) float64 { return distuv.UnitNormal.Quantile(p) }
+
+// normalTwoSided is P(|Z| >= |z|) for a standard normal Z: 2·Φ(-|z|)
+// (the lower tail, which keeps its precision far out).
+func normalTwoSided(z float64) float64 { return 2 * distuv.UnitNormal.CDF(-math.Abs(z)) }
+
+// studentsT is Student's t distribution with df degrees of freedom.
+func studentsT(df float64) distuv.StudentsT { return distuv.StudentsT{Mu: 0, Sigma: 1, Nu: df} }
+
+// studentTwoSided is P(|T| >= |t|) for Student's t with df degrees of
+// freedom: 2·S(|t|), S its survival function.
+func studentTwoSided(t, df float64) float64 { return 2 * studentsT(df).Survival(math.Abs(t)) }
+
+// chiSquareSF is P(X >= x) for a chi-square variable with df degrees of
+// freedom (NaN for df <= 0 or a NaN x).
+func chiSquareSF(x float64, df int) float64 {
+	if df <= 0 || math.IsNaN(x) {
+		return math.NaN()
+	}
+	return distuv.ChiSquared{K: float64(df)}.Survival(x)
+}
 
 // ProportionTest compares the conversion rates x1/n1 (the control) and
 // x2/n2 (the variant).
@@ -27,9 +58,9 @@ type ProportionTest struct {
 
 // TwoProportion runs the two-proportion z-test of x2/n2 against x1/n1.
 //
-// Interval: d ± 1.959964·sqrt(p1(1-p1)/n1 + p2(1-p2)/n2).
+// Interval: d ± Φ⁻¹(0.975)·sqrt(p1(1-p1)/n1 + p2(1-p2)/n2).
 // Test: z = d / sqrt(p(1-p)(1/n1 + 1/n2)) with p = (x1+x2)/(n1+n2);
-// P = 2·(1 - Φ(|z|)).
+// P = 2·Φ(-|z|).
 func TwoProportion(x1, n1, x2, n2 int) ProportionTest {
 	if n1 <= 0 || n2 <= 0 {
 		return ProportionTest{Diff: math.NaN(), Low: math.NaN(), High: math.NaN(), Relative: math.NaN(), Z: math.NaN(), P: math.NaN()}
@@ -41,7 +72,8 @@ func TwoProportion(x1, n1, x2, n2 int) ProportionTest {
 		r.Relative = r.Diff / p1
 	}
 	se := math.Sqrt(p1*(1-p1)/float64(n1) + p2*(1-p2)/float64(n2))
-	r.Low, r.High = r.Diff-z975*se, r.Diff+z975*se
+	z := normalCritical(upper95)
+	r.Low, r.High = r.Diff-z*se, r.Diff+z*se
 	p := float64(x1+x2) / float64(n1+n2)
 	sePooled := math.Sqrt(p * (1 - p) * (1/float64(n1) + 1/float64(n2)))
 	if sePooled == 0 { // both rates 0, or both 1: no difference to test
@@ -49,7 +81,7 @@ func TwoProportion(x1, n1, x2, n2 int) ProportionTest {
 		return r
 	}
 	r.Z = r.Diff / sePooled
-	r.P = 2 * NormalSF(math.Abs(r.Z))
+	r.P = normalTwoSided(r.Z)
 	return r
 }
 
@@ -61,24 +93,16 @@ type Sample struct {
 	Var  float64
 }
 
-// Summarize returns the sample's count, mean and variance (two-pass, for
-// accuracy).
+// Summarize returns the sample's count, mean and variance (gonum's
+// corrected two-pass algorithm); the variance of fewer than 2 values is 0,
+// the mean of none 0.
 func Summarize(xs []float64) Sample {
 	s := Sample{N: len(xs)}
-	if s.N == 0 {
-		return s
-	}
-	for _, x := range xs {
-		s.Mean += x
-	}
-	s.Mean /= float64(s.N)
-	if s.N > 1 {
-		var ss float64
-		for _, x := range xs {
-			d := x - s.Mean
-			ss += d * d
-		}
-		s.Var = ss / float64(s.N-1)
+	switch {
+	case s.N == 1:
+		s.Mean = xs[0]
+	case s.N > 1:
+		s.Mean, s.Var = stat.MeanVariance(xs, nil)
 	}
 	return s
 }
@@ -98,7 +122,7 @@ type WelchTest struct {
 //
 // se = sqrt(va/na + vb/nb); t = (mb - ma)/se; the degrees of freedom are
 // Welch–Satterthwaite's (va/na + vb/nb)² / ((va/na)²/(na-1) + (vb/nb)²/(nb-1));
-// P = 2·(1 - F_t(|t|; df)); the interval is Diff ± t(0.975; df)·se.
+// P = 2·S_t(|t|; df); the interval is Diff ± t(0.975; df)·se.
 func Welch(a, b Sample) WelchTest {
 	nan := math.NaN()
 	if a.N < 2 || b.N < 2 {
@@ -120,8 +144,8 @@ func Welch(a, b Sample) WelchTest {
 	}
 	r.T = r.Diff / se
 	r.DF = (qa + qb) * (qa + qb) / (qa*qa/float64(a.N-1) + qb*qb/float64(b.N-1))
-	r.P = StudentTwoSided(math.Abs(r.T), r.DF)
-	q := StudentQuantile975(r.DF)
+	r.P = studentTwoSided(r.T, r.DF)
+	q := studentsT(r.DF).Quantile(upper95)
 	r.Low, r.High = r.Diff-q*se, r.Diff+q*se
 	return r
 }
@@ -137,8 +161,8 @@ type SRM struct {
 }
 
 // SampleRatio checks observed counts against weights (any positive
-// scale): chi² = Σ (o - e)²/e with e = N·w/Σw, df = groups - 1,
-// P = Q(df/2, chi²/2), the chi-square survival function.
+// scale): chi² = Σ (o - e)²/e with e = N·w/Σw, df = groups - 1, P the
+// chi-square survival function of chi².
 func SampleRatio(observed []int, weights []float64) SRM {
 	r := SRM{DF: len(observed) - 1, P: math.NaN(), Chi2: math.NaN()}
 	if len(observed) != len(weights) || len(observed) < 2 {
@@ -155,171 +179,14 @@ func SampleRatio(observed []int, weights []float64) SRM {
 	if n == 0 {
 		return r
 	}
+	obs := make([]float64, len(observed))
 	r.Expected = make([]float64, len(observed))
-	r.Chi2 = 0
 	for i, o := range observed {
-		e := n * weights[i] / wsum
-		r.Expected[i] = e
-		d := float64(o) - e
-		r.Chi2 += d * d / e
+		obs[i] = float64(o)
+		r.Expected[i] = n * weights[i] / wsum
 	}
-	r.P = ChiSquareSF(r.Chi2, r.DF)
+	r.Chi2 = stat.ChiSquare(obs, r.Expected)
+	r.P = chiSquareSF(r.Chi2, r.DF)
 	r.Valid = true
 	return r
-}
-
-// NormalSF is the standard normal survival function 1 - Φ(x).
-func NormalSF(x float64) float64 { return 0.5 * math.Erfc(x/math.Sqrt2) }
-
-// StudentTwoSided is P(|T| >= t) for Student's t with df degrees of
-// freedom (t >= 0): I_{df/(df+t²)}(df/2, 1/2).
-func StudentTwoSided(t, df float64) float64 {
-	if math.IsInf(t, 1) {
-		return 0
-	}
-	return RegIncBeta(df/2, 0.5, df/(df+t*t))
-}
-
-// StudentQuantile975 is the 97.5th percentile of Student's t with df
-// degrees of freedom (df > 0), found by bisection on StudentTwoSided.
-func StudentQuantile975(df float64) float64 {
-	lo, hi := 0.0, 1.0
-	for StudentTwoSided(hi, df) > 0.05 {
-		hi *= 2
-		if hi > 1e12 {
-			return math.Inf(1)
-		}
-	}
-	for i := 0; i < 200 && hi-lo > 1e-12*hi; i++ {
-		mid := (lo + hi) / 2
-		if StudentTwoSided(mid, df) > 0.05 {
-			lo = mid
-		} else {
-			hi = mid
-		}
-	}
-	return (lo + hi) / 2
-}
-
-// ChiSquareSF is P(X >= x) for a chi-square variable with df degrees of
-// freedom: the regularised upper incomplete gamma Q(df/2, x/2).
-func ChiSquareSF(x float64, df int) float64 {
-	if df <= 0 || math.IsNaN(x) {
-		return math.NaN()
-	}
-	if x <= 0 {
-		return 1
-	}
-	return RegUpperGamma(float64(df)/2, x/2)
-}
-
-// RegIncBeta is the regularised incomplete beta function I_x(a, b), by
-// Lentz's continued fraction (Numerical Recipes, betacf).
-func RegIncBeta(a, b, x float64) float64 {
-	switch {
-	case x <= 0:
-		return 0
-	case x >= 1:
-		return 1
-	}
-	lbeta := lgamma(a+b) - lgamma(a) - lgamma(b)
-	front := math.Exp(lbeta + a*math.Log(x) + b*math.Log1p(-x))
-	if x < (a+1)/(a+b+2) {
-		return front * betacf(a, b, x) / a
-	}
-	return 1 - front*betacf(b, a, 1-x)/b
-}
-
-func betacf(a, b, x float64) float64 {
-	const eps, tiny = 1e-15, 1e-300
-	qab, qap, qam := a+b, a+1, a-1
-	c, d := 1.0, 1-qab*x/qap
-	if math.Abs(d) < tiny {
-		d = tiny
-	}
-	d = 1 / d
-	h := d
-	for m := 1; m <= 10000; m++ {
-		fm := float64(m)
-		m2 := 2 * fm
-		aa := fm * (b - fm) * x / ((qam + m2) * (a + m2))
-		d = 1 + aa*d
-		if math.Abs(d) < tiny {
-			d = tiny
-		}
-		c = 1 + aa/c
-		if math.Abs(c) < tiny {
-			c = tiny
-		}
-		d = 1 / d
-		h *= d * c
-		aa = -(a + fm) * (qab + fm) * x / ((a + m2) * (qap + m2))
-		d = 1 + aa*d
-		if math.Abs(d) < tiny {
-			d = tiny
-		}
-		c = 1 + aa/c
-		if math.Abs(c) < tiny {
-			c = tiny
-		}
-		d = 1 / d
-		del := d * c
-		h *= del
-		if math.Abs(del-1) < eps {
-			break
-		}
-	}
-	return h
-}
-
-// RegUpperGamma is the regularised upper incomplete gamma function
-// Q(a, x), by its series below a+1 and its continued fraction above
-// (Numerical Recipes, gser and gcf).
-func RegUpperGamma(a, x float64) float64 {
-	if x <= 0 {
-		return 1
-	}
-	gln := lgamma(a)
-	if x < a+1 {
-		ap, sum := a, 1/a
-		del := sum
-		for n := 0; n < 100000; n++ {
-			ap++
-			del *= x / ap
-			sum += del
-			if math.Abs(del) < math.Abs(sum)*1e-16 {
-				break
-			}
-		}
-		return 1 - sum*math.Exp(-x+a*math.Log(x)-gln)
-	}
-	const tiny = 1e-300
-	b := x + 1 - a
-	c := 1 / tiny
-	d := 1 / b
-	h := d
-	for i := 1; i < 100000; i++ {
-		an := -float64(i) * (float64(i) - a)
-		b += 2
-		d = an*d + b
-		if math.Abs(d) < tiny {
-			d = tiny
-		}
-		c = b + an/c
-		if math.Abs(c) < tiny {
-			c = tiny
-		}
-		d = 1 / d
-		del := d * c
-		h *= del
-		if math.Abs(del-1) < 1e-16 {
-			break
-		}
-	}
-	return math.Exp(-x+a*math.Log(x)-gln) * h
-}
-
-func lgamma(x float64) float64 {
-	v, _ := math.Lgamma(x)
-	return v
 }
