@@ -89,8 +89,8 @@ func Events() []report.Event {
 	return evs
 }
 
-// Near reports an error unless got is within tol of want.
-func Near(t testing.TB, name string, got, want, tol float64) {
+// near reports an error unless got is within tol of want.
+func near(t testing.TB, name string, got, want, tol float64) {
 	t.Helper()
 	if math.IsNaN(got) || math.Abs(got-want) > tol {
 		t.Errorf("%s = %.12g, want %.12g (±%g)", name, got, want, tol)
@@ -114,31 +114,31 @@ func Check(t testing.TB, r *report.Report) {
 	if len(c.Revenue) != 1 || c.Revenue[0].Total != (engine.Money{Minor: 6000, Exp: 2}) || d.Revenue[0].Total != (engine.Money{Minor: 15000, Exp: 2}) {
 		t.Errorf("revenue %+v %+v", c.Revenue, d.Revenue)
 	}
-	Near(t, "control rev/customer", c.Revenue[0].PerCustomer, 12, 1e-12)
-	Near(t, "deep rev/customer", d.Revenue[0].PerCustomer, 25, 1e-12)
+	near(t, "control rev/customer", c.Revenue[0].PerCustomer, 12, 1e-12)
+	near(t, "deep rev/customer", d.Revenue[0].PerCustomer, 25, 1e-12)
 	cv := d.Conversion
 	if cv == nil {
 		t.Fatal("no conversion uplift")
 	}
-	Near(t, "conv diff", cv.Diff, 0.23333333333333333, 1e-12)
-	Near(t, "conv low", cv.Low, -0.28945982010285703, 1e-9)
-	Near(t, "conv high", cv.High, 0.7561264867695237, 1e-9)
-	Near(t, "conv z", cv.Z, 0.8652231568278273, 1e-9)
-	Near(t, "conv p", cv.P, 0.38691631776906808, 1e-9)
+	near(t, "conv diff", cv.Diff, 0.23333333333333333, 1e-12)
+	near(t, "conv low", cv.Low, -0.28945982010285703, 1e-9)
+	near(t, "conv high", cv.High, 0.7561264867695237, 1e-9)
+	near(t, "conv z", cv.Z, 0.8652231568278273, 1e-9)
+	near(t, "conv p", cv.P, 0.38691631776906808, 1e-9)
 	if len(d.RevenueUplift) != 1 {
 		t.Fatalf("revenue uplift %+v", d.RevenueUplift)
 	}
 	ru := d.RevenueUplift[0]
-	Near(t, "rev diff", ru.Diff, 13, 1e-9)
+	near(t, "rev diff", ru.Diff, 13, 1e-9)
 	if ru.T == nil {
 		t.Error("rev t: null")
 	} else {
-		Near(t, "rev t", *ru.T, 1.3528950106151225, 1e-9)
+		near(t, "rev t", *ru.T, 1.3528950106151225, 1e-9)
 	}
-	Near(t, "rev df", ru.DF, 8.793146917258767, 1e-9)
-	Near(t, "rev p", ru.P, 0.2098466875966278, 1e-9)
-	Near(t, "srm chi2", r.SRM.Chi2, 0.09090909090909091, 1e-12)
-	Near(t, "srm p", r.SRM.P, 0.763024600552995, 1e-9)
+	near(t, "rev df", ru.DF, 8.793146917258767, 1e-9)
+	near(t, "rev p", ru.P, 0.2098466875966278, 1e-9)
+	near(t, "srm chi2", r.SRM.Chi2, 0.09090909090909091, 1e-12)
+	near(t, "srm p", r.SRM.P, 0.763024600552995, 1e-9)
 	if r.SRM.Mismatch || !r.SRM.Checked {
 		t.Errorf("srm %+v", r.SRM)
 	}
