@@ -8,10 +8,13 @@ import (
 	"time"
 
 	"github.com/arbiterhq/arbiter/adapters/events"
+	"github.com/arbiterhq/arbiter/report"
 )
 
-// cmdExperimentsReport reads the event stream and prints an experiment's
-// per-variant conversion, revenue and uplift, with a sample-ratio check.
+// cmdExperimentsReport reads the event stream (events.ReadStream), decodes
+// each event for the report (events.ReportEvent) and prints the report of
+// one experiment (package report): per-variant conversion, revenue and
+// uplift, with a sample-ratio check.
 func cmdExperimentsReport(ctx context.Context, args []string, s stdio) int {
 	c := newSubcommand("arbiter experiments report", "", s)
 	fs := c.fs
@@ -34,7 +37,11 @@ func cmdExperimentsReport(ctx context.Context, args []string, s stdio) int {
 		return code
 	}
 	usageErr := c.usageErr
-	opts := events.ReportOptions{Prefix: *prefix, Since: *since, Now: time.Now}
+	if *prefix == "" {
+		*prefix = events.DefaultPrefix
+	}
+	opts := events.ReadOptions{Prefix: *prefix, Since: *since, Now: time.Now, Name: "arbiter experiments report"}
+	var override report.Weights
 	switch {
 	case len(positional) != 1:
 		return usageErr("give exactly one EXPERIMENT_ID")
@@ -46,11 +53,11 @@ func cmdExperimentsReport(ctx context.Context, args []string, s stdio) int {
 		return usageErr(fmt.Sprintf("--format %q: write text or json", *format))
 	}
 	if *weights != "" {
-		w, err := events.ParseWeights(*weights)
+		w, err := report.ParseWeights(*weights)
 		if err != nil {
-			return usageErr(err.Error())
+			return usageErr("--weights: " + err.Error())
 		}
-		opts.Weights = w
+		override = report.Weights{From: "--weights", Variants: w}
 	}
 	if isCharDevice(s.Err) {
 		last := time.Time{}
@@ -65,11 +72,14 @@ func cmdExperimentsReport(ctx context.Context, args []string, s stdio) int {
 			}
 		}
 	}
-	r, err := events.ReadReport(ctx, *natsURL, positional[0], opts)
+	col := report.NewCollector(positional[0])
+	stream, err := events.ReadStream(ctx, *natsURL, opts, func(m events.Message) { col.Add(events.ReportEvent(*prefix, m)) })
 	if err != nil {
 		fmt.Fprintf(s.Err, "arbiter experiments report: %v\n", err)
 		return exitFail
 	}
+	r := col.Report(override)
+	r.Stream = stream
 	if *format == "json" {
 		err = r.WriteJSON(s.Out)
 	} else {

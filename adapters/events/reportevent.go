@@ -1,0 +1,51 @@
+package events
+
+import (
+	"encoding/json"
+	"strings"
+
+	"github.com/arbiterhq/arbiter/report"
+)
+
+// ReportEvent decodes a message of the stream under prefix for the
+// experiment report: a decision, an outcome (as ParseOutcome reads it), or
+// a rules_reloaded event (the experiments' weights). A message on another
+// subject is an event the report only counts; one that does not decode
+// comes back with Err set.
+func ReportEvent(prefix string, m Message) report.Event {
+	ev := report.Event{Stored: m.Stored}
+	rest, _ := strings.CutPrefix(m.Subject, prefix+".")
+	switch {
+	case strings.HasPrefix(rest, "decision."):
+		d, err := ParseDecision(m.Data)
+		if err != nil {
+			ev.Err = err
+			return ev
+		}
+		ev.Decision = &report.Decision{ID: d.ID, CustomerID: d.CustomerID, Experiments: d.Experiments}
+	case strings.HasPrefix(rest, "outcome."):
+		o, err := ParseOutcome(prefix, m.Subject, m.Data, m.Stored)
+		if err != nil {
+			ev.Err = err
+			return ev
+		}
+		ev.Outcome = &report.Outcome{DecisionID: o.DecisionID, CustomerID: o.CustomerID, Type: o.Outcome,
+			Value: o.Value, Currency: o.Currency, Experiments: o.Experiments}
+	case rest == "rules.reloaded":
+		var rr RulesReloaded
+		if err := json.Unmarshal(m.Data, &rr); err != nil {
+			ev.Err = err
+			return ev
+		}
+		rs := &report.Ruleset{Version: rr.Version, Experiments: make([]report.Experiment, 0, len(rr.Experiments))}
+		for _, x := range rr.Experiments {
+			e := report.Experiment{ID: x.ID, Variants: make([]report.Variant, 0, len(x.Variants))}
+			for _, v := range x.Variants {
+				e.Variants = append(e.Variants, report.Variant{ID: v.ID, Weight: v.Weight})
+			}
+			rs.Experiments = append(rs.Experiments, e)
+		}
+		ev.Ruleset = rs
+	}
+	return ev
+}
