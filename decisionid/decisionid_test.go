@@ -1,0 +1,220 @@
+package decisionid
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+)
+
+var (
+	key1 = []byte("0123456789abcdef0123456789abcdef")
+	key2 = []byte("fedcba9876543210fedcba9876543210")
+	at   = time.Date(2026, 11, 27, 10, 0, 0, 123e6, time.UTC)
+)
+
+func mustSigner(t testing.TB, keys ...[]byte) *Signer {
+	t.Helper()
+	s, err := NewSigner(keys...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func newULID(t testing.TB, tm time.Time) ulid.ULID {
+	t.Helper()
+	return ulid.MustNew(ulid.Timestamp(tm), strings.NewReader(strings.Repeat("r", 16)))
+}
+
+func TestRoundTrip(t *testing.T) {
+	s := mustSigner(t, key1)
+	codes := []uint32{VariantCode("discount_depth", "deep"), VariantCode("free_ship", "control")}
+	cases := []struct {
+		name     string
+		customer string
+		codes    []uint32
+		holdout  bool
+	}{
+		{"plain", "c-1042", nil, false},
+		{"variants", "c-1042", codes, false},
+		{"holdout", "c-7", nil, true},
+		{"anonymous", "", nil, false},
+		{"unicode customer", "客户-1", codes[:1], false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			u := newULID(t, at)
+			id := s.New(KindDecision, u, tc.customer, tc.codes, tc.holdout)
+			if !strings.HasPrefix(id, "dcs_"+u.String()) {
+				t.Fatalf("id %q does not start with dcs_ and its ULID", id)
+			}
+			if want := 52 + 5*len(tc.codes); len(id) != want {
+				t.Fatalf("len %d, want %d", len(id), want)
+			}
+			d, err := s.Verify(id, tc.customer, at.Add(time.Hour), 7*24*time.Hour)
+			if err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			if !d.Time.Equal(at.Truncate(time.Millisecond)) || d.Holdout != tc.holdout || d.ULID != u || d.Kind != KindDecision {
+				t.Fatalf("decoded %+v", d)
+			}
+			if len(d.Codes) != len(tc.codes) {
+				t.Fatalf("codes %v, want %v", d.Codes, tc.codes)
+			}
+			for i := range tc.codes {
+				if d.Codes[i] != tc.codes[i] {
+					t.Fatalf("codes %v, want %v", d.Codes, tc.codes)
+				}
+			}
+		})
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	s := mustSigner(t, key1)
+	other := mustSigner(t, key2)
+	u := newULID(t, at)
+	id := s.New(KindDecision, u, "c-1", []uint32{VariantCode("x", "a")}, false)
+	dry := s.New(KindDryRun, u, "c-1", nil, false)
+	flip := func(id string, i int) string {
+		b := []byte(id)
+		if b[i] == '0' {
+			b[i] = '1'
+		} else {
+			b[i] = '0'
+		}
+		return string(b)
+	}
+	cases := []struct {
+		name     string
+		id, cust string
+		now      time.Time
+		want     error
+	}{
+		{"ok", id, "c-1", at.Add(time.Hour), nil},
+		{"another customer", id, "c-2", at.Add(time.Hour), ErrCustomer},
+		{"anonymous for a customer's", id, "", at.Add(time.Hour), ErrCustomer},
+		{"expired", id, "c-1", at.Add(7*24*time.Hour + time.Second), ErrExpired},
+		{"just inside the window", id, "c-1", at.Add(7 * 24 * time.Hour), nil},
+		{"from the future", id, "c-1", at.Add(-2 * time.Minute), ErrUnknown},
+		{"dry run", dry, "c-1", at.Add(time.Hour), ErrUnknown},
+		{"another fleet", other.New(KindDecision, u, "c-1", nil, false), "c-1", at.Add(time.Hour), ErrUnknown},
+		{"changed time", flip(id, 6), "c-1", at.Add(time.Hour), ErrUnknown},
+		{"changed code", flip(id, 32), "c-1", at.Add(time.Hour), ErrUnknown},
+		{"changed fleet tag", flip(id, 37), "c-1", at.Add(time.Hour), ErrUnknown},
+		{"changed customer tag", flip(id, len(id)-1), "c-1", at.Add(time.Hour), ErrCustomer},
+		{"holdout flag set", id[:30] + "1" + id[31:], "c-1", at.Add(time.Hour), ErrUnknown},
+		{"old format", "dcs_01JDQ8Y3K5R2N7WZ0X4B6M9C1V", "c-1", at, ErrUnknown},
+		{"empty", "", "c-1", at, ErrUnknown},
+		{"truncated", id[:len(id)-1], "c-1", at, ErrUnknown},
+		{"lower case", strings.ToLower(id), "c-1", at, ErrUnknown},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := s.Verify(tc.id, tc.cust, tc.now, 7*24*time.Hour)
+			if !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
+				t.Fatalf("Verify(%q, %q) = %v, want %v", tc.id, tc.cust, err, tc.want)
+			}
+		})
+	}
+}
+
+// TestKeyRotation: a signer with a new key first still accepts ids signed
+// with the old key, and signs with the new one.
+func TestKeyRotation(t *testing.T) {
+	old := mustSigner(t, key1)
+	rotated := mustSigner(t, key2, key1)
+	u := newULID(t, at)
+	id := old.New(KindDecision, u, "c-1", nil, false)
+	if _, err := rotated.Verify(id, "c-1", at, 0); err != nil {
+		t.Fatalf("rotated signer refuses the old key's id: %v", err)
+	}
+	if _, err := rotated.Verify(id, "c-2", at, 0); !errors.Is(err, ErrCustomer) {
+		t.Fatalf("old key's id with another customer: %v", err)
+	}
+	id2 := rotated.New(KindDecision, u, "c-1", nil, false)
+	if _, err := old.Verify(id2, "c-1", at, 0); !errors.Is(err, ErrUnknown) {
+		t.Fatalf("the old signer accepts the new key's id: %v", err)
+	}
+}
+
+func TestMoreThanMaxCodes(t *testing.T) {
+	s := mustSigner(t, key1)
+	codes := make([]uint32, MaxCodes+3)
+	for i := range codes {
+		codes[i] = uint32(i * 1000)
+	}
+	id := s.New(KindDecision, newULID(t, at), "c", codes, false)
+	if len(id) > 128 {
+		t.Fatalf("id of %d characters exceeds the API's 128", len(id))
+	}
+	d, err := s.Verify(id, "c", at, 0)
+	if err != nil || !d.More || len(d.Codes) != MaxCodes {
+		t.Fatalf("d %+v err %v", d, err)
+	}
+}
+
+func TestKeys(t *testing.T) {
+	if _, err := NewSigner([]byte("short")); err == nil {
+		t.Fatal("a 5-byte key was accepted")
+	}
+	if _, err := NewSigner(); err == nil {
+		t.Fatal("no key was accepted")
+	}
+	ks, err := ParseKeys(" " + string(key2) + " , " + string(key1) + ",")
+	if err != nil || len(ks) != 2 || string(ks[0]) != string(key2) {
+		t.Fatalf("ParseKeys: %q %v", ks, err)
+	}
+	if _, err := ParseKeys("abc"); err == nil || !strings.Contains(err.Error(), "openssl rand -hex 32") {
+		t.Fatalf("short key error %v should say how to make one", err)
+	}
+}
+
+// TestVariantCode pins the formula: the first 25 bits of SHA-256.
+func TestVariantCode(t *testing.T) {
+	// printf discount_depth/deep | sha256sum: d948a84c...; the first 25 bits
+	// are 0xd948a84c >> 7 = 28479824.
+	if got := VariantCode("discount_depth", "deep"); got != 28479824 {
+		t.Fatalf("VariantCode = %d, want 28479824", got)
+	}
+	if VariantCode("a", "b/c") == VariantCode("a/b", "c") {
+		t.Log("codes of a/b/c coincide, as the formula says: experiment and variant ids with a slash are ambiguous")
+	}
+}
+
+func FuzzVerify(f *testing.F) {
+	s := mustSigner(f, key1)
+	f.Add(s.New(KindDecision, newULID(f, at), "c-1", []uint32{1, 2}, true), "c-1")
+	f.Add("dcs_01JDQ8Y3K5R2N7WZ0X4B6M9C1V", "")
+	f.Fuzz(func(t *testing.T, id, cust string) {
+		d, err := s.Verify(id, cust, at, time.Hour)
+		if err == nil && d.Kind != KindDecision {
+			t.Fatalf("accepted a %q id", d.Kind)
+		}
+		Parse(id)
+	})
+}
+
+func BenchmarkNew(b *testing.B) {
+	s := mustSigner(b, key1)
+	u := newULID(b, at)
+	codes := []uint32{VariantCode("discount_depth", "deep")}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = s.New(KindDecision, u, "c-1042", codes, false)
+	}
+}
+
+func BenchmarkVerify(b *testing.B) {
+	s := mustSigner(b, key1)
+	id := s.New(KindDecision, newULID(b, at), "c-1042", []uint32{VariantCode("discount_depth", "deep")}, false)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Verify(id, "c-1042", at, time.Hour); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
