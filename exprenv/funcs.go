@@ -1,18 +1,18 @@
-package rules
+package exprenv
 
 import (
 	"errors"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
 )
 
 // The custom functions of the rule language. Each takes the decision time
 // as a hidden first argument, added at compile time by nowPatcher, so the
-// functions are pure and no closure is made per decision.
+// functions are pure and no closure is made per decision. hourIn and
+// weekdayIn read their zone from the compiler's zone table (zones.go).
 
 // funcSpec describes a custom function as the marketer writes it.
 type funcSpec struct {
@@ -120,47 +120,7 @@ func fnAnniversaryWithin(params ...any) (any, error) {
 
 var weekdayNames = [7]string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
 
-// tzCache caches time zones named at run time (a constant name is resolved
-// at load). Reads are lock-free (sync.Map's read path); it holds at most
-// tzCacheMax entries so that arbitrary profile values cannot grow it.
-type tzCache struct {
-	m sync.Map // string -> tzEntry
-	n atomic.Int32
-}
-
-type tzEntry struct {
-	loc *time.Location
-	err error
-}
-
-const tzCacheMax = 512
-
-func (c *tzCache) load(name string) (*time.Location, error) {
-	if v, ok := c.m.Load(name); ok {
-		e := v.(tzEntry)
-		return e.loc, e.err
-	}
-	loc, err := time.LoadLocation(name)
-	if c.n.Load() < tzCacheMax {
-		if _, loaded := c.m.LoadOrStore(name, tzEntry{loc, err}); !loaded {
-			c.n.Add(1)
-		}
-	}
-	return loc, err
-}
-
-func (c *tzCache) location(p any) (*time.Location, error) {
-	switch v := p.(type) {
-	case *time.Location:
-		return v, nil
-	case string:
-		return c.load(v)
-	default:
-		return nil, fmt.Errorf("time zone must be a string, got %T", p)
-	}
-}
-
-func (c *tzCache) fnHourIn(params ...any) (any, error) {
+func (z *zoneTable) fnHourIn(params ...any) (any, error) {
 	if len(params) < 2 {
 		return nil, errors.New("missing argument")
 	}
@@ -168,14 +128,14 @@ func (c *tzCache) fnHourIn(params ...any) (any, error) {
 	if !ok {
 		return nil, errNotTime
 	}
-	loc, err := c.location(params[1])
+	loc, err := z.location(params[1])
 	if err != nil {
 		return nil, err
 	}
 	return now.In(loc).Hour(), nil
 }
 
-func (c *tzCache) fnWeekdayIn(params ...any) (any, error) {
+func (z *zoneTable) fnWeekdayIn(params ...any) (any, error) {
 	if len(params) < 2 {
 		return nil, errors.New("missing argument")
 	}
@@ -183,7 +143,7 @@ func (c *tzCache) fnWeekdayIn(params ...any) (any, error) {
 	if !ok {
 		return nil, errNotTime
 	}
-	loc, err := c.location(params[1])
+	loc, err := z.location(params[1])
 	if err != nil {
 		return nil, err
 	}
@@ -192,16 +152,16 @@ func (c *tzCache) fnWeekdayIn(params ...any) (any, error) {
 
 // funcOptions registers the custom functions, with their types as the
 // checker sees them after nowPatcher has added the time.
-func funcOptions(tz *tzCache) []expr.Option {
+func funcOptions(z *zoneTable) []expr.Option {
 	return []expr.Option{
 		expr.Function("daysSince", fnDaysSince, new(func(time.Time, time.Time) float64)),
 		expr.Function("hoursSince", fnHoursSince, new(func(time.Time, time.Time) float64)),
 		expr.Function("daysUntil", fnDaysUntil, new(func(time.Time, time.Time) float64)),
 		expr.Function("anniversaryWithin", fnAnniversaryWithin,
 			new(func(time.Time, time.Time, int) bool), new(func(time.Time, time.Time, float64) bool)),
-		expr.Function("hourIn", tz.fnHourIn,
+		expr.Function("hourIn", z.fnHourIn,
 			new(func(time.Time, string) int), new(func(time.Time, *time.Location) int)),
-		expr.Function("weekdayIn", tz.fnWeekdayIn,
+		expr.Function("weekdayIn", z.fnWeekdayIn,
 			new(func(time.Time, string) string), new(func(time.Time, *time.Location) string)),
 	}
 }
@@ -219,4 +179,47 @@ func userFuncOptions() []expr.Option {
 		expr.Function("hourIn", noCall, new(func(string) int)),
 		expr.Function("weekdayIn", noCall, new(func(string) string)),
 	}
+}
+
+// nowPatcher rewrites a call of a custom function f(x) into f(now, x),
+// and resolves a constant time zone name at compile time.
+type nowPatcher struct {
+	c      *Compiler
+	src    string
+	failed bool
+}
+
+func (p *nowPatcher) Visit(node *ast.Node) {
+	call, ok := (*node).(*ast.CallNode)
+	if !ok {
+		return
+	}
+	id, ok := call.Callee.(*ast.IdentifierNode)
+	if !ok {
+		return
+	}
+	spec, ok := customFuncs[id.Value]
+	if !ok || len(call.Arguments) != spec.args {
+		return
+	}
+	if len(call.Arguments) > 0 {
+		if s, ok := call.Arguments[0].(*ast.StringNode); ok && (spec.name == "hourIn" || spec.name == "weekdayIn") {
+			loc, err := p.c.zones.load(s.Value)
+			if err != nil || s.Value == "" || s.Value == "Local" {
+				p.failed = true
+				p.c.fail(s.Location().From, "write an IANA time zone name like \"Europe/Paris\" or \"UTC\"",
+					"unknown time zone %q in %s", s.Value, shorten(p.src))
+				return
+			}
+			c := &ast.ConstantNode{Value: loc}
+			c.SetLocation(s.Location())
+			call.Arguments[0] = c
+		}
+	}
+	nowID := &ast.IdentifierNode{Value: EnvNow}
+	nowID.SetLocation(call.Location())
+	args := make([]ast.Node, 0, len(call.Arguments)+1)
+	args = append(args, nowID)
+	args = append(args, call.Arguments...)
+	ast.Patch(node, &ast.CallNode{Callee: call.Callee, Arguments: args})
 }
