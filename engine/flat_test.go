@@ -278,3 +278,33 @@ offers:
 		t.Fatalf("actions %+v, want o with score 42", d.Actions)
 	}
 }
+
+// A time zone named by data that the database does not hold makes the
+// rule not match, with the error in explain; the decision goes on.
+func TestUnknownZoneFromDataIsARuleError(t *testing.T) {
+	rs := load(t, map[string]string{"rules.yaml": `
+profile:
+  tz: string
+segments:
+  - id: evening
+    when: hourIn(profile.tz) >= 18 || weekdayIn(ctx.tz) == "sat"
+  - id: everyone
+    when: "true"
+`})
+	for _, tc := range []struct{ tz, segments, err string }{
+		{"Asia/Tokyo", "evening,everyone", ""}, // 21:00 in Tokyo
+		{"Mars/Olympus", "everyone", "rules.yaml:6:11: unknown time zone Mars/Olympus"},
+	} {
+		req := Request{CustomerID: "c-1", Placement: "checkout", Now: testNow, DryRun: true, Explain: true, Context: map[string]any{"tz": tc.tz}}
+		d, err := New(Options{}).Decide(context.Background(), rs, profileOf(rs, "c-1", map[string]any{"tz": tc.tz}), &req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(d.Segments, ","); got != tc.segments {
+			t.Errorf("%s: segments %s, want %s", tc.tz, got, tc.segments)
+		}
+		if got := d.Explain.Segments[0].Error; got != tc.err {
+			t.Errorf("%s: explain error %q, want %q", tc.tz, got, tc.err)
+		}
+	}
+}

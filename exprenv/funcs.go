@@ -150,8 +150,78 @@ func (z *zoneTable) fnWeekdayIn(params ...any) (any, error) {
 	return weekdayNames[now.In(loc).Weekday()], nil
 }
 
+// fnTimezone is expr's timezone(name), reading the zone table.
+func (z *zoneTable) fnTimezone(params ...any) (any, error) {
+	if len(params) != 1 {
+		return nil, errors.New("timezone takes one argument")
+	}
+	name, ok := params[0].(string)
+	if !ok {
+		return nil, fmt.Errorf("time zone must be a string, got %T", params[0])
+	}
+	return z.lookup(name)
+}
+
+// dateLayouts are the layouts expr's date(s) tries, in order.
+var dateLayouts = []string{
+	"2006-01-02",
+	"15:04:05",
+	"2006-01-02 15:04:05",
+	time.RFC3339,
+	time.RFC822,
+	time.RFC850,
+	time.RFC1123,
+}
+
+// fnDate is expr's date([location,] s [, layout [, zone]]), reading the
+// zone table: date(s) tries dateLayouts, date(s, layout) parses with the
+// layout, date(s, layout, zone) in the named zone; a location first is
+// the zone of the first two forms.
+func (z *zoneTable) fnDate(params ...any) (any, error) {
+	tz, ok := params[0].(*time.Location)
+	if ok {
+		params = params[1:]
+	}
+	if len(params) == 0 || len(params) > 3 {
+		return nil, fmt.Errorf("invalid number of arguments for date (expected 1 to 3, got %d)", len(params))
+	}
+	for i, p := range params {
+		if _, ok := p.(string); !ok {
+			return nil, fmt.Errorf("date: argument %d must be a string, got %T", i+1, p)
+		}
+	}
+	s := params[0].(string)
+	switch len(params) {
+	case 2:
+		if tz != nil {
+			return time.ParseInLocation(params[1].(string), s, tz)
+		}
+		return time.Parse(params[1].(string), s)
+	case 3:
+		loc, err := z.lookup(params[2].(string))
+		if err != nil {
+			return nil, err
+		}
+		return time.ParseInLocation(params[1].(string), s, loc)
+	}
+	for _, layout := range dateLayouts {
+		var t time.Time
+		var err error
+		if tz == nil {
+			t, err = time.Parse(layout, s)
+		} else {
+			t, err = time.ParseInLocation(layout, s, tz)
+		}
+		if err == nil {
+			return t, nil
+		}
+	}
+	return nil, fmt.Errorf("invalid date %s", s)
+}
+
 // funcOptions registers the custom functions, with their types as the
-// checker sees them after nowPatcher has added the time.
+// checker sees them after nowPatcher has added the time, and expr's
+// timezone and date, which read the zone table instead of the database.
 func funcOptions(z *zoneTable) []expr.Option {
 	return []expr.Option{
 		expr.Function("daysSince", fnDaysSince, new(func(time.Time, time.Time) float64)),
@@ -163,6 +233,9 @@ func funcOptions(z *zoneTable) []expr.Option {
 			new(func(time.Time, string) int), new(func(time.Time, *time.Location) int)),
 		expr.Function("weekdayIn", z.fnWeekdayIn,
 			new(func(time.Time, string) string), new(func(time.Time, *time.Location) string)),
+		expr.Function("timezone", z.fnTimezone, new(func(string) *time.Location)),
+		expr.Function("date", z.fnDate, new(func(any) time.Time), new(func(any, any) time.Time),
+			new(func(any, any, any) time.Time), new(func(any, any, any, any) time.Time)),
 	}
 }
 
@@ -182,7 +255,8 @@ func userFuncOptions() []expr.Option {
 }
 
 // nowPatcher rewrites a call of a custom function f(x) into f(now, x),
-// and resolves a constant time zone name at compile time.
+// resolves a constant time zone name at compile time, and loads every
+// zone when an expression takes its zone from data (zones.go).
 type nowPatcher struct {
 	c      *Compiler
 	src    string
@@ -198,14 +272,26 @@ func (p *nowPatcher) Visit(node *ast.Node) {
 	if !ok {
 		return
 	}
+	switch id.Value {
+	case "timezone":
+		for _, a := range call.Arguments {
+			p.zoneArg(id.Value, a)
+		}
+		return
+	case "date": // the zone is the third argument, or the fourth after a location
+		for _, a := range call.Arguments[min(2, len(call.Arguments)):] {
+			p.zoneArg(id.Value, a)
+		}
+		return
+	}
 	spec, ok := customFuncs[id.Value]
 	if !ok || len(call.Arguments) != spec.args {
 		return
 	}
-	if len(call.Arguments) > 0 {
-		if s, ok := call.Arguments[0].(*ast.StringNode); ok && (spec.name == "hourIn" || spec.name == "weekdayIn") {
-			loc, err := p.c.zones.load(s.Value)
-			if err != nil || s.Value == "" || s.Value == "Local" {
+	if len(call.Arguments) > 0 && (spec.name == "hourIn" || spec.name == "weekdayIn") {
+		if s, ok := call.Arguments[0].(*ast.StringNode); ok {
+			loc, err := p.c.zones.constant(s.Value)
+			if err != nil {
 				p.failed = true
 				p.c.fail(s.Location().From, "write an IANA time zone name like \"Europe/Paris\" or \"UTC\"",
 					"unknown time zone %q in %s", s.Value, shorten(p.src))
@@ -214,6 +300,8 @@ func (p *nowPatcher) Visit(node *ast.Node) {
 			c := &ast.ConstantNode{Value: loc}
 			c.SetLocation(s.Location())
 			call.Arguments[0] = c
+		} else if !p.zoneArg(spec.name, call.Arguments[0]) {
+			return
 		}
 	}
 	nowID := &ast.IdentifierNode{Value: EnvNow}
@@ -222,4 +310,40 @@ func (p *nowPatcher) Visit(node *ast.Node) {
 	args = append(args, nowID)
 	args = append(args, call.Arguments...)
 	ast.Patch(node, &ast.CallNode{Callee: call.Callee, Arguments: args})
+}
+
+// zoneArg prepares the zone argument a of fn for run time: a constant
+// name is loaded into the table if it is a zone (an error, if any, comes
+// at run time, as from expr's own functions), and any other argument
+// loads every zone. It reports false, with the error recorded, when the
+// database cannot be read.
+func (p *nowPatcher) zoneArg(fn string, a ast.Node) bool {
+	if s, ok := a.(*ast.StringNode); ok {
+		_, _ = p.c.zones.constant(s.Value)
+		return true
+	}
+	if err := p.c.zones.loadAll(); err != nil {
+		p.failed = true
+		p.c.fail(startOf(a), "name the zone in the rule, like \"Europe/Paris\", or install the IANA time-zone database (tzdata)",
+			"%s takes its time zone from data, which needs every zone loaded at load time, and the time-zone database could not be read (%v) in %s",
+			fn, err, shorten(p.src))
+		return false
+	}
+	return true
+}
+
+// startOf is the rune offset where the source of n starts: the least
+// offset of its nodes (a member's own place is its property's).
+func startOf(n ast.Node) int {
+	v := &firstVisitor{from: n.Location().From}
+	ast.Walk(&n, v)
+	return v.from
+}
+
+type firstVisitor struct{ from int }
+
+func (v *firstVisitor) Visit(n *ast.Node) {
+	if f := (*n).Location().From; f < v.from {
+		v.from = f
+	}
 }
