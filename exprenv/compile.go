@@ -344,13 +344,15 @@ func (c *Compiler) exprError(kind Kind, what, src string, err error) {
 	switch {
 	case strings.HasPrefix(msg, "unknown name "):
 		name := strings.TrimPrefix(msg, "unknown name ")
-		switch {
-		case name == EnvItem:
+		if name == EnvItem {
 			hint = "`item` is only known in an offer's discount.items filter"
-		case name == EnvPriority:
-			hint = "`priority` is only known in an offer's score"
-		default:
+		} else {
 			hint = DidYouMean(name, c.names(kind), "")
+		}
+		for _, v := range vars {
+			if name == v.name {
+				hint = "`" + name + "` is only known in " + v.where
+			}
 		}
 		msg = "unknown name `" + name + "`"
 	case strings.HasPrefix(msg, "unknown field "):

@@ -109,17 +109,19 @@ const (
 	numVars
 )
 
-// vars names each Var and the kind of expression that reads it.
+// vars names each Var, the kind of expression that reads it, and where
+// that is in the rule files (for the message when another kind reads it).
 var vars = [numVars]struct {
-	name string
-	kind Kind
+	name  string
+	kind  Kind
+	where string
 }{
-	VarPriority: {EnvPriority, KindScore},
+	VarPriority: {EnvPriority, KindScore, "an offer's score"},
 }
 
-// cartFields are the members of cart, in the order of Input's fields:
-// their types and their values in a decision. items has no value here: it
-// is a list of maps, built only for the VM.
+// cartFields are the members of cart: their types and their values in a
+// decision. items has no value here: it is a list of maps, built only for
+// the VM.
 var cartFields = []struct {
 	name string
 	typ  types.Type
