@@ -207,7 +207,7 @@ func (c *Compiler) buildTrial(fields []Field) {
 				env[v.name] = 50.0
 			}
 		}
-		FlatEnv(env) // every segment is in the list
+		addFlatNames(env) // every segment is in the list
 		c.trial[k] = env
 	}
 }

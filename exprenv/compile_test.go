@@ -20,7 +20,7 @@ func TestDidYouMean(t *testing.T) {
 
 func run(t *testing.T, x *Expr, env map[string]any) any {
 	t.Helper()
-	out, err := vm.Run(x.prog, FlatEnv(env))
+	out, err := vm.Run(x.prog, addFlatNames(env))
 	if err != nil {
 		t.Fatalf("%s: %v", x.Source, err)
 	}

@@ -131,7 +131,7 @@ func TestFastPathAgreesWithTheProgram(t *testing.T) {
 				flags[i] = true
 			}
 		}
-		env := FlatEnv(map[string]any{EnvProfile: profile, EnvCart: cart, EnvCtx: ctx, EnvNow: now, EnvSegments: segs})
+		env := addFlatNames(map[string]any{EnvProfile: profile, EnvCart: cart, EnvCtx: ctx, EnvNow: now, EnvSegments: segs})
 		fe := &fastEnv{Now: now, Vals: make([]any, len(layout.Flat())), Flags: flags}
 		fe.Vars[VarPriority] = 5
 		for i, f := range layout.Flat() {

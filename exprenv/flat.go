@@ -38,9 +38,9 @@ type FlatRef struct {
 // flatScopes are the maps of the environment whose members are flattened.
 var flatScopes = map[string]bool{EnvProfile: true, EnvCart: true, EnvCtx: true}
 
-// SegmentFlag is the environment name that is true when the segment id
+// segmentFlag is the environment name that is true when the segment id
 // matched, in programs that test `"id" in segments`.
-func SegmentFlag(id string) string { return EnvSegments + "." + id }
+func segmentFlag(id string) string { return EnvSegments + "." + id }
 
 // flatMember reports the flat name of n when it reads a member of a
 // flattened map with a constant name.
@@ -166,7 +166,7 @@ func (v *flatVisitor) Visit(node *ast.Node) {
 			return
 		}
 		v.segTests++
-		key := SegmentFlag(id)
+		key := segmentFlag(id)
 		if _, seen := v.scan.types[key]; !seen {
 			v.scan.types[key] = types.Bool
 			v.scan.flags = append(v.scan.flags, id)
@@ -196,7 +196,7 @@ func (p *flatPatcher) Visit(node *ast.Node) {
 		if !ok {
 			return
 		}
-		key := SegmentFlag(segID)
+		key := segmentFlag(segID)
 		if _, known := p.scan.types[key]; !known {
 			return
 		}
@@ -229,12 +229,12 @@ func flatEnv(env types.Map, scan *flatScan) types.Map {
 	return out
 }
 
-// FlatEnv adds to env, an environment of the nested shape documented in
+// addFlatNames adds to env, an environment of the nested shape documented in
 // env.go, the flat names the programs read: every member of profile, cart
 // and ctx, and the flag of every segment listed in segments. Env fills
 // only the names a ruleset reads (Layout); this is for running a program
 // elsewhere (the trial run, tests). It returns env.
-func FlatEnv(env map[string]any) map[string]any {
+func addFlatNames(env map[string]any) map[string]any {
 	for scope := range flatScopes {
 		m, _ := env[scope].(map[string]any)
 		for k, v := range m {
@@ -243,7 +243,7 @@ func FlatEnv(env map[string]any) map[string]any {
 	}
 	segs, _ := env[EnvSegments].([]string)
 	for _, id := range segs {
-		env[SegmentFlag(id)] = true
+		env[segmentFlag(id)] = true
 	}
 	return env
 }
@@ -316,7 +316,7 @@ func (c *Compiler) Finish(segments []string) *Layout {
 	}
 	for i, id := range segments {
 		if c.flagged[id] {
-			l.flags[i] = SegmentFlag(id)
+			l.flags[i] = segmentFlag(id)
 			fc.flags[l.flags[i]] = i
 		}
 	}
