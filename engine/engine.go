@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/arbiterhq/arbiter/exprenv"
 	"github.com/arbiterhq/arbiter/rules"
 )
 
@@ -106,7 +107,7 @@ func (e *Engine) Decide(ctx context.Context, rs *rules.Ruleset, p *Profile, req 
 		d.Degraded = append(d.Degraded, DegradedProfile)
 	}
 	e.matchSegments(s, rs)
-	d.Segments = append(make([]string, 0, len(s.segs)), s.segs...)
+	d.Segments = append(make([]string, 0, len(s.env.Segments())), s.env.Segments()...)
 
 	d.Holdout = inHoldout(rs, req.CustomerID)
 	if !d.Holdout && req.CustomerID != "" {
@@ -141,7 +142,6 @@ func (e *Engine) matchSegments(s *scratch, rs *rules.Ruleset) {
 		if seg.When == nil {
 			continue
 		}
-		s.syncSegments()
 		ok, err := s.cond(seg.When)
 		if err != nil {
 			st.err = exprError(seg.When, err)
@@ -150,15 +150,9 @@ func (e *Engine) matchSegments(s *scratch, rs *rules.Ruleset) {
 		}
 		if ok {
 			st.matched = true
-			s.segs = append(s.segs, seg.ID)
-			s.segsDirty = rs.ReadsSegments
-			s.fast.Flags[i] = true
-			if seg.Flag != "" && s.envReady {
-				s.env[seg.Flag] = true
-			}
+			s.env.Match(i, seg.ID)
 		}
 	}
-	s.syncSegments()
 }
 
 // assignExperiments enrolls an identified customer who is not in the
@@ -248,16 +242,13 @@ func (e *Engine) evalOffer(s *scratch, c *cand, o *rules.Offer) bool {
 		if d.Items != nil && d.Type != rules.DiscountFreeShipping {
 			s.match = s.match[:0]
 			for j := range s.items {
-				s.curItem = j
-				s.fast.Item = &s.fastItems[j]
+				s.env.SetItem(j)
 				ok, err := s.cond(d.Items)
 				if err != nil {
-					s.endItems()
 					return fail(d.Items, err)
 				}
 				s.match = append(s.match, ok)
 			}
-			s.endItems()
 			in.Match = s.match
 		}
 		switch d.Type {
@@ -296,9 +287,8 @@ func (e *Engine) evalOffer(s *scratch, c *cand, o *rules.Offer) bool {
 	}
 	c.score = o.Priority
 	if o.Score != nil {
-		s.fast.Priority, s.scoring = o.Priority, true
+		s.env.SetVar(exprenv.VarPriority, o.Priority)
 		v, err := s.number(o.Score)
-		s.endScore()
 		if err != nil {
 			return fail(o.Score, err)
 		}

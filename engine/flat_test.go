@@ -9,13 +9,15 @@ import (
 
 	"github.com/expr-lang/expr"
 
+	"github.com/arbiterhq/arbiter/exprenv"
 	"github.com/arbiterhq/arbiter/rules"
 )
 
 // The compiler rewrites member reads and `"id" in segments` into flat
-// names (rules/flat.go) that the engine fills. Every shape must decide as
-// the plain expression does on the nested environment of rules/env.go:
-// this test evaluates each segment both ways.
+// names (exprenv/flat.go) that exprenv.Env fills from the engine's input.
+// Every shape must decide as the plain expression does on the nested
+// environment of exprenv/env.go: this test evaluates each segment both
+// ways.
 func TestFlatNamesDecideAsThePlainExpressions(t *testing.T) {
 	whens := []string{
 		`profile.ltv >= 100`,
@@ -51,13 +53,13 @@ func TestFlatNamesDecideAsThePlainExpressions(t *testing.T) {
 	}
 	b.WriteString("offers:\n  - id: o\n    placements: [checkout]\n    when: '\"s00\" in segments and \"s05\" not in segments'\n")
 	rs := load(t, map[string]string{"rules.yaml": b.String()})
-	if len(rs.Flat) == 0 {
+	if len(rs.Env.Flat()) == 0 {
 		t.Fatal("no flat names: the rewrite did not happen")
 	}
-	if !rs.ReadsSegments {
+	if !rs.Env.ReadsSegments() {
 		t.Error("len(segments) reads the list: ReadsSegments should be true")
 	}
-	if !rs.ReadsProfile {
+	if !rs.Env.ReadsProfile() {
 		t.Error("profile[k] reads the profile as a map: ReadsProfile should be true")
 	}
 
@@ -121,14 +123,14 @@ func plainSegments(t *testing.T, rs *rules.Ruleset, p *Profile, req *Request) (s
 	attrs := maps.Clone(p.Attrs)
 	attrs["id"], attrs["known"] = p.ID, p.Known
 	env := map[string]any{
-		rules.EnvProfile: attrs,
-		rules.EnvCart:    map[string]any{"total": total, "currency": req.Cart.Currency, "item_count": count, "items": items},
-		rules.EnvCtx:     ctx,
-		rules.EnvNow:     req.Now,
+		exprenv.EnvProfile: attrs,
+		exprenv.EnvCart:    map[string]any{"total": total, "currency": req.Cart.Currency, "item_count": count, "items": items},
+		exprenv.EnvCtx:     ctx,
+		exprenv.EnvNow:     req.Now,
 	}
 	var matched []string
 	eval := func(src string) bool {
-		env[rules.EnvSegments] = append([]string(nil), matched...)
+		env[exprenv.EnvSegments] = append([]string(nil), matched...)
 		out, err := expr.Eval(src, env)
 		return err == nil && out == true // an error: not matched, as in the engine
 	}
@@ -156,7 +158,7 @@ arbitration:
 `})
 	var fast, slow int
 	for _, o := range rs.Offers {
-		if o.Discount.Items.Fast != nil {
+		if o.Discount.Items.Fast() {
 			fast++
 		} else {
 			slow++
@@ -190,12 +192,12 @@ func TestExampleRulesetIsAllFast(t *testing.T) {
 	rs := loadDir(t, "../examples/checkout")
 	var slow []string
 	cond := func(what string, e *rules.Expr) {
-		if e != nil && e.Fast == nil {
+		if e != nil && !e.Fast() {
 			slow = append(slow, what+": "+e.Source)
 		}
 	}
 	num := func(what string, e *rules.Expr) {
-		if e != nil && e.FastNum == nil {
+		if e != nil && !e.Fast() {
 			slow = append(slow, what+": "+e.Source)
 		}
 	}
@@ -241,8 +243,8 @@ segments:
   - id: after_all
     when: '"all" in $env.segments'
 `})
-	if !rs.ReadsSegments || !rs.ReadsProfile {
-		t.Fatalf("ReadsSegments %v, ReadsProfile %v: $env reads both", rs.ReadsSegments, rs.ReadsProfile)
+	if !rs.Env.ReadsSegments() || !rs.Env.ReadsProfile() {
+		t.Fatalf("ReadsSegments %v, ReadsProfile %v: $env reads both", rs.Env.ReadsSegments(), rs.Env.ReadsProfile())
 	}
 	req := Request{Placement: "checkout", Now: testNow, DryRun: true, CustomerID: "c-9"}
 	d, err := New(Options{}).Decide(context.Background(), rs, &Profile{ID: "c-9", Attrs: rs.Schema.Defaults()}, &req)
@@ -264,7 +266,7 @@ offers:
     priority: 40
     score: 'priority + len(cart.items)'
 `})
-	if rs.Offers[0].Score.FastNum != nil {
+	if rs.Offers[0].Score.Fast() {
 		t.Fatal("the score should need the VM (len)")
 	}
 	req := Request{Placement: "checkout", Now: testNow, DryRun: true, Cart: cart("USD", "A", "x", 1.0, 1, "B", "y", 2.0, 1)}
@@ -274,5 +276,35 @@ offers:
 	}
 	if len(d.Actions) != 1 || d.Actions[0].Score != 42 {
 		t.Fatalf("actions %+v, want o with score 42", d.Actions)
+	}
+}
+
+// A time zone named by data that the database does not hold makes the
+// rule not match, with the error in explain; the decision goes on.
+func TestUnknownZoneFromDataIsARuleError(t *testing.T) {
+	rs := load(t, map[string]string{"rules.yaml": `
+profile:
+  tz: string
+segments:
+  - id: evening
+    when: hourIn(profile.tz) >= 18 || weekdayIn(ctx.tz) == "sat"
+  - id: everyone
+    when: "true"
+`})
+	for _, tc := range []struct{ tz, segments, err string }{
+		{"Asia/Tokyo", "evening,everyone", ""}, // 21:00 in Tokyo
+		{"Mars/Olympus", "everyone", "rules.yaml:6:11: unknown time zone Mars/Olympus"},
+	} {
+		req := Request{CustomerID: "c-1", Placement: "checkout", Now: testNow, DryRun: true, Explain: true, Context: map[string]any{"tz": tc.tz}}
+		d, err := New(Options{}).Decide(context.Background(), rs, profileOf(rs, "c-1", map[string]any{"tz": tc.tz}), &req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(d.Segments, ","); got != tc.segments {
+			t.Errorf("%s: segments %s, want %s", tc.tz, got, tc.segments)
+		}
+		if got := d.Explain.Segments[0].Error; got != tc.err {
+			t.Errorf("%s: explain error %q, want %q", tc.tz, got, tc.err)
+		}
 	}
 }

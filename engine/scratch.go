@@ -3,44 +3,29 @@ package engine
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"strconv"
 	"time"
 
+	"github.com/arbiterhq/arbiter/exprenv"
 	"github.com/arbiterhq/arbiter/rules"
-	"github.com/expr-lang/expr/file"
-	"github.com/expr-lang/expr/vm"
 )
 
 // scratch is the per-decision working memory, pooled by the Engine so that
-// a decision allocates little: the expression environment and its maps,
-// the expr VM, the candidates, the plan. Nothing in it outlives Decide:
-// the Decision is built from fresh copies.
+// a decision allocates little: the expression environment, the
+// candidates, the plan. Nothing in it outlives Decide: the Decision is
+// built from fresh copies.
 type scratch struct {
-	vm   vm.VM
-	fast rules.FastEnv
-
-	env       map[string]any
-	cart      map[string]any
-	ctx       map[string]any
-	itemMaps  []map[string]any
-	itemsAny  []any
-	fastItems []rules.FastItem
+	env   exprenv.Env
+	in    exprenv.Input
+	lines []exprenv.Item // the cart's lines, as `item` shows them
 
 	items     []Item
 	itemCount int
 	exp       int8
-	rs        *rules.Ruleset
-	req       *Request
-	envReady  bool // the VM's environment is filled (fillEnv)
-	curItem   int  // the cart line of an items filter, or -1
-	scoring   bool // a score is evaluated: the VM needs `priority`
 	currency  string
 	cartTotal int64
 	profile   *Profile
 
-	segs      []string
-	segsDirty bool
 	segStates []segState
 
 	cands   []cand
@@ -86,16 +71,9 @@ type cand struct {
 	wOff         int // the discount's per-line weights in scratch.wbuf
 }
 
-func newScratch() *scratch {
-	return &scratch{
-		env:  make(map[string]any, 8),
-		cart: make(map[string]any, 4),
-		ctx:  make(map[string]any, 8),
-	}
-}
+func newScratch() *scratch { return &scratch{} }
 
-// begin fills the fast path's environment for one decision; the VM's
-// maps are filled only when a program needs them (fillEnv).
+// begin starts a decision: its money, and the expression environment.
 func (s *scratch) begin(rs *rules.Ruleset, p *Profile, req *Request) {
 	exp, ok := CurrencyExp(req.Cart.Currency)
 	if !ok {
@@ -105,148 +83,39 @@ func (s *scratch) begin(rs *rules.Ruleset, p *Profile, req *Request) {
 	s.currency = req.Cart.Currency
 	s.items = req.Cart.Items
 	s.profile = p
-	s.rs, s.req = rs, req
-	s.envReady = false
-	s.curItem = -1
 
 	var total int64
 	count := 0
-	s.fastItems = resize(s.fastItems, len(s.items))
+	s.lines = resize(s.lines, len(s.items))
 	for i := range s.items {
 		it := &s.items[i]
 		total = addSat(total, lineValue(it))
 		count += it.Quantity
-		s.fastItems[i] = rules.FastItem{SKU: it.SKU, Category: it.Category, Price: Money{Minor: it.Price, Exp: exp}.Major(),
+		s.lines[i] = exprenv.Item{SKU: it.SKU, Category: it.Category, Price: Money{Minor: it.Price, Exp: exp}.Major(),
 			Quantity: it.Quantity, Tags: it.Tags}
 	}
 	s.cartTotal = total
 	s.itemCount = count
 
-	s.fast.Now = req.Now
-	s.fast.Vals = resize(s.fast.Vals, len(rs.Flat))
-	s.fast.Flags = resize(s.fast.Flags, len(rs.Segments))
-	for i := range rs.Flat {
-		f := &rs.Flat[i]
-		var v any
-		ok := true
-		switch f.Scope {
-		case rules.EnvProfile:
-			switch f.Field {
-			case "id":
-				v = p.ID
-			case "known":
-				v = p.Known
-			default:
-				v, ok = p.Attrs[f.Field]
-			}
-		case rules.EnvCart:
-			switch f.Field {
-			case "total":
-				v = Money{Minor: total, Exp: exp}.Major()
-			case "currency":
-				v = req.Cart.Currency
-			case "item_count":
-				v = count
-			default:
-				ok = false // items: a list of maps, only for the VM (fillEnv)
-			}
-		case rules.EnvCtx:
-			switch f.Field {
-			case "placement":
-				v = req.Placement
-			case "channel":
-				v = req.Channel
-			default:
-				v, ok = req.Context[f.Field]
-			}
-		}
-		if ok {
-			s.fast.Vals[i] = v
-		}
+	s.in = exprenv.Input{
+		Now:       req.Now,
+		ProfileID: p.ID,
+		Known:     p.Known,
+		Attrs:     p.Attrs,
+		Total:     Money{Minor: total, Exp: exp}.Major(),
+		Currency:  req.Cart.Currency,
+		ItemCount: count,
+		Items:     s.lines,
+		Placement: req.Placement,
+		Channel:   req.Channel,
+		Context:   req.Context,
 	}
-	s.segs = s.segs[:0]
-	s.segsDirty = false
+	s.env.Begin(rs.Env, &s.in)
 
 	s.segStates = resize(s.segStates, len(rs.Segments))
 	s.cands = resize(s.cands, len(rs.Offers))
 	s.over = resize(s.over, len(rs.Offers))
 	s.wbuf = s.wbuf[:0]
-}
-
-// fillEnv fills the VM's environment (rules/env.go), on the first program
-// of the decision that the fast path cannot answer.
-func (s *scratch) fillEnv() {
-	if s.envReady {
-		return
-	}
-	s.envReady = true
-	rs, req, p := s.rs, s.req, s.profile
-	for len(s.itemMaps) < len(s.items) {
-		s.itemMaps = append(s.itemMaps, make(map[string]any, 5))
-	}
-	s.itemsAny = s.itemsAny[:0]
-	for i := range s.fastItems {
-		it := &s.fastItems[i]
-		m := s.itemMaps[i]
-		m["sku"] = it.SKU
-		m["category"] = it.Category
-		m["price"] = it.Price
-		m["quantity"] = it.Quantity
-		m["tags"] = it.Tags // a nil list boxes without allocating
-		s.itemsAny = append(s.itemsAny, m)
-	}
-	s.cart["total"] = Money{Minor: s.cartTotal, Exp: s.exp}.Major()
-	s.cart["currency"] = req.Cart.Currency
-	s.cart["item_count"] = s.itemCount
-	s.cart["items"] = s.itemsAny
-	for k, v := range req.Context {
-		s.ctx[k] = v
-	}
-	s.ctx["placement"] = req.Placement
-	s.ctx["channel"] = req.Channel
-
-	attrs := p.Attrs
-	if rs.ReadsProfile && !p.Known && p.ID != "" {
-		// the shared defaults of a profile that is not stored say id ""
-		attrs = maps.Clone(attrs)
-		attrs["id"] = p.ID
-	}
-	s.env[rules.EnvProfile] = attrs
-	s.env[rules.EnvCart] = s.cart
-	s.env[rules.EnvCtx] = s.ctx
-	s.env[rules.EnvNow] = req.Now
-	for i := range rs.Flat {
-		f := &rs.Flat[i]
-		if f.Scope == rules.EnvCart && f.Field == "items" {
-			s.env[f.Key] = s.itemsAny // the one value begin leaves out
-		} else {
-			s.env[f.Key] = s.fast.Vals[i] // nil when missing: read as nil all the same
-		}
-	}
-	for i, seg := range rs.Segments {
-		if seg.Flag != "" && s.fast.Flags[i] {
-			s.env[seg.Flag] = true
-		}
-	}
-	s.segsDirty = rs.ReadsSegments
-	s.syncSegments()
-}
-
-// endItems ends an items filter: no cart line is current any more. The
-// VM's environment is touched only when a program filled it.
-func (s *scratch) endItems() {
-	s.curItem, s.fast.Item = -1, nil
-	if s.envReady {
-		delete(s.env, rules.EnvItem)
-	}
-}
-
-// endScore ends a score's evaluation, as endItems does a filter's.
-func (s *scratch) endScore() {
-	s.scoring = false
-	if s.envReady {
-		delete(s.env, rules.EnvPriority)
-	}
 }
 
 // resize returns a slice of n zero values, reusing v's memory.
@@ -262,20 +131,11 @@ func resize[T any](v []T, n int) []T {
 // end drops every reference into the request, the profile and the
 // ruleset, so that the pooled scratch keeps nothing alive.
 func (s *scratch) end() {
-	clear(s.env)
-	clear(s.fast.Vals)
-	clear(s.fastItems)
-	clear(s.ctx)
-	clear(s.cart)
-	for _, m := range s.itemMaps {
-		clear(m)
-	}
-	clear(s.itemsAny)
-	s.itemsAny = s.itemsAny[:0]
+	s.env.End()
+	s.in = exprenv.Input{}
+	clear(s.lines)
 	s.items = nil
 	s.profile = nil
-	s.rs, s.req = nil, nil
-	clear(s.segs)
 	clear(s.cands)
 	clear(s.over)
 	clear(s.segStates)
@@ -285,18 +145,8 @@ func (s *scratch) end() {
 	s.currency = ""
 }
 
-// syncSegments makes `segments` hold the segments matched so far, when a
-// program reads it as a list (most read only the flags) and the VM's
-// environment is in use.
-func (s *scratch) syncSegments() {
-	if s.segsDirty && s.envReady {
-		s.env[rules.EnvSegments] = s.segs[:len(s.segs):len(s.segs)]
-		s.segsDirty = false
-	}
-}
-
 func (s *scratch) matchedSegment(id string) bool {
-	for _, m := range s.segs {
+	for _, m := range s.env.Segments() {
 		if m == id {
 			return true
 		}
@@ -327,75 +177,28 @@ func (s *scratch) segmentOK(o *rules.Offer) bool {
 	return true
 }
 
-// errResultType is a program that returned an unexpected type.
-var errResultType = errors.New("unexpected result type")
-
-// cond runs a condition.
-func (s *scratch) cond(e *rules.Expr) (bool, error) {
-	if e == nil || e.Program == nil {
-		return false, errors.New("expression not compiled")
+// cond evaluates a condition.
+func (s *scratch) cond(x *rules.Expr) (bool, error) {
+	if x == nil {
+		return false, errNotCompiled
 	}
-	if e.Fast != nil {
-		if v, ok := e.Fast(&s.fast); ok {
-			return v, nil
-		}
-	}
-	s.fillEnv()
-	if s.curItem >= 0 {
-		s.env[rules.EnvItem] = s.itemMaps[s.curItem]
-	}
-	v, err := s.vm.Run(e.Program, s.env)
-	if err != nil {
-		return false, err
-	}
-	switch b := v.(type) {
-	case bool:
-		return b, nil
-	case nil:
-		return false, nil
-	}
-	return false, fmt.Errorf("%w %T, want a bool", errResultType, v)
+	return s.env.Cond(x.Expr)
 }
 
-// number runs a number expression.
-func (s *scratch) number(e *rules.Expr) (float64, error) {
-	if e == nil || e.Program == nil {
-		return 0, errors.New("expression not compiled")
+// number evaluates a number expression.
+func (s *scratch) number(x *rules.Expr) (float64, error) {
+	if x == nil {
+		return 0, errNotCompiled
 	}
-	if e.FastNum != nil {
-		if v, ok := e.FastNum(&s.fast); ok {
-			return v, nil
-		}
-	}
-	s.fillEnv()
-	if s.scoring {
-		s.env[rules.EnvPriority] = s.fast.Priority
-	}
-	v, err := s.vm.Run(e.Program, s.env)
-	if err != nil {
-		return 0, err
-	}
-	switch n := v.(type) {
-	case float64:
-		return n, nil
-	case int:
-		return float64(n), nil
-	case int64:
-		return float64(n), nil
-	case float32:
-		return float64(n), nil
-	}
-	return 0, fmt.Errorf("%w %T, want a number", errResultType, v)
+	return s.env.Number(x.Expr)
 }
+
+var errNotCompiled = errors.New("expression not compiled")
 
 // exprError is the explain text of a run-time error: where the
 // expression is written, and what went wrong.
 func exprError(e *rules.Expr, err error) string {
-	msg := err.Error()
-	var fe *file.Error
-	if errors.As(err, &fe) {
-		msg = fe.Message
-	}
+	msg := exprenv.Message(err)
 	if e == nil || e.Pos.File == "" {
 		return msg
 	}

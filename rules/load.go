@@ -112,7 +112,7 @@ func (l *loader) build(s *sections, paths []string) (*Ruleset, error) {
 	for i, d := range segDecls {
 		segIDs[i] = d.id
 	}
-	c := newExprCompiler(l, &schema, segIDs, &tzCache{})
+	c := newExprCompiler(l, &schema, segIDs)
 	segs := l.compileSegments(c, segDecls)
 
 	offerDecls := l.declareOffers(s.offers)
@@ -148,19 +148,16 @@ func (l *loader) build(s *sections, paths []string) (*Ruleset, error) {
 	if l.overBudget() {
 		return nil, Errors{{Pos: Pos{File: paths[0], Line: 1, Col: 1}, Msg: fmt.Sprintf("the rules expand to more than %d YAML nodes through aliases", maxAliasExpansion)}}
 	}
-	flat := c.finishFast(segs)
 	return &Ruleset{
-		Version:       version,
-		Flat:          flat,
-		ReadsSegments: c.wholeSegments,
-		ReadsProfile:  c.wholeProfile,
-		Schema:        schema,
-		Segments:      segs,
-		Offers:        offers,
-		Experiments:   exps,
-		Arbitration:   arb,
-		Files:         paths,
-		Tests:         tests,
-		offers:        byID,
+		Version:     version,
+		Env:         c.finish(segs),
+		Schema:      schema,
+		Segments:    segs,
+		Offers:      offers,
+		Experiments: exps,
+		Arbitration: arb,
+		Files:       paths,
+		Tests:       tests,
+		offers:      byID,
 	}, nil
 }

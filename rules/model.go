@@ -1,15 +1,16 @@
 // Package rules turns marketers' YAML rule files into a compiled,
 // type-checked Ruleset (Compile), and holds the rule tests written beside
 // them. It is given the files' contents (File) and never touches the file
-// system: adapters/rulefiles reads a rules directory from disk. Nothing
-// here runs per request except the compiled expressions, which the engine
-// evaluates.
+// system: adapters/rulefiles reads a rules directory from disk. Expressions
+// are compiled by exprenv, whose errors rules places in the files (file,
+// line, column); nothing here runs per request: the engine evaluates the
+// compiled expressions through exprenv.
 package rules
 
 import (
 	"time"
 
-	"github.com/expr-lang/expr/vm"
+	"github.com/arbiterhq/arbiter/exprenv"
 )
 
 // Pos is a place in a rule file: the file's path relative to the rules
@@ -51,17 +52,11 @@ type Schema struct {
 	defaults map[string]any
 }
 
-// Expr is one compiled expression. Program is evaluated by the engine with
-// an environment of the shape documented in env.go.
+// Expr is one compiled expression (exprenv's, which the engine evaluates
+// with an exprenv.Env) and where it is written.
 type Expr struct {
-	Source  string
-	Pos     Pos // where the expression starts in its file
-	Program *vm.Program
-	// Fast, for a condition of a common shape, evaluates it without the
-	// VM (fast.go); nil otherwise. When it reports !ok, run Program.
-	Fast FastCond
-	// FastNum is the same for a number expression.
-	FastNum FastNum
+	*exprenv.Expr
+	Pos Pos // where the expression starts in its file
 }
 
 // Number is a rule number that is either a constant or an expression
@@ -94,10 +89,6 @@ type Segment struct {
 	// Uses lists the segments this one reads through `segments`.
 	Uses []string
 	Pos  Pos
-	// Flag is the environment name the engine sets to true when the
-	// segment matches, for programs compiled from `"id" in segments`
-	// (SegmentFlag); empty when no expression tests it so.
-	Flag string
 }
 
 // Offer kinds.
@@ -268,20 +259,14 @@ type Ruleset struct {
 	// Version is a short hash of the rules' content: the same on every
 	// machine, unchanged by comments, formatting or file order.
 	Version string
-	// Flat lists the flat names the programs read (see FlatRef): the
-	// engine sets each before evaluating.
-	Flat []FlatRef
-	// ReadsSegments: some program reads `segments` as a list (not only
-	// through `"id" in segments`), so the engine must keep it up to date.
-	ReadsSegments bool
-	// ReadsProfile: some program reads `profile` other than by constant
-	// field names (`profile[k]`), so its "id" must be the customer's.
-	ReadsProfile bool
-	Schema       Schema
-	Segments     []*Segment // in dependency order: a segment after those it uses
-	Offers       []*Offer   // sorted by id
-	Experiments  []*Experiment
-	Arbitration  Arbitration
+	// Env is what the compiled expressions read, which the engine gives
+	// exprenv.Env.Begin; segments are numbered as in Segments.
+	Env         *exprenv.Layout
+	Schema      Schema
+	Segments    []*Segment // in dependency order: a segment after those it uses
+	Offers      []*Offer   // sorted by id
+	Experiments []*Experiment
+	Arbitration Arbitration
 	// Files lists the rule files read, relative to the directory.
 	Files []string
 	// Tests are the rule tests found in *_test.yaml files.

@@ -1,4 +1,4 @@
-package rules
+package exprenv
 
 import (
 	"sort"
@@ -74,9 +74,11 @@ func closest(name string, candidates []string) string {
 	return best
 }
 
-// didYouMean formats a hint for name among candidates, with an optional
-// prefix ("profile.") on the suggestion; "" when nothing is close.
-func didYouMean(name string, candidates []string, prefix string) string {
+// DidYouMean formats a hint for name among candidates, with an optional
+// prefix ("profile.") on the suggestion: "did you mean `profile.ltv`?";
+// "" when nothing is close. It is the one "did you mean" of the rules,
+// used for expressions here and for the rule files' keys and ids in rules.
+func DidYouMean(name string, candidates []string, prefix string) string {
 	if c := closest(name, candidates); c != "" {
 		return "did you mean `" + prefix + c + "`?"
 	}

@@ -1,4 +1,4 @@
-package rules
+package exprenv
 
 import (
 	"errors"
@@ -15,10 +15,10 @@ import (
 	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/types"
 	"github.com/expr-lang/expr/vm"
-	"go.yaml.in/yaml/v3"
 )
 
-// Limits on expressions, checked at load (documented in docs/rules.md).
+// Limits on expressions, checked at compile time (documented in
+// docs/rules.md).
 const (
 	// MaxExprLen is the longest expression source, in bytes.
 	MaxExprLen = 2000
@@ -34,99 +34,62 @@ const (
 	TrialItems = 200
 	// TrialMemoryBudget is the expr VM memory budget of that trial run.
 	TrialMemoryBudget = 250_000
-	// TrialTimeLimit is how long the trial run of one expression may take.
-	TrialTimeLimit = 500 * time.Millisecond
 )
 
-// exprKind is what an expression must produce and what it may read.
-type exprKind int
-
-const (
-	kindCond   exprKind = iota // bool
-	kindNumber                 // a number
-	kindItems                  // bool, with item in scope
-	kindScore                  // a number, with priority in scope
-	numKinds
-)
-
-// EnvPriority is the offer's priority (float64), in score expressions only.
-const EnvPriority = "priority"
-
-var (
-	itemType = types.Map{
-		"sku":      types.String,
-		"category": types.String,
-		"price":    types.Float64,
-		"quantity": types.Int,
-		"tags":     types.TypeOf([]string{}),
-	}
-	cartType = types.Map{
-		"total":      types.Float64,
-		"currency":   types.String,
-		"item_count": types.Int,
-		"items":      types.Array(itemType),
-	}
-	ctxType = types.Map{
-		"placement": types.String,
-		"channel":   types.String,
-		types.Extra: types.Any,
-	}
-)
-
-func fieldsOf(m types.Map) []string {
-	var out []string
-	for k := range m {
-		if k != types.Extra {
-			out = append(out, k)
-		}
-	}
-	sort.Strings(out)
-	return out
+// Config describes the environment of one ruleset's expressions.
+type Config struct {
+	// Profile is the profile schema: the fields of profile, besides id
+	// and known.
+	Profile []Field
+	// Segments are the ids of the ruleset's segments, which `"id" in
+	// segments` may name.
+	Segments []string
+	// Zones loads the time zones the expressions name; nil: the system's
+	// (SystemZones).
+	Zones Zones
 }
 
-// goType is the expr type of a profile field type.
-func goType(t Type) types.Type {
-	switch t {
-	case TypeString:
-		return types.String
-	case TypeInt:
-		return types.Int
-	case TypeNumber:
-		return types.Float64
-	case TypeBool:
-		return types.Bool
-	case TypeTime:
-		return types.TypeOf(time.Time{})
-	case TypeStringList:
-		return types.TypeOf([]string{})
-	case TypeNumberList:
-		return types.TypeOf([]float64{})
-	}
-	return types.Any
+// Expr is one compiled expression: its program for expr's VM and, when
+// its shape is common, its fast form (fast.go). Env evaluates it.
+type Expr struct {
+	// Source is the expression as written.
+	Source string
+	prog   *vm.Program
+	kind   Kind
+	uses   []string
+	cond   fastCond // a condition's fast form, or nil
+	num    fastNum  // a number's fast form, or nil
 }
 
-// compiled is an expression with what the loader needs to know about it.
-type compiled struct {
-	e *Expr
-	// refs are the segment ids named by string literals in an expression
-	// that reads `segments`: the segments it depends on.
-	refs []string
+// Uses lists the segment ids that the expression names while reading
+// `segments` (the segments it depends on), sorted.
+func (x *Expr) Uses() []string { return x.uses }
+
+// Fast reports whether the expression has a fast form: a decision
+// evaluates it without the VM unless a value has an unexpected type.
+func (x *Expr) Fast() bool { return x.cond != nil || x.num != nil }
+
+// Error is a problem with one expression, found at compile time. Offset
+// is where it is, in runes from the start of the source (0 for the
+// expression as a whole); Msg names the expression as Compile was told
+// (what) and quotes it.
+type Error struct {
+	Offset int
+	Msg    string
+	Hint   string // what to write instead; may be empty
+	// UnexpectedToken: expr read a token it did not expect, which in a
+	// file format with comments may mean the source was cut short.
+	UnexpectedToken bool
 }
 
-type cacheKey struct {
-	kind exprKind
-	src  string
-	pos  Pos
-}
-
-// exprCompiler compiles every expression of one load against the typed
-// environment built from the schema.
-type exprCompiler struct {
-	l      *loader
-	schema *Schema
+// Compiler compiles the expressions of one ruleset against the typed
+// environment of its schema, and records what they read. It is used by
+// one goroutine; once Finish is called, the compiled expressions and the
+// Layout are immutable and safe for concurrent use.
+type Compiler struct {
 	segSet map[string]bool
-	segIDs []string
-	tz     *tzCache
+	segIDs []string // sorted
+	zones  *zoneTable
 	envs   [numKinds]types.Map
 	opts   [numKinds][]expr.Option
 	// check holds the options of a first, type-checking compile in which
@@ -135,53 +98,45 @@ type exprCompiler struct {
 	// arguments and none is hidden by the patch.
 	check [numKinds][]expr.Option
 	trial [numKinds]map[string]any
-	cache map[cacheKey]*compiled
 	now   time.Time
+	// runTrial runs a program on the trial environment; a test makes it
+	// slow, to show that acceptance does not depend on the clock.
+	runTrial func(*vm.Program, map[string]any) (any, error)
+	errs     []Error
 
 	// What the compiled programs read through flat names (flat.go).
 	flat          map[string]FlatRef
 	flagged       map[string]bool
 	wholeSegments bool
 	wholeProfile  bool
-	// conds and nums are the compiled conditions and number expressions,
-	// given a fast form at the end.
-	conds, nums []*Expr
+	// exprs are the compiled expressions, given a fast form by Finish.
+	exprs []*Expr
 }
 
-func newExprCompiler(l *loader, schema *Schema, segIDs []string, tz *tzCache) *exprCompiler {
-	c := &exprCompiler{l: l, schema: schema, tz: tz, segSet: map[string]bool{}, cache: map[cacheKey]*compiled{},
+// NewCompiler returns a compiler for the environment cfg describes.
+func NewCompiler(cfg Config) *Compiler {
+	zones := cfg.Zones
+	if zones == nil {
+		zones = SystemZones()
+	}
+	c := &Compiler{segSet: map[string]bool{}, zones: newZoneTable(zones), runTrial: runTrial,
 		flat: map[string]FlatRef{}, flagged: map[string]bool{}}
-	c.segIDs = append([]string(nil), segIDs...)
+	c.segIDs = append([]string(nil), cfg.Segments...)
 	sort.Strings(c.segIDs)
-	for _, s := range segIDs {
+	for _, s := range cfg.Segments {
 		c.segSet[s] = true
 	}
-	profile := types.Map{"id": types.String, "known": types.Bool}
-	for _, f := range schema.Fields {
-		profile[f.Name] = goType(f.Type)
-	}
-	base := func() types.Map {
-		return types.Map{
-			EnvProfile:  profile,
-			EnvCart:     cartType,
-			EnvCtx:      ctxType,
-			EnvNow:      types.TypeOf(time.Time{}),
-			EnvSegments: types.TypeOf([]string{}),
-		}
-	}
+	profile := profileType(cfg.Profile)
 	for k := range c.envs {
-		c.envs[k] = base()
+		c.envs[k] = scope(Kind(k), profile)
 	}
-	c.envs[kindItems][EnvItem] = itemType
-	c.envs[kindScore][EnvPriority] = types.Float64
-	funcs := funcOptions(tz)
+	funcs := funcOptions(c.zones)
 	for k := range c.opts {
 		o := []expr.Option{expr.Env(c.envs[k]), expr.DisableBuiltin("now"), expr.MaxNodes(MaxExprNodes)}
 		o = append(o, funcs...)
-		switch exprKind(k) {
-		case kindCond, kindItems:
+		if Kind(k).bool() {
 			o = append(o, expr.AsBool())
-		default:
+		} else {
 			o = append(o, expr.AsFloat64())
 		}
 		c.opts[k] = o
@@ -191,14 +146,14 @@ func newExprCompiler(l *loader, schema *Schema, segIDs []string, tz *tzCache) *e
 		c.check[k] = ch
 	}
 	c.now = time.Date(2026, 6, 15, 12, 0, 0, 0, time.UTC)
-	c.buildTrial()
+	c.buildTrial(cfg.Profile)
 	return c
 }
 
 // buildTrial makes the synthetic environment of the load-time trial run:
 // a cart of TrialItems items, profile lists of TrialItems entries, every
 // segment matched.
-func (c *exprCompiler) buildTrial() {
+func (c *Compiler) buildTrial(fields []Field) {
 	tags := make([]string, 10)
 	for i := range tags {
 		tags[i] = fmt.Sprintf("tag%d", i)
@@ -214,7 +169,7 @@ func (c *exprCompiler) buildTrial() {
 		nums[i] = float64(i)
 	}
 	profile := map[string]any{"id": "trial", "known": true}
-	for _, f := range c.schema.Fields {
+	for _, f := range fields {
 		switch f.Type {
 		case TypeString:
 			profile[f.Name] = "trial-value"
@@ -244,13 +199,15 @@ func (c *exprCompiler) buildTrial() {
 			EnvNow:      c.now,
 			EnvSegments: c.segIDs,
 		}
-		if exprKind(k) == kindItems {
+		if Kind(k) == KindItems {
 			env[EnvItem] = items[0]
 		}
-		if exprKind(k) == kindScore {
-			env[EnvPriority] = 50.0
+		for _, v := range vars {
+			if v.kind == Kind(k) {
+				env[v.name] = 50.0
+			}
 		}
-		FlatEnv(env) // every segment is in the list
+		addFlatNames(env) // every segment is in the list
 		c.trial[k] = env
 	}
 }
@@ -265,65 +222,53 @@ func shorten(src string) string {
 	return "`" + src + "`"
 }
 
-// at maps a rune offset in the expression of node n to the file.
-func (c *exprCompiler) at(n *yaml.Node, off int) Pos {
-	f := c.l.nodeFile[n]
-	if f == nil {
-		return c.l.pos(n)
-	}
-	p := f.scalarPos(n, off)
-	if p.Line < 1 {
-		p.Line = 1
-	}
-	if p.Col < 1 {
-		p.Col = 1
-	}
-	return p
+// fail records an error at rune offset off of the source.
+func (c *Compiler) fail(off int, hint, format string, args ...any) {
+	c.errs = append(c.errs, Error{Offset: off, Msg: fmt.Sprintf(format, args...), Hint: hint})
 }
 
-// compile compiles the expression in scalar n; what names it in messages.
-// It returns nil (with the errors recorded) when it does not compile.
-func (c *exprCompiler) compile(n *yaml.Node, kind exprKind, what string) *compiled {
-	n = c.l.deref(n)
-	if n == nil || n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-		c.l.errf(n, "write an expression like `cart.total >= 50`", "%s must be an expression, got %s", what, describe(n))
+// Compile compiles src as an expression of kind; what names it in
+// messages ("segment `vip`: when"). It returns nil and the errors when
+// src does not compile.
+func (c *Compiler) Compile(src string, kind Kind, what string) (*Expr, []Error) {
+	c.errs = nil
+	x := c.compile(src, kind, what)
+	errs := c.errs
+	c.errs = nil
+	if x == nil && len(errs) == 0 {
+		errs = []Error{{Msg: what + " does not compile"}} // never reached: each failure says why
+	}
+	return x, errs
+}
+
+func (c *Compiler) compile(src string, kind Kind, what string) *Expr {
+	if kind < 0 || kind >= numKinds {
+		c.fail(0, "", "%s: unknown kind of expression %d", what, kind)
 		return nil
 	}
-	src := n.Value
-	key := cacheKey{kind, src, c.l.pos(n)}
-	if r, ok := c.cache[key]; ok {
-		return r
-	}
-	r := c.compileNew(n, kind, what, src)
-	c.cache[key] = r
-	return r
-}
-
-func (c *exprCompiler) compileNew(n *yaml.Node, kind exprKind, what, src string) *compiled {
-	start := c.l.pos(n)
 	if strings.TrimSpace(src) == "" {
-		c.l.errAt(start, "write an expression like `cart.total >= 50`", "%s is empty", what)
+		c.fail(0, "write an expression like `cart.total >= 50`", "%s is empty", what)
 		return nil
 	}
 	if len(src) > MaxExprLen {
-		c.l.errAt(start, "split it: move parts into segments and use `\"id\" in segments`",
+		c.fail(0, "split it: move parts into segments and use `\"id\" in segments`",
 			"%s is %d characters long, more than the limit of %d", what, len(src), MaxExprLen)
 		return nil
 	}
 	tree, err := parser.Parse(src)
 	if err != nil {
-		c.exprError(n, kind, what, src, err)
+		c.exprError(kind, what, src, err)
 		return nil
 	}
-	refs, ok := c.precheck(n, kind, what, src, tree.Node)
+	uses, ok := c.precheck(kind, src, tree.Node)
 	if !ok {
 		return nil
 	}
 	if _, err := expr.Compile(src, c.check[kind]...); err != nil {
-		c.exprError(n, kind, what, src, err)
+		c.exprError(kind, what, src, err)
 		return nil
 	}
-	p := &nowPatcher{c: c, n: n, what: what, src: src}
+	p := &nowPatcher{c: c, src: src}
 	scan := c.scanFlat(tree.Node, c.envs[kind])
 	opts := make([]expr.Option, 0, len(c.opts[kind])+2)
 	opts = append(opts, expr.Env(flatEnv(c.envs[kind], scan)))
@@ -334,45 +279,49 @@ func (c *exprCompiler) compileNew(n *yaml.Node, kind exprKind, what, src string)
 		return nil
 	}
 	if err != nil {
-		c.exprError(n, kind, what, src, err)
+		c.exprError(kind, what, src, err)
 		return nil
 	}
-	if !c.tryRun(n, kind, what, src, prog) {
+	if !c.tryRun(kind, what, src, prog) {
 		return nil
 	}
 	c.record(scan)
-	e := &Expr{Source: src, Pos: start, Program: prog}
-	if kind == kindCond || kind == kindItems {
-		c.conds = append(c.conds, e)
-	} else {
-		c.nums = append(c.nums, e)
-	}
-	return &compiled{e: e, refs: refs}
+	x := &Expr{Source: src, prog: prog, kind: kind, uses: uses}
+	c.exprs = append(c.exprs, x)
+	return x
 }
 
-// tryRun runs the program once on the synthetic large environment: an
-// expression that exceeds the memory budget or the time limit there is
-// rejected. Other run-time errors are ignored (the data is made up).
-func (c *exprCompiler) tryRun(n *yaml.Node, kind exprKind, what, src string, prog *vm.Program) bool {
+// runTrial runs a program once with the trial's memory budget.
+func runTrial(prog *vm.Program, env map[string]any) (any, error) {
 	machine := vm.VM{MemoryBudget: TrialMemoryBudget}
-	began := time.Now()
-	_, err := machine.Run(prog, c.trial[kind])
-	took := time.Since(began)
-	if err != nil && strings.Contains(err.Error(), "memory budget exceeded") {
-		c.l.errAt(c.l.pos(n), "avoid nesting loops over lists (all, any, filter, map inside one another) and large ranges",
-			"%s %s is too costly: on a cart of %d items it exceeds the memory budget of %d", what, shorten(src), TrialItems, TrialMemoryBudget)
-		return false
+	return machine.Run(prog, env)
+}
+
+// tryRun bounds the cost of a program: it runs it once on the synthetic
+// large environment, where an expression that exceeds the memory budget
+// is rejected (other run-time errors are ignored: the data is made up),
+// and an expression whose cost (cost.go) exceeds MaxCost is rejected.
+// Neither depends on the machine, its load or its clock. An expression
+// far beyond MaxCost is not run at all, so that it cannot slow the load.
+func (c *Compiler) tryRun(kind Kind, what, src string, prog *vm.Program) bool {
+	const hint = "avoid nesting loops over lists (all, any, filter, map inside one another) and large ranges"
+	steps := cost(prog.Node())
+	if steps <= 2*MaxCost {
+		_, err := c.runTrial(prog, c.trial[kind])
+		if err != nil && strings.Contains(err.Error(), "memory budget exceeded") {
+			c.fail(0, hint, "%s %s is too costly: on a cart of %d items it exceeds the memory budget of %d", what, shorten(src), TrialItems, TrialMemoryBudget)
+			return false
+		}
 	}
-	if took > TrialTimeLimit {
-		c.l.errAt(c.l.pos(n), "avoid nesting loops over lists and large ranges",
-			"%s %s is too slow: on a cart of %d items it took %s (limit %s)", what, shorten(src), TrialItems, took.Round(time.Millisecond), TrialTimeLimit)
+	if steps > MaxCost {
+		c.fail(0, hint, "%s %s is too costly: on a cart of %d items it can take %d steps, more than the limit of %d", what, shorten(src), TrialItems, steps, MaxCost)
 		return false
 	}
 	return true
 }
 
 // names lists the top-level names an expression of kind may use.
-func (c *exprCompiler) names(kind exprKind) []string {
+func (c *Compiler) names(kind Kind) []string {
 	out := fieldsOf(c.envs[kind])
 	for name := range customFuncs {
 		out = append(out, name)
@@ -381,35 +330,29 @@ func (c *exprCompiler) names(kind exprKind) []string {
 	return out
 }
 
-// exprError turns an expr error into an Error at its place in the file.
-func (c *exprCompiler) exprError(n *yaml.Node, kind exprKind, what, src string, err error) {
+// exprError records an expr error at its place in the source.
+func (c *Compiler) exprError(kind Kind, what, src string, err error) {
 	var fe *file.Error
-	pos := c.l.pos(n)
+	off := 0
 	msg := err.Error()
 	if errors.As(err, &fe) {
 		msg = fe.Message
-		pos = c.at(n, fe.From)
+		off = fe.From
 	}
 	in := " in " + shorten(src)
 	hint := ""
-	defer func() {
-		// a plain YAML value ends at " #": the rest was read as a comment
-		if f := c.l.nodeFile[n]; f != nil && n.Style == 0 && n.Line >= 1 && n.Line <= len(f.lines) {
-			if strings.Contains(string(f.lines[n.Line-1]), " #") && strings.Contains(msg, "unexpected token") {
-				c.l.errs[len(c.l.errs)-1].Hint = "in YAML \" #\" starts a comment: put the expression in quotes"
-			}
-		}
-	}()
 	switch {
 	case strings.HasPrefix(msg, "unknown name "):
 		name := strings.TrimPrefix(msg, "unknown name ")
-		switch {
-		case name == EnvItem:
+		if name == EnvItem {
 			hint = "`item` is only known in an offer's discount.items filter"
-		case name == EnvPriority:
-			hint = "`priority` is only known in an offer's score"
-		default:
-			hint = didYouMean(name, c.names(kind), "")
+		} else {
+			hint = DidYouMean(name, c.names(kind), "")
+		}
+		for _, v := range vars {
+			if name == v.name {
+				hint = "`" + name + "` is only known in " + v.where
+			}
 		}
 		msg = "unknown name `" + name + "`"
 	case strings.HasPrefix(msg, "unknown field "):
@@ -421,29 +364,29 @@ func (c *exprCompiler) exprError(n *yaml.Node, kind exprKind, what, src string, 
 		owner, cands := c.fieldOwner(kind, src, from)
 		if owner != "" {
 			msg = "unknown field `" + owner + "." + name + "`"
-			hint = didYouMean(name, cands, owner+".")
+			hint = DidYouMean(name, cands, owner+".")
 			if owner == EnvProfile && hint == "" {
 				hint = "declare it under `profile:` first"
 			}
 		} else {
 			msg = "unknown field `" + name + "`"
-			hint = didYouMean(name, cands, "")
+			hint = DidYouMean(name, cands, "")
 		}
 	case strings.HasPrefix(msg, "expected bool, but got "):
 		msg = what + " must be true or false, but it gives " + strings.TrimPrefix(msg, "expected bool, but got ")
 		hint = "compare it: `cart.total >= 50`"
-		pos = c.l.pos(n)
+		off = 0
 	case strings.HasPrefix(msg, "expected float64, but got "):
 		msg = what + " must be a number, but it gives " + strings.TrimPrefix(msg, "expected float64, but got ")
-		pos = c.l.pos(n)
+		off = 0
 	case strings.Contains(msg, "is not callable") && strings.HasPrefix(strings.TrimSpace(src[min(len(src), max(0, runeByte(src, fe))):]), "now"):
 		hint = "`now` is the decision time: write `now`, without parentheses"
 	case strings.Contains(msg, "exceeds maximum allowed nodes"):
 		msg = fmt.Sprintf("%s has more than %d parts", what, MaxExprNodes)
 		hint = "split it: move parts into segments and use `\"id\" in segments`"
-		pos = c.l.pos(n)
+		off = 0
 	}
-	c.l.errAt(pos, hint, "%s%s", msg, in)
+	c.errs = append(c.errs, Error{Offset: off, Msg: msg + in, Hint: hint, UnexpectedToken: strings.Contains(msg, "unexpected token")})
 }
 
 // runeByte is the byte offset of an error's rune offset in src.
@@ -464,7 +407,7 @@ func runeByte(src string, fe *file.Error) int {
 // fieldOwner finds, for an "unknown field" error at rune offset from, the
 // map it was looked up in (profile, cart, item) from the text before it,
 // and the fields that map has.
-func (c *exprCompiler) fieldOwner(kind exprKind, src string, from int) (string, []string) {
+func (c *Compiler) fieldOwner(kind Kind, src string, from int) (string, []string) {
 	r := []rune(src)
 	if from > len(r) {
 		from = len(r)
@@ -500,11 +443,11 @@ func (c *exprCompiler) fieldOwner(kind exprKind, src string, from int) (string, 
 // precheck walks the syntax tree before type checking: calls of the custom
 // functions with the wrong number of arguments, names that would hide the
 // environment, predicate nesting, ranges, and segment ids.
-func (c *exprCompiler) precheck(n *yaml.Node, kind exprKind, what, src string, root ast.Node) ([]string, bool) {
+func (c *Compiler) precheck(kind Kind, src string, root ast.Node) ([]string, bool) {
 	ok := true
 	fail := func(loc file.Location, hint, format string, args ...any) {
 		ok = false
-		c.l.errAt(c.at(n, loc.From), hint, format+" in "+shorten(src), args...)
+		c.fail(loc.From, hint, format+" in "+shorten(src), args...)
 	}
 	v := &collector{}
 	ast.Walk(&root, v)
@@ -556,7 +499,7 @@ func (c *exprCompiler) precheck(n *yaml.Node, kind exprKind, what, src string, r
 		for _, b := range v.ins {
 			s := b.Left.(*ast.StringNode)
 			if !c.segSet[s.Value] {
-				fail(s.Location(), didYouMean(s.Value, c.segIDs, ""), "unknown segment %q", s.Value)
+				fail(s.Location(), DidYouMean(s.Value, c.segIDs, ""), "unknown segment %q", s.Value)
 			}
 		}
 	}
@@ -652,49 +595,4 @@ func (f *depthFinder) Visit(node *ast.Node) {
 			}
 		}
 	}
-}
-
-// nowPatcher rewrites a call of a custom function f(x) into f(now, x),
-// and resolves a constant time zone name at load.
-type nowPatcher struct {
-	c      *exprCompiler
-	n      *yaml.Node
-	what   string
-	src    string
-	failed bool
-}
-
-func (p *nowPatcher) Visit(node *ast.Node) {
-	call, ok := (*node).(*ast.CallNode)
-	if !ok {
-		return
-	}
-	id, ok := call.Callee.(*ast.IdentifierNode)
-	if !ok {
-		return
-	}
-	spec, ok := customFuncs[id.Value]
-	if !ok || len(call.Arguments) != spec.args {
-		return
-	}
-	if len(call.Arguments) > 0 {
-		if s, ok := call.Arguments[0].(*ast.StringNode); ok && (spec.name == "hourIn" || spec.name == "weekdayIn") {
-			loc, err := p.c.tz.load(s.Value)
-			if err != nil || s.Value == "" || s.Value == "Local" {
-				p.failed = true
-				p.c.l.errAt(p.c.at(p.n, s.Location().From), "write an IANA time zone name like \"Europe/Paris\" or \"UTC\"",
-					"unknown time zone %q in %s", s.Value, shorten(p.src))
-				return
-			}
-			c := &ast.ConstantNode{Value: loc}
-			c.SetLocation(s.Location())
-			call.Arguments[0] = c
-		}
-	}
-	nowID := &ast.IdentifierNode{Value: EnvNow}
-	nowID.SetLocation(call.Location())
-	args := make([]ast.Node, 0, len(call.Arguments)+1)
-	args = append(args, nowID)
-	args = append(args, call.Arguments...)
-	ast.Patch(node, &ast.CallNode{Callee: call.Callee, Arguments: args})
 }

@@ -1,4 +1,4 @@
-package rules
+package exprenv
 
 import (
 	"sort"
@@ -20,15 +20,15 @@ import (
 //	"vip" not in segments        ->  "segments.vip" != true
 //
 // No one can write these names (a name cannot hold a dot), so they never
-// clash with the user's. The engine fills them per decision from
-// Ruleset.Flat and sets a segment's flag (Segment.Flag) when it matches;
-// an unset flag reads as nil, which is not equal to true. The source, the
+// clash with the user's. Env fills the names the ruleset reads (Layout)
+// per decision and sets a segment's flag when it matches; an unset flag
+// reads as nil, which is not equal to true. The source, the
 // positions and the messages stay the user's: only the compiled program
 // changes. Reads with a computed key (`ctx[k]`), the `item` of a discount
 // filter and `segments` as a whole are left as they are.
 
-// FlatRef is one flattened read: the engine sets Key in the environment to
-// the Field of Scope (EnvProfile, EnvCart or EnvCtx) before evaluating.
+// FlatRef is one flattened read: Env sets Key in the environment to the
+// Field of Scope (EnvProfile, EnvCart or EnvCtx) before evaluating.
 type FlatRef struct {
 	Key   string
 	Scope string
@@ -38,9 +38,9 @@ type FlatRef struct {
 // flatScopes are the maps of the environment whose members are flattened.
 var flatScopes = map[string]bool{EnvProfile: true, EnvCart: true, EnvCtx: true}
 
-// SegmentFlag is the environment name that is true when the segment id
+// segmentFlag is the environment name that is true when the segment id
 // matched, in programs that test `"id" in segments`.
-func SegmentFlag(id string) string { return EnvSegments + "." + id }
+func segmentFlag(id string) string { return EnvSegments + "." + id }
 
 // flatMember reports the flat name of n when it reads a member of a
 // flattened map with a constant name.
@@ -90,7 +90,7 @@ type flatScan struct {
 
 // scanFlat finds the reads of root that are flattened, typed by env (the
 // typed environment the expression is compiled against).
-func (c *exprCompiler) scanFlat(root ast.Node, env types.Map) *flatScan {
+func (c *Compiler) scanFlat(root ast.Node, env types.Map) *flatScan {
 	skip := map[file.Location]bool{}
 	ast.Walk(&root, receivers(skip))
 	v := &flatVisitor{c: c, env: env, scan: &flatScan{skip: skip, types: map[string]types.Type{}}}
@@ -118,7 +118,7 @@ func (r receivers) Visit(node *ast.Node) {
 }
 
 type flatVisitor struct {
-	c         *exprCompiler
+	c         *Compiler
 	env       types.Map
 	scan      *flatScan
 	segIdents int
@@ -166,7 +166,7 @@ func (v *flatVisitor) Visit(node *ast.Node) {
 			return
 		}
 		v.segTests++
-		key := SegmentFlag(id)
+		key := segmentFlag(id)
 		if _, seen := v.scan.types[key]; !seen {
 			v.scan.types[key] = types.Bool
 			v.scan.flags = append(v.scan.flags, id)
@@ -196,7 +196,7 @@ func (p *flatPatcher) Visit(node *ast.Node) {
 		if !ok {
 			return
 		}
-		key := SegmentFlag(segID)
+		key := segmentFlag(segID)
 		if _, known := p.scan.types[key]; !known {
 			return
 		}
@@ -229,12 +229,12 @@ func flatEnv(env types.Map, scan *flatScan) types.Map {
 	return out
 }
 
-// FlatEnv adds to env, an environment of the nested shape documented in
+// addFlatNames adds to env, an environment of the nested shape documented in
 // env.go, the flat names the programs read: every member of profile, cart
-// and ctx, and the flag of every segment listed in segments. The engine
-// fills only the names a ruleset reads (Ruleset.Flat); this is for
-// running a program elsewhere (tests, tools). It returns env.
-func FlatEnv(env map[string]any) map[string]any {
+// and ctx, and the flag of every segment listed in segments. Env fills
+// only the names a ruleset reads (Layout); this is for running a program
+// elsewhere (the trial run, tests). It returns env.
+func addFlatNames(env map[string]any) map[string]any {
 	for scope := range flatScopes {
 		m, _ := env[scope].(map[string]any)
 		for k, v := range m {
@@ -243,13 +243,13 @@ func FlatEnv(env map[string]any) map[string]any {
 	}
 	segs, _ := env[EnvSegments].([]string)
 	for _, id := range segs {
-		env[SegmentFlag(id)] = true
+		env[segmentFlag(id)] = true
 	}
 	return env
 }
 
 // record adds what one compiled expression reads to the ruleset's totals.
-func (c *exprCompiler) record(scan *flatScan) {
+func (c *Compiler) record(scan *flatScan) {
 	for _, r := range scan.refs {
 		c.flat[r.Key] = r
 	}
@@ -265,11 +265,67 @@ func (c *exprCompiler) record(scan *flatScan) {
 }
 
 // flatRefs lists every flat read of the ruleset, by key.
-func (c *exprCompiler) flatRefs() []FlatRef {
+func (c *Compiler) flatRefs() []FlatRef {
 	out := make([]FlatRef, 0, len(c.flat))
 	for _, r := range c.flat {
 		out = append(out, r)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out
+}
+
+// Layout is what the compiled expressions of one ruleset read from the
+// environment, which Env fills per decision. Finish makes it; it is
+// immutable. A nil Layout reads nothing.
+type Layout struct {
+	flat          []FlatRef // in the order of fastEnv.Vals
+	flags         []string  // per segment, in Finish's order: its flag, or ""
+	readsSegments bool
+	readsProfile  bool
+}
+
+// Flat lists the flat names the programs read, in the order Env fills
+// them.
+func (l *Layout) Flat() []FlatRef {
+	if l == nil {
+		return nil
+	}
+	return l.flat
+}
+
+// ReadsSegments reports whether some program reads `segments` as a list
+// (not only through `"id" in segments`), so that Env keeps it up to date.
+func (l *Layout) ReadsSegments() bool { return l != nil && l.readsSegments }
+
+// ReadsProfile reports whether some program reads `profile` other than
+// by constant field names (`profile[k]`, `$env`), so that its "id" must be
+// the customer's.
+func (l *Layout) ReadsProfile() bool { return l != nil && l.readsProfile }
+
+// Finish is called once every expression is compiled, with the ids of the
+// segments in the order the caller evaluates them (the order of the index
+// it gives Env.Match). It gives the segments that programs test with
+// `"id" in segments` their flags and every expression its fast form, and
+// returns what the programs read.
+func (c *Compiler) Finish(segments []string) *Layout {
+	l := &Layout{flat: c.flatRefs(), flags: make([]string, len(segments)),
+		readsSegments: c.wholeSegments, readsProfile: c.wholeProfile}
+	fc := &fastCompiler{vals: make(map[string]int, len(l.flat)), flags: map[string]int{}}
+	for i, r := range l.flat {
+		fc.vals[r.Key] = i
+	}
+	for i, id := range segments {
+		if c.flagged[id] {
+			l.flags[i] = segmentFlag(id)
+			fc.flags[l.flags[i]] = i
+		}
+	}
+	for _, x := range c.exprs {
+		if x.kind.bool() {
+			x.cond = fc.cond(x.prog.Node())
+		} else {
+			x.num = fc.num(x.prog.Node())
+		}
+	}
+	return l
 }

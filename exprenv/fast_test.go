@@ -1,10 +1,9 @@
-package rules
+package exprenv
 
 import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"strings"
 	"testing"
 	"time"
 
@@ -69,42 +68,32 @@ func TestFastPathAgreesWithTheProgram(t *testing.T) {
 		`max(priority, profile.ltv / 10, 3)`,
 		`min(profile.ltv, profile.orders)`,
 	}
-	var b strings.Builder
-	b.WriteString("profile:\n  ltv: number\n  orders: int\n  tier: string\n  tags: \"[string]\"\n  opt_in: bool\n  last: time\n  birthday: time\n  churn: number\nsegments:\n")
-	b.WriteString("  - id: s0\n    when: profile.orders > 1\n  - id: s1\n    when: profile.ltv > 100\n")
-	for i, c := range conds {
-		fmt.Fprintf(&b, "  - id: c%02d\n    when: %q\n", i, c)
+	segIDs := []string{"s0", "s1"}
+	for i := range conds {
+		segIDs = append(segIDs, fmt.Sprintf("c%02d", i))
 	}
-	b.WriteString("offers:\n")
-	for i, it := range items {
-		fmt.Fprintf(&b, "  - id: i%d\n    discount: {percent: 10, items: %q}\n", i, it)
-	}
-	for i, sc := range scores {
-		fmt.Fprintf(&b, "  - id: x%d\n    priority: 5\n    score: %q\n", i, sc)
-	}
-	rs := mustLoad(t, map[string]string{"r.yaml": b.String()})
-
+	c := NewCompiler(Config{Segments: segIDs, Profile: []Field{{"ltv", TypeNumber}, {"orders", TypeInt}, {"tier", TypeString},
+		{"tags", TypeStringList}, {"opt_in", TypeBool}, {"last", TypeTime}, {"birthday", TypeTime}, {"churn", TypeNumber}}})
+	mustCompile(t, c, KindCond, `profile.orders > 1`)
+	mustCompile(t, c, KindCond, `profile.ltv > 100`)
 	var condExprs, itemExprs, numExprs []*Expr
-	for _, s := range rs.Segments {
-		if strings.HasPrefix(s.ID, "c") {
-			condExprs = append(condExprs, s.When)
-		}
+	for _, src := range conds {
+		condExprs = append(condExprs, mustCompile(t, c, KindCond, src))
 	}
-	for _, o := range rs.Offers {
-		if o.Discount != nil && o.Discount.Items != nil {
-			itemExprs = append(itemExprs, o.Discount.Items)
-		}
-		if o.Score != nil {
-			numExprs = append(numExprs, o.Score)
-		}
+	for _, src := range items {
+		itemExprs = append(itemExprs, mustCompile(t, c, KindItems, src))
 	}
+	for _, src := range scores {
+		numExprs = append(numExprs, mustCompile(t, c, KindScore, src))
+	}
+	layout := c.Finish(segIDs)
 	for _, e := range append(condExprs, itemExprs...) {
-		if e.Fast == nil {
+		if e.cond == nil {
 			t.Errorf("%s: no fast form", e.Source)
 		}
 	}
 	for _, e := range numExprs {
-		if e.FastNum == nil {
+		if e.num == nil {
 			t.Errorf("%s: no fast form", e.Source)
 		}
 	}
@@ -135,26 +124,27 @@ func TestFastPathAgreesWithTheProgram(t *testing.T) {
 		}
 		cart := map[string]any{"total": pick(0.0, 49.99, 50.0, 75.0, 120.5), "currency": "USD", "item_count": pick(0, 1, 2, 5), "items": []any{}}
 		var segs []string
-		flags := make([]bool, len(rs.Segments))
-		for i, s := range rs.Segments {
-			if (s.ID == "s0" || s.ID == "s1") && r.IntN(2) == 0 {
-				segs = append(segs, s.ID)
+		flags := make([]bool, len(segIDs))
+		for i, id := range segIDs[:2] {
+			if r.IntN(2) == 0 {
+				segs = append(segs, id)
 				flags[i] = true
 			}
 		}
-		env := FlatEnv(map[string]any{EnvProfile: profile, EnvCart: cart, EnvCtx: ctx, EnvNow: now, EnvSegments: segs})
-		fe := &FastEnv{Now: now, Vals: make([]any, len(rs.Flat)), Flags: flags, Priority: 5}
-		for i, f := range rs.Flat {
+		env := addFlatNames(map[string]any{EnvProfile: profile, EnvCart: cart, EnvCtx: ctx, EnvNow: now, EnvSegments: segs})
+		fe := &fastEnv{Now: now, Vals: make([]any, len(layout.Flat())), Flags: flags}
+		fe.Vars[VarPriority] = 5
+		for i, f := range layout.Flat() {
 			fe.Vals[i] = env[f.Key]
 		}
 		check := func(e *Expr, env map[string]any) {
-			want, err := machine.Run(e.Program, env)
+			want, err := machine.Run(e.prog, env)
 			var got any
 			var ok bool
-			if e.Fast != nil {
-				got, ok = e.Fast(fe)
+			if e.cond != nil {
+				got, ok = e.cond(fe)
 			} else {
-				got, ok = e.FastNum(fe)
+				got, ok = e.num(fe)
 			}
 			if !ok {
 				return
@@ -170,7 +160,7 @@ func TestFastPathAgreesWithTheProgram(t *testing.T) {
 		for _, e := range condExprs {
 			check(e, env)
 		}
-		it := &FastItem{SKU: pick("A", "B").(string), Category: pick("gift_cards", "shoes").(string),
+		it := &Item{SKU: pick("A", "B").(string), Category: pick("gift_cards", "shoes").(string),
 			Price: pick(5.0, 10.0, 10.5).(float64), Quantity: pick(1, 2, 3).(int), Tags: pick([]string(nil), []string{"sale"}).([]string)}
 		fe.Item = it
 		env[EnvItem] = map[string]any{"sku": it.SKU, "category": it.Category, "price": it.Price, "quantity": it.Quantity, "tags": it.Tags}

@@ -1,4 +1,4 @@
-package rules
+package exprenv
 
 import (
 	"cmp"
@@ -12,55 +12,47 @@ import (
 // profile, cart and context fields with constants, joined by and/or/not,
 // with segment tests and daysSince and its kin: `profile.ltv >= 1000`,
 // `"vip" in segments && cart.total >= 200`, `daysSince(profile.last_order_at)
-// <= 30`. Such a condition is also compiled to Go closures over FastEnv,
+// <= 30`. Such a condition is also compiled to Go closures over fastEnv,
 // which evaluate it without the VM. The closures mirror expr's semantics
-// for the types they expect, and give up (ok false) on any other: the
-// engine then runs the compiled program, which gives the same answer or
-// the error. A condition of another shape has no fast form.
+// for the types they expect, and give up (ok false) on any other: Env then
+// runs the compiled program, which gives the same answer or the error. A
+// condition of another shape has no fast form.
 
-// FastEnv is what a fast condition reads: the decision time, the values of
-// the ruleset's flat names (indexed as Ruleset.Flat) and whether each
-// segment matched so far (indexed as Ruleset.Segments).
-type FastEnv struct {
+// fastEnv is what a fast form reads: the decision time, the values of
+// the ruleset's flat names (indexed as Layout.Flat) and whether each
+// segment matched so far (indexed as the segments given to Finish).
+type fastEnv struct {
 	Now   time.Time
 	Vals  []any
 	Flags []bool
 	// Item is the cart line of a discount's items filter.
-	Item *FastItem
-	// Priority is the offer's priority, in a score.
-	Priority float64
+	Item *Item
+	// Vars are the numbers of Var, each set for the kind that reads it.
+	Vars [numVars]float64
 }
 
-// FastItem is a cart line as `item` shows it (env.go).
-type FastItem struct {
-	SKU, Category string
-	Price         float64
-	Quantity      int
-	Tags          []string
-}
-
-// FastCond evaluates a condition on e; ok is false when it cannot (a value
+// fastCond evaluates a condition on e; ok is false when it cannot (a value
 // of an unexpected type), and the program must be run instead.
-type FastCond func(e *FastEnv) (v, ok bool)
+type fastCond func(e *fastEnv) (v, ok bool)
 
-// FastNum evaluates a number expression on e, as FastCond does.
-type FastNum func(e *FastEnv) (v float64, ok bool)
+// fastNum evaluates a number expression on e, as fastCond does.
+type fastNum func(e *fastEnv) (v float64, ok bool)
 
 type (
-	boolFn func(*FastEnv) (bool, bool)
-	numFn  func(*FastEnv) (float64, bool)
-	intFn  func(*FastEnv) (int, bool)
-	strFn  func(*FastEnv) (string, bool)
-	timeFn func(*FastEnv) (time.Time, bool)
-	anyFn  func(*FastEnv) (any, bool)
-	listFn func(*FastEnv) ([]string, bool)
+	boolFn func(*fastEnv) (bool, bool)
+	numFn  func(*fastEnv) (float64, bool)
+	intFn  func(*fastEnv) (int, bool)
+	strFn  func(*fastEnv) (string, bool)
+	timeFn func(*fastEnv) (time.Time, bool)
+	anyFn  func(*fastEnv) (any, bool)
+	listFn func(*fastEnv) ([]string, bool)
 )
 
 // fastCompiler turns a checked, patched and optimized syntax tree into
 // closures; every method returns nil for a shape it does not know.
 type fastCompiler struct {
-	vals  map[string]int // flat name → index in Ruleset.Flat
-	flags map[string]int // segment flag name → index in Ruleset.Segments
+	vals  map[string]int // flat name → index in Layout.Flat
+	flags map[string]int // segment flag name → index among the segments
 }
 
 var (
@@ -68,41 +60,16 @@ var (
 	typeSlice = reflect.TypeOf([]string{})
 )
 
-// finishFast, once every expression is compiled and the segments are in
-// their final order, gives the segments their flags and every condition
-// and number expression its fast form; it returns the ruleset's flat
-// names, in the order of FastEnv.Vals.
-func (c *exprCompiler) finishFast(segs []*Segment) []FlatRef {
-	flat := c.flatRefs()
-	fc := &fastCompiler{vals: make(map[string]int, len(flat)), flags: map[string]int{}}
-	for i, r := range flat {
-		fc.vals[r.Key] = i
-	}
-	for i, seg := range segs {
-		if c.flagged[seg.ID] {
-			seg.Flag = SegmentFlag(seg.ID)
-			fc.flags[seg.Flag] = i
-		}
-	}
-	for _, e := range c.conds {
-		e.Fast = fc.cond(e.Program.Node())
-	}
-	for _, e := range c.nums {
-		e.FastNum = fc.num(e.Program.Node())
-	}
-	return flat
-}
-
-func (c *fastCompiler) cond(n ast.Node) FastCond {
+func (c *fastCompiler) cond(n ast.Node) fastCond {
 	if f := c.boolean(n); f != nil {
-		return FastCond(f)
+		return fastCond(f)
 	}
 	return nil
 }
 
-func (c *fastCompiler) num(n ast.Node) FastNum {
+func (c *fastCompiler) num(n ast.Node) fastNum {
 	if f := c.number(n); f != nil {
-		return FastNum(f)
+		return fastNum(f)
 	}
 	return nil
 }
@@ -173,29 +140,29 @@ func (c *fastCompiler) timeMethod(n ast.Node) intFn {
 	default:
 		return nil
 	}
-	return func(e *FastEnv) (int, bool) { v, ok := t(e); return f(v), ok }
+	return func(e *fastEnv) (int, bool) { v, ok := t(e); return f(v), ok }
 }
 
 func (c *fastCompiler) boolean(n ast.Node) boolFn {
 	switch n := n.(type) {
 	case *ast.BoolNode:
 		v := n.Value
-		return func(*FastEnv) (bool, bool) { return v, true }
+		return func(*fastEnv) (bool, bool) { return v, true }
 	case *ast.ConstantNode:
 		if v, ok := n.Value.(bool); ok {
-			return func(*FastEnv) (bool, bool) { return v, true }
+			return func(*fastEnv) (bool, bool) { return v, true }
 		}
 	case *ast.IdentifierNode:
 		if i, ok := c.flags[n.Value]; ok {
-			return func(e *FastEnv) (bool, bool) { return e.Flags[i], true }
+			return func(e *fastEnv) (bool, bool) { return e.Flags[i], true }
 		}
 		if i, ok := c.vals[n.Value]; ok && kindOf(n) == reflect.Bool {
-			return func(e *FastEnv) (bool, bool) { b, ok := e.Vals[i].(bool); return b, ok }
+			return func(e *fastEnv) (bool, bool) { b, ok := e.Vals[i].(bool); return b, ok }
 		}
 	case *ast.UnaryNode:
 		if n.Operator == "!" || n.Operator == "not" {
 			if x := c.boolean(n.Node); x != nil {
-				return func(e *FastEnv) (bool, bool) { v, ok := x(e); return !v, ok }
+				return func(e *fastEnv) (bool, bool) { v, ok := x(e); return !v, ok }
 			}
 		}
 	case *ast.BinaryNode:
@@ -204,7 +171,7 @@ func (c *fastCompiler) boolean(n ast.Node) boolFn {
 		if m, ok := n.Callee.(*ast.MemberNode); ok && m.Method && len(n.Arguments) == 0 {
 			if prop, ok := m.Property.(*ast.StringNode); ok && prop.Value == "IsZero" {
 				if t := c.timeValue(m.Node); t != nil {
-					return func(e *FastEnv) (bool, bool) { v, ok := t(e); return v.IsZero(), ok }
+					return func(e *fastEnv) (bool, bool) { v, ok := t(e); return v.IsZero(), ok }
 				}
 			}
 			return nil
@@ -221,7 +188,7 @@ func (c *fastCompiler) binary(n *ast.BinaryNode) boolFn {
 		if l == nil || r == nil {
 			return nil
 		}
-		return func(e *FastEnv) (bool, bool) {
+		return func(e *fastEnv) (bool, bool) {
 			v, ok := l(e)
 			if !ok || !v {
 				return false, ok
@@ -233,7 +200,7 @@ func (c *fastCompiler) binary(n *ast.BinaryNode) boolFn {
 		if l == nil || r == nil {
 			return nil
 		}
-		return func(e *FastEnv) (bool, bool) {
+		return func(e *fastEnv) (bool, bool) {
 			v, ok := l(e)
 			if !ok || v {
 				return v, ok
@@ -246,7 +213,7 @@ func (c *fastCompiler) binary(n *ast.BinaryNode) boolFn {
 			return nil
 		}
 		if n.Operator == "!=" {
-			return func(e *FastEnv) (bool, bool) { v, ok := f(e); return !v, ok }
+			return func(e *fastEnv) (bool, bool) { v, ok := f(e); return !v, ok }
 		}
 		return f
 	case "<", "<=", ">", ">=":
@@ -257,7 +224,7 @@ func (c *fastCompiler) binary(n *ast.BinaryNode) boolFn {
 			return nil
 		}
 		if n.Operator == "not in" {
-			return func(e *FastEnv) (bool, bool) { v, ok := f(e); return !v, ok }
+			return func(e *fastEnv) (bool, bool) { v, ok := f(e); return !v, ok }
 		}
 		return f
 	}
@@ -299,7 +266,7 @@ func (c *fastCompiler) anyEqualsConst(a, b ast.Node) boolFn {
 	switch k := b.(type) {
 	case *ast.StringNode:
 		s := k.Value
-		return func(e *FastEnv) (bool, bool) {
+		return func(e *fastEnv) (bool, bool) {
 			x, _ := v(e)
 			switch x := x.(type) {
 			case string:
@@ -311,7 +278,7 @@ func (c *fastCompiler) anyEqualsConst(a, b ast.Node) boolFn {
 		}
 	case *ast.BoolNode:
 		want := k.Value
-		return func(e *FastEnv) (bool, bool) {
+		return func(e *fastEnv) (bool, bool) {
 			x, _ := v(e)
 			switch x := x.(type) {
 			case bool:
@@ -322,7 +289,7 @@ func (c *fastCompiler) anyEqualsConst(a, b ast.Node) boolFn {
 			return false, false
 		}
 	case *ast.NilNode:
-		return func(e *FastEnv) (bool, bool) {
+		return func(e *fastEnv) (bool, bool) {
 			x, _ := v(e)
 			switch x.(type) { // a nil list or map equals nil too: the program says
 			case nil:
@@ -335,7 +302,7 @@ func (c *fastCompiler) anyEqualsConst(a, b ast.Node) boolFn {
 	case *ast.IntegerNode, *ast.FloatNode:
 		num := c.number(b)
 		intConst, isInt := b.(*ast.IntegerNode)
-		return func(e *FastEnv) (bool, bool) {
+		return func(e *fastEnv) (bool, bool) {
 			y, _ := num(e)
 			x, _ := v(e)
 			switch x := x.(type) {
@@ -371,8 +338,8 @@ func (c *fastCompiler) compare(op string, a, b ast.Node) boolFn {
 }
 
 // both applies op to the values of l and r; ok when both are.
-func both[T any](l, r func(*FastEnv) (T, bool), op func(x, y T) bool) boolFn {
-	return func(e *FastEnv) (bool, bool) {
+func both[T any](l, r func(*fastEnv) (T, bool), op func(x, y T) bool) boolFn {
+	return func(e *fastEnv) (bool, bool) {
 		x, ok1 := l(e)
 		y, ok2 := r(e)
 		return op(x, y), ok1 && ok2
@@ -412,7 +379,7 @@ func (c *fastCompiler) in(a, b ast.Node) boolFn {
 		for k := range set {
 			strs[k] = true
 		}
-		return func(e *FastEnv) (bool, bool) { x, ok := s(e); return strs[x], ok }
+		return func(e *fastEnv) (bool, bool) { x, ok := s(e); return strs[x], ok }
 	case *ast.ArrayNode:
 		var strs []string
 		for _, el := range r.Nodes {
@@ -422,7 +389,7 @@ func (c *fastCompiler) in(a, b ast.Node) boolFn {
 			}
 			strs = append(strs, k.Value)
 		}
-		return func(e *FastEnv) (bool, bool) {
+		return func(e *fastEnv) (bool, bool) {
 			x, ok := s(e)
 			for _, y := range strs {
 				if x == y {
@@ -433,7 +400,7 @@ func (c *fastCompiler) in(a, b ast.Node) boolFn {
 		}
 	}
 	if l := c.list(b); l != nil {
-		return func(e *FastEnv) (bool, bool) {
+		return func(e *fastEnv) (bool, bool) {
 			x, ok1 := s(e)
 			ys, ok2 := l(e)
 			for _, y := range ys {
@@ -460,20 +427,20 @@ func (c *fastCompiler) integer(n ast.Node) intFn {
 	switch n := n.(type) {
 	case *ast.IntegerNode:
 		v := n.Value
-		return func(*FastEnv) (int, bool) { return v, true }
+		return func(*fastEnv) (int, bool) { return v, true }
 	case *ast.IdentifierNode:
 		if i, ok := c.vals[n.Value]; ok && kindOf(n) == reflect.Int {
-			return func(e *FastEnv) (int, bool) { v, ok := e.Vals[i].(int); return v, ok }
+			return func(e *fastEnv) (int, bool) { v, ok := e.Vals[i].(int); return v, ok }
 		}
 	case *ast.UnaryNode:
 		if n.Operator == "-" {
 			if x := c.integer(n.Node); x != nil {
-				return func(e *FastEnv) (int, bool) { v, ok := x(e); return -v, ok }
+				return func(e *fastEnv) (int, bool) { v, ok := x(e); return -v, ok }
 			}
 		}
 	case *ast.MemberNode:
 		if itemField(n) == "quantity" {
-			return func(e *FastEnv) (int, bool) {
+			return func(e *fastEnv) (int, bool) {
 				if e.Item == nil {
 					return 0, false
 				}
@@ -488,32 +455,32 @@ func (c *fastCompiler) number(n ast.Node) numFn {
 	switch n := n.(type) {
 	case *ast.IntegerNode:
 		v := float64(n.Value)
-		return func(*FastEnv) (float64, bool) { return v, true }
+		return func(*fastEnv) (float64, bool) { return v, true }
 	case *ast.FloatNode:
 		v := n.Value
-		return func(*FastEnv) (float64, bool) { return v, true }
+		return func(*fastEnv) (float64, bool) { return v, true }
 	case *ast.UnaryNode:
 		// an int is negated as an int by expr (it wraps at the minimum):
 		// only float operands here, ints in integer()
 		if n.Operator == "-" && kindOf(n.Node) == reflect.Float64 {
 			if x := c.number(n.Node); x != nil {
-				return func(e *FastEnv) (float64, bool) { v, ok := x(e); return -v, ok }
+				return func(e *fastEnv) (float64, bool) { v, ok := x(e); return -v, ok }
 			}
 		}
 		if x := c.integer(n); x != nil {
-			return func(e *FastEnv) (float64, bool) { v, ok := x(e); return float64(v), ok }
+			return func(e *fastEnv) (float64, bool) { v, ok := x(e); return float64(v), ok }
 		}
 	case *ast.MemberNode:
 		switch itemField(n) {
 		case "price":
-			return func(e *FastEnv) (float64, bool) {
+			return func(e *fastEnv) (float64, bool) {
 				if e.Item == nil {
 					return 0, false
 				}
 				return e.Item.Price, true
 			}
 		case "quantity":
-			return func(e *FastEnv) (float64, bool) {
+			return func(e *fastEnv) (float64, bool) {
 				if e.Item == nil {
 					return 0, false
 				}
@@ -542,14 +509,16 @@ func (c *fastCompiler) number(n ast.Node) numFn {
 		default:
 			return nil
 		}
-		return func(e *FastEnv) (float64, bool) {
+		return func(e *fastEnv) (float64, bool) {
 			x, ok1 := l(e)
 			y, ok2 := r(e)
 			return f(x, y), ok1 && ok2
 		}
 	case *ast.IdentifierNode:
-		if n.Value == EnvPriority {
-			return func(e *FastEnv) (float64, bool) { return e.Priority, true }
+		for v := range vars {
+			if vars[v].name == n.Value {
+				return func(e *fastEnv) (float64, bool) { return e.Vars[v], true }
+			}
 		}
 		i, ok := c.vals[n.Value]
 		if !ok {
@@ -557,7 +526,7 @@ func (c *fastCompiler) number(n ast.Node) numFn {
 		}
 		switch kindOf(n) {
 		case reflect.Float64, reflect.Int:
-			return func(e *FastEnv) (float64, bool) {
+			return func(e *fastEnv) (float64, bool) {
 				switch v := e.Vals[i].(type) {
 				case float64:
 					return v, true
@@ -589,7 +558,7 @@ func (c *fastCompiler) minMax(n *ast.BuiltinNode) numFn {
 		}
 	}
 	isMin := n.Name == "min"
-	return func(e *FastEnv) (float64, bool) {
+	return func(e *fastEnv) (float64, bool) {
 		best, ok := args[0](e)
 		for _, f := range args[1:] {
 			v, vok := f(e)
@@ -606,22 +575,22 @@ func (c *fastCompiler) str(n ast.Node) strFn {
 	switch n := n.(type) {
 	case *ast.StringNode:
 		v := n.Value
-		return func(*FastEnv) (string, bool) { return v, true }
+		return func(*fastEnv) (string, bool) { return v, true }
 	case *ast.IdentifierNode:
 		if i, ok := c.vals[n.Value]; ok && kindOf(n) == reflect.String {
-			return func(e *FastEnv) (string, bool) { v, ok := e.Vals[i].(string); return v, ok }
+			return func(e *fastEnv) (string, bool) { v, ok := e.Vals[i].(string); return v, ok }
 		}
 	case *ast.MemberNode:
 		switch itemField(n) {
 		case "sku":
-			return func(e *FastEnv) (string, bool) {
+			return func(e *fastEnv) (string, bool) {
 				if e.Item == nil {
 					return "", false
 				}
 				return e.Item.SKU, true
 			}
 		case "category":
-			return func(e *FastEnv) (string, bool) {
+			return func(e *fastEnv) (string, bool) {
 				if e.Item == nil {
 					return "", false
 				}
@@ -636,16 +605,16 @@ func (c *fastCompiler) timeValue(n ast.Node) timeFn {
 	switch n := n.(type) {
 	case *ast.IdentifierNode:
 		if n.Value == EnvNow {
-			return func(e *FastEnv) (time.Time, bool) { return e.Now, true }
+			return func(e *fastEnv) (time.Time, bool) { return e.Now, true }
 		}
 		// an argument of a custom function is typed as its parameter
 		// (any): the value's own type is checked here
 		if i, ok := c.vals[n.Value]; ok && (n.Type() == typeTime || kindOf(n) == reflect.Interface) {
-			return func(e *FastEnv) (time.Time, bool) { v, ok := e.Vals[i].(time.Time); return v, ok }
+			return func(e *fastEnv) (time.Time, bool) { v, ok := e.Vals[i].(time.Time); return v, ok }
 		}
 	case *ast.MemberNode: // a method's receiver, left unflattened
 		if i := c.flatIndex(n); i >= 0 && n.Type() == typeTime {
-			return func(e *FastEnv) (time.Time, bool) { v, ok := e.Vals[i].(time.Time); return v, ok }
+			return func(e *fastEnv) (time.Time, bool) { v, ok := e.Vals[i].(time.Time); return v, ok }
 		}
 	}
 	return nil
@@ -653,7 +622,7 @@ func (c *fastCompiler) timeValue(n ast.Node) timeFn {
 
 func (c *fastCompiler) list(n ast.Node) listFn {
 	if itemField(n) == "tags" {
-		return func(e *FastEnv) ([]string, bool) {
+		return func(e *fastEnv) ([]string, bool) {
 			if e.Item == nil {
 				return nil, false
 			}
@@ -662,7 +631,7 @@ func (c *fastCompiler) list(n ast.Node) listFn {
 	}
 	if id, ok := n.(*ast.IdentifierNode); ok {
 		if i, ok := c.vals[id.Value]; ok && id.Type() == typeSlice {
-			return func(e *FastEnv) ([]string, bool) { v, ok := e.Vals[i].([]string); return v, ok }
+			return func(e *fastEnv) ([]string, bool) { v, ok := e.Vals[i].([]string); return v, ok }
 		}
 	}
 	return nil
@@ -672,7 +641,7 @@ func (c *fastCompiler) list(n ast.Node) listFn {
 func (c *fastCompiler) anyValue(n ast.Node) anyFn {
 	if id, ok := n.(*ast.IdentifierNode); ok {
 		if i, ok := c.vals[id.Value]; ok && kindOf(id) == reflect.Interface {
-			return func(e *FastEnv) (any, bool) { return e.Vals[i], true }
+			return func(e *fastEnv) (any, bool) { return e.Vals[i], true }
 		}
 	}
 	return nil
@@ -705,7 +674,7 @@ func (c *fastCompiler) numCall(n *ast.CallNode) numFn {
 	default:
 		f = func(now, t time.Time) float64 { return t.Sub(now).Hours() / 24 }
 	}
-	return func(e *FastEnv) (float64, bool) {
+	return func(e *fastEnv) (float64, bool) {
 		x, ok1 := now(e)
 		y, ok2 := t(e)
 		return f(x, y), ok1 && ok2
@@ -720,7 +689,7 @@ func (c *fastCompiler) boolCall(n *ast.CallNode) boolFn {
 	if now == nil || t == nil || days == nil {
 		return nil
 	}
-	return func(e *FastEnv) (bool, bool) {
+	return func(e *fastEnv) (bool, bool) {
 		x, ok1 := now(e)
 		y, ok2 := t(e)
 		d, ok3 := days(e)

@@ -1,0 +1,104 @@
+package exprenv
+
+import (
+	"testing"
+	"time"
+
+	"github.com/expr-lang/expr/vm"
+)
+
+func TestDidYouMean(t *testing.T) {
+	cases := []struct{ name, want string }{
+		{"lvt", "ltv"}, {"ltvv", "ltv"}, {"LTV", "ltv"}, {"orderz", "orders"}, {"xyz", ""}, {"daySince", "daysSince"},
+	}
+	for _, c := range cases {
+		if got := closest(c.name, []string{"ltv", "orders", "daysSince", "tier"}); got != c.want {
+			t.Errorf("closest(%q) = %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
+func run(t *testing.T, x *Expr, env map[string]any) any {
+	t.Helper()
+	out, err := vm.Run(x.prog, addFlatNames(env))
+	if err != nil {
+		t.Fatalf("%s: %v", x.Source, err)
+	}
+	return out
+}
+
+// mustCompile compiles src, failing the test on any error.
+func mustCompile(t testing.TB, c *Compiler, kind Kind, src string) *Expr {
+	t.Helper()
+	x, errs := c.Compile(src, kind, "test")
+	if len(errs) > 0 || x == nil {
+		t.Fatalf("%s: %+v", src, errs)
+	}
+	return x
+}
+
+func TestFunctionsAndEnv(t *testing.T) {
+	c := NewCompiler(Config{Profile: []Field{{"last", TypeTime}, {"birthday", TypeTime}, {"tz", TypeString}}})
+	segs := []*Expr{
+		mustCompile(t, c, KindCond, `daysSince(profile.last) < 2.5 && hoursSince(profile.last) == 48 && daysUntil(profile.last) == -2`),
+		mustCompile(t, c, KindCond, `anniversaryWithin(profile.birthday, 7)`),
+		mustCompile(t, c, KindCond, `hourIn("Asia/Shanghai") == 20 && weekdayIn("Asia/Shanghai") == "fri" && hourIn(profile.tz) == 12`),
+	}
+	percent := mustCompile(t, c, KindNumber, `min(20, 5 + cart.item_count)`)
+	items := mustCompile(t, c, KindItems, `item.price > 1 && "x" in item.tags`)
+	score := mustCompile(t, c, KindScore, `priority * 2`)
+	c.Finish(nil)
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC) // a Friday
+	env := map[string]any{
+		EnvProfile:  map[string]any{"id": "c", "known": true, "last": now.Add(-48 * time.Hour), "birthday": time.Date(1990, 12, 3, 0, 0, 0, 0, time.UTC), "tz": "UTC"},
+		EnvCart:     map[string]any{"total": 10.0, "currency": "USD", "item_count": 3, "items": []any{}},
+		EnvCtx:      map[string]any{"placement": "checkout", "channel": ""},
+		EnvNow:      now,
+		EnvSegments: []string{},
+	}
+	for _, x := range segs {
+		if got := run(t, x, env); got != true {
+			t.Errorf("%s = %v", x.Source, got)
+		}
+	}
+	if got := run(t, percent, env); got != 8.0 {
+		t.Errorf("percent = %#v, want float64 8", got)
+	}
+	env[EnvPriority] = 10.0
+	if got := run(t, score, env); got != 20.0 {
+		t.Errorf("score = %#v", got)
+	}
+	env[EnvItem] = map[string]any{"sku": "a", "category": "c", "price": 2.0, "quantity": 1, "tags": []string{"x"}}
+	if got := run(t, items, env); got != true {
+		t.Errorf("items = %#v", got)
+	}
+	// a zero time is very long ago
+	env[EnvProfile].(map[string]any)["last"] = time.Time{}
+	if got := run(t, segs[len(segs)-1], env); got == nil {
+		t.Error("nil")
+	}
+}
+
+func TestAnniversaryWithin(t *testing.T) {
+	day := func(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 15, 0, 0, 0, time.UTC) }
+	cases := []struct {
+		now, t time.Time
+		days   float64
+		want   bool
+	}{
+		{day(2026, 3, 10), day(1990, 3, 10), 0, true},  // today counts as 0
+		{day(2026, 3, 10), day(1990, 3, 17), 7, true},  // 7 days ahead
+		{day(2026, 3, 10), day(1990, 3, 18), 7, false}, // 8 days ahead
+		{day(2026, 3, 10), day(1990, 3, 9), 7, false},  // yesterday: next is a year away
+		{day(2026, 12, 30), day(1990, 1, 2), 3, true},  // over the new year
+		{day(2027, 2, 27), day(2000, 2, 29), 1, true},  // Feb 29 is Feb 28 in 2027
+		{day(2028, 2, 28), day(2000, 2, 29), 0, false}, // 2028 is a leap year: Feb 29
+		{day(2028, 2, 28), day(2000, 2, 29), 1, true},
+		{day(2026, 3, 10), time.Time{}, 365, false}, // unknown date
+	}
+	for i, c := range cases {
+		if got := anniversaryWithin(c.now, c.t, c.days); got != c.want {
+			t.Errorf("case %d: anniversaryWithin(%s, %s, %v) = %v", i, c.now, c.t, c.days, got)
+		}
+	}
+}
