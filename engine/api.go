@@ -118,6 +118,12 @@ type Assignment struct {
 const (
 	DegradedProfile = "profile_unavailable"
 	DegradedLedger  = "ledger_unavailable"
+	// DegradedLearning: the learning statistics were missing or stale, so
+	// propensity was the prior mean.
+	DegradedLearning = "learning_unavailable"
+	// DegradedIdempotency: the request carried an Idempotency-Key that
+	// could not be claimed (Redis unreachable).
+	DegradedIdempotency = "idempotency_unavailable"
 )
 
 // Explain reasons, in the order eligibility is checked.
@@ -135,6 +141,11 @@ const (
 	ReasonHoldout        = "holdout"
 	ReasonExperiment     = "experiment"
 	ReasonError          = "error"
+	// ReasonPacing: the offer's paced allowance is used up for now.
+	ReasonPacing = "pacing"
+	// ReasonCurrency: a money offer for a cart whose currency has neither a
+	// per-currency amount nor a rate.
+	ReasonCurrency = "currency"
 )
 
 // Explain says, for every segment and offer, what happened and why.

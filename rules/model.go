@@ -41,7 +41,10 @@ type Field struct {
 	Name    string
 	Type    Type
 	Default any
-	Pos     Pos
+	// PII marks a field that never leaves Redis: decision events do not
+	// record it (`email: {type: string, pii: true}`).
+	PII bool
+	Pos Pos
 }
 
 // Schema is the profile schema: the typed attributes rules may read as
@@ -192,7 +195,17 @@ type Caps struct {
 	Window      time.Duration // 0: for ever
 	Total       int64         // grants fleet-wide
 	Budget      float64       // discount money fleet-wide, in major units of the cart's currency
+	// Hold: a grant reserves its count and amount until an outcome commits
+	// it or Hold passes (SPEC-LOOP "Budgets held until committed"); 0 means
+	// a grant consumes at once.
+	Hold time.Duration
+	// Pacing is "" or PacingEven: spend no faster than the schedule window
+	// allows.
+	Pacing string
 }
+
+// PacingEven spreads an offer's total and budget evenly over its schedule.
+const PacingEven = "even"
 
 // Any reports whether the offer has any cap or budget.
 func (c Caps) Any() bool { return c.PerCustomer > 0 || c.Total > 0 || c.Budget > 0 }
@@ -232,7 +245,11 @@ type Variant struct {
 	ID     string
 	Weight float64
 	Offers map[int]*Offer
-	Pos    Pos
+	// Learning, when set to false, decides this variant's customers with
+	// propensity at the prior mean (learning measured against static
+	// scores); nil: as the ruleset says.
+	Learning *bool
+	Pos      Pos
 }
 
 // Experiment is an A/B test over offers.
@@ -242,8 +259,20 @@ type Experiment struct {
 	Traffic  float64 // percent of eligible customers enrolled, 0..100
 	When     *Expr   // nil: every identified (non-anonymous) customer
 	Variants []Variant
-	Pos      Pos
+	// Layer names the experiment's layer: experiments of one layer never
+	// share a customer (SPEC-LOOP "Experiment layers"); "" for none.
+	Layer string
+	// From and To are the experiment's range of layer buckets, inclusive
+	// (stated with `buckets: 3000-7999` or given in the order written).
+	From, To int
+	// Status is "" (running) or ExperimentStopped: a stopped experiment
+	// keeps its range and enrolls no one.
+	Status string
+	Pos    Pos
 }
+
+// ExperimentStopped is the status of an experiment that enrolls no one.
+const ExperimentStopped = "stopped"
 
 // Arbitration settings.
 type Arbitration struct {
@@ -251,7 +280,29 @@ type Arbitration struct {
 	MaxDiscountPercent float64 // 0..100; 100 when not set
 	Holdout            float64 // percent of identified customers held out
 	Fallback           []string
+	// Learning is the learning arbitration (SPEC-LOOP "Learning
+	// arbitration"); nil when the rules do not learn.
+	Learning *Learning
 }
+
+// Learning configures learning arbitration: scores may read `propensity`,
+// each offer's reward rate in the decision's cell.
+type Learning struct {
+	Method string   // LearnThompson or LearnMean
+	Reward string   // the outcome type that is a success: "converted" (default) or "accepted"
+	By     []string // segments that make cells, first matched wins; else "all"
+	// PriorAlpha and PriorBeta are the Beta prior of every offer's rate.
+	PriorAlpha, PriorBeta float64
+	Refresh               time.Duration // how often a replica reloads statistics
+	HalfLife              time.Duration // 0: no decay
+	Pos                   Pos
+}
+
+// Learning methods.
+const (
+	LearnThompson = "thompson"
+	LearnMean     = "mean"
+)
 
 // Ruleset is a compiled, type-checked set of rules. It is immutable once
 // built and safe for concurrent use.
@@ -267,6 +318,10 @@ type Ruleset struct {
 	Offers      []*Offer   // sorted by id
 	Experiments []*Experiment
 	Arbitration Arbitration
+	// Currency is the ruleset's currency (ISO 4217), in which its money
+	// numbers and budgets are written; "" when not set (money numbers are
+	// then in the cart's currency, as in SPEC.md).
+	Currency string
 	// Files lists the rule files read, relative to the directory.
 	Files []string
 	// Tests are the rule tests found in *_test.yaml files.
