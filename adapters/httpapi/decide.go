@@ -12,6 +12,7 @@ import (
 	"github.com/arbiterhq/arbiter/adapters/reload"
 	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/rules"
+	"github.com/arbiterhq/arbiter/wire"
 )
 
 // rulesetMeta is what the decision path derives once per ruleset: the
@@ -60,7 +61,7 @@ func (s *Server) decide(ctx *fasthttp.RequestCtx) {
 
 	req, err := s.o.DecodeDecide(ctx.PostBody(), rs.Arbitration.MaxActions)
 	if err != nil {
-		var we *engine.WireError
+		var we *wire.Error
 		if errors.As(err, &we) {
 			s.metrics.Decision(otherPlacement, metrics.ResultInvalid, 0)
 			s.writeError(ctx, fasthttp.StatusBadRequest, we.Code, we.Message, we.Field)

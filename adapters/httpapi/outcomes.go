@@ -8,6 +8,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/arbiterhq/arbiter/engine"
+	"github.com/arbiterhq/arbiter/wire"
 )
 
 // outcomes serves POST /v1/outcomes: every outcome becomes an
@@ -23,7 +24,7 @@ func (s *Server) outcomes(ctx *fasthttp.RequestCtx) {
 	}
 	ins, err := s.o.DecodeOutcomes(ctx.PostBody())
 	if err != nil {
-		var we *engine.WireError
+		var we *wire.Error
 		if errors.As(err, &we) {
 			s.writeError(ctx, fasthttp.StatusBadRequest, we.Code, we.Message, we.Field)
 			return

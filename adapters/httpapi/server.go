@@ -29,6 +29,7 @@ import (
 	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/profiles"
 	"github.com/arbiterhq/arbiter/rules"
+	"github.com/arbiterhq/arbiter/wire"
 )
 
 // Defaults of Options.
@@ -103,10 +104,10 @@ type Options struct {
 	Now func() time.Time
 
 	// DecodeDecide, DecodeOutcomes, AssignedVariants and Anonymous default
-	// to engine.DecodeDecide, engine.DecodeOutcomes, the experiments
+	// to wire.DecodeDecide, wire.DecodeOutcomes, the experiments
 	// formula and profiles.Anonymous; tests replace them.
 	DecodeDecide     func(body []byte, maxActions int) (*engine.Request, error)
-	DecodeOutcomes   func(body []byte) ([]engine.OutcomeInput, error)
+	DecodeOutcomes   func(body []byte) ([]wire.Outcome, error)
 	AssignedVariants func(rs *rules.Ruleset, customerID string) []engine.Assignment
 	Anonymous        func(schema *rules.Schema, id string) *engine.Profile
 }
@@ -151,10 +152,10 @@ func New(o Options) (*Server, error) {
 		o.Metrics = metrics.New()
 	}
 	if o.DecodeDecide == nil {
-		o.DecodeDecide = engine.DecodeDecide
+		o.DecodeDecide = wire.DecodeDecide
 	}
 	if o.DecodeOutcomes == nil {
-		o.DecodeOutcomes = engine.DecodeOutcomes
+		o.DecodeOutcomes = wire.DecodeOutcomes
 	}
 	if o.AssignedVariants == nil {
 		o.AssignedVariants = defaultAssignedVariants

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/rules/ruletest"
+	"github.com/arbiterhq/arbiter/wire"
 )
 
 const decideHelp = `Usage: arbiter decide --rules DIR --profile FILE.json [--request FILE.json] [--now RFC3339]
@@ -92,7 +92,7 @@ func cmdDecide(ctx context.Context, args []string, s stdio) int {
 	}
 	req, p, err := ruletest.PrepareJSON(rs, profile, requestBody)
 	if err != nil {
-		var we *engine.WireError
+		var we *wire.Error
 		switch {
 		case errors.As(err, &we):
 			return fail("%s: %s (%s)", *requestFile, we.Error(), we.Code)

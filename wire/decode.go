@@ -1,4 +1,4 @@
-package engine
+package wire
 
 import (
 	"bytes"
@@ -8,16 +8,18 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/arbiterhq/arbiter/engine"
 )
 
-// WireError is a request the caller got wrong, in the spec's error shape.
-type WireError struct {
+// Error is a request the caller got wrong, in the spec's error shape.
+type Error struct {
 	Code    string `json:"code"` // invalid_json or invalid_request
 	Message string `json:"message"`
 	Field   string `json:"field,omitempty"` // a JSON path: cart.items[2].price
 }
 
-func (e *WireError) Error() string {
+func (e *Error) Error() string {
 	if e.Field != "" {
 		return e.Field + ": " + e.Message
 	}
@@ -49,15 +51,15 @@ const (
 	defaultMaxActions = 3
 )
 
-// OutcomeInput is one outcome as sent to POST /v1/outcomes, validated.
+// Outcome is one outcome as sent to POST /v1/outcomes, validated.
 // Value is in major units of Currency (HasValue false when not sent);
-// convert it with ToMinor(Value, CurrencyExp(Currency)): it never has more
-// decimals than the currency allows.
-type OutcomeInput struct {
+// convert it with engine.ToMinor(Value, engine.CurrencyExp(Currency)): it
+// never has more decimals than the currency allows.
+type Outcome struct {
 	DecisionID string
 	CustomerID string // may be empty: an anonymous customer's decision
 	OfferID    string
-	Type       string // one of OutcomeImpression, OutcomeAccepted, OutcomeDismissed, OutcomeConverted
+	Type       string // impression, accepted, dismissed or converted
 	Value      float64
 	HasValue   bool
 	Currency   string // "" when not sent; always sent with a value
@@ -66,7 +68,7 @@ type OutcomeInput struct {
 // DecodeDecide decodes and validates a POST /v1/decide body. maxActions is
 // the ruleset's max_actions (the bound of "limit"; 3 when not positive). A
 // dry run's "now" is in Request.Now; otherwise Now is zero and the caller
-// sets it. Errors are *WireError.
+// sets it. Errors are *Error.
 //
 // The format is strict: an unknown field anywhere (at the top level, in
 // cart, in an item) is invalid_request naming it, so that a typo such as
@@ -74,7 +76,7 @@ type OutcomeInput struct {
 // cart.total is accepted and ignored (the total is always computed from
 // the items), and a null value is the same as a field not sent (in
 // context, the key is dropped).
-func DecodeDecide(body []byte, maxActions int) (*Request, error) {
+func DecodeDecide(body []byte, maxActions int) (*engine.Request, error) {
 	req, werr := decodeDecide(body, maxActions, false)
 	if werr != nil {
 		return nil, werr
@@ -85,7 +87,7 @@ func DecodeDecide(body []byte, maxActions int) (*Request, error) {
 // DecodeDecideDryRun is DecodeDecide for the offline tools (arbiter decide,
 // rule tests): the request is a dry run whatever its "dry_run" says, so a
 // "now" is accepted without "dry_run": true.
-func DecodeDecideDryRun(body []byte, maxActions int) (*Request, error) {
+func DecodeDecideDryRun(body []byte, maxActions int) (*engine.Request, error) {
 	req, werr := decodeDecide(body, maxActions, true)
 	if werr != nil {
 		return nil, werr
@@ -95,9 +97,9 @@ func DecodeDecideDryRun(body []byte, maxActions int) (*Request, error) {
 
 // DecodeOutcomes decodes and validates a POST /v1/outcomes body: one
 // outcome object, or {"outcomes": [...]} with 1 to MaxOutcomes of them.
-// Errors are *WireError; a field in a batch is named with its index
+// Errors are *Error; a field in a batch is named with its index
 // (outcomes[3].type).
-func DecodeOutcomes(body []byte) ([]OutcomeInput, error) {
+func DecodeOutcomes(body []byte) ([]Outcome, error) {
 	outs, werr := decodeOutcomes(body)
 	if werr != nil {
 		return nil, werr
@@ -122,7 +124,7 @@ const (
 
 var decideFields = []string{"customer_id", "placement", "channel", "cart", "context", "limit", "explain", "dry_run", "now"}
 
-func decodeDecide(body []byte, maxActions int, forceDry bool) (*Request, *WireError) {
+func decodeDecide(body []byte, maxActions int, forceDry bool) (*engine.Request, *Error) {
 	if maxActions < 1 {
 		maxActions = defaultMaxActions
 	}
@@ -133,7 +135,7 @@ func decodeDecide(body []byte, maxActions int, forceDry bool) (*Request, *WireEr
 	if p.peek() != '{' {
 		return nil, badReq("", "the body must be a JSON object, e.g. {\"customer_id\": \"c-1042\", \"placement\": \"checkout\"}; got "+p.kindName())
 	}
-	req := &Request{Placement: "default"}
+	req := &engine.Request{Placement: "default"}
 	var seen int
 	var nowRaw []byte
 	nowSet, dryRun := false, false
@@ -259,7 +261,7 @@ func decodeDecide(body []byte, maxActions int, forceDry bool) (*Request, *WireEr
 
 var cartFields = []string{"currency", "items", "total"}
 
-func (p *parser) cart(c *Cart) *WireError {
+func (p *parser) cart(c *engine.Cart) *Error {
 	if p.peek() != '{' {
 		return badReq("cart", "must be an object, e.g. {\"currency\": \"USD\", \"items\": [{\"sku\": \"A\", \"price\": 9.99, \"quantity\": 1}]}; got "+p.kindName())
 	}
@@ -289,11 +291,11 @@ func (p *parser) cart(c *Cart) *WireError {
 		return badReq("cart.currency", "is required with a cart: an ISO 4217 code such as \"USD\"")
 	}
 	cur := unescape(curRaw)
-	exp, ok := CurrencyExp(cur)
+	exp, ok := engine.CurrencyExp(cur)
 	if !ok {
 		hint := ""
 		if up := strings.ToUpper(cur); up != cur {
-			if _, ok := CurrencyExp(up); ok {
+			if _, ok := engine.CurrencyExp(up); ok {
 				hint = " (write it in upper case: \"" + up + "\")"
 			}
 		}
@@ -322,10 +324,10 @@ func (p *parser) cart(c *Cart) *WireError {
 				return badReq("cart.items", "must be an array of items, e.g. [{\"sku\": \"A\", \"price\": 9.99, \"quantity\": 1}]; got "+p.kindName())
 			}
 			if n := p.countElems(); n > 0 {
-				c.Items = make([]Item, 0, n)
+				c.Items = make([]engine.Item, 0, n)
 			}
 			for i, ok := 0, p.firstElem(); ok; i, ok = i+1, p.nextElem() {
-				var it Item
+				var it engine.Item
 				if werr := p.item(&it, i, exp); werr != nil {
 					return werr
 				}
@@ -350,7 +352,7 @@ func (p *parser) cart(c *Cart) *WireError {
 		return p.err
 	}
 	if p.i != end {
-		return &WireError{Code: CodeInvalidJSON, Message: "internal: cart scanned twice to different ends"}
+		return &Error{Code: CodeInvalidJSON, Message: "internal: cart scanned twice to different ends"}
 	}
 	return nil
 }
@@ -365,7 +367,7 @@ func itemPath(i int, field string) string {
 	return s
 }
 
-func (p *parser) item(it *Item, i int, exp int8) *WireError {
+func (p *parser) item(it *engine.Item, i int, exp int8) *Error {
 	if p.peek() != '{' {
 		return badReq(itemPath(i, ""), "must be an object, e.g. {\"sku\": \"A\", \"price\": 9.99, \"quantity\": 1}; got "+p.kindName())
 	}
@@ -403,7 +405,7 @@ func (p *parser) item(it *Item, i int, exp int8) *WireError {
 			}
 			v, exact, ok := parseDecimal(txt, exp)
 			if !ok {
-				return badReq(itemPath(i, "price"), "is too large: at most "+Money{Minor: maxMinor, Exp: exp}.String()+"; got "+string(txt))
+				return badReq(itemPath(i, "price"), "is too large: at most "+engine.Money{Minor: maxMinor, Exp: exp}.String()+"; got "+string(txt))
 			}
 			if !exact {
 				return badReq(itemPath(i, "price"), "has more decimals than the cart's currency allows ("+strconv.Itoa(int(exp))+"); got "+string(txt))
@@ -465,7 +467,7 @@ func (p *parser) item(it *Item, i int, exp int8) *WireError {
 
 // context decodes the free-form context: strings, numbers, booleans and
 // arrays of them. A null value drops its key.
-func (p *parser) context() (map[string]any, *WireError) {
+func (p *parser) context() (map[string]any, *Error) {
 	if p.peek() != '{' {
 		return nil, badReq("context", "must be an object of strings, numbers, booleans and arrays of them, e.g. {\"country\": \"US\"}; got "+p.kindName())
 	}
@@ -507,7 +509,7 @@ func (p *parser) context() (map[string]any, *WireError) {
 	return m, nil
 }
 
-func (p *parser) scalar(path func() string, inArray bool) (any, *WireError) {
+func (p *parser) scalar(path func() string, inArray bool) (any, *Error) {
 	switch c := p.peek(); {
 	case c == '"':
 		return p.str(), nil
@@ -532,7 +534,7 @@ func (p *parser) scalar(path func() string, inArray bool) (any, *WireError) {
 
 // checkID validates an identifier: not empty, at most MaxIDLength bytes,
 // no control characters.
-func checkID(field, s, emptyHint string) *WireError {
+func checkID(field, s, emptyHint string) *Error {
 	if s == "" {
 		return badReq(field, "must not be empty; "+emptyHint)
 	}
@@ -549,7 +551,7 @@ func checkID(field, s, emptyHint string) *WireError {
 
 // checkToken validates a placement or channel: it becomes part of a NATS
 // subject, so only letters, digits, '_' and '-' are allowed.
-func checkToken(field, s string) *WireError {
+func checkToken(field, s string) *Error {
 	const allowed = "letters A-Z and a-z, digits, '_' and '-'"
 	if s == "" {
 		return badReq(field, "must not be empty; omit it instead, or use "+allowed)
@@ -571,7 +573,7 @@ func checkToken(field, s string) *WireError {
 
 var outcomeFields = []string{"decision_id", "customer_id", "offer_id", "type", "value", "currency"}
 
-func decodeOutcomes(body []byte) ([]OutcomeInput, *WireError) {
+func decodeOutcomes(body []byte) ([]Outcome, *Error) {
 	p, werr := newParser(body)
 	if werr != nil {
 		return nil, werr
@@ -593,13 +595,13 @@ func decodeOutcomes(body []byte) ([]OutcomeInput, *WireError) {
 	}
 	p.i = start
 	if !batch {
-		var o OutcomeInput
+		var o Outcome
 		if werr := p.outcome(&o, ""); werr != nil {
 			return nil, werr
 		}
-		return []OutcomeInput{o}, nil
+		return []Outcome{o}, nil
 	}
-	var outs []OutcomeInput
+	var outs []Outcome
 	for key, ok := p.firstKey(); ok; key, ok = p.nextKey() {
 		if string(key) != "outcomes" {
 			return nil, unknownField("", key, []string{"outcomes"})
@@ -617,7 +619,7 @@ func decodeOutcomes(body []byte) ([]OutcomeInput, *WireError) {
 		if n > MaxOutcomes {
 			return nil, badReq("outcomes", "holds "+strconv.Itoa(n)+" outcomes; at most "+strconv.Itoa(MaxOutcomes)+" per request: split the batch")
 		}
-		outs = make([]OutcomeInput, n)
+		outs = make([]Outcome, n)
 		for i, ok := 0, p.firstElem(); ok; i, ok = i+1, p.nextElem() {
 			if werr := p.outcome(&outs[i], "outcomes["+strconv.Itoa(i)+"]."); werr != nil {
 				return nil, werr
@@ -630,9 +632,9 @@ func decodeOutcomes(body []byte) ([]OutcomeInput, *WireError) {
 	return outs, nil
 }
 
-var outcomeTypes = []string{OutcomeImpression, OutcomeAccepted, OutcomeDismissed, OutcomeConverted}
+var outcomeTypes = []string{engine.OutcomeImpression, engine.OutcomeAccepted, engine.OutcomeDismissed, engine.OutcomeConverted}
 
-func (p *parser) outcome(o *OutcomeInput, prefix string) *WireError {
+func (p *parser) outcome(o *Outcome, prefix string) *Error {
 	if p.peek() != '{' {
 		return badReq(strings.TrimSuffix(prefix, "."), "must be an outcome object, e.g. {\"decision_id\": \"dcs_...\", \"offer_id\": \"vip_10\", \"type\": \"accepted\"}; got "+p.kindName())
 	}
@@ -711,7 +713,7 @@ func (p *parser) outcome(o *OutcomeInput, prefix string) *WireError {
 		return werr
 	}
 	switch o.Type {
-	case OutcomeImpression, OutcomeAccepted, OutcomeDismissed, OutcomeConverted:
+	case engine.OutcomeImpression, engine.OutcomeAccepted, engine.OutcomeDismissed, engine.OutcomeConverted:
 	case "":
 		return badReq(prefix+"type", "is required: one of "+strings.Join(outcomeTypes, ", "))
 	default:
@@ -719,7 +721,7 @@ func (p *parser) outcome(o *OutcomeInput, prefix string) *WireError {
 	}
 	var exp int8
 	if o.Currency != "" {
-		e, ok := CurrencyExp(o.Currency)
+		e, ok := engine.CurrencyExp(o.Currency)
 		if !ok {
 			return badReq(prefix+"currency", "must be an ISO 4217 code of three upper-case letters, such as \"USD\"; got "+strconv.Quote(o.Currency))
 		}
@@ -736,12 +738,12 @@ func (p *parser) outcome(o *OutcomeInput, prefix string) *WireError {
 		}
 		v, exact, ok := parseDecimal(valueTxt, exp)
 		if !ok {
-			return badReq(prefix+"value", "is too large: at most "+Money{Minor: maxMinor, Exp: exp}.String()+"; got "+string(valueTxt))
+			return badReq(prefix+"value", "is too large: at most "+engine.Money{Minor: maxMinor, Exp: exp}.String()+"; got "+string(valueTxt))
 		}
 		if !exact {
 			return badReq(prefix+"value", "has more decimals than "+o.Currency+" allows ("+strconv.Itoa(int(exp))+"); got "+string(valueTxt))
 		}
-		o.Value = Money{Minor: v, Exp: exp}.Major()
+		o.Value = engine.Money{Minor: v, Exp: exp}.Major()
 		o.HasValue = true
 	}
 	return nil
@@ -749,11 +751,11 @@ func (p *parser) outcome(o *OutcomeInput, prefix string) *WireError {
 
 // ---------------------------------------------------------------- errors
 
-func badReq(field, msg string) *WireError {
-	return &WireError{Code: CodeInvalidRequest, Message: msg, Field: field}
+func badReq(field, msg string) *Error {
+	return &Error{Code: CodeInvalidRequest, Message: msg, Field: field}
 }
 
-func unknownField(parent string, key []byte, known []string) *WireError {
+func unknownField(parent string, key []byte, known []string) *Error {
 	k := unescape(key)
 	path := k
 	if parent != "" {
@@ -817,9 +819,9 @@ func editDistance(a, b string) int {
 
 // syntaxError describes malformed JSON: where (line, column, byte offset)
 // and what.
-func syntaxError(body []byte) *WireError {
+func syntaxError(body []byte) *Error {
 	if len(bytes.TrimSpace(body)) == 0 {
-		return &WireError{Code: CodeInvalidJSON, Message: "the body is empty: send a JSON object, e.g. {\"placement\": \"checkout\"}"}
+		return &Error{Code: CodeInvalidJSON, Message: "the body is empty: send a JSON object, e.g. {\"placement\": \"checkout\"}"}
 	}
 	if !utf8.Valid(body) {
 		off := 0
@@ -831,7 +833,7 @@ func syntaxError(body []byte) *WireError {
 			off += size
 		}
 		line, col := lineCol(body, off)
-		return &WireError{Code: CodeInvalidJSON, Message: "invalid UTF-8 at line " + strconv.Itoa(line) + ", column " + strconv.Itoa(col) + " (byte " + strconv.Itoa(off) + "): send UTF-8 text"}
+		return &Error{Code: CodeInvalidJSON, Message: "invalid UTF-8 at line " + strconv.Itoa(line) + ", column " + strconv.Itoa(col) + " (byte " + strconv.Itoa(off) + "): send UTF-8 text"}
 	}
 	var raw json.RawMessage
 	err := json.Unmarshal(body, &raw)
@@ -845,9 +847,9 @@ func syntaxError(body []byte) *WireError {
 		// The offset is of the byte after the one at fault.
 		at := max(off-1, 0)
 		line, col := lineCol(body, at)
-		return &WireError{Code: CodeInvalidJSON, Message: "invalid JSON at line " + strconv.Itoa(line) + ", column " + strconv.Itoa(col) + " (byte " + strconv.Itoa(at) + "): " + msg}
+		return &Error{Code: CodeInvalidJSON, Message: "invalid JSON at line " + strconv.Itoa(line) + ", column " + strconv.Itoa(col) + " (byte " + strconv.Itoa(at) + "): " + msg}
 	}
-	return &WireError{Code: CodeInvalidJSON, Message: "invalid JSON"}
+	return &Error{Code: CodeInvalidJSON, Message: "invalid JSON"}
 }
 
 func lineCol(b []byte, off int) (line, col int) {
@@ -865,10 +867,10 @@ func lineCol(b []byte, off int) (line, col int) {
 type parser struct {
 	b   []byte
 	i   int
-	err *WireError
+	err *Error
 }
 
-func newParser(body []byte) (parser, *WireError) {
+func newParser(body []byte) (parser, *Error) {
 	if !json.Valid(body) || !utf8.Valid(body) {
 		return parser{}, syntaxError(body)
 	}
@@ -880,7 +882,7 @@ func newParser(body []byte) (parser, *WireError) {
 func (p *parser) fail() {
 	if p.err == nil {
 		line, col := lineCol(p.b, p.i)
-		p.err = &WireError{Code: CodeInvalidJSON, Message: "unexpected input at line " + strconv.Itoa(line) + ", column " + strconv.Itoa(col) + " (byte " + strconv.Itoa(p.i) + ")"}
+		p.err = &Error{Code: CodeInvalidJSON, Message: "unexpected input at line " + strconv.Itoa(line) + ", column " + strconv.Itoa(col) + " (byte " + strconv.Itoa(p.i) + ")"}
 	}
 	p.i = len(p.b)
 }
@@ -1077,14 +1079,14 @@ func (p *parser) rawString() []byte {
 // str returns the string at the cursor, unescaped.
 func (p *parser) str() string { return unescape(p.rawString()) }
 
-func (p *parser) stringField(field, example string) (string, *WireError) {
+func (p *parser) stringField(field, example string) (string, *Error) {
 	if p.peek() != '"' {
 		return "", badReq(field, "must be a string, e.g. "+example+"; got "+p.kindName())
 	}
 	return p.str(), nil
 }
 
-func (p *parser) boolField(field string) (bool, *WireError) {
+func (p *parser) boolField(field string) (bool, *Error) {
 	switch {
 	case bytes.HasPrefix(p.b[p.i:], []byte("true")):
 		p.i += 4
