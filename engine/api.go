@@ -58,53 +58,54 @@ type Profile struct {
 	Attrs map[string]any
 }
 
-// Decision is the answer to a decision request, in the JSON form of the
-// spec's POST /v1/decide response.
+// Decision is the answer to a decision request. wire.AppendDecision writes
+// it in the JSON form of the spec's POST /v1/decide response; the engine
+// knows nothing of JSON. Lists are empty, never nil.
 type Decision struct {
-	DecisionID  string       `json:"decision_id"`
-	CustomerID  string       `json:"customer_id,omitempty"`
-	Ruleset     string       `json:"ruleset"`
-	Segments    []string     `json:"segments"`
-	Actions     []Action     `json:"actions"`
-	Experiments []Assignment `json:"experiments"`
-	Holdout     bool         `json:"holdout"`
-	Degraded    []string     `json:"degraded"`
-	TookUS      int64        `json:"took_us"`
-	Explain     *Explain     `json:"explain,omitempty"`
+	DecisionID  string
+	CustomerID  string // "": anonymous
+	Ruleset     string // the ruleset's version
+	Segments    []string
+	Actions     []Action
+	Experiments []Assignment
+	Holdout     bool
+	Degraded    []string // DegradedProfile, DegradedLedger
+	TookUS      int64    // set by the caller, who knows when the request arrived
+	Explain     *Explain // only when the request asked for it
 
 	// What the decision event needs beyond the response.
-	Placement string    `json:"-"`
-	Channel   string    `json:"-"`
-	Currency  string    `json:"-"`
-	CartTotal Money     `json:"-"`
-	Now       time.Time `json:"-"`
+	Placement string
+	Channel   string
+	Currency  string
+	CartTotal Money
+	Now       time.Time
 }
 
 // Action is one chosen offer.
 type Action struct {
-	OfferID  string          `json:"offer_id"`
-	Kind     string          `json:"kind"`
-	Title    string          `json:"title,omitempty"`
-	Message  string          `json:"message,omitempty"`
-	Score    float64         `json:"score"`
-	Discount *DiscountResult `json:"discount,omitempty"`
-	Payload  map[string]any  `json:"payload,omitempty"`
+	OfferID  string
+	Kind     string // rules.KindDiscount or rules.KindAction
+	Title    string
+	Message  string
+	Score    float64
+	Discount *DiscountResult // nil for an action without a discount
+	Payload  map[string]any
 }
 
 // DiscountResult is an action's discount, exact in minor units.
 type DiscountResult struct {
-	Type         string       `json:"type"`
-	Percent      *float64     `json:"percent,omitempty"`
-	Amount       Money        `json:"amount"`
-	Currency     string       `json:"currency"`
-	FreeShipping bool         `json:"free_shipping"`
-	Items        []ItemAmount `json:"items"`
+	Type         string
+	Percent      *float64 // a percent discount's percent
+	Amount       Money
+	Currency     string
+	FreeShipping bool
+	Items        []ItemAmount
 }
 
 // ItemAmount is the part of a discount that falls on one cart line.
 type ItemAmount struct {
-	SKU    string `json:"sku"`
-	Amount Money  `json:"amount"`
+	SKU    string
+	Amount Money
 }
 
 // Assignment is a customer's variant in one experiment.
@@ -138,26 +139,26 @@ const (
 
 // Explain says, for every segment and offer, what happened and why.
 type Explain struct {
-	Segments []SegmentExplain `json:"segments"`
-	Offers   []OfferExplain   `json:"offers"`
+	Segments []SegmentExplain
+	Offers   []OfferExplain
 }
 
 // SegmentExplain is one segment's result.
 type SegmentExplain struct {
-	ID      string `json:"id"`
-	Matched bool   `json:"matched"`
-	Error   string `json:"error,omitempty"`
+	ID      string
+	Matched bool
+	Error   string // the expression's error, if it failed
 }
 
 // OfferExplain is one offer's result: chosen, or the first reason why not.
 type OfferExplain struct {
-	ID      string   `json:"id"`
-	Chosen  bool     `json:"chosen"`
-	Reason  string   `json:"reason,omitempty"`
-	Detail  string   `json:"detail,omitempty"`
-	Score   *float64 `json:"score,omitempty"`
-	Error   string   `json:"error,omitempty"`
-	Variant string   `json:"variant,omitempty"` // experiment/variant that overrode it
+	ID      string
+	Chosen  bool
+	Reason  string // one of the Reason constants; "" when chosen
+	Detail  string
+	Score   *float64 // when the offer was scored
+	Error   string
+	Variant string // experiment/variant that overrode it
 }
 
 // Plan is what the engine asks the ledger to reserve, in one call per

@@ -12,26 +12,6 @@ import (
 	"github.com/arbiterhq/arbiter/engine"
 )
 
-// Error is a request the caller got wrong, in the spec's error shape.
-type Error struct {
-	Code    string `json:"code"` // invalid_json or invalid_request
-	Message string `json:"message"`
-	Field   string `json:"field,omitempty"` // a JSON path: cart.items[2].price
-}
-
-func (e *Error) Error() string {
-	if e.Field != "" {
-		return e.Field + ": " + e.Message
-	}
-	return e.Message
-}
-
-// Wire error codes.
-const (
-	CodeInvalidJSON    = "invalid_json"
-	CodeInvalidRequest = "invalid_request"
-)
-
 // Bounds of the wire format. Every one of them is named in the error a
 // caller gets for crossing it.
 const (

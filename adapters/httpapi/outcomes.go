@@ -18,7 +18,7 @@ func (s *Server) outcomes(ctx *fasthttp.RequestCtx) {
 	arrival := s.o.Now()
 	snap := s.o.Rules.Current()
 	if snap == nil {
-		s.writeError(ctx, fasthttp.StatusServiceUnavailable, codeNoRuleset,
+		s.writeError(ctx, fasthttp.StatusServiceUnavailable, wire.CodeNoRuleset,
 			"no ruleset is loaded yet: outcomes need it for their experiment variants", "")
 		return
 	}
@@ -30,7 +30,7 @@ func (s *Server) outcomes(ctx *fasthttp.RequestCtx) {
 			return
 		}
 		s.log.Error("decoding outcomes", "error", err.Error())
-		s.writeError(ctx, fasthttp.StatusInternalServerError, codeInternal, "internal error decoding the outcomes", "")
+		s.writeError(ctx, fasthttp.StatusInternalServerError, wire.CodeInternal, "internal error decoding the outcomes", "")
 		return
 	}
 	// Build every event before publishing any: a batch is accepted whole.
@@ -46,7 +46,7 @@ func (s *Server) outcomes(ctx *fasthttp.RequestCtx) {
 		if in.HasValue {
 			minor, ok := engine.ToMinor(in.Value, exp)
 			if !ok {
-				s.writeError(ctx, fasthttp.StatusBadRequest, codeInvalidRequest,
+				s.writeError(ctx, fasthttp.StatusBadRequest, wire.CodeInvalidRequest,
 					"the value is out of range", fieldAt(len(ins) > 1 || bytes.Contains(ctx.PostBody(), []byte(`"outcomes"`)), i, "value"))
 				return
 			}

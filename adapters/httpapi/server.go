@@ -208,7 +208,7 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 				s.log.Error("panic serving a request", "path", string(ctx.Path()), "panic", fmt.Sprint(p),
 					"stack", string(debug.Stack()))
 				ctx.Response.Reset()
-				s.writeError(ctx, fasthttp.StatusInternalServerError, codeInternal, "internal error", "")
+				s.writeError(ctx, fasthttp.StatusInternalServerError, wire.CodeInternal, "internal error", "")
 			}
 		}()
 		s.route(ctx)
@@ -218,16 +218,16 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 // errorHandler answers requests fasthttp could not read.
 func (s *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
 	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
-		s.writeError(ctx, fasthttp.StatusRequestEntityTooLarge, codePayloadTooLarge,
+		s.writeError(ctx, fasthttp.StatusRequestEntityTooLarge, wire.CodePayloadTooLarge,
 			fmt.Sprintf("the request body is larger than the limit of %d bytes (--max-body)", s.o.MaxBody), "")
 		return
 	}
 	var small *fasthttp.ErrSmallBuffer
 	if errors.As(err, &small) {
-		s.writeError(ctx, fasthttp.StatusRequestHeaderFieldsTooLarge, codeInvalidRequest, "the request headers are too large", "")
+		s.writeError(ctx, fasthttp.StatusRequestHeaderFieldsTooLarge, wire.CodeInvalidRequest, "the request headers are too large", "")
 		return
 	}
-	s.writeError(ctx, fasthttp.StatusBadRequest, codeInvalidRequest, "malformed HTTP request: "+err.Error(), "")
+	s.writeError(ctx, fasthttp.StatusBadRequest, wire.CodeInvalidRequest, "malformed HTTP request: "+err.Error(), "")
 }
 
 type fasthttpLogger struct{ l *slog.Logger }

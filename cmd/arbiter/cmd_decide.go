@@ -113,12 +113,12 @@ func cmdDecide(ctx context.Context, args []string, s stdio) int {
 		return fail("%v", err)
 	}
 	d.TookUS = time.Since(start).Microseconds()
-	out, err := json.MarshalIndent(d, "", "  ")
-	if err != nil {
+	var out bytes.Buffer
+	if err := json.Indent(&out, wire.AppendDecision(nil, d), "", "  "); err != nil {
 		return fail("writing the decision: %v", err)
 	}
-	out = append(out, '\n')
-	if _, err := s.Out.Write(out); err != nil {
+	out.WriteByte('\n')
+	if _, err := s.Out.Write(out.Bytes()); err != nil {
 		return fail("%v", err)
 	}
 	return exitOK
