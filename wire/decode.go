@@ -32,17 +32,16 @@ const (
 )
 
 // Outcome is one outcome as sent to POST /v1/outcomes, validated.
-// Value is in major units of Currency (HasValue false when not sent);
-// convert it with engine.ToMinor(Value, engine.CurrencyExp(Currency)): it
-// never has more decimals than the currency allows.
 type Outcome struct {
 	DecisionID string
 	CustomerID string // may be empty: an anonymous customer's decision
 	OfferID    string
 	Type       string // impression, accepted, dismissed or converted
-	Value      float64
-	HasValue   bool
-	Currency   string // "" when not sent; always sent with a value
+	// Value is exact, in minor units of Currency (as written: never more
+	// decimals than the currency has, at most 2^53 minor units); zero when
+	// not sent, with 2 minor digits when there is no currency either.
+	Value    engine.Money
+	Currency string // "" when not sent; always sent with a value
 }
 
 // DecodeDecide decodes and validates a POST /v1/decide body. maxActions is
@@ -699,7 +698,7 @@ func (p *parser) outcome(o *Outcome, prefix string) *Error {
 	default:
 		return badReq(prefix+"type", "unknown outcome type "+strconv.Quote(o.Type)+": use one of "+strings.Join(outcomeTypes, ", "))
 	}
-	var exp int8
+	exp := int8(2)
 	if o.Currency != "" {
 		e, ok := engine.CurrencyExp(o.Currency)
 		if !ok {
@@ -707,6 +706,7 @@ func (p *parser) outcome(o *Outcome, prefix string) *Error {
 		}
 		exp = e
 	}
+	o.Value = engine.Money{Exp: exp}
 	if valueTxt != nil {
 		if o.Currency == "" {
 			return badReq(prefix+"currency", "is required with a value: the ISO 4217 code of the value, such as \"USD\"")
@@ -723,8 +723,7 @@ func (p *parser) outcome(o *Outcome, prefix string) *Error {
 		if !exact {
 			return badReq(prefix+"value", "has more decimals than "+o.Currency+" allows ("+strconv.Itoa(int(exp))+"); got "+string(valueTxt))
 		}
-		o.Value = engine.Money{Minor: v, Exp: exp}.Major()
-		o.HasValue = true
+		o.Value.Minor = v
 	}
 	return nil
 }

@@ -211,7 +211,7 @@ func TestDecodeOutcomes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Outcome{{DecisionID: "dcs_1", CustomerID: "c-1042", OfferID: "vip_10", Type: "converted", Value: 108.45, HasValue: true, Currency: "USD"}}
+	want := []Outcome{{DecisionID: "dcs_1", CustomerID: "c-1042", OfferID: "vip_10", Type: "converted", Value: engine.Money{Minor: 10845, Exp: 2}, Currency: "USD"}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("single: got %+v want %+v", got, want)
 	}
@@ -220,7 +220,7 @@ func TestDecodeOutcomes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want = append(want, Outcome{DecisionID: "dcs_2", OfferID: "x", Type: "impression", Currency: "JPY"})
+	want = append(want, Outcome{DecisionID: "dcs_2", OfferID: "x", Type: "impression", Value: engine.Money{Exp: 0}, Currency: "JPY"})
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("batch: got %+v want %+v", got, want)
 	}

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"errors"
 	"strconv"
 
@@ -37,21 +36,6 @@ func (s *Server) outcomes(ctx *fasthttp.RequestCtx) {
 	evs := make([]engine.OutcomeEvent, len(ins))
 	for i := range ins {
 		in := &ins[i]
-		exp, ok := engine.CurrencyExp(in.Currency)
-		if !ok {
-			exp = 2
-		}
-		var value engine.Money
-		value.Exp = exp
-		if in.HasValue {
-			minor, ok := engine.ToMinor(in.Value, exp)
-			if !ok {
-				s.writeError(ctx, fasthttp.StatusBadRequest, wire.CodeInvalidRequest,
-					"the value is out of range", fieldAt(len(ins) > 1 || bytes.Contains(ctx.PostBody(), []byte(`"outcomes"`)), i, "value"))
-				return
-			}
-			value.Minor = minor
-		}
 		var assigned []engine.Assignment
 		if in.CustomerID != "" {
 			assigned = s.o.AssignedVariants(snap.Ruleset, in.CustomerID)
@@ -67,7 +51,7 @@ func (s *Server) outcomes(ctx *fasthttp.RequestCtx) {
 			CustomerID:  in.CustomerID,
 			OfferID:     in.OfferID,
 			Outcome:     in.Type,
-			Value:       value,
+			Value:       in.Value,
 			Currency:    in.Currency,
 			Experiments: assigned,
 		}
@@ -84,11 +68,4 @@ func (s *Server) outcomes(ctx *fasthttp.RequestCtx) {
 	ctx.SetStatusCode(fasthttp.StatusAccepted)
 	ctx.SetContentType("application/json")
 	ctx.SetBody(b)
-}
-
-func fieldAt(batch bool, i int, name string) string {
-	if !batch {
-		return name
-	}
-	return "outcomes[" + strconv.Itoa(i) + "]." + name
 }

@@ -461,3 +461,33 @@ func TestShutdownFinishesInFlight(t *testing.T) {
 		t.Errorf("shutdown: %v", err)
 	}
 }
+
+// TestOutcomeValueKeptExact: every value the decoder accepts (up to 2^53
+// minor units of the currency) is answered 202 and published exactly, in
+// minor units: no float between the decoder and the event.
+func TestOutcomeValueKeptExact(t *testing.T) {
+	cases := []struct{ value, currency string }{
+		{"108.45", "USD"},
+		{"2000000000000000", "JPY"},  // 2e15 yen: within 2^53 minor units
+		{"9007199254740992", "JPY"},  // 2^53 yen: the decoder's bound
+		{"90071992547409.91", "USD"}, // 2^53 - 1 cents: not exact as a float
+		{"9007199254740.991", "BHD"}, // 2^53 - 1 fils
+		{"0.07", "USD"},
+	}
+	for _, c := range cases {
+		t.Run(c.value+"_"+c.currency, func(t *testing.T) {
+			h := newHarness(t, true, nil)
+			r := h.do("POST", "/v1/outcomes", `{"decision_id": "dcs_1", "offer_id": "vip_10", "type": "converted", "value": `+c.value+`, "currency": "`+c.currency+`"}`)
+			if r.status != 202 {
+				t.Fatalf("value %s %s: %d %s", c.value, c.currency, r.status, r.body)
+			}
+			evs := h.sink.events()
+			if len(evs) != 1 {
+				t.Fatalf("%d events", len(evs))
+			}
+			if got := evs[0].(*engine.OutcomeEvent).Value.String(); got != c.value {
+				t.Errorf("event value %s, want %s", got, c.value)
+			}
+		})
+	}
+}
