@@ -2,8 +2,8 @@
 // profile, the request and the time, it matches segments, checks offers,
 // computes exact discounts, assigns experiments and arbitrates between the
 // eligible offers. It does no I/O: caps and budgets go through the Ledger
-// it is given, events through the EventSink, and time comes from the
-// request.
+// it is given, and time comes from the request. It knows nothing of JSON
+// or events: package wire writes its decisions and their events.
 package engine
 
 import (
@@ -110,8 +110,8 @@ type ItemAmount struct {
 
 // Assignment is a customer's variant in one experiment.
 type Assignment struct {
-	ID      string `json:"id"`
-	Variant string `json:"variant"`
+	ID      string // the experiment
+	Variant string
 }
 
 // Degraded parts of a decision.
@@ -216,82 +216,6 @@ const (
 type Ledger interface {
 	Reserve(ctx context.Context, p *Plan) ([]Result, error)
 }
-
-// EventSink receives the events of decisions and outcomes. Publish must not
-// block: it copies nothing, so the event must not share memory with the
-// request (the engine builds events from its own copies).
-type EventSink interface {
-	Publish(e Event)
-}
-
-// Event is a DecisionEvent or an OutcomeEvent.
-type Event interface {
-	EventID() string
-	Subject(prefix string) string
-}
-
-// DecisionEvent is published for every decision that is not a dry run.
-type DecisionEvent struct {
-	Type        string        `json:"type"` // "decision"
-	ID          string        `json:"id"`
-	TS          time.Time     `json:"ts"`
-	CustomerID  string        `json:"customer_id"`
-	Placement   string        `json:"placement"`
-	Channel     string        `json:"channel"`
-	Ruleset     string        `json:"ruleset"`
-	Segments    []string      `json:"segments"`
-	Experiments []Assignment  `json:"experiments"`
-	Holdout     bool          `json:"holdout"`
-	CartTotal   Money         `json:"cart_total"`
-	Currency    string        `json:"currency"`
-	Actions     []EventAction `json:"actions"`
-	Degraded    []string      `json:"degraded"`
-	TookUS      int64         `json:"took_us"`
-}
-
-// EventAction is an action as recorded in a decision event.
-type EventAction struct {
-	OfferID        string  `json:"offer_id"`
-	Kind           string  `json:"kind"`
-	DiscountAmount Money   `json:"discount_amount"`
-	Score          float64 `json:"score"`
-}
-
-// Outcome types.
-const (
-	OutcomeImpression = "impression"
-	OutcomeAccepted   = "accepted"
-	OutcomeDismissed  = "dismissed"
-	OutcomeConverted  = "converted"
-)
-
-// OutcomeEvent is published for every outcome.
-type OutcomeEvent struct {
-	Type        string       `json:"type"` // "outcome"
-	ID          string       `json:"id"`
-	TS          time.Time    `json:"ts"`
-	DecisionID  string       `json:"decision_id"`
-	CustomerID  string       `json:"customer_id"`
-	OfferID     string       `json:"offer_id"`
-	Outcome     string       `json:"outcome"`
-	Value       Money        `json:"value"`
-	Currency    string       `json:"currency,omitempty"`
-	Experiments []Assignment `json:"experiments"`
-}
-
-// EventID returns the event's id.
-func (e *DecisionEvent) EventID() string { return e.ID }
-
-// Subject returns prefix.decision.<placement>.
-func (e *DecisionEvent) Subject(prefix string) string {
-	return prefix + ".decision." + e.Placement
-}
-
-// EventID returns the event's id.
-func (e *OutcomeEvent) EventID() string { return e.ID }
-
-// Subject returns prefix.outcome.<type>.
-func (e *OutcomeEvent) Subject(prefix string) string { return prefix + ".outcome." + e.Outcome }
 
 // Observer is told what the metrics count. All methods must be cheap and
 // safe for concurrent use.

@@ -611,7 +611,7 @@ func decodeOutcomes(body []byte) ([]Outcome, *Error) {
 	return outs, nil
 }
 
-var outcomeTypes = []string{engine.OutcomeImpression, engine.OutcomeAccepted, engine.OutcomeDismissed, engine.OutcomeConverted}
+var outcomeTypes = []string{OutcomeImpression, OutcomeAccepted, OutcomeDismissed, OutcomeConverted}
 
 func (p *parser) outcome(o *Outcome, prefix string) *Error {
 	if p.peek() != '{' {
@@ -691,9 +691,9 @@ func (p *parser) outcome(o *Outcome, prefix string) *Error {
 	if werr := checkID(prefix+"offer_id", o.OfferID, "send the action's offer_id"); werr != nil {
 		return werr
 	}
-	switch o.Type {
-	case engine.OutcomeImpression, engine.OutcomeAccepted, engine.OutcomeDismissed, engine.OutcomeConverted:
-	case "":
+	switch {
+	case ValidOutcome(o.Type):
+	case o.Type == "":
 		return badReq(prefix+"type", "is required: one of "+strings.Join(outcomeTypes, ", "))
 	default:
 		return badReq(prefix+"type", "unknown outcome type "+strconv.Quote(o.Type)+": use one of "+strings.Join(outcomeTypes, ", "))
@@ -1214,6 +1214,34 @@ func hex4(b []byte) (rune, bool) {
 // when it is beyond 2^53 minor units. A negative number's value is
 // negative. No float is involved, so 1.005 is 1.005.
 func parseDecimal(t []byte, exp int8) (v int64, exact, ok bool) {
+	v, exact, ok, _ = decimal(t, exp)
+	return v, exact, ok
+}
+
+// roundDecimal is parseDecimal rounding once, half away from zero, to the
+// minor unit (1.005 USD is 101 cents, -1.005 is -101), as engine.ToMinor
+// does but without a float; ok is false beyond ±2^53 minor units.
+func roundDecimal(t []byte, exp int8) (int64, bool) {
+	v, _, ok, up := decimal(t, exp)
+	if !ok {
+		return 0, false
+	}
+	if up {
+		if len(t) > 0 && t[0] == '-' {
+			v--
+		} else {
+			v++
+		}
+	}
+	if v > maxMinor || v < -maxMinor {
+		return 0, false
+	}
+	return v, true
+}
+
+// decimal is parseDecimal that also reports whether the first decimal it
+// drops (the one after the minor unit) is 5 or more.
+func decimal(t []byte, exp int8) (v int64, exact, ok, up bool) {
 	neg := false
 	if len(t) > 0 && t[0] == '-' {
 		neg, t = true, t[1:]
@@ -1250,7 +1278,7 @@ func parseDecimal(t []byte, exp int8) (v int64, exact, ok bool) {
 		}
 	}
 	if len(intPart) == 0 || i != len(t) {
-		return 0, false, false
+		return 0, false, false, false
 	}
 	n := len(intPart) + len(frac)
 	digit := func(k int) int64 {
@@ -1269,7 +1297,7 @@ func parseDecimal(t []byte, exp int8) (v int64, exact, ok bool) {
 		}
 	}
 	if first < 0 {
-		return 0, true, true
+		return 0, true, true, false
 	}
 	// Digit k has the place value 10^(point-1-k) in major units, so
 	// 10^(point-1-k+exp) in minor units.
@@ -1277,7 +1305,7 @@ func parseDecimal(t []byte, exp int8) (v int64, exact, ok bool) {
 	place := func(k int) int { return point - 1 - k + int(exp) }
 	exact = place(last) >= 0
 	if place(first) > 15 {
-		return 0, exact, false
+		return 0, exact, false, false
 	}
 	// The digits down to the minor unit; beyond it, the excess decimals
 	// (reported through exact) are dropped.
@@ -1289,12 +1317,15 @@ func parseDecimal(t []byte, exp int8) (v int64, exact, ok bool) {
 		v *= 10
 	}
 	if v > maxMinor {
-		return 0, exact, false
+		return 0, exact, false, false
+	}
+	if k := end + 1; k >= 0 && k < n {
+		up = digit(k) >= 5
 	}
 	if neg {
 		v = -v
 	}
-	return v, exact, true
+	return v, exact, true, up
 }
 
 func mulMinor(a, b int64) (int64, bool) {

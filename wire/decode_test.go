@@ -323,6 +323,35 @@ func TestParseDecimalMatchesToMinor(t *testing.T) {
 	}
 }
 
+func TestRoundDecimal(t *testing.T) {
+	cases := []struct {
+		txt  string
+		exp  int8
+		want int64
+		ok   bool
+	}{
+		{"1.005", 2, 101, true},
+		{"1.004999", 2, 100, true},
+		{"-1.005", 2, -101, true},
+		{"-0.005", 2, -1, true},
+		{"0.005", 2, 1, true},
+		{"0.0049", 2, 0, true},
+		{"5e-3", 2, 1, true},
+		{"5e-4", 2, 0, true},
+		{"0.5", 0, 1, true},
+		{"2000000000000000", 0, 2e15, true},
+		{"9007199254740.991", 3, 1<<53 - 1, true},
+		{"90071992547409.915", 2, 1 << 53, true},
+		{"90071992547409.925", 2, 0, false},
+		{"1e400", 2, 0, false},
+	}
+	for _, c := range cases {
+		if got, ok := roundDecimal([]byte(c.txt), c.exp); got != c.want || ok != c.ok {
+			t.Errorf("roundDecimal(%s, %d) = %d, %v; want %d, %v", c.txt, c.exp, got, ok, c.want, c.ok)
+		}
+	}
+}
+
 func FuzzDecodeDecide(f *testing.F) {
 	seeds := []string{
 		specDecideBody, `{}`, `null`, ``, `{"dry_run":true,"now":"2026-11-28T12:00:00+08:00"}`,
@@ -433,7 +462,17 @@ func FuzzParseDecimal(f *testing.F) {
 		txt := strconv.FormatFloat(major, 'g', -1, 64)
 		v, exact, ok := parseDecimal([]byte(txt), exp)
 		digits := strings.Trim(strings.NewReplacer(".", "", "-", "").Replace(strings.Split(txt, "e")[0]), "0")
-		if !ok || !exact || len(digits) > 15 {
+		if len(digits) > 15 {
+			return
+		}
+		// Rounded, the exact reading agrees with ToMinor's on the float
+		// (ToMinor rounds the shortest decimal form of the float: txt).
+		if r, ok1 := roundDecimal([]byte(txt), exp); ok1 {
+			if m, ok2 := engine.ToMinor(major, exp); ok2 && m != r {
+				t.Fatalf("%s at exp %d: roundDecimal %d, ToMinor %d", txt, exp, r, m)
+			}
+		}
+		if !ok || !exact {
 			return
 		}
 		if m, ok2 := engine.ToMinor(major, exp); ok2 && m != v {

@@ -201,27 +201,6 @@ func TestAppendDecisionMatchesEncodingJSON(t *testing.T) {
 	}
 }
 
-// The decision event is written as json.Marshal writes d.Event(), byte
-// for byte, with every currency exponent and times in and out of UTC.
-func TestAppendDecisionEventMatchesEncodingJSON(t *testing.T) {
-	r := rand.New(rand.NewPCG(3, 4))
-	zones := []*time.Location{time.UTC, time.FixedZone("", 8*3600), time.FixedZone("", -(3*3600 + 30*60))}
-	for i := 0; i < 3000; i++ {
-		d := randDecision(r)
-		d.Placement, d.Channel, d.Currency = randString(r), randString(r), randString(r)
-		d.CartTotal = engine.Money{Minor: r.Int64N(1e9), Exp: int8(r.IntN(4))}
-		d.Now = time.Unix(r.Int64N(4e9), r.Int64N(1e9)*int64(r.IntN(2))).In(zones[r.IntN(len(zones))])
-		got := AppendDecisionEvent(nil, d)
-		want, err := json.Marshal(d.Event())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(got, want) {
-			t.Fatalf("case %d:\n got %s\nwant %s", i, got, want)
-		}
-	}
-}
-
 func TestAppendDecisionNilLists(t *testing.T) {
 	got := string(AppendDecision(nil, &engine.Decision{DecisionID: "dcs_1", Ruleset: "v"}))
 	want := `{"decision_id":"dcs_1","ruleset":"v","segments":[],"actions":[],"experiments":[],"holdout":false,"degraded":[],"took_us":0}`

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/arbiterhq/arbiter/engine"
+	"github.com/arbiterhq/arbiter/wire"
 )
 
 // ReportOptions configure ReadReport.
@@ -25,7 +26,7 @@ type ReportOptions struct {
 	Since time.Duration
 	// Weights of the variants, in order (the first is the control): they
 	// override the weights published in the rules_reloaded events.
-	Weights []VariantInfo
+	Weights []wire.VariantInfo
 	// Progress, when set, is called every few thousand events read with the
 	// count so far and the stream's last sequence at start.
 	Progress func(read, total uint64)
@@ -34,8 +35,8 @@ type ReportOptions struct {
 }
 
 // ParseWeights reads a --weights value: "control=50,deep=50".
-func ParseWeights(s string) ([]VariantInfo, error) {
-	var out []VariantInfo
+func ParseWeights(s string) ([]wire.VariantInfo, error) {
+	var out []wire.VariantInfo
 	for _, part := range strings.Split(s, ",") {
 		id, w, ok := strings.Cut(strings.TrimSpace(part), "=")
 		var f float64
@@ -46,7 +47,7 @@ func ParseWeights(s string) ([]VariantInfo, error) {
 		if !ok || id == "" {
 			return nil, fmt.Errorf("--weights: %q: write VARIANT=WEIGHT pairs separated by commas, like control=50,deep=50", part)
 		}
-		out = append(out, VariantInfo{ID: id, Weight: f})
+		out = append(out, wire.VariantInfo{ID: id, Weight: f})
 	}
 	return out, nil
 }
@@ -72,7 +73,7 @@ type reportData struct {
 	custVariant   map[string]string // customer -> first variant seen
 	conflicts     map[string]bool   // customers seen in more than one variant
 	outcomes      []outcomeRec
-	weights       []VariantInfo // from the latest rules_reloaded event carrying the experiment
+	weights       []wire.VariantInfo // from the latest rules_reloaded event carrying the experiment
 	weightsSource string
 }
 
@@ -225,7 +226,7 @@ func (d *reportData) add(prefix, subject string, data []byte, stored time.Time) 
 	rest, _ := strings.CutPrefix(subject, prefix+".")
 	switch {
 	case strings.HasPrefix(rest, "decision."):
-		dec, err := ParseDecision(data)
+		dec, err := wire.ParseDecisionEvent(data)
 		if err != nil {
 			d.unreadable++
 			return
@@ -240,7 +241,7 @@ func (d *reportData) add(prefix, subject string, data []byte, stored time.Time) 
 		}
 		d.assign(dec.CustomerID, v)
 	case strings.HasPrefix(rest, "outcome."):
-		o, err := ParseOutcome(prefix, subject, data, stored)
+		o, err := wire.ParseOutcome(prefix, subject, data, stored)
 		if err != nil {
 			d.unreadable++
 			return
@@ -251,7 +252,7 @@ func (d *reportData) add(prefix, subject string, data []byte, stored time.Time) 
 			variant: variantOf(o.Experiments, d.experiment),
 		})
 	case rest == "rules.reloaded":
-		var rr RulesReloaded
+		var rr wire.RulesReloaded
 		if err := json.Unmarshal(data, &rr); err != nil {
 			d.unreadable++
 			return
@@ -276,7 +277,7 @@ func (d *reportData) assign(customer, v string) {
 	}
 }
 
-func variantOf(as []engine.Assignment, exp string) string {
+func variantOf(as []wire.Assignment, exp string) string {
 	for _, a := range as {
 		if a.ID == exp {
 			return a.Variant
@@ -378,7 +379,7 @@ type SRMReport struct {
 // ratio mismatch.
 const SRMThreshold = 0.001
 
-func (d *reportData) compute(weights []VariantInfo) *Report {
+func (d *reportData) compute(weights []wire.VariantInfo) *Report {
 	r := &Report{Experiment: d.experiment, Events: d.events, Unreadable: d.unreadable, From: d.first, To: d.last, Warnings: []string{}}
 	// Attribute outcomes: the decision's variant first, else the outcome's own.
 	type custAgg struct {
@@ -426,7 +427,7 @@ func (d *reportData) compute(weights []VariantInfo) *Report {
 			a = &custAgg{revenue: map[string]int64{}}
 			perVariantCust[cv][cust] = a
 		}
-		if o.typ == engine.OutcomeConverted {
+		if o.typ == wire.OutcomeConverted {
 			a.converted = true
 			if o.currency != "" {
 				a.revenue[o.currency] += o.minor
@@ -453,7 +454,7 @@ func (d *reportData) compute(weights []VariantInfo) *Report {
 	case len(d.weights) > 0:
 		weights, r.SRM.WeightsFrom = d.weights, d.weightsSource
 	}
-	var order []VariantInfo
+	var order []wire.VariantInfo
 	inWeights := map[string]bool{}
 	for _, w := range weights {
 		order = append(order, w)
@@ -467,7 +468,7 @@ func (d *reportData) compute(weights []VariantInfo) *Report {
 	}
 	sort.Strings(extra)
 	for _, v := range extra {
-		order = append(order, VariantInfo{ID: v})
+		order = append(order, wire.VariantInfo{ID: v})
 	}
 	if len(weights) == 0 && len(order) > 0 {
 		r.Warnings = append(r.Warnings, fmt.Sprintf("no weights known (no rules_reloaded event in range, no --weights): variants sorted by id, control %q, sample ratio checked against equal weights", order[0].ID))
@@ -489,8 +490,8 @@ func (d *reportData) compute(weights []VariantInfo) *Report {
 		custs := perVariantCust[w.ID]
 		vr.Customers = len(custs)
 		oc := outcomeCounts[w.ID]
-		vr.Outcomes.Impression, vr.Outcomes.Accepted = oc[engine.OutcomeImpression], oc[engine.OutcomeAccepted]
-		vr.Outcomes.Dismissed, vr.Outcomes.Converted = oc[engine.OutcomeDismissed], oc[engine.OutcomeConverted]
+		vr.Outcomes.Impression, vr.Outcomes.Accepted = oc[wire.OutcomeImpression], oc[wire.OutcomeAccepted]
+		vr.Outcomes.Dismissed, vr.Outcomes.Converted = oc[wire.OutcomeDismissed], oc[wire.OutcomeConverted]
 		ids := make([]string, 0, len(custs))
 		for c := range custs {
 			ids = append(ids, c)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/arbiterhq/arbiter/engine"
+	"github.com/arbiterhq/arbiter/wire"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -219,7 +220,7 @@ func TestReportSRMWarning(t *testing.T) {
 	for i := 0; i < 1200; i++ {
 		d.assign("b"+string(rune('0'+i%10))+strings.Repeat("x", i/10), "b")
 	}
-	r := d.compute([]VariantInfo{{ID: "a", Weight: 1}, {ID: "b", Weight: 1}})
+	r := d.compute([]wire.VariantInfo{{ID: "a", Weight: 1}, {ID: "b", Weight: 1}})
 	if !r.SRM.Mismatch || len(r.Warnings) == 0 || !strings.Contains(r.Warnings[0], "SAMPLE RATIO MISMATCH") {
 		t.Fatalf("no SRM warning: %+v %v", r.SRM, r.Warnings)
 	}
@@ -227,7 +228,7 @@ func TestReportSRMWarning(t *testing.T) {
 
 func TestParseWeights(t *testing.T) {
 	w, err := ParseWeights("control=50, deep=25.5")
-	if err != nil || len(w) != 2 || w[1] != (VariantInfo{ID: "deep", Weight: 25.5}) {
+	if err != nil || len(w) != 2 || w[1] != (wire.VariantInfo{ID: "deep", Weight: 25.5}) {
 		t.Fatalf("%+v %v", w, err)
 	}
 	for _, bad := range []string{"", "control", "control=x", "=5", "a=-1", "a=0"} {

@@ -116,7 +116,7 @@ func (s *Server) decide(ctx *fasthttp.RequestCtx) {
 		// The event is encoded here, into bytes of its own, so that the
 		// publisher holds nothing of the decision (which is pooled).
 		b = wire.AppendDecisionEvent(b[:0], d)
-		s.o.Sink.Publish(&engine.EncodedEvent{ID: d.DecisionID, Type: "decision", Key: d.Placement, JSON: bytes.Clone(b)})
+		s.o.Sink.Publish(wire.DecisionMessage(d.DecisionID, d.Placement, bytes.Clone(b)))
 	}
 	*bp = b
 	s.putBuf(bp)

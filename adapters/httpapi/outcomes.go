@@ -10,8 +10,8 @@ import (
 	"github.com/arbiterhq/arbiter/wire"
 )
 
-// outcomes serves POST /v1/outcomes: every outcome becomes an
-// engine.OutcomeEvent carrying the customer's experiment variants,
+// outcomes serves POST /v1/outcomes: every outcome becomes a
+// wire.OutcomeEvent carrying the customer's experiment variants,
 // recomputed from the ruleset in force.
 func (s *Server) outcomes(ctx *fasthttp.RequestCtx) {
 	arrival := s.o.Now()
@@ -33,37 +33,29 @@ func (s *Server) outcomes(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	// Build every event before publishing any: a batch is accepted whole.
-	evs := make([]engine.OutcomeEvent, len(ins))
+	msgs := make([]*wire.Message, len(ins))
 	for i := range ins {
 		in := &ins[i]
 		var assigned []engine.Assignment
 		if in.CustomerID != "" {
 			assigned = s.o.AssignedVariants(snap.Ruleset, in.CustomerID)
 		}
-		if assigned == nil {
-			assigned = []engine.Assignment{}
+		m, err := wire.NewOutcomeEvent(in, s.ids.next("out_", arrival), arrival, assigned).Message()
+		if err != nil {
+			s.log.Error("encoding an outcome event", "error", err.Error())
+			s.writeError(ctx, fasthttp.StatusInternalServerError, wire.CodeInternal, "internal error encoding the outcomes", "")
+			return
 		}
-		evs[i] = engine.OutcomeEvent{
-			Type:        "outcome",
-			ID:          s.ids.next("out_", arrival),
-			TS:          arrival.UTC(),
-			DecisionID:  in.DecisionID,
-			CustomerID:  in.CustomerID,
-			OfferID:     in.OfferID,
-			Outcome:     in.Type,
-			Value:       in.Value,
-			Currency:    in.Currency,
-			Experiments: assigned,
-		}
+		msgs[i] = m
 	}
-	for i := range evs {
-		s.metrics.Outcome(evs[i].Outcome)
+	for i, m := range msgs {
+		s.metrics.Outcome(ins[i].Type)
 		if s.o.Sink != nil {
-			s.o.Sink.Publish(&evs[i])
+			s.o.Sink.Publish(m)
 		}
 	}
 	b := append(make([]byte, 0, 24), `{"accepted":`...)
-	b = strconv.AppendInt(b, int64(len(evs)), 10)
+	b = strconv.AppendInt(b, int64(len(msgs)), 10)
 	b = append(b, '}')
 	ctx.SetStatusCode(fasthttp.StatusAccepted)
 	ctx.SetContentType("application/json")

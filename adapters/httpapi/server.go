@@ -3,9 +3,10 @@
 // GET /readyz and GET /metrics, with API-key auth, body limits, the spec's
 // error shape and graceful shutdown. docs/api.md describes it for callers.
 //
-// Nothing of a fasthttp.RequestCtx is kept once a handler returns: the
-// decoders copy what they keep, and events are built from the engine's own
-// copies.
+// Requests are decoded, and decisions and events encoded, by package
+// wire. Nothing of a fasthttp.RequestCtx is kept once a handler returns:
+// the decoders copy what they keep, and events are encoded into bytes of
+// their own.
 package httpapi
 
 import (
@@ -57,6 +58,13 @@ type cachedSource interface {
 // The cache Arbiter serves with takes the short way on a hit.
 var _ cachedSource = (*profiles.Cache)(nil)
 
+// Sink receives the events of decisions and outcomes, encoded
+// (*events.Publisher is one). Publish must not block; it may keep m, which
+// shares no memory with the request or the (pooled) decision.
+type Sink interface {
+	Publish(m *wire.Message)
+}
+
 // Decider makes decisions; *engine.Engine is one.
 type Decider interface {
 	Decide(ctx context.Context, rs *rules.Ruleset, p *engine.Profile, req *engine.Request) (*engine.Decision, error)
@@ -81,7 +89,7 @@ type Options struct {
 	// degraded).
 	Profiles Source
 	// Sink receives decision and outcome events; nil: they are dropped.
-	Sink engine.EventSink
+	Sink Sink
 	// Metrics; nil: a fresh set (served at /metrics).
 	Metrics *metrics.Metrics
 	// Logger; nil: slog.Default().

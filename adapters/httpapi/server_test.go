@@ -12,6 +12,7 @@ import (
 	"github.com/arbiterhq/arbiter/adapters/metrics"
 	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/rules"
+	"github.com/arbiterhq/arbiter/wire"
 )
 
 const decideBody = `{"customer_id": "c-1042", "placement": "checkout", "channel": "web",
@@ -49,8 +50,11 @@ func TestDecideOK(t *testing.T) {
 		t.Errorf("no source: the profile should be an unknown c-1042, got %+v", p)
 	}
 	evs := h.sink.events()
-	if len(evs) != 1 || evs[0].EventID() != id || evs[0].Subject("arbiter") != "arbiter.decision.checkout" {
+	if len(evs) != 1 || evs[0].ID != id || evs[0].Subject("arbiter") != "arbiter.decision.checkout" {
 		t.Fatalf("events %v", evs)
+	}
+	if ev, err := wire.ParseDecisionEvent(evs[0].JSON); err != nil || ev.ID != id || ev.Placement != "checkout" {
+		t.Fatalf("event %s: %+v, %v", evs[0].JSON, ev, err)
 	}
 }
 
@@ -408,13 +412,13 @@ func TestOutcomes(t *testing.T) {
 	if len(evs) != 3 {
 		t.Fatalf("%d events", len(evs))
 	}
-	first := evs[0].(*engine.OutcomeEvent)
-	if !strings.HasPrefix(first.ID, "out_") || first.Value.String() != "108.45" || first.Outcome != "converted" ||
-		len(first.Experiments) != 1 || first.Subject("arbiter") != "arbiter.outcome.converted" {
+	first := outcome(t, evs[0])
+	if !strings.HasPrefix(first.ID, "out_") || first.ID != evs[0].ID || first.Value.String() != "108.45" || first.Outcome != "converted" ||
+		len(first.Experiments) != 1 || evs[0].Subject("arbiter") != "arbiter.outcome.converted" {
 		t.Errorf("event %+v", first)
 	}
-	if anon := evs[2].(*engine.OutcomeEvent); anon.Experiments == nil || len(anon.Experiments) != 0 {
-		t.Errorf("an anonymous outcome's experiments should be []: %+v", anon.Experiments)
+	if anon := outcome(t, evs[2]); !strings.Contains(string(evs[2].JSON), `"experiments":[]`) || len(anon.Experiments) != 0 {
+		t.Errorf("an anonymous outcome's experiments should be []: %s", evs[2].JSON)
 	}
 }
 
@@ -485,7 +489,7 @@ func TestOutcomeValueKeptExact(t *testing.T) {
 			if len(evs) != 1 {
 				t.Fatalf("%d events", len(evs))
 			}
-			if got := evs[0].(*engine.OutcomeEvent).Value.String(); got != c.value {
+			if got := outcome(t, evs[0]).Value.String(); got != c.value {
 				t.Errorf("event value %s, want %s", got, c.value)
 			}
 		})
