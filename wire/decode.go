@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/arbiterhq/arbiter/engine"
+	"github.com/arbiterhq/arbiter/rules"
 )
 
 // Bounds of the wire format. Every one of them is named in the error a
@@ -741,7 +742,7 @@ func unknownField(parent string, key []byte, known []string) *Error {
 		path = parent + "." + k
 	}
 	msg := "unknown field " + strconv.Quote(k)
-	if s := suggest(k, known); s != "" {
+	if s := rules.Closest(k, known); s != "" {
 		msg += " (did you mean " + strconv.Quote(s) + "?)"
 	}
 	where := "the request"
@@ -750,50 +751,6 @@ func unknownField(parent string, key []byte, known []string) *Error {
 	}
 	msg += "; the fields of " + where + " are " + strings.Join(known, ", ")
 	return badReq(path, msg)
-}
-
-// suggest returns the known name closest to s: the same once case, '_' and
-// '-' are ignored, else within an edit distance of 2.
-func suggest(s string, known []string) string {
-	norm := func(x string) string {
-		return strings.NewReplacer("_", "", "-", "").Replace(strings.ToLower(x))
-	}
-	ns := norm(s)
-	for _, k := range known {
-		if norm(k) == ns {
-			return k
-		}
-	}
-	best, bestD := "", 3
-	for _, k := range known {
-		if d := editDistance(s, k); d < bestD {
-			best, bestD = k, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 99
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // syntaxError describes malformed JSON: where (line, column, byte offset)

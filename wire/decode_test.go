@@ -108,6 +108,8 @@ func TestDecodeDecideErrors(t *testing.T) {
 		{"unknown field with suggestion", `{"dryrun":true}`, CodeInvalidRequest, "dryrun", `did you mean "dry_run"?`},
 		{"unknown field typo", `{"placment":"x"}`, CodeInvalidRequest, "placment", `did you mean "placement"?`},
 		{"unknown field far", `{"zzz":1}`, CodeInvalidRequest, "zzz", "the fields of the request are customer_id"},
+		{"unknown field, case and dashes", `{"Dry-Run":true}`, CodeInvalidRequest, "Dry-Run", `did you mean "dry_run"?`},
+		{"unknown field, swapped letters", `{"cahnnel":"web"}`, CodeInvalidRequest, "cahnnel", `did you mean "channel"?`},
 		{"duplicate field", `{"limit":1,"limit":2}`, CodeInvalidRequest, "limit", "twice"},
 		{"customer_id number", `{"customer_id":42}`, CodeInvalidRequest, "customer_id", "must be a string"},
 		{"customer_id empty", `{"customer_id":""}`, CodeInvalidRequest, "customer_id", "anonymous"},
