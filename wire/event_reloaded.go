@@ -62,7 +62,7 @@ func NewRulesReloaded(id string, ts time.Time, current *rules.Ruleset, previous 
 		Previous:    previous,
 		Result:      ReloadOK,
 		Errors:      []string{},
-		Experiments: ExperimentsOf(current),
+		Experiments: experimentsOf(current),
 	}
 	if current != nil {
 		e.Version = current.Version
@@ -81,8 +81,8 @@ func NewRulesReloaded(id string, ts time.Time, current *rules.Ruleset, previous 
 	return e
 }
 
-// ExperimentsOf lists a ruleset's experiments and weights ([] for nil).
-func ExperimentsOf(rs *rules.Ruleset) []ExperimentInfo {
+// experimentsOf lists a ruleset's experiments and weights ([] for nil).
+func experimentsOf(rs *rules.Ruleset) []ExperimentInfo {
 	out := []ExperimentInfo{}
 	if rs == nil {
 		return out

@@ -58,13 +58,6 @@ type cachedSource interface {
 // The cache Arbiter serves with takes the short way on a hit.
 var _ cachedSource = (*profiles.Cache)(nil)
 
-// Sink receives the events of decisions and outcomes, encoded
-// (*events.Publisher is one). Publish must not block; it may keep m, which
-// shares no memory with the request or the (pooled) decision.
-type Sink interface {
-	Publish(m *wire.Message)
-}
-
 // Decider makes decisions; *engine.Engine is one.
 type Decider interface {
 	Decide(ctx context.Context, rs *rules.Ruleset, p *engine.Profile, req *engine.Request) (*engine.Decision, error)
@@ -75,6 +68,13 @@ type Rules interface {
 	Current() *reload.Snapshot
 	LastError() *reload.Failure
 	Reload(trigger string) (*reload.Snapshot, error)
+}
+
+// Sink receives the events of decisions and outcomes, encoded
+// (*events.Publisher is one). Publish must not block; it may keep m, which
+// shares no memory with the request or the (pooled) decision.
+type Sink interface {
+	Publish(m *wire.Message)
 }
 
 // Check reports the state of a dependency for /readyz: nil when it is
