@@ -3,8 +3,8 @@
 // computes exact discounts, assigns experiments and arbitrates between the
 // eligible offers. It does no I/O: profiles come through the
 // ProfileSource it is given (or from the caller), caps and budgets go
-// through the Ledger, events through the EventSink, and time comes from
-// the request.
+// through the Ledger, and time comes from the request. It knows nothing of
+// JSON or events: package wire writes its decisions and their events.
 package engine
 
 import (
@@ -59,59 +59,60 @@ type Profile struct {
 	Attrs map[string]any
 }
 
-// Decision is the answer to a decision request, in the JSON form of the
-// spec's POST /v1/decide response.
+// Decision is the answer to a decision request. wire.AppendDecision writes
+// it in the JSON form of the spec's POST /v1/decide response; the engine
+// knows nothing of JSON. Lists are empty, never nil.
 type Decision struct {
-	DecisionID  string       `json:"decision_id"`
-	CustomerID  string       `json:"customer_id,omitempty"`
-	Ruleset     string       `json:"ruleset"`
-	Segments    []string     `json:"segments"`
-	Actions     []Action     `json:"actions"`
-	Experiments []Assignment `json:"experiments"`
-	Holdout     bool         `json:"holdout"`
-	Degraded    []string     `json:"degraded"`
-	TookUS      int64        `json:"took_us"`
-	Explain     *Explain     `json:"explain,omitempty"`
+	DecisionID  string
+	CustomerID  string // "": anonymous
+	Ruleset     string // the ruleset's version
+	Segments    []string
+	Actions     []Action
+	Experiments []Assignment
+	Holdout     bool
+	Degraded    []string // DegradedProfile, DegradedLedger
+	TookUS      int64    // set by the caller, who knows when the request arrived
+	Explain     *Explain // only when the request asked for it
 
 	// What the decision event needs beyond the response.
-	Placement string    `json:"-"`
-	Channel   string    `json:"-"`
-	Currency  string    `json:"-"`
-	CartTotal Money     `json:"-"`
-	Now       time.Time `json:"-"`
+	Placement string
+	Channel   string
+	Currency  string
+	CartTotal Money
+	Now       time.Time
 }
 
 // Action is one chosen offer.
 type Action struct {
-	OfferID  string          `json:"offer_id"`
-	Kind     string          `json:"kind"`
-	Title    string          `json:"title,omitempty"`
-	Message  string          `json:"message,omitempty"`
-	Score    float64         `json:"score"`
-	Discount *DiscountResult `json:"discount,omitempty"`
-	Payload  map[string]any  `json:"payload,omitempty"`
+	OfferID  string
+	Kind     string // rules.KindDiscount or rules.KindAction
+	Title    string
+	Message  string
+	Score    float64
+	Discount *DiscountResult // nil for an action without a discount
+	Payload  map[string]any
 }
 
 // DiscountResult is an action's discount, exact in minor units.
 type DiscountResult struct {
-	Type         string       `json:"type"`
-	Percent      *float64     `json:"percent,omitempty"`
-	Amount       Money        `json:"amount"`
-	Currency     string       `json:"currency"`
-	FreeShipping bool         `json:"free_shipping"`
-	Items        []ItemAmount `json:"items"`
+	Type         string
+	Percent      *float64 // a percent discount's percent
+	Amount       Money
+	Currency     string
+	FreeShipping bool
+	Items        []ItemAmount
 }
 
 // ItemAmount is the part of a discount that falls on one cart line.
 type ItemAmount struct {
-	SKU    string `json:"sku"`
-	Amount Money  `json:"amount"`
+	SKU    string
+	Amount Money
 }
 
 // Assignment is a customer's variant in one experiment.
 type Assignment struct {
-	ID      string `json:"id"`
-	Variant string `json:"variant"`
+	ID      string // the experiment
+	Variant string
 }
 
 // Degraded parts of a decision.
@@ -150,26 +151,26 @@ const (
 
 // Explain says, for every segment and offer, what happened and why.
 type Explain struct {
-	Segments []SegmentExplain `json:"segments"`
-	Offers   []OfferExplain   `json:"offers"`
+	Segments []SegmentExplain
+	Offers   []OfferExplain
 }
 
 // SegmentExplain is one segment's result.
 type SegmentExplain struct {
-	ID      string `json:"id"`
-	Matched bool   `json:"matched"`
-	Error   string `json:"error,omitempty"`
+	ID      string
+	Matched bool
+	Error   string // the expression's error, if it failed
 }
 
 // OfferExplain is one offer's result: chosen, or the first reason why not.
 type OfferExplain struct {
-	ID      string   `json:"id"`
-	Chosen  bool     `json:"chosen"`
-	Reason  string   `json:"reason,omitempty"`
-	Detail  string   `json:"detail,omitempty"`
-	Score   *float64 `json:"score,omitempty"`
-	Error   string   `json:"error,omitempty"`
-	Variant string   `json:"variant,omitempty"` // experiment/variant that overrode it
+	ID      string
+	Chosen  bool
+	Reason  string // one of the Reason constants; "" when chosen
+	Detail  string
+	Score   *float64 // when the offer was scored
+	Error   string
+	Variant string // experiment/variant that overrode it
 }
 
 // Plan is what the engine asks the ledger to reserve, in one call per
@@ -227,82 +228,6 @@ const (
 type Ledger interface {
 	Reserve(ctx context.Context, p *Plan) ([]Result, error)
 }
-
-// EventSink receives the events of decisions and outcomes. Publish must not
-// block: it copies nothing, so the event must not share memory with the
-// request (the engine builds events from its own copies).
-type EventSink interface {
-	Publish(e Event)
-}
-
-// Event is a DecisionEvent or an OutcomeEvent.
-type Event interface {
-	EventID() string
-	Subject(prefix string) string
-}
-
-// DecisionEvent is published for every decision that is not a dry run.
-type DecisionEvent struct {
-	Type        string        `json:"type"` // "decision"
-	ID          string        `json:"id"`
-	TS          time.Time     `json:"ts"`
-	CustomerID  string        `json:"customer_id"`
-	Placement   string        `json:"placement"`
-	Channel     string        `json:"channel"`
-	Ruleset     string        `json:"ruleset"`
-	Segments    []string      `json:"segments"`
-	Experiments []Assignment  `json:"experiments"`
-	Holdout     bool          `json:"holdout"`
-	CartTotal   Money         `json:"cart_total"`
-	Currency    string        `json:"currency"`
-	Actions     []EventAction `json:"actions"`
-	Degraded    []string      `json:"degraded"`
-	TookUS      int64         `json:"took_us"`
-}
-
-// EventAction is an action as recorded in a decision event.
-type EventAction struct {
-	OfferID        string  `json:"offer_id"`
-	Kind           string  `json:"kind"`
-	DiscountAmount Money   `json:"discount_amount"`
-	Score          float64 `json:"score"`
-}
-
-// Outcome types.
-const (
-	OutcomeImpression = "impression"
-	OutcomeAccepted   = "accepted"
-	OutcomeDismissed  = "dismissed"
-	OutcomeConverted  = "converted"
-)
-
-// OutcomeEvent is published for every outcome.
-type OutcomeEvent struct {
-	Type        string       `json:"type"` // "outcome"
-	ID          string       `json:"id"`
-	TS          time.Time    `json:"ts"`
-	DecisionID  string       `json:"decision_id"`
-	CustomerID  string       `json:"customer_id"`
-	OfferID     string       `json:"offer_id"`
-	Outcome     string       `json:"outcome"`
-	Value       Money        `json:"value"`
-	Currency    string       `json:"currency,omitempty"`
-	Experiments []Assignment `json:"experiments"`
-}
-
-// EventID returns the event's id.
-func (e *DecisionEvent) EventID() string { return e.ID }
-
-// Subject returns prefix.decision.<placement>.
-func (e *DecisionEvent) Subject(prefix string) string {
-	return prefix + ".decision." + e.Placement
-}
-
-// EventID returns the event's id.
-func (e *OutcomeEvent) EventID() string { return e.ID }
-
-// Subject returns prefix.outcome.<type>.
-func (e *OutcomeEvent) Subject(prefix string) string { return prefix + ".outcome." + e.Outcome }
 
 // Observer is told what the metrics count. All methods must be cheap and
 // safe for concurrent use.

@@ -572,27 +572,6 @@ offers:
 	}
 }
 
-func TestDecisionEvent(t *testing.T) {
-	rs := load(t, map[string]string{"rules.yaml": arbitrationRules})
-	req := &Request{DecisionID: "dcs_1", CustomerID: "c1", Placement: "checkout", Channel: "web", Now: testNow,
-		Cart: cart("USD", "SHOE", "shoes", 60.25, 2, "SOCK", "accessories", 4.50, 1)}
-	d, err := New(Options{}).Decide(context.Background(), rs, profileOf(rs, "c1", map[string]any{"ltv": 1500.0}), req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.TookUS = 42
-	ev := d.Event()
-	if ev.Type != "decision" || ev.ID != "dcs_1" || ev.Placement != "checkout" || ev.CartTotal.String() != "125.00" || ev.TookUS != 42 ||
-		len(ev.Actions) != 2 || ev.Actions[0].DiscountAmount.String() != "12.50" || ev.Actions[1].DiscountAmount.String() != "0.00" ||
-		ev.Subject("arbiter") != "arbiter.decision.checkout" || !ev.TS.Equal(testNow) {
-		t.Fatalf("event %+v", ev)
-	}
-	ev.Segments[0] = "changed"
-	if d.Segments[0] == "changed" {
-		t.Error("the event shares the segments with the decision")
-	}
-}
-
 // TestDecideProperties: over random carts, profiles and guardrails, the
 // discounts of a decision never exceed the cart or the guardrail, each
 // discount's item amounts add up exactly and never exceed their line.

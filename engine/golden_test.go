@@ -1,64 +1,28 @@
-package engine
+package engine_test
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
-	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/arbiterhq/arbiter/rules"
+	"github.com/arbiterhq/arbiter/engine"
+	"github.com/arbiterhq/arbiter/wire"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
-
-// loadDir compiles the *.yaml and *.yml files under dir, skipping hidden
-// ones (the test data holds no symbolic links: reading a rules directory
-// as served is adapters/rulefiles' job).
-func loadDir(t testing.TB, dir string) *rules.Ruleset {
-	t.Helper()
-	fsys := os.DirFS(dir)
-	var files []rules.File
-	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if p != "." && strings.HasPrefix(d.Name(), ".") {
-			if d.IsDir() {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		if ext := path.Ext(p); d.IsDir() || (ext != ".yaml" && ext != ".yml") {
-			return nil
-		}
-		data, err := fs.ReadFile(fsys, p)
-		files = append(files, rules.File{Path: p, Data: data})
-		return err
-	})
-	if err != nil {
-		t.Fatalf("reading %s: %v", dir, err)
-	}
-	rs, err := rules.Compile(files)
-	if err != nil {
-		t.Fatalf("rules: %v", err)
-	}
-	return rs
-}
 
 // firstID returns the first id "<prefix>N" with the wanted holdout and
 // depth-experiment buckets, so that the golden cases are stable.
 func firstID(t *testing.T, prefix string, holdout, deep bool) string {
 	for i := 0; i < 100000; i++ {
 		id := prefix + strconv.Itoa(i)
-		if (Bucket("holdout", id) < 500) == holdout && (Bucket("depth", id) >= 5000) == deep {
+		if (engine.Bucket("holdout", id) < 500) == holdout && (engine.Bucket("depth", id) >= 5000) == deep {
 			return id
 		}
 	}
@@ -66,30 +30,31 @@ func firstID(t *testing.T, prefix string, holdout, deep bool) string {
 	return ""
 }
 
-// TestExplainGolden compares whole decisions with their explanations to
+// TestExplainGolden compares whole decisions with their explanations, in
+// their JSON form (wire.AppendDecision, indented), to
 // testdata/explain/*.golden.json (go test ./engine -run Golden -update
-// rewrites them).
+// rewrites them). It is an external test because wire imports the engine.
 func TestExplainGolden(t *testing.T) {
-	rs := loadDir(t, "testdata/explain/rules")
+	rs := engine.LoadDir(t, "testdata/explain/rules")
 	lastOrder := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	vip := map[string]any{"ltv": 1500.0, "orders": 7, "first_name": "Ada", "last_order_at": lastOrder}
 	ny, _ := time.LoadLocation("America/New_York")
-	shoes := cart("USD", "SHOE-1", "shoes", 60.25, 2, "SOCK-3", "accessories", 4.50, 1, "SHOE-2", "shoes", 45.0, 1)
+	shoes := engine.CartOf("USD", "SHOE-1", "shoes", 60.25, 2, "SOCK-3", "accessories", 4.50, 1, "SHOE-2", "shoes", 45.0, 1)
 	cases := []struct {
 		name  string
 		id    string
 		attrs map[string]any
-		req   Request
+		req   engine.Request
 	}{
-		{"vip_control", firstID(t, "v", false, false), vip, Request{Placement: "checkout", Cart: shoes}},
-		{"vip_deep", firstID(t, "v", false, true), vip, Request{Placement: "checkout", Cart: shoes}},
-		{"holdout", firstID(t, "h", true, false), vip, Request{Placement: "checkout", Cart: shoes}},
+		{"vip_control", firstID(t, "v", false, false), vip, engine.Request{Placement: "checkout", Cart: shoes}},
+		{"vip_deep", firstID(t, "v", false, true), vip, engine.Request{Placement: "checkout", Cart: shoes}},
+		{"holdout", firstID(t, "h", true, false), vip, engine.Request{Placement: "checkout", Cart: shoes}},
 		{"at_risk_flash_mobile", firstID(t, "r", false, false), map[string]any{"churn_risk": 0.8},
-			Request{Placement: "cart", Cart: shoes, Context: map[string]any{"device": "mobile"},
+			engine.Request{Placement: "cart", Cart: shoes, Context: map[string]any{"device": "mobile"},
 				Now: time.Date(2026, 11, 28, 19, 0, 0, 0, ny)}},
-		{"anonymous_fallback", "", nil, Request{Placement: "home", Context: map[string]any{"device": "mobile"}}},
-		{"jpy", firstID(t, "j", false, false), vip, Request{Placement: "checkout", Cart: cart("JPY", "SHOE-1", "shoes", 9800.0, 3, "GC", "gift_cards", 5000.0, 1)}},
-		{"bhd", firstID(t, "b", false, false), map[string]any{"churn_risk": 0.55}, Request{Placement: "checkout", Cart: cart("BHD", "A", "home", 33.335, 3)}},
+		{"anonymous_fallback", "", nil, engine.Request{Placement: "home", Context: map[string]any{"device": "mobile"}}},
+		{"jpy", firstID(t, "j", false, false), vip, engine.Request{Placement: "checkout", Cart: engine.CartOf("JPY", "SHOE-1", "shoes", 9800.0, 3, "GC", "gift_cards", 5000.0, 1)}},
+		{"bhd", firstID(t, "b", false, false), map[string]any{"churn_risk": 0.55}, engine.Request{Placement: "checkout", Cart: engine.CartOf("BHD", "A", "home", 33.335, 3)}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -98,17 +63,17 @@ func TestExplainGolden(t *testing.T) {
 			req.CustomerID = c.id
 			req.Explain = true
 			if req.Now.IsZero() {
-				req.Now = testNow
+				req.Now = engine.TestNow
 			}
-			d, err := New(Options{Ledger: NewMemoryLedger()}).Decide(context.Background(), rs, profileOf(rs, c.id, c.attrs), &req)
+			d, err := engine.New(engine.Options{Ledger: engine.NewMemoryLedger()}).Decide(context.Background(), rs, engine.ProfileOf(rs, c.id, c.attrs), &req)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := json.MarshalIndent(d, "", "  ")
-			if err != nil {
+			var buf bytes.Buffer
+			if err := json.Indent(&buf, wire.AppendDecision(nil, d), "", "  "); err != nil {
 				t.Fatal(err)
 			}
-			got = append(got, '\n')
+			got := append(buf.Bytes(), '\n')
 			path := filepath.Join("testdata", "explain", c.name+".golden.json")
 			if *update {
 				if err := os.WriteFile(path, got, 0o644); err != nil {

@@ -12,8 +12,8 @@ func TestDidYouMean(t *testing.T) {
 		{"lvt", "ltv"}, {"ltvv", "ltv"}, {"LTV", "ltv"}, {"orderz", "orders"}, {"xyz", ""}, {"daySince", "daysSince"},
 	}
 	for _, c := range cases {
-		if got := closest(c.name, []string{"ltv", "orders", "daysSince", "tier"}); got != c.want {
-			t.Errorf("closest(%q) = %q, want %q", c.name, got, c.want)
+		if got := Closest(c.name, []string{"ltv", "orders", "daysSince", "tier"}); got != c.want {
+			t.Errorf("Closest(%q) = %q, want %q", c.name, got, c.want)
 		}
 	}
 }

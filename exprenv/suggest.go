@@ -3,6 +3,7 @@ package exprenv
 import (
 	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
 // levenshtein is the edit distance between a and b, counted in runes,
@@ -39,22 +40,26 @@ func levenshtein(a, b string) int {
 	return d[len(ra)][len(rb)]
 }
 
-// closest returns the candidate nearest to name, or "" when none is close
-// enough to be a likely typo: a case-insensitive match, or an edit distance
-// of at most 1 for names up to 4 runes, 2 up to 8, 3 beyond. Ties go to the
-// alphabetically first candidate, so the hint is stable.
-func closest(name string, candidates []string) string {
+// Closest returns the candidate nearest to name, or "" when none is close
+// enough to be a likely typo: the same name but for case, '_' and '-'
+// (dryrun, DRY-RUN for dry_run), else one within an edit distance of 1 for
+// names up to 4 runes, 2 up to 8, 3 beyond. Ties go to the alphabetically
+// first candidate, so the hint is stable. It is the one "did you mean"
+// of Arbiter: the rule files' hints and the JSON decoder's unknown fields.
+func Closest(name string, candidates []string) string {
 	if name == "" {
 		return ""
 	}
 	sorted := append([]string(nil), candidates...)
 	sort.Strings(sorted)
+	norm := strings.NewReplacer("_", "", "-", "")
+	nn := norm.Replace(strings.ToLower(name))
 	for _, c := range sorted {
-		if c != name && strings.EqualFold(c, name) {
+		if c != name && norm.Replace(strings.ToLower(c)) == nn {
 			return c
 		}
 	}
-	n := len([]rune(name))
+	n := utf8.RuneCountInString(name)
 	limit := 3
 	switch {
 	case n <= 4:
@@ -62,16 +67,26 @@ func closest(name string, candidates []string) string {
 	case n <= 8:
 		limit = 2
 	}
+	lower := strings.ToLower(name)
 	best, bestD := "", limit+1
 	for _, c := range sorted {
-		if c == name {
+		// The distance is at least the difference in length: a long
+		// name (from a request body, say) is never compared rune by rune.
+		if c == name || abs(utf8.RuneCountInString(c)-n) > limit {
 			continue
 		}
-		if d := levenshtein(strings.ToLower(name), strings.ToLower(c)); d < bestD {
+		if d := levenshtein(lower, strings.ToLower(c)); d < bestD {
 			best, bestD = c, d
 		}
 	}
 	return best
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
 }
 
 // DidYouMean formats a hint for name among candidates, with an optional
@@ -79,7 +94,7 @@ func closest(name string, candidates []string) string {
 // "" when nothing is close. It is the one "did you mean" of the rules,
 // used for expressions here and for the rule files' keys and ids in rules.
 func DidYouMean(name string, candidates []string, prefix string) string {
-	if c := closest(name, candidates); c != "" {
+	if c := Closest(name, candidates); c != "" {
 		return "did you mean `" + prefix + c + "`?"
 	}
 	return ""

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/arbiterhq/arbiter/engine"
+	"github.com/arbiterhq/arbiter/wire"
 )
 
 // Event is one message of the event stream, decoded for the report by
@@ -34,13 +35,13 @@ type Decision struct {
 	CustomerID string
 	// Experiments are the customer's variants: the decision counts as an
 	// exposure of the variant it carries of the report's experiment.
-	Experiments []engine.Assignment
+	Experiments []wire.Assignment
 }
 
 // Outcome is what the report reads of an outcome event.
 type Outcome struct {
 	DecisionID, CustomerID string
-	// Type is engine.OutcomeImpression, OutcomeAccepted, OutcomeDismissed
+	// Type is wire.OutcomeImpression, OutcomeAccepted, OutcomeDismissed
 	// or OutcomeConverted.
 	Type string
 	// Value is the outcome's value, exact in minor units of Currency ("" and
@@ -49,7 +50,7 @@ type Outcome struct {
 	Currency string
 	// Experiments are the variants the outcome carries itself: used only
 	// when its decision is not among the events read.
-	Experiments []engine.Assignment
+	Experiments []wire.Assignment
 }
 
 // Ruleset is what the report reads of a rules_reloaded event: the version
@@ -184,7 +185,7 @@ func assign(custVariant map[string]string, conflicts map[string]bool, customer, 
 	}
 }
 
-func variantOf(as []engine.Assignment, exp string) string {
+func variantOf(as []wire.Assignment, exp string) string {
 	for _, a := range as {
 		if a.ID == exp {
 			return a.Variant

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/arbiterhq/arbiter/engine"
+	"github.com/arbiterhq/arbiter/wire"
 )
 
 // Report is an experiment's report, in its JSON form.
@@ -212,7 +213,7 @@ func (c *Collector) attribute() *attribution {
 			t = &customerTotals{revenue: map[string]int64{}}
 			a.customers[cv][cust] = t
 		}
-		if o.typ == engine.OutcomeConverted {
+		if o.typ == wire.OutcomeConverted {
 			t.converted = true
 			if o.currency != "" {
 				t.revenue[o.currency] += o.value.Minor
@@ -297,8 +298,8 @@ func (a *attribution) tally(r *Report, order []Variant, exposures map[string]int
 		custs := a.customers[w.ID]
 		vr.Customers = len(custs)
 		oc := a.outcomes[w.ID]
-		vr.Outcomes.Impression, vr.Outcomes.Accepted = oc[engine.OutcomeImpression], oc[engine.OutcomeAccepted]
-		vr.Outcomes.Dismissed, vr.Outcomes.Converted = oc[engine.OutcomeDismissed], oc[engine.OutcomeConverted]
+		vr.Outcomes.Impression, vr.Outcomes.Accepted = oc[wire.OutcomeImpression], oc[wire.OutcomeAccepted]
+		vr.Outcomes.Dismissed, vr.Outcomes.Converted = oc[wire.OutcomeDismissed], oc[wire.OutcomeConverted]
 		ids := make([]string, 0, len(custs))
 		for id := range custs {
 			ids = append(ids, id)

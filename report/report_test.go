@@ -11,9 +11,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/report"
 	"github.com/arbiterhq/arbiter/report/reporttest"
+	"github.com/arbiterhq/arbiter/wire"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -88,7 +88,7 @@ func TestReportSRMWarning(t *testing.T) {
 		v := g.v
 		for i := 0; i < g.n; i++ {
 			evs = append(evs, report.Event{Decision: &report.Decision{ID: "dcs_" + v + strconv.Itoa(i), CustomerID: v + strconv.Itoa(i),
-				Experiments: []engine.Assignment{{ID: "x", Variant: v}}}})
+				Experiments: []wire.Assignment{{ID: "x", Variant: v}}}})
 		}
 	}
 	r := collect("x", evs).Report(report.Weights{From: "--weights", Variants: []report.Variant{{ID: "a", Weight: 1}, {ID: "b", Weight: 1}}})

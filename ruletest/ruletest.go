@@ -17,6 +17,7 @@ import (
 	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/profiles"
 	"github.com/arbiterhq/arbiter/rules"
+	"github.com/arbiterhq/arbiter/wire"
 )
 
 // DecisionID is the decision id of every test decision.
@@ -123,13 +124,13 @@ func Prepare(rs *rules.Ruleset, profile, request map[string]any) (*engine.Reques
 }
 
 // PrepareJSON is Prepare with the request as a /v1/decide body (nil or
-// empty: {}). A request error is "request: " and the *engine.WireError
+// empty: {}). A request error is "request: " and the *wire.Error
 // (errors.As finds it).
 func PrepareJSON(rs *rules.Ruleset, profile map[string]any, body []byte) (*engine.Request, *engine.Profile, error) {
 	if len(body) == 0 {
 		body = []byte("{}")
 	}
-	req, err := engine.DecodeDecideDryRun(body, rs.Arbitration.MaxActions)
+	req, err := wire.DecodeDecideDryRun(body, rs.Arbitration.MaxActions)
 	if err != nil {
 		return nil, nil, fmt.Errorf("request: %w", err)
 	}

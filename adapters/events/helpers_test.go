@@ -17,7 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/arbiterhq/arbiter/engine"
+	"github.com/arbiterhq/arbiter/wire"
 )
 
 // testNATS returns the URL of the NATS server the test uses: the real one
@@ -201,12 +201,19 @@ func readStream(t *testing.T, url, prefix, filter string) []jetstream.Msg {
 	return out
 }
 
-func decisionEvent(i int) *engine.DecisionEvent {
-	return &engine.DecisionEvent{
+// decisionEvent is the message of the i-th test decision; segments, if
+// any, are its segments.
+func decisionEvent(i int, segments ...string) *wire.Message {
+	e := &wire.DecisionEvent{
 		Type: "decision", ID: "dcs_" + strconv.Itoa(100000+i), TS: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC),
 		CustomerID: "c-" + strconv.Itoa(i), Placement: "checkout", Ruleset: "abc",
-		Segments: []string{}, Experiments: []engine.Assignment{}, Actions: []engine.EventAction{}, Degraded: []string{},
+		Segments: append([]string{}, segments...), Experiments: []wire.Assignment{}, Actions: []wire.EventAction{}, Degraded: []string{},
 	}
+	m, err := e.Message()
+	if err != nil {
+		panic(err)
+	}
+	return m
 }
 
 // testJetStream connects to the NATS server at url for the test's own

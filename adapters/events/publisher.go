@@ -3,14 +3,15 @@
 // back for `arbiter events tail` and `arbiter experiments report`, and runs
 // an embedded NATS server for the demo and the tests.
 //
-// The hot path only ever touches Publisher.Publish, which never blocks: a
-// bounded buffer sits between it and one publisher goroutine that encodes,
-// publishes with acknowledgements and resends what was not acknowledged.
+// The events are encoded by package wire (wire.Message: their JSON, id and
+// subject). The hot path only ever touches Publisher.Publish, which never
+// blocks: a bounded buffer sits between it and one publisher goroutine
+// that publishes with acknowledgements and resends what was not
+// acknowledged.
 package events
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,7 +23,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/arbiterhq/arbiter/engine"
+	"github.com/arbiterhq/arbiter/wire"
 )
 
 // Defaults of Options.
@@ -181,15 +182,15 @@ type Stats struct {
 	Dropped uint64
 }
 
-// Publisher publishes events to NATS. It implements engine.EventSink; all
-// its methods are safe for concurrent use.
+// Publisher publishes events to NATS. It is the sink of the HTTP API
+// (httpapi.Sink); all its methods are safe for concurrent use.
 type Publisher struct {
 	opts Options
 	log  *slog.Logger
 	nc   *nats.Conn
 	js   jetstream.JetStream
 
-	ch    chan engine.Event
+	ch    chan *wire.Message
 	wake  chan struct{} // connection state changed
 	stop  chan struct{} // Close was called
 	abort chan struct{} // Close's context ended: give up
@@ -216,7 +217,7 @@ func NewPublisher(ctx context.Context, url string, opts Options) (*Publisher, er
 	p := &Publisher{
 		opts:  opts,
 		log:   opts.Logger.With("component", "events"),
-		ch:    make(chan engine.Event, opts.Buffer),
+		ch:    make(chan *wire.Message, opts.Buffer),
 		wake:  make(chan struct{}, 1),
 		stop:  make(chan struct{}),
 		abort: make(chan struct{}),
@@ -274,10 +275,11 @@ func NewPublisher(ctx context.Context, url string, opts Options) (*Publisher, er
 	return p, nil
 }
 
-// Publish queues e for publication and returns at once. When the buffer is
-// full (NATS has been unreachable for long, or is too slow), the event is
-// dropped and counted. e must not be changed after the call.
-func (p *Publisher) Publish(e engine.Event) {
+// Publish queues e for publication on e.Subject(prefix) and returns at
+// once. When the buffer is full (NATS has been unreachable for long, or is
+// too slow), the event is dropped and counted. e must not be changed after
+// the call.
+func (p *Publisher) Publish(e *wire.Message) {
 	if e == nil {
 		return
 	}
@@ -516,7 +518,7 @@ func (p *Publisher) run() {
 		}
 
 		var (
-			in     <-chan engine.Event
+			in     <-chan *wire.Message
 			okCh   <-chan *jetstream.PubAck
 			errCh  <-chan error
 			timerC <-chan time.Time
@@ -597,24 +599,12 @@ func (p *Publisher) run() {
 	}
 }
 
-// appendEvent encodes e and appends it to q. An event that cannot be
-// encoded is dropped and logged.
-func (p *Publisher) appendEvent(q []outMsg, e engine.Event) []outMsg {
-	var data []byte
-	if enc, ok := e.(*engine.EncodedEvent); ok {
-		data = enc.JSON
-	} else {
-		var err error
-		if data, err = json.Marshal(e); err != nil {
-			p.log.Error("events: cannot encode event; dropped", "id", e.EventID(), "err", err)
-			p.dropped.Add(1)
-			return q
-		}
-	}
+// appendEvent appends e to q.
+func (p *Publisher) appendEvent(q []outMsg, e *wire.Message) []outMsg {
 	m := nats.NewMsg(cleanSubject(e.Subject(p.opts.Prefix)))
-	m.Data = data
-	if id := e.EventID(); id != "" {
-		m.Header.Set(jetstream.MsgIDHeader, id)
+	m.Data = e.JSON
+	if e.ID != "" {
+		m.Header.Set(jetstream.MsgIDHeader, e.ID)
 	}
 	p.inflight.Add(1)
 	return append(q, outMsg{msg: m})

@@ -11,7 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/arbiterhq/arbiter/engine"
+	"github.com/arbiterhq/arbiter/wire"
 )
 
 // ids returns the event ids of msgs, checking that each carries its id as
@@ -234,7 +234,11 @@ func TestPublisherCoreNATS(t *testing.T) {
 	for i := 0; i < 50; i++ {
 		p.Publish(decisionEvent(i))
 	}
-	p.Publish(&engine.OutcomeEvent{Type: "outcome", ID: "out_1", Outcome: "converted", Experiments: []engine.Assignment{}})
+	outcome, err := (&wire.OutcomeEvent{Type: "outcome", ID: "out_1", Outcome: "converted", Experiments: []wire.Assignment{}}).Message()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Publish(outcome)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := p.Close(ctx); err != nil {
@@ -291,7 +295,7 @@ func TestPublisherSeesRefusalsOfALimitedStream(t *testing.T) {
 	for i := 0; i < n; i++ {
 		e := decisionEvent(i)
 		if i == 3 || i == 150 {
-			e.Segments = []string{strings.Repeat("x", 2000)} // over the stream's limit
+			e = decisionEvent(i, strings.Repeat("x", 2000)) // over the stream's limit
 		}
 		p.Publish(e)
 	}

@@ -1,10 +1,10 @@
 package events
 
 import (
-	"encoding/json"
 	"strings"
 
 	"github.com/arbiterhq/arbiter/report"
+	"github.com/arbiterhq/arbiter/wire"
 )
 
 // ReportEvent decodes a message of the stream under prefix for the
@@ -17,14 +17,14 @@ func ReportEvent(prefix string, m Message) report.Event {
 	rest, _ := strings.CutPrefix(m.Subject, prefix+".")
 	switch {
 	case strings.HasPrefix(rest, "decision."):
-		d, err := ParseDecision(m.Data)
+		d, err := wire.ParseDecisionEvent(m.Data)
 		if err != nil {
 			ev.Err = err
 			return ev
 		}
 		ev.Decision = &report.Decision{ID: d.ID, CustomerID: d.CustomerID, Experiments: d.Experiments}
 	case strings.HasPrefix(rest, "outcome."):
-		o, err := ParseOutcome(prefix, m.Subject, m.Data, m.Stored)
+		o, err := wire.ParseOutcome(prefix, m.Subject, m.Data, m.Stored)
 		if err != nil {
 			ev.Err = err
 			return ev
@@ -32,8 +32,8 @@ func ReportEvent(prefix string, m Message) report.Event {
 		ev.Outcome = &report.Outcome{DecisionID: o.DecisionID, CustomerID: o.CustomerID, Type: o.Outcome,
 			Value: o.Value, Currency: o.Currency, Experiments: o.Experiments}
 	case rest == "rules.reloaded":
-		var rr RulesReloaded
-		if err := json.Unmarshal(m.Data, &rr); err != nil {
+		rr, err := wire.ParseRulesReloaded(m.Data)
+		if err != nil {
 			ev.Err = err
 			return ev
 		}

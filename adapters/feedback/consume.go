@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/arbiterhq/arbiter/adapters/events"
+	"github.com/arbiterhq/arbiter/wire"
 )
 
 // ConsumerName is the durable JetStream consumer every replica shares: each
@@ -143,7 +144,7 @@ func (c *consumer) handleJS(ctx context.Context, m jetstream.Msg) {
 		_ = m.Term()
 		return
 	}
-	ev, err := events.ParseOutcome(c.stream.Prefix, m.Subject(), m.Data(), md.Timestamp)
+	ev, err := wire.ParseOutcome(c.stream.Prefix, m.Subject(), m.Data(), md.Timestamp)
 	if err != nil {
 		c.reject(err)
 		_ = m.Term() // never redelivered: it will not parse better next time
@@ -179,7 +180,7 @@ func (c *consumer) runCore(ctx context.Context, nc *nats.Conn) error {
 		case <-ctx.Done():
 			return nil
 		case m := <-ch:
-			ev, err := events.ParseOutcome(c.stream.Prefix, m.Subject, m.Data, time.Now())
+			ev, err := wire.ParseOutcome(c.stream.Prefix, m.Subject, m.Data, time.Now())
 			if err != nil {
 				c.reject(err)
 				continue

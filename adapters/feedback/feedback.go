@@ -30,6 +30,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/arbiterhq/arbiter/engine"
+	"github.com/arbiterhq/arbiter/wire"
 )
 
 // DedupTTL is how long an outcome's id is remembered once counted: longer
@@ -84,7 +85,7 @@ return 1
 // dedupID (""  disables deduplication). It reports whether the outcome was
 // counted now (false: it was counted before, or it names no offer).
 // Revenue is the value of converted outcomes, per currency.
-func (r *Recorder) Record(ctx context.Context, ev *engine.OutcomeEvent, dedupID string) (bool, error) {
+func (r *Recorder) Record(ctx context.Context, ev *wire.OutcomeEvent, dedupID string) (bool, error) {
 	if ev.OfferID == "" {
 		return false, nil
 	}
@@ -93,7 +94,7 @@ func (r *Recorder) Record(ctx context.Context, ev *engine.OutcomeEvent, dedupID 
 		dedup = "1"
 	}
 	cur, minor := "", int64(0)
-	if ev.Outcome == engine.OutcomeConverted && ev.Currency != "" {
+	if ev.Outcome == wire.OutcomeConverted && ev.Currency != "" {
 		cur, minor = ev.Currency, ev.Value.Minor
 	}
 	args := make([]any, 0, 5+len(ev.Experiments))
@@ -175,13 +176,13 @@ func (r *Recorder) Offer(ctx context.Context, offerID string) (*OfferStats, erro
 
 func (c *Counts) add(field string, n int64) {
 	switch field {
-	case engine.OutcomeImpression:
+	case wire.OutcomeImpression:
 		c.Impressions = n
-	case engine.OutcomeAccepted:
+	case wire.OutcomeAccepted:
 		c.Accepted = n
-	case engine.OutcomeDismissed:
+	case wire.OutcomeDismissed:
 		c.Dismissed = n
-	case engine.OutcomeConverted:
+	case wire.OutcomeConverted:
 		c.Converted = n
 	default:
 		if cur, ok := strings.CutPrefix(field, "revenue:"); ok {

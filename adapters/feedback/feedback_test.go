@@ -18,6 +18,7 @@ import (
 
 	"github.com/arbiterhq/arbiter/adapters/events"
 	"github.com/arbiterhq/arbiter/engine"
+	"github.com/arbiterhq/arbiter/wire"
 )
 
 func unique(t *testing.T) string {
@@ -72,18 +73,18 @@ func TestRecordCountsOncePerEvent(t *testing.T) {
 	client, prefix := testRedis(t)
 	rec := NewRecorder(client, prefix)
 	ctx := context.Background()
-	exps := []engine.Assignment{{ID: "disc", Variant: "deep"}}
+	exps := []wire.Assignment{{ID: "disc", Variant: "deep"}}
 	evs := []struct {
-		ev *engine.OutcomeEvent
+		ev *wire.OutcomeEvent
 		id string
 	}{
-		{&engine.OutcomeEvent{OfferID: "vip_10", Outcome: "impression", Experiments: exps}, "out_1"},
-		{&engine.OutcomeEvent{OfferID: "vip_10", Outcome: "accepted", Experiments: exps}, "out_2"},
-		{&engine.OutcomeEvent{OfferID: "vip_10", Outcome: "converted", Value: usd(11250), Currency: "USD", Experiments: exps}, "out_3"},
-		{&engine.OutcomeEvent{OfferID: "vip_10", Outcome: "converted", Value: usd(11250), Currency: "USD", Experiments: exps}, "out_3"}, // redelivered
-		{&engine.OutcomeEvent{OfferID: "vip_10", Outcome: "converted", Value: engine.Money{Minor: 1000}, Currency: "JPY", Experiments: []engine.Assignment{}}, "out_4"},
-		{&engine.OutcomeEvent{OfferID: "vip_10", Outcome: "dismissed", Experiments: []engine.Assignment{{ID: "disc", Variant: "control"}}}, "out_5"},
-		{&engine.OutcomeEvent{OfferID: "", Outcome: "converted"}, "out_6"}, // no offer: nothing to count
+		{&wire.OutcomeEvent{OfferID: "vip_10", Outcome: "impression", Experiments: exps}, "out_1"},
+		{&wire.OutcomeEvent{OfferID: "vip_10", Outcome: "accepted", Experiments: exps}, "out_2"},
+		{&wire.OutcomeEvent{OfferID: "vip_10", Outcome: "converted", Value: usd(11250), Currency: "USD", Experiments: exps}, "out_3"},
+		{&wire.OutcomeEvent{OfferID: "vip_10", Outcome: "converted", Value: usd(11250), Currency: "USD", Experiments: exps}, "out_3"}, // redelivered
+		{&wire.OutcomeEvent{OfferID: "vip_10", Outcome: "converted", Value: engine.Money{Minor: 1000}, Currency: "JPY", Experiments: []wire.Assignment{}}, "out_4"},
+		{&wire.OutcomeEvent{OfferID: "vip_10", Outcome: "dismissed", Experiments: []wire.Assignment{{ID: "disc", Variant: "control"}}}, "out_5"},
+		{&wire.OutcomeEvent{OfferID: "", Outcome: "converted"}, "out_6"}, // no offer: nothing to count
 	}
 	counted := 0
 	for _, e := range evs {
@@ -142,8 +143,12 @@ func TestConsumeFromJetStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, typ := range []string{"impression", "accepted", "converted"} {
-		pub.Publish(&engine.OutcomeEvent{Type: "outcome", ID: "out_" + typ, DecisionID: "dcs_1", CustomerID: "c1", OfferID: "vip_10",
-			Outcome: typ, Value: usd(int64(i * 1000)), Currency: "USD", Experiments: []engine.Assignment{{ID: "disc", Variant: "deep"}}})
+		m, err := (&wire.OutcomeEvent{Type: "outcome", ID: "out_" + typ, DecisionID: "dcs_1", CustomerID: "c1", OfferID: "vip_10",
+			Outcome: typ, Value: usd(int64(i * 1000)), Currency: "USD", Experiments: []wire.Assignment{{ID: "disc", Variant: "deep"}}}).Message()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub.Publish(m)
 	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

@@ -13,6 +13,7 @@ import (
 	"github.com/arbiterhq/arbiter/adapters/metrics"
 	"github.com/arbiterhq/arbiter/adapters/rulefiles"
 	"github.com/arbiterhq/arbiter/rules"
+	"github.com/arbiterhq/arbiter/wire"
 )
 
 // RulesView is the body of GET /v1/rules.
@@ -197,7 +198,7 @@ func (s *Server) writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		s.log.Error("encoding a response", "error", err.Error())
-		s.writeError(ctx, fasthttp.StatusInternalServerError, codeInternal, "internal error encoding the response", "")
+		s.writeError(ctx, fasthttp.StatusInternalServerError, wire.CodeInternal, "internal error encoding the response", "")
 		return
 	}
 	ctx.SetStatusCode(status)
@@ -210,7 +211,7 @@ func (s *Server) getRules(ctx *fasthttp.RequestCtx) {
 	snap := s.o.Rules.Current()
 	if snap == nil {
 		s.writeJSON(ctx, fasthttp.StatusServiceUnavailable, map[string]any{
-			"error":      errorBody{Code: codeNoRuleset, Message: "no ruleset is loaded yet"},
+			"error":      errorBody{Error: wire.Error{Code: wire.CodeNoRuleset, Message: "no ruleset is loaded yet"}},
 			"last_error": errorView(s.o.Rules.LastError()),
 		})
 		return
@@ -218,11 +219,11 @@ func (s *Server) getRules(ctx *fasthttp.RequestCtx) {
 	s.writeJSON(ctx, fasthttp.StatusOK, View(snap, s.o.Rules.LastError(), s.o.Now()))
 }
 
+// errorBody is the spec's error (wire.Error) with the errors of the rule
+// files, for the rules routes.
 type errorBody struct {
-	Code    string          `json:"code"`
-	Message string          `json:"message"`
-	Field   string          `json:"field,omitempty"`
-	Errors  []RuleErrorView `json:"errors,omitempty"`
+	wire.Error
+	Errors []RuleErrorView `json:"errors,omitempty"`
 }
 
 // ReloadView is the body of a successful POST /v1/rules/reload.
@@ -244,7 +245,7 @@ func (s *Server) reloadRules(ctx *fasthttp.RequestCtx) {
 			serving = snap.Ruleset.Version
 		}
 		ev := errorView(s.o.Rules.LastError())
-		body := errorBody{Code: codeInvalidRules, Message: err.Error(), Errors: []RuleErrorView{}}
+		body := errorBody{Error: wire.Error{Code: wire.CodeInvalidRules, Message: err.Error()}, Errors: []RuleErrorView{}}
 		if ev != nil {
 			body.Message, body.Errors = ev.Message, ev.Errors
 		}

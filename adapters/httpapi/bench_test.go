@@ -5,8 +5,6 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
-
-	"github.com/arbiterhq/arbiter/engine"
 )
 
 // BenchmarkDecide measures POST /v1/decide through fasthttp's in-memory
@@ -56,16 +54,3 @@ func BenchmarkDecideHandler(b *testing.B) {
 		}
 	}
 }
-
-// BenchmarkAppendDecision is the response encoder alone.
-func BenchmarkAppendDecision(b *testing.B) {
-	h := newHarness(b, true, nil)
-	d, _ := h.engine.Decide(b.Context(), stubRuleset("v1"), nil, &engineReq)
-	buf := make([]byte, 0, 2048)
-	b.ReportAllocs()
-	for i := 0; i < b.N; i++ {
-		buf = appendDecision(buf[:0], d)
-	}
-}
-
-var engineReq = engine.Request{DecisionID: "dcs_01JDQ8Y3K5R2N7WZ0X4B6M9C1V", CustomerID: "c-1042", Placement: "checkout"}

@@ -10,6 +10,7 @@ import (
 	"github.com/arbiterhq/arbiter/adapters/metrics"
 	"github.com/arbiterhq/arbiter/adapters/rulefiles"
 	"github.com/arbiterhq/arbiter/engine"
+	"github.com/arbiterhq/arbiter/wire"
 )
 
 // rulesetMeta is what the decision path derives once per ruleset: the
@@ -49,7 +50,7 @@ func (s *Server) decide(ctx *fasthttp.RequestCtx) {
 	snap := s.o.Rules.Current()
 	if snap == nil {
 		s.metrics.Decision(otherPlacement, metrics.ResultNoRuleset, 0)
-		s.writeError(ctx, fasthttp.StatusServiceUnavailable, codeNoRuleset,
+		s.writeError(ctx, fasthttp.StatusServiceUnavailable, wire.CodeNoRuleset,
 			"no ruleset is loaded yet; see GET /v1/rules for the last load error", "")
 		return
 	}
@@ -58,7 +59,7 @@ func (s *Server) decide(ctx *fasthttp.RequestCtx) {
 
 	req, err := s.o.DecodeDecide(ctx.PostBody(), rs.Arbitration.MaxActions)
 	if err != nil {
-		var we *engine.WireError
+		var we *wire.Error
 		if errors.As(err, &we) {
 			s.metrics.Decision(otherPlacement, metrics.ResultInvalid, 0)
 			s.writeError(ctx, fasthttp.StatusBadRequest, we.Code, we.Message, we.Field)
@@ -66,7 +67,7 @@ func (s *Server) decide(ctx *fasthttp.RequestCtx) {
 		}
 		s.metrics.Decision(otherPlacement, metrics.ResultError, 0)
 		s.log.Error("decoding a decide request", "error", err.Error())
-		s.writeError(ctx, fasthttp.StatusInternalServerError, codeInternal, "internal error decoding the request", "")
+		s.writeError(ctx, fasthttp.StatusInternalServerError, wire.CodeInternal, "internal error decoding the request", "")
 		return
 	}
 	if req.Now.IsZero() {
@@ -85,7 +86,7 @@ func (s *Server) decide(ctx *fasthttp.RequestCtx) {
 		// degraded (engine.Decide).
 		s.metrics.Decision(placement, metrics.ResultError, 0)
 		s.log.Error("decision failed", "decision_id", req.DecisionID, "error", errString(err))
-		s.writeError(ctx, fasthttp.StatusInternalServerError, codeInternal, "internal error making the decision", "")
+		s.writeError(ctx, fasthttp.StatusInternalServerError, wire.CodeInternal, "internal error making the decision", "")
 		return
 	}
 	result := metrics.ResultOK
@@ -104,15 +105,15 @@ func (s *Server) decide(ctx *fasthttp.RequestCtx) {
 	d.TookUS = took.Microseconds()
 
 	bp := s.getBuf()
-	b := appendDecision((*bp)[:0], d)
+	b := wire.AppendDecision((*bp)[:0], d)
 	ctx.SetStatusCode(fasthttp.StatusOK)
 	ctx.SetContentType("application/json")
 	ctx.SetBody(b)
 	if !req.DryRun && s.o.Sink != nil {
 		// The event is encoded here, into bytes of its own, so that the
 		// publisher holds nothing of the decision (which is pooled).
-		b = appendDecisionEvent(b[:0], d)
-		s.o.Sink.Publish(&engine.EncodedEvent{ID: d.DecisionID, Type: "decision", Key: d.Placement, JSON: bytes.Clone(b)})
+		b = wire.AppendDecisionEvent(b[:0], d)
+		s.o.Sink.Publish(wire.DecisionMessage(d.DecisionID, d.Placement, bytes.Clone(b)))
 	}
 	*bp = b
 	s.putBuf(bp)

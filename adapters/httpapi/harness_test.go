@@ -18,6 +18,7 @@ import (
 	"github.com/arbiterhq/arbiter/adapters/rulefiles"
 	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/rules"
+	"github.com/arbiterhq/arbiter/wire"
 )
 
 // stubRules is a rulefiles.Reloader over a fake compiler: version is what
@@ -118,19 +119,29 @@ func (e *stubEngine) last() (engine.Request, *engine.Profile) {
 // memSink records events.
 type memSink struct {
 	mu  sync.Mutex
-	evs []engine.Event
+	evs []*wire.Message
 }
 
-func (m *memSink) Publish(e engine.Event) {
+func (m *memSink) Publish(e *wire.Message) {
 	m.mu.Lock()
 	m.evs = append(m.evs, e)
 	m.mu.Unlock()
 }
 
-func (m *memSink) events() []engine.Event {
+func (m *memSink) events() []*wire.Message {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return append([]engine.Event(nil), m.evs...)
+	return append([]*wire.Message(nil), m.evs...)
+}
+
+// outcome reads back an outcome event the sink received.
+func outcome(t testing.TB, m *wire.Message) *wire.OutcomeEvent {
+	t.Helper()
+	ev, err := wire.ParseOutcome("arbiter", m.Subject("arbiter"), m.JSON, time.Time{})
+	if err != nil {
+		t.Fatalf("outcome event %s: %v", m.JSON, err)
+	}
+	return ev
 }
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

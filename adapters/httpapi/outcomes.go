@@ -1,93 +1,63 @@
 package httpapi
 
 import (
-	"bytes"
 	"errors"
 	"strconv"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/arbiterhq/arbiter/engine"
+	"github.com/arbiterhq/arbiter/wire"
 )
 
-// outcomes serves POST /v1/outcomes: every outcome becomes an
-// engine.OutcomeEvent carrying the customer's experiment variants,
+// outcomes serves POST /v1/outcomes: every outcome becomes a
+// wire.OutcomeEvent carrying the customer's experiment variants,
 // recomputed from the ruleset in force.
 func (s *Server) outcomes(ctx *fasthttp.RequestCtx) {
 	arrival := s.o.Now()
 	snap := s.o.Rules.Current()
 	if snap == nil {
-		s.writeError(ctx, fasthttp.StatusServiceUnavailable, codeNoRuleset,
+		s.writeError(ctx, fasthttp.StatusServiceUnavailable, wire.CodeNoRuleset,
 			"no ruleset is loaded yet: outcomes need it for their experiment variants", "")
 		return
 	}
 	ins, err := s.o.DecodeOutcomes(ctx.PostBody())
 	if err != nil {
-		var we *engine.WireError
+		var we *wire.Error
 		if errors.As(err, &we) {
 			s.writeError(ctx, fasthttp.StatusBadRequest, we.Code, we.Message, we.Field)
 			return
 		}
 		s.log.Error("decoding outcomes", "error", err.Error())
-		s.writeError(ctx, fasthttp.StatusInternalServerError, codeInternal, "internal error decoding the outcomes", "")
+		s.writeError(ctx, fasthttp.StatusInternalServerError, wire.CodeInternal, "internal error decoding the outcomes", "")
 		return
 	}
 	// Build every event before publishing any: a batch is accepted whole.
-	evs := make([]engine.OutcomeEvent, len(ins))
+	msgs := make([]*wire.Message, len(ins))
 	for i := range ins {
 		in := &ins[i]
-		exp, ok := engine.CurrencyExp(in.Currency)
-		if !ok {
-			exp = 2
-		}
-		var value engine.Money
-		value.Exp = exp
-		if in.HasValue {
-			minor, ok := engine.ToMinor(in.Value, exp)
-			if !ok {
-				s.writeError(ctx, fasthttp.StatusBadRequest, codeInvalidRequest,
-					"the value is out of range", fieldAt(len(ins) > 1 || bytes.Contains(ctx.PostBody(), []byte(`"outcomes"`)), i, "value"))
-				return
-			}
-			value.Minor = minor
-		}
 		var assigned []engine.Assignment
 		if in.CustomerID != "" {
 			assigned = s.o.AssignedVariants(snap.Ruleset, in.CustomerID)
 		}
-		if assigned == nil {
-			assigned = []engine.Assignment{}
+		m, err := wire.NewOutcomeEvent(in, s.ids.next("out_", arrival), arrival, assigned).Message()
+		if err != nil {
+			s.log.Error("encoding an outcome event", "error", err.Error())
+			s.writeError(ctx, fasthttp.StatusInternalServerError, wire.CodeInternal, "internal error encoding the outcomes", "")
+			return
 		}
-		evs[i] = engine.OutcomeEvent{
-			Type:        "outcome",
-			ID:          s.ids.next("out_", arrival),
-			TS:          arrival.UTC(),
-			DecisionID:  in.DecisionID,
-			CustomerID:  in.CustomerID,
-			OfferID:     in.OfferID,
-			Outcome:     in.Type,
-			Value:       value,
-			Currency:    in.Currency,
-			Experiments: assigned,
-		}
+		msgs[i] = m
 	}
-	for i := range evs {
-		s.metrics.Outcome(evs[i].Outcome)
+	for i, m := range msgs {
+		s.metrics.Outcome(ins[i].Type)
 		if s.o.Sink != nil {
-			s.o.Sink.Publish(&evs[i])
+			s.o.Sink.Publish(m)
 		}
 	}
 	b := append(make([]byte, 0, 24), `{"accepted":`...)
-	b = strconv.AppendInt(b, int64(len(evs)), 10)
+	b = strconv.AppendInt(b, int64(len(msgs)), 10)
 	b = append(b, '}')
 	ctx.SetStatusCode(fasthttp.StatusAccepted)
 	ctx.SetContentType("application/json")
 	ctx.SetBody(b)
-}
-
-func fieldAt(batch bool, i int, name string) string {
-	if !batch {
-		return name
-	}
-	return "outcomes[" + strconv.Itoa(i) + "]." + name
 }

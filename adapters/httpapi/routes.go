@@ -6,19 +6,8 @@ import (
 	"strings"
 
 	"github.com/valyala/fasthttp"
-)
 
-// Error codes of the spec, plus invalid_rules (a failed reload, 422).
-const (
-	codeInvalidJSON      = "invalid_json"
-	codeInvalidRequest   = "invalid_request"
-	codeUnauthorized     = "unauthorized"
-	codeNotFound         = "not_found"
-	codeMethodNotAllowed = "method_not_allowed"
-	codePayloadTooLarge  = "payload_too_large"
-	codeInvalidRules     = "invalid_rules"
-	codeNoRuleset        = "no_ruleset"
-	codeInternal         = "internal"
+	"github.com/arbiterhq/arbiter/wire"
 )
 
 type route struct {
@@ -56,14 +45,14 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 	case "/metrics":
 		r = &routeMetrics
 	default:
-		s.writeError(ctx, fasthttp.StatusNotFound, codeNotFound,
+		s.writeError(ctx, fasthttp.StatusNotFound, wire.CodeNotFound,
 			"no route "+strings.ToValidUTF8(string(ctx.Path()), "?")+
 				": the routes are POST /v1/decide, POST /v1/outcomes, GET /v1/rules, POST /v1/rules/reload, GET /healthz, GET /readyz, GET /metrics", "")
 		return
 	}
 	if r.v1 && !s.auth.allowed(ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)) {
 		ctx.Response.Header.Set(fasthttp.HeaderWWWAuthenticate, `Bearer realm="arbiter"`)
-		s.writeError(ctx, fasthttp.StatusUnauthorized, codeUnauthorized,
+		s.writeError(ctx, fasthttp.StatusUnauthorized, wire.CodeUnauthorized,
 			"missing or wrong API key: send the header Authorization: Bearer YOUR_KEY", "")
 		return
 	}
@@ -76,34 +65,22 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 	}
 	if !ok {
 		ctx.Response.Header.Set(fasthttp.HeaderAllow, r.allow)
-		s.writeError(ctx, fasthttp.StatusMethodNotAllowed, codeMethodNotAllowed,
+		s.writeError(ctx, fasthttp.StatusMethodNotAllowed, wire.CodeMethodNotAllowed,
 			"method "+strings.ToValidUTF8(string(m), "?")+" is not allowed on "+string(ctx.Path())+": use "+r.allow, "")
 		return
 	}
 	r.handler(s, ctx)
 }
 
-// writeError writes the spec's error shape.
+// writeError writes the spec's error shape (wire.AppendError).
 func (s *Server) writeError(ctx *fasthttp.RequestCtx, status int, code, message, field string) {
 	bp := s.getBuf()
-	b := appendErrorBody((*bp)[:0], code, message, field)
+	b := wire.AppendError((*bp)[:0], code, message, field)
 	ctx.SetStatusCode(status)
 	ctx.SetContentType("application/json")
 	ctx.SetBody(b)
 	*bp = b
 	s.putBuf(bp)
-}
-
-func appendErrorBody(b []byte, code, message, field string) []byte {
-	b = append(b, `{"error":{"code":`...)
-	b = appendString(b, code)
-	b = append(b, `,"message":`...)
-	b = appendString(b, message)
-	if field != "" {
-		b = append(b, `,"field":`...)
-		b = appendString(b, field)
-	}
-	return append(b, "}}"...)
 }
 
 func (s *Server) getBuf() *[]byte { return s.bufs.Get().(*[]byte) }

@@ -3,9 +3,10 @@
 // GET /readyz and GET /metrics, with API-key auth, body limits, the spec's
 // error shape and graceful shutdown. docs/api.md describes it for callers.
 //
-// Nothing of a fasthttp.RequestCtx is kept once a handler returns: the
-// decoders copy what they keep, and events are built from the engine's own
-// copies.
+// Requests are decoded, and decisions and events encoded, by package
+// wire. Nothing of a fasthttp.RequestCtx is kept once a handler returns:
+// the decoders copy what they keep, and events are encoded into bytes of
+// their own.
 package httpapi
 
 import (
@@ -28,6 +29,7 @@ import (
 	"github.com/arbiterhq/arbiter/adapters/rulefiles"
 	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/rules"
+	"github.com/arbiterhq/arbiter/wire"
 )
 
 // Defaults of Options.
@@ -51,6 +53,13 @@ type Rules interface {
 	Reload(trigger string) (*rulefiles.Snapshot, error)
 }
 
+// Sink receives the events of decisions and outcomes, encoded
+// (*events.Publisher is one). Publish must not block; it may keep m, which
+// shares no memory with the request or the (pooled) decision.
+type Sink interface {
+	Publish(m *wire.Message)
+}
+
 // Check reports the state of a dependency for /readyz: nil when it is
 // reachable.
 type Check func(ctx context.Context) error
@@ -60,7 +69,7 @@ type Options struct {
 	Rules  Rules
 	Engine Decider
 	// Sink receives decision and outcome events; nil: they are dropped.
-	Sink engine.EventSink
+	Sink Sink
 	// Metrics; nil: a fresh set (served at /metrics).
 	Metrics *metrics.Metrics
 	// Logger; nil: slog.Default().
@@ -81,10 +90,10 @@ type Options struct {
 	Now func() time.Time
 
 	// DecodeDecide, DecodeOutcomes and AssignedVariants default to
-	// engine.DecodeDecide, engine.DecodeOutcomes and the experiments
-	// formula; tests replace them.
+	// wire.DecodeDecide, wire.DecodeOutcomes and the experiments formula;
+	// tests replace them.
 	DecodeDecide     func(body []byte, maxActions int) (*engine.Request, error)
-	DecodeOutcomes   func(body []byte) ([]engine.OutcomeInput, error)
+	DecodeOutcomes   func(body []byte) ([]wire.Outcome, error)
 	AssignedVariants func(rs *rules.Ruleset, customerID string) []engine.Assignment
 }
 
@@ -124,10 +133,10 @@ func New(o Options) (*Server, error) {
 		o.Metrics = metrics.New()
 	}
 	if o.DecodeDecide == nil {
-		o.DecodeDecide = engine.DecodeDecide
+		o.DecodeDecide = wire.DecodeDecide
 	}
 	if o.DecodeOutcomes == nil {
-		o.DecodeOutcomes = engine.DecodeOutcomes
+		o.DecodeOutcomes = wire.DecodeOutcomes
 	}
 	if o.AssignedVariants == nil {
 		o.AssignedVariants = defaultAssignedVariants
@@ -176,7 +185,7 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 				s.log.Error("panic serving a request", "path", string(ctx.Path()), "panic", fmt.Sprint(p),
 					"stack", string(debug.Stack()))
 				ctx.Response.Reset()
-				s.writeError(ctx, fasthttp.StatusInternalServerError, codeInternal, "internal error", "")
+				s.writeError(ctx, fasthttp.StatusInternalServerError, wire.CodeInternal, "internal error", "")
 			}
 		}()
 		s.route(ctx)
@@ -186,16 +195,16 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 // errorHandler answers requests fasthttp could not read.
 func (s *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
 	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
-		s.writeError(ctx, fasthttp.StatusRequestEntityTooLarge, codePayloadTooLarge,
+		s.writeError(ctx, fasthttp.StatusRequestEntityTooLarge, wire.CodePayloadTooLarge,
 			fmt.Sprintf("the request body is larger than the limit of %d bytes (--max-body)", s.o.MaxBody), "")
 		return
 	}
 	var small *fasthttp.ErrSmallBuffer
 	if errors.As(err, &small) {
-		s.writeError(ctx, fasthttp.StatusRequestHeaderFieldsTooLarge, codeInvalidRequest, "the request headers are too large", "")
+		s.writeError(ctx, fasthttp.StatusRequestHeaderFieldsTooLarge, wire.CodeInvalidRequest, "the request headers are too large", "")
 		return
 	}
-	s.writeError(ctx, fasthttp.StatusBadRequest, codeInvalidRequest, "malformed HTTP request: "+err.Error(), "")
+	s.writeError(ctx, fasthttp.StatusBadRequest, wire.CodeInvalidRequest, "malformed HTTP request: "+err.Error(), "")
 }
 
 type fasthttpLogger struct{ l *slog.Logger }

@@ -11,6 +11,7 @@ import (
 	"github.com/arbiterhq/arbiter/adapters/metrics"
 	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/rules"
+	"github.com/arbiterhq/arbiter/wire"
 )
 
 const decideBody = `{"customer_id": "c-1042", "placement": "checkout", "channel": "web",
@@ -48,8 +49,11 @@ func TestDecideOK(t *testing.T) {
 		t.Errorf("the handler looked the profile up (%+v): the engine does", p)
 	}
 	evs := h.sink.events()
-	if len(evs) != 1 || evs[0].EventID() != id || evs[0].Subject("arbiter") != "arbiter.decision.checkout" {
+	if len(evs) != 1 || evs[0].ID != id || evs[0].Subject("arbiter") != "arbiter.decision.checkout" {
 		t.Fatalf("events %v", evs)
+	}
+	if ev, err := wire.ParseDecisionEvent(evs[0].JSON); err != nil || ev.ID != id || ev.Placement != "checkout" {
+		t.Fatalf("event %s: %+v, %v", evs[0].JSON, ev, err)
 	}
 }
 
@@ -351,13 +355,13 @@ func TestOutcomes(t *testing.T) {
 	if len(evs) != 3 {
 		t.Fatalf("%d events", len(evs))
 	}
-	first := evs[0].(*engine.OutcomeEvent)
-	if !strings.HasPrefix(first.ID, "out_") || first.Value.String() != "108.45" || first.Outcome != "converted" ||
-		len(first.Experiments) != 1 || first.Subject("arbiter") != "arbiter.outcome.converted" {
+	first := outcome(t, evs[0])
+	if !strings.HasPrefix(first.ID, "out_") || first.ID != evs[0].ID || first.Value.String() != "108.45" || first.Outcome != "converted" ||
+		len(first.Experiments) != 1 || evs[0].Subject("arbiter") != "arbiter.outcome.converted" {
 		t.Errorf("event %+v", first)
 	}
-	if anon := evs[2].(*engine.OutcomeEvent); anon.Experiments == nil || len(anon.Experiments) != 0 {
-		t.Errorf("an anonymous outcome's experiments should be []: %+v", anon.Experiments)
+	if anon := outcome(t, evs[2]); !strings.Contains(string(evs[2].JSON), `"experiments":[]`) || len(anon.Experiments) != 0 {
+		t.Errorf("an anonymous outcome's experiments should be []: %s", evs[2].JSON)
 	}
 }
 
@@ -398,5 +402,35 @@ func TestShutdownFinishesInFlight(t *testing.T) {
 	}
 	if err := <-shut; err != nil {
 		t.Errorf("shutdown: %v", err)
+	}
+}
+
+// TestOutcomeValueKeptExact: every value the decoder accepts (up to 2^53
+// minor units of the currency) is answered 202 and published exactly, in
+// minor units: no float between the decoder and the event.
+func TestOutcomeValueKeptExact(t *testing.T) {
+	cases := []struct{ value, currency string }{
+		{"108.45", "USD"},
+		{"2000000000000000", "JPY"},  // 2e15 yen: within 2^53 minor units
+		{"9007199254740992", "JPY"},  // 2^53 yen: the decoder's bound
+		{"90071992547409.91", "USD"}, // 2^53 - 1 cents: not exact as a float
+		{"9007199254740.991", "BHD"}, // 2^53 - 1 fils
+		{"0.07", "USD"},
+	}
+	for _, c := range cases {
+		t.Run(c.value+"_"+c.currency, func(t *testing.T) {
+			h := newHarness(t, true, nil)
+			r := h.do("POST", "/v1/outcomes", `{"decision_id": "dcs_1", "offer_id": "vip_10", "type": "converted", "value": `+c.value+`, "currency": "`+c.currency+`"}`)
+			if r.status != 202 {
+				t.Fatalf("value %s %s: %d %s", c.value, c.currency, r.status, r.body)
+			}
+			evs := h.sink.events()
+			if len(evs) != 1 {
+				t.Fatalf("%d events", len(evs))
+			}
+			if got := outcome(t, evs[0]).Value.String(); got != c.value {
+				t.Errorf("event value %s, want %s", got, c.value)
+			}
+		})
 	}
 }

@@ -6,7 +6,7 @@ import (
 	"math"
 	"testing"
 
-	"github.com/arbiterhq/arbiter/engine"
+	"github.com/arbiterhq/arbiter/wire"
 )
 
 func ids(n int) []string {
@@ -82,9 +82,9 @@ func TestMixBodiesDecode(t *testing.T) {
 		if err := json.Unmarshal(body, &raw); err != nil {
 			t.Fatalf("body %d is not JSON: %v\n%s", i, err, body)
 		}
-		req, err := engine.DecodeDecide(body, 3)
+		req, err := wire.DecodeDecide(body, 3)
 		if err != nil {
-			t.Fatalf("body %d rejected by engine.DecodeDecide: %v\n%s", i, err, body)
+			t.Fatalf("body %d rejected by wire.DecodeDecide: %v\n%s", i, err, body)
 		}
 		id, _ := raw["customer_id"].(string)
 		switch d.Kind {

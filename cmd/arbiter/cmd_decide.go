@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/ruletest"
+	"github.com/arbiterhq/arbiter/wire"
 )
 
 const decideHelp = `Usage: arbiter decide --rules DIR --profile FILE.json [--request FILE.json] [--now RFC3339]
@@ -92,7 +92,7 @@ func cmdDecide(ctx context.Context, args []string, s stdio) int {
 	}
 	req, p, err := ruletest.PrepareJSON(rs, profile, requestBody)
 	if err != nil {
-		var we *engine.WireError
+		var we *wire.Error
 		switch {
 		case errors.As(err, &we):
 			return fail("%s: %s (%s)", *requestFile, we.Error(), we.Code)
@@ -113,12 +113,12 @@ func cmdDecide(ctx context.Context, args []string, s stdio) int {
 		return fail("%v", err)
 	}
 	d.TookUS = time.Since(start).Microseconds()
-	out, err := json.MarshalIndent(d, "", "  ")
-	if err != nil {
+	var out bytes.Buffer
+	if err := json.Indent(&out, wire.AppendDecision(nil, d), "", "  "); err != nil {
 		return fail("writing the decision: %v", err)
 	}
-	out = append(out, '\n')
-	if _, err := s.Out.Write(out); err != nil {
+	out.WriteByte('\n')
+	if _, err := s.Out.Write(out.Bytes()); err != nil {
 		return fail("%v", err)
 	}
 	return exitOK

@@ -11,9 +11,9 @@ import (
 	"strings"
 
 	"github.com/arbiterhq/arbiter/adapters/rulefiles"
-	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/rules"
 	"github.com/arbiterhq/arbiter/ruletest"
+	"github.com/arbiterhq/arbiter/wire"
 )
 
 const rulesTestHelp = `Usage: arbiter rules test DIR [--format text|json] [--run REGEXP]
@@ -170,7 +170,7 @@ type testResultJSON struct {
 	Error       string              `json:"error,omitempty"`
 	Mismatches  []ruletest.Mismatch `json:"mismatches"`
 	Explanation []string            `json:"explanation,omitempty"`
-	Decision    *engine.Decision    `json:"decision,omitempty"` // failed cases only
+	Decision    json.RawMessage     `json:"decision,omitempty"` // failed cases only, as wire.AppendDecision writes it
 }
 
 func writeTestJSON(w io.Writer, dir string, results []ruletest.Result, passed, failed int) {
@@ -191,7 +191,9 @@ func writeTestJSON(w io.Writer, dir string, results []ruletest.Result, passed, f
 		}
 		if !r.Pass {
 			j.Explanation = ruletest.Explanation(r.Decision)
-			j.Decision = r.Decision
+			if r.Decision != nil {
+				j.Decision = wire.AppendDecision(nil, r.Decision)
+			}
 		}
 		out.Results = append(out.Results, j)
 	}

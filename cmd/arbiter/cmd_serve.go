@@ -298,7 +298,7 @@ func runServer(ctx context.Context, cfg serveConfig, keys []string, src rulesSou
 			if r.Snapshot != nil {
 				cur = r.Snapshot.Ruleset
 			}
-			p.Publish(events.NewRulesReloaded(time.Now(), cur, prev, r.Err))
+			publishReloaded(p, log, time.Now(), cur, prev, r.Err)
 		}
 	}}
 	dir := src.dir
@@ -384,7 +384,7 @@ func runServer(ctx context.Context, cfg serveConfig, keys []string, src rulesSou
 		return metrics.EventStats{Published: st.Published, Buffered: st.Buffered, Dropped: st.Dropped}
 	})
 	sink.Store(pub)
-	pub.Publish(events.NewRulesReloaded(snap.LoadedAt, snap.Ruleset, "", nil))
+	publishReloaded(pub, log, snap.LoadedAt, snap.Ruleset, "", nil)
 
 	// Caps and budgets: the Redis ledger, one round trip per decision. With
 	// the embedded Redis there is one process and so one replica: the

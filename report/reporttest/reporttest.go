@@ -12,6 +12,7 @@ import (
 
 	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/report"
+	"github.com/arbiterhq/arbiter/wire"
 )
 
 // Experiment is the id of the example's experiment.
@@ -44,14 +45,14 @@ func Stored(i int) time.Time {
 // P = 0.2098467). Sample ratio: [5 6] against 50:50,
 // chi² = 2·0.5²/5.5 = 0.0909091, P = 0.7630246.
 func Events() []report.Event {
-	exp := func(v string) []engine.Assignment {
-		return []engine.Assignment{{ID: "other", Variant: "a"}, {ID: Experiment, Variant: v}}
+	exp := func(v string) []wire.Assignment {
+		return []wire.Assignment{{ID: "other", Variant: "a"}, {ID: Experiment, Variant: v}}
 	}
 	dec := func(id, cust, v string) report.Event {
 		return report.Event{Decision: &report.Decision{ID: id, CustomerID: cust, Experiments: exp(v)}}
 	}
 	usd := func(minor int64) engine.Money { return engine.Money{Minor: minor, Exp: 2} }
-	out := func(typ, decID, cust string, value engine.Money, as []engine.Assignment) report.Event {
+	out := func(typ, decID, cust string, value engine.Money, as []wire.Assignment) report.Event {
 		return report.Event{Outcome: &report.Outcome{DecisionID: decID, CustomerID: cust, Type: typ, Value: value, Currency: "USD", Experiments: as}}
 	}
 	evs := []report.Event{
@@ -60,7 +61,7 @@ func Events() []report.Event {
 		}}},
 		dec("dcs_c1a", "c1", "control"), dec("dcs_c1b", "c1", "control"),
 		dec("dcs_d1a", "d1", "deep"), dec("dcs_d1b", "d1", "deep"),
-		{Decision: &report.Decision{ID: "dcs_z1", CustomerID: "z1", Experiments: []engine.Assignment{}}},
+		{Decision: &report.Decision{ID: "dcs_z1", CustomerID: "z1", Experiments: []wire.Assignment{}}},
 	}
 	for _, c := range []string{"c2", "c3", "c4", "c5"} {
 		evs = append(evs, dec("dcs_"+c, c, "control"))
@@ -68,19 +69,19 @@ func Events() []report.Event {
 	for _, d := range []string{"d2", "d3", "d4", "d5"} {
 		evs = append(evs, dec("dcs_"+d, d, "deep"))
 	}
-	none := []engine.Assignment{}
+	none := []wire.Assignment{}
 	evs = append(evs,
-		out(engine.OutcomeImpression, "dcs_c1a", "c1", usd(0), exp("control")),
-		out(engine.OutcomeImpression, "dcs_d1b", "d1", usd(0), exp("deep")),
-		out(engine.OutcomeConverted, "dcs_c3", "c3", usd(1000), exp("control")),
-		out(engine.OutcomeConverted, "dcs_c4", "c4", usd(2000), exp("control")),
-		out(engine.OutcomeConverted, "dcs_c5", "c5", usd(3000), none),
-		out(engine.OutcomeConverted, "dcs_d2", "d2", usd(1000), exp("deep")),
-		out(engine.OutcomeConverted, "dcs_d3", "d3", usd(2000), exp("deep")),
-		out(engine.OutcomeConverted, "dcs_d4", "d4", usd(3000), exp("deep")),
-		out(engine.OutcomeConverted, "dcs_d5", "d5", usd(4000), exp("deep")),
-		out(engine.OutcomeConverted, "dcs_not_in_stream", "d6", usd(5000), exp("deep")),
-		out(engine.OutcomeConverted, "dcs_z1", "z1", usd(500), none),
+		out(wire.OutcomeImpression, "dcs_c1a", "c1", usd(0), exp("control")),
+		out(wire.OutcomeImpression, "dcs_d1b", "d1", usd(0), exp("deep")),
+		out(wire.OutcomeConverted, "dcs_c3", "c3", usd(1000), exp("control")),
+		out(wire.OutcomeConverted, "dcs_c4", "c4", usd(2000), exp("control")),
+		out(wire.OutcomeConverted, "dcs_c5", "c5", usd(3000), none),
+		out(wire.OutcomeConverted, "dcs_d2", "d2", usd(1000), exp("deep")),
+		out(wire.OutcomeConverted, "dcs_d3", "d3", usd(2000), exp("deep")),
+		out(wire.OutcomeConverted, "dcs_d4", "d4", usd(3000), exp("deep")),
+		out(wire.OutcomeConverted, "dcs_d5", "d5", usd(4000), exp("deep")),
+		out(wire.OutcomeConverted, "dcs_not_in_stream", "d6", usd(5000), exp("deep")),
+		out(wire.OutcomeConverted, "dcs_z1", "z1", usd(500), none),
 		report.Event{Err: errors.New("not json")},
 	)
 	for i := range evs {

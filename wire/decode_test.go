@@ -1,4 +1,4 @@
-package engine
+package wire
 
 import (
 	"encoding/json"
@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/arbiterhq/arbiter/engine"
 )
 
 const specDecideBody = `{
@@ -33,39 +35,39 @@ func TestDecodeDecideValid(t *testing.T) {
 	cases := []struct {
 		name string
 		body string
-		want Request
+		want engine.Request
 	}{
-		{"spec example", specDecideBody, Request{
+		{"spec example", specDecideBody, engine.Request{
 			CustomerID: "c-1042", Placement: "checkout", Channel: "web",
-			Cart: Cart{Currency: "USD", Items: []Item{
+			Cart: engine.Cart{Currency: "USD", Items: []engine.Item{
 				{SKU: "SHOE-1", Category: "shoes", Price: 6025, Quantity: 2},
 				{SKU: "SOCK-3", Category: "accessories", Price: 450, Quantity: 1},
 			}},
 			Context: map[string]any{"country": "US", "device": "mobile", "utm_source": "newsletter"},
 			Limit:   2,
 		}},
-		{"empty object: defaults", `{}`, Request{Placement: "default"}},
+		{"empty object: defaults", `{}`, engine.Request{Placement: "default"}},
 		{"nulls are absent", `{"customer_id":null,"placement":null,"channel":null,"cart":null,"context":null,"limit":null,"explain":null,"dry_run":null,"now":null}`,
-			Request{Placement: "default"}},
+			engine.Request{Placement: "default"}},
 		{"cart total ignored, currency after items", `{"cart":{"total":"whatever","items":[{"sku":"A","price":1.005e3,"quantity":3,"tags":["sale","new"]}],"currency":"USD"}}`,
-			Request{Placement: "default", Cart: Cart{Currency: "USD", Items: []Item{{SKU: "A", Price: 100500, Quantity: 3, Tags: []string{"sale", "new"}}}}}},
+			engine.Request{Placement: "default", Cart: engine.Cart{Currency: "USD", Items: []engine.Item{{SKU: "A", Price: 100500, Quantity: 3, Tags: []string{"sale", "new"}}}}}},
 		{"JPY whole numbers", `{"cart":{"currency":"JPY","items":[{"sku":"A","price":1250,"quantity":1}]}}`,
-			Request{Placement: "default", Cart: Cart{Currency: "JPY", Items: []Item{{SKU: "A", Price: 1250, Quantity: 1}}}}},
+			engine.Request{Placement: "default", Cart: engine.Cart{Currency: "JPY", Items: []engine.Item{{SKU: "A", Price: 1250, Quantity: 1}}}}},
 		{"KWD three decimals, trailing zeros fine", `{"cart":{"currency":"KWD","items":[{"sku":"A","price":1.1250,"quantity":1.0}]}}`,
-			Request{Placement: "default", Cart: Cart{Currency: "KWD", Items: []Item{{SKU: "A", Price: 1125, Quantity: 1}}}}},
-		{"empty cart", `{"cart":{"currency":"EUR"}}`, Request{Placement: "default", Cart: Cart{Currency: "EUR"}}},
+			engine.Request{Placement: "default", Cart: engine.Cart{Currency: "KWD", Items: []engine.Item{{SKU: "A", Price: 1125, Quantity: 1}}}}},
+		{"empty cart", `{"cart":{"currency":"EUR"}}`, engine.Request{Placement: "default", Cart: engine.Cart{Currency: "EUR"}}},
 		{"context types, null dropped", `{"context":{"n":1.5,"b":true,"arr":["a",2,false],"gone":null,"esc\u00e9":"x\"y"}}`,
-			Request{Placement: "default", Context: map[string]any{"n": 1.5, "b": true, "arr": []any{"a", 2.0, false}, "escé": "x\"y"}}},
+			engine.Request{Placement: "default", Context: map[string]any{"n": 1.5, "b": true, "arr": []any{"a", 2.0, false}, "escé": "x\"y"}}},
 		{"dry run with now", `{"dry_run":true,"now":"2026-11-28T12:00:00+08:00","explain":true}`,
-			Request{Placement: "default", DryRun: true, Explain: true, Now: now}},
+			engine.Request{Placement: "default", DryRun: true, Explain: true, Now: now}},
 		{"now before dry_run", `{"now":"2026-11-28T12:00:00+08:00","dry_run":true}`,
-			Request{Placement: "default", DryRun: true, Now: now}},
-		{"limit at max, escaped key", `{"limit":3,"dry\u005frun":true}`, Request{Placement: "default", Limit: 3, DryRun: true}},
-		{"unicode customer id", `{"customer_id":"ç-\ud83d\ude00","placement":"Check_out-2"}`, Request{Placement: "Check_out-2", CustomerID: "ç-😀"}},
+			engine.Request{Placement: "default", DryRun: true, Now: now}},
+		{"limit at max, escaped key", `{"limit":3,"dry\u005frun":true}`, engine.Request{Placement: "default", Limit: 3, DryRun: true}},
+		{"unicode customer id", `{"customer_id":"ç-\ud83d\ude00","placement":"Check_out-2"}`, engine.Request{Placement: "Check_out-2", CustomerID: "ç-😀"}},
 		{"zero price", `{"cart":{"currency":"USD","items":[{"sku":"FREE","price":0,"quantity":1}]}}`,
-			Request{Placement: "default", Cart: Cart{Currency: "USD", Items: []Item{{SKU: "FREE", Price: 0, Quantity: 1}}}}},
+			engine.Request{Placement: "default", Cart: engine.Cart{Currency: "USD", Items: []engine.Item{{SKU: "FREE", Price: 0, Quantity: 1}}}}},
 		{"negative zero price", `{"cart":{"currency":"USD","items":[{"sku":"FREE","price":-0.0,"quantity":1}]}}`,
-			Request{Placement: "default", Cart: Cart{Currency: "USD", Items: []Item{{SKU: "FREE", Price: 0, Quantity: 1}}}}},
+			engine.Request{Placement: "default", Cart: engine.Cart{Currency: "USD", Items: []engine.Item{{SKU: "FREE", Price: 0, Quantity: 1}}}}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -106,6 +108,8 @@ func TestDecodeDecideErrors(t *testing.T) {
 		{"unknown field with suggestion", `{"dryrun":true}`, CodeInvalidRequest, "dryrun", `did you mean "dry_run"?`},
 		{"unknown field typo", `{"placment":"x"}`, CodeInvalidRequest, "placment", `did you mean "placement"?`},
 		{"unknown field far", `{"zzz":1}`, CodeInvalidRequest, "zzz", "the fields of the request are customer_id"},
+		{"unknown field, case and dashes", `{"Dry-Run":true}`, CodeInvalidRequest, "Dry-Run", `did you mean "dry_run"?`},
+		{"unknown field, swapped letters", `{"cahnnel":"web"}`, CodeInvalidRequest, "cahnnel", `did you mean "channel"?`},
 		{"duplicate field", `{"limit":1,"limit":2}`, CodeInvalidRequest, "limit", "twice"},
 		{"customer_id number", `{"customer_id":42}`, CodeInvalidRequest, "customer_id", "must be a string"},
 		{"customer_id empty", `{"customer_id":""}`, CodeInvalidRequest, "customer_id", "anonymous"},
@@ -170,9 +174,9 @@ func TestDecodeDecideErrors(t *testing.T) {
 			if req != nil {
 				t.Errorf("request %+v with an error", req)
 			}
-			var we *WireError
+			var we *Error
 			if !errors.As(err, &we) {
-				t.Fatalf("error %v (%T), want a *WireError", err, err)
+				t.Fatalf("error %v (%T), want a *Error", err, err)
 			}
 			if we.Code != c.code || we.Field != c.field || !strings.Contains(we.Message, c.msg) {
 				t.Errorf("got %s field %q: %s\nwant %s field %q containing %q", we.Code, we.Field, we.Message, c.code, c.field, c.msg)
@@ -209,7 +213,7 @@ func TestDecodeOutcomes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []OutcomeInput{{DecisionID: "dcs_1", CustomerID: "c-1042", OfferID: "vip_10", Type: "converted", Value: 108.45, HasValue: true, Currency: "USD"}}
+	want := []Outcome{{DecisionID: "dcs_1", CustomerID: "c-1042", OfferID: "vip_10", Type: "converted", Value: engine.Money{Minor: 10845, Exp: 2}, Currency: "USD"}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("single: got %+v want %+v", got, want)
 	}
@@ -218,7 +222,7 @@ func TestDecodeOutcomes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want = append(want, OutcomeInput{DecisionID: "dcs_2", OfferID: "x", Type: "impression", Currency: "JPY"})
+	want = append(want, Outcome{DecisionID: "dcs_2", OfferID: "x", Type: "impression", Value: engine.Money{Exp: 0}, Currency: "JPY"})
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("batch: got %+v want %+v", got, want)
 	}
@@ -235,7 +239,7 @@ func TestDecodeOutcomes(t *testing.T) {
 		t.Errorf("%d outcomes: %d, %v", MaxOutcomes, len(got), err)
 	}
 	_, err = DecodeOutcomes([]byte(many.String() + `,{"decision_id":"d","offer_id":"o","type":"accepted"}]}`))
-	if we := (*WireError)(nil); !errors.As(err, &we) || we.Field != "outcomes" || !strings.Contains(we.Message, "at most 1000") {
+	if we := (*Error)(nil); !errors.As(err, &we) || we.Field != "outcomes" || !strings.Contains(we.Message, "at most 1000") {
 		t.Errorf("1001 outcomes: %v", err)
 	}
 }
@@ -269,9 +273,9 @@ func TestDecodeOutcomesErrors(t *testing.T) {
 			if outs != nil {
 				t.Errorf("outcomes %+v with an error", outs)
 			}
-			var we *WireError
+			var we *Error
 			if !errors.As(err, &we) {
-				t.Fatalf("error %v (%T), want a *WireError", err, err)
+				t.Fatalf("error %v (%T), want a *Error", err, err)
 			}
 			if we.Code != c.code || we.Field != c.field || !strings.Contains(we.Message, c.msg) {
 				t.Errorf("got %s field %q: %s\nwant %s field %q containing %q", we.Code, we.Field, we.Message, c.code, c.field, c.msg)
@@ -281,7 +285,7 @@ func TestDecodeOutcomesErrors(t *testing.T) {
 }
 
 // TestParseDecimalMatchesToMinor: for every amount the decoder accepts,
-// its exact reading agrees with ToMinor on the float encoding/json would
+// its exact reading agrees with engine.ToMinor on the float encoding/json would
 // have produced.
 func TestParseDecimalMatchesToMinor(t *testing.T) {
 	cases := []struct {
@@ -314,9 +318,38 @@ func TestParseDecimalMatchesToMinor(t *testing.T) {
 		}
 		if ok && exact && len(strings.Trim(strings.NewReplacer(".", "", "-", "").Replace(strings.Split(c.txt, "e")[0]), "0")) <= 15 {
 			f, _ := strconv.ParseFloat(c.txt, 64)
-			if m, ok2 := ToMinor(f, c.exp); ok2 && m != v {
-				t.Errorf("parseDecimal(%s) = %d, ToMinor = %d", c.txt, v, m)
+			if m, ok2 := engine.ToMinor(f, c.exp); ok2 && m != v {
+				t.Errorf("parseDecimal(%s) = %d, engine.ToMinor = %d", c.txt, v, m)
 			}
+		}
+	}
+}
+
+func TestRoundDecimal(t *testing.T) {
+	cases := []struct {
+		txt  string
+		exp  int8
+		want int64
+		ok   bool
+	}{
+		{"1.005", 2, 101, true},
+		{"1.004999", 2, 100, true},
+		{"-1.005", 2, -101, true},
+		{"-0.005", 2, -1, true},
+		{"0.005", 2, 1, true},
+		{"0.0049", 2, 0, true},
+		{"5e-3", 2, 1, true},
+		{"5e-4", 2, 0, true},
+		{"0.5", 0, 1, true},
+		{"2000000000000000", 0, 2e15, true},
+		{"9007199254740.991", 3, 1<<53 - 1, true},
+		{"90071992547409.915", 2, 1 << 53, true},
+		{"90071992547409.925", 2, 0, false},
+		{"1e400", 2, 0, false},
+	}
+	for _, c := range cases {
+		if got, ok := roundDecimal([]byte(c.txt), c.exp); got != c.want || ok != c.ok {
+			t.Errorf("roundDecimal(%s, %d) = %d, %v; want %d, %v", c.txt, c.exp, got, ok, c.want, c.ok)
 		}
 	}
 }
@@ -337,9 +370,9 @@ func FuzzDecodeDecide(f *testing.F) {
 			if err == nil {
 				return
 			}
-			var we *WireError
+			var we *Error
 			if !errors.As(err, &we) || (we.Code != CodeInvalidJSON && we.Code != CodeInvalidRequest) || we.Message == "" {
-				t.Fatalf("error %v (%T) is not a *WireError with a code", err, err)
+				t.Fatalf("error %v (%T) is not a *Error with a code", err, err)
 			}
 		}
 		req, err := DecodeDecide(body, 3)
@@ -349,7 +382,7 @@ func FuzzDecodeDecide(f *testing.F) {
 				t.Fatalf("accepted invalid JSON %q", body)
 			}
 			var total int64
-			exp, _ := CurrencyExp(req.Cart.Currency)
+			exp, _ := engine.CurrencyExp(req.Cart.Currency)
 			for _, it := range req.Cart.Items {
 				if it.Price < 0 || it.Quantity < 1 || it.Quantity > MaxQuantity || it.SKU == "" {
 					t.Fatalf("accepted item %+v", it)
@@ -417,7 +450,7 @@ func BenchmarkDecodeDecideStdlib(b *testing.B) {
 
 // FuzzParseDecimal: on every amount a caller can write with at most 15
 // significant digits (what a float64 holds), the exact reading agrees with
-// ToMinor.
+// engine.ToMinor.
 func FuzzParseDecimal(f *testing.F) {
 	f.Add(60.25, uint8(2))
 	f.Add(1.005, uint8(3))
@@ -431,11 +464,21 @@ func FuzzParseDecimal(f *testing.F) {
 		txt := strconv.FormatFloat(major, 'g', -1, 64)
 		v, exact, ok := parseDecimal([]byte(txt), exp)
 		digits := strings.Trim(strings.NewReplacer(".", "", "-", "").Replace(strings.Split(txt, "e")[0]), "0")
-		if !ok || !exact || len(digits) > 15 {
+		if len(digits) > 15 {
 			return
 		}
-		if m, ok2 := ToMinor(major, exp); ok2 && m != v {
-			t.Fatalf("%s at exp %d: parseDecimal %d, ToMinor %d", txt, exp, v, m)
+		// Rounded, the exact reading agrees with ToMinor's on the float
+		// (ToMinor rounds the shortest decimal form of the float: txt).
+		if r, ok1 := roundDecimal([]byte(txt), exp); ok1 {
+			if m, ok2 := engine.ToMinor(major, exp); ok2 && m != r {
+				t.Fatalf("%s at exp %d: roundDecimal %d, ToMinor %d", txt, exp, r, m)
+			}
+		}
+		if !ok || !exact {
+			return
+		}
+		if m, ok2 := engine.ToMinor(major, exp); ok2 && m != v {
+			t.Fatalf("%s at exp %d: parseDecimal %d, engine.ToMinor %d", txt, exp, v, m)
 		}
 	})
 }

@@ -1,4 +1,4 @@
-package httpapi
+package wire
 
 import (
 	"encoding/json"
@@ -11,10 +11,11 @@ import (
 	"github.com/arbiterhq/arbiter/engine"
 )
 
-// The decision response is written with append-style encoding into a
-// pooled buffer: it is the one response on the hot path. The output is
-// the same JSON as encoding/json's for engine.Decision (a test checks),
-// except that nil lists are written as [] (the spec: never null).
+// The decision response and the decision event are written with
+// append-style encoding into the caller's buffer (pooled by the HTTP
+// adapter): they are on the hot path. Strings, numbers and payloads are
+// written as encoding/json writes them (tests check), and nil lists as []
+// (the spec: never null).
 
 const hexDigits = "0123456789abcdef"
 
@@ -178,8 +179,13 @@ func appendMap(b []byte, m map[string]any) []byte {
 	return append(b, '}')
 }
 
-// appendDecision appends the JSON form of the decision response.
-func appendDecision(b []byte, d *engine.Decision) []byte {
+// AppendDecision appends d in its JSON form, the body of a POST /v1/decide
+// response (the spec's shape): decision_id, customer_id (left out when
+// anonymous), ruleset, segments, actions, experiments, holdout, degraded,
+// took_us, and explain when the request asked for it. It is the one
+// definition of a decision in JSON, used by the HTTP API, `arbiter decide`
+// and `arbiter rules test`.
+func AppendDecision(b []byte, d *engine.Decision) []byte {
 	b = append(b, `{"decision_id":`...)
 	b = appendString(b, d.DecisionID)
 	if d.CustomerID != "" {
@@ -207,11 +213,7 @@ func appendDecision(b []byte, d *engine.Decision) []byte {
 	b = strconv.AppendInt(b, d.TookUS, 10)
 	if d.Explain != nil {
 		b = append(b, `,"explain":`...)
-		j, err := json.Marshal(d.Explain)
-		if err != nil {
-			j = []byte("null")
-		}
-		b = append(b, j...)
+		b = appendExplain(b, d.Explain)
 	}
 	return append(b, '}')
 }
@@ -264,55 +266,50 @@ func appendAction(b []byte, a *engine.Action) []byte {
 	return append(b, '}')
 }
 
-// appendDecisionEvent appends the JSON of the decision's event: the same
-// bytes as json.Marshal(d.Event()) (a test checks), without building the
-// event first.
-func appendDecisionEvent(b []byte, d *engine.Decision) []byte {
-	b = append(b, `{"type":"decision","id":`...)
-	b = appendString(b, d.DecisionID)
-	b = append(b, `,"ts":"`...)
-	b = d.Now.AppendFormat(b, time.RFC3339Nano)
-	b = append(b, `","customer_id":`...)
-	b = appendString(b, d.CustomerID)
-	b = append(b, `,"placement":`...)
-	b = appendString(b, d.Placement)
-	b = append(b, `,"channel":`...)
-	b = appendString(b, d.Channel)
-	b = append(b, `,"ruleset":`...)
-	b = appendString(b, d.Ruleset)
-	b = append(b, `,"segments":`...)
-	b = appendStrings(b, d.Segments)
-	b = append(b, `,"experiments":`...)
-	b = appendAssignments(b, d.Experiments)
-	b = append(b, `,"holdout":`...)
-	b = strconv.AppendBool(b, d.Holdout)
-	b = append(b, `,"cart_total":`...)
-	b = d.CartTotal.AppendText(b)
-	b = append(b, `,"currency":`...)
-	b = appendString(b, d.Currency)
-	b = append(b, `,"actions":[`...)
-	for i := range d.Actions {
-		a := &d.Actions[i]
+// appendExplain appends a decision's explanation: for every segment
+// whether it matched (or its error), for every offer whether it was chosen
+// and, if not, the first reason why, with its score.
+func appendExplain(b []byte, ex *engine.Explain) []byte {
+	b = append(b, `{"segments":[`...)
+	for i := range ex.Segments {
+		sg := &ex.Segments[i]
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, `{"offer_id":`...)
-		b = appendString(b, a.OfferID)
-		b = append(b, `,"kind":`...)
-		b = appendString(b, a.Kind)
-		b = append(b, `,"discount_amount":`...)
-		amount := engine.Money{Exp: d.CartTotal.Exp}
-		if a.Discount != nil {
-			amount = a.Discount.Amount
-		}
-		b = amount.AppendText(b)
-		b = append(b, `,"score":`...)
-		b = appendFloat(b, a.Score)
+		b = append(b, `{"id":`...)
+		b = appendString(b, sg.ID)
+		b = append(b, `,"matched":`...)
+		b = strconv.AppendBool(b, sg.Matched)
+		b = appendOptString(b, `,"error":`, sg.Error)
 		b = append(b, '}')
 	}
-	b = append(b, `],"degraded":`...)
-	b = appendStrings(b, d.Degraded)
-	b = append(b, `,"took_us":`...)
-	b = strconv.AppendInt(b, d.TookUS, 10)
-	return append(b, '}')
+	b = append(b, `],"offers":[`...)
+	for i := range ex.Offers {
+		o := &ex.Offers[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"id":`...)
+		b = appendString(b, o.ID)
+		b = append(b, `,"chosen":`...)
+		b = strconv.AppendBool(b, o.Chosen)
+		b = appendOptString(b, `,"reason":`, o.Reason)
+		b = appendOptString(b, `,"detail":`, o.Detail)
+		if o.Score != nil {
+			b = append(b, `,"score":`...)
+			b = appendFloat(b, *o.Score)
+		}
+		b = appendOptString(b, `,"error":`, o.Error)
+		b = appendOptString(b, `,"variant":`, o.Variant)
+		b = append(b, '}')
+	}
+	return append(b, "]}"...)
+}
+
+// appendOptString appends key (`,"name":`) and s, unless s is empty.
+func appendOptString(b []byte, key, s string) []byte {
+	if s == "" {
+		return b
+	}
+	return appendString(append(b, key...), s)
 }

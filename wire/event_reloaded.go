@@ -1,11 +1,10 @@
-package events
+package wire
 
 import (
-	"crypto/rand"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
-
-	"github.com/oklog/ulid/v2"
 
 	"github.com/arbiterhq/arbiter/rules"
 )
@@ -17,7 +16,7 @@ const (
 )
 
 // RulesReloaded is published on <prefix>.rules.reloaded after every reload
-// attempt, successful or not. It implements engine.Event.
+// attempt, successful or not. Its JSON form is its fields' tags.
 type RulesReloaded struct {
 	Type string    `json:"type"` // "rules_reloaded"
 	ID   string    `json:"id"`   // "rld_" + ULID
@@ -50,25 +49,20 @@ type VariantInfo struct {
 	Weight float64 `json:"weight"`
 }
 
-// EventID returns the event's id.
-func (e *RulesReloaded) EventID() string { return e.ID }
-
-// Subject returns <prefix>.rules.reloaded.
-func (e *RulesReloaded) Subject(prefix string) string { return prefix + ".rules.reloaded" }
-
-// NewRulesReloaded builds the event of a reload at ts: current is the
-// ruleset in force after it (nil when none), previous the version before
-// it ("" at start-up), loadErr the reload's error (nil: success; a
-// rules.Errors is listed one problem per entry).
-func NewRulesReloaded(ts time.Time, current *rules.Ruleset, previous string, loadErr error) *RulesReloaded {
+// NewRulesReloaded builds the event of a reload at ts, whose event id is
+// id ("rld_" + ULID): current is the ruleset in force after it (nil when
+// none), previous the version before it ("" at start-up), loadErr the
+// reload's error (nil: success; a rules.Errors is listed one problem per
+// entry).
+func NewRulesReloaded(id string, ts time.Time, current *rules.Ruleset, previous string, loadErr error) *RulesReloaded {
 	e := &RulesReloaded{
 		Type:        "rules_reloaded",
-		ID:          NewID("rld_", ts),
+		ID:          id,
 		TS:          ts.UTC(),
 		Previous:    previous,
 		Result:      ReloadOK,
 		Errors:      []string{},
-		Experiments: ExperimentsOf(current),
+		Experiments: experimentsOf(current),
 	}
 	if current != nil {
 		e.Version = current.Version
@@ -87,8 +81,8 @@ func NewRulesReloaded(ts time.Time, current *rules.Ruleset, previous string, loa
 	return e
 }
 
-// ExperimentsOf lists a ruleset's experiments and weights ([] for nil).
-func ExperimentsOf(rs *rules.Ruleset) []ExperimentInfo {
+// experimentsOf lists a ruleset's experiments and weights ([] for nil).
+func experimentsOf(rs *rules.Ruleset) []ExperimentInfo {
 	out := []ExperimentInfo{}
 	if rs == nil {
 		return out
@@ -103,13 +97,21 @@ func ExperimentsOf(rs *rules.Ruleset) []ExperimentInfo {
 	return out
 }
 
-// NewID returns prefix + a ULID for time t (monotonic within the process
-// only by time; random otherwise): the form of Arbiter's event ids
-// ("out_", "rld_").
-func NewID(prefix string, t time.Time) string {
-	id, err := ulid.New(ulid.Timestamp(t), rand.Reader)
-	if err != nil { // crypto/rand does not fail on supported platforms
-		return prefix + ulid.Make().String()
+// Message returns the event as it is published, on rules.reloaded.
+func (e *RulesReloaded) Message() (*Message, error) {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("rules_reloaded event %s: %w", e.ID, err)
 	}
-	return prefix + id.String()
+	return &Message{ID: e.ID, Kind: KindRules, Key: "reloaded", JSON: b}, nil
+}
+
+// ParseRulesReloaded reads a rules_reloaded event; fields it does not know
+// are ignored.
+func ParseRulesReloaded(data []byte) (*RulesReloaded, error) {
+	var e RulesReloaded
+	if err := json.Unmarshal(data, &e); err != nil {
+		return nil, fmt.Errorf("rules_reloaded event: %w", err)
+	}
+	return &e, nil
 }

@@ -1,4 +1,4 @@
-package engine
+package wire
 
 import (
 	"bytes"
@@ -8,26 +8,9 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
-)
 
-// WireError is a request the caller got wrong, in the spec's error shape.
-type WireError struct {
-	Code    string `json:"code"` // invalid_json or invalid_request
-	Message string `json:"message"`
-	Field   string `json:"field,omitempty"` // a JSON path: cart.items[2].price
-}
-
-func (e *WireError) Error() string {
-	if e.Field != "" {
-		return e.Field + ": " + e.Message
-	}
-	return e.Message
-}
-
-// Wire error codes.
-const (
-	CodeInvalidJSON    = "invalid_json"
-	CodeInvalidRequest = "invalid_request"
+	"github.com/arbiterhq/arbiter/engine"
+	"github.com/arbiterhq/arbiter/exprenv"
 )
 
 // Bounds of the wire format. Every one of them is named in the error a
@@ -49,24 +32,23 @@ const (
 	defaultMaxActions = 3
 )
 
-// OutcomeInput is one outcome as sent to POST /v1/outcomes, validated.
-// Value is in major units of Currency (HasValue false when not sent);
-// convert it with ToMinor(Value, CurrencyExp(Currency)): it never has more
-// decimals than the currency allows.
-type OutcomeInput struct {
+// Outcome is one outcome as sent to POST /v1/outcomes, validated.
+type Outcome struct {
 	DecisionID string
 	CustomerID string // may be empty: an anonymous customer's decision
 	OfferID    string
-	Type       string // one of OutcomeImpression, OutcomeAccepted, OutcomeDismissed, OutcomeConverted
-	Value      float64
-	HasValue   bool
-	Currency   string // "" when not sent; always sent with a value
+	Type       string // impression, accepted, dismissed or converted
+	// Value is exact, in minor units of Currency (as written: never more
+	// decimals than the currency has, at most 2^53 minor units); zero when
+	// not sent, with 2 minor digits when there is no currency either.
+	Value    engine.Money
+	Currency string // "" when not sent; always sent with a value
 }
 
 // DecodeDecide decodes and validates a POST /v1/decide body. maxActions is
 // the ruleset's max_actions (the bound of "limit"; 3 when not positive). A
 // dry run's "now" is in Request.Now; otherwise Now is zero and the caller
-// sets it. Errors are *WireError.
+// sets it. Errors are *Error.
 //
 // The format is strict: an unknown field anywhere (at the top level, in
 // cart, in an item) is invalid_request naming it, so that a typo such as
@@ -74,7 +56,7 @@ type OutcomeInput struct {
 // cart.total is accepted and ignored (the total is always computed from
 // the items), and a null value is the same as a field not sent (in
 // context, the key is dropped).
-func DecodeDecide(body []byte, maxActions int) (*Request, error) {
+func DecodeDecide(body []byte, maxActions int) (*engine.Request, error) {
 	req, werr := decodeDecide(body, maxActions, false)
 	if werr != nil {
 		return nil, werr
@@ -85,7 +67,7 @@ func DecodeDecide(body []byte, maxActions int) (*Request, error) {
 // DecodeDecideDryRun is DecodeDecide for the offline tools (arbiter decide,
 // rule tests): the request is a dry run whatever its "dry_run" says, so a
 // "now" is accepted without "dry_run": true.
-func DecodeDecideDryRun(body []byte, maxActions int) (*Request, error) {
+func DecodeDecideDryRun(body []byte, maxActions int) (*engine.Request, error) {
 	req, werr := decodeDecide(body, maxActions, true)
 	if werr != nil {
 		return nil, werr
@@ -95,9 +77,9 @@ func DecodeDecideDryRun(body []byte, maxActions int) (*Request, error) {
 
 // DecodeOutcomes decodes and validates a POST /v1/outcomes body: one
 // outcome object, or {"outcomes": [...]} with 1 to MaxOutcomes of them.
-// Errors are *WireError; a field in a batch is named with its index
+// Errors are *Error; a field in a batch is named with its index
 // (outcomes[3].type).
-func DecodeOutcomes(body []byte) ([]OutcomeInput, error) {
+func DecodeOutcomes(body []byte) ([]Outcome, error) {
 	outs, werr := decodeOutcomes(body)
 	if werr != nil {
 		return nil, werr
@@ -122,7 +104,7 @@ const (
 
 var decideFields = []string{"customer_id", "placement", "channel", "cart", "context", "limit", "explain", "dry_run", "now"}
 
-func decodeDecide(body []byte, maxActions int, forceDry bool) (*Request, *WireError) {
+func decodeDecide(body []byte, maxActions int, forceDry bool) (*engine.Request, *Error) {
 	if maxActions < 1 {
 		maxActions = defaultMaxActions
 	}
@@ -133,7 +115,7 @@ func decodeDecide(body []byte, maxActions int, forceDry bool) (*Request, *WireEr
 	if p.peek() != '{' {
 		return nil, badReq("", "the body must be a JSON object, e.g. {\"customer_id\": \"c-1042\", \"placement\": \"checkout\"}; got "+p.kindName())
 	}
-	req := &Request{Placement: "default"}
+	req := &engine.Request{Placement: "default"}
 	var seen int
 	var nowRaw []byte
 	nowSet, dryRun := false, false
@@ -259,7 +241,7 @@ func decodeDecide(body []byte, maxActions int, forceDry bool) (*Request, *WireEr
 
 var cartFields = []string{"currency", "items", "total"}
 
-func (p *parser) cart(c *Cart) *WireError {
+func (p *parser) cart(c *engine.Cart) *Error {
 	if p.peek() != '{' {
 		return badReq("cart", "must be an object, e.g. {\"currency\": \"USD\", \"items\": [{\"sku\": \"A\", \"price\": 9.99, \"quantity\": 1}]}; got "+p.kindName())
 	}
@@ -289,11 +271,11 @@ func (p *parser) cart(c *Cart) *WireError {
 		return badReq("cart.currency", "is required with a cart: an ISO 4217 code such as \"USD\"")
 	}
 	cur := unescape(curRaw)
-	exp, ok := CurrencyExp(cur)
+	exp, ok := engine.CurrencyExp(cur)
 	if !ok {
 		hint := ""
 		if up := strings.ToUpper(cur); up != cur {
-			if _, ok := CurrencyExp(up); ok {
+			if _, ok := engine.CurrencyExp(up); ok {
 				hint = " (write it in upper case: \"" + up + "\")"
 			}
 		}
@@ -322,10 +304,10 @@ func (p *parser) cart(c *Cart) *WireError {
 				return badReq("cart.items", "must be an array of items, e.g. [{\"sku\": \"A\", \"price\": 9.99, \"quantity\": 1}]; got "+p.kindName())
 			}
 			if n := p.countElems(); n > 0 {
-				c.Items = make([]Item, 0, n)
+				c.Items = make([]engine.Item, 0, n)
 			}
 			for i, ok := 0, p.firstElem(); ok; i, ok = i+1, p.nextElem() {
-				var it Item
+				var it engine.Item
 				if werr := p.item(&it, i, exp); werr != nil {
 					return werr
 				}
@@ -350,7 +332,7 @@ func (p *parser) cart(c *Cart) *WireError {
 		return p.err
 	}
 	if p.i != end {
-		return &WireError{Code: CodeInvalidJSON, Message: "internal: cart scanned twice to different ends"}
+		return &Error{Code: CodeInvalidJSON, Message: "internal: cart scanned twice to different ends"}
 	}
 	return nil
 }
@@ -365,7 +347,7 @@ func itemPath(i int, field string) string {
 	return s
 }
 
-func (p *parser) item(it *Item, i int, exp int8) *WireError {
+func (p *parser) item(it *engine.Item, i int, exp int8) *Error {
 	if p.peek() != '{' {
 		return badReq(itemPath(i, ""), "must be an object, e.g. {\"sku\": \"A\", \"price\": 9.99, \"quantity\": 1}; got "+p.kindName())
 	}
@@ -403,7 +385,7 @@ func (p *parser) item(it *Item, i int, exp int8) *WireError {
 			}
 			v, exact, ok := parseDecimal(txt, exp)
 			if !ok {
-				return badReq(itemPath(i, "price"), "is too large: at most "+Money{Minor: maxMinor, Exp: exp}.String()+"; got "+string(txt))
+				return badReq(itemPath(i, "price"), "is too large: at most "+engine.Money{Minor: maxMinor, Exp: exp}.String()+"; got "+string(txt))
 			}
 			if !exact {
 				return badReq(itemPath(i, "price"), "has more decimals than the cart's currency allows ("+strconv.Itoa(int(exp))+"); got "+string(txt))
@@ -465,7 +447,7 @@ func (p *parser) item(it *Item, i int, exp int8) *WireError {
 
 // context decodes the free-form context: strings, numbers, booleans and
 // arrays of them. A null value drops its key.
-func (p *parser) context() (map[string]any, *WireError) {
+func (p *parser) context() (map[string]any, *Error) {
 	if p.peek() != '{' {
 		return nil, badReq("context", "must be an object of strings, numbers, booleans and arrays of them, e.g. {\"country\": \"US\"}; got "+p.kindName())
 	}
@@ -507,7 +489,7 @@ func (p *parser) context() (map[string]any, *WireError) {
 	return m, nil
 }
 
-func (p *parser) scalar(path func() string, inArray bool) (any, *WireError) {
+func (p *parser) scalar(path func() string, inArray bool) (any, *Error) {
 	switch c := p.peek(); {
 	case c == '"':
 		return p.str(), nil
@@ -532,7 +514,7 @@ func (p *parser) scalar(path func() string, inArray bool) (any, *WireError) {
 
 // checkID validates an identifier: not empty, at most MaxIDLength bytes,
 // no control characters.
-func checkID(field, s, emptyHint string) *WireError {
+func checkID(field, s, emptyHint string) *Error {
 	if s == "" {
 		return badReq(field, "must not be empty; "+emptyHint)
 	}
@@ -549,7 +531,7 @@ func checkID(field, s, emptyHint string) *WireError {
 
 // checkToken validates a placement or channel: it becomes part of a NATS
 // subject, so only letters, digits, '_' and '-' are allowed.
-func checkToken(field, s string) *WireError {
+func checkToken(field, s string) *Error {
 	const allowed = "letters A-Z and a-z, digits, '_' and '-'"
 	if s == "" {
 		return badReq(field, "must not be empty; omit it instead, or use "+allowed)
@@ -571,7 +553,7 @@ func checkToken(field, s string) *WireError {
 
 var outcomeFields = []string{"decision_id", "customer_id", "offer_id", "type", "value", "currency"}
 
-func decodeOutcomes(body []byte) ([]OutcomeInput, *WireError) {
+func decodeOutcomes(body []byte) ([]Outcome, *Error) {
 	p, werr := newParser(body)
 	if werr != nil {
 		return nil, werr
@@ -593,13 +575,13 @@ func decodeOutcomes(body []byte) ([]OutcomeInput, *WireError) {
 	}
 	p.i = start
 	if !batch {
-		var o OutcomeInput
+		var o Outcome
 		if werr := p.outcome(&o, ""); werr != nil {
 			return nil, werr
 		}
-		return []OutcomeInput{o}, nil
+		return []Outcome{o}, nil
 	}
-	var outs []OutcomeInput
+	var outs []Outcome
 	for key, ok := p.firstKey(); ok; key, ok = p.nextKey() {
 		if string(key) != "outcomes" {
 			return nil, unknownField("", key, []string{"outcomes"})
@@ -617,7 +599,7 @@ func decodeOutcomes(body []byte) ([]OutcomeInput, *WireError) {
 		if n > MaxOutcomes {
 			return nil, badReq("outcomes", "holds "+strconv.Itoa(n)+" outcomes; at most "+strconv.Itoa(MaxOutcomes)+" per request: split the batch")
 		}
-		outs = make([]OutcomeInput, n)
+		outs = make([]Outcome, n)
 		for i, ok := 0, p.firstElem(); ok; i, ok = i+1, p.nextElem() {
 			if werr := p.outcome(&outs[i], "outcomes["+strconv.Itoa(i)+"]."); werr != nil {
 				return nil, werr
@@ -632,7 +614,7 @@ func decodeOutcomes(body []byte) ([]OutcomeInput, *WireError) {
 
 var outcomeTypes = []string{OutcomeImpression, OutcomeAccepted, OutcomeDismissed, OutcomeConverted}
 
-func (p *parser) outcome(o *OutcomeInput, prefix string) *WireError {
+func (p *parser) outcome(o *Outcome, prefix string) *Error {
 	if p.peek() != '{' {
 		return badReq(strings.TrimSuffix(prefix, "."), "must be an outcome object, e.g. {\"decision_id\": \"dcs_...\", \"offer_id\": \"vip_10\", \"type\": \"accepted\"}; got "+p.kindName())
 	}
@@ -710,21 +692,22 @@ func (p *parser) outcome(o *OutcomeInput, prefix string) *WireError {
 	if werr := checkID(prefix+"offer_id", o.OfferID, "send the action's offer_id"); werr != nil {
 		return werr
 	}
-	switch o.Type {
-	case OutcomeImpression, OutcomeAccepted, OutcomeDismissed, OutcomeConverted:
-	case "":
+	switch {
+	case ValidOutcome(o.Type):
+	case o.Type == "":
 		return badReq(prefix+"type", "is required: one of "+strings.Join(outcomeTypes, ", "))
 	default:
 		return badReq(prefix+"type", "unknown outcome type "+strconv.Quote(o.Type)+": use one of "+strings.Join(outcomeTypes, ", "))
 	}
-	var exp int8
+	exp := int8(2)
 	if o.Currency != "" {
-		e, ok := CurrencyExp(o.Currency)
+		e, ok := engine.CurrencyExp(o.Currency)
 		if !ok {
 			return badReq(prefix+"currency", "must be an ISO 4217 code of three upper-case letters, such as \"USD\"; got "+strconv.Quote(o.Currency))
 		}
 		exp = e
 	}
+	o.Value = engine.Money{Exp: exp}
 	if valueTxt != nil {
 		if o.Currency == "" {
 			return badReq(prefix+"currency", "is required with a value: the ISO 4217 code of the value, such as \"USD\"")
@@ -736,31 +719,30 @@ func (p *parser) outcome(o *OutcomeInput, prefix string) *WireError {
 		}
 		v, exact, ok := parseDecimal(valueTxt, exp)
 		if !ok {
-			return badReq(prefix+"value", "is too large: at most "+Money{Minor: maxMinor, Exp: exp}.String()+"; got "+string(valueTxt))
+			return badReq(prefix+"value", "is too large: at most "+engine.Money{Minor: maxMinor, Exp: exp}.String()+"; got "+string(valueTxt))
 		}
 		if !exact {
 			return badReq(prefix+"value", "has more decimals than "+o.Currency+" allows ("+strconv.Itoa(int(exp))+"); got "+string(valueTxt))
 		}
-		o.Value = Money{Minor: v, Exp: exp}.Major()
-		o.HasValue = true
+		o.Value.Minor = v
 	}
 	return nil
 }
 
 // ---------------------------------------------------------------- errors
 
-func badReq(field, msg string) *WireError {
-	return &WireError{Code: CodeInvalidRequest, Message: msg, Field: field}
+func badReq(field, msg string) *Error {
+	return &Error{Code: CodeInvalidRequest, Message: msg, Field: field}
 }
 
-func unknownField(parent string, key []byte, known []string) *WireError {
+func unknownField(parent string, key []byte, known []string) *Error {
 	k := unescape(key)
 	path := k
 	if parent != "" {
 		path = parent + "." + k
 	}
 	msg := "unknown field " + strconv.Quote(k)
-	if s := suggest(k, known); s != "" {
+	if s := exprenv.Closest(k, known); s != "" {
 		msg += " (did you mean " + strconv.Quote(s) + "?)"
 	}
 	where := "the request"
@@ -771,55 +753,11 @@ func unknownField(parent string, key []byte, known []string) *WireError {
 	return badReq(path, msg)
 }
 
-// suggest returns the known name closest to s: the same once case, '_' and
-// '-' are ignored, else within an edit distance of 2.
-func suggest(s string, known []string) string {
-	norm := func(x string) string {
-		return strings.NewReplacer("_", "", "-", "").Replace(strings.ToLower(x))
-	}
-	ns := norm(s)
-	for _, k := range known {
-		if norm(k) == ns {
-			return k
-		}
-	}
-	best, bestD := "", 3
-	for _, k := range known {
-		if d := editDistance(s, k); d < bestD {
-			best, bestD = k, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 99
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
-
 // syntaxError describes malformed JSON: where (line, column, byte offset)
 // and what.
-func syntaxError(body []byte) *WireError {
+func syntaxError(body []byte) *Error {
 	if len(bytes.TrimSpace(body)) == 0 {
-		return &WireError{Code: CodeInvalidJSON, Message: "the body is empty: send a JSON object, e.g. {\"placement\": \"checkout\"}"}
+		return &Error{Code: CodeInvalidJSON, Message: "the body is empty: send a JSON object, e.g. {\"placement\": \"checkout\"}"}
 	}
 	if !utf8.Valid(body) {
 		off := 0
@@ -831,7 +769,7 @@ func syntaxError(body []byte) *WireError {
 			off += size
 		}
 		line, col := lineCol(body, off)
-		return &WireError{Code: CodeInvalidJSON, Message: "invalid UTF-8 at line " + strconv.Itoa(line) + ", column " + strconv.Itoa(col) + " (byte " + strconv.Itoa(off) + "): send UTF-8 text"}
+		return &Error{Code: CodeInvalidJSON, Message: "invalid UTF-8 at line " + strconv.Itoa(line) + ", column " + strconv.Itoa(col) + " (byte " + strconv.Itoa(off) + "): send UTF-8 text"}
 	}
 	var raw json.RawMessage
 	err := json.Unmarshal(body, &raw)
@@ -845,9 +783,9 @@ func syntaxError(body []byte) *WireError {
 		// The offset is of the byte after the one at fault.
 		at := max(off-1, 0)
 		line, col := lineCol(body, at)
-		return &WireError{Code: CodeInvalidJSON, Message: "invalid JSON at line " + strconv.Itoa(line) + ", column " + strconv.Itoa(col) + " (byte " + strconv.Itoa(at) + "): " + msg}
+		return &Error{Code: CodeInvalidJSON, Message: "invalid JSON at line " + strconv.Itoa(line) + ", column " + strconv.Itoa(col) + " (byte " + strconv.Itoa(at) + "): " + msg}
 	}
-	return &WireError{Code: CodeInvalidJSON, Message: "invalid JSON"}
+	return &Error{Code: CodeInvalidJSON, Message: "invalid JSON"}
 }
 
 func lineCol(b []byte, off int) (line, col int) {
@@ -865,10 +803,10 @@ func lineCol(b []byte, off int) (line, col int) {
 type parser struct {
 	b   []byte
 	i   int
-	err *WireError
+	err *Error
 }
 
-func newParser(body []byte) (parser, *WireError) {
+func newParser(body []byte) (parser, *Error) {
 	if !json.Valid(body) || !utf8.Valid(body) {
 		return parser{}, syntaxError(body)
 	}
@@ -880,7 +818,7 @@ func newParser(body []byte) (parser, *WireError) {
 func (p *parser) fail() {
 	if p.err == nil {
 		line, col := lineCol(p.b, p.i)
-		p.err = &WireError{Code: CodeInvalidJSON, Message: "unexpected input at line " + strconv.Itoa(line) + ", column " + strconv.Itoa(col) + " (byte " + strconv.Itoa(p.i) + ")"}
+		p.err = &Error{Code: CodeInvalidJSON, Message: "unexpected input at line " + strconv.Itoa(line) + ", column " + strconv.Itoa(col) + " (byte " + strconv.Itoa(p.i) + ")"}
 	}
 	p.i = len(p.b)
 }
@@ -1077,14 +1015,14 @@ func (p *parser) rawString() []byte {
 // str returns the string at the cursor, unescaped.
 func (p *parser) str() string { return unescape(p.rawString()) }
 
-func (p *parser) stringField(field, example string) (string, *WireError) {
+func (p *parser) stringField(field, example string) (string, *Error) {
 	if p.peek() != '"' {
 		return "", badReq(field, "must be a string, e.g. "+example+"; got "+p.kindName())
 	}
 	return p.str(), nil
 }
 
-func (p *parser) boolField(field string) (bool, *WireError) {
+func (p *parser) boolField(field string) (bool, *Error) {
 	switch {
 	case bytes.HasPrefix(p.b[p.i:], []byte("true")):
 		p.i += 4
@@ -1233,6 +1171,34 @@ func hex4(b []byte) (rune, bool) {
 // when it is beyond 2^53 minor units. A negative number's value is
 // negative. No float is involved, so 1.005 is 1.005.
 func parseDecimal(t []byte, exp int8) (v int64, exact, ok bool) {
+	v, exact, ok, _ = decimal(t, exp)
+	return v, exact, ok
+}
+
+// roundDecimal is parseDecimal rounding once, half away from zero, to the
+// minor unit (1.005 USD is 101 cents, -1.005 is -101), as engine.ToMinor
+// does but without a float; ok is false beyond ±2^53 minor units.
+func roundDecimal(t []byte, exp int8) (int64, bool) {
+	v, _, ok, up := decimal(t, exp)
+	if !ok {
+		return 0, false
+	}
+	if up {
+		if len(t) > 0 && t[0] == '-' {
+			v--
+		} else {
+			v++
+		}
+	}
+	if v > maxMinor || v < -maxMinor {
+		return 0, false
+	}
+	return v, true
+}
+
+// decimal is parseDecimal that also reports whether the first decimal it
+// drops (the one after the minor unit) is 5 or more.
+func decimal(t []byte, exp int8) (v int64, exact, ok, up bool) {
 	neg := false
 	if len(t) > 0 && t[0] == '-' {
 		neg, t = true, t[1:]
@@ -1269,7 +1235,7 @@ func parseDecimal(t []byte, exp int8) (v int64, exact, ok bool) {
 		}
 	}
 	if len(intPart) == 0 || i != len(t) {
-		return 0, false, false
+		return 0, false, false, false
 	}
 	n := len(intPart) + len(frac)
 	digit := func(k int) int64 {
@@ -1288,7 +1254,7 @@ func parseDecimal(t []byte, exp int8) (v int64, exact, ok bool) {
 		}
 	}
 	if first < 0 {
-		return 0, true, true
+		return 0, true, true, false
 	}
 	// Digit k has the place value 10^(point-1-k) in major units, so
 	// 10^(point-1-k+exp) in minor units.
@@ -1296,7 +1262,7 @@ func parseDecimal(t []byte, exp int8) (v int64, exact, ok bool) {
 	place := func(k int) int { return point - 1 - k + int(exp) }
 	exact = place(last) >= 0
 	if place(first) > 15 {
-		return 0, exact, false
+		return 0, exact, false, false
 	}
 	// The digits down to the minor unit; beyond it, the excess decimals
 	// (reported through exact) are dropped.
@@ -1308,12 +1274,15 @@ func parseDecimal(t []byte, exp int8) (v int64, exact, ok bool) {
 		v *= 10
 	}
 	if v > maxMinor {
-		return 0, exact, false
+		return 0, exact, false, false
+	}
+	if k := end + 1; k >= 0 && k < n {
+		up = digit(k) >= 5
 	}
 	if neg {
 		v = -v
 	}
-	return v, exact, true
+	return v, exact, true, up
 }
 
 func mulMinor(a, b int64) (int64, bool) {

@@ -1,0 +1,47 @@
+package wire
+
+// Error codes of the HTTP API, as the spec lists them with their statuses,
+// plus invalid_rules (a failed POST /v1/rules/reload, 422).
+const (
+	CodeInvalidJSON      = "invalid_json"       // 400
+	CodeInvalidRequest   = "invalid_request"    // 400
+	CodeUnauthorized     = "unauthorized"       // 401
+	CodeNotFound         = "not_found"          // 404
+	CodeMethodNotAllowed = "method_not_allowed" // 405
+	CodePayloadTooLarge  = "payload_too_large"  // 413
+	CodeInvalidRules     = "invalid_rules"      // 422
+	CodeNoRuleset        = "no_ruleset"         // 503
+	CodeInternal         = "internal"           // 500
+)
+
+// Error is an error of the HTTP API, in the spec's shape: what an error
+// response holds under "error". The decoders return one for a request the
+// caller got wrong (CodeInvalidJSON or CodeInvalidRequest); AppendError
+// writes the whole body.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"` // a JSON path: cart.items[2].price
+}
+
+func (e *Error) Error() string {
+	if e.Field != "" {
+		return e.Field + ": " + e.Message
+	}
+	return e.Message
+}
+
+// AppendError appends the body of an error response:
+// {"error":{"code":...,"message":...,"field":...}}, without "field" when it
+// is empty.
+func AppendError(b []byte, code, message, field string) []byte {
+	b = append(b, `{"error":{"code":`...)
+	b = appendString(b, code)
+	b = append(b, `,"message":`...)
+	b = appendString(b, message)
+	if field != "" {
+		b = append(b, `,"field":`...)
+		b = appendString(b, field)
+	}
+	return append(b, "}}"...)
+}

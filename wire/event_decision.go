@@ -1,0 +1,229 @@
+package wire
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/arbiterhq/arbiter/engine"
+)
+
+// DecisionEvent is published on <prefix>.decision.<placement> for every
+// decision that is not a dry run: what was decided, for whom, where and
+// under which ruleset, for the experiment report, the statistics and the
+// replay of decisions.
+//
+// Its JSON form is its fields' tags (the spec's "Events on NATS"): the
+// hot path writes it with AppendDecisionEvent, anything else with
+// Message or encoding/json, to the same bytes. Readers take it with
+// ParseDecisionEvent, which ignores the fields it does not know, so that a
+// reader of this schema reads the events of a later one. A later schema
+// adds fields (and says so in a "schema" field); it never changes or
+// removes one of these.
+type DecisionEvent struct {
+	Type        string        `json:"type"` // "decision"
+	ID          string        `json:"id"`   // the decision id, "dcs_" + ULID
+	TS          time.Time     `json:"ts"`   // the decision's time
+	CustomerID  string        `json:"customer_id"`
+	Placement   string        `json:"placement"`
+	Channel     string        `json:"channel"`
+	Ruleset     string        `json:"ruleset"`
+	Segments    []string      `json:"segments"`
+	Experiments []Assignment  `json:"experiments"`
+	Holdout     bool          `json:"holdout"`
+	CartTotal   engine.Money  `json:"cart_total"` // in the currency's minor units
+	Currency    string        `json:"currency"`   // "" without a cart
+	Actions     []EventAction `json:"actions"`
+	Degraded    []string      `json:"degraded"`
+	TookUS      int64         `json:"took_us"`
+}
+
+// EventAction is an action as a decision event records it.
+type EventAction struct {
+	OfferID        string       `json:"offer_id"`
+	Kind           string       `json:"kind"`
+	DiscountAmount engine.Money `json:"discount_amount"` // 0 for an action without a discount
+	Score          float64      `json:"score"`
+}
+
+// NewDecisionEvent returns d's event, sharing no memory with d: every list
+// is copied, and empty lists are [] not null.
+func NewDecisionEvent(d *engine.Decision) *DecisionEvent {
+	ev := &DecisionEvent{
+		Type:        KindDecision,
+		ID:          d.DecisionID,
+		TS:          d.Now,
+		CustomerID:  d.CustomerID,
+		Placement:   d.Placement,
+		Channel:     d.Channel,
+		Ruleset:     d.Ruleset,
+		Segments:    append(make([]string, 0, len(d.Segments)), d.Segments...),
+		Experiments: assignments(d.Experiments),
+		Holdout:     d.Holdout,
+		CartTotal:   d.CartTotal,
+		Currency:    d.Currency,
+		Actions:     make([]EventAction, 0, len(d.Actions)),
+		Degraded:    append(make([]string, 0, len(d.Degraded)), d.Degraded...),
+		TookUS:      d.TookUS,
+	}
+	for _, a := range d.Actions {
+		ea := EventAction{OfferID: a.OfferID, Kind: a.Kind, Score: a.Score, DiscountAmount: engine.Money{Exp: d.CartTotal.Exp}}
+		if a.Discount != nil {
+			ea.DiscountAmount = a.Discount.Amount
+		}
+		ev.Actions = append(ev.Actions, ea)
+	}
+	return ev
+}
+
+// DecisionMessage returns the message of a decision's event whose JSON
+// (AppendDecisionEvent's) is data: id the decision id, subject
+// decision.<placement>. data is kept, not copied.
+func DecisionMessage(decisionID, placement string, data []byte) *Message {
+	return &Message{ID: decisionID, Kind: KindDecision, Key: placement, JSON: data}
+}
+
+// Message returns the event as it is published.
+func (e *DecisionEvent) Message() (*Message, error) {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("decision event %s: %w", e.ID, err)
+	}
+	return DecisionMessage(e.ID, e.Placement, b), nil
+}
+
+// ParseDecisionEvent reads a decision event. Amounts are read exactly, in
+// minor units with as many minor digits as are written (Arbiter writes
+// exactly the currency's); fields it does not know are ignored.
+func ParseDecisionEvent(data []byte) (*DecisionEvent, error) {
+	var e DecisionEvent
+	if err := json.Unmarshal(data, &e); err != nil {
+		return nil, fmt.Errorf("decision event: %w", err)
+	}
+	return &e, nil
+}
+
+// UnmarshalJSON reads the event's JSON form, amounts exactly.
+func (e *DecisionEvent) UnmarshalJSON(data []byte) error {
+	type fields DecisionEvent // the same fields and tags, without this method
+	var v struct {
+		*fields
+		CartTotal *json.Number `json:"cart_total"` // read here, not as fields.CartTotal
+	}
+	v.fields = (*fields)(e)
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	m, err := amountOf(v.CartTotal)
+	if err != nil {
+		return fmt.Errorf("cart_total: %w", err)
+	}
+	e.CartTotal = m
+	return nil
+}
+
+// UnmarshalJSON reads the action's JSON form, its amount exactly.
+func (a *EventAction) UnmarshalJSON(data []byte) error {
+	type fields EventAction
+	var v struct {
+		*fields
+		DiscountAmount *json.Number `json:"discount_amount"`
+	}
+	v.fields = (*fields)(a)
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	m, err := amountOf(v.DiscountAmount)
+	if err != nil {
+		return fmt.Errorf("discount_amount: %w", err)
+	}
+	a.DiscountAmount = m
+	return nil
+}
+
+// maxExp bounds the minor digits of an amount read from an event: no
+// currency has more than 4 (CLF, UYW).
+const maxExp = 4
+
+// amountOf reads an amount written as engine.Money writes it: a decimal
+// number whose digits after the point are the currency's minor digits.
+// nil (not sent) is zero.
+func amountOf(n *json.Number) (engine.Money, error) {
+	if n == nil {
+		return engine.Money{}, nil
+	}
+	txt := n.String()
+	mant, _, _ := strings.Cut(strings.ToLower(txt), "e")
+	exp := 0
+	if _, frac, ok := strings.Cut(mant, "."); ok {
+		exp = len(frac)
+	}
+	if exp > maxExp {
+		return engine.Money{}, fmt.Errorf("%s has more than %d decimals", txt, maxExp)
+	}
+	v, exact, ok := parseDecimal([]byte(txt), int8(exp))
+	switch {
+	case !ok:
+		return engine.Money{}, fmt.Errorf("%s is beyond %d minor units", txt, maxMinor)
+	case !exact:
+		return engine.Money{}, fmt.Errorf("%s is not a whole number of minor units", txt)
+	}
+	return engine.Money{Minor: v, Exp: int8(exp)}, nil
+}
+
+// AppendDecisionEvent appends the JSON of d's event: the same bytes as
+// json.Marshal(NewDecisionEvent(d)) (a test checks), without building the
+// event first. It is the encoder of the hot path; the fields of a new
+// schema go here and in DecisionEvent together (the test fails until
+// both agree).
+func AppendDecisionEvent(b []byte, d *engine.Decision) []byte {
+	b = append(b, `{"type":"decision","id":`...)
+	b = appendString(b, d.DecisionID)
+	b = append(b, `,"ts":"`...)
+	b = d.Now.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","customer_id":`...)
+	b = appendString(b, d.CustomerID)
+	b = append(b, `,"placement":`...)
+	b = appendString(b, d.Placement)
+	b = append(b, `,"channel":`...)
+	b = appendString(b, d.Channel)
+	b = append(b, `,"ruleset":`...)
+	b = appendString(b, d.Ruleset)
+	b = append(b, `,"segments":`...)
+	b = appendStrings(b, d.Segments)
+	b = append(b, `,"experiments":`...)
+	b = appendAssignments(b, d.Experiments)
+	b = append(b, `,"holdout":`...)
+	b = strconv.AppendBool(b, d.Holdout)
+	b = append(b, `,"cart_total":`...)
+	b = d.CartTotal.AppendText(b)
+	b = append(b, `,"currency":`...)
+	b = appendString(b, d.Currency)
+	b = append(b, `,"actions":[`...)
+	for i := range d.Actions {
+		a := &d.Actions[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"offer_id":`...)
+		b = appendString(b, a.OfferID)
+		b = append(b, `,"kind":`...)
+		b = appendString(b, a.Kind)
+		b = append(b, `,"discount_amount":`...)
+		amount := engine.Money{Exp: d.CartTotal.Exp}
+		if a.Discount != nil {
+			amount = a.Discount.Amount
+		}
+		b = amount.AppendText(b)
+		b = append(b, `,"score":`...)
+		b = appendFloat(b, a.Score)
+		b = append(b, '}')
+	}
+	b = append(b, `],"degraded":`...)
+	b = appendStrings(b, d.Degraded)
+	b = append(b, `,"took_us":`...)
+	b = strconv.AppendInt(b, d.TookUS, 10)
+	return append(b, '}')
+}

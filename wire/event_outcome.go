@@ -1,0 +1,157 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/arbiterhq/arbiter/engine"
+)
+
+// Outcome types.
+const (
+	OutcomeImpression = "impression"
+	OutcomeAccepted   = "accepted"
+	OutcomeDismissed  = "dismissed"
+	OutcomeConverted  = "converted"
+)
+
+// ValidOutcome reports whether t is one of the four outcome types.
+func ValidOutcome(t string) bool {
+	switch t {
+	case OutcomeImpression, OutcomeAccepted, OutcomeDismissed, OutcomeConverted:
+		return true
+	}
+	return false
+}
+
+// OutcomeEvent is published on <prefix>.outcome.<type> for every outcome:
+// what happened after a decision, with the customer's experiment variants.
+// Its JSON form is its fields' tags.
+type OutcomeEvent struct {
+	Type        string       `json:"type"` // "outcome"
+	ID          string       `json:"id"`   // "out_" + ULID
+	TS          time.Time    `json:"ts"`
+	DecisionID  string       `json:"decision_id"`
+	CustomerID  string       `json:"customer_id"`
+	OfferID     string       `json:"offer_id"`
+	Outcome     string       `json:"outcome"` // one of the outcome types
+	Value       engine.Money `json:"value"`   // in minor units of Currency; 0 when none was sent
+	Currency    string       `json:"currency,omitempty"`
+	Experiments []Assignment `json:"experiments"`
+}
+
+// NewOutcomeEvent returns the event of an outcome posted to POST
+// /v1/outcomes: id is its event id, ts its arrival, experiments the
+// customer's variants (copied; none for an anonymous customer).
+func NewOutcomeEvent(o *Outcome, id string, ts time.Time, experiments []engine.Assignment) *OutcomeEvent {
+	return &OutcomeEvent{
+		Type:        KindOutcome,
+		ID:          id,
+		TS:          ts.UTC(),
+		DecisionID:  o.DecisionID,
+		CustomerID:  o.CustomerID,
+		OfferID:     o.OfferID,
+		Outcome:     o.Type,
+		Value:       o.Value,
+		Currency:    o.Currency,
+		Experiments: assignments(experiments),
+	}
+}
+
+// Message returns the event as it is published, on outcome.<type>.
+func (e *OutcomeEvent) Message() (*Message, error) {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("outcome event %s: %w", e.ID, err)
+	}
+	return &Message{ID: e.ID, Kind: KindOutcome, Key: e.Outcome, JSON: b}, nil
+}
+
+// wireOutcome is an outcome as it may arrive on NATS: Arbiter's own, or
+// another service's with fewer fields.
+type wireOutcome struct {
+	Type        *string      `json:"type"`
+	ID          string       `json:"id"`
+	TS          *string      `json:"ts"`
+	DecisionID  string       `json:"decision_id"`
+	CustomerID  string       `json:"customer_id"`
+	OfferID     string       `json:"offer_id"`
+	Outcome     *string      `json:"outcome"`
+	Value       *json.Number `json:"value"`
+	Currency    string       `json:"currency"`
+	Experiments []Assignment `json:"experiments"`
+}
+
+// ParseOutcome reads an outcome message published on subject (which must
+// be <prefix>.outcome.<type>), by Arbiter or by another service. stored is
+// when the stream stored it (the zero time for core NATS): it stands in for
+// a missing ts. What is accepted is documented in docs/events.md:
+//
+//   - the outcome type is the subject's last token; a body "outcome" field,
+//     when present, must agree; a "type" field, when present, must be
+//     "outcome";
+//   - id, ts, decision_id, customer_id, offer_id and experiments are
+//     optional; a missing ts is the stored time;
+//   - value is a JSON number (or a string holding one) in major units and
+//     needs currency (an ISO 4217 code) unless it is 0; it is read exactly,
+//     without a float, into minor units, rounded half away from zero once
+//     to the currency's minor unit, up to 2^53 minor units (what POST
+//     /v1/outcomes accepts).
+func ParseOutcome(prefix, subject string, data []byte, stored time.Time) (*OutcomeEvent, error) {
+	typ, ok := strings.CutPrefix(subject, prefix+"."+KindOutcome+".")
+	if !ok || strings.Contains(typ, ".") {
+		return nil, fmt.Errorf("subject %q: an outcome's subject is %s.outcome.<type>", subject, prefix)
+	}
+	if !ValidOutcome(typ) {
+		return nil, fmt.Errorf("subject %q: unknown outcome type %q: write impression, accepted, dismissed or converted", subject, typ)
+	}
+	var w wireOutcome
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&w); err != nil {
+		return nil, fmt.Errorf("subject %q: body is not a JSON outcome object: %w", subject, err)
+	}
+	if w.Type != nil && *w.Type != KindOutcome {
+		return nil, fmt.Errorf("subject %q: type: %q, want \"outcome\" (or leave it out)", subject, *w.Type)
+	}
+	if w.Outcome != nil && *w.Outcome != typ {
+		return nil, fmt.Errorf("subject %q: outcome: %q disagrees with the subject's %q", subject, *w.Outcome, typ)
+	}
+	ev := &OutcomeEvent{
+		Type: KindOutcome, ID: w.ID, DecisionID: w.DecisionID, CustomerID: w.CustomerID,
+		OfferID: w.OfferID, Outcome: typ, Currency: w.Currency, Experiments: w.Experiments,
+	}
+	if ev.Experiments == nil {
+		ev.Experiments = []Assignment{}
+	}
+	ev.TS = stored.UTC()
+	if w.TS != nil {
+		t, err := time.Parse(time.RFC3339Nano, *w.TS)
+		if err != nil {
+			return nil, fmt.Errorf("subject %q: ts: %q is not an RFC 3339 time (like 2026-11-22T10:02:11.004Z)", subject, *w.TS)
+		}
+		ev.TS = t.UTC()
+	}
+	if w.Currency != "" {
+		exp, ok := engine.CurrencyExp(w.Currency)
+		if !ok {
+			return nil, fmt.Errorf("subject %q: currency: %q is not an ISO 4217 code (like USD)", subject, w.Currency)
+		}
+		ev.Value.Exp = exp
+	}
+	if w.Value != nil {
+		txt := []byte(w.Value.String())
+		if v, exact, ok := parseDecimal(txt, ev.Value.Exp); w.Currency == "" && !(ok && exact && v == 0) {
+			return nil, fmt.Errorf("subject %q: value: %s has no currency: add \"currency\": \"USD\" (an ISO 4217 code)", subject, txt)
+		}
+		minor, ok := roundDecimal(txt, ev.Value.Exp)
+		if !ok {
+			return nil, fmt.Errorf("subject %q: value: %s is out of range: at most %d minor units of %s", subject, txt, int64(maxMinor), w.Currency)
+		}
+		ev.Value.Minor = minor
+	}
+	return ev, nil
+}

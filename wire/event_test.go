@@ -1,0 +1,289 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"math/rand/v2"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/arbiterhq/arbiter/engine"
+	"github.com/arbiterhq/arbiter/rules"
+)
+
+func TestParseOutcome(t *testing.T) {
+	stored := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name, subject, body string
+		want                *OutcomeEvent
+		err                 string
+	}{
+		{"arbiter's own", "arbiter.outcome.converted",
+			`{"type":"outcome","id":"out_1","ts":"2026-11-22T10:02:11.004Z","decision_id":"dcs_1","customer_id":"c1","offer_id":"o","outcome":"converted","value":112.50,"currency":"USD","experiments":[{"id":"e","variant":"v"}]}`,
+			&OutcomeEvent{Type: "outcome", ID: "out_1", TS: time.Date(2026, 11, 22, 10, 2, 11, 4e6, time.UTC), DecisionID: "dcs_1", CustomerID: "c1", OfferID: "o",
+				Outcome: "converted", Value: engine.Money{Minor: 11250, Exp: 2}, Currency: "USD", Experiments: []Assignment{{ID: "e", Variant: "v"}}}, ""},
+		{"another service's, minimal", "arbiter.outcome.converted",
+			`{"decision_id":"dcs_1","customer_id":"c1","offer_id":"o","value":1000,"currency":"JPY"}`,
+			&OutcomeEvent{Type: "outcome", TS: stored, DecisionID: "dcs_1", CustomerID: "c1", OfferID: "o",
+				Outcome: "converted", Value: engine.Money{Minor: 1000, Exp: 0}, Currency: "JPY", Experiments: []Assignment{}}, ""},
+		{"no value", "arbiter.outcome.impression", `{"customer_id":"c1"}`,
+			&OutcomeEvent{Type: "outcome", TS: stored, CustomerID: "c1", Outcome: "impression", Experiments: []Assignment{}}, ""},
+		{"value rounded half up once", "arbiter.outcome.converted", `{"value":1.005,"currency":"USD"}`,
+			&OutcomeEvent{Type: "outcome", TS: stored, Outcome: "converted", Value: engine.Money{Minor: 101, Exp: 2}, Currency: "USD", Experiments: []Assignment{}}, ""},
+		{"unknown type", "arbiter.outcome.bought", `{}`, nil, "unknown outcome type"},
+		{"not an outcome subject", "arbiter.decision.x", `{}`, nil, "outcome's subject"},
+		{"disagreeing outcome", "arbiter.outcome.converted", `{"outcome":"accepted"}`, nil, "disagrees"},
+		{"wrong type", "arbiter.outcome.converted", `{"type":"decision"}`, nil, "want \"outcome\""},
+		{"value without currency", "arbiter.outcome.converted", `{"value":10}`, nil, "has no currency"},
+		{"bad currency", "arbiter.outcome.converted", `{"value":10,"currency":"usd"}`, nil, "ISO 4217"},
+		{"bad ts", "arbiter.outcome.converted", `{"ts":"yesterday"}`, nil, "RFC 3339"},
+		{"not json", "arbiter.outcome.converted", `nope`, nil, "not a JSON"},
+		{"value as a decimal string", "arbiter.outcome.converted", `{"value":"10.25","currency":"USD"}`,
+			&OutcomeEvent{Type: "outcome", TS: stored, Outcome: "converted", Value: engine.Money{Minor: 1025, Exp: 2}, Currency: "USD", Experiments: []Assignment{}}, ""},
+		{"value a word", "arbiter.outcome.converted", `{"value":"ten","currency":"USD"}`, nil, "not a JSON"},
+		// What POST /v1/outcomes accepts (up to 2^53 minor units) reads back
+		// exactly: Arbiter's own events are never out of range.
+		{"2e15 yen", "arbiter.outcome.converted", `{"value":2000000000000000,"currency":"JPY"}`,
+			&OutcomeEvent{Type: "outcome", TS: stored, Outcome: "converted", Value: engine.Money{Minor: 2e15}, Currency: "JPY", Experiments: []Assignment{}}, ""},
+		{"2^53 - 1 fils", "arbiter.outcome.converted", `{"value":9007199254740.991,"currency":"BHD"}`,
+			&OutcomeEvent{Type: "outcome", TS: stored, Outcome: "converted", Value: engine.Money{Minor: 1<<53 - 1, Exp: 3}, Currency: "BHD", Experiments: []Assignment{}}, ""},
+		{"2^53 cents, rounded", "arbiter.outcome.converted", `{"value":"90071992547409.915","currency":"USD"}`,
+			&OutcomeEvent{Type: "outcome", TS: stored, Outcome: "converted", Value: engine.Money{Minor: 1 << 53, Exp: 2}, Currency: "USD", Experiments: []Assignment{}}, ""},
+		{"half a cent rounds up", "arbiter.outcome.converted", `{"value":0.005,"currency":"USD"}`,
+			&OutcomeEvent{Type: "outcome", TS: stored, Outcome: "converted", Value: engine.Money{Minor: 1, Exp: 2}, Currency: "USD", Experiments: []Assignment{}}, ""},
+		{"negative, rounded half away from zero", "arbiter.outcome.converted", `{"value":-1.005,"currency":"USD"}`,
+			&OutcomeEvent{Type: "outcome", TS: stored, Outcome: "converted", Value: engine.Money{Minor: -101, Exp: 2}, Currency: "USD", Experiments: []Assignment{}}, ""},
+		{"zero without currency", "arbiter.outcome.converted", `{"value":0}`,
+			&OutcomeEvent{Type: "outcome", TS: stored, Outcome: "converted", Experiments: []Assignment{}}, ""},
+		{"beyond 2^53 minor units", "arbiter.outcome.converted", `{"value":90071992547409.93,"currency":"USD"}`, nil, "out of range"},
+		{"far beyond", "arbiter.outcome.converted", `{"value":1e400,"currency":"USD"}`, nil, "out of range"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseOutcome("arbiter", tt.subject, []byte(tt.body), stored)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("error %v, want one containing %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			gj, _ := json.Marshal(got)
+			wj, _ := json.Marshal(tt.want)
+			if string(gj) != string(wj) {
+				t.Fatalf("got  %s\nwant %s", gj, wj)
+			}
+		})
+	}
+}
+
+func FuzzParseOutcome(f *testing.F) {
+	f.Add("arbiter.outcome.converted", `{"decision_id":"d","value":1.5,"currency":"USD","experiments":[{"id":"e","variant":"v"}]}`)
+	f.Add("arbiter.outcome.impression", `{}`)
+	f.Add("arbiter.outcome.x", `[`)
+	f.Fuzz(func(t *testing.T, subject, body string) {
+		ev, err := ParseOutcome("arbiter", subject, []byte(body), time.Time{})
+		if err == nil {
+			if !ValidOutcome(ev.Outcome) || ev.Experiments == nil {
+				t.Fatalf("accepted %+v", ev)
+			}
+			if _, err := json.Marshal(ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
+
+func TestRulesReloadedEvent(t *testing.T) {
+	ts := time.Date(2026, 11, 22, 10, 0, 0, 0, time.FixedZone("x", 3600))
+	rs := &rules.Ruleset{Version: "v2", Experiments: []*rules.Experiment{{ID: "disc", Traffic: 100,
+		Variants: []rules.Variant{{ID: "control", Weight: 50}, {ID: "deep", Weight: 50}}}}}
+	ok := NewRulesReloaded("rld_1", ts, rs, "v1", nil)
+	m, err := ok.Message()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Subject("arbiter") != "arbiter.rules.reloaded" || m.ID != "rld_1" || ok.Result != ReloadOK {
+		t.Fatalf("%+v", ok)
+	}
+	want := `{"type":"rules_reloaded","id":"rld_1","ts":"2026-11-22T09:00:00Z","version":"v2","previous":"v1","result":"ok","errors":[],` +
+		`"experiments":[{"id":"disc","traffic":100,"variants":[{"id":"control","weight":50},{"id":"deep","weight":50}]}]}`
+	if string(m.JSON) != want {
+		t.Fatalf("got  %s\nwant %s", m.JSON, want)
+	}
+	back, err := ParseRulesReloaded(m.JSON)
+	if err != nil || !reflect.DeepEqual(back.Experiments, ok.Experiments) || back.Version != "v2" || !back.TS.Equal(ts) {
+		t.Fatalf("parsed back %+v, %v", back, err)
+	}
+	bad := NewRulesReloaded("rld_2", ts, rs, "v2", rules.Errors{{Pos: rules.Pos{File: "offers.yaml", Line: 3, Col: 7}, Msg: "unknown field"}})
+	if bad.Result != ReloadError || bad.Version != "v2" || len(bad.Errors) != 1 || !strings.HasPrefix(bad.Errors[0], "offers.yaml:3:7") {
+		t.Fatalf("%+v", bad)
+	}
+	other := NewRulesReloaded("rld_3", ts, nil, "", errors.New("rules directory missing"))
+	b, _ := json.Marshal(other)
+	if !strings.Contains(string(b), `"errors":["rules directory missing"],"experiments":[]`) {
+		t.Fatalf("%s", b)
+	}
+}
+
+// The decision event is written as json.Marshal writes NewDecisionEvent(d),
+// byte for byte, with every currency exponent and times in and out of
+// UTC; and it reads back as the same event.
+func TestAppendDecisionEventMatchesEncodingJSON(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	zones := []*time.Location{time.UTC, time.FixedZone("", 8*3600), time.FixedZone("", -(3*3600 + 30*60))}
+	for i := 0; i < 3000; i++ {
+		d := randDecision(r)
+		d.Placement, d.Channel, d.Currency = randString(r), randString(r), randString(r)
+		d.CartTotal = engine.Money{Minor: r.Int64N(1e9), Exp: int8(r.IntN(4))}
+		d.Now = time.Unix(r.Int64N(4e9), r.Int64N(1e9)*int64(r.IntN(2))).In(zones[r.IntN(len(zones))])
+		got := AppendDecisionEvent(nil, d)
+		want, err := json.Marshal(NewDecisionEvent(d))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("case %d:\n got %s\nwant %s", i, got, want)
+		}
+	}
+}
+
+// NewDecisionEvent copies what it takes from the decision, records an
+// action without a discount with a zero amount in the cart's currency, and
+// its message is on decision.<placement> with the decision id.
+func TestDecisionEvent(t *testing.T) {
+	d := specDecision()
+	d.Actions = append(d.Actions, engine.Action{OfferID: "join_loyalty", Kind: "action", Score: 20})
+	d.TookUS = 42
+	ev := NewDecisionEvent(d)
+	m, err := ev.Message()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Type != "decision" || ev.ID != d.DecisionID || ev.Placement != "checkout" || ev.CartTotal.String() != "120.50" || ev.TookUS != 42 ||
+		len(ev.Actions) != 2 || ev.Actions[0].DiscountAmount.String() != "12.50" || ev.Actions[1].DiscountAmount.String() != "0.00" ||
+		m.Subject("arbiter") != "arbiter.decision.checkout" || m.ID != d.DecisionID || !ev.TS.Equal(d.Now) {
+		t.Fatalf("event %+v", ev)
+	}
+	if !bytes.Equal(m.JSON, AppendDecisionEvent(nil, d)) {
+		t.Errorf("Message:\n%s\nAppendDecisionEvent:\n%s", m.JSON, AppendDecisionEvent(nil, d))
+	}
+	ev.Segments[0] = "changed"
+	ev.Experiments[0].Variant = "changed"
+	if d.Segments[0] == "changed" || d.Experiments[0].Variant == "changed" {
+		t.Error("the event shares memory with the decision")
+	}
+}
+
+// A decision event reads back as written: every field, amounts exact in
+// every currency exponent, fields of a later schema ignored.
+func TestParseDecisionEvent(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for i := 0; i < 1000; i++ {
+		d := randDecision(r)
+		d.Placement, d.Channel, d.Currency = randString(r), randString(r), randString(r)
+		d.CartTotal = engine.Money{Minor: r.Int64N(1 << 53), Exp: int8(r.IntN(5))}
+		for j := range d.Actions {
+			if dr := d.Actions[j].Discount; dr != nil {
+				dr.Amount.Exp = d.CartTotal.Exp
+			}
+		}
+		d.Now = time.Unix(r.Int64N(4e9), r.Int64N(1e9)).UTC()
+		b := AppendDecisionEvent(nil, d)
+		got, err := ParseDecisionEvent(b)
+		if err != nil {
+			t.Fatalf("%v: %s", err, b)
+		}
+		// A string with invalid UTF-8 is written, and so read back, with
+		// U+FFFD in place of the invalid bytes.
+		want := NewDecisionEvent(d)
+		fix := func(ps ...*string) {
+			for _, p := range ps {
+				*p = string([]rune(*p)) // each invalid byte becomes U+FFFD
+			}
+		}
+		fix(&want.ID, &want.CustomerID, &want.Placement, &want.Channel, &want.Ruleset, &want.Currency)
+		for j := range want.Segments {
+			fix(&want.Segments[j])
+		}
+		for j := range want.Degraded {
+			fix(&want.Degraded[j])
+		}
+		for j := range want.Experiments {
+			fix(&want.Experiments[j].ID, &want.Experiments[j].Variant)
+		}
+		for j := range want.Actions {
+			fix(&want.Actions[j].OfferID, &want.Actions[j].Kind)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("case %d: read back\n%+v\nwant\n%+v", i, got, want)
+		}
+	}
+	d := specDecision()
+	if got, err := ParseDecisionEvent(AppendDecisionEvent(nil, d)); err != nil || !reflect.DeepEqual(got, NewDecisionEvent(d)) {
+		t.Fatalf("read back %+v, %v\nwant %+v", got, err, NewDecisionEvent(d))
+	}
+	later := `{"type":"decision","id":"dcs_1","ts":"2026-11-22T10:00:00.123Z","customer_id":"c-1042","placement":"checkout",` +
+		`"channel":"web","ruleset":"2f9c1a7e","segments":["vip"],"experiments":[{"id":"depth","variant":"control"}],"holdout":false,` +
+		`"cart_total":1250,"currency":"JPY","actions":[{"offer_id":"vip_10","kind":"discount","discount_amount":125,"score":80,"layer":"x"}],` +
+		`"degraded":[],"took_us":143,"schema":2,"request":{"placement":"checkout"},"profile":{"id":"c-1042"}}`
+	ev, err := ParseDecisionEvent([]byte(later))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.CartTotal != (engine.Money{Minor: 1250}) || ev.Actions[0].DiscountAmount != (engine.Money{Minor: 125}) ||
+		ev.Experiments[0] != (Assignment{ID: "depth", Variant: "control"}) || ev.TookUS != 143 {
+		t.Fatalf("%+v", ev)
+	}
+	for _, bad := range []string{`{"cart_total":"x"}`, `{"cart_total":1.23456}`, `{"cart_total":1e400}`, `{"actions":[{"discount_amount":0.5e-1}]}`, `{"ts":"yesterday"}`, `[]`} {
+		if _, err := ParseDecisionEvent([]byte(bad)); err == nil {
+			t.Errorf("%s: no error", bad)
+		}
+	}
+}
+
+func FuzzParseDecisionEvent(f *testing.F) {
+	f.Add([]byte(`{"type":"decision","id":"dcs_1","cart_total":12.50,"actions":[{"discount_amount":1.25}]}`))
+	f.Add([]byte(`{"cart_total":-0.0001}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ev, err := ParseDecisionEvent(data)
+		if err != nil {
+			return
+		}
+		for _, m := range append([]engine.Money{ev.CartTotal}, func() (ms []engine.Money) {
+			for _, a := range ev.Actions {
+				ms = append(ms, a.DiscountAmount)
+			}
+			return ms
+		}()...) {
+			if m.Exp < 0 || m.Exp > maxExp || m.Minor > maxMinor || m.Minor < -maxMinor {
+				t.Fatalf("amount %+v read from %s", m, data)
+			}
+			_ = m.String()
+		}
+	})
+}
+
+func TestMessages(t *testing.T) {
+	o := &Outcome{DecisionID: "dcs_1", CustomerID: "c-1042", OfferID: "vip_10", Type: OutcomeConverted,
+		Value: engine.Money{Minor: 10845, Exp: 2}, Currency: "USD"}
+	ev := NewOutcomeEvent(o, "out_1", time.Date(2026, 11, 22, 11, 2, 11, 4e6, time.FixedZone("", 3600)), nil)
+	m, err := ev.Message()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"type":"outcome","id":"out_1","ts":"2026-11-22T10:02:11.004Z","decision_id":"dcs_1","customer_id":"c-1042",` +
+		`"offer_id":"vip_10","outcome":"converted","value":108.45,"currency":"USD","experiments":[]}`
+	if m.Subject("arbiter") != "arbiter.outcome.converted" || m.ID != "out_1" || string(m.JSON) != want {
+		t.Fatalf("message %s %s %s\nwant %s", m.Subject("arbiter"), m.ID, m.JSON, want)
+	}
+	back, err := ParseOutcome("arbiter", m.Subject("arbiter"), m.JSON, time.Time{})
+	if err != nil || !reflect.DeepEqual(back, ev) {
+		t.Fatalf("read back %+v, %v\nwant %+v", back, err, ev)
+	}
+}
