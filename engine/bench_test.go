@@ -12,7 +12,7 @@ import (
 // a three-line cart, as the checkout asks on every view.
 func BenchmarkDecide(b *testing.B) {
 	rs := loadDir(b, "../examples/checkout")
-	eng := New(Options{Ledger: NewMemoryLedger()})
+	eng := New(Options{Ledger: newTestLedger()})
 	p := profileOf(rs, "c-1042", map[string]any{
 		"ltv": 1800.0, "orders": 9, "orders_90d": 3, "avg_order_value": 120.0, "first_name": "Ada", "country": "US",
 		"last_order_at": time.Date(2026, 11, 10, 0, 0, 0, 0, time.UTC), "signed_up_at": time.Date(2023, 5, 2, 0, 0, 0, 0, time.UTC),

@@ -521,7 +521,7 @@ offers:
     priority: 0
 `
 	c := cart("USD", "A", "x", 100.0, 1)
-	l := NewMemoryLedger()
+	l := newTestLedger()
 	runDecide(t, decideCase{rules: r, id: "c1", ledger: l, req: Request{Cart: c, DryRun: true}, actions: "once,total,budget"})
 	runDecide(t, decideCase{rules: r, id: "c1", ledger: l, req: Request{Cart: c}, actions: "once,total,budget"})
 	runDecide(t, decideCase{rules: r, id: "c1", ledger: l, req: Request{Cart: c}, actions: "free",
@@ -529,7 +529,7 @@ offers:
 	runDecide(t, decideCase{rules: r, id: "c2", ledger: l, req: Request{Cart: c}, actions: "once,free", reasons: map[string]string{"free": "chosen"}})
 	runDecide(t, decideCase{rules: r, id: "c1", ledger: l, req: Request{Cart: c, Now: testNow.Add(25 * time.Hour)}, actions: "once,free"})
 	// Anonymous: never an offer with a per-customer cap.
-	runDecide(t, decideCase{rules: r, id: "", ledger: NewMemoryLedger(), req: Request{Cart: c}, actions: "total,budget,free",
+	runDecide(t, decideCase{rules: r, id: "", ledger: newTestLedger(), req: Request{Cart: c}, actions: "total,budget,free",
 		reasons: map[string]string{"once": ReasonCapPerCustomer}})
 	// No ledger, or a failing one: nothing capped, degraded.
 	for _, led := range []Ledger{nil, failingLedger{}} {
@@ -558,7 +558,7 @@ offers:
 `})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	led := NewMemoryLedger()
+	led := newTestLedger()
 	req := &Request{CustomerID: "c1", Placement: "checkout", Now: testNow, Cart: cart("USD", "A", "x", 10.0, 1)}
 	d, err := New(Options{Ledger: led}).Decide(ctx, rs, profileOf(rs, "c1", nil), req)
 	if err != nil {
@@ -581,7 +581,7 @@ func TestDecideProperties(t *testing.T) {
 		rss = append(rss, load(t, map[string]string{"rules.yaml": strings.Replace(arbitrationRules, "max_discount_percent: 30", "max_discount_percent: "+pct, 1)}))
 	}
 	pcts := []float64{0, 7.5, 30, 100}
-	eng := New(Options{Ledger: NewMemoryLedger()})
+	eng := New(Options{Ledger: newTestLedger()})
 	currencies := []string{"USD", "JPY", "BHD"}
 	discounts := 0
 	f := func(seed uint64) bool {

@@ -8,6 +8,7 @@ import (
 	"github.com/arbiterhq/arbiter/adapters/rulefiles"
 	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/examples"
+	"github.com/arbiterhq/arbiter/memledger"
 	"github.com/arbiterhq/arbiter/ruletest"
 )
 
@@ -22,7 +23,7 @@ func TestExampleRuleTests(t *testing.T) {
 	if err != nil {
 		t.Fatalf("examples/checkout does not load: %v", err)
 	}
-	eng := engine.New(engine.Options{Ledger: engine.NewMemoryLedger()})
+	eng := engine.New(engine.Options{Ledger: memledger.New()})
 	res := ruletest.Run(context.Background(), rs, eng)
 	if len(res) != len(rs.Tests) || len(res) < 10 {
 		t.Fatalf("%d results for %d cases", len(res), len(rs.Tests))

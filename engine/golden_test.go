@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/arbiterhq/arbiter/engine"
+	"github.com/arbiterhq/arbiter/memledger"
 	"github.com/arbiterhq/arbiter/wire"
 )
 
@@ -65,7 +66,7 @@ func TestExplainGolden(t *testing.T) {
 			if req.Now.IsZero() {
 				req.Now = engine.TestNow
 			}
-			d, err := engine.New(engine.Options{Ledger: engine.NewMemoryLedger()}).Decide(context.Background(), rs, engine.ProfileOf(rs, c.id, c.attrs), &req)
+			d, err := engine.New(engine.Options{Ledger: memledger.New()}).Decide(context.Background(), rs, engine.ProfileOf(rs, c.id, c.attrs), &req)
 			if err != nil {
 				t.Fatal(err)
 			}

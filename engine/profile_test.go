@@ -185,7 +185,7 @@ func BenchmarkDecideProfileLookup(b *testing.B) {
 		{"fetch", sourceFunc(func(context.Context, *rules.Schema, string) (*Profile, error) { return p, nil })},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			eng := New(Options{Ledger: NewMemoryLedger(), Profiles: bc.src})
+			eng := New(Options{Ledger: newTestLedger(), Profiles: bc.src})
 			given := p
 			if bc.src != nil {
 				given = nil

@@ -9,6 +9,7 @@ import (
 
 	"github.com/arbiterhq/arbiter/adapters/rulefiles"
 	"github.com/arbiterhq/arbiter/engine"
+	"github.com/arbiterhq/arbiter/memledger"
 	"github.com/arbiterhq/arbiter/profiles"
 	"github.com/arbiterhq/arbiter/rules"
 	"github.com/arbiterhq/arbiter/ruletest"
@@ -27,7 +28,7 @@ func loadCheckout(t *testing.T) *rules.Ruleset {
 // as `arbiter rules test examples/checkout` does.
 func TestCheckoutRuleTests(t *testing.T) {
 	rs := loadCheckout(t)
-	eng := engine.New(engine.Options{Ledger: engine.NewMemoryLedger()})
+	eng := engine.New(engine.Options{Ledger: memledger.New()})
 	results := ruletest.Run(context.Background(), rs, eng)
 	if len(results) != len(rs.Tests) || len(results) == 0 {
 		t.Fatalf("%d results for %d tests", len(results), len(rs.Tests))
@@ -60,7 +61,7 @@ type grantTester struct {
 }
 
 func newGrantTester(t *testing.T) *grantTester {
-	return &grantTester{t: t, rs: loadCheckout(t), eng: engine.New(engine.Options{Ledger: engine.NewMemoryLedger()})}
+	return &grantTester{t: t, rs: loadCheckout(t), eng: engine.New(engine.Options{Ledger: memledger.New()})}
 }
 
 // decide decides for the profile (JSON form) at checkout with one line of

@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/arbiterhq/arbiter/engine"
+	"github.com/arbiterhq/arbiter/memledger"
 	"github.com/arbiterhq/arbiter/profiles"
 	"github.com/arbiterhq/arbiter/rules"
 	"github.com/arbiterhq/arbiter/wire"
@@ -52,7 +53,7 @@ func (r *Result) Name() string {
 }
 
 // Run runs every test case of rs with eng, in the order written. eng should
-// have a ledger (engine.NewMemoryLedger()) so that capped offers are
+// have a ledger (memledger.New()) so that capped offers are
 // checked as they would be in production: every test is a dry run, so
 // nothing is consumed and the cases do not affect each other.
 func Run(ctx context.Context, rs *rules.Ruleset, eng *engine.Engine) []Result {
@@ -351,5 +352,5 @@ func Explanation(d *engine.Decision) []string {
 // in-memory ledger, so that capped offers are checked (never consumed:
 // every test is a dry run).
 func NewEngine() *engine.Engine {
-	return engine.New(engine.Options{Ledger: engine.NewMemoryLedger()})
+	return engine.New(engine.Options{Ledger: memledger.New()})
 }

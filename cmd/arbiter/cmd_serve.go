@@ -28,6 +28,7 @@ import (
 	"github.com/arbiterhq/arbiter/adapters/redisconn"
 	"github.com/arbiterhq/arbiter/adapters/rulefiles"
 	"github.com/arbiterhq/arbiter/engine"
+	"github.com/arbiterhq/arbiter/memledger"
 	"github.com/arbiterhq/arbiter/rules"
 )
 
@@ -388,12 +389,12 @@ func runServer(ctx context.Context, cfg serveConfig, keys []string, src rulesSou
 
 	// Caps and budgets: the Redis ledger, one round trip per decision. With
 	// the embedded Redis there is one process and so one replica: the
-	// engine's exact in-memory ledger counts the same caps without running
+	// reference in-memory ledger (package memledger) counts the same caps without running
 	// the Lua walk in miniredis's interpreter (measured: 29% of the server's
 	// CPU in BENCHMARKS.md's scenario a before this choice).
 	var led engine.Ledger
 	if cfg.redisURL == "" {
-		led = engine.NewMemoryLedger()
+		led = memledger.New()
 		log.Info("caps and budgets are counted in process (embedded Redis: one replica)")
 	} else {
 		rl := ledger.New(client, cfg.keyPrefix)

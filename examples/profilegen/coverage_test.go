@@ -13,6 +13,7 @@ import (
 	"github.com/arbiterhq/arbiter/adapters/rulefiles"
 	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/examples/profilegen"
+	"github.com/arbiterhq/arbiter/memledger"
 	"github.com/arbiterhq/arbiter/profiles"
 )
 
@@ -28,7 +29,7 @@ func TestGeneratedProfilesHitEverySegment(t *testing.T) {
 		t.Fatalf("loading examples/checkout: %v", err)
 	}
 	ref := profilegen.DefaultRef()
-	eng := engine.New(engine.Options{Ledger: engine.NewMemoryLedger()})
+	eng := engine.New(engine.Options{Ledger: memledger.New()})
 	flash := time.Date(2026, 11, 27, 20, 0, 0, 0, time.FixedZone("EST", -5*3600))
 	r := rand.New(rand.NewPCG(7, 7))
 	hits := map[string]int{}

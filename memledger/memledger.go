@@ -1,17 +1,23 @@
-package engine
+// Package memledger is the reference ledger, in process memory: it
+// implements engine.Ledger exactly, with no I/O, for one process (the
+// embedded and demo modes, rule tests, offline tools). adapters/ledger
+// implements the same contract in Redis; a property test compares the two.
+package memledger
 
 import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/arbiterhq/arbiter/engine"
 )
 
-// MemoryLedger is a Ledger in process memory: exact under concurrency (one
+// Ledger is an engine.Ledger in process memory: exact under concurrency (one
 // mutex), for one process only (rule tests, offline decisions, the demo
 // without Redis, tests). Per-customer caps count grants in a rolling window
 // ending at Plan.Now; total caps count grants; budgets add up the granted
 // discount money per offer and currency.
-type MemoryLedger struct {
+type Ledger struct {
 	mu     sync.Mutex
 	grants map[custKey][]time.Time // per customer and offer, grant times
 	totals map[string]int64        // grants per offer
@@ -22,9 +28,9 @@ type custKey struct{ customer, offer string }
 
 type budgetKey struct{ offer, currency string }
 
-// NewMemoryLedger returns an empty MemoryLedger.
-func NewMemoryLedger() *MemoryLedger {
-	return &MemoryLedger{
+// New returns an empty Ledger.
+func New() *Ledger {
+	return &Ledger{
 		grants: map[custKey][]time.Time{},
 		totals: map[string]int64{},
 		spent:  map[budgetKey]int64{},
@@ -33,7 +39,7 @@ func NewMemoryLedger() *MemoryLedger {
 
 // Reserve walks p (Plan.Walk) and reserves every capped item it grants,
 // unless p.DryRun. It fails only when ctx is done.
-func (l *MemoryLedger) Reserve(ctx context.Context, p *Plan) ([]Result, error) {
+func (l *Ledger) Reserve(ctx context.Context, p *engine.Plan) ([]engine.Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -42,26 +48,26 @@ func (l *MemoryLedger) Reserve(ctx context.Context, p *Plan) ([]Result, error) {
 	// In a dry run nothing is recorded, but the walk still sees its own
 	// earlier grants of this plan: each offer appears once, so there is
 	// nothing to add up.
-	return p.Walk(func(i int) Result {
+	return p.Walk(func(i int) engine.Result {
 		it := &p.Items[i]
 		ck := custKey{p.CustomerID, it.OfferID}
 		if it.PerCustomer > 0 {
 			if p.CustomerID == "" {
-				return SkippedCapPerCustomer
+				return engine.SkippedCapPerCustomer
 			}
 			if l.count(ck, it.Window, p.Now, !p.DryRun) >= it.PerCustomer {
-				return SkippedCapPerCustomer
+				return engine.SkippedCapPerCustomer
 			}
 		}
 		if it.Total > 0 && l.totals[it.OfferID] >= it.Total {
-			return SkippedCapTotal
+			return engine.SkippedCapTotal
 		}
 		bk := budgetKey{it.OfferID, p.Currency}
 		if it.Budget > 0 && l.spent[bk]+it.Amount > it.Budget {
-			return SkippedBudget
+			return engine.SkippedBudget
 		}
 		if p.DryRun {
-			return Granted
+			return engine.Granted
 		}
 		if it.PerCustomer > 0 {
 			l.grants[ck] = append(l.grants[ck], p.Now)
@@ -72,7 +78,7 @@ func (l *MemoryLedger) Reserve(ctx context.Context, p *Plan) ([]Result, error) {
 		if it.Budget > 0 {
 			l.spent[bk] += it.Amount
 		}
-		return Granted
+		return engine.Granted
 	}), nil
 }
 
@@ -80,7 +86,7 @@ func (l *MemoryLedger) Reserve(ctx context.Context, p *Plan) ([]Result, error) {
 // t counts while now - t < window; without a window, for ever). With prune,
 // it also forgets the grants that fell out of the window; a dry run never
 // prunes, since its "now" may be any time.
-func (l *MemoryLedger) count(ck custKey, window time.Duration, now time.Time, prune bool) int {
+func (l *Ledger) count(ck custKey, window time.Duration, now time.Time, prune bool) int {
 	ts := l.grants[ck]
 	if window <= 0 {
 		return len(ts)
@@ -110,7 +116,7 @@ func (l *MemoryLedger) count(ck custKey, window time.Duration, now time.Time, pr
 
 // Spent returns the budget money granted for offerID in currency, in
 // minor units.
-func (l *MemoryLedger) Spent(offerID, currency string) int64 {
+func (l *Ledger) Spent(offerID, currency string) int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.spent[budgetKey{offerID, currency}]
@@ -118,7 +124,7 @@ func (l *MemoryLedger) Spent(offerID, currency string) int64 {
 
 // Total returns the number of grants of offerID counted against its total
 // cap.
-func (l *MemoryLedger) Total(offerID string) int64 {
+func (l *Ledger) Total(offerID string) int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.totals[offerID]
