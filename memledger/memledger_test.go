@@ -22,8 +22,8 @@ func TestMemoryLedgerWindowAndDryRun(t *testing.T) {
 		dry  bool
 		want engine.Result
 	}{
-		{t0, true, engine.Granted},  // a dry run reserves nothing
-		{t0, false, engine.Granted}, //
+		{t0, true, engine.Granted},                                   // a dry run reserves nothing
+		{t0, false, engine.Granted},                                  //
 		{t0.Add(time.Hour), false, engine.SkippedCapPerCustomer},     // within 24h
 		{t0.Add(48 * time.Hour), true, engine.Granted},               // a dry run in the future does not forget grants
 		{t0.Add(2 * time.Hour), false, engine.SkippedCapPerCustomer}, //
