@@ -22,7 +22,7 @@ var (
 	tierKeys        = []string{"min_total", "amount", "percent"}
 	bxgyKeys        = []string{"buy", "get", "percent"}
 	scheduleKeys    = []string{"start", "end", "days", "hours", "timezone"}
-	capsKeys        = []string{"per_customer", "total", "budget"}
+	capsKeys        = []string{"per_customer", "total", "budget", "hold", "pacing"}
 	perCustomerKeys = []string{"limit", "per"}
 	experimentKeys  = []string{"id", "description", "salt", "traffic", "when", "variants"}
 	variantKeys     = []string{"id", "description", "weight", "offers"}
@@ -410,6 +410,10 @@ func (l *loader) compileOffer(c *exprCompiler, id string, n *yaml.Node, override
 	}
 	if v := fs.get("caps"); v != nil {
 		o.Caps = l.compileCaps(v, what)
+		if o.Caps.Pacing != "" && (o.Schedule == nil || o.Schedule.Start.IsZero() || o.Schedule.End.IsZero()) {
+			l.errf(v, "add `schedule: {start: ..., end: ...}`: pacing spreads the caps evenly from the start to the end",
+				"%s: `pacing: even` needs a schedule with a start and an end", what)
+		}
 	}
 	if v := fs.get("payload"); v != nil && !isNull(l.deref(v)) {
 		d := l.deref(v)
@@ -776,6 +780,35 @@ func (l *loader) compileCaps(n *yaml.Node, what string) Caps {
 				l.errf(v, "remove the budget for no limit", "%s.budget must be more than 0, got %s", what, l.deref(v).Value)
 			}
 			c.Budget = f
+		}
+	}
+	if v := fs.get("hold"); v != nil {
+		if s, ok := l.str(v, what+".hold"); ok {
+			d, err := parseWindow(s)
+			switch {
+			case err != nil:
+				l.errf(v, "write a duration like 30m, 2h or 1d (days)", "%s.hold: %v", what, err)
+			case d < time.Second:
+				l.errf(v, "hold a grant for at least a second (30m is typical for a checkout), or remove `hold` to count grants at once", "%s.hold must be at least 1s, got %q", what, s)
+			default:
+				c.Hold = d
+			}
+		}
+		if c.Total == 0 && c.Budget == 0 {
+			l.errf(fs.key("hold"), "add `total:` or `budget:`, or remove `hold`: a per-customer cap counts grants and is never released",
+				"%s: hold holds a total or a budget, and this offer has neither", what)
+		}
+	}
+	if v := fs.get("pacing"); v != nil {
+		if s, ok := l.str(v, what+".pacing"); ok {
+			if s != PacingEven {
+				l.errf(v, "write `pacing: even`, or remove it", "%s.pacing: unknown pacing %q (`even` is the only pacing)", what, s)
+			} else {
+				c.Pacing = s
+			}
+		}
+		if c.Total == 0 && c.Budget == 0 {
+			l.errf(fs.key("pacing"), "add `total:` or `budget:` to pace", "%s: pacing needs a total or a budget to spread", what)
 		}
 	}
 	return c

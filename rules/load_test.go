@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -376,5 +377,27 @@ offers:
 func TestCompileNoFiles(t *testing.T) {
 	if _, err := Compile(nil); !errors.Is(err, ErrNoRuleFiles) {
 		t.Errorf("no files: %v", err)
+	}
+}
+
+// TestHoldAndPacing: caps.hold and caps.pacing load into Caps.
+func TestHoldAndPacing(t *testing.T) {
+	rs := mustLoad(t, map[string]string{"offers.yaml": `
+offers:
+  - id: first_1000
+    kind: action
+    caps: {total: 1000, hold: 30m}
+  - id: weekend
+    kind: action
+    schedule: {start: 2026-11-27T00:00:00Z, end: 2026-11-30T00:00:00Z}
+    caps: {budget: 5000, hold: 1d, pacing: even}
+`})
+	o, _ := rs.Offer("first_1000")
+	if o.Caps.Hold != 30*time.Minute || o.Caps.Pacing != "" {
+		t.Errorf("first_1000 caps %+v", o.Caps)
+	}
+	o, _ = rs.Offer("weekend")
+	if o.Caps.Hold != 24*time.Hour || o.Caps.Pacing != PacingEven {
+		t.Errorf("weekend caps %+v", o.Caps)
 	}
 }
