@@ -45,6 +45,13 @@ type Request struct {
 	// Now is the decision's time: the request's arrival, or a dry run's
 	// "now".
 	Now time.Time
+	// Ref is the decision's reference for the ledger (the ULID of its
+	// signed id): the key of its grant records (Plan.Ref); "" for offline
+	// decisions, which keep none.
+	Ref string
+	// Claim is the request's Idempotency-Key, claimed by the ledger in the
+	// decision's one call (Plan.Claim); nil without one.
+	Claim *Claim
 }
 
 // Profile is a customer's attributes, decoded by the ruleset's schema.
@@ -188,6 +195,15 @@ type Plan struct {
 	// Guardrail bounds the sum of the granted discounts, in minor units.
 	Guardrail int64
 	Items     []PlanItem
+	// Ref is the decision's reference (the ULID of its id, from
+	// Request.Ref): the key of its grant records; "" keeps none.
+	Ref string
+	// BudgetCurrency is the currency budgets are counted in (the ruleset's
+	// currency); "": Currency, a budget per cart currency (SPEC.md).
+	BudgetCurrency string
+	// Claim is the request's Idempotency-Key, claimed in this call; the
+	// ledger sets its State (and Answer). nil: none.
+	Claim *Claim
 }
 
 // PlanItem is one candidate offer of a Plan.
@@ -196,15 +212,71 @@ type PlanItem struct {
 	Group    string // "": none
 	Amount   int64  // the discount, in minor units of Plan.Currency
 	Fallback bool   // considered only when the main pass granted nothing
-	// Caps, converted: Budget in minor units of Plan.Currency.
+	// Caps, converted: Budget in minor units of the budget's currency
+	// (Plan.BudgetCur).
 	PerCustomer int
 	Window      time.Duration
 	Total       int64
 	Budget      int64
+	// Spend is the amount counted against the budget, in minor units of
+	// Plan.BudgetCurrency (converted at grant time, rounded up); read only
+	// when BudgetCurrency is set (else Amount is counted: Plan.SpendOf).
+	Spend int64
+	// Hold (caps.hold): a grant is held for Hold, then released unless an
+	// outcome committed it; total and budget bound held + committed. 0: a
+	// grant consumes at once.
+	Hold time.Duration
+	// Record: the ledger keeps a record of the grant (offers with a hold;
+	// offers whose score reads propensity when the ruleset learns), so that
+	// outcomes can commit, release or reward it.
+	Record bool
+	// Cell is the grant's learning cell: a recorded grant with a cell
+	// counts a trial there ("": none).
+	Cell string
+	// Paced (caps.pacing: even): the item is granted only while the count
+	// before it (held + committed) is below PaceTotal and the spend before
+	// it is at most PaceBudget (minor units of the budget's currency), the
+	// caps' shares of the schedule elapsed at Plan.Now.
+	Paced      bool
+	PaceTotal  int64
+	PaceBudget int64
 }
 
 // Capped reports whether the item needs a reservation.
 func (it *PlanItem) Capped() bool { return it.PerCustomer > 0 || it.Total > 0 || it.Budget > 0 }
+
+// BudgetCur is the currency budgets are counted in: BudgetCurrency, else
+// Currency.
+func (p *Plan) BudgetCur() string {
+	if p.BudgetCurrency != "" {
+		return p.BudgetCurrency
+	}
+	return p.Currency
+}
+
+// SpendOf is what item i counts against its budget, in minor units of
+// BudgetCur: Spend when BudgetCurrency is set, else Amount.
+func (p *Plan) SpendOf(i int) int64 {
+	if p.BudgetCurrency != "" {
+		return p.Items[i].Spend
+	}
+	return p.Items[i].Amount
+}
+
+// NeedsLedger reports whether the plan must go to the ledger: it holds a
+// capped item, or (not in a dry run) an item to record, or it carries an
+// Idempotency-Key claim.
+func (p *Plan) NeedsLedger() bool {
+	if p.Claim != nil {
+		return true
+	}
+	for i := range p.Items {
+		if p.Items[i].Capped() || (p.Items[i].Record && !p.DryRun && p.Ref != "") {
+			return true
+		}
+	}
+	return false
+}
 
 // Result of one plan item.
 type Result uint8
@@ -219,12 +291,15 @@ const (
 	SkippedCapTotal
 	SkippedBudget
 	SkippedFallback // a fallback offer not considered because the main pass granted
+	SkippedPacing   // the offer's paced share of its caps is used up for now
 )
 
 // Ledger reserves caps and budgets, atomically and exactly across every
 // replica. Reserve walks the plan once and answers one result per item; it
-// makes at most one round trip to its store. It is called only when the
-// plan holds a capped item.
+// makes at most one round trip to its store. In the same call it keeps the
+// records of the granted items that ask for one (PlanItem.Record), counts
+// their learning trials and claims the plan's Idempotency-Key. It is
+// called only when Plan.NeedsLedger.
 type Ledger interface {
 	Reserve(ctx context.Context, p *Plan) ([]Result, error)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"math/bits"
 	"sort"
 	"sync"
 	"time"
@@ -114,9 +115,9 @@ func (e *Engine) Decide(ctx context.Context, rs *rules.Ruleset, p *Profile, req 
 		d.Experiments = e.assignExperiments(s, rs, req.CustomerID, d.Experiments)
 	}
 	e.checkOffers(s, rs, req, d.Holdout)
-	if !d.Holdout {
-		e.arbitrate(ctx, s, rs, req, d)
-	}
+	// In the holdout no offer is eligible: arbitrate only claims the
+	// request's Idempotency-Key, if any.
+	e.arbitrate(ctx, s, rs, req, d)
 	if req.Explain {
 		d.Explain = s.explain(rs)
 	}
@@ -345,8 +346,9 @@ func (e *Engine) arbitrate(ctx context.Context, s *scratch, rs *rules.Ruleset, r
 		Limit:      limit,
 		Guardrail:  guardrailOf(s.cartTotal, rs.Arbitration.MaxDiscountPercent),
 		Items:      pl.Items[:0],
+		Ref:        req.Ref,
+		Claim:      req.Claim,
 	}
-	capped := false
 	for _, i := range s.order {
 		c := &s.cands[i]
 		o := c.offer
@@ -369,7 +371,14 @@ func (e *Engine) arbitrate(ctx context.Context, s *scratch, rs *rules.Ruleset, r
 			}
 			it.Budget = b
 		}
-		capped = capped || it.Capped()
+		if o.Caps.Hold > 0 {
+			it.Hold = o.Caps.Hold
+			it.Record = true
+		}
+		if o.Caps.Pacing == rules.PacingEven && o.Schedule != nil {
+			it.Paced = true
+			it.PaceTotal, it.PaceBudget = paced(it.Total, it.Budget, o.Schedule.Start, o.Schedule.End, req.Now)
+		}
 		pl.Items = append(pl.Items, it)
 	}
 	if cap(s.results) < len(pl.Items) {
@@ -378,20 +387,20 @@ func (e *Engine) arbitrate(ctx context.Context, s *scratch, rs *rules.Ruleset, r
 	res := s.results[:len(pl.Items)]
 	local := func(i int) Result { return pl.Items[i].firstCap() }
 	switch {
-	case !capped:
+	case !pl.NeedsLedger():
 		res = pl.walkInto(res, local)
 	case e.opts.Ledger == nil || ctx.Err() != nil:
-		d.Degraded = append(d.Degraded, DegradedLedger)
+		d.Degraded = ledgerDegraded(d.Degraded, pl)
 		res = pl.walkInto(res, local)
 	default:
 		got, err := e.opts.Ledger.Reserve(ctx, pl)
 		if err != nil || len(got) != len(pl.Items) {
-			d.Degraded = append(d.Degraded, DegradedLedger)
+			d.Degraded = ledgerDegraded(d.Degraded, pl)
 			res = pl.walkInto(res, local)
 		} else {
 			copy(res, got)
 			for j, r := range res {
-				if r < Granted || r > SkippedFallback {
+				if r < Granted || r > SkippedPacing {
 					res[j] = pl.Items[j].firstCap() // never grant on a garbled answer
 				}
 			}
@@ -421,6 +430,49 @@ func (e *Engine) arbitrate(ctx context.Context, s *scratch, rs *rules.Ruleset, r
 			e.opts.Observer.Granted(c.offer.ID)
 		}
 	}
+}
+
+// ledgerDegraded adds what an unreachable ledger degrades: the ledger
+// when the plan holds a capped item (never granted then), the
+// Idempotency-Key when it carries one.
+func ledgerDegraded(deg []string, pl *Plan) []string {
+	for i := range pl.Items {
+		if pl.Items[i].Capped() {
+			deg = append(deg, DegradedLedger)
+			break
+		}
+	}
+	if pl.Claim != nil {
+		pl.Claim.State = ClaimUnknown
+		deg = append(deg, DegradedIdempotency)
+	}
+	return deg
+}
+
+// paced returns the shares of total and budget that pacing allows at now
+// within [start, end): ⌈total × f⌉ and ⌊budget × f⌋ with f = (now −
+// start) / (end − start), exactly (128-bit products); outside the window, 0
+// before it and the whole after it.
+func paced(total, budget int64, start, end, now time.Time) (int64, int64) {
+	if !now.After(start) {
+		return 0, 0
+	}
+	if !now.Before(end) {
+		return total, budget
+	}
+	num, den := uint64(now.Sub(start)), uint64(end.Sub(start))
+	share := func(v int64, up bool) int64 {
+		if v <= 0 {
+			return 0
+		}
+		hi, lo := bits.Mul64(uint64(v), num)
+		q, r := bits.Div64(hi, lo, den) // hi < den: v × num < v × den
+		if up && r != 0 {
+			q++
+		}
+		return int64(q)
+	}
+	return share(total, true), share(budget, false)
 }
 
 // byScore sorts scratch.order by score, highest first, ties by offer id.

@@ -10,7 +10,8 @@ package engine
 //  4. SkippedGuardrail when its amount would take the granted sum past
 //     Guardrail (skipped, never trimmed);
 //  5. a capped item (PlanItem.Capped) is granted or not by reserve(i),
-//     which returns Granted or the cap that stopped it; reserve is called
+//     which returns Granted or the cap that stopped it (its per-customer
+//     cap, total and budget, in that order, then its pacing); reserve is called
 //     only for items that passed 1 to 4, in order;
 //  6. any other item is Granted.
 //
@@ -38,7 +39,7 @@ func (p *Plan) walkInto(out []Result, reserve func(i int) Result) []Result {
 			r = SkippedGuardrail
 		case it.Capped():
 			r = reserve(i)
-			if r < Granted || r > SkippedFallback {
+			if r < Granted || r > SkippedPacing {
 				r = it.firstCap() // an answer that is no Result grants nothing
 			}
 		default:
@@ -95,6 +96,8 @@ func (r Result) reason() string {
 		return ReasonCapTotal
 	case SkippedBudget:
 		return ReasonBudget
+	case SkippedPacing:
+		return ReasonPacing
 	}
 	return ""
 }

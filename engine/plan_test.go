@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"testing"
 	"testing/quick"
+	"time"
 )
 
 func TestWalk(t *testing.T) {
@@ -109,5 +110,32 @@ func TestWalkConsistent(t *testing.T) {
 	}
 	if err := quick.Check(f, &quick.Config{MaxCount: 2000}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPaced: the shares pacing allows, exact at the edges and rounded the
+// right way (up for the count, down for the money).
+func TestPaced(t *testing.T) {
+	start := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	end := start.Add(10 * 24 * time.Hour)
+	for _, c := range []struct {
+		at            time.Duration
+		total, budget int64
+		wantT, wantB  int64
+	}{
+		{-time.Hour, 1000, 500000, 0, 0},
+		{0, 1000, 500000, 0, 0},
+		{time.Nanosecond, 1000, 500000, 1, 0},
+		{24 * time.Hour, 1000, 500000, 100, 50000},
+		{24*time.Hour + time.Second, 1000, 500000, 101, 50000},
+		{5 * 24 * time.Hour, 3, 7, 2, 3},
+		{10*24*time.Hour - time.Nanosecond, 1000, 500000, 1000, 499999},
+		{10 * 24 * time.Hour, 1000, 500000, 1000, 500000},
+		{5 * 24 * time.Hour, 1 << 62, 1 << 62, 1 << 61, 1 << 61},
+	} {
+		gt, gb := paced(c.total, c.budget, start, end, start.Add(c.at))
+		if gt != c.wantT || gb != c.wantB {
+			t.Errorf("at %v of %d/%d: %d/%d, want %d/%d", c.at, c.total, c.budget, gt, gb, c.wantT, c.wantB)
+		}
 	}
 }
