@@ -69,7 +69,10 @@ type GrantOutcome struct {
 	Ref          string
 	DecisionTime time.Time
 	Type         string    // the outcome type
-	At           time.Time // when it occurred (occurred_at); zero: when applied
+	At           time.Time // when it occurred (occurred_at); zero: Now
+	// Now is when it is applied, the time at which expired holds are
+	// released; zero: the ledger's clock (the Redis server's time).
+	Now time.Time
 	// Reward is the ruleset's reward outcome type; "": it does not learn.
 	Reward string
 	// Named: the outcome names one offer, Offers[0]. Otherwise it is about

@@ -1,107 +1,314 @@
 // Package memledger is the reference ledger, in process memory: it
-// implements engine.Ledger exactly, with no I/O, for one process (the
-// embedded and demo modes, rule tests, offline tools). adapters/ledger
-// implements the same contract in Redis; a property test compares the two.
+// implements the whole ledger contract exactly, with no I/O, for one
+// process (the embedded and demo modes, rule tests, offline tools,
+// simulations). adapters/ledger implements the same contract in Redis; a
+// property test runs the same plans and outcomes through both and compares
+// their states.
+//
+// The contract (docs/budgets.md says it for marketers):
+//
+//   - Reserve walks a plan (engine.Plan.Walk). A capped item is checked
+//     against its per-customer cap (grants in a rolling window, or for
+//     ever), its total (grants, or held + committed with a hold), its
+//     budget (money, or held + committed money with a hold) and its pacing
+//     (the count before it below PaceTotal, the spend before it at most
+//     PaceBudget), in that order, and reserved when granted.
+//   - A grant of an item with a hold is held until Hold after the plan's
+//     time; holds that have expired are released lazily, when the offer is
+//     next walked (at most SweepLimit at a time), read or named by an
+//     outcome: no sweeper is needed, and a replica that dies holding
+//     reservations leaks nothing.
+//   - A granted item with Record keeps a record under the plan's Ref for
+//     RecordTTL (plus its hold) and, with a Cell, counts a learning trial.
+//   - Outcomes move recorded grants (Apply): see engine.GrantOutcome.
+//   - An Idempotency-Key claim is made in the same call: the first plan
+//     with a key claims it; a later one with the same key reserves nothing
+//     and learns whether the first was answered (its answer), is pending,
+//     or had another body.
 package memledger
 
 import (
 	"context"
+	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/arbiterhq/arbiter/engine"
+	"github.com/arbiterhq/arbiter/learning"
 )
 
-// Ledger is an engine.Ledger in process memory: exact under concurrency (one
-// mutex), for one process only (rule tests, offline decisions, the demo
-// without Redis, tests). Per-customer caps count grants in a rolling window
-// ending at Plan.Now; total caps count grants; budgets add up the granted
-// discount money per offer and currency.
+// SweepLimit bounds the expired holds of one offer released by one walk:
+// the walk stays short however many holds expired at once; the rest are
+// released by the next walks and by reads (until then they are counted, so
+// the cap is never exceeded: a unit may only be granted a little later).
+const SweepLimit = 100
+
+// DefaultRecordTTL is how long grant records are kept after their decision
+// when Options.RecordTTL is 0: the default attribution window.
+const DefaultRecordTTL = 7 * 24 * time.Hour
+
+// Options configure a Ledger.
+type Options struct {
+	// RecordTTL is how long a grant record is kept after its decision
+	// (plus the grant's hold): the attribution window. 0: DefaultRecordTTL.
+	RecordTTL time.Duration
+	// Now is the clock of outcomes and reads that give no time; nil:
+	// time.Now. Walks use the plan's time.
+	Now func() time.Time
+}
+
+// Ledger is the ledger in process memory: exact under concurrency (one
+// mutex), for one process. It implements engine.Ledger and learning.Source.
 type Ledger struct {
 	mu     sync.Mutex
-	grants map[custKey][]time.Time // per customer and offer, grant times
-	totals map[string]int64        // grants per offer
-	spent  map[budgetKey]int64     // minor units per offer and currency
+	o      Options
+	grants map[custKey][]int64 // per customer and offer: grant times (ms)
+	offers map[string]*offer
+	claims map[string]*claim
+	seq    uint64
+	ops    uint64
+	stats  Stats
+}
+
+// Stats counts what the ledger did on its own (not in answer to an
+// outcome).
+type Stats struct {
+	Holds    uint64 // grants held
+	Expiries uint64 // holds released because they expired
 }
 
 type custKey struct{ customer, offer string }
 
-type budgetKey struct{ offer, currency string }
-
-// New returns an empty Ledger.
-func New() *Ledger {
-	return &Ledger{
-		grants: map[custKey][]time.Time{},
-		totals: map[string]int64{},
-		spent:  map[budgetKey]int64{},
-	}
+// offer is one offer's fleet-wide state.
+type offer struct {
+	count   int64            // grants (held + committed with a hold)
+	spent   map[string]int64 // money per currency (held + committed with a hold)
+	held    []heldEntry      // sorted by (exp, member)
+	heldN   int64
+	heldAmt map[string]int64
+	overCap int64
+	records map[string]*record
+	learn   map[learnKey]int64
 }
 
-// Reserve walks p (Plan.Walk) and reserves every capped item it grants,
-// unless p.DryRun. It fails only when ctx is done.
+// heldEntry is one held grant: its expiry (ms), its member (the
+// decision's ref) and what it holds.
+type heldEntry struct {
+	exp    int64
+	member string
+	amount int64
+	cur    string
+}
+
+func (h heldEntry) less(exp int64, member string) bool {
+	return h.exp < exp || h.exp == exp && h.member < member
+}
+
+// Record states.
+const (
+	stateHeld      = 'H' // held (or expired, when no longer in the held set)
+	stateCommitted = 'C'
+	stateReleased  = 'R'
+	stateCancelled = 'X'
+	stateGranted   = 'G' // recorded for learning, without a hold
+)
+
+type record struct {
+	state   byte
+	success bool
+	hold    bool
+	amount  int64
+	cur     string
+	exp     int64 // hold expiry (ms)
+	cell    string
+	day     int
+	until   int64 // the record is dropped after this (ms)
+}
+
+type learnKey struct {
+	cell    string
+	success bool
+	day     int
+}
+
+type claim struct {
+	body    [32]byte
+	owner   string
+	answer  []byte
+	expires int64 // ms
+}
+
+// New returns an empty Ledger with the default options.
+func New() *Ledger { return NewWithOptions(Options{}) }
+
+// NewWithOptions returns an empty Ledger.
+func NewWithOptions(o Options) *Ledger {
+	if o.RecordTTL <= 0 {
+		o.RecordTTL = DefaultRecordTTL
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Ledger{o: o, grants: map[custKey][]int64{}, offers: map[string]*offer{}, claims: map[string]*claim{}}
+}
+
+var (
+	_ engine.Ledger   = (*Ledger)(nil)
+	_ learning.Source = (*Ledger)(nil)
+)
+
+func (l *Ledger) offer(id string) *offer {
+	o := l.offers[id]
+	if o == nil {
+		o = &offer{spent: map[string]int64{}, heldAmt: map[string]int64{}, records: map[string]*record{}, learn: map[learnKey]int64{}}
+		l.offers[id] = o
+	}
+	return o
+}
+
+// Day is the learning day of a time: days since 1970-01-01, in UTC.
+func Day(t time.Time) int { return int(t.UnixMilli() / 86_400_000) }
+
+// Reserve walks p, reserving every capped item it grants, holding those
+// with a hold, recording those with Record and counting their trials, and
+// claims p.Claim first (a plan whose key was claimed before reserves
+// nothing). A dry run reserves and records nothing; its claim is made like
+// any other. It fails only when ctx is done.
 func (l *Ledger) Reserve(ctx context.Context, p *engine.Plan) ([]engine.Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	// In a dry run nothing is recorded, but the walk still sees its own
-	// earlier grants of this plan: each offer appears once, so there is
-	// nothing to add up.
-	return p.Walk(func(i int) engine.Result {
+	now := p.Now.UnixMilli()
+	l.maintain(now)
+	l.seq++
+	token := "~" + strconv.FormatUint(l.seq, 36)
+	if c := p.Claim; c != nil {
+		if cl := l.claims[c.Key]; cl != nil && cl.expires > now {
+			switch {
+			case cl.body != c.Body:
+				c.State = engine.ClaimConflict
+			case cl.answer != nil:
+				c.State, c.Answer = engine.ClaimReplay, append([]byte(nil), cl.answer...)
+			default:
+				c.State = engine.ClaimPending
+			}
+			return p.Walk(func(i int) engine.Result { return firstCap(&p.Items[i]) }), nil
+		}
+		l.claims[c.Key] = &claim{body: c.Body, owner: token, expires: now + c.TTL.Milliseconds()}
+		c.State, c.Owner, c.Answer = engine.ClaimNew, token, nil
+	}
+	cur := p.BudgetCur()
+	res := p.Walk(func(i int) engine.Result {
 		it := &p.Items[i]
+		var o *offer
+		if it.Hold > 0 || it.Total > 0 || it.Budget > 0 {
+			o = l.offer(it.OfferID)
+		}
+		if it.Hold > 0 && !p.DryRun {
+			l.sweep(o, now, SweepLimit)
+		}
 		ck := custKey{p.CustomerID, it.OfferID}
 		if it.PerCustomer > 0 {
 			if p.CustomerID == "" {
 				return engine.SkippedCapPerCustomer
 			}
-			if l.count(ck, it.Window, p.Now, !p.DryRun) >= it.PerCustomer {
+			if l.customerCount(ck, it.Window, now, !p.DryRun) >= it.PerCustomer {
 				return engine.SkippedCapPerCustomer
 			}
 		}
-		if it.Total > 0 && l.totals[it.OfferID] >= it.Total {
+		spend := p.SpendOf(i)
+		if it.Total > 0 && o.count >= it.Total {
 			return engine.SkippedCapTotal
 		}
-		bk := budgetKey{it.OfferID, p.Currency}
-		if it.Budget > 0 && l.spent[bk]+it.Amount > it.Budget {
+		if it.Budget > 0 && o.spent[cur]+spend > it.Budget {
 			return engine.SkippedBudget
+		}
+		if it.Paced && (it.Total > 0 && o.count >= it.PaceTotal || it.Budget > 0 && o.spent[cur] > it.PaceBudget) {
+			return engine.SkippedPacing
 		}
 		if p.DryRun {
 			return engine.Granted
 		}
 		if it.PerCustomer > 0 {
-			l.grants[ck] = append(l.grants[ck], p.Now)
+			l.grants[ck] = append(l.grants[ck], now)
 		}
-		if it.Total > 0 {
-			l.totals[it.OfferID]++
+		if it.Total > 0 || it.Hold > 0 {
+			o.count++
 		}
-		if it.Budget > 0 {
-			l.spent[bk] += it.Amount
+		if it.Budget > 0 || it.Hold > 0 {
+			o.spent[cur] += spend
+		}
+		if it.Hold > 0 {
+			member := p.Ref
+			if member == "" {
+				member = token
+			}
+			o.insertHeld(heldEntry{exp: now + it.Hold.Milliseconds(), member: member, amount: spend, cur: cur})
+			o.heldN++
+			o.heldAmt[cur] += spend
+			l.stats.Holds++
 		}
 		return engine.Granted
-	}), nil
+	})
+	if p.DryRun || p.Ref == "" {
+		return res, nil
+	}
+	day := Day(p.Now)
+	for i, r := range res {
+		it := &p.Items[i]
+		if r != engine.Granted || !it.Record {
+			continue
+		}
+		o := l.offer(it.OfferID)
+		rec := &record{state: stateGranted, cell: it.Cell, day: day, until: now + (l.o.RecordTTL + it.Hold).Milliseconds()}
+		if it.Hold > 0 {
+			rec.state, rec.hold = stateHeld, true
+			rec.amount, rec.cur, rec.exp = p.SpendOf(i), cur, now+it.Hold.Milliseconds()
+		}
+		o.records[p.Ref] = rec
+		if it.Cell != "" {
+			o.learn[learnKey{cell: it.Cell, day: day}]++
+		}
+	}
+	return res, nil
 }
 
-// count returns the grants of ck in the window ending at now (a grant at
-// t counts while now - t < window; without a window, for ever). With prune,
-// it also forgets the grants that fell out of the window; a dry run never
-// prunes, since its "now" may be any time.
-func (l *Ledger) count(ck custKey, window time.Duration, now time.Time, prune bool) int {
+func firstCap(it *engine.PlanItem) engine.Result {
+	switch {
+	case it.PerCustomer > 0:
+		return engine.SkippedCapPerCustomer
+	case it.Total > 0:
+		return engine.SkippedCapTotal
+	case it.Budget > 0:
+		return engine.SkippedBudget
+	}
+	return engine.Granted
+}
+
+// customerCount returns the grants of ck in the window ending at now (a
+// grant at t counts while now - t < window; without a window, for ever).
+// With prune, it also forgets the grants that fell out of the window; a
+// dry run never prunes, since its "now" may be any time.
+func (l *Ledger) customerCount(ck custKey, window time.Duration, now int64, prune bool) int {
 	ts := l.grants[ck]
 	if window <= 0 {
 		return len(ts)
 	}
-	since := now.Add(-window)
+	since := now - window.Milliseconds()
 	n := 0
 	for _, t := range ts {
-		if t.After(since) {
+		if t > since {
 			n++
 		}
 	}
 	if prune && n < len(ts) {
 		kept := ts[:0]
 		for _, t := range ts {
-			if t.After(since) {
+			if t > since {
 				kept = append(kept, t)
 			}
 		}
@@ -114,18 +321,439 @@ func (l *Ledger) count(ck custKey, window time.Duration, now time.Time, prune bo
 	return n
 }
 
-// Spent returns the budget money granted for offerID in currency, in
-// minor units.
+func (o *offer) insertHeld(h heldEntry) {
+	i := sort.Search(len(o.held), func(i int) bool { return !o.held[i].less(h.exp, h.member) })
+	o.held = append(o.held, heldEntry{})
+	copy(o.held[i+1:], o.held[i:])
+	o.held[i] = h
+}
+
+// findHeld returns the index of the held entry (exp, member), or -1.
+func (o *offer) findHeld(exp int64, member string) int {
+	i := sort.Search(len(o.held), func(i int) bool { return !o.held[i].less(exp, member) })
+	if i < len(o.held) && o.held[i].exp == exp && o.held[i].member == member {
+		return i
+	}
+	return -1
+}
+
+// unhold removes held entry i and its amounts from the held sums; with
+// free, it also gives its unit and money back to the caps.
+func (o *offer) unhold(i int, free bool) {
+	h := o.held[i]
+	o.held = append(o.held[:i], o.held[i+1:]...)
+	o.heldN--
+	o.heldAmt[h.cur] -= h.amount
+	if free {
+		o.count--
+		o.spent[h.cur] -= h.amount
+	}
+}
+
+// sweep releases up to limit holds of o that expired by now (oldest
+// first); limit < 0: all.
+func (l *Ledger) sweep(o *offer, now int64, limit int) {
+	for n := 0; len(o.held) > 0 && o.held[0].exp <= now && (limit < 0 || n < limit); n++ {
+		o.unhold(0, true)
+		l.stats.Expiries++
+	}
+}
+
+// maintain drops expired claims and records now and then (every 4096
+// calls), so that memory stays bounded by what is live.
+func (l *Ledger) maintain(now int64) {
+	l.ops++
+	if l.ops%4096 != 0 {
+		return
+	}
+	for k, c := range l.claims {
+		if c.expires <= now {
+			delete(l.claims, k)
+		}
+	}
+	for _, o := range l.offers {
+		for ref, r := range o.records {
+			if r.until <= now {
+				delete(o.records, ref)
+			}
+		}
+	}
+}
+
+// Apply applies outcomes to the grant records of their decisions (see
+// engine.GrantOutcome) and returns what each moved. It fails only when ctx
+// is done.
+func (l *Ledger) Apply(ctx context.Context, outs []engine.GrantOutcome) ([]engine.OutcomeResult, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	res := make([]engine.OutcomeResult, len(outs))
+	for k := range outs {
+		g := &outs[k]
+		now := l.o.Now().UnixMilli()
+		if !g.Now.IsZero() {
+			now = g.Now.UnixMilli()
+		}
+		at := now
+		if !g.At.IsZero() {
+			at = g.At.UnixMilli()
+		}
+		for _, of := range g.Offers {
+			o := l.offers[of.ID]
+			if o == nil {
+				continue
+			}
+			rec := o.records[g.Ref]
+			if rec == nil || rec.until <= now {
+				continue
+			}
+			l.transition(o, &of, g, rec, at, &res[k])
+			l.sweep(o, now, SweepLimit)
+		}
+	}
+	return res, nil
+}
+
+// transition moves one record by one outcome occurred at at.
+func (l *Ledger) transition(o *offer, of *engine.OutcomeOffer, g *engine.GrantOutcome, rec *record, at int64, r *engine.OutcomeResult) {
+	r.Records++
+	if g.Reward != "" && g.Type == g.Reward && !rec.success && rec.cell != "" {
+		rec.success = true
+		o.learn[learnKey{cell: rec.cell, success: true, day: rec.day}]++
+		r.Successes++
+	}
+	if !rec.hold {
+		return
+	}
+	lateCommit := func() {
+		o.count++
+		o.spent[rec.cur] += rec.amount
+		rec.state = stateCommitted
+		r.LateCommits++
+		if of.Total > 0 && o.count > of.Total || of.Budget > 0 && o.spent[rec.cur] > of.Budget {
+			o.overCap++
+			r.OverCap++
+		}
+	}
+	switch rec.state {
+	case stateHeld:
+		i := o.findHeld(rec.exp, g.Ref)
+		switch g.Type {
+		case engine.OutcomeConverted:
+			switch {
+			case i >= 0 && at < rec.exp:
+				o.unhold(i, false)
+				rec.state = stateCommitted
+				r.Commits++
+			case i >= 0:
+				o.unhold(i, true) // it had expired when the order came
+				r.Expiries++
+				lateCommit()
+			default:
+				lateCommit()
+			}
+		case engine.OutcomeDismissed:
+			if i >= 0 {
+				o.unhold(i, true)
+				if at >= rec.exp {
+					r.Expiries++
+				} else {
+					r.Releases++
+				}
+			}
+			rec.state = stateReleased
+		}
+	case stateReleased:
+		if g.Type == engine.OutcomeConverted {
+			lateCommit()
+		}
+	case stateCommitted:
+		if g.Type == engine.OutcomeCancelled {
+			o.count--
+			o.spent[rec.cur] -= rec.amount
+			rec.state = stateCancelled
+			r.Cancels++
+		}
+	}
+}
+
+// Budgets returns the state of the queried offers' caps at now (zero: the
+// ledger's clock), releasing the holds that expired by then first. An
+// offer with no money counted has one state, in the currency "" (or in
+// each queried currency).
+func (l *Ledger) Budgets(ctx context.Context, now time.Time, qs []engine.BudgetQuery) ([]engine.BudgetState, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if now.IsZero() {
+		now = l.o.Now()
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []engine.BudgetState
+	for _, q := range qs {
+		o := l.offers[q.OfferID]
+		if o == nil {
+			o = &offer{}
+		} else {
+			l.sweep(o, now.UnixMilli(), -1)
+		}
+		curs := q.Currencies
+		if curs == nil {
+			for c := range o.spent {
+				curs = append(curs, c)
+			}
+			sort.Strings(curs)
+			if len(curs) == 0 {
+				curs = []string{""}
+			}
+		}
+		for _, c := range curs {
+			out = append(out, engine.BudgetState{OfferID: q.OfferID, Currency: c, Count: o.count, Held: o.heldN,
+				Spent: o.spent[c], HeldAmount: o.heldAmt[c], OverCap: o.overCap})
+		}
+	}
+	return out, nil
+}
+
+// Counts returns the learning counts of the named offers (all when offers
+// is nil), sorted by offer, cell and day (learning.Source).
+func (l *Ledger) Counts(ctx context.Context, offers []string) ([]learning.Count, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if offers == nil {
+		for id := range l.offers {
+			offers = append(offers, id)
+		}
+	}
+	var out []learning.Count
+	for _, id := range offers {
+		o := l.offers[id]
+		if o == nil {
+			continue
+		}
+		byKey := map[[2]string]*learning.Count{}
+		for k, n := range o.learn {
+			key := [2]string{k.cell, strconv.Itoa(k.day)}
+			c := byKey[key]
+			if c == nil {
+				c = &learning.Count{Offer: id, Cell: k.cell, Day: k.day}
+				byKey[key] = c
+			}
+			if k.success {
+				c.Successes += n
+			} else {
+				c.Trials += n
+			}
+		}
+		for _, c := range byKey {
+			out = append(out, *c)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Offer != b.Offer {
+			return a.Offer < b.Offer
+		}
+		if a.Cell != b.Cell {
+			return a.Cell < b.Cell
+		}
+		return a.Day < b.Day
+	})
+	return out, nil
+}
+
+// ResetLearning forgets the learning counts of the named offers (all when
+// offers is nil).
+func (l *Ledger) ResetLearning(ctx context.Context, offers []string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for id, o := range l.offers {
+		if offers == nil || contains(offers, id) {
+			o.learn = map[learnKey]int64{}
+		}
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Answer reads the state of c's key now: the answer stored for it
+// (ClaimReplay), still pending, another body (ClaimConflict), or no
+// longer claimed (ClaimUnknown: it expired or its owner gave it up).
+func (l *Ledger) Answer(ctx context.Context, c *engine.Claim) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	cl := l.claims[c.Key]
+	switch {
+	case cl == nil || cl.expires <= l.o.Now().UnixMilli():
+		c.State = engine.ClaimUnknown
+	case cl.body != c.Body:
+		c.State = engine.ClaimConflict
+	case cl.answer != nil:
+		c.State, c.Answer = engine.ClaimReplay, append([]byte(nil), cl.answer...)
+	default:
+		c.State = engine.ClaimPending
+	}
+	return nil
+}
+
+// StoreAnswer stores the answer of the decision that holds c (ClaimNew),
+// for later requests with the same key; nothing when c's key is no longer
+// held by it.
+func (l *Ledger) StoreAnswer(ctx context.Context, c *engine.Claim, answer []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if cl := l.claims[c.Key]; cl != nil && cl.owner == c.Owner {
+		cl.answer = append([]byte(nil), answer...)
+	}
+	return nil
+}
+
+// Release gives up c's key when its decision could not be answered, so
+// that a retry is decided afresh.
+func (l *Ledger) Release(ctx context.Context, c *engine.Claim) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if cl := l.claims[c.Key]; cl != nil && cl.owner == c.Owner && cl.answer == nil {
+		delete(l.claims, c.Key)
+	}
+	return nil
+}
+
+// Stats returns the ledger's counters.
+func (l *Ledger) Stats() Stats {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.stats
+}
+
+// Spent returns the money counted against offerID's budget in currency
+// (held + committed), in minor units.
 func (l *Ledger) Spent(offerID, currency string) int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.spent[budgetKey{offerID, currency}]
+	if o := l.offers[offerID]; o != nil {
+		return o.spent[currency]
+	}
+	return 0
 }
 
-// Total returns the number of grants of offerID counted against its total
-// cap.
+// Total returns the grants of offerID counted against its total cap (held
+// + committed).
 func (l *Ledger) Total(offerID string) int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.totals[offerID]
+	if o := l.offers[offerID]; o != nil {
+		return o.count
+	}
+	return 0
+}
+
+// Snapshot is the whole state of a ledger at a time, in a form two ledgers
+// can be compared by (the property test of adapters/ledger): holds that
+// expired by the time are released first. Maps hold no zero values.
+type Snapshot struct {
+	Count    map[string]int64  // offer: held + committed
+	Spent    map[string]int64  // offer/currency
+	Held     map[string]int64  // offer: held
+	HeldAmt  map[string]int64  // offer/currency
+	OverCap  map[string]int64  // offer
+	Records  map[string]string // offer/ref: state, "+" when it succeeded
+	Learning map[string]int64  // offer/cell/t|s/day
+}
+
+// Snapshot returns the ledger's state at now, for offers.
+func (l *Ledger) Snapshot(now time.Time, offers []string) Snapshot {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := NewSnapshot()
+	for _, id := range offers {
+		o := l.offers[id]
+		if o == nil {
+			continue
+		}
+		l.sweep(o, now.UnixMilli(), -1)
+		s.add(s.Count, id, o.count)
+		s.add(s.Held, id, o.heldN)
+		s.add(s.OverCap, id, o.overCap)
+		for c, v := range o.spent {
+			s.add(s.Spent, id+"/"+c, v)
+		}
+		for c, v := range o.heldAmt {
+			s.add(s.HeldAmt, id+"/"+c, v)
+		}
+		for ref, r := range o.records {
+			st := string(r.state)
+			if r.state == stateHeld && o.findHeld(r.exp, ref) < 0 {
+				st = string(stateReleased) // expired
+			}
+			if r.success {
+				st += "+"
+			}
+			s.Records[id+"/"+ref] = st
+		}
+		for k, v := range o.learn {
+			ts := "t"
+			if k.success {
+				ts = "s"
+			}
+			s.add(s.Learning, id+"/"+k.cell+"/"+ts+"/"+strconv.Itoa(k.day), v)
+		}
+	}
+	return s
+}
+
+// NewSnapshot returns an empty Snapshot.
+func NewSnapshot() Snapshot {
+	return Snapshot{Count: map[string]int64{}, Spent: map[string]int64{}, Held: map[string]int64{}, HeldAmt: map[string]int64{},
+		OverCap: map[string]int64{}, Records: map[string]string{}, Learning: map[string]int64{}}
+}
+
+// Add sets m[k] to v unless v is 0 (snapshots hold no zeros), adding to
+// what is there.
+func (s Snapshot) add(m map[string]int64, k string, v int64) {
+	if v != 0 {
+		m[k] += v
+	}
+}
+
+// Add is add for other ledgers building a Snapshot.
+func (s Snapshot) Add(m map[string]int64, k string, v int64) { s.add(m, k, v) }
+
+// String is the snapshot in a stable text form, one fact per line.
+func (s Snapshot) String() string {
+	var lines []string
+	for name, m := range map[string]map[string]int64{"count": s.Count, "spent": s.Spent, "held": s.Held, "held_amount": s.HeldAmt,
+		"over_cap": s.OverCap, "learning": s.Learning} {
+		for k, v := range m {
+			lines = append(lines, name+" "+k+" = "+strconv.FormatInt(v, 10))
+		}
+	}
+	for k, v := range s.Records {
+		lines = append(lines, "record "+k+" = "+v)
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
 }

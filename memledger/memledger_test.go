@@ -2,12 +2,14 @@ package memledger
 
 import (
 	"context"
+	"reflect"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/arbiterhq/arbiter/engine"
+	"github.com/arbiterhq/arbiter/learning"
 )
 
 func TestMemoryLedgerWindowAndDryRun(t *testing.T) {
@@ -90,5 +92,183 @@ func TestMemoryLedgerConcurrent(t *testing.T) {
 	}
 	if grants["percust"] != 20 {
 		t.Errorf("2 per customer, 10 customers: %d grants", grants["percust"])
+	}
+}
+
+var t0 = time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+
+// holdPlan is one decision for the offer "first" (total 2, budget 10.00,
+// held 30 minutes) at t, reference ref.
+func holdPlan(ref string, t time.Time) *engine.Plan {
+	return &engine.Plan{Now: t, Ref: ref, CustomerID: "c-" + ref, Currency: "USD", Limit: 1, Guardrail: 1 << 40,
+		Items: []engine.PlanItem{{OfferID: "first", Amount: 400, Total: 2, Budget: 1000, Hold: 30 * time.Minute, Record: true}}}
+}
+
+func outcome(ref, typ string, at time.Time) engine.GrantOutcome {
+	return engine.GrantOutcome{Ref: ref, Type: typ, At: at, Now: at, Named: true,
+		Offers: []engine.OutcomeOffer{{ID: "first", Total: 2, Budget: 1000}}}
+}
+
+// TestHoldLifecycle walks one offer's holds through every transition:
+// held → committed, held → released (dismissed, expired), released →
+// committed (late, over the cap), committed → cancelled, each at most
+// once, and checks the caps after each step.
+func TestHoldLifecycle(t *testing.T) {
+	l := New()
+	ctx := context.Background()
+	type state struct{ count, held, spent, heldAmt, over int64 }
+	check := func(step string, at time.Time, want state) {
+		t.Helper()
+		b, err := l.Budgets(ctx, at, []engine.BudgetQuery{{OfferID: "first", Currencies: []string{"USD"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := state{b[0].Count, b[0].Held, b[0].Spent, b[0].HeldAmount, b[0].OverCap}
+		if got != want {
+			t.Fatalf("%s: %+v, want %+v", step, got, want)
+		}
+	}
+	grant := func(step, ref string, at time.Time, want engine.Result) {
+		t.Helper()
+		res, err := l.Reserve(ctx, holdPlan(ref, at))
+		if err != nil || res[0] != want {
+			t.Fatalf("%s: %v %v, want %v", step, res, err, want)
+		}
+	}
+	apply := func(step string, o engine.GrantOutcome, want engine.OutcomeResult) {
+		t.Helper()
+		res, err := l.Apply(ctx, []engine.GrantOutcome{o})
+		if err != nil || res[0] != want {
+			t.Fatalf("%s: %+v %v, want %+v", step, res, err, want)
+		}
+	}
+	grant("a held", "a", t0, engine.Granted)
+	grant("b held", "b", t0.Add(time.Minute), engine.Granted)
+	check("two held", t0.Add(2*time.Minute), state{2, 2, 800, 800, 0})
+	grant("c: the cap counts holds", "c", t0.Add(2*time.Minute), engine.SkippedCapTotal)
+
+	apply("a converted", outcome("a", engine.OutcomeConverted, t0.Add(5*time.Minute)), engine.OutcomeResult{Records: 1, Commits: 1})
+	apply("a converted again", outcome("a", engine.OutcomeConverted, t0.Add(6*time.Minute)), engine.OutcomeResult{Records: 1})
+	check("a committed", t0.Add(6*time.Minute), state{2, 1, 800, 400, 0})
+
+	apply("b dismissed", outcome("b", engine.OutcomeDismissed, t0.Add(7*time.Minute)), engine.OutcomeResult{Records: 1, Releases: 1})
+	apply("b dismissed again", outcome("b", engine.OutcomeDismissed, t0.Add(8*time.Minute)), engine.OutcomeResult{Records: 1})
+	check("b released", t0.Add(8*time.Minute), state{1, 0, 400, 0, 0})
+
+	grant("c gets b's unit", "c", t0.Add(9*time.Minute), engine.Granted)
+	check("c held", t0.Add(9*time.Minute), state{2, 1, 800, 400, 0})
+	check("c expired", t0.Add(39*time.Minute), state{1, 0, 400, 0, 0})
+
+	grant("d gets c's unit", "d", t0.Add(40*time.Minute), engine.Granted)
+	apply("c converted late, over the cap", outcome("c", engine.OutcomeConverted, t0.Add(41*time.Minute)),
+		engine.OutcomeResult{Records: 1, LateCommits: 1, OverCap: 1})
+	check("over the cap", t0.Add(41*time.Minute), state{3, 1, 1200, 400, 1})
+	grant("e: no grant while over the cap", "e", t0.Add(42*time.Minute), engine.SkippedCapTotal)
+
+	apply("a cancelled", outcome("a", engine.OutcomeCancelled, t0.Add(50*time.Minute)), engine.OutcomeResult{Records: 1, Cancels: 1})
+	apply("a cancelled again", outcome("a", engine.OutcomeCancelled, t0.Add(51*time.Minute)), engine.OutcomeResult{Records: 1})
+	apply("a converted after its cancel", outcome("a", engine.OutcomeConverted, t0.Add(52*time.Minute)), engine.OutcomeResult{Records: 1})
+	check("a returned", t0.Add(52*time.Minute), state{2, 1, 800, 400, 1})
+	apply("d: other outcomes move nothing", outcome("d", "impression", t0.Add(53*time.Minute)), engine.OutcomeResult{Records: 1})
+	apply("d cancelled while held: nothing", outcome("d", engine.OutcomeCancelled, t0.Add(53*time.Minute)), engine.OutcomeResult{Records: 1})
+
+	// A conversion that occurred after d's hold expired, reported before
+	// anything released it: released then committed, late.
+	apply("d converted after its expiry", outcome("d", engine.OutcomeConverted, t0.Add(71*time.Minute)),
+		engine.OutcomeResult{Records: 1, Expiries: 1, LateCommits: 1})
+	check("d committed", t0.Add(72*time.Minute), state{2, 0, 800, 0, 1})
+	apply("unknown decision", outcome("zz", engine.OutcomeConverted, t0.Add(72*time.Minute)), engine.OutcomeResult{})
+	if st := l.Stats(); st.Holds != 4 || st.Expiries != 1 {
+		t.Errorf("stats %+v, want 4 holds and 1 expiry (c's; d's was released by its outcome)", st)
+	}
+}
+
+// TestClaims: the first plan with a key claims it and reserves; a second
+// with the same key and body reserves nothing and is pending until the
+// answer is stored, then replays it; another body conflicts; a released
+// claim or an expired one is claimed again.
+func TestClaims(t *testing.T) {
+	l := New()
+	ctx := context.Background()
+	plan := func(at time.Time, body byte) (*engine.Plan, *engine.Claim) {
+		c := &engine.Claim{Key: "k1", Body: [32]byte{body}, TTL: time.Hour}
+		return &engine.Plan{Now: at, Ref: "r", Currency: "USD", Limit: 1, Guardrail: 1 << 40, Claim: c,
+			Items: []engine.PlanItem{{OfferID: "o", Total: 10}}}, c
+	}
+	reserve := func(step string, at time.Time, body byte, want engine.ClaimState) *engine.Claim {
+		t.Helper()
+		p, c := plan(at, body)
+		if _, err := l.Reserve(ctx, p); err != nil || c.State != want {
+			t.Fatalf("%s: state %v %v, want %v", step, c.State, err, want)
+		}
+		return c
+	}
+	first := reserve("first", t0, 1, engine.ClaimNew)
+	reserve("in flight", t0.Add(time.Millisecond), 1, engine.ClaimPending)
+	reserve("another body", t0.Add(time.Millisecond), 2, engine.ClaimConflict)
+	if err := l.StoreAnswer(ctx, first, []byte(`{"decision_id":"x"}`)); err != nil {
+		t.Fatal(err)
+	}
+	c := reserve("answered", t0.Add(time.Second), 1, engine.ClaimReplay)
+	if string(c.Answer) != `{"decision_id":"x"}` {
+		t.Errorf("answer %q", c.Answer)
+	}
+	if l.Total("o") != 1 {
+		t.Errorf("%d grants for one key, want 1", l.Total("o"))
+	}
+	reserve("after the TTL", t0.Add(time.Hour), 1, engine.ClaimNew)
+	p, c2 := plan(t0.Add(2*time.Hour), 3)
+	c2.Key = "k2"
+	if _, err := l.Reserve(ctx, p); err != nil || c2.State != engine.ClaimNew {
+		t.Fatal(c2.State, err)
+	}
+	_ = l.Release(ctx, c2)
+	reserve2 := func() engine.ClaimState {
+		p, c := plan(t0.Add(2*time.Hour), 3)
+		c.Key = "k2"
+		_, _ = l.Reserve(ctx, p)
+		return c.State
+	}
+	if s := reserve2(); s != engine.ClaimNew {
+		t.Errorf("after a release: %v, want a new claim", s)
+	}
+}
+
+// TestLearningCounts: a recorded grant with a cell counts a trial on its
+// decision's day; the reward outcome counts one success, however often it
+// comes, whether it names the offer or the whole decision.
+func TestLearningCounts(t *testing.T) {
+	l := New()
+	ctx := context.Background()
+	for _, ref := range []string{"a", "b"} {
+		p := &engine.Plan{Now: t0, Ref: ref, Currency: "USD", Limit: 2, Guardrail: 1 << 40,
+			Items: []engine.PlanItem{{OfferID: "x", Record: true, Cell: "at_risk"}, {OfferID: "y", Record: true, Cell: "at_risk"}}}
+		if _, err := l.Reserve(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	offers := []engine.OutcomeOffer{{ID: "x"}, {ID: "y"}}
+	outs := []engine.GrantOutcome{
+		{Ref: "a", Type: "converted", Reward: "converted", Named: true, Offers: offers[:1], Now: t0},
+		{Ref: "a", Type: "converted", Reward: "converted", Offers: offers, Now: t0}, // whole decision: y succeeds, x already did
+		{Ref: "b", Type: "accepted", Reward: "converted", Offers: offers, Now: t0},
+		{Ref: "b", Type: "converted", Reward: "converted", Named: true, Offers: []engine.OutcomeOffer{{ID: "z"}}, Now: t0},
+	}
+	res, err := l.Apply(ctx, outs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Successes != 1 || res[1].Successes != 1 || res[1].Records != 2 || res[2].Successes != 0 || res[3].Records != 0 {
+		t.Errorf("results %+v", res)
+	}
+	counts, _ := l.Counts(ctx, nil)
+	day := Day(t0)
+	want := []learning.Count{{Offer: "x", Cell: "at_risk", Day: day, Trials: 2, Successes: 1}, {Offer: "y", Cell: "at_risk", Day: day, Trials: 2, Successes: 1}}
+	if !reflect.DeepEqual(counts, want) {
+		t.Errorf("counts %+v, want %+v", counts, want)
+	}
+	_ = l.ResetLearning(ctx, []string{"x"})
+	if counts, _ = l.Counts(ctx, nil); len(counts) != 1 || counts[0].Offer != "y" {
+		t.Errorf("after reset: %+v", counts)
 	}
 }
