@@ -64,7 +64,8 @@ type Options struct {
 type Ledger struct {
 	mu     sync.Mutex
 	o      Options
-	grants map[custKey][]int64 // per customer and offer: grant times (ms)
+	grants map[custKey][]int64 // per customer and offer: grant times (ms), for caps in a rolling window
+	counts map[custKey]int     // per customer and offer: grants, for caps for ever
 	offers map[string]*offer
 	claims map[string]*claim
 	seq    uint64
@@ -151,7 +152,7 @@ func NewWithOptions(o Options) *Ledger {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Ledger{o: o, grants: map[custKey][]int64{}, offers: map[string]*offer{}, claims: map[string]*claim{}}
+	return &Ledger{o: o, grants: map[custKey][]int64{}, counts: map[custKey]int{}, offers: map[string]*offer{}, claims: map[string]*claim{}}
 }
 
 var (
@@ -234,7 +235,11 @@ func (l *Ledger) Reserve(ctx context.Context, p *engine.Plan) ([]engine.Result, 
 			return engine.Granted
 		}
 		if it.PerCustomer > 0 {
-			l.grants[ck] = append(l.grants[ck], now)
+			if it.Window > 0 {
+				l.grants[ck] = append(l.grants[ck], now)
+			} else {
+				l.counts[ck]++
+			}
 		}
 		if it.Total > 0 || it.Hold > 0 {
 			o.count++
@@ -290,14 +295,15 @@ func firstCap(it *engine.PlanItem) engine.Result {
 }
 
 // customerCount returns the grants of ck in the window ending at now (a
-// grant at t counts while now - t < window; without a window, for ever).
+// grant at t counts while now - t < window), or for ever without a window
+// (counted apart: a cap that changes from one to the other starts again).
 // With prune, it also forgets the grants that fell out of the window; a
 // dry run never prunes, since its "now" may be any time.
 func (l *Ledger) customerCount(ck custKey, window time.Duration, now int64, prune bool) int {
-	ts := l.grants[ck]
 	if window <= 0 {
-		return len(ts)
+		return l.counts[ck]
 	}
+	ts := l.grants[ck]
 	since := now - window.Milliseconds()
 	n := 0
 	for _, t := range ts {

@@ -1,20 +1,34 @@
 // Package ledger is the Redis ledger: it reserves offers' per-customer caps,
-// fleet-wide totals and budgets for the engine, atomically and exactly
-// across any number of replicas, in one round trip per decision.
+// fleet-wide totals and budgets for the engine, holds grants until an
+// outcome commits them, paces, keeps the grant records that outcomes and
+// learning need, counts learning trials and successes, and claims
+// Idempotency-Keys, atomically and exactly across any number of replicas,
+// in one round trip per decision. It implements the contract of the
+// reference ledger, package memledger, which a property test compares it
+// with.
 //
 // On a single Redis (or a Sentinel-managed master) one Lua script walks the
 // whole plan (engine.(*Plan).Walk's greedy walk) and reserves as it goes.
 // On Redis Cluster, where one script may only touch keys of one slot, the
-// per-customer keys (slot of {customer}) and each offer's fleet keys (slot
-// of {offer}) are checked and tentatively reserved by one script per slot,
-// all in one pipeline (one round trip, in parallel across nodes); the walk
-// then runs in Go on those answers, and reservations the walk did not use
-// are released in the background. See docs/redis.md.
+// per-customer keys (slot of {customer}), each offer's keys (slot of
+// {offer}) and the Idempotency-Key (its own slot) are checked and
+// tentatively reserved by one script per slot, all in one pipeline (one
+// round trip, in parallel across nodes); the walk then runs in Go on those
+// answers, and reservations the walk did not use are released in the
+// background.
+//
+// A call the caller gave up on (its deadline passed, its reply was lost, or
+// too few replicas acknowledged it) may still have run on the server: the
+// ledger then undoes it in the background, by the call's token. The undo
+// leaves a tomb under the token, so that a call that reaches the server
+// after its undo does nothing: a unit is never used without a grant,
+// whatever the timing (issue 13, item 4). See docs/redis.md.
 package ledger
 
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -27,6 +41,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/arbiterhq/arbiter/engine"
+	"github.com/arbiterhq/arbiter/learning"
 )
 
 // Mode selects how the ledger uses Redis.
@@ -43,20 +58,58 @@ const (
 	ModeSplit
 )
 
+// Clock selects the clock of rolling windows and holds.
+type Clock int
+
+// Clocks.
+const (
+	// ClockServer: the Redis server's time (TIME, inside the scripts), the
+	// same for every replica whatever their own clocks say.
+	ClockServer Clock = iota
+	// ClockPlan: the plan's time and the outcome's, as given (tests that
+	// compare the ledger with the reference ledger).
+	ClockPlan
+)
+
+// SweepLimit bounds the expired holds of one offer released by one call
+// (memledger.SweepLimit).
+const SweepLimit = 100
+
+// Defaults of Options.
+const (
+	DefaultRecordTTL      = 7 * 24 * time.Hour
+	DefaultReleaseTimeout = 10 * time.Second
+	// tombTTL and journalTTL are written in the scripts (10 minutes, 1
+	// minute).
+)
+
 // Options configure a Redis ledger.
 type Options struct {
 	Prefix string // key prefix, default "arbiter:"
 	Mode   Mode
-	// ReleaseTimeout bounds the background release of unused tentative
-	// reservations (ModeSplit); default 2s.
+	Clock  Clock
+	// RecordTTL is how long a grant record is kept after its decision (plus
+	// its hold): the attribution window. Default 7 days.
+	RecordTTL time.Duration
+	// Replicas: after reserving, wait (Redis WAIT, in the same round trip)
+	// until this many replicas have the writes; a call acknowledged by
+	// fewer grants nothing capped and is undone. 0: do not wait.
+	Replicas int
+	// ReplicaTimeout bounds WAIT; default: what is left of the call's
+	// deadline, less a millisecond (at least 1 ms), else 50 ms.
+	ReplicaTimeout time.Duration
+	// ReleaseTimeout bounds the background work of undoing a call the
+	// caller gave up on and releasing unused tentative reservations
+	// (ModeSplit): it is retried until then. Default 10 s.
 	ReleaseTimeout time.Duration
-	// OnReleaseError, if set, is told when a release failed: the units it
-	// held stay counted (never an overspend, possibly an underspend).
+	// OnReleaseError, if set, is told when a release failed for good: the
+	// units it held stay counted (never an overspend, possibly an
+	// underspend).
 	OnReleaseError func(error)
 }
 
-// Redis is the Redis ledger. It implements engine.Ledger and is safe for
-// concurrent use.
+// Redis is the Redis ledger. It implements engine.Ledger and
+// learning.Source and is safe for concurrent use.
 type Redis struct {
 	client redis.UniversalClient
 	prefix string
@@ -67,22 +120,33 @@ type Redis struct {
 	seq         atomic.Uint64
 	pending     sync.WaitGroup
 
-	reserves, errs, releaseErrs atomic.Uint64
+	reserves, errs, releaseErrs, undone, unreplicated, holds, expiries atomic.Uint64
 }
 
 // Stats counts a ledger's work.
 type Stats struct {
 	Reserves      uint64 // Reserve calls that reached Redis
-	Errors        uint64 // of which failed or timed out
-	ReleaseErrors uint64 // background releases that failed (ModeSplit)
+	Errors        uint64 // of which failed, timed out or were not replicated
+	ReleaseErrors uint64 // background releases that failed for good
+	// Undone counts calls the caller gave up on that were undone (or
+	// tombed before they ran).
+	Undone uint64
+	// NotReplicated counts calls acknowledged by fewer than Replicas.
+	NotReplicated uint64
+	Holds         uint64 // grants held
+	Expiries      uint64 // holds released because they expired (by walks and outcomes)
 }
 
 // Stats returns the ledger's counters.
 func (l *Redis) Stats() Stats {
-	return Stats{Reserves: l.reserves.Load(), Errors: l.errs.Load(), ReleaseErrors: l.releaseErrs.Load()}
+	return Stats{Reserves: l.reserves.Load(), Errors: l.errs.Load(), ReleaseErrors: l.releaseErrs.Load(),
+		Undone: l.undone.Load(), NotReplicated: l.unreplicated.Load(), Holds: l.holds.Load(), Expiries: l.expiries.Load()}
 }
 
-var _ engine.Ledger = (*Redis)(nil)
+var (
+	_ engine.Ledger   = (*Redis)(nil)
+	_ learning.Source = (*Redis)(nil)
+)
 
 // New returns a ledger on client with keys under prefix ("" for the
 // default "arbiter:"), in ModeAuto.
@@ -96,7 +160,10 @@ func NewWithOptions(client redis.UniversalClient, o Options) *Redis {
 		o.Prefix = "arbiter:"
 	}
 	if o.ReleaseTimeout <= 0 {
-		o.ReleaseTimeout = 2 * time.Second
+		o.ReleaseTimeout = DefaultReleaseTimeout
+	}
+	if o.RecordTTL <= 0 {
+		o.RecordTTL = DefaultRecordTTL
 	}
 	split := o.Mode == ModeSplit
 	if o.Mode == ModeAuto {
@@ -113,6 +180,19 @@ func (l *Redis) Split() bool { return l.split }
 // Wait waits for background releases to finish (tests, shutdown).
 func (l *Redis) Wait() { l.pending.Wait() }
 
+// WaitTimeout waits for background releases at most d; it reports whether
+// they finished.
+func (l *Redis) WaitTimeout(d time.Duration) bool {
+	done := make(chan struct{})
+	go func() { l.pending.Wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+
 // CustomerKey is the per-customer grant key of an offer: a sorted set of
 // grant times for a rolling window, or a counter (":count") for a cap
 // without a window.
@@ -124,31 +204,75 @@ func CustomerKey(prefix, customerID, offerID string, windowed bool) string {
 	return k
 }
 
-// TotalKey is the fleet-wide grant counter of an offer.
+// TotalKey is the fleet-wide grant counter of an offer (held + committed
+// with a hold).
 func TotalKey(prefix, offerID string) string { return prefix + "offer:{" + offerID + "}:granted" }
 
 // BudgetKey is the fleet-wide spent counter (minor units) of an offer in a
-// currency.
+// currency (held + committed with a hold).
 func BudgetKey(prefix, offerID, currency string) string {
-	if currency == "" {
-		currency = "-"
-	}
 	return prefix + "offer:{" + offerID + "}:spent:" + currency
+}
+
+// HeldKey is the sorted set of an offer's held grants: member
+// "REF|AMOUNT|CURRENCY", score the hold's expiry (Unix ms).
+func HeldKey(prefix, offerID string) string { return prefix + "offer:{" + offerID + "}:held" }
+
+// HoldKey is the hash of an offer's held sums: n (held grants), a:CUR
+// (held money), over (over-cap commits).
+func HoldKey(prefix, offerID string) string { return prefix + "offer:{" + offerID + "}:hold" }
+
+// CurrenciesKey is the set of the currencies an offer's budget counted.
+func CurrenciesKey(prefix, offerID string) string { return prefix + "offer:{" + offerID + "}:curs" }
+
+// LearnKey is the hash of an offer's learning counts: fields
+// "<cell>|t|<day>" (trials) and "<cell>|s|<day>" (successes).
+func LearnKey(prefix, offerID string) string { return prefix + "learn:{" + offerID + "}" }
+
+// RecordKey is the hash holding the grant records of an offer for the
+// decisions of one second (and one of 32 sub-buckets by the reference's
+// last character): field the decision's reference, value
+// "<state><success>|<amount>|<currency>|<hold expiry ms>|<day>|<cell>".
+func RecordKey(prefix, offerID string, decided time.Time, ref string) string {
+	return prefix + "rec:{" + offerID + "}:" + bucket(decided, ref)
+}
+
+func bucket(decided time.Time, ref string) string {
+	sub := 0
+	if ref != "" {
+		sub = int(ref[len(ref)-1] & 31)
+	}
+	return strconv.FormatInt(decided.Unix(), 36) + ":" + strconv.Itoa(sub)
+}
+
+// ClaimKey is the hash of an Idempotency-Key claim (h: the body's SHA-256,
+// o: the owner's token, a: the answer), in a slot of its own: key is the
+// caller's scoped key, hashed.
+func ClaimKey(prefix, key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return prefix + "idem:{" + hex.EncodeToString(sum[:16]) + "}"
 }
 
 // ErrBadPlan is returned for a plan the ledger cannot walk.
 var ErrBadPlan = errors.New("ledger: bad plan")
 
+// ErrNotReplicated is returned when fewer than Options.Replicas replicas
+// acknowledged a reservation in time: it was undone.
+var ErrNotReplicated = errors.New("ledger: the reservation reached too few replicas")
+
 // Reserve walks the plan, reserving the caps of the granted items (nothing
-// on a dry run), and returns one result per item. An error means Redis
-// failed or timed out: the caller grants no capped offer.
+// on a dry run), holding, recording and counting their trials, and
+// claiming the plan's Idempotency-Key, and returns one result per item.
+// An error means Redis failed, timed out or did not replicate the call: the
+// caller grants no capped offer, and whatever the call may have reserved is
+// undone in the background.
 func (l *Redis) Reserve(ctx context.Context, p *engine.Plan) ([]engine.Result, error) {
 	if p == nil {
 		return nil, fmt.Errorf("%w: nil", ErrBadPlan)
 	}
 	for i := range p.Items {
 		it := &p.Items[i]
-		if it.Amount < 0 || it.PerCustomer < 0 || it.Total < 0 || it.Budget < 0 || it.Window < 0 {
+		if it.Amount < 0 || it.Spend < 0 || it.PerCustomer < 0 || it.Total < 0 || it.Budget < 0 || it.Window < 0 || it.Hold < 0 {
 			return nil, fmt.Errorf("%w: item %d (%s) has a negative amount or cap", ErrBadPlan, i, it.OfferID)
 		}
 	}
@@ -163,8 +287,16 @@ func (l *Redis) Reserve(ctx context.Context, p *engine.Plan) ([]engine.Result, e
 	}
 	if err != nil {
 		l.errs.Add(1)
+		return nil, err
 	}
-	return res, err
+	if !p.DryRun {
+		for i, r := range res {
+			if r == engine.Granted && p.Items[i].Hold > 0 {
+				l.holds.Add(1)
+			}
+		}
+	}
+	return res, nil
 }
 
 func boolArg(b bool) string {
@@ -174,38 +306,119 @@ func boolArg(b bool) string {
 	return "0"
 }
 
+func (l *Redis) serverClock() string { return boolArg(l.opts.Clock == ClockServer) }
+
+// itemArgs appends item i's values (the scripts' item()).
+func (l *Redis) itemArgs(args []any, p *engine.Plan, i int) []any {
+	it := &p.Items[i]
+	return append(args, boolArg(it.Fallback), it.Group, strconv.FormatInt(it.Amount, 10), strconv.FormatInt(p.SpendOf(i), 10),
+		strconv.Itoa(it.PerCustomer), strconv.FormatInt(it.Window.Milliseconds(), 10),
+		strconv.FormatInt(it.Total, 10), strconv.FormatInt(it.Budget, 10), strconv.FormatInt(it.Hold.Milliseconds(), 10),
+		boolArg(it.Record), it.Cell, boolArg(it.Paced), strconv.FormatInt(it.PaceTotal, 10), strconv.FormatInt(it.PaceBudget, 10),
+		it.OfferID, bucket(p.Now, p.Ref))
+}
+
+func day(t time.Time) string { return strconv.FormatInt(t.UnixMilli()/86_400_000, 10) }
+
 func (l *Redis) reserveScript(ctx context.Context, p *engine.Plan, token string) ([]engine.Result, error) {
-	now := p.Now.UnixMilli()
-	keys := make([]string, 0, 2*len(p.Items))
-	args := make([]any, 0, 7+11*len(p.Items))
-	args = append(args, strconv.FormatInt(now, 10), boolArg(p.DryRun), strconv.Itoa(p.Limit),
-		strconv.FormatInt(p.Guardrail, 10), strconv.Itoa(len(p.Items)), token, boolArg(p.CustomerID == ""))
-	for i := range p.Items {
-		it := &p.Items[i]
-		win := it.Window.Milliseconds()
-		pck, tk, bk := 0, 0, 0
-		if it.PerCustomer > 0 && p.CustomerID != "" {
-			keys = append(keys, CustomerKey(l.prefix, p.CustomerID, it.OfferID, win > 0))
-			pck = len(keys)
-		}
-		if it.Total > 0 {
-			keys = append(keys, TotalKey(l.prefix, it.OfferID))
-			tk = len(keys)
-		}
-		if it.Budget > 0 {
-			keys = append(keys, BudgetKey(l.prefix, it.OfferID, p.Currency))
-			bk = len(keys)
-		}
-		args = append(args, boolArg(it.Fallback), it.Group, strconv.FormatInt(it.Amount, 10),
-			strconv.Itoa(it.PerCustomer), strconv.FormatInt(win, 10), strconv.FormatInt(now-win, 10),
-			strconv.FormatInt(it.Total, 10), strconv.FormatInt(it.Budget, 10),
-			strconv.Itoa(pck), strconv.Itoa(tk), strconv.Itoa(bk))
+	tomb, journal := l.prefix+"tomb:{"+token+"}", l.prefix+"jrnl:{"+token+"}"
+	claimKey, body, cttl := tomb, "", "0"
+	if c := p.Claim; c != nil {
+		claimKey, body, cttl = ClaimKey(l.prefix, c.Key), string(c.Body[:]), strconv.FormatInt(c.TTL.Milliseconds(), 10)
 	}
-	reply, err := scriptWalk.Run(ctx, l.client, keys, args...).Text()
+	keys := []string{tomb, journal, claimKey}
+	args := make([]any, 0, 18+16*len(p.Items))
+	args = append(args, strconv.FormatInt(p.Now.UnixMilli(), 10), l.serverClock(), boolArg(p.DryRun), strconv.Itoa(p.Limit),
+		strconv.FormatInt(p.Guardrail, 10), strconv.Itoa(len(p.Items)), token, boolArg(p.CustomerID == ""),
+		p.Ref, day(p.Now), p.BudgetCur(), strconv.FormatInt(l.opts.RecordTTL.Milliseconds(), 10),
+		boolArg(p.Claim != nil), body, cttl, l.prefix, p.CustomerID, strconv.Itoa(SweepLimit))
+	for i := range p.Items {
+		args = l.itemArgs(args, p, i)
+	}
+	c := &call{script: scriptWalk, keys: keys, args: args}
+	undo := func() { l.undo(&call{script: scriptReleaseWalk, keys: keys, args: args}) }
+	acked, err := l.run(ctx, []*call{c})
+	if err == nil {
+		err = c.cmd.Err()
+	}
 	if err != nil {
+		undo()
 		return nil, fmt.Errorf("ledger: redis: %w", err)
 	}
-	return decodeResults(reply, len(p.Items))
+	reply, _ := c.cmd.Text()
+	if l.opts.Replicas > 0 && acked < l.opts.Replicas {
+		l.unreplicated.Add(1)
+		undo()
+		return nil, fmt.Errorf("%w (%d of %d)", ErrNotReplicated, acked, l.opts.Replicas)
+	}
+	res, swept, err := l.parseWalk(reply, p, token)
+	if err != nil {
+		undo()
+		return nil, err
+	}
+	l.expiries.Add(uint64(swept))
+	return res, nil
+}
+
+// parseWalk reads a walk's reply: the claim's head, one result per item and
+// the holds swept.
+func (l *Redis) parseWalk(reply string, p *engine.Plan, token string) ([]engine.Result, int, error) {
+	if c := p.Claim; c != nil {
+		if reply == "" {
+			return nil, 0, fmt.Errorf("ledger: empty reply to a claim")
+		}
+		head := reply[0]
+		reply = reply[1:]
+		if !applyClaimHead(c, head, reply) {
+			return nil, 0, fmt.Errorf("ledger: script answered %q to a claim", head)
+		}
+		if c.State != engine.ClaimNew {
+			return firstCaps(p), 0, nil
+		}
+		c.Owner = token
+	}
+	if reply == "T" {
+		return nil, 0, errors.New("ledger: the call was given up before it ran")
+	}
+	swept := 0
+	if i := strings.IndexByte(reply, '/'); i >= 0 {
+		swept, _ = strconv.Atoi(reply[i+1:])
+		reply = reply[:i]
+	}
+	res, err := decodeResults(reply, len(p.Items))
+	return res, swept, err
+}
+
+// applyClaimHead sets c from a claim reply's head (and the answer that
+// follows "R").
+func applyClaimHead(c *engine.Claim, head byte, rest string) bool {
+	switch head {
+	case 'N':
+		c.State = engine.ClaimNew
+	case 'C':
+		c.State = engine.ClaimConflict
+	case 'P':
+		c.State = engine.ClaimPending
+	case 'R':
+		c.State, c.Answer = engine.ClaimReplay, []byte(rest)
+	default:
+		return false
+	}
+	return true
+}
+
+// firstCaps is the walk of a plan that reserved nothing.
+func firstCaps(p *engine.Plan) []engine.Result {
+	return p.Walk(func(i int) engine.Result {
+		it := &p.Items[i]
+		switch {
+		case it.PerCustomer > 0:
+			return engine.SkippedCapPerCustomer
+		case it.Total > 0:
+			return engine.SkippedCapTotal
+		}
+		return engine.SkippedBudget
+	})
 }
 
 func decodeResults(reply string, n int) ([]engine.Result, error) {
@@ -215,7 +428,7 @@ func decodeResults(reply string, n int) ([]engine.Result, error) {
 	out := make([]engine.Result, n)
 	for i := 0; i < n; i++ {
 		c := reply[i]
-		if c < '1' || c > '8' {
+		if c < '1' || c > '9' {
 			return nil, fmt.Errorf("ledger: script answered %q", reply)
 		}
 		out[i] = engine.Result(c - '0')
@@ -223,179 +436,222 @@ func decodeResults(reply string, n int) ([]engine.Result, error) {
 	return out, nil
 }
 
-// reserveSplit is ModeSplit: one pipeline of per-slot scripts, the walk in
-// Go, then a background release of what the walk did not use.
-func (l *Redis) reserveSplit(ctx context.Context, p *engine.Plan, token string) ([]engine.Result, error) {
-	now := p.Now.UnixMilli()
-	n := len(p.Items)
-	pcRes := make([]byte, n) // '1' reserved, '5' full, 0 not asked
-	fleetRes := make([]byte, n)
-
-	var cKeys []string
-	var cArgs []any
-	var cItems []int
-	cArgs = append(cArgs, strconv.FormatInt(now, 10), boolArg(p.DryRun), token)
-	for i := range p.Items {
-		it := &p.Items[i]
-		if it.PerCustomer > 0 && p.CustomerID != "" {
-			win := it.Window.Milliseconds()
-			cKeys = append(cKeys, CustomerKey(l.prefix, p.CustomerID, it.OfferID, win > 0))
-			cArgs = append(cArgs, strconv.Itoa(it.PerCustomer), strconv.FormatInt(win, 10), strconv.FormatInt(now-win, 10))
-			cItems = append(cItems, i)
-		}
-	}
-
-	type call struct {
-		script *redis.Script
-		keys   []string
-		args   []any
-		cmd    *redis.Cmd
-		items  []int // items answered, in reply order
-		fleet  bool
-	}
-	var calls []*call
-	if len(cKeys) > 0 {
-		calls = append(calls, &call{script: scriptCustomer, keys: cKeys, args: cArgs, items: cItems})
-	}
-	for i := range p.Items {
-		it := &p.Items[i]
-		if it.Total > 0 || it.Budget > 0 {
-			calls = append(calls, &call{
-				script: scriptFleet,
-				keys:   []string{TotalKey(l.prefix, it.OfferID), BudgetKey(l.prefix, it.OfferID, p.Currency)},
-				args: []any{boolArg(p.DryRun), strconv.FormatInt(it.Total, 10), strconv.FormatInt(it.Budget, 10),
-					strconv.FormatInt(it.Amount, 10)},
-				items: []int{i},
-				fleet: true,
-			})
-		}
-	}
-
-	if len(calls) > 0 {
-		run := func(calls []*call, sha bool) error {
-			pipe := l.client.Pipeline()
-			for _, c := range calls {
-				if sha {
-					c.cmd = c.script.EvalSha(ctx, pipe, c.keys, c.args...)
-				} else {
-					c.cmd = c.script.Eval(ctx, pipe, c.keys, c.args...)
-				}
-			}
-			_, err := pipe.Exec(ctx)
-			return err
-		}
-		err := run(calls, true)
-		if err != nil {
-			// After a restart or failover the scripts may be gone: send the
-			// ones refused for that in full (they did nothing).
-			var again []*call
-			for _, c := range calls {
-				if e := c.cmd.Err(); e != nil && redis.HasErrorPrefix(e, "NOSCRIPT") {
-					again = append(again, c)
-				}
-			}
-			if len(again) > 0 {
-				_ = run(again, false)
-			}
-		}
-		var firstErr error
-		for _, c := range calls {
-			reply, err := c.cmd.Text()
-			if err == nil && len(reply) != len(c.items) {
-				err = fmt.Errorf("script answered %q for %d items", reply, len(c.items))
-			}
-			if err != nil {
-				if firstErr == nil {
-					firstErr = err
-				}
-				continue
-			}
-			for j, i := range c.items {
-				if c.fleet {
-					fleetRes[i] = reply[j]
-				} else {
-					pcRes[i] = reply[j]
-				}
-			}
-		}
-		if firstErr != nil {
-			// Give back whatever did get reserved; grant nothing capped.
-			if !p.DryRun {
-				l.release(p, token, pcRes, fleetRes, nil)
-			}
-			return nil, fmt.Errorf("ledger: redis: %w", firstErr)
-		}
-	}
-
-	results := p.Walk(func(i int) engine.Result {
-		it := &p.Items[i]
-		switch {
-		case it.PerCustomer > 0 && pcRes[i] != '1':
-			return engine.SkippedCapPerCustomer
-		case (it.Total > 0 || it.Budget > 0) && fleetRes[i] == '6':
-			return engine.SkippedCapTotal
-		case (it.Total > 0 || it.Budget > 0) && fleetRes[i] != '1':
-			return engine.SkippedBudget
-		}
-		return engine.Granted
-	})
-	if !p.DryRun {
-		l.release(p, token, pcRes, fleetRes, results)
-	}
-	return results, nil
+// call is one script call of a round trip.
+type call struct {
+	script *redis.Script
+	keys   []string
+	args   []any
+	cmd    *redis.Cmd
 }
 
-// release gives back, in the background, the tentative reservations of
-// items not granted (results nil: of every item).
-func (l *Redis) release(p *engine.Plan, token string, pcRes, fleetRes []byte, results []engine.Result) {
-	var cKeys []string
-	cArgs := []any{token}
-	type fleetRel struct {
-		keys []string
-		args []any
-	}
-	var fleet []fleetRel
-	for i := range p.Items {
-		if results != nil && results[i] == engine.Granted {
-			continue
-		}
-		it := &p.Items[i]
-		if pcRes[i] == '1' {
-			win := it.Window.Milliseconds()
-			cKeys = append(cKeys, CustomerKey(l.prefix, p.CustomerID, it.OfferID, win > 0))
-			cArgs = append(cArgs, strconv.FormatInt(win, 10))
-		}
-		if fleetRes[i] == '1' {
-			fleet = append(fleet, fleetRel{
-				keys: []string{TotalKey(l.prefix, it.OfferID), BudgetKey(l.prefix, it.OfferID, p.Currency)},
-				args: []any{strconv.FormatInt(it.Total, 10), strconv.FormatInt(it.Budget, 10), strconv.FormatInt(it.Amount, 10)},
-			})
+// run sends calls in one round trip: one pipeline (on Redis Cluster, one
+// per node, in parallel), each node's part followed by WAIT when
+// Options.Replicas is set; scripts the server has lost (a restart, a
+// failover) are sent again in full. It returns the fewest replicas that
+// acknowledged the writes (0 without WAIT) and an error only when the
+// round trip itself failed; each call's own error is in its cmd.
+func (l *Redis) run(ctx context.Context, calls []*call) (int, error) {
+	acked, err := l.send(ctx, calls, true)
+	var again []*call
+	for _, c := range calls {
+		if e := c.cmd.Err(); e != nil && redis.HasErrorPrefix(e, "NOSCRIPT") {
+			again = append(again, c)
 		}
 	}
-	if len(cKeys) == 0 && len(fleet) == 0 {
+	if len(again) > 0 {
+		a, err2 := l.send(ctx, again, false)
+		if a < acked {
+			acked = a
+		}
+		if err2 != nil {
+			return acked, err2
+		}
+		return acked, nil
+	}
+	if err != nil && !isScriptErr(err) {
+		return acked, err
+	}
+	return acked, nil
+}
+
+// isScriptErr reports whether err is a reply of the server to one command
+// (NOSCRIPT, a script error), not a failure of the round trip.
+func isScriptErr(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re)
+}
+
+// send is one attempt of run: EVALSHA (sha) or EVAL.
+func (l *Redis) send(ctx context.Context, calls []*call, sha bool) (int, error) {
+	queue := func(pipe redis.Pipeliner, cs []*call) {
+		for _, c := range cs {
+			if sha {
+				c.cmd = c.script.EvalSha(ctx, pipe, c.keys, c.args...)
+			} else {
+				c.cmd = c.script.Eval(ctx, pipe, c.keys, c.args...)
+			}
+		}
+	}
+	if l.opts.Replicas <= 0 {
+		pipe := l.client.Pipeline()
+		queue(pipe, calls)
+		_, err := pipe.Exec(ctx)
+		return 0, err
+	}
+	timeout := l.replicaTimeout(ctx)
+	cc, cluster := l.client.(*redis.ClusterClient)
+	if !cluster {
+		pipe := l.client.Pipeline()
+		queue(pipe, calls)
+		w := pipe.Do(ctx, "wait", l.opts.Replicas, timeout)
+		_, err := pipe.Exec(ctx)
+		n, _ := w.Int()
+		return n, err
+	}
+	// WAIT acknowledges the writes of its own connection: on Redis
+	// Cluster, each node's scripts and its WAIT go down one connection to
+	// that node, all nodes in parallel.
+	byNode := map[*redis.Client][]*call{}
+	var order []*redis.Client
+	for _, c := range calls {
+		node, err := cc.MasterForKey(ctx, c.keys[0])
+		if err != nil {
+			for _, c := range calls {
+				c.cmd = redis.NewCmd(ctx)
+				c.cmd.SetErr(err)
+			}
+			return 0, err
+		}
+		if _, ok := byNode[node]; !ok {
+			order = append(order, node)
+		}
+		byNode[node] = append(byNode[node], c)
+	}
+	acks := make([]int, len(order))
+	errs := make([]error, len(order))
+	var wg sync.WaitGroup
+	for k, node := range order {
+		wg.Add(1)
+		go func(k int, node *redis.Client) {
+			defer wg.Done()
+			pipe := node.Pipeline()
+			queue(pipe, byNode[node])
+			w := pipe.Do(ctx, "wait", l.opts.Replicas, timeout)
+			_, errs[k] = pipe.Exec(ctx)
+			acks[k], _ = w.Int()
+		}(k, node)
+	}
+	wg.Wait()
+	min, err := -1, error(nil)
+	for k := range order {
+		if min < 0 || acks[k] < min {
+			min = acks[k]
+		}
+		if errs[k] != nil && err == nil {
+			err = errs[k]
+		}
+	}
+	for _, c := range calls {
+		if e := c.cmd.Err(); e != nil && redis.HasErrorPrefix(e, "MOVED") {
+			cc.ReloadState(ctx) // the slots moved: learn where, for the next call
+			break
+		}
+	}
+	if min < 0 {
+		min = 0
+	}
+	return min, err
+}
+
+// replicaTimeout is WAIT's timeout in ms.
+func (l *Redis) replicaTimeout(ctx context.Context) int64 {
+	d := l.opts.ReplicaTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		if left := time.Until(dl) - time.Millisecond; d <= 0 || left < d {
+			d = left
+		}
+	}
+	if d <= 0 {
+		if l.opts.ReplicaTimeout <= 0 {
+			d = 50 * time.Millisecond
+		} else {
+			d = time.Millisecond
+		}
+	}
+	if ms := d.Milliseconds(); ms > 0 {
+		return ms
+	}
+	return 1
+}
+
+// undo runs calls that undo what a call the caller gave up on may have
+// done, in the background, retrying until they answer or ReleaseTimeout
+// passes.
+func (l *Redis) undo(calls ...*call) {
+	l.pending.Add(1)
+	go func() {
+		defer l.pending.Done()
+		if err := l.retry(calls); err != nil {
+			l.releaseErrs.Add(1)
+			if l.opts.OnReleaseError != nil {
+				l.opts.OnReleaseError(fmt.Errorf("ledger: undoing a call given up on: %w", err))
+			}
+			return
+		}
+		l.undone.Add(1)
+	}()
+}
+
+// release runs calls that give back unused tentative reservations, in the
+// background (ModeSplit).
+func (l *Redis) release(calls ...*call) {
+	if len(calls) == 0 {
 		return
 	}
 	l.pending.Add(1)
 	go func() {
 		defer l.pending.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), l.opts.ReleaseTimeout)
-		defer cancel()
-		var errs []string
-		if len(cKeys) > 0 {
-			if err := scriptReleaseCustomer.Run(ctx, l.client, cKeys, cArgs...).Err(); err != nil {
-				errs = append(errs, err.Error())
-			}
-		}
-		for _, f := range fleet {
-			if err := scriptReleaseFleet.Run(ctx, l.client, f.keys, f.args...).Err(); err != nil {
-				errs = append(errs, err.Error())
-			}
-		}
-		if len(errs) > 0 {
+		if err := l.retry(calls); err != nil {
 			l.releaseErrs.Add(1)
-		}
-		if len(errs) > 0 && l.opts.OnReleaseError != nil {
-			l.opts.OnReleaseError(fmt.Errorf("ledger: release of unused reservations: %s", strings.Join(errs, "; ")))
+			if l.opts.OnReleaseError != nil {
+				l.opts.OnReleaseError(fmt.Errorf("ledger: release of unused reservations: %w", err))
+			}
 		}
 	}()
+}
+
+// retry runs calls until every one has answered, for up to
+// ReleaseTimeout, pausing a little longer after each failure.
+func (l *Redis) retry(calls []*call) error {
+	deadline := time.Now().Add(l.opts.ReleaseTimeout)
+	pause := 20 * time.Millisecond
+	left := calls
+	for {
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		pipe := l.client.Pipeline()
+		for _, c := range left {
+			c.cmd = c.script.Eval(ctx, pipe, c.keys, c.args...) // in full: a pipeline cannot fall back from EVALSHA
+		}
+		_, _ = pipe.Exec(ctx)
+		cancel()
+		var failed []*call
+		var last error
+		for _, c := range left {
+			if err := c.cmd.Err(); err != nil && !errors.Is(err, redis.Nil) {
+				failed = append(failed, c)
+				last = err
+			}
+		}
+		if len(failed) == 0 {
+			return nil
+		}
+		if time.Now().Add(pause).After(deadline) {
+			return last
+		}
+		time.Sleep(pause) // a pause between retries of background work, not synchronisation
+		if pause < time.Second {
+			pause *= 2
+		}
+		left = failed
+	}
 }

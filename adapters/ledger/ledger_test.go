@@ -3,7 +3,6 @@ package ledger
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"reflect"
 	"strconv"
 	"sync"
@@ -16,154 +15,6 @@ import (
 	"github.com/arbiterhq/arbiter/adapters/redisconn/redistest"
 	"github.com/arbiterhq/arbiter/engine"
 )
-
-// model is an in-memory reference of the ledger's state and rules.
-type model struct {
-	grants map[string][]int64 // customer/offer: grant times (ms)
-	counts map[string]int     // customer/offer without a window
-	total  map[string]int64
-	spent  map[string]int64 // offer/currency
-}
-
-func newModel() *model {
-	return &model{grants: map[string][]int64{}, counts: map[string]int{}, total: map[string]int64{}, spent: map[string]int64{}}
-}
-
-func (m *model) reserve(p *engine.Plan) []engine.Result {
-	now := p.Now.UnixMilli()
-	return p.Walk(func(i int) engine.Result {
-		it := &p.Items[i]
-		ck := p.CustomerID + "/" + it.OfferID
-		bk := it.OfferID + "/" + p.Currency
-		win := it.Window.Milliseconds()
-		if it.PerCustomer > 0 {
-			if p.CustomerID == "" {
-				return engine.SkippedCapPerCustomer
-			}
-			var c int
-			if win > 0 {
-				for _, t := range m.grants[ck] {
-					if t > now-win {
-						c++
-					}
-				}
-			} else {
-				c = m.counts[ck]
-			}
-			if c >= it.PerCustomer {
-				return engine.SkippedCapPerCustomer
-			}
-		}
-		if it.Total > 0 && m.total[it.OfferID] >= it.Total {
-			return engine.SkippedCapTotal
-		}
-		if it.Budget > 0 && m.spent[bk]+it.Amount > it.Budget {
-			return engine.SkippedBudget
-		}
-		if !p.DryRun {
-			if it.PerCustomer > 0 {
-				if win > 0 {
-					m.grants[ck] = append(m.grants[ck], now)
-				} else {
-					m.counts[ck]++
-				}
-			}
-			if it.Total > 0 {
-				m.total[it.OfferID]++
-			}
-			if it.Budget > 0 {
-				m.spent[bk] += it.Amount
-			}
-		}
-		return engine.Granted
-	})
-}
-
-var offerPool = []string{"a10", "b_free", "c5", "d20", "e_vip", "f_loyal"}
-
-func randomPlan(r *rand.Rand, now time.Time) *engine.Plan {
-	p := &engine.Plan{
-		Now:        now,
-		CustomerID: []string{"", "cust-1", "cust-2", "c{3}"}[r.IntN(4)],
-		Currency:   []string{"USD", "JPY"}[r.IntN(2)],
-		DryRun:     r.IntN(8) == 0,
-		Limit:      1 + r.IntN(3),
-		Guardrail:  int64(100 + r.IntN(2000)),
-	}
-	perm := r.Perm(len(offerPool))
-	n := r.IntN(len(offerPool) + 1)
-	nFallback := 0
-	if n > 0 {
-		nFallback = r.IntN(2)
-	}
-	for k := 0; k < n; k++ {
-		it := engine.PlanItem{
-			OfferID:  offerPool[perm[k]],
-			Group:    []string{"", "", "g1", "g2"}[r.IntN(4)],
-			Amount:   int64(r.IntN(600)),
-			Fallback: k >= n-nFallback,
-		}
-		if r.IntN(2) == 0 {
-			it.PerCustomer = 1 + r.IntN(2)
-			it.Window = []time.Duration{0, time.Hour, 10 * time.Minute}[r.IntN(3)]
-		}
-		if r.IntN(2) == 0 {
-			it.Total = int64(1 + r.IntN(5))
-		}
-		if r.IntN(2) == 0 {
-			it.Budget = int64(200 + r.IntN(1500))
-		}
-		p.Items = append(p.Items, it)
-	}
-	return p
-}
-
-// TestWalkAgreesWithModel: on random plans run one after another, the
-// ledger answers what the reference model (the walk of the contract over
-// in-memory caps) answers, in both modes.
-func TestWalkAgreesWithModel(t *testing.T) {
-	for _, mode := range []Mode{ModeScript, ModeSplit} {
-		t.Run(fmt.Sprint("mode=", mode), func(t *testing.T) {
-			c, prefix, _ := redistest.Client(t)
-			l := NewWithOptions(c, Options{Prefix: prefix, Mode: mode})
-			m := newModel()
-			r := rand.New(rand.NewPCG(1, uint64(mode)))
-			now := time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
-			for n := 0; n < 400; n++ {
-				now = now.Add(time.Duration(r.IntN(20)) * time.Minute)
-				p := randomPlan(r, now)
-				want := m.reserve(p)
-				got, err := l.Reserve(context.Background(), p)
-				if err != nil {
-					t.Fatal(err)
-				}
-				l.Wait()
-				if !reflect.DeepEqual(got, want) {
-					t.Fatalf("plan %d %+v:\n got %v\nwant %v", n, p, got, want)
-				}
-			}
-			checkCounters(t, c, prefix, m)
-		})
-	}
-}
-
-// checkCounters compares the fleet counters in Redis with the model.
-func checkCounters(t *testing.T, c redis.UniversalClient, prefix string, m *model) {
-	t.Helper()
-	ctx := context.Background()
-	for _, o := range offerPool {
-		got, _ := c.Get(ctx, TotalKey(prefix, o)).Int64()
-		if got != m.total[o] {
-			t.Errorf("%s total %d, model %d", o, got, m.total[o])
-		}
-		for _, cur := range []string{"USD", "JPY"} {
-			got, _ := c.Get(ctx, BudgetKey(prefix, o, cur)).Int64()
-			if want := m.spent[o+"/"+cur]; got != want {
-				t.Errorf("%s %s spent %d, model %d", o, cur, got, want)
-			}
-		}
-	}
-}
 
 func TestDryRunWritesNothing(t *testing.T) {
 	c, prefix, _ := redistest.Client(t)
@@ -199,7 +50,7 @@ func TestAnonymousNeverGetsPerCustomerCapped(t *testing.T) {
 
 func TestWindowRolls(t *testing.T) {
 	c, prefix, _ := redistest.Client(t)
-	l := New(c, prefix)
+	l := NewWithOptions(c, Options{Prefix: prefix, Clock: ClockPlan})
 	t0 := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	plan := func(at time.Time) *engine.Plan {
 		return &engine.Plan{Now: at, CustomerID: "c1", Currency: "USD", Limit: 1, Guardrail: 0,
@@ -350,23 +201,7 @@ func TestCluster(t *testing.T) {
 	if !l1.Split() {
 		t.Fatal("ModeAuto on a cluster client is not ModeSplit")
 	}
-	m := newModel()
-	r := rand.New(rand.NewPCG(7, 7))
-	now := time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
-	for n := 0; n < 200; n++ {
-		now = now.Add(time.Duration(r.IntN(20)) * time.Minute)
-		p := randomPlan(r, now)
-		want := m.reserve(p)
-		got, err := l1.Reserve(context.Background(), p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		l1.Wait()
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("plan %d %+v:\n got %v\nwant %v", n, p, got, want)
-		}
-	}
-	checkCounters(t, c1, prefix, m)
+	agreeWithReference(t, []*Redis{NewWithOptions(c1, Options{Prefix: prefix, Clock: ClockPlan})}, c1, prefix, 7, 250)
 	prefix2 := redistest.UniquePrefix(t)
 	exactness(t, []*Redis{New(c1, prefix2), New(c2, prefix2)}, c1, prefix2, false)
 }
