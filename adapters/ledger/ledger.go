@@ -321,20 +321,12 @@ func (l *Redis) itemArgs(args []any, p *engine.Plan, i int) []any {
 func day(t time.Time) string { return strconv.FormatInt(t.UnixMilli()/86_400_000, 10) }
 
 func (l *Redis) reserveScript(ctx context.Context, p *engine.Plan, token string) ([]engine.Result, error) {
-	tomb, journal := l.prefix+"tomb:{"+token+"}", l.prefix+"jrnl:{"+token+"}"
-	claimKey, body, cttl := tomb, "", "0"
+	tomb, journal, claimKey := l.prefix+"tomb:{"+token+"}", l.prefix+"jrnl:{"+token+"}", l.prefix+"tomb:{"+token+"}"
 	if c := p.Claim; c != nil {
-		claimKey, body, cttl = ClaimKey(l.prefix, c.Key), string(c.Body[:]), strconv.FormatInt(c.TTL.Milliseconds(), 10)
+		claimKey = ClaimKey(l.prefix, c.Key)
 	}
 	keys := []string{tomb, journal, claimKey}
-	args := make([]any, 0, 18+16*len(p.Items))
-	args = append(args, strconv.FormatInt(p.Now.UnixMilli(), 10), l.serverClock(), boolArg(p.DryRun), strconv.Itoa(p.Limit),
-		strconv.FormatInt(p.Guardrail, 10), strconv.Itoa(len(p.Items)), token, boolArg(p.CustomerID == ""),
-		p.Ref, day(p.Now), p.BudgetCur(), strconv.FormatInt(l.opts.RecordTTL.Milliseconds(), 10),
-		boolArg(p.Claim != nil), body, cttl, l.prefix, p.CustomerID, strconv.Itoa(SweepLimit))
-	for i := range p.Items {
-		args = l.itemArgs(args, p, i)
-	}
+	args := l.walkArgs(p, token)
 	c := &call{script: scriptWalk, keys: keys, args: args}
 	undo := func() { l.undo(&call{script: scriptReleaseWalk, keys: keys, args: args}) }
 	acked, err := l.run(ctx, []*call{c})
@@ -358,6 +350,23 @@ func (l *Redis) reserveScript(ctx context.Context, p *engine.Plan, token string)
 	}
 	l.expiries.Add(uint64(swept))
 	return res, nil
+}
+
+// walkArgs are the walk's ARGV (walkHead, then each item).
+func (l *Redis) walkArgs(p *engine.Plan, token string) []any {
+	body, cttl := "", "0"
+	if c := p.Claim; c != nil {
+		body, cttl = string(c.Body[:]), strconv.FormatInt(c.TTL.Milliseconds(), 10)
+	}
+	args := make([]any, 0, 18+16*len(p.Items))
+	args = append(args, strconv.FormatInt(p.Now.UnixMilli(), 10), l.serverClock(), boolArg(p.DryRun), strconv.Itoa(p.Limit),
+		strconv.FormatInt(p.Guardrail, 10), strconv.Itoa(len(p.Items)), token, boolArg(p.CustomerID == ""),
+		p.Ref, day(p.Now), p.BudgetCur(), strconv.FormatInt(l.opts.RecordTTL.Milliseconds(), 10),
+		boolArg(p.Claim != nil), body, cttl, l.prefix, p.CustomerID, strconv.Itoa(SweepLimit))
+	for i := range p.Items {
+		args = l.itemArgs(args, p, i)
+	}
+	return args
 }
 
 // parseWalk reads a walk's reply: the claim's head, one result per item and
