@@ -96,7 +96,7 @@ type Options struct {
 	// fewer grants nothing capped and is undone. 0: do not wait.
 	Replicas int
 	// ReplicaTimeout bounds WAIT; default: what is left of the call's
-	// deadline, less a millisecond (at least 1 ms), else 50 ms.
+	// deadline less a margin for the reply, else 50 ms.
 	ReplicaTimeout time.Duration
 	// ReleaseTimeout bounds the background work of undoing a call the
 	// caller gave up on and releasing unused tentative reservations
@@ -572,20 +572,19 @@ func (l *Redis) send(ctx context.Context, calls []*call, sha bool) (int, error) 
 	return min, err
 }
 
-// replicaTimeout is WAIT's timeout in ms.
+// replicaTimeout is WAIT's timeout in ms: ReplicaTimeout, within what is
+// left of the call's deadline less a margin for the reply (a fifth of it,
+// at least 5 ms); 50 ms without either; at least 1 ms.
 func (l *Redis) replicaTimeout(ctx context.Context) int64 {
 	d := l.opts.ReplicaTimeout
 	if dl, ok := ctx.Deadline(); ok {
-		if left := time.Until(dl) - time.Millisecond; d <= 0 || left < d {
+		left := time.Until(dl)
+		left -= max(5*time.Millisecond, left/5)
+		if d <= 0 || left < d {
 			d = left
 		}
-	}
-	if d <= 0 {
-		if l.opts.ReplicaTimeout <= 0 {
-			d = 50 * time.Millisecond
-		} else {
-			d = time.Millisecond
-		}
+	} else if d <= 0 {
+		d = 50 * time.Millisecond
 	}
 	if ms := d.Milliseconds(); ms > 0 {
 		return ms
