@@ -449,6 +449,14 @@ func ledgerDegraded(deg []string, pl *Plan) []string {
 	return deg
 }
 
+// PacedShares returns the shares of total and budget that pacing allows
+// by now over the schedule [start, end): ⌈total × f⌉ and ⌊budget × f⌋
+// with f = (now − start) / (end − start), exact; 0 before the start, the
+// whole from the end.
+func PacedShares(total, budget int64, start, end, now time.Time) (int64, int64) {
+	return paced(total, budget, start, end, now)
+}
+
 // paced returns the shares of total and budget that pacing allows at now
 // within [start, end): ⌈total × f⌉ and ⌊budget × f⌋ with f = (now −
 // start) / (end − start), exactly (128-bit products); outside the window, 0

@@ -36,13 +36,21 @@ const (
 type Outcome struct {
 	DecisionID string
 	CustomerID string // may be empty: an anonymous customer's decision
-	OfferID    string
-	Type       string // impression, accepted, dismissed or converted
+	// OfferID is "" for an outcome of the whole decision (an order placed:
+	// it applies to every offer the decision granted).
+	OfferID string
+	Type    string // impression, accepted, dismissed, converted or cancelled
 	// Value is exact, in minor units of Currency (as written: never more
 	// decimals than the currency has, at most 2^53 minor units); zero when
 	// not sent, with 2 minor digits when there is no currency either.
 	Value    engine.Money
 	Currency string // "" when not sent; always sent with a value
+	// OccurredAt is when it happened (occurred_at); zero when not sent (its
+	// arrival then).
+	OccurredAt time.Time
+	// ID is the caller's own id of the outcome ("" when not sent): a
+	// retried post with the same id counts once.
+	ID string
 }
 
 // DecodeDecide decodes and validates a POST /v1/decide body. maxActions is
@@ -551,7 +559,7 @@ func checkToken(field, s string) *Error {
 
 // ---------------------------------------------------------------- outcomes
 
-var outcomeFields = []string{"decision_id", "customer_id", "offer_id", "type", "value", "currency"}
+var outcomeFields = []string{"decision_id", "customer_id", "offer_id", "type", "value", "currency", "occurred_at", "id"}
 
 func decodeOutcomes(body []byte) ([]Outcome, *Error) {
 	p, werr := newParser(body)
@@ -612,7 +620,7 @@ func decodeOutcomes(body []byte) ([]Outcome, *Error) {
 	return outs, nil
 }
 
-var outcomeTypes = []string{OutcomeImpression, OutcomeAccepted, OutcomeDismissed, OutcomeConverted}
+var outcomeTypes = []string{OutcomeImpression, OutcomeAccepted, OutcomeDismissed, OutcomeConverted, OutcomeCancelled}
 
 func (p *parser) outcome(o *Outcome, prefix string) *Error {
 	if p.peek() != '{' {
@@ -623,7 +631,7 @@ func (p *parser) outcome(o *Outcome, prefix string) *Error {
 	for key, ok := p.firstKey(); ok; key, ok = p.nextKey() {
 		bit := 0
 		switch string(key) {
-		case "decision_id", "customer_id", "offer_id", "type", "currency":
+		case "decision_id", "customer_id", "offer_id", "type", "currency", "occurred_at", "id":
 			switch string(key) {
 			case "decision_id":
 				bit = 1
@@ -635,6 +643,10 @@ func (p *parser) outcome(o *Outcome, prefix string) *Error {
 				bit = 8
 			case "currency":
 				bit = 16
+			case "occurred_at":
+				bit = 64
+			case "id":
+				bit = 128
 			}
 			if p.null() {
 				break
@@ -654,6 +666,14 @@ func (p *parser) outcome(o *Outcome, prefix string) *Error {
 				o.Type = s
 			case 16:
 				o.Currency = s
+			case 64:
+				t, err := time.Parse(time.RFC3339Nano, s)
+				if err != nil {
+					return badReq(prefix+"occurred_at", "must be an RFC 3339 time with a zone, like \"2026-11-27T10:02:11Z\"; got "+strconv.Quote(s))
+				}
+				o.OccurredAt = t.UTC()
+			case 128:
+				o.ID = s
 			}
 		case "value":
 			bit = 32
@@ -686,11 +706,15 @@ func (p *parser) outcome(o *Outcome, prefix string) *Error {
 			return werr
 		}
 	}
-	if o.OfferID == "" {
-		return badReq(prefix+"offer_id", "is required: the offer_id of the action this outcome is about")
+	if seen&4 != 0 {
+		if werr := checkID(prefix+"offer_id", o.OfferID, "send the action's offer_id, or leave it out for an outcome of the whole decision"); werr != nil {
+			return werr
+		}
 	}
-	if werr := checkID(prefix+"offer_id", o.OfferID, "send the action's offer_id"); werr != nil {
-		return werr
+	if seen&128 != 0 {
+		if werr := checkID(prefix+"id", o.ID, "send your own id of the outcome (an order id), or leave it out"); werr != nil {
+			return werr
+		}
 	}
 	switch {
 	case ValidOutcome(o.Type):

@@ -217,12 +217,14 @@ func TestDecodeOutcomes(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("single: got %+v want %+v", got, want)
 	}
-	batch := `{"outcomes":[` + single + `,{"decision_id":"dcs_2","offer_id":"x","type":"impression","currency":"JPY","value":null}]}`
+	batch := `{"outcomes":[` + single + `,{"decision_id":"dcs_2","offer_id":"x","type":"impression","currency":"JPY","value":null},` +
+		`{"decision_id":"dcs_3","type":"cancelled","occurred_at":"2026-11-27T10:02:11+01:00","id":"order-1"}]}`
 	got, err = DecodeOutcomes([]byte(batch))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want = append(want, Outcome{DecisionID: "dcs_2", OfferID: "x", Type: "impression", Value: engine.Money{Exp: 0}, Currency: "JPY"})
+	want = append(want, Outcome{DecisionID: "dcs_2", OfferID: "x", Type: "impression", Value: engine.Money{Exp: 0}, Currency: "JPY"},
+		Outcome{DecisionID: "dcs_3", Type: "cancelled", Value: engine.Money{Exp: 2}, OccurredAt: time.Date(2026, 11, 27, 9, 2, 11, 0, time.UTC), ID: "order-1"})
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("batch: got %+v want %+v", got, want)
 	}
@@ -249,10 +251,13 @@ func TestDecodeOutcomesErrors(t *testing.T) {
 	cases := []struct{ name, body, code, field, msg string }{
 		{"bad json", `{"type":}`, CodeInvalidJSON, "", "line 1, column 9"},
 		{"array body", `[]`, CodeInvalidRequest, "", "must be a JSON object"},
-		{"unknown type", `{"decision_id":"d","offer_id":"o","type":"clicked"}`, CodeInvalidRequest, "type", "use one of impression, accepted, dismissed, converted"},
+		{"unknown type", `{"decision_id":"d","offer_id":"o","type":"clicked"}`, CodeInvalidRequest, "type", "use one of impression, accepted, dismissed, converted, cancelled"},
 		{"no type", `{"decision_id":"d","offer_id":"o"}`, CodeInvalidRequest, "type", "required"},
 		{"no decision", `{"offer_id":"o","type":"accepted"}`, CodeInvalidRequest, "decision_id", "required"},
-		{"no offer", `{"decision_id":"d","type":"accepted"}`, CodeInvalidRequest, "offer_id", "required"},
+		{"empty offer", `{"decision_id":"d","offer_id":"","type":"accepted"}`, CodeInvalidRequest, "offer_id", "leave it out for an outcome of the whole decision"},
+		{"bad occurred_at", `{` + ok + `,"occurred_at":"yesterday"}`, CodeInvalidRequest, "occurred_at", "RFC 3339"},
+		{"occurred_at number", `{` + ok + `,"occurred_at":1}`, CodeInvalidRequest, "occurred_at", "must be a string"},
+		{"empty id", `{` + ok + `,"id":""}`, CodeInvalidRequest, "id", "must not be empty"},
 		{"type number", `{"decision_id":"d","offer_id":"o","type":1}`, CodeInvalidRequest, "type", "must be a string"},
 		{"negative value", `{` + ok + `,"value":-1,"currency":"USD"}`, CodeInvalidRequest, "value", "negative"},
 		{"value without currency", `{` + ok + `,"value":1}`, CodeInvalidRequest, "currency", "required with a value"},

@@ -16,39 +16,65 @@ const (
 	OutcomeAccepted   = "accepted"
 	OutcomeDismissed  = "dismissed"
 	OutcomeConverted  = "converted"
+	// OutcomeCancelled: the order was returned or cancelled; it gives a
+	// committed grant back to its offer's caps, for good.
+	OutcomeCancelled = "cancelled"
 )
 
-// ValidOutcome reports whether t is one of the four outcome types.
+// OutcomeSchema is the schema of the outcome events Arbiter publishes.
+const OutcomeSchema = 2
+
+// ValidOutcome reports whether t is one of the outcome types.
 func ValidOutcome(t string) bool {
 	switch t {
-	case OutcomeImpression, OutcomeAccepted, OutcomeDismissed, OutcomeConverted:
+	case OutcomeImpression, OutcomeAccepted, OutcomeDismissed, OutcomeConverted, OutcomeCancelled:
 		return true
 	}
 	return false
 }
 
 // OutcomeEvent is published on <prefix>.outcome.<type> for every outcome:
-// what happened after a decision, with the customer's experiment variants.
-// Its JSON form is its fields' tags.
+// what happened after a decision, with the experiment variants of that
+// decision. Its JSON form is its fields' tags.
 type OutcomeEvent struct {
-	Type        string       `json:"type"` // "outcome"
-	ID          string       `json:"id"`   // "out_" + ULID
-	TS          time.Time    `json:"ts"`
-	DecisionID  string       `json:"decision_id"`
-	CustomerID  string       `json:"customer_id"`
-	OfferID     string       `json:"offer_id"`
+	Type   string `json:"type"` // "outcome"
+	Schema int    `json:"schema,omitempty"`
+	// ID is the event's id: "out_" + a ULID, or, when the caller gave its
+	// own id, "out_" + 26 characters of a hash of the decision, offer, type
+	// and that id (a retried post is the same event).
+	ID         string    `json:"id"`
+	TS         time.Time `json:"ts"`
+	DecisionID string    `json:"decision_id"`
+	CustomerID string    `json:"customer_id"`
+	// OfferID is "" (left out) for an outcome of the whole decision.
+	OfferID     string       `json:"offer_id,omitempty"`
 	Outcome     string       `json:"outcome"` // one of the outcome types
 	Value       engine.Money `json:"value"`   // in minor units of Currency; 0 when none was sent
 	Currency    string       `json:"currency,omitempty"`
 	Experiments []Assignment `json:"experiments"`
+	// OccurredAt is when it happened (the caller's occurred_at, else its
+	// arrival); zero in events of other services that do not say.
+	OccurredAt time.Time `json:"occurred_at,omitzero"`
+	// CallerID is the caller's own id of the outcome, when it sent one.
+	CallerID string `json:"caller_id,omitempty"`
+	// Verified: the decision's signature was checked and the outcome was
+	// applied to its grant records by the Arbiter that published it. false
+	// (or absent, from other services): whoever counts it checks it first.
+	Verified bool `json:"verified"`
 }
 
 // NewOutcomeEvent returns the event of an outcome posted to POST
 // /v1/outcomes: id is its event id, ts its arrival, experiments the
-// customer's variants (copied; none for an anonymous customer).
-func NewOutcomeEvent(o *Outcome, id string, ts time.Time, experiments []engine.Assignment) *OutcomeEvent {
+// decision's variants (copied), verified whether it was checked and
+// applied to the grant records.
+func NewOutcomeEvent(o *Outcome, id string, ts time.Time, experiments []engine.Assignment, verified bool) *OutcomeEvent {
+	occurred := o.OccurredAt
+	if occurred.IsZero() {
+		occurred = ts
+	}
 	return &OutcomeEvent{
 		Type:        KindOutcome,
+		Schema:      OutcomeSchema,
 		ID:          id,
 		TS:          ts.UTC(),
 		DecisionID:  o.DecisionID,
@@ -58,6 +84,9 @@ func NewOutcomeEvent(o *Outcome, id string, ts time.Time, experiments []engine.A
 		Value:       o.Value,
 		Currency:    o.Currency,
 		Experiments: assignments(experiments),
+		OccurredAt:  occurred.UTC(),
+		CallerID:    o.ID,
+		Verified:    verified,
 	}
 }
 
@@ -83,6 +112,10 @@ type wireOutcome struct {
 	Value       *json.Number `json:"value"`
 	Currency    string       `json:"currency"`
 	Experiments []Assignment `json:"experiments"`
+	Schema      int          `json:"schema"`
+	OccurredAt  *string      `json:"occurred_at"`
+	CallerID    string       `json:"caller_id"`
+	Verified    bool         `json:"verified"`
 }
 
 // ParseOutcome reads an outcome message published on subject (which must
@@ -93,8 +126,9 @@ type wireOutcome struct {
 //   - the outcome type is the subject's last token; a body "outcome" field,
 //     when present, must agree; a "type" field, when present, must be
 //     "outcome";
-//   - id, ts, decision_id, customer_id, offer_id and experiments are
-//     optional; a missing ts is the stored time;
+//   - id, ts, decision_id, customer_id, offer_id, experiments, schema,
+//     occurred_at (RFC 3339), caller_id and verified are optional; a
+//     missing ts is the stored time;
 //   - value is a JSON number (or a string holding one) in major units and
 //     needs currency (an ISO 4217 code) unless it is 0; it is read exactly,
 //     without a float, into minor units, rounded half away from zero once
@@ -106,7 +140,7 @@ func ParseOutcome(prefix, subject string, data []byte, stored time.Time) (*Outco
 		return nil, fmt.Errorf("subject %q: an outcome's subject is %s.outcome.<type>", subject, prefix)
 	}
 	if !ValidOutcome(typ) {
-		return nil, fmt.Errorf("subject %q: unknown outcome type %q: write impression, accepted, dismissed or converted", subject, typ)
+		return nil, fmt.Errorf("subject %q: unknown outcome type %q: write impression, accepted, dismissed, converted or cancelled", subject, typ)
 	}
 	var w wireOutcome
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -121,8 +155,16 @@ func ParseOutcome(prefix, subject string, data []byte, stored time.Time) (*Outco
 		return nil, fmt.Errorf("subject %q: outcome: %q disagrees with the subject's %q", subject, *w.Outcome, typ)
 	}
 	ev := &OutcomeEvent{
-		Type: KindOutcome, ID: w.ID, DecisionID: w.DecisionID, CustomerID: w.CustomerID,
+		Type: KindOutcome, Schema: w.Schema, ID: w.ID, DecisionID: w.DecisionID, CustomerID: w.CustomerID,
 		OfferID: w.OfferID, Outcome: typ, Currency: w.Currency, Experiments: w.Experiments,
+		CallerID: w.CallerID, Verified: w.Verified,
+	}
+	if w.OccurredAt != nil {
+		t, err := time.Parse(time.RFC3339Nano, *w.OccurredAt)
+		if err != nil {
+			return nil, fmt.Errorf("subject %q: occurred_at: %q is not an RFC 3339 time (like 2026-11-22T10:02:11Z)", subject, *w.OccurredAt)
+		}
+		ev.OccurredAt = t.UTC()
 	}
 	if ev.Experiments == nil {
 		ev.Experiments = []Assignment{}

@@ -271,19 +271,32 @@ func FuzzParseDecisionEvent(f *testing.F) {
 
 func TestMessages(t *testing.T) {
 	o := &Outcome{DecisionID: "dcs_1", CustomerID: "c-1042", OfferID: "vip_10", Type: OutcomeConverted,
-		Value: engine.Money{Minor: 10845, Exp: 2}, Currency: "USD"}
-	ev := NewOutcomeEvent(o, "out_1", time.Date(2026, 11, 22, 11, 2, 11, 4e6, time.FixedZone("", 3600)), nil)
+		Value: engine.Money{Minor: 10845, Exp: 2}, Currency: "USD", ID: "order-77"}
+	ev := NewOutcomeEvent(o, "out_1", time.Date(2026, 11, 22, 11, 2, 11, 4e6, time.FixedZone("", 3600)), nil, true)
 	m, err := ev.Message()
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"type":"outcome","id":"out_1","ts":"2026-11-22T10:02:11.004Z","decision_id":"dcs_1","customer_id":"c-1042",` +
-		`"offer_id":"vip_10","outcome":"converted","value":108.45,"currency":"USD","experiments":[]}`
+	want := `{"type":"outcome","schema":2,"id":"out_1","ts":"2026-11-22T10:02:11.004Z","decision_id":"dcs_1","customer_id":"c-1042",` +
+		`"offer_id":"vip_10","outcome":"converted","value":108.45,"currency":"USD","experiments":[],` +
+		`"occurred_at":"2026-11-22T10:02:11.004Z","caller_id":"order-77","verified":true}`
 	if m.Subject("arbiter") != "arbiter.outcome.converted" || m.ID != "out_1" || string(m.JSON) != want {
 		t.Fatalf("message %s %s %s\nwant %s", m.Subject("arbiter"), m.ID, m.JSON, want)
 	}
 	back, err := ParseOutcome("arbiter", m.Subject("arbiter"), m.JSON, time.Time{})
 	if err != nil || !reflect.DeepEqual(back, ev) {
+		t.Fatalf("read back %+v, %v\nwant %+v", back, err, ev)
+	}
+	// An outcome of the whole decision, cancelled, occurred before it came.
+	o = &Outcome{DecisionID: "dcs_1", CustomerID: "c-1042", Type: OutcomeCancelled, OccurredAt: time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)}
+	ev = NewOutcomeEvent(o, "out_2", time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC), []engine.Assignment{{ID: "e", Variant: "v"}}, false)
+	m, _ = ev.Message()
+	want = `{"type":"outcome","schema":2,"id":"out_2","ts":"2026-11-22T10:00:00Z","decision_id":"dcs_1","customer_id":"c-1042",` +
+		`"outcome":"cancelled","value":0,"experiments":[{"id":"e","variant":"v"}],"occurred_at":"2026-11-22T09:00:00Z","verified":false}`
+	if m.Subject("arbiter") != "arbiter.outcome.cancelled" || string(m.JSON) != want {
+		t.Fatalf("message %s %s\nwant %s", m.Subject("arbiter"), m.JSON, want)
+	}
+	if back, err = ParseOutcome("arbiter", m.Subject("arbiter"), m.JSON, time.Time{}); err != nil || !reflect.DeepEqual(back, ev) {
 		t.Fatalf("read back %+v, %v\nwant %+v", back, err, ev)
 	}
 }

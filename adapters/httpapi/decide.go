@@ -9,6 +9,8 @@ import (
 
 	"github.com/arbiterhq/arbiter/adapters/metrics"
 	"github.com/arbiterhq/arbiter/adapters/rulefiles"
+	"github.com/arbiterhq/arbiter/attribution"
+	"github.com/arbiterhq/arbiter/decisionid"
 	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/wire"
 )
@@ -27,6 +29,7 @@ func (s *Server) metaFor(snap *rulefiles.Snapshot) *rulesetMeta {
 	if m := s.meta.Load(); m != nil && m.snap == snap {
 		return m
 	}
+	s.o.Checker.Serve(snap.Ruleset) // outcomes read the variants of its decisions back
 	m := &rulesetMeta{snap: snap, placements: map[string]struct{}{"default": {}}}
 	for _, o := range snap.Ruleset.Offers {
 		for _, p := range o.Placements {
@@ -73,8 +76,16 @@ func (s *Server) decide(ctx *fasthttp.RequestCtx) {
 	if req.Now.IsZero() {
 		req.Now = arrival
 	}
-	req.DecisionID = s.ids.next("dcs_", arrival)
+	id := s.ids.ulid(arrival)
+	req.Ref = id.String()
 	placement := meta.placementLabel(req.Placement)
+	claim, werr := s.claimOf(ctx)
+	if werr != nil {
+		s.metrics.Decision(otherPlacement, metrics.ResultInvalid, 0)
+		s.writeError(ctx, fasthttp.StatusBadRequest, werr.Code, werr.Message, werr.Field)
+		return
+	}
+	req.Claim = claim
 
 	dctx, cancel := context.WithTimeout(context.Background(), s.o.DecisionTimeout)
 	defer cancel()
@@ -85,9 +96,22 @@ func (s *Server) decide(ctx *fasthttp.RequestCtx) {
 		// Only a bug gets here: a decision past its deadline is still made,
 		// degraded (engine.Decide).
 		s.metrics.Decision(placement, metrics.ResultError, 0)
-		s.log.Error("decision failed", "decision_id", req.DecisionID, "error", errString(err))
+		s.log.Error("decision failed", "ref", req.Ref, "error", errString(err))
+		s.releaseClaim(claim)
 		s.writeError(ctx, fasthttp.StatusInternalServerError, wire.CodeInternal, "internal error making the decision", "")
 		return
+	}
+	if claim != nil && claim.State != engine.ClaimNew && claim.State != engine.ClaimUnknown {
+		s.answerClaimed(ctx, dctx, claim, placement, arrival)
+		return
+	}
+	kind := decisionid.KindDecision
+	if req.DryRun {
+		kind = decisionid.KindDryRun
+	}
+	d.DecisionID = s.signer.New(kind, id, req.CustomerID, attribution.Codes(d.Experiments), d.Holdout)
+	if claim != nil && claim.State == engine.ClaimUnknown {
+		s.metrics.Idempotency(metrics.IdemUnavailable)
 	}
 	result := metrics.ResultOK
 	if len(d.Degraded) > 0 {
@@ -109,6 +133,9 @@ func (s *Server) decide(ctx *fasthttp.RequestCtx) {
 	ctx.SetStatusCode(fasthttp.StatusOK)
 	ctx.SetContentType("application/json")
 	ctx.SetBody(b)
+	if claim != nil && claim.State == engine.ClaimNew {
+		s.storeAnswer(claim, bytes.Clone(b))
+	}
 	if !req.DryRun && s.o.Sink != nil {
 		// The event is encoded here, into bytes of its own, so that the
 		// publisher holds nothing of the decision (which is pooled).

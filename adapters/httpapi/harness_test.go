@@ -11,12 +11,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oklog/ulid/v2"
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttputil"
 
 	"github.com/arbiterhq/arbiter/adapters/metrics"
 	"github.com/arbiterhq/arbiter/adapters/rulefiles"
+	"github.com/arbiterhq/arbiter/attribution"
+	"github.com/arbiterhq/arbiter/decisionid"
 	"github.com/arbiterhq/arbiter/engine"
+	"github.com/arbiterhq/arbiter/memledger"
 	"github.com/arbiterhq/arbiter/rules"
 	"github.com/arbiterhq/arbiter/wire"
 )
@@ -153,14 +157,33 @@ type harness struct {
 	rules  *stubRules
 	engine *stubEngine
 	sink   *memSink
+	ledger *memledger.Ledger
 	client *fasthttp.Client
+}
+
+// testSigner is the harness's decision key.
+func testSigner(t testing.TB) *decisionid.Signer {
+	s, err := decisionid.NewSigner([]byte("harness-key-0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// decisionID is the id of a decision the harness's server made for
+// customer at t, in experiment depth's variant control (as the stub
+// engine answers).
+func (h *harness) decisionID(customer string, t time.Time) string {
+	return h.srv.signer.New(decisionid.KindDecision, ulid.MustNew(ulid.Timestamp(t), nil), customer,
+		attribution.Codes([]engine.Assignment{{ID: "depth", Variant: "control"}}), false)
 }
 
 func newHarness(t testing.TB, loaded bool, mod func(*Options)) *harness {
 	t.Helper()
 	m := metrics.New()
-	h := &harness{t: t, rules: newStubRules(t, "v1", loaded, m), engine: &stubEngine{}, sink: &memSink{}}
-	o := Options{Rules: h.rules, Engine: h.engine, Sink: h.sink, Logger: quietLog(), MaxBody: 4096, Metrics: m}
+	h := &harness{t: t, rules: newStubRules(t, "v1", loaded, m), engine: &stubEngine{}, sink: &memSink{}, ledger: memledger.New()}
+	o := Options{Rules: h.rules, Engine: h.engine, Sink: h.sink, Logger: quietLog(), MaxBody: 4096, Metrics: m,
+		Checker: attribution.New(testSigner(t), 0), Grants: h.ledger}
 	if mod != nil {
 		mod(&o)
 	}
@@ -248,7 +271,7 @@ func (h *harness) do(method, path, body string, headers ...string) resp {
 		h.t.Fatalf("%s %s: %v", method, path, err)
 	}
 	r := resp{status: res.StatusCode(), body: append([]byte(nil), res.Body()...), header: map[string]string{}}
-	for _, k := range []string{"Allow", "Content-Type", "WWW-Authenticate"} {
+	for _, k := range []string{"Allow", "Content-Type", "WWW-Authenticate", "Idempotent-Replayed"} {
 		r.header[k] = string(res.Header.Peek(k))
 	}
 	return r

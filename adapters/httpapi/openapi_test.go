@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -187,8 +188,12 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 		{h, "GET", "/v1/decide", "", 405},
 		{h, "POST", "/v1/decide", `{"customer_id":"` + strings.Repeat("x", 5000) + `"}`, 413},
 		{empty, "POST", "/v1/decide", decideBody, 503},
-		{h, "POST", "/v1/outcomes", `{"decision_id": "d", "offer_id": "o", "type": "accepted"}`, 202},
+		{h, "POST", "/v1/outcomes", `{"decision_id": "` + h.decisionID("", time.Now()) + `", "offer_id": "o", "type": "accepted"}`, 202},
+		{h, "POST", "/v1/outcomes", `{"outcomes": [{"decision_id": "` + h.decisionID("", time.Now()) + `", "type": "converted"}, {"decision_id": "dcs_1", "type": "converted"}]}`, 202},
+		{h, "POST", "/v1/outcomes", `{"decision_id": "d", "offer_id": "o", "type": "accepted"}`, 422},
 		{h, "POST", "/v1/outcomes", `{"decision_id": "d", "offer_id": "o", "type": "nope"}`, 400},
+		{h, "GET", "/v1/budgets", "", 200},
+		{empty, "GET", "/v1/budgets", "", 503},
 		{h, "GET", "/v1/rules", "", 200},
 		{empty, "GET", "/v1/rules", "", 503},
 		{h, "POST", "/v1/rules/reload", "", 200},

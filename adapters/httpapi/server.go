@@ -1,7 +1,9 @@
-// Package httpapi is Arbiter's HTTP API on fasthttp: POST /v1/decide,
-// POST /v1/outcomes, GET /v1/rules, POST /v1/rules/reload, GET /healthz,
-// GET /readyz and GET /metrics, with API-key auth, body limits, the spec's
-// error shape and graceful shutdown. docs/api.md describes it for callers.
+// Package httpapi is Arbiter's HTTP API on fasthttp: POST /v1/decide
+// (signed decision ids, Idempotency-Key), POST /v1/outcomes (verified
+// against the ids and the ledger's grant records), GET /v1/budgets, GET
+// /v1/rules, POST /v1/rules/reload, GET /healthz, GET /readyz and GET
+// /metrics, with API-key auth, body limits, the spec's error shape and
+// graceful shutdown. docs/api.md describes it for callers.
 //
 // Requests are decoded, and decisions and events encoded, by package
 // wire. Nothing of a fasthttp.RequestCtx is kept once a handler returns:
@@ -27,6 +29,8 @@ import (
 
 	"github.com/arbiterhq/arbiter/adapters/metrics"
 	"github.com/arbiterhq/arbiter/adapters/rulefiles"
+	"github.com/arbiterhq/arbiter/attribution"
+	"github.com/arbiterhq/arbiter/decisionid"
 	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/rules"
 	"github.com/arbiterhq/arbiter/wire"
@@ -37,6 +41,8 @@ const (
 	DefaultMaxBody         = 64 << 10
 	DefaultDecisionTimeout = 50 * time.Millisecond
 	DefaultCheckTimeout    = 500 * time.Millisecond
+	DefaultGrantsTimeout   = 500 * time.Millisecond
+	DefaultIdempotencyTTL  = time.Hour
 )
 
 // Decider makes decisions; *engine.Engine is one. The server passes no
@@ -89,12 +95,38 @@ type Options struct {
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 
-	// DecodeDecide, DecodeOutcomes and AssignedVariants default to
-	// wire.DecodeDecide, wire.DecodeOutcomes and the experiments formula;
-	// tests replace them.
-	DecodeDecide     func(body []byte, maxActions int) (*engine.Request, error)
-	DecodeOutcomes   func(body []byte) ([]wire.Outcome, error)
-	AssignedVariants func(rs *rules.Ruleset, customerID string) []engine.Assignment
+	// DecodeDecide and DecodeOutcomes default to wire.DecodeDecide and
+	// wire.DecodeOutcomes; tests replace them.
+	DecodeDecide   func(body []byte, maxActions int) (*engine.Request, error)
+	DecodeOutcomes func(body []byte) ([]wire.Outcome, error)
+
+	// Checker signs nothing itself: it checks the decision ids of outcomes
+	// (decisionid: made by the fleet, for this customer, within the
+	// attribution window) and reads their experiment variants back; its
+	// signer makes every decision id. nil: a Checker with a random key of
+	// this process and the default window (outcomes of decisions made before
+	// a restart are then refused as unknown).
+	Checker *attribution.Checker
+	// Grants is the ledger's side of outcomes, budgets and
+	// Idempotency-Keys (*memledger.Ledger and *ledger.Redis are). nil:
+	// outcomes are published unverified, GET /v1/budgets answers 503.
+	Grants Grants
+	// GrantsTimeout bounds a call to Grants from the outcome and budget
+	// routes; default 500 ms. An outcome whose records the ledger could not
+	// reach in time is accepted and published with "verified": false.
+	GrantsTimeout time.Duration
+	// IdempotencyTTL is how long an Idempotency-Key is remembered;
+	// default DefaultIdempotencyTTL.
+	IdempotencyTTL time.Duration
+}
+
+// Grants is the ledger's side of outcomes, budgets and Idempotency-Keys.
+type Grants interface {
+	Apply(ctx context.Context, outs []engine.GrantOutcome) ([]engine.OutcomeResult, error)
+	Budgets(ctx context.Context, now time.Time, qs []engine.BudgetQuery) ([]engine.BudgetState, error)
+	Answer(ctx context.Context, c *engine.Claim) error
+	StoreAnswer(ctx context.Context, c *engine.Claim, answer []byte) error
+	Release(ctx context.Context, c *engine.Claim) error
 }
 
 // Server is the HTTP API.
@@ -107,6 +139,8 @@ type Server struct {
 	srv     *fasthttp.Server
 	meta    atomic.Pointer[rulesetMeta]
 	bufs    sync.Pool
+	signer  *decisionid.Signer
+	pending sync.WaitGroup // answers being stored for Idempotency-Keys
 }
 
 // New returns a Server.
@@ -138,10 +172,20 @@ func New(o Options) (*Server, error) {
 	if o.DecodeOutcomes == nil {
 		o.DecodeOutcomes = wire.DecodeOutcomes
 	}
-	if o.AssignedVariants == nil {
-		o.AssignedVariants = defaultAssignedVariants
+	if o.Checker == nil {
+		signer, err := RandomSigner()
+		if err != nil {
+			return nil, err
+		}
+		o.Checker = attribution.New(signer, 0)
 	}
-	s := &Server{o: o, log: o.Logger, metrics: o.Metrics, auth: newKeyring(o.APIKeys)}
+	if o.GrantsTimeout <= 0 {
+		o.GrantsTimeout = DefaultGrantsTimeout
+	}
+	if o.IdempotencyTTL <= 0 {
+		o.IdempotencyTTL = DefaultIdempotencyTTL
+	}
+	s := &Server{o: o, log: o.Logger, metrics: o.Metrics, auth: newKeyring(o.APIKeys), signer: o.Checker.Signer()}
 	s.ids.init()
 	s.bufs.New = func() any { b := make([]byte, 0, 2048); return &b }
 	s.srv = &fasthttp.Server{
@@ -161,10 +205,14 @@ func New(o Options) (*Server, error) {
 	return s, nil
 }
 
-// defaultAssignedVariants is the experiments formula an outcome recomputes:
-// deterministic, so it is the same on any replica and after a restart.
-func defaultAssignedVariants(rs *rules.Ruleset, customerID string) []engine.Assignment {
-	return engine.AssignedVariants(rs, customerID)
+// RandomSigner returns a decision id signer with a random key of this
+// process (the embedded mode and the demo).
+func RandomSigner() (*decisionid.Signer, error) {
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, fmt.Errorf("httpapi: no randomness for a decision key: %w", err)
+	}
+	return decisionid.NewSigner(key)
 }
 
 // Metrics returns the server's metrics (an engine.Observer).
@@ -174,8 +222,21 @@ func (s *Server) Metrics() *metrics.Metrics { return s.metrics }
 func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
 
 // Shutdown stops accepting connections and waits, until ctx is done, for
-// the requests in flight to finish.
-func (s *Server) Shutdown(ctx context.Context) error { return s.srv.ShutdownWithContext(ctx) }
+// the requests in flight to finish and the answers of their
+// Idempotency-Keys to be stored.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.srv.ShutdownWithContext(ctx)
+	done := make(chan struct{})
+	go func() { s.pending.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		if err == nil {
+			err = ctx.Err()
+		}
+	}
+	return err
+}
 
 // Handler returns the request handler (routing, auth, errors, panics).
 func (s *Server) Handler() fasthttp.RequestHandler {
@@ -228,10 +289,17 @@ func (g *idGen) init() {
 	g.entropy = ulid.Monotonic(mrand.NewChaCha8(seed), 0)
 }
 
-// next returns prefix + a ULID of time t (prefix is 4 bytes: "dcs_").
+// next returns prefix + a ULID of time t (prefix is 4 bytes: "out_").
 func (g *idGen) next(prefix string, t time.Time) string {
 	var buf [4 + ulid.EncodedSize]byte
 	n := copy(buf[:], prefix)
+	id := g.ulid(t)
+	_ = id.MarshalTextTo(buf[n : n+ulid.EncodedSize])
+	return string(buf[:n+ulid.EncodedSize])
+}
+
+// ulid returns a ULID of time t, after every one made before.
+func (g *idGen) ulid(t time.Time) ulid.ULID {
 	ms := ulid.Timestamp(t)
 	var id ulid.ULID
 	err := id.SetTime(ms)
@@ -243,6 +311,5 @@ func (g *idGen) next(prefix string, t time.Time) string {
 	if err != nil { // monotonic overflow within one millisecond: a fresh random id
 		id = ulid.MustNew(ms, rand.Reader)
 	}
-	_ = id.MarshalTextTo(buf[n : n+ulid.EncodedSize])
-	return string(buf[:n+ulid.EncodedSize])
+	return id
 }

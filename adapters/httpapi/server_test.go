@@ -10,7 +10,6 @@ import (
 
 	"github.com/arbiterhq/arbiter/adapters/metrics"
 	"github.com/arbiterhq/arbiter/engine"
-	"github.com/arbiterhq/arbiter/rules"
 	"github.com/arbiterhq/arbiter/wire"
 )
 
@@ -29,8 +28,13 @@ func TestDecideOK(t *testing.T) {
 	}
 	m := r.json(t)
 	id, _ := m["decision_id"].(string)
-	if !strings.HasPrefix(id, "dcs_") || len(id) != 30 {
+	// A signed id: dcs_, the ULID, the flags, one code (experiment depth's
+	// variant), the fleet and customer tags (decisionid).
+	if !strings.HasPrefix(id, "dcs_") || len(id) != 4+26+1+5+8+13 {
 		t.Errorf("decision id %q", id)
+	}
+	if d, err := h.srv.signer.Verify(id, "c-1042", time.Now(), time.Hour); err != nil || len(d.Codes) != 1 || d.Holdout {
+		t.Errorf("decision id %q: %+v, %v", id, d, err)
 	}
 	if m["ruleset"] != "v1" || m["customer_id"] != "c-1042" {
 		t.Errorf("body %s", r.body)
@@ -42,7 +46,7 @@ func TestDecideOK(t *testing.T) {
 		t.Error("explain without explain: true")
 	}
 	req, p := h.engine.last()
-	if req.DecisionID != id || req.Now.IsZero() || req.DryRun || req.Placement != "checkout" {
+	if req.Ref != id[4:30] || req.Now.IsZero() || req.DryRun || req.Placement != "checkout" {
 		t.Errorf("engine got %+v", req)
 	}
 	if p != nil {
@@ -336,19 +340,17 @@ func TestMetricsExposition(t *testing.T) {
 }
 
 func TestOutcomes(t *testing.T) {
-	h := newHarness(t, true, func(o *Options) {
-		o.AssignedVariants = func(rs *rules.Ruleset, id string) []engine.Assignment {
-			return []engine.Assignment{{ID: "depth", Variant: "deep"}}
-		}
-	})
-	r := h.do("POST", "/v1/outcomes", `{"decision_id": "dcs_01JDQ8Y3K5R2N7WZ0X4B6M9C1V", "customer_id": "c-1042", "offer_id": "vip_10", "type": "converted", "value": 108.45, "currency": "USD"}`)
-	if r.status != 202 || string(r.body) != `{"accepted":1}` {
+	h := newHarness(t, true, nil)
+	id := h.decisionID("c-1042", time.Now())
+	r := h.do("POST", "/v1/outcomes", `{"decision_id": "`+id+`", "customer_id": "c-1042", "offer_id": "vip_10", "type": "converted", "value": 108.45, "currency": "USD"}`)
+	if r.status != 202 || string(r.body) != `{"accepted":1,"refused":[]}` {
 		t.Fatalf("%d %s", r.status, r.body)
 	}
+	anon := h.decisionID("", time.Now())
 	r = h.do("POST", "/v1/outcomes", `{"outcomes": [
-	  {"decision_id": "dcs_1", "customer_id": "c-1", "offer_id": "a", "type": "impression"},
-	  {"decision_id": "dcs_2", "offer_id": "b", "type": "accepted"}]}`)
-	if r.status != 202 || string(r.body) != `{"accepted":2}` {
+	  {"decision_id": "`+h.decisionID("c-1", time.Now())+`", "customer_id": "c-1", "offer_id": "a", "type": "impression"},
+	  {"decision_id": "`+anon+`", "offer_id": "b", "type": "accepted"}]}`)
+	if r.status != 202 || string(r.body) != `{"accepted":2,"refused":[]}` {
 		t.Fatalf("%d %s", r.status, r.body)
 	}
 	evs := h.sink.events()
@@ -357,11 +359,9 @@ func TestOutcomes(t *testing.T) {
 	}
 	first := outcome(t, evs[0])
 	if !strings.HasPrefix(first.ID, "out_") || first.ID != evs[0].ID || first.Value.String() != "108.45" || first.Outcome != "converted" ||
-		len(first.Experiments) != 1 || evs[0].Subject("arbiter") != "arbiter.outcome.converted" {
+		len(first.Experiments) != 1 || first.Experiments[0] != (wire.Assignment{ID: "depth", Variant: "control"}) ||
+		evs[0].Subject("arbiter") != "arbiter.outcome.converted" || first.Schema != 2 || !first.Verified {
 		t.Errorf("event %+v", first)
-	}
-	if anon := outcome(t, evs[2]); !strings.Contains(string(evs[2].JSON), `"experiments":[]`) || len(anon.Experiments) != 0 {
-		t.Errorf("an anonymous outcome's experiments should be []: %s", evs[2].JSON)
 	}
 }
 
@@ -420,7 +420,7 @@ func TestOutcomeValueKeptExact(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.value+"_"+c.currency, func(t *testing.T) {
 			h := newHarness(t, true, nil)
-			r := h.do("POST", "/v1/outcomes", `{"decision_id": "dcs_1", "offer_id": "vip_10", "type": "converted", "value": `+c.value+`, "currency": "`+c.currency+`"}`)
+			r := h.do("POST", "/v1/outcomes", `{"decision_id": "`+h.decisionID("", time.Now())+`", "offer_id": "vip_10", "type": "converted", "value": `+c.value+`, "currency": "`+c.currency+`"}`)
 			if r.status != 202 {
 				t.Fatalf("value %s %s: %d %s", c.value, c.currency, r.status, r.body)
 			}

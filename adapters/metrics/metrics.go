@@ -48,6 +48,7 @@ type Metrics struct {
 	rulesetInfo *prometheus.GaugeVec
 	lastReload  prometheus.Gauge
 	handler     fasthttp.RequestHandler
+	grantMetrics
 }
 
 // New returns the metrics on a new registry, with the Go runtime and
@@ -94,6 +95,7 @@ func New() *Metrics {
 			Help: "1 when the last reload succeeded, 0 when it failed (the previous ruleset keeps serving).",
 		}),
 	}
+	m.grantMetrics = newGrantMetrics(reg)
 	reg.MustRegister(m.decisions, m.latency, m.grants, m.ruleErrors, m.redisErrors, m.reloads,
 		m.outcomes, m.rulesetInfo, m.lastReload,
 		collectors.NewGoCollector(),

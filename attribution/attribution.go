@@ -1,0 +1,238 @@
+// Package attribution decides what an outcome is about, with no I/O: it
+// checks the outcome's signed decision id (decisionid: a decision the
+// fleet made, for this customer, within the attribution window), reads the
+// decision's own experiment variants back from the id's codes through the
+// rulesets served (the current one and the one before), and says which
+// grant records the outcome may move (engine.GrantOutcome), for a ledger
+// to apply. The HTTP outcome route and the feedback consumer of outcomes
+// published by other services use it alike.
+package attribution
+
+import (
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/arbiterhq/arbiter/decisionid"
+	"github.com/arbiterhq/arbiter/engine"
+	"github.com/arbiterhq/arbiter/rules"
+)
+
+// DefaultWindow is the default attribution window (--attribution-window).
+const DefaultWindow = 7 * 24 * time.Hour
+
+// Refusal codes (the API's 422 codes).
+const (
+	CodeUnknownDecision  = "unknown_decision"
+	CodeCustomerMismatch = "customer_mismatch"
+	CodeDecisionExpired  = "decision_expired"
+	CodeUnknownOffer     = "unknown_offer"
+)
+
+// Outcome is what attribution reads of an outcome.
+type Outcome struct {
+	DecisionID string
+	CustomerID string
+	OfferID    string // "": the whole decision
+	Type       string
+	// At is when it occurred; zero: Arrival.
+	At      time.Time
+	Arrival time.Time
+}
+
+// Result is what an outcome is about.
+type Result struct {
+	// Code is "" for an outcome to count, else why it is refused, and Field
+	// the outcome's field at fault (decision_id, customer_id, offer_id).
+	Code, Field string
+	Decision    decisionid.Decision
+	// Experiments are the decision's own variants (unknown codes dropped:
+	// UnknownCodes counts them).
+	Experiments  []engine.Assignment
+	UnknownCodes int
+	// Grant is what a ledger must apply (nil: the outcome moves no grant
+	// record). After applying, an outcome that named an offer with a hold
+	// and found no record is refused with CodeUnknownOffer (Refuse).
+	Grant *engine.GrantOutcome
+	// strict: the named offer has a record of every grant (a hold).
+	strict bool
+}
+
+// Checker checks outcomes. It is safe for concurrent use.
+type Checker struct {
+	signer *decisionid.Signer
+	window time.Duration
+
+	mu   sync.Mutex
+	cur  *served
+	prev *served
+}
+
+// served is one ruleset's variant codes.
+type served struct {
+	rs    *rules.Ruleset
+	codes map[uint32]engine.Assignment
+}
+
+// New returns a Checker of ids signed by signer within window (0:
+// DefaultWindow).
+func New(signer *decisionid.Signer, window time.Duration) *Checker {
+	if window <= 0 {
+		window = DefaultWindow
+	}
+	return &Checker{signer: signer, window: window}
+}
+
+// Window is the attribution window.
+func (c *Checker) Window() time.Duration { return c.window }
+
+// Signer is the signer ids are checked with.
+func (c *Checker) Signer() *decisionid.Signer { return c.signer }
+
+// Serve tells the checker that rs is the ruleset in force: the variants of
+// ids made under it and under the one it replaced are read back.
+func (c *Checker) Serve(rs *rules.Ruleset) {
+	if rs == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cur != nil && c.cur.rs == rs {
+		return
+	}
+	s := &served{rs: rs, codes: map[uint32]engine.Assignment{}}
+	for _, x := range rs.Experiments {
+		for _, v := range x.Variants {
+			s.codes[decisionid.VariantCode(x.ID, v.ID)] = engine.Assignment{ID: x.ID, Variant: v.ID}
+		}
+	}
+	if c.cur != nil && c.cur.rs.Version != rs.Version {
+		c.prev = c.cur
+	}
+	c.cur = s
+}
+
+// variant maps a code back through the rulesets served.
+func (c *Checker) variant(code uint32) (engine.Assignment, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range []*served{c.cur, c.prev} {
+		if s == nil {
+			continue
+		}
+		if a, ok := s.codes[code]; ok {
+			return a, true
+		}
+	}
+	return engine.Assignment{}, false
+}
+
+// Codes returns the variant codes of a decision's assignments, for its id.
+func Codes(as []engine.Assignment) []uint32 {
+	if len(as) == 0 {
+		return nil
+	}
+	out := make([]uint32, len(as))
+	for i, a := range as {
+		out[i] = decisionid.VariantCode(a.ID, a.Variant)
+	}
+	return out
+}
+
+// Check checks o under rs (the ruleset in force, which says which offers
+// keep grant records, the reward of learning and the caps now).
+func (c *Checker) Check(o *Outcome, rs *rules.Ruleset) Result {
+	at := o.At
+	if at.IsZero() {
+		at = o.Arrival
+	}
+	d, err := c.signer.Verify(o.DecisionID, o.CustomerID, at, c.window)
+	switch {
+	case errors.Is(err, decisionid.ErrCustomer):
+		return Result{Code: CodeCustomerMismatch, Field: "customer_id"}
+	case errors.Is(err, decisionid.ErrExpired):
+		return Result{Code: CodeDecisionExpired, Field: "decision_id"}
+	case err != nil:
+		return Result{Code: CodeUnknownDecision, Field: "decision_id"}
+	}
+	r := Result{Decision: d, Experiments: make([]engine.Assignment, 0, len(d.Codes))}
+	for _, code := range d.Codes {
+		if a, ok := c.variant(code); ok {
+			r.Experiments = append(r.Experiments, a)
+		} else {
+			r.UnknownCodes++
+		}
+	}
+	if rs == nil {
+		return r
+	}
+	g := &engine.GrantOutcome{Ref: d.ULID.String(), DecisionTime: d.Time, Type: o.Type, At: o.At, Reward: Reward(rs)}
+	if o.OfferID != "" {
+		off, ok := rs.Offer(o.OfferID)
+		if !ok || !KeepsRecords(rs, off) {
+			return r
+		}
+		g.Named = true
+		g.Offers = []engine.OutcomeOffer{outcomeOffer(rs, off)}
+		r.strict = off.Caps.Hold > 0
+	} else {
+		for _, off := range rs.Offers {
+			if KeepsRecords(rs, off) {
+				g.Offers = append(g.Offers, outcomeOffer(rs, off))
+			}
+		}
+		if len(g.Offers) == 0 {
+			return r
+		}
+	}
+	r.Grant = g
+	return r
+}
+
+// Refuse marks r refused when its outcome named an offer with a hold and
+// the ledger found no record of the decision for it: the decision did not
+// grant that offer (res: what applying r.Grant moved).
+func (r *Result) Refuse(res engine.OutcomeResult) {
+	if r.Grant != nil && r.strict && res.Records == 0 && r.Code == "" {
+		r.Code, r.Field = CodeUnknownOffer, "offer_id"
+	}
+}
+
+// Reward is the outcome type that is a success for learning, "" when the
+// ruleset does not learn.
+func Reward(rs *rules.Ruleset) string {
+	if rs.Arbitration.Learning == nil {
+		return ""
+	}
+	if r := rs.Arbitration.Learning.Reward; r != "" {
+		return r
+	}
+	return engine.OutcomeConverted
+}
+
+// KeepsRecords reports whether the ledger may keep a record of o's grants:
+// offers with a hold (a record of every grant), and, when the ruleset
+// learns, every offer (a record is written for those whose score reads
+// propensity; an outcome naming another finds none, and is not refused for
+// that).
+func KeepsRecords(rs *rules.Ruleset, o *rules.Offer) bool {
+	return o.Caps.Hold > 0 || rs.Arbitration.Learning != nil
+}
+
+// outcomeOffer is o's caps for counting over-cap commits: its budget in
+// minor units of the ruleset's currency (of a currency with 2 digits when
+// the ruleset names none: a budget per cart currency is then compared in
+// cents, approximately, for the metric of over-cap commits only).
+func outcomeOffer(rs *rules.Ruleset, o *rules.Offer) engine.OutcomeOffer {
+	of := engine.OutcomeOffer{ID: o.ID, Total: o.Caps.Total}
+	if o.Caps.Budget > 0 {
+		exp := int8(2)
+		if e, ok := engine.CurrencyExp(rs.Currency); ok {
+			exp = e
+		}
+		if b, ok := engine.ToMinor(o.Caps.Budget, exp); ok {
+			of.Budget = b
+		}
+	}
+	return of
+}

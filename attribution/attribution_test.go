@@ -1,0 +1,98 @@
+package attribution
+
+import (
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/arbiterhq/arbiter/decisionid"
+	"github.com/arbiterhq/arbiter/engine"
+	"github.com/arbiterhq/arbiter/rules"
+)
+
+func ruleset(version string, variants ...string) *rules.Ruleset {
+	x := &rules.Experiment{ID: "depth"}
+	for _, v := range variants {
+		x.Variants = append(x.Variants, rules.Variant{ID: v})
+	}
+	return &rules.Ruleset{Version: version, Experiments: []*rules.Experiment{x}}
+}
+
+func TestCheck(t *testing.T) {
+	signer, err := decisionid.NewSigner([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := New(signer, 24*time.Hour)
+	t0 := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	u := ulid.MustNew(ulid.Timestamp(t0), nil)
+	old := ruleset("v1", "control", "deep")
+	c.Serve(old)
+	id := signer.New(decisionid.KindDecision, u, "c1", Codes([]engine.Assignment{{ID: "depth", Variant: "deep"}, {ID: "gone", Variant: "x"}}), false)
+	dry := signer.New(decisionid.KindDryRun, u, "c1", nil, false)
+	// A new ruleset renames the variants: the decision's own still read back.
+	rs := ruleset("v2", "control", "deeper")
+	rs.Offers = []*rules.Offer{
+		{ID: "held", Caps: rules.Caps{Total: 1000, Budget: 5000, Hold: 30 * time.Minute}},
+		{ID: "plain", Caps: rules.Caps{Total: 10}},
+	}
+	c.Serve(rs)
+	at := t0.Add(time.Hour)
+	for _, tc := range []struct {
+		name        string
+		o           Outcome
+		code, field string
+		named       bool
+		offers      int
+	}{
+		{"named, held", Outcome{DecisionID: id, CustomerID: "c1", OfferID: "held", Type: "converted", Arrival: at}, "", "", true, 1},
+		{"named, no records", Outcome{DecisionID: id, CustomerID: "c1", OfferID: "plain", Type: "converted", Arrival: at}, "", "", false, 0},
+		{"whole decision", Outcome{DecisionID: id, CustomerID: "c1", Type: "converted", Arrival: at}, "", "", false, 1},
+		{"forged", Outcome{DecisionID: "dcs_" + u.String() + "0" + "AAAAAAAA" + "AAAAAAAAAAAAA", CustomerID: "c1", Arrival: at}, CodeUnknownDecision, "decision_id", false, 0},
+		{"mistyped", Outcome{DecisionID: id[:len(id)-1] + "Z", CustomerID: "c1", Arrival: at}, CodeCustomerMismatch, "customer_id", false, 0},
+		{"dry run", Outcome{DecisionID: dry, CustomerID: "c1", Arrival: at}, CodeUnknownDecision, "decision_id", false, 0},
+		{"another customer", Outcome{DecisionID: id, CustomerID: "c2", Arrival: at}, CodeCustomerMismatch, "customer_id", false, 0},
+		{"expired", Outcome{DecisionID: id, CustomerID: "c1", Arrival: t0.Add(25 * time.Hour)}, CodeDecisionExpired, "decision_id", false, 0},
+		{"occurred within the window", Outcome{DecisionID: id, CustomerID: "c1", At: t0.Add(23 * time.Hour), Arrival: t0.Add(25 * time.Hour)}, "", "", false, 0},
+	} {
+		r := c.Check(&tc.o, rs)
+		if r.Code != tc.code || r.Field != tc.field {
+			t.Errorf("%s: %q %q, want %q %q", tc.name, r.Code, r.Field, tc.code, tc.field)
+			continue
+		}
+		if r.Code != "" {
+			continue
+		}
+		if want := []engine.Assignment{{ID: "depth", Variant: "deep"}}; !reflect.DeepEqual(r.Experiments, want) || r.UnknownCodes != 1 {
+			t.Errorf("%s: experiments %v (%d unknown), want %v (1 unknown)", tc.name, r.Experiments, r.UnknownCodes, want)
+		}
+		if tc.offers == 0 {
+			if r.Grant != nil && tc.o.Type != "" {
+				t.Errorf("%s: a grant outcome %+v", tc.name, r.Grant)
+			}
+			continue
+		}
+		g := r.Grant
+		if g == nil || g.Named != tc.named || len(g.Offers) != tc.offers || g.Ref != u.String() || !g.DecisionTime.Equal(t0) {
+			t.Errorf("%s: grant %+v", tc.name, g)
+			continue
+		}
+		if g.Offers[0] != (engine.OutcomeOffer{ID: "held", Total: 1000, Budget: 500000}) {
+			t.Errorf("%s: offer %+v", tc.name, g.Offers[0])
+		}
+		r.Refuse(engine.OutcomeResult{})
+		if tc.named && r.Code != CodeUnknownOffer {
+			t.Errorf("%s: no record, not refused", tc.name)
+		}
+		if !tc.named && r.Code != "" {
+			t.Errorf("%s: a whole decision refused: %s", tc.name, r.Code)
+		}
+	}
+	// Two reloads later the first ruleset's variants are forgotten.
+	c.Serve(ruleset("v3", "a"))
+	if r := c.Check(&Outcome{DecisionID: id, CustomerID: "c1", Arrival: at}, rs); len(r.Experiments) != 0 || r.UnknownCodes != 2 {
+		t.Errorf("after two reloads: %v, %d unknown", r.Experiments, r.UnknownCodes)
+	}
+}
