@@ -32,6 +32,14 @@ const ConsumerName = "arbiter-feedback"
 // ConsumerName (at most once). NATS being down at start or later only
 // delays the statistics.
 func Consume(ctx context.Context, natsURL string, stream events.Options, rec *Recorder, logger *slog.Logger) error {
+	return ConsumeChecked(ctx, natsURL, stream, rec, nil, logger)
+}
+
+// ConsumeChecked is Consume with every outcome checked first (nil: none
+// is): an outcome check refuses is acknowledged and not counted (and
+// counted as refused); one it cannot check yet (the ledger unreachable) is
+// redelivered.
+func ConsumeChecked(ctx context.Context, natsURL string, stream events.Options, rec *Recorder, check Checker, logger *slog.Logger) error {
 	if stream.Prefix == "" {
 		stream.Prefix = events.DefaultPrefix
 	}
@@ -49,7 +57,7 @@ func Consume(ctx context.Context, natsURL string, stream events.Options, rec *Re
 	if err != nil {
 		return fmt.Errorf("feedback: %w", err)
 	}
-	c := &consumer{stream: stream, rec: rec, log: log}
+	c := &consumer{stream: stream, rec: rec, check: check, log: log}
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
 			select {
@@ -77,8 +85,10 @@ func Consume(ctx context.Context, natsURL string, stream events.Options, rec *Re
 type consumer struct {
 	stream   events.Options // Prefix set
 	rec      *Recorder
+	check    Checker // nil: none
 	log      *slog.Logger
 	rejected atomic.Uint64
+	refused  atomic.Uint64
 	lastLog  atomic.Int64
 }
 
@@ -159,12 +169,32 @@ func (c *consumer) handleJS(ctx context.Context, m jetstream.Msg) {
 	}
 	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
+	if c.check != nil {
+		code, err := c.check.Check(rctx, ev, id)
+		if err != nil {
+			c.logLimited("feedback: cannot check outcome against the ledger; it will be redelivered", "err", err)
+			_ = m.NakWithDelay(2 * time.Second)
+			return
+		}
+		if code != "" {
+			c.refuse(ev, code)
+			_ = m.Ack()
+			return
+		}
+	}
 	if _, err := c.rec.Record(rctx, ev, id); err != nil {
 		c.logLimited("feedback: cannot record outcome; it will be redelivered", "err", err)
 		_ = m.NakWithDelay(2 * time.Second)
 		return
 	}
 	_ = m.Ack()
+}
+
+// refuse counts an outcome the check refused.
+func (c *consumer) refuse(ev *wire.OutcomeEvent, code string) {
+	n := c.refused.Add(1)
+	c.logLimited("feedback: outcome refused (not counted): "+code, "decision_id", ev.DecisionID, "offer_id", ev.OfferID,
+		"refused_total", n)
 }
 
 func (c *consumer) runCore(ctx context.Context, nc *nats.Conn) error {
@@ -190,6 +220,18 @@ func (c *consumer) runCore(ctx context.Context, nc *nats.Conn) error {
 				id = m.Header.Get(jetstream.MsgIDHeader)
 			}
 			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			if c.check != nil {
+				code, err := c.check.Check(rctx, ev, id)
+				if err != nil || code != "" {
+					if code != "" {
+						c.refuse(ev, code)
+					} else {
+						c.logLimited("feedback: cannot check outcome; lost (core NATS has no redelivery)", "err", err)
+					}
+					cancel()
+					continue
+				}
+			}
 			if _, err := c.rec.Record(rctx, ev, id); err != nil {
 				c.logLimited("feedback: cannot record outcome; lost (core NATS has no redelivery)", "err", err)
 			}

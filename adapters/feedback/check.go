@@ -1,0 +1,78 @@
+package feedback
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/arbiterhq/arbiter/attribution"
+	"github.com/arbiterhq/arbiter/engine"
+	"github.com/arbiterhq/arbiter/rules"
+	"github.com/arbiterhq/arbiter/wire"
+)
+
+// Checker checks an outcome event before it is counted. Check returns ""
+// to count it, or the code it is refused with; an error when it cannot
+// tell yet (the outcome is then redelivered). It may correct the event
+// (its experiment variants).
+type Checker interface {
+	Check(ctx context.Context, ev *wire.OutcomeEvent, eventID string) (code string, err error)
+}
+
+// Applier applies outcomes to grant records (*ledger.Redis and
+// *memledger.Ledger are).
+type Applier interface {
+	Apply(ctx context.Context, outs []engine.GrantOutcome) ([]engine.OutcomeResult, error)
+}
+
+// GrantChecker checks outcomes the way POST /v1/outcomes does: the
+// signature of the decision id (a decision the fleet made, for this
+// customer, within the attribution window), the decision's own experiment
+// variants (which replace whatever the event says), and, unless Arbiter
+// already did (an event it published with "verified": true), the
+// outcome's transitions of grant records (idempotent: each at most once
+// however often an outcome comes), refusing an outcome that names an offer
+// with a hold that the decision did not grant.
+type GrantChecker struct {
+	Attribution *attribution.Checker
+	// Rules returns the ruleset in force (nil: none yet).
+	Rules  func() *rules.Ruleset
+	Grants Applier
+	// Refused and Applied, when set, are told what was refused and what
+	// applying moved (the metrics).
+	Refused func(code, outcomeType string)
+	Applied func(engine.OutcomeResult)
+}
+
+// Check implements Checker.
+func (g *GrantChecker) Check(ctx context.Context, ev *wire.OutcomeEvent, _ string) (string, error) {
+	var rs *rules.Ruleset
+	if g.Rules != nil {
+		rs = g.Rules()
+	}
+	g.Attribution.Serve(rs)
+	r := g.Attribution.Check(&attribution.Outcome{DecisionID: ev.DecisionID, CustomerID: ev.CustomerID, OfferID: ev.OfferID,
+		Type: ev.Outcome, At: ev.OccurredAt, Arrival: ev.TS}, rs)
+	if r.Code == "" && r.Grant != nil && !ev.Verified && g.Grants != nil {
+		res, err := g.Grants.Apply(ctx, []engine.GrantOutcome{*r.Grant})
+		if err != nil {
+			return "", fmt.Errorf("feedback: applying an outcome to grant records: %w", err)
+		}
+		if len(res) == 1 {
+			r.Refuse(res[0])
+			if g.Applied != nil {
+				g.Applied(res[0])
+			}
+		}
+	}
+	if r.Code != "" {
+		if g.Refused != nil {
+			g.Refused(r.Code, ev.Outcome)
+		}
+		return r.Code, nil
+	}
+	ev.Experiments = make([]wire.Assignment, 0, len(r.Experiments))
+	for _, a := range r.Experiments {
+		ev.Experiments = append(ev.Experiments, wire.Assignment{ID: a.ID, Variant: a.Variant})
+	}
+	return "", nil
+}
