@@ -389,3 +389,24 @@ type failingLedger struct{}
 func (failingLedger) Reserve(context.Context, *engine.Plan) ([]engine.Result, error) {
 	return nil, errors.New("redis: connection refused")
 }
+
+// TestOutcomesBodyFitsLargestBatch: the largest batch (1000 outcomes,
+// every field at its bound) fits the body limit of POST /v1/outcomes with
+// the default --max-body, which still bounds POST /v1/decide.
+func TestOutcomesBodyFitsLargestBatch(t *testing.T) {
+	h := newHarness(t, true, func(o *Options) { o.MaxBody = DefaultMaxBody })
+	long := strings.Repeat("x", wire.MaxIDLength)
+	one := `{"decision_id":"` + long + `","customer_id":"` + long + `","offer_id":"` + long + `","id":"` + long +
+		`","type":"converted","value":9007199254740.991,"currency":"BHD","occurred_at":"2026-11-27T10:00:00.123456789+01:00"}`
+	body := `{"outcomes":[` + strings.Repeat(one+",", wire.MaxOutcomes-1) + one + `]}`
+	if len(body) > MinOutcomesBody {
+		t.Fatalf("the largest batch is %d bytes, over the limit of %d", len(body), MinOutcomesBody)
+	}
+	t.Logf("the largest batch: %d bytes; the limit: %d", len(body), MinOutcomesBody)
+	if r := h.do("POST", "/v1/outcomes", body); r.status != 422 {
+		t.Errorf("the largest batch: %d %.200s", r.status, r.body)
+	}
+	if r := h.do("POST", "/v1/decide", `{"customer_id":"`+strings.Repeat("x", DefaultMaxBody)+`"}`); r.status != 413 {
+		t.Errorf("a decide body over --max-body: %d", r.status)
+	}
+}

@@ -72,6 +72,10 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 			"method "+strings.ToValidUTF8(string(m), "?")+" is not allowed on "+string(ctx.Path())+": use "+r.allow, "")
 		return
 	}
+	if limit := s.bodyLimit(r); len(ctx.PostBody()) > limit {
+		s.tooLarge(ctx, limit)
+		return
+	}
 	r.handler(s, ctx)
 }
 

@@ -39,6 +39,10 @@ import (
 // Defaults of Options.
 const (
 	DefaultMaxBody         = 64 << 10
+	// MinOutcomesBody is the least body limit of POST /v1/outcomes (the
+	// larger of it and MaxBody): it fits the largest batch, 1000 outcomes
+	// with every field at its bound (684 KB, TestOutcomesBodyFitsLargestBatch).
+	MinOutcomesBody = 1 << 20
 	DefaultDecisionTimeout = 50 * time.Millisecond
 	DefaultCheckTimeout    = 500 * time.Millisecond
 	DefaultGrantsTimeout   = 500 * time.Millisecond
@@ -191,7 +195,7 @@ func New(o Options) (*Server, error) {
 	s.srv = &fasthttp.Server{
 		Handler:                       s.Handler(),
 		ErrorHandler:                  s.errorHandler,
-		MaxRequestBodySize:            o.MaxBody,
+		MaxRequestBodySize:            max(o.MaxBody, MinOutcomesBody),
 		ReadTimeout:                   10 * time.Second,
 		WriteTimeout:                  10 * time.Second,
 		IdleTimeout:                   90 * time.Second,
@@ -256,8 +260,7 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 // errorHandler answers requests fasthttp could not read.
 func (s *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
 	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
-		s.writeError(ctx, fasthttp.StatusRequestEntityTooLarge, wire.CodePayloadTooLarge,
-			fmt.Sprintf("the request body is larger than the limit of %d bytes (--max-body)", s.o.MaxBody), "")
+		s.tooLarge(ctx, max(s.o.MaxBody, MinOutcomesBody))
 		return
 	}
 	var small *fasthttp.ErrSmallBuffer
@@ -266,6 +269,21 @@ func (s *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
 		return
 	}
 	s.writeError(ctx, fasthttp.StatusBadRequest, wire.CodeInvalidRequest, "malformed HTTP request: "+err.Error(), "")
+}
+
+// bodyLimit is the body limit of a route: MaxBody, and for POST
+// /v1/outcomes at least MinOutcomesBody.
+func (s *Server) bodyLimit(r *route) int {
+	if r == &routeOutcomes {
+		return max(s.o.MaxBody, MinOutcomesBody)
+	}
+	return s.o.MaxBody
+}
+
+// tooLarge answers 413 for a body over limit bytes.
+func (s *Server) tooLarge(ctx *fasthttp.RequestCtx, limit int) {
+	s.writeError(ctx, fasthttp.StatusRequestEntityTooLarge, wire.CodePayloadTooLarge,
+		fmt.Sprintf("the request body is larger than the limit of %d bytes (--max-body; POST /v1/outcomes takes at least %d, a batch of 1000)", limit, MinOutcomesBody), "")
 }
 
 type fasthttpLogger struct{ l *slog.Logger }

@@ -27,6 +27,8 @@ import (
 	"github.com/arbiterhq/arbiter/adapters/profilestore"
 	"github.com/arbiterhq/arbiter/adapters/redisconn"
 	"github.com/arbiterhq/arbiter/adapters/rulefiles"
+	"github.com/arbiterhq/arbiter/attribution"
+	"github.com/arbiterhq/arbiter/decisionid"
 	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/memledger"
 	"github.com/arbiterhq/arbiter/rules"
@@ -54,6 +56,7 @@ type serveConfig struct {
 	cacheTTL        time.Duration
 	cacheSize       int
 	debugAddr       string
+	grantsConfig
 }
 
 // Defaults of serve's flags.
@@ -83,6 +86,10 @@ var serveEnv = map[string]string{
 	"profile-cache-ttl":  "ARBITER_PROFILE_CACHE_TTL",
 	"profile-cache-size": "ARBITER_PROFILE_CACHE_SIZE",
 	"debug-addr":         "ARBITER_DEBUG_ADDR",
+	"decision-key":       "ARBITER_DECISION_KEY",
+	"attribution-window": "ARBITER_ATTRIBUTION_WINDOW",
+	"idempotency-ttl":    "ARBITER_IDEMPOTENCY_TTL",
+	"ledger-replicas":    "ARBITER_LEDGER_REPLICAS",
 }
 
 // byteSize is a flag of a size in bytes: 65536, 64KiB, 64k, 1MiB, 1M.
@@ -143,6 +150,11 @@ func newServeFlags(fs *flag.FlagSet, cfg *serveConfig) {
 	fs.DurationVar(&cfg.cacheTTL, "profile-cache-ttl", profilestore.DefaultCacheTTL, "how long a profile is cached in process (0: no cache)")
 	fs.IntVar(&cfg.cacheSize, "profile-cache-size", 100000, "profiles held in the in-process cache")
 	fs.StringVar(&cfg.debugAddr, "debug-addr", "", "listen `HOST:PORT` for Go's profiler (/debug/pprof/) on a listener of its own; empty: off. Keep it on loopback")
+	cfg.attributionWindow = longDuration(attribution.DefaultWindow)
+	fs.StringVar(&cfg.decisionKey, "decision-key", "", "`KEYS` that sign decision ids, comma-separated: the first signs, all verify (rotation); the same on every replica; empty: a random key of this process")
+	fs.Var(&cfg.attributionWindow, "attribution-window", "`DURATION` after a decision within which its outcomes count (and its grant records are kept): 7d, 36h")
+	fs.DurationVar(&cfg.idempotencyTTL, "idempotency-ttl", httpapi.DefaultIdempotencyTTL, "how long an Idempotency-Key of POST /v1/decide is remembered")
+	fs.IntVar(&cfg.ledgerReplicas, "ledger-replicas", 0, "`N`: each ledger call waits (Redis WAIT, same round trip) until N replicas have it, else grants nothing capped; 0: do not wait (docs/operations.md)")
 }
 
 // applyEnv sets every flag not given on the command line from its
@@ -215,6 +227,14 @@ func cmdServe(ctx context.Context, args []string, s stdio) int {
 	}
 	if cfg.rules == "" {
 		return usageErr("--rules DIR is required (or ARBITER_RULES)")
+	}
+	if cfg.decisionKey != "" {
+		if _, err := decisionid.ParseKeys(cfg.decisionKey); err != nil {
+			return usageErr("--decision-key (ARBITER_DECISION_KEY): " + err.Error())
+		}
+	}
+	if cfg.ledgerReplicas < 0 {
+		return usageErr("--ledger-replicas must be 0 or more")
 	}
 	if cfg.profilesFile != "" && cfg.redisURL != "" {
 		return usageErr("--profiles loads the embedded Redis; to load a Redis server, run arbiter profiles import --redis URL FILE.jsonl")
@@ -392,13 +412,33 @@ func runServer(ctx context.Context, cfg serveConfig, keys []string, src rulesSou
 	// reference in-memory ledger (package memledger) counts the same caps without running
 	// the Lua walk in miniredis's interpreter (measured: 29% of the server's
 	// CPU in BENCHMARKS.md's scenario a before this choice).
-	var led engine.Ledger
+	checker, err := cfg.checkerOf(cfg.redisURL == "", log)
+	if err != nil {
+		fmt.Fprintf(s.Err, "arbiter serve: %v\n", err)
+		return exitFail
+	}
+	var led interface {
+		engine.Ledger
+		httpapi.Grants
+	}
 	if cfg.redisURL == "" {
-		led = memledger.New()
+		ml := memledger.NewWithOptions(memledger.Options{RecordTTL: time.Duration(cfg.attributionWindow)})
+		m.LedgerStatsFunc(func() metrics.LedgerStats {
+			st := ml.Stats()
+			return metrics.LedgerStats{Holds: st.Holds, Expiries: st.Expiries}
+		})
+		led = ml
 		log.Info("caps and budgets are counted in process (embedded Redis: one replica)")
 	} else {
-		rl := ledger.New(client, cfg.keyPrefix)
-		defer rl.Wait() // background releases (Redis Cluster) finish before exit
+		rl := ledger.NewWithOptions(client, ledger.Options{Prefix: cfg.keyPrefix, RecordTTL: time.Duration(cfg.attributionWindow),
+			Replicas: cfg.ledgerReplicas})
+		// Background releases and undos finish before exit, within the
+		// shutdown's bound.
+		defer rl.WaitTimeout(cfg.shutdownTimeout)
+		m.LedgerStatsFunc(func() metrics.LedgerStats {
+			st := rl.Stats()
+			return metrics.LedgerStats{Holds: st.Holds, Expiries: st.Expiries, Undone: st.Undone}
+		})
 		led = rl
 	}
 
@@ -423,7 +463,15 @@ func runServer(ctx context.Context, cfg serveConfig, keys []string, src rulesSou
 	go func() {
 		defer close(fbDone)
 		rec := feedback.NewRecorder(client, cfg.keyPrefix)
-		if err := feedback.Consume(fbCtx, natsURL, pubOpts, rec, log); err != nil && fbCtx.Err() == nil {
+		check := &feedback.GrantChecker{Attribution: checker, Grants: led,
+			Rules: func() *rules.Ruleset {
+				if snap := reloader.Current(); snap != nil {
+					return snap.Ruleset
+				}
+				return nil
+			},
+			Refused: m.StreamOutcomeRefused, Applied: m.GrantTransitions}
+		if err := feedback.ConsumeChecked(fbCtx, natsURL, pubOpts, rec, check, log); err != nil && fbCtx.Err() == nil {
 			log.Warn("feedback statistics stopped", "error", err.Error())
 		}
 	}()
@@ -436,7 +484,7 @@ func runServer(ctx context.Context, cfg serveConfig, keys []string, src rulesSou
 	srv, err := httpapi.New(httpapi.Options{
 		Rules: reloader, Engine: eng, Sink: pub, Metrics: m, Logger: log,
 		APIKeys: keys, MaxBody: int(cfg.maxBody), DecisionTimeout: cfg.decisionTimeout,
-		Checks: checks,
+		Checks: checks, Checker: checker, Grants: led, IdempotencyTTL: cfg.idempotencyTTL,
 	})
 	if err != nil {
 		fmt.Fprintf(s.Err, "arbiter serve: %v\n", err)
