@@ -38,11 +38,11 @@ import (
 
 // Defaults of Options.
 const (
-	DefaultMaxBody         = 64 << 10
+	DefaultMaxBody = 64 << 10
 	// MinOutcomesBody is the least body limit of POST /v1/outcomes (the
 	// larger of it and MaxBody): it fits the largest batch, 1000 outcomes
 	// with every field at its bound (684 KB, TestOutcomesBodyFitsLargestBatch).
-	MinOutcomesBody = 1 << 20
+	MinOutcomesBody        = 1 << 20
 	DefaultDecisionTimeout = 50 * time.Millisecond
 	DefaultCheckTimeout    = 500 * time.Millisecond
 	DefaultGrantsTimeout   = 500 * time.Millisecond
