@@ -26,7 +26,6 @@ func (r *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 	return func(ctx context.Context, cmds []redis.Cmder) error { r.n.Add(1); return next(ctx, cmds) }
 }
 
-
 // TestOneRoundTripPerDecision: a decision with a cached profile makes one
 // Redis round trip, whatever it holds: a per-customer cap, a total and a
 // budget held until an order commits them (with its grant record), a paced
