@@ -52,16 +52,38 @@ func TestCheckoutRuleTests(t *testing.T) {
 }
 
 // grantTester makes real (not dry-run) decisions against one in-memory
-// ledger, so that caps and budgets are consumed as in production.
+// ledger, so that caps and budgets are consumed as in production, and
+// reports orders to it.
 type grantTester struct {
-	t   *testing.T
-	rs  *rules.Ruleset
-	eng *engine.Engine
-	seq int
+	t    *testing.T
+	rs   *rules.Ruleset
+	eng  *engine.Engine
+	led  *memledger.Ledger
+	seq  int
+	refs map[string]string // decision id: its ledger reference
 }
 
 func newGrantTester(t *testing.T) *grantTester {
-	return &grantTester{t: t, rs: loadCheckout(t), eng: engine.New(engine.Options{Ledger: memledger.New()})}
+	led := memledger.New()
+	return &grantTester{t: t, rs: loadCheckout(t), eng: engine.New(engine.Options{Ledger: led}), led: led, refs: map[string]string{}}
+}
+
+// order reports that the decision's order was placed at, as POST
+// /v1/outcomes does for an outcome of the whole decision: it commits the
+// decision's held grants.
+func (g *grantTester) order(d *engine.Decision, at time.Time) {
+	g.t.Helper()
+	var offers []engine.OutcomeOffer
+	for _, o := range g.rs.Offers {
+		if o.Caps.Hold > 0 {
+			offers = append(offers, engine.OutcomeOffer{ID: o.ID, Total: o.Caps.Total})
+		}
+	}
+	res, err := g.led.Apply(context.Background(), []engine.GrantOutcome{{Ref: g.refs[d.DecisionID], DecisionTime: d.Now,
+		Type: engine.OutcomeConverted, At: at, Now: at, Offers: offers}})
+	if err != nil || res[0].Commits == 0 {
+		g.t.Fatalf("order of %s: %+v %v", d.DecisionID, res, err)
+	}
 }
 
 // decide decides for the profile (JSON form) at checkout with one line of
@@ -75,6 +97,7 @@ func (g *grantTester) decide(profile map[string]any, channel string, price float
 	g.seq++
 	req := &engine.Request{
 		DecisionID: fmt.Sprintf("dcs_example_%d", g.seq),
+		Ref:        fmt.Sprintf("ref_example_%06d", g.seq),
 		CustomerID: p.ID,
 		Placement:  "checkout",
 		Channel:    channel,
@@ -89,6 +112,7 @@ func (g *grantTester) decide(profile map[string]any, channel string, price float
 	if err != nil {
 		g.t.Fatal(err)
 	}
+	g.refs[d.DecisionID] = req.Ref
 	return d
 }
 
@@ -152,84 +176,115 @@ func TestWinbackOncePerCustomer(t *testing.T) {
 	}
 }
 
-// TestFirst1000AppOrders: app_first_1000 has caps.total 1000: the first
-// 1000 app orders get $10 off, the 1001st does not.
+// TestFirst1000AppOrders: app_first_1000 has caps.total 1000 with hold:
+// 30m: "the first 1000 app orders" counts orders, not checkouts shown. The
+// first 1000 app checkouts are each granted $10 off and hold a unit; the
+// 1001st is refused (cap_total) while they are held. 600 of them order
+// (their holds are committed); 30 minutes later the 400 abandoned holds
+// are given back, and exactly 400 more customers get the offer.
 func TestFirst1000AppOrders(t *testing.T) {
 	g := newGrantTester(t)
 	now := time.Date(2026, 11, 18, 15, 0, 0, 0, time.UTC)
-	granted, i := 0, 0
-	for granted < 1000 {
-		i++
-		if i > 2000 {
-			t.Fatalf("only %d grants in %d app orders", granted, i-1)
+	i := 0
+	appCheckout := func(at time.Time) *engine.Decision {
+		for {
+			i++
+			id := fmt.Sprintf("c-app-%05d", i)
+			if inHoldout(id) {
+				continue
+			}
+			return g.decide(map[string]any{"id": id, "orders": 1.0, "ltv": 60.0, "last_order_at": "2026-10-29T12:00:00Z",
+				"tier": "silver", "newsletter_opt_in": true, "discount_share": 0.3}, "app", 60, at)
 		}
-		id := fmt.Sprintf("c-app-%05d", i)
-		if inHoldout(id) {
-			continue
-		}
-		d := g.decide(map[string]any{"id": id, "orders": 1.0, "ltv": 60.0, "last_order_at": "2026-10-29T12:00:00Z",
-			"tier": "silver", "newsletter_opt_in": true, "discount_share": 0.3}, "app", 60, now)
+	}
+	var held []*engine.Decision
+	for len(held) < 1000 {
+		d := appCheckout(now)
 		if !chosen(d, "app_first_1000") {
-			t.Fatalf("app order %d (%s): not granted (%s) after %d grants", i, id, reason(d, "app_first_1000"), granted)
+			t.Fatalf("app checkout %d: not granted (%s) after %d grants", i, reason(d, "app_first_1000"), len(held))
+		}
+		held = append(held, d)
+	}
+	d := appCheckout(now.Add(time.Minute))
+	if chosen(d, "app_first_1000") {
+		t.Fatal("the 1001st app checkout was granted app_first_1000 while 1000 are held")
+	}
+	if r := reason(d, "app_first_1000"); r != engine.ReasonCapTotal {
+		t.Errorf("the 1001st app checkout: reason %q, want %q", r, engine.ReasonCapTotal)
+	}
+	for _, d := range held[:600] {
+		g.order(d, now.Add(10*time.Minute))
+	}
+	later := now.Add(31 * time.Minute)
+	granted := 0
+	for {
+		d := appCheckout(later)
+		if !chosen(d, "app_first_1000") {
+			if r := reason(d, "app_first_1000"); r != engine.ReasonCapTotal {
+				t.Errorf("after the abandoned holds were given back: reason %q, want %q", r, engine.ReasonCapTotal)
+			}
+			break
 		}
 		granted++
 	}
-	for {
-		i++
-		id := fmt.Sprintf("c-app-%05d", i)
-		if inHoldout(id) {
-			continue
-		}
-		d := g.decide(map[string]any{"id": id, "orders": 1.0, "ltv": 60.0, "last_order_at": "2026-10-29T12:00:00Z",
-			"tier": "silver", "newsletter_opt_in": true, "discount_share": 0.3}, "app", 60, now)
-		if chosen(d, "app_first_1000") {
-			t.Fatal("the 1001st app order was granted app_first_1000")
-		}
-		if r := reason(d, "app_first_1000"); r != engine.ReasonCapTotal {
-			t.Errorf("the 1001st app order: reason %q, want %q", r, engine.ReasonCapTotal)
-		}
-		break
+	if granted != 400 {
+		t.Errorf("%d grants after 400 holds expired, want 400", granted)
 	}
 }
 
-// TestFlashSaleBudget: the flash sale stops when its $25,000 budget is
-// spent: 250 orders at its $100 maximum, then the reason is budget.
+// TestFlashSaleBudget: the flash sale's $25,000 budget is paced evenly over
+// its window (Black Friday to Cyber Monday, New York): on Friday at 20:00,
+// 20 of the window's 72 hours have passed, so it is granted while no more
+// than ⌊25,000 × 20/72⌋ = $6,944.44 was spent (70 orders at its $100
+// maximum), then held back with the reason pacing; by Sunday 23:59 nearly
+// the whole budget is allowed, and it is granted up to exactly $25,000,
+// then the reason is budget. Every grant is ordered (a hold of an hour
+// would otherwise give it back).
 func TestFlashSaleBudget(t *testing.T) {
 	g := newGrantTester(t)
-	now := time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC) // Friday 20:00 in New York
+	friday := time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC) // Friday 20:00 in New York
+	sunday := time.Date(2026, 11, 30, 4, 59, 0, 0, time.UTC) // Sunday 23:59 in New York
 	spent, i := 0.0, 0
-	for spent < 25000 {
-		i++
-		if i > 600 {
-			t.Fatalf("only $%.2f spent in %d orders", spent, i-1)
-		}
-		id := fmt.Sprintf("c-bf-%05d", i)
-		if inHoldout(id) {
-			continue
-		}
-		d := g.decide(map[string]any{"id": id, "orders": 4.0, "ltv": 600.0, "last_order_at": "2026-11-17T12:00:00Z",
-			"tier": "silver", "newsletter_opt_in": true, "discount_share": 0.3}, "web", 400, now)
-		if !chosen(d, "black_friday_flash") {
-			t.Fatalf("order %d: flash sale not granted (%s) after $%.2f", i, reason(d, "black_friday_flash"), spent)
-		}
-		for _, a := range d.Actions {
-			if a.OfferID == "black_friday_flash" {
-				spent += float64(a.Discount.Amount.Minor) / 100
+	customer := func() map[string]any {
+		for {
+			i++
+			id := fmt.Sprintf("c-bf-%05d", i)
+			if !inHoldout(id) {
+				return map[string]any{"id": id, "orders": 4.0, "ltv": 600.0, "last_order_at": "2026-11-17T12:00:00Z",
+					"tier": "silver", "newsletter_opt_in": true, "discount_share": 0.3}
 			}
 		}
 	}
+	sell := func(at time.Time, stopReason string) {
+		t.Helper()
+		for n := 0; ; n++ {
+			if n > 600 {
+				t.Fatalf("at %v: still granted after $%.2f", at, spent)
+			}
+			d := g.decide(customer(), "web", 400, at)
+			if !chosen(d, "black_friday_flash") {
+				if r := reason(d, "black_friday_flash"); r != stopReason {
+					t.Fatalf("at %v: not granted (%s) after $%.2f, want %s", at, r, spent, stopReason)
+				}
+				if stopReason == engine.ReasonBudget && !chosen(d, "spend_and_save") {
+					t.Errorf("past the budget, spend_and_save should take the slot; got %v", d.Actions)
+				}
+				return
+			}
+			for _, a := range d.Actions {
+				if a.OfferID == "black_friday_flash" {
+					spent += float64(a.Discount.Amount.Minor) / 100
+				}
+			}
+			g.order(d, at)
+		}
+	}
+	sell(friday, engine.ReasonPacing)
+	if spent != 7000 {
+		t.Errorf("Friday 20:00: $%.2f spent, want $7,000 (paced at $6,944.44)", spent)
+	}
+	sell(sunday, engine.ReasonBudget)
 	if spent != 25000 {
 		t.Fatalf("spent $%.2f, want exactly $25,000", spent)
-	}
-	d := g.decide(map[string]any{"id": "c-bf-late", "orders": 4.0, "ltv": 600.0, "last_order_at": "2026-11-17T12:00:00Z",
-		"tier": "silver", "newsletter_opt_in": true, "discount_share": 0.3}, "web", 400, now)
-	if chosen(d, "black_friday_flash") {
-		t.Fatal("the flash sale was granted past its budget")
-	}
-	if r := reason(d, "black_friday_flash"); r != engine.ReasonBudget {
-		t.Errorf("past the budget: reason %q, want %q", r, engine.ReasonBudget)
-	}
-	if !chosen(d, "spend_and_save") {
-		t.Errorf("past the budget, spend_and_save should take the slot; got %v", d.Actions)
 	}
 }
