@@ -242,7 +242,7 @@ func TestFirst1000AppOrders(t *testing.T) {
 // would otherwise give it back).
 func TestFlashSaleBudget(t *testing.T) {
 	g := newGrantTester(t)
-	friday := time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC) // Friday 20:00 in New York
+	friday := time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC)  // Friday 20:00 in New York
 	sunday := time.Date(2026, 11, 30, 4, 59, 0, 0, time.UTC) // Sunday 23:59 in New York
 	spent, i := 0.0, 0
 	customer := func() map[string]any {
