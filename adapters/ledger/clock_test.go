@@ -103,8 +103,18 @@ func TestLedgerReplicas(t *testing.T) {
 		res, err := l.Reserve(ctx, latePlan(k))
 		return res, err, time.Since(start)
 	}
-	if res, err, _ := reserve(0); err != nil || res[1] != engine.Granted {
-		t.Fatalf("with the replica: %v %v", res, err)
+	// With the replica: granted (the first calls may find a replica still
+	// catching up, on a loaded machine: poll with a deadline).
+	refusedBefore := uint64(0)
+	for start := time.Now(); ; {
+		res, err, _ := reserve(0)
+		if err == nil && res[1] == engine.Granted {
+			break
+		}
+		refusedBefore++
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("with the replica: %v %v", res, err)
+		}
 	}
 	replica.Stop()
 	// The master notices the replica is gone only when its link times out;
@@ -134,7 +144,7 @@ func TestLedgerReplicas(t *testing.T) {
 	if n, _ := direct.Get(ctx, TotalKey(prefix, "first1000")).Int64(); n != int64(k-1) {
 		t.Errorf("%d units counted for %d grants: the refused call was not undone", n, k-1)
 	}
-	if st := l.Stats(); st.NotReplicated != 1 {
+	if st := l.Stats(); st.NotReplicated < 1 || st.NotReplicated > 1+refusedBefore {
 		t.Errorf("stats %+v", st)
 	}
 }
