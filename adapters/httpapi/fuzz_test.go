@@ -12,7 +12,9 @@ import (
 func FuzzDecide(f *testing.F) {
 	for _, s := range []string{decideBody, `{}`, `{"limit": 0}`, `{"cart": {"items": [{"price": -1}]}}`,
 		`{"dry_run": true, "now": "x"}`, `[`, `{"context": {"a": [1, "b", true, null]}}`, "\xff", `{"outcomes": []}`,
-		`{"decision_id": "d", "offer_id": "o", "type": "converted", "value": 1e308, "currency": "JPY"}`} {
+		`{"decision_id": "d", "offer_id": "o", "type": "converted", "value": 1e308, "currency": "JPY"}`,
+		`{"outcomes": [{"decision_id": "dcs_01M8XS0000000000000000000000000000000000000000", "type": "cancelled", "occurred_at": "2026-11-27T10:00:00Z", "id": "o-1"}]}`,
+		`{"decision_id": "d", "type": "converted", "occurred_at": "9999-12-31T23:59:59Z"}`} {
 		f.Add([]byte(s))
 	}
 	h := newHarness(f, true, nil)
