@@ -3,7 +3,10 @@
 // and per experiment variant), written from the outcome events of NATS by a
 // durable JetStream consumer: off the decision hot path, and the same path
 // for outcomes posted to Arbiter's HTTP API and for outcomes other services
-// publish on NATS themselves.
+// publish on NATS themselves. With a Checker (GrantChecker), every outcome
+// is checked first as the API checks it (its signed decision id, the
+// decision's own variants, its transitions of grant records): a refused
+// outcome is never counted.
 //
 // Redis layout (prefix default "arbiter:"):
 //
