@@ -117,32 +117,28 @@ func TestLedgerReplicas(t *testing.T) {
 		}
 	}
 	replica.Stop()
-	// The master notices the replica is gone only when its link times out;
-	// until then WAIT still counts it, so poll until a call is refused.
-	deadline = time.Now().Add(90 * time.Second)
-	k := 1
-	for {
+	// Until a call is refused for want of the replica (a call that times out
+	// instead, on a loaded machine, grants nothing and is undone too).
+	deadline = time.Now().Add(30 * time.Second)
+	grants := int64(1)
+	for k := 1; ; k++ {
 		res, err, took := reserve(k)
-		k++
-		if err != nil {
-			if !errors.Is(err, ErrNotReplicated) {
-				t.Fatalf("error %v, want ErrNotReplicated", err)
-			}
+		if errors.Is(err, ErrNotReplicated) {
 			if took > 410*time.Millisecond {
 				t.Errorf("a refused call took %v, past its deadline", took)
 			}
 			break
 		}
-		if res[1] != engine.Granted {
-			t.Fatalf("call %d: %v", k, res)
+		if err == nil && res[1] == engine.Granted {
+			grants++
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("calls still acknowledged 90 s after the replica died")
+			t.Fatalf("no call refused for want of the replica 30 s after it died (last: %v %v)", res, err)
 		}
 	}
 	l.Wait()
-	if n, _ := direct.Get(ctx, TotalKey(prefix, "first1000")).Int64(); n != int64(k-1) {
-		t.Errorf("%d units counted for %d grants: the refused call was not undone", n, k-1)
+	if n, _ := direct.Get(ctx, TotalKey(prefix, "first1000")).Int64(); n != grants {
+		t.Errorf("%d units counted for %d grants: a refused call was not undone", n, grants)
 	}
 	if st := l.Stats(); st.NotReplicated < 1 || st.NotReplicated > 1+refusedBefore {
 		t.Errorf("stats %+v", st)

@@ -51,7 +51,7 @@ func unitsUsed(t *testing.T, c redis.UniversalClient, prefix string, n int) map[
 }
 
 // TestLateReplyUsesNoUnit (issue 13, item 4): a ledger call that the
-// server runs after the caller's deadline (Redis busy for 60 ms, the
+// server runs after the caller's deadline (Redis busy for 100 ms, the
 // caller waiting 20 ms) grants nothing, so it must use nothing: at the end
 // no unit of a total, a budget, a hold, a per-customer cap, a record or a
 // learning trial is used without a grant. Whether the call runs before its
@@ -75,23 +75,33 @@ func TestLateReplyUsesNoUnit(t *testing.T) {
 			defer probe.Close()
 			prefix := redistest.UniquePrefix(t)
 			l := NewWithOptions(c, Options{Prefix: prefix, Mode: mode})
+			// granted counts the grants answered on time, per item of latePlan.
+			var granted [4]int64
 			reserve := func(k int) error {
 				ctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 				defer cancel()
-				_, err := l.Reserve(ctx, latePlan(k))
+				res, err := l.Reserve(ctx, latePlan(k))
+				for i, r := range res {
+					if r == engine.Granted {
+						granted[i]++
+					}
+				}
 				return err
 			}
-			// One call on time: one unit of each.
-			if err := reserve(0); err != nil {
-				t.Fatal(err)
+			// One call on time: one unit of each (a call that times out on a
+			// loaded machine is undone like the late ones: try again).
+			for start := time.Now(); reserve(0) != nil; {
+				if time.Since(start) > 5*time.Second {
+					t.Fatal("no call on time in 5 s")
+				}
 			}
-			late := 0
+			late, onTime := 0, 1
 			for k := 1; k <= 20; k++ {
 				if err := c.Ping(ctx).Err(); err != nil { // a pooled connection ready
 					t.Fatal(err)
 				}
 				slept := make(chan error, 1)
-				go func() { slept <- busy.Eval(ctx, busyScript, nil, 60).Err() }()
+				go func() { slept <- busy.Eval(ctx, busyScript, nil, 100).Err() }()
 				// Wait until the server is busy (a 1 ms probe times out).
 				deadline := time.Now().Add(2 * time.Second)
 				for probe.Ping(ctx).Err() == nil {
@@ -101,22 +111,25 @@ func TestLateReplyUsesNoUnit(t *testing.T) {
 				}
 				if err := reserve(k); err != nil {
 					late++
+				} else {
+					onTime++ // the machine was too slow to send it while the server was busy
 				}
 				if err := <-slept; err != nil {
 					t.Fatal(err)
 				}
 			}
-			if late != 20 {
-				t.Fatalf("%d of 20 calls timed out; want all", late)
+			if late < 10 {
+				t.Fatalf("only %d of 20 calls timed out: the test did not test", late)
 			}
 			l.Wait()
 			used := unitsUsed(t, c, prefix, 20)
+			item := map[string]int{"percust": 0, "total": 1, "budget": 2, "hold": 3, "held (set)": 3, "records": 3, "trials": 3}
 			for what, n := range used {
-				if n != 1 {
-					t.Errorf("%s: %d used, 1 granted (%d without a grant)", what, n, n-1)
+				if want := granted[item[what]]; n != want {
+					t.Errorf("%s: %d used, %d granted (%d without a grant)", what, n, want, n-want)
 				}
 			}
-			t.Logf("1 call on time, 20 given up on: units used %v; stats %+v", used, l.Stats())
+			t.Logf("%d calls on time, %d given up on: units used %v; stats %+v", onTime, late, used, l.Stats())
 		})
 	}
 }
