@@ -59,7 +59,7 @@ func cmdExperimentsReport(ctx context.Context, args []string, s stdio) int {
 		}
 		override = report.Weights{From: "--weights", Variants: w}
 	}
-	if isCharDevice(s.Err) {
+	if isTerminal(s.Err) {
 		last := time.Time{}
 		opts.Progress = func(read, total uint64) {
 			if read < total && time.Since(last) < 200*time.Millisecond {
@@ -90,14 +90,4 @@ func cmdExperimentsReport(ctx context.Context, args []string, s stdio) int {
 		return exitFail
 	}
 	return exitOK
-}
-
-// isCharDevice reports whether w is a terminal (a character device).
-func isCharDevice(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
