@@ -71,6 +71,9 @@ var rateRE = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$`)
 // significant digits.
 func ParseRate(s string) (Rate, error) {
 	s = strings.TrimSpace(s)
+	if strings.HasPrefix(s, "-") {
+		return Rate{}, fmt.Errorf("%w: %s must be more than 0", ErrRate, s)
+	}
 	if !rateRE.MatchString(s) || len(s) > 64 {
 		return Rate{}, fmt.Errorf("%w: %q is not a decimal number like 1.08", ErrRate, s)
 	}

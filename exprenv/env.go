@@ -30,7 +30,8 @@ import (
 //	          []float64), plus "id" (string) and "known" (bool)
 //	cart      map[string]any: "total" (float64, major units), "currency"
 //	          (string), "item_count" (int, sum of quantities), "items"
-//	          ([]any of item maps)
+//	          ([]any of item maps), "total_base" (float64, the total in
+//	          the ruleset's currency; base.go)
 //	item      map[string]any: "sku", "category" (string), "price" (float64,
 //	          major units), "quantity" (int), "tags" ([]string); only in
 //	          discount.items filters
@@ -130,6 +131,7 @@ var cartFields = []struct {
 	{"total", types.Float64, func(in *Input) any { return in.Total }},
 	{"currency", types.String, func(in *Input) any { return in.Currency }},
 	{"item_count", types.Int, func(in *Input) any { return in.ItemCount }},
+	{totalBaseField, types.Float64, totalBaseValue}, // base.go
 	{"items", types.Array(itemType), nil},
 }
 
