@@ -3,8 +3,9 @@
 // expression against them, with its limits, messages and load-time trial
 // run (compile.go, cost.go), the flat names and the fast path that make
 // evaluation cheap (flat.go, fast.go), the custom functions and the time
-// zones they read (funcs.go, zones.go), and the per-decision environment
-// that evaluates a condition or a number (eval.go).
+// zones they read (funcs.go, zones.go), cart.total_base and its run-time
+// check (base.go), and the per-decision environment that evaluates a
+// condition or a number (eval.go).
 //
 // It imports neither rules nor engine: rules compiles each expression of
 // the rule files here and maps an error's offset to file:line:col, and the

@@ -114,3 +114,20 @@ func TestBudgetWithoutCurrencyWarns(t *testing.T) {
 		t.Errorf("warnings without a budget: %v", rs.Warnings)
 	}
 }
+
+// The top-level keys of the currency are known to the loader and each has
+// the one-line description the JSON Schema of rule files is made from.
+func TestCurrencyKeysDocumented(t *testing.T) {
+	for _, k := range []string{"currency", "rates"} {
+		found := false
+		for _, known := range ruleFileKeys {
+			found = found || known == k
+		}
+		if !found || len(currencyKeyDocs[k]) < 20 {
+			t.Errorf("key %q: in ruleFileKeys %v, description %q", k, found, currencyKeyDocs[k])
+		}
+	}
+	if len(currencyKeyDocs) != 2 {
+		t.Errorf("descriptions of keys that are not the loader's: %v", currencyKeyDocs)
+	}
+}
