@@ -3,6 +3,7 @@ package rules
 import (
 	"errors"
 	"sort"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -283,21 +284,43 @@ func (l *loader) budgetWarnings() Errors {
 		Hint: "add `currency: USD`, the currency of your money numbers, and `rates` for the other currencies you sell in, at the top of a rule file"}}
 }
 
-// tiersAscendPerCurrency checks that a tier's min_total written per
-// currency is above the previous tier's in every currency both write.
+// tiersAscendPerCurrency checks that a tier's min_total is not below the
+// previous tier's in any currency where either writes its own value (the
+// other converted with the rate, when there is one): written per currency,
+// tiers must still ascend for the carts of every currency. A tie is left
+// alone (two dollar thresholds a cent apart are one yen threshold).
 func (l *loader) tiersAscendPerCurrency(n *yaml.Node, what string, prev, t Tier) {
-	if prev.MinTotalBy == nil || t.MinTotalBy == nil {
+	if prev.MinTotalBy == nil && t.MinTotalBy == nil {
 		return
 	}
-	codes := make([]string, 0, len(t.MinTotalBy))
-	for code := range t.MinTotalBy {
-		codes = append(codes, code)
+	seen := map[string]bool{}
+	var codes []string
+	for _, m := range []PerCurrency{prev.MinTotalBy, t.MinTotalBy} {
+		for code := range m {
+			if !seen[code] && code != l.money.currency {
+				seen[code] = true
+				codes = append(codes, code)
+			}
+		}
 	}
 	sort.Strings(codes)
+	in := func(tier Tier, code string) (float64, bool) {
+		if v, ok := tier.MinTotalBy[code]; ok {
+			return v, true
+		}
+		if r, ok := l.money.rates[code]; ok {
+			return tier.MinTotal / r.Float(), true // display precision is enough to see an inversion
+		}
+		return 0, false
+	}
 	for _, code := range codes {
-		if p, ok := prev.MinTotalBy[code]; ok && code != l.money.currency && t.MinTotalBy[code] <= p {
+		p, ok1 := in(prev, code)
+		v, ok2 := in(t, code)
+		if ok1 && ok2 && v < p*(1-1e-9) {
+			d, _ := currency.Digits(code)
 			l.errf(n, "write the tiers from the smallest min_total to the largest, in every currency",
-				"%s: min_total.%s %v is not above the previous tier's %v: tiers must ascend", what, code, t.MinTotalBy[code], p)
+				"%s: min_total in %s (%s) is below the previous tier's (%s): tiers must ascend",
+				what, code, strconv.FormatFloat(v, 'f', int(d), 64), strconv.FormatFloat(p, 'f', int(d), 64))
 		}
 	}
 }
