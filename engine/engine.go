@@ -223,6 +223,9 @@ func (e *Engine) checkOffers(s *scratch, rs *rules.Ruleset, req *Request, holdou
 func (e *Engine) evalOffer(s *scratch, c *cand, o *rules.Offer) bool {
 	fail := func(x *rules.Expr, err error) bool {
 		c.reason = ReasonError
+		if errors.Is(err, exprenv.ErrNoRate) {
+			c.reason = ReasonCurrency // cart.total_base without a rate
+		}
 		c.err = exprError(x, err)
 		e.ruleError(o.ID)
 		return false
@@ -238,7 +241,15 @@ func (e *Engine) evalOffer(s *scratch, c *cand, o *rules.Offer) bool {
 		}
 	}
 	if d := o.Discount; d != nil {
-		in := discountInput{D: d, Items: s.items, Exp: s.exp}
+		if what, ok := s.conv.moneyNeeds(d); !ok {
+			c.reason = ReasonCurrency
+			c.detail = s.conv.noRateDetail(what)
+			return false
+		}
+		in := discountInput{D: d, Items: s.items, Exp: s.exp, Conv: &s.conv}
+		if d.Amount.Expr == nil {
+			in.AmountBy = d.AmountBy
+		}
 		if d.Items != nil && d.Type != rules.DiscountFreeShipping {
 			s.match = s.match[:0]
 			for j := range s.items {
@@ -278,6 +289,13 @@ func (e *Engine) evalOffer(s *scratch, c *cand, o *rules.Offer) bool {
 			c.detail = "the discount would be worth nothing on this cart"
 			return false
 		}
+		spend, ok := s.conv.spend(out.Amount)
+		if !ok && o.Caps.Budget > 0 {
+			c.reason = ReasonCurrency
+			c.detail = "the rules have no rate for " + s.conv.cart + ": a grant cannot be counted against the budget in " + s.conv.base + ": add " + s.conv.cart + " to `rates`"
+			return false
+		}
+		c.spend = spend
 		c.hasDiscount = true
 		c.amount = out.Amount
 		c.micro, c.hasPercent = out.Micro, out.HasPercent
@@ -346,6 +364,7 @@ func (e *Engine) arbitrate(ctx context.Context, s *scratch, rs *rules.Ruleset, r
 		Guardrail:  guardrailOf(s.cartTotal, rs.Arbitration.MaxDiscountPercent),
 		Items:      pl.Items[:0],
 	}
+	pl.BudgetCurrency = s.conv.budgetCurrency() // the ruleset's currency, else the cart's (currency.go)
 	capped := false
 	for _, i := range s.order {
 		c := &s.cands[i]
@@ -354,13 +373,14 @@ func (e *Engine) arbitrate(ctx context.Context, s *scratch, rs *rules.Ruleset, r
 			OfferID:     o.ID,
 			Group:       o.Group,
 			Amount:      c.amount,
+			Spend:       c.spend,
 			Fallback:    o.Fallback,
 			PerCustomer: o.Caps.PerCustomer,
 			Window:      o.Caps.Window,
 			Total:       o.Caps.Total,
 		}
 		if o.Caps.Budget > 0 {
-			b, ok := ToMinor(o.Caps.Budget, s.exp)
+			b, ok := ToMinor(o.Caps.Budget, s.conv.budgetExp())
 			switch {
 			case !ok:
 				b = 1 << 53 // too large to count in minor units: a budget never reached

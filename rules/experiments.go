@@ -11,7 +11,8 @@ import (
 // mergeNodes lays override over base: mappings merge key by key, anything
 // else is replaced. In a discount, an override that names a discount type
 // (percent, amount, tiers, buy_x_get_y, free_shipping) replaces the base's
-// type, keeping items and max_amount.
+// type, keeping items and max_amount; a max_amount written per currency is
+// replaced whole, never merged entry by entry.
 func (l *loader) mergeNodes(base, over *yaml.Node, inDiscount bool) *yaml.Node {
 	b, o := l.deref(base), l.deref(over)
 	if b == nil || o == nil || b.Kind != yaml.MappingNode || o.Kind != yaml.MappingNode {
@@ -47,7 +48,9 @@ func (l *loader) mergeNodes(base, over *yaml.Node, inDiscount bool) *yaml.Node {
 		if overType && isDiscountType(k.Value) {
 			continue
 		}
-		if oe := find(oes, k.Value); oe != nil {
+		if oe := find(oes, k.Value); oe != nil && inDiscount && k.Value == "max_amount" {
+			merged.Content = append(merged.Content, oe.key, oe.val) // a money map is one value: replaced whole
+		} else if oe != nil {
 			merged.Content = append(merged.Content, oe.key, l.mergeNodes(e.val, oe.val, k.Value == "discount"))
 		} else {
 			merged.Content = append(merged.Content, e.key, e.val)

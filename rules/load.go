@@ -106,6 +106,7 @@ func Compile(files []File) (*Ruleset, error) {
 
 // build compiles the gathered sections into a Ruleset.
 func (l *loader) build(s *sections, paths []string) (*Ruleset, error) {
+	cur, rates := l.compileCurrency(s)
 	schema := l.compileSchema(s.profile)
 	segDecls := l.declareSegments(s.segments)
 	segIDs := make([]string, len(segDecls))
@@ -156,6 +157,9 @@ func (l *loader) build(s *sections, paths []string) (*Ruleset, error) {
 		Offers:      offers,
 		Experiments: exps,
 		Arbitration: arb,
+		Currency:    cur,
+		Rates:       rates,
+		Warnings:    l.budgetWarnings(),
 		Files:       paths,
 		Tests:       tests,
 		offers:      byID,
