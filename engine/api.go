@@ -113,6 +113,7 @@ type ItemAmount struct {
 type Assignment struct {
 	ID      string // the experiment
 	Variant string
+	Layer   string // the experiment's layer; "" for none
 }
 
 // Degraded parts of a decision.

@@ -24,7 +24,7 @@ var (
 	scheduleKeys    = []string{"start", "end", "days", "hours", "timezone"}
 	capsKeys        = []string{"per_customer", "total", "budget"}
 	perCustomerKeys = []string{"limit", "per"}
-	experimentKeys  = []string{"id", "description", "salt", "traffic", "when", "variants"}
+	experimentKeys  = []string{"id", "description", "salt", "traffic", "when", "variants", "layer", "buckets", "status"}
 	variantKeys     = []string{"id", "description", "weight", "offers"}
 	arbitrationKeys = []string{"max_actions", "max_discount_percent", "holdout", "fallback"}
 	testKeys        = []string{"name", "now", "profile", "request", "expect"}

@@ -215,7 +215,7 @@ func TestParseDecisionEvent(t *testing.T) {
 			fix(&want.Degraded[j])
 		}
 		for j := range want.Experiments {
-			fix(&want.Experiments[j].ID, &want.Experiments[j].Variant)
+			fix(&want.Experiments[j].ID, &want.Experiments[j].Variant, &want.Experiments[j].Layer)
 		}
 		for j := range want.Actions {
 			fix(&want.Actions[j].OfferID, &want.Actions[j].Kind)
