@@ -102,6 +102,8 @@ func (e *Engine) Decide(ctx context.Context, rs *rules.Ruleset, p *Profile, req 
 		Currency:    req.Cart.Currency,
 		CartTotal:   Money{Minor: s.cartTotal, Exp: s.exp},
 		Now:         req.Now,
+		Profile:     p,
+		Recorded:    rs.RecordedFields(),
 	}
 	if profileDegraded {
 		d.Degraded = append(d.Degraded, DegradedProfile)

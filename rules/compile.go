@@ -15,6 +15,7 @@ var (
 	ruleFileKeys    = []string{"profile", "segments", "offers", "experiments", "arbitration"}
 	testFileKeys    = []string{"tests"}
 	segmentKeys     = []string{"id", "description", "when"}
+	fieldKeys       = []string{"type", "default", "description", "pii"}
 	offerKeys       = []string{"id", "description", "title", "message", "kind", "placements", "segments", "exclude_segments", "when", "discount", "priority", "score", "group", "schedule", "caps", "payload"}
 	overrideKeys    = []string{"title", "message", "kind", "placements", "segments", "exclude_segments", "when", "discount", "priority", "score", "group", "schedule", "caps", "payload", "disabled"}
 	discountKeys    = []string{"percent", "max_amount", "amount", "tiers", "buy_x_get_y", "free_shipping", "items"}
