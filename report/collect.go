@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"sort"
 	"strings"
 	"time"
 
@@ -93,6 +94,8 @@ type Experiment struct {
 	From, To int
 	Traffic  float64
 	Status   string
+	// When is the eligibility condition as written ("" for everyone).
+	When string
 }
 
 // Variant is one variant and its weight (any positive scale).
@@ -192,7 +195,7 @@ type Collector struct {
 	hasHoldout  bool
 	covariateOK int // exposures whose profile held the covariate as a number
 	known       []string
-	sawRules    bool
+	seenExps    map[string]bool // experiments decisions enrolled someone in
 }
 
 // NewCollector returns a Collector for the report of experiment id, or
@@ -208,9 +211,39 @@ func NewCollector(id string) *Collector {
 // holdout's).
 func (c *Collector) Experiment() string { return c.experiment }
 
-// Known lists the experiments of the latest rules_reloaded event read, in
-// its order, and reports whether one was read.
-func (c *Collector) Known() ([]string, bool) { return c.known, c.sawRules }
+// Known lists the experiments that exist as far as the events read say:
+// those of the latest rules_reloaded event and those decisions enrolled
+// customers in, sorted, with "holdout".
+func (c *Collector) Known() []string {
+	set := map[string]bool{Holdout: true}
+	for _, id := range c.known {
+		set[id] = true
+	}
+	for id := range c.seenExps {
+		set[id] = true
+	}
+	out := make([]string, 0, len(set))
+	for id := range set {
+		out = append(out, id)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Exists reports whether the report's experiment is known to the events
+// read: the holdout always is; an experiment when a rules_reloaded event
+// names it or a decision enrolled someone in it.
+func (c *Collector) Exists() bool {
+	if c.holdout || c.seenExps[c.experiment] || c.setup != nil {
+		return true
+	}
+	for _, id := range c.known {
+		if id == c.experiment {
+			return true
+		}
+	}
+	return false
+}
 
 // Add reads one event.
 func (c *Collector) Add(ev Event) {
@@ -233,7 +266,6 @@ func (c *Collector) Add(ev Event) {
 			currency: o.Currency, value: o.Value,
 		})
 	case ev.Ruleset != nil:
-		c.sawRules = true
 		c.known = c.known[:0]
 		for i := range ev.Ruleset.Experiments {
 			x := &ev.Ruleset.Experiments[i]
@@ -254,6 +286,14 @@ func (c *Collector) Add(ev Event) {
 // decision enrolled them (it carries the experiment; for the holdout,
 // every decision of an identified customer), their exposure.
 func (c *Collector) addDecision(dec *Decision, stored time.Time) {
+	for _, a := range dec.Experiments {
+		if !c.seenExps[a.ID] {
+			if c.seenExps == nil {
+				c.seenExps = map[string]bool{}
+			}
+			c.seenExps[a.ID] = true
+		}
+	}
 	if dec.CustomerID == "" {
 		return // anonymous: never enrolled
 	}

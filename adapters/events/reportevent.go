@@ -37,21 +37,30 @@ func ReportEvent(prefix string, m Message) report.Event {
 			ev.Err = err
 			return ev
 		}
-		rs := &report.Ruleset{Version: rr.Version, Experiments: make([]report.Experiment, 0, len(rr.Experiments))}
-		if rr.Holdout != nil {
-			rs.Holdout, rs.HasHoldout = *rr.Holdout, true
-		}
-		for _, x := range rr.Experiments {
-			e := report.Experiment{ID: x.ID, Traffic: x.Traffic, Layer: x.Layer, Status: x.Status, Variants: make([]report.Variant, 0, len(x.Variants))}
-			if x.Buckets != nil {
-				e.From, e.To = x.Buckets[0], x.Buckets[1]
-			}
-			for _, v := range x.Variants {
-				e.Variants = append(e.Variants, report.Variant{ID: v.ID, Weight: v.Weight})
-			}
-			rs.Experiments = append(rs.Experiments, e)
-		}
+		rs := ReportRuleset(rr)
 		ev.Ruleset = rs
 	}
 	return ev
+}
+
+// ReportRuleset converts a rules_reloaded event to what the report reads of
+// it: the experiments with their variants, layers and ranges, and the
+// holdout.
+func ReportRuleset(rr *wire.RulesReloaded) *report.Ruleset {
+	rs := &report.Ruleset{Version: rr.Version, Experiments: make([]report.Experiment, 0, len(rr.Experiments))}
+	if rr.Holdout != nil {
+		rs.Holdout, rs.HasHoldout = *rr.Holdout, true
+	}
+	for _, x := range rr.Experiments {
+		e := report.Experiment{ID: x.ID, Traffic: x.Traffic, Layer: x.Layer, Status: x.Status, When: x.When,
+			Variants: make([]report.Variant, 0, len(x.Variants))}
+		if len(x.Buckets) == 2 {
+			e.From, e.To = x.Buckets[0], x.Buckets[1]
+		}
+		for _, v := range x.Variants {
+			e.Variants = append(e.Variants, report.Variant{ID: v.ID, Weight: v.Weight})
+		}
+		rs.Experiments = append(rs.Experiments, e)
+	}
+	return rs
 }
