@@ -50,6 +50,11 @@ type Counters struct {
 	// decision id does not say it (ids made before signed ids); nil: such
 	// outcomes count in no holdout group.
 	HoldoutOf func(customerID string) bool
+	// VariantsOf maps the variant codes of a signed decision id
+	// (decisionid.VariantCode) back to experiment variants, for outcomes
+	// that carry no experiments (published by other services); nil: such
+	// outcomes count in no variant.
+	VariantsOf func(codes []uint32) []wire.Assignment
 }
 
 // New returns Counters under prefix ("" means "arbiter:").
@@ -134,7 +139,13 @@ func (c *Counters) Record(ctx context.Context, ev Event) (bool, error) {
 				sq = o.Value.Major() * o.Value.Major()
 			}
 		}
-		for _, a := range o.Experiments {
+		exps := o.Experiments
+		if len(exps) == 0 && c.VariantsOf != nil {
+			if d, ok := decisionid.Parse(o.DecisionID); ok && len(d.Codes) > 0 {
+				exps = c.VariantsOf(d.Codes)
+			}
+		}
+		for _, a := range exps {
 			groups = append(groups, GroupOf(a.ID, a.Variant))
 		}
 		if g := c.holdoutGroup(o); g != "" {

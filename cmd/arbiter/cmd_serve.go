@@ -28,8 +28,10 @@ import (
 	"github.com/arbiterhq/arbiter/adapters/profilestore"
 	"github.com/arbiterhq/arbiter/adapters/redisconn"
 	"github.com/arbiterhq/arbiter/adapters/rulefiles"
+	"github.com/arbiterhq/arbiter/decisionid"
 	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/rules"
+	"github.com/arbiterhq/arbiter/wire"
 )
 
 // serveConfig is serve's configuration, from flags and ARBITER_*
@@ -435,6 +437,24 @@ func runServer(ctx context.Context, cfg serveConfig, keys []string, src rulesSou
 	counters.HoldoutOf = func(id string) bool {
 		snap := reloader.Current()
 		return snap != nil && engine.InHoldout(snap.Ruleset, id)
+	}
+	counters.VariantsOf = func(codes []uint32) []wire.Assignment {
+		snap := reloader.Current()
+		if snap == nil {
+			return nil
+		}
+		var out []wire.Assignment
+		for _, x := range snap.Ruleset.Experiments {
+			for _, v := range x.Variants {
+				code := decisionid.VariantCode(x.ID, v.ID)
+				for _, c := range codes {
+					if c == code {
+						out = append(out, wire.Assignment{ID: x.ID, Variant: v.ID, Layer: x.Layer})
+					}
+				}
+			}
+		}
+		return out
 	}
 	xcDone := make(chan struct{})
 	go func() {
