@@ -121,25 +121,17 @@ func recordedProfile(d *engine.Decision) map[string]any {
 }
 
 // appendProfile appends the event's profile of d: the same bytes as
-// encoding/json writes recordedProfile(d) (keys sorted).
+// encoding/json writes recordedProfile(d) (keys sorted, "known" among
+// them).
 func appendProfile(b []byte, d *engine.Decision) []byte {
 	known := d.Profile != nil && d.Profile.Known
 	b = append(b, '{')
-	wroteKnown := false
-	writeKnown := func() {
-		b = append(b, `"known":`...)
-		b = strconv.AppendBool(b, known)
-		wroteKnown = true
-	}
-	first := true
+	wroteKnown, first := false, true
 	if d.Profile != nil {
 		for _, f := range d.Recorded {
 			if !wroteKnown && f.Name > "known" {
-				if !first {
-					b = append(b, ',')
-				}
-				writeKnown()
-				first = false
+				b = appendKnown(b, known, first)
+				wroteKnown, first = true, false
 			}
 			if !first {
 				b = append(b, ',')
@@ -155,12 +147,17 @@ func appendProfile(b []byte, d *engine.Decision) []byte {
 		}
 	}
 	if !wroteKnown {
-		if !first {
-			b = append(b, ',')
-		}
-		writeKnown()
+		b = appendKnown(b, known, first)
 	}
 	return append(b, '}')
+}
+
+func appendKnown(b []byte, known, first bool) []byte {
+	if !first {
+		b = append(b, ',')
+	}
+	b = append(b, `"known":`...)
+	return strconv.AppendBool(b, known)
 }
 
 // appendProfileValue appends a profile value of one of the schema's Go

@@ -346,3 +346,18 @@ offers:
 		}
 	}
 }
+
+// TestDecisionEventProfileAllocates: writing the profile into a buffer
+// with room allocates nothing more than the event without it.
+func TestDecisionEventProfileAllocates(t *testing.T) {
+	d := specDecision()
+	d.Profile = &engine.Profile{ID: "c1", Known: true, Attrs: map[string]any{"ltv": 1800.5, "orders": 9, "last": time.Date(2026, 11, 10, 0, 0, 0, 0, time.UTC), "tags": []string{"a"}}}
+	d.Recorded = []rules.Field{{Name: "last", Type: rules.TypeTime}, {Name: "ltv", Type: rules.TypeNumber}, {Name: "orders", Type: rules.TypeInt}, {Name: "tags", Type: rules.TypeStringList}}
+	buf := make([]byte, 0, 4096)
+	with := testing.AllocsPerRun(100, func() { buf = AppendDecisionEvent(buf[:0], d) })
+	d.Profile = nil
+	without := testing.AllocsPerRun(100, func() { buf = AppendDecisionEvent(buf[:0], d) })
+	if with != without {
+		t.Errorf("AppendDecisionEvent allocates %v times with a profile, %v without", with, without)
+	}
+}
