@@ -55,6 +55,7 @@ var levels = map[string]int{
 	// 6: adapters built on other adapters
 	"adapters/redisconn/redistest": 6,
 	"adapters/feedback":            6,
+	"adapters/expcounters":         6,
 	"adapters/httpapi":             6,
 	// 7: commands: wiring, flags, exit codes
 	"examples/profilegen/cmd/profilegen": 7,

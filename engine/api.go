@@ -10,6 +10,8 @@ package engine
 import (
 	"context"
 	"time"
+
+	"github.com/arbiterhq/arbiter/rules"
 )
 
 // Item is one cart line. Price is in minor units of the cart's currency.
@@ -75,6 +77,11 @@ type Decision struct {
 	Explain     *Explain // only when the request asked for it
 
 	// What the decision event needs beyond the response.
+	// Profile is the profile the decision read (shared, not to be
+	// changed), and Recorded the fields of it that the event records
+	// (rules.Ruleset.RecordedFields).
+	Profile   *Profile
+	Recorded  []rules.Field
 	Placement string
 	Channel   string
 	Currency  string
@@ -113,6 +120,7 @@ type ItemAmount struct {
 type Assignment struct {
 	ID      string // the experiment
 	Variant string
+	Layer   string // the experiment's layer; "" for none
 }
 
 // Degraded parts of a decision.

@@ -102,6 +102,8 @@ func (e *Engine) Decide(ctx context.Context, rs *rules.Ruleset, p *Profile, req 
 		Currency:    req.Cart.Currency,
 		CartTotal:   Money{Minor: s.cartTotal, Exp: s.exp},
 		Now:         req.Now,
+		Profile:     p,
+		Recorded:    rs.RecordedFields(),
 	}
 	if profileDegraded {
 		d.Degraded = append(d.Degraded, DegradedProfile)
@@ -156,10 +158,12 @@ func (e *Engine) matchSegments(s *scratch, rs *rules.Ruleset) {
 }
 
 // assignExperiments enrolls an identified customer who is not in the
-// holdout: bucket under traffic, then the `when` condition.
+// holdout: the formula (assignment: bucket under traffic, or the layer's
+// range), then the `when` condition; a customer in the range of a layered
+// experiment whose `when` is false is in no experiment of that layer.
 func (e *Engine) assignExperiments(s *scratch, rs *rules.Ruleset, id string, out []Assignment) []Assignment {
 	for xi, x := range rs.Experiments {
-		k := variantFor(x, Bucket(salt(x), id))
+		k := assignment(x, id)
 		if k < 0 {
 			continue
 		}
@@ -174,7 +178,7 @@ func (e *Engine) assignExperiments(s *scratch, rs *rules.Ruleset, id string, out
 			}
 		}
 		v := &x.Variants[k]
-		out = append(out, Assignment{ID: x.ID, Variant: v.ID})
+		out = append(out, Assignment{ID: x.ID, Variant: v.ID, Layer: x.Layer})
 		for idx, o := range v.Offers {
 			if idx >= 0 && idx < len(s.over) && s.over[idx].offer == nil {
 				s.over[idx] = override{offer: o, exp: int32(xi), variant: int32(k)}

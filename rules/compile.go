@@ -15,6 +15,7 @@ var (
 	ruleFileKeys    = []string{"profile", "segments", "offers", "experiments", "arbitration", "currency", "rates"}
 	testFileKeys    = []string{"tests"}
 	segmentKeys     = []string{"id", "description", "when"}
+	fieldKeys       = []string{"type", "default", "description", "pii"}
 	offerKeys       = []string{"id", "description", "title", "message", "kind", "placements", "segments", "exclude_segments", "when", "discount", "priority", "score", "group", "schedule", "caps", "payload"}
 	overrideKeys    = []string{"title", "message", "kind", "placements", "segments", "exclude_segments", "when", "discount", "priority", "score", "group", "schedule", "caps", "payload", "disabled"}
 	discountKeys    = []string{"percent", "max_amount", "amount", "tiers", "buy_x_get_y", "free_shipping", "items"}
@@ -24,7 +25,7 @@ var (
 	scheduleKeys    = []string{"start", "end", "days", "hours", "timezone"}
 	capsKeys        = []string{"per_customer", "total", "budget"}
 	perCustomerKeys = []string{"limit", "per"}
-	experimentKeys  = []string{"id", "description", "salt", "traffic", "when", "variants"}
+	experimentKeys  = []string{"id", "description", "salt", "traffic", "when", "variants", "layer", "buckets", "status"}
 	variantKeys     = []string{"id", "description", "weight", "offers"}
 	arbitrationKeys = []string{"max_actions", "max_discount_percent", "holdout", "fallback"}
 	testKeys        = []string{"name", "now", "profile", "request", "expect"}

@@ -81,6 +81,7 @@ func isDiscountType(k string) bool {
 // every override a complete offer.
 func (l *loader) compileExperiments(c *exprCompiler, nodes []*yaml.Node, offers map[string]*Offer, decls map[string]*yaml.Node, fallback map[string]bool) []*Experiment {
 	var out []*Experiment
+	var written []layerDecl // every experiment in the order written, for the layers
 	first := map[string]Pos{}
 	offerIDs := make([]string, 0, len(offers))
 	for id := range offers {
@@ -102,7 +103,11 @@ func (l *loader) compileExperiments(c *exprCompiler, nodes []*yaml.Node, offers 
 		}
 		first[id] = l.pos(idn)
 		what := "experiment `" + id + "`"
+		if id == reservedHoldout {
+			l.errf(idn, "choose another id", "experiment id `holdout` is reserved: `arbiter experiments report holdout` reports the holdout, and its salt would be the holdout's")
+		}
 		e := &Experiment{ID: id, Salt: id, Traffic: 100, Pos: l.pos(fs.node)}
+		written = append(written, l.layerFields(e, fs, what))
 		if v := fs.get("salt"); v != nil {
 			if s, ok := l.str(v, what+": salt"); ok {
 				e.Salt = s
@@ -198,6 +203,7 @@ func (l *loader) compileExperiments(c *exprCompiler, nodes []*yaml.Node, offers 
 		}
 		out = append(out, e)
 	}
+	l.layoutLayers(written)
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }

@@ -149,9 +149,10 @@ func (l *loader) build(s *sections, paths []string) (*Ruleset, error) {
 	if l.overBudget() {
 		return nil, Errors{{Pos: Pos{File: paths[0], Line: 1, Col: 1}, Msg: fmt.Sprintf("the rules expand to more than %d YAML nodes through aliases", maxAliasExpansion)}}
 	}
+	layout := c.finish(segs)
 	return &Ruleset{
 		Version:     version,
-		Env:         c.finish(segs),
+		Env:         layout,
 		Schema:      schema,
 		Segments:    segs,
 		Offers:      offers,
@@ -163,5 +164,6 @@ func (l *loader) build(s *sections, paths []string) (*Ruleset, error) {
 		Files:       paths,
 		Tests:       tests,
 		offers:      byID,
+		recorded:    recordedFields(&schema, layout, offers, exps),
 	}, nil
 }

@@ -349,7 +349,8 @@ type Ruleset struct {
 	// Tests are the rule tests found in *_test.yaml files.
 	Tests []TestCase
 
-	offers map[string]*Offer
+	offers   map[string]*Offer
+	recorded []Field // RecordedFields
 }
 
 // TestCase is one rule test. Profile is the JSON form of a profile (id,

@@ -21,6 +21,7 @@ var (
 	routeDecide   = route{"POST", true, true, (*Server).decide}
 	routeOutcomes = route{"POST", true, true, (*Server).outcomes}
 	routeRules    = route{"GET, HEAD", false, true, (*Server).getRules}
+	routeExps     = route{"GET, HEAD", false, true, (*Server).getExperiments}
 	routeReload   = route{"POST", true, true, (*Server).reloadRules}
 	routeHealthz  = route{"GET, HEAD", false, false, (*Server).healthz}
 	routeReadyz   = route{"GET, HEAD", false, false, (*Server).readyz}
@@ -36,6 +37,8 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 		r = &routeOutcomes
 	case "/v1/rules":
 		r = &routeRules
+	case "/v1/experiments":
+		r = &routeExps
 	case "/v1/rules/reload":
 		r = &routeReload
 	case "/healthz":
@@ -47,7 +50,7 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 	default:
 		s.writeError(ctx, fasthttp.StatusNotFound, wire.CodeNotFound,
 			"no route "+strings.ToValidUTF8(string(ctx.Path()), "?")+
-				": the routes are POST /v1/decide, POST /v1/outcomes, GET /v1/rules, POST /v1/rules/reload, GET /healthz, GET /readyz, GET /metrics", "")
+				": the routes are POST /v1/decide, POST /v1/outcomes, GET /v1/rules, GET /v1/experiments, POST /v1/rules/reload, GET /healthz, GET /readyz, GET /metrics", "")
 		return
 	}
 	if r.v1 && !s.auth.allowed(ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)) {
