@@ -10,6 +10,8 @@ package engine
 import (
 	"context"
 	"time"
+
+	"github.com/arbiterhq/arbiter/rules"
 )
 
 // Item is one cart line. Price is in minor units of the cart's currency.
@@ -82,6 +84,11 @@ type Decision struct {
 	Explain     *Explain // only when the request asked for it
 
 	// What the decision event needs beyond the response.
+	// Profile is the profile the decision read (shared, not to be
+	// changed), and Recorded the fields of it that the event records
+	// (rules.Ruleset.RecordedFields).
+	Profile   *Profile
+	Recorded  []rules.Field
 	Placement string
 	Channel   string
 	Currency  string
@@ -120,6 +127,7 @@ type ItemAmount struct {
 type Assignment struct {
 	ID      string // the experiment
 	Variant string
+	Layer   string // the experiment's layer; "" for none
 }
 
 // Degraded parts of a decision.
@@ -198,8 +206,9 @@ type Plan struct {
 	// Ref is the decision's reference (the ULID of its id, from
 	// Request.Ref): the key of its grant records; "" keeps none.
 	Ref string
-	// BudgetCurrency is the currency budgets are counted in (the ruleset's
-	// currency); "": Currency, a budget per cart currency (SPEC.md).
+	// BudgetCurrency is the currency budgets are kept in: the ruleset's
+	// currency, or without one the cart's (Currency). Ledgers count each
+	// item's Spend against its Budget under this currency (BudgetOf).
 	BudgetCurrency string
 	// Claim is the request's Idempotency-Key, claimed in this call; the
 	// ledger sets its State (and Answer). nil: none.
@@ -212,15 +221,15 @@ type PlanItem struct {
 	Group    string // "": none
 	Amount   int64  // the discount, in minor units of Plan.Currency
 	Fallback bool   // considered only when the main pass granted nothing
-	// Caps, converted: Budget in minor units of the budget's currency
-	// (Plan.BudgetCur).
+	// Caps, converted: Budget in minor units of Plan.BudgetCurrency.
 	PerCustomer int
 	Window      time.Duration
 	Total       int64
 	Budget      int64
-	// Spend is the amount counted against the budget, in minor units of
-	// Plan.BudgetCurrency (converted at grant time, rounded up); read only
-	// when BudgetCurrency is set (else Amount is counted: Plan.SpendOf).
+	// Spend is what a grant counts against Budget: Amount in minor units of
+	// Plan.BudgetCurrency, converted at grant time and rounded up (Amount
+	// itself when BudgetCurrency is the cart's). Set for every item whose
+	// amount can be converted, and always for items with a Budget.
 	Spend int64
 	// Hold (caps.hold): a grant is held for Hold, then released unless an
 	// outcome committed it; total and budget bound held + committed. 0: a
@@ -242,26 +251,19 @@ type PlanItem struct {
 	PaceBudget int64
 }
 
+// BudgetOf returns what item i counts against its budget and the
+// currency the budget is kept in: Spend in BudgetCurrency, or, for a plan
+// that names no BudgetCurrency (one built by hand), Amount in Currency.
+func (p *Plan) BudgetOf(i int) (spend int64, currency string) {
+	it := &p.Items[i]
+	if p.BudgetCurrency == "" {
+		return it.Amount, p.Currency
+	}
+	return it.Spend, p.BudgetCurrency
+}
+
 // Capped reports whether the item needs a reservation.
 func (it *PlanItem) Capped() bool { return it.PerCustomer > 0 || it.Total > 0 || it.Budget > 0 }
-
-// BudgetCur is the currency budgets are counted in: BudgetCurrency, else
-// Currency.
-func (p *Plan) BudgetCur() string {
-	if p.BudgetCurrency != "" {
-		return p.BudgetCurrency
-	}
-	return p.Currency
-}
-
-// SpendOf is what item i counts against its budget, in minor units of
-// BudgetCur: Spend when BudgetCurrency is set, else Amount.
-func (p *Plan) SpendOf(i int) int64 {
-	if p.BudgetCurrency != "" {
-		return p.Items[i].Spend
-	}
-	return p.Items[i].Amount
-}
 
 // NeedsLedger reports whether the plan must go to the ledger: it holds a
 // capped item, or (not in a dry run) an item to record, or it carries an

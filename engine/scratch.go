@@ -25,6 +25,7 @@ type scratch struct {
 	currency  string
 	cartTotal int64
 	profile   *Profile
+	conv      moneyConv // the rules' money in the cart's currency (currency.go)
 
 	segStates []segState
 
@@ -68,7 +69,8 @@ type cand struct {
 	micro        int64
 	hasPercent   bool
 	freeShipping bool
-	wOff         int // the discount's per-line weights in scratch.wbuf
+	wOff         int   // the discount's per-line weights in scratch.wbuf
+	spend        int64 // what a grant counts against a budget, in Plan.BudgetCurrency
 }
 
 func newScratch() *scratch { return &scratch{} }
@@ -96,6 +98,8 @@ func (s *scratch) begin(rs *rules.Ruleset, p *Profile, req *Request) {
 	}
 	s.cartTotal = total
 	s.itemCount = count
+	s.conv = newMoneyConv(rs, req.Cart.Currency, exp)
+	totalBase, hasTotalBase := s.conv.totalBase(total)
 
 	s.in = exprenv.Input{
 		Now:       req.Now,
@@ -109,6 +113,9 @@ func (s *scratch) begin(rs *rules.Ruleset, p *Profile, req *Request) {
 		Placement: req.Placement,
 		Channel:   req.Channel,
 		Context:   req.Context,
+
+		TotalBase:    totalBase,
+		HasTotalBase: hasTotalBase,
 	}
 	s.env.Begin(rs.Env, &s.in)
 
@@ -143,6 +150,7 @@ func (s *scratch) end() {
 	s.sorter.items = nil
 	s.sorter.weights = nil
 	s.currency = ""
+	s.conv = moneyConv{}
 }
 
 func (s *scratch) matchedSegment(id string) bool {

@@ -7,7 +7,8 @@ import (
 
 // testLedger is the smallest exact ledger, for the engine's internal tests
 // (the reference ledger, package memledger, imports the engine): caps as
-// counters, per-customer caps for ever or in a rolling window.
+// counters, per-customer caps for ever or in a rolling window, budgets in
+// the plan's budget currency (Plan.BudgetOf).
 type testLedger struct {
 	mu     sync.Mutex
 	grants map[[2]string][]int64 // customer/offer: grant times (ns)
@@ -29,7 +30,8 @@ func (l *testLedger) Reserve(ctx context.Context, p *Plan) ([]Result, error) {
 	return p.Walk(func(i int) Result {
 		it := &p.Items[i]
 		ck := [2]string{p.CustomerID, it.OfferID}
-		bk := [2]string{it.OfferID, p.Currency}
+		spend, cur := p.BudgetOf(i)
+		bk := [2]string{it.OfferID, cur}
 		if it.PerCustomer > 0 {
 			if p.CustomerID == "" {
 				return SkippedCapPerCustomer
@@ -47,7 +49,7 @@ func (l *testLedger) Reserve(ctx context.Context, p *Plan) ([]Result, error) {
 		if it.Total > 0 && l.totals[it.OfferID] >= it.Total {
 			return SkippedCapTotal
 		}
-		if it.Budget > 0 && l.spent[bk]+it.Amount > it.Budget {
+		if it.Budget > 0 && l.spent[bk]+spend > it.Budget {
 			return SkippedBudget
 		}
 		if !p.DryRun {
@@ -58,9 +60,17 @@ func (l *testLedger) Reserve(ctx context.Context, p *Plan) ([]Result, error) {
 				l.totals[it.OfferID]++
 			}
 			if it.Budget > 0 {
-				l.spent[bk] += it.Amount
+				l.spent[bk] += spend
 			}
 		}
 		return Granted
 	}), nil
+}
+
+// Spent returns the budget money counted for offerID in currency, in
+// minor units.
+func (l *testLedger) Spent(offerID, currency string) int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.spent[[2]string{offerID, currency}]
 }

@@ -10,9 +10,11 @@
 //   - Reserve walks a plan (engine.Plan.Walk). A capped item is checked
 //     against its per-customer cap (grants in a rolling window, or for
 //     ever), its total (grants, or held + committed with a hold), its
-//     budget (money, or held + committed money with a hold) and its pacing
-//     (the count before it below PaceTotal, the spend before it at most
-//     PaceBudget), in that order, and reserved when granted.
+//     budget (money, or held + committed money with a hold; each grant's
+//     Spend counted in the plan's budget currency, engine.Plan.BudgetOf)
+//     and its pacing (the count before it below PaceTotal, the spend
+//     before it at most PaceBudget), in that order, and reserved when
+//     granted.
 //   - A grant of an item with a hold is held until Hold after the plan's
 //     time; holds that have expired are released lazily, when the offer is
 //     next walked (at most SweepLimit at a time), read or named by an
@@ -202,7 +204,6 @@ func (l *Ledger) Reserve(ctx context.Context, p *engine.Plan) ([]engine.Result, 
 		l.claims[c.Key] = &claim{body: c.Body, owner: token, expires: now + c.TTL.Milliseconds()}
 		c.State, c.Owner, c.Answer = engine.ClaimNew, token, nil
 	}
-	cur := p.BudgetCur()
 	res := p.Walk(func(i int) engine.Result {
 		it := &p.Items[i]
 		var o *offer
@@ -221,7 +222,7 @@ func (l *Ledger) Reserve(ctx context.Context, p *engine.Plan) ([]engine.Result, 
 				return engine.SkippedCapPerCustomer
 			}
 		}
-		spend := p.SpendOf(i)
+		spend, cur := p.BudgetOf(i) // the grant's Spend, in the budget's currency
 		if it.Total > 0 && o.count >= it.Total {
 			return engine.SkippedCapTotal
 		}
@@ -272,7 +273,8 @@ func (l *Ledger) Reserve(ctx context.Context, p *engine.Plan) ([]engine.Result, 
 		rec := &record{state: stateGranted, cell: it.Cell, day: day, until: now + (l.o.RecordTTL + it.Hold).Milliseconds()}
 		if it.Hold > 0 {
 			rec.state, rec.hold = stateHeld, true
-			rec.amount, rec.cur, rec.exp = p.SpendOf(i), cur, now+it.Hold.Milliseconds()
+			spend, cur := p.BudgetOf(i)
+			rec.amount, rec.cur, rec.exp = spend, cur, now+it.Hold.Milliseconds()
 		}
 		o.records[p.Ref] = rec
 		if it.Cell != "" {

@@ -15,6 +15,7 @@ import (
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttputil"
 
+	"github.com/arbiterhq/arbiter/adapters/expcounters"
 	"github.com/arbiterhq/arbiter/adapters/metrics"
 	"github.com/arbiterhq/arbiter/adapters/rulefiles"
 	"github.com/arbiterhq/arbiter/attribution"
@@ -148,6 +149,13 @@ func outcome(t testing.TB, m *wire.Message) *wire.OutcomeEvent {
 	return ev
 }
 
+// zeroCounters is a fleet with no experiment counted yet.
+type zeroCounters struct{}
+
+func (zeroCounters) View(_ context.Context, rs *rules.Ruleset, now time.Time) (any, error) {
+	return expcounters.NewView(rs, nil, now), nil
+}
+
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // harness is a Server behind fasthttp's in-memory listener.
@@ -183,7 +191,7 @@ func newHarness(t testing.TB, loaded bool, mod func(*Options)) *harness {
 	m := metrics.New()
 	h := &harness{t: t, rules: newStubRules(t, "v1", loaded, m), engine: &stubEngine{}, sink: &memSink{}, ledger: memledger.New()}
 	o := Options{Rules: h.rules, Engine: h.engine, Sink: h.sink, Logger: quietLog(), MaxBody: 4096, Metrics: m,
-		Checker: attribution.New(testSigner(t), 0), Grants: h.ledger}
+		Checker: attribution.New(testSigner(t), 0), Grants: h.ledger, Experiments: zeroCounters{}}
 	if mod != nil {
 		mod(&o)
 	}

@@ -195,6 +195,8 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 		{h, "GET", "/v1/budgets", "", 200},
 		{empty, "GET", "/v1/budgets", "", 503},
 		{h, "GET", "/v1/rules", "", 200},
+		{h, "GET", "/v1/experiments", "", 200},
+		{empty, "GET", "/v1/experiments", "", 200},
 		{empty, "GET", "/v1/rules", "", 503},
 		{h, "POST", "/v1/rules/reload", "", 200},
 		{h, "GET", "/healthz", "", 200},

@@ -22,6 +22,7 @@ var (
 	routeOutcomes = route{"POST", true, true, (*Server).outcomes}
 	routeRules    = route{"GET, HEAD", false, true, (*Server).getRules}
 	routeBudgets  = route{"GET, HEAD", false, true, (*Server).budgets}
+	routeExps     = route{"GET, HEAD", false, true, (*Server).getExperiments}
 	routeReload   = route{"POST", true, true, (*Server).reloadRules}
 	routeHealthz  = route{"GET, HEAD", false, false, (*Server).healthz}
 	routeReadyz   = route{"GET, HEAD", false, false, (*Server).readyz}
@@ -39,6 +40,8 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 		r = &routeRules
 	case "/v1/budgets":
 		r = &routeBudgets
+	case "/v1/experiments":
+		r = &routeExps
 	case "/v1/rules/reload":
 		r = &routeReload
 	case "/healthz":
@@ -50,7 +53,7 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 	default:
 		s.writeError(ctx, fasthttp.StatusNotFound, wire.CodeNotFound,
 			"no route "+strings.ToValidUTF8(string(ctx.Path()), "?")+
-				": the routes are POST /v1/decide, POST /v1/outcomes, GET /v1/budgets, GET /v1/rules, POST /v1/rules/reload, GET /healthz, GET /readyz, GET /metrics", "")
+				": the routes are POST /v1/decide, POST /v1/outcomes, GET /v1/budgets, GET /v1/rules, GET /v1/experiments, POST /v1/rules/reload, GET /healthz, GET /readyz, GET /metrics", "")
 		return
 	}
 	if r.v1 && !s.auth.allowed(ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)) {

@@ -98,6 +98,9 @@ type Options struct {
 	CheckTimeout time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Experiments gives the live experiment counters of GET
+	// /v1/experiments; nil: the route shows zeros.
+	Experiments ExperimentCounters
 
 	// DecodeDecide and DecodeOutcomes default to wire.DecodeDecide and
 	// wire.DecodeOutcomes; tests replace them.

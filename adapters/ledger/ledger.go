@@ -209,7 +209,8 @@ func CustomerKey(prefix, customerID, offerID string, windowed bool) string {
 func TotalKey(prefix, offerID string) string { return prefix + "offer:{" + offerID + "}:granted" }
 
 // BudgetKey is the fleet-wide spent counter (minor units) of an offer in a
-// currency (held + committed with a hold).
+// currency, the plan's budget currency (engine.Plan.BudgetOf), held +
+// committed with a hold.
 func BudgetKey(prefix, offerID, currency string) string {
 	return prefix + "offer:{" + offerID + "}:spent:" + currency
 }
@@ -272,7 +273,7 @@ func (l *Redis) Reserve(ctx context.Context, p *engine.Plan) ([]engine.Result, e
 	}
 	for i := range p.Items {
 		it := &p.Items[i]
-		if it.Amount < 0 || it.Spend < 0 || it.PerCustomer < 0 || it.Total < 0 || it.Budget < 0 || it.Window < 0 || it.Hold < 0 {
+		if spend, _ := p.BudgetOf(i); it.Amount < 0 || spend < 0 || it.PerCustomer < 0 || it.Total < 0 || it.Budget < 0 || it.Window < 0 || it.Hold < 0 {
 			return nil, fmt.Errorf("%w: item %d (%s) has a negative amount or cap", ErrBadPlan, i, it.OfferID)
 		}
 	}
@@ -311,11 +312,22 @@ func (l *Redis) serverClock() string { return boolArg(l.opts.Clock == ClockServe
 // itemArgs appends item i's values (the scripts' item()).
 func (l *Redis) itemArgs(args []any, p *engine.Plan, i int) []any {
 	it := &p.Items[i]
-	return append(args, boolArg(it.Fallback), it.Group, strconv.FormatInt(it.Amount, 10), strconv.FormatInt(p.SpendOf(i), 10),
+	spend, _ := p.BudgetOf(i)
+	return append(args, boolArg(it.Fallback), it.Group, strconv.FormatInt(it.Amount, 10), strconv.FormatInt(spend, 10),
 		strconv.Itoa(it.PerCustomer), strconv.FormatInt(it.Window.Milliseconds(), 10),
 		strconv.FormatInt(it.Total, 10), strconv.FormatInt(it.Budget, 10), strconv.FormatInt(it.Hold.Milliseconds(), 10),
 		boolArg(it.Record), it.Cell, boolArg(it.Paced), strconv.FormatInt(it.PaceTotal, 10), strconv.FormatInt(it.PaceBudget, 10),
 		it.OfferID, bucket(p.Now, p.Ref))
+}
+
+// budgetCurrency is the currency the plan's budgets are kept in, the same
+// for every item (engine.Plan.BudgetOf); "" for a plan without items.
+func budgetCurrency(p *engine.Plan) string {
+	if len(p.Items) == 0 {
+		return ""
+	}
+	_, cur := p.BudgetOf(0)
+	return cur
 }
 
 func day(t time.Time) string { return strconv.FormatInt(t.UnixMilli()/86_400_000, 10) }
@@ -361,7 +373,7 @@ func (l *Redis) walkArgs(p *engine.Plan, token string) []any {
 	args := make([]any, 0, 18+16*len(p.Items))
 	args = append(args, strconv.FormatInt(p.Now.UnixMilli(), 10), l.serverClock(), boolArg(p.DryRun), strconv.Itoa(p.Limit),
 		strconv.FormatInt(p.Guardrail, 10), strconv.Itoa(len(p.Items)), token, boolArg(p.CustomerID == ""),
-		p.Ref, day(p.Now), p.BudgetCur(), strconv.FormatInt(l.opts.RecordTTL.Milliseconds(), 10),
+		p.Ref, day(p.Now), budgetCurrency(p), strconv.FormatInt(l.opts.RecordTTL.Milliseconds(), 10),
 		boolArg(p.Claim != nil), body, cttl, l.prefix, p.CustomerID, strconv.Itoa(SweepLimit))
 	for i := range p.Items {
 		args = l.itemArgs(args, p, i)

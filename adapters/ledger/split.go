@@ -45,7 +45,7 @@ func (l *Redis) reserveSplit(ctx context.Context, p *engine.Plan, token string) 
 			continue
 		}
 		tag := "{" + it.OfferID + "}:" + token
-		args := []any{now, l.serverClock(), boolArg(p.DryRun), token, l.prefix, p.Ref, day(p.Now), p.BudgetCur(),
+		args := []any{now, l.serverClock(), boolArg(p.DryRun), token, l.prefix, p.Ref, day(p.Now), budgetCurrency(p),
 			strconv.FormatInt(l.opts.RecordTTL.Milliseconds(), 10), strconv.Itoa(SweepLimit)}
 		args = l.itemArgs(args, p, i)
 		fleetCall[i] = &call{script: scriptFleet, keys: []string{l.prefix + "tomb:" + tag, l.prefix + "jrnl:" + tag}, args: args}
