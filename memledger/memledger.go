@@ -19,7 +19,8 @@
 //     time; holds that have expired are released lazily, when the offer is
 //     next walked (at most SweepLimit at a time), read or named by an
 //     outcome: no sweeper is needed, and a replica that dies holding
-//     reservations leaks nothing.
+//     reservations leaks nothing. A dry run releases nothing: it counts
+//     the holds a walk would release as released.
 //   - A granted item with Record keeps a record under the plan's Ref for
 //     RecordTTL (plus its hold) and, with a Cell, counts a learning trial.
 //   - Outcomes move recorded grants (Apply): see engine.GrantOutcome.
@@ -210,8 +211,14 @@ func (l *Ledger) Reserve(ctx context.Context, p *engine.Plan) ([]engine.Result, 
 		if it.Hold > 0 || it.Total > 0 || it.Budget > 0 {
 			o = l.offer(it.OfferID)
 		}
-		if it.Hold > 0 && !p.DryRun {
-			l.sweep(o, now, SweepLimit)
+		spend, cur := p.BudgetOf(i) // the grant's Spend, in the budget's currency
+		var gone, goneAmt int64     // expired holds a dry run counts out without releasing them
+		if it.Hold > 0 {
+			if p.DryRun {
+				gone, goneAmt = o.expired(now, SweepLimit, cur)
+			} else {
+				l.sweep(o, now, SweepLimit)
+			}
 		}
 		ck := custKey{p.CustomerID, it.OfferID}
 		if it.PerCustomer > 0 {
@@ -222,14 +229,17 @@ func (l *Ledger) Reserve(ctx context.Context, p *engine.Plan) ([]engine.Result, 
 				return engine.SkippedCapPerCustomer
 			}
 		}
-		spend, cur := p.BudgetOf(i) // the grant's Spend, in the budget's currency
-		if it.Total > 0 && o.count >= it.Total {
+		var count, spent int64
+		if o != nil {
+			count, spent = o.count-gone, o.spent[cur]-goneAmt
+		}
+		if it.Total > 0 && count >= it.Total {
 			return engine.SkippedCapTotal
 		}
-		if it.Budget > 0 && o.spent[cur]+spend > it.Budget {
+		if it.Budget > 0 && spent+spend > it.Budget {
 			return engine.SkippedBudget
 		}
-		if it.Paced && (it.Total > 0 && o.count >= it.PaceTotal || it.Budget > 0 && o.spent[cur] > it.PaceBudget) {
+		if it.Paced && (it.Total > 0 && count >= it.PaceTotal || it.Budget > 0 && spent > it.PaceBudget) {
 			return engine.SkippedPacing
 		}
 		if p.DryRun {
@@ -356,6 +366,19 @@ func (o *offer) unhold(i int, free bool) {
 		o.count--
 		o.spent[h.cur] -= h.amount
 	}
+}
+
+// expired returns how many of the holds a walk at now would release first
+// (up to limit, oldest first) and the money they hold in cur, releasing
+// nothing: what a dry run counts out.
+func (o *offer) expired(now int64, limit int, cur string) (n, amount int64) {
+	for i := 0; i < len(o.held) && o.held[i].exp <= now && i < limit; i++ {
+		n++
+		if o.held[i].cur == cur {
+			amount += o.held[i].amount
+		}
+	}
+	return n, amount
 }
 
 // sweep releases up to limit holds of o that expired by now (oldest

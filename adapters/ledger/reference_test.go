@@ -46,7 +46,10 @@ func refOfferIDs() []string {
 }
 
 // randomPlan is a random decision at now with reference ref (""
-// sometimes: an offline decision, which records nothing).
+// sometimes: an offline decision, which records nothing). Half the plans
+// keep their budgets in USD (a ruleset currency) with carts in USD, EUR or
+// JPY, each item's Spend its amount converted and rounded up; the others
+// count budgets per cart currency.
 func randomPlan(r *rand.Rand, now time.Time, ref string) *engine.Plan {
 	p := &engine.Plan{
 		Now:        now,
@@ -85,6 +88,21 @@ func randomPlan(r *rand.Rand, now time.Time, ref string) *engine.Plan {
 			it.Window = []time.Duration{0, time.Hour, 10 * time.Minute}[r.IntN(3)]
 		}
 		p.Items = append(p.Items, it)
+	}
+	if r.IntN(2) == 0 {
+		p.BudgetCurrency = "USD"
+		p.Currency = []string{"USD", "EUR", "JPY"}[r.IntN(3)]
+		for i := range p.Items {
+			it := &p.Items[i]
+			switch p.Currency {
+			case "USD":
+				it.Spend = it.Amount
+			case "EUR": // 1 EUR = 1.08 USD
+				it.Spend = (it.Amount*108 + 99) / 100
+			case "JPY": // 1 JPY = 0.0067 USD: yen to cents
+				it.Spend = (it.Amount*67 + 99) / 100
+			}
+		}
 	}
 	return p
 }

@@ -111,13 +111,28 @@ local function releasePerCustomer(pfx, cust, it, token)
   end
 end
 
+-- expired returns how many of the holds a walk at now would release first
+-- (up to lim, oldest first) and the money they hold in cur, releasing
+-- nothing: what a dry run counts out.
+local function expired(base, now, lim, cur)
+  local ex = redis.call('ZRANGEBYSCORE', base .. 'held', '-inf', now, 'LIMIT', 0, lim)
+  local n, a = 0, 0
+  for _, m in ipairs(ex) do
+    local p = split(m, 3)
+    n = n + 1
+    if p[3] == cur then a = a + tonumber(p[2]) end
+  end
+  return n, a
+end
+
 -- fleetCheck checks an item's total, budget and pacing: 1, or the code of
--- the cap that stops it.
-local function fleetCheck(base, it, cur)
+-- the cap that stops it. gone and goneAmt are counted out (a dry run's
+-- expired holds).
+local function fleetCheck(base, it, cur, gone, goneAmt)
   local cnt, sp = 0, 0
-  if it.total > 0 or it.paced then cnt = tonumber(redis.call('GET', base .. 'granted') or '0') end
+  if it.total > 0 or it.paced then cnt = tonumber(redis.call('GET', base .. 'granted') or '0') - gone end
   if it.total > 0 and cnt >= it.total then return 6 end
-  if it.budget > 0 or it.paced then sp = tonumber(redis.call('GET', base .. 'spent:' .. cur) or '0') end
+  if it.budget > 0 or it.paced then sp = tonumber(redis.call('GET', base .. 'spent:' .. cur) or '0') - goneAmt end
   if it.budget > 0 and sp + it.spend > it.budget then return 7 end
   if it.paced and ((it.total > 0 and cnt >= it.pt) or (it.budget > 0 and sp > it.pb)) then return 9 end
   return 1
@@ -249,9 +264,12 @@ for i = 0, n - 1 do
     r = 1
     if it.pc > 0 or it.total > 0 or it.budget > 0 then
       local base = offerBase(pfx, it.oid)
-      if it.hold > 0 and not dry then swept = swept + sweep(base, now, lim) end
+      local gone, goneAmt = 0, 0
+      if it.hold > 0 then
+        if dry then gone, goneAmt = expired(base, now, lim, cur) else swept = swept + sweep(base, now, lim) end
+      end
       if it.pc > 0 and (anon or not perCustomerOK(pfx, cust, it, now)) then r = 5 end
-      if r == 1 then r = fleetCheck(base, it, cur) end
+      if r == 1 then r = fleetCheck(base, it, cur, gone, goneAmt) end
       if r == 1 and not dry then
         reserved = true
         if it.pc > 0 then reservePerCustomer(pfx, cust, it, now, token) end
@@ -377,10 +395,12 @@ if member == '' then member = token end
 // released by expiry, if any.
 const fleetScript = luaLib + fleetHead + `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 'T' end
-local swept = 0
-if it.hold > 0 and not dry then swept = sweep(base, now, lim) end
+local swept, gone, goneAmt = 0, 0, 0
+if it.hold > 0 then
+  if dry then gone, goneAmt = expired(base, now, lim, cur) else swept = sweep(base, now, lim) end
+end
 local r = 1
-if it.total > 0 or it.budget > 0 then r = fleetCheck(base, it, cur) end
+if it.total > 0 or it.budget > 0 then r = fleetCheck(base, it, cur, gone, goneAmt) end
 if r == 1 and not dry then
   if it.total > 0 or it.budget > 0 then reserveFleet(base, it, cur, now, member) end
   if it.rec and ref ~= '' then record(pfx, it, ref, cur, now, day, rttl) end
