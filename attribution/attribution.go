@@ -4,8 +4,9 @@
 // decision's own experiment variants back from the id's codes through the
 // rulesets served (the current one and the one before), and says which
 // grant records the outcome may move (engine.GrantOutcome), for a ledger
-// to apply. The HTTP outcome route and the feedback consumer of outcomes
-// published by other services use it alike.
+// to apply. The HTTP outcome route, the feedback consumer of outcomes
+// published by other services and the live experiment counters use it
+// alike.
 package attribution
 
 import (
@@ -103,7 +104,7 @@ func (c *Checker) Serve(rs *rules.Ruleset) {
 	s := &served{rs: rs, codes: map[uint32]engine.Assignment{}}
 	for _, x := range rs.Experiments {
 		for _, v := range x.Variants {
-			s.codes[decisionid.VariantCode(x.ID, v.ID)] = engine.Assignment{ID: x.ID, Variant: v.ID}
+			s.codes[decisionid.VariantCode(x.ID, v.ID)] = engine.Assignment{ID: x.ID, Variant: v.ID, Layer: x.Layer}
 		}
 	}
 	if c.cur != nil && c.cur.rs.Version != rs.Version {
@@ -125,6 +126,24 @@ func (c *Checker) variant(code uint32) (engine.Assignment, bool) {
 		}
 	}
 	return engine.Assignment{}, false
+}
+
+// Variants maps the variant codes of a decision id (decisionid.Decision's
+// Codes) back to experiment variants through the rulesets served (the
+// current one and the one before), in the order of codes; unknown counts
+// the codes neither knows (dropped). Check reads the variants of an
+// outcome's decision with it; the live experiment counters read those of
+// outcomes published by other services with it too.
+func (c *Checker) Variants(codes []uint32) (as []engine.Assignment, unknown int) {
+	as = make([]engine.Assignment, 0, len(codes))
+	for _, code := range codes {
+		if a, ok := c.variant(code); ok {
+			as = append(as, a)
+		} else {
+			unknown++
+		}
+	}
+	return as, unknown
 }
 
 // Codes returns the variant codes of a decision's assignments, for its id.
@@ -155,14 +174,8 @@ func (c *Checker) Check(o *Outcome, rs *rules.Ruleset) Result {
 	case err != nil:
 		return Result{Code: CodeUnknownDecision, Field: "decision_id"}
 	}
-	r := Result{Decision: d, Experiments: make([]engine.Assignment, 0, len(d.Codes))}
-	for _, code := range d.Codes {
-		if a, ok := c.variant(code); ok {
-			r.Experiments = append(r.Experiments, a)
-		} else {
-			r.UnknownCodes++
-		}
-	}
+	r := Result{Decision: d}
+	r.Experiments, r.UnknownCodes = c.Variants(d.Codes)
 	if rs == nil {
 		return r
 	}

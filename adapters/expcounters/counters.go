@@ -50,11 +50,15 @@ type Counters struct {
 	// decision id does not say it (ids made before signed ids); nil: such
 	// outcomes count in no holdout group.
 	HoldoutOf func(customerID string) bool
-	// VariantsOf maps the variant codes of a signed decision id
-	// (decisionid.VariantCode) back to experiment variants, for outcomes
-	// that carry no experiments (published by other services); nil: such
-	// outcomes count in no variant.
-	VariantsOf func(codes []uint32) []wire.Assignment
+	// Attribute checks an outcome Arbiter did not verify itself (one
+	// published by another service: "verified" false) as the feedback
+	// consumer does (package attribution: a decision the fleet signed, for
+	// this customer, within the attribution window): ok false for an
+	// outcome attribution refuses, which then counts nowhere; else the
+	// decision's own variants read from its signed id, which replace the
+	// event's. Outcomes Arbiter verified already carry those variants. nil:
+	// every outcome counts in the variants it carries.
+	Attribute func(o *wire.OutcomeEvent) (variants []wire.Assignment, ok bool)
 }
 
 // New returns Counters under prefix ("" means "arbiter:").
@@ -140,9 +144,10 @@ func (c *Counters) Record(ctx context.Context, ev Event) (bool, error) {
 			}
 		}
 		exps := o.Experiments
-		if len(exps) == 0 && c.VariantsOf != nil {
-			if d, ok := decisionid.Parse(o.DecisionID); ok && len(d.Codes) > 0 {
-				exps = c.VariantsOf(d.Codes)
+		if c.Attribute != nil && !o.Verified {
+			var ok bool
+			if exps, ok = c.Attribute(o); !ok {
+				return false, nil
 			}
 		}
 		for _, a := range exps {

@@ -72,7 +72,7 @@ func (g *GrantChecker) Check(ctx context.Context, ev *wire.OutcomeEvent, _ strin
 	}
 	ev.Experiments = make([]wire.Assignment, 0, len(r.Experiments))
 	for _, a := range r.Experiments {
-		ev.Experiments = append(ev.Experiments, wire.Assignment{ID: a.ID, Variant: a.Variant})
+		ev.Experiments = append(ev.Experiments, wire.Assignment(a))
 	}
 	return "", nil
 }

@@ -33,7 +33,6 @@ import (
 	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/memledger"
 	"github.com/arbiterhq/arbiter/rules"
-	"github.com/arbiterhq/arbiter/wire"
 )
 
 // serveConfig is serve's configuration, from flags and ARBITER_*
@@ -486,24 +485,12 @@ func runServer(ctx context.Context, cfg serveConfig, keys []string, src rulesSou
 		snap := reloader.Current()
 		return snap != nil && engine.InHoldout(snap.Ruleset, id)
 	}
-	counters.VariantsOf = func(codes []uint32) []wire.Assignment {
-		snap := reloader.Current()
-		if snap == nil {
-			return nil
+	counters.Attribute = expcounters.Attributed(checker, func() *rules.Ruleset {
+		if snap := reloader.Current(); snap != nil {
+			return snap.Ruleset
 		}
-		var out []wire.Assignment
-		for _, x := range snap.Ruleset.Experiments {
-			for _, v := range x.Variants {
-				code := decisionid.VariantCode(x.ID, v.ID)
-				for _, c := range codes {
-					if c == code {
-						out = append(out, wire.Assignment{ID: x.ID, Variant: v.ID, Layer: x.Layer})
-					}
-				}
-			}
-		}
-		return out
-	}
+		return nil
+	})
 	xcDone := make(chan struct{})
 	go func() {
 		defer close(xcDone)
