@@ -112,6 +112,8 @@ func (l *loader) build(s *sections, paths []string) (*Ruleset, error) {
 	for i, d := range segDecls {
 		segIDs[i] = d.id
 	}
+	learning := l.learningNode(s.arbitration)
+	l.learns = learning != nil
 	c := newExprCompiler(l, &schema, segIDs)
 	segs := l.compileSegments(c, segDecls)
 
@@ -130,6 +132,7 @@ func (l *loader) build(s *sections, paths []string) (*Ruleset, error) {
 		decls[d.id] = d.node
 	}
 	arb := l.compileArbitration(s.arbitration, byID)
+	arb.Learning = l.compileLearning(c, learning)
 	fallback := map[string]bool{}
 	for _, id := range arb.Fallback {
 		fallback[id] = true

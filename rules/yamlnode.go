@@ -24,6 +24,9 @@ type loader struct {
 	errs     Errors
 	aliases  int
 	merging  map[*yaml.Node]bool // mappings whose << merge keys are being read
+	// learns: the rules have arbitration.learning (scores may read
+	// propensity, variants may turn it off).
+	learns bool
 }
 
 func newLoader() *loader {
