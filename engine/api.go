@@ -74,6 +74,13 @@ type Decision struct {
 	TookUS      int64    // set by the caller, who knows when the request arrived
 	Explain     *Explain // only when the request asked for it
 
+	// Learning lists, when the ruleset learns, the propensity of every
+	// offer whose score reads it and that reached scoring, chosen or not,
+	// in offer order (nil when none did); Cell is the decision's cell (""
+	// when the ruleset does not learn).
+	Learning []LearningUse
+	Cell     string
+
 	// What the decision event needs beyond the response.
 	Placement string
 	Channel   string
@@ -91,6 +98,9 @@ type Action struct {
 	Score    float64
 	Discount *DiscountResult // nil for an action without a discount
 	Payload  map[string]any
+	// Cell is the decision's learning cell, for an offer whose score
+	// reads propensity (its outcomes count there); "" otherwise.
+	Cell string
 }
 
 // DiscountResult is an action's discount, exact in minor units.
@@ -171,6 +181,9 @@ type OfferExplain struct {
 	Score   *float64 // when the offer was scored
 	Error   string
 	Variant string // experiment/variant that overrode it
+	// Learning is the propensity its score read and the posterior it
+	// came from; nil when its score does not read propensity.
+	Learning *LearningUse
 }
 
 // Plan is what the engine asks the ledger to reserve, in one call per
@@ -201,6 +214,12 @@ type PlanItem struct {
 	Window      time.Duration
 	Total       int64
 	Budget      int64
+	// Record: the ledger records the grant (so that an outcome naming the
+	// decision finds it) and counts a trial of the offer in Cell, in the
+	// same call; set for the offers whose score reads propensity, in
+	// decisions that are not dry runs, when the ruleset learns.
+	Record bool
+	Cell   string
 }
 
 // Capped reports whether the item needs a reservation.
@@ -224,7 +243,7 @@ const (
 // Ledger reserves caps and budgets, atomically and exactly across every
 // replica. Reserve walks the plan once and answers one result per item; it
 // makes at most one round trip to its store. It is called only when the
-// plan holds a capped item.
+// plan holds a capped item or one to record (PlanItem.Record).
 type Ledger interface {
 	Reserve(ctx context.Context, p *Plan) ([]Result, error)
 }

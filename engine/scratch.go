@@ -39,6 +39,13 @@ type scratch struct {
 	plan    Plan
 	results []Result
 	buf     []byte
+
+	// Learning (learning.go): the decision's state, the propensities its
+	// scores read, and the variant that decides whether it learns.
+	learn              learnState
+	uses               []LearningUse
+	learnFrom          int // Written of that variant's experiment; -1: none
+	variantLearningOff bool
 }
 
 type segState struct {
@@ -68,7 +75,8 @@ type cand struct {
 	micro        int64
 	hasPercent   bool
 	freeShipping bool
-	wOff         int // the discount's per-line weights in scratch.wbuf
+	wOff         int   // the discount's per-line weights in scratch.wbuf
+	use          int32 // 1 + its index in scratch.uses, when its score read propensity; else 0
 }
 
 func newScratch() *scratch { return &scratch{} }
@@ -116,6 +124,7 @@ func (s *scratch) begin(rs *rules.Ruleset, p *Profile, req *Request) {
 	s.cands = resize(s.cands, len(rs.Offers))
 	s.over = resize(s.over, len(rs.Offers))
 	s.wbuf = s.wbuf[:0]
+	s.learnFrom, s.variantLearningOff = -1, false
 }
 
 // resize returns a slice of n zero values, reusing v's memory.
@@ -306,6 +315,10 @@ func (s *scratch) explain(rs *rules.Ruleset) *Explain {
 		if ov := s.over[i]; ov.offer != nil {
 			x := rs.Experiments[ov.exp]
 			oe.Variant = x.ID + "/" + x.Variants[ov.variant].ID
+		}
+		if c.use > 0 && int(c.use) <= len(s.uses) {
+			u := s.uses[c.use-1]
+			oe.Learning = &u
 		}
 		ex.Offers[i] = oe
 	}
