@@ -218,7 +218,10 @@ func TestParseDecisionEvent(t *testing.T) {
 			fix(&want.Experiments[j].ID, &want.Experiments[j].Variant)
 		}
 		for j := range want.Actions {
-			fix(&want.Actions[j].OfferID, &want.Actions[j].Kind)
+			fix(&want.Actions[j].OfferID, &want.Actions[j].Kind, &want.Actions[j].Cell)
+		}
+		for j := range want.Learning {
+			fix(&want.Learning[j].OfferID, &want.Learning[j].Cell)
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("case %d: read back\n%+v\nwant\n%+v", i, got, want)
