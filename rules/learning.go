@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -47,6 +48,13 @@ const (
 	RewardConverted = "converted"
 	RewardAccepted  = "accepted"
 )
+
+// IsTruthFile reports whether a file beside the rules is a truth file of
+// `arbiter simulate` (its name ends in _truth.yaml or _truth.yml), which
+// Compile leaves out.
+func IsTruthFile(path string) bool {
+	return strings.HasSuffix(path, "_truth.yaml") || strings.HasSuffix(path, "_truth.yml")
+}
 
 // PriorMean is the mean of the prior Beta(PriorAlpha, PriorBeta): the
 // propensity of an offer without statistics.

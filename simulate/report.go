@@ -1,0 +1,48 @@
+package simulate
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// WriteText writes the report as a table: per strategy, decisions,
+// successes, value, value per decision and regret, for the whole run and
+// its last 20%.
+func (r *Report) WriteText(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d decisions, %d customers, seed %d, successes counted %d decisions after their trial\n\n",
+		r.Decisions, r.Customers, r.Seed, r.Delay)
+	fmt.Fprintf(&b, "%-9s %9s %9s %12s %9s %12s   %9s %12s\n", "strategy", "decisions", "successes", "value", "value/dec", "regret", "last 20%:", "")
+	fmt.Fprintf(&b, "%-9s %9s %9s %12s %9s %12s   %9s %12s\n", "", "", "", "", "", "", "value/dec", "regret")
+	for _, name := range Strategies() {
+		s := r.Strategies[name]
+		if s == nil {
+			continue
+		}
+		fmt.Fprintf(&b, "%-9s %9d %9d %12.2f %9.2f %12.2f   %9.2f %12.2f\n", name, s.Decisions, s.Successes, s.Value,
+			s.ValuePerDecision, s.Regret, s.LastValuePerDecision, s.LastRegret)
+	}
+	l, o, st := r.Strategies[Learning], r.Strategies[Oracle], r.Strategies[Static]
+	if l != nil && o != nil && st != nil {
+		b.WriteString("\n")
+		if o.LastValuePerDecision > 0 {
+			fmt.Fprintf(&b, "learning's value per decision in the last 20%%: %.1f%% of the oracle's (static: %.1f%%)\n",
+				100*l.LastValuePerDecision/o.LastValuePerDecision, 100*st.LastValuePerDecision/o.LastValuePerDecision)
+		}
+		if st.Regret > 0 {
+			fmt.Fprintf(&b, "learning's regret: %.1f%% of static's\n", 100*l.Regret/st.Regret)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteJSON writes the report as one JSON object, {"strategies": {"static":
+// {...}, "learning": {...}, "oracle": {...}}}.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
