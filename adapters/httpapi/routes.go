@@ -22,6 +22,7 @@ var (
 	routeOutcomes = route{"POST", true, true, (*Server).outcomes}
 	routeRules    = route{"GET, HEAD", false, true, (*Server).getRules}
 	routeReload   = route{"POST", true, true, (*Server).reloadRules}
+	routeLearning = route{"GET, HEAD", false, true, (*Server).getLearning}
 	routeHealthz  = route{"GET, HEAD", false, false, (*Server).healthz}
 	routeReadyz   = route{"GET, HEAD", false, false, (*Server).readyz}
 	routeMetrics  = route{"GET, HEAD", false, false, (*Server).serveMetrics}
@@ -38,6 +39,8 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 		r = &routeRules
 	case "/v1/rules/reload":
 		r = &routeReload
+	case "/v1/learning":
+		r = &routeLearning
 	case "/healthz":
 		r = &routeHealthz
 	case "/readyz":
@@ -47,7 +50,7 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 	default:
 		s.writeError(ctx, fasthttp.StatusNotFound, wire.CodeNotFound,
 			"no route "+strings.ToValidUTF8(string(ctx.Path()), "?")+
-				": the routes are POST /v1/decide, POST /v1/outcomes, GET /v1/rules, POST /v1/rules/reload, GET /healthz, GET /readyz, GET /metrics", "")
+				": the routes are POST /v1/decide, POST /v1/outcomes, GET /v1/rules, POST /v1/rules/reload, GET /v1/learning, GET /healthz, GET /readyz, GET /metrics", "")
 		return
 	}
 	if r.v1 && !s.auth.allowed(ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)) {

@@ -1,5 +1,6 @@
 // Package httpapi is Arbiter's HTTP API on fasthttp: POST /v1/decide,
-// POST /v1/outcomes, GET /v1/rules, POST /v1/rules/reload, GET /healthz,
+// POST /v1/outcomes, GET /v1/rules, POST /v1/rules/reload, GET
+// /v1/learning, GET /healthz,
 // GET /readyz and GET /metrics, with API-key auth, body limits, the spec's
 // error shape and graceful shutdown. docs/api.md describes it for callers.
 //
@@ -88,6 +89,9 @@ type Options struct {
 	CheckTimeout time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Learning is what GET /v1/learning reads; its zero value answers
+	// with no snapshot and no recent trials.
+	Learning LearningSources
 
 	// DecodeDecide, DecodeOutcomes and AssignedVariants default to
 	// wire.DecodeDecide, wire.DecodeOutcomes and the experiments formula;
