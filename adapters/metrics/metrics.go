@@ -4,6 +4,7 @@
 package metrics
 
 import (
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -48,6 +49,10 @@ type Metrics struct {
 	rulesetInfo *prometheus.GaugeVec
 	lastReload  prometheus.Gauge
 	handler     fasthttp.RequestHandler
+
+	// learning.go
+	refreshOnce sync.Once
+	refreshes   *prometheus.CounterVec
 }
 
 // New returns the metrics on a new registry, with the Go runtime and
