@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"sort"
 	"strings"
 	"time"
 
@@ -203,4 +204,34 @@ func (l *loader) variantLearning(n *yaml.Node, what string, learns bool) *bool {
 		return nil
 	}
 	return &b
+}
+
+// LearningOffers lists, sorted, the offers whose score reads propensity,
+// in the ruleset or in an experiment's variant: those whose statistics a
+// replica loads. Nil when the ruleset does not learn.
+func (r *Ruleset) LearningOffers() []string {
+	if r.Arbitration.Learning == nil {
+		return nil
+	}
+	set := map[string]bool{}
+	for _, o := range r.Offers {
+		if o.ReadsPropensity {
+			set[o.ID] = true
+		}
+	}
+	for _, x := range r.Experiments {
+		for _, v := range x.Variants {
+			for _, o := range v.Offers {
+				if o.ReadsPropensity {
+					set[o.ID] = true
+				}
+			}
+		}
+	}
+	out := make([]string, 0, len(set))
+	for id := range set {
+		out = append(out, id)
+	}
+	sort.Strings(out)
+	return out
 }

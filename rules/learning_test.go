@@ -123,3 +123,31 @@ func TestLearningInVersion(t *testing.T) {
 		t.Error("the prior does not change the version")
 	}
 }
+
+func TestLearningOffersAndTruthFiles(t *testing.T) {
+	rs := mustLoad(t, map[string]string{
+		"rules.yaml": learnProfile + "arbitration:\n  learning: {}\n",
+		"x.yaml":     "experiments:\n  - id: x\n    variants:\n      - {id: a, weight: 100, offers: {plain: {score: propensity}}}\n",
+		// a truth file of arbiter simulate beside the rules is not a rule file
+		"shop_truth.yaml": "offers: {margin: {default: 0.1}}\nvalue: cart.total\n",
+	})
+	if got := rs.LearningOffers(); len(got) != 2 || got[0] != "margin" || got[1] != "plain" {
+		t.Errorf("LearningOffers = %v", got)
+	}
+	for _, f := range rs.Files {
+		if f == "shop_truth.yaml" {
+			t.Error("the truth file is listed as a rule file")
+		}
+	}
+	if _, err := Compile([]File{{Path: "a_truth.yml", Data: []byte("x: 1")}}); err != ErrNoRuleFiles {
+		t.Errorf("only a truth file: %v", err)
+	}
+	if (&Ruleset{}).LearningOffers() != nil {
+		t.Error("a ruleset that does not learn has learning offers")
+	}
+	for path, want := range map[string]bool{"shop_truth.yaml": true, "a/b_truth.yml": true, "truth.yaml": false, "x_truth.json": false} {
+		if IsTruthFile(path) != want {
+			t.Errorf("IsTruthFile(%q) != %v", path, want)
+		}
+	}
+}

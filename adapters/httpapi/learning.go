@@ -117,7 +117,7 @@ func NewLearningView(rs *rules.Ruleset, st learning.Status, recent *learning.Rec
 		}
 		return m[offer]
 	}
-	for _, id := range learningOffers(rs) {
+	for _, id := range rs.LearningOffers() {
 		ov := LearningOfferView{OfferID: id, Cells: []LearningCellView{}}
 		seen := map[string]bool{}
 		names := append([]string{}, cells...)
@@ -147,36 +147,6 @@ func NewLearningView(rs *rules.Ruleset, st learning.Status, recent *learning.Rec
 	}
 	return v
 }
-
-// learningOffers lists the offers whose score reads propensity, in the
-// ruleset or in an experiment's variant, sorted.
-func learningOffers(rs *rules.Ruleset) []string {
-	set := map[string]bool{}
-	for _, o := range rs.Offers {
-		if o.ReadsPropensity {
-			set[o.ID] = true
-		}
-	}
-	for _, x := range rs.Experiments {
-		for _, v := range x.Variants {
-			for _, o := range v.Offers {
-				if o.ReadsPropensity {
-					set[o.ID] = true
-				}
-			}
-		}
-	}
-	out := make([]string, 0, len(set))
-	for id := range set {
-		out = append(out, id)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// LearningOffers lists the offers whose statistics a replica loads: those
-// whose score reads propensity, in the ruleset or in a variant.
-func LearningOffers(rs *rules.Ruleset) []string { return learningOffers(rs) }
 
 func contains(list []string, s string) bool {
 	for _, x := range list {

@@ -59,6 +59,7 @@ func commands() []command {
 		{"profiles get", "show a stored profile and how the schema reads it", cmdProfilesGet},
 		{"events tail", "follow decision and outcome events on NATS", cmdEventsTail},
 		{"experiments report", "per-variant conversion, revenue and uplift of an experiment", cmdExperimentsReport},
+		{"learning reset", "delete the learning statistics of offers (all when none is named)", cmdLearningReset},
 		{"simulate", "the learning loop in one process: static, learning and oracle strategies against a truth file", cmdSimulate},
 	}
 }
