@@ -36,18 +36,32 @@ type TrialObserver interface {
 // score, or keep false to leave the offer out (reason when).
 type ScoreOverride func(o *rules.Offer, discount float64, segments []string) (score float64, keep bool)
 
-// How a propensity was found, as explain shows it.
+// PropensitySource says how a propensity was found, as explain shows it.
+type PropensitySource uint8
+
+// The sources of a propensity.
 const (
-	// PropensityThompson: one draw from the posterior, seeded by the
-	// decision and offer ids (a real decision, method thompson).
-	PropensityThompson = "thompson"
-	// PropensityMean: the posterior mean (method mean, or a dry run).
-	PropensityMean = "mean"
 	// PropensityPrior: the prior mean, because the customer's variant
 	// turns learning off, the engine learns nothing (Options.Static, or no
 	// Options.Statistics), or the statistics were unavailable.
-	PropensityPrior = "prior"
+	PropensityPrior PropensitySource = iota
+	// PropensityMean: the posterior mean (method mean, or a dry run).
+	PropensityMean
+	// PropensityThompson: one draw from the posterior, seeded by the
+	// decision and offer ids (a real decision, method thompson).
+	PropensityThompson
 )
+
+// String is the source's name: prior, mean or thompson.
+func (p PropensitySource) String() string {
+	switch p {
+	case PropensityMean:
+		return "mean"
+	case PropensityThompson:
+		return "thompson"
+	}
+	return "prior"
+}
 
 // LearningUse is the propensity one offer's score read in a decision:
 // the cell, the posterior it came from (prior plus statistics; the prior
@@ -59,8 +73,7 @@ type LearningUse struct {
 	Cell        string
 	Alpha, Beta float64
 	Propensity  float64
-	// Source is PropensityThompson, PropensityMean or PropensityPrior.
-	Source string
+	Source PropensitySource
 }
 
 // learnState is a decision's learning: set up once segments and

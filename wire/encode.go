@@ -322,7 +322,7 @@ func appendExplainLearning(b []byte, u *engine.LearningUse) []byte {
 	b = append(b, `,"propensity":`...)
 	b = appendFloat(b, u.Propensity)
 	b = append(b, `,"source":`...)
-	b = appendString(b, u.Source)
+	b = appendString(b, u.Source.String())
 	return append(b, '}')
 }
 

@@ -70,7 +70,7 @@ func randDecision(r *rand.Rand) *engine.Decision {
 	}
 	for i := r.IntN(3); i > 0; i-- {
 		d.Learning = append(d.Learning, engine.LearningUse{OfferID: randString(r), Cell: randString(r), Alpha: randFloat(r),
-			Beta: randFloat(r), Propensity: r.Float64(), Source: randString(r)})
+			Beta: randFloat(r), Propensity: r.Float64(), Source: engine.PropensitySource(r.IntN(4))})
 	}
 	if r.IntN(3) == 0 {
 		d.Explain = &engine.Explain{}
@@ -86,7 +86,7 @@ func randDecision(r *rand.Rand) *engine.Decision {
 			}
 			if r.IntN(2) == 0 {
 				o.Learning = &engine.LearningUse{OfferID: o.ID, Cell: randString(r), Alpha: randFloat(r), Beta: randFloat(r),
-					Propensity: r.Float64(), Source: randString(r)}
+					Propensity: r.Float64(), Source: engine.PropensitySource(r.IntN(4))}
 			}
 			d.Explain.Offers = append(d.Explain.Offers, o)
 		}
@@ -191,7 +191,7 @@ func refOf(d *engine.Decision) *refDecision {
 		for _, o := range ex.Offers {
 			ro := refOfferExplain{ID: o.ID, Chosen: o.Chosen, Reason: o.Reason, Detail: o.Detail, Score: o.Score, Error: o.Error, Variant: o.Variant}
 			if u := o.Learning; u != nil {
-				ro.Learning = &refLearning{Cell: u.Cell, Alpha: u.Alpha, Beta: u.Beta, Propensity: u.Propensity, Source: u.Source}
+				ro.Learning = &refLearning{Cell: u.Cell, Alpha: u.Alpha, Beta: u.Beta, Propensity: u.Propensity, Source: u.Source.String()}
 			}
 			ref.Explain.Offers = append(ref.Explain.Offers, ro)
 		}
