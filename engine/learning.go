@@ -73,7 +73,7 @@ type LearningUse struct {
 	Cell        string
 	Alpha, Beta float64
 	Propensity  float64
-	Source PropensitySource
+	Source      PropensitySource
 }
 
 // learnState is a decision's learning: set up once segments and
