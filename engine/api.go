@@ -80,6 +80,9 @@ type Decision struct {
 	// when the ruleset does not learn).
 	Learning []LearningUse
 	Cell     string
+	// learnBuf holds Learning when it is short, so that learning costs
+	// the decision no allocation.
+	learnBuf [4]LearningUse
 
 	// What the decision event needs beyond the response.
 	Placement string

@@ -163,7 +163,7 @@ func (e *Engine) endLearning(s *scratch, d *Decision) {
 	}
 	d.Cell = s.learn.cell
 	if len(s.uses) > 0 {
-		d.Learning = append(make([]LearningUse, 0, len(s.uses)), s.uses...)
+		d.Learning = append(d.learnBuf[:0], s.uses...)
 	}
 }
 

@@ -124,9 +124,8 @@ func BenchmarkDecideLearning(b *testing.B) {
 	}
 }
 
-// Learning on costs no allocation per offer: on the example shop, a
-// decision with Thompson draws allocates at most one more time than with
-// learning off (the propensities the event records).
+// Learning on costs no allocation: on the example shop, a decision with
+// Thompson draws allocates as often as with learning off.
 func TestExampleLearningAllocations(t *testing.T) {
 	allocs := map[string]float64{}
 	for _, lb := range learnBenches(t) {
@@ -147,8 +146,8 @@ func TestExampleLearningAllocations(t *testing.T) {
 		})
 	}
 	t.Logf("allocations per decision: %v", allocs)
-	if allocs["thompson"] > allocs["off"]+1 {
-		t.Errorf("thompson allocates %v per decision, off %v: more than one more", allocs["thompson"], allocs["off"])
+	if allocs["thompson"] > allocs["off"] {
+		t.Errorf("thompson allocates %v per decision, off %v", allocs["thompson"], allocs["off"])
 	}
 }
 

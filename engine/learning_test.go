@@ -357,8 +357,8 @@ func TestScoreOverride(t *testing.T) {
 	}
 }
 
-// Learning on costs no allocation per offer: at most one more per
-// decision (the list of propensities the event records).
+// Learning on costs no allocation: the propensities the event records
+// are kept in the decision itself (up to four; more take one allocation).
 func TestLearningAllocations(t *testing.T) {
 	rs := load(t, map[string]string{"rules.yaml": learnRules})
 	p := profileOf(rs, "c-1", map[string]any{"ltv": 2000.0})
@@ -374,12 +374,14 @@ func TestLearningAllocations(t *testing.T) {
 			}
 		})
 	}
+	// statistics under which learning chooses what static does, so that
+	// the actions (and what they allocate) are the same
 	st := &stats{}
-	st.set("deep", "vip", 100, 10)
+	st.set("small", "vip", 1000, 300)
 	static := measure(Options{Statistics: st, Static: true})
 	learn := measure(Options{Statistics: st})
-	if learn > static+1 {
-		t.Errorf("learning allocates %v per decision, static %v: more than one more", learn, static)
+	if learn > static {
+		t.Errorf("learning allocates %v per decision, static %v", learn, static)
 	}
 	t.Logf("allocations per decision: static %v, learning %v (3 offers read propensity)", static, learn)
 }

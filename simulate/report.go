@@ -14,14 +14,15 @@ func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d decisions, %d customers, seed %d, successes counted %d decisions after their trial\n\n",
 		r.Decisions, r.Customers, r.Seed, r.Delay)
-	fmt.Fprintf(&b, "%-9s %9s %9s %12s %9s %12s   %9s %12s\n", "strategy", "decisions", "successes", "value", "value/dec", "regret", "last 20%:", "")
-	fmt.Fprintf(&b, "%-9s %9s %9s %12s %9s %12s   %9s %12s\n", "", "", "", "", "", "", "value/dec", "regret")
+	fmt.Fprintf(&b, "%-9s %-61s %s\n", "", "whole run", "last 20%")
+	fmt.Fprintf(&b, "%-9s %9s %9s %12s %14s %12s %14s %12s\n", "strategy", "decisions", "successes", "value", "value/decision", "regret",
+		"value/decision", "regret")
 	for _, name := range Strategies() {
 		s := r.Strategies[name]
 		if s == nil {
 			continue
 		}
-		fmt.Fprintf(&b, "%-9s %9d %9d %12.2f %9.2f %12.2f   %9.2f %12.2f\n", name, s.Decisions, s.Successes, s.Value,
+		fmt.Fprintf(&b, "%-9s %9d %9d %12.2f %14.2f %12.2f %14.2f %12.2f\n", name, s.Decisions, s.Successes, s.Value,
 			s.ValuePerDecision, s.Regret, s.LastValuePerDecision, s.LastRegret)
 	}
 	l, o, st := r.Strategies[Learning], r.Strategies[Oracle], r.Strategies[Static]
