@@ -5,6 +5,8 @@
 // ProfileSource it is given (or from the caller), caps and budgets go
 // through the Ledger, and time comes from the request. It knows nothing of
 // JSON or events: package wire writes its decisions and their events.
+// When the rules learn, scores read propensities from the Statistics
+// snapshot it is given (learning.go), again without I/O.
 package engine
 
 import (

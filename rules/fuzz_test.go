@@ -22,6 +22,7 @@ func FuzzCompile(f *testing.F) {
 		"experiments: [{id: e, variants: [{id: v, weight: 100, offers: {o: {disabled: true}}}]}]",
 		"segments:\n  - id: s\n    when: |\n      cart.total >\n",
 		"tests: [{name: t, profile: {a: 2026-01-01T00:00:00Z}, expect: {actions: []}}]",
+		"offers: [{id: a, kind: action, score: 'propensity * (cart.total - discount)'}]\narbitration: {learning: {by: [a], prior: {alpha: 1, beta: 19}, half_life: 14d}}",
 	}
 	_ = filepath.WalkDir("testdata/errors", func(p string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && filepath.Ext(p) == ".yaml" {

@@ -61,7 +61,7 @@ func TestParseTruthErrors(t *testing.T) {
 		{"offers: {}\nvalue: propensity\n", "t.yaml:2:8: `propensity` needs learning"},
 		{"offers: {}\n", "t.yaml:1:1: the truth has no value"},
 		{"value: 1\ndelay: -3\nextra: 1\n", "t.yaml:1:1: the truth has no offers"},
-		{"value: 1\noffers: {}\ndelay: -3\n", "t.yaml:3:8: delay must be 0 or more decisions, got \"-3\""},
+		{"value: 1\noffers: {}\ndelay: -3\n", "t.yaml:3:8: delay must be 0 to 1000000000 decisions, got \"-3\""},
 		{"value: 1\noffers: {}\ndelya: 3\n", "t.yaml:3:1: unknown key `delya` (known: offers, value, delay) (did you mean `delay`?)"},
 		{"", "t.yaml:1:1: the truth file is empty"},
 		{"- a\n", "t.yaml:1:1: a truth file is a mapping, got a list"},

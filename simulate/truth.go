@@ -14,6 +14,9 @@ import (
 	"github.com/arbiterhq/arbiter/rules"
 )
 
+// MaxDelay bounds a truth file's delay, in decisions.
+const MaxDelay = 1_000_000_000
+
 // Truth is what the simulation holds true and the rules do not know: each
 // offer's reward probability per segment, what a success is worth, and
 // how late outcomes arrive.
@@ -150,8 +153,8 @@ func ParseTruth(rs *rules.Ruleset, file string, data []byte) (*Truth, error) {
 			valueNode = v
 		case "delay":
 			n, err := strconv.Atoi(v.Value)
-			if v.Kind != yaml.ScalarNode || err != nil || n < 0 {
-				p.errf(v, "write a whole number of decisions, like 200", "delay must be 0 or more decisions, got %s", kind(v))
+			if v.Kind != yaml.ScalarNode || err != nil || n < 0 || n > MaxDelay {
+				p.errf(v, "write a whole number of decisions, like 200", "delay must be 0 to %d decisions, got %s", MaxDelay, kind(v))
 				continue
 			}
 			t.Delay = n
