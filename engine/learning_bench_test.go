@@ -146,7 +146,7 @@ func TestExampleLearningAllocations(t *testing.T) {
 		})
 	}
 	t.Logf("allocations per decision: %v", allocs)
-	if allocs["thompson"] > allocs["off"] {
+	if !raceEnabled && allocs["thompson"] > allocs["off"] {
 		t.Errorf("thompson allocates %v per decision, off %v", allocs["thompson"], allocs["off"])
 	}
 }

@@ -380,7 +380,7 @@ func TestLearningAllocations(t *testing.T) {
 	st.set("small", "vip", 1000, 300)
 	static := measure(Options{Statistics: st, Static: true})
 	learn := measure(Options{Statistics: st})
-	if learn > static {
+	if !raceEnabled && learn > static {
 		t.Errorf("learning allocates %v per decision, static %v", learn, static)
 	}
 	t.Logf("allocations per decision: static %v, learning %v (3 offers read propensity)", static, learn)
