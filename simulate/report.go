@@ -41,9 +41,38 @@ func (r *Report) WriteText(w io.Writer) error {
 }
 
 // WriteJSON writes the report as one JSON object, {"strategies": {"static":
-// {...}, "learning": {...}, "oracle": {...}}}.
+// {...}, "learning": {...}, "oracle": {...}}}, indented.
 func (r *Report) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(r)
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+// MarshalJSON writes the strategies in the order they are reported
+// (static, learning, oracle) rather than sorted.
+func (r *Report) MarshalJSON() ([]byte, error) {
+	b := []byte(`{"strategies":{`)
+	n := 0
+	for _, name := range Strategies() {
+		st, ok := r.Strategies[name]
+		if !ok {
+			continue
+		}
+		v, err := json.Marshal(st)
+		if err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			b = append(b, ',')
+		}
+		n++
+		b = append(b, '"')
+		b = append(b, name...)
+		b = append(b, `":`...)
+		b = append(b, v...)
+	}
+	return append(b, "}}"...), nil
 }
