@@ -152,6 +152,9 @@ func (s *scratch) end() {
 	s.sorter.items = nil
 	s.sorter.weights = nil
 	s.currency = ""
+	clear(s.uses)
+	s.uses = s.uses[:0]
+	s.learn = learnState{}
 }
 
 func (s *scratch) matchedSegment(id string) bool {
