@@ -407,14 +407,16 @@ func (e *Engine) arbitrate(ctx context.Context, s *scratch, rs *rules.Ruleset, r
 	case !capped && !recording:
 		res = pl.walkInto(res, local)
 	case e.opts.Ledger == nil || ctx.Err() != nil:
-		if capped || e.opts.Ledger != nil { // without a ledger, there is nothing to record trials in
+		if capped { // an unrecorded trial degrades nothing: the grant stands
 			d.Degraded = append(d.Degraded, DegradedLedger)
 		}
 		res = pl.walkInto(res, local)
 	default:
 		got, err := e.opts.Ledger.Reserve(ctx, pl)
 		if err != nil || len(got) != len(pl.Items) {
-			d.Degraded = append(d.Degraded, DegradedLedger)
+			if capped { // an unrecorded trial degrades nothing: the grant stands
+				d.Degraded = append(d.Degraded, DegradedLedger)
+			}
 			res = pl.walkInto(res, local)
 		} else {
 			copy(res, got)

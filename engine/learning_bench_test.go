@@ -64,6 +64,14 @@ func exampleStats(rs *rules.Ruleset) Statistics {
 	return learning.NewSnapshot(counts, testNow, rs.Arbitration.Learning.HalfLife)
 }
 
+// grantLedger grants every item: the benchmarks measure the decision, not
+// a ledger (the same for every variant).
+type grantLedger struct{}
+
+func (grantLedger) Reserve(_ context.Context, p *Plan) ([]Result, error) {
+	return p.Walk(func(int) Result { return Granted }), nil
+}
+
 type learnBench struct {
 	name string
 	rs   *rules.Ruleset
@@ -83,7 +91,7 @@ func learnBenches(tb testing.TB) []learnBench {
 }
 
 func (lb learnBench) run(b *testing.B) {
-	eng := New(Options{Ledger: NewMemoryLedger(), Statistics: lb.o.Statistics, Static: lb.o.Static})
+	eng := New(Options{Ledger: grantLedger{}, Statistics: lb.o.Statistics, Static: lb.o.Static})
 	p := benchProfile(lb.rs)
 	c := cart("USD", "SHOE-1", "shoes", 60.25, 2, "SOCK-3", "accessories", 4.50, 1, "TEE-9", "apparel", 25.0, 1)
 	ctx := context.Background()
@@ -129,7 +137,7 @@ func BenchmarkDecideLearning(b *testing.B) {
 func TestExampleLearningAllocations(t *testing.T) {
 	allocs := map[string]float64{}
 	for _, lb := range learnBenches(t) {
-		eng := New(Options{Ledger: NewMemoryLedger(), Statistics: lb.o.Statistics, Static: lb.o.Static})
+		eng := New(Options{Ledger: grantLedger{}, Statistics: lb.o.Statistics, Static: lb.o.Static})
 		p := benchProfile(lb.rs)
 		c := cart("USD", "SHOE-1", "shoes", 60.25, 2, "SOCK-3", "accessories", 4.50, 1, "TEE-9", "apparel", 25.0, 1)
 		ctx := context.Background()
@@ -169,7 +177,7 @@ func BenchmarkDecideLearningRatio(b *testing.B) {
 	}
 	var rs []runner
 	for _, lb := range benches {
-		rs = append(rs, runner{New(Options{Ledger: NewMemoryLedger(), Statistics: lb.o.Statistics, Static: lb.o.Static}), benchProfile(lb.rs), lb})
+		rs = append(rs, runner{New(Options{Ledger: grantLedger{}, Statistics: lb.o.Statistics, Static: lb.o.Static}), benchProfile(lb.rs), lb})
 	}
 	c := cart("USD", "SHOE-1", "shoes", 60.25, 2, "SOCK-3", "accessories", 4.50, 1, "TEE-9", "apparel", 25.0, 1)
 	ids := make([]string, 500)

@@ -14,10 +14,17 @@ import (
 	"github.com/arbiterhq/arbiter/rules"
 )
 
+// grantAll is a ledger that grants everything and keeps no statistics.
+type grantAll struct{}
+
+func (grantAll) Reserve(_ context.Context, p *engine.Plan) ([]engine.Result, error) {
+	return p.Walk(func(int) engine.Result { return engine.Granted }), nil
+}
+
 // statsLedger is a ledger that keeps learning statistics, as both ledgers
-// do once they implement learning.Source.
+// (adapters/ledger, memledger) do: it implements learning.Source.
 type statsLedger struct {
-	*engine.MemoryLedger
+	grantAll
 	mu    sync.Mutex
 	asked [][]string
 }
@@ -51,7 +58,7 @@ func compileRules(t *testing.T, src string) *rules.Ruleset {
 func TestStartLearning(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	rs := compileRules(t, "offers:\n  - {id: a, kind: action, score: propensity}\n  - {id: b, kind: action}\narbitration:\n  learning: {prior: {alpha: 1, beta: 1}}\n")
-	led := &statsLedger{MemoryLedger: engine.NewMemoryLedger()}
+	led := &statsLedger{}
 	w := startLearning(led, rs, metrics.New(), log)
 	defer w.stopLearning()
 	st := w.statistics()
@@ -83,7 +90,7 @@ func TestStartLearning(t *testing.T) {
 	}
 
 	// a ledger without statistics: no engine statistics (the prior), no refresher
-	plain := startLearning(engine.NewMemoryLedger(), rs, metrics.New(), log)
+	plain := startLearning(grantAll{}, rs, metrics.New(), log)
 	defer plain.stopLearning()
 	if plain.statistics() != nil || plain.sources().Status != nil {
 		t.Error("a ledger without statistics has a refresher")
