@@ -151,3 +151,17 @@ func TestLearningOffersAndTruthFiles(t *testing.T) {
 		}
 	}
 }
+
+// Every key of arbitration.learning has its one-line description, for the
+// JSON Schema of the rule files.
+func TestLearningKeysDocumented(t *testing.T) {
+	keys := append(append([]string{"learning", "variant.learning"}, learningKeys...), priorKeys...)
+	for _, k := range keys {
+		if learningKeyDocs[k] == "" {
+			t.Errorf("no description of %q", k)
+		}
+	}
+	if len(learningKeyDocs) != len(keys) {
+		t.Errorf("%d descriptions for %d keys", len(learningKeyDocs), len(keys))
+	}
+}
