@@ -12,6 +12,8 @@ package engine
 import (
 	"context"
 	"time"
+
+	"github.com/arbiterhq/arbiter/rules"
 )
 
 // Item is one cart line. Price is in minor units of the cart's currency.
@@ -87,6 +89,11 @@ type Decision struct {
 	learnBuf [4]LearningUse
 
 	// What the decision event needs beyond the response.
+	// Profile is the profile the decision read (shared, not to be
+	// changed), and Recorded the fields of it that the event records
+	// (rules.Ruleset.RecordedFields).
+	Profile   *Profile
+	Recorded  []rules.Field
 	Placement string
 	Channel   string
 	Currency  string
@@ -128,6 +135,7 @@ type ItemAmount struct {
 type Assignment struct {
 	ID      string // the experiment
 	Variant string
+	Layer   string // the experiment's layer; "" for none
 }
 
 // Degraded parts of a decision.
@@ -206,6 +214,10 @@ type Plan struct {
 	// Guardrail bounds the sum of the granted discounts, in minor units.
 	Guardrail int64
 	Items     []PlanItem
+	// BudgetCurrency is the currency budgets are kept in: the ruleset's
+	// currency, or without one the cart's (Currency). Ledgers count each
+	// item's Spend against its Budget under this currency (BudgetOf).
+	BudgetCurrency string
 }
 
 // PlanItem is one candidate offer of a Plan.
@@ -214,7 +226,7 @@ type PlanItem struct {
 	Group    string // "": none
 	Amount   int64  // the discount, in minor units of Plan.Currency
 	Fallback bool   // considered only when the main pass granted nothing
-	// Caps, converted: Budget in minor units of Plan.Currency.
+	// Caps, converted: Budget in minor units of Plan.BudgetCurrency.
 	PerCustomer int
 	Window      time.Duration
 	Total       int64
@@ -225,6 +237,22 @@ type PlanItem struct {
 	// decisions that are not dry runs, when the ruleset learns.
 	Record bool
 	Cell   string
+	// Spend is what a grant counts against Budget: Amount in minor units of
+	// Plan.BudgetCurrency, converted at grant time and rounded up (Amount
+	// itself when BudgetCurrency is the cart's). Set for every item whose
+	// amount can be converted, and always for items with a Budget.
+	Spend int64
+}
+
+// BudgetOf returns what item i counts against its budget and the
+// currency the budget is kept in: Spend in BudgetCurrency, or, for a plan
+// that names no BudgetCurrency (one built by hand), Amount in Currency.
+func (p *Plan) BudgetOf(i int) (spend int64, currency string) {
+	it := &p.Items[i]
+	if p.BudgetCurrency == "" {
+		return it.Amount, p.Currency
+	}
+	return it.Spend, p.BudgetCurrency
 }
 
 // Capped reports whether the item needs a reservation.

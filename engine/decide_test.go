@@ -421,7 +421,7 @@ offers:
 	runDecide(t, decideCase{rules: r, id: deep, attrs: vip, req: Request{Cart: c}, actions: "vip_10", total: "15.00",
 		reasons: map[string]string{"ship": ReasonExperiment},
 		check: func(t *testing.T, d *Decision) {
-			if len(d.Experiments) != 2 || d.Experiments[0] != (Assignment{"depth", "deep"}) || d.Experiments[1] != (Assignment{"second", "only"}) {
+			if len(d.Experiments) != 2 || d.Experiments[0] != (Assignment{ID: "depth", Variant: "deep"}) || d.Experiments[1] != (Assignment{ID: "second", Variant: "only"}) {
 				t.Errorf("experiments %v", d.Experiments)
 			}
 			if d.Explain.Offers[1].Variant != "depth/deep" || d.Actions[0].Title != "15% off" {

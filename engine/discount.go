@@ -92,6 +92,20 @@ type discountInput struct {
 	Percent float64 // the percent type's percent (constant or expression)
 	Amount  float64 // the amount type's amount, major units
 	Exp     int8
+	// Conv converts the money numbers to the cart's currency (currency.go);
+	// nil: they are in it. AmountBy is the amount's per-currency values
+	// (for a constant amount written per currency).
+	Conv     *moneyConv
+	AmountBy rules.PerCurrency
+}
+
+// minor is a money number of the discount (v, per-currency values by) in
+// minor units of the cart's currency; ok as ToMinor.
+func (in *discountInput) minor(v float64, by rules.PerCurrency) (int64, bool) {
+	if in.Conv == nil {
+		return ToMinor(v, in.Exp)
+	}
+	return in.Conv.minor(v, by)
 }
 
 // discountOutput is a computed discount. Weights holds, per cart line, the
@@ -134,16 +148,18 @@ func computeDiscount(in *discountInput, weights []int64, sorter *lineSorter) dis
 		out.Micro, out.HasPercent = toMicroPercent(in.Percent), true
 		out.Amount = percentOf(subtotal, out.Micro)
 		if d.MaxAmount > 0 {
-			if m, ok := ToMinor(d.MaxAmount, in.Exp); ok && m < out.Amount {
+			if m, ok := in.minor(d.MaxAmount, d.MaxAmountBy); ok && m < out.Amount {
 				out.Amount = m
+			} else if !ok && in.Conv != nil && !in.Conv.can(d.MaxAmountBy) {
+				out.Amount = 0 // no cap in the cart's currency: never uncapped (the engine says `currency` first)
 			}
 		}
 	case rules.DiscountAmount:
-		out.Amount = clampAmount(in.Amount, in.Exp, subtotal)
+		out.Amount = in.clampAmount(in.Amount, in.AmountBy, subtotal)
 	case rules.DiscountTiers:
 		tier := -1
 		for k := range d.Tiers {
-			m, ok := ToMinor(d.Tiers[k].MinTotal, in.Exp)
+			m, ok := in.minor(d.Tiers[k].MinTotal, d.Tiers[k].MinTotalBy)
 			if ok && subtotal >= m && subtotal > 0 {
 				tier = k
 			}
@@ -154,7 +170,7 @@ func computeDiscount(in *discountInput, weights []int64, sorter *lineSorter) dis
 				out.Micro, out.HasPercent = toMicroPercent(t.Percent), true
 				out.Amount = percentOf(subtotal, out.Micro)
 			} else {
-				out.Amount = clampAmount(t.Amount, in.Exp, subtotal)
+				out.Amount = in.clampAmount(t.Amount, t.AmountBy, subtotal)
 			}
 		}
 	case rules.DiscountBuyXGetY:
@@ -167,13 +183,21 @@ func computeDiscount(in *discountInput, weights []int64, sorter *lineSorter) dis
 	return out
 }
 
-// clampAmount converts a fixed amount to minor units, clamped to
-// 0..subtotal (NaN is 0).
-func clampAmount(major float64, exp int8, subtotal int64) int64 {
+// clampAmount converts a fixed amount (major, per-currency values by) to
+// minor units of the cart's currency, clamped to 0..subtotal (NaN is 0).
+func (in *discountInput) clampAmount(major float64, by rules.PerCurrency, subtotal int64) int64 {
+	if in.Conv != nil {
+		if !in.Conv.can(by) {
+			return 0 // no value in the cart's currency (the engine says `currency` first)
+		}
+		if v, ok := by[in.Conv.cart]; ok && !in.Conv.same() {
+			major = v
+		}
+	}
 	if !(major > 0) {
 		return 0
 	}
-	m, ok := ToMinor(major, exp)
+	m, ok := in.minor(major, by)
 	if !ok || m > subtotal {
 		return subtotal
 	}

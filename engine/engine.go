@@ -117,6 +117,8 @@ func (e *Engine) Decide(ctx context.Context, rs *rules.Ruleset, p *Profile, req 
 		Currency:    req.Cart.Currency,
 		CartTotal:   Money{Minor: s.cartTotal, Exp: s.exp},
 		Now:         req.Now,
+		Profile:     p,
+		Recorded:    rs.RecordedFields(),
 	}
 	if profileDegraded {
 		d.Degraded = append(d.Degraded, DegradedProfile)
@@ -173,10 +175,12 @@ func (e *Engine) matchSegments(s *scratch, rs *rules.Ruleset) {
 }
 
 // assignExperiments enrolls an identified customer who is not in the
-// holdout: bucket under traffic, then the `when` condition.
+// holdout: the formula (assignment: bucket under traffic, or the layer's
+// range), then the `when` condition; a customer in the range of a layered
+// experiment whose `when` is false is in no experiment of that layer.
 func (e *Engine) assignExperiments(s *scratch, rs *rules.Ruleset, id string, out []Assignment) []Assignment {
 	for xi, x := range rs.Experiments {
-		k := variantFor(x, Bucket(salt(x), id))
+		k := assignment(x, id)
 		if k < 0 {
 			continue
 		}
@@ -191,7 +195,7 @@ func (e *Engine) assignExperiments(s *scratch, rs *rules.Ruleset, id string, out
 			}
 		}
 		v := &x.Variants[k]
-		out = append(out, Assignment{ID: x.ID, Variant: v.ID})
+		out = append(out, Assignment{ID: x.ID, Variant: v.ID, Layer: x.Layer})
 		s.variantLearning(x, v)
 		for idx, o := range v.Offers {
 			if idx >= 0 && idx < len(s.over) && s.over[idx].offer == nil {
@@ -241,6 +245,9 @@ func (e *Engine) checkOffers(s *scratch, rs *rules.Ruleset, req *Request, holdou
 func (e *Engine) evalOffer(s *scratch, rs *rules.Ruleset, req *Request, c *cand, o *rules.Offer) bool {
 	fail := func(x *rules.Expr, err error) bool {
 		c.reason = ReasonError
+		if errors.Is(err, exprenv.ErrNoRate) {
+			c.reason = ReasonCurrency // cart.total_base without a rate
+		}
 		c.err = exprError(x, err)
 		e.ruleError(o.ID)
 		return false
@@ -256,7 +263,15 @@ func (e *Engine) evalOffer(s *scratch, rs *rules.Ruleset, req *Request, c *cand,
 		}
 	}
 	if d := o.Discount; d != nil {
-		in := discountInput{D: d, Items: s.items, Exp: s.exp}
+		if what, ok := s.conv.moneyNeeds(d); !ok {
+			c.reason = ReasonCurrency
+			c.detail = s.conv.noRateDetail(what)
+			return false
+		}
+		in := discountInput{D: d, Items: s.items, Exp: s.exp, Conv: &s.conv}
+		if d.Amount.Expr == nil {
+			in.AmountBy = d.AmountBy
+		}
 		if d.Items != nil && d.Type != rules.DiscountFreeShipping {
 			s.match = s.match[:0]
 			for j := range s.items {
@@ -296,6 +311,13 @@ func (e *Engine) evalOffer(s *scratch, rs *rules.Ruleset, req *Request, c *cand,
 			c.detail = "the discount would be worth nothing on this cart"
 			return false
 		}
+		spend, ok := s.conv.spend(out.Amount)
+		if !ok && o.Caps.Budget > 0 {
+			c.reason = ReasonCurrency
+			c.detail = "the rules have no rate for " + s.conv.cart + ": a grant cannot be counted against the budget in " + s.conv.base + ": add " + s.conv.cart + " to `rates`"
+			return false
+		}
+		c.spend = spend
 		c.hasDiscount = true
 		c.amount = out.Amount
 		c.micro, c.hasPercent = out.Micro, out.HasPercent
@@ -368,6 +390,7 @@ func (e *Engine) arbitrate(ctx context.Context, s *scratch, rs *rules.Ruleset, r
 		Guardrail:  guardrailOf(s.cartTotal, rs.Arbitration.MaxDiscountPercent),
 		Items:      pl.Items[:0],
 	}
+	pl.BudgetCurrency = s.conv.budgetCurrency() // the ruleset's currency, else the cart's (currency.go)
 	capped, recording := false, false
 	for _, i := range s.order {
 		c := &s.cands[i]
@@ -376,6 +399,7 @@ func (e *Engine) arbitrate(ctx context.Context, s *scratch, rs *rules.Ruleset, r
 			OfferID:     o.ID,
 			Group:       o.Group,
 			Amount:      c.amount,
+			Spend:       c.spend,
 			Fallback:    o.Fallback,
 			PerCustomer: o.Caps.PerCustomer,
 			Window:      o.Caps.Window,
@@ -386,7 +410,7 @@ func (e *Engine) arbitrate(ctx context.Context, s *scratch, rs *rules.Ruleset, r
 			recording = true
 		}
 		if o.Caps.Budget > 0 {
-			b, ok := ToMinor(o.Caps.Budget, s.exp)
+			b, ok := ToMinor(o.Caps.Budget, s.conv.budgetExp())
 			switch {
 			case !ok:
 				b = 1 << 53 // too large to count in minor units: a budget never reached

@@ -1,6 +1,9 @@
 package engine
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+
 	"github.com/arbiterhq/arbiter/rules"
 )
 
@@ -10,25 +13,24 @@ const Buckets = 10000
 // HoldoutSalt is the salt of the holdout's bucket.
 const HoldoutSalt = "holdout"
 
-// Bucket returns FNV-1a-64(salt + "/" + customerID) mod 10000: the
-// customer's bucket under salt, the same in every process and language.
+// Bucket returns H(salt + "/" + customerID) mod 10000: the customer's
+// bucket under salt, the same in every process, language and warehouse. H
+// is the first 8 bytes of the SHA-256 of the UTF-8 string, read as a
+// big-endian unsigned 64-bit integer (SPEC.md "Experiments"). It allocates
+// nothing for a salt and an id of up to 250 bytes together.
 func Bucket(salt, customerID string) int {
-	const (
-		offset64 = 14695981039346656037
-		prime64  = 1099511628211
-	)
-	h := uint64(offset64)
-	for i := 0; i < len(salt); i++ {
-		h ^= uint64(salt[i])
-		h *= prime64
+	var buf [252]byte
+	var p []byte
+	if n := len(salt) + 1 + len(customerID); n <= len(buf) {
+		p = buf[:0]
+	} else {
+		p = make([]byte, 0, n)
 	}
-	h ^= uint64('/')
-	h *= prime64
-	for i := 0; i < len(customerID); i++ {
-		h ^= uint64(customerID[i])
-		h *= prime64
-	}
-	return int(h % Buckets)
+	p = append(p, salt...)
+	p = append(p, '/')
+	p = append(p, customerID...)
+	sum := sha256.Sum256(p)
+	return int(binary.BigEndian.Uint64(sum[:8]) % Buckets)
 }
 
 // basisPoints converts a percent (0..100, up to two decimals: 12.5 or
@@ -68,21 +70,7 @@ func variantFor(x *rules.Experiment, b int) int {
 	if int64(b) >= t || len(x.Variants) == 0 {
 		return -1
 	}
-	var sum int64
-	for _, v := range x.Variants {
-		sum += weightUnits(v.Weight)
-	}
-	if sum <= 0 {
-		return -1
-	}
-	var cum int64
-	for k, v := range x.Variants {
-		cum += weightUnits(v.Weight)
-		if int64(b)*sum < t*cum {
-			return k
-		}
-	}
-	return -1
+	return splitVariant(x, int64(b), t)
 }
 
 // weightUnits is a variant weight in hundredths, rounded half up.
@@ -105,19 +93,63 @@ func salt(x *rules.Experiment) string {
 	return x.ID
 }
 
+// assignment returns the index of the variant of x that customerID is
+// assigned to by the formula, or -1: before the experiment's `when`, which
+// the caller evaluates. Without a layer: the bucket of the experiment's
+// salt under traffic (variantFor). In a layer: the customer's layer bucket,
+// H(layer + "/" + id) mod 10000, must fall in the experiment's range, and
+// the variant is the first k with b × W < 10000 × C_k for b the bucket of
+// the experiment's salt. A stopped experiment assigns no one.
+func assignment(x *rules.Experiment, customerID string) int {
+	if x.Status == rules.ExperimentStopped || len(x.Variants) == 0 {
+		return -1
+	}
+	if x.Layer == "" {
+		return variantFor(x, Bucket(salt(x), customerID))
+	}
+	if lb := Bucket(x.Layer, customerID); lb < x.From || lb > x.To {
+		return -1
+	}
+	return splitVariant(x, int64(Bucket(salt(x), customerID)), Buckets)
+}
+
+// splitVariant returns the first variant k of x with b × W < t × C_k (W
+// the sum of the weights in hundredths, C_k the sum up to k), or -1.
+func splitVariant(x *rules.Experiment, b, t int64) int {
+	var sum int64
+	for _, v := range x.Variants {
+		sum += weightUnits(v.Weight)
+	}
+	if sum <= 0 {
+		return -1
+	}
+	var cum int64
+	for k, v := range x.Variants {
+		cum += weightUnits(v.Weight)
+		if b*sum < t*cum {
+			return k
+		}
+	}
+	return -1
+}
+
+// InHoldout reports whether customerID is in rs's holdout: H("holdout/" +
+// id) mod 10000 < holdout × 100. Anonymous customers never are.
+func InHoldout(rs *rules.Ruleset, customerID string) bool { return inHoldout(rs, customerID) }
+
 // AssignedVariants returns the variants the formula assigns customerID to,
-// in the ruleset's experiment order: traffic and weights only, the `when`
-// condition NOT evaluated. It is what an outcome arriving without its
-// decision can recompute. Anonymous customers and customers in the holdout
-// get none. The result is never nil.
+// in the ruleset's experiment order: buckets, layers, traffic and weights
+// only, the `when` condition NOT evaluated. It is what an outcome arriving
+// without its decision can recompute. Anonymous customers and customers in
+// the holdout get none. The result is never nil.
 func AssignedVariants(rs *rules.Ruleset, customerID string) []Assignment {
 	out := []Assignment{}
 	if rs == nil || customerID == "" || inHoldout(rs, customerID) {
 		return out
 	}
 	for _, x := range rs.Experiments {
-		if k := variantFor(x, Bucket(salt(x), customerID)); k >= 0 {
-			out = append(out, Assignment{ID: x.ID, Variant: x.Variants[k].ID})
+		if k := assignment(x, customerID); k >= 0 {
+			out = append(out, Assignment{ID: x.ID, Variant: x.Variants[k].ID, Layer: x.Layer})
 		}
 	}
 	return out

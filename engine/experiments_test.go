@@ -1,19 +1,21 @@
 package engine
 
 import (
-	"hash/fnv"
+	"crypto/sha256"
+	"encoding/binary"
 	"math"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/arbiterhq/arbiter/rules"
 )
 
-// refBucket is the spec's formula, written with the standard library.
+// refBucket is the spec's formula, written with the standard library:
+// the first 8 bytes of SHA-256(salt + "/" + id), big-endian, mod 10000.
 func refBucket(salt, id string) int {
-	h := fnv.New64a()
-	h.Write([]byte(salt + "/" + id))
-	return int(h.Sum64() % 10000)
+	sum := sha256.Sum256([]byte(salt + "/" + id))
+	return int(binary.BigEndian.Uint64(sum[:8]) % 10000)
 }
 
 func TestBucketIsTheFormula(t *testing.T) {
@@ -25,6 +27,43 @@ func TestBucketIsTheFormula(t *testing.T) {
 	}
 	if got, want := Bucket("", ""), refBucket("", ""); got != want {
 		t.Fatalf("empty: %d, want %d", got, want)
+	}
+	long := strings.Repeat("é", 200) // past the stack buffer: the same formula
+	if got, want := Bucket(long, "c-1"), refBucket(long, "c-1"); got != want {
+		t.Fatalf("long salt: %d, want %d", got, want)
+	}
+	// Values computed independently (Python's hashlib:
+	// int.from_bytes(sha256(b"holdout/c-000001").digest()[:8], "big") % 10000),
+	// which docs/experiments.md quotes for checking a warehouse's SQL.
+	for _, c := range []struct {
+		salt, id string
+		h        uint64
+		want     int
+	}{
+		{"holdout", "c-000001", 13909941829867406573, 6573},
+		{"holdout", "c-000170", 5198186303759476790, 6790},
+		{"discount-depth-2026", "c-vip-ada", 14252124713097539166, 9166},
+		{"checkout_pricing", "c-1042", 1570997445369968866, 8866},
+		{"", "", 9970647085271426115, 6115},
+	} {
+		if got := Bucket(c.salt, c.id); got != c.want || c.h%Buckets != uint64(c.want) {
+			t.Errorf("Bucket(%q, %q) = %d, want %d", c.salt, c.id, got, c.want)
+		}
+	}
+}
+
+func BenchmarkBucket(b *testing.B) {
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		n += Bucket("discount-depth-2026", "c-000123")
+	}
+	_ = n
+}
+
+func TestBucketAllocatesNothing(t *testing.T) {
+	if n := testing.AllocsPerRun(100, func() { _ = Bucket("discount-depth-2026", "c-000123") }); n != 0 {
+		t.Errorf("Bucket allocates %v times, want 0", n)
 	}
 }
 

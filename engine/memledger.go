@@ -10,7 +10,8 @@ import (
 // mutex), for one process only (rule tests, offline decisions, the demo
 // without Redis, tests). Per-customer caps count grants in a rolling window
 // ending at Plan.Now; total caps count grants; budgets add up the granted
-// discount money per offer and currency.
+// discount money per offer and budget currency (Plan.BudgetOf: each grant's
+// Spend in Plan.BudgetCurrency).
 type MemoryLedger struct {
 	mu     sync.Mutex
 	grants map[custKey][]time.Time // per customer and offer, grant times
@@ -56,8 +57,9 @@ func (l *MemoryLedger) Reserve(ctx context.Context, p *Plan) ([]Result, error) {
 		if it.Total > 0 && l.totals[it.OfferID] >= it.Total {
 			return SkippedCapTotal
 		}
-		bk := budgetKey{it.OfferID, p.Currency}
-		if it.Budget > 0 && l.spent[bk]+it.Amount > it.Budget {
+		spend, cur := p.BudgetOf(i)
+		bk := budgetKey{it.OfferID, cur}
+		if it.Budget > 0 && l.spent[bk]+spend > it.Budget {
 			return SkippedBudget
 		}
 		if p.DryRun {
@@ -70,7 +72,7 @@ func (l *MemoryLedger) Reserve(ctx context.Context, p *Plan) ([]Result, error) {
 			l.totals[it.OfferID]++
 		}
 		if it.Budget > 0 {
-			l.spent[bk] += it.Amount
+			l.spent[bk] += spend
 		}
 		return Granted
 	}), nil
@@ -108,8 +110,8 @@ func (l *MemoryLedger) count(ck custKey, window time.Duration, now time.Time, pr
 	return n
 }
 
-// Spent returns the budget money granted for offerID in currency, in
-// minor units.
+// Spent returns the budget money granted for offerID, counted in currency
+// (the plans' BudgetCurrency), in minor units.
 func (l *MemoryLedger) Spent(offerID, currency string) int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -4,6 +4,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/arbiterhq/arbiter/currency"
 )
 
 // Money is an exact amount in minor units of a currency whose exponent
@@ -14,31 +16,11 @@ type Money struct {
 	Exp   int8
 }
 
-// currencyExp lists the ISO 4217 currencies whose minor unit is not 2.
-var currencyExp = map[string]int8{
-	"BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0,
-	"PYG": 0, "RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
-	"BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
-	"CLF": 4, "UYW": 4,
-}
-
 // CurrencyExp returns the number of minor digits of an ISO 4217 currency
-// code: 0 for JPY and KRW, 3 for BHD, KWD and OMR, 2 for most. ok is false
-// when code is not three upper-case letters.
-func CurrencyExp(code string) (exp int8, ok bool) {
-	if len(code) != 3 {
-		return 0, false
-	}
-	for i := 0; i < 3; i++ {
-		if code[i] < 'A' || code[i] > 'Z' {
-			return 0, false
-		}
-	}
-	if e, found := currencyExp[code]; found {
-		return e, true
-	}
-	return 2, true
-}
+// code that Arbiter knows (package currency holds the one table): 0 for JPY
+// and KRW, 3 for BHD, KWD and OMR, 2 for most. ok is false for any other
+// text, three capital letters that are no currency (XYZ) included.
+func CurrencyExp(code string) (exp int8, ok bool) { return currency.Digits(code) }
 
 var pow10 = [...]int64{1, 10, 100, 1000, 10000, 100000, 1000000}
 

@@ -56,7 +56,7 @@ func TestCurrencyExp(t *testing.T) {
 			t.Errorf("CurrencyExp(%s) = %d, %v; want %d", code, got, ok, want)
 		}
 	}
-	for _, bad := range []string{"", "usd", "US", "USDX", "U$D"} {
+	for _, bad := range []string{"", "usd", "US", "USDX", "U$D", "XYZ", "AAA", "QQQ", "ZZZ"} {
 		if _, ok := CurrencyExp(bad); ok {
 			t.Errorf("CurrencyExp(%q) accepted", bad)
 		}

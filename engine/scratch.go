@@ -25,6 +25,7 @@ type scratch struct {
 	currency  string
 	cartTotal int64
 	profile   *Profile
+	conv      moneyConv // the rules' money in the cart's currency (currency.go)
 
 	segStates []segState
 
@@ -76,6 +77,7 @@ type cand struct {
 	hasPercent   bool
 	freeShipping bool
 	wOff         int   // the discount's per-line weights in scratch.wbuf
+	spend        int64 // what a grant counts against a budget, in Plan.BudgetCurrency
 	use          int32 // 1 + its index in scratch.uses, when its score read propensity; else 0
 }
 
@@ -104,6 +106,8 @@ func (s *scratch) begin(rs *rules.Ruleset, p *Profile, req *Request) {
 	}
 	s.cartTotal = total
 	s.itemCount = count
+	s.conv = newMoneyConv(rs, req.Cart.Currency, exp)
+	totalBase, hasTotalBase := s.conv.totalBase(total)
 
 	s.in = exprenv.Input{
 		Now:       req.Now,
@@ -117,6 +121,9 @@ func (s *scratch) begin(rs *rules.Ruleset, p *Profile, req *Request) {
 		Placement: req.Placement,
 		Channel:   req.Channel,
 		Context:   req.Context,
+
+		TotalBase:    totalBase,
+		HasTotalBase: hasTotalBase,
 	}
 	s.env.Begin(rs.Env, &s.in)
 
@@ -152,6 +159,7 @@ func (s *scratch) end() {
 	s.sorter.items = nil
 	s.sorter.weights = nil
 	s.currency = ""
+	s.conv = moneyConv{}
 	clear(s.uses)
 	s.uses = s.uses[:0]
 	s.learn = learnState{}

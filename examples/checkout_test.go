@@ -126,17 +126,17 @@ func TestWinbackOncePerCustomer(t *testing.T) {
 	g := newGrantTester(t)
 	lapsed := func(id string) map[string]any {
 		return map[string]any{
-			"id": id, "first_name": "Maria", "ltv": 500.0, "orders": 3.0, "last_order_at": "2026-05-02T12:00:00Z",
+			"id": id, "first_name": "Marta", "ltv": 500.0, "orders": 3.0, "last_order_at": "2026-05-02T12:00:00Z",
 			"tier": "silver", "newsletter_opt_in": true, "discount_share": 0.3, "churn_risk": 0.9,
 		}
 	}
 	now := time.Date(2026, 11, 18, 15, 0, 0, 0, time.UTC)
-	d := g.decide(lapsed("c-lapsed-maria"), "web", 90, now)
+	d := g.decide(lapsed("c-lapsed-marta"), "web", 90, now)
 	if !chosen(d, "winback_20") {
 		t.Fatalf("first visit: winback_20 not granted (%s)", reason(d, "winback_20"))
 	}
 	for _, later := range []time.Duration{time.Hour, 7 * 24 * time.Hour, 400 * 24 * time.Hour} {
-		d = g.decide(lapsed("c-lapsed-maria"), "web", 90, now.Add(later))
+		d = g.decide(lapsed("c-lapsed-marta"), "web", 90, now.Add(later))
 		if chosen(d, "winback_20") {
 			t.Fatalf("%v later: winback_20 granted a second time", later)
 		}
@@ -144,7 +144,7 @@ func TestWinbackOncePerCustomer(t *testing.T) {
 			t.Errorf("%v later: winback_20 not chosen for %q, want %q", later, r, engine.ReasonCapPerCustomer)
 		}
 		// with a $150 cart, spend-and-save takes the checkout_discount slot
-		d = g.decide(lapsed("c-lapsed-maria"), "web", 150, now.Add(later))
+		d = g.decide(lapsed("c-lapsed-marta"), "web", 150, now.Add(later))
 		if chosen(d, "winback_20") || !chosen(d, "spend_and_save") {
 			t.Errorf("%v later, $150: want spend_and_save and no winback_20, got %v", later, d.Actions)
 		}

@@ -74,7 +74,7 @@ func TestCheckoutLoads(t *testing.T) {
 	if err != nil {
 		t.Fatalf("rulefiles.LoadFS(examples.Checkout/checkout): %v", err)
 	}
-	if len(rs.Segments) < 20 || len(rs.Offers) < 15 || len(rs.Experiments) != 1 || len(rs.Tests) < 50 {
+	if len(rs.Segments) < 20 || len(rs.Offers) < 15 || len(rs.Experiments) != 2 || len(rs.Tests) < 50 {
 		t.Errorf("loaded %d segments, %d offers, %d experiments, %d tests; want the whole example",
 			len(rs.Segments), len(rs.Offers), len(rs.Experiments), len(rs.Tests))
 	}

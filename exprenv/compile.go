@@ -50,6 +50,9 @@ type Config struct {
 	// Learning: the ruleset learns (arbitration.learning), so that scores
 	// may read propensity.
 	Learning bool
+	// TotalBase: the rules name a currency, so expressions may read
+	// cart.total_base (base.go); without it, reading it is an error.
+	TotalBase bool
 }
 
 // Expr is one compiled expression: its program for expr's VM and, when
@@ -122,6 +125,9 @@ type Compiler struct {
 	exprs []*Expr
 	// learning: scores may read propensity (Config.Learning).
 	learning bool
+
+	// totalBase is Config.TotalBase (base.go).
+	totalBase bool
 }
 
 // NewCompiler returns a compiler for the environment cfg describes.
@@ -131,7 +137,7 @@ func NewCompiler(cfg Config) *Compiler {
 		zones = SystemZones()
 	}
 	c := &Compiler{segSet: map[string]bool{}, zones: newZoneTable(zones), runTrial: runTrial,
-		flat: map[string]FlatRef{}, flagged: map[string]bool{}, learning: cfg.Learning}
+		flat: map[string]FlatRef{}, flagged: map[string]bool{}, learning: cfg.Learning, totalBase: cfg.TotalBase}
 	c.segIDs = append([]string(nil), cfg.Segments...)
 	sort.Strings(c.segIDs)
 	for _, s := range cfg.Segments {
@@ -205,7 +211,7 @@ func (c *Compiler) buildTrial(fields []Field) {
 	for k := range c.trial {
 		env := map[string]any{
 			EnvProfile:  profile,
-			EnvCart:     map[string]any{"total": 4200.0, "currency": "USD", "item_count": 2 * TrialItems, "items": items},
+			EnvCart:     map[string]any{"total": 4200.0, "currency": "USD", "item_count": 2 * TrialItems, "items": items, totalBaseField: 4200.0},
 			EnvCtx:      ctx,
 			EnvNow:      c.now,
 			EnvSegments: c.segIDs,
@@ -272,7 +278,7 @@ func (c *Compiler) compile(src string, kind Kind, what string) *Expr {
 		return nil
 	}
 	uses, ok := c.precheck(kind, src, tree.Node)
-	if !ok {
+	if !ok || !c.checkTotalBase(src, tree.Node) {
 		return nil
 	}
 	if _, err := expr.Compile(src, c.check[kind]...); err != nil {

@@ -3,8 +3,9 @@
 // expression against them, with its limits, messages and load-time trial
 // run (compile.go, cost.go), the flat names and the fast path that make
 // evaluation cheap (flat.go, fast.go), the custom functions and the time
-// zones they read (funcs.go, zones.go), and the per-decision environment
-// that evaluates a condition or a number (eval.go).
+// zones they read (funcs.go, zones.go), cart.total_base and its run-time
+// check (base.go), and the per-decision environment that evaluates a
+// condition or a number (eval.go).
 //
 // It imports neither rules nor engine: rules compiles each expression of
 // the rule files here and maps an error's offset to file:line:col, and the
@@ -30,7 +31,8 @@ import (
 //	          []float64), plus "id" (string) and "known" (bool)
 //	cart      map[string]any: "total" (float64, major units), "currency"
 //	          (string), "item_count" (int, sum of quantities), "items"
-//	          ([]any of item maps)
+//	          ([]any of item maps), "total_base" (float64, the total in
+//	          the ruleset's currency; base.go)
 //	item      map[string]any: "sku", "category" (string), "price" (float64,
 //	          major units), "quantity" (int), "tags" ([]string); only in
 //	          discount.items filters
@@ -149,6 +151,7 @@ var cartFields = []struct {
 	{"total", types.Float64, func(in *Input) any { return in.Total }},
 	{"currency", types.String, func(in *Input) any { return in.Currency }},
 	{"item_count", types.Int, func(in *Input) any { return in.ItemCount }},
+	{totalBaseField, types.Float64, totalBaseValue}, // base.go
 	{"items", types.Array(itemType), nil},
 }
 

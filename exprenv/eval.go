@@ -29,6 +29,11 @@ type Input struct {
 	Currency  string
 	ItemCount int
 	Items     []Item
+	// TotalBase is cart.total_base, the total in the ruleset's currency
+	// (major units), when HasTotalBase; without it (the cart's currency
+	// has no rate), reading cart.total_base is an error (ErrNoRate).
+	TotalBase    float64
+	HasTotalBase bool
 	// ctx: Placement, Channel and the request's Context.
 	Placement string
 	Channel   string

@@ -657,6 +657,9 @@ func callee(n *ast.CallNode) string {
 }
 
 func (c *fastCompiler) numCall(n *ast.CallNode) numFn {
+	if f := c.totalBase(n); f != nil {
+		return f
+	}
 	name := callee(n)
 	if (name != "daysSince" && name != "hoursSince" && name != "daysUntil") || len(n.Arguments) != 2 {
 		return nil

@@ -44,6 +44,7 @@ func TestFastPathAgreesWithTheProgram(t *testing.T) {
 		`ctx.missing == nil`,
 		`cart.total >= 75 || ("s0" in segments && cart.total >= 50)`,
 		`cart.item_count >= 2`,
+		`cart.total_base >= 50 || cart.total_base * 2 < 10.5`,
 		`"s0" in segments && !("s1" in segments)`,
 		`"s1" not in segments`,
 		`daysSince(profile.last) <= 30`,
@@ -76,7 +77,7 @@ func TestFastPathAgreesWithTheProgram(t *testing.T) {
 	for i := range conds {
 		segIDs = append(segIDs, fmt.Sprintf("c%02d", i))
 	}
-	c := NewCompiler(Config{Segments: segIDs, Learning: true, Profile: []Field{{"ltv", TypeNumber}, {"orders", TypeInt}, {"tier", TypeString},
+	c := NewCompiler(Config{TotalBase: true, Segments: segIDs, Learning: true, Profile: []Field{{"ltv", TypeNumber}, {"orders", TypeInt}, {"tier", TypeString},
 		{"tags", TypeStringList}, {"opt_in", TypeBool}, {"last", TypeTime}, {"birthday", TypeTime}, {"churn", TypeNumber}}})
 	mustCompile(t, c, KindCond, `profile.orders > 1`)
 	mustCompile(t, c, KindCond, `profile.ltv > 100`)
@@ -126,7 +127,8 @@ func TestFastPathAgreesWithTheProgram(t *testing.T) {
 				ctx[k] = v
 			}
 		}
-		cart := map[string]any{"total": pick(0.0, 49.99, 50.0, 75.0, 120.5), "currency": "USD", "item_count": pick(0, 1, 2, 5), "items": []any{}}
+		cart := map[string]any{"total": pick(0.0, 49.99, 50.0, 75.0, 120.5), "currency": "USD", "item_count": pick(0, 1, 2, 5), "items": []any{},
+			"total_base": pick(0.0, 4.0, 49.99, 50.0, 120.5, noRate{"CHF"})}
 		var segs []string
 		flags := make([]bool, len(segIDs))
 		for i, id := range segIDs[:2] {

@@ -190,6 +190,10 @@ func (p *flatPatcher) Visit(node *ast.Node) {
 		}
 		id := &ast.IdentifierNode{Value: key}
 		id.SetLocation(n.Location())
+		if key == totalBaseKey {
+			ast.Patch(node, wrapTotalBase(id)) // read through its check (base.go)
+			return
+		}
 		ast.Patch(node, id)
 	case *ast.BinaryNode:
 		segID, ok := segmentTest(n)

@@ -236,6 +236,7 @@ func funcOptions(z *zoneTable) []expr.Option {
 		expr.Function("timezone", z.fnTimezone, new(func(string) *time.Location)),
 		expr.Function("date", z.fnDate, new(func(any) time.Time), new(func(any, any) time.Time),
 			new(func(any, any, any) time.Time), new(func(any, any, any, any) time.Time)),
+		totalBaseOption(), // base.go
 	}
 }
 

@@ -1,11 +1,16 @@
 package report
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
+	"sort"
 	"strings"
 	"time"
 
+	"github.com/oklog/ulid/v2"
+
+	"github.com/arbiterhq/arbiter/decisionid"
 	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/wire"
 )
@@ -36,11 +41,26 @@ type Decision struct {
 	// Experiments are the customer's variants: the decision counts as an
 	// exposure of the variant it carries of the report's experiment.
 	Experiments []wire.Assignment
+	// Holdout: the customer was in the holdout.
+	Holdout bool
+	// TS is the decision's time.
+	TS time.Time
+	// Profile is the event's `profile` (schema 2): the values of the
+	// profile fields the ruleset reads, as JSON decodes them; nil before.
+	Profile map[string]any
 }
 
 // Outcome is what the report reads of an outcome event.
 type Outcome struct {
+	// ID is the outcome event's id ("" from services that send none): a
+	// conversion is counted once per id.
+	ID                     string
 	DecisionID, CustomerID string
+	// OfferID is the offer the outcome is about; "" for an outcome of the
+	// decision as a whole (SPEC-LOOP "conversions of a whole decision").
+	OfferID string
+	// TS is when the outcome happened (its event's ts).
+	TS time.Time
 	// Type is wire.OutcomeImpression, OutcomeAccepted, OutcomeDismissed
 	// or OutcomeConverted.
 	Type string
@@ -58,12 +78,24 @@ type Outcome struct {
 type Ruleset struct {
 	Version     string
 	Experiments []Experiment
+	// Holdout is the ruleset's holdout percent; HasHoldout is false for
+	// events that do not say it (before schema 2).
+	Holdout    float64
+	HasHoldout bool
 }
 
-// Experiment is an experiment's variants as published by a reload.
+// Experiment is an experiment's set-up as published by a reload.
 type Experiment struct {
 	ID       string
 	Variants []Variant
+	// Layer, From and To: the experiment's layer and its range of layer
+	// buckets ("" for none).
+	Layer    string
+	From, To int
+	Traffic  float64
+	Status   string
+	// When is the eligibility condition as written ("" for everyone).
+	When string
 }
 
 // Variant is one variant and its weight (any positive scale).
@@ -100,37 +132,117 @@ func ParseWeights(s string) ([]Variant, error) {
 	return out, nil
 }
 
+// Holdout is the id that reports the holdout as an experiment: its groups
+// are GroupHeldOut (the control) and GroupServed.
+const Holdout = "holdout"
+
+// The groups of the holdout's report.
+const (
+	GroupHeldOut = "held_out"
+	GroupServed  = "served"
+)
+
 // outcomeRec is an outcome kept until every decision has been read.
 type outcomeRec struct {
-	decisionID, customerID, typ, currency string
-	value                                 engine.Money
-	variant                               string // from the outcome's experiments field
+	id, decisionID, customerID, offerID, typ, currency string
+	value                                              engine.Money
 }
 
-// decisionRec is a decision that carries the experiment.
-type decisionRec struct{ customerID, variant string }
+// decisionRec is a decision that enrolled its customer in the experiment.
+type decisionRec struct {
+	customerID, variant string
+}
+
+// customerRec is a customer seen in a decision: the group (variant, or
+// held_out/served) of the first decision that enrolled them ("" while
+// none did), when, and the covariate read from that decision's profile.
+type customerRec struct {
+	group    string
+	exposed  time.Time
+	x        float64
+	hasX     bool
+	conflict bool // a later decision enrolled them in another group
+}
 
 // Collector accumulates the events of a stream for one experiment's
-// report. Add the events in stream order, then call Report.
+// report (or the holdout's: NewCollector(Holdout)). Add the events in
+// stream order, then call Report.
+//
+// Exposure is what the decisions recorded: a customer is in a variant from
+// the first decision event that enrolled them (it carries the experiment),
+// and only the outcomes of decisions that enrolled them count for them.
+// An outcome whose decision did not enrol its customer counts nowhere, and
+// one whose decision was not among the events read is counted as such and
+// not assigned.
 type Collector struct {
+	// Covariate, when set before the first Add, names the profile field
+	// (of the decision events' `profile`) read at each customer's exposure
+	// for the variance reduction of revenue per customer (CUPED).
+	Covariate string
+
 	experiment  string
+	holdout     bool // the holdout's report
 	events      uint64
 	unreadable  uint64
 	first, last time.Time
-	decisions   map[string]decisionRec // decision id -> customer, variant (decisions carrying the experiment)
-	exposures   map[string]int
-	custVariant map[string]string // customer -> first variant seen in a decision
-	conflicts   map[string]bool   // customers seen in more than one variant
+	decisions   map[string]decisionRec // decisions that enrolled their customer (not kept for the holdout)
+	exposures   map[string]int         // group -> decisions enrolling in it
+	customers   map[string]*customerRec
 	outcomes    []outcomeRec
 	published   Weights // from the latest rules_reloaded event carrying the experiment
+	setup       *Experiment
+	holdoutPct  float64
+	hasHoldout  bool
+	covariateOK int // exposures whose profile held the covariate as a number
+	known       []string
+	seenExps    map[string]bool // experiments decisions enrolled someone in
 }
 
-// NewCollector returns a Collector for the report of experiment id.
+// NewCollector returns a Collector for the report of experiment id, or
+// of the holdout when id is Holdout.
 func NewCollector(id string) *Collector {
 	return &Collector{
-		experiment: id, decisions: map[string]decisionRec{}, exposures: map[string]int{},
-		custVariant: map[string]string{}, conflicts: map[string]bool{},
+		experiment: id, holdout: id == Holdout, decisions: map[string]decisionRec{}, exposures: map[string]int{},
+		customers: map[string]*customerRec{},
 	}
+}
+
+// Experiment is the id of the report's experiment (Holdout for the
+// holdout's).
+func (c *Collector) Experiment() string { return c.experiment }
+
+// Known lists the experiments that exist as far as the events read say:
+// those of the latest rules_reloaded event and those decisions enrolled
+// customers in, sorted, with "holdout".
+func (c *Collector) Known() []string {
+	set := map[string]bool{Holdout: true}
+	for _, id := range c.known {
+		set[id] = true
+	}
+	for id := range c.seenExps {
+		set[id] = true
+	}
+	out := make([]string, 0, len(set))
+	for id := range set {
+		out = append(out, id)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Exists reports whether the report's experiment is known to the events
+// read: the holdout always is; an experiment when a rules_reloaded event
+// names it or a decision enrolled someone in it.
+func (c *Collector) Exists() bool {
+	if c.holdout || c.seenExps[c.experiment] || c.setup != nil {
+		return true
+	}
+	for _, id := range c.known {
+		if id == c.experiment {
+			return true
+		}
+	}
+	return false
 }
 
 // Add reads one event.
@@ -146,43 +258,118 @@ func (c *Collector) Add(ev Event) {
 	case ev.Err != nil:
 		c.unreadable++
 	case ev.Decision != nil:
-		dec := ev.Decision
-		v := variantOf(dec.Experiments, c.experiment)
-		if v == "" {
-			return
-		}
-		c.exposures[v]++
-		if dec.ID != "" {
-			c.decisions[dec.ID] = decisionRec{customerID: dec.CustomerID, variant: v}
-		}
-		assign(c.custVariant, c.conflicts, dec.CustomerID, v)
+		c.addDecision(ev.Decision, ev.Stored)
 	case ev.Outcome != nil:
 		o := ev.Outcome
 		c.outcomes = append(c.outcomes, outcomeRec{
-			decisionID: o.DecisionID, customerID: o.CustomerID, typ: o.Type,
+			id: o.ID, decisionID: o.DecisionID, customerID: o.CustomerID, offerID: o.OfferID, typ: o.Type,
 			currency: o.Currency, value: o.Value,
-			variant: variantOf(o.Experiments, c.experiment),
 		})
 	case ev.Ruleset != nil:
-		for _, x := range ev.Ruleset.Experiments {
+		c.known = c.known[:0]
+		for i := range ev.Ruleset.Experiments {
+			x := &ev.Ruleset.Experiments[i]
+			c.known = append(c.known, x.ID)
 			if x.ID == c.experiment && len(x.Variants) > 0 {
 				c.published = Weights{From: "rules_reloaded event of ruleset " + ev.Ruleset.Version, Variants: x.Variants}
+				cp := *x
+				c.setup = &cp
 			}
+		}
+		if ev.Ruleset.HasHoldout {
+			c.holdoutPct, c.hasHoldout = ev.Ruleset.Holdout, true
 		}
 	}
 }
 
-// assign puts customer in variant v unless they are in one already; a
-// customer seen in another variant is a conflict (and stays in the first).
-func assign(custVariant map[string]string, conflicts map[string]bool, customer, v string) {
-	if customer == "" {
+// addDecision records a decision: the customer as seen, and, when the
+// decision enrolled them (it carries the experiment; for the holdout,
+// every decision of an identified customer), their exposure.
+func (c *Collector) addDecision(dec *Decision, stored time.Time) {
+	for _, a := range dec.Experiments {
+		if !c.seenExps[a.ID] {
+			if c.seenExps == nil {
+				c.seenExps = map[string]bool{}
+			}
+			c.seenExps[a.ID] = true
+		}
+	}
+	if dec.CustomerID == "" {
+		return // anonymous: never enrolled
+	}
+	group := ""
+	if c.holdout {
+		group = GroupServed
+		if dec.Holdout {
+			group = GroupHeldOut
+		}
+	} else {
+		group = variantOf(dec.Experiments, c.experiment)
+	}
+	cr := c.customers[dec.CustomerID]
+	if cr == nil {
+		cr = &customerRec{}
+		c.customers[dec.CustomerID] = cr
+	}
+	if group == "" {
 		return
 	}
-	if prev, ok := custVariant[customer]; !ok {
-		custVariant[customer] = v
-	} else if prev != v {
-		conflicts[customer] = true
+	c.exposures[group]++
+	if !c.holdout && dec.ID != "" {
+		c.decisions[dec.ID] = decisionRec{customerID: dec.CustomerID, variant: group}
 	}
+	switch {
+	case cr.group == "":
+		cr.group = group
+		cr.exposed = dec.TS
+		if cr.exposed.IsZero() {
+			cr.exposed = stored
+		}
+		if c.Covariate != "" {
+			cr.x, cr.hasX = covariateOf(dec.Profile, c.Covariate)
+			if cr.hasX {
+				c.covariateOK++
+			}
+		}
+	case cr.group != group:
+		cr.conflict = true
+	}
+}
+
+// covariateOf reads a profile field as a number: numbers as they are,
+// booleans as 0 or 1.
+func covariateOf(p map[string]any, field string) (float64, bool) {
+	switch v := p[field].(type) {
+	case float64:
+		return v, !math.IsNaN(v) && !math.IsInf(v, 0)
+	case json.Number:
+		f, err := v.Float64()
+		return f, err == nil
+	case int:
+		return float64(v), true
+	case int64:
+		return float64(v), true
+	case bool:
+		if v {
+			return 1, true
+		}
+		return 0, true
+	}
+	return 0, false
+}
+
+// decisionTime reads the time of a decision id ("dcs_" + ULID, signed or
+// not).
+func decisionTime(id string) (time.Time, bool) {
+	if d, ok := decisionid.Parse(id); ok {
+		return d.Time, true
+	}
+	if len(id) == 4+ulid.EncodedSize && id[3] == '_' {
+		if u, err := ulid.ParseStrict(id[4:]); err == nil {
+			return ulid.Time(u.Time()).UTC(), true
+		}
+	}
+	return time.Time{}, false
 }
 
 func variantOf(as []wire.Assignment, exp string) string {

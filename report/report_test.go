@@ -104,7 +104,7 @@ func TestReportNothing(t *testing.T) {
 	if len(r.Variants) != 0 || r.Variants == nil || r.Control != "" {
 		t.Errorf("variants %+v, control %q", r.Variants, r.Control)
 	}
-	if want := []string{`no event carries experiment "x"`}; !reflect.DeepEqual(r.Warnings, want) {
+	if want := []string{`no decision event enrolled anyone in experiment "x"`}; !reflect.DeepEqual(r.Warnings, want) {
 		t.Errorf("warnings %q, want %q", r.Warnings, want)
 	}
 	var js bytes.Buffer

@@ -14,9 +14,10 @@ import (
 )
 
 var (
-	ruleFileKeys    = []string{"profile", "segments", "offers", "experiments", "arbitration"}
+	ruleFileKeys    = []string{"profile", "segments", "offers", "experiments", "arbitration", "currency", "rates"}
 	testFileKeys    = []string{"tests"}
 	segmentKeys     = []string{"id", "description", "when"}
+	fieldKeys       = []string{"type", "default", "description", "pii"}
 	offerKeys       = []string{"id", "description", "title", "message", "kind", "placements", "segments", "exclude_segments", "when", "discount", "priority", "score", "group", "schedule", "caps", "payload"}
 	overrideKeys    = []string{"title", "message", "kind", "placements", "segments", "exclude_segments", "when", "discount", "priority", "score", "group", "schedule", "caps", "payload", "disabled"}
 	discountKeys    = []string{"percent", "max_amount", "amount", "tiers", "buy_x_get_y", "free_shipping", "items"}
@@ -26,7 +27,7 @@ var (
 	scheduleKeys    = []string{"start", "end", "days", "hours", "timezone"}
 	capsKeys        = []string{"per_customer", "total", "budget"}
 	perCustomerKeys = []string{"limit", "per"}
-	experimentKeys  = []string{"id", "description", "salt", "traffic", "when", "variants"}
+	experimentKeys  = []string{"id", "description", "salt", "traffic", "when", "variants", "layer", "buckets", "status"}
 	variantKeys     = []string{"id", "description", "weight", "offers", "learning"}
 	arbitrationKeys = []string{"max_actions", "max_discount_percent", "holdout", "fallback", "learning"}
 	testKeys        = []string{"name", "now", "profile", "request", "expect"}
@@ -43,6 +44,8 @@ type sections struct {
 	arbitration *yaml.Node
 	arbKey      *yaml.Node
 	tests       []*yaml.Node
+	currency    []currencyEntry // currency.go
+	rates       []currencyEntry
 }
 
 // isTestFile reports whether a rule file holds rule tests.
@@ -114,6 +117,8 @@ func (l *loader) gather(s *sections, path string, root *yaml.Node) {
 				continue
 			}
 			s.arbitration, s.arbKey = v, k
+		case "currency", "rates":
+			l.gatherCurrency(s, k, v)
 		case "tests":
 			l.errf(k, "move them to a file whose name ends in _test.yaml", "rule tests are only read from *_test.yaml files")
 		default:
@@ -491,7 +496,11 @@ func (l *loader) compileDiscount(c *exprCompiler, n *yaml.Node, what string) *Di
 		d.Percent = l.number(c, fs.get("percent"), what+".percent", 0, 100, "between 0 and 100")
 	case "amount":
 		d.Type = DiscountAmount
-		d.Amount = l.number(c, fs.get("amount"), what+".amount", 0, math.Inf(1), "0 or more")
+		if v := fs.get("amount"); l.isMap(v) {
+			d.Amount.Value, d.AmountBy = l.perCurrency(v, what+".amount", false)
+		} else {
+			d.Amount = l.number(c, v, what+".amount", 0, math.Inf(1), "0 or more")
+		}
 	case "tiers":
 		d.Type = DiscountTiers
 		d.Tiers = l.compileTiers(fs.get("tiers"), what+".tiers")
@@ -539,6 +548,8 @@ func (l *loader) compileDiscount(c *exprCompiler, n *yaml.Node, what string) *Di
 	if v := fs.get("max_amount"); v != nil {
 		if d.Type != DiscountPercent {
 			l.errf(fs.key("max_amount"), "remove it", "%s: max_amount only goes with percent", what)
+		} else if l.isMap(v) {
+			d.MaxAmount, d.MaxAmountBy = l.perCurrency(v, what+".max_amount", true)
 		} else if f, ok := l.num(v, what+".max_amount"); ok {
 			if f <= 0 {
 				l.errf(v, "remove it for no maximum", "%s.max_amount must be more than 0, got %s", what, l.deref(v).Value)
@@ -575,6 +586,8 @@ func (l *loader) compileTiers(n *yaml.Node, what string) []Tier {
 		if v := fs.get("min_total"); v == nil {
 			l.errf(fs.node, "write {min_total: 100, amount: 15}", "%s has no min_total", tw)
 			continue
+		} else if l.isMap(v) {
+			t.MinTotal, t.MinTotalBy = l.perCurrency(v, tw+".min_total", false)
 		} else if f, ok := l.num(v, tw+".min_total"); ok {
 			if f < 0 {
 				l.errf(v, "", "%s.min_total must be 0 or more, got %s", tw, l.deref(v).Value)
@@ -589,6 +602,8 @@ func (l *loader) compileTiers(n *yaml.Node, what string) []Tier {
 		case a == nil && p == nil:
 			l.errf(fs.node, "add amount: 15 or percent: 10", "%s has neither amount nor percent", tw)
 			continue
+		case a != nil && l.isMap(a):
+			t.Amount, t.AmountBy = l.perCurrency(a, tw+".amount", false)
 		case a != nil:
 			if f, ok := l.num(a, tw+".amount"); ok {
 				if f < 0 {
@@ -604,6 +619,9 @@ func (l *loader) compileTiers(n *yaml.Node, what string) []Tier {
 				}
 				t.Percent = f
 			}
+		}
+		if len(tiers) > 0 {
+			l.tiersAscendPerCurrency(fs.get("min_total"), tw, tiers[len(tiers)-1], t)
 		}
 		if len(tiers) > 0 && t.MinTotal <= tiers[len(tiers)-1].MinTotal {
 			l.errf(fs.get("min_total"), "write the tiers from the smallest min_total to the largest",
@@ -774,11 +792,15 @@ func (l *loader) compileCaps(n *yaml.Node, what string) Caps {
 		}
 	}
 	if v := fs.get("budget"); v != nil {
-		if f, ok := l.num(v, what+".budget"); ok {
+		if l.isMap(v) {
+			l.errf(v, "write one number in the ruleset's currency: grants in other currencies are converted with `rates`",
+				"%s.budget is one number, not a map per currency", what)
+		} else if f, ok := l.num(v, what+".budget"); ok {
 			if f <= 0 {
 				l.errf(v, "remove the budget for no limit", "%s.budget must be more than 0, got %s", what, l.deref(v).Value)
 			}
 			c.Budget = f
+			l.noteBudget(what, v)
 		}
 	}
 	return c

@@ -11,7 +11,8 @@ import (
 // mergeNodes lays override over base: mappings merge key by key, anything
 // else is replaced. In a discount, an override that names a discount type
 // (percent, amount, tiers, buy_x_get_y, free_shipping) replaces the base's
-// type, keeping items and max_amount.
+// type, keeping items and max_amount; a max_amount written per currency is
+// replaced whole, never merged entry by entry.
 func (l *loader) mergeNodes(base, over *yaml.Node, inDiscount bool) *yaml.Node {
 	b, o := l.deref(base), l.deref(over)
 	if b == nil || o == nil || b.Kind != yaml.MappingNode || o.Kind != yaml.MappingNode {
@@ -47,7 +48,9 @@ func (l *loader) mergeNodes(base, over *yaml.Node, inDiscount bool) *yaml.Node {
 		if overType && isDiscountType(k.Value) {
 			continue
 		}
-		if oe := find(oes, k.Value); oe != nil {
+		if oe := find(oes, k.Value); oe != nil && inDiscount && k.Value == "max_amount" {
+			merged.Content = append(merged.Content, oe.key, oe.val) // a money map is one value: replaced whole
+		} else if oe != nil {
 			merged.Content = append(merged.Content, oe.key, l.mergeNodes(e.val, oe.val, k.Value == "discount"))
 		} else {
 			merged.Content = append(merged.Content, e.key, e.val)
@@ -78,6 +81,7 @@ func isDiscountType(k string) bool {
 // every override a complete offer.
 func (l *loader) compileExperiments(c *exprCompiler, nodes []*yaml.Node, offers map[string]*Offer, decls map[string]*yaml.Node, fallback map[string]bool) []*Experiment {
 	var out []*Experiment
+	var written []layerDecl // every experiment in the order written, for the layers
 	first := map[string]Pos{}
 	offerIDs := make([]string, 0, len(offers))
 	for id := range offers {
@@ -99,7 +103,11 @@ func (l *loader) compileExperiments(c *exprCompiler, nodes []*yaml.Node, offers 
 		}
 		first[id] = l.pos(idn)
 		what := "experiment `" + id + "`"
+		if id == reservedHoldout {
+			l.errf(idn, "choose another id", "experiment id `holdout` is reserved: `arbiter experiments report holdout` reports the holdout, and its salt would be the holdout's")
+		}
 		e := &Experiment{ID: id, Salt: id, Traffic: 100, Pos: l.pos(fs.node), Written: len(first) - 1}
+		written = append(written, l.layerFields(e, fs, what))
 		if v := fs.get("salt"); v != nil {
 			if s, ok := l.str(v, what+": salt"); ok {
 				e.Salt = s
@@ -198,6 +206,7 @@ func (l *loader) compileExperiments(c *exprCompiler, nodes []*yaml.Node, offers 
 		}
 		out = append(out, e)
 	}
+	l.layoutLayers(written)
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }

@@ -111,6 +111,7 @@ func Compile(files []File) (*Ruleset, error) {
 
 // build compiles the gathered sections into a Ruleset.
 func (l *loader) build(s *sections, paths []string) (*Ruleset, error) {
+	cur, rates := l.compileCurrency(s)
 	schema := l.compileSchema(s.profile)
 	segDecls := l.declareSegments(s.segments)
 	segIDs := make([]string, len(segDecls))
@@ -156,16 +157,21 @@ func (l *loader) build(s *sections, paths []string) (*Ruleset, error) {
 	if l.overBudget() {
 		return nil, Errors{{Pos: Pos{File: paths[0], Line: 1, Col: 1}, Msg: fmt.Sprintf("the rules expand to more than %d YAML nodes through aliases", maxAliasExpansion)}}
 	}
+	layout := c.finish(segs)
 	return &Ruleset{
 		Version:     version,
-		Env:         c.finish(segs),
+		Env:         layout,
 		Schema:      schema,
 		Segments:    segs,
 		Offers:      offers,
 		Experiments: exps,
 		Arbitration: arb,
+		Currency:    cur,
+		Rates:       rates,
+		Warnings:    l.budgetWarnings(),
 		Files:       paths,
 		Tests:       tests,
 		offers:      byID,
+		recorded:    recordedFields(&schema, layout, offers, exps),
 	}, nil
 }

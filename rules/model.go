@@ -10,6 +10,7 @@ package rules
 import (
 	"time"
 
+	"github.com/arbiterhq/arbiter/currency"
 	"github.com/arbiterhq/arbiter/exprenv"
 )
 
@@ -113,24 +114,39 @@ const (
 )
 
 // Tier is one spend threshold. MinTotal and Amount are in major units of
-// the cart's currency (15 means 15.00 USD, 15 JPY). Exactly one of
-// Amount and Percent applies: Percent when IsPercent.
+// the ruleset's currency, or of the cart's when the ruleset names none (15
+// means 15.00 USD, 15 JPY); MinTotalBy and AmountBy hold them per currency
+// when written as maps. Exactly one of Amount and Percent applies: Percent
+// when IsPercent.
 type Tier struct {
-	MinTotal  float64
-	Amount    float64
-	Percent   float64
-	IsPercent bool
+	MinTotal   float64
+	Amount     float64
+	Percent    float64
+	IsPercent  bool
+	MinTotalBy PerCurrency
+	AmountBy   PerCurrency
 }
 
+// PerCurrency is a money number written per currency ({USD: 15, EUR: 14,
+// JPY: 2000}): major units by ISO 4217 code, the ruleset's currency always
+// among them (its value is also the number's single value). The cart's
+// currency's entry wins over a conversion. nil when the number is one value.
+type PerCurrency map[string]float64
+
 // Discount is an offer's discount. Amounts are in major units of the
-// cart's currency; the engine converts them with the currency's exponent.
+// ruleset's currency, or of the cart's when the ruleset names none; the
+// engine converts them to the cart's minor units. A constant amount or
+// max_amount may be written per currency (AmountBy, MaxAmountBy); an amount
+// expression gives the ruleset's currency.
 type Discount struct {
 	Type DiscountType
 
-	Percent   Number  // percent: 0..100, clamped
-	MaxAmount float64 // percent: 0 means no maximum
+	Percent     Number      // percent: 0..100, clamped
+	MaxAmount   float64     // percent: 0 means no maximum
+	MaxAmountBy PerCurrency // percent: max_amount per currency, or nil
 
-	Amount Number // amount: >= 0, clamped to the eligible subtotal
+	Amount   Number      // amount: >= 0, clamped to the eligible subtotal
+	AmountBy PerCurrency // amount: per currency (a constant), or nil
 
 	Tiers []Tier // tiers: ascending by MinTotal
 
@@ -194,7 +210,7 @@ type Caps struct {
 	PerCustomer int           // grants per customer in Window
 	Window      time.Duration // 0: for ever
 	Total       int64         // grants fleet-wide
-	Budget      float64       // discount money fleet-wide, in major units of the cart's currency
+	Budget      float64       // discount money fleet-wide, in major units of the ruleset's currency (without one, of each cart's currency)
 	// Hold: a grant reserves its count and amount until an outcome commits
 	// it or Hold passes (SPEC-LOOP "Budgets held until committed"); 0 means
 	// a grant consumes at once.
@@ -329,12 +345,19 @@ type Ruleset struct {
 	// numbers and budgets are written; "" when not set (money numbers are
 	// then in the cart's currency, as in SPEC.md).
 	Currency string
+	// Rates holds, per ISO 4217 code, the exact value of one unit of that
+	// currency in Currency (`rates: {EUR: 1.08}`); nil without rates.
+	Rates map[string]currency.Rate
+	// Warnings are problems that do not stop the rules from loading
+	// (`arbiter rules check` shows them), in file and line order.
+	Warnings Errors
 	// Files lists the rule files read, relative to the directory.
 	Files []string
 	// Tests are the rule tests found in *_test.yaml files.
 	Tests []TestCase
 
-	offers map[string]*Offer
+	offers   map[string]*Offer
+	recorded []Field // RecordedFields
 }
 
 // TestCase is one rule test. Profile is the JSON form of a profile (id,

@@ -68,11 +68,16 @@ func (l *loader) schemaField(k, v *yaml.Node) (Field, bool) {
 	var typeNode, defNode *yaml.Node
 	d := l.deref(v)
 	if d != nil && d.Kind == yaml.MappingNode {
-		fs, ok := l.mapping(d, "profile field `"+name+"`", []string{"type", "default", "description"})
+		fs, ok := l.mapping(d, "profile field `"+name+"`", fieldKeys)
 		if !ok {
 			return f, false
 		}
 		typeNode, defNode = fs.get("type"), fs.get("default")
+		if n := fs.get("pii"); n != nil {
+			if b, ok := l.boolean(n, "profile field `"+name+"`: pii"); ok {
+				f.PII = b
+			}
+		}
 		if typeNode == nil {
 			l.errf(d, "write {type: string, default: basic}", "profile field `%s` has no type", name)
 			return f, false

@@ -146,6 +146,7 @@ func (l *loader) version(s *sections, segs []segDecl, offers []offerDecl) string
 	if s.arbitration != nil {
 		l.canon(&b, s.arbitration, "arbitration", false)
 	}
+	l.versionCurrency(&b)
 	sum := sha256.Sum256([]byte(b.String()))
 	return hex.EncodeToString(sum[:4])
 }

@@ -24,6 +24,7 @@ type loader struct {
 	errs     Errors
 	aliases  int
 	merging  map[*yaml.Node]bool // mappings whose << merge keys are being read
+	money    moneyState          // the ruleset's currency (currency.go)
 	// learns: the rules have arbitration.learning (scores may read
 	// propensity, variants may turn it off).
 	learns bool

@@ -273,13 +273,7 @@ func (p *parser) cart(c *engine.Cart) *Error {
 	cur := unescape(curRaw)
 	exp, ok := engine.CurrencyExp(cur)
 	if !ok {
-		hint := ""
-		if up := strings.ToUpper(cur); up != cur {
-			if _, ok := engine.CurrencyExp(up); ok {
-				hint = " (write it in upper case: \"" + up + "\")"
-			}
-		}
-		return badReq("cart.currency", "must be an ISO 4217 code of three upper-case letters, such as \"USD\", \"EUR\" or \"JPY\"; got "+strconv.Quote(cur)+hint)
+		return badReq("cart.currency", unknownCurrency(cur))
 	}
 	c.Currency = cur
 
@@ -703,7 +697,7 @@ func (p *parser) outcome(o *Outcome, prefix string) *Error {
 	if o.Currency != "" {
 		e, ok := engine.CurrencyExp(o.Currency)
 		if !ok {
-			return badReq(prefix+"currency", "must be an ISO 4217 code of three upper-case letters, such as \"USD\"; got "+strconv.Quote(o.Currency))
+			return badReq(prefix+"currency", unknownCurrency(o.Currency))
 		}
 		exp = e
 	}

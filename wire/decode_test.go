@@ -361,6 +361,7 @@ func FuzzDecodeDecide(f *testing.F) {
 		`{"context":{"a":[1,"b",true],"n":null}}`, `{"cart":{"currency":"USD","items":[{"sku":"A","price":1e400,"quantity":1}]}}`,
 		`{"limit":1e3}`, `{"dryrun":1}`, `{"customer_id":"\ud800"}`, "{\"a\":\"\xff\"}", `{"cart":{"currency":"USD","items":[{"sku":"A","price":-0.001,"quantity":1}]}}`,
 		`{"outcomes":[{"decision_id":"d","offer_id":"o","type":"accepted","value":1,"currency":"USD"}]}`, `{"cart":{"currency":"USD","currency":null}}`,
+		`{"cart":{"currency":"XYZ","items":[{"sku":"A","price":1,"quantity":1}]}}`, `{"cart":{"currency":"us\u0044"}}`,
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s))

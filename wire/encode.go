@@ -112,6 +112,10 @@ func appendAssignments(b []byte, as []engine.Assignment) []byte {
 		b = appendString(b, a.ID)
 		b = append(b, `,"variant":`...)
 		b = appendString(b, a.Variant)
+		if a.Layer != "" {
+			b = append(b, `,"layer":`...)
+			b = appendString(b, a.Layer)
+		}
 		b = append(b, '}')
 	}
 	return append(b, ']')

@@ -43,7 +43,11 @@ func randDecision(r *rand.Rand) *engine.Decision {
 	for i := r.IntN(3); i > 0; i-- {
 		d.Segments = append(d.Segments, randString(r))
 		d.Degraded = append(d.Degraded, randString(r))
-		d.Experiments = append(d.Experiments, engine.Assignment{ID: randString(r), Variant: randString(r)})
+		a := engine.Assignment{ID: randString(r), Variant: randString(r)}
+		if r.IntN(2) == 0 {
+			a.Layer = randString(r)
+		}
+		d.Experiments = append(d.Experiments, a)
 	}
 	for i := r.IntN(3); i > 0; i-- {
 		a := engine.Action{OfferID: randString(r), Kind: randString(r), Title: randString(r), Message: randString(r), Score: randFloat(r)}
@@ -134,6 +138,7 @@ type (
 	refAssignment struct {
 		ID      string `json:"id"`
 		Variant string `json:"variant"`
+		Layer   string `json:"layer,omitempty"`
 	}
 	refExplain struct {
 		Segments []refSegmentExplain `json:"segments"`

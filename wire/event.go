@@ -26,10 +26,11 @@ type Message struct {
 func (m *Message) Subject(prefix string) string { return prefix + "." + m.Kind + "." + m.Key }
 
 // Assignment is a customer's variant in one experiment, as events record
-// it.
+// it: the experiment's layer is written when it has one.
 type Assignment struct {
 	ID      string `json:"id"`
 	Variant string `json:"variant"`
+	Layer   string `json:"layer,omitempty"`
 }
 
 // assignments copies the engine's assignments; never nil.

@@ -38,6 +38,14 @@ type DecisionEvent struct {
 	Actions     []EventAction `json:"actions"`
 	Degraded    []string      `json:"degraded"`
 	TookUS      int64         `json:"took_us"`
+	// Schema is the events' schema version: 2 (SPEC-LOOP), 0 when read
+	// from an event of schema 1.
+	Schema int `json:"schema"`
+	// Profile is what the decision read of the customer's profile:
+	// "known", and the values of the fields the ruleset reads except those
+	// marked pii (rules.Ruleset.RecordedFields); times in RFC 3339, lists
+	// as arrays. Read back, numbers are float64 and times strings.
+	Profile map[string]any `json:"profile"`
 	// Learning (schema 2) is, when the ruleset learns, the propensity of
 	// every offer whose score reads it and that reached scoring, chosen
 	// or not, with the posterior it came from; [] otherwise.
@@ -56,6 +64,9 @@ type EventLearning struct {
 	Beta       float64 `json:"beta"`
 	Propensity float64 `json:"propensity"`
 }
+
+// Schema is the version of the events Arbiter writes.
+const Schema = 2
 
 // EventAction is an action as a decision event records it.
 type EventAction struct {
@@ -87,6 +98,8 @@ func NewDecisionEvent(d *engine.Decision) *DecisionEvent {
 		Actions:     make([]EventAction, 0, len(d.Actions)),
 		Degraded:    append(make([]string, 0, len(d.Degraded)), d.Degraded...),
 		TookUS:      d.TookUS,
+		Schema:      Schema,
+		Profile:     recordedProfile(d),
 		Learning:    make([]EventLearning, len(d.Learning)),
 	}
 	for i, u := range d.Learning {
@@ -100,6 +113,110 @@ func NewDecisionEvent(d *engine.Decision) *DecisionEvent {
 		ev.Actions = append(ev.Actions, ea)
 	}
 	return ev
+}
+
+// recordedProfile is the event's profile of d, as a map for
+// encoding/json.
+func recordedProfile(d *engine.Decision) map[string]any {
+	m := map[string]any{"known": d.Profile != nil && d.Profile.Known}
+	if d.Profile == nil {
+		return m
+	}
+	for _, f := range d.Recorded {
+		v, ok := d.Profile.Attrs[f.Name]
+		if !ok {
+			v = f.DefaultValue()
+		}
+		switch x := v.(type) {
+		case time.Time:
+			v = x.UTC()
+		case []string:
+			if x == nil {
+				v = []string{}
+			}
+		case []float64:
+			if x == nil {
+				v = []float64{}
+			}
+		}
+		m[f.Name] = v
+	}
+	return m
+}
+
+// appendProfile appends the event's profile of d: the same bytes as
+// encoding/json writes recordedProfile(d) (keys sorted, "known" among
+// them).
+func appendProfile(b []byte, d *engine.Decision) []byte {
+	known := d.Profile != nil && d.Profile.Known
+	b = append(b, '{')
+	wroteKnown, first := false, true
+	if d.Profile != nil {
+		for _, f := range d.Recorded {
+			if !wroteKnown && f.Name > "known" {
+				b = appendKnown(b, known, first)
+				wroteKnown, first = true, false
+			}
+			if !first {
+				b = append(b, ',')
+			}
+			first = false
+			b = appendString(b, f.Name)
+			b = append(b, ':')
+			v, ok := d.Profile.Attrs[f.Name]
+			if !ok {
+				v = f.DefaultValue()
+			}
+			b = appendProfileValue(b, v)
+		}
+	}
+	if !wroteKnown {
+		b = appendKnown(b, known, first)
+	}
+	return append(b, '}')
+}
+
+func appendKnown(b []byte, known, first bool) []byte {
+	if !first {
+		b = append(b, ',')
+	}
+	b = append(b, `"known":`...)
+	return strconv.AppendBool(b, known)
+}
+
+// appendProfileValue appends a profile value of one of the schema's Go
+// types as encoding/json writes it.
+func appendProfileValue(b []byte, v any) []byte {
+	switch x := v.(type) {
+	case string:
+		return appendString(b, x)
+	case int:
+		return strconv.AppendInt(b, int64(x), 10)
+	case float64:
+		return appendFloat(b, x)
+	case bool:
+		return strconv.AppendBool(b, x)
+	case time.Time:
+		b = append(b, '"')
+		b = x.UTC().AppendFormat(b, time.RFC3339Nano)
+		return append(b, '"')
+	case []string:
+		return appendStrings(b, x)
+	case []float64:
+		b = append(b, '[')
+		for i, f := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendFloat(b, f)
+		}
+		return append(b, ']')
+	}
+	j, err := json.Marshal(v)
+	if err != nil {
+		return append(b, "null"...)
+	}
+	return append(b, j...)
 }
 
 // DecisionMessage returns the message of a decision's event whose JSON
@@ -250,6 +367,8 @@ func AppendDecisionEvent(b []byte, d *engine.Decision) []byte {
 	b = appendStrings(b, d.Degraded)
 	b = append(b, `,"took_us":`...)
 	b = strconv.AppendInt(b, d.TookUS, 10)
+	b = append(b, `,"schema":2,"profile":`...)
+	b = appendProfile(b, d)
 	b = append(b, `,"learning":[`...)
 	for i := range d.Learning {
 		u := &d.Learning[i]

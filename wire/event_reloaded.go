@@ -34,6 +34,9 @@ type RulesReloaded struct {
 	// Experiments of the ruleset in force, with their variants' weights:
 	// what `arbiter experiments report` checks the sample ratio against.
 	Experiments []ExperimentInfo `json:"experiments"`
+	// Holdout is the holdout percent of the ruleset in force (absent when
+	// none is loaded): what `experiments report holdout` checks against.
+	Holdout *float64 `json:"holdout,omitempty"`
 }
 
 // ExperimentInfo is an experiment's set-up as published in RulesReloaded.
@@ -41,6 +44,18 @@ type ExperimentInfo struct {
 	ID       string        `json:"id"`
 	Traffic  float64       `json:"traffic"`
 	Variants []VariantInfo `json:"variants"`
+	// Salt is the experiment's salt (its id unless written).
+	Salt string `json:"salt,omitempty"`
+	// Layer and Buckets: the experiment's layer and its range of layer
+	// buckets [from, to], both included; absent without a layer.
+	Layer   string `json:"layer,omitempty"`
+	Buckets []int  `json:"buckets,omitempty"`
+	// Status is "stopped" for an experiment that enrolls no one; absent
+	// while it runs.
+	Status string `json:"status,omitempty"`
+	// When is the experiment's eligibility condition as written; absent
+	// for everyone.
+	When string `json:"when,omitempty"`
 }
 
 // VariantInfo is one variant and its weight, in the order written.
@@ -66,6 +81,8 @@ func NewRulesReloaded(id string, ts time.Time, current *rules.Ruleset, previous 
 	}
 	if current != nil {
 		e.Version = current.Version
+		h := current.Arbitration.Holdout
+		e.Holdout = &h
 	}
 	if loadErr != nil {
 		e.Result = ReloadError
@@ -88,7 +105,14 @@ func experimentsOf(rs *rules.Ruleset) []ExperimentInfo {
 		return out
 	}
 	for _, x := range rs.Experiments {
-		info := ExperimentInfo{ID: x.ID, Traffic: x.Traffic, Variants: make([]VariantInfo, 0, len(x.Variants))}
+		info := ExperimentInfo{ID: x.ID, Traffic: x.Traffic, Variants: make([]VariantInfo, 0, len(x.Variants)),
+			Salt: x.Salt, Layer: x.Layer, Status: x.Status}
+		if x.Layer != "" {
+			info.Buckets = []int{x.From, x.To}
+		}
+		if x.When != nil {
+			info.When = x.When.Source
+		}
 		for _, v := range x.Variants {
 			info.Variants = append(info.Variants, VariantInfo{ID: v.ID, Weight: v.Weight})
 		}

@@ -102,7 +102,9 @@ func FuzzParseOutcome(f *testing.F) {
 func TestRulesReloadedEvent(t *testing.T) {
 	ts := time.Date(2026, 11, 22, 10, 0, 0, 0, time.FixedZone("x", 3600))
 	rs := &rules.Ruleset{Version: "v2", Experiments: []*rules.Experiment{{ID: "disc", Traffic: 100,
-		Variants: []rules.Variant{{ID: "control", Weight: 50}, {ID: "deep", Weight: 50}}}}}
+		Variants: []rules.Variant{{ID: "control", Weight: 50}, {ID: "deep", Weight: 50}}},
+		{ID: "ship", Salt: "ship-1", Traffic: 30, Layer: "pricing", From: 5000, To: 7999, Status: rules.ExperimentStopped,
+			Variants: []rules.Variant{{ID: "control", Weight: 100}}}}, Arbitration: rules.Arbitration{Holdout: 5}}
 	ok := NewRulesReloaded("rld_1", ts, rs, "v1", nil)
 	m, err := ok.Message()
 	if err != nil {
@@ -112,7 +114,9 @@ func TestRulesReloadedEvent(t *testing.T) {
 		t.Fatalf("%+v", ok)
 	}
 	want := `{"type":"rules_reloaded","id":"rld_1","ts":"2026-11-22T09:00:00Z","version":"v2","previous":"v1","result":"ok","errors":[],` +
-		`"experiments":[{"id":"disc","traffic":100,"variants":[{"id":"control","weight":50},{"id":"deep","weight":50}]}]}`
+		`"experiments":[{"id":"disc","traffic":100,"variants":[{"id":"control","weight":50},{"id":"deep","weight":50}]},` +
+		`{"id":"ship","traffic":30,"variants":[{"id":"control","weight":100}],"salt":"ship-1","layer":"pricing","buckets":[5000,7999],"status":"stopped"}],` +
+		`"holdout":5}`
 	if string(m.JSON) != want {
 		t.Fatalf("got  %s\nwant %s", m.JSON, want)
 	}
@@ -215,7 +219,7 @@ func TestParseDecisionEvent(t *testing.T) {
 			fix(&want.Degraded[j])
 		}
 		for j := range want.Experiments {
-			fix(&want.Experiments[j].ID, &want.Experiments[j].Variant)
+			fix(&want.Experiments[j].ID, &want.Experiments[j].Variant, &want.Experiments[j].Layer)
 		}
 		for j := range want.Actions {
 			fix(&want.Actions[j].OfferID, &want.Actions[j].Kind, &want.Actions[j].Cell)
@@ -288,5 +292,75 @@ func TestMessages(t *testing.T) {
 	back, err := ParseOutcome("arbiter", m.Subject("arbiter"), m.JSON, time.Time{})
 	if err != nil || !reflect.DeepEqual(back, ev) {
 		t.Fatalf("read back %+v, %v\nwant %+v", back, err, ev)
+	}
+}
+
+// TestDecisionEventProfile: the event records "known" and the profile
+// fields the ruleset reads, never a pii one, the encoder writing the same
+// bytes as encoding/json for every field type.
+func TestDecisionEventProfile(t *testing.T) {
+	rs, err := rules.Compile([]rules.File{{Path: "r.yaml", Data: []byte(`
+profile:
+  ltv: number
+  orders: int
+  email: {type: string, pii: true}
+  name: string
+  last: time
+  tags: "[string]"
+  scores: "[number]"
+  vip: bool
+  unread: string
+segments:
+  - id: a
+    when: profile.ltv > 1 && profile.orders > 0 && profile.email != "" && daysSince(profile.last) < 3 && "x" in profile.tags && len(profile.scores) > 0 && profile.vip
+offers:
+  - id: o
+    title: "Hi {{profile.name}}"
+`)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, f := range rs.RecordedFields() {
+		names = append(names, f.Name)
+	}
+	if got := strings.Join(names, ","); got != "last,ltv,name,orders,scores,tags,vip" {
+		t.Fatalf("recorded fields %s", got)
+	}
+	attrs := map[string]any{"ltv": 1800.5, "orders": 9, "email": "a@b.c", "name": "Ada \"A\"", "last": time.Date(2026, 11, 10, 0, 0, 0, 5, time.FixedZone("x", 3600)),
+		"tags": []string{"x", "y"}, "scores": []float64{0.5, 1e-9}, "vip": true, "unread": "u"}
+	for _, p := range []*engine.Profile{nil, {ID: "c1", Known: true, Attrs: attrs}, {ID: "c2", Attrs: map[string]any{}}} {
+		d := specDecision()
+		d.Profile, d.Recorded = p, rs.RecordedFields()
+		got := AppendDecisionEvent(nil, d)
+		want, err := json.Marshal(NewDecisionEvent(d))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("profile %v:\n got %s\nwant %s", p, got, want)
+		}
+		if strings.Contains(string(got), "a@b.c") || strings.Contains(string(got), "email") {
+			t.Fatalf("a pii field left Redis: %s", got)
+		}
+		ev, err := ParseDecisionEvent(got)
+		if err != nil || ev.Schema != 2 || ev.Profile["known"] != (p != nil && p.Known) {
+			t.Fatalf("read back %+v %v", ev, err)
+		}
+	}
+}
+
+// TestDecisionEventProfileAllocates: writing the profile into a buffer
+// with room allocates nothing more than the event without it.
+func TestDecisionEventProfileAllocates(t *testing.T) {
+	d := specDecision()
+	d.Profile = &engine.Profile{ID: "c1", Known: true, Attrs: map[string]any{"ltv": 1800.5, "orders": 9, "last": time.Date(2026, 11, 10, 0, 0, 0, 0, time.UTC), "tags": []string{"a"}}}
+	d.Recorded = []rules.Field{{Name: "last", Type: rules.TypeTime}, {Name: "ltv", Type: rules.TypeNumber}, {Name: "orders", Type: rules.TypeInt}, {Name: "tags", Type: rules.TypeStringList}}
+	buf := make([]byte, 0, 4096)
+	with := testing.AllocsPerRun(100, func() { buf = AppendDecisionEvent(buf[:0], d) })
+	d.Profile = nil
+	without := testing.AllocsPerRun(100, func() { buf = AppendDecisionEvent(buf[:0], d) })
+	if with != without {
+		t.Errorf("AppendDecisionEvent allocates %v times with a profile, %v without", with, without)
 	}
 }

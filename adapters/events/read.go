@@ -25,6 +25,9 @@ type ReadOptions struct {
 	// Name is the connection's name, as the NATS server shows it (default
 	// "arbiter").
 	Name string
+	// Subject filters the events read (default <prefix>.>), e.g.
+	// "arbiter.rules.reloaded".
+	Subject string
 }
 
 // Message is one event read back from the stream.
@@ -67,7 +70,10 @@ func ReadStream(ctx context.Context, url string, opts ReadOptions, fn func(Messa
 		return "", fmt.Errorf("stream %s: %w", stream.CachedInfo().Config.Name, err)
 	}
 	last := info.State.LastSeq
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{opts.Prefix + ".>"}}
+	if opts.Subject == "" {
+		opts.Subject = opts.Prefix + ".>"
+	}
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{opts.Subject}}
 	if opts.Since > 0 {
 		t := opts.Now().Add(-opts.Since)
 		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &t

@@ -42,7 +42,7 @@ func reportFixture() []rawMsg {
 	for _, c := range []string{"c2", "c3", "c4", "c5"} {
 		msgs = append(msgs, dec("dcs_"+c, c, "control"))
 	}
-	for _, d := range []string{"d2", "d3", "d4", "d5"} {
+	for _, d := range []string{"d2", "d3", "d4", "d5", "d6"} {
 		msgs = append(msgs, dec("dcs_"+d, d, "deep"))
 	}
 	msgs = append(msgs,
@@ -55,7 +55,8 @@ func reportFixture() []rawMsg {
 		out("converted", "out_7", "dcs_d3", "d3", "20", "deep"),
 		out("converted", "out_8", "dcs_d4", "d4", "30", "deep"),
 		out("converted", "out_9", "dcs_d5", "d5", "40.00", "deep"),
-		out("converted", "out_10", "dcs_not_in_stream", "d6", "50", "deep"),
+		out("converted", "out_10", "dcs_d6", "d6", "50", "deep"),
+		out("converted", "out_11", "dcs_not_in_stream", "d7", "70", "deep"),
 		rawMsg{"outcome.converted", `{"decision_id":"dcs_z1","customer_id":"z1","value":5,"currency":"USD"}`},
 		rawMsg{"outcome.converted", `not json`},
 	)

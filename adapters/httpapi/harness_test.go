@@ -14,6 +14,7 @@ import (
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttputil"
 
+	"github.com/arbiterhq/arbiter/adapters/expcounters"
 	"github.com/arbiterhq/arbiter/adapters/metrics"
 	"github.com/arbiterhq/arbiter/adapters/rulefiles"
 	"github.com/arbiterhq/arbiter/engine"
@@ -144,6 +145,13 @@ func outcome(t testing.TB, m *wire.Message) *wire.OutcomeEvent {
 	return ev
 }
 
+// zeroCounters is a fleet with no experiment counted yet.
+type zeroCounters struct{}
+
+func (zeroCounters) View(_ context.Context, rs *rules.Ruleset, now time.Time) (any, error) {
+	return expcounters.NewView(rs, nil, now), nil
+}
+
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // harness is a Server behind fasthttp's in-memory listener.
@@ -160,7 +168,8 @@ func newHarness(t testing.TB, loaded bool, mod func(*Options)) *harness {
 	t.Helper()
 	m := metrics.New()
 	h := &harness{t: t, rules: newStubRules(t, "v1", loaded, m), engine: &stubEngine{}, sink: &memSink{}}
-	o := Options{Rules: h.rules, Engine: h.engine, Sink: h.sink, Logger: quietLog(), MaxBody: 4096, Metrics: m}
+	o := Options{Rules: h.rules, Engine: h.engine, Sink: h.sink, Logger: quietLog(), MaxBody: 4096, Metrics: m,
+		Experiments: zeroCounters{}}
 	if mod != nil {
 		mod(&o)
 	}

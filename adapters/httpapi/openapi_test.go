@@ -190,6 +190,8 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 		{h, "POST", "/v1/outcomes", `{"decision_id": "d", "offer_id": "o", "type": "accepted"}`, 202},
 		{h, "POST", "/v1/outcomes", `{"decision_id": "d", "offer_id": "o", "type": "nope"}`, 400},
 		{h, "GET", "/v1/rules", "", 200},
+		{h, "GET", "/v1/experiments", "", 200},
+		{empty, "GET", "/v1/experiments", "", 200},
 		{empty, "GET", "/v1/rules", "", 503},
 		{h, "POST", "/v1/rules/reload", "", 200},
 		{h, "GET", "/healthz", "", 200},

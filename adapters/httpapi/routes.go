@@ -21,6 +21,7 @@ var (
 	routeDecide   = route{"POST", true, true, (*Server).decide}
 	routeOutcomes = route{"POST", true, true, (*Server).outcomes}
 	routeRules    = route{"GET, HEAD", false, true, (*Server).getRules}
+	routeExps     = route{"GET, HEAD", false, true, (*Server).getExperiments}
 	routeReload   = route{"POST", true, true, (*Server).reloadRules}
 	routeLearning = route{"GET, HEAD", false, true, (*Server).getLearning}
 	routeHealthz  = route{"GET, HEAD", false, false, (*Server).healthz}
@@ -37,6 +38,8 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 		r = &routeOutcomes
 	case "/v1/rules":
 		r = &routeRules
+	case "/v1/experiments":
+		r = &routeExps
 	case "/v1/rules/reload":
 		r = &routeReload
 	case "/v1/learning":
@@ -50,7 +53,7 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 	default:
 		s.writeError(ctx, fasthttp.StatusNotFound, wire.CodeNotFound,
 			"no route "+strings.ToValidUTF8(string(ctx.Path()), "?")+
-				": the routes are POST /v1/decide, POST /v1/outcomes, GET /v1/rules, POST /v1/rules/reload, GET /v1/learning, GET /healthz, GET /readyz, GET /metrics", "")
+				": the routes are POST /v1/decide, POST /v1/outcomes, GET /v1/rules, GET /v1/experiments, POST /v1/rules/reload, GET /v1/learning, GET /healthz, GET /readyz, GET /metrics", "")
 		return
 	}
 	if r.v1 && !s.auth.allowed(ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)) {

@@ -92,6 +92,9 @@ type Options struct {
 	// Learning is what GET /v1/learning reads; its zero value answers
 	// with no snapshot and no recent trials.
 	Learning LearningSources
+	// Experiments gives the live experiment counters of GET
+	// /v1/experiments; nil: the route shows zeros.
+	Experiments ExperimentCounters
 
 	// DecodeDecide, DecodeOutcomes and AssignedVariants default to
 	// wire.DecodeDecide, wire.DecodeOutcomes and the experiments formula;

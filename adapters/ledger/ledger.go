@@ -128,7 +128,7 @@ func CustomerKey(prefix, customerID, offerID string, windowed bool) string {
 func TotalKey(prefix, offerID string) string { return prefix + "offer:{" + offerID + "}:granted" }
 
 // BudgetKey is the fleet-wide spent counter (minor units) of an offer in a
-// currency.
+// currency: the plan's budget currency (engine.Plan.BudgetOf).
 func BudgetKey(prefix, offerID, currency string) string {
 	if currency == "" {
 		currency = "-"
@@ -148,7 +148,7 @@ func (l *Redis) Reserve(ctx context.Context, p *engine.Plan) ([]engine.Result, e
 	}
 	for i := range p.Items {
 		it := &p.Items[i]
-		if it.Amount < 0 || it.PerCustomer < 0 || it.Total < 0 || it.Budget < 0 || it.Window < 0 {
+		if spend, _ := p.BudgetOf(i); it.Amount < 0 || spend < 0 || it.PerCustomer < 0 || it.Total < 0 || it.Budget < 0 || it.Window < 0 {
 			return nil, fmt.Errorf("%w: item %d (%s) has a negative amount or cap", ErrBadPlan, i, it.OfferID)
 		}
 	}
@@ -177,7 +177,7 @@ func boolArg(b bool) string {
 func (l *Redis) reserveScript(ctx context.Context, p *engine.Plan, token string) ([]engine.Result, error) {
 	now := p.Now.UnixMilli()
 	keys := make([]string, 0, 2*len(p.Items))
-	args := make([]any, 0, 7+11*len(p.Items))
+	args := make([]any, 0, 7+12*len(p.Items))
 	args = append(args, strconv.FormatInt(now, 10), boolArg(p.DryRun), strconv.Itoa(p.Limit),
 		strconv.FormatInt(p.Guardrail, 10), strconv.Itoa(len(p.Items)), token, boolArg(p.CustomerID == ""))
 	for i := range p.Items {
@@ -192,14 +192,15 @@ func (l *Redis) reserveScript(ctx context.Context, p *engine.Plan, token string)
 			keys = append(keys, TotalKey(l.prefix, it.OfferID))
 			tk = len(keys)
 		}
+		spend, cur := p.BudgetOf(i)
 		if it.Budget > 0 {
-			keys = append(keys, BudgetKey(l.prefix, it.OfferID, p.Currency))
+			keys = append(keys, BudgetKey(l.prefix, it.OfferID, cur))
 			bk = len(keys)
 		}
 		args = append(args, boolArg(it.Fallback), it.Group, strconv.FormatInt(it.Amount, 10),
 			strconv.Itoa(it.PerCustomer), strconv.FormatInt(win, 10), strconv.FormatInt(now-win, 10),
 			strconv.FormatInt(it.Total, 10), strconv.FormatInt(it.Budget, 10),
-			strconv.Itoa(pck), strconv.Itoa(tk), strconv.Itoa(bk))
+			strconv.Itoa(pck), strconv.Itoa(tk), strconv.Itoa(bk), strconv.FormatInt(spend, 10))
 	}
 	reply, err := scriptWalk.Run(ctx, l.client, keys, args...).Text()
 	if err != nil {
@@ -260,11 +261,12 @@ func (l *Redis) reserveSplit(ctx context.Context, p *engine.Plan, token string) 
 	for i := range p.Items {
 		it := &p.Items[i]
 		if it.Total > 0 || it.Budget > 0 {
+			spend, cur := p.BudgetOf(i)
 			calls = append(calls, &call{
 				script: scriptFleet,
-				keys:   []string{TotalKey(l.prefix, it.OfferID), BudgetKey(l.prefix, it.OfferID, p.Currency)},
+				keys:   []string{TotalKey(l.prefix, it.OfferID), BudgetKey(l.prefix, it.OfferID, cur)},
 				args: []any{boolArg(p.DryRun), strconv.FormatInt(it.Total, 10), strconv.FormatInt(it.Budget, 10),
-					strconv.FormatInt(it.Amount, 10)},
+					strconv.FormatInt(spend, 10)},
 				items: []int{i},
 				fleet: true,
 			})
@@ -366,9 +368,10 @@ func (l *Redis) release(p *engine.Plan, token string, pcRes, fleetRes []byte, re
 			cArgs = append(cArgs, strconv.FormatInt(win, 10))
 		}
 		if fleetRes[i] == '1' {
+			spend, cur := p.BudgetOf(i)
 			fleet = append(fleet, fleetRel{
-				keys: []string{TotalKey(l.prefix, it.OfferID), BudgetKey(l.prefix, it.OfferID, p.Currency)},
-				args: []any{strconv.FormatInt(it.Total, 10), strconv.FormatInt(it.Budget, 10), strconv.FormatInt(it.Amount, 10)},
+				keys: []string{TotalKey(l.prefix, it.OfferID), BudgetKey(l.prefix, it.OfferID, cur)},
+				args: []any{strconv.FormatInt(it.Total, 10), strconv.FormatInt(it.Budget, 10), strconv.FormatInt(spend, 10)},
 			})
 		}
 	}

@@ -10,9 +10,10 @@ import "github.com/redis/go-redis/v9"
 // item's caps: per customer, total, budget, all reserved or none).
 //
 // ARGV: now_ms, dry ("1"/"0"), limit, guardrail, n, token, anon ("1"/"0"),
-// then per item (11 each): fallback, group, amount, per_customer, window_ms,
-// since_ms (now - window), total, budget, and the 1-based KEYS indexes of
-// its per-customer, total and budget keys ("0": none).
+// then per item (12 each): fallback, group, amount, per_customer, window_ms,
+// since_ms (now - window), total, budget, the 1-based KEYS indexes of its
+// per-customer, total and budget keys ("0": none), and spend (what a grant
+// counts against the budget, in the budget's currency).
 const walkScript = `
 local now = ARGV[1]
 local dry = ARGV[2] == '1'
@@ -25,7 +26,7 @@ local granted, mainGranted, sum = 0, 0, 0
 local groups = {}
 local out = {}
 for i = 0, n - 1 do
-  local b = 7 + i * 11
+  local b = 7 + i * 12
   local fb = ARGV[b + 1] == '1'
   local group = ARGV[b + 2]
   local amount = tonumber(ARGV[b + 3])
@@ -37,6 +38,7 @@ for i = 0, n - 1 do
   local pck = tonumber(ARGV[b + 9])
   local tk = tonumber(ARGV[b + 10])
   local bk = tonumber(ARGV[b + 11])
+  local spend = tonumber(ARGV[b + 12])
   local r
   if fb and mainGranted > 0 then
     r = 8
@@ -64,7 +66,7 @@ for i = 0, n - 1 do
     if r == 1 and total > 0 and tonumber(redis.call('GET', KEYS[tk]) or '0') >= total then
       r = 6
     end
-    if r == 1 and budget > 0 and tonumber(redis.call('GET', KEYS[bk]) or '0') + amount > budget then
+    if r == 1 and budget > 0 and tonumber(redis.call('GET', KEYS[bk]) or '0') + spend > budget then
       r = 7
     end
     if r == 1 and not dry then
@@ -78,7 +80,7 @@ for i = 0, n - 1 do
         end
       end
       if total > 0 then redis.call('INCR', KEYS[tk]) end
-      if budget > 0 then redis.call('INCRBY', KEYS[bk], ARGV[b + 3]) end
+      if budget > 0 then redis.call('INCRBY', KEYS[bk], ARGV[b + 12]) end
     end
   end
   if r == 1 then
@@ -137,8 +139,8 @@ return table.concat(out)
 // fleet-wide total and budget, both or neither, in the offer's slot.
 //
 // KEYS: total key, budget key (either may be a placeholder when unused).
-// ARGV: dry, total, budget, amount. Reply: "1" reserved, "6" total
-// reached, "7" budget exhausted.
+// ARGV: dry, total, budget, spend (the amount in the budget's currency).
+// Reply: "1" reserved, "6" total reached, "7" budget exhausted.
 const fleetScript = `
 local dry = ARGV[1] == '1'
 local total = tonumber(ARGV[2])
@@ -168,7 +170,7 @@ return 1
 `
 
 // releaseFleetScript undoes one offer's tentative fleet reservation.
-// KEYS: total key, budget key. ARGV: total, budget, amount.
+// KEYS: total key, budget key. ARGV: total, budget, spend.
 const releaseFleetScript = `
 if tonumber(ARGV[1]) > 0 then redis.call('DECR', KEYS[1]) end
 if tonumber(ARGV[2]) > 0 then redis.call('DECRBY', KEYS[2], ARGV[3]) end

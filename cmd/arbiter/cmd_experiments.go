@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/arbiterhq/arbiter/adapters/events"
+	"github.com/arbiterhq/arbiter/adapters/rulefiles"
 	"github.com/arbiterhq/arbiter/report"
+	"github.com/arbiterhq/arbiter/wire"
 )
 
 // cmdExperimentsReport reads the event stream (events.ReadStream), decodes
@@ -23,11 +26,16 @@ func cmdExperimentsReport(ctx context.Context, args []string, s stdio) int {
 	since := fs.Duration("since", 0, "read only the events stored in the last DURATION (e.g. 168h); default: the whole stream")
 	format := fs.String("format", "text", "output: text or json")
 	weights := fs.String("weights", "", "variant weights in order, the first is the control, e.g. control=50,deep=50 (default: from the latest rules_reloaded event)")
+	sequential := fs.Bool("sequential", false, "show always-valid (peeking-safe) intervals and p-values instead of fixed-sample ones")
+	horizon := fs.Int("horizon", report.DefaultHorizon, "with --sequential: customers per variant at which the interval is narrowest")
+	covariate := fs.String("covariate", "", "adjust revenue per customer with a pre-period profile field (CUPED), e.g. profile.ltv")
 	c.help = func(w io.Writer) {
-		fmt.Fprintln(w, "Usage: arbiter experiments report --nats URL EXPERIMENT_ID [--since DURATION] [--format text|json] [--weights V=W,...]")
-		fmt.Fprintln(w, "\nReads the JetStream event stream up to its end and prints, per variant: customers, exposures,")
-		fmt.Fprintln(w, "outcomes, conversion rate, revenue per customer, the uplift against the first variant with a 95%")
-		fmt.Fprintln(w, "confidence interval and p-value, and a sample-ratio-mismatch check (docs/events.md).")
+		fmt.Fprintln(w, "Usage: arbiter experiments report --nats URL EXPERIMENT_ID|holdout [--since DURATION] [--format text|json]")
+		fmt.Fprintln(w, "         [--weights V=W,...] [--sequential [--horizon N]] [--covariate profile.FIELD]")
+		fmt.Fprintln(w, "\nReads the JetStream event stream up to its end and prints, per variant: the customers the decisions")
+		fmt.Fprintln(w, "enrolled, exposures, outcomes, conversion rate, revenue per customer, the uplift against the first")
+		fmt.Fprintln(w, "variant with a 95% interval and p-value, and a sample-ratio-mismatch check. `holdout` reports the")
+		fmt.Fprintln(w, "holdout: held-out against served customers (docs/experiments.md).")
 		fmt.Fprintln(w, "\nFlags:")
 		c.printDefaults(w)
 	}
@@ -51,6 +59,16 @@ func cmdExperimentsReport(ctx context.Context, args []string, s stdio) int {
 		return usageErr("--since must be positive, e.g. --since 168h")
 	case *format != "text" && *format != "json":
 		return usageErr(fmt.Sprintf("--format %q: write text or json", *format))
+	case *horizon <= 0:
+		return usageErr("--horizon must be a positive number of customers, e.g. --horizon 10000")
+	}
+	field := ""
+	if *covariate != "" {
+		f, ok := strings.CutPrefix(*covariate, "profile.")
+		if !ok || f == "" || strings.ContainsAny(f, ". ") {
+			return usageErr(fmt.Sprintf("--covariate %q: write profile.FIELD, a number (or bool) field of the profile schema, e.g. profile.ltv", *covariate))
+		}
+		field = f
 	}
 	if *weights != "" {
 		w, err := report.ParseWeights(*weights)
@@ -59,7 +77,7 @@ func cmdExperimentsReport(ctx context.Context, args []string, s stdio) int {
 		}
 		override = report.Weights{From: "--weights", Variants: w}
 	}
-	if isCharDevice(s.Err) {
+	if isTerminal(s.Err) {
 		last := time.Time{}
 		opts.Progress = func(read, total uint64) {
 			if read < total && time.Since(last) < 200*time.Millisecond {
@@ -73,12 +91,18 @@ func cmdExperimentsReport(ctx context.Context, args []string, s stdio) int {
 		}
 	}
 	col := report.NewCollector(positional[0])
+	col.Covariate = field
 	stream, err := events.ReadStream(ctx, *natsURL, opts, func(m events.Message) { col.Add(events.ReportEvent(*prefix, m)) })
 	if err != nil {
 		fmt.Fprintf(s.Err, "arbiter experiments report: %v\n", err)
 		return exitFail
 	}
-	r := col.Report(override)
+	if !col.Exists() {
+		fmt.Fprintf(s.Err, "arbiter experiments report: no experiment %q in the events read (stream %s); the experiments are: %s\n",
+			positional[0], stream, strings.Join(col.Known(), ", "))
+		return exitFail
+	}
+	r := col.ReportWith(override, report.Options{Sequential: *sequential, Horizon: *horizon})
 	r.Stream = stream
 	if *format == "json" {
 		err = r.WriteJSON(s.Out)
@@ -92,12 +116,64 @@ func cmdExperimentsReport(ctx context.Context, args []string, s stdio) int {
 	return exitOK
 }
 
-// isCharDevice reports whether w is a terminal (a character device).
-func isCharDevice(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
+// cmdExperimentsList prints the experiments and layers of a ruleset: the
+// one of --rules, else the one of the latest successful rules_reloaded
+// event on the stream.
+func cmdExperimentsList(ctx context.Context, args []string, s stdio) int {
+	c := newSubcommand("arbiter experiments list", "", s)
+	fs := c.fs
+	rulesDir := fs.String("rules", "", "a rules directory to list (default: the ruleset in force, from the stream)")
+	natsURL := fs.String("nats", os.Getenv("ARBITER_NATS_URL"), "NATS server URL, with JetStream (default $ARBITER_NATS_URL)")
+	prefix := fs.String("prefix", events.DefaultPrefix, "prefix of Arbiter's subjects")
+	c.help = func(w io.Writer) {
+		fmt.Fprintln(w, "Usage: arbiter experiments list (--rules DIR | --nats URL)")
+		fmt.Fprintln(w, "\nLists the experiments (layer, range of layer buckets, traffic, status, variants, who is eligible),")
+		fmt.Fprintln(w, "the layers and the holdout: of the rules directory given, else of the latest rules_reloaded event.")
+		fmt.Fprintln(w, "\nFlags:")
+		c.printDefaults(w)
 	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	positional, code, ok := c.parse(args)
+	if !ok {
+		return code
+	}
+	switch {
+	case len(positional) != 0:
+		return c.usageErr("experiments list takes no arguments")
+	case *rulesDir == "" && *natsURL == "":
+		return c.usageErr("give --rules DIR or --nats URL (or ARBITER_NATS_URL)")
+	}
+	if *rulesDir != "" {
+		rs, err := rulefiles.Load(*rulesDir)
+		if err != nil {
+			fmt.Fprintf(s.Err, "arbiter experiments list: %v\n", err)
+			return exitFail
+		}
+		rr := wire.NewRulesReloaded("", time.Now(), rs, "", nil)
+		if err := report.WriteList(s.Out, events.ReportRuleset(rr), *rulesDir); err != nil {
+			return exitFail
+		}
+		return exitOK
+	}
+	if *prefix == "" {
+		*prefix = events.DefaultPrefix
+	}
+	var last *wire.RulesReloaded
+	opts := events.ReadOptions{Prefix: *prefix, Subject: *prefix + ".rules.reloaded", Name: "arbiter experiments list"}
+	stream, err := events.ReadStream(ctx, *natsURL, opts, func(m events.Message) {
+		if rr, err := wire.ParseRulesReloaded(m.Data); err == nil && rr.Version != "" {
+			last = rr
+		}
+	})
+	if err != nil {
+		fmt.Fprintf(s.Err, "arbiter experiments list: %v\n", err)
+		return exitFail
+	}
+	if last == nil {
+		fmt.Fprintf(s.Err, "arbiter experiments list: no rules_reloaded event on stream %s: give --rules DIR\n", stream)
+		return exitFail
+	}
+	if err := report.WriteList(s.Out, events.ReportRuleset(last), "rules_reloaded event of "+last.TS.Format(time.RFC3339)+", stream "+stream); err != nil {
+		return exitFail
+	}
+	return exitOK
 }

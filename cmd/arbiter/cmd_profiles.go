@@ -150,7 +150,7 @@ func cmdProfilesImport(ctx context.Context, args []string, s stdio) int {
 	defer client.Close()
 
 	o := profilestore.ImportOptions{Prefix: *f.prefix, Schema: schema, Merge: *merge, Batch: *batch}
-	progress := profilesIsTerminal(s.Err)
+	progress := isTerminal(s.Err)
 	if progress {
 		o.Progress = func(imported, rejected int) {
 			fmt.Fprintf(s.Err, "\rimported %d, rejected %d", imported, rejected)
@@ -238,14 +238,4 @@ func cmdProfilesGet(ctx context.Context, args []string, s stdio) int {
 		return exitFail
 	}
 	return exitOK
-}
-
-// profilesIsTerminal reports whether w is a character device (a terminal).
-func profilesIsTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

@@ -15,8 +15,9 @@ import (
 const rulesCheckHelp = `Usage: arbiter rules check DIR [--format text|json]
 
 Compile and type-check the rule files (*.yaml, *.yml) under DIR.
-Exit 0 with a summary when they are valid; exit 1 with every problem listed
-as file:line:col: message (hint); exit 2 on a usage error.
+Exit 0 with a summary when they are valid (and each warning on a line of
+its own: "warning: file:line:col: message (hint)"); exit 1 with every
+problem listed as file:line:col: message (hint); exit 2 on a usage error.
 
 Flags:
   --format text|json   output format (default text)
@@ -41,6 +42,8 @@ type rulesCheckReport struct {
 	Experiments int               `json:"experiments"`
 	Tests       int               `json:"tests"`
 	Errors      []rulesCheckError `json:"errors"`
+	// Warnings do not fail the check (a budget without a ruleset currency).
+	Warnings []rulesCheckError `json:"warnings"`
 }
 
 // cmdRulesCheck compiles a rules directory and reports its problems.
@@ -59,7 +62,7 @@ func cmdRulesCheck(ctx context.Context, args []string, s stdio) int {
 		return c.usageErr("give exactly one rules directory")
 	}
 	rs, err := rulefiles.Load(dirs[0])
-	report := rulesCheckReport{Errors: []rulesCheckError{}}
+	report := rulesCheckReport{Errors: []rulesCheckError{}, Warnings: []rulesCheckError{}}
 	var list rules.Errors
 	if err != nil && !errors.As(err, &list) {
 		// not a problem in the rules: the directory cannot be read
@@ -86,6 +89,13 @@ func cmdRulesCheck(ctx context.Context, args []string, s stdio) int {
 		report.Offers = len(rs.Offers)
 		report.Experiments = len(rs.Experiments)
 		report.Tests = len(rs.Tests)
+		for _, w := range rs.Warnings {
+			file := w.Pos.File
+			if file != "" && !filepath.IsAbs(file) {
+				file = filepath.Join(dirs[0], file)
+			}
+			report.Warnings = append(report.Warnings, rulesCheckError{File: file, Line: w.Pos.Line, Col: w.Pos.Col, Message: w.Msg, Hint: w.Hint})
+		}
 	}
 	if *format == "json" {
 		writeRulesCheckJSON(s.Out, report)
@@ -93,6 +103,9 @@ func cmdRulesCheck(ctx context.Context, args []string, s stdio) int {
 		fmt.Fprintf(s.Out, "ok: %s, %s, %s, %s, %s, %s; version %s\n",
 			count(report.Files, "file"), count(len(rs.Schema.Fields), "profile field"), count(report.Segments, "segment"),
 			count(report.Offers, "offer"), count(report.Experiments, "experiment"), count(report.Tests, "test"), report.Version)
+		for _, w := range rs.Warnings {
+			fmt.Fprintln(s.Out, "warning: "+ruleErrorLine(dirs[0], w))
+		}
 	} else {
 		for _, e := range list {
 			fmt.Fprintln(s.Out, ruleErrorLine(dirs[0], e))

@@ -20,6 +20,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/arbiterhq/arbiter/adapters/events"
+	"github.com/arbiterhq/arbiter/adapters/expcounters"
 	"github.com/arbiterhq/arbiter/adapters/feedback"
 	"github.com/arbiterhq/arbiter/adapters/httpapi"
 	"github.com/arbiterhq/arbiter/adapters/ledger"
@@ -27,8 +28,10 @@ import (
 	"github.com/arbiterhq/arbiter/adapters/profilestore"
 	"github.com/arbiterhq/arbiter/adapters/redisconn"
 	"github.com/arbiterhq/arbiter/adapters/rulefiles"
+	"github.com/arbiterhq/arbiter/decisionid"
 	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/rules"
+	"github.com/arbiterhq/arbiter/wire"
 )
 
 // serveConfig is serve's configuration, from flags and ARBITER_*
@@ -441,6 +444,40 @@ func runServer(ctx context.Context, cfg serveConfig, keys []string, src rulesSou
 	}()
 	defer func() { stopFeedback(); <-fbDone }()
 
+	// Live experiment counters for GET /v1/experiments, from the decision
+	// and outcome events, off the decision path.
+	counters := expcounters.New(client, cfg.keyPrefix)
+	counters.HoldoutOf = func(id string) bool {
+		snap := reloader.Current()
+		return snap != nil && engine.InHoldout(snap.Ruleset, id)
+	}
+	counters.VariantsOf = func(codes []uint32) []wire.Assignment {
+		snap := reloader.Current()
+		if snap == nil {
+			return nil
+		}
+		var out []wire.Assignment
+		for _, x := range snap.Ruleset.Experiments {
+			for _, v := range x.Variants {
+				code := decisionid.VariantCode(x.ID, v.ID)
+				for _, c := range codes {
+					if c == code {
+						out = append(out, wire.Assignment{ID: x.ID, Variant: v.ID, Layer: x.Layer})
+					}
+				}
+			}
+		}
+		return out
+	}
+	xcDone := make(chan struct{})
+	go func() {
+		defer close(xcDone)
+		if err := expcounters.Consume(fbCtx, natsURL, pubOpts, counters, log); err != nil && fbCtx.Err() == nil {
+			log.Warn("experiment counters stopped", "error", err.Error())
+		}
+	}()
+	defer func() { stopFeedback(); <-xcDone }()
+
 	checks := map[string]httpapi.Check{
 		"redis": func(ctx context.Context) error { return client.Ping(ctx).Err() },
 		"nats":  natsCheck(pub),
@@ -448,7 +485,7 @@ func runServer(ctx context.Context, cfg serveConfig, keys []string, src rulesSou
 	srv, err := httpapi.New(httpapi.Options{
 		Rules: reloader, Engine: eng, Sink: pub, Metrics: m, Logger: log,
 		APIKeys: keys, MaxBody: int(cfg.maxBody), DecisionTimeout: cfg.decisionTimeout,
-		Checks: checks, Learning: lw.sources(),
+		Checks: checks, Learning: lw.sources(), Experiments: counters,
 	})
 	if err != nil {
 		fmt.Fprintf(s.Err, "arbiter serve: %v\n", err)

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 )
 
@@ -103,4 +104,15 @@ func endedByDashes(fs *flag.FlagSet, consumed []string) bool {
 		}
 	}
 	return true
+}
+
+// isTerminal reports whether w is a terminal (a character device): progress
+// lines and colours go only there.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

@@ -6,6 +6,7 @@ package reporttest
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -31,12 +32,14 @@ func Stored(i int) time.Time {
 //	  converted for 10, 20, 30 USD (c5's outcome comes from another service:
 //	  no id, ts or experiments; its variant comes from its decision);
 //	  revenue per customer [0 0 10 20 30], mean 12.
-//	deep: d1 (2 decisions), d2..d5 decided, d6 only through an outcome whose
-//	  decision is not in the stream but which carries its experiments: 6
-//	  customers, 6 exposures; d2..d6 converted for 10..50 USD; revenue per
-//	  customer [0 10 20 30 40 50], mean 25.
-//	one decision in the holdout (no experiments) and one outcome of it
-//	  (unattributed), one unreadable outcome.
+//	deep: d1 (2 decisions), d2..d6 decided: 6 customers, 7 exposures;
+//	  d2..d6 converted for 10..50 USD; revenue per customer
+//	  [0 10 20 30 40 50], mean 25.
+//	one decision in the holdout (no experiments) and one outcome of it (its
+//	  decision did not enrol anyone: not counted); an outcome of d7, whose
+//	  decision is not in the stream, carrying deep in its experiments (not
+//	  assigned: the exposure is what a decision recorded); one unreadable
+//	  outcome.
 //
 // Conversion: 3/5 against 5/6: d = 0.2333333, unpooled se 0.2667361,
 // CI [-0.2894598, 0.7561265]; pooled p = 8/11, z = 0.8652232,
@@ -48,25 +51,29 @@ func Events() []report.Event {
 	exp := func(v string) []wire.Assignment {
 		return []wire.Assignment{{ID: "other", Variant: "a"}, {ID: Experiment, Variant: v}}
 	}
+	t0, t1 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC), time.Date(2026, 11, 22, 10, 1, 0, 0, time.UTC)
 	dec := func(id, cust, v string) report.Event {
-		return report.Event{Decision: &report.Decision{ID: id, CustomerID: cust, Experiments: exp(v)}}
+		return report.Event{Decision: &report.Decision{ID: id, CustomerID: cust, Experiments: exp(v), TS: t0}}
 	}
 	usd := func(minor int64) engine.Money { return engine.Money{Minor: minor, Exp: 2} }
+	n := 0
 	out := func(typ, decID, cust string, value engine.Money, as []wire.Assignment) report.Event {
-		return report.Event{Outcome: &report.Outcome{DecisionID: decID, CustomerID: cust, Type: typ, Value: value, Currency: "USD", Experiments: as}}
+		n++
+		return report.Event{Outcome: &report.Outcome{ID: fmt.Sprintf("out_%d", n), DecisionID: decID, CustomerID: cust, OfferID: "vip_10",
+			Type: typ, Value: value, Currency: "USD", Experiments: as, TS: t1}}
 	}
 	evs := []report.Event{
 		{Ruleset: &report.Ruleset{Version: "r1", Experiments: []report.Experiment{
-			{ID: Experiment, Variants: []report.Variant{{ID: "control", Weight: 50}, {ID: "deep", Weight: 50}}},
+			{ID: Experiment, Traffic: 100, Variants: []report.Variant{{ID: "control", Weight: 50}, {ID: "deep", Weight: 50}}},
 		}}},
 		dec("dcs_c1a", "c1", "control"), dec("dcs_c1b", "c1", "control"),
 		dec("dcs_d1a", "d1", "deep"), dec("dcs_d1b", "d1", "deep"),
-		{Decision: &report.Decision{ID: "dcs_z1", CustomerID: "z1", Experiments: []wire.Assignment{}}},
+		{Decision: &report.Decision{ID: "dcs_z1", CustomerID: "z1", Experiments: []wire.Assignment{}, Holdout: true}},
 	}
 	for _, c := range []string{"c2", "c3", "c4", "c5"} {
 		evs = append(evs, dec("dcs_"+c, c, "control"))
 	}
-	for _, d := range []string{"d2", "d3", "d4", "d5"} {
+	for _, d := range []string{"d2", "d3", "d4", "d5", "d6"} {
 		evs = append(evs, dec("dcs_"+d, d, "deep"))
 	}
 	none := []wire.Assignment{}
@@ -75,17 +82,26 @@ func Events() []report.Event {
 		out(wire.OutcomeImpression, "dcs_d1b", "d1", usd(0), exp("deep")),
 		out(wire.OutcomeConverted, "dcs_c3", "c3", usd(1000), exp("control")),
 		out(wire.OutcomeConverted, "dcs_c4", "c4", usd(2000), exp("control")),
-		out(wire.OutcomeConverted, "dcs_c5", "c5", usd(3000), none),
+		report.Event{Outcome: &report.Outcome{DecisionID: "dcs_c5", CustomerID: "c5", OfferID: "vip_10", Type: wire.OutcomeConverted,
+			Value: usd(3000), Currency: "USD", Experiments: none}},
+	)
+	n++ // the outcome of another service has no id
+	evs = append(evs,
 		out(wire.OutcomeConverted, "dcs_d2", "d2", usd(1000), exp("deep")),
 		out(wire.OutcomeConverted, "dcs_d3", "d3", usd(2000), exp("deep")),
 		out(wire.OutcomeConverted, "dcs_d4", "d4", usd(3000), exp("deep")),
 		out(wire.OutcomeConverted, "dcs_d5", "d5", usd(4000), exp("deep")),
-		out(wire.OutcomeConverted, "dcs_not_in_stream", "d6", usd(5000), exp("deep")),
-		out(wire.OutcomeConverted, "dcs_z1", "z1", usd(500), none),
+		out(wire.OutcomeConverted, "dcs_d6", "d6", usd(5000), exp("deep")),
+		out(wire.OutcomeConverted, "dcs_not_in_stream", "d7", usd(7000), exp("deep")),
+		report.Event{Outcome: &report.Outcome{DecisionID: "dcs_z1", CustomerID: "z1", Type: wire.OutcomeConverted,
+			Value: usd(500), Currency: "USD", Experiments: none}},
 		report.Event{Err: errors.New("not json")},
 	)
 	for i := range evs {
 		evs[i].Stored = Stored(i)
+		if o := evs[i].Outcome; o != nil && o.TS.IsZero() {
+			o.TS = Stored(i) // no ts: the time the stream stored it
+		}
 	}
 	return evs
 }
@@ -109,7 +125,7 @@ func Check(t testing.TB, r *report.Report) {
 	if c.Customers != 5 || c.Exposures != 6 || c.ConvertedCustomers != 3 || c.Outcomes.Converted != 3 || c.Outcomes.Impression != 1 {
 		t.Errorf("control %+v", c)
 	}
-	if d.Customers != 6 || d.Exposures != 6 || d.ConvertedCustomers != 5 || d.Outcomes.Converted != 5 || d.Outcomes.Impression != 1 {
+	if d.Customers != 6 || d.Exposures != 7 || d.ConvertedCustomers != 5 || d.Outcomes.Converted != 5 || d.Outcomes.Impression != 1 {
 		t.Errorf("deep %+v", d)
 	}
 	if len(c.Revenue) != 1 || c.Revenue[0].Total != (engine.Money{Minor: 6000, Exp: 2}) || d.Revenue[0].Total != (engine.Money{Minor: 15000, Exp: 2}) {
@@ -124,7 +140,10 @@ func Check(t testing.TB, r *report.Report) {
 	near(t, "conv diff", cv.Diff, 0.23333333333333333, 1e-12)
 	near(t, "conv low", cv.Low, -0.28945982010285703, 1e-9)
 	near(t, "conv high", cv.High, 0.7561264867695237, 1e-9)
-	near(t, "conv z", cv.Z, 0.8652231568278273, 1e-9)
+	if cv.Z == nil {
+		t.Fatal("conv z: null")
+	}
+	near(t, "conv z", *cv.Z, 0.8652231568278273, 1e-9)
 	near(t, "conv p", cv.P, 0.38691631776906808, 1e-9)
 	if len(d.RevenueUplift) != 1 {
 		t.Fatalf("revenue uplift %+v", d.RevenueUplift)
@@ -143,7 +162,7 @@ func Check(t testing.TB, r *report.Report) {
 	if r.SRM.Mismatch || !r.SRM.Checked {
 		t.Errorf("srm %+v", r.SRM)
 	}
-	if r.Unattributed != 1 || r.Unreadable != 1 {
-		t.Errorf("unattributed %d, unreadable %d", r.Unattributed, r.Unreadable)
+	if r.NotEnrolled != 1 || r.NotRead != 1 || r.OtherVariant != 0 || r.Unreadable != 1 {
+		t.Errorf("not enrolled %d, not read %d, other variant %d, unreadable %d", r.NotEnrolled, r.NotRead, r.OtherVariant, r.Unreadable)
 	}
 }
