@@ -28,11 +28,12 @@ var levels = map[string]int{
 	"console":             0,
 	"examples":            0,
 	"examples/profilegen": 0,
-	// 1: the rule model
-	"rules": 1,
-	// 2: the decision, and the statistics it reads
-	"engine":   2,
-	"learning": 2,
+	// 1: the rule model, and learning's statistics (what the engine reads
+	// to score with propensity)
+	"rules":    1,
+	"learning": 1,
+	// 2: the decision
+	"engine": 2,
 	// 3: pure models around the decision: its JSON, profiles, the ledger in
 	// memory, what an outcome is about
 	"wire":        3,

@@ -5,6 +5,8 @@
 // ProfileSource it is given (or from the caller), caps and budgets go
 // through the Ledger, and time comes from the request. It knows nothing of
 // JSON or events: package wire writes its decisions and their events.
+// When the rules learn, scores read propensities from the Statistics
+// snapshot it is given (learning.go), again without I/O.
 package engine
 
 import (
@@ -83,6 +85,16 @@ type Decision struct {
 	TookUS      int64    // set by the caller, who knows when the request arrived
 	Explain     *Explain // only when the request asked for it
 
+	// Learning lists, when the ruleset learns, the propensity of every
+	// offer whose score reads it and that reached scoring, chosen or not,
+	// in offer order (nil when none did); Cell is the decision's cell (""
+	// when the ruleset does not learn).
+	Learning []LearningUse
+	Cell     string
+	// learnBuf holds Learning when it is short, so that learning costs
+	// the decision no allocation.
+	learnBuf [4]LearningUse
+
 	// What the decision event needs beyond the response.
 	// Profile is the profile the decision read (shared, not to be
 	// changed), and Recorded the fields of it that the event records
@@ -105,6 +117,9 @@ type Action struct {
 	Score    float64
 	Discount *DiscountResult // nil for an action without a discount
 	Payload  map[string]any
+	// Cell is the decision's learning cell, for an offer whose score
+	// reads propensity (its outcomes count there); "" otherwise.
+	Cell string
 }
 
 // DiscountResult is an action's discount, exact in minor units.
@@ -186,6 +201,9 @@ type OfferExplain struct {
 	Score   *float64 // when the offer was scored
 	Error   string
 	Variant string // experiment/variant that overrode it
+	// Learning is the propensity its score read and the posterior it
+	// came from; nil when its score does not read propensity.
+	Learning *LearningUse
 }
 
 // Plan is what the engine asks the ledger to reserve, in one call per
@@ -235,12 +253,14 @@ type PlanItem struct {
 	// outcome committed it; total and budget bound held + committed. 0: a
 	// grant consumes at once.
 	Hold time.Duration
-	// Record: the ledger keeps a record of the grant (offers with a hold;
-	// offers whose score reads propensity when the ruleset learns), so that
-	// outcomes can commit, release or reward it.
+	// Record: the ledger keeps a record of the grant under Plan.Ref, so that
+	// an outcome naming the decision finds it and can commit, release or
+	// reward it: set for offers with a hold and, when the ruleset learns,
+	// for offers whose score reads propensity, in decisions that are not
+	// dry runs.
 	Record bool
 	// Cell is the grant's learning cell: a recorded grant with a cell
-	// counts a trial there ("": none).
+	// counts a trial there, in the same call ("": none).
 	Cell string
 	// Paced (caps.pacing: even): the item is granted only while the count
 	// before it (held + committed) is below PaceTotal and the spend before
@@ -300,8 +320,8 @@ const (
 // replica. Reserve walks the plan once and answers one result per item; it
 // makes at most one round trip to its store. In the same call it keeps the
 // records of the granted items that ask for one (PlanItem.Record), counts
-// their learning trials and claims the plan's Idempotency-Key. It is
-// called only when Plan.NeedsLedger.
+// their learning trials (PlanItem.Cell) and claims the plan's
+// Idempotency-Key. It is called only when Plan.NeedsLedger.
 type Ledger interface {
 	Reserve(ctx context.Context, p *Plan) ([]Result, error)
 }

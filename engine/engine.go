@@ -34,6 +34,21 @@ type Options struct {
 	// Logger receives, at debug level, why a profile was unavailable; nil:
 	// nothing is logged.
 	Logger *slog.Logger
+
+	// Statistics is the learning snapshot scores read propensity from
+	// when the ruleset learns; nil: every propensity is the prior mean,
+	// not degraded (rule tests, arbiter decide: there are no statistics
+	// to miss).
+	Statistics Statistics
+	// Static decides every customer with propensity at the prior mean, as
+	// a variant with `learning: false` does (arbiter simulate's static
+	// strategy).
+	Static bool
+	// Trials is told of every trial; nil: nobody.
+	Trials TrialObserver
+	// ScoreOverride, when set, replaces every offer's score (arbiter
+	// simulate's oracle).
+	ScoreOverride ScoreOverride
 }
 
 // Engine decides. It is safe for concurrent use; one Engine serves every
@@ -116,10 +131,12 @@ func (e *Engine) Decide(ctx context.Context, rs *rules.Ruleset, p *Profile, req 
 	if !d.Holdout && req.CustomerID != "" {
 		d.Experiments = e.assignExperiments(s, rs, req.CustomerID, d.Experiments)
 	}
+	e.beginLearning(s, rs, req)
 	e.checkOffers(s, rs, req, d.Holdout)
 	// In the holdout no offer is eligible: arbitrate only claims the
 	// request's Idempotency-Key, if any.
 	e.arbitrate(ctx, s, rs, req, d)
+	e.endLearning(s, d)
 	if req.Explain {
 		d.Explain = s.explain(rs)
 	}
@@ -180,6 +197,7 @@ func (e *Engine) assignExperiments(s *scratch, rs *rules.Ruleset, id string, out
 		}
 		v := &x.Variants[k]
 		out = append(out, Assignment{ID: x.ID, Variant: v.ID, Layer: x.Layer})
+		s.variantLearning(x, v)
 		for idx, o := range v.Offers {
 			if idx >= 0 && idx < len(s.over) && s.over[idx].offer == nil {
 				s.over[idx] = override{offer: o, exp: int32(xi), variant: int32(k)}
@@ -211,7 +229,7 @@ func (e *Engine) checkOffers(s *scratch, rs *rules.Ruleset, req *Request, holdou
 		case !s.segmentOK(o):
 			c.reason = ReasonSegment
 		default:
-			if e.evalOffer(s, c, o) {
+			if e.evalOffer(s, rs, req, c, o) {
 				if req.CustomerID == "" && o.Caps.PerCustomer > 0 {
 					c.reason = ReasonCapPerCustomer
 					c.detail = "anonymous customers are never granted an offer with a per-customer cap"
@@ -225,7 +243,7 @@ func (e *Engine) checkOffers(s *scratch, rs *rules.Ruleset, req *Request, holdou
 
 // evalOffer runs the offer's when, discount and score; false with the
 // reason set when the offer is out.
-func (e *Engine) evalOffer(s *scratch, c *cand, o *rules.Offer) bool {
+func (e *Engine) evalOffer(s *scratch, rs *rules.Ruleset, req *Request, c *cand, o *rules.Offer) bool {
 	fail := func(x *rules.Expr, err error) bool {
 		c.reason = ReasonError
 		if errors.Is(err, exprenv.ErrNoRate) {
@@ -309,8 +327,12 @@ func (e *Engine) evalOffer(s *scratch, c *cand, o *rules.Offer) bool {
 		s.wbuf = append(s.wbuf, out.Weights...)
 	}
 	c.score = o.Priority
+	if e.opts.ScoreOverride != nil {
+		return e.overrideScore(s, c, o)
+	}
 	if o.Score != nil {
 		s.env.SetVar(exprenv.VarPriority, o.Priority)
+		e.setScoreVars(s, rs, req, c, o)
 		v, err := s.number(o.Score)
 		if err != nil {
 			return fail(o.Score, err)
@@ -385,6 +407,9 @@ func (e *Engine) arbitrate(ctx context.Context, s *scratch, rs *rules.Ruleset, r
 			Window:      o.Caps.Window,
 			Total:       o.Caps.Total,
 		}
+		if s.learn.on && o.ReadsPropensity && !req.DryRun {
+			it.Record, it.Cell = true, s.learn.cell
+		}
 		if o.Caps.Budget > 0 {
 			b, ok := ToMinor(o.Caps.Budget, s.conv.budgetExp())
 			switch {
@@ -452,6 +477,12 @@ func (e *Engine) arbitrate(ctx context.Context, s *scratch, rs *rules.Ruleset, r
 		d.Actions = append(d.Actions, s.action(c))
 		if !req.DryRun && e.opts.Observer != nil {
 			e.opts.Observer.Granted(c.offer.ID)
+		}
+		if s.learn.on && c.offer.ReadsPropensity {
+			d.Actions[len(d.Actions)-1].Cell = s.learn.cell
+			if !req.DryRun && e.opts.Trials != nil {
+				e.opts.Trials.Trial(c.offer.ID, s.learn.cell, req.Now)
+			}
 		}
 	}
 }

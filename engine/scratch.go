@@ -40,6 +40,13 @@ type scratch struct {
 	plan    Plan
 	results []Result
 	buf     []byte
+
+	// Learning (learning.go): the decision's state, the propensities its
+	// scores read, and the variant that decides whether it learns.
+	learn              learnState
+	uses               []LearningUse
+	learnFrom          int // Written of that variant's experiment; -1: none
+	variantLearningOff bool
 }
 
 type segState struct {
@@ -71,6 +78,7 @@ type cand struct {
 	freeShipping bool
 	wOff         int   // the discount's per-line weights in scratch.wbuf
 	spend        int64 // what a grant counts against a budget, in Plan.BudgetCurrency
+	use          int32 // 1 + its index in scratch.uses, when its score read propensity; else 0
 }
 
 func newScratch() *scratch { return &scratch{} }
@@ -123,6 +131,7 @@ func (s *scratch) begin(rs *rules.Ruleset, p *Profile, req *Request) {
 	s.cands = resize(s.cands, len(rs.Offers))
 	s.over = resize(s.over, len(rs.Offers))
 	s.wbuf = s.wbuf[:0]
+	s.learnFrom, s.variantLearningOff = -1, false
 }
 
 // resize returns a slice of n zero values, reusing v's memory.
@@ -151,6 +160,9 @@ func (s *scratch) end() {
 	s.sorter.weights = nil
 	s.currency = ""
 	s.conv = moneyConv{}
+	clear(s.uses)
+	s.uses = s.uses[:0]
+	s.learn = learnState{}
 }
 
 func (s *scratch) matchedSegment(id string) bool {
@@ -314,6 +326,10 @@ func (s *scratch) explain(rs *rules.Ruleset) *Explain {
 		if ov := s.over[i]; ov.offer != nil {
 			x := rs.Experiments[ov.exp]
 			oe.Variant = x.ID + "/" + x.Variants[ov.variant].ID
+		}
+		if c.use > 0 && int(c.use) <= len(s.uses) {
+			u := s.uses[c.use-1]
+			oe.Learning = &u
 		}
 		ex.Offers[i] = oe
 	}

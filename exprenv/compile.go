@@ -47,6 +47,9 @@ type Config struct {
 	// Zones loads the time zones the expressions name; nil: the system's
 	// (SystemZones).
 	Zones Zones
+	// Learning: the ruleset learns (arbitration.learning), so that scores
+	// may read propensity.
+	Learning bool
 	// TotalBase: the rules name a currency, so expressions may read
 	// cart.total_base (base.go); without it, reading it is an error.
 	TotalBase bool
@@ -60,9 +63,15 @@ type Expr struct {
 	prog   *vm.Program
 	kind   Kind
 	uses   []string
+	reads  uint8    // the vars it reads, a bit per Var
 	cond   fastCond // a condition's fast form, or nil
 	num    fastNum  // a number's fast form, or nil
 }
+
+// Reads reports whether the expression reads the var v (a score that
+// reads propensity). An expression that reads the whole environment
+// (`$env`) reads every var of its kind.
+func (x *Expr) Reads(v Var) bool { return v >= 0 && v < numVars && x.reads&(1<<v) != 0 }
 
 // Uses lists the segment ids that the expression names while reading
 // `segments` (the segments it depends on), sorted.
@@ -114,6 +123,8 @@ type Compiler struct {
 	wholeProfile  bool
 	// exprs are the compiled expressions, given a fast form by Finish.
 	exprs []*Expr
+	// learning: scores may read propensity (Config.Learning).
+	learning bool
 
 	// totalBase is Config.TotalBase (base.go).
 	totalBase bool
@@ -126,7 +137,7 @@ func NewCompiler(cfg Config) *Compiler {
 		zones = SystemZones()
 	}
 	c := &Compiler{segSet: map[string]bool{}, zones: newZoneTable(zones), runTrial: runTrial,
-		flat: map[string]FlatRef{}, flagged: map[string]bool{}, totalBase: cfg.TotalBase}
+		flat: map[string]FlatRef{}, flagged: map[string]bool{}, learning: cfg.Learning, totalBase: cfg.TotalBase}
 	c.segIDs = append([]string(nil), cfg.Segments...)
 	sort.Strings(c.segIDs)
 	for _, s := range cfg.Segments {
@@ -134,7 +145,7 @@ func NewCompiler(cfg Config) *Compiler {
 	}
 	profile := profileType(cfg.Profile)
 	for k := range c.envs {
-		c.envs[k] = scope(Kind(k), profile)
+		c.envs[k] = scope(Kind(k), profile, cfg.Learning)
 	}
 	funcs := funcOptions(c.zones)
 	for k := range c.opts {
@@ -292,9 +303,34 @@ func (c *Compiler) compile(src string, kind Kind, what string) *Expr {
 		return nil
 	}
 	c.record(scan)
-	x := &Expr{Source: src, prog: prog, kind: kind, uses: uses}
+	x := &Expr{Source: src, prog: prog, kind: kind, uses: uses, reads: varsRead(kind, tree.Node)}
 	c.exprs = append(c.exprs, x)
 	return x
+}
+
+// varsRead is the set of vars of kind that root reads, a bit per Var; `$env`
+// reads them all.
+func varsRead(kind Kind, root ast.Node) uint8 {
+	f := &varFinder{kind: kind}
+	ast.Walk(&root, f)
+	return f.reads
+}
+
+type varFinder struct {
+	kind  Kind
+	reads uint8
+}
+
+func (f *varFinder) Visit(node *ast.Node) {
+	id, ok := (*node).(*ast.IdentifierNode)
+	if !ok {
+		return
+	}
+	for v := range vars {
+		if vars[v].kind == f.kind && (id.Value == vars[v].name || id.Value == "$env") {
+			f.reads |= 1 << v
+		}
+	}
 }
 
 // runTrial runs a program once with the trial's memory budget.
@@ -355,12 +391,17 @@ func (c *Compiler) exprError(kind Kind, what, src string, err error) {
 		} else {
 			hint = DidYouMean(name, c.names(kind), "")
 		}
+		msg = "unknown name `" + name + "`"
 		for _, v := range vars {
-			if name == v.name {
-				hint = "`" + name + "` is only known in " + v.where
+			if name != v.name {
+				continue
+			}
+			hint = "`" + name + "` is only known in " + v.where
+			if v.learning && v.kind == kind && !c.learning {
+				msg = "`" + name + "` needs learning: the rules have no `arbitration.learning`"
+				hint = "add `learning: {method: thompson}` under `arbitration:` (docs/learning.md)"
 			}
 		}
-		msg = "unknown name `" + name + "`"
 	case strings.HasPrefix(msg, "unknown field "):
 		name := strings.TrimPrefix(msg, "unknown field ")
 		var from int

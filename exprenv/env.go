@@ -42,6 +42,12 @@ import (
 //	now       time.Time: the decision's time
 //	segments  []string: the ids of the segments matched so far
 //	priority  float64: the offer's priority; only in score expressions
+//	discount  float64: the offer's discount amount for this decision, in
+//	          major units of the cart's currency (0 for actions); only in
+//	          score expressions
+//	propensity float64: the offer's reward rate in the decision's cell, in
+//	          [0, 1]; only in score expressions of a ruleset that learns
+//	          (Config.Learning)
 //
 // Results: conditions (KindCond, KindItems) are compiled with expr.AsBool
 // and numbers (KindNumber, KindScore) with expr.AsFloat64, so a program
@@ -64,6 +70,12 @@ const (
 	EnvNow      = "now"
 	EnvSegments = "segments"
 	EnvPriority = "priority"
+)
+
+// The names of scores beside priority (see vars).
+const (
+	EnvDiscount   = "discount"
+	EnvPropensity = "propensity"
 )
 
 // Type is the type of a profile field, as the schema names it.
@@ -107,18 +119,25 @@ type Var int
 
 // The vars.
 const (
-	VarPriority Var = iota // priority: the offer's priority, in scores
+	VarPriority   Var = iota // priority: the offer's priority, in scores
+	VarDiscount              // discount: the offer's discount amount (major units), in scores
+	VarPropensity            // propensity: the offer's reward rate in the cell, in scores of a ruleset that learns
 	numVars
 )
 
 // vars names each Var, the kind of expression that reads it, and where
 // that is in the rule files (for the message when another kind reads it).
+// A var with learning set is in scope only when the ruleset learns
+// (Config.Learning).
 var vars = [numVars]struct {
-	name  string
-	kind  Kind
-	where string
+	name     string
+	kind     Kind
+	where    string
+	learning bool
 }{
-	VarPriority: {EnvPriority, KindScore, "an offer's score"},
+	VarPriority:   {EnvPriority, KindScore, "an offer's score", false},
+	VarDiscount:   {EnvDiscount, KindScore, "an offer's score", false},
+	VarPropensity: {EnvPropensity, KindScore, "an offer's score", true},
 }
 
 // cartFields are the members of cart: their types and their values in a
@@ -161,8 +180,9 @@ var (
 )
 
 // scope is the typed environment of an expression of kind k, whose
-// profile has the fields of profile.
-func scope(k Kind, profile types.Map) types.Map {
+// profile has the fields of profile; learning: the ruleset learns, so
+// that the vars of learning are in scope.
+func scope(k Kind, profile types.Map, learning bool) types.Map {
 	m := types.Map{
 		EnvProfile:  profile,
 		EnvCart:     cartType,
@@ -174,7 +194,7 @@ func scope(k Kind, profile types.Map) types.Map {
 		m[EnvItem] = itemType
 	}
 	for _, v := range vars {
-		if v.kind == k {
+		if v.kind == k && (learning || !v.learning) {
 			m[v.name] = types.Float64
 		}
 	}

@@ -68,12 +68,16 @@ func TestFastPathAgreesWithTheProgram(t *testing.T) {
 		`min(20, 5 + profile.churn * 20)`,
 		`max(priority, profile.ltv / 10, 3)`,
 		`min(profile.ltv, profile.orders)`,
+		`propensity * (cart.total * 0.35 - discount)`,
+		`propensity * priority / 0.05`,
+		`discount`,
+		`max(0, propensity * (cart.total - discount)) + priority / 1000`,
 	}
 	segIDs := []string{"s0", "s1"}
 	for i := range conds {
 		segIDs = append(segIDs, fmt.Sprintf("c%02d", i))
 	}
-	c := NewCompiler(Config{TotalBase: true, Segments: segIDs, Profile: []Field{{"ltv", TypeNumber}, {"orders", TypeInt}, {"tier", TypeString},
+	c := NewCompiler(Config{TotalBase: true, Segments: segIDs, Learning: true, Profile: []Field{{"ltv", TypeNumber}, {"orders", TypeInt}, {"tier", TypeString},
 		{"tags", TypeStringList}, {"opt_in", TypeBool}, {"last", TypeTime}, {"birthday", TypeTime}, {"churn", TypeNumber}}})
 	mustCompile(t, c, KindCond, `profile.orders > 1`)
 	mustCompile(t, c, KindCond, `profile.ltv > 100`)
@@ -136,6 +140,8 @@ func TestFastPathAgreesWithTheProgram(t *testing.T) {
 		env := addFlatNames(map[string]any{EnvProfile: profile, EnvCart: cart, EnvCtx: ctx, EnvNow: now, EnvSegments: segs})
 		fe := &fastEnv{Now: now, Vals: make([]any, len(layout.Flat())), Flags: flags}
 		fe.Vars[VarPriority] = 5
+		fe.Vars[VarPropensity] = pick(0.0, 0.05, 0.5, 1.0).(float64)
+		fe.Vars[VarDiscount] = pick(0.0, 12.5, 40.0, 1e6).(float64)
 		for i, f := range layout.Flat() {
 			fe.Vals[i] = env[f.Key]
 		}
@@ -170,6 +176,8 @@ func TestFastPathAgreesWithTheProgram(t *testing.T) {
 			check(e, env)
 		}
 		env[EnvPriority] = 5.0
+		env[EnvPropensity] = fe.Vars[VarPropensity]
+		env[EnvDiscount] = fe.Vars[VarDiscount]
 		for _, e := range numExprs {
 			check(e, env)
 		}

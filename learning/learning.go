@@ -1,8 +1,15 @@
 // Package learning is the statistics side of learning arbitration: the
 // counts of trials (grants) and successes (reward outcomes) per offer, cell
-// and day, and the snapshot the engine reads propensities from. It does no
-// I/O: the ledgers (adapters/ledger in Redis, memledger in memory) store
-// the counts, and a refresher in the wiring loads them through Source.
+// and day (Count, read through Source); the Beta posterior of an offer's
+// reward rate, its mean and 95% credible interval, and the seeded
+// Thompson draw (beta.go); the snapshot the engine reads propensities
+// from, with the half-life decay of old days (snapshot.go); the refresher
+// that reloads the snapshot in the background (refresher.go); and the
+// count of recent trials per cell (recent.go).
+//
+// It does no I/O: the ledgers (adapters/ledger in Redis, memledger in
+// memory) store the counts, and the refresher loads them through
+// the Source it is given.
 package learning
 
 import "context"
@@ -22,4 +29,11 @@ type Count struct {
 // when offers is nil).
 type Source interface {
 	Counts(ctx context.Context, offers []string) ([]Count, error)
+}
+
+// Resetter deletes the stored statistics of the named offers (all when
+// offers is nil): `arbiter learning reset [OFFER]`, after an offer changes
+// its meaning. The ledgers implement it beside Source.
+type Resetter interface {
+	ResetLearning(ctx context.Context, offers []string) error
 }

@@ -159,8 +159,9 @@ func NewWithOptions(o Options) *Ledger {
 }
 
 var (
-	_ engine.Ledger   = (*Ledger)(nil)
-	_ learning.Source = (*Ledger)(nil)
+	_ engine.Ledger     = (*Ledger)(nil)
+	_ learning.Source   = (*Ledger)(nil)
+	_ learning.Resetter = (*Ledger)(nil)
 )
 
 func (l *Ledger) offer(id string) *offer {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/arbiterhq/arbiter/exprenv"
 )
 
 var (
@@ -26,8 +28,8 @@ var (
 	capsKeys        = []string{"per_customer", "total", "budget", "hold", "pacing"}
 	perCustomerKeys = []string{"limit", "per"}
 	experimentKeys  = []string{"id", "description", "salt", "traffic", "when", "variants", "layer", "buckets", "status"}
-	variantKeys     = []string{"id", "description", "weight", "offers"}
-	arbitrationKeys = []string{"max_actions", "max_discount_percent", "holdout", "fallback"}
+	variantKeys     = []string{"id", "description", "weight", "offers", "learning"}
+	arbitrationKeys = []string{"max_actions", "max_discount_percent", "holdout", "fallback", "learning"}
 	testKeys        = []string{"name", "now", "profile", "request", "expect"}
 	expectKeys      = []string{"segments", "not_segments", "actions", "discount_total", "experiments", "holdout"}
 	dayNames        = []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
@@ -405,6 +407,7 @@ func (l *loader) compileOffer(c *exprCompiler, id string, n *yaml.Node, override
 	if v := fs.get("score"); v != nil {
 		if r := c.compile(v, kindScore, what+": score"); r != nil {
 			o.Score = r.e
+			o.ReadsPropensity = r.e.Reads(exprenv.VarPropensity)
 		}
 	}
 	if v := fs.get("group"); v != nil {

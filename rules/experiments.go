@@ -106,7 +106,7 @@ func (l *loader) compileExperiments(c *exprCompiler, nodes []*yaml.Node, offers 
 		if id == reservedHoldout {
 			l.errf(idn, "choose another id", "experiment id `holdout` is reserved: `arbiter experiments report holdout` reports the holdout, and its salt would be the holdout's")
 		}
-		e := &Experiment{ID: id, Salt: id, Traffic: 100, Pos: l.pos(fs.node)}
+		e := &Experiment{ID: id, Salt: id, Traffic: 100, Pos: l.pos(fs.node), Written: len(first) - 1}
 		written = append(written, l.layerFields(e, fs, what))
 		if v := fs.get("salt"); v != nil {
 			if s, ok := l.str(v, what+": salt"); ok {
@@ -156,6 +156,9 @@ func (l *loader) compileExperiments(c *exprCompiler, nodes []*yaml.Node, offers 
 			seenV[vid] = l.pos(vidn)
 			vw := what + ": variant `" + vid + "`"
 			v := Variant{ID: vid, Pos: l.pos(vfs.node), Offers: map[int]*Offer{}}
+			if ln := vfs.get("learning"); ln != nil {
+				v.Learning = l.variantLearning(ln, vw+": learning", l.learns)
+			}
 			if wn := vfs.get("weight"); wn == nil {
 				l.errf(vfs.node, "add weight: 50", "%s has no weight", vw)
 				weightsOK = false

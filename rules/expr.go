@@ -57,7 +57,7 @@ func newExprCompiler(l *loader, schema *Schema, segIDs []string) *exprCompiler {
 	for i, f := range schema.Fields {
 		fields[i] = exprenv.Field{Name: f.Name, Type: exprType(f.Type)}
 	}
-	c.ec = exprenv.NewCompiler(exprenv.Config{Profile: fields, Segments: segIDs, TotalBase: l.money.currency != ""})
+	c.ec = exprenv.NewCompiler(exprenv.Config{Profile: fields, Segments: segIDs, Learning: l.learns, TotalBase: l.money.currency != ""})
 	return c
 }
 

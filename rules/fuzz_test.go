@@ -22,6 +22,7 @@ func FuzzCompile(f *testing.F) {
 		"experiments: [{id: e, variants: [{id: v, weight: 100, offers: {o: {disabled: true}}}]}]",
 		"segments:\n  - id: s\n    when: |\n      cart.total >\n",
 		"tests: [{name: t, profile: {a: 2026-01-01T00:00:00Z}, expect: {actions: []}}]",
+		"offers: [{id: a, kind: action, score: 'propensity * (cart.total - discount)'}]\narbitration: {learning: {by: [a], prior: {alpha: 1, beta: 19}, half_life: 14d}}",
 		"currency: USD\nrates: {EUR: 1.08, JPY: 6.7e-3}\noffers: [{id: a, when: 'cart.total_base > 9', discount: {amount: {USD: 5, EUR: 4}}}]",
 	}
 	_ = filepath.WalkDir("testdata/errors", func(p string, d os.DirEntry, err error) error {

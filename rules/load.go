@@ -82,7 +82,9 @@ type File struct {
 }
 
 // Compile compiles the rule files into one Ruleset, in path order; files
-// whose path ends in _test.yaml or _test.yml hold rule tests. It reads
+// whose path ends in _test.yaml or _test.yml hold rule tests, and files
+// whose path ends in _truth.yaml or _truth.yml (arbiter simulate's truth
+// files) are not rules and are left out. It reads
 // nothing (adapters/rulefiles reads a rules directory). Problems in the
 // rules come back as Errors (use errors.As); no files at all is
 // ErrNoRuleFiles.
@@ -90,7 +92,10 @@ func Compile(files []File) (*Ruleset, error) {
 	if len(files) == 0 {
 		return nil, ErrNoRuleFiles
 	}
-	files = slices.Clone(files)
+	files = slices.DeleteFunc(slices.Clone(files), func(f File) bool { return IsTruthFile(f.Path) })
+	if len(files) == 0 {
+		return nil, ErrNoRuleFiles
+	}
 	slices.SortStableFunc(files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
 	paths := make([]string, len(files))
 	l := newLoader()
@@ -113,6 +118,8 @@ func (l *loader) build(s *sections, paths []string) (*Ruleset, error) {
 	for i, d := range segDecls {
 		segIDs[i] = d.id
 	}
+	learning := l.learningNode(s.arbitration)
+	l.learns = learning != nil
 	c := newExprCompiler(l, &schema, segIDs)
 	segs := l.compileSegments(c, segDecls)
 
@@ -131,6 +138,7 @@ func (l *loader) build(s *sections, paths []string) (*Ruleset, error) {
 		decls[d.id] = d.node
 	}
 	arb := l.compileArbitration(s.arbitration, byID)
+	arb.Learning = l.compileLearning(c, learning)
 	fallback := map[string]bool{}
 	for _, id := range arb.Fallback {
 		fallback[id] = true

@@ -247,6 +247,9 @@ type Offer struct {
 	Disabled bool
 	// Fallback is true when the offer is named in arbitration.fallback.
 	Fallback bool
+	// ReadsPropensity: the offer's score reads `propensity` (the ruleset
+	// learns its reward rate, and its grants are recorded as trials).
+	ReadsPropensity bool
 	// Index is the offer's position in Ruleset.Offers; a variant's
 	// override of an offer keeps the index of the offer it overrides.
 	Index int
@@ -284,7 +287,11 @@ type Experiment struct {
 	// Status is "" (running) or ExperimentStopped: a stopped experiment
 	// keeps its range and enrolls no one.
 	Status string
-	Pos    Pos
+	// Written is the experiment's place in the order written (files in
+	// path order, then top to bottom), from 0: when two experiments'
+	// variants disagree on `learning`, the first written wins.
+	Written int
+	Pos     Pos
 }
 
 // ExperimentStopped is the status of an experiment that enrolls no one.

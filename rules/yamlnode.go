@@ -25,6 +25,9 @@ type loader struct {
 	aliases  int
 	merging  map[*yaml.Node]bool // mappings whose << merge keys are being read
 	money    moneyState          // the ruleset's currency (currency.go)
+	// learns: the rules have arbitration.learning (scores may read
+	// propensity, variants may turn it off).
+	learns bool
 }
 
 func newLoader() *loader {

@@ -305,9 +305,29 @@ func appendExplain(b []byte, ex *engine.Explain) []byte {
 		}
 		b = appendOptString(b, `,"error":`, o.Error)
 		b = appendOptString(b, `,"variant":`, o.Variant)
+		if u := o.Learning; u != nil {
+			b = appendExplainLearning(b, u)
+		}
 		b = append(b, '}')
 	}
 	return append(b, "]}"...)
+}
+
+// appendExplainLearning appends an offer's propensity in explain: its
+// cell, the posterior it came from, the value, and how it was found
+// (thompson, mean or prior).
+func appendExplainLearning(b []byte, u *engine.LearningUse) []byte {
+	b = append(b, `,"learning":{"cell":`...)
+	b = appendString(b, u.Cell)
+	b = append(b, `,"alpha":`...)
+	b = appendFloat(b, u.Alpha)
+	b = append(b, `,"beta":`...)
+	b = appendFloat(b, u.Beta)
+	b = append(b, `,"propensity":`...)
+	b = appendFloat(b, u.Propensity)
+	b = append(b, `,"source":`...)
+	b = appendString(b, u.Source.String())
+	return append(b, '}')
 }
 
 // appendOptString appends key (`,"name":`) and s, unless s is empty.

@@ -67,7 +67,14 @@ func randDecision(r *rand.Rand) *engine.Decision {
 			a.Payload = map[string]any{randString(r): randString(r), "n": randFloat(r), "b": true, "nil": nil,
 				"list": []any{1.5, "x", false}, "obj": map[string]any{"k": randString(r)}}
 		}
+		if r.IntN(2) == 0 {
+			a.Cell = randString(r)
+		}
 		d.Actions = append(d.Actions, a)
+	}
+	for i := r.IntN(3); i > 0; i-- {
+		d.Learning = append(d.Learning, engine.LearningUse{OfferID: randString(r), Cell: randString(r), Alpha: randFloat(r),
+			Beta: randFloat(r), Propensity: r.Float64(), Source: engine.PropensitySource(r.IntN(4))})
 	}
 	if r.IntN(3) == 0 {
 		d.Explain = &engine.Explain{}
@@ -80,6 +87,10 @@ func randDecision(r *rand.Rand) *engine.Decision {
 			if r.IntN(2) == 0 {
 				sc := randFloat(r)
 				o.Score = &sc
+			}
+			if r.IntN(2) == 0 {
+				o.Learning = &engine.LearningUse{OfferID: o.ID, Cell: randString(r), Alpha: randFloat(r), Beta: randFloat(r),
+					Propensity: r.Float64(), Source: engine.PropensitySource(r.IntN(4))}
 			}
 			d.Explain.Offers = append(d.Explain.Offers, o)
 		}
@@ -139,13 +150,21 @@ type (
 		Error   string `json:"error,omitempty"`
 	}
 	refOfferExplain struct {
-		ID      string   `json:"id"`
-		Chosen  bool     `json:"chosen"`
-		Reason  string   `json:"reason,omitempty"`
-		Detail  string   `json:"detail,omitempty"`
-		Score   *float64 `json:"score,omitempty"`
-		Error   string   `json:"error,omitempty"`
-		Variant string   `json:"variant,omitempty"`
+		ID       string       `json:"id"`
+		Chosen   bool         `json:"chosen"`
+		Reason   string       `json:"reason,omitempty"`
+		Detail   string       `json:"detail,omitempty"`
+		Score    *float64     `json:"score,omitempty"`
+		Error    string       `json:"error,omitempty"`
+		Variant  string       `json:"variant,omitempty"`
+		Learning *refLearning `json:"learning,omitempty"`
+	}
+	refLearning struct {
+		Cell       string  `json:"cell"`
+		Alpha      float64 `json:"alpha"`
+		Beta       float64 `json:"beta"`
+		Propensity float64 `json:"propensity"`
+		Source     string  `json:"source"`
 	}
 )
 
@@ -175,7 +194,11 @@ func refOf(d *engine.Decision) *refDecision {
 			ref.Explain.Segments = append(ref.Explain.Segments, refSegmentExplain(sg))
 		}
 		for _, o := range ex.Offers {
-			ref.Explain.Offers = append(ref.Explain.Offers, refOfferExplain(o))
+			ro := refOfferExplain{ID: o.ID, Chosen: o.Chosen, Reason: o.Reason, Detail: o.Detail, Score: o.Score, Error: o.Error, Variant: o.Variant}
+			if u := o.Learning; u != nil {
+				ro.Learning = &refLearning{Cell: u.Cell, Alpha: u.Alpha, Beta: u.Beta, Propensity: u.Propensity, Source: u.Source.String()}
+			}
+			ref.Explain.Offers = append(ref.Explain.Offers, ro)
 		}
 	}
 	return ref

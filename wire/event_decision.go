@@ -46,6 +46,23 @@ type DecisionEvent struct {
 	// marked pii (rules.Ruleset.RecordedFields); times in RFC 3339, lists
 	// as arrays. Read back, numbers are float64 and times strings.
 	Profile map[string]any `json:"profile"`
+	// Learning (schema 2) is, when the ruleset learns, the propensity of
+	// every offer whose score reads it and that reached scoring, chosen
+	// or not, with the posterior it came from; [] otherwise.
+	Learning []EventLearning `json:"learning"`
+}
+
+// EventLearning is one offer's propensity in a decision, as the event
+// records it: the cell, the posterior's parameters used (prior plus
+// statistics; the prior alone when the decision used the prior) and the
+// value the score read. With the decision id they reproduce a Thompson
+// draw exactly.
+type EventLearning struct {
+	OfferID    string  `json:"offer_id"`
+	Cell       string  `json:"cell"`
+	Alpha      float64 `json:"alpha"`
+	Beta       float64 `json:"beta"`
+	Propensity float64 `json:"propensity"`
 }
 
 // Schema is the version of the events Arbiter writes.
@@ -57,6 +74,9 @@ type EventAction struct {
 	Kind           string       `json:"kind"`
 	DiscountAmount engine.Money `json:"discount_amount"` // 0 for an action without a discount
 	Score          float64      `json:"score"`
+	// Cell (schema 2) is the learning cell its outcomes count in, for an
+	// offer whose score reads propensity; left out otherwise.
+	Cell string `json:"cell,omitempty"`
 }
 
 // NewDecisionEvent returns d's event, sharing no memory with d: every list
@@ -80,9 +100,13 @@ func NewDecisionEvent(d *engine.Decision) *DecisionEvent {
 		TookUS:      d.TookUS,
 		Schema:      Schema,
 		Profile:     recordedProfile(d),
+		Learning:    make([]EventLearning, len(d.Learning)),
+	}
+	for i, u := range d.Learning {
+		ev.Learning[i] = EventLearning{OfferID: u.OfferID, Cell: u.Cell, Alpha: u.Alpha, Beta: u.Beta, Propensity: u.Propensity}
 	}
 	for _, a := range d.Actions {
-		ea := EventAction{OfferID: a.OfferID, Kind: a.Kind, Score: a.Score, DiscountAmount: engine.Money{Exp: d.CartTotal.Exp}}
+		ea := EventAction{OfferID: a.OfferID, Kind: a.Kind, Score: a.Score, DiscountAmount: engine.Money{Exp: d.CartTotal.Exp}, Cell: a.Cell}
 		if a.Discount != nil {
 			ea.DiscountAmount = a.Discount.Amount
 		}
@@ -336,6 +360,7 @@ func AppendDecisionEvent(b []byte, d *engine.Decision) []byte {
 		b = amount.AppendText(b)
 		b = append(b, `,"score":`...)
 		b = appendFloat(b, a.Score)
+		b = appendOptString(b, `,"cell":`, a.Cell)
 		b = append(b, '}')
 	}
 	b = append(b, `],"degraded":`...)
@@ -344,5 +369,23 @@ func AppendDecisionEvent(b []byte, d *engine.Decision) []byte {
 	b = strconv.AppendInt(b, d.TookUS, 10)
 	b = append(b, `,"schema":2,"profile":`...)
 	b = appendProfile(b, d)
-	return append(b, '}')
+	b = append(b, `,"learning":[`...)
+	for i := range d.Learning {
+		u := &d.Learning[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"offer_id":`...)
+		b = appendString(b, u.OfferID)
+		b = append(b, `,"cell":`...)
+		b = appendString(b, u.Cell)
+		b = append(b, `,"alpha":`...)
+		b = appendFloat(b, u.Alpha)
+		b = append(b, `,"beta":`...)
+		b = appendFloat(b, u.Beta)
+		b = append(b, `,"propensity":`...)
+		b = appendFloat(b, u.Propensity)
+		b = append(b, '}')
+	}
+	return append(b, "]}"...)
 }

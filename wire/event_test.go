@@ -146,6 +146,10 @@ func TestAppendDecisionEventMatchesEncodingJSON(t *testing.T) {
 		d.Placement, d.Channel, d.Currency = randString(r), randString(r), randString(r)
 		d.CartTotal = engine.Money{Minor: r.Int64N(1e9), Exp: int8(r.IntN(4))}
 		d.Now = time.Unix(r.Int64N(4e9), r.Int64N(1e9)*int64(r.IntN(2))).In(zones[r.IntN(len(zones))])
+		if r.IntN(2) == 0 { // schema 2's profile beside the learning the decision may have
+			d.Profile = &engine.Profile{ID: d.CustomerID, Known: r.IntN(2) == 0, Attrs: map[string]any{"ltv": randFloat(r), "name": randString(r)}}
+			d.Recorded = []rules.Field{{Name: "ltv", Type: rules.TypeNumber}, {Name: "name", Type: rules.TypeString}}
+		}
 		got := AppendDecisionEvent(nil, d)
 		want, err := json.Marshal(NewDecisionEvent(d))
 		if err != nil {
@@ -222,7 +226,10 @@ func TestParseDecisionEvent(t *testing.T) {
 			fix(&want.Experiments[j].ID, &want.Experiments[j].Variant, &want.Experiments[j].Layer)
 		}
 		for j := range want.Actions {
-			fix(&want.Actions[j].OfferID, &want.Actions[j].Kind)
+			fix(&want.Actions[j].OfferID, &want.Actions[j].Kind, &want.Actions[j].Cell)
+		}
+		for j := range want.Learning {
+			fix(&want.Learning[j].OfferID, &want.Learning[j].Cell)
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("case %d: read back\n%+v\nwant\n%+v", i, got, want)
@@ -342,6 +349,10 @@ offers:
 	for _, p := range []*engine.Profile{nil, {ID: "c1", Known: true, Attrs: attrs}, {ID: "c2", Attrs: map[string]any{}}} {
 		d := specDecision()
 		d.Profile, d.Recorded = p, rs.RecordedFields()
+		// a decision of rules that learn: the profile, the cell and the
+		// learning list in one event
+		d.Actions[0].Cell = "vip"
+		d.Learning = []engine.LearningUse{{OfferID: d.Actions[0].OfferID, Cell: "vip", Alpha: 3, Beta: 40, Propensity: 0.0725, Source: engine.PropensityThompson}}
 		got := AppendDecisionEvent(nil, d)
 		want, err := json.Marshal(NewDecisionEvent(d))
 		if err != nil {
@@ -354,7 +365,8 @@ offers:
 			t.Fatalf("a pii field left Redis: %s", got)
 		}
 		ev, err := ParseDecisionEvent(got)
-		if err != nil || ev.Schema != 2 || ev.Profile["known"] != (p != nil && p.Known) {
+		if err != nil || ev.Schema != 2 || ev.Profile["known"] != (p != nil && p.Known) || ev.Actions[0].Cell != "vip" ||
+			len(ev.Learning) != 1 || ev.Learning[0] != (EventLearning{OfferID: d.Actions[0].OfferID, Cell: "vip", Alpha: 3, Beta: 40, Propensity: 0.0725}) {
 			t.Fatalf("read back %+v %v", ev, err)
 		}
 	}

@@ -24,6 +24,7 @@ var (
 	routeBudgets  = route{"GET, HEAD", false, true, (*Server).budgets}
 	routeExps     = route{"GET, HEAD", false, true, (*Server).getExperiments}
 	routeReload   = route{"POST", true, true, (*Server).reloadRules}
+	routeLearning = route{"GET, HEAD", false, true, (*Server).getLearning}
 	routeHealthz  = route{"GET, HEAD", false, false, (*Server).healthz}
 	routeReadyz   = route{"GET, HEAD", false, false, (*Server).readyz}
 	routeMetrics  = route{"GET, HEAD", false, false, (*Server).serveMetrics}
@@ -44,6 +45,8 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 		r = &routeExps
 	case "/v1/rules/reload":
 		r = &routeReload
+	case "/v1/learning":
+		r = &routeLearning
 	case "/healthz":
 		r = &routeHealthz
 	case "/readyz":
@@ -53,7 +56,7 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 	default:
 		s.writeError(ctx, fasthttp.StatusNotFound, wire.CodeNotFound,
 			"no route "+strings.ToValidUTF8(string(ctx.Path()), "?")+
-				": the routes are POST /v1/decide, POST /v1/outcomes, GET /v1/budgets, GET /v1/rules, GET /v1/experiments, POST /v1/rules/reload, GET /healthz, GET /readyz, GET /metrics", "")
+				": the routes are POST /v1/decide, POST /v1/outcomes, GET /v1/budgets, GET /v1/rules, GET /v1/experiments, POST /v1/rules/reload, GET /v1/learning, GET /healthz, GET /readyz, GET /metrics", "")
 		return
 	}
 	if r.v1 && !s.auth.allowed(ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)) {

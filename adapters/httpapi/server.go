@@ -1,9 +1,10 @@
 // Package httpapi is Arbiter's HTTP API on fasthttp: POST /v1/decide
 // (signed decision ids, Idempotency-Key), POST /v1/outcomes (verified
 // against the ids and the ledger's grant records), GET /v1/budgets, GET
-// /v1/rules, POST /v1/rules/reload, GET /healthz, GET /readyz and GET
-// /metrics, with API-key auth, body limits, the spec's error shape and
-// graceful shutdown. docs/api.md describes it for callers.
+// /v1/rules, POST /v1/rules/reload, GET /v1/experiments, GET /v1/learning,
+// GET /healthz, GET /readyz and GET /metrics, with API-key auth, body
+// limits, the spec's error shape and graceful shutdown. docs/api.md
+// describes it for callers.
 //
 // Requests are decoded, and decisions and events encoded, by package
 // wire. Nothing of a fasthttp.RequestCtx is kept once a handler returns:
@@ -98,6 +99,9 @@ type Options struct {
 	CheckTimeout time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Learning is what GET /v1/learning reads; its zero value answers
+	// with no snapshot and no recent trials.
+	Learning LearningSources
 	// Experiments gives the live experiment counters of GET
 	// /v1/experiments; nil: the route shows zeros.
 	Experiments ExperimentCounters

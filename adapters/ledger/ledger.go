@@ -144,8 +144,9 @@ func (l *Redis) Stats() Stats {
 }
 
 var (
-	_ engine.Ledger   = (*Redis)(nil)
-	_ learning.Source = (*Redis)(nil)
+	_ engine.Ledger     = (*Redis)(nil)
+	_ learning.Source   = (*Redis)(nil)
+	_ learning.Resetter = (*Redis)(nil)
 )
 
 // New returns a ledger on client with keys under prefix ("" for the

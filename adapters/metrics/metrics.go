@@ -4,6 +4,7 @@
 package metrics
 
 import (
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -49,6 +50,10 @@ type Metrics struct {
 	lastReload  prometheus.Gauge
 	handler     fasthttp.RequestHandler
 	grantMetrics
+
+	// learning.go
+	refreshOnce sync.Once
+	refreshes   *prometheus.CounterVec
 }
 
 // New returns the metrics on a new registry, with the Go runtime and

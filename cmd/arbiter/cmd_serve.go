@@ -308,9 +308,14 @@ func runServer(ctx context.Context, cfg serveConfig, keys []string, src rulesSou
 
 	// The sink is set once NATS is up; reloads before that are not published.
 	var sink atomic.Pointer[events.Publisher]
+	// Learning follows the ruleset in force once it is started.
+	var learn atomic.Pointer[learningWiring]
 	onReload := httpapi.RecordReload(m)
 	loadOpt := rulefiles.Options{Logger: log, OnReload: func(r rulefiles.Result) {
 		onReload(r)
+		if l := learn.Load(); l != nil && r.Snapshot != nil {
+			l.configure(r.Snapshot.Ruleset)
+		}
 		if p := sink.Load(); p != nil {
 			prev := ""
 			if r.Previous != nil {
@@ -455,7 +460,15 @@ func runServer(ctx context.Context, cfg serveConfig, keys []string, src rulesSou
 		m.CacheStatsFunc(cache.Stats)
 		source = cache
 	}
-	eng := engine.New(engine.Options{Ledger: led, Observer: m, Profiles: source, ProfileTimeout: cfg.redisTimeout, Logger: log})
+	// Learning: the statistics the ledger counts, reloaded in the background.
+	lw := startLearning(led, snap.Ruleset, m, log)
+	learn.Store(lw)
+	if cur := reloader.Current(); cur != nil {
+		lw.configure(cur.Ruleset) // a reload between the start and now
+	}
+	defer lw.stopLearning()
+	eng := engine.New(engine.Options{Ledger: led, Observer: m, Profiles: source, ProfileTimeout: cfg.redisTimeout, Logger: log,
+		Statistics: lw.statistics(), Trials: lw.recent})
 
 	// Per-offer feedback statistics, from the outcome events on the stream
 	// (the HTTP route's and other services' alike), off the decision path.
@@ -507,7 +520,7 @@ func runServer(ctx context.Context, cfg serveConfig, keys []string, src rulesSou
 	srv, err := httpapi.New(httpapi.Options{
 		Rules: reloader, Engine: eng, Sink: pub, Metrics: m, Logger: log,
 		APIKeys: keys, MaxBody: int(cfg.maxBody), DecisionTimeout: cfg.decisionTimeout,
-		Checks: checks, Checker: checker, Grants: led, IdempotencyTTL: cfg.idempotencyTTL, Experiments: counters,
+		Checks: checks, Checker: checker, Grants: led, IdempotencyTTL: cfg.idempotencyTTL, Learning: lw.sources(), Experiments: counters,
 	})
 	if err != nil {
 		fmt.Fprintf(s.Err, "arbiter serve: %v\n", err)

@@ -60,6 +60,8 @@ func commands() []command {
 		{"events tail", "follow decision and outcome events on NATS", cmdEventsTail},
 		{"experiments report", "per-variant conversion, revenue and uplift of an experiment, or of the holdout", cmdExperimentsReport},
 		{"experiments list", "the experiments, layers and holdout of a ruleset", cmdExperimentsList},
+		{"learning reset", "delete the learning statistics of offers (all when none is named)", cmdLearningReset},
+		{"simulate", "the learning loop in one process: static, learning and oracle strategies against a truth file", cmdSimulate},
 	}
 }
 

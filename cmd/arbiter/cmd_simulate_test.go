@@ -1,0 +1,64 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func TestCmdSimulate(t *testing.T) {
+	const rulesDir, truth = "../../examples/checkout", "../../examples/checkout/shop_truth.yaml"
+	bad := filepath.Join(t.TempDir(), "bad_truth.yaml")
+	if err := os.WriteFile(bad, []byte("offers: {nope: {default: 0.1}}\nvalue: cart.total\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name     string
+		args     []string
+		code     int
+		out, err string
+	}{
+		{"text", []string{"--rules", rulesDir, "--truth", truth, "--decisions", "300", "--customers", "200"}, exitOK,
+			`(?s)^300 decisions, 200 customers, seed 1.*\nstatic +300 .*\nlearning +300 .*\noracle +300 .*of the oracle's`, `^$`},
+		{"no truth", []string{"--rules", rulesDir}, exitUsage, `^$`, `--truth FILE.yaml is required(.|\n)*Usage: arbiter simulate`},
+		{"no rules", []string{"--truth", truth}, exitUsage, `^$`, `--rules DIR is required`},
+		{"bad seed", []string{"--rules", rulesDir, "--truth", truth, "--seed", "0"}, exitUsage, `^$`, `--seed "0": write a whole number of 1 or more`},
+		{"bad decisions", []string{"--rules", rulesDir, "--truth", truth, "--decisions", "0"}, exitUsage, `^$`, `--decisions 0`},
+		{"positional", []string{"--rules", rulesDir, "--truth", truth, "x"}, exitUsage, `^$`, `unexpected argument "x"`},
+		{"bad truth", []string{"--rules", rulesDir, "--truth", bad}, exitFail, `^$`,
+			"the truth file does not load:\n.*bad_truth.yaml:1:10: `nope` is not an offer of the rules"},
+		{"missing truth", []string{"--rules", rulesDir, "--truth", "nope.yaml"}, exitFail, `^$`, `--truth: open nope.yaml`},
+		{"help", []string{"--help"}, exitOK, `Usage: arbiter simulate`, `^$`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(context.Background(), append([]string{"simulate"}, tc.args...), stdio{In: strings.NewReader(""), Out: &out, Err: &errb})
+			if code != tc.code {
+				t.Errorf("exit %d, want %d (stdout %q, stderr %q)", code, tc.code, out.String(), errb.String())
+			}
+			if !regexp.MustCompile(tc.out).MatchString(out.String()) {
+				t.Errorf("stdout %q does not match %q", out.String(), tc.out)
+			}
+			if !regexp.MustCompile(tc.err).MatchString(errb.String()) {
+				t.Errorf("stderr %q does not match %q", errb.String(), tc.err)
+			}
+		})
+	}
+	var out bytes.Buffer
+	if code := run(context.Background(), []string{"simulate", "--rules", rulesDir, "--truth", truth, "--decisions", "200", "--json", "--seed", "7"},
+		stdio{Out: &out, Err: &out}); code != exitOK {
+		t.Fatalf("--json: %d %s", code, out.String())
+	}
+	var rep struct {
+		Strategies map[string]map[string]any `json:"strategies"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil || len(rep.Strategies) != 3 || rep.Strategies["learning"]["decisions"] != 200.0 {
+		t.Errorf("--json: %v %s", err, out.String())
+	}
+}

@@ -1,0 +1,237 @@
+package rules
+
+import (
+	"sort"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Learning arbitration (SPEC-LOOP "Learning arbitration"): the
+// `arbitration.learning` section, and `learning: false` on an experiment's
+// variant.
+
+var (
+	learningKeys = []string{"method", "reward", "by", "prior", "refresh", "half_life"}
+	priorKeys    = []string{"alpha", "beta"}
+)
+
+// learningKeyDocs describe the keys of arbitration.learning, one line each
+// (for the JSON Schema of the rule files).
+var learningKeyDocs = map[string]string{
+	"learning":  "learning arbitration: scores may read `propensity`, each offer's reward rate learnt from outcomes",
+	"method":    "thompson (one draw from each offer's posterior per decision, seeded by the decision id) or mean (the posterior mean)",
+	"reward":    "the outcome type that counts as a success: converted (default) or accepted",
+	"by":        "segments that make cells: statistics are kept per offer and the first of these segments matched, else \"all\"",
+	"prior":     "the Beta prior {alpha, beta} of every offer's reward rate (default {alpha: 1, beta: 1})",
+	"alpha":     "prior successes plus one: more than 0",
+	"beta":      "prior failures plus one: more than 0",
+	"refresh":   "how often a replica reloads the statistics (default 10s; 1s to 1h)",
+	"half_life": "optional: trials and successes lose half their weight every half-life (e.g. 14d), so that a change of season is learnt",
+	// on a variant
+	"variant.learning": "false: this variant's customers are decided with propensity at the prior mean (learning measured against static scores)",
+}
+
+// Defaults and bounds of arbitration.learning.
+const (
+	DefaultLearningRefresh = 10 * time.Second
+	MinLearningRefresh     = time.Second
+	MaxLearningRefresh     = time.Hour
+	MinHalfLife            = time.Hour
+	MaxPrior               = 1e6
+	// CellAll is the cell of a decision that matched none of `by`.
+	CellAll = "all"
+)
+
+// Learning rewards: the outcome types that count as a success.
+const (
+	RewardConverted = "converted"
+	RewardAccepted  = "accepted"
+)
+
+// IsTruthFile reports whether a file beside the rules is a truth file of
+// `arbiter simulate` (its name ends in _truth.yaml or _truth.yml), which
+// Compile leaves out.
+func IsTruthFile(path string) bool {
+	return strings.HasSuffix(path, "_truth.yaml") || strings.HasSuffix(path, "_truth.yml")
+}
+
+// PriorMean is the mean of the prior Beta(PriorAlpha, PriorBeta): the
+// propensity of an offer without statistics.
+func (lr *Learning) PriorMean() float64 {
+	return lr.PriorAlpha / (lr.PriorAlpha + lr.PriorBeta)
+}
+
+// learningNode returns the value of the `learning` key of the arbitration
+// section, or nil; it reports nothing (compileArbitration and
+// compileLearning do).
+func (l *loader) learningNode(arb *yaml.Node) *yaml.Node {
+	d := l.deref(arb)
+	if d == nil || d.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(d.Content); i += 2 {
+		if k := l.deref(d.Content[i]); k != nil && k.Kind == yaml.ScalarNode && k.Value == "learning" {
+			if v := d.Content[i+1]; !isNull(l.deref(v)) {
+				return v
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
+// compileLearning reads arbitration.learning; nil when n is nil.
+func (l *loader) compileLearning(c *exprCompiler, n *yaml.Node) *Learning {
+	if n == nil {
+		return nil
+	}
+	const what = "arbitration.learning"
+	lr := &Learning{Method: LearnThompson, Reward: RewardConverted, PriorAlpha: 1, PriorBeta: 1,
+		Refresh: DefaultLearningRefresh, Pos: l.pos(l.deref(n))}
+	fs, ok := l.mapping(n, what, learningKeys)
+	if !ok {
+		return lr
+	}
+	if v := fs.get("method"); v != nil {
+		if s, ok := l.str(v, what+".method"); ok {
+			switch s {
+			case LearnThompson, LearnMean:
+				lr.Method = s
+			default:
+				l.errf(v, didYouMean(s, []string{LearnThompson, LearnMean}, ""), "%s.method must be `thompson` or `mean`, got %q", what, s)
+			}
+		}
+	}
+	if v := fs.get("reward"); v != nil {
+		if s, ok := l.str(v, what+".reward"); ok {
+			switch s {
+			case RewardConverted, RewardAccepted:
+				lr.Reward = s
+			default:
+				l.errf(v, didYouMean(s, []string{RewardConverted, RewardAccepted}, ""),
+					"%s.reward must be `converted` or `accepted` (the outcome type that counts as a success), got %q", what, s)
+			}
+		}
+	}
+	if v := fs.get("by"); v != nil {
+		ids, nodes, _ := l.strList(v, what+".by")
+		seen := map[string]bool{}
+		for i, id := range ids {
+			switch {
+			case id == CellAll:
+				l.errf(nodes[i], "leave it out: a decision that matches none of `by` is in the cell `all`",
+					"%s.by: `all` is the cell of everyone else, not a segment", what)
+			case !c.segSet[id]:
+				l.errf(nodes[i], didYouMean(id, c.segIDs, ""), "%s: unknown segment `%s`", what+".by", id)
+			case seen[id]:
+				l.errf(nodes[i], "remove one of them", "%s.by names `%s` twice", what, id)
+			default:
+				seen[id] = true
+				lr.By = append(lr.By, id)
+			}
+		}
+	}
+	if v := fs.get("prior"); v != nil {
+		if pfs, ok := l.mapping(v, what+".prior", priorKeys); ok {
+			for _, k := range priorKeys {
+				pn := pfs.get(k)
+				if pn == nil {
+					continue
+				}
+				f, ok := l.num(pn, what+".prior."+k)
+				if !ok {
+					continue
+				}
+				if !(f > 0) || f > MaxPrior {
+					l.errf(pn, "1 is the uniform prior; {alpha: 1, beta: 19} says about 5%", "%s.prior.%s must be more than 0 and at most %g, got %s", what, k, MaxPrior, l.deref(pn).Value)
+					continue
+				}
+				if k == "alpha" {
+					lr.PriorAlpha = f
+				} else {
+					lr.PriorBeta = f
+				}
+			}
+		}
+	}
+	if v := fs.get("refresh"); v != nil {
+		if d, ok := l.duration(v, what+".refresh"); ok {
+			if d < MinLearningRefresh || d > MaxLearningRefresh {
+				l.errf(v, "10s is the default", "%s.refresh must be between 1s and 1h, got %s", what, l.deref(v).Value)
+			} else {
+				lr.Refresh = d
+			}
+		}
+	}
+	if v := fs.get("half_life"); v != nil {
+		if d, ok := l.duration(v, what+".half_life"); ok {
+			if d < MinHalfLife {
+				l.errf(v, "leave it out for no decay; 14d forgets a season", "%s.half_life must be at least 1h, got %s", what, l.deref(v).Value)
+			} else {
+				lr.HalfLife = d
+			}
+		}
+	}
+	return lr
+}
+
+// duration reads a Go duration or a number of days ("14d").
+func (l *loader) duration(n *yaml.Node, what string) (time.Duration, bool) {
+	s, ok := l.str(n, what)
+	if !ok {
+		return 0, false
+	}
+	d, err := parseWindow(s)
+	if err != nil || d <= 0 {
+		l.errf(n, "write a duration like 10s, 90m or 14d (days)", "%s must be a duration, got %q", what, s)
+		return 0, false
+	}
+	return d, true
+}
+
+// variantLearning reads a variant's `learning`: only false means
+// anything, and only when the rules learn.
+func (l *loader) variantLearning(n *yaml.Node, what string, learns bool) *bool {
+	b, ok := l.boolean(n, what)
+	if !ok {
+		return nil
+	}
+	if !learns {
+		l.errf(n, "add `learning:` under `arbitration:`, or remove this line",
+			"%s: the rules do not learn (no `arbitration.learning`), so `learning` has nothing to turn off", what)
+		return nil
+	}
+	return &b
+}
+
+// LearningOffers lists, sorted, the offers whose score reads propensity,
+// in the ruleset or in an experiment's variant: those whose statistics a
+// replica loads. Nil when the ruleset does not learn.
+func (r *Ruleset) LearningOffers() []string {
+	if r.Arbitration.Learning == nil {
+		return nil
+	}
+	set := map[string]bool{}
+	for _, o := range r.Offers {
+		if o.ReadsPropensity {
+			set[o.ID] = true
+		}
+	}
+	for _, x := range r.Experiments {
+		for _, v := range x.Variants {
+			for _, o := range v.Offers {
+				if o.ReadsPropensity {
+					set[o.ID] = true
+				}
+			}
+		}
+	}
+	out := make([]string, 0, len(set))
+	for id := range set {
+		out = append(out, id)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,167 @@
+package rules
+
+import (
+	"testing"
+	"time"
+)
+
+const learnProfile = `
+profile:
+  ltv: number
+segments:
+  - id: vip
+    when: profile.ltv >= 1000
+  - id: at_risk
+    when: profile.ltv < 10
+offers:
+  - id: margin
+    discount: {percent: 10}
+    score: propensity * (cart.total * 0.35 - discount)
+  - id: plain
+    kind: action
+    priority: 5
+  - id: by_discount
+    discount: {amount: 5}
+    score: 100 - discount
+`
+
+func TestLearningParsed(t *testing.T) {
+	rs := mustLoad(t, map[string]string{
+		"rules.yaml": learnProfile,
+		"z.yaml": `
+experiments:
+  - id: b_second
+    variants:
+      - {id: static, weight: 100, learning: false, offers: {plain: {score: propensity}}}
+`,
+		"a.yaml": `
+experiments:
+  - id: z_first
+    variants:
+      - {id: on, weight: 50, learning: true}
+      - {id: off, weight: 50}
+arbitration:
+  learning:
+    method: mean
+    reward: accepted
+    by: [at_risk, vip]
+    prior: {alpha: 1, beta: 19}
+    refresh: 30s
+    half_life: 14d
+`,
+	})
+	lr := rs.Arbitration.Learning
+	if lr == nil {
+		t.Fatal("no learning")
+	}
+	if lr.Method != LearnMean || lr.Reward != RewardAccepted || len(lr.By) != 2 || lr.By[0] != "at_risk" || lr.By[1] != "vip" ||
+		lr.PriorAlpha != 1 || lr.PriorBeta != 19 || lr.Refresh != 30*time.Second || lr.HalfLife != 14*24*time.Hour {
+		t.Errorf("learning = %+v", lr)
+	}
+	if m := lr.PriorMean(); m != 0.05 {
+		t.Errorf("prior mean %v", m)
+	}
+	reads := map[string]bool{}
+	for _, o := range rs.Offers {
+		reads[o.ID] = o.ReadsPropensity
+	}
+	if !reads["margin"] || reads["plain"] || reads["by_discount"] {
+		t.Errorf("ReadsPropensity = %v", reads)
+	}
+	// experiments are sorted by id; Written keeps the order written (a.yaml before z.yaml)
+	written := map[string]int{}
+	for _, x := range rs.Experiments {
+		written[x.ID] = x.Written
+	}
+	if written["z_first"] != 0 || written["b_second"] != 1 {
+		t.Errorf("Written = %v", written)
+	}
+	for _, x := range rs.Experiments {
+		for _, v := range x.Variants {
+			switch x.ID + "/" + v.ID {
+			case "z_first/on":
+				if v.Learning == nil || !*v.Learning {
+					t.Errorf("%s/%s: learning %v", x.ID, v.ID, v.Learning)
+				}
+			case "z_first/off":
+				if v.Learning != nil {
+					t.Errorf("%s/%s: learning %v, want unset", x.ID, v.ID, *v.Learning)
+				}
+			case "b_second/static":
+				if v.Learning == nil || *v.Learning {
+					t.Errorf("%s/%s: learning %v", x.ID, v.ID, v.Learning)
+				}
+				for _, o := range v.Offers {
+					if o.ID == "plain" && !o.ReadsPropensity {
+						t.Error("the override of plain reads propensity")
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestLearningDefaults(t *testing.T) {
+	rs := mustLoad(t, map[string]string{"rules.yaml": learnProfile + "arbitration:\n  learning: {}\n"})
+	lr := rs.Arbitration.Learning
+	if lr == nil || lr.Method != LearnThompson || lr.Reward != RewardConverted || lr.By != nil ||
+		lr.PriorAlpha != 1 || lr.PriorBeta != 1 || lr.Refresh != DefaultLearningRefresh || lr.HalfLife != 0 || lr.Pos.Line < 1 {
+		t.Errorf("defaults = %+v", lr)
+	}
+	noLearning := mustLoad(t, map[string]string{"rules.yaml": "offers:\n  - {id: a, kind: action, score: discount + 1}\narbitration:\n  learning: null\n"})
+	if noLearning.Arbitration.Learning != nil {
+		t.Error("learning: null learns")
+	}
+}
+
+// The learning section is part of the version: changing the prior makes
+// another ruleset.
+func TestLearningInVersion(t *testing.T) {
+	a := mustLoad(t, map[string]string{"rules.yaml": learnProfile + "arbitration:\n  learning: {prior: {alpha: 1, beta: 19}}\n"})
+	b := mustLoad(t, map[string]string{"rules.yaml": learnProfile + "arbitration:\n  learning: {prior: {alpha: 1, beta: 9}}\n"})
+	if a.Version == b.Version {
+		t.Error("the prior does not change the version")
+	}
+}
+
+func TestLearningOffersAndTruthFiles(t *testing.T) {
+	rs := mustLoad(t, map[string]string{
+		"rules.yaml": learnProfile + "arbitration:\n  learning: {}\n",
+		"x.yaml":     "experiments:\n  - id: x\n    variants:\n      - {id: a, weight: 100, offers: {plain: {score: propensity}}}\n",
+		// a truth file of arbiter simulate beside the rules is not a rule file
+		"shop_truth.yaml": "offers: {margin: {default: 0.1}}\nvalue: cart.total\n",
+	})
+	if got := rs.LearningOffers(); len(got) != 2 || got[0] != "margin" || got[1] != "plain" {
+		t.Errorf("LearningOffers = %v", got)
+	}
+	for _, f := range rs.Files {
+		if f == "shop_truth.yaml" {
+			t.Error("the truth file is listed as a rule file")
+		}
+	}
+	if _, err := Compile([]File{{Path: "a_truth.yml", Data: []byte("x: 1")}}); err != ErrNoRuleFiles {
+		t.Errorf("only a truth file: %v", err)
+	}
+	if (&Ruleset{}).LearningOffers() != nil {
+		t.Error("a ruleset that does not learn has learning offers")
+	}
+	for path, want := range map[string]bool{"shop_truth.yaml": true, "a/b_truth.yml": true, "truth.yaml": false, "x_truth.json": false} {
+		if IsTruthFile(path) != want {
+			t.Errorf("IsTruthFile(%q) != %v", path, want)
+		}
+	}
+}
+
+// Every key of arbitration.learning has its one-line description, for the
+// JSON Schema of the rule files.
+func TestLearningKeysDocumented(t *testing.T) {
+	keys := append(append([]string{"learning", "variant.learning"}, learningKeys...), priorKeys...)
+	for _, k := range keys {
+		if learningKeyDocs[k] == "" {
+			t.Errorf("no description of %q", k)
+		}
+	}
+	if len(learningKeyDocs) != len(keys) {
+		t.Errorf("%d descriptions for %d keys", len(learningKeyDocs), len(keys))
+	}
+}

@@ -1,0 +1,371 @@
+// Package simulate runs the whole learning loop in one process, with no
+// Redis, NATS or network: `arbiter simulate` (SPEC-LOOP "arbiter
+// simulate"). Three strategies decide the same customers, requests and
+// times under one ruleset: static (propensity at the prior mean), learning
+// (the ruleset as written, learning from its own outcomes) and oracle
+// (each offer scored by its true expected value). A truth file says how
+// likely each offer is to succeed per segment and what a success is
+// worth; whether offer o succeeds at decision i is the same uniform draw
+// U(seed, i, o) for every strategy, so that the strategies differ only by
+// what they choose. Each strategy has its own in-memory caps ledger and
+// statistics.
+package simulate
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/arbiterhq/arbiter/engine"
+	"github.com/arbiterhq/arbiter/examples/profilegen"
+	"github.com/arbiterhq/arbiter/exprenv"
+	"github.com/arbiterhq/arbiter/learning"
+	"github.com/arbiterhq/arbiter/memledger"
+	"github.com/arbiterhq/arbiter/profiles"
+	"github.com/arbiterhq/arbiter/rules"
+)
+
+// Defaults of Options.
+const (
+	DefaultDecisions = 50000
+	DefaultCustomers = 10000
+	DefaultSeed      = 1
+	// Step is how far the clock moves between two decisions.
+	Step = 2 * time.Second
+	// LastShare is the share of the run, at its end, that the "last"
+	// figures are computed over.
+	LastShare = 0.2
+)
+
+// Start is the time of the first decision: the profile generator's
+// reference time.
+func Start() time.Time { return profilegen.DefaultRef() }
+
+// Options of a run.
+type Options struct {
+	Decisions int    // default DefaultDecisions
+	Customers int    // the population's size; default DefaultCustomers
+	Seed      uint64 // the customers, the requests and U; default DefaultSeed
+}
+
+// The strategies, in the order they are reported.
+const (
+	Static   = "static"
+	Learning = "learning"
+	Oracle   = "oracle"
+)
+
+// Strategies lists the strategies in the order they are reported.
+func Strategies() []string { return []string{Static, Learning, Oracle} }
+
+// Stats are one strategy's results. Value is realised: the sum of the
+// values of the successes, each rounded to the cent. Regret is the
+// oracle's expected value minus the strategy's (sums of p_true × value
+// over the offers chosen), so that it is not noise. The Last figures are
+// over the last 20% of the decisions.
+type Stats struct {
+	Decisions            int     `json:"decisions"`
+	Successes            int     `json:"successes"`
+	Value                float64 `json:"value"`
+	ValuePerDecision     float64 `json:"value_per_decision"`
+	Regret               float64 `json:"regret"`
+	LastValuePerDecision float64 `json:"last_value_per_decision"`
+	LastRegret           float64 `json:"last_regret"`
+
+	valueMinor, lastMinor int64 // realised values, in cents
+	lastDecisions         int
+}
+
+// Report is the result of a run.
+type Report struct {
+	Strategies map[string]*Stats `json:"strategies"`
+	// What was run, for the text report.
+	Decisions, Customers int    `json:"-"`
+	Seed                 uint64 `json:"-"`
+	Delay                int    `json:"-"`
+}
+
+// strategy is one strategy's engine, ledger and statistics.
+type strategy struct {
+	name  string
+	eng   *engine.Engine
+	stats *Stats
+	// learning: the counts so far, the snapshot the engine reads, and the
+	// successes waiting for their delay.
+	counts  map[countKey]*learning.Count
+	snap    *learning.Snapshot
+	nextRef time.Time
+	pending []pendingSuccess
+}
+
+type countKey struct {
+	offer, cell string
+	day         int
+}
+
+type pendingSuccess struct {
+	due int
+	key countKey
+}
+
+// Counts makes the strategy the learning engine's statistics.
+func (s *strategy) Counts(offer, cell string) (float64, float64, bool) {
+	return s.snap.Counts(offer, cell)
+}
+
+// Run simulates opts.Decisions decisions under rs for the three
+// strategies. rs must learn (arbitration.learning) for the learning
+// strategy to differ from the static one; it runs either way.
+func Run(ctx context.Context, rs *rules.Ruleset, truth *Truth, opts Options) (*Report, error) {
+	if opts.Decisions <= 0 {
+		opts.Decisions = DefaultDecisions
+	}
+	if opts.Customers <= 0 {
+		opts.Customers = DefaultCustomers
+	}
+	if opts.Seed == 0 {
+		opts.Seed = DefaultSeed
+	}
+	if truth == nil || truth.Value == nil {
+		return nil, errors.New("simulate: no truth")
+	}
+	pop, err := population(rs, opts)
+	if err != nil {
+		return nil, err
+	}
+	var lr rules.Learning
+	if rs.Arbitration.Learning != nil {
+		lr = *rs.Arbitration.Learning
+	}
+	if lr.Refresh <= 0 {
+		lr.Refresh = rules.DefaultLearningRefresh
+	}
+	val := &valuer{truth: truth}
+	var cur struct {
+		p   *engine.Profile
+		req *engine.Request
+	}
+	oracleScore := func(o *rules.Offer, discount float64, segments []string) (float64, bool) {
+		ev := truth.P(o.ID, segments) * val.value(o, discount, cur.p, cur.req, segments)
+		return ev, ev > 0
+	}
+	rep := &Report{Strategies: map[string]*Stats{}, Decisions: opts.Decisions, Customers: opts.Customers, Seed: opts.Seed, Delay: truth.Delay}
+	var strats []*strategy
+	for _, name := range Strategies() {
+		st := &strategy{name: name, stats: &Stats{}, counts: map[countKey]*learning.Count{}}
+		o := engine.Options{Ledger: memledger.New()}
+		switch name {
+		case Static:
+			o.Statistics, o.Static = st, true
+		case Learning:
+			o.Statistics = st
+		case Oracle:
+			o.ScoreOverride = oracleScore
+		}
+		st.eng = engine.New(o)
+		st.snap = learning.NewSnapshot(nil, Start(), lr.HalfLife)
+		st.nextRef = Start().Add(lr.Refresh)
+		strats = append(strats, st)
+		rep.Strategies[name] = st.stats
+	}
+
+	r := rand.New(rand.NewPCG(opts.Seed, 0x5eed))
+	lastFrom := opts.Decisions - int(math.Round(float64(opts.Decisions)*LastShare))
+	evs := make([]float64, len(strats))
+	for i := 0; i < opts.Decisions; i++ {
+		if i%1024 == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		now := Start().Add(time.Duration(i) * Step)
+		p := pop[r.IntN(len(pop))]
+		req := request(r, i, p)
+		req.Now = now
+		cur.p, cur.req = p, &req
+		for k, st := range strats {
+			st.deliver(i)
+			if !now.Before(st.nextRef) {
+				st.refresh(now, lr)
+			}
+			rq := req
+			d, err := st.eng.Decide(ctx, rs, p, &rq)
+			if err != nil {
+				return nil, fmt.Errorf("simulate: decision %d (%s): %w", i, st.name, err)
+			}
+			evs[k] = st.account(rs, i, d, p, &rq, truth, val, opts.Seed, i >= lastFrom)
+		}
+		oracle := evs[len(evs)-1]
+		for k, st := range strats {
+			st.stats.Regret += oracle - evs[k]
+			if i >= lastFrom {
+				st.stats.LastRegret += oracle - evs[k]
+			}
+		}
+	}
+	for _, st := range strats {
+		s := st.stats
+		s.Value = float64(s.valueMinor) / 100
+		s.ValuePerDecision = round2(s.Value / float64(s.Decisions))
+		if s.lastDecisions > 0 {
+			s.LastValuePerDecision = round2(float64(s.lastMinor) / 100 / float64(s.lastDecisions))
+		}
+		s.Regret, s.LastRegret = round2(s.Regret), round2(s.LastRegret)
+	}
+	return rep, nil
+}
+
+func round2(x float64) float64 { return math.Round(x*100) / 100 }
+
+// account counts decision i's grants for one strategy: a trial in its
+// cell at once, a success (decided by U) after the delay; it returns the
+// decision's expected value, the sum of p_true × value of its offers.
+func (st *strategy) account(rs *rules.Ruleset, i int, d *engine.Decision, p *engine.Profile, req *engine.Request, truth *Truth, val *valuer, seed uint64, last bool) float64 {
+	s := st.stats
+	s.Decisions++
+	if last {
+		s.lastDecisions++
+	}
+	day := learning.Day(req.Now)
+	ev := 0.0
+	for _, a := range d.Actions {
+		o, ok := rs.Offer(a.OfferID)
+		if !ok {
+			continue
+		}
+		discount := 0.0
+		if a.Discount != nil {
+			discount = a.Discount.Amount.Major()
+		}
+		pt := truth.P(a.OfferID, d.Segments)
+		v := val.value(o, discount, p, req, d.Segments)
+		ev += pt * v
+		var key countKey
+		if a.Cell != "" {
+			key = countKey{a.OfferID, a.Cell, day}
+			st.count(key).Trials++
+		}
+		if U(seed, i, a.OfferID) < pt {
+			s.Successes++
+			minor := int64(math.Round(v * 100))
+			s.valueMinor += minor
+			if last {
+				s.lastMinor += minor
+			}
+			if a.Cell != "" {
+				st.pending = append(st.pending, pendingSuccess{due: i + truth.Delay, key: key})
+			}
+		}
+	}
+	return ev
+}
+
+func (st *strategy) count(k countKey) *learning.Count {
+	c := st.counts[k]
+	if c == nil {
+		c = &learning.Count{Offer: k.offer, Cell: k.cell, Day: k.day}
+		st.counts[k] = c
+	}
+	return c
+}
+
+// deliver counts the successes due at decision i.
+func (st *strategy) deliver(i int) {
+	n := 0
+	for _, ps := range st.pending {
+		if ps.due <= i {
+			st.count(ps.key).Successes++
+			n++
+		} else {
+			break // pending is in due order: every trial has the same delay
+		}
+	}
+	st.pending = st.pending[n:]
+}
+
+// refresh makes the counts so far the snapshot the engine reads, as a
+// replica's refresher does every refresh period.
+func (st *strategy) refresh(now time.Time, lr rules.Learning) {
+	all := make([]learning.Count, 0, len(st.counts))
+	for _, c := range st.counts {
+		all = append(all, *c)
+	}
+	st.snap = learning.NewSnapshot(all, now, lr.HalfLife)
+	for !now.Before(st.nextRef) {
+		st.nextRef = st.nextRef.Add(lr.Refresh)
+	}
+}
+
+// U is the uniform draw in [0, 1) that decides whether offer succeeds at
+// decision i: H(seed + "/" + i + "/" + offer) / 2^64, H as SPEC.md
+// defines it. Every strategy sees the same draw.
+func U(seed uint64, i int, offer string) float64 {
+	var buf [96]byte
+	b := strconv.AppendUint(buf[:0], seed, 10)
+	b = append(b, '/')
+	b = strconv.AppendInt(b, int64(i), 10)
+	b = append(b, '/')
+	b = append(b, offer...)
+	sum := sha256.Sum256(b)
+	return float64(binary.BigEndian.Uint64(sum[:8])>>11) / (1 << 53)
+}
+
+// population is the generated customers, as profiles of rs's schema.
+func population(rs *rules.Ruleset, opts Options) ([]*engine.Profile, error) {
+	gen := profilegen.Generate(int64(opts.Seed), opts.Customers, Start())
+	out := make([]*engine.Profile, 0, len(gen))
+	for _, m := range gen {
+		p, err := profiles.FromJSON(&rs.Schema, m)
+		if err != nil {
+			return nil, fmt.Errorf("simulate: the generated customer %v does not fit the rules' profile schema: %w", m["id"], err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// valuer evaluates the truth's value expression.
+type valuer struct {
+	truth *Truth
+	env   exprenv.Env
+	lines []exprenv.Item
+}
+
+// value is what a success of offer o with discount (major units) is worth
+// in the decision of req for p; a run-time error is worth 0.
+func (v *valuer) value(o *rules.Offer, discount float64, p *engine.Profile, req *engine.Request, segments []string) float64 {
+	exp, ok := engine.CurrencyExp(req.Cart.Currency)
+	if !ok {
+		exp = 2
+	}
+	v.lines = v.lines[:0]
+	var total int64
+	count := 0
+	for _, it := range req.Cart.Items {
+		total += it.Price * int64(it.Quantity)
+		count += it.Quantity
+		v.lines = append(v.lines, exprenv.Item{SKU: it.SKU, Category: it.Category, Price: engine.Money{Minor: it.Price, Exp: exp}.Major(),
+			Quantity: it.Quantity, Tags: it.Tags})
+	}
+	in := exprenv.Input{Now: req.Now, ProfileID: p.ID, Known: p.Known, Attrs: p.Attrs,
+		Total: engine.Money{Minor: total, Exp: exp}.Major(), Currency: req.Cart.Currency, ItemCount: count, Items: v.lines,
+		Placement: req.Placement, Channel: req.Channel, Context: req.Context}
+	v.env.Begin(v.truth.layout, &in)
+	defer v.env.End()
+	for _, s := range segments {
+		if i, ok := v.truth.segIndex[s]; ok {
+			v.env.Match(i, s)
+		}
+	}
+	v.env.SetVar(exprenv.VarPriority, o.Priority)
+	v.env.SetVar(exprenv.VarDiscount, discount)
+	x, err := v.env.Number(v.truth.Value)
+	if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+		return 0
+	}
+	return x
+}
