@@ -2,12 +2,17 @@ package examples_test
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/oklog/ulid/v2"
+
 	"github.com/arbiterhq/arbiter/adapters/rulefiles"
+	"github.com/arbiterhq/arbiter/attribution"
+	"github.com/arbiterhq/arbiter/decisionid"
 	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/memledger"
 	"github.com/arbiterhq/arbiter/profiles"
@@ -52,37 +57,55 @@ func TestCheckoutRuleTests(t *testing.T) {
 }
 
 // grantTester makes real (not dry-run) decisions against one in-memory
-// ledger, so that caps and budgets are consumed as in production, and
-// reports orders to it.
+// ledger, so that caps and budgets are consumed as in production, with
+// signed decision ids, and reports orders to it as POST /v1/outcomes does
+// (attribution says which grant records an order moves).
 type grantTester struct {
-	t    *testing.T
-	rs   *rules.Ruleset
-	eng  *engine.Engine
-	led  *memledger.Ledger
-	seq  int
-	refs map[string]string // decision id: its ledger reference
+	t       *testing.T
+	rs      *rules.Ruleset
+	eng     *engine.Engine
+	led     *memledger.Ledger
+	signer  *decisionid.Signer
+	checker *attribution.Checker
+	seq     int
 }
 
 func newGrantTester(t *testing.T) *grantTester {
 	led := memledger.New()
-	return &grantTester{t: t, rs: loadCheckout(t), eng: engine.New(engine.Options{Ledger: led}), led: led, refs: map[string]string{}}
+	signer, err := decisionid.NewSigner([]byte("examples: a decision key of 32 bytes"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := loadCheckout(t)
+	checker := attribution.New(signer, 0)
+	checker.Serve(rs)
+	return &grantTester{t: t, rs: rs, eng: engine.New(engine.Options{Ledger: led}), led: led, signer: signer, checker: checker}
 }
 
-// order reports that the decision's order was placed at, as POST
-// /v1/outcomes does for an outcome of the whole decision: it commits the
+// outcome reports an outcome of the whole decision (no offer_id) of type
+// typ that occurred at, as POST /v1/outcomes does, and returns what it
+// moved.
+func (g *grantTester) outcome(d *engine.Decision, typ string, at time.Time) engine.OutcomeResult {
+	g.t.Helper()
+	r := g.checker.Check(&attribution.Outcome{DecisionID: d.DecisionID, CustomerID: d.CustomerID, Type: typ, Arrival: at}, g.rs)
+	if r.Code != "" || r.Grant == nil {
+		g.t.Fatalf("%s of %s: refused %q (grant %v)", typ, d.DecisionID, r.Code, r.Grant)
+	}
+	gr := *r.Grant
+	gr.Now = at
+	res, err := g.led.Apply(context.Background(), []engine.GrantOutcome{gr})
+	if err != nil || len(res) != 1 {
+		g.t.Fatalf("%s of %s: %+v %v", typ, d.DecisionID, res, err)
+	}
+	return res[0]
+}
+
+// order reports that the decision's order was placed at: it commits the
 // decision's held grants.
 func (g *grantTester) order(d *engine.Decision, at time.Time) {
 	g.t.Helper()
-	var offers []engine.OutcomeOffer
-	for _, o := range g.rs.Offers {
-		if o.Caps.Hold > 0 {
-			offers = append(offers, engine.OutcomeOffer{ID: o.ID, Total: o.Caps.Total})
-		}
-	}
-	res, err := g.led.Apply(context.Background(), []engine.GrantOutcome{{Ref: g.refs[d.DecisionID], DecisionTime: d.Now,
-		Type: engine.OutcomeConverted, At: at, Now: at, Offers: offers}})
-	if err != nil || res[0].Commits == 0 {
-		g.t.Fatalf("order of %s: %+v %v", d.DecisionID, res, err)
+	if res := g.outcome(d, engine.OutcomeConverted, at); res.Commits == 0 {
+		g.t.Fatalf("order of %s committed nothing: %+v", d.DecisionID, res)
 	}
 }
 
@@ -90,14 +113,23 @@ func (g *grantTester) order(d *engine.Decision, at time.Time) {
 // the given category and price, at now.
 func (g *grantTester) decide(profile map[string]any, channel string, price float64, now time.Time) *engine.Decision {
 	g.t.Helper()
+	return g.decideDry(profile, channel, price, now, false)
+}
+
+func (g *grantTester) decideDry(profile map[string]any, channel string, price float64, now time.Time, dry bool) *engine.Decision {
+	g.t.Helper()
 	p, err := profiles.FromJSON(&g.rs.Schema, profile)
 	if err != nil {
 		g.t.Fatal(err)
 	}
 	g.seq++
+	var u ulid.ULID // the decision's ULID: its time, then the sequence number
+	if err := u.SetTime(ulid.Timestamp(now)); err != nil {
+		g.t.Fatal(err)
+	}
+	binary.BigEndian.PutUint64(u[8:], uint64(g.seq))
 	req := &engine.Request{
-		DecisionID: fmt.Sprintf("dcs_example_%d", g.seq),
-		Ref:        fmt.Sprintf("ref_example_%06d", g.seq),
+		Ref:        u.String(),
 		CustomerID: p.ID,
 		Placement:  "checkout",
 		Channel:    channel,
@@ -106,13 +138,20 @@ func (g *grantTester) decide(profile map[string]any, channel string, price float
 		}},
 		Context: map[string]any{},
 		Explain: true,
+		DryRun:  dry,
 		Now:     now,
 	}
+	// The id carries the variants, which are known once decided (httpapi
+	// signs it after the decision the same way).
 	d, err := g.eng.Decide(context.Background(), g.rs, p, req)
 	if err != nil {
 		g.t.Fatal(err)
 	}
-	g.refs[d.DecisionID] = req.Ref
+	kind := decisionid.KindDecision
+	if dry {
+		kind = decisionid.KindDryRun
+	}
+	d.DecisionID = g.signer.New(kind, u, p.ID, attribution.Codes(d.Experiments), d.Holdout)
 	return d
 }
 
@@ -145,6 +184,8 @@ func inHoldout(id string) bool { return engine.Bucket("holdout", id) < 500 }
 // TestWinbackOncePerCustomer: the win-back coupon has per_customer
 // {limit: 1} without a window: a lapsed customer gets it once, and never
 // again, however long they stay lapsed; other lapsed customers still get it.
+// The carts are under $100, where spend-and-save (which would earn more at
+// the prior, see arbitration.yaml's learning) does not apply.
 func TestWinbackOncePerCustomer(t *testing.T) {
 	g := newGrantTester(t)
 	lapsed := func(id string) map[string]any {
@@ -154,23 +195,25 @@ func TestWinbackOncePerCustomer(t *testing.T) {
 		}
 	}
 	now := time.Date(2026, 11, 18, 15, 0, 0, 0, time.UTC)
-	d := g.decide(lapsed("c-lapsed-marta"), "web", 150, now)
+	d := g.decide(lapsed("c-lapsed-marta"), "web", 90, now)
 	if !chosen(d, "winback_20") {
 		t.Fatalf("first visit: winback_20 not granted (%s)", reason(d, "winback_20"))
 	}
 	for _, later := range []time.Duration{time.Hour, 7 * 24 * time.Hour, 400 * 24 * time.Hour} {
-		d = g.decide(lapsed("c-lapsed-marta"), "web", 150, now.Add(later))
+		d = g.decide(lapsed("c-lapsed-marta"), "web", 90, now.Add(later))
 		if chosen(d, "winback_20") {
 			t.Fatalf("%v later: winback_20 granted a second time", later)
 		}
 		if r := reason(d, "winback_20"); r != engine.ReasonCapPerCustomer {
 			t.Errorf("%v later: winback_20 not chosen for %q, want %q", later, r, engine.ReasonCapPerCustomer)
 		}
-		if !chosen(d, "spend_and_save") {
-			t.Errorf("%v later: spend_and_save should take the checkout_discount slot, got %v", later, d.Actions)
+		// with a $150 cart, spend-and-save takes the checkout_discount slot
+		d = g.decide(lapsed("c-lapsed-marta"), "web", 150, now.Add(later))
+		if chosen(d, "winback_20") || !chosen(d, "spend_and_save") {
+			t.Errorf("%v later, $150: want spend_and_save and no winback_20, got %v", later, d.Actions)
 		}
 	}
-	d = g.decide(lapsed("c-lapsed-lou"), "web", 150, now)
+	d = g.decide(lapsed("c-lapsed-lou"), "web", 90, now)
 	if !chosen(d, "winback_20") {
 		t.Fatalf("another lapsed customer: winback_20 not granted (%s)", reason(d, "winback_20"))
 	}
@@ -288,3 +331,64 @@ func TestFlashSaleBudget(t *testing.T) {
 		t.Fatalf("spent $%.2f, want exactly $25,000", spent)
 	}
 }
+
+// TestOrdersTeachTheLearning: the example learns which checkout discount
+// converts per cell (arbitration.yaml). A real decision for a customer at
+// risk records its discount's grant and counts a trial in the cell
+// at_risk, in the decision's one ledger call; the order, reported for the
+// whole decision as POST /v1/outcomes does, counts a success, once however
+// often it is posted; a dry run counts nothing. The counts are what the
+// learning refresher reads (learning.Source).
+func TestOrdersTeachTheLearning(t *testing.T) {
+	g := newGrantTester(t)
+	now := time.Date(2026, 11, 18, 15, 0, 0, 0, time.UTC) // no campaign runs
+	atRisk := map[string]any{"id": "c-risk-ines", "first_name": "Ines", "ltv": 500.0, "orders": 3.0,
+		"last_order_at": "2026-08-20T12:00:00Z", "tier": "silver", "newsletter_opt_in": true, "discount_share": 0.3, "churn_risk": 0.8}
+	if inHoldout("c-risk-ines") {
+		t.Fatal("pick a customer outside the holdout")
+	}
+	counts := func() map[string]learningCount {
+		t.Helper()
+		cs, err := g.led.Counts(context.Background(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]learningCount{}
+		for _, c := range cs {
+			k := c.Offer + "/" + c.Cell
+			out[k] = learningCount{out[k].trials + c.Trials, out[k].successes + c.Successes}
+		}
+		return out
+	}
+	d := g.decideDry(atRisk, "web", 150, now, true)
+	if len(counts()) != 0 {
+		t.Fatalf("a dry run counted %v", counts())
+	}
+	d = g.decide(atRisk, "web", 150, now)
+	var learnt []string
+	for _, a := range d.Actions {
+		if a.Cell != "" {
+			if a.Cell != "at_risk" {
+				t.Errorf("%s: cell %q, want at_risk", a.OfferID, a.Cell)
+			}
+			learnt = append(learnt, a.OfferID+"/"+a.Cell)
+		}
+	}
+	if len(learnt) != 1 {
+		t.Fatalf("want one granted discount that learns, got %v (actions %+v)", learnt, d.Actions)
+	}
+	if got := counts(); len(got) != 1 || got[learnt[0]] != (learningCount{1, 0}) {
+		t.Fatalf("after the decision: %v, want one trial of %s", got, learnt[0])
+	}
+	for i := 0; i < 2; i++ { // posted twice: counted once
+		res := g.outcome(d, engine.OutcomeConverted, now.Add(20*time.Minute))
+		if want := uint64(1 - i); uint64(res.Successes) != want {
+			t.Errorf("order posted %d times: %d successes moved, want %d", i+1, res.Successes, want)
+		}
+	}
+	if got := counts(); got[learnt[0]] != (learningCount{1, 1}) {
+		t.Errorf("after the order: %v, want 1 trial and 1 success of %s", got, learnt[0])
+	}
+}
+
+type learningCount struct{ trials, successes int64 }
