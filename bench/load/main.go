@@ -58,6 +58,7 @@ type config struct {
 
 	ceilingServe string
 	ceilingSize  int
+	hold         string
 }
 
 func main() {
@@ -84,6 +85,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&c.anon, "anonymous", 0.10, "share of requests without customer_id")
 	fs.Float64Var(&c.unknown, "unknown", 0.10, "share of requests with an id that has no profile")
 	fs.Float64Var(&c.capShare, "cap-share", 0.10, "share of the offers given a total cap and a budget in scenarios c and d")
+	fs.StringVar(&c.hold, "hold", "", "`DURATION` written as caps.hold of the offers capped in c and d (every such grant a hold and a grant record); empty: no hold")
 	fs.StringVar(&c.redisURL, "redis", "redis://127.0.0.1:6379/9", "the real Redis of b and d (loopback; keys under a prefix of their own, deleted afterwards)")
 	fs.StringVar(&c.natsURL, "nats", "nats://127.0.0.1:4222", "the real NATS with JetStream of b and d (loopback; a subject prefix and stream of their own, deleted afterwards)")
 	fs.Int64Var(&c.seed, "seed", 1, "seed of the profiles and of the request mix")

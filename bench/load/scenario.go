@@ -50,7 +50,7 @@ func (e *scenarioEnv) run(ctx context.Context) (s loadgen.Scenario, err error) {
 			share = 0
 		}
 		ids, err := loadgen.DeriveCapped(c.rules, rulesDir, loadgen.CapsOptions{
-			Share: share, Total: 1_000_000_000, Budget: 1_000_000_000, StripExisting: def.noCaps})
+			Share: share, Total: 1_000_000_000, Budget: 1_000_000_000, StripExisting: def.noCaps, Hold: c.hold})
 		if err != nil {
 			return s, err
 		}
@@ -60,6 +60,9 @@ func (e *scenarioEnv) run(ctx context.Context) (s loadgen.Scenario, err error) {
 			s.Notes = append(s.Notes, "every caps block removed from the rules")
 		} else {
 			s.Notes = append(s.Notes, fmt.Sprintf("total cap and budget of 1e9 added to %s (the rules' own caps kept)", strings.Join(ids, ", ")))
+			if c.hold != "" && !def.noCaps {
+				s.Notes = append(s.Notes, "each added cap holds its grants for "+c.hold+" (caps.hold)")
+			}
 		}
 	}
 

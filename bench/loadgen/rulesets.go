@@ -26,6 +26,10 @@ type CapsOptions struct {
 	// StripExisting removes every caps block first (a ruleset without any
 	// ledger work, before the share is added back).
 	StripExisting bool
+	// Hold, when not empty, is written as the added caps' `hold` (a
+	// duration such as "30m"): every grant of these offers is then a hold
+	// and a grant record, written in the same ledger call (issue 15).
+	Hold string
 }
 
 // offerRef is an offer's mapping node in a parsed file.
@@ -101,6 +105,9 @@ func DeriveCapped(src, dst string, o CapsOptions) ([]string, error) {
 		}
 		mapSet(caps, "total", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.FormatInt(o.Total, 10)})
 		mapSet(caps, "budget", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!float", Value: strconv.FormatFloat(o.Budget, 'f', -1, 64)})
+		if o.Hold != "" {
+			mapSet(caps, "hold", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: o.Hold})
+		}
 		ids = append(ids, r.id)
 	}
 	for _, rel := range files {

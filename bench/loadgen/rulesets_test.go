@@ -99,3 +99,25 @@ func TestDeriveExamples(t *testing.T) {
 		}
 	}
 }
+
+// With Hold, the added caps hold their grants (the scenario c and d
+// variant that measures what holds cost on the decision path).
+func TestDeriveHeld(t *testing.T) {
+	dst := t.TempDir()
+	got, err := DeriveCapped("testdata/rules", dst, CapsOptions{Share: 0.5, Total: 1000000, Budget: 250000.5, Hold: "30m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := rulefiles.Load(dst)
+	if err != nil {
+		t.Fatalf("the derived rules do not load: %v", err)
+	}
+	for _, id := range got {
+		if c := offerByID(t, rs, id).Caps; c.Hold != 30*time.Minute {
+			t.Errorf("%s: hold %v, want 30m", id, c.Hold)
+		}
+	}
+	if c := offerByID(t, rs, "capped_discount").Caps; c.Hold != 0 {
+		t.Errorf("capped_discount got a hold: %+v", c)
+	}
+}
