@@ -102,11 +102,46 @@ func Compile(files []File) (*Ruleset, error) {
 	var s sections
 	for i, f := range files {
 		paths[i] = f.Path
-		for _, root := range l.parseFile(f.Path, f.Data) {
+		if blankYAML(f.Data) {
+			l.errAt(Pos{File: f.Path, Line: 1, Col: 1}, emptyHint, "empty rule file")
+			continue
+		}
+		errs := len(l.errs)
+		roots := l.parseFile(f.Path, f.Data)
+		if len(l.errs) == errs && !hasDocument(l, roots) {
+			l.errAt(Pos{File: f.Path, Line: 1, Col: 1}, emptyHint, "empty rule file: it holds no YAML document")
+			continue
+		}
+		for _, root := range roots {
 			l.gather(&s, f.Path, root)
 		}
 	}
 	return l.build(&s, paths)
+}
+
+// emptyHint says what to do about an empty rule file.
+const emptyHint = "a rule file that holds nothing is refused, so that a truncated write never empties the shop: write its rules back, or delete the file"
+
+// blankYAML reports whether data holds only whitespace and comments.
+func blankYAML(data []byte) bool {
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line != "" && !strings.HasPrefix(line, "#") {
+			return false
+		}
+	}
+	return true
+}
+
+// hasDocument reports whether a file's documents hold anything but null
+// (a file of only "---" or "~" has no document to load).
+func hasDocument(l *loader, roots []*yaml.Node) bool {
+	for _, r := range roots {
+		if !isNull(l.deref(r)) {
+			return true
+		}
+	}
+	return false
 }
 
 // build compiles the gathered sections into a Ruleset.

@@ -1,15 +1,18 @@
 package wire
 
 // Error codes of the HTTP API, as the spec lists them with their statuses,
-// plus invalid_rules (a failed POST /v1/rules/reload, 422).
+// plus invalid_rules (a failed POST /v1/rules/reload, 422), shrink_refused
+// (a reload held back, 409) and forbidden (a key outside its scopes, 403).
 const (
 	CodeInvalidJSON      = "invalid_json"       // 400
 	CodeInvalidRequest   = "invalid_request"    // 400
 	CodeUnauthorized     = "unauthorized"       // 401
+	CodeForbidden        = "forbidden"          // 403: a key used outside its scopes
 	CodeNotFound         = "not_found"          // 404
 	CodeMethodNotAllowed = "method_not_allowed" // 405
 	CodePayloadTooLarge  = "payload_too_large"  // 413
 	CodeInvalidRules     = "invalid_rules"      // 422
+	CodeShrinkRefused    = "shrink_refused"     // 409: a reload held back by the shrink guard
 	CodeNoRuleset        = "no_ruleset"         // 503
 	CodeInternal         = "internal"           // 500
 )

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -94,6 +95,9 @@ type ArbitrationView struct {
 
 // ErrorView is the last reload failure.
 type ErrorView struct {
+	// Code is invalid_rules, or shrink_refused for a reload held back by
+	// the shrink guard.
+	Code    string          `json:"code"`
 	At      time.Time       `json:"at"`
 	Trigger string          `json:"trigger"`
 	Message string          `json:"message"`
@@ -114,7 +118,10 @@ func errorView(f *rulefiles.Failure) *ErrorView {
 	if f == nil {
 		return nil
 	}
-	v := &ErrorView{At: f.At.UTC(), Trigger: f.Trigger, Message: f.Message, Errors: []RuleErrorView{}}
+	v := &ErrorView{Code: wire.CodeInvalidRules, At: f.At.UTC(), Trigger: f.Trigger, Message: f.Message, Errors: []RuleErrorView{}}
+	if f.Refused {
+		v.Code = wire.CodeShrinkRefused
+	}
 	for _, e := range f.Errors {
 		v.Errors = append(v.Errors, RuleErrorView{File: e.Pos.File, Line: e.Pos.Line, Col: e.Pos.Col,
 			Message: e.Msg, Hint: e.Hint, Text: e.Error()})
@@ -234,15 +241,50 @@ type ReloadView struct {
 	LoadedAt time.Time `json:"loaded_at"`
 }
 
-// reloadRules serves POST /v1/rules/reload: 200 with the new version, or
-// 422 invalid_rules with the errors while the old ruleset keeps serving.
+// shrinkReloader reloads with options (*rulefiles.Reloader does).
+type shrinkReloader interface {
+	ReloadWith(trigger string, o rulefiles.ReloadOptions) (*rulefiles.Snapshot, error)
+}
+
+// reloadRequest is the optional body of POST /v1/rules/reload.
+type reloadRequest struct {
+	AllowShrink bool `json:"allow_shrink"`
+}
+
+// reloadRules serves POST /v1/rules/reload: 200 with the new version, 422
+// invalid_rules with the errors, or 409 shrink_refused when the new rules
+// lack more than half of the offers in force (the body
+// {"allow_shrink": true} lets that through); after a failure the old
+// ruleset keeps serving.
 func (s *Server) reloadRules(ctx *fasthttp.RequestCtx) {
+	var rq reloadRequest
+	if body := ctx.PostBody(); len(bytes.TrimSpace(body)) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&rq); err != nil {
+			s.writeError(ctx, fasthttp.StatusBadRequest, wire.CodeInvalidJSON,
+				"the body of POST /v1/rules/reload is empty or {\"allow_shrink\": true}: "+err.Error(), "allow_shrink")
+			return
+		}
+	}
 	prev := s.o.Rules.Current()
-	snap, err := s.o.Rules.Reload(rulefiles.TriggerAPI)
+	var snap *rulefiles.Snapshot
+	var err error
+	if sr, ok := s.o.Rules.(shrinkReloader); ok {
+		snap, err = sr.ReloadWith(rulefiles.TriggerAPI, rulefiles.ReloadOptions{AllowShrink: rq.AllowShrink})
+	} else {
+		snap, err = s.o.Rules.Reload(rulefiles.TriggerAPI)
+	}
 	if err != nil {
 		serving := ""
 		if snap != nil {
 			serving = snap.Ruleset.Version
+		}
+		if errors.Is(err, rulefiles.ErrShrinkRefused) {
+			body := errorBody{Error: wire.Error{Code: wire.CodeShrinkRefused,
+				Message: err.Error() + "; the ruleset " + serving + " keeps serving"}}
+			s.writeJSON(ctx, fasthttp.StatusConflict, map[string]any{"error": body, "version": serving})
+			return
 		}
 		ev := errorView(s.o.Rules.LastError())
 		body := errorBody{Error: wire.Error{Code: wire.CodeInvalidRules, Message: err.Error()}, Errors: []RuleErrorView{}}
@@ -323,6 +365,8 @@ func (s *Server) serveMetrics(ctx *fasthttp.RequestCtx) { s.metrics.Handler()(ct
 func RecordReload(m *metrics.Metrics) func(rulefiles.Result) {
 	return func(r rulefiles.Result) {
 		switch {
+		case r.Refused:
+			m.Reload(metrics.ReloadRefused, "")
 		case r.Err != nil:
 			m.Reload(metrics.ReloadError, "")
 		case r.Changed:

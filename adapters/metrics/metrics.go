@@ -25,6 +25,7 @@ const (
 	ReloadOK         = "ok"         // a reload that swapped in a new ruleset
 	ReloadUnchanged  = "unchanged"  // a reload that compiled to the version already serving
 	ReloadError      = "error"      // a reload that failed; the old ruleset keeps serving
+	ReloadRefused    = "refused"    // a reload held back by the shrink guard; the old ruleset keeps serving
 	RedisOpProfile   = "profile"    // a profile fetch failed or timed out
 	RedisOpLedger    = "ledger"     // the ledger was unreachable during a decision
 	RedisOpReadiness = "readiness"  // the readiness ping failed
@@ -85,7 +86,7 @@ func New() *Metrics {
 		}, []string{"op"}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "arbiter_rules_reloads_total",
-			Help: "Rule reloads by result (ok, unchanged, error).",
+			Help: "Rule reloads by result (ok, unchanged, error, refused: held back by the shrink guard).",
 		}, []string{"result"}),
 		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "arbiter_outcomes_total",
@@ -97,7 +98,7 @@ func New() *Metrics {
 		}, []string{"version"}),
 		lastReload: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "arbiter_rules_last_reload_success",
-			Help: "1 when the last reload succeeded, 0 when it failed (the previous ruleset keeps serving).",
+			Help: "1 when the last reload succeeded, 0 when it failed or was held back (the previous ruleset keeps serving).",
 		}),
 	}
 	m.grantMetrics = newGrantMetrics(reg)
@@ -140,7 +141,7 @@ func (m *Metrics) Outcome(typ string) { m.outcomes.WithLabelValues(typ).Inc() }
 // version in force.
 func (m *Metrics) Reload(result, version string) {
 	m.reloads.WithLabelValues(result).Inc()
-	if result == ReloadError {
+	if result == ReloadError || result == ReloadRefused {
 		m.lastReload.Set(0)
 		return
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,6 +37,69 @@ type Failure struct {
 	Trigger string
 	Message string
 	Errors  []*rules.Error
+	// Refused: the new ruleset compiled but was held back by the shrink
+	// guard (ErrShrinkRefused).
+	Refused bool
+}
+
+// ErrShrinkRefused is the error (errors.Is) of a reload held back because
+// the new ruleset lacks more than half of the served offers' ids (2 ×
+// removed > served): a truncated or half-written rules directory must not
+// empty the shop. ReloadOptions.AllowShrink or Options.AllowShrink lets
+// such a reload through.
+var ErrShrinkRefused = errors.New("reload held back: the new rules lack more than half of the offers in force")
+
+// ShrinkError is the error of a reload held back by the shrink guard; it
+// is ErrShrinkRefused (errors.Is).
+type ShrinkError struct {
+	Served  int      // offers in the ruleset in force
+	Removed []string // their ids missing from the new ruleset, sorted
+	Version string   // the version held back
+}
+
+// Error says what is missing and how to let it through.
+func (e *ShrinkError) Error() string {
+	shown := e.Removed
+	more := ""
+	if len(shown) > 5 {
+		shown, more = shown[:5], fmt.Sprintf(" and %d more", len(e.Removed)-5)
+	}
+	return fmt.Sprintf("reload held back: the new rules (version %s) lack %d of the %d offers in force (%s%s); "+
+		"if that is meant, reload with POST /v1/rules/reload {\"allow_shrink\": true} or run serve with --allow-shrink",
+		e.Version, len(e.Removed), e.Served, strings.Join(shown, ", "), more)
+}
+
+// Is makes a ShrinkError ErrShrinkRefused.
+func (e *ShrinkError) Is(target error) bool { return target == ErrShrinkRefused }
+
+// shrinkCheck returns a ShrinkError when next lacks more than half of the
+// offers of prev (2 × removed > served), else nil.
+func shrinkCheck(prev, next *rules.Ruleset) *ShrinkError {
+	if prev == nil || len(prev.Offers) == 0 {
+		return nil
+	}
+	have := make(map[string]bool, len(next.Offers))
+	for _, o := range next.Offers {
+		have[o.ID] = true
+	}
+	var removed []string
+	for _, o := range prev.Offers {
+		if !have[o.ID] {
+			removed = append(removed, o.ID)
+		}
+	}
+	if 2*len(removed) <= len(prev.Offers) {
+		return nil
+	}
+	slices.Sort(removed)
+	return &ShrinkError{Served: len(prev.Offers), Removed: removed, Version: next.Version}
+}
+
+// ReloadOptions modify one reload.
+type ReloadOptions struct {
+	// AllowShrink lets a ruleset through that lacks more than half of the
+	// offers in force.
+	AllowShrink bool
 }
 
 // Result is the outcome of one reload attempt.
@@ -44,6 +109,7 @@ type Result struct {
 	Previous *Snapshot // the snapshot in force before it (nil if none)
 	Changed  bool      // a new version was swapped in
 	Err      error     // non-nil: the attempt failed, Snapshot is the old one
+	Refused  bool      // Err is ErrShrinkRefused: the new rules compiled but were held back
 	Took     time.Duration
 }
 
@@ -58,6 +124,9 @@ type Options struct {
 	// OnReload is called after every attempt (serialized, after the swap):
 	// metrics, events.
 	OnReload func(Result)
+	// AllowShrink turns the shrink guard off (serve --allow-shrink): every
+	// reload that compiles is served, however many offers it drops.
+	AllowShrink bool
 	// Debounce is how long the watcher waits for the files to settle after
 	// a change; default 200 ms.
 	Debounce time.Duration
@@ -105,7 +174,16 @@ func (r *Reloader) LastError() *Failure { return r.lastErr.Load() }
 // Reload compiles the rules now and swaps them in. On failure the old
 // ruleset keeps serving, the failure is kept for LastError and returned
 // (rule errors as rules.Errors, errors.As).
+//
+// A reload whose ruleset lacks more than half of the offers in force is
+// held back (ErrShrinkRefused, a *ShrinkError) unless Options.AllowShrink;
+// the first load is never held back.
 func (r *Reloader) Reload(trigger string) (*Snapshot, error) {
+	return r.ReloadWith(trigger, ReloadOptions{})
+}
+
+// ReloadWith is Reload with options for this one reload.
+func (r *Reloader) ReloadWith(trigger string, o ReloadOptions) (*Snapshot, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	start := r.opts.Now()
@@ -128,6 +206,17 @@ func (r *Reloader) Reload(trigger string) (*Snapshot, error) {
 			"trigger", trigger, "dir", r.dir, "error", err.Error(), "serving", version(prev))
 		r.notify(res)
 		return prev, err
+	}
+	if !o.AllowShrink && !r.opts.AllowShrink && prev != nil {
+		if se := shrinkCheck(prev.Ruleset, rs); se != nil {
+			r.lastErr.Store(&Failure{At: start, Trigger: trigger, Message: se.Error(), Refused: true})
+			res.Snapshot, res.Err, res.Refused = prev, se, true
+			r.opts.Logger.Warn("rules reload held back; the previous ruleset keeps serving",
+				"trigger", trigger, "dir", r.dir, "reason", se.Error(), "served_offers", se.Served,
+				"removed_offers", len(se.Removed), "held_back", rs.Version, "serving", version(prev))
+			r.notify(res)
+			return prev, se
+		}
 	}
 	snap := &Snapshot{Ruleset: rs, LoadedAt: start, Source: r.dir}
 	r.cur.Store(snap)

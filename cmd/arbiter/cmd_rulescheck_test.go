@@ -30,6 +30,8 @@ func TestCmdRulesCheck(t *testing.T) {
 		{"unknown flag", []string{"--nope", "x"}, exitUsage, `^$`, `flag provided but not defined`},
 		{"help", []string{"--help"}, exitOK, `Usage: arbiter rules check`, `^$`},
 		{"missing dir", []string{"testdata/rulescheck/none"}, exitFail, `^$`, `no such file`},
+		{"empty file", []string{"testdata/rulescheck/empty"}, exitFail,
+			"^testdata/rulescheck/empty/rules.yaml:1:1: empty rule file", `^1 problem in testdata/rulescheck/empty\n$`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

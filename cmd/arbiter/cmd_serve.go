@@ -57,6 +57,7 @@ type serveConfig struct {
 	cacheTTL        time.Duration
 	cacheSize       int
 	debugAddr       string
+	allowShrink     bool
 	grantsConfig
 }
 
@@ -91,6 +92,7 @@ var serveEnv = map[string]string{
 	"attribution-window": "ARBITER_ATTRIBUTION_WINDOW",
 	"idempotency-ttl":    "ARBITER_IDEMPOTENCY_TTL",
 	"ledger-replicas":    "ARBITER_LEDGER_REPLICAS",
+	"allow-shrink":       "ARBITER_ALLOW_SHRINK",
 }
 
 // byteSize is a flag of a size in bytes: 65536, 64KiB, 64k, 1MiB, 1M.
@@ -155,6 +157,7 @@ func newServeFlags(fs *flag.FlagSet, cfg *serveConfig) {
 	fs.StringVar(&cfg.decisionKey, "decision-key", "", "`KEYS` that sign decision ids, comma-separated: the first signs, all verify (rotation); the same on every replica; empty: a random key of this process")
 	fs.Var(&cfg.attributionWindow, "attribution-window", "`DURATION` after a decision within which its outcomes count (and its grant records are kept): 7d, 36h")
 	fs.DurationVar(&cfg.idempotencyTTL, "idempotency-ttl", httpapi.DefaultIdempotencyTTL, "how long an Idempotency-Key of POST /v1/decide is remembered")
+	fs.BoolVar(&cfg.allowShrink, "allow-shrink", false, "serve a reload that drops more than half of the offers in force (by default it is held back: docs/rules.md)")
 	fs.IntVar(&cfg.ledgerReplicas, "ledger-replicas", 0, "`N`: each ledger call waits (Redis WAIT, same round trip) until N replicas have it, else grants nothing capped; 0: do not wait (docs/operations.md)")
 }
 
@@ -311,7 +314,7 @@ func runServer(ctx context.Context, cfg serveConfig, keys []string, src rulesSou
 	// Learning follows the ruleset in force once it is started.
 	var learn atomic.Pointer[learningWiring]
 	onReload := httpapi.RecordReload(m)
-	loadOpt := rulefiles.Options{Logger: log, OnReload: func(r rulefiles.Result) {
+	loadOpt := rulefiles.Options{Logger: log, AllowShrink: cfg.allowShrink, OnReload: func(r rulefiles.Result) {
 		onReload(r)
 		if l := learn.Load(); l != nil && r.Snapshot != nil {
 			l.configure(r.Snapshot.Ruleset)
