@@ -106,6 +106,9 @@ type Decision struct {
 	Currency  string
 	CartTotal Money
 	Now       time.Time
+	// Request is the request decided (shared, not to be changed): the
+	// decision event records it so that the decision can be made again.
+	Request *Request
 }
 
 // Action is one chosen offer.

@@ -120,6 +120,7 @@ func (e *Engine) Decide(ctx context.Context, rs *rules.Ruleset, p *Profile, req 
 		Now:         req.Now,
 		Profile:     p,
 		Recorded:    rs.RecordedFields(),
+		Request:     req,
 	}
 	if profileDegraded {
 		d.Degraded = append(d.Degraded, DegradedProfile)

@@ -455,7 +455,7 @@ func (p *parser) context() (map[string]any, *Error) {
 	}
 	m := make(map[string]any, p.countMembers())
 	for key, ok := p.firstKey(); ok; key, ok = p.nextKey() {
-		k := unescape(key)
+		k := string(key) // key() has unescaped it
 		if k == "placement" || k == "channel" {
 			return nil, badReq("context."+k, "is reserved: ctx."+k+" is the request's "+k+"; send it as the top-level \""+k+"\"")
 		}
@@ -754,7 +754,7 @@ func badReq(field, msg string) *Error {
 }
 
 func unknownField(parent string, key []byte, known []string) *Error {
-	k := unescape(key)
+	k := string(key) // key() has unescaped it
 	path := k
 	if parent != "" {
 		path = parent + "." + k

@@ -488,3 +488,22 @@ func FuzzParseDecimal(f *testing.F) {
 		}
 	})
 }
+
+// A key is unescaped once: a context key holding a backslash
+// ({"a\\b": 1} is the key `a\b`) stays that key, as encoding/json reads
+// it, and an unknown field is named as sent.
+func TestDecodeDecideKeysUnescapedOnce(t *testing.T) {
+	req, err := DecodeDecide([]byte(`{"context":{"a\\b":1,"c\\u0041":2,"\u00e9":3}}`), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{`a\b`: 1.0, `c\u0041`: 2.0, "é": 3.0}
+	if !reflect.DeepEqual(req.Context, want) {
+		t.Fatalf("context %q, want %q", req.Context, want)
+	}
+	_, err = DecodeDecide([]byte(`{"x\\n":1}`), 3)
+	var we *Error
+	if !errors.As(err, &we) || we.Field != `x\n` {
+		t.Fatalf("error %v, want one naming the field x\\n", err)
+	}
+}

@@ -20,6 +20,10 @@ type Message struct {
 	Kind string
 	Key  string
 	JSON []byte
+	// RequestAt is, in a decision event, the offset in JSON where its
+	// request starts (`,"request":`); 0 for any other message. Fit cuts
+	// the request there when the event is too large for the stream.
+	RequestAt int
 }
 
 // Subject returns prefix.<Kind>.<Key>, e.g. arbiter.decision.checkout.

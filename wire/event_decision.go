@@ -50,6 +50,17 @@ type DecisionEvent struct {
 	// every offer whose score reads it and that reached scoring, chosen
 	// or not, with the posterior it came from; [] otherwise.
 	Learning []EventLearning `json:"learning"`
+	// Now (schema 2) is the decision's time, to the millisecond, as the
+	// engine used it; left out of dry runs (which are not published).
+	Now MilliTime `json:"now,omitzero"`
+	// Request (schema 2) is the request decided, in the form of a POST
+	// /v1/decide body (AppendRequest), which DecodeDecide reads back into
+	// the same engine.Request; left out of dry runs and of an event that
+	// would not fit in a message of the stream (RequestTruncated).
+	Request json.RawMessage `json:"request,omitempty"`
+	// RequestTruncated (schema 2) says that the request was left out
+	// because the event would have exceeded the stream's message size.
+	RequestTruncated bool `json:"request_truncated,omitempty"`
 }
 
 // EventLearning is one offer's propensity in a decision, as the event
@@ -102,6 +113,10 @@ func NewDecisionEvent(d *engine.Decision) *DecisionEvent {
 		Profile:     recordedProfile(d),
 		Learning:    make([]EventLearning, len(d.Learning)),
 	}
+	if recordsRequest(d) {
+		ev.Now = Millis(d.Now)
+		ev.Request = AppendRequest(nil, d.Request)
+	}
 	for i, u := range d.Learning {
 		ev.Learning[i] = EventLearning{OfferID: u.OfferID, Cell: u.Cell, Alpha: u.Alpha, Beta: u.Beta, Propensity: u.Propensity}
 	}
@@ -114,6 +129,10 @@ func NewDecisionEvent(d *engine.Decision) *DecisionEvent {
 	}
 	return ev
 }
+
+// recordsRequest says whether d's event records its request and time: a
+// decision that is not a dry run, made from a request.
+func recordsRequest(d *engine.Decision) bool { return d.Request != nil && !d.Request.DryRun }
 
 // recordedProfile is the event's profile of d, as a map for
 // encoding/json.
@@ -320,6 +339,27 @@ func amountOf(n *json.Number) (engine.Money, error) {
 // schema go here and in DecisionEvent together (the test fails until
 // both agree).
 func AppendDecisionEvent(b []byte, d *engine.Decision) []byte {
+	b, _ = appendDecisionEvent(b, d)
+	return b
+}
+
+// NewDecisionMessage returns the message of d's event, its JSON written by
+// AppendDecisionEvent into buf (grown as needed) and copied into bytes of
+// its own, with RequestAt set so that the publisher can make it fit the
+// stream (Message.Fit). It returns buf, for reuse.
+func NewDecisionMessage(buf []byte, d *engine.Decision) (*Message, []byte) {
+	start := len(buf)
+	buf, at := appendDecisionEvent(buf, d)
+	m := DecisionMessage(d.DecisionID, d.Placement, append([]byte(nil), buf[start:]...))
+	if at > 0 {
+		m.RequestAt = at - start
+	}
+	return m, buf
+}
+
+// appendDecisionEvent is AppendDecisionEvent; at is the offset in b of the
+// request (`,"request":`), 0 when the event records none.
+func appendDecisionEvent(b []byte, d *engine.Decision) (_ []byte, at int) {
 	b = append(b, `{"type":"decision","id":`...)
 	b = appendString(b, d.DecisionID)
 	b = append(b, `,"ts":"`...)
@@ -387,5 +427,13 @@ func AppendDecisionEvent(b []byte, d *engine.Decision) []byte {
 		b = appendFloat(b, u.Propensity)
 		b = append(b, '}')
 	}
-	return append(b, "]}"...)
+	b = append(b, ']')
+	if recordsRequest(d) {
+		b = append(b, `,"now":`...)
+		b = appendMillis(b, d.Now)
+		at = len(b)
+		b = append(b, `,"request":`...)
+		b = AppendRequest(b, d.Request)
+	}
+	return append(b, '}'), at
 }

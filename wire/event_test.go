@@ -150,6 +150,10 @@ func TestAppendDecisionEventMatchesEncodingJSON(t *testing.T) {
 			d.Profile = &engine.Profile{ID: d.CustomerID, Known: r.IntN(2) == 0, Attrs: map[string]any{"ltv": randFloat(r), "name": randString(r)}}
 			d.Recorded = []rules.Field{{Name: "ltv", Type: rules.TypeNumber}, {Name: "name", Type: rules.TypeString}}
 		}
+		if r.IntN(2) == 0 { // schema 2's request and time, or a dry run's neither
+			d.Request = randRequest(r)
+			d.Request.DryRun = r.IntN(4) == 0
+		}
 		got := AppendDecisionEvent(nil, d)
 		want, err := json.Marshal(NewDecisionEvent(d))
 		if err != nil {
@@ -202,6 +206,9 @@ func TestParseDecisionEvent(t *testing.T) {
 			}
 		}
 		d.Now = time.Unix(r.Int64N(4e9), r.Int64N(1e9)).UTC()
+		if r.IntN(2) == 0 {
+			d.Request = randRequest(r)
+		}
 		b := AppendDecisionEvent(nil, d)
 		got, err := ParseDecisionEvent(b)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -74,7 +75,9 @@ func (s *Server) decide(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	if req.Now.IsZero() {
-		req.Now = arrival
+		// The decision's time to the millisecond, as its event records it
+		// ("now"), so that a replay decides at the very same time.
+		req.Now = arrival.Truncate(time.Millisecond)
 	}
 	id := s.ids.ulid(arrival)
 	req.Ref = id.String()
@@ -139,8 +142,9 @@ func (s *Server) decide(ctx *fasthttp.RequestCtx) {
 	if !req.DryRun && s.o.Sink != nil {
 		// The event is encoded here, into bytes of its own, so that the
 		// publisher holds nothing of the decision (which is pooled).
-		b = wire.AppendDecisionEvent(b[:0], d)
-		s.o.Sink.Publish(wire.DecisionMessage(d.DecisionID, d.Placement, bytes.Clone(b)))
+		var m *wire.Message
+		m, b = wire.NewDecisionMessage(b[:0], d)
+		s.o.Sink.Publish(m)
 	}
 	*bp = b
 	s.putBuf(bp)
