@@ -322,11 +322,14 @@ type ReadyView struct {
 	Ready        bool              `json:"ready"`
 	Ruleset      string            `json:"ruleset"`
 	Dependencies map[string]string `json:"dependencies"` // "ok" or the error
+	// Draining: shutting down (SIGTERM); not ready whatever the rest says.
+	Draining bool `json:"draining,omitempty"`
 }
 
 // readyz serves GET /readyz: 200 once a ruleset is loaded, else 503, with
 // the state of every dependency either way. A dependency that is down
-// does not make the server unready: decisions still answer, degraded.
+// does not make the server unready: decisions still answer, degraded. A
+// server draining before its shutdown (Drain) answers 503 with "draining".
 func (s *Server) readyz(ctx *fasthttp.RequestCtx) {
 	v := ReadyView{Dependencies: map[string]string{}}
 	var mu sync.Mutex
@@ -354,6 +357,10 @@ func (s *Server) readyz(ctx *fasthttp.RequestCtx) {
 	if snap := s.o.Rules.Current(); snap != nil {
 		v.Ready, v.Ruleset = true, snap.Ruleset.Version
 		status = fasthttp.StatusOK
+	}
+	if s.draining.Load() {
+		v.Ready, v.Draining = false, true
+		status = fasthttp.StatusServiceUnavailable
 	}
 	s.writeJSON(ctx, status, v)
 }

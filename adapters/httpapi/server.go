@@ -152,6 +152,9 @@ type Server struct {
 	bufs    sync.Pool
 	signer  *decisionid.Signer
 	pending sync.WaitGroup // answers being stored for Idempotency-Keys
+	// draining: shutting down; /readyz answers 503 and every answer closes
+	// its connection (Drain).
+	draining atomic.Bool
 }
 
 // New returns a Server.
@@ -232,6 +235,17 @@ func (s *Server) Metrics() *metrics.Metrics { return s.metrics }
 // Serve serves HTTP on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
 
+// Drain starts a graceful stop while the server keeps serving: /readyz
+// answers 503 (load balancers stop sending new requests) and every answer
+// carries "Connection: close", so that each keep-alive connection ends
+// after the answer to a request its client already sent, rather than being
+// closed under a request in flight by Shutdown. Call Shutdown after a
+// drain period.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// Draining reports whether Drain was called.
+func (s *Server) Draining() bool { return s.draining.Load() }
+
 // Shutdown stops accepting connections and waits, until ctx is done, for
 // the requests in flight to finish and the answers of their
 // Idempotency-Keys to be stored.
@@ -261,6 +275,9 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 			}
 		}()
 		s.route(ctx)
+		if s.draining.Load() {
+			ctx.SetConnectionClose()
+		}
 	}
 }
 

@@ -50,6 +50,14 @@ func cmdDemo(ctx context.Context, args []string, s stdio) int {
 	if !addrGiven {
 		cfg.addr = defaultDemoAddr
 	}
+	drainGiven := false
+	fset.Visit(func(f *flag.Flag) { drainGiven = drainGiven || f.Name == "drain-delay" })
+	if !drainGiven {
+		cfg.drainDelay = 0 // no load balancer in front of the demo: Ctrl-C stops at once
+	}
+	if err := cfg.checkShutdown(); err != nil {
+		return c.usageErr(err.Error())
+	}
 	// The demo is for one machine: no auth, so loopback only.
 	if host, _, err := splitHost(cfg.addr); err != nil || !isLoopback(host) {
 		fmt.Fprintf(s.Err, "arbiter demo: --addr %s: the demo runs without auth and binds to 127.0.0.1 only (e.g. 127.0.0.1:9090)\n", cfg.addr)

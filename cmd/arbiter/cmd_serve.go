@@ -49,6 +49,7 @@ type serveConfig struct {
 	decisionTimeout time.Duration
 	redisTimeout    time.Duration
 	shutdownTimeout time.Duration
+	drainDelay      time.Duration
 	eventBuffer     int
 	keyPrefix       string
 	subjectPrefix   string
@@ -65,6 +66,10 @@ type serveConfig struct {
 const (
 	defaultServeAddr = ":8080"
 	defaultDemoAddr  = "127.0.0.1:8080"
+	// defaultDrainDelay covers a load balancer's readiness probe period
+	// (Kubernetes: 5 s by default, endpoints removed within a few
+	// seconds).
+	defaultDrainDelay = 5 * time.Second
 )
 
 // flagEnv names the environment variable of every flag of serve.
@@ -80,6 +85,7 @@ var serveEnv = map[string]string{
 	"decision-timeout":   "ARBITER_DECISION_TIMEOUT",
 	"redis-timeout":      "ARBITER_REDIS_TIMEOUT",
 	"shutdown-timeout":   "ARBITER_SHUTDOWN_TIMEOUT",
+	"drain-delay":        "ARBITER_DRAIN_DELAY",
 	"event-buffer":       "ARBITER_EVENT_BUFFER",
 	"key-prefix":         "ARBITER_KEY_PREFIX",
 	"subject-prefix":     "ARBITER_SUBJECT_PREFIX",
@@ -144,7 +150,8 @@ func newServeFlags(fs *flag.FlagSet, cfg *serveConfig) {
 	fs.Var(&cfg.maxBody, "max-body", "request body `SIZE` limit (413 payload_too_large above it)")
 	fs.DurationVar(&cfg.decisionTimeout, "decision-timeout", httpapi.DefaultDecisionTimeout, "deadline of a whole decision")
 	fs.DurationVar(&cfg.redisTimeout, "redis-timeout", engine.DefaultProfileTimeout, "deadline of a Redis call (profile fetch, ledger)")
-	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 10*time.Second, "bound of a graceful shutdown (finish requests, flush events)")
+	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 10*time.Second, "bound of the whole graceful shutdown from SIGTERM to exit (drain, finish requests, flush events)")
+	fs.DurationVar(&cfg.drainDelay, "drain-delay", defaultDrainDelay, "after SIGTERM, how long to keep answering with /readyz at 503 and every answer closing its connection, before stopping; part of --shutdown-timeout")
 	fs.IntVar(&cfg.eventBuffer, "event-buffer", events.DefaultBuffer, "events held while NATS is slow or down; beyond, they are dropped and counted")
 	fs.StringVar(&cfg.keyPrefix, "key-prefix", "arbiter:", "prefix of every Redis key")
 	fs.StringVar(&cfg.subjectPrefix, "subject-prefix", events.DefaultPrefix, "prefix of every NATS subject")
@@ -240,6 +247,9 @@ func cmdServe(ctx context.Context, args []string, s stdio) int {
 	if cfg.ledgerReplicas < 0 {
 		return usageErr("--ledger-replicas must be 0 or more")
 	}
+	if err := cfg.checkShutdown(); err != nil {
+		return usageErr(err.Error())
+	}
 	if cfg.profilesFile != "" && cfg.redisURL != "" {
 		return usageErr("--profiles loads the embedded Redis; to load a Redis server, run arbiter profiles import --redis URL FILE.jsonl")
 	}
@@ -269,6 +279,18 @@ func cmdServe(ctx context.Context, args []string, s stdio) int {
 		}
 	}
 	return runServer(ctx, cfg, keys, rl, preload, nil, s, logger)
+}
+
+// checkShutdown checks --shutdown-timeout and --drain-delay together.
+func (cfg *serveConfig) checkShutdown() error {
+	if cfg.shutdownTimeout <= 0 {
+		return fmt.Errorf("--shutdown-timeout %v: give a positive duration (10s)", cfg.shutdownTimeout)
+	}
+	if cfg.drainDelay < 0 || cfg.drainDelay >= cfg.shutdownTimeout {
+		return fmt.Errorf("--drain-delay %v must be 0 or more and less than --shutdown-timeout %v (the drain is part of it): e.g. --drain-delay 5s --shutdown-timeout 15s",
+			cfg.drainDelay, cfg.shutdownTimeout)
+	}
+	return nil
 }
 
 // rulesSource says where the rules come from: a directory (watched) or an
@@ -308,6 +330,9 @@ func runServer(ctx context.Context, cfg serveConfig, keys []string, src rulesSou
 	preload preloadFunc, show banner, s stdio, log *slog.Logger) int {
 	tuneGC(log)
 	m := metrics.New()
+	// The shutdown's deadline: --shutdown-timeout after the signal. Every
+	// step of the stop, deferred ones included, waits at most until then.
+	var sd shutdownDeadline
 
 	// The sink is set once NATS is up; reloads before that are not published.
 	var sink atomic.Pointer[events.Publisher]
@@ -443,7 +468,7 @@ func runServer(ctx context.Context, cfg serveConfig, keys []string, src rulesSou
 			Replicas: cfg.ledgerReplicas})
 		// Background releases and undos finish before exit, within the
 		// shutdown's bound.
-		defer rl.WaitTimeout(cfg.shutdownTimeout)
+		defer func() { rl.WaitTimeout(sd.left()) }()
 		m.LedgerStatsFunc(func() metrics.LedgerStats {
 			st := rl.Stats()
 			return metrics.LedgerStats{Holds: st.Holds, Expiries: st.Expiries, Undone: st.Undone}
@@ -469,7 +494,7 @@ func runServer(ctx context.Context, cfg serveConfig, keys []string, src rulesSou
 	if cur := reloader.Current(); cur != nil {
 		lw.configure(cur.Ruleset) // a reload between the start and now
 	}
-	defer lw.stopLearning()
+	defer func() { lw.stop(); sd.wait(lw.done, "the learning refresher", log) }()
 	eng := engine.New(engine.Options{Ledger: led, Observer: m, Profiles: source, ProfileTimeout: cfg.redisTimeout, Logger: log,
 		Statistics: lw.statistics(), Trials: lw.recent})
 
@@ -492,7 +517,7 @@ func runServer(ctx context.Context, cfg serveConfig, keys []string, src rulesSou
 			log.Warn("feedback statistics stopped", "error", err.Error())
 		}
 	}()
-	defer func() { stopFeedback(); <-fbDone }()
+	defer func() { stopFeedback(); sd.wait(fbDone, "the feedback consumer", log) }()
 
 	// Live experiment counters for GET /v1/experiments, from the decision
 	// and outcome events, off the decision path.
@@ -514,7 +539,7 @@ func runServer(ctx context.Context, cfg serveConfig, keys []string, src rulesSou
 			log.Warn("experiment counters stopped", "error", err.Error())
 		}
 	}()
-	defer func() { stopFeedback(); <-xcDone }()
+	defer func() { stopFeedback(); sd.wait(xcDone, "the experiment counters", log) }()
 
 	checks := map[string]httpapi.Check{
 		"redis": func(ctx context.Context) error { return client.Ping(ctx).Err() },
@@ -588,16 +613,33 @@ func runServer(ctx context.Context, cfg serveConfig, keys []string, src rulesSou
 			code = exitFail
 		}
 	}
-	log.Info("shutting down", "timeout", cfg.shutdownTimeout.String())
+	sd.start(cfg.shutdownTimeout)
 	signal.Stop(hup)
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	if cfg.drainDelay > 0 && code == exitOK {
+		// Not ready, still answering: load balancers take this replica
+		// out, and every keep-alive connection closes after its answer.
+		log.Info("draining: /readyz answers 503, each connection closes after its answer",
+			"drain_delay", cfg.drainDelay.String(), "timeout", cfg.shutdownTimeout.String())
+		srv.Drain()
+		select {
+		case <-time.After(cfg.drainDelay):
+		case err := <-serveErr:
+			if err != nil {
+				log.Error("the HTTP server stopped", "error", err.Error())
+				code = exitFail
+			}
+		}
+	}
+	srv.Drain() // the answers still in flight close their connections too
+	log.Info("shutting down", "timeout_left", sd.left().Round(time.Millisecond).String())
+	sctx, cancel := context.WithDeadline(context.Background(), sd.at)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("requests still in flight at the shutdown timeout", "error", err.Error())
 	}
 	stopWatch()
 	if watchDone != nil {
-		<-watchDone
+		sd.wait(watchDone, "the rules watcher", log)
 	}
 	if err := pub.Close(sctx); err != nil {
 		st := pub.Stats()
@@ -605,6 +647,42 @@ func runServer(ctx context.Context, cfg serveConfig, keys []string, src rulesSou
 	}
 	log.Info("stopped")
 	return code
+}
+
+// shutdownDeadline is the moment by which a stop must be over.
+type shutdownDeadline struct{ at time.Time }
+
+// start sets the deadline from now: timeout less a tenth of it (at most
+// 500 ms), kept for what runs after the last bounded step (closing
+// clients, the embedded servers, the process's exit), so that the whole
+// stop stays within timeout.
+func (d *shutdownDeadline) start(timeout time.Duration) {
+	d.at = time.Now().Add(timeout - min(timeout/10, 500*time.Millisecond))
+}
+
+// left is the time left until the deadline (0 before start: a failed
+// start waits for nothing).
+func (d *shutdownDeadline) left() time.Duration {
+	if d.at.IsZero() {
+		return 0
+	}
+	return max(time.Until(d.at), 0)
+}
+
+// wait waits for done until the deadline; past it, it logs what it left
+// running.
+func (d *shutdownDeadline) wait(done <-chan struct{}, what string, log *slog.Logger) {
+	if d.at.IsZero() {
+		<-done
+		return
+	}
+	t := time.NewTimer(d.left())
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		log.Warn(what+" had not stopped at the shutdown timeout; exiting without it", "timeout_passed", true)
+	}
 }
 
 // natsCheck reports NATS's state for /readyz when the publisher can tell
