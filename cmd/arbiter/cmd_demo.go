@@ -50,12 +50,10 @@ func cmdDemo(ctx context.Context, args []string, s stdio) int {
 	if !addrGiven {
 		cfg.addr = defaultDemoAddr
 	}
-	drainGiven := false
-	fset.Visit(func(f *flag.Flag) { drainGiven = drainGiven || f.Name == "drain-delay" })
-	if !drainGiven {
+	if !given(fset, "drain-delay") {
 		cfg.drainDelay = 0 // no load balancer in front of the demo: Ctrl-C stops at once
 	}
-	if err := cfg.checkShutdown(); err != nil {
+	if err := cfg.checkShutdown(true); err != nil {
 		return c.usageErr(err.Error())
 	}
 	// The demo is for one machine: no auth, so loopback only.

@@ -247,7 +247,7 @@ func cmdServe(ctx context.Context, args []string, s stdio) int {
 	if cfg.ledgerReplicas < 0 {
 		return usageErr("--ledger-replicas must be 0 or more")
 	}
-	if err := cfg.checkShutdown(); err != nil {
+	if err := cfg.checkShutdown(given(fs, "drain-delay")); err != nil {
 		return usageErr(err.Error())
 	}
 	if cfg.profilesFile != "" && cfg.redisURL != "" {
@@ -281,10 +281,23 @@ func cmdServe(ctx context.Context, args []string, s stdio) int {
 	return runServer(ctx, cfg, keys, rl, preload, nil, s, logger)
 }
 
-// checkShutdown checks --shutdown-timeout and --drain-delay together.
-func (cfg *serveConfig) checkShutdown() error {
+// given reports whether the flag name was set (on the command line or
+// from its variable).
+func given(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// checkShutdown checks --shutdown-timeout and --drain-delay together. A
+// drain delay left at its default takes at most half of a shorter
+// shutdown timeout.
+func (cfg *serveConfig) checkShutdown(drainGiven bool) error {
 	if cfg.shutdownTimeout <= 0 {
 		return fmt.Errorf("--shutdown-timeout %v: give a positive duration (10s)", cfg.shutdownTimeout)
+	}
+	if !drainGiven {
+		cfg.drainDelay = min(cfg.drainDelay, cfg.shutdownTimeout/2)
 	}
 	if cfg.drainDelay < 0 || cfg.drainDelay >= cfg.shutdownTimeout {
 		return fmt.Errorf("--drain-delay %v must be 0 or more and less than --shutdown-timeout %v (the drain is part of it): e.g. --drain-delay 5s --shutdown-timeout 15s",

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"flag"
 	"io"
 	"net"
 	"net/http"
@@ -346,5 +347,38 @@ func TestShutdownBoundedWithNATSHung(t *testing.T) {
 	}
 	if !strings.Contains(sb.logs.String(), "events not flushed") {
 		t.Error("the events left unpublished are not logged")
+	}
+}
+
+func TestDrainDelayFlags(t *testing.T) {
+	cases := []struct {
+		args      []string
+		wantDrain time.Duration
+		wantErr   string
+	}{
+		{nil, 5 * time.Second, ""},
+		{[]string{"--shutdown-timeout", "5s"}, 2500 * time.Millisecond, ""}, // the default drain takes half
+		{[]string{"--drain-delay", "0"}, 0, ""},
+		{[]string{"--drain-delay", "8s", "--shutdown-timeout", "10s"}, 8 * time.Second, ""},
+		{[]string{"--drain-delay", "10s"}, 0, "less than --shutdown-timeout"},
+		{[]string{"--drain-delay", "-1s"}, 0, "0 or more"},
+		{[]string{"--shutdown-timeout", "0s"}, 0, "positive duration"},
+	}
+	for _, c := range cases {
+		var cfg serveConfig
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		newServeFlags(fs, &cfg)
+		if err := fs.Parse(c.args); err != nil {
+			t.Fatal(err)
+		}
+		err := cfg.checkShutdown(given(fs, "drain-delay"))
+		switch {
+		case c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)):
+			t.Errorf("%v: error %v, want one saying %q", c.args, err, c.wantErr)
+		case c.wantErr == "" && err != nil:
+			t.Errorf("%v: %v", c.args, err)
+		case c.wantErr == "" && cfg.drainDelay != c.wantDrain:
+			t.Errorf("%v: drain %v, want %v", c.args, cfg.drainDelay, c.wantDrain)
+		}
 	}
 }
