@@ -56,6 +56,12 @@ type Request struct {
 	// Claim is the request's Idempotency-Key, claimed by the ledger in the
 	// decision's one call (Plan.Claim); nil without one.
 	Claim *Claim
+	// Sign, when set, makes the decision's id once its experiments and
+	// holdout are known, before any offer is scored (the server's signed
+	// id carries them): Decide sets DecisionID, the request's and the
+	// decision's, to it, so that Thompson draws are seeded by the id the
+	// decision's event and its outcomes name.
+	Sign func(experiments []Assignment, holdout bool) string
 }
 
 // Profile is a customer's attributes, decoded by the ruleset's schema.

@@ -132,6 +132,10 @@ func (e *Engine) Decide(ctx context.Context, rs *rules.Ruleset, p *Profile, req 
 	if !d.Holdout && req.CustomerID != "" {
 		d.Experiments = e.assignExperiments(s, rs, req.CustomerID, d.Experiments)
 	}
+	if req.Sign != nil {
+		req.DecisionID = req.Sign(d.Experiments, d.Holdout)
+		d.DecisionID = req.DecisionID
+	}
 	e.beginLearning(s, rs, req)
 	e.checkOffers(s, rs, req, d.Holdout)
 	// In the holdout no offer is eligible: arbitrate only claims the

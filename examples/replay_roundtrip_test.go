@@ -11,6 +11,7 @@ import (
 
 	"github.com/oklog/ulid/v2"
 
+	"github.com/arbiterhq/arbiter/attribution"
 	"github.com/arbiterhq/arbiter/decisionid"
 	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/examples/profilegen"
@@ -122,12 +123,15 @@ func TestDecisionEventsReplay(t *testing.T) {
 		_ = u.SetTime(ulid.Timestamp(now))
 		binary.BigEndian.PutUint64(u[8:], uint64(i))
 		req.Ref = u.String()
-		req.DecisionID = "dcs_" + req.Ref
+		// As the server does: the signed id, made once the variants are
+		// known, seeds the Thompson draws.
+		req.Sign = func(exps []engine.Assignment, holdout bool) string {
+			return signer.New(decisionid.KindDecision, u, req.CustomerID, attribution.Codes(exps), holdout)
+		}
 		d, err := orig.Decide(context.Background(), rs, p, req)
 		if err != nil {
 			t.Fatal(err)
 		}
-		d.DecisionID = signer.New(decisionid.KindDecision, u, req.CustomerID, nil, d.Holdout)
 
 		// What the server publishes, read back.
 		msg, _ := wire.NewDecisionMessage(nil, d)
@@ -142,14 +146,15 @@ func TestDecisionEventsReplay(t *testing.T) {
 		if err != nil {
 			t.Fatalf("decision %d: the recorded request does not decode: %v\n%s", i, err, ev.Request)
 		}
-		req2.Now, req2.DecisionID, req2.Ref = ev.Now.Time, req.DecisionID, req.Ref
+		// The event alone: its id, its time; the ledger reference is the
+		// id's ULID.
+		req2.Now, req2.DecisionID, req2.Ref = ev.Now.Time, ev.ID, ev.ID[4:4+ulid.EncodedSize]
 		p2 := replayProfile(t, &rs.Schema, ev)
 		eng2 := engine.New(engine.Options{Ledger: again, Statistics: &eventStats{prior: prior, uses: ev.Learning}})
 		d2, err := eng2.Decide(context.Background(), rs, p2, req2)
 		if err != nil {
 			t.Fatal(err)
 		}
-		d2.DecisionID = d.DecisionID
 		d2.TookUS = d.TookUS
 		got, want := wire.AppendDecisionEvent(nil, d2), wire.AppendDecisionEvent(nil, d)
 		if string(got) != string(want) {

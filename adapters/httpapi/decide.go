@@ -89,6 +89,15 @@ func (s *Server) decide(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	req.Claim = claim
+	kind := decisionid.KindDecision
+	if req.DryRun {
+		kind = decisionid.KindDryRun
+	}
+	// The id is made inside the decision, once its variants are known, so
+	// that its Thompson draws are seeded by it (a replay draws them again).
+	req.Sign = func(exps []engine.Assignment, holdout bool) string {
+		return s.signer.New(kind, id, req.CustomerID, attribution.Codes(exps), holdout)
+	}
 
 	dctx, cancel := context.WithTimeout(context.Background(), s.o.DecisionTimeout)
 	defer cancel()
@@ -108,11 +117,9 @@ func (s *Server) decide(ctx *fasthttp.RequestCtx) {
 		s.answerClaimed(ctx, dctx, claim, placement, arrival)
 		return
 	}
-	kind := decisionid.KindDecision
-	if req.DryRun {
-		kind = decisionid.KindDryRun
+	if d.DecisionID == "" { // an engine that did not call Sign
+		d.DecisionID = req.Sign(d.Experiments, d.Holdout)
 	}
-	d.DecisionID = s.signer.New(kind, id, req.CustomerID, attribution.Codes(d.Experiments), d.Holdout)
 	if claim != nil && claim.State == engine.ClaimUnknown {
 		s.metrics.Idempotency(metrics.IdemUnavailable)
 	}
