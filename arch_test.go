@@ -45,6 +45,8 @@ var levels = map[string]int{
 	"report":   4,
 	"simulate": 4,
 	"replay":   4,
+	// replay's recorded traffic, for its tests and benchmark
+	"replay/replaygen": 4,
 	// 5: adapters, the outside world
 	"adapters/metrics":      5,
 	"adapters/redisconn":    5,
@@ -63,6 +65,7 @@ var levels = map[string]int{
 	"examples/profilegen/cmd/profilegen": 7,
 	"bench/load":                         7,
 	"bench/faults":                       7,
+	"bench/replay":                       7,
 	"cmd/arbiter":                        7,
 }
 

@@ -278,6 +278,10 @@ type PlanItem struct {
 	Paced      bool
 	PaceTotal  int64
 	PaceBudget int64
+	// Score is the item's score, the key of its place in the main pass
+	// (ledgers ignore it; arbiter replay reads it to find how likely
+	// another propensity draw would have ordered the plan otherwise).
+	Score float64
 }
 
 // BudgetOf returns what item i counts against its budget and the

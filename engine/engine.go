@@ -411,6 +411,7 @@ func (e *Engine) arbitrate(ctx context.Context, s *scratch, rs *rules.Ruleset, r
 			PerCustomer: o.Caps.PerCustomer,
 			Window:      o.Caps.Window,
 			Total:       o.Caps.Total,
+			Score:       c.score,
 		}
 		if s.learn.on && o.ReadsPropensity && !req.DryRun {
 			it.Record, it.Cell = true, s.learn.cell

@@ -61,6 +61,7 @@ func commands() []command {
 		{"experiments report", "per-variant conversion, revenue and uplift of an experiment, or of the holdout", cmdExperimentsReport},
 		{"experiments list", "the experiments, layers and holdout of a ruleset", cmdExperimentsList},
 		{"learning reset", "delete the learning statistics of offers (all when none is named)", cmdLearningReset},
+		{"replay", "decide recorded traffic again with candidate rules: what changes, and the estimated reward", cmdReplay},
 		{"simulate", "the learning loop in one process: static, learning and oracle strategies against a truth file", cmdSimulate},
 	}
 }

@@ -1,0 +1,670 @@
+// Package replay decides recorded decisions again with a candidate
+// ruleset (`arbiter replay`, SPEC-LOOP "arbiter replay"): every decision
+// event of schema 2 that carries its request is decided with the candidate
+// at its recorded time, with its recorded profile and learning posteriors,
+// against caps, budgets and holds counted in memory from zero in recorded
+// order (memledger); the recorded outcomes drive the holds and give each
+// decision its reward and value. It reports what changes (answers, grants
+// per offer, spend per currency, customers per segment) and the
+// off-policy estimate of the candidate's reward rate and value per
+// decision (estimate.go).
+//
+// It does no I/O: it reads an iterator of decoded events (DecodeEvent,
+// Pipeline) and returns a Report.
+package replay
+
+import (
+	"context"
+	"errors"
+	"hash/fnv"
+	"iter"
+	"math"
+	"sort"
+	"time"
+
+	"github.com/arbiterhq/arbiter/attribution"
+	"github.com/arbiterhq/arbiter/engine"
+	"github.com/arbiterhq/arbiter/memledger"
+	"github.com/arbiterhq/arbiter/profiles"
+	"github.com/arbiterhq/arbiter/rules"
+	"github.com/arbiterhq/arbiter/wire"
+)
+
+// Defaults of Options.
+const (
+	DefaultWindow    = 7 * 24 * time.Hour // the attribution window
+	DefaultDraws     = 1000               // Thompson draws per decision
+	DefaultResamples = 200                // bootstrap resamples
+	// MaxWeight clips the importance weights.
+	MaxWeight = 100
+)
+
+// Options configure Run.
+type Options struct {
+	// Baseline is the ruleset that made the recorded decisions, from which
+	// the recorded policy's probabilities are computed (Thompson draws,
+	// experiment shares); nil: the candidate stands in for it (exact when
+	// the candidate leaves the offers that read propensity and the
+	// experiments as they were).
+	Baseline *rules.Ruleset
+	// Window is the attribution window: outcomes count for a decision up
+	// to Window after it (default DefaultWindow).
+	Window time.Duration
+	// Draws is the number of Thompson draws that estimate the probability
+	// of a recorded answer (default DefaultDraws).
+	Draws int
+	// Resamples is the number of bootstrap resamples (default
+	// DefaultResamples); Seed seeds them.
+	Resamples int
+	Seed      uint64
+	// Progress, when set, is called every 16384 events with the events
+	// read so far.
+	Progress func(events int64)
+}
+
+// side is one ruleset replayed: its engine and ledger in memory.
+type side struct {
+	rs     *rules.Ruleset
+	eng    *engine.Engine
+	led    *memledger.Ledger
+	cap    capture
+	stats  recordedStats
+	reward string
+	// thompson: the ruleset draws propensities (method thompson);
+	// proportional[offer]: the offer's score is propensity × a factor that
+	// does not read it.
+	thompson     bool
+	proportional map[string]bool
+	outOffers    map[string]engine.OutcomeOffer
+	variantShare map[[2]string]float64 // experiment, variant → share of the enrolled
+}
+
+func newSide(rs *rules.Ruleset) *side {
+	s := &side{rs: rs, led: memledger.New(), reward: attribution.Reward(rs), proportional: map[string]bool{},
+		outOffers: map[string]engine.OutcomeOffer{}, variantShare: map[[2]string]float64{}}
+	if s.reward == "" {
+		s.reward = engine.OutcomeConverted
+	}
+	s.cap.inner = s.led
+	if lr := rs.Arbitration.Learning; lr != nil {
+		s.thompson = lr.Method == rules.LearnThompson
+		s.stats.pa, s.stats.pb = lr.PriorAlpha, lr.PriorBeta
+	}
+	for _, o := range rs.Offers {
+		if o.ReadsPropensity && o.Score != nil {
+			s.proportional[o.ID] = Proportional(o.Score.Source)
+		}
+		of := engine.OutcomeOffer{ID: o.ID, Total: o.Caps.Total}
+		if b, ok := engine.ToMinor(o.Caps.Budget, 2); ok && o.Caps.Budget > 0 {
+			if rs.Currency != "" {
+				if e, ok := engine.CurrencyExp(rs.Currency); ok {
+					b, _ = engine.ToMinor(o.Caps.Budget, e)
+				}
+			}
+			of.Budget = b
+		}
+		s.outOffers[o.ID] = of
+	}
+	for _, x := range rs.Experiments {
+		var w float64
+		for _, v := range x.Variants {
+			w += v.Weight
+		}
+		for _, v := range x.Variants {
+			if w > 0 {
+				s.variantShare[[2]string{x.ID, v.ID}] = v.Weight / w
+			}
+		}
+	}
+	s.eng = engine.New(engine.Options{Ledger: &s.cap, Statistics: &s.stats})
+	return s
+}
+
+// share is the probability of the assignments as: the product of each
+// variant's share of its experiment (1 for an experiment the ruleset does
+// not know).
+func (s *side) share(as []wire.Assignment) float64 {
+	p := 1.0
+	for _, a := range as {
+		if v, ok := s.variantShare[[2]string{a.ID, a.Variant}]; ok {
+			p *= v
+		}
+	}
+	return p
+}
+
+// capture is the ledger of a side: memledger, and a copy of the last plan
+// with, for each item, whether its caps would let it be granted whatever
+// its place (the Thompson probabilities walk the plan again).
+type capture struct {
+	inner *memledger.Ledger
+	want  bool // capture the next plan
+	plan  engine.Plan
+	capOK []bool
+	probe engine.Plan
+}
+
+func (c *capture) Reserve(ctx context.Context, p *engine.Plan) ([]engine.Result, error) {
+	if cl := p.Claim; cl != nil { // replay's own claim: it makes the engine hand every plan over
+		cl.State = engine.ClaimNew
+		p.Claim = nil
+		defer func() { p.Claim = cl }()
+	}
+	if c.want {
+		items, probe := c.plan.Items[:0], c.probe.Items[:0]
+		c.plan = *p
+		c.plan.Items = append(items, p.Items...)
+		c.capOK = c.capOK[:0]
+		for range p.Items {
+			c.capOK = append(c.capOK, true)
+		}
+		c.probe = *p
+		c.probe.DryRun, c.probe.Limit, c.probe.Guardrail, c.probe.Ref = true, len(p.Items)+1, math.MaxInt64/2, ""
+		c.probe.Items = append(probe, p.Items...)
+		capped := false
+		for i := range c.probe.Items {
+			it := &c.probe.Items[i]
+			it.Group, it.Fallback, it.Amount = "", false, 0
+			capped = capped || it.Capped()
+		}
+		if capped {
+			res, err := c.inner.Reserve(ctx, &c.probe)
+			if err != nil {
+				return nil, err
+			}
+			for i, r := range res {
+				c.capOK[i] = r == engine.Granted
+			}
+		}
+	}
+	if len(p.Items) == 0 {
+		return nil, nil
+	}
+	return c.inner.Reserve(ctx, p)
+}
+
+// recordedStats answers the engine's statistics with the posteriors the
+// recorded decision used: the counts that, with the ruleset's prior, give
+// the recorded alpha and beta (an offer or cell not recorded: the prior).
+type recordedStats struct {
+	uses     []wire.EventLearning
+	pa, pb   float64
+	missing  bool
+	disabled bool
+}
+
+func (s *recordedStats) Counts(offer, cell string) (float64, float64, bool) {
+	for i := range s.uses {
+		if u := &s.uses[i]; u.OfferID == offer && u.Cell == cell {
+			return u.Alpha + u.Beta - s.pa - s.pb, u.Alpha - s.pa, true
+		}
+	}
+	s.missing = true
+	return 0, 0, true
+}
+
+// pending is a replayed decision waiting for its outcomes.
+type pending struct {
+	id       string
+	at       time.Time
+	ref      string
+	cand     []string // offers the candidate granted
+	base     []string // offers the baseline granted (separate baseline only)
+	piC, piR float64
+	reward   bool
+	value    float64
+	excluded bool // the recorded policy could not be reproduced: left out of the estimate
+}
+
+// runner is one replay.
+type runner struct {
+	o        Options
+	cand     *side
+	base     *side // == cand without Options.Baseline
+	rep      Report
+	est      *estimator
+	pend     map[string]*pending
+	queue    []*pending
+	qhead    int
+	grantsR  map[string]int64
+	grantsC  map[string]int64
+	spendR   map[string]int64
+	spendC   map[string]int64
+	segR     map[string]map[uint64]struct{}
+	segC     map[string]map[uint64]struct{}
+	missing  map[string]int64
+	draws    drawCache
+	claim    engine.Claim
+	ansBuf   []Action
+	lastTime time.Time
+}
+
+// Run replays events with the candidate ruleset and reports. It fails only
+// when the events fail (their error is returned with the report so far) or
+// ctx is done.
+func Run(ctx context.Context, candidate *rules.Ruleset, events iter.Seq2[*Event, error], o Options) (*Report, error) {
+	if candidate == nil {
+		return nil, errors.New("replay: no candidate ruleset")
+	}
+	if o.Window <= 0 {
+		o.Window = DefaultWindow
+	}
+	if o.Draws <= 0 {
+		o.Draws = DefaultDraws
+	}
+	if o.Resamples <= 0 {
+		o.Resamples = DefaultResamples
+	}
+	r := &runner{o: o, cand: newSide(candidate), pend: map[string]*pending{},
+		grantsR: map[string]int64{}, grantsC: map[string]int64{}, spendR: map[string]int64{}, spendC: map[string]int64{},
+		segR: map[string]map[uint64]struct{}{}, segC: map[string]map[uint64]struct{}{}, missing: map[string]int64{}}
+	r.base = r.cand
+	if o.Baseline != nil && o.Baseline != candidate {
+		r.base = newSide(o.Baseline)
+	}
+	r.est = newEstimator(o.Resamples, o.Seed)
+	r.draws.n = o.Draws
+	var n int64
+	var err error
+	for ev, e := range events {
+		if e != nil {
+			err = e
+			break
+		}
+		n++
+		if o.Progress != nil && n&16383 == 0 {
+			if cerr := ctx.Err(); cerr != nil {
+				err = cerr
+				break
+			}
+			o.Progress(n)
+		}
+		switch ev.Kind {
+		case KindDecision:
+			r.expire(ev.Now)
+			r.decision(ctx, ev)
+		case KindOutcome:
+			r.outcome(ctx, ev)
+		}
+	}
+	r.rep.Decisions.Events = n
+	r.expire(time.Time{})
+	r.finish()
+	return &r.rep, err
+}
+
+// ref is the decision's reference for the ledger: the ULID of its id.
+func ref(id string) string {
+	if len(id) >= 30 && id[:4] == "dcs_" {
+		return id[4:30]
+	}
+	return id
+}
+
+func hash64(s string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(s))
+	return h.Sum64()
+}
+
+// profile is the recorded profile of ev under side s's schema; missing
+// lists the fields the ruleset records that the event lacks.
+func (r *runner) profile(s *side, ev *Event, count bool) *engine.Profile {
+	known, _ := ev.Profile["known"].(bool)
+	if !known || ev.CustomerID == "" {
+		return engine.DefaultProfile(&s.rs.Schema, ev.CustomerID)
+	}
+	if count {
+		for _, f := range s.rs.RecordedFields() {
+			if _, ok := ev.Profile[f.Name]; !ok {
+				r.missing[f.Name]++
+			}
+		}
+	}
+	ev.Profile["id"] = ev.CustomerID
+	p, err := profiles.FromJSON(&s.rs.Schema, ev.Profile)
+	if err != nil { // a value that no longer fits the schema: its default
+		var fe profiles.FieldErrors
+		if errors.As(err, &fe) {
+			m := make(map[string]any, len(ev.Profile))
+			for k, v := range ev.Profile {
+				m[k] = v
+			}
+			for _, f := range fe {
+				delete(m, f.Field)
+				if count {
+					r.missing[f.Field]++
+				}
+			}
+			if p, err = profiles.FromJSON(&s.rs.Schema, m); err == nil {
+				return p
+			}
+		}
+		return engine.DefaultProfile(&s.rs.Schema, ev.CustomerID)
+	}
+	return p
+}
+
+// decide decides ev's request again with side s.
+func (r *runner) decide(ctx context.Context, s *side, ev *Event, req *engine.Request, count bool) *engine.Decision {
+	s.stats.uses, s.stats.missing = ev.Learning, false
+	s.cap.want = s.thompson && s.rs.Arbitration.Learning != nil
+	r.claim = engine.Claim{}
+	req.Claim = &r.claim
+	d, _ := s.eng.Decide(ctx, s.rs, r.profile(s, ev, count), req)
+	req.Claim = nil
+	return d
+}
+
+func (r *runner) decision(ctx context.Context, ev *Event) {
+	dec := &r.rep.Decisions
+	dec.Read++
+	switch {
+	case ev.Schema < wire.Schema:
+		dec.SkippedSchema1++
+		return
+	case ev.RequestTruncated:
+		dec.SkippedTruncated++
+		return
+	case ev.Request == nil:
+		dec.SkippedNoRequest++
+		return
+	}
+	req, err := wire.DecodeDecide(ev.Request, 1<<20)
+	if err != nil {
+		dec.SkippedInvalid++
+		return
+	}
+	if req.CustomerID == "" {
+		req.CustomerID = ev.CustomerID
+	}
+	req.DecisionID, req.Now, req.Ref, req.DryRun, req.Explain = ev.ID, ev.Now, ref(ev.ID), false, false
+	dec.Replayed++
+	r.lastTime = ev.Now
+
+	cd := r.decide(ctx, r.cand, ev, req, true)
+	p := &pending{id: ev.ID, at: ev.Now, ref: req.Ref}
+	recorded := ev.Actions
+	cand := r.ansBuf[:0]
+	for _, a := range cd.Actions {
+		var amt int64
+		if a.Discount != nil {
+			amt = a.Discount.Amount.Minor
+		}
+		cand = append(cand, Action{OfferID: a.OfferID, Amount: amt})
+		p.cand = append(p.cand, a.OfferID)
+		r.grantsC[a.OfferID]++
+		r.spendC[ev.Currency] += amt
+	}
+	r.ansBuf = cand
+	for _, a := range recorded {
+		r.grantsR[a.OfferID]++
+		r.spendR[ev.Currency] += a.Amount
+	}
+	same := sameAnswer(recorded, cand)
+	if !same {
+		r.rep.Changed.Count++
+	}
+	cust := hash64(ev.CustomerID)
+	if ev.CustomerID == "" {
+		cust = hash64(ev.ID)
+	}
+	addSegs(r.segR, ev.Segments, cust)
+	addSegs(r.segC, cd.Segments, cust)
+
+	// The candidate's probability of the recorded answer.
+	candAs := make([]wire.Assignment, len(cd.Experiments))
+	for i, a := range cd.Experiments {
+		candAs[i] = wire.Assignment(a)
+	}
+	p.piC = r.cand.share(candAs) * r.prob(r.cand, cd, ev, same)
+	// The recorded policy's.
+	if r.base == r.cand {
+		p.piR = r.base.share(ev.Experiments) * r.prob(r.base, cd, ev, same)
+	} else {
+		bd := r.decide(ctx, r.base, ev, req, false)
+		for _, a := range bd.Actions {
+			p.base = append(p.base, a.OfferID)
+		}
+		bsame := sameAnswer(recorded, answerOf(bd, nil))
+		p.piR = r.base.share(ev.Experiments) * r.prob(r.base, bd, ev, bsame)
+	}
+	if p.piR <= 0 {
+		p.excluded = true
+	}
+	r.pend[ev.ID] = p
+	r.queue = append(r.queue, p)
+}
+
+func answerOf(d *engine.Decision, buf []Action) []Action {
+	for _, a := range d.Actions {
+		var amt int64
+		if a.Discount != nil {
+			amt = a.Discount.Amount.Minor
+		}
+		buf = append(buf, Action{OfferID: a.OfferID, Amount: amt})
+	}
+	return buf
+}
+
+func sameAnswer(a, b []Action) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func addSegs(m map[string]map[uint64]struct{}, segs []string, cust uint64) {
+	for _, s := range segs {
+		set := m[s]
+		if set == nil {
+			set = map[uint64]struct{}{}
+			m[s] = set
+		}
+		set[cust] = struct{}{}
+	}
+}
+
+// prob is the probability that side s, deciding as in d, gives ev's
+// recorded answer: 1 or 0 for a deterministic decision (same: whether d's
+// answer is the recorded one), estimated by Thompson draws from the
+// recorded posteriors otherwise.
+func (r *runner) prob(s *side, d *engine.Decision, ev *Event, same bool) float64 {
+	if !s.thompson || !s.cap.want || len(d.Learning) == 0 {
+		return b2f(same)
+	}
+	thompson := false
+	for _, u := range d.Learning {
+		if u.Source == engine.PropensityThompson {
+			thompson = true
+			break
+		}
+	}
+	if !thompson {
+		return b2f(same)
+	}
+	pr, approx := r.draws.prob(s, d, ev.Actions)
+	if approx {
+		r.rep.Estimate.Approximate++
+	}
+	return pr
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// outcome applies an outcome to the ledgers (holds) and to its decision's
+// reward and value.
+func (r *runner) outcome(ctx context.Context, ev *Event) {
+	r.rep.Decisions.Outcomes++
+	p := r.pend[ev.DecisionID]
+	if p == nil {
+		r.rep.Decisions.OutcomesUnmatched++
+		return
+	}
+	at := ev.OccurredAt
+	if at.IsZero() {
+		at = ev.TS
+	}
+	if at.IsZero() {
+		at = r.lastTime
+	}
+	r.apply(ctx, r.cand, p.ref, p.at, at, ev, p.cand)
+	if r.base != r.cand {
+		r.apply(ctx, r.base, p.ref, p.at, at, ev, p.base)
+	}
+	if ev.Outcome == r.base.reward {
+		p.reward = true
+		p.value += r.major(ev)
+	}
+}
+
+// major is the outcome's value in major units of the candidate's currency
+// (its rates), or of its own currency when the ruleset has none.
+func (r *runner) major(ev *Event) float64 {
+	v := ev.Value.Major()
+	rs := r.cand.rs
+	if ev.ValueCur == "" || rs.Currency == "" || ev.ValueCur == rs.Currency {
+		return v
+	}
+	if rate, ok := rs.Rates[ev.ValueCur]; ok {
+		return v * rate.Float()
+	}
+	r.rep.Estimate.ValuesUnconverted++
+	return 0
+}
+
+func (r *runner) apply(ctx context.Context, s *side, ref string, decided, at time.Time, ev *Event, granted []string) {
+	g := engine.GrantOutcome{Ref: ref, DecisionTime: decided, Type: ev.Outcome, At: at, Now: at, Reward: attribution.Reward(s.rs)}
+	if ev.OfferID != "" {
+		if !contains(granted, ev.OfferID) {
+			return
+		}
+		g.Named = true
+		g.Offers = []engine.OutcomeOffer{s.outOffers[ev.OfferID]}
+	} else {
+		for _, id := range granted {
+			g.Offers = append(g.Offers, s.outOffers[id])
+		}
+	}
+	if len(g.Offers) == 0 {
+		return
+	}
+	_, _ = s.led.Apply(ctx, []engine.GrantOutcome{g})
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// expire closes the decisions whose attribution window ended by now (all
+// of them with the zero time): their reward is known.
+func (r *runner) expire(now time.Time) {
+	for r.qhead < len(r.queue) {
+		p := r.queue[r.qhead]
+		if !now.IsZero() && now.Sub(p.at) <= r.o.Window {
+			break
+		}
+		r.queue[r.qhead] = nil
+		r.qhead++
+		delete(r.pend, p.id)
+		if p.excluded {
+			r.rep.Estimate.Unexplained++
+		} else {
+			w := 0.0
+			if p.piC > 0 {
+				w = math.Min(p.piC/p.piR, MaxWeight)
+			}
+			r.est.add(hash64(p.id), w, p.reward, p.value)
+		}
+	}
+	if r.qhead > 4096 && r.qhead*2 > len(r.queue) {
+		r.queue = append(r.queue[:0], r.queue[r.qhead:]...)
+		r.qhead = 0
+	}
+}
+
+// finish fills the report from the counts.
+func (r *runner) finish() {
+	rep := &r.rep
+	if rep.Decisions.Replayed > 0 {
+		rep.Changed.Pct = 100 * float64(rep.Changed.Count) / float64(rep.Decisions.Replayed)
+	}
+	ids := map[string]bool{}
+	for id := range r.grantsR {
+		ids[id] = true
+	}
+	for id := range r.grantsC {
+		ids[id] = true
+	}
+	for id := range ids {
+		rep.Offers = append(rep.Offers, OfferRow{OfferID: id, Recorded: r.grantsR[id], Candidate: r.grantsC[id]})
+	}
+	sort.Slice(rep.Offers, func(i, j int) bool { return rep.Offers[i].OfferID < rep.Offers[j].OfferID })
+	curs := map[string]bool{}
+	for c := range r.spendR {
+		curs[c] = true
+	}
+	for c := range r.spendC {
+		curs[c] = true
+	}
+	for c := range curs {
+		if c == "" {
+			continue // decisions without a cart grant no money
+		}
+		exp, _ := engine.CurrencyExp(c)
+		row := SpendRow{Currency: c, Recorded: engine.Money{Minor: r.spendR[c], Exp: exp}, Candidate: engine.Money{Minor: r.spendC[c], Exp: exp}}
+		row.IncreasePct = pct(float64(row.Recorded.Minor), float64(row.Candidate.Minor))
+		rep.Spend = append(rep.Spend, row)
+	}
+	sort.Slice(rep.Spend, func(i, j int) bool { return rep.Spend[i].Currency < rep.Spend[j].Currency })
+	segs := map[string]bool{}
+	for s := range r.segR {
+		segs[s] = true
+	}
+	for s := range r.segC {
+		segs[s] = true
+	}
+	for s := range segs {
+		rep.Segments = append(rep.Segments, SegmentRow{Segment: s, Recorded: int64(len(r.segR[s])), Candidate: int64(len(r.segC[s]))})
+	}
+	sort.Slice(rep.Segments, func(i, j int) bool { return rep.Segments[i].Segment < rep.Segments[j].Segment })
+	rep.Decisions.MissingProfileFields = []string{}
+	for f := range r.missing {
+		rep.Decisions.MissingProfileFields = append(rep.Decisions.MissingProfileFields, f)
+	}
+	sort.Strings(rep.Decisions.MissingProfileFields)
+	r.est.fill(&rep.Estimate)
+	rep.Estimate.Reward = r.base.reward
+	rep.Estimate.Baseline = "recorded rules (--baseline)"
+	if r.base == r.cand {
+		rep.Estimate.Baseline = "candidate (no --baseline given)"
+	}
+	rep.spendTotals(r.cand.rs)
+}
+
+// pct is the change from a to b in percent of a (0 when both are 0, +Inf
+// from 0 to more).
+func pct(a, b float64) float64 {
+	switch {
+	case a == b:
+		return 0
+	case a == 0:
+		return math.Inf(1)
+	}
+	return 100 * (b - a) / a
+}
