@@ -92,6 +92,11 @@ type Error struct {
 	// UnexpectedToken: expr read a token it did not expect, which in a
 	// file format with comments may mean the source was cut short.
 	UnexpectedToken bool
+	// Ref names what an "unknown" error refers to, so that a caller can
+	// tell a follow-on error of a declaration that failed: "profile.NAME"
+	// for an unknown profile field, "segment:ID" for an unknown segment;
+	// "" otherwise.
+	Ref string
 }
 
 // Compiler compiles the expressions of one ruleset against the typed
@@ -383,6 +388,7 @@ func (c *Compiler) exprError(kind Kind, what, src string, err error) {
 	}
 	in := " in " + shorten(src)
 	hint := ""
+	ref := ""
 	switch {
 	case strings.HasPrefix(msg, "unknown name "):
 		name := strings.TrimPrefix(msg, "unknown name ")
@@ -412,6 +418,9 @@ func (c *Compiler) exprError(kind Kind, what, src string, err error) {
 		if owner != "" {
 			msg = "unknown field `" + owner + "." + name + "`"
 			hint = DidYouMean(name, cands, owner+".")
+			if owner == EnvProfile {
+				ref = EnvProfile + "." + name
+			}
 			if owner == EnvProfile && hint == "" {
 				hint = "declare it under `profile:` first"
 			}
@@ -433,7 +442,7 @@ func (c *Compiler) exprError(kind Kind, what, src string, err error) {
 		hint = "split it: move parts into segments and use `\"id\" in segments`"
 		off = 0
 	}
-	c.errs = append(c.errs, Error{Offset: off, Msg: msg + in, Hint: hint, UnexpectedToken: strings.Contains(msg, "unexpected token")})
+	c.errs = append(c.errs, Error{Offset: off, Msg: msg + in, Hint: hint, UnexpectedToken: strings.Contains(msg, "unexpected token"), Ref: ref})
 }
 
 // runeByte is the byte offset of an error's rune offset in src.
@@ -547,6 +556,7 @@ func (c *Compiler) precheck(kind Kind, src string, root ast.Node) ([]string, boo
 			s := b.Left.(*ast.StringNode)
 			if !c.segSet[s.Value] {
 				fail(s.Location(), DidYouMean(s.Value, c.segIDs, ""), "unknown segment %q", s.Value)
+				c.errs[len(c.errs)-1].Ref = "segment:" + s.Value
 			}
 		}
 	}

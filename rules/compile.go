@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -13,25 +14,10 @@ import (
 	"github.com/arbiterhq/arbiter/exprenv"
 )
 
+// The allowed keys of each mapping, from the key table (keys.go).
 var (
-	ruleFileKeys    = []string{"profile", "segments", "offers", "experiments", "arbitration", "currency", "rates"}
-	testFileKeys    = []string{"tests"}
-	segmentKeys     = []string{"id", "description", "when"}
-	fieldKeys       = []string{"type", "default", "description", "pii"}
-	offerKeys       = []string{"id", "description", "title", "message", "kind", "placements", "segments", "exclude_segments", "when", "discount", "priority", "score", "group", "schedule", "caps", "payload"}
-	overrideKeys    = []string{"title", "message", "kind", "placements", "segments", "exclude_segments", "when", "discount", "priority", "score", "group", "schedule", "caps", "payload", "disabled"}
-	discountKeys    = []string{"percent", "max_amount", "amount", "tiers", "buy_x_get_y", "free_shipping", "items"}
+	ruleFileKeys    = ruleFileDef.names()
 	discountTypeKey = []string{"percent", "amount", "tiers", "buy_x_get_y", "free_shipping"}
-	tierKeys        = []string{"min_total", "amount", "percent"}
-	bxgyKeys        = []string{"buy", "get", "percent"}
-	scheduleKeys    = []string{"start", "end", "days", "hours", "timezone"}
-	capsKeys        = []string{"per_customer", "total", "budget", "hold", "pacing"}
-	perCustomerKeys = []string{"limit", "per"}
-	experimentKeys  = []string{"id", "description", "salt", "traffic", "when", "variants", "layer", "buckets", "status"}
-	variantKeys     = []string{"id", "description", "weight", "offers", "learning"}
-	arbitrationKeys = []string{"max_actions", "max_discount_percent", "holdout", "fallback", "learning"}
-	testKeys        = []string{"name", "now", "profile", "request", "expect"}
-	expectKeys      = []string{"segments", "not_segments", "actions", "discount_total", "experiments", "holdout"}
 	dayNames        = []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
 )
 
@@ -59,7 +45,7 @@ func (l *loader) gather(s *sections, path string, root *yaml.Node) {
 		return
 	}
 	if isTestFile(path) {
-		fs, ok := l.mapping(root, "a _test.yaml file (it holds only `tests:`)", testFileKeys)
+		fs, ok := l.mapping(root, "a _test.yaml file (it holds only `tests:`)", testFileDef)
 		if !ok {
 			return
 		}
@@ -74,19 +60,34 @@ func (l *loader) gather(s *sections, path string, root *yaml.Node) {
 		return
 	}
 	seen := map[string]*yaml.Node{}
+	written := map[string]bool{}
+	for _, e := range es {
+		if k := l.deref(e.key); k != nil {
+			written[k.Value] = true
+		}
+	}
+	prevKey := ""
 	for _, e := range es {
 		k := l.deref(e.key)
 		if k == nil || k.Kind != yaml.ScalarNode {
 			l.errf(e.key, "", "a top-level key must be a plain name")
 			continue
 		}
-		if prev, dup := seen[k.Value]; dup {
-			l.errf(k, "merge the two", "key `%s` appears twice in this file (also at line %d)", k.Value, prev.Line)
+		name := k.Value
+		if !slices.Contains(ruleFileKeys, name) && name != "tests" {
+			name = l.unknownKey(k, e.val, "a rule file", ruleFileDef, ruleFileKeys, prevKey, written)
+		}
+		prevKey = k.Value
+		if name == "" {
 			continue
 		}
-		seen[k.Value] = k
+		if prev, dup := seen[name]; dup {
+			l.errf(k, "merge the two", "key `%s` appears twice in this file (also at line %d)", name, prev.Line)
+			continue
+		}
+		seen[name] = k
 		v := e.val
-		switch k.Value {
+		switch name {
 		case "profile":
 			if isNull(l.deref(v)) {
 				continue
@@ -99,11 +100,11 @@ func (l *loader) gather(s *sections, path string, root *yaml.Node) {
 			if isNull(l.deref(v)) {
 				continue
 			}
-			items, ok := l.seq(v, k.Value)
+			items, ok := l.seq(v, name)
 			if !ok {
 				continue
 			}
-			switch k.Value {
+			switch name {
 			case "segments":
 				s.segments = append(s.segments, items...)
 			case "offers":
@@ -118,13 +119,18 @@ func (l *loader) gather(s *sections, path string, root *yaml.Node) {
 			}
 			s.arbitration, s.arbKey = v, k
 		case "currency", "rates":
-			l.gatherCurrency(s, k, v)
+			l.gatherCurrency(s, name, k, v)
 		case "tests":
 			l.errf(k, "move them to a file whose name ends in _test.yaml", "rule tests are only read from *_test.yaml files")
-		default:
-			l.errf(k, didYouMean(k.Value, ruleFileKeys, ""), "unknown top-level key `%s` (known: %s)", k.Value, strings.Join(ruleFileKeys, ", "))
 		}
 	}
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 func posString(p Pos) string {
@@ -167,6 +173,12 @@ func (l *loader) compileSchema(es []entry) Schema {
 		first[k.Value] = l.pos(k)
 		f, ok := l.schemaField(k, e.val)
 		if !ok {
+			// expressions that read it follow from this error
+			if l.dropped == nil {
+				l.dropped = map[string]bool{}
+			}
+			l.dropped["profile."+k.Value] = true
+			l.dropKey = k
 			continue
 		}
 		s.index[f.Name] = len(s.Fields)
@@ -187,7 +199,7 @@ func (l *loader) declareSegments(nodes []*yaml.Node) []segDecl {
 	var out []segDecl
 	first := map[string]Pos{}
 	for _, n := range nodes {
-		fs, ok := l.mapping(n, "a segment", segmentKeys)
+		fs, ok := l.mapping(n, "a segment", segmentDef)
 		if !ok {
 			continue
 		}
@@ -341,7 +353,7 @@ func (l *loader) segRefs(c *exprCompiler, n *yaml.Node, what string) []string {
 	}
 	for i, id := range ids {
 		if !c.segSet[id] {
-			l.errf(nodes[i], didYouMean(id, c.segIDs, ""), "%s: unknown segment `%s`", what, id)
+			l.refErr(nodes[i], "segment:"+id, didYouMean(id, c.segIDs, ""), "%s: unknown segment `%s`", what, id)
 		}
 	}
 	return ids
@@ -350,10 +362,10 @@ func (l *loader) segRefs(c *exprCompiler, n *yaml.Node, what string) []string {
 // compileOffer compiles one offer's mapping (for an experiment override,
 // the merged mapping, where `disabled` is allowed and `id` is not read).
 func (l *loader) compileOffer(c *exprCompiler, id string, n *yaml.Node, override bool) *Offer {
-	keys := offerKeys
+	keys := offerDef
 	what := "offer `" + id + "`"
 	if override {
-		keys = append(append([]string(nil), offerKeys...), "disabled")
+		keys = offerOverriddenDef
 	}
 	fs, ok := l.mapping(n, what, keys)
 	if !ok {
@@ -455,6 +467,10 @@ func (l *loader) number(c *exprCompiler, n *yaml.Node, what string, lo, hi float
 		}
 		return Number{Value: f}
 	}
+	if hint, ok := numberHint(d, what); ok {
+		l.errf(d, hint, "%s must be a number or a number expression, got %s", what, describe(d))
+		return Number{}
+	}
 	if d != nil && d.Kind == yaml.ScalarNode && d.Tag == "!!str" {
 		if r := c.compile(d, kindNumber, what); r != nil {
 			return Number{Expr: r.e}
@@ -467,7 +483,7 @@ func (l *loader) number(c *exprCompiler, n *yaml.Node, what string, lo, hi float
 
 func (l *loader) compileDiscount(c *exprCompiler, n *yaml.Node, what string) *Discount {
 	what += ": discount"
-	fs, ok := l.mapping(n, what, discountKeys)
+	fs, ok := l.mapping(n, what, discountDef)
 	if !ok {
 		return nil
 	}
@@ -518,7 +534,7 @@ func (l *loader) compileDiscount(c *exprCompiler, n *yaml.Node, what string) *Di
 		d.HasPercentLike = true
 		d.BuyGetPercent = 100
 		bw := what + ".buy_x_get_y"
-		if bfs, ok := l.mapping(fs.get("buy_x_get_y"), bw, bxgyKeys); ok {
+		if bfs, ok := l.mapping(fs.get("buy_x_get_y"), bw, bxgyDef); ok {
 			for _, k := range []string{"buy", "get"} {
 				v := bfs.get(k)
 				if v == nil {
@@ -582,7 +598,7 @@ func (l *loader) compileTiers(n *yaml.Node, what string) []Tier {
 	var prevNode *yaml.Node
 	for i, it := range items {
 		tw := fmt.Sprintf("%s[%d]", what, i)
-		fs, ok := l.mapping(it, tw, tierKeys)
+		fs, ok := l.mapping(it, tw, tierDef)
 		if !ok {
 			continue
 		}
@@ -640,7 +656,7 @@ func (l *loader) compileTiers(n *yaml.Node, what string) []Tier {
 
 func (l *loader) compileSchedule(n *yaml.Node, what string) *Schedule {
 	what += ": schedule"
-	fs, ok := l.mapping(n, what, scheduleKeys)
+	fs, ok := l.mapping(n, what, scheduleDef)
 	if !ok {
 		return nil
 	}
@@ -757,13 +773,13 @@ func parseWindow(s string) (time.Duration, error) {
 func (l *loader) compileCaps(n *yaml.Node, what string) Caps {
 	what += ": caps"
 	var c Caps
-	fs, ok := l.mapping(n, what, capsKeys)
+	fs, ok := l.mapping(n, what, capsDef)
 	if !ok {
 		return c
 	}
 	if v := fs.get("per_customer"); v != nil {
 		pw := what + ".per_customer"
-		if pfs, ok := l.mapping(v, pw, perCustomerKeys); ok {
+		if pfs, ok := l.mapping(v, pw, perCustomerDef); ok {
 			if lim := pfs.get("limit"); lim == nil {
 				l.errf(pfs.node, "write {limit: 1, per: 24h}", "%s has no limit", pw)
 			} else if i, ok := l.integer(lim, pw+".limit"); ok {

@@ -49,8 +49,8 @@ type budgetNote struct {
 type currencyEntry struct{ key, val *yaml.Node }
 
 // gatherCurrency records a top-level `currency` or `rates` of one file.
-func (l *loader) gatherCurrency(s *sections, k, v *yaml.Node) {
-	if k.Value == "currency" {
+func (l *loader) gatherCurrency(s *sections, name string, k, v *yaml.Node) {
+	if name == "currency" {
 		s.currency = append(s.currency, currencyEntry{k, v})
 	} else {
 		s.rates = append(s.rates, currencyEntry{k, v})

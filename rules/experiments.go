@@ -89,7 +89,7 @@ func (l *loader) compileExperiments(c *exprCompiler, nodes []*yaml.Node, offers 
 	}
 	sort.Strings(offerIDs)
 	for _, n := range nodes {
-		fs, ok := l.mapping(n, "an experiment", experimentKeys)
+		fs, ok := l.mapping(n, "an experiment", experimentDef)
 		if !ok {
 			continue
 		}
@@ -140,7 +140,7 @@ func (l *loader) compileExperiments(c *exprCompiler, nodes []*yaml.Node, offers 
 		weightsOK := true
 		seenV := map[string]Pos{}
 		for _, it := range items {
-			vfs, ok := l.mapping(it, what+": a variant", variantKeys)
+			vfs, ok := l.mapping(it, what+": a variant", variantDef)
 			if !ok {
 				weightsOK = false
 				continue
@@ -182,11 +182,11 @@ func (l *loader) compileExperiments(c *exprCompiler, nodes []*yaml.Node, offers 
 						}
 						base, exists := offers[k.Value]
 						if !exists {
-							l.errf(k, didYouMean(k.Value, offerIDs, ""), "%s overrides unknown offer `%s`", vw, k.Value)
+							l.refErr(k, "offer:"+k.Value, didYouMean(k.Value, offerIDs, ""), "%s overrides unknown offer `%s`", vw, k.Value)
 							continue
 						}
 						before := len(l.errs)
-						if _, ok := l.mapping(oe.val, vw+": override of `"+k.Value+"`", overrideKeys); !ok || len(l.errs) > before {
+						if _, ok := l.mapping(oe.val, vw+": override of `"+k.Value+"`", overrideDef); !ok || len(l.errs) > before {
 							continue
 						}
 						merged := l.mergeNodes(decls[k.Value], oe.val, false)
@@ -219,7 +219,7 @@ func (l *loader) compileArbitration(n *yaml.Node, offers map[string]*Offer) Arbi
 	if n == nil || isNull(l.deref(n)) {
 		return a
 	}
-	fs, ok := l.mapping(n, "arbitration", arbitrationKeys)
+	fs, ok := l.mapping(n, "arbitration", arbitrationDef)
 	if !ok {
 		return a
 	}
@@ -258,7 +258,7 @@ func (l *loader) compileArbitration(n *yaml.Node, offers map[string]*Offer) Arbi
 			seen := map[string]bool{}
 			for i, id := range ids {
 				if _, ok := offers[id]; !ok {
-					l.errf(nodes[i], didYouMean(id, all, ""), "arbitration.fallback: unknown offer `%s`", id)
+					l.refErr(nodes[i], "offer:"+id, didYouMean(id, all, ""), "arbitration.fallback: unknown offer `%s`", id)
 					continue
 				}
 				if seen[id] {

@@ -114,6 +114,10 @@ func (c *exprCompiler) compile(n *yaml.Node, kind exprenv.Kind, what string) *co
 	var r *compiled
 	x, errs := c.ec.Compile(src, kind, what)
 	for _, e := range errs {
+		if e.Ref != "" && c.l.dropped[e.Ref] {
+			c.l.suppressed++
+			continue
+		}
 		hint := e.Hint
 		// a plain YAML value ends at " #": the rest was read as a comment
 		if f := c.l.nodeFile[n]; e.UnexpectedToken && f != nil && n.Style == 0 && n.Line >= 1 && n.Line <= len(f.lines) &&

@@ -12,26 +12,11 @@ import (
 // `arbitration.learning` section, and `learning: false` on an experiment's
 // variant.
 
+// The keys of arbitration.learning and its prior, from the key table.
 var (
-	learningKeys = []string{"method", "reward", "by", "prior", "refresh", "half_life"}
-	priorKeys    = []string{"alpha", "beta"}
+	learningKeys = learningDef.names()
+	priorKeys    = priorDef.names()
 )
-
-// learningKeyDocs describe the keys of arbitration.learning, one line each
-// (for the JSON Schema of the rule files).
-var learningKeyDocs = map[string]string{
-	"learning":  "learning arbitration: scores may read `propensity`, each offer's reward rate learnt from outcomes",
-	"method":    "thompson (one draw from each offer's posterior per decision, seeded by the decision id) or mean (the posterior mean)",
-	"reward":    "the outcome type that counts as a success: converted (default) or accepted",
-	"by":        "segments that make cells: statistics are kept per offer and the first of these segments matched, else \"all\"",
-	"prior":     "the Beta prior {alpha, beta} of every offer's reward rate (default {alpha: 1, beta: 1})",
-	"alpha":     "prior successes plus one: more than 0",
-	"beta":      "prior failures plus one: more than 0",
-	"refresh":   "how often a replica reloads the statistics (default 10s; 1s to 1h)",
-	"half_life": "optional: trials and successes lose half their weight every half-life (e.g. 14d), so that a change of season is learnt",
-	// on a variant
-	"variant.learning": "false: this variant's customers are decided with propensity at the prior mean (learning measured against static scores)",
-}
 
 // Defaults and bounds of arbitration.learning.
 const (
@@ -90,7 +75,7 @@ func (l *loader) compileLearning(c *exprCompiler, n *yaml.Node) *Learning {
 	const what = "arbitration.learning"
 	lr := &Learning{Method: LearnThompson, Reward: RewardConverted, PriorAlpha: 1, PriorBeta: 1,
 		Refresh: DefaultLearningRefresh, Pos: l.pos(l.deref(n))}
-	fs, ok := l.mapping(n, what, learningKeys)
+	fs, ok := l.mapping(n, what, learningDef)
 	if !ok {
 		return lr
 	}
@@ -124,7 +109,7 @@ func (l *loader) compileLearning(c *exprCompiler, n *yaml.Node) *Learning {
 				l.errf(nodes[i], "leave it out: a decision that matches none of `by` is in the cell `all`",
 					"%s.by: `all` is the cell of everyone else, not a segment", what)
 			case !c.segSet[id]:
-				l.errf(nodes[i], didYouMean(id, c.segIDs, ""), "%s: unknown segment `%s`", what+".by", id)
+				l.refErr(nodes[i], "segment:"+id, didYouMean(id, c.segIDs, ""), "%s: unknown segment `%s`", what+".by", id)
 			case seen[id]:
 				l.errf(nodes[i], "remove one of them", "%s.by names `%s` twice", what, id)
 			default:
@@ -134,7 +119,7 @@ func (l *loader) compileLearning(c *exprCompiler, n *yaml.Node) *Learning {
 		}
 	}
 	if v := fs.get("prior"); v != nil {
-		if pfs, ok := l.mapping(v, what+".prior", priorKeys); ok {
+		if pfs, ok := l.mapping(v, what+".prior", priorDef); ok {
 			for _, k := range priorKeys {
 				pn := pfs.get(k)
 				if pn == nil {

@@ -152,16 +152,14 @@ func TestLearningOffersAndTruthFiles(t *testing.T) {
 	}
 }
 
-// Every key of arbitration.learning has its one-line description, for the
-// JSON Schema of the rule files.
-func TestLearningKeysDocumented(t *testing.T) {
-	keys := append(append([]string{"learning", "variant.learning"}, learningKeys...), priorKeys...)
-	for _, k := range keys {
-		if learningKeyDocs[k] == "" {
-			t.Errorf("no description of %q", k)
+// Every key of the key table (arbitration.learning's among them) has its
+// description, for the JSON Schema of the rule files.
+func TestKeysDocumented(t *testing.T) {
+	for _, o := range allObjDefs() {
+		for _, k := range o.Keys {
+			if k.Desc == "" {
+				t.Errorf("%s: no description of %q", o.Name, k.Name)
+			}
 		}
-	}
-	if len(learningKeyDocs) != len(keys) {
-		t.Errorf("%d descriptions for %d keys", len(learningKeyDocs), len(keys))
 	}
 }

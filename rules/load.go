@@ -15,6 +15,9 @@ type Error struct {
 	Pos  Pos
 	Msg  string
 	Hint string // e.g. "did you mean profile.ltv?"; may be empty
+	// Cause: the problem is a likely cause of others (an unknown or
+	// misplaced key); causes are listed first.
+	Cause bool
 }
 
 // Error formats the problem as file:line:col: message (hint).
@@ -186,7 +189,12 @@ func (l *loader) build(s *sections, paths []string) (*Ruleset, error) {
 			"the rules expand to more than %d YAML nodes through aliases", maxAliasExpansion)
 	}
 	if len(l.errs) > 0 {
-		return nil, sortErrors(l.errs)
+		es := sortErrors(l.errs)
+		if l.suppressed > 0 {
+			es = append(es, &Error{Pos: l.pos(l.dropKey), Msg: fmt.Sprintf("%d more %s not shown: references to what `%s` declares, which follow from the error here",
+				l.suppressed, plural(l.suppressed, "error is", "errors are"), l.dropKey.Value), Hint: "fix it and check again"})
+		}
+		return nil, es
 	}
 	version := l.version(s, segDecls, offerDecls)
 	if l.overBudget() {

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/arbiterhq/arbiter/exprenv"
 )
 
 var typeNames = map[string]Type{
@@ -16,6 +18,17 @@ var typeNames = map[string]Type{
 	"time":     TypeTime,
 	"[string]": TypeStringList,
 	"[number]": TypeNumberList,
+}
+
+// typeAliases are the names other languages give the types.
+var typeAliases = map[string]string{
+	"integer": "int", "long": "int", "int64": "int",
+	"float": "number", "float64": "number", "double": "number", "decimal": "number", "numeric": "number", "money": "number",
+	"boolean":  "bool",
+	"datetime": "time", "timestamp": "time", "date": "time",
+	"str": "string", "text": "string", "int": "int", "num": "number", "bool": "bool", "time": "time",
+	"list": "[string]", "array": "[string]", "[]string": "[string]", "tags": "[string]",
+	"[float]": "[number]", "[]number": "[number]", "[]float64": "[number]",
 }
 
 var typeList = []string{"string", "int", "number", "bool", "time", "[string]", "[number]"}
@@ -68,7 +81,7 @@ func (l *loader) schemaField(k, v *yaml.Node) (Field, bool) {
 	var typeNode, defNode *yaml.Node
 	d := l.deref(v)
 	if d != nil && d.Kind == yaml.MappingNode {
-		fs, ok := l.mapping(d, "profile field `"+name+"`", fieldKeys)
+		fs, ok := l.mapping(d, "profile field `"+name+"`", fieldDef)
 		if !ok {
 			return f, false
 		}
@@ -97,12 +110,34 @@ func (l *loader) schemaField(k, v *yaml.Node) (Field, bool) {
 	}
 	t, ok := typeNames[tname]
 	if !ok {
-		hint := didYouMean(tname, typeList, "")
-		if hint == "" {
-			hint = "one of: " + strings.Join(typeList, ", ")
+		// a typo or another language's name of a type: say which to
+		// write, and read the field as that type so that the expressions
+		// that read it are checked, not reported as unknown
+		right := typeAliases[strings.ToLower(tname)]
+		for _, pre := range []string{"int", "num", "bool", "str", "time", "date"} {
+			if right == "" && len(tname) > len(pre) && strings.HasPrefix(strings.ToLower(tname), pre) {
+				right = typeAliases[pre]
+			}
 		}
-		l.errf(typeNode, hint, "profile field `%s`: unknown type %s", name, describe(tn))
-		return f, false
+		if right == "" {
+			right = exprenv.Closest(tname, typeList)
+		}
+		if right != "" {
+			written := right
+			if strings.HasPrefix(written, "[") {
+				written = `"` + written + `"` // [string] unquoted is a YAML list
+			}
+			if d != nil && d.Kind == yaml.MappingNode {
+				written = "type: " + written
+			} else {
+				written = name + ": " + written
+			}
+			l.cause(typeNode, "did you mean `"+right+"`? write `"+written+"`", "profile field `%s`: unknown type %s", name, describe(tn))
+			t = typeNames[right]
+		} else {
+			l.cause(typeNode, "one of: "+strings.Join(typeList, ", "), "profile field `%s`: unknown type %s", name, describe(tn))
+			return f, false
+		}
 	}
 	f.Type = t
 	f.Default = zeroOf(t)

@@ -25,7 +25,7 @@ func (l *loader) compileTests(c *exprCompiler, nodes []*yaml.Node, offers map[st
 		expByID[e.ID] = e
 	}
 	for i, n := range nodes {
-		fs, ok := l.mapping(n, "a rule test", testKeys)
+		fs, ok := l.mapping(n, "a rule test", testDef)
 		if !ok {
 			continue
 		}
@@ -67,7 +67,7 @@ func (l *loader) compileTests(c *exprCompiler, nodes []*yaml.Node, offers map[st
 func (l *loader) compileExpect(c *exprCompiler, n *yaml.Node, what string, offers map[string]*Offer, offerIDs []string, exps map[string]*Experiment, expIDs []string) Expect {
 	var e Expect
 	what += ": expect"
-	fs, ok := l.mapping(n, what, expectKeys)
+	fs, ok := l.mapping(n, what, expectDef)
 	if !ok {
 		return e
 	}
@@ -82,7 +82,7 @@ func (l *loader) compileExpect(c *exprCompiler, n *yaml.Node, what string, offer
 		}
 		for i, id := range ids {
 			if !c.segSet[id] {
-				l.errf(nodes[i], didYouMean(id, c.segIDs, ""), "%s.%s: unknown segment `%s`", what, key, id)
+				l.refErr(nodes[i], "segment:"+id, didYouMean(id, c.segIDs, ""), "%s.%s: unknown segment `%s`", what, key, id)
 			}
 		}
 		return ids
@@ -94,7 +94,7 @@ func (l *loader) compileExpect(c *exprCompiler, n *yaml.Node, what string, offer
 		if ok {
 			for i, id := range ids {
 				if _, known := offers[id]; !known {
-					l.errf(nodes[i], didYouMean(id, offerIDs, ""), "%s.actions: unknown offer `%s`", what, id)
+					l.refErr(nodes[i], "offer:"+id, didYouMean(id, offerIDs, ""), "%s.actions: unknown offer `%s`", what, id)
 				}
 			}
 			e.Actions = ids
@@ -125,7 +125,7 @@ func (l *loader) compileExpect(c *exprCompiler, n *yaml.Node, what string, offer
 				}
 				exp, known := exps[k.Value]
 				if !known {
-					l.errf(k, didYouMean(k.Value, expIDs, ""), "%s.experiments: unknown experiment `%s`", what, k.Value)
+					l.refErr(k, "experiment:"+k.Value, didYouMean(k.Value, expIDs, ""), "%s.experiments: unknown experiment `%s`", what, k.Value)
 				} else if variant != "" {
 					var vids []string
 					found := false

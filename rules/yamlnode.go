@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/arbiterhq/arbiter/exprenv"
 )
 
 // maxAliasExpansion bounds how many nodes the loader visits through YAML
@@ -28,6 +30,13 @@ type loader struct {
 	// learns: the rules have arbitration.learning (scores may read
 	// propensity, variants may turn it off).
 	learns bool
+	// dropped holds what was declared under a key the loader could not
+	// read ("segment:ID", "offer:ID", "experiment:ID", "profile.NAME"):
+	// references to them are not reported, as they follow from that
+	// key's error; suppressed counts them.
+	dropped    map[string]bool
+	dropKey    *yaml.Node // the last key dropped
+	suppressed int
 }
 
 func newLoader() *loader {
@@ -65,6 +74,49 @@ func (l *loader) errAt(p Pos, hint, format string, args ...any) {
 
 func (l *loader) errf(n *yaml.Node, hint, format string, args ...any) {
 	l.errAt(l.pos(n), hint, format, args...)
+}
+
+// cause records a problem that is a likely cause of others: it is listed
+// first.
+func (l *loader) cause(n *yaml.Node, hint, format string, args ...any) {
+	l.errf(n, hint, format, args...)
+	l.errs[len(l.errs)-1].Cause = true
+}
+
+// refErr records an unknown reference (ref as in loader.dropped), unless
+// it follows from a key the loader could not read.
+func (l *loader) refErr(n *yaml.Node, ref, hint, format string, args ...any) {
+	if l.dropped[ref] {
+		l.suppressed++
+		return
+	}
+	l.errf(n, hint, format, args...)
+}
+
+// drop records the ids declared in v, the value of a key that was not read.
+func (l *loader) drop(k, v *yaml.Node) {
+	d := l.deref(v)
+	l.dropKey = k
+	if d == nil || d.Kind != yaml.SequenceNode {
+		return
+	}
+	if l.dropped == nil {
+		l.dropped = map[string]bool{}
+	}
+	for _, it := range d.Content {
+		it = l.deref(it)
+		if it == nil || it.Kind != yaml.MappingNode {
+			continue
+		}
+		for i := 0; i+1 < len(it.Content); i += 2 {
+			if it.Content[i].Value == "id" && it.Content[i+1].Kind == yaml.ScalarNode {
+				id := it.Content[i+1].Value
+				l.dropped["segment:"+id] = true
+				l.dropped["offer:"+id] = true
+				l.dropped["experiment:"+id] = true
+			}
+		}
+	}
 }
 
 // register records the file of n and every node under it.
@@ -240,18 +292,30 @@ func (l *loader) entries(n *yaml.Node, what string) ([]entry, bool) {
 	return out, true
 }
 
-// mapping checks a mapping's keys: each must be allowed (else an error with
-// a did-you-mean), and appear once.
-func (l *loader) mapping(n *yaml.Node, what string, allowed []string) (*fields, bool) {
+// mapping checks a mapping's keys against its definition in the key table
+// (keys.go): each must be allowed, and appear once. An unknown key is
+// reported with a did-you-mean, or with where it belongs when it is a key
+// of the mapping above or below ("check the indentation"); a misspelt key
+// whose right spelling is not written too is then read as if spelt right,
+// so that what follows from the typo is not reported as well.
+func (l *loader) mapping(n *yaml.Node, what string, def *objDef) (*fields, bool) {
 	es, ok := l.entries(n, what)
 	if !ok {
 		return nil, false
 	}
+	allowed := def.names()
 	fs := &fields{node: l.deref(n), m: map[string]entry{}}
 	allow := map[string]bool{}
+	written := map[string]bool{}
 	for _, a := range allowed {
 		allow[a] = true
 	}
+	for _, e := range es {
+		if k := l.deref(e.key); k != nil {
+			written[k.Value] = true
+		}
+	}
+	prev := ""
 	for _, e := range es {
 		k := l.deref(e.key)
 		if k == nil || k.Kind != yaml.ScalarNode {
@@ -260,18 +324,53 @@ func (l *loader) mapping(n *yaml.Node, what string, allowed []string) (*fields, 
 		}
 		name := k.Value
 		if !allow[name] {
-			l.errf(k, didYouMean(name, allowed, ""), "unknown key `%s` in %s (known: %s)", name, what, strings.Join(allowed, ", "))
-			continue
+			name = l.unknownKey(k, e.val, what, def, allowed, prev, written)
+			if name == "" {
+				prev = k.Value
+				continue
+			}
 		}
-		if prev, dup := fs.m[name]; dup {
-			p := l.pos(prev.key)
-			l.errf(k, "remove one of them", "key `%s` appears twice in %s (also at line %d)", name, what, p.Line)
+		prev = k.Value
+		if p, dup := fs.m[name]; dup {
+			pp := l.pos(p.key)
+			l.errf(k, "remove one of them", "key `%s` appears twice in %s (also at line %d)", name, what, pp.Line)
 			continue
 		}
 		fs.m[name] = entry{k, e.val}
 		fs.keys = append(fs.keys, name)
 	}
 	return fs, true
+}
+
+// unknownKey reports key k, unknown in a mapping of def, and returns the
+// key to read it as: its right spelling when it is a typo of a key that is
+// not written too, else "" (the key is dropped, and what it declares with
+// it: references to those are not reported).
+func (l *loader) unknownKey(k, v *yaml.Node, what string, def *objDef, allowed []string, prev string, written map[string]bool) string {
+	name := k.Value
+	unknown := fmt.Sprintf("unknown key `%s` in %s (known: %s)", name, what, strings.Join(allowed, ", "))
+	misplaced := fmt.Sprintf("`%s` is not a key of %s", name, what)
+	if def == ruleFileDef {
+		unknown = fmt.Sprintf("unknown top-level key `%s` (known: %s)", name, strings.Join(allowed, ", "))
+		misplaced = fmt.Sprintf("`%s` is not a top-level key", name)
+	}
+	if hint := misplacedHint(def, name, prev); hint != "" {
+		l.cause(k, hint, "%s", misplaced)
+		l.drop(k, v)
+		return ""
+	}
+	if c := exprenv.Closest(name, allowed); c != "" {
+		if written[c] {
+			l.cause(k, "did you mean `"+c+"`? it is written too: remove one of them", "%s", unknown)
+			l.drop(k, v)
+			return ""
+		}
+		l.cause(k, "did you mean `"+c+"`? the rest is checked as if it were", "%s", unknown)
+		return c
+	}
+	l.cause(k, "", "%s", unknown)
+	l.drop(k, v)
+	return ""
 }
 
 // describe names a node's kind for messages.
@@ -322,8 +421,39 @@ func (l *loader) num(n *yaml.Node, what string) (float64, bool) {
 			return f, true
 		}
 	}
+	if hint, ok := numberHint(n, what); ok {
+		l.errf(n, hint, "%s must be a plain number, got %s", what, describe(n))
+		return 0, false
+	}
 	l.errf(n, "", "%s must be a number, got %s", what, describe(n))
 	return 0, false
+}
+
+var (
+	percentRE  = regexp.MustCompile(`^\s*([-+]?[0-9]+(?:\.[0-9]+)?)\s*%\s*$`)
+	moneyRE    = regexp.MustCompile(`^\s*(?:[$€£¥]|USD|EUR|GBP|JPY)?\s*([-+]?[0-9][0-9,]*(?:\.[0-9]+)?)\s*(?:[$€£¥]|USD|EUR|GBP|JPY)?\s*$`)
+	lastWordRE = regexp.MustCompile(`([a-z_]+)$`)
+)
+
+// numberHint says what to write for a number written with a % sign, a
+// currency or thousands separators ("percent: 10%" → "write `percent:
+// 10`"); ok is false for anything else.
+func numberHint(n *yaml.Node, what string) (string, bool) {
+	if n == nil || n.Kind != yaml.ScalarNode || n.Tag != "!!str" {
+		return "", false
+	}
+	key := lastWordRE.FindString(what)
+	if key == "" {
+		key = "value"
+	}
+	if m := percentRE.FindStringSubmatch(n.Value); m != nil {
+		return "write `" + key + ": " + m[1] + "`: the number of percent, without %", true
+	}
+	if m := moneyRE.FindStringSubmatch(n.Value); m != nil && m[1] != n.Value {
+		num := strings.ReplaceAll(m[1], ",", "")
+		return "write `" + key + ": " + num + "`: a number in major units, without a currency sign or separators", true
+	}
+	return "", false
 }
 
 // integer reads a whole number.
@@ -427,6 +557,8 @@ func sortErrors(es Errors) Errors {
 		}
 		out = append(out, e)
 	}
+	// the likely causes (unknown and misplaced keys) first
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Cause && !out[j].Cause })
 	return out
 }
 
