@@ -74,6 +74,12 @@ func (s *Server) decide(ctx *fasthttp.RequestCtx) {
 		s.writeError(ctx, fasthttp.StatusInternalServerError, wire.CodeInternal, "internal error decoding the request", "")
 		return
 	}
+	if !req.DryRun && ctx.UserValue(dryRunOnlyKey{}) != nil {
+		s.metrics.Decision(otherPlacement, metrics.ResultInvalid, 0)
+		s.writeError(ctx, fasthttp.StatusForbidden, wire.CodeForbidden,
+			"this API key's scopes allow POST /v1/decide only with \"dry_run\": true: a decision needs scope decide (docs/api.md, Key scopes)", "")
+		return
+	}
 	if req.Now.IsZero() {
 		// The decision's time to the millisecond, as its event records it
 		// ("now"), so that a replay decides at the very same time.

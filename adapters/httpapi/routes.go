@@ -59,11 +59,16 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 				": the routes are POST /v1/decide, POST /v1/outcomes, GET /v1/budgets, GET /v1/rules, GET /v1/experiments, POST /v1/rules/reload, GET /v1/learning, GET /healthz, GET /readyz, GET /metrics", "")
 		return
 	}
-	if r.v1 && !s.auth.allowed(ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)) {
-		ctx.Response.Header.Set(fasthttp.HeaderWWWAuthenticate, `Bearer realm="arbiter"`)
-		s.writeError(ctx, fasthttp.StatusUnauthorized, wire.CodeUnauthorized,
-			"missing or wrong API key: send the header Authorization: Bearer YOUR_KEY", "")
-		return
+	need, needsKey := requiredScope(ctx.Method(), ctx.Path())
+	var have Scope
+	if needsKey {
+		var ok bool
+		if have, ok = s.auth.lookup(ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)); !ok {
+			ctx.Response.Header.Set(fasthttp.HeaderWWWAuthenticate, `Bearer realm="arbiter"`)
+			s.writeError(ctx, fasthttp.StatusUnauthorized, wire.CodeUnauthorized,
+				"missing or wrong API key: send the header Authorization: Bearer YOUR_KEY", "")
+			return
+		}
 	}
 	m := ctx.Method()
 	ok := false
@@ -77,6 +82,13 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 		s.writeError(ctx, fasthttp.StatusMethodNotAllowed, wire.CodeMethodNotAllowed,
 			"method "+strings.ToValidUTF8(string(m), "?")+" is not allowed on "+string(ctx.Path())+": use "+r.allow, "")
 		return
+	}
+	if needsKey && !have.allows(need) {
+		if r != &routeDecide || !have.allows(ScopeRead) {
+			s.forbidden(ctx, have, need)
+			return
+		}
+		ctx.SetUserValue(dryRunOnlyKey{}, true) // a dry run is scope read
 	}
 	if limit := s.bodyLimit(r); len(ctx.PostBody()) > limit {
 		s.tooLarge(ctx, limit)
@@ -111,12 +123,22 @@ func (s *Server) putBuf(bp *[]byte) {
 // nor the place of a mismatch shows in the time taken), over all keys.
 type keyring struct {
 	digests [][sha256.Size]byte
+	scopes  []Scope
 }
 
-func newKeyring(keys []string) *keyring {
+func newKeyring(all []string, scoped []APIKey) *keyring {
 	k := &keyring{}
-	for _, key := range keys {
+	for _, key := range all {
 		k.digests = append(k.digests, sha256.Sum256([]byte(key)))
+		k.scopes = append(k.scopes, ScopeAll)
+	}
+	for _, key := range scoped {
+		sc := key.Scopes
+		if sc == 0 {
+			sc = ScopeAll
+		}
+		k.digests = append(k.digests, sha256.Sum256([]byte(key.Key)))
+		k.scopes = append(k.scopes, sc)
 	}
 	return k
 }
@@ -124,19 +146,24 @@ func newKeyring(keys []string) *keyring {
 // enabled reports whether keys are configured.
 func (k *keyring) enabled() bool { return len(k.digests) > 0 }
 
-// allowed reports whether the Authorization header carries a known key.
-func (k *keyring) allowed(header []byte) bool {
+// lookup reports whether the Authorization header carries a known key,
+// and its scopes (every scope when no keys are configured). A key
+// configured twice has the union of its scopes.
+func (k *keyring) lookup(header []byte) (Scope, bool) {
 	if !k.enabled() {
-		return true
+		return ScopeAll, true
 	}
 	const prefix = "Bearer "
 	if len(header) <= len(prefix) || !strings.EqualFold(string(header[:len(prefix)]), prefix) {
-		return false
+		return 0, false
 	}
 	sum := sha256.Sum256(header[len(prefix):])
 	match := 0
+	var scopes Scope
 	for i := range k.digests {
-		match |= subtle.ConstantTimeCompare(sum[:], k.digests[i][:])
+		eq := subtle.ConstantTimeCompare(sum[:], k.digests[i][:])
+		match |= eq
+		scopes |= k.scopes[i] & Scope(-eq&0xff)
 	}
-	return match == 1
+	return scopes, match == 1
 }

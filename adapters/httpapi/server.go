@@ -85,9 +85,11 @@ type Options struct {
 	Metrics *metrics.Metrics
 	// Logger; nil: slog.Default().
 	Logger *slog.Logger
-	// APIKeys: when not empty, every /v1/ route needs
-	// "Authorization: Bearer KEY" with one of them.
+	// APIKeys and Keys: when either is not empty, every /v1/ route needs
+	// "Authorization: Bearer KEY" with one of them, within its scopes
+	// (403 forbidden outside them). APIKeys have every scope.
 	APIKeys []string
+	Keys    []APIKey
 	// MaxBody bounds request bodies in bytes (413 payload_too_large);
 	// default 64 KiB.
 	MaxBody int
@@ -199,7 +201,7 @@ func New(o Options) (*Server, error) {
 	if o.IdempotencyTTL <= 0 {
 		o.IdempotencyTTL = DefaultIdempotencyTTL
 	}
-	s := &Server{o: o, log: o.Logger, metrics: o.Metrics, auth: newKeyring(o.APIKeys), signer: o.Checker.Signer()}
+	s := &Server{o: o, log: o.Logger, metrics: o.Metrics, auth: newKeyring(o.APIKeys, o.Keys), signer: o.Checker.Signer()}
 	s.ids.init()
 	s.bufs.New = func() any { b := make([]byte, 0, 2048); return &b }
 	s.srv = &fasthttp.Server{

@@ -145,7 +145,7 @@ func newServeFlags(fs *flag.FlagSet, cfg *serveConfig) {
 	fs.StringVar(&cfg.redisURL, "redis", "", "Redis `URL` (redis://, rediss://, redis+cluster://, redis+sentinel://); empty: an embedded in-process Redis")
 	fs.StringVar(&cfg.natsURL, "nats", "", "NATS `URL`; empty: an embedded NATS server with JetStream on 127.0.0.1 (its URL is logged)")
 	fs.StringVar(&cfg.profilesFile, "profiles", "", "`FILE.jsonl` of profiles to load into the embedded Redis (not with --redis: use arbiter profiles import)")
-	fs.StringVar(&cfg.apiKeysFile, "api-keys-file", "", "`FILE` of API keys, one per line (blank lines and # comments ignored); ARBITER_API_KEYS also gives keys, comma-separated")
+	fs.StringVar(&cfg.apiKeysFile, "api-keys-file", "", "`FILE` of API keys, one per line, each optionally followed by its scopes: KEY decide,read (decide, read, admin; none: all); blank lines and # comments ignored; ARBITER_API_KEYS also gives keys (all scopes), comma-separated")
 	fs.BoolVar(&cfg.noAuth, "no-auth", false, "serve /v1/ without API keys")
 	fs.Var(&cfg.maxBody, "max-body", "request body `SIZE` limit (413 payload_too_large above it)")
 	fs.DurationVar(&cfg.decisionTimeout, "decision-timeout", httpapi.DefaultDecisionTimeout, "deadline of a whole decision")
@@ -339,7 +339,7 @@ const embeddedDuplicates = 30 * time.Second
 
 // runServer runs the server until ctx is cancelled, then shuts down
 // gracefully: stop accepting, finish in-flight requests, flush events.
-func runServer(ctx context.Context, cfg serveConfig, keys []string, src rulesSource,
+func runServer(ctx context.Context, cfg serveConfig, keys []httpapi.APIKey, src rulesSource,
 	preload preloadFunc, show banner, s stdio, log *slog.Logger) int {
 	tuneGC(log)
 	m := metrics.New()
@@ -560,7 +560,7 @@ func runServer(ctx context.Context, cfg serveConfig, keys []string, src rulesSou
 	}
 	srv, err := httpapi.New(httpapi.Options{
 		Rules: reloader, Engine: eng, Sink: pub, Metrics: m, Logger: log,
-		APIKeys: keys, MaxBody: int(cfg.maxBody), DecisionTimeout: cfg.decisionTimeout,
+		Keys: keys, MaxBody: int(cfg.maxBody), DecisionTimeout: cfg.decisionTimeout,
 		Checks: checks, Checker: checker, Grants: led, IdempotencyTTL: cfg.idempotencyTTL, Learning: lw.sources(), Experiments: counters,
 	})
 	if err != nil {
@@ -734,26 +734,38 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	return nil, fmt.Errorf("--log-format %q: use text or json", format)
 }
 
-// loadAPIKeys reads the keys file (one per line; blank lines and lines
-// starting with # ignored) and the comma-separated ARBITER_API_KEYS.
-func loadAPIKeys(file, env string) ([]string, error) {
-	var keys []string
+// loadAPIKeys reads the keys file and the comma-separated
+// ARBITER_API_KEYS. A line of the file is a key, optionally followed by
+// whitespace and its comma-separated scopes (decide, read, admin; none
+// written: all three); blank lines and lines starting with # are ignored.
+// An unknown scope is an error naming the file and line. The keys of
+// ARBITER_API_KEYS have every scope.
+func loadAPIKeys(file, env string) ([]httpapi.APIKey, error) {
+	var keys []httpapi.APIKey
 	if file != "" {
 		b, err := os.ReadFile(file)
 		if err != nil {
 			return nil, fmt.Errorf("reading the API keys file: %w", err)
 		}
-		for _, line := range strings.Split(string(b), "\n") {
+		for i, line := range strings.Split(string(b), "\n") {
 			line = strings.TrimSpace(line)
 			if line == "" || strings.HasPrefix(line, "#") {
 				continue
 			}
-			keys = append(keys, line)
+			key, scopes := line, ""
+			if j := strings.IndexAny(line, " \t"); j >= 0 {
+				key, scopes = line[:j], strings.TrimSpace(line[j:])
+			}
+			sc, err := httpapi.ParseScopes(scopes)
+			if err != nil {
+				return nil, fmt.Errorf("%s:%d: %w (a line is KEY, or KEY and its scopes: KEY decide,read)", file, i+1, err)
+			}
+			keys = append(keys, httpapi.APIKey{Key: key, Scopes: sc})
 		}
 	}
 	for _, k := range strings.Split(env, ",") {
 		if k = strings.TrimSpace(k); k != "" {
-			keys = append(keys, k)
+			keys = append(keys, httpapi.APIKey{Key: k, Scopes: httpapi.ScopeAll})
 		}
 	}
 	return keys, nil

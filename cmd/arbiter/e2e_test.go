@@ -313,17 +313,35 @@ func TestByteSize(t *testing.T) {
 
 func TestLoadAPIKeys(t *testing.T) {
 	f := filepath.Join(t.TempDir(), "keys")
-	if err := os.WriteFile(f, []byte("# ops team\nkey-one\n\n  key-two  \n#key-three\n"), 0o600); err != nil {
+	if err := os.WriteFile(f, []byte("# ops team\nkey-one\n\n  key-two  \n#key-three\ncheckout-1 decide\nconsole-1\tread, admin\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	keys, err := loadAPIKeys(f, " env-1, ,env-2")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(keys, "|") != "key-one|key-two|env-1|env-2" {
-		t.Errorf("%q", keys)
+	var got []string
+	for _, k := range keys {
+		got = append(got, k.Key+"="+k.Scopes.String())
+	}
+	want := "key-one=decide,read,admin|key-two=decide,read,admin|checkout-1=decide|console-1=read,admin|env-1=decide,read,admin|env-2=decide,read,admin"
+	if strings.Join(got, "|") != want {
+		t.Errorf("%q\nwant %q", strings.Join(got, "|"), want)
 	}
 	if _, err := loadAPIKeys(f+"-missing", ""); err == nil {
 		t.Error("a missing keys file is not an error")
+	}
+	// An unknown scope is an error at start, with file:line.
+	if err := os.WriteFile(f, []byte("key-one\n# c\ncheckout-1 decide,reed\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loadAPIKeys(f, ""); err == nil || !strings.Contains(err.Error(), f+":3: unknown scope \"reed\"") {
+		t.Errorf("unknown scope: %v", err)
+	}
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"serve", "--rules", "testdata/rulescheck/good", "--api-keys-file", f, "--addr", "127.0.0.1:0"},
+		stdio{Out: &out, Err: &errb})
+	if code == exitOK || !strings.Contains(errb.String(), ":3: unknown scope \"reed\"") {
+		t.Errorf("serve with an unknown scope: exit %d, %s", code, errb.String())
 	}
 }
