@@ -180,6 +180,10 @@ type Stats struct {
 	// Dropped counts events lost: the buffer was full, the publisher was
 	// closed, or the server refused the event for good (too large).
 	Dropped uint64
+	// Truncated counts decision events published without their request
+	// ("request_truncated": true) because they would have exceeded the
+	// stream's max_msg_size or the server's max_payload.
+	Truncated uint64
 }
 
 // Publisher publishes events to NATS. It is the sink of the HTTP API
@@ -202,6 +206,8 @@ type Publisher struct {
 
 	published atomic.Uint64
 	dropped   atomic.Uint64
+	truncated atomic.Uint64
+	lastTrunc atomic.Int64 // unix nanos of the last truncation log
 	inflight  atomic.Int64
 	lastDrop  atomic.Int64 // unix nanos of the last drop log
 	loggedAt  atomic.Uint64
@@ -317,6 +323,7 @@ func (p *Publisher) Stats() Stats {
 		Published: p.published.Load(),
 		Buffered:  uint64(len(p.ch)) + uint64(in),
 		Dropped:   p.dropped.Load(),
+		Truncated: p.truncated.Load(),
 	}
 }
 
@@ -372,6 +379,7 @@ func (p *Publisher) poke() {
 // since the last reset.
 type outMsg struct {
 	msg *nats.Msg
+	ev  *wire.Message // what msg was made of (Fit cuts a decision's request)
 	fut jetstream.PubAckFuture
 	gen uint64 // the connection it was sent on
 }
@@ -386,6 +394,11 @@ type streamLimits struct {
 	// maxMsgSize: an event of about this size or more always asks for an
 	// acknowledgement, so that a refusal is seen (0: no limit).
 	maxMsgSize int
+	// fit is the most bytes a message (headers and data) may have: the
+	// smaller of the stream's max_msg_size and the server's max_payload (0:
+	// no limit known). A decision event that would exceed it is sent
+	// without its request.
+	fit int
 }
 
 type mode int
@@ -458,6 +471,7 @@ func (p *Publisher) run() {
 		// set up for.
 		for ready && sent < len(q) && p.conns.Load() == setupGen {
 			m := &q[sent]
+			p.fit(m, limits.fit)
 			if md == modeCore {
 				if err := p.nc.PublishMsg(m.msg); err != nil {
 					if errors.Is(err, nats.ErrMaxPayload) || errors.Is(err, nats.ErrBadSubject) {
@@ -607,7 +621,55 @@ func (p *Publisher) appendEvent(q []outMsg, e *wire.Message) []outMsg {
 		m.Header.Set(jetstream.MsgIDHeader, e.ID)
 	}
 	p.inflight.Add(1)
-	return append(q, outMsg{msg: m})
+	return append(q, outMsg{msg: m, ev: e})
+}
+
+// fit makes m at most max bytes, headers included, when it is a decision
+// event that is larger: it goes without its request (wire.Message.Fit).
+// An event that is still too large is left to the server, which refuses
+// it (dropped and counted).
+func (p *Publisher) fit(m *outMsg, max int) {
+	if max <= 0 || m.ev == nil || m.ev.RequestAt <= 0 {
+		return
+	}
+	room := max - headerSize(m.msg.Header)
+	if len(m.msg.Data) <= room {
+		return
+	}
+	m.ev.Fit(room)
+	m.msg.Data = m.ev.JSON
+	total := p.truncated.Add(1)
+	now := time.Now().UnixNano()
+	if last := p.lastTrunc.Load(); now-last >= int64(10*time.Second) && p.lastTrunc.CompareAndSwap(last, now) {
+		p.log.Warn("events: a decision event exceeded the stream's message size; published without its request (request_truncated)",
+			"subject", m.msg.Subject, "max_bytes", max, "truncated_total", total)
+	}
+}
+
+// headerSize is the size of h as NATS sends it ("NATS/1.0\r\n", a line
+// per value, an empty line); 0 without headers.
+func headerSize(h nats.Header) int {
+	if len(h) == 0 {
+		return 0
+	}
+	n := len("NATS/1.0\r\n\r\n")
+	for k, vs := range h {
+		for _, v := range vs {
+			n += len(k) + len(": ") + len(v) + len("\r\n")
+		}
+	}
+	return n
+}
+
+// maxMessage is the smaller of a and b that is positive (0: neither is).
+func maxMessage(a, b int) int {
+	switch {
+	case a <= 0:
+		return max(b, 0)
+	case b <= 0:
+		return a
+	}
+	return min(a, b)
 }
 
 // setup finds out whether the server has JetStream and, if so, creates the
@@ -619,6 +681,7 @@ func (p *Publisher) setup() (mode, streamLimits, error) {
 	if _, err := p.js.AccountInfo(ctx); err != nil {
 		if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
 			p.log.Warn("events: the NATS server has no JetStream; publishing with core NATS (no persistence, no acknowledgements)")
+			limits.fit = int(p.nc.MaxPayload())
 			return modeCore, limits, nil
 		}
 		return modeUnknown, limits, fmt.Errorf("JetStream account info: %w", err)
@@ -637,6 +700,7 @@ func (p *Publisher) setup() (mode, streamLimits, error) {
 	if cfg.MaxMsgSize > 0 {
 		limits.maxMsgSize = int(cfg.MaxMsgSize)
 	}
+	limits.fit = maxMessage(limits.maxMsgSize, int(p.nc.MaxPayload()))
 	return modeJetStream, limits, nil
 }
 

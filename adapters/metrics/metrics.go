@@ -34,6 +34,9 @@ const (
 // EventStats are the event publisher's counters.
 type EventStats struct {
 	Published, Buffered, Dropped uint64
+	// Truncated: decision events published without their request, too
+	// large for the stream.
+	Truncated uint64
 }
 
 // Metrics is the set of Arbiter's metrics. It implements engine.Observer.
@@ -169,6 +172,10 @@ func (m *Metrics) EventStatsFunc(stats func() EventStats) {
 			Name: "arbiter_events_dropped_total",
 			Help: "Events dropped because the buffer (--event-buffer) was full.",
 		}, func() float64 { return float64(stats().Dropped) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "arbiter_events_truncated_total",
+			Help: "Decision events published without their request (request_truncated): larger than the stream's message size.",
+		}, func() float64 { return float64(stats().Truncated) }),
 	)
 }
 
