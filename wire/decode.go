@@ -515,7 +515,10 @@ func (p *parser) scalar(path func() string, inArray bool) (any, *Error) {
 }
 
 // checkID validates an identifier: not empty, at most MaxIDLength bytes,
-// no control characters.
+// no control characters (C0, DEL, C1), no bidirectional overrides or
+// isolates (U+202A–U+202E, U+2066–U+2069: they make a logged id read as
+// another), and no lone surrogate (decoded as U+FFFD, which is refused
+// too).
 func checkID(field, s, emptyHint string) *Error {
 	if s == "" {
 		return badReq(field, "must not be empty; "+emptyHint)
@@ -523,9 +526,15 @@ func checkID(field, s, emptyHint string) *Error {
 	if len(s) > MaxIDLength {
 		return badReq(field, "is "+strconv.Itoa(len(s))+" bytes long; at most "+strconv.Itoa(MaxIDLength)+" are allowed")
 	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] == 0x7f {
-			return badReq(field, "must not contain control characters (at byte "+strconv.Itoa(i)+")")
+	for i, r := range s {
+		at := " (at byte " + strconv.Itoa(i) + ")"
+		switch {
+		case r < 0x20 || (r >= 0x7f && r <= 0x9f):
+			return badReq(field, "must not contain control characters"+at)
+		case (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069):
+			return badReq(field, "must not contain the bidirectional control U+"+strings.ToUpper(strconv.FormatInt(int64(r), 16))+at+": send the id as plain text")
+		case r == utf8.RuneError:
+			return badReq(field, "must not contain a lone surrogate (\\ud800 to \\udfff without its pair) or U+FFFD"+at+": send valid Unicode")
 		}
 	}
 	return nil

@@ -32,6 +32,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -106,7 +107,17 @@ type Options struct {
 	// units it held stay counted (never an overspend, possibly an
 	// underspend).
 	OnReleaseError func(error)
+	// Logger receives failed ledger calls at WARN (what failed, and how
+	// many failed since the last line), at most one line per LogEvery;
+	// nil: not logged (the engine still degrades the decision
+	// ledger_unavailable and the metrics count it).
+	Logger *slog.Logger
+	// LogEvery spaces the failure lines; default DefaultLogEvery.
+	LogEvery time.Duration
 }
+
+// DefaultLogEvery spaces the log lines of failed ledger calls.
+const DefaultLogEvery = 10 * time.Second
 
 // Redis is the Redis ledger. It implements engine.Ledger and
 // learning.Source and is safe for concurrent use.
@@ -121,6 +132,9 @@ type Redis struct {
 	pending     sync.WaitGroup
 
 	reserves, errs, releaseErrs, undone, unreplicated, holds, expiries atomic.Uint64
+
+	lastLog  atomic.Int64  // Unix ns of the last failure line
+	unlogged atomic.Uint64 // failures since that line
 }
 
 // Stats counts a ledger's work.
@@ -197,12 +211,43 @@ func (l *Redis) WaitTimeout(d time.Duration) bool {
 // CustomerKey is the per-customer grant key of an offer: a sorted set of
 // grant times for a rolling window, or a counter (":count") for a cap
 // without a window.
+//
+// The customer id is escaped (CustomerTag) so that every id lands in the
+// slot of its own hash tag on Redis Cluster.
 func CustomerKey(prefix, customerID, offerID string, windowed bool) string {
-	k := prefix + "grants:{" + customerID + "}:" + offerID
+	k := prefix + "grants:{" + CustomerTag(customerID) + "}:" + offerID
 	if !windowed {
 		k += ":count"
 	}
 	return k
+}
+
+// CustomerTag is a customer id as it is written inside the hash tag of its
+// keys ({TAG}): '%', '{' and '}' are percent-escaped (%25, %7B, %7D), so
+// that the tag ends where it should (Redis Cluster hashes what lies
+// between the first '{' and the next '}': an id such as "}x" would
+// otherwise give an empty tag, and keys of one customer in several
+// slots). Distinct ids give distinct tags; ids without those three
+// characters are unchanged.
+func CustomerTag(id string) string {
+	if !strings.ContainsAny(id, "%{}") {
+		return id
+	}
+	var b strings.Builder
+	b.Grow(len(id) + 8)
+	for i := 0; i < len(id); i++ {
+		switch c := id[i]; c {
+		case '%':
+			b.WriteString("%25")
+		case '{':
+			b.WriteString("%7B")
+		case '}':
+			b.WriteString("%7D")
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 // TotalKey is the fleet-wide grant counter of an offer (held + committed
@@ -289,6 +334,7 @@ func (l *Redis) Reserve(ctx context.Context, p *engine.Plan) ([]engine.Result, e
 	}
 	if err != nil {
 		l.errs.Add(1)
+		l.logFailure(p, err)
 		return nil, err
 	}
 	if !p.DryRun {
@@ -299,6 +345,27 @@ func (l *Redis) Reserve(ctx context.Context, p *engine.Plan) ([]engine.Result, e
 		}
 	}
 	return res, nil
+}
+
+// logFailure logs a failed Reserve, at most once per LogEvery, with the
+// count of failures it stands for.
+func (l *Redis) logFailure(p *engine.Plan, err error) {
+	if l.opts.Logger == nil {
+		return
+	}
+	n := l.unlogged.Add(1)
+	every := l.opts.LogEvery
+	if every <= 0 {
+		every = DefaultLogEvery
+	}
+	now := time.Now().UnixNano()
+	last := l.lastLog.Load()
+	if (last != 0 && now-last < int64(every)) || !l.lastLog.CompareAndSwap(last, now) {
+		return
+	}
+	l.unlogged.Add(-n)
+	l.opts.Logger.Warn("ledger call failed: capped offers are not granted while it fails (decisions degraded ledger_unavailable)",
+		"error", err.Error(), "failures", n, "since", every.String(), "offers", len(p.Items), "split", l.split)
 }
 
 func boolArg(b bool) string {
@@ -375,7 +442,7 @@ func (l *Redis) walkArgs(p *engine.Plan, token string) []any {
 	args = append(args, strconv.FormatInt(p.Now.UnixMilli(), 10), l.serverClock(), boolArg(p.DryRun), strconv.Itoa(p.Limit),
 		strconv.FormatInt(p.Guardrail, 10), strconv.Itoa(len(p.Items)), token, boolArg(p.CustomerID == ""),
 		p.Ref, day(p.Now), budgetCurrency(p), strconv.FormatInt(l.opts.RecordTTL.Milliseconds(), 10),
-		boolArg(p.Claim != nil), body, cttl, l.prefix, p.CustomerID, strconv.Itoa(SweepLimit))
+		boolArg(p.Claim != nil), body, cttl, l.prefix, CustomerTag(p.CustomerID), strconv.Itoa(SweepLimit))
 	for i := range p.Items {
 		args = l.itemArgs(args, p, i)
 	}

@@ -25,7 +25,8 @@ func (l *Redis) reserveSplit(ctx context.Context, p *engine.Plan, token string) 
 	var cust *call
 	var cItems []int
 	if p.CustomerID != "" {
-		args := []any{now, l.serverClock(), boolArg(p.DryRun), token, l.prefix, p.CustomerID}
+		ctag := CustomerTag(p.CustomerID)
+		args := []any{now, l.serverClock(), boolArg(p.DryRun), token, l.prefix, ctag}
 		for i := range p.Items {
 			if it := &p.Items[i]; it.PerCustomer > 0 {
 				args = append(args, it.OfferID, strconv.Itoa(it.PerCustomer), strconv.FormatInt(it.Window.Milliseconds(), 10))
@@ -33,7 +34,7 @@ func (l *Redis) reserveSplit(ctx context.Context, p *engine.Plan, token string) 
 			}
 		}
 		if len(cItems) > 0 {
-			tag := "{" + p.CustomerID + "}:" + token
+			tag := "{" + ctag + "}:" + token
 			cust = &call{script: scriptCustomer, keys: []string{l.prefix + "tomb:" + tag, l.prefix + "jrnl:" + tag}, args: args}
 			calls = append(calls, cust)
 		}

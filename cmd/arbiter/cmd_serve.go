@@ -247,6 +247,9 @@ func cmdServe(ctx context.Context, args []string, s stdio) int {
 	if cfg.ledgerReplicas < 0 {
 		return usageErr("--ledger-replicas must be 0 or more")
 	}
+	if strings.ContainsAny(cfg.keyPrefix, "{}") {
+		return usageErr(fmt.Sprintf("--key-prefix %q must not contain '{' or '}': the keys' braces are Redis Cluster hash tags", cfg.keyPrefix))
+	}
 	if err := cfg.checkShutdown(given(fs, "drain-delay")); err != nil {
 		return usageErr(err.Error())
 	}
@@ -478,7 +481,7 @@ func runServer(ctx context.Context, cfg serveConfig, keys []httpapi.APIKey, src 
 		log.Info("caps and budgets are counted in process (embedded Redis: one replica)")
 	} else {
 		rl := ledger.NewWithOptions(client, ledger.Options{Prefix: cfg.keyPrefix, RecordTTL: time.Duration(cfg.attributionWindow),
-			Replicas: cfg.ledgerReplicas})
+			Replicas: cfg.ledgerReplicas, Logger: log})
 		// Background releases and undos finish before exit, within the
 		// shutdown's bound.
 		defer func() { rl.WaitTimeout(sd.left()) }()

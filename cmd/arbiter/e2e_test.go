@@ -251,6 +251,7 @@ func TestServeUsageErrors(t *testing.T) {
 		{"serve", "--rules", "x", "--no-auth", "--max-body", "lots"},
 		{"serve", "--rules", "x", "--no-auth", "--redis", "redis://h:1", "--profiles", "p.jsonl"},
 		{"serve", "--rules", "x", "--no-auth", "--log-format", "xml"},
+		{"serve", "--rules", "x", "--no-auth", "--key-prefix", "a{b}:"},
 		{"serve", "--bogus"},
 	}
 	for _, args := range cases {
