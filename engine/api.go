@@ -62,6 +62,11 @@ type Request struct {
 	// decision's, to it, so that Thompson draws are seeded by the id the
 	// decision's event and its outcomes name.
 	Sign func(experiments []Assignment, holdout bool) string
+	// InlineProfile is a dry run's "profile" as sent (a JSON object, the
+	// JSON form of a profile), nil when none was sent. The engine does not
+	// read it: the caller decodes it against the schema
+	// (profiles.FromJSON) and passes the profile to Decide.
+	InlineProfile []byte
 }
 
 // Profile is a customer's attributes, decoded by the ruleset's schema.

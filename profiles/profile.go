@@ -447,3 +447,39 @@ func unixTime(f float64) (time.Time, bool) {
 	nsec := math.Round((f - sec) * 1e9)
 	return time.Unix(int64(sec), int64(nsec)).UTC(), true
 }
+
+// ToJSON is the JSON form of a decoded profile (the inverse of FromJSON):
+// "id" and every schema field, in the schema's types: times as RFC 3339
+// in UTC (the zero time as null, which FromJSON reads back as the zero
+// time), lists as arrays (never null). It is what GET /v1/profiles/{id}
+// answers and what the console's playground edits.
+func ToJSON(schema *rules.Schema, p *engine.Profile) map[string]any {
+	m := map[string]any{"id": p.ID}
+	if schema == nil {
+		return m
+	}
+	for _, f := range schema.Fields {
+		v, ok := p.Attrs[f.Name]
+		if !ok {
+			v = f.DefaultValue()
+		}
+		switch x := v.(type) {
+		case time.Time:
+			if x.IsZero() {
+				v = nil
+			} else {
+				v = x.UTC().Format(time.RFC3339Nano)
+			}
+		case []string:
+			if x == nil {
+				v = []string{}
+			}
+		case []float64:
+			if x == nil {
+				v = []float64{}
+			}
+		}
+		m[f.Name] = v
+	}
+	return m
+}

@@ -108,9 +108,10 @@ const (
 	fExplain
 	fDryRun
 	fNow
+	fProfile
 )
 
-var decideFields = []string{"customer_id", "placement", "channel", "cart", "context", "limit", "explain", "dry_run", "now"}
+var decideFields = []string{"customer_id", "placement", "channel", "cart", "context", "limit", "explain", "dry_run", "now", "profile"}
 
 func decodeDecide(body []byte, maxActions int, forceDry bool) (*engine.Request, *Error) {
 	if maxActions < 1 {
@@ -221,6 +222,18 @@ func decodeDecide(body []byte, maxActions int, forceDry bool) (*engine.Request, 
 				nowRaw = p.rawString()
 				nowSet = true
 			}
+		case "profile":
+			bit = fProfile
+			if !p.null() {
+				if p.peek() != '{' {
+					return nil, badReq("profile", "must be an object, the JSON form of a profile, e.g. {\"id\": \"c-1042\", \"orders\": 3}; got "+p.kindName())
+				}
+				start := p.i
+				p.skip()
+				if p.err == nil {
+					req.InlineProfile = bytes.Clone(p.b[start:p.i])
+				}
+			}
 		default:
 			return nil, unknownField("", key, decideFields)
 		}
@@ -242,6 +255,9 @@ func decodeDecide(body []byte, maxActions int, forceDry bool) (*engine.Request, 
 			return nil, badReq("now", "must be an RFC 3339 time with a zone, e.g. \"2026-11-28T12:00:00+08:00\" or \"2026-11-28T04:00:00Z\"; got "+strconv.Quote(s))
 		}
 		req.Now = t
+	}
+	if req.InlineProfile != nil && !dryRun && !forceDry {
+		return nil, badReq("profile", "is allowed only on a dry run: add \"dry_run\": true, or remove \"profile\" (a real decision reads the stored profile of customer_id)")
 	}
 	req.DryRun = dryRun || forceDry
 	return req, nil

@@ -85,6 +85,15 @@ func (s *Server) decide(ctx *fasthttp.RequestCtx) {
 		// ("now"), so that a replay decides at the very same time.
 		req.Now = arrival.Truncate(time.Millisecond)
 	}
+	var profile *engine.Profile // nil: the engine looks the customer up
+	if req.InlineProfile != nil {
+		var werr *wire.Error
+		if profile, werr = inlineProfile(rs, req); werr != nil {
+			s.metrics.Decision(otherPlacement, metrics.ResultInvalid, 0)
+			s.writeError(ctx, fasthttp.StatusBadRequest, werr.Code, werr.Message, werr.Field)
+			return
+		}
+	}
 	id := s.ids.ulid(arrival)
 	req.Ref = id.String()
 	placement := meta.placementLabel(req.Placement)
@@ -108,8 +117,8 @@ func (s *Server) decide(ctx *fasthttp.RequestCtx) {
 	dctx, cancel := context.WithTimeout(context.Background(), s.o.DecisionTimeout)
 	defer cancel()
 
-	// No profile: the engine looks the customer up in its profile source.
-	d, err := s.o.Engine.Decide(dctx, rs, nil, req)
+	// No inline profile: the engine looks the customer up in its profile source.
+	d, err := s.o.Engine.Decide(dctx, rs, profile, req)
 	if err != nil || d == nil {
 		// Only a bug gets here: a decision past its deadline is still made,
 		// degraded (engine.Decide).

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
 	"strings"
@@ -28,6 +29,8 @@ var (
 	routeHealthz  = route{"GET, HEAD", false, false, (*Server).healthz}
 	routeReadyz   = route{"GET, HEAD", false, false, (*Server).readyz}
 	routeMetrics  = route{"GET, HEAD", false, false, (*Server).serveMetrics}
+	routeProfile  = route{"GET, HEAD", false, true, (*Server).getProfile}
+	routeUI       = route{"GET, HEAD", false, false, (*Server).serveUI} // the assets need no key; their data does
 )
 
 func (s *Server) route(ctx *fasthttp.RequestCtx) {
@@ -54,9 +57,12 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 	case "/metrics":
 		r = &routeMetrics
 	default:
+		r = s.prefixRoute(ctx.Path())
+	}
+	if r == nil {
 		s.writeError(ctx, fasthttp.StatusNotFound, wire.CodeNotFound,
 			"no route "+strings.ToValidUTF8(string(ctx.Path()), "?")+
-				": the routes are POST /v1/decide, POST /v1/outcomes, GET /v1/budgets, GET /v1/rules, GET /v1/experiments, POST /v1/rules/reload, GET /v1/learning, GET /healthz, GET /readyz, GET /metrics", "")
+				": the routes are POST /v1/decide, POST /v1/outcomes, GET /v1/budgets, GET /v1/rules, GET /v1/experiments, POST /v1/rules/reload, GET /v1/learning, GET /v1/profiles/{id}, GET /healthz, GET /readyz, GET /metrics, GET /ui/ (the console)", "")
 		return
 	}
 	need, needsKey := requiredScope(ctx.Method(), ctx.Path())
@@ -95,6 +101,19 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	r.handler(s, ctx)
+}
+
+// prefixRoute routes the paths that carry a part of their own: GET
+// /v1/profiles/{id} and the console's assets (/ui/..., with "/" and "/ui"
+// redirecting to /ui/ when the console is served); nil: no route.
+func (s *Server) prefixRoute(p []byte) *route {
+	switch {
+	case bytes.HasPrefix(p, []byte(profilesPrefix)):
+		return &routeProfile
+	case s.ui != nil && (bytes.HasPrefix(p, []byte(uiPrefix)) || string(p) == "/" || string(p) == "/ui"):
+		return &routeUI
+	}
+	return nil
 }
 
 // writeError writes the spec's error shape (wire.AppendError).

@@ -17,6 +17,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	mrand "math/rand/v2"
 	"net"
@@ -107,6 +108,13 @@ type Options struct {
 	// Experiments gives the live experiment counters of GET
 	// /v1/experiments; nil: the route shows zeros.
 	Experiments ExperimentCounters
+	// Profiles is the profile store GET /v1/profiles/{id} reads (the
+	// store itself rather than a cache, so that a profile just imported
+	// shows); nil: the route answers 404.
+	Profiles engine.ProfileSource
+	// UI is the console's assets (console.Assets()), served at /ui/ with
+	// no API key, "/" redirecting there; nil: no console.
+	UI fs.FS
 
 	// DecodeDecide and DecodeOutcomes default to wire.DecodeDecide and
 	// wire.DecodeOutcomes; tests replace them.
@@ -157,6 +165,7 @@ type Server struct {
 	// draining: shutting down; /readyz answers 503 and every answer closes
 	// its connection (Drain).
 	draining atomic.Bool
+	ui       map[string]*uiFile // the console's assets by path; nil: none
 }
 
 // New returns a Server.
@@ -202,6 +211,13 @@ func New(o Options) (*Server, error) {
 		o.IdempotencyTTL = DefaultIdempotencyTTL
 	}
 	s := &Server{o: o, log: o.Logger, metrics: o.Metrics, auth: newKeyring(o.APIKeys, o.Keys), signer: o.Checker.Signer()}
+	if o.UI != nil {
+		ui, err := loadUI(o.UI)
+		if err != nil {
+			return nil, err
+		}
+		s.ui = ui
+	}
 	s.ids.init()
 	s.bufs.New = func() any { b := make([]byte, 0, 2048); return &b }
 	s.srv = &fasthttp.Server{

@@ -113,6 +113,9 @@ func printDemoBanner(w io.Writer, info runInfo, loaded []map[string]any) {
 	base := "http://" + info.addr
 	fmt.Fprintf(w, "\nArbiter demo\n")
 	fmt.Fprintf(w, "  API      %s (no auth; loopback only)\n", base)
+	if info.ui {
+		fmt.Fprintf(w, "  console  %s/ui/ (open it in a browser)\n", base)
+	}
 	rs := info.rules.Ruleset
 	fmt.Fprintf(w, "  rules    %s, version %s: %s, %s, %s\n", info.rules.Source, rs.Version,
 		count(len(rs.Segments), "segment"), count(len(rs.Offers), "offer"), count(len(rs.Experiments), "experiment"))

@@ -29,6 +29,7 @@ import (
 	"github.com/arbiterhq/arbiter/adapters/redisconn"
 	"github.com/arbiterhq/arbiter/adapters/rulefiles"
 	"github.com/arbiterhq/arbiter/attribution"
+	"github.com/arbiterhq/arbiter/console"
 	"github.com/arbiterhq/arbiter/decisionid"
 	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/memledger"
@@ -45,6 +46,7 @@ type serveConfig struct {
 	profilesFile    string
 	apiKeysFile     string
 	noAuth          bool
+	ui              bool
 	maxBody         byteSize
 	decisionTimeout time.Duration
 	redisTimeout    time.Duration
@@ -81,6 +83,7 @@ var serveEnv = map[string]string{
 	"profiles":           "ARBITER_PROFILES",
 	"api-keys-file":      "ARBITER_API_KEYS_FILE",
 	"no-auth":            "ARBITER_NO_AUTH",
+	"ui":                 "ARBITER_UI",
 	"max-body":           "ARBITER_MAX_BODY",
 	"decision-timeout":   "ARBITER_DECISION_TIMEOUT",
 	"redis-timeout":      "ARBITER_REDIS_TIMEOUT",
@@ -147,6 +150,7 @@ func newServeFlags(fs *flag.FlagSet, cfg *serveConfig) {
 	fs.StringVar(&cfg.profilesFile, "profiles", "", "`FILE.jsonl` of profiles to load into the embedded Redis (not with --redis: use arbiter profiles import)")
 	fs.StringVar(&cfg.apiKeysFile, "api-keys-file", "", "`FILE` of API keys, one per line, each optionally followed by its scopes: KEY decide,read (decide, read, admin; none: all); blank lines and # comments ignored; ARBITER_API_KEYS also gives keys (all scopes), comma-separated")
 	fs.BoolVar(&cfg.noAuth, "no-auth", false, "serve /v1/ without API keys")
+	fs.BoolVar(&cfg.ui, "ui", true, "serve the browser console at /ui/ (docs/console.md); --ui=false turns it off")
 	fs.Var(&cfg.maxBody, "max-body", "request body `SIZE` limit (413 payload_too_large above it)")
 	fs.DurationVar(&cfg.decisionTimeout, "decision-timeout", httpapi.DefaultDecisionTimeout, "deadline of a whole decision")
 	fs.DurationVar(&cfg.redisTimeout, "redis-timeout", engine.DefaultProfileTimeout, "deadline of a Redis call (profile fetch, ledger)")
@@ -334,6 +338,15 @@ type runInfo struct {
 	nats   string
 	engine *engine.Engine
 	client redis.UniversalClient
+	ui     bool // the console is served at /ui/
+}
+
+// uiAssets is the console's assets when on is set (--ui), else nil.
+func uiAssets(on bool) fs.FS {
+	if !on {
+		return nil
+	}
+	return console.Assets()
 }
 
 // embeddedDuplicates is the deduplication window of the embedded NATS
@@ -565,6 +578,7 @@ func runServer(ctx context.Context, cfg serveConfig, keys []httpapi.APIKey, src 
 		Rules: reloader, Engine: eng, Sink: pub, Metrics: m, Logger: log,
 		Keys: keys, MaxBody: int(cfg.maxBody), DecisionTimeout: cfg.decisionTimeout,
 		Checks: checks, Checker: checker, Grants: led, IdempotencyTTL: cfg.idempotencyTTL, Learning: lw.sources(), Experiments: counters,
+		Profiles: store, UI: uiAssets(cfg.ui),
 	})
 	if err != nil {
 		fmt.Fprintf(s.Err, "arbiter serve: %v\n", err)
@@ -616,8 +630,11 @@ func runServer(ctx context.Context, cfg serveConfig, keys []httpapi.APIKey, src 
 	}
 	log.Info("arbiter serving", "addr", ln.Addr().String(), "rules", dir, "version", snap.Ruleset.Version,
 		"redis", redisDesc, "nats", natsURL, "auth", auth, "api_keys", len(keys))
+	if cfg.ui {
+		log.Info("console", "url", "http://"+ln.Addr().String()+"/ui/")
+	}
 	if show != nil {
-		show(runInfo{addr: ln.Addr().String(), rules: snap, redis: redisDesc, nats: natsURL, engine: eng, client: client})
+		show(runInfo{addr: ln.Addr().String(), rules: snap, redis: redisDesc, nats: natsURL, engine: eng, client: client, ui: cfg.ui})
 	}
 
 	code := exitOK

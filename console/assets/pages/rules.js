@@ -1,0 +1,150 @@
+// Rules: the ruleset in force, its files, segments and offers (with
+// search), each offer's state now, caps, budget and pacing, and the last
+// reload error with file:line:col.
+
+import { api } from '../api.js';
+import { esc, int, num, money, when, duration, pill, plural, errorText } from '../fmt.js';
+import { stackBar } from '../charts.js';
+
+export const title = 'Rules';
+
+/** The state of an offer now: [label, pill kind, why]. */
+export function offerState(o, now = new Date()) {
+  if (o.active) return ['Active', 'ok', 'Offered now to the segments it targets'];
+  const s = o.schedule || {};
+  if (o.disabled) return ['Disabled', 'off', 'Turned off in the rules (disabled: true)'];
+  if (s.start && new Date(s.start) > now) return ['Scheduled', 'info', 'Starts ' + when(s.start)];
+  if (s.end && new Date(s.end) <= now) return ['Ended', 'off', 'Ended ' + when(s.end)];
+  return ['Off now', 'warn', 'Outside its schedule now'];
+}
+
+function caps(o) {
+  const c = o.caps;
+  if (!c) return '<span class="muted">none</span>';
+  const parts = [];
+  if (c.per_customer) parts.push(`${int(c.per_customer)} per customer${c.per ? ' / ' + esc(duration(c.per)) : ''}`);
+  if (c.total) parts.push(`${int(c.total)} in total`);
+  if (c.budget) parts.push(`budget ${esc(num(c.budget))}`);
+  return parts.map((p) => `<div>${p}</div>`).join('') || '<span class="muted">none</span>';
+}
+
+function budgetCell(b) {
+  if (!b) return '<span class="muted">–</span>';
+  const a = b.amount || b.count;
+  if (!a) return '<span class="muted">–</span>';
+  const isMoney = !!b.amount;
+  const f = (v) => (isMoney ? money(v, b.currency) : int(v));
+  const bar = stackBar([
+    { value: a.committed, cls: 'committed', label: 'committed ' + f(a.committed) },
+    { value: a.held, cls: 'held', label: 'held ' + f(a.held) },
+  ], a.limit, { width: 110, height: 8, marker: a.allowed_now, markerLabel: 'pace: ' + f(a.allowed_now) + ' allowed by now' });
+  return `<div class="num">${f(a.committed)} <span class="muted">of ${f(a.limit)}</span></div>${bar}`;
+}
+
+function schedule(o) {
+  const s = o.schedule;
+  if (!s) return '<span class="muted">always</span>';
+  const out = [];
+  if (s.start || s.end) out.push(`${s.start ? esc(when(s.start)) : '…'} → ${s.end ? esc(when(s.end)) : '…'}`);
+  if (s.days && s.days.length) out.push(esc(s.days.join(', ')));
+  if (s.hours) out.push(esc(Array.isArray(s.hours) ? s.hours.join(', ') : String(s.hours)));
+  if (s.timezone) out.push(`<span class="muted">${esc(s.timezone)}</span>`);
+  return out.map((x) => `<div>${x}</div>`).join('');
+}
+
+function discount(o) {
+  const d = o.discount;
+  if (!d) return '<span class="muted">–</span>';
+  if (typeof d === 'string') return esc(d.replace('_', ' '));
+  const t = (d.type || '').replace('_', ' ');
+  const v = d.percent != null ? d.percent + '%' : d.amount != null ? num(d.amount) : '';
+  return esc([t, v].filter(Boolean).join(' '));
+}
+
+function matches(q, ...fields) {
+  if (!q) return true;
+  return fields.some((f) => String(f ?? '').toLowerCase().includes(q));
+}
+
+export function mount(root) {
+  root.innerHTML = `
+    <header class="page-head">
+      <div><h1>Rules</h1><p class="muted">The ruleset in force: what each customer can be offered, and when.</p></div>
+      <input id="rules-search" class="search" type="search" placeholder="Search offers and segments" aria-label="Search offers and segments">
+    </header>
+    <div id="rules-body"><div class="loading">Loading the ruleset…</div></div>`;
+  const body = root.querySelector('#rules-body');
+  const search = root.querySelector('#rules-search');
+  let data = null;
+  let budgets = new Map();
+
+  function render() {
+    if (!data) return;
+    const q = search.value.trim().toLowerCase();
+    const r = data;
+    const active = r.offers.filter((o) => o.active).length;
+    const offers = r.offers.filter((o) => matches(q, o.id, o.title, o.kind, o.group, (o.segments || []).join(' '), (o.placements || []).join(' '), o.when));
+    const segs = r.segments.filter((s) => matches(q, s.id, s.description, s.when));
+    const err = r.last_error;
+    body.innerHTML = `
+      ${err ? `<section class="banner bad" id="reload-error">
+        <strong>The last reload failed</strong> (${esc(err.trigger)}, ${esc(when(err.at))}): the ruleset below is still in force.
+        <ul class="errors">${(err.errors || []).map((e) => `<li><code>${esc(e.file)}:${e.line}:${e.col}</code> ${esc(e.message)}${e.hint ? ` <span class="muted">— ${esc(e.hint)}</span>` : ''}</li>`).join('') || `<li>${esc(err.message)}</li>`}</ul>
+      </section>` : ''}
+      <section class="stats">
+        <div class="stat"><div class="stat-label">Version</div><div class="stat-value"><code>${esc(r.version)}</code></div><div class="muted small">loaded ${esc(when(r.loaded_at))}</div></div>
+        <div class="stat"><div class="stat-label">Offers active now</div><div class="stat-value num">${int(active)} <span class="muted">of ${int(r.offers.length)}</span></div></div>
+        <div class="stat"><div class="stat-label">Segments</div><div class="stat-value num">${int(r.segments.length)}</div></div>
+        <div class="stat"><div class="stat-label">Experiments</div><div class="stat-value num">${int((r.experiments || []).length)}</div><div class="muted small">holdout ${num(r.arbitration.holdout)}%</div></div>
+        <div class="stat wide"><div class="stat-label">Source</div><div class="stat-value small-value"><code>${esc(r.source)}</code></div>
+          <details class="files"><summary>${plural(r.files.length, 'file')}</summary><ul>${r.files.map((f) => `<li><code>${esc(f)}</code></li>`).join('')}</ul></details></div>
+      </section>
+      <section class="card">
+        <div class="card-head"><h2>Offers</h2><span class="muted" id="offers-count">${offers.length === r.offers.length ? plural(r.offers.length, 'offer') : `${int(offers.length)} of ${plural(r.offers.length, 'offer')}`}</span></div>
+        <div class="table-wrap"><table class="data" id="offers-table">
+          <thead><tr><th>Status</th><th>Offer</th><th>Placements</th><th>Segments</th><th class="num">Priority</th><th>Discount</th><th>Schedule</th><th>Caps</th><th>Budget</th><th>Pacing</th></tr></thead>
+          <tbody>${offers.map((o) => {
+            const [label, kind, why] = offerState(o);
+            const b = budgets.get(o.id);
+            return `<tr data-offer="${esc(o.id)}">
+              <td>${pill(label, kind, why)}</td>
+              <td><div class="strong">${esc(o.id)}</div><div class="muted small">${esc(o.title || '')}</div>
+                <div class="tags"><span class="tag">${esc(o.kind)}</span>${o.group ? `<span class="tag">group ${esc(o.group)}</span>` : ''}${o.fallback ? '<span class="tag">fallback</span>' : ''}</div>
+                ${o.when ? `<div class="small"><span class="muted">when</span> <code>${esc(o.when)}</code></div>` : ''}
+                ${o.exclusions && o.exclusions.length ? `<div class="small"><span class="muted">not with</span> ${esc(o.exclusions.join(', '))}</div>` : ''}</td>
+              <td class="small">${esc((o.placements || []).join(', '))}</td>
+              <td class="small">${(o.segments || []).length ? esc(o.segments.join(', ')) : '<span class="muted">everyone</span>'}</td>
+              <td class="num">${num(o.priority)}</td>
+              <td class="small">${discount(o)}</td>
+              <td class="small">${schedule(o)}</td>
+              <td class="small">${caps(o)}</td>
+              <td class="small budget-cell">${budgetCell(b)}</td>
+              <td class="small">${b && b.pacing ? esc(b.pacing) : '<span class="muted">–</span>'}</td>
+            </tr>`;
+          }).join('') || '<tr><td colspan="10" class="empty">No offer matches the search.</td></tr>'}</tbody>
+        </table></div>
+      </section>
+      <section class="card">
+        <div class="card-head"><h2>Segments</h2><span class="muted">${segs.length === r.segments.length ? plural(r.segments.length, 'segment') : `${int(segs.length)} of ${plural(r.segments.length, 'segment')}`}</span></div>
+        <div class="table-wrap"><table class="data" id="segments-table">
+          <thead><tr><th>Segment</th><th>Condition</th></tr></thead>
+          <tbody>${segs.map((s) => `<tr><td class="seg-id"><div class="strong">${esc(s.id)}</div><div class="muted small">${esc(s.description || '')}</div></td><td><code class="cond">${esc(s.when || '')}</code></td></tr>`).join('') || '<tr><td colspan="2" class="empty">No segment matches the search.</td></tr>'}</tbody>
+        </table></div>
+      </section>`;
+  }
+
+  async function load() {
+    try {
+      const [r, b] = await Promise.all([api('/v1/rules'), api('/v1/budgets').catch(() => null)]);
+      data = r;
+      budgets = new Map(((b && b.offers) || []).map((x) => [x.offer_id, x]));
+      render();
+      body.dataset.loaded = 'true';
+    } catch (e) {
+      body.innerHTML = `<div class="banner bad">Could not read the rules: ${esc(errorText(e))}</div>`;
+    }
+  }
+  search.addEventListener('input', render);
+  load();
+  return () => {};
+}
