@@ -31,6 +31,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/arbiterhq/arbiter/adapters/httpapi"
 	"github.com/arbiterhq/arbiter/examples"
 	"github.com/arbiterhq/arbiter/examples/profilegen"
 )
@@ -73,7 +74,7 @@ func screenshotDir(t *testing.T) string {
 // startConsoleServer runs the server as the demo does (the example rules
 // built in, 300 generated profiles, embedded Redis and NATS) on a free
 // port, with keys (none: no auth), and returns its base URL.
-func startConsoleServer(t *testing.T, keys []string) string {
+func startConsoleServer(t *testing.T, keys []httpapi.APIKey) string {
 	t.Helper()
 	var cfg serveConfig
 	fset := flag.NewFlagSet("serve", flag.ContinueOnError)
@@ -395,7 +396,8 @@ func TestConsoleAsksForKey(t *testing.T) {
 	}
 	chromium(t)
 	const key = "k-console-test-1"
-	base := startConsoleServer(t, []string{key})
+	// A key with scope read only: what the console needs.
+	base := startConsoleServer(t, []httpapi.APIKey{{Key: key, Scopes: httpapi.ScopeRead}})
 	dir := screenshotDir(t)
 	// The 401s that make the console ask are expected; nothing else is.
 	b := newBrowser(t, func(e string) bool { return strings.Contains(e, "status of 401") })
