@@ -20,14 +20,22 @@ const KnownMarker = "_known"
 // --profiles` store for the line. The error says what is wrong with the
 // line: not one JSON object, or the values (FieldErrors).
 func LineToHash(schema *rules.Schema, line []byte) (id string, fields map[string]string, err error) {
+	id, fields, _, err = LineToHashExtra(schema, line)
+	return id, fields, err
+}
+
+// LineToHashExtra is LineToHash that also returns the line's fields the
+// schema does not declare (Unknown), which are not stored.
+func LineToHashExtra(schema *rules.Schema, line []byte) (id string, fields map[string]string, extra FieldErrors, err error) {
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.UseNumber()
 	var m map[string]any
 	if err := dec.Decode(&m); err != nil {
-		return "", nil, fmt.Errorf("not a JSON object: %w", err)
+		return "", nil, nil, fmt.Errorf("not a JSON object: %w", err)
 	}
 	if dec.More() {
-		return "", nil, errors.New("more than one JSON value on the line")
+		return "", nil, nil, errors.New("more than one JSON value on the line")
 	}
-	return ToHash(schema, m)
+	id, fields, err = ToHash(schema, m)
+	return id, fields, Unknown(schema, m), err
 }

@@ -131,7 +131,7 @@ func TestExamplesLoad(t *testing.T) {
 
 func TestMergeAcrossFiles(t *testing.T) {
 	rs := mustLoad(t, map[string]string{
-		"profile.yaml":          "profile:\n  ltv: number\n",
+		"profile.yaml":          "profile:\n  ltv: number\n  since: time\n",
 		"more/profile.yaml":     "profile:\n  tier: {type: string, default: basic}\n",
 		"segments/value.yaml":   "segments:\n  - id: vip\n    when: profile.ltv >= 1000\n",
 		"segments/combo.yml":    "segments:\n  - id: vip_gold\n    when: '\"vip\" in segments && profile.tier == \"gold\"'\n",
@@ -140,7 +140,7 @@ func TestMergeAcrossFiles(t *testing.T) {
 		"arbitration.yaml":      "arbitration:\n  fallback: [mid]\n",
 		"tests/basic_test.yaml": "tests:\n  - name: t\n    now: 2026-01-01T00:00:00Z\n    profile: {id: c1, ltv: 1500, since: 2026-01-01T00:00:00Z}\n    expect: {segments: [vip], actions: []}\n",
 	})
-	if len(rs.Schema.Fields) != 2 {
+	if len(rs.Schema.Fields) != 3 {
 		t.Errorf("schema fields = %v", rs.Schema.Fields)
 	}
 	if f, ok := rs.Schema.Field("tier"); !ok || f.Default != "basic" || f.Type != TypeString {

@@ -197,3 +197,18 @@ func (l *loader) typedValue(n *yaml.Node, t Type, what string) (any, bool) {
 	}
 	return nil, false
 }
+
+// Names lists the schema's field names, in the order written.
+func (s *Schema) Names() []string {
+	out := make([]string, len(s.Fields))
+	for i, f := range s.Fields {
+		out[i] = f.Name
+	}
+	return out
+}
+
+// Suggest is the schema field closest to name, a likely right spelling of
+// it ("" when none is close).
+func (s *Schema) Suggest(name string) string {
+	return exprenv.Closest(name, s.Names())
+}

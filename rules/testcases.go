@@ -43,6 +43,7 @@ func (l *loader) compileTests(c *exprCompiler, nodes []*yaml.Node, offers map[st
 			}
 		}
 		if v := fs.get("profile"); v != nil && !isNull(l.deref(v)) {
+			l.testProfileFields(c.schema, v, what)
 			if m, ok := l.jsonMap(v, what+": profile"); ok {
 				tc.Profile = m
 			}
@@ -182,4 +183,32 @@ func jsonify(v any) any {
 		return x.Format(time.RFC3339Nano)
 	}
 	return v
+}
+
+// testProfileFields reports the fields of a rule test's profile that the
+// schema does not declare: dropped, they would read as their defaults and
+// the test would pass for the wrong reason.
+func (l *loader) testProfileFields(schema *Schema, v *yaml.Node, what string) {
+	d := l.deref(v)
+	if d == nil || d.Kind != yaml.MappingNode {
+		return // jsonMap reports it
+	}
+	es, ok := l.entries(d, what+": profile")
+	if !ok {
+		return
+	}
+	for _, e := range es {
+		k := l.deref(e.key)
+		if k == nil || k.Kind != yaml.ScalarNode || k.Value == "id" || k.Value == "known" {
+			continue
+		}
+		if _, ok := schema.Field(k.Value); ok {
+			continue
+		}
+		hint := "declare it under `profile:`, or remove it"
+		if s := schema.Suggest(k.Value); s != "" {
+			hint = "did you mean `" + s + "`?"
+		}
+		l.refErr(k, "profile."+k.Value, hint, "%s: profile.%s is not a field of the profile schema", what, k.Value)
+	}
 }

@@ -20,6 +20,11 @@ type ImportOptions struct {
 	Schema *rules.Schema // validate and normalise by it; nil stores values as given
 	Merge  bool          // merge into stored profiles instead of replacing them
 	Batch  int           // profiles per MULTI pipeline (default 500)
+	// AllowExtra stores a line with fields the schema does not declare
+	// (without them), reporting them in ImportResult.Extra; without it
+	// such a line is rejected (a misspelt field would read as its
+	// default).
+	AllowExtra bool
 	// Progress, if set, is called after each batch is written.
 	Progress func(imported, rejected int)
 }
@@ -34,7 +39,10 @@ type Rejected struct {
 type ImportResult struct {
 	Imported int
 	Rejected []Rejected
-	Lines    int // lines read
+	// Extra lists, with AllowExtra, the stored lines that had fields the
+	// schema does not declare (dropped), and which.
+	Extra []Rejected
+	Lines int // lines read
 }
 
 // Import reads JSONL profiles (one JSON object per line with "id" and the
@@ -87,7 +95,14 @@ func Import(ctx context.Context, client redis.UniversalClient, r io.Reader, o Im
 		if len(text) == 0 {
 			continue
 		}
-		id, fields, err := profiles.LineToHash(o.Schema, text)
+		id, fields, extra, err := profiles.LineToHashExtra(o.Schema, text)
+		if err == nil && len(extra) > 0 {
+			if !o.AllowExtra {
+				err = extra
+			} else {
+				res.Extra = append(res.Extra, Rejected{Line: res.Lines, Why: extra.Error()})
+			}
+		}
 		if err != nil {
 			res.Rejected = append(res.Rejected, Rejected{Line: res.Lines, Why: err.Error()})
 			continue

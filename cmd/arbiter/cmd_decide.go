@@ -11,11 +11,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/arbiterhq/arbiter/profiles"
 	"github.com/arbiterhq/arbiter/ruletest"
 	"github.com/arbiterhq/arbiter/wire"
 )
 
-const decideHelp = `Usage: arbiter decide --rules DIR --profile FILE.json [--request FILE.json] [--now RFC3339]
+const decideHelp = `Usage: arbiter decide --rules DIR --profile FILE.json [--request FILE.json] [--now RFC3339] [--allow-extra]
 
 An offline decision with its explanation: what would this customer get, and
 why. Prints the /v1/decide response as indented JSON, with "explain". It is
@@ -23,7 +24,10 @@ always a dry run on an in-memory ledger: nothing is consumed, nothing is
 published, Redis and NATS are not used.
 
   --profile   the customer, in the JSON form of a profile: {"id": "c-1042",
-              "ltv": 1500, "last_order_at": "2026-11-01T00:00:00Z", ...}
+              "ltv": 1500, "last_order_at": "2026-11-01T00:00:00Z", ...}; a
+              field the rules' profile schema does not declare is an error
+              (FILE:LINE:COL, with a did-you-mean)
+  --allow-extra  read such fields as a warning instead, and ignore them
   --request   a /v1/decide body (default {}: placement "default", no cart);
               its customer_id, if any, must be the profile's id
   --now       the decision's time (default: the request's "now", else the
@@ -43,6 +47,7 @@ func cmdDecide(ctx context.Context, args []string, s stdio) int {
 	profileFile := fs.String("profile", "", "the customer's profile, a JSON file (required)")
 	requestFile := fs.String("request", "", "a /v1/decide body, a JSON file (default {})")
 	nowFlag := fs.String("now", "", "the decision's time, RFC 3339 (default: now)")
+	allowExtra := fs.Bool("allow-extra", false, "ignore profile fields the schema does not declare, with a warning")
 	pos, code, ok := c.parse(args)
 	if !ok {
 		return code
@@ -89,6 +94,21 @@ func cmdDecide(ctx context.Context, args []string, s stdio) int {
 	rs, ok := loadRulesForCLI(s, "arbiter decide", *rulesDir)
 	if !ok {
 		return exitFail
+	}
+	if extra := profiles.Unknown(&rs.Schema, profile); len(extra) > 0 {
+		for _, e := range extra {
+			line, col := jsonKeyPos(profileBody, e.Field)
+			msg := fmt.Sprintf("%s:%d:%d: %s", *profileFile, line, col, e.Error())
+			if *allowExtra {
+				fmt.Fprintf(s.Err, "arbiter decide: warning: %s (ignored)\n", msg)
+			} else {
+				fmt.Fprintf(s.Err, "arbiter decide: %s\n", msg)
+			}
+		}
+		if !*allowExtra {
+			fmt.Fprintf(s.Err, "arbiter decide: fix the field names, or pass --allow-extra to ignore fields the rules do not read\n")
+			return exitFail
+		}
 	}
 	req, p, err := ruletest.PrepareJSON(rs, profile, requestBody)
 	if err != nil {
@@ -152,6 +172,45 @@ func decodeJSONObject(body []byte, v *map[string]any) string {
 		return "the JSON ends early (a missing '}', ']' or '\"'?)"
 	}
 	return err.Error()
+}
+
+// jsonKeyPos is the line and column of key in the top-level object of the
+// JSON document body (1, 1 when it is not found).
+func jsonKeyPos(body []byte, key string) (line, col int) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	depth := 0
+	expectKey := false
+	for {
+		before := dec.InputOffset()
+		tok, err := dec.Token()
+		if err != nil {
+			return 1, 1
+		}
+		switch t := tok.(type) {
+		case json.Delim:
+			if t == '{' || t == '[' {
+				depth++
+				expectKey = t == '{' && depth == 1
+			} else {
+				depth--
+				expectKey = depth == 1
+			}
+			continue
+		case string:
+			if depth == 1 && expectKey && t == key {
+				// before is where the previous token ended: skip the
+				// separator and blanks up to the key's quote
+				off := int(before)
+				for off < len(body) && body[off] != '"' {
+					off++
+				}
+				return offsetLineCol(body, off)
+			}
+		}
+		if depth == 1 {
+			expectKey = !expectKey
+		}
+	}
 }
 
 func offsetLineCol(b []byte, off int) (line, col int) {

@@ -19,7 +19,7 @@ import (
 	"github.com/arbiterhq/arbiter/rules"
 )
 
-const profilesImportHelp = `Usage: arbiter profiles import --redis URL [--rules DIR] [--prefix P] [--merge] FILE.jsonl
+const profilesImportHelp = `Usage: arbiter profiles import --redis URL [--rules DIR] [--allow-extra] [--prefix P] [--merge] FILE.jsonl
 
 Import customer profiles into Redis hashes (PREFIX profile:{ID}, one field per
 attribute, every value a string). FILE.jsonl holds one JSON object per line
@@ -27,9 +27,13 @@ with "id" and the profile's fields; "-" reads standard input. Blank lines are
 skipped.
 
 With --rules, every profile is checked against the rules' profile schema and
-stored normalised (times as RFC 3339 UTC, lists as JSON arrays); fields not in
-the schema are dropped, and a profile with a value of the wrong type is
-rejected. Without --rules, values are stored as given.
+stored normalised (times as RFC 3339 UTC, lists as JSON arrays); a profile
+with a value of the wrong type, or with a field the schema does not declare
+(a misspelt "last_order" for "last_order_at" would read as its default), is
+rejected with a did-you-mean. --allow-extra stores such a profile without
+the extra fields and prints a warning per line instead (for a data team's
+export with more columns than the rules read). Without --rules, values are
+stored as given.
 
 Each profile replaces the stored one (use --merge to keep stored fields the
 line does not set). Prints progress on a terminal and a summary at the end;
@@ -40,6 +44,7 @@ Flags:
   --rules DIR        rules directory whose profile schema validates the profiles
   --prefix P         key prefix (default "arbiter:")
   --merge            merge into stored profiles instead of replacing them
+  --allow-extra      with --rules: store profiles with fields the schema does not declare (dropped), with a warning
   --batch N          profiles per pipeline (default 500)
   --timeout D        time limit of each Redis operation (default 5s)
 `
@@ -119,6 +124,7 @@ func cmdProfilesImport(ctx context.Context, args []string, s stdio) int {
 	f := newProfilesFlags(name, profilesImportHelp, s)
 	merge := f.fs.Bool("merge", false, "merge into stored profiles")
 	batch := f.fs.Int("batch", 500, "profiles per pipeline")
+	allowExtra := f.fs.Bool("allow-extra", false, "store profiles with fields not in the schema, with a warning")
 	pos, code := f.parse(args)
 	if code >= 0 {
 		return code
@@ -149,7 +155,8 @@ func cmdProfilesImport(ctx context.Context, args []string, s stdio) int {
 	}
 	defer client.Close()
 
-	o := profilestore.ImportOptions{Prefix: *f.prefix, Schema: schema, Merge: *merge, Batch: *batch}
+	o := profilestore.ImportOptions{Prefix: *f.prefix, Schema: schema, Merge: *merge, Batch: *batch, AllowExtra: *allowExtra}
+	const maxShown = 1000
 	progress := isTerminal(s.Err)
 	if progress {
 		o.Progress = func(imported, rejected int) {
@@ -164,8 +171,14 @@ func cmdProfilesImport(ctx context.Context, args []string, s stdio) int {
 		fmt.Fprintf(s.Err, "arbiter %s: %v (imported %d before)\n", name, err, res.Imported)
 		return exitFail
 	}
+	for i, x := range res.Extra {
+		if i == maxShown {
+			fmt.Fprintf(s.Err, "warning: ... and %d more lines with fields the schema does not declare\n", len(res.Extra)-maxShown)
+			break
+		}
+		fmt.Fprintf(s.Err, "warning: line %d: %s (stored without it)\n", x.Line, x.Why)
+	}
 	fmt.Fprintf(s.Out, "imported %d profiles, rejected %d\n", res.Imported, len(res.Rejected))
-	const maxShown = 1000
 	for i, r := range res.Rejected {
 		if i == maxShown {
 			fmt.Fprintf(s.Out, "... and %d more rejected lines\n", len(res.Rejected)-maxShown)

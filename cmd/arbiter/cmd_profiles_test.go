@@ -35,7 +35,12 @@ func TestProfilesImportAndGet(t *testing.T) {
 		return code, out.String(), errb.String()
 	}
 
+	// junk is no schema field: refused, unless --allow-extra (stored without it)
 	code, out, _ := run1("profiles", "import", "--redis", url, "--rules", rulesDir, filepath.Join(dir, "p.jsonl"))
+	if code != exitFail || !strings.Contains(out, "imported 1 profiles, rejected 3") || !strings.Contains(out, "line 1: profile.junk: unknown field") {
+		t.Fatalf("import: %d\n%s", code, out)
+	}
+	code, out, _ = run1("profiles", "import", "--allow-extra", "--redis", url, "--rules", rulesDir, filepath.Join(dir, "p.jsonl"))
 	if code != exitFail || !strings.Contains(out, "imported 2 profiles, rejected 2") ||
 		!strings.Contains(out, "line 3: profile.ltv: want a number") || !strings.Contains(out, "line 4: not a JSON object") {
 		t.Fatalf("import: %d\n%s", code, out)
