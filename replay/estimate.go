@@ -63,13 +63,14 @@ func (e *estimator) add(id uint64, w float64, reward bool, value float64) {
 	e.sr += r
 	e.sv += value
 	state := mix(id ^ e.seed*0x9e3779b97f4a7c15)
+	var bits uint64
 	for b := 0; b < e.b; b++ {
-		state += 0x9e3779b97f4a7c15
-		u := float64(mix(state)>>11) / (1 << 53)
-		k := 0
-		for k < len(poisson1)-1 && u >= poisson1[k] {
-			k++
+		if b&3 == 0 {
+			state += 0x9e3779b97f4a7c15
+			bits = mix(state)
 		}
+		k := poissonTable[bits&0xffff]
+		bits >>= 16
 		if k == 0 {
 			continue
 		}
@@ -84,6 +85,22 @@ func (e *estimator) add(id uint64, w float64, reward bool, value float64) {
 		}
 	}
 }
+
+// poissonTable maps 16 random bits to a draw of Poisson(1): entry u is
+// the k with cdf[k-1] <= (u+0.5)/65536 < cdf[k] (four draws per 64-bit
+// number).
+var poissonTable = func() *[1 << 16]uint8 {
+	var t [1 << 16]uint8
+	for u := range t {
+		x := (float64(u) + 0.5) / (1 << 16)
+		k := 0
+		for k < len(poisson1)-1 && x >= poisson1[k] {
+			k++
+		}
+		t[u] = uint8(k)
+	}
+	return &t
+}()
 
 // fill writes the estimate into est.
 func (e *estimator) fill(est *Estimate) {

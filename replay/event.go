@@ -55,6 +55,8 @@ type Event struct {
 	Value      engine.Money
 	ValueCur   string
 	OccurredAt time.Time // zero when not said (TS then)
+
+	prep prepared // the request and profiles, decoded ahead (Pipeline)
 }
 
 // Action is a recorded (or replayed) action: the offer and its discount
@@ -85,11 +87,12 @@ func (d *Decoder) Decode(data []byte, ev *Event) error {
 	if err != nil {
 		return errNotObject
 	}
+	buf := ev.Request[:0]
 	*ev = Event{Learning: ev.Learning[:0], Actions: ev.Actions[:0], Segments: ev.Segments[:0], Experiments: ev.Experiments[:0]}
 	switch string(o.Get("type").GetStringBytes()) {
 	case wire.KindDecision:
 		ev.Kind = KindDecision
-		return decodeDecision(o, ev)
+		return decodeDecision(o, ev, buf)
 	case wire.KindOutcome:
 		ev.Kind = KindOutcome
 		return decodeOutcome(o, ev)
@@ -111,7 +114,7 @@ func timeOf(o *fastjson.Object, key string) (time.Time, error) {
 	return t, nil
 }
 
-func decodeDecision(o *fastjson.Object, ev *Event) error {
+func decodeDecision(o *fastjson.Object, ev *Event, buf []byte) error {
 	var err error
 	ev.ID = str(o, "id")
 	ev.CustomerID = str(o, "customer_id")
@@ -130,7 +133,7 @@ func decodeDecision(o *fastjson.Object, ev *Event) error {
 		ev.Now = ev.TS
 	}
 	if r := o.Get("request"); r != nil && r.Type() == fastjson.TypeObject {
-		ev.Request = r.MarshalTo(nil)
+		ev.Request = r.MarshalTo(buf)
 	}
 	for _, s := range o.Get("segments").GetArray() {
 		ev.Segments = append(ev.Segments, string(s.GetStringBytes()))

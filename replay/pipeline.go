@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"iter"
+
+	"github.com/arbiterhq/arbiter/rules"
 )
 
 // batchSize is the number of events decoded together before they are
@@ -25,7 +27,11 @@ type batch struct {
 // ends the iteration with an error naming its number. Each *Event yielded
 // is valid until the next one is asked for; the batches' memory is reused,
 // so memory stays flat however many events there are.
-func Pipeline(ctx context.Context, next func() ([]byte, error)) iter.Seq2[*Event, error] {
+//
+// With rulesets (the candidate, and the baseline if any), the decode stage
+// also decodes each decision's request and builds its profile for them,
+// so that the replay's stage only decides.
+func Pipeline(ctx context.Context, next func() ([]byte, error), rulesets ...*rules.Ruleset) iter.Seq2[*Event, error] {
 	return func(yield func(*Event, error) bool) {
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
@@ -62,6 +68,9 @@ func Pipeline(ctx context.Context, next func() ([]byte, error)) iter.Seq2[*Event
 					if err := dec.Decode(data, &b.evs[b.n]); err != nil {
 						b.err = fmt.Errorf("line %d: %w", line, err)
 						break
+					}
+					if len(rulesets) > 0 {
+						prepare(&b.evs[b.n], rulesets)
 					}
 					b.n++
 				}

@@ -2,6 +2,7 @@ package replay
 
 import (
 	"math"
+	"sort"
 
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/parser"
@@ -57,14 +58,33 @@ func (f *finder) Visit(node *ast.Node) {
 // by its id and each offer's (learning.Seed(decision, offer)), so the
 // same decision always gets the same draws, and decisions that share
 // posteriors (every decision between two refreshes of the statistics)
-// share the cost of drawing.
+// share the cost of drawing. Only the order of the plan's main pass
+// depends on the draws, so the walk is done once per distinct order
+// (memo), and with one drawn offer, once per place it can take among the
+// others, each weighted by the number of draws that put it there
+// (counted in the sorted draws): the same probability as walking every
+// draw, at a small fraction of the cost.
 type drawCache struct {
 	n     int
-	m     map[[2]float64][]float64
+	m     map[[2]float64]*draws
 	items []pitem
+	fixed []int32 // main-pass items without a draw, in plan order (by score)
+	learn []int32 // items with a draw
+	fall  []int32 // fallback items, in plan order
 	order []int32
 	taken []string
-	sc    []float64
+	memo  []memoEntry
+	lsc   []float64
+}
+
+type draws struct {
+	seq    []float64 // in draw order
+	sorted []float64
+}
+
+type memoEntry struct {
+	key uint64
+	hit bool
 }
 
 type pitem struct {
@@ -76,24 +96,26 @@ type pitem struct {
 	capOK    bool
 	score    float64 // the recorded score
 	factor   float64 // score = factor × propensity (learning items)
-	draws    []float64
+	draws    *draws
 	off      int
 }
 
-func (c *drawCache) table(alpha, beta float64) []float64 {
+func (c *drawCache) table(alpha, beta float64) *draws {
 	k := [2]float64{alpha, beta}
 	if t, ok := c.m[k]; ok {
 		return t
 	}
 	if c.m == nil || len(c.m) > 1<<14 {
-		c.m = map[[2]float64][]float64{}
+		c.m = map[[2]float64]*draws{}
 	}
-	t := make([]float64, c.n)
+	t := &draws{seq: make([]float64, c.n)}
 	seed := math.Float64bits(alpha)*0x9e3779b97f4a7c15 ^ math.Float64bits(beta)
-	for i := range t {
+	for i := range t.seq {
 		seed += 0x9e3779b97f4a7c15
-		t[i] = learning.SampleBeta(alpha, beta, mix(seed))
+		t.seq[i] = learning.SampleBeta(alpha, beta, mix(seed))
 	}
+	t.sorted = append([]float64(nil), t.seq...)
+	sort.Float64s(t.sorted)
 	c.m[k] = t
 	return t
 }
@@ -124,8 +146,7 @@ func (c *drawCache) prob(s *side, d *engine.Decision, want []Action) (p float64,
 			return 0, false
 		}
 	}
-	c.items = c.items[:0]
-	learners := 0
+	c.items, c.fixed, c.learn, c.fall, c.memo = c.items[:0], c.fixed[:0], c.learn[:0], c.fall[:0], c.memo[:0]
 	for i := range pl.Items {
 		it := &pl.Items[i]
 		pi := pitem{id: it.OfferID, group: it.Group, amount: it.Amount, fallback: it.Fallback, capped: it.Capped(),
@@ -141,58 +162,140 @@ func (c *drawCache) prob(s *side, d *engine.Decision, want []Action) (p float64,
 			pi.factor = it.Score / u.Propensity
 			pi.draws = c.table(u.Alpha, u.Beta)
 			pi.off = int(learning.Seed(d.DecisionID, it.OfferID) % uint64(c.n))
-			learners++
+		}
+		switch {
+		case pi.fallback:
+			c.fall = append(c.fall, int32(i))
+		case pi.draws != nil:
+			c.learn = append(c.learn, int32(i))
+		default:
+			c.fixed = append(c.fixed, int32(i))
 		}
 		c.items = append(c.items, pi)
 	}
-	if learners == 0 {
+	switch {
+	case len(c.learn) == 0:
 		return b2f(sameAnswer(want, answerOf(d, nil))), approx
+	case len(c.learn) == 1:
+		return c.one(pl.Limit, pl.Guardrail, want), approx
 	}
 	hits := 0
 	for k := 0; k < c.n; k++ {
-		if c.walk(k, pl.Limit, pl.Guardrail, want) {
+		if c.draw(k, pl.Limit, pl.Guardrail, want) {
 			hits++
 		}
 	}
 	return float64(hits) / float64(c.n), approx
 }
 
-// walk orders the main pass by the scores of draw k and walks the plan as
-// engine.Plan.Walk does, reporting whether it grants exactly want.
-func (c *drawCache) walk(k, limit int, guardrail int64, want []Action) bool {
-	c.order = c.order[:0]
-	if cap(c.sc) < len(c.items) {
-		c.sc = make([]float64, len(c.items))
-	}
-	sc := c.sc[:len(c.items)]
-	for i := range c.items {
-		it := &c.items[i]
-		s := it.score
-		if it.draws != nil {
-			s = it.factor * it.draws[(k+it.off)%len(it.draws)]
+// before reports whether item a comes before item b in the main pass at
+// scores sa and sb: the higher score, ties by offer id.
+func before(sa, sb float64, a, b *pitem) bool { return sa > sb || sa == sb && a.id < b.id }
+
+// one is prob with one drawn item: for each place g among the fixed items,
+// the walk with it there, weighted by the draws that put it there.
+func (c *drawCache) one(limit int, guardrail int64, want []Action) float64 {
+	li := c.learn[0]
+	l := &c.items[li]
+	n := len(l.draws.sorted)
+	// cnt: the draws that put the drawn item before fixed item g.
+	prev := 0
+	total := 0
+	for g := 0; g <= len(c.fixed); g++ {
+		cnt := n // draws before fixed item g (all of them past the last)
+		if g < len(c.fixed) {
+			f := &c.items[c.fixed[g]]
+			isBefore := func(i int) bool { return before(l.factor*l.draws.sorted[i], f.score, l, f) }
+			switch {
+			case l.factor > 0: // the score grows with the draw
+				cnt = n - sort.Search(n, isBefore)
+			case l.factor < 0:
+				cnt = sort.Search(n, func(i int) bool { return !isBefore(i) })
+			default:
+				cnt = 0
+				if before(0, f.score, l, f) {
+					cnt = n
+				}
+			}
 		}
-		sc[i] = s
-		if it.fallback {
+		in := cnt - prev // draws at place g
+		prev = cnt
+		if in <= 0 {
 			continue
 		}
-		// insertion: highest score first, ties by offer id
-		j := len(c.order)
-		c.order = append(c.order, int32(i))
-		for j > 0 {
-			q := c.order[j-1]
-			if sc[q] > s || sc[q] == s && c.items[q].id < it.id {
+		c.order = c.order[:0]
+		c.order = append(c.order, c.fixed[:g]...)
+		c.order = append(c.order, li)
+		c.order = append(c.order, c.fixed[g:]...)
+		c.order = append(c.order, c.fall...)
+		if c.walkOrder(limit, guardrail, want) {
+			total += in
+		}
+	}
+	return float64(total) / float64(n)
+}
+
+// draw is the walk of draw k, memoized by the order it gives.
+func (c *drawCache) draw(k, limit int, guardrail int64, want []Action) bool {
+	if cap(c.lsc) < len(c.learn) {
+		c.lsc = make([]float64, len(c.learn))
+	}
+	lsc := c.lsc[:len(c.learn)]
+	for j, li := range c.learn {
+		it := &c.items[li]
+		idx := k + it.off
+		if idx >= c.n {
+			idx -= c.n
+		}
+		lsc[j] = it.factor * it.draws.seq[idx]
+	}
+	// the order: fixed items in their order, drawn ones inserted by score
+	c.order = append(c.order[:0], c.fixed...)
+	var key uint64
+	for j, li := range c.learn {
+		it := &c.items[li]
+		pos := len(c.order)
+		for pos > 0 {
+			q := c.order[pos-1]
+			qs := c.items[q].score
+			if qi := c.indexOfLearn(q); qi >= 0 {
+				qs = lsc[qi]
+			}
+			if !before(lsc[j], qs, it, &c.items[q]) {
 				break
 			}
-			c.order[j] = q
-			j--
+			pos--
 		}
-		c.order[j] = int32(i)
+		c.order = append(c.order, 0)
+		copy(c.order[pos+1:], c.order[pos:])
+		c.order[pos] = li
 	}
-	for i := range c.items {
-		if c.items[i].fallback {
-			c.order = append(c.order, int32(i))
+	for _, q := range c.order {
+		key = key*31 + uint64(q) + 1
+	}
+	for _, m := range c.memo {
+		if m.key == key {
+			return m.hit
 		}
 	}
+	c.order = append(c.order, c.fall...)
+	hit := c.walkOrder(limit, guardrail, want)
+	c.memo = append(c.memo, memoEntry{key: key, hit: hit})
+	return hit
+}
+
+func (c *drawCache) indexOfLearn(q int32) int {
+	for j, li := range c.learn {
+		if li == q {
+			return j
+		}
+	}
+	return -1
+}
+
+// walkOrder walks c.order as engine.Plan.Walk does, reporting whether it
+// grants exactly want.
+func (c *drawCache) walkOrder(limit int, guardrail int64, want []Action) bool {
 	granted, main := 0, 0
 	var sum int64
 	c.taken = c.taken[:0]

@@ -230,8 +230,7 @@ type runner struct {
 	grantsC  map[string]int64
 	spendR   map[string]int64
 	spendC   map[string]int64
-	segR     map[string]map[uint64]struct{}
-	segC     map[string]map[uint64]struct{}
+	segs     map[string]map[uint64]uint8 // segment → customer → 1 recorded, 2 candidate
 	missing  map[string]int64
 	draws    drawCache
 	claim    engine.Claim
@@ -257,7 +256,7 @@ func Run(ctx context.Context, candidate *rules.Ruleset, events iter.Seq2[*Event,
 	}
 	r := &runner{o: o, cand: newSide(candidate), pend: map[string]*pending{},
 		grantsR: map[string]int64{}, grantsC: map[string]int64{}, spendR: map[string]int64{}, spendC: map[string]int64{},
-		segR: map[string]map[uint64]struct{}{}, segC: map[string]map[uint64]struct{}{}, missing: map[string]int64{}}
+		segs: map[string]map[uint64]uint8{}, missing: map[string]int64{}}
 	r.base = r.cand
 	if o.Baseline != nil && o.Baseline != candidate {
 		r.base = newSide(o.Baseline)
@@ -307,40 +306,91 @@ func hash64(s string) uint64 {
 	return h.Sum64()
 }
 
-// profile is the recorded profile of ev under side s's schema; missing
-// lists the fields the ruleset records that the event lacks.
-func (r *runner) profile(s *side, ev *Event, count bool) *engine.Profile {
+// profileOf is the recorded profile of ev under rs's schema, and the
+// fields rs records that the event lacks or holds in a form the schema no
+// longer reads (their defaults are used).
+func profileOf(rs *rules.Ruleset, ev *Event) (*engine.Profile, []string) {
 	known, _ := ev.Profile["known"].(bool)
 	if !known || ev.CustomerID == "" {
-		return engine.DefaultProfile(&s.rs.Schema, ev.CustomerID)
+		return engine.DefaultProfile(&rs.Schema, ev.CustomerID), nil
 	}
-	if count {
-		for _, f := range s.rs.RecordedFields() {
-			if _, ok := ev.Profile[f.Name]; !ok {
-				r.missing[f.Name]++
-			}
+	var missing []string
+	for _, f := range rs.RecordedFields() {
+		if _, ok := ev.Profile[f.Name]; !ok {
+			missing = append(missing, f.Name)
 		}
 	}
-	ev.Profile["id"] = ev.CustomerID
-	p, err := profiles.FromJSON(&s.rs.Schema, ev.Profile)
-	if err != nil { // a value that no longer fits the schema: its default
+	m := make(map[string]any, len(ev.Profile)+1)
+	for k, v := range ev.Profile {
+		m[k] = v
+	}
+	m["id"] = ev.CustomerID
+	p, err := profiles.FromJSON(&rs.Schema, m)
+	if err != nil {
 		var fe profiles.FieldErrors
 		if errors.As(err, &fe) {
-			m := make(map[string]any, len(ev.Profile))
-			for k, v := range ev.Profile {
-				m[k] = v
-			}
 			for _, f := range fe {
 				delete(m, f.Field)
-				if count {
-					r.missing[f.Field]++
-				}
+				missing = append(missing, f.Field)
 			}
-			if p, err = profiles.FromJSON(&s.rs.Schema, m); err == nil {
-				return p
+			if p, err = profiles.FromJSON(&rs.Schema, m); err == nil {
+				return p, missing
 			}
 		}
-		return engine.DefaultProfile(&s.rs.Schema, ev.CustomerID)
+		return engine.DefaultProfile(&rs.Schema, ev.CustomerID), missing
+	}
+	return p, missing
+}
+
+// prepared is a decision's request and profile, made ready by the decode
+// stage (Pipeline) for up to two rulesets, or by Run itself.
+type prepared struct {
+	done    bool
+	req     *engine.Request
+	reqErr  error
+	rs      [2]*rules.Ruleset
+	prof    [2]*engine.Profile
+	missing [2][]string
+}
+
+// prepare decodes ev's request and builds its profile for the rulesets.
+func prepare(ev *Event, rss []*rules.Ruleset) {
+	pr := &ev.prep
+	*pr = prepared{done: true}
+	if ev.Kind != KindDecision || ev.Schema < wire.Schema || ev.RequestTruncated || ev.Request == nil {
+		return
+	}
+	pr.req, pr.reqErr = wire.DecodeDecide(ev.Request, 1<<20)
+	if pr.reqErr != nil {
+		return
+	}
+	for i, rs := range rss {
+		if i < len(pr.rs) && rs != nil {
+			pr.rs[i] = rs
+			pr.prof[i], pr.missing[i] = profileOf(rs, ev)
+		}
+	}
+}
+
+// profile is ev's profile for side s (prepared, or made now), counting the
+// missing fields of the candidate's.
+func (r *runner) profile(s *side, ev *Event, count bool) *engine.Profile {
+	pr := &ev.prep
+	for i := range pr.rs {
+		if pr.rs[i] == s.rs {
+			if count {
+				for _, f := range pr.missing[i] {
+					r.missing[f]++
+				}
+			}
+			return pr.prof[i]
+		}
+	}
+	p, missing := profileOf(s.rs, ev)
+	if count {
+		for _, f := range missing {
+			r.missing[f]++
+		}
 	}
 	return p
 }
@@ -370,8 +420,11 @@ func (r *runner) decision(ctx context.Context, ev *Event) {
 		dec.SkippedNoRequest++
 		return
 	}
-	req, err := wire.DecodeDecide(ev.Request, 1<<20)
-	if err != nil {
+	if !ev.prep.done {
+		prepare(ev, nil)
+	}
+	req := ev.prep.req
+	if ev.prep.reqErr != nil || req == nil {
 		dec.SkippedInvalid++
 		return
 	}
@@ -409,31 +462,79 @@ func (r *runner) decision(ctx context.Context, ev *Event) {
 	if ev.CustomerID == "" {
 		cust = hash64(ev.ID)
 	}
-	addSegs(r.segR, ev.Segments, cust)
-	addSegs(r.segC, cd.Segments, cust)
+	if equalStrings(ev.Segments, cd.Segments) {
+		addSegs(r.segs, ev.Segments, cust, 3)
+	} else {
+		addSegs(r.segs, ev.Segments, cust, 1)
+		addSegs(r.segs, cd.Segments, cust, 2)
+	}
 
 	// The candidate's probability of the recorded answer.
 	candAs := make([]wire.Assignment, len(cd.Experiments))
 	for i, a := range cd.Experiments {
 		candAs[i] = wire.Assignment(a)
 	}
-	p.piC = r.cand.share(candAs) * r.prob(r.cand, cd, ev, same)
-	// The recorded policy's.
+	// The probabilities, of the recorded answer, under the candidate and
+	// under the recorded policy. Only their ratio counts: when both sides
+	// decided with the same plan and draws it is the ratio of the
+	// experiment shares, and no draw is needed when that plan gave the
+	// recorded answer (its probability is then positive).
 	if r.base == r.cand {
-		p.piR = r.base.share(ev.Experiments) * r.prob(r.base, cd, ev, same)
+		pc := 1.0
+		if !same {
+			pc = r.prob(r.cand, cd, ev, same)
+		}
+		p.piC, p.piR = r.cand.share(candAs)*pc, r.base.share(ev.Experiments)*pc
 	} else {
 		bd := r.decide(ctx, r.base, ev, req, false)
 		for _, a := range bd.Actions {
 			p.base = append(p.base, a.OfferID)
 		}
 		bsame := sameAnswer(recorded, answerOf(bd, nil))
-		p.piR = r.base.share(ev.Experiments) * r.prob(r.base, bd, ev, bsame)
+		if samePlan(r.base, r.cand, bd, cd) {
+			pc := 1.0
+			if !same {
+				pc = r.prob(r.cand, cd, ev, same)
+			}
+			p.piC, p.piR = r.cand.share(candAs)*pc, r.base.share(ev.Experiments)*pc
+		} else {
+			p.piC = r.cand.share(candAs) * r.prob(r.cand, cd, ev, same)
+			p.piR = 1 // not needed when the candidate cannot give the answer (weight 0)
+			if p.piC > 0 {
+				p.piR = r.base.share(ev.Experiments) * r.prob(r.base, bd, ev, bsame)
+			}
+		}
 	}
 	if p.piR <= 0 {
 		p.excluded = true
 	}
 	r.pend[ev.ID] = p
 	r.queue = append(r.queue, p)
+}
+
+// samePlan reports whether two sides decided with the same plan, caps and
+// draws (their probabilities of any answer are then the same).
+func samePlan(a, b *side, da, db *engine.Decision) bool {
+	if !a.cap.want || !b.cap.want {
+		return false // no plan captured: each side's answer decides (cheap)
+	}
+	pa, pb := &a.cap.plan, &b.cap.plan
+	if len(pa.Items) != len(pb.Items) || pa.Limit != pb.Limit || pa.Guardrail != pb.Guardrail || len(da.Learning) != len(db.Learning) {
+		return false
+	}
+	for i := range pa.Items {
+		x, y := &pa.Items[i], &pb.Items[i]
+		if x.OfferID != y.OfferID || x.Amount != y.Amount || x.Score != y.Score || x.Group != y.Group || x.Fallback != y.Fallback ||
+			x.Capped() != y.Capped() || a.cap.capOK[i] != b.cap.capOK[i] || a.proportional[x.OfferID] != b.proportional[y.OfferID] {
+			return false
+		}
+	}
+	for i := range da.Learning {
+		if da.Learning[i] != db.Learning[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func answerOf(d *engine.Decision, buf []Action) []Action {
@@ -459,15 +560,27 @@ func sameAnswer(a, b []Action) bool {
 	return true
 }
 
-func addSegs(m map[string]map[uint64]struct{}, segs []string, cust uint64) {
+func addSegs(m map[string]map[uint64]uint8, segs []string, cust uint64, bits uint8) {
 	for _, s := range segs {
 		set := m[s]
 		if set == nil {
-			set = map[uint64]struct{}{}
+			set = map[uint64]uint8{}
 			m[s] = set
 		}
-		set[cust] = struct{}{}
+		set[cust] |= bits
 	}
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // prob is the probability that side s, deciding as in d, gives ev's
@@ -632,15 +745,13 @@ func (r *runner) finish() {
 		rep.Spend = append(rep.Spend, row)
 	}
 	sort.Slice(rep.Spend, func(i, j int) bool { return rep.Spend[i].Currency < rep.Spend[j].Currency })
-	segs := map[string]bool{}
-	for s := range r.segR {
-		segs[s] = true
-	}
-	for s := range r.segC {
-		segs[s] = true
-	}
-	for s := range segs {
-		rep.Segments = append(rep.Segments, SegmentRow{Segment: s, Recorded: int64(len(r.segR[s])), Candidate: int64(len(r.segC[s]))})
+	for s, set := range r.segs {
+		row := SegmentRow{Segment: s}
+		for _, b := range set {
+			row.Recorded += int64(b & 1)
+			row.Candidate += int64(b >> 1)
+		}
+		rep.Segments = append(rep.Segments, row)
 	}
 	sort.Slice(rep.Segments, func(i, j int) bool { return rep.Segments[i].Segment < rep.Segments[j].Segment })
 	rep.Decisions.MissingProfileFields = []string{}

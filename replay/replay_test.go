@@ -45,7 +45,7 @@ func record(t testing.TB, rs *rules.Ruleset, o replaygen.Options) ([]byte, *repl
 }
 
 // linesOf is a Pipeline over the lines of data.
-func linesOf(data []byte) iter.Seq2[*replay.Event, error] {
+func linesOf(data []byte, rss ...*rules.Ruleset) iter.Seq2[*replay.Event, error] {
 	rest := data
 	return replay.Pipeline(context.Background(), func() ([]byte, error) {
 		if len(rest) == 0 {
@@ -60,12 +60,12 @@ func linesOf(data []byte) iter.Seq2[*replay.Event, error] {
 		line := rest[:i]
 		rest = rest[i+1:]
 		return line, nil
-	})
+	}, rss...)
 }
 
 func run(t testing.TB, rs *rules.Ruleset, data []byte, o replay.Options) *replay.Report {
 	t.Helper()
-	rep, err := replay.Run(context.Background(), rs, linesOf(data), o)
+	rep, err := replay.Run(context.Background(), rs, linesOf(data, rs, o.Baseline), o)
 	if err != nil {
 		t.Fatal(err)
 	}

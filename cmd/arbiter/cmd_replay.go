@@ -139,7 +139,7 @@ func cmdReplay(ctx context.Context, args []string, s stdio) int {
 		fmt.Fprintf(s.Err, "arbiter replay: %v\n", err)
 		return exitFail
 	}
-	rep, err := replay.Run(ctx, rs, replay.Pipeline(ctx, next), opts)
+	rep, err := replay.Run(ctx, rs, replay.Pipeline(ctx, next, rs, base), opts)
 	cerr := closeSrc()
 	if progress != nil {
 		progress("")
