@@ -16,6 +16,14 @@ type ReadOptions struct {
 	Prefix string
 	// Since reads only the events stored in the last Since (0: all).
 	Since time.Duration
+	// Start, when set, reads only the events stored at or after it (it
+	// takes precedence over Since).
+	Start time.Time
+	// Until, when set, stops at the first event stored after it.
+	Until time.Time
+	// Stream names the stream to read (default: the one that holds
+	// <prefix>.>, see findStream).
+	Stream string
 	// Progress, when set, is called every few thousand events read with the
 	// stream sequence reached and the stream's last sequence at start, and
 	// once more at the end with both equal.
@@ -25,8 +33,8 @@ type ReadOptions struct {
 	// Name is the connection's name, as the NATS server shows it (default
 	// "arbiter").
 	Name string
-	// Subject filters the events read (default <prefix>.>), e.g.
-	// "arbiter.rules.reloaded".
+	// Subject filters the events read (default <prefix>.>, or the whole of
+	// the stream named by Stream), e.g. "arbiter.rules.reloaded".
 	Subject string
 }
 
@@ -61,8 +69,13 @@ func ReadStream(ctx context.Context, url string, opts ReadOptions, fn func(Messa
 	if err != nil {
 		return "", err
 	}
-	stream, err := findStream(ctx, js, opts.Prefix)
-	if err != nil {
+	var stream jetstream.Stream
+	if opts.Stream != "" {
+		stream, err = js.Stream(ctx, opts.Stream)
+		if err != nil {
+			return "", fmt.Errorf("stream %s: %w (list the streams with `nats stream ls`; Arbiter's is the prefix upper-cased, e.g. ARBITER)", opts.Stream, err)
+		}
+	} else if stream, err = findStream(ctx, js, opts.Prefix); err != nil {
 		return "", err
 	}
 	info, err := stream.Info(ctx)
@@ -70,28 +83,41 @@ func ReadStream(ctx context.Context, url string, opts ReadOptions, fn func(Messa
 		return "", fmt.Errorf("stream %s: %w", stream.CachedInfo().Config.Name, err)
 	}
 	last := info.State.LastSeq
-	if opts.Subject == "" {
-		opts.Subject = opts.Prefix + ".>"
+	cfg := jetstream.OrderedConsumerConfig{}
+	switch {
+	case opts.Subject != "":
+		cfg.FilterSubjects = []string{opts.Subject}
+	case opts.Stream == "": // the stream found by the prefix: its events
+		cfg.FilterSubjects = []string{opts.Prefix + ".>"}
 	}
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{opts.Subject}}
-	if opts.Since > 0 {
-		t := opts.Now().Add(-opts.Since)
-		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &t
+	start := opts.Start
+	if start.IsZero() && opts.Since > 0 {
+		start = opts.Now().Add(-opts.Since)
 	}
-	if info.State.Msgs > 0 {
+	if !start.IsZero() {
+		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &start
+	}
+	if info.State.Msgs > 0 && (start.IsZero() || !info.State.LastTime.Before(start)) &&
+		(opts.Until.IsZero() || !info.State.FirstTime.After(opts.Until)) {
 		cons, err := stream.OrderedConsumer(ctx, cfg)
 		if err != nil {
 			return "", fmt.Errorf("stream %s: ordered consumer: %w", info.Config.Name, err)
 		}
 		var read uint64
-		err = readToEnd(ctx, cons, last, func(m jetstream.Msg, md *jetstream.MsgMetadata) {
+		rctx, stop := context.WithCancel(ctx)
+		defer stop()
+		err = readToEnd(rctx, cons, last, func(m jetstream.Msg, md *jetstream.MsgMetadata) {
+			if !opts.Until.IsZero() && md.Timestamp.After(opts.Until) {
+				stop() // the stream is in the order stored: nothing later is wanted
+				return
+			}
 			fn(Message{Subject: m.Subject(), Data: m.Data(), Stored: md.Timestamp})
 			read++
 			if opts.Progress != nil && read%5000 == 0 {
 				opts.Progress(md.Sequence.Stream, last)
 			}
 		})
-		if err != nil {
+		if err != nil && !(errors.Is(err, context.Canceled) && rctx.Err() != nil && ctx.Err() == nil) {
 			return "", fmt.Errorf("stream %s: read: %w", info.Config.Name, err)
 		}
 	}

@@ -58,6 +58,7 @@ func commands() []command {
 		{"profiles import", "import profiles from a JSONL file into Redis", cmdProfilesImport},
 		{"profiles get", "show a stored profile and how the schema reads it", cmdProfilesGet},
 		{"events tail", "follow decision and outcome events on NATS", cmdEventsTail},
+		{"events export", "write the recorded events as JSON lines, the input of replay --events", cmdEventsExport},
 		{"experiments report", "per-variant conversion, revenue and uplift of an experiment, or of the holdout", cmdExperimentsReport},
 		{"experiments list", "the experiments, layers and holdout of a ruleset", cmdExperimentsList},
 		{"learning reset", "delete the learning statistics of offers (all when none is named)", cmdLearningReset},

@@ -1,0 +1,99 @@
+package events
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"strings"
+
+	"github.com/arbiterhq/arbiter/wire"
+)
+
+// ExportStats say what Export wrote.
+type ExportStats struct {
+	Stream string // the stream read
+	// Events is the number of lines written.
+	Events int64
+	// Skipped counts the messages that are not events: not a JSON object,
+	// or an outcome of another service that does not read as one (what the
+	// feedback consumer rejects too).
+	Skipped int64
+}
+
+// Export writes the events of the stream (ReadStream's: from its start,
+// or from opts.Start or opts.Since ago, up to its last event when Export
+// starts, or up to opts.Until) to w as JSON lines, one event per line, in
+// stream order: the input of `arbiter replay --events`. Arbiter's own
+// events are written as stored; an outcome another service published is
+// written in Arbiter's form (wire.ParseOutcome: type, ts from the stream,
+// exact value), so that every line reads as docs/events.md says. It
+// streams: memory does not grow with the number of events.
+func Export(ctx context.Context, url string, w io.Writer, opts ReadOptions) (ExportStats, error) {
+	if opts.Prefix == "" {
+		opts.Prefix = DefaultPrefix
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	bw := bufio.NewWriterSize(w, 256<<10)
+	var st ExportStats
+	var werr error
+	var compact bytes.Buffer
+	stream, err := ReadStream(ctx, url, opts, func(m Message) {
+		if werr != nil {
+			return
+		}
+		line := exportLine(m, &compact)
+		if line == nil {
+			st.Skipped++
+			return
+		}
+		if _, werr = bw.Write(line); werr == nil {
+			werr = bw.WriteByte('\n')
+		}
+		if werr != nil {
+			cancel() // the writer failed (a closed pipe): stop reading
+			return
+		}
+		st.Events++
+	})
+	st.Stream = stream
+	if werr != nil {
+		return st, werr
+	}
+	if err != nil {
+		return st, err
+	}
+	return st, bw.Flush()
+}
+
+// exportLine is m as one line of JSON, or nil when it is not an event.
+func exportLine(m Message, buf *bytes.Buffer) []byte {
+	data := bytes.TrimSpace(m.Data)
+	if len(data) == 0 || data[0] != '{' {
+		return nil
+	}
+	if i := strings.Index(m.Subject, "."+wire.KindOutcome+"."); i >= 0 && !bytes.Contains(data, []byte(`"type":"outcome"`)) {
+		ev, err := wire.ParseOutcome(m.Subject[:i], m.Subject, data, m.Stored)
+		if err != nil {
+			return nil
+		}
+		b, err := json.Marshal(ev)
+		if err != nil {
+			return nil
+		}
+		return b
+	}
+	if bytes.IndexByte(data, '\n') >= 0 || bytes.IndexByte(data, '\r') >= 0 {
+		buf.Reset()
+		if json.Compact(buf, data) != nil {
+			return nil
+		}
+		return buf.Bytes()
+	}
+	if !json.Valid(data) {
+		return nil
+	}
+	return data
+}
