@@ -1,0 +1,55 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestReportMarkdown(t *testing.T) {
+	rep := report{date: time.Date(2026, 12, 3, 14, 0, 0, 0, time.UTC), commit: "abc", machine: "m", command: "go run ./bench/faults -short", short: true,
+		results: []result{
+			{name: "caps", goal: "exact | caps", status: "pass", figures: []figure{{"counted", "1000 of 1000"}}, took: 3 * time.Second},
+			{name: "nats-cluster", goal: "g", status: "not run: needs serve --stream-replicas"},
+			{name: "bad", goal: "g", status: "fail", notes: []string{"FAILED: x"}},
+		}}
+	md := rep.markdown()
+	for _, want := range []string{
+		"- commit: `abc`",
+		"| caps | exact \\| caps | **pass** | counted: 1000 of 1000 | 3s |",
+		"| nats-cluster | g | **not run: needs serve --stream-replicas** |  | 0s |",
+		"## bad",
+		"- FAILED: x",
+		"mode: short",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("the report lacks %q:\n%s", want, md)
+		}
+	}
+}
+
+func TestResultCheck(t *testing.T) {
+	r := result{status: "pass"}
+	r.check(true, "fine")
+	if r.status != "pass" {
+		t.Fatalf("a true check failed the result: %+v", r)
+	}
+	r.check(false, "counted %d", 999)
+	if r.status != "fail" || len(r.notes) != 1 || r.notes[0] != "FAILED: counted 999" {
+		t.Fatalf("a false check: %+v", r)
+	}
+}
+
+func TestChoose(t *testing.T) {
+	if _, err := choose("caps,nope"); err == nil || !strings.Contains(err.Error(), `no scenario "nope"`) {
+		t.Fatalf("choose an unknown scenario: %v", err)
+	}
+	got, err := choose(" caps ,redis-down")
+	if err != nil || len(got) != 2 || got[0].name != "caps" || got[1].name != "redis-down" {
+		t.Fatalf("choose: %v %v", got, err)
+	}
+	all, _ := choose("")
+	if len(all) != 8 {
+		t.Fatalf("%d scenarios, want 8", len(all))
+	}
+}

@@ -1,0 +1,20 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+func stub(name string) scenario {
+	return scenario{name: name, goal: "todo", bound: time.Minute, shortBound: time.Minute,
+		run: func(ctx context.Context, e *env, ps *procs, r *result) error {
+			return fmt.Errorf("%w: needs the scenario", errNotRun)
+		}}
+}
+func natsScenario() scenario         { return stub("nats-down") }
+func natsClusterScenario() scenario  { return stub("nats-cluster") }
+func redisClusterScenario() scenario { return stub("redis-cluster") }
+func shutdownScenario() scenario     { return stub("sigterm") }
+func reloadScenario() scenario       { return stub("reload-storm") }
+func badInputScenario() scenario     { return stub("bad-input") }
