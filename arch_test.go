@@ -25,6 +25,7 @@ var levels = map[string]int{
 	"exprenv":             0,
 	"decisionid":          0,
 	"currency":            0,
+	"redact":              0,
 	"console":             0,
 	"examples":            0,
 	"examples/profilegen": 0,

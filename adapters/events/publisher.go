@@ -23,6 +23,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/arbiterhq/arbiter/redact"
 	"github.com/arbiterhq/arbiter/wire"
 )
 
@@ -243,30 +244,30 @@ func NewPublisher(ctx context.Context, url string, opts Options) (*Publisher, er
 		// once and the events stay in ours, in order.
 		nats.ReconnectBufSize(-1),
 		nats.ConnectHandler(func(*nats.Conn) {
-			p.log.Info("events: connected to NATS", "url", url)
+			p.log.Info("events: connected to NATS", "url", redact.URL(url))
 			p.conns.Add(1)
 			p.poke()
 		}),
 		nats.ReconnectHandler(func(*nats.Conn) {
-			p.log.Info("events: reconnected to NATS", "url", url)
+			p.log.Info("events: reconnected to NATS", "url", redact.URL(url))
 			p.conns.Add(1)
 			p.poke()
 		}),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if !p.closed.Load() {
-				p.log.Warn("events: disconnected from NATS; events are buffered", "url", url, "err", err)
+				p.log.Warn("events: disconnected from NATS; events are buffered", "url", redact.URL(url), "err", err)
 			}
 			p.poke()
 		}),
 		nats.ClosedHandler(func(*nats.Conn) { p.poke() }),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("events: connect to NATS at %q: %w", url, err)
+		return nil, fmt.Errorf("events: connect to NATS at %q: %w", redact.URL(url), err)
 	}
 	if nc.IsConnected() {
 		p.conns.Add(1)
 	} else {
-		p.log.Warn("events: NATS not reachable yet; events are buffered until it is", "url", url)
+		p.log.Warn("events: NATS not reachable yet; events are buffered until it is", "url", redact.URL(url))
 	}
 	js, err := jetstream.New(nc,
 		jetstream.WithPublishAsyncMaxPending(4*opts.InFlight),

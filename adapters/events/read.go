@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/arbiterhq/arbiter/redact"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -62,7 +63,7 @@ func ReadStream(ctx context.Context, url string, opts ReadOptions, fn func(Messa
 	}
 	nc, err := nats.Connect(url, nats.Timeout(5*time.Second), nats.Name(opts.Name))
 	if err != nil {
-		return "", fmt.Errorf("connect to NATS at %s: %w", url, err)
+		return "", fmt.Errorf("connect to NATS at %s: %w", redact.URL(url), err)
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)

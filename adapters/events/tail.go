@@ -9,6 +9,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/arbiterhq/arbiter/redact"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -51,7 +52,7 @@ func Tail(ctx context.Context, url string, w io.Writer, opts TailOptions) error 
 	}
 	nc, err := nats.Connect(url, nats.Timeout(5*time.Second), nats.MaxReconnects(-1), nats.Name("arbiter events tail"))
 	if err != nil {
-		return fmt.Errorf("connect to NATS at %s: %w", url, err)
+		return fmt.Errorf("connect to NATS at %s: %w", redact.URL(url), err)
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/arbiterhq/arbiter/adapters/events"
+	"github.com/arbiterhq/arbiter/redact"
 	"github.com/arbiterhq/arbiter/wire"
 )
 
@@ -33,7 +34,7 @@ func Consume(ctx context.Context, natsURL string, stream events.Options, c *Coun
 	nc, err := nats.Connect(natsURL, stream.InProcessOption(), nats.Name("arbiter experiment counters"), nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1), nats.ReconnectWait(time.Second), nats.Timeout(2*time.Second))
 	if err != nil {
-		return fmt.Errorf("experiment counters: connect to NATS at %s: %w", natsURL, err)
+		return fmt.Errorf("experiment counters: connect to NATS at %s: %w", redact.URL(natsURL), err)
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/arbiterhq/arbiter/adapters/events"
+	"github.com/arbiterhq/arbiter/redact"
 	"github.com/arbiterhq/arbiter/wire"
 )
 
@@ -50,7 +51,7 @@ func ConsumeChecked(ctx context.Context, natsURL string, stream events.Options, 
 	nc, err := nats.Connect(natsURL, stream.InProcessOption(), nats.Name("arbiter feedback"), nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1), nats.ReconnectWait(time.Second), nats.Timeout(2*time.Second))
 	if err != nil {
-		return fmt.Errorf("feedback: connect to NATS at %s: %w", natsURL, err)
+		return fmt.Errorf("feedback: connect to NATS at %s: %w", redact.URL(natsURL), err)
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)

@@ -34,6 +34,7 @@ import (
 	"github.com/arbiterhq/arbiter/attribution"
 	"github.com/arbiterhq/arbiter/decisionid"
 	"github.com/arbiterhq/arbiter/engine"
+	"github.com/arbiterhq/arbiter/redact"
 	"github.com/arbiterhq/arbiter/rules"
 	"github.com/arbiterhq/arbiter/wire"
 )
@@ -310,7 +311,9 @@ func (s *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
 		s.writeError(ctx, fasthttp.StatusRequestHeaderFieldsTooLarge, wire.CodeInvalidRequest, "the request headers are too large", "")
 		return
 	}
-	s.writeError(ctx, fasthttp.StatusBadRequest, wire.CodeInvalidRequest, "malformed HTTP request: "+err.Error(), "")
+	// The error's text holds the raw request (its Authorization header
+	// too): only what was wrong is answered, never the request's bytes.
+	s.writeError(ctx, fasthttp.StatusBadRequest, wire.CodeInvalidRequest, "malformed HTTP request: "+redact.HTTPError(err.Error()), "")
 }
 
 // bodyLimit is the body limit of a route: MaxBody, and for POST
@@ -328,10 +331,13 @@ func (s *Server) tooLarge(ctx *fasthttp.RequestCtx, limit int) {
 		fmt.Sprintf("the request body is larger than the limit of %d bytes (--max-body; POST /v1/outcomes takes at least %d, a batch of 1000)", limit, MinOutcomesBody), "")
 }
 
+// fasthttpLogger is fasthttp's logger: its lines go to slog as warnings,
+// through redact.HTTPError, since fasthttp writes the raw bytes of a
+// request it could not read (headers and keys included) into them.
 type fasthttpLogger struct{ l *slog.Logger }
 
 func (f fasthttpLogger) Printf(format string, args ...any) {
-	f.l.Warn("fasthttp: " + fmt.Sprintf(format, args...))
+	f.l.Warn("fasthttp: " + redact.HTTPError(fmt.Sprintf(format, args...)))
 }
 
 // idGen makes ULIDs from a monotonic entropy source, safe for concurrent

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/arbiterhq/arbiter/redact"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -61,7 +62,7 @@ func OpenWith(rawURL string, o Options) (redis.UniversalClient, error) {
 	}
 	u, err := parseMultiHost(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("redis URL %q: %w (write redis://host:6379, see docs/redis.md)", redact(rawURL), err)
+		return nil, fmt.Errorf("redis URL %q: %w (write redis://host:6379, see docs/redis.md)", redact.URL(rawURL), err)
 	}
 	switch u.Scheme {
 	case "redis", "rediss":
@@ -70,7 +71,7 @@ func OpenWith(rawURL string, o Options) (redis.UniversalClient, error) {
 		}
 		opt, err := redis.ParseURL(rawURL)
 		if err != nil {
-			return nil, fmt.Errorf("redis URL %q: %w", redact(rawURL), err)
+			return nil, fmt.Errorf("redis URL %q: %w", redact.URL(rawURL), err)
 		}
 		tuneSingle(opt, o)
 		return redis.NewClient(opt), nil
@@ -79,9 +80,9 @@ func OpenWith(rawURL string, o Options) (redis.UniversalClient, error) {
 	case "redis+sentinel", "rediss+sentinel":
 		return openSentinel(u, o)
 	case "":
-		return nil, fmt.Errorf("redis URL %q has no scheme: write redis://%s", redact(rawURL), rawURL)
+		return nil, fmt.Errorf("redis URL %q has no scheme: write redis://%s", redact.URL(rawURL), rawURL)
 	default:
-		return nil, fmt.Errorf("redis URL %q: unknown scheme %q: write redis://, rediss://, redis+cluster:// or redis+sentinel://", redact(rawURL), u.Scheme)
+		return nil, fmt.Errorf("redis URL %q: unknown scheme %q: write redis://, rediss://, redis+cluster:// or redis+sentinel://", redact.URL(rawURL), u.Scheme)
 	}
 }
 
@@ -109,21 +110,6 @@ func parseMultiHost(raw string) (*url.URL, error) {
 	}
 	u.Host = hosts
 	return u, nil
-}
-
-// redact hides a URL's password for error messages.
-func redact(raw string) string {
-	u, err := parseMultiHost(raw)
-	if err != nil {
-		if i := strings.LastIndexByte(raw, '@'); i >= 0 {
-			return "<url with credentials>"
-		}
-		return raw
-	}
-	if u.User == nil {
-		return raw
-	}
-	return u.Redacted()
 }
 
 func retries(o Options) int {

@@ -33,6 +33,7 @@ import (
 	"github.com/arbiterhq/arbiter/decisionid"
 	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/memledger"
+	"github.com/arbiterhq/arbiter/redact"
 	"github.com/arbiterhq/arbiter/rules"
 )
 
@@ -629,7 +630,7 @@ func runServer(ctx context.Context, cfg serveConfig, keys []httpapi.APIKey, src 
 		auth = "none (--no-auth)"
 	}
 	log.Info("arbiter serving", "addr", ln.Addr().String(), "rules", dir, "version", snap.Ruleset.Version,
-		"redis", redisDesc, "nats", natsURL, "auth", auth, "api_keys", len(keys))
+		"redis", redact.URL(redisDesc), "nats", redact.URL(natsURL), "auth", auth, "api_keys", len(keys))
 	if cfg.ui {
 		log.Info("console", "url", "http://"+ln.Addr().String()+"/ui/")
 	}
