@@ -30,6 +30,7 @@ type sections struct {
 	arbitration *yaml.Node
 	arbKey      *yaml.Node
 	tests       []*yaml.Node
+	testNow     map[*yaml.Node]time.Time // a test file's now: for its cases
 	currency    []currencyEntry // currency.go
 	rates       []currencyEntry
 }
@@ -52,6 +53,16 @@ func (l *loader) gather(s *sections, path string, root *yaml.Node) {
 		if n := fs.get("tests"); n != nil && !isNull(l.deref(n)) {
 			items, _ := l.seq(n, "tests")
 			s.tests = append(s.tests, items...)
+			if nn := fs.get("now"); nn != nil {
+				if t, ok := l.timestamp(nn, "now"); ok {
+					if s.testNow == nil {
+						s.testNow = map[*yaml.Node]time.Time{}
+					}
+					for _, it := range items {
+						s.testNow[it] = t
+					}
+				}
+			}
 		}
 		return
 	}

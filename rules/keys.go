@@ -222,7 +222,7 @@ var (
 	}}
 	testDef = &objDef{Name: "a rule test", Desc: "One rule test.", Keys: []keyDef{
 		{Name: "name", Kind: vString, Required: true, Desc: "What the case shows."},
-		{Name: "now", Kind: vTime, Desc: "The decision's time, RFC 3339 (default: see docs/rules.md)."},
+		{Name: "now", Kind: vTime, Desc: "The decision's time, RFC 3339 (default: the request's now, else the file's now:, else 2026-01-01T00:00:00Z)."},
 		{Name: "profile", Kind: vFreeMap, Desc: "The customer's profile (id and schema fields); leave out for an anonymous visitor."},
 		{Name: "request", Kind: vFreeMap, Desc: "A /v1/decide body (placement, cart, context)."},
 		{Name: "expect", Kind: vObject, Obj: expectDef, Required: true, Desc: "What the decision must show."},
@@ -237,7 +237,8 @@ var (
 		{Name: "rates", Kind: vRates, Desc: "Exchange rates: currency code → the value of one unit in `currency`."},
 		{Name: "tests", Kind: vList, Obj: testDef, TestOnly: true, Desc: "Rule tests (only in files whose name ends in _test.yaml, and alone there)."},
 	}}
-	testFileDef = &objDef{Name: "a _test.yaml file (it holds only `tests:`)", Keys: []keyDef{
+	testFileDef = &objDef{Name: "a _test.yaml file (it holds only `tests:` and `now:`)", Keys: []keyDef{
+		{Name: "now", Kind: vTime, Desc: "The decision time of the file's cases that set none (RFC 3339)."},
 		{Name: "tests", Kind: vList, Obj: testDef, Desc: "Rule tests."},
 	}}
 )

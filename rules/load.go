@@ -183,7 +183,7 @@ func (l *loader) build(s *sections, paths []string) (*Ruleset, error) {
 		byID[id].Fallback = true
 	}
 	exps := l.compileExperiments(c, s.experiments, byID, decls, fallback)
-	tests := l.compileTests(c, s.tests, byID, exps)
+	tests := l.compileTests(c, s.tests, s.testNow, byID, exps)
 	if l.overBudget() {
 		l.errAt(Pos{File: paths[0], Line: 1, Col: 1}, "write the values out instead of through many aliases",
 			"the rules expand to more than %d YAML nodes through aliases", maxAliasExpansion)

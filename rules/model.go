@@ -363,8 +363,11 @@ type Ruleset struct {
 // TestCase is one rule test. Profile is the JSON form of a profile (id,
 // schema fields); Request is a /v1/decide body; both as decoded from YAML.
 type TestCase struct {
-	Name    string
-	Pos     Pos
+	Name string
+	Pos  Pos
+	// Now is the case's `now:`, else its file's `now:`; zero when neither
+	// is written (the runner then takes the request's now, else
+	// ruletest.DefaultNow).
 	Now     time.Time
 	Profile map[string]any // nil: anonymous
 	Request map[string]any

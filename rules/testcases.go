@@ -11,7 +11,7 @@ import (
 // compileTests reads the rule tests. Profile and Request are kept as
 // encoding/json would decode them: maps, []any, float64 numbers, strings
 // (YAML times become RFC 3339 strings), bools and nil.
-func (l *loader) compileTests(c *exprCompiler, nodes []*yaml.Node, offers map[string]*Offer, exps []*Experiment) []TestCase {
+func (l *loader) compileTests(c *exprCompiler, nodes []*yaml.Node, fileNow map[*yaml.Node]time.Time, offers map[string]*Offer, exps []*Experiment) []TestCase {
 	var out []TestCase
 	offerIDs := make([]string, 0, len(offers))
 	for id := range offers {
@@ -41,6 +41,8 @@ func (l *loader) compileTests(c *exprCompiler, nodes []*yaml.Node, offers map[st
 			if t, ok := l.timestamp(v, what+": now"); ok {
 				tc.Now = t
 			}
+		} else {
+			tc.Now = fileNow[n] // zero when the file sets none either
 		}
 		if v := fs.get("profile"); v != nil && !isNull(l.deref(v)) {
 			l.testProfileFields(c.schema, v, what)

@@ -5,6 +5,8 @@
 package ruletest
 
 import (
+	"time"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -60,6 +62,11 @@ func Run(ctx context.Context, rs *rules.Ruleset, eng *engine.Engine) []Result {
 	return RunCases(ctx, rs, eng, rs.Tests)
 }
 
+// DefaultNow is the decision time of a case that names none (no `now:` in
+// the case, its request or its file): a fixed instant, so that a test
+// gives the same result on every run.
+var DefaultNow = time.Date(2026, time.January, 1, 0, 0, 0, 0, time.UTC)
+
 // RunCases is Run on a chosen subset of the cases (arbiter rules test
 // --run).
 func RunCases(ctx context.Context, rs *rules.Ruleset, eng *engine.Engine, cases []rules.TestCase) []Result {
@@ -87,8 +94,7 @@ func runCase(ctx context.Context, rs *rules.Ruleset, eng *engine.Engine, tc rule
 		req.Now = tc.Now
 	}
 	if req.Now.IsZero() {
-		res.Err = errors.New(`now is required: the time of the decision, e.g. now: 2026-11-28T12:00:00+08:00`)
-		return res
+		req.Now = DefaultNow
 	}
 	d, err := eng.Decide(ctx, rs, p, req)
 	if err != nil {

@@ -16,12 +16,15 @@ import (
 	"github.com/arbiterhq/arbiter/wire"
 )
 
-const rulesTestHelp = `Usage: arbiter rules test DIR [--format text|json] [--run REGEXP]
+const rulesTestHelp = `Usage: arbiter rules test DIR [-v] [--format text|json] [--run REGEXP]
 
 Runs the rule tests (the "tests:" lists of the *_test.yaml files under DIR):
 every case is a dry-run decision for its profile, request and time, checked
 against its "expect". Prints each failure with its file:line, what was
-expected, what came and the explanation, then "N passed, M failed".
+expected, what came and the explanation (with -v, every passing case too, as
+"ok   FILE:LINE: NAME"), then "N passed, M failed". A case without "now" is
+decided at its request's "now", else its file's "now:", else
+2026-01-01T00:00:00Z (a fixed time, so that a run never depends on the day).
 
 Exit status: 0 when every case passes, 1 when one fails or the rules have
 errors (printed as file:line:col lines), 2 on a usage error.
@@ -34,6 +37,7 @@ func cmdRulesTest(ctx context.Context, args []string, s stdio) int {
 	c := newSubcommand("arbiter rules test", rulesTestHelp, s)
 	format := c.fs.String("format", "text", "output format: text or json")
 	run := c.fs.String("run", "", "run only the cases whose name matches this regular expression")
+	verbose := c.fs.Bool("v", false, "list the passing cases too")
 	pos, code, ok := c.parse(args)
 	if !ok {
 		return code
@@ -85,6 +89,8 @@ func cmdRulesTest(ctx context.Context, args []string, s stdio) int {
 		for i := range results {
 			if !results[i].Pass {
 				writeTestFailure(s.Out, dir, &results[i])
+			} else if *verbose {
+				fmt.Fprintf(s.Out, "ok   %s: %s\n", testPlace(dir, &results[i]), results[i].Case.Name)
 			}
 		}
 		if len(results) == 0 {

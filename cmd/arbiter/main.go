@@ -64,6 +64,7 @@ func commands() []command {
 		{"learning reset", "delete the learning statistics of offers (all when none is named)", cmdLearningReset},
 		{"replay", "decide recorded traffic again with candidate rules: what changes, and the estimated reward", cmdReplay},
 		{"simulate", "the learning loop in one process: static, learning and oracle strategies against a truth file", cmdSimulate},
+		{"version", "the module version and VCS commit of this binary", cmdVersion},
 	}
 }
 
@@ -77,29 +78,90 @@ func main() {
 }
 
 // run finds the subcommand named by the first one or two arguments and runs
-// it; an unknown one is a usage error.
+// it. A group ("rules", "profiles", ...) without a subcommand lists its
+// subcommands; "help CMD" prints CMD's help; an unknown command is a usage
+// error.
 func run(ctx context.Context, args []string, s stdio) int {
 	cmds := commands()
-	for _, c := range cmds {
-		words := strings.Fields(c.name)
-		if len(args) >= len(words) && strings.Join(args[:len(words)], " ") == c.name {
-			return c.run(ctx, args[len(words):], s)
+	if c, ok := findCommand(cmds, args); ok {
+		return c.run(ctx, args[len(strings.Fields(c.name)):], s)
+	}
+	if len(args) == 0 {
+		usage(s.Err, cmds)
+		return exitUsage
+	}
+	switch args[0] {
+	case "--version", "-version":
+		return cmdVersion(ctx, nil, s)
+	case "help", "-h", "--help", "-help":
+		if len(args) == 1 {
+			usage(s.Out, cmds)
+			return exitOK
 		}
+		if c, ok := findCommand(cmds, args[1:]); ok {
+			return c.run(ctx, []string{"--help"}, s)
+		}
+		if group := groupOf(cmds, args[1]); len(group) > 0 {
+			groupUsage(s.Out, args[1], group)
+			return exitOK
+		}
+		fmt.Fprintf(s.Err, "arbiter help: unknown command %q\n\n", strings.Join(args[1:], " "))
+		usage(s.Err, cmds)
+		return exitUsage
 	}
-	if len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help") {
-		usage(s.Out, cmds)
-		return exitOK
+	if group := groupOf(cmds, args[0]); len(group) > 0 {
+		switch {
+		case len(args) == 1:
+			fmt.Fprintf(s.Err, "arbiter %s: name a subcommand\n\n", args[0])
+		case args[1] == "-h" || args[1] == "--help" || args[1] == "-help" || args[1] == "help":
+			groupUsage(s.Out, args[0], group)
+			return exitOK
+		default:
+			fmt.Fprintf(s.Err, "arbiter %s: unknown subcommand %q\n\n", args[0], args[1])
+		}
+		groupUsage(s.Err, args[0], group)
+		return exitUsage
 	}
-	if len(args) > 0 {
-		fmt.Fprintf(s.Err, "arbiter: unknown command %q\n\n", strings.Join(args, " "))
-	}
+	fmt.Fprintf(s.Err, "arbiter: unknown command %q\n\n", strings.Join(args, " "))
 	usage(s.Err, cmds)
 	return exitUsage
 }
 
+// findCommand finds the command named by the first words of args.
+func findCommand(cmds []command, args []string) (command, bool) {
+	for _, c := range cmds {
+		words := strings.Fields(c.name)
+		if len(args) >= len(words) && strings.Join(args[:len(words)], " ") == c.name {
+			return c, true
+		}
+	}
+	return command{}, false
+}
+
+// groupOf lists the subcommands of a group ("rules": rules check, rules
+// test, ...); none when name is not a group.
+func groupOf(cmds []command, name string) []command {
+	var out []command
+	for _, c := range cmds {
+		if first, _, two := strings.Cut(c.name, " "); two && first == name {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// groupUsage lists a group's subcommands.
+func groupUsage(w io.Writer, name string, group []command) {
+	fmt.Fprintf(w, "Usage: arbiter %s SUBCOMMAND [flags]   (arbiter %s SUBCOMMAND --help for its flags)\n", name, name)
+	fmt.Fprintln(w, "\nSubcommands:")
+	for _, c := range group {
+		fmt.Fprintf(w, "  %-20s %s\n", c.name, c.summary)
+	}
+}
+
 func usage(w io.Writer, cmds []command) {
 	fmt.Fprintln(w, "Arbiter: real-time marketing decisions from rule files.")
-	fmt.Fprintln(w, "\nUsage: arbiter COMMAND [flags]   (arbiter COMMAND --help for a command's flags)")
+	fmt.Fprintln(w, "\nUsage: arbiter COMMAND [flags]   (arbiter help COMMAND, or arbiter COMMAND --help, for a command's flags)")
 	fmt.Fprintln(w, "\nCommands:")
 	for _, c := range cmds {
 		fmt.Fprintf(w, "  %-20s %s\n", c.name, c.summary)
