@@ -17,7 +17,10 @@ import (
 type CacheOptions struct {
 	// MaxEntries bounds the number of cached customers (default 100000).
 	MaxEntries int
-	// MaxBytes bounds the approximate memory of the entries (default 64 MiB).
+	// MaxBytes bounds the memory of the entries on the heap (default 64
+	// MiB): structs, map slots, stored fields and the decoded profile,
+	// each allocation rounded to its size class (memsize.go; within 0.8 to
+	// 1.25 of the heap, TestCacheBytesMatchHeap).
 	MaxBytes int64
 	// TTL is how long a found profile is served from the cache (default
 	// 30s): the longest a data team's write can go unseen when nothing calls
@@ -160,6 +163,7 @@ func (c *Cache) Get(ctx context.Context, schema *rules.Schema, id string) (*engi
 	var p *engine.Profile
 	if err == nil {
 		p = c.decode(e, schema)
+		e.size = entryBytes(e, p) // memsize.go
 	}
 	f.e, f.err = e, err
 
@@ -244,11 +248,6 @@ func (c *Cache) load(ctx context.Context, schema *rules.Schema, id string, key c
 			return nil, err
 		}
 		e.fields, e.found = fields, found
-		e.size = 160 + int64(len(id))
-		for k, v := range fields {
-			// the raw strings, and about as much again decoded
-			e.size += 2*int64(len(k)+len(v)) + 96
-		}
 		return e, nil
 	}
 	p, err := c.src.Get(ctx, schema, id)
@@ -257,7 +256,6 @@ func (c *Cache) load(ctx context.Context, schema *rules.Schema, id string, key c
 	}
 	e.found = p.Known
 	e.decoded.Store(&decoded{schema: schema, p: p})
-	e.size = 160 + int64(len(id)) + 96*int64(len(p.Attrs))
 	return e, nil
 }
 

@@ -1,0 +1,163 @@
+package profilestore
+
+import (
+	"context"
+	"io/fs"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/arbiterhq/arbiter/adapters/rulefiles"
+	"github.com/arbiterhq/arbiter/engine"
+	"github.com/arbiterhq/arbiter/examples"
+	"github.com/arbiterhq/arbiter/examples/profilegen"
+	"github.com/arbiterhq/arbiter/profiles"
+	"github.com/arbiterhq/arbiter/rules"
+)
+
+// freshRaw is a RawSource that, like go-redis's HGETALL, gives every fetch a
+// map and strings of its own (a shared map would cost the cache nothing).
+type freshRaw struct{ data map[string]map[string]string }
+
+func (f *freshRaw) Fetch(_ context.Context, id string) (map[string]string, bool, error) {
+	m, ok := f.data[id]
+	if !ok {
+		return nil, false, nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[strings.Clone(k)] = strings.Clone(v)
+	}
+	return out, true, nil
+}
+
+func (f *freshRaw) Decode(schema *rules.Schema, id string, fields map[string]string, found bool) *engine.Profile {
+	if !found {
+		return engine.DefaultProfile(schema, id)
+	}
+	p, _ := profiles.FromHash(schema, id, fields)
+	return p
+}
+
+func (f *freshRaw) Get(ctx context.Context, schema *rules.Schema, id string) (*engine.Profile, error) {
+	m, found, err := f.Fetch(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return f.Decode(schema, id, m, found), nil
+}
+
+// TestCacheBytesMatchHeap fills the cache to its byte bound and compares
+// what it estimates it holds with what the heap grew by (after a GC): the
+// byte bound must mean what it says, within 0.8 to 1.25. Issue 13 item 7:
+// the estimate was 281 B per entry where the heap held 1.1 KB.
+func TestCacheBytesMatchHeap(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fills a cache of 8 MiB")
+	}
+	sub, err := fs.Sub(examples.Checkout, "checkout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := rulefiles.LoadFS(sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkout := &rs.Schema
+	cases := []struct {
+		name   string
+		schema *rules.Schema
+		gen    func(n int) map[string]map[string]string
+	}{
+		{"the example shop's profiles (profilegen)", checkout, func(n int) map[string]map[string]string {
+			out := make(map[string]map[string]string, n)
+			for _, m := range profilegen.Generate(1, n, profilegen.DefaultRef()) {
+				id, fields, err := profiles.ToHash(checkout, m)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out[id] = fields
+			}
+			return out
+		}},
+		{"one stored field, the example shop's schema", checkout, func(n int) map[string]map[string]string {
+			out := make(map[string]map[string]string, n)
+			for i := 0; i < n; i++ {
+				out["c-"+strconv.Itoa(i)] = map[string]string{"ltv": strconv.Itoa(i % 5000)}
+			}
+			return out
+		}},
+		{"one field of every type", testSchema(), func(n int) map[string]map[string]string {
+			out := make(map[string]map[string]string, n)
+			for i := 0; i < n; i++ {
+				out["customer-"+strconv.Itoa(i)] = benchFields()
+			}
+			return out
+		}},
+		{"unknown customers (negative entries)", checkout, func(int) map[string]map[string]string { return nil }},
+	}
+	const maxBytes = 8 << 20
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			// Enough customers to fill the bound even if an entry were
+			// estimated at 100 B.
+			const n = maxBytes / 100
+			data := tc.gen(n)
+			ids := make([]string, 0, n)
+			if data == nil {
+				for i := 0; i < n; i++ {
+					ids = append(ids, "unknown-customer-"+strconv.Itoa(i))
+				}
+			} else {
+				for id := range data {
+					ids = append(ids, id)
+				}
+			}
+			src := &freshRaw{data: data}
+			ctx := context.Background()
+			before := heapAfterGC()
+			c := NewCache(src, CacheOptions{MaxEntries: 1 << 30, MaxBytes: maxBytes, TTL: time.Hour, NegativeTTL: time.Hour})
+			full := -1
+			for i, id := range ids {
+				// The id is the request's: a string of its own.
+				if _, err := c.Get(ctx, tc.schema, strings.Clone(id)); err != nil {
+					t.Fatal(err)
+				}
+				if _, b := c.Size(); full < 0 && b > maxBytes*95/100 {
+					full = i
+				}
+				if full >= 0 && i >= full+full/5 {
+					break // full, and a fifth more evicted
+				}
+			}
+			if full < 0 {
+				t.Fatalf("%d customers did not fill %d bytes", len(ids), maxBytes)
+			}
+			after := heapAfterGC()
+			entries, est := c.Size()
+			actual := int64(after) - int64(before)
+			ratio := float64(est) / float64(actual)
+			t.Logf("%d entries: estimated %d B (%.0f B/entry), heap grew %d B (%.0f B/entry): estimated/actual %.2f",
+				entries, est, float64(est)/float64(entries), actual, float64(actual)/float64(entries), ratio)
+			if ratio < 0.8 || ratio > 1.25 {
+				t.Errorf("estimated/actual = %.2f, want 0.8 to 1.25", ratio)
+			}
+			if float64(actual) > 1.25*maxBytes {
+				t.Errorf("a cache bounded to %d B holds %d B of heap", maxBytes, actual)
+			}
+			runtime.KeepAlive(c)
+			runtime.KeepAlive(src)
+			runtime.KeepAlive(ids)
+		})
+	}
+}
+
+func heapAfterGC() uint64 {
+	var m runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
