@@ -13,6 +13,7 @@ import (
 
 	"github.com/arbiterhq/arbiter/adapters/metrics"
 	"github.com/arbiterhq/arbiter/adapters/rulefiles"
+	"github.com/arbiterhq/arbiter/redact"
 	"github.com/arbiterhq/arbiter/rules"
 	"github.com/arbiterhq/arbiter/wire"
 )
@@ -319,17 +320,27 @@ func (s *Server) healthz(ctx *fasthttp.RequestCtx) {
 
 // ReadyView is the body of GET /readyz.
 type ReadyView struct {
-	Ready        bool              `json:"ready"`
-	Ruleset      string            `json:"ruleset"`
-	Dependencies map[string]string `json:"dependencies"` // "ok" or the error
+	Ready   bool   `json:"ready"`
+	Ruleset string `json:"ruleset"`
+	// Dependencies says "up" or "down" for each dependency (redis, nats)
+	// and for rules (a ruleset serving); never why: a check's error names
+	// hosts and users, and /readyz needs no key. The log says why.
+	Dependencies map[string]string `json:"dependencies"`
 	// Draining: shutting down (SIGTERM); not ready whatever the rest says.
 	Draining bool `json:"draining,omitempty"`
 }
 
-// readyz serves GET /readyz: 200 once a ruleset is loaded, else 503, with
-// the state of every dependency either way. A dependency that is down
-// does not make the server unready: decisions still answer, degraded. A
-// server draining before its shutdown (Drain) answers 503 with "draining".
+// Dependency states in ReadyView.
+const (
+	StateUp   = "up"
+	StateDown = "down"
+)
+
+// readyz serves GET /readyz: 200 once a ruleset is loaded (and not
+// draining), else 503, with the state of every dependency either way. A
+// dependency that is down does not make the server unready: decisions
+// still answer, degraded. A dependency going down is logged at warn (its
+// error redacted), once per change of state, and back up at info.
 func (s *Server) readyz(ctx *fasthttp.RequestCtx) {
 	v := ReadyView{Dependencies: map[string]string{}}
 	var mu sync.Mutex
@@ -340,13 +351,15 @@ func (s *Server) readyz(ctx *fasthttp.RequestCtx) {
 			defer wg.Done()
 			cctx, cancel := context.WithTimeout(context.Background(), s.o.CheckTimeout)
 			defer cancel()
-			state := "ok"
-			if err := check(cctx); err != nil {
-				state = err.Error()
+			err := check(cctx)
+			state := StateUp
+			if err != nil {
+				state = StateDown
 				if name == "redis" {
 					s.metrics.RedisError(metrics.RedisOpReadiness)
 				}
 			}
+			s.noteState(name, err)
 			mu.Lock()
 			v.Dependencies[name] = state
 			mu.Unlock()
@@ -354,8 +367,10 @@ func (s *Server) readyz(ctx *fasthttp.RequestCtx) {
 	}
 	wg.Wait()
 	status := fasthttp.StatusServiceUnavailable
+	v.Dependencies["rules"] = StateDown
 	if snap := s.o.Rules.Current(); snap != nil {
 		v.Ready, v.Ruleset = true, snap.Ruleset.Version
+		v.Dependencies["rules"] = StateUp
 		status = fasthttp.StatusOK
 	}
 	if s.draining.Load() {
@@ -363,6 +378,20 @@ func (s *Server) readyz(ctx *fasthttp.RequestCtx) {
 		status = fasthttp.StatusServiceUnavailable
 	}
 	s.writeJSON(ctx, status, v)
+}
+
+// noteState logs a dependency's change of state seen by /readyz.
+func (s *Server) noteState(name string, err error) {
+	down := err != nil
+	prev, seen := s.depDown.Swap(name, down)
+	if seen && prev.(bool) == down {
+		return
+	}
+	if down {
+		s.log.Warn("readiness: a dependency is down", "dependency", name, "error", redact.Text(err.Error()))
+	} else if seen {
+		s.log.Info("readiness: a dependency is up again", "dependency", name)
+	}
 }
 
 func (s *Server) serveMetrics(ctx *fasthttp.RequestCtx) { s.metrics.Handler()(ctx) }

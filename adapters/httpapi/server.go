@@ -163,6 +163,7 @@ type Server struct {
 	bufs    sync.Pool
 	signer  *decisionid.Signer
 	pending sync.WaitGroup // answers being stored for Idempotency-Keys
+	depDown sync.Map       // dependency name → bool: down at the last /readyz
 	// draining: shutting down; /readyz answers 503 and every answer closes
 	// its connection (Drain).
 	draining atomic.Bool
