@@ -31,7 +31,7 @@ type sections struct {
 	arbKey      *yaml.Node
 	tests       []*yaml.Node
 	testNow     map[*yaml.Node]time.Time // a test file's now: for its cases
-	currency    []currencyEntry // currency.go
+	currency    []currencyEntry          // currency.go
 	rates       []currencyEntry
 }
 
