@@ -209,9 +209,11 @@ type Publisher struct {
 	dropped   atomic.Uint64
 	truncated atomic.Uint64
 	lastTrunc atomic.Int64 // unix nanos of the last truncation log
-	inflight  atomic.Int64
-	lastDrop  atomic.Int64 // unix nanos of the last drop log
-	loggedAt  atomic.Uint64
+
+	rulesets rulesetKeeper // KeepRuleset
+	inflight atomic.Int64
+	lastDrop atomic.Int64 // unix nanos of the last drop log
+	loggedAt atomic.Uint64
 }
 
 // NewPublisher connects to the NATS server at url and starts the publisher

@@ -36,6 +36,23 @@ func Load(dir string) (*rules.Ruleset, error) {
 	return rs, err
 }
 
+// ReadDir reads the rule files of dir as Load does (the same files, the
+// same errors), without compiling them: what Arbiter keeps of a ruleset it
+// serves (rules.Compile of them gives the same version).
+func ReadDir(dir string) ([]rules.File, error) {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("rules: %w", err)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("rules: %s is not a directory", dir)
+	}
+	return readFS(os.DirFS(dir))
+}
+
+// ReadFS is ReadDir on a file system.
+func ReadFS(fsys fs.FS) ([]rules.File, error) { return readFS(fsys) }
+
 // LoadFS is Load on a file system (e.g. the embedded examples); paths in
 // errors are relative to its root.
 func LoadFS(fsys fs.FS) (*rules.Ruleset, error) {

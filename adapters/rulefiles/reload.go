@@ -27,6 +27,9 @@ type Snapshot struct {
 	Ruleset  *rules.Ruleset
 	LoadedAt time.Time
 	Source   string // the rules directory
+	// Files are the rule files the ruleset was compiled from (shared, not
+	// to be changed); nil when Options.Load compiled it.
+	Files []rules.File
 }
 
 // Failure is a reload that failed: when, the message, and the rule errors
@@ -115,7 +118,11 @@ type Result struct {
 
 // Options configure a Reloader.
 type Options struct {
-	// Load compiles the rules; default Load(dir).
+	// Read reads the rule files, which the Reloader compiles and keeps in
+	// the snapshot (Snapshot.Files); default ReadDir(dir).
+	Read func() ([]rules.File, error)
+	// Load, when set, compiles the rules instead (Snapshot.Files is then
+	// nil).
 	Load func() (*rules.Ruleset, error)
 	// Now is the clock; default time.Now.
 	Now func() time.Time
@@ -145,8 +152,8 @@ type Reloader struct {
 // New returns a Reloader of the rules directory dir. Nothing is loaded
 // until Reload is called.
 func New(dir string, o Options) *Reloader {
-	if o.Load == nil {
-		o.Load = func() (*rules.Ruleset, error) { return Load(dir) }
+	if o.Load == nil && o.Read == nil {
+		o.Read = func() ([]rules.File, error) { return ReadDir(dir) }
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -188,7 +195,7 @@ func (r *Reloader) ReloadWith(trigger string, o ReloadOptions) (*Snapshot, error
 	defer r.mu.Unlock()
 	start := r.opts.Now()
 	prev := r.cur.Load()
-	rs, err := r.load()
+	rs, files, err := r.load()
 	res := Result{Trigger: trigger, Previous: prev, Took: r.opts.Now().Sub(start)}
 	if err == nil && rs == nil {
 		err = errors.New("the rules compiler returned no ruleset")
@@ -218,7 +225,7 @@ func (r *Reloader) ReloadWith(trigger string, o ReloadOptions) (*Snapshot, error
 			return prev, se
 		}
 	}
-	snap := &Snapshot{Ruleset: rs, LoadedAt: start, Source: r.dir}
+	snap := &Snapshot{Ruleset: rs, LoadedAt: start, Source: r.dir, Files: files}
 	r.cur.Store(snap)
 	r.lastErr.Store(nil)
 	res.Snapshot = snap
@@ -234,13 +241,28 @@ func (r *Reloader) ReloadWith(trigger string, o ReloadOptions) (*Snapshot, error
 	return snap, nil
 }
 
-func (r *Reloader) load() (rs *rules.Ruleset, err error) {
+func (r *Reloader) load() (rs *rules.Ruleset, files []rules.File, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			rs, err = nil, fmt.Errorf("the rules compiler panicked: %v", p)
+			rs, files, err = nil, nil, fmt.Errorf("the rules compiler panicked: %v", p)
 		}
 	}()
-	return r.opts.Load()
+	if r.opts.Load != nil {
+		rs, err = r.opts.Load()
+		return rs, nil, err
+	}
+	files, err = r.opts.Read()
+	if err != nil {
+		return nil, nil, err
+	}
+	rs, err = rules.Compile(files)
+	if errors.Is(err, rules.ErrNoRuleFiles) {
+		err = fmt.Errorf("%w under %s", rules.ErrNoRuleFiles, r.dir)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return rs, files, nil
 }
 
 func (r *Reloader) notify(res Result) {

@@ -384,12 +384,15 @@ func runServer(ctx context.Context, cfg serveConfig, keys []httpapi.APIKey, src 
 				cur = r.Snapshot.Ruleset
 			}
 			publishReloaded(p, log, time.Now(), cur, prev, r.Err)
+			if r.Err == nil && cur != nil {
+				p.KeepRuleset(cur.Version, r.Snapshot.Files) // ARBITER_RULESETS, for replays
+			}
 		}
 	}}
 	dir := src.dir
 	if src.fsys != nil {
 		fsys := src.fsys
-		loadOpt.Load = func() (*rules.Ruleset, error) { return rulefiles.LoadFS(fsys) }
+		loadOpt.Read = func() ([]rules.File, error) { return rulefiles.ReadFS(fsys) }
 		dir = src.name
 	}
 	reloader := rulefiles.New(dir, loadOpt)
@@ -470,6 +473,7 @@ func runServer(ctx context.Context, cfg serveConfig, keys []httpapi.APIKey, src 
 	})
 	sink.Store(pub)
 	publishReloaded(pub, log, snap.LoadedAt, snap.Ruleset, "", nil)
+	pub.KeepRuleset(snap.Ruleset.Version, snap.Files)
 
 	// Caps and budgets: the Redis ledger, one round trip per decision. With
 	// the embedded Redis there is one process and so one replica: the

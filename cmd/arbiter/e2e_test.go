@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,7 +20,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/arbiterhq/arbiter/adapters/events"
 	"github.com/arbiterhq/arbiter/adapters/rulefiles"
+	"github.com/arbiterhq/arbiter/rules"
+	"github.com/arbiterhq/arbiter/wire"
 )
 
 // syncBuffer is a bytes.Buffer safe for the child's writes and the test's reads.
@@ -198,6 +202,45 @@ func TestServeEndToEnd(t *testing.T) {
 	if code, m := decide(); code != 200 || m["ruleset"] != second {
 		t.Errorf("decide after a broken file: %d %v", code, m)
 	}
+	// Both versions served are kept in ARBITER_RULESETS, and the events
+	// export with their requests.
+	natsURL := regexp.MustCompile(`"msg":"embedded NATS with JetStream started","url":"(nats://[^"]+)"`).FindStringSubmatch(logs.String())
+	if natsURL == nil {
+		t.Fatalf("no embedded NATS URL in the log")
+	}
+	for _, v := range []string{first, second} {
+		var files []rules.File
+		poll(t, "ruleset "+v+" in ARBITER_RULESETS", 10*time.Second, func() bool {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			var err error
+			files, err = events.FetchRuleset(ctx, natsURL[1], "", v)
+			return err == nil
+		})
+		if rs, err := rules.Compile(files); err != nil || rs.Version != v {
+			t.Errorf("ruleset %s fetched compiles to %v, %v", v, rs, err)
+		}
+	}
+	export := exec.Command(bin, "events", "export", "--nats", natsURL[1])
+	out, err := export.Output()
+	if err != nil {
+		t.Fatalf("events export: %v", err)
+	}
+	decisions := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		ev, err := wire.ParseDecisionEvent([]byte(line))
+		if err != nil || ev.Type != "decision" {
+			continue
+		}
+		decisions++
+		if req, err := wire.DecodeDecide(ev.Request, 3); err != nil || req.CustomerID != "c-1" || len(req.Cart.Items) != 1 || ev.Now.IsZero() {
+			t.Errorf("exported decision without its request: %s (%v)", line, err)
+		}
+	}
+	if decisions != 6 {
+		t.Errorf("events export wrote %d decisions, want 6:\n%s", decisions, out)
+	}
+
 	res, err := http.Get(base + "/metrics")
 	if err != nil {
 		t.Fatal(err)

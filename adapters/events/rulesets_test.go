@@ -1,0 +1,125 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/arbiterhq/arbiter/rules"
+)
+
+// cleanBucket deletes the prefix's rulesets bucket when the test ends.
+func cleanBucket(t *testing.T, url, prefix string) {
+	t.Cleanup(func() {
+		js := testJetStream(t, url)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = js.DeleteObjectStore(ctx, RulesetsBucketName(prefix))
+	})
+}
+
+func testRuleFiles(offer string) []rules.File {
+	return []rules.File{
+		{Path: "offers/a.yaml", Data: []byte("offers:\n  - id: " + offer + "\n    kind: action\n    title: \"Café \\\"crème\\\"\"\n")},
+		{Path: "arbitration.yaml", Data: []byte("arbitration:\n  max_actions: 2\n")},
+		{Path: "tests/a_test.yaml", Data: []byte("tests:\n  - name: t\n    expect: {actions: [" + offer + "]}\n")},
+	}
+}
+
+// A ruleset kept by version reads back as the same files, which compile
+// to the same version; replicas keeping the same version at once all
+// succeed and one of them writes it; a version not kept is
+// ErrRulesetNotFound.
+func TestStoreAndFetchRuleset(t *testing.T) {
+	url := testNATS(t)
+	prefix := testPrefix(t, url)
+	cleanBucket(t, url, prefix)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	files := testRuleFiles("welcome")
+	rs, err := rules.Compile(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := FetchRuleset(ctx, url, prefix, rs.Version); !errors.Is(err, ErrRulesetNotFound) {
+		t.Fatalf("before any is kept: %v, want ErrRulesetNotFound", err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	writes := 0
+	for i := 0; i < 4; i++ { // four replicas start with the same rules
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			js := testJetStream(t, url)
+			stored, err := StoreRuleset(ctx, js, RulesetsBucketName(prefix), rs.Version, files)
+			if err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			if stored {
+				writes++
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if writes < 1 {
+		t.Fatalf("%d replicas wrote the ruleset", writes)
+	}
+	if stored, err := StoreRuleset(ctx, testJetStream(t, url), RulesetsBucketName(prefix), rs.Version, files); err != nil || stored {
+		t.Fatalf("keeping it again: stored %v, %v; want nothing written", stored, err)
+	}
+	got, err := FetchRuleset(ctx, url, prefix, rs.Version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []rules.File{files[1], files[0], files[2]} // in path order
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("fetched %q\nwant %q", got, want)
+	}
+	again, err := rules.Compile(got)
+	if err != nil || again.Version != rs.Version {
+		t.Fatalf("the fetched files compile to %v (%v), want version %s", again, err, rs.Version)
+	}
+	if _, err := FetchRuleset(ctx, url, prefix, "0000"); !errors.Is(err, ErrRulesetNotFound) {
+		t.Fatalf("an unknown version: %v", err)
+	}
+}
+
+// The publisher keeps every ruleset it is given in the background, each
+// version once, and writes it once NATS is reachable when it was not.
+func TestPublisherKeepsRulesets(t *testing.T) {
+	srv := newNATSProc(t, true)
+	prefix := "arbtest_keep"
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	p, err := NewPublisher(ctx, srv.url(), Options{Prefix: prefix, Logger: quietLogger(), ReconnectWait: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(ctx)
+	a, b := testRuleFiles("a"), testRuleFiles("b")
+	ra, _ := rules.Compile(a)
+	rb, _ := rules.Compile(b)
+	p.KeepRuleset(ra.Version, a) // NATS is not up yet
+	p.KeepRuleset(ra.Version, a)
+	if n := p.RulesetsPending(); n != 1 {
+		t.Fatalf("%d pending, want 1", n)
+	}
+	srv.start()
+	p.KeepRuleset(rb.Version, b)
+	waitFor(t, 30*time.Second, "both rulesets kept", func() bool { return p.RulesetsPending() == 0 })
+	for _, v := range []string{ra.Version, rb.Version} {
+		files, err := FetchRuleset(ctx, srv.url(), prefix, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rs, err := rules.Compile(files); err != nil || rs.Version != v {
+			t.Fatalf("version %s fetched as %v %v", v, rs, err)
+		}
+	}
+}
