@@ -12,8 +12,6 @@ func stub(name string) scenario {
 			return fmt.Errorf("%w: needs the scenario", errNotRun)
 		}}
 }
-func natsScenario() scenario         { return stub("nats-down") }
-func natsClusterScenario() scenario  { return stub("nats-cluster") }
 func redisClusterScenario() scenario { return stub("redis-cluster") }
 func shutdownScenario() scenario     { return stub("sigterm") }
 func reloadScenario() scenario       { return stub("reload-storm") }

@@ -1,0 +1,450 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+const subjectPrefix = "faults"
+
+func natsScenario() scenario {
+	return scenario{
+		name: "nats-down",
+		goal: "NATS (JetStream, file store) killed with kill -9 for 30 s under a steady load, longer than the stream's duplicate window " +
+			"(set to 10 s for the run), then started again: reading the stream back, every decision answered 200 is there once: 0 lost, 0 duplicated",
+		bound: 4 * time.Minute, shortBound: 45 * time.Second,
+		run: runNATSDown,
+	}
+}
+
+// idSet collects the decision ids answered 200.
+type idSet struct {
+	mu  sync.Mutex
+	ids map[string]struct{}
+}
+
+func (s *idSet) add(id string) {
+	s.mu.Lock()
+	s.ids[id] = struct{}{}
+	s.mu.Unlock()
+}
+
+// streamCount is what the stream holds of the decisions.
+type streamCount struct {
+	msgs   int
+	unique map[string]int
+}
+
+// readDecisions reads every decision event of the stream back.
+func readDecisions(ctx context.Context, url string) (streamCount, error) {
+	sc := streamCount{unique: map[string]int{}}
+	nc, err := nats.Connect(url, nats.Timeout(2*time.Second))
+	if err != nil {
+		return sc, err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return sc, err
+	}
+	name, err := js.StreamNameBySubject(ctx, subjectPrefix+".>")
+	if err != nil {
+		return sc, fmt.Errorf("the stream of %s.>: %w", subjectPrefix, err)
+	}
+	cons, err := js.OrderedConsumer(ctx, name, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{subjectPrefix + ".decision.>"}})
+	if err != nil {
+		return sc, err
+	}
+	for ctx.Err() == nil {
+		batch, err := cons.Fetch(1000, jetstream.FetchMaxWait(2*time.Second))
+		if err != nil {
+			return sc, err
+		}
+		n := 0
+		var pending uint64
+		for m := range batch.Messages() {
+			n++
+			sc.msgs++
+			var ev struct {
+				ID string `json:"id"`
+			}
+			if err := json.Unmarshal(m.Data(), &ev); err == nil {
+				sc.unique[ev.ID]++
+			}
+			if md, err := m.Metadata(); err == nil {
+				pending = md.NumPending
+			}
+		}
+		if n == 0 || pending == 0 {
+			return sc, batch.Error()
+		}
+	}
+	return sc, ctx.Err()
+}
+
+// compare counts the decisions answered but not in the stream (lost), the
+// events stored more than once, and events of requests whose answer the
+// client never saw.
+func compare(answered *idSet, sc streamCount) (lost, dup, unanswered int) {
+	answered.mu.Lock()
+	defer answered.mu.Unlock()
+	for id := range answered.ids {
+		if sc.unique[id] == 0 {
+			lost++
+		}
+	}
+	for id, n := range sc.unique {
+		dup += n - 1
+		if _, ok := answered.ids[id]; !ok {
+			unanswered++
+		}
+	}
+	return lost, dup, unanswered
+}
+
+// setDuplicates changes the stream's duplicate window (as an operator
+// would with nats stream edit; Arbiter never changes an existing stream).
+func setDuplicates(ctx context.Context, url string, d time.Duration) error {
+	nc, err := nats.Connect(url, nats.Timeout(2*time.Second))
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	var st jetstream.Stream
+	if !until(ctx, 15*time.Second, func() bool {
+		name, err := js.StreamNameBySubject(ctx, subjectPrefix+".>")
+		if err != nil {
+			return false
+		}
+		st, err = js.Stream(ctx, name)
+		return err == nil
+	}) {
+		return errors.New("arbiter did not create its stream within 15 s")
+	}
+	cfg := st.CachedInfo().Config
+	cfg.Duplicates = d
+	_, err = js.UpdateStream(ctx, cfg)
+	return err
+}
+
+// waitDrained waits until an arbiter's event buffer is empty.
+func waitDrained(ctx context.Context, addr string, d time.Duration) (float64, bool) {
+	var buffered float64
+	ok := until(ctx, d, func() bool {
+		n, err := metric(ctx, addr, "arbiter_events_buffered")
+		buffered = n
+		return err == nil && n == 0
+	})
+	return buffered, ok
+}
+
+func runNATSDown(ctx context.Context, e *env, ps *procs, r *result) error {
+	rules := filepath.Join(ps.dir, "rules")
+	if err := writeRules(rules, alwaysOffer); err != nil {
+		return err
+	}
+	np, err := ps.startNATS(ctx, "nats", natsOpts{})
+	if err != nil {
+		return err
+	}
+	url := natsURL(np, "", "")
+	a, err := e.startArbiter(ctx, ps, "arbiter", arbiterOpts{rules: rules, nats: url, args: []string{"--subject-prefix", subjectPrefix}})
+	if err != nil {
+		return err
+	}
+	dupWindow := e.dur(10*time.Second, time.Second)
+	if err := setDuplicates(ctx, url, dupWindow); err != nil {
+		return err
+	}
+	rate := 1000.0
+	if e.short {
+		rate = 400
+	}
+	up, down := e.dur(5*time.Second, 2*time.Second), e.dur(30*time.Second, 3*time.Second)
+	answered := &idSet{ids: map[string]struct{}{}}
+	st := newStats()
+	lctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		runLoad(lctx, loadCfg{targets: []string{a.addr}, workers: 16, rate: rate, body: uniqueCustomers("nd"),
+			onSample: func(s *sample) {
+				st.add(s)
+				if s.status == http.StatusOK {
+					answered.add(s.ans.DecisionID)
+				}
+			}})
+	}()
+	if err := sleep(ctx, up); err != nil {
+		return err
+	}
+	np.kill()
+	if err := sleep(ctx, down); err != nil {
+		return err
+	}
+	bufferedAtRestart, _ := metric(ctx, a.addr, "arbiter_events_buffered")
+	if err := np.start(); err != nil {
+		return err
+	}
+	if err := waitNATS(ctx, np, url); err != nil {
+		return err
+	}
+	if err := sleep(ctx, up); err != nil {
+		return err
+	}
+	stop()
+	wg.Wait()
+	buffered, drained := waitDrained(ctx, a.addr, 60*time.Second)
+	dropped, _ := metric(ctx, a.addr, "arbiter_events_dropped_total")
+	sc, err := readDecisions(ctx, url)
+	if err != nil {
+		return fmt.Errorf("reading the stream back: %w", err)
+	}
+	lost, dup, unanswered := compare(answered, sc)
+	r.add("load", "%.0f decisions/s from 16 keep-alive workers; NATS killed for %s (duplicate window %s), %s of load before and after", rate, down, dupWindow, up)
+	r.add("answered 200", "%d of %d (other: %s)", st.ok(), st.sent, st.failures())
+	r.add("events buffered when NATS came back", "%.0f", bufferedAtRestart)
+	r.add("stream read back", "%d decision events, %d distinct ids", sc.msgs, len(sc.unique))
+	r.add("lost (answered, not in the stream)", "%d", lost)
+	r.add("duplicated (stored more than once)", "%d", dup)
+	r.add("in the stream, answer not seen by the client", "%d", unanswered)
+	r.add("dropped (arbiter_events_dropped_total)", "%.0f", dropped)
+	lat := st.latency()
+	r.add("latency", "p50 %s, p99 %s, max %s", ms(lat.P50), ms(lat.P99), ms(lat.Max))
+	r.check(drained, "the event buffer did not drain within 60 s (%.0f left)", buffered)
+	r.check(st.ok() == st.sent, "not every request answered 200: %s", st.failures())
+	r.check(lost == 0, "%d events lost", lost)
+	r.check(dup == 0, "%d events duplicated", dup)
+	return nil
+}
+
+func natsClusterScenario() scenario {
+	return scenario{
+		name: "nats-cluster",
+		goal: "A 3-node NATS cluster with an R3 stream; the stream's leader killed with kill -9 under a steady load (and started again later): " +
+			"events lost and duplicated (0 expected), and the publisher's longest stall",
+		bound: 3 * time.Minute, shortBound: 60 * time.Second,
+		run: runNATSCluster,
+	}
+}
+
+func runNATSCluster(ctx context.Context, e *env, ps *procs, r *result) error {
+	rules := filepath.Join(ps.dir, "rules")
+	if err := writeRules(rules, alwaysOffer); err != nil {
+		return err
+	}
+	var routePorts []int
+	var routes []string
+	for i := 0; i < 3; i++ {
+		p, err := freePort()
+		if err != nil {
+			return err
+		}
+		routePorts = append(routePorts, p)
+		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", p))
+	}
+	nodes := make([]*proc, 3)
+	var urls []string
+	for i := range nodes {
+		p, err := ps.startNATS(ctx, fmt.Sprintf("nats-%d", i+1), natsOpts{cluster: "faults", route: routePorts[i], routes: routes})
+		if err != nil {
+			return err
+		}
+		nodes[i] = p
+		urls = append(urls, natsURL(p, "", ""))
+	}
+	for i, p := range nodes {
+		if err := waitNATS(ctx, p, urls[i]); err != nil {
+			return err
+		}
+	}
+	all := strings.Join(urls, ",")
+	args := []string{"--subject-prefix", subjectPrefix}
+	how := "serve --stream-replicas 3"
+	if e.serveHasFlag("--stream-replicas") {
+		args = append(args, "--stream-replicas", "3")
+	} else {
+		// The binary has no --stream-replicas: the stream is made R3 before
+		// Arbiter starts (Arbiter never changes an existing stream).
+		how = "created R3 by the suite before Arbiter started (this binary has no serve --stream-replicas)"
+		if err := createR3(ctx, all); err != nil {
+			return err
+		}
+	}
+	a, err := e.startArbiter(ctx, ps, "arbiter", arbiterOpts{rules: rules, nats: all, args: args})
+	if err != nil {
+		return err
+	}
+	leader, replicas, err := streamLeader(ctx, all)
+	if err != nil {
+		return err
+	}
+	r.add("cluster", "3 nats-server nodes, JetStream file store; stream %s with %d replicas (%s)", subjectPrefix, replicas, how)
+	r.check(replicas == 3, "the stream has %d replicas, not 3", replicas)
+	var victim *proc
+	for _, p := range nodes {
+		if p.name == leader {
+			victim = p
+		}
+	}
+	if victim == nil {
+		return fmt.Errorf("the stream's leader %q is none of the nodes", leader)
+	}
+
+	rate := 1000.0
+	if e.short {
+		rate = 400
+	}
+	phase := e.dur(8*time.Second, 3*time.Second)
+	answered := &idSet{ids: map[string]struct{}{}}
+	st := newStats()
+	lctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		runLoad(lctx, loadCfg{targets: []string{a.addr}, workers: 16, rate: rate, body: uniqueCustomers("nc"),
+			onSample: func(s *sample) {
+				st.add(s)
+				if s.status == http.StatusOK {
+					answered.add(s.ans.DecisionID)
+				}
+			}})
+	}()
+	// The publisher's stalls: the longest time its published count did
+	// not move while the load ran, sampled every 50 ms.
+	var stall time.Duration
+	var maxBuffered float64
+	go func() {
+		defer wg.Done()
+		last, lastMove := -1.0, time.Now()
+		for lctx.Err() == nil {
+			n, err := metric(lctx, a.addr, "arbiter_events_published_total")
+			now := time.Now()
+			if err == nil {
+				if n != last {
+					last, lastMove = n, now
+				} else if now.Sub(lastMove) > stall {
+					stall = now.Sub(lastMove)
+				}
+			}
+			if b, err := metric(lctx, a.addr, "arbiter_events_buffered"); err == nil && b > maxBuffered {
+				maxBuffered = b
+			}
+			select {
+			case <-time.After(50 * time.Millisecond):
+			case <-lctx.Done():
+			}
+		}
+	}()
+	if err := sleep(ctx, phase); err != nil {
+		return err
+	}
+	victim.kill()
+	if err := sleep(ctx, phase); err != nil {
+		return err
+	}
+	if err := victim.start(); err != nil {
+		return err
+	}
+	if err := sleep(ctx, phase); err != nil {
+		return err
+	}
+	stop()
+	wg.Wait()
+	buffered, drained := waitDrained(ctx, a.addr, 60*time.Second)
+	dropped, _ := metric(ctx, a.addr, "arbiter_events_dropped_total")
+	var live []string
+	for i, p := range nodes {
+		if p != victim {
+			live = append(live, urls[i])
+		}
+	}
+	sc, err := readDecisions(ctx, strings.Join(live, ","))
+	if err != nil {
+		return fmt.Errorf("reading the stream back: %w", err)
+	}
+	lost, dup, unanswered := compare(answered, sc)
+	r.add("load", "%.0f decisions/s from 16 keep-alive workers; the stream's leader (%s) killed after %s, started again %s later, %s more load", rate, leader, phase, phase, phase)
+	r.add("answered 200", "%d of %d (other: %s)", st.ok(), st.sent, st.failures())
+	r.add("lost (answered, not in the stream)", "%d", lost)
+	r.add("duplicated (stored more than once)", "%d", dup)
+	r.add("publisher's longest stall", "%s (events buffered at most %.0f)", stall.Round(10*time.Millisecond), maxBuffered)
+	r.add("stream read back", "%d decision events, %d distinct ids; %d whose answer the client did not see", sc.msgs, len(sc.unique), unanswered)
+	r.add("dropped (arbiter_events_dropped_total)", "%.0f", dropped)
+	r.check(drained, "the event buffer did not drain within 60 s (%.0f left)", buffered)
+	r.check(st.ok() == st.sent, "not every request answered 200: %s", st.failures())
+	r.check(lost == 0, "%d events lost", lost)
+	r.check(dup == 0, "%d events duplicated", dup)
+	return nil
+}
+
+// createR3 creates the suite's stream with 3 replicas, the settings
+// Arbiter would give it otherwise (docs/events.md).
+func createR3(ctx context.Context, url string) error {
+	nc, err := nats.Connect(url, nats.Timeout(2*time.Second))
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	_, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: strings.ToUpper(subjectPrefix), Subjects: []string{subjectPrefix + ".>"},
+		Storage: jetstream.FileStorage, Replicas: 3, MaxAge: 7 * 24 * time.Hour, Duplicates: 2 * time.Minute})
+	return err
+}
+
+// streamLeader waits for the stream and names its leader.
+func streamLeader(ctx context.Context, url string) (string, int, error) {
+	nc, err := nats.Connect(url, nats.Timeout(2*time.Second))
+	if err != nil {
+		return "", 0, err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return "", 0, err
+	}
+	var leader string
+	var replicas int
+	ok := until(ctx, 20*time.Second, func() bool {
+		name, err := js.StreamNameBySubject(ctx, subjectPrefix+".>")
+		if err != nil {
+			return false
+		}
+		st, err := js.Stream(ctx, name)
+		if err != nil {
+			return false
+		}
+		info, err := st.Info(ctx)
+		if err != nil || info.Cluster == nil || info.Cluster.Leader == "" {
+			return false
+		}
+		leader, replicas = info.Cluster.Leader, info.Config.Replicas
+		return true
+	})
+	if !ok {
+		return "", 0, errors.New("the stream has no leader after 20 s")
+	}
+	return leader, replicas, nil
+}
