@@ -190,10 +190,16 @@ func do(ctx context.Context, client *http.Client, url string, body []byte, s *sa
 // connection was cut under a request: RST, EOF or a closed keep-alive),
 // timeout, other.
 func errKind(err error) string {
+	var op *net.OpError
 	switch {
 	case err == nil:
 		return ""
 	case errors.Is(err, syscall.ECONNREFUSED):
+		return "refused"
+	case errors.As(err, &op) && op.Op == "dial":
+		// The connection was never made (a reset of the handshake: the
+		// listener closed with it in its backlog): the request was not
+		// sent, as with a refusal.
 		return "refused"
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
 		errors.Is(err, syscall.EPIPE), strings.Contains(err.Error(), "server closed idle connection"),

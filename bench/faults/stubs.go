@@ -13,6 +13,4 @@ func stub(name string) scenario {
 		}}
 }
 func redisClusterScenario() scenario { return stub("redis-cluster") }
-func shutdownScenario() scenario     { return stub("sigterm") }
-func reloadScenario() scenario       { return stub("reload-storm") }
 func badInputScenario() scenario     { return stub("bad-input") }
