@@ -53,3 +53,31 @@ func TestChoose(t *testing.T) {
 		t.Fatalf("%d scenarios, want 8", len(all))
 	}
 }
+
+func TestCorpus(t *testing.T) {
+	seen := map[string]bool{}
+	for _, q := range corpus() {
+		if seen[q.name] {
+			t.Errorf("two kinds named %q", q.name)
+		}
+		seen[q.name] = true
+		if len(q.raw) == 0 {
+			t.Errorf("%s: nothing to send", q.name)
+		}
+	}
+	if len(seen) < 100 {
+		t.Fatalf("%d kinds of bad request, want at least 100", len(seen))
+	}
+}
+
+func TestHTTPReq(t *testing.T) {
+	got := string(httpReq("POST", "/v1/decide", []string{"X-A: 1"}, "{}"))
+	want := "POST /v1/decide HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nAuthorization: Bearer " + apiKey + "\r\nX-A: 1\r\nContent-Length: 2\r\n\r\n{}"
+	if got != want {
+		t.Fatalf("httpReq:\n%q\nwant\n%q", got, want)
+	}
+	got = string(httpReq("POST", "/v1/decide", []string{"NO-AUTH", "Content-Length: abc"}, "{}"))
+	if strings.Contains(got, "Authorization") || strings.Count(got, "Content-Length") != 1 {
+		t.Fatalf("httpReq without a key, with its own length: %q", got)
+	}
+}

@@ -13,4 +13,3 @@ func stub(name string) scenario {
 		}}
 }
 func redisClusterScenario() scenario { return stub("redis-cluster") }
-func badInputScenario() scenario     { return stub("bad-input") }

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/redis/go-redis/v9"
+)
+
+func badInputScenario() scenario {
+	return scenario{
+		name: "bad-input",
+		goal: "At least 100 kinds of bad request (not JSON, wrong types, ids with control characters, unknown currencies, huge bodies, " +
+			"malformed HTTP such as Content-Length: abc or a header without a colon, wrong keys, methods and routes) against a server whose " +
+			"Redis and NATS have passwords: no 5xx, nothing decided, counted or published, and no secret (API key, passwords) in any answer or log line",
+		bound: 2 * time.Minute, shortBound: 60 * time.Second,
+		run: runBadInput,
+	}
+}
+
+// sendRaw sends raw bytes on a new connection and reads the answer's
+// status and bytes (status 0: the connection closed without an answer).
+func sendRaw(addr string, raw []byte) (int, []byte, error) {
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	go func() { _, _ = c.Write(raw) }() // the server may answer (413) before reading it all
+	b, err := io.ReadAll(c)
+	if len(b) == 0 && err != nil {
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			return 0, nil, fmt.Errorf("no answer within 5 s")
+		}
+	}
+	if !bytes.HasPrefix(b, []byte("HTTP/1.")) || len(b) < 12 {
+		return 0, b, nil
+	}
+	code, _ := strconv.Atoi(string(b[9:12]))
+	if code == 100 { // Expect: 100-continue: the final answer follows
+		if i := bytes.Index(b, []byte("\r\n\r\nHTTP/1.")); i >= 0 && len(b) >= i+16 {
+			code, _ = strconv.Atoi(string(b[i+13 : i+16]))
+		}
+	}
+	return code, b, nil
+}
+
+// stateOf is what a bad request must not change: the capped offer's
+// count, the grants metric, Redis's keys and the stream's messages.
+func stateOf(ctx context.Context, a *proc, rdb *redis.Client, js jetstream.JetStream) (string, error) {
+	var b budgets
+	if err := getJSON(ctx, a.addr, "/v1/budgets", &b); err != nil {
+		return "", err
+	}
+	used, _, _ := b.count("capped")
+	grants, err := metric(ctx, a.addr, "arbiter_grants_total")
+	if err != nil {
+		return "", err
+	}
+	decisions, _ := metric(ctx, a.addr, "arbiter_decisions_total", `result="ok"`)
+	degraded, _ := metric(ctx, a.addr, "arbiter_decisions_total", `result="degraded"`)
+	keys, err := rdb.DBSize(ctx).Result()
+	if err != nil {
+		return "", err
+	}
+	var msgs uint64
+	if name, err := js.StreamNameBySubject(ctx, subjectPrefix+".>"); err == nil {
+		if st, err := js.Stream(ctx, name); err == nil {
+			if info, err := st.Info(ctx); err == nil {
+				msgs = info.State.Msgs
+			}
+		}
+	}
+	return fmt.Sprintf("capped counted %d, grants %.0f, decisions %.0f, Redis keys %d, stream messages %d", used, grants, decisions+degraded, keys, msgs), nil
+}
+
+func runBadInput(ctx context.Context, e *env, ps *procs, r *result) error {
+	rules := filepath.Join(ps.dir, "rules")
+	if err := writeRules(rules, alwaysOffer+bigCapOffer); err != nil {
+		return err
+	}
+	rp, err := ps.startRedis(ctx, "redis", redisOpts{password: redisPass})
+	if err != nil {
+		return err
+	}
+	np, err := ps.startNATS(ctx, "nats", natsOpts{user: "arbiter", pass: natsPass})
+	if err != nil {
+		return err
+	}
+	a, err := e.startArbiter(ctx, ps, "arbiter", arbiterOpts{rules: rules,
+		redis: "redis://:" + redisPass + "@" + rp.addr + "/0", nats: natsURL(np, "arbiter", natsPass),
+		args: []string{"--subject-prefix", subjectPrefix, "--log-level", "debug"}})
+	if err != nil {
+		return err
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: rp.addr, Password: redisPass})
+	defer rdb.Close()
+	nc, err := nats.Connect(natsURL(np, "arbiter", natsPass))
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	// One good decision first, so that every counter exists.
+	if code, b, err := sendRaw(a.addr, httpReq("POST", "/v1/decide", nil, `{"customer_id":"c-good",`+cartOK+`}`)); err != nil || code != 200 {
+		return fmt.Errorf("a good decision: %d %s %v", code, b, err)
+	}
+	if _, ok := waitDrained(ctx, a.addr, 10*time.Second); !ok {
+		return fmt.Errorf("the good decision's event was not published within 10 s")
+	}
+	before, err := stateOf(ctx, a, rdb, js)
+	if err != nil {
+		return err
+	}
+	reqs := corpus()
+	secrets := []string{apiKey, redisPass, natsPass}
+	statuses := map[int]int{}
+	var fiveXX, echoed, noAnswer []string
+	for _, q := range reqs {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		code, b, err := sendRaw(a.addr, q.raw)
+		statuses[code]++
+		switch {
+		case err != nil:
+			noAnswer = append(noAnswer, q.name+": "+err.Error())
+		case code == 0:
+			noAnswer = append(noAnswer, q.name+": connection closed without an answer")
+		case code >= 200 && code < 300 && code != 202:
+			r.note("answered %d: %s", code, q.name)
+		case code >= 500:
+			fiveXX = append(fiveXX, fmt.Sprintf("%s: %d %.200s", q.name, code, b))
+		}
+		for _, s := range secrets {
+			if bytes.Contains(b, []byte(s)) {
+				echoed = append(echoed, q.name)
+			}
+		}
+	}
+	// Let anything a bad request might have queued reach Redis and NATS.
+	waitDrained(ctx, a.addr, 5*time.Second)
+	after, err := stateOf(ctx, a, rdb, js)
+	if err != nil {
+		return err
+	}
+	// Every log line of the run, start-up included.
+	logText, err := os.ReadFile(a.log)
+	if err != nil {
+		return err
+	}
+	var leaks []string
+	for i, line := range strings.Split(string(logText), "\n") {
+		for _, s := range secrets {
+			if strings.Contains(line, s) {
+				leaks = append(leaks, fmt.Sprintf("line %d: %.160s", i+1, line))
+			}
+		}
+	}
+	var codes []string
+	for c, n := range statuses {
+		label := strconv.Itoa(c)
+		if c == 0 {
+			label = "no answer"
+		}
+		codes = append(codes, fmt.Sprintf("%s × %d", label, n))
+	}
+	sort.Strings(codes)
+	r.add("kinds of bad request", "%d", len(reqs))
+	r.add("answers", "%s", strings.Join(codes, ", "))
+	r.add("5xx", "%d", len(fiveXX))
+	r.add("state before", "%s", before)
+	r.add("state after", "%s", after)
+	r.add("answers echoing a secret", "%d", len(echoed))
+	r.add("log lines with a secret", "%d of %d (the log at debug level)", len(leaks), strings.Count(string(logText), "\n"))
+	r.add("connections closed without an answer", "%d", len(noAnswer))
+	for _, n := range noAnswer {
+		r.note("no answer: %s", n)
+	}
+	r.check(len(reqs) >= 100, "only %d kinds of bad request", len(reqs))
+	r.check(len(fiveXX) == 0, "5xx answers: %s", strings.Join(fiveXX, "; "))
+	r.check(before == after, "the bad requests changed something: before %s; after %s", before, after)
+	r.check(len(echoed) == 0, "answers echoing a secret: %s", strings.Join(echoed, "; "))
+	r.check(len(leaks) == 0, "log lines with a secret: %s", strings.Join(leaks, "; "))
+	return nil
+}
