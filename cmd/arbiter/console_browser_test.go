@@ -167,7 +167,7 @@ func newBrowser(t *testing.T, allow func(string) bool) *browser {
 	b := &browser{ctx: ctx, allow: allow}
 	// The first run starts the browser (with no deadline: a deadline on it
 	// would stop the browser); the console is read from then on.
-	if err := chromedp.Do(ctx); err != nil {
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800)); err != nil {
 		t.Fatalf("starting Chromium (%s): %v", exe, err)
 	}
 	messages := chromedp.Console(ctx)
@@ -218,14 +218,26 @@ func (b *browser) noErrors(t *testing.T, page string) {
 	}
 }
 
-// do runs the steps, each bounded by a minute.
+// do runs the steps, each bounded by a minute. On failure it says what
+// the page shows and logged, and writes its screenshot as failure.png.
 func (b *browser) do(t *testing.T, what string, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, time.Minute)
 	defer cancel()
-	if err := chromedp.Do(ctx, steps...); err != nil {
-		t.Fatalf("%s: %v", what, err)
+	err := chromedp.Do(ctx, steps...)
+	if err == nil {
+		return
 	}
+	b.mu.Lock()
+	logged := strings.Join(b.errs, "\n  ")
+	b.mu.Unlock()
+	sctx, scancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer scancel()
+	if png, err := chromedp.Run(sctx, chromedp.CaptureScreenshot()); err == nil {
+		_ = os.WriteFile(filepath.Join(screenshotDir(t), "failure.png"), png, 0o644)
+	}
+	shown, _ := chromedp.Run(sctx, chromedp.Evaluate[string](`document.body.innerText.slice(0, 1500)`))
+	t.Fatalf("%s: %v\nthe page shows:\n%s\nthe page logged:\n  %s", what, err, shown, logged)
 }
 
 // eval evaluates a JavaScript expression in the page.

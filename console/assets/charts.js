@@ -9,18 +9,19 @@ function clamp(x, lo, hi) { return Math.max(lo, Math.min(hi, x)); }
 /**
  * An interval on a shared axis [min, max]: a bar from lo to hi, a dot at
  * the estimate, a line at zero (when zero is on the axis). Green when the
- * whole interval is above zero, red when below, grey when it holds zero.
+ * whole interval is above zero, red when below, grey when it holds zero;
+ * tone 'neutral' draws it in blue with no zero line (a posterior).
  */
-export function intervalBar({ lo, hi, est, min, max, width = 220, height = 26, label = '', zero = 0 }) {
+export function intervalBar({ lo, hi, est, min, max, width = 220, height = 26, label = '', zero = 0, tone = '' }) {
   if (lo == null || hi == null || !(max > min)) {
     return `<svg class="chart interval" width="${width}" height="${height}" role="img" aria-label="no interval yet"><line x1="8" x2="${width - 8}" y1="${height / 2}" y2="${height / 2}" class="axis"/></svg>`;
   }
   const pad = 8;
   const x = (v) => pad + (clamp(v, min, max) - min) / (max - min) * (width - 2 * pad);
-  const cls = lo > zero ? 'pos' : hi < zero ? 'neg' : 'flat';
+  const cls = tone || (lo > zero ? 'pos' : hi < zero ? 'neg' : 'flat');
   const y = height / 2;
   const zx = x(zero);
-  const showZero = zero >= min && zero <= max;
+  const showZero = !tone && zero >= min && zero <= max;
   return `<svg class="chart interval ${cls}" width="${width}" height="${height}" role="img" aria-label="${esc(label)}">`
     + `<line x1="${pad}" x2="${width - pad}" y1="${y}" y2="${y}" class="axis"/>`
     + (showZero ? `<line x1="${zx}" x2="${zx}" y1="3" y2="${height - 3}" class="zero"/>` : '')

@@ -64,6 +64,16 @@ export function when(t) {
   return d.toLocaleString('en-GB', { day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit', hour12: false });
 }
 
+/** A short time: "27 Nov 05:00" this year, "27 Nov 2025 05:00" another; midnight drops the hour. */
+export function shortTime(t) {
+  const d = new Date(t);
+  if (Number.isNaN(d.getTime())) return String(t ?? '');
+  const sameYear = d.getFullYear() === new Date().getFullYear();
+  const day = d.toLocaleDateString('en-GB', { day: 'numeric', month: 'short', year: sameYear ? undefined : 'numeric' });
+  const hm = d.toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit', hour12: false });
+  return hm === '00:00' ? day : day + ' ' + hm;
+}
+
 /** "168h0m0s" → "7 days", "720h0m0s" → "30 days", "30m" → "30 min" */
 export function duration(s) {
   if (!s) return '';

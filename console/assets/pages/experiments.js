@@ -32,15 +32,15 @@ function statusPill(s) {
   return pill(s ? s[0].toUpperCase() + s.slice(1) : 'Unknown', kind);
 }
 
-function upliftCells(u, control, ax, label) {
-  if (!u) return `<td class="num muted">${control ? 'baseline' : '–'}</td><td class="ci-cell">${control ? '' : intervalBar({ lo: null, hi: null, min: ax[0], max: ax[1] })}</td><td class="num muted">–</td>`;
+function upliftCells(u, control, ax, label, currency) {
+  if (!u) return `<td class="num muted">${control ? 'baseline' : '–'}</td><td class="ci-cell">${control ? '' : intervalBar({ lo: null, hi: null, min: ax[0], max: ax[1], width: 180 })}</td><td class="num muted">–</td>`;
   const [lo, hi] = u.ci95 || [null, null];
   const rv = u.revenue_per_decision;
   const rci = u.revenue_ci95;
   return `<td class="num">${pp(u.conversion_rate)}</td>
-    <td class="ci-cell">${intervalBar({ lo, hi, est: u.conversion_rate, min: ax[0], max: ax[1], label: `${label}: ${pp(u.conversion_rate)}, 95% interval ${pp(lo)} to ${pp(hi)}` })}
+    <td class="ci-cell">${intervalBar({ lo, hi, est: u.conversion_rate, min: ax[0], max: ax[1], width: 180, label: `${label}: ${pp(u.conversion_rate)}, 95% interval ${pp(lo)} to ${pp(hi)}` })}
       <div class="ci-text small muted num">${pp(lo)} … ${pp(hi)}</div></td>
-    <td class="num">${rv != null ? signedMoney(rv, '') : '–'}${rci ? `<div class="small muted">${num(rci[0])} … ${num(rci[1])}</div>` : ''}</td>`;
+    <td class="num">${rv != null ? signedMoney(rv, currency) : '–'}${rci ? `<div class="small muted">${signedMoney(rci[0], currency)} … ${signedMoney(rci[1], currency)}</div>` : ''}</td>`;
 }
 
 function countsCells(c) {
@@ -57,9 +57,9 @@ function experimentCard(e) {
     <div class="card-head"><div><h2>${esc(e.id)}</h2><div class="tags">${e.layer ? `<span class="tag">layer ${esc(e.layer)}</span>` : ''}<span class="tag">${num(e.traffic)}% of traffic</span></div></div>
       <div class="pills">${statusPill(e.status)} ${srm(e.sample_ratio)}</div></div>
     <div class="table-wrap"><table class="data">
-      <thead><tr><th>Variant</th><th class="num">Weight</th><th class="num">Decisions</th><th class="num">Conversions</th><th class="num">Conv. rate</th><th class="num">Revenue / decision</th><th class="num">Uplift</th><th>95% interval <span class="muted small">(vs ${esc(e.variants[0] ? e.variants[0].id : 'control')})</span></th><th class="num">Revenue uplift</th></tr></thead>
-      <tbody>${e.variants.map((v, i) => `<tr data-variant="${esc(v.id)}"><td><span class="strong">${esc(v.id)}</span>${i === 0 ? ' <span class="tag">control</span>' : ''}</td>
-        <td class="num">${v.weight != null ? num(v.weight) + '%' : '–'}</td>${countsCells(v)}${upliftCells(v.uplift, i === 0, ax, v.id)}</tr>`).join('')}</tbody>
+      <thead><tr><th>Variant</th><th class="num">Decisions</th><th class="num">Conversions</th><th class="num">Conv. rate</th><th class="num">Revenue / decision</th><th class="num">Uplift</th><th>95% interval <span class="muted small">(vs ${esc(e.variants[0] ? e.variants[0].id : 'control')})</span></th><th class="num">Revenue uplift</th></tr></thead>
+      <tbody>${e.variants.map((v, i) => `<tr data-variant="${esc(v.id)}"><td><div class="strong">${esc(v.id)}</div><div class="muted small">${v.weight != null ? num(v.weight) + '% of the experiment' : ''}${i === 0 && v.id !== 'control' ? ' · baseline' : ''}</div></td>
+        ${countsCells(v)}${upliftCells(v.uplift, i === 0, ax, v.id, v.currency)}</tr>`).join('')}</tbody>
     </table></div></section>`;
 }
 
@@ -69,8 +69,8 @@ function holdoutCard(h) {
   return `<section class="card" id="holdout">
     <div class="card-head"><div><h2>Holdout</h2><div class="muted small">${num(h.percent)}% of customers get no offer at all: what every offer together adds.</div></div></div>
     <div class="table-wrap"><table class="data"><thead><tr><th>Group</th><th class="num">Decisions</th><th class="num">Conversions</th><th class="num">Conv. rate</th><th class="num">Revenue / decision</th><th class="num">Uplift</th><th>95% interval <span class="muted small">(vs held out)</span></th><th class="num">Revenue uplift</th></tr></thead>
-    <tbody><tr data-variant="held_out"><td class="strong">Held out</td>${countsCells(h.held_out)}${upliftCells(null, true, ax, '')}</tr>
-    <tr data-variant="served"><td class="strong">Served</td>${countsCells(h.served)}${upliftCells(h.uplift, false, ax, 'served')}</tr></tbody></table></div></section>`;
+    <tbody><tr data-variant="held_out"><td class="strong">Held out</td>${countsCells(h.held_out)}${upliftCells(null, true, ax, '', h.held_out.currency)}</tr>
+    <tr data-variant="served"><td class="strong">Served</td>${countsCells(h.served)}${upliftCells(h.uplift, false, ax, 'served', h.served.currency)}</tr></tbody></table></div></section>`;
 }
 
 function layersCard(ls) {

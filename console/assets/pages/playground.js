@@ -124,10 +124,8 @@ function explainRows(d) {
   return rows.map((o) => {
     const res = o.chosen ? pill('Chosen', 'ok') : pill(REASONS[o.reason] || o.reason || 'not chosen', o.reason === 'group' || o.reason === 'cap' || o.reason === 'budget' ? 'warn' : 'off', o.reason || '');
     const l = o.learning;
-    return `<tr class="${o.chosen ? 'chosen' : ''}"><td><code>${esc(o.id)}</code></td><td>${res}</td>
-      <td class="small">${esc(o.detail || '')}</td>
-      <td class="num">${o.score != null ? num(o.score) : '<span class="muted">–</span>'}</td>
-      <td class="num small">${l ? `${esc(l.cell)} · ${num(l.propensity * 100, 1)}%` : '<span class="muted">–</span>'}</td></tr>`;
+    return `<tr class="${o.chosen ? 'chosen' : ''}"><td><code>${esc(o.id)}</code></td><td class="why-result">${res}${o.detail ? `<div class="small">${esc(o.detail)}</div>` : ''}</td>
+      <td class="num">${o.score != null ? num(o.score) : '<span class="muted">–</span>'}${l ? `<div class="small muted" title="learning: cell ${esc(l.cell)}, Beta(${num(l.alpha)}, ${num(l.beta)})">${esc(l.cell)} · p ${num(l.propensity * 100, 1)}%</div>` : ''}</td></tr>`;
   }).join('');
 }
 
@@ -145,7 +143,7 @@ function renderDecision(d) {
     <div class="kv"><span class="muted">Segments</span><div id="decision-segments">${segs.length ? segs.map((s) => `<span class="chip">${esc(s)}</span>`).join('') : '<span class="muted">none</span>'}</div></div>
     <div class="kv"><span class="muted">Experiments</span><div>${exps.length ? exps.map((e) => `<span class="chip">${esc(e.id)}: <strong>${esc(e.variant)}</strong></span>`).join('') : '<span class="muted">none</span>'}</div></div>
     <h3>Why</h3>
-    <div class="table-wrap"><table class="data compact" id="explain-table"><thead><tr><th>Offer</th><th>Result</th><th>Detail</th><th class="num">Score</th><th class="num">Learning</th></tr></thead><tbody>${explainRows(d)}</tbody></table></div>
+    <div class="table-wrap"><table class="data compact" id="explain-table"><thead><tr><th>Offer</th><th>Result</th><th class="num">Score <span class="muted">(learning)</span></th></tr></thead><tbody>${explainRows(d)}</tbody></table></div>
     <details class="seg-explain"><summary>Segments checked (${matched.filter((s) => s.matched).length} of ${matched.length} matched)</summary>
       <div>${matched.map((s) => `<span class="chip ${s.matched ? 'on' : 'dim'}">${esc(s.id)}</span>`).join('')}</div></details>`;
 }
@@ -175,10 +173,12 @@ export function mount(root) {
         <div class="row between"><button id="pg-add" class="btn small" type="button">+ Add item</button><span class="muted small" id="pg-total"></span></div>
         <h2>Context and time</h2>
         <label class="field"><span>Context <span class="muted">(JSON: utm_source, device, …)</span></span><textarea id="pg-context" rows="3" spellcheck="false"></textarea></label>
-        <div class="row">
-          <label class="field"><span>Time <span class="muted">(your local time)</span></span><input id="pg-time" type="datetime-local"></label>
+        <label class="field"><span>Time <span class="muted">(your local time; empty: now — travel to test schedules and dates)</span></span><input id="pg-time" type="datetime-local"></label>
+        <div class="btn-group" role="group" aria-label="Move the time">
+          <button class="btn small" type="button" data-shift="-7">−7 days</button>
           <button class="btn small" type="button" data-shift="-1">−1 day</button>
           <button class="btn small" type="button" data-shift="1">+1 day</button>
+          <button class="btn small" type="button" data-shift="7">+7 days</button>
           <button class="btn small" type="button" id="pg-now">Now</button>
         </div>
       </section>
@@ -249,7 +249,7 @@ export function mount(root) {
     if (!id) { msg.hidden = false; msg.textContent = 'Write a customer id first.'; return; }
     try {
       const p = await api('/v1/profiles/' + encodeURIComponent(id));
-      state.profileText = JSON.stringify(p, null, 2);
+      state.profileText = JSON.stringify({ id: p.id, ...p }, null, 2); // the id first, then the fields as stored
       $('#pg-profile').value = state.profileText;
       msg.hidden = false; msg.textContent = 'Loaded the stored profile of ' + id + '. Edit it: the decision follows.';
       decide();

@@ -3,7 +3,7 @@
 // reload error with file:line:col.
 
 import { api } from '../api.js';
-import { esc, int, num, money, when, duration, pill, plural, errorText } from '../fmt.js';
+import { esc, int, num, money, when, shortTime, duration, pill, plural, errorText } from '../fmt.js';
 import { stackBar } from '../charts.js';
 
 export const title = 'Rules';
@@ -38,14 +38,14 @@ function budgetCell(b) {
     { value: a.committed, cls: 'committed', label: 'committed ' + f(a.committed) },
     { value: a.held, cls: 'held', label: 'held ' + f(a.held) },
   ], a.limit, { width: 110, height: 8, marker: a.allowed_now, markerLabel: 'pace: ' + f(a.allowed_now) + ' allowed by now' });
-  return `<div class="num">${f(a.committed)} <span class="muted">of ${f(a.limit)}</span></div>${bar}`;
+  return `<div class="num">${f(a.committed)} <span class="muted">of ${f(a.limit)}</span></div>${bar}${b.pacing ? `<div class="muted">pacing ${esc(b.pacing)}</div>` : ''}`;
 }
 
 function schedule(o) {
   const s = o.schedule;
   if (!s) return '<span class="muted">always</span>';
   const out = [];
-  if (s.start || s.end) out.push(`${s.start ? esc(when(s.start)) : '…'} → ${s.end ? esc(when(s.end)) : '…'}`);
+  if (s.start || s.end) out.push(`${s.start ? esc(shortTime(s.start)) : '…'} → ${s.end ? esc(shortTime(s.end)) : '…'}`);
   if (s.days && s.days.length) out.push(esc(s.days.join(', ')));
   if (s.hours) out.push(esc(Array.isArray(s.hours) ? s.hours.join(', ') : String(s.hours)));
   if (s.timezone) out.push(`<span class="muted">${esc(s.timezone)}</span>`);
@@ -102,26 +102,24 @@ export function mount(root) {
       <section class="card">
         <div class="card-head"><h2>Offers</h2><span class="muted" id="offers-count">${offers.length === r.offers.length ? plural(r.offers.length, 'offer') : `${int(offers.length)} of ${plural(r.offers.length, 'offer')}`}</span></div>
         <div class="table-wrap"><table class="data" id="offers-table">
-          <thead><tr><th>Status</th><th>Offer</th><th>Placements</th><th>Segments</th><th class="num">Priority</th><th>Discount</th><th>Schedule</th><th>Caps</th><th>Budget</th><th>Pacing</th></tr></thead>
+          <thead><tr><th>Status</th><th>Offer</th><th>Who and where</th><th class="num">Priority</th><th>Discount</th><th>Schedule</th><th>Caps</th><th>Budget</th></tr></thead>
           <tbody>${offers.map((o) => {
             const [label, kind, why] = offerState(o);
             const b = budgets.get(o.id);
             return `<tr data-offer="${esc(o.id)}">
               <td>${pill(label, kind, why)}</td>
-              <td><div class="strong">${esc(o.id)}</div><div class="muted small">${esc(o.title || '')}</div>
-                <div class="tags"><span class="tag">${esc(o.kind)}</span>${o.group ? `<span class="tag">group ${esc(o.group)}</span>` : ''}${o.fallback ? '<span class="tag">fallback</span>' : ''}</div>
+              <td class="offer-cell"><div class="strong">${esc(o.id)}</div><div class="muted small">${esc(o.title || '')}</div>
+                <div class="muted small">${esc(o.kind)}${o.group ? ' · group ' + esc(o.group) : ''}${o.fallback ? ' · fallback' : ''}</div>
                 ${o.when ? `<div class="small"><span class="muted">when</span> <code>${esc(o.when)}</code></div>` : ''}
                 ${o.exclusions && o.exclusions.length ? `<div class="small"><span class="muted">not with</span> ${esc(o.exclusions.join(', '))}</div>` : ''}</td>
-              <td class="small">${esc((o.placements || []).join(', '))}</td>
-              <td class="small">${(o.segments || []).length ? esc(o.segments.join(', ')) : '<span class="muted">everyone</span>'}</td>
+              <td class="small">${(o.segments || []).length ? esc(o.segments.join(', ')) : 'everyone'}<div class="muted">on ${esc((o.placements || []).join(', ') || 'every placement')}</div></td>
               <td class="num">${num(o.priority)}</td>
               <td class="small">${discount(o)}</td>
               <td class="small">${schedule(o)}</td>
               <td class="small">${caps(o)}</td>
               <td class="small budget-cell">${budgetCell(b)}</td>
-              <td class="small">${b && b.pacing ? esc(b.pacing) : '<span class="muted">–</span>'}</td>
             </tr>`;
-          }).join('') || '<tr><td colspan="10" class="empty">No offer matches the search.</td></tr>'}</tbody>
+          }).join('') || '<tr><td colspan="8" class="empty">No offer matches the search.</td></tr>'}</tbody>
         </table></div>
       </section>
       <section class="card">
