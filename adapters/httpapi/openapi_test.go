@@ -175,6 +175,10 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 	v := loadOpenAPI(t)
 	h := newHarness(t, true, nil)
 	empty := newHarness(t, false, nil)
+	withProfiles := newHarness(t, true, func(o *Options) {
+		withSchema(o)
+		o.Profiles = mapProfiles{"c-1": {"orders": 3, "tier": "gold"}}
+	})
 	type call struct {
 		h                  *harness
 		method, path, body string
@@ -199,6 +203,10 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 		{empty, "GET", "/v1/experiments", "", 200},
 		{empty, "GET", "/v1/rules", "", 503},
 		{h, "POST", "/v1/rules/reload", "", 200},
+		{withProfiles, "GET", "/v1/profiles/c-1", "", 200},
+		{withProfiles, "GET", "/v1/profiles/nobody", "", 404},
+		{withProfiles, "POST", "/v1/decide", `{"dry_run": true, "profile": {"id": "c-2", "orders": 1}}`, 200},
+		{withProfiles, "POST", "/v1/decide", `{"dry_run": true, "profile": {"id": "c-2", "orders": "x"}}`, 400},
 		{h, "GET", "/healthz", "", 200},
 		{h, "GET", "/readyz", "", 200},
 		{empty, "GET", "/readyz", "", 503},
@@ -214,7 +222,11 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 			t.Errorf("%s %s: %v", c.method, c.path, err)
 			continue
 		}
-		if err := v.check("$", v.response(t, c.path, c.method, c.status), body); err != nil {
+		spec := c.path
+		if strings.HasPrefix(spec, profilesPrefix) {
+			spec = profilesPrefix + "{id}"
+		}
+		if err := v.check("$", v.response(t, spec, c.method, c.status), body); err != nil {
 			t.Errorf("%s %s %d: %v\n%s", c.method, c.path, c.status, err, r.body)
 		}
 	}
