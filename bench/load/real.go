@@ -89,36 +89,56 @@ func escapeGlob(s string) string {
 	return strings.NewReplacer(`\`, `\\`, "*", `\*`, "?", `\?`, "[", `\[`, "]", `\]`).Replace(s)
 }
 
+// streamStats is what the scenario's stream held when it was deleted.
+type streamStats struct {
+	Name         string
+	Msgs, Bytes  uint64 // messages, and bytes as JetStream stores them (subject, headers and data)
+	DecisionMsgs uint64 // of which decision events
+}
+
 // deleteStream deletes the JetStream stream holding subjectPrefix.> (the
-// one Arbiter created for the scenario), if any.
-func deleteStream(ctx context.Context, natsURL, subjectPrefix string) (string, error) {
+// one Arbiter created for the scenario), if any, and the object store of
+// the rulesets its servers kept (<STREAM>_RULESETS); it returns what the
+// stream held.
+func deleteStream(ctx context.Context, natsURL, subjectPrefix string) (streamStats, error) {
+	var ss streamStats
 	if !strings.HasPrefix(subjectPrefix, "bench_") {
-		return "", fmt.Errorf("refusing to delete the stream of %q: not a bench prefix", subjectPrefix)
+		return ss, fmt.Errorf("refusing to delete the stream of %q: not a bench prefix", subjectPrefix)
 	}
 	nc, err := nats.Connect(natsURL, nats.Name("arbiter-bench"), nats.Timeout(5*time.Second))
 	if err != nil {
-		return "", err
+		return ss, err
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)
 	if err != nil {
-		return "", err
+		return ss, err
 	}
 	name, err := js.StreamNameBySubject(ctx, subjectPrefix+".>")
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		return "", nil
+		return ss, nil
 	}
 	if err != nil {
-		return "", err
+		return ss, err
 	}
 	st, err := js.Stream(ctx, name)
 	if err != nil {
-		return "", err
+		return ss, err
 	}
 	for _, subj := range st.CachedInfo().Config.Subjects {
 		if !strings.HasPrefix(subj, subjectPrefix+".") {
-			return "", fmt.Errorf("stream %s also holds %q: not deleting it", name, subj)
+			return ss, fmt.Errorf("stream %s also holds %q: not deleting it", name, subj)
 		}
 	}
-	return name, js.DeleteStream(ctx, name)
+	ss.Name = name
+	if info, err := st.Info(ctx, jetstream.WithSubjectFilter(subjectPrefix+".decision.>")); err == nil {
+		ss.Msgs, ss.Bytes = info.State.Msgs, info.State.Bytes
+		for _, n := range info.State.Subjects {
+			ss.DecisionMsgs += n
+		}
+	}
+	if err := js.DeleteObjectStore(ctx, name+"_RULESETS"); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) && !errors.Is(err, jetstream.ErrBucketNotFound) {
+		return ss, err
+	}
+	return ss, js.DeleteStream(ctx, name)
 }

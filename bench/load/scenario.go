@@ -392,11 +392,16 @@ func (e *scenarioEnv) cleanupReal(redisURL, keyPrefix, natsURL, subjectPrefix st
 	} else {
 		e.log.Info("Redis keys deleted", "prefix", keyPrefix, "count", n)
 	}
-	stream, err := deleteStream(ctx, natsURL, subjectPrefix)
+	ss, err := deleteStream(ctx, natsURL, subjectPrefix)
 	if err != nil {
 		e.log.Warn("deleting the NATS stream", "subjects", subjectPrefix+".>", "error", err.Error())
-	} else if stream != "" {
-		e.log.Info("NATS stream deleted", "stream", stream)
+	} else if ss.Name != "" {
+		mean := 0.0
+		if ss.DecisionMsgs > 0 {
+			mean = float64(ss.Bytes) / float64(ss.DecisionMsgs)
+		}
+		e.log.Info("NATS stream deleted", "stream", ss.Name, "decision_events", ss.DecisionMsgs,
+			"stored_bytes", ss.Bytes, "mean_stored_bytes_per_decision_event", fmt.Sprintf("%.0f", mean))
 	}
 }
 
