@@ -5,6 +5,7 @@
 package redisconn
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -174,7 +175,56 @@ func openCluster(u *url.URL, scheme string, o Options) (redis.UniversalClient, e
 	}
 	tune(limits{&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.PoolTimeout,
 		&opt.MaxRetries, &opt.PoolSize, &opt.DialerRetries, &opt.ContextTimeoutEnabled}, o)
-	return redis.NewClusterClient(opt), nil
+	if opt.ClusterStateReloadInterval == 0 {
+		opt.ClusterStateReloadInterval = ClusterStateReload
+	}
+	cc := redis.NewClusterClient(opt)
+	cc.AddHook(reloadOnFailure{cc})
+	return cc, nil
+}
+
+// ClusterStateReload is how stale a Redis Cluster client's map of slots
+// to masters may get while its calls succeed (go-redis's default: 60 s).
+const ClusterStateReload = 5 * time.Second
+
+// reloadOnFailure makes a cluster client reload its map of slots when a
+// call fails without an answer from Redis (a refused or timed-out
+// connection). go-redis reloads it on MOVED, but a master killed in a
+// failover answers nothing: the client kept sending to it until its
+// periodic reload (60 s by default; for ever in an earlier run), and
+// capped offers were refused all along. The reload is lazy (one at a
+// time, 200 ms apart), off the calling goroutine. Issue 13, item 9.
+type reloadOnFailure struct{ c *redis.ClusterClient }
+
+func (h reloadOnFailure) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h reloadOnFailure) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		h.check(err)
+		return err
+	}
+}
+
+func (h reloadOnFailure) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := next(ctx, cmds)
+		h.check(err)
+		return err
+	}
+}
+
+// check reloads the slots' map after a failure that is not a reply of
+// Redis (an error reply, or redis.Nil, says the node is alive).
+func (h reloadOnFailure) check(err error) {
+	if err == nil || errors.Is(err, redis.Nil) || errors.Is(err, context.Canceled) {
+		return
+	}
+	var reply redis.Error
+	if errors.As(err, &reply) {
+		return
+	}
+	h.c.ReloadState(context.Background())
 }
 
 func openSentinel(u *url.URL, o Options) (redis.UniversalClient, error) {

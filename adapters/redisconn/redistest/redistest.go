@@ -171,10 +171,19 @@ func (s *Server) Stop() {
 	s.cmd = nil
 }
 
-// Cluster is a three-master Redis Cluster on loopback started by the test.
+// Cluster is a Redis Cluster on loopback started by the test.
 type Cluster struct {
 	Servers []*Server
 	Addrs   []string
+}
+
+// ClusterOptions shape a test cluster.
+type ClusterOptions struct {
+	Masters  int // default 3
+	Replicas int // replicas per master (redis-cli --cluster-replicas); default 0
+	// NodeTimeout is cluster-node-timeout: how long a master may be
+	// unreachable before its replica takes over; default 2 s.
+	NodeTimeout time.Duration
 }
 
 // StartCluster starts three redis-server nodes with cluster mode on and
@@ -182,6 +191,21 @@ type Cluster struct {
 // redis-server or redis-cli is missing.
 func StartCluster(t testing.TB) *Cluster {
 	t.Helper()
+	return StartClusterWith(t, ClusterOptions{})
+}
+
+// StartClusterWith starts a cluster of o.Masters masters with o.Replicas
+// replicas each, and waits until every node reports the cluster ok and
+// every replica is attached; it skips the test when redis-server or
+// redis-cli is missing.
+func StartClusterWith(t testing.TB, o ClusterOptions) *Cluster {
+	t.Helper()
+	if o.Masters <= 0 {
+		o.Masters = 3
+	}
+	if o.NodeTimeout <= 0 {
+		o.NodeTimeout = 2 * time.Second
+	}
 	if ServerBinary() == "" {
 		t.Skip("redis-server not found: install redis-server to run the Redis Cluster test")
 	}
@@ -190,37 +214,142 @@ func StartCluster(t testing.TB) *Cluster {
 		t.Skip("redis-cli not found: install redis-tools to run the Redis Cluster test")
 	}
 	cl := &Cluster{}
-	for i := 0; i < 3; i++ {
+	for i := 0; i < o.Masters*(1+o.Replicas); i++ {
 		dir := t.TempDir()
 		s := StartServer(t, "--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(dir, "nodes.conf"),
-			"--cluster-node-timeout", "2000")
+			"--cluster-node-timeout", strconv.FormatInt(o.NodeTimeout.Milliseconds(), 10))
 		cl.Servers = append(cl.Servers, s)
 		cl.Addrs = append(cl.Addrs, s.Addr)
 	}
 	args := append([]string{"--cluster", "create"}, cl.Addrs...)
-	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	args = append(args, "--cluster-replicas", strconv.Itoa(o.Replicas), "--cluster-yes")
 	out, err := exec.Command(cli, args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
 	}
-	// Wait until every node reports the cluster ok.
-	deadline := time.Now().Add(20 * time.Second)
+	// Wait until every node reports the cluster ok, and sees every
+	// replica connected to its master.
+	deadline := time.Now().Add(30 * time.Second)
 	for _, a := range cl.Addrs {
 		c := redis.NewClient(&redis.Options{Addr: a, MaxRetries: -1})
 		for {
 			info, err := c.ClusterInfo(context.Background()).Result()
-			if err == nil && clusterOK(info) {
+			if err == nil && clusterOK(info) && cl.replicasUp(c, o.Replicas) {
 				break
 			}
 			if time.Now().After(deadline) {
 				c.Close()
-				t.Fatalf("cluster node %s not ok within 20s: %v %s", a, err, info)
+				t.Fatalf("cluster node %s not ok within 30s: %v %s", a, err, info)
 			}
 			time.Sleep(20 * time.Millisecond) // polling with a deadline
 		}
 		c.Close()
 	}
 	return cl
+}
+
+// replicasUp reports whether node c knows every master to have want
+// connected replicas (or is itself a replica in sync).
+func (cl *Cluster) replicasUp(c *redis.Client, want int) bool {
+	if want == 0 {
+		return true
+	}
+	info, err := c.Info(context.Background(), "replication").Result()
+	if err != nil {
+		return false
+	}
+	switch {
+	case strings.Contains(info, "role:master"):
+		return strings.Contains(info, "connected_slaves:"+strconv.Itoa(want))
+	default:
+		return strings.Contains(info, "master_link_status:up")
+	}
+}
+
+// Master returns the server that is master of key's slot now.
+func (cl *Cluster) Master(t testing.TB, key string) *Server {
+	t.Helper()
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs, MaxRetries: -1})
+	defer c.Close()
+	ctx := context.Background()
+	c.ReloadState(ctx)
+	node, err := c.MasterForKey(ctx, key)
+	if err != nil {
+		t.Fatalf("master of %q: %v", key, err)
+	}
+	for _, s := range cl.Servers {
+		if s.Addr == node.Options().Addr {
+			return s
+		}
+	}
+	t.Fatalf("master of %q is %s, not a node of the cluster", key, node.Options().Addr)
+	return nil
+}
+
+// WaitOK waits until every running node but skip reports cluster_state:ok
+// and the slot of key is served by a master other than skip (after a
+// failover), by polling CLUSTER INFO and CLUSTER SHARDS; it returns how
+// long it waited.
+func (cl *Cluster) WaitOK(t testing.TB, key string, skip *Server, timeout time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	ctx := context.Background()
+	slot := Slot(key)
+	for _, s := range cl.Servers {
+		if s == skip {
+			continue
+		}
+		c := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+		for {
+			info, err := c.ClusterInfo(ctx).Result()
+			if err == nil && clusterOK(info) && servedBy(ctx, c, slot, skip.Addr) {
+				break
+			}
+			if time.Since(start) > timeout {
+				c.Close()
+				t.Fatalf("node %s: cluster not ok within %v of a failover: %v %s", s.Addr, timeout, err, info)
+			}
+			time.Sleep(20 * time.Millisecond) // polling with a deadline
+		}
+		c.Close()
+	}
+	return time.Since(start)
+}
+
+// servedBy reports whether node c sees slot served by a master other than
+// not.
+func servedBy(ctx context.Context, c *redis.Client, slot int, not string) bool {
+	slots, err := c.ClusterSlots(ctx).Result()
+	if err != nil {
+		return false
+	}
+	for _, r := range slots {
+		if slot >= r.Start && slot <= r.End && len(r.Nodes) > 0 {
+			return r.Nodes[0].Addr != not
+		}
+	}
+	return false
+}
+
+// Slot is Redis Cluster's slot of key (CRC16 of its hash tag, mod 16384).
+func Slot(key string) int {
+	if i := strings.IndexByte(key, '{'); i >= 0 {
+		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
+			key = key[i+1 : i+1+j]
+		}
+	}
+	var crc uint16
+	for i := 0; i < len(key); i++ {
+		crc ^= uint16(key[i]) << 8
+		for b := 0; b < 8; b++ {
+			if crc&0x8000 != 0 {
+				crc = crc<<1 ^ 0x1021
+			} else {
+				crc <<= 1
+			}
+		}
+	}
+	return int(crc) % 16384
 }
 
 func clusterOK(info string) bool {
