@@ -10,6 +10,7 @@ const (
 	CodeForbidden        = "forbidden"          // 403: a key used outside its scopes
 	CodeNotFound         = "not_found"          // 404
 	CodeMethodNotAllowed = "method_not_allowed" // 405
+	CodeRequestTimeout   = "request_timeout"    // 408: a request not received whole within the read timeout
 	CodePayloadTooLarge  = "payload_too_large"  // 413
 	CodeInvalidRules     = "invalid_rules"      // 422
 	CodeShrinkRefused    = "shrink_refused"     // 409: a reload held back by the shrink guard

@@ -50,6 +50,7 @@ const (
 	DefaultCheckTimeout    = 500 * time.Millisecond
 	DefaultGrantsTimeout   = 500 * time.Millisecond
 	DefaultIdempotencyTTL  = time.Hour
+	DefaultReadTimeout     = 10 * time.Second
 )
 
 // Decider makes decisions; *engine.Engine is one. The server passes no
@@ -137,6 +138,9 @@ type Options struct {
 	// routes; default 500 ms. An outcome whose records the ledger could not
 	// reach in time is accepted and published with "verified": false.
 	GrantsTimeout time.Duration
+	// ReadTimeout bounds reading a request, from its first byte; a request
+	// not read in time is answered 408. Default 10 s.
+	ReadTimeout time.Duration
 	// IdempotencyTTL is how long an Idempotency-Key is remembered;
 	// default DefaultIdempotencyTTL.
 	IdempotencyTTL time.Duration
@@ -212,6 +216,9 @@ func New(o Options) (*Server, error) {
 	if o.IdempotencyTTL <= 0 {
 		o.IdempotencyTTL = DefaultIdempotencyTTL
 	}
+	if o.ReadTimeout <= 0 {
+		o.ReadTimeout = DefaultReadTimeout
+	}
 	s := &Server{o: o, log: o.Logger, metrics: o.Metrics, auth: newKeyring(o.APIKeys, o.Keys), signer: o.Checker.Signer()}
 	if o.UI != nil {
 		ui, err := loadUI(o.UI)
@@ -226,7 +233,7 @@ func New(o Options) (*Server, error) {
 		Handler:                       s.Handler(),
 		ErrorHandler:                  s.errorHandler,
 		MaxRequestBodySize:            max(o.MaxBody, MinOutcomesBody),
-		ReadTimeout:                   10 * time.Second,
+		ReadTimeout:                   o.ReadTimeout,
 		WriteTimeout:                  10 * time.Second,
 		IdleTimeout:                   90 * time.Second,
 		NoDefaultServerHeader:         true,
@@ -235,6 +242,7 @@ func New(o Options) (*Server, error) {
 		DisablePreParseMultipartForm:  true,
 		DisableHeaderNamesNormalizing: false,
 		Logger:                        fasthttpLogger{o.Logger},
+		SecureErrorLogMessage:         true, // no request bytes in its errors (redact.HTTPError also drops them)
 	}
 	return s, nil
 }
@@ -305,6 +313,13 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 func (s *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
 	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
 		s.tooLarge(ctx, max(s.o.MaxBody, MinOutcomesBody))
+		return
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		// the client stopped half way through its request: slow, not malformed
+		s.writeError(ctx, fasthttp.StatusRequestTimeout, wire.CodeRequestTimeout,
+			fmt.Sprintf("the request was not received within %s of its first byte; send it whole", s.o.ReadTimeout), "")
 		return
 	}
 	var small *fasthttp.ErrSmallBuffer
