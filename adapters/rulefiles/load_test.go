@@ -23,7 +23,7 @@ func TestLoadSkipsHiddenAndOtherFiles(t *testing.T) {
 		"offers/a.yaml":         "offers:\n  - id: zeta\n    kind: action\n  - id: alpha\n    discount: {percent: 10}\n",
 		"offers/b.yaml":         "offers:\n  - id: mid\n    kind: action\n",
 		"arbitration.yaml":      "arbitration:\n  fallback: [mid]\n",
-		"tests/basic_test.yaml": "tests:\n  - name: t\n    now: 2026-01-01T00:00:00Z\n    profile: {id: c1, ltv: 1500, since: 2026-01-01T00:00:00Z}\n    expect: {segments: [vip], actions: []}\n",
+		"tests/basic_test.yaml": "tests:\n  - name: t\n    now: 2026-01-01T00:00:00Z\n    profile: {id: c1, ltv: 1500}\n    expect: {segments: [vip], actions: []}\n",
 		".hidden/x.yaml":        "this: is ignored\n",
 		"offers/.draft.yaml":    "this: is ignored\n",
 		"notes.txt":             "not read",
