@@ -33,15 +33,16 @@ func TestScopes(t *testing.T) {
 		{"GET", "/v1/budgets", ""},
 		{"GET", "/v1/learning", ""},
 		{"POST", "/v1/rules/reload", ""},
+		{"GET", "/v1/profiles/c-1042", ""},
 	}
 	// allowed[key][i]: whether the key may call routes[i]
 	allowed := map[string][]bool{
-		"k-decide":      {true, true, true, false, false, false, false, false, false},
-		"k-read":        {false, true, false, true, true, true, true, true, false},
-		"k-admin":       {false, true, false, true, true, true, true, true, true},
-		"k-decide-read": {true, true, true, true, true, true, true, true, false},
-		"k-none":        {true, true, true, true, true, true, true, true, true},
-		"k-all":         {true, true, true, true, true, true, true, true, true},
+		"k-decide":      {true, true, true, false, false, false, false, false, false, false},
+		"k-read":        {false, true, false, true, true, true, true, true, false, true},
+		"k-admin":       {false, true, false, true, true, true, true, true, true, true},
+		"k-decide-read": {true, true, true, true, true, true, true, true, false, true},
+		"k-none":        {true, true, true, true, true, true, true, true, true, true},
+		"k-all":         {true, true, true, true, true, true, true, true, true, true},
 	}
 	for key, allow := range allowed {
 		for i, rt := range routes {
