@@ -221,7 +221,7 @@ func (ps *procs) startRedis(ctx context.Context, name string, o redisOpts) (*pro
 	}
 	if o.cluster {
 		args = append(args, "--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(dir, "nodes.conf"),
-			"--cluster-node-timeout", "1000", "--cluster-replica-validity-factor", "0")
+			"--cluster-node-timeout", "1000", "--cluster-replica-validity-factor", "0", "--repl-diskless-sync-delay", "0")
 	}
 	args = append(args, o.extra...)
 	p, err := ps.newProc(name, "redis-server", args, nil, "127.0.0.1:"+strconv.Itoa(port))
