@@ -16,7 +16,6 @@ package replay
 import (
 	"context"
 	"errors"
-	"hash/fnv"
 	"iter"
 	"math"
 	"sort"
@@ -120,6 +119,15 @@ func newSide(rs *rules.Ruleset) *side {
 	return s
 }
 
+// offerID is the ruleset's own string of an offer id (so that pending
+// decisions share it rather than hold copies).
+func (s *side) offerID(id string) string {
+	if o, ok := s.rs.Offer(id); ok {
+		return o.ID
+	}
+	return id
+}
+
 // share is the probability of the assignments as: the product of each
 // variant's share of its experiment (1 for an experiment the ruleset does
 // not know).
@@ -203,16 +211,17 @@ func (s *recordedStats) Counts(offer, cell string) (float64, float64, bool) {
 	return 0, 0, true
 }
 
-// pending is a replayed decision waiting for its outcomes.
+// pending is a replayed decision waiting for its outcomes: kept small,
+// since every decision of the attribution window is pending.
 type pending struct {
-	id       string
+	key      uint64 // hash64 of the decision id
 	at       time.Time
-	ref      string
-	cand     []string // offers the candidate granted
+	ref      string   // the decision's ledger reference (shares the id's bytes)
+	cand     []string // offers the candidate granted (the ruleset's own strings)
 	base     []string // offers the baseline granted (separate baseline only)
 	piC, piR float64
-	reward   bool
 	value    float64
+	reward   bool
 	excluded bool // the recorded policy could not be reproduced: left out of the estimate
 }
 
@@ -223,7 +232,7 @@ type runner struct {
 	base     *side // == cand without Options.Baseline
 	rep      Report
 	est      *estimator
-	pend     map[string]*pending
+	pend     map[uint64]*pending
 	queue    []*pending
 	qhead    int
 	grantsR  map[string]int64
@@ -254,7 +263,7 @@ func Run(ctx context.Context, candidate *rules.Ruleset, events iter.Seq2[*Event,
 	if o.Resamples <= 0 {
 		o.Resamples = DefaultResamples
 	}
-	r := &runner{o: o, cand: newSide(candidate), pend: map[string]*pending{},
+	r := &runner{o: o, cand: newSide(candidate), pend: map[uint64]*pending{},
 		grantsR: map[string]int64{}, grantsC: map[string]int64{}, spendR: map[string]int64{}, spendC: map[string]int64{},
 		segs: map[string]map[uint64]uint8{}, missing: map[string]int64{}}
 	r.base = r.cand
@@ -300,10 +309,14 @@ func ref(id string) string {
 	return id
 }
 
+// hash64 is the FNV-1a hash of s.
 func hash64(s string) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(s))
-	return h.Sum64()
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
 }
 
 // profileOf is the recorded profile of ev under rs's schema, and the
@@ -320,15 +333,16 @@ func profileOf(rs *rules.Ruleset, ev *Event) (*engine.Profile, []string) {
 			missing = append(missing, f.Name)
 		}
 	}
-	m := make(map[string]any, len(ev.Profile)+1)
-	for k, v := range ev.Profile {
-		m[k] = v
-	}
+	m := ev.Profile // the event's own map: FromJSON reads it, and "id" is ours to add
 	m["id"] = ev.CustomerID
 	p, err := profiles.FromJSON(&rs.Schema, m)
 	if err != nil {
 		var fe profiles.FieldErrors
 		if errors.As(err, &fe) {
+			m = make(map[string]any, len(ev.Profile))
+			for k, v := range ev.Profile {
+				m[k] = v
+			}
 			for _, f := range fe {
 				delete(m, f.Field)
 				missing = append(missing, f.Field)
@@ -436,7 +450,7 @@ func (r *runner) decision(ctx context.Context, ev *Event) {
 	r.lastTime = ev.Now
 
 	cd := r.decide(ctx, r.cand, ev, req, true)
-	p := &pending{id: ev.ID, at: ev.Now, ref: req.Ref}
+	p := &pending{key: hash64(ev.ID), at: ev.Now, ref: req.Ref}
 	recorded := ev.Actions
 	cand := r.ansBuf[:0]
 	for _, a := range cd.Actions {
@@ -445,7 +459,7 @@ func (r *runner) decision(ctx context.Context, ev *Event) {
 			amt = a.Discount.Amount.Minor
 		}
 		cand = append(cand, Action{OfferID: a.OfferID, Amount: amt})
-		p.cand = append(p.cand, a.OfferID)
+		p.cand = append(p.cand, r.cand.offerID(a.OfferID))
 		r.grantsC[a.OfferID]++
 		r.spendC[ev.Currency] += amt
 	}
@@ -488,7 +502,7 @@ func (r *runner) decision(ctx context.Context, ev *Event) {
 	} else {
 		bd := r.decide(ctx, r.base, ev, req, false)
 		for _, a := range bd.Actions {
-			p.base = append(p.base, a.OfferID)
+			p.base = append(p.base, r.base.offerID(a.OfferID))
 		}
 		bsame := sameAnswer(recorded, answerOf(bd, nil))
 		if samePlan(r.base, r.cand, bd, cd) {
@@ -508,7 +522,7 @@ func (r *runner) decision(ctx context.Context, ev *Event) {
 	if p.piR <= 0 {
 		p.excluded = true
 	}
-	r.pend[ev.ID] = p
+	r.pend[p.key] = p
 	r.queue = append(r.queue, p)
 }
 
@@ -619,7 +633,7 @@ func b2f(b bool) float64 {
 // reward and value.
 func (r *runner) outcome(ctx context.Context, ev *Event) {
 	r.rep.Decisions.Outcomes++
-	p := r.pend[ev.DecisionID]
+	p := r.pend[hash64(ev.DecisionID)]
 	if p == nil {
 		r.rep.Decisions.OutcomesUnmatched++
 		return
@@ -694,7 +708,7 @@ func (r *runner) expire(now time.Time) {
 		}
 		r.queue[r.qhead] = nil
 		r.qhead++
-		delete(r.pend, p.id)
+		delete(r.pend, p.key)
 		if p.excluded {
 			r.rep.Estimate.Unexplained++
 		} else {
@@ -702,7 +716,7 @@ func (r *runner) expire(now time.Time) {
 			if p.piC > 0 {
 				w = math.Min(p.piC/p.piR, MaxWeight)
 			}
-			r.est.add(hash64(p.id), w, p.reward, p.value)
+			r.est.add(p.key, w, p.reward, p.value)
 		}
 	}
 	if r.qhead > 4096 && r.qhead*2 > len(r.queue) {
