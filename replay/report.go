@@ -113,13 +113,17 @@ type Interval struct {
 
 // MarshalJSON writes NaN (no estimate) as null.
 func (i Interval) MarshalJSON() ([]byte, error) {
-	f := func(x float64) any {
+	f := func(x float64) *float64 {
 		if math.IsNaN(x) || math.IsInf(x, 0) {
 			return nil
 		}
-		return x
+		return &x
 	}
-	return json.Marshal(map[string]any{"value": f(i.Value), "lo": f(i.Lo), "hi": f(i.Hi)})
+	return json.Marshal(struct {
+		Value *float64 `json:"value"`
+		Lo    *float64 `json:"lo"`
+		Hi    *float64 `json:"hi"`
+	}{f(i.Value), f(i.Lo), f(i.Hi)})
 }
 
 // MarshalJSON writes an infinite increase (from nothing) as null.

@@ -76,7 +76,7 @@ func cmdReplay(ctx context.Context, args []string, s stdio) int {
 	}
 	var err error
 	var sinceDur time.Duration
-	var untilT time.Time
+	var sinceT, untilT time.Time
 	switch {
 	case len(pos) > 0:
 		err = fmt.Errorf("unexpected argument %q (the rules directory goes in --rules)", pos[0])
@@ -93,7 +93,7 @@ func cmdReplay(ctx context.Context, args []string, s stdio) int {
 		if d, derr := time.ParseDuration(*since); derr == nil && d > 0 {
 			sinceDur = d
 		} else if t, terr := time.Parse(time.RFC3339Nano, *since); terr == nil {
-			sinceDur = time.Since(t)
+			sinceT = t
 		} else {
 			err = fmt.Errorf("--since %q: write a duration (168h) or an RFC 3339 time (2026-11-22T00:00:00Z)", *since)
 		}
@@ -137,7 +137,7 @@ func cmdReplay(ctx context.Context, args []string, s stdio) int {
 	if *file != "" {
 		next, closeSrc, err = fileLines(*file, s.In)
 	} else {
-		next, closeSrc = natsLines(ctx, *natsURL, sinceDur, untilT, *window)
+		next, closeSrc = natsLines(ctx, *natsURL, events.ReadOptions{Since: sinceDur, Start: sinceT, Name: "arbiter replay"}, untilT, *window)
 	}
 	if err != nil {
 		fmt.Fprintf(s.Err, "arbiter replay: %v\n", err)
@@ -265,13 +265,16 @@ func fileLines(path string, in io.Reader) (func() ([]byte, error), func() error,
 
 // natsLines reads the stream in a goroutine: decisions stored up to until
 // (zero: all), outcomes up to until + window.
-func natsLines(ctx context.Context, url string, since time.Duration, until time.Time, window time.Duration) (func() ([]byte, error), func() error) {
+func natsLines(ctx context.Context, url string, opts events.ReadOptions, until time.Time, window time.Duration) (func() ([]byte, error), func() error) {
 	ctx, cancel := context.WithCancel(ctx)
 	ch := make(chan []byte, 1024)
 	errc := make(chan error, 1)
 	go func() {
 		defer close(ch)
-		_, err := events.ReadStream(ctx, url, events.ReadOptions{Since: since, Name: "arbiter replay"}, func(m events.Message) {
+		if !until.IsZero() {
+			opts.Until = until.Add(window) // the outcomes of the last decisions
+		}
+		_, err := events.ReadStream(ctx, url, opts, func(m events.Message) {
 			if !until.IsZero() {
 				limit := until
 				if strings.Contains(m.Subject, "."+wire.KindOutcome+".") {

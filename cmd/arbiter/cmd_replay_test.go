@@ -1,0 +1,86 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/arbiterhq/arbiter/replay/replaygen"
+)
+
+func TestCmdReplay(t *testing.T) {
+	const rulesDir = "../../examples/checkout"
+	rs, ok := loadRulesForCLI(stdio{Err: os.Stderr}, "test", rulesDir)
+	if !ok {
+		t.Fatal("example rules")
+	}
+	var lines bytes.Buffer
+	if _, err := replaygen.Generate(context.Background(), rs, replaygen.Options{Decisions: 400, Customers: 100}, func(b []byte) error {
+		lines.Write(b)
+		lines.WriteByte('\n')
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "events.jsonl")
+	if err := os.WriteFile(file, lines.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.jsonl")
+	os.WriteFile(bad, []byte("{\"type\":\"decision\"}\nnot json\n"), 0o644)
+	cases := []struct {
+		name     string
+		args     []string
+		code     int
+		out, err string
+	}{
+		{"text", []string{"--rules", rulesDir, "--events", file}, exitOK,
+			`(?s)^Decisions: 400 read, 400 replayed; \d+ outcomes.*\nChanged: +0 decisions get a different answer \(0\.0%\).*Grants per offer\n +offer +recorded +candidate +change.*Discount spend per currency.*USD.*Customers per segment.*Estimate \(outcome "converted"`, `^$`},
+		{"fail-if holds", []string{"--rules", rulesDir, "--events", file, "--fail-if", "changed_pct > 5", "--fail-if", "decisions >= 400"}, exitFail,
+			`Decisions: 400 read`, `^arbiter replay: --fail-if "decisions >= 400" holds \(decisions = 400\)\n$`},
+		{"fail-if holds not", []string{"--rules", rulesDir, "--events", file, "--fail-if", "spend_increase_pct > 10"}, exitOK, `Decisions`, `^$`},
+		{"fail-if unknown metric", []string{"--rules", rulesDir, "--events", file, "--fail-if", "spend_up > 10"}, exitUsage, `^$`,
+			`--fail-if "spend_up > 10": unknown name spend_up(.|\n)*spend_increase_pct`},
+		{"two sources", []string{"--rules", rulesDir, "--events", file, "--nats", "nats://x"}, exitUsage, `^$`, `give one source of events`},
+		{"no source", []string{"--rules", rulesDir}, exitUsage, `^$`, `give one source of events`},
+		{"no rules", []string{"--events", file}, exitUsage, `^$`, `--rules DIR is required`},
+		{"since with file", []string{"--rules", rulesDir, "--events", file, "--since", "1h"}, exitUsage, `^$`, `--since and --until go with --nats`},
+		{"bad line", []string{"--rules", rulesDir, "--events", bad}, exitFail, `^$`, `arbiter replay: line 2: `},
+		{"missing file", []string{"--rules", rulesDir, "--events", "nope.jsonl"}, exitFail, `^$`, `--events: open nope.jsonl`},
+		{"help", []string{"--help"}, exitOK, `Usage: arbiter replay`, `^$`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(context.Background(), append([]string{"replay"}, tc.args...), stdio{In: strings.NewReader(""), Out: &out, Err: &errb})
+			if code != tc.code {
+				t.Errorf("exit %d, want %d (stdout %q, stderr %q)", code, tc.code, out.String(), errb.String())
+			}
+			if !regexp.MustCompile(tc.out).MatchString(out.String()) {
+				t.Errorf("stdout %q does not match %q", out.String(), tc.out)
+			}
+			if !regexp.MustCompile(tc.err).MatchString(errb.String()) {
+				t.Errorf("stderr %q does not match %q", errb.String(), tc.err)
+			}
+		})
+	}
+	var out bytes.Buffer
+	if code := run(context.Background(), []string{"replay", "--rules", rulesDir, "--events", "-", "--json"},
+		stdio{In: bytes.NewReader(lines.Bytes()), Out: &out, Err: &out}); code != exitOK {
+		t.Fatalf("--json: %d %s", code, out.String())
+	}
+	var rep map[string]json.RawMessage
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("--json: %v\n%s", err, out.String())
+	}
+	for _, k := range []string{"decisions", "changed", "offers", "spend", "segments", "estimate"} {
+		if _, ok := rep[k]; !ok {
+			t.Errorf("--json has no %q: %s", k, out.String())
+		}
+	}
+}
