@@ -45,11 +45,11 @@ func TestCheckoutTypoGivesItsCause(t *testing.T) {
 		want                 []string // substrings of the errors, in order
 	}{
 		{"misspelt section", "segments/value.yaml", "\nsegments:", "\nsegmnts:", 1,
-			[]string{"segments/value.yaml:4:1: unknown top-level key `segmnts`", "did you mean `segments`?"}},
+			[]string{"segments/value.yaml:5:1: unknown top-level key `segmnts`", "did you mean `segments`?"}},
 		{"unknown section", "segments/value.yaml", "\nsegments:", "\nvalue_segments:", 2,
-			[]string{"segments/value.yaml:4:1: unknown top-level key `value_segments`", "more errors are not shown: references to what `value_segments` declares"}},
+			[]string{"segments/value.yaml:5:1: unknown top-level key `value_segments`", "more errors are not shown: references to what `value_segments` declares"}},
 		{"misspelt type", "profile.yaml", "ltv: number", "ltv: numbr", 1,
-			[]string{"profile.yaml:16:8: profile field `ltv`: unknown type \"numbr\" (did you mean `number`? write `ltv: number`)"}},
+			[]string{"profile.yaml:17:8: profile field `ltv`: unknown type \"numbr\" (did you mean `number`? write `ltv: number`)"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			files := checkoutFiles(t, tc.path, func(s string) string {

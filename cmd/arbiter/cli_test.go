@@ -14,7 +14,7 @@ func TestGroupListsSubcommands(t *testing.T) {
 		group string
 		subs  []string
 	}{
-		{"rules", []string{"rules check", "rules test"}},
+		{"rules", []string{"rules check", "rules test", "rules schema"}},
 		{"profiles", []string{"profiles import", "profiles get"}},
 		{"events", []string{"events tail"}},
 		{"experiments", []string{"experiments report", "experiments list"}},

@@ -54,6 +54,7 @@ func commands() []command {
 		{"serve", "serve decisions over HTTP", cmdServe},
 		{"rules check", "compile and type-check a rules directory", cmdRulesCheck},
 		{"rules test", "run the *_test.yaml rule tests of a rules directory", cmdRulesTest},
+		{"rules schema", "print the JSON Schema of the rule files (for editors)", cmdRulesSchema},
 		{"decide", "an offline decision with its explanation, as JSON", cmdDecide},
 		{"profiles import", "import profiles from a JSONL file into Redis", cmdProfilesImport},
 		{"profiles get", "show a stored profile and how the schema reads it", cmdProfilesGet},

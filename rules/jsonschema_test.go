@@ -1,0 +1,213 @@
+package rules
+
+import (
+	"bytes"
+	"encoding/json"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"go.yaml.in/yaml/v3"
+)
+
+const schemaFile = "../docs/rules.schema.json"
+
+// docs/rules.schema.json is the output of `arbiter rules schema`.
+func TestSchemaFileIsCurrent(t *testing.T) {
+	got, err := os.ReadFile(schemaFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, JSONSchema()) {
+		t.Errorf("%s differs from the generated schema: run\n  go run ./cmd/arbiter rules schema > docs/rules.schema.json", schemaFile)
+	}
+}
+
+// Every key the loader accepts, in every mapping, is in the schema with
+// its description, and each mapping the loader checks refuses other keys.
+func TestSchemaHasEveryLoaderKey(t *testing.T) {
+	var doc struct {
+		Defs map[string]struct {
+			Properties           map[string]struct{ Description string } `json:"properties"`
+			AdditionalProperties *bool                                   `json:"additionalProperties"`
+		} `json:"$defs"`
+	}
+	if err := json.Unmarshal(JSONSchema(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range allObjDefs() {
+		name := defName(o)
+		def, ok := doc.Defs[name]
+		if !ok {
+			t.Errorf("%s (%s) is not in the schema's $defs", o.Name, name)
+			continue
+		}
+		if def.AdditionalProperties == nil || *def.AdditionalProperties {
+			t.Errorf("%s: additionalProperties is not false", name)
+		}
+		for _, k := range o.names() {
+			p, ok := def.Properties[k]
+			if !ok {
+				t.Errorf("%s: the loader accepts %q, the schema does not", name, k)
+			} else if p.Description == "" {
+				t.Errorf("%s.%s: no description", name, k)
+			}
+		}
+		if len(def.Properties) != len(o.names()) {
+			t.Errorf("%s: %d keys in the schema, %d in the loader", name, len(def.Properties), len(o.names()))
+		}
+	}
+}
+
+// compileSchema compiles the rule files' JSON Schema.
+func compileSchema(t *testing.T) *jsonschema.Schema {
+	t.Helper()
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(JSONSchema()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource(SchemaID, doc); err != nil {
+		t.Fatal(err)
+	}
+	sch, err := c.Compile(SchemaID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sch
+}
+
+// yamlToJSON decodes a YAML document as the value JSON would hold
+// (timestamps as RFC 3339 strings).
+func yamlToJSON(t *testing.T, data []byte) any {
+	t.Helper()
+	var v any
+	if err := yaml.Unmarshal(data, &v); err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// Every example rule file names the schema on its first line (with the
+// right relative path) and is valid against it.
+func TestExamplesMatchTheSchema(t *testing.T) {
+	sch := compileSchema(t)
+	root := "../examples"
+	n := 0
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		if (!strings.HasSuffix(p, ".yaml") && !strings.HasSuffix(p, ".yml")) || IsTruthFile(p) || strings.Contains(p, "testdata") {
+			return nil
+		}
+		n++
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(filepath.Dir(p), "../docs/rules.schema.json")
+		want := "# yaml-language-server: $schema=" + filepath.ToSlash(rel)
+		first, _, _ := strings.Cut(string(data), "\n")
+		if first != want {
+			t.Errorf("%s: first line %q, want %q", p, first, want)
+		}
+		if err := sch.Validate(yamlToJSON(t, data)); err != nil {
+			t.Errorf("%s does not match the schema: %v", p, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 10 {
+		t.Fatalf("only %d example files", n)
+	}
+}
+
+// A misspelt key at any depth is refused by the schema, as by the loader.
+func TestSchemaRejectsMisspeltKeys(t *testing.T) {
+	sch := compileSchema(t)
+	const base = `profile:
+  ltv: number
+  tier: {type: string, default: basic}
+segments:
+  - id: vip
+    when: profile.ltv > 1000
+offers:
+  - id: o1
+    kind: discount
+    discount:
+      tiers: [{min_total: 50, amount: 5}]
+    schedule: {days: [sat], timezone: UTC}
+    caps: {per_customer: {limit: 1, per: 30d}, total: 10}
+  - id: o2
+    discount: {buy_x_get_y: {buy: 2, get: 1}}
+experiments:
+  - id: e
+    variants:
+      - {id: a, weight: 50, offers: {o1: {disabled: true}}}
+      - {id: b, weight: 50}
+arbitration:
+  max_actions: 2
+  learning: {method: mean, prior: {alpha: 1, beta: 1}}
+`
+	if err := sch.Validate(yamlToJSON(t, []byte(base))); err != nil {
+		t.Fatalf("the base file does not match the schema: %v", err)
+	}
+	if _, err := Compile([]File{{Path: "rules.yaml", Data: []byte(base)}}); err != nil {
+		t.Fatalf("the base file does not load: %v", err)
+	}
+	for _, tc := range []struct{ from, to string }{
+		{"segments:", "segmnts:"},
+		{"  tier: {type: string", "  tier: {typ: string"},
+		{"    when: profile", "    whn: profile"},
+		{"    kind: discount", "    knd: discount"},
+		{"tiers: [{min_total", "tiers: [{min_totl"},
+		{"{days: [sat], timezone", "{days: [sat], timezon"},
+		{"{per_customer: {limit", "{per_customer: {limt"},
+		{"total: 10}", "totl: 10}"},
+		{"{buy: 2", "{by: 2"},
+		{"    variants:", "    variant:"},
+		{"{id: b, weight", "{id: b, wieght"},
+		{"{o1: {disabled", "{o1: {disabeld"},
+		{"  max_actions", "  max_action"},
+		{"{method: mean", "{methd: mean"},
+		{"{alpha: 1", "{alfa: 1"},
+	} {
+		if !strings.Contains(base, tc.from) {
+			t.Fatalf("no %q in the base file", tc.from)
+		}
+		data := strings.Replace(base, tc.from, tc.to, 1)
+		if err := sch.Validate(yamlToJSON(t, []byte(data))); err == nil {
+			t.Errorf("%q → %q: the schema accepts it", tc.from, tc.to)
+		}
+		if _, err := Compile([]File{{Path: "rules.yaml", Data: []byte(data)}}); err == nil || !strings.Contains(err.Error(), "unknown") || !strings.Contains(err.Error(), "key") {
+			t.Errorf("%q → %q: the loader says %v, want an unknown key", tc.from, tc.to, err)
+		}
+	}
+	test := "tests:\n  - name: t\n    now: 2026-01-01T00:00:00Z\n    expect: {actions: [o1]}\n"
+	if err := sch.Validate(yamlToJSON(t, []byte(test))); err != nil {
+		t.Errorf("a test file does not match the schema: %v", err)
+	}
+	for _, bad := range []string{
+		strings.Replace(test, "expect:", "expct:", 1),
+		strings.Replace(test, "{actions:", "{action:", 1),
+		"segments: []\n" + test,
+	} {
+		if err := sch.Validate(yamlToJSON(t, []byte(bad))); err == nil {
+			t.Errorf("the schema accepts the test file\n%s", bad)
+		}
+	}
+}
