@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"sort"
 	"strings"
 	"sync"
@@ -53,7 +54,8 @@ type sample struct {
 	worker, target, seq int
 	customer            string
 	start, end          time.Time
-	status              int // 0: no answer (err)
+	status              int  // 0: no answer (err)
+	reused              bool // sent on a keep-alive connection used before
 	err                 error
 	ans                 answer
 	body                []byte
@@ -165,6 +167,8 @@ func do(ctx context.Context, client *http.Client, url string, body []byte, s *sa
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+apiKey)
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+		GotConn: func(info httptrace.GotConnInfo) { s.reused = info.Reused }}))
 	resp, err := client.Do(req)
 	if err != nil {
 		s.err = err
