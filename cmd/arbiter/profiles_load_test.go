@@ -58,7 +58,11 @@ func TestServeProfilesLoadsLikeImport(t *testing.T) {
 	done := make(chan int, 1)
 	var serveErr syncBuffer
 	go func() {
-		done <- run(ctx, []string{"serve", "--rules", rulesDir, "--no-auth", "--addr", addr, "--profiles", file, "--log-level", "warn"},
+		done <- run(ctx, []string{"serve", "--rules", rulesDir, "--no-auth", "--addr", addr, "--profiles", file, "--log-level", "warn",
+			// What is tested is which customers are stored, not the decision's
+			// deadline: a loaded CI machine must not turn a slow embedded
+			// Redis into "unknown".
+			"--redis-timeout", "10s"},
 			stdio{In: strings.NewReader(""), Out: io.Discard, Err: &serveErr})
 	}()
 	defer func() {
