@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -68,8 +69,11 @@ type Options struct {
 	// again with the same id within it is stored once (default 2 minutes).
 	// Used only when the stream is created.
 	Duplicates time.Duration
-	// Replicas of the stream in a NATS cluster (default 1). Used only when
-	// the stream is created.
+	// Replicas of the stream in a NATS cluster. 0: 1 when the stream is
+	// created, and an existing stream is left as it is. N > 0 (serve
+	// --stream-replicas): the stream is created with N, and an existing
+	// stream with another count is updated to N (JetStream moves or adds
+	// the copies); a count the cluster cannot place is a *ReplicasError.
 	Replicas int
 	// AckTimeout is how long an event may wait for its acknowledgement
 	// before it is sent again (default 5s).
@@ -690,7 +694,12 @@ func (p *Publisher) setup() (mode, streamLimits, error) {
 		return modeUnknown, limits, fmt.Errorf("JetStream account info: %w", err)
 	}
 	if err := EnsureStream(ctx, p.js, p.opts, p.log); err != nil {
-		return modeUnknown, limits, err
+		var re *ReplicasError
+		if !errors.As(err, &re) || re.Existing == 0 {
+			return modeUnknown, limits, err
+		}
+		// The stream exists: publish to it as it is, and say so.
+		p.log.Error("events: "+err.Error()+"; publishing to the stream as it is", "stream", re.Stream)
 	}
 	s, err := p.js.Stream(ctx, p.opts.Stream)
 	if err != nil {
@@ -707,26 +716,89 @@ func (p *Publisher) setup() (mode, streamLimits, error) {
 	return modeJetStream, limits, nil
 }
 
+// ReplicasError is a stream replica count the NATS server refused: more
+// than the cluster has JetStream nodes, or a count on a single server.
+type ReplicasError struct {
+	Stream         string
+	Want, Existing int // Existing: 0 when the stream was being created
+	Err            error
+}
+
+func (e *ReplicasError) Error() string {
+	what := "create stream " + e.Stream + " with " + strconv.Itoa(e.Want) + " replicas"
+	if e.Existing > 0 {
+		what = "change stream " + e.Stream + " from " + strconv.Itoa(e.Existing) + " to " + strconv.Itoa(e.Want) + " replicas"
+	}
+	return what + ": " + e.Err.Error() + ": give --stream-replicas at most the number of JetStream servers in the NATS cluster (1 on a single server), or change the stream yourself: nats stream edit " + e.Stream + " --replicas N"
+}
+
+func (e *ReplicasError) Unwrap() error { return e.Err }
+
+// isPlacementErr reports whether err is the server's refusal to place a
+// stream's replicas.
+func isPlacementErr(err error) bool {
+	var api *jetstream.APIError
+	return errors.As(err, &api) && (api.ErrorCode == jetstream.ErrorCode(10005) || // no suitable peers for placement
+		api.ErrorCode == jetstream.ErrorCode(10074) || // replicas > 1 not supported in non-clustered mode
+		api.ErrorCode == jetstream.ErrorCode(10052)) // insufficient resources
+}
+
 // EnsureStream creates the stream of opts (see StreamConfig) when no stream
-// of that name exists. An existing stream is left as it is: an operator may
-// have changed its limits.
+// of that name exists. An existing stream is left as it is (an operator
+// may have changed its limits), except its replica count when
+// opts.Replicas asks for one: then it is updated to it.
 func EnsureStream(ctx context.Context, js jetstream.JetStream, opts Options, log *slog.Logger) error {
+	want := opts.Replicas
 	opts.setDefaults()
-	if _, err := js.Stream(ctx, opts.Stream); err == nil {
-		return nil
+	if s, err := js.Stream(ctx, opts.Stream); err == nil {
+		return ensureReplicas(ctx, js, s, want, log)
 	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
 		return fmt.Errorf("look up stream %s: %w", opts.Stream, err)
 	}
 	cfg := StreamConfig(opts)
 	if _, err := js.CreateStream(ctx, cfg); err != nil {
 		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			if s, err := js.Stream(ctx, opts.Stream); err == nil {
+				return ensureReplicas(ctx, js, s, want, log)
+			}
 			return nil
+		}
+		if isPlacementErr(err) {
+			return &ReplicasError{Stream: cfg.Name, Want: cfg.Replicas, Err: err}
 		}
 		return fmt.Errorf("create stream %s on %s: %w", cfg.Name, cfg.Subjects[0], err)
 	}
 	if log != nil {
 		log.Info("events: created JetStream stream", "stream", cfg.Name, "subjects", cfg.Subjects,
-			"max_age", cfg.MaxAge, "max_bytes", cfg.MaxBytes, "duplicates", cfg.Duplicates)
+			"max_age", cfg.MaxAge, "max_bytes", cfg.MaxBytes, "duplicates", cfg.Duplicates, "replicas", cfg.Replicas)
+	}
+	return nil
+}
+
+// ensureReplicas updates an existing stream to want replicas (want > 0)
+// when it has another count.
+func ensureReplicas(ctx context.Context, js jetstream.JetStream, s jetstream.Stream, want int, log *slog.Logger) error {
+	if want <= 0 {
+		return nil
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("look up stream: %w", err)
+	}
+	cfg := info.Config
+	if cfg.Replicas == want {
+		return nil
+	}
+	had := cfg.Replicas
+	cfg.Replicas = want
+	if _, err := js.UpdateStream(ctx, cfg); err != nil {
+		if isPlacementErr(err) {
+			return &ReplicasError{Stream: cfg.Name, Want: want, Existing: had, Err: err}
+		}
+		return fmt.Errorf("change stream %s from %d to %d replicas: %w", cfg.Name, had, want, err)
+	}
+	if log != nil {
+		log.Info("events: stream replicas changed", "stream", cfg.Name, "from", had, "to", want)
 	}
 	return nil
 }

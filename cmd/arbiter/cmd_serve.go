@@ -53,6 +53,7 @@ type serveConfig struct {
 	redisTimeout    time.Duration
 	shutdownTimeout time.Duration
 	drainDelay      time.Duration
+	streamReplicas  int
 	eventBuffer     int
 	keyPrefix       string
 	subjectPrefix   string
@@ -102,6 +103,7 @@ var serveEnv = map[string]string{
 	"attribution-window": "ARBITER_ATTRIBUTION_WINDOW",
 	"idempotency-ttl":    "ARBITER_IDEMPOTENCY_TTL",
 	"ledger-replicas":    "ARBITER_LEDGER_REPLICAS",
+	"stream-replicas":    "ARBITER_STREAM_REPLICAS",
 	"allow-shrink":       "ARBITER_ALLOW_SHRINK",
 }
 
@@ -170,6 +172,7 @@ func newServeFlags(fs *flag.FlagSet, cfg *serveConfig) {
 	fs.Var(&cfg.attributionWindow, "attribution-window", "`DURATION` after a decision within which its outcomes count (and its grant records are kept): 7d, 36h")
 	fs.DurationVar(&cfg.idempotencyTTL, "idempotency-ttl", httpapi.DefaultIdempotencyTTL, "how long an Idempotency-Key of POST /v1/decide is remembered")
 	fs.BoolVar(&cfg.allowShrink, "allow-shrink", false, "serve a reload that drops more than half of the offers in force (by default it is held back: docs/rules.md)")
+	fs.IntVar(&cfg.streamReplicas, "stream-replicas", 0, "`N`: copies of the JetStream stream on a NATS cluster: a new stream is created with N, an existing one with another count is changed to N; 0: 1 on create, an existing stream left as it is")
 	fs.IntVar(&cfg.ledgerReplicas, "ledger-replicas", 0, "`N`: each ledger call waits (Redis WAIT, same round trip) until N replicas have it, else grants nothing capped; 0: do not wait (docs/operations.md)")
 }
 
@@ -251,6 +254,12 @@ func cmdServe(ctx context.Context, args []string, s stdio) int {
 	}
 	if cfg.ledgerReplicas < 0 {
 		return usageErr("--ledger-replicas must be 0 or more")
+	}
+	if cfg.streamReplicas < 0 {
+		return usageErr("--stream-replicas must be 0 or more")
+	}
+	if cfg.streamReplicas > 1 && cfg.natsURL == "" {
+		return usageErr(fmt.Sprintf("--stream-replicas %d needs a NATS cluster: give --nats URL (the embedded NATS is one server)", cfg.streamReplicas))
 	}
 	if strings.ContainsAny(cfg.keyPrefix, "{}") {
 		return usageErr(fmt.Sprintf("--key-prefix %q must not contain '{' or '}': the keys' braces are Redis Cluster hash tags", cfg.keyPrefix))
@@ -435,7 +444,7 @@ func runServer(ctx context.Context, cfg serveConfig, keys []httpapi.APIKey, src 
 
 	// NATS: the configured server, or an embedded one.
 	natsURL := cfg.natsURL
-	pubOpts := events.Options{Prefix: cfg.subjectPrefix, Buffer: cfg.eventBuffer, Logger: log}
+	pubOpts := events.Options{Prefix: cfg.subjectPrefix, Buffer: cfg.eventBuffer, Logger: log, Replicas: cfg.streamReplicas}
 	if natsURL == "" {
 		// The embedded server lives in this process: its connection does
 		// not drop, so an event is sent again only after an ack timeout

@@ -295,6 +295,8 @@ func TestServeUsageErrors(t *testing.T) {
 		{"serve", "--rules", "x", "--no-auth", "--redis", "redis://h:1", "--profiles", "p.jsonl"},
 		{"serve", "--rules", "x", "--no-auth", "--log-format", "xml"},
 		{"serve", "--rules", "x", "--no-auth", "--key-prefix", "a{b}:"},
+		{"serve", "--rules", "x", "--no-auth", "--stream-replicas", "3"}, // the embedded NATS is one server
+		{"serve", "--rules", "x", "--no-auth", "--stream-replicas", "-1"},
 		{"serve", "--bogus"},
 	}
 	for _, args := range cases {
