@@ -120,7 +120,10 @@ function actionCard(a, i) {
 function explainRows(d) {
   const ex = d.explain;
   if (!ex || !ex.offers) return '';
-  const rows = [...ex.offers].sort((a, b) => (b.chosen - a.chosen));
+  // The chosen first, in the order of the actions; then the others as the rules list them.
+  const rank = new Map((d.actions || []).map((a, i) => [a.offer_id, i]));
+  const key = (o) => (o.chosen ? (rank.has(o.id) ? rank.get(o.id) : 999) : 1000);
+  const rows = [...ex.offers].sort((a, b) => key(a) - key(b));
   return rows.map((o) => {
     const res = o.chosen ? pill('Chosen', 'ok') : pill(REASONS[o.reason] || o.reason || 'not chosen', o.reason === 'group' || o.reason === 'cap' || o.reason === 'budget' ? 'warn' : 'off', o.reason || '');
     const l = o.learning;

@@ -41,13 +41,25 @@ function budgetCell(b) {
   return `<div class="num">${f(a.committed)} <span class="muted">of ${f(a.limit)}</span></div>${bar}${b.pacing ? `<div class="muted">pacing ${esc(b.pacing)}</div>` : ''}`;
 }
 
+/** A value of the rules as short text: lists joined, objects as key value. */
+function text(v) {
+  if (v == null) return '';
+  if (Array.isArray(v)) return v.map(text).join(', ');
+  if (typeof v === 'object') {
+    if (v.from != null || v.to != null) return `${v.from ?? '…'}–${v.to ?? '…'}`;
+    if (v.start != null || v.end != null) return `${v.start ?? '…'}–${v.end ?? '…'}`;
+    return Object.entries(v).map(([k, x]) => k + ' ' + text(x)).join(', ');
+  }
+  return String(v);
+}
+
 function schedule(o) {
   const s = o.schedule;
   if (!s) return '<span class="muted">always</span>';
   const out = [];
   if (s.start || s.end) out.push(`${s.start ? esc(shortTime(s.start)) : '…'} → ${s.end ? esc(shortTime(s.end)) : '…'}`);
-  if (s.days && s.days.length) out.push(esc(s.days.join(', ')));
-  if (s.hours) out.push(esc(Array.isArray(s.hours) ? s.hours.join(', ') : String(s.hours)));
+  if (s.days && s.days.length) out.push(esc(text(s.days)));
+  if (s.hours) out.push(esc(text(s.hours)));
   if (s.timezone) out.push(`<span class="muted">${esc(s.timezone)}</span>`);
   return out.map((x) => `<div>${x}</div>`).join('');
 }
@@ -57,7 +69,8 @@ function discount(o) {
   if (!d) return '<span class="muted">–</span>';
   if (typeof d === 'string') return esc(d.replace('_', ' '));
   const t = (d.type || '').replace('_', ' ');
-  const v = d.percent != null ? d.percent + '%' : d.amount != null ? num(d.amount) : '';
+  const amount = (x) => (typeof x === 'number' ? num(x) : text(x));
+  const v = d.percent != null ? amount(d.percent) + (typeof d.percent === 'number' ? '%' : '') : d.amount != null ? amount(d.amount) : '';
   return esc([t, v].filter(Boolean).join(' '));
 }
 
@@ -110,8 +123,8 @@ export function mount(root) {
               <td>${pill(label, kind, why)}</td>
               <td class="offer-cell"><div class="strong">${esc(o.id)}</div><div class="muted small">${esc(o.title || '')}</div>
                 <div class="muted small">${esc(o.kind)}${o.group ? ' · group ' + esc(o.group) : ''}${o.fallback ? ' · fallback' : ''}</div>
-                ${o.when ? `<div class="small"><span class="muted">when</span> <code>${esc(o.when)}</code></div>` : ''}
-                ${o.exclusions && o.exclusions.length ? `<div class="small"><span class="muted">not with</span> ${esc(o.exclusions.join(', '))}</div>` : ''}</td>
+                ${o.when ? `<div class="small"><span class="muted">when</span> <code>${esc(text(o.when))}</code></div>` : ''}
+                ${o.exclusions && (o.exclusions.length ?? 1) ? `<div class="small"><span class="muted">not with</span> ${esc(text(o.exclusions))}</div>` : ''}</td>
               <td class="small">${(o.segments || []).length ? esc(o.segments.join(', ')) : 'everyone'}<div class="muted">on ${esc((o.placements || []).join(', ') || 'every placement')}</div></td>
               <td class="num">${num(o.priority)}</td>
               <td class="small">${discount(o)}</td>
