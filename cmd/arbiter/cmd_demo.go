@@ -36,7 +36,7 @@ func cmdDemo(ctx context.Context, args []string, s stdio) int {
 		fmt.Fprintln(w, "\nServes the example checkout rules (./examples/checkout when present, watched; else the")
 		fmt.Fprintln(w, "copy built into the binary) with generated profiles in an embedded Redis, events on an")
 		fmt.Fprintln(w, "embedded NATS, and the API without auth. Ctrl-C stops it.")
-		fmt.Fprintln(w, "\nFlags: --addr (default 127.0.0.1:8080), --count, --seed, --log-format, --log-level")
+		fmt.Fprintln(w, "\nFlags: --addr (default 127.0.0.1:8080), --count, --seed, --ui (default true: the console at /ui/), --log-format, --log-level")
 	}
 	pos, code, ok := c.parse(args)
 	if !ok {

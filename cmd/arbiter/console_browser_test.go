@@ -18,7 +18,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
@@ -32,7 +31,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/arbiterhq/arbiter/adapters/httpapi"
-	"github.com/arbiterhq/arbiter/examples"
 	"github.com/arbiterhq/arbiter/examples/profilegen"
 )
 
@@ -71,10 +69,11 @@ func screenshotDir(t *testing.T) string {
 	return abs
 }
 
-// startConsoleServer runs the server as the demo does (the example rules
-// built in, 300 generated profiles, embedded Redis and NATS) on a free
-// port, with keys (none: no auth), and returns its base URL.
-func startConsoleServer(t *testing.T, keys []httpapi.APIKey) string {
+// startConsoleServer runs the server as the demo does (a copy of the
+// example rules in rulesDir, 300 generated profiles, embedded Redis and
+// NATS) on a free port, with keys (none: no auth), and returns its base
+// URL.
+func startConsoleServer(t *testing.T, keys []httpapi.APIKey, rulesDir string) string {
 	t.Helper()
 	var cfg serveConfig
 	fset := flag.NewFlagSet("serve", flag.ContinueOnError)
@@ -84,11 +83,8 @@ func startConsoleServer(t *testing.T, keys []httpapi.APIKey) string {
 	}
 	cfg.addr = "127.0.0.1:0"
 	cfg.noAuth = len(keys) == 0
-	sub, err := fs.Sub(examples.Checkout, "checkout")
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := rulesSource{fsys: sub, name: "examples/checkout (built in)"}
+	copyDir(t, filepath.Join("..", "..", "examples", "checkout"), rulesDir)
+	src := rulesSource{dir: rulesDir}
 	generated := profilegen.Generate(1, 300, time.Now())
 	preload := func() (io.ReadCloser, string, error) {
 		var b bytes.Buffer
@@ -301,7 +297,8 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Skip("starts a browser")
 	}
 	chromium(t)
-	base := startConsoleServer(t, nil)
+	rulesDir := t.TempDir()
+	base := startConsoleServer(t, nil, rulesDir)
 	dir := screenshotDir(t)
 	b := newBrowser(t, nil)
 
@@ -400,6 +397,38 @@ func TestConsoleInBrowser(t *testing.T) {
 	)
 	b.screenshot(t, dir, "4-budgets-learning")
 	b.noErrors(t, "budgets and learning")
+
+	// A reload that fails: the Rules page shows the error with
+	// file:line:col, and the ruleset in force still serves.
+	welcome := filepath.Join(rulesDir, "offers", "welcome.yaml")
+	src, err := os.ReadFile(welcome)
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := strings.Replace(string(src), "segments: [new_customer]", "segments: [new_custmer]", 1)
+	if broken == string(src) {
+		t.Fatal("offers/welcome.yaml no longer has segments: [new_customer]; change the test's typo")
+	}
+	if err := os.WriteFile(welcome, []byte(broken), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.Post(base+"/v1/rules/reload", "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusUnprocessableEntity {
+		t.Fatalf("reloading broken rules: %d, want 422", res.StatusCode)
+	}
+	b.do(t, "rules page with the reload error",
+		chromedp.Navigate(base+"/ui/#/rules"),
+		waitJS(`document.querySelector('#reload-error') !== null && document.querySelector('#offers-table') !== null`),
+	)
+	if shown := eval[string](t, b, `document.querySelector('#reload-error').textContent`); !strings.Contains(shown, "offers/welcome.yaml:10:") || !strings.Contains(shown, "new_custmer") {
+		t.Errorf("the reload error shows %q, want offers/welcome.yaml:10:COL and the unknown segment", shown)
+	}
+	b.screenshot(t, dir, "5-rules-reload-error")
+	b.noErrors(t, "rules with a reload error")
 }
 
 func TestConsoleAsksForKey(t *testing.T) {
@@ -409,7 +438,7 @@ func TestConsoleAsksForKey(t *testing.T) {
 	chromium(t)
 	const key = "k-console-test-1"
 	// A key with scope read only: what the console needs.
-	base := startConsoleServer(t, []httpapi.APIKey{{Key: key, Scopes: httpapi.ScopeRead}})
+	base := startConsoleServer(t, []httpapi.APIKey{{Key: key, Scopes: httpapi.ScopeRead}}, t.TempDir())
 	dir := screenshotDir(t)
 	// The 401s that make the console ask are expected; nothing else is.
 	b := newBrowser(t, func(e string) bool { return strings.Contains(e, "status of 401") })

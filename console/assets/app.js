@@ -28,6 +28,7 @@ function route() {
   }
   document.title = pages[name].title + ' · Arbiter';
   current = { name, unmount: pages[name].mount(root) };
+  badge(); // the ruleset may have changed, or failed to reload, meanwhile
 }
 
 async function badge() {
@@ -51,5 +52,4 @@ document.addEventListener('arbiter:rules', badge);
 document.getElementById('forget-key').addEventListener('click', () => { forgetKey(); location.reload(); });
 if (!location.hash) history.replaceState(null, '', '#/rules');
 route();
-badge();
 keyButton();
