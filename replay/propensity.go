@@ -105,7 +105,7 @@ func (c *drawCache) table(alpha, beta float64) *draws {
 	if t, ok := c.m[k]; ok {
 		return t
 	}
-	if c.m == nil || len(c.m) > 1<<14 {
+	if c.m == nil || len(c.m) >= 1024 { // at most 1024 posteriors (16 KB each) at a time
 		c.m = map[[2]float64]*draws{}
 	}
 	t := &draws{seq: make([]float64, c.n)}
