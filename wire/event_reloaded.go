@@ -37,6 +37,9 @@ type RulesReloaded struct {
 	// Holdout is the holdout percent of the ruleset in force (absent when
 	// none is loaded): what `experiments report holdout` checks against.
 	Holdout *float64 `json:"holdout,omitempty"`
+	// Schema is the events' schema version (SPEC-LOOP: every event says
+	// 2); 0 when read from an event of schema 1.
+	Schema int `json:"schema"`
 }
 
 // ExperimentInfo is an experiment's set-up as published in RulesReloaded.
@@ -78,6 +81,7 @@ func NewRulesReloaded(id string, ts time.Time, current *rules.Ruleset, previous 
 		Result:      ReloadOK,
 		Errors:      []string{},
 		Experiments: experimentsOf(current),
+		Schema:      Schema,
 	}
 	if current != nil {
 		e.Version = current.Version

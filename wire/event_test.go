@@ -116,7 +116,7 @@ func TestRulesReloadedEvent(t *testing.T) {
 	want := `{"type":"rules_reloaded","id":"rld_1","ts":"2026-11-22T09:00:00Z","version":"v2","previous":"v1","result":"ok","errors":[],` +
 		`"experiments":[{"id":"disc","traffic":100,"variants":[{"id":"control","weight":50},{"id":"deep","weight":50}]},` +
 		`{"id":"ship","traffic":30,"variants":[{"id":"control","weight":100}],"salt":"ship-1","layer":"pricing","buckets":[5000,7999],"status":"stopped"}],` +
-		`"holdout":5}`
+		`"holdout":5,"schema":2}`
 	if string(m.JSON) != want {
 		t.Fatalf("got  %s\nwant %s", m.JSON, want)
 	}
@@ -130,7 +130,7 @@ func TestRulesReloadedEvent(t *testing.T) {
 	}
 	other := NewRulesReloaded("rld_3", ts, nil, "", errors.New("rules directory missing"))
 	b, _ := json.Marshal(other)
-	if !strings.Contains(string(b), `"errors":["rules directory missing"],"experiments":[]`) {
+	if !strings.Contains(string(b), `"errors":["rules directory missing"],"experiments":[],"schema":2}`) {
 		t.Fatalf("%s", b)
 	}
 }
