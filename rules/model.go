@@ -8,6 +8,8 @@
 package rules
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/arbiterhq/arbiter/currency"
@@ -477,4 +479,58 @@ func (r *Ruleset) Offer(id string) (*Offer, bool) {
 	}
 	o, ok := r.offers[id]
 	return o, ok
+}
+
+// DayList lists the schedule's days as written in rule files (mon ... sun,
+// Monday first); nil when every day is allowed.
+func (sc *Schedule) DayList() []string {
+	if sc == nil || !sc.HasDays {
+		return nil
+	}
+	var out []string
+	for i, name := range dayNames {
+		if sc.Days[(i+1)%7] {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// HoursText is the schedule's hours as written ("18:00-23:59"); "" when
+// all day.
+func (sc *Schedule) HoursText() string {
+	if sc == nil || !sc.HasHours {
+		return ""
+	}
+	return fmt.Sprintf("%02d:%02d-%02d:%02d", sc.FromMinute/60, sc.FromMinute%60, sc.ToMinute/60, sc.ToMinute%60)
+}
+
+// Why says why the schedule does not let its offer be offered at now
+// ("not started: starts ...", "ended ...", "not on Monday (days: sat, sun
+// in Europe/Paris)", "outside its hours (...)"); "" when it does (Active).
+func (sc *Schedule) Why(now time.Time) string {
+	if sc == nil {
+		return ""
+	}
+	if !sc.Start.IsZero() && now.Before(sc.Start) {
+		return "not started: starts " + sc.Start.Format(time.RFC3339)
+	}
+	if !sc.End.IsZero() && !now.Before(sc.End) {
+		return "ended " + sc.End.Format(time.RFC3339)
+	}
+	loc := sc.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	local := now.In(loc)
+	if sc.HasDays && !sc.Days[local.Weekday()] {
+		return fmt.Sprintf("not on %s (days: %s in %s)", local.Weekday(), strings.Join(sc.DayList(), ", "), loc)
+	}
+	if sc.HasHours {
+		m := local.Hour()*60 + local.Minute()
+		if m < sc.FromMinute || m > sc.ToMinute {
+			return fmt.Sprintf("outside its hours (%s in %s; it is %s there)", sc.HoursText(), loc, local.Format("15:04"))
+		}
+	}
+	return ""
 }

@@ -39,27 +39,63 @@ type SegmentView struct {
 }
 
 // OfferView is an offer in GET /v1/rules. Active is whether its schedule
-// lets it be offered now (and it is not disabled); caps are the configured
-// limits (their counters live in Redis, see docs/redis.md).
+// lets it be offered now (and it is not disabled), and InactiveReason says
+// why not; caps are the configured limits (their counters live in Redis,
+// see docs/redis.md).
 type OfferView struct {
-	ID         string     `json:"id"`
-	Kind       string     `json:"kind"`
-	Title      string     `json:"title,omitempty"`
-	Placements []string   `json:"placements"`
-	Segments   []string   `json:"segments"`
-	Group      string     `json:"group,omitempty"`
-	Priority   float64    `json:"priority"`
-	Discount   string     `json:"discount,omitempty"`
-	Fallback   bool       `json:"fallback"`
-	Active     bool       `json:"active"`
-	Schedule   *SchedView `json:"schedule,omitempty"`
-	Caps       *CapsView  `json:"caps,omitempty"`
+	ID              string        `json:"id"`
+	Kind            string        `json:"kind"`
+	Title           string        `json:"title,omitempty"`
+	Message         string        `json:"message,omitempty"`
+	Placements      []string      `json:"placements"`
+	Segments        []string      `json:"segments"`
+	ExcludeSegments []string      `json:"exclude_segments"`
+	When            string        `json:"when,omitempty"`
+	Group           string        `json:"group,omitempty"`
+	Priority        float64       `json:"priority"`
+	Score           string        `json:"score,omitempty"`
+	Discount        *DiscountView `json:"discount,omitempty"`
+	Fallback        bool          `json:"fallback"`
+	Active          bool          `json:"active"`
+	InactiveReason  string        `json:"inactive_reason,omitempty"`
+	Schedule        *SchedView    `json:"schedule,omitempty"`
+	Caps            *CapsView     `json:"caps,omitempty"`
 }
 
-// SchedView is an offer's schedule.
+// DiscountView is an offer's discount as written: its type and the values
+// of that type (money in major units of the ruleset's currency); an
+// expression is shown as its source in the *_expr field.
+type DiscountView struct {
+	Type          string      `json:"type"`
+	Percent       *float64    `json:"percent,omitempty"`
+	PercentExpr   string      `json:"percent_expr,omitempty"`
+	MaxAmount     float64     `json:"max_amount,omitempty"`
+	Amount        *float64    `json:"amount,omitempty"`
+	AmountExpr    string      `json:"amount_expr,omitempty"`
+	Tiers         []TierView  `json:"tiers,omitempty"`
+	Buy           int         `json:"buy,omitempty"`
+	Get           int         `json:"get,omitempty"`
+	BuyGetPercent float64     `json:"get_percent,omitempty"`
+	FreeShipping  bool        `json:"free_shipping,omitempty"`
+	Items         string      `json:"items,omitempty"`
+	Currency      string      `json:"currency,omitempty"`
+	PerCurrency   interface{} `json:"per_currency,omitempty"`
+}
+
+// TierView is one spend threshold of a tiers discount.
+type TierView struct {
+	MinTotal float64  `json:"min_total"`
+	Amount   *float64 `json:"amount,omitempty"`
+	Percent  *float64 `json:"percent,omitempty"`
+}
+
+// SchedView is an offer's schedule: start (inclusive) and end (exclusive),
+// the days (mon ... sun) and hours ("18:00-23:59") in its time zone.
 type SchedView struct {
 	Start    *time.Time `json:"start,omitempty"`
 	End      *time.Time `json:"end,omitempty"`
+	Days     []string   `json:"days,omitempty"`
+	Hours    string     `json:"hours,omitempty"`
 	Timezone string     `json:"timezone,omitempty"`
 }
 
@@ -69,6 +105,50 @@ type CapsView struct {
 	Per         string  `json:"per,omitempty"`
 	Total       int64   `json:"total,omitempty"`
 	Budget      float64 `json:"budget,omitempty"`
+	Hold        string  `json:"hold,omitempty"`
+	Pacing      string  `json:"pacing,omitempty"`
+}
+
+// discountView describes a compiled discount.
+func discountView(d *rules.Discount, currency string) *DiscountView {
+	if d == nil {
+		return nil
+	}
+	v := &DiscountView{Type: string(d.Type), Currency: currency, Items: d.ItemsSource}
+	num := func(n rules.Number) (*float64, string) {
+		if n.Expr != nil {
+			return nil, n.Expr.Source
+		}
+		f := n.Value
+		return &f, ""
+	}
+	switch d.Type {
+	case rules.DiscountPercent:
+		v.Percent, v.PercentExpr = num(d.Percent)
+		v.MaxAmount = d.MaxAmount
+	case rules.DiscountAmount:
+		v.Amount, v.AmountExpr = num(d.Amount)
+		if d.AmountBy != nil {
+			v.PerCurrency = d.AmountBy
+		}
+	case rules.DiscountTiers:
+		for _, t := range d.Tiers {
+			tv := TierView{MinTotal: t.MinTotal}
+			if t.IsPercent {
+				p := t.Percent
+				tv.Percent = &p
+			} else {
+				a := t.Amount
+				tv.Amount = &a
+			}
+			v.Tiers = append(v.Tiers, tv)
+		}
+	case rules.DiscountBuyXGetY:
+		v.Buy, v.Get, v.BuyGetPercent = d.Buy, d.Get, d.BuyGetPercent
+	case rules.DiscountFreeShipping:
+		v.FreeShipping = true
+	}
+	return v
 }
 
 // ExperimentView is an experiment in GET /v1/rules.
@@ -157,14 +237,22 @@ func View(snap *rulefiles.Snapshot, last *rulefiles.Failure, now time.Time) Rule
 		v.Segments = append(v.Segments, sv)
 	}
 	for _, o := range rs.Offers {
-		ov := OfferView{ID: o.ID, Kind: o.Kind, Title: o.Title.Source, Placements: nonNil(o.Placements),
-			Segments: nonNil(o.Segments), Group: o.Group, Priority: o.Priority, Fallback: o.Fallback,
-			Active: !o.Disabled && o.Schedule.Active(now)}
-		if o.Discount != nil {
-			ov.Discount = string(o.Discount.Type)
+		ov := OfferView{ID: o.ID, Kind: o.Kind, Title: o.Title.Source, Message: o.Message.Source, Placements: nonNil(o.Placements),
+			Segments: nonNil(o.Segments), ExcludeSegments: nonNil(o.ExcludeSegments), Group: o.Group, Priority: o.Priority,
+			Fallback: o.Fallback, Active: !o.Disabled && o.Schedule.Active(now), Discount: discountView(o.Discount, rs.Currency)}
+		if o.When != nil {
+			ov.When = o.When.Source
+		}
+		if o.Score != nil {
+			ov.Score = o.Score.Source
+		}
+		if o.Disabled {
+			ov.InactiveReason = "disabled"
+		} else if !ov.Active {
+			ov.InactiveReason = o.Schedule.Why(now)
 		}
 		if sc := o.Schedule; sc != nil {
-			sv := &SchedView{}
+			sv := &SchedView{Days: sc.DayList(), Hours: sc.HoursText()}
 			if !sc.Start.IsZero() {
 				t := sc.Start
 				sv.Start = &t
@@ -179,7 +267,10 @@ func View(snap *rulefiles.Snapshot, last *rulefiles.Failure, now time.Time) Rule
 			ov.Schedule = sv
 		}
 		if o.Caps.Any() {
-			c := &CapsView{PerCustomer: o.Caps.PerCustomer, Total: o.Caps.Total, Budget: o.Caps.Budget}
+			c := &CapsView{PerCustomer: o.Caps.PerCustomer, Total: o.Caps.Total, Budget: o.Caps.Budget, Pacing: o.Caps.Pacing}
+			if o.Caps.Hold > 0 {
+				c.Hold = o.Caps.Hold.String()
+			}
 			if o.Caps.Window > 0 {
 				c.Per = o.Caps.Window.String()
 			}
