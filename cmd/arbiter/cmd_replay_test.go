@@ -4,13 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/arbiterhq/arbiter/adapters/events"
 	"github.com/arbiterhq/arbiter/replay/replaygen"
+	"github.com/arbiterhq/arbiter/wire"
 )
 
 func TestCmdReplay(t *testing.T) {
@@ -82,5 +87,74 @@ func TestCmdReplay(t *testing.T) {
 		if _, ok := rep[k]; !ok {
 			t.Errorf("--json has no %q: %s", k, out.String())
 		}
+	}
+}
+
+// arbiter replay --nats reads the stream as --events reads its export: the
+// same report; --until before every event replays nothing.
+func TestCmdReplayNATS(t *testing.T) {
+	const rulesDir = "../../examples/checkout"
+	rs, ok := loadRulesForCLI(stdio{Err: os.Stderr}, "test", rulesDir)
+	if !ok {
+		t.Fatal("example rules")
+	}
+	url, stop, err := events.Embedded(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	p, err := events.NewPublisher(ctx, url, events.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines bytes.Buffer
+	if _, err := replaygen.Generate(ctx, rs, replaygen.Options{Decisions: 300, Customers: 100, Seed: 5}, func(b []byte) error {
+		lines.Write(b)
+		lines.WriteByte('\n')
+		var head struct{ Type, ID, Placement, Outcome string }
+		if err := json.Unmarshal(b, &head); err != nil {
+			return err
+		}
+		data := append([]byte(nil), b...)
+		if head.Type == "decision" {
+			p.Publish(wire.DecisionMessage(head.ID, head.Placement, data))
+		} else {
+			p.Publish(&wire.Message{ID: head.ID, Kind: wire.KindOutcome, Key: head.Outcome, JSON: data})
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	replayJSON := func(args ...string) map[string]any {
+		t.Helper()
+		var out, errb bytes.Buffer
+		code := run(ctx, append([]string{"replay", "--rules", rulesDir, "--json"}, args...), stdio{In: bytes.NewReader(lines.Bytes()), Out: &out, Err: &errb})
+		if code != exitOK {
+			t.Fatalf("%v: exit %d: %s", args, code, errb.String())
+		}
+		var m map[string]any
+		if err := json.Unmarshal(out.Bytes(), &m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	fromFile := replayJSON("--events", "-")
+	fromNATS := replayJSON("--nats", url, "--since", "1h")
+	a, _ := json.Marshal(fromFile)
+	b, _ := json.Marshal(fromNATS)
+	if !bytes.Equal(a, b) {
+		t.Errorf("--nats:\n%s\n--events:\n%s", b, a)
+	}
+	if d := fromNATS["decisions"].(map[string]any); d["replayed"] != 300.0 {
+		t.Errorf("--nats replayed %v decisions, want 300", d["replayed"])
+	}
+	none := replayJSON("--nats", url, "--until", "2000-01-01T00:00:00Z")
+	if d := none["decisions"].(map[string]any); d["read"] != 0.0 {
+		t.Errorf("--until 2000: read %v decisions, want 0", d["read"])
 	}
 }
