@@ -202,8 +202,7 @@ func runScenario(ctx context.Context, e *env, s scenario) result {
 	r.took = time.Since(start)
 	switch {
 	case errors.Is(err, errNotRun):
-		r.status = strings.TrimPrefix(err.Error(), "not run: ")
-		r.status = "not run: " + strings.TrimPrefix(r.status, "not run")
+		r.status = err.Error() // "not run: needs ..."
 	case err != nil && ctx.Err() != nil:
 		r.status = fmt.Sprintf("error: not done within its bound of %s (%v)", bound, err)
 	case err != nil:
