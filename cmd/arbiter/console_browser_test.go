@@ -405,10 +405,12 @@ func TestConsoleInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	broken := strings.Replace(string(src), "segments: [new_customer]", "segments: [new_custmer]", 1)
-	if broken == string(src) {
+	i := strings.Index(string(src), "segments: [new_customer]")
+	if i < 0 {
 		t.Fatal("offers/welcome.yaml no longer has segments: [new_customer]; change the test's typo")
 	}
+	line := 1 + strings.Count(string(src[:i]), "\n")
+	broken := strings.Replace(string(src), "segments: [new_customer]", "segments: [new_custmer]", 1)
 	if err := os.WriteFile(welcome, []byte(broken), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -424,8 +426,9 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.Navigate(base+"/ui/#/rules"),
 		waitJS(`document.querySelector('#reload-error') !== null && document.querySelector('#offers-table') !== null`),
 	)
-	if shown := eval[string](t, b, `document.querySelector('#reload-error').textContent`); !strings.Contains(shown, "offers/welcome.yaml:10:") || !strings.Contains(shown, "new_custmer") {
-		t.Errorf("the reload error shows %q, want offers/welcome.yaml:10:COL and the unknown segment", shown)
+	where := fmt.Sprintf("offers/welcome.yaml:%d:", line)
+	if shown := eval[string](t, b, `document.querySelector('#reload-error').textContent`); !strings.Contains(shown, where) || !strings.Contains(shown, "new_custmer") {
+		t.Errorf("the reload error shows %q, want %sCOL and the unknown segment", shown, where)
 	}
 	b.screenshot(t, dir, "5-rules-reload-error")
 	b.noErrors(t, "rules with a reload error")
