@@ -21,14 +21,29 @@ func TestClusterFailoverResumes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Redis Cluster of six nodes")
 	}
-	cl := redistest.StartClusterWith(t, redistest.ClusterOptions{Masters: 3, Replicas: 1, NodeTimeout: time.Second})
+	failoverResumes(t, 1, 0)
+}
+
+// TestClusterFailoverResumesWithLedgerReplicas: the same with
+// --ledger-replicas 1 (each node's scripts and WAIT go down a connection
+// of their own, outside the cluster client's routing), on masters with two
+// replicas each, so that the promoted replica still has one.
+func TestClusterFailoverResumesWithLedgerReplicas(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Redis Cluster of nine nodes")
+	}
+	failoverResumes(t, 2, 1)
+}
+
+func failoverResumes(t *testing.T, replicasPerMaster, ledgerReplicas int) {
+	cl := redistest.StartClusterWith(t, redistest.ClusterOptions{Masters: 3, Replicas: replicasPerMaster, NodeTimeout: time.Second})
 	c, err := redisconn.OpenWith(cl.URL(), redisconn.Options{Timeout: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 	prefix := redistest.UniquePrefix(t)
-	l := New(c, prefix)
+	l := NewWithOptions(c, Options{Prefix: prefix, Replicas: ledgerReplicas})
 	plan := func(i int) *engine.Plan {
 		return &engine.Plan{Now: time.Now(), CustomerID: "c-failover", Currency: "USD", Limit: 1, Guardrail: 1e6,
 			Items: []engine.PlanItem{{OfferID: "fleet", Total: 1 << 30, Amount: 100, Budget: 1 << 40}}}
@@ -59,8 +74,8 @@ func TestClusterFailoverResumes(t *testing.T) {
 		time.Sleep(10 * time.Millisecond) // calls spaced as traffic would be; the loop ends on a grant
 	}
 	after := time.Since(promoted)
-	t.Logf("kill -9 of the master of {fleet}: replica promoted after %v; first capped grant %v later (%v after the kill), %d calls refused meanwhile",
-		failover.Round(time.Millisecond), after.Round(time.Millisecond), time.Since(killed).Round(time.Millisecond), refused)
+	t.Logf("--ledger-replicas %d, kill -9 of the master of {fleet}: replica promoted after %v; first capped grant %v later (%v after the kill), %d calls refused meanwhile",
+		ledgerReplicas, failover.Round(time.Millisecond), after.Round(time.Millisecond), time.Since(killed).Round(time.Millisecond), refused)
 	if after > 3*time.Second {
 		t.Errorf("the ledger took %v after the failover to grant again; want under 3 s", after)
 	}

@@ -640,11 +640,17 @@ func (l *Redis) send(ctx context.Context, calls []*call, sha bool) (int, error) 
 			err = errs[k]
 		}
 	}
+	reload := err != nil && !isScriptErr(err) // no answer: a master may have died in a failover
 	for _, c := range calls {
 		if e := c.cmd.Err(); e != nil && redis.HasErrorPrefix(e, "MOVED") {
-			cc.ReloadState(ctx) // the slots moved: learn where, for the next call
+			reload = true // the slots moved: learn where, for the next call
 			break
 		}
+	}
+	if reload {
+		// These connections bypass the cluster client's routing (and its
+		// reload on failure, redisconn): reload its map of slots here.
+		cc.ReloadState(ctx)
 	}
 	if min < 0 {
 		min = 0
