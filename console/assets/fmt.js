@@ -31,6 +31,14 @@ export function money(n, currency) {
   return f ? f.format(n) : num(n) + ' ' + currency;
 }
 
+/** $25,000 for whole amounts, $144.60 otherwise: for tight columns. */
+export function moneyShort(n, currency) {
+  if (n == null || Number.isNaN(n) || !Number.isInteger(n) || !currency) return money(n, currency);
+  try {
+    return new Intl.NumberFormat('en-US', { style: 'currency', currency, maximumFractionDigits: 0, minimumFractionDigits: 0 }).format(n);
+  } catch { return money(n, currency); }
+}
+
 /** A rate 0..1 as a percentage: 12.3% */
 export function pct(r, digits = 1) {
   if (r == null || Number.isNaN(r)) return '–';
@@ -82,7 +90,7 @@ export function duration(s) {
   const secs = (+(m[1] || 0)) * 3600 + (+(m[2] || 0)) * 60 + (+(m[3] || 0));
   if (secs && secs % 86400 === 0) return plural(secs / 86400, 'day');
   if (secs && secs % 3600 === 0) return plural(secs / 3600, 'hour');
-  if (secs && secs % 60 === 0) return plural(secs / 60, 'min');
+  if (secs && secs % 60 === 0) return plural(secs / 60, 'minute');
   return s;
 }
 

@@ -3,19 +3,30 @@
 // reload error with file:line:col.
 
 import { api } from '../api.js';
-import { esc, int, num, money, when, shortTime, duration, pill, plural, errorText } from '../fmt.js';
+import { esc, int, num, money, moneyShort, when, shortTime, duration, pill, plural, errorText } from '../fmt.js';
 import { stackBar } from '../charts.js';
 
 export const title = 'Rules';
 
-/** The state of an offer now: [label, pill kind, why]. */
+/** The state of an offer now: [label, pill kind, why]. inactive_reason
+ * (GET /v1/rules) says why an offer is off: "not started …", "ended …",
+ * "not on this day", "outside its hours", "disabled". */
 export function offerState(o, now = new Date()) {
   if (o.active) return ['Active', 'ok', 'Offered now to the segments it targets'];
+  const why = o.inactive_reason || '';
   const s = o.schedule || {};
-  if (o.disabled) return ['Disabled', 'off', 'Turned off in the rules (disabled: true)'];
-  if (s.start && new Date(s.start) > now) return ['Scheduled', 'info', 'Starts ' + when(s.start)];
-  if (s.end && new Date(s.end) <= now) return ['Ended', 'off', 'Ended ' + when(s.end)];
-  return ['Off now', 'warn', 'Outside its schedule now'];
+  if (o.disabled || /^disabled/.test(why)) return ['Disabled', 'off', why || 'Turned off in the rules (disabled: true)'];
+  if (/^not started/.test(why) || (!why && s.start && new Date(s.start) > now)) return ['Scheduled', 'info', why || 'Starts ' + when(s.start)];
+  if (/^ended/.test(why) || (!why && s.end && new Date(s.end) <= now)) return ['Ended', 'off', why || 'Ended ' + when(s.end)];
+  return ['Off now', 'warn', why || 'Outside its schedule now'];
+}
+
+/** inactive_reason in words: the times in local time. */
+function reasonText(o) {
+  const why = o.inactive_reason || '';
+  const m = /^(not started|ended) (\S+)$/.exec(why);
+  if (m) return (m[1] === 'ended' ? 'ended ' : 'starts ') + shortTime(m[2]);
+  return why;
 }
 
 function caps(o) {
@@ -25,6 +36,8 @@ function caps(o) {
   if (c.per_customer) parts.push(`${int(c.per_customer)} per customer${c.per ? ' / ' + esc(duration(c.per)) : ''}`);
   if (c.total) parts.push(`${int(c.total)} in total`);
   if (c.budget) parts.push(`budget ${esc(num(c.budget))}`);
+  if (c.hold) parts.push(`<span class="muted">hold ${esc(duration(c.hold))}</span>`);
+  if (c.pacing) parts.push(`<span class="muted">pacing ${esc(c.pacing)}</span>`);
   return parts.map((p) => `<div>${p}</div>`).join('') || '<span class="muted">none</span>';
 }
 
@@ -33,12 +46,12 @@ function budgetCell(b) {
   const a = b.amount || b.count;
   if (!a) return '<span class="muted">–</span>';
   const isMoney = !!b.amount;
-  const f = (v) => (isMoney ? money(v, b.currency) : int(v));
+  const f = (v) => (isMoney ? moneyShort(v, b.currency) : int(v));
   const bar = stackBar([
     { value: a.committed, cls: 'committed', label: 'committed ' + f(a.committed) },
     { value: a.held, cls: 'held', label: 'held ' + f(a.held) },
   ], a.limit, { width: 110, height: 8, marker: a.allowed_now, markerLabel: 'pace: ' + f(a.allowed_now) + ' allowed by now' });
-  return `<div class="num">${f(a.committed)} <span class="muted">of ${f(a.limit)}</span></div>${bar}${b.pacing ? `<div class="muted">pacing ${esc(b.pacing)}</div>` : ''}`;
+  return `<div class="num">${f(a.committed)} <span class="muted">of ${f(a.limit)}</span></div>${bar}`;
 }
 
 /** A value of the rules as short text: lists joined, objects as key value. */
@@ -68,10 +81,30 @@ function discount(o) {
   const d = o.discount;
   if (!d) return '<span class="muted">–</span>';
   if (typeof d === 'string') return esc(d.replace('_', ' '));
-  const t = (d.type || '').replace('_', ' ');
-  const amount = (x) => (typeof x === 'number' ? num(x) : text(x));
-  const v = d.percent != null ? amount(d.percent) + (typeof d.percent === 'number' ? '%' : '') : d.amount != null ? amount(d.amount) : '';
-  return esc([t, v].filter(Boolean).join(' '));
+  const m = (v) => money(v, d.currency);
+  let main;
+  switch (d.type) {
+    case 'percent':
+      main = d.percent != null ? `${num(d.percent)}% off` : `<code>${esc(d.percent_expr || '')}</code>% off`;
+      if (d.max_amount) main += ` <span class="muted">up to ${esc(m(d.max_amount))}</span>`;
+      break;
+    case 'amount':
+      main = d.amount != null ? `${esc(m(d.amount))} off` : `<code>${esc(d.amount_expr || '')}</code> off`;
+      break;
+    case 'tiers':
+      main = (d.tiers || []).map((t) => `${esc(m(t.amount != null ? t.amount : t.percent))}${t.percent != null && t.amount == null ? '%' : ''} from ${esc(m(t.min_total))}`).join('<br>');
+      break;
+    case 'buy_x_get_y':
+      main = `buy ${int(d.buy)}, get ${int(d.get)}${d.get_percent && d.get_percent !== 100 ? ` at ${num(d.get_percent)}% off` : ' free'}`;
+      break;
+    case 'free_shipping':
+      main = 'free shipping';
+      break;
+    default:
+      main = esc((d.type || '').replace(/_/g, ' '));
+  }
+  const items = d.items ? `<div class="muted">on <code>${esc(d.items)}</code></div>` : '';
+  return main + items;
 }
 
 function matches(q, ...fields) {
@@ -96,7 +129,7 @@ export function mount(root) {
     const q = search.value.trim().toLowerCase();
     const r = data;
     const active = r.offers.filter((o) => o.active).length;
-    const offers = r.offers.filter((o) => matches(q, o.id, o.title, o.kind, o.group, (o.segments || []).join(' '), (o.placements || []).join(' '), o.when));
+    const offers = r.offers.filter((o) => matches(q, o.id, o.title, o.message, o.kind, o.group, (o.segments || []).join(' '), (o.exclude_segments || []).join(' '), (o.placements || []).join(' '), o.when, o.inactive_reason));
     const segs = r.segments.filter((s) => matches(q, s.id, s.description, s.when));
     const err = r.last_error;
     body.innerHTML = `
@@ -120,12 +153,12 @@ export function mount(root) {
             const [label, kind, why] = offerState(o);
             const b = budgets.get(o.id);
             return `<tr data-offer="${esc(o.id)}">
-              <td>${pill(label, kind, why)}</td>
+              <td>${pill(label, kind, why)}${o.active ? '' : `<div class="muted small reason">${esc(reasonText(o))}</div>`}</td>
               <td class="offer-cell"><div class="strong">${esc(o.id)}</div><div class="muted small">${esc(o.title || '')}</div>
                 <div class="muted small">${esc(o.kind)}${o.group ? ' · group ' + esc(o.group) : ''}${o.fallback ? ' · fallback' : ''}</div>
-                ${o.when ? `<div class="small"><span class="muted">when</span> <code>${esc(text(o.when))}</code></div>` : ''}
-                ${o.exclusions && (o.exclusions.length ?? 1) ? `<div class="small"><span class="muted">not with</span> ${esc(text(o.exclusions))}</div>` : ''}</td>
-              <td class="small">${(o.segments || []).length ? esc(o.segments.join(', ')) : 'everyone'}<div class="muted">on ${esc((o.placements || []).join(', ') || 'every placement')}</div></td>
+                ${o.when ? `<div class="small cond-line"><span class="muted">when</span> <code>${esc(text(o.when))}</code></div>` : ''}
+                ${o.score ? `<div class="small cond-line"><span class="muted">score</span> <code>${esc(text(o.score))}</code></div>` : ''}</td>
+              <td class="small">${(o.segments || []).length ? esc(o.segments.join(', ')) : 'everyone'}${(o.exclude_segments || []).length ? `<div class="excl">not ${esc(o.exclude_segments.join(', '))}</div>` : ''}<div class="muted">on ${esc((o.placements || []).join(', ') || 'every placement')}</div></td>
               <td class="num">${num(o.priority)}</td>
               <td class="small">${discount(o)}</td>
               <td class="small">${schedule(o)}</td>
