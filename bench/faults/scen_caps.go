@@ -241,6 +241,25 @@ func runCaps(ctx context.Context, e *env, ps *procs, r *result) error {
 	_ = sleep(ctx, time.Second)
 	stopLoad()
 	wg.Wait()
+	// Outcomes accepted while Redis was away are applied from the stream
+	// by the feedback consumer: wait for the commits to settle (and the
+	// releases with them) before topping up.
+	until(ctx, 15*time.Second, func() bool {
+		var b budgets
+		if err := getJSON(ctx, a1.addr, "/v1/budgets", &b); err != nil {
+			return false
+		}
+		u, h, _ := b.count("cap_hold")
+		return u-h >= converted
+	})
+	r.check(exhausted, "the caps were not used up within %s", d)
+	if !exhausted {
+		// Why: a dry run's explanation, for the report.
+		_, b, err := postJSON(ctx, &http.Client{Timeout: 5 * time.Second}, a1.addr, "/v1/decide",
+			`{"customer_id":"why","dry_run":true,"explain":true,"cart":{"currency":"USD","items":[{"sku":"a","category":"x","price":50,"quantity":1}]}}`)
+		r.note("a dry run after the load: %s %v", b, err)
+	}
+
 	// Reservations given up on are undone in the background (bounded by
 	// 2 s): the units they free go to the next requests. One worker asks
 	// until every cap is used up again.
@@ -278,24 +297,6 @@ func runCaps(ctx context.Context, e *env, ps *procs, r *result) error {
 		}
 	}})
 	stopTop()
-	// Outcomes accepted while Redis was away are applied from the stream
-	// by the feedback consumer: wait for the commits to settle.
-	until(ctx, 15*time.Second, func() bool {
-		var b budgets
-		if err := getJSON(ctx, a1.addr, "/v1/budgets", &b); err != nil {
-			return false
-		}
-		u, h, _ := b.count("cap_hold")
-		return u-h >= converted
-	})
-	r.check(exhausted, "the caps were not used up within %s", d)
-	if !exhausted {
-		// Why: a dry run's explanation, for the report.
-		_, b, err := postJSON(ctx, &http.Client{Timeout: 5 * time.Second}, a1.addr, "/v1/decide",
-			`{"customer_id":"why","dry_run":true,"explain":true,"cart":{"currency":"USD","items":[{"sku":"a","category":"x","price":50,"quantity":1}]}}`)
-		r.note("a dry run after the load: %s %v", b, err)
-	}
-
 	var b budgets
 	if !until(ctx, 10*time.Second, func() bool { return getJSON(ctx, a1.addr, "/v1/budgets", &b) == nil }) {
 		return fmt.Errorf("GET /v1/budgets failed for 10 s after the load")
