@@ -645,9 +645,13 @@ func (r *runner) outcome(ctx context.Context, ev *Event) {
 	if at.IsZero() {
 		at = r.lastTime
 	}
-	r.apply(ctx, r.cand, p.ref, p.at, at, ev, p.cand)
+	arrived := ev.TS // the server applies an outcome when it arrives, from when it occurred
+	if arrived.IsZero() || arrived.Before(at) {
+		arrived = at
+	}
+	r.apply(ctx, r.cand, p.ref, p.at, at, arrived, ev, p.cand)
 	if r.base != r.cand {
-		r.apply(ctx, r.base, p.ref, p.at, at, ev, p.base)
+		r.apply(ctx, r.base, p.ref, p.at, at, arrived, ev, p.base)
 	}
 	if ev.Outcome == r.base.reward {
 		p.reward = true
@@ -670,8 +674,8 @@ func (r *runner) major(ev *Event) float64 {
 	return 0
 }
 
-func (r *runner) apply(ctx context.Context, s *side, ref string, decided, at time.Time, ev *Event, granted []string) {
-	g := engine.GrantOutcome{Ref: ref, DecisionTime: decided, Type: ev.Outcome, At: at, Now: at, Reward: attribution.Reward(s.rs)}
+func (r *runner) apply(ctx context.Context, s *side, ref string, decided, at, now time.Time, ev *Event, granted []string) {
+	g := engine.GrantOutcome{Ref: ref, DecisionTime: decided, Type: ev.Outcome, At: at, Now: now, Reward: attribution.Reward(s.rs)}
 	if ev.OfferID != "" {
 		if !contains(granted, ev.OfferID) {
 			return

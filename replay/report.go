@@ -144,15 +144,13 @@ func (s SpendRow) MarshalJSON() ([]byte, error) {
 // in rs, the spend of one currency alone.
 func (r *Report) spendTotals(rs *rules.Ruleset) {
 	for _, s := range r.Spend {
-		f := 1.0
+		f := 1.0 // without a currency in the rules, amounts of several currencies are summed as they are (docs/replay.md)
 		if rs.Currency != "" && s.Currency != rs.Currency {
 			rate, ok := rs.Rates[s.Currency]
 			if !ok {
 				continue
 			}
 			f = rate.Float()
-		} else if rs.Currency == "" && len(r.Spend) > 1 {
-			f = 1 // money of several currencies, summed as numbers: documented
 		}
 		r.spendRecorded += s.Recorded.Major() * f
 		r.spendCandidate += s.Candidate.Major() * f
