@@ -488,4 +488,25 @@ func TestConsoleAsksForKey(t *testing.T) {
 		t.Errorf("localStorage holds %s: the key must stay in the tab (sessionStorage)", local)
 	}
 	b.noErrors(t, "key prompt")
+
+	// Cancelled, the prompt stays away (the pages refresh every few
+	// seconds) until "Enter API key".
+	b.do(t, "cancel the prompt",
+		chromedp.Evaluate[chromedp.Void](`sessionStorage.clear()`),
+		chromedp.Reload(),
+		waitJS(`document.querySelector('#key-dialog').open`),
+		chromedp.Click(chromedp.CSS(`#key-cancel`)),
+		waitJS(`!document.querySelector('#enter-key').hidden && document.querySelector('#bl-body .banner.bad') !== null`),
+	)
+	if eval[bool](t, b, `document.querySelector('#key-dialog').open`) {
+		t.Error("the console asked for the key again after Cancel")
+	}
+	b.do(t, "enter the key after all",
+		chromedp.Click(chromedp.CSS(`#enter-key`)),
+		waitJS(`document.querySelector('#key-dialog').open`),
+		chromedp.SendKeys(chromedp.CSS(`#key-input`), key),
+		chromedp.Click(chromedp.CSS(`#key-submit`)),
+		waitJS(`document.querySelector('#bl-body[data-loaded="true"] #budgets') !== null`),
+	)
+	b.noErrors(t, "key prompt, cancelled")
 }

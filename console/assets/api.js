@@ -17,6 +17,7 @@ export class ApiError extends Error {
 }
 
 let asking = null; // the pending key prompt, shared by concurrent requests
+let declined = false; // the user cancelled the prompt: do not ask again until they say so
 
 function askKey(refused) {
   if (asking) return asking;
@@ -62,6 +63,12 @@ export function forgetKey() {
 /** Whether a key is kept for this tab. */
 export function hasKey() { return !!sessionStorage.getItem(KEY_STORAGE); }
 
+/** Whether the user cancelled the key prompt (the console then stops asking). */
+export function keyDeclined() { return declined; }
+
+/** Lets the console ask for a key again after a cancelled prompt. */
+export function allowKeyPrompt() { declined = false; }
+
 /**
  * Calls the API: api('/v1/rules'), api('/v1/decide', {method: 'POST', body}).
  * Resolves to the decoded JSON; rejects with an ApiError.
@@ -81,8 +88,11 @@ export async function api(path, { method = 'GET', body, signal } = {}) {
       const current = sessionStorage.getItem(KEY_STORAGE);
       if (current && current !== key) continue; // another request got a key meanwhile
       if (key) { sessionStorage.removeItem(KEY_STORAGE); refused = true; }
-      const got = await askKey(refused);
-      if (!got) throw new ApiError(401, null, 'This server needs an API key; reload the page to enter one.');
+      const got = declined ? '' : await askKey(refused);
+      if (!got) {
+        if (!declined) { declined = true; document.dispatchEvent(new CustomEvent('arbiter:key')); }
+        throw new ApiError(401, null, 'This server needs an API key: use "Enter API key" in the menu.');
+      }
       continue;
     }
     const text = await res.text();

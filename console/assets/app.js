@@ -1,7 +1,7 @@
 // The console's shell: the router (#/rules, #/playground, #/experiments,
 // #/budgets), the ruleset badge and the key's button.
 
-import { api, forgetKey, hasKey } from './api.js';
+import { api, forgetKey, hasKey, keyDeclined, allowKeyPrompt } from './api.js';
 import { esc } from './fmt.js';
 import * as rules from './pages/rules.js';
 import * as playground from './pages/playground.js';
@@ -42,14 +42,15 @@ async function badge() {
 }
 
 function keyButton() {
-  const b = document.getElementById('forget-key');
-  b.hidden = !hasKey();
+  document.getElementById('forget-key').hidden = !hasKey();
+  document.getElementById('enter-key').hidden = !keyDeclined();
 }
 
 window.addEventListener('hashchange', route);
 document.addEventListener('arbiter:key', keyButton);
 document.addEventListener('arbiter:rules', badge);
 document.getElementById('forget-key').addEventListener('click', () => { forgetKey(); location.reload(); });
+document.getElementById('enter-key').addEventListener('click', () => { allowKeyPrompt(); keyButton(); route(); });
 if (!location.hash) history.replaceState(null, '', '#/rules');
 route();
 keyButton();
