@@ -282,8 +282,13 @@ func machine() string {
 	if len(rv) > 2 {
 		redisVersion = strings.TrimPrefix(rv[2], "v=")
 	}
-	return fmt.Sprintf("%s, %d cores, Linux %s, %s, Redis %s, %s", loadgen.ReadCPUModel(), runtime.NumCPU(),
-		strings.TrimSpace(string(kernel)), runtime.Version(), redisVersion, strings.TrimSpace(string(natsV)))
+	load, _ := os.ReadFile("/proc/loadavg")
+	la := strings.Fields(string(load))
+	if len(la) > 3 {
+		la = la[:3]
+	}
+	return fmt.Sprintf("%s, %d cores, Linux %s, %s, Redis %s, %s; load average at the start %s", loadgen.ReadCPUModel(), runtime.NumCPU(),
+		strings.TrimSpace(string(kernel)), runtime.Version(), redisVersion, strings.TrimSpace(string(natsV)), strings.Join(la, " "))
 }
 
 // getJSON GETs an arbiter route with the suite's key and decodes it.
