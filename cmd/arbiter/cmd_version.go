@@ -11,7 +11,9 @@ const versionHelp = `Usage: arbiter version
 Prints the module version of this binary (a tag when built with go install
 MODULE@VERSION, "(devel)" in a checkout), the VCS commit and time it was
 built from (with "+dirty" when the work tree had changes) and the Go
-version, from the build information (runtime/debug.ReadBuildInfo).
+version, from the build information (runtime/debug.ReadBuildInfo). Go
+stamps the commit when it builds in a git checkout (go build -buildvcs=true,
+the default there unless GOFLAGS says otherwise).
 
 Flags:
 `
@@ -40,7 +42,7 @@ func versionText(bi *debug.BuildInfo, ok bool) string {
 	if version == "" {
 		version = "(devel)"
 	}
-	commit, when, dirty := "unknown", "", false
+	commit, when, dirty := "unknown (built without VCS stamping: -buildvcs=false, or outside a git checkout)", "", false
 	for _, st := range bi.Settings {
 		switch st.Key {
 		case "vcs.revision":
