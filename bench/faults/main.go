@@ -53,7 +53,10 @@ type env struct {
 }
 
 // figure is one measured figure of a scenario.
-type figure struct{ name, value string }
+type figure struct {
+	name, value string
+	key         bool // in the summary table
+}
 
 // result is a scenario's outcome.
 type result struct {
@@ -67,7 +70,12 @@ type result struct {
 }
 
 func (r *result) add(name, format string, a ...any) {
-	r.figures = append(r.figures, figure{name, fmt.Sprintf(format, a...)})
+	r.figures = append(r.figures, figure{name: name, value: fmt.Sprintf(format, a...)})
+}
+
+// key adds a figure that also goes in the summary table.
+func (r *result) key(name, format string, a ...any) {
+	r.figures = append(r.figures, figure{name: name, value: fmt.Sprintf(format, a...), key: true})
 }
 
 func (r *result) note(format string, a ...any) { r.notes = append(r.notes, fmt.Sprintf(format, a...)) }

@@ -33,11 +33,10 @@ func (rep *report) markdown() string {
 	b.WriteString("| scenario | goal | result | key figures | took |\n|---|---|---|---|---|\n")
 	for _, r := range rep.results {
 		var key []string
-		for i, f := range r.figures {
-			if i == 4 {
-				break
+		for _, f := range r.figures {
+			if f.key {
+				key = append(key, f.name+": "+f.value)
 			}
-			key = append(key, f.name+": "+f.value)
 		}
 		fmt.Fprintf(&b, "| %s | %s | **%s** | %s | %s |\n", r.name, mdEscape(r.goal), mdEscape(r.status),
 			mdEscape(strings.Join(key, "; ")), r.took.Round(time.Second))

@@ -9,7 +9,7 @@ import (
 func TestReportMarkdown(t *testing.T) {
 	rep := report{date: time.Date(2026, 12, 3, 14, 0, 0, 0, time.UTC), commit: "abc", machine: "m", command: "go run ./bench/faults -short", short: true,
 		results: []result{
-			{name: "caps", goal: "exact | caps", status: "pass", figures: []figure{{"counted", "1000 of 1000"}}, took: 3 * time.Second},
+			{name: "caps", goal: "exact | caps", status: "pass", figures: []figure{{name: "counted", value: "1000 of 1000", key: true}, {name: "load", value: "64 workers"}}, took: 3 * time.Second},
 			{name: "nats-cluster", goal: "g", status: "not run: needs serve --stream-replicas"},
 			{name: "bad", goal: "g", status: "fail", notes: []string{"FAILED: x"}},
 		}}

@@ -181,13 +181,14 @@ func runBadInput(ctx context.Context, e *env, ps *procs, r *result) error {
 		codes = append(codes, fmt.Sprintf("%s × %d", label, n))
 	}
 	sort.Strings(codes)
-	r.add("kinds of bad request", "%d", len(reqs))
+	r.key("kinds of bad request", "%d", len(reqs))
 	r.add("answers", "%s", strings.Join(codes, ", "))
-	r.add("5xx", "%d", len(fiveXX))
+	r.key("5xx", "%d", len(fiveXX))
 	r.add("state before", "%s", before)
 	r.add("state after", "%s", after)
-	r.add("answers echoing a secret", "%d", len(echoed))
-	r.add("log lines with a secret", "%d of %d (the log at debug level)", len(leaks), strings.Count(string(logText), "\n"))
+	r.key("nothing changed", "%v", before == after)
+	r.key("answers echoing a secret", "%d", len(echoed))
+	r.key("log lines with a secret", "%d of %d (the log at debug level)", len(leaks), strings.Count(string(logText), "\n"))
 	r.add("connections closed without an answer", "%d", len(noAnswer))
 	for _, n := range noAnswer {
 		r.note("no answer: %s", n)

@@ -310,9 +310,9 @@ func runCaps(ctx context.Context, e *env, ps *procs, r *result) error {
 		over += o.OverCapCommits
 	}
 	r.add("requests", "%d; answered 200: %d (%.2f%%); other: %s", st.sent, st.ok(), st.okShare(), st.failures())
-	r.add("cap_total counted in Redis", "%d of %d", usedTotal, total)
-	r.add("cap_total grants seen by clients", "%d (units counted but never answered: %d, against %d requests that failed during the kills)", seenTotal, usedTotal-seenTotal, failedReqs)
-	r.add("cap_budget spent", "%.2f of %d USD; grants seen %d (%.2f USD)", spent, budget, seenBudget, float64(seenBudget)*2)
+	r.key("cap_total counted in Redis", "%d of %d", usedTotal, total)
+	r.key("cap_total grants seen by clients", "%d (units counted but never answered: %d, against %d requests that failed during the kills)", seenTotal, usedTotal-seenTotal, failedReqs)
+	r.key("cap_budget spent", "%.2f of %d USD; grants seen %d (%.2f USD)", spent, budget, seenBudget, float64(seenBudget)*2)
 	var undone, unverified float64
 	for _, a := range []*proc{a1, a2} {
 		n, _ := metric(ctx, a.addr, "arbiter_ledger_undone_total")
@@ -322,7 +322,7 @@ func runCaps(ctx context.Context, e *env, ps *procs, r *result) error {
 	}
 	r.add("ledger calls undone (arbiter_ledger_undone_total, since each replica's last start)", "%.0f", undone)
 	r.add("outcomes accepted unverified (ledger away; applied from the stream)", "%.0f (since each replica's last start)", unverified)
-	r.add("cap_hold", "committed %d, held %d (limit %d); outcomes posted: converted %d, dismissed %d, silent %d, refused or failed %d; over-cap commits %d",
+	r.key("cap_hold", "committed %d, held %d (limit %d); outcomes posted: converted %d, dismissed %d, silent %d, refused or failed %d; over-cap commits %d",
 		committed, held, holdTotal, converted, dismissed, silent, outcomeFailed, over)
 	r.check(usedTotal == total, "cap_total counted %d, not exactly %d", usedTotal, total)
 	r.check(!overSeenTotal && seenTotal <= total, "clients saw %d grants of cap_total, above its total %d", seenTotal, total)

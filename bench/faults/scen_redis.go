@@ -147,11 +147,11 @@ func runRedisDown(ctx context.Context, e *env, ps *procs, r *result) error {
 	lat := st.latency()
 	fl, ul := loadgen.Summarize(faultHist), loadgen.Summarize(upHist)
 	r.add("load", "%.0f decisions/s from 32 keep-alive workers, 1 replica; Redis killed %s, then hung %s, %s of load between", rate, down, down, up)
-	r.add("answered 200", "%.2f%% of %d (other: %s)", st.okShare(), st.sent, st.failures())
+	r.key("answered 200", "%.2f%% of %d (other: %s)", st.okShare(), st.sent, st.failures())
 	r.add("latency, whole run", "p50 %s, p99 %s, max %s", ms(lat.P50), ms(lat.P99), ms(lat.Max))
 	r.add("latency while Redis was up (the machine's baseline)", "p50 %s, p99 %s, max %s (%d requests)", ms(ul.P50), ms(ul.P99), ms(ul.Max), ul.Count)
-	r.add("latency while Redis was away", "p50 %s, p99 %s, max %s (%d requests)", ms(fl.P50), ms(fl.P99), ms(fl.Max), fl.Count)
-	r.add("capped grants while Redis was away", "killed: %d, hung: %d", grantsKilled, grantsHung)
+	r.key("latency while Redis was away", "p50 %s, p99 %s, max %s (%d requests)", ms(fl.P50), ms(fl.P99), ms(fl.Max), fl.Count)
+	r.key("capped grants while Redis was away", "killed: %d, hung: %d", grantsKilled, grantsHung)
 	r.add("answers with ledger_unavailable", "%d", ledgerDown)
 	after := func(t, from time.Time) string {
 		if t.IsZero() {

@@ -125,9 +125,9 @@ func runShutdown(ctx context.Context, e *env, ps *procs, r *result) error {
 		refused := st.errs["refused"]
 		st.mu.Unlock()
 		r.add(label+": requests", "%d; answered 200: %d, %d of them sent after SIGTERM; refused after the listener closed: %d", st.sent, st.ok(), afterSig, refused)
-		r.add(label+": reset", "%d on keep-alive connections; %d on connections opened during the drain, at its end; other errors: %d (a connection reset in its handshake counts as refused: no request was sent)",
+		r.key(label+": reset", "%d on keep-alive connections; %d on connections opened during the drain, at its end; other errors: %d (a connection reset in its handshake counts as refused: no request was sent)",
 			resetKeepAlive, resetFresh, other)
-		r.add(label+": exit", "%s after SIGTERM, exit code %d (bound %s); events buffered at SIGTERM: %.0f", exitAfter.Round(10*time.Millisecond), code, timeout, buffered)
+		r.key(label+": exit", "%s after SIGTERM, exit code %d (bound %s); events buffered at SIGTERM: %.0f", exitAfter.Round(10*time.Millisecond), code, timeout, buffered)
 		r.add(label+": /readyz while draining", "%d", ready)
 		for _, x := range resetInfo {
 			r.note("%s: %s", label, x)
