@@ -460,6 +460,14 @@ func (p *Publisher) run() {
 		sent, sinceAck = 0, 0
 	}
 	for {
+		// Close's context has ended: give up before anything that may
+		// wait on the server (a select below may have picked another ready
+		// case over the abort).
+		select {
+		case <-p.abort:
+			return
+		default:
+		}
 		// (Re)connect: ensure the stream after every new connection.
 		if gen := p.conns.Load(); gen != setupGen && p.nc.IsConnected() {
 			reset()
@@ -685,6 +693,15 @@ func (p *Publisher) setup() (mode, streamLimits, error) {
 	limits := streamLimits{ackEvery: AckEvery}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	// A hung server must not hold Close past its context: the calls below
+	// end when Close gives up.
+	go func() {
+		select {
+		case <-p.abort:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	if _, err := p.js.AccountInfo(ctx); err != nil {
 		if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
 			p.log.Warn("events: the NATS server has no JetStream; publishing with core NATS (no persistence, no acknowledgements)")
