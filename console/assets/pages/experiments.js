@@ -10,11 +10,21 @@ import { intervalBar } from '../charts.js';
 export const title = 'Experiments';
 export const REFRESH_MS = 3000;
 
+/**
+ * An uplift's interval as shown: a difference of two rates lies within
+ * ±100 pp, so the normal approximation's interval (which passes those on a
+ * handful of decisions) is clipped to them.
+ */
+function clipped(ci) {
+  if (!ci) return [null, null];
+  return [Math.max(-1, ci[0]), Math.min(1, ci[1])];
+}
+
 /** The axis of an experiment's interval bars: zero and every interval, padded. */
 function axis(intervals) {
   let lo = 0;
   let hi = 0;
-  for (const [a, b] of intervals) { lo = Math.min(lo, a); hi = Math.max(hi, b); }
+  for (const [a, b] of intervals.map(clipped)) { lo = Math.min(lo, a); hi = Math.max(hi, b); }
   if (hi - lo < 1e-9) { lo = -0.05; hi = 0.05; }
   const padv = (hi - lo) * 0.08;
   return [lo - padv, hi + padv];
@@ -34,7 +44,7 @@ function statusPill(s) {
 
 function upliftCells(u, control, ax, label, currency) {
   if (!u) return `<td class="num muted">${control ? 'baseline' : '–'}</td><td class="ci-cell">${control ? '' : intervalBar({ lo: null, hi: null, min: ax[0], max: ax[1], width: 180 })}</td><td class="num muted">–</td>`;
-  const [lo, hi] = u.ci95 || [null, null];
+  const [lo, hi] = clipped(u.ci95);
   const rv = u.revenue_per_decision;
   const rci = u.revenue_ci95;
   return `<td class="num">${pp(u.conversion_rate)}</td>
