@@ -29,6 +29,7 @@ var levels = map[string]int{
 	"console":             0,
 	"examples":            0,
 	"examples/profilegen": 0,
+	"examples/rulegen":    0,
 	// 1: the rule model, and learning's statistics (what the engine reads
 	// to score with propensity)
 	"rules":    1,
