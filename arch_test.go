@@ -51,6 +51,7 @@ var levels = map[string]int{
 	"replay/replaygen": 4,
 	// 5: adapters, the outside world
 	"adapters/metrics":      5,
+	"adapters/gctune":       5,
 	"adapters/redisconn":    5,
 	"adapters/rulefiles":    5,
 	"adapters/ledger":       5,

@@ -63,6 +63,7 @@ type serveConfig struct {
 	cacheSize       int
 	debugAddr       string
 	allowShrink     bool
+	gcHeapFloor     heapSize
 	grantsConfig
 }
 
@@ -105,6 +106,42 @@ var serveEnv = map[string]string{
 	"ledger-replicas":    "ARBITER_LEDGER_REPLICAS",
 	"stream-replicas":    "ARBITER_STREAM_REPLICAS",
 	"allow-shrink":       "ARBITER_ALLOW_SHRINK",
+	"gc-heap-floor":      "ARBITER_GC_HEAP_FLOOR",
+}
+
+// heapSize is a flag of a memory size: 0 (off), 512MiB, 1GiB, 2G.
+type heapSize int64
+
+func (h *heapSize) String() string {
+	n := int64(*h)
+	switch {
+	case n > 0 && n%(1<<30) == 0:
+		return strconv.FormatInt(n>>30, 10) + "GiB"
+	case n > 0 && n%(1<<20) == 0:
+		return strconv.FormatInt(n>>20, 10) + "MiB"
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+func (h *heapSize) Set(s string) error {
+	t := strings.ToLower(strings.TrimSpace(s))
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"gib", 1 << 30}, {"mib", 1 << 20}, {"gb", 1 << 30}, {"mb", 1 << 20}, {"g", 1 << 30}, {"m", 1 << 20}, {"b", 1}} {
+		if strings.HasSuffix(t, u.suffix) {
+			mult = u.mult
+			t = strings.TrimSpace(t[:len(t)-len(u.suffix)])
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 || n > (1<<40)/mult {
+		return fmt.Errorf("%q is not a memory size: write 0 (off) or a size with a unit (512MiB, 1GiB)", s)
+	}
+	*h = heapSize(n * mult)
+	return nil
 }
 
 // byteSize is a flag of a size in bytes: 65536, 64KiB, 64k, 1MiB, 1M.
@@ -146,6 +183,7 @@ func (b *byteSize) Set(s string) error {
 // newServeFlags defines serve's flags on fs, filling cfg.
 func newServeFlags(fs *flag.FlagSet, cfg *serveConfig) {
 	cfg.maxBody = httpapi.DefaultMaxBody
+	cfg.gcHeapFloor = defaultGCHeapFloor
 	fs.StringVar(&cfg.rules, "rules", "", "the rules `DIR` (required)")
 	fs.StringVar(&cfg.addr, "addr", defaultServeAddr, "listen address `HOST:PORT`")
 	fs.StringVar(&cfg.redisURL, "redis", "", "Redis `URL` (redis://, rediss://, redis+cluster://, redis+sentinel://); empty: an embedded in-process Redis")
@@ -155,6 +193,7 @@ func newServeFlags(fs *flag.FlagSet, cfg *serveConfig) {
 	fs.BoolVar(&cfg.noAuth, "no-auth", false, "serve /v1/ without API keys")
 	fs.BoolVar(&cfg.ui, "ui", true, "serve the browser console at /ui/ (docs/console.md); --ui=false turns it off")
 	fs.Var(&cfg.maxBody, "max-body", "request body `SIZE` limit (413 payload_too_large above it)")
+	fs.Var(&cfg.gcHeapFloor, "gc-heap-floor", "the garbage collector runs only when the heap reaches this `SIZE` while 5 times the live heap is less (at most 3/4 of a memory limit: GOMEMLIMIT, else 90% of the container's); 0: GOGC=400 pacing only; GOGC set: the operator's pacing (docs/operations.md)")
 	fs.DurationVar(&cfg.decisionTimeout, "decision-timeout", httpapi.DefaultDecisionTimeout, "deadline of a whole decision")
 	fs.DurationVar(&cfg.redisTimeout, "redis-timeout", engine.DefaultProfileTimeout, "deadline of a Redis call (profile fetch, ledger)")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 10*time.Second, "bound of the whole graceful shutdown from SIGTERM to exit (drain, finish requests, flush events)")
@@ -367,7 +406,9 @@ const embeddedDuplicates = 30 * time.Second
 // gracefully: stop accepting, finish in-flight requests, flush events.
 func runServer(ctx context.Context, cfg serveConfig, keys []httpapi.APIKey, src rulesSource,
 	preload preloadFunc, show banner, s stdio, log *slog.Logger) int {
-	tuneGC(log)
+	gcCtx, stopGC := context.WithCancel(context.Background())
+	defer stopGC()
+	go newGCTuner(int64(cfg.gcHeapFloor), log).Run(gcCtx)
 	m := metrics.New()
 	// The shutdown's deadline: --shutdown-timeout after the signal. Every
 	// step of the stop, deferred ones included, waits at most until then.

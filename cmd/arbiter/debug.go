@@ -7,8 +7,9 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
-	"runtime/debug"
 	"time"
+
+	"github.com/arbiterhq/arbiter/adapters/gctune"
 )
 
 // serveDebug serves Go's profiler on addr, apart from the API so that it is
@@ -34,20 +35,19 @@ func serveDebug(addr string, log *slog.Logger) (stop func(), err error) {
 	}, nil
 }
 
-// defaultGCPercent is the garbage collector's target when GOGC is not set.
-// A decision allocates a few kilobytes that die at once, and the live heap
-// is small (the ruleset, the profile cache, the event buffer), so the Go
-// default of 100 runs the collector several times a second under load:
-// 15-20% of the server's CPU in the benchmarks (BENCHMARKS.md). 400 trades
-// memory (up to five times the live heap) for it.
-const defaultGCPercent = 400
+// defaultGCHeapFloor is --gc-heap-floor's default. A decision allocates a
+// few kilobytes that die at once while the live heap stays small, so a
+// collector paced by GOGC alone marks several times a second under load, and
+// on a machine of few cores each mark phase takes a core from the requests
+// for tens of milliseconds: the p99 (BENCHMARKS.md). The floor spaces the
+// cycles seconds apart for the price of the memory (package gctune).
+const defaultGCHeapFloor = 1 << 30
 
-// tuneGC sets the collector's target unless the operator set GOGC; a
-// memory limit (GOMEMLIMIT) still bounds the heap when one is set.
-func tuneGC(log *slog.Logger) {
-	if os.Getenv("GOGC") != "" {
-		return
-	}
-	debug.SetGCPercent(defaultGCPercent)
-	log.Debug("garbage collector target set", "gogc", defaultGCPercent)
+// newGCTuner paces the collector (package gctune): the operator's GOGC when
+// set, else GOGC off under the heap floor and GOGC=400 above it, within
+// GOMEMLIMIT or 90% of the container's memory limit.
+func newGCTuner(floor int64, log *slog.Logger) *gctune.Tuner {
+	t := gctune.New(gctune.Options{GOGC: os.Getenv("GOGC"), Floor: floor, Logger: log})
+	log.Debug("garbage collector", "floor", floor, "memory_limit", t.Limit())
+	return t
 }
