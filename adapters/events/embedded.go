@@ -10,6 +10,17 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 )
 
+// EmbeddedDuplicates is the deduplication window to give a stream on an
+// embedded server (Options.Duplicates). The server runs in the publisher's
+// process and keeps its table of recent ids in that process's heap, about
+// 90 bytes an id (BenchmarkPublishEmbedded's live-B/event): at 10,000
+// events a second a window of 30 s held 27 MB, this one 9 MB. The
+// in-process connection does not drop, so an event is sent again only
+// after an acknowledgement it waited for did not come within the ack
+// timeout (DefaultAckTimeout, 5 s; the events sent with it went in the same
+// burst, just before it): twice that covers the resend.
+const EmbeddedDuplicates = 2 * DefaultAckTimeout
+
 // EmbeddedNATS is an in-process NATS server with JetStream, made by
 // StartEmbedded (the zero value is not usable).
 type EmbeddedNATS struct {

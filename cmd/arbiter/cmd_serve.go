@@ -398,10 +398,6 @@ func uiAssets(on bool) fs.FS {
 	return console.Assets()
 }
 
-// embeddedDuplicates is the deduplication window of the embedded NATS
-// server's stream.
-const embeddedDuplicates = 30 * time.Second
-
 // runServer runs the server until ctx is cancelled, then shuts down
 // gracefully: stop accepting, finish in-flight requests, flush events.
 func runServer(ctx context.Context, cfg serveConfig, keys []httpapi.APIKey, src rulesSource,
@@ -492,8 +488,8 @@ func runServer(ctx context.Context, cfg serveConfig, keys []httpapi.APIKey, src 
 		// (5 s). A short deduplication window covers that, and keeps the
 		// server's table of recent ids (in this process's heap, scanned by
 		// every GC) small: at 10,000 events/s the default 2 minutes held
-		// over a million.
-		pubOpts.Duplicates = embeddedDuplicates
+		// over a million, events.EmbeddedDuplicates (10 s) 100,000.
+		pubOpts.Duplicates = events.EmbeddedDuplicates
 		storeDir, err := os.MkdirTemp("", "arbiter-nats-")
 		if err != nil {
 			fmt.Fprintf(s.Err, "arbiter serve: %v\n", err)
