@@ -98,7 +98,8 @@ func (m Money) AppendText(b []byte) []byte {
 	p := pow10[m.Exp]
 	b = strconv.AppendInt(b, v/p, 10)
 	b = append(b, '.')
-	frac := strconv.AppendInt(nil, v%p, 10)
+	var buf [20]byte // on the stack: the minor digits
+	frac := strconv.AppendInt(buf[:0], v%p, 10)
 	for i := len(frac); i < int(m.Exp); i++ {
 		b = append(b, '0')
 	}

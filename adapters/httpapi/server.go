@@ -361,6 +361,7 @@ func (f fasthttpLogger) Printf(format string, args ...any) {
 type idGen struct {
 	mu      sync.Mutex
 	entropy *ulid.MonotonicEntropy
+	buf     [10]byte // the entropy read, under mu (a local would escape to the heap)
 }
 
 func (g *idGen) init() {
@@ -387,7 +388,8 @@ func (g *idGen) ulid(t time.Time) ulid.ULID {
 	err := id.SetTime(ms)
 	if err == nil {
 		g.mu.Lock()
-		err = g.entropy.MonotonicRead(ms, id[6:])
+		err = g.entropy.MonotonicRead(ms, g.buf[:])
+		copy(id[6:], g.buf[:])
 		g.mu.Unlock()
 	}
 	if err != nil { // monotonic overflow within one millisecond: a fresh random id
