@@ -3,8 +3,12 @@ package profilestore
 import (
 	"context"
 	"strconv"
+	"sync/atomic"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/arbiterhq/arbiter/adapters/redisconn"
 	"github.com/arbiterhq/arbiter/adapters/redisconn/redistest"
 )
 
@@ -60,5 +64,48 @@ func BenchmarkStoreGet(b *testing.B) {
 		if err != nil || !p.Known {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkStoreGetConcurrent: cache misses from 32 concurrent decisions,
+// through the client (a round trip each) and through its autopipeliner
+// (what serve uses: concurrent fetches share round trips). Against the real
+// Redis when ARBITER_TEST_REDIS_URL is set, else miniredis.
+func BenchmarkStoreGetConcurrent(b *testing.B) {
+	client, prefix, real := redistest.Client(b)
+	b.Logf("real redis: %v", real)
+	ctx := context.Background()
+	const n = 100
+	for i := 0; i < n; i++ {
+		args := []any{}
+		for k, v := range benchFields() {
+			args = append(args, k, v)
+		}
+		if err := client.HSet(ctx, prefix+"profile:{c"+strconv.Itoa(i)+"}", args...).Err(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	schema := testSchema()
+	for _, c := range []struct {
+		name   string
+		reader redis.Cmdable
+	}{{"client", client}, {"autopipelined", redisconn.AutoPipelined(client)}} {
+		b.Run(c.name, func(b *testing.B) {
+			s := NewRedisStore(c.reader, StoreOptions{Prefix: prefix})
+			b.SetParallelism(16) // 32 goroutines on 2 CPUs, as the benchmark's connections
+			b.ReportAllocs()
+			b.ResetTimer()
+			var next atomic.Uint64
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					id := "c" + strconv.Itoa(int(next.Add(1)%n))
+					p, err := s.Get(ctx, schema, id)
+					if err != nil || !p.Known {
+						b.Error(id, err)
+						return
+					}
+				}
+			})
+		})
 	}
 }

@@ -63,15 +63,17 @@ type StoreStats struct {
 // RedisStore reads profiles from Redis hashes at PREFIX profile:{ID}.
 // It is safe for concurrent use.
 type RedisStore struct {
-	client  redis.UniversalClient
+	client  redis.Cmdable
 	prefix  string
 	timeout time.Duration
 
 	gets, unknown, errs, bad atomic.Uint64
 }
 
-// NewRedisStore returns a store reading profiles through client.
-func NewRedisStore(client redis.UniversalClient, opts StoreOptions) *RedisStore {
+// NewRedisStore returns a store reading profiles through client: a
+// client, or its autopipeliner (redisconn.AutoPipelined), which a busy
+// server's concurrent fetches share round trips through.
+func NewRedisStore(client redis.Cmdable, opts StoreOptions) *RedisStore {
 	if opts.Prefix == "" {
 		opts.Prefix = DefaultPrefix
 	}

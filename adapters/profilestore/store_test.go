@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/arbiterhq/arbiter/adapters/redisconn"
 	"github.com/arbiterhq/arbiter/adapters/redisconn/redistest"
 )
@@ -52,18 +54,29 @@ func TestRedisStore(t *testing.T) {
 }
 
 // TestRedisStoreDown: with Redis stopped the store answers an error fast;
-// once it is back, profiles come back.
+// once it is back, profiles come back; through the client and through its
+// autopipeliner (what serve uses).
 func TestRedisStoreDown(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts redis-server")
 	}
+	for _, auto := range []bool{false, true} {
+		t.Run(fmt.Sprintf("autopipelined=%v", auto), func(t *testing.T) { testRedisStoreDown(t, auto) })
+	}
+}
+
+func testRedisStoreDown(t *testing.T, auto bool) {
 	srv := redistest.StartServer(t)
 	c, err := redisconn.Open("redis://"+srv.Addr, 20*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	s := NewRedisStore(c, StoreOptions{})
+	var reader redis.Cmdable = c
+	if auto {
+		reader = redisconn.AutoPipelined(c)
+	}
+	s := NewRedisStore(reader, StoreOptions{})
 	ctx := context.Background()
 	if err := c.HSet(ctx, s.Key("c1"), "tier", "gold").Err(); err != nil {
 		t.Fatal(err)
@@ -107,6 +120,7 @@ func TestRedisStoreCluster(t *testing.T) {
 	}
 	defer c.Close()
 	s := NewRedisStore(c, StoreOptions{})
+	auto := NewRedisStore(redisconn.AutoPipelined(c), StoreOptions{})
 	ctx := context.Background()
 	for i := 0; i < 20; i++ {
 		id := fmt.Sprint("cust-", i)
@@ -116,6 +130,10 @@ func TestRedisStoreCluster(t *testing.T) {
 		p, err := s.Get(ctx, testSchema(), id)
 		if err != nil || p.Attrs["orders"] != i {
 			t.Fatalf("%s: %v %v", id, p, err)
+		}
+		p, err = auto.Get(ctx, testSchema(), id)
+		if err != nil || p.Attrs["orders"] != i {
+			t.Fatalf("%s auto-pipelined: %v %v", id, p, err)
 		}
 	}
 }

@@ -557,7 +557,8 @@ func runServer(ctx context.Context, cfg serveConfig, keys []httpapi.APIKey, src 
 	}
 
 	// The profile source: the Redis store behind the in-process cache.
-	store := profilestore.NewRedisStore(client, profilestore.StoreOptions{Prefix: cfg.keyPrefix, Timeout: cfg.redisTimeout})
+	// Concurrent decisions' fetches share round trips (auto-pipelined).
+	store := profilestore.NewRedisStore(redisconn.AutoPipelined(client), profilestore.StoreOptions{Prefix: cfg.keyPrefix, Timeout: cfg.redisTimeout})
 	var source engine.ProfileSource = store
 	if cfg.cacheTTL > 0 {
 		neg := profilestore.DefaultNegativeTTL
