@@ -311,3 +311,104 @@ func TestPublisherSeesRefusalsOfALimitedStream(t *testing.T) {
 		t.Fatalf("the stream holds %d events, want %d", got, n-2)
 	}
 }
+
+// TestPublisherReusesMessages: the messages of acknowledged events are
+// reused for later ones; each stored event still carries its own id and
+// its own bytes.
+func TestPublisherReusesMessages(t *testing.T) {
+	url := testNATS(t)
+	prefix := testPrefix(t, url)
+	ctx := context.Background()
+	p, err := NewPublisher(ctx, url, Options{Prefix: prefix, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const rounds, n = 3, 300
+	for r := range rounds {
+		for i := r * n; i < (r+1)*n; i++ {
+			p.Publish(decisionEvent(i))
+		}
+		want := uint64((r + 1) * n)
+		waitFor(t, 20*time.Second, "the round's acknowledgements", func() bool { return p.Stats().Published >= want })
+	}
+	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := p.Close(cctx); err != nil {
+		t.Fatal(err)
+	}
+	msgs := readStream(t, url, prefix, prefix+".decision.>")
+	checkSequence(t, ids(t, msgs), rounds*n)
+}
+
+func TestRecyclerQueue(t *testing.T) {
+	tests := []struct {
+		name     string
+		inFlight int // events in the queue before the oldest is done with
+		total    int
+		maxCap   int // the queue's array never grows past this
+	}{
+		{"one at a time", 1, 10000, 64},
+		{"acks every 64", 64, 10000, 256},
+		{"a backlog", 3000, 10000, 8192},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var rc recycler
+			var q []outMsg
+			next, done := 0, 0
+			for done < tc.total {
+				for len(q) < tc.inFlight && next < tc.total {
+					q = rc.push(q, outMsg{gen: uint64(next)})
+					next++
+				}
+				if got := q[0].gen; got != uint64(done) {
+					t.Fatalf("queue head is event %d, want %d", got, done)
+				}
+				q[0] = outMsg{}
+				q = q[1:]
+				done++
+			}
+			if cap(rc.back) > tc.maxCap {
+				t.Errorf("the queue's array grew to %d entries for %d in flight, want at most %d", cap(rc.back), tc.inFlight, tc.maxCap)
+			}
+		})
+	}
+}
+
+func TestRecyclerMessage(t *testing.T) {
+	p := &Publisher{opts: Options{Prefix: "arbiter"}}
+	var rc recycler
+	q := p.appendEvent(&rc, nil, &wire.Message{ID: "dcs_1", Kind: "decision", Key: "checkout", JSON: []byte(`{"a":1}`)})
+	first := q[0].msg
+	first.Header.Set("X-Other", "v") // as a publish option would
+	rc.putMsg(first)
+	tests := []struct {
+		name    string
+		ev      wire.Message
+		subject string
+		id      string
+	}{
+		{"another id", wire.Message{ID: "dcs_2", Kind: "outcome", Key: "purchase", JSON: []byte(`{"b":2}`)}, "arbiter.outcome.purchase", "dcs_2"},
+		{"no id", wire.Message{Kind: "rules", Key: "reloaded", JSON: []byte(`{}`)}, "arbiter.rules.reloaded", ""},
+		{"an id again", wire.Message{ID: "dcs_3", Kind: "decision", Key: "cart page", JSON: []byte(`{"c":3}`)}, "arbiter.decision.cart_page", "dcs_3"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			q := p.appendEvent(&rc, nil, &tc.ev)
+			m := q[0].msg
+			if m != first {
+				t.Fatal("the message of a done event was not reused")
+			}
+			if m.Subject != tc.subject || string(m.Data) != string(tc.ev.JSON) {
+				t.Errorf("subject %q data %s, want %q %s", m.Subject, m.Data, tc.subject, tc.ev.JSON)
+			}
+			if got := m.Header.Get(jetstream.MsgIDHeader); got != tc.id {
+				t.Errorf("Nats-Msg-Id %q, want %q", got, tc.id)
+			}
+			if len(m.Header) > 1 || (tc.id == "" && len(m.Header) != 0) {
+				t.Errorf("header %v kept another event's values", m.Header)
+			}
+			rc.putMsg(m)
+		})
+	}
+}
