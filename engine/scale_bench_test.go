@@ -172,6 +172,7 @@ func BenchmarkDecideScale(b *testing.B) {
 			ctx := context.Background()
 			b.ReportAllocs()
 			i := 0
+			cpu := cpuNanos()
 			for b.Loop() {
 				c := &cases[i&1023]
 				i++
@@ -180,7 +181,17 @@ func BenchmarkDecideScale(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+			reportCPU(b, cpu)
 		})
+	}
+}
+
+// reportCPU reports the process's CPU time per op since from (cpuNanos),
+// beside ns/op: on a machine shared with other work it varies far less
+// than wall time.
+func reportCPU(b *testing.B, from int64) {
+	if to := cpuNanos(); to > 0 && b.N > 0 {
+		b.ReportMetric(float64(to-from)/float64(b.N), "cpu-ns/op")
 	}
 }
 
@@ -379,20 +390,24 @@ func BenchmarkNaive(b *testing.B) {
 				n := newNaive(b, tc.rs)
 				p, req := vipCase(tc.rs)
 				b.ReportAllocs()
+				cpu := cpuNanos()
 				for b.Loop() {
 					n.decide(p, &req)
 				}
+				reportCPU(b, cpu)
 			})
 		}
 		b.Run(tc.name, func(b *testing.B) {
 			n := newNaive(b, tc.rs)
 			b.ReportAllocs()
 			i := 0
+			cpu := cpuNanos()
 			for b.Loop() {
 				c := &cases[i&1023]
 				i++
 				n.decide(c.p, &c.req)
 			}
+			reportCPU(b, cpu)
 		})
 	}
 }
