@@ -57,6 +57,13 @@ type Engine struct {
 	opts  Options
 	cache ProfileCache // opts.Profiles, when it has a cache; else nil
 	pool  sync.Pool    // of *scratch
+	// fullWalk checks every offer of every decision, as an explained
+	// decision does, instead of the ones the ruleset's index names (the
+	// reference of the index's property test).
+	fullWalk bool
+	// inspect, when set, is shown each decision's scratch before it is
+	// cleared (tests).
+	inspect func(*scratch)
 }
 
 // New returns an Engine.
@@ -149,6 +156,9 @@ func (e *Engine) Decide(ctx context.Context, rs *rules.Ruleset, p *Profile, req 
 }
 
 func (e *Engine) put(s *scratch) {
+	if e.inspect != nil {
+		e.inspect(s)
+	}
 	s.end()
 	e.pool.Put(s)
 }
@@ -176,6 +186,7 @@ func (e *Engine) matchSegments(s *scratch, rs *rules.Ruleset) {
 		if ok {
 			st.matched = true
 			s.env.Match(i, seg.ID)
+			s.matchedPos = append(s.matchedPos, int32(i))
 		}
 	}
 }
@@ -206,41 +217,87 @@ func (e *Engine) assignExperiments(s *scratch, rs *rules.Ruleset, id string, out
 		for idx, o := range v.Offers {
 			if idx >= 0 && idx < len(s.over) && s.over[idx].offer == nil {
 				s.over[idx] = override{offer: o, exp: int32(xi), variant: int32(k)}
+				s.overIdx = append(s.overIdx, int32(idx))
 			}
 		}
 	}
 	return out
 }
 
-// checkOffers runs every offer's checks in the order of the explain
-// reasons, up to its score and discount.
+// checkOffers runs the offers' checks in the order of the explain
+// reasons, up to their score and discount. An explained decision (or a
+// ruleset without an index) checks every offer, so that each has its
+// reason; otherwise only the offers the ruleset's index names for the
+// request's placement and matched segments, within their schedule's
+// window, and those a variant overrides for this customer: every other
+// offer would fail at placement, schedule or segment, which only explain
+// shows. In the holdout no offer is eligible, and none is checked.
 func (e *Engine) checkOffers(s *scratch, rs *rules.Ruleset, req *Request, holdout bool) {
-	for i, base := range rs.Offers {
-		c := &s.cands[i]
-		o := base
-		if i < len(s.over) && s.over[i].offer != nil {
-			o = s.over[i].offer
+	ix := rs.Index()
+	if ix == nil || req.Explain || e.fullWalk {
+		for i := range rs.Offers {
+			e.checkOffer(s, rs, ix, req, holdout, i)
 		}
-		c.offer = o
-		switch {
-		case holdout:
-			c.reason = ReasonHoldout
-		case o.Disabled:
-			c.reason = ReasonExperiment
-		case !placementOK(o, req.Placement):
-			c.reason = ReasonPlacement
-		case !o.Schedule.Active(req.Now):
-			c.reason = ReasonSchedule
-		case !s.segmentOK(o):
-			c.reason = ReasonSegment
-		default:
-			if e.evalOffer(s, rs, req, c, o) {
-				if req.CustomerID == "" && o.Caps.PerCustomer > 0 {
-					c.reason = ReasonCapPerCustomer
-					c.detail = "anonymous customers are never granted an offer with a per-customer cap"
-				} else {
-					c.eligible = true
-				}
+		return
+	}
+	if holdout {
+		return
+	}
+	po := ix.Placement(req.Placement)
+	words := resize(s.bits, (len(rs.Offers)+63)/64)
+	s.bits = words
+	for _, i := range po.Open {
+		words[i>>6] |= 1 << (i & 63)
+	}
+	for _, j := range s.matchedPos {
+		for _, i := range po.BySegment[j] {
+			words[i>>6] |= 1 << (i & 63)
+		}
+	}
+	for _, i := range s.overIdx {
+		words[i>>6] |= 1 << (i & 63)
+	}
+	now, nowOK := rules.WindowTime(req.Now)
+	for w, word := range words {
+		for word != 0 {
+			i := w<<6 | bits.TrailingZeros64(word)
+			word &= word - 1
+			if nowOK && s.over[i].offer == nil && !ix.InWindow(i, now) {
+				continue // not active: the schedule's reason
+			}
+			e.checkOffer(s, rs, ix, req, false, i)
+		}
+	}
+}
+
+// checkOffer runs offer i's checks.
+func (e *Engine) checkOffer(s *scratch, rs *rules.Ruleset, ix *rules.Index, req *Request, holdout bool, i int) {
+	s.checked = append(s.checked, int32(i))
+	c := &s.cands[i]
+	base := rs.Offers[i]
+	o := base
+	if s.over[i].offer != nil {
+		o = s.over[i].offer
+	}
+	c.offer = o
+	switch {
+	case holdout:
+		c.reason = ReasonHoldout
+	case o.Disabled:
+		c.reason = ReasonExperiment
+	case !placementOK(o, req.Placement):
+		c.reason = ReasonPlacement
+	case !o.Schedule.Active(req.Now):
+		c.reason = ReasonSchedule
+	case !s.segmentOK(ix, i, o, o == base):
+		c.reason = ReasonSegment
+	default:
+		if e.evalOffer(s, rs, req, c, o) {
+			if req.CustomerID == "" && o.Caps.PerCustomer > 0 {
+				c.reason = ReasonCapPerCustomer
+				c.detail = "anonymous customers are never granted an offer with a per-customer cap"
+			} else {
+				c.eligible = true
 			}
 		}
 	}
@@ -368,9 +425,9 @@ func placementOK(o *rules.Offer, placement string) bool {
 // capped, and turns the grants into actions.
 func (e *Engine) arbitrate(ctx context.Context, s *scratch, rs *rules.Ruleset, req *Request, d *Decision) {
 	s.order = s.order[:0]
-	for i := range s.cands {
+	for _, i := range s.checked {
 		if c := &s.cands[i]; c.eligible && !c.offer.Fallback {
-			s.order = append(s.order, int32(i))
+			s.order = append(s.order, i)
 		}
 	}
 	sort.Sort((*byScore)(s))

@@ -29,17 +29,25 @@ type scratch struct {
 
 	segStates []segState
 
+	// cands and over are indexed as the ruleset's offers, and all zero
+	// outside a decision: a decision sets only those it checks (checked)
+	// and those a variant overrides (overIdx), and end clears only those.
 	cands   []cand
 	over    []override
-	order   []int32
-	match   []bool
-	weights []int64
-	wbuf    []int64
-	split   []int64
-	sorter  lineSorter
-	plan    Plan
-	results []Result
-	buf     []byte
+	checked []int32  // the offers checked, in ascending order
+	overIdx []int32  // the offers a variant overrides for this customer
+	bits    []uint64 // the offers to check, a bit each (checkOffers)
+	// matchedPos are the positions of the matched segments, ascending.
+	matchedPos []int32
+	order      []int32
+	match      []bool
+	weights    []int64
+	wbuf       []int64
+	split      []int64
+	sorter     lineSorter
+	plan       Plan
+	results    []Result
+	buf        []byte
 
 	// Learning (learning.go): the decision's state, the propensities its
 	// scores read, and the variant that decides whether it learns.
@@ -128,8 +136,11 @@ func (s *scratch) begin(rs *rules.Ruleset, p *Profile, req *Request) {
 	s.env.Begin(rs.Env, &s.in)
 
 	s.segStates = resize(s.segStates, len(rs.Segments))
-	s.cands = resize(s.cands, len(rs.Offers))
-	s.over = resize(s.over, len(rs.Offers))
+	s.cands = grow(s.cands, len(rs.Offers))
+	s.over = grow(s.over, len(rs.Offers))
+	s.checked = s.checked[:0]
+	s.overIdx = s.overIdx[:0]
+	s.matchedPos = s.matchedPos[:0]
 	s.wbuf = s.wbuf[:0]
 	s.learnFrom, s.variantLearningOff = -1, false
 }
@@ -144,6 +155,15 @@ func resize[T any](v []T, n int) []T {
 	return v
 }
 
+// grow returns v with length n, reusing its memory; the values past its
+// length must be zero already (the slices of scratch that end clears).
+func grow[T any](v []T, n int) []T {
+	if cap(v) < n {
+		return make([]T, n)
+	}
+	return v[:n]
+}
+
 // end drops every reference into the request, the profile and the
 // ruleset, so that the pooled scratch keeps nothing alive.
 func (s *scratch) end() {
@@ -152,8 +172,14 @@ func (s *scratch) end() {
 	clear(s.lines)
 	s.items = nil
 	s.profile = nil
-	clear(s.cands)
-	clear(s.over)
+	for _, i := range s.checked {
+		s.cands[i] = cand{}
+	}
+	for _, i := range s.overIdx {
+		s.over[i] = override{}
+	}
+	s.checked = s.checked[:0]
+	s.overIdx = s.overIdx[:0]
 	clear(s.segStates)
 	s.plan.Items = s.plan.Items[:0]
 	s.sorter.items = nil
@@ -175,8 +201,30 @@ func (s *scratch) matchedSegment(id string) bool {
 }
 
 // segmentOK: any of the offer's segments (or none listed), none of its
-// excluded segments.
-func (s *scratch) segmentOK(o *rules.Offer) bool {
+// excluded segments. Offer i's own segments (base: o is not a variant's)
+// are looked up by their positions in the index.
+func (s *scratch) segmentOK(ix *rules.Index, i int, o *rules.Offer, base bool) bool {
+	if ix != nil && base {
+		anyOf, excluded := ix.Segments(i)
+		if len(anyOf) > 0 {
+			found := false
+			for _, p := range anyOf {
+				if s.segStates[p].matched {
+					found = true
+					break
+				}
+			}
+			if !found {
+				return false
+			}
+		}
+		for _, p := range excluded {
+			if s.segStates[p].matched {
+				return false
+			}
+		}
+		return true
+	}
 	if len(o.Segments) > 0 {
 		any := false
 		for _, id := range o.Segments {

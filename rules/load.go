@@ -216,5 +216,6 @@ func (l *loader) build(s *sections, paths []string) (*Ruleset, error) {
 		Tests:       tests,
 		offers:      byID,
 		recorded:    recordedFields(&schema, layout, offers, exps),
+		index:       buildIndex(segs, offers),
 	}, nil
 }

@@ -360,6 +360,7 @@ type Ruleset struct {
 
 	offers   map[string]*Offer
 	recorded []Field // RecordedFields
+	index    *Index  // Index
 }
 
 // TestCase is one rule test. Profile is the JSON form of a profile (id,
