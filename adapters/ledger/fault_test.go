@@ -23,7 +23,7 @@ func TestRedisDownAndBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	l := New(c, "")
+	l := NewWithOptions(c, Options{AutoPipeline: redisconn.AutoPipelined(c)}) // as serve's
 	plan := func() *engine.Plan {
 		return &engine.Plan{Now: time.Now(), CustomerID: "c1", Currency: "USD", Limit: 1, Guardrail: 1e6,
 			Items: []engine.PlanItem{{OfferID: "x", Total: 1000}}}

@@ -52,7 +52,8 @@ func TestHoldsUnderFaults(t *testing.T) {
 	cA, cB, cMon := open(), open(), open()
 	defer cA.Close()
 	defer cMon.Close()
-	replicas := []*Redis{NewWithOptions(cA, Options{Prefix: prefix}), NewWithOptions(cB, Options{Prefix: prefix})}
+	// Replica A's walks are auto-pipelined, as serve's are; B's are not.
+	replicas := []*Redis{NewWithOptions(cA, Options{Prefix: prefix, AutoPipeline: redisconn.AutoPipelined(cA)}), NewWithOptions(cB, Options{Prefix: prefix})}
 	monitor := NewWithOptions(cMon, Options{Prefix: prefix})
 	offers := []engine.OutcomeOffer{{ID: "first100", Total: total}, {ID: "budget500", Budget: budget}}
 

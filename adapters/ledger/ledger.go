@@ -114,6 +114,15 @@ type Options struct {
 	Logger *slog.Logger
 	// LogEvery spaces the failure lines; default DefaultLogEvery.
 	LogEvery time.Duration
+	// AutoPipeline, when set, carries the calls that are one script each
+	// without a WAIT (a walk on one server with Replicas 0, the common
+	// case): the client's autopipeliner (redisconn.AutoPipelined), through
+	// which concurrent decisions' scripts share a write and a read. The
+	// rest (pipelines of several scripts, WAIT, ModeSplit on Redis Cluster,
+	// whose failover handling is the client's) go through the client. A call the caller gives up on is undone as
+	// before: the autopipeliner keeps one ordered stream, so its release
+	// runs after it.
+	AutoPipeline redis.Cmdable
 }
 
 // DefaultLogEvery spaces the log lines of failed ledger calls.
@@ -580,6 +589,15 @@ func (l *Redis) send(ctx context.Context, calls []*call, sha bool) (int, error) 
 				c.cmd = c.script.Eval(ctx, pipe, c.keys, c.args...)
 			}
 		}
+	}
+	if l.opts.Replicas <= 0 && len(calls) == 1 && l.opts.AutoPipeline != nil && !l.split {
+		c := calls[0]
+		if sha {
+			c.cmd = c.script.EvalSha(ctx, l.opts.AutoPipeline, c.keys, c.args...)
+		} else {
+			c.cmd = c.script.Eval(ctx, l.opts.AutoPipeline, c.keys, c.args...)
+		}
+		return 0, c.cmd.Err()
 	}
 	if l.opts.Replicas <= 0 {
 		pipe := l.client.Pipeline()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/arbiterhq/arbiter/adapters/redisconn"
 	"github.com/arbiterhq/arbiter/adapters/redisconn/redistest"
 	"github.com/arbiterhq/arbiter/engine"
 )
@@ -78,10 +79,15 @@ func TestWindowRolls(t *testing.T) {
 
 // TestExactUnderConcurrency: 64 goroutines over two clients (two replicas)
 // never grant past a total, a per-customer cap or a budget, and in
-// ModeScript grant exactly up to them.
+// ModeScript grant exactly up to them; also with the walks auto-pipelined
+// (what serve does on one server).
 func TestExactUnderConcurrency(t *testing.T) {
-	for _, mode := range []Mode{ModeScript, ModeSplit} {
-		t.Run(fmt.Sprint("mode=", mode), func(t *testing.T) {
+	for _, v := range []struct {
+		mode Mode
+		auto bool
+	}{{ModeScript, false}, {ModeSplit, false}, {ModeScript, true}} {
+		mode := v.mode
+		t.Run(fmt.Sprint("mode=", mode, ",autopipelined=", v.auto), func(t *testing.T) {
 			c1, prefix, real := redistest.Client(t)
 			c2 := c1
 			if real {
@@ -90,10 +96,11 @@ func TestExactUnderConcurrency(t *testing.T) {
 				c2 = redis.NewClient(cl.Options())
 				defer c2.Close()
 			}
-			exactness(t, []*Redis{
-				NewWithOptions(c1, Options{Prefix: prefix, Mode: mode}),
-				NewWithOptions(c2, Options{Prefix: prefix, Mode: mode}),
-			}, c1, prefix, mode == ModeScript)
+			o1, o2 := Options{Prefix: prefix, Mode: mode}, Options{Prefix: prefix, Mode: mode}
+			if v.auto {
+				o1.AutoPipeline, o2.AutoPipeline = redisconn.AutoPipelined(c1), redisconn.AutoPipelined(c2)
+			}
+			exactness(t, []*Redis{NewWithOptions(c1, o1), NewWithOptions(c2, o2)}, c1, prefix, mode == ModeScript)
 		})
 	}
 }

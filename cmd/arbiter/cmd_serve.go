@@ -545,7 +545,7 @@ func runServer(ctx context.Context, cfg serveConfig, keys []httpapi.APIKey, src 
 		log.Info("caps and budgets are counted in process (embedded Redis: one replica)")
 	} else {
 		rl := ledger.NewWithOptions(client, ledger.Options{Prefix: cfg.keyPrefix, RecordTTL: time.Duration(cfg.attributionWindow),
-			Replicas: cfg.ledgerReplicas, Logger: log})
+			Replicas: cfg.ledgerReplicas, Logger: log, AutoPipeline: redisconn.AutoPipelined(client)})
 		// Background releases and undos finish before exit, within the
 		// shutdown's bound.
 		defer func() { rl.WaitTimeout(sd.left()) }()
