@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -108,4 +109,49 @@ func BenchmarkStoreGetConcurrent(b *testing.B) {
 			})
 		})
 	}
+}
+
+// BenchmarkStoreGetUnknown: an unknown customer's fetch from the embedded
+// miniredis: an HGETALL over its socket, or StoreOptions.Exists in process
+// (what serve does with the embedded Redis).
+func BenchmarkStoreGetUnknown(b *testing.B) {
+	client, srv, stop, err := redisconn.EmbeddedWith(redisconn.Options{Timeout: redistest.TestTimeout})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer stop()
+	ctx := context.Background()
+	schema := testSchema()
+	for _, c := range []struct {
+		name   string
+		exists func(string) bool
+	}{{"hgetall", nil}, {"exists", srv.Exists}} {
+		b.Run(c.name, func(b *testing.B) {
+			s := NewRedisStore(redisconn.AutoPipelined(client), StoreOptions{Prefix: "bench:", Exists: c.exists})
+			ids := make([]string, 1024)
+			for i := range ids {
+				ids[i] = "c-9" + strconv.Itoa(100000+i)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu := cpuNanos()
+			for i := 0; i < b.N; i++ {
+				p, err := s.Get(ctx, schema, ids[i%len(ids)])
+				if err != nil || p.Known {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(cpuNanos()-cpu)/float64(b.N), "cpu-ns/op")
+		})
+	}
+}
+
+// cpuNanos is the process's user and system CPU time so far (miniredis's
+// included: it runs in the process).
+func cpuNanos() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
 }

@@ -3,6 +3,7 @@ package profilestore
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"testing"
 	"time"
 
@@ -135,5 +136,65 @@ func TestRedisStoreCluster(t *testing.T) {
 		if err != nil || p.Attrs["orders"] != i {
 			t.Fatalf("%s auto-pipelined: %v %v", id, p, err)
 		}
+	}
+}
+
+// TestRedisStoreExists: with StoreOptions.Exists an unknown customer costs
+// no HGETALL; a profile written after an unknown answer is found by the
+// next fetch, and through the cache once the negative entry has expired.
+// Exists is the embedded miniredis's own, or with the real Redis an EXISTS
+// (the same contract, over the network).
+func TestRedisStoreExists(t *testing.T) {
+	c, srv, stop, err := redisconn.EmbeddedWith(redisconn.Options{Timeout: redistest.TestTimeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	prefix := redistest.UniquePrefix(t)
+	var client redis.UniversalClient = c
+	exists := srv.Exists
+	if real, _, isReal := redistest.Client(t); isReal {
+		client = real
+		exists = func(key string) bool {
+			n, err := real.Exists(context.Background(), key).Result()
+			return err != nil || n > 0 // an error: ask with HGETALL
+		}
+	}
+	ctx := context.Background()
+	tests := []struct {
+		name   string
+		reader redis.Cmdable
+	}{{"client", client}, {"autopipelined", redisconn.AutoPipelined(client)}}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := NewRedisStore(tc.reader, StoreOptions{Prefix: prefix, Exists: exists})
+			id := "c-new-" + strconv.Itoa(i)
+			clk := &clock{t: time.Unix(1e9, 0)}
+			cache := NewCache(s, CacheOptions{TTL: time.Minute, NegativeTTL: 5 * time.Second, Now: clk.Now})
+			if p, err := cache.Get(ctx, testSchema(), id); err != nil || p.Known {
+				t.Fatalf("before the write: %#v %v", p, err)
+			}
+			if st := s.Stats(); st.Gets != 0 || st.Unknown != 1 {
+				t.Fatalf("an unknown customer: stats %+v, want no HGETALL and 1 unknown", st)
+			}
+			if err := client.HSet(ctx, s.Key(id), "tier", "gold").Err(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { client.Del(context.Background(), s.Key(id)) })
+			if _, found, err := s.Fetch(ctx, id); err != nil || !found {
+				t.Fatalf("the store right after the write: found %v, %v", found, err)
+			}
+			clk.Add(5*time.Second - time.Millisecond)
+			if p, err := cache.Get(ctx, testSchema(), id); err != nil || p.Known {
+				t.Fatalf("the cache within the negative TTL: %#v %v (want the negative answer)", p, err)
+			}
+			clk.Add(time.Millisecond)
+			if p, err := cache.Get(ctx, testSchema(), id); err != nil || !p.Known || p.Attrs["tier"] != "gold" {
+				t.Fatalf("the cache after the negative TTL: %#v %v", p, err)
+			}
+			if st := s.Stats(); st.Gets != 2 || st.Unknown != 1 {
+				t.Fatalf("stats %+v, want 2 HGETALLs and 1 unknown", st)
+			}
+		})
 	}
 }

@@ -450,6 +450,7 @@ func runServer(ctx context.Context, cfg serveConfig, keys []httpapi.APIKey, src 
 
 	// Redis: the configured server, or an embedded one.
 	var client redis.UniversalClient
+	var embeddedExists func(key string) bool
 	redisDesc, embeddedURL := cfg.redisURL, ""
 	if cfg.redisURL != "" {
 		client, err = redisconn.Open(cfg.redisURL, cfg.redisTimeout)
@@ -466,6 +467,9 @@ func runServer(ctx context.Context, cfg serveConfig, keys []httpapi.APIKey, src 
 		}
 		defer stop()
 		client = c
+		// Unknown customers are told from the embedded Redis's own keys,
+		// in process, without a round trip (profilestore.StoreOptions.Exists).
+		embeddedExists = srv.Exists
 		embeddedURL = "redis://" + srv.Addr()
 		redisDesc = "embedded " + embeddedURL
 		log.Info("embedded Redis started", "url", "redis://"+srv.Addr())
@@ -558,7 +562,8 @@ func runServer(ctx context.Context, cfg serveConfig, keys []httpapi.APIKey, src 
 
 	// The profile source: the Redis store behind the in-process cache.
 	// Concurrent decisions' fetches share round trips (auto-pipelined).
-	store := profilestore.NewRedisStore(redisconn.AutoPipelined(client), profilestore.StoreOptions{Prefix: cfg.keyPrefix, Timeout: cfg.redisTimeout})
+	store := profilestore.NewRedisStore(redisconn.AutoPipelined(client), profilestore.StoreOptions{Prefix: cfg.keyPrefix, Timeout: cfg.redisTimeout,
+		Exists: embeddedExists})
 	var source engine.ProfileSource = store
 	if cfg.cacheTTL > 0 {
 		neg := profilestore.DefaultNegativeTTL
