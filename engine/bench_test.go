@@ -22,7 +22,7 @@ func BenchmarkDecide(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	i := 0
-	cpu := cpuNanos()
+	cpu := startCPU()
 	for b.Loop() {
 		i++
 		req := Request{DecisionID: "dcs_" + strconv.Itoa(i&1023), CustomerID: "c-1042", Placement: "checkout", Channel: "web",
