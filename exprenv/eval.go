@@ -90,6 +90,7 @@ func (e *Env) Begin(l *Layout, in *Input) {
 	flat := l.Flat()
 	e.fast.Now = in.Now
 	e.fast.Item = nil
+	e.fast.Items = in.Items
 	e.fast.Vars = [numVars]float64{}
 	e.fast.Vals = resize(e.fast.Vals, len(flat))
 	var nSegs int
@@ -141,6 +142,7 @@ func (e *Env) End() {
 	clear(e.env)
 	clear(e.fast.Vals)
 	e.fast.Item = nil
+	e.fast.Items = nil
 	clear(e.ctx)
 	clear(e.cart)
 	for _, m := range e.itemMaps {

@@ -25,8 +25,11 @@ type fastEnv struct {
 	Now   time.Time
 	Vals  []any
 	Flags []bool
-	// Item is the cart line of a discount's items filter.
+	// Item is the cart line of a discount's items filter, or of the
+	// predicate of any/all/none over cart.items.
 	Item *Item
+	// Items are the cart's lines (cart.items).
+	Items []Item
 	// Vars are the numbers of Var, each set for the kind that reads it.
 	Vars [numVars]float64
 }
@@ -53,6 +56,9 @@ type (
 type fastCompiler struct {
 	vals  map[string]int // flat name → index in Layout.Flat
 	flags map[string]int // segment flag name → index among the segments
+	// lineClosure: compiling the predicate of any/all/none over
+	// cart.items, where `.field` is the line's (lines).
+	lineClosure bool
 }
 
 var (
@@ -74,18 +80,82 @@ func (c *fastCompiler) num(n ast.Node) fastNum {
 	return nil
 }
 
-// itemField is the field of `item.field`, or "".
-func itemField(n ast.Node) string {
+// itemField is the field of `item.field`, or, in the predicate of
+// any/all/none over cart.items (c.lineClosure), of `.field`; else "".
+func (c *fastCompiler) itemField(n ast.Node) string {
 	m, ok := n.(*ast.MemberNode)
 	if !ok || m.Method {
 		return ""
 	}
-	id, isID := m.Node.(*ast.IdentifierNode)
 	prop, isStr := m.Property.(*ast.StringNode)
-	if !isID || !isStr || id.Value != EnvItem {
+	if !isStr {
 		return ""
 	}
-	return prop.Value
+	switch base := m.Node.(type) {
+	case *ast.IdentifierNode:
+		if base.Value == EnvItem && !c.lineClosure {
+			return prop.Value
+		}
+	case *ast.PointerNode:
+		if base.Name == "" && c.lineClosure {
+			return prop.Value
+		}
+	}
+	return ""
+}
+
+// cartItems is the flat name of cart.items, which Env does not fill: the
+// fast path reads the lines from fastEnv.Items.
+const cartItems = EnvCart + ".items"
+
+// lines compiles any, all and none over cart.items with a predicate on
+// the line's fields (`any(cart.items, .category == "shoes")`): the
+// predicate reads each line as `item` is read in an items filter, and the
+// walk stops where expr's does (any at the first true, all and none at
+// the first that decides). A predicate without a fast form, or that
+// nests another predicate, has none.
+func (c *fastCompiler) lines(n *ast.BuiltinNode) boolFn {
+	if len(n.Arguments) != 2 || c.lineClosure || n.Map != nil || n.Threshold != nil {
+		return nil
+	}
+	id, ok := n.Arguments[0].(*ast.IdentifierNode)
+	if !ok || id.Value != cartItems {
+		return nil
+	}
+	cl, ok := n.Arguments[1].(*ast.PredicateNode)
+	if !ok {
+		return nil
+	}
+	var stop, result bool // a line whose predicate is stop ends the walk with result
+	switch n.Name {
+	case "any":
+		stop, result = true, true
+	case "all":
+		stop, result = false, false
+	case "none":
+		stop, result = true, false
+	default:
+		return nil
+	}
+	c.lineClosure = true
+	pred := c.boolean(cl.Node)
+	c.lineClosure = false
+	if pred == nil {
+		return nil
+	}
+	return func(e *fastEnv) (bool, bool) {
+		saved := e.Item
+		for i := range e.Items {
+			e.Item = &e.Items[i]
+			v, ok := pred(e)
+			if !ok || v == stop {
+				e.Item = saved
+				return result && ok, ok
+			}
+		}
+		e.Item = saved
+		return !result, true
+	}
 }
 
 // flatIndex is the index in Vals of a flat name, or of a member read left
@@ -167,6 +237,8 @@ func (c *fastCompiler) boolean(n ast.Node) boolFn {
 		}
 	case *ast.BinaryNode:
 		return c.binary(n)
+	case *ast.BuiltinNode:
+		return c.lines(n)
 	case *ast.CallNode:
 		if m, ok := n.Callee.(*ast.MemberNode); ok && m.Method && len(n.Arguments) == 0 {
 			if prop, ok := m.Property.(*ast.StringNode); ok && prop.Value == "IsZero" {
@@ -439,7 +511,7 @@ func (c *fastCompiler) integer(n ast.Node) intFn {
 			}
 		}
 	case *ast.MemberNode:
-		if itemField(n) == "quantity" {
+		if c.itemField(n) == "quantity" {
 			return func(e *fastEnv) (int, bool) {
 				if e.Item == nil {
 					return 0, false
@@ -471,7 +543,7 @@ func (c *fastCompiler) number(n ast.Node) numFn {
 			return func(e *fastEnv) (float64, bool) { v, ok := x(e); return float64(v), ok }
 		}
 	case *ast.MemberNode:
-		switch itemField(n) {
+		switch c.itemField(n) {
 		case "price":
 			return func(e *fastEnv) (float64, bool) {
 				if e.Item == nil {
@@ -581,7 +653,7 @@ func (c *fastCompiler) str(n ast.Node) strFn {
 			return func(e *fastEnv) (string, bool) { v, ok := e.Vals[i].(string); return v, ok }
 		}
 	case *ast.MemberNode:
-		switch itemField(n) {
+		switch c.itemField(n) {
 		case "sku":
 			return func(e *fastEnv) (string, bool) {
 				if e.Item == nil {
@@ -621,7 +693,7 @@ func (c *fastCompiler) timeValue(n ast.Node) timeFn {
 }
 
 func (c *fastCompiler) list(n ast.Node) listFn {
-	if itemField(n) == "tags" {
+	if c.itemField(n) == "tags" {
 		return func(e *fastEnv) ([]string, bool) {
 			if e.Item == nil {
 				return nil, false

@@ -54,6 +54,12 @@ func TestFastPathAgreesWithTheProgram(t *testing.T) {
 		`profile.birthday.Day() == now.Day() || profile.birthday.Weekday() == now.Weekday()`,
 		`anniversaryWithin(profile.birthday, 7)`,
 		`true`,
+		`any(cart.items, .category == "shoes")`,
+		`any(cart.items, .category == "shoes" && .quantity >= 2)`,
+		`all(cart.items, .price > 10)`,
+		`none(cart.items, "sale" in .tags || .sku == "A")`,
+		`"s0" in segments && any(cart.items, .category != "gift_cards")`,
+		`cart.total >= 50 && all(cart.items, .price >= 10 || .quantity > 2)`,
 	}
 	items := []string{
 		`item.category != "gift_cards"`,
@@ -127,7 +133,18 @@ func TestFastPathAgreesWithTheProgram(t *testing.T) {
 				ctx[k] = v
 			}
 		}
-		cart := map[string]any{"total": pick(0.0, 49.99, 50.0, 75.0, 120.5), "currency": "USD", "item_count": pick(0, 1, 2, 5), "items": []any{},
+		var lines []Item
+		var lineMaps []any
+		for range r.IntN(4) {
+			it := Item{SKU: pick("A", "B").(string), Category: pick("gift_cards", "shoes").(string),
+				Price: pick(5.0, 10.0, 10.5).(float64), Quantity: pick(1, 2, 3).(int), Tags: pick([]string(nil), []string{"sale"}).([]string)}
+			lines = append(lines, it)
+			lineMaps = append(lineMaps, map[string]any{"sku": it.SKU, "category": it.Category, "price": it.Price, "quantity": it.Quantity, "tags": it.Tags})
+		}
+		if lineMaps == nil {
+			lineMaps = []any{}
+		}
+		cart := map[string]any{"total": pick(0.0, 49.99, 50.0, 75.0, 120.5), "currency": "USD", "item_count": pick(0, 1, 2, 5), "items": lineMaps,
 			"total_base": pick(0.0, 4.0, 49.99, 50.0, 120.5, noRate{"CHF"})}
 		var segs []string
 		flags := make([]bool, len(segIDs))
@@ -138,7 +155,7 @@ func TestFastPathAgreesWithTheProgram(t *testing.T) {
 			}
 		}
 		env := addFlatNames(map[string]any{EnvProfile: profile, EnvCart: cart, EnvCtx: ctx, EnvNow: now, EnvSegments: segs})
-		fe := &fastEnv{Now: now, Vals: make([]any, len(layout.Flat())), Flags: flags}
+		fe := &fastEnv{Now: now, Vals: make([]any, len(layout.Flat())), Flags: flags, Items: lines}
 		fe.Vars[VarPriority] = 5
 		fe.Vars[VarPropensity] = pick(0.0, 0.05, 0.5, 1.0).(float64)
 		fe.Vars[VarDiscount] = pick(0.0, 12.5, 40.0, 1e6).(float64)
