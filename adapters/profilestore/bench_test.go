@@ -2,7 +2,9 @@ package profilestore
 
 import (
 	"context"
+	"runtime"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -154,4 +156,59 @@ func cpuNanos() int64 {
 		return 0
 	}
 	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// BenchmarkCacheUnknown: unknown customers through the cache, with a
+// source that costs nothing (what is measured is the cache's own work and
+// memory): "new" ids never seen (each one fetched, its negative answer
+// stored), "again" ids answered from their negative entry. live-B/entry
+// is the heap the negative entries of 100,000 unknown ids hold.
+func BenchmarkCacheUnknown(b *testing.B) {
+	schema := checkoutSchema(b)
+	ctx := context.Background()
+	b.Run("new", func(b *testing.B) {
+		c := NewCache(&fakeRaw{}, CacheOptions{})
+		ids := make([]string, b.N)
+		for i := range ids {
+			ids[i] = "c-9" + strconv.Itoa(1e8+i)
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if p, err := c.Get(ctx, schema, ids[i]); err != nil || p.Known {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("again", func(b *testing.B) {
+		c := NewCache(&fakeRaw{}, CacheOptions{})
+		ids := make([]string, 1000)
+		for i := range ids {
+			ids[i] = "c-9" + strconv.Itoa(1e8+i)
+			_, _ = c.Get(ctx, schema, ids[i])
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if p, ok := c.Cached(schema, ids[i%len(ids)]); !ok || p.Known {
+				b.Fatal("not cached")
+			}
+		}
+	})
+	b.Run("held", func(b *testing.B) {
+		const n = 100_000
+		ids := make([]string, n)
+		for i := range ids {
+			ids[i] = "c-9" + strconv.Itoa(1e8+i)
+		}
+		for i := 0; i < b.N; i++ {
+			before := heapAfterGC()
+			c := NewCache(&fakeRaw{}, CacheOptions{})
+			for _, id := range ids {
+				_, _ = c.Get(ctx, schema, strings.Clone(id))
+			}
+			b.ReportMetric(float64(int64(heapAfterGC())-int64(before))/n, "live-B/entry")
+			runtime.KeepAlive(c)
+		}
+	})
 }

@@ -26,7 +26,8 @@ type CacheOptions struct {
 	// 30s): the longest a data team's write can go unseen when nothing calls
 	// Invalidate.
 	TTL time.Duration
-	// NegativeTTL is how long "no such profile" is remembered (default 5s).
+	// NegativeTTL is how long "no such profile" is remembered (default 5s):
+	// from a RawSource, as 16 bytes in a table of fixed size (negative.go).
 	NegativeTTL time.Duration
 	// Now is the clock (default time.Now); tests inject their own.
 	Now func() time.Time
@@ -70,6 +71,11 @@ type shard struct {
 	maxBytes int64
 	gen      uint64 // bumped by Invalidate: a flight that began before does not store
 	flights  map[cacheKey]*flight
+	// neg holds the negative answers (no such profile) of a RawSource;
+	// negSize is its length once allocated, negBytes its heap (in bytes).
+	neg      negTable
+	negSize  int
+	negBytes int64
 }
 
 // cacheKey names an entry: the customer, and the schema when the source
@@ -123,13 +129,16 @@ func NewCache(src engine.ProfileSource, opts CacheOptions) *Cache {
 	perEnt := (opts.MaxEntries + cacheShards - 1) / cacheShards
 	perBytes := (opts.MaxBytes + cacheShards - 1) / cacheShards
 	for i := range c.shards {
-		c.shards[i] = shard{entries: map[cacheKey]*list.Element{}, maxEnt: perEnt, maxBytes: perBytes, flights: map[cacheKey]*flight{}}
+		c.shards[i] = shard{entries: map[cacheKey]*list.Element{}, maxEnt: perEnt, maxBytes: perBytes, flights: map[cacheKey]*flight{},
+			negSize: negSlotsFor(perEnt, perBytes)}
 	}
 	return c
 }
 
-func (c *Cache) shardOf(id string) *shard {
-	return &c.shards[maphash.String(c.seed, id)%cacheShards]
+// shardOf returns the shard of id and the id's hash (its negative entry's).
+func (c *Cache) shardOf(id string) (*shard, uint64) {
+	h := maphash.String(c.seed, id)
+	return &c.shards[h%cacheShards], h
 }
 
 // Get returns the customer's profile decoded by schema: from the cache when
@@ -140,7 +149,7 @@ func (c *Cache) Get(ctx context.Context, schema *rules.Schema, id string) (*engi
 		return engine.DefaultProfile(schema, ""), nil
 	}
 	key := c.key(schema, id)
-	sh := c.shardOf(id)
+	sh, h := c.shardOf(id)
 	now := c.opts.Now()
 
 	sh.mu.Lock()
@@ -148,6 +157,11 @@ func (c *Cache) Get(ctx context.Context, schema *rules.Schema, id string) (*engi
 		sh.mu.Unlock()
 		c.hits.Add(1)
 		return c.decode(e, schema), nil
+	}
+	if c.raw != nil && sh.neg.has(h, now.UnixNano()) {
+		sh.mu.Unlock()
+		c.hits.Add(1)
+		return c.raw.Decode(schema, id, nil, false), nil
 	}
 	c.misses.Add(1)
 	if f, ok := sh.flights[key]; ok {
@@ -170,12 +184,21 @@ func (c *Cache) Get(ctx context.Context, schema *rules.Schema, id string) (*engi
 	sh.mu.Lock()
 	delete(sh.flights, key)
 	if err == nil && sh.gen == gen {
-		if e.found {
+		switch {
+		case e.found:
 			e.expires = now.Add(c.opts.TTL)
-		} else {
+			sh.storeLocked(e)
+			sh.neg.remove(h)
+		case c.raw != nil:
+			// No such profile: a slot of the negative table, not an entry.
+			if b := sh.neg.put(h, now.Add(c.opts.NegativeTTL).UnixNano(), now.UnixNano(), sh.negSize); b > 0 {
+				sh.negBytes += b
+				sh.bytes += b
+			}
+		default:
 			e.expires = now.Add(c.opts.NegativeTTL)
+			sh.storeLocked(e)
 		}
-		sh.storeLocked(e)
 	}
 	sh.mu.Unlock()
 	close(f.done)
@@ -191,10 +214,16 @@ func (c *Cache) Cached(schema *rules.Schema, id string) (p *engine.Profile, ok b
 	if id == "" {
 		return nil, false
 	}
-	sh := c.shardOf(id)
+	sh, h := c.shardOf(id)
+	now := c.opts.Now()
 	sh.mu.Lock()
-	e := sh.freshLocked(c.key(schema, id), c.opts.Now())
+	e := sh.freshLocked(c.key(schema, id), now)
+	neg := e == nil && c.raw != nil && sh.neg.has(h, now.UnixNano())
 	sh.mu.Unlock()
+	if neg {
+		c.hits.Add(1)
+		return c.raw.Decode(schema, id, nil, false), true
+	}
 	if e == nil {
 		return nil, false
 	}
@@ -301,9 +330,10 @@ func (s *shard) removeLocked(el *list.Element) {
 // Invalidate drops a customer's cached profile (under every schema), and
 // keeps a fetch already under way from storing what it read.
 func (c *Cache) Invalidate(id string) {
-	sh := c.shardOf(id)
+	sh, h := c.shardOf(id)
 	sh.mu.Lock()
 	sh.gen++
+	sh.neg.remove(h)
 	if el, ok := sh.entries[cacheKey{id: id}]; ok {
 		sh.removeLocked(el)
 	}
@@ -325,7 +355,8 @@ func (c *Cache) InvalidateAll() {
 		sh.gen++
 		sh.entries = map[cacheKey]*list.Element{}
 		sh.lru.Init()
-		sh.bytes = 0
+		sh.neg.clear()
+		sh.bytes = sh.negBytes
 		sh.mu.Unlock()
 	}
 }
@@ -335,11 +366,14 @@ func (c *Cache) InvalidateAll() {
 func (c *Cache) Stats() (hits, misses uint64) { return c.hits.Load(), c.misses.Load() }
 
 // Size returns the number of cached customers and their approximate bytes.
+// Unknown customers count by the slots of the negative tables (negative.go)
+// that hold one, expired answers included until their slot is taken; the
+// tables' bytes count once allocated.
 func (c *Cache) Size() (entries int, bytes int64) {
 	for i := range c.shards {
 		sh := &c.shards[i]
 		sh.mu.Lock()
-		entries += len(sh.entries)
+		entries += len(sh.entries) + sh.neg.live
 		bytes += sh.bytes
 		sh.mu.Unlock()
 	}
