@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,9 +19,19 @@ import (
 // ConsumerName is the durable JetStream consumer the replicas share.
 const ConsumerName = "arbiter-experiments"
 
+// Batches: the consumer counts up to MaxBatch events in one script call,
+// waiting at most MaxWait after the first for the batch to fill (so that
+// under load one call counts hundreds of events, and at a trickle an
+// event is counted within MaxWait).
+const (
+	MaxBatch = 256
+	MaxWait  = 20 * time.Millisecond
+)
+
 // Consume counts the decision and outcome events of the stream holding
 // <prefix>.> into c until ctx is done (then it returns nil), through the
-// durable consumer ConsumerName: each event is acknowledged once counted,
+// durable consumer ConsumerName: in batches (MaxBatch, MaxWait) of one
+// script call each, each event acknowledged once its batch is counted,
 // redelivered after a Redis failure, and counted once (by its stream
 // sequence). It needs JetStream; NATS being down only delays the counters.
 func Consume(ctx context.Context, natsURL string, stream events.Options, c *Counters, logger *slog.Logger) error {
@@ -55,7 +66,7 @@ func Consume(ctx context.Context, natsURL string, stream events.Options, c *Coun
 		if !nc.IsConnected() {
 			continue
 		}
-		err := run(ctx, js, stream, c, log)
+		err := run(ctx, nc, js, stream, c, log)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -65,7 +76,20 @@ func Consume(ctx context.Context, natsURL string, stream events.Options, c *Coun
 	}
 }
 
-func run(ctx context.Context, js jetstream.JetStream, stream events.Options, c *Counters, log *slog.Logger) error {
+// multipleFilters says whether a server of version v (major.minor.patch)
+// takes a consumer with more than one filter subject: 2.10 and later.
+func multipleFilters(v string) bool {
+	major, rest, _ := strings.Cut(v, ".")
+	minor, _, _ := strings.Cut(rest, ".")
+	ma, err1 := strconv.Atoi(major)
+	mi, err2 := strconv.Atoi(minor)
+	if err1 != nil || err2 != nil {
+		return true // unknown: as a current server
+	}
+	return ma > 2 || ma == 2 && mi >= 10
+}
+
+func run(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, stream events.Options, c *Counters, log *slog.Logger) error {
 	setup, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	name, err := js.StreamNameBySubject(setup, stream.Prefix+".decision.x")
@@ -78,7 +102,12 @@ func run(ctx context.Context, js jetstream.JetStream, stream events.Options, c *
 			name = events.StreamName(stream.Prefix)
 		}
 	}
-	cons, err := js.CreateOrUpdateConsumer(setup, name, jetstream.ConsumerConfig{
+	// The configuration is the one of the consumer before batches: an
+	// existing durable consumer is used as it is. Acknowledgements stay
+	// explicit, one per event: AckAll would acknowledge, with the last
+	// event of one replica's batch, the events the other replicas are
+	// still counting.
+	cfg := jetstream.ConsumerConfig{
 		Durable:        ConsumerName,
 		Description:    "Arbiter live experiment counters (Redis), for GET /v1/experiments",
 		FilterSubjects: []string{stream.Prefix + ".decision.>", stream.Prefix + ".outcome.converted"},
@@ -87,42 +116,124 @@ func run(ctx context.Context, js jetstream.JetStream, stream events.Options, c *
 		AckWait:        30 * time.Second,
 		MaxDeliver:     -1,
 		MaxAckPending:  1000,
-	})
+	}
+	if !multipleFilters(nc.ConnectedServerVersion()) {
+		// A server before 2.10 takes one filter subject: the consumer reads
+		// <prefix>.> and acknowledges the events it does not count without
+		// reading them. Such a server made the consumer of the code before
+		// this one without a filter (ignoring filter_subjects) and the code
+		// gave up on it, having counted nothing: it is made again.
+		cfg.FilterSubjects, cfg.FilterSubject = nil, stream.Prefix+".>"
+		if old, err := js.Consumer(setup, name, ConsumerName); err == nil && old.CachedInfo().Config.FilterSubject != cfg.FilterSubject {
+			if err := js.DeleteConsumer(setup, name, ConsumerName); err != nil {
+				return fmt.Errorf("durable consumer %s on stream %s: delete the one made without a filter: %w", ConsumerName, name, err)
+			}
+		}
+	}
+	cons, err := js.CreateOrUpdateConsumer(setup, name, cfg)
 	if err != nil {
 		return fmt.Errorf("durable consumer %s on stream %s: %w", ConsumerName, name, err)
 	}
 	log.Info("experiment counters: counting", "stream", name, "consumer", ConsumerName)
-	cc, err := cons.Consume(func(m jetstream.Msg) { handle(ctx, c, stream.Prefix, m) })
+	msgs := make(chan jetstream.Msg, MaxBatch)
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		select {
+		case msgs <- m:
+		case <-ctx.Done():
+		}
+	}, jetstream.PullMaxMessages(2*MaxBatch), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+		log.Debug("experiment counters: consume", "err", err)
+	}))
 	if err != nil {
 		return err
 	}
-	<-ctx.Done()
-	cc.Stop()
-	<-cc.Closed()
-	return nil
+	defer func() {
+		cc.Stop()
+		<-cc.Closed()
+	}()
+	b := &batcher{c: c, prefix: stream.Prefix}
+	wait := time.NewTimer(MaxWait)
+	defer wait.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case m := <-msgs:
+			b.msgs = append(b.msgs[:0], m)
+		}
+		wait.Reset(MaxWait)
+	fill:
+		for len(b.msgs) < MaxBatch {
+			select {
+			case m := <-msgs:
+				b.msgs = append(b.msgs, m)
+			case <-wait.C:
+				break fill
+			case <-ctx.Done():
+				break fill
+			}
+		}
+		b.count(ctx)
+	}
 }
 
-func handle(ctx context.Context, c *Counters, prefix string, m jetstream.Msg) {
-	md, err := m.Metadata()
-	if err != nil {
-		_ = m.Term()
-		return
-	}
-	ev := Event{Stream: md.Stream, Sequence: md.Sequence.Stream, Stored: md.Timestamp}
-	if strings.HasPrefix(m.Subject(), prefix+".decision.") {
-		ev.Decision, err = wire.ParseDecisionEvent(m.Data())
-	} else {
-		ev.Outcome, err = wire.ParseOutcome(prefix, m.Subject(), m.Data(), md.Timestamp)
-	}
-	if err != nil {
-		_ = m.Term() // it will not parse better next time
-		return
+// batcher counts batches of messages.
+type batcher struct {
+	c      *Counters
+	prefix string
+	msgs   []jetstream.Msg
+	evs    []Event
+	ok     []jetstream.Msg
+}
+
+// count counts b.msgs in one script call, then acknowledges them; a
+// message that does not parse is terminated (it will not parse better
+// next time); after a Redis failure every message of the batch is
+// redelivered (2 s later) and counted then.
+func (b *batcher) count(ctx context.Context) {
+	b.evs, b.ok = b.evs[:0], b.ok[:0]
+	decisions, converted := b.prefix+".decision.", b.prefix+".outcome.converted"
+	for _, m := range b.msgs {
+		if subj := m.Subject(); !strings.HasPrefix(subj, decisions) && subj != converted {
+			_ = m.Ack() // not counted (a server before 2.10 filters on <prefix>.> only)
+			continue
+		}
+		md, err := m.Metadata()
+		if err != nil {
+			_ = m.Term()
+			continue
+		}
+		ev, err := parseEvent(b.prefix, md.Stream, m.Subject(), m.Data(), md.Sequence.Stream, md.Timestamp)
+		if err != nil {
+			_ = m.Term()
+			continue
+		}
+		b.evs, b.ok = append(b.evs, ev), append(b.ok, m)
 	}
 	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if _, err := c.Record(rctx, ev); err != nil {
-		_ = m.NakWithDelay(2 * time.Second)
-		return
+	_, err := b.c.RecordBatch(rctx, b.evs)
+	cancel()
+	for _, m := range b.ok {
+		if err != nil {
+			_ = m.NakWithDelay(2 * time.Second)
+		} else {
+			_ = m.Ack()
+		}
 	}
-	_ = m.Ack()
+	clear(b.msgs)
+	clear(b.ok)
+	clear(b.evs)
+}
+
+// parseEvent reads the event of a message of the stream: a decision
+// (ParseDecision: what the counters need of it) or an outcome.
+func parseEvent(prefix, stream, subject string, data []byte, seq uint64, stored time.Time) (Event, error) {
+	ev := Event{Stream: stream, Sequence: seq, Stored: stored}
+	var err error
+	if strings.HasPrefix(subject, prefix+".decision.") {
+		ev.Decision, err = ParseDecision(data)
+	} else {
+		ev.Outcome, err = wire.ParseOutcome(prefix, subject, data, stored)
+	}
+	return ev, err
 }

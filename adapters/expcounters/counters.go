@@ -80,30 +80,93 @@ const (
 // GroupOf is the counters' group of an experiment's variant.
 func GroupOf(experiment, variant string) string { return experiment + "|" + variant }
 
-// recordScript counts one event once.
-// KEYS[1] counts, KEYS[2] seen chunk, KEYS[3] since, KEYS[4..] the groups' HLLs.
-// ARGV[1] bit, ARGV[2] TTL s, ARGV[3] ts, ARGV[4] what ("d", "c" or "oc"),
-// ARGV[5] customer, ARGV[6] currency, ARGV[7] minor units, ARGV[8] square
-// of the value in major units, ARGV[9..] the groups.
+// recordScript counts the events of a batch that were not counted before,
+// in one call: it sets each event's seen bit and adds up, per group, the
+// events whose bit was not set yet; then one HINCRBY per group and field,
+// one PFADD per group with the batch's customers, one SET NX of the since
+// key and one TTL per seen chunk written. It returns how many events it
+// counted.
+//
+// KEYS[1] counts, KEYS[2] since, KEYS[3..2+C] the seen chunks, KEYS[3+C..]
+// the groups' HLLs.
+// ARGV[1] TTL s, ARGV[2] the since time, ARGV[3] C, ARGV[4] G, ARGV[5..4+G]
+// the groups; then S, the number of group sets, and each set as its size
+// and its groups' numbers (1-based); then the events, each as what ("d",
+// "c" or "oc"), chunk number, bit, group set number, and for "d" the
+// customer, for "c" the currency ("" for none), minor units and the square
+// of the value in major units.
 var recordScript = redis.NewScript(`
-if redis.call("SETBIT", KEYS[2], ARGV[1], 1) == 1 then return 0 end
-if redis.call("TTL", KEYS[2]) < 0 then redis.call("EXPIRE", KEYS[2], ARGV[2]) end
-redis.call("SET", KEYS[3], ARGV[3], "NX")
-for i = 9, #ARGV do
-  local g = ARGV[i]
-  redis.call("HINCRBY", KEYS[1], g .. "|" .. ARGV[4], 1)
-  if ARGV[4] == "d" and ARGV[5] ~= "" then redis.call("PFADD", KEYS[i - 5], ARGV[5]) end
-  if ARGV[4] == "c" and ARGV[6] ~= "" then
-    redis.call("HINCRBY", KEYS[1], g .. "|r|" .. ARGV[6], ARGV[7])
-    redis.call("HINCRBYFLOAT", KEYS[1], g .. "|q|" .. ARGV[6], ARGV[8])
+local nc, ng = tonumber(ARGV[3]), tonumber(ARGV[4])
+local p = 5 + ng
+local nsets = tonumber(ARGV[p]); p = p + 1
+local sets, d, c, oc, custs, rev = {}, {}, {}, {}, {}, {}
+for s = 1, nsets do
+  local n = tonumber(ARGV[p]); p = p + 1
+  local t = {}
+  for j = 1, n do t[j] = tonumber(ARGV[p]); p = p + 1 end
+  sets[s], d[s], c[s], oc[s], custs[s], rev[s] = t, 0, 0, 0, {}, {}
+end
+local written, counted = {}, 0
+while p <= #ARGV do
+  local what, chunk, s = ARGV[p], tonumber(ARGV[p + 1]), tonumber(ARGV[p + 3])
+  local new = redis.call("SETBIT", KEYS[2 + chunk], ARGV[p + 2], 1) == 0
+  if new then counted = counted + 1; written[chunk] = true end
+  if what == "d" then
+    if new then d[s] = d[s] + 1; local l = custs[s]; l[#l + 1] = ARGV[p + 4] end
+    p = p + 5
+  elseif what == "c" then
+    if new then
+      c[s] = c[s] + 1
+      local cur = ARGV[p + 4]
+      if cur ~= "" then
+        local r = rev[s][cur]
+        if r == nil then r = {0, 0}; rev[s][cur] = r end
+        r[1] = r[1] + tonumber(ARGV[p + 5]); r[2] = r[2] + tonumber(ARGV[p + 6])
+      end
+    end
+    p = p + 7
+  else
+    if new then oc[s] = oc[s] + 1 end
+    p = p + 4
   end
 end
-return 1
+if counted == 0 then return 0 end
+for chunk in pairs(written) do
+  if redis.call("TTL", KEYS[2 + chunk]) < 0 then redis.call("EXPIRE", KEYS[2 + chunk], ARGV[1]) end
+end
+redis.call("SET", KEYS[2], ARGV[2], "NX")
+local gd, gc, goc, gcust, grev = {}, {}, {}, {}, {}
+for g = 1, ng do gd[g], gc[g], goc[g], gcust[g], grev[g] = 0, 0, 0, {}, {} end
+for s = 1, nsets do
+  for _, g in ipairs(sets[s]) do
+    gd[g], gc[g], goc[g] = gd[g] + d[s], gc[g] + c[s], goc[g] + oc[s]
+    local l = gcust[g]
+    for _, cust in ipairs(custs[s]) do l[#l + 1] = cust end
+    for cur, r in pairs(rev[s]) do
+      local t = grev[g][cur]
+      if t == nil then t = {0, 0}; grev[g][cur] = t end
+      t[1] = t[1] + r[1]; t[2] = t[2] + r[2]
+    end
+  end
+end
+for g = 1, ng do
+  local name = ARGV[4 + g]
+  if gd[g] > 0 then redis.call("HINCRBY", KEYS[1], name .. "|d", gd[g]) end
+  if gc[g] > 0 then redis.call("HINCRBY", KEYS[1], name .. "|c", gc[g]) end
+  if goc[g] > 0 then redis.call("HINCRBY", KEYS[1], name .. "|oc", goc[g]) end
+  if #gcust[g] > 0 then redis.call("PFADD", KEYS[2 + nc + g], unpack(gcust[g])) end
+  for cur, t in pairs(grev[g]) do
+    redis.call("HINCRBY", KEYS[1], name .. "|r|" .. cur, string.format("%d", t[1]))
+    redis.call("HINCRBYFLOAT", KEYS[1], name .. "|q|" .. cur, string.format("%.17g", t[2]))
+  end
+end
+return counted
 `)
 
 // Event is what the counters read of one event of the stream: its stream
 // and sequence (which make a redelivery count once) and the decision or
-// the outcome.
+// the outcome. Of a decision, only CustomerID, Experiments (ID and
+// Variant) and Holdout are read (ParseDecision reads just those).
 type Event struct {
 	Stream   string
 	Sequence uint64
@@ -114,66 +177,175 @@ type Event struct {
 
 // Record counts ev once; it reports whether it counted it now.
 func (c *Counters) Record(ctx context.Context, ev Event) (bool, error) {
-	var what, cust, cur string
-	var minor int64
-	var sq float64
-	var groups []string
+	n, err := c.RecordBatch(ctx, []Event{ev})
+	return n == 1, err
+}
+
+// RecordBatch counts each event of evs once, in one script call (none
+// when no event counts in any group): an event counted before (a
+// redelivery, or one repeated in evs) counts nothing. It returns how many
+// events it counted now; on an error it counted none.
+func (c *Counters) RecordBatch(ctx context.Context, evs []Event) (int, error) {
+	var b batch
+	for i := range evs {
+		c.add(&b, &evs[i])
+	}
+	if b.events == 0 {
+		return 0, nil
+	}
+	keys := make([]string, 0, 2+len(b.chunks)+len(b.groups))
+	keys = append(keys, c.key("counts"), c.key("since"))
+	for _, ch := range b.chunks {
+		keys = append(keys, c.key("seen:"+ch.stream+":"+strconv.FormatUint(ch.n, 10)))
+	}
+	args := make([]any, 0, 5+len(b.groups)+1+len(b.setArgs)+len(b.evArgs))
+	args = append(args, int64(SeenTTL/time.Second), b.since.UTC().Format(time.RFC3339), len(b.chunks), len(b.groups))
+	for _, g := range b.groups {
+		keys = append(keys, c.key("cust:"+g))
+		args = append(args, g)
+	}
+	args = append(args, len(b.sets))
+	args = append(args, b.setArgs...)
+	args = append(args, b.evArgs...)
+	n, err := recordScript.Run(ctx, c.client, keys, args...).Int()
+	if err != nil {
+		return 0, fmt.Errorf("experiment counters: %w", err)
+	}
+	return n, nil
+}
+
+// batch is the arguments of one recordScript call being built.
+type batch struct {
+	events  int
+	since   time.Time // the earliest stored time of the events
+	chunks  []chunk
+	groups  []string
+	groupOf map[string]int // group -> its number (1-based)
+	sets    map[string]int // its groups' numbers, as bytes -> set number
+	setArgs []any
+	evArgs  []any
+	scratch []byte
+	members []int
+}
+
+type chunk struct {
+	stream string
+	n      uint64
+}
+
+// group returns the number of group g, written in b.scratch[from:].
+func (b *batch) group(from int) int {
+	name := b.scratch[from:]
+	if n, ok := b.groupOf[string(name)]; ok {
+		return n
+	}
+	if b.groupOf == nil {
+		b.groupOf = map[string]int{}
+	}
+	g := string(name)
+	b.groups = append(b.groups, g)
+	b.groupOf[g] = len(b.groups)
+	return len(b.groups)
+}
+
+func (b *batch) assignment(a wire.Assignment) {
+	b.scratch = append(append(append(b.scratch[:0], a.ID...), '|'), a.Variant...)
+	b.members = append(b.members, b.group(0))
+}
+
+func (b *batch) named(g string) {
+	b.scratch = append(b.scratch[:0], g...)
+	b.members = append(b.members, b.group(0))
+}
+
+// set returns the number of the set of groups b.members.
+func (b *batch) set() int {
+	b.scratch = b.scratch[:0]
+	for _, m := range b.members {
+		b.scratch = strconv.AppendInt(append(b.scratch, ','), int64(m), 10)
+	}
+	if n, ok := b.sets[string(b.scratch)]; ok {
+		return n
+	}
+	if b.sets == nil {
+		b.sets = map[string]int{}
+	}
+	b.sets[string(b.scratch)] = len(b.sets) + 1
+	b.setArgs = append(b.setArgs, len(b.members))
+	for _, m := range b.members {
+		b.setArgs = append(b.setArgs, m)
+	}
+	return len(b.sets)
+}
+
+// add adds ev to b, unless it counts in no group.
+func (c *Counters) add(b *batch, ev *Event) {
+	b.members = b.members[:0]
+	var what string
+	var extra []any
 	switch {
 	case ev.Decision != nil:
 		d := ev.Decision
 		if d.CustomerID == "" {
-			return false, nil
+			return
 		}
-		what, cust = "d", d.CustomerID
 		for _, a := range d.Experiments {
-			groups = append(groups, GroupOf(a.ID, a.Variant))
+			b.assignment(a)
 		}
 		if d.Holdout {
-			groups = append(groups, HoldoutHeldOut)
+			b.named(HoldoutHeldOut)
 		} else {
-			groups = append(groups, HoldoutServed)
+			b.named(HoldoutServed)
 		}
+		what, extra = "d", []any{d.CustomerID}
 	case ev.Outcome != nil && ev.Outcome.Outcome == wire.OutcomeConverted:
 		o := ev.Outcome
-		what = "oc"
-		if o.OfferID == "" {
-			what = "c"
-			if o.Currency != "" {
-				cur, minor = o.Currency, o.Value.Minor
-				sq = o.Value.Major() * o.Value.Major()
-			}
-		}
 		exps := o.Experiments
 		if c.Attribute != nil && !o.Verified {
 			var ok bool
 			if exps, ok = c.Attribute(o); !ok {
-				return false, nil
+				return
 			}
 		}
 		for _, a := range exps {
-			groups = append(groups, GroupOf(a.ID, a.Variant))
+			b.assignment(a)
 		}
 		if g := c.holdoutGroup(o); g != "" {
-			groups = append(groups, g)
+			b.named(g)
+		}
+		what = "oc"
+		if o.OfferID == "" {
+			what, extra = "c", []any{"", "0", "0"}
+			if o.Currency != "" {
+				m := o.Value.Major()
+				extra = []any{o.Currency, strconv.FormatInt(o.Value.Minor, 10), strconv.FormatFloat(m*m, 'g', -1, 64)}
+			}
 		}
 	default:
-		return false, nil
+		return
 	}
-	if len(groups) == 0 {
-		return false, nil
+	if len(b.members) == 0 {
+		return
 	}
-	keys := []string{c.key("counts"), c.key("seen:" + ev.Stream + ":" + strconv.FormatUint(ev.Sequence/chunkBits, 10)), c.key("since")}
-	args := []any{ev.Sequence % chunkBits, int64(SeenTTL / time.Second), ev.Stored.UTC().Format(time.RFC3339), what, cust, cur, minor,
-		strconv.FormatFloat(sq, 'g', -1, 64)}
-	for _, g := range groups {
-		keys = append(keys, c.key("cust:"+g))
-		args = append(args, g)
+	set := b.set()
+	ck := chunk{ev.Stream, ev.Sequence / chunkBits}
+	ci := 0
+	for i, ch := range b.chunks {
+		if ch == ck {
+			ci = i + 1
+			break
+		}
 	}
-	n, err := recordScript.Run(ctx, c.client, keys, args...).Int()
-	if err != nil {
-		return false, fmt.Errorf("experiment counters: %w", err)
+	if ci == 0 {
+		b.chunks = append(b.chunks, ck)
+		ci = len(b.chunks)
 	}
-	return n == 1, nil
+	if b.events == 0 || ev.Stored.Before(b.since) {
+		b.since = ev.Stored
+	}
+	b.events++
+	b.evArgs = append(b.evArgs, what, ci, ev.Sequence%chunkBits, set)
+	b.evArgs = append(b.evArgs, extra...)
 }
 
 // holdoutGroup is the holdout group of an outcome's decision: from its

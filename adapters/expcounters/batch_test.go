@@ -1,0 +1,371 @@
+package expcounters
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/arbiterhq/arbiter/adapters/redisconn/redistest"
+	"github.com/arbiterhq/arbiter/wire"
+)
+
+// oneByOneScript is the script of the counters before batches (one call
+// per event), kept as the reference the batches are checked and measured
+// against.
+var oneByOneScript = redis.NewScript(`
+if redis.call("SETBIT", KEYS[2], ARGV[1], 1) == 1 then return 0 end
+if redis.call("TTL", KEYS[2]) < 0 then redis.call("EXPIRE", KEYS[2], ARGV[2]) end
+redis.call("SET", KEYS[3], ARGV[3], "NX")
+for i = 9, #ARGV do
+  local g = ARGV[i]
+  redis.call("HINCRBY", KEYS[1], g .. "|" .. ARGV[4], 1)
+  if ARGV[4] == "d" and ARGV[5] ~= "" then redis.call("PFADD", KEYS[i - 5], ARGV[5]) end
+  if ARGV[4] == "c" and ARGV[6] ~= "" then
+    redis.call("HINCRBY", KEYS[1], g .. "|r|" .. ARGV[6], ARGV[7])
+    redis.call("HINCRBYFLOAT", KEYS[1], g .. "|q|" .. ARGV[6], ARGV[8])
+  end
+end
+return 1
+`)
+
+// recordOneByOne is Counters.Record as it was before batches: one script
+// call per event.
+func recordOneByOne(ctx context.Context, c *Counters, ev Event) (bool, error) {
+	var what, cust, cur string
+	var minor int64
+	var sq float64
+	var groups []string
+	switch {
+	case ev.Decision != nil:
+		d := ev.Decision
+		if d.CustomerID == "" {
+			return false, nil
+		}
+		what, cust = "d", d.CustomerID
+		for _, a := range d.Experiments {
+			groups = append(groups, GroupOf(a.ID, a.Variant))
+		}
+		if d.Holdout {
+			groups = append(groups, HoldoutHeldOut)
+		} else {
+			groups = append(groups, HoldoutServed)
+		}
+	case ev.Outcome != nil && ev.Outcome.Outcome == wire.OutcomeConverted:
+		o := ev.Outcome
+		what = "oc"
+		if o.OfferID == "" {
+			what = "c"
+			if o.Currency != "" {
+				cur, minor = o.Currency, o.Value.Minor
+				sq = o.Value.Major() * o.Value.Major()
+			}
+		}
+		exps := o.Experiments
+		if c.Attribute != nil && !o.Verified {
+			var ok bool
+			if exps, ok = c.Attribute(o); !ok {
+				return false, nil
+			}
+		}
+		for _, a := range exps {
+			groups = append(groups, GroupOf(a.ID, a.Variant))
+		}
+		if g := c.holdoutGroup(o); g != "" {
+			groups = append(groups, g)
+		}
+	default:
+		return false, nil
+	}
+	if len(groups) == 0 {
+		return false, nil
+	}
+	keys := []string{c.key("counts"), c.key("seen:" + ev.Stream + ":" + strconv.FormatUint(ev.Sequence/chunkBits, 10)), c.key("since")}
+	args := []any{ev.Sequence % chunkBits, int64(SeenTTL / time.Second), ev.Stored.UTC().Format(time.RFC3339), what, cust, cur, minor,
+		strconv.FormatFloat(sq, 'g', -1, 64)}
+	for _, g := range groups {
+		keys = append(keys, c.key("cust:"+g))
+		args = append(args, g)
+	}
+	n, err := oneByOneScript.Run(ctx, c.client, keys, args...).Int()
+	return n == 1, err
+}
+
+// message is one event of a stream as the consumer gets it.
+type message struct {
+	subject string
+	data    []byte
+	seq     uint64
+	stored  time.Time
+}
+
+// generatedMessages is the generated stream as messages from sequence
+// first on (converted outcomes and decisions: the consumer's filter), its
+// dismissals turned into offer conversions so that every kind is there.
+func generatedMessages(t testing.TB, first uint64) []message {
+	t.Helper()
+	var out []message
+	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	for _, line := range generatedEvents(t) {
+		m := message{seq: first + uint64(len(out)), stored: t0.Add(time.Duration(len(out)) * time.Millisecond)}
+		switch {
+		case bytes.Contains(line, []byte(`"type":"decision"`)):
+			m.subject, m.data = "arbiter.decision.checkout", line
+		case bytes.Contains(line, []byte(`"outcome":"converted"`)):
+			m.subject, m.data = "arbiter.outcome.converted", line
+		case bytes.Contains(line, []byte(`"outcome":"dismissed"`)):
+			m.subject, m.data = "arbiter.outcome.converted", bytes.Replace(line, []byte(`"outcome":"dismissed"`), []byte(`"outcome":"converted"`), 1)
+		default:
+			continue
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// oldEvent reads m as the consumer did before batches (encoding/json).
+func oldEvent(t testing.TB, m message) Event {
+	ev := Event{Stream: "ARBITER", Sequence: m.seq, Stored: m.stored}
+	var err error
+	if m.subject == "arbiter.decision.checkout" {
+		ev.Decision, err = wire.ParseDecisionEvent(m.data)
+	} else {
+		ev.Outcome, err = wire.ParseOutcome("arbiter", m.subject, m.data, m.stored)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+// newEvent reads m as the consumer does.
+func newEvent(t testing.TB, m message) Event {
+	ev, err := parseEvent("arbiter", "ARBITER", m.subject, m.data, m.seq, m.stored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+func sameSnapshots(t *testing.T, got, want *Snapshot) {
+	t.Helper()
+	if !got.Since.Equal(want.Since) {
+		t.Errorf("since %v, want %v", got.Since, want.Since)
+	}
+	if len(got.Groups) != len(want.Groups) {
+		t.Errorf("%d groups, want %d", len(got.Groups), len(want.Groups))
+	}
+	for name, w := range want.Groups {
+		g := got.Groups[name]
+		if g == nil {
+			t.Errorf("%s: missing", name)
+			continue
+		}
+		if g.Decisions != w.Decisions || g.Customers != w.Customers || g.Conversions != w.Conversions || g.OfferConversions != w.OfferConversions ||
+			len(g.Revenue) != len(w.Revenue) || len(g.RevenueSquares) != len(w.RevenueSquares) {
+			t.Errorf("%s: %+v, want %+v", name, g, w)
+			continue
+		}
+		for cur, r := range w.Revenue {
+			if g.Revenue[cur] != r {
+				t.Errorf("%s: revenue %s %d, want %d", name, cur, g.Revenue[cur], r)
+			}
+			// The sum of squares is added up in another order (in the script
+			// per batch): equal to rounding.
+			if q := g.RevenueSquares[cur]; math.Abs(q-w.RevenueSquares[cur]) > 1e-12*math.Abs(w.RevenueSquares[cur]) {
+				t.Errorf("%s: squares %s %v, want %v", name, cur, q, w.RevenueSquares[cur])
+			}
+		}
+	}
+}
+
+// TestBatchesCountAsOneByOne: a generated stream of the example shop
+// (decisions held out and enrolled, whole-decision and offer conversions,
+// anonymous decisions, outcomes another service published), its sequences
+// across a seen chunk's end, counted in batches of random sizes with
+// redeliveries (in the same batch and in later ones), gives the counters
+// that one script call per event gave, each event delivered once.
+func TestBatchesCountAsOneByOne(t *testing.T) {
+	ctx := context.Background()
+	msgs := generatedMessages(t, chunkBits-1000)
+	attribute := func(o *wire.OutcomeEvent) ([]wire.Assignment, bool) {
+		if len(o.DecisionID)%3 == 0 {
+			return nil, false
+		}
+		return []wire.Assignment{{ID: "other", Variant: o.DecisionID[len(o.DecisionID)-1:]}}, true
+	}
+	held := map[string]bool{} // the customers' holdout, as their decisions say
+	for _, m := range msgs {
+		if m.subject == "arbiter.decision.checkout" {
+			d := oldEvent(t, m).Decision
+			held[d.CustomerID] = d.Holdout
+		}
+	}
+	holdoutOf := func(id string) bool { return held[id] }
+	newCounters := func() *Counters {
+		client, prefix, _ := redistest.Client(t)
+		c := New(client, prefix)
+		c.Attribute, c.HoldoutOf = attribute, holdoutOf
+		return c
+	}
+	old, batched := newCounters(), newCounters()
+	r := rand.New(rand.NewPCG(1, 2))
+	unverified := 0
+	for i := range msgs {
+		if msgs[i].subject != "arbiter.decision.checkout" && r.IntN(4) == 0 {
+			msgs[i].data = bytes.Replace(msgs[i].data, []byte(`"verified":true`), []byte(`"verified":false`), 1)
+			unverified++
+		}
+	}
+	counted := 0
+	for _, m := range msgs {
+		n, err := recordOneByOne(ctx, old, oldEvent(t, m))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n {
+			counted++
+		}
+	}
+	var pending []message // delivered, to be delivered again
+	total := 0
+	for i := 0; i < len(msgs); {
+		var evs []Event
+		size := 1 + r.IntN(300)
+		for ; len(evs) < size && i < len(msgs); i++ {
+			evs = append(evs, newEvent(t, msgs[i]))
+			if r.IntN(10) == 0 {
+				pending = append(pending, msgs[i])
+			}
+			if r.IntN(50) == 0 {
+				evs = append(evs, newEvent(t, msgs[i])) // twice in one batch
+			}
+		}
+		for len(pending) > 0 && r.IntN(3) > 0 {
+			evs = append(evs, newEvent(t, pending[0]))
+			pending = pending[1:]
+		}
+		r.Shuffle(len(evs), func(a, b int) { evs[a], evs[b] = evs[b], evs[a] })
+		n, err := batched.RecordBatch(ctx, evs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += n
+	}
+	if total != counted || unverified == 0 {
+		t.Errorf("batches counted %d events, one by one %d (%d unverified outcomes)", total, counted, unverified)
+	}
+	want, err := old.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := batched.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameSnapshots(t, got, want)
+	kinds := map[string]int64{}
+	for _, g := range want.Groups {
+		kinds["d"] += g.Decisions
+		kinds["c"] += g.Conversions
+		kinds["oc"] += g.OfferConversions
+	}
+	if kinds["d"] == 0 || kinds["c"] == 0 || kinds["oc"] == 0 || want.Groups[HoldoutHeldOut] == nil || len(want.Groups) < 4 {
+		t.Errorf("the stream counted %v in %d groups: it tests too little", kinds, len(want.Groups))
+	}
+	// The view GET /v1/experiments answers is the same.
+	rs := exampleRuleset(t)
+	at := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	a, err := json.Marshal(NewView(rs, got, at))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(NewView(rs, want, at))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(roundFloats(t, a), roundFloats(t, b)) {
+		t.Errorf("view\n%s\nwant\n%s", a, b)
+	}
+}
+
+// TestBatchRedeliveredCountsOnce: an event redelivered, in the same batch
+// or in a later one, counts once; a batch of nothing new writes nothing.
+func TestBatchRedeliveredCountsOnce(t *testing.T) {
+	client, prefix, _ := redistest.Client(t)
+	c := New(client, prefix)
+	ctx := context.Background()
+	at := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	dec := func(seq uint64, cust string) Event {
+		return Event{Stream: "ARBITER", Sequence: seq, Stored: at.Add(time.Duration(seq) * time.Second),
+			Decision: &wire.DecisionEvent{CustomerID: cust, Experiments: []wire.Assignment{{ID: "x", Variant: "a"}}}}
+	}
+	for _, tc := range []struct {
+		batch []Event
+		want  int
+	}{
+		{[]Event{dec(5, "a"), dec(6, "b"), dec(5, "a")}, 2},
+		{[]Event{dec(6, "b"), dec(7, "c"), dec(chunkBits+6, "d")}, 2},
+		{[]Event{dec(7, "c"), dec(5, "a")}, 0},
+		{[]Event{dec(4, "e"), {Stream: "ARBITER", Sequence: 3, Decision: &wire.DecisionEvent{}}}, 1}, // anonymous: not counted
+	} {
+		n, err := c.RecordBatch(ctx, tc.batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != tc.want {
+			t.Errorf("counted %d, want %d", n, tc.want)
+		}
+	}
+	s, err := c.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := s.Groups[GroupOf("x", "a")]; g == nil || g.Decisions != 5 || g.Customers != 5 {
+		t.Errorf("x|a %+v, want 5 decisions of 5 customers", g)
+	}
+	if g := s.Groups[HoldoutServed]; g == nil || g.Decisions != 5 {
+		t.Errorf("served %+v", g)
+	}
+	if !s.Since.Equal(at.Add(5 * time.Second)) {
+		t.Errorf("since %v, want the earliest time of the first batch", s.Since)
+	}
+}
+
+// roundFloats rewrites every number of a JSON document with 9 significant
+// digits.
+func roundFloats(t *testing.T, doc []byte) []byte {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal(doc, &v); err != nil {
+		t.Fatal(err)
+	}
+	var walk func(any) any
+	walk = func(v any) any {
+		switch x := v.(type) {
+		case float64:
+			r, _ := strconv.ParseFloat(strconv.FormatFloat(x, 'g', 9, 64), 64)
+			return r
+		case []any:
+			for i := range x {
+				x[i] = walk(x[i])
+			}
+		case map[string]any:
+			for k := range x {
+				x[k] = walk(x[k])
+			}
+		}
+		return v
+	}
+	out, err := json.Marshal(walk(v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}

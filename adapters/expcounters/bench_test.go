@@ -1,0 +1,95 @@
+package expcounters
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/arbiterhq/arbiter/adapters/redisconn/redistest"
+)
+
+// BenchmarkRecord counts the generated stream (decisions and conversions)
+// from its messages' bytes, each event new: one script call per event
+// with encoding/json (the consumer before batches) against batches of N
+// events with ParseDecision, per event. Against miniredis, or the real
+// Redis with ARBITER_TEST_REDIS_URL (then also the Redis commands per
+// event, from INFO commandstats: the server's, so others' commands count
+// too on a shared server).
+func BenchmarkRecord(b *testing.B) {
+	msgs := generatedMessages(b, 1)
+	run := func(b *testing.B, count func(ctx context.Context, c *Counters, batch []message) error, n int) {
+		client, prefix, real := redistest.Client(b)
+		c := New(client, prefix)
+		ctx := context.Background()
+		batch := make([]message, 0, n)
+		seq := uint64(0)
+		calls0 := commandCalls(b, client, real)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			m := msgs[i%len(msgs)]
+			seq++
+			m.seq = seq
+			batch = append(batch, m)
+			if len(batch) == n || i == b.N-1 {
+				if err := count(ctx, c, batch); err != nil {
+					b.Fatal(err)
+				}
+				batch = batch[:0]
+			}
+		}
+		b.StopTimer()
+		if real {
+			b.ReportMetric(float64(commandCalls(b, client, real)-calls0)/float64(b.N), "redis-cmds/event")
+		}
+	}
+	b.Run("one_by_one", func(b *testing.B) {
+		run(b, func(ctx context.Context, c *Counters, batch []message) error {
+			for _, m := range batch {
+				if _, err := recordOneByOne(ctx, c, oldEvent(b, m)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, 1)
+	})
+	for _, n := range []int{1, 16, 64, 256} {
+		b.Run("batch_"+strconv.Itoa(n), func(b *testing.B) {
+			evs := make([]Event, 0, n)
+			run(b, func(ctx context.Context, c *Counters, batch []message) error {
+				evs = evs[:0]
+				for _, m := range batch {
+					evs = append(evs, newEvent(b, m))
+				}
+				_, err := c.RecordBatch(ctx, evs)
+				return err
+			}, n)
+		})
+	}
+}
+
+// commandCalls is the number of commands the Redis server has run (INFO
+// commandstats, but INFO itself), 0 on miniredis.
+func commandCalls(b *testing.B, client redis.UniversalClient, real bool) int64 {
+	if !real {
+		return 0
+	}
+	info, err := client.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var n int64
+	for _, line := range strings.Split(info, "\n") {
+		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":calls=")
+		if !ok || name == "cmdstat_info" {
+			continue
+		}
+		v, _, _ := strings.Cut(rest, ",")
+		k, _ := strconv.ParseInt(v, 10, 64)
+		n += k
+	}
+	return n
+}

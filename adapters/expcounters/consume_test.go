@@ -1,0 +1,220 @@
+package expcounters
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/arbiterhq/arbiter/adapters/events"
+	"github.com/arbiterhq/arbiter/adapters/redisconn/redistest"
+)
+
+// failHook makes every Redis command fail while fail is set, counting
+// the failures.
+type failHook struct {
+	fail   atomic.Bool
+	failed atomic.Int64
+}
+
+func (h *failHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *failHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if h.fail.Load() {
+			h.failed.Add(1)
+			err := errors.New("injected Redis failure")
+			cmd.SetErr(err)
+			return err
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (h *failHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// testStream returns a NATS server's URL (ARBITER_TEST_NATS_URL, else an
+// embedded server) and stream options of the test's own prefix, whose
+// stream is deleted when the test ends.
+func testStream(t testing.TB) (string, events.Options) {
+	t.Helper()
+	url := os.Getenv("ARBITER_TEST_NATS_URL")
+	if url == "" {
+		u, stop, err := events.Embedded(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(stop)
+		url = u
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	opts := events.Options{Prefix: "xctest_" + hex.EncodeToString(b)}
+	t.Cleanup(func() {
+		nc, err := nats.Connect(url, nats.Timeout(2*time.Second))
+		if err != nil {
+			return
+		}
+		defer nc.Close()
+		js, _ := jetstream.New(nc)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = js.DeleteStream(ctx, events.StreamName(opts.Prefix))
+	})
+	return url, opts
+}
+
+// publish puts msgs on the stream of opts, with the prefix of opts in
+// place of "arbiter".
+func publish(t testing.TB, url string, opts events.Options, msgs []message) {
+	t.Helper()
+	nc, err := nats.Connect(url, nats.Timeout(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := events.EnsureStream(ctx, js, opts, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+		t.Fatal(err)
+	}
+	var futs []jetstream.PubAckFuture
+	for _, m := range msgs {
+		f, err := js.PublishAsync(opts.Prefix+m.subject[len("arbiter"):], m.data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		futs = append(futs, f)
+	}
+	for _, f := range futs {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			t.Fatal(err)
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		}
+	}
+}
+
+// TestConsumeCountsInBatchesThroughARedisFailure: the durable consumer
+// counts a stream (on the real NATS with ARBITER_TEST_NATS_URL, else an
+// embedded server) in batches, through the durable consumer the code
+// before batches made (on a server before 2.10: made without a filter);
+// Redis failing at first (every command), the events are redelivered and
+// counted, each once: the counters equal those of one script call per
+// event.
+func TestConsumeCountsInBatchesThroughARedisFailure(t *testing.T) {
+	msgs := generatedMessages(t, 1)[:1500]
+	url, opts := testStream(t)
+	publish(t, url, opts, msgs)
+	oldConsumer(t, url, opts)
+
+	client, prefix, _ := redistest.Client(t)
+	hook := &failHook{}
+	hook.fail.Store(true)
+	client.AddHook(hook)
+	t.Cleanup(func() { hook.fail.Store(false) }) // before the keys are deleted
+	c := New(client, prefix)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Consume(ctx, url, opts, c, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	waitUntil(t, time.Minute, "a batch failing", func() bool { return hook.failed.Load() > 0 })
+	hook.fail.Store(false)
+
+	ref := New(client, prefix+"ref:")
+	ctx0 := context.Background()
+	for _, m := range msgs {
+		if _, err := recordOneByOne(ctx0, ref, oldEvent(t, m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := ref.Read(ctx0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := func(s *Snapshot) (n int64) {
+		for _, g := range s.Groups {
+			n += g.Decisions + g.Conversions + g.OfferConversions
+		}
+		return n
+	}
+	var got *Snapshot
+	waitUntil(t, time.Minute, "every event counted", func() bool {
+		got, err = c.Read(ctx0)
+		return err == nil && total(got) >= total(want)
+	})
+	want.Since = got.Since // the stream's stored times, not the reference's
+	sameSnapshots(t, got, want)
+}
+
+// oldConsumer makes the durable consumer as the code before batches did
+// (a server before 2.10 makes it without a filter, and refuses it).
+func oldConsumer(t testing.TB, url string, opts events.Options) {
+	t.Helper()
+	nc, err := nats.Connect(url, nats.Timeout(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = js.CreateOrUpdateConsumer(ctx, events.StreamName(opts.Prefix), jetstream.ConsumerConfig{
+		Durable:        ConsumerName,
+		FilterSubjects: []string{opts.Prefix + ".decision.>", opts.Prefix + ".outcome.converted"},
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckWait:        30 * time.Second,
+		MaxDeliver:     -1,
+		MaxAckPending:  1000,
+	})
+	if err != nil && !errors.Is(err, jetstream.ErrConsumerMultipleFilterSubjectsNotSupported) {
+		t.Fatal(err)
+	}
+}
+
+func TestMultipleFilters(t *testing.T) {
+	for v, want := range map[string]bool{"2.9.10": false, "2.10.0": true, "2.15.2": true, "3.0.0": true, "1.4.1": false, "": true, "dev": true} {
+		if got := multipleFilters(v); got != want {
+			t.Errorf("%q: %v, want %v", v, got, want)
+		}
+	}
+}
+
+// waitUntil polls cond until it holds or d passes.
+func waitUntil(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval, not synchronisation
+	}
+}
