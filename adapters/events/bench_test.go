@@ -36,20 +36,26 @@ func cpuNanos() int64 {
 // heap per event left when they are stored (the duplicate window's table
 // holds every id of the window).
 func BenchmarkPublishEmbedded(b *testing.B) {
-	b.Run("burst", func(b *testing.B) { benchPublishEmbedded(b, 0) })
-	// paced: 10 events every millisecond, scenario a's 10,000 events/s at
-	// half load: the server's reads come in small and varying sizes.
-	b.Run("paced", func(b *testing.B) { benchPublishEmbedded(b, 10) })
+	for _, async := range []bool{false, true} {
+		name := "sync/"
+		if async {
+			name = "async/"
+		}
+		b.Run(name+"burst", func(b *testing.B) { benchPublishEmbedded(b, 0, async) })
+		// paced: 10 events every millisecond, scenario a's 10,000 events/s at
+		// half load: the server's reads come in small and varying sizes.
+		b.Run(name+"paced", func(b *testing.B) { benchPublishEmbedded(b, 10, async) })
+	}
 }
 
-func benchPublishEmbedded(b *testing.B, perMilli int) {
+func benchPublishEmbedded(b *testing.B, perMilli int, async bool) {
 	emb, err := StartEmbedded(b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer emb.Stop()
 	ctx := context.Background()
-	p, err := NewPublisher(ctx, emb.URL, Options{Prefix: "bench", InProcess: emb, Duplicates: EmbeddedDuplicates,
+	p, err := NewPublisher(ctx, emb.URL, Options{Prefix: "bench", InProcess: emb, Duplicates: EmbeddedDuplicates, AsyncPersist: async,
 		Buffer: max(b.N+16, 1024), Logger: quietLogger()})
 	if err != nil {
 		b.Fatal(err)

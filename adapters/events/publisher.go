@@ -69,6 +69,13 @@ type Options struct {
 	// again with the same id within it is stored once (default 2 minutes).
 	// Used only when the stream is created.
 	Duplicates time.Duration
+	// AsyncPersist creates the stream with JetStream's asynchronous
+	// persistence (PersistMode async: its file store writes to disk in
+	// batches, in the background, and acknowledges an event once it holds
+	// it in memory). For an embedded server's stream, which lives only as
+	// long as the process (serve's store directory is a new temporary one
+	// each time), it loses nothing. Used only when the stream is created.
+	AsyncPersist bool
 	// Replicas of the stream in a NATS cluster. 0: 1 when the stream is
 	// created, and an existing stream is left as it is. N > 0 (serve
 	// --stream-replicas): the stream is created with N, and an existing
@@ -164,7 +171,15 @@ func StreamConfig(o Options) jetstream.StreamConfig {
 		MaxMsgs:     -1,
 		Duplicates:  o.Duplicates,
 		Replicas:    o.Replicas,
+		PersistMode: persistMode(o.AsyncPersist),
 	}
+}
+
+func persistMode(async bool) jetstream.PersistModeType {
+	if async {
+		return jetstream.AsyncPersistMode
+	}
+	return jetstream.DefaultPersistMode
 }
 
 func nonZero(n int64) int64 {

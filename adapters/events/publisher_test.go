@@ -412,3 +412,41 @@ func TestRecyclerMessage(t *testing.T) {
 		})
 	}
 }
+
+// TestPublisherEmbeddedAsyncPersist: serve's embedded set-up (in process,
+// EmbeddedDuplicates, AsyncPersist): the stream is created with
+// asynchronous persistence, and still stores every event once, in order,
+// a resent one deduplicated by its Nats-Msg-Id.
+func TestPublisherEmbeddedAsyncPersist(t *testing.T) {
+	emb, err := StartEmbedded(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(emb.Stop)
+	prefix := testPrefix(t, emb.URL)
+	ctx := context.Background()
+	p, err := NewPublisher(ctx, emb.URL, Options{Prefix: prefix, InProcess: emb, Duplicates: EmbeddedDuplicates, AsyncPersist: true, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 2000
+	for i := range n {
+		p.Publish(decisionEvent(i))
+	}
+	p.Publish(decisionEvent(n - 1)) // a resend
+	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := p.Close(cctx); err != nil {
+		t.Fatal(err)
+	}
+	js := testJetStream(t, emb.URL)
+	s, err := js.Stream(ctx, StreamName(prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := s.CachedInfo().Config
+	if cfg.PersistMode != jetstream.AsyncPersistMode || cfg.Duplicates != EmbeddedDuplicates {
+		t.Errorf("stream persist mode %v, duplicates %v; want async, %v", cfg.PersistMode, cfg.Duplicates, EmbeddedDuplicates)
+	}
+	checkSequence(t, ids(t, readStream(t, emb.URL, prefix, prefix+".decision.>")), n)
+}
