@@ -156,12 +156,22 @@ func ParseKeys(v string) ([][]byte, error) {
 // of its assignments (at most MaxCodes are kept) and holdout its holdout
 // membership.
 func (s *Signer) New(kind string, id ulid.ULID, customerID string, codes []uint32, holdout bool) string {
+	var buf [MaxLength]byte
+	return string(s.AppendNew(buf[:0], kind, id, customerID, codes, holdout))
+}
+
+// MaxLength is the most bytes a decision id made by New has.
+const MaxLength = headLen + codeLen*MaxCodes + fleetLen + customerLen
+
+// AppendNew appends the id New returns to dst: the same id, without
+// allocating when dst has room for MaxLength more bytes.
+func (s *Signer) AppendNew(dst []byte, kind string, id ulid.ULID, customerID string, codes []uint32, holdout bool) []byte {
 	more := false
 	if len(codes) > MaxCodes {
 		codes, more = codes[:MaxCodes], true
 	}
-	var buf [headLen + codeLen*MaxCodes + fleetLen + customerLen]byte
-	b := append(buf[:0], kind...)
+	start := len(dst)
+	b := append(dst, kind...)
 	b = append(b, '_')
 	b = b[:len(b)+ulid.EncodedSize]
 	_ = id.MarshalTextTo(b[len(b)-ulid.EncodedSize:])
@@ -177,10 +187,9 @@ func (s *Signer) New(kind string, id ulid.ULID, customerID string, codes []uint3
 		b = appendBase32(b, uint64(c), codeLen)
 	}
 	body := len(b)
-	fleet, cust := tags(s, 0, b[:body], customerID)
+	fleet, cust := tags(s, 0, b[start:body], customerID)
 	b = appendBase32(b, fleet, fleetLen)
-	b = appendBase32(b, cust, customerLen)
-	return string(b)
+	return appendBase32(b, cust, customerLen)
 }
 
 // tags computes the fleet tag (40 bits) and the customer tag (64 bits).

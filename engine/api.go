@@ -120,6 +120,16 @@ type Decision struct {
 	// Request is the request decided (shared, not to be changed): the
 	// decision event records it so that the decision can be made again.
 	Request *Request
+
+	// The memory a decision keeps for reuse (decision.go): the backing
+	// arrays of the actions' discounts, their percents and their lines,
+	// the text of their titles and messages, and the profile of a
+	// customer without a stored one.
+	discounts  []DiscountResult
+	percents   []float64
+	amounts    []ItemAmount
+	text       []byte
+	defProfile Profile
 }
 
 // Action is one chosen offer.
@@ -245,6 +255,10 @@ type Plan struct {
 	// Claim is the request's Idempotency-Key, claimed in this call; the
 	// ledger sets its State (and Answer). nil: none.
 	Claim *Claim
+
+	// out is the engine's room for the results of a walk (Walk writes
+	// there rather than allocate); nil in a plan built by hand.
+	out []Result
 }
 
 // PlanItem is one candidate offer of a Plan.
@@ -335,7 +349,11 @@ const (
 )
 
 // Ledger reserves caps and budgets, atomically and exactly across every
-// replica. Reserve walks the plan once and answers one result per item; it
+// replica. The plan and its strings are valid only during the call (the
+// customer id and the reference may be the memory of a request the server
+// reuses once it is answered): a ledger copies what it keeps, in its
+// store or in work that outlives the call. The results may be the plan's
+// own (Plan.Walk): the engine reads them before it reuses the plan. Reserve walks the plan once and answers one result per item; it
 // makes at most one round trip to its store. In the same call it keeps the
 // records of the granted items that ask for one (PlanItem.Record), counts
 // their learning trials (PlanItem.Cell) and claims the plan's

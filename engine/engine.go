@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"math/bits"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -99,41 +100,48 @@ const defaultMaxActionsRules = 3
 // is granted and the decision is degraded ledger_unavailable. The checkout
 // always gets an answer.
 func (e *Engine) Decide(ctx context.Context, rs *rules.Ruleset, p *Profile, req *Request) (*Decision, error) {
+	d := new(Decision)
+	if err := e.DecideInto(ctx, rs, p, req, d); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// DecideInto is Decide into d, a decision the caller owns (decision.go):
+// d's memory is reused, so that a caller that keeps its decisions in a
+// pool decides without allocating. Everything d held before is replaced.
+func (e *Engine) DecideInto(ctx context.Context, rs *rules.Ruleset, p *Profile, req *Request, d *Decision) error {
 	if rs == nil {
-		return nil, ErrNoRuleset
+		return ErrNoRuleset
 	}
 	if req == nil {
-		return nil, errors.New("engine: no request")
+		return errors.New("engine: no request")
 	}
+	d.reset()
 	profileDegraded := false
 	if p == nil {
-		p, profileDegraded = e.profile(ctx, rs, req.CustomerID)
+		p, profileDegraded = e.profileFor(ctx, rs, req.CustomerID, d)
 	}
 	s := e.pool.Get().(*scratch)
 	defer e.put(s)
 	s.begin(rs, p, req)
 
-	d := &Decision{
-		DecisionID:  req.DecisionID,
-		CustomerID:  req.CustomerID,
-		Ruleset:     rs.Version,
-		Experiments: []Assignment{},
-		Actions:     []Action{},
-		Degraded:    []string{},
-		Placement:   req.Placement,
-		Channel:     req.Channel,
-		Currency:    req.Cart.Currency,
-		CartTotal:   Money{Minor: s.cartTotal, Exp: s.exp},
-		Now:         req.Now,
-		Profile:     p,
-		Recorded:    rs.RecordedFields(),
-		Request:     req,
-	}
+	d.DecisionID = req.DecisionID
+	d.CustomerID = req.CustomerID
+	d.Ruleset = rs.Version
+	d.Placement = req.Placement
+	d.Channel = req.Channel
+	d.Currency = req.Cart.Currency
+	d.CartTotal = Money{Minor: s.cartTotal, Exp: s.exp}
+	d.Now = req.Now
+	d.Profile = p
+	d.Recorded = rs.RecordedFields()
+	d.Request = req
 	if profileDegraded {
 		d.Degraded = append(d.Degraded, DegradedProfile)
 	}
 	e.matchSegments(s, rs)
-	d.Segments = append(make([]string, 0, len(s.env.Segments())), s.env.Segments()...)
+	d.Segments = append(d.Segments, s.env.Segments()...)
 
 	d.Holdout = inHoldout(rs, req.CustomerID)
 	if !d.Holdout && req.CustomerID != "" {
@@ -152,7 +160,7 @@ func (e *Engine) Decide(ctx context.Context, rs *rules.Ruleset, p *Profile, req 
 	if req.Explain {
 		d.Explain = s.explain(rs)
 	}
-	return d, nil
+	return nil
 }
 
 func (e *Engine) put(s *scratch) {
@@ -497,6 +505,7 @@ func (e *Engine) arbitrate(ctx context.Context, s *scratch, rs *rules.Ruleset, r
 		s.results = make([]Result, len(pl.Items))
 	}
 	res := s.results[:len(pl.Items)]
+	pl.out = res // a ledger's Walk writes here
 	local := func(i int) Result { return pl.Items[i].firstCap() }
 	switch {
 	case !pl.NeedsLedger():
@@ -524,9 +533,7 @@ func (e *Engine) arbitrate(ctx context.Context, s *scratch, rs *rules.Ruleset, r
 			n++
 		}
 	}
-	if n > 0 {
-		d.Actions = make([]Action, 0, n)
-	}
+	d.Actions = slices.Grow(d.Actions, n)
 	for j, i := range s.order {
 		c := &s.cands[i]
 		if res[j] != Granted {
@@ -537,7 +544,7 @@ func (e *Engine) arbitrate(ctx context.Context, s *scratch, rs *rules.Ruleset, r
 			continue
 		}
 		c.chosen = true
-		d.Actions = append(d.Actions, s.action(c))
+		d.Actions = append(d.Actions, s.action(c, d))
 		if !req.DryRun && e.opts.Observer != nil {
 			e.opts.Observer.Granted(c.offer.ID)
 		}
@@ -615,7 +622,7 @@ func (b *byScore) Less(i, j int) bool {
 }
 
 // action builds the response action of a granted candidate.
-func (s *scratch) action(c *cand) Action {
+func (s *scratch) action(c *cand, d *Decision) Action {
 	o := c.offer
 	a := Action{
 		OfferID: o.ID,
@@ -630,7 +637,8 @@ func (s *scratch) action(c *cand) Action {
 		}
 	}
 	if c.hasDiscount {
-		dr := &DiscountResult{
+		dr := d.newDiscount()
+		*dr = DiscountResult{
 			Type:         string(o.Discount.Type),
 			Amount:       Money{Minor: c.amount, Exp: s.exp},
 			Currency:     s.currency,
@@ -638,8 +646,7 @@ func (s *scratch) action(c *cand) Action {
 			Items:        []ItemAmount{},
 		}
 		if c.hasPercent {
-			p := microPercentFloat(c.micro)
-			dr.Percent = &p
+			dr.Percent = d.newPercent(microPercentFloat(c.micro))
 		}
 		if c.amount > 0 {
 			w := s.wbuf[c.wOff : c.wOff+len(s.items)]
@@ -651,16 +658,18 @@ func (s *scratch) action(c *cand) Action {
 					n++
 				}
 			}
-			dr.Items = make([]ItemAmount, 0, n)
+			start := len(d.amounts)
+			d.amounts = slices.Grow(d.amounts, n)
 			for j, v := range parts {
 				if v > 0 {
-					dr.Items = append(dr.Items, ItemAmount{SKU: s.items[j].SKU, Amount: Money{Minor: v, Exp: s.exp}})
+					d.amounts = append(d.amounts, ItemAmount{SKU: s.items[j].SKU, Amount: Money{Minor: v, Exp: s.exp}})
 				}
 			}
+			dr.Items = d.amounts[start:len(d.amounts):len(d.amounts)]
 		}
 		a.Discount = dr
 	}
-	a.Title = s.render(&o.Title, c)
-	a.Message = s.render(&o.Message, c)
+	a.Title = d.keepText(s.render(&o.Title, c))
+	a.Message = d.keepText(s.render(&o.Message, c))
 	return a
 }

@@ -17,6 +17,9 @@ package engine
 //
 // The result has one entry per item.
 func (p *Plan) Walk(reserve func(i int) Result) []Result {
+	if p.out != nil && cap(p.out) >= len(p.Items) { // the engine's room for the results
+		return p.walkInto(p.out, reserve)
+	}
 	return p.walkInto(make([]Result, len(p.Items)), reserve)
 }
 

@@ -12,7 +12,9 @@ import (
 // engine's way to the profile store (adapters/profilestore: the Redis store
 // and its in-process cache). An unknown customer is (a profile with Known
 // false, nil) or (nil, nil); an error means the store failed or timed out,
-// and the decision degrades (profile_unavailable). Get must honour ctx's
+// and the decision degrades (profile_unavailable). id is valid only
+// during the call (it may be the memory of a request the server reuses):
+// a source copies it to keep it. Get must honour ctx's
 // deadline.
 type ProfileSource interface {
 	Get(ctx context.Context, schema *rules.Schema, id string) (*Profile, error)

@@ -274,12 +274,12 @@ func exprError(e *rules.Expr, err error) string {
 }
 
 // render fills a title or message.
-func (s *scratch) render(t *rules.Template, c *cand) string {
+func (s *scratch) render(t *rules.Template, c *cand) rendered {
 	if len(t.Parts) == 0 {
-		return t.Source
+		return rendered{s: t.Source}
 	}
 	if len(t.Parts) == 1 && t.Parts[0].Var == "" {
-		return t.Parts[0].Literal
+		return rendered{s: t.Parts[0].Literal}
 	}
 	b := s.buf[:0]
 	for _, p := range t.Parts {
@@ -306,7 +306,7 @@ func (s *scratch) render(t *rules.Template, c *cand) string {
 		}
 	}
 	s.buf = b
-	return string(b)
+	return rendered{b: b}
 }
 
 // appendValue writes a profile value as text: lists comma-separated,

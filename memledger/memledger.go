@@ -192,7 +192,10 @@ func (l *Ledger) Reserve(ctx context.Context, p *engine.Plan) ([]engine.Result, 
 	now := p.Now.UnixMilli()
 	l.maintain(now)
 	l.seq++
-	token := "~" + strconv.FormatUint(l.seq, 36)
+	seq := l.seq
+	// The call's token (a claim's owner, the member of a hold without a
+	// reference), made only when one is needed.
+	token := func() string { return "~" + strconv.FormatUint(seq, 36) }
 	if c := p.Claim; c != nil {
 		if cl := l.claims[c.Key]; cl != nil && cl.expires > now {
 			switch {
@@ -205,8 +208,9 @@ func (l *Ledger) Reserve(ctx context.Context, p *engine.Plan) ([]engine.Result, 
 			}
 			return p.Walk(func(i int) engine.Result { return firstCap(&p.Items[i]) }), nil
 		}
-		l.claims[c.Key] = &claim{body: c.Body, owner: token, expires: now + c.TTL.Milliseconds()}
-		c.State, c.Owner, c.Answer = engine.ClaimNew, token, nil
+		tok := token()
+		l.claims[c.Key] = &claim{body: c.Body, owner: tok, expires: now + c.TTL.Milliseconds()}
+		c.State, c.Owner, c.Answer = engine.ClaimNew, tok, nil
 	}
 	res := p.Walk(func(i int) engine.Result {
 		it := &p.Items[i]
@@ -249,6 +253,9 @@ func (l *Ledger) Reserve(ctx context.Context, p *engine.Plan) ([]engine.Result, 
 			return engine.Granted
 		}
 		if it.PerCustomer > 0 {
+			// The plan's strings are the request's: the map keeps a copy
+			// (assigning to a string key stores the key given).
+			ck.customer = strings.Clone(ck.customer)
 			if it.Window > 0 {
 				l.grants[ck] = append(l.grants[ck], now)
 			} else {
@@ -262,9 +269,9 @@ func (l *Ledger) Reserve(ctx context.Context, p *engine.Plan) ([]engine.Result, 
 			o.spent[cur] += spend
 		}
 		if it.Hold > 0 {
-			member := p.Ref
+			member := strings.Clone(p.Ref) // kept: the plan's strings are the request's
 			if member == "" {
-				member = token
+				member = token()
 			}
 			o.insertHeld(heldEntry{exp: now + it.Hold.Milliseconds(), member: member, amount: spend, cur: cur})
 			o.heldN++
@@ -289,7 +296,7 @@ func (l *Ledger) Reserve(ctx context.Context, p *engine.Plan) ([]engine.Result, 
 			spend, cur := p.BudgetOf(i)
 			rec.amount, rec.cur, rec.exp = spend, cur, now+it.Hold.Milliseconds()
 		}
-		o.records[p.Ref] = rec
+		o.records[strings.Clone(p.Ref)] = rec // kept: the plan's strings are the request's
 		if it.Cell != "" {
 			o.learn[learnKey{cell: it.Cell, day: day}]++
 		}
@@ -336,6 +343,7 @@ func (l *Ledger) customerCount(ck custKey, window time.Duration, now int64, prun
 		if len(kept) == 0 {
 			delete(l.grants, ck)
 		} else {
+			ck.customer = strings.Clone(ck.customer) // the plan's string is the request's
 			l.grants[ck] = kept
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -65,7 +66,7 @@ type Outcome struct {
 // the items), and a null value is the same as a field not sent (in
 // context, the key is dropped).
 func DecodeDecide(body []byte, maxActions int) (*engine.Request, error) {
-	req, werr := decodeDecide(body, maxActions, false)
+	req, werr := decodeDecide(body, maxActions, false, nil)
 	if werr != nil {
 		return nil, werr
 	}
@@ -76,7 +77,7 @@ func DecodeDecide(body []byte, maxActions int) (*engine.Request, error) {
 // rule tests): the request is a dry run whatever its "dry_run" says, so a
 // "now" is accepted without "dry_run": true.
 func DecodeDecideDryRun(body []byte, maxActions int) (*engine.Request, error) {
-	req, werr := decodeDecide(body, maxActions, true)
+	req, werr := decodeDecide(body, maxActions, true, nil)
 	if werr != nil {
 		return nil, werr
 	}
@@ -113,7 +114,9 @@ const (
 
 var decideFields = []string{"customer_id", "placement", "channel", "cart", "context", "limit", "explain", "dry_run", "now", "profile"}
 
-func decodeDecide(body []byte, maxActions int, forceDry bool) (*engine.Request, *Error) {
+// decodeDecide decodes a decide request: into mem's request and memory
+// when mem is not nil (RequestDecoder), else into a request of its own.
+func decodeDecide(body []byte, maxActions int, forceDry bool, mem *RequestDecoder) (*engine.Request, *Error) {
 	if maxActions < 1 {
 		maxActions = defaultMaxActions
 	}
@@ -124,7 +127,14 @@ func decodeDecide(body []byte, maxActions int, forceDry bool) (*engine.Request, 
 	if p.peek() != '{' {
 		return nil, badReq("", "the body must be a JSON object, e.g. {\"customer_id\": \"c-1042\", \"placement\": \"checkout\"}; got "+p.kindName())
 	}
-	req := &engine.Request{Placement: "default"}
+	var req *engine.Request
+	if mem != nil {
+		p.mem = mem.begin(len(body))
+		req = &mem.req
+		*req = engine.Request{Placement: "default"}
+	} else {
+		req = &engine.Request{Placement: "default"}
+	}
 	var seen int
 	var nowRaw []byte
 	nowSet, dryRun := false, false
@@ -134,7 +144,7 @@ func decodeDecide(body []byte, maxActions int, forceDry bool) (*engine.Request, 
 		case "customer_id":
 			bit = fCustomerID
 			if !p.null() {
-				s, werr := p.stringField("customer_id", "\"c-1042\"")
+				s, werr := p.stringField("customer_id", "\"c-1042\"", false)
 				if werr != nil {
 					return nil, werr
 				}
@@ -146,7 +156,7 @@ func decodeDecide(body []byte, maxActions int, forceDry bool) (*engine.Request, 
 		case "placement":
 			bit = fPlacement
 			if !p.null() {
-				s, werr := p.stringField("placement", "\"checkout\"")
+				s, werr := p.stringField("placement", "\"checkout\"", true)
 				if werr != nil {
 					return nil, werr
 				}
@@ -158,7 +168,7 @@ func decodeDecide(body []byte, maxActions int, forceDry bool) (*engine.Request, 
 		case "channel":
 			bit = fChannel
 			if !p.null() {
-				s, werr := p.stringField("channel", "\"web\"")
+				s, werr := p.stringField("channel", "\"web\"", true)
 				if werr != nil {
 					return nil, werr
 				}
@@ -294,7 +304,7 @@ func (p *parser) cart(c *engine.Cart) *Error {
 	if !curSet {
 		return badReq("cart.currency", "is required with a cart: an ISO 4217 code such as \"USD\"")
 	}
-	cur := unescape(curRaw)
+	cur := p.keep(curRaw, true)
 	exp, ok := engine.CurrencyExp(cur)
 	if !ok {
 		return badReq("cart.currency", unknownCurrency(cur))
@@ -322,7 +332,11 @@ func (p *parser) cart(c *engine.Cart) *Error {
 				return badReq("cart.items", "must be an array of items, e.g. [{\"sku\": \"A\", \"price\": 9.99, \"quantity\": 1}]; got "+p.kindName())
 			}
 			if n := p.countElems(); n > 0 {
-				c.Items = make([]engine.Item, 0, n)
+				if p.mem != nil {
+					c.Items = slices.Grow(p.mem.items[:0], n)
+				} else {
+					c.Items = make([]engine.Item, 0, n)
+				}
 			}
 			for i, ok := 0, p.firstElem(); ok; i, ok = i+1, p.nextElem() {
 				var it engine.Item
@@ -337,6 +351,9 @@ func (p *parser) cart(c *engine.Cart) *Error {
 					return badReq(itemPath(i, ""), "makes the cart total larger than "+strconv.FormatInt(maxMinor, 10)+" minor units of "+cur)
 				}
 				c.Items = append(c.Items, it)
+			}
+			if p.mem != nil && cap(c.Items) > cap(p.mem.items) {
+				p.mem.items = c.Items[:0]
 			}
 		default:
 			return unknownField("cart", key, cartFields)
@@ -378,7 +395,7 @@ func (p *parser) item(it *engine.Item, i int, exp int8) *Error {
 			if p.peek() != '"' {
 				return badReq(itemPath(i, "sku"), "must be a string, e.g. \"SHOE-1\"; got "+p.kindName())
 			}
-			it.SKU = p.str()
+			it.SKU = p.text(false)
 			if it.SKU == "" {
 				return badReq(itemPath(i, "sku"), "must not be empty: send the product's sku")
 			}
@@ -388,7 +405,7 @@ func (p *parser) item(it *engine.Item, i int, exp int8) *Error {
 				if p.peek() != '"' {
 					return badReq(itemPath(i, "category"), "must be a string, e.g. \"shoes\"; got "+p.kindName())
 				}
-				it.Category = p.str()
+				it.Category = p.text(true)
 			}
 		case "price":
 			bit = 4
@@ -431,14 +448,16 @@ func (p *parser) item(it *engine.Item, i int, exp int8) *Error {
 			if p.peek() != '[' {
 				return badReq(itemPath(i, "tags"), "must be an array of strings, e.g. [\"sale\"]; got "+p.kindName())
 			}
-			if n := p.countElems(); n > 0 {
-				it.Tags = make([]string, 0, n)
-			}
+			n := p.countElems()
+			tags := p.tagList(n)
 			for j, ok := 0, p.firstElem(); ok; j, ok = j+1, p.nextElem() {
 				if p.peek() != '"' {
 					return badReq(itemPath(i, "tags")+"["+strconv.Itoa(j)+"]", "must be a string; got "+p.kindName())
 				}
-				it.Tags = append(it.Tags, p.str())
+				tags = append(tags, p.text(true))
+			}
+			if n > 0 {
+				it.Tags = tags
 			}
 		default:
 			return unknownField(itemPath(i, ""), key, itemFields)
@@ -469,9 +488,19 @@ func (p *parser) context() (map[string]any, *Error) {
 	if p.peek() != '{' {
 		return nil, badReq("context", "must be an object of strings, numbers, booleans and arrays of them, e.g. {\"country\": \"US\"}; got "+p.kindName())
 	}
-	m := make(map[string]any, p.countMembers())
+	var m map[string]any
+	if p.mem != nil {
+		m = p.mem.contextMap()
+	} else {
+		m = make(map[string]any, p.countMembers())
+	}
 	for key, ok := p.firstKey(); ok; key, ok = p.nextKey() {
-		k := string(key) // key() has unescaped it
+		var k string
+		if p.mem != nil {
+			k = p.mem.keepText(key, true) // key() has unescaped it
+		} else {
+			k = string(key)
+		}
 		if k == "placement" || k == "channel" {
 			return nil, badReq("context."+k, "is reserved: ctx."+k+" is the request's "+k+"; send it as the top-level \""+k+"\"")
 		}
@@ -510,6 +539,9 @@ func (p *parser) context() (map[string]any, *Error) {
 func (p *parser) scalar(path func() string, inArray bool) (any, *Error) {
 	switch c := p.peek(); {
 	case c == '"':
+		if p.mem != nil {
+			return p.mem.keepAny(p.rawString()), nil
+		}
 		return p.str(), nil
 	case c == 't' || c == 'f':
 		b, _ := p.boolField("")
@@ -847,6 +879,9 @@ type parser struct {
 	b   []byte
 	i   int
 	err *Error
+	// mem, when set, keeps the strings decoded (RequestDecoder): interned,
+	// or in its arena; without it each string is one of its own.
+	mem *RequestDecoder
 }
 
 func newParser(body []byte) (parser, *Error) {
@@ -1058,11 +1093,42 @@ func (p *parser) rawString() []byte {
 // str returns the string at the cursor, unescaped.
 func (p *parser) str() string { return unescape(p.rawString()) }
 
-func (p *parser) stringField(field, example string) (string, *Error) {
+func (p *parser) stringField(field, example string, intern bool) (string, *Error) {
 	if p.peek() != '"' {
 		return "", badReq(field, "must be a string, e.g. "+example+"; got "+p.kindName())
 	}
-	return p.str(), nil
+	return p.text(intern), nil
+}
+
+// text returns the string at the cursor, unescaped, and moves past it:
+// with a RequestDecoder, interned (when intern is set and the value is
+// one the interner holds) or in its arena; else a string of its own.
+func (p *parser) text(intern bool) string {
+	raw := p.rawString()
+	if p.mem == nil {
+		return unescape(raw)
+	}
+	return p.mem.keep(raw, intern)
+}
+
+// keep is text for a string already read (its raw contents).
+func (p *parser) keep(raw []byte, intern bool) string {
+	if p.mem == nil {
+		return unescape(raw)
+	}
+	return p.mem.keep(raw, intern)
+}
+
+// tagList returns an empty list with room for n tags: of the
+// RequestDecoder's memory when there is one.
+func (p *parser) tagList(n int) []string {
+	if n == 0 {
+		return nil
+	}
+	if p.mem == nil {
+		return make([]string, 0, n)
+	}
+	return p.mem.tagList(n)
 }
 
 func (p *parser) boolField(field string) (bool, *Error) {
@@ -1138,7 +1204,12 @@ func unescape(raw []byte) string {
 	if bytes.IndexByte(raw, '\\') < 0 {
 		return string(raw)
 	}
-	out := make([]byte, 0, len(raw))
+	return string(appendUnescaped(make([]byte, 0, len(raw)), raw))
+}
+
+// appendUnescaped appends the decoded contents of a JSON string to out
+// (unescape).
+func appendUnescaped(out, raw []byte) []byte {
 	for i := 0; i < len(raw); i++ {
 		c := raw[i]
 		if c != '\\' || i+1 >= len(raw) {
@@ -1182,7 +1253,7 @@ func unescape(raw []byte) string {
 			out = append(out, raw[i])
 		}
 	}
-	return string(out)
+	return out
 }
 
 func hex4(b []byte) (rune, bool) {

@@ -14,7 +14,9 @@ const (
 // subject below the prefix, kept in two parts, Kind and Key (the
 // placement, the outcome type, "reloaded"), so that the hot path joins no
 // strings. It is what a sink takes and the publisher sends; it shares no
-// memory with the request or the decision it comes from.
+// memory with the request or the decision it comes from. A message from a
+// MessagePool is valid until Release: whoever keeps one of its strings
+// longer copies it.
 type Message struct {
 	ID   string
 	Kind string
@@ -24,6 +26,11 @@ type Message struct {
 	// request starts (`,"request":`); 0 for any other message. Fit cuts
 	// the request there when the event is too large for the stream.
 	RequestAt int
+
+	// pool is the MessagePool the message came from (nil: none), own the
+	// memory of its ID and Key when it did: they are valid until Release.
+	pool *MessagePool
+	own  []byte
 }
 
 // Subject returns prefix.<Kind>.<Key>, e.g. arbiter.decision.checkout.

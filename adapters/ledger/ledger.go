@@ -700,6 +700,7 @@ func (l *Redis) replicaTimeout(ctx context.Context) int64 {
 // done, in the background, retrying until they answer or ReleaseTimeout
 // passes.
 func (l *Redis) undo(calls ...*call) {
+	detach(calls)
 	l.pending.Add(1)
 	go func() {
 		defer l.pending.Done()
@@ -720,6 +721,7 @@ func (l *Redis) release(calls ...*call) {
 	if len(calls) == 0 {
 		return
 	}
+	detach(calls)
 	l.pending.Add(1)
 	go func() {
 		defer l.pending.Done()
@@ -730,6 +732,26 @@ func (l *Redis) release(calls ...*call) {
 			}
 		}
 	}()
+}
+
+// detach copies the strings of calls that outlive the Reserve that made
+// them: the plan's strings are the request's, whose memory the server
+// reuses once the decision is answered.
+func detach(calls []*call) {
+	for _, c := range calls {
+		keys := make([]string, len(c.keys))
+		for i, k := range c.keys {
+			keys[i] = strings.Clone(k)
+		}
+		args := make([]any, len(c.args))
+		for i, a := range c.args {
+			if s, ok := a.(string); ok {
+				a = strings.Clone(s)
+			}
+			args[i] = a
+		}
+		c.keys, c.args = keys, args
+	}
 }
 
 // retry runs calls until every one has answered, for up to

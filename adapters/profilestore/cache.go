@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"context"
 	"hash/maphash"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -164,6 +165,10 @@ func (c *Cache) Get(ctx context.Context, schema *rules.Schema, id string) (*engi
 		return c.raw.Decode(schema, id, nil, false), nil
 	}
 	c.misses.Add(1)
+	// The entry and the flight keep the id: a copy, since the caller's may
+	// be the memory of a request, reused once it is answered.
+	id = strings.Clone(id)
+	key = c.key(schema, id)
 	if f, ok := sh.flights[key]; ok {
 		sh.mu.Unlock()
 		return c.wait(ctx, f, schema, id)

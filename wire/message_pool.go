@@ -1,0 +1,64 @@
+package wire
+
+import (
+	"sync"
+	"unsafe"
+
+	"github.com/arbiterhq/arbiter/engine"
+)
+
+// MessagePool keeps decision messages for reuse, so that the event of a
+// decision costs no allocation once the sink gives its messages back
+// (Message.Release). A message not given back is left to the garbage
+// collector. Its zero value is ready to use; it is safe for concurrent
+// use.
+type MessagePool struct{ pool sync.Pool }
+
+// maxPooledJSON bounds the JSON buffer a released message keeps: a larger
+// one (an event with a large request) is left to the garbage collector.
+const maxPooledJSON = 16 << 10
+
+// Decision returns the message of d's event, as NewDecisionMessage does,
+// from the pool: its JSON, its ID and its Key are in memory of its own,
+// valid until it is released.
+func (mp *MessagePool) Decision(d *engine.Decision) *Message {
+	m, _ := mp.pool.Get().(*Message)
+	if m == nil {
+		m = &Message{}
+	}
+	m.pool = mp
+	var at int
+	m.JSON, at = appendDecisionEvent(m.JSON[:0], d)
+	m.RequestAt = at
+	m.own = append(append(m.own[:0], d.DecisionID...), d.Placement...)
+	m.ID = viewOf(m.own[:len(d.DecisionID)])
+	m.Key = viewOf(m.own[len(d.DecisionID):])
+	m.Kind = KindDecision
+	return m
+}
+
+// Release gives m back to its pool when it came from one
+// (MessagePool.Decision); else it does nothing. The sink calls it, once,
+// when nothing reads m any more (the publisher: once the event is
+// acknowledged, published or dropped); m and its strings must not be used
+// after.
+func (m *Message) Release() {
+	mp := m.pool
+	if mp == nil {
+		return
+	}
+	own, js := m.own[:0], m.JSON[:0]
+	if cap(js) > maxPooledJSON {
+		js = nil
+	}
+	*m = Message{JSON: js, own: own}
+	mp.pool.Put(m)
+}
+
+// viewOf is a string over b (no copy).
+func viewOf(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
