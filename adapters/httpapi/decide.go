@@ -2,15 +2,14 @@ package httpapi
 
 import (
 	"bytes"
-	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/arbiterhq/arbiter/adapters/metrics"
 	"github.com/arbiterhq/arbiter/adapters/rulefiles"
-	"github.com/arbiterhq/arbiter/attribution"
 	"github.com/arbiterhq/arbiter/decisionid"
 	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/wire"
@@ -21,7 +20,7 @@ import (
 // metrics (any other placement is counted as "other").
 type rulesetMeta struct {
 	snap       *rulefiles.Snapshot
-	placements map[string]struct{}
+	placements map[string]string // to itself: the label is the ruleset's string, never the request's
 }
 
 const otherPlacement = "other"
@@ -31,10 +30,10 @@ func (s *Server) metaFor(snap *rulefiles.Snapshot) *rulesetMeta {
 		return m
 	}
 	s.o.Checker.Serve(snap.Ruleset) // outcomes read the variants of its decisions back
-	m := &rulesetMeta{snap: snap, placements: map[string]struct{}{"default": {}}}
+	m := &rulesetMeta{snap: snap, placements: map[string]string{"default": "default"}}
 	for _, o := range snap.Ruleset.Offers {
 		for _, p := range o.Placements {
-			m.placements[p] = struct{}{}
+			m.placements[p] = p
 		}
 	}
 	s.meta.Store(m)
@@ -42,8 +41,8 @@ func (s *Server) metaFor(snap *rulefiles.Snapshot) *rulesetMeta {
 }
 
 func (m *rulesetMeta) placementLabel(p string) string {
-	if _, ok := m.placements[p]; ok {
-		return p
+	if label, ok := m.placements[p]; ok {
+		return label // the metrics keep it: not the request's memory
 	}
 	return otherPlacement
 }
@@ -60,8 +59,16 @@ func (s *Server) decide(ctx *fasthttp.RequestCtx) {
 	}
 	rs := snap.Ruleset
 	meta := s.metaFor(snap)
+	st := s.states.Get().(*decideState)
+	defer s.endDecision(st)
 
-	req, err := s.o.DecodeDecide(ctx.PostBody(), rs.Arbitration.MaxActions)
+	var req *engine.Request
+	var err error
+	if s.pooledDecode {
+		req, err = st.dec.Decode(ctx.PostBody(), rs.Arbitration.MaxActions)
+	} else {
+		req, err = s.o.DecodeDecide(ctx.PostBody(), rs.Arbitration.MaxActions)
+	}
 	if err != nil {
 		var we *wire.Error
 		if errors.As(err, &we) {
@@ -95,7 +102,7 @@ func (s *Server) decide(ctx *fasthttp.RequestCtx) {
 		}
 	}
 	id := s.ids.ulid(arrival)
-	req.Ref = id.String()
+	req.Ref = st.refOf(id)
 	placement := meta.placementLabel(req.Placement)
 	claim, werr := s.claimOf(ctx)
 	if werr != nil {
@@ -110,20 +117,29 @@ func (s *Server) decide(ctx *fasthttp.RequestCtx) {
 	}
 	// The id is made inside the decision, once its variants are known, so
 	// that its Thompson draws are seeded by it (a replay draws them again).
-	req.Sign = func(exps []engine.Assignment, holdout bool) string {
-		return s.signer.New(kind, id, req.CustomerID, attribution.Codes(exps), holdout)
-	}
+	st.req, st.kind, st.id = req, kind, id
+	req.Sign = st.sign
 
-	dctx, cancel := context.WithTimeout(context.Background(), s.o.DecisionTimeout)
-	defer cancel()
+	// The decision's deadline, from the real clock (Options.Now may be a
+	// test's): its context makes a timer only for a round trip.
+	st.dctx.begin(time.Now().Add(s.o.DecisionTimeout))
+	dctx := &st.dctx
 
 	// No inline profile: the engine looks the customer up in its profile source.
-	d, err := s.o.Engine.Decide(dctx, rs, profile, req)
+	var d *engine.Decision
+	if s.into != nil {
+		d = &st.d
+		if err = s.into.DecideInto(dctx, rs, profile, req, d); err != nil {
+			d = nil
+		}
+	} else {
+		d, err = s.o.Engine.Decide(dctx, rs, profile, req)
+	}
 	if err != nil || d == nil {
 		// Only a bug gets here: a decision past its deadline is still made,
 		// degraded (engine.Decide).
 		s.metrics.Decision(placement, metrics.ResultError, 0)
-		s.log.Error("decision failed", "ref", req.Ref, "error", errString(err))
+		s.log.Error("decision failed", "ref", strings.Clone(req.Ref), "error", errString(err))
 		s.releaseClaim(claim)
 		s.writeError(ctx, fasthttp.StatusInternalServerError, wire.CodeInternal, "internal error making the decision", "")
 		return
@@ -162,16 +178,23 @@ func (s *Server) decide(ctx *fasthttp.RequestCtx) {
 		s.storeAnswer(claim, bytes.Clone(b))
 	}
 	if !req.DryRun && s.o.Sink != nil {
-		// The event is encoded here, into bytes of its own, so that the
-		// publisher holds nothing of the decision (which is pooled).
-		var m *wire.Message
-		m, b = wire.NewDecisionMessage(b[:0], d)
-		s.o.Sink.Publish(m)
+		// The event is encoded here, into a message of its own (pooled:
+		// the sink releases it), so that the publisher holds nothing of
+		// the decision nor of the request, which are reused.
+		s.o.Sink.Publish(s.msgs.Decision(d))
 	}
 	*bp = b
 	s.putBuf(bp)
 
 	s.metrics.Decision(placement, result, took)
+}
+
+// endDecision gives the decision's memory back for the next one: nothing
+// of it is used any more (the answer and the event are copies).
+func (s *Server) endDecision(st *decideState) {
+	st.dctx.end()
+	st.req = nil
+	s.states.Put(st)
 }
 
 func errString(err error) string {

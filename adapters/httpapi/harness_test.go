@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -86,7 +87,7 @@ type stubEngine struct {
 func (e *stubEngine) Decide(ctx context.Context, rs *rules.Ruleset, p *engine.Profile, req *engine.Request) (*engine.Decision, error) {
 	e.calls.Add(1)
 	e.mu.Lock()
-	e.reqs = append(e.reqs, *req)
+	e.reqs = append(e.reqs, cloneRequest(req)) // req is the server's memory, valid during the call
 	e.profs = append(e.profs, p)
 	err, degrade, hold := e.err, e.degrade, e.hold
 	e.mu.Unlock()
@@ -113,6 +114,37 @@ func (e *stubEngine) Decide(ctx context.Context, rs *rules.Ruleset, p *engine.Pr
 			Offers: []engine.OfferExplain{{ID: "vip_10", Chosen: true}, {ID: "winter", Reason: engine.ReasonSchedule}}}
 	}
 	return d, nil
+}
+
+// cloneRequest copies req and its strings and lists: what a Decider keeps
+// of a request (its memory is the server's, reused once it is answered).
+func cloneRequest(req *engine.Request) engine.Request {
+	c := *req
+	for _, s := range []*string{&c.DecisionID, &c.CustomerID, &c.Placement, &c.Channel, &c.Cart.Currency, &c.Ref} {
+		*s = strings.Clone(*s)
+	}
+	c.Cart.Items = append([]engine.Item(nil), req.Cart.Items...)
+	for i := range c.Cart.Items {
+		it := &c.Cart.Items[i]
+		it.SKU, it.Category = strings.Clone(it.SKU), strings.Clone(it.Category)
+		if it.Tags != nil {
+			tags := make([]string, len(it.Tags))
+			for j, t := range it.Tags {
+				tags[j] = strings.Clone(t)
+			}
+			it.Tags = tags
+		}
+	}
+	if req.Context != nil {
+		c.Context = make(map[string]any, len(req.Context))
+		for k, v := range req.Context {
+			if s, ok := v.(string); ok {
+				v = strings.Clone(s)
+			}
+			c.Context[strings.Clone(k)] = v
+		}
+	}
+	return c
 }
 
 func (e *stubEngine) last() (engine.Request, *engine.Profile) {

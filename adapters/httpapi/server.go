@@ -55,7 +55,11 @@ const (
 
 // Decider makes decisions; *engine.Engine is one. The server passes no
 // profile: the decider looks the customer up (engine.Options.Profiles) and
-// reports a profile it could not get as degraded profile_unavailable.
+// reports a profile it could not get as degraded profile_unavailable. The
+// request, its strings and ctx are valid only during the call (they are
+// the memory of the HTTP request, reused once it is answered): a decider
+// copies what it keeps. A Decider that also has engine.Engine's
+// DecideInto decides into a decision the server reuses.
 type Decider interface {
 	Decide(ctx context.Context, rs *rules.Ruleset, p *engine.Profile, req *engine.Request) (*engine.Decision, error)
 }
@@ -69,7 +73,9 @@ type Rules interface {
 
 // Sink receives the events of decisions and outcomes, encoded
 // (*events.Publisher is one). Publish must not block; it may keep m, which
-// shares no memory with the request or the (pooled) decision.
+// shares no memory with the request or the (pooled) decision, and calls
+// m.Release once done with it (a decision's message is then reused; one
+// not released is left to the garbage collector).
 type Sink interface {
 	Publish(m *wire.Message)
 }
@@ -172,6 +178,17 @@ type Server struct {
 	// its connection (Drain).
 	draining atomic.Bool
 	ui       map[string]*uiFile // the console's assets by path; nil: none
+
+	// The decision path's reused memory (decidestate.go): the states of
+	// decisions in flight, the strings requests repeat, the events'
+	// messages; pooledDecode: the server decodes with its own decoders
+	// (Options.DecodeDecide not set), into: the engine decides into the
+	// state's decision.
+	states       sync.Pool
+	interner     *wire.Interner
+	msgs         wire.MessagePool
+	pooledDecode bool
+	into         intoDecider
 }
 
 // New returns a Server.
@@ -197,6 +214,7 @@ func New(o Options) (*Server, error) {
 	if o.Metrics == nil {
 		o.Metrics = metrics.New()
 	}
+	pooledDecode := o.DecodeDecide == nil
 	if o.DecodeDecide == nil {
 		o.DecodeDecide = wire.DecodeDecide
 	}
@@ -228,6 +246,10 @@ func New(o Options) (*Server, error) {
 		s.ui = ui
 	}
 	s.ids.init()
+	s.pooledDecode = pooledDecode
+	s.into, _ = o.Engine.(intoDecider)
+	s.interner = wire.NewInterner()
+	s.states.New = s.newDecideState
 	s.bufs.New = func() any { b := make([]byte, 0, 2048); return &b }
 	s.srv = &fasthttp.Server{
 		Handler:                       s.Handler(),
