@@ -8,9 +8,21 @@
 // conditions; the offers name placements (checkout, cart, product, or all),
 // segments and excluded segments, `when` conditions, percent and amount
 // discounts (some computed, some on matching items), scores, groups and
-// schedules (most always on, some running, some ended or not started at the
-// reference time). The same seed gives the same files. It does no I/O: it
-// returns the files' contents, which rules.Compile compiles.
+// schedules (running, ended or not started at the reference time). The
+// same seed gives the same files. It does no I/O: it returns the files'
+// contents, which rules.Compile compiles.
+//
+// A playbook grows the way a shop's does: by targeted campaigns. The first
+// Evergreen offers are the standing ones, open to everyone or to one of
+// the first BroadSegments segments (broad ones: a tier, a channel, a
+// threshold; each holds a fifth to a half of the customers); every offer
+// after them is a campaign for one or two audiences (segments after the
+// broad ones: a country, tier or channel narrowed by one or two more
+// conditions, a few percent of the customers each), most of them
+// scheduled, and most of those ended or not started. So a playbook of 50
+// offers is nearly all standing offers, and one of 1,000 is 40 standing
+// offers and 960 campaigns: a customer at one placement is eligible for a
+// few more offers, not twenty times as many.
 package rulegen
 
 import (
@@ -64,6 +76,13 @@ var (
 // SegmentsFor is the number of segments generated with n offers: one per
 // two offers, at least 4.
 func SegmentsFor(offers int) int { return max(4, offers/2) }
+
+// Evergreen is the number of standing offers (the rest are campaigns), and
+// BroadSegments the number of broad segments (the rest are audiences).
+const (
+	Evergreen     = 40
+	BroadSegments = 25
+)
 
 // Generate returns the rule files of a playbook of offers offers (at least
 // 1) and SegmentsFor(offers) segments, drawn from seed; schedules are placed
@@ -165,8 +184,13 @@ func (g *gen) cartCond() string {
 	}
 }
 
-// segment writes segment i, which may use the segments before it.
+// segment writes segment i, which may use the segments before it: a
+// broad one, or an audience.
 func (g *gen) segment(b *strings.Builder, i int) {
+	if i >= BroadSegments {
+		g.audience(b, i)
+		return
+	}
 	var when string
 	u := g.r.IntN(100)
 	switch {
@@ -198,8 +222,49 @@ func (g *gen) segment(b *strings.Builder, i int) {
 	fmt.Fprintf(b, "  - id: %s\n    description: generated segment %d\n    when: %s\n", segmentID(i), i, quote(when))
 }
 
+// audience writes segment i, a narrow audience: mostly a country, tier,
+// channel or device narrowed by one or two more conditions (another field,
+// a threshold, a category, an earlier segment, the cart), else a category
+// with a threshold and recency.
+func (g *gen) audience(b *strings.Builder, i int) {
+	var atoms []string
+	if g.r.IntN(100) < 80 {
+		atoms = append(atoms, g.equality())
+	} else {
+		atoms = append(atoms, fmt.Sprintf(`%q in profile.top_categories`, g.pick(categories)))
+		atoms = append(atoms, fmt.Sprintf("profile.orders > 0 && daysSince(profile.last_order_at) <= %d", 30*(1+g.r.IntN(6))))
+	}
+	for range 1 + g.r.IntN(2) {
+		switch g.r.IntN(5) {
+		case 0:
+			atoms = append(atoms, g.equality())
+		case 1:
+			atoms = append(atoms, g.threshold())
+		case 2:
+			atoms = append(atoms, fmt.Sprintf(`%q in profile.top_categories`, g.pick(categories)))
+		case 3:
+			atoms = append(atoms, fmt.Sprintf(`%q in segments`, segmentID(g.r.IntN(i))))
+		default:
+			atoms = append(atoms, g.cartCond())
+		}
+	}
+	fmt.Fprintf(b, "  - id: %s\n    description: generated audience %d\n    when: %s\n", segmentID(i), i, quote(strings.Join(atoms, " && ")))
+}
+
+// segmentFor picks the segment an offer targets: for a standing offer one
+// of the broad segments, for a campaign one of the audiences (any segment
+// when there are none).
+func (g *gen) segmentFor(campaign bool, nSeg int) string {
+	broad := min(nSeg, BroadSegments)
+	if campaign && nSeg > broad {
+		return segmentID(broad + g.r.IntN(nSeg-broad))
+	}
+	return segmentID(g.r.IntN(broad))
+}
+
 // offer writes offer i.
 func (g *gen) offer(b *strings.Builder, i, nSeg int) {
+	campaign := i >= Evergreen
 	id := offerID(i)
 	fmt.Fprintf(b, "  - id: %s\n", id)
 	if i == 0 { // the fallback: an action for everyone
@@ -227,11 +292,11 @@ func (g *gen) offer(b *strings.Builder, i, nSeg int) {
 	case u < 80:
 		b.WriteString("    placements: [checkout, cart]\n")
 	}
-	if g.r.IntN(100) < 80 {
+	if campaign || g.r.IntN(100) < 60 {
 		n := 1 + g.r.IntN(2)
 		ids := make([]string, 0, n)
 		for range n {
-			ids = append(ids, segmentID(g.r.IntN(nSeg)))
+			ids = append(ids, g.segmentFor(campaign, nSeg))
 		}
 		if n == 2 && ids[0] == ids[1] {
 			ids = ids[:1]
@@ -239,7 +304,7 @@ func (g *gen) offer(b *strings.Builder, i, nSeg int) {
 		fmt.Fprintf(b, "    segments: [%s]\n", strings.Join(ids, ", "))
 	}
 	if g.r.IntN(100) < 10 {
-		fmt.Fprintf(b, "    exclude_segments: [%s]\n", segmentID(g.r.IntN(nSeg)))
+		fmt.Fprintf(b, "    exclude_segments: [%s]\n", g.segmentFor(false, nSeg))
 	}
 	if g.r.IntN(100) < 50 {
 		when := g.cartCond()
@@ -267,7 +332,9 @@ func (g *gen) offer(b *strings.Builder, i, nSeg int) {
 	if g.r.IntN(100) < 20 {
 		b.WriteString("    score: priority * (1 + profile.churn_risk)\n")
 	}
-	if g.r.IntN(100) < 30 {
+	if campaign && g.r.IntN(100) < 70 {
+		g.campaignSchedule(b)
+	} else if !campaign && g.r.IntN(100) < 20 {
 		g.schedule(b)
 	}
 	if g.r.IntN(100) < 10 {
@@ -275,12 +342,30 @@ func (g *gen) offer(b *strings.Builder, i, nSeg int) {
 	}
 }
 
+// campaignSchedule writes a campaign's schedule: ended (45%), not started
+// (25%) or running (30%) at the reference time.
+func (g *gen) campaignSchedule(b *strings.Builder) {
+	switch u := g.r.IntN(100); {
+	case u < 45:
+		g.window(b, 0)
+	case u < 70:
+		g.window(b, 1)
+	default:
+		g.window(b, 2)
+	}
+}
+
 // schedule writes a schedule: ended, not started, or running at the
 // reference time, a fifth of them on some days and hours.
-func (g *gen) schedule(b *strings.Builder) {
+func (g *gen) schedule(b *strings.Builder) { g.window(b, g.r.IntN(3)) }
+
+// window writes a schedule that has ended (kind 0), has not started (1)
+// or is running (2) at the reference time, a fifth of them on some days and
+// hours.
+func (g *gen) window(b *strings.Builder, kind int) {
 	day := 24 * time.Hour
 	var start, end time.Time
-	switch g.r.IntN(3) {
+	switch kind {
 	case 0: // ended
 		end = g.ref.Add(-time.Duration(1+g.r.IntN(60)) * day)
 		start = end.Add(-time.Duration(1+g.r.IntN(30)) * day)
