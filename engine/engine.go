@@ -178,24 +178,73 @@ func (e *Engine) ruleError(id string) {
 }
 
 // matchSegments evaluates the segments in ruleset order; each sees, in
-// `segments`, the ones matched before it.
+// `segments`, the ones matched before it. A segment whose guard fails
+// (rules.SegmentGuard: its condition starts with `profile.x == "const"`,
+// `profile.x in [...]` or `"const" in profile.list`, and the decision's
+// value is another string, or a list without it) is false without being
+// evaluated, as its evaluation would say, with no error.
 func (e *Engine) matchSegments(s *scratch, rs *rules.Ruleset) {
-	for i, seg := range rs.Segments {
-		st := &s.segStates[i]
-		if seg.When == nil {
-			continue
+	ix := rs.Index()
+	if ix == nil || len(ix.SegmentGuards()) == 0 || e.fullWalk {
+		for i := range rs.Segments {
+			e.matchSegment(s, rs, i)
 		}
-		ok, err := s.cond(seg.When)
-		if err != nil {
-			st.err = exprError(seg.When, err)
-			e.ruleError(seg.ID)
-			continue
+		return
+	}
+	words := resize(s.segBits, (len(rs.Segments)+63)/64)
+	s.segBits = words
+	mark := func(list []int32) {
+		for _, i := range list {
+			words[i>>6] |= 1 << (i & 63)
 		}
-		if ok {
-			st.matched = true
-			s.env.Match(i, seg.ID)
-			s.matchedPos = append(s.matchedPos, int32(i))
+	}
+	mark(ix.UnguardedSegments())
+	for _, g := range ix.SegmentGuards() {
+		switch {
+		case g.List:
+			l, ok := s.env.FlatStrings(g.Flat)
+			if !ok {
+				mark(g.All)
+				continue
+			}
+			for _, v := range l {
+				mark(g.ByValue[v])
+			}
+		default:
+			v, ok := s.env.FlatString(g.Flat)
+			if !ok {
+				mark(g.All)
+				continue
+			}
+			mark(g.ByValue[v])
 		}
+	}
+	for w, word := range words {
+		for word != 0 {
+			i := w<<6 | bits.TrailingZeros64(word)
+			word &= word - 1
+			e.matchSegment(s, rs, i)
+		}
+	}
+}
+
+// matchSegment evaluates segment i.
+func (e *Engine) matchSegment(s *scratch, rs *rules.Ruleset, i int) {
+	seg := rs.Segments[i]
+	if seg.When == nil {
+		return
+	}
+	st := &s.segStates[i]
+	ok, err := s.cond(seg.When)
+	if err != nil {
+		st.err = exprError(seg.When, err)
+		e.ruleError(seg.ID)
+		return
+	}
+	if ok {
+		st.matched = true
+		s.env.Match(i, seg.ID)
+		s.matchedPos = append(s.matchedPos, int32(i))
 	}
 }
 

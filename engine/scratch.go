@@ -39,6 +39,7 @@ type scratch struct {
 	bits    []uint64 // the offers to check, a bit each (checkOffers)
 	// matchedPos are the positions of the matched segments, ascending.
 	matchedPos []int32
+	segBits    []uint64 // the segments to evaluate, a bit each (matchSegments)
 	order      []int32
 	match      []bool
 	weights    []int64

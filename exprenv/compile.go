@@ -66,6 +66,7 @@ type Expr struct {
 	reads  uint8    // the vars it reads, a bit per Var
 	cond   fastCond // a condition's fast form, or nil
 	num    fastNum  // a number's fast form, or nil
+	guard  *Guard   // a condition's guard (guard.go), or nil
 }
 
 // Reads reports whether the expression reads the var v (a score that

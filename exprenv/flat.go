@@ -327,6 +327,9 @@ func (c *Compiler) Finish(segments []string) *Layout {
 	for _, x := range c.exprs {
 		if x.kind.bool() {
 			x.cond = fc.cond(x.prog.Node())
+			if x.kind == KindCond {
+				x.guard = fc.guardOf(x.prog.Node())
+			}
 		} else {
 			x.num = fc.num(x.prog.Node())
 		}

@@ -25,6 +25,26 @@ type Index struct {
 	excl    [][]int32 // per offer: the positions of its excluded segments
 	from    []int64   // per offer: its schedule's start (Unix ns), or math.MinInt64
 	to      []int64   // per offer: its schedule's end (Unix ns, exclusive), or math.MaxInt64
+
+	guards    []SegmentGuard
+	unguarded []int32
+}
+
+// SegmentGuard gathers the segments whose condition starts with a test of
+// one flat name against string constants (exprenv.Guard): when the name's
+// value in a decision is a string, only the segments of ByValue[value] can
+// match, and the others of All are false without being evaluated (no error
+// can come of them); any other value tells nothing, and every segment of
+// All is evaluated.
+//
+// With List, the guards are `"const" in NAME`, NAME a list of strings:
+// when its value is a list of strings, only the segments of ByValue[e] for
+// its elements e can match.
+type SegmentGuard struct {
+	Flat    int                // the name's index in the layout's flat names (exprenv.Layout.Flat)
+	List    bool               // the name is a list of strings
+	All     []int32            // the segments guarded by the name, ascending
+	ByValue map[string][]int32 // per constant, the segments it lets through, ascending
 }
 
 // PlacementOffers lists, in ascending offer order, the offers that may be
@@ -46,7 +66,46 @@ func (r *Ruleset) Index() *Index {
 	return r.index
 }
 
-// buildIndex indexes the offers of a compiled ruleset.
+// SegmentGuards returns the guards of the segments (see SegmentGuard).
+func (ix *Index) SegmentGuards() []SegmentGuard { return ix.guards }
+
+// UnguardedSegments returns the segments that have a condition and no
+// guard: those are always evaluated. A segment in neither list has no
+// condition.
+func (ix *Index) UnguardedSegments() []int32 { return ix.unguarded }
+
+// indexSegments gathers the segments' guards.
+func (ix *Index) indexSegments(segments []*Segment) {
+	type key struct {
+		flat int
+		list bool
+	}
+	byFlat := map[key]int{}
+	for n, s := range segments {
+		if s.When == nil || s.When.Expr == nil {
+			continue
+		}
+		i := int32(n)
+		g, ok := s.When.Guard()
+		if !ok {
+			ix.unguarded = append(ix.unguarded, i)
+			continue
+		}
+		k, seen := byFlat[key{g.Flat, g.List}]
+		if !seen {
+			k = len(ix.guards)
+			byFlat[key{g.Flat, g.List}] = k
+			ix.guards = append(ix.guards, SegmentGuard{Flat: g.Flat, List: g.List, ByValue: map[string][]int32{}})
+		}
+		sg := &ix.guards[k]
+		sg.All = append(sg.All, i)
+		for _, v := range g.Values {
+			sg.ByValue[v] = append(sg.ByValue[v], i)
+		}
+	}
+}
+
+// buildIndex indexes the segments and offers of a compiled ruleset.
 func buildIndex(segments []*Segment, offers []*Offer) *Index {
 	pos := make(map[string]int32, len(segments))
 	for i, s := range segments {
@@ -72,6 +131,7 @@ func buildIndex(segments []*Segment, offers []*Offer) *Index {
 		from:       make([]int64, len(offers)),
 		to:         make([]int64, len(offers)),
 	}
+	ix.indexSegments(segments)
 	for _, o := range offers {
 		for _, p := range o.Placements {
 			if ix.placements[p] == nil {

@@ -85,6 +85,13 @@ offers:
 	if unixNano(time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)) != math.MaxInt64 {
 		t.Error("a far end is not the largest")
 	}
+	if g := ix.SegmentGuards(); len(g) != 1 || !slices.Equal(g[0].All, []int32{0}) || !slices.Equal(g[0].ByValue["gold"], []int32{0}) ||
+		rs.Env.Flat()[g[0].Flat].Key != "profile.tier" {
+		t.Errorf("segment guards %+v", g)
+	}
+	if u := ix.UnguardedSegments(); !slices.Equal(u, []int32{1}) {
+		t.Errorf("unguarded segments %v", u)
+	}
 	if (&Ruleset{Offers: rs.Offers}).Index() != nil {
 		t.Error("a ruleset Compile did not build has an index")
 	}
