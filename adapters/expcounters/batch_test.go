@@ -314,6 +314,9 @@ func TestBatchRedeliveredCountsOnce(t *testing.T) {
 		{[]Event{dec(6, "b"), dec(7, "c"), dec(chunkBits+6, "d")}, 2},
 		{[]Event{dec(7, "c"), dec(5, "a")}, 0},
 		{[]Event{dec(4, "e"), {Stream: "ARBITER", Sequence: 3, Decision: &wire.DecisionEvent{}}}, 1}, // anonymous: not counted
+		// Sequences of one chunk further apart than one GETRANGE reads: SETBIT.
+		{[]Event{dec(chunkBits+100000, "f"), dec(chunkBits+6, "d"), dec(chunkBits+7, "g")}, 2},
+		{[]Event{dec(chunkBits+100000, "f"), dec(chunkBits+7, "g")}, 0},
 	} {
 		n, err := c.RecordBatch(ctx, tc.batch)
 		if err != nil {
@@ -323,14 +326,35 @@ func TestBatchRedeliveredCountsOnce(t *testing.T) {
 			t.Errorf("counted %d, want %d", n, tc.want)
 		}
 	}
+	// The seen bits are those of one SETBIT per event (replicas of the code
+	// before batches share them during a rolling update), both ways.
+	for _, tc := range []struct {
+		seq       uint64
+		oldFirst  bool
+		wantAfter bool
+	}{{5, false, false}, {chunkBits + 100000, false, false}, {9, true, false}, {chunkBits + 9, true, false}} {
+		ev := dec(tc.seq, "h")
+		if tc.oldFirst {
+			if ok, err := recordOneByOne(ctx, c, ev); err != nil || !ok {
+				t.Fatalf("%d: one by one: %v %v", tc.seq, ok, err)
+			}
+			if n, err := c.RecordBatch(ctx, []Event{dec(tc.seq+1, "i"), ev}); err != nil || n != 1 {
+				t.Errorf("%d counted one by one, then in a batch: %d %v, want 1 (the other event)", tc.seq, n, err)
+			}
+			continue
+		}
+		if ok, err := recordOneByOne(ctx, c, ev); err != nil || ok {
+			t.Errorf("%d counted in a batch, then one by one: %v %v", tc.seq, ok, err)
+		}
+	}
 	s, err := c.Read(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g := s.Groups[GroupOf("x", "a")]; g == nil || g.Decisions != 5 || g.Customers != 5 {
-		t.Errorf("x|a %+v, want 5 decisions of 5 customers", g)
+	if g := s.Groups[GroupOf("x", "a")]; g == nil || g.Decisions != 11 || g.Customers != 9 {
+		t.Errorf("x|a %+v, want 11 decisions of 9 customers", g)
 	}
-	if g := s.Groups[HoldoutServed]; g == nil || g.Decisions != 5 {
+	if g := s.Groups[HoldoutServed]; g == nil || g.Decisions != 11 {
 		t.Errorf("served %+v", g)
 	}
 	if !s.Since.Equal(at.Add(5 * time.Second)) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -16,8 +17,10 @@ import (
 // with encoding/json (the consumer before batches) against batches of N
 // events with ParseDecision, per event. Against miniredis, or the real
 // Redis with ARBITER_TEST_REDIS_URL (then also the Redis commands per
-// event, from INFO commandstats: the server's, so others' commands count
-// too on a shared server).
+// event and the scripts' time, from INFO commandstats: the server's, so
+// others' commands count too on a shared server). cpu-ns/event is this
+// process's CPU time (miniredis's included), steadier than the time on a
+// loaded machine.
 func BenchmarkRecord(b *testing.B) {
 	msgs := generatedMessages(b, 1)
 	run := func(b *testing.B, count func(ctx context.Context, c *Counters, batch []message) error, n int) {
@@ -26,8 +29,10 @@ func BenchmarkRecord(b *testing.B) {
 		ctx := context.Background()
 		batch := make([]message, 0, n)
 		seq := uint64(0)
-		calls0 := commandCalls(b, client, real)
+		calls0, usec0 := commandCalls(b, client, real)
 		b.ReportAllocs()
+		var ru0, ru1 syscall.Rusage
+		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
 			m := msgs[i%len(msgs)]
@@ -42,8 +47,13 @@ func BenchmarkRecord(b *testing.B) {
 			}
 		}
 		b.StopTimer()
+		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+		cpu := ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano()
+		b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/event")
 		if real {
-			b.ReportMetric(float64(commandCalls(b, client, real)-calls0)/float64(b.N), "redis-cmds/event")
+			calls, usec := commandCalls(b, client, real)
+			b.ReportMetric(float64(calls-calls0)/float64(b.N), "redis-cmds/event")
+			b.ReportMetric(float64(usec-usec0)*1000/float64(b.N), "redis-script-ns/event")
 		}
 	}
 	b.Run("one_by_one", func(b *testing.B) {
@@ -72,24 +82,30 @@ func BenchmarkRecord(b *testing.B) {
 }
 
 // commandCalls is the number of commands the Redis server has run (INFO
-// commandstats, but INFO itself), 0 on miniredis.
-func commandCalls(b *testing.B, client redis.UniversalClient, real bool) int64 {
+// commandstats, but INFO itself) and the microseconds its scripts took
+// (EVAL and EVALSHA, the commands they call included), 0 on miniredis.
+func commandCalls(b *testing.B, client redis.UniversalClient, real bool) (n, scriptUsec int64) {
 	if !real {
-		return 0
+		return 0, 0
 	}
 	info, err := client.Info(context.Background(), "commandstats").Result()
 	if err != nil {
 		b.Fatal(err)
 	}
-	var n int64
 	for _, line := range strings.Split(info, "\n") {
 		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":calls=")
 		if !ok || name == "cmdstat_info" {
 			continue
 		}
-		v, _, _ := strings.Cut(rest, ",")
+		v, rest, _ := strings.Cut(rest, ",")
 		k, _ := strconv.ParseInt(v, 10, 64)
 		n += k
+		if name == "cmdstat_evalsha" || name == "cmdstat_eval" {
+			_, u, _ := strings.Cut(rest, "usec=")
+			u, _, _ = strings.Cut(u, ",")
+			us, _ := strconv.ParseInt(u, 10, 64)
+			scriptUsec += us
+		}
 	}
-	return n
+	return n, scriptUsec
 }

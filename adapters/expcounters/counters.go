@@ -84,20 +84,35 @@ func GroupOf(experiment, variant string) string { return experiment + "|" + vari
 // in one call: it sets each event's seen bit and adds up, per group, the
 // events whose bit was not set yet; then one HINCRBY per group and field,
 // one PFADD per group with the batch's customers, one SET NX of the since
-// key and one TTL per seen chunk written. It returns how many events it
-// counted.
+// key and one TTL per seen chunk written. The seen bits of a chunk are read
+// with one GETRANGE and written with one SETRANGE when the batch's
+// sequences in it span at most 32768 (a batch is mostly consecutive
+// sequences), else with one SETBIT per event. It returns how many events
+// it counted.
 //
 // KEYS[1] counts, KEYS[2] since, KEYS[3..2+C] the seen chunks, KEYS[3+C..]
 // the groups' HLLs.
 // ARGV[1] TTL s, ARGV[2] the since time, ARGV[3] C, ARGV[4] G, ARGV[5..4+G]
-// the groups; then S, the number of group sets, and each set as its size
-// and its groups' numbers (1-based); then the events, each as what ("d",
-// "c" or "oc"), chunk number, bit, group set number, and for "d" the
-// customer, for "c" the currency ("" for none), minor units and the square
-// of the value in major units.
+// the groups; then each chunk's lowest and highest bit; then S, the number
+// of group sets, and each set as its size and its groups' numbers
+// (1-based); then the events, each as what ("d", "c" or "oc"), chunk
+// number, bit, group set number, and for "d" the customer, for "c" the
+// currency ("" for none), minor units and the square of the value in major
+// units.
 var recordScript = redis.NewScript(`
 local nc, ng = tonumber(ARGV[3]), tonumber(ARGV[4])
 local p = 5 + ng
+local from, bytes, changed = {}, {}, {}
+for k = 1, nc do
+  local lo, hi = math.floor(tonumber(ARGV[p]) / 8), math.floor(tonumber(ARGV[p + 1]) / 8)
+  p = p + 2
+  if hi - lo < 4096 then
+    local s = redis.call("GETRANGE", KEYS[2 + k], lo, hi)
+    local t = {string.byte(s, 1, #s)}
+    for i = #s + 1, hi - lo + 1 do t[i] = 0 end
+    from[k], bytes[k] = lo, t
+  end
+end
 local nsets = tonumber(ARGV[p]); p = p + 1
 local sets, d, c, oc, custs, rev = {}, {}, {}, {}, {}, {}
 for s = 1, nsets do
@@ -109,7 +124,16 @@ end
 local written, counted = {}, 0
 while p <= #ARGV do
   local what, chunk, s = ARGV[p], tonumber(ARGV[p + 1]), tonumber(ARGV[p + 3])
-  local new = redis.call("SETBIT", KEYS[2 + chunk], ARGV[p + 2], 1) == 0
+  local new
+  local t = bytes[chunk]
+  if t then
+    local bit = tonumber(ARGV[p + 2])
+    local i, mask = math.floor(bit / 8) - from[chunk] + 1, 2 ^ (7 - bit % 8)
+    new = math.floor(t[i] / mask) % 2 == 0
+    if new then t[i] = t[i] + mask; changed[chunk] = true end
+  else
+    new = redis.call("SETBIT", KEYS[2 + chunk], ARGV[p + 2], 1) == 0
+  end
   if new then counted = counted + 1; written[chunk] = true end
   if what == "d" then
     if new then d[s] = d[s] + 1; local l = custs[s]; l[#l + 1] = ARGV[p + 4] end
@@ -129,6 +153,9 @@ while p <= #ARGV do
     if new then oc[s] = oc[s] + 1 end
     p = p + 4
   end
+end
+for k in pairs(changed) do
+  redis.call("SETRANGE", KEYS[2 + k], from[k], string.char(unpack(bytes[k])))
 end
 if counted == 0 then return 0 end
 for chunk in pairs(written) do
@@ -204,6 +231,9 @@ func (c *Counters) RecordBatch(ctx context.Context, evs []Event) (int, error) {
 		keys = append(keys, c.key("cust:"+g))
 		args = append(args, g)
 	}
+	for _, ch := range b.chunks {
+		args = append(args, ch.lo, ch.hi)
+	}
 	args = append(args, len(b.sets))
 	args = append(args, b.setArgs...)
 	args = append(args, b.evArgs...)
@@ -231,6 +261,7 @@ type batch struct {
 type chunk struct {
 	stream string
 	n      uint64
+	lo, hi uint64 // the lowest and highest bits of the batch in it
 }
 
 // group returns the number of group g, written in b.scratch[from:].
@@ -328,23 +359,24 @@ func (c *Counters) add(b *batch, ev *Event) {
 		return
 	}
 	set := b.set()
-	ck := chunk{ev.Stream, ev.Sequence / chunkBits}
+	n, bit := ev.Sequence/chunkBits, ev.Sequence%chunkBits
 	ci := 0
-	for i, ch := range b.chunks {
-		if ch == ck {
+	for i := range b.chunks {
+		if ch := &b.chunks[i]; ch.stream == ev.Stream && ch.n == n {
 			ci = i + 1
+			ch.lo, ch.hi = min(ch.lo, bit), max(ch.hi, bit)
 			break
 		}
 	}
 	if ci == 0 {
-		b.chunks = append(b.chunks, ck)
+		b.chunks = append(b.chunks, chunk{stream: ev.Stream, n: n, lo: bit, hi: bit})
 		ci = len(b.chunks)
 	}
 	if b.events == 0 || ev.Stored.Before(b.since) {
 		b.since = ev.Stored
 	}
 	b.events++
-	b.evArgs = append(b.evArgs, what, ci, ev.Sequence%chunkBits, set)
+	b.evArgs = append(b.evArgs, what, ci, bit, set)
 	b.evArgs = append(b.evArgs, extra...)
 }
 
