@@ -18,13 +18,19 @@ type MessagePool struct{ pool sync.Pool }
 // one (an event with a large request) is left to the garbage collector.
 const maxPooledJSON = 16 << 10
 
+// newMessageJSON is the JSON buffer of a new message: a decision event of
+// a usual request fits (1.5 kB with three cart lines).
+const newMessageJSON = 2048
+
 // Decision returns the message of d's event, as NewDecisionMessage does,
 // from the pool: its JSON, its ID and its Key are in memory of its own,
 // valid until it is released.
 func (mp *MessagePool) Decision(d *engine.Decision) *Message {
 	m, _ := mp.pool.Get().(*Message)
 	if m == nil {
-		m = &Message{}
+		// A new message: room for a usual event at once (it would grow a
+		// few times from nothing).
+		m = &Message{JSON: make([]byte, 0, newMessageJSON)}
 	}
 	m.pool = mp
 	var at int
@@ -38,15 +44,15 @@ func (mp *MessagePool) Decision(d *engine.Decision) *Message {
 }
 
 // Release gives m back to its pool when it came from one
-// (MessagePool.Decision); else it does nothing. The sink calls it, once,
+// (MessagePool.Decision); else (or for nil) it does nothing. The sink calls it, once,
 // when nothing reads m any more (the publisher: once the event is
 // acknowledged, published or dropped); m and its strings must not be used
 // after.
 func (m *Message) Release() {
-	mp := m.pool
-	if mp == nil {
+	if m == nil || m.pool == nil {
 		return
 	}
+	mp := m.pool
 	own, js := m.own[:0], m.JSON[:0]
 	if cap(js) > maxPooledJSON {
 		js = nil

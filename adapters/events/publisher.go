@@ -313,12 +313,14 @@ func (p *Publisher) Publish(e *wire.Message) {
 	}
 	if p.closed.Load() {
 		p.drop(1, "publisher closed")
+		e.Release()
 		return
 	}
 	select {
 	case p.ch <- e:
 	default:
 		p.drop(1, "event buffer full")
+		e.Release()
 	}
 }
 
@@ -461,6 +463,7 @@ func (p *Publisher) run() {
 	}
 	pop := func() { // q[0] is done with: acknowledged, published or dropped
 		rc.putMsg(q[0].msg)
+		q[0].ev.Release() // its bytes too (a pooled decision message)
 		q[0] = outMsg{}
 		q = q[1:]
 		if sent > 0 {
@@ -538,6 +541,8 @@ func (p *Publisher) run() {
 				if errors.Is(err, nats.ErrMaxPayload) || errors.Is(err, nats.ErrBadSubject) {
 					p.log.Error("events: event larger than the server's max payload; dropped", "subject", m.msg.Subject, "bytes", len(m.msg.Data))
 					p.dropped.Add(1)
+					rc.putMsg(m.msg)
+					m.ev.Release()
 					q = append(q[:sent], q[sent+1:]...)
 					p.inflight.Add(-1)
 					continue
@@ -692,7 +697,9 @@ func (rc *recycler) subject(prefix string, e *wire.Message) string {
 	if rc.subjects == nil || len(rc.subjects) >= maxSubjects {
 		rc.subjects = make(map[subjectKey]string)
 	}
-	rc.subjects[k] = s
+	// e's strings live until it is released (wire.MessagePool): the key
+	// is a copy.
+	rc.subjects[subjectKey{strings.Clone(k.kind), strings.Clone(k.key)}] = s
 	return s
 }
 
