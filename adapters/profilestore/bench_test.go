@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -211,4 +212,38 @@ func BenchmarkCacheUnknown(b *testing.B) {
 			runtime.KeepAlive(c)
 		}
 	})
+}
+
+// BenchmarkEngineLookupUnknown: an unknown customer's lookup as the engine
+// makes it (engine/profile.go: Cached, and on a miss Get within a
+// deadline), through the cache in front of the embedded miniredis with
+// StoreOptions.Exists: serve's set-up for scenario a's unknown ids (new
+// ones each time).
+func BenchmarkEngineLookupUnknown(b *testing.B) {
+	client, srv, stop, err := redisconn.EmbeddedWith(redisconn.Options{Timeout: redistest.TestTimeout})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer stop()
+	ctx := context.Background()
+	schema := checkoutSchema(b)
+	s := NewRedisStore(redisconn.AutoPipelined(client), StoreOptions{Prefix: "bench:", Exists: srv.Exists})
+	c := NewCache(s, CacheOptions{})
+	ids := make([]string, b.N)
+	for i := range ids {
+		ids[i] = "c-9" + strconv.Itoa(1e8+i)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for _, id := range ids {
+		p, ok := c.Cached(schema, id)
+		if !ok {
+			pctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+			p, err = c.Get(pctx, schema, id)
+			cancel()
+		}
+		if err != nil || p.Known {
+			b.Fatal(err)
+		}
+	}
 }

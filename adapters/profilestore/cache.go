@@ -54,11 +54,12 @@ const cacheShards = 16
 // otherwise it keys entries by schema. It is an engine.ProfileSource with
 // the engine.ProfileCache fast path, and safe for concurrent use.
 type Cache struct {
-	src    engine.ProfileSource
-	raw    RawSource
-	opts   CacheOptions
-	seed   maphash.Seed
-	shards [cacheShards]shard
+	src     engine.ProfileSource
+	raw     RawSource
+	missing missingSource // raw's, when it has Missing
+	opts    CacheOptions
+	seed    maphash.Seed
+	shards  [cacheShards]shard
 
 	hits, misses atomic.Uint64
 }
@@ -102,6 +103,12 @@ type decoded struct {
 	p      *engine.Profile
 }
 
+// missingSource is a RawSource that can tell, without I/O, that a customer
+// has no profile (RedisStore with StoreOptions.Exists).
+type missingSource interface {
+	Missing(id string) bool
+}
+
 type flight struct {
 	done chan struct{}
 	e    *entry
@@ -127,6 +134,9 @@ func NewCache(src engine.ProfileSource, opts CacheOptions) *Cache {
 	}
 	c := &Cache{src: src, opts: opts, seed: maphash.MakeSeed()}
 	c.raw, _ = src.(RawSource)
+	if c.raw != nil {
+		c.missing, _ = src.(missingSource)
+	}
 	perEnt := (opts.MaxEntries + cacheShards - 1) / cacheShards
 	perBytes := (opts.MaxBytes + cacheShards - 1) / cacheShards
 	for i := range c.shards {
@@ -214,7 +224,11 @@ func (c *Cache) Get(ctx context.Context, schema *rules.Schema, id string) (*engi
 // ok false otherwise (then Get fetches it). It never calls the source nor
 // waits for a fetch (only for the shard's lock, and for decoding when the
 // entry was decoded under another schema), so a caller can keep the cost
-// of a deadline for the lookups that may go to the source.
+// of a deadline for the lookups that may go to the source. The one
+// exception asks no Redis either: a source that knows in process that a
+// customer has no profile (RedisStore's Missing, with the embedded Redis)
+// answers the defaults here, counted as a miss, and stores nothing, so a
+// profile written later is found at once.
 func (c *Cache) Cached(schema *rules.Schema, id string) (p *engine.Profile, ok bool) {
 	if id == "" {
 		return nil, false
@@ -230,6 +244,10 @@ func (c *Cache) Cached(schema *rules.Schema, id string) (p *engine.Profile, ok b
 		return c.raw.Decode(schema, id, nil, false), true
 	}
 	if e == nil {
+		if c.missing != nil && c.missing.Missing(id) {
+			c.misses.Add(1)
+			return c.raw.Decode(schema, id, nil, false), true
+		}
 		return nil, false
 	}
 	c.hits.Add(1)

@@ -99,11 +99,10 @@ func ProfileKey(prefix, id string) string { return prefix + "profile:{" + id + "
 // hash is found false (with StoreOptions.Exists, a missing one without the
 // HGETALL).
 func (s *RedisStore) Fetch(ctx context.Context, id string) (map[string]string, bool, error) {
-	key := s.Key(id)
-	if s.exists != nil && !s.exists(key) {
-		s.unknown.Add(1)
+	if s.Missing(id) {
 		return nil, false, nil
 	}
+	key := s.Key(id)
 	if s.timeout > 0 {
 		if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > s.timeout {
 			var cancel context.CancelFunc
@@ -122,6 +121,18 @@ func (s *RedisStore) Fetch(ctx context.Context, id string) (map[string]string, b
 		return nil, false, nil
 	}
 	return fields, true, nil
+}
+
+// Missing reports whether the customer has no profile, when that is known
+// without a round trip (StoreOptions.Exists says its key does not exist);
+// false otherwise, and then Fetch asks Redis. A true answer counts as an
+// unknown fetch in Stats.
+func (s *RedisStore) Missing(id string) bool {
+	if s.exists == nil || id == "" || s.exists(s.Key(id)) {
+		return false
+	}
+	s.unknown.Add(1)
+	return true
 }
 
 // Get fetches and decodes a profile. The anonymous customer ("") costs no

@@ -198,3 +198,48 @@ func TestRedisStoreExists(t *testing.T) {
 		})
 	}
 }
+
+// TestCacheMissing: with StoreOptions.Exists the cache's Cached answers an
+// unknown customer itself (no deadline, no fetch), as a miss, and keeps no
+// answer: a profile written afterwards is found by the next lookup.
+func TestCacheMissing(t *testing.T) {
+	client, srv, stop, err := redisconn.EmbeddedWith(redisconn.Options{Timeout: redistest.TestTimeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	ctx := context.Background()
+	tests := []struct {
+		name   string
+		exists func(string) bool
+		cached bool // Cached answers the unknown customer
+	}{
+		{"with Exists", srv.Exists, true},
+		{"without", nil, false},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := NewRedisStore(client, StoreOptions{Prefix: "t" + strconv.Itoa(i) + ":", Exists: tc.exists})
+			c := NewCache(s, CacheOptions{})
+			p, ok := c.Cached(testSchema(), "c-later")
+			if ok != tc.cached || (ok && (p.Known || p.ID != "c-later" || p.Attrs["tier"] != "basic")) {
+				t.Fatalf("Cached: %#v, %v; want answered %v with the defaults", p, ok, tc.cached)
+			}
+			if hits, misses := c.Stats(); hits != 0 || misses != 1 && tc.cached {
+				t.Errorf("stats %d hits %d misses, want the unknown customer a miss", hits, misses)
+			}
+			if st := s.Stats(); st.Gets != 0 {
+				t.Errorf("%d HGETALLs", st.Gets)
+			}
+			if err := client.HSet(ctx, s.Key("c-later"), "tier", "gold").Err(); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := c.Cached(testSchema(), "c-later"); ok {
+				t.Fatal("Cached answered a customer now known, without fetching")
+			}
+			if p, err := c.Get(ctx, testSchema(), "c-later"); err != nil || !p.Known || p.Attrs["tier"] != "gold" {
+				t.Fatalf("after the write: %#v %v", p, err)
+			}
+		})
+	}
+}
