@@ -40,6 +40,18 @@ func emptyOr[T any](s []T) []T {
 	return s[:0]
 }
 
+// reserve makes room for the discounts and percents of n actions, before
+// any is taken: a decision made afresh (Decide) gets arrays of the size it
+// needs, a reused one keeps its own.
+func (d *Decision) reserve(n int) {
+	if cap(d.discounts)-len(d.discounts) < n {
+		d.discounts = make([]DiscountResult, len(d.discounts), len(d.discounts)+n)
+	}
+	if cap(d.percents)-len(d.percents) < n {
+		d.percents = make([]float64, len(d.percents), len(d.percents)+n)
+	}
+}
+
 // newDiscount returns a discount of d's own for an action. When its array
 // grows, the discounts taken before stay where they are (the old array),
 // so the pointers already given out stay valid.

@@ -583,6 +583,7 @@ func (e *Engine) arbitrate(ctx context.Context, s *scratch, rs *rules.Ruleset, r
 		}
 	}
 	d.Actions = slices.Grow(d.Actions, n)
+	d.reserve(n)
 	for j, i := range s.order {
 		c := &s.cands[i]
 		if res[j] != Granted {

@@ -69,6 +69,8 @@ type Env struct {
 	ctx      map[string]any
 	itemMaps []map[string]any
 	itemsAny []any
+
+	boxes stringBoxes // placement, channel and currency, boxed
 }
 
 // Begin starts a decision under the layout of a ruleset (from Finish):
@@ -116,16 +118,20 @@ func (e *Env) Begin(l *Layout, in *Input) {
 			ok = false // items: a list of maps, only for the VM (fill)
 			for _, cf := range cartFields {
 				if cf.name == f.Field && cf.get != nil {
-					v, ok = cf.get(in), true
+					if f.Field == "currency" {
+						v, ok = e.boxes.box(in.Currency), true
+					} else {
+						v, ok = cf.get(in), true
+					}
 					break
 				}
 			}
 		case EnvCtx:
 			switch f.Field {
 			case "placement":
-				v = in.Placement
+				v = e.boxes.box(in.Placement)
 			case "channel":
-				v = in.Channel
+				v = e.boxes.box(in.Channel)
 			default:
 				v, ok = in.Context[f.Field]
 			}

@@ -61,7 +61,7 @@ const realPathBodies = 512
 
 // realPathAllocBound bounds the allocations of one decision on the real
 // path (TestDecideRealPathAllocs).
-const realPathAllocBound = 6
+const realPathAllocBound = 4
 
 func newRealPath(tb testing.TB, sink Sink) *realPath {
 	tb.Helper()
