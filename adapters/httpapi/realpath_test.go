@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
 	"testing"
 	"time"
@@ -161,4 +162,54 @@ func TestDecideRealPathAllocs(t *testing.T) {
 	if got > bound {
 		t.Errorf("the decision path allocates %.2f times per decision, more than %v", got, bound)
 	}
+}
+
+// keepSink keeps a copy of the last event's JSON and releases the message.
+type keepSink struct{ last []byte }
+
+func (s *keepSink) Publish(m *wire.Message) {
+	s.last = append(s.last[:0], m.JSON...)
+	m.Release()
+}
+
+// FuzzDecideRealPath sends random bodies (and loadgen's) through the real
+// path, its memory reused from one to the next: never a 500, always JSON,
+// and a decision's event records the request as sent (the event is
+// written while the request's memory is valid).
+func FuzzDecideRealPath(f *testing.F) {
+	for _, s := range []string{decideBody, `{}`, `{"customer_id":"c-000001","placement":"checkout","cart":{"currency":"USD","items":[{"sku":"A\u00e9","category":"shoes","price":60.25,"quantity":2,"tags":["x"]}]},"context":{"country":"US","k\u0065y":"v\u00e9","n":1.5,"a":["x",1,true]}}`,
+		`{"customer_id":"c-9999999","placement":"cart","channel":"app"}`, `{"dry_run":true,"now":"2026-11-28T12:00:00Z","profile":{"orders":3}}`} {
+		f.Add([]byte(s))
+	}
+	sink := &keepSink{}
+	rp := newRealPath(f, sink)
+	for _, b := range rp.bodies[:16] {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		sink.last = sink.last[:0]
+		rp.ctx.Request.SetBody(body)
+		rp.ctx.Response.Reset()
+		rp.handler(&rp.ctx)
+		if sc := rp.ctx.Response.StatusCode(); sc >= 500 {
+			t.Fatalf("%d for %q: %s", sc, body, rp.ctx.Response.Body())
+		}
+		if !json.Valid(rp.ctx.Response.Body()) {
+			t.Fatalf("not JSON: %s", rp.ctx.Response.Body())
+		}
+		if len(sink.last) == 0 {
+			return
+		}
+		ev, err := wire.ParseDecisionEvent(sink.last)
+		if err != nil {
+			t.Fatalf("event %s: %v", sink.last, err)
+		}
+		req, err := wire.DecodeDecide(body, 3)
+		if err != nil {
+			t.Fatalf("an event for a body DecodeDecide refuses (%v): %q", err, body)
+		}
+		if want := wire.AppendRequest(nil, req); string(ev.Request) != string(want) {
+			t.Fatalf("the event's request\n%s\nis not the body's\n%s", ev.Request, want)
+		}
+	})
 }
