@@ -24,6 +24,7 @@ package expcounters
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -80,114 +81,86 @@ const (
 // GroupOf is the counters' group of an experiment's variant.
 func GroupOf(experiment, variant string) string { return experiment + "|" + variant }
 
-// recordScript counts the events of a batch that were not counted before,
-// in one call: it sets each event's seen bit and adds up, per group, the
-// events whose bit was not set yet; then one HINCRBY per group and field,
-// one PFADD per group with the batch's customers, one SET NX of the since
-// key and one TTL per seen chunk written. The seen bits of a chunk are read
-// with one GETRANGE and written with one SETRANGE when the batch's
-// sequences in it span at most 32768 (a batch is mostly consecutive
-// sequences), else with one SETBIT per event. It returns how many events
-// it counted.
+// recordScript counts a batch of events none of which was counted before,
+// or nothing: it checks the events' seen bits (one GETRANGE per chunk when
+// the batch's sequences in it span at most 32768, as a batch of mostly
+// consecutive sequences does, else one GETBIT per event); if any is set it
+// writes nothing and returns them, as a flat array of chunk numbers and
+// bits, for the caller to leave out. Else it sets them (one SETRANGE per
+// chunk, or one SETBIT per event), sets the chunks' TTL and the since key
+// (NX), and adds the batch's totals, which the caller added up: one
+// HINCRBY per group and field, one PFADD per group with its customers. It
+// then returns the number of events.
 //
 // KEYS[1] counts, KEYS[2] since, KEYS[3..2+C] the seen chunks, KEYS[3+C..]
 // the groups' HLLs.
-// ARGV[1] TTL s, ARGV[2] the since time, ARGV[3] C, ARGV[4] G, ARGV[5..4+G]
-// the groups; then each chunk's lowest and highest bit; then S, the number
-// of group sets, and each set as its size and its groups' numbers
-// (1-based); then the events, each as what ("d", "c" or "oc"), chunk
-// number, bit, group set number, and for "d" the customer, for "c" the
-// currency ("" for none), minor units and the square of the value in major
-// units.
+// ARGV[1] TTL s, ARGV[2] the since time, ARGV[3] C, ARGV[4] G, ARGV[5] the
+// number of events; then each chunk's lowest and highest bit, its number
+// of bits and its bits; then each group's name, its decisions,
+// conversions and offer conversions, its number of currencies and for
+// each the currency, the minor units and the sum of squares (major
+// units), its number of customers and its customers.
 var recordScript = redis.NewScript(`
 local nc, ng = tonumber(ARGV[3]), tonumber(ARGV[4])
-local p = 5 + ng
-local from, bytes, changed = {}, {}, {}
+local p = 6
+local from, bytes, bits = {}, {}, {}
+local seen = {}
 for k = 1, nc do
-  local lo, hi = math.floor(tonumber(ARGV[p]) / 8), math.floor(tonumber(ARGV[p + 1]) / 8)
-  p = p + 2
-  if hi - lo < 4096 then
-    local s = redis.call("GETRANGE", KEYS[2 + k], lo, hi)
+  local lo, hi, n = tonumber(ARGV[p]), tonumber(ARGV[p + 1]), tonumber(ARGV[p + 2])
+  p = p + 3
+  local list = {}
+  for j = 1, n do list[j] = tonumber(ARGV[p + j - 1]) end
+  p = p + n
+  bits[k] = list
+  local blo, bhi = math.floor(lo / 8), math.floor(hi / 8)
+  if bhi - blo < 4096 then
+    local s = redis.call("GETRANGE", KEYS[2 + k], blo, bhi)
     local t = {string.byte(s, 1, #s)}
-    for i = #s + 1, hi - lo + 1 do t[i] = 0 end
-    from[k], bytes[k] = lo, t
-  end
-end
-local nsets = tonumber(ARGV[p]); p = p + 1
-local sets, d, c, oc, custs, rev = {}, {}, {}, {}, {}, {}
-for s = 1, nsets do
-  local n = tonumber(ARGV[p]); p = p + 1
-  local t = {}
-  for j = 1, n do t[j] = tonumber(ARGV[p]); p = p + 1 end
-  sets[s], d[s], c[s], oc[s], custs[s], rev[s] = t, 0, 0, 0, {}, {}
-end
-local written, counted = {}, 0
-while p <= #ARGV do
-  local what, chunk, s = ARGV[p], tonumber(ARGV[p + 1]), tonumber(ARGV[p + 3])
-  local new
-  local t = bytes[chunk]
-  if t then
-    local bit = tonumber(ARGV[p + 2])
-    local i, mask = math.floor(bit / 8) - from[chunk] + 1, 2 ^ (7 - bit % 8)
-    new = math.floor(t[i] / mask) % 2 == 0
-    if new then t[i] = t[i] + mask; changed[chunk] = true end
-  else
-    new = redis.call("SETBIT", KEYS[2 + chunk], ARGV[p + 2], 1) == 0
-  end
-  if new then counted = counted + 1; written[chunk] = true end
-  if what == "d" then
-    if new then d[s] = d[s] + 1; local l = custs[s]; l[#l + 1] = ARGV[p + 4] end
-    p = p + 5
-  elseif what == "c" then
-    if new then
-      c[s] = c[s] + 1
-      local cur = ARGV[p + 4]
-      if cur ~= "" then
-        local r = rev[s][cur]
-        if r == nil then r = {0, 0}; rev[s][cur] = r end
-        r[1] = r[1] + tonumber(ARGV[p + 5]); r[2] = r[2] + tonumber(ARGV[p + 6])
-      end
+    for i = #s + 1, bhi - blo + 1 do t[i] = 0 end
+    from[k], bytes[k] = blo, t
+    for _, bit in ipairs(list) do
+      local i, mask = math.floor(bit / 8) - blo + 1, 2 ^ (7 - bit % 8)
+      if math.floor(t[i] / mask) % 2 == 1 then seen[#seen + 1] = k; seen[#seen + 1] = bit end
     end
-    p = p + 7
   else
-    if new then oc[s] = oc[s] + 1 end
-    p = p + 4
+    for _, bit in ipairs(list) do
+      if redis.call("GETBIT", KEYS[2 + k], bit) == 1 then seen[#seen + 1] = k; seen[#seen + 1] = bit end
+    end
   end
 end
-for k in pairs(changed) do
-  redis.call("SETRANGE", KEYS[2 + k], from[k], string.char(unpack(bytes[k])))
-end
-if counted == 0 then return 0 end
-for chunk in pairs(written) do
-  if redis.call("TTL", KEYS[2 + chunk]) < 0 then redis.call("EXPIRE", KEYS[2 + chunk], ARGV[1]) end
+if #seen > 0 then return seen end
+for k = 1, nc do
+  local t = bytes[k]
+  if t then
+    local blo = from[k]
+    for _, bit in ipairs(bits[k]) do
+      local i = math.floor(bit / 8) - blo + 1
+      t[i] = t[i] + 2 ^ (7 - bit % 8)
+    end
+    redis.call("SETRANGE", KEYS[2 + k], blo, string.char(unpack(t)))
+  else
+    for _, bit in ipairs(bits[k]) do redis.call("SETBIT", KEYS[2 + k], bit, 1) end
+  end
+  if redis.call("TTL", KEYS[2 + k]) < 0 then redis.call("EXPIRE", KEYS[2 + k], ARGV[1]) end
 end
 redis.call("SET", KEYS[2], ARGV[2], "NX")
-local gd, gc, goc, gcust, grev = {}, {}, {}, {}, {}
-for g = 1, ng do gd[g], gc[g], goc[g], gcust[g], grev[g] = 0, 0, 0, {}, {} end
-for s = 1, nsets do
-  for _, g in ipairs(sets[s]) do
-    gd[g], gc[g], goc[g] = gd[g] + d[s], gc[g] + c[s], goc[g] + oc[s]
-    local l = gcust[g]
-    for _, cust in ipairs(custs[s]) do l[#l + 1] = cust end
-    for cur, r in pairs(rev[s]) do
-      local t = grev[g][cur]
-      if t == nil then t = {0, 0}; grev[g][cur] = t end
-      t[1] = t[1] + r[1]; t[2] = t[2] + r[2]
-    end
-  end
-end
 for g = 1, ng do
-  local name = ARGV[4 + g]
-  if gd[g] > 0 then redis.call("HINCRBY", KEYS[1], name .. "|d", gd[g]) end
-  if gc[g] > 0 then redis.call("HINCRBY", KEYS[1], name .. "|c", gc[g]) end
-  if goc[g] > 0 then redis.call("HINCRBY", KEYS[1], name .. "|oc", goc[g]) end
-  if #gcust[g] > 0 then redis.call("PFADD", KEYS[2 + nc + g], unpack(gcust[g])) end
-  for cur, t in pairs(grev[g]) do
-    redis.call("HINCRBY", KEYS[1], name .. "|r|" .. cur, string.format("%d", t[1]))
-    redis.call("HINCRBYFLOAT", KEYS[1], name .. "|q|" .. cur, string.format("%.17g", t[2]))
+  local name = ARGV[p]
+  local d, c, oc, ncur = tonumber(ARGV[p + 1]), tonumber(ARGV[p + 2]), tonumber(ARGV[p + 3]), tonumber(ARGV[p + 4])
+  p = p + 5
+  if d > 0 then redis.call("HINCRBY", KEYS[1], name .. "|d", d) end
+  if c > 0 then redis.call("HINCRBY", KEYS[1], name .. "|c", c) end
+  if oc > 0 then redis.call("HINCRBY", KEYS[1], name .. "|oc", oc) end
+  for j = 1, ncur do
+    redis.call("HINCRBY", KEYS[1], name .. "|r|" .. ARGV[p], ARGV[p + 1])
+    redis.call("HINCRBYFLOAT", KEYS[1], name .. "|q|" .. ARGV[p], ARGV[p + 2])
+    p = p + 3
   end
+  local ncust = tonumber(ARGV[p])
+  if ncust > 0 then redis.call("PFADD", KEYS[2 + nc + g], unpack(ARGV, p + 1, p + ncust)) end
+  p = p + 1 + ncust
 end
-return counted
+return tonumber(ARGV[5])
 `)
 
 // Event is what the counters read of one event of the stream: its stream
@@ -208,65 +181,64 @@ func (c *Counters) Record(ctx context.Context, ev Event) (bool, error) {
 	return n == 1, err
 }
 
-// RecordBatch counts each event of evs once, in one script call (none
-// when no event counts in any group): an event counted before (a
-// redelivery, or one repeated in evs) counts nothing. It returns how many
-// events it counted now; on an error it counted none.
+// RecordBatch counts each event of evs once: an event counted before (a
+// redelivery, or one repeated in evs) counts nothing. It adds the batch up
+// and writes it in one script call (none when no event counts in any
+// group), and one more call for each time the script finds events counted
+// already (a redelivery), without them. It returns how many events it
+// counted now; on an error, what the calls before it counted.
 func (c *Counters) RecordBatch(ctx context.Context, evs []Event) (int, error) {
 	var b batch
 	for i := range evs {
 		c.add(&b, &evs[i])
 	}
-	if b.events == 0 {
-		return 0, nil
+	counted := 0
+	for len(b.entries) > 0 {
+		keys, args := c.call(&b)
+		res, err := recordScript.Run(ctx, c.client, keys, args...).Result()
+		if err != nil {
+			return counted, fmt.Errorf("experiment counters: %w", err)
+		}
+		switch r := res.(type) {
+		case int64:
+			return counted + int(r), nil
+		case []any:
+			b.drop(r)
+		default:
+			return counted, fmt.Errorf("experiment counters: the script answered %T", res)
+		}
 	}
-	keys := make([]string, 0, 2+len(b.chunks)+len(b.groups))
-	keys = append(keys, c.key("counts"), c.key("since"))
-	for _, ch := range b.chunks {
-		keys = append(keys, c.key("seen:"+ch.stream+":"+strconv.FormatUint(ch.n, 10)))
-	}
-	args := make([]any, 0, 5+len(b.groups)+1+len(b.setArgs)+len(b.evArgs))
-	args = append(args, int64(SeenTTL/time.Second), b.since.UTC().Format(time.RFC3339), len(b.chunks), len(b.groups))
-	for _, g := range b.groups {
-		keys = append(keys, c.key("cust:"+g))
-		args = append(args, g)
-	}
-	for _, ch := range b.chunks {
-		args = append(args, ch.lo, ch.hi)
-	}
-	args = append(args, len(b.sets))
-	args = append(args, b.setArgs...)
-	args = append(args, b.evArgs...)
-	n, err := recordScript.Run(ctx, c.client, keys, args...).Int()
-	if err != nil {
-		return 0, fmt.Errorf("experiment counters: %w", err)
-	}
-	return n, nil
+	return counted, nil
 }
 
-// batch is the arguments of one recordScript call being built.
+// batch is a batch's events, each with the groups it counts in.
 type batch struct {
-	events  int
-	since   time.Time // the earliest stored time of the events
-	chunks  []chunk
+	entries []entry
+	seen    map[seenBit]bool
+	groupOf map[string]int // group -> index in groups
 	groups  []string
-	groupOf map[string]int // group -> its number (1-based)
-	sets    map[string]int // its groups' numbers, as bytes -> set number
-	setArgs []any
-	evArgs  []any
 	scratch []byte
-	members []int
 }
 
-type chunk struct {
+// entry is one event to count: its seen bit, what it adds, where.
+type entry struct {
+	bit    seenBit
+	stored time.Time
+	what   byte // 'd', 'c' or 'o' (an offer conversion)
+	cust   string
+	cur    string // 'c' with revenue
+	minor  int64
+	sq     float64
+	groups []int
+}
+
+type seenBit struct {
 	stream string
-	n      uint64
-	lo, hi uint64 // the lowest and highest bits of the batch in it
+	chunk  uint64
+	bit    uint64
 }
 
-// group returns the number of group g, written in b.scratch[from:].
-func (b *batch) group(from int) int {
-	name := b.scratch[from:]
+func (b *batch) group(name []byte) int {
 	if n, ok := b.groupOf[string(name)]; ok {
 		return n
 	}
@@ -275,45 +247,21 @@ func (b *batch) group(from int) int {
 	}
 	g := string(name)
 	b.groups = append(b.groups, g)
-	b.groupOf[g] = len(b.groups)
-	return len(b.groups)
+	b.groupOf[g] = len(b.groups) - 1
+	return len(b.groups) - 1
 }
 
-func (b *batch) assignment(a wire.Assignment) {
+func (b *batch) assignment(e *entry, a wire.Assignment) {
 	b.scratch = append(append(append(b.scratch[:0], a.ID...), '|'), a.Variant...)
-	b.members = append(b.members, b.group(0))
+	e.groups = append(e.groups, b.group(b.scratch))
 }
 
-func (b *batch) named(g string) {
-	b.scratch = append(b.scratch[:0], g...)
-	b.members = append(b.members, b.group(0))
-}
-
-// set returns the number of the set of groups b.members.
-func (b *batch) set() int {
-	b.scratch = b.scratch[:0]
-	for _, m := range b.members {
-		b.scratch = strconv.AppendInt(append(b.scratch, ','), int64(m), 10)
-	}
-	if n, ok := b.sets[string(b.scratch)]; ok {
-		return n
-	}
-	if b.sets == nil {
-		b.sets = map[string]int{}
-	}
-	b.sets[string(b.scratch)] = len(b.sets) + 1
-	b.setArgs = append(b.setArgs, len(b.members))
-	for _, m := range b.members {
-		b.setArgs = append(b.setArgs, m)
-	}
-	return len(b.sets)
-}
-
-// add adds ev to b, unless it counts in no group.
+// add adds ev to b, unless it counts in no group or b has it already.
 func (c *Counters) add(b *batch, ev *Event) {
-	b.members = b.members[:0]
-	var what string
-	var extra []any
+	e := entry{bit: seenBit{ev.Stream, ev.Sequence / chunkBits, ev.Sequence % chunkBits}, stored: ev.Stored}
+	if b.seen[e.bit] {
+		return
+	}
 	switch {
 	case ev.Decision != nil:
 		d := ev.Decision
@@ -321,14 +269,14 @@ func (c *Counters) add(b *batch, ev *Event) {
 			return
 		}
 		for _, a := range d.Experiments {
-			b.assignment(a)
+			b.assignment(&e, a)
 		}
 		if d.Holdout {
-			b.named(HoldoutHeldOut)
+			e.groups = append(e.groups, b.group([]byte(HoldoutHeldOut)))
 		} else {
-			b.named(HoldoutServed)
+			e.groups = append(e.groups, b.group([]byte(HoldoutServed)))
 		}
-		what, extra = "d", []any{d.CustomerID}
+		e.what, e.cust = 'd', d.CustomerID
 	case ev.Outcome != nil && ev.Outcome.Outcome == wire.OutcomeConverted:
 		o := ev.Outcome
 		exps := o.Experiments
@@ -339,45 +287,165 @@ func (c *Counters) add(b *batch, ev *Event) {
 			}
 		}
 		for _, a := range exps {
-			b.assignment(a)
+			b.assignment(&e, a)
 		}
 		if g := c.holdoutGroup(o); g != "" {
-			b.named(g)
+			e.groups = append(e.groups, b.group([]byte(g)))
 		}
-		what = "oc"
+		e.what = 'o'
 		if o.OfferID == "" {
-			what, extra = "c", []any{"", "0", "0"}
+			e.what = 'c'
 			if o.Currency != "" {
 				m := o.Value.Major()
-				extra = []any{o.Currency, strconv.FormatInt(o.Value.Minor, 10), strconv.FormatFloat(m*m, 'g', -1, 64)}
+				e.cur, e.minor, e.sq = o.Currency, o.Value.Minor, m*m
 			}
 		}
 	default:
 		return
 	}
-	if len(b.members) == 0 {
+	if len(e.groups) == 0 {
 		return
 	}
-	set := b.set()
-	n, bit := ev.Sequence/chunkBits, ev.Sequence%chunkBits
-	ci := 0
-	for i := range b.chunks {
-		if ch := &b.chunks[i]; ch.stream == ev.Stream && ch.n == n {
-			ci = i + 1
-			ch.lo, ch.hi = min(ch.lo, bit), max(ch.hi, bit)
-			break
+	if b.seen == nil {
+		b.seen = map[seenBit]bool{}
+	}
+	b.seen[e.bit] = true
+	b.entries = append(b.entries, e)
+}
+
+// drop leaves out of b the events whose seen bits the script found set:
+// chunk numbers (1-based, as call numbered them) and bits.
+func (b *batch) drop(found []any) {
+	chunks := b.chunks()
+	gone := map[seenBit]bool{}
+	for i := 0; i+1 < len(found); i += 2 {
+		k, _ := found[i].(int64)
+		bit, _ := found[i+1].(int64)
+		if k >= 1 && int(k) <= len(chunks) {
+			ch := chunks[k-1]
+			gone[seenBit{ch.stream, ch.chunk, uint64(bit)}] = true
 		}
 	}
-	if ci == 0 {
-		b.chunks = append(b.chunks, chunk{stream: ev.Stream, n: n, lo: bit, hi: bit})
-		ci = len(b.chunks)
+	kept := b.entries[:0]
+	for _, e := range b.entries {
+		if !gone[e.bit] {
+			kept = append(kept, e)
+		}
 	}
-	if b.events == 0 || ev.Stored.Before(b.since) {
-		b.since = ev.Stored
+	if len(kept) == len(b.entries) { // none of ours: never loop
+		kept = kept[:0]
 	}
-	b.events++
-	b.evArgs = append(b.evArgs, what, ci, bit, set)
-	b.evArgs = append(b.evArgs, extra...)
+	b.entries = kept
+}
+
+// chunks returns b's seen chunks in the order of the events.
+func (b *batch) chunks() []seenBit {
+	var out []seenBit
+	for _, e := range b.entries {
+		ch := seenBit{e.bit.stream, e.bit.chunk, 0}
+		if !slices.Contains(out, ch) {
+			out = append(out, ch)
+		}
+	}
+	return out
+}
+
+// groupTotals is what a batch adds to one group.
+type groupTotals struct {
+	d, c, oc int64
+	rev      map[string]*revenue // per currency
+	custs    []string
+	custSeen map[string]bool
+}
+
+// revenue is a group's revenue in one currency: minor units and the sum
+// of the squares of the values in major units.
+type revenue struct {
+	minor int64
+	sq    float64
+}
+
+// call returns the keys and arguments of the script call that counts b.
+func (c *Counters) call(b *batch) ([]string, []any) {
+	chunks := b.chunks()
+	totals := make([]*groupTotals, len(b.groups))
+	used := []int{}
+	var since time.Time
+	bitsOf := make([][]any, len(chunks))
+	lo, hi := make([]uint64, len(chunks)), make([]uint64, len(chunks))
+	for i, e := range b.entries {
+		if i == 0 || e.stored.Before(since) {
+			since = e.stored
+		}
+		k := slices.Index(chunks, seenBit{e.bit.stream, e.bit.chunk, 0})
+		if len(bitsOf[k]) == 0 || e.bit.bit < lo[k] {
+			lo[k] = e.bit.bit
+		}
+		if len(bitsOf[k]) == 0 || e.bit.bit > hi[k] {
+			hi[k] = e.bit.bit
+		}
+		bitsOf[k] = append(bitsOf[k], e.bit.bit)
+		for _, g := range e.groups {
+			t := totals[g]
+			if t == nil {
+				t = &groupTotals{}
+				totals[g] = t
+				used = append(used, g)
+			}
+			switch e.what {
+			case 'd':
+				t.d++
+				if !t.custSeen[e.cust] {
+					if t.custSeen == nil {
+						t.custSeen = map[string]bool{}
+					}
+					t.custSeen[e.cust] = true
+					t.custs = append(t.custs, e.cust)
+				}
+			case 'c':
+				t.c++
+				if e.cur != "" {
+					if t.rev == nil {
+						t.rev = map[string]*revenue{}
+					}
+					r := t.rev[e.cur]
+					if r == nil {
+						r = &revenue{}
+						t.rev[e.cur] = r
+					}
+					r.minor += e.minor
+					r.sq += e.sq
+				}
+			case 'o':
+				t.oc++
+			}
+		}
+	}
+	keys := []string{c.key("counts"), c.key("since")}
+	args := []any{int64(SeenTTL / time.Second), since.UTC().Format(time.RFC3339), len(chunks), len(used), len(b.entries)}
+	for k, ch := range chunks {
+		keys = append(keys, c.key("seen:"+ch.stream+":"+strconv.FormatUint(ch.chunk, 10)))
+		args = append(args, lo[k], hi[k], len(bitsOf[k]))
+		args = append(args, bitsOf[k]...)
+	}
+	for _, g := range used {
+		t := totals[g]
+		keys = append(keys, c.key("cust:"+b.groups[g]))
+		args = append(args, b.groups[g], t.d, t.c, t.oc, len(t.rev))
+		curs := make([]string, 0, len(t.rev))
+		for cur := range t.rev {
+			curs = append(curs, cur)
+		}
+		slices.Sort(curs)
+		for _, cur := range curs {
+			args = append(args, cur, t.rev[cur].minor, strconv.FormatFloat(t.rev[cur].sq, 'g', -1, 64))
+		}
+		args = append(args, len(t.custs))
+		for _, cust := range t.custs {
+			args = append(args, cust)
+		}
+	}
+	return keys, args
 }
 
 // holdoutGroup is the holdout group of an outcome's decision: from its
