@@ -393,3 +393,29 @@ func roundFloats(t *testing.T, doc []byte) []byte {
 	}
 	return out
 }
+
+// TestViewWithMoreConversionsThanDecisions: a group with more conversions
+// than decisions (a decision converted twice, or decided before the
+// counters began) has no uplift, and the view is still JSON (its interval
+// was NaN: GET /v1/experiments failed).
+func TestViewWithMoreConversionsThanDecisions(t *testing.T) {
+	rs := exampleRuleset(t)
+	x := rs.Experiments[0]
+	s := &Snapshot{Groups: map[string]*Group{}}
+	for i, v := range x.Variants {
+		s.Groups[GroupOf(x.ID, v.ID)] = &Group{Decisions: 3, Customers: 3, Conversions: int64(2 + 3*i),
+			Revenue: map[string]int64{"USD": 1000}, RevenueSquares: map[string]float64{"USD": 40}}
+	}
+	s.Groups[HoldoutHeldOut] = &Group{Decisions: 2, Conversions: 4}
+	s.Groups[HoldoutServed] = &Group{Decisions: 9, Conversions: 3}
+	v := NewView(rs, s, time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
+	if _, err := json.Marshal(v); err != nil {
+		t.Fatal(err)
+	}
+	if u := v.Experiments[0].Variants[1].Uplift; u != nil {
+		t.Errorf("uplift of a group with 5 conversions of 3 decisions: %+v", u)
+	}
+	if v.Holdout.Uplift != nil {
+		t.Errorf("holdout uplift with 4 conversions of 2 decisions held out: %+v", v.Holdout.Uplift)
+	}
+}

@@ -193,8 +193,11 @@ func counts(g *Group, currency string) GroupCounts {
 }
 
 // uplift compares b with the control a, per decision.
+// There is none when a group has more conversions than decisions (a
+// decision converted twice, or before the counters began): its rate is no
+// proportion, and its interval would be NaN, which JSON cannot carry.
 func uplift(a, b *Group, currency string) *Uplift {
-	if a == nil || b == nil || a.Decisions < 2 || b.Decisions < 2 {
+	if a == nil || b == nil || a.Decisions < 2 || b.Decisions < 2 || a.Conversions > a.Decisions || b.Conversions > b.Decisions {
 		return nil
 	}
 	pt := report.TwoProportion(int(a.Conversions), int(a.Decisions), int(b.Conversions), int(b.Decisions))
