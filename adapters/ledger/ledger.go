@@ -592,10 +592,15 @@ func (l *Redis) send(ctx context.Context, calls []*call, sha bool) (int, error) 
 	}
 	if l.opts.Replicas <= 0 && len(calls) == 1 && l.opts.AutoPipeline != nil && !l.split {
 		c := calls[0]
+		// A caller whose context ends returns while its command may still
+		// wait in the autopipeliner's queue, to be written later: the
+		// strings it carries must not be the request's (engine.Ledger: they
+		// may live in the request's reused memory), so they are copied.
+		keys, args := ownStrings(c.keys, c.args)
 		if sha {
-			c.cmd = c.script.EvalSha(ctx, l.opts.AutoPipeline, c.keys, c.args...)
+			c.cmd = c.script.EvalSha(ctx, l.opts.AutoPipeline, keys, args...)
 		} else {
-			c.cmd = c.script.Eval(ctx, l.opts.AutoPipeline, c.keys, c.args...)
+			c.cmd = c.script.Eval(ctx, l.opts.AutoPipeline, keys, args...)
 		}
 		return 0, c.cmd.Err()
 	}
@@ -788,4 +793,21 @@ func (l *Redis) retry(calls []*call) error {
 		}
 		left = failed
 	}
+}
+
+// ownStrings returns copies of keys and of the string arguments in args, in
+// memory of their own.
+func ownStrings(keys []string, args []any) ([]string, []any) {
+	k := make([]string, len(keys))
+	for i, s := range keys {
+		k[i] = strings.Clone(s)
+	}
+	a := make([]any, len(args))
+	for i, v := range args {
+		if s, ok := v.(string); ok {
+			v = strings.Clone(s)
+		}
+		a[i] = v
+	}
+	return k, a
 }
