@@ -96,7 +96,7 @@ func GroupOf(experiment, variant string) string { return experiment + "|" + vari
 // the groups' HLLs.
 // ARGV[1] TTL s, ARGV[2] the since time, ARGV[3] C, ARGV[4] G, ARGV[5] the
 // number of events; then each chunk's lowest and highest bit, its number
-// of bits and its bits; then each group's name, its decisions,
+// of runs of consecutive bits and each run's first bit and length; then each group's name, its decisions,
 // conversions and offer conversions, its number of currencies and for
 // each the currency, the minor units and the sum of squares (major
 // units), its number of customers and its customers.
@@ -109,8 +109,11 @@ for k = 1, nc do
   local lo, hi, n = tonumber(ARGV[p]), tonumber(ARGV[p + 1]), tonumber(ARGV[p + 2])
   p = p + 3
   local list = {}
-  for j = 1, n do list[j] = tonumber(ARGV[p + j - 1]) end
-  p = p + n
+  for j = 1, n do
+    local first = tonumber(ARGV[p])
+    for bit = first, first + tonumber(ARGV[p + 1]) - 1 do list[#list + 1] = bit end
+    p = p + 2
+  end
   bits[k] = list
   local blo, bhi = math.floor(lo / 8), math.floor(hi / 8)
   if bhi - blo < 4096 then
@@ -371,7 +374,7 @@ func (c *Counters) call(b *batch) ([]string, []any) {
 	totals := make([]*groupTotals, len(b.groups))
 	used := []int{}
 	var since time.Time
-	bitsOf := make([][]any, len(chunks))
+	bitsOf := make([][]uint64, len(chunks))
 	lo, hi := make([]uint64, len(chunks)), make([]uint64, len(chunks))
 	for i, e := range b.entries {
 		if i == 0 || e.stored.Before(since) {
@@ -425,8 +428,19 @@ func (c *Counters) call(b *batch) ([]string, []any) {
 	args := []any{int64(SeenTTL / time.Second), since.UTC().Format(time.RFC3339), len(chunks), len(used), len(b.entries)}
 	for k, ch := range chunks {
 		keys = append(keys, c.key("seen:"+ch.stream+":"+strconv.FormatUint(ch.chunk, 10)))
-		args = append(args, lo[k], hi[k], len(bitsOf[k]))
-		args = append(args, bitsOf[k]...)
+		bits := bitsOf[k]
+		slices.Sort(bits)
+		var runs []any
+		for i := 0; i < len(bits); {
+			j := i + 1
+			for j < len(bits) && bits[j] == bits[j-1]+1 {
+				j++
+			}
+			runs = append(runs, bits[i], j-i)
+			i = j
+		}
+		args = append(args, lo[k], hi[k], len(runs)/2)
+		args = append(args, runs...)
 	}
 	for _, g := range used {
 		t := totals[g]
