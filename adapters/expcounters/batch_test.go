@@ -419,3 +419,28 @@ func TestViewWithMoreConversionsThanDecisions(t *testing.T) {
 		t.Errorf("holdout uplift with 4 conversions of 2 decisions held out: %+v", v.Holdout.Uplift)
 	}
 }
+
+// TestLargeBatch: a batch of more customers than Redis's Lua unpacks
+// into one command's arguments (8000) is counted in parts, each event once
+// (in one script call it failed).
+func TestLargeBatch(t *testing.T) {
+	client, prefix, _ := redistest.Client(t)
+	c := New(client, prefix)
+	at := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	var evs []Event
+	for i := range 9*maxScriptEvents + 500 {
+		evs = append(evs, Event{Stream: "ARBITER", Sequence: uint64(1 + i%(9*maxScriptEvents+100)), Stored: at,
+			Decision: &wire.DecisionEvent{CustomerID: "c" + strconv.Itoa(i), Experiments: []wire.Assignment{{ID: "x", Variant: "a"}}}})
+	}
+	n, err := c.RecordBatch(context.Background(), evs)
+	if err != nil || n != 9*maxScriptEvents+100 {
+		t.Fatalf("counted %d (%v), want %d", n, err, 9*maxScriptEvents+100)
+	}
+	s, err := c.Read(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := s.Groups[GroupOf("x", "a")]; g == nil || g.Decisions != int64(n) {
+		t.Errorf("x|a %+v, want %d decisions", g, n)
+	}
+}

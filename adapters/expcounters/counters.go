@@ -191,6 +191,19 @@ func (c *Counters) Record(ctx context.Context, ev Event) (bool, error) {
 // already (a redelivery), without them. It returns how many events it
 // counted now; on an error, what the calls before it counted.
 func (c *Counters) RecordBatch(ctx context.Context, evs []Event) (int, error) {
+	if len(evs) > maxScriptEvents {
+		total := 0
+		for len(evs) > 0 {
+			part := evs[:min(len(evs), maxScriptEvents)]
+			n, err := c.RecordBatch(ctx, part)
+			total += n
+			if err != nil {
+				return total, err
+			}
+			evs = evs[len(part):]
+		}
+		return total, nil
+	}
 	var b batch
 	for i := range evs {
 		c.add(&b, &evs[i])
@@ -213,6 +226,11 @@ func (c *Counters) RecordBatch(ctx context.Context, evs []Event) (int, error) {
 	}
 	return counted, nil
 }
+
+// maxScriptEvents bounds the events of one script call, whose customers
+// and seen bytes are unpacked into one command's arguments (Redis's Lua
+// takes up to 8000).
+const maxScriptEvents = 1000
 
 // batch is a batch's events, each with the groups it counts in.
 type batch struct {
