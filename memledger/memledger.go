@@ -71,8 +71,12 @@ type Ledger struct {
 	counts map[custKey]int     // per customer and offer: grants, for caps for ever
 	offers map[string]*offer
 	claims map[string]*claim
-	seq    uint64
-	ops    uint64
+	// curs holds one copy of each currency a plan named: the maps and
+	// records keep currencies, and a plan's currency may be the request's
+	// string, in memory the server reuses (wire.RequestDecoder).
+	curs map[string]string
+	seq  uint64
+	ops  uint64
 	// nextSweep is the value of ops at which maintain sweeps next.
 	nextSweep uint64
 	stats     Stats
@@ -157,7 +161,8 @@ func NewWithOptions(o Options) *Ledger {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Ledger{o: o, grants: map[custKey][]int64{}, counts: map[custKey]int{}, offers: map[string]*offer{}, claims: map[string]*claim{}}
+	return &Ledger{o: o, grants: map[custKey][]int64{}, counts: map[custKey]int{}, offers: map[string]*offer{}, claims: map[string]*claim{},
+		curs: map[string]string{}}
 }
 
 var (
@@ -165,6 +170,18 @@ var (
 	_ learning.Source   = (*Ledger)(nil)
 	_ learning.Resetter = (*Ledger)(nil)
 )
+
+// currency returns cur in the ledger's own memory (one copy per currency
+// seen): assigning to a map with a string key stores the key given, even
+// over an equal one.
+func (l *Ledger) currency(cur string) string {
+	if c, ok := l.curs[cur]; ok {
+		return c
+	}
+	c := strings.Clone(cur)
+	l.curs[c] = c
+	return c
+}
 
 func (l *Ledger) offer(id string) *offer {
 	o := l.offers[id]
@@ -219,6 +236,7 @@ func (l *Ledger) Reserve(ctx context.Context, p *engine.Plan) ([]engine.Result, 
 			o = l.offer(it.OfferID)
 		}
 		spend, cur := p.BudgetOf(i) // the grant's Spend, in the budget's currency
+		cur = l.currency(cur)       // kept by the maps and the hold
 		var gone, goneAmt int64     // expired holds a dry run counts out without releasing them
 		if it.Hold > 0 {
 			if p.DryRun {
@@ -294,6 +312,7 @@ func (l *Ledger) Reserve(ctx context.Context, p *engine.Plan) ([]engine.Result, 
 		if it.Hold > 0 {
 			rec.state, rec.hold = stateHeld, true
 			spend, cur := p.BudgetOf(i)
+			cur = l.currency(cur) // kept by the record
 			rec.amount, rec.cur, rec.exp = spend, cur, now+it.Hold.Milliseconds()
 		}
 		o.records[strings.Clone(p.Ref)] = rec // kept: the plan's strings are the request's
