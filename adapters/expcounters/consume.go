@@ -117,6 +117,9 @@ func run(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, stream even
 		MaxDeliver:     -1,
 		MaxAckPending:  1000,
 	}
+	if c.SingleReader {
+		cfg.Durable, cfg.AckPolicy = ConsumerName+"-single", jetstream.AckAllPolicy
+	}
 	if !multipleFilters(nc.ConnectedServerVersion()) {
 		// A server before 2.10 takes one filter subject: the consumer reads
 		// <prefix>.> and acknowledges the events it does not count without
@@ -124,17 +127,17 @@ func run(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, stream even
 		// this one without a filter (ignoring filter_subjects) and the code
 		// gave up on it, having counted nothing: it is made again.
 		cfg.FilterSubjects, cfg.FilterSubject = nil, stream.Prefix+".>"
-		if old, err := js.Consumer(setup, name, ConsumerName); err == nil && old.CachedInfo().Config.FilterSubject != cfg.FilterSubject {
-			if err := js.DeleteConsumer(setup, name, ConsumerName); err != nil {
-				return fmt.Errorf("durable consumer %s on stream %s: delete the one made without a filter: %w", ConsumerName, name, err)
+		if old, err := js.Consumer(setup, name, cfg.Durable); err == nil && old.CachedInfo().Config.FilterSubject != cfg.FilterSubject {
+			if err := js.DeleteConsumer(setup, name, cfg.Durable); err != nil {
+				return fmt.Errorf("durable consumer %s on stream %s: delete the one made without a filter: %w", cfg.Durable, name, err)
 			}
 		}
 	}
 	cons, err := js.CreateOrUpdateConsumer(setup, name, cfg)
 	if err != nil {
-		return fmt.Errorf("durable consumer %s on stream %s: %w", ConsumerName, name, err)
+		return fmt.Errorf("durable consumer %s on stream %s: %w", cfg.Durable, name, err)
 	}
-	log.Info("experiment counters: counting", "stream", name, "consumer", ConsumerName)
+	log.Info("experiment counters: counting", "stream", name, "consumer", cfg.Durable)
 	msgs := make(chan jetstream.Msg, MaxBatch)
 	cc, err := cons.Consume(func(m jetstream.Msg) {
 		select {
@@ -151,7 +154,7 @@ func run(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, stream even
 		cc.Stop()
 		<-cc.Closed()
 	}()
-	b := &batcher{c: c, prefix: stream.Prefix}
+	b := &batcher{c: c, prefix: stream.Prefix, cumulative: c.SingleReader}
 	wait := time.NewTimer(MaxWait)
 	defer wait.Stop()
 	for {
@@ -184,6 +187,9 @@ type batcher struct {
 	msgs   []jetstream.Msg
 	evs    []Event
 	ok     []jetstream.Msg
+	// cumulative: the consumer acknowledges with AckAll, so the last
+	// message of a counted batch acknowledges all of it.
+	cumulative bool
 }
 
 // count counts b.msgs in one script call, then acknowledges them; a
@@ -195,7 +201,9 @@ func (b *batcher) count(ctx context.Context) {
 	decisions, converted := b.prefix+".decision.", b.prefix+".outcome.converted"
 	for _, m := range b.msgs {
 		if subj := m.Subject(); !strings.HasPrefix(subj, decisions) && subj != converted {
-			_ = m.Ack() // not counted (a server before 2.10 filters on <prefix>.> only)
+			if !b.cumulative {
+				_ = m.Ack() // not counted (a server before 2.10 filters on <prefix>.> only)
+			}
 			continue
 		}
 		md, err := m.Metadata()
@@ -213,10 +221,34 @@ func (b *batcher) count(ctx context.Context) {
 	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	_, err := b.c.RecordBatch(rctx, b.evs)
 	cancel()
-	for _, m := range b.ok {
-		if err != nil {
+	// A cumulative ack of a later batch would also acknowledge this one's
+	// messages if they were handed back (nak): the batch is counted again
+	// until it is (the seen bits count each event once), holding the
+	// next ones back.
+	for b.cumulative && err != nil && ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case <-time.After(2 * time.Second): // retry pause, not synchronisation
+		}
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err = b.c.RecordBatch(rctx, b.evs)
+		cancel()
+	}
+	switch {
+	case err != nil && b.cumulative:
+		// Stopping: the batch is delivered again at the next start.
+	case err != nil:
+		for _, m := range b.ok {
 			_ = m.NakWithDelay(2 * time.Second)
-		} else {
+		}
+	case b.cumulative:
+		// The last message acknowledges the batch: the counted ones, and
+		// those not counted (other subjects, terminated ones) before it.
+		if n := len(b.msgs); n > 0 {
+			_ = b.msgs[n-1].Ack()
+		}
+	default:
+		for _, m := range b.ok {
 			_ = m.Ack()
 		}
 	}

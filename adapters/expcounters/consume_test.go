@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -121,6 +122,15 @@ func publish(t testing.TB, url string, opts events.Options, msgs []message) {
 // counted, each once: the counters equal those of one script call per
 // event.
 func TestConsumeCountsInBatchesThroughARedisFailure(t *testing.T) {
+	for _, single := range []bool{false, true} {
+		t.Run(fmt.Sprint("single_reader=", single), func(t *testing.T) { testConsumeThroughARedisFailure(t, single) })
+	}
+}
+
+// testConsumeThroughARedisFailure: with a single reader (cumulative acks,
+// one per batch) the failed batch is counted again, not handed back, and
+// every event ends acknowledged.
+func testConsumeThroughARedisFailure(t *testing.T, single bool) {
 	msgs := generatedMessages(t, 1)[:1500]
 	url, opts := testStream(t)
 	publish(t, url, opts, msgs)
@@ -132,6 +142,7 @@ func TestConsumeCountsInBatchesThroughARedisFailure(t *testing.T) {
 	client.AddHook(hook)
 	t.Cleanup(func() { hook.fail.Store(false) }) // before the keys are deleted
 	c := New(client, prefix)
+	c.SingleReader = single
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- Consume(ctx, url, opts, c, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
@@ -168,6 +179,26 @@ func TestConsumeCountsInBatchesThroughARedisFailure(t *testing.T) {
 	})
 	want.Since = got.Since // the stream's stored times, not the reference's
 	sameSnapshots(t, got, want)
+	if single {
+		// Every event acknowledged, by one ack a batch.
+		nc, err := nats.Connect(url, nats.Timeout(2*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		js, err := jetstream.New(nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, time.Minute, "every event acknowledged", func() bool {
+			cons, err := js.Consumer(ctx0, events.StreamName(opts.Prefix), ConsumerName+"-single")
+			if err != nil {
+				return false
+			}
+			info := cons.CachedInfo()
+			return info.NumAckPending == 0 && info.NumPending == 0 && info.AckFloor.Stream >= uint64(len(msgs))
+		})
+	}
 }
 
 // oldConsumer makes the durable consumer as the code before batches did

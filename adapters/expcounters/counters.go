@@ -60,6 +60,14 @@ type Counters struct {
 	// event's. Outcomes Arbiter verified already carry those variants. nil:
 	// every outcome counts in the variants it carries.
 	Attribute func(o *wire.OutcomeEvent) (variants []wire.Assignment, ok bool)
+	// SingleReader says these counters are the only reader of their
+	// stream's events (serve's embedded NATS server, which no other replica
+	// reaches): the consumer (its own durable, ConsumerName + "-single")
+	// then acknowledges cumulatively, once per batch (AckAll), instead of
+	// once per event. Replicas that share a stream must leave it false:
+	// a cumulative ack would acknowledge the events another replica is
+	// still counting.
+	SingleReader bool
 }
 
 // New returns Counters under prefix ("" means "arbiter:").

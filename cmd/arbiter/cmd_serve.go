@@ -613,6 +613,9 @@ func runServer(ctx context.Context, cfg serveConfig, keys []httpapi.APIKey, src 
 	// Live experiment counters for GET /v1/experiments, from the decision
 	// and outcome events, off the decision path.
 	counters := expcounters.New(client, cfg.keyPrefix)
+	// The embedded NATS server is this process's alone: its counters
+	// acknowledge a batch at once.
+	counters.SingleReader = cfg.natsURL == ""
 	counters.HoldoutOf = func(id string) bool {
 		snap := reloader.Current()
 		return snap != nil && engine.InHoldout(snap.Ruleset, id)
