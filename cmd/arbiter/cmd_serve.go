@@ -494,11 +494,12 @@ func runServer(ctx context.Context, cfg serveConfig, keys []httpapi.APIKey, src 
 		// every GC) small: at 10,000 events/s the default 2 minutes held
 		// over a million, events.EmbeddedDuplicates (10 s) 100,000.
 		pubOpts.Duplicates = events.EmbeddedDuplicates
-		// Its stream lives in a new temporary directory, no longer than
-		// this process: JetStream may write it to disk in batches, in the
-		// background (BenchmarkPublishEmbedded: CPU an event -25% in
-		// bursts, about -5% paced).
-		pubOpts.AsyncPersist = true
+		// Its stream is written synchronously: JetStream's asynchronous
+		// persistence (events.Options.AsyncPersist) saved about a quarter
+		// of the CPU an event in bursts (BenchmarkPublishEmbedded), but in
+		// scenario a the file store then kept 104 MB of block buffers in
+		// the heap against 24 MB (BENCHMARKS.md, issue 19): the heap every
+		// collection marks, which is the tail.
 		storeDir, err := os.MkdirTemp("", "arbiter-nats-")
 		if err != nil {
 			fmt.Fprintf(s.Err, "arbiter serve: %v\n", err)
