@@ -193,7 +193,7 @@ func newServeFlags(fs *flag.FlagSet, cfg *serveConfig) {
 	fs.BoolVar(&cfg.noAuth, "no-auth", false, "serve /v1/ without API keys")
 	fs.BoolVar(&cfg.ui, "ui", true, "serve the browser console at /ui/ (docs/console.md); --ui=false turns it off")
 	fs.Var(&cfg.maxBody, "max-body", "request body `SIZE` limit (413 payload_too_large above it)")
-	fs.Var(&cfg.gcHeapFloor, "gc-heap-floor", "the garbage collector runs only when the heap reaches this `SIZE` while 5 times the live heap is less (at most 3/4 of a memory limit: GOMEMLIMIT, else 90% of the container's); 0: GOGC=400 pacing only; GOGC set: the operator's pacing (docs/operations.md)")
+	fs.Var(&cfg.gcHeapFloor, "gc-heap-floor", "a heap `SIZE` under which the garbage collector does not run while 5 times the live heap is less (at most 3/4 of the memory limit: GOMEMLIMIT, else 90% of the container's); 0 (default): GOGC=400 within the memory limit; GOGC set: the operator's pacing (docs/operations.md)")
 	fs.DurationVar(&cfg.decisionTimeout, "decision-timeout", httpapi.DefaultDecisionTimeout, "deadline of a whole decision")
 	fs.DurationVar(&cfg.redisTimeout, "redis-timeout", engine.DefaultProfileTimeout, "deadline of a Redis call (profile fetch, ledger)")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 10*time.Second, "bound of the whole graceful shutdown from SIGTERM to exit (drain, finish requests, flush events)")
