@@ -92,7 +92,8 @@ func (s *scanner) decision(ev *wire.DecisionEvent) error {
 	if err != nil {
 		return err
 	}
-	if s.next() != 0 {
+	// Only white space may follow (next's 0 would also be a NUL byte).
+	if s.ws(); s.i < len(s.b) {
 		return s.errorf("data after the object")
 	}
 	return nil
