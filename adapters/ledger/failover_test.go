@@ -54,6 +54,14 @@ func failoverResumes(t *testing.T, replicasPerMaster, ledgerReplicas int) {
 		res, err := l.Reserve(ctx, plan(i))
 		return err == nil && len(res) == 1 && res[0] == engine.Granted
 	}
+	// A cluster just started may still be syncing its replicas (WAIT) or
+	// be unknown to the client: the first grant is waited for, then every
+	// one must pass.
+	for ready := time.Now().Add(10 * time.Second); !try(-1); {
+		if time.Now().After(ready) {
+			t.Fatal("no grant within 10 s of the cluster's start")
+		}
+	}
 	for i := 0; i < 20; i++ {
 		if !try(i) {
 			t.Fatalf("grant %d refused before the failover", i)
