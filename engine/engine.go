@@ -193,11 +193,7 @@ func (e *Engine) matchSegments(s *scratch, rs *rules.Ruleset) {
 	}
 	words := resize(s.segBits, (len(rs.Segments)+63)/64)
 	s.segBits = words
-	mark := func(list []int32) {
-		for _, i := range list {
-			words[i>>6] |= 1 << (i & 63)
-		}
-	}
+	mark := func(list []int32) { setBits(words, list) }
 	mark(ix.UnguardedSegments())
 	for _, g := range ix.SegmentGuards() {
 		switch {
@@ -225,6 +221,13 @@ func (e *Engine) matchSegments(s *scratch, rs *rules.Ruleset) {
 			word &= word - 1
 			e.matchSegment(s, rs, i)
 		}
+	}
+}
+
+// setBits sets the bits of list's indexes in words.
+func setBits(words []uint64, list []int32) {
+	for _, i := range list {
+		words[i>>6] |= 1 << (i & 63)
 	}
 }
 
@@ -303,17 +306,11 @@ func (e *Engine) checkOffers(s *scratch, rs *rules.Ruleset, req *Request, holdou
 	po := ix.Placement(req.Placement)
 	words := resize(s.bits, (len(rs.Offers)+63)/64)
 	s.bits = words
-	for _, i := range po.Open {
-		words[i>>6] |= 1 << (i & 63)
-	}
+	setBits(words, po.Open)
 	for _, j := range s.matchedPos {
-		for _, i := range po.BySegment[j] {
-			words[i>>6] |= 1 << (i & 63)
-		}
+		setBits(words, po.BySegment[j])
 	}
-	for _, i := range s.overIdx {
-		words[i>>6] |= 1 << (i & 63)
-	}
+	setBits(words, s.overIdx)
 	now, nowOK := rules.WindowTime(req.Now)
 	for w, word := range words {
 		for word != 0 {
