@@ -3,7 +3,6 @@ package redisconn
 import (
 	"context"
 	"fmt"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -16,23 +15,7 @@ import (
 // the time limit, none waits behind a batch that will never come back, and
 // the same holds for the next wave.
 func TestAutoPipelinedSilentServerIsBounded(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { <-done; conn.Close() }()
-		}
-	}()
-	c, err := Open("redis://"+ln.Addr().String(), 30*time.Millisecond)
+	c, err := Open("redis://"+silentServer(t), 30*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -113,23 +113,7 @@ func TestDownIsQuick(t *testing.T) {
 // TestSlowIsBounded: a server that accepts and never answers: the call ends
 // at the read timeout, and sooner with a shorter context deadline.
 func TestSlowIsBounded(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { <-done; conn.Close() }()
-		}
-	}()
-	c, err := Open("redis://"+ln.Addr().String(), 30*time.Millisecond)
+	c, err := Open("redis://"+silentServer(t), 30*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,4 +134,26 @@ func TestSlowIsBounded(t *testing.T) {
 	if d := time.Since(start); d > 500*time.Millisecond {
 		t.Fatalf("took %v with a 5ms deadline", d)
 	}
+}
+
+// silentServer listens on a loopback port and accepts connections that it
+// never answers, until the test ends; it returns the address.
+func silentServer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done); ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { <-done; conn.Close() }()
+		}
+	}()
+	return ln.Addr().String()
 }
