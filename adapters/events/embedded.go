@@ -36,16 +36,32 @@ type EmbeddedNATS struct {
 // temporary directory is fine; an empty storeDir lets the server choose
 // one).
 func StartEmbedded(storeDir string) (*EmbeddedNATS, error) {
+	return StartEmbeddedWith(EmbeddedOptions{StoreDir: storeDir})
+}
+
+// EmbeddedOptions configure StartEmbeddedWith.
+type EmbeddedOptions struct {
+	// StoreDir is where file-stored streams live (empty: the server
+	// chooses a temporary directory).
+	StoreDir string
+	// MaxMemory is what the server's memory-stored streams may hold in
+	// all, on top of a 64 MiB reserve for other ones (0: the reserve).
+	MaxMemory int64
+}
+
+// StartEmbeddedWith starts an in-process NATS server with JetStream as
+// StartEmbedded does, with o.
+func StartEmbeddedWith(o EmbeddedOptions) (*EmbeddedNATS, error) {
 	opts := &server.Options{
 		Host:      "127.0.0.1",
 		Port:      server.RANDOM_PORT,
 		JetStream: true,
-		StoreDir:  storeDir,
+		StoreDir:  o.StoreDir,
 		NoLog:     true,
 		NoSigs:    true,
 		// Streams of the embedded server live only as long as the process
 		// that runs it; keep its memory use modest.
-		JetStreamMaxMemory: 64 << 20,
+		JetStreamMaxMemory: 64<<20 + max(o.MaxMemory, 0),
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {

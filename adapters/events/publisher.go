@@ -76,6 +76,13 @@ type Options struct {
 	// long as the process (serve's store directory is a new temporary one
 	// each time), it loses nothing. Used only when the stream is created.
 	AsyncPersist bool
+	// Memory creates the stream in the server's memory (JetStream's
+	// MemoryStorage) instead of files: for an embedded server, whose stream
+	// lives only as long as the process anyway, it saves the file store's
+	// block buffers and writes. Give MaxBytes with it: the oldest events
+	// go first once the stream holds that much. Used only when the stream
+	// is created.
+	Memory bool
 	// Replicas of the stream in a NATS cluster. 0: 1 when the stream is
 	// created, and an existing stream is left as it is. N > 0 (serve
 	// --stream-replicas): the stream is created with N, and an existing
@@ -163,7 +170,7 @@ func StreamConfig(o Options) jetstream.StreamConfig {
 		Name:        o.Stream,
 		Description: "Arbiter decision, outcome and reload events",
 		Subjects:    []string{o.Prefix + ".>"},
-		Storage:     jetstream.FileStorage,
+		Storage:     storage(o.Memory),
 		Retention:   jetstream.LimitsPolicy,
 		Discard:     jetstream.DiscardOld,
 		MaxAge:      o.MaxAge,
@@ -173,6 +180,13 @@ func StreamConfig(o Options) jetstream.StreamConfig {
 		Replicas:    o.Replicas,
 		PersistMode: persistMode(o.AsyncPersist),
 	}
+}
+
+func storage(memory bool) jetstream.StorageType {
+	if memory {
+		return jetstream.MemoryStorage
+	}
+	return jetstream.FileStorage
 }
 
 func persistMode(async bool) jetstream.PersistModeType {

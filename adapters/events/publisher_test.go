@@ -450,3 +450,34 @@ func TestPublisherEmbeddedAsyncPersist(t *testing.T) {
 	}
 	checkSequence(t, ids(t, readStream(t, emb.URL, prefix, prefix+".decision.>")), n)
 }
+
+// TestPublisherMemoryStreamOnEmbedded: Options.Memory creates the stream
+// in memory with its bound, on an embedded server whose memory is raised
+// by EmbeddedOptions.MaxMemory (80 MiB is more than the server's reserve
+// alone allows: creating the stream fails without it).
+func TestPublisherMemoryStreamOnEmbedded(t *testing.T) {
+	const bound = 80 << 20
+	emb, err := StartEmbeddedWith(EmbeddedOptions{StoreDir: t.TempDir(), MaxMemory: bound})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emb.Stop()
+	p, err := NewPublisher(context.Background(), emb.URL, Options{Memory: true, MaxBytes: bound, InProcess: emb, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	js := testJetStream(t, emb.URL)
+	var info *jetstream.StreamInfo
+	waitFor(t, 10*time.Second, "the stream", func() bool {
+		s, err := js.Stream(context.Background(), StreamName(DefaultPrefix))
+		if err != nil {
+			return false
+		}
+		info = s.CachedInfo()
+		return true
+	})
+	if c := info.Config; c.Storage != jetstream.MemoryStorage || c.MaxBytes != bound {
+		t.Fatalf("stream stored in %v, at most %d bytes; want memory, %d", c.Storage, c.MaxBytes, bound)
+	}
+}

@@ -64,6 +64,7 @@ type serveConfig struct {
 	debugAddr       string
 	allowShrink     bool
 	gcHeapFloor     heapSize
+	embeddedMemory  heapSize
 	grantsConfig
 }
 
@@ -79,34 +80,35 @@ const (
 
 // flagEnv names the environment variable of every flag of serve.
 var serveEnv = map[string]string{
-	"rules":              "ARBITER_RULES",
-	"addr":               "ARBITER_ADDR",
-	"redis":              "ARBITER_REDIS_URL",
-	"nats":               "ARBITER_NATS_URL",
-	"profiles":           "ARBITER_PROFILES",
-	"api-keys-file":      "ARBITER_API_KEYS_FILE",
-	"no-auth":            "ARBITER_NO_AUTH",
-	"ui":                 "ARBITER_UI",
-	"max-body":           "ARBITER_MAX_BODY",
-	"decision-timeout":   "ARBITER_DECISION_TIMEOUT",
-	"redis-timeout":      "ARBITER_REDIS_TIMEOUT",
-	"shutdown-timeout":   "ARBITER_SHUTDOWN_TIMEOUT",
-	"drain-delay":        "ARBITER_DRAIN_DELAY",
-	"event-buffer":       "ARBITER_EVENT_BUFFER",
-	"key-prefix":         "ARBITER_KEY_PREFIX",
-	"subject-prefix":     "ARBITER_SUBJECT_PREFIX",
-	"log-format":         "ARBITER_LOG_FORMAT",
-	"log-level":          "ARBITER_LOG_LEVEL",
-	"profile-cache-ttl":  "ARBITER_PROFILE_CACHE_TTL",
-	"profile-cache-size": "ARBITER_PROFILE_CACHE_SIZE",
-	"debug-addr":         "ARBITER_DEBUG_ADDR",
-	"decision-key":       "ARBITER_DECISION_KEY",
-	"attribution-window": "ARBITER_ATTRIBUTION_WINDOW",
-	"idempotency-ttl":    "ARBITER_IDEMPOTENCY_TTL",
-	"ledger-replicas":    "ARBITER_LEDGER_REPLICAS",
-	"stream-replicas":    "ARBITER_STREAM_REPLICAS",
-	"allow-shrink":       "ARBITER_ALLOW_SHRINK",
-	"gc-heap-floor":      "ARBITER_GC_HEAP_FLOOR",
+	"rules":                  "ARBITER_RULES",
+	"addr":                   "ARBITER_ADDR",
+	"redis":                  "ARBITER_REDIS_URL",
+	"nats":                   "ARBITER_NATS_URL",
+	"profiles":               "ARBITER_PROFILES",
+	"api-keys-file":          "ARBITER_API_KEYS_FILE",
+	"no-auth":                "ARBITER_NO_AUTH",
+	"ui":                     "ARBITER_UI",
+	"max-body":               "ARBITER_MAX_BODY",
+	"decision-timeout":       "ARBITER_DECISION_TIMEOUT",
+	"redis-timeout":          "ARBITER_REDIS_TIMEOUT",
+	"shutdown-timeout":       "ARBITER_SHUTDOWN_TIMEOUT",
+	"drain-delay":            "ARBITER_DRAIN_DELAY",
+	"event-buffer":           "ARBITER_EVENT_BUFFER",
+	"key-prefix":             "ARBITER_KEY_PREFIX",
+	"subject-prefix":         "ARBITER_SUBJECT_PREFIX",
+	"log-format":             "ARBITER_LOG_FORMAT",
+	"log-level":              "ARBITER_LOG_LEVEL",
+	"profile-cache-ttl":      "ARBITER_PROFILE_CACHE_TTL",
+	"profile-cache-size":     "ARBITER_PROFILE_CACHE_SIZE",
+	"debug-addr":             "ARBITER_DEBUG_ADDR",
+	"decision-key":           "ARBITER_DECISION_KEY",
+	"attribution-window":     "ARBITER_ATTRIBUTION_WINDOW",
+	"idempotency-ttl":        "ARBITER_IDEMPOTENCY_TTL",
+	"ledger-replicas":        "ARBITER_LEDGER_REPLICAS",
+	"stream-replicas":        "ARBITER_STREAM_REPLICAS",
+	"allow-shrink":           "ARBITER_ALLOW_SHRINK",
+	"gc-heap-floor":          "ARBITER_GC_HEAP_FLOOR",
+	"embedded-stream-memory": "ARBITER_EMBEDDED_STREAM_MEMORY",
 }
 
 // heapSize is a flag of a memory size: 0 (off), 512MiB, 1GiB, 2G.
@@ -184,6 +186,7 @@ func (b *byteSize) Set(s string) error {
 func newServeFlags(fs *flag.FlagSet, cfg *serveConfig) {
 	cfg.maxBody = httpapi.DefaultMaxBody
 	cfg.gcHeapFloor = defaultGCHeapFloor
+	cfg.embeddedMemory = defaultEmbeddedStreamMemory
 	fs.StringVar(&cfg.rules, "rules", "", "the rules `DIR` (required)")
 	fs.StringVar(&cfg.addr, "addr", defaultServeAddr, "listen address `HOST:PORT`")
 	fs.StringVar(&cfg.redisURL, "redis", "", "Redis `URL` (redis://, rediss://, redis+cluster://, redis+sentinel://); empty: an embedded in-process Redis")
@@ -194,6 +197,7 @@ func newServeFlags(fs *flag.FlagSet, cfg *serveConfig) {
 	fs.BoolVar(&cfg.ui, "ui", true, "serve the browser console at /ui/ (docs/console.md); --ui=false turns it off")
 	fs.Var(&cfg.maxBody, "max-body", "request body `SIZE` limit (413 payload_too_large above it)")
 	fs.Var(&cfg.gcHeapFloor, "gc-heap-floor", "a heap `SIZE` under which the garbage collector does not run while 5 times the live heap is less (at most 3/4 of the memory limit: GOMEMLIMIT, else 90% of the container's); 0 (default): GOGC=400 within the memory limit; GOGC set: the operator's pacing (docs/operations.md)")
+	fs.Var(&cfg.embeddedMemory, "embedded-stream-memory", "without --nats: the embedded NATS server keeps its event stream in memory, at most `SIZE` (the oldest events go first; 64MiB holds about 45,000 decisions); 0: in files in a temporary directory, 7 days or until exit (docs/events.md)")
 	fs.DurationVar(&cfg.decisionTimeout, "decision-timeout", httpapi.DefaultDecisionTimeout, "deadline of a whole decision")
 	fs.DurationVar(&cfg.redisTimeout, "redis-timeout", engine.DefaultProfileTimeout, "deadline of a Redis call (profile fetch, ledger)")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 10*time.Second, "bound of the whole graceful shutdown from SIGTERM to exit (drain, finish requests, flush events)")
@@ -494,19 +498,23 @@ func runServer(ctx context.Context, cfg serveConfig, keys []httpapi.APIKey, src 
 		// every GC) small: at 10,000 events/s the default 2 minutes held
 		// over a million, events.EmbeddedDuplicates (10 s) 100,000.
 		pubOpts.Duplicates = events.EmbeddedDuplicates
-		// Its stream is written synchronously: JetStream's asynchronous
-		// persistence (events.Options.AsyncPersist) saved about a quarter
-		// of the CPU an event in bursts (BenchmarkPublishEmbedded), but in
-		// scenario a the file store then kept 104 MB of block buffers in
-		// the heap against 24 MB (BENCHMARKS.md, issue 19): the heap every
-		// collection marks, which is the tail.
+		// Its stream is kept in memory by default
+		// (defaultEmbeddedStreamMemory). In files it is written
+		// synchronously: JetStream's asynchronous persistence
+		// (events.Options.AsyncPersist) saved about a quarter of the CPU
+		// an event in bursts (BenchmarkPublishEmbedded), but in scenario a
+		// the file store then kept 104 MB of block buffers in the heap
+		// against 24 MB (BENCHMARKS.md, issue 19).
+		if cfg.embeddedMemory > 0 {
+			pubOpts.Memory, pubOpts.MaxBytes = true, int64(cfg.embeddedMemory)
+		}
 		storeDir, err := os.MkdirTemp("", "arbiter-nats-")
 		if err != nil {
 			fmt.Fprintf(s.Err, "arbiter serve: %v\n", err)
 			return exitFail
 		}
 		defer os.RemoveAll(storeDir)
-		emb, err := events.StartEmbedded(storeDir)
+		emb, err := events.StartEmbeddedWith(events.EmbeddedOptions{StoreDir: storeDir, MaxMemory: int64(cfg.embeddedMemory)})
 		if err != nil {
 			fmt.Fprintf(s.Err, "arbiter serve: %v\n", err)
 			return exitFail

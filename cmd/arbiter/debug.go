@@ -44,6 +44,20 @@ func serveDebug(addr string, log *slog.Logger) (stop func(), err error) {
 // so it is the operator's choice, not the default.
 const defaultGCHeapFloor = 0
 
+// defaultEmbeddedStreamMemory is --embedded-stream-memory's default: the
+// embedded NATS server keeps the event stream in memory, at most 64 MiB
+// (about 45,000 decision events of the example shop), the oldest going
+// first. The embedded stream never outlived the process (its files were in
+// a new temporary directory each time), so files kept nothing that memory
+// loses; but the file store held its 8 MB blocks in the heap for 10 s
+// after the last read, which no stream setting shortens: in scenario a the
+// live heap was 349 MB in files and 194 MB in memory, and a decision cost
+// 83 against 72 µs of CPU, back to back (BENCHMARKS.md, issue 19). The
+// consumers in the process (live counters, learning) read within
+// milliseconds; the bound is what `events tail`, `events export` and
+// `replay` can still read of the embedded server's past.
+const defaultEmbeddedStreamMemory = 64 << 20
+
 // newGCTuner paces the collector (package gctune): the operator's GOGC when
 // set, else GOGC off under the heap floor and GOGC=400 above it, within
 // GOMEMLIMIT or 90% of the container's memory limit.

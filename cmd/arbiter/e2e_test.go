@@ -20,6 +20,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/arbiterhq/arbiter/adapters/events"
 	"github.com/arbiterhq/arbiter/adapters/rulefiles"
 	"github.com/arbiterhq/arbiter/rules"
@@ -239,6 +242,22 @@ func TestServeEndToEnd(t *testing.T) {
 	}
 	if decisions != 6 {
 		t.Errorf("events export wrote %d decisions, want 6:\n%s", decisions, out)
+	}
+	// The embedded stream is kept in memory, bounded
+	// (defaultEmbeddedStreamMemory).
+	if nc, err := nats.Connect(natsURL[1]); err != nil {
+		t.Errorf("connect to the embedded NATS: %v", err)
+	} else {
+		js, _ := jetstream.New(nc)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		st, err := js.Stream(ctx, events.StreamName(events.DefaultPrefix))
+		cancel()
+		if err != nil {
+			t.Errorf("the embedded stream: %v", err)
+		} else if c := st.CachedInfo().Config; c.Storage != jetstream.MemoryStorage || c.MaxBytes != defaultEmbeddedStreamMemory {
+			t.Errorf("the embedded stream is stored in %v, at most %d bytes; want memory, %d", c.Storage, c.MaxBytes, defaultEmbeddedStreamMemory)
+		}
+		nc.Close()
 	}
 
 	res, err := http.Get(base + "/metrics")
