@@ -75,8 +75,12 @@ type Ledger struct {
 	// records keep currencies, and a plan's currency may be the request's
 	// string, in memory the server reuses (wire.RequestDecoder).
 	curs map[string]string
-	seq  uint64
-	ops  uint64
+	// names are the currencies and cells of grant records, which name
+	// them by index (records.go).
+	names   []string
+	nameIdx map[string]uint32
+	seq     uint64
+	ops     uint64
 	// nextSweep is the value of ops at which maintain sweeps next.
 	nextSweep uint64
 	stats     Stats
@@ -99,7 +103,7 @@ type offer struct {
 	heldN   int64
 	heldAmt map[string]int64
 	overCap int64
-	records map[string]*record
+	records records
 	learn   map[learnKey]int64
 }
 
@@ -124,18 +128,6 @@ const (
 	stateCancelled = 'X'
 	stateGranted   = 'G' // recorded for learning, without a hold
 )
-
-type record struct {
-	state   byte
-	success bool
-	hold    bool
-	amount  int64
-	cur     string
-	exp     int64 // hold expiry (ms)
-	cell    string
-	day     int
-	until   int64 // the record is dropped after this (ms)
-}
 
 type learnKey struct {
 	cell    string
@@ -162,7 +154,7 @@ func NewWithOptions(o Options) *Ledger {
 		o.Now = time.Now
 	}
 	return &Ledger{o: o, grants: map[custKey][]int64{}, counts: map[custKey]int{}, offers: map[string]*offer{}, claims: map[string]*claim{},
-		curs: map[string]string{}}
+		curs: map[string]string{}, nameIdx: map[string]uint32{}}
 }
 
 var (
@@ -186,7 +178,7 @@ func (l *Ledger) currency(cur string) string {
 func (l *Ledger) offer(id string) *offer {
 	o := l.offers[id]
 	if o == nil {
-		o = &offer{spent: map[string]int64{}, heldAmt: map[string]int64{}, records: map[string]*record{}, learn: map[learnKey]int64{}}
+		o = &offer{spent: map[string]int64{}, heldAmt: map[string]int64{}, records: newRecords(), learn: map[learnKey]int64{}}
 		l.offers[id] = o
 	}
 	return o
@@ -308,14 +300,14 @@ func (l *Ledger) Reserve(ctx context.Context, p *engine.Plan) ([]engine.Result, 
 			continue
 		}
 		o := l.offer(it.OfferID)
-		rec := &record{state: stateGranted, cell: it.Cell, day: day, until: now + (l.o.RecordTTL + it.Hold).Milliseconds()}
+		rec := record{state: stateGranted, cell: l.nameIndex(it.Cell), day: int32(day), until: now + (l.o.RecordTTL + it.Hold).Milliseconds()}
 		if it.Hold > 0 {
 			rec.state, rec.hold = stateHeld, true
 			spend, cur := p.BudgetOf(i)
 			cur = l.currency(cur) // kept by the record
-			rec.amount, rec.cur, rec.exp = spend, cur, now+it.Hold.Milliseconds()
+			rec.amount, rec.cur, rec.exp = spend, l.nameIndex(cur), now+it.Hold.Milliseconds()
 		}
-		o.records[strings.Clone(p.Ref)] = rec // kept: the plan's strings are the request's
+		o.records.put(p.Ref, rec)
 		if it.Cell != "" {
 			o.learn[learnKey{cell: it.Cell, day: day}]++
 		}
@@ -440,12 +432,8 @@ func (l *Ledger) maintain(now int64) {
 	}
 	live += len(l.claims)
 	for _, o := range l.offers {
-		for ref, r := range o.records {
-			if r.until <= now {
-				delete(o.records, ref)
-			}
-		}
-		live += len(o.records)
+		o.records.dropUntil(now)
+		live += o.records.len()
 	}
 	l.nextSweep = l.ops + max(4096, uint64(live)/8)
 }
@@ -475,11 +463,15 @@ func (l *Ledger) Apply(ctx context.Context, outs []engine.GrantOutcome) ([]engin
 			if o == nil {
 				continue
 			}
-			rec := o.records[g.Ref]
-			if rec == nil || rec.until <= now {
+			rec, ok := o.records.get(g.Ref)
+			if !ok || rec.until <= now {
 				continue
 			}
-			l.transition(o, &of, g, rec, at, &res[k])
+			was := rec
+			l.transition(o, &of, g, &rec, at, &res[k])
+			if rec != was {
+				o.records.put(g.Ref, rec)
+			}
 			l.sweep(o, now, SweepLimit)
 		}
 	}
@@ -489,9 +481,9 @@ func (l *Ledger) Apply(ctx context.Context, outs []engine.GrantOutcome) ([]engin
 // transition moves one record by one outcome occurred at at.
 func (l *Ledger) transition(o *offer, of *engine.OutcomeOffer, g *engine.GrantOutcome, rec *record, at int64, r *engine.OutcomeResult) {
 	r.Records++
-	if g.Reward != "" && g.Type == g.Reward && !rec.success && rec.cell != "" {
+	if g.Reward != "" && g.Type == g.Reward && !rec.success && rec.cell != 0 {
 		rec.success = true
-		o.learn[learnKey{cell: rec.cell, success: true, day: rec.day}]++
+		o.learn[learnKey{cell: l.name(rec.cell), success: true, day: int(rec.day)}]++
 		r.Successes++
 	}
 	if !rec.hold {
@@ -499,10 +491,10 @@ func (l *Ledger) transition(o *offer, of *engine.OutcomeOffer, g *engine.GrantOu
 	}
 	lateCommit := func() {
 		o.count++
-		o.spent[rec.cur] += rec.amount
+		o.spent[l.name(rec.cur)] += rec.amount
 		rec.state = stateCommitted
 		r.LateCommits++
-		if of.Total > 0 && o.count > of.Total || of.Budget > 0 && o.spent[rec.cur] > of.Budget {
+		if of.Total > 0 && o.count > of.Total || of.Budget > 0 && o.spent[l.name(rec.cur)] > of.Budget {
 			o.overCap++
 			r.OverCap++
 		}
@@ -542,7 +534,7 @@ func (l *Ledger) transition(o *offer, of *engine.OutcomeOffer, g *engine.GrantOu
 	case stateCommitted:
 		if g.Type == engine.OutcomeCancelled {
 			o.count--
-			o.spent[rec.cur] -= rec.amount
+			o.spent[l.name(rec.cur)] -= rec.amount
 			rec.state = stateCancelled
 			r.Cancels++
 		}
@@ -774,7 +766,7 @@ func (l *Ledger) Snapshot(now time.Time, offers []string) Snapshot {
 		for c, v := range o.heldAmt {
 			s.add(s.HeldAmt, id+"/"+c, v)
 		}
-		for ref, r := range o.records {
+		o.records.each(func(ref string, r record) {
 			st := string(r.state)
 			if r.state == stateHeld && o.findHeld(r.exp, ref) < 0 {
 				st = string(stateReleased) // expired
@@ -783,7 +775,7 @@ func (l *Ledger) Snapshot(now time.Time, offers []string) Snapshot {
 				st += "+"
 			}
 			s.Records[id+"/"+ref] = st
-		}
+		})
 		for k, v := range o.learn {
 			ts := "t"
 			if k.success {

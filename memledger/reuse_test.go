@@ -72,7 +72,7 @@ func TestReserveKeepsNoRequestMemory(t *testing.T) {
 			}
 			l.mu.Lock()
 			o := l.offers["o"]
-			_, recA := o.records["01KBHZ0000000000000000000A"]
+			_, recA := o.records.get("01KBHZ0000000000000000000A")
 			member, cur := o.held[0].member, o.held[0].cur
 			l.mu.Unlock()
 			if !recA {

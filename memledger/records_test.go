@@ -1,0 +1,74 @@
+package memledger
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/arbiterhq/arbiter/engine"
+)
+
+// TestRecordsByReferenceLength: a grant record is found, moved by its
+// outcomes and reported under its reference whatever the reference's
+// length (the empty one aside): up to maxShortRef bytes it is the map's
+// key, above in the map of long references; references that share a
+// prefix, or differ only past it, are different records.
+func TestRecordsByReferenceLength(t *testing.T) {
+	refs := []string{"a", "01KBHZ0000000000000000000A", strings.Repeat("r", maxShortRef), strings.Repeat("r", maxShortRef+1),
+		strings.Repeat("r", maxShortRef+1) + "x", "a\x00"}
+	ctx := context.Background()
+	l := New()
+	for _, ref := range refs {
+		if res, err := l.Reserve(ctx, &engine.Plan{Now: t0, Ref: ref, CustomerID: "c", Currency: "EUR", Limit: 1, Guardrail: 1 << 40,
+			Items: []engine.PlanItem{{OfferID: "o", Amount: 100, Budget: 1 << 30, Hold: time.Hour, Record: true, Cell: "vip"}}}); err != nil || res[0] != engine.Granted {
+			t.Fatalf("reserve %q: %v %v", ref, res, err)
+		}
+	}
+	// Convert every other one, with a reward: committed, and a success for
+	// learning in its cell.
+	for i, ref := range refs {
+		if i%2 != 0 {
+			continue
+		}
+		buf := []byte(ref) // the caller's memory (a request's), reused below
+		out := engine.GrantOutcome{Ref: unsafe.String(&buf[0], len(buf)), Type: engine.OutcomeConverted, Reward: engine.OutcomeConverted, At: t0.Add(time.Minute),
+			Now: t0.Add(time.Minute), Named: true, Offers: []engine.OutcomeOffer{{ID: "o", Budget: 1 << 30}}}
+		res, err := l.Apply(ctx, []engine.GrantOutcome{out})
+		if err != nil || res[0].Commits != 1 || res[0].Successes != 1 {
+			t.Fatalf("convert %q: %+v %v", ref, res, err)
+		}
+		for j := range buf {
+			buf[j] = '#'
+		}
+	}
+	snap := l.Snapshot(t0.Add(2*time.Minute), []string{"o"})
+	if len(snap.Records) != len(refs) {
+		t.Errorf("%d records, want %d: %v", len(snap.Records), len(refs), snap.Records)
+	}
+	for i, ref := range refs {
+		want := "H"
+		if i%2 == 0 {
+			want = "C+"
+		}
+		if got := snap.Records["o/"+ref]; got != want {
+			t.Errorf("record %q = %q, want %q", ref, got, want)
+		}
+	}
+	if got, want := snap.Learning["o/vip/s/"+strconv.Itoa(Day(t0))], int64(3); got != want {
+		t.Errorf("successes in vip = %d, want %d (%v)", got, want, snap.Learning)
+	}
+	if got := snap.Spent["o/EUR"]; got != int64(100*len(refs)) {
+		t.Errorf("spent %d EUR, want %d", got, 100*len(refs))
+	}
+	// After the window every record is gone.
+	l.mu.Lock()
+	l.nextSweep = 0
+	l.maintain(t0.Add(DefaultRecordTTL + 2*time.Hour).UnixMilli())
+	l.mu.Unlock()
+	if n := l.offers["o"].records.len(); n != 0 {
+		t.Errorf("%d records left after the window", n)
+	}
+}
