@@ -89,6 +89,13 @@ type Options struct {
 	// stream with another count is updated to N (JetStream moves or adds
 	// the copies); a count the cluster cannot place is a *ReplicasError.
 	Replicas int
+	// Linger, when positive, holds an event that finds the publisher idle
+	// for up to this long before it is sent, with the events that arrive
+	// meanwhile (up to AckEvery of them): the publisher goroutine, the
+	// connection and the server then wake once for a batch instead of once
+	// for every event. Decisions do not wait for it (Publish never does);
+	// their events reach the stream up to Linger later. 0: send at once.
+	Linger time.Duration
 	// AckTimeout is how long an event may wait for its acknowledgement
 	// before it is sent again (default 5s).
 	AckTimeout time.Duration
@@ -230,6 +237,7 @@ type Publisher struct {
 
 	ch    chan *wire.Message
 	wake  chan struct{} // connection state changed
+	full  chan struct{} // AckEvery events wait in ch (ends a linger)
 	stop  chan struct{} // Close was called
 	abort chan struct{} // Close's context ended: give up
 	done  chan struct{} // the publisher goroutine has returned
@@ -261,6 +269,7 @@ func NewPublisher(ctx context.Context, url string, opts Options) (*Publisher, er
 		log:   opts.Logger.With("component", "events"),
 		ch:    make(chan *wire.Message, opts.Buffer),
 		wake:  make(chan struct{}, 1),
+		full:  make(chan struct{}, 1),
 		stop:  make(chan struct{}),
 		abort: make(chan struct{}),
 		done:  make(chan struct{}),
@@ -332,6 +341,12 @@ func (p *Publisher) Publish(e *wire.Message) {
 	}
 	select {
 	case p.ch <- e:
+		if p.opts.Linger > 0 && len(p.ch) >= AckEvery {
+			select {
+			case p.full <- struct{}{}:
+			default:
+			}
+		}
 	default:
 		p.drop(1, "event buffer full")
 		e.Release()
@@ -461,10 +476,17 @@ func (p *Publisher) run() {
 		closing  bool
 		retry    *time.Timer
 		rc       recycler
+		// lingering: the unsent events of q wait for linger to fire
+		// (Options.Linger) before they are sent.
+		lingering bool
+		linger    *time.Timer
 	)
 	defer func() {
 		if retry != nil {
 			retry.Stop()
+		}
+		if linger != nil {
+			linger.Stop()
 		}
 	}()
 	var sinceAck int
@@ -518,7 +540,11 @@ func (p *Publisher) run() {
 		}
 		// Send what has not been sent, on the connection the stream was
 		// set up for.
-		for ready && sent < len(q) && p.conns.Load() == setupGen {
+		if lingering && (len(q)-sent >= limits.ackEvery || closing) {
+			lingering = false
+			linger.Stop()
+		}
+		for ready && !lingering && sent < len(q) && p.conns.Load() == setupGen {
 			m := &q[sent]
 			p.fit(m, limits.fit)
 			if md == modeCore {
@@ -588,8 +614,13 @@ func (p *Publisher) run() {
 			errCh  <-chan error
 			timerC <-chan time.Time
 		)
-		if len(q) < p.opts.InFlight {
+		var lingerC <-chan time.Time
+		var fullC <-chan struct{}
+		if len(q) < p.opts.InFlight && !lingering {
 			in = p.ch
+		}
+		if lingering {
+			lingerC, fullC = linger.C, p.full
 		}
 		acked := -1 // the first message waiting for an acknowledgement
 		for i := range q[:sent] {
@@ -615,16 +646,17 @@ func (p *Publisher) run() {
 		}
 		select {
 		case e := <-in:
-			q = p.appendEvent(&rc, q, e)
-			for len(q) < p.opts.InFlight { // take what is there without another select
-				select {
-				case e := <-p.ch:
-					q = p.appendEvent(&rc, q, e)
-					continue
-				default:
+			if p.opts.Linger > 0 && ready && sent == len(q) && !closing {
+				// The first event after a pause: wait for more.
+				lingering = true
+				if linger == nil {
+					linger = time.NewTimer(p.opts.Linger)
+				} else {
+					linger.Reset(p.opts.Linger)
 				}
-				break
 			}
+			q = p.appendEvent(&rc, q, e)
+			q = p.takeWaiting(&rc, q) // what is there, without another select
 		case <-okCh:
 			// The acknowledgement covers the events before it only when they
 			// went on the same connection.
@@ -656,12 +688,33 @@ func (p *Publisher) run() {
 				reset()
 			}
 		case <-timerC:
+		case <-fullC:
+			lingering = false
+			linger.Stop()
+			q = p.takeWaiting(&rc, q) // the burst goes now
+		case <-lingerC:
+			lingering = false
+			q = p.takeWaiting(&rc, q) // what came meanwhile goes with it
 		case <-stop:
 			closing = true
 		case <-p.abort:
 			return
 		}
 	}
+}
+
+// takeWaiting appends to q the events waiting in p.ch, while q is
+// shorter than InFlight.
+func (p *Publisher) takeWaiting(rc *recycler, q []outMsg) []outMsg {
+	for len(q) < p.opts.InFlight {
+		select {
+		case e := <-p.ch:
+			q = p.appendEvent(rc, q, e)
+		default:
+			return q
+		}
+	}
+	return q
 }
 
 // appendEvent appends e to q.

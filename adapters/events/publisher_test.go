@@ -481,3 +481,49 @@ func TestPublisherMemoryStreamOnEmbedded(t *testing.T) {
 		t.Fatalf("stream stored in %v, at most %d bytes; want memory, %d", c.Storage, c.MaxBytes, bound)
 	}
 }
+
+// TestPublisherLinger: with Options.Linger an event that finds the
+// publisher idle waits for others, but a burst of AckEvery goes at once,
+// Close sends what lingers, and every event is stored once, in order.
+func TestPublisherLinger(t *testing.T) {
+	url := testNATS(t)
+	prefix := testPrefix(t, url)
+	ctx := context.Background()
+	p, err := NewPublisher(ctx, url, Options{Prefix: prefix, Linger: time.Hour, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	js := testJetStream(t, url)
+	stored := func() uint64 {
+		st, err := js.Stream(ctx, StreamName(prefix))
+		if err != nil {
+			return 0
+		}
+		info, err := st.Info(ctx)
+		if err != nil {
+			return 0
+		}
+		return info.State.Msgs
+	}
+	// The stream is made when the connection is: an event lingers only
+	// once the publisher is ready.
+	waitFor(t, 10*time.Second, "the stream", func() bool { _, err := js.Stream(ctx, StreamName(prefix)); return err == nil })
+	p.Publish(decisionEvent(0))
+	waitFor(t, 10*time.Second, "the first event taken", func() bool { return len(p.ch) == 0 }) // and lingering, for an hour
+	const burst = 3 * AckEvery
+	for i := 1; i <= burst; i++ {
+		p.Publish(decisionEvent(i))
+	}
+	// Only the burst rule can have sent these.
+	waitFor(t, 10*time.Second, "the burst stored", func() bool { return stored() >= AckEvery })
+	p.Publish(decisionEvent(burst + 1)) // one more after the burst: it lingers until Close
+	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := p.Close(cctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := p.Stats(); st.Published != burst+2 || st.Dropped != 0 || st.Buffered != 0 {
+		t.Fatalf("stats %+v, want %d published", st, burst+2)
+	}
+	checkSequence(t, ids(t, readStream(t, url, prefix, prefix+".decision.>")), burst+2)
+}

@@ -65,6 +65,7 @@ type serveConfig struct {
 	allowShrink     bool
 	gcHeapFloor     heapSize
 	embeddedMemory  heapSize
+	eventLinger     time.Duration
 	grantsConfig
 }
 
@@ -109,6 +110,7 @@ var serveEnv = map[string]string{
 	"allow-shrink":           "ARBITER_ALLOW_SHRINK",
 	"gc-heap-floor":          "ARBITER_GC_HEAP_FLOOR",
 	"embedded-stream-memory": "ARBITER_EMBEDDED_STREAM_MEMORY",
+	"event-linger":           "ARBITER_EVENT_LINGER",
 }
 
 // heapSize is a flag of a memory size: 0 (off), 512MiB, 1GiB, 2G.
@@ -198,6 +200,7 @@ func newServeFlags(fs *flag.FlagSet, cfg *serveConfig) {
 	fs.Var(&cfg.maxBody, "max-body", "request body `SIZE` limit (413 payload_too_large above it)")
 	fs.Var(&cfg.gcHeapFloor, "gc-heap-floor", "a heap `SIZE` under which the garbage collector does not run while 5 times the live heap is less (at most 3/4 of the memory limit: GOMEMLIMIT, else 90% of the container's); 0 (default): GOGC=400 within the memory limit; GOGC set: the operator's pacing (docs/operations.md)")
 	fs.Var(&cfg.embeddedMemory, "embedded-stream-memory", "without --nats: the embedded NATS server keeps its event stream in memory, at most `SIZE` (the oldest events go first; 64MiB holds about 45,000 decisions); 0: in files in a temporary directory, 7 days or until exit (docs/events.md)")
+	fs.DurationVar(&cfg.eventLinger, "event-linger", defaultEventLinger, "how long an event that finds the publisher idle waits for others to go with it (decisions never wait for it); 0: sent at once")
 	fs.DurationVar(&cfg.decisionTimeout, "decision-timeout", httpapi.DefaultDecisionTimeout, "deadline of a whole decision")
 	fs.DurationVar(&cfg.redisTimeout, "redis-timeout", engine.DefaultProfileTimeout, "deadline of a Redis call (profile fetch, ledger)")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 10*time.Second, "bound of the whole graceful shutdown from SIGTERM to exit (drain, finish requests, flush events)")
@@ -489,7 +492,7 @@ func runServer(ctx context.Context, cfg serveConfig, keys []httpapi.APIKey, src 
 
 	// NATS: the configured server, or an embedded one.
 	natsURL := cfg.natsURL
-	pubOpts := events.Options{Prefix: cfg.subjectPrefix, Buffer: cfg.eventBuffer, Logger: log, Replicas: cfg.streamReplicas}
+	pubOpts := events.Options{Prefix: cfg.subjectPrefix, Buffer: cfg.eventBuffer, Logger: log, Replicas: cfg.streamReplicas, Linger: cfg.eventLinger}
 	if natsURL == "" {
 		// The embedded server lives in this process: its connection does
 		// not drop, so an event is sent again only after an ack timeout

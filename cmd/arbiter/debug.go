@@ -66,3 +66,16 @@ func newGCTuner(floor int64, log *slog.Logger) *gctune.Tuner {
 	log.Debug("garbage collector", "floor", floor, "memory_limit", t.Limit())
 	return t
 }
+
+// defaultEventLinger is --event-linger's default: an event that finds the
+// publisher idle waits up to 1 ms for others (a burst of AckEvery goes at
+// once). Without it every decision woke the publisher, the connection's
+// flusher and, on the embedded server, its read loop, stream and consumer
+// goroutines one by one; those wake-ups run before the requests that the
+// network poller hands to the scheduler, which then waited. In scenario a,
+// back to back: 80 and 79 against 73 and 71 µs of CPU a decision; in a
+// trace of the open loop, goroutine wake-ups 327,000 → 141,000 in 4 s and a
+// request's wait from the poller to its handler, p50 157 → 12 µs, p99 4.8 →
+// 1.7 ms (BENCHMARKS.md, issue 19). Events reach the stream up to 1 ms
+// later; decisions never wait for them.
+const defaultEventLinger = time.Millisecond
