@@ -113,17 +113,7 @@ func TestPublisherCreatesStreamWithOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close(context.Background())
-	js := testJetStream(t, url)
-	var info *jetstream.StreamInfo
-	waitFor(t, 10*time.Second, "the stream", func() bool {
-		s, err := js.Stream(context.Background(), StreamName(prefix))
-		if err != nil {
-			return false
-		}
-		info = s.CachedInfo()
-		return true
-	})
-	c := info.Config
+	c := waitStream(t, url, StreamName(prefix)).Config
 	if c.MaxAge != time.Hour || c.MaxBytes != 1<<20 || c.Duplicates != time.Minute || c.Storage != jetstream.FileStorage ||
 		len(c.Subjects) != 1 || c.Subjects[0] != prefix+".>" {
 		t.Fatalf("stream config %+v", c)
@@ -467,17 +457,7 @@ func TestPublisherMemoryStreamOnEmbedded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close(context.Background())
-	js := testJetStream(t, emb.URL)
-	var info *jetstream.StreamInfo
-	waitFor(t, 10*time.Second, "the stream", func() bool {
-		s, err := js.Stream(context.Background(), StreamName(DefaultPrefix))
-		if err != nil {
-			return false
-		}
-		info = s.CachedInfo()
-		return true
-	})
-	if c := info.Config; c.Storage != jetstream.MemoryStorage || c.MaxBytes != bound {
+	if c := waitStream(t, emb.URL, StreamName(DefaultPrefix)).Config; c.Storage != jetstream.MemoryStorage || c.MaxBytes != bound {
 		t.Fatalf("stream stored in %v, at most %d bytes; want memory, %d", c.Storage, c.MaxBytes, bound)
 	}
 }
@@ -526,4 +506,21 @@ func TestPublisherLinger(t *testing.T) {
 		t.Fatalf("stats %+v, want %d published", st, burst+2)
 	}
 	checkSequence(t, ids(t, readStream(t, url, prefix, prefix+".decision.>")), burst+2)
+}
+
+// waitStream waits for the publisher to create the stream name on the
+// server at url, and returns its information.
+func waitStream(t *testing.T, url, name string) *jetstream.StreamInfo {
+	t.Helper()
+	js := testJetStream(t, url)
+	var info *jetstream.StreamInfo
+	waitFor(t, 10*time.Second, "the stream", func() bool {
+		s, err := js.Stream(context.Background(), name)
+		if err != nil {
+			return false
+		}
+		info = s.CachedInfo()
+		return true
+	})
+	return info
 }
