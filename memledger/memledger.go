@@ -304,8 +304,7 @@ func (l *Ledger) Reserve(ctx context.Context, p *engine.Plan) ([]engine.Result, 
 		if it.Hold > 0 {
 			rec.state, rec.hold = stateHeld, true
 			spend, cur := p.BudgetOf(i)
-			cur = l.currency(cur) // kept by the record
-			rec.amount, rec.cur, rec.exp = spend, l.nameIndex(cur), now+it.Hold.Milliseconds()
+			rec.amount, rec.cur, rec.exp = spend, l.nameIndex(cur), now+it.Hold.Milliseconds() // nameIndex keeps its own copy
 		}
 		o.records.put(p.Ref, rec)
 		if it.Cell != "" {
