@@ -91,7 +91,7 @@ type entry struct {
 	key     cacheKey
 	id      string
 	schema  *rules.Schema // the schema of decoded (and, without raw, of the entry)
-	fields  map[string]string
+	stored  packedFields  // the stored fields of a RawSource (packed.go)
 	found   bool
 	decoded atomic.Pointer[decoded]
 	expires time.Time
@@ -299,7 +299,7 @@ func (c *Cache) load(ctx context.Context, schema *rules.Schema, id string, key c
 		if err != nil {
 			return nil, err
 		}
-		e.fields, e.found = fields, found
+		e.stored, e.found = packFields(fields), found
 		return e, nil
 	}
 	p, err := c.src.Get(ctx, schema, id)
@@ -319,7 +319,9 @@ func (c *Cache) decode(e *entry, schema *rules.Schema) *engine.Profile {
 	}
 	var p *engine.Profile
 	if c.raw != nil {
-		p = c.raw.Decode(schema, e.id, e.fields, e.found)
+		// Decoded from the packed fields, so that the profile's strings
+		// are read from them rather than keeping go-redis's.
+		p = c.raw.Decode(schema, e.id, e.stored.view(), e.found)
 	} else {
 		// Entries are keyed by schema: this is a waiter whose schema differs
 		// from the fetcher's (a reload during the fetch). Without the fields

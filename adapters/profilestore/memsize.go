@@ -11,8 +11,8 @@ import (
 
 // The byte bound of the cache (CacheOptions.MaxBytes) counts what an entry
 // really holds on the Go heap: its own structs, the map slots that index
-// it, the stored fields as go-redis returns them (a map and a string per
-// key and per value), and the decoded profile (a map with every field of
+// it, the stored fields (packed in one slice: packed.go), and the decoded
+// profile (a map with every field of
 // the schema, each value in an interface box). Each allocation is rounded
 // up to the allocator's size class. TestCacheBytesMatchHeap compares the
 // sum with the heap's growth (estimated/actual within 0.8 to 1.25; issue
@@ -36,12 +36,7 @@ var (
 // profile, nil when not decoded), the stored fields included.
 func entryBytes(e *entry, p *engine.Profile) int64 {
 	n := entryStructBytes + elementBytes + indexSlotBytes + stringBytes(len(e.id))
-	if e.fields != nil {
-		n += mapBytes(len(e.fields), 16+16)
-		for k, v := range e.fields {
-			n += stringBytes(len(k)) + stringBytes(len(v))
-		}
-	}
+	n += allocBytes(cap(e.stored))
 	n += decodedStructBytes
 	if p != nil {
 		n += profileBytes(p, e.found)
