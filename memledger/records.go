@@ -1,13 +1,18 @@
 package memledger
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/oklog/ulid/v2"
+)
 
 // The grant records are most of what the ledger holds: one per granted
 // offer that is recorded (with a hold, or for learning), kept for the
 // attribution window, hundreds of thousands under load. They are kept
-// without a pointer: a reference of up to maxShortRef bytes (a decision's
-// ULID is 26) is the key itself, and a record names its currency and cell
-// by their index in the ledger's names. A map whose keys and values hold no
+// without a pointer: a decision's ULID (26 characters, as Arbiter writes
+// it) is the key as its 16 bytes, any other reference of up to
+// maxShortRef bytes is the key itself, and a record names its currency and
+// cell by their index in the ledger's names. A map whose keys and values hold no
 // pointer is not scanned by the garbage collector, so that the records
 // add nothing to a collection's marking however many there are
 // (BenchmarkRecordsGC).
@@ -44,15 +49,37 @@ type record struct {
 	hold    bool
 }
 
-// records are one offer's grant records by reference.
-type records struct {
-	short map[refKey]record
-	long  map[string]record // references longer than maxShortRef (not made by Arbiter)
+// ulidKey is a reference that is a ULID as Arbiter writes it (26
+// characters of Crockford's base 32, upper case): its 16 bytes, from which
+// String gives the reference back exactly. Any other spelling of a ULID (in
+// lower case, say) is not one, so that a reference always has one key.
+func ulidKey(ref string) (ulid.ULID, bool) {
+	if len(ref) != ulid.EncodedSize {
+		return ulid.ULID{}, false
+	}
+	for i := 0; i < len(ref); i++ {
+		if c := ref[i]; !('0' <= c && c <= '9' || 'A' <= c && c <= 'Z') || c == 'I' || c == 'L' || c == 'O' || c == 'U' {
+			return ulid.ULID{}, false
+		}
+	}
+	id, err := ulid.ParseStrict(ref) // refuses an overflow (a first character above 7)
+	return id, err == nil
 }
 
-func newRecords() records { return records{short: map[refKey]record{}} }
+// records are one offer's grant records by reference.
+type records struct {
+	ulids map[ulid.ULID]record // decisions' references (16-byte keys)
+	short map[refKey]record    // other references of up to maxShortRef bytes
+	long  map[string]record    // references longer than maxShortRef (not made by Arbiter)
+}
+
+func newRecords() records { return records{ulids: map[ulid.ULID]record{}} }
 
 func (rs *records) get(ref string) (record, bool) {
+	if k, ok := ulidKey(ref); ok {
+		r, ok := rs.ulids[k]
+		return r, ok
+	}
 	if k, ok := shortKey(ref); ok {
 		r, ok := rs.short[k]
 		return r, ok
@@ -63,7 +90,14 @@ func (rs *records) get(ref string) (record, bool) {
 
 // put sets ref's record; ref may be the caller's memory (it is copied).
 func (rs *records) put(ref string, r record) {
+	if k, ok := ulidKey(ref); ok {
+		rs.ulids[k] = r
+		return
+	}
 	if k, ok := shortKey(ref); ok {
+		if rs.short == nil {
+			rs.short = map[refKey]record{}
+		}
 		rs.short[k] = r
 		return
 	}
@@ -73,10 +107,15 @@ func (rs *records) put(ref string, r record) {
 	rs.long[strings.Clone(ref)] = r
 }
 
-func (rs *records) len() int { return len(rs.short) + len(rs.long) }
+func (rs *records) len() int { return len(rs.ulids) + len(rs.short) + len(rs.long) }
 
 // dropUntil deletes the records whose until is at or before now.
 func (rs *records) dropUntil(now int64) {
+	for k, r := range rs.ulids {
+		if r.until <= now {
+			delete(rs.ulids, k)
+		}
+	}
 	for k, r := range rs.short {
 		if r.until <= now {
 			delete(rs.short, k)
@@ -91,6 +130,9 @@ func (rs *records) dropUntil(now int64) {
 
 // each calls fn for every record.
 func (rs *records) each(fn func(ref string, r record)) {
+	for k, r := range rs.ulids {
+		fn(k.String(), r)
+	}
 	for k, r := range rs.short {
 		fn(k.String(), r)
 	}

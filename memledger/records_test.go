@@ -13,12 +13,18 @@ import (
 
 // TestRecordsByReferenceLength: a grant record is found, moved by its
 // outcomes and reported under its reference whatever the reference's
-// length (the empty one aside): up to maxShortRef bytes it is the map's
-// key, above in the map of long references; references that share a
-// prefix, or differ only past it, are different records.
+// length (the empty one aside): a ULID as Arbiter writes it is kept as its
+// 16 bytes, another reference of up to maxShortRef bytes is the map's key,
+// a longer one in the map of long references; references that share a
+// prefix, or differ only past it, or spell the same ULID in another case,
+// are different records.
 func TestRecordsByReferenceLength(t *testing.T) {
 	refs := []string{"a", "01KBHZ0000000000000000000A", strings.Repeat("r", maxShortRef), strings.Repeat("r", maxShortRef+1),
-		strings.Repeat("r", maxShortRef+1) + "x", "a\x00"}
+		strings.Repeat("r", maxShortRef+1) + "x", "a\x00",
+		"01kbhz0000000000000000000a", // the ULID above in lower case: another reference
+		"8ZZZZZZZZZZZZZZZZZZZZZZZZZ", // 26 characters of the alphabet, but over 128 bits
+		"01KBHZ0000000000000000000I", // a letter Crockford's base 32 leaves out
+		"7ZZZZZZZZZZZZZZZZZZZZZZZZZ"} // the largest ULID
 	ctx := context.Background()
 	l := New()
 	for _, ref := range refs {
@@ -26,6 +32,9 @@ func TestRecordsByReferenceLength(t *testing.T) {
 			Items: []engine.PlanItem{{OfferID: "o", Amount: 100, Budget: 1 << 30, Hold: time.Hour, Record: true, Cell: "vip"}}}); err != nil || res[0] != engine.Granted {
 			t.Fatalf("reserve %q: %v %v", ref, res, err)
 		}
+	}
+	if n := len(l.offers["o"].records.ulids); n != 2 {
+		t.Errorf("%d references kept as 16-byte ULIDs, want 2 (%v)", n, l.offers["o"].records.ulids)
 	}
 	// Convert every other one, with a reward: committed, and a success for
 	// learning in its cell.
@@ -57,7 +66,7 @@ func TestRecordsByReferenceLength(t *testing.T) {
 			t.Errorf("record %q = %q, want %q", ref, got, want)
 		}
 	}
-	if got, want := snap.Learning["o/vip/s/"+strconv.Itoa(Day(t0))], int64(3); got != want {
+	if got, want := snap.Learning["o/vip/s/"+strconv.Itoa(Day(t0))], int64(len(refs)+1)/2; got != want {
 		t.Errorf("successes in vip = %d, want %d (%v)", got, want, snap.Learning)
 	}
 	if got := snap.Spent["o/EUR"]; got != int64(100*len(refs)) {
