@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -66,6 +67,7 @@ type serveConfig struct {
 	gcHeapFloor     heapSize
 	embeddedMemory  heapSize
 	eventLinger     time.Duration
+	procs           int
 	grantsConfig
 }
 
@@ -111,6 +113,7 @@ var serveEnv = map[string]string{
 	"gc-heap-floor":          "ARBITER_GC_HEAP_FLOOR",
 	"embedded-stream-memory": "ARBITER_EMBEDDED_STREAM_MEMORY",
 	"event-linger":           "ARBITER_EVENT_LINGER",
+	"procs":                  "ARBITER_PROCS",
 }
 
 // heapSize is a flag of a memory size: 0 (off), 512MiB, 1GiB, 2G.
@@ -201,6 +204,7 @@ func newServeFlags(fs *flag.FlagSet, cfg *serveConfig) {
 	fs.Var(&cfg.gcHeapFloor, "gc-heap-floor", "a heap `SIZE` under which the garbage collector does not run while 5 times the live heap is less (at most 3/4 of the memory limit: GOMEMLIMIT, else 90% of the container's); 0 (default): GOGC=400 within the memory limit; GOGC set: the operator's pacing (docs/operations.md)")
 	fs.Var(&cfg.embeddedMemory, "embedded-stream-memory", "without --nats: the embedded NATS server keeps its event stream in memory, at most `SIZE` (the oldest events go first; 64MiB holds about 45,000 decisions); 0: in files in a temporary directory, 7 days or until exit (docs/events.md)")
 	fs.DurationVar(&cfg.eventLinger, "event-linger", defaultEventLinger, "how long an event that finds the publisher idle waits for others to go with it (decisions never wait for it); 0: sent at once")
+	fs.IntVar(&cfg.procs, "procs", 0, "`N` processors of the Go scheduler (GOMAXPROCS); 0: the GOMAXPROCS environment variable when set, else without --nats twice the CPUs Go finds (the embedded NATS server's goroutines would keep requests waiting: docs/operations.md), with --nats the CPUs Go finds")
 	fs.DurationVar(&cfg.decisionTimeout, "decision-timeout", httpapi.DefaultDecisionTimeout, "deadline of a whole decision")
 	fs.DurationVar(&cfg.redisTimeout, "redis-timeout", engine.DefaultProfileTimeout, "deadline of a Redis call (profile fetch, ledger)")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 10*time.Second, "bound of the whole graceful shutdown from SIGTERM to exit (drain, finish requests, flush events)")
@@ -303,6 +307,9 @@ func cmdServe(ctx context.Context, args []string, s stdio) int {
 	}
 	if cfg.streamReplicas < 0 {
 		return usageErr("--stream-replicas must be 0 or more")
+	}
+	if cfg.procs < 0 {
+		return usageErr(fmt.Sprintf("--procs %d: write 0 (the default) or a number of processors, such as 4", cfg.procs))
 	}
 	if cfg.streamReplicas > 1 && cfg.natsURL == "" {
 		return usageErr(fmt.Sprintf("--stream-replicas %d needs a NATS cluster: give --nats URL (the embedded NATS is one server)", cfg.streamReplicas))
@@ -409,6 +416,13 @@ func uiAssets(on bool) fs.FS {
 // gracefully: stop accepting, finish in-flight requests, flush events.
 func runServer(ctx context.Context, cfg serveConfig, keys []httpapi.APIKey, src rulesSource,
 	preload preloadFunc, show banner, s stdio, log *slog.Logger) int {
+	if n, why := chooseProcs(cfg.procs, cfg.natsURL == "", os.Getenv("GOMAXPROCS"), runtime.GOMAXPROCS(0)); n > 0 {
+		prev := runtime.GOMAXPROCS(n)
+		defer runtime.GOMAXPROCS(prev) // for a server run inside another program (tests)
+		log.Info("scheduler", "gomaxprocs", n, "why", why)
+	} else {
+		log.Debug("scheduler", "gomaxprocs", runtime.GOMAXPROCS(0), "why", why)
+	}
 	gcCtx, stopGC := context.WithCancel(context.Background())
 	defer stopGC()
 	go newGCTuner(int64(cfg.gcHeapFloor), log).Run(gcCtx)

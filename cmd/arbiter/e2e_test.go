@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -125,7 +126,10 @@ func TestServeEndToEnd(t *testing.T) {
 	var logs syncBuffer
 	cmd := exec.Command(bin, "serve", "--rules", rulesDir, "--addr", "127.0.0.1:"+strconv.Itoa(port), "--no-auth",
 		"--log-format", "json", "--shutdown-timeout", "5s")
-	cmd.Env = append(os.Environ(), "ARBITER_API_KEYS=", "ARBITER_REDIS_URL=", "ARBITER_NATS_URL=")
+	cmd.Env = append(os.Environ(), "ARBITER_API_KEYS=", "ARBITER_REDIS_URL=", "ARBITER_NATS_URL=", "GOMAXPROCS=", "ARBITER_PROCS=")
+	// With the embedded NATS server, serve runs with twice the processors
+	// Go would choose (procs.go): what this test process started with.
+	wantProcs := embeddedProcsPerCPU * runtime.GOMAXPROCS(0)
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -269,6 +273,9 @@ func TestServeEndToEnd(t *testing.T) {
 	if !strings.Contains(string(mb), `arbiter_rules_reloads_total{result="error"}`) {
 		t.Error("the failed reload is not in the metrics")
 	}
+	if want := "\ngo_sched_gomaxprocs_threads " + strconv.Itoa(wantProcs) + "\n"; !strings.Contains(string(mb), want) {
+		t.Errorf("the metrics have no %q: serve should run with %d processors (procs.go)", strings.TrimSpace(want), wantProcs)
+	}
 
 	// SIGTERM: a clean exit.
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -316,6 +323,7 @@ func TestServeUsageErrors(t *testing.T) {
 		{"serve", "--rules", "x", "--no-auth", "--key-prefix", "a{b}:"},
 		{"serve", "--rules", "x", "--no-auth", "--stream-replicas", "3"}, // the embedded NATS is one server
 		{"serve", "--rules", "x", "--no-auth", "--stream-replicas", "-1"},
+		{"serve", "--rules", "x", "--no-auth", "--procs", "-1"},
 		{"serve", "--bogus"},
 	}
 	for _, args := range cases {
