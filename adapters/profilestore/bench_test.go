@@ -14,8 +14,6 @@ import (
 
 	"github.com/arbiterhq/arbiter/adapters/redisconn"
 	"github.com/arbiterhq/arbiter/adapters/redisconn/redistest"
-	"github.com/arbiterhq/arbiter/examples/profilegen"
-	"github.com/arbiterhq/arbiter/profiles"
 	"github.com/arbiterhq/arbiter/rules"
 )
 
@@ -241,13 +239,8 @@ func BenchmarkCacheGC(b *testing.B) {
 // fetched as go-redis gives it, and returns the cache with what an entry
 // holds on the heap: objects and bytes.
 func fillCache(b *testing.B, schema *rules.Schema, n int) (c *Cache, ids []string, objects, live float64) {
-	data := make(map[string]map[string]string, n)
-	for _, m := range profilegen.Generate(1, n, profilegen.DefaultRef()) {
-		id, fields, err := profiles.ToHash(schema, m)
-		if err != nil {
-			b.Fatal(err)
-		}
-		data[id] = fields
+	data := shopHashes(b, schema, n)
+	for id := range data {
 		ids = append(ids, id)
 	}
 	src := &freshRaw{data: data}

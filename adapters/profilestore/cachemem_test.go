@@ -69,15 +69,7 @@ func TestCacheBytesMatchHeap(t *testing.T) {
 		gen        func(n int) map[string]map[string]string
 	}{
 		{"the example shop's profiles (profilegen)", checkout, 30, func(n int) map[string]map[string]string {
-			out := make(map[string]map[string]string, n)
-			for _, m := range profilegen.Generate(1, n, profilegen.DefaultRef()) {
-				id, fields, err := profiles.ToHash(checkout, m)
-				if err != nil {
-					t.Fatal(err)
-				}
-				out[id] = fields
-			}
-			return out
+			return shopHashes(t, checkout, n)
 		}},
 		{"one stored field, the example shop's schema", checkout, 0, func(n int) map[string]map[string]string {
 			out := make(map[string]map[string]string, n)
@@ -159,6 +151,21 @@ func TestCacheBytesMatchHeap(t *testing.T) {
 			runtime.KeepAlive(ids)
 		})
 	}
+}
+
+// shopHashes is n of the example shop's customers (profilegen) as stored:
+// their hashes by id.
+func shopHashes(tb testing.TB, schema *rules.Schema, n int) map[string]map[string]string {
+	tb.Helper()
+	out := make(map[string]map[string]string, n)
+	for _, m := range profilegen.Generate(1, n, profilegen.DefaultRef()) {
+		id, fields, err := profiles.ToHash(schema, m)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out[id] = fields
+	}
+	return out
 }
 
 // checkoutSchema is the example shop's schema, compiled (its defaults
