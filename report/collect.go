@@ -314,10 +314,15 @@ func (c *Collector) addDecision(dec *Decision, stored time.Time) {
 	if group == "" {
 		return
 	}
-	c.exposures[group]++
 	if !c.holdout && dec.ID != "" {
+		if _, again := c.decisions[dec.ID]; again {
+			// The same decision stored twice (resent after the stream's
+			// duplicate window: docs/events.md): one exposure.
+			return
+		}
 		c.decisions[dec.ID] = decisionRec{customerID: dec.CustomerID, variant: group}
 	}
+	c.exposures[group]++
 	switch {
 	case cr.group == "":
 		cr.group = group

@@ -102,3 +102,30 @@ func TestExposureIsWhatTheDecisionRecorded(t *testing.T) {
 		t.Errorf("uplift %+.1f points [%+.1f, %+.1f], p = %.2g: the true uplift is +14.5", 100*cv.Diff, 100*cv.Low, 100*cv.High, cv.P)
 	}
 }
+
+// TestADecisionStoredTwiceIsOneExposure: a decision event the stream holds
+// twice (resent after its duplicate window) counts one exposure.
+func TestADecisionStoredTwiceIsOneExposure(t *testing.T) {
+	evs, _ := checkoutShop(7)
+	once := report.NewCollector("discount_depth")
+	twice := report.NewCollector("discount_depth")
+	dups := 0
+	for _, ev := range evs {
+		once.Add(ev)
+		twice.Add(ev)
+		if ev.Decision != nil && len(ev.Decision.Experiments) > 0 && dups < 50 {
+			twice.Add(ev)
+			dups++
+		}
+	}
+	a, b := once.Report(report.Weights{}), twice.Report(report.Weights{})
+	if dups == 0 || len(a.Variants) != len(b.Variants) {
+		t.Fatalf("%d duplicated; variants %+v and %+v", dups, a.Variants, b.Variants)
+	}
+	for i := range a.Variants {
+		if a.Variants[i].Exposures != b.Variants[i].Exposures || a.Variants[i].Customers != b.Variants[i].Customers {
+			t.Errorf("%s: %d exposures, %d customers with %d decisions stored twice; want %d, %d", a.Variants[i].ID,
+				b.Variants[i].Exposures, b.Variants[i].Customers, dups, a.Variants[i].Exposures, a.Variants[i].Customers)
+		}
+	}
+}

@@ -225,6 +225,13 @@ type Stats struct {
 	// ("request_truncated": true) because they would have exceeded the
 	// stream's max_msg_size or the server's max_payload.
 	Truncated uint64
+	// Resent counts events sent again because no acknowledgement covered
+	// them (the connection dropped, or none came within the ack timeout).
+	// JetStream stores such an event once when it comes back within the
+	// stream's duplicate window; after it, an event that the stream had
+	// stored before its acknowledgement was lost is stored twice, so the
+	// duplicates in a stream are never more than this.
+	Resent uint64
 }
 
 // Publisher publishes events to NATS. It is the sink of the HTTP API
@@ -249,6 +256,7 @@ type Publisher struct {
 	published atomic.Uint64
 	dropped   atomic.Uint64
 	truncated atomic.Uint64
+	resent    atomic.Uint64
 	lastTrunc atomic.Int64 // unix nanos of the last truncation log
 
 	rulesets rulesetKeeper // KeepRuleset
@@ -377,6 +385,7 @@ func (p *Publisher) Stats() Stats {
 		Buffered:  uint64(len(p.ch)) + uint64(in),
 		Dropped:   p.dropped.Load(),
 		Truncated: p.truncated.Load(),
+		Resent:    p.resent.Load(),
 	}
 }
 
@@ -491,6 +500,7 @@ func (p *Publisher) run() {
 	}()
 	var sinceAck int
 	reset := func() { // nothing in flight any more: send everything again
+		p.resent.Add(uint64(sent))
 		for i := range q[:sent] {
 			q[i].fut = nil
 		}
@@ -510,6 +520,7 @@ func (p *Publisher) run() {
 	// sinceAck counts the messages sent without asking for an
 	// acknowledgement since the last one that did.
 	rewind := func() { // send again everything not acknowledged (the ids make it idempotent)
+		p.resent.Add(uint64(sent))
 		for i := range q[:sent] {
 			q[i].fut = nil
 		}

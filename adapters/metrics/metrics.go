@@ -37,6 +37,8 @@ type EventStats struct {
 	// Truncated: decision events published without their request, too
 	// large for the stream.
 	Truncated uint64
+	// Resent: events sent again without an acknowledgement covering them.
+	Resent uint64
 }
 
 // Metrics is the set of Arbiter's metrics. It implements engine.Observer.
@@ -156,8 +158,9 @@ func (m *Metrics) Reload(result, version string) {
 }
 
 // EventStatsFunc exports the event publisher's counters, read at each
-// scrape: arbiter_events_published_total, arbiter_events_buffered and
-// arbiter_events_dropped_total. Call it once.
+// scrape: arbiter_events_published_total, arbiter_events_buffered,
+// arbiter_events_dropped_total, arbiter_events_resent_total and
+// arbiter_events_truncated_total. Call it once.
 func (m *Metrics) EventStatsFunc(stats func() EventStats) {
 	m.reg.MustRegister(
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
@@ -172,6 +175,10 @@ func (m *Metrics) EventStatsFunc(stats func() EventStats) {
 			Name: "arbiter_events_dropped_total",
 			Help: "Events dropped because the buffer (--event-buffer) was full.",
 		}, func() float64 { return float64(stats().Dropped) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "arbiter_events_resent_total",
+			Help: "Events sent again because no acknowledgement covered them (connection dropped, ack timeout); stored once within the stream's duplicate window.",
+		}, func() float64 { return float64(stats().Resent) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "arbiter_events_truncated_total",
 			Help: "Decision events published without their request (request_truncated): larger than the stream's message size.",

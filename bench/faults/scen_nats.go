@@ -21,7 +21,8 @@ func natsScenario() scenario {
 	return scenario{
 		name: "nats-down",
 		goal: "NATS (JetStream, file store) killed with kill -9 for 30 s under a steady load, longer than the stream's duplicate window " +
-			"(set to 10 s for the run), then started again: reading the stream back, every decision answered 200 is there once: 0 lost, 0 duplicated",
+			"(set to 10 s for the run), then started again: reading the stream back, every decision answered 200 is there: 0 lost; " +
+			"none stored twice but the events NATS had stored without their acknowledgement reaching Arbiter when it died (resent after the window): duplicates ≤ arbiter_events_resent_total",
 		bound: 4 * time.Minute, shortBound: 45 * time.Second,
 		run: runNATSDown,
 	}
@@ -213,6 +214,7 @@ func runNATSDown(ctx context.Context, e *env, ps *procs, r *result) error {
 	wg.Wait()
 	buffered, drained := waitDrained(ctx, a.addr, 60*time.Second)
 	dropped, _ := metric(ctx, a.addr, "arbiter_events_dropped_total")
+	resent, _ := metric(ctx, a.addr, "arbiter_events_resent_total")
 	sc, err := readDecisions(ctx, url)
 	if err != nil {
 		return fmt.Errorf("reading the stream back: %w", err)
@@ -224,6 +226,7 @@ func runNATSDown(ctx context.Context, e *env, ps *procs, r *result) error {
 	r.add("stream read back", "%d decision events, %d distinct ids", sc.msgs, len(sc.unique))
 	r.key("lost (answered, not in the stream)", "%d", lost)
 	r.key("duplicated (stored more than once)", "%d", dup)
+	r.key("resent (arbiter_events_resent_total)", "%.0f", resent)
 	r.add("in the stream, answer not seen by the client", "%d", unanswered)
 	r.add("dropped (arbiter_events_dropped_total)", "%.0f", dropped)
 	lat := st.latency()
@@ -231,7 +234,12 @@ func runNATSDown(ctx context.Context, e *env, ps *procs, r *result) error {
 	r.check(drained, "the event buffer did not drain within 60 s (%.0f left)", buffered)
 	r.check(st.ok() == st.sent, "not every request answered 200: %s", st.failures())
 	r.check(lost == 0, "%d events lost", lost)
-	r.check(dup == 0, "%d events duplicated", dup)
+	// Past the duplicate window JetStream no longer knows an id: an event
+	// it stored just before it died, whose acknowledgement never reached
+	// Arbiter, is stored again when resent. Only a resent event can be,
+	// so there are never more duplicates than resends (docs/events.md);
+	// usually there are none.
+	r.check(float64(dup) <= resent, "%d events duplicated, more than the %.0f resent", dup, resent)
 	return nil
 }
 
