@@ -71,12 +71,10 @@ type Ledger struct {
 	counts map[custKey]int     // per customer and offer: grants, for caps for ever
 	offers map[string]*offer
 	claims map[string]*claim
-	// curs holds one copy of each currency a plan named: the maps and
-	// records keep currencies, and a plan's currency may be the request's
-	// string, in memory the server reuses (wire.RequestDecoder).
-	curs map[string]string
-	// names are the currencies and cells of grant records, which name
-	// them by index (records.go).
+	// names hold one copy of each currency and cell a plan named: the
+	// maps keep currencies and grant records name both by index
+	// (records.go), and a plan's strings may be the request's, in memory
+	// the server reuses (wire.RequestDecoder).
 	names   []string
 	nameIdx map[string]uint32
 	seq     uint64
@@ -154,7 +152,7 @@ func NewWithOptions(o Options) *Ledger {
 		o.Now = time.Now
 	}
 	return &Ledger{o: o, grants: map[custKey][]int64{}, counts: map[custKey]int{}, offers: map[string]*offer{}, claims: map[string]*claim{},
-		curs: map[string]string{}, nameIdx: map[string]uint32{}}
+		nameIdx: map[string]uint32{}}
 }
 
 var (
@@ -163,17 +161,10 @@ var (
 	_ learning.Resetter = (*Ledger)(nil)
 )
 
-// currency returns cur in the ledger's own memory (one copy per currency
-// seen): assigning to a map with a string key stores the key given, even
-// over an equal one.
-func (l *Ledger) currency(cur string) string {
-	if c, ok := l.curs[cur]; ok {
-		return c
-	}
-	c := strings.Clone(cur)
-	l.curs[c] = c
-	return c
-}
+// currency returns cur in the ledger's own memory (its copy in names):
+// assigning to a map with a string key stores the key given, even over an
+// equal one.
+func (l *Ledger) currency(cur string) string { return l.name(l.nameIndex(cur)) }
 
 func (l *Ledger) offer(id string) *offer {
 	o := l.offers[id]

@@ -12,8 +12,8 @@ import (
 // The byte bound of the cache (CacheOptions.MaxBytes) counts what an entry
 // really holds on the Go heap: its own structs, the map slots that index
 // it, the stored fields (packed in one slice: packed.go), and the decoded
-// profile (a map with every field of
-// the schema, each value in an interface box). Each allocation is rounded
+// profile (a map with every field of the schema, each value in an
+// interface box). Each allocation is rounded
 // up to the allocator's size class. TestCacheBytesMatchHeap compares the
 // sum with the heap's growth (estimated/actual within 0.8 to 1.25; issue
 // 13, item 7: the former estimate, 160 B + 96 B per stored field, said

@@ -11,13 +11,13 @@ import (
 // marks at every cycle, for as long as the customer stays cached (100,000
 // customers by default). A packed slice is one object without pointers,
 // which the collector does not scan. The decoded profile's string values
-// are read from it in place (fieldsView), so they add no object either.
+// are read from it in place (view), so they add no object either.
 // BenchmarkCacheGC shows the difference in a collection's time.
 
 // packedFields is a profile's stored fields: for each, its name's length
 // (uvarint), its name, its value's length (uvarint) and its value. It is
-// never modified once made, which is what lets fieldsView's strings point
-// into it.
+// never modified once made, which is what lets view's strings point into
+// it.
 type packedFields []byte
 
 // packFields packs fields into one new allocation; nil packs to nil.

@@ -1,9 +1,6 @@
 package main
 
-import (
-	"fmt"
-	"strconv"
-)
+import "fmt"
 
 // embeddedProcsPerCPU is how many Go processors (GOMAXPROCS) serve runs
 // with for each CPU Go finds when the embedded NATS server is in the
@@ -25,18 +22,18 @@ import (
 const embeddedProcsPerCPU = 2
 
 // chooseProcs returns the GOMAXPROCS serve sets (0: leave Go's choice) and
-// why: --procs when given (flag > 0); else the GOMAXPROCS environment
+// why: --procs when given (procs > 0); else the GOMAXPROCS environment
 // variable, which Go has applied already; else, with the embedded NATS
 // server, embeddedProcsPerCPU times what Go chose (goProcs: the CPUs or the
 // container's CPU limit).
-func chooseProcs(flag int, embeddedNATS bool, env string, goProcs int) (int, string) {
+func chooseProcs(procs int, embeddedNATS bool, env string, goProcs int) (int, string) {
 	switch {
-	case flag > 0:
-		return flag, "--procs"
+	case procs > 0:
+		return procs, "--procs"
 	case env != "":
 		return 0, "GOMAXPROCS=" + env
 	case embeddedNATS && goProcs > 0:
-		return embeddedProcsPerCPU * goProcs, fmt.Sprintf("embedded NATS: %d per CPU (%s CPUs)", embeddedProcsPerCPU, strconv.Itoa(goProcs))
+		return embeddedProcsPerCPU * goProcs, fmt.Sprintf("embedded NATS: %d per CPU (%d CPUs)", embeddedProcsPerCPU, goProcs)
 	}
 	return 0, "Go's choice"
 }
