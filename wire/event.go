@@ -26,6 +26,10 @@ type Message struct {
 	// request starts (`,"request":`); 0 for any other message. Fit cuts
 	// the request there when the event is too large for the stream.
 	RequestAt int
+	// Exposure is, in a decision event, the value of its ExposureHeader
+	// (AppendExposure's JSON); "" for any other message and for a decision
+	// message made from JSON alone (DecisionMessage).
+	Exposure string
 
 	// pool is the MessagePool the message came from (nil: none), own the
 	// memory of its ID and Key when it did: they are valid until Release.

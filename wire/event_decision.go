@@ -354,7 +354,33 @@ func NewDecisionMessage(buf []byte, d *engine.Decision) (*Message, []byte) {
 	if at > 0 {
 		m.RequestAt = at - start
 	}
+	m.Exposure = string(AppendExposure(nil, d))
 	return m, buf
+}
+
+// ExposureHeader is the NATS header of a decision event that repeats, as
+// a JSON object of their own, the three fields a live count of exposures
+// needs: customer_id, experiments and holdout, with the body's values
+// (AppendExposure). A consumer that reads headers only (JetStream's
+// headers_only) counts a decision without its body: Arbiter's own
+// experiment counters do on the embedded server. Events published before
+// the header existed, or by other publishers, do not carry it: such a
+// consumer reads their body.
+const ExposureHeader = "Arbiter-Exposure"
+
+// AppendExposure appends the value of d's ExposureHeader:
+// {"customer_id":…,"experiments":[…],"holdout":…}, the same values as the
+// event's body (AppendDecisionEvent) in the same encoding, on one line
+// (JSON escapes line breaks), so that what parses the body's fields parses
+// it.
+func AppendExposure(b []byte, d *engine.Decision) []byte {
+	b = append(b, `{"customer_id":`...)
+	b = appendString(b, d.CustomerID)
+	b = append(b, `,"experiments":`...)
+	b = appendAssignments(b, d.Experiments)
+	b = append(b, `,"holdout":`...)
+	b = strconv.AppendBool(b, d.Holdout)
+	return append(b, '}')
 }
 
 // appendDecisionEvent is AppendDecisionEvent; at is the offset in b of the

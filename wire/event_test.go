@@ -165,6 +165,49 @@ func TestAppendDecisionEventMatchesEncodingJSON(t *testing.T) {
 	}
 }
 
+// The exposure header holds the body's customer_id, experiments and
+// holdout, on one line, and every way of making a decision message gives
+// it.
+func TestExposureMatchesTheBody(t *testing.T) {
+	type exposure struct {
+		CustomerID  *string       `json:"customer_id"`
+		Experiments *[]Assignment `json:"experiments"`
+		Holdout     *bool         `json:"holdout"`
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	var pool MessagePool
+	for i := 0; i < 2000; i++ {
+		d := randDecision(r)
+		d.Holdout = r.IntN(2) == 0
+		if r.IntN(4) == 0 {
+			d.Experiments = nil
+		}
+		d.CustomerID += "\r\n\u2028é\x00" // what a header must not hold as such
+		head := AppendExposure(nil, d)
+		if bytes.ContainsAny(head, "\r\n") {
+			t.Fatalf("case %d: the header value breaks its line: %q", i, head)
+		}
+		var got, want exposure
+		if err := json.Unmarshal(head, &got); err != nil {
+			t.Fatalf("case %d: %s: %v", i, head, err)
+		}
+		if err := json.Unmarshal(AppendDecisionEvent(nil, d), &want); err != nil {
+			t.Fatal(err)
+		}
+		if got.CustomerID == nil || got.Experiments == nil || got.Holdout == nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("case %d: header %s, body's fields %+v", i, head, want)
+		}
+		m := pool.Decision(d)
+		if m.Exposure != string(head) {
+			t.Fatalf("case %d: pooled message's exposure %q, want %q", i, m.Exposure, head)
+		}
+		m.Release()
+		if m, _ := NewDecisionMessage(nil, d); m.Exposure != string(head) {
+			t.Fatalf("case %d: NewDecisionMessage's exposure %q, want %q", i, m.Exposure, head)
+		}
+	}
+}
+
 // NewDecisionEvent copies what it takes from the decision, records an
 // action without a discount with a zero amount in the cart's currency, and
 // its message is on decision.<placement> with the decision id.

@@ -23,7 +23,7 @@ const maxPooledJSON = 16 << 10
 const newMessageJSON = 2048
 
 // Decision returns the message of d's event, as NewDecisionMessage does,
-// from the pool: its JSON, its ID and its Key are in memory of its own,
+// from the pool: its JSON, ID, Key and Exposure are in memory of its own,
 // valid until it is released.
 func (mp *MessagePool) Decision(d *engine.Decision) *Message {
 	m, _ := mp.pool.Get().(*Message)
@@ -37,8 +37,11 @@ func (mp *MessagePool) Decision(d *engine.Decision) *Message {
 	m.JSON, at = appendDecisionEvent(m.JSON[:0], d)
 	m.RequestAt = at
 	m.own = append(append(m.own[:0], d.DecisionID...), d.Placement...)
+	m.own = AppendExposure(m.own, d)
+	key := len(d.DecisionID) + len(d.Placement)
 	m.ID = viewOf(m.own[:len(d.DecisionID)])
-	m.Key = viewOf(m.own[len(d.DecisionID):])
+	m.Key = viewOf(m.own[len(d.DecisionID):key])
+	m.Exposure = viewOf(m.own[key:])
 	m.Kind = KindDecision
 	return m
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
@@ -213,7 +214,22 @@ func decisionEvent(i int, segments ...string) *wire.Message {
 	if err != nil {
 		panic(err)
 	}
+	m.Exposure = exposureOf(m.JSON)
 	return m
+}
+
+// exposureOf is the exposure header of a decision event decisionEvent
+// made ("" for another message): its customer_id, no experiments, no
+// holdout, as wire.AppendExposure writes them.
+func exposureOf(data []byte) string {
+	var e struct {
+		Type       string `json:"type"`
+		CustomerID string `json:"customer_id"`
+	}
+	if json.Unmarshal(data, &e) != nil || e.Type != "decision" {
+		return ""
+	}
+	return `{"customer_id":"` + e.CustomerID + `","experiments":[],"holdout":false}`
 }
 
 // testJetStream connects to the NATS server at url for the test's own

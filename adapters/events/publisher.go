@@ -732,15 +732,8 @@ func (p *Publisher) takeWaiting(rc *recycler, q []outMsg) []outMsg {
 func (p *Publisher) appendEvent(rc *recycler, q []outMsg, e *wire.Message) []outMsg {
 	m := rc.msg(rc.subject(p.opts.Prefix, e))
 	m.Data = e.JSON
-	if e.ID != "" {
-		if v := m.Header[jetstream.MsgIDHeader]; len(v) == 1 {
-			v[0] = e.ID
-		} else {
-			m.Header.Set(jetstream.MsgIDHeader, e.ID)
-		}
-	} else {
-		delete(m.Header, jetstream.MsgIDHeader)
-	}
+	setHeader(m.Header, jetstream.MsgIDHeader, e.ID)
+	setHeader(m.Header, wire.ExposureHeader, e.Exposure)
 	p.inflight.Add(1)
 	return rc.push(q, outMsg{msg: m, ev: e})
 }
@@ -781,8 +774,9 @@ func (rc *recycler) subject(prefix string, e *wire.Message) string {
 	return s
 }
 
-// msg returns a message on subject with an empty header (one of the id
-// header's slice kept for reuse).
+// msg returns a message on subject with a header that holds at most the
+// id and exposure headers of an earlier event, their slices kept for
+// reuse (appendEvent sets or deletes both).
 func (rc *recycler) msg(subject string) *nats.Msg {
 	n := len(rc.free)
 	if n == 0 {
@@ -805,15 +799,25 @@ func (rc *recycler) putMsg(m *nats.Msg) {
 		return
 	}
 	m.Data = nil // the event's bytes are not ours to keep
-	for k := range m.Header {
-		if k != jetstream.MsgIDHeader {
+	for k, v := range m.Header {
+		if k != jetstream.MsgIDHeader && k != wire.ExposureHeader || len(v) != 1 {
 			delete(m.Header, k)
 		}
 	}
-	if v := m.Header[jetstream.MsgIDHeader]; len(v) != 1 {
-		delete(m.Header, jetstream.MsgIDHeader)
-	}
 	rc.free = append(rc.free, m)
+}
+
+// setHeader sets the one value of h's key k to v, in the slice it has
+// when it has one (a recycled message's), or deletes k when v is "".
+func setHeader(h nats.Header, k, v string) {
+	switch vs := h[k]; {
+	case v == "":
+		delete(h, k)
+	case len(vs) == 1:
+		vs[0] = v
+	default:
+		h[k] = []string{v}
+	}
 }
 
 // push appends m to q, which lives in rc.back. When q has reached the end

@@ -29,6 +29,9 @@ func ids(t *testing.T, msgs []jetstream.Msg) []string {
 		if h := m.Headers().Get(jetstream.MsgIDHeader); h != e.ID {
 			t.Fatalf("message %d: Nats-Msg-Id %q, id %q", i, h, e.ID)
 		}
+		if h, want := m.Headers().Get(wire.ExposureHeader), exposureOf(m.Data()); h != want {
+			t.Fatalf("message %d: %s %q, want %q", i, wire.ExposureHeader, h, want)
+		}
 		out[i] = e.ID
 	}
 	return out
@@ -368,7 +371,7 @@ func TestRecyclerQueue(t *testing.T) {
 func TestRecyclerMessage(t *testing.T) {
 	p := &Publisher{opts: Options{Prefix: "arbiter"}}
 	var rc recycler
-	q := p.appendEvent(&rc, nil, &wire.Message{ID: "dcs_1", Kind: "decision", Key: "checkout", JSON: []byte(`{"a":1}`)})
+	q := p.appendEvent(&rc, nil, &wire.Message{ID: "dcs_1", Kind: "decision", Key: "checkout", JSON: []byte(`{"a":1}`), Exposure: `{"customer_id":"c-1"}`})
 	first := q[0].msg
 	first.Header.Set("X-Other", "v") // as a publish option would
 	rc.putMsg(first)
@@ -380,7 +383,9 @@ func TestRecyclerMessage(t *testing.T) {
 	}{
 		{"another id", wire.Message{ID: "dcs_2", Kind: "outcome", Key: "purchase", JSON: []byte(`{"b":2}`)}, "arbiter.outcome.purchase", "dcs_2"},
 		{"no id", wire.Message{Kind: "rules", Key: "reloaded", JSON: []byte(`{}`)}, "arbiter.rules.reloaded", ""},
-		{"an id again", wire.Message{ID: "dcs_3", Kind: "decision", Key: "cart page", JSON: []byte(`{"c":3}`)}, "arbiter.decision.cart_page", "dcs_3"},
+		{"an id again", wire.Message{ID: "dcs_3", Kind: "decision", Key: "cart page", JSON: []byte(`{"c":3}`), Exposure: `{"customer_id":"c-3"}`}, "arbiter.decision.cart_page", "dcs_3"},
+		{"an exposure again", wire.Message{ID: "dcs_4", Kind: "decision", Key: "cart page", JSON: []byte(`{"d":4}`), Exposure: `{"customer_id":"c-4"}`}, "arbiter.decision.cart_page", "dcs_4"},
+		{"a decision without one", wire.Message{ID: "dcs_5", Kind: "decision", Key: "checkout", JSON: []byte(`{"e":5}`)}, "arbiter.decision.checkout", "dcs_5"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -395,7 +400,16 @@ func TestRecyclerMessage(t *testing.T) {
 			if got := m.Header.Get(jetstream.MsgIDHeader); got != tc.id {
 				t.Errorf("Nats-Msg-Id %q, want %q", got, tc.id)
 			}
-			if len(m.Header) > 1 || (tc.id == "" && len(m.Header) != 0) {
+			if got := m.Header.Get(wire.ExposureHeader); got != tc.ev.Exposure {
+				t.Errorf("%s %q, want %q", wire.ExposureHeader, got, tc.ev.Exposure)
+			}
+			want := 0
+			for _, v := range []string{tc.id, tc.ev.Exposure} {
+				if v != "" {
+					want++
+				}
+			}
+			if len(m.Header) != want {
 				t.Errorf("header %v kept another event's values", m.Header)
 			}
 			rc.putMsg(m)
