@@ -2,6 +2,7 @@ package expcounters
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -34,6 +35,9 @@ const (
 // script call each, each event acknowledged once its batch is counted,
 // redelivered after a Redis failure, and counted once (by its stream
 // sequence). It needs JetStream; NATS being down only delays the counters.
+// With c.SingleReader its consumer reads headers only: a decision is
+// counted from its wire.ExposureHeader, any other event from its body,
+// fetched by sequence (Counters.BodiesFetched).
 func Consume(ctx context.Context, natsURL string, stream events.Options, c *Counters, logger *slog.Logger) error {
 	if stream.Prefix == "" {
 		stream.Prefix = events.DefaultPrefix
@@ -118,7 +122,14 @@ func run(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, stream even
 		MaxAckPending:  1000,
 	}
 	if c.SingleReader {
+		// The only reader of a stream of its own (the embedded server's,
+		// which starts empty with the process): it reads headers only, a
+		// decision's exposure from its wire.ExposureHeader, and fetches
+		// the body of the rest (outcomes, decisions without the header).
+		// The shared consumer stays as it is: replicas of an earlier
+		// version read it whole (docs/events.md).
 		cfg.Durable, cfg.AckPolicy = ConsumerName+"-single", jetstream.AckAllPolicy
+		cfg.HeadersOnly = true
 	}
 	if !multipleFilters(nc.ConnectedServerVersion()) {
 		// A server before 2.10 takes one filter subject: the consumer reads
@@ -155,6 +166,19 @@ func run(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, stream even
 		<-cc.Closed()
 	}()
 	b := &batcher{c: c, prefix: stream.Prefix, cumulative: c.SingleReader}
+	if cfg.HeadersOnly {
+		str, err := js.Stream(setup, name)
+		if err != nil {
+			return fmt.Errorf("stream %s: %w", name, err)
+		}
+		b.body = func(ctx context.Context, seq uint64) ([]byte, error) {
+			m, err := str.GetMsg(ctx, seq)
+			if err != nil {
+				return nil, err
+			}
+			return m.Data, nil
+		}
+	}
 	wait := time.NewTimer(MaxWait)
 	defer wait.Stop()
 	for {
@@ -190,6 +214,44 @@ type batcher struct {
 	// cumulative: the consumer acknowledges with AckAll, so the last
 	// message of a counted batch acknowledges all of it.
 	cumulative bool
+	// body, when set, fetches the body of the message at a stream
+	// sequence: the consumer reads headers only, and a decision is
+	// counted from its wire.ExposureHeader.
+	body func(ctx context.Context, seq uint64) ([]byte, error)
+}
+
+// data returns what to parse of m: its body; with headers only, a
+// decision's exposure header, or else the body fetched from the stream.
+// A body that is gone (the stream's limits deleted it) is nil with no
+// error: the message does not parse and is not counted. Any other error
+// of the fetch is retried (2 s apart) until ctx is done, as a cumulative
+// acknowledgement of a later batch would acknowledge this message.
+func (b *batcher) data(ctx context.Context, m jetstream.Msg, decision bool, seq uint64) ([]byte, bool) {
+	if b.body == nil {
+		return m.Data(), true
+	}
+	if decision {
+		if h := m.Headers().Get(wire.ExposureHeader); h != "" {
+			return []byte(h), true
+		}
+	}
+	b.c.fetched.Add(1)
+	for {
+		fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		data, err := b.body(fctx, seq)
+		cancel()
+		switch {
+		case err == nil:
+			return data, true
+		case errors.Is(err, jetstream.ErrMsgNotFound):
+			return nil, true
+		}
+		select {
+		case <-ctx.Done():
+			return nil, false
+		case <-time.After(2 * time.Second): // retry pause, not synchronisation
+		}
+	}
 }
 
 // count counts b.msgs in one script call, then acknowledges them; a
@@ -200,7 +262,8 @@ func (b *batcher) count(ctx context.Context) {
 	b.evs, b.ok = b.evs[:0], b.ok[:0]
 	decisions, converted := b.prefix+".decision.", b.prefix+".outcome.converted"
 	for _, m := range b.msgs {
-		if subj := m.Subject(); !strings.HasPrefix(subj, decisions) && subj != converted {
+		subj := m.Subject()
+		if !strings.HasPrefix(subj, decisions) && subj != converted {
 			if !b.cumulative {
 				_ = m.Ack() // not counted (a server before 2.10 filters on <prefix>.> only)
 			}
@@ -211,7 +274,16 @@ func (b *batcher) count(ctx context.Context) {
 			_ = m.Term()
 			continue
 		}
-		ev, err := parseEvent(b.prefix, md.Stream, m.Subject(), m.Data(), md.Sequence.Stream, md.Timestamp)
+		data, ok := b.data(ctx, m, strings.HasPrefix(subj, decisions), md.Sequence.Stream)
+		if !ok {
+			// Stopping: nothing of this batch is acknowledged; it is
+			// delivered again at the next start.
+			clear(b.msgs)
+			clear(b.ok)
+			clear(b.evs)
+			return
+		}
+		ev, err := parseEvent(b.prefix, md.Stream, subj, data, md.Sequence.Stream, md.Timestamp)
 		if err != nil {
 			_ = m.Term()
 			continue

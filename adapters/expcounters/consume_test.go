@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/arbiterhq/arbiter/adapters/events"
 	"github.com/arbiterhq/arbiter/adapters/redisconn/redistest"
+	"github.com/arbiterhq/arbiter/wire"
 )
 
 // failHook makes every Redis command fail while fail is set, counting
@@ -247,5 +249,101 @@ func waitUntil(t testing.TB, d time.Duration, what string, cond func() bool) {
 			t.Fatalf("timed out after %v waiting for %s", d, what)
 		}
 		time.Sleep(10 * time.Millisecond) // polling interval, not synchronisation
+	}
+}
+
+// TestSingleReaderCountsDecisionsFromTheirHeader: the single reader reads
+// headers only. A decision with wire.ExposureHeader is counted from it,
+// without its body; an outcome, or a decision published without the
+// header (an earlier version's), is counted from its body, fetched from
+// the stream. The counts equal those of one script call per event either
+// way.
+func TestSingleReaderCountsDecisionsFromTheirHeader(t *testing.T) {
+	msgs := generatedMessages(t, 1)[:1200]
+	url, opts := testStream(t)
+	nc, err := nats.Connect(url, nats.Timeout(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx0 := context.Background()
+	ctx, cancel := context.WithTimeout(ctx0, time.Minute)
+	defer cancel()
+	if err := events.EnsureStream(ctx, js, opts, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+		t.Fatal(err)
+	}
+	wantFetched := 0
+	for i, m := range msgs {
+		out := nats.NewMsg(opts.Prefix + m.subject[len("arbiter"):])
+		out.Data = m.data
+		decision := m.subject == "arbiter.decision.checkout"
+		if decision && i%3 != 0 {
+			d, err := ParseDecision(m.data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			head, err := json.Marshal(struct {
+				CustomerID  string            `json:"customer_id"`
+				Experiments []wire.Assignment `json:"experiments"`
+				Holdout     bool              `json:"holdout"`
+			}{d.CustomerID, d.Experiments, d.Holdout})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out.Header.Set(wire.ExposureHeader, string(head))
+		} else {
+			wantFetched++
+		}
+		if _, err := js.PublishMsg(ctx, out); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	client, prefix, _ := redistest.Client(t)
+	c := New(client, prefix)
+	c.SingleReader = true
+	cctx, stop := context.WithCancel(ctx0)
+	done := make(chan error, 1)
+	go func() { done <- Consume(cctx, url, opts, c, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+
+	ref := New(client, prefix+"ref:")
+	for _, m := range msgs {
+		if _, err := recordOneByOne(ctx0, ref, oldEvent(t, m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := ref.Read(ctx0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, time.Minute, "every event acknowledged", func() bool {
+		cons, err := js.Consumer(ctx0, events.StreamName(opts.Prefix), ConsumerName+"-single")
+		if err != nil {
+			return false
+		}
+		info := cons.CachedInfo()
+		if !info.Config.HeadersOnly {
+			t.Fatal("the single reader's consumer does not read headers only")
+		}
+		return info.NumAckPending == 0 && info.NumPending == 0 && info.AckFloor.Stream >= uint64(len(msgs))
+	})
+	got, err := c.Read(ctx0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want.Since = got.Since // the stream's stored times, not the reference's
+	sameSnapshots(t, got, want)
+	if n := c.BodiesFetched(); n != int64(wantFetched) {
+		t.Errorf("%d bodies fetched, want %d (the outcomes and the decisions without %s)", n, wantFetched, wire.ExposureHeader)
 	}
 }

@@ -27,6 +27,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -68,7 +69,15 @@ type Counters struct {
 	// a cumulative ack would acknowledge the events another replica is
 	// still counting.
 	SingleReader bool
+
+	fetched atomic.Int64 // BodiesFetched
 }
+
+// BodiesFetched is how many events' bodies the single reader fetched from
+// the stream: it reads headers only, so an outcome, or a decision without
+// wire.ExposureHeader (published by an earlier version or another
+// publisher). Arbiter's own decisions cost no fetch.
+func (c *Counters) BodiesFetched() int64 { return c.fetched.Load() }
 
 // New returns Counters under prefix ("" means "arbiter:").
 func New(client redis.UniversalClient, prefix string) *Counters {
