@@ -165,12 +165,12 @@ func run(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, stream even
 		cc.Stop()
 		<-cc.Closed()
 	}()
-	b := &batcher{c: c, prefix: stream.Prefix, cumulative: c.SingleReader}
+	str, err := js.Stream(setup, name)
+	if err != nil {
+		return fmt.Errorf("stream %s: %w", name, err)
+	}
+	b := &batcher{c: c, prefix: stream.Prefix, cumulative: c.SingleReader, stream: StreamIdentity(name, str.CachedInfo().Created)}
 	if cfg.HeadersOnly {
-		str, err := js.Stream(setup, name)
-		if err != nil {
-			return fmt.Errorf("stream %s: %w", name, err)
-		}
 		b.body = func(ctx context.Context, seq uint64) ([]byte, error) {
 			m, err := str.GetMsg(ctx, seq)
 			if err != nil {
@@ -214,6 +214,9 @@ type batcher struct {
 	// cumulative: the consumer acknowledges with AckAll, so the last
 	// message of a counted batch acknowledges all of it.
 	cumulative bool
+	// stream is the identity of the stream counted (StreamIdentity), under
+	// which its events' seen bits are kept.
+	stream string
 	// body, when set, fetches the body of the message at a stream
 	// sequence: the consumer reads headers only, and a decision is
 	// counted from its wire.ExposureHeader.
@@ -283,7 +286,7 @@ func (b *batcher) count(ctx context.Context) {
 			clear(b.evs)
 			return
 		}
-		ev, err := parseEvent(b.prefix, md.Stream, subj, data, md.Sequence.Stream, md.Timestamp)
+		ev, err := parseEvent(b.prefix, b.stream, subj, data, md.Sequence.Stream, md.Timestamp)
 		if err != nil {
 			_ = m.Term()
 			continue
@@ -327,6 +330,17 @@ func (b *batcher) count(ctx context.Context) {
 	clear(b.msgs)
 	clear(b.ok)
 	clear(b.evs)
+}
+
+// StreamIdentity is what names a stream's events in the seen bits (Event.Stream):
+// its name and the time it was made (in nanoseconds, base 36), as
+// NAME@CREATED. A stream deleted and made again under its name numbers its
+// events from 1 again, and so does the embedded server's stream, made anew
+// by each start of a process whose counters may be in a Redis that
+// outlives it: by the name alone, the new events would be taken for the
+// old ones and not counted.
+func StreamIdentity(name string, created time.Time) string {
+	return name + "@" + strconv.FormatInt(created.UnixNano(), 36)
 }
 
 // parseEvent reads the event of a message of the stream: a decision

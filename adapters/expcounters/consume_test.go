@@ -347,3 +347,96 @@ func TestSingleReaderCountsDecisionsFromTheirHeader(t *testing.T) {
 		t.Errorf("%d bodies fetched, want %d (the outcomes and the decisions without %s)", n, wantFetched, wire.ExposureHeader)
 	}
 }
+
+// TestAStreamMadeAgainCountsAgain: a stream deleted and made again under
+// the same name numbers its events from 1 again (so does the embedded
+// server's, made anew by every start of a process whose counters are in a
+// Redis that outlives it): its events are new, and count, though an
+// earlier stream's events had the same sequences.
+func TestAStreamMadeAgainCountsAgain(t *testing.T) {
+	for _, single := range []bool{false, true} {
+		t.Run(fmt.Sprint("single_reader=", single), func(t *testing.T) {
+			msgs := generatedMessages(t, 1)[:300]
+			url, opts := testStream(t)
+			client, prefix, _ := redistest.Client(t)
+			decisions := func(s *Snapshot) (n int64) {
+				for _, g := range s.Groups {
+					n += g.Decisions
+				}
+				return n
+			}
+			var once int64
+			for round := 1; round <= 2; round++ {
+				publish(t, url, opts, msgs)
+				c := New(client, prefix)
+				c.SingleReader = single
+				ctx, cancel := context.WithCancel(context.Background())
+				done := make(chan error, 1)
+				go func() { done <- Consume(ctx, url, opts, c, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+				var got int64
+				waitUntil(t, time.Minute, fmt.Sprintf("round %d counted", round), func() bool {
+					s, err := c.Read(context.Background())
+					if err != nil {
+						return false
+					}
+					got = decisions(s)
+					if round == 1 {
+						once = got
+						return got > 0 && consumerDone(t, url, opts, single, len(msgs))
+					}
+					return got >= 2*once
+				})
+				cancel()
+				if err := <-done; err != nil {
+					t.Fatal(err)
+				}
+				if round == 2 && got != 2*once {
+					t.Fatalf("%d decisions counted after the stream was made again, want %d", got, 2*once)
+				}
+				deleteStream(t, url, opts)
+			}
+		})
+	}
+}
+
+// consumerDone says whether the durable consumer has acknowledged n events.
+func consumerDone(t testing.TB, url string, opts events.Options, single bool, n int) bool {
+	nc, err := nats.Connect(url, nats.Timeout(2*time.Second))
+	if err != nil {
+		return false
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return false
+	}
+	name := ConsumerName
+	if single {
+		name += "-single"
+	}
+	cons, err := js.Consumer(context.Background(), events.StreamName(opts.Prefix), name)
+	if err != nil {
+		return false
+	}
+	info := cons.CachedInfo()
+	return info.NumAckPending == 0 && info.NumPending == 0 && info.AckFloor.Stream >= uint64(n)
+}
+
+// deleteStream deletes the stream of opts.
+func deleteStream(t testing.TB, url string, opts events.Options) {
+	t.Helper()
+	nc, err := nats.Connect(url, nats.Timeout(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := js.DeleteStream(ctx, events.StreamName(opts.Prefix)); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -16,9 +16,10 @@
 //	    <group> is <EXPERIMENT>|<VARIANT>, or holdout|held_out and holdout|served
 //	arbiter:xs:{experiments}:cust:<group>   HyperLogLog of the group's customers
 //	arbiter:xs:{experiments}:since          the time of the first event counted
-//	arbiter:xs:{experiments}:seen:<STREAM>:<N>  bitmap: bit s of chunk N = s/2^20 is set once
-//	    stream sequence N·2^20+s is counted (each event counts once however often it is
-//	    delivered); expires an hour after the chunk's first event
+//	arbiter:xs:{experiments}:seen:<STREAM>@<CREATED>:<N>  bitmap: bit s of chunk N = s/2^20 is
+//	    set once stream sequence N·2^20+s is counted (each event counts once however often
+//	    it is delivered); expires an hour after the chunk's first event; <CREATED> is when
+//	    the stream was made, so that a stream made again counts its events (StreamIdentity)
 package expcounters
 
 import (
