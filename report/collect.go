@@ -3,6 +3,7 @@ package report
 import (
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"sort"
 	"strings"
@@ -196,6 +197,46 @@ type Collector struct {
 	covariateOK int // exposures whose profile held the covariate as a number
 	known       []string
 	seenExps    map[string]bool // experiments decisions enrolled someone in
+	recent      recentIDs       // the holdout's: the latest decisions, for those stored twice
+}
+
+// recentIDs remembers the latest maxRecent decision ids, by a 64-bit hash
+// (FNV-1a), in the order they came: the holdout's report reads every
+// decision and keeps none (an experiment's keeps those enrolling), so it
+// finds a decision stored twice among the latest ones. A resent event is
+// stored among the first events after NATS comes back, at most the
+// fleet's events in flight (4,096 a replica) after the original, whatever
+// the outage's length: 2^20 ids (24 MiB) cover 256 replicas. Two of 2^20
+// ids share a hash with a chance of about 3·10⁻⁸.
+type recentIDs struct {
+	set  map[uint64]struct{}
+	ring []uint64
+	next int // where the next id goes once ring is full
+}
+
+// maxRecent is how many ids recentIDs keeps.
+const maxRecent = 1 << 20
+
+// again records id and reports whether it was among the latest maxRecent.
+func (r *recentIDs) again(id string) bool {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(id))
+	k := h.Sum64()
+	if _, ok := r.set[k]; ok {
+		return true
+	}
+	if r.set == nil {
+		r.set = map[uint64]struct{}{}
+	}
+	if len(r.ring) < maxRecent {
+		r.ring = append(r.ring, k)
+	} else {
+		delete(r.set, r.ring[r.next])
+		r.ring[r.next] = k
+		r.next = (r.next + 1) % maxRecent
+	}
+	r.set[k] = struct{}{}
+	return false
 }
 
 // NewCollector returns a Collector for the report of experiment id, or
@@ -314,10 +355,15 @@ func (c *Collector) addDecision(dec *Decision, stored time.Time) {
 	if group == "" {
 		return
 	}
-	if !c.holdout && dec.ID != "" {
+	// The same decision stored twice (resent after the stream's duplicate
+	// window: docs/events.md) is one exposure.
+	switch {
+	case c.holdout && dec.ID != "":
+		if c.recent.again(dec.ID) {
+			return
+		}
+	case dec.ID != "":
 		if _, again := c.decisions[dec.ID]; again {
-			// The same decision stored twice (resent after the stream's
-			// duplicate window: docs/events.md): one exposure.
 			return
 		}
 		c.decisions[dec.ID] = decisionRec{customerID: dec.CustomerID, variant: group}

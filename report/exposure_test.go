@@ -106,26 +106,39 @@ func TestExposureIsWhatTheDecisionRecorded(t *testing.T) {
 // TestADecisionStoredTwiceIsOneExposure: a decision event the stream holds
 // twice (resent after its duplicate window) counts one exposure.
 func TestADecisionStoredTwiceIsOneExposure(t *testing.T) {
-	evs, _ := checkoutShop(7)
-	once := report.NewCollector("discount_depth")
-	twice := report.NewCollector("discount_depth")
-	dups := 0
-	for _, ev := range evs {
-		once.Add(ev)
-		twice.Add(ev)
-		if ev.Decision != nil && len(ev.Decision.Experiments) > 0 && dups < 50 {
-			twice.Add(ev)
-			dups++
-		}
-	}
-	a, b := once.Report(report.Weights{}), twice.Report(report.Weights{})
-	if dups == 0 || len(a.Variants) != len(b.Variants) {
-		t.Fatalf("%d duplicated; variants %+v and %+v", dups, a.Variants, b.Variants)
-	}
-	for i := range a.Variants {
-		if a.Variants[i].Exposures != b.Variants[i].Exposures || a.Variants[i].Customers != b.Variants[i].Customers {
-			t.Errorf("%s: %d exposures, %d customers with %d decisions stored twice; want %d, %d", a.Variants[i].ID,
-				b.Variants[i].Exposures, b.Variants[i].Customers, dups, a.Variants[i].Exposures, a.Variants[i].Customers)
-		}
+	for _, id := range []string{"discount_depth", report.Holdout} {
+		t.Run(id, func(t *testing.T) {
+			evs, _ := checkoutShop(7)
+			once := report.NewCollector(id)
+			twice := report.NewCollector(id)
+			dups := 0
+			var later []report.Event
+			for _, ev := range evs {
+				once.Add(ev)
+				twice.Add(ev)
+				enrols := ev.Decision != nil && ev.Decision.CustomerID != "" && (id == report.Holdout || len(ev.Decision.Experiments) > 0)
+				switch {
+				case enrols && dups < 50: // resent at once
+					twice.Add(ev)
+					dups++
+				case enrols && dups < 100: // resent after the rest of the stream
+					later = append(later, ev)
+					dups++
+				}
+			}
+			for _, ev := range later {
+				twice.Add(ev)
+			}
+			a, b := once.Report(report.Weights{}), twice.Report(report.Weights{})
+			if dups < 100 || len(a.Variants) != len(b.Variants) {
+				t.Fatalf("%d duplicated; variants %+v and %+v", dups, a.Variants, b.Variants)
+			}
+			for i := range a.Variants {
+				if a.Variants[i].Exposures != b.Variants[i].Exposures || a.Variants[i].Customers != b.Variants[i].Customers {
+					t.Errorf("%s: %d exposures, %d customers with %d decisions stored twice; want %d, %d", a.Variants[i].ID,
+						b.Variants[i].Exposures, b.Variants[i].Customers, dups, a.Variants[i].Exposures, a.Variants[i].Customers)
+				}
+			}
+		})
 	}
 }
