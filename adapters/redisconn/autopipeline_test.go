@@ -3,6 +3,7 @@ package redisconn
 import (
 	"context"
 	"fmt"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -78,4 +79,118 @@ func TestAutoPipelinedAnswersEachCaller(t *testing.T) {
 		}(g)
 	}
 	wg.Wait()
+}
+
+// TestAutoPipelinedDoesNotHoldACommandBehindABatch: through a link of 15
+// ms each way, a command that comes while another is on the wire goes out
+// at once and is answered one round trip later (full duplex), not after
+// the first one's answer plus its own round trip, as the half-duplex
+// autopipeliner did (it also held such a command a few silence gaps to
+// batch it: a median of 2.1 ms a decision in scenario b on loopback).
+func TestAutoPipelinedDoesNotHoldACommandBehindABatch(t *testing.T) {
+	const oneWay = 15 * time.Millisecond
+	_, srv, stop, err := EmbeddedWith(Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	link := slowLink(t, srv.Addr(), oneWay)
+	c, err := Open("redis://"+link.addr, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ap := AutoPipelined(c)
+	ctx := context.Background()
+	if err := ap.Set(ctx, "k", "v", 0).Err(); err != nil { // the connection, dialed and held
+		t.Fatal(err)
+	}
+	link.arm()
+	first := make(chan error, 1)
+	go func() { first <- ap.Get(ctx, "k").Err() }()
+	<-link.sent // the first command is on the wire
+	start := time.Now()
+	err = ap.Get(ctx, "k").Err()
+	took := time.Since(start)
+	if err != nil || <-first != nil {
+		t.Fatal(err)
+	}
+	if rtt := 2 * oneWay; took > rtt*3/2 {
+		t.Errorf("a command sent while another was on the wire took %v, want about one round trip (%v)", took, rtt)
+	}
+}
+
+// delayLink is a TCP proxy to a server that delays each direction.
+type delayLink struct {
+	addr  string
+	armed chan struct{}
+	sent  chan struct{} // once armed: a chunk from the client reached the proxy
+}
+
+func (l *delayLink) arm() { close(l.armed) }
+
+// slowLink proxies to upstream, delaying every chunk by oneWay in each
+// direction, in order.
+func slowLink(t *testing.T, upstream string, oneWay time.Duration) *delayLink {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &delayLink{addr: ln.Addr().String(), armed: make(chan struct{}), sent: make(chan struct{}, 1)}
+	t.Cleanup(func() { ln.Close() })
+	pipe := func(dst, src net.Conn, notify bool) {
+		type chunk struct {
+			at   time.Time
+			data []byte
+		}
+		ch := make(chan chunk, 1024)
+		go func() {
+			defer close(ch)
+			buf := make([]byte, 64<<10)
+			for {
+				n, err := src.Read(buf)
+				if n > 0 {
+					ch <- chunk{time.Now().Add(oneWay), append([]byte(nil), buf[:n]...)}
+					if notify {
+						select {
+						case <-l.armed:
+							select {
+							case l.sent <- struct{}{}:
+							default:
+							}
+						default:
+						}
+					}
+				}
+				if err != nil {
+					return
+				}
+			}
+		}()
+		for c := range ch {
+			time.Sleep(time.Until(c.at)) // the link's latency
+			if _, err := dst.Write(c.data); err != nil {
+				break
+			}
+		}
+		dst.Close()
+		src.Close()
+	}
+	go func() {
+		for {
+			client, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			server, err := net.Dial("tcp", upstream)
+			if err != nil {
+				client.Close()
+				continue
+			}
+			go pipe(server, client, true)
+			go pipe(client, server, false)
+		}
+	}()
+	return l
 }
