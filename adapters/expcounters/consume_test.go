@@ -83,15 +83,7 @@ func testStream(t testing.TB) (string, events.Options) {
 // place of "arbiter".
 func publish(t testing.TB, url string, opts events.Options, msgs []message) {
 	t.Helper()
-	nc, err := nats.Connect(url, nats.Timeout(2*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := testJetStream(t, url)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := events.EnsureStream(ctx, js, opts, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
@@ -183,23 +175,8 @@ func testConsumeThroughARedisFailure(t *testing.T, single bool) {
 	sameSnapshots(t, got, want)
 	if single {
 		// Every event acknowledged, by one ack a batch.
-		nc, err := nats.Connect(url, nats.Timeout(2*time.Second))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer nc.Close()
-		js, err := jetstream.New(nc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		waitUntil(t, time.Minute, "every event acknowledged", func() bool {
-			cons, err := js.Consumer(ctx0, events.StreamName(opts.Prefix), ConsumerName+"-single")
-			if err != nil {
-				return false
-			}
-			info := cons.CachedInfo()
-			return info.NumAckPending == 0 && info.NumPending == 0 && info.AckFloor.Stream >= uint64(len(msgs))
-		})
+		js := testJetStream(t, url)
+		waitUntil(t, time.Minute, "every event acknowledged", func() bool { return consumerDone(js, opts, true, len(msgs)) })
 	}
 }
 
@@ -207,18 +184,10 @@ func testConsumeThroughARedisFailure(t *testing.T, single bool) {
 // (a server before 2.10 makes it without a filter, and refuses it).
 func oldConsumer(t testing.TB, url string, opts events.Options) {
 	t.Helper()
-	nc, err := nats.Connect(url, nats.Timeout(2*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := testJetStream(t, url)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err = js.CreateOrUpdateConsumer(ctx, events.StreamName(opts.Prefix), jetstream.ConsumerConfig{
+	_, err := js.CreateOrUpdateConsumer(ctx, events.StreamName(opts.Prefix), jetstream.ConsumerConfig{
 		Durable:        ConsumerName,
 		FilterSubjects: []string{opts.Prefix + ".decision.>", opts.Prefix + ".outcome.converted"},
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
@@ -261,15 +230,7 @@ func waitUntil(t testing.TB, d time.Duration, what string, cond func() bool) {
 func TestSingleReaderCountsDecisionsFromTheirHeader(t *testing.T) {
 	msgs := generatedMessages(t, 1)[:1200]
 	url, opts := testStream(t)
-	nc, err := nats.Connect(url, nats.Timeout(2*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := testJetStream(t, url)
 	ctx0 := context.Background()
 	ctx, cancel := context.WithTimeout(ctx0, time.Minute)
 	defer cancel()
@@ -326,17 +287,14 @@ func TestSingleReaderCountsDecisionsFromTheirHeader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, time.Minute, "every event acknowledged", func() bool {
-		cons, err := js.Consumer(ctx0, events.StreamName(opts.Prefix), ConsumerName+"-single")
-		if err != nil {
-			return false
-		}
-		info := cons.CachedInfo()
-		if !info.Config.HeadersOnly {
-			t.Fatal("the single reader's consumer does not read headers only")
-		}
-		return info.NumAckPending == 0 && info.NumPending == 0 && info.AckFloor.Stream >= uint64(len(msgs))
-	})
+	waitUntil(t, time.Minute, "every event acknowledged", func() bool { return consumerDone(js, opts, true, len(msgs)) })
+	cons, err := js.Consumer(ctx0, events.StreamName(opts.Prefix), ConsumerName+"-single")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cons.CachedInfo().Config.HeadersOnly {
+		t.Error("the single reader's consumer does not read headers only")
+	}
 	got, err := c.Read(ctx0)
 	if err != nil {
 		t.Fatal(err)
@@ -358,6 +316,7 @@ func TestAStreamMadeAgainCountsAgain(t *testing.T) {
 		t.Run(fmt.Sprint("single_reader=", single), func(t *testing.T) {
 			msgs := generatedMessages(t, 1)[:300]
 			url, opts := testStream(t)
+			js := testJetStream(t, url)
 			client, prefix, _ := redistest.Client(t)
 			decisions := func(s *Snapshot) (n int64) {
 				for _, g := range s.Groups {
@@ -382,7 +341,7 @@ func TestAStreamMadeAgainCountsAgain(t *testing.T) {
 					got = decisions(s)
 					if round == 1 {
 						once = got
-						return got > 0 && consumerDone(t, url, opts, single, len(msgs))
+						return got > 0 && consumerDone(js, opts, single, len(msgs))
 					}
 					return got >= 2*once
 				})
@@ -393,23 +352,14 @@ func TestAStreamMadeAgainCountsAgain(t *testing.T) {
 				if round == 2 && got != 2*once {
 					t.Fatalf("%d decisions counted after the stream was made again, want %d", got, 2*once)
 				}
-				deleteStream(t, url, opts)
+				deleteStream(t, js, opts)
 			}
 		})
 	}
 }
 
 // consumerDone says whether the durable consumer has acknowledged n events.
-func consumerDone(t testing.TB, url string, opts events.Options, single bool, n int) bool {
-	nc, err := nats.Connect(url, nats.Timeout(2*time.Second))
-	if err != nil {
-		return false
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return false
-	}
+func consumerDone(js jetstream.JetStream, opts events.Options, single bool, n int) bool {
 	name := ConsumerName
 	if single {
 		name += "-single"
@@ -423,20 +373,27 @@ func consumerDone(t testing.TB, url string, opts events.Options, single bool, n 
 }
 
 // deleteStream deletes the stream of opts.
-func deleteStream(t testing.TB, url string, opts events.Options) {
+func deleteStream(t testing.TB, js jetstream.JetStream, opts events.Options) {
 	t.Helper()
-	nc, err := nats.Connect(url, nats.Timeout(2*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := js.DeleteStream(ctx, events.StreamName(opts.Prefix)); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// testJetStream connects to the NATS server at url for the test's own
+// reads and writes; the connection closes when the test ends.
+func testJetStream(t testing.TB, url string) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(url, nats.Timeout(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
 }
