@@ -149,17 +149,9 @@ func testConsumeThroughARedisFailure(t *testing.T, single bool) {
 	waitUntil(t, time.Minute, "a batch failing", func() bool { return hook.failed.Load() > 0 })
 	hook.fail.Store(false)
 
-	ref := New(client, prefix+"ref:")
 	ctx0 := context.Background()
-	for _, m := range msgs {
-		if _, err := recordOneByOne(ctx0, ref, oldEvent(t, m)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := ref.Read(ctx0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	want := countedOneByOne(t, client, prefix, msgs)
+	var err error
 	total := func(s *Snapshot) (n int64) {
 		for _, g := range s.Groups {
 			n += g.Decisions + g.Conversions + g.OfferConversions
@@ -277,16 +269,7 @@ func TestSingleReaderCountsDecisionsFromTheirHeader(t *testing.T) {
 		}
 	}()
 
-	ref := New(client, prefix+"ref:")
-	for _, m := range msgs {
-		if _, err := recordOneByOne(ctx0, ref, oldEvent(t, m)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := ref.Read(ctx0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	want := countedOneByOne(t, client, prefix, msgs)
 	waitUntil(t, time.Minute, "every event acknowledged", func() bool { return consumerDone(js, opts, true, len(msgs)) })
 	cons, err := js.Consumer(ctx0, events.StreamName(opts.Prefix), ConsumerName+"-single")
 	if err != nil {
@@ -396,4 +379,22 @@ func testJetStream(t testing.TB, url string) jetstream.JetStream {
 		t.Fatal(err)
 	}
 	return js
+}
+
+// countedOneByOne counts msgs one script call at a time, as the consumer did
+// before batches, under prefix + "ref:", and reads the counters.
+func countedOneByOne(t testing.TB, client redis.UniversalClient, prefix string, msgs []message) *Snapshot {
+	t.Helper()
+	ctx := context.Background()
+	ref := New(client, prefix+"ref:")
+	for _, m := range msgs {
+		if _, err := recordOneByOne(ctx, ref, oldEvent(t, m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := ref.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return want
 }
