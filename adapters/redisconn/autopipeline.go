@@ -19,6 +19,19 @@ import (
 // (AutoPipelineOptions); it shares the client's time limits and is closed
 // with it.
 func AutoPipelined(client redis.UniversalClient) redis.Cmdable {
+	return AutoPipelinedMode(client, FullDuplex)
+}
+
+// The modes of AutoPipelinedMode.
+const (
+	FullDuplex = "full-duplex"
+	HalfDuplex = "half-duplex"
+)
+
+// AutoPipelinedMode is AutoPipelined in mode FullDuplex or HalfDuplex
+// (go-redis's default; any other mode is taken as FullDuplex). go-redis
+// makes one autopipeliner a client: the first call's mode is the client's.
+func AutoPipelinedMode(client redis.UniversalClient, mode string) redis.Cmdable {
 	type autoPipeliner interface {
 		AutoPipelineWithOptions(*redis.AutoPipelineOptions) (*redis.AutoPipeliner, error)
 	}
@@ -26,7 +39,11 @@ func AutoPipelined(client redis.UniversalClient) redis.Cmdable {
 	if !ok {
 		return client
 	}
-	ap, err := c.AutoPipelineWithOptions(AutoPipelineOptions())
+	o := AutoPipelineOptions()
+	if mode == HalfDuplex {
+		o.FullDuplex = false
+	}
+	ap, err := c.AutoPipelineWithOptions(o)
 	if err != nil {
 		return client
 	}

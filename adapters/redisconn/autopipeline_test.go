@@ -120,6 +120,28 @@ func TestAutoPipelinedDoesNotHoldACommandBehindABatch(t *testing.T) {
 	}
 }
 
+// AutoPipelinedMode gives the mode asked for; anything but half-duplex is
+// full duplex.
+func TestAutoPipelinedMode(t *testing.T) {
+	for _, c := range []struct {
+		mode string
+		full bool
+	}{{FullDuplex, true}, {HalfDuplex, false}, {"", true}} {
+		client, _, stop, err := EmbeddedWith(Options{Timeout: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ap, ok := AutoPipelinedMode(client, c.mode).(*redis.AutoPipeliner)
+		if !ok {
+			t.Fatalf("%q: not the autopipeliner", c.mode)
+		}
+		if got := ap.Config().FullDuplex; got != c.full {
+			t.Errorf("%q: full duplex %v, want %v", c.mode, got, c.full)
+		}
+		stop()
+	}
+}
+
 // delayLink is a TCP proxy to a server that delays each direction.
 type delayLink struct {
 	addr  string

@@ -52,6 +52,7 @@ type serveConfig struct {
 	maxBody         byteSize
 	decisionTimeout time.Duration
 	redisTimeout    time.Duration
+	redisPipeline   string
 	shutdownTimeout time.Duration
 	drainDelay      time.Duration
 	streamReplicas  int
@@ -94,6 +95,7 @@ var serveEnv = map[string]string{
 	"max-body":               "ARBITER_MAX_BODY",
 	"decision-timeout":       "ARBITER_DECISION_TIMEOUT",
 	"redis-timeout":          "ARBITER_REDIS_TIMEOUT",
+	"redis-pipeline":         "ARBITER_REDIS_PIPELINE",
 	"shutdown-timeout":       "ARBITER_SHUTDOWN_TIMEOUT",
 	"drain-delay":            "ARBITER_DRAIN_DELAY",
 	"event-buffer":           "ARBITER_EVENT_BUFFER",
@@ -207,6 +209,7 @@ func newServeFlags(fs *flag.FlagSet, cfg *serveConfig) {
 	fs.IntVar(&cfg.procs, "procs", 0, "`N` processors of the Go scheduler (GOMAXPROCS); 0: the GOMAXPROCS environment variable when set, else without --nats twice the CPUs Go finds (the embedded NATS server's goroutines would keep requests waiting: docs/operations.md), with --nats the CPUs Go finds")
 	fs.DurationVar(&cfg.decisionTimeout, "decision-timeout", httpapi.DefaultDecisionTimeout, "deadline of a whole decision")
 	fs.DurationVar(&cfg.redisTimeout, "redis-timeout", engine.DefaultProfileTimeout, "deadline of a Redis call (profile fetch, ledger)")
+	fs.StringVar(&cfg.redisPipeline, "redis-pipeline", redisconn.FullDuplex, "`MODE` of the pipeline that concurrent decisions' profile fetches and ledger scripts share: full-duplex (a command goes out as it comes) or half-duplex (go-redis's default: a batch, its replies, then the next; docs/redis.md)")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 10*time.Second, "bound of the whole graceful shutdown from SIGTERM to exit (drain, finish requests, flush events)")
 	fs.DurationVar(&cfg.drainDelay, "drain-delay", defaultDrainDelay, "after SIGTERM, how long to keep answering with /readyz at 503 and every answer closing its connection, before stopping; part of --shutdown-timeout")
 	fs.IntVar(&cfg.eventBuffer, "event-buffer", events.DefaultBuffer, "events held while NATS is slow or down; beyond, they are dropped and counted")
@@ -304,6 +307,9 @@ func cmdServe(ctx context.Context, args []string, s stdio) int {
 	}
 	if cfg.ledgerReplicas < 0 {
 		return usageErr("--ledger-replicas must be 0 or more")
+	}
+	if cfg.redisPipeline != redisconn.FullDuplex && cfg.redisPipeline != redisconn.HalfDuplex {
+		return usageErr(fmt.Sprintf("--redis-pipeline %q: write %s (the default) or %s", cfg.redisPipeline, redisconn.FullDuplex, redisconn.HalfDuplex))
 	}
 	if cfg.streamReplicas < 0 {
 		return usageErr("--stream-replicas must be 0 or more")
@@ -580,7 +586,7 @@ func runServer(ctx context.Context, cfg serveConfig, keys []httpapi.APIKey, src 
 		log.Info("caps and budgets are counted in process (embedded Redis: one replica)")
 	} else {
 		rl := ledger.NewWithOptions(client, ledger.Options{Prefix: cfg.keyPrefix, RecordTTL: time.Duration(cfg.attributionWindow),
-			Replicas: cfg.ledgerReplicas, Logger: log, AutoPipeline: redisconn.AutoPipelined(client)})
+			Replicas: cfg.ledgerReplicas, Logger: log, AutoPipeline: redisconn.AutoPipelinedMode(client, cfg.redisPipeline)})
 		// Background releases and undos finish before exit, within the
 		// shutdown's bound.
 		defer func() { rl.WaitTimeout(sd.left()) }()
@@ -593,7 +599,7 @@ func runServer(ctx context.Context, cfg serveConfig, keys []httpapi.APIKey, src 
 
 	// The profile source: the Redis store behind the in-process cache.
 	// Concurrent decisions' fetches share round trips (auto-pipelined).
-	store := profilestore.NewRedisStore(redisconn.AutoPipelined(client), profilestore.StoreOptions{Prefix: cfg.keyPrefix, Timeout: cfg.redisTimeout,
+	store := profilestore.NewRedisStore(redisconn.AutoPipelinedMode(client, cfg.redisPipeline), profilestore.StoreOptions{Prefix: cfg.keyPrefix, Timeout: cfg.redisTimeout,
 		Exists: embeddedExists})
 	var source engine.ProfileSource = store
 	if cfg.cacheTTL > 0 {

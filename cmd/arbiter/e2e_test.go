@@ -324,6 +324,7 @@ func TestServeUsageErrors(t *testing.T) {
 		{"serve", "--rules", "x", "--no-auth", "--stream-replicas", "3"}, // the embedded NATS is one server
 		{"serve", "--rules", "x", "--no-auth", "--stream-replicas", "-1"},
 		{"serve", "--rules", "x", "--no-auth", "--procs", "-1"},
+		{"serve", "--rules", "x", "--no-auth", "--redis-pipeline", "both"},
 		{"serve", "--bogus"},
 	}
 	for _, args := range cases {
