@@ -3,7 +3,7 @@ package report
 import (
 	"encoding/json"
 	"fmt"
-	"hash/fnv"
+	"hash/maphash"
 	"math"
 	"sort"
 	"strings"
@@ -201,7 +201,7 @@ type Collector struct {
 }
 
 // recentIDs remembers the latest maxRecent decision ids, by a 64-bit hash
-// (FNV-1a), in the order they came: the holdout's report reads every
+// (maphash, as the profile cache's), in the order they came: the holdout's report reads every
 // decision and keeps none (an experiment's keeps those enrolling), so it
 // finds a decision stored twice among the latest ones. A resent event is
 // stored among the first events after NATS comes back, at most the
@@ -209,6 +209,7 @@ type Collector struct {
 // the outage's length: 2^20 ids (24 MiB) cover 256 replicas. Two of 2^20
 // ids share a hash with a chance of about 3·10⁻⁸.
 type recentIDs struct {
+	seed maphash.Seed
 	set  map[uint64]struct{}
 	ring []uint64
 	next int // where the next id goes once ring is full
@@ -219,14 +220,12 @@ const maxRecent = 1 << 20
 
 // again records id and reports whether it was among the latest maxRecent.
 func (r *recentIDs) again(id string) bool {
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(id))
-	k := h.Sum64()
+	if r.set == nil {
+		r.seed, r.set = maphash.MakeSeed(), map[uint64]struct{}{}
+	}
+	k := maphash.String(r.seed, id)
 	if _, ok := r.set[k]; ok {
 		return true
-	}
-	if r.set == nil {
-		r.set = map[uint64]struct{}{}
 	}
 	if len(r.ring) < maxRecent {
 		r.ring = append(r.ring, k)
