@@ -71,6 +71,11 @@ type records struct {
 	ulids map[ulid.ULID]record // decisions' references (16-byte keys)
 	short map[refKey]record    // other references of up to maxShortRef bytes
 	long  map[string]record    // references longer than maxShortRef (not made by Arbiter)
+	// The keys of each map in the order their until was set (expiry.go),
+	// so that dropUntil visits only the records due.
+	ulidQ  expiryQueue[ulid.ULID]
+	shortQ expiryQueue[refKey]
+	longQ  expiryQueue[string]
 }
 
 func newRecords() records { return records{ulids: map[ulid.ULID]record{}} }
@@ -88,10 +93,20 @@ func (rs *records) get(ref string) (record, bool) {
 	return r, ok
 }
 
-// put sets ref's record; ref may be the caller's memory (it is copied).
-func (rs *records) put(ref string, r record) {
+// put sets ref's record, a new one or one given a new until; ref may be
+// the caller's memory (it is copied). Its until is queued for dropUntil.
+func (rs *records) put(ref string, r record) { rs.set(ref, r, true) }
+
+// update sets ref's record, found by get, to r with the same until: it
+// queues nothing (the record's entry is queued already).
+func (rs *records) update(ref string, r record) { rs.set(ref, r, false) }
+
+func (rs *records) set(ref string, r record, queue bool) {
 	if k, ok := ulidKey(ref); ok {
 		rs.ulids[k] = r
+		if queue {
+			rs.ulidQ.push(r.until, k)
+		}
 		return
 	}
 	if k, ok := shortKey(ref); ok {
@@ -99,33 +114,44 @@ func (rs *records) put(ref string, r record) {
 			rs.short = map[refKey]record{}
 		}
 		rs.short[k] = r
+		if queue {
+			rs.shortQ.push(r.until, k)
+		}
 		return
 	}
 	if rs.long == nil {
 		rs.long = map[string]record{}
 	}
-	rs.long[strings.Clone(ref)] = r
+	// A copy even over an existing key: assigning stores the key given.
+	ref = strings.Clone(ref)
+	rs.long[ref] = r
+	if queue {
+		rs.longQ.push(r.until, ref)
+	}
 }
 
 func (rs *records) len() int { return len(rs.ulids) + len(rs.short) + len(rs.long) }
 
-// dropUntil deletes the records whose until is at or before now.
-func (rs *records) dropUntil(now int64) {
-	for k, r := range rs.ulids {
-		if r.until <= now {
+// dropUntil deletes the records whose until is at or before now, visiting
+// at most limit of the entries due (expiry.go; the rest wait for the next
+// call), and returns how many it visited.
+func (rs *records) dropUntil(now int64, limit int) int {
+	n := rs.ulidQ.popDue(now, limit, func(k ulid.ULID) {
+		if r, ok := rs.ulids[k]; ok && r.until <= now {
 			delete(rs.ulids, k)
 		}
-	}
-	for k, r := range rs.short {
-		if r.until <= now {
+	})
+	n += rs.shortQ.popDue(now, limit-n, func(k refKey) {
+		if r, ok := rs.short[k]; ok && r.until <= now {
 			delete(rs.short, k)
 		}
-	}
-	for k, r := range rs.long {
-		if r.until <= now {
+	})
+	n += rs.longQ.popDue(now, limit-n, func(k string) {
+		if r, ok := rs.long[k]; ok && r.until <= now {
 			delete(rs.long, k)
 		}
-	}
+	})
+	return n
 }
 
 // each calls fn for every record.
