@@ -109,6 +109,13 @@ type Options struct {
 	// Logger receives connection changes, stream creation and (at most every
 	// 10 s) drops; nil: slog.Default().
 	Logger *slog.Logger
+	// Stored, when set, is called with each event the stream acknowledged
+	// having stored (an acknowledgement covers the events sent before it
+	// on its connection), once, in order, by the publisher goroutine and
+	// before the event's message is released: it must copy what it keeps,
+	// and return at once. The embedded server's live counters count the
+	// decisions from it (expcounters.Published).
+	Stored func(e *wire.Message)
 }
 
 func (o *Options) setDefaults() {
@@ -677,6 +684,7 @@ func (p *Publisher) run() {
 			}
 			p.published.Add(uint64(acked + 1))
 			for range acked + 1 {
+				p.stored(q[0].ev)
 				pop()
 			}
 		case err := <-errCh:
@@ -685,7 +693,10 @@ func (p *Publisher) run() {
 				p.log.Error("events: JetStream refused an event; dropped", "subject", q[acked].msg.Subject, "err", err)
 				p.published.Add(uint64(acked))
 				p.dropped.Add(1)
-				for range acked + 1 {
+				for i := range acked + 1 {
+					if i < acked {
+						p.stored(q[0].ev)
+					}
 					pop()
 				}
 				continue
@@ -711,6 +722,13 @@ func (p *Publisher) run() {
 		case <-p.abort:
 			return
 		}
+	}
+}
+
+// stored hands e, which the stream stored, to Options.Stored.
+func (p *Publisher) stored(e *wire.Message) {
+	if p.opts.Stored != nil && e != nil {
+		p.opts.Stored(e)
 	}
 }
 

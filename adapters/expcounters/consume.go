@@ -37,7 +37,9 @@ const (
 // sequence). It needs JetStream; NATS being down only delays the counters.
 // With c.SingleReader its consumer reads headers only: a decision is
 // counted from its wire.ExposureHeader, any other event from its body,
-// fetched by sequence (Counters.BodiesFetched).
+// fetched by sequence (Counters.BodiesFetched). With c.DecisionsPublished
+// (the decisions are counted by Published) its consumer, ConsumerName +
+// "-outcomes", reads the outcomes only, whole.
 func Consume(ctx context.Context, natsURL string, stream events.Options, c *Counters, logger *slog.Logger) error {
 	if stream.Prefix == "" {
 		stream.Prefix = events.DefaultPrefix
@@ -131,7 +133,14 @@ func run(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, stream even
 		cfg.Durable, cfg.AckPolicy = ConsumerName+"-single", jetstream.AckAllPolicy
 		cfg.HeadersOnly = true
 	}
-	if !multipleFilters(nc.ConnectedServerVersion()) {
+	if c.DecisionsPublished {
+		// Decisions are counted as they are published (Published): the
+		// consumer reads the outcomes, whole (one filter subject, which
+		// every server takes).
+		cfg.FilterSubjects, cfg.FilterSubject = nil, stream.Prefix+".outcome.converted"
+		cfg.Durable, cfg.HeadersOnly = ConsumerName+"-outcomes", false
+	}
+	if cfg.FilterSubject == "" && !multipleFilters(nc.ConnectedServerVersion()) {
 		// A server before 2.10 takes one filter subject: the consumer reads
 		// <prefix>.> and acknowledges the events it does not count without
 		// reading them. Such a server made the consumer of the code before
@@ -266,7 +275,7 @@ func (b *batcher) count(ctx context.Context) {
 	decisions, converted := b.prefix+".decision.", b.prefix+".outcome.converted"
 	for _, m := range b.msgs {
 		subj := m.Subject()
-		if !strings.HasPrefix(subj, decisions) && subj != converted {
+		if !strings.HasPrefix(subj, decisions) && subj != converted || b.c.DecisionsPublished && subj != converted {
 			if !b.cumulative {
 				_ = m.Ack() // not counted (a server before 2.10 filters on <prefix>.> only)
 			}

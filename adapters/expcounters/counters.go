@@ -70,6 +70,10 @@ type Counters struct {
 	// a cumulative ack would acknowledge the events another replica is
 	// still counting.
 	SingleReader bool
+	// DecisionsPublished says the decisions are counted as they are
+	// published (Published, with the embedded NATS server and Redis): the
+	// consumer then reads and counts the outcomes only.
+	DecisionsPublished bool
 
 	fetched atomic.Int64 // BodiesFetched
 }

@@ -1,0 +1,165 @@
+package expcounters
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/arbiterhq/arbiter/wire"
+)
+
+// Published counts the decisions of a process whose NATS server and Redis
+// are both in the process (serve without --nats and --redis: the demo, a
+// shop's single box): its publisher hands over each decision event the
+// stream acknowledged having stored (events.Options.Stored), and Count
+// counts them in batches, as the consumer would have counted them had it
+// read them back from the stream. Reading them back made the in-process
+// server copy every event to the consumer, and the client decode it:
+// about a fifth of scenario a's CPU and a third of what it allocated
+// (BENCHMARKS.md, issue 19). The consumer then counts the outcomes only
+// (Counters.DecisionsPublished).
+//
+// An event counts once: the publisher hands it over once, when its
+// acknowledgement pops it, and Count numbers the events it is handed
+// under an identity of its own (published@<start>), which a retried
+// script call finds in the seen bits. Decisions another process publishes
+// to the embedded server's stream are not counted: that server is this
+// process's own. At most MaxPending decisions wait to be counted; beyond,
+// a decision is not counted, and Dropped says how many.
+type Published struct {
+	mu      sync.Mutex
+	pending []byte // the exposures waiting, back to back
+	ends    []int  // where each ends in pending
+	wake    chan struct{}
+	dropped atomic.Uint64
+	// spare is the buffer Count gave back, for the next swap.
+	spare     []byte
+	spareEnds []int
+}
+
+// MaxPending bounds the decisions waiting for Count.
+const MaxPending = 1 << 16
+
+// NewPublished returns an empty feed.
+func NewPublished() *Published { return &Published{wake: make(chan struct{}, 1)} }
+
+// Stored is an events.Options.Stored: it keeps a copy of a stored decision
+// event's exposure (wire.ExposureHeader's value; its JSON when it has
+// none) for Count, and ignores any other event. It never blocks on Count.
+func (f *Published) Stored(e *wire.Message) {
+	if e.Kind != wire.KindDecision {
+		return
+	}
+	f.mu.Lock()
+	if len(f.ends) >= MaxPending {
+		f.mu.Unlock()
+		f.dropped.Add(1)
+		return
+	}
+	if e.Exposure != "" {
+		f.pending = append(f.pending, e.Exposure...)
+	} else {
+		f.pending = append(f.pending, e.JSON...)
+	}
+	f.ends = append(f.ends, len(f.pending))
+	first := len(f.ends) == 1
+	f.mu.Unlock()
+	if first {
+		select {
+		case f.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Dropped is how many decisions were not counted because MaxPending were
+// waiting.
+func (f *Published) Dropped() uint64 { return f.dropped.Load() }
+
+// take returns the decisions waiting and leaves the feed empty.
+func (f *Published) take() ([]byte, []int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	data, ends := f.pending, f.ends
+	f.pending, f.ends = f.spare[:0], f.spareEnds[:0]
+	f.spare, f.spareEnds = nil, nil
+	return data, ends
+}
+
+// giveBack returns take's buffers for reuse.
+func (f *Published) giveBack(data []byte, ends []int) {
+	f.mu.Lock()
+	f.spare, f.spareEnds = data[:0], ends[:0]
+	f.mu.Unlock()
+}
+
+// Count counts the decisions handed to Stored into c until ctx is done
+// (then it returns): MaxWait after the first one waiting, every one waiting
+// then, in script calls of up to 1,000 events. A decision whose exposure
+// does not parse is not counted. After a Redis failure the batch is
+// counted again, 2 s later, until it is or ctx is done (the seen bits count
+// each decision once); the decisions arriving meanwhile wait.
+func (f *Published) Count(ctx context.Context, c *Counters, logger *slog.Logger) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	log := logger.With("component", "experiment counters")
+	identity := "published@" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	log.Info("experiment counters: counting the decisions this process publishes", "identity", identity)
+	var (
+		seq     uint64
+		evs     []Event
+		dropped uint64
+		wait    = time.NewTimer(MaxWait)
+	)
+	defer wait.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-f.wake:
+		}
+		wait.Reset(MaxWait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-wait.C: // batch: what arrives within MaxWait of the first
+		}
+		data, ends := f.take()
+		now := time.Now()
+		evs = evs[:0]
+		start := 0
+		for _, end := range ends {
+			dec, err := ParseDecision(data[start:end])
+			start = end
+			if err != nil {
+				log.Debug("experiment counters: a published decision's exposure does not parse", "err", err)
+				continue
+			}
+			seq++
+			evs = append(evs, Event{Stream: identity, Sequence: seq, Stored: now, Decision: dec})
+		}
+		f.giveBack(data, ends)
+		if d := f.Dropped(); d > dropped {
+			log.Warn("experiment counters: decisions not counted: too many were waiting", "not_counted", d-dropped, "max_pending", MaxPending)
+			dropped = d
+		}
+		for {
+			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			_, err := c.RecordBatch(rctx, evs)
+			cancel()
+			if err == nil || ctx.Err() != nil {
+				break
+			}
+			log.Warn("experiment counters: cannot count; retrying", "err", err, "decisions", len(evs))
+			select {
+			case <-ctx.Done():
+			case <-time.After(2 * time.Second): // retry pause, not synchronisation
+			}
+		}
+		clear(evs)
+	}
+}
