@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -235,19 +234,7 @@ func TestSingleReaderCountsDecisionsFromTheirHeader(t *testing.T) {
 		out.Data = m.data
 		decision := m.subject == "arbiter.decision.checkout"
 		if decision && i%3 != 0 {
-			d, err := ParseDecision(m.data)
-			if err != nil {
-				t.Fatal(err)
-			}
-			head, err := json.Marshal(struct {
-				CustomerID  string            `json:"customer_id"`
-				Experiments []wire.Assignment `json:"experiments"`
-				Holdout     bool              `json:"holdout"`
-			}{d.CustomerID, d.Experiments, d.Holdout})
-			if err != nil {
-				t.Fatal(err)
-			}
-			out.Header.Set(wire.ExposureHeader, string(head))
+			out.Header.Set(wire.ExposureHeader, exposureOf(t, m.data))
 		} else {
 			wantFetched++
 		}
