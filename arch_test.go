@@ -69,6 +69,7 @@ var levels = map[string]int{
 	"bench/load":                         7,
 	"bench/faults":                       7,
 	"bench/replay":                       7,
+	"bench/tracestat":                    7,
 	"cmd/arbiter":                        7,
 }
 
