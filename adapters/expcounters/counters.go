@@ -226,7 +226,7 @@ func (c *Counters) RecordBatch(ctx context.Context, evs []Event) (int, error) {
 		}
 		return total, nil
 	}
-	var b batch
+	b := batch{entries: make([]entry, 0, len(evs)), seen: make(map[seenBit]bool, len(evs))}
 	for i := range evs {
 		c.add(&b, &evs[i])
 	}

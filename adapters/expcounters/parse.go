@@ -31,12 +31,23 @@ const maxDepth = 10000
 // variant that is not a string, an experiments that is not an array of
 // objects, or a holdout that is not a boolean is an error.
 func ParseDecision(data []byte) (*wire.DecisionEvent, error) {
-	s := scanner{b: data}
 	ev := &wire.DecisionEvent{}
-	if err := s.decision(ev); err != nil {
-		return nil, fmt.Errorf("decision event: %w", err)
+	if err := ParseDecisionInto(ev, data); err != nil {
+		return nil, err
 	}
 	return ev, nil
+}
+
+// ParseDecisionInto is ParseDecision into ev, which it clears first: a
+// caller that parses many events reuses its structs (Published).
+func ParseDecisionInto(ev *wire.DecisionEvent, data []byte) error {
+	*ev = wire.DecisionEvent{}
+	s := scanner{b: data}
+	if err := s.decision(ev); err != nil {
+		*ev = wire.DecisionEvent{}
+		return fmt.Errorf("decision event: %w", err)
+	}
+	return nil
 }
 
 // scanner reads JSON from b at i.

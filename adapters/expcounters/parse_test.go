@@ -310,3 +310,31 @@ func BenchmarkParse(b *testing.B) {
 		}
 	})
 }
+
+// TestParseDecisionIntoClears: a struct reused for another decision holds
+// that decision only (nothing of the one before: its variants, its
+// holdout), as ParseDecision's new one would; one that fails is cleared.
+func TestParseDecisionIntoClears(t *testing.T) {
+	first := []byte(`{"customer_id":"c-1","experiments":[{"id":"a","variant":"b","layer":"l"}],"holdout":true}`)
+	second := []byte(`{"customer_id":"c-2","holdout":false}`)
+	var ev wire.DecisionEvent
+	if err := ParseDecisionInto(&ev, first); err != nil {
+		t.Fatal(err)
+	}
+	if err := ParseDecisionInto(&ev, second); err != nil {
+		t.Fatal(err)
+	}
+	want, err := ParseDecision(second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(&ev, want) {
+		t.Errorf("reused: %+v, want %+v", ev, *want)
+	}
+	if err := ParseDecisionInto(&ev, []byte(`{"customer_id":7}`)); err == nil {
+		t.Fatal("a customer_id that is a number parsed")
+	}
+	if !reflect.DeepEqual(ev, wire.DecisionEvent{}) {
+		t.Errorf("after an error: %+v, want the zero value", ev)
+	}
+}

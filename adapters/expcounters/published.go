@@ -112,6 +112,7 @@ func (f *Published) Count(ctx context.Context, c *Counters, logger *slog.Logger)
 	var (
 		seq     uint64
 		evs     []Event
+		decs    []wire.DecisionEvent // evs' decisions, reused from batch to batch
 		dropped uint64
 		wait    = time.NewTimer(MaxWait)
 	)
@@ -131,9 +132,14 @@ func (f *Published) Count(ctx context.Context, c *Counters, logger *slog.Logger)
 		data, ends := f.take()
 		now := time.Now()
 		evs = evs[:0]
+		if cap(decs) < len(ends) {
+			decs = make([]wire.DecisionEvent, len(ends))
+		}
+		decs = decs[:len(ends)]
 		start := 0
-		for _, end := range ends {
-			dec, err := ParseDecision(data[start:end])
+		for i, end := range ends {
+			dec := &decs[i]
+			err := ParseDecisionInto(dec, data[start:end])
 			start = end
 			if err != nil {
 				log.Debug("experiment counters: a published decision's exposure does not parse", "err", err)
@@ -161,5 +167,6 @@ func (f *Published) Count(ctx context.Context, c *Counters, logger *slog.Logger)
 			}
 		}
 		clear(evs)
+		clear(decs) // the strings of this batch's decisions are not kept
 	}
 }
