@@ -10,16 +10,25 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 )
 
+// EmbeddedAckTimeout is the ack timeout to give a publisher to an embedded
+// server (Options.AckTimeout): the server runs in the publisher's process,
+// where an acknowledgement takes well under a millisecond, and even a
+// collection's mark (100-200 ms in scenario a) or a stall of the whole
+// process rarely holds it a second.
+const EmbeddedAckTimeout = time.Second
+
 // EmbeddedDuplicates is the deduplication window to give a stream on an
 // embedded server (Options.Duplicates). The server runs in the publisher's
-// process and keeps its table of recent ids in that process's heap, about
-// 90 bytes an id (BenchmarkPublishEmbedded's live-B/event): at 10,000
-// events a second a window of 30 s held 27 MB, this one 9 MB. The
-// in-process connection does not drop, so an event is sent again only
-// after an acknowledgement it waited for did not come within the ack
-// timeout (DefaultAckTimeout, 5 s; the events sent with it went in the same
-// burst, just before it): twice that covers the resend.
-const EmbeddedDuplicates = 2 * DefaultAckTimeout
+// process and keeps its table of recent ids in that process's heap, two
+// objects and about 90 bytes an id (BenchmarkPublishEmbedded's
+// live-B/event), which every collection marks: at 16,000 events a second
+// a window of 10 s held 160,000 ids, a third of the heap's objects, and
+// this one's 2 s made scenario a's marks 17% shorter (BENCHMARKS.md, issue
+// 19). The in-process connection does not drop, so an event is sent again
+// only after an acknowledgement it waited for did not come within
+// EmbeddedAckTimeout (the events sent with it went in the same burst, just
+// before it): twice that covers the resend.
+const EmbeddedDuplicates = 2 * EmbeddedAckTimeout
 
 // EmbeddedNATS is an in-process NATS server with JetStream, made by
 // StartEmbedded (the zero value is not usable).

@@ -515,12 +515,14 @@ func runServer(ctx context.Context, cfg serveConfig, keys []httpapi.APIKey, src 
 	pubOpts := events.Options{Prefix: cfg.subjectPrefix, Buffer: cfg.eventBuffer, Logger: log, Replicas: cfg.streamReplicas, Linger: cfg.eventLinger}
 	if natsURL == "" {
 		// The embedded server lives in this process: its connection does
-		// not drop, so an event is sent again only after an ack timeout
-		// (5 s). A short deduplication window covers that, and keeps the
-		// server's table of recent ids (in this process's heap, scanned by
-		// every GC) small: at 10,000 events/s the default 2 minutes held
-		// over a million, events.EmbeddedDuplicates (10 s) 100,000.
-		pubOpts.Duplicates = events.EmbeddedDuplicates
+		// not drop, and it acknowledges within a millisecond, so an event
+		// is sent again only after an ack timeout of a second
+		// (events.EmbeddedAckTimeout). A short deduplication window
+		// covers that, and keeps the server's table of recent ids (in this
+		// process's heap, marked by every GC) small: at 16,000 events/s
+		// the default 2 minutes would hold 1.9 million,
+		// events.EmbeddedDuplicates (2 s) 32,000.
+		pubOpts.Duplicates, pubOpts.AckTimeout = events.EmbeddedDuplicates, events.EmbeddedAckTimeout
 		// Its stream is kept in memory by default
 		// (defaultEmbeddedStreamMemory). In files it is written
 		// synchronously: JetStream's asynchronous persistence
