@@ -98,10 +98,14 @@ func (f *Published) giveBack(data []byte, ends []int) {
 
 // Count counts the decisions handed to Stored into c until ctx is done
 // (then it returns): MaxWait after the first one waiting, every one waiting
-// then, in script calls of up to 1,000 events. A decision whose exposure
-// does not parse is not counted. After a Redis failure the batch is
-// counted again, 2 s later, until it is or ctx is done (the seen bits count
-// each decision once); the decisions arriving meanwhile wait.
+// then, in script calls of up to MaxBatch. A decision whose exposure does
+// not parse is not counted. A call that fails is made again, 20 ms later
+// and then twice as late each time up to 2 s, until it counts or ctx is
+// done (the seen bits count each decision once, even when a call that
+// timed out had counted it); the decisions arriving meanwhile wait (up to
+// MaxPending). Give c a client whose timeout is meant for a batch, not for
+// a decision (serve gives it 5 s): a script call counting hundreds of
+// decisions in the embedded Redis's Lua takes tens of milliseconds.
 func (f *Published) Count(ctx context.Context, c *Counters, logger *slog.Logger) {
 	if logger == nil {
 		logger = slog.Default()
@@ -111,8 +115,8 @@ func (f *Published) Count(ctx context.Context, c *Counters, logger *slog.Logger)
 	log.Info("experiment counters: counting the decisions this process publishes", "identity", identity)
 	var (
 		seq     uint64
-		evs     []Event
-		decs    []wire.DecisionEvent // evs' decisions, reused from batch to batch
+		evs     = make([]Event, 0, MaxBatch)
+		decs    = make([]wire.DecisionEvent, MaxBatch) // evs' decisions, reused
 		dropped uint64
 		wait    = time.NewTimer(MaxWait)
 	)
@@ -129,44 +133,55 @@ func (f *Published) Count(ctx context.Context, c *Counters, logger *slog.Logger)
 			return
 		case <-wait.C: // batch: what arrives within MaxWait of the first
 		}
-		data, ends := f.take()
+		data, all := f.take()
 		now := time.Now()
-		evs = evs[:0]
-		if cap(decs) < len(ends) {
-			decs = make([]wire.DecisionEvent, len(ends))
-		}
-		decs = decs[:len(ends)]
 		start := 0
-		for i, end := range ends {
-			dec := &decs[i]
-			err := ParseDecisionInto(dec, data[start:end])
-			start = end
-			if err != nil {
-				log.Debug("experiment counters: a published decision's exposure does not parse", "err", err)
-				continue
+		for ends := all; len(ends) > 0 && ctx.Err() == nil; {
+			part := ends[:min(len(ends), MaxBatch)]
+			ends = ends[len(part):]
+			evs = evs[:0]
+			for i, end := range part {
+				dec := &decs[i]
+				err := ParseDecisionInto(dec, data[start:end])
+				start = end
+				if err != nil {
+					log.Debug("experiment counters: a published decision's exposure does not parse", "err", err)
+					continue
+				}
+				seq++
+				evs = append(evs, Event{Stream: identity, Sequence: seq, Stored: now, Decision: dec})
 			}
-			seq++
-			evs = append(evs, Event{Stream: identity, Sequence: seq, Stored: now, Decision: dec})
+			record(ctx, c, evs, log)
+			clear(evs)
+			clear(decs) // the strings of this batch's decisions are not kept
 		}
-		f.giveBack(data, ends)
+		f.giveBack(data, all)
 		if d := f.Dropped(); d > dropped {
 			log.Warn("experiment counters: decisions not counted: too many were waiting", "not_counted", d-dropped, "max_pending", MaxPending)
 			dropped = d
 		}
-		for {
-			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			_, err := c.RecordBatch(rctx, evs)
-			cancel()
-			if err == nil || ctx.Err() != nil {
-				break
-			}
-			log.Warn("experiment counters: cannot count; retrying", "err", err, "decisions", len(evs))
-			select {
-			case <-ctx.Done():
-			case <-time.After(2 * time.Second): // retry pause, not synchronisation
-			}
+	}
+}
+
+// record counts evs in c, making the call again after a failure until it
+// counts or ctx is done.
+func record(ctx context.Context, c *Counters, evs []Event, log *slog.Logger) {
+	pause := 20 * time.Millisecond
+	for failures := 0; ; failures++ {
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := c.RecordBatch(rctx, evs)
+		cancel()
+		if err == nil || ctx.Err() != nil {
+			return
 		}
-		clear(evs)
-		clear(decs) // the strings of this batch's decisions are not kept
+		if failures == 0 || pause >= time.Second {
+			log.Warn("experiment counters: cannot count; retrying", "err", err, "decisions", len(evs), "pause", pause)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(pause): // retry pause, not synchronisation
+		}
+		pause = min(2*pause, 2*time.Second)
 	}
 }

@@ -655,7 +655,22 @@ func runServer(ctx context.Context, cfg serveConfig, keys []httpapi.APIKey, src 
 
 	// Live experiment counters for GET /v1/experiments, from the decision
 	// and outcome events, off the decision path.
-	counters := expcounters.New(client, cfg.keyPrefix)
+	countersClient := client
+	if published != nil {
+		// The counters count hundreds of decisions in one script call, in
+		// the embedded Redis's Lua: tens of milliseconds, past a
+		// decision's --redis-timeout. A call that times out is made
+		// again, but meanwhile the decisions wait in memory (at most
+		// expcounters.MaxPending), not in a stream: a client of their own.
+		cc, err := redisconn.OpenWith(embeddedURL, redisconn.Options{Timeout: 5 * time.Second})
+		if err != nil {
+			fmt.Fprintf(s.Err, "arbiter serve: %v\n", err)
+			return exitFail
+		}
+		defer cc.Close()
+		countersClient = cc
+	}
+	counters := expcounters.New(countersClient, cfg.keyPrefix)
 	// The embedded NATS server is this process's alone: its counters
 	// acknowledge a batch at once.
 	counters.SingleReader = cfg.natsURL == ""
