@@ -655,21 +655,22 @@ func runServer(ctx context.Context, cfg serveConfig, keys []httpapi.APIKey, src 
 
 	// Live experiment counters for GET /v1/experiments, from the decision
 	// and outcome events, off the decision path.
-	countersClient := client
-	if published != nil {
-		// The counters count hundreds of decisions in one script call, in
-		// the embedded Redis's Lua: tens of milliseconds, past a
-		// decision's --redis-timeout. A call that times out is made
-		// again, but meanwhile the decisions wait in memory (at most
-		// expcounters.MaxPending), not in a stream: a client of their own.
-		cc, err := redisconn.OpenWith(embeddedURL, redisconn.Options{Timeout: 5 * time.Second})
-		if err != nil {
-			fmt.Fprintf(s.Err, "arbiter serve: %v\n", err)
-			return exitFail
-		}
-		defer cc.Close()
-		countersClient = cc
+	// The counters count up to hundreds of events in one script call:
+	// tens of milliseconds under load, past a decision's --redis-timeout
+	// (in scenario d, 3 of 2,056 calls failed at 20 ms and were counted
+	// again 2 s later; with the embedded servers, whose decisions wait in
+	// memory rather than in a stream, one such failure left 4,451
+	// uncounted). A client of their own, with a timeout meant for a batch.
+	countersURL := cfg.redisURL
+	if countersURL == "" {
+		countersURL = embeddedURL
 	}
+	countersClient, err := redisconn.OpenWith(countersURL, redisconn.Options{Timeout: countersTimeout})
+	if err != nil {
+		fmt.Fprintf(s.Err, "arbiter serve: %v\n", err)
+		return exitFail
+	}
+	defer countersClient.Close()
 	counters := expcounters.New(countersClient, cfg.keyPrefix)
 	// The embedded NATS server is this process's alone: its counters
 	// acknowledge a batch at once.
@@ -922,6 +923,10 @@ func loadAPIKeys(file, env string) ([]httpapi.APIKey, error) {
 
 // maxRejectedShown bounds the rejected lines a failed load lists.
 const maxRejectedShown = 20
+
+// countersTimeout bounds a call of the live experiment counters to Redis:
+// a script counting a batch, or GET /v1/experiments's read.
+const countersTimeout = 5 * time.Second
 
 // loadProfiles imports the preloaded profiles into the embedded Redis at
 // url, checked against the schema, as arbiter profiles import --rules does
