@@ -410,8 +410,8 @@ const (
 	// maintainEvery is the number of calls between two sweeps.
 	maintainEvery = 1024
 	// maintainBudget bounds the expired entries one sweep visits, and so
-	// the time it holds the mutex (about 30 ns an entry); when more are
-	// due, the next call sweeps again.
+	// the time it holds the mutex; when more are due, the next call sweeps
+	// again.
 	maintainBudget = 8192
 )
 

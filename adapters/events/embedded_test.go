@@ -3,44 +3,64 @@ package events
 import (
 	"context"
 	"net"
-	"sync/atomic"
+	"sync"
 	"testing"
 	"time"
 )
 
-// slowReads is an embedded server's in-process connection whose reads (the
-// server's acknowledgements, on their way to the publisher) are held for
-// delay while it is set: a process stalled for that long.
-type slowReads struct {
-	emb   *EmbeddedNATS
-	delay atomic.Int64
+// heldReads is an embedded server's in-process connection whose reads (the
+// server's acknowledgements, on their way to the publisher) are held while
+// a gate is shut: a process stalled until the test opens it.
+type heldReads struct {
+	emb  *EmbeddedNATS
+	mu   sync.Mutex
+	gate chan struct{} // nil: open
 }
 
-func (s *slowReads) InProcessConn() (net.Conn, error) {
-	c, err := s.emb.InProcessConn()
+func (h *heldReads) InProcessConn() (net.Conn, error) {
+	c, err := h.emb.InProcessConn()
 	if err != nil {
 		return nil, err
 	}
-	return &slowConn{Conn: c, delay: &s.delay}, nil
+	return &heldConn{Conn: c, h: h}, nil
 }
 
-type slowConn struct {
+// shut holds the reads that complete from now on until open.
+func (h *heldReads) shut() {
+	h.mu.Lock()
+	h.gate = make(chan struct{})
+	h.mu.Unlock()
+}
+
+func (h *heldReads) open() {
+	h.mu.Lock()
+	if h.gate != nil {
+		close(h.gate)
+		h.gate = nil
+	}
+	h.mu.Unlock()
+}
+
+type heldConn struct {
 	net.Conn
-	delay *atomic.Int64
+	h *heldReads
 }
 
-func (c *slowConn) Read(b []byte) (int, error) {
+func (c *heldConn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
-	if d := time.Duration(c.delay.Load()); d > 0 {
-		time.Sleep(d) // the stall modelled, not synchronisation
+	c.h.mu.Lock()
+	gate := c.h.gate
+	c.h.mu.Unlock()
+	if gate != nil {
+		<-gate
 	}
 	return n, err
 }
 
 // TestEmbeddedWindowCoversTheResend: with the embedded server's ack timeout
 // (EmbeddedAckTimeout) and duplicate window (EmbeddedDuplicates), a burst
-// whose acknowledgements are held past the timeout is sent again, and the
-// stream still stores each event once, in order: the window outlasts the
+// whose acknowledgements are held until the publisher has sent it again
+// (after the timeout) is stored once, in order: the window outlasts the
 // resend.
 func TestEmbeddedWindowCoversTheResend(t *testing.T) {
 	emb, err := StartEmbedded(t.TempDir())
@@ -48,7 +68,7 @@ func TestEmbeddedWindowCoversTheResend(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(emb.Stop)
-	conn := &slowReads{emb: emb}
+	conn := &heldReads{emb: emb}
 	ctx := context.Background()
 	p, err := NewPublisher(ctx, emb.URL, Options{Prefix: "window", Logger: quietLogger(), InProcess: conn,
 		Duplicates: EmbeddedDuplicates, AckTimeout: EmbeddedAckTimeout})
@@ -60,18 +80,16 @@ func TestEmbeddedWindowCoversTheResend(t *testing.T) {
 	}
 	const n = 300
 	p.Publish(decisionEvent(0))
-	conn.delay.Store(int64(EmbeddedAckTimeout * 3 / 2))
+	// The publisher has set its stream up and had an acknowledgement: from
+	// here on, held reads hold acknowledgements only.
+	waitFor(t, 30*time.Second, "the first event acknowledged", func() bool { return p.Stats().Published == 1 })
+	conn.shut()
+	t.Cleanup(conn.open)
 	for i := 1; i < n; i++ {
 		p.Publish(decisionEvent(i))
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for p.Stats().Resent == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("no event was sent again: the acknowledgements were not held past the timeout")
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval, not synchronisation
-	}
-	conn.delay.Store(0)
+	waitFor(t, 30*time.Second, "the burst sent again after the ack timeout", func() bool { return p.Stats().Resent > 0 })
+	conn.open()
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := p.Close(cctx); err != nil {

@@ -275,7 +275,8 @@ func (b *batcher) count(ctx context.Context) {
 	decisions, converted := b.prefix+".decision.", b.prefix+".outcome.converted"
 	for _, m := range b.msgs {
 		subj := m.Subject()
-		if !strings.HasPrefix(subj, decisions) && subj != converted || b.c.DecisionsPublished && subj != converted {
+		// Counted: outcomes, and decisions unless Published counts them.
+		if subj != converted && (b.c.DecisionsPublished || !strings.HasPrefix(subj, decisions)) {
 			if !b.cumulative {
 				_ = m.Ack() // not counted (a server before 2.10 filters on <prefix>.> only)
 			}

@@ -148,20 +148,8 @@ func testConsumeThroughARedisFailure(t *testing.T, single bool) {
 	waitUntil(t, time.Minute, "a batch failing", func() bool { return hook.failed.Load() > 0 })
 	hook.fail.Store(false)
 
-	ctx0 := context.Background()
 	want := countedOneByOne(t, client, prefix, msgs)
-	var err error
-	total := func(s *Snapshot) (n int64) {
-		for _, g := range s.Groups {
-			n += g.Decisions + g.Conversions + g.OfferConversions
-		}
-		return n
-	}
-	var got *Snapshot
-	waitUntil(t, time.Minute, "every event counted", func() bool {
-		got, err = c.Read(ctx0)
-		return err == nil && total(got) >= total(want)
-	})
+	got := readOnceCounted(t, c, want)
 	want.Since = got.Since // the stream's stored times, not the reference's
 	sameSnapshots(t, got, want)
 	if single {
@@ -366,6 +354,25 @@ func testJetStream(t testing.TB, url string) jetstream.JetStream {
 		t.Fatal(err)
 	}
 	return js
+}
+
+// readOnceCounted waits until c has counted at least as many decisions,
+// conversions and offer conversions as want, and returns what it read.
+func readOnceCounted(t testing.TB, c *Counters, want *Snapshot) *Snapshot {
+	t.Helper()
+	total := func(s *Snapshot) (n int64) {
+		for _, g := range s.Groups {
+			n += g.Decisions + g.Conversions + g.OfferConversions
+		}
+		return n
+	}
+	var got *Snapshot
+	waitUntil(t, time.Minute, "every event counted", func() bool {
+		s, err := c.Read(context.Background())
+		got = s
+		return err == nil && total(s) >= total(want)
+	})
+	return got
 }
 
 // countedOneByOne counts msgs one script call at a time, as the consumer did

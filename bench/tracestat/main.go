@@ -82,6 +82,10 @@ type goroutine struct {
 	why     string
 	isConn  bool
 	current *Request
+	// maybeConn: it was waiting when the trace began, which the trace
+	// gives without a reason or a stack; its first wake-up starts a
+	// request that counts if it ends on a connection's network wait.
+	maybeConn bool
 }
 
 // Read reads a trace. A goroutine is a connection's when it waits on the
@@ -125,7 +129,7 @@ func Read(r io.Reader, frames string, long time.Duration) (*Stats, error) {
 			from, to := tr.Goroutine()
 			g := gs[tr.Resource.Goroutine()]
 			if g == nil {
-				g = &goroutine{state: from, since: ev.Time()}
+				g = &goroutine{state: from, since: ev.Time(), maybeConn: from == trace.GoUndetermined && to == trace.GoWaiting}
 				gs[tr.Resource.Goroutine()] = g
 			}
 			if req := g.current; req != nil {
@@ -158,16 +162,19 @@ func Read(r io.Reader, frames string, long time.Duration) (*Stats, error) {
 				}
 				g.why += " " + firstOwnFrame(tr.Stack)
 			}
-			if from == trace.GoWaiting && to == trace.GoRunnable && g.isConn && g.current == nil {
+			if from == trace.GoWaiting && to == trace.GoRunnable && (g.isConn || g.maybeConn) && g.current == nil {
 				g.current = &Request{Start: ev.Time(), WaitedOn: map[string]time.Duration{}}
-				if lastWake != 0 {
+				g.maybeConn = false // one tentative request at most
+				if g.isConn && lastWake != 0 {
 					gap := time.Duration(ev.Time() - lastWake)
 					st.Gaps = append(st.Gaps, gap)
 					if gap > long {
 						st.LongGaps = append(st.LongGaps, fmt.Sprintf("%9.4fs %10v", st.seconds(lastWake), gap))
 					}
 				}
-				lastWake = ev.Time()
+				if g.isConn {
+					lastWake = ev.Time()
+				}
 			}
 			g.state, g.since = to, ev.Time()
 		}
