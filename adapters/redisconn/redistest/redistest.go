@@ -216,8 +216,13 @@ func StartClusterWith(t testing.TB, o ClusterOptions) *Cluster {
 	cl := &Cluster{}
 	for i := 0; i < o.Masters*(1+o.Replicas); i++ {
 		dir := t.TempDir()
+		// The cluster bus on a free port of its own: by default it is the
+		// node's port + 10,000, which may be taken, and for a port above
+		// 55,535 (a fifth of Linux's ephemeral range) redis-server refuses
+		// to start.
 		s := StartServer(t, "--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(dir, "nodes.conf"),
-			"--cluster-node-timeout", strconv.FormatInt(o.NodeTimeout.Milliseconds(), 10))
+			"--cluster-node-timeout", strconv.FormatInt(o.NodeTimeout.Milliseconds(), 10),
+			"--cluster-port", strconv.Itoa(FreePort(t)))
 		cl.Servers = append(cl.Servers, s)
 		cl.Addrs = append(cl.Addrs, s.Addr)
 	}
