@@ -44,8 +44,27 @@ func startServe(t *testing.T, extra ...string) *servedBinary {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
+	// The port is free when freePort looks, but a test running beside this
+	// one may take it before serve listens: then serve exits at once, and
+	// it is started again on another port.
+	for attempt := 1; ; attempt++ {
+		sb, inUse := launchServe(t, bin, rulesDir, extra)
+		if !inUse {
+			return sb
+		}
+		if attempt == 3 {
+			t.Fatalf("serve found its port taken 3 times:\n%s", sb.logs.String())
+		}
+	}
+}
+
+// launchServe starts serve on a port freePort found and waits until
+// /readyz answers 200; inUse says serve exited because the port was taken
+// meanwhile.
+func launchServe(t *testing.T, bin, rulesDir string, extra []string) (sb *servedBinary, inUse bool) {
+	t.Helper()
 	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
-	sb := &servedBinary{base: "http://" + addr, addr: addr, logs: &syncBuffer{}, exited: make(chan error, 1)}
+	sb = &servedBinary{base: "http://" + addr, addr: addr, logs: &syncBuffer{}, exited: make(chan error, 1)}
 	args := append([]string{"serve", "--rules", rulesDir, "--addr", addr, "--no-auth", "--log-format", "json"}, extra...)
 	sb.cmd = exec.Command(bin, args...)
 	sb.cmd.Env = append(os.Environ(), "ARBITER_API_KEYS=", "ARBITER_REDIS_URL=", "ARBITER_NATS_URL=")
@@ -66,13 +85,17 @@ func startServe(t *testing.T, extra ...string) *servedBinary {
 	poll(t, "GET /readyz", 60*time.Second, func() bool {
 		select {
 		case err := <-sb.exited:
+			if strings.Contains(sb.logs.String(), "address already in use") {
+				inUse = true
+				return true
+			}
 			t.Fatalf("serve exited early: %v\n%s", err, sb.logs.String())
 		default:
 		}
 		code, _, err := getJSON(sb.base + "/readyz")
 		return err == nil && code == 200
 	})
-	return sb
+	return sb, inUse
 }
 
 // terminate sends SIGTERM and returns how long the process took to exit.
