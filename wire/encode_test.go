@@ -264,3 +264,50 @@ func BenchmarkAppendDecision(b *testing.B) {
 		buf = AppendDecision(buf[:0], d)
 	}
 }
+
+// FuzzAppendString: every string is written as encoding/json writes it.
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "plain", `q"b\s`, "<a>&", "tab\tnl\nnul\x00", "é\u2028\u2029", "\xff\xfe", "12 €"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendString(nil, s); string(got) != string(want) {
+			t.Fatalf("appendString(%q) = %s, encoding/json: %s", s, got, want)
+		}
+	})
+}
+
+// BenchmarkAppendString: the strings of a decision event (ids, names,
+// messages), against encoding/json.
+func BenchmarkAppendString(b *testing.B) {
+	ss := []string{"01JDQ2V6W8X9Y0Z1A2B3C4D5E6", "free_shipping_75", "Free shipping on orders over $75",
+		"checkout", "Spend $100, save $15 on your next order", "web", "c-000123", "USD"}
+	n := 0
+	for _, s := range ss {
+		n += len(s)
+	}
+	b.Run("append", func(b *testing.B) {
+		b.SetBytes(int64(n))
+		buf := make([]byte, 0, 1024)
+		for i := 0; i < b.N; i++ {
+			buf = buf[:0]
+			for _, s := range ss {
+				buf = appendString(buf, s)
+			}
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.SetBytes(int64(n))
+		for i := 0; i < b.N; i++ {
+			for _, s := range ss {
+				if _, err := json.Marshal(s); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+}
