@@ -66,7 +66,7 @@ func BenchmarkRecord(b *testing.B) {
 			return nil
 		}, 1)
 	})
-	for _, n := range []int{1, 16, 64, 256} {
+	for _, n := range []int{1, 16, 64, 256, 1024, 4096} {
 		b.Run("batch_"+strconv.Itoa(n), func(b *testing.B) {
 			evs := make([]Event, 0, n)
 			run(b, func(ctx context.Context, c *Counters, batch []message) error {

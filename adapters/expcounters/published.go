@@ -43,6 +43,19 @@ type Published struct {
 // MaxPending bounds the decisions waiting for Count.
 const MaxPending = 1 << 16
 
+// Count's batches: everything waiting PublishedWait after the first, in
+// script calls of up to PublishedBatch. They are larger than the
+// consumer's (MaxWait, MaxBatch) because the embedded Redis runs the
+// script in gopher-lua, where a call's own cost dwarfs its events': a
+// fresh Lua state and, for each redis.call, a connection's buffers, about
+// 0.5 MB a call with the example's experiments. At 20 ms a call that was
+// a quarter of everything scenario a allocated (BENCHMARKS.md, issue 19);
+// the live counters lag by at most PublishedWait more.
+const (
+	PublishedWait  = 250 * time.Millisecond
+	PublishedBatch = 4096
+)
+
 // NewPublished returns an empty feed.
 func NewPublished() *Published { return &Published{wake: make(chan struct{}, 1)} }
 
@@ -97,8 +110,8 @@ func (f *Published) giveBack(data []byte, ends []int) {
 }
 
 // Count counts the decisions handed to Stored into c until ctx is done
-// (then it returns): MaxWait after the first one waiting, every one waiting
-// then, in script calls of up to MaxBatch. A decision whose exposure does
+// (then it returns): PublishedWait after the first one waiting, every one
+// waiting then, in script calls of up to PublishedBatch. A decision whose exposure does
 // not parse is not counted. A call that fails is made again, 20 ms later
 // and then twice as late each time up to 2 s, until it counts or ctx is
 // done (the seen bits count each decision once, even when a call that
@@ -115,10 +128,10 @@ func (f *Published) Count(ctx context.Context, c *Counters, logger *slog.Logger)
 	log.Info("experiment counters: counting the decisions this process publishes", "identity", identity)
 	var (
 		seq     uint64
-		evs     = make([]Event, 0, MaxBatch)
-		decs    = make([]wire.DecisionEvent, MaxBatch) // evs' decisions, reused
+		evs     = make([]Event, 0, PublishedBatch)
+		decs    = make([]wire.DecisionEvent, PublishedBatch) // evs' decisions, reused
 		dropped uint64
-		wait    = time.NewTimer(MaxWait)
+		wait    = time.NewTimer(PublishedWait)
 	)
 	defer wait.Stop()
 	for {
@@ -127,17 +140,17 @@ func (f *Published) Count(ctx context.Context, c *Counters, logger *slog.Logger)
 			return
 		case <-f.wake:
 		}
-		wait.Reset(MaxWait)
+		wait.Reset(PublishedWait)
 		select {
 		case <-ctx.Done():
 			return
-		case <-wait.C: // batch: what arrives within MaxWait of the first
+		case <-wait.C: // batch: what arrives within PublishedWait of the first
 		}
 		data, all := f.take()
 		now := time.Now()
 		start := 0
 		for ends := all; len(ends) > 0 && ctx.Err() == nil; {
-			part := ends[:min(len(ends), MaxBatch)]
+			part := ends[:min(len(ends), PublishedBatch)]
 			ends = ends[len(part):]
 			evs = evs[:0]
 			for i, end := range part {
