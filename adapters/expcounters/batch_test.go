@@ -444,3 +444,55 @@ func TestLargeBatch(t *testing.T) {
 		t.Errorf("x|a %+v, want %d decisions", g, n)
 	}
 }
+
+// TestRecordOnceCountsAsRecordBatch: the generated stream (decisions and
+// outcomes), counted by RecordOnce in batches of random sizes (some of
+// more than maxScriptEvents, counted in parts), each batch counted again
+// under its key as a retry after a lost reply would, counts what
+// RecordBatch counts, and the repeated calls count nothing.
+func TestRecordOnceCountsAsRecordBatch(t *testing.T) {
+	ctx := context.Background()
+	msgs := generatedMessages(t, 1)
+	newCounters := func() *Counters {
+		client, prefix, _ := redistest.Client(t)
+		return New(client, prefix)
+	}
+	ref, once := newCounters(), newCounters()
+	r := rand.New(rand.NewPCG(3, 4))
+	refTotal, onceTotal := 0, 0
+	for i, batchNo := 0, 0; i < len(msgs); batchNo++ {
+		var evs []Event
+		size := 1 + r.IntN(300)
+		if batchNo == 3 {
+			size = maxScriptEvents + 200 // in two parts
+		}
+		for ; len(evs) < size && i < len(msgs); i++ {
+			evs = append(evs, newEvent(t, msgs[i]))
+		}
+		n, err := ref.RecordBatch(ctx, evs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		refTotal += n
+		key := "test:" + strconv.Itoa(batchNo)
+		if n, err = once.RecordOnce(ctx, key, evs); err != nil {
+			t.Fatal(err)
+		}
+		onceTotal += n
+		if again, err := once.RecordOnce(ctx, key, evs); err != nil || again != 0 {
+			t.Fatalf("batch %d counted again: %d (%v)", batchNo, again, err)
+		}
+	}
+	if onceTotal != refTotal || refTotal < maxScriptEvents {
+		t.Errorf("RecordOnce counted %d events, RecordBatch %d", onceTotal, refTotal)
+	}
+	want, err := ref.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := once.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameSnapshots(t, got, want)
+}

@@ -79,6 +79,22 @@ func BenchmarkRecord(b *testing.B) {
 			}, n)
 		})
 	}
+	// RecordOnce (Published's): a key per batch instead of seen bits.
+	for _, n := range []int{1024, 4096} {
+		b.Run("once_"+strconv.Itoa(n), func(b *testing.B) {
+			evs := make([]Event, 0, n)
+			calls := 0
+			run(b, func(ctx context.Context, c *Counters, batch []message) error {
+				evs = evs[:0]
+				for _, m := range batch {
+					evs = append(evs, newEvent(b, m))
+				}
+				calls++
+				_, err := c.RecordOnce(ctx, "bench:"+strconv.Itoa(calls), evs)
+				return err
+			}, n)
+		})
+	}
 }
 
 // commandCalls is the number of commands the Redis server has run (INFO

@@ -169,6 +169,16 @@ for k = 1, nc do
   if redis.call("TTL", KEYS[2 + k]) < 0 then redis.call("EXPIRE", KEYS[2 + k], ARGV[1]) end
 end
 redis.call("SET", KEYS[2], ARGV[2], "NX")
+local hll = 2 + nc
+` + countGroupsLua + `
+return tonumber(ARGV[5])
+`)
+
+// countGroupsLua adds a batch's totals, from ARGV[p] on, for ng groups:
+// one HINCRBY per group and field into KEYS[1], one PFADD per group with
+// its customers into KEYS[hll + g]. Shared by recordScript and
+// onceScript.
+const countGroupsLua = `
 for g = 1, ng do
   local name = ARGV[p]
   local d, c, oc, ncur = tonumber(ARGV[p + 1]), tonumber(ARGV[p + 2]), tonumber(ARGV[p + 3]), tonumber(ARGV[p + 4])
@@ -182,10 +192,29 @@ for g = 1, ng do
     p = p + 3
   end
   local ncust = tonumber(ARGV[p])
-  if ncust > 0 then redis.call("PFADD", KEYS[2 + nc + g], unpack(ARGV, p + 1, p + ncust)) end
+  if ncust > 0 then redis.call("PFADD", KEYS[hll + g], unpack(ARGV, p + 1, p + ncust)) end
   p = p + 1 + ncust
 end
-return tonumber(ARGV[5])
+`
+
+// onceScript counts a batch of events, all or nothing, unless its batch
+// key (KEYS[3]) says it was counted before: it then returns 0. Else it
+// sets the key for SeenTTL, sets the since key (NX), adds the batch's
+// totals as recordScript does and returns the number of events. It is
+// for events that reach the counters once and in batches that are made
+// again the same after a failure (Published); it writes no seen bits.
+//
+// KEYS[1] counts, KEYS[2] since, KEYS[3] the batch, KEYS[4..] the groups'
+// HLLs. ARGV[1] TTL s, ARGV[2] the since time, ARGV[3] G, ARGV[4] the
+// number of events, then each group as in recordScript.
+var onceScript = redis.NewScript(`
+local ng = tonumber(ARGV[3])
+local p = 5
+if not redis.call("SET", KEYS[3], "1", "NX", "EX", ARGV[1]) then return 0 end
+redis.call("SET", KEYS[2], ARGV[2], "NX")
+local hll = 3
+` + countGroupsLua + `
+return tonumber(ARGV[4])
 `)
 
 // Event is what the counters read of one event of the stream: its stream
@@ -245,6 +274,36 @@ func (c *Counters) RecordBatch(ctx context.Context, evs []Event) (int, error) {
 		default:
 			return counted, fmt.Errorf("experiment counters: the script answered %T", res)
 		}
+	}
+	return counted, nil
+}
+
+// RecordOnce counts evs, all or nothing, unless the batch named key was
+// counted before (within SeenTTL): evs must be the events of that batch
+// each time, each event in one batch only, and none counted by Record or
+// RecordBatch too. It writes no seen bits: for a producer that hands each
+// event over once and, after a failure, makes the same call again
+// (Published). Batches of more than maxScriptEvents are counted in parts,
+// each under key and its number. It returns how many events it counted
+// now.
+func (c *Counters) RecordOnce(ctx context.Context, key string, evs []Event) (int, error) {
+	counted := 0
+	for part := 0; len(evs) > 0; part++ {
+		n := min(len(evs), maxScriptEvents)
+		b := batch{entries: make([]entry, 0, n)}
+		for i := range evs[:n] {
+			c.add(&b, &evs[i])
+		}
+		evs = evs[n:]
+		if len(b.entries) == 0 {
+			continue
+		}
+		keys, args := c.onceCall(&b, c.key("batch:"+key+":"+strconv.Itoa(part)))
+		got, err := onceScript.Run(ctx, c.client, keys, args...).Int()
+		if err != nil {
+			return counted, fmt.Errorf("experiment counters: %w", err)
+		}
+		counted += got
 	}
 	return counted, nil
 }
@@ -411,15 +470,9 @@ type revenue struct {
 // call returns the keys and arguments of the script call that counts b.
 func (c *Counters) call(b *batch) ([]string, []any) {
 	chunks := b.chunks()
-	totals := make([]*groupTotals, len(b.groups))
-	used := []int{}
-	var since time.Time
 	bitsOf := make([][]uint64, len(chunks))
 	lo, hi := make([]uint64, len(chunks)), make([]uint64, len(chunks))
-	for i, e := range b.entries {
-		if i == 0 || e.stored.Before(since) {
-			since = e.stored
-		}
+	for _, e := range b.entries {
 		k := slices.Index(chunks, seenBit{e.bit.stream, e.bit.chunk, 0})
 		if len(bitsOf[k]) == 0 || e.bit.bit < lo[k] {
 			lo[k] = e.bit.bit
@@ -428,6 +481,47 @@ func (c *Counters) call(b *batch) ([]string, []any) {
 			hi[k] = e.bit.bit
 		}
 		bitsOf[k] = append(bitsOf[k], e.bit.bit)
+	}
+	used, totals, since := b.totals()
+	keys := []string{c.key("counts"), c.key("since")}
+	args := []any{int64(SeenTTL / time.Second), since.UTC().Format(time.RFC3339), len(chunks), len(used), len(b.entries)}
+	for k, ch := range chunks {
+		keys = append(keys, c.key("seen:"+ch.stream+":"+strconv.FormatUint(ch.chunk, 10)))
+		bits := bitsOf[k]
+		slices.Sort(bits)
+		var runs []any
+		for i := 0; i < len(bits); {
+			j := i + 1
+			for j < len(bits) && bits[j] == bits[j-1]+1 {
+				j++
+			}
+			runs = append(runs, bits[i], j-i)
+			i = j
+		}
+		args = append(args, lo[k], hi[k], len(runs)/2)
+		args = append(args, runs...)
+	}
+	return c.appendGroups(keys, args, b, used, totals)
+}
+
+// onceCall returns the keys and arguments of the onceScript call that
+// counts b under the batch key key.
+func (c *Counters) onceCall(b *batch, key string) ([]string, []any) {
+	used, totals, since := b.totals()
+	keys := []string{c.key("counts"), c.key("since"), key}
+	args := []any{int64(SeenTTL / time.Second), since.UTC().Format(time.RFC3339), len(used), len(b.entries)}
+	return c.appendGroups(keys, args, b, used, totals)
+}
+
+// totals adds b up by group: the groups counted in (in order of first
+// use), each one's totals (indexed by group), and the earliest time an
+// event was stored.
+func (b *batch) totals() (used []int, totals []*groupTotals, since time.Time) {
+	totals = make([]*groupTotals, len(b.groups))
+	for i, e := range b.entries {
+		if i == 0 || e.stored.Before(since) {
+			since = e.stored
+		}
 		for _, g := range e.groups {
 			t := totals[g]
 			if t == nil {
@@ -464,24 +558,12 @@ func (c *Counters) call(b *batch) ([]string, []any) {
 			}
 		}
 	}
-	keys := []string{c.key("counts"), c.key("since")}
-	args := []any{int64(SeenTTL / time.Second), since.UTC().Format(time.RFC3339), len(chunks), len(used), len(b.entries)}
-	for k, ch := range chunks {
-		keys = append(keys, c.key("seen:"+ch.stream+":"+strconv.FormatUint(ch.chunk, 10)))
-		bits := bitsOf[k]
-		slices.Sort(bits)
-		var runs []any
-		for i := 0; i < len(bits); {
-			j := i + 1
-			for j < len(bits) && bits[j] == bits[j-1]+1 {
-				j++
-			}
-			runs = append(runs, bits[i], j-i)
-			i = j
-		}
-		args = append(args, lo[k], hi[k], len(runs)/2)
-		args = append(args, runs...)
-	}
+	return used, totals, since
+}
+
+// appendGroups appends each used group's HLL key and its arguments
+// (countGroupsLua).
+func (c *Counters) appendGroups(keys []string, args []any, b *batch, used []int, totals []*groupTotals) ([]string, []any) {
 	for _, g := range used {
 		t := totals[g]
 		keys = append(keys, c.key("cust:"+b.groups[g]))

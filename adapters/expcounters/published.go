@@ -24,8 +24,9 @@ import (
 //
 // An event counts once: the publisher hands it over once, when its
 // acknowledgement pops it, and Count numbers the events it is handed
-// under an identity of its own (published@<start>), which a retried
-// script call finds in the seen bits. Decisions another process publishes
+// under an identity of its own (published@<start>) and counts each batch
+// under a key of the identity and its first number (Counters.RecordOnce),
+// which a retried script call finds. Decisions another process publishes
 // to the embedded server's stream are not counted: that server is this
 // process's own. At most MaxPending decisions wait to be counted; beyond,
 // a decision is not counted, and Dropped says how many.
@@ -44,13 +45,14 @@ type Published struct {
 const MaxPending = 1 << 16
 
 // Count's batches: everything waiting PublishedWait after the first, in
-// script calls of up to PublishedBatch. They are larger than the
-// consumer's (MaxWait, MaxBatch) because the embedded Redis runs the
-// script in gopher-lua, where a call's own cost dwarfs its events': a
-// fresh Lua state and, for each redis.call, a connection's buffers, about
-// 0.5 MB a call with the example's experiments. At 20 ms a call that was
-// a quarter of everything scenario a allocated (BENCHMARKS.md, issue 19);
-// the live counters lag by at most PublishedWait more.
+// batches of up to PublishedBatch. They are larger than the consumer's
+// (MaxWait, MaxBatch) because the embedded Redis runs the script in
+// gopher-lua, where a call's own cost dwarfs its events': a fresh Lua
+// state and, for each redis.call, a connection's buffers; with the seen
+// bits (RecordBatch), a copy of a 128 KiB bitmap too: about 0.5 MB a call
+// with the example's experiments. At a call every 20 ms that was a quarter
+// of everything scenario a allocated (BENCHMARKS.md, issue 19); the live
+// counters lag by at most PublishedWait more.
 const (
 	PublishedWait  = 250 * time.Millisecond
 	PublishedBatch = 4096
@@ -111,12 +113,12 @@ func (f *Published) giveBack(data []byte, ends []int) {
 
 // Count counts the decisions handed to Stored into c until ctx is done
 // (then it returns): PublishedWait after the first one waiting, every one
-// waiting then, in script calls of up to PublishedBatch. A decision whose exposure does
-// not parse is not counted. A call that fails is made again, 20 ms later
-// and then twice as late each time up to 2 s, until it counts or ctx is
-// done (the seen bits count each decision once, even when a call that
-// timed out had counted it); the decisions arriving meanwhile wait (up to
-// MaxPending). Give c a client whose timeout is meant for a batch, not for
+// waiting then, in batches of up to PublishedBatch (Counters.RecordOnce).
+// A decision whose exposure does not parse is not counted. A batch whose
+// call fails is counted again, 20 ms later and then twice as late each
+// time up to 2 s, until it counts or ctx is done (its batch key counts it
+// once, even when a call that timed out had counted it); the decisions
+// arriving meanwhile wait (up to MaxPending). Give c a client whose timeout is meant for a batch, not for
 // a decision (serve gives it 5 s): a script call counting hundreds of
 // decisions in the embedded Redis's Lua takes tens of milliseconds.
 func (f *Published) Count(ctx context.Context, c *Counters, logger *slog.Logger) {
@@ -164,7 +166,9 @@ func (f *Published) Count(ctx context.Context, c *Counters, logger *slog.Logger)
 				seq++
 				evs = append(evs, Event{Stream: identity, Sequence: seq, Stored: now, Decision: dec})
 			}
-			record(ctx, c, evs, log)
+			if len(evs) > 0 {
+				record(ctx, c, identity+":"+strconv.FormatUint(evs[0].Sequence, 10), evs, log)
+			}
 			clear(evs)
 			clear(decs) // the strings of this batch's decisions are not kept
 		}
@@ -176,13 +180,13 @@ func (f *Published) Count(ctx context.Context, c *Counters, logger *slog.Logger)
 	}
 }
 
-// record counts evs in c, making the call again after a failure until it
-// counts or ctx is done.
-func record(ctx context.Context, c *Counters, evs []Event, log *slog.Logger) {
+// record counts evs in c as the batch key, making the call again after a
+// failure until it counts or ctx is done.
+func record(ctx context.Context, c *Counters, key string, evs []Event, log *slog.Logger) {
 	pause := 20 * time.Millisecond
 	for failures := 0; ; failures++ {
 		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		_, err := c.RecordBatch(rctx, evs)
+		_, err := c.RecordOnce(rctx, key, evs)
 		cancel()
 		if err == nil || ctx.Err() != nil {
 			return
