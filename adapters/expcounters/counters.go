@@ -288,9 +288,11 @@ func (c *Counters) RecordBatch(ctx context.Context, evs []Event) (int, error) {
 // now.
 func (c *Counters) RecordOnce(ctx context.Context, key string, evs []Event) (int, error) {
 	counted := 0
+	b := batch{entries: make([]entry, 0, min(len(evs), maxScriptEvents))}
 	for part := 0; len(evs) > 0; part++ {
 		n := min(len(evs), maxScriptEvents)
-		b := batch{entries: make([]entry, 0, n)}
+		b.entries, b.gs = b.entries[:0], b.gs[:0] // groups and groupOf stay
+		clear(b.seen)
 		for i := range evs[:n] {
 			c.add(&b, &evs[i])
 		}
@@ -319,6 +321,7 @@ type batch struct {
 	seen    map[seenBit]bool
 	groupOf map[string]int // group -> index in groups
 	groups  []string
+	gs      []int // the entries' groups, back to back (entry.g0, g1)
 	scratch []byte
 }
 
@@ -331,7 +334,7 @@ type entry struct {
 	cur    string // 'c' with revenue
 	minor  int64
 	sq     float64
-	groups []int
+	g0, g1 int32 // its groups: batch.gs[g0:g1]
 }
 
 type seenBit struct {
@@ -355,7 +358,7 @@ func (b *batch) group(name []byte) int {
 
 func (b *batch) assignment(e *entry, a wire.Assignment) {
 	b.scratch = append(append(append(b.scratch[:0], a.ID...), '|'), a.Variant...)
-	e.groups = append(e.groups, b.group(b.scratch))
+	b.gs = append(b.gs, b.group(b.scratch))
 }
 
 // add adds ev to b, unless it counts in no group or b has it already.
@@ -364,6 +367,7 @@ func (c *Counters) add(b *batch, ev *Event) {
 	if b.seen[e.bit] {
 		return
 	}
+	start := len(b.gs)
 	switch {
 	case ev.Decision != nil:
 		d := ev.Decision
@@ -374,9 +378,9 @@ func (c *Counters) add(b *batch, ev *Event) {
 			b.assignment(&e, a)
 		}
 		if d.Holdout {
-			e.groups = append(e.groups, b.group([]byte(HoldoutHeldOut)))
+			b.gs = append(b.gs, b.group([]byte(HoldoutHeldOut)))
 		} else {
-			e.groups = append(e.groups, b.group([]byte(HoldoutServed)))
+			b.gs = append(b.gs, b.group([]byte(HoldoutServed)))
 		}
 		e.what, e.cust = 'd', d.CustomerID
 	case ev.Outcome != nil && ev.Outcome.Outcome == wire.OutcomeConverted:
@@ -392,7 +396,7 @@ func (c *Counters) add(b *batch, ev *Event) {
 			b.assignment(&e, a)
 		}
 		if g := c.holdoutGroup(o); g != "" {
-			e.groups = append(e.groups, b.group([]byte(g)))
+			b.gs = append(b.gs, b.group([]byte(g)))
 		}
 		e.what = 'o'
 		if o.OfferID == "" {
@@ -405,9 +409,10 @@ func (c *Counters) add(b *batch, ev *Event) {
 	default:
 		return
 	}
-	if len(e.groups) == 0 {
+	if len(b.gs) == start {
 		return
 	}
+	e.g0, e.g1 = int32(start), int32(len(b.gs))
 	if b.seen == nil {
 		b.seen = map[seenBit]bool{}
 	}
@@ -456,8 +461,7 @@ func (b *batch) chunks() []seenBit {
 type groupTotals struct {
 	d, c, oc int64
 	rev      map[string]*revenue // per currency
-	custs    []string
-	custSeen map[string]bool
+	custs    []string            // once totals returns them: sorted, each once
 }
 
 // revenue is a group's revenue in one currency: minor units and the sum
@@ -522,7 +526,7 @@ func (b *batch) totals() (used []int, totals []*groupTotals, since time.Time) {
 		if i == 0 || e.stored.Before(since) {
 			since = e.stored
 		}
-		for _, g := range e.groups {
+		for _, g := range b.gs[e.g0:e.g1] {
 			t := totals[g]
 			if t == nil {
 				t = &groupTotals{}
@@ -532,13 +536,7 @@ func (b *batch) totals() (used []int, totals []*groupTotals, since time.Time) {
 			switch e.what {
 			case 'd':
 				t.d++
-				if !t.custSeen[e.cust] {
-					if t.custSeen == nil {
-						t.custSeen = map[string]bool{}
-					}
-					t.custSeen[e.cust] = true
-					t.custs = append(t.custs, e.cust)
-				}
+				t.custs = append(t.custs, e.cust)
 			case 'c':
 				t.c++
 				if e.cur != "" {
@@ -557,6 +555,11 @@ func (b *batch) totals() (used []int, totals []*groupTotals, since time.Time) {
 				t.oc++
 			}
 		}
+	}
+	for _, g := range used { // each customer once
+		t := totals[g]
+		slices.Sort(t.custs)
+		t.custs = slices.Compact(t.custs)
 	}
 	return used, totals, since
 }
