@@ -27,7 +27,32 @@ type ImportOptions struct {
 	AllowExtra bool
 	// Progress, if set, is called after each batch is written.
 	Progress func(imported, rejected int)
+	// Local, when set, is a Redis in this process (serve's embedded
+	// miniredis, before it serves): Import writes through its own API
+	// instead of the client, and every profile shares one string for each
+	// field name and for each repeated short value (LocalInternMax). Read
+	// from the wire, each would be a string of its own: in scenario a,
+	// 10,000 profiles so were four in ten of the process's heap objects,
+	// which every garbage collection marks (BENCHMARKS.md, issue 19).
+	Local LocalRedis
 }
+
+// LocalRedis is what Import writes to a Redis in this process:
+// *miniredis.Miniredis has it. Del and HSet are not one transaction: give
+// it a Redis nothing else writes to meanwhile.
+type LocalRedis interface {
+	Del(key string) bool
+	HSet(key string, fieldsAndValues ...string)
+}
+
+// LocalInternMax: with ImportOptions.Local, values of at most this many
+// bytes are shared between profiles (tiers, countries, flags, counts);
+// longer ones (names, times) are stored as read. At most
+// localInternEntries distinct strings are shared.
+const (
+	LocalInternMax     = 16
+	localInternEntries = 1 << 16
+)
 
 // Rejected is one input line Import did not store.
 type Rejected struct {
@@ -64,19 +89,30 @@ func Import(ctx context.Context, client redis.UniversalClient, r io.Reader, o Im
 		fields map[string]string
 	}
 	buf := make([]pending, 0, o.Batch)
+	var interned interner
 	flush := func() error {
 		if len(buf) == 0 {
 			return nil
 		}
-		_, err := client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		var err error
+		if o.Local != nil {
 			for _, b := range buf {
 				if !o.Merge {
-					p.Del(ctx, b.key)
+					o.Local.Del(b.key)
 				}
-				p.HSet(ctx, b.key, hsetArgs(b.fields)...)
+				o.Local.HSet(b.key, interned.args(b.fields)...)
 			}
-			return nil
-		})
+		} else {
+			_, err = client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				for _, b := range buf {
+					if !o.Merge {
+						p.Del(ctx, b.key)
+					}
+					p.HSet(ctx, b.key, hsetArgs(b.fields)...)
+				}
+				return nil
+			})
+		}
 		if err != nil {
 			return fmt.Errorf("writing the profiles of lines %d-%d: %w", buf[0].line, buf[len(buf)-1].line, err)
 		}
@@ -143,6 +179,45 @@ func Put(ctx context.Context, client redis.UniversalClient, prefix string, schem
 
 // hsetArgs are the HSET arguments of a profile's fields, in name order; a
 // profile without fields is stored as profiles.KnownMarker.
+// interner shares the strings of the profiles Import writes to a Local
+// Redis.
+type interner map[string]string
+
+func (in *interner) intern(s string) string {
+	if t, ok := (*in)[s]; ok {
+		return t
+	}
+	if *in == nil {
+		*in = make(interner)
+	}
+	if len(*in) < localInternEntries {
+		(*in)[s] = s
+	}
+	return s
+}
+
+// args are hsetArgs for a Local Redis: field names shared, and short
+// values.
+func (in *interner) args(fields map[string]string) []string {
+	if len(fields) == 0 {
+		return []string{profiles.KnownMarker, "true"}
+	}
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]string, 0, 2*len(keys))
+	for _, k := range keys {
+		v := fields[k]
+		if len(v) <= LocalInternMax {
+			v = in.intern(v)
+		}
+		out = append(out, in.intern(k), v)
+	}
+	return out
+}
+
 func hsetArgs(fields map[string]string) []any {
 	if len(fields) == 0 {
 		return []any{profiles.KnownMarker, "true"}

@@ -2,8 +2,13 @@ package profilestore
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
+	"unsafe"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/arbiterhq/arbiter/adapters/redisconn/redistest"
 )
@@ -37,5 +42,67 @@ func TestImportMergeAndPut(t *testing.T) {
 	}
 	if p, _ := s.Get(ctx, testSchema(), "c1"); p.Attrs["tier"] != "basic" || p.Attrs["orders"] != 4 {
 		t.Fatalf("put: %v", p.Attrs)
+	}
+}
+
+// TestImportLocalStoresAsTheClient: profiles imported into an in-process
+// Redis through its own API (ImportOptions.Local) read back as those
+// imported through the client (replaced, and merged), and share one string
+// per field name and per short value.
+func TestImportLocalStoresAsTheClient(t *testing.T) {
+	ctx := context.Background()
+	in := `{"id":"c1","tier":"gold","orders":2}
+{"id":"c2","tier":"gold","orders":2}
+{"id":"c3"}
+{"id":"c4","orders":"x"}
+`
+	viaClient, viaLocal := miniredis.RunT(t), miniredis.RunT(t)
+	clientOf := func(m *miniredis.Miniredis) redis.UniversalClient {
+		c := redis.NewClient(&redis.Options{Addr: m.Addr()})
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	for i, merge := range []bool{false, true} {
+		a, err := Import(ctx, clientOf(viaClient), strings.NewReader(in), ImportOptions{Schema: testSchema(), Merge: merge})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := Import(ctx, clientOf(viaLocal), strings.NewReader(in), ImportOptions{Schema: testSchema(), Merge: merge, Local: viaLocal})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []int{3, 1}[i]; a.Imported != want || b.Imported != want || len(b.Rejected) != len(a.Rejected) {
+			t.Fatalf("client %+v, local %+v", a, b)
+		}
+		in = `{"id":"c1","orders":3}` // then merged into the stored ones
+	}
+	keys := viaClient.Keys()
+	if !slices.Equal(keys, viaLocal.Keys()) || len(keys) != 3 {
+		t.Fatalf("keys %v and %v", keys, viaLocal.Keys())
+	}
+	hkeys := func(m *miniredis.Miniredis, k string) []string {
+		fs, err := m.HKeys(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fs
+	}
+	for _, k := range keys {
+		for _, f := range hkeys(viaClient, k) {
+			if a, b := viaClient.HGet(k, f), viaLocal.HGet(k, f); a != b {
+				t.Errorf("%s %s: %q through the client, %q local", k, f, a, b)
+			}
+		}
+		if a, b := hkeys(viaClient, k), hkeys(viaLocal, k); !slices.Equal(a, b) {
+			t.Errorf("%s: fields %v through the client, %v local", k, a, b)
+		}
+	}
+	c1, c2 := ProfileKey(DefaultPrefix, "c1"), ProfileKey(DefaultPrefix, "c2")
+	if viaLocal.HGet(c2, "tier") != "gold" || unsafe.StringData(viaLocal.HGet(c1, "tier")) != unsafe.StringData(viaLocal.HGet(c2, "tier")) {
+		t.Error(`the two profiles' "gold" are not one string`)
+	}
+	f1, f2 := hkeys(viaLocal, c1), hkeys(viaLocal, c2)
+	if len(f1) == 0 || len(f2) == 0 || unsafe.StringData(f1[0]) != unsafe.StringData(f2[0]) {
+		t.Errorf("the two profiles' field names are not one string: %v %v", f1, f2)
 	}
 }

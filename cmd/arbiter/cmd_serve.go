@@ -478,6 +478,7 @@ func runServer(ctx context.Context, cfg serveConfig, keys []httpapi.APIKey, src 
 	// Redis: the configured server, or an embedded one.
 	var client redis.UniversalClient
 	var embeddedExists func(key string) bool
+	var embedded profilestore.LocalRedis
 	redisDesc, embeddedURL := cfg.redisURL, ""
 	if cfg.redisURL != "" {
 		client, err = redisconn.Open(cfg.redisURL, cfg.redisTimeout)
@@ -496,13 +497,13 @@ func runServer(ctx context.Context, cfg serveConfig, keys []httpapi.APIKey, src 
 		client = c
 		// Unknown customers are told from the embedded Redis's own keys,
 		// in process, without a round trip (profilestore.StoreOptions.Exists).
-		embeddedExists = srv.Exists
+		embeddedExists, embedded = srv.Exists, srv
 		embeddedURL = "redis://" + srv.Addr()
 		redisDesc = "embedded " + embeddedURL
 		log.Info("embedded Redis started", "url", "redis://"+srv.Addr())
 	}
 	if preload != nil {
-		n, err := loadProfiles(ctx, embeddedURL, cfg.keyPrefix, &snap.Ruleset.Schema, preload)
+		n, err := loadProfiles(ctx, embeddedURL, embedded, cfg.keyPrefix, &snap.Ruleset.Schema, preload)
 		if err != nil {
 			fmt.Fprintf(s.Err, "arbiter serve: loading profiles: %v\n", err)
 			return exitFail
@@ -933,7 +934,7 @@ const countersTimeout = 5 * time.Second
 // (profilestore.Import: one loader for both). A line that is not a valid
 // profile fails the load, naming the line. It returns how many profiles
 // were stored.
-func loadProfiles(ctx context.Context, url, prefix string, schema *rules.Schema, preload preloadFunc) (int, error) {
+func loadProfiles(ctx context.Context, url string, local profilestore.LocalRedis, prefix string, schema *rules.Schema, preload preloadFunc) (int, error) {
 	r, name, err := preload()
 	if err != nil {
 		return 0, err
@@ -945,7 +946,9 @@ func loadProfiles(ctx context.Context, url, prefix string, schema *rules.Schema,
 		return 0, err
 	}
 	defer client.Close()
-	res, err := profilestore.Import(ctx, client, r, profilestore.ImportOptions{Prefix: prefix, Schema: schema})
+	// Written through the embedded Redis's own API (local): its profiles
+	// then share their field names and short values.
+	res, err := profilestore.Import(ctx, client, r, profilestore.ImportOptions{Prefix: prefix, Schema: schema, Local: local})
 	if err != nil {
 		return res.Imported, fmt.Errorf("%s: %w", name, err)
 	}
