@@ -199,6 +199,28 @@ func (in *interner) intern(s string) string {
 // args are hsetArgs for a Local Redis: field names shared, and short
 // values.
 func (in *interner) args(fields map[string]string) []string {
+	pairs := hashPairs(fields)
+	for i, s := range pairs {
+		if i%2 == 0 || len(s) <= LocalInternMax {
+			pairs[i] = in.intern(s)
+		}
+	}
+	return pairs
+}
+
+// hsetArgs are the arguments of the HSET that stores a profile's fields.
+func hsetArgs(fields map[string]string) []any {
+	pairs := hashPairs(fields)
+	args := make([]any, len(pairs))
+	for i, s := range pairs {
+		args[i] = s
+	}
+	return args
+}
+
+// hashPairs are a profile's fields and values, by field: the known marker
+// alone for a profile without fields (profiles.KnownMarker).
+func hashPairs(fields map[string]string) []string {
 	if len(fields) == 0 {
 		return []string{profiles.KnownMarker, "true"}
 	}
@@ -207,29 +229,9 @@ func (in *interner) args(fields map[string]string) []string {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	out := make([]string, 0, 2*len(keys))
+	pairs := make([]string, 0, 2*len(keys))
 	for _, k := range keys {
-		v := fields[k]
-		if len(v) <= LocalInternMax {
-			v = in.intern(v)
-		}
-		out = append(out, in.intern(k), v)
+		pairs = append(pairs, k, fields[k])
 	}
-	return out
-}
-
-func hsetArgs(fields map[string]string) []any {
-	if len(fields) == 0 {
-		return []any{profiles.KnownMarker, "true"}
-	}
-	keys := make([]string, 0, len(fields))
-	for k := range fields {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	args := make([]any, 0, 2*len(keys))
-	for _, k := range keys {
-		args = append(args, k, fields[k])
-	}
-	return args
+	return pairs
 }
