@@ -118,9 +118,12 @@ func (f *Published) giveBack(data []byte, ends []int) {
 // call fails is counted again, 20 ms later and then twice as late each
 // time up to 2 s, until it counts or ctx is done (its batch key counts it
 // once, even when a call that timed out had counted it); the decisions
-// arriving meanwhile wait (up to MaxPending). Give c a client whose timeout is meant for a batch, not for
-// a decision (serve gives it 5 s): a script call counting hundreds of
-// decisions in the embedded Redis's Lua takes tens of milliseconds.
+// arriving meanwhile wait (up to MaxPending). Give c a client whose
+// timeout is meant for a batch, not for a decision (serve gives it 5 s):
+// a script call counting a thousand decisions in the embedded Redis's Lua
+// takes milliseconds. Decisions still waiting when ctx is done are not
+// counted: they would be counted in the embedded Redis, which stops with
+// the process.
 func (f *Published) Count(ctx context.Context, c *Counters, logger *slog.Logger) {
 	if logger == nil {
 		logger = slog.Default()
