@@ -177,8 +177,6 @@ func Put(ctx context.Context, client redis.UniversalClient, prefix string, schem
 	return err
 }
 
-// hsetArgs are the HSET arguments of a profile's fields, in name order; a
-// profile without fields is stored as profiles.KnownMarker.
 // interner shares the strings of the profiles Import writes to a Local
 // Redis.
 type interner map[string]string
@@ -208,7 +206,8 @@ func (in *interner) args(fields map[string]string) []string {
 	return pairs
 }
 
-// hsetArgs are the arguments of the HSET that stores a profile's fields.
+// hsetArgs are the HSET arguments of a profile's fields, in name order; a
+// profile without fields is stored as profiles.KnownMarker.
 func hsetArgs(fields map[string]string) []any {
 	pairs := hashPairs(fields)
 	args := make([]any, len(pairs))
