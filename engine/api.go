@@ -69,16 +69,101 @@ type Request struct {
 	InlineProfile []byte
 }
 
-// Profile is a customer's attributes, decoded by the ruleset's schema.
-// Attrs holds every schema field with its Go type (defaults filled in),
-// plus "id" and "known"; it is used as the expressions' `profile` as is and
-// must not be changed once given to the engine. ID and Known are what
-// count: a profile that is not stored may share the schema's defaults
-// (rules.Schema.Defaults), whose "id" is "".
+// Profile is a customer's attributes, decoded by the ruleset's schema,
+// held one of two ways, and never changed once given to the engine:
+//
+//   - Attrs holds every schema field with its Go type (defaults filled
+//     in), plus "id" and "known" (profiles.FromJSON, a hand-made profile);
+//     a profile that is not stored may share the schema's defaults
+//     (rules.Schema.Defaults), whose "id" is "";
+//   - or, when Values is not nil, Values[i] is the value of Fields[i], every
+//     field of the schema it was decoded by (profiles.FromHash, what the
+//     profile cache keeps): one slice a customer instead of a map, which
+//     the garbage collector scans at every cycle, and read by position,
+//     not by hashing a name (rules.Ruleset.ProfileAt and RecordedAt say
+//     where).
+//
+// ID and Known are what count; read a field with Lookup or Value, not
+// Attrs, unless the profile is known to be of the first kind.
 type Profile struct {
-	ID    string
-	Known bool
-	Attrs map[string]any
+	ID     string
+	Known  bool
+	Attrs  map[string]any
+	Fields []rules.Field
+	Values []any
+}
+
+// Lookup returns the value of profile.<name> ("id" and "known" too), and
+// whether the profile has that field.
+func (p *Profile) Lookup(name string) (any, bool) {
+	if p.Values == nil {
+		v, ok := p.Attrs[name]
+		return v, ok
+	}
+	switch name {
+	case "id":
+		return p.ID, true
+	case "known":
+		return p.Known, true
+	}
+	for i := range p.Fields {
+		if p.Fields[i].Name == name {
+			return p.Values[i], true
+		}
+	}
+	return nil, false
+}
+
+// LookupAt is Lookup of a field that is the i-th of the schema's fields
+// (rules.Ruleset.RecordedAt): read in place when the profile was decoded
+// by that schema, else by name. A negative i reads by name.
+func (p *Profile) LookupAt(i int, name string) (any, bool) {
+	if p.Values != nil && uint(i) < uint(len(p.Values)) && i < len(p.Fields) && p.Fields[i].Name == name {
+		return p.Values[i], true
+	}
+	return p.Lookup(name)
+}
+
+// Value is Lookup's value alone: nil when the profile has no such field.
+func (p *Profile) Value(name string) any {
+	v, _ := p.Lookup(name)
+	return v
+}
+
+// AttrMap returns the profile's fields as Attrs holds them, "id" and
+// "known" included: Attrs itself (not to be changed) or, for a profile of
+// Values, a new map.
+func (p *Profile) AttrMap() map[string]any {
+	if p.Values == nil {
+		return p.Attrs
+	}
+	m := make(map[string]any, len(p.Values)+2)
+	for i := range p.Values {
+		m[p.Fields[i].Name] = p.Values[i]
+	}
+	m["id"] = p.ID
+	m["known"] = p.Known
+	return m
+}
+
+// RecordedValue is the value the event records of Recorded[k]: the
+// profile's, or the field's default when the profile has none.
+func (d *Decision) RecordedValue(k int) any {
+	f := &d.Recorded[k]
+	at := -1
+	if k < len(d.RecordedAt) {
+		at = int(d.RecordedAt[k])
+	}
+	v, ok := d.Profile.LookupAt(at, f.Name)
+	if !ok {
+		v = f.DefaultValue()
+	}
+	return v
+}
+
+// decodedBy reports whether p's Values are by fields (the same schema).
+func (p *Profile) decodedBy(fields []rules.Field) bool {
+	return p.Values != nil && len(p.Fields) == len(fields) && (len(fields) == 0 || &p.Fields[0] == &fields[0])
 }
 
 // Decision is the answer to a decision request. wire.AppendDecision writes
@@ -109,14 +194,16 @@ type Decision struct {
 	// What the decision event needs beyond the response.
 	// Profile is the profile the decision read (shared, not to be
 	// changed), and Recorded the fields of it that the event records
-	// (rules.Ruleset.RecordedFields).
-	Profile   *Profile
-	Recorded  []rules.Field
-	Placement string
-	Channel   string
-	Currency  string
-	CartTotal Money
-	Now       time.Time
+	// (rules.Ruleset.RecordedFields), RecordedAt where the profile's schema
+	// has each (rules.Ruleset.RecordedAt: RecordedValue's shortcut).
+	Profile    *Profile
+	Recorded   []rules.Field
+	RecordedAt []int32
+	Placement  string
+	Channel    string
+	Currency   string
+	CartTotal  Money
+	Now        time.Time
 	// Request is the request decided (shared, not to be changed): the
 	// decision event records it so that the decision can be made again.
 	Request *Request

@@ -135,7 +135,7 @@ func (e *Engine) DecideInto(ctx context.Context, rs *rules.Ruleset, p *Profile, 
 	d.CartTotal = Money{Minor: s.cartTotal, Exp: s.exp}
 	d.Now = req.Now
 	d.Profile = p
-	d.Recorded = rs.RecordedFields()
+	d.Recorded, d.RecordedAt = rs.RecordedFields(), rs.RecordedAt()
 	d.Request = req
 	if profileDegraded {
 		d.Degraded = append(d.Degraded, DegradedProfile)

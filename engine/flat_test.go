@@ -42,6 +42,7 @@ func TestFlatNamesDecideAsThePlainExpressions(t *testing.T) {
 		`"s03" in segments && len(segments) > 0`,
 		`let k = "device"; ctx[k] == "mobile"`,
 		`let k = "id"; profile[k] == "c-9"`,
+		`let k = "ltv"; profile[k] >= 100 && $env.profile.tier == "gold"`,
 		`profile.id == "c-9" && !profile.known`,
 		`$env.profile.id == "c-9"`,
 		`"s00" in $env.segments`,
@@ -88,19 +89,38 @@ func TestFlatNamesDecideAsThePlainExpressions(t *testing.T) {
 			}
 			req := Request{CustomerID: id, Placement: "checkout", Channel: "web", Context: c, Now: testNow, DryRun: true,
 				Cart: cart("USD", "A", "shoes", 20.0, 1, "B", "socks", 5.0, 2)}
-			d, err := eng.Decide(context.Background(), rs, p, &req)
-			if err != nil {
-				t.Fatal(err)
-			}
 			want, wantOffer := plainSegments(t, rs, p, &req)
-			if got := strings.Join(d.Segments, ","); got != want {
-				t.Errorf("profile %d, ctx %d: segments\n got %s\nwant %s", pi, ci, got, want)
+			// A stored profile comes as Values in the schema's order
+			// (profiles.FromHash): read by position, and as a map by the
+			// programs that read profile whole.
+			forms := []*Profile{p}
+			if p.Known {
+				forms = append(forms, valuesOf(rs, p))
 			}
-			if got := actionIDs(d) == "o"; got != wantOffer {
-				t.Errorf("profile %d, ctx %d: offer o chosen %v, want %v", pi, ci, got, wantOffer)
+			for fi, p := range forms {
+				d, err := eng.Decide(context.Background(), rs, p, &req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := strings.Join(d.Segments, ","); got != want {
+					t.Errorf("profile %d (form %d), ctx %d: segments\n got %s\nwant %s", pi, fi, ci, got, want)
+				}
+				if got := actionIDs(d) == "o"; got != wantOffer {
+					t.Errorf("profile %d (form %d), ctx %d: offer o chosen %v, want %v", pi, fi, ci, got, wantOffer)
+				}
 			}
 		}
 	}
+}
+
+// valuesOf is p in the form profiles.FromHash gives a stored profile:
+// its fields' values in the order of rs's schema, no map.
+func valuesOf(rs *rules.Ruleset, p *Profile) *Profile {
+	q := &Profile{ID: p.ID, Known: p.Known, Fields: rs.Schema.Fields, Values: make([]any, len(rs.Schema.Fields))}
+	for i, f := range rs.Schema.Fields {
+		q.Values[i] = p.Attrs[f.Name]
+	}
+	return q
 }
 
 // plainSegments evaluates the ruleset's segments with expr on the nested

@@ -134,6 +134,13 @@ func (s *scratch) begin(rs *rules.Ruleset, p *Profile, req *Request) {
 		TotalBase:    totalBase,
 		HasTotalBase: hasTotalBase,
 	}
+	if p.Values != nil {
+		if p.decodedBy(rs.Schema.Fields) && len(rs.ProfileAt()) == len(rs.Env.Flat()) && len(rs.SchemaNames()) == len(p.Values) {
+			s.in.Values, s.in.ValueNames, s.in.ValueAt = p.Values, rs.SchemaNames(), rs.ProfileAt()
+		} else {
+			s.in.Attrs = p.AttrMap() // decoded by another schema, or a hand-made ruleset
+		}
+	}
 	s.env.Begin(rs.Env, &s.in)
 
 	s.segStates = resize(s.segStates, len(rs.Segments))
@@ -302,7 +309,7 @@ func (s *scratch) render(t *rules.Template, c *cand) rendered {
 			case "id":
 				b = append(b, s.profile.ID...)
 			default:
-				b = appendValue(b, s.profile.Attrs[field])
+				b = appendValue(b, s.profile.Value(field))
 			}
 		}
 	}

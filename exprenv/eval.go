@@ -23,6 +23,13 @@ type Input struct {
 	ProfileID string
 	Known     bool
 	Attrs     map[string]any
+	// Values, when not nil, holds the profile's fields instead of Attrs:
+	// Values[i] is the field named ValueNames[i], and ValueAt[k] is the
+	// index in Values of the k-th of the layout's flat names (Layout.Flat),
+	// or -1 where that name is not one of them (rules.Ruleset.ProfileAt).
+	Values     []any
+	ValueNames []string
+	ValueAt    []int32
 	// The cart: total, currency, item_count (the sum of quantities) and
 	// its lines.
 	Total     float64
@@ -67,6 +74,7 @@ type Env struct {
 	env      map[string]any
 	cart     map[string]any
 	ctx      map[string]any
+	profile  map[string]any // `profile` for the VM, from Input.Values
 	itemMaps []map[string]any
 	itemsAny []any
 
@@ -112,7 +120,15 @@ func (e *Env) Begin(l *Layout, in *Input) {
 			case "known":
 				v = in.Known
 			default:
-				v, ok = in.Attrs[f.Field]
+				if in.Values != nil {
+					if j := in.ValueAt[i]; j >= 0 {
+						v = in.Values[j]
+					} else {
+						ok = false
+					}
+				} else {
+					v, ok = in.Attrs[f.Field]
+				}
 			}
 		case EnvCart:
 			ok = false // items: a list of maps, only for the VM (fill)
@@ -151,6 +167,7 @@ func (e *Env) End() {
 	e.fast.Items = nil
 	clear(e.ctx)
 	clear(e.cart)
+	clear(e.profile)
 	for _, m := range e.itemMaps {
 		clear(m)
 	}
@@ -197,7 +214,17 @@ func (e *Env) fill() {
 	e.ctx["channel"] = in.Channel
 
 	attrs := in.Attrs
-	if l.ReadsProfile() && !in.Known && in.ProfileID != "" {
+	if in.Values != nil {
+		if e.profile == nil {
+			e.profile = make(map[string]any, len(in.Values)+2)
+		}
+		for i, name := range in.ValueNames {
+			e.profile[name] = in.Values[i]
+		}
+		e.profile["id"] = in.ProfileID
+		e.profile["known"] = in.Known
+		attrs = e.profile
+	} else if l.ReadsProfile() && !in.Known && in.ProfileID != "" {
 		// the shared defaults of a profile that is not stored say id ""
 		attrs = maps.Clone(attrs)
 		attrs["id"] = in.ProfileID

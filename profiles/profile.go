@@ -120,7 +120,7 @@ func jsonID(v any) (string, string) {
 
 // FromHash decodes a stored profile hash (every value a string: decimal
 // numbers, true/false, RFC 3339 or Unix seconds, JSON arrays) into a known
-// profile. A value that does not parse is treated as missing (its default)
+// profile, its fields in the schema's order (engine.Profile's Values). A value that does not parse is treated as missing (its default)
 // and its field name is returned in bad, in schema order; an empty value is
 // missing without being bad (except for string fields, where it is the
 // empty string). Fields not in the schema are ignored.
@@ -129,24 +129,22 @@ func FromHash(schema *rules.Schema, id string, fields map[string]string) (p *eng
 	if schema != nil {
 		sf = schema.Fields
 	}
-	attrs := make(map[string]any, len(sf)+2)
-	for _, f := range sf {
+	values := make([]any, len(sf))
+	for i, f := range sf {
 		raw, ok := fields[f.Name]
 		if !ok || (raw == "" && f.Type != rules.TypeString) {
-			attrs[f.Name] = f.DefaultValue()
+			values[i] = f.DefaultValue()
 			continue
 		}
 		v, ok := fromHashValue(f.Type, raw)
 		if !ok {
 			bad = append(bad, f.Name)
-			attrs[f.Name] = f.DefaultValue()
+			values[i] = f.DefaultValue()
 			continue
 		}
-		attrs[f.Name] = v
+		values[i] = v
 	}
-	attrs["id"] = id
-	attrs["known"] = true
-	return &engine.Profile{ID: id, Known: true, Attrs: attrs}, bad
+	return &engine.Profile{ID: id, Known: true, Fields: sf, Values: values}, bad
 }
 
 // ToHash encodes a profile's JSON form as the stored hash form: every value a
@@ -459,7 +457,7 @@ func ToJSON(schema *rules.Schema, p *engine.Profile) map[string]any {
 		return m
 	}
 	for _, f := range schema.Fields {
-		v, ok := p.Attrs[f.Name]
+		v, ok := p.Lookup(f.Name)
 		if !ok {
 			v = f.DefaultValue()
 		}

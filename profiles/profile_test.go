@@ -104,16 +104,16 @@ func TestFromJSON(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !p.Known || p.Attrs["known"] != true {
+			if !p.Known || p.Value("known") != true {
 				t.Error("not known")
 			}
 			for k, w := range tt.want {
-				if got := p.Attrs[k]; !reflect.DeepEqual(got, w) {
+				if got := p.Value(k); !reflect.DeepEqual(got, w) {
 					t.Errorf("%s = %#v, want %#v", k, got, w)
 				}
 			}
 			for _, f := range schema.Fields {
-				if _, ok := p.Attrs[f.Name]; !ok {
+				if _, ok := p.Lookup(f.Name); !ok {
 					t.Errorf("field %s missing from Attrs", f.Name)
 				}
 			}
@@ -126,8 +126,8 @@ func TestFromJSONYAMLTypes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Attrs["orders"] != 3 || p.Attrs["ltv"] != 10.0 || p.Attrs["last_order_at"].(time.Time).Location() != time.UTC {
-		t.Errorf("attrs %#v", p.Attrs)
+	if p.Value("orders") != 3 || p.Value("ltv") != 10.0 || p.Value("last_order_at").(time.Time).Location() != time.UTC {
+		t.Errorf("attrs %#v", p.AttrMap())
 	}
 }
 
@@ -170,7 +170,7 @@ func TestFromHash(t *testing.T) {
 				t.Errorf("bad = %q, want %q", bad, tt.wantBad)
 			}
 			for k, w := range tt.want {
-				if got := p.Attrs[k]; !reflect.DeepEqual(got, w) {
+				if got := p.Value(k); !reflect.DeepEqual(got, w) {
 					t.Errorf("%s = %#v, want %#v", k, got, w)
 				}
 			}
@@ -190,8 +190,8 @@ func TestToHashRoundTrip(t *testing.T) {
 	}
 	pj, _ := FromJSON(schema, in)
 	ph, bad := FromHash(schema, id, fields)
-	if len(bad) > 0 || !reflect.DeepEqual(pj, ph) {
-		t.Errorf("round trip:\n json %#v\n hash %#v (bad %v)", pj.Attrs, ph.Attrs, bad)
+	if len(bad) > 0 || pj.ID != ph.ID || pj.Known != ph.Known || !reflect.DeepEqual(pj.AttrMap(), ph.AttrMap()) {
+		t.Errorf("round trip:\n json %#v\n hash %#v (bad %v)", pj.AttrMap(), ph.AttrMap(), bad)
 	}
 	_, raw, err := ToHash(nil, in)
 	if err != nil || raw["bogus"] != "1" || raw["last_order_at"] != "1793491200" || raw["tags"] != `["x"]` {
@@ -249,7 +249,7 @@ func FuzzFromHash(f *testing.F) {
 		}
 		p, _ := FromHash(schema, "id", in)
 		for _, fl := range schema.Fields {
-			v := p.Attrs[fl.Name]
+			v := p.Value(fl.Name)
 			ok := false
 			switch fl.Type {
 			case rules.TypeString:
@@ -302,8 +302,8 @@ func FuzzFromJSON(f *testing.F) {
 			t.Fatalf("round trip: bad %v from %v", bad, fields)
 		}
 		for _, fl := range schema.Fields {
-			if !reflect.DeepEqual(p.Attrs[fl.Name], q.Attrs[fl.Name]) {
-				t.Fatalf("%s: json %#v, hash %#v", fl.Name, p.Attrs[fl.Name], q.Attrs[fl.Name])
+			if !reflect.DeepEqual(p.Value(fl.Name), q.Value(fl.Name)) {
+				t.Fatalf("%s: json %#v, hash %#v", fl.Name, p.Value(fl.Name), q.Value(fl.Name))
 			}
 		}
 	})

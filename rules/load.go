@@ -201,6 +201,7 @@ func (l *loader) build(s *sections, paths []string) (*Ruleset, error) {
 		return nil, Errors{{Pos: Pos{File: paths[0], Line: 1, Col: 1}, Msg: fmt.Sprintf("the rules expand to more than %d YAML nodes through aliases", maxAliasExpansion)}}
 	}
 	layout := c.finish(segs)
+	recorded := recordedFields(&schema, layout, offers, exps)
 	return &Ruleset{
 		Version:     version,
 		Env:         layout,
@@ -215,7 +216,10 @@ func (l *loader) build(s *sections, paths []string) (*Ruleset, error) {
 		Files:       paths,
 		Tests:       tests,
 		offers:      byID,
-		recorded:    recordedFields(&schema, layout, offers, exps),
+		recorded:    recorded,
+		recordedAt:  schema.positions(fieldNames(recorded)),
+		profileAt:   schema.positions(flatProfileNames(layout)),
+		schemaNames: fieldNames(schema.Fields),
 		index:       buildIndex(segs, offers),
 	}, nil
 }

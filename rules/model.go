@@ -358,9 +358,12 @@ type Ruleset struct {
 	// Tests are the rule tests found in *_test.yaml files.
 	Tests []TestCase
 
-	offers   map[string]*Offer
-	recorded []Field // RecordedFields
-	index    *Index  // Index
+	offers      map[string]*Offer
+	recorded    []Field  // RecordedFields
+	recordedAt  []int32  // RecordedAt
+	profileAt   []int32  // ProfileAt
+	schemaNames []string // SchemaNames
+	index       *Index   // Index
 }
 
 // TestCase is one rule test. Profile is the JSON form of a profile (id,

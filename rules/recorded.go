@@ -14,6 +14,57 @@ import (
 // than by field name (profile[k]), every field but the PII ones.
 func (r *Ruleset) RecordedFields() []Field { return r.recorded }
 
+// RecordedAt is, for each of RecordedFields, its index in Schema.Fields:
+// where a profile decoded by the schema holds it (engine.Profile.LookupAt).
+func (r *Ruleset) RecordedAt() []int32 { return r.recordedAt }
+
+// ProfileAt is, for each of Env's flat names (exprenv.Layout.Flat), the
+// index in Schema.Fields of the profile field it names, or -1 (a name
+// outside profile, or profile.id or profile.known): what lets a decision
+// read a profile decoded by the schema by position (exprenv.Input.Values).
+// Nil for a Ruleset not made by Load.
+func (r *Ruleset) ProfileAt() []int32 { return r.profileAt }
+
+// SchemaNames is the names of Schema.Fields, in order (shared: not to be
+// changed); nil for a Ruleset not made by Load.
+func (r *Ruleset) SchemaNames() []string { return r.schemaNames }
+
+// positions gives each of names its index in s.Fields, or -1.
+func (s *Schema) positions(names []string) []int32 {
+	out := make([]int32, len(names))
+	for k, name := range names {
+		out[k] = -1
+		for i := range s.Fields {
+			if s.Fields[i].Name == name {
+				out[k] = int32(i)
+				break
+			}
+		}
+	}
+	return out
+}
+
+func fieldNames(fields []Field) []string {
+	out := make([]string, len(fields))
+	for i, f := range fields {
+		out[i] = f.Name
+	}
+	return out
+}
+
+// flatProfileNames is the field of each of layout's flat names that reads
+// profile, "" for the others.
+func flatProfileNames(layout *exprenv.Layout) []string {
+	flat := layout.Flat()
+	out := make([]string, len(flat))
+	for i, ref := range flat {
+		if ref.Scope == exprenv.EnvProfile {
+			out[i] = ref.Field
+		}
+	}
+	return out
+}
+
 // recordedFields computes RecordedFields.
 func recordedFields(schema *Schema, layout *exprenv.Layout, offers []*Offer, exps []*Experiment) []Field {
 	read := map[string]bool{}

@@ -64,7 +64,7 @@ func request(r *rand.Rand, i int, p *engine.Profile) engine.Request {
 	}
 	cats := profilegen.Categories()
 	var top []string
-	if l, ok := p.Attrs["top_categories"].([]string); ok {
+	if l, ok := p.Value("top_categories").([]string); ok {
 		top = l
 	}
 	lines := 1 + r.IntN(3)

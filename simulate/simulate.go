@@ -351,7 +351,7 @@ func (v *valuer) value(o *rules.Offer, discount float64, p *engine.Profile, req 
 		v.lines = append(v.lines, exprenv.Item{SKU: it.SKU, Category: it.Category, Price: engine.Money{Minor: it.Price, Exp: exp}.Major(),
 			Quantity: it.Quantity, Tags: it.Tags})
 	}
-	in := exprenv.Input{Now: req.Now, ProfileID: p.ID, Known: p.Known, Attrs: p.Attrs,
+	in := exprenv.Input{Now: req.Now, ProfileID: p.ID, Known: p.Known, Attrs: p.AttrMap(),
 		Total: engine.Money{Minor: total, Exp: exp}.Major(), Currency: req.Cart.Currency, ItemCount: count, Items: v.lines,
 		Placement: req.Placement, Channel: req.Channel, Context: req.Context}
 	v.env.Begin(v.truth.layout, &in)

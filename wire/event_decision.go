@@ -141,11 +141,8 @@ func recordedProfile(d *engine.Decision) map[string]any {
 	if d.Profile == nil {
 		return m
 	}
-	for _, f := range d.Recorded {
-		v, ok := d.Profile.Attrs[f.Name]
-		if !ok {
-			v = f.DefaultValue()
-		}
+	for k, f := range d.Recorded {
+		v := d.RecordedValue(k)
 		switch x := v.(type) {
 		case time.Time:
 			v = x.UTC()
@@ -171,7 +168,7 @@ func appendProfile(b []byte, d *engine.Decision) []byte {
 	b = append(b, '{')
 	wroteKnown, first := false, true
 	if d.Profile != nil {
-		for _, f := range d.Recorded {
+		for k, f := range d.Recorded {
 			if !wroteKnown && f.Name > "known" {
 				b = appendKnown(b, known, first)
 				wroteKnown, first = true, false
@@ -182,11 +179,7 @@ func appendProfile(b []byte, d *engine.Decision) []byte {
 			first = false
 			b = appendString(b, f.Name)
 			b = append(b, ':')
-			v, ok := d.Profile.Attrs[f.Name]
-			if !ok {
-				v = f.DefaultValue()
-			}
-			b = appendProfileValue(b, v)
+			b = appendProfileValue(b, d.RecordedValue(k))
 		}
 	}
 	if !wroteKnown {

@@ -396,9 +396,16 @@ offers:
 	}
 	attrs := map[string]any{"ltv": 1800.5, "orders": 9, "email": "a@b.c", "name": "Ada \"A\"", "last": time.Date(2026, 11, 10, 0, 0, 0, 5, time.FixedZone("x", 3600)),
 		"tags": []string{"x", "y"}, "scores": []float64{0.5, 1e-9}, "vip": true, "unread": "u"}
-	for _, p := range []*engine.Profile{nil, {ID: "c1", Known: true, Attrs: attrs}, {ID: "c2", Attrs: map[string]any{}}} {
+	// the same customer as profiles.FromHash decodes it: its values in the
+	// schema's order, read by position (RecordedAt)
+	values := &engine.Profile{ID: "c1", Known: true, Fields: rs.Schema.Fields, Values: make([]any, len(rs.Schema.Fields))}
+	for i, f := range rs.Schema.Fields {
+		values.Values[i] = attrs[f.Name]
+	}
+	var events [][]byte
+	for _, p := range []*engine.Profile{nil, {ID: "c1", Known: true, Attrs: attrs}, {ID: "c2", Attrs: map[string]any{}}, values} {
 		d := specDecision()
-		d.Profile, d.Recorded = p, rs.RecordedFields()
+		d.Profile, d.Recorded, d.RecordedAt = p, rs.RecordedFields(), rs.RecordedAt()
 		// a decision of rules that learn: the profile, the cell and the
 		// learning list in one event
 		d.Actions[0].Cell = "vip"
@@ -419,6 +426,10 @@ offers:
 			len(ev.Learning) != 1 || ev.Learning[0] != (EventLearning{OfferID: d.Actions[0].OfferID, Cell: "vip", Alpha: 3, Beta: 40, Propensity: 0.0725}) {
 			t.Fatalf("read back %+v %v", ev, err)
 		}
+		events = append(events, got)
+	}
+	if !bytes.Equal(events[1], events[3]) {
+		t.Fatalf("the stored profile's event differs by its form:\n map    %s\n values %s", events[1], events[3])
 	}
 }
 

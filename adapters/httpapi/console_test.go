@@ -77,7 +77,7 @@ func TestGetProfile(t *testing.T) {
 		t.Errorf("the profile's JSON form as an inline profile: %d %s", r.status, r.body)
 	}
 	_, p := h.engine.last()
-	if p == nil || p.ID != "c-1" || p.Attrs["orders"] != 3 || !p.Attrs["last_order_at"].(time.Time).Equal(last) {
+	if p == nil || p.ID != "c-1" || p.Value("orders") != 3 || !p.Value("last_order_at").(time.Time).Equal(last) {
 		t.Errorf("the engine was given %+v, want the stored profile back", p)
 	}
 

@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"context"
 	"hash/maphash"
+	"maps"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -412,15 +413,12 @@ func redecode(schema *rules.Schema, p *engine.Profile) *engine.Profile {
 	if !p.Known {
 		return engine.DefaultProfile(schema, p.ID)
 	}
-	m := make(map[string]any, len(p.Attrs))
-	for k, v := range p.Attrs {
-		m[k] = v
-	}
+	m := maps.Clone(p.AttrMap())
 	q, err := profiles.FromJSON(schema, m)
 	if err != nil {
 		// a field changed type: read the profile with what fits
-		fields := make(map[string]string, len(p.Attrs))
-		for k, v := range p.Attrs {
+		fields := make(map[string]string, len(m))
+		for k, v := range m {
 			fields[k] = profiles.HashValue(v)
 		}
 		q, _ = profiles.FromHash(schema, p.ID, fields)

@@ -112,7 +112,7 @@ func TestCacheTTLAndNegative(t *testing.T) {
 			}
 			return p
 		}
-		if p := get("c1"); !p.Known || p.Attrs["ltv"] != 5.0 {
+		if p := get("c1"); !p.Known || p.Value("ltv") != 5.0 {
 			t.Fatalf("%#v", p)
 		}
 		get("c1")
@@ -142,8 +142,8 @@ func TestCacheTTLAndNegative(t *testing.T) {
 		src.data["c1"] = map[string]string{"ltv": "6"}
 		src.mu.Unlock()
 		c.Invalidate("c1")
-		if p := get("c1"); p.Attrs["ltv"] != 6.0 {
-			t.Fatalf("after invalidate: %v", p.Attrs["ltv"])
+		if p := get("c1"); p.Value("ltv") != 6.0 {
+			t.Fatalf("after invalidate: %v", p.Value("ltv"))
 		}
 		// anonymous: no fetch
 		if p := get(""); p.Known || p.ID != "" {
@@ -179,7 +179,7 @@ func TestCacheCached(t *testing.T) {
 			t.Fatalf("hits %d misses %d, want 1 and 1", h, m)
 		}
 		other := testSchema()
-		if p, ok := c.Cached(other, "c1"); raw != ok || ok && (p == want || p.Attrs["ltv"] != 5.0) {
+		if p, ok := c.Cached(other, "c1"); raw != ok || ok && (p == want || p.Value("ltv") != 5.0) {
 			t.Fatalf("another schema: %v %v (a raw cache decodes again, a decoded one misses)", p, ok)
 		}
 		clk.Add(time.Minute)
@@ -232,8 +232,8 @@ func TestCacheSingleFlight(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			p, err := c.Get(context.Background(), schema, "c1")
-			if err == nil && p.Attrs["orders"] != 3 {
-				err = fmt.Errorf("orders %v", p.Attrs["orders"])
+			if err == nil && p.Value("orders") != 3 {
+				err = fmt.Errorf("orders %v", p.Value("orders"))
 			}
 			errs <- err
 		}()
@@ -289,17 +289,17 @@ func TestCacheSchemaChange(t *testing.T) {
 	s2 := &rules.Schema{Fields: []rules.Field{{Name: "orders", Type: rules.TypeString}, {Name: "tier", Type: rules.TypeString}}}
 	p1, _ := c.Get(context.Background(), s1, "c1")
 	p2, _ := c.Get(context.Background(), s2, "c1")
-	if p1.Attrs["orders"] != 3 || p2.Attrs["orders"] != "3" {
-		t.Fatalf("p1 %#v p2 %#v", p1.Attrs["orders"], p2.Attrs["orders"])
+	if p1.Value("orders") != 3 || p2.Value("orders") != "3" {
+		t.Fatalf("p1 %#v p2 %#v", p1.Value("orders"), p2.Value("orders"))
 	}
-	if _, ok := p2.Attrs["ltv"]; ok {
+	if _, ok := p2.Lookup("ltv"); ok {
 		t.Fatal("a field of the old schema leaked")
 	}
 	if f := src.fetches.Load(); f != 1 {
 		t.Fatalf("fetches %d: a reload should re-decode the kept fields", f)
 	}
 	p1again, _ := c.Get(context.Background(), s1, "c1")
-	if p1again.Attrs["orders"] != 3 {
+	if p1again.Value("orders") != 3 {
 		t.Fatal("back to the first schema")
 	}
 }

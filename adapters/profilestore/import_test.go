@@ -34,14 +34,14 @@ func TestImportMergeAndPut(t *testing.T) {
 	if _, err := Import(ctx, c, strings.NewReader(`{"id":"c1","orders":3}`), ImportOptions{Prefix: prefix, Merge: true}); err != nil {
 		t.Fatal(err)
 	}
-	if p, _ := s.Get(ctx, testSchema(), "c1"); p.Attrs["tier"] != "gold" || p.Attrs["orders"] != 3 {
-		t.Fatalf("merge: %v", p.Attrs)
+	if p, _ := s.Get(ctx, testSchema(), "c1"); p.Value("tier") != "gold" || p.Value("orders") != 3 {
+		t.Fatalf("merge: %v", p.AttrMap())
 	}
 	if err := Put(ctx, c, prefix, testSchema(), map[string]any{"id": "c1", "orders": 4}); err != nil {
 		t.Fatal(err)
 	}
-	if p, _ := s.Get(ctx, testSchema(), "c1"); p.Attrs["tier"] != "basic" || p.Attrs["orders"] != 4 {
-		t.Fatalf("put: %v", p.Attrs)
+	if p, _ := s.Get(ctx, testSchema(), "c1"); p.Value("tier") != "basic" || p.Value("orders") != 4 {
+		t.Fatalf("put: %v", p.AttrMap())
 	}
 }
 

@@ -116,7 +116,7 @@ func TestCacheUnknownFlood(t *testing.T) {
 		t.Fatalf("within the negative TTL: %#v %v, want the negative answer", p, err)
 	}
 	clk.Add(time.Nanosecond)
-	if p, err := c.Get(ctx, schema, id); err != nil || !p.Known || p.Attrs["tier"] != "gold" {
+	if p, err := c.Get(ctx, schema, id); err != nil || !p.Known || p.Value("tier") != "gold" {
 		t.Fatalf("after the negative TTL: %#v %v", p, err)
 	}
 

@@ -24,7 +24,7 @@ func TestCacheKeepsNoRequestMemory(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p, err := c.Get(context.Background(), schema, req.CustomerID); err != nil || p.Attrs["tier"] != "gold" {
+		if p, err := c.Get(context.Background(), schema, req.CustomerID); err != nil || p.Value("tier") != "gold" {
 			t.Fatalf("Get(cust-A) = %v, %v", p, err)
 		}
 		if _, err := dec.Decode(body("cust-B"), 3); err != nil { // the next request, in the same memory
@@ -34,11 +34,11 @@ func TestCacheKeepsNoRequestMemory(t *testing.T) {
 		if !ok {
 			t.Fatalf("cust-A is no longer cached under its id after the next request")
 		}
-		if p.ID != "cust-A" || p.Attrs["tier"] != "gold" {
-			t.Errorf("cust-A's cached profile = %q %v, want cust-A gold", p.ID, p.Attrs["tier"])
+		if p.ID != "cust-A" || p.Value("tier") != "gold" {
+			t.Errorf("cust-A's cached profile = %q %v, want cust-A gold", p.ID, p.Value("tier"))
 		}
 		if p, ok := c.Cached(schema, "cust-B"); ok {
-			t.Errorf("cust-B was never fetched, yet the cache answers %q %v", p.ID, p.Attrs["tier"])
+			t.Errorf("cust-B was never fetched, yet the cache answers %q %v", p.ID, p.Value("tier"))
 		}
 		if n := src.fetches.Load(); n != 1 {
 			t.Errorf("%d fetches, want 1", n)

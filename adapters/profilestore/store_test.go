@@ -27,11 +27,11 @@ func TestRedisStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !p.Known || p.Attrs["ltv"] != 1500.0 || p.Attrs["orders"] != 0 || p.Attrs["tier"] != "gold" {
-		t.Fatalf("%#v", p.Attrs)
+	if !p.Known || p.Value("ltv") != 1500.0 || p.Value("orders") != 0 || p.Value("tier") != "gold" {
+		t.Fatalf("%#v", p.AttrMap())
 	}
 	p, err = s.Get(ctx, testSchema(), "nobody")
-	if err != nil || p.Known || p.ID != "nobody" || p.Attrs["tier"] != "basic" {
+	if err != nil || p.Known || p.ID != "nobody" || p.Value("tier") != "basic" {
 		t.Fatalf("unknown: %#v %v", p, err)
 	}
 	p, err = s.Get(ctx, testSchema(), "")
@@ -45,7 +45,7 @@ func TestRedisStore(t *testing.T) {
 	// Through the cache: the same answers, one fetch.
 	cache := NewCache(s, CacheOptions{})
 	for i := 0; i < 3; i++ {
-		if p, err := cache.Get(ctx, testSchema(), "c-1"); err != nil || p.Attrs["tier"] != "gold" {
+		if p, err := cache.Get(ctx, testSchema(), "c-1"); err != nil || p.Value("tier") != "gold" {
 			t.Fatalf("cache: %v %v", p, err)
 		}
 	}
@@ -129,11 +129,11 @@ func TestRedisStoreCluster(t *testing.T) {
 			t.Fatal(err)
 		}
 		p, err := s.Get(ctx, testSchema(), id)
-		if err != nil || p.Attrs["orders"] != i {
+		if err != nil || p.Value("orders") != i {
 			t.Fatalf("%s: %v %v", id, p, err)
 		}
 		p, err = auto.Get(ctx, testSchema(), id)
-		if err != nil || p.Attrs["orders"] != i {
+		if err != nil || p.Value("orders") != i {
 			t.Fatalf("%s auto-pipelined: %v %v", id, p, err)
 		}
 	}
@@ -189,7 +189,7 @@ func TestRedisStoreExists(t *testing.T) {
 				t.Fatalf("the cache within the negative TTL: %#v %v (want the negative answer)", p, err)
 			}
 			clk.Add(time.Millisecond)
-			if p, err := cache.Get(ctx, testSchema(), id); err != nil || !p.Known || p.Attrs["tier"] != "gold" {
+			if p, err := cache.Get(ctx, testSchema(), id); err != nil || !p.Known || p.Value("tier") != "gold" {
 				t.Fatalf("the cache after the negative TTL: %#v %v", p, err)
 			}
 			if st := s.Stats(); st.Gets != 2 || st.Unknown != 1 {
@@ -222,7 +222,7 @@ func TestCacheMissing(t *testing.T) {
 			s := NewRedisStore(client, StoreOptions{Prefix: "t" + strconv.Itoa(i) + ":", Exists: tc.exists})
 			c := NewCache(s, CacheOptions{})
 			p, ok := c.Cached(testSchema(), "c-later")
-			if ok != tc.cached || (ok && (p.Known || p.ID != "c-later" || p.Attrs["tier"] != "basic")) {
+			if ok != tc.cached || (ok && (p.Known || p.ID != "c-later" || p.Value("tier") != "basic")) {
 				t.Fatalf("Cached: %#v, %v; want answered %v with the defaults", p, ok, tc.cached)
 			}
 			if hits, misses := c.Stats(); hits != 0 || misses != 1 && tc.cached {
@@ -237,7 +237,7 @@ func TestCacheMissing(t *testing.T) {
 			if _, ok := c.Cached(testSchema(), "c-later"); ok {
 				t.Fatal("Cached answered a customer now known, without fetching")
 			}
-			if p, err := c.Get(ctx, testSchema(), "c-later"); err != nil || !p.Known || p.Attrs["tier"] != "gold" {
+			if p, err := c.Get(ctx, testSchema(), "c-later"); err != nil || !p.Known || p.Value("tier") != "gold" {
 				t.Fatalf("after the write: %#v %v", p, err)
 			}
 		})

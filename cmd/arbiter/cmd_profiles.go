@@ -237,7 +237,7 @@ func cmdProfilesGet(ctx context.Context, args []string, s stdio) int {
 		if found {
 			p, v.BadFields = profiles.FromHash(schema, id, fields)
 		}
-		v.Profile = maps.Clone(p.Attrs)
+		v.Profile = maps.Clone(p.AttrMap())
 		v.Profile["id"], v.Profile["known"] = p.ID, p.Known
 	}
 	enc := json.NewEncoder(s.Out)

@@ -293,7 +293,7 @@ func fillRequest(r *rand.Rand, body map[string]any, p *engine.Profile) {
 	cats := profilegen.Categories()
 	var top []string
 	if p != nil {
-		if l, ok := p.Attrs["top_categories"].([]string); ok {
+		if l, ok := p.Value("top_categories").([]string); ok {
 			top = l
 		}
 	}
