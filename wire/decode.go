@@ -885,7 +885,7 @@ type parser struct {
 }
 
 func newParser(body []byte) (parser, *Error) {
-	if !validJSON(body) {
+	if !json.Valid(body) || !utf8.Valid(body) {
 		return parser{}, syntaxError(body)
 	}
 	p := parser{b: body}
