@@ -447,12 +447,13 @@ func TestLargeBatch(t *testing.T) {
 
 // TestRecordOnceCountsAsRecordBatch: the generated stream (decisions and
 // outcomes), counted by RecordOnce in batches of random sizes (some of
-// more than maxScriptEvents, counted in parts), each batch counted again
+// more than maxOnceEvents, counted in parts), each batch counted again
 // under its key as a retry after a lost reply would, counts what
 // RecordBatch counts, and the repeated calls count nothing.
 func TestRecordOnceCountsAsRecordBatch(t *testing.T) {
 	ctx := context.Background()
 	msgs := generatedMessages(t, 1)
+	msgs = append(msgs, generatedMessages(t, uint64(len(msgs))+1)...) // enough for a batch in two parts
 	newCounters := func() *Counters {
 		client, prefix, _ := redistest.Client(t)
 		return New(client, prefix)
@@ -464,7 +465,7 @@ func TestRecordOnceCountsAsRecordBatch(t *testing.T) {
 		var evs []Event
 		size := 1 + r.IntN(300)
 		if batchNo == 3 {
-			size = maxScriptEvents + 200 // in two parts
+			size = maxOnceEvents + 200 // in two parts
 		}
 		for ; len(evs) < size && i < len(msgs); i++ {
 			evs = append(evs, newEvent(t, msgs[i]))
@@ -483,7 +484,7 @@ func TestRecordOnceCountsAsRecordBatch(t *testing.T) {
 			t.Fatalf("batch %d counted again: %d (%v)", batchNo, again, err)
 		}
 	}
-	if onceTotal != refTotal || refTotal < maxScriptEvents {
+	if onceTotal != refTotal || refTotal < maxOnceEvents+200 {
 		t.Errorf("RecordOnce counted %d events, RecordBatch %d", onceTotal, refTotal)
 	}
 	want, err := ref.Read(ctx)
@@ -495,4 +496,39 @@ func TestRecordOnceCountsAsRecordBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameSnapshots(t, got, want)
+}
+
+// TestRecordOnceUnpacksABatchOfDistinctCustomers: the largest batch one
+// call counts (maxOnceEvents decisions, every one a customer of its own,
+// all in one variant) goes through one script call, whose PFADD takes
+// every customer as an argument (Redis's Lua unpacks up to 8000).
+func TestRecordOnceUnpacksABatchOfDistinctCustomers(t *testing.T) {
+	ctx := context.Background()
+	client, prefix, _ := redistest.Client(t)
+	c := New(client, prefix)
+	at := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	evs := make([]Event, maxOnceEvents)
+	for i := range evs {
+		evs[i] = Event{Stream: "ARBITER", Sequence: uint64(i + 1), Stored: at, Decision: &wire.DecisionEvent{
+			CustomerID: "c-" + strconv.Itoa(i), Experiments: []wire.Assignment{{ID: "banner", Variant: "b"}}}}
+	}
+	if n, err := c.RecordOnce(ctx, "test:big", evs); err != nil || n != maxOnceEvents {
+		t.Fatalf("counted %d (%v), want %d", n, err, maxOnceEvents)
+	}
+	if keys, err := client.Keys(ctx, prefix+"*batch:test:big:*").Result(); err != nil || len(keys) != 1 {
+		t.Fatalf("batch keys %v (%v): want one call, part 0", keys, err)
+	}
+	s, err := c.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g *Group
+	for _, x := range s.Groups {
+		if x.Decisions == maxOnceEvents {
+			g = x
+		}
+	}
+	if g == nil || g.Customers < maxOnceEvents*97/100 || g.Customers > maxOnceEvents*103/100 {
+		t.Fatalf("groups %+v: want one of %d decisions and about as many customers", s.Groups, maxOnceEvents)
+	}
 }
