@@ -85,9 +85,14 @@ func publish(t testing.TB, url string, opts events.Options, msgs []message) {
 	js := testJetStream(t, url)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := events.EnsureStream(ctx, js, opts, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
-		t.Fatal(err)
-	}
+	// A stream deleted just before (TestAStreamMadeAgainCountsAgain) may
+	// not be made again at once: the file store of the embedded server
+	// answers "error creating store for stream" while the old one's
+	// directory goes (2 runs in 15 under -race). The publisher retries
+	// setting up its stream; so does this.
+	waitUntil(t, time.Minute, "the stream made", func() bool {
+		return events.EnsureStream(ctx, js, opts, slog.New(slog.NewTextHandler(io.Discard, nil))) == nil
+	})
 	var futs []jetstream.PubAckFuture
 	for _, m := range msgs {
 		f, err := js.PublishAsync(opts.Prefix+m.subject[len("arbiter"):], m.data)
