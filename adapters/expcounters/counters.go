@@ -28,6 +28,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -76,6 +77,10 @@ type Counters struct {
 	DecisionsPublished bool
 
 	fetched atomic.Int64 // BodiesFetched
+	// onceBatches keeps RecordOnce's batch, its entries, seen bits and
+	// groups, from one call to the next (of up to maxOnceEvents events,
+	// a fresh one is half a megabyte).
+	onceBatches sync.Pool
 }
 
 // BodiesFetched is how many events' bodies the single reader fetched from
@@ -288,21 +293,34 @@ func (c *Counters) RecordBatch(ctx context.Context, evs []Event) (int, error) {
 // now.
 func (c *Counters) RecordOnce(ctx context.Context, key string, evs []Event) (int, error) {
 	counted := 0
-	b := batch{entries: make([]entry, 0, min(len(evs), maxOnceEvents))}
+	b, _ := c.onceBatches.Get().(*batch)
+	if b == nil || len(b.groups) > maxKeptGroups {
+		b = &batch{}
+	}
+	failed := false
+	defer func() {
+		// A failed call may leave its command queued in the client,
+		// still reading b's keys and arguments: b is not kept then.
+		if !failed {
+			b.release()
+			c.onceBatches.Put(b)
+		}
+	}()
 	for part := 0; len(evs) > 0; part++ {
 		n := min(len(evs), maxOnceEvents)
 		b.entries, b.gs = b.entries[:0], b.gs[:0] // groups and groupOf stay
 		clear(b.seen)
 		for i := range evs[:n] {
-			c.add(&b, &evs[i])
+			c.add(b, &evs[i])
 		}
 		evs = evs[n:]
 		if len(b.entries) == 0 {
 			continue
 		}
-		keys, args := c.onceCall(&b, c.key("batch:"+key+":"+strconv.Itoa(part)))
+		keys, args := c.onceCall(b, c.key("batch:"+key+":"+strconv.Itoa(part)))
 		got, err := onceScript.Run(ctx, c.client, keys, args...).Int()
 		if err != nil {
+			failed = true
 			return counted, fmt.Errorf("experiment counters: %w", err)
 		}
 		counted += got
@@ -325,6 +343,11 @@ const maxScriptEvents = 1000
 // 1,404 B and 5.4 → 4.2 µs of CPU an event).
 const maxOnceEvents = 4096
 
+// maxKeptGroups bounds the groups a kept batch remembers (every variant
+// of every experiment seen since: a ruleset reloaded many times with new
+// experiments would grow it without end).
+const maxKeptGroups = 1024
+
 // batch is a batch's events, each with the groups it counts in.
 type batch struct {
 	entries []entry
@@ -333,6 +356,14 @@ type batch struct {
 	groups  []string
 	gs      []int // the entries' groups, back to back (entry.g0, g1)
 	scratch []byte
+
+	// Kept for the next call when the batch is (RecordOnce): totals'
+	// groups and the script call's keys and arguments.
+	tot  []groupTotals
+	ptrs []*groupTotals
+	used []int
+	keys []string
+	args []any
 }
 
 // entry is one event to count: its seen bit, what it adds, where.
@@ -364,6 +395,16 @@ func (b *batch) group(name []byte) int {
 	b.groups = append(b.groups, g)
 	b.groupOf[g] = len(b.groups) - 1
 	return len(b.groups) - 1
+}
+
+// release drops the batch's references to the events it counted (their
+// customers' ids), keeping its memory for the next batch.
+func (b *batch) release() {
+	clear(b.entries[:cap(b.entries)])
+	clear(b.args[:cap(b.args)])
+	for i := range b.tot {
+		clear(b.tot[i].custs[:cap(b.tot[i].custs)])
+	}
 }
 
 func (b *batch) assignment(e *entry, a wire.Assignment) {
@@ -522,16 +563,23 @@ func (c *Counters) call(b *batch) ([]string, []any) {
 // counts b under the batch key key.
 func (c *Counters) onceCall(b *batch, key string) ([]string, []any) {
 	used, totals, since := b.totals()
-	keys := []string{c.key("counts"), c.key("since"), key}
-	args := []any{int64(SeenTTL / time.Second), since.UTC().Format(time.RFC3339), len(used), len(b.entries)}
-	return c.appendGroups(keys, args, b, used, totals)
+	keys := append(b.keys[:0], c.key("counts"), c.key("since"), key)
+	args := append(b.args[:0], int64(SeenTTL/time.Second), since.UTC().Format(time.RFC3339), len(used), len(b.entries))
+	keys, args = c.appendGroups(keys, args, b, used, totals)
+	b.keys, b.args = keys, args
+	return keys, args
 }
 
 // totals adds b up by group: the groups counted in (in order of first
 // use), each one's totals (indexed by group), and the earliest time an
 // event was stored.
 func (b *batch) totals() (used []int, totals []*groupTotals, since time.Time) {
-	totals = make([]*groupTotals, len(b.groups))
+	if cap(b.tot) < len(b.groups) {
+		b.tot = make([]groupTotals, len(b.groups), 2*len(b.groups))
+	}
+	b.tot = b.tot[:len(b.groups)]
+	totals = append(b.ptrs[:0], make([]*groupTotals, len(b.groups))...)
+	used = b.used[:0]
 	for i, e := range b.entries {
 		if i == 0 || e.stored.Before(since) {
 			since = e.stored
@@ -539,7 +587,9 @@ func (b *batch) totals() (used []int, totals []*groupTotals, since time.Time) {
 		for _, g := range b.gs[e.g0:e.g1] {
 			t := totals[g]
 			if t == nil {
-				t = &groupTotals{}
+				t = &b.tot[g]
+				t.d, t.c, t.oc, t.custs = 0, 0, 0, t.custs[:0]
+				clear(t.rev)
 				totals[g] = t
 				used = append(used, g)
 			}
@@ -571,6 +621,7 @@ func (b *batch) totals() (used []int, totals []*groupTotals, since time.Time) {
 		slices.Sort(t.custs)
 		t.custs = slices.Compact(t.custs)
 	}
+	b.ptrs, b.used = totals, used
 	return used, totals, since
 }
 
