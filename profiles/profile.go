@@ -120,8 +120,9 @@ func jsonID(v any) (string, string) {
 
 // FromHash decodes a stored profile hash (every value a string: decimal
 // numbers, true/false, RFC 3339 or Unix seconds, JSON arrays) into a known
-// profile, its fields in the schema's order (engine.Profile's Values). A value that does not parse is treated as missing (its default)
-// and its field name is returned in bad, in schema order; an empty value is
+// profile, its fields in the schema's order (engine.Profile's Values). A
+// value that does not parse is treated as missing (its default) and its
+// field name is returned in bad, in schema order; an empty value is
 // missing without being bad (except for string fields, where it is the
 // empty string). Fields not in the schema are ignored.
 func FromHash(schema *rules.Schema, id string, fields map[string]string) (p *engine.Profile, bad []string) {

@@ -217,9 +217,9 @@ func (l *loader) build(s *sections, paths []string) (*Ruleset, error) {
 		Tests:       tests,
 		offers:      byID,
 		recorded:    recorded,
-		recordedAt:  schema.positions(fieldNames(recorded)),
+		recordedAt:  schema.positions((&Schema{Fields: recorded}).Names()),
 		profileAt:   schema.positions(flatProfileNames(layout)),
-		schemaNames: fieldNames(schema.Fields),
+		schemaNames: schema.Names(),
 		index:       buildIndex(segs, offers),
 	}, nil
 }

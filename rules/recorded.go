@@ -29,25 +29,15 @@ func (r *Ruleset) ProfileAt() []int32 { return r.profileAt }
 // changed); nil for a Ruleset not made by Load.
 func (r *Ruleset) SchemaNames() []string { return r.schemaNames }
 
-// positions gives each of names its index in s.Fields, or -1.
+// positions gives each of names its index in s.Fields, or -1 (s made
+// by Load, with its index).
 func (s *Schema) positions(names []string) []int32 {
 	out := make([]int32, len(names))
 	for k, name := range names {
 		out[k] = -1
-		for i := range s.Fields {
-			if s.Fields[i].Name == name {
-				out[k] = int32(i)
-				break
-			}
+		if i, ok := s.index[name]; ok {
+			out[k] = int32(i)
 		}
-	}
-	return out
-}
-
-func fieldNames(fields []Field) []string {
-	out := make([]string, len(fields))
-	for i, f := range fields {
-		out[i] = f.Name
 	}
 	return out
 }

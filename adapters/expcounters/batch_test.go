@@ -261,15 +261,7 @@ func TestBatchesCountAsOneByOne(t *testing.T) {
 	if total != counted || unverified == 0 {
 		t.Errorf("batches counted %d events, one by one %d (%d unverified outcomes)", total, counted, unverified)
 	}
-	want, err := old.Read(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := batched.Read(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sameSnapshots(t, got, want)
+	got, want := sameCounts(t, ctx, batched, old)
 	kinds := map[string]int64{}
 	for _, g := range want.Groups {
 		kinds["d"] += g.Decisions
@@ -487,15 +479,23 @@ func TestRecordOnceCountsAsRecordBatch(t *testing.T) {
 	if onceTotal != refTotal || refTotal < maxOnceEvents+200 {
 		t.Errorf("RecordOnce counted %d events, RecordBatch %d", onceTotal, refTotal)
 	}
-	want, err := ref.Read(ctx)
+	sameCounts(t, ctx, once, ref)
+}
+
+// sameCounts reads both counters and fails unless they hold the same
+// snapshot; it returns the two.
+func sameCounts(t *testing.T, ctx context.Context, got, want *Counters) (g, w *Snapshot) {
+	t.Helper()
+	w, err := want.Read(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := once.Read(ctx)
+	g, err = got.Read(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sameSnapshots(t, got, want)
+	sameSnapshots(t, g, w)
+	return g, w
 }
 
 // TestRecordOnceUnpacksABatchOfDistinctCustomers: the largest batch one

@@ -175,9 +175,11 @@ func (c *counters) get(a, b string) prometheus.Counter {
 	} else {
 		ctr = c.vec.WithLabelValues(a, b)
 	}
-	m := make(map[[2]string]prometheus.Counter, 1)
+	var m map[[2]string]prometheus.Counter
 	if old != nil {
 		m = maps.Clone(*old)
+	} else {
+		m = make(map[[2]string]prometheus.Counter, 1)
 	}
 	m[[2]string{a, b}] = ctr
 	c.m.Store(&m)

@@ -4,7 +4,6 @@ import (
 	"container/list"
 	"context"
 	"hash/maphash"
-	"maps"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -413,7 +412,7 @@ func redecode(schema *rules.Schema, p *engine.Profile) *engine.Profile {
 	if !p.Known {
 		return engine.DefaultProfile(schema, p.ID)
 	}
-	m := maps.Clone(p.AttrMap())
+	m := p.AttrMap() // read, not changed
 	q, err := profiles.FromJSON(schema, m)
 	if err != nil {
 		// a field changed type: read the profile with what fits

@@ -45,15 +45,16 @@ func entryBytes(e *entry, p *engine.Profile) int64 {
 }
 
 // profileBytes estimates a decoded profile: the struct, and for a known
-// customer its values (or map of attributes) and their interface boxes (an unknown
-// customer's attributes are the schema's defaults, shared by all).
+// customer its values (or map of attributes) and their interface boxes
+// (an unknown customer's attributes are the schema's defaults, shared by
+// all).
 func profileBytes(p *engine.Profile, known bool) int64 {
 	n := profileStructBytes
 	if !known {
 		return n
 	}
 	if p.Values != nil {
-		n += int64(cap(p.Values)) * 16
+		n += allocBytes(cap(p.Values) * 16)
 		for _, v := range p.Values {
 			n += boxBytes(v)
 		}
