@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/arbiterhq/arbiter/engine"
 )
@@ -378,6 +379,8 @@ func FuzzDecodeDecide(f *testing.F) {
 		`{"limit":1e3}`, `{"dryrun":1}`, `{"customer_id":"\ud800"}`, "{\"a\":\"\xff\"}", `{"cart":{"currency":"USD","items":[{"sku":"A","price":-0.001,"quantity":1}]}}`,
 		`{"outcomes":[{"decision_id":"d","offer_id":"o","type":"accepted","value":1,"currency":"USD"}]}`, `{"cart":{"currency":"USD","currency":null}}`,
 		`{"cart":{"currency":"XYZ","items":[{"sku":"A","price":1,"quantity":1}]}}`, `{"cart":{"currency":"us\u0044"}}`,
+		`{"limit":01}`, `{"limit":1.}`, `{"limit":-}`, `{"limit":1e}`, `{"limit":1e+}`, `{"placement":"a\x"}`, `{"placement":"\u12G4"}`,
+		"{\"placement\":\"a\tb\"}", `{"placement":"x"} x`, `{"bogus":1,}`, `{"cart":{"currency":"USD","total":[[[]]]}}`,
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s))
@@ -396,6 +399,18 @@ func FuzzDecodeDecide(f *testing.F) {
 		decodeEqual(t, fuzzDecoder, body)
 		req, err := DecodeDecide(body, 3)
 		check(err)
+		// Read once, it answers as if the body had been validated first:
+		// malformed JSON is the syntax error, wherever the first fault
+		// is, and well-formed JSON is never refused as malformed.
+		var we *Error
+		errors.As(err, &we)
+		if wellFormed := json.Valid(body) && utf8.Valid(body); !wellFormed {
+			if want := syntaxError(body); we == nil || *we != *want {
+				t.Fatalf("%q: malformed, got %v, want %v", body, err, want)
+			}
+		} else if we != nil && we.Code == CodeInvalidJSON {
+			t.Fatalf("%q: well-formed, refused as malformed: %v", body, err)
+		}
 		if err == nil {
 			if !json.Valid(body) {
 				t.Fatalf("accepted invalid JSON %q", body)
@@ -518,5 +533,64 @@ func TestDecodeDecideKeysUnescapedOnce(t *testing.T) {
 	var we *Error
 	if !errors.As(err, &we) || we.Field != `x\n` {
 		t.Fatalf("error %v, want one naming the field x\\n", err)
+	}
+}
+
+// The decide body is read once (decodeDecide): the parser checks the
+// grammar itself, so it must refuse exactly what json.Valid and
+// utf8.Valid refuse, and report malformed JSON as such even when a field
+// before the fault is wrong.
+func TestDecodeDecideReadsOnce(t *testing.T) {
+	cart := func(total string) string {
+		return `{"cart":{"currency":"USD","total":` + total + `,"items":[{"sku":"A","price":1,"quantity":1}]}}`
+	}
+	nested := func(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) }
+	for _, c := range []struct {
+		name, body string
+		ok         bool
+	}{
+		{"numbers", cart(`[0,-0,1.5,-0.25e-3,1E+2,12e7,0.0]`), true},
+		{"escapes", `{"customer_id":"\u00e9\/\"\\\b\f\n\r\t\u20ac\ud83d\ude00x"}`, false}, // a control character in an id: refused, but well-formed
+		{"escapes in a skipped value", cart(`"\u00e9\/\"\\\b\f\n\r\t"`), true},
+		{"UTF-8 and DEL", cart("\"h\u00e9llo \u20ac \U0001F600 \x7f\""), true},
+		{"nesting at the limit", cart(nested(maxDepth - 2)), true}, // the body and the cart are two
+		{"nesting past it", cart(nested(maxDepth - 1)), false},
+		{"leading zero", cart(`01`), false},
+		{"no digit after the point", cart(`1.`), false},
+		{"no digit in the exponent", cart(`1e+`), false},
+		{"a lone minus", cart(`-`), false},
+		{"a plus", cart(`+1`), false},
+		{"hexadecimal", cart(`0x10`), false},
+		{"a bad escape", cart(`"\x"`), false},
+		{"a short unicode escape", cart(`"\u12"`), false},
+		{"a tab in a string", cart("\"a\tb\""), false},
+		{"invalid UTF-8", cart("\"\xff\""), false},
+		{"a truncated character", cart("\"\xe2\x82\""), false},
+		{"a surrogate in UTF-8", cart("\"\xed\xa0\x80\""), false},
+		{"trailing data", cart(`1`) + ` {}`, false},
+		{"a trailing comma", `{"placement":"checkout",}`, false},
+		{"a misspelt literal", cart(`nul`), false},
+		{"single quotes", cart(`'a'`), false},
+		{"an unknown field, then malformed", `{"bogus":1,"placement":}`, false},
+		{"a wrong value, then malformed", `{"limit":"x","placement":"checkout"`, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			body := []byte(c.body)
+			_, err := DecodeDecide(body, 3)
+			wellFormed := json.Valid(body) && utf8.Valid(body)
+			var we *Error
+			errors.As(err, &we)
+			switch {
+			case c.ok && err != nil:
+				t.Fatalf("%s: %v", body, err)
+			case !wellFormed && (we == nil || *we != *syntaxError(body)):
+				t.Fatalf("%s: malformed, got %v, want %v", body, err, syntaxError(body))
+			case wellFormed && we != nil && we.Code == CodeInvalidJSON:
+				t.Fatalf("%s: well-formed, refused as malformed: %v", body, err)
+			}
+			if !c.ok && err == nil {
+				t.Fatalf("%s: accepted", body)
+			}
+		})
 	}
 }
