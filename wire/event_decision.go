@@ -210,7 +210,7 @@ func appendProfileValue(b []byte, v any) []byte {
 		return strconv.AppendBool(b, x)
 	case time.Time:
 		b = append(b, '"')
-		b = x.UTC().AppendFormat(b, time.RFC3339Nano)
+		b = appendRFC3339(b, x, false)
 		return append(b, '"')
 	case []string:
 		return appendStrings(b, x)
@@ -382,7 +382,11 @@ func appendDecisionEvent(b []byte, d *engine.Decision) (_ []byte, at int) {
 	b = append(b, `{"type":"decision","id":`...)
 	b = appendString(b, d.DecisionID)
 	b = append(b, `,"ts":"`...)
-	b = d.Now.AppendFormat(b, time.RFC3339Nano)
+	if d.Now.Location() == time.UTC {
+		b = appendRFC3339(b, d.Now, false)
+	} else {
+		b = d.Now.AppendFormat(b, time.RFC3339Nano) // a dry run's "now" in its zone
+	}
 	b = append(b, `","customer_id":`...)
 	b = appendString(b, d.CustomerID)
 	b = append(b, `,"placement":`...)

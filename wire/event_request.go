@@ -42,7 +42,7 @@ func (t *MilliTime) UnmarshalJSON(b []byte) error {
 
 func appendMillis(b []byte, t time.Time) []byte {
 	b = append(b, '"')
-	b = t.UTC().AppendFormat(b, milliLayout)
+	b = appendRFC3339(b, t, true)
 	return append(b, '"')
 }
 
