@@ -300,8 +300,9 @@ func (p *parser) cart(c *engine.Cart) *Error {
 		return badReq("cart", "must be an object, e.g. {\"currency\": \"USD\", \"items\": [{\"sku\": \"A\", \"price\": 9.99, \"quantity\": 1}]}; got "+p.kindName())
 	}
 	// The currency decides how many decimals a price may have, and it may
-	// come after the items: find it first.
-	start := p.i
+	// come after the items: find it first, reading no further than it (a
+	// second currency is found below, given twice).
+	start, depth := p.i, p.depth
 	var curRaw []byte
 	curSet := false
 	for key, ok := p.firstKey(); ok; key, ok = p.nextKey() {
@@ -312,6 +313,7 @@ func (p *parser) cart(c *engine.Cart) *Error {
 			curSet = !p.null()
 			if curSet {
 				curRaw = p.rawString()
+				break
 			}
 		} else {
 			p.skip()
@@ -320,7 +322,6 @@ func (p *parser) cart(c *engine.Cart) *Error {
 	if p.err != nil {
 		return p.err
 	}
-	end := p.i
 	if !curSet {
 		return badReq("cart.currency", "is required with a cart: an ISO 4217 code such as \"USD\"")
 	}
@@ -331,7 +332,7 @@ func (p *parser) cart(c *engine.Cart) *Error {
 	}
 	c.Currency = cur
 
-	p.i = start
+	p.i, p.depth = start, depth
 	var seen int
 	var total int64
 	for key, ok := p.firstKey(); ok; key, ok = p.nextKey() {
@@ -383,13 +384,7 @@ func (p *parser) cart(c *engine.Cart) *Error {
 		}
 		seen |= bit
 	}
-	if p.err != nil {
-		return p.err
-	}
-	if p.i != end {
-		return &Error{Code: CodeInvalidJSON, Message: "internal: cart scanned twice to different ends"}
-	}
-	return nil
+	return p.err
 }
 
 var itemFields = []string{"sku", "category", "price", "quantity", "tags"}
