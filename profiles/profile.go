@@ -126,6 +126,12 @@ func jsonID(v any) (string, string) {
 // missing without being bad (except for string fields, where it is the
 // empty string). Fields not in the schema are ignored.
 func FromHash(schema *rules.Schema, id string, fields map[string]string) (p *engine.Profile, bad []string) {
+	return fromHash(schema, id, fields, nil)
+}
+
+// fromHash is FromHash, sharing the values through shared when it is not
+// nil (FromHashShared).
+func fromHash(schema *rules.Schema, id string, fields map[string]string, shared *Shared) (p *engine.Profile, bad []string) {
 	var sf []rules.Field
 	if schema != nil {
 		sf = schema.Fields
@@ -134,18 +140,31 @@ func FromHash(schema *rules.Schema, id string, fields map[string]string) (p *eng
 	for i, f := range sf {
 		raw, ok := fields[f.Name]
 		if !ok || (raw == "" && f.Type != rules.TypeString) {
-			values[i] = f.DefaultValue()
+			values[i] = defaultValue(f, i, shared)
 			continue
 		}
-		v, ok := fromHashValue(f.Type, raw)
+		var v any
+		if shared != nil {
+			v, ok = shared.value(i, f.Type, raw)
+		} else {
+			v, ok = fromHashValue(f.Type, raw)
+		}
 		if !ok {
 			bad = append(bad, f.Name)
-			values[i] = f.DefaultValue()
+			values[i] = defaultValue(f, i, shared)
 			continue
 		}
 		values[i] = v
 	}
 	return &engine.Profile{ID: id, Known: true, Fields: sf, Values: values}, bad
+}
+
+// defaultValue is field i's default: shared's when it is not nil.
+func defaultValue(f rules.Field, i int, shared *Shared) any {
+	if shared != nil {
+		return shared.defaults[i]
+	}
+	return f.DefaultValue()
 }
 
 // ToHash encodes a profile's JSON form as the stored hash form: every value a

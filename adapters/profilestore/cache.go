@@ -57,6 +57,7 @@ type Cache struct {
 	src     engine.ProfileSource
 	raw     RawSource
 	missing missingSource // raw's, when it has Missing
+	sharing sharingSource // raw's, when it has Sharing
 	opts    CacheOptions
 	seed    maphash.Seed
 	shards  [cacheShards]shard
@@ -109,6 +110,23 @@ type missingSource interface {
 	Missing(id string) bool
 }
 
+// sharingSource is a RawSource whose decoded profiles share the values of
+// some fields between customers (RedisStore: profiles.Shared); the cache
+// does not count those values in an entry's bytes.
+type sharingSource interface {
+	// Sharing returns whether field i of schema is shared, or nil when
+	// none is.
+	Sharing(schema *rules.Schema) func(i int) bool
+}
+
+// shared is the source's Sharing of schema, or nil.
+func (c *Cache) shared(schema *rules.Schema) func(int) bool {
+	if c.sharing == nil {
+		return nil
+	}
+	return c.sharing.Sharing(schema)
+}
+
 type flight struct {
 	done chan struct{}
 	e    *entry
@@ -136,6 +154,7 @@ func NewCache(src engine.ProfileSource, opts CacheOptions) *Cache {
 	c.raw, _ = src.(RawSource)
 	if c.raw != nil {
 		c.missing, _ = src.(missingSource)
+		c.sharing, _ = src.(sharingSource)
 	}
 	perEnt := (opts.MaxEntries + cacheShards - 1) / cacheShards
 	perBytes := (opts.MaxBytes + cacheShards - 1) / cacheShards
@@ -192,7 +211,7 @@ func (c *Cache) Get(ctx context.Context, schema *rules.Schema, id string) (*engi
 	var p *engine.Profile
 	if err == nil {
 		p = c.decode(e, schema)
-		e.size = entryBytes(e, p) // memsize.go
+		e.size = entryBytes(e, p, c.shared(schema)) // memsize.go
 	}
 	f.e, f.err = e, err
 

@@ -19,7 +19,11 @@ import (
 
 // freshRaw is a RawSource that, like go-redis's HGETALL, gives every fetch a
 // map and strings of its own (a shared map would cost the cache nothing).
-type freshRaw struct{ data map[string]map[string]string }
+// Its profiles are decoded as RedisStore decodes them.
+type freshRaw struct {
+	data  map[string]map[string]string
+	store *RedisStore // for Decode
+}
 
 func (f *freshRaw) Fetch(_ context.Context, id string) (map[string]string, bool, error) {
 	m, ok := f.data[id]
@@ -34,11 +38,17 @@ func (f *freshRaw) Fetch(_ context.Context, id string) (map[string]string, bool,
 }
 
 func (f *freshRaw) Decode(schema *rules.Schema, id string, fields map[string]string, found bool) *engine.Profile {
-	if !found {
-		return engine.DefaultProfile(schema, id)
+	if f.store == nil {
+		f.store = NewRedisStore(nil, StoreOptions{})
 	}
-	p, _ := profiles.FromHash(schema, id, fields)
-	return p
+	return f.store.Decode(schema, id, fields, found)
+}
+
+func (f *freshRaw) Sharing(schema *rules.Schema) func(int) bool {
+	if f.store == nil {
+		return nil
+	}
+	return f.store.Sharing(schema)
 }
 
 func (f *freshRaw) Get(ctx context.Context, schema *rules.Schema, id string) (*engine.Profile, error) {

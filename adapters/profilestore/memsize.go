@@ -34,12 +34,15 @@ var (
 
 // entryBytes estimates the heap bytes entry e holds once decoded (p: its
 // profile, nil when not decoded), the stored fields included.
-func entryBytes(e *entry, p *engine.Profile) int64 {
+// shared, when not nil, tells the fields whose values are shared between
+// customers (profiles.Shared): their boxes are counted nowhere, as the
+// table that holds them is small and bounded.
+func entryBytes(e *entry, p *engine.Profile, shared func(i int) bool) int64 {
 	n := entryStructBytes + elementBytes + indexSlotBytes + stringBytes(len(e.id))
 	n += allocBytes(cap(e.stored))
 	n += decodedStructBytes
 	if p != nil {
-		n += profileBytes(p, e.found)
+		n += profileBytes(p, e.found, shared)
 	}
 	return n
 }
@@ -48,15 +51,17 @@ func entryBytes(e *entry, p *engine.Profile) int64 {
 // customer its values (or map of attributes) and their interface boxes
 // (an unknown customer's attributes are the schema's defaults, shared by
 // all).
-func profileBytes(p *engine.Profile, known bool) int64 {
+func profileBytes(p *engine.Profile, known bool, shared func(i int) bool) int64 {
 	n := profileStructBytes
 	if !known {
 		return n
 	}
 	if p.Values != nil {
 		n += allocBytes(cap(p.Values) * 16)
-		for _, v := range p.Values {
-			n += boxBytes(v)
+		for i, v := range p.Values {
+			if shared == nil || !shared(i) {
+				n += boxBytes(v)
+			}
 		}
 		return n
 	}

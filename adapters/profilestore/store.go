@@ -76,6 +76,9 @@ type RedisStore struct {
 	exists  func(key string) bool
 
 	gets, unknown, errs, bad atomic.Uint64
+	// shared is the table of values decoded profiles share, for the schema
+	// the last decode had (profiles.Shared).
+	shared atomic.Pointer[profiles.Shared]
 }
 
 // NewRedisStore returns a store reading profiles through client: a
@@ -149,12 +152,29 @@ func (s *RedisStore) Get(ctx context.Context, schema *rules.Schema, id string) (
 	return s.Decode(schema, id, fields, found), nil
 }
 
+// Sharing returns whether the values of field i of schema are shared
+// between the customers' decoded profiles (profiles.Shared), or nil before
+// a profile of schema was decoded.
+func (s *RedisStore) Sharing(schema *rules.Schema) func(i int) bool {
+	if shared := s.shared.Load(); shared.For(schema) {
+		return shared.Sharing
+	}
+	return nil
+}
+
 // Decode turns fetched fields into a profile, counting bad values.
 func (s *RedisStore) Decode(schema *rules.Schema, id string, fields map[string]string, found bool) *engine.Profile {
 	if !found {
 		return engine.DefaultProfile(schema, id)
 	}
-	p, bad := profiles.FromHash(schema, id, fields)
+	shared := s.shared.Load()
+	if !shared.For(schema) {
+		// A new ruleset's schema (or the first decode): a new table, the
+		// old one going with the profiles of the old schema.
+		shared = profiles.NewShared(schema)
+		s.shared.Store(shared)
+	}
+	p, bad := profiles.FromHashShared(schema, id, fields, shared)
 	if len(bad) > 0 {
 		s.bad.Add(uint64(len(bad)))
 	}
