@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"unsafe"
@@ -98,9 +99,9 @@ func TestSharedSharesRepeatedValues(t *testing.T) {
 		t.Error("the shared tier is the first customer's stored bytes")
 	}
 
-	// ltv differs for every customer: after sharedTrial lookups it is no
-	// longer shared and its table is gone; tier still is.
-	for i := range sharedTrial {
+	// ltv differs for every customer: after its trial it is no longer
+	// shared and its table is gone; tier still is.
+	for i := range 2 * sharedTrial {
 		decode(map[string]string{"tier": "gold", "ltv": strconv.Itoa(i)})
 	}
 	held, on := shared.Stats()
@@ -159,4 +160,32 @@ func BenchmarkFromHashShared(b *testing.B) {
 			FromHashShared(schema, "c", h, shared)
 		}
 	})
+}
+
+// The trial judges a field after its table has filled: a field of a
+// thousand equally common values (every one a miss the first time) stays
+// shared; a full table stops taking values, and the field then no longer
+// counts as shared (Sharing) for the cache's byte bound.
+func TestSharedTrialAndFullTable(t *testing.T) {
+	schema := &rules.Schema{Fields: []rules.Field{{Name: "city", Type: rules.TypeString}, {Name: "note", Type: rules.TypeString}}}
+	shared := NewShared(schema)
+	r := rand.New(rand.NewPCG(3, 4))
+	long := strings.Repeat("x", 1000)
+	cities := map[string]bool{}
+	for i := range 5000 {
+		h := map[string]string{"city": "city-" + strconv.Itoa(r.IntN(1000)), "note": long + strconv.Itoa(i%400)}
+		cities[h["city"]] = true
+		p, _ := FromHashShared(schema, "c", h, shared)
+		if p.Values[0] != h["city"] || p.Values[1] != h["note"] {
+			t.Fatalf("%v: %v", h, p.Values)
+		}
+	}
+	held, on := shared.Stats()
+	if !on[0] || held[0] != len(cities) || !shared.Sharing(0) {
+		t.Errorf("city: shared %v, %d values held, Sharing %v; want shared, %d, true", on[0], held[0], shared.Sharing(0), len(cities))
+	}
+	// note's 400 values of 1 KB fill its 256 KiB: the table stops there.
+	if want := sharedMaxBytes/(len(long)+3) + 1; held[1] != want || shared.Sharing(1) {
+		t.Errorf("note: %d values held, Sharing %v; want %d, false", held[1], shared.Sharing(1), want)
+	}
 }

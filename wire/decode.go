@@ -300,8 +300,10 @@ func (p *parser) cart(c *engine.Cart) *Error {
 		return badReq("cart", "must be an object, e.g. {\"currency\": \"USD\", \"items\": [{\"sku\": \"A\", \"price\": 9.99, \"quantity\": 1}]}; got "+p.kindName())
 	}
 	// The currency decides how many decimals a price may have, and it may
-	// come after the items: find it first, reading no further than it (a
-	// second currency is found below, given twice).
+	// come after the items: find it first, reading no further than it. A
+	// second currency is found below, given twice, unless a fault under
+	// the first one (a price with more decimals than it allows) comes
+	// before it.
 	start, depth := p.i, p.depth
 	var curRaw []byte
 	curSet := false

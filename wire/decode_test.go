@@ -135,6 +135,12 @@ func TestDecodeDecideErrors(t *testing.T) {
 		{"cart currency long", `{"cart":{"currency":"USDX"}}`, CodeInvalidRequest, "cart.currency", "ISO 4217"},
 		{"cart unknown", `{"cart":{"currency":"USD","itmes":[]}}`, CodeInvalidRequest, "cart.itmes", `did you mean "items"?`},
 		{"cart duplicate", `{"cart":{"currency":"USD","currency":"EUR"}}`, CodeInvalidRequest, "cart.currency", "twice"},
+		// The first currency is the cart's (the first pass stops at it): a
+		// second is given twice, unless the first is already wrong or an
+		// item before the second does not fit the first.
+		{"cart duplicate, then null", `{"cart":{"currency":"USD","currency":null}}`, CodeInvalidRequest, "cart.currency", "twice"},
+		{"cart duplicate, the first unknown", `{"cart":{"currency":"XYZ","currency":"USD"}}`, CodeInvalidRequest, "cart.currency", "XYZ"},
+		{"cart duplicate after an item", `{"cart":{"currency":"USD","items":[{"sku":"A","price":1.001,"quantity":1}],"currency":"KWD"}}`, CodeInvalidRequest, "cart.items[0].price", "more decimals"},
 		{"items object", `{"cart":{"currency":"USD","items":{}}}`, CodeInvalidRequest, "cart.items", "must be an array"},
 		{"item not object", item(`"A"`), CodeInvalidRequest, "cart.items[1]", "must be an object"},
 		{"item no sku", item(`{"price":1,"quantity":1}`), CodeInvalidRequest, "cart.items[1].sku", "required"},

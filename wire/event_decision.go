@@ -96,7 +96,7 @@ func NewDecisionEvent(d *engine.Decision) *DecisionEvent {
 	ev := &DecisionEvent{
 		Type:        KindDecision,
 		ID:          d.DecisionID,
-		TS:          d.Now,
+		TS:          d.Now.UTC(), // as every time of an event (docs/events.md)
 		CustomerID:  d.CustomerID,
 		Placement:   d.Placement,
 		Channel:     d.Channel,
@@ -382,11 +382,7 @@ func appendDecisionEvent(b []byte, d *engine.Decision) (_ []byte, at int) {
 	b = append(b, `{"type":"decision","id":`...)
 	b = appendString(b, d.DecisionID)
 	b = append(b, `,"ts":"`...)
-	if d.Now.Location() == time.UTC {
-		b = appendRFC3339(b, d.Now, false)
-	} else {
-		b = d.Now.AppendFormat(b, time.RFC3339Nano) // a dry run's "now" in its zone
-	}
+	b = appendRFC3339(b, d.Now, false)
 	b = append(b, `","customer_id":`...)
 	b = appendString(b, d.CustomerID)
 	b = append(b, `,"placement":`...)

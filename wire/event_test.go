@@ -136,8 +136,9 @@ func TestRulesReloadedEvent(t *testing.T) {
 }
 
 // The decision event is written as json.Marshal writes NewDecisionEvent(d),
-// byte for byte, with every currency exponent and times in and out of
-// UTC; and it reads back as the same event.
+// byte for byte, with every currency exponent and decision times in and
+// out of UTC (written in UTC, as every time of an event); and it reads
+// back as the same event.
 func TestAppendDecisionEventMatchesEncodingJSON(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	zones := []*time.Location{time.UTC, time.FixedZone("", 8*3600), time.FixedZone("", -(3*3600 + 30*60))}

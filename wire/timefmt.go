@@ -7,7 +7,7 @@ import "time"
 // none for a whole second) or with milliLayout (millis true: always three
 // digits, truncated). A decision event writes three to six times, and
 // AppendFormat, which reads its layout at every call, was 1.8% of
-// scenario a's CPU (BenchmarkAppendTime). Years outside 0-9999 go to
+// scenario a's CPU (BenchmarkAppendTime). Years outside 1-9999 go to
 // AppendFormat.
 func appendRFC3339(b []byte, t time.Time, millis bool) []byte {
 	unix := t.Unix()

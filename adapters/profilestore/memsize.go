@@ -75,7 +75,8 @@ func profileBytes(p *engine.Profile, known bool, shared func(i int) bool) int64 
 // boxBytes is what a value stored in an interface allocates: nothing for
 // booleans, small integers and the empty string (the runtime's static
 // values), else the value itself, and for lists their backing arrays.
-// Strings share the bytes of the stored field they were read from.
+// Strings share the bytes of the stored field they were read from (a
+// shared field's, those of its table: not counted, profiles.Shared).
 func boxBytes(v any) int64 {
 	switch x := v.(type) {
 	case nil, bool:

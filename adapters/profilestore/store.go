@@ -170,9 +170,13 @@ func (s *RedisStore) Decode(schema *rules.Schema, id string, fields map[string]s
 	shared := s.shared.Load()
 	if !shared.For(schema) {
 		// A new ruleset's schema (or the first decode): a new table, the
-		// old one going with the profiles of the old schema.
-		shared = profiles.NewShared(schema)
-		s.shared.Store(shared)
+		// old one going with the profiles of the old schema. Of two
+		// decodes that make one at once, one table is kept.
+		if made := profiles.NewShared(schema); s.shared.CompareAndSwap(shared, made) {
+			shared = made
+		} else if shared = s.shared.Load(); !shared.For(schema) {
+			shared = made // the two schemas of a reload, for a moment
+		}
 	}
 	p, bad := profiles.FromHashShared(schema, id, fields, shared)
 	if len(bad) > 0 {
