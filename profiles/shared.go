@@ -27,11 +27,11 @@ import (
 // lookups that fill its table, at least half of the next sharedTrial must
 // find the value there, or the field is no longer shared and its table
 // goes. A table stops growing at sharedMax values or sharedMaxBytes of
-// stored strings (then about 1 MiB with its values and slots, at most). Booleans are never shared: Go boxes them
-// without an allocation. The values are never modified once decoded (the
-// cache already gives one profile to every request of its customer), so
-// sharing them between customers is as safe as sharing them between
-// requests.
+// stored strings (then about 1 MiB with its values and slots, at most).
+// Booleans are never shared: Go boxes them without an allocation. The
+// values are never modified once decoded (the cache already gives one
+// profile to every request of its customer), so sharing them between
+// customers is as safe as sharing them between requests.
 //
 // A Shared is for one schema (For) and safe for concurrent use.
 type Shared struct {
@@ -99,7 +99,8 @@ func (s *Shared) Sharing(i int) bool {
 }
 
 // Stats returns, for each field of the schema in order, how many values its
-// table holds (0 for a field that is not shared) and whether it is shared.
+// table holds (0 for a field that is not shared) and whether it is shared
+// (its trial did not turn it off): for tests and diagnostics.
 func (s *Shared) Stats() (held []int, shared []bool) {
 	held, shared = make([]int, len(s.fields)), make([]bool, len(s.fields))
 	for i := range s.fields {
