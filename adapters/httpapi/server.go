@@ -19,14 +19,12 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	mrand "math/rand/v2"
 	"net"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/oklog/ulid/v2"
 	"github.com/valyala/fasthttp"
 
 	"github.com/arbiterhq/arbiter/adapters/metrics"
@@ -245,7 +243,6 @@ func New(o Options) (*Server, error) {
 		}
 		s.ui = ui
 	}
-	s.ids.init()
 	s.pooledDecode = pooledDecode
 	s.into, _ = o.Engine.(intoDecider)
 	s.interner = wire.NewInterner()
@@ -376,46 +373,4 @@ type fasthttpLogger struct{ l *slog.Logger }
 
 func (f fasthttpLogger) Printf(format string, args ...any) {
 	f.l.Warn("fasthttp: " + redact.HTTPError(fmt.Sprintf(format, args...)))
-}
-
-// idGen makes ULIDs from a monotonic entropy source, safe for concurrent
-// use: ids made by one server sort in the order they were made.
-type idGen struct {
-	mu      sync.Mutex
-	entropy *ulid.MonotonicEntropy
-	buf     [10]byte // the entropy read, under mu (a local would escape to the heap)
-}
-
-func (g *idGen) init() {
-	var seed [32]byte
-	if _, err := rand.Read(seed[:]); err != nil {
-		panic(fmt.Sprintf("httpapi: no randomness for ids: %v", err))
-	}
-	g.entropy = ulid.Monotonic(mrand.NewChaCha8(seed), 0)
-}
-
-// next returns prefix + a ULID of time t (prefix is 4 bytes: "out_").
-func (g *idGen) next(prefix string, t time.Time) string {
-	var buf [4 + ulid.EncodedSize]byte
-	n := copy(buf[:], prefix)
-	id := g.ulid(t)
-	_ = id.MarshalTextTo(buf[n : n+ulid.EncodedSize])
-	return string(buf[:n+ulid.EncodedSize])
-}
-
-// ulid returns a ULID of time t, after every one made before.
-func (g *idGen) ulid(t time.Time) ulid.ULID {
-	ms := ulid.Timestamp(t)
-	var id ulid.ULID
-	err := id.SetTime(ms)
-	if err == nil {
-		g.mu.Lock()
-		err = g.entropy.MonotonicRead(ms, g.buf[:])
-		copy(id[6:], g.buf[:])
-		g.mu.Unlock()
-	}
-	if err != nil { // monotonic overflow within one millisecond: a fresh random id
-		id = ulid.MustNew(ms, rand.Reader)
-	}
-	return id
 }

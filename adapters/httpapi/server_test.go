@@ -367,7 +367,6 @@ func TestOutcomes(t *testing.T) {
 
 func TestIDsUniqueAndOrdered(t *testing.T) {
 	var g idGen
-	g.init()
 	now := time.Now()
 	prev := ""
 	for i := 0; i < 10000; i++ {
