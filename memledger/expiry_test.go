@@ -121,10 +121,8 @@ func TestClaimsExpireFromTheirQueue(t *testing.T) {
 	}
 	claim(t0.Add(2*time.Minute), "k0") // k0 again, after its expiry
 	sweep := func(at time.Time) {
-		l.mu.Lock()
-		l.nextSweep = 0
+		l.nextSweep.Store(0)
 		l.maintain(at.UnixMilli())
-		l.mu.Unlock()
 	}
 	sweep(t0.Add(2 * time.Minute))
 	if len(l.claims) != 1 || l.claims["k0"] == nil {

@@ -14,7 +14,10 @@
 //     Spend counted in the plan's budget currency, engine.Plan.BudgetOf)
 //     and its pacing (the count before it below PaceTotal, the spend
 //     before it at most PaceBudget), in that order, and reserved when
-//     granted.
+//     granted. Each item is checked and reserved at once, under its
+//     offer's mutex; two decisions walking at the same time may interleave
+//     between offers (as on Redis Cluster, where the ledger runs a script
+//     an offer), never inside one offer's caps.
 //   - A grant of an item with a hold is held until Hold after the plan's
 //     time; holds that have expired are released lazily, when the offer is
 //     next walked (at most SweepLimit at a time), read or named by an
@@ -36,6 +39,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/arbiterhq/arbiter/engine"
@@ -62,27 +66,41 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Ledger is the ledger in process memory: exact under concurrency (one
-// mutex), for one process. It implements engine.Ledger and learning.Source.
+// Ledger is the ledger in process memory, for one process: exact under
+// concurrency, each offer's caps, holds, records and learning counts under
+// the offer's own mutex, so that a walk checks and reserves each item at
+// once (as Redis Cluster's split ledger does, one script an offer) and
+// decisions for other offers do not wait for it. It implements
+// engine.Ledger and learning.Source.
+//
+// One mutex for the whole ledger made every decision wait whenever the
+// thread holding it was taken off the CPU: a trace of scenario a showed
+// about 300 decisions queued on it at once (BENCHMARKS.md, issue 19, ninth
+// pass).
 type Ledger struct {
-	mu     sync.Mutex
-	o      Options
-	grants map[custKey][]int64 // per customer and offer: grant times (ms), for caps in a rolling window
-	counts map[custKey]int     // per customer and offer: grants, for caps for ever
-	offers map[string]*offer
-	claims map[string]*claim
-	claimQ expiryQueue[string] // the claims' keys by expiry (expiry.go)
+	o Options
+	// offers maps an offer's id to its state; the map is replaced, never
+	// changed (an offer once made stays), under offersMu.
+	offers   atomic.Pointer[map[string]*offer]
+	offersMu sync.Mutex
+	claimsMu sync.Mutex
+	claims   map[string]*claim
+	claimQ   expiryQueue[string] // the claims' keys by expiry (expiry.go)
 	// names hold one copy of each currency and cell a plan named: the
 	// maps keep currencies and grant records name both by index
 	// (records.go), and a plan's strings may be the request's, in memory
-	// the server reuses (wire.RequestDecoder).
+	// the server reuses (wire.RequestDecoder). namesMu is a leaf lock.
+	namesMu sync.RWMutex
 	names   []string
 	nameIdx map[string]uint32
-	seq     uint64
-	ops     uint64
-	// nextSweep is the value of ops at which maintain sweeps next.
-	nextSweep uint64
-	stats     Stats
+	seq     atomic.Uint64
+	ops     atomic.Uint64
+	// nextSweep is the value of ops at which maintain sweeps next;
+	// sweeping is set while one does.
+	nextSweep atomic.Uint64
+	sweeping  atomic.Bool
+	holds     atomic.Uint64
+	expiries  atomic.Uint64
 }
 
 // Stats counts what the ledger did on its own (not in answer to an
@@ -92,13 +110,14 @@ type Stats struct {
 	Expiries uint64 // holds released because they expired
 }
 
-type custKey struct{ customer, offer string }
-
-// offer is one offer's fleet-wide state.
+// offer is one offer's state, under its mutex.
 type offer struct {
-	count   int64            // grants (held + committed with a hold)
-	spent   map[string]int64 // money per currency (held + committed with a hold)
-	held    []heldEntry      // sorted by (exp, member)
+	mu      sync.Mutex
+	grants  map[string][]int64 // per customer: grant times (ms), for caps in a rolling window
+	counts  map[string]int     // per customer: grants, for caps for ever
+	count   int64              // grants (held + committed with a hold)
+	spent   map[string]int64   // money per currency (held + committed with a hold)
+	held    []heldEntry        // sorted by (exp, member)
 	heldN   int64
 	heldAmt map[string]int64
 	overCap int64
@@ -152,8 +171,9 @@ func NewWithOptions(o Options) *Ledger {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Ledger{o: o, grants: map[custKey][]int64{}, counts: map[custKey]int{}, offers: map[string]*offer{}, claims: map[string]*claim{},
-		nameIdx: map[string]uint32{}}
+	l := &Ledger{o: o, claims: map[string]*claim{}, nameIdx: map[string]uint32{}}
+	l.offers.Store(&map[string]*offer{})
+	return l
 }
 
 var (
@@ -167,12 +187,35 @@ var (
 // equal one.
 func (l *Ledger) currency(cur string) string { return l.name(l.nameIndex(cur)) }
 
-func (l *Ledger) offer(id string) *offer {
-	o := l.offers[id]
-	if o == nil {
-		o = &offer{spent: map[string]int64{}, heldAmt: map[string]int64{}, records: newRecords(), learn: map[learnKey]int64{}}
-		l.offers[id] = o
+// lookup returns offer id's state, nil when it has none.
+func (l *Ledger) lookup(id string) *offer { return (*l.offers.Load())[id] }
+
+// each calls fn with every offer's id and state.
+func (l *Ledger) each(fn func(id string, o *offer)) {
+	for id, o := range *l.offers.Load() {
+		fn(id, o)
 	}
+}
+
+// offer returns offer id's state, made when it has none.
+func (l *Ledger) offer(id string) *offer {
+	if o := l.lookup(id); o != nil {
+		return o
+	}
+	l.offersMu.Lock()
+	defer l.offersMu.Unlock()
+	old := *l.offers.Load()
+	if o := old[id]; o != nil {
+		return o
+	}
+	o := &offer{grants: map[string][]int64{}, counts: map[string]int{}, spent: map[string]int64{}, heldAmt: map[string]int64{},
+		records: newRecords(), learn: map[learnKey]int64{}}
+	m := make(map[string]*offer, len(old)+1)
+	for k, v := range old {
+		m[k] = v
+	}
+	m[strings.Clone(id)] = o // the plan's string may be the request's
+	l.offers.Store(&m)
 	return o
 }
 
@@ -188,42 +231,25 @@ func (l *Ledger) Reserve(ctx context.Context, p *engine.Plan) ([]engine.Result, 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	now := p.Now.UnixMilli()
 	l.maintain(now)
-	l.seq++
-	seq := l.seq
+	seq := l.seq.Add(1)
 	// The call's token (a claim's owner, the member of a hold without a
 	// reference), made only when one is needed.
 	token := func() string { return "~" + strconv.FormatUint(seq, 36) }
-	if c := p.Claim; c != nil {
-		if cl := l.claims[c.Key]; cl != nil && cl.expires > now {
-			switch {
-			case cl.body != c.Body:
-				c.State = engine.ClaimConflict
-			case cl.answer != nil:
-				c.State, c.Answer = engine.ClaimReplay, append([]byte(nil), cl.answer...)
-			default:
-				c.State = engine.ClaimPending
-			}
-			return p.Walk(func(i int) engine.Result { return firstCap(&p.Items[i]) }), nil
-		}
-		tok := token()
-		cl := &claim{body: c.Body, owner: tok, expires: now + c.TTL.Milliseconds()}
-		l.claims[c.Key] = cl
-		l.claimQ.push(cl.expires, c.Key)
-		c.State, c.Owner, c.Answer = engine.ClaimNew, tok, nil
+	if c := p.Claim; c != nil && !l.claim(c, now, token) {
+		return p.Walk(func(i int) engine.Result { return firstCap(&p.Items[i]) }), nil
 	}
+	// Each item is checked and reserved under its offer's mutex, one at a
+	// time: no lock is held between two items.
 	res := p.Walk(func(i int) engine.Result {
 		it := &p.Items[i]
-		var o *offer
-		if it.Hold > 0 || it.Total > 0 || it.Budget > 0 {
-			o = l.offer(it.OfferID)
-		}
+		o := l.offer(it.OfferID)
 		spend, cur := p.BudgetOf(i) // the grant's Spend, in the budget's currency
 		cur = l.currency(cur)       // kept by the maps and the hold
-		var gone, goneAmt int64     // expired holds a dry run counts out without releasing them
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		var gone, goneAmt int64 // expired holds a dry run counts out without releasing them
 		if it.Hold > 0 {
 			if p.DryRun {
 				gone, goneAmt = o.expired(now, SweepLimit, cur)
@@ -231,19 +257,15 @@ func (l *Ledger) Reserve(ctx context.Context, p *engine.Plan) ([]engine.Result, 
 				l.sweep(o, now, SweepLimit)
 			}
 		}
-		ck := custKey{p.CustomerID, it.OfferID}
 		if it.PerCustomer > 0 {
 			if p.CustomerID == "" {
 				return engine.SkippedCapPerCustomer
 			}
-			if l.customerCount(ck, it.Window, now, !p.DryRun) >= it.PerCustomer {
+			if o.customerCount(p.CustomerID, it.Window, now, !p.DryRun) >= it.PerCustomer {
 				return engine.SkippedCapPerCustomer
 			}
 		}
-		var count, spent int64
-		if o != nil {
-			count, spent = o.count-gone, o.spent[cur]-goneAmt
-		}
+		count, spent := o.count-gone, o.spent[cur]-goneAmt
 		if it.Total > 0 && count >= it.Total {
 			return engine.SkippedCapTotal
 		}
@@ -259,11 +281,11 @@ func (l *Ledger) Reserve(ctx context.Context, p *engine.Plan) ([]engine.Result, 
 		if it.PerCustomer > 0 {
 			// The plan's strings are the request's: the map keeps a copy
 			// (assigning to a string key stores the key given).
-			ck.customer = strings.Clone(ck.customer)
+			cust := strings.Clone(p.CustomerID)
 			if it.Window > 0 {
-				l.grants[ck] = append(l.grants[ck], now)
+				o.grants[cust] = append(o.grants[cust], now)
 			} else {
-				l.counts[ck]++
+				o.counts[cust]++
 			}
 		}
 		if it.Total > 0 || it.Hold > 0 {
@@ -280,7 +302,7 @@ func (l *Ledger) Reserve(ctx context.Context, p *engine.Plan) ([]engine.Result, 
 			o.insertHeld(heldEntry{exp: now + it.Hold.Milliseconds(), member: member, amount: spend, cur: cur})
 			o.heldN++
 			o.heldAmt[cur] += spend
-			l.stats.Holds++
+			l.holds.Add(1)
 		}
 		return engine.Granted
 	})
@@ -300,12 +322,43 @@ func (l *Ledger) Reserve(ctx context.Context, p *engine.Plan) ([]engine.Result, 
 			spend, cur := p.BudgetOf(i)
 			rec.amount, rec.cur, rec.exp = spend, l.nameIndex(cur), now+it.Hold.Milliseconds() // nameIndex keeps its own copy
 		}
-		o.records.put(p.Ref, rec)
+		cell := ""
 		if it.Cell != "" {
-			o.learn[learnKey{cell: it.Cell, day: day}]++
+			cell = l.name(rec.cell) // the ledger's copy: the learning map keeps its key
 		}
+		o.mu.Lock()
+		o.records.put(p.Ref, rec)
+		if cell != "" {
+			o.learn[learnKey{cell: cell, day: day}]++
+		}
+		o.mu.Unlock()
 	}
 	return res, nil
+}
+
+// claim makes c's claim at now, unless its key is claimed already: then it
+// says what the claim found (c.State) and returns false, and the plan
+// reserves nothing.
+func (l *Ledger) claim(c *engine.Claim, now int64, token func() string) bool {
+	l.claimsMu.Lock()
+	defer l.claimsMu.Unlock()
+	if cl := l.claims[c.Key]; cl != nil && cl.expires > now {
+		switch {
+		case cl.body != c.Body:
+			c.State = engine.ClaimConflict
+		case cl.answer != nil:
+			c.State, c.Answer = engine.ClaimReplay, append([]byte(nil), cl.answer...)
+		default:
+			c.State = engine.ClaimPending
+		}
+		return false
+	}
+	tok := token()
+	cl := &claim{body: c.Body, owner: tok, expires: now + c.TTL.Milliseconds()}
+	l.claims[c.Key] = cl
+	l.claimQ.push(cl.expires, c.Key)
+	c.State, c.Owner, c.Answer = engine.ClaimNew, tok, nil
+	return true
 }
 
 func firstCap(it *engine.PlanItem) engine.Result {
@@ -320,16 +373,16 @@ func firstCap(it *engine.PlanItem) engine.Result {
 	return engine.Granted
 }
 
-// customerCount returns the grants of ck in the window ending at now (a
-// grant at t counts while now - t < window), or for ever without a window
-// (counted apart: a cap that changes from one to the other starts again).
-// With prune, it also forgets the grants that fell out of the window; a
-// dry run never prunes, since its "now" may be any time.
-func (l *Ledger) customerCount(ck custKey, window time.Duration, now int64, prune bool) int {
+// customerCount returns the grants of o to customer in the window ending
+// at now (a grant at t counts while now - t < window), or for ever without
+// a window (counted apart: a cap that changes from one to the other starts
+// again). With prune, it also forgets the grants that fell out of the
+// window; a dry run never prunes, since its "now" may be any time.
+func (o *offer) customerCount(customer string, window time.Duration, now int64, prune bool) int {
 	if window <= 0 {
-		return l.counts[ck]
+		return o.counts[customer]
 	}
-	ts := l.grants[ck]
+	ts := o.grants[customer]
 	since := now - window.Milliseconds()
 	n := 0
 	for _, t := range ts {
@@ -345,10 +398,9 @@ func (l *Ledger) customerCount(ck custKey, window time.Duration, now int64, prun
 			}
 		}
 		if len(kept) == 0 {
-			delete(l.grants, ck)
+			delete(o.grants, customer)
 		} else {
-			ck.customer = strings.Clone(ck.customer) // the plan's string is the request's
-			l.grants[ck] = kept
+			o.grants[strings.Clone(customer)] = kept // the plan's string is the request's
 		}
 	}
 	return n
@@ -401,7 +453,7 @@ func (o *offer) expired(now int64, limit int, cur string) (n, amount int64) {
 func (l *Ledger) sweep(o *offer, now int64, limit int) {
 	for n := 0; len(o.held) > 0 && o.held[0].exp <= now && (limit < 0 || n < limit); n++ {
 		o.unhold(0, true)
-		l.stats.Expiries++
+		l.expiries.Add(1)
 	}
 }
 
@@ -422,26 +474,30 @@ const (
 // every claim and record, every max(4096, live/8) calls: with a million
 // records live, the one call that swept held the mutex for 9 ms.)
 func (l *Ledger) maintain(now int64) {
-	l.ops++
-	if l.ops < l.nextSweep {
+	if l.ops.Add(1) < l.nextSweep.Load() || !l.sweeping.CompareAndSwap(false, true) {
 		return
 	}
+	defer l.sweeping.Store(false)
 	budget := maintainBudget
+	l.claimsMu.Lock()
 	budget -= l.claimQ.popDue(now, budget, func(k string) {
 		if c := l.claims[k]; c != nil && c.expires <= now {
 			delete(l.claims, k)
 		}
 	})
-	for _, o := range l.offers {
-		if budget <= 0 {
-			break
+	l.claimsMu.Unlock()
+	l.each(func(_ string, o *offer) {
+		if budget > 0 {
+			o.mu.Lock()
+			budget -= o.records.dropUntil(now, budget)
+			o.mu.Unlock()
 		}
-		budget -= o.records.dropUntil(now, budget)
-	}
-	l.nextSweep = l.ops + maintainEvery
+	})
+	next := l.ops.Load() + maintainEvery
 	if budget <= 0 {
-		l.nextSweep = l.ops + 1 // more may be due: go on at the next call
+		next = l.ops.Load() + 1 // more may be due: go on at the next call
 	}
+	l.nextSweep.Store(next)
 }
 
 // Apply applies outcomes to the grant records of their decisions (see
@@ -451,8 +507,6 @@ func (l *Ledger) Apply(ctx context.Context, outs []engine.GrantOutcome) ([]engin
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	res := make([]engine.OutcomeResult, len(outs))
 	for k := range outs {
 		g := &outs[k]
@@ -465,23 +519,28 @@ func (l *Ledger) Apply(ctx context.Context, outs []engine.GrantOutcome) ([]engin
 			at = g.At.UnixMilli()
 		}
 		for _, of := range g.Offers {
-			o := l.offers[of.ID]
-			if o == nil {
-				continue
+			if o := l.lookup(of.ID); o != nil {
+				o.mu.Lock()
+				l.apply(o, &of, g, now, at, &res[k])
+				o.mu.Unlock()
 			}
-			rec, ok := o.records.get(g.Ref)
-			if !ok || rec.until <= now {
-				continue
-			}
-			was := rec
-			l.transition(o, &of, g, &rec, at, &res[k])
-			if rec != was {
-				o.records.update(g.Ref, rec)
-			}
-			l.sweep(o, now, SweepLimit)
 		}
 	}
 	return res, nil
+}
+
+// apply applies g to its record of o (o.mu held).
+func (l *Ledger) apply(o *offer, of *engine.OutcomeOffer, g *engine.GrantOutcome, now, at int64, r *engine.OutcomeResult) {
+	rec, ok := o.records.get(g.Ref)
+	if !ok || rec.until <= now {
+		return
+	}
+	was := rec
+	l.transition(o, of, g, &rec, at, r)
+	if rec != was {
+		o.records.update(g.Ref, rec)
+	}
+	l.sweep(o, now, SweepLimit)
 }
 
 // transition moves one record by one outcome occurred at at.
@@ -558,16 +617,14 @@ func (l *Ledger) Budgets(ctx context.Context, now time.Time, qs []engine.BudgetQ
 	if now.IsZero() {
 		now = l.o.Now()
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	var out []engine.BudgetState
 	for _, q := range qs {
-		o := l.offers[q.OfferID]
+		o := l.lookup(q.OfferID)
 		if o == nil {
 			o = &offer{}
-		} else {
-			l.sweep(o, now.UnixMilli(), -1)
 		}
+		o.mu.Lock()
+		l.sweep(o, now.UnixMilli(), -1)
 		curs := q.Currencies
 		if curs == nil {
 			for c := range o.spent {
@@ -582,6 +639,7 @@ func (l *Ledger) Budgets(ctx context.Context, now time.Time, qs []engine.BudgetQ
 			out = append(out, engine.BudgetState{OfferID: q.OfferID, Currency: c, Count: o.count, Held: o.heldN,
 				Spent: o.spent[c], HeldAmount: o.heldAmt[c], OverCap: o.overCap})
 		}
+		o.mu.Unlock()
 	}
 	return out, nil
 }
@@ -592,19 +650,16 @@ func (l *Ledger) Counts(ctx context.Context, offers []string) ([]learning.Count,
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	if offers == nil {
-		for id := range l.offers {
-			offers = append(offers, id)
-		}
+		l.each(func(id string, _ *offer) { offers = append(offers, id) })
 	}
 	var out []learning.Count
 	for _, id := range offers {
-		o := l.offers[id]
+		o := l.lookup(id)
 		if o == nil {
 			continue
 		}
+		o.mu.Lock()
 		byKey := map[[2]string]*learning.Count{}
 		for k, n := range o.learn {
 			key := [2]string{k.cell, strconv.Itoa(k.day)}
@@ -619,6 +674,7 @@ func (l *Ledger) Counts(ctx context.Context, offers []string) ([]learning.Count,
 				c.Trials += n
 			}
 		}
+		o.mu.Unlock()
 		for _, c := range byKey {
 			out = append(out, *c)
 		}
@@ -642,13 +698,13 @@ func (l *Ledger) ResetLearning(ctx context.Context, offers []string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for id, o := range l.offers {
+	l.each(func(id string, o *offer) {
 		if offers == nil || contains(offers, id) {
+			o.mu.Lock()
 			o.learn = map[learnKey]int64{}
+			o.mu.Unlock()
 		}
-	}
+	})
 	return nil
 }
 
@@ -668,8 +724,8 @@ func (l *Ledger) Answer(ctx context.Context, c *engine.Claim) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	l.claimsMu.Lock()
+	defer l.claimsMu.Unlock()
 	cl := l.claims[c.Key]
 	switch {
 	case cl == nil || cl.expires <= l.o.Now().UnixMilli():
@@ -691,8 +747,8 @@ func (l *Ledger) StoreAnswer(ctx context.Context, c *engine.Claim, answer []byte
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	l.claimsMu.Lock()
+	defer l.claimsMu.Unlock()
 	if cl := l.claims[c.Key]; cl != nil && cl.owner == c.Owner {
 		cl.answer = append([]byte(nil), answer...)
 	}
@@ -702,8 +758,8 @@ func (l *Ledger) StoreAnswer(ctx context.Context, c *engine.Claim, answer []byte
 // Release gives up c's key when its decision could not be answered, so
 // that a retry is decided afresh.
 func (l *Ledger) Release(ctx context.Context, c *engine.Claim) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	l.claimsMu.Lock()
+	defer l.claimsMu.Unlock()
 	if cl := l.claims[c.Key]; cl != nil && cl.owner == c.Owner && cl.answer == nil {
 		delete(l.claims, c.Key)
 	}
@@ -711,18 +767,14 @@ func (l *Ledger) Release(ctx context.Context, c *engine.Claim) error {
 }
 
 // Stats returns the ledger's counters.
-func (l *Ledger) Stats() Stats {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.stats
-}
+func (l *Ledger) Stats() Stats { return Stats{Holds: l.holds.Load(), Expiries: l.expiries.Load()} }
 
 // Spent returns the money counted against offerID's budget in currency
 // (held + committed), in minor units.
 func (l *Ledger) Spent(offerID, currency string) int64 {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if o := l.offers[offerID]; o != nil {
+	if o := l.lookup(offerID); o != nil {
+		o.mu.Lock()
+		defer o.mu.Unlock()
 		return o.spent[currency]
 	}
 	return 0
@@ -731,9 +783,9 @@ func (l *Ledger) Spent(offerID, currency string) int64 {
 // Total returns the grants of offerID counted against its total cap (held
 // + committed).
 func (l *Ledger) Total(offerID string) int64 {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if o := l.offers[offerID]; o != nil {
+	if o := l.lookup(offerID); o != nil {
+		o.mu.Lock()
+		defer o.mu.Unlock()
 		return o.count
 	}
 	return 0
@@ -752,45 +804,49 @@ type Snapshot struct {
 	Learning map[string]int64  // offer/cell/t|s/day
 }
 
-// Snapshot returns the ledger's state at now, for offers.
+// Snapshot returns the ledger's state at now, for offers (each offer's at
+// once; the offers one after another).
 func (l *Ledger) Snapshot(now time.Time, offers []string) Snapshot {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	s := NewSnapshot()
 	for _, id := range offers {
-		o := l.offers[id]
-		if o == nil {
-			continue
-		}
-		l.sweep(o, now.UnixMilli(), -1)
-		s.add(s.Count, id, o.count)
-		s.add(s.Held, id, o.heldN)
-		s.add(s.OverCap, id, o.overCap)
-		for c, v := range o.spent {
-			s.add(s.Spent, id+"/"+c, v)
-		}
-		for c, v := range o.heldAmt {
-			s.add(s.HeldAmt, id+"/"+c, v)
-		}
-		o.records.each(func(ref string, r record) {
-			st := string(r.state)
-			if r.state == stateHeld && o.findHeld(r.exp, ref) < 0 {
-				st = string(stateReleased) // expired
-			}
-			if r.success {
-				st += "+"
-			}
-			s.Records[id+"/"+ref] = st
-		})
-		for k, v := range o.learn {
-			ts := "t"
-			if k.success {
-				ts = "s"
-			}
-			s.add(s.Learning, id+"/"+k.cell+"/"+ts+"/"+strconv.Itoa(k.day), v)
+		if o := l.lookup(id); o != nil {
+			o.mu.Lock()
+			l.snapshot(s, id, o, now)
+			o.mu.Unlock()
 		}
 	}
 	return s
+}
+
+// snapshot adds o's state at now to s (o.mu held).
+func (l *Ledger) snapshot(s Snapshot, id string, o *offer, now time.Time) {
+	l.sweep(o, now.UnixMilli(), -1)
+	s.add(s.Count, id, o.count)
+	s.add(s.Held, id, o.heldN)
+	s.add(s.OverCap, id, o.overCap)
+	for c, v := range o.spent {
+		s.add(s.Spent, id+"/"+c, v)
+	}
+	for c, v := range o.heldAmt {
+		s.add(s.HeldAmt, id+"/"+c, v)
+	}
+	o.records.each(func(ref string, r record) {
+		st := string(r.state)
+		if r.state == stateHeld && o.findHeld(r.exp, ref) < 0 {
+			st = string(stateReleased) // expired
+		}
+		if r.success {
+			st += "+"
+		}
+		s.Records[id+"/"+ref] = st
+	})
+	for k, v := range o.learn {
+		ts := "t"
+		if k.success {
+			ts = "s"
+		}
+		s.add(s.Learning, id+"/"+k.cell+"/"+ts+"/"+strconv.Itoa(k.day), v)
+	}
 }
 
 // NewSnapshot returns an empty Snapshot.

@@ -168,11 +168,19 @@ func (rs *records) each(fn func(ref string, r record)) {
 }
 
 // nameIndex returns s's index in l.names (adding a copy of it when it is
-// new); "" is 0.
+// new); "" is 0. Its lock is a leaf: held, it takes no other.
 func (l *Ledger) nameIndex(s string) uint32 {
 	if s == "" {
 		return 0
 	}
+	l.namesMu.RLock()
+	i, ok := l.nameIdx[s]
+	l.namesMu.RUnlock()
+	if ok {
+		return i
+	}
+	l.namesMu.Lock()
+	defer l.namesMu.Unlock()
 	if i, ok := l.nameIdx[s]; ok {
 		return i
 	}
@@ -180,7 +188,7 @@ func (l *Ledger) nameIndex(s string) uint32 {
 		l.names = append(l.names, "")
 	}
 	c := strings.Clone(s)
-	i := uint32(len(l.names))
+	i = uint32(len(l.names))
 	l.names = append(l.names, c)
 	l.nameIdx[c] = i
 	return i
@@ -191,5 +199,7 @@ func (l *Ledger) name(i uint32) string {
 	if i == 0 {
 		return ""
 	}
+	l.namesMu.RLock()
+	defer l.namesMu.RUnlock()
 	return l.names[i]
 }

@@ -33,8 +33,8 @@ func TestRecordsByReferenceLength(t *testing.T) {
 			t.Fatalf("reserve %q: %v %v", ref, res, err)
 		}
 	}
-	if n := len(l.offers["o"].records.ulids); n != 2 {
-		t.Errorf("%d references kept as 16-byte ULIDs, want 2 (%v)", n, l.offers["o"].records.ulids)
+	if n := len(l.lookup("o").records.ulids); n != 2 {
+		t.Errorf("%d references kept as 16-byte ULIDs, want 2 (%v)", n, l.lookup("o").records.ulids)
 	}
 	// Convert every other one, with a reward: committed, and a success for
 	// learning in its cell.
@@ -73,11 +73,9 @@ func TestRecordsByReferenceLength(t *testing.T) {
 		t.Errorf("spent %d EUR, want %d", got, 100*len(refs))
 	}
 	// After the window every record is gone.
-	l.mu.Lock()
-	l.nextSweep = 0
+	l.nextSweep.Store(0)
 	l.maintain(t0.Add(DefaultRecordTTL + 2*time.Hour).UnixMilli())
-	l.mu.Unlock()
-	if n := l.offers["o"].records.len(); n != 0 {
+	if n := l.lookup("o").records.len(); n != 0 {
 		t.Errorf("%d records left after the window", n)
 	}
 }

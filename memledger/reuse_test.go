@@ -70,11 +70,11 @@ func TestReserveKeepsNoRequestMemory(t *testing.T) {
 			if got := again("cust-B"); got != engine.Granted {
 				t.Errorf("cust-B: %v, want granted (A's grant is not B's)", got)
 			}
-			l.mu.Lock()
-			o := l.offers["o"]
+			o := l.lookup("o")
+			o.mu.Lock()
 			_, recA := o.records.get("01KBHZ0000000000000000000A")
 			member, cur := o.held[0].member, o.held[0].cur
-			l.mu.Unlock()
+			o.mu.Unlock()
 			if !recA {
 				t.Errorf("the record of A's reference is not found by it")
 			}
