@@ -139,8 +139,9 @@ func TestClaimsExpireFromTheirQueue(t *testing.T) {
 
 // BenchmarkReserveSlowestCall reports the slowest of the Reserve calls that
 // follow 1,000,000 live grant records (500,000 decisions, the attribution
-// window of a busy shop): a sweep of every record, which took the one
-// mutex for milliseconds, shows here as the slowest call.
+// window of a busy shop): a sweep of every record, which held the ledger's
+// mutex (then its only one) for milliseconds, shows here as the slowest
+// call.
 func BenchmarkReserveSlowestCall(b *testing.B) {
 	l := New()
 	fill(b, l, 500_000)
