@@ -1,9 +1,10 @@
 package memledger
 
-// The ledger drops expired claims and grant records in sweeps under its one
-// mutex, which every decision's Reserve takes. A sweep that walked every
-// map held that mutex for a time that grew with what is live, not with
-// what expired: with the attribution window of a week, a shop keeps about a
+// The ledger drops expired claims and grant records in sweeps, under the
+// claims' mutex and each offer's in turn, which decisions' Reserve takes
+// (before, one mutex for everything). A sweep that walked every map held
+// the mutex for a time that grew with what is live, not with what
+// expired: with the attribution window of a week, a shop keeps about a
 // million grant records, and walking them took 9 ms, during which every
 // decision waited (a trace of scenario a, BENCHMARKS.md, issue 19). The
 // expiry queues below list the keys in the order they were put, each with

@@ -462,8 +462,8 @@ const (
 	// maintainEvery is the number of calls between two sweeps.
 	maintainEvery = 1024
 	// maintainBudget bounds the expired entries one sweep visits, and so
-	// the time it holds the mutex; when more are due, the next call sweeps
-	// again.
+	// the time it holds the claims' and the offers' mutexes; when more are
+	// due, the next call sweeps again.
 	maintainBudget = 8192
 )
 
@@ -472,7 +472,8 @@ const (
 // most maintainBudget of them, so that memory stays bounded by what is
 // live and a sweep's cost does not grow with it. (Sweeps used to walk
 // every claim and record, every max(4096, live/8) calls: with a million
-// records live, the one call that swept held the mutex for 9 ms.)
+// records live, the one call that swept held the ledger's one mutex for
+// 9 ms.) One call sweeps at a time; the others go on.
 func (l *Ledger) maintain(now int64) {
 	if l.ops.Add(1) < l.nextSweep.Load() || !l.sweeping.CompareAndSwap(false, true) {
 		return

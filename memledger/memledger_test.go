@@ -391,3 +391,128 @@ func TestConcurrentOffersNeverPastTheirCaps(t *testing.T) {
 		t.Errorf("after the outcomes: %d held, %d counted; want every hold committed (0, 25)", snap.Held["held"], snap.Count["held"])
 	}
 }
+
+// TestConcurrentClaimsHoldsAndResets: decisions with Idempotency-Keys
+// (37 keys, many decisions each), dry runs among them, walking offers of
+// one unit each whose holds expire while the others walk, beside readers
+// and learning resets: each key is claimed exactly once, an offer never
+// counts more than its one unit at any read, and every hold is counted.
+func TestConcurrentClaimsHoldsAndResets(t *testing.T) {
+	l := New()
+	ctx := context.Background()
+	const workers, per, offers, keys = 8, 200, 10, 37
+	newClaims := make([]int, keys)
+	var mu sync.Mutex
+	var holds int
+	var deciders, others sync.WaitGroup
+	for w := range workers {
+		deciders.Add(1)
+		go func() {
+			defer deciders.Done()
+			for i := range per {
+				n := w*per + i
+				id := "one-" + strconv.Itoa(n%offers)
+				p := &engine.Plan{Now: t0.Add(time.Duration(i) * time.Millisecond), Ref: "r-" + strconv.Itoa(n), CustomerID: "c" + strconv.Itoa(n%13),
+					Currency: "USD", Limit: 1, Guardrail: 1 << 40, DryRun: n%7 == 0,
+					Items: []engine.PlanItem{{OfferID: id, Amount: 100, Total: 1, Hold: 50 * time.Millisecond, Record: true, Cell: "c"}}}
+				var c *engine.Claim
+				if n%3 == 0 {
+					c = &engine.Claim{Key: "k" + strconv.Itoa(n%keys), TTL: time.Hour}
+					p.Claim = c
+				}
+				res, err := l.Reserve(ctx, p)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				if c != nil && c.State == engine.ClaimNew {
+					newClaims[n%keys]++
+				}
+				if res[0] == engine.Granted && !p.DryRun {
+					holds++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	// Claims alone (no item, so no offer's lock orders them): only the
+	// claims' mutex keeps their map whole, which -race checks.
+	onlyNew := make([]int, keys)
+	for w := range workers {
+		deciders.Add(1)
+		go func() {
+			defer deciders.Done()
+			for i := range per {
+				n := w*per + i
+				c := &engine.Claim{Key: "q" + strconv.Itoa(n%keys), TTL: time.Hour}
+				if _, err := l.Reserve(ctx, &engine.Plan{Now: t0.Add(time.Duration(i) * time.Millisecond), CustomerID: "c", Currency: "USD", Claim: c}); err != nil {
+					t.Error(err)
+					return
+				}
+				if c.State == engine.ClaimNew {
+					mu.Lock()
+					onlyNew[n%keys]++
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	done := make(chan struct{})
+	ids := make([]engine.BudgetQuery, offers)
+	for k := range ids {
+		ids[k] = engine.BudgetQuery{OfferID: "one-" + strconv.Itoa(k), Currencies: []string{"USD"}}
+	}
+	others.Add(2)
+	go func() {
+		defer others.Done()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			bs, err := l.Budgets(ctx, t0, ids)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			for _, b := range bs {
+				if b.Count > 1 {
+					t.Errorf("%s counts %d of its one unit", b.OfferID, b.Count)
+					return
+				}
+			}
+		}
+	}()
+	go func() {
+		defer others.Done()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if err := l.ResetLearning(ctx, nil); err != nil {
+				t.Error(err)
+				return
+			}
+			if _, err := l.Counts(ctx, nil); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	deciders.Wait()
+	close(done)
+	others.Wait()
+	for k := range keys {
+		if newClaims[k] != 1 || onlyNew[k] != 1 {
+			t.Errorf("keys k%d and q%d claimed %d and %d times, want once each", k, k, newClaims[k], onlyNew[k])
+		}
+	}
+	st := l.Stats()
+	if int(st.Holds) != holds || st.Expiries > st.Holds || holds < offers {
+		t.Errorf("stats %+v, %d holds granted (want one at least for each of %d offers)", st, holds, offers)
+	}
+}

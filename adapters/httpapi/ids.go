@@ -47,11 +47,9 @@ func (g *idGen) next(prefix string, t time.Time) string {
 // ulid returns a ULID of time t, after every one made before of the same
 // millisecond.
 func (g *idGen) ulid(t time.Time) ulid.ULID {
-	ms := ulid.Timestamp(t)
+	ms := idTime(t)
 	var id ulid.ULID
-	if err := id.SetTime(ms); err != nil { // a time past the year 10889
-		return ulid.MustNew(ms, rand.Reader)
-	}
+	_ = id.SetTime(ms) // idTime is within ULIDs' range
 	for {
 		e := g.cur.Load()
 		switch {
@@ -76,4 +74,18 @@ func (g *idGen) ulid(t time.Time) ulid.ULID {
 		ne := &idEpoch{ms: ms, hi: binary.BigEndian.Uint16(b[:2]) &^ 0x8000, lo: binary.BigEndian.Uint64(b[2:])}
 		g.cur.CompareAndSwap(e, ne) // lost: another made this millisecond's (or a later one's)
 	}
+}
+
+// idTime is t as a ULID's time: milliseconds since 1970, a time before 1970
+// (the zero time of a clock that was not set) as 0, one past the year
+// 10889 as the last ULIDs can hold. A server's clock gives neither; an
+// injected one (Options.Now) might, and an id must not panic.
+func idTime(t time.Time) uint64 {
+	switch {
+	case t.Before(time.UnixMilli(0)):
+		return 0
+	case t.After(ulid.Time(ulid.MaxTime())):
+		return ulid.MaxTime()
+	}
+	return ulid.Timestamp(t)
 }

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"crypto/rand"
 	mrand "math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -44,6 +45,81 @@ func TestIDsConcurrent(t *testing.T) {
 			if i > 0 && id.Compare(ids[i-1]) <= 0 {
 				t.Fatalf("worker %d id %d: %s not after %s", w, i, id, ids[i-1])
 			}
+		}
+	}
+}
+
+// TestIDsEachMillisecondOneBase: goroutines making ids at once, one
+// millisecond after another (each millisecond's first ids race to install
+// its epoch): every millisecond's ids are one run base+1 ... base+n of the
+// 80-bit entropy (one epoch a millisecond, no id lost or repeated), and the
+// base's top bit is clear (so no sum overflows the 80 bits).
+func TestIDsEachMillisecondOneBase(t *testing.T) {
+	var g idGen
+	const workers, each, millis = 8, 50, 200
+	t0 := time.UnixMilli(1_765_000_000_000)
+	for m := range millis {
+		at := t0.Add(time.Duration(m) * time.Millisecond)
+		got := make([][]ulid.ULID, workers)
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range each {
+					got[w] = append(got[w], g.ulid(at))
+				}
+			}()
+		}
+		wg.Wait()
+		var all []ulid.ULID
+		for _, ids := range got {
+			all = append(all, ids...)
+		}
+		slices.SortFunc(all, func(a, b ulid.ULID) int { return a.Compare(b) })
+		for i, id := range all {
+			if id.Time() != uint64(at.UnixMilli()) {
+				t.Fatalf("millisecond %d: id %s of time %d", m, id, id.Time())
+			}
+			if i == 0 {
+				if id[6]&0x80 != 0 {
+					t.Fatalf("millisecond %d: the base's top bit is set: %s", m, id)
+				}
+				continue
+			}
+			if next := plusOne(all[i-1]); id != next {
+				t.Fatalf("millisecond %d: %s follows %s, want %s (one base, no gap, no repeat)", m, id, all[i-1], next)
+			}
+		}
+	}
+}
+
+// plusOne is id with its 80-bit entropy one more.
+func plusOne(id ulid.ULID) ulid.ULID {
+	for i := 15; i >= 6; i-- {
+		id[i]++
+		if id[i] != 0 {
+			break
+		}
+	}
+	return id
+}
+
+// TestIDsOutOfRangeTimes: a time ULIDs cannot hold (the zero time, before
+// 1970, after the year 10889) gives an id at the nearest end, not a panic.
+func TestIDsOutOfRangeTimes(t *testing.T) {
+	var g idGen
+	for _, c := range []struct {
+		at   time.Time
+		want uint64
+	}{
+		{time.Time{}, 0},
+		{time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC), 0},
+		{time.Date(20000, 1, 1, 0, 0, 0, 0, time.UTC), ulid.MaxTime()},
+		{time.UnixMilli(1_765_000_000_123), 1_765_000_000_123},
+	} {
+		if got := g.ulid(c.at).Time(); got != c.want {
+			t.Errorf("%v: id of time %d, want %d", c.at, got, c.want)
 		}
 	}
 }
