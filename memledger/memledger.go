@@ -343,14 +343,7 @@ func (l *Ledger) claim(c *engine.Claim, now int64, token func() string) bool {
 	l.claimsMu.Lock()
 	defer l.claimsMu.Unlock()
 	if cl := l.claims[c.Key]; cl != nil && cl.expires > now {
-		switch {
-		case cl.body != c.Body:
-			c.State = engine.ClaimConflict
-		case cl.answer != nil:
-			c.State, c.Answer = engine.ClaimReplay, append([]byte(nil), cl.answer...)
-		default:
-			c.State = engine.ClaimPending
-		}
+		cl.found(c)
 		return false
 	}
 	tok := token()
@@ -727,10 +720,18 @@ func (l *Ledger) Answer(ctx context.Context, c *engine.Claim) error {
 	}
 	l.claimsMu.Lock()
 	defer l.claimsMu.Unlock()
-	cl := l.claims[c.Key]
-	switch {
-	case cl == nil || cl.expires <= l.o.Now().UnixMilli():
+	if cl := l.claims[c.Key]; cl == nil || cl.expires <= l.o.Now().UnixMilli() {
 		c.State = engine.ClaimUnknown
+	} else {
+		cl.found(c)
+	}
+	return nil
+}
+
+// found says what c meets in cl, a claim of its key still in force:
+// another body, an answer, or a decision still pending.
+func (cl *claim) found(c *engine.Claim) {
+	switch {
 	case cl.body != c.Body:
 		c.State = engine.ClaimConflict
 	case cl.answer != nil:
@@ -738,7 +739,6 @@ func (l *Ledger) Answer(ctx context.Context, c *engine.Claim) error {
 	default:
 		c.State = engine.ClaimPending
 	}
-	return nil
 }
 
 // StoreAnswer stores the answer of the decision that holds c (ClaimNew),
