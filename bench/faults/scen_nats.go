@@ -428,21 +428,21 @@ func createR3(ctx context.Context, url string) error {
 	return err
 }
 
-// streamLeader waits for the stream and names its leader.
-// waitReplicasCurrent waits up to d until the suite's stream has a leader
-// and every other replica reports itself current, with no lag; it reports
-// whether they did.
-func waitReplicasCurrent(ctx context.Context, url string, d time.Duration) bool {
+// waitStream waits up to d until the suite's stream, read on url, has a
+// leader and meets ok (nil: any), and returns its info; false when it did
+// not within d.
+func waitStream(ctx context.Context, url string, d time.Duration, ok func(*jetstream.StreamInfo) bool) (*jetstream.StreamInfo, bool, error) {
 	nc, err := nats.Connect(url, nats.Timeout(2*time.Second))
 	if err != nil {
-		return false
+		return nil, false, err
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)
 	if err != nil {
-		return false
+		return nil, false, err
 	}
-	return until(ctx, d, func() bool {
+	var info *jetstream.StreamInfo
+	met := until(ctx, d, func() bool {
 		name, err := js.StreamNameBySubject(ctx, subjectPrefix+".>")
 		if err != nil {
 			return false
@@ -451,49 +451,42 @@ func waitReplicasCurrent(ctx context.Context, url string, d time.Duration) bool 
 		if err != nil {
 			return false
 		}
-		info, err := st.Info(ctx)
-		if err != nil || info.Cluster == nil || info.Cluster.Leader == "" || len(info.Cluster.Replicas) < info.Config.Replicas-1 {
+		i, err := st.Info(ctx)
+		if err != nil || i.Cluster == nil || i.Cluster.Leader == "" || ok != nil && !ok(i) {
 			return false
 		}
-		for _, p := range info.Cluster.Replicas {
+		info = i
+		return true
+	})
+	return info, met, nil
+}
+
+// waitReplicasCurrent waits up to d until every replica of the suite's
+// stream but its leader reports itself current, with no lag; it reports
+// whether they did.
+func waitReplicasCurrent(ctx context.Context, url string, d time.Duration) bool {
+	_, ok, _ := waitStream(ctx, url, d, func(i *jetstream.StreamInfo) bool {
+		if len(i.Cluster.Replicas) < i.Config.Replicas-1 {
+			return false
+		}
+		for _, p := range i.Cluster.Replicas {
 			if p == nil || !p.Current || p.Offline || p.Lag > 0 {
 				return false
 			}
 		}
 		return true
 	})
+	return ok
 }
 
+// streamLeader waits for the stream and names its leader.
 func streamLeader(ctx context.Context, url string) (string, int, error) {
-	nc, err := nats.Connect(url, nats.Timeout(2*time.Second))
+	info, ok, err := waitStream(ctx, url, 20*time.Second, nil)
 	if err != nil {
 		return "", 0, err
 	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return "", 0, err
-	}
-	var leader string
-	var replicas int
-	ok := until(ctx, 20*time.Second, func() bool {
-		name, err := js.StreamNameBySubject(ctx, subjectPrefix+".>")
-		if err != nil {
-			return false
-		}
-		st, err := js.Stream(ctx, name)
-		if err != nil {
-			return false
-		}
-		info, err := st.Info(ctx)
-		if err != nil || info.Cluster == nil || info.Cluster.Leader == "" {
-			return false
-		}
-		leader, replicas = info.Cluster.Leader, info.Config.Replicas
-		return true
-	})
 	if !ok {
 		return "", 0, errors.New("the stream has no leader after 20 s")
 	}
-	return leader, replicas, nil
+	return info.Cluster.Leader, info.Config.Replicas, nil
 }
