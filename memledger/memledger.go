@@ -89,10 +89,11 @@ type Ledger struct {
 	// names hold one copy of each currency and cell a plan named: the
 	// maps keep currencies and grant records name both by index
 	// (records.go), and a plan's strings may be the request's, in memory
-	// the server reuses (wire.RequestDecoder). namesMu is a leaf lock.
-	namesMu sync.RWMutex
-	names   []string
-	nameIdx map[string]uint32
+	// the server reuses (wire.RequestDecoder). The table is replaced,
+	// never changed, under namesMu (records.go): a walk reads it without
+	// a lock.
+	names   atomic.Pointer[nameTable]
+	namesMu sync.Mutex
 	seq     atomic.Uint64
 	ops     atomic.Uint64
 	// nextSweep is the value of ops at which maintain sweeps next;
@@ -171,8 +172,9 @@ func NewWithOptions(o Options) *Ledger {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	l := &Ledger{o: o, claims: map[string]*claim{}, nameIdx: map[string]uint32{}}
+	l := &Ledger{o: o, claims: map[string]*claim{}}
 	l.offers.Store(&map[string]*offer{})
+	l.names.Store(&nameTable{list: []string{""}, idx: map[string]uint32{}})
 	return l
 }
 
@@ -185,7 +187,7 @@ var (
 // currency returns cur in the ledger's own memory (its copy in names):
 // assigning to a map with a string key stores the key given, even over an
 // equal one.
-func (l *Ledger) currency(cur string) string { return l.name(l.nameIndex(cur)) }
+func (l *Ledger) currency(cur string) string { _, c := l.intern(cur); return c }
 
 // lookup returns offer id's state, nil when it has none.
 func (l *Ledger) lookup(id string) *offer { return (*l.offers.Load())[id] }
@@ -316,15 +318,13 @@ func (l *Ledger) Reserve(ctx context.Context, p *engine.Plan) ([]engine.Result, 
 			continue
 		}
 		o := l.offer(it.OfferID)
-		rec := record{state: stateGranted, cell: l.nameIndex(it.Cell), day: int32(day), until: now + (l.o.RecordTTL + it.Hold).Milliseconds()}
+		// The ledger's copy of the cell: the learning map keeps its key.
+		cellIdx, cell := l.intern(it.Cell)
+		rec := record{state: stateGranted, cell: cellIdx, day: int32(day), until: now + (l.o.RecordTTL + it.Hold).Milliseconds()}
 		if it.Hold > 0 {
 			rec.state, rec.hold = stateHeld, true
 			spend, cur := p.BudgetOf(i)
 			rec.amount, rec.cur, rec.exp = spend, l.nameIndex(cur), now+it.Hold.Milliseconds() // nameIndex keeps its own copy
-		}
-		cell := ""
-		if it.Cell != "" {
-			cell = l.name(rec.cell) // the ledger's copy: the learning map keeps its key
 		}
 		o.mu.Lock()
 		o.records.put(p.Ref, rec)

@@ -167,39 +167,47 @@ func (rs *records) each(fn func(ref string, r record)) {
 	}
 }
 
-// nameIndex returns s's index in l.names (adding a copy of it when it is
-// new); "" is 0. Its lock is a leaf: held, it takes no other.
-func (l *Ledger) nameIndex(s string) uint32 {
+// nameTable is the ledger's names: list[i] is index i's (list[0] is ""),
+// idx the other way. A table is never changed once stored in l.names.
+type nameTable struct {
+	list []string
+	idx  map[string]uint32
+}
+
+// intern returns s's index and the ledger's copy of s, adding one when s
+// is new; "" is 0. A name seen before costs a map lookup and no lock.
+func (l *Ledger) intern(s string) (uint32, string) {
 	if s == "" {
-		return 0
+		return 0, ""
 	}
-	l.namesMu.RLock()
-	i, ok := l.nameIdx[s]
-	l.namesMu.RUnlock()
-	if ok {
-		return i
+	t := l.names.Load()
+	if i, ok := t.idx[s]; ok {
+		return i, t.list[i]
 	}
 	l.namesMu.Lock()
 	defer l.namesMu.Unlock()
-	if i, ok := l.nameIdx[s]; ok {
-		return i
-	}
-	if len(l.names) == 0 {
-		l.names = append(l.names, "")
+	t = l.names.Load()
+	if i, ok := t.idx[s]; ok {
+		return i, t.list[i]
 	}
 	c := strings.Clone(s)
-	i = uint32(len(l.names))
-	l.names = append(l.names, c)
-	l.nameIdx[c] = i
+	i := uint32(len(t.list))
+	idx := make(map[string]uint32, len(t.idx)+1)
+	for k, v := range t.idx {
+		idx[k] = v
+	}
+	idx[c] = i
+	// The append may write past the old table's length in a shared array:
+	// its readers never read there.
+	l.names.Store(&nameTable{list: append(t.list, c), idx: idx})
+	return i, c
+}
+
+// nameIndex returns s's index (intern).
+func (l *Ledger) nameIndex(s string) uint32 {
+	i, _ := l.intern(s)
 	return i
 }
 
 // name is the name of index i.
-func (l *Ledger) name(i uint32) string {
-	if i == 0 {
-		return ""
-	}
-	l.namesMu.RLock()
-	defer l.namesMu.RUnlock()
-	return l.names[i]
-}
+func (l *Ledger) name(i uint32) string { return l.names.Load().list[i] }
