@@ -33,9 +33,10 @@ const (
 	DefaultPrefix   = "arbiter"
 	DefaultBuffer   = 65536
 	DefaultInFlight = 4096
-	// AckEvery: of the events sent in a burst, every AckEvery-th (and the
-	// last) asks JetStream for an acknowledgement, which covers those
-	// before it on the connection.
+	// AckEvery: of the events sent in a burst to a single server's
+	// stream, every AckEvery-th (and the last) asks JetStream for an
+	// acknowledgement, which covers those before it on the connection. In
+	// a NATS cluster every event asks for its own.
 	AckEvery          = 64
 	DefaultMaxAge     = 7 * 24 * time.Hour
 	DefaultDuplicates = 2 * time.Minute
@@ -444,6 +445,12 @@ func (p *Publisher) poke() {
 	}
 }
 
+// errCodeDuplicateInProcess is JetStream's answer (409) to an event whose
+// id the stream's leader is storing at that moment, from an earlier copy:
+// whether it is stored is not known yet, and the nats-server's own tests
+// ask again a moment later.
+const errCodeDuplicateInProcess jetstream.ErrorCode = 10158
+
 // outMsg is an encoded event on its way: fut is nil until it has been sent
 // since the last reset.
 type outMsg struct {
@@ -458,8 +465,15 @@ type outMsg struct {
 type streamLimits struct {
 	// ackEvery: 1 when the stream may refuse an event for reasons of its
 	// own (DiscardNew limits, per-subject limits), since a plain publish
-	// it refuses gets no answer; else AckEvery.
+	// it refuses gets no answer, and when it lives in a NATS cluster
+	// (clustered); else AckEvery.
 	ackEvery int
+	// asyncOpts go with every publish that asks for an acknowledgement.
+	// When plain publishes go between them: no retry by nats.go when the
+	// stream does not answer (no responders), since a retry that finds
+	// the stream back would be acknowledged for the plain publishes before
+	// it that found no stream; the publisher resends them all instead.
+	asyncOpts []jetstream.PublishOpt
 	// maxMsgSize: an event of about this size or more always asks for an
 	// acknowledgement, so that a refusal is seen (0: no limit).
 	maxMsgSize int
@@ -496,6 +510,9 @@ func (p *Publisher) run() {
 		// (Options.Linger) before they are sent.
 		lingering bool
 		linger    *time.Timer
+		// pause: wait for the retry timer before the stream is set up
+		// again and the queue resent.
+		pause bool
 	)
 	defer func() {
 		if retry != nil {
@@ -547,7 +564,7 @@ func (p *Publisher) run() {
 			reset()
 			setupGen = gen
 		}
-		if !ready && p.nc.IsConnected() {
+		if !ready && !pause && p.nc.IsConnected() {
 			var err error
 			md, limits, err = p.setup()
 			if err != nil {
@@ -582,10 +599,11 @@ func (p *Publisher) run() {
 			}
 			// JetStream acknowledges only the messages that ask for it: every
 			// AckEvery-th, and the last one waiting. Those between go as
-			// plain publishes on the same connection, which the stream
-			// stores in order, so the acknowledgement of a later one says
-			// they were processed; when it does not come, all are sent
-			// again and the stream drops the duplicates by id.
+			// plain publishes on the same connection, which a single
+			// server's stream stores in order, so the acknowledgement of a
+			// later one says they were processed; when it does not come,
+			// all are sent again and the stream drops the duplicates by id.
+			// In a cluster every message asks (clustered).
 			plain := sent < len(q)-1 && sinceAck < limits.ackEvery-1 &&
 				(limits.maxMsgSize <= 0 || len(m.msg.Data)+len(m.msg.Subject)+256 < limits.maxMsgSize)
 			var fut jetstream.PubAckFuture
@@ -593,7 +611,7 @@ func (p *Publisher) run() {
 			if plain {
 				err = p.nc.PublishMsg(m.msg)
 			} else {
-				fut, err = p.js.PublishMsgAsync(m.msg)
+				fut, err = p.js.PublishMsgAsync(m.msg, limits.asyncOpts...)
 			}
 			if err != nil {
 				if errors.Is(err, nats.ErrMaxPayload) || errors.Is(err, nats.ErrBadSubject) {
@@ -689,6 +707,15 @@ func (p *Publisher) run() {
 			}
 		case err := <-errCh:
 			var apiErr *jetstream.APIError
+			if errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeDuplicateInProcess {
+				// An earlier copy of the event (sent before a resend) is
+				// still being stored: ask again once the stream knows whether
+				// it was, after a pause.
+				p.log.Debug("events: an event's earlier copy is still being stored; resending after a pause", "pending", len(q))
+				reset()
+				pause = true
+				continue
+			}
 			if errors.As(err, &apiErr) && apiErr.Code >= 400 && apiErr.Code < 500 {
 				p.log.Error("events: JetStream refused an event; dropped", "subject", q[acked].msg.Subject, "err", err)
 				p.published.Add(uint64(acked))
@@ -710,6 +737,7 @@ func (p *Publisher) run() {
 				reset()
 			}
 		case <-timerC:
+			pause = false
 		case <-fullC:
 			lingering = false
 			linger.Stop()
@@ -940,15 +968,36 @@ func (p *Publisher) setup() (mode, streamLimits, error) {
 	if err != nil {
 		return modeUnknown, limits, fmt.Errorf("look up stream %s: %w", p.opts.Stream, err)
 	}
-	cfg := s.CachedInfo().Config
-	if cfg.Discard == jetstream.DiscardNew || cfg.MaxMsgsPerSubject > 0 || cfg.DiscardNewPerSubject {
+	info := s.CachedInfo()
+	cfg := info.Config
+	switch {
+	case cfg.Discard == jetstream.DiscardNew || cfg.MaxMsgsPerSubject > 0 || cfg.DiscardNewPerSubject:
 		limits.ackEvery = 1 // it may refuse an event silently: ask for every acknowledgement
+	case clustered(p.nc, info):
+		limits.ackEvery = 1
+	default:
+		limits.asyncOpts = []jetstream.PublishOpt{jetstream.WithRetryAttempts(0)}
 	}
 	if cfg.MaxMsgSize > 0 {
 		limits.maxMsgSize = int(cfg.MaxMsgSize)
 	}
 	limits.fit = maxMessage(limits.maxMsgSize, int(p.nc.MaxPayload()))
 	return modeJetStream, limits, nil
+}
+
+// clustered reports whether the stream lives in a NATS cluster, where a
+// publish that asks for no acknowledgement is lost without a word while
+// the stream has no leader (its node was killed, an election is under
+// way) or its leader changes, and a later publish that asks for one is
+// acknowledged all the same once a leader is back: the acknowledgement
+// does not cover the publishes before it there. On a single server the
+// stream takes a connection's publishes in order for as long as the
+// connection lasts, and a new connection is a new sequence (outMsg.gen).
+func clustered(nc *nats.Conn, info *jetstream.StreamInfo) bool {
+	if nc.ConnectedClusterName() != "" || info == nil {
+		return true
+	}
+	return info.Config.Replicas > 1 || info.Cluster != nil && info.Cluster.Name != ""
 }
 
 // ReplicasError is a stream replica count the NATS server refused: more

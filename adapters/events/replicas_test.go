@@ -2,10 +2,12 @@ package events
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,10 +16,52 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
+// clusterNode is an in-process nats-server of a test cluster: it can be
+// shut down and started again on the same ports and store.
+type clusterNode struct {
+	t    testing.TB
+	opts *server.Options
+	srv  *server.Server
+}
+
+func (n *clusterNode) start() {
+	n.t.Helper()
+	srv, err := server.NewServer(n.opts)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		n.t.Fatalf("nats node %s not ready", n.opts.ServerName)
+	}
+	n.srv = srv
+	n.opts.Port = srv.Addr().(*net.TCPAddr).Port // the same port when started again
+}
+
+func (n *clusterNode) stop() {
+	if n.srv != nil {
+		n.srv.Shutdown()
+		n.srv.WaitForShutdown()
+		n.srv = nil
+	}
+}
+
+func (n *clusterNode) url() string { return "nats://127.0.0.1:" + strconv.Itoa(n.opts.Port) }
+
 // startNATSCluster starts n in-process nats-server nodes with JetStream,
 // clustered on loopback, and waits until JetStream answers; it returns the
 // client URLs.
 func startNATSCluster(t *testing.T, n int) []string {
+	var urls []string
+	for _, node := range startClusterNodes(t, n) {
+		urls = append(urls, node.url())
+	}
+	return urls
+}
+
+// startClusterNodes starts the nodes of startNATSCluster; they are shut
+// down when the test ends.
+func startClusterNodes(t testing.TB, n int) []*clusterNode {
 	t.Helper()
 	ports := make([]int, n)
 	for i := range ports {
@@ -32,9 +76,9 @@ func startNATSCluster(t *testing.T, n int) []string {
 	for _, p := range ports {
 		routes = append(routes, &url.URL{Scheme: "nats", Host: "127.0.0.1:" + strconv.Itoa(p)})
 	}
-	var urls []string
+	var nodes []*clusterNode
 	for i := 0; i < n; i++ {
-		opts := &server.Options{
+		node := &clusterNode{t: t, opts: &server.Options{
 			ServerName: "n" + strconv.Itoa(i),
 			Host:       "127.0.0.1",
 			Port:       server.RANDOM_PORT,
@@ -44,20 +88,13 @@ func startNATSCluster(t *testing.T, n int) []string {
 			NoSigs:     true,
 			Cluster:    server.ClusterOpts{Name: "arbiter-test", Host: "127.0.0.1", Port: ports[i]},
 			Routes:     routes,
-		}
-		srv, err := server.NewServer(opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		go srv.Start()
-		t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
-		if !srv.ReadyForConnections(10 * time.Second) {
-			t.Fatalf("nats node %d not ready", i)
-		}
-		urls = append(urls, srv.ClientURL())
+		}}
+		node.start()
+		t.Cleanup(node.stop)
+		nodes = append(nodes, node)
 	}
 	// JetStream answers once the cluster has elected its meta leader.
-	nc, err := nats.Connect(urls[0])
+	nc, err := nats.Connect(nodes[0].url())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,11 +109,11 @@ func startNATSCluster(t *testing.T, n int) []string {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("JetStream of the 3-node cluster not ready within 30s: %v", err)
+			t.Fatalf("JetStream of the %d-node cluster not ready within 30s: %v", n, err)
 		}
 		time.Sleep(50 * time.Millisecond) // polling with a deadline
 	}
-	return urls
+	return nodes
 }
 
 // TestStreamReplicasOnCluster: on a 3-node NATS cluster, the stream is
@@ -142,5 +179,248 @@ func TestStreamReplicasOnCluster(t *testing.T) {
 		t.Errorf("5 replicas on 3 nodes: %v, want a *ReplicasError", err)
 	} else {
 		t.Logf("5 replicas on 3 nodes: %v", err)
+	}
+}
+
+// TestPublisherLosesNothingWhileTheLeaderMoves: on a 3-node cluster, an R3
+// stream's leader is made to step down again and again while events are
+// published in bursts; every event the publisher counts as published is
+// in the stream, once. A clustered stream may drop a publish that asks for
+// no acknowledgement while its leader changes, and the acknowledgement of
+// a later event does not then cover it (the fault suite's nats-cluster
+// scenario lost 2,366 of 3,602 events so, the 1 in 64 acknowledged ones
+// kept).
+func TestPublisherLosesNothingWhileTheLeaderMoves(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 3-node NATS cluster")
+	}
+	urls := startNATSCluster(t, 3)
+	all := strings.Join(urls, ",")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const prefix = "moves"
+	p, err := NewPublisher(ctx, all, Options{Prefix: prefix, Replicas: 3, Logger: quietLogger(), AckTimeout: time.Second, ReconnectWait: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leader := func() string {
+		ictx, icancel := context.WithTimeout(ctx, 2*time.Second)
+		defer icancel()
+		st, err := js.Stream(ictx, StreamName(prefix))
+		if err != nil {
+			return ""
+		}
+		info := st.CachedInfo()
+		if info.Cluster == nil {
+			return ""
+		}
+		return info.Cluster.Leader
+	}
+	waitFor(t, 30*time.Second, "the stream's leader", func() bool { return leader() != "" })
+
+	const bursts, per = 40, 150
+	var stepdowns int
+	for b := range bursts {
+		for i := b * per; i < (b+1)*per; i++ {
+			p.Publish(decisionEvent(i))
+		}
+		if b%4 == 1 {
+			was := leader()
+			if _, err := nc.Request("$JS.API.STREAM.LEADER.STEPDOWN."+StreamName(prefix), nil, 5*time.Second); err == nil {
+				stepdowns++
+				waitFor(t, 30*time.Second, "a new leader", func() bool { l := leader(); return l != "" && l != was })
+			}
+		}
+	}
+	cctx, ccancel := context.WithTimeout(ctx, time.Minute)
+	defer ccancel()
+	if err := p.Close(cctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := p.Stats(); st.Published != bursts*per || st.Dropped != 0 {
+		t.Fatalf("stats %+v, want %d published, none dropped", st, bursts*per)
+	}
+	lost, dup := storedOnce(t, ctx, js, all, prefix, bursts*per)
+	t.Logf("%d leader changes, %d events: %d lost, %d duplicated", stepdowns, bursts*per, lost, dup)
+	if stepdowns == 0 {
+		t.Fatal("the stream's leader never stepped down")
+	}
+	if lost != 0 || dup != 0 {
+		t.Fatalf("%d of %d events lost, %d duplicated across %d leader changes", lost, bursts*per, dup, stepdowns)
+	}
+}
+
+// TestClustered: the publisher asks for an acknowledgement of every event
+// on a cluster's stream, R1 or R3, and batches them on a single server's.
+func TestClustered(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 3-node NATS cluster")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	check := func(url, prefix string, replicas int, want bool) {
+		t.Helper()
+		nc, err := nats.Connect(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		js, _ := jetstream.New(nc)
+		if err := EnsureStream(ctx, js, Options{Prefix: prefix, Replicas: replicas}, nil); err != nil {
+			t.Fatal(err)
+		}
+		s, err := js.Stream(ctx, StreamName(prefix))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = js.DeleteStream(context.Background(), StreamName(prefix)) })
+		if got := clustered(nc, s.CachedInfo()); got != want {
+			t.Errorf("clustered on %s, %d replicas = %v, want %v (cluster %q, stream's %+v)", url, replicas, got, want, nc.ConnectedClusterName(), s.CachedInfo().Cluster)
+		}
+	}
+	check(testNATS(t), testPrefix(t, testNATS(t)), 0, false)
+	urls := startNATSCluster(t, 3)
+	check(urls[0], "one", 1, true)
+	check(urls[1], "three", 3, true)
+}
+
+// storedOnce reads the prefix's stream back and counts the first n
+// decisionEvent ids that are not in it, and those in it more than once.
+func storedOnce(t *testing.T, ctx context.Context, js jetstream.JetStream, url, prefix string, n int) (lost, dup int) {
+	t.Helper()
+	// Read back once the stream's leader says it holds them all (or
+	// after 20 s): a reader placed on a replica still catching up would
+	// see fewer.
+	var held uint64
+	until := time.Now().Add(20 * time.Second)
+	for time.Now().Before(until) {
+		if st, err := js.Stream(ctx, StreamName(prefix)); err == nil {
+			if held = st.CachedInfo().State.Msgs; held >= uint64(n) {
+				break
+			}
+		}
+		time.Sleep(50 * time.Millisecond) // polling with a deadline
+	}
+	got := map[string]int{}
+	msgs := readStream(t, url, prefix, prefix+".decision.>")
+	t.Logf("the stream holds %d events, read back %d", held, len(msgs))
+	for _, m := range msgs {
+		var ev struct {
+			ID string `json:"id"`
+		}
+		if err := json.Unmarshal(m.Data(), &ev); err != nil {
+			t.Fatal(err)
+		}
+		got[ev.ID]++
+	}
+	for i := range n {
+		switch c := got["dcs_"+strconv.Itoa(100000+i)]; {
+		case c == 0:
+			lost++
+		case c > 1:
+			dup += c - 1
+		}
+	}
+	return lost, dup
+}
+
+// TestPublisherLosesNothingWhileTheStreamHasNoLeader: two of the three
+// nodes of an R3 stream on a 5-node cluster go down while events are
+// published, so the stream has no leader and nothing answers on its
+// subjects while the cluster itself (3 of 5) still answers; they come
+// back. Every event is in the stream once. (A publish that asks for no
+// acknowledgement finds nothing and is gone; when a later one, retried by
+// nats.go, found the leader back, its acknowledgement said nothing of
+// those: the fault suite lost 2,364 of 3,602 events so, 2026-12-06.)
+func TestPublisherLosesNothingWhileTheStreamHasNoLeader(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 5-node NATS cluster")
+	}
+	nodes := startClusterNodes(t, 5)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	const prefix = "noleader"
+	js := testJetStream(t, nodes[0].url())
+	if err := EnsureStream(ctx, js, Options{Prefix: prefix, Replicas: 3}, nil); err != nil {
+		t.Fatal(err)
+	}
+	st, err := js.Stream(ctx, StreamName(prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	peers := map[string]bool{}
+	if ci := st.CachedInfo().Cluster; ci != nil {
+		peers[ci.Leader] = true
+		for _, r := range ci.Replicas {
+			peers[r.Name] = true
+		}
+	}
+	var down []*clusterNode // two of the stream's nodes
+	var urls []string       // the others
+	for _, n := range nodes {
+		if peers[n.opts.ServerName] && len(down) < 2 {
+			down = append(down, n)
+		} else {
+			urls = append(urls, n.url())
+		}
+	}
+	if len(peers) != 3 || len(down) != 2 {
+		t.Fatalf("the stream's nodes: %v", peers)
+	}
+	all := strings.Join(urls, ",")
+	p, err := NewPublisher(ctx, all, Options{Prefix: prefix, Replicas: 3, Logger: quietLogger(), AckTimeout: time.Second, ReconnectWait: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const per = 500
+	n := 0
+	burst := func() {
+		for range per {
+			p.Publish(decisionEvent(n))
+			n++
+		}
+	}
+	burst()
+	waitFor(t, 30*time.Second, "the first burst stored", func() bool { return p.Stats().Published == per })
+
+	const rounds = 3
+	for round := range rounds {
+		for _, d := range down {
+			d.stop()
+		}
+		// Events go while the stream has no leader: the publisher finds
+		// no stream and sends them all again, and again; the nodes come
+		// back after two such resends, at no particular moment of the
+		// third.
+		resent := p.Stats().Resent
+		burst()
+		waitFor(t, time.Minute, "resends while the stream has no leader", func() bool { return p.Stats().Resent >= resent+2*per })
+		for _, d := range down {
+			d.start()
+		}
+		want := uint64((round + 2) * per)
+		waitFor(t, time.Minute, "the events stored once the leader is back", func() bool { return p.Stats().Published >= want })
+	}
+	cctx, ccancel := context.WithTimeout(ctx, time.Minute)
+	defer ccancel()
+	if err := p.Close(cctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := p.Stats(); st.Published != uint64(n) || st.Dropped != 0 {
+		t.Fatalf("stats %+v, want %d published, none dropped", st, n)
+	}
+	lost, dup := storedOnce(t, ctx, js, all, prefix, n)
+	t.Logf("%d events, %d times without a leader: %d lost, %d duplicated", n, rounds, lost, dup)
+	if lost != 0 || dup != 0 {
+		t.Fatalf("%d of %d events lost, %d duplicated", lost, n, dup)
 	}
 }
