@@ -510,9 +510,12 @@ func (p *Publisher) run() {
 		// (Options.Linger) before they are sent.
 		lingering bool
 		linger    *time.Timer
-		// pause: wait for the retry timer before the stream is set up
-		// again and the queue resent.
-		pause bool
+		// pauseUntil: the stream is not set up again (and the queue not
+		// resent) before then: after a failed set-up, or an answer that
+		// stored nothing. A deadline, not a timer started again at every
+		// turn of the loop: under load an event arrives every few
+		// milliseconds, and such a timer never fired while the load lasted.
+		pauseUntil time.Time
 	)
 	defer func() {
 		if retry != nil {
@@ -563,11 +566,13 @@ func (p *Publisher) run() {
 		if gen := p.conns.Load(); gen != setupGen && p.nc.IsConnected() {
 			reset()
 			setupGen = gen
+			pauseUntil = time.Time{}
 		}
-		if !ready && !pause && p.nc.IsConnected() {
+		if !ready && p.nc.IsConnected() && !time.Now().Before(pauseUntil) {
 			var err error
 			md, limits, err = p.setup()
 			if err != nil {
+				pauseUntil = time.Now().Add(p.opts.ReconnectWait)
 				p.log.Warn("events: cannot set up the JetStream stream; retrying", "stream", p.opts.Stream, "err", err)
 			} else {
 				ready = true
@@ -669,10 +674,11 @@ func (p *Publisher) run() {
 			okCh, errCh = q[acked].fut.Ok(), q[acked].fut.Err()
 		}
 		if !ready && p.nc.IsConnected() {
+			wait := max(time.Until(pauseUntil), 0)
 			if retry == nil {
-				retry = time.NewTimer(p.opts.ReconnectWait)
+				retry = time.NewTimer(wait)
 			} else {
-				retry.Reset(p.opts.ReconnectWait)
+				retry.Reset(wait)
 			}
 			timerC = retry.C
 		}
@@ -713,31 +719,43 @@ func (p *Publisher) run() {
 				// it was, after a pause.
 				p.log.Debug("events: an event's earlier copy is still being stored; resending after a pause", "pending", len(q))
 				reset()
-				pause = true
+				pauseUntil = time.Now().Add(p.opts.ReconnectWait)
 				continue
 			}
 			if errors.As(err, &apiErr) && apiErr.Code >= 400 && apiErr.Code < 500 {
 				p.log.Error("events: JetStream refused an event; dropped", "subject", q[acked].msg.Subject, "err", err)
-				p.published.Add(uint64(acked))
 				p.dropped.Add(1)
-				for i := range acked + 1 {
-					if i < acked {
-						p.stored(q[0].ev)
-					}
+				if acked == 0 {
 					pop()
+					continue
 				}
+				rc.putMsg(q[acked].msg)
+				q[acked].ev.Release()
+				q = append(q[:acked], q[acked+1:]...)
+				sent--
+				p.inflight.Add(-1)
+				// The events before it went without an acknowledgement, and
+				// whatever refused it may have refused them too: they go
+				// again, each asking for its own, as do the events after
+				// them until the stream is set up again.
+				rewind()
+				limits.ackEvery, limits.asyncOpts = 1, nil
 				continue
 			}
 			if !p.closed.Load() || p.nc.IsConnected() {
 				p.log.Warn("events: publication not acknowledged; resending in order", "err", err, "pending", len(q))
 			}
+			// The server answered (no stream, no resources, no ack in
+			// time): resend after a pause, not at once and again (a full
+			// JetStream answered 503 to every resend, 170,000 events a
+			// second and as many log lines).
 			reset()
+			pauseUntil = time.Now().Add(p.opts.ReconnectWait)
 		case <-p.wake:
 			if !p.nc.IsConnected() {
 				reset()
 			}
 		case <-timerC:
-			pause = false
 		case <-fullC:
 			lingering = false
 			linger.Stop()
