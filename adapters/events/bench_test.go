@@ -61,13 +61,7 @@ func benchPublishEmbedded(b *testing.B, perMilli int, async bool) {
 		b.Fatal(err)
 	}
 	defer p.Close(ctx)
-	// The stream is set up by the first event.
-	p.Publish(&wire.Message{ID: "warm-up", Kind: "decision", Key: "checkout", JSON: benchPayload})
-	waitPublished(b, p, 1)
-	msgs := make([]wire.Message, b.N)
-	for i := range msgs {
-		msgs[i] = wire.Message{ID: "dcs_" + strconv.Itoa(1e9+i), Kind: "decision", Key: "checkout", JSON: benchPayload}
-	}
+	msgs := warmUp(b, p)
 	runtime.GC()
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -119,12 +113,7 @@ func BenchmarkPublishCluster(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer p.Close(ctx)
-	p.Publish(&wire.Message{ID: "warm-up", Kind: "decision", Key: "checkout", JSON: benchPayload})
-	waitPublished(b, p, 1)
-	msgs := make([]wire.Message, b.N)
-	for i := range msgs {
-		msgs[i] = wire.Message{ID: "dcs_" + strconv.Itoa(1e9+i), Kind: "decision", Key: "checkout", JSON: benchPayload}
-	}
+	msgs := warmUp(b, p)
 	cpu := cpuNanos()
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -137,6 +126,19 @@ func BenchmarkPublishCluster(b *testing.B) {
 	if st := p.Stats(); st.Dropped != 0 || st.Resent != 0 {
 		b.Fatalf("%d events dropped, %d resent", st.Dropped, st.Resent)
 	}
+}
+
+// warmUp publishes one event, which sets the stream up, waits for it, and
+// returns b.N decision events of benchPayload, each with its own id.
+func warmUp(b *testing.B, p *Publisher) []wire.Message {
+	b.Helper()
+	p.Publish(&wire.Message{ID: "warm-up", Kind: "decision", Key: "checkout", JSON: benchPayload})
+	waitPublished(b, p, 1)
+	msgs := make([]wire.Message, b.N)
+	for i := range msgs {
+		msgs[i] = wire.Message{ID: "dcs_" + strconv.Itoa(1e9+i), Kind: "decision", Key: "checkout", JSON: benchPayload}
+	}
+	return msgs
 }
 
 func waitPublished(b *testing.B, p *Publisher, n uint64) {
