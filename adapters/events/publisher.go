@@ -267,6 +267,14 @@ type Publisher struct {
 	resent    atomic.Uint64
 	lastTrunc atomic.Int64 // unix nanos of the last truncation log
 
+	// noRetry goes with every publish that asks for an acknowledgement:
+	// nats.go does not send it again by itself when the stream does not
+	// answer (no responders). Its retry, 250 ms later, found a stream back
+	// and was acknowledged for the plain publishes before it that had found
+	// none; and it read a message the publisher had meanwhile resent,
+	// recycled and rewritten. The publisher resends, after a pause.
+	noRetry []jetstream.PublishOpt
+
 	rulesets rulesetKeeper // KeepRuleset
 	inflight atomic.Int64
 	lastDrop atomic.Int64 // unix nanos of the last drop log
@@ -289,6 +297,8 @@ func NewPublisher(ctx context.Context, url string, opts Options) (*Publisher, er
 		stop:  make(chan struct{}),
 		abort: make(chan struct{}),
 		done:  make(chan struct{}),
+
+		noRetry: []jetstream.PublishOpt{jetstream.WithRetryAttempts(0)},
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -466,14 +476,9 @@ type streamLimits struct {
 	// ackEvery: 1 when the stream may refuse an event for reasons of its
 	// own (DiscardNew limits, per-subject limits), since a plain publish
 	// it refuses gets no answer, and when it lives in a NATS cluster
-	// (clustered); else AckEvery.
+	// (clustered); else AckEvery. It becomes 1 after a refusal other than
+	// for size, until the stream is set up again.
 	ackEvery int
-	// asyncOpts go with every publish that asks for an acknowledgement.
-	// When plain publishes go between them: no retry by nats.go when the
-	// stream does not answer (no responders), since a retry that finds
-	// the stream back would be acknowledged for the plain publishes before
-	// it that found no stream; the publisher resends them all instead.
-	asyncOpts []jetstream.PublishOpt
 	// maxMsgSize: an event of about this size or more always asks for an
 	// acknowledgement, so that a refusal is seen (0: no limit).
 	maxMsgSize int
@@ -580,7 +585,7 @@ func (p *Publisher) run() {
 		}
 		// Send what has not been sent, on the connection the stream was
 		// set up for.
-		if lingering && (len(q)-sent >= limits.ackEvery || closing) {
+		if lingering && (len(q)-sent >= AckEvery || closing) {
 			lingering = false
 			linger.Stop()
 		}
@@ -596,6 +601,7 @@ func (p *Publisher) run() {
 						continue
 					}
 					ready = false
+					pauseUntil = time.Now().Add(p.opts.ReconnectWait)
 					break
 				}
 				p.published.Add(1)
@@ -616,7 +622,7 @@ func (p *Publisher) run() {
 			if plain {
 				err = p.nc.PublishMsg(m.msg)
 			} else {
-				fut, err = p.js.PublishMsgAsync(m.msg, limits.asyncOpts...)
+				fut, err = p.js.PublishMsgAsync(m.msg, p.noRetry...)
 			}
 			if err != nil {
 				if errors.Is(err, nats.ErrMaxPayload) || errors.Is(err, nats.ErrBadSubject) {
@@ -629,6 +635,7 @@ func (p *Publisher) run() {
 					continue
 				}
 				reset()
+				pauseUntil = time.Now().Add(p.opts.ReconnectWait)
 				break
 			}
 			m.fut, m.gen = fut, setupGen
@@ -725,8 +732,17 @@ func (p *Publisher) run() {
 			if errors.As(err, &apiErr) && apiErr.Code >= 400 && apiErr.Code < 500 {
 				p.log.Error("events: JetStream refused an event; dropped", "subject", q[acked].msg.Subject, "err", err)
 				p.dropped.Add(1)
-				if acked == 0 {
-					pop()
+				if apiErr.ErrorCode == jetstream.JSErrCodeStreamMessageExceedsMaximum || limits.ackEvery == 1 {
+					// Refused for its size (plain publishes are well under
+					// it), or no plain publish is in flight: those before it
+					// were stored.
+					p.published.Add(uint64(acked))
+					for i := range acked + 1 {
+						if i < acked {
+							p.stored(q[0].ev)
+						}
+						pop()
+					}
 					continue
 				}
 				rc.putMsg(q[acked].msg)
@@ -734,19 +750,19 @@ func (p *Publisher) run() {
 				q = append(q[:acked], q[acked+1:]...)
 				sent--
 				p.inflight.Add(-1)
-				// The events before it went without an acknowledgement, and
-				// whatever refused it may have refused them too: they go
-				// again, each asking for its own, as do the events after
-				// them until the stream is set up again.
+				// Plain publishes went before it or after it, and whatever
+				// refused it may have refused them too: they go again, each
+				// asking for its own acknowledgement, as does everything
+				// until the stream is set up again.
 				rewind()
-				limits.ackEvery, limits.asyncOpts = 1, nil
+				limits.ackEvery = 1
 				continue
 			}
 			if !p.closed.Load() || p.nc.IsConnected() {
 				p.log.Warn("events: publication not acknowledged; resending in order", "err", err, "pending", len(q))
 			}
-			// The server answered (no stream, no resources, no ack in
-			// time): resend after a pause, not at once and again (a full
+			// Nothing stored (no stream, no resources, no ack in time):
+			// resend after a pause, not at once and again (a full
 			// JetStream answered 503 to every resend, 170,000 events a
 			// second and as many log lines).
 			reset()
@@ -993,8 +1009,6 @@ func (p *Publisher) setup() (mode, streamLimits, error) {
 		limits.ackEvery = 1 // it may refuse an event silently: ask for every acknowledgement
 	case clustered(p.nc, info):
 		limits.ackEvery = 1
-	default:
-		limits.asyncOpts = []jetstream.PublishOpt{jetstream.WithRetryAttempts(0)}
 	}
 	if cfg.MaxMsgSize > 0 {
 		limits.maxMsgSize = int(cfg.MaxMsgSize)
