@@ -2,6 +2,7 @@ package memledger
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"strconv"
 	"sync"
@@ -463,46 +464,44 @@ func TestConcurrentClaimsHoldsAndResets(t *testing.T) {
 	for k := range ids {
 		ids[k] = engine.BudgetQuery{OfferID: "one-" + strconv.Itoa(k), Currencies: []string{"USD"}}
 	}
-	others.Add(2)
-	go func() {
-		defer others.Done()
-		for {
-			select {
-			case <-done:
-				return
-			default:
-			}
-			bs, err := l.Budgets(ctx, t0, ids)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			for _, b := range bs {
-				if b.Count > 1 {
-					t.Errorf("%s counts %d of its one unit", b.OfferID, b.Count)
+	// repeat runs fn in a goroutine of its own until the deciders are done
+	// or fn fails.
+	repeat := func(fn func() error) {
+		others.Add(1)
+		go func() {
+			defer others.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if err := fn(); err != nil {
+					t.Error(err)
 					return
 				}
 			}
+		}()
+	}
+	repeat(func() error {
+		bs, err := l.Budgets(ctx, t0, ids)
+		if err != nil {
+			return err
 		}
-	}()
-	go func() {
-		defer others.Done()
-		for {
-			select {
-			case <-done:
-				return
-			default:
-			}
-			if err := l.ResetLearning(ctx, nil); err != nil {
-				t.Error(err)
-				return
-			}
-			if _, err := l.Counts(ctx, nil); err != nil {
-				t.Error(err)
-				return
+		for _, b := range bs {
+			if b.Count > 1 {
+				return fmt.Errorf("%s counts %d of its one unit", b.OfferID, b.Count)
 			}
 		}
-	}()
+		return nil
+	})
+	repeat(func() error {
+		if err := l.ResetLearning(ctx, nil); err != nil {
+			return err
+		}
+		_, err := l.Counts(ctx, nil)
+		return err
+	})
 	deciders.Wait()
 	close(done)
 	others.Wait()

@@ -195,26 +195,20 @@ func BenchmarkIDsParallel(b *testing.B) {
 	_, _ = rand.Read(seed[:])
 	old := &mutexIDs{entropy: ulid.Monotonic(mrand.NewChaCha8(seed), 0)}
 	var g idGen
-	b.Run("mutex", func(b *testing.B) {
-		b.RunParallel(func(pb *testing.PB) {
-			now, n := time.Now(), 0
-			for pb.Next() {
-				if n++; n%64 == 0 {
-					now = time.Now()
+	for _, gen := range []struct {
+		name string
+		ulid func(time.Time) ulid.ULID
+	}{{"mutex", old.ulid}, {"lock-free", g.ulid}} {
+		b.Run(gen.name, func(b *testing.B) {
+			b.RunParallel(func(pb *testing.PB) {
+				now, n := time.Now(), 0
+				for pb.Next() {
+					if n++; n%64 == 0 {
+						now = time.Now()
+					}
+					_ = gen.ulid(now)
 				}
-				_ = old.ulid(now)
-			}
+			})
 		})
-	})
-	b.Run("lock-free", func(b *testing.B) {
-		b.RunParallel(func(pb *testing.PB) {
-			now, n := time.Now(), 0
-			for pb.Next() {
-				if n++; n%64 == 0 {
-					now = time.Now()
-				}
-				_ = g.ulid(now)
-			}
-		})
-	})
+	}
 }
