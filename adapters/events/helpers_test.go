@@ -177,17 +177,21 @@ func coreServer(t *testing.T) string {
 func readStream(t *testing.T, url, prefix, filter string) []jetstream.Msg {
 	t.Helper()
 	js := testJetStream(t, url)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	st, err := js.Stream(ctx, StreamName(prefix))
+	st, err := untilAnswered(ctx, func(ctx context.Context) (jetstream.Stream, error) { return js.Stream(ctx, StreamName(prefix)) })
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, err := st.Info(ctx, jetstream.WithSubjectFilter(filter))
+	info, err := untilAnswered(ctx, func(ctx context.Context) (*jetstream.StreamInfo, error) {
+		return st.Info(ctx, jetstream.WithSubjectFilter(filter))
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}})
+	c, err := untilAnswered(ctx, func(ctx context.Context) (jetstream.Consumer, error) {
+		return st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}})
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +199,7 @@ func readStream(t *testing.T, url, prefix, filter string) []jetstream.Msg {
 	if info.State.Msgs == 0 {
 		return out
 	}
-	err = readToEnd(ctx, c, info.State.LastSeq, func(m jetstream.Msg, _ *jetstream.MsgMetadata) { out = append(out, m) })
+	err = readToEnd(ctx, c, info.State.LastSeq, readLimits{idle: readIdle, patience: apiPatience}, func(m jetstream.Msg, _ *jetstream.MsgMetadata) { out = append(out, m) })
 	if err != nil {
 		t.Fatal(err)
 	}

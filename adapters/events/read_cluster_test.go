@@ -1,0 +1,131 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// TestReadStreamRightAfterTheLeaderMoves: a read made just after the
+// stream's leader moved gets every event, within seconds. (One in six
+// such reads waited for its caller's whole deadline: a request of the
+// read went unanswered while the leader moved, and `experiments report`
+// would have waited its ten minutes, then failed.)
+func TestReadStreamRightAfterTheLeaderMoves(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 3-node NATS cluster")
+	}
+	urls := startNATSCluster(t, 3)
+	all := strings.Join(urls, ",")
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	const prefix, n = "readmoves", 3000
+	p, err := NewPublisher(ctx, all, Options{Prefix: prefix, Replicas: 3, Logger: quietLogger(), AckTimeout: time.Second, ReconnectWait: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		p.Publish(decisionEvent(i))
+	}
+	if err := p.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := p.Stats(); st.Published != n {
+		t.Fatalf("stats %+v, want %d published", st, n)
+	}
+	nc, err := nats.Connect(all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leader := func() string {
+		ictx, icancel := context.WithTimeout(ctx, 2*time.Second)
+		defer icancel()
+		st, err := js.Stream(ictx, StreamName(prefix))
+		if err != nil || st.CachedInfo().Cluster == nil {
+			return ""
+		}
+		return st.CachedInfo().Cluster.Leader
+	}
+	const rounds = 6
+	for r := range rounds {
+		waitFor(t, 30*time.Second, "the stream's leader", func() bool { return leader() != "" })
+		if _, err := nc.Request("$JS.API.STREAM.LEADER.STEPDOWN."+StreamName(prefix), nil, 5*time.Second); err != nil {
+			t.Fatalf("round %d: step down: %v", r, err)
+		}
+		var got int
+		// Each read from another node, at once: the stream has no leader
+		// for a moment.
+		rctx, rcancel := context.WithTimeout(ctx, apiPatience+15*time.Second)
+		began := time.Now()
+		_, err := ReadStream(rctx, urls[r%len(urls)], ReadOptions{Prefix: prefix, Subject: prefix + ".decision.>"}, func(Message) { got++ })
+		rcancel()
+		t.Logf("round %d: %d read in %v", r, got, time.Since(began).Round(time.Millisecond))
+		if err != nil || got != n {
+			t.Errorf("round %d: read %d of the %d events: %v", r, got, n, err)
+		}
+	}
+}
+
+// TestReadToEndStalled: a consumer that stops delivering while the stream
+// still holds events for it (here one held back by an unacknowledged
+// message, as a stream whose leader moved holds back its events) makes the
+// read fail with errStalled once its patience is spent, not return what it
+// read as the whole; a consumer with nothing left ends the read at its
+// first idle wait.
+func TestReadToEndStalled(t *testing.T) {
+	url := testNATS(t)
+	prefix := testPrefix(t, url)
+	js := testJetStream(t, url)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	st, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: StreamName(prefix), Subjects: []string{prefix + ".>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		if _, err := js.Publish(ctx, prefix+".decision.checkout", []byte(strconv.Itoa(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lim := readLimits{idle: 50 * time.Millisecond, patience: 400 * time.Millisecond}
+
+	held, err := st.CreateConsumer(ctx, jetstream.ConsumerConfig{AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: 1, AckWait: time.Hour, InactiveThreshold: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var read int
+	began := time.Now()
+	err = readToEnd(ctx, held, 10, lim, func(m jetstream.Msg, _ *jetstream.MsgMetadata) { read++ }) // never acknowledged: the first holds the rest back
+	if !errors.Is(err, errStalled) {
+		t.Fatalf("read %d of 10 from a consumer that holds 9 back: err %v, want errStalled", read, err)
+	}
+	if d := time.Since(began); d < lim.patience || d > 20*lim.patience {
+		t.Errorf("gave up after %v, want about its patience %v", d, lim.patience)
+	}
+	if read != 1 || !strings.Contains(err.Error(), "9 still to read") {
+		t.Errorf("read %d, error %q: want 1 read and 9 said to be left", read, err)
+	}
+
+	filtered, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{prefix + ".outcome.>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	began = time.Now()
+	if err := readToEnd(ctx, filtered, 10, lim, func(jetstream.Msg, *jetstream.MsgMetadata) { t.Error("a message that does not match") }); err != nil {
+		t.Fatalf("a read that matches nothing: %v, want nil", err)
+	}
+	if d := time.Since(began); d >= lim.patience {
+		t.Errorf("a read that matches nothing took %v, more than its patience %v", d, lim.patience)
+	}
+}
