@@ -2,9 +2,12 @@ package events
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/arbiterhq/arbiter/redact"
@@ -74,6 +77,9 @@ func ReadStream(ctx context.Context, url string, opts ReadOptions, fn func(Messa
 	var stream jetstream.Stream
 	if opts.Stream != "" {
 		stream, err = untilAnswered(ctx, func(ctx context.Context) (jetstream.Stream, error) { return js.Stream(ctx, opts.Stream) })
+		if noJetStream(err) {
+			return "", fmt.Errorf("the NATS server has no JetStream: the events are not stored, so there is nothing to read back (%w)", err)
+		}
 		if err != nil {
 			return "", fmt.Errorf("stream %s: %w (list the streams with `nats stream ls`; Arbiter's is the prefix upper-cased, e.g. ARBITER)", opts.Stream, err)
 		}
@@ -101,6 +107,9 @@ func ReadStream(ctx context.Context, url string, opts ReadOptions, fn func(Messa
 	}
 	if info.State.Msgs > 0 && (start.IsZero() || !info.State.LastTime.Before(start)) &&
 		(opts.Until.IsZero() || !info.State.FirstTime.After(opts.Until)) {
+		// One name for every attempt: an attempt answered too late made
+		// the consumer that the next one updates, not another.
+		cfg.NamePrefix = "arbiter_read_" + randomHex(8)
 		cons, err := untilAnswered(ctx, func(ctx context.Context) (jetstream.Consumer, error) { return stream.OrderedConsumer(ctx, cfg) })
 		if err != nil {
 			return "", fmt.Errorf("stream %s: ordered consumer: %w", info.Config.Name, err)
@@ -178,77 +187,44 @@ func untilAnswered[T any](ctx context.Context, f func(context.Context) (T, error
 	}
 }
 
-// unanswered reports whether err is a request that found nobody to answer
-// it or got no answer in time, while ctx still runs: worth asking again.
+// unanswered reports whether err is a request that got no answer in time,
+// or JetStream's "temporarily unavailable", while ctx still runs: worth
+// asking again. "No responders" is not: every server of a JetStream
+// cluster answers its API, even while a stream has no leader, so nobody
+// answering means a server without JetStream.
 func unanswered(ctx context.Context, err error) bool {
 	if ctx.Err() != nil {
 		return false
 	}
 	var apiErr *jetstream.APIError
 	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
-		errors.Is(err, nats.ErrNoResponders) || (errors.As(err, &apiErr) && apiErr.Code == 503 &&
-		apiErr.ErrorCode != jetstream.JSErrCodeJetStreamNotEnabled && apiErr.ErrorCode != jetstream.JSErrCodeJetStreamNotEnabledForAccount)
+		(errors.As(err, &apiErr) && apiErr.Code == 503 &&
+			apiErr.ErrorCode != jetstream.JSErrCodeJetStreamNotEnabled && apiErr.ErrorCode != jetstream.JSErrCodeJetStreamNotEnabledForAccount)
 }
 
 // readToEnd reads cons in batches and calls fn for every message, until
 // the message of stream sequence last (or the consumer has nothing
-// pending), or until ctx is done. When no message came for lim.idle it
-// asks the server: with nothing left for the consumer the read is
-// complete; with some left (a stream whose leader moved stops sending
-// for a moment) it waits on, and after lim.patience without a message it
-// fails with errStalled rather than return part of the stream as if it
-// were all.
+// pending), or until ctx is done. When no message came for lim.idle (time
+// spent in fn does not count) it asks the server: when the consumer has
+// nothing left and has delivered nothing fn has not had, the read is
+// complete; otherwise (a stream whose leader moved stops sending for a
+// moment) it waits on, and after lim.patience without a message it fails
+// with errStalled rather than return part of the stream as if it were all.
 func readToEnd(ctx context.Context, cons jetstream.Consumer, last uint64, lim readLimits, fn func(jetstream.Msg, *jetstream.MsgMetadata)) error {
 	it, err := cons.Messages(jetstream.PullMaxMessages(1000))
 	if err != nil {
 		return err
 	}
 	defer it.Stop()
-	activity := make(chan struct{}, 1)
-	finished := make(chan struct{})
-	stalled := make(chan error, 1) // the watchdog's reason to stop, if an error
-	defer close(finished)
-	go func() { // the watchdog: stop the iterator when done, stalled or canceled
-		t := time.NewTimer(lim.idle)
-		defer t.Stop()
-		quiet := time.Now()
-		for {
-			select {
-			case <-finished:
-				return
-			case <-activity:
-				quiet = time.Now()
-				t.Reset(lim.idle)
-			case <-t.C:
-				ictx, cancel := context.WithTimeout(ctx, apiWait)
-				info, err := cons.Info(ictx)
-				cancel()
-				switch {
-				case err == nil && info.NumPending == 0:
-					it.Stop() // nothing left that matches
-					return
-				case time.Since(quiet) >= lim.patience:
-					pending := "an unknown number"
-					if err == nil {
-						pending = strconv.FormatUint(info.NumPending, 10)
-					}
-					stalled <- fmt.Errorf("%w: none came for %s with %s still to read (read it again)", errStalled, lim.patience, pending)
-					it.Stop()
-					return
-				}
-				t.Reset(lim.idle)
-			case <-ctx.Done():
-				it.Stop()
-				return
-			}
-		}
-	}()
+	w := &readWatch{cons: cons, it: it, lim: lim, activity: make(chan struct{}, 1), finished: make(chan struct{}), stalled: make(chan error, 1)}
+	defer close(w.finished)
+	go w.run(ctx)
 	for {
 		m, err := it.Next()
 		if err != nil {
 			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
 				select {
-				case err := <-stalled:
+				case err := <-w.stalled:
 					return err
 				default:
 				}
@@ -256,19 +232,150 @@ func readToEnd(ctx context.Context, cons jetstream.Consumer, last uint64, lim re
 			}
 			return err
 		}
-		select {
-		case activity <- struct{}{}:
-		default:
-		}
 		md, err := m.Metadata()
 		if err != nil {
 			return err
 		}
+		w.busy.Store(true)
 		fn(m, md)
+		w.seen.Store(&seenMark{consumer: md.Consumer, seq: md.Sequence.Consumer})
+		w.busy.Store(false)
+		select {
+		case w.activity <- struct{}{}:
+		default:
+		}
 		if md.Sequence.Stream >= last || md.NumPending == 0 {
 			return nil
 		}
 	}
+}
+
+// readWatch is readToEnd's watchdog: it ends the read when the server has
+// nothing more for it, and fails it when the stream stalls.
+type readWatch struct {
+	cons     jetstream.Consumer
+	it       jetstream.MessagesContext
+	lim      readLimits
+	busy     atomic.Bool              // the reader is in fn: the time is the caller's, not the stream's
+	seen     atomic.Pointer[seenMark] // the last message fn got
+	activity chan struct{}            // a message went through fn
+	finished chan struct{}            // readToEnd returned
+	stalled  chan error               // why the watchdog stopped the read, when it failed it
+}
+
+func (w *readWatch) run(ctx context.Context) {
+	t := time.NewTimer(w.lim.idle)
+	defer t.Stop()
+	quiet := time.Now() // since when no message came
+	for {
+		select {
+		case <-w.finished:
+			return
+		case <-ctx.Done():
+			w.it.Stop()
+			return
+		case <-w.activity:
+			quiet = time.Now()
+			t.Reset(w.lim.idle)
+			continue
+		case <-t.C:
+		}
+		if w.busy.Load() {
+			quiet = time.Now()
+			t.Reset(w.lim.idle)
+			continue
+		}
+		info, err, moved := w.pending(ctx)
+		select {
+		case <-w.finished:
+			return
+		default:
+		}
+		if moved || w.busy.Load() {
+			quiet = time.Now()
+			t.Reset(w.lim.idle)
+			continue
+		}
+		switch {
+		case ctx.Err() != nil:
+			w.it.Stop()
+			return
+		case err == nil && info.NumPending == 0 && w.allSeen(info):
+			w.it.Drain() // nothing left that matches, nothing on its way
+			return
+		case time.Since(quiet) >= w.lim.patience:
+			left := "an unknown number"
+			if err == nil {
+				left = strconv.FormatUint(info.NumPending, 10)
+			}
+			e := fmt.Errorf("%w: none came for %s with %s still to read (read it again)", errStalled, w.lim.patience, left)
+			if err != nil {
+				e = fmt.Errorf("%w; asked what was left, the server: %v", e, err)
+			}
+			w.stalled <- e
+			w.it.Stop()
+			return
+		}
+		t.Reset(w.lim.idle)
+	}
+}
+
+// seenMark is the last message readToEnd's fn got: the consumer that
+// delivered it (an ordered consumer is made again after a gap, under a new
+// name) and its delivery sequence.
+type seenMark struct {
+	consumer string
+	seq      uint64
+}
+
+// allSeen reports whether fn has had every message the consumer of info
+// delivered: none is in the iterator's buffer or on its way.
+func (w *readWatch) allSeen(info *jetstream.ConsumerInfo) bool {
+	if info.Delivered.Consumer == 0 {
+		return true
+	}
+	m := w.seen.Load()
+	return m != nil && m.consumer == info.Name && info.Delivered.Consumer <= m.seq
+}
+
+// pending asks the server what the consumer has left, for at most apiWait:
+// an ordered consumer that is being reset holds its lock for as long as
+// the reset takes, so Info is asked aside. moved: a message came
+// meanwhile (the answer, if any, is then stale).
+func (w *readWatch) pending(ctx context.Context) (info *jetstream.ConsumerInfo, err error, moved bool) {
+	ictx, cancel := context.WithTimeout(ctx, apiWait)
+	defer cancel()
+	type answer struct {
+		info *jetstream.ConsumerInfo
+		err  error
+	}
+	res := make(chan answer, 1)
+	go func() {
+		i, err := w.cons.Info(ictx)
+		res <- answer{i, err}
+	}()
+	select {
+	case a := <-res:
+		info, err = a.info, a.err
+	case <-ictx.Done():
+		err = ictx.Err()
+	case <-w.activity:
+		return nil, nil, true
+	case <-w.finished:
+		return nil, context.Canceled, false
+	}
+	select {
+	case <-w.activity:
+		return nil, nil, true
+	default:
+	}
+	return info, err, false
+}
+
+// noJetStream reports whether err says the server has no JetStream (for
+// the account).
+func noJetStream(err error) bool {
+	return errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) || errors.Is(err, nats.ErrNoResponders)
 }
 
 // findStream finds the stream that holds <prefix>.>: the one named by
@@ -278,7 +385,7 @@ func findStream(ctx context.Context, js jetstream.JetStream, prefix string) (jet
 	if err == nil {
 		return s, nil
 	}
-	if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
+	if noJetStream(err) {
 		return nil, fmt.Errorf("the NATS server has no JetStream: the events are not stored, so there is nothing to read back (%w)", err)
 	}
 	if !errors.Is(err, jetstream.ErrStreamNotFound) {
@@ -292,4 +399,11 @@ func findStream(ctx context.Context, js jetstream.JetStream, prefix string) (jet
 		return nil, fmt.Errorf("no JetStream stream holds %s.> (looked for %s): is Arbiter publishing with --nats pointing here, and is the prefix right?", prefix, StreamName(prefix))
 	}
 	return js.Stream(ctx, name)
+}
+
+// randomHex returns n random bytes in hex.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24)
+	return hex.EncodeToString(b)
 }

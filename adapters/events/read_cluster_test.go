@@ -129,3 +129,115 @@ func TestReadToEndStalled(t *testing.T) {
 		t.Errorf("a read that matches nothing took %v, more than its patience %v", d, lim.patience)
 	}
 }
+
+// TestReadToEndSlowReader: time the caller spends on a message is not the
+// stream's: a reader that pauses longer than the idle wait near the end
+// (an export piped into a paused pager) still gets every message (the
+// watchdog used to take the pause for the end and drop what the iterator
+// held: 700 of 1,500 read, and no error).
+func TestReadToEndSlowReader(t *testing.T) {
+	url := testNATS(t)
+	prefix := testPrefix(t, url)
+	js := testJetStream(t, url)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	st, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: StreamName(prefix), Subjects: []string{prefix + ".>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 1500
+	for i := range n {
+		if _, err := js.PublishAsync(prefix+".decision.checkout", []byte(strconv.Itoa(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-ctx.Done():
+		t.Fatal("publishing timed out")
+	}
+	lim := readLimits{idle: 50 * time.Millisecond, patience: 200 * time.Millisecond}
+	for _, pause := range []int{700, n - 2} {
+		cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var read int
+		err = readToEnd(ctx, cons, n, lim, func(jetstream.Msg, *jetstream.MsgMetadata) {
+			read++
+			if read == pause {
+				time.Sleep(2 * lim.patience) // the caller's pause, longer than the watchdog's patience
+			}
+		})
+		if err != nil || read != n {
+			t.Errorf("paused at message %d: read %d of %d, err %v", pause, read, n, err)
+		}
+	}
+}
+
+// TestReadToEndStreamGone: a stream deleted under a read ends it with an
+// error soon after the caller's deadline (before 060c00d the read stopped
+// at its first idle wait and returned what it had, without an error). Not
+// at the deadline itself: nats.go's ordered consumer, making itself again
+// inside Next, sees the iterator stopped only at its next attempt, up to
+// 10 s later; the watchdog asks the consumer aside, so that it never waits
+// on the lock that retry holds.
+func TestReadToEndStreamGone(t *testing.T) {
+	url := testNATS(t)
+	prefix := testPrefix(t, url)
+	js := testJetStream(t, url)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	st, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: StreamName(prefix), Subjects: []string{prefix + ".>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3000 {
+		if _, err := js.PublishAsync(prefix+".decision.checkout", []byte(strconv.Itoa(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-js.PublishAsyncComplete()
+	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const deadline = 20 * time.Second
+	rctx, rcancel := context.WithTimeout(ctx, deadline)
+	defer rcancel()
+	began := time.Now()
+	var read int
+	err = readToEnd(rctx, cons, 3000, readLimits{idle: 100 * time.Millisecond, patience: time.Minute}, func(jetstream.Msg, *jetstream.MsgMetadata) {
+		if read++; read == 10 {
+			if err := js.DeleteStream(ctx, StreamName(prefix)); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	took := time.Since(began)
+	if err == nil {
+		t.Fatalf("read %d of 3,000 from a stream deleted after 10, and no error", read)
+	}
+	if took > deadline+12*time.Second {
+		t.Errorf("the read ended %v after it began, its deadline %v", took, deadline)
+	}
+	t.Logf("read %d, ended after %v: %v", read, took.Round(time.Millisecond), err)
+}
+
+// TestReadStreamWithoutJetStream: a server without JetStream is said at
+// once, not asked again for the read's patience.
+func TestReadStreamWithoutJetStream(t *testing.T) {
+	url := coreServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, opts := range []ReadOptions{{}, {Stream: "ARBITER"}} {
+		began := time.Now()
+		_, err := ReadStream(ctx, url, opts, func(Message) { t.Error("a message from a server without JetStream") })
+		if err == nil || !strings.Contains(err.Error(), "has no JetStream") {
+			t.Errorf("%+v: err %v, want the server has no JetStream", opts, err)
+		}
+		if took := time.Since(began); took > apiWait {
+			t.Errorf("%+v: took %v to say so", opts, took)
+		}
+	}
+}

@@ -67,6 +67,7 @@ func readDecisions(ctx context.Context, url string) (streamCount, error) {
 	if err != nil {
 		return sc, err
 	}
+	quiet := time.Now() // since when no message came
 	for ctx.Err() == nil {
 		batch, err := cons.Fetch(1000, jetstream.FetchMaxWait(2*time.Second))
 		if err != nil {
@@ -97,8 +98,16 @@ func readDecisions(ctx context.Context, url string) (streamCount, error) {
 			if err == nil && info.NumPending == 0 {
 				return sc, nil
 			}
+			if time.Since(quiet) > 30*time.Second {
+				left := "an unknown number (" + fmt.Sprint(err) + ")"
+				if err == nil {
+					left = fmt.Sprint(info.NumPending)
+				}
+				return sc, fmt.Errorf("the stream stopped sending after %d events with %s still to read", sc.msgs, left)
+			}
 			continue
 		}
+		quiet = time.Now()
 		if n == 0 || pending == 0 {
 			return sc, batch.Error()
 		}
