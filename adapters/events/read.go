@@ -285,7 +285,7 @@ func (w *readWatch) run(ctx context.Context) {
 			t.Reset(w.lim.idle)
 			continue
 		}
-		info, err, moved := w.pending(ctx)
+		info, moved, err := w.pending(ctx)
 		select {
 		case <-w.finished:
 			return
@@ -342,7 +342,7 @@ func (w *readWatch) allSeen(info *jetstream.ConsumerInfo) bool {
 // an ordered consumer that is being reset holds its lock for as long as
 // the reset takes, so Info is asked aside. moved: a message came
 // meanwhile (the answer, if any, is then stale).
-func (w *readWatch) pending(ctx context.Context) (info *jetstream.ConsumerInfo, err error, moved bool) {
+func (w *readWatch) pending(ctx context.Context) (info *jetstream.ConsumerInfo, moved bool, err error) {
 	ictx, cancel := context.WithTimeout(ctx, apiWait)
 	defer cancel()
 	type answer struct {
@@ -360,16 +360,16 @@ func (w *readWatch) pending(ctx context.Context) (info *jetstream.ConsumerInfo, 
 	case <-ictx.Done():
 		err = ictx.Err()
 	case <-w.activity:
-		return nil, nil, true
+		return nil, true, nil
 	case <-w.finished:
-		return nil, context.Canceled, false
+		return nil, false, context.Canceled
 	}
 	select {
 	case <-w.activity:
-		return nil, nil, true
+		return nil, true, nil
 	default:
 	}
-	return info, err, false
+	return info, false, err
 }
 
 // noJetStream reports whether err says the server has no JetStream (for
