@@ -48,15 +48,7 @@ func TestReadStreamRightAfterTheLeaderMoves(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	leader := func() string {
-		ictx, icancel := context.WithTimeout(ctx, 2*time.Second)
-		defer icancel()
-		st, err := js.Stream(ictx, StreamName(prefix))
-		if err != nil || st.CachedInfo().Cluster == nil {
-			return ""
-		}
-		return st.CachedInfo().Cluster.Leader
-	}
+	leader := func() string { return streamLeader(ctx, js, prefix) }
 	const rounds = 6
 	for r := range rounds {
 		waitFor(t, 30*time.Second, "the stream's leader", func() bool { return leader() != "" })
@@ -84,20 +76,10 @@ func TestReadStreamRightAfterTheLeaderMoves(t *testing.T) {
 // read as the whole; a consumer with nothing left ends the read at its
 // first idle wait.
 func TestReadToEndStalled(t *testing.T) {
-	url := testNATS(t)
-	prefix := testPrefix(t, url)
-	js := testJetStream(t, url)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	st, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: StreamName(prefix), Subjects: []string{prefix + ".>"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 10 {
-		if _, err := js.Publish(ctx, prefix+".decision.checkout", []byte(strconv.Itoa(i))); err != nil {
-			t.Fatal(err)
-		}
-	}
+	_, st, prefix := streamOf(t, ctx, 10)
+
 	lim := readLimits{idle: 50 * time.Millisecond, patience: 400 * time.Millisecond}
 
 	held, err := st.CreateConsumer(ctx, jetstream.ConsumerConfig{AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: 1, AckWait: time.Hour, InactiveThreshold: time.Minute})
@@ -136,26 +118,11 @@ func TestReadToEndStalled(t *testing.T) {
 // watchdog used to take the pause for the end and drop what the iterator
 // held: 700 of 1,500 read, and no error).
 func TestReadToEndSlowReader(t *testing.T) {
-	url := testNATS(t)
-	prefix := testPrefix(t, url)
-	js := testJetStream(t, url)
+	const n = 1500
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	st, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: StreamName(prefix), Subjects: []string{prefix + ".>"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	const n = 1500
-	for i := range n {
-		if _, err := js.PublishAsync(prefix+".decision.checkout", []byte(strconv.Itoa(i))); err != nil {
-			t.Fatal(err)
-		}
-	}
-	select {
-	case <-js.PublishAsyncComplete():
-	case <-ctx.Done():
-		t.Fatal("publishing timed out")
-	}
+	_, st, _ := streamOf(t, ctx, n)
+
 	lim := readLimits{idle: 50 * time.Millisecond, patience: 200 * time.Millisecond}
 	for _, pause := range []int{700, n - 2} {
 		cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
@@ -183,21 +150,10 @@ func TestReadToEndSlowReader(t *testing.T) {
 // 10 s later; the watchdog asks the consumer aside, so that it never waits
 // on the lock that retry holds.
 func TestReadToEndStreamGone(t *testing.T) {
-	url := testNATS(t)
-	prefix := testPrefix(t, url)
-	js := testJetStream(t, url)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	st, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: StreamName(prefix), Subjects: []string{prefix + ".>"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 3000 {
-		if _, err := js.PublishAsync(prefix+".decision.checkout", []byte(strconv.Itoa(i))); err != nil {
-			t.Fatal(err)
-		}
-	}
-	<-js.PublishAsyncComplete()
+	js, st, prefix := streamOf(t, ctx, 3000)
+
 	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
 	if err != nil {
 		t.Fatal(err)
@@ -240,4 +196,40 @@ func TestReadStreamWithoutJetStream(t *testing.T) {
 			t.Errorf("%+v: took %v to say so", opts, took)
 		}
 	}
+}
+
+// streamOf makes a stream of the test's own on the test's NATS server and
+// stores n decision messages in it, their bodies "0" to n-1.
+func streamOf(t *testing.T, ctx context.Context, n int) (jetstream.JetStream, jetstream.Stream, string) {
+	t.Helper()
+	url := testNATS(t)
+	prefix := testPrefix(t, url)
+	js := testJetStream(t, url)
+	st, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: StreamName(prefix), Subjects: []string{prefix + ".>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if _, err := js.PublishAsync(prefix+".decision.checkout", []byte(strconv.Itoa(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-ctx.Done():
+		t.Fatal("publishing timed out")
+	}
+	return js, st, prefix
+}
+
+// streamLeader returns the name of the prefix's stream's leader, "" when
+// it has none or is not clustered.
+func streamLeader(ctx context.Context, js jetstream.JetStream, prefix string) string {
+	ictx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	st, err := js.Stream(ictx, StreamName(prefix))
+	if err != nil || st.CachedInfo().Cluster == nil {
+		return ""
+	}
+	return st.CachedInfo().Cluster.Leader
 }

@@ -212,19 +212,7 @@ func TestPublisherLosesNothingWhileTheLeaderMoves(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	leader := func() string {
-		ictx, icancel := context.WithTimeout(ctx, 2*time.Second)
-		defer icancel()
-		st, err := js.Stream(ictx, StreamName(prefix))
-		if err != nil {
-			return ""
-		}
-		info := st.CachedInfo()
-		if info.Cluster == nil {
-			return ""
-		}
-		return info.Cluster.Leader
-	}
+	leader := func() string { return streamLeader(ctx, js, prefix) }
 	waitFor(t, 30*time.Second, "the stream's leader", func() bool { return leader() != "" })
 
 	const bursts, per = 40, 150
