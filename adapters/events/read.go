@@ -150,8 +150,9 @@ const readIdle = 2 * time.Second
 // apiWait bounds one JetStream API request of a read, and apiPatience how
 // long a read asks again when its requests go unanswered or its events
 // stop coming while the server says some are left: a clustered stream
-// whose leader just moved answers nothing for a moment (a request to it
-// waited for the caller's whole deadline, the reports' ten minutes).
+// whose leader just moved leaves a request unanswered now and then (one
+// waited for its caller's whole deadline; without one, as the commands
+// call it, it failed after nats.go's default 5 s).
 const (
 	apiWait     = 5 * time.Second
 	apiPatience = 30 * time.Second
