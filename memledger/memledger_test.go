@@ -320,7 +320,7 @@ func TestConcurrentOffersNeverPastTheirCaps(t *testing.T) {
 	}
 	done := make(chan struct{})
 	var others sync.WaitGroup
-	others.Add(2)
+	others.Add(1)
 	go func() { // outcomes: each granted hold converted within its hour
 		defer others.Done()
 		for ref := range granted {
@@ -331,30 +331,20 @@ func TestConcurrentOffersNeverPastTheirCaps(t *testing.T) {
 			}
 		}
 	}()
-	go func() { // readers
-		defer others.Done()
-		for {
-			select {
-			case <-done:
-				return
-			default:
-			}
-			b, err := l.Budgets(ctx, t0.Add(time.Second), []engine.BudgetQuery{{OfferID: "held", Currencies: []string{"USD"}}})
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			if b[0].Count > 30 || b[0].Spent > 3000 {
-				t.Errorf("read past the caps: %+v", b[0])
-				return
-			}
-			if _, err := l.Counts(ctx, nil); err != nil {
-				t.Error(err)
-				return
-			}
-			_ = l.Snapshot(t0.Add(time.Second), []string{"held", "window", "learn"})
+	repeat(t, &others, done, func() error { // readers
+		b, err := l.Budgets(ctx, t0.Add(time.Second), []engine.BudgetQuery{{OfferID: "held", Currencies: []string{"USD"}}})
+		if err != nil {
+			return err
 		}
-	}()
+		if b[0].Count > 30 || b[0].Spent > 3000 {
+			return fmt.Errorf("read past the caps: %+v", b[0])
+		}
+		if _, err := l.Counts(ctx, nil); err != nil {
+			return err
+		}
+		_ = l.Snapshot(t0.Add(time.Second), []string{"held", "window", "learn"})
+		return nil
+	})
 	deciders.Wait()
 	close(granted)
 	close(done)
@@ -464,26 +454,7 @@ func TestConcurrentClaimsHoldsAndResets(t *testing.T) {
 	for k := range ids {
 		ids[k] = engine.BudgetQuery{OfferID: "one-" + strconv.Itoa(k), Currencies: []string{"USD"}}
 	}
-	// repeat runs fn in a goroutine of its own until the deciders are done
-	// or fn fails.
-	repeat := func(fn func() error) {
-		others.Add(1)
-		go func() {
-			defer others.Done()
-			for {
-				select {
-				case <-done:
-					return
-				default:
-				}
-				if err := fn(); err != nil {
-					t.Error(err)
-					return
-				}
-			}
-		}()
-	}
-	repeat(func() error {
+	repeat(t, &others, done, func() error {
 		bs, err := l.Budgets(ctx, t0, ids)
 		if err != nil {
 			return err
@@ -495,7 +466,7 @@ func TestConcurrentClaimsHoldsAndResets(t *testing.T) {
 		}
 		return nil
 	})
-	repeat(func() error {
+	repeat(t, &others, done, func() error {
 		if err := l.ResetLearning(ctx, nil); err != nil {
 			return err
 		}
@@ -514,4 +485,24 @@ func TestConcurrentClaimsHoldsAndResets(t *testing.T) {
 	if int(st.Holds) != holds || st.Expiries > st.Holds || holds < offers {
 		t.Errorf("stats %+v, %d holds granted (want one at least for each of %d offers)", st, holds, offers)
 	}
+}
+
+// repeat runs fn again and again in a goroutine of its own, counted in wg,
+// until done is closed or fn fails (a test error).
+func repeat(t *testing.T, wg *sync.WaitGroup, done <-chan struct{}, fn func() error) {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if err := fn(); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
 }

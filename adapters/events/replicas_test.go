@@ -100,19 +100,12 @@ func startClusterNodes(t testing.TB, n int) []*clusterNode {
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	waitFor(t, 30*time.Second, "JetStream of the "+strconv.Itoa(n)+"-node cluster", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
 		_, err := js.AccountInfo(ctx)
-		cancel()
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("JetStream of the %d-node cluster not ready within 30s: %v", n, err)
-		}
-		time.Sleep(50 * time.Millisecond) // polling with a deadline
-	}
+		return err == nil
+	})
 	return nodes
 }
 
@@ -203,15 +196,8 @@ func TestPublisherLosesNothingWhileTheLeaderMoves(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nc, err := nats.Connect(all)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := testJetStream(t, all)
+	nc := js.Conn()
 	leader := func() string { return streamLeader(ctx, js, prefix) }
 	waitFor(t, 30*time.Second, "the stream's leader", func() bool { return leader() != "" })
 
@@ -289,15 +275,12 @@ func storedOnce(t *testing.T, ctx context.Context, js jetstream.JetStream, url, 
 	// after 20 s): a reader placed on a replica still catching up would
 	// see fewer.
 	var held uint64
-	until := time.Now().Add(20 * time.Second)
-	for time.Now().Before(until) {
+	poll(20*time.Second, func() bool {
 		if st, err := js.Stream(ctx, StreamName(prefix)); err == nil {
-			if held = st.CachedInfo().State.Msgs; held >= uint64(n) {
-				break
-			}
+			held = st.CachedInfo().State.Msgs
 		}
-		time.Sleep(50 * time.Millisecond) // polling with a deadline
-	}
+		return held >= uint64(n)
+	})
 	msgs := readStream(t, url, prefix, prefix+".decision.>")
 	got := map[string]int{}
 	t.Logf("the stream holds %d events, read back %d", held, len(msgs))
