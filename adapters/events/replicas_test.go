@@ -31,10 +31,14 @@ func (n *clusterNode) start() {
 		n.t.Fatal(err)
 	}
 	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		n.t.Fatalf("nats node %s not ready", n.opts.ServerName)
+	n.srv = srv // shut down at the end even if it never listens
+	// A node sets up JetStream (and recovers its store and Raft logs)
+	// before it listens: in CI, with other packages' tests beside it, a
+	// node of a new 5-node cluster was not listening after 10 s (its route
+	// port, freed before, may also have been taken: see startClusterNodes).
+	if !srv.ReadyForConnections(time.Minute) {
+		n.t.Fatalf("nats node %s not listening on client port %d and route port %d within a minute (a port taken?)", n.opts.ServerName, n.opts.Port, n.opts.Cluster.Port)
 	}
-	n.srv = srv
 	n.opts.Port = srv.Addr().(*net.TCPAddr).Port // the same port when started again
 }
 
@@ -63,15 +67,23 @@ func startNATSCluster(t *testing.T, n int) []string {
 // down when the test ends.
 func startClusterNodes(t testing.TB, n int) []*clusterNode {
 	t.Helper()
+	// The route ports are held until their node starts: a port freed
+	// seconds before its node binds it can be taken meanwhile (other
+	// packages' tests run beside these).
 	ports := make([]int, n)
+	held := make([]net.Listener, n)
 	for i := range ports {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
-		ports[i] = ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
+		ports[i], held[i] = ln.Addr().(*net.TCPAddr).Port, ln
 	}
+	defer func() {
+		for _, ln := range held {
+			ln.Close()
+		}
+	}()
 	var routes []*url.URL
 	for _, p := range ports {
 		routes = append(routes, &url.URL{Scheme: "nats", Host: "127.0.0.1:" + strconv.Itoa(p)})
@@ -89,6 +101,7 @@ func startClusterNodes(t testing.TB, n int) []*clusterNode {
 			Cluster:    server.ClusterOpts{Name: "arbiter-test", Host: "127.0.0.1", Port: ports[i]},
 			Routes:     routes,
 		}}
+		held[i].Close()
 		node.start()
 		t.Cleanup(node.stop)
 		nodes = append(nodes, node)
