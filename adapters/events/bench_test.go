@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"runtime"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"syscall"
@@ -34,29 +35,40 @@ func cpuNanos() int64 {
 // acknowledged them all. Besides the allocations (every goroutine's: the
 // server's included), it reports the process's CPU per event and the live
 // heap per event left when they are stored (the duplicate window's table
-// holds every id of the window).
+// holds every id of the window), and what of it the collector marks at
+// every cycle (marked-B/event: the stored message's index entry and the
+// id's in the table; the message's bytes hold no pointer and are not
+// scanned).
 func BenchmarkPublishEmbedded(b *testing.B) {
-	for _, async := range []bool{false, true} {
-		name := "sync/"
-		if async {
-			name = "async/"
-		}
-		b.Run(name+"burst", func(b *testing.B) { benchPublishEmbedded(b, 0, async) })
+	for _, store := range []string{"sync", "async", "memory"} {
+		b.Run(store+"/burst", func(b *testing.B) { benchPublishEmbedded(b, 0, store) })
 		// paced: 10 events every millisecond, scenario a's 10,000 events/s at
 		// half load: the server's reads come in small and varying sizes.
-		b.Run(name+"paced", func(b *testing.B) { benchPublishEmbedded(b, 10, async) })
+		b.Run(store+"/paced", func(b *testing.B) { benchPublishEmbedded(b, 10, store) })
 	}
 }
 
-func benchPublishEmbedded(b *testing.B, perMilli int, async bool) {
-	emb, err := StartEmbedded(b.TempDir())
+// benchPublishEmbedded publishes to a stream in files, written
+// synchronously (store "sync") or not ("async"), or in memory ("memory",
+// bounded at 64 MiB as serve's embedded stream by default).
+func benchPublishEmbedded(b *testing.B, perMilli int, store string) {
+	const streamMemory = 64 << 20
+	eo := EmbeddedOptions{StoreDir: b.TempDir()}
+	if store == "memory" {
+		eo.MaxMemory = streamMemory
+	}
+	emb, err := StartEmbeddedWith(eo)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer emb.Stop()
 	ctx := context.Background()
-	p, err := NewPublisher(ctx, emb.URL, Options{Prefix: "bench", InProcess: emb, Duplicates: EmbeddedDuplicates, AsyncPersist: async,
-		Buffer: max(b.N+16, 1024), Logger: quietLogger()})
+	o := Options{Prefix: "bench", InProcess: emb, Duplicates: EmbeddedDuplicates, AsyncPersist: store == "async",
+		Buffer: max(b.N+16, 1024), Logger: quietLogger()}
+	if store == "memory" {
+		o.Memory, o.MaxBytes = true, streamMemory
+	}
+	p, err := NewPublisher(ctx, emb.URL, o)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -65,6 +77,7 @@ func benchPublishEmbedded(b *testing.B, perMilli int, async bool) {
 	runtime.GC()
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
+	markedBefore := markedHeap()
 	cpu := cpuNanos()
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -85,14 +98,27 @@ func benchPublishEmbedded(b *testing.B, perMilli int, async bool) {
 	waitPublished(b, p, uint64(b.N)+1)
 	b.StopTimer()
 	b.ReportMetric(float64(cpuNanos()-cpu)/float64(b.N), "cpu-ns/event")
+	marked := int64(markedHeap()) - int64(markedBefore) // msgs alive in both
 	msgs = nil
 	runtime.GC()
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
 	b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/float64(b.N), "live-B/event")
+	b.ReportMetric(float64(marked)/float64(b.N), "marked-B/event")
 	if st := p.Stats(); st.Dropped != 0 {
 		b.Fatalf("%d events dropped", st.Dropped)
 	}
+}
+
+// markedHeap is the heap the collector scans at its next cycle (runtime
+// metric /gc/scan/heap:bytes): the objects that hold pointers. A cycle's
+// mark takes time in proportion to it (BENCHMARKS.md, issue 19, eleventh
+// pass).
+func markedHeap() uint64 {
+	runtime.GC()
+	s := []metrics.Sample{{Name: "/gc/scan/heap:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
 }
 
 // BenchmarkPublishCluster publishes b.N decision events of 1.3 kB in a

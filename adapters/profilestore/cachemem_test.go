@@ -1,14 +1,18 @@
 package profilestore
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"io/fs"
 	"runtime"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/arbiterhq/arbiter/adapters/redisconn"
 	"github.com/arbiterhq/arbiter/adapters/rulefiles"
 	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/examples"
@@ -161,6 +165,85 @@ func TestCacheBytesMatchHeap(t *testing.T) {
 			runtime.KeepAlive(ids)
 		})
 	}
+}
+
+// maxMarkedPerEntry bounds what a cached customer of the example shop adds
+// to the heap the collector scans at every cycle (698 B when it was set:
+// the entry and its LRU element, the decoded profile's 16 values as
+// interfaces, the boxes of the values it does not share with other
+// customers, five times and a list of categories among them). A cycle's
+// mark takes time in proportion to that heap, and the mark is where
+// scenario a's slowest requests wait (BENCHMARKS.md, issue 19, eleventh
+// pass).
+const maxMarkedPerEntry = 800
+
+// TestCacheMarkedBytes loads the example shop's customers into an embedded
+// Redis as serve --profiles does, then reads each through the cache as a
+// decision does, and measures what each adds to the heap the collector
+// scans (the runtime's /gc/scan/heap:bytes): the cache's share must stay
+// within maxMarkedPerEntry. The embedded Redis's share is logged: its
+// hashes are maps of strings (miniredis's), 1.4 KB a customer when this
+// was written, the larger part of what a collection marks in scenario a.
+func TestCacheMarkedBytes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loads 10,000 customers")
+	}
+	const n = 10_000
+	schema := checkoutSchema(t)
+	var jsonl bytes.Buffer
+	for _, m := range profilegen.Generate(1, n, profilegen.DefaultRef()) {
+		line, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		jsonl.Write(append(line, '\n'))
+	}
+	client, srv, stop, err := redisconn.EmbeddedWith(redisconn.Options{Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	ctx := context.Background()
+	const prefix = "marked:"
+	empty := markedHeap()
+	res, err := Import(ctx, client, &jsonl, ImportOptions{Prefix: prefix, Schema: schema, Local: srv})
+	if err != nil || res.Imported != n {
+		t.Fatalf("imported %d of %d: %v", res.Imported, n, err)
+	}
+	jsonl = bytes.Buffer{}
+	loaded := markedHeap()
+
+	store := NewRedisStore(redisconn.AutoPipelined(client), StoreOptions{Prefix: prefix, Exists: srv.Exists})
+	c := NewCache(store, CacheOptions{})
+	for _, m := range profilegen.Generate(1, n, profilegen.DefaultRef()) {
+		id := m["id"].(string)
+		p, err := c.Get(ctx, schema, id)
+		if err != nil || !p.Known {
+			t.Fatalf("customer %s: %+v, %v", id, p, err)
+		}
+	}
+	cached := markedHeap()
+	entries, _ := c.Size()
+	if entries != n {
+		t.Fatalf("%d customers cached, want %d", entries, n)
+	}
+	perRedis := float64(int64(loaded)-int64(empty)) / n
+	perEntry := float64(int64(cached)-int64(loaded)) / n
+	t.Logf("marked at every collection, a customer: %.0f B in the embedded Redis, %.0f B in the cache", perRedis, perEntry)
+	if perEntry > maxMarkedPerEntry {
+		t.Errorf("a cached customer adds %.0f B to the heap every collection scans, want at most %d: "+
+			"keep pointers out of the cache's entries (a value shared by customers boxed once, no map a profile)", perEntry, maxMarkedPerEntry)
+	}
+	runtime.KeepAlive(c)
+}
+
+// markedHeap is the heap the collector scans, after a collection: the
+// bytes of the objects that hold pointers (/gc/scan/heap:bytes).
+func markedHeap() uint64 {
+	runtime.GC()
+	s := []metrics.Sample{{Name: "/gc/scan/heap:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
 }
 
 // shopHashes is n of the example shop's customers (profilegen) as stored:
