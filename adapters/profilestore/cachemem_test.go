@@ -183,7 +183,7 @@ const maxMarkedPerEntry = 800
 // scans (the runtime's /gc/scan/heap:bytes): the cache's share must stay
 // within maxMarkedPerEntry. The embedded Redis's share is logged: its
 // hashes are maps of strings (miniredis's), 1.4 KB a customer when this
-// was written, the larger part of what a collection marks in scenario a.
+// was written, a third of what a collection marks in scenario a.
 func TestCacheMarkedBytes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("loads 10,000 customers")
