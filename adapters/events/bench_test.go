@@ -35,10 +35,10 @@ func cpuNanos() int64 {
 // acknowledged them all. Besides the allocations (every goroutine's: the
 // server's included), it reports the process's CPU per event and the live
 // heap per event left when they are stored (the duplicate window's table
-// holds every id of the window), and what of it the collector marks at
-// every cycle (marked-B/event: the stored message's index entry and the
-// id's in the table; the message's bytes hold no pointer and are not
-// scanned).
+// holds every id of the window), and, for the stream in memory, what of
+// it the collector marks at every cycle (marked-B/event: the stored
+// message's index entry and the id's in the table; the message's bytes
+// hold no pointer and are not scanned).
 func BenchmarkPublishEmbedded(b *testing.B) {
 	for _, store := range []string{"sync", "async", "memory"} {
 		b.Run(store+"/burst", func(b *testing.B) { benchPublishEmbedded(b, 0, store) })
@@ -104,7 +104,11 @@ func benchPublishEmbedded(b *testing.B, perMilli int, store string) {
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
 	b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/float64(b.N), "live-B/event")
-	b.ReportMetric(float64(marked)/float64(b.N), "marked-B/event")
+	if store == "memory" {
+		// The file store lets go of state with pointers as it writes its
+		// blocks, so its difference says nothing of a stored event.
+		b.ReportMetric(float64(marked)/float64(b.N), "marked-B/event")
+	}
 	if st := p.Stats(); st.Dropped != 0 {
 		b.Fatalf("%d events dropped", st.Dropped)
 	}
