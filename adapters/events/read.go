@@ -78,7 +78,7 @@ func ReadStream(ctx context.Context, url string, opts ReadOptions, fn func(Messa
 	if opts.Stream != "" {
 		stream, err = untilAnswered(ctx, func(ctx context.Context) (jetstream.Stream, error) { return js.Stream(ctx, opts.Stream) })
 		if noJetStream(err) {
-			return "", fmt.Errorf("the NATS server has no JetStream: the events are not stored, so there is nothing to read back (%w)", err)
+			return "", noJetStreamError(err)
 		}
 		if err != nil {
 			return "", fmt.Errorf("stream %s: %w (list the streams with `nats stream ls`; Arbiter's is the prefix upper-cased, e.g. ARBITER)", opts.Stream, err)
@@ -379,6 +379,11 @@ func noJetStream(err error) bool {
 	return errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) || errors.Is(err, nats.ErrNoResponders)
 }
 
+// noJetStreamError is what a read says when the server has no JetStream.
+func noJetStreamError(err error) error {
+	return fmt.Errorf("the NATS server has no JetStream: the events are not stored, so there is nothing to read back (%w)", err)
+}
+
 // findStream finds the stream that holds <prefix>.>: the one named by
 // StreamName(prefix), else whichever stream binds those subjects.
 func findStream(ctx context.Context, js jetstream.JetStream, prefix string) (jetstream.Stream, error) {
@@ -387,7 +392,7 @@ func findStream(ctx context.Context, js jetstream.JetStream, prefix string) (jet
 		return s, nil
 	}
 	if noJetStream(err) {
-		return nil, fmt.Errorf("the NATS server has no JetStream: the events are not stored, so there is nothing to read back (%w)", err)
+		return nil, noJetStreamError(err)
 	}
 	if !errors.Is(err, jetstream.ErrStreamNotFound) {
 		return nil, fmt.Errorf("stream %s: %w", StreamName(prefix), err)
