@@ -54,6 +54,7 @@ type config struct {
 	keep         bool
 	pprof        time.Duration
 	trace        time.Duration
+	openCSV      bool
 	serveArgs    string
 
 	ceilingServe string
@@ -93,6 +94,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&c.maxTotal, "max-total", 30*time.Minute, "bound of the whole run")
 	fs.DurationVar(&c.pprof, "pprof", 0, "capture a CPU profile of `D` from each scenario's (first) server under closed-loop load, then its live heap, when it serves /debug/pprof/ (0: no)")
 	fs.StringVar(&c.serveArgs, "serve-args", "", "extra `FLAGS` for every `arbiter serve` (space-separated), for experiments: the figures are then not the standard ones")
+	fs.BoolVar(&c.openCSV, "open-csv", false, "write each scenario's open loop, a line an answered request (when it was meant to go and its latency), and Arbiter's collections meanwhile, as <scenario>-open.csv and <scenario>-open-gc.csv in -out")
 	fs.DurationVar(&c.trace, "trace", 0, "capture an execution trace of `D` from each scenario's (first) server during its open loop (0: no; go tool trace)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the temporary directory (built binary, rules, profiles)")
 	fs.StringVar(&c.ceilingServe, "ceiling-serve", "", "internal: serve the ceiling on `ADDR` (the harness starts itself so)")

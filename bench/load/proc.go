@@ -28,8 +28,11 @@ type proc struct {
 	// debug is the address of the server's profiler (--debug-addr).
 	debug string
 	log   string
-	done  chan struct{}
-	err   error
+	// started is when the process was started: its gctrace counts from
+	// about then.
+	started time.Time
+	done    chan struct{}
+	err     error
 }
 
 func (p *proc) pid() int { return p.cmd.Process.Pid }
@@ -62,11 +65,12 @@ func start(cmd *exec.Cmd, name, logPath string) (*proc, error) {
 	}
 	cmd.Stderr = lf
 	setDeathSignal(cmd)
+	started := time.Now()
 	if err := cmd.Start(); err != nil {
 		lf.Close()
 		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}
-	p := &proc{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
+	p := &proc{name: name, cmd: cmd, log: logPath, started: started, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
 		lf.Close()
@@ -97,7 +101,9 @@ func startArbiter(ctx context.Context, bin string, args []string, logPath string
 		return nil, err
 	}
 	args = append(append([]string(nil), args...), "--addr", addr, "--debug-addr", debug)
-	p, err := start(exec.Command(bin, args...), "arbiter serve", logPath)
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "GODEBUG="+withGCTrace(os.Getenv("GODEBUG")))
+	p, err := start(cmd, "arbiter serve", logPath)
 	if err != nil {
 		return nil, err
 	}
@@ -123,6 +129,78 @@ func startArbiter(ctx context.Context, bin string, args []string, logPath string
 		}
 		time.Sleep(100 * time.Millisecond) // polling a child process, not synchronising goroutines
 	}
+}
+
+// withGCTrace adds gctrace=1 to a GODEBUG setting, so that the server's
+// log says when its collector ran (gcDuring): a line a cycle, a cost too
+// small to see.
+func withGCTrace(godebug string) string {
+	if godebug == "" {
+		return "gctrace=1"
+	}
+	return godebug + ",gctrace=1"
+}
+
+// readGC reads the collections of the servers ps from their logs: each
+// cycle, its wall time, and which of ps (an index) it was.
+func readGC(ps []*proc) (cycles []loadgen.GCCycle, ws []loadgen.Window, replica []int, err error) {
+	for i, p := range ps {
+		f, err := os.Open(p.log)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		cs, err := loadgen.ParseGCTrace(f)
+		f.Close()
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("%s: %w", p.log, err)
+		}
+		cycles = append(cycles, cs...)
+		ws = append(ws, loadgen.GCWindows(p.started, cs)...)
+		for range cs {
+			replica = append(replica, i)
+		}
+	}
+	return cycles, ws, replica, nil
+}
+
+// gcDuring says which collections of the servers ps ran during the open
+// loop r and what r's requests saw outside them.
+func gcDuring(ps []*proc, r *loadgen.Result) (*loadgen.GCDuring, error) {
+	cycles, ws, _, err := readGC(ps)
+	if err != nil {
+		return nil, err
+	}
+	return loadgen.During(r, cycles, ws), nil
+}
+
+// writeOpenCSV writes the open loop r of scenario name as name-open.csv
+// in dir (a line an answered request: when it was meant to go, from the
+// loop's start, and its latency, in µs) and the collections of the servers
+// ps that overlapped it as name-open-gc.csv (start, end from the loop's
+// start, in µs; the mark in ms), for plotting the one over the other.
+func writeOpenCSV(dir, name string, r *loadgen.Result, ps []*proc) error {
+	var b strings.Builder
+	b.WriteString("at_us,latency_us\n")
+	for _, a := range r.Samples {
+		fmt.Fprintf(&b, "%d,%d\n", a.At.Microseconds(), (a.Done - a.At).Microseconds())
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+"-open.csv"), []byte(b.String()), 0o644); err != nil {
+		return err
+	}
+	b.Reset()
+	b.WriteString("replica,n,start_us,end_us,mark_ms\n")
+	cycles, ws, replica, err := readGC(ps)
+	if err != nil {
+		return err
+	}
+	end := r.Start.Add(r.Elapsed)
+	for i, w := range ws {
+		if w.End.After(r.Start) && w.Start.Before(end) {
+			fmt.Fprintf(&b, "%d,%d,%d,%d,%.1f\n", replica[i]+1, cycles[i].N, w.Start.Sub(r.Start).Microseconds(),
+				w.End.Sub(r.Start).Microseconds(), float64(cycles[i].Mark)/float64(time.Millisecond))
+		}
+	}
+	return os.WriteFile(filepath.Join(dir, name+"-open-gc.csv"), []byte(b.String()), 0o644)
 }
 
 // startCeiling starts the harness itself as a ceiling server and reads the

@@ -1,10 +1,12 @@
 package loadgen
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -119,7 +121,16 @@ type Result struct {
 	Lag     *Percentiles `json:"lag,omitempty"`
 	// RespBytes is the mean size of a 200 answer's body.
 	RespBytes float64 `json:"resp_bytes"`
+
+	// Start is when the open loop's first request was meant to go; Samples
+	// are its answered requests, for During (not in the JSON report).
+	Start   time.Time  `json:"start,omitzero"`
+	Samples []Answered `json:"-"`
 }
+
+// Answered is one answered request of an open loop: when it was meant to
+// start and when it was answered, from the loop's Start.
+type Answered struct{ At, Done time.Duration }
 
 // shard is a set of histograms shared by a few workers (a histogram is
 // about 150 KB: one per worker would cost too much with hundreds of them).
@@ -144,6 +155,7 @@ type worker struct {
 	sent, ok  int64
 	respBytes int64
 	errs      map[string]int64
+	samples   []Answered // open loop only
 }
 
 func newWorker(sh *shard) *worker {
@@ -281,6 +293,7 @@ func OpenLoop(ctx context.Context, c *Client, mix *Mix, rate float64, d time.Dur
 	var wg sync.WaitGroup
 	for i := range ws {
 		w := newWorker(shs[i%shards])
+		w.samples = make([]Answered, 0, s.N/int64(workers)+16)
 		ws[i] = w
 		g := mix.Generator()
 		wg.Add(1)
@@ -312,13 +325,19 @@ func OpenLoop(ctx context.Context, c *Client, mix *Mix, rate float64, d time.Dur
 				done := time.Now()
 				if w.outcome(status, size, err) {
 					w.record(done.Sub(intended), done.Sub(sent), sent.Sub(intended), true)
+					w.samples = append(w.samples, Answered{At: intended.Sub(s.Start), Done: done.Sub(s.Start)})
 				}
 			}
 		}()
 	}
 	wg.Wait()
 	r := merge("open", workers, time.Since(s.Start), ws, shs)
-	r.Rate = rate
+	r.Rate, r.Start = rate, s.Start
+	r.Samples = make([]Answered, 0, r.OK)
+	for _, w := range ws {
+		r.Samples = append(r.Samples, w.samples...)
+	}
+	slices.SortFunc(r.Samples, func(a, b Answered) int { return cmp.Compare(a.At, b.At) })
 	return r, nil
 }
 

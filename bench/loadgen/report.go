@@ -70,6 +70,9 @@ type Scenario struct {
 	// the same rate.
 	Open        Result `json:"open"`
 	CeilingOpen Result `json:"ceiling_open"`
+	// OpenGC is what Arbiter's collector did during its open loop (from
+	// the servers' gctrace), nil when it could not be read.
+	OpenGC *GCDuring `json:"open_gc,omitempty"`
 
 	// CPU per request of the server processes (all replicas) and of the
 	// ceiling processes, in the closed-loop runs, in microseconds.
