@@ -51,10 +51,10 @@ func TestOpenLoopGC(t *testing.T) {
 	if len(g.Cycles) != 2 || g.Cycles[0].N != 8 || g.Cycles[1].N != 3 {
 		t.Fatalf("cycles = %+v, want replica 1's 8 and replica 2's 3", g.Cycles)
 	}
-	// 8 runs 500-600.2 ms of the loop, 3 1,000-1,021 ms: with the
-	// GCSettle after each, the requests of 500 to 1,500 ms.
-	if g.InFlight != 11 {
-		t.Errorf("InFlight = %d, want 11", g.InFlight)
+	// 8 runs 500-600.2 ms of the loop, 3 1,000-1,021 ms: with twice their
+	// length after them, the requests of 500 to 800 ms and of 1,000 ms.
+	if g.InFlight != 5 {
+		t.Errorf("InFlight = %d, want 5", g.InFlight)
 	}
 	if err := writeOpenCSV(dir, "a", r, ps); err != nil {
 		t.Fatal(err)

@@ -24,9 +24,12 @@ type GCCycle struct {
 	// the stop that ends it. Mark is the concurrent mark alone.
 	Clock time.Duration `json:"clock_ns"`
 	Mark  time.Duration `json:"mark_ns"`
-	// The mark's CPU: the requests' goroutines made to help (assists), the
-	// collector's own workers (background: dedicated and fractional), and
-	// its workers on processors that had nothing else to run (idle).
+	// The mark's work, as the time each kind of worker held a Go processor
+	// (gctrace's "cpu"): the requests' goroutines made to help (assists),
+	// the collector's own workers (background: dedicated and fractional),
+	// its workers on processors that had nothing else to run (idle). It is
+	// not CPU time: with more processors than CPUs it counts the time the
+	// operating system gave the CPUs to other threads too.
 	AssistCPU     time.Duration `json:"assist_cpu_ns"`
 	BackgroundCPU time.Duration `json:"background_cpu_ns"`
 	IdleCPU       time.Duration `json:"idle_cpu_ns"`
@@ -37,7 +40,7 @@ type GCCycle struct {
 	Procs       int `json:"procs"`
 }
 
-// CPU is the mark's CPU in all: assists, background and idle workers.
+// CPU is the mark's worker time in all: assists, background and idle.
 func (c GCCycle) CPU() time.Duration { return c.AssistCPU + c.BackgroundCPU + c.IdleCPU }
 
 var gcLine = regexp.MustCompile(`^gc (\d+) @([0-9.]+)s \d+%: ([0-9.]+)\+([0-9.]+)\+([0-9.]+) ms clock, ` +
@@ -113,12 +116,15 @@ func GCWindows(start time.Time, cycles []GCCycle) []Window {
 	return out
 }
 
-// GCSettle is how long after a collection the requests are still counted
-// as its: at half of saturation, the backlog that built up while it took
-// the processors takes about as long as the mark to clear, often longer
-// (BENCHMARKS.md, issue 19's twelfth pass).
-const GCSettle = 500 * time.Millisecond
+// GCSettle is how long after a collection, as a multiple of its wall time,
+// the requests are still counted as its: at half of saturation the backlog
+// that built up while it took the processors takes about as long to clear
+// (in one run of BENCHMARKS.md's twelfth pass the slow answers went on
+// 1.6 times the mark's length after it).
+const GCSettle = 2
 
+// GCDuring is what a server's collector did while an open loop ran, and
+// what its requests saw meanwhile.
 // GCDuring is what a server's collector did while an open loop ran, and
 // what its requests saw meanwhile.
 type GCDuring struct {
@@ -126,13 +132,13 @@ type GCDuring struct {
 	// replica.
 	Cycles []GCCycle `json:"cycles"`
 	// InFlight counts the open loop's answered requests that were sent or
-	// waiting while one of them ran or in the GCSettle after it; Outside is
-	// the latency of the others.
+	// waiting while one of them ran or in the GCSettle times its length
+	// after it; Outside is the latency of the others.
 	InFlight int64       `json:"in_flight"`
 	Outside  Percentiles `json:"outside"`
 	// Slowest counts the requests at or above the open loop's p99, and
-	// SlowestInFlight those of them in flight during a cycle or its
-	// GCSettle: how much of the tail is the collector's.
+	// SlowestInFlight those of them in flight during a cycle or the time
+	// after it: how much of the tail is the collector's.
 	Slowest         int64 `json:"slowest"`
 	SlowestInFlight int64 `json:"slowest_in_flight"`
 }
@@ -144,7 +150,7 @@ func (g *GCDuring) Note(r *Result) string {
 	}
 	parts := make([]string, len(g.Cycles))
 	for i, c := range g.Cycles {
-		parts[i] = fmt.Sprintf("mark %.0f ms with %.0f ms of CPU (assists %.0f, background %.0f, idle %.0f), heap %d→%d MB, %d MB live, %d P",
+		parts[i] = fmt.Sprintf("mark %.0f ms with %.0f ms of worker time (assists %.0f, background %.0f, idle %.0f), heap %d→%d MB, %d MB live, %d P",
 			ms(c.Mark), ms(c.CPU()), ms(c.AssistCPU), ms(c.BackgroundCPU), ms(c.IdleCPU), c.HeapStartMB, c.HeapEndMB, c.LiveMB, c.Procs)
 	}
 	share := 0.0
@@ -155,7 +161,7 @@ func (g *GCDuring) Note(r *Result) string {
 	if g.Slowest > 0 {
 		slow = 100 * float64(g.SlowestInFlight) / float64(g.Slowest)
 	}
-	return fmt.Sprintf("Arbiter's collector in the open loop: %d cycle(s): %s; %.1f%% of the answered requests were in flight during one or the %s after it, and %.0f%% of the slowest 1%%; p99 of the others %s (of all %s)",
+	return fmt.Sprintf("Arbiter's collector in the open loop: %d cycle(s): %s; %.1f%% of the answered requests were in flight during one or within %d× its length after it, and %.0f%% of the slowest 1%%; p99 of the others %s (of all %s)",
 		len(g.Cycles), strings.Join(parts, "; "), share, GCSettle, slow, us(g.Outside.P99), us(r.Latency.P99))
 }
 
@@ -190,7 +196,7 @@ func During(r *Result, cycles []GCCycle, ws []Window) *GCDuring {
 		from, to := r.Start.Add(s.At), r.Start.Add(s.Done)
 		hit := false
 		for _, w := range in {
-			if w.End.Add(GCSettle).After(from) && w.Start.Before(to) {
+			if w.End.Add(GCSettle*w.End.Sub(w.Start)).After(from) && w.Start.Before(to) {
 				hit = true
 				break
 			}
