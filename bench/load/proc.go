@@ -152,7 +152,7 @@ func readGC(ps []*proc) (cycles []loadgen.GCCycle, ws []loadgen.Window, replica 
 		cs, err := loadgen.ParseGCTrace(f)
 		f.Close()
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("%s: %w", p.log, err)
+			return nil, nil, nil, fmt.Errorf("reading %s: %w", p.log, err)
 		}
 		cycles = append(cycles, cs...)
 		ws = append(ws, loadgen.GCWindows(p.started, cs)...)
@@ -163,22 +163,29 @@ func readGC(ps []*proc) (cycles []loadgen.GCCycle, ws []loadgen.Window, replica 
 	return cycles, ws, replica, nil
 }
 
-// gcDuring says which collections of the servers ps ran during the open
-// loop r and what r's requests saw outside them.
-func gcDuring(ps []*proc, r *loadgen.Result) (*loadgen.GCDuring, error) {
-	cycles, ws, _, err := readGC(ps)
+// gcDuring reads the collections of the servers ps from their logs and
+// says which ran during the open loop r and what r's requests saw outside
+// them; with csvDir, it also writes r and those collections there
+// (writeOpenCSV).
+func gcDuring(ps []*proc, r *loadgen.Result, csvDir, name string) (*loadgen.GCDuring, error) {
+	cycles, ws, replica, err := readGC(ps)
 	if err != nil {
 		return nil, err
+	}
+	if csvDir != "" {
+		if err := writeOpenCSV(csvDir, name, r, cycles, ws, replica); err != nil {
+			return nil, fmt.Errorf("the open loop's CSV: %w", err)
+		}
 	}
 	return loadgen.During(r, cycles, ws), nil
 }
 
 // writeOpenCSV writes the open loop r of scenario name as name-open.csv
 // in dir (a line an answered request: when it was meant to go, from the
-// loop's start, and its latency, in µs) and the collections of the servers
-// ps that overlapped it as name-open-gc.csv (start, end from the loop's
-// start, in µs; the mark in ms), for plotting the one over the other.
-func writeOpenCSV(dir, name string, r *loadgen.Result, ps []*proc) error {
+// loop's start, and its latency, in µs) and the collections (readGC's) that
+// overlapped it as name-open-gc.csv (start, end from the loop's start, in
+// µs; the mark in ms), for plotting the one over the other.
+func writeOpenCSV(dir, name string, r *loadgen.Result, cycles []loadgen.GCCycle, ws []loadgen.Window, replica []int) error {
 	var b strings.Builder
 	b.WriteString("at_us,latency_us\n")
 	for _, a := range r.Samples {
@@ -189,13 +196,9 @@ func writeOpenCSV(dir, name string, r *loadgen.Result, ps []*proc) error {
 	}
 	b.Reset()
 	b.WriteString("replica,n,start_us,end_us,mark_ms\n")
-	cycles, ws, replica, err := readGC(ps)
-	if err != nil {
-		return err
-	}
 	end := r.Start.Add(r.Elapsed)
 	for i, w := range ws {
-		if w.End.After(r.Start) && w.Start.Before(end) {
+		if w.Overlaps(r.Start, end) {
 			fmt.Fprintf(&b, "%d,%d,%d,%d,%.1f\n", replica[i]+1, cycles[i].N, w.Start.Sub(r.Start).Microseconds(),
 				w.End.Sub(r.Start).Microseconds(), float64(cycles[i].Mark)/float64(time.Millisecond))
 		}

@@ -44,7 +44,7 @@ func TestOpenLoopGC(t *testing.T) {
 		at := time.Duration(i) * 100 * time.Millisecond
 		r.Samples = append(r.Samples, loadgen.Answered{At: at, Done: at + 2*time.Millisecond})
 	}
-	g, err := gcDuring(ps, r)
+	g, err := gcDuring(ps, r, dir, "a")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,9 +55,6 @@ func TestOpenLoopGC(t *testing.T) {
 	// length after them, the requests of 500 to 800 ms and of 1,000 ms.
 	if g.InFlight != 5 {
 		t.Errorf("InFlight = %d, want 5", g.InFlight)
-	}
-	if err := writeOpenCSV(dir, "a", r, ps); err != nil {
-		t.Fatal(err)
 	}
 	csv, err := os.ReadFile(filepath.Join(dir, "a-open.csv"))
 	if err != nil {

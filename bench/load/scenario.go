@@ -283,16 +283,15 @@ func (e *scenarioEnv) run(ctx context.Context) (s loadgen.Scenario, err error) {
 		if err != nil {
 			return s, err
 		}
-		if g, err := gcDuring(e.arbiters, &s.Open); err != nil {
-			s.Notes = append(s.Notes, fmt.Sprintf("the collector's cycles could not be read: %v", err))
+		csvDir := ""
+		if c.openCSV {
+			csvDir = c.out
+		}
+		if g, err := gcDuring(e.arbiters, &s.Open, csvDir, e.name); err != nil {
+			s.Notes = append(s.Notes, fmt.Sprintf("the collector's cycles: %v", err))
 		} else {
 			s.OpenGC = g
 			s.Notes = append(s.Notes, g.Note(&s.Open))
-			if c.openCSV {
-				if err := writeOpenCSV(c.out, e.name, &s.Open, e.arbiters); err != nil {
-					s.Notes = append(s.Notes, fmt.Sprintf("the open loop's CSV could not be written: %v", err))
-				}
-			}
 		}
 		if s.CeilingOpen, err = loadgen.OpenLoop(ctx, ceil, mix, rate, c.openDuration, c.openWorkers); err != nil {
 			return s, err

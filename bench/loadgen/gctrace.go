@@ -104,6 +104,9 @@ func parseGCLine(line string) (GCCycle, bool) {
 // Window is a span of wall time.
 type Window struct{ Start, End time.Time }
 
+// Overlaps reports whether w and the span from a to b share a moment.
+func (w Window) Overlaps(a, b time.Time) bool { return w.End.After(a) && w.Start.Before(b) }
+
 // GCWindows returns the wall time of each cycle of a process that started
 // at start (the runtime counts from its own start, a few milliseconds
 // after the process's: the windows are that much early).
@@ -123,8 +126,6 @@ func GCWindows(start time.Time, cycles []GCCycle) []Window {
 // 1.6 times the mark's length after it).
 const GCSettle = 2
 
-// GCDuring is what a server's collector did while an open loop ran, and
-// what its requests saw meanwhile.
 // GCDuring is what a server's collector did while an open loop ran, and
 // what its requests saw meanwhile.
 type GCDuring struct {
@@ -175,7 +176,7 @@ func During(r *Result, cycles []GCCycle, ws []Window) *GCDuring {
 	end := r.Start.Add(r.Elapsed)
 	var in []Window
 	for i, w := range ws {
-		if w.End.After(r.Start) && w.Start.Before(end) {
+		if w.Overlaps(r.Start, end) {
 			g.Cycles = append(g.Cycles, cycles[i])
 			in = append(in, w)
 		}
@@ -196,12 +197,12 @@ func During(r *Result, cycles []GCCycle, ws []Window) *GCDuring {
 		from, to := r.Start.Add(s.At), r.Start.Add(s.Done)
 		hit := false
 		for _, w := range in {
-			if w.End.Add(GCSettle*w.End.Sub(w.Start)).After(from) && w.Start.Before(to) {
+			if (Window{w.Start, w.End.Add(GCSettle * w.End.Sub(w.Start))}).Overlaps(from, to) {
 				hit = true
 				break
 			}
 		}
-		slow := len(r.Samples) > 0 && s.Done-s.At >= p99
+		slow := s.Done-s.At >= p99
 		if slow {
 			g.Slowest++
 		}
