@@ -144,10 +144,24 @@ type GCDuring struct {
 	SlowestInFlight int64 `json:"slowest_in_flight"`
 }
 
+// FewCycles is the number of collections below which an open loop's p99
+// is not the server's steady tail: with one or two marks in the loop, the
+// share of requests they delay (and so whether they reach the p99) depends
+// on where they fell: a's ten-second loops gave p99s 1.6-27× the
+// ceiling's (BENCHMARKS.md, twelfth pass), its minute-long ones, with 5-9
+// collections each, 2.8-14.5× (thirteenth pass).
+const FewCycles = 3
+
 // Note says it in a sentence for a report's notes; r is the open loop.
+// With fewer than FewCycles collections in the loop it says that the p99
+// depends on where they fell.
 func (g *GCDuring) Note(r *Result) string {
+	few := ""
+	if len(g.Cycles) < FewCycles {
+		few = fmt.Sprintf("; with fewer than %d collections in a loop of %s its p99 depends on where they fell: a longer -open-duration gives the tail over several", FewCycles, r.Elapsed.Round(time.Second))
+	}
 	if len(g.Cycles) == 0 {
-		return fmt.Sprintf("Arbiter's collector did not run during the open loop (p99 %s)", us(r.Latency.P99))
+		return fmt.Sprintf("Arbiter's collector did not run during the open loop (p99 %s)%s", us(r.Latency.P99), few)
 	}
 	parts := make([]string, len(g.Cycles))
 	for i, c := range g.Cycles {
@@ -162,8 +176,8 @@ func (g *GCDuring) Note(r *Result) string {
 	if g.Slowest > 0 {
 		slow = 100 * float64(g.SlowestInFlight) / float64(g.Slowest)
 	}
-	return fmt.Sprintf("Arbiter's collector in the open loop: %d cycle(s): %s; %.1f%% of the answered requests were in flight during one or within %d× its length after it, and %.0f%% of the slowest 1%%; p99 of the others %s (of all %s)",
-		len(g.Cycles), strings.Join(parts, "; "), share, GCSettle, slow, us(g.Outside.P99), us(r.Latency.P99))
+	return fmt.Sprintf("Arbiter's collector in the open loop: %d cycle(s): %s; %.1f%% of the answered requests were in flight during one or within %d× its length after it, and %.0f%% of the slowest 1%%; p99 of the others %s (of all %s)%s",
+		len(g.Cycles), strings.Join(parts, "; "), share, GCSettle, slow, us(g.Outside.P99), us(r.Latency.P99), few)
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -92,7 +92,8 @@ func TestDuring(t *testing.T) {
 		t.Errorf("slowest %d, of them in flight %d: want all of them", g.Slowest, g.SlowestInFlight)
 	}
 	note := g.Note(r)
-	for _, w := range []string{"1 cycle(s)", "mark 95 ms", "29.0% of the answered requests", "and 100% of the slowest 1%", "p99 of the others 1.00 ms"} {
+	for _, w := range []string{"1 cycle(s)", "mark 95 ms", "29.0% of the answered requests", "and 100% of the slowest 1%", "p99 of the others 1.00 ms",
+		"with fewer than 3 collections in a loop of 1s its p99 depends on where they fell"} {
 		if !strings.Contains(note, w) {
 			t.Errorf("note %q lacks %q", note, w)
 		}
@@ -102,7 +103,19 @@ func TestDuring(t *testing.T) {
 	if len(none.Cycles) != 0 || none.InFlight != 0 || none.Outside.P99 != r.Latency.P99 {
 		t.Errorf("no cycle in the loop: %+v (all p99 %d)", none, r.Latency.P99)
 	}
-	if n := none.Note(r); !strings.Contains(n, "did not run") {
+	if n := none.Note(r); !strings.Contains(n, "did not run") || !strings.Contains(n, "depends on where they fell") {
 		t.Errorf("note %q", n)
+	}
+
+	// Three collections in the loop: its p99 is taken as the tail over
+	// several, without the caveat.
+	three := []GCCycle{
+		{N: 1, At: 30*time.Second + 100*ms, Clock: 20 * ms, Mark: 20 * ms},
+		{N: 2, At: 30*time.Second + 300*ms, Clock: 95 * ms, Mark: 95 * ms},
+		{N: 3, At: 30*time.Second + 700*ms, Clock: 20 * ms, Mark: 20 * ms},
+	}
+	g3 := During(r, three, GCWindows(proc, three))
+	if n := g3.Note(r); len(g3.Cycles) != 3 || strings.Contains(n, "depends on where they fell") {
+		t.Errorf("three cycles in the loop: %d, note %q", len(g3.Cycles), n)
 	}
 }
