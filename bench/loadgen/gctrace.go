@@ -153,15 +153,20 @@ type GCDuring struct {
 const FewCycles = 3
 
 // Note says it in a sentence for a report's notes; r is the open loop.
-// With fewer than FewCycles collections in the loop it says that the p99
-// depends on where they fell.
+// With one to FewCycles-1 collections in the loop it says that the p99
+// depends on where they fell; with none, that a longer loop says whether
+// they come at all.
 func (g *GCDuring) Note(r *Result) string {
 	few := ""
 	if len(g.Cycles) < FewCycles {
 		few = fmt.Sprintf("; with fewer than %d collections in a loop of %s its p99 depends on where they fell: a longer -open-duration gives the tail over several", FewCycles, r.Elapsed.Round(time.Second))
 	}
 	if len(g.Cycles) == 0 {
-		return fmt.Sprintf("Arbiter's collector did not run during the open loop (p99 %s)%s", us(r.Latency.P99), few)
+		// No mark fell in the loop: whether that is the server's steady
+		// state (the collector rare at this rate) or a loop shorter than
+		// the time between two collections, only a longer loop says.
+		return fmt.Sprintf("Arbiter's collector did not run during the open loop of %s (p99 %s); a longer -open-duration says whether collections come at all at this rate",
+			r.Elapsed.Round(time.Second), us(r.Latency.P99))
 	}
 	parts := make([]string, len(g.Cycles))
 	for i, c := range g.Cycles {

@@ -103,7 +103,8 @@ func TestDuring(t *testing.T) {
 	if len(none.Cycles) != 0 || none.InFlight != 0 || none.Outside.P99 != r.Latency.P99 {
 		t.Errorf("no cycle in the loop: %+v (all p99 %d)", none, r.Latency.P99)
 	}
-	if n := none.Note(r); !strings.Contains(n, "did not run") || !strings.Contains(n, "depends on where they fell") {
+	if n := none.Note(r); !strings.Contains(n, "did not run during the open loop of 1s") || !strings.Contains(n, "says whether collections come at all") ||
+		strings.Contains(n, "depends on where they fell") {
 		t.Errorf("note %q", n)
 	}
 
