@@ -100,5 +100,40 @@ func TestEmbeddedWindowCoversTheResend(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 	t.Logf("%d events sent again", st.Resent)
-	checkSequence(t, ids(t, readStream(t, emb.URL, "window", "window.decision.>")), n)
+	msgs := readStream(t, emb.URL, "window", "window.decision.>")
+	got := ids(t, msgs)
+	// The window is what stores a resent event once, so an event may be
+	// stored twice only when its resend reached the server after the
+	// window of its first copy had ended: a test process stalled for over
+	// a second between the ack timeout and the resend (seen once in CI's
+	// parallel go test ./..., 6 of 299). Such a copy is the bound
+	// docs/events.md states (duplicates never more than Resent); a copy
+	// within the window, or every resend stored again, is a window that
+	// does not cover the resend.
+	first := make(map[string]time.Time, len(got))
+	var once []string
+	late := 0
+	for i, id := range got {
+		md, err := msgs[i].Metadata()
+		if err != nil {
+			t.Fatal(err)
+		}
+		at, seen := first[id]
+		if !seen {
+			first[id] = md.Timestamp
+			once = append(once, id)
+			continue
+		}
+		if gap := md.Timestamp.Sub(at); gap < EmbeddedDuplicates {
+			t.Errorf("%s stored again %v after its first copy, within the %v window", id, gap, EmbeddedDuplicates)
+		}
+		late++
+	}
+	if late > 0 {
+		t.Logf("%d resent events reached the server after their window (a stalled process)", late)
+		if uint64(late) >= st.Resent {
+			t.Errorf("every one of the %d resent events was stored again: the window covered none", st.Resent)
+		}
+	}
+	checkSequence(t, once, n)
 }
