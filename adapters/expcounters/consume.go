@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -17,7 +18,10 @@ import (
 	"github.com/arbiterhq/arbiter/wire"
 )
 
-// ConsumerName is the durable JetStream consumer the replicas share.
+// ConsumerName is the stem of the counters' durable JetStream consumers
+// (readers), and the name of the one the replicas of the versions before
+// 2026-12-06 shared, which read whole events: a fleet's new consumers
+// start where it had acknowledged to.
 const ConsumerName = "arbiter-experiments"
 
 // Batches: the consumer counts up to MaxBatch events in one script call,
@@ -30,16 +34,19 @@ const (
 )
 
 // Consume counts the decision and outcome events of the stream holding
-// <prefix>.> into c until ctx is done (then it returns nil), through the
-// durable consumer ConsumerName: in batches (MaxBatch, MaxWait) of one
-// script call each, each event acknowledged once its batch is counted,
-// redelivered after a Redis failure, and counted once (by its stream
-// sequence). It needs JetStream; NATS being down only delays the counters.
-// With c.SingleReader its consumer reads headers only: a decision is
-// counted from its wire.ExposureHeader, any other event from its body,
-// fetched by sequence (Counters.BodiesFetched). With c.DecisionsPublished
-// (the decisions are counted by Published) its consumer, ConsumerName +
-// "-outcomes", reads the outcomes only, whole.
+// <prefix>.> into c until ctx is done (then it returns nil), through
+// durable consumers (readers: in a fleet ConsumerName + "-decisions",
+// which reads headers only, and ConsumerName + "-conversions", shared by
+// the replicas): in batches (MaxBatch, MaxWait) of one script call each,
+// each event acknowledged once its batch is counted, redelivered after a
+// Redis failure, and counted once (by its stream sequence). A decision is
+// counted from its wire.ExposureHeader; one without it (an earlier
+// version's) from its body, fetched by sequence (Counters.BodiesFetched).
+// With c.SingleReader one consumer reads both, headers only, and
+// acknowledges a batch at a time. With c.DecisionsPublished (the
+// decisions are counted by Published) its consumer, ConsumerName +
+// "-outcomes", reads the outcomes only, whole. It needs JetStream; NATS
+// being down only delays the counters.
 func Consume(ctx context.Context, natsURL string, stream events.Options, c *Counters, logger *slog.Logger) error {
 	if stream.Prefix == "" {
 		stream.Prefix = events.DefaultPrefix
@@ -95,6 +102,111 @@ func multipleFilters(v string) bool {
 	return ma > 2 || ma == 2 && mi >= 10
 }
 
+// reader is one durable consumer the counters read, and how.
+type reader struct {
+	cfg jetstream.ConsumerConfig
+	// resume: when the consumer does not exist yet, it starts where the
+	// shared consumer of the versions before (ConsumerName) has
+	// acknowledged to, if that one exists (a fleet upgrading).
+	resume bool
+}
+
+// readers returns the durable consumers the counters read, by mode
+// (Counters.SingleReader, Counters.DecisionsPublished).
+func readers(prefix string, c *Counters) []reader {
+	base := jetstream.ConsumerConfig{
+		Description:   "Arbiter live experiment counters (Redis), for GET /v1/experiments",
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       30 * time.Second,
+		MaxDeliver:    -1,
+		MaxAckPending: 1000,
+	}
+	decisions, outcomes := prefix+".decision.>", prefix+".outcome.converted"
+	switch {
+	case c.DecisionsPublished:
+		// Decisions are counted as they are published (Published): the
+		// consumer reads the outcomes, whole, acknowledged once a batch
+		// (the embedded server's stream: one reader).
+		cfg := base
+		cfg.Durable, cfg.AckPolicy, cfg.FilterSubject = ConsumerName+"-outcomes", jetstream.AckAllPolicy, outcomes
+		return []reader{{cfg: cfg}}
+	case c.SingleReader:
+		// The only reader of a stream of its own (the embedded server's,
+		// which starts empty with the process): headers only, a decision's
+		// exposure from its wire.ExposureHeader, the body of the rest
+		// (outcomes, decisions without the header) fetched by sequence;
+		// acknowledged once a batch.
+		cfg := base
+		cfg.Durable, cfg.AckPolicy, cfg.HeadersOnly = ConsumerName+"-single", jetstream.AckAllPolicy, true
+		cfg.FilterSubjects = []string{decisions, outcomes}
+		return []reader{{cfg: cfg}}
+	default:
+		// A fleet: two consumers the replicas share, each event
+		// acknowledged on its own (with AckAll one replica's
+		// acknowledgement would cover the events another replica is still
+		// counting). The decisions' reads headers only (their exposure
+		// header: a tenth of the event, BENCHMARKS.md, issue 19); the
+		// outcomes' reads them whole. Their names are new to this version,
+		// so that no two versions configure one consumer differently: the
+		// shared consumer of the versions before (ConsumerName, whole
+		// events) is left as it was, and a new one starts where it had
+		// acknowledged to (the seen bits count the events between once).
+		dec, out := base, base
+		dec.Durable, dec.FilterSubject, dec.HeadersOnly = ConsumerName+"-decisions", decisions, true
+		out.Durable, out.FilterSubject = ConsumerName+"-conversions", outcomes
+		return []reader{{cfg: dec, resume: true}, {cfg: out, resume: true}}
+	}
+}
+
+// ensure makes or updates r's consumer on the stream name. An existing
+// consumer keeps where it started (that cannot change); a new one of a
+// fleet starts after what the shared consumer of the versions before
+// (ConsumerName) acknowledged, when there is one.
+func (r reader) ensure(ctx context.Context, js jetstream.JetStream, name, version string) (jetstream.Consumer, error) {
+	cfg := r.cfg
+	cur, err := js.Consumer(ctx, name, cfg.Durable)
+	if len(cfg.FilterSubjects) > 1 && !multipleFilters(version) {
+		// A server before 2.10 takes one filter subject: the consumer reads
+		// <prefix>.> and acknowledges the events it does not count without
+		// reading them. Such a server made the consumer of the code before
+		// batches without a filter (ignoring filter_subjects), and that
+		// code gave up on it, having counted nothing: it is made again.
+		prefix, _, _ := strings.Cut(cfg.FilterSubjects[0], ".decision.")
+		cfg.FilterSubjects, cfg.FilterSubject = nil, prefix+".>"
+		if err == nil && cur.CachedInfo().Config.FilterSubject != cfg.FilterSubject {
+			if err := js.DeleteConsumer(ctx, name, cfg.Durable); err != nil {
+				return nil, fmt.Errorf("durable consumer %s on stream %s: delete the one made without a filter: %w", cfg.Durable, name, err)
+			}
+			cur, err = nil, jetstream.ErrConsumerNotFound
+		}
+	}
+	switch {
+	case err == nil:
+		ci := cur.CachedInfo().Config
+		cfg.DeliverPolicy, cfg.OptStartSeq, cfg.OptStartTime = ci.DeliverPolicy, ci.OptStartSeq, ci.OptStartTime
+	case !errors.Is(err, jetstream.ErrConsumerNotFound):
+		return nil, fmt.Errorf("durable consumer %s on stream %s: %w", cfg.Durable, name, err)
+	case r.resume:
+		prev, err := js.Consumer(ctx, name, ConsumerName)
+		switch {
+		case err == nil:
+			if floor := prev.CachedInfo().AckFloor.Stream; floor > 0 {
+				cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, floor+1
+			}
+		case !errors.Is(err, jetstream.ErrConsumerNotFound):
+			return nil, fmt.Errorf("durable consumer %s on stream %s: %w", ConsumerName, name, err)
+		}
+	}
+	cons, err := js.CreateOrUpdateConsumer(ctx, name, cfg)
+	if err != nil {
+		// Two replicas making it at once may have started it at
+		// different places: the next attempt takes the one made.
+		return nil, fmt.Errorf("durable consumer %s on stream %s: %w", cfg.Durable, name, err)
+	}
+	return cons, nil
+}
+
 func run(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, stream events.Options, c *Counters, log *slog.Logger) error {
 	setup, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -108,92 +220,70 @@ func run(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, stream even
 			name = events.StreamName(stream.Prefix)
 		}
 	}
-	// The configuration is the one of the consumer before batches: an
-	// existing durable consumer is used as it is. Acknowledgements stay
-	// explicit, one per event: AckAll would acknowledge, with the last
-	// event of one replica's batch, the events the other replicas are
-	// still counting.
-	cfg := jetstream.ConsumerConfig{
-		Durable:        ConsumerName,
-		Description:    "Arbiter live experiment counters (Redis), for GET /v1/experiments",
-		FilterSubjects: []string{stream.Prefix + ".decision.>", stream.Prefix + ".outcome.converted"},
-		DeliverPolicy:  jetstream.DeliverAllPolicy,
-		AckPolicy:      jetstream.AckExplicitPolicy,
-		AckWait:        30 * time.Second,
-		MaxDeliver:     -1,
-		MaxAckPending:  1000,
-	}
-	if c.SingleReader {
-		// The only reader of a stream of its own (the embedded server's,
-		// which starts empty with the process): it reads headers only, a
-		// decision's exposure from its wire.ExposureHeader, and fetches
-		// the body of the rest (outcomes, decisions without the header).
-		// The shared consumer stays as it is: replicas of an earlier
-		// version read it whole (docs/events.md).
-		cfg.Durable, cfg.AckPolicy = ConsumerName+"-single", jetstream.AckAllPolicy
-		cfg.HeadersOnly = true
-	}
-	if c.DecisionsPublished {
-		// Decisions are counted as they are published (Published): the
-		// consumer reads the outcomes, whole (one filter subject, which
-		// every server takes).
-		cfg.FilterSubjects, cfg.FilterSubject = nil, stream.Prefix+".outcome.converted"
-		cfg.Durable, cfg.HeadersOnly = ConsumerName+"-outcomes", false
-	}
-	if cfg.FilterSubject == "" && !multipleFilters(nc.ConnectedServerVersion()) {
-		// A server before 2.10 takes one filter subject: the consumer reads
-		// <prefix>.> and acknowledges the events it does not count without
-		// reading them. Such a server made the consumer of the code before
-		// this one without a filter (ignoring filter_subjects) and the code
-		// gave up on it, having counted nothing: it is made again.
-		cfg.FilterSubjects, cfg.FilterSubject = nil, stream.Prefix+".>"
-		if old, err := js.Consumer(setup, name, cfg.Durable); err == nil && old.CachedInfo().Config.FilterSubject != cfg.FilterSubject {
-			if err := js.DeleteConsumer(setup, name, cfg.Durable); err != nil {
-				return fmt.Errorf("durable consumer %s on stream %s: delete the one made without a filter: %w", cfg.Durable, name, err)
-			}
-		}
-	}
-	cons, err := js.CreateOrUpdateConsumer(setup, name, cfg)
-	if err != nil {
-		return fmt.Errorf("durable consumer %s on stream %s: %w", cfg.Durable, name, err)
-	}
-	log.Info("experiment counters: counting", "stream", name, "consumer", cfg.Durable)
-	msgs := make(chan jetstream.Msg, MaxBatch)
-	cc, err := cons.Consume(func(m jetstream.Msg) {
-		select {
-		case msgs <- m:
-		case <-ctx.Done():
-		}
-	}, jetstream.PullMaxMessages(2*MaxBatch), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-		log.Debug("experiment counters: consume", "err", err)
-	}))
-	if err != nil {
-		return err
-	}
-	defer func() {
-		cc.Stop()
-		<-cc.Closed()
-	}()
 	str, err := js.Stream(setup, name)
 	if err != nil {
 		return fmt.Errorf("stream %s: %w", name, err)
 	}
-	b := &batcher{c: c, prefix: stream.Prefix, cumulative: c.SingleReader, stream: StreamIdentity(name, str.CachedInfo().Created)}
-	if cfg.HeadersOnly {
-		b.body = func(ctx context.Context, seq uint64) ([]byte, error) {
-			m, err := str.GetMsg(ctx, seq)
-			if err != nil {
-				return nil, err
-			}
-			return m.Data, nil
+	identity := StreamIdentity(name, str.CachedInfo().Created)
+	rs := readers(stream.Prefix, c)
+	conss := make([]jetstream.Consumer, len(rs))
+	for i, r := range rs {
+		if conss[i], err = r.ensure(setup, js, name, nc.ConnectedServerVersion()); err != nil {
+			return err
 		}
 	}
+	// The readers stop with ctx, or when one of them cannot start.
+	rctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer stop()
+	for i, r := range rs {
+		msgs := make(chan jetstream.Msg, MaxBatch)
+		cc, err := conss[i].Consume(func(m jetstream.Msg) {
+			select {
+			case msgs <- m:
+			case <-rctx.Done():
+			}
+		}, jetstream.PullMaxMessages(2*MaxBatch), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			log.Debug("experiment counters: consume", "consumer", r.cfg.Durable, "err", err)
+		}))
+		if err != nil {
+			return fmt.Errorf("durable consumer %s on stream %s: %w", r.cfg.Durable, name, err)
+		}
+		b := &batcher{c: c, prefix: stream.Prefix, cumulative: r.cfg.AckPolicy == jetstream.AckAllPolicy, stream: identity}
+		if r.cfg.HeadersOnly {
+			b.body = func(ctx context.Context, seq uint64) ([]byte, error) {
+				m, err := str.GetMsg(ctx, seq)
+				if err != nil {
+					return nil, err
+				}
+				return m.Data, nil
+			}
+		}
+		log.Info("experiment counters: counting", "stream", name, "consumer", r.cfg.Durable)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() {
+				cc.Stop()
+				<-cc.Closed()
+			}()
+			b.loop(rctx, msgs)
+		}()
+	}
+	<-ctx.Done()
+	return nil
+}
+
+// loop counts the messages of msgs in batches (MaxBatch, MaxWait) until
+// ctx is done.
+func (b *batcher) loop(ctx context.Context, msgs <-chan jetstream.Msg) {
 	wait := time.NewTimer(MaxWait)
 	defer wait.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case m := <-msgs:
 			b.msgs = append(b.msgs[:0], m)
 		}

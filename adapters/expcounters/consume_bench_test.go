@@ -21,13 +21,30 @@ import (
 	"github.com/arbiterhq/arbiter/adapters/rulefiles"
 	"github.com/arbiterhq/arbiter/examples"
 	"github.com/arbiterhq/arbiter/replay/replaygen"
+	"github.com/arbiterhq/arbiter/wire"
 )
 
 var consumeBench struct {
-	once     sync.Once
-	subjects []string
-	data     [][]byte
-	err      error
+	once      sync.Once
+	subjects  []string
+	data      [][]byte
+	exposures []string // a decision's wire.ExposureHeader, as the publisher sets it
+	err       error
+}
+
+// allAcknowledged says whether the stream has consumers and each has
+// delivered and acknowledged all it matches.
+func allAcknowledged(ctx context.Context, js jetstream.JetStream, stream string) bool {
+	str, err := js.Stream(ctx, stream)
+	if err != nil {
+		return false
+	}
+	n, done := 0, true
+	for info := range str.ListConsumers(ctx).Info() { // read to the end: the lister sends them all
+		n++
+		done = done && info.NumPending == 0 && info.NumAckPending == 0 && info.Delivered.Stream > 0
+	}
+	return n > 0 && done
 }
 
 // BenchmarkConsume runs the consumer over a stream of 10,000 events of the
@@ -35,7 +52,8 @@ var consumeBench struct {
 // the filter leaves out) on an embedded NATS server reached in process
 // and miniredis (or the real Redis with ARBITER_TEST_REDIS_URL), as the
 // embedded server mode does: from the start until every event is
-// acknowledged. cpu-ns/event is the process's CPU time (NATS server,
+// acknowledged. The decisions carry their wire.ExposureHeader, as the
+// publisher sends them; the consumers are a fleet's (not SingleReader). cpu-ns/event is the process's CPU time (NATS server,
 // client, miniredis) per event.
 func BenchmarkConsume(b *testing.B) {
 	consumeBench.once.Do(func() {
@@ -65,6 +83,15 @@ func BenchmarkConsume(b *testing.B) {
 	})
 	if consumeBench.err != nil {
 		b.Fatal(consumeBench.err)
+	}
+	if consumeBench.exposures == nil {
+		for i, data := range consumeBench.data {
+			e := ""
+			if consumeBench.subjects[i] == "decision.checkout" {
+				e = exposureOf(b, data)
+			}
+			consumeBench.exposures = append(consumeBench.exposures, e)
+		}
 	}
 	const n = 10000
 	srv, err := events.StartEmbedded(b.TempDir())
@@ -97,7 +124,12 @@ func BenchmarkConsume(b *testing.B) {
 		var futs []jetstream.PubAckFuture
 		for k := 0; k < n; k++ {
 			j := k % len(consumeBench.data)
-			f, err := js.PublishAsync(opts.Prefix+"."+consumeBench.subjects[j], consumeBench.data[j])
+			m := nats.NewMsg(opts.Prefix + "." + consumeBench.subjects[j])
+			m.Data = consumeBench.data[j]
+			if e := consumeBench.exposures[j]; e != "" {
+				m.Header.Set(wire.ExposureHeader, e)
+			}
+			f, err := js.PublishMsgAsync(m)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -118,16 +150,8 @@ func BenchmarkConsume(b *testing.B) {
 		done := make(chan error, 1)
 		go func() { done <- Consume(cctx, srv.URL, opts, c, quiet) }()
 		stream := events.StreamName(opts.Prefix)
-		for {
+		for !allAcknowledged(ctx, js, stream) {
 			time.Sleep(5 * time.Millisecond) // polling interval, not synchronisation
-			cons, err := js.Consumer(ctx, stream, ConsumerName)
-			if err != nil {
-				continue
-			}
-			info, err := cons.Info(ctx)
-			if err == nil && info.NumPending == 0 && info.NumAckPending == 0 && info.Delivered.Stream > 0 {
-				break
-			}
 		}
 		cancel()
 		if err := <-done; err != nil {

@@ -205,13 +205,21 @@ func waitUntil(t testing.TB, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-// TestSingleReaderCountsDecisionsFromTheirHeader: the single reader reads
-// headers only. A decision with wire.ExposureHeader is counted from it,
-// without its body; an outcome, or a decision published without the
-// header (an earlier version's), is counted from its body, fetched from
-// the stream. The counts equal those of one script call per event either
-// way.
-func TestSingleReaderCountsDecisionsFromTheirHeader(t *testing.T) {
+// TestDecisionsCountFromTheirHeader: the decisions' consumer reads
+// headers only, a fleet's (two consumers the replicas share) as the single
+// reader's. A decision with wire.ExposureHeader is counted from it,
+// without its body; a decision published without the header (an earlier
+// version's) from its body, fetched from the stream, and so is an outcome
+// with the single reader (a fleet's outcomes have a consumer of their own
+// that reads them whole). The counts equal those of one script call per
+// event either way.
+func TestDecisionsCountFromTheirHeader(t *testing.T) {
+	for _, single := range []bool{false, true} {
+		t.Run(fmt.Sprint("single_reader=", single), func(t *testing.T) { testDecisionsCountFromTheirHeader(t, single) })
+	}
+}
+
+func testDecisionsCountFromTheirHeader(t *testing.T, single bool) {
 	msgs := generatedMessages(t, 1)[:1200]
 	url, opts := testStream(t)
 	js := testJetStream(t, url)
@@ -226,9 +234,10 @@ func TestSingleReaderCountsDecisionsFromTheirHeader(t *testing.T) {
 		out := nats.NewMsg(opts.Prefix + m.subject[len("arbiter"):])
 		out.Data = m.data
 		decision := m.subject == "arbiter.decision.checkout"
-		if decision && i%3 != 0 {
+		switch {
+		case decision && i%3 != 0:
 			out.Header.Set(wire.ExposureHeader, exposureOf(t, m.data))
-		} else {
+		case decision || single:
 			wantFetched++
 		}
 		if _, err := js.PublishMsg(ctx, out); err != nil {
@@ -238,7 +247,7 @@ func TestSingleReaderCountsDecisionsFromTheirHeader(t *testing.T) {
 
 	client, prefix, _ := redistest.Client(t)
 	c := New(client, prefix)
-	c.SingleReader = true
+	c.SingleReader = single
 	cctx, stop := context.WithCancel(ctx0)
 	done := make(chan error, 1)
 	go func() { done <- Consume(cctx, url, opts, c, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
@@ -250,13 +259,17 @@ func TestSingleReaderCountsDecisionsFromTheirHeader(t *testing.T) {
 	}()
 
 	want := countedOneByOne(t, client, prefix, msgs)
-	waitUntil(t, time.Minute, "every event acknowledged", func() bool { return consumerDone(js, opts, true, len(msgs)) })
-	cons, err := js.Consumer(ctx0, events.StreamName(opts.Prefix), ConsumerName+"-single")
+	waitUntil(t, time.Minute, "every event acknowledged", func() bool { return consumerDone(js, opts, single, len(msgs)) })
+	name := ConsumerName + "-decisions"
+	if single {
+		name = ConsumerName + "-single"
+	}
+	cons, err := js.Consumer(ctx0, events.StreamName(opts.Prefix), name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !cons.CachedInfo().Config.HeadersOnly {
-		t.Error("the single reader's consumer does not read headers only")
+		t.Errorf("consumer %s does not read headers only", name)
 	}
 	got, err := c.Read(ctx0)
 	if err != nil {
@@ -265,7 +278,7 @@ func TestSingleReaderCountsDecisionsFromTheirHeader(t *testing.T) {
 	want.Since = got.Since // the stream's stored times, not the reference's
 	sameSnapshots(t, got, want)
 	if n := c.BodiesFetched(); n != int64(wantFetched) {
-		t.Errorf("%d bodies fetched, want %d (the outcomes and the decisions without %s)", n, wantFetched, wire.ExposureHeader)
+		t.Errorf("%d bodies fetched, want %d (the decisions without %s, and the outcomes with one reader)", n, wantFetched, wire.ExposureHeader)
 	}
 }
 
@@ -326,18 +339,29 @@ func TestAStreamMadeAgainCountsAgain(t *testing.T) {
 	}
 }
 
-// consumerDone says whether the durable consumer has acknowledged n events.
+// consumerDone says whether the counters' durable consumers (the single
+// reader's, or a fleet's two) have acknowledged every event of the
+// stream's n.
 func consumerDone(js jetstream.JetStream, opts events.Options, single bool, n int) bool {
-	name := ConsumerName
+	names := []string{ConsumerName + "-decisions", ConsumerName + "-conversions"}
 	if single {
-		name += "-single"
+		names = []string{ConsumerName + "-single"}
 	}
-	cons, err := js.Consumer(context.Background(), events.StreamName(opts.Prefix), name)
-	if err != nil {
+	str, err := js.Stream(context.Background(), events.StreamName(opts.Prefix))
+	if err != nil || str.CachedInfo().State.LastSeq < uint64(n) {
 		return false
 	}
-	info := cons.CachedInfo()
-	return info.NumAckPending == 0 && info.NumPending == 0 && info.AckFloor.Stream >= uint64(n)
+	for _, name := range names {
+		cons, err := js.Consumer(context.Background(), events.StreamName(opts.Prefix), name)
+		if err != nil {
+			return false
+		}
+		info := cons.CachedInfo()
+		if info.NumAckPending != 0 || info.NumPending != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // deleteStream deletes the stream of opts.
@@ -401,4 +425,105 @@ func countedOneByOne(t testing.TB, client redis.UniversalClient, prefix string, 
 		t.Fatal(err)
 	}
 	return want
+}
+
+// TestAFleetUpgradeStartsWhereTheOldConsumerStopped: a fleet of the
+// version before shared one consumer (ConsumerName) that read whole
+// events. A replica of that version has counted and acknowledged the
+// first 500 events and counted the next 100 without acknowledging them
+// yet (in flight at the upgrade). The new version's consumers start after
+// what it acknowledged, leave it as it was, and every event counts once:
+// the seen bits keep the 100 from counting twice.
+func TestAFleetUpgradeStartsWhereTheOldConsumerStopped(t *testing.T) {
+	msgs := generatedMessages(t, 1)[:1200]
+	url, opts := testStream(t)
+	publish(t, url, opts, msgs)
+	oldConsumer(t, url, opts)
+	js := testJetStream(t, url)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	name := events.StreamName(opts.Prefix)
+	old, err := js.Consumer(ctx, name, ConsumerName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	str, err := js.Stream(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, prefix, _ := redistest.Client(t)
+	c := New(client, prefix)
+	fetch := func(n int) []jetstream.Msg {
+		var out []jetstream.Msg
+		for len(out) < n {
+			batch, err := old.Fetch(n-len(out), jetstream.FetchMaxWait(5*time.Second))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for m := range batch.Messages() {
+				out = append(out, m)
+			}
+			if err := batch.Error(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return out
+	}
+	// The old replica: it read whole events and acknowledged each.
+	b := &batcher{c: c, prefix: opts.Prefix, stream: StreamIdentity(name, str.CachedInfo().Created)}
+	b.msgs = fetch(500)
+	b.count(ctx)
+	var inflight []Event
+	for _, m := range fetch(100) {
+		md, err := m.Metadata()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, err := parseEvent(opts.Prefix, b.stream, m.Subject(), m.Data(), md.Sequence.Stream, md.Timestamp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inflight = append(inflight, ev)
+	}
+	if _, err := c.RecordBatch(ctx, inflight); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, time.Minute, "the old consumer's acknowledgements", func() bool {
+		info, err := old.Info(ctx)
+		return err == nil && info.AckFloor.Stream == 500
+	})
+
+	cctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Consume(cctx, url, opts, c, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	waitUntil(t, time.Minute, "every event acknowledged", func() bool { return consumerDone(js, opts, false, len(msgs)) })
+	want := countedOneByOne(t, client, prefix, msgs)
+	got, err := c.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want.Since = got.Since // the stream's stored times, not the reference's
+	sameSnapshots(t, got, want)
+	for _, n := range []string{ConsumerName + "-decisions", ConsumerName + "-conversions"} {
+		cons, err := js.Consumer(ctx, name, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg := cons.CachedInfo().Config; cfg.DeliverPolicy != jetstream.DeliverByStartSequencePolicy || cfg.OptStartSeq != 501 {
+			t.Errorf("consumer %s starts with policy %v at %d, want at 501, after what the old consumer acknowledged", n, cfg.DeliverPolicy, cfg.OptStartSeq)
+		}
+	}
+	info, err := old.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Config.HeadersOnly || info.AckFloor.Stream != 500 {
+		t.Errorf("the old consumer was changed: headers only %v, acknowledged to %d", info.Config.HeadersOnly, info.AckFloor.Stream)
+	}
 }
