@@ -87,6 +87,7 @@ func TestFleetCountsEachDecisionOnce(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = js.DeleteStream(ctx, events.StreamName(subjects))
+		_ = js.DeleteObjectStore(ctx, events.RulesetsBucketName(subjects))
 	})
 	args := []string{"--rules", rules, "--redis", redisURL, "--nats", natsURL, "--key-prefix", keyPrefix, "--subject-prefix", subjects}
 	a := startServe(t, args...)
