@@ -6,8 +6,9 @@
 // and waiting (on a lock, a channel, a system call), and whether it
 // overlapped a collection's concurrent mark. It prints the percentiles of
 // all requests and of those outside the marks, what the slowest 1% waited
-// on, and the longest gaps between two requests' wake-ups (a poller that
-// did not run).
+// on, which goroutines ran while the slowest 1% outside the marks were in
+// the server, and the longest gaps between two requests' wake-ups (a
+// poller that did not run).
 //
 //	go run . -frames fasthttp ../out/a-open.trace
 //
@@ -73,7 +74,18 @@ type Stats struct {
 	Gaps     []time.Duration // between consecutive wake-ups, sorted
 	Long     []string        // waits longer than the threshold, in time order
 	LongGaps []string
-	first    trace.Time
+	// Ran is, by goroutine (its start function), the processor time it
+	// had while one of the slowest 1% of the requests outside the marks
+	// was in the server: who ran while they waited.
+	Ran   map[string]time.Duration
+	runs  []run
+	first trace.Time
+}
+
+// run is a goroutine's stretch on a processor.
+type run struct {
+	start, end trace.Time
+	g          *goroutine
 }
 
 type goroutine struct {
@@ -86,6 +98,9 @@ type goroutine struct {
 	// gives without a reason or a stack; its first wake-up starts a
 	// request that counts if it ends on a connection's network wait.
 	maybeConn bool
+	// label names it: its start function, or for one that existed when
+	// the trace began, the function it first waited in.
+	label string
 }
 
 // Read reads a trace. A goroutine is a connection's when it waits on the
@@ -132,6 +147,12 @@ func Read(r io.Reader, frames string, long time.Duration) (*Stats, error) {
 				g = &goroutine{state: from, since: ev.Time(), maybeConn: from == trace.GoUndetermined && to == trace.GoWaiting}
 				gs[tr.Resource.Goroutine()] = g
 			}
+			if from == trace.GoNotExist {
+				g.label = ownOrTopFrame(tr.Stack)
+			}
+			if g.state == trace.GoRunning {
+				st.runs = append(st.runs, run{g.since, ev.Time(), g})
+			}
 			if req := g.current; req != nil {
 				d := time.Duration(ev.Time() - g.since)
 				switch g.state {
@@ -161,6 +182,9 @@ func Read(r io.Reader, frames string, long time.Duration) (*Stats, error) {
 					g.why = "syscall"
 				}
 				g.why += " " + firstOwnFrame(tr.Stack)
+				if f := ownOrTopFrame(tr.Stack); g.label == "" && f != "" {
+					g.label = "(waited in) " + f
+				}
 			}
 			if from == trace.GoWaiting && to == trace.GoRunnable && (g.isConn || g.maybeConn) && g.current == nil {
 				g.current = &Request{Start: ev.Time(), WaitedOn: map[string]time.Duration{}}
@@ -190,7 +214,54 @@ func Read(r io.Reader, frames string, long time.Duration) (*Stats, error) {
 	}
 	sort.Slice(st.Requests, func(i, j int) bool { return st.Requests[i].Took() < st.Requests[j].Took() })
 	sort.Slice(st.Gaps, func(i, j int) bool { return st.Gaps[i] < st.Gaps[j] })
+	st.Ran = ranDuring(st.runs, slowOutside(st.Requests))
+	st.runs = nil
 	return st, nil
+}
+
+// slowOutside returns the slowest 1% of the requests (sorted by Took)
+// that overlapped no mark.
+func slowOutside(rs []*Request) []*Request {
+	var outside []*Request
+	for _, r := range rs {
+		if !r.InMark {
+			outside = append(outside, r)
+		}
+	}
+	return outside[len(outside)*99/100:]
+}
+
+// ranDuring sums, by label, the time of runs within the union of the
+// requests' stretches in the server.
+func ranDuring(runs []run, rs []*Request) map[string]time.Duration {
+	spans := make([][2]trace.Time, 0, len(rs))
+	for _, r := range rs {
+		spans = append(spans, [2]trace.Time{r.Start, r.End})
+	}
+	sort.Slice(spans, func(i, j int) bool { return spans[i][0] < spans[j][0] })
+	var merged [][2]trace.Time
+	for _, s := range spans {
+		if n := len(merged); n > 0 && s[0] <= merged[n-1][1] {
+			merged[n-1][1] = max(merged[n-1][1], s[1])
+			continue
+		}
+		merged = append(merged, s)
+	}
+	out := map[string]time.Duration{}
+	for _, r := range runs {
+		// The first span that ends after the run starts.
+		i := sort.Search(len(merged), func(i int) bool { return merged[i][1] > r.start })
+		for ; i < len(merged) && merged[i][0] < r.end; i++ {
+			if d := min(r.end, merged[i][1]) - max(r.start, merged[i][0]); d > 0 {
+				label := r.g.label
+				if label == "" {
+					label = "(no stack in the trace: a runtime worker)"
+				}
+				out[label] += time.Duration(d)
+			}
+		}
+	}
+	return out
 }
 
 func (st *Stats) seconds(t trace.Time) float64 { return float64(t-st.first) / 1e9 }
@@ -209,6 +280,18 @@ func firstOwnFrame(s trace.Stack) string {
 		if !strings.HasPrefix(fr.Func, "runtime.") && !strings.HasPrefix(fr.Func, "sync.") && !strings.HasPrefix(fr.Func, "internal/") {
 			return fr.Func
 		}
+	}
+	return ""
+}
+
+// ownOrTopFrame is firstOwnFrame, or the stack's top frame when all of it
+// is the runtime's (a collector's worker).
+func ownOrTopFrame(s trace.Stack) string {
+	if f := firstOwnFrame(s); f != "" {
+		return f
+	}
+	for fr := range s.Frames() {
+		return fr.Func
 	}
 	return ""
 }
@@ -277,6 +360,22 @@ func (st *Stats) Print(w io.Writer, list int) {
 			break
 		}
 		fmt.Fprintf(w, "  waiting %v on %s\n", x.v/k, x.k)
+	}
+	var ran []kv
+	var total time.Duration
+	for a, b := range st.Ran {
+		ran = append(ran, kv{a, b})
+		total += b
+	}
+	sort.Slice(ran, func(i, j int) bool { return ran[i].v > ran[j].v })
+	if total > 0 {
+		fmt.Fprintf(w, "while the slowest 1%% outside the marks were in the server, the processors ran (%v in all):\n", total.Round(time.Millisecond))
+		for i, x := range ran {
+			if i == 10 {
+				break
+			}
+			fmt.Fprintf(w, "  %5.1f%% %s\n", 100*float64(x.v)/float64(total), x.k)
+		}
 	}
 	if len(st.Gaps) > 0 {
 		g := func(p float64) time.Duration { return st.Gaps[int(p*float64(len(st.Gaps)-1))] }

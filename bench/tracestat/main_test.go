@@ -138,3 +138,22 @@ func TestReadFindsEachRequest(t *testing.T) {
 		t.Errorf("the report does not count the requests:\n%s", out.String())
 	}
 }
+
+// TestRanDuring: the runs' time is summed by goroutine within the union of
+// the requests' stretches, each overlapping part once.
+func TestRanDuring(t *testing.T) {
+	a, b := &goroutine{label: "a"}, &goroutine{label: "b"}
+	rs := []*Request{{Start: 100, End: 200}, {Start: 150, End: 250}, {Start: 400, End: 500}}
+	runs := []run{
+		{0, 120, a},   // 20 inside [100, 250]
+		{120, 300, b}, // 130 inside
+		{300, 450, a}, // 50 inside [400, 500]
+		{450, 460, b}, // 10
+		{600, 700, a}, // none
+	}
+	got := ranDuring(runs, rs)
+	want := map[string]time.Duration{"a": 70, "b": 140}
+	if len(got) != len(want) || got["a"] != want["a"] || got["b"] != want["b"] {
+		t.Errorf("ranDuring = %v, want %v", got, want)
+	}
+}
