@@ -519,6 +519,17 @@ func TestAFleetUpgradeStartsWhereTheOldConsumerStopped(t *testing.T) {
 			t.Errorf("consumer %s starts with policy %v at %d, want at 501, after what the old consumer acknowledged", n, cfg.DeliverPolicy, cfg.OptStartSeq)
 		}
 	}
+	// A replica started again updates the consumers as they are: where
+	// they start cannot change, and is kept.
+	for _, r := range readers(opts.Prefix, New(client, prefix)) {
+		cons, err := r.ensure(ctx, js, name, "")
+		if err != nil {
+			t.Fatalf("consumer %s made again: %v", r.cfg.Durable, err)
+		}
+		if cfg := cons.CachedInfo().Config; cfg.OptStartSeq != 501 {
+			t.Errorf("consumer %s made again starts at %d, want 501", r.cfg.Durable, cfg.OptStartSeq)
+		}
+	}
 	info, err := old.Info(ctx)
 	if err != nil {
 		t.Fatal(err)
