@@ -109,11 +109,16 @@ type reader struct {
 	// shared consumer of the versions before (ConsumerName) has
 	// acknowledged to, if that one exists (a fleet upgrading).
 	resume bool
+	// unfiltered: it reads <prefix>.> on a server before 2.10, which takes
+	// one filter subject; one made there without a filter by the code
+	// before batches is made again.
+	unfiltered bool
 }
 
 // readers returns the durable consumers the counters read, by mode
-// (Counters.SingleReader, Counters.DecisionsPublished).
-func readers(prefix string, c *Counters) []reader {
+// (Counters.SingleReader, Counters.DecisionsPublished), on a server of
+// version (ConnectedServerVersion).
+func readers(prefix, version string, c *Counters) []reader {
 	base := jetstream.ConsumerConfig{
 		Description:   "Arbiter live experiment counters (Redis), for GET /v1/experiments",
 		DeliverPolicy: jetstream.DeliverAllPolicy,
@@ -140,6 +145,12 @@ func readers(prefix string, c *Counters) []reader {
 		cfg := base
 		cfg.Durable, cfg.AckPolicy, cfg.HeadersOnly = ConsumerName+"-single", jetstream.AckAllPolicy, true
 		cfg.FilterSubjects = []string{decisions, outcomes}
+		if !multipleFilters(version) {
+			// It acknowledges the events it does not count without
+			// reading them.
+			cfg.FilterSubjects, cfg.FilterSubject = nil, prefix+".>"
+			return []reader{{cfg: cfg, unfiltered: true}}
+		}
 		return []reader{{cfg: cfg}}
 	default:
 		// A fleet: two consumers the replicas share, each event
@@ -163,23 +174,16 @@ func readers(prefix string, c *Counters) []reader {
 // consumer keeps where it started (that cannot change); a new one of a
 // fleet starts after what the shared consumer of the versions before
 // (ConsumerName) acknowledged, when there is one.
-func (r reader) ensure(ctx context.Context, js jetstream.JetStream, name, version string) (jetstream.Consumer, error) {
+func (r reader) ensure(ctx context.Context, js jetstream.JetStream, name string) (jetstream.Consumer, error) {
 	cfg := r.cfg
 	cur, err := js.Consumer(ctx, name, cfg.Durable)
-	if len(cfg.FilterSubjects) > 1 && !multipleFilters(version) {
-		// A server before 2.10 takes one filter subject: the consumer reads
-		// <prefix>.> and acknowledges the events it does not count without
-		// reading them. Such a server made the consumer of the code before
-		// batches without a filter (ignoring filter_subjects), and that
-		// code gave up on it, having counted nothing: it is made again.
-		prefix, _, _ := strings.Cut(cfg.FilterSubjects[0], ".decision.")
-		cfg.FilterSubjects, cfg.FilterSubject = nil, prefix+".>"
-		if err == nil && cur.CachedInfo().Config.FilterSubject != cfg.FilterSubject {
-			if err := js.DeleteConsumer(ctx, name, cfg.Durable); err != nil {
-				return nil, fmt.Errorf("durable consumer %s on stream %s: delete the one made without a filter: %w", cfg.Durable, name, err)
-			}
-			cur, err = nil, jetstream.ErrConsumerNotFound
+	if r.unfiltered && err == nil && cur.CachedInfo().Config.FilterSubject != cfg.FilterSubject {
+		// Made without a filter (ignoring filter_subjects) by the code
+		// before batches, which gave up on it having counted nothing.
+		if err := js.DeleteConsumer(ctx, name, cfg.Durable); err != nil {
+			return nil, fmt.Errorf("durable consumer %s on stream %s: delete the one made without a filter: %w", cfg.Durable, name, err)
 		}
+		cur, err = nil, jetstream.ErrConsumerNotFound
 	}
 	switch {
 	case err == nil:
@@ -225,10 +229,10 @@ func run(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, stream even
 		return fmt.Errorf("stream %s: %w", name, err)
 	}
 	identity := StreamIdentity(name, str.CachedInfo().Created)
-	rs := readers(stream.Prefix, c)
+	rs := readers(stream.Prefix, nc.ConnectedServerVersion(), c)
 	conss := make([]jetstream.Consumer, len(rs))
 	for i, r := range rs {
-		if conss[i], err = r.ensure(setup, js, name, nc.ConnectedServerVersion()); err != nil {
+		if conss[i], err = r.ensure(setup, js, name); err != nil {
 			return err
 		}
 	}

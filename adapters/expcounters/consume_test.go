@@ -141,15 +141,7 @@ func testConsumeThroughARedisFailure(t *testing.T, single bool) {
 	t.Cleanup(func() { hook.fail.Store(false) }) // before the keys are deleted
 	c := New(client, prefix)
 	c.SingleReader = single
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Consume(ctx, url, opts, c, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	defer startConsume(t, url, opts, c)()
 	waitUntil(t, time.Minute, "a batch failing", func() bool { return hook.failed.Load() > 0 })
 	hook.fail.Store(false)
 
@@ -189,6 +181,21 @@ func TestMultipleFilters(t *testing.T) {
 	for v, want := range map[string]bool{"2.9.10": false, "2.10.0": true, "2.15.2": true, "3.0.0": true, "1.4.1": false, "": true, "dev": true} {
 		if got := multipleFilters(v); got != want {
 			t.Errorf("%q: %v, want %v", v, got, want)
+		}
+	}
+}
+
+// startConsume runs Consume for c until the returned stop is called, which
+// waits for it to return and fails the test on its error.
+func startConsume(t testing.TB, url string, opts events.Options, c *Counters) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Consume(ctx, url, opts, c, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	return func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
 		}
 	}
 }
@@ -248,15 +255,7 @@ func testDecisionsCountFromTheirHeader(t *testing.T, single bool) {
 	client, prefix, _ := redistest.Client(t)
 	c := New(client, prefix)
 	c.SingleReader = single
-	cctx, stop := context.WithCancel(ctx0)
-	done := make(chan error, 1)
-	go func() { done <- Consume(cctx, url, opts, c, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
-	defer func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	defer startConsume(t, url, opts, c)()
 
 	want := countedOneByOne(t, client, prefix, msgs)
 	waitUntil(t, time.Minute, "every event acknowledged", func() bool { return consumerDone(js, opts, single, len(msgs)) })
@@ -493,15 +492,7 @@ func TestAFleetUpgradeStartsWhereTheOldConsumerStopped(t *testing.T) {
 		return err == nil && info.AckFloor.Stream == 500
 	})
 
-	cctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Consume(cctx, url, opts, c, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
-	defer func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	defer startConsume(t, url, opts, c)()
 	waitUntil(t, time.Minute, "every event acknowledged", func() bool { return consumerDone(js, opts, false, len(msgs)) })
 	want := countedOneByOne(t, client, prefix, msgs)
 	got, err := c.Read(ctx)
@@ -521,8 +512,8 @@ func TestAFleetUpgradeStartsWhereTheOldConsumerStopped(t *testing.T) {
 	}
 	// A replica started again updates the consumers as they are: where
 	// they start cannot change, and is kept.
-	for _, r := range readers(opts.Prefix, New(client, prefix)) {
-		cons, err := r.ensure(ctx, js, name, "")
+	for _, r := range readers(opts.Prefix, "", New(client, prefix)) {
+		cons, err := r.ensure(ctx, js, name)
 		if err != nil {
 			t.Fatalf("consumer %s made again: %v", r.cfg.Durable, err)
 		}
