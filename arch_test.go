@@ -61,6 +61,7 @@ var levels = map[string]int{
 	"bench/loadgen":         5,
 	// 6: adapters built on other adapters
 	"adapters/redisconn/redistest": 6,
+	"adapters/events/eventstest":   6,
 	"adapters/feedback":            6,
 	"adapters/expcounters":         6,
 	"adapters/httpapi":             6,

@@ -2,13 +2,10 @@ package expcounters
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/arbiterhq/arbiter/adapters/events"
+	"github.com/arbiterhq/arbiter/adapters/events/eventstest"
 	"github.com/arbiterhq/arbiter/adapters/redisconn/redistest"
 	"github.com/arbiterhq/arbiter/wire"
 )
@@ -52,30 +50,8 @@ func (h *failHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 // stream is deleted when the test ends.
 func testStream(t testing.TB) (string, events.Options) {
 	t.Helper()
-	url := os.Getenv("ARBITER_TEST_NATS_URL")
-	if url == "" {
-		u, stop, err := events.Embedded(t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(stop)
-		url = u
-	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	opts := events.Options{Prefix: "xctest_" + hex.EncodeToString(b)}
-	t.Cleanup(func() {
-		nc, err := nats.Connect(url, nats.Timeout(2*time.Second))
-		if err != nil {
-			return
-		}
-		defer nc.Close()
-		js, _ := jetstream.New(nc)
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = js.DeleteStream(ctx, events.StreamName(opts.Prefix))
-	})
-	return url, opts
+	url, _ := eventstest.URL(t)
+	return url, events.Options{Prefix: eventstest.Prefix(t, url, "xctest")}
 }
 
 // publish puts msgs on the stream of opts, with the prefix of opts in

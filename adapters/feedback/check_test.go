@@ -14,6 +14,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/arbiterhq/arbiter/adapters/events"
+	"github.com/arbiterhq/arbiter/adapters/events/eventstest"
 	"github.com/arbiterhq/arbiter/attribution"
 	"github.com/arbiterhq/arbiter/decisionid"
 	"github.com/arbiterhq/arbiter/engine"
@@ -30,16 +31,7 @@ import (
 func TestConsumeChecked(t *testing.T) {
 	client, kp := testRedis(t)
 	url := testNATS(t)
-	prefix := "arbtest_" + unique(t)
-	t.Cleanup(func() {
-		nc, err := nats.Connect(url)
-		if err != nil {
-			return
-		}
-		defer nc.Close()
-		js, _ := jetstream.New(nc)
-		_ = js.DeleteStream(context.Background(), events.StreamName(prefix))
-	})
+	prefix := eventstest.Prefix(t, url, "arbtest")
 	ctx := context.Background()
 	signer, _ := decisionid.NewSigner([]byte("feedback-key-0123456789abcdef"))
 	rs := &rules.Ruleset{Version: "v1",

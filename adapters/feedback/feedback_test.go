@@ -7,16 +7,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/arbiterhq/arbiter/adapters/events"
+	"github.com/arbiterhq/arbiter/adapters/events/eventstest"
+	"github.com/arbiterhq/arbiter/adapters/redisconn/redistest"
 	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/wire"
 )
@@ -31,39 +31,15 @@ func unique(t *testing.T) string {
 // a key prefix of the test's own, deleted at the end.
 func testRedis(t *testing.T) (redis.UniversalClient, string) {
 	t.Helper()
-	prefix := "arbtest:" + unique(t) + ":"
-	var client redis.UniversalClient
-	if u := os.Getenv("ARBITER_TEST_REDIS_URL"); u != "" {
-		opt, err := redis.ParseURL(u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		client = redis.NewClient(opt)
-	} else {
-		mr := miniredis.RunT(t)
-		client = redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	}
-	t.Cleanup(func() {
-		ctx := context.Background()
-		keys, _ := client.Keys(ctx, prefix+"*").Result()
-		if len(keys) > 0 {
-			client.Del(ctx, keys...)
-		}
-		client.Close()
-	})
-	return client, prefix
+	c, prefix, _ := redistest.Client(t)
+	return c, prefix
 }
 
+// testNATS returns the URL of the NATS server the test uses: the real one
+// of ARBITER_TEST_NATS_URL, else an embedded one.
 func testNATS(t *testing.T) string {
 	t.Helper()
-	if u := os.Getenv("ARBITER_TEST_NATS_URL"); u != "" {
-		return u
-	}
-	url, stop, err := events.Embedded(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
+	url, _ := eventstest.URL(t)
 	return url
 }
 
@@ -126,16 +102,7 @@ func TestRecordCountsOncePerEvent(t *testing.T) {
 func TestConsumeFromJetStream(t *testing.T) {
 	client, kp := testRedis(t)
 	url := testNATS(t)
-	prefix := "arbtest_" + unique(t)
-	t.Cleanup(func() {
-		nc, err := nats.Connect(url)
-		if err != nil {
-			return
-		}
-		defer nc.Close()
-		js, _ := jetstream.New(nc)
-		_ = js.DeleteStream(context.Background(), events.StreamName(prefix))
-	})
+	prefix := eventstest.Prefix(t, url, "arbtest")
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx := context.Background()
 	pub, err := events.NewPublisher(ctx, url, events.Options{Prefix: prefix, Logger: log})

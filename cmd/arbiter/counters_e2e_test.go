@@ -1,19 +1,13 @@
 package main
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/arbiterhq/arbiter/adapters/events"
+	"github.com/arbiterhq/arbiter/adapters/events/eventstest"
 	"github.com/arbiterhq/arbiter/adapters/redisconn"
 	"github.com/arbiterhq/arbiter/adapters/redisconn/redistest"
 )
@@ -62,33 +56,8 @@ func TestFleetCountsEachDecisionOnce(t *testing.T) {
 			c.Close()
 		})
 	}
-	natsURL := os.Getenv("ARBITER_TEST_NATS_URL")
-	if natsURL == "" {
-		u, stop, err := events.Embedded(t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(stop)
-		natsURL = u
-	}
-	var rnd [4]byte
-	_, _ = rand.Read(rnd[:])
-	subjects := "e2efleet_" + hex.EncodeToString(rnd[:])
-	t.Cleanup(func() {
-		nc, err := nats.Connect(natsURL, nats.Timeout(2*time.Second))
-		if err != nil {
-			return
-		}
-		defer nc.Close()
-		js, err := jetstream.New(nc)
-		if err != nil {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = js.DeleteStream(ctx, events.StreamName(subjects))
-		_ = js.DeleteObjectStore(ctx, events.RulesetsBucketName(subjects))
-	})
+	natsURL, _ := eventstest.URL(t)
+	subjects := eventstest.Prefix(t, natsURL, "e2efleet")
 	args := []string{"--rules", rules, "--redis", redisURL, "--nats", natsURL, "--key-prefix", keyPrefix, "--subject-prefix", subjects}
 	a := startServe(t, args...)
 	b := startServe(t, args...)
