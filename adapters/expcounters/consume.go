@@ -14,7 +14,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/arbiterhq/arbiter/adapters/events"
-	"github.com/arbiterhq/arbiter/redact"
 	"github.com/arbiterhq/arbiter/wire"
 )
 
@@ -55,38 +54,9 @@ func Consume(ctx context.Context, natsURL string, stream events.Options, c *Coun
 		logger = slog.Default()
 	}
 	log := logger.With("component", "experiment counters")
-	nc, err := nats.Connect(natsURL, stream.InProcessOption(), nats.Name("arbiter experiment counters"), nats.RetryOnFailedConnect(true),
-		nats.MaxReconnects(-1), nats.ReconnectWait(time.Second), nats.Timeout(2*time.Second))
-	if err != nil {
-		return fmt.Errorf("experiment counters: connect to NATS at %s: %w", redact.URL(natsURL), err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("experiment counters: %w", err)
-	}
-	for attempt := 0; ; attempt++ {
-		if attempt > 0 {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(2 * time.Second): // retry pause, not synchronisation
-			}
-		}
-		if ctx.Err() != nil {
-			return nil
-		}
-		if !nc.IsConnected() {
-			continue
-		}
-		err := run(ctx, nc, js, stream, c, log)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if attempt%30 == 0 {
-			log.Warn("experiment counters: cannot consume events yet; retrying", "err", err)
-		}
-	}
+	return events.KeepConsuming(ctx, natsURL, stream, "experiment counters", "events", log, func(ctx context.Context, nc *nats.Conn, js jetstream.JetStream) error {
+		return run(ctx, nc, js, stream, c, log)
+	})
 }
 
 // multipleFilters says whether a server of version v (major.minor.patch)

@@ -13,7 +13,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/arbiterhq/arbiter/adapters/events"
-	"github.com/arbiterhq/arbiter/redact"
 	"github.com/arbiterhq/arbiter/wire"
 )
 
@@ -48,39 +47,8 @@ func ConsumeChecked(ctx context.Context, natsURL string, stream events.Options, 
 		logger = slog.Default()
 	}
 	log := logger.With("component", "feedback")
-	nc, err := nats.Connect(natsURL, stream.InProcessOption(), nats.Name("arbiter feedback"), nats.RetryOnFailedConnect(true),
-		nats.MaxReconnects(-1), nats.ReconnectWait(time.Second), nats.Timeout(2*time.Second))
-	if err != nil {
-		return fmt.Errorf("feedback: connect to NATS at %s: %w", redact.URL(natsURL), err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("feedback: %w", err)
-	}
 	c := &consumer{stream: stream, rec: rec, check: check, log: log}
-	for attempt := 0; ; attempt++ {
-		if attempt > 0 {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(2 * time.Second): // retry pause, not synchronisation
-			}
-		}
-		if ctx.Err() != nil {
-			return nil
-		}
-		if !nc.IsConnected() {
-			continue
-		}
-		err := c.run(ctx, nc, js)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if attempt%30 == 0 {
-			log.Warn("feedback: cannot consume outcomes yet; retrying", "err", err)
-		}
-	}
+	return events.KeepConsuming(ctx, natsURL, stream, "feedback", "outcomes", log, c.run)
 }
 
 type consumer struct {

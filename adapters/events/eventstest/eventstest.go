@@ -5,9 +5,9 @@
 // deleted when the test ends, so that tests on the shared real server
 // leave nothing behind.
 //
-// It is redistest's counterpart for NATS. The tests of package events
-// itself keep helpers of their own: they cannot import a package that
-// imports events.
+// It is redistest's counterpart for NATS. The in-package tests of events
+// (package events) keep helpers of their own: they cannot import a
+// package that imports events.
 package eventstest
 
 import (
@@ -55,15 +55,13 @@ func Prefix(t testing.TB, url, name string) string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	prefix := name + "_" + hex.EncodeToString(b[:])
-	t.Cleanup(func() { Delete(url, prefix) })
+	t.Cleanup(func() { remove(url, prefix) })
 	return prefix
 }
 
-// Delete deletes the stream and the rulesets' object store of prefix on
-// the server at url, ignoring what is not there. Tests that must delete
-// them before their end (a stream made again) call it; Prefix calls it
-// when the test ends.
-func Delete(url, prefix string) {
+// remove deletes the stream and the rulesets' object store of prefix on
+// the server at url, ignoring what is not there or a server gone.
+func remove(url, prefix string) {
 	nc, err := nats.Connect(url, nats.Timeout(2*time.Second))
 	if err != nil {
 		return
