@@ -58,7 +58,7 @@ func testStream(t testing.TB) (string, events.Options) {
 // place of "arbiter".
 func publish(t testing.TB, url string, opts events.Options, msgs []message) {
 	t.Helper()
-	js := testJetStream(t, url)
+	js := eventstest.JetStream(t, url)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	// A stream deleted just before (TestAStreamMadeAgainCountsAgain) may
@@ -127,7 +127,7 @@ func testConsumeThroughARedisFailure(t *testing.T, single bool) {
 	sameSnapshots(t, got, want)
 	if single {
 		// Every event acknowledged, by one ack a batch.
-		js := testJetStream(t, url)
+		js := eventstest.JetStream(t, url)
 		waitUntil(t, time.Minute, "every event acknowledged", func() bool { return consumerDone(js, opts, true, len(msgs)) })
 	}
 }
@@ -136,7 +136,7 @@ func testConsumeThroughARedisFailure(t *testing.T, single bool) {
 // (a server before 2.10 makes it without a filter, and refuses it).
 func oldConsumer(t testing.TB, url string, opts events.Options) {
 	t.Helper()
-	js := testJetStream(t, url)
+	js := eventstest.JetStream(t, url)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, err := js.CreateOrUpdateConsumer(ctx, events.StreamName(opts.Prefix), jetstream.ConsumerConfig{
@@ -205,7 +205,7 @@ func TestDecisionsCountFromTheirHeader(t *testing.T) {
 func testDecisionsCountFromTheirHeader(t *testing.T, single bool) {
 	msgs := generatedMessages(t, 1)[:1200]
 	url, opts := testStream(t)
-	js := testJetStream(t, url)
+	js := eventstest.JetStream(t, url)
 	ctx0 := context.Background()
 	ctx, cancel := context.WithTimeout(ctx0, time.Minute)
 	defer cancel()
@@ -267,7 +267,7 @@ func TestAStreamMadeAgainCountsAgain(t *testing.T) {
 		t.Run(fmt.Sprint("single_reader=", single), func(t *testing.T) {
 			msgs := generatedMessages(t, 1)[:300]
 			url, opts := testStream(t)
-			js := testJetStream(t, url)
+			js := eventstest.JetStream(t, url)
 			client, prefix, _ := redistest.Client(t)
 			decisions := func(s *Snapshot) (n int64) {
 				for _, g := range s.Groups {
@@ -349,22 +349,6 @@ func deleteStream(t testing.TB, js jetstream.JetStream, opts events.Options) {
 	}
 }
 
-// testJetStream connects to the NATS server at url for the test's own
-// reads and writes; the connection closes when the test ends.
-func testJetStream(t testing.TB, url string) jetstream.JetStream {
-	t.Helper()
-	nc, err := nats.Connect(url, nats.Timeout(2*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return js
-}
-
 // readOnceCounted waits until c has counted at least as many decisions,
 // conversions and offer conversions as want, and returns what it read.
 func readOnceCounted(t testing.TB, c *Counters, want *Snapshot) *Snapshot {
@@ -414,7 +398,7 @@ func TestAFleetUpgradeStartsWhereTheOldConsumerStopped(t *testing.T) {
 	url, opts := testStream(t)
 	publish(t, url, opts, msgs)
 	oldConsumer(t, url, opts)
-	js := testJetStream(t, url)
+	js := eventstest.JetStream(t, url)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	name := events.StreamName(opts.Prefix)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/arbiterhq/arbiter/adapters/events"
+	"github.com/arbiterhq/arbiter/adapters/events/eventstest"
 	"github.com/arbiterhq/arbiter/adapters/redisconn/redistest"
 	"github.com/arbiterhq/arbiter/wire"
 )
@@ -89,7 +90,7 @@ func TestPublishedCountsEveryStoredDecisionOnce(t *testing.T) {
 	if n := feed.Dropped(); n != 0 {
 		t.Errorf("%d decisions dropped", n)
 	}
-	js := testJetStream(t, url)
+	js := eventstest.JetStream(t, url)
 	cons, err := js.Consumer(context.Background(), events.StreamName(opts.Prefix), ConsumerName+"-outcomes")
 	if err != nil {
 		t.Fatal(err)

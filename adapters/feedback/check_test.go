@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/oklog/ulid/v2"
 
@@ -50,12 +49,7 @@ func TestConsumeChecked(t *testing.T) {
 	check := &GrantChecker{Attribution: attribution.New(signer, 0), Rules: func() *rules.Ruleset { return rs }, Grants: led,
 		Refused: func(code, _ string) { mu.Lock(); refused[code]++; mu.Unlock() }}
 
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js := eventstest.JetStream(t, url)
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: events.StreamName(prefix), Subjects: []string{prefix + ".>"}}); err != nil {
 		t.Fatal(err)
 	}

@@ -122,12 +122,7 @@ func TestConsumeFromJetStream(t *testing.T) {
 	if err := pub.Close(cctx); err != nil {
 		t.Fatal(err)
 	}
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js := eventstest.JetStream(t, url)
 	if _, err := js.Publish(ctx, prefix+".outcome.converted", []byte(`{"decision_id":"dcs_2","customer_id":"c2","offer_id":"vip_10","value":50.25,"currency":"USD"}`)); err != nil {
 		t.Fatal(err)
 	}

@@ -59,6 +59,22 @@ func Prefix(t testing.TB, url, name string) string {
 	return prefix
 }
 
+// JetStream connects to the NATS server at url for the test's own reads
+// and writes; the connection closes when the test ends.
+func JetStream(t testing.TB, url string) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(url, nats.Timeout(2*time.Second))
+	if err != nil {
+		t.Fatalf("connect to NATS at %s: %v", url, err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
 // remove deletes the stream and the rulesets' object store of prefix on
 // the server at url, ignoring what is not there or a server gone.
 func remove(url, prefix string) {
