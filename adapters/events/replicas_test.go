@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net"
 	"net/url"
 	"strconv"
@@ -202,10 +203,18 @@ func TestPublisherLosesNothingWhileTheLeaderMoves(t *testing.T) {
 	}
 	urls := startNATSCluster(t, 3)
 	all := strings.Join(urls, ",")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	const prefix = "moves"
-	p, err := NewPublisher(ctx, all, Options{Prefix: prefix, Replicas: 3, Logger: quietLogger(), AckTimeout: time.Second, ReconnectWait: 100 * time.Millisecond})
+	// The publisher's log, at debug, is kept for a failure to explain
+	// itself: this test failed once in CI (2026-12-07, a machine that
+	// stalled for most of a second at times) with 1,868 events not
+	// published a minute into Close, and once in about ten runs here with
+	// the process stopped for 0.8 s every 2.8 s; it never failed with the
+	// process unstopped.
+	var logs syncBuffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	p, err := NewPublisher(ctx, all, Options{Prefix: prefix, Replicas: 3, Logger: log, AckTimeout: time.Second, ReconnectWait: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,14 +237,17 @@ func TestPublisherLosesNothingWhileTheLeaderMoves(t *testing.T) {
 			}
 		}
 	}
-	cctx, ccancel := context.WithTimeout(ctx, time.Minute)
+	cctx, ccancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer ccancel()
+	closing := time.Now()
 	if err := p.Close(cctx); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v after %v; stats %+v; the stream's leader now %q; the publisher's log:\n%s",
+			err, time.Since(closing).Round(time.Millisecond), p.Stats(), leader(), strings.Join(logs.lines(), "\n"))
 	}
 	if st := p.Stats(); st.Published != bursts*per || st.Dropped != 0 {
 		t.Fatalf("stats %+v, want %d published, none dropped", st, bursts*per)
 	}
+	t.Logf("Close took %v", time.Since(closing).Round(time.Millisecond))
 	lost, dup := storedOnce(t, ctx, js, all, prefix, bursts*per)
 	t.Logf("%d leader changes, %d events: %d lost, %d duplicated", stepdowns, bursts*per, lost, dup)
 	if stepdowns == 0 {
