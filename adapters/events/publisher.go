@@ -112,9 +112,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Stored, when set, is called with each event the stream acknowledged
 	// having stored (an acknowledgement covers the events sent before it
-	// on its connection), once, in order, by the publisher goroutine and
-	// before the event's message is released: it must copy what it keeps,
-	// and return at once. The embedded server's live counters count the
+	// on its connection), once, in the order stored (the order published,
+	// but for an event parked after a 409, which is stored after the events
+	// behind it: see parkedMsg), by the publisher goroutine and before the
+	// event's message is released: it must copy what it keeps, and return
+	// at once. The embedded server's live counters count the
 	// decisions from it (expcounters.Published).
 	Stored func(e *wire.Message)
 }
@@ -487,6 +489,9 @@ type streamLimits struct {
 	// no limit known). A decision event that would exceed it is sent
 	// without its request.
 	fit int
+	// duplicates is the stream's duplicate window: a parked event is asked
+	// again once it has passed (parkedMsg).
+	duplicates time.Duration
 }
 
 type mode int
@@ -521,6 +526,11 @@ func (p *Publisher) run() {
 		// turn of the loop: under load an event arrives every few
 		// milliseconds, and such a timer never fired while the load lasted.
 		pauseUntil time.Time
+		// parked: events the stream answered 409 "in process" for, taken
+		// out of q so that the events after them go on; each is asked
+		// again at its own time (parkedMsg).
+		parked    []parkedMsg
+		parkTimer *time.Timer
 	)
 	defer func() {
 		if retry != nil {
@@ -529,12 +539,18 @@ func (p *Publisher) run() {
 		if linger != nil {
 			linger.Stop()
 		}
+		if parkTimer != nil {
+			parkTimer.Stop()
+		}
 	}()
 	var sinceAck int
 	reset := func() { // nothing in flight any more: send everything again
 		p.resent.Add(uint64(sent))
 		for i := range q[:sent] {
 			q[i].fut = nil
+		}
+		for i := range parked { // asked again at their time, on the new set-up
+			parked[i].fut = nil
 		}
 		sent, sinceAck = 0, 0
 		ready = false
@@ -646,13 +662,41 @@ func (p *Publisher) run() {
 				sinceAck = 0
 			}
 		}
+		// The parked events whose time has come are asked again.
+		if ready && len(parked) > 0 && p.conns.Load() == setupGen {
+			now := time.Now()
+			for i := 0; i < len(parked); i++ {
+				pm := &parked[i]
+				if pm.fut != nil || now.Before(pm.next) {
+					continue
+				}
+				if md == modeCore { // the server lost JetStream: as any event now
+					if err := p.nc.PublishMsg(pm.msg); err != nil {
+						break
+					}
+					p.published.Add(1)
+					parked = p.unpark(&rc, parked, i)
+					i--
+					continue
+				}
+				fut, err := p.js.PublishMsgAsync(pm.msg, p.noRetry...)
+				if err != nil {
+					reset()
+					pauseUntil = now.Add(p.opts.ReconnectWait)
+					break
+				}
+				pm.fut, pm.gen = fut, setupGen
+				pm.tries++
+				p.resent.Add(1)
+			}
+		}
 		// Plain publishes with no acknowledged one after them (the last
 		// message was dropped as too large): send them again.
 		if ready && md == modeJetStream && sent > 0 && q[sent-1].fut == nil {
 			rewind()
 			continue
 		}
-		if closing && len(q) == 0 && len(p.ch) == 0 {
+		if closing && len(q) == 0 && len(p.ch) == 0 && len(parked) == 0 {
 			return
 		}
 
@@ -664,7 +708,8 @@ func (p *Publisher) run() {
 		)
 		var lingerC <-chan time.Time
 		var fullC <-chan struct{}
-		if len(q) < p.opts.InFlight && !lingering {
+		room := p.opts.InFlight - len(parked) // what q may hold
+		if len(q) < room && !lingering {
 			in = p.ch
 		}
 		if lingering {
@@ -689,6 +734,34 @@ func (p *Publisher) run() {
 			}
 			timerC = retry.C
 		}
+		// The first parked event in flight, and the next time one is due.
+		var (
+			parkOk  <-chan *jetstream.PubAck
+			parkErr <-chan error
+			parkC   <-chan time.Time
+			pi      = -1
+			due     time.Time
+		)
+		for i := range parked {
+			switch {
+			case parked[i].fut != nil:
+				if pi < 0 {
+					pi = i
+					parkOk, parkErr = parked[i].fut.Ok(), parked[i].fut.Err()
+				}
+			case due.IsZero() || parked[i].next.Before(due):
+				due = parked[i].next
+			}
+		}
+		if !due.IsZero() && ready {
+			wait := max(time.Until(due), 0)
+			if parkTimer == nil {
+				parkTimer = time.NewTimer(wait)
+			} else {
+				parkTimer.Reset(wait)
+			}
+			parkC = parkTimer.C
+		}
 		stop := p.stop
 		if closing {
 			stop = nil
@@ -705,7 +778,7 @@ func (p *Publisher) run() {
 				}
 			}
 			q = p.appendEvent(&rc, q, e)
-			q = p.takeWaiting(&rc, q) // what is there, without another select
+			q = p.takeWaiting(&rc, q, room) // what is there, without another select
 		case <-okCh:
 			// The acknowledgement covers the events before it only when they
 			// went on the same connection.
@@ -720,6 +793,20 @@ func (p *Publisher) run() {
 			}
 		case err := <-errCh:
 			var apiErr *jetstream.APIError
+			if errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeDuplicateInProcess && limits.ackEvery == 1 {
+				// Every event in flight asks for its own acknowledgement (a
+				// cluster's stream): the ones after this one go on, and it
+				// waits apart (parkedMsg).
+				m := q[acked]
+				m.fut = nil
+				q = removeAt(q, acked)
+				sent--
+				now := time.Now()
+				parked = append(parked, parkedMsg{outMsg: m, since: now, wait: p.opts.ReconnectWait, next: now.Add(p.opts.ReconnectWait)})
+				p.log.Warn("events: the stream answers that an event's id is in process (409); the events after it go on, and it is asked again after a growing pause, until the stream's duplicate window clears the id",
+					"id", m.msg.Header.Get(jetstream.MsgIDHeader), "parked", len(parked))
+				continue
+			}
 			if errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeDuplicateInProcess {
 				// An earlier copy of the event (sent before a resend) is
 				// still being stored: ask again once the stream knows whether
@@ -767,6 +854,31 @@ func (p *Publisher) run() {
 			// second and as many log lines).
 			reset()
 			pauseUntil = time.Now().Add(p.opts.ReconnectWait)
+		case <-parkOk:
+			pm := parked[pi]
+			p.published.Add(1)
+			p.stored(pm.ev)
+			p.log.Info("events: a parked event was stored", "id", pm.msg.Header.Get(jetstream.MsgIDHeader),
+				"tries", pm.tries, "waited", time.Since(pm.since).Round(time.Millisecond))
+			parked = p.unpark(&rc, parked, pi)
+		case err := <-parkErr:
+			pm := &parked[pi]
+			pm.fut = nil
+			var apiErr *jetstream.APIError
+			if errors.As(err, &apiErr) && apiErr.Code >= 400 && apiErr.Code < 500 && apiErr.ErrorCode != errCodeDuplicateInProcess {
+				p.log.Error("events: JetStream refused an event; dropped", "subject", pm.msg.Subject, "err", err)
+				p.dropped.Add(1)
+				parked = p.unpark(&rc, parked, pi)
+				continue
+			}
+			// Still in process, or no answer: ask again after twice the
+			// pause, or once the duplicate window has passed the id, when
+			// that comes first.
+			pm.wait = min(2*pm.wait, max(maxParkWait, p.opts.ReconnectWait))
+			pm.next = pm.nextAsk(time.Now(), limits.duplicates+p.opts.ReconnectWait)
+			p.log.Debug("events: a parked event is still refused; asking again after a pause", "id", pm.msg.Header.Get(jetstream.MsgIDHeader),
+				"err", err, "tries", pm.tries, "pause", pm.wait)
+		case <-parkC:
 		case <-p.wake:
 			if !p.nc.IsConnected() {
 				reset()
@@ -775,10 +887,10 @@ func (p *Publisher) run() {
 		case <-fullC:
 			lingering = false
 			linger.Stop()
-			q = p.takeWaiting(&rc, q) // the burst goes now
+			q = p.takeWaiting(&rc, q, room) // the burst goes now
 		case <-lingerC:
 			lingering = false
-			q = p.takeWaiting(&rc, q) // what came meanwhile goes with it
+			q = p.takeWaiting(&rc, q, room) // what came meanwhile goes with it
 		case <-stop:
 			closing = true
 		case <-p.abort:
@@ -795,9 +907,9 @@ func (p *Publisher) stored(e *wire.Message) {
 }
 
 // takeWaiting appends to q the events waiting in p.ch, while q is
-// shorter than InFlight.
-func (p *Publisher) takeWaiting(rc *recycler, q []outMsg) []outMsg {
-	for len(q) < p.opts.InFlight {
+// shorter than room (InFlight less the parked events).
+func (p *Publisher) takeWaiting(rc *recycler, q []outMsg, room int) []outMsg {
+	for len(q) < room {
 		select {
 		case e := <-p.ch:
 			q = p.appendEvent(rc, q, e)
@@ -1013,6 +1125,7 @@ func (p *Publisher) setup() (mode, streamLimits, error) {
 	if cfg.MaxMsgSize > 0 {
 		limits.maxMsgSize = int(cfg.MaxMsgSize)
 	}
+	limits.duplicates = cfg.Duplicates
 	limits.fit = maxMessage(limits.maxMsgSize, int(p.nc.MaxPayload()))
 	return modeJetStream, limits, nil
 }

@@ -217,9 +217,12 @@ func TestPublisherLosesNothingWhileTheLeaderMoves(t *testing.T) {
 	// for a proposal that was never stored; nats-server clears such an id
 	// only when the duplicate window (two minutes by default) passes it
 	// (nats-io/nats-server#6415 and #6486, for leader changes). The events
-	// after it wait in order. A window of 20 s lets such an id clear well
-	// within Close's two minutes. It still covers every resend of this
-	// test: the test lasts about 13 s.
+	// after it waited in order then; now it waits apart and they go on
+	// (parkedMsg), but it still waits for the window. A window of 20 s lets
+	// such an id clear well within Close's two minutes. It still covers
+	// every resend of this test: the test lasts about 13 s. The lines of
+	// the log that say an event was parked, and when it was stored, are
+	// printed (-v).
 	var logs syncBuffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	p, err := NewPublisher(ctx, all, Options{Prefix: prefix, Replicas: 3, Logger: log, AckTimeout: time.Second, ReconnectWait: 100 * time.Millisecond,
@@ -257,6 +260,11 @@ func TestPublisherLosesNothingWhileTheLeaderMoves(t *testing.T) {
 		t.Fatalf("stats %+v, want %d published, none dropped", st, bursts*per)
 	}
 	t.Logf("Close took %v", time.Since(closing).Round(time.Millisecond))
+	for _, l := range logs.lines() { // an event parked after a 409, and when it was stored
+		if strings.Contains(l, "in process") || strings.Contains(l, "parked") {
+			t.Log(l)
+		}
+	}
 	lost, dup := storedOnce(t, ctx, js, all, prefix, bursts*per)
 	t.Logf("%d leader changes, %d events: %d lost, %d duplicated", stepdowns, bursts*per, lost, dup)
 	if stepdowns == 0 {

@@ -1,0 +1,163 @@
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/arbiterhq/arbiter/wire"
+)
+
+// TestPublisherParksAnEventWhoseIdIsInProcess: on a stream where every
+// event asks for its own acknowledgement, an event the stream answers 409
+// "duplicate message id is in process" for waits apart, asked again after
+// a pause that doubles, while the events after it are stored at once; it
+// is stored when the stream stores it, and nothing is lost or resent
+// besides it.
+//
+// A real leader answers so for one id until the duplicate window passes
+// it only after its cluster's nodes stalled (one run in about ten of
+// TestPublisherLosesNothingWhileTheLeaderMoves with the process stopped
+// for 0.8 s every 2.8 s). Here a core NATS responder answers for that
+// event's subject, which the stream leaves out, as such a leader would:
+// 409 four times, then an acknowledgement. The other events go to the
+// real stream. Before parking, the publisher resent every event after the
+// stuck one each second and stored none of them until it was stored.
+func TestPublisherParksAnEventWhoseIdIsInProcess(t *testing.T) {
+	url := testNATS(t)
+	prefix := testPrefix(t, url)
+	ctx := context.Background()
+	js := testJetStream(t, url)
+	cfg := StreamConfig(Options{Prefix: prefix})
+	cfg.Subjects = []string{prefix + ".decision.checkout"}
+	cfg.Discard = jetstream.DiscardNew // the publisher asks for every acknowledgement, as on a cluster
+	if _, err := js.CreateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+
+	const refusals = 4
+	var (
+		mu    sync.Mutex
+		asked []time.Time
+	)
+	nc := js.Conn()
+	sub, err := nc.Subscribe(prefix+".decision.stuck", func(m *nats.Msg) {
+		mu.Lock()
+		asked = append(asked, time.Now())
+		n := len(asked)
+		mu.Unlock()
+		var answer any = map[string]any{"stream": cfg.Name, "seq": 1_000_000}
+		if n <= refusals {
+			answer = map[string]any{"error": map[string]any{"code": 409, "err_code": int(errCodeDuplicateInProcess),
+				"description": "duplicate message id is in process"}}
+		}
+		b, _ := json.Marshal(answer)
+		if err := m.Respond(b); err != nil {
+			t.Error(err)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+
+	var (
+		smu    sync.Mutex
+		stored []string
+	)
+	const wait = 50 * time.Millisecond
+	p, err := NewPublisher(ctx, url, Options{Prefix: prefix, Logger: quietLogger(), ReconnectWait: wait,
+		Stored: func(e *wire.Message) {
+			smu.Lock()
+			stored = append(stored, e.ID)
+			smu.Unlock()
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 300
+	p.Publish(stuckEvent())
+	for i := range n {
+		p.Publish(decisionEvent(i))
+	}
+	cctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := p.Close(cctx); err != nil {
+		t.Fatal(err)
+	}
+
+	mu.Lock()
+	defer mu.Unlock()
+	st := p.Stats()
+	if st.Published != n+1 || st.Dropped != 0 || st.Buffered != 0 {
+		t.Fatalf("stats %+v, want %d published, none dropped or left", st, n+1)
+	}
+	// The stuck event was asked refusals+1 times, and resent only itself.
+	if len(asked) != refusals+1 || st.Resent != refusals {
+		t.Fatalf("the stuck event was asked %d times and %d events resent; want %d and %d", len(asked), st.Resent, refusals+1, refusals)
+	}
+	// ... after pauses of at least wait, 2×wait, 4×wait, 8×wait.
+	for i := 1; i < len(asked); i++ {
+		if gap, least := asked[i].Sub(asked[i-1]), wait<<(i-1); gap < least {
+			t.Errorf("ask %d came %v after the one before, want at least %v", i+1, gap, least)
+		}
+	}
+	// The events after it were stored before it, in their order, once.
+	if len(stored) != n+1 || stored[n] != stuckEvent().ID {
+		t.Fatalf("stored %d events, the last %q; want %d, the stuck one last", len(stored), stored[len(stored)-1], n+1)
+	}
+	if !slices.IsSortedFunc(stored[:n], strings.Compare) {
+		t.Fatal("the events after the stuck one were not stored in their order")
+	}
+	if got := len(readStream(t, url, prefix, prefix+".decision.>")); got != n {
+		t.Fatalf("the stream holds %d events, want %d", got, n)
+	}
+}
+
+// stuckEvent is a decision event on placement "stuck".
+func stuckEvent() *wire.Message {
+	e := &wire.DecisionEvent{
+		Type: "decision", ID: "dcs_000000", TS: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC),
+		CustomerID: "c-stuck", Placement: "stuck", Ruleset: "abc",
+		Segments: []string{}, Experiments: []wire.Assignment{}, Actions: []wire.EventAction{}, Degraded: []string{},
+	}
+	m, err := e.Message()
+	if err != nil {
+		panic(err)
+	}
+	return m
+}
+
+// TestParkedNextAsk: a parked event is asked again after its pause, or
+// when the duplicate window has passed its id, whichever comes first.
+func TestParkedNextAsk(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 4, 0, 0, 0, time.UTC)
+	const window = 20*time.Second + time.Second // the window and the margin
+	for _, c := range []struct {
+		name string
+		at   time.Duration // since it was parked
+		wait time.Duration
+		want time.Duration // since it was parked
+	}{
+		{"the pause ends before the window", 3 * time.Second, 3 * time.Second, 6 * time.Second},
+		{"the window ends first", 12700 * time.Millisecond, 12800 * time.Millisecond, window},
+		{"the window ends as the pause does", 13 * time.Second, 8 * time.Second, window},
+		{"the window has passed", 25 * time.Second, 30 * time.Second, 55 * time.Second},
+		{"the window ends at the answer", window, 30 * time.Second, window + 30*time.Second},
+	} {
+		pm := parkedMsg{since: t0, wait: c.wait}
+		if got := pm.nextAsk(t0.Add(c.at), window).Sub(t0); got != c.want {
+			t.Errorf("%s: asked again %v after it was parked, want %v", c.name, got, c.want)
+		}
+	}
+}
