@@ -55,6 +55,7 @@ func (p *Publisher) unpark(rc *recycler, parked []parkedMsg, i int) []parkedMsg 
 	p.inflight.Add(-1)
 	copy(parked[i:], parked[i+1:])
 	parked[len(parked)-1] = parkedMsg{}
+	p.parked.Add(-1)
 	return parked[:len(parked)-1]
 }
 

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -44,13 +45,18 @@ func TestPublisherParksAnEventWhoseIdIsInProcess(t *testing.T) {
 
 	const refusals = 4
 	var (
-		mu    sync.Mutex
-		asked []time.Time
+		mu     sync.Mutex
+		asked  []time.Time
+		parked []uint64 // Stats().Parked at each ask
+		pub    atomic.Pointer[Publisher]
 	)
 	nc := js.Conn()
 	sub, err := nc.Subscribe(prefix+".decision.stuck", func(m *nats.Msg) {
 		mu.Lock()
 		asked = append(asked, time.Now())
+		if p := pub.Load(); p != nil {
+			parked = append(parked, p.Stats().Parked)
+		}
 		n := len(asked)
 		mu.Unlock()
 		var answer any = map[string]any{"stream": cfg.Name, "seq": 1_000_000}
@@ -85,6 +91,7 @@ func TestPublisherParksAnEventWhoseIdIsInProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	pub.Store(p)
 	const n = 300
 	p.Publish(stuckEvent())
 	for i := range n {
@@ -99,12 +106,16 @@ func TestPublisherParksAnEventWhoseIdIsInProcess(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	st := p.Stats()
-	if st.Published != n+1 || st.Dropped != 0 || st.Buffered != 0 {
+	if st.Published != n+1 || st.Dropped != 0 || st.Buffered != 0 || st.Parked != 0 {
 		t.Fatalf("stats %+v, want %d published, none dropped or left", st, n+1)
 	}
 	// The stuck event was asked refusals+1 times, and resent only itself.
 	if len(asked) != refusals+1 || st.Resent != refusals {
 		t.Fatalf("the stuck event was asked %d times and %d events resent; want %d and %d", len(asked), st.Resent, refusals+1, refusals)
+	}
+	// It waited apart from the second ask on (the first found it in q).
+	if want := []uint64{0, 1, 1, 1, 1}; !slices.Equal(parked, want) {
+		t.Errorf("Stats().Parked at each ask: %v, want %v", parked, want)
 	}
 	// ... after pauses of at least wait, 2×wait, 4×wait, 8×wait.
 	for i := 1; i < len(asked); i++ {

@@ -242,6 +242,10 @@ type Stats struct {
 	// stored before its acknowledgement was lost is stored twice, so the
 	// duplicates in a stream are never more than this.
 	Resent uint64
+	// Parked is the number of events waiting apart now, after a cluster's
+	// stream answered that their id was in process (parkedMsg); they count
+	// in Buffered too.
+	Parked uint64
 }
 
 // Publisher publishes events to NATS. It is the sink of the HTTP API
@@ -279,6 +283,7 @@ type Publisher struct {
 
 	rulesets rulesetKeeper // KeepRuleset
 	inflight atomic.Int64
+	parked   atomic.Int64 // len of run's parked
 	lastDrop atomic.Int64 // unix nanos of the last drop log
 	loggedAt atomic.Uint64
 }
@@ -406,6 +411,7 @@ func (p *Publisher) Stats() Stats {
 		Dropped:   p.dropped.Load(),
 		Truncated: p.truncated.Load(),
 		Resent:    p.resent.Load(),
+		Parked:    uint64(max(p.parked.Load(), 0)),
 	}
 }
 
@@ -439,6 +445,7 @@ func (p *Publisher) Close(ctx context.Context) error {
 	if left > 0 {
 		p.dropped.Add(left)
 		p.inflight.Store(0)
+		p.parked.Store(0)
 		for len(p.ch) > 0 {
 			<-p.ch
 		}
@@ -803,6 +810,7 @@ func (p *Publisher) run() {
 				sent--
 				now := time.Now()
 				parked = append(parked, parkedMsg{outMsg: m, since: now, wait: p.opts.ReconnectWait, next: now.Add(p.opts.ReconnectWait)})
+				p.parked.Store(int64(len(parked)))
 				p.log.Warn("events: the stream answers that an event's id is in process (409); the events after it go on, and it is asked again after a growing pause, until the stream's duplicate window clears the id",
 					"id", m.msg.Header.Get(jetstream.MsgIDHeader), "parked", len(parked))
 				continue

@@ -41,6 +41,9 @@ type EventStats struct {
 	Truncated uint64
 	// Resent: events sent again without an acknowledgement covering them.
 	Resent uint64
+	// Parked: events a cluster's stream answered "in process" for,
+	// waiting apart (counted in Buffered too).
+	Parked uint64
 }
 
 // Metrics is the set of Arbiter's metrics. It implements engine.Observer.
@@ -209,8 +212,8 @@ func (m *Metrics) Reload(result, version string) {
 
 // EventStatsFunc exports the event publisher's counters, read at each
 // scrape: arbiter_events_published_total, arbiter_events_buffered,
-// arbiter_events_dropped_total, arbiter_events_resent_total and
-// arbiter_events_truncated_total. Call it once.
+// arbiter_events_dropped_total, arbiter_events_resent_total,
+// arbiter_events_truncated_total and arbiter_events_parked. Call it once.
 func (m *Metrics) EventStatsFunc(stats func() EventStats) {
 	m.reg.MustRegister(
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
@@ -233,6 +236,10 @@ func (m *Metrics) EventStatsFunc(stats func() EventStats) {
 			Name: "arbiter_events_truncated_total",
 			Help: "Decision events published without their request (request_truncated): larger than the stream's message size.",
 		}, func() float64 { return float64(stats().Truncated) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "arbiter_events_parked",
+			Help: "Events a NATS cluster's stream answered 'duplicate message id is in process' for, asked again apart while the events after them go on (also in arbiter_events_buffered).",
+		}, func() float64 { return float64(stats().Parked) }),
 	)
 }
 

@@ -568,7 +568,7 @@ func runServer(ctx context.Context, cfg serveConfig, keys []httpapi.APIKey, src 
 	}
 	m.EventStatsFunc(func() metrics.EventStats {
 		st := pub.Stats()
-		return metrics.EventStats{Published: st.Published, Buffered: st.Buffered, Dropped: st.Dropped, Truncated: st.Truncated, Resent: st.Resent}
+		return metrics.EventStats{Published: st.Published, Buffered: st.Buffered, Dropped: st.Dropped, Truncated: st.Truncated, Resent: st.Resent, Parked: st.Parked}
 	})
 	sink.Store(pub)
 	publishReloaded(pub, log, snap.LoadedAt, snap.Ruleset, "", nil)
