@@ -6,7 +6,8 @@ import (
 
 // parkedMsg is an event whose id the stream's leader answered 409,
 // "duplicate message id is in process", on a stream where every event in
-// flight asks for its own acknowledgement (a cluster's; streamLimits).
+// flight asks for its own acknowledgement (a cluster's, or one that may
+// refuse events: streamLimits.ackEvery).
 // An earlier copy of it was staged for storing: it may be stored in a
 // moment (a resend after a leader change; asked again, the stream then
 // answers that it is a duplicate), or, after the cluster's nodes stalled,
@@ -18,10 +19,11 @@ import (
 // now waits apart: the events after it go on, it is asked again after
 // ReconnectWait, then after twice as long each time up to maxParkWait,
 // and once the stream's duplicate window has passed it (nextAsk), and it
-// is stored (or dropped, when the stream refuses it for good) when
-// the stream answers. It counts in InFlight and Stats().Buffered
-// meanwhile, and is stored after the events behind it: the one exception
-// to the stream's order.
+// is stored when the stream stores it, or dropped as any event is
+// (refused for good, larger than a new server's max payload). It counts
+// in InFlight, Stats().Buffered and Stats().Parked meanwhile, and is
+// stored after the events behind it: the one exception to the stream's
+// order.
 type parkedMsg struct {
 	outMsg
 	since time.Time     // when it was parked

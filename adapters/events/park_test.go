@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -82,7 +83,9 @@ func TestPublisherParksAnEventWhoseIdIsInProcess(t *testing.T) {
 		stored []string
 	)
 	const wait = 50 * time.Millisecond
-	p, err := NewPublisher(ctx, url, Options{Prefix: prefix, Logger: quietLogger(), ReconnectWait: wait,
+	// AckTimeout: a stall of this machine must not time an event out,
+	// which would resend it and ask the stuck one once more.
+	p, err := NewPublisher(ctx, url, Options{Prefix: prefix, Logger: quietLogger(), ReconnectWait: wait, AckTimeout: time.Minute,
 		Stored: func(e *wire.Message) {
 			smu.Lock()
 			stored = append(stored, e.ID)
@@ -97,7 +100,7 @@ func TestPublisherParksAnEventWhoseIdIsInProcess(t *testing.T) {
 	for i := range n {
 		p.Publish(decisionEvent(i))
 	}
-	cctx, cancel := context.WithTimeout(ctx, time.Minute)
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	if err := p.Close(cctx); err != nil {
 		t.Fatal(err)
@@ -125,7 +128,7 @@ func TestPublisherParksAnEventWhoseIdIsInProcess(t *testing.T) {
 	}
 	// The events after it were stored before it, in their order, once.
 	if len(stored) != n+1 || stored[n] != stuckEvent().ID {
-		t.Fatalf("stored %d events, the last %q; want %d, the stuck one last", len(stored), stored[len(stored)-1], n+1)
+		t.Fatalf("stored %d events, the last %q; want %d, the stuck one last", len(stored), stored[max(len(stored)-1, 0):], n+1)
 	}
 	if !slices.IsSortedFunc(stored[:n], strings.Compare) {
 		t.Fatal("the events after the stuck one were not stored in their order")
@@ -135,12 +138,101 @@ func TestPublisherParksAnEventWhoseIdIsInProcess(t *testing.T) {
 	}
 }
 
-// stuckEvent is a decision event on placement "stuck".
-func stuckEvent() *wire.Message {
+// TestPublisherDropsAParkedEventTheNewServerCannotTake: a parked event
+// that has become larger than the server's max payload (NATS came back
+// with a smaller one, with JetStream or without) is dropped and counted,
+// as any other such event, and the events after it go on; before, it was
+// asked again for ever: with JetStream each ask reset the queue and
+// nothing more was published, without it the publisher goroutine spun.
+func TestPublisherDropsAParkedEventTheNewServerCannotTake(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		jetStream bool
+	}{{"jetstream", true}, {"core NATS", false}} {
+		t.Run(c.name, func(t *testing.T) {
+			port, dir := freePort(t), t.TempDir()
+			start := func(maxPayload int32, js bool) *server.Server {
+				srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, JetStream: js, StoreDir: dir,
+					MaxPayload: maxPayload, NoLog: true, NoSigs: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				go srv.Start()
+				if !srv.ReadyForConnections(time.Minute) {
+					t.Fatalf("nats-server not listening on %d", port)
+				}
+				t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+				return srv
+			}
+			first := start(0, true)
+			url := first.ClientURL()
+			const prefix = "parkbig"
+			ctx := context.Background()
+			nc, err := nats.Connect(url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nc.Close()
+			js, _ := jetstream.New(nc)
+			cfg := StreamConfig(Options{Prefix: prefix})
+			cfg.Subjects = []string{prefix + ".decision.checkout"}
+			cfg.Discard = jetstream.DiscardNew
+			if _, err := js.CreateStream(ctx, cfg); err != nil {
+				t.Fatal(err)
+			}
+			sub, err := nc.Subscribe(prefix+".decision.stuck", func(m *nats.Msg) {
+				b, _ := json.Marshal(map[string]any{"error": map[string]any{"code": 409, "err_code": int(errCodeDuplicateInProcess),
+					"description": "duplicate message id is in process"}})
+				_ = m.Respond(b)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sub.Unsubscribe()
+			if err := nc.Flush(); err != nil {
+				t.Fatal(err)
+			}
+
+			p, err := NewPublisher(ctx, url, Options{Prefix: prefix, Logger: quietLogger(), ReconnectWait: 50 * time.Millisecond, AckTimeout: time.Minute})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.Publish(stuckEvent(strings.Repeat("s", 2000)))
+			for i := range 10 {
+				p.Publish(decisionEvent(i))
+			}
+			waitFor(t, time.Minute, "the ten events after the stuck one published, it parked", func() bool {
+				st := p.Stats()
+				return st.Published == 10 && st.Parked == 1
+			})
+
+			nc.Close()
+			first.Shutdown()
+			first.WaitForShutdown()
+			start(1024, c.jetStream)
+			for i := 10; i < 20; i++ {
+				p.Publish(decisionEvent(i))
+			}
+			waitFor(t, time.Minute, "the parked event dropped, the ten new ones published", func() bool {
+				st := p.Stats()
+				return st.Published == 20 && st.Dropped == 1 && st.Parked == 0
+			})
+			cctx, cancel := context.WithTimeout(ctx, time.Minute)
+			defer cancel()
+			if err := p.Close(cctx); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// stuckEvent is a decision event on placement "stuck", in the segments
+// given.
+func stuckEvent(segments ...string) *wire.Message {
 	e := &wire.DecisionEvent{
 		Type: "decision", ID: "dcs_000000", TS: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC),
 		CustomerID: "c-stuck", Placement: "stuck", Ruleset: "abc",
-		Segments: []string{}, Experiments: []wire.Assignment{}, Actions: []wire.EventAction{}, Degraded: []string{},
+		Segments: append([]string{}, segments...), Experiments: []wire.Assignment{}, Actions: []wire.EventAction{}, Degraded: []string{},
 	}
 	m, err := e.Message()
 	if err != nil {

@@ -677,20 +677,31 @@ func (p *Publisher) run() {
 				if pm.fut != nil || now.Before(pm.next) {
 					continue
 				}
+				p.fit(&pm.outMsg, limits.fit) // the server may be another one now
+				var fut jetstream.PubAckFuture
+				var err error
 				if md == modeCore { // the server lost JetStream: as any event now
-					if err := p.nc.PublishMsg(pm.msg); err != nil {
-						break
-					}
-					p.published.Add(1)
+					err = p.nc.PublishMsg(pm.msg)
+				} else {
+					fut, err = p.js.PublishMsgAsync(pm.msg, p.noRetry...)
+				}
+				if errors.Is(err, nats.ErrMaxPayload) || errors.Is(err, nats.ErrBadSubject) {
+					p.log.Error("events: event larger than the server's max payload; dropped", "subject", pm.msg.Subject, "bytes", len(pm.msg.Data))
+					p.dropped.Add(1)
 					parked = p.unpark(&rc, parked, i)
 					i--
 					continue
 				}
-				fut, err := p.js.PublishMsgAsync(pm.msg, p.noRetry...)
 				if err != nil {
 					reset()
 					pauseUntil = now.Add(p.opts.ReconnectWait)
 					break
+				}
+				if md == modeCore {
+					p.published.Add(1)
+					parked = p.unpark(&rc, parked, i)
+					i--
+					continue
 				}
 				pm.fut, pm.gen = fut, setupGen
 				pm.tries++
@@ -811,7 +822,13 @@ func (p *Publisher) run() {
 				now := time.Now()
 				parked = append(parked, parkedMsg{outMsg: m, since: now, wait: p.opts.ReconnectWait, next: now.Add(p.opts.ReconnectWait)})
 				p.parked.Store(int64(len(parked)))
-				p.log.Warn("events: the stream answers that an event's id is in process (409); the events after it go on, and it is asked again after a growing pause, until the stream's duplicate window clears the id",
+				// One warning when the first waits apart (a stall can leave
+				// many ids in process at once), the others at debug.
+				level := slog.LevelDebug
+				if len(parked) == 1 {
+					level = slog.LevelWarn
+				}
+				p.log.Log(context.Background(), level, "events: the stream answers that an event's id is in process (409); the events after it go on, and it is asked again after a growing pause, until the stream's duplicate window clears the id",
 					"id", m.msg.Header.Get(jetstream.MsgIDHeader), "parked", len(parked))
 				continue
 			}
@@ -866,9 +883,14 @@ func (p *Publisher) run() {
 			pm := parked[pi]
 			p.published.Add(1)
 			p.stored(pm.ev)
-			p.log.Info("events: a parked event was stored", "id", pm.msg.Header.Get(jetstream.MsgIDHeader),
-				"tries", pm.tries, "waited", time.Since(pm.since).Round(time.Millisecond))
+			id := pm.msg.Header.Get(jetstream.MsgIDHeader)
 			parked = p.unpark(&rc, parked, pi)
+			level := slog.LevelDebug // one line when the last of them is stored
+			if len(parked) == 0 {
+				level = slog.LevelInfo
+			}
+			p.log.Log(context.Background(), level, "events: a parked event was stored", "id", id,
+				"tries", pm.tries, "waited", time.Since(pm.since).Round(time.Millisecond), "parked", len(parked))
 		case err := <-parkErr:
 			pm := &parked[pi]
 			pm.fut = nil
