@@ -744,13 +744,7 @@ func (p *Publisher) run() {
 			okCh, errCh = q[acked].fut.Ok(), q[acked].fut.Err()
 		}
 		if !ready && p.nc.IsConnected() {
-			wait := max(time.Until(pauseUntil), 0)
-			if retry == nil {
-				retry = time.NewTimer(wait)
-			} else {
-				retry.Reset(wait)
-			}
-			timerC = retry.C
+			timerC = arm(&retry, pauseUntil)
 		}
 		// The first parked event in flight, and the next time one is due.
 		var (
@@ -772,13 +766,7 @@ func (p *Publisher) run() {
 			}
 		}
 		if !due.IsZero() && ready {
-			wait := max(time.Until(due), 0)
-			if parkTimer == nil {
-				parkTimer = time.NewTimer(wait)
-			} else {
-				parkTimer.Reset(wait)
-			}
-			parkC = parkTimer.C
+			parkC = arm(&parkTimer, due)
 		}
 		stop := p.stop
 		if closing {
@@ -927,6 +915,18 @@ func (p *Publisher) run() {
 			return
 		}
 	}
+}
+
+// arm sets *t to fire at deadline (at once when it has passed), making
+// it the first time, and returns its channel.
+func arm(t **time.Timer, deadline time.Time) <-chan time.Time {
+	wait := max(time.Until(deadline), 0)
+	if *t == nil {
+		*t = time.NewTimer(wait)
+	} else {
+		(*t).Reset(wait)
+	}
+	return (*t).C
 }
 
 // stored hands e, which the stream stored, to Options.Stored.
