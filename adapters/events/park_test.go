@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -86,7 +87,14 @@ func TestPublisherParksAnEventWhoseIdIsInProcess(t *testing.T) {
 	const wait = 50 * time.Millisecond
 	// AckTimeout: a stall of this machine must not time an event out,
 	// which would resend it and ask the stuck one once more.
-	p, err := NewPublisher(ctx, url, Options{Prefix: prefix, Logger: quietLogger(), ReconnectWait: wait, AckTimeout: time.Minute,
+	var logs syncBuffer // printed when the test fails
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the publisher's log:\n%s", strings.Join(logs.lines(), "\n"))
+		}
+	})
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	p, err := NewPublisher(ctx, url, Options{Prefix: prefix, Logger: log, ReconnectWait: wait, AckTimeout: time.Minute,
 		Stored: func(e *wire.Message) {
 			smu.Lock()
 			stored = append(stored, e.ID)

@@ -3,6 +3,8 @@ package events
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -537,4 +539,25 @@ func waitStream(t *testing.T, url, name string) *jetstream.StreamInfo {
 		return true
 	})
 	return info
+}
+
+// TestPublisherCountsItsFirstConnectionOnce: the first connection is one
+// connection. nats.go calls the connect handler for it after Connect has
+// returned connected, from its own goroutine; counted twice, the publisher
+// took it for a new connection and resent every event it had sent.
+func TestPublisherCountsItsFirstConnectionOnce(t *testing.T) {
+	url := testNATS(t)
+	prefix := testPrefix(t, url)
+	var logs syncBuffer
+	p, err := NewPublisher(context.Background(), url, Options{Prefix: prefix, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	waitFor(t, time.Minute, "the connect handler", func() bool {
+		return slices.ContainsFunc(logs.lines(), func(l string) bool { return strings.Contains(l, "connected to NATS") })
+	})
+	if n := p.conns.Load(); n != 1 {
+		t.Fatalf("%d connections counted, want 1", n)
+	}
 }
