@@ -265,8 +265,6 @@ type Publisher struct {
 
 	closeOnce sync.Once
 	closed    atomic.Bool
-	firstConn atomic.Bool
-	conns     atomic.Uint64 // (re)connections so far
 	// firstConn: the first connection is counted in conns. NewPublisher
 	// counts it when Connect returns connected, and nats.go then also
 	// calls the connect handler for it, later, from its own goroutine:
@@ -274,6 +272,8 @@ type Publisher struct {
 	// connection and resent everything it had sent on the first
 	// (TestPublisherParksAnEventWhoseIdIsInProcess saw it, one run in
 	// about ten).
+	firstConn atomic.Bool
+	conns     atomic.Uint64 // (re)connections so far
 
 	published atomic.Uint64
 	dropped   atomic.Uint64
