@@ -85,8 +85,6 @@ func TestPublisherParksAnEventWhoseIdIsInProcess(t *testing.T) {
 		stored []string
 	)
 	const wait = 50 * time.Millisecond
-	// AckTimeout: a stall of this machine must not time an event out,
-	// which would resend it and ask the stuck one once more.
 	var logs syncBuffer // printed when the test fails
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -94,6 +92,8 @@ func TestPublisherParksAnEventWhoseIdIsInProcess(t *testing.T) {
 		}
 	})
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	// AckTimeout: a stall of this machine must not time an event out,
+	// which would resend it and ask the stuck one once more.
 	p, err := NewPublisher(ctx, url, Options{Prefix: prefix, Logger: log, ReconnectWait: wait, AckTimeout: time.Minute,
 		Stored: func(e *wire.Message) {
 			smu.Lock()

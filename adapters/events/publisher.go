@@ -665,7 +665,7 @@ func (p *Publisher) run() {
 					p.dropped.Add(1)
 					rc.putMsg(m.msg)
 					m.ev.Release()
-					q = append(q[:sent], q[sent+1:]...)
+					q = removeAt(q, sent)
 					p.inflight.Add(-1)
 					continue
 				}
@@ -859,7 +859,7 @@ func (p *Publisher) run() {
 				}
 				rc.putMsg(q[acked].msg)
 				q[acked].ev.Release()
-				q = append(q[:acked], q[acked+1:]...)
+				q = removeAt(q, acked)
 				sent--
 				p.inflight.Add(-1)
 				// Plain publishes went before it or after it, and whatever
