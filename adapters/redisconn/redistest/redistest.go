@@ -7,9 +7,11 @@ package redistest
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -17,6 +19,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -123,42 +126,88 @@ type Server struct {
 	Addr string
 	args []string
 	cmd  *exec.Cmd
+	done chan struct{} // closed when cmd has exited
+	out  *outputBuffer
 }
+
+// errExited says that redis-server exited before it answered.
+var errExited = errors.New("redis-server exited before it answered")
 
 // StartServer starts redis-server on a free port (no persistence), or skips
 // the test, saying why, when redis-server is missing. It is stopped when
 // the test ends.
 func StartServer(t testing.TB, extra ...string) *Server {
 	t.Helper()
+	return startServer(t, func() []string { return extra })
+}
+
+// startServer starts redis-server with the arguments extra returns. A port
+// that was free when chosen may be taken before redis-server binds it (by
+// another test package's server, or a connection's local port): when the
+// server exits before it answers, it is started again on fresh ports (extra
+// is called again), up to three times, and its output is logged.
+func startServer(t testing.TB, extra func() []string) *Server {
+	t.Helper()
 	bin := ServerBinary()
 	if bin == "" {
 		t.Skip("redis-server not found (looked in /usr/bin, /usr/local/bin and PATH): install redis-server to run this test")
 	}
-	port := FreePort(t)
-	s := &Server{t: t, bin: bin, Port: port, Addr: "127.0.0.1:" + strconv.Itoa(port)}
-	s.args = append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--dir", t.TempDir()}, extra...)
-	s.Start()
-	t.Cleanup(s.Stop)
-	return s
+	dir := t.TempDir()
+	for attempt := 1; ; attempt++ {
+		port := FreePort(t)
+		s := &Server{t: t, bin: bin, Port: port, Addr: "127.0.0.1:" + strconv.Itoa(port)}
+		s.args = append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+			"--dir", dir}, extra()...)
+		err := s.start()
+		if err == nil {
+			t.Cleanup(s.Stop)
+			return s
+		}
+		if !errors.Is(err, errExited) || attempt == 3 {
+			t.Fatal(err)
+		}
+		t.Logf("attempt %d: %v; starting it again on other ports", attempt, err)
+	}
 }
 
 // Start starts the server (again) on its port and waits until it answers.
 func (s *Server) Start() {
 	s.t.Helper()
-	s.cmd = exec.Command(s.bin, s.args...)
-	if err := s.cmd.Start(); err != nil {
-		s.t.Fatalf("starting redis-server: %v", err)
+	if err := s.start(); err != nil {
+		s.t.Fatal(err)
 	}
+}
+
+func (s *Server) start() error {
+	cmd := exec.Command(s.bin, s.args...)
+	out := &outputBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting redis-server: %w", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(done)
+	}()
+	s.cmd, s.done, s.out = cmd, done, out
 	c := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1, DialTimeout: 100 * time.Millisecond})
 	defer c.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for c.Ping(context.Background()).Err() != nil {
+		select {
+		case <-done:
+			s.cmd = nil
+			return fmt.Errorf("%w (on %s, %s); its output:\n%s", errExited, s.Addr, cmd.ProcessState, out)
+		default:
+		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("redis-server on %s did not answer within 10s", s.Addr)
+			s.Stop()
+			return fmt.Errorf("redis-server on %s did not answer within 10s; its output:\n%s", s.Addr, out)
 		}
 		time.Sleep(5 * time.Millisecond) // polling with a deadline
 	}
+	return nil
 }
 
 // Stop kills the server (as a crash would) and waits for it to exit.
@@ -167,8 +216,30 @@ func (s *Server) Stop() {
 		return
 	}
 	_ = s.cmd.Process.Kill()
-	_ = s.cmd.Wait()
+	<-s.done
 	s.cmd = nil
+}
+
+// outputBuffer keeps the first 16 KiB a server prints (its start-up and
+// any reason it stopped), safe for the process's writers and the test.
+type outputBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *outputBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if room := 16<<10 - b.buf.Len(); room > 0 {
+		b.buf.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
+}
+
+func (b *outputBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // Cluster is a Redis Cluster on loopback started by the test.
@@ -215,14 +286,16 @@ func StartClusterWith(t testing.TB, o ClusterOptions) *Cluster {
 	}
 	cl := &Cluster{}
 	for i := 0; i < o.Masters*(1+o.Replicas); i++ {
-		dir := t.TempDir()
 		// The cluster bus on a free port of its own: by default it is the
 		// node's port + 10,000, which may be taken, and for a port above
 		// 55,535 (a fifth of Linux's ephemeral range) redis-server refuses
-		// to start.
-		s := StartServer(t, "--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(dir, "nodes.conf"),
-			"--cluster-node-timeout", strconv.FormatInt(o.NodeTimeout.Milliseconds(), 10),
-			"--cluster-port", strconv.Itoa(FreePort(t)))
+		// to start. Chosen again, with the node's port, on a retry.
+		s := startServer(t, func() []string {
+			dir := t.TempDir()
+			return []string{"--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(dir, "nodes.conf"),
+				"--cluster-node-timeout", strconv.FormatInt(o.NodeTimeout.Milliseconds(), 10),
+				"--cluster-port", strconv.Itoa(FreePort(t))}
+		})
 		cl.Servers = append(cl.Servers, s)
 		cl.Addrs = append(cl.Addrs, s.Addr)
 	}
