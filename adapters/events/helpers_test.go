@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -18,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/arbiterhq/arbiter/adapters/redisconn/redistest"
 	"github.com/arbiterhq/arbiter/wire"
 )
 
@@ -79,17 +79,10 @@ func poll(d time.Duration, cond func() bool) bool {
 	return true
 }
 
-// freePort returns a TCP port free on 127.0.0.1 now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	_ = l.Close()
-	return port
-}
+// freePort returns a TCP port free on 127.0.0.1 now, below the kernel's
+// ephemeral range where it can (redistest.FreePort): a nats-server this
+// test starts on it later finds it still free.
+func freePort(t *testing.T) int { return redistest.FreePort(t) }
 
 // natsProc is a nats-server process the test starts and stops itself.
 type natsProc struct {

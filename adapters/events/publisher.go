@@ -629,9 +629,7 @@ func (p *Publisher) run() {
 			p.fit(m, limits.fit)
 			if md == modeCore {
 				if err := p.nc.PublishMsg(m.msg); err != nil {
-					if errors.Is(err, nats.ErrMaxPayload) || errors.Is(err, nats.ErrBadSubject) {
-						p.log.Error("events: event larger than the server's max payload; dropped", "subject", m.msg.Subject, "bytes", len(m.msg.Data))
-						p.dropped.Add(1)
+					if p.droppedForSize(err, m.msg) {
 						pop()
 						continue
 					}
@@ -660,9 +658,7 @@ func (p *Publisher) run() {
 				fut, err = p.js.PublishMsgAsync(m.msg, p.noRetry...)
 			}
 			if err != nil {
-				if errors.Is(err, nats.ErrMaxPayload) || errors.Is(err, nats.ErrBadSubject) {
-					p.log.Error("events: event larger than the server's max payload; dropped", "subject", m.msg.Subject, "bytes", len(m.msg.Data))
-					p.dropped.Add(1)
+				if p.droppedForSize(err, m.msg) {
 					rc.putMsg(m.msg)
 					m.ev.Release()
 					q = removeAt(q, sent)
@@ -697,9 +693,7 @@ func (p *Publisher) run() {
 				} else {
 					fut, err = p.js.PublishMsgAsync(pm.msg, p.noRetry...)
 				}
-				if errors.Is(err, nats.ErrMaxPayload) || errors.Is(err, nats.ErrBadSubject) {
-					p.log.Error("events: event larger than the server's max payload; dropped", "subject", pm.msg.Subject, "bytes", len(pm.msg.Data))
-					p.dropped.Add(1)
+				if p.droppedForSize(err, pm.msg) {
 					parked = p.unpark(&rc, parked, i)
 					i--
 					continue
@@ -1170,6 +1164,19 @@ func (p *Publisher) setup() (mode, streamLimits, error) {
 	limits.duplicates = cfg.Duplicates
 	limits.fit = maxMessage(limits.maxMsgSize, int(p.nc.MaxPayload()))
 	return modeJetStream, limits, nil
+}
+
+// droppedForSize reports whether err is nats.go's refusal to send msg at
+// all (larger than the server's max payload, even after fit, or a subject
+// it cannot send), and if so logs and counts msg as dropped: sending it
+// again would be refused the same way.
+func (p *Publisher) droppedForSize(err error, msg *nats.Msg) bool {
+	if !errors.Is(err, nats.ErrMaxPayload) && !errors.Is(err, nats.ErrBadSubject) {
+		return false
+	}
+	p.log.Error("events: event larger than the server's max payload; dropped", "subject", msg.Subject, "bytes", len(msg.Data), "err", err)
+	p.dropped.Add(1)
+	return true
 }
 
 // clustered reports whether the stream lives in a NATS cluster, where a

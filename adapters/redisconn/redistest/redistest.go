@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -107,15 +108,45 @@ func ServerBinary() string {
 	return ""
 }
 
-// FreePort returns a loopback port nothing listens on now.
+// FreePort returns a loopback port nothing listens on now, chosen below
+// the kernel's range of ephemeral ports where it can
+// (net.ipv4.ip_local_port_range, 32768-60999 by default). A port from that
+// range, free when chosen, can be taken by any connection's local address
+// before the server the test starts binds it (and redis-server then exits);
+// below it, only another test's explicit choice can take it, which
+// startServer survives by choosing again.
 func FreePort(t testing.TB) int {
 	t.Helper()
+	if lo := ephemeralLow(); lo > 20000 {
+		for range 50 {
+			p := 10000 + mrand.IntN(lo-10000)
+			if ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p)); err == nil {
+				ln.Close()
+				return p
+			}
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// ephemeralLow returns the lowest ephemeral port, or 0 when unknown (not
+// Linux).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	lo, _ := strconv.Atoi(f[0])
+	return lo
 }
 
 // Server is a redis-server process this test started.
