@@ -293,3 +293,18 @@ func TestParkedNextAsk(t *testing.T) {
 		}
 	}
 }
+
+// TestSetupWait: a set-up attempt waits 1 s for six failures in a row,
+// then 2 and 4 s, and 5 s from then on (never more: the 5 s of every
+// attempt before).
+func TestSetupWait(t *testing.T) {
+	s := time.Second
+	for failed, want := range []time.Duration{s, s, s, s, s, s, 2 * s, 4 * s, 5 * s, 5 * s} {
+		if got := setupWait(failed); got != want {
+			t.Errorf("setupWait(%d) = %v, want %v", failed, got, want)
+		}
+	}
+	if got := setupWait(100); got != 5*s {
+		t.Errorf("setupWait(100) = %v, want 5s", got)
+	}
+}

@@ -532,9 +532,11 @@ func (p *Publisher) run() {
 		md       = modeUnknown
 		limits   streamLimits
 		setupGen uint64
-		closing  bool
-		retry    *time.Timer
-		rc       recycler
+		// setupFailed: set-up attempts failed in a row (setupWait).
+		setupFailed int
+		closing     bool
+		retry       *time.Timer
+		rc          recycler
 		// lingering: the unsent events of q wait for linger to fire
 		// (Options.Linger) before they are sent.
 		lingering bool
@@ -610,12 +612,13 @@ func (p *Publisher) run() {
 		}
 		if !ready && p.nc.IsConnected() && !time.Now().Before(pauseUntil) {
 			var err error
-			md, limits, err = p.setup()
+			md, limits, err = p.setup(setupWait(setupFailed))
 			if err != nil {
+				setupFailed++
 				pauseUntil = time.Now().Add(p.opts.ReconnectWait)
 				p.log.Warn("events: cannot set up the JetStream stream; retrying", "stream", p.opts.Stream, "err", err)
 			} else {
-				ready = true
+				ready, setupFailed = true, 0
 			}
 		}
 		// Send what has not been sent, on the connection the stream was
@@ -1115,11 +1118,30 @@ func maxMessage(a, b int) int {
 	return min(a, b)
 }
 
+// setupWait is how long a set-up attempt waits for the server after
+// failed attempts in a row: 1 s for the first six (about twelve seconds
+// with the reconnect waits between, longer than a cluster's elections
+// take), then 2, 4, and 5 s from then on. A cluster electing a leader drops
+// the JetStream API requests it has no leader for, and an attempt sent just
+// before the election ends waits its whole time: short attempts find the
+// leader soon after it is elected (the fault suite's nats-cluster: 5 s
+// attempts resumed the events 6-16 s after the kill, 1 s attempts 5-9 s).
+// Growing after that: a server slower than a second is still set up.
+func setupWait(failed int) time.Duration {
+	switch {
+	case failed < 6:
+		return time.Second
+	case failed < 8:
+		return time.Second << (failed - 5)
+	}
+	return 5 * time.Second
+}
+
 // setup finds out whether the server has JetStream and, if so, creates the
-// stream when it is missing.
-func (p *Publisher) setup() (mode, streamLimits, error) {
+// stream when it is missing, within wait.
+func (p *Publisher) setup(wait time.Duration) (mode, streamLimits, error) {
 	limits := streamLimits{ackEvery: AckEvery}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	// A hung server must not hold Close past its context: the calls below
 	// end when Close gives up.

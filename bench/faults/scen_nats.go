@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -148,21 +149,31 @@ func setDuplicates(ctx context.Context, url string, d time.Duration) error {
 	if err != nil {
 		return err
 	}
-	var st jetstream.Stream
-	if !until(ctx, 15*time.Second, func() bool {
-		name, err := js.StreamNameBySubject(ctx, subjectPrefix+".>")
+	// Each request has a time limit of its own: in a cluster just set up, a
+	// request can go unanswered (no responders yet, a leader being
+	// elected) and would otherwise wait for the scenario's bound.
+	var lastErr error
+	if !until(ctx, 20*time.Second, func() bool {
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		name, err := js.StreamNameBySubject(rctx, subjectPrefix+".>")
 		if err != nil {
+			lastErr = err
 			return false
 		}
-		st, err = js.Stream(ctx, name)
-		return err == nil
+		st, err := js.Stream(rctx, name)
+		if err != nil {
+			lastErr = err
+			return false
+		}
+		cfg := st.CachedInfo().Config
+		cfg.Duplicates = d
+		_, lastErr = js.UpdateStream(rctx, cfg)
+		return lastErr == nil
 	}) {
-		return errors.New("arbiter did not create its stream within 15 s")
+		return fmt.Errorf("setting the stream's duplicate window to %s within 20 s: %w", d, lastErr)
 	}
-	cfg := st.CachedInfo().Config
-	cfg.Duplicates = d
-	_, err = js.UpdateStream(ctx, cfg)
-	return err
+	return nil
 }
 
 // waitDrained waits until an arbiter's event buffer is empty.
@@ -269,8 +280,8 @@ func natsClusterScenario() scenario {
 	return scenario{
 		name: "nats-cluster",
 		goal: "A 3-node NATS cluster with an R3 stream; the stream's leader killed with kill -9 under a steady load (and started again later), " +
-			"then the whole cluster frozen (SIGSTOP to its three nodes together, as a host's pause would) for 0.8 s every 2.8 s: " +
-			"events lost and duplicated (0 expected), the publisher's longest stall, and the events it set apart (a leader answering 409 \"in process\")",
+			"then the three nodes and Arbiter frozen together (SIGSTOP, as a host's pause would) for 0.8 s every 2.8 s: " +
+			"events lost and duplicated (0 expected), the publisher's longest stall in each phase, and the events it set apart (a leader answering 409 \"in process\")",
 		bound: 4 * time.Minute, shortBound: 2 * time.Minute,
 		run: runNATSCluster,
 	}
@@ -323,15 +334,15 @@ func runNATSCluster(ctx context.Context, e *env, ps *procs, r *result) error {
 	if err != nil {
 		return err
 	}
-	// A duplicate window of 20 s: an id a frozen leader holds "in process"
-	// is taken again once the window has passed it (docs/events.md), within
-	// the drain's 60 s.
-	dupWindow := 20 * time.Second
-	if err := setDuplicates(ctx, all, dupWindow); err != nil {
-		return err
-	}
 	leader, replicas, err := streamLeader(ctx, all)
 	if err != nil {
+		return err
+	}
+	// A duplicate window of 20 s: an id a frozen leader holds "in process"
+	// is taken again once the window has passed it (docs/events.md), within
+	// the drain's 60 s. Set once the stream has its leader.
+	dupWindow := 20 * time.Second
+	if err := setDuplicates(ctx, all, dupWindow); err != nil {
 		return err
 	}
 	r.add("cluster", "3 nats-server nodes, JetStream file store; stream %s with %d replicas (%s)", subjectPrefix, replicas, how)
@@ -368,20 +379,26 @@ func runNATSCluster(ctx context.Context, e *env, ps *procs, r *result) error {
 			}})
 	}()
 	// The publisher's stalls: the longest time its published count did
-	// not move while the load ran, sampled every 50 ms.
-	var stall time.Duration
+	// not move while the load ran, sampled every 50 ms, by the phase it
+	// began in.
+	const (
+		phaseKill = iota
+		phaseFreeze
+	)
+	var inPhase atomic.Int32
+	var stall [2]time.Duration
 	var maxBuffered, maxParked float64
 	go func() {
 		defer wg.Done()
-		last, lastMove := -1.0, time.Now()
+		last, lastMove, movePh := -1.0, time.Now(), inPhase.Load()
 		for lctx.Err() == nil {
 			n, err := metric(lctx, a.addr, "arbiter_events_published_total")
 			now := time.Now()
 			if err == nil {
 				if n != last {
-					last, lastMove = n, now
-				} else if now.Sub(lastMove) > stall {
-					stall = now.Sub(lastMove)
+					last, lastMove, movePh = n, now, inPhase.Load()
+				} else if now.Sub(lastMove) > stall[movePh] {
+					stall[movePh] = now.Sub(lastMove)
 				}
 			}
 			if b, err := metric(lctx, a.addr, "arbiter_events_buffered"); err == nil && b > maxBuffered {
@@ -409,7 +426,16 @@ func runNATSCluster(ctx context.Context, e *env, ps *procs, r *result) error {
 	if err := sleep(ctx, phase); err != nil {
 		return err
 	}
-	pauses, err := freezeAll(ctx, nodes, e.dur(20*time.Second, 6*time.Second))
+	// The freezes begin once the publisher has caught up after the kill
+	// (at most a tenth of a second's events waiting), so that each phase's
+	// stall is its own.
+	caughtUp := until(ctx, 60*time.Second, func() bool {
+		b, err := metric(ctx, a.addr, "arbiter_events_buffered")
+		return err == nil && b <= rate/10
+	})
+	r.check(caughtUp, "the publisher had not caught up within 60 s of the killed node's restart")
+	inPhase.Store(phaseFreeze)
+	pauses, err := freezeAll(ctx, append([]*proc{a}, nodes...), e.dur(20*time.Second, 6*time.Second))
 	if err != nil {
 		return err
 	}
@@ -439,11 +465,14 @@ func runNATSCluster(ctx context.Context, e *env, ps *procs, r *result) error {
 	}
 	lost, dup, unanswered := compare(answered, sc)
 	r.add("load", "%.0f decisions/s from 16 keep-alive workers; the stream's leader (%s) killed after %s, started again %s later, %s more load; "+
-		"then the three nodes frozen together %d times (0.8 s every 2.8 s), %s more load; duplicate window %s", rate, leader, phase, phase, phase, pauses, phase, dupWindow)
+		"then the three nodes and Arbiter frozen together %d times (0.8 s every 2.8 s), %s more load; duplicate window %s", rate, leader, phase, phase, phase, pauses, phase, dupWindow)
 	r.add("answered 200", "%d of %d (other: %s)", st.ok(), st.sent, st.failures())
 	r.key("lost (answered, not in the stream)", "%d", lost)
 	r.key("duplicated (stored more than once)", "%d", dup)
-	r.key("publisher's longest stall", "%s (events buffered at most %.0f)", stall.Round(10*time.Millisecond), maxBuffered)
+	// Arbiter's /metrics freezes with it: a stall while frozen shows only
+	// when the publisher had not moved by the first answer after a freeze.
+	r.key("publisher's longest stall", "%s around the kill, %s beyond a freeze (events buffered at most %.0f)",
+		stall[phaseKill].Round(10*time.Millisecond), stall[phaseFreeze].Round(10*time.Millisecond), maxBuffered)
 	r.add("stream read back", "%d decision events, %d distinct ids; %d whose answer the client did not see", sc.msgs, len(sc.unique), unanswered)
 	r.add("dropped (arbiter_events_dropped_total)", "%.0f", dropped)
 	r.key("set apart (arbiter_events_parked)", "at most %.0f at once; %.0f after the drain", maxParked, parked)
@@ -455,19 +484,19 @@ func runNATSCluster(ctx context.Context, e *env, ps *procs, r *result) error {
 	return nil
 }
 
-// freezeAll stops every node with SIGSTOP for 0.8 s, then lets them go on
-// (SIGCONT), every 2.8 s for d, as a host's pause freezes a cluster's nodes
-// together (the leader keeps its leadership; what it had in process when
-// it froze is still in process when it wakes). It returns how many times.
-// The nodes are let go on every path out.
-func freezeAll(ctx context.Context, nodes []*proc, d time.Duration) (int, error) {
+// freezeAll stops every process with SIGSTOP for 0.8 s, then lets them go
+// on (SIGCONT), every 2.8 s for d, as a host's pause freezes a cluster's
+// nodes and its clients together (the leader keeps its leadership; what it
+// had in process when it froze is still in process when it wakes). It
+// returns how many times. The processes are let go on every path out.
+func freezeAll(ctx context.Context, ps []*proc, d time.Duration) (int, error) {
 	n := 0
 	for end := time.Now().Add(d); time.Now().Before(end); n++ {
-		for _, p := range nodes {
+		for _, p := range ps {
 			p.signal(syscall.SIGSTOP)
 		}
 		err := sleep(ctx, 800*time.Millisecond)
-		for _, p := range nodes {
+		for _, p := range ps {
 			p.signal(syscall.SIGCONT)
 		}
 		if err == nil {
@@ -512,15 +541,19 @@ func waitStream(ctx context.Context, url string, d time.Duration, ok func(*jetst
 	}
 	var info *jetstream.StreamInfo
 	met := until(ctx, d, func() bool {
-		name, err := js.StreamNameBySubject(ctx, subjectPrefix+".>")
+		// A time limit a request: one a cluster drops while it elects a
+		// leader must not wait for the scenario's bound.
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		name, err := js.StreamNameBySubject(rctx, subjectPrefix+".>")
 		if err != nil {
 			return false
 		}
-		st, err := js.Stream(ctx, name)
+		st, err := js.Stream(rctx, name)
 		if err != nil {
 			return false
 		}
-		i, err := st.Info(ctx)
+		i, err := st.Info(rctx)
 		if err != nil || i.Cluster == nil || i.Cluster.Leader == "" || ok != nil && !ok(i) {
 			return false
 		}
