@@ -294,17 +294,28 @@ func TestParkedNextAsk(t *testing.T) {
 	}
 }
 
-// TestSetupWait: a set-up attempt waits 1 s for six failures in a row,
-// then 2 and 4 s, and 5 s from then on (never more: the 5 s of every
-// attempt before).
+// TestSetupWait: the first set-up waits 5 s; after one has succeeded, an
+// attempt waits ten of its round trips, at least 1 s, for six failures in
+// a row, then twice as long each time up to 5 s (or ten round trips, for a
+// server far away).
 func TestSetupWait(t *testing.T) {
-	s := time.Second
-	for failed, want := range []time.Duration{s, s, s, s, s, s, 2 * s, 4 * s, 5 * s, 5 * s} {
-		if got := setupWait(failed); got != want {
-			t.Errorf("setupWait(%d) = %v, want %v", failed, got, want)
+	s, ms := time.Second, time.Millisecond
+	for _, c := range []struct {
+		rtt  time.Duration
+		want []time.Duration // by failures in a row: 0, 1, ...
+	}{
+		{0, []time.Duration{5 * s, 5 * s, 5 * s, 5 * s, 5 * s, 5 * s, 5 * s, 5 * s, 5 * s}},
+		{ms, []time.Duration{s, s, s, s, s, s, 2 * s, 4 * s, 5 * s, 5 * s, 5 * s}},
+		{200 * ms, []time.Duration{2 * s, 2 * s, 2 * s, 2 * s, 2 * s, 2 * s, 4 * s, 5 * s, 5 * s}},
+		{800 * ms, []time.Duration{8 * s, 8 * s, 8 * s, 8 * s, 8 * s, 8 * s, 8 * s, 8 * s}},
+	} {
+		for failed, want := range c.want {
+			if got := setupWait(failed, c.rtt); got != want {
+				t.Errorf("setupWait(%d, %v) = %v, want %v", failed, c.rtt, got, want)
+			}
 		}
-	}
-	if got := setupWait(100); got != 5*s {
-		t.Errorf("setupWait(100) = %v, want 5s", got)
+		if got, want := setupWait(1000, c.rtt), c.want[len(c.want)-1]; got != want {
+			t.Errorf("setupWait(1000, %v) = %v, want %v", c.rtt, got, want)
+		}
 	}
 }

@@ -511,6 +511,10 @@ type streamLimits struct {
 	// duplicates is the stream's duplicate window: a parked event is asked
 	// again once it has passed (parkedMsg).
 	duplicates time.Duration
+	// rtt is how long the set-up's first request (JetStream's account
+	// info) took to be answered: the next set-ups wait in proportion
+	// (setupWait).
+	rtt time.Duration
 }
 
 type mode int
@@ -532,8 +536,10 @@ func (p *Publisher) run() {
 		md       = modeUnknown
 		limits   streamLimits
 		setupGen uint64
-		// setupFailed: set-up attempts failed in a row (setupWait).
+		// setupFailed: set-up attempts failed in a row; setupRTT: the
+		// first round trip of the last one that succeeded (setupWait).
 		setupFailed int
+		setupRTT    time.Duration
 		closing     bool
 		retry       *time.Timer
 		rc          recycler
@@ -609,16 +615,17 @@ func (p *Publisher) run() {
 			reset()
 			setupGen = gen
 			pauseUntil = time.Time{}
+			setupFailed = 0
 		}
 		if !ready && p.nc.IsConnected() && !time.Now().Before(pauseUntil) {
 			var err error
-			md, limits, err = p.setup(setupWait(setupFailed))
+			md, limits, err = p.setup(setupWait(setupFailed, setupRTT))
 			if err != nil {
 				setupFailed++
 				pauseUntil = time.Now().Add(p.opts.ReconnectWait)
 				p.log.Warn("events: cannot set up the JetStream stream; retrying", "stream", p.opts.Stream, "err", err)
 			} else {
-				ready, setupFailed = true, 0
+				ready, setupFailed, setupRTT = true, 0, limits.rtt
 			}
 		}
 		// Send what has not been sent, on the connection the stream was
@@ -1118,23 +1125,33 @@ func maxMessage(a, b int) int {
 	return min(a, b)
 }
 
-// setupWait is how long a set-up attempt waits for the server after
-// failed attempts in a row: 1 s for the first six (about twelve seconds
-// with the reconnect waits between, longer than a cluster's elections
-// take), then 2, 4, and 5 s from then on. A cluster electing a leader drops
-// the JetStream API requests it has no leader for, and an attempt sent just
-// before the election ends waits its whole time: short attempts find the
-// leader soon after it is elected (the fault suite's nats-cluster: 5 s
-// attempts resumed the events 6-16 s after the kill, 1 s attempts 5-9 s).
-// Growing after that: a server slower than a second is still set up.
-func setupWait(failed int) time.Duration {
-	switch {
-	case failed < 6:
-		return time.Second
-	case failed < 8:
-		return time.Second << (failed - 5)
+// setupWait is how long a set-up attempt waits for the server, after
+// failed attempts in a row, when the first request of the last set-up that
+// succeeded was answered in rtt (0: none has succeeded yet). The first
+// set-up waits 5 s. After one has succeeded, an attempt waits ten round
+// trips (a set-up asks three or four questions), and at least 1 s, for six
+// failures in a row (about twelve seconds with the reconnect waits between,
+// longer than a cluster's elections take); then twice as long each time,
+// up to 5 s (or ten round trips, when that is more).
+//
+// Why short: a cluster electing a leader drops the JetStream API requests
+// it has no leader for, and an attempt sent just before the election ends
+// waits its whole time. In the fault suite's nats-cluster, 5 s attempts
+// resumed the events 6-16 s after the kill of the stream's leader, 1 s
+// attempts 5-8 s (RELIABILITY.md). Why in round trips: a server far away
+// still gets time enough. (Scaled by a whole set-up's time instead, the
+// first, which creates the cluster's stream, made the attempts 2-4 s
+// long, and the events resumed 7-10 s after the kill.)
+func setupWait(failed int, rtt time.Duration) time.Duration {
+	const most = 5 * time.Second
+	if rtt <= 0 {
+		return most
 	}
-	return 5 * time.Second
+	w := max(time.Second, 10*rtt)
+	for i := 6; i <= failed && w < most; i++ {
+		w *= 2
+	}
+	return min(w, max(most, 10*rtt))
 }
 
 // setup finds out whether the server has JetStream and, if so, creates the
@@ -1152,7 +1169,10 @@ func (p *Publisher) setup(wait time.Duration) (mode, streamLimits, error) {
 		case <-ctx.Done():
 		}
 	}()
-	if _, err := p.js.AccountInfo(ctx); err != nil {
+	asked := time.Now()
+	_, err := p.js.AccountInfo(ctx)
+	limits.rtt = time.Since(asked)
+	if err != nil {
 		if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
 			p.log.Warn("events: the NATS server has no JetStream; publishing with core NATS (no persistence, no acknowledgements)")
 			limits.fit = int(p.nc.MaxPayload())
