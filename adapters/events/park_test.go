@@ -294,28 +294,28 @@ func TestParkedNextAsk(t *testing.T) {
 	}
 }
 
-// TestSetupWait: the first set-up waits 5 s; after one has succeeded, an
-// attempt waits ten of its round trips, at least 1 s, for six failures in
-// a row, then twice as long each time up to 5 s (or ten round trips, for a
-// server far away).
+// TestSetupWait: once a set-up has succeeded, an attempt's requests wait
+// ten round trips of the connection, at least 1 s and at most 5 s, for six
+// failures in a row, then twice as long each time up to 5 s.
 func TestSetupWait(t *testing.T) {
 	s, ms := time.Second, time.Millisecond
 	for _, c := range []struct {
 		rtt  time.Duration
 		want []time.Duration // by failures in a row: 0, 1, ...
 	}{
-		{0, []time.Duration{5 * s, 5 * s, 5 * s, 5 * s, 5 * s, 5 * s, 5 * s, 5 * s, 5 * s}},
+		{0, []time.Duration{s, s, s, s, s, s, 2 * s, 4 * s, 5 * s, 5 * s}},
 		{ms, []time.Duration{s, s, s, s, s, s, 2 * s, 4 * s, 5 * s, 5 * s, 5 * s}},
 		{200 * ms, []time.Duration{2 * s, 2 * s, 2 * s, 2 * s, 2 * s, 2 * s, 4 * s, 5 * s, 5 * s}},
-		{800 * ms, []time.Duration{8 * s, 8 * s, 8 * s, 8 * s, 8 * s, 8 * s, 8 * s, 8 * s}},
+		{300 * ms, []time.Duration{3 * s, 3 * s, 3 * s, 3 * s, 3 * s, 3 * s, 5 * s, 5 * s}},
+		{800 * ms, []time.Duration{5 * s, 5 * s, 5 * s, 5 * s, 5 * s, 5 * s, 5 * s, 5 * s}},
 	} {
 		for failed, want := range c.want {
 			if got := setupWait(failed, c.rtt); got != want {
 				t.Errorf("setupWait(%d, %v) = %v, want %v", failed, c.rtt, got, want)
 			}
 		}
-		if got, want := setupWait(1000, c.rtt), c.want[len(c.want)-1]; got != want {
-			t.Errorf("setupWait(1000, %v) = %v, want %v", c.rtt, got, want)
+		if got := setupWait(1000, c.rtt); got != 5*s {
+			t.Errorf("setupWait(1000, %v) = %v, want 5s", c.rtt, got)
 		}
 	}
 }

@@ -511,10 +511,6 @@ type streamLimits struct {
 	// duplicates is the stream's duplicate window: a parked event is asked
 	// again once it has passed (parkedMsg).
 	duplicates time.Duration
-	// rtt is how long the set-up's first request (JetStream's account
-	// info) took to be answered: the next set-ups wait in proportion
-	// (setupWait).
-	rtt time.Duration
 }
 
 type mode int
@@ -536,10 +532,10 @@ func (p *Publisher) run() {
 		md       = modeUnknown
 		limits   streamLimits
 		setupGen uint64
-		// setupFailed: set-up attempts failed in a row; setupRTT: the
-		// first round trip of the last one that succeeded (setupWait).
+		// setupFailed: set-up attempts failed in a row; setUp: one has
+		// succeeded since the publisher started (setupWait).
 		setupFailed int
-		setupRTT    time.Duration
+		setUp       bool
 		closing     bool
 		retry       *time.Timer
 		rc          recycler
@@ -619,13 +615,13 @@ func (p *Publisher) run() {
 		}
 		if !ready && p.nc.IsConnected() && !time.Now().Before(pauseUntil) {
 			var err error
-			md, limits, err = p.setup(setupWait(setupFailed, setupRTT))
+			md, limits, err = p.setup(setupFailed, setUp)
 			if err != nil {
 				setupFailed++
 				pauseUntil = time.Now().Add(p.opts.ReconnectWait)
 				p.log.Warn("events: cannot set up the JetStream stream; retrying", "stream", p.opts.Stream, "err", err)
 			} else {
-				ready, setupFailed, setupRTT = true, 0, limits.rtt
+				ready, setupFailed, setUp = true, 0, true
 			}
 		}
 		// Send what has not been sent, on the connection the stream was
@@ -1125,40 +1121,42 @@ func maxMessage(a, b int) int {
 	return min(a, b)
 }
 
-// setupWait is how long a set-up attempt waits for the server, after
-// failed attempts in a row, when the first request of the last set-up that
-// succeeded was answered in rtt (0: none has succeeded yet). The first
-// set-up waits 5 s. After one has succeeded, an attempt waits ten round
-// trips (a set-up asks three or four questions), and at least 1 s, for six
-// failures in a row (about twelve seconds with the reconnect waits between,
-// longer than a cluster's elections take); then twice as long each time,
-// up to 5 s (or ten round trips, when that is more).
+// setupMost is the longest a set-up attempt waits for the server's
+// answers, and the first set-up's time.
+const setupMost = 5 * time.Second
+
+// setupWait is how long a set-up attempt's JetStream requests wait for the
+// server, after failed attempts in a row, once a set-up has succeeded, on
+// a connection whose round trip (a core PING, answered by the server
+// itself whatever its JetStream is doing) took rtt: ten round trips (a
+// set-up asks three to five questions), at least 1 s and at most 5 s, for
+// six failures in a row (about twelve seconds with the reconnect waits
+// between, longer than a cluster's elections take); then twice as long
+// each time, up to 5 s. Never more than the 5 s every attempt had before.
 //
 // Why short: a cluster electing a leader drops the JetStream API requests
 // it has no leader for, and an attempt sent just before the election ends
 // waits its whole time. In the fault suite's nats-cluster, 5 s attempts
 // resumed the events 6-16 s after the kill of the stream's leader, 1 s
 // attempts 5-8 s (RELIABILITY.md). Why in round trips: a server far away
-// still gets time enough. (Scaled by a whole set-up's time instead, the
-// first, which creates the cluster's stream, made the attempts 2-4 s
-// long, and the events resumed 7-10 s after the kill.)
+// gets time in proportion. Why a PING: a JetStream answer's time includes
+// the server's queue of API requests, and one slow answer would have made
+// every later attempt long; scaled by a whole set-up's time (the first
+// creates the cluster's stream), the events resumed 7-10 s after the kill.
 func setupWait(failed int, rtt time.Duration) time.Duration {
-	const most = 5 * time.Second
-	if rtt <= 0 {
-		return most
-	}
-	w := max(time.Second, 10*rtt)
-	for i := 6; i <= failed && w < most; i++ {
+	w := min(max(time.Second, 10*rtt), setupMost)
+	for i := 6; i <= failed && w < setupMost; i++ {
 		w *= 2
 	}
-	return min(w, max(most, 10*rtt))
+	return min(w, setupMost)
 }
 
 // setup finds out whether the server has JetStream and, if so, creates the
-// stream when it is missing, within wait.
-func (p *Publisher) setup(wait time.Duration) (mode, streamLimits, error) {
+// stream when it is missing. The first set-up (setUp false) waits up to
+// setupMost for the server; later ones, setupWait.
+func (p *Publisher) setup(failed int, setUp bool) (mode, streamLimits, error) {
 	limits := streamLimits{ackEvery: AckEvery}
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	ctx, cancel := context.WithTimeout(context.Background(), setupMost)
 	defer cancel()
 	// A hung server must not hold Close past its context: the calls below
 	// end when Close gives up.
@@ -1169,10 +1167,17 @@ func (p *Publisher) setup(wait time.Duration) (mode, streamLimits, error) {
 		case <-ctx.Done():
 		}
 	}()
-	asked := time.Now()
-	_, err := p.js.AccountInfo(ctx)
-	limits.rtt = time.Since(asked)
-	if err != nil {
+	jsCtx := ctx // the JetStream requests' (the goroutine above reads ctx)
+	if setUp {
+		pinged := time.Now()
+		if err := p.nc.FlushWithContext(ctx); err != nil {
+			return modeUnknown, limits, fmt.Errorf("NATS round trip: %w", err)
+		}
+		var cancelJS context.CancelFunc
+		jsCtx, cancelJS = context.WithTimeout(ctx, setupWait(failed, time.Since(pinged)))
+		defer cancelJS()
+	}
+	if _, err := p.js.AccountInfo(jsCtx); err != nil {
 		if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
 			p.log.Warn("events: the NATS server has no JetStream; publishing with core NATS (no persistence, no acknowledgements)")
 			limits.fit = int(p.nc.MaxPayload())
@@ -1180,7 +1185,7 @@ func (p *Publisher) setup(wait time.Duration) (mode, streamLimits, error) {
 		}
 		return modeUnknown, limits, fmt.Errorf("JetStream account info: %w", err)
 	}
-	if err := EnsureStream(ctx, p.js, p.opts, p.log); err != nil {
+	if err := EnsureStream(jsCtx, p.js, p.opts, p.log); err != nil {
 		var re *ReplicasError
 		if !errors.As(err, &re) || re.Existing == 0 {
 			return modeUnknown, limits, err
@@ -1188,7 +1193,7 @@ func (p *Publisher) setup(wait time.Duration) (mode, streamLimits, error) {
 		// The stream exists: publish to it as it is, and say so.
 		p.log.Error("events: "+err.Error()+"; publishing to the stream as it is", "stream", re.Stream)
 	}
-	s, err := p.js.Stream(ctx, p.opts.Stream)
+	s, err := p.js.Stream(jsCtx, p.opts.Stream)
 	if err != nil {
 		return modeUnknown, limits, fmt.Errorf("look up stream %s: %w", p.opts.Stream, err)
 	}

@@ -541,7 +541,7 @@ func waitStream(ctx context.Context, url string, d time.Duration, ok func(*jetst
 	}
 	var info *jetstream.StreamInfo
 	met := until(ctx, d, func() bool {
-		// A time limit a request: one a cluster drops while it elects a
+		// A time limit per request: one a cluster drops while it elects a
 		// leader must not wait for the scenario's bound.
 		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()

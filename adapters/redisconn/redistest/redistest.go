@@ -213,6 +213,10 @@ func (s *Server) start() error {
 	cmd := exec.Command(s.bin, s.args...)
 	out := &outputBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
+	// A child the server forked (a replication or AOF rewrite child) keeps
+	// its output open after the server is killed: Wait does not wait for it
+	// longer than this.
+	cmd.WaitDelay = time.Second
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting redis-server: %w", err)
 	}
@@ -238,7 +242,27 @@ func (s *Server) start() error {
 		}
 		time.Sleep(5 * time.Millisecond) // polling with a deadline
 	}
+	// What answered is this server, not another test's that holds the
+	// port (this one then exits, or is about to).
+	if pid, err := serverPID(c); err != nil || pid != cmd.Process.Pid {
+		s.Stop()
+		return fmt.Errorf("%w (on %s another server answered: process %d, %v); its output:\n%s", errExited, s.Addr, pid, err, out)
+	}
 	return nil
+}
+
+// serverPID returns the process id the server at c reports (INFO server).
+func serverPID(c *redis.Client) (int, error) {
+	info, err := c.Info(context.Background(), "server").Result()
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "process_id:"); ok {
+			return strconv.Atoi(v)
+		}
+	}
+	return 0, errors.New("INFO server has no process_id")
 }
 
 // Stop kills the server (as a crash would) and waits for it to exit.

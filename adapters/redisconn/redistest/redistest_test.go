@@ -3,7 +3,9 @@ package redistest
 import (
 	"context"
 	"net"
+	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -18,6 +20,9 @@ import (
 func TestStartServerTriesOtherPortsWhenOneIsTaken(t *testing.T) {
 	if ServerBinary() == "" {
 		t.Skip("redis-server not found: install redis-server to run this test")
+	}
+	if out, err := exec.Command(ServerBinary(), "--version").Output(); err != nil || !strings.Contains(string(out), "v=7") && !strings.Contains(string(out), "v=8") {
+		t.Skipf("needs redis-server 7 or later (--cluster-port): %s %v", out, err)
 	}
 	held, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
