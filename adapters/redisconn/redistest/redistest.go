@@ -7,7 +7,6 @@ package redistest
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -20,7 +19,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -158,7 +156,7 @@ type Server struct {
 	args []string
 	cmd  *exec.Cmd
 	done chan struct{} // closed when cmd has exited
-	out  *outputBuffer
+	log  string        // the file its output goes to
 }
 
 // errExited says that redis-server exited before it answered.
@@ -186,7 +184,8 @@ func startServer(t testing.TB, extra func() []string) *Server {
 	dir := t.TempDir()
 	for attempt := 1; ; attempt++ {
 		port := FreePort(t)
-		s := &Server{t: t, bin: bin, Port: port, Addr: "127.0.0.1:" + strconv.Itoa(port)}
+		s := &Server{t: t, bin: bin, Port: port, Addr: "127.0.0.1:" + strconv.Itoa(port),
+			log: filepath.Join(dir, "redis-"+strconv.Itoa(port)+".log")}
 		s.args = append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 			"--dir", dir}, extra()...)
 		err := s.start()
@@ -210,13 +209,15 @@ func (s *Server) Start() {
 }
 
 func (s *Server) start() error {
+	// The output goes to a file: the server (and any child it forks) write
+	// to it directly, and Wait waits for the server alone.
+	f, err := os.OpenFile(s.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close() // the server has its own copy
 	cmd := exec.Command(s.bin, s.args...)
-	out := &outputBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	// A child the server forked (a replication or AOF rewrite child) keeps
-	// its output open after the server is killed: Wait does not wait for it
-	// longer than this.
-	cmd.WaitDelay = time.Second
+	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting redis-server: %w", err)
 	}
@@ -225,7 +226,7 @@ func (s *Server) start() error {
 		_ = cmd.Wait()
 		close(done)
 	}()
-	s.cmd, s.done, s.out = cmd, done, out
+	s.cmd, s.done = cmd, done
 	c := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1, DialTimeout: 100 * time.Millisecond})
 	defer c.Close()
 	deadline := time.Now().Add(10 * time.Second)
@@ -233,12 +234,12 @@ func (s *Server) start() error {
 		select {
 		case <-done:
 			s.cmd = nil
-			return fmt.Errorf("%w (on %s, %s); its output:\n%s", errExited, s.Addr, cmd.ProcessState, out)
+			return fmt.Errorf("%w (on %s, %s); its output:\n%s", errExited, s.Addr, cmd.ProcessState, s.output())
 		default:
 		}
 		if time.Now().After(deadline) {
 			s.Stop()
-			return fmt.Errorf("redis-server on %s did not answer within 10s; its output:\n%s", s.Addr, out)
+			return fmt.Errorf("redis-server on %s did not answer within 10s; its output:\n%s", s.Addr, s.output())
 		}
 		time.Sleep(5 * time.Millisecond) // polling with a deadline
 	}
@@ -246,7 +247,7 @@ func (s *Server) start() error {
 	// port (this one then exits, or is about to).
 	if pid, err := serverPID(c); err != nil || pid != cmd.Process.Pid {
 		s.Stop()
-		return fmt.Errorf("%w (on %s another server answered: process %d, %v); its output:\n%s", errExited, s.Addr, pid, err, out)
+		return fmt.Errorf("%w (on %s another server answered: process %d, %v); its output:\n%s", errExited, s.Addr, pid, err, s.output())
 	}
 	return nil
 }
@@ -275,26 +276,14 @@ func (s *Server) Stop() {
 	s.cmd = nil
 }
 
-// outputBuffer keeps the first 16 KiB a server prints (its start-up and
-// any reason it stopped), safe for the process's writers and the test.
-type outputBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *outputBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if room := 16<<10 - b.buf.Len(); room > 0 {
-		b.buf.Write(p[:min(len(p), room)])
+// output returns the last 16 KiB the server printed (its start-up, and
+// any reason it stopped).
+func (s *Server) output() string {
+	b, err := os.ReadFile(s.log)
+	if err != nil {
+		return err.Error()
 	}
-	return len(p), nil
-}
-
-func (b *outputBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	return string(b[max(0, len(b)-16<<10):])
 }
 
 // Cluster is a Redis Cluster on loopback started by the test.
