@@ -66,20 +66,38 @@ func DecodeRuleset(data []byte) ([]rules.File, error) {
 	return files, nil
 }
 
+// errCodeSubjectOverlap is nats-server's JSStreamSubjectOverlapErr, which
+// nats.go has no name for.
+const errCodeSubjectOverlap jetstream.ErrorCode = 10065
+
 // rulesetsStore binds the object store of bucket, creating it when it is
-// missing (an existing one is left as an operator set it).
+// missing (an existing one is left as an operator set it). Each request
+// is asked again when it goes unanswered (untilAnswered): creating it
+// again is harmless, the same configuration or "already exists".
 func rulesetsStore(ctx context.Context, js jetstream.JetStream, bucket string, create bool) (jetstream.ObjectStore, error) {
-	obs, err := js.ObjectStore(ctx, bucket)
+	bind := func(ctx context.Context) (jetstream.ObjectStore, error) { return js.ObjectStore(ctx, bucket) }
+	obs, err := untilAnswered(ctx, bind)
 	if err == nil || !create || !errors.Is(err, jetstream.ErrBucketNotFound) {
 		return obs, err
 	}
-	obs, err = js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{
-		Bucket:      bucket,
-		Description: "Arbiter: every ruleset served, by version (a JSON object of rule file paths to contents)",
-		Storage:     jetstream.FileStorage,
+	obs, err = untilAnswered(ctx, func(ctx context.Context) (jetstream.ObjectStore, error) {
+		return js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{
+			Bucket:      bucket,
+			Description: "Arbiter: every ruleset served, by version (a JSON object of rule file paths to contents)",
+			Storage:     jetstream.FileStorage,
+		})
 	})
 	if errors.Is(err, jetstream.ErrBucketExists) || errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-		return js.ObjectStore(ctx, bucket)
+		return untilAnswered(ctx, bind)
+	}
+	// Another replica's create of the same store, still under way, can be
+	// answered "subjects overlap" (nats-server 2.9.10, about one start in
+	// five hundred): the store is there once that create is done.
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeSubjectOverlap {
+		if obs, berr := untilAnswered(ctx, bind); berr == nil {
+			return obs, nil
+		}
 	}
 	return obs, err
 }
@@ -96,7 +114,11 @@ func StoreRuleset(ctx context.Context, js jetstream.JetStream, bucket, version s
 	if err != nil {
 		return false, fmt.Errorf("object store %s: %w", bucket, err)
 	}
-	if _, err := obs.GetInfo(ctx, version); err == nil {
+	// A read right after the store is created can go unanswered: on
+	// nats-server 2.9.10, with four replicas creating it at once, one
+	// GetInfo in about a hundred waited out its caller's whole deadline
+	// while the next, on the same handle, was answered at once.
+	if _, err := untilAnswered(ctx, func(ctx context.Context) (*jetstream.ObjectInfo, error) { return obs.GetInfo(ctx, version) }); err == nil {
 		return false, nil
 	} else if !errors.Is(err, jetstream.ErrObjectNotFound) {
 		return false, fmt.Errorf("object store %s: %s: %w", bucket, version, err)
@@ -139,7 +161,7 @@ func FetchRulesetJS(ctx context.Context, js jetstream.JetStream, bucket, version
 	if err != nil {
 		return nil, fmt.Errorf("object store %s: %w", bucket, err)
 	}
-	data, err := obs.GetBytes(ctx, version)
+	data, err := untilAnswered(ctx, func(ctx context.Context) ([]byte, error) { return obs.GetBytes(ctx, version) })
 	if errors.Is(err, jetstream.ErrObjectNotFound) {
 		return nil, fmt.Errorf("ruleset %s in %s: %w", version, bucket, ErrRulesetNotFound)
 	}
