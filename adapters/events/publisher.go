@@ -1268,6 +1268,14 @@ func isPlacementErr(err error) bool {
 		api.ErrorCode == jetstream.ErrorCode(10052)) // insufficient resources
 }
 
+// isSubjectOverlap reports whether err is the server's "subjects overlap
+// with an existing stream" (JSStreamSubjectOverlapErr, 10065, which
+// nats.go has no name for).
+func isSubjectOverlap(err error) bool {
+	var api *jetstream.APIError
+	return errors.As(err, &api) && api.ErrorCode == jetstream.ErrorCode(10065)
+}
+
 // EnsureStream creates the stream of opts (see StreamConfig) when no stream
 // of that name exists. An existing stream is left as it is (an operator
 // may have changed its limits), except its replica count when
@@ -1282,11 +1290,16 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, opts Options, log
 	}
 	cfg := StreamConfig(opts)
 	if _, err := js.CreateStream(ctx, cfg); err != nil {
-		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-			if s, err := js.Stream(ctx, opts.Stream); err == nil {
+		// "Subjects overlap": another replica's create of the same stream
+		// still under way (nats-server 2.9.10), or another stream on
+		// these subjects (then the look-up fails and the error stands).
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) || isSubjectOverlap(err) {
+			if s, lerr := js.Stream(ctx, opts.Stream); lerr == nil {
 				return ensureReplicas(ctx, js, s, want, log)
 			}
-			return nil
+			if !isSubjectOverlap(err) {
+				return nil
+			}
 		}
 		if isPlacementErr(err) {
 			return &ReplicasError{Stream: cfg.Name, Want: cfg.Replicas, Err: err}

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -435,5 +436,45 @@ func TestPublisherLosesNothingWhileTheStreamHasNoLeader(t *testing.T) {
 	t.Logf("%d events, %d times without a leader: %d lost, %d duplicated", n, rounds, lost, dup)
 	if lost != 0 || dup != 0 {
 		t.Fatalf("%d of %d events lost, %d duplicated", lost, n, dup)
+	}
+}
+
+// Replicas starting together each ensure the stream: every one succeeds,
+// and one stream is made, on 24 fresh prefixes (nats-server 2.9.10 can
+// answer a create still under way "subjects overlap"). A stream of
+// another name on the same subjects is still an error that names them.
+func TestEnsureStreamByReplicasAtOnce(t *testing.T) {
+	url := testNATS(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for round := 0; round < 24; round++ {
+		prefix := testPrefix(t, url)
+		var wg sync.WaitGroup
+		for i := 0; i < 4; i++ {
+			js := testJetStream(t, url)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := EnsureStream(ctx, js, Options{Prefix: prefix}, nil); err != nil {
+					t.Errorf("round %d, replica %d: %v", round, i, err)
+				}
+			}()
+		}
+		wg.Wait()
+		if t.Failed() {
+			t.FailNow()
+		}
+	}
+
+	prefix := testPrefix(t, url)
+	js := testJetStream(t, url)
+	other := "OTHER_" + StreamName(prefix)
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: other, Subjects: []string{prefix + ".>"}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = js.DeleteStream(context.Background(), other) })
+	err := EnsureStream(ctx, js, Options{Prefix: prefix}, nil)
+	if !isSubjectOverlap(err) || !strings.Contains(err.Error(), prefix+".>") {
+		t.Fatalf("another stream on %s.>: %v, want the server's subjects overlap, naming the subjects", prefix, err)
 	}
 }

@@ -66,10 +66,6 @@ func DecodeRuleset(data []byte) ([]rules.File, error) {
 	return files, nil
 }
 
-// errCodeSubjectOverlap is nats-server's JSStreamSubjectOverlapErr, which
-// nats.go has no name for.
-const errCodeSubjectOverlap jetstream.ErrorCode = 10065
-
 // rulesetsStore binds the object store of bucket, creating it when it is
 // missing (an existing one is left as an operator set it). Each request
 // is asked again when it goes unanswered (untilAnswered): creating it
@@ -93,8 +89,7 @@ func rulesetsStore(ctx context.Context, js jetstream.JetStream, bucket string, c
 	// Another replica's create of the same store, still under way, can be
 	// answered "subjects overlap" (nats-server 2.9.10, about one start in
 	// five hundred): the store is there once that create is done.
-	var apiErr *jetstream.APIError
-	if errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeSubjectOverlap {
+	if isSubjectOverlap(err) {
 		if obs, berr := untilAnswered(ctx, bind); berr == nil {
 			return obs, nil
 		}
