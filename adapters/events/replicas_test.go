@@ -439,10 +439,12 @@ func TestPublisherLosesNothingWhileTheStreamHasNoLeader(t *testing.T) {
 	}
 }
 
-// Replicas starting together each ensure the stream: every one succeeds,
-// and one stream is made, on 24 fresh prefixes (nats-server 2.9.10 can
-// answer a create still under way "subjects overlap"). A stream of
-// another name on the same subjects is still an error that names them.
+// Replicas starting together each ensure the stream, on 24 fresh
+// prefixes: every one succeeds (nats-server 2.9.10 can answer a create
+// while another's is under way "subjects overlap"; before EnsureStream
+// looked the stream up then, 2 runs of this test in 250 failed there). A
+// stream of another name on the same subjects is still an error that
+// names them.
 func TestEnsureStreamByReplicasAtOnce(t *testing.T) {
 	url := testNATS(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
