@@ -1293,11 +1293,12 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, opts Options, log
 		// "Subjects overlap": another replica's create of the same stream
 		// still under way (nats-server 2.9.10), or another stream on
 		// these subjects (then the look-up fails and the error stands).
-		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) || isSubjectOverlap(err) {
+		nameInUse := errors.Is(err, jetstream.ErrStreamNameAlreadyInUse)
+		if nameInUse || isSubjectOverlap(err) {
 			if s, lerr := js.Stream(ctx, opts.Stream); lerr == nil {
 				return ensureReplicas(ctx, js, s, want, log)
 			}
-			if !isSubjectOverlap(err) {
+			if nameInUse {
 				return nil
 			}
 		}

@@ -254,16 +254,15 @@ func (s *Server) start() error {
 
 // serverPID returns the process id the server at c reports (INFO server).
 func serverPID(c *redis.Client) (int, error) {
-	info, err := c.Info(context.Background(), "server").Result()
-	if err != nil {
+	info := c.InfoMap(context.Background(), "server")
+	if err := info.Err(); err != nil {
 		return 0, err
 	}
-	for _, line := range strings.Split(info, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "process_id:"); ok {
-			return strconv.Atoi(v)
-		}
+	pid := info.Item("Server", "process_id")
+	if pid == "" {
+		return 0, errors.New("INFO server has no process_id")
 	}
-	return 0, errors.New("INFO server has no process_id")
+	return strconv.Atoi(pid)
 }
 
 // Stop kills the server (as a crash would) and waits for it to exit.
