@@ -506,3 +506,43 @@ func repeat(t *testing.T, wg *sync.WaitGroup, done <-chan struct{}, fn func() er
 		}
 	}()
 }
+
+// TestDryRunAtAnotherTimeKeepsRecordsAndClaims: a dry run may be decided
+// at any time (the request's "now", the console's time travel); its time
+// must not judge the ledger's housekeeping or its claim. Dry runs dated
+// ten years ahead, more than enough to run the housekeeping, drop no
+// grant record and no claim; the retry of the real decision is still a
+// replay and its order still commits its hold.
+func TestDryRunAtAnotherTimeKeepsRecordsAndClaims(t *testing.T) {
+	now := t0
+	l := NewWithOptions(Options{Now: func() time.Time { return now }})
+	ctx := context.Background()
+	p := holdPlan("a", t0)
+	c := &engine.Claim{Key: "checkout-42", Body: [32]byte{1}, TTL: time.Hour}
+	p.Claim = c
+	if res, err := l.Reserve(ctx, p); err != nil || res[0] != engine.Granted || c.State != engine.ClaimNew {
+		t.Fatalf("the real decision: %v %v %v", res, c.State, err)
+	}
+	if err := l.StoreAnswer(ctx, c, []byte(`{"decision_id":"a"}`)); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3*maintainEvery; i++ {
+		dry := holdPlan("", t0.AddDate(10, 0, 0))
+		dry.DryRun, dry.CustomerID = true, "c-dry"
+		if _, err := l.Reserve(ctx, dry); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now = t0.Add(time.Second)
+	retry := holdPlan("a2", now)
+	rc := &engine.Claim{Key: "checkout-42", Body: [32]byte{1}, TTL: time.Hour}
+	retry.Claim = rc
+	if _, err := l.Reserve(ctx, retry); err != nil || rc.State != engine.ClaimReplay {
+		t.Errorf("the retry after the dry runs: claim %v %v, want a replay (its first claim was dropped)", rc.State, err)
+	}
+	res, err := l.Apply(ctx, []engine.GrantOutcome{outcome("a", engine.OutcomeConverted, now)})
+	if err != nil || res[0] != (engine.OutcomeResult{Records: 1, Commits: 1}) {
+		t.Errorf("the order after the dry runs: %+v %v, want its record found and its hold committed", res, err)
+	}
+
+}

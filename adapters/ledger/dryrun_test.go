@@ -64,3 +64,38 @@ func TestDryRunCountsExpiredHoldsOut(t *testing.T) {
 		}
 	}
 }
+
+// A dry run at another time is judged at that time under the server's
+// clock too (serve's default): two hours after a real grant, its hold has
+// expired and its per-customer window has passed, so a dry run then is
+// granted both, as the reference ledger answers. Judged at the server's
+// time, it would answer what a decision now would: both capped.
+func TestDryRunAtAnotherTimeUnderTheServersClock(t *testing.T) {
+	now := time.Now()
+	plan := func(at time.Time, dry bool, ref string) *engine.Plan {
+		return &engine.Plan{Now: at, Ref: ref, CustomerID: "c", Currency: "USD", DryRun: dry, Limit: 2, Guardrail: 1 << 40,
+			Items: []engine.PlanItem{
+				{OfferID: "held", Amount: 1000, Total: 1, Hold: 10 * time.Minute, Record: true},
+				{OfferID: "daily", PerCustomer: 1, Window: time.Hour},
+			}}
+	}
+	ledgers := map[string]engine.Ledger{"memledger": memledger.NewWithOptions(memledger.Options{Now: func() time.Time { return now }})}
+	for _, mode := range []Mode{ModeScript, ModeSplit} {
+		c, prefix, _ := redistest.Client(t)
+		ledgers[fmt.Sprint("redis mode ", mode)] = NewWithOptions(c, Options{Prefix: prefix, Mode: mode}) // ClockServer
+	}
+	both := []engine.Result{engine.Granted, engine.Granted}
+	capped := []engine.Result{engine.SkippedCapTotal, engine.SkippedCapPerCustomer}
+	for name, l := range ledgers {
+		ctx := context.Background()
+		if got, err := l.Reserve(ctx, plan(now, false, "01JDB00000000000000000000A")); err != nil || !reflect.DeepEqual(got, both) {
+			t.Fatalf("%s: the real decision: %v %v", name, got, err)
+		}
+		if got, err := l.Reserve(ctx, plan(now.Add(time.Minute), true, "")); err != nil || !reflect.DeepEqual(got, capped) {
+			t.Errorf("%s: a dry run a minute later: %v %v, want %v", name, got, err, capped)
+		}
+		if got, err := l.Reserve(ctx, plan(now.Add(2*time.Hour), true, "")); err != nil || !reflect.DeepEqual(got, both) {
+			t.Errorf("%s: a dry run two hours later: %v %v, want %v (what a real decision then would get)", name, got, err, both)
+		}
+	}
+}

@@ -65,7 +65,8 @@ type Clock int
 // Clocks.
 const (
 	// ClockServer: the Redis server's time (TIME, inside the scripts), the
-	// same for every replica whatever their own clocks say.
+	// same for every replica whatever their own clocks say. A dry run
+	// is judged at its plan's time (it may ask for any).
 	ClockServer Clock = iota
 	// ClockPlan: the plan's time and the outcome's, as given (tests that
 	// compare the ledger with the reference ledger).
@@ -386,6 +387,18 @@ func boolArg(b bool) string {
 
 func (l *Redis) serverClock() string { return boolArg(l.opts.Clock == ClockServer) }
 
+// walkClock is serverClock for a walk: a dry run is judged at its plan's
+// time whatever the clock, since it may be decided at any time (the
+// request's "now", the console's time travel) and answers what a real
+// decision then would; it writes nothing whose time matters (its claim
+// expires by TTL).
+func (l *Redis) walkClock(p *engine.Plan) string {
+	if p.DryRun {
+		return "0"
+	}
+	return l.serverClock()
+}
+
 // itemArgs appends item i's values (the scripts' item()).
 func (l *Redis) itemArgs(args []any, p *engine.Plan, i int) []any {
 	it := &p.Items[i]
@@ -448,7 +461,7 @@ func (l *Redis) walkArgs(p *engine.Plan, token string) []any {
 		body, cttl = string(c.Body[:]), strconv.FormatInt(c.TTL.Milliseconds(), 10)
 	}
 	args := make([]any, 0, 18+16*len(p.Items))
-	args = append(args, strconv.FormatInt(p.Now.UnixMilli(), 10), l.serverClock(), boolArg(p.DryRun), strconv.Itoa(p.Limit),
+	args = append(args, strconv.FormatInt(p.Now.UnixMilli(), 10), l.walkClock(p), boolArg(p.DryRun), strconv.Itoa(p.Limit),
 		strconv.FormatInt(p.Guardrail, 10), strconv.Itoa(len(p.Items)), token, boolArg(p.CustomerID == ""),
 		p.Ref, day(p.Now), budgetCurrency(p), strconv.FormatInt(l.opts.RecordTTL.Milliseconds(), 10),
 		boolArg(p.Claim != nil), body, cttl, l.prefix, CustomerTag(p.CustomerID), strconv.Itoa(SweepLimit))

@@ -26,7 +26,7 @@ func (l *Redis) reserveSplit(ctx context.Context, p *engine.Plan, token string) 
 	var cItems []int
 	if p.CustomerID != "" {
 		ctag := CustomerTag(p.CustomerID)
-		args := []any{now, l.serverClock(), boolArg(p.DryRun), token, l.prefix, ctag}
+		args := []any{now, l.walkClock(p), boolArg(p.DryRun), token, l.prefix, ctag}
 		for i := range p.Items {
 			if it := &p.Items[i]; it.PerCustomer > 0 {
 				args = append(args, it.OfferID, strconv.Itoa(it.PerCustomer), strconv.FormatInt(it.Window.Milliseconds(), 10))
@@ -46,7 +46,7 @@ func (l *Redis) reserveSplit(ctx context.Context, p *engine.Plan, token string) 
 			continue
 		}
 		tag := "{" + it.OfferID + "}:" + token
-		args := []any{now, l.serverClock(), boolArg(p.DryRun), token, l.prefix, p.Ref, day(p.Now), budgetCurrency(p),
+		args := []any{now, l.walkClock(p), boolArg(p.DryRun), token, l.prefix, p.Ref, day(p.Now), budgetCurrency(p),
 			strconv.FormatInt(l.opts.RecordTTL.Milliseconds(), 10), strconv.Itoa(SweepLimit)}
 		args = l.itemArgs(args, p, i)
 		fleetCall[i] = &call{script: scriptFleet, keys: []string{l.prefix + "tomb:" + tag, l.prefix + "jrnl:" + tag}, args: args}
