@@ -524,7 +524,7 @@ func (e *Engine) arbitrate(ctx context.Context, s *scratch, rs *rules.Ruleset, r
 			Total:       o.Caps.Total,
 			Score:       c.score,
 		}
-		if s.learn.on && o.ReadsPropensity && !req.DryRun {
+		if s.learn.on && o.Learns && !req.DryRun {
 			it.Record, it.Cell = true, s.learn.cell
 		}
 		if o.Caps.Budget > 0 {
@@ -581,6 +581,11 @@ func (e *Engine) arbitrate(ctx context.Context, s *scratch, rs *rules.Ruleset, r
 	}
 	d.Actions = slices.Grow(d.Actions, n)
 	d.reserve(n)
+	// What the metrics and learning count: a real decision's grants, not
+	// those of a decision whose Idempotency-Key was claimed before (the
+	// caller answers the first decision again, or refuses: this one is
+	// thrown away and reserved nothing).
+	counted := !req.DryRun && (req.Claim == nil || req.Claim.State < ClaimReplay)
 	for j, i := range s.order {
 		c := &s.cands[i]
 		if res[j] != Granted {
@@ -592,12 +597,12 @@ func (e *Engine) arbitrate(ctx context.Context, s *scratch, rs *rules.Ruleset, r
 		}
 		c.chosen = true
 		d.Actions = append(d.Actions, s.action(c, d))
-		if !req.DryRun && e.opts.Observer != nil {
+		if counted && e.opts.Observer != nil {
 			e.opts.Observer.Granted(c.offer.ID)
 		}
-		if s.learn.on && c.offer.ReadsPropensity {
+		if s.learn.on && c.offer.Learns {
 			d.Actions[len(d.Actions)-1].Cell = s.learn.cell
-			if !req.DryRun && e.opts.Trials != nil {
+			if counted && e.opts.Trials != nil {
 				e.opts.Trials.Trial(c.offer.ID, s.learn.cell, req.Now)
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/arbiterhq/arbiter/learning"
 	"github.com/arbiterhq/arbiter/rules"
@@ -394,4 +395,89 @@ func TestLearningAllocations(t *testing.T) {
 		t.Errorf("learning allocates %v per decision, static %v", learn, static)
 	}
 	t.Logf("allocations per decision: static %v, learning %v (3 offers read propensity)", static, learn)
+}
+
+// trialRecorder is a TrialObserver that remembers offer@cell.
+type trialRecorder struct {
+	mu     sync.Mutex
+	trials []string
+}
+
+func (r *trialRecorder) Trial(offer, cell string, _ time.Time) {
+	r.mu.Lock()
+	r.trials = append(r.trials, offer+"@"+cell)
+	r.mu.Unlock()
+}
+
+// A variant that overrides a learning offer's score with one that does not
+// read `propensity` still grants the offer: each such grant is a trial,
+// recorded in its cell, like any other (SPEC-LOOP: "Grants count as trials
+// whichever variant made them").
+func TestLearningVariantScoreOverrideStillCountsTrials(t *testing.T) {
+	rs := load(t, map[string]string{"rules.yaml": `
+offers:
+  - id: a
+    kind: action
+    priority: 5
+    score: propensity * 10
+arbitration:
+  learning: {method: thompson}
+experiments:
+  - id: x
+    variants:
+      - id: static_score
+        weight: 100
+        offers:
+          a: {score: priority}
+`})
+	led, tr := &planLedger{}, &trialRecorder{}
+	d, _ := New(Options{Statistics: &stats{}, Ledger: led, Trials: tr}).Decide(context.Background(), rs, profileOf(rs, "c-1", nil), learnReq("dcs_1", false))
+	if actionIDs(d) != "a" {
+		t.Fatalf("actions %q", actionIDs(d))
+	}
+	if strings.Join(tr.trials, ",") != "a@all" {
+		t.Errorf("trials %v, want a@all: the grant of a, made by a variant whose score does not read propensity, is not counted", tr.trials)
+	}
+	if len(led.plans) != 1 || !led.plans[0].Items[0].Record || led.plans[0].Items[0].Cell != "all" {
+		t.Errorf("plans %+v: the grant is not recorded in its cell, so its outcomes would find no record", led.plans)
+	}
+	if d.Actions[0].Cell != "all" {
+		t.Errorf("the action's cell %q, want all", d.Actions[0].Cell)
+	}
+}
+
+// claimedLedger answers every plan as the ledgers answer a key claimed
+// before: nothing reserved, the claim in the given state, and the plan's
+// uncapped items walked as granted (what memledger and Redis return).
+type claimedLedger struct{ state ClaimState }
+
+func (l claimedLedger) Reserve(_ context.Context, p *Plan) ([]Result, error) {
+	p.Claim.State = l.state
+	return p.Walk(func(int) Result { return Granted }), nil
+}
+
+// A decision whose Idempotency-Key was claimed before is thrown away (the
+// first is answered again, or the request refused): its grants are not
+// counted in the metrics or as trials. The first decision's are.
+func TestClaimedBeforeCountsNoGrant(t *testing.T) {
+	rs := load(t, map[string]string{"rules.yaml": learnRules})
+	p := profileOf(rs, "c-1", map[string]any{"orders": 1})
+	for _, tc := range []struct {
+		state ClaimState
+		want  bool
+	}{{ClaimNew, true}, {ClaimUnknown, true}, {ClaimReplay, false}, {ClaimPending, false}, {ClaimConflict, false}} {
+		obs, tr := &recorder{}, &trialRecorder{}
+		req := learnReq("dcs_1", false)
+		req.Claim = &Claim{Key: "k", TTL: time.Hour}
+		d, _ := New(Options{Statistics: &stats{}, Ledger: claimedLedger{tc.state}, Observer: obs, Trials: tr}).Decide(context.Background(), rs, p, req)
+		if len(d.Actions) == 0 {
+			t.Fatalf("state %v: no action", tc.state)
+		}
+		if got := len(obs.granted) > 0 && len(tr.trials) > 0; got != tc.want {
+			t.Errorf("claim state %v: grants counted %v, trials %v; want counted %v", tc.state, obs.granted, tr.trials, tc.want)
+		}
+		if !tc.want && (len(obs.granted) > 0 || len(tr.trials) > 0) {
+			t.Errorf("claim state %v: a thrown-away decision counted grants %v and trials %v", tc.state, obs.granted, tr.trials)
+		}
+	}
 }

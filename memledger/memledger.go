@@ -234,22 +234,18 @@ func (l *Ledger) Reserve(ctx context.Context, p *engine.Plan) ([]engine.Result, 
 		return nil, err
 	}
 	now := p.Now.UnixMilli()
-	// The time of the call, for housekeeping and the claim: the plan's,
-	// except on a dry run, whose time is any the caller asks to be decided
-	// at ("now" in the request, the console's time travel). Judged at a
-	// dry run's time, a date ahead would drop every grant record and claim
-	// that has not expired yet, and a claim made at a date behind would
-	// have expired at once.
-	at := now
-	if p.DryRun {
-		at = l.o.Now().UnixMilli()
+	// Housekeeping runs at a real decision's time, never at a dry run's:
+	// a dry run may ask for any time ("now" in the request, the console's
+	// time travel), and one dated ahead would drop every grant record and
+	// claim that has not expired yet.
+	if !p.DryRun {
+		l.maintain(now)
 	}
-	l.maintain(at)
 	seq := l.seq.Add(1)
 	// The call's token (a claim's owner, the member of a hold without a
 	// reference), made only when one is needed.
 	token := func() string { return "~" + strconv.FormatUint(seq, 36) }
-	if c := p.Claim; c != nil && !l.claim(c, at, token) {
+	if c := p.Claim; c != nil && !l.claim(c, now, token) {
 		return p.Walk(func(i int) engine.Result { return firstCap(&p.Items[i]) }), nil
 	}
 	// Each item is checked and reserved under its offer's mutex, one at a

@@ -509,7 +509,7 @@ func repeat(t *testing.T, wg *sync.WaitGroup, done <-chan struct{}, fn func() er
 
 // TestDryRunAtAnotherTimeKeepsRecordsAndClaims: a dry run may be decided
 // at any time (the request's "now", the console's time travel); its time
-// must not judge the ledger's housekeeping or its claim. Dry runs dated
+// must not judge the ledger's housekeeping. Dry runs dated
 // ten years ahead, more than enough to run the housekeeping, drop no
 // grant record and no claim; the retry of the real decision is still a
 // replay and its order still commits its hold.

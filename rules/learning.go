@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -219,4 +220,25 @@ func (r *Ruleset) LearningOffers() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// markLearners sets Learns on every offer of LearningOffers, and on every
+// variant's override of one: a variant whose own score does not read
+// `propensity` still makes trials of the offer's grants.
+func (r *Ruleset) markLearners() {
+	ids := r.LearningOffers()
+	if len(ids) == 0 {
+		return
+	}
+	learns := func(id string) bool { _, ok := slices.BinarySearch(ids, id); return ok }
+	for _, o := range r.Offers {
+		o.Learns = learns(o.ID)
+	}
+	for _, x := range r.Experiments {
+		for _, v := range x.Variants {
+			for _, o := range v.Offers {
+				o.Learns = learns(o.ID)
+			}
+		}
+	}
 }

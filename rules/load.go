@@ -202,7 +202,7 @@ func (l *loader) build(s *sections, paths []string) (*Ruleset, error) {
 	}
 	layout := c.finish(segs)
 	recorded := recordedFields(&schema, layout, offers, exps)
-	return &Ruleset{
+	rs := &Ruleset{
 		Version:     version,
 		Env:         layout,
 		Schema:      schema,
@@ -221,5 +221,7 @@ func (l *loader) build(s *sections, paths []string) (*Ruleset, error) {
 		profileAt:   schema.positions(flatProfileNames(layout)),
 		schemaNames: schema.Names(),
 		index:       buildIndex(segs, offers),
-	}, nil
+	}
+	rs.markLearners()
+	return rs, nil
 }

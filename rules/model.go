@@ -252,6 +252,12 @@ type Offer struct {
 	// ReadsPropensity: the offer's score reads `propensity` (the ruleset
 	// learns its reward rate, and its grants are recorded as trials).
 	ReadsPropensity bool
+	// Learns: the ruleset learns the offer's reward rate (its score, or
+	// an experiment variant's override of it, reads `propensity`), so
+	// that its every grant is a trial and recorded, whichever variant
+	// made it (SPEC-LOOP, "Learning arbitration"); set on the offer and on
+	// each variant's override alike.
+	Learns bool
 	// Index is the offer's position in Ruleset.Offers; a variant's
 	// override of an offer keeps the index of the offer it overrides.
 	Index int
