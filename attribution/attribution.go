@@ -28,6 +28,10 @@ const (
 	CodeCustomerMismatch = "customer_mismatch"
 	CodeDecisionExpired  = "decision_expired"
 	CodeUnknownOffer     = "unknown_offer"
+	// CodeOccurredBefore: occurred_at is more than a minute before the
+	// decision it names (a time-zone slip in the order system, most
+	// often); the decision id itself is genuine.
+	CodeOccurredBefore = "occurred_before_decision"
 )
 
 // Outcome is what attribution reads of an outcome.
@@ -166,6 +170,13 @@ func (c *Checker) Check(o *Outcome, rs *rules.Ruleset) Result {
 		at = o.Arrival
 	}
 	d, err := c.signer.Verify(o.DecisionID, o.CustomerID, at, c.window)
+	if errors.Is(err, decisionid.ErrUnknown) && !o.At.IsZero() && o.At.Before(o.Arrival) {
+		// Unknown at the time it occurred may be a genuine decision made
+		// after that time: then occurred_at is at fault, not the id.
+		if d2, err2 := c.signer.Verify(o.DecisionID, o.CustomerID, o.Arrival, 0); err2 == nil && d2.Time.After(o.At.Add(time.Minute)) {
+			return Result{Code: CodeOccurredBefore, Field: "occurred_at", Decision: d2}
+		}
+	}
 	switch {
 	case errors.Is(err, decisionid.ErrCustomer):
 		return Result{Code: CodeCustomerMismatch, Field: "customer_id"}
@@ -187,7 +198,10 @@ func (c *Checker) Check(o *Outcome, rs *rules.Ruleset) Result {
 		}
 		g.Named = true
 		g.Offers = []engine.OutcomeOffer{outcomeOffer(rs, off)}
-		r.strict = off.Caps.Hold > 0
+		// Records are kept for the window (plus the hold) from the
+		// decision: an outcome that occurred within the window but
+		// arrives after it may find none although the offer was granted.
+		r.strict = off.Caps.Hold > 0 && o.Arrival.Sub(d.Time) < c.window
 	} else {
 		for _, off := range rs.Offers {
 			if KeepsRecords(rs, off) {

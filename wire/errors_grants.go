@@ -4,12 +4,13 @@ package wire
 // batch, per outcome in "refused"), of Idempotency-Keys and of the ledger's
 // reads.
 const (
-	CodeUnknownDecision  = "unknown_decision"   // 422: not a decision the fleet made (or a dry run's)
-	CodeCustomerMismatch = "customer_mismatch"  // 422: the decision was made for another customer
-	CodeDecisionExpired  = "decision_expired"   // 422: older than the attribution window
-	CodeUnknownOffer     = "unknown_offer"      // 422: the decision did not grant that offer
-	CodeConflict         = "conflict"           // 409: an Idempotency-Key used with another body, or still in flight
-	CodeLedgerUnavail    = "ledger_unavailable" // 503: the ledger did not answer a read
+	CodeUnknownDecision  = "unknown_decision"         // 422: not a decision the fleet made (or a dry run's)
+	CodeCustomerMismatch = "customer_mismatch"        // 422: the decision was made for another customer
+	CodeDecisionExpired  = "decision_expired"         // 422: older than the attribution window
+	CodeUnknownOffer     = "unknown_offer"            // 422: the decision did not grant that offer
+	CodeOccurredBefore   = "occurred_before_decision" // 422: occurred_at is before the decision
+	CodeConflict         = "conflict"                 // 409: an Idempotency-Key used with another body, or still in flight
+	CodeLedgerUnavail    = "ledger_unavailable"       // 503: the ledger did not answer a read
 )
 
 // IsOutcomeBatch reports whether a POST /v1/outcomes body that

@@ -410,3 +410,36 @@ func TestOutcomesBodyFitsLargestBatch(t *testing.T) {
 		t.Errorf("a decide body over --max-body: %d", r.status)
 	}
 }
+
+// An outcome whose occurred_at is before its decision names a genuine
+// decision: the field at fault is occurred_at (a time-zone slip in the
+// order system, most often), not decision_id. One that occurred within
+// the window but arrives after the decision's grant records are gone is
+// accepted, not refused as an offer the decision did not grant.
+func TestOutcomeTimesAtTheEdges(t *testing.T) {
+	h := newEngineHarness(t, holdRules, nil)
+	id, acts := h.decide(t, "c-1")
+	if len(acts) == 0 || acts[0] != "first_1000_app" {
+		t.Fatalf("actions %v", acts)
+	}
+	h.clock.add(10 * time.Minute)
+	before := h.clock.now().Add(-2 * time.Hour).Format(time.RFC3339)
+	r := h.post(t, `{"decision_id": "`+id+`", "customer_id": "c-1", "type": "converted", "occurred_at": "`+before+`"}`)
+	if code, field := r.errCode(t); r.status != 422 || code != "occurred_before_decision" || field != "occurred_at" {
+		t.Errorf("occurred 2 h before its decision: %d %s, want 422 occurred_before_decision on occurred_at", r.status, r.body)
+	}
+	forged := "dcs_" + id[4:len(id)-21] + "0000000000000000000ZZ"
+	r = h.post(t, `{"decision_id": "`+forged+`", "customer_id": "c-1", "type": "converted", "occurred_at": "`+before+`"}`)
+	if code, field := r.errCode(t); r.status != 422 || code != "unknown_decision" || field != "decision_id" {
+		t.Errorf("a forged id, occurred before: %d %s, want unknown_decision", r.status, r.body)
+	}
+	h.clock.add(7*24*time.Hour + 3*time.Hour)
+	occurred := h.clock.now().Add(-4 * time.Hour).Format(time.RFC3339) // within the window of the decision
+	r = h.post(t, `{"decision_id": "`+id+`", "customer_id": "c-1", "offer_id": "first_1000_app", "type": "converted", "occurred_at": "`+occurred+`"}`)
+	if r.status != 202 {
+		t.Errorf("an order that occurred within the window, posted after it: %d %s, want 202 (the decision did grant the offer)", r.status, r.body)
+	}
+	if body := string(h.do("GET", "/metrics", "").body); !strings.Contains(body, `arbiter_outcomes_refused_total{code="occurred_before_decision",source="api"} 1`) {
+		t.Errorf("metrics do not count the refusal by its code")
+	}
+}

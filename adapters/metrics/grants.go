@@ -42,7 +42,7 @@ func newGrantMetrics(reg *prometheus.Registry) grantMetrics {
 		}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "arbiter_outcomes_refused_total",
-			Help: "Outcomes refused, by code (unknown_decision, customer_mismatch, decision_expired, unknown_offer) and source (api, stream).",
+			Help: "Outcomes refused, by code (unknown_decision, customer_mismatch, decision_expired, unknown_offer, occurred_before_decision) and source (api, stream).",
 		}, []string{"code", "source"}),
 		refusedConv: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "arbiter_commits_refused_total",
