@@ -20,6 +20,35 @@ import (
 // welcome_10 removed (and without the rule tests, which name it).
 func candidateRules(t testing.TB) (*rules.Ruleset, string) {
 	t.Helper()
+	rs, dir := editedRules(t, func(rel string, b []byte) []byte {
+		switch rel {
+		case "offers/basket.yaml":
+			b = replaceOnce(t, b, "{min_total: 100, amount: 15}", "{min_total: 100, amount: 30}")
+			b = replaceOnce(t, b, "{min_total: 200, amount: 40}", "{min_total: 200, amount: 80}")
+		case "offers/welcome.yaml":
+			i := bytes.Index(b, []byte("  - id: welcome_10"))
+			if i < 0 {
+				t.Fatal("welcome_10 not found in offers/welcome.yaml")
+			}
+			if j := bytes.Index(b[i+1:], []byte("\n  - id: ")); j >= 0 {
+				b = append(b[:i:i], b[i+1+j+1:]...)
+			} else {
+				b = bytes.Replace(b[:i], []byte("offers:"), []byte("offers: []"), 1)
+			}
+		}
+		return b
+	})
+	if _, ok := rs.Offer("welcome_10"); ok {
+		t.Fatal("welcome_10 is still there")
+	}
+	return rs, dir
+}
+
+// editedRules writes the example shop's rules, each file through edit
+// (given its path under the rules directory), to a directory without the
+// rule tests (an edit may break them), and loads it.
+func editedRules(t testing.TB, edit func(rel string, b []byte) []byte) (*rules.Ruleset, string) {
+	t.Helper()
 	dir := t.TempDir()
 	err := fs.WalkDir(examples.Checkout, "checkout", func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -36,22 +65,7 @@ func candidateRules(t testing.TB) (*rules.Ruleset, string) {
 		if err != nil {
 			return err
 		}
-		switch rel {
-		case "offers/basket.yaml":
-			b = replaceOnce(t, b, "{min_total: 100, amount: 15}", "{min_total: 100, amount: 30}")
-			b = replaceOnce(t, b, "{min_total: 200, amount: 40}", "{min_total: 200, amount: 80}")
-		case "offers/welcome.yaml":
-			i := bytes.Index(b, []byte("  - id: welcome_10"))
-			if i < 0 {
-				t.Fatal("welcome_10 not found in offers/welcome.yaml")
-			}
-			if j := bytes.Index(b[i+1:], []byte("\n  - id: ")); j >= 0 {
-				b = append(b[:i:i], b[i+1+j+1:]...)
-			} else {
-				b = bytes.Replace(b[:i], []byte("offers:"), []byte("offers: []"), 1)
-			}
-		}
-		return os.WriteFile(filepath.Join(dir, rel), b, 0o644)
+		return os.WriteFile(filepath.Join(dir, rel), edit(rel, b), 0o644)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -59,9 +73,6 @@ func candidateRules(t testing.TB) (*rules.Ruleset, string) {
 	rs, err := rulefiles.Load(dir)
 	if err != nil {
 		t.Fatal(err)
-	}
-	if _, ok := rs.Offer("welcome_10"); ok {
-		t.Fatal("welcome_10 is still there")
 	}
 	return rs, dir
 }

@@ -61,3 +61,46 @@ func TestReplaySameRulesChangesNothing(t *testing.T) {
 		t.Errorf("missing profile fields %v", rep.Decisions.MissingProfileFields)
 	}
 }
+
+// A decision made while the learning statistics could not be read used
+// the prior mean, not a Thompson draw (degraded learning_unavailable; its
+// event records the prior as the posterior). Replaying it with the same
+// rules must use the prior mean again and so give the recorded answer,
+// with the recorded rules as the baseline or without one.
+func TestReplayLearningUnavailableUsesThePriorMean(t *testing.T) {
+	rs := exampleRules(t)
+	data, sum := record(t, rs, replaygen.Options{Decisions: 2000, Customers: 400, Seed: 13, LearningUnavailable: 0.4})
+	if n := bytes.Count(data, []byte(`"degraded":["learning_unavailable"]`)); n < 200 {
+		t.Fatalf("the recording has %d decisions made without the statistics: the test needs many", n)
+	}
+	for _, tc := range []struct {
+		name     string
+		baseline bool
+	}{{"without a baseline", false}, {"with the recorded rules as the baseline", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := replay.Options{}
+			if tc.baseline {
+				o.Baseline = exampleRules(t) // a ruleset of its own: replayed beside the candidate
+			}
+			rep := run(t, rs, data, o)
+			if rep.Decisions.Replayed != int64(sum.Decisions) {
+				t.Fatalf("replayed %d of %d decisions", rep.Decisions.Replayed, sum.Decisions)
+			}
+			if rep.Changed.Count != 0 {
+				t.Errorf("%d decisions changed with the rules that made them, want 0 (decisions made at the prior mean re-drawn by Thompson?)", rep.Changed.Count)
+			}
+			for _, o := range rep.Offers {
+				if o.Recorded != o.Candidate {
+					t.Errorf("offer %s: recorded %d, candidate %d", o.OfferID, o.Recorded, o.Candidate)
+				}
+			}
+			e := rep.Estimate
+			if e.Matching != e.Decisions || e.Unexplained != 0 {
+				t.Errorf("estimate: %d of %d matching, %d left out; want all matching", e.Matching, e.Decisions, e.Unexplained)
+			}
+			if e.Candidate.RewardRate.Value != e.Recorded.RewardRate.Value {
+				t.Errorf("estimate: candidate %v, recorded %v: want equal", e.Candidate.RewardRate, e.Recorded.RewardRate)
+			}
+		})
+	}
+}

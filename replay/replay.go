@@ -194,14 +194,21 @@ func (c *capture) Reserve(ctx context.Context, p *engine.Plan) ([]engine.Result,
 // recordedStats answers the engine's statistics with the posteriors the
 // recorded decision used: the counts that, with the ruleset's prior, give
 // the recorded alpha and beta (an offer or cell not recorded: the prior).
+// A decision made while the statistics could not be read (degraded
+// learning_unavailable) used the prior mean, not a draw: its statistics
+// are unavailable again (ok false), so that the engine decides it at the
+// prior mean as production did.
 type recordedStats struct {
-	uses     []wire.EventLearning
-	pa, pb   float64
-	missing  bool
-	disabled bool
+	uses        []wire.EventLearning
+	pa, pb      float64
+	missing     bool
+	unavailable bool
 }
 
 func (s *recordedStats) Counts(offer, cell string) (float64, float64, bool) {
+	if s.unavailable {
+		return 0, 0, false
+	}
 	for i := range s.uses {
 		if u := &s.uses[i]; u.OfferID == offer && u.Cell == cell {
 			return u.Alpha + u.Beta - s.pa - s.pb, u.Alpha - s.pa, true
@@ -412,6 +419,7 @@ func (r *runner) profile(s *side, ev *Event, count bool) *engine.Profile {
 // decide decides ev's request again with side s.
 func (r *runner) decide(ctx context.Context, s *side, ev *Event, req *engine.Request, count bool) *engine.Decision {
 	s.stats.uses, s.stats.missing = ev.Learning, false
+	s.stats.unavailable = contains(ev.Degraded, engine.DegradedLearning)
 	s.cap.want = s.thompson && s.rs.Arbitration.Learning != nil
 	r.claim = engine.Claim{}
 	req.Claim = &r.claim
