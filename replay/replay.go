@@ -506,7 +506,18 @@ func (r *runner) decision(ctx context.Context, ev *Event) {
 		if !same {
 			pc = r.prob(r.cand, cd, ev, same)
 		}
-		p.piC, p.piR = r.cand.share(candAs)*pc, r.base.share(ev.Experiments)*pc
+		// The candidate stands in for the recorded rules' draws, not for
+		// their answer: the recorded policy gave this answer, so
+		// π_recorded is never 0 here (only a --baseline that cannot give
+		// it leaves a decision out). When the candidate cannot give it
+		// (a deterministic change, or no draw yields it) its weight is 0
+		// whatever π_recorded is: 1 stands for it, and the decision stays
+		// in the recorded policy's figures, not matching.
+		pr := pc
+		if pr <= 0 {
+			pr = 1
+		}
+		p.piC, p.piR = r.cand.share(candAs)*pc, r.base.share(ev.Experiments)*pr
 	} else {
 		bd := r.decide(ctx, r.base, ev, req, false)
 		for _, a := range bd.Actions {
