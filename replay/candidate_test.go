@@ -20,6 +20,35 @@ import (
 // welcome_10 removed (and without the rule tests, which name it).
 func candidateRules(t testing.TB) (*rules.Ruleset, string) {
 	t.Helper()
+	rs, dir := editedRules(t, func(rel string, b []byte) []byte {
+		switch rel {
+		case "offers/basket.yaml":
+			b = replaceOnce(t, b, "{min_total: 100, amount: 15}", "{min_total: 100, amount: 30}")
+			b = replaceOnce(t, b, "{min_total: 200, amount: 40}", "{min_total: 200, amount: 80}")
+		case "offers/welcome.yaml":
+			i := bytes.Index(b, []byte("  - id: welcome_10"))
+			if i < 0 {
+				t.Fatal("welcome_10 not found in offers/welcome.yaml")
+			}
+			if j := bytes.Index(b[i+1:], []byte("\n  - id: ")); j >= 0 {
+				b = append(b[:i:i], b[i+1+j+1:]...)
+			} else {
+				b = bytes.Replace(b[:i], []byte("offers:"), []byte("offers: []"), 1)
+			}
+		}
+		return b
+	})
+	if _, ok := rs.Offer("welcome_10"); ok {
+		t.Fatal("welcome_10 is still there")
+	}
+	return rs, dir
+}
+
+// editedRules writes the example shop's rules, each file through edit
+// (given its path under the rules directory), to a directory without the
+// rule tests (an edit may break them), and loads it.
+func editedRules(t testing.TB, edit func(rel string, b []byte) []byte) (*rules.Ruleset, string) {
+	t.Helper()
 	dir := t.TempDir()
 	err := fs.WalkDir(examples.Checkout, "checkout", func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -36,22 +65,7 @@ func candidateRules(t testing.TB) (*rules.Ruleset, string) {
 		if err != nil {
 			return err
 		}
-		switch rel {
-		case "offers/basket.yaml":
-			b = replaceOnce(t, b, "{min_total: 100, amount: 15}", "{min_total: 100, amount: 30}")
-			b = replaceOnce(t, b, "{min_total: 200, amount: 40}", "{min_total: 200, amount: 80}")
-		case "offers/welcome.yaml":
-			i := bytes.Index(b, []byte("  - id: welcome_10"))
-			if i < 0 {
-				t.Fatal("welcome_10 not found in offers/welcome.yaml")
-			}
-			if j := bytes.Index(b[i+1:], []byte("\n  - id: ")); j >= 0 {
-				b = append(b[:i:i], b[i+1+j+1:]...)
-			} else {
-				b = bytes.Replace(b[:i], []byte("offers:"), []byte("offers: []"), 1)
-			}
-		}
-		return os.WriteFile(filepath.Join(dir, rel), b, 0o644)
+		return os.WriteFile(filepath.Join(dir, rel), edit(rel, b), 0o644)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -59,9 +73,6 @@ func candidateRules(t testing.TB) (*rules.Ruleset, string) {
 	rs, err := rulefiles.Load(dir)
 	if err != nil {
 		t.Fatal(err)
-	}
-	if _, ok := rs.Offer("welcome_10"); ok {
-		t.Fatal("welcome_10 is still there")
 	}
 	return rs, dir
 }
@@ -124,4 +135,49 @@ func TestReplayCandidateChanges(t *testing.T) {
 		t.Errorf("metrics: offers_removed %v, spend_increase_pct %v", m["offers_removed"], m["spend_increase_pct"])
 	}
 	t.Logf("changed %d (%.1f%%), touched %d; spend %+v; estimate %+v", rep.Changed.Count, rep.Changed.Pct, touched, rep.Spend, e)
+}
+
+// Without --baseline the candidate stands in for the recorded rules; when
+// it leaves the offers that read propensity and the experiments as they
+// were (here: only an action's condition changes), that is exact. The
+// decisions it changes are then still decisions of the recorded policy:
+// they stay in its figures and are not matching; the figures are those
+// of the same replay with the recorded rules as the baseline.
+func TestReplayWithoutBaselineKeepsChangedDecisions(t *testing.T) {
+	rs := exampleRules(t)
+	cand, _ := editedRules(t, func(rel string, b []byte) []byte {
+		if rel == "offers/actions.yaml" {
+			// join_loyalty (an action: no propensity, in no experiment) is never granted
+			b = replaceOnce(t, b, "when: profile.orders >= 1\n", "when: profile.orders >= 1000000\n")
+		}
+		return b
+	})
+	data, sum := record(t, rs, replaygen.Options{Decisions: 3000, Customers: 400, Seed: 17})
+	if sum.Grants["join_loyalty"] == 0 {
+		t.Fatal("the recording never granted join_loyalty: the test needs it")
+	}
+	without := run(t, cand, data, replay.Options{})
+	with := run(t, cand, data, replay.Options{Baseline: rs})
+	if without.Changed.Count == 0 {
+		t.Fatal("no decision changed: the test needs some")
+	}
+	e, b := without.Estimate, with.Estimate
+	if e.Unexplained != 0 || e.Decisions != without.Decisions.Replayed {
+		t.Errorf("without a baseline: %d of %d decisions in the estimate, %d left out; want every decision (the recorded policy gave each its answer)",
+			e.Decisions, without.Decisions.Replayed, e.Unexplained)
+	}
+	if n := without.Decisions.Replayed - without.Changed.Count; e.Matching != b.Matching || e.Matching > n {
+		t.Errorf("without a baseline %d matching, with it %d; %d of %d decisions changed (an action removed: no draw gives them back): want the same, at most %d",
+			e.Matching, b.Matching, without.Changed.Count, without.Decisions.Replayed, n)
+	}
+	if e.Recorded != b.Recorded {
+		t.Errorf("the recorded policy's figures: %+v without a baseline, %+v with it: want the same", e.Recorded, b.Recorded)
+	}
+	if e.Candidate != b.Candidate || e.ESS != b.ESS {
+		t.Errorf("the candidate's figures: %+v (ESS %.1f) without a baseline, %+v (ESS %.1f) with it: want the same (the exact case)",
+			e.Candidate, e.ESS, b.Candidate, b.ESS)
+	}
+	if m := without.Metrics(); !(m["matching_pct"] < 100) {
+		t.Errorf("matching_pct %v with %d decisions changed", m["matching_pct"], without.Changed.Count)
+	}
 }

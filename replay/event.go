@@ -45,8 +45,11 @@ type Event struct {
 	Segments         []string
 	Experiments      []wire.Assignment
 	Holdout          bool
-	Currency         string
-	Ruleset          string
+	// Degraded is what the decision did without ("learning_unavailable":
+	// its propensities were the prior mean, not read from statistics).
+	Degraded []string
+	Currency string
+	Ruleset  string
 
 	// An outcome.
 	DecisionID string
@@ -88,7 +91,8 @@ func (d *Decoder) Decode(data []byte, ev *Event) error {
 		return errNotObject
 	}
 	buf := ev.Request[:0]
-	*ev = Event{Learning: ev.Learning[:0], Actions: ev.Actions[:0], Segments: ev.Segments[:0], Experiments: ev.Experiments[:0]}
+	*ev = Event{Learning: ev.Learning[:0], Actions: ev.Actions[:0], Segments: ev.Segments[:0], Experiments: ev.Experiments[:0],
+		Degraded: ev.Degraded[:0]}
 	switch string(o.Get("type").GetStringBytes()) {
 	case wire.KindDecision:
 		ev.Kind = KindDecision
@@ -137,6 +141,9 @@ func decodeDecision(o *fastjson.Object, ev *Event, buf []byte) error {
 	}
 	for _, s := range o.Get("segments").GetArray() {
 		ev.Segments = append(ev.Segments, string(s.GetStringBytes()))
+	}
+	for _, s := range o.Get("degraded").GetArray() {
+		ev.Degraded = append(ev.Degraded, string(s.GetStringBytes()))
 	}
 	for _, x := range o.Get("experiments").GetArray() {
 		ev.Experiments = append(ev.Experiments, wire.Assignment{ID: string(x.GetStringBytes("id")),

@@ -4,7 +4,8 @@
 // at its recorded time, with its recorded profile and learning posteriors,
 // against caps, budgets and holds counted in memory from zero in recorded
 // order (memledger); the recorded outcomes drive the holds and give each
-// decision its reward and value. It reports what changes (answers, grants
+// decision its reward and value. An event stored twice (a decision or an
+// outcome resent after the stream's duplicate window) counts once. It reports what changes (answers, grants
 // per offer, spend per currency, customers per segment) and the
 // off-policy estimate of the candidate's reward rate and value per
 // decision (estimate.go).
@@ -194,14 +195,21 @@ func (c *capture) Reserve(ctx context.Context, p *engine.Plan) ([]engine.Result,
 // recordedStats answers the engine's statistics with the posteriors the
 // recorded decision used: the counts that, with the ruleset's prior, give
 // the recorded alpha and beta (an offer or cell not recorded: the prior).
+// A decision made while the statistics could not be read (degraded
+// learning_unavailable) used the prior mean, not a draw: its statistics
+// are unavailable again (ok false), so that the engine decides it at the
+// prior mean as production did.
 type recordedStats struct {
-	uses     []wire.EventLearning
-	pa, pb   float64
-	missing  bool
-	disabled bool
+	uses        []wire.EventLearning
+	pa, pb      float64
+	missing     bool
+	unavailable bool
 }
 
 func (s *recordedStats) Counts(offer, cell string) (float64, float64, bool) {
+	if s.unavailable {
+		return 0, 0, false
+	}
 	for i := range s.uses {
 		if u := &s.uses[i]; u.OfferID == offer && u.Cell == cell {
 			return u.Alpha + u.Beta - s.pa - s.pb, u.Alpha - s.pa, true
@@ -223,6 +231,7 @@ type pending struct {
 	value    float64
 	reward   bool
 	excluded bool // the recorded policy could not be reproduced: left out of the estimate
+	outcomes bool // runner.outIDs holds the ids of its outcomes
 }
 
 // runner is one replay.
@@ -233,6 +242,7 @@ type runner struct {
 	rep      Report
 	est      *estimator
 	pend     map[uint64]*pending
+	outIDs   map[uint64][]uint64 // pending decision → hash64 of its outcomes' ids
 	queue    []*pending
 	qhead    int
 	grantsR  map[string]int64
@@ -263,7 +273,7 @@ func Run(ctx context.Context, candidate *rules.Ruleset, events iter.Seq2[*Event,
 	if o.Resamples <= 0 {
 		o.Resamples = DefaultResamples
 	}
-	r := &runner{o: o, cand: newSide(candidate), pend: map[uint64]*pending{},
+	r := &runner{o: o, cand: newSide(candidate), pend: map[uint64]*pending{}, outIDs: map[uint64][]uint64{},
 		grantsR: map[string]int64{}, grantsC: map[string]int64{}, spendR: map[string]int64{}, spendC: map[string]int64{},
 		segs: map[string]map[uint64]uint8{}, missing: map[string]int64{}}
 	r.base = r.cand
@@ -412,6 +422,7 @@ func (r *runner) profile(s *side, ev *Event, count bool) *engine.Profile {
 // decide decides ev's request again with side s.
 func (r *runner) decide(ctx context.Context, s *side, ev *Event, req *engine.Request, count bool) *engine.Decision {
 	s.stats.uses, s.stats.missing = ev.Learning, false
+	s.stats.unavailable = contains(ev.Degraded, engine.DegradedLearning)
 	s.cap.want = s.thompson && s.rs.Arbitration.Learning != nil
 	r.claim = engine.Claim{}
 	req.Claim = &r.claim
@@ -432,6 +443,15 @@ func (r *runner) decision(ctx context.Context, ev *Event) {
 		return
 	case ev.Request == nil:
 		dec.SkippedNoRequest++
+		return
+	}
+	// The same decision stored twice (resent after the stream's duplicate
+	// window: docs/events.md) is one decision: deciding its copy again
+	// would take caps, holds and pacing a second time and count its
+	// grants and outcomes twice. Its original is pending: a resend comes
+	// minutes after it, well within the attribution window.
+	if _, again := r.pend[hash64(ev.ID)]; ev.ID != "" && again {
+		dec.SkippedDuplicate++
 		return
 	}
 	if !ev.prep.done {
@@ -498,7 +518,18 @@ func (r *runner) decision(ctx context.Context, ev *Event) {
 		if !same {
 			pc = r.prob(r.cand, cd, ev, same)
 		}
-		p.piC, p.piR = r.cand.share(candAs)*pc, r.base.share(ev.Experiments)*pc
+		// The candidate stands in for the recorded rules' draws, not for
+		// their answer: the recorded policy gave this answer, so
+		// π_recorded is never 0 here (only a --baseline that cannot give
+		// it leaves a decision out). When the candidate cannot give it
+		// (a deterministic change, or no draw yields it) its weight is 0
+		// whatever π_recorded is: 1 stands for it, and the decision stays
+		// in the recorded policy's figures, not matching.
+		pr := pc
+		if pr <= 0 {
+			pr = 1
+		}
+		p.piC, p.piR = r.cand.share(candAs)*pc, r.base.share(ev.Experiments)*pr
 	} else {
 		bd := r.decide(ctx, r.base, ev, req, false)
 		for _, a := range bd.Actions {
@@ -638,6 +669,18 @@ func (r *runner) outcome(ctx context.Context, ev *Event) {
 		r.rep.Decisions.OutcomesUnmatched++
 		return
 	}
+	// An outcome stored twice (a retried post has the same id, and the
+	// stream stores a resend after its duplicate window again) counts
+	// once, as the statistics and the experiment report count it.
+	if ev.ID != "" {
+		k, seen := hash64(ev.ID), r.outIDs[p.key]
+		if containsKey(seen, k) {
+			r.rep.Decisions.OutcomesDuplicate++
+			return
+		}
+		r.outIDs[p.key] = append(seen, k)
+		p.outcomes = true
+	}
 	at := ev.OccurredAt
 	if at.IsZero() {
 		at = ev.TS
@@ -693,6 +736,15 @@ func (r *runner) apply(ctx context.Context, s *side, ref string, decided, at, no
 	_, _ = s.led.Apply(ctx, []engine.GrantOutcome{g})
 }
 
+func containsKey(list []uint64, k uint64) bool {
+	for _, x := range list {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
 func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {
@@ -713,6 +765,9 @@ func (r *runner) expire(now time.Time) {
 		r.queue[r.qhead] = nil
 		r.qhead++
 		delete(r.pend, p.key)
+		if p.outcomes {
+			delete(r.outIDs, p.key)
+		}
 		if p.excluded {
 			r.rep.Estimate.Unexplained++
 		} else {

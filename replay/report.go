@@ -37,13 +37,19 @@ type Decisions struct {
 	Read     int64 `json:"read"`     // decision events
 	Replayed int64 `json:"replayed"` // decided again
 	// Skipped: schema 1 events, truncated requests, schema 2 events
-	// without a request, requests that no longer decode.
+	// without a request, requests that no longer decode, and the copies of
+	// decisions stored twice (an id replayed within the attribution
+	// window before).
 	SkippedSchema1    int64 `json:"skipped_schema1"`
 	SkippedTruncated  int64 `json:"skipped_truncated"`
 	SkippedNoRequest  int64 `json:"skipped_no_request"`
 	SkippedInvalid    int64 `json:"skipped_invalid"`
+	SkippedDuplicate  int64 `json:"skipped_duplicate"`
 	Outcomes          int64 `json:"outcomes"`
 	OutcomesUnmatched int64 `json:"outcomes_unmatched"` // about a decision not replayed
+	// OutcomesDuplicate: copies of outcomes stored twice (an outcome id
+	// already read for the same decision), not counted again.
+	OutcomesDuplicate int64 `json:"outcomes_duplicate"`
 	// MissingProfileFields are the profile fields the candidate reads that
 	// the events do not hold (their defaults were used).
 	MissingProfileFields []string `json:"missing_profile_fields"`
@@ -278,11 +284,15 @@ func (c *Condition) Eval(m map[string]float64) (bool, error) {
 func (r *Report) WriteText(w io.Writer) error {
 	d := &r.Decisions
 	fmt.Fprintf(w, "Decisions: %d read, %d replayed", d.Read, d.Replayed)
-	if sk := d.SkippedSchema1 + d.SkippedTruncated + d.SkippedNoRequest + d.SkippedInvalid; sk > 0 {
-		fmt.Fprintf(w, ", %d skipped (schema 1: %d, truncated: %d, no request: %d, invalid: %d)", sk,
-			d.SkippedSchema1, d.SkippedTruncated, d.SkippedNoRequest, d.SkippedInvalid)
+	if sk := d.SkippedSchema1 + d.SkippedTruncated + d.SkippedNoRequest + d.SkippedInvalid + d.SkippedDuplicate; sk > 0 {
+		fmt.Fprintf(w, ", %d skipped (schema 1: %d, truncated: %d, no request: %d, invalid: %d, stored twice: %d)", sk,
+			d.SkippedSchema1, d.SkippedTruncated, d.SkippedNoRequest, d.SkippedInvalid, d.SkippedDuplicate)
 	}
-	fmt.Fprintf(w, "; %d outcomes (%d about decisions not replayed)\n", d.Outcomes, d.OutcomesUnmatched)
+	fmt.Fprintf(w, "; %d outcomes (%d about decisions not replayed", d.Outcomes, d.OutcomesUnmatched)
+	if d.OutcomesDuplicate > 0 {
+		fmt.Fprintf(w, ", %d stored twice", d.OutcomesDuplicate)
+	}
+	fmt.Fprintln(w, ")")
 	fmt.Fprintf(w, "Changed:   %d decisions get a different answer (%.1f%%)\n", r.Changed.Count, r.Changed.Pct)
 	if len(d.MissingProfileFields) > 0 {
 		fmt.Fprintf(w, "Missing:   the candidate reads profile fields the events do not hold (defaults used): %s\n",

@@ -47,6 +47,12 @@ type Options struct {
 	Delay            int     // default 50
 	// Anonymous is the share of decisions without a customer id (default 0.05).
 	Anonymous float64
+	// LearningUnavailable is the share of decisions made while the
+	// statistics cannot be read (Redis down, a stale snapshot): the engine
+	// decides them at the prior mean and says learning_unavailable
+	// (default 0; drawn from a source of its own, so that the other
+	// draws stay as they are without it).
+	LearningUnavailable float64
 }
 
 func (o *Options) defaults() {
@@ -90,9 +96,15 @@ type Summary struct {
 	Spend     map[string]int64 // per cart currency, minor units
 }
 
-type stats struct{ snap *learning.Snapshot }
+type stats struct {
+	snap *learning.Snapshot
+	down bool // the statistics cannot be read for this decision
+}
 
 func (s *stats) Counts(offer, cell string) (float64, float64, bool) {
+	if s.down {
+		return 0, 0, false
+	}
 	return s.snap.Counts(offer, cell)
 }
 
@@ -110,6 +122,7 @@ type due struct {
 func Generate(ctx context.Context, rs *rules.Ruleset, o Options, emit func(line []byte) error) (*Summary, error) {
 	o.defaults()
 	r := rand.New(rand.NewPCG(o.Seed, 0x5eed))
+	outage := rand.New(rand.NewPCG(o.Seed, 0xd0e5))
 	led := memledger.NewWithOptions(memledger.Options{Now: func() time.Time { return o.Start }})
 	st := &stats{snap: learning.NewSnapshot(nil, o.Start, 0)}
 	eng := engine.New(engine.Options{Ledger: led, Statistics: st})
@@ -190,6 +203,7 @@ func Generate(ctx context.Context, rs *rules.Ruleset, o Options, emit func(line 
 		if p == nil {
 			p = engine.DefaultProfile(&rs.Schema, "")
 		}
+		st.down = o.LearningUnavailable > 0 && outage.Float64() < o.LearningUnavailable
 		d, err := eng.Decide(ctx, rs, p, req)
 		if err != nil {
 			return nil, err
