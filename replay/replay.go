@@ -5,10 +5,10 @@
 // against caps, budgets and holds counted in memory from zero in recorded
 // order (memledger); the recorded outcomes drive the holds and give each
 // decision its reward and value. An event stored twice (a decision or an
-// outcome resent after the stream's duplicate window) counts once. It reports what changes (answers, grants
-// per offer, spend per currency, customers per segment) and the
-// off-policy estimate of the candidate's reward rate and value per
-// decision (estimate.go).
+// outcome resent after the stream's duplicate window) counts once. It
+// reports what changes (answers, grants per offer, spend per currency,
+// customers per segment) and the off-policy estimate of the candidate's
+// reward rate and value per decision (estimate.go).
 //
 // It does no I/O: it reads an iterator of decoded events (DecodeEvent,
 // Pipeline) and returns a Report.
