@@ -576,7 +576,9 @@ func (l *loader) compileDiscount(c *exprCompiler, n *yaml.Node, what string) *Di
 		d.Type = DiscountFreeShipping
 		d.FreeShipping = true
 	}
-	if v := fs.get("max_amount"); v != nil {
+	// max_amount: null is no maximum, as in a variant that takes the cap off
+	// a percent offer, or makes it another type (mergeNodes).
+	if v := fs.get("max_amount"); v != nil && !isNull(l.deref(v)) {
 		if d.Type != DiscountPercent {
 			l.errf(fs.key("max_amount"), "remove it", "%s: max_amount only goes with percent", what)
 		} else if l.isMap(v) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -11,8 +12,11 @@ import (
 // mergeNodes lays override over base: mappings merge key by key, anything
 // else is replaced. In a discount, an override that names a discount type
 // (percent, amount, tiers, buy_x_get_y, free_shipping) replaces the base's
-// type, keeping items and max_amount; a max_amount written per currency is
-// replaced whole, never merged entry by entry.
+// type, keeping items, and max_amount only when the new type is percent
+// (the cap goes with percent alone, so a capped percent offer could not
+// otherwise become another type); a max_amount written per currency is
+// replaced whole, never merged entry by entry (max_amount: null, no
+// maximum, takes the cap off).
 func (l *loader) mergeNodes(base, over *yaml.Node, inDiscount bool) *yaml.Node {
 	b, o := l.deref(base), l.deref(over)
 	if b == nil || o == nil || b.Kind != yaml.MappingNode || o.Kind != yaml.MappingNode {
@@ -20,13 +24,12 @@ func (l *loader) mergeNodes(base, over *yaml.Node, inDiscount bool) *yaml.Node {
 	}
 	bes, _ := l.entries(b, "a mapping")
 	oes, _ := l.entries(o, "a mapping")
-	overType := false
+	overType, overPercent := false, false
 	if inDiscount {
 		for _, e := range oes {
-			for _, k := range discountTypeKey {
-				if ek := l.deref(e.key); ek != nil && ek.Value == k {
-					overType = true
-				}
+			if ek := l.deref(e.key); ek != nil && isDiscountType(ek.Value) {
+				overType = true
+				overPercent = overPercent || ek.Value == "percent"
 			}
 		}
 	}
@@ -48,8 +51,15 @@ func (l *loader) mergeNodes(base, over *yaml.Node, inDiscount bool) *yaml.Node {
 		if overType && isDiscountType(k.Value) {
 			continue
 		}
-		if oe := find(oes, k.Value); oe != nil && inDiscount && k.Value == "max_amount" {
-			merged.Content = append(merged.Content, oe.key, oe.val) // a money map is one value: replaced whole
+		oe := find(oes, k.Value)
+		if inDiscount && k.Value == "max_amount" {
+			switch {
+			case oe != nil:
+				merged.Content = append(merged.Content, oe.key, oe.val) // a money map is one value: replaced whole
+			case overType && !overPercent: // the cap of a percent offer made another type
+			default:
+				merged.Content = append(merged.Content, e.key, e.val)
+			}
 		} else if oe != nil {
 			merged.Content = append(merged.Content, oe.key, l.mergeNodes(e.val, oe.val, k.Value == "discount"))
 		} else {
@@ -66,6 +76,93 @@ func (l *loader) mergeNodes(base, over *yaml.Node, inDiscount bool) *yaml.Node {
 		}
 	}
 	return merged
+}
+
+// overrideErrs makes the errors recorded from l.errs[from:], in compiling
+// the override (key: the offer's id, val: the override) laid over the
+// offer as merged, the variant's (vw names it): each names the experiment,
+// the variant and the offer, since the offer's own name alone would send
+// the reader to the offer. The override's own mistakes stay where they are
+// written. An error at a key of the offer that the override keeps, caused
+// by the override (a {{percent}} in the offer's title once the override
+// makes it an amount offer), moves to the override and says where the
+// offer writes that key. An error the offer itself has was reported when
+// the offer was compiled, and is dropped here.
+func (l *loader) overrideErrs(from int, vw string, key, val, merged *yaml.Node) {
+	offerWhat := "offer `" + key.Value + "`"
+	what := vw + ": override of `" + key.Value + "`"
+	own := map[Error]bool{}
+	for _, e := range l.errs[:from] {
+		own[Error{Pos: e.Pos, Msg: e.Msg, Hint: e.Hint}] = true
+	}
+	kept := l.errs[:from]
+	for _, e := range l.errs[from:] {
+		inOverride := l.holds(key, e.Pos) || l.holds(val, e.Pos)
+		if !inOverride && own[Error{Pos: e.Pos, Msg: e.Msg, Hint: e.Hint}] {
+			continue
+		}
+		if rest, ok := strings.CutPrefix(e.Msg, offerWhat); ok {
+			e.Msg = what + rest
+		} else {
+			e.Msg = what + ": " + e.Msg
+		}
+		if !inOverride {
+			name := ""
+			if m := l.deref(merged); m != nil && m.Kind == yaml.MappingNode {
+				for i := 0; i+1 < len(m.Content); i += 2 {
+					if l.holds(m.Content[i], e.Pos) || l.holds(m.Content[i+1], e.Pos) {
+						name = m.Content[i].Value
+					}
+				}
+			}
+			if name == "" {
+				e.Msg += fmt.Sprintf(" (in the offer, at %s, which the override keeps)", posString(e.Pos))
+			} else {
+				e.Msg += fmt.Sprintf(" (in the offer's `%s` at %s, which the override keeps)", name, posString(e.Pos))
+				if e.Hint == "" {
+					e.Hint = "override `" + name + "` in the variant too"
+				} else {
+					e.Hint = "override `" + name + "` in the variant too, or " + e.Hint
+				}
+			}
+			e.Pos = l.pos(key)
+		}
+		kept = append(kept, e)
+	}
+	l.errs = kept
+}
+
+// holds says whether p is where n or a node under it starts, or within
+// the text of a scalar under it (where an expression's or a template's
+// error points).
+func (l *loader) holds(n *yaml.Node, p Pos) bool {
+	if n == nil {
+		return false
+	}
+	start := l.pos(n)
+	if start.File != p.File {
+		return false
+	}
+	if start == p {
+		return true
+	}
+	if n.Kind == yaml.ScalarNode {
+		if f := l.nodeFile[n]; f != nil && !posBefore(p, start) {
+			return !posBefore(f.scalarPos(n, len([]rune(n.Value))), p)
+		}
+		return false
+	}
+	for _, c := range n.Content {
+		if l.holds(c, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// posBefore says whether a comes before b in the same file.
+func posBefore(a, b Pos) bool {
+	return a.Line < b.Line || a.Line == b.Line && a.Col < b.Col
 }
 
 func isDiscountType(k string) bool {
@@ -190,7 +287,9 @@ func (l *loader) compileExperiments(c *exprCompiler, nodes []*yaml.Node, offers 
 							continue
 						}
 						merged := l.mergeNodes(decls[k.Value], oe.val, false)
-						if o := l.compileOffer(c, k.Value, merged, true); o != nil {
+						o := l.compileOffer(c, k.Value, merged, true)
+						l.overrideErrs(before, vw, k, oe.val, merged)
+						if o != nil {
 							o.Index = base.Index
 							o.Pos = base.Pos
 							o.Fallback = fallback[o.ID]

@@ -218,5 +218,8 @@ func (g *schemaGen) value(k keyDef) ordered {
 		d = append(d, kv{"type", "object"}, kv{"additionalProperties", ordered{{"type", "string"}}})
 	case vAny:
 	}
+	if k.Nullable {
+		d = ordered{{"anyOf", []any{d, ordered{{"type", "null"}}}}}
+	}
 	return append(ordered{{"description", k.Desc}}, d...)
 }

@@ -49,6 +49,9 @@ type keyDef struct {
 	TestOnly bool
 	// Required: the loader refuses the mapping without it.
 	Required bool
+	// Nullable: null is a value, the same as leaving the key out (in a
+	// variant's override, it removes what the offer writes).
+	Nullable bool
 }
 
 // objDef is one kind of mapping: its name in messages and its keys, in the
@@ -128,7 +131,7 @@ var (
 	}}
 	discountDef = &objDef{Name: "discount", Desc: "Exactly one of percent, amount, tiers, buy_x_get_y, free_shipping.", Keys: []keyDef{
 		{Name: "percent", Kind: vNumExpr, Desc: "Percent off, 0 to 100 (a number without %, or a number expression in quotes)."},
-		{Name: "max_amount", Kind: vMoney, Desc: "With percent: the most money off, in major units."},
+		{Name: "max_amount", Kind: vMoney, Nullable: true, Desc: "With percent: the most money off, in major units (null: no maximum)."},
 		{Name: "amount", Kind: vMoney, Desc: "Money off in major units (a number, a number per currency, or a number expression in quotes)."},
 		{Name: "tiers", Kind: vList, Obj: tierDef, Desc: "Spend thresholds, ascending by min_total."},
 		{Name: "buy_x_get_y", Kind: vObject, Obj: bxgyDef, Desc: "Buy X, get Y off."},

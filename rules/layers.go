@@ -34,6 +34,11 @@ type layerDecl struct {
 	traffic  *yaml.Node // nil when not written
 	salt     *yaml.Node // nil when not written
 	explicit bool       // buckets were stated and read
+	// badRange: buckets were stated but are not a range (an error already
+	// says so). The experiment takes no range of its layer: laid out by
+	// its traffic instead, it would take buckets nobody wrote and blame
+	// the experiments after it for overlapping them.
+	badRange bool
 }
 
 // layerFields reads an experiment's `layer`, `buckets` and `status`.
@@ -71,6 +76,8 @@ func (l *loader) layerFields(e *Experiment, fs *fields, what string) layerDecl {
 		from, to, ok := l.bucketRange(n, what)
 		if ok {
 			e.From, e.To, d.explicit = from, to, true
+		} else {
+			d.badRange = true
 		}
 	}
 	return d
@@ -116,6 +123,9 @@ func (l *loader) layoutLayers(ds []layerDecl) {
 			continue
 		}
 		layers[e.Layer] = true
+		if d.badRange {
+			continue
+		}
 		width := trafficBuckets(e.Traffic)
 		if d.explicit {
 			if d.traffic != nil && width != e.To-e.From+1 {

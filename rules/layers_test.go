@@ -1,6 +1,10 @@
 package rules
 
-import "testing"
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
 
 // TestLayerRanges: the experiments of a layer take consecutive ranges in
 // the order written (across files, in path order), a stated range is kept,
@@ -53,5 +57,36 @@ func TestLayerExactlyFull(t *testing.T) {
 		"  - id: c\n    layer: l\n    traffic: 33.34\n" + v})
 	if c := rs.Experiments[2]; c.From != 6666 || c.To != 9999 {
 		t.Errorf("c: %d-%d", c.From, c.To)
+	}
+}
+
+// TestLayerBadBucketsOneError: an experiment whose buckets are not a range
+// gets that error alone: it takes no range of its layer, so the other
+// experiments are not blamed for overlapping a range nobody wrote, nor the
+// layer for being over 100%.
+func TestLayerBadBucketsOneError(t *testing.T) {
+	v := "    variants: [{id: control, weight: 100}]\n"
+	bad := func(id string) string {
+		return "r.yaml:%d:14: experiment `" + id + "`: buckets %q is not a range of layer buckets (write the range of layer buckets as FROM-TO, both included, within 0-9999 (like 3000-7999))"
+	}
+	for _, tc := range []struct {
+		name, y string
+		want    []string
+	}{
+		{"y states a range", "    buckets: 5000-9999\n", []string{fmt.Sprintf(bad("x"), 4, "0-10000")}},
+		{"y's range is bad too", "    buckets: 9999-0\n", []string{fmt.Sprintf(bad("x"), 4, "0-10000"), fmt.Sprintf(bad("y"), 8, "9999-0")}},
+		{"y takes the whole layer by traffic", "    traffic: 100\n", []string{fmt.Sprintf(bad("x"), 4, "0-10000")}},
+		{"y takes the default traffic", "", []string{fmt.Sprintf(bad("x"), 4, "0-10000")}},
+	} {
+		src := "experiments:\n  - id: x\n    layer: L\n    buckets: 0-10000\n" + v +
+			"  - id: y\n    layer: L\n" + tc.y + v
+		es := loadErrs(t, map[string]string{"r.yaml": src})
+		got := make([]string, len(es))
+		for i, e := range es {
+			got[i] = e.Error()
+		}
+		if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+			t.Errorf("%s: the errors are\n%s\nwant only\n%s", tc.name, strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+		}
 	}
 }

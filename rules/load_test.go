@@ -306,6 +306,101 @@ experiments:
 	}
 }
 
+// overrideRules is a ruleset whose experiment `x` has a variant `t`
+// overriding offer `a` (a percent offer with a cap) with the override
+// written on line 12, and, when title is not empty, the offer's title.
+func overrideRules(title, override string) string {
+	src := "offers:\n  - id: a\n    discount: {percent: 10, max_amount: 20}\n"
+	if title != "" {
+		src += "    title: " + title + "\n"
+	} else {
+		src += "    priority: 1\n"
+	}
+	return src + `experiments:
+  - id: x
+    variants:
+      - {id: c, weight: 50}
+      - id: t
+        weight: 50
+        offers:
+` + "          a: " + override + "\n"
+}
+
+// TestOverrideChangesTheTypeOfACappedOffer: an override that names another
+// discount type makes a percent offer with max_amount that type (the cap
+// only goes with percent, so it is dropped), a percent override keeps the
+// cap, and max_amount: null removes it; the JSON schema takes them too.
+func TestOverrideChangesTheTypeOfACappedOffer(t *testing.T) {
+	sch := compileSchema(t)
+	for _, tc := range []struct {
+		override string
+		typ      DiscountType
+		max      float64
+	}{
+		{`{discount: {amount: 5}}`, DiscountAmount, 0},
+		{`{discount: {free_shipping: true}}`, DiscountFreeShipping, 0},
+		{`{discount: {tiers: [{min_total: 100, amount: 10}]}}`, DiscountTiers, 0},
+		{`{discount: {buy_x_get_y: {buy: 2, get: 1}}}`, DiscountBuyXGetY, 0},
+		{`{discount: {percent: 15}}`, DiscountPercent, 20},
+		{`{discount: {percent: 15, max_amount: 30}}`, DiscountPercent, 30},
+		{`{discount: {max_amount: null}}`, DiscountPercent, 0},
+		{`{discount: {amount: 5, max_amount: null}}`, DiscountAmount, 0},
+	} {
+		src := overrideRules("", tc.override)
+		if err := sch.Validate(yamlToJSON(t, []byte(src))); err != nil {
+			t.Errorf("override %s: the JSON schema refuses what the loader takes: %v", tc.override, err)
+		}
+		rs, err := Compile([]File{{Path: "r.yaml", Data: []byte(src)}})
+		if err != nil {
+			t.Errorf("override %s of a percent offer with max_amount 20 is refused:\n%v", tc.override, err)
+			continue
+		}
+		base, _ := rs.Offer("a")
+		o := rs.Experiments[0].Variants[1].Offers[base.Index]
+		if o == nil || o.Discount == nil {
+			t.Errorf("override %s: no overridden offer in variant t", tc.override)
+			continue
+		}
+		if o.Discount.Type != tc.typ || o.Discount.MaxAmount != tc.max {
+			t.Errorf("override %s: discount type %v, max_amount %v; want %v, %v", tc.override, o.Discount.Type, o.Discount.MaxAmount, tc.typ, tc.max)
+		}
+		if base.Discount.Type != DiscountPercent || base.Discount.MaxAmount != 20 {
+			t.Errorf("override %s changed the offer itself: %v, max_amount %v", tc.override, base.Discount.Type, base.Discount.MaxAmount)
+		}
+	}
+}
+
+// TestOverrideErrorsPointAtTheVariant: an override's error names the
+// experiment, the variant and the offer, at the override (line 12), also
+// when what fails is a key of the offer the override keeps (its title);
+// an error of the offer itself is reported once, at the offer.
+func TestOverrideErrorsPointAtTheVariant(t *testing.T) {
+	for _, tc := range []struct {
+		name, title, override string
+		want                  []string
+	}{
+		{"a bad cap in the override", "", `{discount: {percent: 15, max_amount: 0}}`, []string{
+			"r.yaml:12:51: experiment `x`: variant `t`: override of `a`: discount.max_amount must be more than 0, got 0 (remove it for no maximum)"}},
+		{"a cap on an amount in the override", "", `{discount: {amount: 5, max_amount: 3}}`, []string{
+			"r.yaml:12:37: experiment `x`: variant `t`: override of `a`: discount: max_amount only goes with percent (remove it)"}},
+		{"an expression in the override", "", `{when: cart.totl > 5}`, []string{
+			"r.yaml:12:26: experiment `x`: variant `t`: override of `a`: unknown field `cart.totl` in `cart.totl > 5` (did you mean `cart.total`?)"}},
+		{"the offer's title has no percent once the override makes it an amount", `"{{percent}}% off"`, `{discount: {amount: 5}}`, []string{
+			"r.yaml:12:11: experiment `x`: variant `t`: override of `a`: title: {{percent}} has no value in this offer (in the offer's `title` at r.yaml:4:12, which the override keeps) (override `title` in the variant too, or remove it: this offer's discount has no percent)"}},
+		{"an error of the offer itself", `"{{pecent}}% off"`, `{discount: {percent: 15}}`, []string{
+			"r.yaml:4:15: offer `a`: title: unknown placeholder {{pecent}} (known: {{percent}}, {{amount}}, {{currency}}, {{profile.FIELD}}) (did you mean `percent`?)"}},
+	} {
+		es := loadErrs(t, map[string]string{"r.yaml": overrideRules(tc.title, tc.override)})
+		got := make([]string, len(es))
+		for i, e := range es {
+			got[i] = e.Error()
+		}
+		if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+			t.Errorf("%s: the errors are\n%s\nwant\n%s", tc.name, strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+		}
+	}
+}
+
 func TestVersionStability(t *testing.T) {
 	base := map[string]string{
 		"profile.yaml": "profile:\n  ltv: number\n  tier: {type: string, default: basic}\n",
