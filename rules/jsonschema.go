@@ -3,7 +3,10 @@ package rules
 import (
 	"bytes"
 	"encoding/json"
+	"regexp"
 	"sort"
+	"strings"
+	"unicode"
 )
 
 // SchemaID is the $id of the rule files' JSON Schema.
@@ -133,7 +136,7 @@ func (g *schemaGen) object(o *objDef) ordered {
 		if o == ruleFileDef && k.TestOnly {
 			continue // a rule file may not hold tests: the test file's schema has them
 		}
-		props = append(props, kv{k.Name, g.value(k)})
+		props = append(props, kv{k.Name, g.value(o, k)})
 		if k.Required {
 			required = append(required, k.Name)
 		}
@@ -153,20 +156,31 @@ func (g *schemaGen) object(o *objDef) ordered {
 var (
 	exprTypes   = []string{"string", "boolean", "number"}
 	numberOrStr = []string{"number", "string"}
-	durationPat = `^[0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h|d)([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))*$`
-	hoursPat    = `^ *[0-9]{1,2}:[0-9]{2} *- *[0-9]{1,2}:[0-9]{2} *$`
+	// scalarTypes: a text value the loader reads with str, which takes
+	// any scalar (group: 1 is the group "1").
+	scalarTypes = []string{"string", "number", "boolean"}
+	// durationPat is parseWindow's: a number of days (strconv.ParseFloat
+	// and "d": 7d, 1.5d, .5d, 1e1d, and nothing after the d), or a Go
+	// duration (time.ParseDuration: 36h30m, .5h).
+	durationPat = `^\+?(([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?d|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$`
+	// hoursPat is parseHours's, which drops the spaces first.
+	hoursPat    = `^ *[0-9]{1,2} *: *[0-9]{2} *- *[0-9]{1,2} *: *[0-9]{2} *$`
 	bucketsPat  = `^ *[0-9]{1,4} *- *[0-9]{1,4} *$`
 	currencyPat = `^[A-Z]{3}$`
 )
 
 // value is the schema of one key's value.
-func (g *schemaGen) value(k keyDef) ordered {
+func (g *schemaGen) value(o *objDef, k keyDef) ordered {
 	d := ordered{}
 	switch k.Kind {
 	case vString, vTemplate:
-		d = append(d, kv{"type", "string"})
-		if len(k.Enum) > 0 {
-			d = append(d, kv{"enum", k.Enum})
+		switch {
+		case o == fieldDef && k.Name == "type":
+			d = append(d, fieldType()...) // {type: [string]} as in the shorthand
+		case len(k.Enum) > 0:
+			d = append(d, enumOf(k)...)
+		default:
+			d = append(d, kv{"type", scalarTypes})
 		}
 	case vCondition, vItems:
 		d = append(d, kv{"type", exprTypes})
@@ -190,9 +204,9 @@ func (g *schemaGen) value(k keyDef) ordered {
 	case vCurrency:
 		d = append(d, kv{"type", "string"}, kv{"pattern", currencyPat})
 	case vStrings:
-		item := ordered{{"type", "string"}}
+		item := ordered{{"type", scalarTypes}}
 		if len(k.Enum) > 0 {
-			item = append(item, kv{"enum", k.Enum})
+			item = enumOf(k)
 		}
 		d = append(d, kv{"anyOf", []any{item, ordered{{"type", "array"}, {"items", item}}}})
 	case vMoney:
@@ -207,9 +221,7 @@ func (g *schemaGen) value(k keyDef) ordered {
 	case vNamedMap:
 		d = append(d, kv{"type", "object"}, kv{"additionalProperties", g.ref(k.Obj)})
 	case vProfile:
-		typ := ordered{{"type", "string"}, {"enum", typeList}}
-		list := ordered{{"type", "array"}, {"items", ordered{{"type", "string"}, {"enum", []string{"string", "number"}}}}, {"minItems", 1}, {"maxItems", 1}}
-		d = append(d, kv{"type", []string{"object", "null"}}, kv{"additionalProperties", ordered{{"anyOf", []any{typ, list, g.ref(fieldDef)}}}})
+		d = append(d, kv{"type", []string{"object", "null"}}, kv{"additionalProperties", ordered{{"anyOf", []any{fieldType(), g.ref(fieldDef)}}}})
 	case vRates:
 		d = append(d, kv{"type", []string{"object", "null"}}, kv{"propertyNames", ordered{{"pattern", currencyPat}}}, kv{"additionalProperties", ordered{{"type", "number"}}})
 	case vFreeMap:
@@ -222,4 +234,34 @@ func (g *schemaGen) value(k keyDef) ordered {
 		d = ordered{{"anyOf", []any{d, ordered{{"type", "null"}}}}}
 	}
 	return append(ordered{{"description", k.Desc}}, d...)
+}
+
+// fieldType is the schema of a profile field's type: a name, or the list
+// form [string] that YAML reads unquoted as a list of one.
+func fieldType() ordered {
+	typ := ordered{{"type", "string"}, {"enum", typeList}}
+	list := ordered{{"type", "array"}, {"items", ordered{{"type", "string"}, {"enum", []string{"string", "number"}}}}, {"minItems", 1}, {"maxItems", 1}}
+	return ordered{{"anyOf", []any{typ, list}}}
+}
+
+// enumOf is the schema of a string of k.Enum: in any case when the loader
+// folds it (Fold), the enum kept for editors' completion.
+func enumOf(k keyDef) ordered {
+	enum := ordered{{"type", "string"}, {"enum", k.Enum}}
+	if !k.Fold {
+		return enum
+	}
+	alts := make([]string, len(k.Enum))
+	for i, e := range k.Enum {
+		var b strings.Builder
+		for _, r := range e {
+			if u, l := unicode.ToUpper(r), unicode.ToLower(r); u != l {
+				b.WriteString("[" + string(u) + string(l) + "]")
+			} else {
+				b.WriteString(regexp.QuoteMeta(string(r)))
+			}
+		}
+		alts[i] = b.String()
+	}
+	return ordered{{"anyOf", []any{enum, ordered{{"type", "string"}, {"pattern", "^(" + strings.Join(alts, "|") + ")$"}}}}}
 }

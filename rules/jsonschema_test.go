@@ -211,3 +211,55 @@ arbitration:
 		}
 	}
 }
+
+// The schema accepts what the loader accepts and refuses the shapes it
+// refuses: each snippet is compiled by the loader (its answer is in the
+// table, checked too) and validated against the schema, which must agree.
+// Ranges and names (a time zone, an id's characters) are the loader's
+// alone, so only shapes are here.
+func TestSchemaAgreesWithTheLoader(t *testing.T) {
+	sch := compileSchema(t)
+	const exp = "experiments:\n  - {id: e, %s variants: [{id: a, weight: 50}, {id: b, weight: 50}]}\n"
+	for _, tc := range []struct {
+		name, rules string
+		loads       bool
+	}{
+		{"days in any case", "offers:\n  - {id: o, schedule: {days: [Sat, Sun]}}\n", true},
+		{"one day in capitals", "offers:\n  - {id: o, schedule: {days: SAT}}\n", true},
+		{"a day misspelt", "offers:\n  - {id: o, schedule: {days: [Saturday]}}\n", false},
+		{"a field's type as a list", "profile:\n  tags: {type: [string], default: []}\n  scores: {type: [number]}\n", true},
+		{"a field's type as a list of two", "profile:\n  tags: {type: [string, number]}\n", false},
+		{"a number as a salt", "offers:\n  - {id: o}\n" + strings.Replace(exp, "%s", "salt: 2026,", 1), true},
+		{"a number as a group", "offers:\n  - {id: o, group: 1}\n", true},
+		{"numbers and booleans as a title and placements", "offers:\n  - {id: o, title: 5, message: true, placements: [1, true]}\n", true},
+		{"sections with nothing in them", "segments:\noffers:\nexperiments:\narbitration:\n", true},
+		{"arbitration: null", "offers:\n  - {id: o}\narbitration: null\n", true},
+		{"learning: null", "offers:\n  - {id: o}\narbitration: {learning: null}\n", true},
+		{"an offer's description: null", "offers:\n  - {id: o, description: null}\n", true},
+		{"an experiment's description: null", "offers:\n  - {id: o}\n" + strings.Replace(exp, "%s", "description: null,", 1), true},
+		{"a variant's offers: null", "offers:\n  - {id: o}\nexperiments:\n  - {id: e, variants: [{id: a, weight: 50, offers: null}, {id: b, weight: 50}]}\n", true},
+		{"caps: null", "offers:\n  - {id: o, caps: null}\n", false},
+		{"a segment's description: null", "segments:\n  - {id: s, when: \"true\", description: null}\n", false},
+		{"spaces in hours", "offers:\n  - {id: o, schedule: {hours: \"18 : 00-23:59\"}}\n", true},
+		{"half a day", "offers:\n  - {id: o, caps: {per_customer: {limit: 1, per: .5d}}}\n", true},
+		{"days with an exponent", "offers:\n  - {id: o, caps: {per_customer: {limit: 1, per: 1e1d}}}\n", true},
+		{"1.5 days", "offers:\n  - {id: o, caps: {per_customer: {limit: 1, per: 1.5d}}}\n", true},
+		{"hours and minutes", "offers:\n  - {id: o, caps: {per_customer: {limit: 1, per: 36h30m}}}\n", true},
+		{"days then hours", "offers:\n  - {id: o, caps: {per_customer: {limit: 1, per: 7d12h}}}\n", false},
+		{"a number without a unit", "offers:\n  - {id: o, caps: {per_customer: {limit: 1, per: 30}}}\n", false},
+		{"a kind in capitals", "offers:\n  - {id: o, kind: DISCOUNT, discount: {percent: 5}}\n", false},
+	} {
+		_, lerr := Compile([]File{{Path: "rules.yaml", Data: []byte(tc.rules)}})
+		if (lerr == nil) != tc.loads {
+			t.Errorf("%s: the loader says %v; the test expects it to %s\n%s", tc.name, lerr, map[bool]string{true: "load", false: "refuse it"}[tc.loads], tc.rules)
+			continue
+		}
+		serr := sch.Validate(yamlToJSON(t, []byte(tc.rules)))
+		switch {
+		case tc.loads && serr != nil:
+			t.Errorf("%s: `arbiter rules check` accepts it, docs/rules.schema.json refuses it: %v\n%s", tc.name, serr, tc.rules)
+		case !tc.loads && serr == nil:
+			t.Errorf("%s: docs/rules.schema.json accepts it, the loader says %v\n%s", tc.name, lerr, tc.rules)
+		}
+	}
+}

@@ -49,9 +49,13 @@ type keyDef struct {
 	TestOnly bool
 	// Required: the loader refuses the mapping without it.
 	Required bool
-	// Nullable: null is a value, the same as leaving the key out (in a
-	// variant's override, it removes what the offer writes).
+	// Nullable: the loader takes null (`offers:` with nothing after it) as
+	// the key not written, so the JSON Schema allows null too (in a
+	// variant's override, null removes what the offer writes).
 	Nullable bool
+	// Fold: the loader compares the value with Enum in any case (days:
+	// [Sat, Sun]), so the JSON Schema does too.
+	Fold bool
 }
 
 // objDef is one kind of mapping: its name in messages and its keys, in the
@@ -111,7 +115,7 @@ var (
 	fieldDef = &objDef{Name: "profile field", Desc: "A profile field with a type and a default.", Keys: []keyDef{
 		{Name: "type", Kind: vString, Enum: typeList, Required: true, Desc: "The field's type."},
 		{Name: "default", Kind: vAny, Desc: "The value of a profile without this field (else the zero of its type)."},
-		{Name: "description", Kind: vString, Desc: "What the field holds."},
+		{Name: "description", Kind: vString, Nullable: true, Desc: "What the field holds."},
 		{Name: "pii", Kind: vBool, Desc: "Personal data: never leaves Redis (decision events do not record it)."},
 	}}
 	segmentDef = &objDef{Name: "a segment", Desc: "A named group of customers.", Keys: []keyDef{
@@ -141,7 +145,7 @@ var (
 	scheduleDef = &objDef{Name: "schedule", Desc: "When the offer is active.", Keys: []keyDef{
 		{Name: "start", Kind: vTime, Desc: "From (inclusive), an RFC 3339 time like 2026-11-27T00:00:00-05:00."},
 		{Name: "end", Kind: vTime, Desc: "Until (exclusive), an RFC 3339 time."},
-		{Name: "days", Kind: vStrings, Enum: dayNames, Desc: "Days of the week, in the timezone."},
+		{Name: "days", Kind: vStrings, Enum: dayNames, Fold: true, Desc: "Days of the week, in the timezone."},
 		{Name: "hours", Kind: vHours, Desc: "Hours of the day, \"HH:MM-HH:MM\" (both ends inclusive), in the timezone."},
 		{Name: "timezone", Kind: vString, Desc: "The IANA time zone of days and hours, like Europe/Paris (default UTC)."},
 	}}
@@ -158,7 +162,7 @@ var (
 	}}
 	offerDef = &objDef{Name: "an offer", Desc: "A next best action, with or without a discount.", Keys: []keyDef{
 		{Name: "id", Kind: vString, Required: true, Desc: "The offer's id (letters, digits and _), as responses name it."},
-		{Name: "description", Kind: vString, Desc: "What the offer is for."},
+		{Name: "description", Kind: vString, Nullable: true, Desc: "What the offer is for."},
 		{Name: "title", Kind: vTemplate, Desc: "The title shown to the customer; may use {{percent}}, {{amount}}, {{currency}}, {{profile.FIELD}}."},
 		{Name: "message", Kind: vTemplate, Desc: "The message shown to the customer; same placeholders as title."},
 		{Name: "kind", Kind: vString, Enum: []string{KindDiscount, KindAction}, Desc: "discount (default with a discount) or action."},
@@ -180,14 +184,14 @@ var (
 	offerOverriddenDef = offerDef.with("an offer", keyDef{Name: "disabled", Kind: vBool, Desc: "The offer is not offered in this variant."})
 	variantDef         = &objDef{Name: "a variant", Desc: "One arm of the experiment.", Keys: []keyDef{
 		{Name: "id", Kind: vString, Required: true, Desc: "The variant's id, like control."},
-		{Name: "description", Kind: vString, Desc: "What the variant changes."},
+		{Name: "description", Kind: vString, Nullable: true, Desc: "What the variant changes."},
 		{Name: "weight", Kind: vNumber, Required: true, Desc: "Share of enrolled customers; the variants' weights add up to 100."},
-		{Name: "offers", Kind: vNamedMap, Obj: overrideDef, Desc: "Offer id → the keys this variant changes (or disabled: true)."},
+		{Name: "offers", Kind: vNamedMap, Obj: overrideDef, Nullable: true, Desc: "Offer id → the keys this variant changes (or disabled: true)."},
 		{Name: "learning", Kind: vBool, Desc: "false: this variant's customers are decided with propensity at the prior mean (learning measured against static scores)"},
 	}}
 	experimentDef = &objDef{Name: "an experiment", Desc: "An A/B test over offers.", Keys: []keyDef{
 		{Name: "id", Kind: vString, Required: true, Desc: "The experiment's id."},
-		{Name: "description", Kind: vString, Desc: "The hypothesis."},
+		{Name: "description", Kind: vString, Nullable: true, Desc: "The hypothesis."},
 		{Name: "salt", Kind: vString, Desc: "Salt of the assignment hash (default: the id)."},
 		{Name: "traffic", Kind: vNumber, Desc: "Percent of eligible customers enrolled, 0 to 100 (default 100)."},
 		{Name: "when", Kind: vCondition, Desc: "Who is eligible (default: every identified customer)."},
@@ -213,7 +217,7 @@ var (
 		{Name: "max_discount_percent", Kind: vNumber, Desc: "The most a decision's discounts may take off the cart, 0 to 100."},
 		{Name: "holdout", Kind: vNumber, Desc: "Percent of identified customers who get no offer (a control group)."},
 		{Name: "fallback", Kind: vStrings, Desc: "Offers given when nothing else is."},
-		{Name: "learning", Kind: vObject, Obj: learningDef, Desc: "learning arbitration: scores may read `propensity`, each offer's reward rate learnt from outcomes"},
+		{Name: "learning", Kind: vObject, Obj: learningDef, Nullable: true, Desc: "learning arbitration: scores may read `propensity`, each offer's reward rate learnt from outcomes"},
 	}}
 	expectDef = &objDef{Name: "expect", Desc: "What the test checks.", Keys: []keyDef{
 		{Name: "segments", Kind: vStrings, Desc: "These segments must match (others may too)."},
@@ -232,17 +236,17 @@ var (
 	}}
 	ruleFileDef = &objDef{Name: "a rule file", Desc: "One Arbiter rule file. Files whose name ends in _test.yaml hold only `tests:`.", Keys: []keyDef{
 		{Name: "profile", Kind: vProfile, Desc: "The profile schema: field name → type (string, int, number, bool, time, [string], [number]) or {type, default, description, pii}."},
-		{Name: "segments", Kind: vList, Obj: segmentDef, Desc: "Named groups of customers."},
-		{Name: "offers", Kind: vList, Obj: offerDef, Desc: "Next best actions, with or without a discount."},
-		{Name: "experiments", Kind: vList, Obj: experimentDef, Desc: "A/B tests over offers."},
-		{Name: "arbitration", Kind: vObject, Obj: arbitrationDef, Desc: "How the eligible offers are chosen."},
+		{Name: "segments", Kind: vList, Obj: segmentDef, Nullable: true, Desc: "Named groups of customers."},
+		{Name: "offers", Kind: vList, Obj: offerDef, Nullable: true, Desc: "Next best actions, with or without a discount."},
+		{Name: "experiments", Kind: vList, Obj: experimentDef, Nullable: true, Desc: "A/B tests over offers."},
+		{Name: "arbitration", Kind: vObject, Obj: arbitrationDef, Nullable: true, Desc: "How the eligible offers are chosen."},
 		{Name: "currency", Kind: vCurrency, Desc: "The ISO 4217 currency the rules' money numbers are written in, like USD."},
 		{Name: "rates", Kind: vRates, Desc: "Exchange rates: currency code → the value of one unit in `currency`."},
 		{Name: "tests", Kind: vList, Obj: testDef, TestOnly: true, Desc: "Rule tests (only in files whose name ends in _test.yaml, and alone there)."},
 	}}
 	testFileDef = &objDef{Name: "a _test.yaml file (it holds only `tests:` and `now:`)", Keys: []keyDef{
 		{Name: "now", Kind: vTime, Desc: "The decision time of the file's cases that set none (RFC 3339)."},
-		{Name: "tests", Kind: vList, Obj: testDef, Desc: "Rule tests."},
+		{Name: "tests", Kind: vList, Obj: testDef, Nullable: true, Desc: "Rule tests."},
 	}}
 )
 

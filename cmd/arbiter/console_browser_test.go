@@ -17,12 +17,17 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -31,6 +36,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/arbiterhq/arbiter/adapters/httpapi"
+	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/examples/profilegen"
 )
 
@@ -349,6 +355,52 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	t.Logf("playground, c-000004: 2 pairs of shoes %s; 16 pairs %s", before, after)
 	b.screenshot(t, dir, "2-playground-big-cart")
+	// The Why column says every reason the engine gives in words, and
+	// colours those of an eligible offer that lost (its group, a cap, the
+	// budget) as a warning: a decision whose explain holds one offer per
+	// reason, the real answer with its offers replaced on the way.
+	reasons := engineReasons(t)
+	list, _ := json.Marshal(reasons)
+	b.do(t, "playground: every reason in the Why column",
+		chromedp.Evaluate[chromedp.Void](`(() => {
+			const real = window.fetch;
+			window.__realFetch = real;
+			window.fetch = async (url, init) => {
+				const res = await real(url, init);
+				if (!String(url).includes('/v1/decide') || !res.ok) return res;
+				const d = await res.json();
+				d.explain.offers = `+string(list)+`.map((r) => ({id: 'why_' + r, chosen: false, reason: r}));
+				return new Response(JSON.stringify(d), {status: res.status, headers: res.headers});
+			};
+			const q = document.querySelector('#pg-items tbody tr:first-child input[data-k="quantity"]');
+			q.focus(); q.value = '3'; q.dispatchEvent(new Event('input', {bubbles: true}));
+		})()`),
+		waitJS(`Array.from(document.querySelectorAll('#explain-table code')).some((c) => c.textContent.startsWith('why_'))`),
+	)
+	type why struct{ ID, Text, Class string }
+	shown := eval[[]why](t, b, `Array.from(document.querySelectorAll('#explain-table tbody tr')).map((tr) => {
+		const p = tr.querySelector('.why-result .pill');
+		return {ID: tr.querySelector('code').textContent, Text: p ? p.textContent : '', Class: p ? p.className : ''};
+	})`)
+	byID := map[string]why{}
+	for _, w := range shown {
+		byID[w.ID] = w
+	}
+	warn := map[string]bool{engine.ReasonGroup: true, engine.ReasonCapPerCustomer: true, engine.ReasonCapTotal: true, engine.ReasonBudget: true}
+	for _, r := range reasons {
+		w, ok := byID["why_"+r]
+		switch {
+		case !ok:
+			t.Errorf("reason %s: no row in the Why column (rows: %v)", r, shown)
+		case w.Text == "" || w.Text == r || w.Text == "not chosen":
+			t.Errorf("reason %s: the Why column shows %q; give it words in REASONS (console/assets/pages/playground.js)", r, w.Text)
+		case warn[r] != strings.Contains(w.Class, "warn"):
+			t.Errorf("reason %s (%q): its pill's class is %q; the warn colour is for group, cap_per_customer, cap_total and budget", r, w.Text, w.Class)
+		}
+	}
+	b.do(t, "playground: the real answers again",
+		chromedp.Evaluate[chromedp.Void](`window.fetch = window.__realFetch`))
+
 	// A bad profile value is refused with its JSON path, in the page (the
 	// browser logs the 400).
 	b.expect("status of 400")
@@ -432,6 +484,41 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	b.screenshot(t, dir, "5-rules-reload-error")
 	b.noErrors(t, "rules with a reload error")
+}
+
+// engineReasons reads the explain reasons the engine gives, the string
+// constants Reason* of engine/api.go, so that a reason added there is
+// checked in the console without a change here.
+func engineReasons(t *testing.T) []string {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), filepath.Join("..", "..", "engine", "api.go"), nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	ast.Inspect(f, func(n ast.Node) bool {
+		vs, ok := n.(*ast.ValueSpec)
+		if !ok {
+			return true
+		}
+		for i, name := range vs.Names {
+			if i >= len(vs.Values) {
+				break
+			}
+			if lit, ok := vs.Values[i].(*ast.BasicLit); ok && strings.HasPrefix(name.Name, "Reason") && lit.Kind == token.STRING {
+				r, err := strconv.Unquote(lit.Value)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out = append(out, r)
+			}
+		}
+		return false
+	})
+	if len(out) < 15 || !slices.Contains(out, engine.ReasonCapTotal) {
+		t.Fatalf("engine/api.go: found the reasons %v; has the Reason* block moved?", out)
+	}
+	return out
 }
 
 func TestConsoleAsksForKey(t *testing.T) {

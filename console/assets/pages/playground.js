@@ -23,27 +23,35 @@ const state = {
   time: '', // datetime-local; '' is the server's now
 };
 
+// What the Why column says for each reason the engine's explain gives
+// (engine/api.go, Reason*; the browser test checks that each has one).
 const REASONS = {
-  segment: 'not in its segments',
   placement: 'another placement',
-  channel: 'another channel',
   schedule: 'outside its schedule',
+  segment: 'not in its segments',
   when: 'its condition is false',
-  group: 'lost its group to a higher score',
-  cap: 'capped',
-  caps: 'capped',
+  cap_per_customer: 'capped for this customer',
+  cap_total: 'capped: its total is reached',
   budget: 'budget spent',
-  pacing: 'paced: not yet',
+  group: 'lost its group to a higher score',
+  guardrail: 'over the discount guardrail (max_discount_percent)',
   limit: 'beyond max actions',
-  max_actions: 'beyond max actions',
-  disabled: 'disabled',
-  experiment: 'its experiment variant hides it',
   holdout: 'customer is in the holdout',
-  discount: 'discount worth nothing',
-  exclusion: 'excluded by a chosen offer',
-  excluded: 'excluded by a chosen offer',
-  score: 'score not positive',
+  experiment: 'its experiment variant hides it',
+  error: 'rule error: its condition or score failed',
+  pacing: 'paced: not yet',
+  currency: 'no amount or rate for the cart\'s currency',
 };
+
+// The reasons that a competing offer or a limit of the ledger caused, in
+// the warn colour: the offer was eligible and lost.
+const WARN = new Set(['group', 'cap_per_customer', 'cap_total', 'budget']);
+
+/** The Why column's pill of an offer of the explain. */
+function whyPill(o) {
+  if (o.chosen) return pill('Chosen', 'ok');
+  return pill(REASONS[o.reason] || o.reason || 'not chosen', WARN.has(o.reason) ? 'warn' : 'off', o.reason || '');
+}
 
 function pad2(n) { return String(n).padStart(2, '0'); }
 
@@ -125,7 +133,7 @@ function explainRows(d) {
   const key = (o) => (o.chosen ? (rank.has(o.id) ? rank.get(o.id) : 999) : 1000);
   const rows = [...ex.offers].sort((a, b) => key(a) - key(b));
   return rows.map((o) => {
-    const res = o.chosen ? pill('Chosen', 'ok') : pill(REASONS[o.reason] || o.reason || 'not chosen', o.reason === 'group' || o.reason === 'cap' || o.reason === 'budget' ? 'warn' : 'off', o.reason || '');
+    const res = whyPill(o);
     const l = o.learning;
     return `<tr class="${o.chosen ? 'chosen' : ''}"><td><code>${esc(o.id)}</code></td><td class="why-result">${res}${o.detail ? `<div class="small">${esc(o.detail)}</div>` : ''}</td>
       <td class="num">${o.score != null ? num(o.score) : '<span class="muted">–</span>'}${l ? `<div class="small muted" title="learning: cell ${esc(l.cell)}, Beta(${num(l.alpha)}, ${num(l.beta)})">${esc(l.cell)} · p ${num(l.propensity * 100, 1)}%</div>` : ''}</td></tr>`;
