@@ -114,6 +114,46 @@ func TestGetProfile(t *testing.T) {
 	}
 }
 
+// TestGetProfileIDDecodedOnce: the id in GET /v1/profiles/{id} is
+// percent-decoded once, as the console encodes it (encodeURIComponent): a
+// second decode read "a%2541" as customer "aA", and "100%25off" as a bad
+// escape; a "/" in an id (%2F) names that customer, not a path.
+func TestGetProfileIDDecodedOnce(t *testing.T) {
+	store := mapProfiles{"100%off": {"orders": 1}, "aA": {"orders": 7}, "a%41": {"orders": 2},
+		"c-1": {"orders": 3}, "x/../c-1": {"orders": 4}, "a b+c": {"orders": 5}}
+	h := newHarness(t, true, func(o *Options) { withSchema(o); o.Profiles = store })
+	for _, c := range []struct {
+		path, id string // id: the customer whose profile must come back
+	}{
+		{"/v1/profiles/100%25off", "100%off"},
+		{"/v1/profiles/a%2541", "a%41"},
+		{"/v1/profiles/aA", "aA"},
+		{"/v1/profiles/a%41", "aA"},
+		{"/v1/profiles/x%2F..%2Fc-1", "x/../c-1"},
+		{"/v1/profiles/a%20b+c", "a b+c"},
+		{"/v1/profiles/c-1?x=1", "c-1"},
+	} {
+		r := h.do("GET", c.path, "")
+		if r.status != 200 {
+			t.Errorf("GET %s: %d %s, want customer %q's profile", c.path, r.status, r.body, c.id)
+			continue
+		}
+		if got := r.json(t)["id"]; got != c.id {
+			t.Errorf("GET %s: the profile of customer %q, want %q's: %s", c.path, got, c.id, r.body)
+		}
+	}
+	for _, path := range []string{"/v1/profiles/a%zz", "/v1/profiles/c-1/", "/v1/profiles/./c-1", "/v1/profiles/x/../c-1"} {
+		r := h.do("GET", path, "")
+		if r.status != 400 {
+			t.Errorf("GET %s: %d %s, want 400 invalid_request on id", path, r.status, r.body)
+			continue
+		}
+		if code, field := r.errCode(t); code != "invalid_request" || field != "id" {
+			t.Errorf("GET %s: %s, want invalid_request on id", path, r.body)
+		}
+	}
+}
+
 func TestInlineProfile(t *testing.T) {
 	h := newHarness(t, true, withSchema)
 	for _, c := range []struct {
