@@ -60,7 +60,7 @@ func (s *Server) getProfile(ctx *fasthttp.RequestCtx) {
 	p, err := s.o.Profiles.Get(rctx, schema, id)
 	if err != nil {
 		s.log.Warn("reading a profile", "error", err.Error())
-		s.writeError(ctx, fasthttp.StatusServiceUnavailable, wire.CodeInternal, "the profile store cannot be read now; try again", "")
+		s.writeError(ctx, fasthttp.StatusServiceUnavailable, wire.CodeProfileUnavail, "the profile store (Redis) cannot be read now; try again", "")
 		return
 	}
 	if p == nil || !p.Known {

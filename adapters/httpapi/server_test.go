@@ -10,6 +10,7 @@ import (
 
 	"github.com/arbiterhq/arbiter/adapters/metrics"
 	"github.com/arbiterhq/arbiter/engine"
+	"github.com/arbiterhq/arbiter/rules"
 	"github.com/arbiterhq/arbiter/wire"
 )
 
@@ -429,6 +430,44 @@ func TestOutcomeValueKeptExact(t *testing.T) {
 			}
 			if got := outcome(t, evs[0]).Value.String(); got != c.value {
 				t.Errorf("event value %s, want %s", got, c.value)
+			}
+		})
+	}
+}
+
+// downProfiles is a profile store that cannot be reached.
+type downProfiles struct{}
+
+func (downProfiles) Get(context.Context, *rules.Schema, string) (*engine.Profile, error) {
+	return nil, errors.New("redis: i/o timeout")
+}
+
+// downCounters is experiment counters that cannot be read.
+type downCounters struct{}
+
+func (downCounters) View(context.Context, *rules.Ruleset, time.Time) (any, error) {
+	return nil, errors.New("redis: i/o timeout")
+}
+
+// TestDependencyDownIs503: a dependency that does not answer a read is 503
+// with a code that names it; internal is a 500, a bug, and a client that
+// retries on the code must not see it for an outage.
+func TestDependencyDownIs503(t *testing.T) {
+	for _, c := range []struct {
+		name, path, code string
+		mod              func(*Options)
+	}{
+		{"profile store", "/v1/profiles/c-1", wire.CodeProfileUnavail, func(o *Options) { withSchema(o); o.Profiles = downProfiles{} }},
+		{"experiment counters", "/v1/experiments", wire.CodeCountersUnavail, func(o *Options) { o.Experiments = downCounters{} }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, true, c.mod)
+			r := h.do("GET", c.path, "")
+			if r.status != 503 {
+				t.Fatalf("GET %s with the %s down: %d %s, want 503", c.path, c.name, r.status, r.body)
+			}
+			if code, _ := r.errCode(t); code != c.code {
+				t.Errorf("GET %s with the %s down: code %q, want %q (internal is for a bug, a 500): %s", c.path, c.name, code, c.code, r.body)
 			}
 		})
 	}
