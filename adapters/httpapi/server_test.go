@@ -256,6 +256,45 @@ func TestReload(t *testing.T) {
 	}
 }
 
+// TestReloadBody: the body of POST /v1/rules/reload is read as strictly as
+// the others: the field at fault is named (a misspelt key by its own
+// name), anything after the object is malformed JSON, and a value of the
+// wrong type is invalid_request; a refused body reloads nothing.
+func TestReloadBody(t *testing.T) {
+	h := newHarness(t, true, nil)
+	h.rules.version.Store("v2")
+	for _, c := range []struct {
+		body, code, field, match string
+	}{
+		{`{"alow_shrink": true}`, "invalid_request", "alow_shrink", `did you mean \"allow_shrink\"`},
+		{`{"allow_shrink": true} garbage`, "invalid_json", "", "line 1, column 24"},
+		{`{"allow_shrink": true}{"allow_shrink": false}`, "invalid_json", "", "column 23"},
+		{`{"allow_shrink": "yes"}`, "invalid_request", "allow_shrink", "true or false"},
+		{`{"allow_shrink": true, "allow_shrink": false}`, "invalid_request", "allow_shrink", "twice"},
+		{`[true]`, "invalid_request", "", "object"},
+		{`{"allow_shrink": `, "invalid_json", "", "line 1"},
+	} {
+		r := h.do("POST", "/v1/rules/reload", c.body)
+		if r.status != 400 {
+			t.Errorf("reload with %s: %d %s, want 400 %s", c.body, r.status, r.body, c.code)
+			continue
+		}
+		code, field := r.errCode(t)
+		if code != c.code || field != c.field || !strings.Contains(string(r.body), c.match) {
+			t.Errorf("reload with %s: %s, want code %s, field %q and %q in the message", c.body, r.body, c.code, c.field, c.match)
+		}
+	}
+	if v := h.do("GET", "/v1/rules", "").json(t)["version"]; v != "v1" {
+		t.Errorf("a refused body reloaded the rules: version %v, want v1", v)
+	}
+	for _, body := range []string{" \n", `{}`, `{"allow_shrink": null}`, `{"allow_shrink": false}`, ` {"allow_shrink": true} `} {
+		h.rules.version.Store("v-" + body)
+		if r := h.do("POST", "/v1/rules/reload", body); r.status != 200 || r.json(t)["version"] != "v-"+body {
+			t.Errorf("reload with %q: %d %s, want 200", body, r.status, r.body)
+		}
+	}
+}
+
 func TestRulesView(t *testing.T) {
 	h := newHarness(t, true, nil)
 	r := h.do("GET", "/v1/rules", "")
