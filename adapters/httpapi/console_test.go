@@ -172,12 +172,16 @@ func TestInlineProfile(t *testing.T) {
 		{name: "ids differ", body: `{"dry_run":true,"customer_id":"c-1","profile":{"id":"c-2"}}`, status: 400, field: "profile.id", match: "c-1"},
 		{name: "not an object", body: `{"dry_run":true,"profile":[1]}`, status: 400, field: "profile", match: "object"},
 		{name: "only on a dry run", body: `{"customer_id":"c-1","profile":{"id":"c-1"}}`, status: 400, field: "profile", match: "dry run"},
+		{name: "id with a bidi override", body: `{"dry_run":true,"profile":{"id":"a\u202eb"}}`, status: 400, field: "profile.id", match: "U+202E"},
+		{name: "id with a control character", body: `{"dry_run":true,"profile":{"id":"a\u0000b"}}`, status: 400, field: "profile.id", match: "control"},
+		{name: "id with a lone surrogate", body: `{"dry_run":true,"profile":{"id":"a\ud800"}}`, status: 400, field: "profile.id", match: "surrogate"},
+		{name: "id too long", body: `{"dry_run":true,"profile":{"id":"` + strings.Repeat("x", 3000) + `"}}`, status: 400, field: "profile.id", match: "3000 bytes"},
 		{name: "twice", body: `{"dry_run":true,"profile":{"id":"c-1"},"profile":{"id":"c-1"}}`, status: 400, field: "profile", match: "twice"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := h.do("POST", "/v1/decide", c.body)
 			if r.status != c.status {
-				t.Fatalf("%s: %d %s, want %d", c.body, r.status, r.body, c.status)
+				t.Fatalf("%.300s: %d %.300s, want %d", c.body, r.status, r.body, c.status)
 			}
 			if c.status != 200 {
 				_, field := r.errCode(t)

@@ -114,6 +114,12 @@ func inlineProfile(rs *rules.Ruleset, req *engine.Request) (*engine.Profile, *wi
 		}
 		return nil, &wire.Error{Code: wire.CodeInvalidRequest, Field: "profile", Message: err.Error()}
 	}
+	// The profile's id becomes the decision's customer id: it passes the
+	// checks of customer_id (no control characters, bidirectional
+	// overrides or lone surrogates, at most wire.MaxIDLength bytes).
+	if werr := wire.CheckID("profile.id", p.ID, `write the customer id, e.g. "id": "c-1042"`); werr != nil {
+		return nil, werr
+	}
 	switch {
 	case req.CustomerID == "":
 		req.CustomerID = p.ID
