@@ -511,3 +511,32 @@ func TestDependencyDownIs503(t *testing.T) {
 		})
 	}
 }
+
+// TestTooLargeNamesTheRouteLimit: a 413 names the limit of the route asked
+// (--max-body, at least MinOutcomesBody for POST /v1/outcomes), also for a
+// body over the largest limit, which fasthttp refuses before any route.
+func TestTooLargeNamesTheRouteLimit(t *testing.T) {
+	h := newHarness(t, true, nil) // --max-body 4096
+	// The client hands each request to the in-memory pipe in one Write (see
+	// newHarness), bodies over 1 MiB too.
+	h.client.WriteBufferSize = 2 * MinOutcomesBody
+	for _, c := range []struct {
+		path  string
+		size  int
+		limit int
+	}{
+		{"/v1/decide", 5000, 4096},
+		{"/v1/decide", MinOutcomesBody + 100_000, 4096},
+		{"/v1/rules/reload", MinOutcomesBody + 100_000, 4096},
+		{"/v1/outcomes", MinOutcomesBody + 100_000, MinOutcomesBody},
+	} {
+		r := h.do("POST", c.path, `{"customer_id": "`+strings.Repeat("x", c.size)+`"}`)
+		if r.status != 413 {
+			t.Errorf("POST %s with %d bytes: %d %.200s, want 413", c.path, c.size, r.status, r.body)
+			continue
+		}
+		if want := fmt.Sprintf("the limit of %d bytes", c.limit); !strings.Contains(string(r.body), want) {
+			t.Errorf("POST %s with %d bytes: %s, want %q: the route's limit", c.path, c.size, r.body, want)
+		}
+	}
+}
