@@ -579,6 +579,14 @@ func (p *parser) scalar(path func() string, inArray bool) (any, *Error) {
 	}
 }
 
+// CheckID is the check of customer_id (checkID, below) for an id that
+// reaches a decision another way: a dry run's inline profile.id, which
+// becomes the decision's customer id. field is the JSON path the error
+// names; emptyHint says what to write when the id is empty.
+func CheckID(field, id, emptyHint string) *Error {
+	return checkID(field, id, emptyHint)
+}
+
 // checkID validates an identifier: not empty, at most MaxIDLength bytes,
 // no control characters (C0, DEL, C1), no bidirectional overrides or
 // isolates (U+202A–U+202E, U+2066–U+2069: they make a logged id read as

@@ -18,6 +18,14 @@ const (
 	CodeInternal         = "internal"           // 500
 )
 
+// Error codes of a 503 for a dependency that did not answer a read (the
+// ledger's, ledger_unavailable, is in errors_grants.go). Each names its
+// dependency: a client retries an outage, while internal (500) is a bug.
+const (
+	CodeProfileUnavail  = "profile_unavailable"  // GET /v1/profiles/{id}: the profile store did not answer
+	CodeCountersUnavail = "counters_unavailable" // GET /v1/experiments: the experiment counters did not answer
+)
+
 // Error is an error of the HTTP API, in the spec's shape: what an error
 // response holds under "error". The decoders return one for a request the
 // caller got wrong (CodeInvalidJSON or CodeInvalidRequest); AppendError

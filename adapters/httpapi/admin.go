@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -338,26 +337,20 @@ type shrinkReloader interface {
 	ReloadWith(trigger string, o rulefiles.ReloadOptions) (*rulefiles.Snapshot, error)
 }
 
-// reloadRequest is the optional body of POST /v1/rules/reload.
-type reloadRequest struct {
-	AllowShrink bool `json:"allow_shrink"`
-}
-
 // reloadRules serves POST /v1/rules/reload: 200 with the new version, 422
 // invalid_rules with the errors, or 409 shrink_refused when the new rules
 // lack more than half of the offers in force (the body
 // {"allow_shrink": true} lets that through); after a failure the old
 // ruleset keeps serving.
 func (s *Server) reloadRules(ctx *fasthttp.RequestCtx) {
-	var rq reloadRequest
-	if body := ctx.PostBody(); len(bytes.TrimSpace(body)) > 0 {
-		dec := json.NewDecoder(bytes.NewReader(body))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&rq); err != nil {
-			s.writeError(ctx, fasthttp.StatusBadRequest, wire.CodeInvalidJSON,
-				"the body of POST /v1/rules/reload is empty or {\"allow_shrink\": true}: "+err.Error(), "allow_shrink")
-			return
+	rq, derr := wire.DecodeReload(ctx.PostBody())
+	if derr != nil {
+		var we *wire.Error
+		if !errors.As(derr, &we) { // DecodeReload's errors are *wire.Error
+			we = &wire.Error{Code: wire.CodeInvalidRequest, Message: derr.Error()}
 		}
+		s.writeError(ctx, fasthttp.StatusBadRequest, we.Code, we.Message, we.Field)
+		return
 	}
 	prev := s.o.Rules.Current()
 	var snap *rulefiles.Snapshot

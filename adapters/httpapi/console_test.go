@@ -114,6 +114,46 @@ func TestGetProfile(t *testing.T) {
 	}
 }
 
+// TestGetProfileIDDecodedOnce: the id in GET /v1/profiles/{id} is
+// percent-decoded once, as the console encodes it (encodeURIComponent): a
+// second decode read "a%2541" as customer "aA", and "100%25off" as a bad
+// escape; a "/" in an id (%2F) names that customer, not a path.
+func TestGetProfileIDDecodedOnce(t *testing.T) {
+	store := mapProfiles{"100%off": {"orders": 1}, "aA": {"orders": 7}, "a%41": {"orders": 2},
+		"c-1": {"orders": 3}, "x/../c-1": {"orders": 4}, "a b+c": {"orders": 5}}
+	h := newHarness(t, true, func(o *Options) { withSchema(o); o.Profiles = store })
+	for _, c := range []struct {
+		path, id string // id: the customer whose profile must come back
+	}{
+		{"/v1/profiles/100%25off", "100%off"},
+		{"/v1/profiles/a%2541", "a%41"},
+		{"/v1/profiles/aA", "aA"},
+		{"/v1/profiles/a%41", "aA"},
+		{"/v1/profiles/x%2F..%2Fc-1", "x/../c-1"},
+		{"/v1/profiles/a%20b+c", "a b+c"},
+		{"/v1/profiles/c-1?x=1", "c-1"},
+	} {
+		r := h.do("GET", c.path, "")
+		if r.status != 200 {
+			t.Errorf("GET %s: %d %s, want customer %q's profile", c.path, r.status, r.body, c.id)
+			continue
+		}
+		if got := r.json(t)["id"]; got != c.id {
+			t.Errorf("GET %s: the profile of customer %q, want %q's: %s", c.path, got, c.id, r.body)
+		}
+	}
+	for _, path := range []string{"/v1/profiles/a%zz", "/v1/profiles/c-1/", "/v1/profiles/./c-1", "/v1/profiles/x/../c-1"} {
+		r := h.do("GET", path, "")
+		if r.status != 400 {
+			t.Errorf("GET %s: %d %s, want 400 invalid_request on id", path, r.status, r.body)
+			continue
+		}
+		if code, field := r.errCode(t); code != "invalid_request" || field != "id" {
+			t.Errorf("GET %s: %s, want invalid_request on id", path, r.body)
+		}
+	}
+}
+
 func TestInlineProfile(t *testing.T) {
 	h := newHarness(t, true, withSchema)
 	for _, c := range []struct {
@@ -132,12 +172,16 @@ func TestInlineProfile(t *testing.T) {
 		{name: "ids differ", body: `{"dry_run":true,"customer_id":"c-1","profile":{"id":"c-2"}}`, status: 400, field: "profile.id", match: "c-1"},
 		{name: "not an object", body: `{"dry_run":true,"profile":[1]}`, status: 400, field: "profile", match: "object"},
 		{name: "only on a dry run", body: `{"customer_id":"c-1","profile":{"id":"c-1"}}`, status: 400, field: "profile", match: "dry run"},
+		{name: "id with a bidi override", body: `{"dry_run":true,"profile":{"id":"a\u202eb"}}`, status: 400, field: "profile.id", match: "U+202E"},
+		{name: "id with a control character", body: `{"dry_run":true,"profile":{"id":"a\u0000b"}}`, status: 400, field: "profile.id", match: "control"},
+		{name: "id with a lone surrogate", body: `{"dry_run":true,"profile":{"id":"a\ud800"}}`, status: 400, field: "profile.id", match: "surrogate"},
+		{name: "id too long", body: `{"dry_run":true,"profile":{"id":"` + strings.Repeat("x", 3000) + `"}}`, status: 400, field: "profile.id", match: "3000 bytes"},
 		{name: "twice", body: `{"dry_run":true,"profile":{"id":"c-1"},"profile":{"id":"c-1"}}`, status: 400, field: "profile", match: "twice"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := h.do("POST", "/v1/decide", c.body)
 			if r.status != c.status {
-				t.Fatalf("%s: %d %s, want %d", c.body, r.status, r.body, c.status)
+				t.Fatalf("%.300s: %d %.300s, want %d", c.body, r.status, r.body, c.status)
 			}
 			if c.status != 200 {
 				_, field := r.errCode(t)

@@ -39,7 +39,7 @@ func (s *Server) getExperiments(ctx *fasthttp.RequestCtx) {
 	view, err := s.o.Experiments.View(rctx, rs, s.o.Now())
 	if err != nil {
 		s.log.Warn("reading the experiment counters", "error", err.Error())
-		s.writeError(ctx, fasthttp.StatusServiceUnavailable, wire.CodeInternal, "the experiment counters cannot be read from Redis now; try again", "")
+		s.writeError(ctx, fasthttp.StatusServiceUnavailable, wire.CodeCountersUnavail, "the experiment counters cannot be read from Redis now; try again", "")
 		return
 	}
 	b, err := json.Marshal(view)

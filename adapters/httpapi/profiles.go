@@ -31,11 +31,17 @@ const profileTimeout = 2 * time.Second
 // getProfile serves GET /v1/profiles/{id}: the stored profile of the
 // customer in its JSON form (profiles.ToJSON), 404 when there is none.
 func (s *Server) getProfile(ctx *fasthttp.RequestCtx) {
-	raw := strings.TrimPrefix(string(ctx.Path()), profilesPrefix)
+	// The id is read from the path as it was sent and percent-decoded
+	// once. ctx.Path() is already decoded and normalised: decoding it
+	// again read "a%2541" as customer "aA", and in it an id with "/"
+	// ("x%2F..%2Fc-1") has become another customer's ("c-1").
+	raw, ok := strings.CutPrefix(string(ctx.URI().PathOriginal()), profilesPrefix)
 	id, err := url.PathUnescape(raw)
-	if err != nil || id == "" || strings.Contains(id, "/") || len(id) > wire.MaxIDLength {
+	if !ok || err != nil || id == "" || strings.Contains(raw, "/") || len(id) > wire.MaxIDLength {
 		s.writeError(ctx, fasthttp.StatusBadRequest, wire.CodeInvalidRequest,
-			"GET /v1/profiles/{id} needs one customer id of 1 to "+strconv.Itoa(wire.MaxIDLength)+" bytes, e.g. /v1/profiles/c-000042; got "+strconv.Quote(raw), "id")
+			"GET /v1/profiles/{id} needs one customer id of 1 to "+strconv.Itoa(wire.MaxIDLength)+
+				" bytes, percent-encoded once (a \"/\" in it as %2F, a \"%\" as %25), e.g. /v1/profiles/c-000042; got "+
+				strconv.Quote(string(ctx.URI().PathOriginal())), "id")
 		return
 	}
 	if s.o.Profiles == nil {
@@ -54,7 +60,7 @@ func (s *Server) getProfile(ctx *fasthttp.RequestCtx) {
 	p, err := s.o.Profiles.Get(rctx, schema, id)
 	if err != nil {
 		s.log.Warn("reading a profile", "error", err.Error())
-		s.writeError(ctx, fasthttp.StatusServiceUnavailable, wire.CodeInternal, "the profile store cannot be read now; try again", "")
+		s.writeError(ctx, fasthttp.StatusServiceUnavailable, wire.CodeProfileUnavail, "the profile store (Redis) cannot be read now; try again", "")
 		return
 	}
 	if p == nil || !p.Known {
@@ -107,6 +113,12 @@ func inlineProfile(rs *rules.Ruleset, req *engine.Request) (*engine.Profile, *wi
 			return nil, &wire.Error{Code: wire.CodeInvalidRequest, Field: "profile." + fes[0].Field, Message: fes[0].Msg}
 		}
 		return nil, &wire.Error{Code: wire.CodeInvalidRequest, Field: "profile", Message: err.Error()}
+	}
+	// The profile's id becomes the decision's customer id: it passes the
+	// checks of customer_id (no control characters, bidirectional
+	// overrides or lone surrogates, at most wire.MaxIDLength bytes).
+	if werr := wire.CheckID("profile.id", p.ID, `write the customer id, e.g. "id": "c-1042"`); werr != nil {
+		return nil, werr
 	}
 	switch {
 	case req.CustomerID == "":

@@ -331,7 +331,13 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 // errorHandler answers requests fasthttp could not read.
 func (s *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
 	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
-		s.tooLarge(ctx, max(s.o.MaxBody, MinOutcomesBody))
+		// fasthttp's own limit is the largest route's (POST /v1/outcomes):
+		// the answer names the limit of the route asked, as route does.
+		limit := s.o.MaxBody
+		if string(ctx.Path()) == "/v1/outcomes" {
+			limit = s.bodyLimit(&routeOutcomes)
+		}
+		s.tooLarge(ctx, limit)
 		return
 	}
 	var ne net.Error

@@ -10,6 +10,7 @@ import (
 
 	"github.com/arbiterhq/arbiter/adapters/metrics"
 	"github.com/arbiterhq/arbiter/engine"
+	"github.com/arbiterhq/arbiter/rules"
 	"github.com/arbiterhq/arbiter/wire"
 )
 
@@ -255,6 +256,45 @@ func TestReload(t *testing.T) {
 	}
 }
 
+// TestReloadBody: the body of POST /v1/rules/reload is read as strictly as
+// the others: the field at fault is named (a misspelt key by its own
+// name), anything after the object is malformed JSON, and a value of the
+// wrong type is invalid_request; a refused body reloads nothing.
+func TestReloadBody(t *testing.T) {
+	h := newHarness(t, true, nil)
+	h.rules.version.Store("v2")
+	for _, c := range []struct {
+		body, code, field, match string
+	}{
+		{`{"alow_shrink": true}`, "invalid_request", "alow_shrink", `did you mean \"allow_shrink\"`},
+		{`{"allow_shrink": true} garbage`, "invalid_json", "", "line 1, column 24"},
+		{`{"allow_shrink": true}{"allow_shrink": false}`, "invalid_json", "", "column 23"},
+		{`{"allow_shrink": "yes"}`, "invalid_request", "allow_shrink", "true or false"},
+		{`{"allow_shrink": true, "allow_shrink": false}`, "invalid_request", "allow_shrink", "twice"},
+		{`[true]`, "invalid_request", "", "object"},
+		{`{"allow_shrink": `, "invalid_json", "", "line 1"},
+	} {
+		r := h.do("POST", "/v1/rules/reload", c.body)
+		if r.status != 400 {
+			t.Errorf("reload with %s: %d %s, want 400 %s", c.body, r.status, r.body, c.code)
+			continue
+		}
+		code, field := r.errCode(t)
+		if code != c.code || field != c.field || !strings.Contains(string(r.body), c.match) {
+			t.Errorf("reload with %s: %s, want code %s, field %q and %q in the message", c.body, r.body, c.code, c.field, c.match)
+		}
+	}
+	if v := h.do("GET", "/v1/rules", "").json(t)["version"]; v != "v1" {
+		t.Errorf("a refused body reloaded the rules: version %v, want v1", v)
+	}
+	for _, body := range []string{" \n", `{}`, `{"allow_shrink": null}`, `{"allow_shrink": false}`, ` {"allow_shrink": true} `} {
+		h.rules.version.Store("v-" + body)
+		if r := h.do("POST", "/v1/rules/reload", body); r.status != 200 || r.json(t)["version"] != "v-"+body {
+			t.Errorf("reload with %q: %d %s, want 200", body, r.status, r.body)
+		}
+	}
+}
+
 func TestRulesView(t *testing.T) {
 	h := newHarness(t, true, nil)
 	r := h.do("GET", "/v1/rules", "")
@@ -431,5 +471,72 @@ func TestOutcomeValueKeptExact(t *testing.T) {
 				t.Errorf("event value %s, want %s", got, c.value)
 			}
 		})
+	}
+}
+
+// downProfiles is a profile store that cannot be reached.
+type downProfiles struct{}
+
+func (downProfiles) Get(context.Context, *rules.Schema, string) (*engine.Profile, error) {
+	return nil, errors.New("redis: i/o timeout")
+}
+
+// downCounters is experiment counters that cannot be read.
+type downCounters struct{}
+
+func (downCounters) View(context.Context, *rules.Ruleset, time.Time) (any, error) {
+	return nil, errors.New("redis: i/o timeout")
+}
+
+// TestDependencyDownIs503: a dependency that does not answer a read is 503
+// with a code that names it; internal is a 500, a bug, and a client that
+// retries on the code must not see it for an outage.
+func TestDependencyDownIs503(t *testing.T) {
+	for _, c := range []struct {
+		name, path, code string
+		mod              func(*Options)
+	}{
+		{"profile store", "/v1/profiles/c-1", wire.CodeProfileUnavail, func(o *Options) { withSchema(o); o.Profiles = downProfiles{} }},
+		{"experiment counters", "/v1/experiments", wire.CodeCountersUnavail, func(o *Options) { o.Experiments = downCounters{} }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, true, c.mod)
+			r := h.do("GET", c.path, "")
+			if r.status != 503 {
+				t.Fatalf("GET %s with the %s down: %d %s, want 503", c.path, c.name, r.status, r.body)
+			}
+			if code, _ := r.errCode(t); code != c.code {
+				t.Errorf("GET %s with the %s down: code %q, want %q (internal is for a bug, a 500): %s", c.path, c.name, code, c.code, r.body)
+			}
+		})
+	}
+}
+
+// TestTooLargeNamesTheRouteLimit: a 413 names the limit of the route asked
+// (--max-body, at least MinOutcomesBody for POST /v1/outcomes), also for a
+// body over the largest limit, which fasthttp refuses before any route.
+func TestTooLargeNamesTheRouteLimit(t *testing.T) {
+	h := newHarness(t, true, nil) // --max-body 4096
+	// The client hands each request to the in-memory pipe in one Write (see
+	// newHarness), bodies over 1 MiB too.
+	h.client.WriteBufferSize = 2 * MinOutcomesBody
+	for _, c := range []struct {
+		path  string
+		size  int
+		limit int
+	}{
+		{"/v1/decide", 5000, 4096},
+		{"/v1/decide", MinOutcomesBody + 100_000, 4096},
+		{"/v1/rules/reload", MinOutcomesBody + 100_000, 4096},
+		{"/v1/outcomes", MinOutcomesBody + 100_000, MinOutcomesBody},
+	} {
+		r := h.do("POST", c.path, `{"customer_id": "`+strings.Repeat("x", c.size)+`"}`)
+		if r.status != 413 {
+			t.Errorf("POST %s with %d bytes: %d %.200s, want 413", c.path, c.size, r.status, r.body)
+			continue
+		}
+		if want := fmt.Sprintf("the limit of %d bytes", c.limit); !strings.Contains(string(r.body), want) {
+			t.Errorf("POST %s with %d bytes: %s, want %q: the route's limit", c.path, c.size, r.body, want)
+		}
 	}
 }
