@@ -197,7 +197,7 @@ func (c *Checker) Check(o *Outcome, rs *rules.Ruleset) Result {
 			return r
 		}
 		g.Named = true
-		g.Offers = []engine.OutcomeOffer{outcomeOffer(rs, off)}
+		g.Offers = []engine.OutcomeOffer{OutcomeOffer(rs, off)}
 		// Records are kept for the window (plus the hold) from the
 		// decision: an outcome that occurred within the window but
 		// arrives after it may find none although the offer was granted.
@@ -205,7 +205,7 @@ func (c *Checker) Check(o *Outcome, rs *rules.Ruleset) Result {
 	} else {
 		for _, off := range rs.Offers {
 			if KeepsRecords(rs, off) {
-				g.Offers = append(g.Offers, outcomeOffer(rs, off))
+				g.Offers = append(g.Offers, OutcomeOffer(rs, off))
 			}
 		}
 		if len(g.Offers) == 0 {
@@ -246,11 +246,11 @@ func KeepsRecords(rs *rules.Ruleset, o *rules.Offer) bool {
 	return o.Caps.Hold > 0 || rs.Arbitration.Learning != nil
 }
 
-// outcomeOffer is o's caps for counting over-cap commits: its budget in
+// OutcomeOffer is o's caps for counting over-cap commits: its budget in
 // minor units of the ruleset's currency (of a currency with 2 digits when
 // the ruleset names none: a budget per cart currency is then compared in
 // cents, approximately, for the metric of over-cap commits only).
-func outcomeOffer(rs *rules.Ruleset, o *rules.Offer) engine.OutcomeOffer {
+func OutcomeOffer(rs *rules.Ruleset, o *rules.Offer) engine.OutcomeOffer {
 	of := engine.OutcomeOffer{ID: o.ID, Total: o.Caps.Total}
 	if o.Caps.Budget > 0 {
 		exp := int8(2)

@@ -4,8 +4,9 @@
 // reward rate, its mean and 95% credible interval, and the seeded
 // Thompson draw (beta.go); the snapshot the engine reads propensities
 // from, with the half-life decay of old days (snapshot.go); the refresher
-// that reloads the snapshot in the background (refresher.go); and the
-// count of recent trials per cell (recent.go).
+// that reloads the snapshot in the background (refresher.go); the
+// count of recent trials per cell (recent.go); and `arbiter learning
+// reset`'s deletion, which says what it deleted (reset.go).
 //
 // It does no I/O: the ledgers (adapters/ledger in Redis, memledger in
 // memory) store the counts, and the refresher loads them through

@@ -90,8 +90,10 @@ func request(r *rand.Rand, i int, p *engine.Profile) engine.Request {
 		}
 		items = append(items, engine.Item{SKU: cat + "-" + strconv.Itoa(r.IntN(50)), Category: cat, Price: price, Quantity: qty})
 	}
+	id := "sim-" + strconv.Itoa(i)
 	return engine.Request{
-		DecisionID: "sim-" + strconv.Itoa(i),
+		DecisionID: id,
+		Ref:        id, // the ledger keeps the decision's grant records, for its outcomes
 		CustomerID: p.ID,
 		Placement:  placement,
 		Channel:    channel,

@@ -8,7 +8,10 @@
 // worth; whether offer o succeeds at decision i is the same uniform draw
 // U(seed, i, o) for every strategy, so that the strategies differ only by
 // what they choose. Each strategy has its own in-memory caps ledger and
-// statistics.
+// statistics. A success is the decision's outcome of the reward type
+// (converted when the rules do not learn): it reaches the strategy's
+// ledger as the server's outcomes do, so that a converted one commits the
+// decision's held grant.
 package simulate
 
 import (
@@ -22,6 +25,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/arbiterhq/arbiter/attribution"
 	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/examples/profilegen"
 	"github.com/arbiterhq/arbiter/exprenv"
@@ -95,6 +99,7 @@ type Report struct {
 type strategy struct {
 	name  string
 	eng   *engine.Engine
+	led   *memledger.Ledger
 	stats *Stats
 	// learning: the counts so far, the snapshot the engine reads, and the
 	// successes waiting for their delay.
@@ -109,9 +114,32 @@ type countKey struct {
 	day         int
 }
 
+// pendingSuccess is a success waiting for its delay: the outcome of
+// decision ref (made at decided) for one offer, and the learning count it
+// adds to (cell: it has one).
 type pendingSuccess struct {
-	due int
-	key countKey
+	due     int
+	ref     string
+	decided time.Time
+	offer   engine.OutcomeOffer
+	key     countKey
+	cell    bool
+}
+
+// outcomes is what a success is to the ledger: an outcome of the reward
+// type, converted when the rules do not learn (what a success is worth is
+// an order's value).
+type outcomes struct {
+	typ, reward string
+}
+
+func outcomesOf(rs *rules.Ruleset) outcomes {
+	o := outcomes{reward: attribution.Reward(rs)}
+	o.typ = o.reward
+	if o.typ == "" {
+		o.typ = engine.OutcomeConverted
+	}
+	return o
 }
 
 // Counts makes the strategy the learning engine's statistics.
@@ -156,10 +184,14 @@ func Run(ctx context.Context, rs *rules.Ruleset, truth *Truth, opts Options) (*R
 		return ev, ev > 0
 	}
 	rep := &Report{Strategies: map[string]*Stats{}, Decisions: opts.Decisions, Customers: opts.Customers, Seed: opts.Seed, Delay: truth.Delay}
+	outs := outcomesOf(rs)
+	// The ledger keeps a decision's grant records until its outcomes have
+	// come (a server keeps them for the attribution window).
+	ledOpts := memledger.Options{RecordTTL: time.Duration(truth.Delay+2) * Step}
 	var strats []*strategy
 	for _, name := range Strategies() {
-		st := &strategy{name: name, stats: &Stats{}, counts: map[countKey]*learning.Count{}}
-		o := engine.Options{Ledger: memledger.New()}
+		st := &strategy{name: name, stats: &Stats{}, counts: map[countKey]*learning.Count{}, led: memledger.NewWithOptions(ledOpts)}
+		o := engine.Options{Ledger: st.led}
 		switch name {
 		case Static:
 			o.Statistics, o.Static = st, true
@@ -188,7 +220,9 @@ func Run(ctx context.Context, rs *rules.Ruleset, truth *Truth, opts Options) (*R
 		req.Now = now
 		cur.p, cur.req = p, &req
 		for k, st := range strats {
-			st.deliver(i)
+			if err := st.deliver(ctx, i, now, outs); err != nil {
+				return nil, fmt.Errorf("simulate: decision %d (%s): %w", i, st.name, err)
+			}
 			if !now.Before(st.nextRef) {
 				st.refresh(now, lr)
 			}
@@ -222,7 +256,8 @@ func Run(ctx context.Context, rs *rules.Ruleset, truth *Truth, opts Options) (*R
 func round2(x float64) float64 { return math.Round(x*100) / 100 }
 
 // account counts decision i's grants for one strategy: a trial in its
-// cell at once, a success (decided by U) after the delay; it returns the
+// cell at once, a success (decided by U) after the delay, to the learning
+// counts and to the ledger's record of the grant; it returns the
 // decision's expected value, the sum of p_true × value of its offers.
 func (st *strategy) account(rs *rules.Ruleset, i int, d *engine.Decision, p *engine.Profile, req *engine.Request, truth *Truth, val *valuer, seed uint64, last bool) float64 {
 	s := st.stats
@@ -256,8 +291,12 @@ func (st *strategy) account(rs *rules.Ruleset, i int, d *engine.Decision, p *eng
 			if last {
 				s.lastMinor += minor
 			}
-			if a.Cell != "" {
-				st.pending = append(st.pending, pendingSuccess{due: i + truth.Delay, key: key})
+			if rec := attribution.KeepsRecords(rs, o); a.Cell != "" || rec {
+				ps := pendingSuccess{due: i + truth.Delay, key: key, cell: a.Cell != ""}
+				if rec {
+					ps.ref, ps.decided, ps.offer = req.Ref, req.Now, attribution.OutcomeOffer(rs, o)
+				}
+				st.pending = append(st.pending, ps)
 			}
 		}
 	}
@@ -273,18 +312,31 @@ func (st *strategy) count(k countKey) *learning.Count {
 	return c
 }
 
-// deliver counts the successes due at decision i.
-func (st *strategy) deliver(i int) {
+// deliver counts the successes due at decision i, made at now: in the
+// learning counts, and as outcomes of the decisions that made them in the
+// ledger, which commits their holds (converted) as a server's outcomes do.
+func (st *strategy) deliver(ctx context.Context, i int, now time.Time, outs outcomes) error {
 	n := 0
+	var gs []engine.GrantOutcome
 	for _, ps := range st.pending {
-		if ps.due <= i {
-			st.count(ps.key).Successes++
-			n++
-		} else {
+		if ps.due > i {
 			break // pending is in due order: every trial has the same delay
+		}
+		n++
+		if ps.cell {
+			st.count(ps.key).Successes++
+		}
+		if ps.ref != "" {
+			gs = append(gs, engine.GrantOutcome{Ref: ps.ref, DecisionTime: ps.decided, Type: outs.typ, At: now, Now: now,
+				Reward: outs.reward, Named: true, Offers: []engine.OutcomeOffer{ps.offer}})
 		}
 	}
 	st.pending = st.pending[n:]
+	if len(gs) == 0 {
+		return nil
+	}
+	_, err := st.led.Apply(ctx, gs)
+	return err
 }
 
 // refresh makes the counts so far the snapshot the engine reads, as a

@@ -218,3 +218,80 @@ func TestRunCancelled(t *testing.T) {
 		t.Errorf("err %v", err)
 	}
 }
+
+// A success is the decision's outcome of the reward type, and it reaches
+// the strategy's ledger as the server's outcomes do: a `converted` one
+// commits the decision's hold, so a held cap bounds held + committed and
+// the offer stops at its total (SPEC-LOOP "Budgets held until
+// committed"). Before, successes reached the learning counts only: every
+// hold expired after an hour and its unit was granted again.
+func TestSuccessesCommitHolds(t *testing.T) {
+	compile := func(t *testing.T, src string) *rules.Ruleset {
+		t.Helper()
+		rs, err := rules.Compile([]rules.File{{Path: "rules.yaml", Data: []byte(src)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rs
+	}
+	const capped = `profile:
+  ltv: number
+offers:
+  - id: capped
+    title: t
+    kind: discount
+    discount: {amount: 5}
+    priority: 50
+    caps:
+      total: 5
+      hold: 1h
+`
+	const learned = `profile:
+  ltv: number
+arbitration:
+  learning: {reward: REWARD}
+offers:
+  - id: capped
+    title: t
+    kind: discount
+    discount: {amount: 5}
+    score: propensity * 10
+    caps:
+      total: 5
+      hold: 1h
+`
+	// 10000 decisions, 2 s apart: about 5.6 simulated hours, so a hold
+	// that is never committed is released 5 times and granted again.
+	cases := []struct {
+		name, rules, truth string
+		want               int // successes (= grants: p = 1) of each strategy
+	}{
+		{"converted commits the hold", capped, "offers: {capped: {default: 1.0}}\nvalue: 1\ndelay: 1\n", 5},
+		{"the reward converted commits it", strings.Replace(learned, "REWARD", "converted", 1), "offers: {capped: {default: 1.0}}\nvalue: 1\ndelay: 1\n", 5},
+		// a success of reward accepted is not an order: it commits nothing,
+		// the hold expires and the unit is granted again, as on a server
+		{"accepted commits nothing", strings.Replace(learned, "REWARD", "accepted", 1), "offers: {capped: {default: 1.0}}\nvalue: 1\ndelay: 1\n", 30},
+		// an outcome after the hour is a late commit: the unit expired and
+		// was granted again before it came, then counts over the cap, and
+		// no new grant is made until the offer is back under its cap
+		{"late commits", capped, "offers: {capped: {default: 1.0}}\nvalue: 1\ndelay: 2000\n", 10},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rs := compile(t, c.rules)
+			tr, err := ParseTruth(rs, "truth.yaml", []byte(c.truth))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep, err := Run(context.Background(), rs, tr, Options{Decisions: 10000, Customers: 500})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range Strategies() {
+				if got := rep.Strategies[s].Successes; got != c.want {
+					t.Errorf("%s: %d successes of an offer capped at 5 that always succeeds, want %d (its holds must be committed by its successes)", s, got, c.want)
+				}
+			}
+		})
+	}
+}

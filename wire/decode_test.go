@@ -125,6 +125,9 @@ func TestDecodeDecideErrors(t *testing.T) {
 		{"customer_id C1 control", "{\"customer_id\":\"x\u0085\"}", CodeInvalidRequest, "customer_id", "control"},
 		{"placement dot", `{"placement":"check.out"}`, CodeInvalidRequest, "placement", "'_' and '-'"},
 		{"placement wildcard", `{"placement":">"}`, CodeInvalidRequest, "placement", "NATS subject"},
+		// refused, not published with '_' in their place (docs/events.md)
+		{"placement space", `{"placement":"my place*"}`, CodeInvalidRequest, "placement", "' ' at byte 2 is not allowed"},
+		{"placement star", `{"placement":"cart*"}`, CodeInvalidRequest, "placement", "'*' at byte 4 is not allowed"},
 		{"placement empty", `{"placement":""}`, CodeInvalidRequest, "placement", "must not be empty"},
 		{"placement long", `{"placement":"` + strings.Repeat("p", 65) + `"}`, CodeInvalidRequest, "placement", "at most 64"},
 		{"channel space", `{"channel":"we b"}`, CodeInvalidRequest, "channel", "' ' at byte 2"},

@@ -759,6 +759,13 @@ func runServer(ctx context.Context, cfg serveConfig, keys []httpapi.APIKey, src 
 	if len(keys) == 0 {
 		auth = "none (--no-auth)"
 	}
+	if embedded != nil {
+		// Learning is counted in this process (memledger), not in the
+		// embedded Redis: the server names itself there, so that `arbiter
+		// learning reset` on this Redis says where the statistics are
+		// instead of deleting nothing.
+		embedded.HSet(embeddedServerKey(cfg.keyPrefix), "pid", strconv.Itoa(os.Getpid()), "addr", ln.Addr().String())
+	}
 	log.Info("arbiter serving", "addr", ln.Addr().String(), "rules", dir, "version", snap.Ruleset.Version,
 		"redis", redact.URL(redisDesc), "nats", redact.URL(natsURL), "auth", auth, "api_keys", len(keys))
 	if cfg.ui {
