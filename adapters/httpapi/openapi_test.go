@@ -3,6 +3,10 @@ package httpapi
 import (
 	"encoding/json"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
 	"os"
 	"regexp"
 	"strconv"
@@ -479,4 +483,62 @@ func TestOpenAPIListsWhatEveryRouteAnswers(t *testing.T) {
 	}
 	check("POST", "/v1/rules/reload", "/v1/rules/reload", `{"allow_shrink": "yes"}`, 400)
 	check("POST", "/v1/rules/reload", "/v1/rules/reload", `[]`, 400)
+}
+
+// TestOpenAPIListsEveryErrorCode: every error code the wire package
+// defines (its Code* constants, read from its source) is in the Error
+// schema's enum, and every refusal code of outcomes is in the refusals'
+// enum: a code added to the server and not to the document fails here.
+func TestOpenAPIListsEveryErrorCode(t *testing.T) {
+	v := loadOpenAPI(t)
+	schemas := v.doc["components"].(map[string]any)["schemas"].(map[string]any)
+	enumOf := func(s map[string]any) map[string]bool {
+		out := map[string]bool{}
+		for _, c := range s["enum"].([]any) {
+			out[c.(string)] = true
+		}
+		return out
+	}
+	errCodes := enumOf(schemas["Error"].(map[string]any)["properties"].(map[string]any)["error"].(map[string]any)["properties"].(map[string]any)["code"].(map[string]any))
+	fset := token.NewFileSet()
+	pkgs, err := parser.ParseDir(fset, "../../wire", func(fi fs.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes := map[string]string{}
+	for _, p := range pkgs {
+		for _, f := range p.Files {
+			for _, d := range f.Decls {
+				g, ok := d.(*ast.GenDecl)
+				if !ok || g.Tok != token.CONST {
+					continue
+				}
+				for _, sp := range g.Specs {
+					vs := sp.(*ast.ValueSpec)
+					for i, n := range vs.Names {
+						if i >= len(vs.Values) {
+							continue
+						}
+						if lit, ok := vs.Values[i].(*ast.BasicLit); ok && strings.HasPrefix(n.Name, "Code") && lit.Kind == token.STRING {
+							codes[n.Name], _ = strconv.Unquote(lit.Value)
+						}
+					}
+				}
+			}
+		}
+	}
+	if len(codes) < 15 {
+		t.Fatalf("read %d codes from wire: %v", len(codes), codes)
+	}
+	for name, c := range codes {
+		if !errCodes[c] {
+			t.Errorf("wire.%s = %q is not in docs/openapi.yaml's Error code enum", name, c)
+		}
+	}
+	refusals := enumOf(schemas["Refusal"].(map[string]any)["properties"].(map[string]any)["code"].(map[string]any))
+	for _, c := range []string{wire.CodeUnknownDecision, wire.CodeCustomerMismatch, wire.CodeDecisionExpired, wire.CodeUnknownOffer, wire.CodeOccurredBefore} {
+		if !refusals[c] {
+			t.Errorf("refusal code %q is not in docs/openapi.yaml's refusals' enum", c)
+		}
+	}
 }
