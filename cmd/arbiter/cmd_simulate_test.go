@@ -62,3 +62,28 @@ func TestCmdSimulate(t *testing.T) {
 		t.Errorf("--json: %v %s", err, out.String())
 	}
 }
+
+// TestDocsSimulateExampleIsCurrent: docs/learning.md shows `arbiter
+// simulate` on the example shop with its output; that output is what the
+// command prints today (the figures had gone stale once, when the example
+// gained its holds).
+func TestDocsSimulateExampleIsCurrent(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/learning.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const cmd = "$ arbiter simulate --rules examples/checkout --truth examples/checkout/shop_truth.yaml\n"
+	_, block, ok := strings.Cut(string(doc), cmd)
+	if !ok {
+		t.Fatalf("docs/learning.md no longer shows %q", strings.TrimSpace(cmd))
+	}
+	block, _, _ = strings.Cut(block, "```")
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"simulate", "--rules", "../../examples/checkout", "--truth", "../../examples/checkout/shop_truth.yaml"},
+		stdio{In: strings.NewReader(""), Out: &out, Err: &errb}); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if out.String() != block {
+		t.Errorf("docs/learning.md shows another output of the command: write what it prints now, and the figures quoted below it\n--- the docs\n%s--- the command\n%s", block, out.String())
+	}
+}
