@@ -348,14 +348,18 @@ func StartClusterWith(t testing.TB, o ClusterOptions) *Cluster {
 	if err != nil {
 		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
 	}
-	// Wait until every node reports the cluster ok, and sees every
-	// replica connected to its master.
+	// Wait until every node reports the cluster ok, sees every replica
+	// connected to its master, and knows every node's role: a master
+	// killed while another master does not yet know its replica as its
+	// replica is not failed over (that master refuses its vote), as a
+	// run under load once showed (TestClusterFailoverResumes, 30 s of
+	// cluster_state:fail).
 	deadline := time.Now().Add(30 * time.Second)
 	for _, a := range cl.Addrs {
 		c := redis.NewClient(&redis.Options{Addr: a, MaxRetries: -1})
 		for {
 			info, err := c.ClusterInfo(context.Background()).Result()
-			if err == nil && clusterOK(info) && cl.replicasUp(c, o.Replicas) {
+			if err == nil && clusterOK(info) && cl.replicasUp(c, o.Replicas) && rolesKnown(c, o.Masters, o.Masters*o.Replicas) {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -367,6 +371,33 @@ func StartClusterWith(t testing.TB, o ClusterOptions) *Cluster {
 		c.Close()
 	}
 	return cl
+}
+
+// rolesKnown reports whether node c's CLUSTER NODES lists masters
+// masters and replicas replicas, each replica with its master, and no
+// node still in handshake or without an address.
+func rolesKnown(c *redis.Client, masters, replicas int) bool {
+	nodes, err := c.ClusterNodes(context.Background()).Result()
+	if err != nil {
+		return false
+	}
+	m, r := 0, 0
+	for _, line := range strings.Split(strings.TrimSpace(nodes), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 4 {
+			return false
+		}
+		flags := f[2]
+		switch {
+		case strings.Contains(flags, "handshake") || strings.Contains(flags, "noaddr") || strings.Contains(flags, "fail"):
+			return false
+		case strings.Contains(flags, "master"):
+			m++
+		case strings.Contains(flags, "slave") && f[3] != "-":
+			r++
+		}
+	}
+	return m == masters && r == replicas
 }
 
 // replicasUp reports whether node c knows every master to have want
