@@ -71,16 +71,33 @@ func UniquePrefix(t testing.TB) string {
 // DeletePrefix deletes every key under prefix (on every master of a
 // cluster).
 func DeletePrefix(t testing.TB, c redis.UniversalClient, prefix string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	// A page of SCAN at a time, its keys unlinked in one pipeline (one
+	// command a key: on a cluster node a page spans slots). One DEL a round
+	// trip took more than the 10 s this had for TestMemorySizing's 40,000
+	// keys under CI's load, and left keys behind for a week.
 	del := func(ctx context.Context, n redis.UniversalClient) error {
-		iter := n.Scan(ctx, 0, prefix+"*", 500).Iterator()
-		for iter.Next(ctx) {
-			if err := n.Del(ctx, iter.Val()).Err(); err != nil {
+		var cursor uint64
+		for {
+			keys, next, err := n.Scan(ctx, cursor, prefix+"*", 1000).Result()
+			if err != nil {
 				return err
 			}
+			if len(keys) > 0 {
+				if _, err := n.Pipelined(ctx, func(p redis.Pipeliner) error {
+					for _, k := range keys {
+						p.Unlink(ctx, k)
+					}
+					return nil
+				}); err != nil {
+					return err
+				}
+			}
+			if cursor = next; cursor == 0 {
+				return nil
+			}
 		}
-		return iter.Err()
 	}
 	var err error
 	if cc, ok := c.(*redis.ClusterClient); ok {
