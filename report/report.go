@@ -586,6 +586,10 @@ func sampleRatio(r *Report) {
 	if r.SRM.Expected == nil {
 		r.SRM.Expected = []float64{}
 	}
+	if i := srm.ZeroWeightObserved; i >= 0 && r.SRM.WeightsFrom != "" {
+		v := r.Variants[i]
+		r.Warnings = append(r.Warnings, fmt.Sprintf("the sample ratio is not checked: variant %s has %d customers but weight 0 in the weights from %s (weights changed during the experiment?); give the weights its customers were assigned with: --weights %s", v.ID, v.Customers, r.SRM.WeightsFrom, weightsFlag(r.Variants)))
+	}
 	if srm.Valid {
 		r.SRM.Checked, r.SRM.Chi2, r.SRM.P = true, srm.Chi2, srm.P
 		r.SRM.Mismatch = srm.P < SRMThreshold
@@ -593,6 +597,20 @@ func sampleRatio(r *Report) {
 			r.Warnings = append(r.Warnings, fmt.Sprintf("SAMPLE RATIO MISMATCH: customers per variant %v do not fit the weights %v (chi² = %.2f, p = %.2g < %g): the assignment or the event collection is broken; do not trust the uplifts until it is explained", obs, ws, srm.Chi2, srm.P, SRMThreshold))
 		}
 	}
+}
+
+// weightsFlag writes the variants' weights as --weights takes them, a
+// variant of weight 0 as VARIANT=W for the weight to fill in.
+func weightsFlag(vs []VariantReport) string {
+	parts := make([]string, len(vs))
+	for i, v := range vs {
+		w := "W"
+		if v.Weight > 0 {
+			w = fmt.Sprintf("%g", v.Weight)
+		}
+		parts[i] = v.ID + "=" + w
+	}
+	return strings.Join(parts, ",")
 }
 
 // WriteJSON writes the report as indented JSON. NaN values (an empty

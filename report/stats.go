@@ -157,35 +157,57 @@ type SRM struct {
 	Chi2     float64
 	DF       int
 	P        float64
-	Valid    bool // false with fewer than 2 groups, no observations or a non-positive weight
+	// Valid is false with fewer than 2 groups of positive weight, no
+	// observations, a negative weight, or observations in a group of
+	// weight 0 (ZeroWeightObserved).
+	Valid bool
+	// ZeroWeightObserved is the index of the first group of weight 0 that
+	// has observations (which no test against these weights can place),
+	// else -1.
+	ZeroWeightObserved int
 }
 
 // SampleRatio checks observed counts against weights (any positive
 // scale): chi² = Σ (o - e)²/e with e = N·w/Σw, df = groups - 1, P the
-// chi-square survival function of chi².
+// chi-square survival function of chi². A group of weight 0 with no
+// observations (a variant paused with weight 0, which the assignment
+// gives no one) expects nothing and has nothing: it is left out of the
+// test (expected 0, not counted in df).
 func SampleRatio(observed []int, weights []float64) SRM {
-	r := SRM{DF: len(observed) - 1, P: math.NaN(), Chi2: math.NaN()}
-	if len(observed) != len(weights) || len(observed) < 2 {
+	r := SRM{DF: len(observed) - 1, P: math.NaN(), Chi2: math.NaN(), ZeroWeightObserved: -1}
+	if len(observed) != len(weights) {
 		return r
 	}
 	var n, wsum float64
+	var obs, exp []float64
+	groups := 0
 	for i, o := range observed {
-		if weights[i] <= 0 {
+		switch {
+		case weights[i] < 0 || math.IsNaN(weights[i]):
+			return r
+		case weights[i] == 0 && o == 0:
+			continue
+		case weights[i] == 0:
+			r.ZeroWeightObserved = i
 			return r
 		}
+		groups++
 		n += float64(o)
 		wsum += weights[i]
 	}
-	if n == 0 {
+	r.DF = groups - 1
+	if groups < 2 || n == 0 {
 		return r
 	}
-	obs := make([]float64, len(observed))
 	r.Expected = make([]float64, len(observed))
 	for i, o := range observed {
-		obs[i] = float64(o)
+		if weights[i] == 0 {
+			continue
+		}
 		r.Expected[i] = n * weights[i] / wsum
+		obs, exp = append(obs, float64(o)), append(exp, r.Expected[i])
 	}
-	r.Chi2 = stat.ChiSquare(obs, r.Expected)
+	r.Chi2 = stat.ChiSquare(obs, exp)
 	r.P = chiSquareSF(r.Chi2, r.DF)
 	r.Valid = true
 	return r

@@ -104,3 +104,30 @@ func TestCounters(t *testing.T) {
 		t.Errorf("holdout %+v, srm %+v", v.Holdout, x.SampleRatio)
 	}
 }
+
+// TestViewSampleRatioZeroWeight: a variant paused with weight 0 (docs/rules.md's
+// `static`), which the assignment gives no one, leaves the sample ratio checked
+// over the others; one that has customers leaves it undone.
+func TestViewSampleRatioZeroWeight(t *testing.T) {
+	rs := &rules.Ruleset{Experiments: []*rules.Experiment{{ID: "x", Traffic: 100,
+		Variants: []rules.Variant{{ID: "control", Weight: 50}, {ID: "deep", Weight: 50}, {ID: "static", Weight: 0}}}}}
+	for _, c := range []struct {
+		name                string
+		control, deep, stat int64
+		checked, mismatch   bool
+	}{
+		{"paused variant, 50/50 fits", 1000, 1010, 0, true, false},
+		{"paused variant, mismatch", 1000, 1300, 0, true, true},
+		{"customers in the weight-0 variant", 1000, 1000, 40, false, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := &Snapshot{Groups: map[string]*Group{
+				GroupOf("x", "control"): {Customers: c.control}, GroupOf("x", "deep"): {Customers: c.deep},
+				GroupOf("x", "static"): {Customers: c.stat}}}
+			sr := NewView(rs, s, time.Time{}).Experiments[0].SampleRatio
+			if (sr.P != nil) != c.checked || sr.Mismatch != c.mismatch {
+				t.Errorf("sample ratio %+v (p %v): want checked %v, mismatch %v", sr, sr.P, c.checked, c.mismatch)
+			}
+		})
+	}
+}

@@ -228,25 +228,35 @@ func sample(g *Group, currency string) report.Sample {
 // sampleRatio is Pearson's chi-square of the customers per variant
 // against the weights, each cell's variance widened by the HyperLogLog's
 // error ((0.81%·e)² added to e), so that the estimate's noise is not read as
-// a mismatch; mismatch when p < 0.001.
+// a mismatch; mismatch when p < 0.001. A variant of weight 0 without
+// customers (paused: the assignment gives it no one) is left out of the
+// test; one with customers leaves the check undone (p null).
 func sampleRatio(obs, ws []float64) SampleRatio {
 	var n, w float64
+	groups := 0
 	for i := range obs {
+		switch {
+		case ws[i] == 0 && obs[i] == 0:
+			continue
+		case !(ws[i] > 0):
+			return SampleRatio{}
+		}
+		groups++
 		n += obs[i]
 		w += ws[i]
 	}
-	if len(obs) < 2 || n == 0 || w <= 0 {
+	if groups < 2 || n == 0 {
 		return SampleRatio{}
 	}
 	var chi2 float64
 	for i := range obs {
-		if ws[i] <= 0 {
-			return SampleRatio{}
+		if ws[i] == 0 {
+			continue
 		}
 		e := n * ws[i] / w
 		chi2 += (obs[i] - e) * (obs[i] - e) / (e + hllError*hllError*e*e)
 	}
-	p := distuv.ChiSquared{K: float64(len(obs) - 1)}.Survival(chi2)
+	p := distuv.ChiSquared{K: float64(groups - 1)}.Survival(chi2)
 	return SampleRatio{P: &p, Mismatch: p < report.SRMThreshold}
 }
 
