@@ -262,8 +262,17 @@ func (c *Collector) attribute(r *Report) *attribution {
 		}
 	}
 	convs := map[string]*decisionConv{}
-	seenConv := map[string]bool{}
+	seen := map[string]bool{}
 	for _, o := range c.outcomes {
+		// An outcome event stored twice (resent after the stream's
+		// duplicate window, or posted again with the caller's id after it:
+		// docs/events.md) is one outcome.
+		if o.id != "" {
+			if seen[o.id] {
+				continue
+			}
+			seen[o.id] = true
+		}
 		cust, group, ok := c.place(r, o)
 		if !ok {
 			continue
@@ -274,12 +283,6 @@ func (c *Collector) attribute(r *Report) *attribution {
 		a.outcomes[group][o.typ]++
 		if o.typ != wire.OutcomeConverted || (c.holdout && o.offerID != "") {
 			continue // the holdout counts whole-decision conversions only
-		}
-		if o.id != "" {
-			if seenConv[o.id] {
-				continue
-			}
-			seenConv[o.id] = true
 		}
 		a.customers[group][cust].converted = true
 		if o.currency == "" {
