@@ -211,6 +211,7 @@ func (c *Collector) ReportWith(override Weights, o Options) *Report {
 		}
 	}
 	sampleRatio(r)
+	fewCustomers(r)
 	if r.Conflicts > 0 {
 		r.Warnings = append(r.Warnings, fmt.Sprintf("%d customers were enrolled in more than one variant (weights, traffic or salt changed during the experiment?); each counts in the first", r.Conflicts))
 	}
@@ -614,6 +615,30 @@ func weightsFlag(vs []VariantReport) string {
 		parts[i] = v.ID + "=" + w
 	}
 	return strings.Join(parts, ",")
+}
+
+// MinPerOutcome is the fewest converted, and unconverted, customers each
+// variant needs for the normal approximation behind the report's intervals
+// and p-values (n·p ≥ 5 and n·(1−p) ≥ 5, the usual rule for the Wald
+// interval and the z-test); with fewer the report warns.
+const MinPerOutcome = 5
+
+// fewCustomers warns when a variant compared has too few converted or
+// unconverted customers for the intervals to mean what they say: the Wald
+// interval of a group without a conversion has no width at all.
+func fewCustomers(r *Report) {
+	if len(r.Variants) < 2 {
+		return
+	}
+	var few []string
+	for _, v := range r.Variants {
+		if v.ConvertedCustomers < MinPerOutcome || v.Customers-v.ConvertedCustomers < MinPerOutcome {
+			few = append(few, fmt.Sprintf("%s %d of %d", v.ID, v.ConvertedCustomers, v.Customers))
+		}
+	}
+	if len(few) > 0 {
+		r.Warnings = append(r.Warnings, fmt.Sprintf("too few customers to trust the uplifts yet (converted customers of customers: %s): the intervals and p-values rest on a normal approximation, which needs at least %d converted and %d unconverted customers in every variant; with fewer they are too narrow (no conversion in either variant gives [0, 0] and p = 1); keep the experiment running", strings.Join(few, ", "), MinPerOutcome, MinPerOutcome))
+	}
 }
 
 // WriteJSON writes the report as indented JSON. NaN values (an empty
