@@ -11,6 +11,7 @@ package attribution
 
 import (
 	"errors"
+	"sort"
 	"sync"
 	"time"
 
@@ -73,10 +74,17 @@ type Checker struct {
 	prev *served
 }
 
-// served is one ruleset's variant codes.
+// served is one ruleset's variant codes, and what the checker knows of
+// the holds of the rulesets served until then.
 type served struct {
 	rs    *rules.Ruleset
 	codes map[uint32]engine.Assignment
+	// held: offers that had a hold in a ruleset served (this one or
+	// one before): a decision may have held grants of them, which their
+	// outcomes commit or release, although a reload took the hold off
+	// or removed the offer since. unheld: offers served without a hold,
+	// whose decisions may have no record. Never changed once served.
+	held, unheld map[string]bool
 }
 
 // New returns a Checker of ids signed by signer within window (0:
@@ -105,7 +113,22 @@ func (c *Checker) Serve(rs *rules.Ruleset) {
 	if c.cur != nil && c.cur.rs == rs {
 		return
 	}
-	s := &served{rs: rs, codes: map[uint32]engine.Assignment{}}
+	s := &served{rs: rs, codes: map[uint32]engine.Assignment{}, held: map[string]bool{}, unheld: map[string]bool{}}
+	if c.cur != nil {
+		for id := range c.cur.held {
+			s.held[id] = true
+		}
+		for id := range c.cur.unheld {
+			s.unheld[id] = true
+		}
+	}
+	for _, o := range rs.Offers {
+		if o.Caps.Hold > 0 {
+			s.held[o.ID] = true
+		} else {
+			s.unheld[o.ID] = true
+		}
+	}
 	for _, x := range rs.Experiments {
 		for _, v := range x.Variants {
 			s.codes[decisionid.VariantCode(x.ID, v.ID)] = engine.Assignment{ID: x.ID, Variant: v.ID, Layer: x.Layer}
@@ -191,22 +214,47 @@ func (c *Checker) Check(o *Outcome, rs *rules.Ruleset) Result {
 		return r
 	}
 	g := &engine.GrantOutcome{Ref: d.ULID.String(), DecisionTime: d.Time, Type: o.Type, At: o.At, Reward: Reward(rs)}
+	held, unheld := c.holds()
+	// A grant held under an earlier ruleset keeps its hold after a reload
+	// that took the hold off or removed the offer: its outcomes still
+	// commit or release it (docs/budgets.md).
+	heldBefore := func(id string) bool {
+		return held[id] && (o.Type == engine.OutcomeConverted || o.Type == engine.OutcomeDismissed || o.Type == engine.OutcomeCancelled)
+	}
 	if o.OfferID != "" {
 		off, ok := rs.Offer(o.OfferID)
-		if !ok || !KeepsRecords(rs, off) {
+		switch {
+		case ok && KeepsRecords(rs, off):
+			g.Offers = []engine.OutcomeOffer{OutcomeOffer(rs, off)}
+			// Records are kept for the window (plus the hold) from the
+			// decision: an outcome that occurred within the window but
+			// arrives after it may find none although the offer was
+			// granted; and a decision made before a reload put the hold
+			// on has none.
+			r.strict = off.Caps.Hold > 0 && o.Arrival.Sub(d.Time) < c.window && !unheld[off.ID]
+		case ok && heldBefore(off.ID):
+			g.Offers = []engine.OutcomeOffer{OutcomeOffer(rs, off)}
+		case !ok && heldBefore(o.OfferID):
+			g.Offers = []engine.OutcomeOffer{{ID: o.OfferID}}
+		default:
 			return r
 		}
 		g.Named = true
-		g.Offers = []engine.OutcomeOffer{OutcomeOffer(rs, off)}
-		// Records are kept for the window (plus the hold) from the
-		// decision: an outcome that occurred within the window but
-		// arrives after it may find none although the offer was granted.
-		r.strict = off.Caps.Hold > 0 && o.Arrival.Sub(d.Time) < c.window
 	} else {
 		for _, off := range rs.Offers {
-			if KeepsRecords(rs, off) {
+			if KeepsRecords(rs, off) || heldBefore(off.ID) {
 				g.Offers = append(g.Offers, OutcomeOffer(rs, off))
 			}
+		}
+		var gone []string // offers removed since they were held
+		for id := range held {
+			if _, ok := rs.Offer(id); !ok && heldBefore(id) {
+				gone = append(gone, id)
+			}
+		}
+		sort.Strings(gone)
+		for _, id := range gone {
+			g.Offers = append(g.Offers, engine.OutcomeOffer{ID: id})
 		}
 		if len(g.Offers) == 0 {
 			return r
@@ -214,6 +262,17 @@ func (c *Checker) Check(o *Outcome, rs *rules.Ruleset) Result {
 	}
 	r.Grant = g
 	return r
+}
+
+// holds returns the offers that had a hold in a ruleset served, and those
+// served without one (never changed: read without the lock).
+func (c *Checker) holds() (held, unheld map[string]bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cur == nil {
+		return nil, nil
+	}
+	return c.cur.held, c.cur.unheld
 }
 
 // Refuse marks r refused when its outcome named an offer with a hold and

@@ -258,7 +258,10 @@ func (l *Ledger) Reserve(ctx context.Context, p *engine.Plan) ([]engine.Result, 
 		o.mu.Lock()
 		defer o.mu.Unlock()
 		var gone, goneAmt int64 // expired holds a dry run counts out without releasing them
-		if it.Hold > 0 {
+		// With a total or a budget, expired holds are released even when
+		// the item has no hold: holds taken before a reload removed the
+		// offer's hold still count until they expire (docs/budgets.md).
+		if it.Hold > 0 || it.Total > 0 || it.Budget > 0 {
 			if p.DryRun {
 				gone, goneAmt = o.expired(now, SweepLimit, cur)
 			} else {

@@ -106,6 +106,50 @@ func TestReplayLearningUnavailableUsesThePriorMean(t *testing.T) {
 	}
 }
 
+// A decision made while the ledger did not answer granted no capped offer
+// (degraded ledger_unavailable). Replaying it with a ledger that answers
+// would grant them and count a change that no rule made; it is replayed
+// as production decided it, without the ledger, for the candidate and the
+// baseline alike, and counted.
+func TestReplayLedgerUnavailableDecidedWithoutTheLedger(t *testing.T) {
+	rs := exampleRules(t)
+	data, sum := record(t, rs, replaygen.Options{Decisions: 2000, Customers: 400, Seed: 17, LedgerUnavailable: 0.3})
+	degraded := int64(bytes.Count(data, []byte(`"ledger_unavailable"`)))
+	if degraded < 200 {
+		t.Fatalf("the recording has %d decisions made without the ledger: the test needs many", degraded)
+	}
+	for _, tc := range []struct {
+		name     string
+		baseline bool
+	}{{"without a baseline", false}, {"with the recorded rules as the baseline", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := replay.Options{}
+			if tc.baseline {
+				o.Baseline = exampleRules(t)
+			}
+			rep := run(t, rs, data, o)
+			if rep.Decisions.Replayed != int64(sum.Decisions) {
+				t.Fatalf("replayed %d of %d decisions", rep.Decisions.Replayed, sum.Decisions)
+			}
+			if rep.Decisions.LedgerUnavailable != degraded {
+				t.Errorf("ledger_unavailable: %d counted, want %d", rep.Decisions.LedgerUnavailable, degraded)
+			}
+			if rep.Changed.Count != 0 {
+				t.Errorf("%d decisions changed with the rules that made them, want 0 (decisions made without the ledger granted capped offers?)", rep.Changed.Count)
+			}
+			for _, o := range rep.Offers {
+				if o.Recorded != o.Candidate {
+					t.Errorf("offer %s: recorded %d, candidate %d", o.OfferID, o.Recorded, o.Candidate)
+				}
+			}
+			e := rep.Estimate
+			if e.Matching != e.Decisions || e.Unexplained != 0 {
+				t.Errorf("estimate: %d of %d matching, %d left out; want all matching", e.Matching, e.Decisions, e.Unexplained)
+			}
+		})
+	}
+}
+
 // withCopies returns data with a copy of every decision line i for which
 // dupDecision(i) holds and of every outcome line, each stored again after
 // later lines, as the stream stores an event resent after its duplicate

@@ -151,13 +151,33 @@ type capture struct {
 	plan  engine.Plan
 	capOK []bool
 	probe engine.Plan
+	// down: the recorded decision was made while the ledger did not
+	// answer (degraded ledger_unavailable); this one does not answer
+	// either, so that the engine grants no capped offer, as production.
+	down bool
 }
+
+// errLedgerDown is the answer of a side's ledger to a decision that
+// production made without its ledger.
+var errLedgerDown = errors.New("replay: the recorded decision was made without the ledger")
 
 func (c *capture) Reserve(ctx context.Context, p *engine.Plan) ([]engine.Result, error) {
 	if cl := p.Claim; cl != nil { // replay's own claim: it makes the engine hand every plan over
 		cl.State = engine.ClaimNew
 		p.Claim = nil
 		defer func() { p.Claim = cl }()
+	}
+	if c.down {
+		if c.want { // no capped item could have been granted, wherever placed
+			items := c.plan.Items[:0]
+			c.plan = *p
+			c.plan.Items = append(items, p.Items...)
+			c.capOK = c.capOK[:0]
+			for i := range p.Items {
+				c.capOK = append(c.capOK, !p.Items[i].Capped())
+			}
+		}
+		return nil, errLedgerDown
 	}
 	if c.want {
 		items, probe := c.plan.Items[:0], c.probe.Items[:0]
@@ -423,6 +443,7 @@ func (r *runner) profile(s *side, ev *Event, count bool) *engine.Profile {
 func (r *runner) decide(ctx context.Context, s *side, ev *Event, req *engine.Request, count bool) *engine.Decision {
 	s.stats.uses, s.stats.missing = ev.Learning, false
 	s.stats.unavailable = contains(ev.Degraded, engine.DegradedLearning)
+	s.cap.down = contains(ev.Degraded, engine.DegradedLedger)
 	s.cap.want = s.thompson && s.rs.Arbitration.Learning != nil
 	r.claim = engine.Claim{}
 	req.Claim = &r.claim
@@ -467,6 +488,9 @@ func (r *runner) decision(ctx context.Context, ev *Event) {
 	}
 	req.DecisionID, req.Now, req.Ref, req.DryRun, req.Explain = ev.ID, ev.Now, ref(ev.ID), false, false
 	dec.Replayed++
+	if contains(ev.Degraded, engine.DegradedLedger) {
+		dec.LedgerUnavailable++
+	}
 	r.lastTime = ev.Now
 
 	cd := r.decide(ctx, r.cand, ev, req, true)

@@ -50,6 +50,11 @@ type Decisions struct {
 	// OutcomesDuplicate: copies of outcomes stored twice (an outcome id
 	// already read for the same decision), not counted again.
 	OutcomesDuplicate int64 `json:"outcomes_duplicate"`
+	// LedgerUnavailable: decisions replayed that production made while
+	// the ledger did not answer (degraded ledger_unavailable): they are
+	// decided again without the ledger, granting no capped offer, as
+	// production did, for the candidate and the baseline alike.
+	LedgerUnavailable int64 `json:"ledger_unavailable"`
 	// MissingProfileFields are the profile fields the candidate reads that
 	// the events do not hold (their defaults were used).
 	MissingProfileFields []string `json:"missing_profile_fields"`
@@ -192,6 +197,7 @@ var MetricNames = map[string]string{
 	"matching_pct":                 "matching, in percent of the decisions in the estimate",
 	"ess":                          "effective sample size of the estimate",
 	"missing_profile_fields":       "profile fields the candidate reads that the events lack",
+	"ledger_unavailable":           "decisions production made without the ledger, replayed without it",
 }
 
 // Metrics returns the values of MetricNames. An estimate that cannot be
@@ -241,6 +247,7 @@ func (r *Report) Metrics() map[string]float64 {
 		"matching_pct":                 100 * float64(e.Matching) / math.Max(1, float64(e.Decisions)),
 		"ess":                          e.ESS,
 		"missing_profile_fields":       float64(len(r.Decisions.MissingProfileFields)),
+		"ledger_unavailable":           float64(r.Decisions.LedgerUnavailable),
 	}
 	return m
 }
@@ -294,6 +301,10 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintln(w, ")")
 	fmt.Fprintf(w, "Changed:   %d decisions get a different answer (%.1f%%)\n", r.Changed.Count, r.Changed.Pct)
+	if d.LedgerUnavailable > 0 {
+		fmt.Fprintf(w, "Degraded:  %d decisions were made while the ledger did not answer (ledger_unavailable): replayed without it, no capped offer granted\n",
+			d.LedgerUnavailable)
+	}
 	if len(d.MissingProfileFields) > 0 {
 		fmt.Fprintf(w, "Missing:   the candidate reads profile fields the events do not hold (defaults used): %s\n",
 			strings.Join(d.MissingProfileFields, ", "))

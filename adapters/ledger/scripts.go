@@ -68,6 +68,12 @@ local function sweep(base, now, lim)
   return #ex
 end
 
+-- sweeps says whether a walk of an item releases its offer's expired holds
+-- first: with a hold, and with a total or a budget, which may count holds
+-- taken before a reload removed the offer's hold (they expire all the
+-- same; docs/budgets.md).
+local function sweeps(it) return it.hold > 0 or it.total > 0 or it.budget > 0 end
+
 -- item reads one plan item's fields, starting after ARGV index b.
 local ITEM = 16
 local function item(b)
@@ -271,7 +277,7 @@ for i = 0, n - 1 do
       it = item(b)
       local base = offerBase(pfx, it.oid)
       local gone, goneAmt = 0, 0
-      if it.hold > 0 then
+      if sweeps(it) then
         if dry then gone, goneAmt = expired(base, now, lim, cur) else swept = swept + sweep(base, now, lim) end
       end
       if it.pc > 0 and (anon or not perCustomerOK(pfx, cust, it, now)) then r = 5 end
@@ -402,7 +408,7 @@ if member == '' then member = token end
 const fleetScript = luaLib + fleetHead + `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 'T' end
 local swept, gone, goneAmt = 0, 0, 0
-if it.hold > 0 then
+if sweeps(it) then
   if dry then gone, goneAmt = expired(base, now, lim, cur) else swept = sweep(base, now, lim) end
 end
 local r = 1

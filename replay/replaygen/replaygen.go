@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -53,6 +54,10 @@ type Options struct {
 	// (default 0; drawn from a source of its own, so that the other
 	// draws stay as they are without it).
 	LearningUnavailable float64
+	// LedgerUnavailable is the share of decisions made while the ledger
+	// does not answer (Redis down): the engine grants no capped offer and
+	// says ledger_unavailable (default 0; drawn from a source of its own).
+	LedgerUnavailable float64
 }
 
 func (o *Options) defaults() {
@@ -101,6 +106,19 @@ type stats struct {
 	down bool // the statistics cannot be read for this decision
 }
 
+// downLedger is the ledger, which does not answer while down.
+type downLedger struct {
+	*memledger.Ledger
+	down bool
+}
+
+func (l *downLedger) Reserve(ctx context.Context, p *engine.Plan) ([]engine.Result, error) {
+	if l.down {
+		return nil, errors.New("replaygen: the ledger is down")
+	}
+	return l.Ledger.Reserve(ctx, p)
+}
+
 func (s *stats) Counts(offer, cell string) (float64, float64, bool) {
 	if s.down {
 		return 0, 0, false
@@ -123,9 +141,11 @@ func Generate(ctx context.Context, rs *rules.Ruleset, o Options, emit func(line 
 	o.defaults()
 	r := rand.New(rand.NewPCG(o.Seed, 0x5eed))
 	outage := rand.New(rand.NewPCG(o.Seed, 0xd0e5))
+	ledOutage := rand.New(rand.NewPCG(o.Seed, 0x1ed6))
 	led := memledger.NewWithOptions(memledger.Options{Now: func() time.Time { return o.Start }})
 	st := &stats{snap: learning.NewSnapshot(nil, o.Start, 0)}
-	eng := engine.New(engine.Options{Ledger: led, Statistics: st})
+	dl := &downLedger{Ledger: led}
+	eng := engine.New(engine.Options{Ledger: dl, Statistics: st})
 	var halfLife time.Duration
 	if rs.Arbitration.Learning != nil {
 		halfLife = rs.Arbitration.Learning.HalfLife
@@ -204,6 +224,7 @@ func Generate(ctx context.Context, rs *rules.Ruleset, o Options, emit func(line 
 			p = engine.DefaultProfile(&rs.Schema, "")
 		}
 		st.down = o.LearningUnavailable > 0 && outage.Float64() < o.LearningUnavailable
+		dl.down = o.LedgerUnavailable > 0 && ledOutage.Float64() < o.LedgerUnavailable
 		d, err := eng.Decide(ctx, rs, p, req)
 		if err != nil {
 			return nil, err
