@@ -66,7 +66,9 @@ func TestParseOutcome(t *testing.T) {
 			&OutcomeEvent{Type: "outcome", TS: stored, Outcome: "converted", Experiments: []Assignment{}, OccurredAt: stored.Add(time.Minute)}, ""},
 		{"occurred an hour after it was stored", "arbiter.outcome.converted", `{"occurred_at":"2026-11-22T11:00:00Z"}`, nil,
 			"occurred_at: 2026-11-22T11:00:00Z is 1h0m0s after the outcome arrived (2026-11-22T10:00:00Z): write when it happened, in RFC 3339 with its UTC offset"},
-		{"local time written as UTC", "arbiter.outcome.converted", `{"ts":"2026-11-22T09:30:00Z","occurred_at":"2026-11-22T10:30:00Z"}`, nil, "after the outcome arrived"},
+		{"local time written as UTC, ts too", "arbiter.outcome.converted", `{"ts":"2026-11-22T11:00:00Z","occurred_at":"2026-11-22T11:00:00Z"}`, nil, "is 1h0m0s after the outcome arrived (2026-11-22T10:00:00Z)"},
+		{"stored long after its arrival (NATS was down)", "arbiter.outcome.converted", `{"ts":"2026-11-22T08:00:00Z","occurred_at":"2026-11-22T08:00:30Z"}`,
+			&OutcomeEvent{Type: "outcome", TS: stored.Add(-2 * time.Hour), Outcome: "converted", Experiments: []Assignment{}, OccurredAt: stored.Add(-2*time.Hour + 30*time.Second)}, ""},
 		{"occurred long before", "arbiter.outcome.converted", `{"occurred_at":"2026-11-20T10:00:00+01:00"}`,
 			&OutcomeEvent{Type: "outcome", TS: stored, Outcome: "converted", Experiments: []Assignment{}, OccurredAt: time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)}, ""},
 	}

@@ -121,12 +121,14 @@ func TestConsumeRejectsAnOutcomeFromTheFuture(t *testing.T) {
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: events.StreamName(prefix), Subjects: []string{prefix + ".>"}}); err != nil {
 		t.Fatal(err)
 	}
-	for _, tt := range []struct{ offer, occurred string }{
-		{"vip_10", now.Add(time.Hour).UTC().Format(time.RFC3339)},       // rejected
-		{"vip_10", now.Add(3 * time.Minute).UTC().Format(time.RFC3339)}, // rejected
-		{"marker", now.UTC().Format(time.RFC3339Nano)},                  // counted: the consumer got this far
+	hour := now.Add(time.Hour).UTC().Format(time.RFC3339)
+	for _, tt := range []struct{ offer, more string }{
+		{"vip_10", `"occurred_at":"` + hour + `"`},                                              // rejected
+		{"vip_10", `"occurred_at":"` + now.Add(3*time.Minute).UTC().Format(time.RFC3339) + `"`}, // rejected
+		{"vip_10", `"occurred_at":"` + hour + `","ts":"` + hour + `"`},                          // rejected: the stream's time is the arrival
+		{"marker", `"occurred_at":"` + now.UTC().Format(time.RFC3339Nano) + `"`},                // counted: the consumer got this far
 	} {
-		body := fmt.Sprintf(`{"decision_id":%q,"customer_id":"c1","offer_id":%q,"value":10,"currency":"USD","occurred_at":%q}`, id, tt.offer, tt.occurred)
+		body := fmt.Sprintf(`{"decision_id":%q,"customer_id":"c1","offer_id":%q,"value":10,"currency":"USD",%s}`, id, tt.offer, tt.more)
 		if _, err := js.Publish(ctx, prefix+".outcome.converted", []byte(body)); err != nil {
 			t.Fatal(err)
 		}
