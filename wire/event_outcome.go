@@ -24,6 +24,11 @@ const (
 // OutcomeSchema is the schema of the outcome events Arbiter publishes.
 const OutcomeSchema = 2
 
+// MaxOutcomeFuture is how far after its arrival an outcome's occurred_at
+// may be (clocks differ a little): POST /v1/outcomes answers 400 to one
+// further ahead, and ParseOutcome rejects it alike.
+const MaxOutcomeFuture = time.Minute
+
 // ValidOutcome reports whether t is one of the outcome types.
 func ValidOutcome(t string) bool {
 	switch t {
@@ -128,7 +133,9 @@ type wireOutcome struct {
 //     "outcome";
 //   - id, ts, decision_id, customer_id, offer_id, experiments, schema,
 //     occurred_at (RFC 3339), caller_id and verified are optional; a
-//     missing ts is the stored time;
+//     missing ts is the stored time; occurred_at may be at most
+//     MaxOutcomeFuture after the arrival (stored, else ts), as in POST
+//     /v1/outcomes;
 //   - value is a JSON number (or a string holding one) in major units and
 //     needs currency (an ISO 4217 code) unless it is 0; it is read exactly,
 //     without a float, into minor units, rounded half away from zero once
@@ -176,6 +183,16 @@ func ParseOutcome(prefix, subject string, data []byte, stored time.Time) (*Outco
 			return nil, fmt.Errorf("subject %q: ts: %q is not an RFC 3339 time (like 2026-11-22T10:02:11.004Z)", subject, *w.TS)
 		}
 		ev.TS = t.UTC()
+	}
+	// The arrival is when the stream stored it (a ts the body states may
+	// be as far ahead as its occurred_at), else its ts.
+	arrival := stored.UTC()
+	if arrival.IsZero() {
+		arrival = ev.TS
+	}
+	if !ev.OccurredAt.IsZero() && !arrival.IsZero() && ev.OccurredAt.After(arrival.Add(MaxOutcomeFuture)) {
+		return nil, fmt.Errorf("subject %q: occurred_at: %s is %s after the outcome arrived (%s): write when it happened, in RFC 3339 with its UTC offset (2026-11-22T11:02:11+01:00), or leave it out for its arrival",
+			subject, *w.OccurredAt, ev.OccurredAt.Sub(arrival).Round(time.Second), arrival.Format(time.RFC3339))
 	}
 	if w.Currency != "" {
 		exp, ok := engine.CurrencyExp(w.Currency)

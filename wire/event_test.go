@@ -60,6 +60,17 @@ func TestParseOutcome(t *testing.T) {
 			&OutcomeEvent{Type: "outcome", TS: stored, Outcome: "converted", Experiments: []Assignment{}}, ""},
 		{"beyond 2^53 minor units", "arbiter.outcome.converted", `{"value":90071992547409.93,"currency":"USD"}`, nil, "out of range"},
 		{"far beyond", "arbiter.outcome.converted", `{"value":1e400,"currency":"USD"}`, nil, "out of range"},
+		// occurred_at at most a minute after the arrival (ts, else the
+		// time stored), as POST /v1/outcomes (400 beyond).
+		{"occurred a minute after it was stored", "arbiter.outcome.converted", `{"occurred_at":"2026-11-22T10:01:00Z"}`,
+			&OutcomeEvent{Type: "outcome", TS: stored, Outcome: "converted", Experiments: []Assignment{}, OccurredAt: stored.Add(time.Minute)}, ""},
+		{"occurred an hour after it was stored", "arbiter.outcome.converted", `{"occurred_at":"2026-11-22T11:00:00Z"}`, nil,
+			"occurred_at: 2026-11-22T11:00:00Z is 1h0m0s after the outcome arrived (2026-11-22T10:00:00Z): write when it happened, in RFC 3339 with its UTC offset"},
+		{"local time written as UTC, ts too", "arbiter.outcome.converted", `{"ts":"2026-11-22T11:00:00Z","occurred_at":"2026-11-22T11:00:00Z"}`, nil, "is 1h0m0s after the outcome arrived (2026-11-22T10:00:00Z)"},
+		{"stored long after its arrival (NATS was down)", "arbiter.outcome.converted", `{"ts":"2026-11-22T08:00:00Z","occurred_at":"2026-11-22T08:00:30Z"}`,
+			&OutcomeEvent{Type: "outcome", TS: stored.Add(-2 * time.Hour), Outcome: "converted", Experiments: []Assignment{}, OccurredAt: stored.Add(-2*time.Hour + 30*time.Second)}, ""},
+		{"occurred long before", "arbiter.outcome.converted", `{"occurred_at":"2026-11-20T10:00:00+01:00"}`,
+			&OutcomeEvent{Type: "outcome", TS: stored, Outcome: "converted", Experiments: []Assignment{}, OccurredAt: time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

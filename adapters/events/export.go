@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/arbiterhq/arbiter/wire"
 )
@@ -74,12 +75,8 @@ func exportLine(m Message, buf *bytes.Buffer) []byte {
 	if len(data) == 0 || data[0] != '{' {
 		return nil
 	}
-	if i := strings.Index(m.Subject, "."+wire.KindOutcome+"."); i >= 0 && !bytes.Contains(data, []byte(`"type":"outcome"`)) {
-		ev, err := wire.ParseOutcome(m.Subject[:i], m.Subject, data, m.Stored)
-		if err != nil {
-			return nil
-		}
-		b, err := json.Marshal(ev)
+	if i := strings.Index(m.Subject, "."+wire.KindOutcome+"."); i >= 0 {
+		b, err := OutcomeJSON(m.Subject[:i], m.Subject, data, m.Stored)
 		if err != nil {
 			return nil
 		}
@@ -96,4 +93,26 @@ func exportLine(m Message, buf *bytes.Buffer) []byte {
 		return nil
 	}
 	return data
+}
+
+// OutcomeJSON is the outcome message data, published on subject (of the
+// subject prefix prefix) and stored at stored, in Arbiter's form, as the
+// feedback consumer reads it (wire.ParseOutcome), or the error it is
+// rejected with. An event in Arbiter's form already (its own: one line
+// with "type": "outcome", its ts and its outcome) is returned as it is;
+// another service's is encoded anew, with its type from the subject, its
+// ts (the time stored when it has none) and its value exact. A body that
+// says "type": "outcome" is not Arbiter's for that alone: docs/events.md
+// lets other services write it, and they used to be exported without
+// their outcome type or ts, which replay read as no outcome.
+func OutcomeJSON(prefix, subject string, data []byte, stored time.Time) ([]byte, error) {
+	ev, err := wire.ParseOutcome(prefix, subject, data, stored)
+	if err != nil {
+		return nil, err
+	}
+	if bytes.Contains(data, []byte(`"type":"outcome"`)) && bytes.Contains(data, []byte(`"ts":"`)) &&
+		bytes.Contains(data, []byte(`"outcome":"`)) && bytes.IndexByte(data, '\n') < 0 && bytes.IndexByte(data, '\r') < 0 {
+		return data, nil
+	}
+	return json.Marshal(ev)
 }

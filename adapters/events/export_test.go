@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/wire"
 )
 
@@ -123,5 +124,41 @@ func TestExport(t *testing.T) {
 	st, err = Export(ctx, url, &out, ReadOptions{Prefix: prefix, Start: time.Now().Add(time.Hour)})
 	if err != nil || st.Events != 0 || out.Len() != 0 || time.Since(start) > time.Second {
 		t.Fatalf("a window after the stream: %+v %v, %d bytes, %v", st, err, out.Len(), time.Since(start))
+	}
+}
+
+// TestExportLineOfAnOutcome: every outcome is written as the feedback
+// consumer reads it. Another service's body may say "type": "outcome"
+// (docs/events.md allows it) and still leave out what the subject and
+// the stream say (its type, ts) or write its value as a string: it is
+// written in Arbiter's form all the same, or skipped when the consumer
+// rejects it. Arbiter's own events are written byte for byte.
+func TestExportLineOfAnOutcome(t *testing.T) {
+	stored := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	own, err := (&wire.OutcomeEvent{Type: "outcome", Schema: 2, ID: "out_1", TS: stored.Add(-time.Second), DecisionID: "dcs_1", CustomerID: "c-1",
+		OfferID: "vip_10", Outcome: "converted", Value: engine.Money{Minor: 11250, Exp: 2}, Currency: "USD", Experiments: []wire.Assignment{},
+		OccurredAt: stored.Add(-time.Second), Verified: true}).Message()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"type":"outcome","id":"","ts":"2026-11-22T10:00:00Z","decision_id":"dcs_1","customer_id":"c-1","offer_id":"vip_10","outcome":"converted","value":112.50,"currency":"USD","experiments":[],"verified":false}`
+	tests := []struct {
+		name, data, want string // want "": skipped
+	}{
+		{"Arbiter's own", string(own.JSON), string(own.JSON)},
+		{"another service's", `{"decision_id":"dcs_1","customer_id":"c-1","offer_id":"vip_10","value":112.5,"currency":"USD"}`, want},
+		{"another service's, saying type", `{"type":"outcome","decision_id":"dcs_1","customer_id":"c-1","offer_id":"vip_10","value":112.5,"currency":"USD"}`, want},
+		{"another service's, value as a string", `{"type":"outcome","decision_id":"dcs_1","customer_id":"c-1","offer_id":"vip_10","value":"112.50","currency":"USD"}`, want},
+		{"a value without currency", `{"type":"outcome","decision_id":"dcs_1","value":5}`, ""},
+		{"another type than the subject's", `{"type":"outcome","outcome":"dismissed","decision_id":"dcs_1"}`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			got := exportLine(Message{Subject: "arbiter.outcome.converted", Data: []byte(tt.data), Stored: stored}, &buf)
+			if string(got) != tt.want {
+				t.Fatalf("got  %s\nwant %s", got, tt.want)
+			}
+		})
 	}
 }

@@ -89,3 +89,73 @@ func TestConsumeChecked(t *testing.T) {
 		t.Errorf("the hold: %+v, want committed once", b[0])
 	}
 }
+
+// TestConsumeRejectsAnOutcomeFromTheFuture: an outcome whose occurred_at
+// is more than a minute after its arrival (an order service that wrote
+// its local time as UTC, east of Greenwich) is refused by POST
+// /v1/outcomes with 400; published on the stream, it is rejected alike:
+// never counted, and its hold is not moved (it used to be released as
+// expired, the hold's 30 minutes having passed by then, and committed
+// late, past the cap).
+func TestConsumeRejectsAnOutcomeFromTheFuture(t *testing.T) {
+	client, kp := testRedis(t)
+	url := testNATS(t)
+	prefix := eventstest.Prefix(t, url, "arbtest")
+	ctx := context.Background()
+	signer, _ := decisionid.NewSigner([]byte("feedback-key-0123456789abcdef"))
+	rs := &rules.Ruleset{Version: "v1", Offers: []*rules.Offer{{ID: "vip_10", Caps: rules.Caps{Total: 10, Hold: 30 * time.Minute}}}}
+	led := memledger.New()
+	now := time.Now()
+	u := ulid.MustNew(ulid.Timestamp(now), nil)
+	if _, err := led.Reserve(ctx, &engine.Plan{Now: now, Ref: u.String(), CustomerID: "c1", Currency: "USD", Limit: 1, Guardrail: 1 << 40,
+		Items: []engine.PlanItem{{OfferID: "vip_10", Total: 10, Hold: 30 * time.Minute, Record: true}}}); err != nil {
+		t.Fatal(err)
+	}
+	id := signer.New(decisionid.KindDecision, u, "c1", nil, false)
+	var mu sync.Mutex
+	var moved engine.OutcomeResult
+	check := &GrantChecker{Attribution: attribution.New(signer, 0), Rules: func() *rules.Ruleset { return rs }, Grants: led,
+		Applied: func(r engine.OutcomeResult) { mu.Lock(); moved.Add(r); mu.Unlock() }}
+
+	js := eventstest.JetStream(t, url)
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: events.StreamName(prefix), Subjects: []string{prefix + ".>"}}); err != nil {
+		t.Fatal(err)
+	}
+	hour := now.Add(time.Hour).UTC().Format(time.RFC3339)
+	for _, tt := range []struct{ offer, more string }{
+		{"vip_10", `"occurred_at":"` + hour + `"`},                                              // rejected
+		{"vip_10", `"occurred_at":"` + now.Add(3*time.Minute).UTC().Format(time.RFC3339) + `"`}, // rejected
+		{"vip_10", `"occurred_at":"` + hour + `","ts":"` + hour + `"`},                          // rejected: the stream's time is the arrival
+		{"marker", `"occurred_at":"` + now.UTC().Format(time.RFC3339Nano) + `"`},                // counted: the consumer got this far
+	} {
+		body := fmt.Sprintf(`{"decision_id":%q,"customer_id":"c1","offer_id":%q,"value":10,"currency":"USD",%s}`, id, tt.offer, tt.more)
+		if _, err := js.Publish(ctx, prefix+".outcome.converted", []byte(body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := NewRecorder(client, kp)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- ConsumeChecked(runCtx, url, events.Options{Prefix: prefix}, rec, check, log) }()
+	waitFor(t, 15*time.Second, func() error {
+		if st := offerStats(t, rec, "marker"); st.Converted != 1 {
+			return fmt.Errorf("the marker was never counted: %+v", st)
+		}
+		return nil
+	})
+	stop()
+	<-done
+	if st := offerStats(t, rec, "vip_10"); st.Converted != 0 {
+		t.Errorf("vip_10 counted %d conversions from the future, want 0", st.Converted)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if moved != (engine.OutcomeResult{}) {
+		t.Errorf("outcomes from the future moved grant records: %+v", moved)
+	}
+	b, _ := led.Budgets(ctx, now, []engine.BudgetQuery{{OfferID: "vip_10"}})
+	if b[0].Held != 1 || b[0].Count != 1 {
+		t.Errorf("the hold: %+v, want still held (count 1, held 1)", b[0])
+	}
+}

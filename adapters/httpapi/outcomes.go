@@ -16,8 +16,9 @@ import (
 )
 
 // maxFuture is how far in the future an outcome's occurred_at may be
-// (clocks differ a little).
-const maxFuture = time.Minute
+// (clocks differ a little); outcomes read from the stream are held to the
+// same bound (wire.ParseOutcome).
+const maxFuture = wire.MaxOutcomeFuture
 
 // outcomes serves POST /v1/outcomes. Every outcome is checked against its
 // signed decision id (unknown_decision, customer_mismatch,

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -285,17 +284,13 @@ func natsLines(ctx context.Context, url string, opts events.ReadOptions, until t
 				}
 			}
 			data := m.Data
-			if strings.Contains(m.Subject, "."+wire.KindOutcome+".") && !bytes.Contains(data, []byte(`"type":"outcome"`)) {
-				// another service's outcome: read it as the feedback consumer does
-				prefix := m.Subject[:strings.Index(m.Subject, "."+wire.KindOutcome+".")]
-				if ev, err := wire.ParseOutcome(prefix, m.Subject, data, m.Stored); err == nil {
-					if b, err := json.Marshal(ev); err == nil {
-						data = b
-					}
+			if i := strings.Index(m.Subject, "."+wire.KindOutcome+"."); i >= 0 {
+				// read as the feedback consumer does (another service's in Arbiter's form), as events export writes it
+				if b, err := events.OutcomeJSON(m.Subject[:i], m.Subject, data, m.Stored); err == nil {
+					data = b
 				}
-			} else {
-				data = append([]byte(nil), data...)
 			}
+			data = append([]byte(nil), data...)
 			select {
 			case ch <- data:
 			case <-ctx.Done():
