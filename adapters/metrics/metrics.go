@@ -258,3 +258,21 @@ func (m *Metrics) CacheStatsFunc(stats func() (hits, misses uint64)) {
 		}, func() float64 { _, mi := stats(); return float64(mi) }),
 	)
 }
+
+// ProfileStats are the profile store's counters.
+type ProfileStats struct {
+	// BadFields: stored profile values that did not parse under the
+	// schema (read as missing; docs/redis.md, "The profile hash").
+	BadFields uint64
+}
+
+// ProfileStatsFunc exports the profile store's counters, read at each
+// scrape: arbiter_profile_bad_fields_total. Call it once.
+func (m *Metrics) ProfileStatsFunc(stats func() ProfileStats) {
+	m.reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "arbiter_profile_bad_fields_total",
+			Help: "Stored profile values that did not parse under the rules' schema (read as missing, never failing a decision): a data team's write to look at with arbiter profiles get --rules.",
+		}, func() float64 { return float64(stats().BadFields) }),
+	)
+}

@@ -2,8 +2,10 @@ package redisconn
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -22,7 +24,7 @@ func TestAutoPipelinedSilentServerIsBounded(t *testing.T) {
 	}
 	defer c.Close()
 	ap := AutoPipelined(c)
-	if _, ok := ap.(*redis.AutoPipeliner); !ok {
+	if _, ok := ap.(Deadlined); !ok {
 		t.Fatalf("AutoPipelined gave %T, want the autopipeliner", ap)
 	}
 	for wave := 0; wave < 2; wave++ {
@@ -131,7 +133,7 @@ func TestAutoPipelinedMode(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ap, ok := AutoPipelinedMode(client, c.mode).(*redis.AutoPipeliner)
+		ap, ok := AutoPipelinedMode(client, c.mode).(Deadlined)
 		if !ok {
 			t.Fatalf("%q: not the autopipeliner", c.mode)
 		}
@@ -215,4 +217,92 @@ func slowLink(t *testing.T, upstream string, oneWay time.Duration) *delayLink {
 		}
 	}()
 	return l
+}
+
+// TestAutoPipelinedHonoursTheCallersDeadline: a Redis that accepts and never
+// answers, a client whose own time limit is long (500 ms), and calls with a
+// 20 ms deadline, as the engine gives a profile fetch (--redis-timeout) and
+// the ledger (what is left of --decision-timeout): each call returns at its
+// deadline, with the context's error, in either mode. go-redis's
+// autopipeliner does not honour a queued command's context (its doc, "Per-
+// command contexts"): the calls waited for the connection's read timeout,
+// and a decision on a hung Redis took 50-120 ms against a 50 ms budget.
+func TestAutoPipelinedHonoursTheCallersDeadline(t *testing.T) {
+	const limit, deadline = 500 * time.Millisecond, 20 * time.Millisecond
+	calls := []struct {
+		name string
+		call func(ctx context.Context, ap redis.Cmdable) error
+	}{
+		{"HGETALL", func(ctx context.Context, ap redis.Cmdable) error { return ap.HGetAll(ctx, "p:{1}").Err() }},
+		{"EVALSHA", func(ctx context.Context, ap redis.Cmdable) error {
+			return ap.EvalSha(ctx, "0123456789012345678901234567890123456789", []string{"k"}, "a", 1).Err()
+		}},
+		{"EVAL", func(ctx context.Context, ap redis.Cmdable) error {
+			return ap.Eval(ctx, "return 1", []string{"k"}, "a").Err()
+		}},
+	}
+	for _, mode := range []string{FullDuplex, HalfDuplex} {
+		for _, c := range calls {
+			t.Run(mode+"/"+c.name, func(t *testing.T) {
+				client, err := Open("redis://"+silentServer(t), limit)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer client.Close()
+				ap := AutoPipelinedMode(client, mode)
+				for i := 0; i < 3; i++ {
+					ctx, cancel := context.WithTimeout(context.Background(), deadline)
+					start := time.Now()
+					err := c.call(ctx, ap)
+					took := time.Since(start)
+					cancel()
+					if !errors.Is(err, context.DeadlineExceeded) {
+						t.Errorf("call %d: error %v, want the context's deadline", i, err)
+					}
+					if took > limit/2 {
+						t.Errorf("call %d took %v with a %v deadline (the client's limit: %v)", i, took, deadline, limit)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestAutoPipelinedDownIsQuick: nothing listens: calls through the
+// autopipeliner fail at once, in either mode, as the client's own do
+// (TestDownIsQuick). Full duplex, go-redis's engine waited a retry backoff
+// (8-512 ms) after each failed dial, while the next commands queued behind
+// it: each call took 12-33 ms, a decision its whole profile timeout.
+func TestAutoPipelinedDownIsQuick(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	for _, mode := range []string{FullDuplex, HalfDuplex} {
+		t.Run(mode, func(t *testing.T) {
+			c, err := Open("redis://"+addr, 20*time.Millisecond)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			ap := AutoPipelinedMode(c, mode)
+			var took []time.Duration
+			for i := 0; i < 31; i++ {
+				ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+				start := time.Now()
+				err := ap.HGetAll(ctx, "k").Err()
+				took = append(took, time.Since(start))
+				cancel()
+				if err == nil || errors.Is(err, context.DeadlineExceeded) {
+					t.Fatalf("call %d: error %v, want the dial's", i, err)
+				}
+			}
+			slices.Sort(took)
+			if median := took[len(took)/2]; median > 5*time.Millisecond {
+				t.Errorf("the median call to a closed port took %v (all: %v)", median, took)
+			}
+		})
+	}
 }

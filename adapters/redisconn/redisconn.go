@@ -125,6 +125,7 @@ func retries(o Options) int {
 // kind of client is bounded by --redis-timeout the same way.
 type limits struct {
 	dial, read, write, pool *time.Duration
+	minBackoff              *time.Duration
 	retries, poolSize       *int
 	dialerRetries           *int
 	contextTimeout          *bool
@@ -133,6 +134,10 @@ type limits struct {
 // tune fills the limits the URL left unset from o: timeouts, retries, pool
 // size; one dial attempt per connection (go-redis otherwise retries dials
 // five times, 100 ms apart) and context deadlines that really cancel.
+// Without retries, no retry backoff either: the full-duplex autopipeliner
+// waits it (8 ms, doubling up to 512 ms) after each failed dial, with every
+// command that comes meanwhile, so that a down Redis cost each call 12-33
+// ms instead of failing it at once (TestAutoPipelinedDownIsQuick).
 func tune(l limits, o Options) {
 	for _, d := range []*time.Duration{l.dial, l.read, l.write, l.pool} {
 		if *d == 0 {
@@ -142,6 +147,9 @@ func tune(l limits, o Options) {
 	if *l.retries == 0 {
 		*l.retries = retries(o)
 	}
+	if *l.retries < 0 && *l.minBackoff == 0 {
+		*l.minBackoff = -1 // go-redis: -1 disables the backoff
+	}
 	if o.PoolSize > 0 {
 		*l.poolSize = o.PoolSize
 	}
@@ -150,7 +158,7 @@ func tune(l limits, o Options) {
 }
 
 func tuneSingle(opt *redis.Options, o Options) {
-	tune(limits{&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.PoolTimeout,
+	tune(limits{&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.PoolTimeout, &opt.MinRetryBackoff,
 		&opt.MaxRetries, &opt.PoolSize, &opt.DialerRetries, &opt.ContextTimeoutEnabled}, o)
 }
 
@@ -173,7 +181,7 @@ func openCluster(u *url.URL, scheme string, o Options) (redis.UniversalClient, e
 	if err != nil {
 		return nil, fmt.Errorf("redis cluster URL %q: %w", u.Redacted(), err)
 	}
-	tune(limits{&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.PoolTimeout,
+	tune(limits{&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.PoolTimeout, &opt.MinRetryBackoff,
 		&opt.MaxRetries, &opt.PoolSize, &opt.DialerRetries, &opt.ContextTimeoutEnabled}, o)
 	if opt.ClusterStateReloadInterval == 0 {
 		opt.ClusterStateReloadInterval = ClusterStateReload
@@ -266,7 +274,7 @@ func openSentinel(u *url.URL, o Options) (redis.UniversalClient, error) {
 		opt.PoolSize = n
 	}
 	// A sentinel URL carries no timeouts of its own: every limit comes from o.
-	tune(limits{&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.PoolTimeout,
+	tune(limits{&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.PoolTimeout, &opt.MinRetryBackoff,
 		&opt.MaxRetries, &opt.PoolSize, &opt.DialerRetries, &opt.ContextTimeoutEnabled}, o)
 	return redis.NewFailoverClient(opt), nil
 }

@@ -265,3 +265,61 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestWatchSeesTheDirectoryReplaced: the rules directory itself replaced,
+// as a deploy does (rm -rf rules && git clone ... rules; or a new tree
+// renamed over the old one): the new tree is loaded, and a later change in
+// one of its subdirectories is seen too. The watches stayed on the old
+// directory's inodes (or on none): the server kept the old rules, or kept
+// failing with "stat rules: no such file or directory", until a SIGHUP.
+func TestWatchSeesTheDirectoryReplaced(t *testing.T) {
+	cases := []struct {
+		name    string
+		replace func(t *testing.T, r *Reloader, dir string)
+	}{
+		{"removed, then made again after a reload failed", func(t *testing.T, r *Reloader, dir string) {
+			must(t, os.RemoveAll(dir))
+			waitFor(t, "the failed reload of the removed directory", func() bool { return r.LastError() != nil })
+			write(t, filepath.Join(dir, "a.yaml"), "new tree")
+			write(t, filepath.Join(dir, "sub", "b.yaml"), "new b")
+		}},
+		{"a new tree renamed over it", func(t *testing.T, r *Reloader, dir string) {
+			next := dir + ".next"
+			write(t, filepath.Join(next, "a.yaml"), "renamed tree")
+			write(t, filepath.Join(next, "sub", "b.yaml"), "renamed b")
+			must(t, os.Rename(dir, dir+".old"))
+			must(t, os.Rename(next, dir))
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "rules")
+			write(t, filepath.Join(dir, "a.yaml"), "start")
+			write(t, filepath.Join(dir, "sub", "b.yaml"), "b")
+			r := New(dir, Options{Load: fakeLoad(dir), Logger: quiet(), Debounce: 20 * time.Millisecond})
+			if _, err := r.Reload(TriggerStart); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done, err := r.Watch(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { cancel(); <-done }()
+			onDisk := func() string {
+				rs, err := fakeLoad(dir)()
+				must(t, err)
+				return rs.Version
+			}
+			tc.replace(t, r, dir)
+			want := onDisk()
+			waitFor(t, "the new tree's version", func() bool {
+				c := r.Current()
+				return c.Ruleset.Version == want && r.LastError() == nil
+			})
+			write(t, filepath.Join(dir, "sub", "b.yaml"), "b edited in the new tree")
+			want = onDisk()
+			waitFor(t, "the edit in the new tree", func() bool { return r.Current().Ruleset.Version == want })
+		})
+	}
+}

@@ -20,7 +20,10 @@ import (
 // been quiet for the debounce interval. Directories created later
 // (including the ..data swap of a Kubernetes config map, and editors that
 // replace a file by renaming) are picked up: every batch of changes
-// re-scans the tree and re-adds its watches.
+// re-scans the tree and re-adds its watches. The directory that holds the
+// rules directory is watched too, for the rules directory's own name: when
+// the rules directory is removed and made again, or another tree is renamed
+// over it, every watch is dropped and the new tree watched instead.
 func (r *Reloader) Watch(ctx context.Context) (<-chan struct{}, error) {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
@@ -29,6 +32,12 @@ func (r *Reloader) Watch(ctx context.Context) (<-chan struct{}, error) {
 	if err := r.addTree(w); err != nil {
 		w.Close()
 		return nil, err
+	}
+	if parent := filepath.Dir(filepath.Clean(r.dir)); parent != filepath.Clean(r.dir) {
+		if err := w.Add(parent); err != nil {
+			r.opts.Logger.Warn("not watching the directory that holds the rules directory: if the rules directory is replaced, reload with SIGHUP",
+				"dir", parent, "error", err.Error())
+		}
 	}
 	done := make(chan struct{})
 	go func() {
@@ -96,7 +105,11 @@ func (r *Reloader) addTree(w *fsnotify.Watcher) error {
 func (r *Reloader) loop(ctx context.Context, w *fsnotify.Watcher) {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
-	pending := false
+	root := filepath.Clean(r.dir)
+	parent := filepath.Dir(root)
+	// replaced: the rules directory's entry changed (removed, made, renamed
+	// over): the watches of the old tree are dropped before the re-scan.
+	pending, replaced, lost := false, false, false
 	for {
 		select {
 		case <-ctx.Done():
@@ -105,6 +118,12 @@ func (r *Reloader) loop(ctx context.Context, w *fsnotify.Watcher) {
 		case ev, ok := <-w.Events:
 			if !ok {
 				return
+			}
+			name := filepath.Clean(ev.Name)
+			if name == root {
+				replaced = ev.Op&(fsnotify.Create|fsnotify.Remove|fsnotify.Rename) != 0 || replaced
+			} else if filepath.Dir(name) == parent && parent != root {
+				continue // another entry beside the rules directory
 			}
 			if !relevant(ev) {
 				continue
@@ -124,8 +143,22 @@ func (r *Reloader) loop(ctx context.Context, w *fsnotify.Watcher) {
 				continue
 			}
 			pending = false
+			if replaced {
+				replaced = false
+				for _, p := range w.WatchList() {
+					if p != parent {
+						_ = w.Remove(p) // the old tree's; addTree watches the new one
+					}
+				}
+			}
 			if err := r.addTree(w); err != nil {
+				if lost {
+					continue // still missing; its return is an event of parent
+				}
 				r.opts.Logger.Warn("re-adding the rules watches", "error", err.Error())
+				lost = true
+			} else {
+				lost = false
 			}
 			_, _ = r.Reload(TriggerWatch) // logged and recorded by Reload
 		}

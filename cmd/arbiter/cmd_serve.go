@@ -613,6 +613,7 @@ func runServer(ctx context.Context, cfg serveConfig, keys []httpapi.APIKey, src 
 	// Concurrent decisions' fetches share round trips (auto-pipelined).
 	store := profilestore.NewRedisStore(redisconn.AutoPipelinedMode(client, cfg.redisPipeline), profilestore.StoreOptions{Prefix: cfg.keyPrefix, Timeout: cfg.redisTimeout,
 		Exists: embeddedExists})
+	m.ProfileStatsFunc(func() metrics.ProfileStats { return metrics.ProfileStats{BadFields: store.Stats().BadFields} })
 	var source engine.ProfileSource = store
 	if cfg.cacheTTL > 0 {
 		neg := profilestore.DefaultNegativeTTL

@@ -273,6 +273,9 @@ func TestServeEndToEnd(t *testing.T) {
 	if !strings.Contains(string(mb), `arbiter_rules_reloads_total{result="error"}`) {
 		t.Error("the failed reload is not in the metrics")
 	}
+	if !strings.Contains(string(mb), "\narbiter_profile_bad_fields_total ") {
+		t.Error("the profile store's bad fields are not in the metrics (docs/redis.md)")
+	}
 	if want := "\ngo_sched_gomaxprocs_threads " + strconv.Itoa(wantProcs) + "\n"; !strings.Contains(string(mb), want) {
 		t.Errorf("the metrics have no %q: serve should run with %d processors (procs.go)", strings.TrimSpace(want), wantProcs)
 	}
