@@ -68,11 +68,6 @@ local function sweep(base, now, lim)
   return #ex
 end
 
--- sweeps says whether a walk of an item releases its offer's expired holds
--- first: with a hold, and with a total or a budget, which may count holds
--- taken before a reload removed the offer's hold (they expire all the
--- same; docs/budgets.md).
-local function sweeps(it) return it.hold > 0 or it.total > 0 or it.budget > 0 end
 
 -- item reads one plan item's fields, starting after ARGV index b.
 local ITEM = 16
@@ -142,6 +137,19 @@ local function fleetCheck(base, it, cur, gone, goneAmt)
   if it.budget > 0 and sp + it.spend > it.budget then return 7 end
   if it.paced and ((it.total > 0 and cnt >= it.pt) or (it.budget > 0 and sp > it.pb)) then return 9 end
   return 1
+end
+
+-- recheck: an offer without a hold that its total, budget or pacing
+-- refuses (r 6, 7 or 9) may still count holds taken before a reload took
+-- its hold off (docs/budgets.md): they are released once expired, and the
+-- item checked again. Only then, so that the walks of offers under their
+-- caps pay nothing for it. Returns r and the holds released.
+local function recheck(base, it, cur, now, lim, dry, r)
+  if r < 6 or it.hold > 0 then return r, 0 end
+  local g, ga, s = 0, 0, 0
+  if dry then g, ga = expired(base, now, lim, cur) else s = sweep(base, now, lim) end
+  if g > 0 or s > 0 then r = fleetCheck(base, it, cur, g, ga) end
+  return r, s
 end
 
 -- reserveFleet counts a granted item against its total and budget, and
@@ -277,11 +285,15 @@ for i = 0, n - 1 do
       it = item(b)
       local base = offerBase(pfx, it.oid)
       local gone, goneAmt = 0, 0
-      if sweeps(it) then
+      if it.hold > 0 then
         if dry then gone, goneAmt = expired(base, now, lim, cur) else swept = swept + sweep(base, now, lim) end
       end
       if it.pc > 0 and (anon or not perCustomerOK(pfx, cust, it, now)) then r = 5 end
-      if r == 1 then r = fleetCheck(base, it, cur, gone, goneAmt) end
+      if r == 1 then
+        local s
+        r, s = recheck(base, it, cur, now, lim, dry, fleetCheck(base, it, cur, gone, goneAmt))
+        swept = swept + s
+      end
       if r == 1 and not dry then
         reserved = true
         if it.pc > 0 then reservePerCustomer(pfx, cust, it, now, token) end
@@ -408,11 +420,15 @@ if member == '' then member = token end
 const fleetScript = luaLib + fleetHead + `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 'T' end
 local swept, gone, goneAmt = 0, 0, 0
-if sweeps(it) then
+if it.hold > 0 then
   if dry then gone, goneAmt = expired(base, now, lim, cur) else swept = sweep(base, now, lim) end
 end
 local r = 1
-if it.total > 0 or it.budget > 0 then r = fleetCheck(base, it, cur, gone, goneAmt) end
+if it.total > 0 or it.budget > 0 then
+  local s
+  r, s = recheck(base, it, cur, now, lim, dry, fleetCheck(base, it, cur, gone, goneAmt))
+  swept = swept + s
+end
 if r == 1 and not dry then
   if it.total > 0 or it.budget > 0 then reserveFleet(base, it, cur, now, member) end
   if it.rec and ref ~= '' then record(pfx, it, ref, cur, now, day, rttl) end
