@@ -75,7 +75,7 @@ func New() *Metrics {
 		reg: reg,
 		decisions: newCounters(prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "arbiter_decisions_total",
-			Help: "Decision requests by placement and result (ok, degraded, invalid, no_ruleset, timeout, error).",
+			Help: "Decision requests by placement and result (ok, degraded, invalid, no_ruleset, error; a decision past its deadline is answered degraded and counted as degraded).",
 		}, []string{"placement", "result"}), 2),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "arbiter_decision_duration_seconds",
