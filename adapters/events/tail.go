@@ -68,6 +68,8 @@ func Tail(ctx context.Context, url string, w io.Writer, opts TailOptions) error 
 		}
 		if opts.Since > 0 {
 			notice(fmt.Sprintf("no JetStream stream holds %s (%v): following live events only, --since ignored", opts.Subject, err))
+		} else {
+			notice(fmt.Sprintf("no JetStream stream holds %s (%v): following live events only (with core NATS), none recorded before; is --prefix the server's?", opts.Subject, err))
 		}
 		return tailCore(ctx, nc, w, opts.Subject)
 	}

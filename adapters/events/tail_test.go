@@ -116,7 +116,10 @@ func TestTailCoreNATS(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var out syncBuffer
 	done := make(chan error, 1)
-	go func() { done <- Tail(ctx, url, &out, TailOptions{Subject: "arbiter.outcome.*"}) }()
+	var notices syncBuffer
+	go func() {
+		done <- Tail(ctx, url, &out, TailOptions{Subject: "arbiter.outcome.*", Notice: func(s string) { _, _ = notices.Write([]byte(s + "\n")) }})
+	}()
 	waitFor(t, 10*time.Second, "an event", func() bool {
 		if len(out.lines()) > 0 {
 			return true
@@ -133,5 +136,9 @@ func TestTailCoreNATS(t *testing.T) {
 		if l != `{"id":"o"}` {
 			t.Fatalf("line %q", l)
 		}
+	}
+	// The person at the terminal is told that nothing recorded is shown.
+	if n := notices.lines(); len(n) != 1 || !strings.Contains(n[0], "following live events only (with core NATS)") {
+		t.Errorf("notices %q, want one saying only live events are followed", n)
 	}
 }
