@@ -6,7 +6,6 @@ package redisconn
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -241,10 +240,34 @@ func openSentinel(u *url.URL, o Options) (redis.UniversalClient, error) {
 	if len(hosts) == 0 || len(parts) == 0 || parts[0] == "" || len(parts) > 2 {
 		return nil, fmt.Errorf("redis sentinel URL %q: write redis+sentinel://sentinel1:26379,sentinel2:26379/MASTER_NAME[/DB]", u.Redacted())
 	}
-	opt := &redis.FailoverOptions{
-		MasterName:    parts[0],
-		SentinelAddrs: hosts,
+	q := u.Query()
+	if q.Get("replica_only") == "true" {
+		return nil, errors.New("redis sentinel URL: replica_only is not supported: the ledger writes")
 	}
+	// The options are go-redis's, read by its own parser of failover URLs
+	// (whose URL names the master in master_name and whose user is the
+	// Sentinels'): an option it does not know is an error, as in the other
+	// forms. Arbiter's own: the Sentinels' user and password.
+	sentinelUser, sentinelPass := q.Get("sentinel_username"), q.Get("sentinel_password")
+	q.Del("sentinel_username")
+	q.Del("sentinel_password")
+	for _, k := range []string{"master_name", "addr", "db", "username", "password"} {
+		if q.Has(k) {
+			return nil, fmt.Errorf("redis sentinel URL %q: option %s: the URL says it (redis+sentinel://[user:pass@]s1:26379,s2:26379/MASTER_NAME[/DB])", u.Redacted(), k)
+		}
+	}
+	q.Set("master_name", parts[0])
+	scheme := "redis"
+	if u.Scheme == "rediss+sentinel" {
+		scheme = "rediss"
+	}
+	opt, err := redis.ParseFailoverURL((&url.URL{Scheme: scheme, Host: hosts[0], RawQuery: q.Encode()}).String())
+	if err != nil {
+		return nil, fmt.Errorf("redis sentinel URL %q: %w", u.Redacted(), err)
+	}
+	opt.SentinelAddrs = hosts
+	opt.SentinelUsername, opt.SentinelPassword = sentinelUser, sentinelPass
+	opt.DB = 0
 	if len(parts) == 2 {
 		db, err := strconv.Atoi(parts[1])
 		if err != nil || db < 0 {
@@ -252,28 +275,15 @@ func openSentinel(u *url.URL, o Options) (redis.UniversalClient, error) {
 		}
 		opt.DB = db
 	}
+	opt.Username, opt.Password = "", ""
 	if u.User != nil {
 		opt.Username = u.User.Username()
 		opt.Password, _ = u.User.Password()
 	}
-	q := u.Query()
-	opt.SentinelUsername = q.Get("sentinel_username")
-	opt.SentinelPassword = q.Get("sentinel_password")
-	if q.Get("replica_only") == "true" {
-		return nil, errors.New("redis sentinel URL: replica_only is not supported: the ledger writes")
+	if opt.PoolSize < 0 {
+		return nil, fmt.Errorf("redis sentinel URL %q: pool_size %d is not a positive number", u.Redacted(), opt.PoolSize)
 	}
-	if u.Scheme == "rediss+sentinel" {
-		host, _, _ := net.SplitHostPort(hosts[0])
-		opt.TLSConfig = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
-	}
-	if v := q.Get("pool_size"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			return nil, fmt.Errorf("redis sentinel URL %q: pool_size %q is not a positive number", u.Redacted(), v)
-		}
-		opt.PoolSize = n
-	}
-	// A sentinel URL carries no timeouts of its own: every limit comes from o.
+	// The limits the URL left unset come from o.
 	tune(limits{&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.PoolTimeout, &opt.MinRetryBackoff,
 		&opt.MaxRetries, &opt.PoolSize, &opt.DialerRetries, &opt.ContextTimeoutEnabled}, o)
 	return redis.NewFailoverClient(opt), nil

@@ -157,3 +157,63 @@ func silentServer(t *testing.T) string {
 	}()
 	return ln.Addr().String()
 }
+
+// TestSentinelOptions: a Sentinel URL's options are go-redis's, as in the
+// other forms (they were ignored, but for pool_size), with the master's
+// user in the URL and the Sentinels' in sentinel_username and
+// sentinel_password; an option go-redis does not know is an error naming it.
+func TestSentinelOptions(t *testing.T) {
+	tests := []struct {
+		url     string
+		check   func(*redis.Options) string
+		wantErr string
+	}{
+		{url: "redis+sentinel://m:secret@s1,s2:26380/mymaster/2?client_name=checkout&dial_timeout=2s&read_timeout=750ms&pool_size=7&sentinel_password=spw",
+			check: func(o *redis.Options) string {
+				if o.ClientName != "checkout" || o.DialTimeout != 2*time.Second || o.ReadTimeout != 750*time.Millisecond ||
+					o.PoolSize != 7 || o.DB != 2 || o.Username != "m" || o.Password != "secret" {
+					return "options not taken from the URL"
+				}
+				if o.WriteTimeout != DefaultTimeout || !o.ContextTimeoutEnabled || o.MaxRetries > 0 || o.DialerRetries != 1 {
+					return "Arbiter's limits not filled in"
+				}
+				return ""
+			}},
+		{url: "redis+sentinel://s1/mymaster", check: func(o *redis.Options) string {
+			if o.ReadTimeout != DefaultTimeout || o.DB != 0 || o.Username != "" {
+				return "defaults"
+			}
+			return ""
+		}},
+		{url: "redis+sentinel://u:secret@s1/mymaster?read_timout=1s", wantErr: "unexpected option: read_timout"},
+		{url: "redis+sentinel://u:secret@s1/mymaster?pool_size=lots", wantErr: "pool_size"},
+		{url: "redis+sentinel://u:secret@s1/mymaster?master_name=other", wantErr: "option master_name: the URL says it"},
+		{url: "redis+sentinel://u:secret@s1/mymaster?password=x", wantErr: "option password"},
+		{url: "redis+sentinel://s1/mymaster?replica_only=true", wantErr: "replica_only is not supported"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.url, func(t *testing.T) {
+			c, err := Open(tt.url, 0)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				if strings.Contains(err.Error(), "secret") {
+					t.Errorf("error shows the password: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			cc, ok := c.(*redis.Client)
+			if !ok {
+				t.Fatalf("client %T", c)
+			}
+			if msg := tt.check(cc.Options()); msg != "" {
+				t.Errorf("%s: %+v", msg, cc.Options())
+			}
+		})
+	}
+}
