@@ -86,3 +86,32 @@ func TestHoldoutReport(t *testing.T) {
 		}
 	}
 }
+
+// TestHoldoutReportNoneHeldOut: rules that hold out no one (holdout: 0)
+// leave a holdout report nothing to compare: it says so, instead of
+// saying the percent is not known.
+func TestHoldoutReportNoneHeldOut(t *testing.T) {
+	at := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		pct  float64
+		want string
+	}{
+		{0, "hold out 0% of the customers (holdout in the last rules_reloaded event): there is no held_out group to compare with; to measure the programme, hold out a few (arbitration.holdout: 5"},
+		{5, ""},
+	} {
+		c := report.NewCollector(report.Holdout)
+		c.Add(report.Event{Stored: at, Ruleset: &report.Ruleset{Version: "r1", Holdout: tt.pct, HasHoldout: true}})
+		for i := 1; i <= 50; i++ {
+			id := fmt.Sprintf("c-%06d", i)
+			c.Add(report.Event{Stored: at, Decision: &report.Decision{ID: "dcs_" + id, CustomerID: id, Experiments: []wire.Assignment{}, TS: at}})
+		}
+		rep := c.ReportWith(report.Weights{}, report.Options{})
+		joined := strings.Join(rep.Warnings, "\n")
+		if strings.Contains(joined, "percent is not known") {
+			t.Errorf("holdout %g%%: warns the percent is not known: %s", tt.pct, joined)
+		}
+		if tt.want != "" && !strings.Contains(joined, tt.want) {
+			t.Errorf("holdout %g%%: warnings %q, want one containing %q", tt.pct, rep.Warnings, tt.want)
+		}
+	}
+}

@@ -423,6 +423,12 @@ func (c *Collector) order(r *Report, override Weights, a *attribution) []Variant
 	switch {
 	case c.holdout && len(seen) == 0:
 		return nil
+	case c.holdout && r.SRM.WeightsFrom == "" && c.hasHoldout && (c.holdoutPct <= 0 || c.holdoutPct >= 100):
+		missing := GroupServed
+		if c.holdoutPct <= 0 {
+			missing = GroupHeldOut
+		}
+		r.Warnings = append(r.Warnings, fmt.Sprintf("the rules hold out %g%% of the customers (holdout in the last rules_reloaded event): there is no %s group to compare with; to measure the programme, hold out a few (arbitration.holdout: 5 in the rules, docs/experiments.md)", c.holdoutPct, missing))
 	case c.holdout && r.SRM.WeightsFrom == "":
 		r.Warnings = append(r.Warnings, "the holdout's percent is not known (no rules_reloaded event of schema 2 in range, no --weights held_out=5,served=95): the sample ratio is not checked")
 	case len(weights) == 0 && len(order) > 0:
