@@ -2,6 +2,8 @@ package engine_test
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -58,4 +60,119 @@ offers:
 	if granted != 500 {
 		t.Errorf("%d USD spent over the window, want the whole 500", granted)
 	}
+}
+
+// TestPacingNeverRunsAhead: a property test over random paced offers
+// (windows from a second to a month, a total, a budget or both, in USD
+// or in a ruleset currency of 0 or 3 digits with carts in others, with
+// and without a hold) under random demand: at every grant the count
+// before it was below ⌈total × f⌉ and the spend before it at most
+// ⌊budget × f⌋, so the spend never runs ahead of the pace by more than
+// the grant itself; and neither the total nor the budget is ever
+// exceeded.
+func TestPacingNeverRunsAhead(t *testing.T) {
+	type money struct {
+		head, budgetCur string
+		carts           []string
+	}
+	moneys := []money{
+		{"", "USD", []string{"USD"}},
+		{"currency: JPY\nrates: {USD: 151.37, KWD: 492.5}\n", "JPY", []string{"JPY", "USD", "KWD"}},
+		{"currency: KWD\nrates: {USD: 0.307, JPY: 0.00203}\n", "KWD", []string{"KWD", "USD", "JPY"}},
+	}
+	start := time.Date(2026, 3, 28, 22, 0, 0, 0, time.UTC)
+	for seed := uint64(0); seed < 24; seed++ {
+		r := rand.New(rand.NewPCG(seed, 7))
+		m := moneys[seed%3]
+		window := time.Duration(1+r.Int64N(int64(30*24*time.Hour/time.Second))) * time.Second
+		end := start.Add(window)
+		total, budget := int64(0), 0
+		switch r.IntN(3) {
+		case 0:
+			total = 1 + r.Int64N(300)
+		case 1:
+			budget = 1 + r.IntN(2000)
+		default:
+			total, budget = 1+r.Int64N(300), 1+r.IntN(2000)
+		}
+		caps := "pacing: even"
+		if total > 0 {
+			caps += fmt.Sprintf(", total: %d", total)
+		}
+		if budget > 0 {
+			caps += fmt.Sprintf(", budget: %d", budget)
+		}
+		hold := r.IntN(2) == 0
+		if hold {
+			caps += ", hold: 1h"
+		}
+		src := m.head + fmt.Sprintf(`
+offers:
+  - id: paced
+    discount: {percent: 10, max_amount: 40}
+    schedule: {start: %s, end: %s, timezone: Europe/Paris}
+    caps: {%s}
+`, start.Format(time.RFC3339), end.Format(time.RFC3339), caps)
+		rs, err := rules.Compile([]rules.File{{Path: "offers.yaml", Data: []byte(src)}})
+		if err != nil {
+			t.Fatalf("seed %d: %v\n%s", seed, err, src)
+		}
+		led := memledger.New()
+		eng := engine.New(engine.Options{Ledger: led})
+		exp, _ := engine.CurrencyExp(m.budgetCur)
+		budgetMinor, _ := engine.ToMinor(float64(budget), exp)
+		state := func(now time.Time) (count, spent int64) {
+			st, err := led.Budgets(context.Background(), now, []engine.BudgetQuery{{OfferID: "paced", Currencies: []string{m.budgetCur}}})
+			if err != nil || len(st) != 1 {
+				t.Fatalf("seed %d: budgets %v %v", seed, st, err)
+			}
+			return st[0].Count, st[0].Spent
+		}
+		// Demand: about 2000 decisions spread over the window, then some after it.
+		step := window / 2000
+		now := start.Add(-time.Minute)
+		grants := 0
+		for k := 0; k < 2300; k++ {
+			now = now.Add(time.Duration(r.Int64N(int64(2*step) + 1)))
+			cur := m.carts[r.IntN(len(m.carts))]
+			cexp, _ := engine.CurrencyExp(cur)
+			price := (1 + r.Int64N(500)) * int64(pow10(cexp))
+			c := engine.Cart{Currency: cur, Items: []engine.Item{{SKU: "A", Price: price, Quantity: 1}}}
+			countBefore, spentBefore := state(now)
+			id := fmt.Sprint("c", k)
+			d, err := eng.Decide(context.Background(), rs, engine.ProfileOf(rs, id, nil),
+				&engine.Request{CustomerID: id, Placement: "checkout", Cart: c, Now: now, Explain: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			countAfter, spentAfter := state(now)
+			if total > 0 && countAfter > total || budget > 0 && spentAfter > budgetMinor {
+				t.Fatalf("seed %d at %v: count %d of %d, spent %d of %d", seed, now, countAfter, total, spentAfter, budgetMinor)
+			}
+			paceT, paceB := engine.PacedShares(total, budgetMinor, start, end, now)
+			if len(d.Actions) == 0 {
+				continue
+			}
+			grants++
+			if total > 0 && countBefore >= paceT {
+				t.Fatalf("seed %d at %v (f %.6f): granted with %d before it, pace %d", seed, now,
+					float64(now.Sub(start))/float64(window), countBefore, paceT)
+			}
+			if budget > 0 && spentBefore > paceB {
+				t.Fatalf("seed %d at %v (f %.6f): granted with %d spent before it, pace %d", seed, now,
+					float64(now.Sub(start))/float64(window), spentBefore, paceB)
+			}
+		}
+		if grants == 0 {
+			t.Errorf("seed %d: nothing granted over %v", seed, window)
+		}
+	}
+}
+
+func pow10(e int8) int64 {
+	p := int64(1)
+	for ; e > 0; e-- {
+		p *= 10
+	}
+	return p
 }
