@@ -444,6 +444,8 @@ func (l *loader) compileOffer(c *exprCompiler, id string, n *yaml.Node, override
 		if o.Caps.Pacing != "" && (o.Schedule == nil || o.Schedule.Start.IsZero() || o.Schedule.End.IsZero()) {
 			l.errf(v, "add `schedule: {start: ..., end: ...}`: pacing spreads the caps evenly from the start to the end",
 				"%s: `pacing: even` needs a schedule with a start and an end", what)
+		} else if o.Caps.Pacing != "" && !override {
+			l.pacingReachWarning(what, o.Schedule, o.Caps, fs.get("schedule"))
 		}
 	}
 	if v := fs.get("payload"); v != nil && !isNull(l.deref(v)) {

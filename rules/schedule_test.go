@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -28,5 +29,102 @@ func TestScheduleActive(t *testing.T) {
 	}
 	if !(*Schedule)(nil).Active(time.Now()) {
 		t.Error("no schedule is always active")
+	}
+}
+
+// Days and hours are read on the wall clock of the schedule's zone, on
+// the days its clocks change too: in Europe/Paris, 2026-03-29 02:00 CET
+// jumps to 03:00 CEST and 2026-10-25 03:00 CEST falls back to 02:00 CET
+// (both Sundays); hours "08:00-08:59" are 06:00-06:59 UTC in summer and
+// 07:00-07:59 in winter, and a Sunday starts at the local midnight.
+func TestScheduleActiveAcrossDST(t *testing.T) {
+	paris, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		t.Skip("no tz database:", err)
+	}
+	morning := &Schedule{HasHours: true, FromMinute: 8 * 60, ToMinute: 8*60 + 59, Location: paris}
+	sunday := &Schedule{HasDays: true, Location: paris}
+	sunday.Days[time.Sunday] = true
+	night := &Schedule{HasHours: true, FromMinute: 2 * 60, ToMinute: 2*60 + 59, Location: paris} // 02:00-02:59
+	utc := func(s string) time.Time {
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	cases := []struct {
+		sc   *Schedule
+		at   string
+		want bool
+	}{
+		{morning, "2026-03-28T07:00:00Z", true},  // Saturday 08:00 CET
+		{morning, "2026-03-29T06:00:00Z", true},  // Sunday 08:00 CEST, the first summer morning
+		{morning, "2026-03-29T06:59:59Z", true},  // 08:59:59 CEST
+		{morning, "2026-03-29T07:00:00Z", false}, // 09:00 CEST
+		{morning, "2026-03-29T05:59:59Z", false}, // 07:59:59 CEST
+		{morning, "2026-10-25T06:00:00Z", false}, // Sunday 07:00 CET, the first winter morning
+		{morning, "2026-10-25T07:00:00Z", true},  // 08:00 CET
+		{morning, "2026-10-25T07:59:00Z", true},  // 08:59 CET
+		{sunday, "2026-03-28T22:59:59Z", false},  // Saturday 23:59:59 CET
+		{sunday, "2026-03-28T23:00:00Z", true},   // Sunday 00:00 CET
+		{sunday, "2026-03-29T21:59:59Z", true},   // Sunday 23:59:59 CEST
+		{sunday, "2026-03-29T22:00:00Z", false},  // Monday 00:00 CEST
+		{sunday, "2026-10-24T22:00:00Z", true},   // Sunday 00:00 CEST
+		{sunday, "2026-10-25T22:59:59Z", true},   // Sunday 23:59:59 CET (a 25-hour day)
+		{sunday, "2026-10-25T23:00:00Z", false},  // Monday 00:00 CET
+		{night, "2026-03-29T00:59:59Z", false},   // 01:59:59 CET: 02:00-02:59 does not exist that night
+		{night, "2026-03-29T01:00:00Z", false},   // 03:00 CEST
+		{night, "2026-10-25T00:00:00Z", true},    // 02:00 CEST, the first time
+		{night, "2026-10-25T01:00:00Z", true},    // 02:00 CET, the second time
+		{night, "2026-10-25T02:00:00Z", false},   // 03:00 CET
+	}
+	for _, tc := range cases {
+		if got := tc.sc.Active(utc(tc.at)); got != tc.want {
+			t.Errorf("%s (%s in Paris), hours %s days %v: active %v, want %v", tc.at, utc(tc.at).In(paris).Format("Mon 15:04 MST"),
+				tc.sc.HoursText(), tc.sc.DayList(), got, tc.want)
+		}
+	}
+}
+
+// A paced offer whose days and hours stop offering it long before its end
+// loads with a warning at its end: pacing's share grows with the clock up
+// to the end, so the share of the time after the last active minute is
+// never granted. SPEC.md's example schedule (Friday to Sunday evenings,
+// ending on the Wednesday after) reaches 60%.
+func TestPacingReachWarning(t *testing.T) {
+	offer := func(schedule string) string {
+		return "offers:\n  - id: vip_10\n    discount: {amount: 1}\n    schedule: " + schedule + "\n    caps: {budget: 5000, pacing: even}\n"
+	}
+	cases := []struct {
+		name, schedule string
+		want           string // "" for no warning; else in the message
+		hint           string
+	}{
+		{"SPEC's example", `{start: 2026-11-27T00:00:00+08:00, end: 2026-12-02T00:00:00+08:00, days: [fri, sat, sun], hours: "18:00-23:59", timezone: Asia/Shanghai}`,
+			"offered only until 2026-11-30T00:00:00+08:00: pacing never allows more than 60% of its budget to be granted", "end: 2026-11-30T00:00:00+08:00"},
+		{"ends with its last hours", `{start: 2026-11-27T00:00:00+08:00, end: 2026-11-30T00:00:00+08:00, days: [fri, sat, sun], hours: "18:00-23:59", timezone: Asia/Shanghai}`, "", ""},
+		{"no days or hours", `{start: 2026-11-27T00:00:00Z, end: 2026-12-02T00:00:00Z}`, "", ""},
+		{"ends at noon, hours to 10", `{start: 2026-11-01T00:00:00Z, end: 2026-11-03T12:00:00Z, hours: "08:00-09:59"}`,
+			"offered only until 2026-11-03T10:00:00Z: pacing never allows more than 97%", "end: 2026-11-03T10:00:00Z"},
+		{"a minute short (under 1%)", `{start: 2026-11-01T00:00:00Z, end: 2026-11-03T00:01:00Z, hours: "00:00-23:59", days: [sun, mon]}`, "", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rs := mustLoad(t, map[string]string{"r.yaml": "currency: USD\n" + offer(tc.schedule)})
+			if tc.want == "" {
+				if len(rs.Warnings) != 0 {
+					t.Fatalf("warnings: %v", rs.Warnings)
+				}
+				return
+			}
+			if len(rs.Warnings) != 1 {
+				t.Fatalf("warnings: %v", rs.Warnings)
+			}
+			w := rs.Warnings[0]
+			if w.Pos.File != "r.yaml" || w.Pos.Line != 5 || !strings.Contains(w.Msg, "`vip_10`") || !strings.Contains(w.Msg, tc.want) || !strings.Contains(w.Hint, tc.hint) {
+				t.Errorf("warning %s\nwant %q, hint %q", w, tc.want, tc.hint)
+			}
+		})
 	}
 }

@@ -24,6 +24,7 @@ type loader struct {
 	files    map[string]*srcFile
 	nodeFile map[*yaml.Node]*srcFile
 	errs     Errors
+	warnings Errors // problems that do not stop the rules from loading
 	aliases  int
 	merging  map[*yaml.Node]bool // mappings whose << merge keys are being read
 	money    moneyState          // the ruleset's currency (currency.go)
