@@ -34,7 +34,9 @@ type Source interface {
 
 // Resetter deletes the stored statistics of the named offers (all when
 // offers is nil): `arbiter learning reset [OFFER]`, after an offer changes
-// its meaning. The ledgers implement it beside Source.
+// its meaning. The outcomes of decisions made before a reset count no
+// success afterwards (their trials are deleted). The ledgers implement it
+// beside Source.
 type Resetter interface {
 	ResetLearning(ctx context.Context, offers []string) error
 }

@@ -124,6 +124,9 @@ type offer struct {
 	overCap int64
 	records records
 	learn   map[learnKey]int64
+	// learnReset is when the learning counts were last reset (ms; 0:
+	// never): the outcomes of decisions made before count no success.
+	learnReset int64
 }
 
 // heldEntry is one held grant: its expiry (ms), its member (the
@@ -549,7 +552,8 @@ func (l *Ledger) apply(o *offer, of *engine.OutcomeOffer, g *engine.GrantOutcome
 // transition moves one record by one outcome occurred at at.
 func (l *Ledger) transition(o *offer, of *engine.OutcomeOffer, g *engine.GrantOutcome, rec *record, at int64, r *engine.OutcomeResult) {
 	r.Records++
-	if g.Reward != "" && g.Type == g.Reward && !rec.success && rec.cell != 0 {
+	if g.Reward != "" && g.Type == g.Reward && !rec.success && rec.cell != 0 &&
+		(o.learnReset == 0 || g.DecisionTime.UnixMilli() >= o.learnReset) {
 		rec.success = true
 		o.learn[learnKey{cell: l.name(rec.cell), success: true, day: int(rec.day)}]++
 		r.Successes++
@@ -696,15 +700,18 @@ func (l *Ledger) Counts(ctx context.Context, offers []string) ([]learning.Count,
 }
 
 // ResetLearning forgets the learning counts of the named offers (all when
-// offers is nil).
+// offers is nil), at the ledger's clock: the outcomes of decisions made
+// before count no success, since their trials are forgotten.
 func (l *Ledger) ResetLearning(ctx context.Context, offers []string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	now := l.o.Now().UnixMilli()
 	l.each(func(id string, o *offer) {
 		if offers == nil || contains(offers, id) {
 			o.mu.Lock()
 			o.learn = map[learnKey]int64{}
+			o.learnReset = now
 			o.mu.Unlock()
 		}
 	})

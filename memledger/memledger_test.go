@@ -546,3 +546,57 @@ func TestDryRunAtAnotherTimeKeepsRecordsAndClaims(t *testing.T) {
 	}
 
 }
+
+// TestResetForgetsEarlierDecisions: after `arbiter learning reset`, an
+// outcome of a decision made before the reset counts no success (its
+// trial was deleted with the statistics: counted now, the success would
+// have no trial, and a converted decision of the old offer would count
+// for the new one); a decision made after the reset counts as before.
+func TestResetForgetsEarlierDecisions(t *testing.T) {
+	ctx := context.Background()
+	clock := t0
+	l := NewWithOptions(Options{Now: func() time.Time { return clock }})
+	decide := func(ref string, at time.Time) {
+		t.Helper()
+		p := &engine.Plan{Now: at, Ref: ref, Currency: "USD", Limit: 1, Guardrail: 1 << 40,
+			Items: []engine.PlanItem{{OfferID: "x", Record: true, Cell: "all"}}}
+		if _, err := l.Reserve(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	convert := func(ref string, decided, at time.Time) int {
+		t.Helper()
+		res, err := l.Apply(ctx, []engine.GrantOutcome{{Ref: ref, DecisionTime: decided, Type: "converted", Reward: "converted",
+			Named: true, Offers: []engine.OutcomeOffer{{ID: "x"}}, At: at, Now: at}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res[0].Successes
+	}
+	before, after := t0.Add(-time.Hour), t0.Add(time.Hour)
+	decide("old", before)
+	clock = t0
+	if err := l.ResetLearning(ctx, []string{"x"}); err != nil {
+		t.Fatal(err)
+	}
+	decide("new", after)
+	tests := []struct {
+		ref           string
+		decided       time.Time
+		wantSuccesses int
+	}{
+		{"old", before, 0},
+		{"new", after, 1},
+		{"new", after, 0}, // once
+	}
+	for _, tc := range tests {
+		if got := convert(tc.ref, tc.decided, after.Add(time.Minute)); got != tc.wantSuccesses {
+			t.Errorf("decision %s converted: %d successes, want %d", tc.ref, got, tc.wantSuccesses)
+		}
+	}
+	counts, _ := l.Counts(ctx, []string{"x"})
+	want := []learning.Count{{Offer: "x", Cell: "all", Day: Day(t0), Trials: 1, Successes: 1}}
+	if !reflect.DeepEqual(counts, want) {
+		t.Errorf("counts %+v, want %+v", counts, want)
+	}
+}

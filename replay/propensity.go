@@ -173,6 +173,7 @@ func (c *drawCache) prob(s *side, d *engine.Decision, want []Action) (p float64,
 		}
 		c.items = append(c.items, pi)
 	}
+	c.apart()
 	switch {
 	case len(c.learn) == 0:
 		return b2f(sameAnswer(want, answerOf(d, nil))), approx
@@ -186,6 +187,28 @@ func (c *drawCache) prob(s *side, d *engine.Decision, want []Action) (p float64,
 		}
 	}
 	return float64(hits) / float64(c.n), approx
+}
+
+// apart moves apart the offsets of drawn items that share a table of
+// draws (offers with the same posterior, as at a cold start) and collide:
+// at the same offset, every draw of one would be paired with the same
+// draw of the other, and the probability would come out 0 or 1. The next
+// free offset keeps the draws of one decision reproducible.
+func (c *drawCache) apart() {
+	for j := 1; j < len(c.learn); j++ {
+		it := &c.items[c.learn[j]]
+		taken := func() bool {
+			for _, q := range c.learn[:j] {
+				if o := &c.items[q]; o.draws == it.draws && o.off == it.off {
+					return true
+				}
+			}
+			return false
+		}
+		for tries := 1; tries < c.n && taken(); tries++ { // fewer draws than offers: some share
+			it.off = (it.off + 1) % c.n
+		}
+	}
 }
 
 // before reports whether item a comes before item b in the main pass at

@@ -33,6 +33,10 @@ func (l *Redis) Apply(ctx context.Context, outs []engine.GrantOutcome) ([]engine
 		if !g.At.IsZero() {
 			at = strconv.FormatInt(g.At.UnixMilli(), 10)
 		}
+		decided := ""
+		if !g.DecisionTime.IsZero() {
+			decided = strconv.FormatInt(g.DecisionTime.UnixMilli(), 10)
+		}
 		now := strconv.FormatInt(g.Now.UnixMilli(), 10)
 		if g.Now.IsZero() && l.opts.Clock == ClockPlan {
 			now = strconv.FormatInt(time.Now().UnixMilli(), 10)
@@ -40,7 +44,7 @@ func (l *Redis) Apply(ctx context.Context, outs []engine.GrantOutcome) ([]engine
 		for _, of := range g.Offers {
 			c := &call{script: scriptOutcome, keys: []string{RecordKey(l.prefix, of.ID, g.DecisionTime, g.Ref)},
 				args: []any{l.prefix, of.ID, g.Ref, g.Type, g.Reward, at, now, l.serverClock(),
-					strconv.FormatInt(of.Total, 10), strconv.FormatInt(of.Budget, 10), strconv.Itoa(SweepLimit)}}
+					strconv.FormatInt(of.Total, 10), strconv.FormatInt(of.Budget, 10), strconv.Itoa(SweepLimit), decided}}
 			jobs = append(jobs, job{k, c})
 			calls = append(calls, c)
 		}
@@ -264,7 +268,10 @@ func (l *Redis) learnOffers(ctx context.Context) ([]string, error) {
 	return offers, nil
 }
 
-// ResetLearning deletes the learning counts of the named offers.
+// ResetLearning deletes the learning counts of the named offers (every
+// offer's when offers is nil), and notes the time of the reset (the
+// Redis server's) in their hashes: the outcomes of decisions made before
+// it count no success, since their trials are deleted.
 func (l *Redis) ResetLearning(ctx context.Context, offers []string) error {
 	if offers == nil {
 		var err error
@@ -272,15 +279,17 @@ func (l *Redis) ResetLearning(ctx context.Context, offers []string) error {
 			return err
 		}
 	}
-	pipe := l.client.Pipeline()
-	for _, o := range offers {
-		pipe.Del(ctx, LearnKey(l.prefix, o))
-	}
 	if len(offers) == 0 {
 		return nil
 	}
-	_, err := pipe.Exec(ctx)
-	return err
+	calls := make([]*call, len(offers))
+	for i, o := range offers {
+		calls[i] = &call{script: scriptResetLearn, keys: []string{LearnKey(l.prefix, o)}}
+	}
+	if err := l.runPlain(ctx, calls); err != nil {
+		return fmt.Errorf("ledger: resetting learning counts: %w", err)
+	}
+	return nil
 }
 
 // Answer reads the state of c's key now: the answer stored for it

@@ -493,9 +493,14 @@ return 0
 // (engine.GrantOutcome), then releases expired holds of the offer.
 //
 // KEYS: the record's bucket. ARGV: prefix, offer, ref, type, reward
-// ("": none), at_ms ("": now), now_ms, server, total, budget, sweep limit.
+// ("": none), at_ms ("": now), now_ms, server, total, budget, sweep limit,
+// the decision's time in ms ("": not known).
 // Reply: "" when there is no record, else the counts
 // commits,late,over,releases,expiries,cancels,successes,swept.
+//
+// A success counts only for a decision made after the offer's last
+// learning reset (the field "reset" of its learning hash): the trial of
+// an earlier one was deleted by the reset.
 const outcomeScript = luaLib + `
 local pfx, oid, ref, typ, reward = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local now = clock(ARGV[7], ARGV[8])
@@ -510,9 +515,12 @@ local amount, cur, exp, day, cell = tonumber(f[2]), f[3], tonumber(f[4]), f[5], 
 local base = offerBase(pfx, oid)
 local c = {0, 0, 0, 0, 0, 0, 0}
 if reward ~= '' and typ == reward and succ == '0' and cell ~= '' then
-  succ = '1'
-  redis.call('HINCRBY', learnKey(pfx, oid), cell .. '|s|' .. day, 1)
-  c[7] = 1
+  local reset = redis.call('HGET', learnKey(pfx, oid), 'reset')
+  if not reset or (ARGV[12] ~= '' and tonumber(ARGV[12]) >= tonumber(reset)) then
+    succ = '1'
+    redis.call('HINCRBY', learnKey(pfx, oid), cell .. '|s|' .. day, 1)
+    c[7] = 1
+  end
 end
 local function free()
   redis.call('DECR', base .. 'granted')
@@ -576,6 +584,17 @@ if state ~= 'G' then swept = sweep(base, now, lim) end
 return table.concat(c, ',') .. ',' .. swept
 `
 
+// resetLearnScript deletes an offer's learning counts and notes when
+// (the field "reset", in ms by the server's clock), so that the outcomes
+// of decisions made before count no success (outcomeScript). KEYS: the
+// offer's learning hash.
+const resetLearnScript = `
+redis.call('DEL', KEYS[1])
+local t = redis.call('TIME')
+redis.call('HSET', KEYS[1], 'reset', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+return 1
+`
+
 // budgetScript reads one offer's caps after releasing every hold expired
 // by now. KEYS: the offer's granted counter. ARGV: prefix, offer, now_ms,
 // server, currencies ("": every currency counted). Reply: count, held,
@@ -619,4 +638,5 @@ var (
 	scriptStoreAnswer     = redis.NewScript(storeAnswerScript)
 	scriptOutcome         = redis.NewScript(outcomeScript)
 	scriptBudget          = redis.NewScript(budgetScript)
+	scriptResetLearn      = redis.NewScript(resetLearnScript)
 )

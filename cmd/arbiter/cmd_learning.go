@@ -24,8 +24,9 @@ of the named offers, or of every offer when none is named: after an offer
 changes its meaning (a new discount, a new audience), so that what was
 learnt about the old one does not decide for the new one. Replicas read the
 reset at their next refresh (arbitration.learning.refresh) and decide from
-the prior until new outcomes come in. It prints what it deleted: per offer,
-the trials and successes read just before the deletion.
+the prior until new outcomes come in; outcomes of decisions made before
+the reset count no success. It prints what it deleted: per offer, the
+trials and successes read just before the deletion.
 
 It deletes nothing and fails when a named offer has no statistics (a
 mistyped id: --rules checks ids against the rules) or none are stored
