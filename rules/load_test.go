@@ -496,3 +496,33 @@ offers:
 		t.Errorf("weekend caps %+v", o.Caps)
 	}
 }
+
+// TestPlainNumber checks the number a hint writes for money written with
+// separators: the same amount, never one a hundred times larger.
+func TestPlainNumber(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"12", "12"},
+		{"12,50", "12.50"},
+		{"12,5", "12.5"},
+		{"12.50", "12.50"},
+		{"3,000", "3000"},
+		{"1,234,567", "1234567"},
+		{"1.500.000", "1500000"},
+		{"1,234,567.50", "1234567.50"},
+		{"1.500,00", "1500.00"},
+		{"-1,5", "-1.5"},
+		{"1,5,0", ""},
+		{"1.23,4", ""},
+		{"1,234.5.6", ""},
+		{"12,", ""},
+		{"1,2345", "1.2345"},
+	} {
+		got, ok := plainNumber(c.in)
+		if !ok {
+			got = ""
+		}
+		if got != c.want {
+			t.Errorf("plainNumber(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}

@@ -431,8 +431,10 @@ func (l *loader) num(n *yaml.Node, what string) (float64, bool) {
 }
 
 var (
-	percentRE  = regexp.MustCompile(`^\s*([-+]?[0-9]+(?:\.[0-9]+)?)\s*%\s*$`)
-	moneyRE    = regexp.MustCompile(`^\s*(?:[$€£¥]|USD|EUR|GBP|JPY)?\s*([-+]?[0-9][0-9,]*(?:\.[0-9]+)?)\s*(?:[$€£¥]|USD|EUR|GBP|JPY)?\s*$`)
+	percentRE  = regexp.MustCompile(`^\s*([-+]?[0-9]+(?:[.,][0-9]+)?)\s*%\s*$`)
+	moneyRE    = regexp.MustCompile(`^\s*(?:[$€£¥]|USD|EUR|GBP|JPY)?\s*([-+]?[0-9][0-9.,]*)\s*(?:[$€£¥]|USD|EUR|GBP|JPY)?\s*$`)
+	// groupedRE is digits in groups of three after the first: 1,234,567.
+	groupedRE = regexp.MustCompile(`^[0-9]{1,3}(?:[.,][0-9]{3})+$`)
 	lastWordRE = regexp.MustCompile(`([a-z_]+)$`)
 )
 
@@ -448,13 +450,62 @@ func numberHint(n *yaml.Node, what string) (string, bool) {
 		key = "value"
 	}
 	if m := percentRE.FindStringSubmatch(n.Value); m != nil {
-		return "write `" + key + ": " + m[1] + "`: the number of percent, without %", true
+		return "write `" + key + ": " + strings.Replace(m[1], ",", ".", 1) + "`: the number of percent, without %", true
 	}
-	if m := moneyRE.FindStringSubmatch(n.Value); m != nil && m[1] != n.Value {
-		num := strings.ReplaceAll(m[1], ",", "")
-		return "write `" + key + ": " + num + "`: a number in major units, without a currency sign or separators", true
+	if m := moneyRE.FindStringSubmatch(n.Value); m != nil {
+		if num, ok := plainNumber(m[1]); ok && num != n.Value {
+			return "write `" + key + ": " + num + "`: a number in major units, without a currency sign or separators", true
+		}
 	}
 	return "", false
+}
+
+// plainNumber writes a number written with thousands separators or a
+// decimal comma as YAML reads a number: "3,000" → 3000, "12,50" → 12.50,
+// "1.500,00" → 1500.00, "1,234.5" → 1234.5. When both marks appear, the
+// last is the decimal one; a lone comma before exactly three digits is a
+// thousands separator, before any other number of digits a decimal comma;
+// a lone point is a decimal point, as in YAML. ok is false when the
+// separators do not group the digits by three ("1,5,0", "1.23,4").
+func plainNumber(s string) (string, bool) {
+	sign := ""
+	if s != "" && (s[0] == '-' || s[0] == '+') {
+		sign, s = s[:1], s[1:]
+	}
+	last := strings.LastIndexAny(s, ".,")
+	if last < 0 {
+		return sign + s, true
+	}
+	mark, intPart, frac := s[last], s[:last], s[last+1:]
+	other := "."
+	if mark == '.' {
+		other = ","
+	}
+	drop := func(marks, t string) string {
+		return strings.Map(func(r rune) rune {
+			if strings.ContainsRune(marks, r) {
+				return -1
+			}
+			return r
+		}, t)
+	}
+	switch {
+	case strings.ContainsRune(intPart, rune(mark)): // 1,234,567 or 1.500.000: thousands only
+		if strings.Contains(s, other) || !groupedRE.MatchString(s) {
+			return "", false
+		}
+		return sign + drop(".,", s), true
+	case strings.Contains(intPart, other): // 1,234.50 or 1.234,50
+		if !groupedRE.MatchString(intPart) || frac == "" {
+			return "", false
+		}
+		return sign + drop(other, intPart) + "." + frac, true
+	case mark == ',' && len(frac) == 3: // 3,000
+		return sign + intPart + frac, true
+	case frac == "" || intPart == "":
+		return "", false
+	}
+	return sign + intPart + "." + frac, true // 12,50 or 12.50
 }
 
 // integer reads a whole number.
