@@ -436,12 +436,13 @@ func (l *loader) compileOffer(c *exprCompiler, id string, n *yaml.Node, override
 	if v := fs.get("group"); v != nil {
 		o.Group, _ = l.str(v, what+": group")
 	}
+	unreadTimes := false // a start or end written but not read: already an error
 	if v := fs.get("schedule"); v != nil {
-		o.Schedule = l.compileSchedule(v, what)
+		o.Schedule, unreadTimes = l.compileSchedule(v, what)
 	}
 	if v := fs.get("caps"); v != nil {
 		o.Caps = l.compileCaps(v, what)
-		if o.Caps.Pacing != "" && (o.Schedule == nil || o.Schedule.Start.IsZero() || o.Schedule.End.IsZero()) {
+		if o.Caps.Pacing != "" && !unreadTimes && (o.Schedule == nil || o.Schedule.Start.IsZero() || o.Schedule.End.IsZero()) {
 			l.errf(v, "add `schedule: {start: ..., end: ...}`: pacing spreads the caps evenly from the start to the end",
 				"%s: `pacing: even` needs a schedule with a start and an end", what)
 		} else if o.Caps.Pacing != "" && !override {
@@ -669,28 +670,37 @@ func (l *loader) compileTiers(n *yaml.Node, what string) []Tier {
 	return tiers
 }
 
-func (l *loader) compileSchedule(n *yaml.Node, what string) *Schedule {
+// compileSchedule reads an offer's schedule; unreadTimes is true when its
+// start or end is written but is not a time (an error already reported).
+func (l *loader) compileSchedule(n *yaml.Node, what string) (s *Schedule, unreadTimes bool) {
 	what += ": schedule"
 	fs, ok := l.mapping(n, what, scheduleDef)
 	if !ok {
-		return nil
+		return nil, false
 	}
-	s := &Schedule{Location: time.UTC}
+	s = &Schedule{Location: time.UTC}
+	var zone *time.Location // the schedule's timezone, for the hint of a time without one
 	if v := fs.get("timezone"); v != nil {
 		if name, ok := l.str(v, what+".timezone"); ok {
 			loc, err := time.LoadLocation(name)
 			if err != nil || name == "" || name == "Local" {
 				l.errf(v, "write an IANA time zone name like Europe/Paris or UTC", "%s.timezone: unknown time zone %q", what, name)
 			} else {
-				s.Location = loc
+				s.Location, zone = loc, loc
 			}
 		}
 	}
 	if v := fs.get("start"); v != nil {
-		s.Start, _ = l.timestamp(v, what+".start")
+		var ok bool
+		if s.Start, ok = l.timestampIn(v, what+".start", zone); !ok {
+			unreadTimes = true
+		}
 	}
 	if v := fs.get("end"); v != nil {
-		s.End, _ = l.timestamp(v, what+".end")
+		var ok bool
+		if s.End, ok = l.timestampIn(v, what+".end", zone); !ok {
+			unreadTimes = true
+		}
 	}
 	if !s.Start.IsZero() && !s.End.IsZero() && !s.End.After(s.Start) {
 		l.errf(fs.get("end"), "the end is exclusive: it must come after the start", "%s: end %s is not after start %s",
@@ -736,7 +746,7 @@ func (l *loader) compileSchedule(n *yaml.Node, what string) *Schedule {
 			}
 		}
 	}
-	return s
+	return s, unreadTimes
 }
 
 // parseHours reads "HH:MM-HH:MM" into minutes of the day, both inclusive.

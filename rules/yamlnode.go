@@ -431,10 +431,10 @@ func (l *loader) num(n *yaml.Node, what string) (float64, bool) {
 }
 
 var (
-	percentRE  = regexp.MustCompile(`^\s*([-+]?[0-9]+(?:[.,][0-9]+)?)\s*%\s*$`)
-	moneyRE    = regexp.MustCompile(`^\s*(?:[$€£¥]|USD|EUR|GBP|JPY)?\s*([-+]?[0-9][0-9.,]*)\s*(?:[$€£¥]|USD|EUR|GBP|JPY)?\s*$`)
+	percentRE = regexp.MustCompile(`^\s*([-+]?[0-9]+(?:[.,][0-9]+)?)\s*%\s*$`)
+	moneyRE   = regexp.MustCompile(`^\s*(?:[$€£¥]|USD|EUR|GBP|JPY)?\s*([-+]?[0-9][0-9.,]*)\s*(?:[$€£¥]|USD|EUR|GBP|JPY)?\s*$`)
 	// groupedRE is digits in groups of three after the first: 1,234,567.
-	groupedRE = regexp.MustCompile(`^[0-9]{1,3}(?:[.,][0-9]{3})+$`)
+	groupedRE  = regexp.MustCompile(`^[0-9]{1,3}(?:[.,][0-9]{3})+$`)
 	lastWordRE = regexp.MustCompile(`([a-z_]+)$`)
 )
 
@@ -541,10 +541,38 @@ func (l *loader) boolean(n *yaml.Node, what string) (bool, bool) {
 
 // timestamp reads an RFC 3339 time (a YAML timestamp or a string).
 func (l *loader) timestamp(n *yaml.Node, what string) (time.Time, bool) {
+	return l.timestampIn(n, what, nil)
+}
+
+// zonelessLayouts are the ways a time is written without its zone.
+var zonelessLayouts = []string{"2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02"}
+
+// timestampIn reads an RFC 3339 time. A time written without its zone is
+// an error whose hint writes it with one: zone's offset at that time when
+// zone is not nil (a schedule's timezone, which reads only days and
+// hours), else Z.
+func (l *loader) timestampIn(n *yaml.Node, what string, zone *time.Location) (time.Time, bool) {
 	n = l.deref(n)
 	if n != nil && n.Kind == yaml.ScalarNode {
 		if t, err := time.Parse(time.RFC3339Nano, n.Value); err == nil {
 			return t, true
+		}
+		for _, layout := range zonelessLayouts {
+			if zone == nil {
+				if t, err := time.Parse(layout, strings.TrimSpace(n.Value)); err == nil {
+					l.errf(n, "write "+t.Format(time.RFC3339)+" for UTC, or your zone's offset from UTC, like "+
+						strings.TrimSuffix(t.Format(time.RFC3339), "Z")+"+01:00",
+						"%s has no time zone, got %s", what, describe(n))
+					return time.Time{}, false
+				}
+				continue
+			}
+			if t, err := time.ParseInLocation(layout, strings.TrimSpace(n.Value), zone); err == nil {
+				l.errf(n, "write "+t.Format(time.RFC3339)+" for "+t.Format("15:04")+" in "+zone.String()+
+					": the schedule's timezone reads only days and hours",
+					"%s has no time zone, got %s", what, describe(n))
+				return time.Time{}, false
+			}
 		}
 	}
 	l.errf(n, "write a time like 2026-11-27T00:00:00+08:00", "%s must be an RFC 3339 time, got %s", what, describe(n))
