@@ -36,6 +36,12 @@ func (r *Report) WriteText(w io.Writer) error {
 			fmt.Fprintf(&b, "learning's regret: %.1f%% of static's\n", 100*l.Regret/st.Regret)
 		}
 	}
+	if len(r.Notes) > 0 && !strings.HasSuffix(b.String(), "\n\n") {
+		b.WriteString("\n")
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(&b, "note: %s\n", n)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -13,6 +13,9 @@ import (
 // categories; totals run from a single accessory to a few pairs of shoes
 // and a coat.
 
+// simCurrency is the currency of every simulated cart.
+const simCurrency = "USD"
+
 // placements and their shares: the checkout asks most.
 var placements = [...]struct {
 	name  string
@@ -97,7 +100,7 @@ func request(r *rand.Rand, i int, p *engine.Profile) engine.Request {
 		CustomerID: p.ID,
 		Placement:  placement,
 		Channel:    channel,
-		Cart:       engine.Cart{Currency: "USD", Items: items},
+		Cart:       engine.Cart{Currency: simCurrency, Items: items},
 		Context:    ctx,
 	}
 }

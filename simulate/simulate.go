@@ -22,7 +22,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/arbiterhq/arbiter/attribution"
@@ -93,6 +95,11 @@ type Report struct {
 	Decisions, Customers int    `json:"-"`
 	Seed                 uint64 `json:"-"`
 	Delay                int    `json:"-"`
+	// Notes say why offers of the truth file were never granted: what
+	// the simulated traffic is, and a currency the rules cannot price
+	// it in. Not part of the JSON object (the command prints them on
+	// stderr with --json).
+	Notes []string `json:"-"`
 }
 
 // strategy is one strategy's engine, ledger and statistics.
@@ -207,6 +214,7 @@ func Run(ctx context.Context, rs *rules.Ruleset, truth *Truth, opts Options) (*R
 		rep.Strategies[name] = st.stats
 	}
 
+	granted := map[string]bool{} // offers granted by any strategy
 	r := rand.New(rand.NewPCG(opts.Seed, 0x5eed))
 	lastFrom := opts.Decisions - int(math.Round(float64(opts.Decisions)*LastShare))
 	evs := make([]float64, len(strats))
@@ -232,6 +240,9 @@ func Run(ctx context.Context, rs *rules.Ruleset, truth *Truth, opts Options) (*R
 				return nil, fmt.Errorf("simulate: decision %d (%s): %w", i, st.name, err)
 			}
 			evs[k] = st.account(rs, i, d, p, &rq, truth, val, opts.Seed, i >= lastFrom)
+			for _, a := range d.Actions {
+				granted[a.OfferID] = true
+			}
 		}
 		oracle := evs[len(evs)-1]
 		for k, st := range strats {
@@ -250,7 +261,41 @@ func Run(ctx context.Context, rs *rules.Ruleset, truth *Truth, opts Options) (*R
 		}
 		s.Regret, s.LastRegret = round2(s.Regret), round2(s.LastRegret)
 	}
+	rep.Notes = notes(rs, truth, granted, opts)
 	return rep, nil
+}
+
+// notes says why offers of the truth file were never granted: the rules
+// cannot price the simulated carts' currency, or the simulated traffic
+// (the example shop's) never meets their conditions.
+func notes(rs *rules.Ruleset, truth *Truth, granted map[string]bool, opts Options) []string {
+	var out, never []string
+	if _, ok := rs.Rates[simCurrency]; rs.Currency != "" && rs.Currency != simCurrency && !ok {
+		out = append(out, fmt.Sprintf("the simulated carts are in %s, and the rules (currency: %s) have no rate for %s: "+
+			"offers with money numbers or a budget are never offered to them (add %s to rates)",
+			simCurrency, rs.Currency, simCurrency, simCurrency))
+	}
+	for _, o := range truth.Offers {
+		if !granted[o.ID] {
+			never = append(never, o.ID)
+		}
+	}
+	if len(never) > 0 {
+		sort.Strings(never)
+		names := make([]string, len(placements))
+		for i, pl := range placements {
+			names[i] = pl.name
+		}
+		end := Start().Add(time.Duration(opts.Decisions-1) * Step)
+		out = append(out, fmt.Sprintf("offers of the truth file never granted: %s. The simulated traffic is the example shop's: "+
+			"carts in %s of its categories (%s), at the placements %s and %s, for customers of its profile generator "+
+			"(only the fields your schema declares), from %s to %s, %s per decision; "+
+			"check the offers' placements, segments, schedule and when against it (arbiter decide)",
+			strings.Join(never, ", "), simCurrency, strings.Join(profilegen.Categories(), ", "),
+			strings.Join(names[:len(names)-1], ", "), names[len(names)-1],
+			Start().Format(time.RFC3339), end.Format(time.RFC3339), Step))
+	}
+	return out
 }
 
 func round2(x float64) float64 { return math.Round(x*100) / 100 }

@@ -30,6 +30,11 @@ and how many decisions later an outcome arrives:
   value: cart.total * 0.35 - discount
   delay: 200
 
+The customers, carts and times are the example shop's: its profile
+generator, carts in USD of its categories, from 2026-11-18T15:00:00Z.
+Offers of the truth file that no strategy granted are named in a note,
+with why they may not have been (a currency without a USD rate).
+
 It prints, per strategy, decisions, successes, value, value per decision
 and regret against the oracle (expected values, not noise), for the whole
 run and its last 20%. The same seed gives the same output. docs/learning.md
@@ -95,6 +100,9 @@ func cmdSimulate(ctx context.Context, args []string, s stdio) int {
 	}
 	if *asJSON {
 		err = rep.WriteJSON(s.Out)
+		for _, n := range rep.Notes {
+			fmt.Fprintf(s.Err, "arbiter simulate: note: %s\n", n)
+		}
 	} else {
 		err = rep.WriteText(s.Out)
 	}

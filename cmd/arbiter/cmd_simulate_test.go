@@ -87,3 +87,76 @@ func TestDocsSimulateExampleIsCurrent(t *testing.T) {
 		t.Errorf("docs/learning.md shows another output of the command: write what it prints now, and the figures quoted below it\n--- the docs\n%s--- the command\n%s", block, out.String())
 	}
 }
+
+// TestCmdSimulateSaysWhyNothingIsGranted: a shop whose rules are in euros,
+// with no rate for the simulated carts' dollars, and an offer for a
+// category the simulated carts never hold, got a report of zeros and
+// nothing else; it says now which offers of the truth file were never
+// granted and what the simulated traffic is, on stdout with the table and
+// on stderr with --json (whose object is unchanged).
+func TestCmdSimulateSaysWhyNothingIsGranted(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"rules.yaml": `currency: EUR
+profile:
+  orders: int
+segments:
+  - {id: new_customer, when: profile.orders == 0}
+offers:
+  - id: welcome_5
+    segments: [new_customer]
+    discount: {amount: 5}
+  - id: serum_10
+    discount: {percent: 10, items: item.category == "skincare"}
+    when: 'any(cart.items, .category == "skincare")'
+`,
+		"shop_truth.yaml": "offers:\n  welcome_5: {default: 0.1}\n  serum_10: {default: 0.1}\nvalue: cart.total * 0.4 - discount\ndelay: 10\n",
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	args := []string{"simulate", "--rules", dir, "--truth", filepath.Join(dir, "shop_truth.yaml"), "--decisions", "300", "--customers", "100"}
+	for _, tc := range []struct {
+		name  string
+		json  bool
+		notes func(out, errOut string) string
+	}{
+		{"text", false, func(out, _ string) string { return out }},
+		{"json", true, func(_, errOut string) string { return errOut }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := args
+			if tc.json {
+				a = append(append([]string{}, args...), "--json")
+			}
+			var out, errb bytes.Buffer
+			if code := run(context.Background(), a, stdio{In: strings.NewReader(""), Out: &out, Err: &errb}); code != exitOK {
+				t.Fatalf("exit %d: %s %s", code, out.String(), errb.String())
+			}
+			notes := tc.notes(out.String(), errb.String())
+			for _, want := range []string{
+				"the rules (currency: EUR) have no rate for USD",
+				"add USD to rates",
+				"never granted: serum_10, welcome_5",
+				"carts in USD",
+				"shoes, apparel, beauty",
+				"checkout, cart and product",
+				"2026-11-18T15:00:00Z",
+			} {
+				if !strings.Contains(notes, want) {
+					t.Errorf("no %q in:\n%s", want, notes)
+				}
+			}
+			if tc.json {
+				var rep struct {
+					Strategies map[string]map[string]any `json:"strategies"`
+				}
+				if err := json.Unmarshal(out.Bytes(), &rep); err != nil || len(rep.Strategies) != 3 {
+					t.Errorf("--json: %v %s", err, out.String())
+				}
+			}
+		})
+	}
+}
