@@ -528,6 +528,9 @@ func (l *loader) compileDiscount(c *exprCompiler, n *yaml.Node, what string) *Di
 		d.Type = DiscountPercent
 		d.HasPercentLike = true
 		d.Percent = l.number(c, fs.get("percent"), what+".percent", 0, 100, "between 0 and 100")
+		if d.Percent.Expr == nil {
+			l.fractionWarning(fs.get("percent"), what+".percent", d.Percent.Value)
+		}
 	case "amount":
 		d.Type = DiscountAmount
 		if v := fs.get("amount"); l.isMap(v) {
@@ -571,6 +574,7 @@ func (l *loader) compileDiscount(c *exprCompiler, n *yaml.Node, what string) *Di
 					if f <= 0 || f > 100 {
 						l.errf(v, "100 makes the units free", "%s.percent must be more than 0 and at most 100, got %v", bw, v.Value)
 					}
+					l.fractionWarning(v, bw+".percent", f)
 					d.BuyGetPercent = f
 				}
 			}
@@ -653,6 +657,7 @@ func (l *loader) compileTiers(n *yaml.Node, what string) []Tier {
 				if f < 0 || f > 100 {
 					l.errf(p, "", "%s.percent must be between 0 and 100, got %s", tw, l.deref(p).Value)
 				}
+				l.fractionWarning(p, tw+".percent", f)
 				t.Percent = f
 			}
 		}

@@ -336,6 +336,7 @@ func (l *loader) compileArbitration(n *yaml.Node, offers map[string]*Offer) Arbi
 			if f < 0 || f > 100 {
 				l.errf(v, "", "arbitration.max_discount_percent must be between 0 and 100, got %s", l.deref(v).Value)
 			}
+			l.fractionWarning(v, "arbitration.max_discount_percent", f)
 			a.MaxDiscountPercent = f
 		}
 	}

@@ -212,7 +212,7 @@ func (l *loader) build(s *sections, paths []string) (*Ruleset, error) {
 		Arbitration: arb,
 		Currency:    cur,
 		Rates:       rates,
-		Warnings:    append(l.budgetWarnings(), l.warnings...),
+		Warnings:    sortErrors(append(l.budgetWarnings(), l.warnings...)),
 		Files:       paths,
 		Tests:       tests,
 		offers:      byID,

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -124,6 +125,47 @@ func TestPacingReachWarning(t *testing.T) {
 			w := rs.Warnings[0]
 			if w.Pos.File != "r.yaml" || w.Pos.Line != 5 || !strings.Contains(w.Msg, "`vip_10`") || !strings.Contains(w.Msg, tc.want) || !strings.Contains(w.Hint, tc.hint) {
 				t.Errorf("warning %s\nwant %q, hint %q", w, tc.want, tc.hint)
+			}
+		})
+	}
+}
+
+// TestPercentAsFractionWarning: a percent written as a fraction (0.15 for
+// 15%) loaded without a word and gave a discount a hundred times smaller;
+// it loads still (0.5% may be meant), with a warning at the number that
+// says what to write for the percent it likely meant. Overrides of an
+// offer do not repeat the offer's warning.
+func TestPercentAsFractionWarning(t *testing.T) {
+	cases := []struct {
+		name, rules string
+		want        []string // each warning: "line:col message-part | hint-part"
+	}{
+		{"percent", "offers:\n  - id: w\n    discount: {percent: 0.15}\n",
+			[]string{"3:25 offer `w`: discount.percent is 0.15 percent, not 15% | write `percent: 15` for 15%"}},
+		{"percent and its overrides", "offers:\n  - id: w\n    discount: {percent: 0.15}\n    title: t\n" +
+			"experiments:\n  - id: e\n    variants:\n      - {id: a, weight: 50, offers: {w: {title: u}}}\n      - {id: b, weight: 50, offers: {w: {discount: {percent: 0.2}}}}\n",
+			[]string{"3:25 discount.percent is 0.15 percent", "9:62 discount.percent is 0.2 percent, not 20% | write `percent: 20` for 20%"}},
+		{"tier", "offers:\n  - id: w\n    discount: {tiers: [{min_total: 50, percent: 0.1}]}\n",
+			[]string{"3:49 tiers[0].percent is 0.1 percent, not 10% | write `percent: 10`"}},
+		{"buy x get y", "offers:\n  - id: w\n    discount: {buy_x_get_y: {buy: 2, get: 1, percent: 0.5}}\n",
+			[]string{"3:55 buy_x_get_y.percent is 0.5 percent, not 50% | write `percent: 50`"}},
+		{"guardrail", "offers:\n  - {id: w, kind: action}\narbitration: {max_discount_percent: 0.3}\n",
+			[]string{"3:37 arbitration.max_discount_percent is 0.3 percent, not 30% | write `max_discount_percent: 30`"}},
+		{"whole percents", "offers:\n  - id: w\n    discount: {percent: 15}\n  - id: x\n    discount: {percent: 1.5}\narbitration: {max_discount_percent: 40}\n", nil},
+		{"an expression", "offers:\n  - id: w\n    discount: {percent: \"0.15\"}\n", nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rs := mustLoad(t, map[string]string{"r.yaml": tc.rules})
+			if len(rs.Warnings) != len(tc.want) {
+				t.Fatalf("warnings %v, want %d", rs.Warnings, len(tc.want))
+			}
+			for i, w := range rs.Warnings {
+				at, rest, _ := strings.Cut(tc.want[i], " ")
+				msg, hint, _ := strings.Cut(rest, " | ")
+				if got := fmt.Sprintf("%d:%d", w.Pos.Line, w.Pos.Col); got != at || !strings.Contains(w.Msg, msg) || !strings.Contains(w.Hint, hint) {
+					t.Errorf("warning %d: %s (at %s)\nwant at %s %q, hint %q", i, w, got, at, msg, hint)
+				}
 			}
 		})
 	}

@@ -508,6 +508,28 @@ func plainNumber(s string) (string, bool) {
 	return sign + intPart + "." + frac, true // 12,50 or 12.50
 }
 
+// fractionWarning warns about a constant percent written as a fraction
+// (0.15 where 15% was likely meant): it loads, as a fraction of one
+// percent, since a discount that small is rarely meant. what names the
+// key (`offer `w`: discount.percent`); the warning is given once per
+// place (an override compiles its offer again).
+func (l *loader) fractionWarning(n *yaml.Node, what string, f float64) {
+	if !(f > 0 && f < 1) {
+		return
+	}
+	p := l.pos(l.deref(n))
+	for _, w := range l.warnings {
+		if w.Pos == p {
+			return
+		}
+	}
+	key := lastWordRE.FindString(what)
+	meant := strconv.FormatFloat(math.Round(f*100*1e9)/1e9, 'f', -1, 64)
+	l.warnings = append(l.warnings, &Error{Pos: p,
+		Msg:  fmt.Sprintf("%s is %v percent, not %s%%: percents are written as numbers of percent", what, f, meant),
+		Hint: fmt.Sprintf("write `%s: %s` for %s%%, or leave it if a fraction of one percent is meant", key, meant, meant)})
+}
+
 // integer reads a whole number.
 func (l *loader) integer(n *yaml.Node, what string) (int64, bool) {
 	n = l.deref(n)
