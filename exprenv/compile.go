@@ -3,6 +3,7 @@ package exprenv
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -438,12 +439,41 @@ func (c *Compiler) exprError(kind Kind, what, src string, err error) {
 		off = 0
 	case strings.Contains(msg, "is not callable") && strings.HasPrefix(strings.TrimSpace(src[min(len(src), max(0, runeByte(src, fe))):]), "now"):
 		hint = "`now` is the decision time: write `now`, without parentheses"
+	case strings.HasPrefix(msg, `unexpected token Operator("=")`):
+		hint = "to compare, write `==`: `profile.tier == \"gold\"`"
+	case strings.HasPrefix(msg, `unexpected token Operator(",")`) && decimalComma(src, fe) != "":
+		d := decimalComma(src, fe)
+		hint = "write a decimal point: `" + strings.Replace(d, ",", ".", 1) + "`, not `" + d + "`"
+	case mismatchedTextRE.MatchString(msg):
+		hint = "write numbers without quotes, `cart.total >= 40`, and texts in quotes, `profile.tier == \"gold\"`"
 	case strings.Contains(msg, "exceeds maximum allowed nodes"):
 		msg = fmt.Sprintf("%s has more than %d parts", what, MaxExprNodes)
 		hint = "split it: move parts into segments and use `\"id\" in segments`"
 		off = 0
 	}
 	c.errs = append(c.errs, Error{Offset: off, Msg: msg + in, Hint: hint, UnexpectedToken: strings.Contains(msg, "unexpected token"), Ref: ref})
+}
+
+// mismatchedTextRE matches expr's error for a number compared with a text
+// (`cart.total >= "40"`: a number written in quotes).
+var mismatchedTextRE = regexp.MustCompile(`mismatched types (int|float64) and string|mismatched types string and (int|float64)`)
+
+// decimalComma is the number around the comma of a syntax error when
+// digits come on both sides of it (`0,1`: a decimal comma), else "".
+func decimalComma(src string, fe *file.Error) string {
+	i := runeByte(src, fe)
+	digit := func(k int) bool { return k >= 0 && k < len(src) && src[k] >= '0' && src[k] <= '9' }
+	if i >= len(src) || src[i] != ',' || !digit(i-1) || !digit(i+1) {
+		return ""
+	}
+	from, to := i-1, i+1
+	for digit(from - 1) {
+		from--
+	}
+	for digit(to + 1) {
+		to++
+	}
+	return src[from : to+1]
 }
 
 // runeByte is the byte offset of an error's rune offset in src.
