@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 	"math"
+	"path"
 	"regexp"
 	"sort"
 	"strconv"
@@ -354,6 +355,18 @@ func (l *loader) unknownKey(k, v *yaml.Node, what string, def *objDef, allowed [
 	if def == ruleFileDef {
 		unknown = fmt.Sprintf("unknown top-level key `%s` (known: %s)", name, strings.Join(allowed, ", "))
 		misplaced = fmt.Sprintf("`%s` is not a top-level key", name)
+	}
+	if def == ruleFileDef && (name == "value" || name == "delay") {
+		// a truth file of arbiter simulate, named without _truth.yaml
+		base := path.Base(l.pos(k).File)
+		stem := strings.TrimSuffix(strings.TrimSuffix(base, ".yml"), ".yaml")
+		if stem == "truth" {
+			stem = "shop"
+		}
+		l.cause(k, "is "+base+" a truth file of `arbiter simulate`? name it "+stem+
+			"_truth.yaml: files so named are not rules", "%s", unknown)
+		l.drop(k, v)
+		return ""
 	}
 	if hint := misplacedHint(def, name, prev); hint != "" {
 		l.cause(k, hint, "%s", misplaced)
