@@ -2,10 +2,11 @@ package arbiter_test
 
 // The layout of docs/architecture.md, checked: every package sits on a
 // level, imports only packages on lower levels ("a decision never goes
-// back up"), and the core packages (levels 0 to 3) do no I/O of their own.
+// back up"), and the core packages (levels 0 to 4) do no I/O of their own.
 // A new package must be given its level here, with docs/architecture.md.
 
 import (
+	"fmt"
 	"go/parser"
 	"go/token"
 	"os"
@@ -155,4 +156,149 @@ func TestLayout(t *testing.T) {
 	}
 	sort.Strings(stale)
 	t.Logf("levels of packages not in the tree (yet): %v", stale)
+}
+
+// TestLayoutDocumented checks docs/architecture.md's table of packages
+// against the tree: every package with a level here has a row there, at
+// that level (or a range that holds it), every row names a package with a
+// level, and the packages of the project a package imports are among those
+// its row says it may import ("—": none; "everything", "everything below"
+// or an empty cell: not checked). A row of several packages gives each its
+// own list, separated by ";", or one list for all of them.
+func TestLayoutDocumented(t *testing.T) {
+	doc, err := os.ReadFile("docs/architecture.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	imports := projectImports(t)
+	documented := map[string]bool{}
+	for n, line := range strings.Split(string(doc), "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) != 6 || !strings.Contains(cells[2], "`") {
+			continue // not a row of the table of packages
+		}
+		where := fmt.Sprintf("docs/architecture.md:%d", n+1)
+		lo, hi, ok := levelRange(strings.TrimSpace(cells[1]))
+		if !ok {
+			continue // the header, the separator
+		}
+		var pkgs []string
+		for i, f := range strings.Split(cells[2], "`") {
+			if i%2 == 1 {
+				pkgs = append(pkgs, f)
+			}
+		}
+		may := strings.TrimSpace(cells[4])
+		groups := strings.Split(may, ";")
+		for i, pkg := range pkgs {
+			documented[pkg] = true
+			level, known := levels[pkg]
+			switch {
+			case !known:
+				t.Errorf("%s: the package %s has a row but no level in arch_test.go (or does not exist)", where, pkg)
+				continue
+			case level < lo || level > hi:
+				t.Errorf("%s: %s is at level %d in arch_test.go, its row says %s", where, pkg, level, strings.TrimSpace(cells[1]))
+			}
+			if may == "" || strings.HasPrefix(may, "everything") {
+				continue
+			}
+			list := may
+			if len(groups) == len(pkgs) {
+				list = groups[i]
+			}
+			allowed := map[string]bool{}
+			for _, name := range strings.Split(list, ",") {
+				if name = strings.TrimSpace(name); name != "" && name != "—" {
+					dep, ok := resolvePackage(name)
+					if !ok {
+						t.Errorf("%s: %s may import %q, which names no package (or more than one)", where, pkg, name)
+					}
+					allowed[dep] = true
+				}
+			}
+			for _, dep := range imports[pkg] {
+				if !allowed[dep] {
+					t.Errorf("%s: %s imports %s, which its row does not list among the packages it may import", where, pkg, dep)
+				}
+			}
+		}
+	}
+	for pkg := range levels {
+		if !documented[pkg] {
+			t.Errorf("docs/architecture.md: the package %s (level %d in arch_test.go) has no row in the table of packages", pkg, levels[pkg])
+		}
+	}
+}
+
+// levelRange reads a level cell: "3", or "5–7" (an en dash or a hyphen).
+func levelRange(cell string) (lo, hi int, ok bool) {
+	a, b, found := strings.Cut(strings.ReplaceAll(cell, "–", "-"), "-")
+	lo, err := strconv.Atoi(a)
+	if err != nil {
+		return 0, 0, false
+	}
+	if !found {
+		return lo, lo, true
+	}
+	hi, err = strconv.Atoi(b)
+	return lo, hi, err == nil
+}
+
+// resolvePackage reads a name of the "may import" column: a package's
+// directory, or its last elements when they name one package only
+// ("events" is adapters/events).
+func resolvePackage(name string) (string, bool) {
+	if _, ok := levels[name]; ok {
+		return name, true
+	}
+	var found []string
+	for dir := range levels {
+		if strings.HasSuffix(dir, "/"+name) {
+			found = append(found, dir)
+		}
+	}
+	if len(found) != 1 {
+		return name, false
+	}
+	return found[0], true
+}
+
+// projectImports gives, per package directory, the project's packages that
+// its non-test files import.
+func projectImports(t *testing.T) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	seen := map[string]bool{}
+	err := filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if name := d.Name(); path != "." && (strings.HasPrefix(name, ".") || name == "testdata") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		dir := filepath.ToSlash(filepath.Dir(path))
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
+		if err != nil {
+			return err
+		}
+		for _, im := range f.Imports {
+			p, _ := strconv.Unquote(im.Path.Value)
+			if dep, ok := strings.CutPrefix(p, module); ok && !seen[dir+" "+dep] {
+				seen[dir+" "+dep] = true
+				out[dir] = append(out[dir], dep)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
