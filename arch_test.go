@@ -302,3 +302,53 @@ func projectImports(t *testing.T) map[string][]string {
 	}
 	return out
 }
+
+// TestPackageDocs checks that every package says what it holds: one of its
+// files opens with a "// Package x ..." comment ("// Command x ..." for a
+// main package), as go doc shows it.
+func TestPackageDocs(t *testing.T) {
+	documented := map[string]bool{}
+	names := map[string]string{}
+	err := filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if name := d.Name(); path != "." && (strings.HasPrefix(name, ".") || name == "testdata") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		dir := filepath.ToSlash(filepath.Dir(path))
+		if dir == "." {
+			return nil
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.PackageClauseOnly|parser.ParseComments)
+		if err != nil {
+			return err
+		}
+		names[dir] = f.Name.Name
+		if f.Doc == nil {
+			return nil
+		}
+		want := "Package " + f.Name.Name + " "
+		if f.Name.Name == "main" {
+			want = "Command "
+		}
+		if strings.HasPrefix(f.Doc.Text(), want) {
+			documented[dir] = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for dir, name := range names {
+		if !documented[dir] {
+			t.Errorf("%s: package %s has no doc comment: write \"// Package %s ...\" (\"// Command NAME ...\" for a command) above the package clause of one file, saying what it holds", dir, name, name)
+		}
+	}
+}
