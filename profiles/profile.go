@@ -40,8 +40,13 @@ func (es FieldErrors) Error() string {
 	return strings.Join(parts, "; ")
 }
 
-// maxUnix bounds Unix seconds accepted for a time: the end of year 9999.
-const maxUnix = 253402300799
+// minUnix and maxUnix bound Unix seconds accepted for a time: the years
+// 0000 to 9999 of RFC 3339, the form a time is stored in (a time outside
+// them would be stored as a string that does not read back).
+const (
+	minUnix = -62167219200
+	maxUnix = 253402300799
+)
 
 // maxExactInt is the largest integer a JSON number holds exactly.
 const maxExactInt = 1 << 53
@@ -426,13 +431,13 @@ func fromHashValue(t rules.Type, s string) (any, bool) {
 		return nil, false
 	case rules.TypeStringList:
 		var out []string
-		if err := json.Unmarshal([]byte(s), &out); err != nil || out == nil {
+		if err := json.Unmarshal([]byte(s), &out); err != nil || out == nil || hasNull[string](s) {
 			return nil, false
 		}
 		return out, true
 	case rules.TypeNumberList:
 		var out []float64
-		if err := json.Unmarshal([]byte(s), &out); err != nil || out == nil {
+		if err := json.Unmarshal([]byte(s), &out); err != nil || out == nil || hasNull[float64](s) {
 			return nil, false
 		}
 		return out, true
@@ -440,7 +445,28 @@ func fromHashValue(t rules.Type, s string) (any, bool) {
 	return nil, false
 }
 
-// parseTime reads RFC 3339 (with or without fractional seconds) or a bare
+// hasNull reports whether the JSON array s, which decodes as a []T, has a
+// null element: encoding/json leaves one as T's zero value ("" or 0), which
+// would be read as a value nobody wrote. Only an array with "null" in its
+// text is decoded again, element by element.
+func hasNull[T any](s string) bool {
+	if !strings.Contains(s, "null") {
+		return false
+	}
+	var elems []*T
+	if json.Unmarshal([]byte(s), &elems) != nil {
+		return true
+	}
+	for _, e := range elems {
+		if e == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// parseTime reads RFC 3339 (with or without fractional seconds; its T and
+// Z may be lower case, and the T a space, as RFC 3339 allows) or a bare
 // date (midnight UTC), and returns the time in UTC.
 func parseTime(s string) (time.Time, bool) {
 	if len(s) == len("2006-01-02") {
@@ -448,6 +474,16 @@ func parseTime(s string) (time.Time, bool) {
 			return tm.UTC(), true
 		}
 		return time.Time{}, false
+	}
+	if len(s) > len("2006-01-02") && (s[10] == 't' || s[10] == ' ' || s[len(s)-1] == 'z') {
+		b := []byte(s)
+		if b[10] == 't' || b[10] == ' ' {
+			b[10] = 'T'
+		}
+		if b[len(b)-1] == 'z' {
+			b[len(b)-1] = 'Z'
+		}
+		s = string(b)
 	}
 	tm, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
@@ -458,7 +494,7 @@ func parseTime(s string) (time.Time, bool) {
 
 // unixTime converts Unix seconds (possibly fractional) to a UTC time.
 func unixTime(f float64) (time.Time, bool) {
-	if math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > maxUnix {
+	if math.IsNaN(f) || math.IsInf(f, 0) || f < minUnix || f > maxUnix {
 		return time.Time{}, false
 	}
 	sec := math.Floor(f)

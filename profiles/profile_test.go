@@ -162,6 +162,61 @@ func TestFromHash(t *testing.T) {
 			want:    map[string]any{"ltv": 0.0, "orders": 0, "vip": false, "tags": []string{}, "scores": []float64{1}, "churn_risk": 0.5},
 			wantBad: []string{"ltv", "orders", "last_order_at", "tags", "vip", "scores", "churn_risk"},
 		},
+		{
+			// null is no string and no number: ["a",null] read as ["a",""]
+			// and [12.5,null] as [12.5,0], neither counted.
+			name:    "a list with null is bad",
+			in:      map[string]string{"tags": `["a",null]`, "scores": `[12.5, null]`},
+			want:    map[string]any{"tags": []string{}, "scores": []float64{1}},
+			wantBad: []string{"tags", "scores"},
+		},
+		{
+			name: "lists of strings with commas, JSON, null as text",
+			in:   map[string]string{"tags": ` ["a,b", "{\"x\":1}", "null"] `, "scores": `[-0, 1e3]`},
+			want: map[string]any{"tags": []string{"a,b", `{"x":1}`, "null"}, "scores": []float64{0, 1000}},
+		},
+		{
+			// RFC 3339's T and Z may be lower case, and its date and time
+			// may be separated by a space (Python's str(datetime), SQL).
+			name: "times: lower case t, an offset",
+			in:   map[string]string{"last_order_at": "2026-11-01t08:00:00+08:00"},
+			want: map[string]any{"last_order_at": t2026},
+		},
+		{
+			name: "times: lower case z",
+			in:   map[string]string{"last_order_at": "2026-11-01t00:00:00.5z"},
+			want: map[string]any{"last_order_at": t2026.Add(500 * time.Millisecond)},
+		},
+		{
+			name: "times: a space between date and time",
+			in:   map[string]string{"last_order_at": "2026-11-01 02:00:00+02:00"},
+			want: map[string]any{"last_order_at": t2026},
+		},
+		{
+			name: "times: the first second of year 0000 in Unix seconds",
+			in:   map[string]string{"last_order_at": "-62167219200"},
+			want: map[string]any{"last_order_at": time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC)},
+		},
+		{
+			// Before year 0000 a time has no RFC 3339 form: import stored
+			// "-6060-01-02T00:00:01Z", which the server read as bad.
+			name:    "times: before year 0000, without a zone, with an offset without colon",
+			in:      map[string]string{"last_order_at": "-62167219201", "orders": "x"},
+			want:    map[string]any{"last_order_at": time.Time{}},
+			wantBad: []string{"orders", "last_order_at"},
+		},
+		{
+			name:    "times: without a zone is bad",
+			in:      map[string]string{"last_order_at": "2026-11-01 08:00:00"},
+			want:    map[string]any{"last_order_at": time.Time{}},
+			wantBad: []string{"last_order_at"},
+		},
+		{
+			name:    "times: an offset without its colon is bad",
+			in:      map[string]string{"last_order_at": "2026-11-01T08:00:00+0800"},
+			want:    map[string]any{"last_order_at": time.Time{}},
+			wantBad: []string{"last_order_at"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -231,10 +286,11 @@ func TestLineToHash(t *testing.T) {
 	}
 }
 
-// FuzzFromHash checks that no stored value panics the decoder and that every
-// decoded value has its field's Go type.
+// FuzzFromHash checks that no stored value panics the decoder, that every
+// decoded value has its field's Go type, that the shared decoder reads the
+// same, and that a decoded value stored again reads back as itself.
 func FuzzFromHash(f *testing.F) {
-	for _, s := range []string{"", "1", "-1.5", "true", "2026-11-01T00:00:00Z", "1793491200", `["a"]`, "[1,2]", "NaN", "1e400", "2026-02-30", `[`, "9223372036854775808"} {
+	for _, s := range []string{"", "1", "-1.5", "true", "2026-11-01T00:00:00Z", "1793491200", `["a"]`, "[1,2]", "NaN", "1e400", "2026-02-30", `[`, "9223372036854775808", `[1,null]`, "-253402300799", "2026-11-01t08:00:00z"} {
 		f.Add(s, s)
 	}
 	schema := testSchema()
@@ -247,9 +303,30 @@ func FuzzFromHash(f *testing.F) {
 				in[fl.Name] = b
 			}
 		}
-		p, _ := FromHash(schema, "id", in)
+		p, bad := FromHash(schema, "id", in)
+		// The shared decoder reads the same values.
+		ps, sbad := FromHashShared(schema, "id", in, NewShared(schema))
+		if !reflect.DeepEqual(bad, sbad) {
+			t.Fatalf("bad: FromHash %v, FromHashShared %v", bad, sbad)
+		}
+		// A decoded value stored again (HashValue, as profiles import
+		// stores it) reads back as itself, never as bad.
+		again := map[string]string{}
+		for _, fl := range schema.Fields {
+			again[fl.Name] = HashValue(p.Value(fl.Name))
+		}
+		q, qbad := FromHash(schema, "id", again)
+		if len(qbad) > 0 {
+			t.Fatalf("stored again %v: bad %v", again, qbad)
+		}
 		for _, fl := range schema.Fields {
 			v := p.Value(fl.Name)
+			if !reflect.DeepEqual(v, ps.Value(fl.Name)) {
+				t.Fatalf("%s: FromHash %#v, FromHashShared %#v", fl.Name, v, ps.Value(fl.Name))
+			}
+			if !reflect.DeepEqual(v, q.Value(fl.Name)) {
+				t.Fatalf("%s: %#v stored again as %q reads %#v", fl.Name, v, again[fl.Name], q.Value(fl.Name))
+			}
 			ok := false
 			switch fl.Type {
 			case rules.TypeString:
