@@ -320,6 +320,9 @@ func fromJSONValue(t rules.Type, v any) (any, string) {
 		if ok && f == math.Trunc(f) && math.Abs(f) <= maxExactInt {
 			return int(f), ""
 		}
+		if ok && f == math.Trunc(f) {
+			return nil, fmt.Sprintf("want a whole number of at most %d in size (one a JSON number holds exactly), got %v", int64(maxExactInt), f)
+		}
 		if ok {
 			return nil, fmt.Sprintf("want a whole number, got %v", f)
 		}

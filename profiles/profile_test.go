@@ -266,6 +266,8 @@ func TestLineToHash(t *testing.T) {
 		{line: `[1]`, wantErr: "not a JSON object"},
 		{line: `{"id":"c3"} {"id":"c4"}`, wantErr: "more than one JSON value on the line"},
 		{line: `{"id":"c5","orders":"x"}`, wantErr: "profile.orders: want a whole number"},
+		{line: `{"id":"c6","orders":12345678901234567890}`, wantErr: "profile.orders: want a whole number of at most 9007199254740992 in size"},
+		{line: `{"id":"c7","orders":1.5}`, wantErr: "profile.orders: want a whole number, got 1.5"},
 		{line: `{"tier":"gold"}`, wantErr: "profile.id: missing"},
 	}
 	for _, tt := range tests {
