@@ -90,9 +90,10 @@ var allowFS = map[string]string{
 	"console": "gives its assets as an fs.FS over the embed.FS compiled into the binary; it never reads the disk",
 }
 
-func TestLayout(t *testing.T) {
-	seen := map[string]bool{}
-	err := filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
+// eachGoFile calls fn with every non-test Go file of the module (hidden
+// and testdata directories left out) and its package's directory.
+func eachGoFile(fn func(path, dir string) error) error {
+	return filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -105,7 +106,13 @@ func TestLayout(t *testing.T) {
 		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
 			return nil
 		}
-		dir := filepath.ToSlash(filepath.Dir(path))
+		return fn(path, filepath.ToSlash(filepath.Dir(path)))
+	})
+}
+
+func TestLayout(t *testing.T) {
+	seen := map[string]bool{}
+	err := eachGoFile(func(path, dir string) error {
 		if dir == "." {
 			return nil
 		}
@@ -270,20 +277,7 @@ func projectImports(t *testing.T) map[string][]string {
 	t.Helper()
 	out := map[string][]string{}
 	seen := map[string]bool{}
-	err := filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if name := d.Name(); path != "." && (strings.HasPrefix(name, ".") || name == "testdata") {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-			return nil
-		}
-		dir := filepath.ToSlash(filepath.Dir(path))
+	err := eachGoFile(func(path, dir string) error {
 		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
 		if err != nil {
 			return err
@@ -309,20 +303,7 @@ func projectImports(t *testing.T) map[string][]string {
 func TestPackageDocs(t *testing.T) {
 	documented := map[string]bool{}
 	names := map[string]string{}
-	err := filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if name := d.Name(); path != "." && (strings.HasPrefix(name, ".") || name == "testdata") {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-			return nil
-		}
-		dir := filepath.ToSlash(filepath.Dir(path))
+	err := eachGoFile(func(path, dir string) error {
 		if dir == "." {
 			return nil
 		}
