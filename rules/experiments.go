@@ -289,6 +289,9 @@ func (l *loader) compileExperiments(c *exprCompiler, nodes []*yaml.Node, offers 
 						merged := l.mergeNodes(decls[k.Value], oe.val, false)
 						o := l.compileOffer(c, k.Value, merged, true)
 						l.overrideErrs(before, vw, k, oe.val, merged)
+						if o != nil && o.Caps.Pacing != "" {
+							l.overridePacingWarning(vw+": override of `"+k.Value+"`", o, oe.val)
+						}
 						if o != nil {
 							o.Index = base.Index
 							o.Pos = base.Pos
@@ -308,6 +311,37 @@ func (l *loader) compileExperiments(c *exprCompiler, nodes []*yaml.Node, offers 
 	l.layoutLayers(written)
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
+}
+
+// overridePacingWarning gives a variant's override of a paced offer the
+// pacing reach warning (pacingReachWarning) when the override writes the
+// schedule or the caps that cause it: a variant that narrows the days of
+// a paced offer can never spend its share of the budget either. The
+// warning points at the override's own schedule (its end, when written),
+// else at its caps; an override that writes neither inherits the offer's
+// schedule and caps, which warn at the offer already.
+func (l *loader) overridePacingWarning(what string, o *Offer, over *yaml.Node) {
+	d := l.deref(over)
+	if d == nil || d.Kind != yaml.MappingNode {
+		return
+	}
+	var schedule, caps *yaml.Node
+	for i := 0; i+1 < len(d.Content); i += 2 {
+		switch d.Content[i].Value {
+		case "schedule":
+			schedule = d.Content[i+1]
+		case "caps":
+			caps = d.Content[i+1]
+		}
+	}
+	at := schedule
+	if at == nil {
+		at = caps
+	}
+	if at == nil {
+		return
+	}
+	l.pacingReachWarning(what, o.Schedule, o.Caps, at)
 }
 
 func fmtNum(f float64) string { return fmt.Sprintf("%g", f) }

@@ -171,3 +171,54 @@ func TestPercentAsFractionWarning(t *testing.T) {
 		})
 	}
 }
+
+// A variant that narrows a paced offer's days, or paces an offer whose
+// days already stop early, gets the same warning as the offer would, at
+// the override; a variant that leaves the schedule and caps alone adds
+// no second warning.
+func TestPacingReachWarningInVariant(t *testing.T) {
+	const base = "currency: USD\noffers:\n  - id: vip_10\n    discount: {amount: 1}\n" +
+		"    schedule: {start: 2026-11-27T00:00:00Z, end: 2026-12-02T00:00:00Z}\n" +
+		"    caps: {budget: 5000, pacing: even}\n" +
+		"experiments:\n  - id: weekend\n    variants:\n      - {id: control, weight: 50}\n      - id: weekend\n        weight: 50\n        offers:\n          vip_10: "
+	cases := []struct {
+		name, override string
+		line           int // 0: no warning
+		want           string
+	}{
+		{"days narrowed", "{schedule: {days: [fri, sat, sun]}}", 14, "offered only until 2026-11-30T00:00:00Z"},
+		{"end written", "{schedule: {days: [fri, sat, sun], end: 2026-12-02T00:00:00Z}}", 14, "pacing never allows more than 60% of its budget"},
+		{"discount only", "{discount: {amount: 2}}", 0, ""},
+		{"days to the end", "{schedule: {days: [fri, sat, sun, mon, tue]}}", 0, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rs := mustLoad(t, map[string]string{"r.yaml": base + tc.override + "\n"})
+			if tc.line == 0 {
+				if len(rs.Warnings) != 0 {
+					t.Fatalf("warnings: %v", rs.Warnings)
+				}
+				return
+			}
+			if len(rs.Warnings) != 1 {
+				t.Fatalf("warnings: %v", rs.Warnings)
+			}
+			w := rs.Warnings[0]
+			if w.Pos.Line != tc.line || !strings.Contains(w.Msg, "variant `weekend`: override of `vip_10`") || !strings.Contains(w.Msg, tc.want) {
+				t.Errorf("warning %s (line %d)\nwant line %d, %q", w, w.Pos.Line, tc.line, tc.want)
+			}
+		})
+	}
+}
+
+// A variant that adds pacing to an offer whose days end early is warned
+// at its caps.
+func TestPacingReachWarningVariantAddsPacing(t *testing.T) {
+	rs := mustLoad(t, map[string]string{"r.yaml": "currency: USD\noffers:\n  - id: vip_10\n    discount: {amount: 1}\n" +
+		"    schedule: {start: 2026-11-27T00:00:00Z, end: 2026-12-02T00:00:00Z, days: [fri, sat, sun]}\n" +
+		"    caps: {budget: 5000}\n" +
+		"experiments:\n  - id: paced\n    variants:\n      - {id: control, weight: 50}\n      - id: paced\n        weight: 50\n        offers:\n          vip_10: {caps: {budget: 5000, pacing: even}}\n"})
+	if len(rs.Warnings) != 1 || rs.Warnings[0].Pos.Line != 14 || !strings.Contains(rs.Warnings[0].Msg, "variant `paced`: override of `vip_10`") {
+		t.Fatalf("warnings: %v", rs.Warnings)
+	}
+}
