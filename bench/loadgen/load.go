@@ -133,7 +133,7 @@ type Result struct {
 type Answered struct{ At, Done time.Duration }
 
 // shard is a set of histograms shared by a few workers (a histogram is
-// about 150 KB: one per worker would cost too much with hundreds of them).
+// about 190 KB: one per worker would cost too much with hundreds of them).
 type shard struct {
 	mu            sync.Mutex
 	lat, svc, lag *hdrhistogram.Histogram
