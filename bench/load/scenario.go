@@ -294,21 +294,7 @@ func (e *scenarioEnv) run(ctx context.Context) (s loadgen.Scenario, err error) {
 		}
 	}
 
-	errs := map[string]int64{}
-	for _, r := range s.Rounds {
-		for k, v := range r.Arbiter.Errors {
-			errs[k] += v
-		}
-	}
-	for k, v := range s.Open.Errors {
-		errs[k] += v
-	}
-	for _, v := range errs {
-		s.Failed += v
-	}
-	if len(errs) > 0 {
-		s.Notes = append(s.Notes, fmt.Sprintf("Arbiter's failed requests (by status or transport error): %v", errs))
-	}
+	s.CountFailures()
 
 	// What the servers counted.
 	if err := e.scrape(ctx, &s); err != nil {
