@@ -252,30 +252,37 @@ func (e *scenarioEnv) run(ctx context.Context) (s loadgen.Scenario, err error) {
 	// Open loop at a share of the saturation, Arbiter then ceiling.
 	rate := s.Saturation * c.openShare
 	if rate >= 1 {
-		open := func() { s.Open, err = loadgen.OpenLoop(ctx, arb, mix, rate, c.openDuration, c.openWorkers) }
-		if c.trace > 0 {
-			path := filepath.Join(c.out, e.name+"-open.trace")
-			if note := capture(ctx, e.arbiters[0].debug, "trace", c.trace, path, open); note != "" {
-				s.Notes = append(s.Notes, note)
+		arbiterLoop := func() (r loadgen.Result, err error) {
+			open := func() { r, err = loadgen.OpenLoop(ctx, arb, mix, rate, c.openDuration, c.openWorkers) }
+			if c.trace > 0 {
+				path := filepath.Join(c.out, e.name+"-open.trace")
+				if note := capture(ctx, e.arbiters[0].debug, "trace", c.trace, path, open); note != "" {
+					s.Notes = append(s.Notes, note)
+				}
+			} else {
+				open()
 			}
-		} else {
-			open()
+			return r, err
 		}
-		if err != nil {
-			return s, err
+		ceilingLoop := func() (loadgen.Result, error) {
+			return loadgen.OpenLoop(ctx, ceil, mix, rate, c.openDuration, c.openWorkers)
 		}
 		csvDir := ""
 		if c.openCSV {
 			csvDir = c.out
 		}
-		if g, err := gcDuring(e.arbiters, &s.Open, csvDir, e.name); err != nil {
-			s.Notes = append(s.Notes, fmt.Sprintf("the collector's cycles: %v", err))
-		} else {
-			s.OpenGC = g
-			s.Notes = append(s.Notes, g.Note(&s.Open))
-		}
-		if s.CeilingOpen, err = loadgen.OpenLoop(ctx, ceil, mix, rate, c.openDuration, c.openWorkers); err != nil {
+		ol, err := openLoops(arbiterLoop, ceilingLoop, func(r *loadgen.Result) (*loadgen.GCDuring, error) {
+			return gcDuring(e.arbiters, r, csvDir, e.name)
+		})
+		s.Open, s.CeilingOpen = ol.arbiter, ol.ceiling
+		if err != nil {
 			return s, err
+		}
+		if ol.gcErr != nil {
+			s.Notes = append(s.Notes, fmt.Sprintf("the collector's cycles: %v", ol.gcErr))
+		} else {
+			s.OpenGC = ol.gc
+			s.Notes = append(s.Notes, ol.gc.Note(&s.Open))
 		}
 		e.log.Info("open loop", "rate", int(rate), "arbiter_p99_us", s.Open.Latency.P99, "ceiling_p99_us", s.CeilingOpen.Latency.P99,
 			"errors", s.Open.Errors)
@@ -301,6 +308,34 @@ func (e *scenarioEnv) run(ctx context.Context) (s loadgen.Scenario, err error) {
 		s.Notes = append(s.Notes, "metrics: "+err.Error())
 	}
 	return s, nil
+}
+
+// openResult is what openLoops measured.
+type openResult struct {
+	arbiter, ceiling loadgen.Result
+	// gc is what Arbiter's collector did during its loop; gcErr why it
+	// could not be read.
+	gc    *loadgen.GCDuring
+	gcErr error
+}
+
+// openLoops runs Arbiter's open loop, then the ceiling's at the same rate,
+// and only then reads with collections what Arbiter's collector did during
+// its loop: the runtime writes a cycle's gctrace line when its mark ends,
+// so a collection still marking when Arbiter's loop ended is in the log
+// only later, and the ceiling's loop, as long as Arbiter's, is longer
+// than any mark.
+func openLoops(arbiter, ceiling func() (loadgen.Result, error), collections func(*loadgen.Result) (*loadgen.GCDuring, error)) (openResult, error) {
+	var o openResult
+	var err error
+	if o.arbiter, err = arbiter(); err != nil {
+		return o, err
+	}
+	if o.ceiling, err = ceiling(); err != nil {
+		return o, err
+	}
+	o.gc, o.gcErr = collections(&o.arbiter)
+	return o, nil
 }
 
 // cpuReader reads the CPU time some processes used so far.
