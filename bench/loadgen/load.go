@@ -303,7 +303,8 @@ func ClosedLoop(ctx context.Context, c *Client, mix *Mix, conns int, d time.Dura
 // start (Schedule), from up to workers concurrent senders, and measures
 // latency from the intended start. When every worker is busy, requests go
 // out late and their latency includes the wait: the figures are those of a
-// caller arriving at that rate, not of a polite one.
+// caller arriving at that rate, not of a polite one. When ctx ends before
+// every request was sent, it returns what was measured with an error.
 func OpenLoop(ctx context.Context, c *Client, mix *Mix, rate float64, d time.Duration, workers int) (Result, error) {
 	s, err := NewSchedule(time.Now().Add(10*time.Millisecond), rate, d)
 	if err != nil {
@@ -360,6 +361,10 @@ func OpenLoop(ctx context.Context, c *Client, mix *Mix, rate float64, d time.Dur
 		r.Samples = append(r.Samples, w.samples...)
 	}
 	slices.SortFunc(r.Samples, func(a, b Answered) int { return cmp.Compare(a.At, b.At) })
+	if r.Sent < s.N {
+		// Cut short: its figures are not those of the schedule.
+		return r, fmt.Errorf("loadgen: the open loop was interrupted after %d of its %d requests (%v)", r.Sent, s.N, context.Cause(ctx))
+	}
 	return r, nil
 }
 

@@ -195,3 +195,26 @@ func TestClosedLoopThroughputIsTheDurations(t *testing.T) {
 			r.Throughput, r.Elapsed, r.OK, want)
 	}
 }
+
+// TestOpenLoopInterrupted: an open loop cut short (the run's -max-total,
+// an interrupt) says so. It returned the requests sent so far as if they
+// were the whole schedule, and the report showed that loop's percentiles
+// and rate without a word.
+func TestOpenLoopInterrupted(t *testing.T) {
+	c := startTestCeiling(t, 500)
+	cl, err := NewClient([]string{c.Addr()}, 4, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	r, err := OpenLoop(ctx, cl, testMix(t), 1000, 5*time.Second, 4)
+	if err == nil {
+		t.Fatalf("an open loop of 5,000 requests stopped after %d: no error", r.Sent)
+	}
+	if r.Sent == 0 || r.Sent >= 5000 {
+		t.Errorf("sent %d; want the part before the interruption", r.Sent)
+	}
+	t.Log(err)
+}
