@@ -71,3 +71,53 @@ func TestOpenLoopGC(t *testing.T) {
 		t.Errorf("a-open-gc.csv:\n%s\nwant:\n%s", gc, want)
 	}
 }
+
+// TestOpenLoopsReadTheCollectionsLast: the runtime writes a cycle's gctrace
+// line when its mark ends, so a collection still marking when Arbiter's
+// open loop ended is in the log only later. Read right after the loop, it
+// was missed: its requests counted among "the others" (their p99), and
+// the loop's collections and the requests they held read low. The
+// collections are read after the ceiling's loop, as long as Arbiter's and
+// longer than any mark.
+func TestOpenLoopsReadTheCollectionsLast(t *testing.T) {
+	dir := t.TempDir()
+	started := time.Date(2026, 12, 6, 14, 0, 0, 0, time.UTC)
+	log := filepath.Join(dir, "arbiter-1.log")
+	first := "gc 7 @30.500s 0%: 0.1+100+0.1 ms clock, 0.2+1/80/5+0.2 ms cpu, 700->705->155 MB, 710 MB goal, 0 MB stacks, 0 MB globals, 4 P\n"
+	if err := os.WriteFile(log, []byte(first), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ps := []*proc{{log: log, started: started}}
+	// The loop ran from 30 s to 32 s of the process's life; a collection
+	// began at 31.9 s and was still marking when its last answer came.
+	arbiter := func() (loadgen.Result, error) {
+		r := loadgen.Result{Start: started.Add(30 * time.Second), Elapsed: 2 * time.Second, OK: 20}
+		for i := range 20 {
+			at := time.Duration(i) * 100 * time.Millisecond
+			r.Samples = append(r.Samples, loadgen.Answered{At: at, Done: at + 2*time.Millisecond})
+		}
+		return r, nil
+	}
+	ceiling := func() (loadgen.Result, error) {
+		// Meanwhile, the mark ended and the runtime wrote its line.
+		f, err := os.OpenFile(log, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			return loadgen.Result{}, err
+		}
+		defer f.Close()
+		_, err = f.WriteString("gc 8 @31.900s 0%: 0.1+150+0.1 ms clock, 0.2+1/80/5+0.2 ms cpu, 700->705->155 MB, 710 MB goal, 0 MB stacks, 0 MB globals, 4 P\n")
+		return loadgen.Result{OK: 20}, err
+	}
+	o, err := openLoops(arbiter, ceiling, func(r *loadgen.Result) (*loadgen.GCDuring, error) {
+		return gcDuring(ps, r, "", "a")
+	})
+	if err != nil || o.gcErr != nil {
+		t.Fatal(err, o.gcErr)
+	}
+	if o.arbiter.OK != 20 || o.ceiling.OK != 20 {
+		t.Errorf("answers %d and %d, want both loops'", o.arbiter.OK, o.ceiling.OK)
+	}
+	if n := len(o.gc.Cycles); n != 2 {
+		t.Fatalf("%d collections in the loop, want 2 (the one still marking at its end too)", n)
+	}
+}

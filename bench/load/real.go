@@ -37,15 +37,14 @@ func (r *redisStats) calls(ctx context.Context) (map[string]uint64, error) {
 
 func (r *redisStats) close() { _ = r.client.Close() }
 
-// pid is the Redis server's process id (INFO server), 0 when unknown; its
-// CPU time is readable only when it runs on this machine, as the harness
-// requires.
-func (r *redisStats) pid(ctx context.Context) int {
-	info, err := r.client.Info(ctx, "server").Result()
+// cpu is the Redis server's own CPU time (INFO cpu), read the same
+// whether it runs on this machine's process ids or in a container.
+func (r *redisStats) cpu(ctx context.Context) (loadgen.CPUTime, error) {
+	info, err := r.client.Info(ctx, "cpu").Result()
 	if err != nil {
-		return 0
+		return loadgen.CPUTime{}, fmt.Errorf("redis INFO cpu: %w", err)
 	}
-	return loadgen.InfoInt(info, "process_id")
+	return loadgen.ParseInfoCPU(info)
 }
 
 // deleteKeys deletes every key under prefix (SCAN, then UNLINK in batches).

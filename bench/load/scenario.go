@@ -158,70 +158,51 @@ func (e *scenarioEnv) run(ctx context.Context) (s loadgen.Scenario, err error) {
 	loadgen.ClosedLoop(ctx, ceil, mix, c.conns, c.warmup, 0)
 
 	// Closed loop, alternating.
-	var arbCPU, ceilCPU, selfCPU, redisCPU time.Duration
-	redisPID := 0
+	var arbCPU, ceilCPU, harnessCPU, redisCPU time.Duration
+	var rm redisMeter
+	redisCPUOK := false
 	if e.redis != nil {
-		redisPID = e.redis.pid(ctx)
+		rm, redisCPUOK = e.redis, true
 	}
+	arbCPUs, ceilCPUs := procsCPU(e.arbiters), procsCPU(e.ceilings)
 	var arbOK, ceilOK, allReq int64
 	var settleTotal time.Duration
-	var redisBefore, redisAfter map[string]uint64
 	for r := 0; r < c.rounds && ctx.Err() == nil; r++ {
 		var round loadgen.Round
-		if e.redis != nil {
-			if redisBefore, err = e.redis.calls(ctx); err != nil {
-				return s, err
-			}
-		}
-		var cpu, self time.Duration
-		var rb, ra loadgen.CPUTime
-		if redisPID > 0 {
-			rb, _ = loadgen.ReadCPU(redisPID)
-		}
-		round.Arbiter, cpu, self, err = measured(ctx, e.arbiters, func() loadgen.Result {
+		cost, err := arbiterRound(ctx, arbCPUs, rm, func() loadgen.Result {
 			return loadgen.ClosedLoop(ctx, arb, mix, c.conns, c.duration, 0)
 		})
 		if err != nil {
 			return s, err
 		}
-		if redisPID > 0 {
-			if ra, err = loadgen.ReadCPU(redisPID); err != nil {
-				e.log.Warn("no CPU time of the Redis server", "pid", redisPID, "error", err.Error())
-				redisPID = 0
-			}
-			redisCPU += ra.Sub(rb).Total()
-		}
-		if e.redis != nil {
-			if redisAfter, err = e.redis.calls(ctx); err != nil {
-				return s, err
-			}
-			d := loadgen.CommandDelta(redisBefore, redisAfter, "info")
+		round.Arbiter = cost.result
+		if rm != nil {
 			if s.RedisCommands == nil {
 				s.RedisCommands = map[string]uint64{}
 			}
-			for k, v := range d {
+			for k, v := range cost.redisCommands {
 				s.RedisCommands[k] += v
 			}
+			if redisCPUOK && cost.redisCPUErr != nil {
+				e.log.Warn("no CPU time of the Redis server", "error", cost.redisCPUErr.Error())
+				redisCPUOK = false
+			}
+			redisCPU += cost.redisCPU
 		}
-		// Work the decisions left behind (events still being stored and
-		// counted) is theirs: it is waited for and counted as Arbiter's
-		// CPU, so that it neither runs during the ceiling's round (which
-		// it would slow down, flattering the ratio) nor goes unbilled.
-		settleCPU, settled := settle(ctx, e.arbiters)
-		cpu += settleCPU
-		settleTotal += settled
-		arbCPU += cpu
-		selfCPU += self
+		settleTotal += cost.settled
+		arbCPU += cost.cpu
+		harnessCPU += cost.self
 		arbOK += round.Arbiter.OK
 		allReq += round.Arbiter.Sent
-		round.Ceiling, cpu, self, err = measured(ctx, e.ceilings, func() loadgen.Result {
+		var cpu, self time.Duration
+		round.Ceiling, cpu, self, err = measured(ceilCPUs, func() loadgen.Result {
 			return loadgen.ClosedLoop(ctx, ceil, mix, c.conns, c.duration, 0)
 		})
 		if err != nil {
 			return s, err
 		}
 		ceilCPU += cpu
-		selfCPU += self
+		harnessCPU += self
 		ceilOK += round.Ceiling.OK
 		allReq += round.Ceiling.Sent
 		if round.Ceiling.Throughput > 0 {
@@ -243,7 +224,7 @@ func (e *scenarioEnv) run(ctx context.Context) (s loadgen.Scenario, err error) {
 		if s.RedisCommands != nil {
 			s.RedisCallsPerDecision = float64(loadgen.Sum(s.RedisCommands)) / float64(arbOK)
 		}
-		if redisPID > 0 {
+		if redisCPUOK {
 			s.RedisCPUUS = float64(redisCPU.Microseconds()) / float64(arbOK)
 		}
 	}
@@ -251,7 +232,7 @@ func (e *scenarioEnv) run(ctx context.Context) (s loadgen.Scenario, err error) {
 		s.CeilingCPUUS = float64(ceilCPU.Microseconds()) / float64(ceilOK)
 	}
 	if allReq > 0 {
-		s.HarnessCPUUS = float64(selfCPU.Microseconds()) / float64(allReq)
+		s.HarnessCPUUS = float64(harnessCPU.Microseconds()) / float64(allReq)
 		s.Notes = append(s.Notes, fmt.Sprintf("the harness itself used %.0f µs of CPU per request, on the same cores", s.HarnessCPUUS))
 	}
 	if !def.realDeps {
@@ -271,30 +252,37 @@ func (e *scenarioEnv) run(ctx context.Context) (s loadgen.Scenario, err error) {
 	// Open loop at a share of the saturation, Arbiter then ceiling.
 	rate := s.Saturation * c.openShare
 	if rate >= 1 {
-		open := func() { s.Open, err = loadgen.OpenLoop(ctx, arb, mix, rate, c.openDuration, c.openWorkers) }
-		if c.trace > 0 {
-			path := filepath.Join(c.out, e.name+"-open.trace")
-			if note := capture(ctx, e.arbiters[0].debug, "trace", c.trace, path, open); note != "" {
-				s.Notes = append(s.Notes, note)
+		arbiterLoop := func() (r loadgen.Result, err error) {
+			open := func() { r, err = loadgen.OpenLoop(ctx, arb, mix, rate, c.openDuration, c.openWorkers) }
+			if c.trace > 0 {
+				path := filepath.Join(c.out, e.name+"-open.trace")
+				if note := capture(ctx, e.arbiters[0].debug, "trace", c.trace, path, open); note != "" {
+					s.Notes = append(s.Notes, note)
+				}
+			} else {
+				open()
 			}
-		} else {
-			open()
+			return r, err
 		}
-		if err != nil {
-			return s, err
+		ceilingLoop := func() (loadgen.Result, error) {
+			return loadgen.OpenLoop(ctx, ceil, mix, rate, c.openDuration, c.openWorkers)
 		}
 		csvDir := ""
 		if c.openCSV {
 			csvDir = c.out
 		}
-		if g, err := gcDuring(e.arbiters, &s.Open, csvDir, e.name); err != nil {
-			s.Notes = append(s.Notes, fmt.Sprintf("the collector's cycles: %v", err))
-		} else {
-			s.OpenGC = g
-			s.Notes = append(s.Notes, g.Note(&s.Open))
-		}
-		if s.CeilingOpen, err = loadgen.OpenLoop(ctx, ceil, mix, rate, c.openDuration, c.openWorkers); err != nil {
+		ol, err := openLoops(arbiterLoop, ceilingLoop, func(r *loadgen.Result) (*loadgen.GCDuring, error) {
+			return gcDuring(e.arbiters, r, csvDir, e.name)
+		})
+		s.Open, s.CeilingOpen = ol.arbiter, ol.ceiling
+		if err != nil {
 			return s, err
+		}
+		if ol.gcErr != nil {
+			s.Notes = append(s.Notes, fmt.Sprintf("the collector's cycles: %v", ol.gcErr))
+		} else {
+			s.OpenGC = ol.gc
+			s.Notes = append(s.Notes, ol.gc.Note(&s.Open))
 		}
 		e.log.Info("open loop", "rate", int(rate), "arbiter_p99_us", s.Open.Latency.P99, "ceiling_p99_us", s.CeilingOpen.Latency.P99,
 			"errors", s.Open.Errors)
@@ -313,21 +301,7 @@ func (e *scenarioEnv) run(ctx context.Context) (s loadgen.Scenario, err error) {
 		}
 	}
 
-	errs := map[string]int64{}
-	for _, r := range s.Rounds {
-		for k, v := range r.Arbiter.Errors {
-			errs[k] += v
-		}
-	}
-	for k, v := range s.Open.Errors {
-		errs[k] += v
-	}
-	for _, v := range errs {
-		s.Failed += v
-	}
-	if len(errs) > 0 {
-		s.Notes = append(s.Notes, fmt.Sprintf("Arbiter's failed requests (by status or transport error): %v", errs))
-	}
+	s.CountFailures()
 
 	// What the servers counted.
 	if err := e.scrape(ctx, &s); err != nil {
@@ -336,37 +310,144 @@ func (e *scenarioEnv) run(ctx context.Context) (s loadgen.Scenario, err error) {
 	return s, nil
 }
 
-// measured runs f and returns its result with the CPU time the given
-// processes and the harness used meanwhile.
-func measured(ctx context.Context, procs []*proc, f func() loadgen.Result) (loadgen.Result, time.Duration, time.Duration, error) {
-	pids := pidsOf(procs)
-	b, err := loadgen.ReadCPUs(pids)
+// openResult is what openLoops measured.
+type openResult struct {
+	arbiter, ceiling loadgen.Result
+	// gc is what Arbiter's collector did during its loop; gcErr why it
+	// could not be read.
+	gc    *loadgen.GCDuring
+	gcErr error
+}
+
+// openLoops runs Arbiter's open loop, then the ceiling's at the same rate,
+// and only then reads with collections what Arbiter's collector did during
+// its loop: the runtime writes a cycle's gctrace line when its mark ends,
+// so a collection still marking when Arbiter's loop ended is in the log
+// only later, and the ceiling's loop, as long as Arbiter's, is longer
+// than any mark.
+func openLoops(arbiter, ceiling func() (loadgen.Result, error), collections func(*loadgen.Result) (*loadgen.GCDuring, error)) (openResult, error) {
+	var o openResult
+	var err error
+	if o.arbiter, err = arbiter(); err != nil {
+		return o, err
+	}
+	if o.ceiling, err = ceiling(); err != nil {
+		return o, err
+	}
+	o.gc, o.gcErr = collections(&o.arbiter)
+	return o, nil
+}
+
+// cpuReader reads the CPU time some processes used so far.
+type cpuReader func() (loadgen.CPUTime, error)
+
+// procsCPU reads the summed CPU time of ps (from /proc).
+func procsCPU(ps []*proc) cpuReader {
+	pids := pidsOf(ps)
+	return func() (loadgen.CPUTime, error) { return loadgen.ReadCPUs(pids) }
+}
+
+// selfCPU reads the harness's own CPU time.
+func selfCPU() (loadgen.CPUTime, error) { return loadgen.ReadCPU(os.Getpid()) }
+
+// redisMeter reads what the Redis server of b and d did so far.
+type redisMeter interface {
+	// calls are its commands' calls by name (INFO commandstats).
+	calls(ctx context.Context) (map[string]uint64, error)
+	// cpu is its CPU time.
+	cpu(ctx context.Context) (loadgen.CPUTime, error)
+}
+
+// roundCost is one closed-loop round of Arbiter and what it cost.
+type roundCost struct {
+	result loadgen.Result
+	// cpu is the Arbiter processes' CPU time in the round and in the wait
+	// after it (settle); self the harness's in the round; settled the
+	// wait's length.
+	cpu, self, settled time.Duration
+	// redisCommands and redisCPU are the Redis server's commands and CPU
+	// time over the same span as cpu (nil and 0 without a Redis);
+	// redisCPUErr says why its CPU time could not be read.
+	redisCommands map[string]uint64
+	redisCPU      time.Duration
+	redisCPUErr   error
+}
+
+// arbiterRound runs load (a closed loop against Arbiter), waits for the
+// Arbiter processes to finish the work it left behind (settle), and returns
+// what it measured with its cost: the CPU time of the processes server
+// reads, and with rm the Redis server's commands and CPU time, both over
+// the round and the wait after it.
+func arbiterRound(ctx context.Context, server cpuReader, rm redisMeter, load func() loadgen.Result) (roundCost, error) {
+	var c roundCost
+	var callsBefore map[string]uint64
+	var redisBefore loadgen.CPUTime
+	if rm != nil {
+		var err error
+		if callsBefore, err = rm.calls(ctx); err != nil {
+			return c, err
+		}
+		redisBefore, c.redisCPUErr = rm.cpu(ctx)
+	}
+	var err error
+	c.result, c.cpu, c.self, err = measured(server, load)
+	if err != nil {
+		return c, err
+	}
+	// Work the decisions left behind (events still being stored and
+	// counted) is theirs: it is waited for and counted as Arbiter's CPU,
+	// so that it neither runs during the ceiling's round (which it would
+	// slow down, flattering the ratio) nor goes unbilled; the Redis server's
+	// commands and CPU meanwhile (the counters' scripts) are the round's
+	// too.
+	settleCPU, settled := settle(ctx, server)
+	c.cpu += settleCPU
+	c.settled = settled
+	if rm != nil {
+		callsAfter, err := rm.calls(ctx)
+		if err != nil {
+			return c, err
+		}
+		c.redisCommands = loadgen.CommandDelta(callsBefore, callsAfter, "info")
+		if c.redisCPUErr == nil {
+			var redisAfter loadgen.CPUTime
+			if redisAfter, c.redisCPUErr = rm.cpu(ctx); c.redisCPUErr == nil {
+				c.redisCPU = redisAfter.Sub(redisBefore).Total()
+			}
+		}
+	}
+	return c, nil
+}
+
+// measured runs f and returns its result with the CPU time the processes
+// server reads and the harness used meanwhile.
+func measured(server cpuReader, f func() loadgen.Result) (loadgen.Result, time.Duration, time.Duration, error) {
+	b, err := server()
 	if err != nil {
 		return loadgen.Result{}, 0, 0, err
 	}
-	sb, err := loadgen.ReadCPU(os.Getpid())
+	sb, err := selfCPU()
 	if err != nil {
 		return loadgen.Result{}, 0, 0, err
 	}
 	r := f()
-	a, err := loadgen.ReadCPUs(pids)
+	a, err := server()
 	if err != nil {
 		return r, 0, 0, err
 	}
-	sa, err := loadgen.ReadCPU(os.Getpid())
+	sa, err := selfCPU()
 	if err != nil {
 		return r, 0, 0, err
 	}
 	return r, a.Sub(b).Total(), sa.Sub(sb).Total(), nil
 }
 
-// settle waits, at most 30 s, until procs use less than a tenth of a core
-// (over 200 ms), and returns the CPU time they used meanwhile and how long
-// it took.
-func settle(ctx context.Context, procs []*proc) (time.Duration, time.Duration) {
-	pids := pidsOf(procs)
+// settle waits, at most 30 s, until the processes server reads use less
+// than a tenth of a core (over 200 ms), and returns the CPU time they used
+// meanwhile and how long it took.
+func settle(ctx context.Context, server cpuReader) (time.Duration, time.Duration) {
 	start := time.Now()
-	first, err := loadgen.ReadCPUs(pids)
+	first, err := server()
 	if err != nil {
 		return 0, 0
 	}
@@ -380,7 +461,7 @@ func settle(ctx context.Context, procs []*proc) (time.Duration, time.Duration) {
 			return last.Sub(first).Total(), time.Since(start)
 		case <-tick.C: // polling the CPU counters, not synchronisation
 		}
-		now, err := loadgen.ReadCPUs(pids)
+		now, err := server()
 		if err != nil {
 			break
 		}

@@ -60,15 +60,32 @@ func TestRecordClamps(t *testing.T) {
 	h := NewHistogram()
 	Record(h, 0)
 	Record(h, -time.Second)
-	Record(h, time.Hour)
+	Record(h, 2*time.Hour)
 	p := Summarize(h)
 	if p.Count != 3 {
 		t.Fatalf("count = %d, want 3 (out-of-range values clamped, not lost)", p.Count)
 	}
 	if p.Max < histHighest-histHighest/1000 {
-		t.Errorf("max = %d, want about %d (a minute)", p.Max, histHighest)
+		t.Errorf("max = %d, want about %d (an hour)", p.Max, histHighest)
 	}
 	if (Summarize(NewHistogram()) != Percentiles{}) {
 		t.Error("an empty histogram should summarise to zeros")
+	}
+}
+
+// TestRecordKeepsLongWaits: an open loop may run five minutes
+// (-open-duration's bound), and a request that waited minutes behind a
+// stalled server must read as that long, not as the histogram's old
+// one-minute ceiling.
+func TestRecordKeepsLongWaits(t *testing.T) {
+	for _, d := range []time.Duration{90 * time.Second, 3 * time.Minute, 5*time.Minute + 5*time.Second} {
+		h := NewHistogram()
+		Record(h, time.Millisecond)
+		Record(h, d)
+		got := Summarize(h).Max
+		want := d.Microseconds()
+		if math.Abs(float64(got-want)) > float64(want)/1000 {
+			t.Errorf("a wait of %s: max = %d µs, want %d µs ± 0.1%%", d, got, want)
+		}
 	}
 }

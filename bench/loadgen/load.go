@@ -103,14 +103,17 @@ func (c *Client) do(req *fasthttp.Request, resp *fasthttp.Response, body []byte)
 
 // Result is what one load run measured.
 type Result struct {
-	Mode       string           `json:"mode"` // "closed" or "open"
-	Conns      int              `json:"conns"`
-	Rate       float64          `json:"rate,omitempty"` // intended requests/s (open loop)
-	Elapsed    time.Duration    `json:"elapsed_ns"`
-	Sent       int64            `json:"sent"`
-	OK         int64            `json:"ok"`         // 200 answers
-	Errors     map[string]int64 `json:"errors"`     // by status or transport error
-	Throughput float64          `json:"throughput"` // 200 answers per second
+	Mode    string           `json:"mode"` // "closed" or "open"
+	Conns   int              `json:"conns"`
+	Rate    float64          `json:"rate,omitempty"` // intended requests/s (open loop)
+	Elapsed time.Duration    `json:"elapsed_ns"`
+	Sent    int64            `json:"sent"`
+	OK      int64            `json:"ok"`     // 200 answers
+	Errors  map[string]int64 `json:"errors"` // by status or transport error
+	// Throughput is 200 answers per second: in the closed loop, those
+	// received within its duration, over it; in the open loop, all of
+	// them over Elapsed.
+	Throughput float64 `json:"throughput"`
 	// Latency: closed loop, from send to answer; open loop, from the
 	// intended start to the answer (what a caller at that rate sees).
 	Latency Percentiles `json:"latency"`
@@ -133,7 +136,7 @@ type Result struct {
 type Answered struct{ At, Done time.Duration }
 
 // shard is a set of histograms shared by a few workers (a histogram is
-// about 150 KB: one per worker would cost too much with hundreds of them).
+// about 190 KB: one per worker would cost too much with hundreds of them).
 type shard struct {
 	mu            sync.Mutex
 	lat, svc, lag *hdrhistogram.Histogram
@@ -153,6 +156,7 @@ func newShards() []*shard {
 type worker struct {
 	sh        *shard
 	sent, ok  int64
+	inTime    int64 // closed loop: 200 answers received by its deadline
 	respBytes int64
 	errs      map[string]int64
 	samples   []Answered // open loop only
@@ -237,7 +241,7 @@ func merge(mode string, conns int, elapsed time.Duration, ws []*worker, shs []*s
 // ClosedLoop runs conns connections, each sending its next request as soon
 // as the previous one is answered, for d or until maxRequests were sent
 // (0: no bound), and returns what it measured: the throughput of a
-// saturated server.
+// saturated server (the 200 answers received within d, over d).
 func ClosedLoop(ctx context.Context, c *Client, mix *Mix, conns int, d time.Duration, maxRequests int64) Result {
 	ws := make([]*worker, conns)
 	shs := newShards()
@@ -267,21 +271,40 @@ func ClosedLoop(ctx context.Context, c *Client, mix *Mix, conns int, d time.Dura
 					return
 				}
 				status, size, err := c.do(req, resp, body)
+				done := time.Now()
 				if w.outcome(status, size, err) {
-					w.record(time.Since(t0), 0, 0, false)
+					w.record(done.Sub(t0), 0, 0, false)
+					if !done.After(deadline) {
+						w.inTime++
+					}
 				}
 			}
 		}()
 	}
 	wg.Wait()
-	return merge("closed", conns, time.Since(start), ws, shs)
+	r := merge("closed", conns, time.Since(start), ws, shs)
+	// The throughput is that of the run's duration: the answers received
+	// within it, over it (or over the run, when the request bound ended it
+	// sooner). The requests still in flight at its end are answered and
+	// counted (OK, latency), but the time they took past it, while the
+	// other connections had stopped, is no part of what the server did at
+	// this concurrency.
+	var inTime int64
+	for _, w := range ws {
+		inTime += w.inTime
+	}
+	if window := min(r.Elapsed, d); window > 0 {
+		r.Throughput = float64(inTime) / window.Seconds()
+	}
+	return r
 }
 
 // OpenLoop sends requests at a fixed rate for d, each at its intended
 // start (Schedule), from up to workers concurrent senders, and measures
 // latency from the intended start. When every worker is busy, requests go
 // out late and their latency includes the wait: the figures are those of a
-// caller arriving at that rate, not of a polite one.
+// caller arriving at that rate, not of a polite one. When ctx ends before
+// every request was sent, it returns what was measured with an error.
 func OpenLoop(ctx context.Context, c *Client, mix *Mix, rate float64, d time.Duration, workers int) (Result, error) {
 	s, err := NewSchedule(time.Now().Add(10*time.Millisecond), rate, d)
 	if err != nil {
@@ -338,6 +361,10 @@ func OpenLoop(ctx context.Context, c *Client, mix *Mix, rate float64, d time.Dur
 		r.Samples = append(r.Samples, w.samples...)
 	}
 	slices.SortFunc(r.Samples, func(a, b Answered) int { return cmp.Compare(a.At, b.At) })
+	if r.Sent < s.N {
+		// Cut short: its figures are not those of the schedule.
+		return r, fmt.Errorf("loadgen: the open loop was interrupted after %d of its %d requests (%v)", r.Sent, s.N, context.Cause(ctx))
+	}
 	return r, nil
 }
 

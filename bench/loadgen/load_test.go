@@ -3,8 +3,12 @@ package loadgen
 import (
 	"context"
 	"encoding/json"
+	"net"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/valyala/fasthttp"
 )
 
 func startTestCeiling(t *testing.T, size int) *Ceiling {
@@ -152,4 +156,65 @@ func TestCheckLoopback(t *testing.T) {
 	if _, err := NewClient([]string{"192.168.1.1:80"}, 1, time.Second); err == nil {
 		t.Error("NewClient accepted a non-loopback target")
 	}
+}
+
+// TestClosedLoopThroughputIsTheDurations: a closed loop's throughput is
+// the answers it got within its duration, over that duration. A request
+// still in flight at the end (a slow answer, a timeout) kept the run open
+// while every other connection had stopped, and its wait went into the
+// denominator: one answer of 1.2 s at the end of a 300 ms round made the
+// round read a fifth of what the server did.
+func TestClosedLoopThroughputIsTheDurations(t *testing.T) {
+	var n atomic.Int64
+	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		if n.Add(1) == 50 {
+			// The server's own slowness, as a stalled answer would be.
+			<-time.After(1200 * time.Millisecond)
+		}
+		ctx.SetBodyString(`{}`)
+	}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Shutdown() })
+	cl, err := NewClient([]string{ln.Addr().String()}, 2, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	const d = 300 * time.Millisecond
+	r := ClosedLoop(context.Background(), cl, testMix(t), 2, d, 0)
+	if r.Elapsed < time.Second {
+		t.Fatalf("the run took %s: the stalled answer did not come after the end", r.Elapsed)
+	}
+	// Every answer but the stalled one came within the 300 ms.
+	if want := float64(r.OK-1) / d.Seconds(); r.Throughput < 0.9*want || r.Throughput > 1.1*want {
+		t.Errorf("throughput %.0f/s over %s with %d answers; want about %.0f/s (the answers within the duration, over it)",
+			r.Throughput, r.Elapsed, r.OK, want)
+	}
+}
+
+// TestOpenLoopInterrupted: an open loop cut short (the run's -max-total,
+// an interrupt) says so. It returned the requests sent so far as if they
+// were the whole schedule, and the report showed that loop's percentiles
+// and rate without a word.
+func TestOpenLoopInterrupted(t *testing.T) {
+	c := startTestCeiling(t, 500)
+	cl, err := NewClient([]string{c.Addr()}, 4, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	r, err := OpenLoop(ctx, cl, testMix(t), 1000, 5*time.Second, 4)
+	if err == nil {
+		t.Fatalf("an open loop of 5,000 requests stopped after %d: no error", r.Sent)
+	}
+	if r.Sent == 0 || r.Sent >= 5000 {
+		t.Errorf("sent %d; want the part before the interruption", r.Sent)
+	}
+	t.Log(err)
 }

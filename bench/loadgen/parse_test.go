@@ -154,15 +154,19 @@ func TestCPUModel(t *testing.T) {
 	}
 }
 
-func TestInfoInt(t *testing.T) {
-	info := "# Server\r\nredis_version:7.0.15\r\nprocess_id:1234\r\nbad:x\r\n"
-	tests := []struct {
-		name string
-		want int
-	}{{"process_id", 1234}, {"absent", 0}, {"bad", 0}, {"redis_version", 0}}
-	for _, tt := range tests {
-		if got := InfoInt(info, tt.name); got != tt.want {
-			t.Errorf("InfoInt(%s) = %d, want %d", tt.name, got, tt.want)
+func TestParseInfoCPU(t *testing.T) {
+	info := strings.ReplaceAll("# CPU\nused_cpu_sys:0.424185\nused_cpu_user:12.604729\nused_cpu_sys_children:3.000000\n"+
+		"used_cpu_user_children:4.000000\nused_cpu_sys_main_thread:0.422863\nused_cpu_user_main_thread:0.606028\n", "\n", "\r\n")
+	got, err := ParseInfoCPU(info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (CPUTime{User: 12604729 * time.Microsecond, System: 424185 * time.Microsecond}); got != want {
+		t.Errorf("ParseInfoCPU = %+v, want %+v (the server's own, not its children's or its main thread's)", got, want)
+	}
+	for _, bad := range []string{"", "# CPU\nused_cpu_sys:0.5\n", "used_cpu_sys:x\nused_cpu_user:1\n", "used_cpu_sys:-1\nused_cpu_user:1\n"} {
+		if _, err := ParseInfoCPU(bad); err == nil {
+			t.Errorf("ParseInfoCPU(%q) = nil error", bad)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // ParseCommandStats reads the calls of every command from the output of
@@ -73,19 +74,34 @@ func Sum(m map[string]uint64) uint64 {
 	return s
 }
 
-// InfoInt reads the integer field name ("process_id") of Redis INFO output,
-// 0 when absent.
-func InfoInt(info, name string) int {
+// ParseInfoCPU reads the Redis server's own CPU time from the output of
+// INFO cpu: used_cpu_user and used_cpu_sys, in seconds with microseconds
+// (the server process's getrusage, all its threads). It is the server's
+// count whatever machine or container it runs in, unlike its process_id,
+// which names a process of this machine only when Redis shares its process
+// ids (in a container it is the container's own, often 1).
+func ParseInfoCPU(info string) (CPUTime, error) {
+	var c CPUTime
+	var user, sys bool
 	sc := bufio.NewScanner(strings.NewReader(info))
 	for sc.Scan() {
 		k, v, ok := strings.Cut(strings.TrimSpace(sc.Text()), ":")
-		if ok && k == name {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return 0
-			}
-			return n
+		if !ok || (k != "used_cpu_user" && k != "used_cpu_sys") {
+			continue
+		}
+		s, err := strconv.ParseFloat(v, 64)
+		if err != nil || s < 0 {
+			return CPUTime{}, fmt.Errorf("loadgen: INFO cpu %s: %q is not a number of seconds", k, v)
+		}
+		d := time.Duration(s*1e6+0.5) * time.Microsecond
+		if k == "used_cpu_user" {
+			c.User, user = d, true
+		} else {
+			c.System, sys = d, true
 		}
 	}
-	return 0
+	if !user || !sys {
+		return CPUTime{}, fmt.Errorf("loadgen: INFO cpu has no used_cpu_user or used_cpu_sys (want the output of INFO cpu)")
+	}
+	return c, sc.Err()
 }

@@ -86,6 +86,9 @@ type Scenario struct {
 	// Failed counts Arbiter's answers other than 200 and transport errors
 	// in the measured runs (closed and open loop).
 	Failed int64 `json:"failed"`
+	// CeilingFailed counts the same for the ceiling: left out of its
+	// throughput and latency, they flatter Arbiter's ratio.
+	CeilingFailed int64 `json:"ceiling_failed"`
 	// RedisCallsPerDecision is -1 when not measured (embedded Redis).
 	RedisCallsPerDecision float64           `json:"redis_calls_per_decision"`
 	RedisCommands         map[string]uint64 `json:"redis_commands,omitempty"`
@@ -100,6 +103,33 @@ type Scenario struct {
 	RespBytes float64  `json:"resp_bytes"`
 	Notes     []string `json:"notes,omitempty"`
 	Error     string   `json:"error,omitempty"`
+}
+
+// CountFailures sets Failed and CeilingFailed from the measured runs
+// (closed-loop rounds and open loop) and notes each side's failures by
+// status or transport error.
+func (s *Scenario) CountFailures() {
+	count := func(who, why string, rs ...Result) int64 {
+		errs := map[string]int64{}
+		var n int64
+		for _, r := range rs {
+			for k, v := range r.Errors {
+				errs[k] += v
+				n += v
+			}
+		}
+		if n > 0 {
+			s.Notes = append(s.Notes, fmt.Sprintf("%s failed requests (by status or transport error): %v%s", who, errs, why))
+		}
+		return n
+	}
+	var arb, ceil []Result
+	for _, r := range s.Rounds {
+		arb, ceil = append(arb, r.Arbiter), append(ceil, r.Ceiling)
+	}
+	s.Failed = count("Arbiter's", "", append(arb, s.Open)...)
+	s.CeilingFailed = count("the ceiling's", "; left out of its throughput and latency, they make Arbiter's ratio read higher",
+		append(ceil, s.CeilingOpen)...)
 }
 
 // Report is a whole run of the harness.

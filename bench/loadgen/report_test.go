@@ -35,3 +35,34 @@ func TestWriteMarkdown(t *testing.T) {
 		}
 	}
 }
+
+// TestCountFailures: both sides' failures are counted and said. The
+// ceiling's were in the JSON's rounds only, so a ceiling that failed
+// requests (left out of its throughput) gave Arbiter a higher ratio
+// without a word in the report.
+func TestCountFailures(t *testing.T) {
+	s := Scenario{
+		Rounds: []Round{
+			{Arbiter: Result{Errors: map[string]int64{"503": 2}}, Ceiling: Result{Errors: map[string]int64{"timeout": 3}}},
+			{Arbiter: Result{Errors: map[string]int64{}}, Ceiling: Result{Errors: map[string]int64{"timeout": 1}}},
+		},
+		Open:        Result{Errors: map[string]int64{"timeout": 1}},
+		CeilingOpen: Result{Errors: map[string]int64{"conn_closed": 2}},
+	}
+	s.CountFailures()
+	if s.Failed != 3 || s.CeilingFailed != 6 {
+		t.Errorf("Failed, CeilingFailed = %d, %d; want 3, 6", s.Failed, s.CeilingFailed)
+	}
+	notes := strings.Join(s.Notes, "\n")
+	for _, want := range []string{"Arbiter's failed requests (by status or transport error): map[503:2 timeout:1]",
+		"the ceiling's failed requests (by status or transport error): map[conn_closed:2 timeout:4]; left out of its throughput"} {
+		if !strings.Contains(notes, want) {
+			t.Errorf("notes lack %q:\n%s", want, notes)
+		}
+	}
+	clean := Scenario{Rounds: []Round{{}}}
+	clean.CountFailures()
+	if clean.Failed != 0 || clean.CeilingFailed != 0 || len(clean.Notes) != 0 {
+		t.Errorf("no failures: %d, %d, notes %q", clean.Failed, clean.CeilingFailed, clean.Notes)
+	}
+}

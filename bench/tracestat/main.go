@@ -103,6 +103,9 @@ type goroutine struct {
 	label string
 }
 
+// markRange is the name of a collection's concurrent mark in a trace.
+const markRange = "GC concurrent mark phase"
+
 // Read reads a trace. A goroutine is a connection's when it waits on the
 // network in a function whose name contains frames.
 func Read(r io.Reader, frames string, long time.Duration) (*Stats, error) {
@@ -128,11 +131,17 @@ func Read(r io.Reader, frames string, long time.Duration) (*Stats, error) {
 		last = ev.Time()
 		switch ev.Kind() {
 		case trace.EventRangeBegin:
-			if ev.Range().Name == "GC concurrent mark phase" {
+			if ev.Range().Name == markRange {
+				markStart = ev.Time()
+			}
+		case trace.EventRangeActive:
+			// A mark under way when the trace began (the reader says so
+			// again at each of the trace's generations while it lasts).
+			if ev.Range().Name == markRange && markStart < 0 {
 				markStart = ev.Time()
 			}
 		case trace.EventRangeEnd:
-			if ev.Range().Name == "GC concurrent mark phase" && markStart >= 0 {
+			if ev.Range().Name == markRange && markStart >= 0 {
 				st.Marks = append(st.Marks, [2]trace.Time{markStart, ev.Time()})
 				markStart = -1
 			}
@@ -202,6 +211,9 @@ func Read(r io.Reader, frames string, long time.Duration) (*Stats, error) {
 			}
 			g.state, g.since = to, ev.Time()
 		}
+	}
+	if markStart >= 0 { // a mark still under way when the trace ended
+		st.Marks = append(st.Marks, [2]trace.Time{markStart, last})
 	}
 	st.Span = time.Duration(last - st.first)
 	for _, r := range st.Requests {
