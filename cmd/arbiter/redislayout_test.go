@@ -204,6 +204,15 @@ func TestRedisKeysAsDocumented(t *testing.T) {
 		return len(n) == 5 && c == "1"
 	})
 	check("after the outcomes")
+	// The live counters' revenue: the whole-decision conversion's 50.00 USD
+	// in minor units, its square in major units (docs/redis.md).
+	counts, err := client.HGetAll(ctx, prefix+"xs:{experiments}:counts").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, q := counts["holdout|served|r|USD"], counts["holdout|served|q|USD"]; r != "5000" || q != "2500" {
+		t.Errorf("xs:{experiments}:counts: r %q, q %q; docs/redis.md says 5000 (minor units) and 2500 (the square in major units)", r, q)
+	}
 
 	// The documented keys this traffic does not write: what a call given
 	// up on leaves, and what only the embedded servers hold.
