@@ -179,6 +179,10 @@ func (g *schemaGen) value(o *objDef, k keyDef) ordered {
 			d = append(d, fieldType()...) // {type: [string]} as in the shorthand
 		case len(k.Enum) > 0:
 			d = append(d, enumOf(k)...)
+		case k.Ident:
+			// a YAML true or false is read as the name "true" or
+			// "false"; a number never is a plain name
+			d = append(d, kv{"type", []string{"string", "boolean"}}, kv{"pattern", identPattern})
 		default:
 			d = append(d, kv{"type", scalarTypes})
 		}
@@ -221,7 +225,10 @@ func (g *schemaGen) value(o *objDef, k keyDef) ordered {
 	case vNamedMap:
 		d = append(d, kv{"type", "object"}, kv{"additionalProperties", g.ref(k.Obj)})
 	case vProfile:
-		d = append(d, kv{"type", []string{"object", "null"}}, kv{"additionalProperties", ordered{{"anyOf", []any{fieldType(), g.ref(fieldDef)}}}})
+		// field names are plain names, and id and known are built in
+		names := ordered{{"pattern", identPattern}, {"not", ordered{{"enum", []string{"id", "known"}}}}}
+		d = append(d, kv{"type", []string{"object", "null"}}, kv{"propertyNames", names},
+			kv{"additionalProperties", ordered{{"anyOf", []any{fieldType(), g.ref(fieldDef)}}}})
 	case vRates:
 		d = append(d, kv{"type", []string{"object", "null"}}, kv{"propertyNames", ordered{{"pattern", currencyPat}}}, kv{"additionalProperties", ordered{{"type", "number"}}})
 	case vFreeMap:
@@ -239,7 +246,20 @@ func (g *schemaGen) value(o *objDef, k keyDef) ordered {
 // fieldType is the schema of a profile field's type: a name, or the list
 // form [string] that YAML reads unquoted as a list of one.
 func fieldType() ordered {
-	typ := ordered{{"type", "string"}, {"enum", typeList}}
+	// The loader drops the spaces of a name ("[ string ]" is [string]): the
+	// enum for editors' completion, the pattern for what is taken.
+	alts := make([]string, len(typeList))
+	for i, t := range typeList {
+		var b strings.Builder
+		for _, r := range t {
+			b.WriteString(regexp.QuoteMeta(string(r)) + " *")
+		}
+		alts[i] = b.String()
+	}
+	typ := ordered{{"anyOf", []any{
+		ordered{{"type", "string"}, {"enum", typeList}},
+		ordered{{"type", "string"}, {"pattern", "^ *(" + strings.Join(alts, "|") + ")$"}},
+	}}}
 	list := ordered{{"type", "array"}, {"items", ordered{{"type", "string"}, {"enum", []string{"string", "number"}}}}, {"minItems", 1}, {"maxItems", 1}}
 	return ordered{{"anyOf", []any{typ, list}}}
 }

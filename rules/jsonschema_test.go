@@ -215,8 +215,9 @@ arbitration:
 // The schema accepts what the loader accepts and refuses the shapes it
 // refuses: each snippet is compiled by the loader (its answer is in the
 // table, checked too) and validated against the schema, which must agree.
-// Ranges and names (a time zone, an id's characters) are the loader's
-// alone, so only shapes are here.
+// Ranges and names the loader looks up (a time zone, a currency) are the
+// loader's alone; shapes, and the characters of ids and field names, are
+// here.
 func TestSchemaAgreesWithTheLoader(t *testing.T) {
 	sch := compileSchema(t)
 	const exp = "experiments:\n  - {id: e, %s variants: [{id: a, weight: 50}, {id: b, weight: 50}]}\n"
@@ -248,6 +249,19 @@ func TestSchemaAgreesWithTheLoader(t *testing.T) {
 		{"days then hours", "offers:\n  - {id: o, caps: {per_customer: {limit: 1, per: 7d12h}}}\n", false},
 		{"a number without a unit", "offers:\n  - {id: o, caps: {per_customer: {limit: 1, per: 30}}}\n", false},
 		{"a kind in capitals", "offers:\n  - {id: o, kind: DISCOUNT, discount: {percent: 5}}\n", false},
+		{"a field's type with spaces", "profile:\n  tags: \"[ string ]\"\n  n: {type: \" int \"}\n", true},
+		{"a field's type misspelt", "profile:\n  n: {type: integer}\n", false},
+		{"a field name with a dash", "profile:\n  last-order: time\n", false},
+		{"a field named known", "profile:\n  known: bool\n", false},
+		{"an offer id that starts with a digit", "offers:\n  - {id: 10off}\n", false},
+		{"a number as an offer id", "offers:\n  - {id: 10}\n", false},
+		{"an offer id with a dot", "offers:\n  - {id: vip.10}\n", false},
+		{"true as an offer id", "offers:\n  - {id: true}\n", true},
+		{"a segment id with a space", "segments:\n  - {id: big cart, when: \"true\"}\n", false},
+		{"numbers as variant ids", "offers:\n  - {id: o}\nexperiments:\n  - {id: e, variants: [{id: 1, weight: 50}, {id: 2, weight: 50}]}\n", false},
+		{"an experiment id with a dash", "offers:\n  - {id: o}\n" + strings.Replace(strings.Replace(exp, "{id: e,", "{id: e-1,", 1), "%s", "", 1), false},
+		{"a layer with a dot", "offers:\n  - {id: o}\n" + strings.Replace(exp, "%s", "layer: checkout.pricing,", 1), false},
+		{"a plain layer", "offers:\n  - {id: o}\n" + strings.Replace(exp, "%s", "layer: checkout_pricing,", 1), true},
 	} {
 		_, lerr := Compile([]File{{Path: "rules.yaml", Data: []byte(tc.rules)}})
 		if (lerr == nil) != tc.loads {

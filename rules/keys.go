@@ -56,6 +56,10 @@ type keyDef struct {
 	// Fold: the loader compares the value with Enum in any case (days:
 	// [Sat, Sun]), so the JSON Schema does too.
 	Fold bool
+	// Ident: the loader takes only a plain name (identRE), so the JSON
+	// Schema says so too (an id that starts with a digit, or holds a space
+	// or a dot, is refused in the editor as by `arbiter rules check`).
+	Ident bool
 }
 
 // objDef is one kind of mapping: its name in messages and its keys, in the
@@ -119,7 +123,7 @@ var (
 		{Name: "pii", Kind: vBool, Desc: "Personal data: never leaves Redis (decision events do not record it)."},
 	}}
 	segmentDef = &objDef{Name: "a segment", Desc: "A named group of customers.", Keys: []keyDef{
-		{Name: "id", Kind: vString, Required: true, Desc: "The segment's name, used in `segments:` lists and `\"id\" in segments`."},
+		{Name: "id", Kind: vString, Ident: true, Required: true, Desc: "The segment's name, used in `segments:` lists and `\"id\" in segments`."},
 		{Name: "description", Kind: vString, Desc: "Who is in it, in words."},
 		{Name: "when", Kind: vCondition, Required: true, Desc: "The condition a customer meets to be in the segment, e.g. `profile.ltv >= 1000`."},
 	}}
@@ -161,7 +165,7 @@ var (
 		{Name: "pacing", Kind: vString, Enum: []string{PacingEven}, Desc: "Spread total and budget evenly over the schedule."},
 	}}
 	offerDef = &objDef{Name: "an offer", Desc: "A next best action, with or without a discount.", Keys: []keyDef{
-		{Name: "id", Kind: vString, Required: true, Desc: "The offer's id (letters, digits and _), as responses name it."},
+		{Name: "id", Kind: vString, Ident: true, Required: true, Desc: "The offer's id (letters, digits and _), as responses name it."},
 		{Name: "description", Kind: vString, Nullable: true, Desc: "What the offer is for."},
 		{Name: "title", Kind: vTemplate, Desc: "The title shown to the customer; may use {{percent}}, {{amount}}, {{currency}}, {{profile.FIELD}}."},
 		{Name: "message", Kind: vTemplate, Desc: "The message shown to the customer; same placeholders as title."},
@@ -183,20 +187,20 @@ var (
 	// offerOverriddenDef: an offer merged with a variant's override.
 	offerOverriddenDef = offerDef.with("an offer", keyDef{Name: "disabled", Kind: vBool, Desc: "The offer is not offered in this variant."})
 	variantDef         = &objDef{Name: "a variant", Desc: "One arm of the experiment.", Keys: []keyDef{
-		{Name: "id", Kind: vString, Required: true, Desc: "The variant's id, like control."},
+		{Name: "id", Kind: vString, Ident: true, Required: true, Desc: "The variant's id, like control."},
 		{Name: "description", Kind: vString, Nullable: true, Desc: "What the variant changes."},
 		{Name: "weight", Kind: vNumber, Required: true, Desc: "Share of enrolled customers; the variants' weights add up to 100."},
 		{Name: "offers", Kind: vNamedMap, Obj: overrideDef, Nullable: true, Desc: "Offer id → the keys this variant changes (or disabled: true)."},
 		{Name: "learning", Kind: vBool, Desc: "false: this variant's customers are decided with propensity at the prior mean (learning measured against static scores)"},
 	}}
 	experimentDef = &objDef{Name: "an experiment", Desc: "An A/B test over offers.", Keys: []keyDef{
-		{Name: "id", Kind: vString, Required: true, Desc: "The experiment's id."},
+		{Name: "id", Kind: vString, Ident: true, Required: true, Desc: "The experiment's id."},
 		{Name: "description", Kind: vString, Nullable: true, Desc: "The hypothesis."},
 		{Name: "salt", Kind: vString, Desc: "Salt of the assignment hash (default: the id)."},
 		{Name: "traffic", Kind: vNumber, Desc: "Percent of eligible customers enrolled, 0 to 100 (default 100)."},
 		{Name: "when", Kind: vCondition, Desc: "Who is eligible (default: every identified customer)."},
 		{Name: "variants", Kind: vList, Obj: variantDef, Required: true, Desc: "The arms."},
-		{Name: "layer", Kind: vString, Desc: "Experiments of one layer never share a customer."},
+		{Name: "layer", Kind: vString, Ident: true, Desc: "Experiments of one layer never share a customer."},
 		{Name: "buckets", Kind: vBuckets, Desc: "The layer's buckets this experiment uses, FROM-TO within 0-9999."},
 		{Name: "status", Kind: vString, Enum: []string{"running", ExperimentStopped}, Desc: "stopped: keeps its buckets and enrolls no one."},
 	}}
