@@ -192,8 +192,10 @@ func (g *schemaGen) value(o *objDef, k keyDef) ordered {
 		d = append(d, kv{"type", numberOrStr})
 	case vNumber:
 		d = append(d, kv{"type", "number"})
+		d = appendRange(d, k.Range)
 	case vInteger:
 		d = append(d, kv{"type", "integer"})
+		d = appendRange(d, k.Range)
 	case vBool:
 		d = append(d, kv{"type", "boolean"})
 	case vTime:
@@ -241,6 +243,22 @@ func (g *schemaGen) value(o *objDef, k keyDef) ordered {
 		d = ordered{{"anyOf", []any{d, ordered{{"type", "null"}}}}}
 	}
 	return append(ordered{{"description", k.Desc}}, d...)
+}
+
+// appendRange appends the bounds of r (none for nil).
+func appendRange(d ordered, r *numRange) ordered {
+	if r == nil {
+		return d
+	}
+	if r.MinExcl {
+		d = append(d, kv{"exclusiveMinimum", r.Min})
+	} else {
+		d = append(d, kv{"minimum", r.Min})
+	}
+	if r.HasMax {
+		d = append(d, kv{"maximum", r.Max})
+	}
+	return d
 }
 
 // fieldType is the schema of a profile field's type: a name, or the list

@@ -3,6 +3,7 @@ package rules
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -275,5 +276,70 @@ func TestSchemaAgreesWithTheLoader(t *testing.T) {
 		case !tc.loads && serr == nil:
 			t.Errorf("%s: docs/rules.schema.json accepts it, the loader says %v\n%s", tc.name, lerr, tc.rules)
 		}
+	}
+}
+
+// Every bounded number of the key table (Range) is bounded alike by the
+// loader and the schema: at each bound and just past it, both accept or
+// both refuse.
+func TestSchemaRangesAgreeWithTheLoader(t *testing.T) {
+	sch := compileSchema(t)
+	// Where each mapping's key is written, %s: %v its key and value.
+	where := map[*objDef]func(k string, v float64) string{
+		arbitrationDef: func(k string, v float64) string { return fmt.Sprintf("arbitration: {%s: %v}\n", k, v) },
+		capsDef: func(k string, v float64) string {
+			return fmt.Sprintf("currency: USD\noffers:\n  - {id: o, caps: {%s: %v}}\n", k, v)
+		},
+		perCustomerDef: func(k string, v float64) string {
+			return fmt.Sprintf("offers:\n  - {id: o, caps: {per_customer: {%s: %v}}}\n", k, v)
+		},
+		experimentDef: func(k string, v float64) string {
+			return fmt.Sprintf("offers:\n  - {id: o}\nexperiments:\n  - {id: e, %s: %v, variants: [{id: a, weight: 50}, {id: b, weight: 50}]}\n", k, v)
+		},
+		variantDef: func(k string, v float64) string { // the other variant makes up 100
+			return fmt.Sprintf("offers:\n  - {id: o}\nexperiments:\n  - {id: e, variants: [{id: a, %s: %v}, {id: b, weight: %v}]}\n", k, v, 100-v)
+		},
+		priorDef: func(k string, v float64) string {
+			return fmt.Sprintf("arbitration: {learning: {method: thompson, prior: {%s: %v}}}\n", k, v)
+		},
+	}
+	n := 0
+	for _, o := range allObjDefs() {
+		for _, k := range o.Keys {
+			r := k.Range
+			if r == nil {
+				continue
+			}
+			snippet, ok := where[o]
+			if !ok {
+				t.Errorf("%s.%s has a range: add where it is written to this test", defName(o), k.Name)
+				continue
+			}
+			step := 1.0
+			if k.Kind == vNumber {
+				step = 0.5
+			}
+			cases := map[float64]bool{r.Min - step: false, r.Min: !r.MinExcl, r.Min + step: true}
+			if r.HasMax {
+				cases[r.Max] = true
+				cases[r.Max+step] = false
+			}
+			for v, want := range cases {
+				n++
+				src := snippet(k.Name, v)
+				_, lerr := Compile([]File{{Path: "rules.yaml", Data: []byte(src)}})
+				if (lerr == nil) != want {
+					t.Errorf("%s.%s: %v: the loader says %v, the range says %v", defName(o), k.Name, v, lerr, map[bool]string{true: "it loads", false: "it is refused"}[want])
+					continue
+				}
+				serr := sch.Validate(yamlToJSON(t, []byte(src)))
+				if (serr == nil) != want {
+					t.Errorf("%s.%s: %v: the loader says %v, docs/rules.schema.json says %v\n%s", defName(o), k.Name, v, lerr, serr, src)
+				}
+			}
+		}
+	}
+	if n < 30 {
+		t.Fatalf("%d cases: the key table lost its ranges?", n)
 	}
 }

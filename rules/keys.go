@@ -1,6 +1,9 @@
 package rules
 
-import "strings"
+import (
+	"math"
+	"strings"
+)
 
 // The key table: every key a rule file may hold, where, with its value's
 // kind, allowed values and a description. It is the one source of truth of
@@ -60,7 +63,21 @@ type keyDef struct {
 	// Schema says so too (an id that starts with a digit, or holds a space
 	// or a dot, is refused in the editor as by `arbiter rules check`).
 	Ident bool
+	// Range bounds a number as the loader does (nil: no bound), so that
+	// the JSON Schema says it too (an editor flags holdout: 101).
+	Range *numRange
 }
+
+// numRange is the values a number key takes: from Min (more than Min when
+// MinExcl) to Max when HasMax.
+type numRange struct {
+	Min, Max        float64
+	MinExcl, HasMax bool
+}
+
+func between(lo, hi float64) *numRange { return &numRange{Min: lo, Max: hi, HasMax: true} }
+func atLeast(lo float64) *numRange     { return &numRange{Min: lo} }
+func moreThan(lo float64) *numRange    { return &numRange{Min: lo, MinExcl: true} }
 
 // objDef is one kind of mapping: its name in messages and its keys, in the
 // order the documentation lists them.
@@ -154,13 +171,13 @@ var (
 		{Name: "timezone", Kind: vString, Desc: "The IANA time zone of days and hours, like Europe/Paris (default UTC)."},
 	}}
 	perCustomerDef = &objDef{Name: "per_customer", Desc: "Grants per customer.", Keys: []keyDef{
-		{Name: "limit", Kind: vInteger, Required: true, Desc: "Grants per customer in the window, 1 or more."},
+		{Name: "limit", Kind: vInteger, Required: true, Range: between(1, math.MaxInt32), Desc: "Grants per customer in the window, 1 or more."},
 		{Name: "per", Kind: vDuration, Desc: "The window, like 24h or 30d (default: for ever)."},
 	}}
 	capsDef = &objDef{Name: "caps", Desc: "Limits on grants of the offer.", Keys: []keyDef{
 		{Name: "per_customer", Kind: vObject, Obj: perCustomerDef, Desc: "Grants per customer."},
-		{Name: "total", Kind: vInteger, Desc: "Grants fleet-wide."},
-		{Name: "budget", Kind: vNumber, Desc: "Discount money fleet-wide, in major units of the ruleset's currency."},
+		{Name: "total", Kind: vInteger, Range: atLeast(1), Desc: "Grants fleet-wide."},
+		{Name: "budget", Kind: vNumber, Range: moreThan(0), Desc: "Discount money fleet-wide, in major units of the ruleset's currency."},
 		{Name: "hold", Kind: vDuration, Desc: "A grant holds its count and amount until an outcome commits it or this passes, like 30m."},
 		{Name: "pacing", Kind: vString, Enum: []string{PacingEven}, Desc: "Spread total and budget evenly over the schedule."},
 	}}
@@ -189,7 +206,7 @@ var (
 	variantDef         = &objDef{Name: "a variant", Desc: "One arm of the experiment.", Keys: []keyDef{
 		{Name: "id", Kind: vString, Ident: true, Required: true, Desc: "The variant's id, like control."},
 		{Name: "description", Kind: vString, Nullable: true, Desc: "What the variant changes."},
-		{Name: "weight", Kind: vNumber, Required: true, Desc: "Share of enrolled customers; the variants' weights add up to 100."},
+		{Name: "weight", Kind: vNumber, Required: true, Range: atLeast(0), Desc: "Share of enrolled customers; the variants' weights add up to 100."},
 		{Name: "offers", Kind: vNamedMap, Obj: overrideDef, Nullable: true, Desc: "Offer id → the keys this variant changes (or disabled: true)."},
 		{Name: "learning", Kind: vBool, Desc: "false: this variant's customers are decided with propensity at the prior mean (learning measured against static scores)"},
 	}}
@@ -197,7 +214,7 @@ var (
 		{Name: "id", Kind: vString, Ident: true, Required: true, Desc: "The experiment's id."},
 		{Name: "description", Kind: vString, Nullable: true, Desc: "The hypothesis."},
 		{Name: "salt", Kind: vString, Desc: "Salt of the assignment hash (default: the id)."},
-		{Name: "traffic", Kind: vNumber, Desc: "Percent of eligible customers enrolled, 0 to 100 (default 100)."},
+		{Name: "traffic", Kind: vNumber, Range: between(0, 100), Desc: "Percent of eligible customers enrolled, 0 to 100 (default 100)."},
 		{Name: "when", Kind: vCondition, Desc: "Who is eligible (default: every identified customer)."},
 		{Name: "variants", Kind: vList, Obj: variantDef, Required: true, Desc: "The arms."},
 		{Name: "layer", Kind: vString, Ident: true, Desc: "Experiments of one layer never share a customer."},
@@ -205,8 +222,8 @@ var (
 		{Name: "status", Kind: vString, Enum: []string{"running", ExperimentStopped}, Desc: "stopped: keeps its buckets and enrolls no one."},
 	}}
 	priorDef = &objDef{Name: "prior", Desc: "the Beta prior {alpha, beta} of every offer's reward rate (default {alpha: 1, beta: 1})", Keys: []keyDef{
-		{Name: "alpha", Kind: vNumber, Desc: "prior successes plus one: more than 0"},
-		{Name: "beta", Kind: vNumber, Desc: "prior failures plus one: more than 0"},
+		{Name: "alpha", Kind: vNumber, Range: &numRange{Min: 0, MinExcl: true, Max: MaxPrior, HasMax: true}, Desc: "prior successes plus one: more than 0"},
+		{Name: "beta", Kind: vNumber, Range: &numRange{Min: 0, MinExcl: true, Max: MaxPrior, HasMax: true}, Desc: "prior failures plus one: more than 0"},
 	}}
 	learningDef = &objDef{Name: "learning", Desc: "learning arbitration: scores may read `propensity`, each offer's reward rate learnt from outcomes", Keys: []keyDef{
 		{Name: "method", Kind: vString, Enum: []string{LearnThompson, LearnMean}, Desc: "thompson (one draw from each offer's posterior per decision, seeded by the decision id) or mean (the posterior mean)"},
@@ -217,9 +234,9 @@ var (
 		{Name: "half_life", Kind: vDuration, Desc: "optional: trials and successes lose half their weight every half-life (e.g. 14d), so that a change of season is learnt"},
 	}}
 	arbitrationDef = &objDef{Name: "arbitration", Desc: "How the eligible offers are chosen.", Keys: []keyDef{
-		{Name: "max_actions", Kind: vInteger, Desc: "Actions per decision, 1 to 100 (default 3)."},
-		{Name: "max_discount_percent", Kind: vNumber, Desc: "The most a decision's discounts may take off the cart, 0 to 100."},
-		{Name: "holdout", Kind: vNumber, Desc: "Percent of identified customers who get no offer (a control group)."},
+		{Name: "max_actions", Kind: vInteger, Range: between(1, 100), Desc: "Actions per decision, 1 to 100 (default 3)."},
+		{Name: "max_discount_percent", Kind: vNumber, Range: between(0, 100), Desc: "The most a decision's discounts may take off the cart, 0 to 100."},
+		{Name: "holdout", Kind: vNumber, Range: between(0, 100), Desc: "Percent of identified customers who get no offer (a control group)."},
 		{Name: "fallback", Kind: vStrings, Desc: "Offers given when nothing else is."},
 		{Name: "learning", Kind: vObject, Obj: learningDef, Nullable: true, Desc: "learning arbitration: scores may read `propensity`, each offer's reward rate learnt from outcomes"},
 	}}
