@@ -299,6 +299,16 @@ func TestSchemaRangesAgreeWithTheLoader(t *testing.T) {
 		variantDef: func(k string, v float64) string { // the other variant makes up 100
 			return fmt.Sprintf("offers:\n  - {id: o}\nexperiments:\n  - {id: e, variants: [{id: a, %s: %v}, {id: b, weight: %v}]}\n", k, v, 100-v)
 		},
+		tierDef: func(k string, v float64) string {
+			return fmt.Sprintf("offers:\n  - {id: o, discount: {tiers: [{min_total: 100, %s: %v}]}}\n", k, v)
+		},
+		bxgyDef: func(k string, v float64) string { // buy and get are required
+			others := map[string]string{"buy": "get: 1", "get": "buy: 2"}[k]
+			if others == "" {
+				others = "buy: 2, get: 1"
+			}
+			return fmt.Sprintf("offers:\n  - {id: o, discount: {buy_x_get_y: {%s, %s: %v}}}\n", others, k, v)
+		},
 		priorDef: func(k string, v float64) string {
 			return fmt.Sprintf("arbitration: {learning: {method: thompson, prior: {%s: %v}}}\n", k, v)
 		},

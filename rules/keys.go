@@ -147,12 +147,12 @@ var (
 	tierDef = &objDef{Name: "a tier", Desc: "One spend threshold.", Keys: []keyDef{
 		{Name: "min_total", Kind: vMoney, Required: true, Desc: "The cart total from which the tier applies, in major units."},
 		{Name: "amount", Kind: vMoney, Desc: "Money off, in major units (or percent)."},
-		{Name: "percent", Kind: vNumber, Desc: "Percent off, 0 to 100 (or amount)."},
+		{Name: "percent", Kind: vNumber, Range: between(0, 100), Desc: "Percent off, 0 to 100 (or amount)."},
 	}}
 	bxgyDef = &objDef{Name: "buy_x_get_y", Desc: "Buy X units, get Y of them off.", Keys: []keyDef{
-		{Name: "buy", Kind: vInteger, Required: true, Desc: "Units to buy, 1 to 1000."},
-		{Name: "get", Kind: vInteger, Required: true, Desc: "Units that come off, 1 to 1000."},
-		{Name: "percent", Kind: vNumber, Desc: "Percent off the free units (default 100: free)."},
+		{Name: "buy", Kind: vInteger, Range: between(1, 1000), Required: true, Desc: "Units to buy, 1 to 1000."},
+		{Name: "get", Kind: vInteger, Range: between(1, 1000), Required: true, Desc: "Units that come off, 1 to 1000."},
+		{Name: "percent", Kind: vNumber, Range: &numRange{Min: 0, MinExcl: true, Max: 100, HasMax: true}, Desc: "Percent off the free units (default 100: free)."},
 	}}
 	discountDef = &objDef{Name: "discount", Desc: "Exactly one of percent, amount, tiers, buy_x_get_y, free_shipping.", Keys: []keyDef{
 		{Name: "percent", Kind: vNumExpr, Desc: "Percent off, 0 to 100 (a number without %, or a number expression in quotes)."},
