@@ -190,6 +190,7 @@ func (g *schemaGen) value(o *objDef, k keyDef) ordered {
 		d = append(d, kv{"type", exprTypes})
 	case vNumExpr, vScore:
 		d = append(d, kv{"type", numberOrStr})
+		d = appendRange(d, k.Range) // a number's bounds; an expression is the loader's
 	case vNumber:
 		d = append(d, kv{"type", "number"})
 		d = appendRange(d, k.Range)
@@ -217,13 +218,16 @@ func (g *schemaGen) value(o *objDef, k keyDef) ordered {
 		d = append(d, kv{"anyOf", []any{item, ordered{{"type", "array"}, {"items", item}}}})
 	case vMoney:
 		d = append(d, kv{"anyOf", []any{
-			ordered{{"type", numberOrStr}},
-			ordered{{"type", "object"}, {"propertyNames", ordered{{"pattern", currencyPat}}}, {"additionalProperties", ordered{{"type", "number"}}}},
+			appendRange(ordered{{"type", numberOrStr}}, k.Range),
+			ordered{{"type", "object"}, {"propertyNames", ordered{{"pattern", currencyPat}}}, {"additionalProperties", appendRange(ordered{{"type", "number"}}, k.Range)}},
 		}})
 	case vObject:
 		d = append(d, g.ref(k.Obj)...)
 	case vList:
 		d = append(d, kv{"type", "array"}, kv{"items", g.ref(k.Obj)})
+		if k.MinItems > 0 {
+			d = append(d, kv{"minItems", k.MinItems})
+		}
 	case vNamedMap:
 		d = append(d, kv{"type", "object"}, kv{"additionalProperties", g.ref(k.Obj)})
 	case vProfile:
@@ -232,7 +236,7 @@ func (g *schemaGen) value(o *objDef, k keyDef) ordered {
 		d = append(d, kv{"type", []string{"object", "null"}}, kv{"propertyNames", names},
 			kv{"additionalProperties", ordered{{"anyOf", []any{fieldType(), g.ref(fieldDef)}}}})
 	case vRates:
-		d = append(d, kv{"type", []string{"object", "null"}}, kv{"propertyNames", ordered{{"pattern", currencyPat}}}, kv{"additionalProperties", ordered{{"type", "number"}}})
+		d = append(d, kv{"type", []string{"object", "null"}}, kv{"propertyNames", ordered{{"pattern", currencyPat}}}, kv{"additionalProperties", appendRange(ordered{{"type", "number"}}, k.Range)})
 	case vFreeMap:
 		d = append(d, kv{"type", []string{"object", "null"}})
 	case vVariantMap:

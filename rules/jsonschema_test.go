@@ -262,6 +262,12 @@ func TestSchemaAgreesWithTheLoader(t *testing.T) {
 		{"numbers as variant ids", "offers:\n  - {id: o}\nexperiments:\n  - {id: e, variants: [{id: 1, weight: 50}, {id: 2, weight: 50}]}\n", false},
 		{"an experiment id with a dash", "offers:\n  - {id: o}\n" + strings.Replace(strings.Replace(exp, "{id: e,", "{id: e-1,", 1), "%s", "", 1), false},
 		{"a layer with a dot", "offers:\n  - {id: o}\n" + strings.Replace(exp, "%s", "layer: checkout.pricing,", 1), false},
+		{"an amount per currency below 0", "currency: USD\noffers:\n  - {id: o, discount: {amount: {USD: -1}}}\n", false},
+		{"an amount per currency of 0", "currency: USD\noffers:\n  - {id: o, discount: {amount: {USD: 0}}}\n", true},
+		{"a max_amount per currency of 0", "currency: USD\noffers:\n  - {id: o, discount: {percent: 5, max_amount: {USD: 0}}}\n", false},
+		{"a percent expression", "offers:\n  - {id: o, discount: {percent: \"min(20, 150)\"}}\n", true},
+		{"no tiers", "offers:\n  - {id: o, discount: {tiers: []}}\n", false},
+		{"no variants", "offers:\n  - {id: o}\nexperiments:\n  - {id: e, variants: []}\n", false},
 		{"a plain layer", "offers:\n  - {id: o}\n" + strings.Replace(exp, "%s", "layer: checkout_pricing,", 1), true},
 	} {
 		_, lerr := Compile([]File{{Path: "rules.yaml", Data: []byte(tc.rules)}})
@@ -300,7 +306,17 @@ func TestSchemaRangesAgreeWithTheLoader(t *testing.T) {
 			return fmt.Sprintf("offers:\n  - {id: o}\nexperiments:\n  - {id: e, variants: [{id: a, %s: %v}, {id: b, weight: %v}]}\n", k, v, 100-v)
 		},
 		tierDef: func(k string, v float64) string {
-			return fmt.Sprintf("offers:\n  - {id: o, discount: {tiers: [{min_total: 100, %s: %v}]}}\n", k, v)
+			other := map[string]string{"min_total": "amount: 5", "amount": "min_total: 100", "percent": "min_total: 100"}[k]
+			return fmt.Sprintf("offers:\n  - {id: o, discount: {tiers: [{%s, %s: %v}]}}\n", other, k, v)
+		},
+		discountDef: func(k string, v float64) string {
+			if k == "max_amount" {
+				return fmt.Sprintf("offers:\n  - {id: o, discount: {percent: 10, max_amount: %v}}\n", v)
+			}
+			return fmt.Sprintf("offers:\n  - {id: o, discount: {%s: %v}}\n", k, v)
+		},
+		ruleFileDef: func(k string, v float64) string { // rates
+			return fmt.Sprintf("currency: USD\n%s: {EUR: %v}\n", k, v)
 		},
 		bxgyDef: func(k string, v float64) string { // buy and get are required
 			others := map[string]string{"buy": "get: 1", "get": "buy: 2"}[k]
@@ -326,7 +342,7 @@ func TestSchemaRangesAgreeWithTheLoader(t *testing.T) {
 				continue
 			}
 			step := 1.0
-			if k.Kind == vNumber {
+			if k.Kind != vInteger {
 				step = 0.5
 			}
 			cases := map[float64]bool{r.Min - step: false, r.Min: !r.MinExcl, r.Min + step: true}

@@ -66,6 +66,8 @@ type keyDef struct {
 	// Range bounds a number as the loader does (nil: no bound), so that
 	// the JSON Schema says it too (an editor flags holdout: 101).
 	Range *numRange
+	// MinItems: the loader refuses a shorter list (tiers: [] is an error).
+	MinItems int
 }
 
 // numRange is the values a number key takes: from Min (more than Min when
@@ -145,8 +147,8 @@ var (
 		{Name: "when", Kind: vCondition, Required: true, Desc: "The condition a customer meets to be in the segment, e.g. `profile.ltv >= 1000`."},
 	}}
 	tierDef = &objDef{Name: "a tier", Desc: "One spend threshold.", Keys: []keyDef{
-		{Name: "min_total", Kind: vMoney, Required: true, Desc: "The cart total from which the tier applies, in major units."},
-		{Name: "amount", Kind: vMoney, Desc: "Money off, in major units (or percent)."},
+		{Name: "min_total", Kind: vMoney, Required: true, Range: atLeast(0), Desc: "The cart total from which the tier applies, in major units."},
+		{Name: "amount", Kind: vMoney, Range: atLeast(0), Desc: "Money off, in major units (or percent)."},
 		{Name: "percent", Kind: vNumber, Range: between(0, 100), Desc: "Percent off, 0 to 100 (or amount)."},
 	}}
 	bxgyDef = &objDef{Name: "buy_x_get_y", Desc: "Buy X units, get Y of them off.", Keys: []keyDef{
@@ -155,10 +157,10 @@ var (
 		{Name: "percent", Kind: vNumber, Range: &numRange{Min: 0, MinExcl: true, Max: 100, HasMax: true}, Desc: "Percent off the free units (default 100: free)."},
 	}}
 	discountDef = &objDef{Name: "discount", Desc: "Exactly one of percent, amount, tiers, buy_x_get_y, free_shipping.", Keys: []keyDef{
-		{Name: "percent", Kind: vNumExpr, Desc: "Percent off, 0 to 100 (a number without %, or a number expression in quotes)."},
-		{Name: "max_amount", Kind: vMoney, Nullable: true, Desc: "With percent: the most money off, in major units (null: no maximum)."},
-		{Name: "amount", Kind: vMoney, Desc: "Money off in major units (a number, a number per currency, or a number expression in quotes)."},
-		{Name: "tiers", Kind: vList, Obj: tierDef, Desc: "Spend thresholds, ascending by min_total."},
+		{Name: "percent", Kind: vNumExpr, Range: between(0, 100), Desc: "Percent off, 0 to 100 (a number without %, or a number expression in quotes)."},
+		{Name: "max_amount", Kind: vMoney, Nullable: true, Range: moreThan(0), Desc: "With percent: the most money off, in major units (null: no maximum)."},
+		{Name: "amount", Kind: vMoney, Range: atLeast(0), Desc: "Money off in major units (a number, a number per currency, or a number expression in quotes)."},
+		{Name: "tiers", Kind: vList, Obj: tierDef, MinItems: 1, Desc: "Spend thresholds, ascending by min_total."},
 		{Name: "buy_x_get_y", Kind: vObject, Obj: bxgyDef, Desc: "Buy X, get Y off."},
 		{Name: "free_shipping", Kind: vBool, Desc: "Free shipping."},
 		{Name: "items", Kind: vItems, Desc: "Which cart items the discount applies to, a condition on `item`, e.g. `item.category == \"shoes\"`."},
@@ -216,7 +218,7 @@ var (
 		{Name: "salt", Kind: vString, Desc: "Salt of the assignment hash (default: the id)."},
 		{Name: "traffic", Kind: vNumber, Range: between(0, 100), Desc: "Percent of eligible customers enrolled, 0 to 100 (default 100)."},
 		{Name: "when", Kind: vCondition, Desc: "Who is eligible (default: every identified customer)."},
-		{Name: "variants", Kind: vList, Obj: variantDef, Required: true, Desc: "The arms."},
+		{Name: "variants", Kind: vList, Obj: variantDef, Required: true, MinItems: 1, Desc: "The arms."},
 		{Name: "layer", Kind: vString, Ident: true, Desc: "Experiments of one layer never share a customer."},
 		{Name: "buckets", Kind: vBuckets, Desc: "The layer's buckets this experiment uses, FROM-TO within 0-9999."},
 		{Name: "status", Kind: vString, Enum: []string{"running", ExperimentStopped}, Desc: "stopped: keeps its buckets and enrolls no one."},
@@ -262,7 +264,7 @@ var (
 		{Name: "experiments", Kind: vList, Obj: experimentDef, Nullable: true, Desc: "A/B tests over offers."},
 		{Name: "arbitration", Kind: vObject, Obj: arbitrationDef, Nullable: true, Desc: "How the eligible offers are chosen."},
 		{Name: "currency", Kind: vCurrency, Desc: "The ISO 4217 currency the rules' money numbers are written in, like USD."},
-		{Name: "rates", Kind: vRates, Desc: "Exchange rates: currency code → the value of one unit in `currency`."},
+		{Name: "rates", Kind: vRates, Range: moreThan(0), Desc: "Exchange rates: currency code → the value of one unit in `currency`."},
 		{Name: "tests", Kind: vList, Obj: testDef, TestOnly: true, Desc: "Rule tests (only in files whose name ends in _test.yaml, and alone there)."},
 	}}
 	testFileDef = &objDef{Name: "a _test.yaml file (it holds only `tests:` and `now:`)", Keys: []keyDef{
