@@ -286,6 +286,15 @@ func TestEventsAsDocumented(t *testing.T) {
 		}
 		eventKeys(ev, seen[e.kind])
 		var errs []string
+		// "Lists are [] when empty, never null. Times are RFC 3339 in UTC."
+		noNulls(e.kind, ev, &errs)
+		for _, f := range []string{"ts", "now", "occurred_at"} {
+			if ts, ok := ev[f].(string); ok {
+				if tm, err := time.Parse(time.RFC3339Nano, ts); err != nil || !strings.HasSuffix(ts, "Z") || tm.Location() != time.UTC {
+					errs = append(errs, fmt.Sprintf("%s.%s is %q, not an RFC 3339 time in UTC", e.kind, f, ts))
+				}
+			}
+		}
 		for _, x := range doc[e.kind].examples {
 			sameKinds(e.kind, ev, x, &errs)
 		}
@@ -320,6 +329,22 @@ func TestEventsAsDocumented(t *testing.T) {
 	for _, g := range degradedReasons(t) {
 		if !strings.Contains(row, "`"+g+"`") {
 			t.Errorf("docs/events.md: a decision event's degraded may hold %q (engine/api.go), its row does not list it: %s", g, row)
+		}
+	}
+}
+
+// noNulls reports every null in v.
+func noNulls(path string, v any, errs *[]string) {
+	switch x := v.(type) {
+	case nil:
+		*errs = append(*errs, path+" is null")
+	case map[string]any:
+		for k, e := range x {
+			noNulls(path+"."+k, e, errs)
+		}
+	case []any:
+		for _, e := range x {
+			noNulls(path+"[]", e, errs)
 		}
 	}
 }
