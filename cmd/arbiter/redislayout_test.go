@@ -197,11 +197,14 @@ func TestRedisKeysAsDocumented(t *testing.T) {
 		post("/v1/outcomes", o)
 	}
 	// Every outcome of an offer counted by the feedback consumer (5), and
-	// the conversion by the experiment counters.
+	// the decisions and the conversion by the experiment counters.
 	poll(t, "the outcomes counted", 20*time.Second, func() bool {
-		n, _ := client.Keys(ctx, prefix+"stats:seen:*").Result()
-		c, _ := client.HGet(ctx, prefix+"xs:{experiments}:counts", "holdout|served|c").Result()
-		return len(n) == 5 && c == "1"
+		seen := 0
+		for iter := client.Scan(ctx, 0, prefix+"stats:seen:*", 1000).Iterator(); iter.Next(ctx); {
+			seen++
+		}
+		counts, _ := client.HGetAll(ctx, prefix+"xs:{experiments}:counts").Result()
+		return seen == 5 && counts["holdout|served|d"] == "3" && counts["holdout|served|c"] == "1"
 	})
 	check("after the outcomes")
 	// The live counters' revenue: the whole-decision conversion's 50.00 USD
