@@ -273,6 +273,7 @@ func TestEventsAsDocumented(t *testing.T) {
 	}
 
 	seen := map[string]map[string]bool{}
+	heldOut := 0
 	for _, e := range evs {
 		var ev map[string]any
 		if err := json.Unmarshal(e.json, &ev); err != nil {
@@ -295,12 +296,23 @@ func TestEventsAsDocumented(t *testing.T) {
 				}
 			}
 		}
+		// "holdout: true when the customer is in the holdout (then no
+		// actions and no experiments)"
+		if ev["holdout"] == true && (len(ev["actions"].([]any)) > 0 || len(ev["experiments"].([]any)) > 0) {
+			errs = append(errs, "a held-out customer's decision has actions or experiments")
+		}
+		if ev["holdout"] == true {
+			heldOut++
+		}
 		for _, x := range doc[e.kind].examples {
 			sameKinds(e.kind, ev, x, &errs)
 		}
 		for _, msg := range slices.Compact(errs) {
 			t.Errorf("docs/events.md: %s\n%s", msg, e.json)
 		}
+	}
+	if heldOut == 0 {
+		t.Error("no decision of a held-out customer among the events: the holdout's row is not checked")
 	}
 	for kind, sec := range doc {
 		keys := make([]string, 0, len(seen[kind]))
