@@ -179,6 +179,10 @@ func (g *schemaGen) value(o *objDef, k keyDef) ordered {
 			d = append(d, fieldType()...) // {type: [string]} as in the shorthand
 		case len(k.Enum) > 0:
 			d = append(d, enumOf(k)...)
+		case k.Ident:
+			// a YAML true or false is read as the name "true" or
+			// "false"; a number never is a plain name
+			d = append(d, kv{"type", []string{"string", "boolean"}}, kv{"pattern", identPattern})
 		default:
 			d = append(d, kv{"type", scalarTypes})
 		}
@@ -186,10 +190,13 @@ func (g *schemaGen) value(o *objDef, k keyDef) ordered {
 		d = append(d, kv{"type", exprTypes})
 	case vNumExpr, vScore:
 		d = append(d, kv{"type", numberOrStr})
+		d = appendRange(d, k.Range) // a number's bounds; an expression is the loader's
 	case vNumber:
 		d = append(d, kv{"type", "number"})
+		d = appendRange(d, k.Range)
 	case vInteger:
 		d = append(d, kv{"type", "integer"})
+		d = appendRange(d, k.Range)
 	case vBool:
 		d = append(d, kv{"type", "boolean"})
 	case vTime:
@@ -211,19 +218,25 @@ func (g *schemaGen) value(o *objDef, k keyDef) ordered {
 		d = append(d, kv{"anyOf", []any{item, ordered{{"type", "array"}, {"items", item}}}})
 	case vMoney:
 		d = append(d, kv{"anyOf", []any{
-			ordered{{"type", numberOrStr}},
-			ordered{{"type", "object"}, {"propertyNames", ordered{{"pattern", currencyPat}}}, {"additionalProperties", ordered{{"type", "number"}}}},
+			appendRange(ordered{{"type", numberOrStr}}, k.Range),
+			ordered{{"type", "object"}, {"propertyNames", ordered{{"pattern", currencyPat}}}, {"additionalProperties", appendRange(ordered{{"type", "number"}}, k.Range)}},
 		}})
 	case vObject:
 		d = append(d, g.ref(k.Obj)...)
 	case vList:
 		d = append(d, kv{"type", "array"}, kv{"items", g.ref(k.Obj)})
+		if k.MinItems > 0 {
+			d = append(d, kv{"minItems", k.MinItems})
+		}
 	case vNamedMap:
 		d = append(d, kv{"type", "object"}, kv{"additionalProperties", g.ref(k.Obj)})
 	case vProfile:
-		d = append(d, kv{"type", []string{"object", "null"}}, kv{"additionalProperties", ordered{{"anyOf", []any{fieldType(), g.ref(fieldDef)}}}})
+		// field names are plain names, and id and known are built in
+		names := ordered{{"pattern", identPattern}, {"not", ordered{{"enum", []string{"id", "known"}}}}}
+		d = append(d, kv{"type", []string{"object", "null"}}, kv{"propertyNames", names},
+			kv{"additionalProperties", ordered{{"anyOf", []any{fieldType(), g.ref(fieldDef)}}}})
 	case vRates:
-		d = append(d, kv{"type", []string{"object", "null"}}, kv{"propertyNames", ordered{{"pattern", currencyPat}}}, kv{"additionalProperties", ordered{{"type", "number"}}})
+		d = append(d, kv{"type", []string{"object", "null"}}, kv{"propertyNames", ordered{{"pattern", currencyPat}}}, kv{"additionalProperties", appendRange(ordered{{"type", "number"}}, k.Range)})
 	case vFreeMap:
 		d = append(d, kv{"type", []string{"object", "null"}})
 	case vVariantMap:
@@ -236,10 +249,39 @@ func (g *schemaGen) value(o *objDef, k keyDef) ordered {
 	return append(ordered{{"description", k.Desc}}, d...)
 }
 
+// appendRange appends the bounds of r (none for nil).
+func appendRange(d ordered, r *numRange) ordered {
+	if r == nil {
+		return d
+	}
+	if r.MinExcl {
+		d = append(d, kv{"exclusiveMinimum", r.Min})
+	} else {
+		d = append(d, kv{"minimum", r.Min})
+	}
+	if r.HasMax {
+		d = append(d, kv{"maximum", r.Max})
+	}
+	return d
+}
+
 // fieldType is the schema of a profile field's type: a name, or the list
 // form [string] that YAML reads unquoted as a list of one.
 func fieldType() ordered {
-	typ := ordered{{"type", "string"}, {"enum", typeList}}
+	// The loader drops the spaces of a name ("[ string ]" is [string]): the
+	// enum for editors' completion, the pattern for what is taken.
+	alts := make([]string, len(typeList))
+	for i, t := range typeList {
+		var b strings.Builder
+		for _, r := range t {
+			b.WriteString(regexp.QuoteMeta(string(r)) + " *")
+		}
+		alts[i] = b.String()
+	}
+	typ := ordered{{"anyOf", []any{
+		ordered{{"type", "string"}, {"enum", typeList}},
+		ordered{{"type", "string"}, {"pattern", "^ *(" + strings.Join(alts, "|") + ")$"}},
+	}}}
 	list := ordered{{"type", "array"}, {"items", ordered{{"type", "string"}, {"enum", []string{"string", "number"}}}}, {"minItems", 1}, {"maxItems", 1}}
 	return ordered{{"anyOf", []any{typ, list}}}
 }

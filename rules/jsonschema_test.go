@@ -3,6 +3,7 @@ package rules
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -215,8 +216,9 @@ arbitration:
 // The schema accepts what the loader accepts and refuses the shapes it
 // refuses: each snippet is compiled by the loader (its answer is in the
 // table, checked too) and validated against the schema, which must agree.
-// Ranges and names (a time zone, an id's characters) are the loader's
-// alone, so only shapes are here.
+// Ranges and names the loader looks up (a time zone, a currency) are the
+// loader's alone; shapes, and the characters of ids and field names, are
+// here.
 func TestSchemaAgreesWithTheLoader(t *testing.T) {
 	sch := compileSchema(t)
 	const exp = "experiments:\n  - {id: e, %s variants: [{id: a, weight: 50}, {id: b, weight: 50}]}\n"
@@ -248,6 +250,25 @@ func TestSchemaAgreesWithTheLoader(t *testing.T) {
 		{"days then hours", "offers:\n  - {id: o, caps: {per_customer: {limit: 1, per: 7d12h}}}\n", false},
 		{"a number without a unit", "offers:\n  - {id: o, caps: {per_customer: {limit: 1, per: 30}}}\n", false},
 		{"a kind in capitals", "offers:\n  - {id: o, kind: DISCOUNT, discount: {percent: 5}}\n", false},
+		{"a field's type with spaces", "profile:\n  tags: \"[ string ]\"\n  n: {type: \" int \"}\n", true},
+		{"a field's type misspelt", "profile:\n  n: {type: integer}\n", false},
+		{"a field name with a dash", "profile:\n  last-order: time\n", false},
+		{"a field named known", "profile:\n  known: bool\n", false},
+		{"an offer id that starts with a digit", "offers:\n  - {id: 10off}\n", false},
+		{"a number as an offer id", "offers:\n  - {id: 10}\n", false},
+		{"an offer id with a dot", "offers:\n  - {id: vip.10}\n", false},
+		{"true as an offer id", "offers:\n  - {id: true}\n", true},
+		{"a segment id with a space", "segments:\n  - {id: big cart, when: \"true\"}\n", false},
+		{"numbers as variant ids", "offers:\n  - {id: o}\nexperiments:\n  - {id: e, variants: [{id: 1, weight: 50}, {id: 2, weight: 50}]}\n", false},
+		{"an experiment id with a dash", "offers:\n  - {id: o}\n" + strings.Replace(strings.Replace(exp, "{id: e,", "{id: e-1,", 1), "%s", "", 1), false},
+		{"a layer with a dot", "offers:\n  - {id: o}\n" + strings.Replace(exp, "%s", "layer: checkout.pricing,", 1), false},
+		{"an amount per currency below 0", "currency: USD\noffers:\n  - {id: o, discount: {amount: {USD: -1}}}\n", false},
+		{"an amount per currency of 0", "currency: USD\noffers:\n  - {id: o, discount: {amount: {USD: 0}}}\n", true},
+		{"a max_amount per currency of 0", "currency: USD\noffers:\n  - {id: o, discount: {percent: 5, max_amount: {USD: 0}}}\n", false},
+		{"a percent expression", "offers:\n  - {id: o, discount: {percent: \"min(20, 150)\"}}\n", true},
+		{"no tiers", "offers:\n  - {id: o, discount: {tiers: []}}\n", false},
+		{"no variants", "offers:\n  - {id: o}\nexperiments:\n  - {id: e, variants: []}\n", false},
+		{"a plain layer", "offers:\n  - {id: o}\n" + strings.Replace(exp, "%s", "layer: checkout_pricing,", 1), true},
 	} {
 		_, lerr := Compile([]File{{Path: "rules.yaml", Data: []byte(tc.rules)}})
 		if (lerr == nil) != tc.loads {
@@ -261,5 +282,90 @@ func TestSchemaAgreesWithTheLoader(t *testing.T) {
 		case !tc.loads && serr == nil:
 			t.Errorf("%s: docs/rules.schema.json accepts it, the loader says %v\n%s", tc.name, lerr, tc.rules)
 		}
+	}
+}
+
+// Every bounded number of the key table (Range) is bounded alike by the
+// loader and the schema: at each bound and just past it, both accept or
+// both refuse.
+func TestSchemaRangesAgreeWithTheLoader(t *testing.T) {
+	sch := compileSchema(t)
+	// Where each mapping's key is written, %s: %v its key and value.
+	where := map[*objDef]func(k string, v float64) string{
+		arbitrationDef: func(k string, v float64) string { return fmt.Sprintf("arbitration: {%s: %v}\n", k, v) },
+		capsDef: func(k string, v float64) string {
+			return fmt.Sprintf("currency: USD\noffers:\n  - {id: o, caps: {%s: %v}}\n", k, v)
+		},
+		perCustomerDef: func(k string, v float64) string {
+			return fmt.Sprintf("offers:\n  - {id: o, caps: {per_customer: {%s: %v}}}\n", k, v)
+		},
+		experimentDef: func(k string, v float64) string {
+			return fmt.Sprintf("offers:\n  - {id: o}\nexperiments:\n  - {id: e, %s: %v, variants: [{id: a, weight: 50}, {id: b, weight: 50}]}\n", k, v)
+		},
+		variantDef: func(k string, v float64) string { // the other variant makes up 100
+			return fmt.Sprintf("offers:\n  - {id: o}\nexperiments:\n  - {id: e, variants: [{id: a, %s: %v}, {id: b, weight: %v}]}\n", k, v, 100-v)
+		},
+		tierDef: func(k string, v float64) string {
+			other := map[string]string{"min_total": "amount: 5", "amount": "min_total: 100", "percent": "min_total: 100"}[k]
+			return fmt.Sprintf("offers:\n  - {id: o, discount: {tiers: [{%s, %s: %v}]}}\n", other, k, v)
+		},
+		discountDef: func(k string, v float64) string {
+			if k == "max_amount" {
+				return fmt.Sprintf("offers:\n  - {id: o, discount: {percent: 10, max_amount: %v}}\n", v)
+			}
+			return fmt.Sprintf("offers:\n  - {id: o, discount: {%s: %v}}\n", k, v)
+		},
+		ruleFileDef: func(k string, v float64) string { // rates
+			return fmt.Sprintf("currency: USD\n%s: {EUR: %v}\n", k, v)
+		},
+		bxgyDef: func(k string, v float64) string { // buy and get are required
+			others := map[string]string{"buy": "get: 1", "get": "buy: 2"}[k]
+			if others == "" {
+				others = "buy: 2, get: 1"
+			}
+			return fmt.Sprintf("offers:\n  - {id: o, discount: {buy_x_get_y: {%s, %s: %v}}}\n", others, k, v)
+		},
+		priorDef: func(k string, v float64) string {
+			return fmt.Sprintf("arbitration: {learning: {method: thompson, prior: {%s: %v}}}\n", k, v)
+		},
+	}
+	n := 0
+	for _, o := range allObjDefs() {
+		for _, k := range o.Keys {
+			r := k.Range
+			if r == nil {
+				continue
+			}
+			snippet, ok := where[o]
+			if !ok {
+				t.Errorf("%s.%s has a range: add where it is written to this test", defName(o), k.Name)
+				continue
+			}
+			step := 1.0
+			if k.Kind != vInteger {
+				step = 0.5
+			}
+			cases := map[float64]bool{r.Min - step: false, r.Min: !r.MinExcl, r.Min + step: true}
+			if r.HasMax {
+				cases[r.Max] = true
+				cases[r.Max+step] = false
+			}
+			for v, want := range cases {
+				n++
+				src := snippet(k.Name, v)
+				_, lerr := Compile([]File{{Path: "rules.yaml", Data: []byte(src)}})
+				if (lerr == nil) != want {
+					t.Errorf("%s.%s: %v: the loader says %v, the range says %v", defName(o), k.Name, v, lerr, map[bool]string{true: "it loads", false: "it is refused"}[want])
+					continue
+				}
+				serr := sch.Validate(yamlToJSON(t, []byte(src)))
+				if (serr == nil) != want {
+					t.Errorf("%s.%s: %v: the loader says %v, docs/rules.schema.json says %v\n%s", defName(o), k.Name, v, lerr, serr, src)
+				}
+			}
+		}
+	}
+	if n < 30 {
+		t.Fatalf("%d cases: the key table lost its ranges?", n)
 	}
 }

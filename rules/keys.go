@@ -1,6 +1,9 @@
 package rules
 
-import "strings"
+import (
+	"math"
+	"strings"
+)
 
 // The key table: every key a rule file may hold, where, with its value's
 // kind, allowed values and a description. It is the one source of truth of
@@ -56,7 +59,27 @@ type keyDef struct {
 	// Fold: the loader compares the value with Enum in any case (days:
 	// [Sat, Sun]), so the JSON Schema does too.
 	Fold bool
+	// Ident: the loader takes only a plain name (identRE), so the JSON
+	// Schema says so too (an id that starts with a digit, or holds a space
+	// or a dot, is refused in the editor as by `arbiter rules check`).
+	Ident bool
+	// Range bounds a number as the loader does (nil: no bound), so that
+	// the JSON Schema says it too (an editor flags holdout: 101).
+	Range *numRange
+	// MinItems: the loader refuses a shorter list (tiers: [] is an error).
+	MinItems int
 }
+
+// numRange is the values a number key takes: from Min (more than Min when
+// MinExcl) to Max when HasMax.
+type numRange struct {
+	Min, Max        float64
+	MinExcl, HasMax bool
+}
+
+func between(lo, hi float64) *numRange { return &numRange{Min: lo, Max: hi, HasMax: true} }
+func atLeast(lo float64) *numRange     { return &numRange{Min: lo} }
+func moreThan(lo float64) *numRange    { return &numRange{Min: lo, MinExcl: true} }
 
 // objDef is one kind of mapping: its name in messages and its keys, in the
 // order the documentation lists them.
@@ -119,25 +142,25 @@ var (
 		{Name: "pii", Kind: vBool, Desc: "Personal data: never leaves Redis (decision events do not record it)."},
 	}}
 	segmentDef = &objDef{Name: "a segment", Desc: "A named group of customers.", Keys: []keyDef{
-		{Name: "id", Kind: vString, Required: true, Desc: "The segment's name, used in `segments:` lists and `\"id\" in segments`."},
+		{Name: "id", Kind: vString, Ident: true, Required: true, Desc: "The segment's name, used in `segments:` lists and `\"id\" in segments`."},
 		{Name: "description", Kind: vString, Desc: "Who is in it, in words."},
 		{Name: "when", Kind: vCondition, Required: true, Desc: "The condition a customer meets to be in the segment, e.g. `profile.ltv >= 1000`."},
 	}}
 	tierDef = &objDef{Name: "a tier", Desc: "One spend threshold.", Keys: []keyDef{
-		{Name: "min_total", Kind: vMoney, Required: true, Desc: "The cart total from which the tier applies, in major units."},
-		{Name: "amount", Kind: vMoney, Desc: "Money off, in major units (or percent)."},
-		{Name: "percent", Kind: vNumber, Desc: "Percent off, 0 to 100 (or amount)."},
+		{Name: "min_total", Kind: vMoney, Required: true, Range: atLeast(0), Desc: "The cart total from which the tier applies, in major units."},
+		{Name: "amount", Kind: vMoney, Range: atLeast(0), Desc: "Money off, in major units (or percent)."},
+		{Name: "percent", Kind: vNumber, Range: between(0, 100), Desc: "Percent off, 0 to 100 (or amount)."},
 	}}
 	bxgyDef = &objDef{Name: "buy_x_get_y", Desc: "Buy X units, get Y of them off.", Keys: []keyDef{
-		{Name: "buy", Kind: vInteger, Required: true, Desc: "Units to buy, 1 to 1000."},
-		{Name: "get", Kind: vInteger, Required: true, Desc: "Units that come off, 1 to 1000."},
-		{Name: "percent", Kind: vNumber, Desc: "Percent off the free units (default 100: free)."},
+		{Name: "buy", Kind: vInteger, Range: between(1, 1000), Required: true, Desc: "Units to buy, 1 to 1000."},
+		{Name: "get", Kind: vInteger, Range: between(1, 1000), Required: true, Desc: "Units that come off, 1 to 1000."},
+		{Name: "percent", Kind: vNumber, Range: &numRange{Min: 0, MinExcl: true, Max: 100, HasMax: true}, Desc: "Percent off the free units (default 100: free)."},
 	}}
 	discountDef = &objDef{Name: "discount", Desc: "Exactly one of percent, amount, tiers, buy_x_get_y, free_shipping.", Keys: []keyDef{
-		{Name: "percent", Kind: vNumExpr, Desc: "Percent off, 0 to 100 (a number without %, or a number expression in quotes)."},
-		{Name: "max_amount", Kind: vMoney, Nullable: true, Desc: "With percent: the most money off, in major units (null: no maximum)."},
-		{Name: "amount", Kind: vMoney, Desc: "Money off in major units (a number, a number per currency, or a number expression in quotes)."},
-		{Name: "tiers", Kind: vList, Obj: tierDef, Desc: "Spend thresholds, ascending by min_total."},
+		{Name: "percent", Kind: vNumExpr, Range: between(0, 100), Desc: "Percent off, 0 to 100 (a number without %, or a number expression in quotes)."},
+		{Name: "max_amount", Kind: vMoney, Nullable: true, Range: moreThan(0), Desc: "With percent: the most money off, in major units (null: no maximum)."},
+		{Name: "amount", Kind: vMoney, Range: atLeast(0), Desc: "Money off in major units (a number, a number per currency, or a number expression in quotes)."},
+		{Name: "tiers", Kind: vList, Obj: tierDef, MinItems: 1, Desc: "Spend thresholds, ascending by min_total."},
 		{Name: "buy_x_get_y", Kind: vObject, Obj: bxgyDef, Desc: "Buy X, get Y off."},
 		{Name: "free_shipping", Kind: vBool, Desc: "Free shipping."},
 		{Name: "items", Kind: vItems, Desc: "Which cart items the discount applies to, a condition on `item`, e.g. `item.category == \"shoes\"`."},
@@ -150,18 +173,18 @@ var (
 		{Name: "timezone", Kind: vString, Desc: "The IANA time zone of days and hours, like Europe/Paris (default UTC)."},
 	}}
 	perCustomerDef = &objDef{Name: "per_customer", Desc: "Grants per customer.", Keys: []keyDef{
-		{Name: "limit", Kind: vInteger, Required: true, Desc: "Grants per customer in the window, 1 or more."},
+		{Name: "limit", Kind: vInteger, Required: true, Range: between(1, math.MaxInt32), Desc: "Grants per customer in the window, 1 or more."},
 		{Name: "per", Kind: vDuration, Desc: "The window, like 24h or 30d (default: for ever)."},
 	}}
 	capsDef = &objDef{Name: "caps", Desc: "Limits on grants of the offer.", Keys: []keyDef{
 		{Name: "per_customer", Kind: vObject, Obj: perCustomerDef, Desc: "Grants per customer."},
-		{Name: "total", Kind: vInteger, Desc: "Grants fleet-wide."},
-		{Name: "budget", Kind: vNumber, Desc: "Discount money fleet-wide, in major units of the ruleset's currency."},
+		{Name: "total", Kind: vInteger, Range: atLeast(1), Desc: "Grants fleet-wide."},
+		{Name: "budget", Kind: vNumber, Range: moreThan(0), Desc: "Discount money fleet-wide, in major units of the ruleset's currency."},
 		{Name: "hold", Kind: vDuration, Desc: "A grant holds its count and amount until an outcome commits it or this passes, like 30m."},
 		{Name: "pacing", Kind: vString, Enum: []string{PacingEven}, Desc: "Spread total and budget evenly over the schedule."},
 	}}
 	offerDef = &objDef{Name: "an offer", Desc: "A next best action, with or without a discount.", Keys: []keyDef{
-		{Name: "id", Kind: vString, Required: true, Desc: "The offer's id (letters, digits and _), as responses name it."},
+		{Name: "id", Kind: vString, Ident: true, Required: true, Desc: "The offer's id (letters, digits and _), as responses name it."},
 		{Name: "description", Kind: vString, Nullable: true, Desc: "What the offer is for."},
 		{Name: "title", Kind: vTemplate, Desc: "The title shown to the customer; may use {{percent}}, {{amount}}, {{currency}}, {{profile.FIELD}}."},
 		{Name: "message", Kind: vTemplate, Desc: "The message shown to the customer; same placeholders as title."},
@@ -183,26 +206,26 @@ var (
 	// offerOverriddenDef: an offer merged with a variant's override.
 	offerOverriddenDef = offerDef.with("an offer", keyDef{Name: "disabled", Kind: vBool, Desc: "The offer is not offered in this variant."})
 	variantDef         = &objDef{Name: "a variant", Desc: "One arm of the experiment.", Keys: []keyDef{
-		{Name: "id", Kind: vString, Required: true, Desc: "The variant's id, like control."},
+		{Name: "id", Kind: vString, Ident: true, Required: true, Desc: "The variant's id, like control."},
 		{Name: "description", Kind: vString, Nullable: true, Desc: "What the variant changes."},
-		{Name: "weight", Kind: vNumber, Required: true, Desc: "Share of enrolled customers; the variants' weights add up to 100."},
+		{Name: "weight", Kind: vNumber, Required: true, Range: atLeast(0), Desc: "Share of enrolled customers; the variants' weights add up to 100."},
 		{Name: "offers", Kind: vNamedMap, Obj: overrideDef, Nullable: true, Desc: "Offer id → the keys this variant changes (or disabled: true)."},
 		{Name: "learning", Kind: vBool, Desc: "false: this variant's customers are decided with propensity at the prior mean (learning measured against static scores)"},
 	}}
 	experimentDef = &objDef{Name: "an experiment", Desc: "An A/B test over offers.", Keys: []keyDef{
-		{Name: "id", Kind: vString, Required: true, Desc: "The experiment's id."},
+		{Name: "id", Kind: vString, Ident: true, Required: true, Desc: "The experiment's id."},
 		{Name: "description", Kind: vString, Nullable: true, Desc: "The hypothesis."},
 		{Name: "salt", Kind: vString, Desc: "Salt of the assignment hash (default: the id)."},
-		{Name: "traffic", Kind: vNumber, Desc: "Percent of eligible customers enrolled, 0 to 100 (default 100)."},
+		{Name: "traffic", Kind: vNumber, Range: between(0, 100), Desc: "Percent of eligible customers enrolled, 0 to 100 (default 100)."},
 		{Name: "when", Kind: vCondition, Desc: "Who is eligible (default: every identified customer)."},
-		{Name: "variants", Kind: vList, Obj: variantDef, Required: true, Desc: "The arms."},
-		{Name: "layer", Kind: vString, Desc: "Experiments of one layer never share a customer."},
+		{Name: "variants", Kind: vList, Obj: variantDef, Required: true, MinItems: 1, Desc: "The arms."},
+		{Name: "layer", Kind: vString, Ident: true, Desc: "Experiments of one layer never share a customer."},
 		{Name: "buckets", Kind: vBuckets, Desc: "The layer's buckets this experiment uses, FROM-TO within 0-9999."},
 		{Name: "status", Kind: vString, Enum: []string{"running", ExperimentStopped}, Desc: "stopped: keeps its buckets and enrolls no one."},
 	}}
 	priorDef = &objDef{Name: "prior", Desc: "the Beta prior {alpha, beta} of every offer's reward rate (default {alpha: 1, beta: 1})", Keys: []keyDef{
-		{Name: "alpha", Kind: vNumber, Desc: "prior successes plus one: more than 0"},
-		{Name: "beta", Kind: vNumber, Desc: "prior failures plus one: more than 0"},
+		{Name: "alpha", Kind: vNumber, Range: &numRange{Min: 0, MinExcl: true, Max: MaxPrior, HasMax: true}, Desc: "prior successes plus one: more than 0"},
+		{Name: "beta", Kind: vNumber, Range: &numRange{Min: 0, MinExcl: true, Max: MaxPrior, HasMax: true}, Desc: "prior failures plus one: more than 0"},
 	}}
 	learningDef = &objDef{Name: "learning", Desc: "learning arbitration: scores may read `propensity`, each offer's reward rate learnt from outcomes", Keys: []keyDef{
 		{Name: "method", Kind: vString, Enum: []string{LearnThompson, LearnMean}, Desc: "thompson (one draw from each offer's posterior per decision, seeded by the decision id) or mean (the posterior mean)"},
@@ -213,9 +236,9 @@ var (
 		{Name: "half_life", Kind: vDuration, Desc: "optional: trials and successes lose half their weight every half-life (e.g. 14d), so that a change of season is learnt"},
 	}}
 	arbitrationDef = &objDef{Name: "arbitration", Desc: "How the eligible offers are chosen.", Keys: []keyDef{
-		{Name: "max_actions", Kind: vInteger, Desc: "Actions per decision, 1 to 100 (default 3)."},
-		{Name: "max_discount_percent", Kind: vNumber, Desc: "The most a decision's discounts may take off the cart, 0 to 100."},
-		{Name: "holdout", Kind: vNumber, Desc: "Percent of identified customers who get no offer (a control group)."},
+		{Name: "max_actions", Kind: vInteger, Range: between(1, 100), Desc: "Actions per decision, 1 to 100 (default 3)."},
+		{Name: "max_discount_percent", Kind: vNumber, Range: between(0, 100), Desc: "The most a decision's discounts may take off the cart, 0 to 100."},
+		{Name: "holdout", Kind: vNumber, Range: between(0, 100), Desc: "Percent of identified customers who get no offer (a control group)."},
 		{Name: "fallback", Kind: vStrings, Desc: "Offers given when nothing else is."},
 		{Name: "learning", Kind: vObject, Obj: learningDef, Nullable: true, Desc: "learning arbitration: scores may read `propensity`, each offer's reward rate learnt from outcomes"},
 	}}
@@ -241,7 +264,7 @@ var (
 		{Name: "experiments", Kind: vList, Obj: experimentDef, Nullable: true, Desc: "A/B tests over offers."},
 		{Name: "arbitration", Kind: vObject, Obj: arbitrationDef, Nullable: true, Desc: "How the eligible offers are chosen."},
 		{Name: "currency", Kind: vCurrency, Desc: "The ISO 4217 currency the rules' money numbers are written in, like USD."},
-		{Name: "rates", Kind: vRates, Desc: "Exchange rates: currency code → the value of one unit in `currency`."},
+		{Name: "rates", Kind: vRates, Range: moreThan(0), Desc: "Exchange rates: currency code → the value of one unit in `currency`."},
 		{Name: "tests", Kind: vList, Obj: testDef, TestOnly: true, Desc: "Rule tests (only in files whose name ends in _test.yaml, and alone there)."},
 	}}
 	testFileDef = &objDef{Name: "a _test.yaml file (it holds only `tests:` and `now:`)", Keys: []keyDef{

@@ -43,7 +43,12 @@ func (t Type) String() string {
 	return "unknown"
 }
 
-var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+// identPattern is a plain name: the ids of segments, offers, experiments,
+// variants and layers, and profile field names (the JSON Schema says the
+// same).
+const identPattern = `^[A-Za-z_][A-Za-z0-9_]*$`
+
+var identRE = regexp.MustCompile(identPattern)
 
 // zeroOf is the zero value of a field type.
 func zeroOf(t Type) any {

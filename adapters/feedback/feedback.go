@@ -1,18 +1,20 @@
 // Package feedback keeps per-offer feedback statistics in Redis
-// (impressions, acceptances, dismissals, conversions and revenue, per offer
-// and per experiment variant), written from the outcome events of NATS by a
-// durable JetStream consumer: off the decision hot path, and the same path
-// for outcomes posted to Arbiter's HTTP API and for outcomes other services
-// publish on NATS themselves. With a Checker (GrantChecker), every outcome
-// is checked first as the API checks it (its signed decision id, the
-// decision's own variants, its transitions of grant records): a refused
-// outcome is never counted.
+// (impressions, acceptances, dismissals, conversions, cancellations and
+// revenue, per offer and per experiment variant), written from the outcome
+// events of NATS by a durable JetStream consumer: off the decision hot
+// path, and the same path for outcomes posted to Arbiter's HTTP API and
+// for outcomes other services publish on NATS themselves. With a Checker
+// (GrantChecker), every outcome is checked first as the API checks it (its
+// signed decision id, the decision's own variants, its transitions of
+// grant records): a refused outcome is never counted.
 //
 // Redis layout (prefix default "arbiter:"):
 //
 //	arbiter:stats:offer:{OFFER_ID}        hash, one per offer:
-//	    impression, accepted, dismissed, converted     counts of outcomes
+//	    impression, accepted, dismissed, converted,    counts of outcomes
+//	    cancelled
 //	    revenue:<CUR>                                  sum of converted values, minor units of CUR
+//	                                                   (a cancellation does not take it back)
 //	    exp:<EXPERIMENT>:<VARIANT>:<type>              the same counts per variant
 //	    exp:<EXPERIMENT>:<VARIANT>:revenue:<CUR>       the same revenue per variant
 //	arbiter:stats:seen:{OFFER_ID}:<EVENT_ID>  "1", expires after DedupTTL: the outcome
@@ -119,6 +121,7 @@ type Counts struct {
 	Accepted    int64                   `json:"accepted"`
 	Dismissed   int64                   `json:"dismissed"`
 	Converted   int64                   `json:"converted"`
+	Cancelled   int64                   `json:"cancelled"`
 	Revenue     map[string]engine.Money `json:"revenue"`
 }
 
@@ -187,6 +190,8 @@ func (c *Counts) add(field string, n int64) {
 		c.Dismissed = n
 	case wire.OutcomeConverted:
 		c.Converted = n
+	case wire.OutcomeCancelled:
+		c.Cancelled = n
 	default:
 		if cur, ok := strings.CutPrefix(field, "revenue:"); ok {
 			exp, valid := engine.CurrencyExp(cur)

@@ -61,6 +61,7 @@ func TestRecordCountsOncePerEvent(t *testing.T) {
 		{&wire.OutcomeEvent{OfferID: "vip_10", Outcome: "converted", Value: engine.Money{Minor: 1000}, Currency: "JPY", Experiments: []wire.Assignment{}}, "out_4"},
 		{&wire.OutcomeEvent{OfferID: "vip_10", Outcome: "dismissed", Experiments: []wire.Assignment{{ID: "disc", Variant: "control"}}}, "out_5"},
 		{&wire.OutcomeEvent{OfferID: "", Outcome: "converted"}, "out_6"}, // no offer: nothing to count
+		{&wire.OutcomeEvent{OfferID: "vip_10", Outcome: "cancelled", Experiments: exps}, "out_7"},
 	}
 	counted := 0
 	for _, e := range evs {
@@ -72,19 +73,19 @@ func TestRecordCountsOncePerEvent(t *testing.T) {
 			counted++
 		}
 	}
-	if counted != 5 {
-		t.Fatalf("counted %d, want 5 (one duplicate, one without offer)", counted)
+	if counted != 6 {
+		t.Fatalf("counted %d, want 6 (one duplicate, one without offer)", counted)
 	}
 	st, err := rec.Offer(ctx, "vip_10")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Impressions != 1 || st.Accepted != 1 || st.Dismissed != 1 || st.Converted != 2 ||
+	if st.Impressions != 1 || st.Accepted != 1 || st.Dismissed != 1 || st.Converted != 2 || st.Cancelled != 1 ||
 		st.Revenue["USD"] != usd(11250) || st.Revenue["JPY"] != (engine.Money{Minor: 1000}) {
 		t.Fatalf("offer stats %+v", st)
 	}
 	if len(st.Variants) != 2 || st.Variants[0].Variant != "control" || st.Variants[0].Dismissed != 1 ||
-		st.Variants[1].Variant != "deep" || st.Variants[1].Converted != 1 || st.Variants[1].Impressions != 1 || st.Variants[1].Revenue["USD"] != usd(11250) {
+		st.Variants[1].Variant != "deep" || st.Variants[1].Converted != 1 || st.Variants[1].Cancelled != 1 || st.Variants[1].Impressions != 1 || st.Variants[1].Revenue["USD"] != usd(11250) {
 		t.Fatalf("variants %+v", st.Variants)
 	}
 	// The layout is the documented one.

@@ -24,7 +24,7 @@ import (
 // A small validator for the subset of JSON Schema docs/openapi.yaml uses:
 // $ref, type (a name or a list), required, properties,
 // additionalProperties (a schema or false), propertyNames, items, enum,
-// const, oneOf, not, pattern, minLength, maxLength, minimum, maximum,
+// const, oneOf, allOf, not, pattern, minLength, maxLength, minimum, maximum,
 // minItems, maxItems, dependentRequired, dependentSchemas. The request
 // schemas use the bounds: a validator that skipped them would let the
 // schema accept what the server refuses unnoticed.
@@ -72,6 +72,13 @@ func (v *validator) check(path string, s map[string]any, x any) error {
 	}
 	if c, ok := s["const"]; ok && c != x {
 		return fmt.Errorf("%s: %v, want %v", path, x, c)
+	}
+	if all, ok := s["allOf"].([]any); ok {
+		for _, sub := range all {
+			if err := v.check(path, sub.(map[string]any), x); err != nil {
+				return err
+			}
+		}
 	}
 	if one, ok := s["oneOf"].([]any); ok {
 		n := 0
@@ -319,6 +326,22 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 	// The validator itself catches a wrong shape.
 	if err := v.check("$", v.response(t, "/v1/decide", "POST", 200), map[string]any{"decision_id": "x"}); err == nil {
 		t.Error("the validator accepted a bad decision")
+	}
+	// ... and reads allOf: a variant of GET /v1/experiments without the
+	// counts of its ExperimentGroup is refused.
+	r = h.do("GET", "/v1/experiments", "")
+	var view map[string]any
+	if err := json.Unmarshal(r.body, &view); err != nil {
+		t.Fatal(err)
+	}
+	exps, _ := view["experiments"].([]any)
+	if len(exps) == 0 {
+		t.Fatalf("GET /v1/experiments has no experiment to check: %s", r.body)
+	}
+	variant := exps[0].(map[string]any)["variants"].([]any)[0].(map[string]any)
+	delete(variant, "decisions")
+	if err := v.check("$", v.response(t, "/v1/experiments", "GET", 200), view); err == nil {
+		t.Error("the validator accepted a variant without its decisions (allOf not read)")
 	}
 }
 

@@ -34,12 +34,18 @@ type servedBinary struct {
 // extra flags, and waits until /readyz answers 200.
 func startServe(t *testing.T, extra ...string) *servedBinary {
 	t.Helper()
+	return startServeRules(t, "testdata/e2e/rules", extra...)
+}
+
+// startServeRules is startServe with a copy of the rules directory rules.
+func startServeRules(t *testing.T, rules string, extra ...string) *servedBinary {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
 	dir := t.TempDir()
 	rulesDir := filepath.Join(dir, "rules")
-	copyDir(t, "testdata/e2e/rules", rulesDir)
+	copyDir(t, rules, rulesDir)
 	bin := filepath.Join(dir, "arbiter")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
