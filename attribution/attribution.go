@@ -140,6 +140,20 @@ func (c *Checker) Serve(rs *rules.Ruleset) {
 	c.cur = s
 }
 
+// Served reports whether offerID is an offer of a ruleset this checker
+// was told was in force (Serve): the one in force, or one before it. An
+// outcome naming any other offer cannot be about a grant this process
+// decided under, nor, unless a replica serves a ruleset this one never
+// saw (a rolling deploy, a restart since a reload), another's.
+func (c *Checker) Served(offerID string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cur == nil {
+		return false
+	}
+	return c.cur.held[offerID] || c.cur.unheld[offerID]
+}
+
 // variant maps a code back through the rulesets served.
 func (c *Checker) variant(code uint32) (engine.Assignment, bool) {
 	c.mu.Lock()

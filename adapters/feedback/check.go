@@ -52,6 +52,13 @@ func (g *GrantChecker) Check(ctx context.Context, ev *wire.OutcomeEvent, _ strin
 	g.Attribution.Serve(rs)
 	r := g.Attribution.Check(&attribution.Outcome{DecisionID: ev.DecisionID, CustomerID: ev.CustomerID, OfferID: ev.OfferID,
 		Type: ev.Outcome, At: ev.OccurredAt, Arrival: ev.TS}, rs)
+	if r.Code == "" && ev.OfferID != "" && rs != nil && !g.Attribution.Served(ev.OfferID) {
+		// An offer of no ruleset served: a mistyped offer_id (a SKU, a
+		// coupon code) would otherwise count, and make a statistics hash
+		// of its own for every such id (SPEC-LOOP: mistyped outcomes never
+		// move statistics). The event stays on the stream as published.
+		r.Code = attribution.CodeUnknownOffer
+	}
 	if r.Code == "" && r.Grant != nil && !ev.Verified && g.Grants != nil {
 		res, err := g.Grants.Apply(ctx, []engine.GrantOutcome{*r.Grant})
 		if err != nil {

@@ -24,7 +24,9 @@ import (
 // TestConsumeChecked: outcomes other services publish on the stream are
 // checked like the API's before anything counts them: a forged decision
 // id and another customer's are refused (and counted as refused), a
-// genuine "verified": false conversion commits its hold exactly once
+// genuine decision's outcome naming an offer of no ruleset served is
+// refused as unknown_offer (it counted, under a statistics hash of its
+// own), a genuine "verified": false conversion commits its hold exactly once
 // however often it is delivered, and the variants counted are the
 // decision's own, whatever the event said.
 func TestConsumeChecked(t *testing.T) {
@@ -64,6 +66,8 @@ func TestConsumeChecked(t *testing.T) {
 	publish(genuine) // delivered twice
 	publish(fmt.Sprintf(`{"id":"out_b","decision_id":%q,"customer_id":"c2","offer_id":"vip_10"}`, id))
 	publish(`{"id":"out_c","decision_id":"dcs_01JDQ8Y3K5R2N7WZ0X4B6M9C1V","customer_id":"c1","offer_id":"vip_10"}`)
+	// A genuine decision, an offer no ruleset has: a SKU sent as offer_id.
+	publish(fmt.Sprintf(`{"id":"out_d","decision_id":%q,"customer_id":"c1","offer_id":"SKU-1234","value":10,"currency":"USD"}`, id))
 
 	rec := NewRecorder(client, kp)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -73,13 +77,16 @@ func TestConsumeChecked(t *testing.T) {
 	waitFor(t, 15*time.Second, func() error {
 		mu.Lock()
 		defer mu.Unlock()
-		if st := offerStats(t, rec, "vip_10"); st.Converted == 1 && refused["customer_mismatch"] == 1 && refused["unknown_decision"] == 1 {
+		if st := offerStats(t, rec, "vip_10"); st.Converted == 1 && refused["customer_mismatch"] == 1 && refused["unknown_decision"] == 1 && refused["unknown_offer"] == 1 {
 			return nil
 		}
 		return fmt.Errorf("not yet: %+v %v", offerStats(t, rec, "vip_10"), refused)
 	})
 	stop()
 	<-done
+	if st := offerStats(t, rec, "SKU-1234"); st.Converted != 0 || len(st.Revenue) != 0 {
+		t.Errorf("an offer of no ruleset was counted: %+v", st)
+	}
 	st := offerStats(t, rec, "vip_10")
 	if len(st.Variants) != 1 || st.Variants[0].Variant != "deep" {
 		t.Errorf("variants %+v: want the decision's own (deep)", st.Variants)
@@ -103,7 +110,7 @@ func TestConsumeRejectsAnOutcomeFromTheFuture(t *testing.T) {
 	prefix := eventstest.Prefix(t, url, "arbtest")
 	ctx := context.Background()
 	signer, _ := decisionid.NewSigner([]byte("feedback-key-0123456789abcdef"))
-	rs := &rules.Ruleset{Version: "v1", Offers: []*rules.Offer{{ID: "vip_10", Caps: rules.Caps{Total: 10, Hold: 30 * time.Minute}}}}
+	rs := &rules.Ruleset{Version: "v1", Offers: []*rules.Offer{{ID: "vip_10", Caps: rules.Caps{Total: 10, Hold: 30 * time.Minute}}, {ID: "marker"}}}
 	led := memledger.New()
 	now := time.Now()
 	u := ulid.MustNew(ulid.Timestamp(now), nil)
