@@ -120,9 +120,10 @@ type Options struct {
 	// case): the client's autopipeliner (redisconn.AutoPipelined), through
 	// which concurrent decisions' scripts share a write and a read. The
 	// rest (pipelines of several scripts, WAIT, ModeSplit on Redis Cluster,
-	// whose failover handling is the client's) go through the client. A call the caller gives up on is undone as
-	// before: the autopipeliner keeps one ordered stream, so its release
-	// runs after it.
+	// whose failover handling is the client's) go through the client. A
+	// call the caller gives up on is undone as before, through the client:
+	// its undo may reach Redis before the queued call, whose tomb then
+	// makes it do nothing.
 	AutoPipeline redis.Cmdable
 }
 
