@@ -502,11 +502,13 @@ end
 return 0
 `
 
-// storeAnswerScript stores the answer of the decision that holds a claim.
-// KEYS: the claim. ARGV: token, answer.
+// storeAnswerScript stores the answer of the decision that holds a claim,
+// and keeps the claim for its TTL (it was held for its lease until then).
+// KEYS: the claim. ARGV: token, answer, ttl ms.
 const storeAnswerScript = `
 if redis.call('HGET', KEYS[1], 'o') == ARGV[1] then
   redis.call('HSET', KEYS[1], 'a', ARGV[2])
+  if tonumber(ARGV[3] or '0') > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
   return 1
 end
 return 0
