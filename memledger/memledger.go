@@ -30,7 +30,11 @@
 //   - An Idempotency-Key claim is made in the same call: the first plan
 //     with a key claims it; a later one with the same key reserves nothing
 //     and learns whether the first was answered (its answer), is pending,
-//     or had another body.
+//     or had another body. Here an unanswered claim is held for its TTL:
+//     the process that would answer it is the one that holds it. The
+//     Redis ledger, shared by replicas that may die before they answer,
+//     holds it for a lease (adapters/ledger Options.ClaimLease) until the
+//     answer is stored.
 package memledger
 
 import (

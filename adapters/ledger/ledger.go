@@ -115,16 +115,28 @@ type Options struct {
 	Logger *slog.Logger
 	// LogEvery spaces the failure lines; default DefaultLogEvery.
 	LogEvery time.Duration
+	// ClaimLease bounds how long an Idempotency-Key claimed by a decision
+	// is held before its answer is stored (StoreAnswer keeps it for its
+	// TTL): a decision that never answers (its server killed, its undo
+	// unable to reach Redis) gives the key up after it, and a retry is
+	// decided afresh. Default DefaultClaimLease.
+	ClaimLease time.Duration
 	// AutoPipeline, when set, carries the calls that are one script each
 	// without a WAIT (a walk on one server with Replicas 0, the common
 	// case): the client's autopipeliner (redisconn.AutoPipelined), through
 	// which concurrent decisions' scripts share a write and a read. The
 	// rest (pipelines of several scripts, WAIT, ModeSplit on Redis Cluster,
-	// whose failover handling is the client's) go through the client. A call the caller gives up on is undone as
-	// before: the autopipeliner keeps one ordered stream, so its release
-	// runs after it.
+	// whose failover handling is the client's) go through the client. A
+	// call the caller gives up on is undone as before, through the client:
+	// its undo may reach Redis before the queued call, whose tomb then
+	// makes it do nothing.
 	AutoPipeline redis.Cmdable
 }
+
+// DefaultClaimLease is Options.ClaimLease's default: well past the time
+// a decision takes to store its answer (a few tries of
+// httpapi.DefaultGrantsTimeout).
+const DefaultClaimLease = 30 * time.Second
 
 // DefaultLogEvery spaces the log lines of failed ledger calls.
 const DefaultLogEvery = 10 * time.Second
@@ -189,6 +201,9 @@ func NewWithOptions(client redis.UniversalClient, o Options) *Redis {
 	}
 	if o.RecordTTL <= 0 {
 		o.RecordTTL = DefaultRecordTTL
+	}
+	if o.ClaimLease <= 0 {
+		o.ClaimLease = DefaultClaimLease
 	}
 	split := o.Mode == ModeSplit
 	if o.Mode == ModeAuto {
@@ -458,7 +473,7 @@ func (l *Redis) reserveScript(ctx context.Context, p *engine.Plan, token string)
 func (l *Redis) walkArgs(p *engine.Plan, token string) []any {
 	body, cttl := "", "0"
 	if c := p.Claim; c != nil {
-		body, cttl = string(c.Body[:]), strconv.FormatInt(c.TTL.Milliseconds(), 10)
+		body, cttl = string(c.Body[:]), l.claimTTL(c)
 	}
 	args := make([]any, 0, 18+16*len(p.Items))
 	args = append(args, strconv.FormatInt(p.Now.UnixMilli(), 10), l.walkClock(p), boolArg(p.DryRun), strconv.Itoa(p.Limit),
@@ -469,6 +484,12 @@ func (l *Redis) walkArgs(p *engine.Plan, token string) []any {
 		args = l.itemArgs(args, p, i)
 	}
 	return args
+}
+
+// claimTTL is how long a claim is first held, in ms: its lease, within
+// its TTL.
+func (l *Redis) claimTTL(c *engine.Claim) string {
+	return strconv.FormatInt(min(c.TTL, l.opts.ClaimLease).Milliseconds(), 10)
 }
 
 // parseWalk reads a walk's reply: the claim's head, one result per item and

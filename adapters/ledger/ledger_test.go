@@ -208,7 +208,7 @@ func TestCluster(t *testing.T) {
 	if !l1.Split() {
 		t.Fatal("ModeAuto on a cluster client is not ModeSplit")
 	}
-	agreeWithReference(t, []*Redis{NewWithOptions(c1, Options{Prefix: prefix, Clock: ClockPlan})}, c1, prefix, 7, 250)
+	agreeWithReference(t, []*Redis{NewWithOptions(c1, Options{Prefix: prefix, Clock: ClockPlan, ClaimLease: refClaimLease})}, c1, prefix, 7, 250)
 	prefix2 := redistest.UniquePrefix(t)
 	exactness(t, []*Redis{New(c1, prefix2), New(c2, prefix2)}, c1, prefix2, false)
 }

@@ -316,9 +316,12 @@ func (l *Redis) Answer(ctx context.Context, c *engine.Claim) error {
 }
 
 // StoreAnswer stores the answer of the decision that holds c, for later
-// requests with the same key (nothing when c's key is no longer its own).
+// requests with the same key, and keeps the key for c.TTL from now (it was
+// held for Options.ClaimLease until then); nothing when c's key is no
+// longer its own.
 func (l *Redis) StoreAnswer(ctx context.Context, c *engine.Claim, answer []byte) error {
-	if err := scriptStoreAnswer.Run(ctx, l.client, []string{ClaimKey(l.prefix, c.Key)}, c.Owner, answer).Err(); err != nil {
+	if err := scriptStoreAnswer.Run(ctx, l.client, []string{ClaimKey(l.prefix, c.Key)}, c.Owner, answer,
+		strconv.FormatInt(c.TTL.Milliseconds(), 10)).Err(); err != nil {
 		return fmt.Errorf("ledger: storing an idempotent answer: %w", err)
 	}
 	return nil

@@ -244,21 +244,33 @@ if member == '' then member = token end
 //
 // Reply: "T" (given up), "C" (the key was used with another body), "P"
 // (pending), "R" + the stored answer, or ["N"] + one result digit per item
-// + ["/" + holds released by expiry].
+// + ["/" + holds released by expiry]. A call that runs again (a client
+// that resends it after a lost reply, though it ran) answers what its first
+// run reserved (its journal) and reserves nothing more; one that reserved
+// nothing walks again, its claim its own.
 const walkScript = luaLib + walkHead + `
-if redis.call('EXISTS', KEYS[1]) == 1 then return 'T' end
+if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then
+  if redis.call('EXISTS', KEYS[1]) == 1 then return 'T' end
+  -- Its journal: this very call ran and reserved (it is sent again).
+  local j = redis.call('GET', KEYS[2])
+  if claim then return 'N' .. j end
+  return j
+end
 local head = ''
 if claim then
   local h = redis.call('HGET', KEYS[3], 'h')
+  head = 'N'
   if h then
     if h ~= body then return 'C' end
     local a = redis.call('HGET', KEYS[3], 'a')
     if a then return 'R' .. a end
-    return 'P'
+    -- Unless this very call claimed the key and reserved nothing (it is
+    -- sent again): it walks again.
+    if redis.call('HGET', KEYS[3], 'o') ~= token then return 'P' end
+  else
+    redis.call('HSET', KEYS[3], 'h', body, 'o', token)
+    redis.call('PEXPIRE', KEYS[3], cttl)
   end
-  redis.call('HSET', KEYS[3], 'h', body, 'o', token)
-  redis.call('PEXPIRE', KEYS[3], cttl)
-  head = 'N'
 end
 local granted, mainGranted, sum = 0, 0, 0
 local groups, out = {}, {}
@@ -351,12 +363,19 @@ return 1
 //
 // KEYS: tomb, journal (in the customer's slot). ARGV: now_ms, server, dry,
 // token, prefix, customer, then per item (3 each): offer, per_customer,
-// window_ms. Reply: "T", or per item "1" reserved, "5" full.
+// window_ms. Reply: "T", or per item "1" reserved, "5" full. A call that
+// runs again (go-redis sends a cluster pipeline again after a lost reply
+// or a read timeout, though it may have run) answers what its first run
+// reserved (its journal), instead of reserving again and finding the
+// customer's caps full.
 const customerScript = luaLib + `
 local now = clock(ARGV[1], ARGV[2])
 local dry = ARGV[3] == '1'
 local token, pfx, cust = ARGV[4], ARGV[5], ARGV[6]
 if redis.call('EXISTS', KEYS[1]) == 1 then return 'T' end
+-- Run before (a resent pipeline): its answer, not a second reservation.
+local j = redis.call('GET', KEYS[2])
+if j then return j end
 local out, reserved = {}, false
 for i = 0, (#ARGV - 6) / 3 - 1 do
   local b = 6 + i * 3
@@ -416,9 +435,12 @@ if member == '' then member = token end
 // offer's slot (ModeSplit): total, budget and pacing together, its hold,
 // its record and trial. Reply: "T", or "1" reserved (or free of caps),
 // "6" total reached, "7" budget exhausted, "9" paced; then "/" + holds
-// released by expiry, if any.
+// released by expiry, if any. A call that runs again (a resent pipeline,
+// customerScript) and reserved the first time answers "1" and reserves
+// nothing more.
 const fleetScript = luaLib + fleetHead + `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 'T' end
+if redis.call('EXISTS', KEYS[2]) == 1 then return '1' end -- run before (a resent pipeline): reserved once
 local swept, gone, goneAmt = 0, 0, 0
 if it.hold > 0 then
   if dry then gone, goneAmt = expired(base, now, lim, cur) else swept = sweep(base, now, lim) end
@@ -461,6 +483,7 @@ if h then
   if h ~= ARGV[2] then return 'C' end
   local a = redis.call('HGET', KEYS[1], 'a')
   if a then return 'R' .. a end
+  if redis.call('HGET', KEYS[1], 'o') == ARGV[1] then return 'N' end -- its own claim: the call sent again
   return 'P'
 end
 redis.call('HSET', KEYS[1], 'h', ARGV[2], 'o', ARGV[1])
@@ -479,11 +502,13 @@ end
 return 0
 `
 
-// storeAnswerScript stores the answer of the decision that holds a claim.
-// KEYS: the claim. ARGV: token, answer.
+// storeAnswerScript stores the answer of the decision that holds a claim,
+// and keeps the claim for its TTL (it was held for its lease until then).
+// KEYS: the claim. ARGV: token, answer, ttl ms.
 const storeAnswerScript = `
 if redis.call('HGET', KEYS[1], 'o') == ARGV[1] then
   redis.call('HSET', KEYS[1], 'a', ARGV[2])
+  if tonumber(ARGV[3] or '0') > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
   return 1
 end
 return 0

@@ -57,7 +57,7 @@ func (l *Redis) reserveSplit(ctx context.Context, p *engine.Plan, token string) 
 	if c := p.Claim; c != nil {
 		ck := ClaimKey(l.prefix, c.Key)
 		claim = &call{script: scriptClaim, keys: []string{ck, ck + ":tomb:" + token},
-			args: []any{token, string(c.Body[:]), strconv.FormatInt(c.TTL.Milliseconds(), 10)}}
+			args: []any{token, string(c.Body[:]), l.claimTTL(c)}}
 		calls = append(calls, claim)
 	}
 

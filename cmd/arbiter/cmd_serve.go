@@ -607,6 +607,7 @@ func runServer(ctx context.Context, cfg serveConfig, keys []httpapi.APIKey, src 
 			return metrics.LedgerStats{Holds: st.Holds, Expiries: st.Expiries, Undone: st.Undone}
 		})
 		led = rl
+		go warnEvicting(client, log)
 	}
 
 	// The profile source: the Redis store behind the in-process cache.
@@ -928,6 +929,25 @@ func loadAPIKeys(file, env string) ([]httpapi.APIKey, error) {
 		}
 	}
 	return keys, nil
+}
+
+// warnEvicting logs a warning when the Redis server (a master of the
+// cluster) evicts keys when its memory is full: the ledger's counters,
+// windows and Idempotency-Keys would be lost, and caps granted again
+// (docs/budgets.md, "Redis memory"). Off the start's path; a Redis not
+// reachable yet is not checked.
+func warnEvicting(client redis.UniversalClient, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	servers, err := redisconn.Evicting(ctx, client)
+	if err != nil {
+		log.Info("the Redis eviction policy could not be read", "error", err.Error())
+		return
+	}
+	if len(servers) > 0 {
+		log.Warn("Redis evicts keys when its memory is full: evicted caps, budgets and holds count again from zero, and evicted per-customer windows and Idempotency-Keys grant again; set maxmemory-policy noeviction and size maxmemory for the grant records (docs/budgets.md, \"Redis memory\")",
+			"servers", strings.Join(servers, ", "))
+	}
 }
 
 // maxRejectedShown bounds the rejected lines a failed load lists.
