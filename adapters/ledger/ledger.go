@@ -150,6 +150,7 @@ type Redis struct {
 	opts   Options
 
 	tokenPrefix string
+	budgetChunk int // BudgetSweepChunk; smaller in tests
 	seq         atomic.Uint64
 	pending     sync.WaitGroup
 
@@ -211,7 +212,7 @@ func NewWithOptions(client redis.UniversalClient, o Options) *Redis {
 	}
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	return &Redis{client: client, prefix: o.Prefix, split: split, opts: o, tokenPrefix: hex.EncodeToString(b[:]) + "-"}
+	return &Redis{client: client, prefix: o.Prefix, split: split, opts: o, tokenPrefix: hex.EncodeToString(b[:]) + "-", budgetChunk: BudgetSweepChunk}
 }
 
 // Split reports whether the ledger runs in ModeSplit.

@@ -122,26 +122,48 @@ func (l *Redis) Budgets(ctx context.Context, now time.Time, qs []engine.BudgetQu
 	if now.IsZero() {
 		now = time.Now()
 	}
-	calls := make([]*call, len(qs))
-	for i, q := range qs {
-		calls[i] = &call{script: scriptBudget, keys: []string{TotalKey(l.prefix, q.OfferID)},
-			args: []any{l.prefix, q.OfferID, strconv.FormatInt(now.UnixMilli(), 10), l.serverClock(), strings.Join(q.Currencies, ",")}}
-	}
-	if len(calls) == 0 {
+	if len(qs) == 0 {
 		return nil, nil
 	}
-	if err := l.runPlain(ctx, calls); err != nil {
-		return nil, fmt.Errorf("ledger: budgets: %w", err)
+	at, chunk := strconv.FormatInt(now.UnixMilli(), 10), strconv.Itoa(l.budgetChunk)
+	replies := make([][]any, len(qs))
+	num := func(v any) int64 { n, _ := v.(int64); return n }
+	// Each call releases at most BudgetSweepChunk expired holds, so that
+	// one read after a sale whose holds all lapsed unwatched does not
+	// block Redis for seconds; an offer with more is read again until
+	// its expired holds are all released, and its state is the last
+	// read's.
+	todo := make([]int, len(qs))
+	for i := range todo {
+		todo[i] = i
+	}
+	for len(todo) > 0 {
+		calls := make([]*call, len(todo))
+		for k, i := range todo {
+			calls[k] = &call{script: scriptBudget, keys: []string{TotalKey(l.prefix, qs[i].OfferID)},
+				args: []any{l.prefix, qs[i].OfferID, at, l.serverClock(), strings.Join(qs[i].Currencies, ","), chunk}}
+		}
+		if err := l.runPlain(ctx, calls); err != nil {
+			return nil, fmt.Errorf("ledger: budgets: %w", err)
+		}
+		var again []int
+		for k, c := range calls {
+			vals, err := c.cmd.Slice()
+			if err != nil || len(vals) < 4 || (len(vals)-4)%3 != 0 {
+				return nil, fmt.Errorf("ledger: budget script answered %v (%v)", vals, err)
+			}
+			swept := num(vals[3])
+			l.expiries.Add(uint64(swept))
+			replies[todo[k]] = vals
+			if swept >= int64(l.budgetChunk) {
+				again = append(again, todo[k])
+			}
+		}
+		todo = again
 	}
 	var out []engine.BudgetState
-	for i, c := range calls {
-		vals, err := c.cmd.Slice()
-		if err != nil || len(vals) < 4 || (len(vals)-4)%3 != 0 {
-			return nil, fmt.Errorf("ledger: budget script answered %v (%v)", vals, err)
-		}
-		num := func(v any) int64 { n, _ := v.(int64); return n }
+	for i, vals := range replies {
 		st := engine.BudgetState{OfferID: qs[i].OfferID, Count: num(vals[0]), Held: num(vals[1]), OverCap: num(vals[2])}
-		l.expiries.Add(uint64(num(vals[3])))
 		if len(vals) == 4 {
 			out = append(out, st)
 			continue
@@ -155,6 +177,11 @@ func (l *Redis) Budgets(ctx context.Context, now time.Time, qs []engine.BudgetQu
 	}
 	return out, nil
 }
+
+// BudgetSweepChunk bounds the expired holds one budget script releases
+// (Budgets reads an offer again until all are): about a tenth of a
+// second of Redis's time.
+const BudgetSweepChunk = 10000
 
 // Counts returns the learning counts of the named offers (every offer with
 // counts when offers is nil), sorted by offer, cell and day: the hashes

@@ -628,7 +628,7 @@ const budgetScript = luaLib + `
 local pfx, oid = ARGV[1], ARGV[2]
 local now = clock(ARGV[3], ARGV[4])
 local base = offerBase(pfx, oid)
-local swept = sweep(base, now, 1000000)
+local swept = sweep(base, now, tonumber(ARGV[6]))
 local out = {
   tonumber(redis.call('GET', base .. 'granted') or '0'),
   tonumber(redis.call('HGET', base .. 'hold', 'n') or '0'),
