@@ -90,3 +90,41 @@ func TestLayerBadBucketsOneError(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedSaltIsAnError: two experiments that may share customers (not
+// both of one layer, neither stopped) with one salt would assign the same
+// buckets: everyone in one's first variant in the other's first variant,
+// so each test's result holds the other's effect, against "experiments
+// without a layer are independent". A load error, as for a salt equal to
+// a layer's name; one layer's experiments (which never share a customer)
+// and a stopped experiment may share a salt.
+func TestSharedSaltIsAnError(t *testing.T) {
+	v := "    variants: [{id: control, weight: 50}, {id: test, weight: 50}]\n"
+	for _, tc := range []struct {
+		name, src string
+		want      string // "" when it loads
+	}{
+		{"two plain experiments with one salt",
+			"  - id: depth\n    salt: bf-2026\n" + v + "  - id: ship\n    salt: bf-2026\n" + v,
+			"r.yaml:6:11: experiment `ship`: salt `bf-2026` is also experiment `depth`'s (at r.yaml:2:5): their variants would follow each other's buckets, not be independent (give each experiment a salt of its own, or put them in one layer)"},
+		{"a salt equal to another experiment's id",
+			"  - id: depth\n" + v + "  - id: ship\n    salt: depth\n" + v,
+			"r.yaml:5:11: experiment `ship`: salt `depth` is also experiment `depth`'s (at r.yaml:2:5): their variants would follow each other's buckets, not be independent (give each experiment a salt of its own, or put them in one layer)"},
+		{"two layers",
+			"  - id: depth\n    layer: a\n    salt: s\n" + v + "  - id: ship\n    layer: b\n    salt: s\n" + v,
+			"r.yaml:8:11: experiment `ship`: salt `s` is also experiment `depth`'s (at r.yaml:2:5): their variants would follow each other's buckets, not be independent (give each experiment a salt of its own, or put them in one layer)"},
+		{"one layer", "  - id: depth\n    layer: a\n    traffic: 50\n    salt: s\n" + v + "  - id: ship\n    layer: a\n    traffic: 50\n    salt: s\n" + v, ""},
+		{"one stopped", "  - id: depth\n    salt: s\n    status: stopped\n" + v + "  - id: ship\n    salt: s\n" + v, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Compile(filesOf(map[string]string{"r.yaml": "experiments:\n" + tc.src}))
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tc.want {
+				t.Errorf("got  %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+}
