@@ -128,3 +128,45 @@ func TestSharedSaltIsAnError(t *testing.T) {
 		})
 	}
 }
+
+// TestMoreExperimentsThanAnIDCarriesWarns: a decision id carries the
+// variants of at most 12 experiments (decisionid.MaxCodes); a customer
+// who may be enrolled in more (running experiments without a layer, plus
+// one per layer) has outcomes that name only the first 12, in id order,
+// so the live counters and the per-variant statistics miss the others.
+// The rules say so when they load, at the first experiment left out; a
+// layer counts once however many experiments it holds, and a stopped
+// experiment not at all.
+func TestMoreExperimentsThanAnIDCarriesWarns(t *testing.T) {
+	v := "    variants: [{id: control, weight: 100}]\n"
+	plain := func(n int) string {
+		s := ""
+		for i := 1; i <= n; i++ {
+			s += fmt.Sprintf("  - id: x%02d\n", i) + v
+		}
+		return s
+	}
+	layered := "  - id: l1\n    layer: L\n    traffic: 50\n" + v + "  - id: l2\n    layer: L\n    traffic: 50\n" + v
+	stopped := "  - id: zz\n    status: stopped\n" + v
+	for _, tc := range []struct {
+		name, src string
+		want      string
+	}{
+		{"12 plain", plain(12), ""},
+		{"12 plain and a stopped one", plain(12) + stopped, ""},
+		{"11 plain and a layer of two", plain(11) + layered, ""},
+		{"13 plain", plain(13), "r.yaml:26:5: up to 13 experiments may enroll one customer, and a decision id carries the variants of 12: the outcomes of a decision enrolled in more name only the first 12 in id order (never experiment `x13`), so GET /v1/experiments and the per-variant feedback statistics miss the others (arbiter experiments report, which reads the decisions, does not) (put experiments that need not share customers in one layer, or stop some)"},
+		{"12 plain and a layer", plain(12) + layered, "r.yaml:24:5: up to 13 experiments may enroll one customer, and a decision id carries the variants of 12: the outcomes of a decision enrolled in more name only the first 12 in id order (never experiment `x12`), so GET /v1/experiments and the per-variant feedback statistics miss the others (arbiter experiments report, which reads the decisions, does not) (put experiments that need not share customers in one layer, or stop some)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rs := mustLoad(t, map[string]string{"r.yaml": "experiments:\n" + tc.src})
+			got := ""
+			for _, w := range rs.Warnings {
+				got += w.Error()
+			}
+			if got != tc.want {
+				t.Errorf("warnings %q\nwant       %q", got, tc.want)
+			}
+		})
+	}
+}
