@@ -172,6 +172,9 @@ func (l *loader) layoutLayers(ds []layerDecl) {
 	bySalt := map[string][]layerDecl{} // salt -> the running experiments written before with it
 	for _, d := range ds {
 		salt := d.e.Salt
+		if salt == "" {
+			salt = d.e.ID // `salt: ""` is the default, as the engine reads it
+		}
 		at := d.salt
 		if at == nil {
 			at = d.node

@@ -114,6 +114,7 @@ func TestSharedSaltIsAnError(t *testing.T) {
 			"  - id: depth\n    layer: a\n    salt: s\n" + v + "  - id: ship\n    layer: b\n    salt: s\n" + v,
 			"r.yaml:8:11: experiment `ship`: salt `s` is also experiment `depth`'s (at r.yaml:2:5): their variants would follow each other's buckets, not be independent (give each experiment a salt of its own, or put them in one layer)"},
 		{"one layer", "  - id: depth\n    layer: a\n    traffic: 50\n    salt: s\n" + v + "  - id: ship\n    layer: a\n    traffic: 50\n    salt: s\n" + v, ""},
+		{"two empty salts (the ids)", "  - id: depth\n    salt: \"\"\n" + v + "  - id: ship\n    salt: \"\"\n" + v, ""},
 		{"one stopped", "  - id: depth\n    salt: s\n    status: stopped\n" + v + "  - id: ship\n    salt: s\n" + v, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
