@@ -164,7 +164,9 @@ func AssignedVariants(rs *rules.Ruleset, customerID string) []Assignment {
 // the traffic) or weight. Customers who only join (a layer's range grown
 // at its end, a variant of weight 0 added) move no one. Each entry is the
 // experiment's id and what changed, for the log of a reload: its
-// customers change variants mid-test (docs/experiments.md).
+// customers change variants mid-test (docs/experiments.md). A raised
+// holdout comes first, as "holdout: ...": its new buckets leave every
+// experiment (a lowered one only adds customers).
 func Reassigned(prev, next *rules.Ruleset) []string {
 	if prev == nil || next == nil {
 		return nil
@@ -174,6 +176,13 @@ func Reassigned(prev, next *rules.Ruleset) []string {
 		old[x.ID] = x
 	}
 	var out []string
+	if a, b := basisPoints(prev.Arbitration.Holdout), basisPoints(next.Arbitration.Holdout); b > a {
+		// A raised holdout takes its new buckets out of every experiment
+		// and out of the holdout's served group.
+		out = append(out, "holdout: raised from "+strconv.FormatFloat(prev.Arbitration.Holdout, 'g', -1, 64)+"% to "+
+			strconv.FormatFloat(next.Arbitration.Holdout, 'g', -1, 64)+"%: the customers of holdout buckets "+
+			strconv.FormatInt(a, 10)+"-"+strconv.FormatInt(b-1, 10)+" leave their experiments and the served group")
+	}
 	for _, x := range next.Experiments {
 		p := old[x.ID]
 		if p == nil || p.Status == rules.ExperimentStopped || x.Status == rules.ExperimentStopped {
