@@ -208,7 +208,7 @@ func (l *loader) compileExperiments(c *exprCompiler, nodes []*yaml.Node, offers 
 		e := &Experiment{ID: id, Salt: id, Traffic: 100, Pos: l.pos(fs.node), Written: len(first) - 1}
 		written = append(written, l.layerFields(e, fs, what))
 		if v := fs.get("salt"); v != nil {
-			if s, ok := l.str(v, what+": salt"); ok {
+			if s, ok := l.str(v, what+": salt"); ok && s != "" { // "": the default, the id
 				e.Salt = s
 			}
 		}

@@ -171,3 +171,14 @@ func TestMoreExperimentsThanAnIDCarriesWarns(t *testing.T) {
 		})
 	}
 }
+
+// TestEmptySaltIsTheID: `salt: ""` is the default salt, the experiment's
+// id, in the compiled ruleset too (which GET /v1/rules and the
+// rules_reloaded event publish for recomputing assignments), as the
+// engine assigns by it: an analyst reading salt "" got other buckets.
+func TestEmptySaltIsTheID(t *testing.T) {
+	rs := mustLoad(t, map[string]string{"r.yaml": "experiments:\n  - id: depth\n    salt: \"\"\n    variants: [{id: control, weight: 100}]\n"})
+	if got := rs.Experiments[0].Salt; got != "depth" {
+		t.Errorf("salt %q, want the id, depth", got)
+	}
+}
