@@ -275,9 +275,18 @@ func (e *Engine) assignExperiments(s *scratch, rs *rules.Ruleset, id string, out
 		out = append(out, Assignment{ID: x.ID, Variant: v.ID, Layer: x.Layer})
 		s.variantLearning(x, v)
 		for idx, o := range v.Offers {
-			if idx >= 0 && idx < len(s.over) && s.over[idx].offer == nil {
-				s.over[idx] = override{offer: o, exp: int32(xi), variant: int32(k)}
+			if idx < 0 || idx >= len(s.over) {
+				continue
+			}
+			// The experiment written first wins an offer two override
+			// (docs/decisions.md), as for `learning`: rs.Experiments is
+			// in id order.
+			switch ov := &s.over[idx]; {
+			case ov.offer == nil:
+				*ov = override{offer: o, exp: int32(xi), variant: int32(k)}
 				s.overIdx = append(s.overIdx, int32(idx))
+			case rs.Experiments[ov.exp].Written > x.Written:
+				*ov = override{offer: o, exp: int32(xi), variant: int32(k)}
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package engine
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"strconv"
 
 	"github.com/arbiterhq/arbiter/rules"
 )
@@ -153,4 +154,89 @@ func AssignedVariants(rs *rules.Ruleset, customerID string) []Assignment {
 		}
 	}
 	return out
+}
+
+// Reassigned names the running experiments of prev that next would
+// assign differently: the same id, running in both, and some customer in
+// one of its variants under prev (before `when`) is in another, or in
+// none, under next: a changed salt or layer, a range of its layer that
+// moved or shrank, a changed traffic (without a layer: the split follows
+// the traffic) or weight. Customers who only join (a layer's range grown
+// at its end, a variant of weight 0 added) move no one. Each entry is the
+// experiment's id and what changed, for the log of a reload: its
+// customers change variants mid-test (docs/experiments.md). A raised
+// holdout comes first, as "holdout: ...": its new buckets leave every
+// experiment (a lowered one only adds customers).
+func Reassigned(prev, next *rules.Ruleset) []string {
+	if prev == nil || next == nil {
+		return nil
+	}
+	old := make(map[string]*rules.Experiment, len(prev.Experiments))
+	for _, x := range prev.Experiments {
+		old[x.ID] = x
+	}
+	var out []string
+	if a, b := basisPoints(prev.Arbitration.Holdout), basisPoints(next.Arbitration.Holdout); b > a {
+		// A raised holdout takes its new buckets out of every experiment
+		// and out of the holdout's served group.
+		out = append(out, "holdout: raised from "+strconv.FormatFloat(prev.Arbitration.Holdout, 'g', -1, 64)+"% to "+
+			strconv.FormatFloat(next.Arbitration.Holdout, 'g', -1, 64)+"%: the customers of holdout buckets "+
+			strconv.FormatInt(a, 10)+"-"+strconv.FormatInt(b-1, 10)+" leave their experiments and the served group")
+	}
+	for _, x := range next.Experiments {
+		p := old[x.ID]
+		if p == nil || p.Status == rules.ExperimentStopped || x.Status == rules.ExperimentStopped {
+			continue
+		}
+		var what string
+		switch {
+		case salt(p) != salt(x):
+			what = "its salt changed from " + salt(p) + " to " + salt(x)
+		case p.Layer != x.Layer:
+			what = "its layer changed from " + orNone(p.Layer) + " to " + orNone(x.Layer)
+		case x.Layer != "" && p.To >= p.From && (p.From < x.From || p.To > x.To):
+			what = "its range of layer " + x.Layer + " moved from " + rangeText(p) + " to " + rangeText(x)
+		default:
+			for b := int64(0); b < Buckets; b++ {
+				if pv := variantOf(p, b); pv != "" && variantOf(x, b) != pv {
+					what = "its traffic or weights changed"
+					break
+				}
+			}
+		}
+		if what != "" {
+			out = append(out, x.ID+": "+what)
+		}
+	}
+	return out
+}
+
+// variantOf is the id of the variant of x that bucket b (of its salt)
+// falls in, "" for none, regardless of layer ranges.
+func variantOf(x *rules.Experiment, b int64) string {
+	t := int64(Buckets)
+	if x.Layer == "" {
+		t = basisPoints(x.Traffic)
+		if b >= t {
+			return ""
+		}
+	}
+	if k := splitVariant(x, b, t); k >= 0 {
+		return x.Variants[k].ID
+	}
+	return ""
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+func rangeText(x *rules.Experiment) string {
+	if x.To < x.From {
+		return "none"
+	}
+	return strconv.Itoa(x.From) + "-" + strconv.Itoa(x.To)
 }

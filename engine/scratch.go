@@ -64,7 +64,7 @@ type segState struct {
 }
 
 // override is the variant offer that replaces a base offer for this
-// customer: the first experiment (in ruleset order) that overrides it.
+// customer: of the experiments that override it, the one written first.
 type override struct {
 	offer        *rules.Offer
 	exp, variant int32

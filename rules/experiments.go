@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/arbiterhq/arbiter/decisionid"
 )
 
 // mergeNodes lays override over base: mappings merge key by key, anything
@@ -206,7 +208,7 @@ func (l *loader) compileExperiments(c *exprCompiler, nodes []*yaml.Node, offers 
 		e := &Experiment{ID: id, Salt: id, Traffic: 100, Pos: l.pos(fs.node), Written: len(first) - 1}
 		written = append(written, l.layerFields(e, fs, what))
 		if v := fs.get("salt"); v != nil {
-			if s, ok := l.str(v, what+": salt"); ok {
+			if s, ok := l.str(v, what+": salt"); ok && s != "" { // "": the default, the id
 				e.Salt = s
 			}
 		}
@@ -310,6 +312,7 @@ func (l *loader) compileExperiments(c *exprCompiler, nodes []*yaml.Node, offers 
 	}
 	l.layoutLayers(written)
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	l.idCapacityWarning(out)
 	return out
 }
 
@@ -342,6 +345,39 @@ func (l *loader) overridePacingWarning(what string, o *Offer, over *yaml.Node) {
 		return
 	}
 	l.pacingReachWarning(what, o.Schedule, o.Caps, at)
+}
+
+// idCapacityWarning warns when one customer may be enrolled in more
+// experiments than a decision id carries (decisionid.MaxCodes): running
+// experiments without a layer, plus one per layer with a running one.
+// Such a decision's id, and so its outcomes, name the variants of the
+// first MaxCodes in id order only. The warning is at the experiment with
+// the greatest id that may enroll, which such a decision never names.
+func (l *loader) idCapacityWarning(sorted []*Experiment) {
+	n := 0
+	layers := map[string]bool{}
+	var last *Experiment
+	for _, x := range sorted {
+		if x.Status == ExperimentStopped || len(x.Variants) == 0 {
+			continue
+		}
+		last = x
+		if x.Layer == "" {
+			n++
+		} else if !layers[x.Layer] {
+			layers[x.Layer] = true
+			n++
+		}
+	}
+	if n <= decisionid.MaxCodes {
+		return
+	}
+	l.warnings = append(l.warnings, &Error{Pos: last.Pos,
+		Msg: fmt.Sprintf("up to %d experiments may enroll one customer, and a decision id carries the variants of %d: "+
+			"the outcomes of a decision enrolled in more name only the first %d in id order (never experiment `%s`), "+
+			"so GET /v1/experiments and the per-variant feedback statistics miss the others "+
+			"(arbiter experiments report, which reads the decisions, does not)", n, decisionid.MaxCodes, decisionid.MaxCodes, last.ID),
+		Hint: "put experiments that need not share customers in one layer, or stop some"})
 }
 
 func fmtNum(f float64) string { return fmt.Sprintf("%g", f) }

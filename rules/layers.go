@@ -169,11 +169,30 @@ func (l *loader) layoutLayers(ds []layerDecl) {
 			next[e.Layer] = e.To + 1
 		}
 	}
+	bySalt := map[string][]layerDecl{} // salt -> the running experiments written before with it
 	for _, d := range ds {
 		salt := d.e.Salt
+		if salt == "" {
+			salt = d.e.ID // `salt: ""` is the default, as the engine reads it
+		}
 		at := d.salt
 		if at == nil {
 			at = d.node
+		}
+		if d.e.Status != ExperimentStopped && salt != reservedHoldout && !layers[salt] { // those are errors below
+			// Two experiments that may share customers (not both of
+			// one layer) with one salt assign them the same buckets:
+			// their variants would go together.
+			for _, o := range bySalt[salt] {
+				if o.e.Layer != "" && o.e.Layer == d.e.Layer {
+					continue
+				}
+				l.errf(at, "give each experiment a salt of its own, or put them in one layer",
+					"%s: salt `%s` is also %s's (at %s): their variants would follow each other's buckets, not be independent",
+					d.what, salt, o.what, posString(l.pos(o.node)))
+				break
+			}
+			bySalt[salt] = append(bySalt[salt], d)
 		}
 		switch {
 		case salt == reservedHoldout && d.e.ID != reservedHoldout:

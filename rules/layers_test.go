@@ -90,3 +90,95 @@ func TestLayerBadBucketsOneError(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedSaltIsAnError: two experiments that may share customers (not
+// both of one layer, neither stopped) with one salt would assign the same
+// buckets: everyone in one's first variant in the other's first variant,
+// so each test's result holds the other's effect, against "experiments
+// without a layer are independent". A load error, as for a salt equal to
+// a layer's name; one layer's experiments (which never share a customer)
+// and a stopped experiment may share a salt.
+func TestSharedSaltIsAnError(t *testing.T) {
+	v := "    variants: [{id: control, weight: 50}, {id: test, weight: 50}]\n"
+	for _, tc := range []struct {
+		name, src string
+		want      string // "" when it loads
+	}{
+		{"two plain experiments with one salt",
+			"  - id: depth\n    salt: bf-2026\n" + v + "  - id: ship\n    salt: bf-2026\n" + v,
+			"r.yaml:6:11: experiment `ship`: salt `bf-2026` is also experiment `depth`'s (at r.yaml:2:5): their variants would follow each other's buckets, not be independent (give each experiment a salt of its own, or put them in one layer)"},
+		{"a salt equal to another experiment's id",
+			"  - id: depth\n" + v + "  - id: ship\n    salt: depth\n" + v,
+			"r.yaml:5:11: experiment `ship`: salt `depth` is also experiment `depth`'s (at r.yaml:2:5): their variants would follow each other's buckets, not be independent (give each experiment a salt of its own, or put them in one layer)"},
+		{"two layers",
+			"  - id: depth\n    layer: a\n    salt: s\n" + v + "  - id: ship\n    layer: b\n    salt: s\n" + v,
+			"r.yaml:8:11: experiment `ship`: salt `s` is also experiment `depth`'s (at r.yaml:2:5): their variants would follow each other's buckets, not be independent (give each experiment a salt of its own, or put them in one layer)"},
+		{"one layer", "  - id: depth\n    layer: a\n    traffic: 50\n    salt: s\n" + v + "  - id: ship\n    layer: a\n    traffic: 50\n    salt: s\n" + v, ""},
+		{"two empty salts (the ids)", "  - id: depth\n    salt: \"\"\n" + v + "  - id: ship\n    salt: \"\"\n" + v, ""},
+		{"one stopped", "  - id: depth\n    salt: s\n    status: stopped\n" + v + "  - id: ship\n    salt: s\n" + v, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Compile(filesOf(map[string]string{"r.yaml": "experiments:\n" + tc.src}))
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tc.want {
+				t.Errorf("got  %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestMoreExperimentsThanAnIDCarriesWarns: a decision id carries the
+// variants of at most 12 experiments (decisionid.MaxCodes); a customer
+// who may be enrolled in more (running experiments without a layer, plus
+// one per layer) has outcomes that name only the first 12, in id order,
+// so the live counters and the per-variant statistics miss the others.
+// The rules say so when they load, at the first experiment left out; a
+// layer counts once however many experiments it holds, and a stopped
+// experiment not at all.
+func TestMoreExperimentsThanAnIDCarriesWarns(t *testing.T) {
+	v := "    variants: [{id: control, weight: 100}]\n"
+	plain := func(n int) string {
+		s := ""
+		for i := 1; i <= n; i++ {
+			s += fmt.Sprintf("  - id: x%02d\n", i) + v
+		}
+		return s
+	}
+	layered := "  - id: l1\n    layer: L\n    traffic: 50\n" + v + "  - id: l2\n    layer: L\n    traffic: 50\n" + v
+	stopped := "  - id: zz\n    status: stopped\n" + v
+	for _, tc := range []struct {
+		name, src string
+		want      string
+	}{
+		{"12 plain", plain(12), ""},
+		{"12 plain and a stopped one", plain(12) + stopped, ""},
+		{"11 plain and a layer of two", plain(11) + layered, ""},
+		{"13 plain", plain(13), "r.yaml:26:5: up to 13 experiments may enroll one customer, and a decision id carries the variants of 12: the outcomes of a decision enrolled in more name only the first 12 in id order (never experiment `x13`), so GET /v1/experiments and the per-variant feedback statistics miss the others (arbiter experiments report, which reads the decisions, does not) (put experiments that need not share customers in one layer, or stop some)"},
+		{"12 plain and a layer", plain(12) + layered, "r.yaml:24:5: up to 13 experiments may enroll one customer, and a decision id carries the variants of 12: the outcomes of a decision enrolled in more name only the first 12 in id order (never experiment `x12`), so GET /v1/experiments and the per-variant feedback statistics miss the others (arbiter experiments report, which reads the decisions, does not) (put experiments that need not share customers in one layer, or stop some)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rs := mustLoad(t, map[string]string{"r.yaml": "experiments:\n" + tc.src})
+			got := ""
+			for _, w := range rs.Warnings {
+				got += w.Error()
+			}
+			if got != tc.want {
+				t.Errorf("warnings %q\nwant       %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestEmptySaltIsTheID: `salt: ""` is the default salt, the experiment's
+// id, in the compiled ruleset too (which GET /v1/rules and the
+// rules_reloaded event publish for recomputing assignments), as the
+// engine assigns by it: an analyst reading salt "" got other buckets.
+func TestEmptySaltIsTheID(t *testing.T) {
+	rs := mustLoad(t, map[string]string{"r.yaml": "experiments:\n  - id: depth\n    salt: \"\"\n    variants: [{id: control, weight: 100}]\n"})
+	if got := rs.Experiments[0].Salt; got != "depth" {
+		t.Errorf("salt %q, want the id, depth", got)
+	}
+}

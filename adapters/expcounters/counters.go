@@ -649,8 +649,12 @@ func (c *Counters) appendGroups(keys []string, args []any, b *batch, used []int,
 }
 
 // holdoutGroup is the holdout group of an outcome's decision: from its
-// signed id, else from HoldoutOf.
+// signed id, else from HoldoutOf; none for an anonymous decision's, as
+// anonymous decisions are in no group (never held out, and not counted).
 func (c *Counters) holdoutGroup(o *wire.OutcomeEvent) string {
+	if o.CustomerID == "" {
+		return ""
+	}
 	held := false
 	if d, ok := decisionid.Parse(o.DecisionID); ok {
 		held = d.Holdout

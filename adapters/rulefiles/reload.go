@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/rules"
 )
 
@@ -237,6 +238,12 @@ func (r *Reloader) ReloadWith(trigger string, o ReloadOptions) (*Snapshot, error
 	r.opts.Logger.Log(context.Background(), lvl, "rules loaded", "trigger", trigger, "dir", r.dir,
 		"version", rs.Version, "previous", version(prev), "files", len(rs.Files),
 		"took_ms", float64(res.Took.Microseconds())/1000)
+	if res.Changed && prev != nil {
+		for _, m := range engine.Reassigned(prev.Ruleset, rs) {
+			r.opts.Logger.Warn("rules reload re-assigns a running experiment's customers: they change variants mid-test (docs/experiments.md: never insert an experiment before another of its layer; stop one instead of deleting it)",
+				"experiment", m, "version", rs.Version, "previous", version(prev))
+		}
+	}
 	r.notify(res)
 	return snap, nil
 }
