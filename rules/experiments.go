@@ -313,6 +313,7 @@ func (l *loader) compileExperiments(c *exprCompiler, nodes []*yaml.Node, offers 
 	l.layoutLayers(written)
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	l.idCapacityWarning(out)
+	l.variantCodeCollisions(out)
 	return out
 }
 
@@ -345,6 +346,32 @@ func (l *loader) overridePacingWarning(what string, o *Offer, over *yaml.Node) {
 		return
 	}
 	l.pacingReachWarning(what, o.Schedule, o.Caps, at)
+}
+
+// variantCodeCollisions refuses two variants whose codes in a decision id
+// (decisionid.VariantCode, 25 bits of a hash) are equal: an outcome's
+// variants are read back from its id's codes, so one of the two would be
+// credited with the other's outcomes. About one ruleset in 100,000 with
+// fifty variants; renaming either variant gives it another code.
+func (l *loader) variantCodeCollisions(xs []*Experiment) {
+	type owner struct {
+		x *Experiment
+		v *Variant
+	}
+	seen := map[uint32]owner{}
+	for _, x := range xs {
+		for i := range x.Variants {
+			v := &x.Variants[i]
+			code := decisionid.VariantCode(x.ID, v.ID)
+			if o, dup := seen[code]; dup {
+				l.errAt(v.Pos, "rename one of the two variants",
+					"experiment `%s` variant `%s` has the same code in decision ids as experiment `%s` variant `%s` (at %s): "+
+						"outcomes could not tell them apart", x.ID, v.ID, o.x.ID, o.v.ID, posString(o.v.Pos))
+				continue
+			}
+			seen[code] = owner{x, v}
+		}
+	}
 }
 
 // idCapacityWarning warns when one customer may be enrolled in more

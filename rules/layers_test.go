@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/arbiterhq/arbiter/decisionid"
 )
 
 // TestLayerRanges: the experiments of a layer take consecutive ranges in
@@ -180,5 +182,31 @@ func TestEmptySaltIsTheID(t *testing.T) {
 	rs := mustLoad(t, map[string]string{"r.yaml": "experiments:\n  - id: depth\n    salt: \"\"\n    variants: [{id: control, weight: 100}]\n"})
 	if got := rs.Experiments[0].Salt; got != "depth" {
 		t.Errorf("salt %q, want the id, depth", got)
+	}
+}
+
+// TestVariantCodeCollisionIsAnError: an outcome's variants are read back
+// from the 25-bit codes its decision id carries, so two variants of one
+// ruleset with the same code would take each other's outcomes. Such a
+// pair (found by search, about one in 33 million pairs) is a load error
+// naming both.
+func TestVariantCodeCollisionIsAnError(t *testing.T) {
+	seen := map[uint32]string{}
+	var a, b string
+	for i := 0; a == ""; i++ {
+		id := fmt.Sprintf("exp_%d", i)
+		code := decisionid.VariantCode(id, "test")
+		if o, dup := seen[code]; dup {
+			a, b = o, id
+		}
+		seen[code] = id
+	}
+	exp := func(id string) string {
+		return "  - id: " + id + "\n    variants:\n      - {id: control, weight: 50}\n      - {id: test, weight: 50}\n"
+	}
+	es := loadErrs(t, map[string]string{"r.yaml": "currency: USD\noffers:\n  - id: o\n    discount: {percent: 10}\nexperiments:\n" + exp(a) + exp(b)})
+	if len(es) != 1 || !strings.Contains(es[0].Msg, "same code in decision ids") || !strings.Contains(es[0].Msg, a) || !strings.Contains(es[0].Msg, b) ||
+		es[0].Pos.Line < 6 || es[0].Hint == "" {
+		t.Fatalf("%s and %s: errors %v", a, b, es)
 	}
 }
