@@ -37,12 +37,11 @@ func (l *loader) compileTests(c *exprCompiler, nodes []*yaml.Node, fileNow map[*
 			l.errf(fs.node, "add `name: what this case shows`", "rule test has no name")
 		}
 		what := "test `" + tc.Name + "`"
-		if v := fs.get("now"); v != nil {
-			if t, ok := l.timestamp(v, what+": now"); ok {
+		caseNow := fs.get("now")
+		if caseNow != nil {
+			if t, ok := l.timestamp(caseNow, what+": now"); ok {
 				tc.Now = t
 			}
-		} else {
-			tc.Now = fileNow[n] // zero when the file sets none either
 		}
 		if v := fs.get("profile"); v != nil && !isNull(l.deref(v)) {
 			l.testProfileFields(c.schema, v, what)
@@ -56,6 +55,11 @@ func (l *loader) compileTests(c *exprCompiler, nodes []*yaml.Node, fileNow map[*
 			}
 		} else {
 			tc.Request = map[string]any{}
+		}
+		if caseNow == nil && tc.Request["now"] == nil {
+			// the file's now is the default of its cases: below the case's
+			// own and its request's (zero when the file sets none either)
+			tc.Now = fileNow[n]
 		}
 		if v := fs.get("expect"); v != nil {
 			tc.Expect = l.compileExpect(c, v, what, offers, offerIDs, expByID, expIDs)

@@ -2,6 +2,7 @@ package ruletest
 
 import (
 	"context"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -190,5 +191,58 @@ func TestRunDirs(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// passRules is the ruleset of testdata/pass: vip needs a last order within
+// 90 days of now.
+func passRules(t *testing.T) []byte {
+	t.Helper()
+	b, err := os.ReadFile("testdata/pass/rules.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// runTestFile compiles testdata/pass's rules with one test file and runs
+// its cases.
+func runTestFile(t *testing.T, test string) []Result {
+	t.Helper()
+	rs, err := rules.Compile([]rules.File{{Path: "rules.yaml", Data: passRules(t)}, {Path: "probe_test.yaml", Data: []byte(test)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Run(context.Background(), rs, NewEngine())
+}
+
+// The time of a case is its own now, else its request's now, else its
+// file's now (docs/rule-tests.md): a file's now must not override the now
+// a case wrote in its request.
+func TestNowPrecedence(t *testing.T) {
+	const file = `now: 2027-06-01T00:00:00Z
+tests:
+  - name: the request's now
+    profile: {id: c1, ltv: 1500, orders: 7, last_order_at: 2026-11-01T00:00:00Z}
+    request: {placement: checkout, now: "2026-11-28T12:00:00+08:00"}
+    expect: {segments: [vip]}
+  - name: the file's now
+    profile: {id: c1, ltv: 1500, orders: 7, last_order_at: 2026-11-01T00:00:00Z}
+    request: {placement: checkout}
+    expect: {not_segments: [vip]}
+  - name: the file's now, the request's now null
+    profile: {id: c1, ltv: 1500, orders: 7, last_order_at: 2026-11-01T00:00:00Z}
+    request: {placement: checkout, now: null}
+    expect: {not_segments: [vip]}
+  - name: the case's now over the request's
+    now: 2026-11-28T12:00:00+08:00
+    profile: {id: c1, ltv: 1500, orders: 7, last_order_at: 2026-11-01T00:00:00Z}
+    request: {placement: checkout, now: "2027-06-01T00:00:00Z"}
+    expect: {segments: [vip]}
+`
+	for _, r := range runTestFile(t, file) {
+		if !r.Pass {
+			t.Errorf("%s: err %v, mismatches %+v\n%s", r.Name(), r.Err, r.Mismatches, strings.Join(Explanation(r.Decision), "\n"))
+		}
 	}
 }
