@@ -944,7 +944,17 @@ func (l *loader) compileTemplate(c *exprCompiler, n *yaml.Node, what string, per
 
 // plain converts a YAML node into plain Go values (maps, lists, scalars),
 // following aliases within the expansion budget.
-func (l *loader) plain(n *yaml.Node) (any, error) {
+func (l *loader) plain(n *yaml.Node) (any, error) { return l.plainValue(n, false) }
+
+// plainText is plain with every scalar YAML would read as a timestamp
+// (2026-11-28, 2026-11-28 12:00:00, 2026-11-28T12:00:00+08:00) kept as
+// the text written, as in the JSON the server reads: a rule test's request
+// and profile are validated by the server's own decoders, which refuse a
+// time without a zone instead of taking it as UTC, and a context value
+// that looks like a date stays the string written.
+func (l *loader) plainText(n *yaml.Node) (any, error) { return l.plainValue(n, true) }
+
+func (l *loader) plainValue(n *yaml.Node, timesAsText bool) (any, error) {
 	n = l.deref(n)
 	if l.overBudget() {
 		return nil, fmt.Errorf("too many aliases")
@@ -965,7 +975,7 @@ func (l *loader) plain(n *yaml.Node) (any, error) {
 			if k == nil || k.Kind != yaml.ScalarNode {
 				return nil, fmt.Errorf("a key must be a plain name")
 			}
-			v, err := l.plain(e.val)
+			v, err := l.plainValue(e.val, timesAsText)
 			if err != nil {
 				return nil, err
 			}
@@ -975,7 +985,7 @@ func (l *loader) plain(n *yaml.Node) (any, error) {
 	case yaml.SequenceNode:
 		out := make([]any, 0, len(n.Content))
 		for _, c := range n.Content {
-			v, err := l.plain(c)
+			v, err := l.plainValue(c, timesAsText)
 			if err != nil {
 				return nil, err
 			}
@@ -983,6 +993,9 @@ func (l *loader) plain(n *yaml.Node) (any, error) {
 		}
 		return out, nil
 	case yaml.ScalarNode:
+		if timesAsText && n.ShortTag() == "!!timestamp" {
+			return n.Value, nil
+		}
 		var v any
 		if err := n.Decode(&v); err != nil {
 			return n.Value, nil

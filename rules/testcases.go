@@ -10,7 +10,7 @@ import (
 
 // compileTests reads the rule tests. Profile and Request are kept as
 // encoding/json would decode them: maps, []any, float64 numbers, strings
-// (YAML times become RFC 3339 strings), bools and nil.
+// (a YAML time or date is the string written), bools and nil.
 func (l *loader) compileTests(c *exprCompiler, nodes []*yaml.Node, fileNow map[*yaml.Node]time.Time, offers map[string]*Offer, exps []*Experiment) []TestCase {
 	var out []TestCase
 	offerIDs := make([]string, 0, len(offers))
@@ -158,7 +158,7 @@ func (l *loader) jsonMap(n *yaml.Node, what string) (map[string]any, bool) {
 		l.errf(n, "", "%s must be a mapping, got %s", what, describe(d))
 		return nil, false
 	}
-	v, err := l.plain(d)
+	v, err := l.plainText(d)
 	if err != nil {
 		l.errf(n, "", "%s: %v", what, err)
 		return nil, false

@@ -246,3 +246,52 @@ tests:
 		}
 	}
 }
+
+// A time or date written without quotes in a test's request or profile is
+// read as the text written, as the server and `arbiter decide` read it: a
+// zoneless request now is refused, not taken as UTC, and a context value
+// that looks like a date stays the string written.
+func TestYAMLTimesKeepTheirText(t *testing.T) {
+	const file = `tests:
+  - name: request now without a zone
+    request: {now: 2026-11-28 12:00:00}
+    expect: {actions: [join_loyalty]}
+  - name: request now a date
+    request: {now: 2026-11-28}
+    expect: {actions: [join_loyalty]}
+  - name: profile time without a zone
+    now: 2026-11-28T12:00:00Z
+    profile: {id: c1, ltv: 1500, orders: 7, last_order_at: 2026-11-01 10:00:00}
+    expect: {actions: [join_loyalty]}
+  - name: a context date
+    now: 2026-11-28T12:00:00Z
+    request: {context: {promo_day: 2026-11-28}}
+    expect: {actions: [join_loyalty]}
+  - name: request now with a zone
+    request: {now: 2026-11-28T12:00:00+08:00}
+    expect: {actions: [join_loyalty]}
+`
+	res := runTestFile(t, file)
+	wantErr := []string{
+		`request: now: must be an RFC 3339 time with a zone`,
+		`request: now: must be an RFC 3339 time with a zone`,
+		`profile: profile.last_order_at: want an RFC 3339 time`,
+		"",
+		"",
+	}
+	for i, r := range res {
+		got := ""
+		if r.Err != nil {
+			got = r.Err.Error()
+		}
+		if wantErr[i] == "" && got != "" || !strings.Contains(got, wantErr[i]) {
+			t.Errorf("%s: error %q, want one containing %q", r.Name(), got, wantErr[i])
+		}
+	}
+	if got := res[3].Case.Request["context"].(map[string]any)["promo_day"]; got != "2026-11-28" {
+		t.Errorf("context.promo_day = %#v, want the text written, %q", got, "2026-11-28")
+	}
+	if got := res[4].Case.Request["now"]; got != "2026-11-28T12:00:00+08:00" {
+		t.Errorf("request now with a zone = %#v, want the text written", got)
+	}
+}
