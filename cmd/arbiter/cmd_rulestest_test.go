@@ -138,3 +138,38 @@ func TestRulesTestNoCases(t *testing.T) {
 		t.Errorf("exit %d, %q, %q", code, out, errs)
 	}
 }
+
+// With --format json, stdout is one JSON document whatever happens: rules
+// that do not compile (or a directory that cannot be read) give an
+// "errors" list, as rules check --format json does, and no results.
+func TestRulesTestJSONRuleErrors(t *testing.T) {
+	broken := filepath.Join(ruleTestdata, "broken")
+	missing := filepath.Join(t.TempDir(), "nope")
+	cases := []struct {
+		dir, file string
+		line      int
+	}{
+		{broken, filepath.Join(broken, "rules.yaml"), 5},
+		{missing, missing, 0},
+	}
+	for _, c := range cases {
+		code, out, errs := runCLI(t, "rules", "test", "--format", "json", c.dir)
+		var rep struct {
+			Results        []json.RawMessage `json:"results"`
+			Passed, Failed int
+			Errors         []struct {
+				File    string `json:"file"`
+				Line    int    `json:"line"`
+				Message string `json:"message"`
+			} `json:"errors"`
+		}
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Errorf("%s: stdout is not JSON (%v): %q (stderr %q)", c.dir, err, out, errs)
+			continue
+		}
+		if code != exitFail || rep.Results == nil || len(rep.Results) != 0 || len(rep.Errors) != 1 ||
+			rep.Errors[0].File != c.file || rep.Errors[0].Line != c.line || rep.Errors[0].Message == "" {
+			t.Errorf("%s: exit %d, %+v", c.dir, code, rep)
+		}
+	}
+}
