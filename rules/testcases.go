@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -78,6 +79,12 @@ func (l *loader) compileExpect(c *exprCompiler, n *yaml.Node, what string, offer
 	if !ok {
 		return e
 	}
+	if d := l.deref(n); d != nil && d.Kind == yaml.MappingNode && len(d.Content) == 0 {
+		// a case that checks nothing passes whatever the rules decide
+		l.errf(n, "write what must hold: segments, not_segments, actions, discount_total, experiments or holdout (`actions: []` for no action)",
+			"%s checks nothing", what)
+		return e
+	}
 	segs := func(key string) []string {
 		v := fs.get(key)
 		if v == nil {
@@ -108,7 +115,9 @@ func (l *loader) compileExpect(c *exprCompiler, n *yaml.Node, what string, offer
 		}
 	}
 	if v := fs.get("discount_total"); v != nil {
-		if f, ok := l.num(v, what+".discount_total"); ok {
+		if f, ok := l.num(v, what+".discount_total"); ok && f < 0 {
+			l.errf(v, "a discount total is never negative: write 0 for no discount", "%s.discount_total must be 0 or more, got %s", what, strconv.FormatFloat(f, 'f', -1, 64))
+		} else if ok {
 			e.DiscountTotal = &f
 		}
 	}
