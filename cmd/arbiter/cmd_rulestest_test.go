@@ -173,3 +173,30 @@ func TestRulesTestJSONRuleErrors(t *testing.T) {
 		}
 	}
 }
+
+// Every command that reads a rules directory names a rule error by its
+// path from the working directory (DIR/file:line:col), as rules check
+// does, so that an editor or a terminal can open it.
+func TestRuleErrorsNameTheFileFromHere(t *testing.T) {
+	dir := filepath.Join(ruleTestdata, "broken")
+	want := filepath.Join(dir, "rules.yaml") + ":5:19: "
+	jsonl := filepath.Join(t.TempDir(), "p.jsonl")
+	if err := os.WriteFile(jsonl, []byte(`{"id":"c1"}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const noRedis = "redis://127.0.0.1:1/0" // never reached: the rules are read first
+	for _, args := range [][]string{
+		{"rules", "check", dir},
+		{"rules", "test", dir},
+		{"decide", "--rules", dir, "--profile", filepath.Join("..", "..", "examples", "checkout", "testdata", "vip.json")},
+		{"experiments", "list", "--rules", dir},
+		{"learning", "reset", "--redis", noRedis, "--rules", dir},
+		{"profiles", "import", "--redis", noRedis, "--rules", dir, jsonl},
+		{"profiles", "get", "--redis", noRedis, "--rules", dir, "c1"},
+	} {
+		code, out, errs := runCLI(t, args...)
+		if code != exitFail || !strings.Contains(out+errs, want) {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit 1 naming %s", args, code, out, errs, want)
+		}
+	}
+}
