@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -293,5 +294,31 @@ func TestYAMLTimesKeepTheirText(t *testing.T) {
 	}
 	if got := res[4].Case.Request["now"]; got != "2026-11-28T12:00:00+08:00" {
 		t.Errorf("request now with a zone = %#v, want the text written", got)
+	}
+}
+
+// Every reason an offer can be left out for (the enum of docs/openapi.yaml)
+// is explained where a marketer reads a failing test: docs/rule-tests.md.
+func TestRuleTestsDocNamesEveryReason(t *testing.T) {
+	api, err := os.ReadFile("../docs/openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile("../docs/rule-tests.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(doc), "## Reading a failure")
+	section, _, _ = strings.Cut(section, "\n## ")
+	doc = []byte(section)
+	m := regexp.MustCompile(`(?s)reason:\s*type: string\s*enum: \[([^\]]*)\]`).FindSubmatch(api)
+	if m == nil {
+		t.Fatal("docs/openapi.yaml: no reason enum")
+	}
+	for _, r := range strings.Split(string(m[1]), ",") {
+		r = strings.TrimSpace(r)
+		if !regexp.MustCompile("`" + regexp.QuoteMeta(r) + "`\\s*[(,]").Match(doc) {
+			t.Errorf("docs/rule-tests.md, \"Reading a failure\", does not explain the reason `%s`", r)
+		}
 	}
 }
