@@ -47,6 +47,9 @@ func (l *loader) compileTests(c *exprCompiler, nodes []*yaml.Node, fileNow map[*
 		if v := fs.get("profile"); v != nil && !isNull(l.deref(v)) {
 			l.testProfileFields(c.schema, v, what)
 			if m, ok := l.jsonMap(v, what+": profile"); ok {
+				if id := l.numericID(v); id != "" {
+					m["id"] = id
+				}
 				tc.Profile = m
 			}
 		}
@@ -198,6 +201,25 @@ func jsonify(v any) any {
 		return x.Format(time.RFC3339Nano)
 	}
 	return v
+}
+
+// numericID is the text of a profile's id written as a number (id: 0012345),
+// which YAML would read as the octal 5349, or a 20-digit id as a rounded
+// float: a customer id is the text written. "" when the id is not a
+// number.
+func (l *loader) numericID(v *yaml.Node) string {
+	d := l.deref(v)
+	if d == nil || d.Kind != yaml.MappingNode {
+		return ""
+	}
+	for i := 0; i+1 < len(d.Content); i += 2 {
+		if k := l.deref(d.Content[i]); k != nil && k.Value == "id" {
+			if n := l.deref(d.Content[i+1]); n != nil && n.Kind == yaml.ScalarNode && (n.ShortTag() == "!!int" || n.ShortTag() == "!!float") {
+				return n.Value
+			}
+		}
+	}
+	return ""
 }
 
 // testProfileFields reports the fields of a rule test's profile that the

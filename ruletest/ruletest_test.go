@@ -322,3 +322,26 @@ func TestRuleTestsDocNamesEveryReason(t *testing.T) {
 		}
 	}
 }
+
+// A customer id written as a number in a test's profile is the id written:
+// YAML would read 0012345 as the octal 5349 and a 20-digit id as a float,
+// silently testing another customer (another variant, another bucket).
+func TestNumericProfileIDIsTheTextWritten(t *testing.T) {
+	const file = `tests:
+  - name: zero padded
+    profile: {id: 0012345, ltv: 1}
+    expect: {actions: [join_loyalty]}
+  - name: twenty digits
+    profile: {id: 12345678901234567891, ltv: 1}
+    expect: {actions: [join_loyalty]}
+  - name: plain
+    profile: {id: 42, ltv: 1}
+    expect: {actions: [join_loyalty]}
+`
+	want := []string{"0012345", "12345678901234567891", "42"}
+	for i, r := range runTestFile(t, file) {
+		if r.Err != nil || r.Decision == nil || r.Decision.CustomerID != want[i] {
+			t.Errorf("%s: err %v, customer %v; want customer %q", r.Name(), r.Err, r.Decision, want[i])
+		}
+	}
+}
