@@ -345,3 +345,34 @@ func TestNumericProfileIDIsTheTextWritten(t *testing.T) {
 		}
 	}
 }
+
+// A request may carry a dry run's inline "profile", as the server reads it:
+// a test (or arbiter decide) that gives it in the request decides for that
+// customer, never for an anonymous one with the profile dropped in silence;
+// given twice, in the case and in the request, it is an error.
+func TestInlineProfileInTheRequest(t *testing.T) {
+	const file = `tests:
+  - name: the request's profile
+    now: 2026-11-28T12:00:00+08:00
+    request: {placement: checkout, profile: {id: c1, ltv: 1500, orders: 7, last_order_at: 2026-11-01T00:00:00Z}}
+    expect: {segments: [vip]}
+  - name: a profile twice
+    now: 2026-11-28T12:00:00+08:00
+    profile: {id: c1, ltv: 1500}
+    request: {placement: checkout, profile: {id: c1, ltv: 1500}}
+    expect: {segments: [vip]}
+  - name: a misspelt field in the request's profile
+    now: 2026-11-28T12:00:00+08:00
+    request: {placement: checkout, profile: {id: c1, lvt: 1500}}
+    expect: {segments: [vip]}
+`
+	res := runTestFile(t, file)
+	if r := res[0]; !r.Pass || r.Decision.CustomerID != "c1" {
+		t.Errorf("%s: err %v, mismatches %+v", r.Name(), r.Err, r.Mismatches)
+	}
+	for i, want := range map[int]string{1: "request: profile: give the customer's profile once", 2: "request: profile.lvt: unknown field (did you mean `ltv`?"} {
+		if r := res[i]; r.Err == nil || !strings.HasPrefix(r.Err.Error(), want) {
+			t.Errorf("%s: error %v, want one beginning %q", r.Name(), r.Err, want)
+		}
+	}
+}
