@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -946,13 +947,18 @@ func (l *loader) compileTemplate(c *exprCompiler, n *yaml.Node, what string, per
 // following aliases within the expansion budget.
 func (l *loader) plain(n *yaml.Node) (any, error) { return l.plainValue(n, false) }
 
-// plainText is plain with every scalar YAML would read as a timestamp
-// (2026-11-28, 2026-11-28 12:00:00, 2026-11-28T12:00:00+08:00) kept as
-// the text written, as in the JSON the server reads: a rule test's request
-// and profile are validated by the server's own decoders, which refuse a
-// time without a zone instead of taking it as UTC, and a context value
-// that looks like a date stays the string written.
+// plainText is plain with the scalars that JSON would not read as YAML
+// does kept as the text written: every scalar YAML reads as a timestamp
+// (2026-11-28, 2026-11-28 12:00:00, 2026-11-28T12:00:00+08:00), and every
+// integer not written as a JSON number (0123, YAML's octal 83; 0x1F; 1_000).
+// A rule test's request and profile are then validated by the server's own
+// decoders, which refuse a time without a zone instead of taking it as UTC,
+// and a string field, sku or context value written 0123 is "0123".
 func (l *loader) plainText(n *yaml.Node) (any, error) { return l.plainValue(n, true) }
+
+// jsonInt is an integer as JSON writes it: no leading zero, sign +, base
+// prefix or underscore.
+var jsonInt = regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)
 
 func (l *loader) plainValue(n *yaml.Node, timesAsText bool) (any, error) {
 	n = l.deref(n)
@@ -993,7 +999,7 @@ func (l *loader) plainValue(n *yaml.Node, timesAsText bool) (any, error) {
 		}
 		return out, nil
 	case yaml.ScalarNode:
-		if timesAsText && n.ShortTag() == "!!timestamp" {
+		if timesAsText && (n.ShortTag() == "!!timestamp" || n.ShortTag() == "!!int" && !jsonInt.MatchString(n.Value)) {
 			return n.Value, nil
 		}
 		var v any

@@ -376,3 +376,30 @@ func TestInlineProfileInTheRequest(t *testing.T) {
 		}
 	}
 }
+
+// An unquoted number with a leading zero (0123, YAML's octal) in a test's
+// request or profile is the text written, as in JSON, where 0123 is no
+// number: a string field or sku reads "0123", never 83.
+func TestLeadingZeroIsText(t *testing.T) {
+	const file = `tests:
+  - name: a string field and a sku with a leading zero
+    profile: {id: c1, tier: 0123}
+    request: {placement: checkout, context: {store: 0042}, cart: {currency: USD, items: [{sku: 00123, price: 10, quantity: 1}]}}
+    expect: {actions: [join_loyalty]}
+  - name: a quantity with a leading zero is no number
+    request: {placement: checkout, cart: {currency: USD, items: [{sku: A, price: 10, quantity: 010}]}}
+    expect: {actions: [join_loyalty]}
+`
+	res := runTestFile(t, file)
+	if r := res[0]; r.Err != nil {
+		t.Errorf("%s: %v", r.Name(), r.Err)
+	} else if got := r.Decision.Profile.AttrMap()["tier"]; got != "0123" {
+		t.Errorf("%s: tier %#v, want \"0123\"", r.Name(), got)
+	}
+	if got := res[0].Case.Request["context"].(map[string]any)["store"]; got != "0042" {
+		t.Errorf("context.store = %#v, want \"0042\"", got)
+	}
+	if r := res[1]; r.Err == nil || !strings.Contains(r.Err.Error(), "quantity") {
+		t.Errorf("%s: error %v, want one about the quantity", r.Name(), r.Err)
+	}
+}
