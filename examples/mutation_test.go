@@ -40,6 +40,7 @@ func TestRuleTestsCatchMutations(t *testing.T) {
 		{"the flash sale runs in New York time", "offers/campaigns.yaml", "timezone: America/New_York", "timezone: UTC", 1},
 		{"the guardrail at 30%", "arbitration.yaml", "max_discount_percent: 30", "max_discount_percent: 50", 1},
 		{"the 5% holdout", "arbitration.yaml", "holdout: 5", "holdout: 0", 1},
+		{"the app offer is a round 9 in euros", "offers/campaigns.yaml", "EUR: 9, ", "EUR: 10, ", 1},
 	}
 	for _, c := range cases {
 		t.Run(c.claim, func(t *testing.T) {
