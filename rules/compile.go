@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -944,7 +945,22 @@ func (l *loader) compileTemplate(c *exprCompiler, n *yaml.Node, what string, per
 
 // plain converts a YAML node into plain Go values (maps, lists, scalars),
 // following aliases within the expansion budget.
-func (l *loader) plain(n *yaml.Node) (any, error) {
+func (l *loader) plain(n *yaml.Node) (any, error) { return l.plainValue(n, false) }
+
+// plainText is plain with the scalars that JSON would not read as YAML
+// does kept as the text written: every scalar YAML reads as a timestamp
+// (2026-11-28, 2026-11-28 12:00:00, 2026-11-28T12:00:00+08:00), and every
+// integer not written as a JSON number (0123, YAML's octal 83; 0x1F; 1_000).
+// A rule test's request and profile are then validated by the server's own
+// decoders, which refuse a time without a zone instead of taking it as UTC,
+// and a string field, sku or context value written 0123 is "0123".
+func (l *loader) plainText(n *yaml.Node) (any, error) { return l.plainValue(n, true) }
+
+// jsonInt is an integer as JSON writes it: no leading zero, sign +, base
+// prefix or underscore.
+var jsonInt = regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)
+
+func (l *loader) plainValue(n *yaml.Node, timesAsText bool) (any, error) {
 	n = l.deref(n)
 	if l.overBudget() {
 		return nil, fmt.Errorf("too many aliases")
@@ -965,7 +981,7 @@ func (l *loader) plain(n *yaml.Node) (any, error) {
 			if k == nil || k.Kind != yaml.ScalarNode {
 				return nil, fmt.Errorf("a key must be a plain name")
 			}
-			v, err := l.plain(e.val)
+			v, err := l.plainValue(e.val, timesAsText)
 			if err != nil {
 				return nil, err
 			}
@@ -975,7 +991,7 @@ func (l *loader) plain(n *yaml.Node) (any, error) {
 	case yaml.SequenceNode:
 		out := make([]any, 0, len(n.Content))
 		for _, c := range n.Content {
-			v, err := l.plain(c)
+			v, err := l.plainValue(c, timesAsText)
 			if err != nil {
 				return nil, err
 			}
@@ -983,6 +999,9 @@ func (l *loader) plain(n *yaml.Node) (any, error) {
 		}
 		return out, nil
 	case yaml.ScalarNode:
+		if timesAsText && (n.ShortTag() == "!!timestamp" || n.ShortTag() == "!!int" && !jsonInt.MatchString(n.Value)) {
+			return n.Value, nil
+		}
 		var v any
 		if err := n.Decode(&v); err != nil {
 			return n.Value, nil

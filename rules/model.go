@@ -377,9 +377,9 @@ type Ruleset struct {
 type TestCase struct {
 	Name string
 	Pos  Pos
-	// Now is the case's `now:`, else its file's `now:`; zero when neither
-	// is written (the runner then takes the request's now, else
-	// ruletest.DefaultNow).
+	// Now is the case's `now:`; else, when its request has no "now", its
+	// file's `now:`; zero when none applies (the runner then takes the
+	// request's now, else ruletest.DefaultNow).
 	Now     time.Time
 	Profile map[string]any // nil: anonymous
 	Request map[string]any

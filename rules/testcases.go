@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -10,7 +11,7 @@ import (
 
 // compileTests reads the rule tests. Profile and Request are kept as
 // encoding/json would decode them: maps, []any, float64 numbers, strings
-// (YAML times become RFC 3339 strings), bools and nil.
+// (a YAML time or date is the string written), bools and nil.
 func (l *loader) compileTests(c *exprCompiler, nodes []*yaml.Node, fileNow map[*yaml.Node]time.Time, offers map[string]*Offer, exps []*Experiment) []TestCase {
 	var out []TestCase
 	offerIDs := make([]string, 0, len(offers))
@@ -37,16 +38,18 @@ func (l *loader) compileTests(c *exprCompiler, nodes []*yaml.Node, fileNow map[*
 			l.errf(fs.node, "add `name: what this case shows`", "rule test has no name")
 		}
 		what := "test `" + tc.Name + "`"
-		if v := fs.get("now"); v != nil {
-			if t, ok := l.timestamp(v, what+": now"); ok {
+		caseNow := fs.get("now")
+		if caseNow != nil {
+			if t, ok := l.timestamp(caseNow, what+": now"); ok {
 				tc.Now = t
 			}
-		} else {
-			tc.Now = fileNow[n] // zero when the file sets none either
 		}
 		if v := fs.get("profile"); v != nil && !isNull(l.deref(v)) {
 			l.testProfileFields(c.schema, v, what)
 			if m, ok := l.jsonMap(v, what+": profile"); ok {
+				if id := l.numericID(v); id != "" {
+					m["id"] = id
+				}
 				tc.Profile = m
 			}
 		}
@@ -56,6 +59,11 @@ func (l *loader) compileTests(c *exprCompiler, nodes []*yaml.Node, fileNow map[*
 			}
 		} else {
 			tc.Request = map[string]any{}
+		}
+		if caseNow == nil && tc.Request["now"] == nil {
+			// the file's now is the default of its cases: below the case's
+			// own and its request's (zero when the file sets none either)
+			tc.Now = fileNow[n]
 		}
 		if v := fs.get("expect"); v != nil {
 			tc.Expect = l.compileExpect(c, v, what, offers, offerIDs, expByID, expIDs)
@@ -72,6 +80,12 @@ func (l *loader) compileExpect(c *exprCompiler, n *yaml.Node, what string, offer
 	what += ": expect"
 	fs, ok := l.mapping(n, what, expectDef)
 	if !ok {
+		return e
+	}
+	if d := l.deref(n); d != nil && d.Kind == yaml.MappingNode && len(d.Content) == 0 {
+		// a case that checks nothing passes whatever the rules decide
+		l.errf(n, "write what must hold: segments, not_segments, actions, discount_total, experiments or holdout (`actions: []` for no action)",
+			"%s checks nothing", what)
 		return e
 	}
 	segs := func(key string) []string {
@@ -104,7 +118,9 @@ func (l *loader) compileExpect(c *exprCompiler, n *yaml.Node, what string, offer
 		}
 	}
 	if v := fs.get("discount_total"); v != nil {
-		if f, ok := l.num(v, what+".discount_total"); ok {
+		if f, ok := l.num(v, what+".discount_total"); ok && f < 0 {
+			l.errf(v, "a discount total is never negative: write 0 for no discount", "%s.discount_total must be 0 or more, got %s", what, strconv.FormatFloat(f, 'f', -1, 64))
+		} else if ok {
 			e.DiscountTotal = &f
 		}
 	}
@@ -154,7 +170,7 @@ func (l *loader) jsonMap(n *yaml.Node, what string) (map[string]any, bool) {
 		l.errf(n, "", "%s must be a mapping, got %s", what, describe(d))
 		return nil, false
 	}
-	v, err := l.plain(d)
+	v, err := l.plainText(d)
 	if err != nil {
 		l.errf(n, "", "%s: %v", what, err)
 		return nil, false
@@ -185,6 +201,25 @@ func jsonify(v any) any {
 		return x.Format(time.RFC3339Nano)
 	}
 	return v
+}
+
+// numericID is the text of a profile's id written as a number (id: 0012345),
+// which YAML would read as the octal 5349, or a 20-digit id as a rounded
+// float: a customer id is the text written. "" when the id is not a
+// number.
+func (l *loader) numericID(v *yaml.Node) string {
+	d := l.deref(v)
+	if d == nil || d.Kind != yaml.MappingNode {
+		return ""
+	}
+	for i := 0; i+1 < len(d.Content); i += 2 {
+		if k := l.deref(d.Content[i]); k != nil && k.Value == "id" {
+			if n := l.deref(d.Content[i+1]); n != nil && n.Kind == yaml.ScalarNode && (n.ShortTag() == "!!int" || n.ShortTag() == "!!float") {
+				return n.Value
+			}
+		}
+	}
+	return ""
 }
 
 // testProfileFields reports the fields of a rule test's profile that the

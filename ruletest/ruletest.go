@@ -5,8 +5,7 @@
 package ruletest
 
 import (
-	"time"
-
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/memledger"
@@ -144,6 +144,22 @@ func PrepareJSON(rs *rules.Ruleset, profile map[string]any, body []byte) (*engin
 	req.DecisionID = DecisionID
 	req.Explain = true
 	req.DryRun = true
+
+	// A dry run's inline "profile", as the server reads it: the customer,
+	// when the case (or --profile) gives none.
+	if req.InlineProfile != nil {
+		if profile != nil {
+			return nil, nil, errors.New("request: profile: give the customer's profile once: in the case's `profile` (arbiter decide: --profile), or in the request, not in both")
+		}
+		dec := json.NewDecoder(bytes.NewReader(req.InlineProfile))
+		dec.UseNumber()
+		if err := dec.Decode(&profile); err != nil || profile == nil {
+			return nil, nil, fmt.Errorf("request: profile: must be a JSON object of the profile's fields")
+		}
+		if extra := profiles.Unknown(&rs.Schema, profile); len(extra) > 0 {
+			return nil, nil, fmt.Errorf("request: profile.%s: %s", extra[0].Field, extra[0].Msg)
+		}
+	}
 
 	var p *engine.Profile
 	if profile == nil {

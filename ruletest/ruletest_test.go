@@ -2,7 +2,9 @@ package ruletest
 
 import (
 	"context"
+	"os"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -190,5 +192,214 @@ func TestRunDirs(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// passRules is the ruleset of testdata/pass: vip needs a last order within
+// 90 days of now.
+func passRules(t *testing.T) []byte {
+	t.Helper()
+	b, err := os.ReadFile("testdata/pass/rules.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// runTestFile compiles testdata/pass's rules with one test file and runs
+// its cases.
+func runTestFile(t *testing.T, test string) []Result {
+	t.Helper()
+	rs, err := rules.Compile([]rules.File{{Path: "rules.yaml", Data: passRules(t)}, {Path: "probe_test.yaml", Data: []byte(test)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Run(context.Background(), rs, NewEngine())
+}
+
+// The time of a case is its own now, else its request's now, else its
+// file's now (docs/rule-tests.md): a file's now must not override the now
+// a case wrote in its request.
+func TestNowPrecedence(t *testing.T) {
+	const file = `now: 2027-06-01T00:00:00Z
+tests:
+  - name: the request's now
+    profile: {id: c1, ltv: 1500, orders: 7, last_order_at: 2026-11-01T00:00:00Z}
+    request: {placement: checkout, now: "2026-11-28T12:00:00+08:00"}
+    expect: {segments: [vip]}
+  - name: the file's now
+    profile: {id: c1, ltv: 1500, orders: 7, last_order_at: 2026-11-01T00:00:00Z}
+    request: {placement: checkout}
+    expect: {not_segments: [vip]}
+  - name: the file's now, the request's now null
+    profile: {id: c1, ltv: 1500, orders: 7, last_order_at: 2026-11-01T00:00:00Z}
+    request: {placement: checkout, now: null}
+    expect: {not_segments: [vip]}
+  - name: the case's now over the request's
+    now: 2026-11-28T12:00:00+08:00
+    profile: {id: c1, ltv: 1500, orders: 7, last_order_at: 2026-11-01T00:00:00Z}
+    request: {placement: checkout, now: "2027-06-01T00:00:00Z"}
+    expect: {segments: [vip]}
+`
+	for _, r := range runTestFile(t, file) {
+		if !r.Pass {
+			t.Errorf("%s: err %v, mismatches %+v\n%s", r.Name(), r.Err, r.Mismatches, strings.Join(Explanation(r.Decision), "\n"))
+		}
+	}
+}
+
+// A time or date written without quotes in a test's request or profile is
+// read as the text written, as the server and `arbiter decide` read it: a
+// zoneless request now is refused, not taken as UTC, and a context value
+// that looks like a date stays the string written.
+func TestYAMLTimesKeepTheirText(t *testing.T) {
+	const file = `tests:
+  - name: request now without a zone
+    request: {now: 2026-11-28 12:00:00}
+    expect: {actions: [join_loyalty]}
+  - name: request now a date
+    request: {now: 2026-11-28}
+    expect: {actions: [join_loyalty]}
+  - name: profile time without a zone
+    now: 2026-11-28T12:00:00Z
+    profile: {id: c1, ltv: 1500, orders: 7, last_order_at: 2026-11-01 10:00:00}
+    expect: {actions: [join_loyalty]}
+  - name: a context date
+    now: 2026-11-28T12:00:00Z
+    request: {context: {promo_day: 2026-11-28}}
+    expect: {actions: [join_loyalty]}
+  - name: request now with a zone
+    request: {now: 2026-11-28T12:00:00+08:00}
+    expect: {actions: [join_loyalty]}
+`
+	res := runTestFile(t, file)
+	wantErr := []string{
+		`request: now: must be an RFC 3339 time with a zone`,
+		`request: now: must be an RFC 3339 time with a zone`,
+		`profile: profile.last_order_at: want an RFC 3339 time`,
+		"",
+		"",
+	}
+	for i, r := range res {
+		got := ""
+		if r.Err != nil {
+			got = r.Err.Error()
+		}
+		if wantErr[i] == "" && got != "" || !strings.Contains(got, wantErr[i]) {
+			t.Errorf("%s: error %q, want one containing %q", r.Name(), got, wantErr[i])
+		}
+	}
+	if got := res[3].Case.Request["context"].(map[string]any)["promo_day"]; got != "2026-11-28" {
+		t.Errorf("context.promo_day = %#v, want the text written, %q", got, "2026-11-28")
+	}
+	if got := res[4].Case.Request["now"]; got != "2026-11-28T12:00:00+08:00" {
+		t.Errorf("request now with a zone = %#v, want the text written", got)
+	}
+}
+
+// Every reason an offer can be left out for (the enum of docs/openapi.yaml)
+// is explained where a marketer reads a failing test: docs/rule-tests.md.
+func TestRuleTestsDocNamesEveryReason(t *testing.T) {
+	api, err := os.ReadFile("../docs/openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile("../docs/rule-tests.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(doc), "## Reading a failure")
+	section, _, _ = strings.Cut(section, "\n## ")
+	doc = []byte(section)
+	m := regexp.MustCompile(`(?s)reason:\s*type: string\s*enum: \[([^\]]*)\]`).FindSubmatch(api)
+	if m == nil {
+		t.Fatal("docs/openapi.yaml: no reason enum")
+	}
+	for _, r := range strings.Split(string(m[1]), ",") {
+		r = strings.TrimSpace(r)
+		if !regexp.MustCompile("`" + regexp.QuoteMeta(r) + "`\\s*[(,]").Match(doc) {
+			t.Errorf("docs/rule-tests.md, \"Reading a failure\", does not explain the reason `%s`", r)
+		}
+	}
+}
+
+// A customer id written as a number in a test's profile is the id written:
+// YAML would read 0012345 as the octal 5349 and a 20-digit id as a float,
+// silently testing another customer (another variant, another bucket).
+func TestNumericProfileIDIsTheTextWritten(t *testing.T) {
+	const file = `tests:
+  - name: zero padded
+    profile: {id: 0012345, ltv: 1}
+    expect: {actions: [join_loyalty]}
+  - name: twenty digits
+    profile: {id: 12345678901234567891, ltv: 1}
+    expect: {actions: [join_loyalty]}
+  - name: plain
+    profile: {id: 42, ltv: 1}
+    expect: {actions: [join_loyalty]}
+`
+	want := []string{"0012345", "12345678901234567891", "42"}
+	for i, r := range runTestFile(t, file) {
+		if r.Err != nil || r.Decision == nil || r.Decision.CustomerID != want[i] {
+			t.Errorf("%s: err %v, customer %v; want customer %q", r.Name(), r.Err, r.Decision, want[i])
+		}
+	}
+}
+
+// A request may carry a dry run's inline "profile", as the server reads it:
+// a test (or arbiter decide) that gives it in the request decides for that
+// customer, never for an anonymous one with the profile dropped in silence;
+// given twice, in the case and in the request, it is an error.
+func TestInlineProfileInTheRequest(t *testing.T) {
+	const file = `tests:
+  - name: the request's profile
+    now: 2026-11-28T12:00:00+08:00
+    request: {placement: checkout, profile: {id: c1, ltv: 1500, orders: 7, last_order_at: 2026-11-01T00:00:00Z}}
+    expect: {segments: [vip]}
+  - name: a profile twice
+    now: 2026-11-28T12:00:00+08:00
+    profile: {id: c1, ltv: 1500}
+    request: {placement: checkout, profile: {id: c1, ltv: 1500}}
+    expect: {segments: [vip]}
+  - name: a misspelt field in the request's profile
+    now: 2026-11-28T12:00:00+08:00
+    request: {placement: checkout, profile: {id: c1, lvt: 1500}}
+    expect: {segments: [vip]}
+`
+	res := runTestFile(t, file)
+	if r := res[0]; !r.Pass || r.Decision.CustomerID != "c1" {
+		t.Errorf("%s: err %v, mismatches %+v", r.Name(), r.Err, r.Mismatches)
+	}
+	for i, want := range map[int]string{1: "request: profile: give the customer's profile once", 2: "request: profile.lvt: unknown field (did you mean `ltv`?"} {
+		if r := res[i]; r.Err == nil || !strings.HasPrefix(r.Err.Error(), want) {
+			t.Errorf("%s: error %v, want one beginning %q", r.Name(), r.Err, want)
+		}
+	}
+}
+
+// An unquoted number with a leading zero (0123, YAML's octal) in a test's
+// request or profile is the text written, as in JSON, where 0123 is no
+// number: a string field or sku reads "0123", never 83.
+func TestLeadingZeroIsText(t *testing.T) {
+	const file = `tests:
+  - name: a string field and a sku with a leading zero
+    profile: {id: c1, tier: 0123}
+    request: {placement: checkout, context: {store: 0042}, cart: {currency: USD, items: [{sku: 00123, price: 10, quantity: 1}]}}
+    expect: {actions: [join_loyalty]}
+  - name: a quantity with a leading zero is no number
+    request: {placement: checkout, cart: {currency: USD, items: [{sku: A, price: 10, quantity: 010}]}}
+    expect: {actions: [join_loyalty]}
+`
+	res := runTestFile(t, file)
+	if r := res[0]; r.Err != nil {
+		t.Errorf("%s: %v", r.Name(), r.Err)
+	} else if got := r.Decision.Profile.AttrMap()["tier"]; got != "0123" {
+		t.Errorf("%s: tier %#v, want \"0123\"", r.Name(), got)
+	}
+	if got := res[0].Case.Request["context"].(map[string]any)["store"]; got != "0042" {
+		t.Errorf("context.store = %#v, want \"0042\"", got)
+	}
+	if r := res[1]; r.Err == nil || !strings.Contains(r.Err.Error(), "quantity") {
+		t.Errorf("%s: error %v, want one about the quantity", r.Name(), r.Err)
 	}
 }

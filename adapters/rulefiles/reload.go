@@ -210,8 +210,11 @@ func (r *Reloader) ReloadWith(trigger string, o ReloadOptions) (*Snapshot, error
 		}
 		r.lastErr.Store(f)
 		res.Snapshot, res.Err = prev, err
-		r.opts.Logger.Error("rules reload failed; the previous ruleset keeps serving",
-			"trigger", trigger, "dir", r.dir, "error", err.Error(), "serving", version(prev))
+		msg := "rules reload failed; the previous ruleset keeps serving"
+		if prev == nil {
+			msg = "rules reload failed; no ruleset is serving" // the first load: serve stops
+		}
+		r.opts.Logger.Error(msg, "trigger", trigger, "dir", r.dir, "error", err.Error(), "serving", version(prev))
 		r.notify(res)
 		return prev, err
 	}

@@ -323,3 +323,30 @@ func TestWatchSeesTheDirectoryReplaced(t *testing.T) {
 		})
 	}
 }
+
+// The log of a failed load says what serves: the previous ruleset, or,
+// when there is none (serve's start), nothing.
+func TestReloadFailureLogSaysWhatServes(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "a.yaml"), "broken")
+	var logs strings.Builder
+	r := New(dir, Options{Load: fakeLoad(dir), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if _, err := r.Reload(TriggerStart); err == nil {
+		t.Fatal("a broken first load succeeded")
+	}
+	if !strings.Contains(logs.String(), "rules reload failed; no ruleset is serving") || strings.Contains(logs.String(), "previous") {
+		t.Errorf("a first load that fails logs %q", logs.String())
+	}
+	write(t, filepath.Join(dir, "a.yaml"), "one")
+	if _, err := r.Reload(TriggerSignal); err != nil {
+		t.Fatal(err)
+	}
+	logs.Reset()
+	write(t, filepath.Join(dir, "a.yaml"), "broken")
+	if _, err := r.Reload(TriggerSignal); err == nil {
+		t.Fatal("a broken reload succeeded")
+	}
+	if !strings.Contains(logs.String(), "rules reload failed; the previous ruleset keeps serving") {
+		t.Errorf("a reload that fails logs %q", logs.String())
+	}
+}

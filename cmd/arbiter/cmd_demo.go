@@ -36,7 +36,9 @@ func cmdDemo(ctx context.Context, args []string, s stdio) int {
 		fmt.Fprintln(w, "\nServes the example checkout rules (./examples/checkout when present, watched; else the")
 		fmt.Fprintln(w, "copy built into the binary) with generated profiles in an embedded Redis, events on an")
 		fmt.Fprintln(w, "embedded NATS, and the API without auth. Ctrl-C stops it.")
-		fmt.Fprintln(w, "\nFlags: --addr (default 127.0.0.1:8080), --count, --seed, --ui (default true: the console at /ui/), --log-format, --log-level")
+		fmt.Fprintln(w, "\nFlags: --addr (default 127.0.0.1:8080), --count (default 10000), --seed, --ui (default true: the console at /ui/),")
+		fmt.Fprintln(w, "--log-format, --log-level, and serve's tuning flags (arbiter serve --help). --rules, --redis, --nats, --profiles")
+		fmt.Fprintln(w, "and --api-keys-file are serve's: the demo refuses them.")
 	}
 	pos, code, ok := c.parse(args)
 	if !ok {
@@ -44,6 +46,16 @@ func cmdDemo(ctx context.Context, args []string, s stdio) int {
 	}
 	if len(pos) > 0 {
 		return c.usageErr(fmt.Sprintf("unexpected argument %q", pos[0]))
+	}
+	// serve's flags that the demo would override: refused, not ignored.
+	for _, name := range []string{"rules", "redis", "nats", "profiles", "api-keys-file"} {
+		if given(fset, name) {
+			return c.usageErr(fmt.Sprintf("--%s: the demo serves the example rules and generated profiles, with an embedded Redis and NATS and no auth; "+
+				"to serve your own, run arbiter serve --rules DIR [--redis URL] [--nats URL] [--profiles FILE.jsonl] (--api-keys-file FILE | --no-auth)", name))
+		}
+	}
+	if *count < 0 {
+		return c.usageErr(fmt.Sprintf("--count %d: write a number of profiles to generate, 0 or more (default 10000)", *count))
 	}
 	addrGiven := false
 	fset.Visit(func(f *flag.Flag) { addrGiven = addrGiven || f.Name == "addr" })
@@ -58,14 +70,12 @@ func cmdDemo(ctx context.Context, args []string, s stdio) int {
 	}
 	// The demo is for one machine: no auth, so loopback only.
 	if host, _, err := splitHost(cfg.addr); err != nil || !isLoopback(host) {
-		fmt.Fprintf(s.Err, "arbiter demo: --addr %s: the demo runs without auth and binds to 127.0.0.1 only (e.g. 127.0.0.1:9090)\n", cfg.addr)
-		return exitUsage
+		return c.usageErr(fmt.Sprintf("--addr %s: the demo runs without auth and binds to 127.0.0.1 only (e.g. 127.0.0.1:9090)", cfg.addr))
 	}
 	cfg.noAuth, cfg.redisURL, cfg.natsURL, cfg.profilesFile = true, "", "", ""
 	logger, err := newLogger(s.Err, cfg.logFormat, cfg.logLevel)
 	if err != nil {
-		fmt.Fprintf(s.Err, "arbiter demo: %v\n", err)
-		return exitUsage
+		return c.usageErr(err.Error())
 	}
 	s.useLogger(logger)
 

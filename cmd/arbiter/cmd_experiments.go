@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/arbiterhq/arbiter/adapters/events"
-	"github.com/arbiterhq/arbiter/adapters/rulefiles"
 	"github.com/arbiterhq/arbiter/report"
 	"github.com/arbiterhq/arbiter/wire"
 )
@@ -143,9 +142,8 @@ func cmdExperimentsList(ctx context.Context, args []string, s stdio) int {
 		return c.usageErr("give --rules DIR or --nats URL (or ARBITER_NATS_URL)")
 	}
 	if *rulesDir != "" {
-		rs, err := rulefiles.Load(*rulesDir)
-		if err != nil {
-			fmt.Fprintf(s.Err, "arbiter experiments list: %v\n", err)
+		rs, ok := loadRulesForCLI(s, "arbiter experiments list", *rulesDir)
+		if !ok {
 			return exitFail
 		}
 		rr := wire.NewRulesReloaded("", time.Now(), rs, "", nil)

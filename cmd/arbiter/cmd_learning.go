@@ -11,7 +11,6 @@ import (
 
 	"github.com/arbiterhq/arbiter/adapters/ledger"
 	"github.com/arbiterhq/arbiter/adapters/redisconn"
-	"github.com/arbiterhq/arbiter/adapters/rulefiles"
 	"github.com/arbiterhq/arbiter/exprenv"
 	"github.com/arbiterhq/arbiter/learning"
 	"github.com/arbiterhq/arbiter/redact"
@@ -73,9 +72,8 @@ func cmdLearningReset(ctx context.Context, args []string, s stdio) int {
 		}
 	}
 	if *rulesDir != "" {
-		rs, err := rulefiles.Load(*rulesDir)
-		if err != nil {
-			fmt.Fprintf(s.Err, "%s: rules %s:\n%v\n", name, *rulesDir, err)
+		rs, ok := loadRulesForCLI(s, name, *rulesDir)
+		if !ok {
 			return exitFail
 		}
 		ids := make([]string, len(rs.Offers))

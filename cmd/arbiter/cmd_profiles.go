@@ -13,7 +13,6 @@ import (
 
 	"github.com/arbiterhq/arbiter/adapters/profilestore"
 	"github.com/arbiterhq/arbiter/adapters/redisconn"
-	"github.com/arbiterhq/arbiter/adapters/rulefiles"
 	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/profiles"
 	"github.com/arbiterhq/arbiter/rules"
@@ -101,9 +100,8 @@ func (f *profilesFlags) schema(s stdio, name string) (*rules.Schema, bool) {
 	if *f.rulesDir == "" {
 		return nil, true
 	}
-	rs, err := rulefiles.Load(*f.rulesDir)
-	if err != nil {
-		fmt.Fprintf(s.Err, "arbiter %s: rules %s:\n%v\n", name, *f.rulesDir, err)
+	rs, ok := loadRulesForCLI(s, "arbiter "+name, *f.rulesDir)
+	if !ok {
 		return nil, false
 	}
 	return &rs.Schema, true

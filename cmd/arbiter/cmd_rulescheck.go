@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 
 	"github.com/arbiterhq/arbiter/adapters/rulefiles"
 	"github.com/arbiterhq/arbiter/rules"
@@ -67,19 +66,15 @@ func cmdRulesCheck(ctx context.Context, args []string, s stdio) int {
 	if err != nil && !errors.As(err, &list) {
 		// not a problem in the rules: the directory cannot be read
 		if *format == "json" {
-			report.Errors = append(report.Errors, rulesCheckError{File: dirs[0], Message: err.Error()})
+			report.Errors = ruleErrorsJSON(dirs[0], err)
 			writeRulesCheckJSON(s.Out, report)
 		} else {
 			fmt.Fprintf(s.Err, "arbiter rules check: %v\n", err)
 		}
 		return exitFail
 	}
-	for _, e := range list {
-		file := e.Pos.File // joined to DIR, as every command prints it, so that editors can open it
-		if file != "" && !filepath.IsAbs(file) {
-			file = filepath.Join(dirs[0], file)
-		}
-		report.Errors = append(report.Errors, rulesCheckError{File: file, Line: e.Pos.Line, Col: e.Pos.Col, Message: e.Msg, Hint: e.Hint})
+	if err != nil {
+		report.Errors = ruleErrorsJSON(dirs[0], err)
 	}
 	if rs != nil {
 		report.OK = true
@@ -90,11 +85,7 @@ func cmdRulesCheck(ctx context.Context, args []string, s stdio) int {
 		report.Experiments = len(rs.Experiments)
 		report.Tests = len(rs.Tests)
 		for _, w := range rs.Warnings {
-			file := w.Pos.File
-			if file != "" && !filepath.IsAbs(file) {
-				file = filepath.Join(dirs[0], file)
-			}
-			report.Warnings = append(report.Warnings, rulesCheckError{File: file, Line: w.Pos.Line, Col: w.Pos.Col, Message: w.Msg, Hint: w.Hint})
+			report.Warnings = append(report.Warnings, rulesCheckError{File: rulePath(dirs[0], w.Pos.File), Line: w.Pos.Line, Col: w.Pos.Col, Message: w.Msg, Hint: w.Hint})
 		}
 	}
 	if *format == "json" {

@@ -61,8 +61,12 @@ func cmdRulesTest(ctx context.Context, args []string, s stdio) int {
 	}
 	dir := pos[0]
 
-	rs, ok := loadRulesForCLI(s, "arbiter rules test", dir)
-	if !ok {
+	rs, err := rulefiles.Load(dir)
+	if err != nil {
+		printRuleErrors(s, "arbiter rules test", dir, err)
+		if *format == "json" {
+			writeTestJSON(s.Out, dir, nil, 0, 0, ruleErrorsJSON(dir, err))
+		}
 		return exitFail
 	}
 	cases := rs.Tests
@@ -84,7 +88,7 @@ func cmdRulesTest(ctx context.Context, args []string, s stdio) int {
 		}
 	}
 	if *format == "json" {
-		writeTestJSON(s.Out, dir, results, passed, failed)
+		writeTestJSON(s.Out, dir, results, passed, failed, []rulesCheckError{})
 	} else {
 		for i := range results {
 			if !results[i].Pass {
@@ -115,6 +119,13 @@ func loadRulesForCLI(s stdio, cmd, dir string) (*rules.Ruleset, bool) {
 	if err == nil {
 		return rs, true
 	}
+	printRuleErrors(s, cmd, dir, err)
+	return nil, false
+}
+
+// printRuleErrors prints why the rules under dir do not load on stderr: a
+// DIR/file:line:col line per rule error, or the error.
+func printRuleErrors(s stdio, cmd, dir string, err error) {
 	var errs rules.Errors
 	var one *rules.Error
 	switch {
@@ -128,7 +139,35 @@ func loadRulesForCLI(s stdio, cmd, dir string) (*rules.Ruleset, bool) {
 	default:
 		fmt.Fprintf(s.Err, "%s: %v\n", cmd, err)
 	}
-	return nil, false
+}
+
+// ruleErrorsJSON lists why the rules under dir do not load, as rules check
+// --format json does: a rule error with its DIR/file, line and column, any
+// other error (a directory that cannot be read) with the directory.
+func ruleErrorsJSON(dir string, err error) []rulesCheckError {
+	var errs rules.Errors
+	var one *rules.Error
+	switch {
+	case errors.As(err, &errs):
+	case errors.As(err, &one):
+		errs = rules.Errors{one}
+	default:
+		return []rulesCheckError{{File: dir, Message: err.Error()}}
+	}
+	out := make([]rulesCheckError, 0, len(errs))
+	for _, e := range errs {
+		out = append(out, rulesCheckError{File: rulePath(dir, e.Pos.File), Line: e.Pos.Line, Col: e.Pos.Col, Message: e.Msg, Hint: e.Hint})
+	}
+	return out
+}
+
+// rulePath is a rule file's path from the working directory (file as a
+// rule error names it, relative to dir), so that editors can open it.
+func rulePath(dir, file string) string {
+	if file != "" && !filepath.IsAbs(file) {
+		return filepath.Join(dir, file)
+	}
+	return file
 }
 
 // ruleErrorLine formats a rule error with its path from the working
@@ -179,12 +218,16 @@ type testResultJSON struct {
 	Decision    json.RawMessage     `json:"decision,omitempty"` // failed cases only, as wire.AppendDecision writes it
 }
 
-func writeTestJSON(w io.Writer, dir string, results []ruletest.Result, passed, failed int) {
+// writeTestJSON writes the output of --format json: every case's result,
+// the counts, and the rule errors that kept the cases from running (none
+// when they ran).
+func writeTestJSON(w io.Writer, dir string, results []ruletest.Result, passed, failed int, ruleErrors []rulesCheckError) {
 	out := struct {
-		Results []testResultJSON `json:"results"`
-		Passed  int              `json:"passed"`
-		Failed  int              `json:"failed"`
-	}{Results: make([]testResultJSON, 0, len(results)), Passed: passed, Failed: failed}
+		Results []testResultJSON  `json:"results"`
+		Passed  int               `json:"passed"`
+		Failed  int               `json:"failed"`
+		Errors  []rulesCheckError `json:"errors"`
+	}{Results: make([]testResultJSON, 0, len(results)), Passed: passed, Failed: failed, Errors: ruleErrors}
 	for i := range results {
 		r := &results[i]
 		j := testResultJSON{Name: r.Case.Name, Line: r.Case.Pos.Line, Pass: r.Pass, Mismatches: r.Mismatches}

@@ -138,3 +138,65 @@ func TestRulesTestNoCases(t *testing.T) {
 		t.Errorf("exit %d, %q, %q", code, out, errs)
 	}
 }
+
+// With --format json, stdout is one JSON document whatever happens: rules
+// that do not compile (or a directory that cannot be read) give an
+// "errors" list, as rules check --format json does, and no results.
+func TestRulesTestJSONRuleErrors(t *testing.T) {
+	broken := filepath.Join(ruleTestdata, "broken")
+	missing := filepath.Join(t.TempDir(), "nope")
+	cases := []struct {
+		dir, file string
+		line      int
+	}{
+		{broken, filepath.Join(broken, "rules.yaml"), 5},
+		{missing, missing, 0},
+	}
+	for _, c := range cases {
+		code, out, errs := runCLI(t, "rules", "test", "--format", "json", c.dir)
+		var rep struct {
+			Results        []json.RawMessage `json:"results"`
+			Passed, Failed int
+			Errors         []struct {
+				File    string `json:"file"`
+				Line    int    `json:"line"`
+				Message string `json:"message"`
+			} `json:"errors"`
+		}
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Errorf("%s: stdout is not JSON (%v): %q (stderr %q)", c.dir, err, out, errs)
+			continue
+		}
+		if code != exitFail || rep.Results == nil || len(rep.Results) != 0 || len(rep.Errors) != 1 ||
+			rep.Errors[0].File != c.file || rep.Errors[0].Line != c.line || rep.Errors[0].Message == "" {
+			t.Errorf("%s: exit %d, %+v", c.dir, code, rep)
+		}
+	}
+}
+
+// Every command that reads a rules directory names a rule error by its
+// path from the working directory (DIR/file:line:col), as rules check
+// does, so that an editor or a terminal can open it.
+func TestRuleErrorsNameTheFileFromHere(t *testing.T) {
+	dir := filepath.Join(ruleTestdata, "broken")
+	want := filepath.Join(dir, "rules.yaml") + ":5:19: "
+	jsonl := filepath.Join(t.TempDir(), "p.jsonl")
+	if err := os.WriteFile(jsonl, []byte(`{"id":"c1"}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const noRedis = "redis://127.0.0.1:1/0" // never reached: the rules are read first
+	for _, args := range [][]string{
+		{"rules", "check", dir},
+		{"rules", "test", dir},
+		{"decide", "--rules", dir, "--profile", filepath.Join("..", "..", "examples", "checkout", "testdata", "vip.json")},
+		{"experiments", "list", "--rules", dir},
+		{"learning", "reset", "--redis", noRedis, "--rules", dir},
+		{"profiles", "import", "--redis", noRedis, "--rules", dir, jsonl},
+		{"profiles", "get", "--redis", noRedis, "--rules", dir, "c1"},
+	} {
+		code, out, errs := runCLI(t, args...)
+		if code != exitFail || !strings.Contains(out+errs, want) {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit 1 naming %s", args, code, out, errs, want)
+		}
+	}
+}

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"io"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -39,5 +41,19 @@ func TestParseInterspersed(t *testing.T) {
 		if !reflect.DeepEqual(pos, c.pos) || *run != c.run || *format != c.format || *v != c.verbose {
 			t.Errorf("%q: positional %q, run %q, format %q, v %v; want %q, %q, %q, %v", c.args, pos, *run, *format, *v, c.pos, c.run, c.format, c.verbose)
 		}
+	}
+}
+
+// A command that panics exits 1 (a failure), saying so on stderr, not 2
+// (Go's exit code for a panic, which the command line reserves for usage
+// errors).
+func TestPanicIsAFailure(t *testing.T) {
+	var errb strings.Builder
+	c := command{name: "boom", run: func(context.Context, []string, stdio) int { panic("a bug") }}
+	if code := runCommand(context.Background(), c, nil, stdio{Out: io.Discard, Err: &errb}); code != exitFail {
+		t.Errorf("exit %d, want %d", code, exitFail)
+	}
+	if !strings.Contains(errb.String(), "arbiter boom: internal error") || !strings.Contains(errb.String(), "a bug") {
+		t.Errorf("stderr %q", errb.String())
 	}
 }

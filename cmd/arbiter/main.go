@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -85,7 +86,7 @@ func main() {
 func run(ctx context.Context, args []string, s stdio) int {
 	cmds := commands()
 	if c, ok := findCommand(cmds, args); ok {
-		return c.run(ctx, args[len(strings.Fields(c.name)):], s)
+		return runCommand(ctx, c, args[len(strings.Fields(c.name)):], s)
 	}
 	if len(args) == 0 {
 		usage(s.Err, cmds)
@@ -126,6 +127,19 @@ func run(ctx context.Context, args []string, s stdio) int {
 	fmt.Fprintf(s.Err, "arbiter: unknown command %q\n\n", strings.Join(args, " "))
 	usage(s.Err, cmds)
 	return exitUsage
+}
+
+// runCommand runs c. A panic in it is a failure (exit 1, with the panic
+// and its stack on stderr), not Go's exit 2, which a script would read as
+// a usage error.
+func runCommand(ctx context.Context, c command, args []string, s stdio) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(s.Err, "arbiter %s: internal error (a bug in Arbiter, please report it): %v\n%s", c.name, r, debug.Stack())
+			code = exitFail
+		}
+	}()
+	return c.run(ctx, args, s)
 }
 
 // findCommand finds the command named by the first words of args.
