@@ -89,6 +89,11 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 			"method "+strings.ToValidUTF8(string(m), "?")+" is not allowed on "+string(ctx.Path())+": use "+r.allow, "")
 		return
 	}
+	if r.post && crossSite(&ctx.Request.Header) {
+		s.writeError(ctx, fasthttp.StatusForbidden, wire.CodeForbidden,
+			"a browser sent this POST "+string(ctx.Path())+" from another site (Sec-Fetch-Site or Origin): only the console, on this server's own origin, may post from a browser; call the API from your server", "")
+		return
+	}
 	if needsKey && !have.allows(need) {
 		if r != &routeDecide || !have.allows(ScopeRead) {
 			s.forbidden(ctx, have, need)
@@ -185,4 +190,28 @@ func (k *keyring) lookup(header []byte) (Scope, bool) {
 		scopes |= k.scopes[i] & Scope(-eq&0xff)
 	}
 	return scopes, match == 1
+}
+
+// crossSite reports whether a browser marks the request as sent by a page
+// of another site (as net/http's CrossOriginProtection does): its
+// Sec-Fetch-Site is neither same-origin nor none; or, from a browser too
+// old to send that, its Origin is not this server's Host. A client that is
+// not a browser sends neither and is never cross-site. Without API keys
+// (arbiter demo, --no-auth), this is what keeps a web page the operator
+// opens from posting decisions, outcomes and reloads: a text/plain or
+// form POST needs no CORS preflight, and the Content-Type is not checked.
+func crossSite(h *fasthttp.RequestHeader) bool {
+	switch site := h.Peek("Sec-Fetch-Site"); string(site) {
+	case "":
+	case "same-origin", "none":
+		return false
+	default:
+		return true
+	}
+	origin := h.Peek(fasthttp.HeaderOrigin)
+	if len(origin) == 0 {
+		return false
+	}
+	_, host, ok := bytes.Cut(origin, []byte("://"))
+	return !ok || !bytes.EqualFold(host, h.Host()) // "null" (a sandboxed frame, a file) is another site
 }

@@ -1,0 +1,64 @@
+package httpapi
+
+import "testing"
+
+// TestCrossSitePostRefused: a POST a browser marks as coming from another
+// site is refused 403, keys or not. Without keys (arbiter demo, --no-auth)
+// any web page the operator or a colleague opened could otherwise post
+// decisions (holding caps and budgets), outcomes (fake conversions in the
+// experiments and learning) and reloads, as a "simple" request (a
+// text/plain body or a form: the Content-Type is not checked) that needs
+// no CORS preflight. The console (same origin) and clients that are not
+// browsers (no Sec-Fetch-Site, no Origin) are let through; so are reads,
+// which a browser does not let another site see.
+func TestCrossSitePostRefused(t *testing.T) {
+	h := newHarness(t, true, nil)
+	const body = `{"customer_id":"c-1","placement":"checkout"}`
+	cases := []struct {
+		name    string
+		method  string
+		path    string
+		headers []string
+		refused bool
+	}{
+		{"server to server", "POST", "/v1/decide", nil, false},
+		{"console (same origin)", "POST", "/v1/decide", []string{"Sec-Fetch-Site", "same-origin", "Origin", "http://arbiter"}, false},
+		{"typed in by the user", "POST", "/v1/decide", []string{"Sec-Fetch-Site", "none"}, false},
+		{"another site", "POST", "/v1/decide", []string{"Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example"}, true},
+		{"a sibling site", "POST", "/v1/decide", []string{"Sec-Fetch-Site", "same-site", "Origin", "https://shop.arbiter"}, true},
+		{"old browser, other origin", "POST", "/v1/decide", []string{"Origin", "https://evil.example"}, true},
+		{"old browser, sandboxed frame", "POST", "/v1/decide", []string{"Origin", "null"}, true},
+		{"old browser, same origin", "POST", "/v1/decide", []string{"Origin", "http://arbiter"}, false},
+		{"old browser, same origin, host in capitals", "POST", "/v1/decide", []string{"Origin", "http://ARBITER"}, false},
+		{"outcomes from another site", "POST", "/v1/outcomes", []string{"Sec-Fetch-Site", "cross-site"}, true},
+		{"reload from another site", "POST", "/v1/rules/reload", []string{"Sec-Fetch-Site", "cross-site"}, true},
+		{"a read from another site", "GET", "/v1/rules", []string{"Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example"}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b := ""
+			if tc.method == "POST" {
+				b = body
+				if tc.path != "/v1/decide" {
+					b = "{}"
+				}
+			}
+			r := h.do(tc.method, tc.path, b, tc.headers...)
+			if !tc.refused {
+				if r.status == 403 {
+					t.Fatalf("%s %s: refused: %s", tc.method, tc.path, r.body)
+				}
+				return
+			}
+			if r.status != 403 {
+				t.Fatalf("%s %s: %d, want 403: %s", tc.method, tc.path, r.status, r.body)
+			}
+			if code, _ := r.errCode(t); code != "forbidden" {
+				t.Errorf("code %q, want forbidden: %s", code, r.body)
+			}
+		})
+	}
+	if n := h.engine.calls.Load(); n != 5 {
+		t.Errorf("the engine decided %d times, want 5 (the requests let through)", n)
+	}
+}
