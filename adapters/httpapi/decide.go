@@ -110,6 +110,11 @@ func (s *Server) decide(ctx *fasthttp.RequestCtx) {
 		s.writeError(ctx, fasthttp.StatusBadRequest, werr.Code, werr.Message, werr.Field)
 		return
 	}
+	if req.DryRun {
+		// A dry run grants nothing to answer again: its key is checked
+		// but not claimed, so that the real decision may use it.
+		claim = nil
+	}
 	req.Claim = claim
 	kind := decisionid.KindDecision
 	if req.DryRun {
