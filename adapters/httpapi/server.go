@@ -49,6 +49,9 @@ const (
 	DefaultGrantsTimeout   = 500 * time.Millisecond
 	DefaultIdempotencyTTL  = time.Hour
 	DefaultReadTimeout     = 10 * time.Second
+	// MaxHeaderBytes bounds a request's line and headers together
+	// (fasthttp's read buffer; its default): more is 431.
+	MaxHeaderBytes = 4096
 )
 
 // Decider makes decisions; *engine.Engine is one. The server passes no
@@ -253,6 +256,7 @@ func New(o Options) (*Server, error) {
 		ErrorHandler:                  s.errorHandler,
 		MaxRequestBodySize:            max(o.MaxBody, MinOutcomesBody),
 		ReadTimeout:                   o.ReadTimeout,
+		ReadBufferSize:                MaxHeaderBytes,
 		WriteTimeout:                  10 * time.Second,
 		IdleTimeout:                   90 * time.Second,
 		NoDefaultServerHeader:         true,
@@ -349,7 +353,7 @@ func (s *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
 	}
 	var small *fasthttp.ErrSmallBuffer
 	if errors.As(err, &small) {
-		s.writeError(ctx, fasthttp.StatusRequestHeaderFieldsTooLarge, wire.CodeInvalidRequest, "the request headers are too large", "")
+		s.writeError(ctx, fasthttp.StatusRequestHeaderFieldsTooLarge, wire.CodeInvalidRequest, fmt.Sprintf("the request's line and headers are larger than %d bytes in all: send fewer or shorter headers (cookies, tracing baggage)", MaxHeaderBytes), "")
 		return
 	}
 	// The error's text holds the raw request (its Authorization header
