@@ -90,3 +90,21 @@ func TestHeadersTooLarge(t *testing.T) {
 		t.Errorf("headers under the limit: %d %s", r.status, r.body)
 	}
 }
+
+// TestTooLargeCheckOrder: as docs/api.md says, a body over its route's
+// limit is 413 after the route, key and method checks, unless it is over
+// the largest limit (that of POST /v1/outcomes), which is refused while it
+// is read, before any of them. The docs said every too-large body was 413
+// before anything else: a keyless request with a 5000-byte body is 401.
+func TestTooLargeCheckOrder(t *testing.T) {
+	h := newHarness(t, true, func(o *Options) { o.APIKeys = []string{"k"} }) // --max-body 4096
+	h.client.WriteBufferSize = 2 * MinOutcomesBody
+	for _, c := range []struct {
+		size int
+		want int
+	}{{5000, 401}, {MinOutcomesBody + 1000, 413}} {
+		if r := h.do("POST", "/v1/decide", strings.Repeat("x", c.size)); r.status != c.want {
+			t.Errorf("%d bytes without a key: %d, want %d", c.size, r.status, c.want)
+		}
+	}
+}
