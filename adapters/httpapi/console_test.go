@@ -177,6 +177,11 @@ func TestInlineProfile(t *testing.T) {
 		{name: "id with a lone surrogate", body: `{"dry_run":true,"profile":{"id":"a\ud800"}}`, status: 400, field: "profile.id", match: "surrogate"},
 		{name: "id too long", body: `{"dry_run":true,"profile":{"id":"` + strings.Repeat("x", 3000) + `"}}`, status: 400, field: "profile.id", match: "3000 bytes"},
 		{name: "twice", body: `{"dry_run":true,"profile":{"id":"c-1"},"profile":{"id":"c-1"}}`, status: 400, field: "profile", match: "twice"},
+		// A field given twice was read as its last value, silently (the
+		// playground's edited JSON with a field pasted twice decided on
+		// the other value than the one the marketer looked at).
+		{name: "a field twice", body: `{"dry_run":true,"profile":{"id":"c-9","orders":"many","orders":3}}`, status: 400, field: "profile.orders", match: "twice"},
+		{name: "the id twice", body: `{"dry_run":true,"profile":{"id":"c-9","\u0069d":"c-8"}}`, status: 400, field: "profile.id", match: "twice"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := h.do("POST", "/v1/decide", c.body)
