@@ -13,6 +13,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -254,6 +255,7 @@ func New(o Options) (*Server, error) {
 	s.srv = &fasthttp.Server{
 		Handler:                       s.Handler(),
 		ErrorHandler:                  s.errorHandler,
+		HeaderReceived:                s.headerReceived,
 		MaxRequestBodySize:            max(o.MaxBody, MinOutcomesBody),
 		ReadTimeout:                   o.ReadTimeout,
 		ReadBufferSize:                MaxHeaderBytes,
@@ -335,13 +337,8 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 // errorHandler answers requests fasthttp could not read.
 func (s *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
 	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
-		// fasthttp's own limit is the largest route's (POST /v1/outcomes):
-		// the answer names the limit of the route asked, as route does.
-		limit := s.o.MaxBody
-		if string(ctx.Path()) == "/v1/outcomes" {
-			limit = s.bodyLimit(&routeOutcomes)
-		}
-		s.tooLarge(ctx, limit)
+		// The limit fasthttp applied: the route's (headerReceived).
+		s.tooLarge(ctx, s.readLimit(ctx.Request.Header.RequestURI()))
 		return
 	}
 	var ne net.Error
@@ -359,6 +356,35 @@ func (s *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
 	// The error's text holds the raw request (its Authorization header
 	// too): only what was wrong is answered, never the request's bytes.
 	s.writeError(ctx, fasthttp.StatusBadRequest, wire.CodeInvalidRequest, "malformed HTTP request: "+redact.HTTPError(err.Error()), "")
+}
+
+// headerReceived sets the body limit fasthttp reads a request's body to,
+// once its headers are in: its route's (readLimit), so that a body over it
+// is refused while it is read, before anything else, rather than read
+// whole up to the largest route's limit by anyone, without a key.
+func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+	return fasthttp.RequestConfig{MaxRequestBodySize: s.readLimit(h.RequestURI())}
+}
+
+// readLimit is the body limit of a request by its raw request target:
+// that of POST /v1/outcomes for its path as written (its query and, in
+// absolute form, its scheme and host aside), MaxBody for any other. It
+// reads the raw target, before fasthttp decodes and cleans it, without
+// allocating: a path to the outcomes written otherwise ("/v1//outcomes")
+// gets MaxBody.
+func (s *Server) readLimit(uri []byte) int {
+	if i := bytes.IndexByte(uri, '?'); i >= 0 {
+		uri = uri[:i]
+	}
+	if _, rest, ok := bytes.Cut(uri, []byte("://")); ok {
+		if i := bytes.IndexByte(rest, '/'); i >= 0 {
+			uri = rest[i:]
+		}
+	}
+	if string(uri) == "/v1/outcomes" {
+		return s.bodyLimit(&routeOutcomes)
+	}
+	return s.o.MaxBody
 }
 
 // bodyLimit is the body limit of a route: MaxBody, and for POST
