@@ -8,6 +8,8 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
 	"github.com/arbiterhq/arbiter/adapters/rulefiles"
 	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/rules"
@@ -245,6 +247,30 @@ func TestConsoleAssets(t *testing.T) {
 	for _, p := range []string{"/", "/ui/", "/ui/app.js"} {
 		if r := h2.do("GET", p, ""); r.status != 404 {
 			t.Errorf("GET %s with --ui=false: %d, want 404", p, r.status)
+		}
+	}
+}
+
+// TestConsoleRedirectIsRelative: "/" and "/ui" redirect to "/ui/" on the
+// host and scheme the browser used. The Location was made absolute from
+// the Host header and plain http: behind a load balancer that ends TLS,
+// https://arbiter.example.com/ sent the browser to
+// http://arbiter.example.com/ui/ (and a forged Host anywhere).
+func TestConsoleRedirectIsRelative(t *testing.T) {
+	ui := fstest.MapFS{"index.html": {Data: []byte("<!doctype html><title>console</title>")}}
+	h := newHarness(t, true, func(o *Options) { o.UI = ui })
+	handler := h.srv.Handler()
+	for _, p := range []string{"/", "/ui"} {
+		var req fasthttp.Request
+		req.Header.SetMethod("GET")
+		req.SetRequestURI(p)
+		req.Header.SetHost("arbiter.example.com")
+		req.Header.Set("X-Forwarded-Proto", "https")
+		var ctx fasthttp.RequestCtx
+		ctx.Init(&req, nil, nil)
+		handler(&ctx)
+		if loc := string(ctx.Response.Header.Peek("Location")); ctx.Response.StatusCode() != 302 || loc != "/ui/" {
+			t.Errorf("GET %s: %d Location %q, want 302 /ui/", p, ctx.Response.StatusCode(), loc)
 		}
 	}
 }
