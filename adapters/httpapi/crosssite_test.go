@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"bytes"
+	"compress/gzip"
 	"strconv"
 	"strings"
 	"testing"
@@ -124,5 +126,28 @@ func TestTooLargeRefusedWhileRead(t *testing.T) {
 	// Under the limit, the other checks answer as before.
 	if r := h.do("POST", "/v1/outcomes", strings.Repeat("x", 5000)); r.status != 401 {
 		t.Errorf("POST /v1/outcomes with 5000 bytes, without a key: %d, want 401", r.status)
+	}
+}
+
+// TestCompressedBodySaysSo: a client that compresses its request bodies
+// (an HTTP library's gzip option) was told "invalid character '\x1f'
+// looking for beginning of value"; the answer now says the body is
+// compressed and Arbiter reads bodies as sent.
+func TestCompressedBodySaysSo(t *testing.T) {
+	h := newHarness(t, true, nil)
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	_, _ = w.Write([]byte(`{"customer_id":"c-1"}`))
+	_ = w.Close()
+	for _, path := range []string{"/v1/decide", "/v1/outcomes", "/v1/rules/reload"} {
+		r := h.do("POST", path, gz.String(), "Content-Encoding", "gzip")
+		code, _ := r.errCode(t)
+		if r.status != 400 || code != "invalid_json" || !strings.Contains(string(r.body), "Content-Encoding: gzip") {
+			t.Errorf("POST %s gzipped: %d %s, want 400 invalid_json saying the body is compressed", path, r.status, r.body)
+		}
+	}
+	// A plain body with the header left over is read as it is.
+	if r := h.do("POST", "/v1/decide", `{"customer_id":"c-1"}`, "Content-Encoding", "identity"); r.status != 200 {
+		t.Errorf("Content-Encoding: identity: %d %s", r.status, r.body)
 	}
 }

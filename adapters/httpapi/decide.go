@@ -73,7 +73,7 @@ func (s *Server) decide(ctx *fasthttp.RequestCtx) {
 		var we *wire.Error
 		if errors.As(err, &we) {
 			s.metrics.Decision(otherPlacement, metrics.ResultInvalid, 0)
-			s.writeError(ctx, fasthttp.StatusBadRequest, we.Code, we.Message, we.Field)
+			s.bodyError(ctx, we)
 			return
 		}
 		s.metrics.Decision(otherPlacement, metrics.ResultError, 0)

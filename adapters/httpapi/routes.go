@@ -121,6 +121,22 @@ func (s *Server) prefixRoute(p []byte) *route {
 	return nil
 }
 
+// bodyError answers 400 for a request body its decoder refused. A body
+// that is not JSON because the client compressed it (Content-Encoding:
+// gzip, from an HTTP library's option) is said to be: its decoder would
+// report the compressed bytes as invalid UTF-8 or JSON.
+func (s *Server) bodyError(ctx *fasthttp.RequestCtx, we *wire.Error) {
+	msg := we.Message
+	if enc := ctx.Request.Header.Peek(fasthttp.HeaderContentEncoding); we.Code == wire.CodeInvalidJSON && len(enc) > 0 && !strings.EqualFold(string(enc), "identity") {
+		if len(enc) > 32 {
+			enc = enc[:32]
+		}
+		msg = "the body is compressed (Content-Encoding: " + strings.ToValidUTF8(string(enc), "?") +
+			"), and Arbiter reads request bodies as they are sent: send it uncompressed, without Content-Encoding"
+	}
+	s.writeError(ctx, fasthttp.StatusBadRequest, we.Code, msg, we.Field)
+}
+
 // writeError writes the spec's error shape (wire.AppendError).
 func (s *Server) writeError(ctx *fasthttp.RequestCtx, status int, code, message, field string) {
 	bp := s.getBuf()
