@@ -1,5 +1,9 @@
 package httpapi
 
+// Robustness of the HTTP layer against careless and hostile clients:
+// browsers posting from other sites, oversized headers and bodies,
+// compressed bodies.
+
 import (
 	"bytes"
 	"compress/gzip"
