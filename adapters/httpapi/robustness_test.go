@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/valyala/fasthttp"
 )
 
 // TestCrossSitePostRefused: a POST a browser marks as coming from another
@@ -153,5 +155,54 @@ func TestCompressedBodySaysSo(t *testing.T) {
 	// A plain body with the header left over is read as it is.
 	if r := h.do("POST", "/v1/decide", `{"customer_id":"c-1"}`, "Content-Encoding", "identity"); r.status != 200 {
 		t.Errorf("Content-Encoding: identity: %d %s", r.status, r.body)
+	}
+}
+
+// TestLocalOnly: a server without keys on loopback (arbiter demo) answers
+// only requests addressed to this machine by a loopback name. Binding to
+// 127.0.0.1 kept other machines out, not web pages: a page whose own name
+// it makes resolve to 127.0.0.1 (DNS rebinding) is same-origin with the
+// server for the browser, so it could read every profile, rule and
+// budget and post decisions, outcomes and reloads (Sec-Fetch-Site says
+// same-origin).
+func TestLocalOnly(t *testing.T) {
+	h := newHarness(t, true, func(o *Options) { o.LocalOnly = true })
+	handler := h.srv.Handler()
+	for _, c := range []struct {
+		host string
+		ok   bool
+	}{
+		{"127.0.0.1:8080", true},
+		{"127.0.0.1", true},
+		{"127.1.2.3:8080", true},
+		{"localhost:8080", true},
+		{"LocalHost:8080", true},
+		{"console.localhost:8080", true},
+		{"[::1]:8080", true},
+		{"", true}, // not a browser: browsers always send Host
+		{"rebind.evil.example:8080", false},
+		{"127.0.0.1.evil.example:8080", false},
+		{"localhost.evil.example", false},
+		{"10.0.0.5:8080", false},
+		{"[::2]:8080", false},
+		{"127.0.0.1x:8080", false},
+	} {
+		for _, p := range []string{"/v1/rules", "/ui/", "/metrics"} {
+			var req fasthttp.Request
+			req.Header.SetMethod("GET")
+			req.SetRequestURI(p)
+			req.Header.SetHost(c.host)
+			var ctx fasthttp.RequestCtx
+			ctx.Init(&req, nil, nil)
+			handler(&ctx)
+			if sc := ctx.Response.StatusCode(); (sc == 403) == c.ok {
+				t.Errorf("GET %s with Host %q: %d %s", p, c.host, sc, ctx.Response.Body())
+			}
+		}
+	}
+	// Off (a server with keys, or not on loopback): any Host.
+	h2 := newHarness(t, true, nil)
+	if r := h2.do("GET", "/v1/rules", "", "Host", "rebind.evil.example"); r.status != 200 {
+		t.Errorf("without LocalOnly: %d", r.status)
 	}
 }

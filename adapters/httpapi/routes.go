@@ -34,6 +34,11 @@ var (
 )
 
 func (s *Server) route(ctx *fasthttp.RequestCtx) {
+	if s.o.LocalOnly && !loopbackHost(ctx.Request.Header.Host()) {
+		s.writeError(ctx, fasthttp.StatusForbidden, wire.CodeForbidden,
+			"this server has no API keys and answers on loopback only: address it as localhost or 127.0.0.1, not by another name (a page that makes its own name resolve to this machine is refused)", "")
+		return
+	}
 	var r *route
 	switch string(ctx.Path()) {
 	case "/v1/decide":
@@ -230,4 +235,43 @@ func crossSite(h *fasthttp.RequestHeader) bool {
 	}
 	_, host, ok := bytes.Cut(origin, []byte("://"))
 	return !ok || !bytes.EqualFold(host, h.Host()) // "null" (a sandboxed frame, a file) is another site
+}
+
+// loopbackHost reports whether a Host header names this machine's
+// loopback: localhost or a name under .localhost (which browsers resolve
+// to loopback themselves), 127.0.0.0/8 in dotted form, or [::1]; with or
+// without a port. No Host at all (not a browser) is let through.
+func loopbackHost(host []byte) bool {
+	if len(host) == 0 {
+		return true
+	}
+	if host[0] == '[' {
+		end := bytes.IndexByte(host, ']')
+		return end > 0 && string(host[1:end]) == "::1" && (end+1 == len(host) || host[end+1] == ':')
+	}
+	if i := bytes.LastIndexByte(host, ':'); i >= 0 {
+		host = host[:i]
+	}
+	if len(host) >= 9 && strings.EqualFold(string(host[len(host)-9:]), "localhost") &&
+		(len(host) == 9 || host[len(host)-10] == '.') {
+		return true
+	}
+	if !bytes.HasPrefix(host, []byte("127.")) {
+		return false
+	}
+	dots, digits := 0, 0
+	for _, c := range host {
+		switch {
+		case c == '.':
+			if digits == 0 || digits > 3 {
+				return false
+			}
+			dots, digits = dots+1, 0
+		case c >= '0' && c <= '9':
+			digits++
+		default:
+			return false
+		}
+	}
+	return dots == 3 && digits > 0 && digits <= 3
 }

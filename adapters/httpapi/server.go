@@ -122,6 +122,12 @@ type Options struct {
 	// store itself rather than a cache, so that a profile just imported
 	// shows); nil: the route answers 404.
 	Profiles engine.ProfileSource
+	// LocalOnly answers only requests whose Host is a loopback name
+	// (localhost, *.localhost, 127.0.0.0/8, [::1]; or none), others 403:
+	// for a server without keys listening on loopback (arbiter demo),
+	// which a web page could otherwise reach by making its own name
+	// resolve to 127.0.0.1 (DNS rebinding).
+	LocalOnly bool
 	// UI is the console's assets (console.Assets()), served at /ui/ with
 	// no API key, "/" redirecting there; nil: no console.
 	UI fs.FS
