@@ -390,6 +390,7 @@ func FuzzDecodeDecide(f *testing.F) {
 		`{"cart":{"currency":"XYZ","items":[{"sku":"A","price":1,"quantity":1}]}}`, `{"cart":{"currency":"us\u0044"}}`,
 		`{"limit":01}`, `{"limit":1.}`, `{"limit":-}`, `{"limit":1e}`, `{"limit":1e+}`, `{"placement":"a\x"}`, `{"placement":"\u12G4"}`,
 		"{\"placement\":\"a\tb\"}", `{"placement":"x"} x`, `{"bogus":1,}`, `{"cart":{"currency":"USD","total":[[[]]]}}`,
+		`{"allow_shrink":true}`, `{"allow_shrink":1}`, " \n ", `{"allow_shrink":true,"allow_shrink":false}`,
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s))
@@ -441,6 +442,8 @@ func FuzzDecodeDecide(f *testing.F) {
 			}
 		}
 		_, err = DecodeOutcomes(body)
+		check(err)
+		_, err = DecodeReload(body)
 		check(err)
 	})
 }

@@ -349,7 +349,7 @@ func (s *Server) reloadRules(ctx *fasthttp.RequestCtx) {
 		if !errors.As(derr, &we) { // DecodeReload's errors are *wire.Error
 			we = &wire.Error{Code: wire.CodeInvalidRequest, Message: derr.Error()}
 		}
-		s.writeError(ctx, fasthttp.StatusBadRequest, we.Code, we.Message, we.Field)
+		s.bodyError(ctx, we)
 		return
 	}
 	prev := s.o.Rules.Current()

@@ -8,6 +8,8 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
 	"github.com/arbiterhq/arbiter/adapters/rulefiles"
 	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/rules"
@@ -177,6 +179,11 @@ func TestInlineProfile(t *testing.T) {
 		{name: "id with a lone surrogate", body: `{"dry_run":true,"profile":{"id":"a\ud800"}}`, status: 400, field: "profile.id", match: "surrogate"},
 		{name: "id too long", body: `{"dry_run":true,"profile":{"id":"` + strings.Repeat("x", 3000) + `"}}`, status: 400, field: "profile.id", match: "3000 bytes"},
 		{name: "twice", body: `{"dry_run":true,"profile":{"id":"c-1"},"profile":{"id":"c-1"}}`, status: 400, field: "profile", match: "twice"},
+		// A field given twice was read as its last value, silently (the
+		// playground's edited JSON with a field pasted twice decided on
+		// the other value than the one the marketer looked at).
+		{name: "a field twice", body: `{"dry_run":true,"profile":{"id":"c-9","orders":"many","orders":3}}`, status: 400, field: "profile.orders", match: "twice"},
+		{name: "the id twice", body: `{"dry_run":true,"profile":{"id":"c-9","\u0069d":"c-8"}}`, status: 400, field: "profile.id", match: "twice"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := h.do("POST", "/v1/decide", c.body)
@@ -240,6 +247,30 @@ func TestConsoleAssets(t *testing.T) {
 	for _, p := range []string{"/", "/ui/", "/ui/app.js"} {
 		if r := h2.do("GET", p, ""); r.status != 404 {
 			t.Errorf("GET %s with --ui=false: %d, want 404", p, r.status)
+		}
+	}
+}
+
+// TestConsoleRedirectIsRelative: "/" and "/ui" redirect to "/ui/" on the
+// host and scheme the browser used. The Location was made absolute from
+// the Host header and plain http: behind a load balancer that ends TLS,
+// https://arbiter.example.com/ sent the browser to
+// http://arbiter.example.com/ui/ (and a forged Host anywhere).
+func TestConsoleRedirectIsRelative(t *testing.T) {
+	ui := fstest.MapFS{"index.html": {Data: []byte("<!doctype html><title>console</title>")}}
+	h := newHarness(t, true, func(o *Options) { o.UI = ui })
+	handler := h.srv.Handler()
+	for _, p := range []string{"/", "/ui"} {
+		var req fasthttp.Request
+		req.Header.SetMethod("GET")
+		req.SetRequestURI(p)
+		req.Header.SetHost("arbiter.example.com")
+		req.Header.Set("X-Forwarded-Proto", "https")
+		var ctx fasthttp.RequestCtx
+		ctx.Init(&req, nil, nil)
+		handler(&ctx)
+		if loc := string(ctx.Response.Header.Peek("Location")); ctx.Response.StatusCode() != 302 || loc != "/ui/" {
+			t.Errorf("GET %s: %d Location %q, want 302 /ui/", p, ctx.Response.StatusCode(), loc)
 		}
 	}
 }

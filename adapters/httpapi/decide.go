@@ -73,7 +73,7 @@ func (s *Server) decide(ctx *fasthttp.RequestCtx) {
 		var we *wire.Error
 		if errors.As(err, &we) {
 			s.metrics.Decision(otherPlacement, metrics.ResultInvalid, 0)
-			s.writeError(ctx, fasthttp.StatusBadRequest, we.Code, we.Message, we.Field)
+			s.bodyError(ctx, we)
 			return
 		}
 		s.metrics.Decision(otherPlacement, metrics.ResultError, 0)
@@ -109,6 +109,11 @@ func (s *Server) decide(ctx *fasthttp.RequestCtx) {
 		s.metrics.Decision(otherPlacement, metrics.ResultInvalid, 0)
 		s.writeError(ctx, fasthttp.StatusBadRequest, werr.Code, werr.Message, werr.Field)
 		return
+	}
+	if req.DryRun {
+		// A dry run grants nothing to answer again: its key is checked
+		// but not claimed, so that the real decision may use it.
+		claim = nil
 	}
 	req.Claim = claim
 	kind := decisionid.KindDecision

@@ -7,7 +7,8 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// FuzzDecide sends random bodies to POST /v1/decide (and /v1/outcomes):
+// FuzzDecide sends random bodies to POST /v1/decide (and /v1/outcomes,
+// /v1/rules/reload):
 // the answer is never a 500 and never a panic, and always JSON.
 func FuzzDecide(f *testing.F) {
 	for _, s := range []string{decideBody, `{}`, `{"limit": 0}`, `{"cart": {"items": [{"price": -1}]}}`,
@@ -20,7 +21,7 @@ func FuzzDecide(f *testing.F) {
 	h := newHarness(f, true, nil)
 	handler := h.srv.Handler()
 	f.Fuzz(func(t *testing.T, body []byte) {
-		for _, path := range []string{"/v1/decide", "/v1/outcomes"} {
+		for _, path := range []string{"/v1/decide", "/v1/outcomes", "/v1/rules/reload"} {
 			var ctx fasthttp.RequestCtx
 			var req fasthttp.Request
 			req.Header.SetMethod("POST")

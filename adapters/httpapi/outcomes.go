@@ -43,7 +43,7 @@ func (s *Server) outcomes(ctx *fasthttp.RequestCtx) {
 	if err != nil {
 		var we *wire.Error
 		if errors.As(err, &we) {
-			s.writeError(ctx, fasthttp.StatusBadRequest, we.Code, we.Message, we.Field)
+			s.bodyError(ctx, we)
 			return
 		}
 		s.log.Error("decoding outcomes", "error", err.Error())

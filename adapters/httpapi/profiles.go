@@ -83,6 +83,9 @@ func inlineProfile(rs *rules.Ruleset, req *engine.Request) (*engine.Profile, *wi
 	if err := dec.Decode(&m); err != nil {
 		return nil, &wire.Error{Code: wire.CodeInvalidRequest, Field: "profile", Message: "is not a JSON object: " + err.Error()}
 	}
+	if k := duplicateKey(req.InlineProfile); k != "" {
+		return nil, &wire.Error{Code: wire.CodeInvalidRequest, Field: "profile." + k, Message: "is given twice; send each field once"}
+	}
 	known := []string{"id"}
 	for _, f := range rs.Schema.Fields {
 		known = append(known, f.Name)
@@ -128,4 +131,31 @@ func inlineProfile(rs *rules.Ruleset, req *engine.Request) (*engine.Profile, *wi
 			Message: "is " + strconv.Quote(p.ID) + " but customer_id is " + strconv.Quote(req.CustomerID) + ": give the id once, in the profile or as customer_id"}
 	}
 	return p, nil
+}
+
+// duplicateKey returns the first key the JSON object raw gives twice, ""
+// when none is (decoding it into a map would keep the last value
+// silently, where the decide request's own fields refuse a second one).
+func duplicateKey(raw []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return ""
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		k, _ := t.(string)
+		if seen[k] {
+			return k
+		}
+		seen[k] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return ""
+		}
+	}
+	return ""
 }

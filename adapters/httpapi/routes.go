@@ -34,6 +34,11 @@ var (
 )
 
 func (s *Server) route(ctx *fasthttp.RequestCtx) {
+	if s.o.LocalOnly && !loopbackHost(ctx.Request.Header.Host()) {
+		s.writeError(ctx, fasthttp.StatusForbidden, wire.CodeForbidden,
+			"this server has no API keys and answers on loopback only: address it as localhost or 127.0.0.1, not by another name (a page that makes its own name resolve to this machine is refused)", "")
+		return
+	}
 	var r *route
 	switch string(ctx.Path()) {
 	case "/v1/decide":
@@ -89,6 +94,11 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 			"method "+strings.ToValidUTF8(string(m), "?")+" is not allowed on "+string(ctx.Path())+": use "+r.allow, "")
 		return
 	}
+	if r.post && crossSite(&ctx.Request.Header) {
+		s.writeError(ctx, fasthttp.StatusForbidden, wire.CodeForbidden,
+			"a browser sent this POST "+string(ctx.Path())+" from another site (Sec-Fetch-Site or Origin): only the console, on this server's own origin, may post from a browser; call the API from your server", "")
+		return
+	}
 	if needsKey && !have.allows(need) {
 		if r != &routeDecide || !have.allows(ScopeRead) {
 			s.forbidden(ctx, have, need)
@@ -114,6 +124,22 @@ func (s *Server) prefixRoute(p []byte) *route {
 		return &routeUI
 	}
 	return nil
+}
+
+// bodyError answers 400 for a request body its decoder refused. A body
+// that is not JSON because the client compressed it (Content-Encoding:
+// gzip, from an HTTP library's option) is said to be: its decoder would
+// report the compressed bytes as invalid UTF-8 or JSON.
+func (s *Server) bodyError(ctx *fasthttp.RequestCtx, we *wire.Error) {
+	msg := we.Message
+	if enc := ctx.Request.Header.Peek(fasthttp.HeaderContentEncoding); we.Code == wire.CodeInvalidJSON && len(enc) > 0 && !strings.EqualFold(string(enc), "identity") {
+		if len(enc) > 32 {
+			enc = enc[:32]
+		}
+		msg = "the body is compressed (Content-Encoding: " + strings.ToValidUTF8(string(enc), "?") +
+			"), and Arbiter reads request bodies as they are sent: send it uncompressed, without Content-Encoding"
+	}
+	s.writeError(ctx, fasthttp.StatusBadRequest, we.Code, msg, we.Field)
 }
 
 // writeError writes the spec's error shape (wire.AppendError).
@@ -185,4 +211,67 @@ func (k *keyring) lookup(header []byte) (Scope, bool) {
 		scopes |= k.scopes[i] & Scope(-eq&0xff)
 	}
 	return scopes, match == 1
+}
+
+// crossSite reports whether a browser marks the request as sent by a page
+// of another site (as net/http's CrossOriginProtection does): its
+// Sec-Fetch-Site is neither same-origin nor none; or, from a browser too
+// old to send that, its Origin is not this server's Host. A client that is
+// not a browser sends neither and is never cross-site. Without API keys
+// (arbiter demo, --no-auth), this is what keeps a web page the operator
+// opens from posting decisions, outcomes and reloads: a text/plain or
+// form POST needs no CORS preflight, and the Content-Type is not checked.
+func crossSite(h *fasthttp.RequestHeader) bool {
+	switch site := h.Peek("Sec-Fetch-Site"); string(site) {
+	case "":
+	case "same-origin", "none":
+		return false
+	default:
+		return true
+	}
+	origin := h.Peek(fasthttp.HeaderOrigin)
+	if len(origin) == 0 {
+		return false
+	}
+	_, host, ok := bytes.Cut(origin, []byte("://"))
+	return !ok || !bytes.EqualFold(host, h.Host()) // "null" (a sandboxed frame, a file) is another site
+}
+
+// loopbackHost reports whether a Host header names this machine's
+// loopback: localhost or a name under .localhost (which browsers resolve
+// to loopback themselves), 127.0.0.0/8 in dotted form, or [::1]; with or
+// without a port. No Host at all (not a browser) is let through.
+func loopbackHost(host []byte) bool {
+	if len(host) == 0 {
+		return true
+	}
+	if host[0] == '[' {
+		end := bytes.IndexByte(host, ']')
+		return end > 0 && string(host[1:end]) == "::1" && (end+1 == len(host) || host[end+1] == ':')
+	}
+	if i := bytes.LastIndexByte(host, ':'); i >= 0 {
+		host = host[:i]
+	}
+	if len(host) >= 9 && strings.EqualFold(string(host[len(host)-9:]), "localhost") &&
+		(len(host) == 9 || host[len(host)-10] == '.') {
+		return true
+	}
+	if !bytes.HasPrefix(host, []byte("127.")) {
+		return false
+	}
+	dots, digits := 0, 0
+	for _, c := range host {
+		switch {
+		case c == '.':
+			if digits == 0 || digits > 3 {
+				return false
+			}
+			dots, digits = dots+1, 0
+		case c >= '0' && c <= '9':
+			digits++
+		default:
+			return false
+		}
+	}
+	return dots == 3 && digits > 0 && digits <= 3
 }

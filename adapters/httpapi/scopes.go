@@ -66,7 +66,7 @@ func ParseScopes(list string) (Scope, error) {
 	for _, part := range strings.Split(list, ",") {
 		name := strings.TrimSpace(part)
 		if name == "" {
-			return 0, fmt.Errorf("empty scope in %q: write scopes separated by single commas, from decide, read, admin", list)
+			return 0, fmt.Errorf("an empty scope (two commas in a row, or one at an end): write scopes separated by single commas, from decide, read, admin")
 		}
 		found := false
 		for _, n := range scopeNames {
@@ -76,6 +76,9 @@ func ParseScopes(list string) (Scope, error) {
 			}
 		}
 		if !found {
+			if !scopeLike(name) {
+				return 0, fmt.Errorf("unknown scope of %d characters (not shown: it looks like a key; a line is one key, then its scopes: KEY decide,read): the scopes are decide, read, admin", len(name))
+			}
 			return 0, fmt.Errorf("unknown scope %q: the scopes are decide, read, admin", name)
 		}
 	}
@@ -118,4 +121,20 @@ func (s *Server) forbidden(ctx *fasthttp.RequestCtx, have, need Scope) {
 	s.writeError(ctx, fasthttp.StatusForbidden, wire.CodeForbidden,
 		fmt.Sprintf("this API key's scopes (%s) do not allow %s %s: it needs scope %s (docs/api.md, Key scopes)",
 			have, ctx.Method(), ctx.Path(), need), "")
+}
+
+// scopeLike reports whether an unknown scope looks like a misspelt one (at
+// most 12 letters, '-' and '_'), which an error may show, rather than like
+// a key written where the scopes go ("NAME KEY", "Bearer KEY"), which it
+// must not.
+func scopeLike(name string) bool {
+	if len(name) > 12 {
+		return false
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }

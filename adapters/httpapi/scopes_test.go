@@ -147,3 +147,31 @@ func TestParseScopes(t *testing.T) {
 		}
 	}
 }
+
+// TestParseScopesHidesKeys: what follows a key on its line is read as its
+// scopes, so a file written "NAME KEY" (a label, then the key) or "Bearer
+// KEY" put the key where a scope goes, and the error that stops serve
+// (stderr, the container's log) printed it. A text that looks like a key
+// rather than a misspelt scope is not shown.
+func TestParseScopesHidesKeys(t *testing.T) {
+	for _, in := range []string{"ck_7f3a9c1e5b2d4a60", "read,ck_7f3a9c1e5b2d4a60", "s3cr3t-Key.0123", "ck_7f3a9c1e5b2d4a60,", "Zm9vYmFyYmF6cXV4cXV1eA=="} {
+		_, err := ParseScopes(in)
+		if err == nil {
+			t.Fatalf("%q: no error", in)
+		}
+		for _, part := range strings.Split(in, ",") {
+			if part != "" && part != "read" && strings.Contains(err.Error(), part) {
+				t.Errorf("%q: the error shows %q: %v", in, part, err)
+			}
+		}
+		if !strings.Contains(err.Error(), "decide, read, admin") {
+			t.Errorf("%q: the error does not name the scopes: %v", in, err)
+		}
+	}
+	// A misspelt scope is still shown, to be fixed.
+	for _, in := range []string{"reed", "write", "Decide", "read-only"} {
+		if _, err := ParseScopes(in); err == nil || !strings.Contains(err.Error(), `"`+in+`"`) {
+			t.Errorf("%q: %v, want it shown", in, err)
+		}
+	}
+}

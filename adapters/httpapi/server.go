@@ -13,6 +13,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -49,6 +50,9 @@ const (
 	DefaultGrantsTimeout   = 500 * time.Millisecond
 	DefaultIdempotencyTTL  = time.Hour
 	DefaultReadTimeout     = 10 * time.Second
+	// MaxHeaderBytes bounds a request's line and headers together
+	// (fasthttp's read buffer; its default): more is 431.
+	MaxHeaderBytes = 4096
 )
 
 // Decider makes decisions; *engine.Engine is one. The server passes no
@@ -118,6 +122,12 @@ type Options struct {
 	// store itself rather than a cache, so that a profile just imported
 	// shows); nil: the route answers 404.
 	Profiles engine.ProfileSource
+	// LocalOnly answers only requests whose Host is a loopback name
+	// (localhost, *.localhost, 127.0.0.0/8, [::1]; or none), others 403:
+	// for a server without keys listening on loopback (arbiter demo),
+	// which a web page could otherwise reach by making its own name
+	// resolve to 127.0.0.1 (DNS rebinding).
+	LocalOnly bool
 	// UI is the console's assets (console.Assets()), served at /ui/ with
 	// no API key, "/" redirecting there; nil: no console.
 	UI fs.FS
@@ -251,8 +261,10 @@ func New(o Options) (*Server, error) {
 	s.srv = &fasthttp.Server{
 		Handler:                       s.Handler(),
 		ErrorHandler:                  s.errorHandler,
+		HeaderReceived:                s.headerReceived,
 		MaxRequestBodySize:            max(o.MaxBody, MinOutcomesBody),
 		ReadTimeout:                   o.ReadTimeout,
+		ReadBufferSize:                MaxHeaderBytes,
 		WriteTimeout:                  10 * time.Second,
 		IdleTimeout:                   90 * time.Second,
 		NoDefaultServerHeader:         true,
@@ -331,13 +343,8 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 // errorHandler answers requests fasthttp could not read.
 func (s *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
 	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
-		// fasthttp's own limit is the largest route's (POST /v1/outcomes):
-		// the answer names the limit of the route asked, as route does.
-		limit := s.o.MaxBody
-		if string(ctx.Path()) == "/v1/outcomes" {
-			limit = s.bodyLimit(&routeOutcomes)
-		}
-		s.tooLarge(ctx, limit)
+		// The limit fasthttp applied: the route's (headerReceived).
+		s.tooLarge(ctx, s.readLimit(ctx.Request.Header.RequestURI()))
 		return
 	}
 	var ne net.Error
@@ -349,12 +356,41 @@ func (s *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
 	}
 	var small *fasthttp.ErrSmallBuffer
 	if errors.As(err, &small) {
-		s.writeError(ctx, fasthttp.StatusRequestHeaderFieldsTooLarge, wire.CodeInvalidRequest, "the request headers are too large", "")
+		s.writeError(ctx, fasthttp.StatusRequestHeaderFieldsTooLarge, wire.CodeInvalidRequest, fmt.Sprintf("the request's line and headers are larger than %d bytes in all: send fewer or shorter headers (cookies, tracing baggage)", MaxHeaderBytes), "")
 		return
 	}
 	// The error's text holds the raw request (its Authorization header
 	// too): only what was wrong is answered, never the request's bytes.
 	s.writeError(ctx, fasthttp.StatusBadRequest, wire.CodeInvalidRequest, "malformed HTTP request: "+redact.HTTPError(err.Error()), "")
+}
+
+// headerReceived sets the body limit fasthttp reads a request's body to,
+// once its headers are in: its route's (readLimit), so that a body over it
+// is refused while it is read, before anything else, rather than read
+// whole up to the largest route's limit by anyone, without a key.
+func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+	return fasthttp.RequestConfig{MaxRequestBodySize: s.readLimit(h.RequestURI())}
+}
+
+// readLimit is the body limit of a request by its raw request target:
+// that of POST /v1/outcomes for its path as written (its query and, in
+// absolute form, its scheme and host aside), MaxBody for any other. It
+// reads the raw target, before fasthttp decodes and cleans it, without
+// allocating: a path to the outcomes written otherwise ("/v1//outcomes")
+// gets MaxBody.
+func (s *Server) readLimit(uri []byte) int {
+	if i := bytes.IndexByte(uri, '?'); i >= 0 {
+		uri = uri[:i]
+	}
+	if _, rest, ok := bytes.Cut(uri, []byte("://")); ok {
+		if i := bytes.IndexByte(rest, '/'); i >= 0 {
+			uri = rest[i:]
+		}
+	}
+	if string(uri) == "/v1/outcomes" {
+		return s.bodyLimit(&routeOutcomes)
+	}
+	return s.o.MaxBody
 }
 
 // bodyLimit is the body limit of a route: MaxBody, and for POST

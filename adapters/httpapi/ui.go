@@ -72,7 +72,11 @@ func loadUI(fsys fs.FS) (map[string]*uiFile, error) {
 func (s *Server) serveUI(ctx *fasthttp.RequestCtx) {
 	p := string(ctx.Path())
 	if p == "/" || p == "/ui" {
-		ctx.Redirect(uiPrefix, fasthttp.StatusFound)
+		// A relative Location, so that the browser stays on the scheme and
+		// host it used (ctx.Redirect makes it absolute from the Host header,
+		// over plain http: behind a proxy ending TLS, that left https).
+		ctx.Response.Header.Set(fasthttp.HeaderLocation, uiPrefix)
+		ctx.SetStatusCode(fasthttp.StatusFound)
 		return
 	}
 	name := strings.TrimPrefix(p, uiPrefix)

@@ -711,7 +711,7 @@ func runServer(ctx context.Context, cfg serveConfig, keys []httpapi.APIKey, src 
 		Rules: reloader, Engine: eng, Sink: pub, Metrics: m, Logger: log,
 		Keys: keys, MaxBody: int(cfg.maxBody), DecisionTimeout: cfg.decisionTimeout,
 		Checks: checks, Checker: checker, Grants: led, IdempotencyTTL: cfg.idempotencyTTL, Learning: lw.sources(), Experiments: counters,
-		Profiles: store, UI: uiAssets(cfg.ui),
+		Profiles: store, UI: uiAssets(cfg.ui), LocalOnly: localOnly(cfg),
 	})
 	if err != nil {
 		fmt.Fprintf(s.Err, "arbiter serve: %v\n", err)
@@ -892,6 +892,15 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, o)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: use text or json", format)
+}
+
+// localOnly: a server without keys listening on loopback (arbiter demo,
+// serve --no-auth --addr 127.0.0.1:...) answers only requests addressed to
+// a loopback name (httpapi.Options.LocalOnly), so that a web page cannot
+// reach it by making its own name resolve to 127.0.0.1.
+func localOnly(cfg serveConfig) bool {
+	host, _, err := splitHost(cfg.addr)
+	return cfg.noAuth && err == nil && isLoopback(host)
 }
 
 // loadAPIKeys reads the keys file and the comma-separated
