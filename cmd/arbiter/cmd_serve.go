@@ -475,6 +475,18 @@ func runServer(ctx context.Context, cfg serveConfig, keys []httpapi.APIKey, src 
 		return exitFail
 	}
 
+	// The address is taken before Redis and NATS are touched: a port in
+	// use stops the start at once, saying so, without publishing anything
+	// or waiting for a NATS that is down to flush the start-up event (it
+	// waited for ever). Connections that come before the server answers
+	// wait in the listen queue.
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		fmt.Fprintf(s.Err, "arbiter serve: listening on %s: %v\n", cfg.addr, err)
+		return exitFail
+	}
+	defer ln.Close() // a failed start; Serve and Shutdown close it otherwise
+
 	// Redis: the configured server, or an embedded one.
 	var client redis.UniversalClient
 	var embeddedExists func(key string) bool
@@ -717,12 +729,6 @@ func runServer(ctx context.Context, cfg serveConfig, keys []httpapi.APIKey, src 
 		return exitFail
 	}
 
-	ln, err := net.Listen("tcp", cfg.addr)
-	if err != nil {
-		_ = pub.Close(context.Background())
-		fmt.Fprintf(s.Err, "arbiter serve: listening on %s: %v\n", cfg.addr, err)
-		return exitFail
-	}
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	var watchDone <-chan struct{}
 	if src.watch && src.fsys == nil {
