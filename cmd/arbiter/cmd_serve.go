@@ -469,6 +469,13 @@ func runServer(ctx context.Context, cfg serveConfig, keys []httpapi.APIKey, src 
 		dir = src.name
 	}
 	reloader := rulefiles.New(dir, loadOpt)
+	// SIGHUP reloads once the server runs (one that comes earlier is kept
+	// for then). It is caught from here to the return: Go's default for
+	// SIGHUP ends the process, which killed a server that a rules sidecar
+	// asked to reload while it started or drained, its events unflushed.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	snap, err := reloader.Reload(rulefiles.TriggerStart)
 	if err != nil {
 		fmt.Fprintf(s.Err, "arbiter serve: the rules in %s do not load:\n%v\n", dir, err)
@@ -737,8 +744,6 @@ func runServer(ctx context.Context, cfg serveConfig, keys []httpapi.APIKey, src 
 			log.Warn("not watching the rules directory; reload with SIGHUP or POST /v1/rules/reload", "error", err.Error())
 		}
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
 	go func() {
 		for {
 			select {
@@ -792,7 +797,6 @@ func runServer(ctx context.Context, cfg serveConfig, keys []httpapi.APIKey, src 
 		}
 	}
 	sd.start(cfg.shutdownTimeout)
-	signal.Stop(hup)
 	if cfg.drainDelay > 0 && code == exitOK {
 		// Not ready, still answering: load balancers take this replica
 		// out, and every keep-alive connection closes after its answer.

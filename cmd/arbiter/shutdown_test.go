@@ -405,3 +405,44 @@ func TestDrainDelayFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestShutdownSignalsDuringDrain: signals that come while serve drains
+// neither cut the drain short nor kill the process: a second SIGTERM or a
+// SIGINT is ignored (the stop is already bounded by --shutdown-timeout)
+// and a SIGHUP (a rules sync sidecar asking for a reload) too. Before, the
+// SIGHUP handler was removed when the drain began, so a SIGHUP then killed
+// the process at once (Go's default for SIGHUP), its buffered events
+// unpublished.
+func TestShutdownSignalsDuringDrain(t *testing.T) {
+	const drain, bound = 1500 * time.Millisecond, 5 * time.Second
+	sb := startServe(t, "--shutdown-timeout", bound.String(), "--drain-delay", drain.String())
+	start := time.Now()
+	if err := sb.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	// The drain has begun once /readyz says 503.
+	poll(t, "/readyz at 503", bound, func() bool {
+		code, _, err := getJSON(sb.base + "/readyz")
+		return err == nil && code == 503
+	})
+	for _, sig := range []os.Signal{syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT} {
+		if err := sb.cmd.Process.Signal(sig); err != nil {
+			t.Fatalf("%v: %v", sig, err)
+		}
+	}
+	select {
+	case err := <-sb.exited:
+		took := time.Since(start)
+		if err != nil {
+			t.Errorf("exit after SIGTERM then SIGHUP, SIGTERM and SIGINT during the drain: %v", err)
+		}
+		if took < drain {
+			t.Errorf("exited %v after SIGTERM, before the drain delay of %v", took, drain)
+		}
+		if !strings.Contains(sb.logs.String(), `"msg":"stopped"`) {
+			t.Error("the log does not say stopped")
+		}
+	case <-time.After(3 * bound):
+		t.Fatalf("serve did not exit within %v of SIGTERM", 3*bound)
+	}
+}
