@@ -242,7 +242,7 @@ func applyEnv(fs *flag.FlagSet, env map[string]string, getenv func(string) strin
 		}
 		if v := getenv(name); v != "" {
 			if e := fs.Set(f.Name, v); e != nil {
-				err = fmt.Errorf("%s=%q: %w", name, v, e)
+				err = fmt.Errorf("%s=%q (--%s): %s", name, v, f.Name, withHint(f, e.Error()))
 			}
 		}
 	})
