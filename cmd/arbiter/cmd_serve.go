@@ -823,9 +823,13 @@ func runServer(ctx context.Context, cfg serveConfig, keys []httpapi.APIKey, src 
 	if watchDone != nil {
 		sd.wait(watchDone, "the rules watcher", log)
 	}
+	// The background consumers stop while the events flush: a flush that
+	// takes all the time left (NATS down or hung) leaves them none after it.
+	stopFeedback()
+	lw.stop()
+	dropped := pub.Stats().Dropped
 	if err := pub.Close(sctx); err != nil {
-		st := pub.Stats()
-		log.Warn("events not flushed at the shutdown timeout", "error", err.Error(), "buffered", st.Buffered)
+		log.Warn("events not flushed at the shutdown timeout", "error", err.Error(), "lost", pub.Stats().Dropped-dropped)
 	}
 	log.Info("stopped")
 	return code
@@ -857,6 +861,11 @@ func (d *shutdownDeadline) wait(done <-chan struct{}, what string, log *slog.Log
 	if d.at.IsZero() {
 		<-done
 		return
+	}
+	select {
+	case <-done: // already stopped: not a coin toss with a timer at 0
+		return
+	default:
 	}
 	t := time.NewTimer(d.left())
 	defer t.Stop()
