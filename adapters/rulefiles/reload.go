@@ -209,8 +209,13 @@ func (r *Reloader) ReloadWith(trigger string, o ReloadOptions) (*Snapshot, error
 		}
 		r.lastErr.Store(f)
 		res.Snapshot, res.Err = prev, err
-		r.opts.Logger.Error("rules reload failed; the previous ruleset keeps serving",
-			"trigger", trigger, "dir", r.dir, "error", err.Error(), "serving", version(prev))
+		if prev == nil {
+			r.opts.Logger.Error("rules did not load; nothing to serve",
+				"trigger", trigger, "dir", r.dir, "error", err.Error())
+		} else {
+			r.opts.Logger.Error("rules reload failed; the previous ruleset keeps serving",
+				"trigger", trigger, "dir", r.dir, "error", err.Error(), "serving", version(prev))
+		}
 		r.notify(res)
 		return prev, err
 	}

@@ -1,6 +1,7 @@
 package rulefiles
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -321,5 +322,34 @@ func TestWatchSeesTheDirectoryReplaced(t *testing.T) {
 			want = onDisk()
 			waitFor(t, "the edit in the new tree", func() bool { return r.Current().Ruleset.Version == want })
 		})
+	}
+}
+
+// TestFirstLoadFailureDoesNotClaimAnOldRuleset: when nothing serves yet
+// (serve's start), a failed load is logged as such. Before, serve's start
+// with a broken rules directory logged "rules reload failed; the previous
+// ruleset keeps serving" with serving="", then exited.
+func TestFirstLoadFailureDoesNotClaimAnOldRuleset(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "a.yaml"), "broken")
+	var logs bytes.Buffer
+	r := New(dir, Options{Load: fakeLoad(dir), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if _, err := r.Reload(TriggerStart); err == nil {
+		t.Fatal("a broken rule loaded")
+	}
+	if strings.Contains(logs.String(), "keeps serving") || !strings.Contains(logs.String(), "nothing to serve") {
+		t.Errorf("the first load's failure is logged as:\n%s", logs.String())
+	}
+	write(t, filepath.Join(dir, "a.yaml"), "one")
+	if _, err := r.Reload(TriggerSignal); err != nil {
+		t.Fatal(err)
+	}
+	logs.Reset()
+	write(t, filepath.Join(dir, "a.yaml"), "broken")
+	if _, err := r.Reload(TriggerSignal); err == nil {
+		t.Fatal("a broken rule loaded")
+	}
+	if !strings.Contains(logs.String(), "the previous ruleset keeps serving") {
+		t.Errorf("a failed reload is logged as:\n%s", logs.String())
 	}
 }
