@@ -523,6 +523,11 @@ func runServer(ctx context.Context, cfg serveConfig, keys []httpapi.APIKey, src 
 	}
 	if preload != nil {
 		n, err := loadProfiles(ctx, embeddedURL, embedded, cfg.keyPrefix, &snap.Ruleset.Schema, preload)
+		if err != nil && ctx.Err() != nil {
+			// SIGTERM or Ctrl-C while the profiles load: a clean stop.
+			log.Info("stopped during the start", "while", "loading profiles")
+			return exitOK
+		}
 		if err != nil {
 			fmt.Fprintf(s.Err, "arbiter serve: loading profiles: %v\n", err)
 			return exitFail
@@ -581,6 +586,10 @@ func runServer(ctx context.Context, cfg serveConfig, keys []httpapi.APIKey, src 
 		pubWith.Stored = published.Stored
 	}
 	pub, err := events.NewPublisher(ctx, natsURL, pubWith)
+	if err != nil && ctx.Err() != nil {
+		log.Info("stopped during the start", "while", "starting the event publisher")
+		return exitOK
+	}
 	if err != nil {
 		fmt.Fprintf(s.Err, "arbiter serve: %v\n", err)
 		return exitFail

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"flag"
+	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -95,5 +99,44 @@ func TestServePortInUse(t *testing.T) {
 				t.Errorf("took %v to say the port is in use", took)
 			}
 		})
+	}
+}
+
+// cancelOnRead is a profiles file whose first read cancels the server's
+// context: a SIGTERM or Ctrl-C while the profiles load.
+type cancelOnRead struct{ cancel context.CancelFunc }
+
+func (r cancelOnRead) Read(p []byte) (int, error) {
+	r.cancel()
+	return copy(p, `{"id":"c-1"}`+"\n"), nil
+}
+
+func (cancelOnRead) Close() error { return nil }
+
+// TestStopDuringTheStart: a SIGTERM or Ctrl-C while serve (or the demo)
+// starts stops it cleanly with exit 0. Before, the demo stopped by Ctrl-C
+// while it loaded its profiles said "arbiter serve: loading profiles: the
+// generated profiles: interrupted at line 1: context canceled" and exited
+// 1.
+func TestStopDuringTheStart(t *testing.T) {
+	var cfg serveConfig
+	fset := flag.NewFlagSet("serve", flag.ContinueOnError)
+	newServeFlags(fset, &cfg)
+	if err := fset.Parse(nil); err != nil {
+		t.Fatal(err)
+	}
+	cfg.addr, cfg.noAuth = "127.0.0.1:0", true
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	preload := func() (io.ReadCloser, string, error) { return cancelOnRead{cancel}, "the profiles", nil }
+	var errb syncBuffer
+	logger := slog.New(slog.NewTextHandler(&errb, nil))
+	code := runServer(ctx, cfg, nil, rulesSource{dir: "testdata/e2e/rules"}, preload, nil,
+		stdio{In: strings.NewReader(""), Out: io.Discard, Err: &errb}, logger)
+	if code != exitOK {
+		t.Errorf("exit %d, want %d", code, exitOK)
+	}
+	if strings.Contains(errb.String(), "context canceled") || !strings.Contains(errb.String(), "stopped during the start") {
+		t.Errorf("the output does not say the start was stopped:\n%s", errb.String())
 	}
 }
