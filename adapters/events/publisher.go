@@ -296,6 +296,28 @@ type Publisher struct {
 	loggedAt atomic.Uint64
 }
 
+// CheckURL checks that url names NATS servers: one URL or several,
+// comma-separated, each nats://, tls://, ws://, wss:// or a bare
+// HOST:PORT. The NATS client tries any other scheme as NATS, so that a
+// Redis URL given for NATS (the two swapped) would only ever be "not
+// reachable yet" while the events it should carry piled up and were
+// dropped.
+func CheckURL(url string) error {
+	for _, u := range strings.Split(url, ",") {
+		u = strings.TrimSpace(u)
+		scheme, _, ok := strings.Cut(u, "://")
+		if !ok {
+			continue
+		}
+		switch strings.ToLower(scheme) {
+		case "nats", "tls", "ws", "wss":
+			continue
+		}
+		return fmt.Errorf("NATS URL %q: %q is not a NATS scheme: write nats://HOST:4222 (or tls://, ws://, wss://)", redact.URL(u), scheme)
+	}
+	return nil
+}
+
 // NewPublisher connects to the NATS server at url and starts the publisher
 // goroutine. It does not wait for the server: when NATS is down, it returns
 // at once and the events wait in the buffer until the connection is made.
@@ -316,6 +338,9 @@ func NewPublisher(ctx context.Context, url string, opts Options) (*Publisher, er
 		noRetry: []jetstream.PublishOpt{jetstream.WithRetryAttempts(0)},
 	}
 	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := CheckURL(url); err != nil {
 		return nil, err
 	}
 	nc, err := nats.Connect(url,

@@ -561,3 +561,40 @@ func TestPublisherCountsItsFirstConnectionOnce(t *testing.T) {
 		t.Fatalf("%d connections counted, want 1", n)
 	}
 }
+
+// TestNewPublisherRefusesAnotherScheme: a URL that is not NATS's (a Redis
+// URL given for NATS) is refused with what to write, instead of a
+// publisher that waits for ever for a server that cannot answer.
+func TestNewPublisherRefusesAnotherScheme(t *testing.T) {
+	cases := []struct {
+		url     string
+		wantErr string
+	}{
+		{"redis://:secret@127.0.0.1:6379/0", `"redis" is not a NATS scheme`},
+		{"nats://127.0.0.1:4222,http://127.0.0.1:4223", `"http" is not a NATS scheme`},
+		{"nats://127.0.0.1:1", ""},
+		{"tls://127.0.0.1:1, ws://127.0.0.1:2", ""},
+		{"127.0.0.1:1", ""},
+	}
+	for _, c := range cases {
+		err := CheckURL(c.url)
+		if c.wantErr == "" {
+			if err != nil {
+				t.Errorf("%s: %v", c.url, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), c.wantErr) || !strings.Contains(err.Error(), "nats://HOST:4222") {
+			t.Errorf("%s: %v, want an error saying %s and what to write", c.url, err, c.wantErr)
+			continue
+		}
+		if strings.Contains(err.Error(), "secret") {
+			t.Errorf("%s: the error shows the password: %v", c.url, err)
+		}
+		p, err := NewPublisher(context.Background(), c.url, Options{Logger: quietLogger()})
+		if err == nil {
+			p.Close(context.Background())
+			t.Errorf("%s: NewPublisher accepted it", c.url)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -175,7 +176,14 @@ type rulesetKeeper struct {
 	wake    chan struct{}
 	once    sync.Once
 	kept    map[string]bool
+	// failed counts the attempts that failed (read by tests).
+	failed atomic.Int64
 }
+
+// rulesetWarnEvery bounds how often a ruleset that cannot be kept is
+// logged: it is tried again every ReconnectWait while NATS is down, and
+// each attempt logged was a warning a second for the whole outage.
+const rulesetWarnEvery = time.Minute
 
 // KeepRuleset keeps the rule files of version in the prefix's object store
 // (RulesetsBucketName: ARBITER_RULESETS), in the background: it returns at
@@ -217,6 +225,7 @@ func (p *Publisher) keepRulesets() {
 	retry := time.NewTimer(time.Hour)
 	retry.Stop()
 	defer retry.Stop()
+	var warned time.Time // when a failure was last logged
 	for {
 		select {
 		case <-k.wake:
@@ -244,7 +253,12 @@ func (p *Publisher) keepRulesets() {
 				break
 			}
 			if err != nil {
-				p.log.Warn("events: cannot keep the ruleset in the object store yet; retrying", "version", version, "bucket", bucket, "err", err)
+				n := k.failed.Add(1)
+				if now := time.Now(); warned.IsZero() || now.Sub(warned) >= rulesetWarnEvery {
+					warned = now
+					p.log.Warn("events: cannot keep the ruleset in the object store yet; retrying (logged at most once a minute)",
+						"version", version, "bucket", bucket, "err", err, "attempts_failed", n)
+				}
 				retry.Reset(p.opts.ReconnectWait)
 				break
 			}

@@ -3,7 +3,9 @@ package events
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -137,4 +139,45 @@ func TestPublisherKeepsRulesets(t *testing.T) {
 			t.Fatalf("version %s fetched as %v %v", v, rs, err)
 		}
 	}
+}
+
+// TestKeepRulesetWarnsOnceWhileNATSIsDown: while NATS is down the ruleset
+// is tried again every ReconnectWait, but the warning is logged once, not
+// at every attempt (it was a line a second for the whole outage).
+func TestKeepRulesetWarnsOnceWhileNATSIsDown(t *testing.T) {
+	srv := newNATSProc(t, true) // not started: connections are refused
+	var logs syncLog
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p, err := NewPublisher(ctx, srv.url(), Options{Prefix: "arbtest_keepwarn", Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+		ReconnectWait: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(ctx)
+	a := testRuleFiles("a")
+	ra, _ := rules.Compile(a)
+	p.KeepRuleset(ra.Version, a)
+	waitFor(t, 20*time.Second, "20 failed attempts", func() bool { return p.rulesets.failed.Load() >= 20 })
+	if n := strings.Count(logs.String(), "cannot keep the ruleset"); n != 1 {
+		t.Errorf("%d warnings for %d failed attempts, want 1:\n%s", n, p.rulesets.failed.Load(), logs.String())
+	}
+}
+
+// syncLog is a log destination safe for concurrent writes and reads.
+type syncLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *syncLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

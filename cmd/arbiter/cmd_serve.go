@@ -242,7 +242,7 @@ func applyEnv(fs *flag.FlagSet, env map[string]string, getenv func(string) strin
 		}
 		if v := getenv(name); v != "" {
 			if e := fs.Set(f.Name, v); e != nil {
-				err = fmt.Errorf("%s=%q: %w", name, v, e)
+				err = fmt.Errorf("%s=%q (--%s): %s", name, v, f.Name, withHint(f, e.Error()))
 			}
 		}
 	})
@@ -469,11 +469,30 @@ func runServer(ctx context.Context, cfg serveConfig, keys []httpapi.APIKey, src 
 		dir = src.name
 	}
 	reloader := rulefiles.New(dir, loadOpt)
+	// SIGHUP reloads once the server runs (one that comes earlier is kept
+	// for then). It is caught from here to the return: Go's default for
+	// SIGHUP ends the process, which killed a server that a rules sidecar
+	// asked to reload while it started or drained, its events unflushed.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	snap, err := reloader.Reload(rulefiles.TriggerStart)
 	if err != nil {
 		fmt.Fprintf(s.Err, "arbiter serve: the rules in %s do not load:\n%v\n", dir, err)
 		return exitFail
 	}
+
+	// The address is taken before Redis and NATS are touched: a port in
+	// use stops the start at once, saying so, without publishing anything
+	// or waiting for a NATS that is down to flush the start-up event (it
+	// waited for ever). Connections that come before the server answers
+	// wait in the listen queue.
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		fmt.Fprintf(s.Err, "arbiter serve: listening on %s: %v\n", cfg.addr, err)
+		return exitFail
+	}
+	defer ln.Close() // a failed start; Serve and Shutdown close it otherwise
 
 	// Redis: the configured server, or an embedded one.
 	var client redis.UniversalClient
@@ -504,6 +523,11 @@ func runServer(ctx context.Context, cfg serveConfig, keys []httpapi.APIKey, src 
 	}
 	if preload != nil {
 		n, err := loadProfiles(ctx, embeddedURL, embedded, cfg.keyPrefix, &snap.Ruleset.Schema, preload)
+		if err != nil && ctx.Err() != nil {
+			// SIGTERM or Ctrl-C while the profiles load: a clean stop.
+			log.Info("stopped during the start", "while", "loading profiles")
+			return exitOK
+		}
 		if err != nil {
 			fmt.Fprintf(s.Err, "arbiter serve: loading profiles: %v\n", err)
 			return exitFail
@@ -562,6 +586,10 @@ func runServer(ctx context.Context, cfg serveConfig, keys []httpapi.APIKey, src 
 		pubWith.Stored = published.Stored
 	}
 	pub, err := events.NewPublisher(ctx, natsURL, pubWith)
+	if err != nil && ctx.Err() != nil {
+		log.Info("stopped during the start", "while", "starting the event publisher")
+		return exitOK
+	}
 	if err != nil {
 		fmt.Fprintf(s.Err, "arbiter serve: %v\n", err)
 		return exitFail
@@ -718,12 +746,6 @@ func runServer(ctx context.Context, cfg serveConfig, keys []httpapi.APIKey, src 
 		return exitFail
 	}
 
-	ln, err := net.Listen("tcp", cfg.addr)
-	if err != nil {
-		_ = pub.Close(context.Background())
-		fmt.Fprintf(s.Err, "arbiter serve: listening on %s: %v\n", cfg.addr, err)
-		return exitFail
-	}
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	var watchDone <-chan struct{}
 	if src.watch && src.fsys == nil {
@@ -732,8 +754,6 @@ func runServer(ctx context.Context, cfg serveConfig, keys []httpapi.APIKey, src 
 			log.Warn("not watching the rules directory; reload with SIGHUP or POST /v1/rules/reload", "error", err.Error())
 		}
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
 	go func() {
 		for {
 			select {
@@ -787,7 +807,6 @@ func runServer(ctx context.Context, cfg serveConfig, keys []httpapi.APIKey, src 
 		}
 	}
 	sd.start(cfg.shutdownTimeout)
-	signal.Stop(hup)
 	if cfg.drainDelay > 0 && code == exitOK {
 		// Not ready, still answering: load balancers take this replica
 		// out, and every keep-alive connection closes after its answer.
@@ -814,9 +833,13 @@ func runServer(ctx context.Context, cfg serveConfig, keys []httpapi.APIKey, src 
 	if watchDone != nil {
 		sd.wait(watchDone, "the rules watcher", log)
 	}
+	// The background consumers stop while the events flush: a flush that
+	// takes all the time left (NATS down or hung) leaves them none after it.
+	stopFeedback()
+	lw.stop()
+	dropped := pub.Stats().Dropped
 	if err := pub.Close(sctx); err != nil {
-		st := pub.Stats()
-		log.Warn("events not flushed at the shutdown timeout", "error", err.Error(), "buffered", st.Buffered)
+		log.Warn("events not flushed at the shutdown timeout", "error", err.Error(), "lost", pub.Stats().Dropped-dropped)
 	}
 	log.Info("stopped")
 	return code
@@ -848,6 +871,11 @@ func (d *shutdownDeadline) wait(done <-chan struct{}, what string, log *slog.Log
 	if d.at.IsZero() {
 		<-done
 		return
+	}
+	select {
+	case <-done: // already stopped: not a coin toss with a timer at 0
+		return
+	default:
 	}
 	t := time.NewTimer(d.left())
 	defer t.Stop()

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
+	"time"
 )
 
 // subcommand is one subcommand's flags and help. Each parses its
@@ -52,9 +54,50 @@ func (c *subcommand) parse(args []string) (pos []string, code int, ok bool) {
 		return nil, exitOK, false
 	}
 	if err != nil {
-		return nil, c.usageErr(err.Error()), false
+		return nil, c.usageErr(flagError(c.fs, err)), false
 	}
 	return pos, 0, true
+}
+
+// badValue matches the flag package's error for a value a flag cannot
+// take: the value, the flag's name, and why.
+var badValue = regexp.MustCompile(`^invalid (?:boolean )?value ("(?:[^"\\]|\\.)*") for (?:flag )?-(\S+): (.*)$`)
+
+// flagError is the message of a flag parse error: for a bad value, the
+// flag and what to write (Go's own says only "parse error").
+func flagError(fs *flag.FlagSet, err error) string {
+	m := badValue.FindStringSubmatch(err.Error())
+	if m == nil {
+		return err.Error()
+	}
+	f := fs.Lookup(m[2])
+	if f == nil {
+		return err.Error()
+	}
+	return fmt.Sprintf("--%s %s: %s", f.Name, m[1], withHint(f, m[3]))
+}
+
+// withHint adds to why a value was refused what the flag takes, when why
+// is the flag package's bare "parse error" or "value out of range".
+func withHint(f *flag.Flag, why string) string {
+	if why != "parse error" && why != "value out of range" {
+		return why
+	}
+	g, ok := f.Value.(flag.Getter)
+	if !ok {
+		return why
+	}
+	switch g.Get().(type) {
+	case time.Duration:
+		return why + ": write a duration with its unit, such as 500ms, 5s or 2m"
+	case bool:
+		return why + ": write true or false"
+	case int, int64, uint, uint64:
+		return why + ": write a whole number"
+	case float64:
+		return why + ": write a number"
+	}
+	return why
 }
 
 // usageErr says what is wrong with the subcommand line, then the help, on
