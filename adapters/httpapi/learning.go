@@ -9,6 +9,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/arbiterhq/arbiter/learning"
+	"github.com/arbiterhq/arbiter/redact"
 	"github.com/arbiterhq/arbiter/rules"
 	"github.com/arbiterhq/arbiter/wire"
 )
@@ -89,7 +90,7 @@ func NewLearningView(rs *rules.Ruleset, st learning.Status, recent *learning.Rec
 	v.HalfLife = durationText(lr.HalfLife)
 	v.Refresh = durationText(lr.Refresh)
 	v.By = append([]string{}, lr.By...)
-	sv := &SnapshotView{OK: st.OK, Error: st.Err}
+	sv := &SnapshotView{OK: st.OK, Error: redact.Text(st.Err)} // as in the log: no URL password
 	if !st.RefreshedAt.IsZero() {
 		at := st.RefreshedAt.UTC()
 		age := round(st.Age.Seconds(), 3)

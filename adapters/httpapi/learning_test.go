@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -145,5 +146,21 @@ func TestGetLearningWithoutLearning(t *testing.T) {
 	}
 	if r := keyed.do("POST", "/v1/learning", "{}", "Authorization", "Bearer k"); r.status != 405 || r.header["Allow"] != "GET, HEAD" {
 		t.Errorf("POST: %d %v", r.status, r.header)
+	}
+}
+
+// TestLearningViewRedactsTheRefreshError: the statistics' last error is
+// shown to read keys and in `arbiter learning show`; a Redis URL or a
+// credential in it (a dial error naming the URL, an AUTH failure) is
+// redacted as in the log, not echoed.
+func TestLearningViewRedactsTheRefreshError(t *testing.T) {
+	rs := learningRuleset(t)
+	st := learning.Status{Err: "ledger: learning counts: dial redis://arbiter:s3cret-pw@redis-7.internal:6379/0: connection refused"}
+	v := NewLearningView(rs, st, nil, time.Now())
+	if v.Snapshot == nil || v.Snapshot.Error == "" {
+		t.Fatalf("no error shown: %+v", v.Snapshot)
+	}
+	if strings.Contains(v.Snapshot.Error, "s3cret-pw") || !strings.Contains(v.Snapshot.Error, "connection refused") {
+		t.Errorf("error shown as %q", v.Snapshot.Error)
 	}
 }
