@@ -55,6 +55,11 @@ func TestCheck(t *testing.T) {
 		{"dry run", Outcome{DecisionID: dry, CustomerID: "c1", Arrival: at}, CodeUnknownDecision, "decision_id", false, 0},
 		{"another customer", Outcome{DecisionID: id, CustomerID: "c2", Arrival: at}, CodeCustomerMismatch, "customer_id", false, 0},
 		{"expired", Outcome{DecisionID: id, CustomerID: "c1", Arrival: t0.Add(25 * time.Hour)}, CodeDecisionExpired, "decision_id", false, 0},
+		// The deciding replica's clock 2 minutes ahead of this one's: the
+		// genuine id looks made after the outcome (docs/operations.md,
+		// Clocks); within a minute it is accepted.
+		{"decided by a clock 2 minutes ahead", Outcome{DecisionID: id, CustomerID: "c1", Arrival: t0.Add(-2 * time.Minute)}, CodeUnknownDecision, "decision_id", false, 0},
+		{"decided by a clock 50 s ahead", Outcome{DecisionID: id, CustomerID: "c1", Type: "converted", Arrival: t0.Add(-50 * time.Second)}, "", "", false, 1},
 		{"occurred within the window", Outcome{DecisionID: id, CustomerID: "c1", At: t0.Add(23 * time.Hour), Arrival: t0.Add(25 * time.Hour)}, "", "", false, 0},
 	} {
 		r := c.Check(&tc.o, rs)

@@ -141,6 +141,31 @@ func TestKeyRotation(t *testing.T) {
 	}
 }
 
+// TestRotationInThreeDeploys walks the rotation of docs/operations.md: at
+// every step of every rolling deploy, any two replicas, one restarted and
+// one not, accept each other's ids; putting the new key first in one step
+// does not (the old replica refuses the new one's ids).
+func TestRotationInThreeDeploys(t *testing.T) {
+	steps := []*Signer{
+		mustSigner(t, key1),       // before
+		mustSigner(t, key1, key2), // 1: the new key second
+		mustSigner(t, key2, key1), // 2: the new key first
+		mustSigner(t, key2),       // 3: the old key dropped (a window later)
+	}
+	u := newULID(t, at)
+	for i := 0; i+1 < len(steps); i++ {
+		for _, pair := range [][2]*Signer{{steps[i], steps[i+1]}, {steps[i+1], steps[i]}} {
+			id := pair[0].New(KindDecision, u, "c-1", nil, false)
+			if _, err := pair[1].Verify(id, "c-1", at, 0); err != nil {
+				t.Errorf("deploy %d: a replica refuses the other's id: %v", i+1, err)
+			}
+		}
+	}
+	if _, err := steps[0].Verify(steps[2].New(KindDecision, u, "c-1", nil, false), "c-1", at, 0); !errors.Is(err, ErrUnknown) {
+		t.Errorf("the new key first in one step: the old replica says %v, want ErrUnknown", err)
+	}
+}
+
 func TestMoreThanMaxCodes(t *testing.T) {
 	s := mustSigner(t, key1)
 	codes := make([]uint32, MaxCodes+3)
