@@ -101,3 +101,39 @@ func TestCheck(t *testing.T) {
 		t.Errorf("after two reloads: %v, %d unknown", r.Experiments, r.UnknownCodes)
 	}
 }
+
+// TestHoldPutOnBeforeThisReplicaStarted pins what docs/budgets.md says of a
+// hold put on an offer: a replica that served the offer without one
+// accepts an order naming it for a decision made then (no record); a
+// replica started after the reload cannot tell, and refuses it.
+func TestHoldPutOnBeforeThisReplicaStarted(t *testing.T) {
+	signer, err := decisionid.NewSigner([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	id := signer.New(decisionid.KindDecision, ulid.MustNew(ulid.Timestamp(t0), nil), "c1", nil, false)
+	offers := func(hold time.Duration) []*rules.Offer {
+		return []*rules.Offer{{ID: "x", Caps: rules.Caps{Total: 10, Hold: hold}}}
+	}
+	before := &rules.Ruleset{Version: "v1", Offers: offers(0)}
+	after := &rules.Ruleset{Version: "v2", Offers: offers(30 * time.Minute)}
+	for _, tc := range []struct {
+		name   string
+		served []*rules.Ruleset
+		code   string
+	}{
+		{"served the offer without a hold", []*rules.Ruleset{before, after}, ""},
+		{"started after the reload", []*rules.Ruleset{after}, CodeUnknownOffer},
+	} {
+		c := New(signer, 24*time.Hour)
+		for _, rs := range tc.served {
+			c.Serve(rs)
+		}
+		r := c.Check(&Outcome{DecisionID: id, CustomerID: "c1", OfferID: "x", Type: "converted", Arrival: t0.Add(time.Hour)}, after)
+		r.Refuse(engine.OutcomeResult{}) // the decision has no record
+		if r.Code != tc.code {
+			t.Errorf("%s: code %q, want %q", tc.name, r.Code, tc.code)
+		}
+	}
+}
