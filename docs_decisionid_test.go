@@ -32,9 +32,17 @@ func TestDecisionIDLengthsAsDocumented(t *testing.T) {
 	}
 	u := ulid.MustNew(ulid.Timestamp(time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)), strings.NewReader(strings.Repeat("r", 16)))
 	codes := make([]uint32, decisionid.MaxCodes+1)
-	for i, want := range map[int]int{1: len(s.New(decisionid.KindDecision, u, "c-1", nil, false)),
+	shortest, longest := len(s.New(decisionid.KindDecision, u, "c-1", nil, false)), len(s.New(decisionid.KindDecision, u, "c-1", codes, false))
+	events, err := os.ReadFile("docs/events.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := strconv.Itoa(shortest) + " to " + strconv.Itoa(longest) + " characters"; !strings.Contains(string(events), want) {
+		t.Errorf("docs/events.md does not give the decision event's id as %q", want)
+	}
+	for i, want := range map[int]int{1: shortest,
 		2: len(s.New(decisionid.KindDecision, u, "c-1", codes[:1], false)),
-		3: len(s.New(decisionid.KindDecision, u, "c-1", codes, false))} {
+		3: longest} {
 		if got, _ := strconv.Atoi(m[i]); got != want {
 			t.Errorf("docs/api.md says %q: %s, but decisionid makes %d", m[0], m[i], want)
 		}
