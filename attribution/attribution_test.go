@@ -55,6 +55,11 @@ func TestCheck(t *testing.T) {
 		{"dry run", Outcome{DecisionID: dry, CustomerID: "c1", Arrival: at}, CodeUnknownDecision, "decision_id", false, 0},
 		{"another customer", Outcome{DecisionID: id, CustomerID: "c2", Arrival: at}, CodeCustomerMismatch, "customer_id", false, 0},
 		{"expired", Outcome{DecisionID: id, CustomerID: "c1", Arrival: t0.Add(25 * time.Hour)}, CodeDecisionExpired, "decision_id", false, 0},
+		// The deciding replica's clock 2 minutes ahead of this one's: the
+		// genuine id looks made after the outcome (docs/operations.md,
+		// Clocks); within a minute it is accepted.
+		{"decided by a clock 2 minutes ahead", Outcome{DecisionID: id, CustomerID: "c1", Arrival: t0.Add(-2 * time.Minute)}, CodeUnknownDecision, "decision_id", false, 0},
+		{"decided by a clock 50 s ahead", Outcome{DecisionID: id, CustomerID: "c1", Type: "converted", Arrival: t0.Add(-50 * time.Second)}, "", "", false, 1},
 		{"occurred within the window", Outcome{DecisionID: id, CustomerID: "c1", At: t0.Add(23 * time.Hour), Arrival: t0.Add(25 * time.Hour)}, "", "", false, 0},
 	} {
 		r := c.Check(&tc.o, rs)
@@ -94,5 +99,41 @@ func TestCheck(t *testing.T) {
 	c.Serve(ruleset("v3", "a"))
 	if r := c.Check(&Outcome{DecisionID: id, CustomerID: "c1", Arrival: at}, rs); len(r.Experiments) != 0 || r.UnknownCodes != 2 {
 		t.Errorf("after two reloads: %v, %d unknown", r.Experiments, r.UnknownCodes)
+	}
+}
+
+// TestHoldPutOnBeforeThisReplicaStarted pins what docs/budgets.md says of a
+// hold put on an offer: a replica that served the offer without one
+// accepts an order naming it for a decision made then (no record); a
+// replica started after the reload cannot tell, and refuses it.
+func TestHoldPutOnBeforeThisReplicaStarted(t *testing.T) {
+	signer, err := decisionid.NewSigner([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	id := signer.New(decisionid.KindDecision, ulid.MustNew(ulid.Timestamp(t0), nil), "c1", nil, false)
+	offers := func(hold time.Duration) []*rules.Offer {
+		return []*rules.Offer{{ID: "x", Caps: rules.Caps{Total: 10, Hold: hold}}}
+	}
+	before := &rules.Ruleset{Version: "v1", Offers: offers(0)}
+	after := &rules.Ruleset{Version: "v2", Offers: offers(30 * time.Minute)}
+	for _, tc := range []struct {
+		name   string
+		served []*rules.Ruleset
+		code   string
+	}{
+		{"served the offer without a hold", []*rules.Ruleset{before, after}, ""},
+		{"started after the reload", []*rules.Ruleset{after}, CodeUnknownOffer},
+	} {
+		c := New(signer, 24*time.Hour)
+		for _, rs := range tc.served {
+			c.Serve(rs)
+		}
+		r := c.Check(&Outcome{DecisionID: id, CustomerID: "c1", OfferID: "x", Type: "converted", Arrival: t0.Add(time.Hour)}, after)
+		r.Refuse(engine.OutcomeResult{}) // the decision has no record
+		if r.Code != tc.code {
+			t.Errorf("%s: code %q, want %q", tc.name, r.Code, tc.code)
+		}
 	}
 }

@@ -141,6 +141,31 @@ func TestKeyRotation(t *testing.T) {
 	}
 }
 
+// TestRotationInThreeDeploys walks the rotation of docs/operations.md: at
+// every step of every rolling deploy, any two replicas, one restarted and
+// one not, accept each other's ids; putting the new key first in one step
+// does not (the old replica refuses the new one's ids).
+func TestRotationInThreeDeploys(t *testing.T) {
+	steps := []*Signer{
+		mustSigner(t, key1),       // before
+		mustSigner(t, key1, key2), // 1: the new key second
+		mustSigner(t, key2, key1), // 2: the new key first
+		mustSigner(t, key2),       // 3: the old key dropped (a window later)
+	}
+	u := newULID(t, at)
+	for i := 0; i+1 < len(steps); i++ {
+		for _, pair := range [][2]*Signer{{steps[i], steps[i+1]}, {steps[i+1], steps[i]}} {
+			id := pair[0].New(KindDecision, u, "c-1", nil, false)
+			if _, err := pair[1].Verify(id, "c-1", at, 0); err != nil {
+				t.Errorf("deploy %d: a replica refuses the other's id: %v", i+1, err)
+			}
+		}
+	}
+	if _, err := steps[0].Verify(steps[2].New(KindDecision, u, "c-1", nil, false), "c-1", at, 0); !errors.Is(err, ErrUnknown) {
+		t.Errorf("the new key first in one step: the old replica says %v, want ErrUnknown", err)
+	}
+}
+
 func TestMoreThanMaxCodes(t *testing.T) {
 	s := mustSigner(t, key1)
 	codes := make([]uint32, MaxCodes+3)
@@ -154,6 +179,47 @@ func TestMoreThanMaxCodes(t *testing.T) {
 	d, err := s.Verify(id, "c", at, 0)
 	if err != nil || !d.More || len(d.Codes) != MaxCodes {
 		t.Fatalf("d %+v err %v", d, err)
+	}
+}
+
+// TestCodesRoundTrip: every number of variant codes, 0 to MaxCodes+1,
+// with and without the holdout, survives New and Verify, and the More flag
+// says exactly whether codes were dropped.
+func TestCodesRoundTrip(t *testing.T) {
+	s := mustSigner(t, key1)
+	u := newULID(t, at)
+	for n := 0; n <= MaxCodes+1; n++ {
+		for _, holdout := range []bool{false, true} {
+			codes := make([]uint32, n)
+			for i := range codes {
+				codes[i] = VariantCode("x", strings.Repeat("v", i+1)) | 1<<24 // the top bit set too
+			}
+			id := s.New(KindDecision, u, "c-1", codes, holdout)
+			if len(id) > MaxLength {
+				t.Fatalf("%d codes: id of %d bytes, more than MaxLength %d", n, len(id), MaxLength)
+			}
+			d, err := s.Verify(id, "c-1", at, 0)
+			if err != nil {
+				t.Fatalf("%d codes, holdout %v: %v", n, holdout, err)
+			}
+			kept := min(n, MaxCodes)
+			if d.Holdout != holdout || d.More != (n > MaxCodes) || len(d.Codes) != kept {
+				t.Fatalf("%d codes, holdout %v: decoded %+v", n, holdout, d)
+			}
+			for i := 0; i < kept; i++ {
+				if d.Codes[i] != codes[i] {
+					t.Fatalf("%d codes: code %d is %d, want %d", n, i, d.Codes[i], codes[i])
+				}
+			}
+			// Any one character changed in the flag or a code is refused.
+			for p := 30; p < 30+1+5*kept; p++ {
+				b := []byte(id)
+				b[p] = crockford[(strings.IndexByte(crockford, b[p])+1)%32]
+				if _, err := s.Verify(string(b), "c-1", at, 0); !errors.Is(err, ErrUnknown) {
+					t.Fatalf("%d codes: id with byte %d changed: %v, want ErrUnknown", n, p, err)
+				}
+			}
+		}
 	}
 }
 
@@ -193,6 +259,18 @@ func FuzzVerify(f *testing.F) {
 		d, err := s.Verify(id, cust, at, time.Hour)
 		if err == nil && d.Kind != KindDecision {
 			t.Fatalf("accepted a %q id", d.Kind)
+		}
+		if err == nil || errors.Is(err, ErrCustomer) || errors.Is(err, ErrExpired) {
+			// Passing the fleet tag: the id must be the very one the
+			// signer makes of what it says, byte for byte (no second
+			// spelling of a signed id, e.g. in lower case).
+			codes := d.Codes
+			if d.More {
+				codes = append(append([]uint32(nil), codes...), 0)
+			}
+			if again := s.New(d.Kind, d.ULID, cust, codes, d.Holdout); err == nil && again != id {
+				t.Fatalf("accepted %q, but the signer makes %q of it", id, again)
+			}
 		}
 		Parse(id)
 	})

@@ -62,6 +62,11 @@ func TestOutcomesCountInTheDecisionsOwnVariants(t *testing.T) {
 		{conv(id("c3", "old"), "c3", false), true},                   // a variant of the ruleset before
 		{conv(id("c4", "b"), "c5", false, "b"), false},               // another customer's decision: refused
 		{conv("dcs_"+ulid.Make().String(), "c6", false, "b"), false}, // not an id the fleet signed
+		// Another service's outcome saying "verified": true (copied from
+		// an Arbiter event) is still checked: a forged or another
+		// customer's id counts nowhere.
+		{conv("dcs_"+ulid.Make().String(), "c7", true, "a"), false},
+		{conv(id("c8", "a"), "c9", true, "a"), false},
 	} {
 		n, err := c.Record(ctx, Event{Stream: "ARBITER", Sequence: uint64(i + 1), Stored: t0, Outcome: tc.o})
 		if err != nil {

@@ -68,10 +68,13 @@ func recordOneByOne(ctx context.Context, c *Counters, ev Event) (bool, error) {
 			}
 		}
 		exps := o.Experiments
-		if c.Attribute != nil && !o.Verified {
-			var ok bool
-			if exps, ok = c.Attribute(o); !ok {
+		if c.Attribute != nil {
+			own, ok := c.Attribute(o)
+			if !ok {
 				return false, nil
+			}
+			if !o.Verified {
+				exps = own
 			}
 		}
 		for _, a := range exps {
@@ -195,7 +198,7 @@ func TestBatchesCountAsOneByOne(t *testing.T) {
 	ctx := context.Background()
 	msgs := generatedMessages(t, chunkBits-1000)
 	attribute := func(o *wire.OutcomeEvent) ([]wire.Assignment, bool) {
-		if len(o.DecisionID)%3 == 0 {
+		if o.DecisionID == "" || o.DecisionID[len(o.DecisionID)-1]%3 == 0 { // refused: about a third
 			return nil, false
 		}
 		return []wire.Assignment{{ID: "other", Variant: o.DecisionID[len(o.DecisionID)-1:]}}, true

@@ -54,14 +54,15 @@ type Counters struct {
 	// decision id does not say it (ids made before signed ids); nil: such
 	// outcomes count in no holdout group.
 	HoldoutOf func(customerID string) bool
-	// Attribute checks an outcome Arbiter did not verify itself (one
-	// published by another service: "verified" false) as the feedback
-	// consumer does (package attribution: a decision the fleet signed, for
-	// this customer, within the attribution window): ok false for an
-	// outcome attribution refuses, which then counts nowhere; else the
-	// decision's own variants read from its signed id, which replace the
-	// event's. Outcomes Arbiter verified already carry those variants. nil:
-	// every outcome counts in the variants it carries.
+	// Attribute checks an outcome as the feedback consumer does (package
+	// attribution: a decision the fleet signed, for this customer, within
+	// the attribution window): ok false for an outcome attribution
+	// refuses, which then counts nowhere; else the decision's own variants
+	// read from its signed id, which replace the event's unless it says
+	// "verified" (Arbiter's own events, which carry those variants already,
+	// read when the ruleset that made them was served). Every outcome is
+	// checked, "verified" or not: another service may say it. nil: every
+	// outcome counts in the variants it carries.
 	Attribute func(o *wire.OutcomeEvent) (variants []wire.Assignment, ok bool)
 	// SingleReader says these counters are the only reader of their
 	// stream's events (serve's embedded NATS server, which no other replica
@@ -437,10 +438,15 @@ func (c *Counters) add(b *batch, ev *Event) {
 	case ev.Outcome != nil && ev.Outcome.Outcome == wire.OutcomeConverted:
 		o := ev.Outcome
 		exps := o.Experiments
-		if c.Attribute != nil && !o.Verified {
-			var ok bool
-			if exps, ok = c.Attribute(o); !ok {
+		if c.Attribute != nil {
+			// Checked even when it says "verified": any service may
+			// publish on the subject, and say so.
+			own, ok := c.Attribute(o)
+			if !ok {
 				return
+			}
+			if !o.Verified {
+				exps = own
 			}
 		}
 		for _, a := range exps {
