@@ -40,6 +40,10 @@ func TestCompare(t *testing.T) {
 		{"actions order", rules.Expect{Actions: []string{"join_loyalty", "vip_10"}}, []string{"actions"}},
 		{"actions none expected", rules.Expect{Actions: []string{}}, []string{"actions"}},
 		{"discount off by a cent", rules.Expect{DiscountTotal: ptr(12.01)}, []string{"discount_total"}},
+		// more decimals than the currency has: never equal (docs/rule-tests.md), not rounded to it
+		{"discount a tenth of a cent above", rules.Expect{DiscountTotal: ptr(12.001)}, []string{"discount_total"}},
+		{"discount half a cent below", rules.Expect{DiscountTotal: ptr(11.995)}, []string{"discount_total"}},
+		{"discount written with trailing zeros", rules.Expect{DiscountTotal: ptr(12.000)}, nil},
 		{"experiment variant", rules.Expect{Experiments: map[string]string{"depth": "deep"}}, []string{"experiments"}},
 		{"experiments none expected", rules.Expect{Experiments: map[string]string{}}, []string{"experiments"}},
 		{"experiment not enrolled expected", rules.Expect{Experiments: map[string]string{"depth": "control", "other": ""}}, nil},
@@ -65,6 +69,20 @@ func TestCompare(t *testing.T) {
 	ms := Compare(rules.Expect{DiscountTotal: ptr(12.01)}, d, "USD")
 	if ms[0].Expected != "12.01 USD" || ms[0].Got != "12.00 USD" {
 		t.Errorf("discount_total mismatch reads %+v", ms[0])
+	}
+	ms = Compare(rules.Expect{DiscountTotal: ptr(12.001)}, d, "USD")
+	if len(ms) != 1 || ms[0].Expected != "12.001 USD" || ms[0].Got != "12.00 USD" {
+		t.Errorf("discount_total with more decimals than USD has reads %+v", ms)
+	}
+	jpy := &engine.Decision{Currency: "JPY", Actions: []engine.Action{{OfferID: "o", Kind: "discount",
+		Discount: &engine.DiscountResult{Amount: engine.Money{Minor: 1250}, Currency: "JPY"}}}}
+	for _, c := range []struct {
+		want float64
+		ok   bool
+	}{{1250, true}, {1250.4, false}, {1249.5, false}, {1251, false}} {
+		if ms := Compare(rules.Expect{DiscountTotal: ptr(c.want)}, jpy, "JPY"); (len(ms) == 0) != c.ok {
+			t.Errorf("discount_total %v on 1250 JPY: mismatches %+v", c.want, ms)
+		}
 	}
 }
 

@@ -18,17 +18,35 @@ export function num(n, digits = 2) {
   return digits === 2 ? numFmt.format(n) : new Intl.NumberFormat('en-US', { maximumFractionDigits: digits }).format(n);
 }
 
+// The minor digits of the ISO 4217 codes that do not have 2, as the
+// server counts them (package currency; a Go test keeps this in step).
+// Intl's own digits are CLDR's, which differ for some (HUF, IDR, COP and
+// IRR show none, IQD none instead of 3): formatting with them rounded
+// amounts the API gives exactly (1,234.56 HUF shown as 1,235).
+export const MINOR_DIGITS = {
+  BIF: 0, CLP: 0, DJF: 0, GNF: 0, ISK: 0, JPY: 0, KMF: 0, KRW: 0, PYG: 0, RWF: 0, UGX: 0, UYI: 0,
+  VND: 0, VUV: 0, XAF: 0, XOF: 0, XPF: 0,
+  BHD: 3, IQD: 3, JOD: 3, KWD: 3, LYD: 3, OMR: 3, TND: 3,
+  CLF: 4, UYW: 4,
+};
+
+/** The minor digits of an ISO 4217 code: 2 unless listed above. */
+export function minorDigits(currency) { return MINOR_DIGITS[currency] ?? 2; }
+
 const moneyFmts = new Map();
-/** $1,234.50 in the currency's own decimals. */
+/** $1,234.50 in the currency's own decimals (ISO 4217's, as the API's). */
 export function money(n, currency) {
   if (n == null || Number.isNaN(n)) return '–';
   if (!currency) return num(n);
   let f = moneyFmts.get(currency);
   if (!f) {
-    try { f = new Intl.NumberFormat('en-US', { style: 'currency', currency }); } catch { f = null; }
+    const d = minorDigits(currency);
+    try {
+      f = new Intl.NumberFormat('en-US', { style: 'currency', currency, minimumFractionDigits: d, maximumFractionDigits: d });
+    } catch { f = null; }
     moneyFmts.set(currency, f);
   }
-  return f ? f.format(n) : num(n) + ' ' + currency;
+  return f ? f.format(n) : num(n, minorDigits(currency)) + ' ' + currency;
 }
 
 /** $25,000 for whole amounts, $144.60 otherwise: for tight columns. */
