@@ -30,11 +30,22 @@ const bigCapOffer = `  - id: capped
       total: 1000000000
 `
 
-// window is a time a dependency was away.
-type window struct{ from, to time.Time }
+// window is a time a dependency was away: from the fault (from) to its
+// undoing (to: the restart, SIGCONT), and on until the dependency
+// answered again (back).
+type window struct{ from, to, back time.Time }
 
+// covers reports whether a request was wholly within the fault, from its
+// start to its undoing: its answer was made without the dependency.
 func (w window) covers(s *sample) bool {
 	return !w.from.IsZero() && s.start.After(w.from) && (w.to.IsZero() || s.end.Before(w.to))
+}
+
+// overlaps reports whether any part of a request fell between the fault
+// and the dependency's answering again: its latency is one under the
+// fault, above all when the fault held it up past its end.
+func (w window) overlaps(s *sample) bool {
+	return !w.from.IsZero() && s.end.After(w.from) && (w.back.IsZero() || s.start.Before(w.back))
 }
 
 func runRedisDown(ctx context.Context, e *env, ps *procs, r *result) error {
@@ -81,7 +92,7 @@ func runRedisDown(ctx context.Context, e *env, ps *procs, r *result) error {
 				mu.Lock()
 				defer mu.Unlock()
 				capped := s.ans.has("capped")
-				if killed.covers(s) || hung.covers(s) {
+				if killed.overlaps(s) || hung.overlaps(s) {
 					loadgen.Record(faultHist, s.end.Sub(s.start))
 				} else {
 					loadgen.Record(upHist, s.end.Sub(s.start))
@@ -103,41 +114,39 @@ func runRedisDown(ctx context.Context, e *env, ps *procs, r *result) error {
 				}
 			}})
 	}()
-	mark := func(w *window, from bool) {
+	mark := func(t *time.Time) {
 		mu.Lock()
-		if from {
-			w.from = time.Now()
-		} else {
-			w.to = time.Now()
-		}
+		*t = time.Now()
 		mu.Unlock()
 	}
 	if err := sleep(ctx, up); err != nil {
 		return err
 	}
-	mark(&killed, true)
+	mark(&killed.from)
 	rp.kill()
 	if err := sleep(ctx, down); err != nil {
 		return err
 	}
-	mark(&killed, false)
+	mark(&killed.to)
 	if err := rp.start(); err != nil {
 		return err
 	}
 	if err := waitRedis(ctx, rp, ""); err != nil {
 		return err
 	}
+	mark(&killed.back)
 	if err := sleep(ctx, up); err != nil {
 		return err
 	}
-	mark(&hung, true)
+	mark(&hung.from)
 	rp.signal(syscall.SIGSTOP)
 	if err := sleep(ctx, down); err != nil {
 		rp.signal(syscall.SIGCONT)
 		return err
 	}
-	mark(&hung, false)
+	mark(&hung.to)
 	rp.signal(syscall.SIGCONT)
+	mark(&hung.back)
 	if err := sleep(ctx, up); err != nil {
 		return err
 	}
