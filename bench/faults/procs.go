@@ -118,6 +118,55 @@ func (p *proc) signal(sig syscall.Signal) {
 	}
 }
 
+// errStateUnknown: the system does not tell a process's state.
+var errStateUnknown = errors.New("a process's state is not known on this system")
+
+// statState reads the state letter of a process from its /proc/PID/stat
+// line: the field after the command name, which is in parentheses and
+// may itself hold spaces and parentheses.
+func statState(stat string) (byte, error) {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 || i+2 >= len(stat) || stat[i+1] != ' ' {
+		return 0, fmt.Errorf("not a /proc/PID/stat line: %.60q", stat)
+	}
+	return stat[i+2], nil
+}
+
+// hang stops the process with SIGSTOP and waits until the system shows
+// it stopped: a scenario measures a hung server only once it is hung. An
+// error when the process is not running or did not stop within 2 s.
+func (p *proc) hang(ctx context.Context) error {
+	p.signal(syscall.SIGSTOP)
+	return p.waitStopped(ctx)
+}
+
+// waitStopped waits until the process shows stopped (state T), at most
+// 2 s; an error when it is not running or did not stop.
+func (p *proc) waitStopped(ctx context.Context) error {
+	cmd, done := p.current()
+	if cmd == nil || cmd.Process == nil || !p.running() {
+		return fmt.Errorf("stopping %s: it is not running", p.name)
+	}
+	var state byte
+	var err error
+	if !until(ctx, 2*time.Second, func() bool {
+		select {
+		case <-done:
+			err = errors.New("it exited")
+			return true
+		default:
+		}
+		state, err = procState(cmd.Process.Pid)
+		return errors.Is(err, errStateUnknown) || err == nil && state == 'T'
+	}) {
+		return fmt.Errorf("stopping %s: not stopped within 2 s (state %q, %v)", p.name, state, err)
+	}
+	if err != nil && !errors.Is(err, errStateUnknown) {
+		return fmt.Errorf("stopping %s: %w", p.name, err)
+	}
+	return nil
+}
+
 // kill sends SIGKILL and waits for the exit.
 func (p *proc) kill() {
 	cmd, done := p.current()

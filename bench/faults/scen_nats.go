@@ -488,14 +488,24 @@ func runNATSCluster(ctx context.Context, e *env, ps *procs, r *result) error {
 // on (SIGCONT), every 2.8 s for d, as a host's pause freezes a cluster's
 // nodes and its clients together (the leader keeps its leadership; what it
 // had in process when it froze is still in process when it wakes). It
-// returns how many times. The processes are let go on every path out.
+// returns how many times; an error when one of them did not stop (a freeze
+// that did not take is not measured as one). The processes are let go on
+// every path out.
 func freezeAll(ctx context.Context, ps []*proc, d time.Duration) (int, error) {
 	n := 0
 	for end := time.Now().Add(d); time.Now().Before(end); n++ {
 		for _, p := range ps {
 			p.signal(syscall.SIGSTOP)
 		}
-		err := sleep(ctx, 800*time.Millisecond)
+		var err error
+		for _, p := range ps {
+			if err = p.waitStopped(ctx); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			err = sleep(ctx, 800*time.Millisecond)
+		}
 		for _, p := range ps {
 			p.signal(syscall.SIGCONT)
 		}

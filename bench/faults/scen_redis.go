@@ -139,7 +139,10 @@ func runRedisDown(ctx context.Context, e *env, ps *procs, r *result) error {
 		return err
 	}
 	mark(&hung.from)
-	rp.signal(syscall.SIGSTOP)
+	if err := rp.hang(ctx); err != nil {
+		rp.signal(syscall.SIGCONT)
+		return err
+	}
 	if err := sleep(ctx, down); err != nil {
 		rp.signal(syscall.SIGCONT)
 		return err

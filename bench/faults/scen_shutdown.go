@@ -80,7 +80,11 @@ func runShutdown(ctx context.Context, e *env, ps *procs, r *result) error {
 			return err
 		}
 		if hung {
-			np.signal(syscall.SIGSTOP)
+			if err := np.hang(ctx); err != nil {
+				np.signal(syscall.SIGCONT)
+				stop()
+				return err
+			}
 			// Events pile up behind the hung NATS.
 			if err := sleep(ctx, 500*time.Millisecond); err != nil {
 				stop()
