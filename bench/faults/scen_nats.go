@@ -265,7 +265,7 @@ func runNATSDown(ctx context.Context, e *env, ps *procs, r *result) error {
 	lat := st.latency()
 	r.add("latency", "p50 %s, p99 %s, max %s", ms(lat.P50), ms(lat.P99), ms(lat.Max))
 	r.check(drained, "the event buffer did not drain within 60 s (%.0f left)", buffered)
-	r.check(st.ok() == st.sent, "not every request answered 200: %s", st.failures())
+	r.check(st.allOK(), "not every request answered 200 (%d sent): %s", st.sent, st.failures())
 	r.check(lost == 0, "%d events lost", lost)
 	// Past the duplicate window JetStream no longer knows an id: an event
 	// it stored just before it died, whose acknowledgement never reached
@@ -478,7 +478,7 @@ func runNATSCluster(ctx context.Context, e *env, ps *procs, r *result) error {
 	r.key("set apart (arbiter_events_parked)", "at most %.0f at once; %.0f after the drain", maxParked, parked)
 	r.check(drained, "the event buffer did not drain within 60 s (%.0f left)", buffered)
 	r.check(settled, "the stream's replicas were not all current within 30 s of the drain")
-	r.check(st.ok() == st.sent, "not every request answered 200: %s", st.failures())
+	r.check(st.allOK(), "not every request answered 200 (%d sent): %s", st.sent, st.failures())
 	r.check(lost == 0, "%d events lost", lost)
 	r.check(dup == 0, "%d events duplicated", dup)
 	return nil

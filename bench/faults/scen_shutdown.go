@@ -136,6 +136,7 @@ func runShutdown(ctx context.Context, e *env, ps *procs, r *result) error {
 		for _, x := range resetInfo {
 			r.note("%s: %s", label, x)
 		}
+		r.check(afterSig > 0, "%s: no request answered after SIGTERM (%d sent): the drain was not under load", label, st.sent)
 		r.check(resetKeepAlive == 0 && other == 0, "%s: %d requests reset on keep-alive connections, %d other errors", label, resetKeepAlive, other)
 		if resetFresh > 0 {
 			r.note("%s: %d requests sent on connections opened during the drain (clients that ignore /readyz's 503) were reset at the end of the drain, unanswered (the listener closed, or the server stopped, before it had read them)", label, resetFresh)
