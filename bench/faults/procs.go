@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -195,14 +196,44 @@ func (p *proc) exitErr() error {
 	return p.err
 }
 
-// freePort returns a loopback port free right now.
+// freePort returns a loopback port free right now, below the kernel's
+// range of ephemeral ports where it can (net.ipv4.ip_local_port_range,
+// 32768-60999 by default). A server the suite starts keeps its port for
+// the scenario and is started again on it after a kill; a port of the
+// ephemeral range, free while the server is down, can meanwhile become the
+// local port of any connection (the clients redialling the dead server
+// among them: a dial to a port nobody listens on can even connect to
+// itself), and the server then cannot bind it again. Below the range only
+// an explicit choice takes it.
 func freePort() (int, error) {
+	if lo := ephemeralLow(); lo > 20000 {
+		for range 100 {
+			p := 10000 + mrand.IntN(lo-10000)
+			if ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p)); err == nil {
+				return p, ln.Close()
+			}
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	return port, ln.Close()
+}
+
+// ephemeralLow is the lowest ephemeral port, 0 when unknown (not Linux).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	lo, _ := strconv.Atoi(f[0])
+	return lo
 }
 
 func freeAddr() (string, error) {

@@ -77,3 +77,23 @@ func TestFreezeAllFailsWhenAStopDoesNotTake(t *testing.T) {
 		t.Fatalf("the live process was left in state %q (%v)", st, err)
 	}
 }
+
+// The ports of the suite's servers lie below the ephemeral range, where
+// no connection's local address can take them while a killed server is
+// down (and before it starts again on the same port).
+func TestFreePortBelowTheEphemeralRange(t *testing.T) {
+	lo := ephemeralLow()
+	if lo <= 20000 {
+		t.Logf("ephemeral range starts at %d: ports come from the kernel", lo)
+		return
+	}
+	for range 20 {
+		p, err := freePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p < 10000 || p >= lo {
+			t.Fatalf("freePort() = %d, not in [10000, %d)", p, lo)
+		}
+	}
+}
