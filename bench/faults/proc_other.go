@@ -2,10 +2,7 @@
 
 package main
 
-import (
-	"errors"
-	"os/exec"
-)
+import "os/exec"
 
 // setDeathSignal is Linux-only; elsewhere the children are stopped by the
 // harness on its way out.
