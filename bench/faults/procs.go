@@ -41,9 +41,10 @@ type proc struct {
 
 // procs are the processes of one scenario; killAll ends every one.
 type procs struct {
-	mu   sync.Mutex
-	list []*proc
-	dir  string
+	mu    sync.Mutex
+	list  []*proc
+	dir   string
+	given map[int]bool // the ports handed out (freePort)
 }
 
 func (ps *procs) add(p *proc) {
@@ -198,28 +199,58 @@ func (p *proc) exitErr() error {
 
 // freePort returns a loopback port free right now, below the kernel's
 // range of ephemeral ports where it can (net.ipv4.ip_local_port_range,
-// 32768-60999 by default). A server the suite starts keeps its port for
-// the scenario and is started again on it after a kill; a port of the
-// ephemeral range, free while the server is down, can meanwhile become the
-// local port of any connection (the clients redialling the dead server
-// among them: a dial to a port nobody listens on can even connect to
-// itself), and the server then cannot bind it again. Below the range only
-// an explicit choice takes it.
-func freePort() (int, error) {
-	if lo := ephemeralLow(); lo > 20000 {
-		for range 100 {
-			p := 10000 + mrand.IntN(lo-10000)
-			if ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p)); err == nil {
-				return p, ln.Close()
+// 32768-60999 by default), and none the scenario was given before. A
+// server the suite starts keeps its port for the scenario and is started
+// again on it after a kill; a port of the ephemeral range, free while the
+// server is down, can meanwhile become the local port of any connection
+// (the clients redialling the dead server among them: a dial to a port
+// nobody listens on can even connect to itself), and the server then
+// cannot bind it again. Below the range only an explicit choice takes it.
+// bus: the port of a Redis Cluster node, whose cluster bus listens on the
+// port + 10000; that one is free and below the range too.
+func (ps *procs) freePort(bus bool) (int, error) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if ps.given == nil {
+		ps.given = map[int]bool{}
+	}
+	free := func(p int) bool {
+		if ps.given[p] {
+			return false
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+		if err != nil {
+			return false
+		}
+		ln.Close()
+		return true
+	}
+	span := 0
+	if bus {
+		span = 10000
+	}
+	if hi := ephemeralLow() - span; hi > 11000 {
+		for range 200 {
+			p := 10000 + mrand.IntN(hi-10000)
+			if free(p) && (!bus || free(p+span)) {
+				ps.given[p], ps.given[p+span] = true, true
+				return p, nil
 			}
 		}
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+	for range 10 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		p := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		if !ps.given[p] {
+			ps.given[p] = true
+			return p, nil
+		}
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	return port, ln.Close()
+	return 0, errors.New("no free loopback port")
 }
 
 // ephemeralLow is the lowest ephemeral port, 0 when unknown (not Linux).
@@ -236,8 +267,8 @@ func ephemeralLow() int {
 	return lo
 }
 
-func freeAddr() (string, error) {
-	port, err := freePort()
+func (ps *procs) freeAddr() (string, error) {
+	port, err := ps.freePort(false)
 	if err != nil {
 		return "", err
 	}
@@ -281,7 +312,7 @@ type redisOpts struct {
 // startRedis starts a redis-server on a free loopback port, its files in
 // a directory of its own, and waits until it answers PING.
 func (ps *procs) startRedis(ctx context.Context, name string, o redisOpts) (*proc, error) {
-	port, err := freePort()
+	port, err := ps.freePort(o.cluster)
 	if err != nil {
 		return nil, err
 	}
@@ -336,7 +367,7 @@ type natsOpts struct {
 // startNATS starts a nats-server with JetStream on a free loopback port,
 // its store in a directory of its own.
 func (ps *procs) startNATS(ctx context.Context, name string, o natsOpts) (*proc, error) {
-	port, err := freePort()
+	port, err := ps.freePort(false)
 	if err != nil {
 		return nil, err
 	}
@@ -405,7 +436,7 @@ type arbiterOpts struct {
 // startArbiter starts `arbiter serve` on a free loopback port with the
 // suite's API key and decision key, and waits until /readyz answers 200.
 func (e *env) startArbiter(ctx context.Context, ps *procs, name string, o arbiterOpts) (*proc, error) {
-	addr, err := freeAddr()
+	addr, err := ps.freeAddr()
 	if err != nil {
 		return nil, err
 	}

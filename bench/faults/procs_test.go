@@ -80,20 +80,36 @@ func TestFreezeAllFailsWhenAStopDoesNotTake(t *testing.T) {
 
 // The ports of the suite's servers lie below the ephemeral range, where
 // no connection's local address can take them while a killed server is
-// down (and before it starts again on the same port).
+// down (and before it starts again on the same port); a Redis Cluster
+// node's bus (its port + 10000) too; and a scenario is never given the
+// same port twice.
 func TestFreePortBelowTheEphemeralRange(t *testing.T) {
 	lo := ephemeralLow()
-	if lo <= 20000 {
+	if lo <= 21000 {
 		t.Logf("ephemeral range starts at %d: ports come from the kernel", lo)
 		return
 	}
-	for range 20 {
-		p, err := freePort()
+	ps := &procs{dir: t.TempDir()}
+	seen := map[int]bool{}
+	for i := range 200 {
+		bus := i%2 == 0
+		p, err := ps.freePort(bus)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p < 10000 || p >= lo {
-			t.Fatalf("freePort() = %d, not in [10000, %d)", p, lo)
+		top := p
+		if bus {
+			top = p + 10000
+		}
+		if p < 10000 || top >= lo {
+			t.Fatalf("freePort(%v) = %d, not in [10000, %d) with its bus", bus, p, lo)
+		}
+		if seen[p] || bus && seen[p+10000] {
+			t.Fatalf("freePort(%v) = %d, given before", bus, p)
+		}
+		seen[p] = true
+		if bus {
+			seen[p+10000] = true
 		}
 	}
 }

@@ -295,7 +295,7 @@ func runNATSCluster(ctx context.Context, e *env, ps *procs, r *result) error {
 	var routePorts []int
 	var routes []string
 	for i := 0; i < 3; i++ {
-		p, err := freePort()
+		p, err := ps.freePort(false)
 		if err != nil {
 			return err
 		}
