@@ -267,6 +267,14 @@ func (st *stats) ok() int {
 	return st.status[http.StatusOK]
 }
 
+// allOK reports whether the load sent requests and every one was answered
+// 200: a load that sent nothing shows nothing and must not pass.
+func (st *stats) allOK() bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.sent > 0 && st.status[http.StatusOK] == st.sent
+}
+
 // okShare is the share of requests answered 200, in percent.
 func (st *stats) okShare() float64 {
 	st.mu.Lock()

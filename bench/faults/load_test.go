@@ -59,3 +59,27 @@ func TestWindowCovers(t *testing.T) {
 		t.Error("a window not closed yet does not cover a later sample")
 	}
 }
+
+// A load that sent nothing, or got anything but 200 for one request, is
+// not "every request answered 200".
+func TestStatsAllOK(t *testing.T) {
+	ok := func(code int) *sample { return &sample{status: code} }
+	for _, c := range []struct {
+		name    string
+		samples []*sample
+		want    bool
+	}{
+		{"nothing sent", nil, false},
+		{"all 200", []*sample{ok(200), ok(200)}, true},
+		{"one 503", []*sample{ok(200), ok(503)}, false},
+		{"one transport error", []*sample{ok(200), {err: io.EOF}}, false},
+	} {
+		st := newStats()
+		for _, s := range c.samples {
+			st.add(s)
+		}
+		if got := st.allOK(); got != c.want {
+			t.Errorf("%s: allOK = %v, want %v", c.name, got, c.want)
+		}
+	}
+}

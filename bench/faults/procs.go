@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -40,9 +41,10 @@ type proc struct {
 
 // procs are the processes of one scenario; killAll ends every one.
 type procs struct {
-	mu   sync.Mutex
-	list []*proc
-	dir  string
+	mu    sync.Mutex
+	list  []*proc
+	dir   string
+	given map[int]bool // the ports handed out (freePort)
 }
 
 func (ps *procs) add(p *proc) {
@@ -118,6 +120,55 @@ func (p *proc) signal(sig syscall.Signal) {
 	}
 }
 
+// errStateUnknown: the system does not tell a process's state.
+var errStateUnknown = errors.New("a process's state is not known on this system")
+
+// statState reads the state letter of a process from its /proc/PID/stat
+// line: the field after the command name, which is in parentheses and
+// may itself hold spaces and parentheses.
+func statState(stat string) (byte, error) {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 || i+2 >= len(stat) || stat[i+1] != ' ' {
+		return 0, fmt.Errorf("not a /proc/PID/stat line: %.60q", stat)
+	}
+	return stat[i+2], nil
+}
+
+// hang stops the process with SIGSTOP and waits until the system shows
+// it stopped: a scenario measures a hung server only once it is hung. An
+// error when the process is not running or did not stop within 2 s.
+func (p *proc) hang(ctx context.Context) error {
+	p.signal(syscall.SIGSTOP)
+	return p.waitStopped(ctx)
+}
+
+// waitStopped waits until the process shows stopped (state T), at most
+// 2 s; an error when it is not running or did not stop.
+func (p *proc) waitStopped(ctx context.Context) error {
+	cmd, done := p.current()
+	if cmd == nil || cmd.Process == nil || !p.running() {
+		return fmt.Errorf("stopping %s: it is not running", p.name)
+	}
+	var state byte
+	var err error
+	if !until(ctx, 2*time.Second, func() bool {
+		select {
+		case <-done:
+			err = errors.New("it exited")
+			return true
+		default:
+		}
+		state, err = procState(cmd.Process.Pid)
+		return errors.Is(err, errStateUnknown) || err == nil && state == 'T'
+	}) {
+		return fmt.Errorf("stopping %s: not stopped within 2 s (state %q, %v)", p.name, state, err)
+	}
+	if err != nil && !errors.Is(err, errStateUnknown) {
+		return fmt.Errorf("stopping %s: %w", p.name, err)
+	}
+	return nil
+}
+
 // kill sends SIGKILL and waits for the exit.
 func (p *proc) kill() {
 	cmd, done := p.current()
@@ -146,18 +197,78 @@ func (p *proc) exitErr() error {
 	return p.err
 }
 
-// freePort returns a loopback port free right now.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+// freePort returns a loopback port free right now, below the kernel's
+// range of ephemeral ports where it can (net.ipv4.ip_local_port_range,
+// 32768-60999 by default), and none the scenario was given before. A
+// server the suite starts keeps its port for the scenario and is started
+// again on it after a kill; a port of the ephemeral range, free while the
+// server is down, can meanwhile become the local port of any connection
+// (the clients redialling the dead server among them: a dial to a port
+// nobody listens on can even connect to itself), and the server then
+// cannot bind it again. Below the range only an explicit choice takes it.
+// bus: the port of a Redis Cluster node, whose cluster bus listens on the
+// port + 10000; that one is free and below the range too.
+func (ps *procs) freePort(bus bool) (int, error) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if ps.given == nil {
+		ps.given = map[int]bool{}
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	return port, ln.Close()
+	free := func(p int) bool {
+		if ps.given[p] {
+			return false
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+		if err != nil {
+			return false
+		}
+		ln.Close()
+		return true
+	}
+	span := 0
+	if bus {
+		span = 10000
+	}
+	if hi := ephemeralLow() - span; hi > 11000 {
+		for range 200 {
+			p := 10000 + mrand.IntN(hi-10000)
+			if free(p) && (!bus || free(p+span)) {
+				ps.given[p], ps.given[p+span] = true, true
+				return p, nil
+			}
+		}
+	}
+	for range 10 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		p := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		if !ps.given[p] {
+			ps.given[p] = true
+			return p, nil
+		}
+	}
+	return 0, errors.New("no free loopback port")
 }
 
-func freeAddr() (string, error) {
-	port, err := freePort()
+// ephemeralLow is the lowest ephemeral port, 0 when unknown (not Linux).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	lo, _ := strconv.Atoi(f[0])
+	return lo
+}
+
+func (ps *procs) freeAddr() (string, error) {
+	port, err := ps.freePort(false)
 	if err != nil {
 		return "", err
 	}
@@ -201,7 +312,7 @@ type redisOpts struct {
 // startRedis starts a redis-server on a free loopback port, its files in
 // a directory of its own, and waits until it answers PING.
 func (ps *procs) startRedis(ctx context.Context, name string, o redisOpts) (*proc, error) {
-	port, err := freePort()
+	port, err := ps.freePort(o.cluster)
 	if err != nil {
 		return nil, err
 	}
@@ -256,7 +367,7 @@ type natsOpts struct {
 // startNATS starts a nats-server with JetStream on a free loopback port,
 // its store in a directory of its own.
 func (ps *procs) startNATS(ctx context.Context, name string, o natsOpts) (*proc, error) {
-	port, err := freePort()
+	port, err := ps.freePort(false)
 	if err != nil {
 		return nil, err
 	}
@@ -325,7 +436,7 @@ type arbiterOpts struct {
 // startArbiter starts `arbiter serve` on a free loopback port with the
 // suite's API key and decision key, and waits until /readyz answers 200.
 func (e *env) startArbiter(ctx context.Context, ps *procs, name string, o arbiterOpts) (*proc, error) {
-	addr, err := freeAddr()
+	addr, err := ps.freeAddr()
 	if err != nil {
 		return nil, err
 	}

@@ -81,3 +81,19 @@ func TestHTTPReq(t *testing.T) {
 		t.Fatalf("httpReq without a key, with its own length: %q", got)
 	}
 }
+
+// Only a pass passes: a scenario not run (the flag it needs not found in
+// serve --help) checked nothing, and CI's run of -short must fail on it
+// rather than skip its checks in silence.
+func TestPassed(t *testing.T) {
+	for status, want := range map[string]bool{
+		"pass": true,
+		"fail": false,
+		"error: not done within its bound of 40s": false,
+		"not run: needs serve --drain-delay":      false,
+	} {
+		if got := passed(status); got != want {
+			t.Errorf("passed(%q) = %v, want %v", status, got, want)
+		}
+	}
+}

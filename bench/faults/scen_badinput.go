@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -57,43 +58,75 @@ func sendRaw(addr string, raw []byte) (int, []byte, error) {
 	return code, b, nil
 }
 
-// stateOf is what a bad request must not change: the capped offer's
-// count, the grants metric, Redis's keys and the stream's messages.
-func stateOf(ctx context.Context, a *proc, rdb *redis.Client, js jetstream.JetStream) (string, error) {
+// state is what a bad request must not change: the capped offer's count,
+// the grants and decisions metrics, Redis's keys and the stream's
+// messages.
+type state struct {
+	capped, keys      int64
+	grants, decisions float64
+	msgs              uint64
+}
+
+func (s state) String() string {
+	return fmt.Sprintf("capped counted %d, grants %.0f, decisions %.0f, Redis keys %d, stream messages %d", s.capped, s.grants, s.decisions, s.keys, s.msgs)
+}
+
+// stateOf reads the state; an error when any part of it cannot be read
+// (a part read as zero before and after would show "nothing changed"
+// without having looked).
+func stateOf(ctx context.Context, a *proc, rdb *redis.Client, js jetstream.JetStream) (state, error) {
+	var st state
 	var b budgets
 	if err := getJSON(ctx, a.addr, "/v1/budgets", &b); err != nil {
-		return "", err
+		return st, err
 	}
-	used, _, _ := b.count("capped")
-	grants, err := metric(ctx, a.addr, "arbiter_grants_total")
-	if err != nil {
-		return "", err
+	st.capped, _, _ = b.count("capped")
+	if st.capped < 0 {
+		return st, errors.New("GET /v1/budgets: no count of the offer capped")
 	}
-	decisions, _ := metric(ctx, a.addr, "arbiter_decisions_total", `result="ok"`)
-	degraded, _ := metric(ctx, a.addr, "arbiter_decisions_total", `result="degraded"`)
+	var err error
+	if st.grants, err = metric(ctx, a.addr, "arbiter_grants_total"); err != nil {
+		return st, err
+	}
+	for _, res := range []string{`result="ok"`, `result="degraded"`} {
+		n, err := metric(ctx, a.addr, "arbiter_decisions_total", res)
+		if err != nil {
+			return st, err
+		}
+		st.decisions += n
+	}
 	// Redis's keys, but the live experiment counters': they count the
 	// stream's events off the request path, and write their keys when they
 	// catch up on the good decisions made before (a bad request makes no
 	// event, which the stream's count checks).
-	var keys int
 	iter := rdb.Scan(ctx, 0, "*", 1000).Iterator()
 	for iter.Next(ctx) {
 		if !strings.Contains(iter.Val(), "xs:{experiments}:") {
-			keys++
+			st.keys++
 		}
 	}
 	if err := iter.Err(); err != nil {
-		return "", err
+		return st, err
 	}
-	var msgs uint64
-	if name, err := js.StreamNameBySubject(ctx, subjectPrefix+".>"); err == nil {
-		if st, err := js.Stream(ctx, name); err == nil {
-			if info, err := st.Info(ctx); err == nil {
-				msgs = info.State.Msgs
-			}
-		}
+	st.msgs, err = streamMessages(ctx, js, subjectPrefix)
+	return st, err
+}
+
+// streamMessages is how many messages the stream of prefix.> holds.
+func streamMessages(ctx context.Context, js jetstream.JetStream, prefix string) (uint64, error) {
+	name, err := js.StreamNameBySubject(ctx, prefix+".>")
+	if err != nil {
+		return 0, fmt.Errorf("the stream of %s.>: %w", prefix, err)
 	}
-	return fmt.Sprintf("capped counted %d, grants %.0f, decisions %.0f, Redis keys %d, stream messages %d", used, grants, decisions+degraded, keys, msgs), nil
+	st, err := js.Stream(ctx, name)
+	if err != nil {
+		return 0, fmt.Errorf("stream %s: %w", name, err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("stream %s: %w", name, err)
+	}
+	return info.State.Msgs, nil
 }
 
 func runBadInput(ctx context.Context, e *env, ps *procs, r *result) error {
@@ -136,6 +169,10 @@ func runBadInput(ctx context.Context, e *env, ps *procs, r *result) error {
 	before, err := stateOf(ctx, a, rdb, js)
 	if err != nil {
 		return err
+	}
+	// The state sees the good decision: its grant, count and event.
+	if before.capped < 1 || before.grants < 1 || before.decisions < 1 || before.msgs < 1 || before.keys < 1 {
+		return fmt.Errorf("the state does not show the good decision (%s): it would not show a bad request's change either", before)
 	}
 	reqs := corpus()
 	secrets := []string{apiKey, redisPass, natsPass}

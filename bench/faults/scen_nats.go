@@ -265,7 +265,7 @@ func runNATSDown(ctx context.Context, e *env, ps *procs, r *result) error {
 	lat := st.latency()
 	r.add("latency", "p50 %s, p99 %s, max %s", ms(lat.P50), ms(lat.P99), ms(lat.Max))
 	r.check(drained, "the event buffer did not drain within 60 s (%.0f left)", buffered)
-	r.check(st.ok() == st.sent, "not every request answered 200: %s", st.failures())
+	r.check(st.allOK(), "not every request answered 200 (%d sent): %s", st.sent, st.failures())
 	r.check(lost == 0, "%d events lost", lost)
 	// Past the duplicate window JetStream no longer knows an id: an event
 	// it stored just before it died, whose acknowledgement never reached
@@ -295,7 +295,7 @@ func runNATSCluster(ctx context.Context, e *env, ps *procs, r *result) error {
 	var routePorts []int
 	var routes []string
 	for i := 0; i < 3; i++ {
-		p, err := freePort()
+		p, err := ps.freePort(false)
 		if err != nil {
 			return err
 		}
@@ -478,7 +478,7 @@ func runNATSCluster(ctx context.Context, e *env, ps *procs, r *result) error {
 	r.key("set apart (arbiter_events_parked)", "at most %.0f at once; %.0f after the drain", maxParked, parked)
 	r.check(drained, "the event buffer did not drain within 60 s (%.0f left)", buffered)
 	r.check(settled, "the stream's replicas were not all current within 30 s of the drain")
-	r.check(st.ok() == st.sent, "not every request answered 200: %s", st.failures())
+	r.check(st.allOK(), "not every request answered 200 (%d sent): %s", st.sent, st.failures())
 	r.check(lost == 0, "%d events lost", lost)
 	r.check(dup == 0, "%d events duplicated", dup)
 	return nil
@@ -488,14 +488,24 @@ func runNATSCluster(ctx context.Context, e *env, ps *procs, r *result) error {
 // on (SIGCONT), every 2.8 s for d, as a host's pause freezes a cluster's
 // nodes and its clients together (the leader keeps its leadership; what it
 // had in process when it froze is still in process when it wakes). It
-// returns how many times. The processes are let go on every path out.
+// returns how many times; an error when one of them did not stop (a freeze
+// that did not take is not measured as one). The processes are let go on
+// every path out.
 func freezeAll(ctx context.Context, ps []*proc, d time.Duration) (int, error) {
 	n := 0
 	for end := time.Now().Add(d); time.Now().Before(end); n++ {
 		for _, p := range ps {
 			p.signal(syscall.SIGSTOP)
 		}
-		err := sleep(ctx, 800*time.Millisecond)
+		var err error
+		for _, p := range ps {
+			if err = p.waitStopped(ctx); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			err = sleep(ctx, 800*time.Millisecond)
+		}
 		for _, p := range ps {
 			p.signal(syscall.SIGCONT)
 		}
