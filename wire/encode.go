@@ -140,9 +140,11 @@ func appendAssignments(b []byte, as []engine.Assignment) []byte {
 	return append(b, ']')
 }
 
-// appendAny appends a JSON value decoded from JSON or YAML (payloads):
-// maps with sorted keys, as encoding/json. Other types go through
-// encoding/json.
+// appendAny appends v as encoding/json writes it: a JSON value decoded from
+// JSON or YAML (payloads, a request's context; maps with sorted keys) or a
+// profile value of one of the schema's Go types (the decision event's
+// profile, whose times appendProfile writes in UTC itself). Other types go
+// through encoding/json.
 func appendAny(b []byte, v any) []byte {
 	switch x := v.(type) {
 	case nil:
@@ -168,10 +170,19 @@ func appendAny(b []byte, v any) []byte {
 		return append(b, ']')
 	case []string:
 		return appendStrings(b, x)
+	case []float64:
+		b = append(b, '[')
+		for i, f := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendFloat(b, f)
+		}
+		return append(b, ']')
 	case map[string]any:
 		return appendMap(b, x)
 	case time.Time:
-		return append(append(append(b, '"'), x.Format(time.RFC3339Nano)...), '"')
+		return append(x.AppendFormat(append(b, '"'), time.RFC3339Nano), '"')
 	}
 	j, err := json.Marshal(v)
 	if err != nil {

@@ -311,3 +311,27 @@ func BenchmarkAppendString(b *testing.B) {
 		}
 	})
 }
+
+// TestAppendAnyAsEncodingJSON: appendAny writes every value a payload, a
+// request's context or a profile can hold as encoding/json does; a
+// payload's YAML time keeps its offset as written.
+func TestAppendAnyAsEncodingJSON(t *testing.T) {
+	paris := time.FixedZone("", 3600)
+	for _, v := range []any{
+		nil, "a\"b", true, 12.5, 1e-9, 42, int64(-7),
+		[]any{1.0, "x", nil, []any{}},
+		[]string{"x", "y"}, []float64{0.5, 1e21},
+		map[string]any{"b": 1.0, "a": map[string]any{"z": []any{true}}},
+		time.Date(2026, 12, 24, 18, 0, 0, 0, paris),
+		time.Date(2026, 12, 24, 17, 0, 0, 5, time.UTC),
+		[]int{1, 2}, // through encoding/json
+	} {
+		want, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendAny(nil, v); !bytes.Equal(got, want) {
+			t.Errorf("%T %v: got %s, want %s", v, v, got, want)
+		}
+	}
+}

@@ -179,7 +179,12 @@ func appendProfile(b []byte, d *engine.Decision) []byte {
 			first = false
 			b = appendString(b, f.Name)
 			b = append(b, ':')
-			b = appendProfileValue(b, d.RecordedValue(k))
+			switch v := d.RecordedValue(k).(type) {
+			case time.Time: // in UTC, as every time of an event
+				b = append(appendRFC3339(append(b, '"'), v, false), '"')
+			default:
+				b = appendAny(b, v)
+			}
 		}
 	}
 	if !wroteKnown {
@@ -194,41 +199,6 @@ func appendKnown(b []byte, known, first bool) []byte {
 	}
 	b = append(b, `"known":`...)
 	return strconv.AppendBool(b, known)
-}
-
-// appendProfileValue appends a profile value of one of the schema's Go
-// types as encoding/json writes it.
-func appendProfileValue(b []byte, v any) []byte {
-	switch x := v.(type) {
-	case string:
-		return appendString(b, x)
-	case int:
-		return strconv.AppendInt(b, int64(x), 10)
-	case float64:
-		return appendFloat(b, x)
-	case bool:
-		return strconv.AppendBool(b, x)
-	case time.Time:
-		b = append(b, '"')
-		b = appendRFC3339(b, x, false)
-		return append(b, '"')
-	case []string:
-		return appendStrings(b, x)
-	case []float64:
-		b = append(b, '[')
-		for i, f := range x {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendFloat(b, f)
-		}
-		return append(b, ']')
-	}
-	j, err := json.Marshal(v)
-	if err != nil {
-		return append(b, "null"...)
-	}
-	return append(b, j...)
 }
 
 // DecisionMessage returns the message of a decision's event whose JSON
