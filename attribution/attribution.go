@@ -11,6 +11,7 @@ package attribution
 
 import (
 	"errors"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -83,8 +84,17 @@ type served struct {
 	// one before): a decision may have held grants of them, which their
 	// outcomes commit or release, although a reload took the hold off
 	// or removed the offer since. unheld: offers served without a hold,
-	// whose decisions may have no record. Never changed once served.
-	held, unheld map[string]bool
+	// whose decisions may have no record. learned: offers whose score
+	// read propensity in a ruleset served: a decision may have counted a
+	// learning trial of them, whose reward outcome must count its success
+	// although a reload removed the offer (or learning) since, or the
+	// offer's rate would come back biased low when it is added back.
+	// Never changed once served.
+	held, unheld, learned map[string]bool
+	// reward is the reward type of the last ruleset served that learns
+	// ("": none did): the reward of the trials counted under it, while
+	// the ruleset in force learns nothing.
+	reward string
 }
 
 // New returns a Checker of ids signed by signer within window (0:
@@ -113,7 +123,8 @@ func (c *Checker) Serve(rs *rules.Ruleset) {
 	if c.cur != nil && c.cur.rs == rs {
 		return
 	}
-	s := &served{rs: rs, codes: map[uint32]engine.Assignment{}, held: map[string]bool{}, unheld: map[string]bool{}}
+	s := &served{rs: rs, codes: map[uint32]engine.Assignment{}, held: map[string]bool{}, unheld: map[string]bool{},
+		learned: map[string]bool{}, reward: Reward(rs)}
 	if c.cur != nil {
 		for id := range c.cur.held {
 			s.held[id] = true
@@ -121,6 +132,15 @@ func (c *Checker) Serve(rs *rules.Ruleset) {
 		for id := range c.cur.unheld {
 			s.unheld[id] = true
 		}
+		for id := range c.cur.learned {
+			s.learned[id] = true
+		}
+		if s.reward == "" {
+			s.reward = c.cur.reward
+		}
+	}
+	for _, id := range rs.LearningOffers() {
+		s.learned[id] = true
 	}
 	for _, o := range rs.Offers {
 		if o.Caps.Hold > 0 {
@@ -227,13 +247,25 @@ func (c *Checker) Check(o *Outcome, rs *rules.Ruleset) Result {
 	if rs == nil {
 		return r
 	}
+	sv := c.current()
 	g := &engine.GrantOutcome{Ref: d.ULID.String(), DecisionTime: d.Time, Type: o.Type, At: o.At, Reward: Reward(rs)}
-	held, unheld := c.holds()
+	if g.Reward == "" && sv != nil {
+		// Learning taken off: the trials counted while it was on still
+		// count their successes (docs/learning.md).
+		g.Reward = sv.reward
+	}
+	var held, unheld, learned map[string]bool
+	if sv != nil {
+		held, unheld, learned = sv.held, sv.unheld, sv.learned
+	}
 	// A grant held under an earlier ruleset keeps its hold after a reload
 	// that took the hold off or removed the offer: its outcomes still
-	// commit or release it (docs/budgets.md).
-	heldBefore := func(id string) bool {
-		return held[id] && (o.Type == engine.OutcomeConverted || o.Type == engine.OutcomeDismissed || o.Type == engine.OutcomeCancelled)
+	// commit or release it (docs/budgets.md). A grant that counted a
+	// learning trial under an earlier ruleset counts its success however
+	// the ruleset changed since (docs/learning.md).
+	before := func(id string) bool {
+		return held[id] && (o.Type == engine.OutcomeConverted || o.Type == engine.OutcomeDismissed || o.Type == engine.OutcomeCancelled) ||
+			learned[id] && g.Reward != "" && o.Type == g.Reward
 	}
 	if o.OfferID != "" {
 		off, ok := rs.Offer(o.OfferID)
@@ -246,9 +278,9 @@ func (c *Checker) Check(o *Outcome, rs *rules.Ruleset) Result {
 			// granted; and a decision made before a reload put the hold
 			// on has none.
 			r.strict = off.Caps.Hold > 0 && o.Arrival.Sub(d.Time) < c.window && !unheld[off.ID]
-		case ok && heldBefore(off.ID):
+		case ok && before(off.ID):
 			g.Offers = []engine.OutcomeOffer{OutcomeOffer(rs, off)}
-		case !ok && heldBefore(o.OfferID):
+		case !ok && before(o.OfferID):
 			g.Offers = []engine.OutcomeOffer{{ID: o.OfferID}}
 		default:
 			return r
@@ -256,14 +288,16 @@ func (c *Checker) Check(o *Outcome, rs *rules.Ruleset) Result {
 		g.Named = true
 	} else {
 		for _, off := range rs.Offers {
-			if KeepsRecords(rs, off) || heldBefore(off.ID) {
+			if KeepsRecords(rs, off) || before(off.ID) {
 				g.Offers = append(g.Offers, OutcomeOffer(rs, off))
 			}
 		}
-		var gone []string // offers removed since they were held
-		for id := range held {
-			if _, ok := rs.Offer(id); !ok && heldBefore(id) {
-				gone = append(gone, id)
+		var gone []string // offers removed since they were held or learnt
+		for _, m := range []map[string]bool{held, learned} {
+			for id := range m {
+				if _, ok := rs.Offer(id); !ok && before(id) && !slices.Contains(gone, id) {
+					gone = append(gone, id)
+				}
 			}
 		}
 		sort.Strings(gone)
@@ -278,15 +312,12 @@ func (c *Checker) Check(o *Outcome, rs *rules.Ruleset) Result {
 	return r
 }
 
-// holds returns the offers that had a hold in a ruleset served, and those
-// served without one (never changed: read without the lock).
-func (c *Checker) holds() (held, unheld map[string]bool) {
+// current returns what the checker knows of the rulesets served (nil:
+// none yet); never changed once served: read without the lock.
+func (c *Checker) current() *served {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.cur == nil {
-		return nil, nil
-	}
-	return c.cur.held, c.cur.unheld
+	return c.cur
 }
 
 // Refuse marks r refused when its outcome named an offer with a hold and

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/arbiterhq/arbiter/engine"
 )
 
 func TestNegTable(t *testing.T) {
@@ -136,4 +138,48 @@ func TestCacheUnknownFlood(t *testing.T) {
 	if _, b := c.Size(); b != bytes {
 		t.Errorf("after InvalidateAll the cache counts %d B, want the tables' %d", b, bytes)
 	}
+}
+
+// TestNegativeExpiresByTheCacheClock: an unknown customer's answer is kept
+// by the cache's clock (CacheOptions.Now), as a found profile is: it holds
+// until the clock has moved NegativeTTL past the fetch, and expires exactly
+// then, whatever the wall clock says (the fake clock starts in 2001 and
+// moves in nanoseconds), for Get and Cached, from the negative table of a
+// RawSource and from an entry of a source of decoded profiles.
+func TestNegativeExpiresByTheCacheClock(t *testing.T) {
+	const ttl = 5 * time.Second
+	eachSource(t, func(t *testing.T, raw bool, src *fakeRaw, s engine.ProfileSource) {
+		tests := []struct {
+			name   string
+			after  time.Duration // since the fetch
+			cached bool          // Cached answers it, and Get does not fetch
+		}{
+			{"at once", 0, true},
+			{"a nanosecond before the TTL", ttl - time.Nanosecond, true},
+			{"at the TTL", ttl, false},
+			{"long after", time.Hour, false},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				clk := &clock{t: time.Unix(1e9, 0)}
+				c := NewCache(s, CacheOptions{TTL: time.Minute, NegativeTTL: ttl, Now: clk.Now})
+				schema := testSchema()
+				ctx := context.Background()
+				if p, err := c.Get(ctx, schema, "nobody"); err != nil || p.Known {
+					t.Fatalf("first Get: %#v %v", p, err)
+				}
+				clk.Add(tc.after)
+				if p, ok := c.Cached(schema, "nobody"); ok != tc.cached || ok && p.Known {
+					t.Errorf("Cached %v after %v (known %v), want %v", ok, tc.after, ok && p.Known, tc.cached)
+				}
+				before := src.fetches.Load()
+				if p, err := c.Get(ctx, schema, "nobody"); err != nil || p.Known {
+					t.Fatalf("Get: %#v %v", p, err)
+				}
+				if fetched := src.fetches.Load() > before; fetched == tc.cached {
+					t.Errorf("Get after %v fetched %v, want %v", tc.after, fetched, !tc.cached)
+				}
+			})
+		}
+	})
 }
