@@ -66,6 +66,14 @@ type OutcomeEvent struct {
 	// applied to its grant records by the Arbiter that published it. false
 	// (or absent, from other services): whoever counts it checks it first.
 	Verified bool `json:"verified"`
+
+	// Arrival is when the outcome arrived, the time its attribution
+	// window and holds are measured to when it has no occurred_at: for an
+	// event read from a stream, when the stream stored it (ParseOutcome's
+	// stored; TS when that is zero, as for a file), never the ts its body
+	// states, which its publisher's clock or a replay decides; for one made
+	// by NewOutcomeEvent, its arrival at the API (TS). Not in the JSON.
+	Arrival time.Time `json:"-"`
 }
 
 // NewOutcomeEvent returns the event of an outcome posted to POST
@@ -92,6 +100,7 @@ func NewOutcomeEvent(o *Outcome, id string, ts time.Time, experiments []engine.A
 		OccurredAt:  occurred.UTC(),
 		CallerID:    o.ID,
 		Verified:    verified,
+		Arrival:     ts.UTC(),
 	}
 }
 
@@ -133,7 +142,8 @@ type wireOutcome struct {
 //     "outcome";
 //   - id, ts, decision_id, customer_id, offer_id, experiments, schema,
 //     occurred_at (RFC 3339), caller_id and verified are optional; a
-//     missing ts is the stored time; occurred_at may be at most
+//     missing ts is the stored time; the event's Arrival is the stored
+//     time whatever its ts says (ts when stored is zero); occurred_at may be at most
 //     MaxOutcomeFuture after the arrival (stored, else ts), as in POST
 //     /v1/outcomes;
 //   - value is a JSON number (or a string holding one) in major units and
@@ -185,11 +195,13 @@ func ParseOutcome(prefix, subject string, data []byte, stored time.Time) (*Outco
 		ev.TS = t.UTC()
 	}
 	// The arrival is when the stream stored it (a ts the body states may
-	// be as far ahead as its occurred_at), else its ts.
+	// be as far ahead as its occurred_at, or long before: a replay), else
+	// its ts.
 	arrival := stored.UTC()
 	if arrival.IsZero() {
 		arrival = ev.TS
 	}
+	ev.Arrival = arrival
 	if !ev.OccurredAt.IsZero() && !arrival.IsZero() && ev.OccurredAt.After(arrival.Add(MaxOutcomeFuture)) {
 		return nil, fmt.Errorf("subject %q: occurred_at: %s is %s after the outcome arrived (%s): write when it happened, in RFC 3339 with its UTC offset (2026-11-22T11:02:11+01:00), or leave it out for its arrival",
 			subject, *w.OccurredAt, ev.OccurredAt.Sub(arrival).Round(time.Second), arrival.Format(time.RFC3339))

@@ -89,6 +89,10 @@ func TestParseOutcome(t *testing.T) {
 			if string(gj) != string(wj) {
 				t.Fatalf("got  %s\nwant %s", gj, wj)
 			}
+			// Its arrival is when the stream stored it, whatever its ts.
+			if !got.Arrival.Equal(stored) {
+				t.Errorf("Arrival %s, want the time stored, %s", got.Arrival, stored)
+			}
 		})
 	}
 }

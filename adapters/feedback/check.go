@@ -3,6 +3,7 @@ package feedback
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/arbiterhq/arbiter/attribution"
 	"github.com/arbiterhq/arbiter/engine"
@@ -51,7 +52,7 @@ func (g *GrantChecker) Check(ctx context.Context, ev *wire.OutcomeEvent, _ strin
 	}
 	g.Attribution.Serve(rs)
 	r := g.Attribution.Check(&attribution.Outcome{DecisionID: ev.DecisionID, CustomerID: ev.CustomerID, OfferID: ev.OfferID,
-		Type: ev.Outcome, At: ev.OccurredAt, Arrival: ev.TS}, rs)
+		Type: ev.Outcome, At: ev.OccurredAt, Arrival: arrival(ev)}, rs)
 	if r.Code == "" && ev.OfferID != "" && rs != nil && !g.Attribution.Served(ev.OfferID) {
 		// An offer of no ruleset served: a mistyped offer_id (a SKU, a
 		// coupon code) would otherwise count, and make a statistics hash
@@ -82,4 +83,14 @@ func (g *GrantChecker) Check(ctx context.Context, ev *wire.OutcomeEvent, _ strin
 		ev.Experiments = append(ev.Experiments, wire.Assignment(a))
 	}
 	return "", nil
+}
+
+// arrival is when ev arrived: when the stream stored it, never the ts its
+// body states (wire.OutcomeEvent.Arrival); its ts for an event made
+// without one.
+func arrival(ev *wire.OutcomeEvent) time.Time {
+	if !ev.Arrival.IsZero() {
+		return ev.Arrival
+	}
+	return ev.TS
 }
