@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -65,7 +66,14 @@ type OutcomeEvent struct {
 	// Verified: the decision's signature was checked and the outcome was
 	// applied to its grant records by the Arbiter that published it. false
 	// (or absent, from other services): whoever counts it checks it first.
+	// Anyone may write true: only a Seal made with the fleet's key says
+	// that Arbiter did.
 	Verified bool `json:"verified"`
+	// Seal, in an event Arbiter published with Verified true, is the
+	// decisionid seal of SealMessage with the fleet's decision key: the
+	// proof, which another service cannot make, that Arbiter itself
+	// applied this outcome to the grant records. "" (left out) otherwise.
+	Seal string `json:"seal,omitempty"`
 
 	// Arrival is when the outcome arrived, the time its attribution
 	// window and holds are measured to when it has no occurred_at: for an
@@ -104,6 +112,30 @@ func NewOutcomeEvent(o *Outcome, id string, ts time.Time, experiments []engine.A
 	}
 }
 
+// sealVersion begins SealMessage: what a seal covers, version 1.
+const sealVersion = "arbiter.outcome.verified/1"
+
+// SealMessage is what an outcome event's Seal is made over: its id, and
+// every field that says which grant records it moved and how (decision,
+// customer, offer, type, occurred_at) or what it counts (value, currency),
+// each as it reads back from the event's JSON, 0-separated. An event
+// whose Seal checks was applied by the Arbiter that published it; one
+// with any of these fields changed, or with another event's Seal, is not.
+func (e *OutcomeEvent) SealMessage() []byte {
+	b := make([]byte, 0, 160)
+	b = append(b, sealVersion...)
+	for _, f := range []string{e.ID, e.DecisionID, e.CustomerID, e.OfferID, e.Outcome, e.Currency} {
+		b = append(append(b, 0), f...)
+	}
+	b = append(b, 0)
+	b = strconv.AppendInt(b, e.Value.Minor, 10)
+	b = append(b, 0)
+	if !e.OccurredAt.IsZero() {
+		b = e.OccurredAt.UTC().AppendFormat(b, time.RFC3339Nano)
+	}
+	return b
+}
+
 // Message returns the event as it is published, on outcome.<type>.
 func (e *OutcomeEvent) Message() (*Message, error) {
 	b, err := json.Marshal(e)
@@ -130,6 +162,7 @@ type wireOutcome struct {
 	OccurredAt  *string      `json:"occurred_at"`
 	CallerID    string       `json:"caller_id"`
 	Verified    bool         `json:"verified"`
+	Seal        string       `json:"seal"`
 }
 
 // ParseOutcome reads an outcome message published on subject (which must
@@ -141,7 +174,7 @@ type wireOutcome struct {
 //     when present, must agree; a "type" field, when present, must be
 //     "outcome";
 //   - id, ts, decision_id, customer_id, offer_id, experiments, schema,
-//     occurred_at (RFC 3339), caller_id and verified are optional; a
+//     occurred_at (RFC 3339), caller_id, verified and seal are optional; a
 //     missing ts is the stored time; the event's Arrival is the stored
 //     time whatever its ts says (ts when stored is zero); occurred_at may be at most
 //     MaxOutcomeFuture after the arrival (stored, else ts), as in POST
@@ -174,7 +207,7 @@ func ParseOutcome(prefix, subject string, data []byte, stored time.Time) (*Outco
 	ev := &OutcomeEvent{
 		Type: KindOutcome, Schema: w.Schema, ID: w.ID, DecisionID: w.DecisionID, CustomerID: w.CustomerID,
 		OfferID: w.OfferID, Outcome: typ, Currency: w.Currency, Experiments: w.Experiments,
-		CallerID: w.CallerID, Verified: w.Verified,
+		CallerID: w.CallerID, Verified: w.Verified, Seal: w.Seal,
 	}
 	if w.OccurredAt != nil {
 		t, err := time.Parse(time.RFC3339Nano, *w.OccurredAt)

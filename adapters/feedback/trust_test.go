@@ -22,6 +22,7 @@ import (
 type grantFixture struct {
 	now     time.Time
 	id      string // the decision id
+	signer  *decisionid.Signer
 	led     *memledger.Ledger
 	check   *GrantChecker
 	applied engine.OutcomeResult
@@ -42,6 +43,7 @@ func newGrantFixture(t *testing.T, decided, now time.Time) *grantFixture {
 		Guardrail: 1 << 40, Items: []engine.PlanItem{{OfferID: "vip_10", Total: 10, Hold: time.Hour, Record: true}}}); err != nil {
 		t.Fatal(err)
 	}
+	f.signer = signer
 	f.id = signer.New(decisionid.KindDecision, u, "c1", nil, false)
 	f.check = &GrantChecker{Attribution: attribution.New(signer, 0), Rules: func() *rules.Ruleset { return rs }, Grants: f.led,
 		Applied: func(r engine.OutcomeResult) { f.calls++; f.applied.Add(r) }}

@@ -275,8 +275,9 @@ func (failingGrants) Apply(context.Context, []engine.GrantOutcome) ([]engine.Out
 
 // TestOutcomesUnverifiedWhenLedgerDown: with the ledger unreachable, an
 // outcome that would move a grant record is accepted and published with
-// "verified": false (its signature checked); one that moves none is
-// verified.
+// "verified": false (its signature checked) and no seal; one that moves
+// none is verified, and sealed with the fleet's key (the feedback consumer
+// trusts "verified" only with a seal).
 func TestOutcomesUnverifiedWhenLedgerDown(t *testing.T) {
 	h := newEngineHarness(t, holdRules, nil)
 	id, _ := h.decide(t, "c-1")
@@ -286,14 +287,18 @@ func TestOutcomesUnverifiedWhenLedgerDown(t *testing.T) {
 	if r.status != 202 || string(r.body) != `{"accepted":2,"refused":[]}` {
 		t.Fatalf("%d %s", r.status, r.body)
 	}
-	var verified []bool
+	var verified, sealed []bool
 	for _, m := range h.sink.events() {
 		if ev, err := wire.ParseOutcome("arbiter", m.Subject("arbiter"), m.JSON, time.Time{}); err == nil {
 			verified = append(verified, ev.Verified)
+			sealed = append(sealed, ev.Seal != "" && h.srv.o.Checker.Signer().CheckSeal(ev.SealMessage(), ev.Seal))
 		}
 	}
 	if len(verified) != 2 || verified[0] || !verified[1] {
 		t.Errorf("verified %v, want [false true]", verified)
+	}
+	if len(sealed) != 2 || sealed[0] || !sealed[1] {
+		t.Errorf("sealed %v, want [false true]: the verified one only", sealed)
 	}
 }
 
