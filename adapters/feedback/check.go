@@ -34,7 +34,8 @@ type Applier interface {
 // with "verified": true and a seal made with the fleet's key), the
 // outcome's transitions of grant records (idempotent: each at most once
 // however often an outcome comes), refusing an outcome that names an offer
-// with a hold that the decision did not grant. Another service's outcome
+// with a hold of which the decision has no grant record (it did not grant
+// it, or the record was lost). Another service's outcome
 // that says "verified": true is applied like any other: anyone may write
 // that.
 type GrantChecker struct {

@@ -102,3 +102,54 @@ func TestForeignOutcomeArrivesWhenStored(t *testing.T) {
 		})
 	}
 }
+
+// TestOutcomeOfAGrantWhoseRecordIsGone: a decision within the window
+// whose grant record is gone (here: kept for a day, the window then
+// lengthened to a week; likewise evicted, or lost with Redis's data) is
+// indistinguishable from one that never granted the offer: an order naming
+// the offer is refused, unknown_offer, and moves nothing (a mistyped offer
+// must never count); the same order for the whole decision is counted,
+// and moves nothing either.
+func TestOutcomeOfAGrantWhoseRecordIsGone(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name, offer, want string
+	}{
+		{"naming the offer", `"offer_id":"vip_10",`, attribution.CodeUnknownOffer},
+		{"the whole decision", ``, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			decided := now.Add(-2 * 24 * time.Hour)
+			f := newGrantFixture(t, decided, now)
+			f.led = memledger.NewWithOptions(memledger.Options{RecordTTL: 24 * time.Hour, Now: func() time.Time { return f.now }})
+			u, _ := ulid.Parse(decisionRef(t, f.id))
+			if _, err := f.led.Reserve(context.Background(), &engine.Plan{Now: decided, Ref: u.String(), CustomerID: "c1", Currency: "USD", Limit: 1,
+				Guardrail: 1 << 40, Items: []engine.PlanItem{{OfferID: "vip_10", Total: 10, Hold: time.Hour, Record: true}}}); err != nil {
+				t.Fatal(err)
+			}
+			f.check.Grants = f.led
+			body := fmt.Sprintf(`{"id":"out_x","decision_id":%q,"customer_id":"c1",%s"value":10,"currency":"USD"}`, f.id, tt.offer)
+			ev, err := wire.ParseOutcome("arbiter", "arbiter.outcome.converted", []byte(body), now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			code, err := f.check.Check(context.Background(), ev, "out_x")
+			if err != nil || code != tt.want {
+				t.Fatalf("Check = %q, %v; want %q", code, err, tt.want)
+			}
+			if f.applied != (engine.OutcomeResult{}) {
+				t.Errorf("applying moved %+v, want nothing (no record left)", f.applied)
+			}
+		})
+	}
+}
+
+// decisionRef is the ULID of a decision id (its Plan.Ref).
+func decisionRef(t *testing.T, id string) string {
+	t.Helper()
+	d, ok := decisionid.Parse(id)
+	if !ok {
+		t.Fatalf("%q is not a decision id", id)
+	}
+	return d.ULID.String()
+}

@@ -448,3 +448,35 @@ func TestOutcomeTimesAtTheEdges(t *testing.T) {
 		t.Errorf("metrics do not count the refusal by its code")
 	}
 }
+
+// TestOutcomeOfALostGrantRecord: an order naming a held offer of a
+// decision within the window whose grant record is gone (Redis lost its
+// data; here: a ledger that never saw the decision) cannot be told from
+// one naming an offer the decision did not grant: it is refused,
+// unknown_offer, but the answer does not claim the decision did not grant
+// it, and says how to post the order anyway (for the whole decision).
+func TestOutcomeOfALostGrantRecord(t *testing.T) {
+	h := newEngineHarness(t, holdRules, nil)
+	id, acts := h.decide(t, "c-1")
+	if len(acts) == 0 || acts[0] != "first_1000_app" {
+		t.Fatalf("actions %v", acts)
+	}
+	h.srv.o.Grants = memledger.New() // the records are gone
+	r := h.post(t, `{"decision_id": "`+id+`", "customer_id": "c-1", "offer_id": "first_1000_app", "type": "converted"}`)
+	if code, field := r.errCode(t); r.status != 422 || code != wire.CodeUnknownOffer || field != "offer_id" {
+		t.Fatalf("%d %s, want 422 unknown_offer", r.status, r.body)
+	}
+	msg, _ := r.json(t)["error"].(map[string]any)["message"].(string)
+	for _, want := range []string{"no record", "leave offer_id out"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message %q does not say %q", msg, want)
+		}
+	}
+	if strings.Contains(msg, "did not grant this offer:") {
+		t.Errorf("message %q says the decision did not grant the offer: Arbiter cannot know", msg)
+	}
+	r = h.post(t, `{"decision_id": "`+id+`", "customer_id": "c-1", "type": "converted"}`)
+	if r.status != 202 {
+		t.Errorf("the same order for the whole decision: %d %s, want 202", r.status, r.body)
+	}
+}

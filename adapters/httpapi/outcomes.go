@@ -209,7 +209,9 @@ func refusalMessage(code string, batch bool, n int) string {
 	case attribution.CodeDecisionExpired:
 		why = "the decision is older than the attribution window (--attribution-window)"
 	case attribution.CodeUnknownOffer:
-		why = "the decision did not grant this offer: send an offer_id of its actions, or leave offer_id out for the whole decision"
+		// A lost record (Redis lost or evicted it, or the window was
+		// lengthened since) cannot be told from no grant: say what is known.
+		why = "there is no record that the decision granted this offer (it did not, or its record was lost from Redis): send an offer_id of its actions, or leave offer_id out to post it for the whole decision"
 	case attribution.CodeOccurredBefore:
 		why = "occurred_at is before the decision was made: send when it happened, in RFC 3339 with its UTC offset (2026-12-07T14:03:00+01:00), or leave it out for the time of arrival"
 	default:
