@@ -117,21 +117,33 @@ const sealVersion = "arbiter.outcome.verified/1"
 
 // SealMessage is what an outcome event's Seal is made over: its id, and
 // every field that says which grant records it moved and how (decision,
-// customer, offer, type, occurred_at) or what it counts (value, currency),
-// each as it reads back from the event's JSON, 0-separated. An event
-// whose Seal checks was applied by the Arbiter that published it; one
-// with any of these fields changed, or with another event's Seal, is not.
+// customer, offer, type, occurred_at) or what it counts (value, currency,
+// experiments), each as it reads back from the event's JSON, and each
+// preceded by its length, so that no two events have the same message.
+// An event whose Seal checks was applied by the Arbiter that published
+// it; one with any of these fields changed, or with another event's Seal,
+// is not.
 func (e *OutcomeEvent) SealMessage() []byte {
-	b := make([]byte, 0, 160)
+	b := make([]byte, 0, 192)
 	b = append(b, sealVersion...)
-	for _, f := range []string{e.ID, e.DecisionID, e.CustomerID, e.OfferID, e.Outcome, e.Currency} {
-		b = append(append(b, 0), f...)
+	field := func(f string) {
+		b = append(strconv.AppendInt(append(b, ' '), int64(len(f)), 10), ':')
+		b = append(b, f...)
 	}
-	b = append(b, 0)
-	b = strconv.AppendInt(b, e.Value.Minor, 10)
-	b = append(b, 0)
+	for _, f := range []string{e.ID, e.DecisionID, e.CustomerID, e.OfferID, e.Outcome, e.Currency} {
+		field(f)
+	}
+	field(strconv.FormatInt(e.Value.Minor, 10))
+	at := ""
 	if !e.OccurredAt.IsZero() {
-		b = e.OccurredAt.UTC().AppendFormat(b, time.RFC3339Nano)
+		at = e.OccurredAt.UTC().Format(time.RFC3339Nano)
+	}
+	field(at)
+	field(strconv.Itoa(len(e.Experiments)))
+	for _, a := range e.Experiments {
+		field(a.ID)
+		field(a.Variant)
+		field(a.Layer)
 	}
 	return b
 }

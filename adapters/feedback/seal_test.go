@@ -68,6 +68,9 @@ func TestArbitersSealedOutcomeIsNotAppliedAgain(t *testing.T) {
 		{"another id", func(_ *grantFixture, ev *wire.OutcomeEvent) { ev.ID = "out_forged" }, true},
 		{"another occurred_at", func(_ *grantFixture, ev *wire.OutcomeEvent) { ev.OccurredAt = ev.OccurredAt.Add(-time.Minute) }, true},
 		{"another value", func(_ *grantFixture, ev *wire.OutcomeEvent) { ev.Value.Minor++ }, true},
+		{"other experiments", func(_ *grantFixture, ev *wire.OutcomeEvent) {
+			ev.Experiments = []wire.Assignment{{ID: "disc", Variant: "deep"}}
+		}, true},
 		{"a seal of another outcome", func(f *grantFixture, ev *wire.OutcomeEvent) {
 			o := *ev
 			o.Outcome = wire.OutcomeImpression
@@ -78,7 +81,7 @@ func TestArbitersSealedOutcomeIsNotAppliedAgain(t *testing.T) {
 			f := newGrantFixture(t, now.Add(-10*time.Minute), now)
 			o := &wire.Outcome{DecisionID: f.id, CustomerID: "c1", OfferID: "vip_10", Type: wire.OutcomeConverted,
 				Value: engine.Money{Minor: 1000, Exp: 2}, Currency: "USD", OccurredAt: now.Add(-time.Minute)}
-			ev := wire.NewOutcomeEvent(o, "out_1", now, nil, true)
+			ev := wire.NewOutcomeEvent(o, "out_1", now, []engine.Assignment{{ID: "disc", Variant: "control", Layer: "pricing"}}, true)
 			ev.Seal = f.signer.Seal(ev.SealMessage()) // as POST /v1/outcomes does
 			tt.change(f, ev)
 			m, err := ev.Message()
