@@ -322,7 +322,9 @@ func (c *Checker) current() *served {
 
 // Refuse marks r refused when its outcome named an offer with a hold and
 // the ledger found no record of the decision for it: the decision did not
-// grant that offer (res: what applying r.Grant moved).
+// grant that offer, or its record was lost (Redis lost or evicted it, or
+// the window was lengthened since), which no ledger can tell apart (res:
+// what applying r.Grant moved).
 func (r *Result) Refuse(res engine.OutcomeResult) {
 	if r.Grant != nil && r.strict && res.Records == 0 && r.Code == "" {
 		r.Code, r.Field = CodeUnknownOffer, "offer_id"

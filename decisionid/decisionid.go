@@ -205,6 +205,51 @@ func tags[B string | []byte](s *Signer, key int, body B, customerID string) (fle
 	return fleet, be64(m.h.Sum(m.sum[:0]))
 }
 
+// SealLength is the length of a seal (Seal): 26 base32 characters, the
+// first 128 bits of its HMAC.
+const SealLength = 26
+
+// sealDomain begins what a seal's HMAC is over, so that no seal is ever
+// the tag of an id (whose HMACs are over "dcs_" or "dry_" and more).
+const sealDomain = "seal\x00"
+
+// Seal returns the seal of msg with the signing key: the first 128 bits
+// of HMAC-SHA256(key, "seal" 0x00 msg), in SealLength characters of
+// Crockford's base 32. It lets a process of the fleet prove that it wrote
+// msg (an outcome event it checked and applied) to the others, which
+// check it with CheckSeal; a service without the key cannot make one.
+func (s *Signer) Seal(msg []byte) string {
+	var buf [SealLength]byte
+	return string(s.appendSeal(buf[:0], 0, msg))
+}
+
+// CheckSeal reports whether seal is msg's Seal under any of the signer's
+// keys (a seal made before a rotation stays good while its key is kept).
+func (s *Signer) CheckSeal(msg []byte, seal string) bool {
+	if len(seal) != SealLength {
+		return false
+	}
+	for k := range s.keys {
+		var buf [SealLength]byte
+		if hmac.Equal(s.appendSeal(buf[:0], k, msg), []byte(seal)) {
+			return true
+		}
+	}
+	return false
+}
+
+// appendSeal appends the seal of msg under key number key: the first and
+// the second 64 bits of its HMAC, 13 characters each.
+func (s *Signer) appendSeal(dst []byte, key int, msg []byte) []byte {
+	m := s.macs[key].Get().(*mac)
+	defer s.macs[key].Put(m)
+	m.h.Reset()
+	m.h.Write([]byte(sealDomain))
+	m.h.Write(msg)
+	sum := m.h.Sum(m.sum[:0])
+	return appendBase32(appendBase32(dst, be64(sum), SealLength/2), be64(sum[8:]), SealLength/2)
+}
+
 // Verify checks id for an outcome of customerID arriving at now: ErrUnknown
 // when the fleet did not make it (or it is a dry run's, or malformed),
 // ErrCustomer when it was made for another customer, ErrExpired when it is

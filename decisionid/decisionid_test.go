@@ -296,3 +296,42 @@ func BenchmarkVerify(b *testing.B) {
 		}
 	}
 }
+
+// TestSeal: a seal checks under the key that made it and any signer
+// holding that key (a rotation), and under no other key, for no other
+// message, and never as an id's tag.
+func TestSeal(t *testing.T) {
+	oldKey, newKey := []byte("old-key-0123456789abcdef"), []byte("new-key-0123456789abcdef")
+	old, _ := NewSigner(oldKey)
+	rotated, _ := NewSigner(newKey, oldKey)
+	other, _ := NewSigner([]byte("other-fleet-0123456789ab"))
+	msg := []byte("out_1\x00dcs_x\x00c1")
+	seal := old.Seal(msg)
+	if len(seal) != SealLength {
+		t.Fatalf("seal %q is %d characters, want %d", seal, len(seal), SealLength)
+	}
+	if seal != old.Seal(msg) {
+		t.Fatal("a seal is not the same twice")
+	}
+	for _, tt := range []struct {
+		name   string
+		s      *Signer
+		msg    []byte
+		seal   string
+		wantOK bool
+	}{
+		{"its own", old, msg, seal, true},
+		{"rotated: the old key kept", rotated, msg, seal, true},
+		{"rotated: sealed with the new key", rotated, msg, rotated.Seal(msg), true},
+		{"the new key's seal, before the rotation reached it", old, msg, rotated.Seal(msg), false},
+		{"another fleet", other, msg, seal, false},
+		{"another message", old, []byte("out_1\x00dcs_x\x00c2"), seal, false},
+		{"lower case", old, msg, strings.ToLower(seal), seal == strings.ToLower(seal)},
+		{"cut short", old, msg, seal[:SealLength-1], false},
+		{"empty", old, msg, "", false},
+	} {
+		if got := tt.s.CheckSeal(tt.msg, tt.seal); got != tt.wantOK {
+			t.Errorf("%s: CheckSeal = %v, want %v", tt.name, got, tt.wantOK)
+		}
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/arbiterhq/arbiter/decisionid"
 	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/examples/profilegen"
 	"github.com/arbiterhq/arbiter/memledger"
@@ -249,6 +250,10 @@ func TestEventsAsDocumented(t *testing.T) {
 	// the whole decision, with a value or without, with the caller's id
 	// or without.
 	at := ref.Add(time.Hour)
+	sealer, err := decisionid.NewSigner([]byte("events-doc-key-0123456789"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, body := range []string{
 		`{"decision_id": "dcs_1", "customer_id": "c-1", "offer_id": "vip_discount", "type": "converted", "value": 112.50, "currency": "USD", "id": "order-1", "occurred_at": "` + ref.Format(time.RFC3339) + `"}`,
 		`{"decision_id": "dcs_1", "type": "impression"}`,
@@ -258,7 +263,9 @@ func TestEventsAsDocumented(t *testing.T) {
 			t.Fatal(err)
 		}
 		exps := []engine.Assignment{{ID: "discount_depth", Variant: "deep", Layer: "checkout_pricing"}}
-		m, err := wire.NewOutcomeEvent(&outs[0], "out_01M8XSB0K4B8V3C2X1N0M9K8J7", at, exps, true).Message()
+		ev := wire.NewOutcomeEvent(&outs[0], "out_01M8XSB0K4B8V3C2X1N0M9K8J7", at, exps, true)
+		ev.Seal = sealer.Seal(ev.SealMessage()) // as the API seals what it applied
+		m, err := ev.Message()
 		if err != nil {
 			t.Fatal(err)
 		}

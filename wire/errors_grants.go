@@ -7,7 +7,7 @@ const (
 	CodeUnknownDecision  = "unknown_decision"         // 422: not a decision the fleet made (or a dry run's)
 	CodeCustomerMismatch = "customer_mismatch"        // 422: the decision was made for another customer
 	CodeDecisionExpired  = "decision_expired"         // 422: older than the attribution window
-	CodeUnknownOffer     = "unknown_offer"            // 422: the decision did not grant that offer
+	CodeUnknownOffer     = "unknown_offer"            // 422: no record that the decision granted that offer (not granted, or the record lost)
 	CodeOccurredBefore   = "occurred_before_decision" // 422: occurred_at is before the decision
 	CodeConflict         = "conflict"                 // 409: an Idempotency-Key used with another body, or still in flight
 	CodeLedgerUnavail    = "ledger_unavailable"       // 503: the ledger did not answer a read

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -65,7 +66,22 @@ type OutcomeEvent struct {
 	// Verified: the decision's signature was checked and the outcome was
 	// applied to its grant records by the Arbiter that published it. false
 	// (or absent, from other services): whoever counts it checks it first.
+	// Anyone may write true: only a Seal made with the fleet's key says
+	// that Arbiter did.
 	Verified bool `json:"verified"`
+	// Seal, in an event Arbiter published with Verified true, is the
+	// decisionid seal of SealMessage with the fleet's decision key: the
+	// proof, which another service cannot make, that Arbiter itself
+	// applied this outcome to the grant records. "" (left out) otherwise.
+	Seal string `json:"seal,omitempty"`
+
+	// Arrival is when the outcome arrived, the time its attribution
+	// window and holds are measured to when it has no occurred_at: for an
+	// event read from a stream, when the stream stored it (ParseOutcome's
+	// stored; TS when that is zero, as for a file), never the ts its body
+	// states, which its publisher's clock or a replay decides; for one made
+	// by NewOutcomeEvent, its arrival at the API (TS). Not in the JSON.
+	Arrival time.Time `json:"-"`
 }
 
 // NewOutcomeEvent returns the event of an outcome posted to POST
@@ -92,7 +108,44 @@ func NewOutcomeEvent(o *Outcome, id string, ts time.Time, experiments []engine.A
 		OccurredAt:  occurred.UTC(),
 		CallerID:    o.ID,
 		Verified:    verified,
+		Arrival:     ts.UTC(),
 	}
+}
+
+// sealVersion begins SealMessage: what a seal covers, version 1.
+const sealVersion = "arbiter.outcome.verified/1"
+
+// SealMessage is what an outcome event's Seal is made over: its id, and
+// every field that says which grant records it moved and how (decision,
+// customer, offer, type, occurred_at) or what it counts (value, currency,
+// experiments), each as it reads back from the event's JSON, and each
+// preceded by its length, so that no two events have the same message.
+// An event whose Seal checks was applied by the Arbiter that published
+// it; one with any of these fields changed, or with another event's Seal,
+// is not.
+func (e *OutcomeEvent) SealMessage() []byte {
+	b := make([]byte, 0, 192)
+	b = append(b, sealVersion...)
+	field := func(f string) {
+		b = append(strconv.AppendInt(append(b, ' '), int64(len(f)), 10), ':')
+		b = append(b, f...)
+	}
+	for _, f := range []string{e.ID, e.DecisionID, e.CustomerID, e.OfferID, e.Outcome, e.Currency} {
+		field(f)
+	}
+	field(strconv.FormatInt(e.Value.Minor, 10))
+	at := ""
+	if !e.OccurredAt.IsZero() {
+		at = e.OccurredAt.UTC().Format(time.RFC3339Nano)
+	}
+	field(at)
+	field(strconv.Itoa(len(e.Experiments)))
+	for _, a := range e.Experiments {
+		field(a.ID)
+		field(a.Variant)
+		field(a.Layer)
+	}
+	return b
 }
 
 // Message returns the event as it is published, on outcome.<type>.
@@ -121,6 +174,7 @@ type wireOutcome struct {
 	OccurredAt  *string      `json:"occurred_at"`
 	CallerID    string       `json:"caller_id"`
 	Verified    bool         `json:"verified"`
+	Seal        string       `json:"seal"`
 }
 
 // ParseOutcome reads an outcome message published on subject (which must
@@ -132,8 +186,9 @@ type wireOutcome struct {
 //     when present, must agree; a "type" field, when present, must be
 //     "outcome";
 //   - id, ts, decision_id, customer_id, offer_id, experiments, schema,
-//     occurred_at (RFC 3339), caller_id and verified are optional; a
-//     missing ts is the stored time; occurred_at may be at most
+//     occurred_at (RFC 3339), caller_id, verified and seal are optional; a
+//     missing ts is the stored time; the event's Arrival is the stored
+//     time whatever its ts says (ts when stored is zero); occurred_at may be at most
 //     MaxOutcomeFuture after the arrival (stored, else ts), as in POST
 //     /v1/outcomes;
 //   - value is a JSON number (or a string holding one) in major units and
@@ -164,7 +219,7 @@ func ParseOutcome(prefix, subject string, data []byte, stored time.Time) (*Outco
 	ev := &OutcomeEvent{
 		Type: KindOutcome, Schema: w.Schema, ID: w.ID, DecisionID: w.DecisionID, CustomerID: w.CustomerID,
 		OfferID: w.OfferID, Outcome: typ, Currency: w.Currency, Experiments: w.Experiments,
-		CallerID: w.CallerID, Verified: w.Verified,
+		CallerID: w.CallerID, Verified: w.Verified, Seal: w.Seal,
 	}
 	if w.OccurredAt != nil {
 		t, err := time.Parse(time.RFC3339Nano, *w.OccurredAt)
@@ -185,11 +240,13 @@ func ParseOutcome(prefix, subject string, data []byte, stored time.Time) (*Outco
 		ev.TS = t.UTC()
 	}
 	// The arrival is when the stream stored it (a ts the body states may
-	// be as far ahead as its occurred_at), else its ts.
+	// be as far ahead as its occurred_at, or long before: a replay), else
+	// its ts.
 	arrival := stored.UTC()
 	if arrival.IsZero() {
 		arrival = ev.TS
 	}
+	ev.Arrival = arrival
 	if !ev.OccurredAt.IsZero() && !arrival.IsZero() && ev.OccurredAt.After(arrival.Add(MaxOutcomeFuture)) {
 		return nil, fmt.Errorf("subject %q: occurred_at: %s is %s after the outcome arrived (%s): write when it happened, in RFC 3339 with its UTC offset (2026-11-22T11:02:11+01:00), or leave it out for its arrival",
 			subject, *w.OccurredAt, ev.OccurredAt.Sub(arrival).Round(time.Second), arrival.Format(time.RFC3339))

@@ -89,6 +89,10 @@ func TestParseOutcome(t *testing.T) {
 			if string(gj) != string(wj) {
 				t.Fatalf("got  %s\nwant %s", gj, wj)
 			}
+			// Its arrival is when the stream stored it, whatever its ts.
+			if !got.Arrival.Equal(stored) {
+				t.Errorf("Arrival %s, want the time stored, %s", got.Arrival, stored)
+			}
 		})
 	}
 }
@@ -457,5 +461,47 @@ func TestDecisionEventProfileAllocates(t *testing.T) {
 	without := testing.AllocsPerRun(100, func() { buf = AppendDecisionEvent(buf[:0], d) })
 	if with != without {
 		t.Errorf("AppendDecisionEvent allocates %v times with a profile, %v without", with, without)
+	}
+}
+
+// TestSealMessage: every field a seal covers is in its message, with its
+// bounds: two events differing in any of them, or only in where one field
+// ends and the next begins, have different messages.
+func TestSealMessage(t *testing.T) {
+	base := OutcomeEvent{ID: "out_1", DecisionID: "dcs_1", CustomerID: "c1", OfferID: "vip_10", Outcome: OutcomeConverted,
+		Value: engine.Money{Minor: 1000, Exp: 2}, Currency: "USD", OccurredAt: time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC),
+		Experiments: []Assignment{{ID: "e", Variant: "v", Layer: "l"}}}
+	seen := map[string]string{string(base.SealMessage()): "base"}
+	for _, tt := range []struct {
+		name   string
+		change func(e *OutcomeEvent)
+	}{
+		{"id", func(e *OutcomeEvent) { e.ID = "out_2" }},
+		{"decision", func(e *OutcomeEvent) { e.DecisionID = "dcs_2" }},
+		{"customer", func(e *OutcomeEvent) { e.CustomerID = "c2" }},
+		{"offer", func(e *OutcomeEvent) { e.OfferID = "" }},
+		{"type", func(e *OutcomeEvent) { e.Outcome = OutcomeCancelled }},
+		{"value", func(e *OutcomeEvent) { e.Value.Minor = 1001 }},
+		{"currency", func(e *OutcomeEvent) { e.Currency = "EUR" }},
+		{"occurred_at", func(e *OutcomeEvent) { e.OccurredAt = e.OccurredAt.Add(time.Millisecond) }},
+		{"no occurred_at", func(e *OutcomeEvent) { e.OccurredAt = time.Time{} }},
+		{"experiments", func(e *OutcomeEvent) { e.Experiments = nil }},
+		{"a variant", func(e *OutcomeEvent) { e.Experiments = []Assignment{{ID: "e", Variant: "w", Layer: "l"}} }},
+		{"bounds: customer into offer", func(e *OutcomeEvent) { e.CustomerID, e.OfferID = "c1v", "ip_10" }},
+		{"bounds: experiment into variant", func(e *OutcomeEvent) { e.Experiments = []Assignment{{ID: "ev", Variant: "", Layer: "l"}} }},
+	} {
+		e := base
+		tt.change(&e)
+		m := string(e.SealMessage())
+		if other, ok := seen[m]; ok {
+			t.Errorf("%s: the same seal message as %s", tt.name, other)
+		}
+		seen[m] = tt.name
+	}
+	// Ts, verified and the seal itself are not in it.
+	e := base
+	e.TS, e.Verified, e.Seal = time.Now(), true, "x"
+	if string(e.SealMessage()) != string(base.SealMessage()) {
+		t.Error("ts, verified or seal changed the seal message")
 	}
 }

@@ -275,8 +275,9 @@ func (failingGrants) Apply(context.Context, []engine.GrantOutcome) ([]engine.Out
 
 // TestOutcomesUnverifiedWhenLedgerDown: with the ledger unreachable, an
 // outcome that would move a grant record is accepted and published with
-// "verified": false (its signature checked); one that moves none is
-// verified.
+// "verified": false (its signature checked) and no seal; one that moves
+// none is verified, and sealed with the fleet's key (the feedback consumer
+// trusts "verified" only with a seal).
 func TestOutcomesUnverifiedWhenLedgerDown(t *testing.T) {
 	h := newEngineHarness(t, holdRules, nil)
 	id, _ := h.decide(t, "c-1")
@@ -286,14 +287,18 @@ func TestOutcomesUnverifiedWhenLedgerDown(t *testing.T) {
 	if r.status != 202 || string(r.body) != `{"accepted":2,"refused":[]}` {
 		t.Fatalf("%d %s", r.status, r.body)
 	}
-	var verified []bool
+	var verified, sealed []bool
 	for _, m := range h.sink.events() {
 		if ev, err := wire.ParseOutcome("arbiter", m.Subject("arbiter"), m.JSON, time.Time{}); err == nil {
 			verified = append(verified, ev.Verified)
+			sealed = append(sealed, ev.Seal != "" && h.srv.o.Checker.Signer().CheckSeal(ev.SealMessage(), ev.Seal))
 		}
 	}
 	if len(verified) != 2 || verified[0] || !verified[1] {
 		t.Errorf("verified %v, want [false true]", verified)
+	}
+	if len(sealed) != 2 || sealed[0] || !sealed[1] {
+		t.Errorf("sealed %v, want [false true]: the verified one only", sealed)
 	}
 }
 
@@ -441,5 +446,37 @@ func TestOutcomeTimesAtTheEdges(t *testing.T) {
 	}
 	if body := string(h.do("GET", "/metrics", "").body); !strings.Contains(body, `arbiter_outcomes_refused_total{code="occurred_before_decision",source="api"} 1`) {
 		t.Errorf("metrics do not count the refusal by its code")
+	}
+}
+
+// TestOutcomeOfALostGrantRecord: an order naming a held offer of a
+// decision within the window whose grant record is gone (Redis lost its
+// data; here: a ledger that never saw the decision) cannot be told from
+// one naming an offer the decision did not grant: it is refused,
+// unknown_offer, but the answer does not claim the decision did not grant
+// it, and says how to post the order anyway (for the whole decision).
+func TestOutcomeOfALostGrantRecord(t *testing.T) {
+	h := newEngineHarness(t, holdRules, nil)
+	id, acts := h.decide(t, "c-1")
+	if len(acts) == 0 || acts[0] != "first_1000_app" {
+		t.Fatalf("actions %v", acts)
+	}
+	h.srv.o.Grants = memledger.New() // the records are gone
+	r := h.post(t, `{"decision_id": "`+id+`", "customer_id": "c-1", "offer_id": "first_1000_app", "type": "converted"}`)
+	if code, field := r.errCode(t); r.status != 422 || code != wire.CodeUnknownOffer || field != "offer_id" {
+		t.Fatalf("%d %s, want 422 unknown_offer", r.status, r.body)
+	}
+	msg, _ := r.json(t)["error"].(map[string]any)["message"].(string)
+	for _, want := range []string{"no record", "leave offer_id out"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message %q does not say %q", msg, want)
+		}
+	}
+	if strings.Contains(msg, "did not grant this offer:") {
+		t.Errorf("message %q says the decision did not grant the offer: Arbiter cannot know", msg)
+	}
+	r = h.post(t, `{"decision_id": "`+id+`", "customer_id": "c-1", "type": "converted"}`)
+	if r.status != 202 {
+		t.Errorf("the same order for the whole decision: %d %s, want 202", r.status, r.body)
 	}
 }

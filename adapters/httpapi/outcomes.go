@@ -27,9 +27,11 @@ const maxFuture = wire.MaxOutcomeFuture
 // a release, a cancel, a learning success; unknown_offer when the decision
 // did not grant the offer), in one ledger call for the whole batch. The
 // accepted ones become wire.OutcomeEvents carrying the decision's own
-// experiment variants; when the ledger cannot be reached they are still
-// accepted and published with "verified": false, for the feedback
-// consumer to check and apply.
+// experiment variants, "verified": true and a seal made with the fleet's
+// decision key over the event (wire.OutcomeEvent.Seal: the feedback
+// consumer trusts "verified" only with it); when the ledger cannot be
+// reached they are still accepted and published with "verified": false,
+// for the feedback consumer to check and apply.
 func (s *Server) outcomes(ctx *fasthttp.RequestCtx) {
 	arrival := s.o.Now()
 	snap := s.o.Rules.Current()
@@ -117,7 +119,14 @@ func (s *Server) outcomes(ctx *fasthttp.RequestCtx) {
 			continue
 		}
 		id := s.outcomeID(in, arrival)
-		m, err := wire.NewOutcomeEvent(in, id, arrival, checks[i].Experiments, verified[i]).Message()
+		ev := wire.NewOutcomeEvent(in, id, arrival, checks[i].Experiments, verified[i])
+		if verified[i] {
+			// The proof that this Arbiter applied it: the feedback
+			// consumer applies any outcome without one, whatever its
+			// "verified" says (another service may write true).
+			ev.Seal = s.o.Checker.Signer().Seal(ev.SealMessage())
+		}
+		m, err := ev.Message()
 		if err != nil {
 			s.log.Error("encoding an outcome event", "error", err.Error())
 			s.writeError(ctx, fasthttp.StatusInternalServerError, wire.CodeInternal, "internal error encoding the outcomes", "")
@@ -200,7 +209,9 @@ func refusalMessage(code string, batch bool, n int) string {
 	case attribution.CodeDecisionExpired:
 		why = "the decision is older than the attribution window (--attribution-window)"
 	case attribution.CodeUnknownOffer:
-		why = "the decision did not grant this offer: send an offer_id of its actions, or leave offer_id out for the whole decision"
+		// A lost record (Redis lost or evicted it, or the window was
+		// lengthened since) cannot be told from no grant: say what is known.
+		why = "there is no record that the decision granted this offer (it did not, or its record was lost from Redis): send an offer_id of its actions, or leave offer_id out to post it for the whole decision"
 	case attribution.CodeOccurredBefore:
 		why = "occurred_at is before the decision was made: send when it happened, in RFC 3339 with its UTC offset (2026-12-07T14:03:00+01:00), or leave it out for the time of arrival"
 	default:
