@@ -52,16 +52,26 @@ func TestOutcomesCountInTheDecisionsOwnVariants(t *testing.T) {
 		}
 		return o
 	}
+	sealed := func(o *wire.OutcomeEvent) *wire.OutcomeEvent {
+		o.Seal = signer.Seal(o.SealMessage())
+		return o
+	}
+	tamper := func(o *wire.OutcomeEvent) *wire.OutcomeEvent {
+		o.Experiments[0].Variant = "a"
+		return o
+	}
 	ctx := context.Background()
 	for i, tc := range []struct {
 		o       *wire.OutcomeEvent
 		counted bool
 	}{
-		{conv(id("c1", "b"), "c1", true, "a"), true},                 // Arbiter's own, verified: the variants it carries (a)
-		{conv(id("c2", "b"), "c2", false, "a"), true},                // another service's: the id's (b), not what it says
-		{conv(id("c3", "old"), "c3", false), true},                   // a variant of the ruleset before
-		{conv(id("c4", "b"), "c5", false, "b"), false},               // another customer's decision: refused
-		{conv("dcs_"+ulid.Make().String(), "c6", false, "b"), false}, // not an id the fleet signed
+		{sealed(conv(id("c1", "b"), "c1", true, "a")), true},           // Arbiter's own, verified and sealed: the variants it carries (a)
+		{conv(id("c10", "b"), "c10", true, "a"), true},                 // "verified": true without a seal: the id's (b), not what it says
+		{tamper(sealed(conv(id("c11", "b"), "c11", true, "b"))), true}, // a sealed event whose variants were changed since: the id's (b)
+		{conv(id("c2", "b"), "c2", false, "a"), true},                  // another service's: the id's (b), not what it says
+		{conv(id("c3", "old"), "c3", false), true},                     // a variant of the ruleset before
+		{conv(id("c4", "b"), "c5", false, "b"), false},                 // another customer's decision: refused
+		{conv("dcs_"+ulid.Make().String(), "c6", false, "b"), false},   // not an id the fleet signed
 		// Another service's outcome saying "verified": true (copied from
 		// an Arbiter event) is still checked: a forged or another
 		// customer's id counts nowhere.
@@ -80,12 +90,12 @@ func TestOutcomesCountInTheDecisionsOwnVariants(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for g, want := range map[string]int64{GroupOf("x", "a"): 1, GroupOf("x", "b"): 1, GroupOf("x", "old"): 1} {
+	for g, want := range map[string]int64{GroupOf("x", "a"): 1, GroupOf("x", "b"): 3, GroupOf("x", "old"): 1} {
 		if got := s.Groups[g]; got == nil || got.Conversions != want {
 			t.Errorf("%s: %+v, want %d conversions", g, got, want)
 		}
 	}
-	if g := s.Groups[HoldoutServed]; g == nil || g.Conversions != 3 {
-		t.Errorf("served: %+v, want the 3 outcomes counted", g)
+	if g := s.Groups[HoldoutServed]; g == nil || g.Conversions != 5 {
+		t.Errorf("served: %+v, want the 5 outcomes counted", g)
 	}
 }

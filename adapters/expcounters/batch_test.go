@@ -73,9 +73,7 @@ func recordOneByOne(ctx context.Context, c *Counters, ev Event) (bool, error) {
 			if !ok {
 				return false, nil
 			}
-			if !o.Verified {
-				exps = own
-			}
+			exps = own
 		}
 		for _, a := range exps {
 			groups = append(groups, GroupOf(a.ID, a.Variant))

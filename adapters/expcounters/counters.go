@@ -57,12 +57,11 @@ type Counters struct {
 	// Attribute checks an outcome as the feedback consumer does (package
 	// attribution: a decision the fleet signed, for this customer, within
 	// the attribution window): ok false for an outcome attribution
-	// refuses, which then counts nowhere; else the decision's own variants
-	// read from its signed id, which replace the event's unless it says
-	// "verified" (Arbiter's own events, which carry those variants already,
-	// read when the ruleset that made them was served). Every outcome is
-	// checked, "verified" or not: another service may say it. nil: every
-	// outcome counts in the variants it carries.
+	// refuses, which then counts nowhere; else the variants it counts in,
+	// which replace the event's: the decision's own, read from its signed
+	// id, or those an event Arbiter sealed carries (Attributed). Every
+	// outcome is checked, "verified" or not: another service may say it.
+	// nil: every outcome counts in the variants it carries.
 	Attribute func(o *wire.OutcomeEvent) (variants []wire.Assignment, ok bool)
 	// SingleReader says these counters are the only reader of their
 	// stream's events (serve's embedded NATS server, which no other replica
@@ -440,14 +439,13 @@ func (c *Counters) add(b *batch, ev *Event) {
 		exps := o.Experiments
 		if c.Attribute != nil {
 			// Checked even when it says "verified": any service may
-			// publish on the subject, and say so.
+			// publish on the subject, and say so (only Arbiter's seal
+			// lets its carried variants count).
 			own, ok := c.Attribute(o)
 			if !ok {
 				return
 			}
-			if !o.Verified {
-				exps = own
-			}
+			exps = own
 		}
 		for _, a := range exps {
 			b.assignment(&e, a)
