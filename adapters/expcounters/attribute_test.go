@@ -56,6 +56,10 @@ func TestOutcomesCountInTheDecisionsOwnVariants(t *testing.T) {
 		o.Seal = signer.Seal(o.SealMessage())
 		return o
 	}
+	storedAt := func(o *wire.OutcomeEvent, at time.Time) *wire.OutcomeEvent {
+		o.Arrival = at
+		return o
+	}
 	tamper := func(o *wire.OutcomeEvent) *wire.OutcomeEvent {
 		o.Experiments[0].Variant = "a"
 		return o
@@ -76,6 +80,9 @@ func TestOutcomesCountInTheDecisionsOwnVariants(t *testing.T) {
 		// an Arbiter event) is still checked: a forged or another
 		// customer's id counts nowhere.
 		{conv("dcs_"+ulid.Make().String(), "c7", true, "a"), false},
+		// Stored two days after its decision (the window is a day),
+		// whatever the ts its body states: expired.
+		{storedAt(conv(id("c12", "b"), "c12", false), t0.Add(48*time.Hour)), false},
 		{conv(id("c8", "a"), "c9", true, "a"), false},
 	} {
 		n, err := c.Record(ctx, Event{Stream: "ARBITER", Sequence: uint64(i + 1), Stored: t0, Outcome: tc.o})
