@@ -113,4 +113,17 @@ func TestRunAnotherShopSaysWhatItSimulated(t *testing.T) {
 			t.Errorf("no %q in the notes:\n%s", want, notes)
 		}
 	}
+	// carts in a currency the rules have no rate for: the note names it
+	gbp, err := ParseTraffic(rs, "gbp.yaml", []byte("currency: GBP\ncategories: {skincare: {price: [10, 20]}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Traffic = gbp
+	if rep, err = Run(context.Background(), rs, tr, opts); err != nil {
+		t.Fatal(err)
+	}
+	if notes = strings.Join(rep.Notes, "\n"); !strings.Contains(notes, "the simulated carts are in GBP, and the rules (currency: EUR) have no rate for GBP") ||
+		!strings.Contains(notes, "carts in GBP of its categories (skincare), at the placement basket") {
+		t.Errorf("notes:\n%s", notes)
+	}
 }
