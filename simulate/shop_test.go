@@ -127,3 +127,20 @@ func TestRunAnotherShopSaysWhatItSimulated(t *testing.T) {
 		t.Errorf("notes:\n%s", notes)
 	}
 }
+
+// A Traffic built by hand (not by ParseTraffic) runs too, and is not
+// changed by the run.
+func TestRunHandMadeTraffic(t *testing.T) {
+	tr, opts, _ := beauty(t)
+	rs := loadRules(t, "testdata/beauty/rules")
+	opts.Decisions = 2000
+	opts.Traffic = &Traffic{Currency: "EUR", Start: Start(), Placements: []Placement{{"basket", 1}},
+		Categories: []Category{{Name: "skincare", Lo: 1000, Hi: 2000}}}
+	rep, err := Run(context.Background(), rs, tr, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Strategies[Oracle].Successes == 0 || opts.Traffic.index != nil {
+		t.Errorf("oracle %+v, index %v", *rep.Strategies[Oracle], opts.Traffic.index)
+	}
+}

@@ -188,8 +188,10 @@ func Run(ctx context.Context, rs *rules.Ruleset, truth *Truth, opts Options) (*R
 	if len(traffic.Placements) == 0 || len(traffic.Categories) == 0 {
 		return nil, errors.New("simulate: the traffic has no placements or no categories")
 	}
-	if traffic.index == nil {
-		traffic.indexCategories()
+	if traffic.index == nil { // a Traffic not made here: index a copy
+		tc := *traffic
+		tc.indexCategories()
+		traffic, opts.Traffic = &tc, &tc
 	}
 	pop, err := population(rs, opts)
 	if err != nil {
