@@ -5,54 +5,23 @@ import (
 	"strconv"
 
 	"github.com/arbiterhq/arbiter/engine"
-	"github.com/arbiterhq/arbiter/examples/profilegen"
 )
 
-// The request mix: where the shop asks, from which channel and device, and
-// what is in the cart. Carts lean towards the customer's favourite
-// categories; totals run from a single accessory to a few pairs of shoes
-// and a coat.
+// The request mix: where the shop asks (the traffic's placements, by
+// their shares), from which channel and device, and what is in the cart:
+// 1 to 4 lines of the traffic's categories, half of them from the
+// customer's top_categories when the profile has that list.
 
-// simCurrency is the currency of every simulated cart.
-const simCurrency = "USD"
-
-// placements and their shares: the checkout asks most.
-var placements = [...]struct {
-	name  string
-	share float64
-}{{"checkout", 0.6}, {"cart", 0.3}, {"product", 0.1}}
-
-// priceRange is the price range of a category, in dollars.
-func priceRange(category string) (lo, hi float64) {
-	switch category {
-	case "shoes":
-		return 40, 140
-	case "outerwear":
-		return 60, 220
-	case "apparel":
-		return 15, 80
-	case "beauty":
-		return 8, 60
-	case "home":
-		return 12, 120
-	case "sports":
-		return 20, 150
-	case "kids":
-		return 10, 50
-	}
-	return 5, 40 // accessories and the rest
-}
-
-// request makes decision i's request for customer p.
-func request(r *rand.Rand, i int, p *engine.Profile) engine.Request {
+// request makes decision i's request for customer p in traffic t.
+func request(r *rand.Rand, t *Traffic, i int, p *engine.Profile) engine.Request {
 	u := r.Float64()
-	placement := placements[len(placements)-1].name
-	for _, pl := range placements {
-		if u < pl.share {
-			placement = pl.name
+	placement := t.Placements[len(t.Placements)-1].Name
+	for _, pl := range t.Placements {
+		if u < pl.Share {
+			placement = pl.Name
 			break
 		}
-		u -= pl.share
+		u -= pl.Share
 	}
 	channel, device := "web", "desktop"
 	switch x := r.Float64(); {
@@ -65,10 +34,13 @@ func request(r *rand.Rand, i int, p *engine.Profile) engine.Request {
 	if r.IntN(10) == 0 {
 		ctx["utm_source"] = "newsletter"
 	}
-	cats := profilegen.Categories()
-	var top []string
+	var top []int // the customer's top categories that the traffic sells
 	if l, ok := p.Value("top_categories").([]string); ok {
-		top = l
+		for _, name := range l {
+			if k, ok := t.index[name]; ok {
+				top = append(top, k)
+			}
+		}
 	}
 	lines := 1 + r.IntN(3)
 	if r.IntN(4) == 0 {
@@ -76,22 +48,35 @@ func request(r *rand.Rand, i int, p *engine.Profile) engine.Request {
 	}
 	items := make([]engine.Item, 0, lines)
 	for k := 0; k < lines; k++ {
-		cat := cats[r.IntN(len(cats))]
+		c := &t.Categories[r.IntN(len(t.Categories))]
 		if len(top) > 0 && r.IntN(2) == 0 {
-			cat = top[r.IntN(len(top))]
+			c = &t.Categories[top[r.IntN(len(top))]]
 		}
-		lo, hi := priceRange(cat)
-		price := int64((lo + r.Float64()*(hi-lo)) * 100)
-		price = price - price%100 + 99 // x.99
+		var price int64
+		if t.example {
+			// the example shop's prices, in dollars, end in .99
+			lo, hi := float64(c.Lo)/100, float64(c.Hi)/100
+			price = int64((lo + r.Float64()*(hi-lo)) * 100)
+			price = price - price%100 + 99
+		} else {
+			price = min(c.Hi, c.Lo+int64(r.Float64()*float64(c.Hi-c.Lo+1)))
+		}
 		qty := 1
 		if r.IntN(5) == 0 {
 			qty = 2
 		}
-		if cat == "accessories" && r.IntN(10) == 0 {
+		cat := c.Name
+		if t.example && cat == "accessories" && r.IntN(10) == 0 {
 			cat = "gift_cards"
 			price = 2500
 		}
-		items = append(items, engine.Item{SKU: cat + "-" + strconv.Itoa(r.IntN(50)), Category: cat, Price: price, Quantity: qty})
+		var sku string
+		if len(c.SKUs) > 0 {
+			sku = c.SKUs[r.IntN(len(c.SKUs))]
+		} else {
+			sku = cat + "-" + strconv.Itoa(r.IntN(50))
+		}
+		items = append(items, engine.Item{SKU: sku, Category: cat, Price: price, Quantity: qty})
 	}
 	id := "sim-" + strconv.Itoa(i)
 	return engine.Request{
@@ -100,7 +85,7 @@ func request(r *rand.Rand, i int, p *engine.Profile) engine.Request {
 		CustomerID: p.ID,
 		Placement:  placement,
 		Channel:    channel,
-		Cart:       engine.Cart{Currency: simCurrency, Items: items},
+		Cart:       engine.Cart{Currency: t.Currency, Items: items},
 		Context:    ctx,
 	}
 }

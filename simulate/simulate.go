@@ -7,11 +7,13 @@
 // likely each offer is to succeed per segment and what a success is
 // worth; whether offer o succeeds at decision i is the same uniform draw
 // U(seed, i, o) for every strategy, so that the strategies differ only by
-// what they choose. Each strategy has its own in-memory caps ledger and
-// statistics. A success is the decision's outcome of the reward type
-// (converted when the rules do not learn): it reaches the strategy's
-// ledger as the server's outcomes do, so that a converted one commits the
-// decision's held grant.
+// what they choose. The requests are the example shop's, or another
+// shop's from a traffic file (ParseTraffic); the customers are generated
+// ones, or a profiles file's (LoadProfiles). Each strategy has its own
+// in-memory caps ledger and statistics. A success is the decision's
+// outcome of the reward type (converted when the rules do not learn): it
+// reaches the strategy's ledger as the server's outcomes do, so that a
+// converted one commits the decision's held grant.
 package simulate
 
 import (
@@ -49,15 +51,22 @@ const (
 	LastShare = 0.2
 )
 
-// Start is the time of the first decision: the profile generator's
-// reference time.
+// Start is the time of the first decision in the example shop's traffic:
+// the profile generator's reference time (a traffic file may set
+// another).
 func Start() time.Time { return profilegen.DefaultRef() }
 
 // Options of a run.
 type Options struct {
 	Decisions int    // default DefaultDecisions
-	Customers int    // the population's size; default DefaultCustomers
+	Customers int    // the generated population's size; default DefaultCustomers
 	Seed      uint64 // the customers, the requests and U; default DefaultSeed
+	// Profiles are the customers (Customers is then their number); nil:
+	// Customers customers of the example shop's profile generator.
+	Profiles *Profiles
+	// Traffic is the shop the requests come from; nil: the example
+	// shop's (ExampleTraffic).
+	Traffic *Traffic
 }
 
 // The strategies, in the order they are reported.
@@ -155,8 +164,10 @@ func (s *strategy) Counts(offer, cell string) (float64, float64, bool) {
 }
 
 // Run simulates opts.Decisions decisions under rs for the three
-// strategies. rs must learn (arbitration.learning) for the learning
-// strategy to differ from the static one; it runs either way.
+// strategies, on opts.Traffic's requests (the example shop's by default)
+// for opts.Profiles's customers (generated ones by default). rs must
+// learn (arbitration.learning) for the learning strategy to differ from
+// the static one; it runs either way.
 func Run(ctx context.Context, rs *rules.Ruleset, truth *Truth, opts Options) (*Report, error) {
 	if opts.Decisions <= 0 {
 		opts.Decisions = DefaultDecisions
@@ -170,10 +181,24 @@ func Run(ctx context.Context, rs *rules.Ruleset, truth *Truth, opts Options) (*R
 	if truth == nil || truth.Value == nil {
 		return nil, errors.New("simulate: no truth")
 	}
+	if opts.Traffic == nil {
+		opts.Traffic = ExampleTraffic()
+	}
+	traffic := opts.Traffic
+	if len(traffic.Placements) == 0 || len(traffic.Categories) == 0 {
+		return nil, errors.New("simulate: the traffic has no placements or no categories")
+	}
+	if traffic.index == nil { // a Traffic not made here: index a copy
+		tc := *traffic
+		tc.indexCategories()
+		traffic, opts.Traffic = &tc, &tc
+	}
 	pop, err := population(rs, opts)
 	if err != nil {
 		return nil, err
 	}
+	opts.Customers = len(pop)
+	start := traffic.Start
 	var lr rules.Learning
 	if rs.Arbitration.Learning != nil {
 		lr = *rs.Arbitration.Learning
@@ -208,8 +233,8 @@ func Run(ctx context.Context, rs *rules.Ruleset, truth *Truth, opts Options) (*R
 			o.ScoreOverride = oracleScore
 		}
 		st.eng = engine.New(o)
-		st.snap = learning.NewSnapshot(nil, Start(), lr.HalfLife)
-		st.nextRef = Start().Add(lr.Refresh)
+		st.snap = learning.NewSnapshot(nil, start, lr.HalfLife)
+		st.nextRef = start.Add(lr.Refresh)
 		strats = append(strats, st)
 		rep.Strategies[name] = st.stats
 	}
@@ -222,9 +247,9 @@ func Run(ctx context.Context, rs *rules.Ruleset, truth *Truth, opts Options) (*R
 		if i%1024 == 0 && ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		now := Start().Add(time.Duration(i) * Step)
+		now := start.Add(time.Duration(i) * Step)
 		p := pop[r.IntN(len(pop))]
-		req := request(r, i, p)
+		req := request(r, traffic, i, p)
 		req.Now = now
 		cur.p, cur.req = p, &req
 		for k, st := range strats {
@@ -267,13 +292,15 @@ func Run(ctx context.Context, rs *rules.Ruleset, truth *Truth, opts Options) (*R
 
 // notes says why offers of the truth file were never granted: the rules
 // cannot price the simulated carts' currency, or the simulated traffic
-// (the example shop's) never meets their conditions.
+// (the example shop's, or the traffic file's) never meets their
+// conditions.
 func notes(rs *rules.Ruleset, truth *Truth, granted map[string]bool, opts Options) []string {
 	var out, never []string
-	if _, ok := rs.Rates[simCurrency]; rs.Currency != "" && rs.Currency != simCurrency && !ok {
+	t := opts.Traffic
+	if _, ok := rs.Rates[t.Currency]; rs.Currency != "" && rs.Currency != t.Currency && !ok {
 		out = append(out, fmt.Sprintf("the simulated carts are in %s, and the rules (currency: %s) have no rate for %s: "+
 			"offers with money numbers or a budget are never offered to them (add %s to rates)",
-			simCurrency, rs.Currency, simCurrency, simCurrency))
+			t.Currency, rs.Currency, t.Currency, t.Currency))
 	}
 	for _, o := range truth.Offers {
 		if !granted[o.ID] {
@@ -282,18 +309,26 @@ func notes(rs *rules.Ruleset, truth *Truth, granted map[string]bool, opts Option
 	}
 	if len(never) > 0 {
 		sort.Strings(never)
-		names := make([]string, len(placements))
-		for i, pl := range placements {
-			names[i] = pl.name
+		carts, times := t.describe(opts.Decisions)
+		whose, who := "the example shop's", "customers of its profile generator (only the fields your schema declares)"
+		if t.File != "" {
+			whose = "the one of " + t.File
 		}
-		end := Start().Add(time.Duration(opts.Decisions-1) * Step)
-		out = append(out, fmt.Sprintf("offers of the truth file never granted: %s. The simulated traffic is the example shop's: "+
-			"carts in %s of its categories (%s), at the placements %s and %s, for customers of its profile generator "+
-			"(only the fields your schema declares), from %s to %s, %s per decision; "+
+		if opts.Profiles != nil {
+			who = fmt.Sprintf("the %d customers of %s", len(opts.Profiles.List), opts.Profiles.File)
+		}
+		msg := fmt.Sprintf("offers of the truth file never granted: %s. The simulated traffic is %s: %s, for %s, %s; "+
 			"check the offers' placements, segments, schedule and when against it (arbiter decide)",
-			strings.Join(never, ", "), simCurrency, strings.Join(profilegen.Categories(), ", "),
-			strings.Join(names[:len(names)-1], ", "), names[len(names)-1],
-			Start().Format(time.RFC3339), end.Format(time.RFC3339), Step))
+			strings.Join(never, ", "), whose, carts, who, times)
+		switch {
+		case t.File == "" && opts.Profiles == nil:
+			msg += "; for your own shop, describe its carts in a traffic file (--traffic) and give its customers (--profiles)"
+		case t.File == "":
+			msg += "; for your own shop's carts, describe them in a traffic file (--traffic)"
+		case opts.Profiles == nil:
+			msg += "; for your own shop's customers, give them (--profiles)"
+		}
+		out = append(out, msg)
 	}
 	return out
 }
@@ -411,9 +446,16 @@ func U(seed uint64, i int, offer string) float64 {
 	return float64(binary.BigEndian.Uint64(sum[:8])>>11) / (1 << 53)
 }
 
-// population is the generated customers, as profiles of rs's schema.
+// population is the customers: opts.Profiles, else the generated ones
+// as profiles of rs's schema.
 func population(rs *rules.Ruleset, opts Options) ([]*engine.Profile, error) {
-	gen := profilegen.Generate(int64(opts.Seed), opts.Customers, Start())
+	if opts.Profiles != nil {
+		if len(opts.Profiles.List) == 0 {
+			return nil, fmt.Errorf("simulate: %s has no profiles", opts.Profiles.File)
+		}
+		return opts.Profiles.List, nil
+	}
+	gen := profilegen.Generate(int64(opts.Seed), opts.Customers, opts.Traffic.Start)
 	out := make([]*engine.Profile, 0, len(gen))
 	for _, m := range gen {
 		p, err := profiles.FromJSON(&rs.Schema, m)

@@ -50,7 +50,8 @@ type SegmentRate struct {
 	P       float64
 }
 
-// Error is a problem in a truth file, where it is.
+// Error is a problem in an input file of the simulation (a truth,
+// traffic or profiles file), where it is.
 type Error struct {
 	File      string
 	Line, Col int
@@ -65,7 +66,7 @@ func (e *Error) Error() string {
 	return s
 }
 
-// Errors is every problem found in a truth file.
+// Errors is every problem found in an input file.
 type Errors []*Error
 
 func (es Errors) Error() string {

@@ -160,3 +160,90 @@ offers:
 		})
 	}
 }
+
+// TestCmdSimulateAnotherShop: --traffic and --profiles simulate another
+// shop than the example (simulate/testdata/beauty: euros, the basket, a
+// skin type): its offers are granted, with no note; the files' problems
+// are reported as file:line:col, and --customers does not go with
+// --profiles.
+func TestCmdSimulateAnotherShop(t *testing.T) {
+	const dir = "../../simulate/testdata/beauty"
+	base := []string{"--rules", dir + "/rules", "--truth", dir + "/rules/shop_truth.yaml", "--decisions", "3000"}
+	tmp := t.TempDir()
+	write := func(name, text string) string {
+		t.Helper()
+		p := filepath.Join(tmp, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	badTraffic := write("bad_traffic.yaml", "currency: EUR\ncategories: {skincare: {price: [60, 14]}}\n")
+	badProfiles := write("bad.jsonl", "{\"id\": \"a\", \"skin_typ\": \"dry\"}\n")
+	cases := []struct {
+		name     string
+		args     []string
+		code     int
+		out, err string
+	}{
+		{"the shop", []string{"--traffic", dir + "/traffic.yaml", "--profiles", dir + "/profiles.jsonl"}, exitOK,
+			`(?s)^3000 decisions, 120 customers, seed 1.*\nlearning +3000 +[1-9][0-9]* .*of the oracle's[^\n]*\n[^\n]*\n$`, `^$`},
+		{"its traffic, generated customers", []string{"--traffic", dir + "/traffic.yaml", "--customers", "50"}, exitOK,
+			`^3000 decisions, 50 customers`, `^$`},
+		{"bad traffic", []string{"--traffic", badTraffic}, exitFail, `^$`,
+			"the traffic file does not load:\n.*bad_traffic.yaml:2:32: category `skincare`: price \\[60, 14\\] is no range of prices"},
+		{"bad profiles", []string{"--profiles", badProfiles}, exitFail, `^$`,
+			"the profiles file does not load:\n.*bad.jsonl:1:13: profile.skin_typ: unknown field \\(did you mean `skin_type`\\?"},
+		{"missing traffic", []string{"--traffic", "nope.yaml"}, exitFail, `^$`, `--traffic: open nope.yaml`},
+		{"missing profiles", []string{"--profiles", "nope.jsonl"}, exitFail, `^$`, `--profiles: open nope.jsonl`},
+		{"customers and profiles", []string{"--profiles", dir + "/profiles.jsonl", "--customers", "10"}, exitUsage, `^$`,
+			`--customers counts generated customers; with --profiles the customers are the file's: leave --customers out`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			args := append(append([]string{"simulate"}, base...), tc.args...)
+			code := run(context.Background(), args, stdio{In: strings.NewReader(""), Out: &out, Err: &errb})
+			if code != tc.code {
+				t.Errorf("exit %d, want %d (stdout %q, stderr %q)", code, tc.code, out.String(), errb.String())
+			}
+			if !regexp.MustCompile(tc.out).MatchString(out.String()) {
+				t.Errorf("stdout %q does not match %q", out.String(), tc.out)
+			}
+			if !regexp.MustCompile(tc.err).MatchString(errb.String()) {
+				t.Errorf("stderr %q does not match %q", errb.String(), tc.err)
+			}
+		})
+	}
+}
+
+// TestDocsSimulateAnotherShopIsCurrent: docs/learning.md shows `arbiter
+// simulate` on the second shop (simulate/testdata/beauty), with the first
+// line and the last two of its output; they are what the command prints.
+func TestDocsSimulateAnotherShopIsCurrent(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/learning.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const cmd = "$ arbiter simulate --rules simulate/testdata/beauty/rules --truth simulate/testdata/beauty/rules/shop_truth.yaml \\\n" +
+		"    --traffic simulate/testdata/beauty/traffic.yaml --profiles simulate/testdata/beauty/profiles.jsonl\n"
+	_, block, ok := strings.Cut(string(doc), cmd)
+	if !ok {
+		t.Fatalf("docs/learning.md no longer shows %q", cmd)
+	}
+	block, _, _ = strings.Cut(block, "```")
+	head, tail, ok := strings.Cut(block, "...\n")
+	if !ok {
+		t.Fatalf("the output shown is not its first line, ... and its last lines:\n%s", block)
+	}
+	const dir = "../../simulate/testdata/beauty"
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"simulate", "--rules", dir + "/rules", "--truth", dir + "/rules/shop_truth.yaml",
+		"--traffic", dir + "/traffic.yaml", "--profiles", dir + "/profiles.jsonl"},
+		stdio{In: strings.NewReader(""), Out: &out, Err: &errb}); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if !strings.HasPrefix(out.String(), head) || !strings.HasSuffix(out.String(), "\n"+tail) {
+		t.Errorf("docs/learning.md shows another output of the command: write what it prints now\n--- the docs\n%s--- the command\n%s", block, out.String())
+	}
+}
