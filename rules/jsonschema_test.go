@@ -110,7 +110,7 @@ func TestExamplesMatchTheSchema(t *testing.T) {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		if (!strings.HasSuffix(p, ".yaml") && !strings.HasSuffix(p, ".yml")) || IsTruthFile(p) || strings.Contains(p, "testdata") {
+		if (!strings.HasSuffix(p, ".yaml") && !strings.HasSuffix(p, ".yml")) || IsTruthFile(p) || IsTrafficFile(p) || strings.Contains(p, "testdata") {
 			return nil
 		}
 		n++

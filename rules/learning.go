@@ -43,6 +43,13 @@ func IsTruthFile(path string) bool {
 	return strings.HasSuffix(path, "_truth.yaml") || strings.HasSuffix(path, "_truth.yml")
 }
 
+// IsTrafficFile reports whether a file beside the rules is a traffic file
+// of `arbiter simulate --traffic` (its name ends in _traffic.yaml or
+// _traffic.yml), which Compile leaves out.
+func IsTrafficFile(path string) bool {
+	return strings.HasSuffix(path, "_traffic.yaml") || strings.HasSuffix(path, "_traffic.yml")
+}
+
 // PriorMean is the mean of the prior Beta(PriorAlpha, PriorBeta): the
 // propensity of an offer without statistics.
 func (lr *Learning) PriorMean() float64 {

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -160,6 +161,30 @@ func TestKeysDocumented(t *testing.T) {
 			if k.Desc == "" {
 				t.Errorf("%s: no description of %q", o.Name, k.Name)
 			}
+		}
+	}
+}
+
+// A traffic file of arbiter simulate beside the rules is left out as a
+// truth file is; one named otherwise is refused with a hint to rename it.
+func TestTrafficFiles(t *testing.T) {
+	const traffic = "currency: EUR\nplacements: {basket: 1}\ncategories:\n  skincare: {price: [14, 60]}\n"
+	rs := mustLoad(t, map[string]string{"rules.yaml": learnProfile + "arbitration:\n  learning: {}\n", "shop_traffic.yaml": traffic})
+	for _, f := range rs.Files {
+		if f == "shop_traffic.yaml" {
+			t.Error("the traffic file is listed as a rule file")
+		}
+	}
+	if _, err := Compile([]File{{Path: "a_traffic.yml", Data: []byte(traffic)}}); err != ErrNoRuleFiles {
+		t.Errorf("only a traffic file: %v", err)
+	}
+	es := loadErrs(t, map[string]string{"rules.yaml": learnProfile + "arbitration:\n  learning: {}\n", "traffic.yaml": traffic})
+	if got := es.Error(); !strings.Contains(got, "traffic.yaml:2:1") || !strings.Contains(got, "name it shop_traffic.yaml") {
+		t.Errorf("a traffic file named traffic.yaml: %v", got)
+	}
+	for path, want := range map[string]bool{"shop_traffic.yaml": true, "a/b_traffic.yml": true, "traffic.yaml": false, "shop_truth.yaml": false} {
+		if IsTrafficFile(path) != want {
+			t.Errorf("IsTrafficFile(%q) != %v", path, want)
 		}
 	}
 }

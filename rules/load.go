@@ -86,8 +86,9 @@ type File struct {
 
 // Compile compiles the rule files into one Ruleset, in path order; files
 // whose path ends in _test.yaml or _test.yml hold rule tests, and files
-// whose path ends in _truth.yaml or _truth.yml (arbiter simulate's truth
-// files) are not rules and are left out. It reads
+// whose path ends in _truth.yaml or _truth.yml, or in _traffic.yaml or
+// _traffic.yml (arbiter simulate's truth and traffic files), are not
+// rules and are left out. It reads
 // nothing (adapters/rulefiles reads a rules directory). Problems in the
 // rules come back as Errors (use errors.As); no files at all is
 // ErrNoRuleFiles.
@@ -95,7 +96,7 @@ func Compile(files []File) (*Ruleset, error) {
 	if len(files) == 0 {
 		return nil, ErrNoRuleFiles
 	}
-	files = slices.DeleteFunc(slices.Clone(files), func(f File) bool { return IsTruthFile(f.Path) })
+	files = slices.DeleteFunc(slices.Clone(files), func(f File) bool { return IsTruthFile(f.Path) || IsTrafficFile(f.Path) })
 	if len(files) == 0 {
 		return nil, ErrNoRuleFiles
 	}

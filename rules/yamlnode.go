@@ -368,6 +368,18 @@ func (l *loader) unknownKey(k, v *yaml.Node, what string, def *objDef, allowed [
 		l.drop(k, v)
 		return ""
 	}
+	if def == ruleFileDef && (name == "placements" || name == "categories") {
+		// a traffic file of arbiter simulate, named without _traffic.yaml
+		base := path.Base(l.pos(k).File)
+		stem := strings.TrimSuffix(strings.TrimSuffix(base, ".yml"), ".yaml")
+		if stem == "traffic" {
+			stem = "shop"
+		}
+		l.cause(k, "is "+base+" a traffic file of `arbiter simulate`? name it "+stem+
+			"_traffic.yaml: files so named are not rules", "%s", unknown)
+		l.drop(k, v)
+		return ""
+	}
 	if hint := misplacedHint(def, name, prev); hint != "" {
 		l.cause(k, hint, "%s", misplaced)
 		l.drop(k, v)

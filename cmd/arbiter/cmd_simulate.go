@@ -53,8 +53,8 @@ its own:
                         file arbiter profiles import and serve --profiles
                         read), instead of --customers generated ones
 
-Keep the traffic file outside the rules directory (a YAML file there is
-read as rules). Offers of the truth file that no strategy granted are named
+Name the traffic file *_traffic.yaml to keep it beside the rules (files
+so named are not rules, as *_truth.yaml files are not). Offers of the truth file that no strategy granted are named
 in a note, with the traffic simulated and why they may not have been (a
 currency the rules have no rate for).
 
