@@ -182,6 +182,7 @@ type Server struct {
 	signer  *decisionid.Signer
 	pending sync.WaitGroup // answers being stored for Idempotency-Keys
 	depDown sync.Map       // dependency name → bool: down at the last /readyz
+	ready   readyCache     // /readyz's last dependency checks
 	// draining: shutting down; /readyz answers 503 and every answer closes
 	// its connection (Drain).
 	draining atomic.Bool
