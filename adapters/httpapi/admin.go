@@ -414,6 +414,13 @@ type ReadyView struct {
 	Draining bool `json:"draining,omitempty"`
 }
 
+// ReadyCacheTTL is how long /readyz reuses the result of its dependency
+// checks: a request within it of the last check's start is answered from
+// that result, so that a probe storm or a scanner, which need no key, make
+// at most one check of Redis and NATS a second per replica. A dependency
+// going down or up shows within it.
+const ReadyCacheTTL = time.Second
+
 // Dependency states in ReadyView.
 const (
 	StateUp   = "up"
@@ -424,32 +431,15 @@ const (
 // draining), else 503, with the state of every dependency either way. A
 // dependency that is down does not make the server unready: decisions
 // still answer, degraded. A dependency going down is logged at warn (its
-// error redacted), once per change of state, and back up at info.
+// error redacted), once per change of state, and back up at info. The
+// dependencies' states come from dependencyStates (checked at most once a
+// ReadyCacheTTL); the rules and draining are read at every request.
 func (s *Server) readyz(ctx *fasthttp.RequestCtx) {
-	v := ReadyView{Dependencies: map[string]string{}}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for name, check := range s.o.Checks {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			cctx, cancel := context.WithTimeout(context.Background(), s.o.CheckTimeout)
-			defer cancel()
-			err := check(cctx)
-			state := StateUp
-			if err != nil {
-				state = StateDown
-				if name == "redis" {
-					s.metrics.RedisError(metrics.RedisOpReadiness)
-				}
-			}
-			s.noteState(name, err)
-			mu.Lock()
-			v.Dependencies[name] = state
-			mu.Unlock()
-		}()
+	deps := s.dependencyStates()
+	v := ReadyView{Dependencies: make(map[string]string, len(deps)+1)}
+	for name, state := range deps {
+		v.Dependencies[name] = state
 	}
-	wg.Wait()
 	status := fasthttp.StatusServiceUnavailable
 	v.Dependencies["rules"] = StateDown
 	if snap := s.o.Rules.Current(); snap != nil {
@@ -462,6 +452,85 @@ func (s *Server) readyz(ctx *fasthttp.RequestCtx) {
 		status = fasthttp.StatusServiceUnavailable
 	}
 	s.writeJSON(ctx, status, v)
+}
+
+// readyCache is the last result of /readyz's dependency checks, and the
+// checks in flight.
+type readyCache struct {
+	mu     sync.Mutex
+	at     time.Time         // when the checks of states began (Options.Now)
+	states map[string]string // dependency → StateUp or StateDown; nil: none yet; read only
+	flight *readyFlight      // the checks in flight; nil: none
+}
+
+// readyFlight is one run of the dependency checks: states is set before
+// done is closed.
+type readyFlight struct {
+	done   chan struct{}
+	states map[string]string
+}
+
+// dependencyStates returns the state of every dependency (Options.Checks):
+// the last result when its checks began less than ReadyCacheTTL ago (by
+// Options.Now; a clock stepped back counts as expired), else the result of
+// the checks in flight, or of new ones this call runs. At most one run of
+// the checks is in flight, however many requests ask. The map returned is
+// shared: read it only.
+func (s *Server) dependencyStates() map[string]string {
+	c := &s.ready
+	c.mu.Lock()
+	now := s.o.Now()
+	if c.states != nil && !now.Before(c.at) && now.Sub(c.at) < ReadyCacheTTL {
+		states := c.states
+		c.mu.Unlock()
+		return states
+	}
+	if f := c.flight; f != nil {
+		c.mu.Unlock()
+		<-f.done // bounded by CheckTimeout
+		return f.states
+	}
+	f := &readyFlight{done: make(chan struct{})}
+	c.flight = f
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		if f.states != nil {
+			c.states, c.at = f.states, now
+		}
+		c.flight = nil
+		c.mu.Unlock()
+		close(f.done)
+	}()
+	f.states = s.checkDependencies()
+	return f.states
+}
+
+// checkDependencies runs every check at once, each bounded by CheckTimeout.
+func (s *Server) checkDependencies() map[string]string {
+	states := make(map[string]string, len(s.o.Checks))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for name, check := range s.o.Checks {
+		wg.Go(func() {
+			cctx, cancel := context.WithTimeout(context.Background(), s.o.CheckTimeout)
+			defer cancel()
+			err := check(cctx)
+			state := StateUp
+			if err != nil {
+				state = StateDown
+				if name == "redis" {
+					s.metrics.RedisError(metrics.RedisOpReadiness)
+				}
+			}
+			s.noteState(name, err)
+			mu.Lock()
+			states[name] = state
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return states
 }
 
 // noteState logs a dependency's change of state seen by /readyz.

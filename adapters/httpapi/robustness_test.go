@@ -100,12 +100,13 @@ func TestHeadersTooLarge(t *testing.T) {
 }
 
 // TestTooLargeRefusedWhileRead: a body over its route's limit is refused
-// 413 while it is read, before the route, key and method checks. fasthttp
-// read every body up to the largest limit (POST /v1/outcomes's 1 MiB)
-// whatever the route, so anyone, without a key, could make the server
-// hold 1 MiB per request on POST /v1/decide (limit 64 KiB) or any
-// unknown path; a 5000-byte decide body without a key was read whole,
-// then 401.
+// 413 while it is read. fasthttp read every body up to the largest limit
+// (POST /v1/outcomes's 1 MiB) whatever the route, so anyone, without a
+// key, could make the server hold 1 MiB per request on POST /v1/decide
+// (limit 64 KiB) or any unknown path; a 5000-byte decide body without a
+// key was read whole, then 401. A request refused whatever its body (no
+// key, no route) is now answered before its body (TestRefusedBeforeBody);
+// these are let through.
 func TestTooLargeRefusedWhileRead(t *testing.T) {
 	h := newHarness(t, true, func(o *Options) { o.APIKeys = []string{"k"} }) // --max-body 4096
 	h.client.WriteBufferSize = 2 * MinOutcomesBody
@@ -116,22 +117,24 @@ func TestTooLargeRefusedWhileRead(t *testing.T) {
 		{"POST", "/v1/decide", 5000, 4096},
 		{"POST", "/v1/decide?x=1", 5000, 4096},
 		{"POST", "/v1/decide", MinOutcomesBody + 1000, 4096},
-		{"POST", "/nowhere", 5000, 4096},
+		{"GET", "/healthz", 5000, 4096},
 		{"GET", "/v1/rules", 5000, 4096},
 		{"POST", "/v1/outcomes", MinOutcomesBody + 1000, MinOutcomesBody},
 	} {
-		r := h.do(c.method, c.path, strings.Repeat("x", c.size))
+		r := h.do(c.method, c.path, strings.Repeat("x", c.size), "Authorization", "Bearer k")
 		if r.status != 413 {
-			t.Errorf("%s %s with %d bytes, without a key: %d, want 413", c.method, c.path, c.size, r.status)
+			t.Errorf("%s %s with %d bytes, with its key: %d, want 413", c.method, c.path, c.size, r.status)
 			continue
 		}
 		if want := strconv.Itoa(c.limit) + " bytes"; !strings.Contains(string(r.body), want) {
 			t.Errorf("%s %s: %s, want the limit %q", c.method, c.path, r.body, want)
 		}
 	}
-	// Under the limit, the other checks answer as before.
-	if r := h.do("POST", "/v1/outcomes", strings.Repeat("x", 5000)); r.status != 401 {
-		t.Errorf("POST /v1/outcomes with 5000 bytes, without a key: %d, want 401", r.status)
+	// Without a key, the key is checked first, under the limit or over it.
+	for _, size := range []int{5000, MinOutcomesBody + 1000} {
+		if r := h.do("POST", "/v1/outcomes", strings.Repeat("x", size)); r.status != 401 {
+			t.Errorf("POST /v1/outcomes with %d bytes, without a key: %d, want 401", size, r.status)
+		}
 	}
 }
 

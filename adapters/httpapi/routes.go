@@ -34,13 +34,54 @@ var (
 )
 
 func (s *Server) route(ctx *fasthttp.RequestCtx) {
-	if s.o.LocalOnly && !loopbackHost(ctx.Request.Header.Host()) {
-		s.writeError(ctx, fasthttp.StatusForbidden, wire.CodeForbidden,
-			"this server has no API keys and answers on loopback only: address it as localhost or 127.0.0.1, not by another name (a page that makes its own name resolve to this machine is refused)", "")
+	a := s.admit(&ctx.Request.Header, ctx.Path())
+	if a.why != admitted {
+		s.refuse(ctx, a)
 		return
 	}
+	if a.dryRunOnly {
+		ctx.SetUserValue(dryRunOnlyKey{}, true) // a dry run is scope read
+	}
+	if limit := s.bodyLimit(a.r); len(ctx.PostBody()) > limit {
+		s.tooLarge(ctx, limit)
+		return
+	}
+	a.r.handler(s, ctx)
+}
+
+// refusal is why a request is refused from its headers alone.
+type headerRefusal uint8
+
+const (
+	admitted headerRefusal = iota
+	refusedNotLoopback
+	refusedNoRoute
+	refusedNoKey
+	refusedMethod
+	refusedCrossSite
+	refusedScope
+)
+
+// admission is what admit found of a request.
+type admission struct {
+	r          *route // nil when refusedNotLoopback or refusedNoRoute
+	have, need Scope  // the key's scopes and the route's
+	dryRunOnly bool   // POST /v1/decide let through with scope read: a dry run only
+	why        headerRefusal
+}
+
+// admit runs the checks of a request that read only its headers and its
+// path (cleaned, as ctx.Path gives it), in the order route answers them:
+// loopback only, the route, the API key, the method, a cross-site post,
+// the key's scopes. route calls it before the handler, and headerReceived
+// before the body is read, so that a request refused here is refused
+// whatever its body, which is then never read.
+func (s *Server) admit(h *fasthttp.RequestHeader, path []byte) admission {
+	if s.o.LocalOnly && !loopbackHost(h.Host()) {
+		return admission{why: refusedNotLoopback}
+	}
 	var r *route
-	switch string(ctx.Path()) {
+	switch string(path) {
 	case "/v1/decide":
 		r = &routeDecide
 	case "/v1/outcomes":
@@ -62,26 +103,22 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 	case "/metrics":
 		r = &routeMetrics
 	default:
-		r = s.prefixRoute(ctx.Path())
+		r = s.prefixRoute(path)
 	}
 	if r == nil {
-		s.writeError(ctx, fasthttp.StatusNotFound, wire.CodeNotFound,
-			"no route "+strings.ToValidUTF8(string(ctx.Path()), "?")+
-				": the routes are POST /v1/decide, POST /v1/outcomes, GET /v1/budgets, GET /v1/rules, GET /v1/experiments, POST /v1/rules/reload, GET /v1/learning, GET /v1/profiles/{id}, GET /healthz, GET /readyz, GET /metrics, GET /ui/ (the console)", "")
-		return
+		return admission{why: refusedNoRoute}
 	}
-	need, needsKey := requiredScope(ctx.Method(), ctx.Path())
-	var have Scope
+	a := admission{r: r}
+	m := h.Method()
+	var needsKey bool
+	a.need, needsKey = requiredScope(m, path)
 	if needsKey {
 		var ok bool
-		if have, ok = s.auth.lookup(ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)); !ok {
-			ctx.Response.Header.Set(fasthttp.HeaderWWWAuthenticate, `Bearer realm="arbiter"`)
-			s.writeError(ctx, fasthttp.StatusUnauthorized, wire.CodeUnauthorized,
-				"missing or wrong API key: send the header Authorization: Bearer YOUR_KEY", "")
-			return
+		if a.have, ok = s.auth.lookup(h.Peek(fasthttp.HeaderAuthorization)); !ok {
+			a.why = refusedNoKey
+			return a
 		}
 	}
-	m := ctx.Method()
 	ok := false
 	if r.post {
 		ok = string(m) == fasthttp.MethodPost
@@ -89,28 +126,48 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 		ok = string(m) == fasthttp.MethodGet || string(m) == fasthttp.MethodHead
 	}
 	if !ok {
-		ctx.Response.Header.Set(fasthttp.HeaderAllow, r.allow)
-		s.writeError(ctx, fasthttp.StatusMethodNotAllowed, wire.CodeMethodNotAllowed,
-			"method "+strings.ToValidUTF8(string(m), "?")+" is not allowed on "+string(ctx.Path())+": use "+r.allow, "")
-		return
+		a.why = refusedMethod
+		return a
 	}
-	if r.post && crossSite(&ctx.Request.Header) {
+	if r.post && crossSite(h) {
+		a.why = refusedCrossSite
+		return a
+	}
+	if needsKey && !a.have.allows(a.need) {
+		if r != &routeDecide || !a.have.allows(ScopeRead) {
+			a.why = refusedScope
+			return a
+		}
+		a.dryRunOnly = true
+	}
+	return a
+}
+
+// refuse answers a request admit refused.
+func (s *Server) refuse(ctx *fasthttp.RequestCtx, a admission) {
+	switch a.why {
+	case refusedNotLoopback:
+		s.writeError(ctx, fasthttp.StatusForbidden, wire.CodeForbidden,
+			"this server has no API keys and answers on loopback only: address it as localhost or 127.0.0.1, not by another name (a page that makes its own name resolve to this machine is refused)", "")
+	case refusedNoRoute:
+		s.writeError(ctx, fasthttp.StatusNotFound, wire.CodeNotFound,
+			"no route "+strings.ToValidUTF8(string(ctx.Path()), "?")+
+				": the routes are POST /v1/decide, POST /v1/outcomes, GET /v1/budgets, GET /v1/rules, GET /v1/experiments, POST /v1/rules/reload, GET /v1/learning, GET /v1/profiles/{id}, GET /healthz, GET /readyz, GET /metrics, GET /ui/ (the console)", "")
+	case refusedNoKey:
+		ctx.Response.Header.Set(fasthttp.HeaderWWWAuthenticate, `Bearer realm="arbiter"`)
+		s.writeError(ctx, fasthttp.StatusUnauthorized, wire.CodeUnauthorized,
+			"missing or wrong API key: send the header Authorization: Bearer YOUR_KEY", "")
+	case refusedMethod:
+		m := ctx.Method()
+		ctx.Response.Header.Set(fasthttp.HeaderAllow, a.r.allow)
+		s.writeError(ctx, fasthttp.StatusMethodNotAllowed, wire.CodeMethodNotAllowed,
+			"method "+strings.ToValidUTF8(string(m), "?")+" is not allowed on "+string(ctx.Path())+": use "+a.r.allow, "")
+	case refusedCrossSite:
 		s.writeError(ctx, fasthttp.StatusForbidden, wire.CodeForbidden,
 			"a browser sent this POST "+string(ctx.Path())+" from another site (Sec-Fetch-Site or Origin): only the console, on this server's own origin, may post from a browser; call the API from your server", "")
-		return
+	case refusedScope:
+		s.forbidden(ctx, a.have, a.need)
 	}
-	if needsKey && !have.allows(need) {
-		if r != &routeDecide || !have.allows(ScopeRead) {
-			s.forbidden(ctx, have, need)
-			return
-		}
-		ctx.SetUserValue(dryRunOnlyKey{}, true) // a dry run is scope read
-	}
-	if limit := s.bodyLimit(r); len(ctx.PostBody()) > limit {
-		s.tooLarge(ctx, limit)
-		return
-	}
-	r.handler(s, ctx)
 }
 
 // prefixRoute routes the paths that carry a part of their own: GET

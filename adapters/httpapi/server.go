@@ -55,6 +55,12 @@ const (
 	MaxHeaderBytes = 4096
 )
 
+// maxUncheckedBody is the largest body a request may declare and be read
+// before its route, key, method and scope are checked (headerReceived): a
+// request declaring more, or chunked, is checked from its headers first,
+// and one refused whatever its body is answered without reading it.
+const maxUncheckedBody = 4 << 10
+
 // Decider makes decisions; *engine.Engine is one. The server passes no
 // profile: the decider looks the customer up (engine.Options.Profiles) and
 // reports a profile it could not get as degraded profile_unavailable. The
@@ -182,6 +188,7 @@ type Server struct {
 	signer  *decisionid.Signer
 	pending sync.WaitGroup // answers being stored for Idempotency-Keys
 	depDown sync.Map       // dependency name → bool: down at the last /readyz
+	ready   readyCache     // /readyz's last dependency checks
 	// draining: shutting down; /readyz answers 503 and every answer closes
 	// its connection (Drain).
 	draining atomic.Bool
@@ -368,8 +375,45 @@ func (s *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
 // once its headers are in: its route's (readLimit), so that a body over it
 // is refused while it is read, before anything else, rather than read
 // whole up to the largest route's limit by anyone, without a key.
+//
+// A request whose body may be larger than maxUncheckedBody (chunked, or
+// a Content-Length over it) is first run through admit: one refused
+// whatever its body (no or a wrong API key, a key without the route's
+// scope, no such route or method, a cross-site post, a foreign Host on a
+// loopback-only server) is told to fasthttp as bodiless (Content-Length
+// 0, no Transfer-Encoding, no Expect: no "100 Continue" invites the body)
+// and Connection: close. The handler then answers it as it would with its
+// body, from its headers, and fasthttp closes the connection after that
+// answer, its body unread, whatever the handler does: the body's bytes
+// are never read as a request. A client without a key can then make the
+// server read its headers and at most maxUncheckedBody bytes of body, not
+// a route's body limit (1 MiB for POST /v1/outcomes). fasthttp has no
+// hook that answers from the headers with a body of one's own: its
+// ContinueHandler and ExpectHandler concern Expect: 100-continue alone and
+// answer with a bare status, and a small MaxRequestBodySize makes a
+// chunked request's error reach errorHandler with its headers reset.
 func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+	if cl := h.ContentLength(); cl > maxUncheckedBody || cl == -1 {
+		s.refuseUnread(h)
+	}
 	return fasthttp.RequestConfig{MaxRequestBodySize: s.readLimit(h.RequestURI())}
+}
+
+// refuseUnread makes a request admit refuses bodiless and closing its
+// connection (headerReceived). Its path is the one ctx.Path will give: the
+// request target parsed, decoded and cleaned as fasthttp does.
+func (s *Server) refuseUnread(h *fasthttp.RequestHeader) {
+	u := fasthttp.AcquireURI()
+	defer fasthttp.ReleaseURI(u)
+	if err := u.Parse(h.Host(), h.RequestURI()); err != nil {
+		return // fasthttp answers a target it cannot parse itself, before the body
+	}
+	if s.admit(h, u.Path()).why == admitted {
+		return
+	}
+	h.SetContentLength(0)
+	h.Del(fasthttp.HeaderExpect)
+	h.SetConnectionClose()
 }
 
 // readLimit is the body limit of a request by its raw request target:
