@@ -30,7 +30,9 @@ type ExportStats struct {
 // events are written as stored; an outcome another service published is
 // written in Arbiter's form (wire.ParseOutcome: type, ts from the stream,
 // exact value), so that every line reads as docs/events.md says. It
-// streams: memory does not grow with the number of events.
+// streams: memory does not grow with the number of events, and a pull
+// brings at most 8 MiB, or two of the largest messages the server takes
+// (pullBytes), whatever their size.
 func Export(ctx context.Context, url string, w io.Writer, opts ReadOptions) (ExportStats, error) {
 	if opts.Prefix == "" {
 		opts.Prefix = DefaultPrefix

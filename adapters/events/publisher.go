@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -265,6 +266,18 @@ type Publisher struct {
 
 	closeOnce sync.Once
 	closed    atomic.Bool
+	// gate: its gateClosed bit is set by Close; its other bits count the
+	// Publish calls that found it open and have not yet put their event in
+	// ch (or dropped it). Close waits for them before it counts what is
+	// left, so that no event enters ch after it has been counted and
+	// emptied: serve closes the publisher while requests that outlived the
+	// shutdown timeout still publish.
+	gate atomic.Uint64
+	// closedLog: the first event published after Close has been logged.
+	closedLog atomic.Bool
+	// beforeSend, when set (tests only), is called by Publish between its
+	// check of the gate and its send.
+	beforeSend func()
 	// firstConn: the first connection is counted in conns. NewPublisher
 	// counts it when Connect returns connected, and nats.go then also
 	// calls the connect handler for it, later, from its own goroutine:
@@ -398,16 +411,20 @@ func NewPublisher(ctx context.Context, url string, opts Options) (*Publisher, er
 
 // Publish queues e for publication on e.Subject(prefix) and returns at
 // once. When the buffer is full (NATS has been unreachable for long, or is
-// too slow), the event is dropped and counted. e must not be changed after
-// the call.
+// too slow), the event is dropped and counted. After Close (requests still
+// in flight at the shutdown timeout), the event is dropped, counted, and
+// the first such drop logged. e must not be changed after the call.
 func (p *Publisher) Publish(e *wire.Message) {
 	if e == nil {
 		return
 	}
-	if p.closed.Load() {
-		p.drop(1, "publisher closed")
-		e.Release()
+	if p.gate.Add(1)&gateClosed != 0 {
+		p.gate.Add(^uint64(0))
+		p.dropClosed(e)
 		return
+	}
+	if p.beforeSend != nil {
+		p.beforeSend()
 	}
 	select {
 	case p.ch <- e:
@@ -421,6 +438,22 @@ func (p *Publisher) Publish(e *wire.Message) {
 		p.drop(1, "event buffer full")
 		e.Release()
 	}
+	p.gate.Add(^uint64(0))
+}
+
+// gateClosed is the bit of Publisher.gate that Close sets.
+const gateClosed = 1 << 63
+
+// dropClosed counts e, published after Close, as dropped, and logs the
+// first such event (there may be one for every request that outlived the
+// shutdown timeout).
+func (p *Publisher) dropClosed(e *wire.Message) {
+	total := p.dropped.Add(1)
+	if p.closedLog.CompareAndSwap(false, true) {
+		p.log.Warn("events: an event published after the publisher closed (a request still running at the shutdown timeout); dropped, and so are any after it",
+			"subject", e.Subject(p.opts.Prefix), "dropped_total", total)
+	}
+	e.Release()
 }
 
 // drop counts n lost events and logs at most once every 10 seconds.
@@ -462,6 +495,7 @@ func (p *Publisher) Connected() bool { return p.nc.IsConnected() }
 // how many.
 func (p *Publisher) Close(ctx context.Context) error {
 	p.closeOnce.Do(func() {
+		p.gate.Or(gateClosed)
 		p.closed.Store(true)
 		close(p.stop)
 	})
@@ -477,15 +511,26 @@ func (p *Publisher) Close(ctx context.Context) error {
 		<-p.done
 		err = ctx.Err()
 	}
-	left := uint64(len(p.ch)) + uint64(max(p.inflight.Load(), 0))
 	p.nc.Close()
+	// A Publish that found the gate open before Close shut it may not have
+	// put its event in ch yet: it does at once (it never waits), and the
+	// event must be counted below, not left in ch after it.
+	for p.gate.Load() != gateClosed {
+		runtime.Gosched()
+	}
+	left := uint64(max(p.inflight.Swap(0), 0))
+	p.parked.Store(0)
+	for drained := false; !drained; {
+		select {
+		case e := <-p.ch:
+			e.Release()
+			left++
+		default:
+			drained = true
+		}
+	}
 	if left > 0 {
 		p.dropped.Add(left)
-		p.inflight.Store(0)
-		p.parked.Store(0)
-		for len(p.ch) > 0 {
-			<-p.ch
-		}
 		if err == nil {
 			err = errors.New("publisher stopped")
 		}

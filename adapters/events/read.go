@@ -117,7 +117,11 @@ func ReadStream(ctx context.Context, url string, opts ReadOptions, fn func(Messa
 		var read uint64
 		rctx, stop := context.WithCancel(ctx)
 		defer stop()
-		err = readToEnd(rctx, cons, last, readLimits{idle: readIdle, patience: apiPatience}, func(m jetstream.Msg, md *jetstream.MsgMetadata) {
+		// A pull brings at most pullBytes: the stream's events may be as large
+		// as the server takes (max_payload, up to 64 MiB), and 1000 of them
+		// a pull held up to 64 GB.
+		maxMsg := max(nc.MaxPayload(), int64(info.Config.MaxMsgSize))
+		err = readToEnd(rctx, cons, last, readLimits{idle: readIdle, patience: apiPatience, bytes: pullBytes(maxMsg)}, func(m jetstream.Msg, md *jetstream.MsgMetadata) {
 			if !opts.Until.IsZero() && md.Timestamp.After(opts.Until) {
 				stop() // the stream is in the order stored: nothing later is wanted
 				return
@@ -141,8 +145,13 @@ func ReadStream(ctx context.Context, url string, opts ReadOptions, fn func(Messa
 // readLimits are readToEnd's waits: idle, how long it waits for a message
 // before it asks the server whether any are left (none: nothing more
 // matched, or --since excluded the rest); patience, how long it waits on
-// without a message while some are.
-type readLimits struct{ idle, patience time.Duration }
+// without a message while some are; and bytes, the most it keeps on its
+// way from the server (pulled and not yet read; 0: minPullBytes), which
+// must be at least twice the largest message (pullBytes).
+type readLimits struct {
+	idle, patience time.Duration
+	bytes          int
+}
 
 // readIdle is ReadStream's readLimits.idle.
 const readIdle = 2 * time.Second
@@ -203,16 +212,21 @@ func unanswered(ctx context.Context, err error) bool {
 			apiErr.ErrorCode != jetstream.JSErrCodeJetStreamNotEnabled && apiErr.ErrorCode != jetstream.JSErrCodeJetStreamNotEnabledForAccount)
 }
 
-// readToEnd reads cons in batches and calls fn for every message, until
-// the message of stream sequence last (or the consumer has nothing
-// pending), or until ctx is done. When no message came for lim.idle (time
+// readToEnd reads cons in pulls of at most lim.bytes and calls fn for
+// every message, until the message of stream sequence last (or the
+// consumer has nothing pending), or until ctx is done. When no message came for lim.idle (time
 // spent in fn does not count) it asks the server: when the consumer has
 // nothing left and has delivered nothing fn has not had, the read is
 // complete; otherwise (a stream whose leader moved stops sending for a
 // moment) it waits on, and after lim.patience without a message it fails
 // with errStalled rather than return part of the stream as if it were all.
 func readToEnd(ctx context.Context, cons jetstream.Consumer, last uint64, lim readLimits, fn func(jetstream.Msg, *jetstream.MsgMetadata)) error {
-	it, err := cons.Messages(jetstream.PullMaxMessages(1000))
+	if lim.bytes <= 0 {
+		lim.bytes = minPullBytes
+	}
+	// Bounded in bytes, not in messages: as many small events as fit, and
+	// a few large ones.
+	it, err := cons.Messages(jetstream.PullMaxBytes(lim.bytes))
 	if err != nil {
 		return err
 	}
@@ -406,6 +420,21 @@ func findStream(ctx context.Context, js jetstream.JetStream, prefix string) (jet
 	}
 	return js.Stream(ctx, name)
 }
+
+// pullBytes is what a read keeps on its way at most, in its pulls and the
+// client's buffer, from a server whose largest message is maxMsg bytes:
+// 8 MiB, or room for two of the largest messages with their headers and
+// subjects (nats.go asks for at least half of it in a pull, and a message
+// larger than a pull's max_bytes would stall the read).
+func pullBytes(maxMsg int64) int {
+	return int(max(minPullBytes, 2*(maxMsg+pullOverhead)))
+}
+
+// minPullBytes and pullOverhead: see pullBytes.
+const (
+	minPullBytes = 8 << 20
+	pullOverhead = 64 << 10
+)
 
 // randomHex returns n random bytes in hex.
 func randomHex(n int) string {

@@ -155,7 +155,10 @@ func TestReadToEndStreamGone(t *testing.T) {
 	defer rcancel()
 	began := time.Now()
 	var read int
-	err = readToEnd(rctx, cons, 3000, readLimits{idle: 100 * time.Millisecond, patience: time.Minute}, func(jetstream.Msg, *jetstream.MsgMetadata) {
+	// Pulls of 4 KiB, a few dozen of these small events: a read's 8 MiB
+	// would have had the whole stream on its way before the deletion.
+	lim := readLimits{idle: 100 * time.Millisecond, patience: time.Minute, bytes: 4 << 10}
+	err = readToEnd(rctx, cons, 3000, lim, func(jetstream.Msg, *jetstream.MsgMetadata) {
 		if read++; read == 10 {
 			if err := js.DeleteStream(ctx, StreamName(prefix)); err != nil {
 				t.Error(err)
