@@ -226,7 +226,7 @@ func (m *Metrics) EventStatsFunc(stats func() EventStats) {
 		}, func() float64 { return float64(stats().Buffered) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "arbiter_events_dropped_total",
-			Help: "Events dropped because the buffer (--event-buffer) was full.",
+			Help: "Events lost: the buffer (--event-buffer) was full, the stream refused them for good, or they were still buffered or published after the publisher closed at shutdown.",
 		}, func() float64 { return float64(stats().Dropped) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "arbiter_events_resent_total",
