@@ -145,7 +145,7 @@ func ParseTraffic(rs *rules.Ruleset, file string, data []byte) (*Traffic, error)
 	p := &truthParser{file: file}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
+		return nil, yamlError(file, data, err)
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
 		return nil, Errors{{File: file, Line: 1, Col: 1, Msg: "the traffic file is empty", Hint: hintCategories}}
