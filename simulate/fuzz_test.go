@@ -67,7 +67,7 @@ func FuzzParseTraffic(f *testing.F) {
 		f.Add(string(b))
 	}
 	for _, s := range []string{"", "categories: {a: {price: [1, 2]}}\n", "currency: JPY\ncategories: {a: {price: [0, 1e300]}}\n",
-		"placements: {a: 1e308, b: 1e308}\ncategories: {a: {price: [1, 2]}}\n",
+		"placements: {a: 1e308, b: 1e308}\ncategories: {a: {price: [1, 2]}}\n", "placements: {a: 5e-324, b: 1e308}\ncategories: {a: {price: [1, 2]}}\n",
 		"categories: {a: {price: [1, 2]}\n  b: x\n", "categories: {a: {price: [1, 2], skus: [x, *y]}}\n",
 		"start: 2026-03-02T09:00:00Z\nplacements: {basket: .5}\ncategories: {a: {price: [0.01, 0.01]}}\n", "- 1", "categories: &a [*a]"} {
 		f.Add(s)

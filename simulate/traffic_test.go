@@ -42,6 +42,10 @@ func TestParseTrafficErrors(t *testing.T) {
 		// YAML that does not parse is placed too, as the rules' is.
 		{"currency: EUR\ncategories:\n  makeup: {price: [8, 35]\n  skincare: x\n", "t.yaml:3:3: invalid YAML: did not find expected ',' or '}' (check the indentation"},
 		{"categories: [\n", "t.yaml:1:1: invalid YAML: did not find expected node content"},
+		// Shares are weights, but one so small next to the others that it
+		// is no share of the requests at all is an error, not a placement
+		// that never asks.
+		{cats + "placements: {basket: 5e-324, product: 1e308}\n", "t.yaml:2:22: placement `basket`: its share 5e-324 is nothing next to the others' (1e+308 in all)"},
 	}
 	for _, c := range cases {
 		_, err := ParseTraffic(rs, "t.yaml", []byte(c.src))
