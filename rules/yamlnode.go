@@ -140,6 +140,44 @@ func (l *loader) register(f *srcFile, n *yaml.Node) {
 
 var yamlLineRE = regexp.MustCompile(`line (\d+)(?::(\d+))?`)
 
+// YAMLSyntaxHint is what to check in YAML that does not parse.
+const YAMLSyntaxHint = "check the indentation and that a value with \": \" or \"#\" is quoted"
+
+// YAMLSyntaxError places err, the error of yaml.v3 decoding data (the
+// file path), in that file: the line at which the text first fails as it
+// does (the parser names the line where the enclosing block starts), at
+// its first character that is not blank, and the parser's message without
+// its "yaml: line N:" prefix; line 1, column 1 for an error that names no
+// line. Other readers of YAML files report the syntax errors of their
+// files as the rules loader does with it ("invalid YAML: " + msg, and
+// YAMLSyntaxHint).
+func YAMLSyntaxError(path string, data []byte, err error) (p Pos, msg string) {
+	return placeYAMLError(newSrcFile(path, data), err)
+}
+
+func placeYAMLError(f *srcFile, err error) (Pos, string) {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	p := Pos{File: f.path, Line: 1, Col: 1}
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		p.Line, _ = strconv.Atoi(m[1])
+		msg = strings.TrimSpace(yamlLineRE.ReplaceAllString(msg, ""))
+		msg = strings.TrimPrefix(msg, ": ")
+	}
+	// the parser reports where the enclosing block starts; find the
+	// first line at which the text fails the same way
+	if line, ok := firstFailingLine(f, msg); ok {
+		p.Line = line
+		p.Col = 1
+		for _, r := range f.lines[line-1] {
+			if r != ' ' && r != '\t' {
+				break
+			}
+			p.Col++
+		}
+	}
+	return p, msg
+}
+
 // parseFile decodes every YAML document of a file into its root nodes.
 func (l *loader) parseFile(path string, data []byte) []*yaml.Node {
 	f := newSrcFile(path, data)
@@ -154,26 +192,8 @@ func (l *loader) parseFile(path string, data []byte) []*yaml.Node {
 			if err.Error() == "EOF" {
 				break
 			}
-			msg := strings.TrimPrefix(err.Error(), "yaml: ")
-			p := Pos{File: path, Line: 1, Col: 1}
-			if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-				p.Line, _ = strconv.Atoi(m[1])
-				msg = strings.TrimSpace(yamlLineRE.ReplaceAllString(msg, ""))
-				msg = strings.TrimPrefix(msg, ": ")
-			}
-			// the parser reports where the enclosing block starts; find the
-			// first line at which the text fails the same way
-			if line, ok := firstFailingLine(f, msg); ok {
-				p.Line = line
-				p.Col = 1
-				for _, r := range f.lines[line-1] {
-					if r != ' ' && r != '\t' {
-						break
-					}
-					p.Col++
-				}
-			}
-			l.errAt(p, "check the indentation and that a value with \": \" or \"#\" is quoted", "invalid YAML: %s", msg)
+			p, msg := placeYAMLError(f, err)
+			l.errAt(p, YAMLSyntaxHint, "invalid YAML: %s", msg)
 			return roots
 		}
 		root := &doc

@@ -18,7 +18,7 @@ func FuzzParseTruth(f *testing.F) {
 	if b, err := os.ReadFile("../examples/checkout/shop_truth.yaml"); err == nil {
 		f.Add(string(b))
 	}
-	for _, s := range []string{"", "offers: {}\nvalue: 1\n", "offers: {stay_with_us: {at_risk: 2}}\nvalue: x\n", "- 1", "value: &a [*a]",
+	for _, s := range []string{"", "offers: {}\nvalue: 1\n", "offers: [\n", "offers: {stay_with_us: {at_risk: 2}}\nvalue: x\n", "- 1", "value: &a [*a]",
 		"offers: {stay_with_us: [1]}\nvalue: cart.total\ndelay: 9999999999999999999\n", "offers: {stay_with_us: {default: .5, vip: 1e-3}}\nvalue: 'discount'\n"} {
 		f.Add(s)
 	}
@@ -34,7 +34,7 @@ func FuzzParseTruth(f *testing.F) {
 			return
 		}
 		if err != nil {
-			return // YAML that does not parse
+			t.Fatalf("an error without a position: %v", err)
 		}
 		for _, o := range tr.Offers {
 			for _, p := range append([]float64{o.Default}, rates(o)...) {
@@ -67,7 +67,8 @@ func FuzzParseTraffic(f *testing.F) {
 		f.Add(string(b))
 	}
 	for _, s := range []string{"", "categories: {a: {price: [1, 2]}}\n", "currency: JPY\ncategories: {a: {price: [0, 1e300]}}\n",
-		"placements: {a: 1e308, b: 1e308}\ncategories: {a: {price: [1, 2]}}\n", "categories: {a: {price: [1, 2], skus: [x, *y]}}\n",
+		"placements: {a: 1e308, b: 1e308}\ncategories: {a: {price: [1, 2]}}\n", "placements: {a: 5e-324, b: 1e308}\ncategories: {a: {price: [1, 2]}}\n",
+		"categories: {a: {price: [1, 2]}\n  b: x\n", "categories: {a: {price: [1, 2], skus: [x, *y]}}\n",
 		"start: 2026-03-02T09:00:00Z\nplacements: {basket: .5}\ncategories: {a: {price: [0.01, 0.01]}}\n", "- 1", "categories: &a [*a]"} {
 		f.Add(s)
 	}
@@ -83,7 +84,7 @@ func FuzzParseTraffic(f *testing.F) {
 			return
 		}
 		if err != nil {
-			return // YAML that does not parse
+			t.Fatalf("an error without a position: %v", err)
 		}
 		if _, ok := engine.CurrencyExp(tr.Currency); !ok || len(tr.Placements) == 0 || len(tr.Categories) == 0 {
 			t.Fatalf("parsed into traffic that makes no requests: %+v", tr)

@@ -145,7 +145,7 @@ func ParseTraffic(rs *rules.Ruleset, file string, data []byte) (*Traffic, error)
 	p := &truthParser{file: file}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
+		return nil, yamlError(file, data, err)
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
 		return nil, Errors{{File: file, Line: 1, Col: 1, Msg: "the traffic file is empty", Hint: hintCategories}}
@@ -253,6 +253,7 @@ func (p *truthParser) placements(t *Traffic, n *yaml.Node) {
 		return
 	}
 	sum := 0.0
+	var shareNodes []*yaml.Node // each placement's share, for the errors below
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if k.Kind != yaml.ScalarNode || k.Value == "" {
@@ -269,6 +270,7 @@ func (p *truthParser) placements(t *Traffic, n *yaml.Node) {
 			continue
 		}
 		t.Placements = append(t.Placements, Placement{Name: k.Value, Share: f})
+		shareNodes = append(shareNodes, v)
 		sum += f
 	}
 	if math.IsInf(sum, 0) {
@@ -276,7 +278,13 @@ func (p *truthParser) placements(t *Traffic, n *yaml.Node) {
 		return
 	}
 	for i := range t.Placements {
-		t.Placements[i].Share /= sum
+		pl := &t.Placements[i]
+		w := pl.Share
+		if pl.Share /= sum; !(pl.Share > 0) {
+			// a weight so small next to the others that its placement would never ask
+			p.errf(shareNodes[i], "write shares of a similar size, like 0.8 and 0.2", "placement `%s`: its share %s is nothing next to the others' (%s in all)",
+				pl.Name, strconv.FormatFloat(w, 'g', -1, 64), strconv.FormatFloat(sum, 'g', -1, 64))
+		}
 	}
 }
 

@@ -39,6 +39,13 @@ func TestParseTrafficErrors(t *testing.T) {
 		{"categories: {skincare: {price: [1, 2], skus: serum}}\n", "t.yaml:1:46: category `skincare`: skus must be a list of SKUs, got \"serum\" (write skus: [serum-30, cream-50])"},
 		{"categories: {skincare: {price: [1, 2], skus: [a, ~]}}\n", "t.yaml:1:50: category `skincare`: a SKU is a name, got nothing"},
 		{"categories: {skincare: {price: [1, 2]}, skincare: {price: [1, 2]}}\n", "t.yaml:1:41: category `skincare` is listed twice (keep one)"},
+		// YAML that does not parse is placed too, as the rules' is.
+		{"currency: EUR\ncategories:\n  makeup: {price: [8, 35]\n  skincare: x\n", "t.yaml:3:3: invalid YAML: did not find expected ',' or '}' (check the indentation"},
+		{"categories: [\n", "t.yaml:1:1: invalid YAML: did not find expected node content"},
+		// Shares are weights, but one so small next to the others that it
+		// is no share of the requests at all is an error, not a placement
+		// that never asks.
+		{cats + "placements: {basket: 5e-324, product: 1e308}\n", "t.yaml:2:22: placement `basket`: its share 5e-324 is nothing next to the others' (1e+308 in all)"},
 	}
 	for _, c := range cases {
 		_, err := ParseTraffic(rs, "t.yaml", []byte(c.src))
@@ -50,9 +57,6 @@ func TestParseTrafficErrors(t *testing.T) {
 		if !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q:\n%v\nwant it to hold\n%s", c.src, err, c.want)
 		}
-	}
-	if _, err := ParseTraffic(rs, "t.yaml", []byte("categories: [\n")); err == nil {
-		t.Error("bad YAML accepted")
 	}
 }
 

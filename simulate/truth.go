@@ -100,6 +100,13 @@ type truthParser struct {
 	errs Errors
 }
 
+// yamlError is the error of an input file whose YAML does not parse
+// (err, yaml.v3's): placed and worded as the rules loader's.
+func yamlError(file string, data []byte, err error) Errors {
+	p, msg := rules.YAMLSyntaxError(file, data, err)
+	return Errors{{File: file, Line: p.Line, Col: p.Col, Msg: "invalid YAML: " + msg, Hint: rules.YAMLSyntaxHint}}
+}
+
 func (p *truthParser) errf(n *yaml.Node, hint, format string, args ...any) {
 	line, col := 1, 1
 	if n != nil && n.Line > 0 {
@@ -117,7 +124,7 @@ func ParseTruth(rs *rules.Ruleset, file string, data []byte) (*Truth, error) {
 	p := &truthParser{file: file}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
+		return nil, yamlError(file, data, err)
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
 		return nil, Errors{{File: file, Line: 1, Col: 1, Msg: "the truth file is empty", Hint: "write offers:, value: and delay:"}}
