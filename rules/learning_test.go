@@ -182,6 +182,10 @@ func TestTrafficFiles(t *testing.T) {
 	if got := es.Error(); !strings.Contains(got, "traffic.yaml:2:1") || !strings.Contains(got, "name it shop_traffic.yaml") {
 		t.Errorf("a traffic file named traffic.yaml: %v", got)
 	}
+	es = loadErrs(t, map[string]string{"rules.yaml": learnProfile + "arbitration:\n  learning: {}\n", "truth.yaml": "offers: {margin: {default: 0.1}}\nvalue: cart.total\n"})
+	if got := es.Error(); !strings.Contains(got, "truth.yaml:2:1") || !strings.Contains(got, "name it shop_truth.yaml") {
+		t.Errorf("a truth file named truth.yaml: %v", got)
+	}
 	for path, want := range map[string]bool{"shop_traffic.yaml": true, "a/b_traffic.yml": true, "traffic.yaml": false, "shop_truth.yaml": false} {
 		if IsTrafficFile(path) != want {
 			t.Errorf("IsTrafficFile(%q) != %v", path, want)

@@ -364,6 +364,19 @@ func (l *loader) mapping(n *yaml.Node, what string, def *objDef) (*fields, bool)
 	return fs, true
 }
 
+// simulateFileKind is the kind of `arbiter simulate` file ("truth",
+// "traffic") that has top-level key name, which a rule file does not have;
+// "" for any other key.
+func simulateFileKind(name string) string {
+	switch name {
+	case "value", "delay":
+		return "truth"
+	case "placements", "categories":
+		return "traffic"
+	}
+	return ""
+}
+
 // unknownKey reports key k, unknown in a mapping of def, and returns the
 // key to read it as: its right spelling when it is a typo of a key that is
 // not written too, else "" (the key is dropped, and what it declares with
@@ -376,27 +389,16 @@ func (l *loader) unknownKey(k, v *yaml.Node, what string, def *objDef, allowed [
 		unknown = fmt.Sprintf("unknown top-level key `%s` (known: %s)", name, strings.Join(allowed, ", "))
 		misplaced = fmt.Sprintf("`%s` is not a top-level key", name)
 	}
-	if def == ruleFileDef && (name == "value" || name == "delay") {
-		// a truth file of arbiter simulate, named without _truth.yaml
+	if kind := simulateFileKind(name); def == ruleFileDef && kind != "" {
+		// a truth or traffic file of arbiter simulate, named without
+		// _truth.yaml or _traffic.yaml
 		base := path.Base(l.pos(k).File)
 		stem := strings.TrimSuffix(strings.TrimSuffix(base, ".yml"), ".yaml")
-		if stem == "truth" {
+		if stem == kind {
 			stem = "shop"
 		}
-		l.cause(k, "is "+base+" a truth file of `arbiter simulate`? name it "+stem+
-			"_truth.yaml: files so named are not rules", "%s", unknown)
-		l.drop(k, v)
-		return ""
-	}
-	if def == ruleFileDef && (name == "placements" || name == "categories") {
-		// a traffic file of arbiter simulate, named without _traffic.yaml
-		base := path.Base(l.pos(k).File)
-		stem := strings.TrimSuffix(strings.TrimSuffix(base, ".yml"), ".yaml")
-		if stem == "traffic" {
-			stem = "shop"
-		}
-		l.cause(k, "is "+base+" a traffic file of `arbiter simulate`? name it "+stem+
-			"_traffic.yaml: files so named are not rules", "%s", unknown)
+		l.cause(k, "is "+base+" a "+kind+" file of `arbiter simulate`? name it "+stem+
+			"_"+kind+".yaml: files so named are not rules", "%s", unknown)
 		l.drop(k, v)
 		return ""
 	}
