@@ -3,7 +3,6 @@ package simulate
 import (
 	"fmt"
 	"math"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -205,12 +204,7 @@ func ParseTraffic(rs *rules.Ruleset, file string, data []byte) (*Traffic, error)
 		p.errf(root, hintCategories, "the traffic has no categories: what its carts hold, and at what prices")
 	}
 	if len(p.errs) > 0 {
-		sort.SliceStable(p.errs, func(i, j int) bool {
-			if p.errs[i].Line != p.errs[j].Line {
-				return p.errs[i].Line < p.errs[j].Line
-			}
-			return p.errs[i].Col < p.errs[j].Col
-		})
+		p.errs.sort()
 		return nil, p.errs
 	}
 	t.indexCategories()

@@ -69,6 +69,16 @@ func (e *Error) Error() string {
 // Errors is every problem found in an input file.
 type Errors []*Error
 
+// sort orders es by their position in the file.
+func (es Errors) sort() {
+	sort.SliceStable(es, func(i, j int) bool {
+		if es[i].Line != es[j].Line {
+			return es[i].Line < es[j].Line
+		}
+		return es[i].Col < es[j].Col
+	})
+}
+
 func (es Errors) Error() string {
 	lines := make([]string, len(es))
 	for i, e := range es {
@@ -179,12 +189,7 @@ func ParseTruth(rs *rules.Ruleset, file string, data []byte) (*Truth, error) {
 		p.value(t, rs, valueNode, segIDs)
 	}
 	if len(p.errs) > 0 {
-		sort.SliceStable(p.errs, func(i, j int) bool {
-			if p.errs[i].Line != p.errs[j].Line {
-				return p.errs[i].Line < p.errs[j].Line
-			}
-			return p.errs[i].Col < p.errs[j].Col
-		})
+		p.errs.sort()
 		return nil, p.errs
 	}
 	return t, nil
