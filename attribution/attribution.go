@@ -333,15 +333,7 @@ func (r *Result) Refuse(res engine.OutcomeResult) {
 
 // Reward is the outcome type that is a success for learning, "" when the
 // ruleset does not learn.
-func Reward(rs *rules.Ruleset) string {
-	if rs.Arbitration.Learning == nil {
-		return ""
-	}
-	if r := rs.Arbitration.Learning.Reward; r != "" {
-		return r
-	}
-	return engine.OutcomeConverted
-}
+func Reward(rs *rules.Ruleset) string { return rs.LearningReward() }
 
 // KeepsRecords reports whether the ledger may keep a record of o's grants:
 // offers with a hold (a record of every grant), and, when the ruleset

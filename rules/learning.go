@@ -36,6 +36,19 @@ const (
 	RewardAccepted  = "accepted"
 )
 
+// LearningReward is the outcome type that counts as a learning success:
+// the rules' `reward`, RewardConverted by default; "" when they do not
+// learn.
+func (rs *Ruleset) LearningReward() string {
+	if rs.Arbitration.Learning == nil {
+		return ""
+	}
+	if r := rs.Arbitration.Learning.Reward; r != "" {
+		return r
+	}
+	return RewardConverted
+}
+
 // IsTruthFile reports whether a file beside the rules is a truth file of
 // `arbiter simulate` (its name ends in _truth.yaml or _truth.yml), which
 // Compile leaves out.

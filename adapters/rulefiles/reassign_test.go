@@ -41,3 +41,33 @@ func TestReloadSaysWhenItReassignsCustomers(t *testing.T) {
 		}
 	}
 }
+
+// TestReloadSaysWhenTheRewardChanges: a reload that changes what learning
+// counts as a success (accepted to converted) leaves the offers' counts
+// mixing the two; the log says so and what to run. A reload that keeps
+// the reward, or that turns learning on, says nothing.
+func TestReloadSaysWhenTheRewardChanges(t *testing.T) {
+	dir := t.TempDir()
+	rules := func(learning string) string {
+		return "offers:\n  - id: o\n    kind: action\n    placements: [checkout]\n    score: 1\n" + learning
+	}
+	write(t, filepath.Join(dir, "rules.yaml"), rules(""))
+	var log bytes.Buffer
+	r := New(dir, Options{Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	for _, step := range []struct{ learning, want string }{
+		{"", ""},
+		{"arbitration:\n  learning: {reward: accepted}\n", ""},              // learning on: nothing was counted before
+		{"arbitration:\n  learning: {reward: accepted, refresh: 5s}\n", ""}, // the same reward
+		{"arbitration:\n  learning: {}\n", `reward=converted previous_reward=accepted`},
+	} {
+		log.Reset()
+		write(t, filepath.Join(dir, "rules.yaml"), rules(step.learning))
+		if _, err := r.Reload(TriggerSignal); err != nil {
+			t.Fatal(err)
+		}
+		got := strings.Contains(log.String(), "what learning counts as a success")
+		if got != (step.want != "") || step.want != "" && !strings.Contains(log.String(), step.want) {
+			t.Errorf("reload to %q: the log says:\n%s\nwant a warning: %v (%s)", step.learning, log.String(), step.want != "", step.want)
+		}
+	}
+}

@@ -246,6 +246,10 @@ func (r *Reloader) ReloadWith(trigger string, o ReloadOptions) (*Snapshot, error
 			r.opts.Logger.Warn("rules reload re-assigns a running experiment's customers: they change variants mid-test (docs/experiments.md: never insert an experiment before another of its layer; stop one instead of deleting it)",
 				"experiment", m, "version", rs.Version, "previous", version(prev))
 		}
+		if was, now := prev.Ruleset.LearningReward(), rs.LearningReward(); was != "" && now != "" && was != now {
+			r.opts.Logger.Warn("rules reload changes what learning counts as a success: the offers' statistics now mix successes of both; run `arbiter learning reset` to learn the new reward from the prior (docs/learning.md)",
+				"reward", now, "previous_reward", was, "version", rs.Version, "previous", version(prev))
+		}
 	}
 	r.notify(res)
 	return snap, nil
