@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sort"
 	"sync"
 	"time"
@@ -515,7 +516,7 @@ func (s *Server) checkDependencies() map[string]string {
 		wg.Go(func() {
 			cctx, cancel := context.WithTimeout(context.Background(), s.o.CheckTimeout)
 			defer cancel()
-			err := check(cctx)
+			err := runCheck(cctx, check)
 			state := StateUp
 			if err != nil {
 				state = StateDown
@@ -531,6 +532,17 @@ func (s *Server) checkDependencies() map[string]string {
 	}
 	wg.Wait()
 	return states
+}
+
+// runCheck runs check, a panic in it returned as its error: a check that
+// panics says its dependency is down, and never stops the server.
+func runCheck(ctx context.Context, check Check) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("the readiness check panicked: %v", p)
+		}
+	}()
+	return check(ctx)
 }
 
 // noteState logs a dependency's change of state seen by /readyz.

@@ -155,3 +155,22 @@ func TestReadyzSeesChange(t *testing.T) {
 		}
 	}
 }
+
+// TestReadyzCheckPanics: a readiness check that panics reports its
+// dependency down, and the server goes on answering (a panic in a check's
+// goroutine would otherwise stop the process).
+func TestReadyzCheckPanics(t *testing.T) {
+	checks := map[string]Check{
+		"nats":  func(context.Context) error { panic("a nil connection") },
+		"redis": func(context.Context) error { return nil },
+	}
+	h := newHarness(t, true, func(o *Options) { o.Checks = checks })
+	m := h.do("GET", "/readyz", "").json(t)
+	deps := m["dependencies"].(map[string]any)
+	if deps["nats"] != StateDown || deps["redis"] != StateUp {
+		t.Errorf("dependencies %v: want nats down, redis up", deps)
+	}
+	if got := h.do("GET", "/healthz", "").status; got != 200 {
+		t.Errorf("after a check panicked, /healthz answers %d", got)
+	}
+}
