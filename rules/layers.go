@@ -171,10 +171,7 @@ func (l *loader) layoutLayers(ds []layerDecl) {
 	}
 	bySalt := map[string][]layerDecl{} // salt -> the running experiments written before with it
 	for _, d := range ds {
-		salt := d.e.Salt
-		if salt == "" {
-			salt = d.e.ID // `salt: ""` is the default, as the engine reads it
-		}
+		salt := d.e.Salt // `salt: ""` was compiled to the id (compileExperiments)
 		at := d.salt
 		if at == nil {
 			at = d.node

@@ -297,7 +297,10 @@ func crossSite(h *fasthttp.RequestHeader) bool {
 // loopbackHost reports whether a Host header names this machine's
 // loopback: localhost or a name under .localhost (which browsers resolve
 // to loopback themselves), 127.0.0.0/8 in dotted form, or [::1]; with or
-// without a port. No Host at all (not a browser) is let through.
+// without a port. No Host at all (not a browser) is let through. It reads
+// the bytes in place, where net.SplitHostPort and netip.ParseAddr would
+// take a string, an allocation on every request of a keyless loopback
+// server (arbiter demo, and bench/load's serve --no-auth).
 func loopbackHost(host []byte) bool {
 	if len(host) == 0 {
 		return true
