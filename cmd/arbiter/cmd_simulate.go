@@ -54,9 +54,10 @@ its own:
                         read), instead of --customers generated ones
 
 Name the traffic file *_traffic.yaml to keep it beside the rules (files
-so named are not rules, as *_truth.yaml files are not). Offers of the truth file that no strategy granted are named
-in a note, with the traffic simulated and why they may not have been (a
-currency the rules have no rate for).
+so named are not rules, as *_truth.yaml files are not). Offers of the
+truth file that no strategy granted are named in a note, with the traffic
+simulated and why they may not have been (a currency the rules have no
+rate for).
 
 It prints, per strategy, decisions, successes, value, value per decision
 and regret against the oracle (expected values, not noise), for the whole
