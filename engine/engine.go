@@ -537,14 +537,7 @@ func (e *Engine) arbitrate(ctx context.Context, s *scratch, rs *rules.Ruleset, r
 			it.Record, it.Cell = true, s.learn.cell
 		}
 		if o.Caps.Budget > 0 {
-			b, ok := ToMinor(o.Caps.Budget, s.conv.budgetExp())
-			switch {
-			case !ok:
-				b = 1 << 53 // too large to count in minor units: a budget never reached
-			case b <= 0:
-				b = 1 // below one minor unit: the smallest budget there is
-			}
-			it.Budget = b
+			it.Budget = BudgetMinor(o.Caps.Budget, s.conv.budgetExp())
 		}
 		if o.Caps.Hold > 0 {
 			it.Hold = o.Caps.Hold

@@ -78,6 +78,22 @@ func toMinorDecimal(major float64, exp int8) (int64, bool) {
 	return v, true
 }
 
+// BudgetMinor is a budget of the rules (major units, more than 0) in minor
+// units of a currency of exp digits, as decisions count it: rounded half
+// up once; one minor unit when that is 0 (the smallest budget there is);
+// 2^53 when it is too large to count in minor units (a budget never
+// reached). GET /v1/budgets shows the same limit.
+func BudgetMinor(budget float64, exp int8) int64 {
+	b, ok := ToMinor(budget, exp)
+	switch {
+	case !ok:
+		return 1 << 53
+	case b <= 0:
+		return 1
+	}
+	return b
+}
+
 // Major returns the amount as a float in major units, for expressions and
 // reports; never for sums.
 func (m Money) Major() float64 { return float64(m.Minor) / float64(pow10[m.Exp]) }

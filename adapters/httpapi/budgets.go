@@ -144,7 +144,7 @@ func budgetView(o *rules.Offer, st engine.BudgetState, now time.Time) BudgetView
 	}
 	limit := int64(0)
 	if o.Caps.Budget > 0 {
-		limit, _ = engine.ToMinor(o.Caps.Budget, exp)
+		limit = engine.BudgetMinor(o.Caps.Budget, exp) // the limit decisions are held to
 	}
 	shareT, shareB := int64(0), int64(0)
 	if paced {

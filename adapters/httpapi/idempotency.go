@@ -24,7 +24,14 @@ const MaxIdempotencyKey = 128
 func (s *Server) claimOf(ctx *fasthttp.RequestCtx) (*engine.Claim, *wire.Error) {
 	key := ctx.Request.Header.Peek("Idempotency-Key")
 	if len(key) == 0 {
-		return nil, nil
+		// Sent with nothing in it (a checkout whose order id was not filled
+		// in): refused, not decided without the guarantee it asks for.
+		// PeekAll appends nothing, and allocates nothing, without the header.
+		if len(ctx.Request.Header.PeekAll("Idempotency-Key")) == 0 {
+			return nil, nil
+		}
+		return nil, &wire.Error{Code: wire.CodeInvalidRequest, Field: "Idempotency-Key",
+			Message: "the Idempotency-Key header is empty: send 1 to " + strconv.Itoa(MaxIdempotencyKey) + " printable ASCII characters (a UUID is a good key), or leave the header out"}
 	}
 	if len(key) > MaxIdempotencyKey {
 		return nil, &wire.Error{Code: wire.CodeInvalidRequest, Field: "Idempotency-Key",
