@@ -355,9 +355,7 @@ func OutcomeOffer(rs *rules.Ruleset, o *rules.Offer) engine.OutcomeOffer {
 		if e, ok := engine.CurrencyExp(rs.Currency); ok {
 			exp = e
 		}
-		if b, ok := engine.ToMinor(o.Caps.Budget, exp); ok {
-			of.Budget = b
-		}
+		of.Budget = engine.BudgetMinor(o.Caps.Budget, exp) // the limit decisions are held to
 	}
 	return of
 }

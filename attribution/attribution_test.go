@@ -137,3 +137,38 @@ func TestHoldPutOnBeforeThisReplicaStarted(t *testing.T) {
 		}
 	}
 }
+
+// An over-cap commit is judged against the budget the decisions were held
+// to (engine.BudgetMinor), in the ruleset's currency's digits: a budget
+// below one minor unit is one, one too large to count is never reached.
+func TestOutcomeOfferBudgetIsTheDecisionsLimit(t *testing.T) {
+	for _, tc := range []struct {
+		currency string
+		budget   float64
+		want     int64
+	}{
+		{"", 5000, 500000},
+		{"USD", 0.004, 1},
+		{"JPY", 0.4, 1},
+		{"JPY", 2000, 2000},
+		{"KWD", 1.2345, 1235},
+		{"USD", 1e18, 1 << 53},
+	} {
+		rs := &rules.Ruleset{Currency: tc.currency}
+		o := &rules.Offer{ID: "b", Caps: rules.Caps{Budget: tc.budget}}
+		if got := OutcomeOffer(rs, o).Budget; got != tc.want {
+			t.Errorf("%s %v: budget %d minor units, want %d (engine.BudgetMinor: %d)", tc.currency, tc.budget, got, tc.want, engine.BudgetMinor(tc.budget, mustExp(t, tc.currency)))
+		}
+	}
+}
+
+func mustExp(t *testing.T, code string) int8 {
+	if code == "" {
+		return 2
+	}
+	e, ok := engine.CurrencyExp(code)
+	if !ok {
+		t.Fatalf("no currency %s", code)
+	}
+	return e
+}

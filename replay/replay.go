@@ -94,16 +94,7 @@ func newSide(rs *rules.Ruleset) *side {
 		if o.ReadsPropensity && o.Score != nil {
 			s.proportional[o.ID] = Proportional(o.Score.Source)
 		}
-		of := engine.OutcomeOffer{ID: o.ID, Total: o.Caps.Total}
-		if b, ok := engine.ToMinor(o.Caps.Budget, 2); ok && o.Caps.Budget > 0 {
-			if rs.Currency != "" {
-				if e, ok := engine.CurrencyExp(rs.Currency); ok {
-					b, _ = engine.ToMinor(o.Caps.Budget, e)
-				}
-			}
-			of.Budget = b
-		}
-		s.outOffers[o.ID] = of
+		s.outOffers[o.ID] = attribution.OutcomeOffer(rs, o)
 	}
 	for _, x := range rs.Experiments {
 		var w float64
