@@ -545,12 +545,19 @@ func (l *Ledger) apply(o *offer, of *engine.OutcomeOffer, g *engine.GrantOutcome
 	if !ok || rec.until <= now {
 		return
 	}
-	was := rec
+	was, late := rec, r.LateCommits
 	l.transition(o, of, g, &rec, at, r)
 	if rec != was {
 		o.records.update(g.Ref, rec)
 	}
 	l.sweep(o, now, SweepLimit)
+	// A late commit is over a cap when held + committed pass it once the
+	// holds that lapsed by now are released: judged before, the lapsed
+	// holds still counted and a commit within the cap was counted over it.
+	if r.LateCommits > late && (of.Total > 0 && o.count > of.Total || of.Budget > 0 && o.spent[l.name(rec.cur)] > of.Budget) {
+		o.overCap++
+		r.OverCap++
+	}
 }
 
 // transition moves one record by one outcome occurred at at.
@@ -569,11 +576,7 @@ func (l *Ledger) transition(o *offer, of *engine.OutcomeOffer, g *engine.GrantOu
 		o.count++
 		o.spent[l.name(rec.cur)] += rec.amount
 		rec.state = stateCommitted
-		r.LateCommits++
-		if of.Total > 0 && o.count > of.Total || of.Budget > 0 && o.spent[l.name(rec.cur)] > of.Budget {
-			o.overCap++
-			r.OverCap++
-		}
+		r.LateCommits++ // over a cap or not: judged by apply, once lapsed holds are released
 	}
 	switch rec.state {
 	case stateHeld:

@@ -551,16 +551,16 @@ local function free()
   redis.call('DECR', base .. 'granted')
   redis.call('DECRBY', base .. 'spent:' .. cur, amount)
 end
+-- lateCommit commits a released grant; whether it took the offer over a
+-- cap is judged after the sweep below, once the holds that lapsed by now
+-- no longer count (judged before, they did, and a commit within the cap
+-- was counted over it).
 local function lateCommit()
-  local n = redis.call('INCR', base .. 'granted')
-  local s = redis.call('INCRBY', base .. 'spent:' .. cur, amount)
+  redis.call('INCR', base .. 'granted')
+  redis.call('INCRBY', base .. 'spent:' .. cur, amount)
   redis.call('SADD', base .. 'curs', cur)
   state = 'C'
   c[2] = 1
-  if (total > 0 and n > total) or (budget > 0 and s > budget) then
-    redis.call('HINCRBY', base .. 'hold', 'over', 1)
-    c[3] = 1
-  end
 end
 if state ~= 'G' then
   local m = ref .. '|' .. amount .. '|' .. cur
@@ -606,6 +606,14 @@ local nv = state .. succ .. '|' .. f[2] .. '|' .. cur .. '|' .. f[4] .. '|' .. d
 if nv ~= v then redis.call('HSET', KEYS[1], ref, nv) end
 local swept = 0
 if state ~= 'G' then swept = sweep(base, now, lim) end
+if c[2] == 1 then
+  local n = tonumber(redis.call('GET', base .. 'granted') or '0')
+  local s = tonumber(redis.call('GET', base .. 'spent:' .. cur) or '0')
+  if (total > 0 and n > total) or (budget > 0 and s > budget) then
+    redis.call('HINCRBY', base .. 'hold', 'over', 1)
+    c[3] = 1
+  end
+end
 return table.concat(c, ',') .. ',' .. swept
 `
 

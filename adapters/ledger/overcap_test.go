@@ -1,0 +1,105 @@
+package ledger
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/arbiterhq/arbiter/adapters/redisconn/redistest"
+	"github.com/arbiterhq/arbiter/engine"
+	"github.com/arbiterhq/arbiter/memledger"
+)
+
+// grantLedger is what TestLateCommitOverCapCountsLiveHoldsOnly needs of a
+// ledger: memledger's and the Redis ledger's.
+type grantLedger interface {
+	engine.Ledger
+	Apply(ctx context.Context, outs []engine.GrantOutcome) ([]engine.OutcomeResult, error)
+	Budgets(ctx context.Context, now time.Time, qs []engine.BudgetQuery) ([]engine.BudgetState, error)
+}
+
+// TestLateCommitOverCapCountsLiveHoldsOnly: an offer of total 3 (and a
+// budget of 3.00 USD, 1.00 a grant) held 1 minute is granted to c-1, c-2
+// and c-3; c-1 dismisses it and its unit goes to c-4; the holds of c-2,
+// c-3 and c-4 lapse, and nothing touches the offer until c-1's order
+// comes after all (a late commit). Held + committed is then 1 of 3: not
+// over the cap, and over_cap_commits must stay 0. Both ledgers counted the
+// lapsed holds still in the offer's held set (released only after the
+// outcome was applied) and reported an over-cap commit that never was. A
+// late commit that fills the cap is not over it either; one past a full
+// cap is.
+func TestLateCommitOverCapCountsLiveHoldsOnly(t *testing.T) {
+	ledgers := map[string]func(t *testing.T) grantLedger{
+		"memledger": func(t *testing.T) grantLedger { return memledger.New() },
+	}
+	for _, mode := range []Mode{ModeScript, ModeSplit} {
+		ledgers[fmt.Sprint("redis mode=", mode)] = func(t *testing.T) grantLedger {
+			c, prefix, _ := redistest.Client(t)
+			return NewWithOptions(c, Options{Prefix: prefix, Mode: mode, Clock: ClockPlan})
+		}
+	}
+	t0 := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	offer := engine.OutcomeOffer{ID: "first3", Total: 3, Budget: 300}
+	for name, open := range ledgers {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			l := open(t)
+			grant := func(k int, at time.Time) engine.Result {
+				t.Helper()
+				p := &engine.Plan{Now: at, Ref: fmt.Sprintf("%026d", k), CustomerID: fmt.Sprint("c-", k), Currency: "USD", Limit: 1, Guardrail: 1 << 40,
+					Items: []engine.PlanItem{{OfferID: "first3", Amount: 100, Total: 3, Budget: 300, Hold: time.Minute, Record: true}}}
+				res, err := l.Reserve(ctx, p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if w, ok := l.(interface{ Wait() }); ok {
+					w.Wait()
+				}
+				return res[0]
+			}
+			order := func(k int, decided, at time.Time) engine.OutcomeResult {
+				t.Helper()
+				res, err := l.Apply(ctx, []engine.GrantOutcome{{Ref: fmt.Sprintf("%026d", k), DecisionTime: decided, Type: engine.OutcomeConverted,
+					At: at, Now: at, Named: true, Offers: []engine.OutcomeOffer{offer}}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return res[0]
+			}
+			for k := 1; k <= 3; k++ {
+				if r := grant(k, t0); r != engine.Granted {
+					t.Fatalf("grant %d: %v", k, r)
+				}
+			}
+			dismissed := t0.Add(10 * time.Second)
+			if _, err := l.Apply(ctx, []engine.GrantOutcome{{Ref: fmt.Sprintf("%026d", 1), DecisionTime: t0, Type: engine.OutcomeDismissed,
+				At: dismissed, Now: dismissed, Named: true, Offers: []engine.OutcomeOffer{offer}}}); err != nil {
+				t.Fatal(err)
+			}
+			if r := grant(4, dismissed); r != engine.Granted {
+				t.Fatalf("grant 4 (c-1's unit): %v", r)
+			}
+			later := t0.Add(5 * time.Minute) // the holds of c-2, c-3 and c-4 lapsed 4 minutes ago
+			if r := order(1, t0, later); r.LateCommits != 1 || r.OverCap != 0 {
+				t.Errorf("c-1's order after its dismissal, the other holds lapsed (1 of 3): %+v; want a late commit, not over the cap", r)
+			}
+			if r := grant(5, later); r != engine.Granted {
+				t.Fatalf("grant 5: %v", r)
+			}
+			if r := order(2, t0, later); r.LateCommits != 1 || r.OverCap != 0 {
+				t.Errorf("c-2's late order beside c-1's commit and c-5's hold (3 of 3): %+v; want a late commit, not over the cap", r)
+			}
+			if r := order(3, t0, later); r.LateCommits != 1 || r.OverCap != 1 {
+				t.Errorf("c-3's late order past a full cap (4 of 3): %+v; want a late commit over the cap", r)
+			}
+			st, err := l.Budgets(ctx, later, []engine.BudgetQuery{{OfferID: "first3", Currencies: []string{"USD"}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st[0].OverCap != 1 || st[0].Count != 4 || st[0].Held != 1 || st[0].Spent != 400 {
+				t.Errorf("state %+v; want 4 counted (1 held), 4.00 spent, 1 over-cap commit", st[0])
+			}
+		})
+	}
+}
