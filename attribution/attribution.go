@@ -345,19 +345,20 @@ func KeepsRecords(rs *rules.Ruleset, o *rules.Offer) bool {
 }
 
 // OutcomeOffer is o's caps for counting over-cap commits: its budget in
-// minor units of the ruleset's currency (of a currency with 2 digits when
-// the ruleset names none: a budget per cart currency is then compared in
-// cents, approximately, for the metric of over-cap commits only).
+// minor units of the ruleset's currency, or, when the ruleset names none
+// (a budget per cart currency), in major units (BudgetMajor), which the
+// ledger judges in each grant's own currency. (It was compared in cents
+// whatever the currency: a yen budget overspent by late commits showed no
+// over-cap commit, a dinar budget within its limit showed some.)
 func OutcomeOffer(rs *rules.Ruleset, o *rules.Offer) engine.OutcomeOffer {
 	of := engine.OutcomeOffer{ID: o.ID, Total: o.Caps.Total}
 	if o.Caps.Budget > 0 {
-		exp := int8(2)
-		if e, ok := engine.CurrencyExp(rs.Currency); ok {
-			exp = e
+		exp, ok := engine.CurrencyExp(rs.Currency)
+		if !ok {
+			of.BudgetMajor = o.Caps.Budget
+			return of
 		}
-		if b, ok := engine.ToMinor(o.Caps.Budget, exp); ok {
-			of.Budget = b
-		}
+		of.Budget = engine.BudgetInMinor(o.Caps.Budget, exp)
 	}
 	return of
 }

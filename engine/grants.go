@@ -89,6 +89,25 @@ type OutcomeOffer struct {
 	ID     string
 	Total  int64
 	Budget int64
+	// BudgetMajor is set instead of Budget for a budget counted per cart
+	// currency (rules without a currency): the budget in major units, which
+	// a ledger judges in the minor units of the grant's own currency
+	// (BudgetInMinor): 10 is 10 yen, 10.00 dollars, 10.000 dinars.
+	BudgetMajor float64
+}
+
+// BudgetInMinor returns a budget of major units in minor units of a
+// currency of exp digits, as a decision counts it: one too large to count
+// is a budget never reached (2^53), one below a minor unit is one.
+func BudgetInMinor(major float64, exp int8) int64 {
+	b, ok := ToMinor(major, exp)
+	switch {
+	case !ok:
+		return 1 << 53
+	case b <= 0:
+		return 1
+	}
+	return b
 }
 
 // OutcomeResult says what one GrantOutcome moved.

@@ -554,10 +554,26 @@ func (l *Ledger) apply(o *offer, of *engine.OutcomeOffer, g *engine.GrantOutcome
 	// A late commit is over a cap when held + committed pass it once the
 	// holds that lapsed by now are released: judged before, the lapsed
 	// holds still counted and a commit within the cap was counted over it.
-	if r.LateCommits > late && (of.Total > 0 && o.count > of.Total || of.Budget > 0 && o.spent[l.name(rec.cur)] > of.Budget) {
-		o.overCap++
-		r.OverCap++
+	if r.LateCommits > late {
+		cur := l.name(rec.cur)
+		if b := budgetOf(of, cur); of.Total > 0 && o.count > of.Total || b > 0 && o.spent[cur] > b {
+			o.overCap++
+			r.OverCap++
+		}
 	}
+}
+
+// budgetOf is of's budget in minor units of cur, the currency of a grant:
+// a budget counted per cart currency (BudgetMajor) in cur's own digits.
+func budgetOf(of *engine.OutcomeOffer, cur string) int64 {
+	if of.BudgetMajor <= 0 {
+		return of.Budget
+	}
+	exp, ok := engine.CurrencyExp(cur)
+	if !ok {
+		exp = 2
+	}
+	return engine.BudgetInMinor(of.BudgetMajor, exp)
 }
 
 // transition moves one record by one outcome occurred at at.

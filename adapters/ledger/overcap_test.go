@@ -7,8 +7,10 @@ import (
 	"time"
 
 	"github.com/arbiterhq/arbiter/adapters/redisconn/redistest"
+	"github.com/arbiterhq/arbiter/attribution"
 	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/memledger"
+	"github.com/arbiterhq/arbiter/rules"
 )
 
 // grantLedger is what TestLateCommitOverCapCountsLiveHoldsOnly needs of a
@@ -101,5 +103,85 @@ func TestLateCommitOverCapCountsLiveHoldsOnly(t *testing.T) {
 				t.Errorf("state %+v; want 4 counted (1 held), 4.00 spent, 1 over-cap commit", st[0])
 			}
 		})
+	}
+}
+
+// TestLateCommitOverCapInTheCartsCurrency: in rules without a `currency`,
+// a budget is counted per cart currency, each in its own minor units
+// (budget: 10 is 10 yen, 10.000 dinars, 10.00 dollars). A late commit's
+// over-cap check compared the spend with the budget in cents whatever the
+// currency: a yen budget overspent by late orders never showed an over-cap
+// commit (20 yen against "1000"), and a dinar budget used to six tenths
+// showed one (6.000 KWD against "1000"). Each is judged in its own
+// currency now, in both ledgers.
+func TestLateCommitOverCapInTheCartsCurrency(t *testing.T) {
+	rs, err := rules.Compile([]rules.File{{Path: "offers.yaml", Data: []byte(`
+offers:
+  - id: ten
+    discount: {amount: 1}
+    caps: {budget: 10, hold: 1m}
+`)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	off, _ := rs.Offer("ten")
+	ledgers := map[string]func(t *testing.T) grantLedger{
+		"memledger": func(t *testing.T) grantLedger { return memledger.New() },
+	}
+	for _, mode := range []Mode{ModeScript, ModeSplit} {
+		ledgers[fmt.Sprint("redis mode=", mode)] = func(t *testing.T) grantLedger {
+			c, prefix, _ := redistest.Client(t)
+			return NewWithOptions(c, Options{Prefix: prefix, Mode: mode, Clock: ClockPlan})
+		}
+	}
+	t0 := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		cur          string
+		budget, each int64 // minor units of cur
+		over         int
+	}{
+		{"JPY", 10, 10, 1},        // 20 yen of 10: over
+		{"KWD", 10000, 3000, 0},   // 6.000 of 10.000: not over
+		{"USD", 1000, 600, 1},     // 12.00 of 10.00: over
+		{"USD", 1000, 500, 0},     // 10.00 of 10.00: not over
+		{"KWD", 10000, 6000, 1},   // 12.000 of 10.000: over
+		{"JPY", 10, 5, 0},         // 10 yen of 10: not over
+		{"BHD", 10000, 5001, 1},   // 10.002 of 10.000: over
+		{"CLF", 100000, 60000, 1}, // 4 digits: 12.0000 of 10.0000: over
+	} {
+		for name, open := range ledgers {
+			t.Run(fmt.Sprint(tc.cur, tc.each, "/", name), func(t *testing.T) {
+				ctx := context.Background()
+				l := open(t)
+				grant := func(k int, at time.Time) {
+					t.Helper()
+					p := &engine.Plan{Now: at, Ref: fmt.Sprintf("%026d", k), CustomerID: fmt.Sprint("c-", k), Currency: tc.cur, BudgetCurrency: tc.cur,
+						Limit: 1, Guardrail: 1 << 40,
+						Items: []engine.PlanItem{{OfferID: "ten", Amount: tc.each, Spend: tc.each, Budget: tc.budget, Hold: time.Minute, Record: true}}}
+					res, err := l.Reserve(ctx, p)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if res[0] != engine.Granted {
+						t.Fatalf("grant %d: %v", k, res[0])
+					}
+				}
+				outcome := func(k int, typ string, at time.Time) engine.OutcomeResult {
+					t.Helper()
+					res, err := l.Apply(ctx, []engine.GrantOutcome{{Ref: fmt.Sprintf("%026d", k), DecisionTime: t0, Type: typ,
+						At: at, Now: at, Named: true, Offers: []engine.OutcomeOffer{attribution.OutcomeOffer(rs, off)}}})
+					if err != nil {
+						t.Fatal(err)
+					}
+					return res[0]
+				}
+				grant(1, t0)
+				outcome(1, engine.OutcomeDismissed, t0.Add(time.Second))
+				grant(2, t0)
+				if r := outcome(1, engine.OutcomeConverted, t0.Add(10*time.Second)); r.LateCommits != 1 || r.OverCap != tc.over {
+					t.Errorf("c-1's order after its dismissal, 2 × %d of %d %s: %+v; want %d over-cap commit(s)", tc.each, tc.budget, tc.cur, r, tc.over)
+				}
+			})
+		}
 	}
 }
