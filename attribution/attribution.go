@@ -248,7 +248,11 @@ func (c *Checker) Check(o *Outcome, rs *rules.Ruleset) Result {
 		return r
 	}
 	sv := c.current()
-	g := &engine.GrantOutcome{Ref: d.ULID.String(), DecisionTime: d.Time, Type: o.Type, At: o.At, Reward: Reward(rs)}
+	// At is at, when it occurred (without occurred_at, when it arrived):
+	// its hold is measured to then, however late a consumer applies it
+	// (another service's outcome redelivered until Redis is back); it was
+	// left zero, and measured to when it was applied.
+	g := &engine.GrantOutcome{Ref: d.ULID.String(), DecisionTime: d.Time, Type: o.Type, At: at, Reward: Reward(rs)}
 	if g.Reward == "" && sv != nil {
 		// Learning taken off: the trials counted while it was on still
 		// count their successes (docs/learning.md).
