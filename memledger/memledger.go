@@ -545,16 +545,17 @@ func (l *Ledger) apply(o *offer, of *engine.OutcomeOffer, g *engine.GrantOutcome
 	if !ok || rec.until <= now {
 		return
 	}
-	was, late := rec, r.LateCommits
-	l.transition(o, of, g, &rec, at, r)
+	was := rec
+	recounted := l.transition(o, of, g, &rec, at, r)
 	if rec != was {
 		o.records.update(g.Ref, rec)
 	}
 	l.sweep(o, now, SweepLimit)
-	// A late commit is over a cap when held + committed pass it once the
-	// holds that lapsed by now are released: judged before, the lapsed
-	// holds still counted and a commit within the cap was counted over it.
-	if r.LateCommits > late {
+	// A commit whose unit had been released is over a cap when held +
+	// committed pass it once the holds that lapsed by now are released:
+	// judged before, the lapsed holds still counted and a commit within the
+	// cap was counted over it.
+	if recounted {
 		cur := l.name(rec.cur)
 		if b := budgetOf(of, cur); of.Total > 0 && o.count > of.Total || b > 0 && o.spent[cur] > b {
 			o.overCap++
@@ -576,8 +577,10 @@ func budgetOf(of *engine.OutcomeOffer, cur string) int64 {
 	return engine.BudgetInMinor(of.BudgetMajor, exp)
 }
 
-// transition moves one record by one outcome occurred at at.
-func (l *Ledger) transition(o *offer, of *engine.OutcomeOffer, g *engine.GrantOutcome, rec *record, at int64, r *engine.OutcomeResult) {
+// transition moves one record by one outcome occurred at at, and reports
+// whether it committed a grant whose unit had been released (counted
+// again: apply judges whether it passed a cap).
+func (l *Ledger) transition(o *offer, of *engine.OutcomeOffer, g *engine.GrantOutcome, rec *record, at int64, r *engine.OutcomeResult) (recounted bool) {
 	r.Records++
 	if g.Reward != "" && g.Type == g.Reward && !rec.success && rec.cell != 0 &&
 		(o.learnReset == 0 || g.DecisionTime.UnixMilli() >= o.learnReset) {
@@ -586,13 +589,17 @@ func (l *Ledger) transition(o *offer, of *engine.OutcomeOffer, g *engine.GrantOu
 		r.Successes++
 	}
 	if !rec.hold {
-		return
+		return false
 	}
-	lateCommit := func() {
+	recount := func() {
 		o.count++
 		o.spent[l.name(rec.cur)] += rec.amount
 		rec.state = stateCommitted
-		r.LateCommits++ // over a cap or not: judged by apply, once lapsed holds are released
+		recounted = true // over a cap or not: judged by apply, once lapsed holds are released
+	}
+	lateCommit := func() {
+		recount()
+		r.LateCommits++
 	}
 	switch rec.state {
 	case stateHeld:
@@ -608,6 +615,12 @@ func (l *Ledger) transition(o *offer, of *engine.OutcomeOffer, g *engine.GrantOu
 				o.unhold(i, true) // it had expired when the order came
 				r.Expiries++
 				lateCommit()
+			case at < rec.exp:
+				// Released when it lapsed (a walk or a read came after),
+				// but the order occurred while it was held: a commit, of a
+				// unit counted again.
+				recount()
+				r.Commits++
 			default:
 				lateCommit()
 			}
@@ -634,6 +647,7 @@ func (l *Ledger) transition(o *offer, of *engine.OutcomeOffer, g *engine.GrantOu
 			r.Cancels++
 		}
 	}
+	return recounted
 }
 
 // Budgets returns the state of the queried offers' caps at now (zero: the

@@ -185,3 +185,63 @@ offers:
 		}
 	}
 }
+
+// TestOrderWithinItsHoldCommitsAfterTheHoldWasReleased: an order that
+// occurred while its grant was held commits it (held → committed), even
+// when it arrives after the hold lapsed and a walk of the offer released
+// it already; it was counted a late commit then, and a commit when no walk
+// had come (the same order, classed by the traffic of others). Its unit is
+// counted again either way, and over the cap if it was granted again in
+// between.
+func TestOrderWithinItsHoldCommitsAfterTheHoldWasReleased(t *testing.T) {
+	ledgers := map[string]func(t *testing.T) grantLedger{
+		"memledger": func(t *testing.T) grantLedger { return memledger.New() },
+	}
+	for _, mode := range []Mode{ModeScript, ModeSplit} {
+		ledgers[fmt.Sprint("redis mode=", mode)] = func(t *testing.T) grantLedger {
+			c, prefix, _ := redistest.Client(t)
+			return NewWithOptions(c, Options{Prefix: prefix, Mode: mode, Clock: ClockPlan})
+		}
+	}
+	t0 := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	offer := engine.OutcomeOffer{ID: "one", Total: 1}
+	for _, walked := range []bool{false, true} {
+		for name, open := range ledgers {
+			t.Run(fmt.Sprint(name, ",released by a walk=", walked), func(t *testing.T) {
+				ctx := context.Background()
+				l := open(t)
+				grant := func(k int, at time.Time) engine.Result {
+					t.Helper()
+					p := &engine.Plan{Now: at, Ref: fmt.Sprintf("%026d", k), CustomerID: fmt.Sprint("c-", k), Currency: "USD", Limit: 1, Guardrail: 1 << 40,
+						Items: []engine.PlanItem{{OfferID: "one", Total: 1, Hold: time.Minute, Record: true}}}
+					res, err := l.Reserve(ctx, p)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if w, ok := l.(interface{ Wait() }); ok {
+						w.Wait()
+					}
+					return res[0]
+				}
+				if r := grant(1, t0); r != engine.Granted {
+					t.Fatalf("grant 1: %v", r)
+				}
+				want := engine.OutcomeResult{Records: 1, Commits: 1}
+				if walked { // c-2 is granted c-1's lapsed unit
+					if r := grant(2, t0.Add(150*time.Second)); r != engine.Granted {
+						t.Fatalf("grant 2: %v", r)
+					}
+					want.OverCap = 1
+				}
+				res, err := l.Apply(ctx, []engine.GrantOutcome{{Ref: fmt.Sprintf("%026d", 1), DecisionTime: t0, Type: engine.OutcomeConverted,
+					At: t0.Add(30 * time.Second), Now: t0.Add(3 * time.Minute), Named: true, Offers: []engine.OutcomeOffer{offer}}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if res[0] != want {
+					t.Errorf("c-1's order of 30 s after the grant, posted after the hold lapsed: %+v, want %+v", res[0], want)
+				}
+			})
+		}
+	}
+}
