@@ -248,7 +248,11 @@ func (c *Checker) Check(o *Outcome, rs *rules.Ruleset) Result {
 		return r
 	}
 	sv := c.current()
-	g := &engine.GrantOutcome{Ref: d.ULID.String(), DecisionTime: d.Time, Type: o.Type, At: o.At, Reward: Reward(rs)}
+	// At is at, when it occurred (without occurred_at, when it arrived):
+	// its hold is measured to then, however late a consumer applies it
+	// (another service's outcome redelivered until Redis is back); it was
+	// left zero, and measured to when it was applied.
+	g := &engine.GrantOutcome{Ref: d.ULID.String(), DecisionTime: d.Time, Type: o.Type, At: at, Reward: Reward(rs)}
 	if g.Reward == "" && sv != nil {
 		// Learning taken off: the trials counted while it was on still
 		// count their successes (docs/learning.md).
@@ -345,17 +349,20 @@ func KeepsRecords(rs *rules.Ruleset, o *rules.Offer) bool {
 }
 
 // OutcomeOffer is o's caps for counting over-cap commits: its budget in
-// minor units of the ruleset's currency (of a currency with 2 digits when
-// the ruleset names none: a budget per cart currency is then compared in
-// cents, approximately, for the metric of over-cap commits only).
+// minor units of the ruleset's currency, or, when the ruleset names none
+// (a budget per cart currency), in major units (BudgetMajor), which the
+// ledger judges in each grant's own currency. (It was compared in cents
+// whatever the currency: a yen budget overspent by late commits showed no
+// over-cap commit, a dinar budget within its limit showed some.)
 func OutcomeOffer(rs *rules.Ruleset, o *rules.Offer) engine.OutcomeOffer {
 	of := engine.OutcomeOffer{ID: o.ID, Total: o.Caps.Total}
 	if o.Caps.Budget > 0 {
-		exp := int8(2)
-		if e, ok := engine.CurrencyExp(rs.Currency); ok {
-			exp = e
+		exp, ok := engine.CurrencyExp(rs.Currency)
+		if !ok {
+			of.BudgetMajor = o.Caps.Budget
+			return of
 		}
-		of.Budget = engine.BudgetMinor(o.Caps.Budget, exp) // the limit decisions are held to
+		of.Budget = engine.BudgetMinor(o.Caps.Budget, exp)
 	}
 	return of
 }

@@ -84,7 +84,9 @@ func TestCheck(t *testing.T) {
 			t.Errorf("%s: grant %+v", tc.name, g)
 			continue
 		}
-		if g.Offers[0] != (engine.OutcomeOffer{ID: "held", Total: 1000, Budget: 500000}) {
+		// The rules name no currency: the budget is counted per cart
+		// currency, and judged in the grant's own (BudgetMajor).
+		if g.Offers[0] != (engine.OutcomeOffer{ID: "held", Total: 1000, BudgetMajor: 5000}) {
 			t.Errorf("%s: offer %+v", tc.name, g.Offers[0])
 		}
 		r.Refuse(engine.OutcomeResult{})
@@ -141,13 +143,14 @@ func TestHoldPutOnBeforeThisReplicaStarted(t *testing.T) {
 // An over-cap commit is judged against the budget the decisions were held
 // to (engine.BudgetMinor), in the ruleset's currency's digits: a budget
 // below one minor unit is one, one too large to count is never reached.
+// (Without a currency it is passed in major units, BudgetMajor, and judged
+// in each grant's currency by the ledger: TestCheck.)
 func TestOutcomeOfferBudgetIsTheDecisionsLimit(t *testing.T) {
 	for _, tc := range []struct {
 		currency string
 		budget   float64
 		want     int64
 	}{
-		{"", 5000, 500000},
 		{"USD", 0.004, 1},
 		{"JPY", 0.4, 1},
 		{"JPY", 2000, 2000},

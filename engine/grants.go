@@ -56,10 +56,10 @@ const (
 )
 
 // GrantOutcome is one outcome applied to the grant records of a decision.
-// The states of a held grant: held → committed (converted), held →
+// The states of a held grant: held → committed (converted, occurred
+// within the hold, even once the lapsed hold was released), held →
 // released (dismissed, or expiry Hold after the grant), released →
-// committed (converted after a release: a late commit, counted over the
-// cap when it takes held + committed past a cap), committed → cancelled
+// committed (converted after a release: a late commit), committed → cancelled
 // (cancelled; final). Each at most once, however often posted; any other
 // outcome moves nothing. A recorded grant also counts one learning success
 // when an outcome of the ruleset's reward type names it, once.
@@ -89,6 +89,11 @@ type OutcomeOffer struct {
 	ID     string
 	Total  int64
 	Budget int64
+	// BudgetMajor is set instead of Budget for a budget counted per cart
+	// currency (rules without a currency): the budget in major units, which
+	// a ledger judges in the minor units of the grant's own currency
+	// (BudgetMinor): 10 is 10 yen, 10.00 dollars, 10.000 dinars.
+	BudgetMajor float64
 }
 
 // OutcomeResult says what one GrantOutcome moved.
@@ -96,11 +101,15 @@ type OutcomeResult struct {
 	Records     int // grant records of the decision found among the offers
 	Commits     int // held → committed
 	LateCommits int // released → committed
-	OverCap     int // late commits that took held + committed past a cap
-	Releases    int // held → released by a dismissal
-	Expiries    int // held → released because the hold had expired when the outcome occurred
-	Cancels     int // committed → cancelled
-	Successes   int // learning successes counted
+	// OverCap counts commits of a unit released before they came (late
+	// commits, and commits that occurred within a hold released since it
+	// lapsed) that took held + committed past a cap, with the holds lapsed
+	// by then released.
+	OverCap   int
+	Releases  int // held → released by a dismissal
+	Expiries  int // held → released because the hold had expired when the outcome occurred
+	Cancels   int // committed → cancelled
+	Successes int // learning successes counted
 }
 
 // Add adds o's counts to r.
@@ -133,6 +142,7 @@ type BudgetState struct {
 	Held       int64
 	Spent      int64
 	HeldAmount int64
-	// OverCap counts late commits that took the offer past a cap.
+	// OverCap counts commits of a released unit that took the offer past
+	// a cap (OutcomeResult.OverCap).
 	OverCap int64
 }

@@ -176,3 +176,62 @@ func pow10(e int8) int64 {
 	}
 	return p
 }
+
+// TestPacingADaysBudgetOnDSTDays: a day's budget of 100.00 paced over one
+// local day in New York on the days the clocks change (23 and 25 hours),
+// a decision a minute each worth a 1.00 discount, far above the pace.
+// The share follows the wall clock (the decision's time), not the local
+// hours: by the end of every hour the spend is within one discount of
+// ⌊100.00 × f⌋ (after the first hour 4.00 or 5.00 of the 23-hour day, not
+// the whole budget), and by the end of the day it is all spent.
+func TestPacingADaysBudgetOnDSTDays(t *testing.T) {
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, day := range []struct {
+		date  string
+		hours int
+	}{{"2026-03-08", 23}, {"2026-11-01", 25}} {
+		t.Run(day.date, func(t *testing.T) {
+			start, _ := time.ParseInLocation("2006-01-02", day.date, ny)
+			end := start.AddDate(0, 0, 1)
+			if got := int(end.Sub(start) / time.Hour); got != day.hours {
+				t.Fatalf("%s is %d hours long in New York, want %d", day.date, got, day.hours)
+			}
+			rs, err := rules.Compile([]rules.File{{Path: "offers.yaml", Data: []byte(fmt.Sprintf(`
+offers:
+  - id: daily
+    discount: {amount: 1}
+    schedule: {start: %s, end: %s, timezone: America/New_York}
+    caps: {budget: 100, pacing: even}
+`, start.Format(time.RFC3339), end.Format(time.RFC3339)))}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			eng := engine.New(engine.Options{Ledger: memledger.New()})
+			c := engine.Cart{Currency: "USD", Items: []engine.Item{{SKU: "A", Price: 5000, Quantity: 1}}}
+			spent := 0
+			for m := 0; m < 60*day.hours; m++ {
+				now := start.Add(time.Duration(m) * time.Minute)
+				d, err := eng.Decide(context.Background(), rs, engine.ProfileOf(rs, "c1", nil),
+					&engine.Request{CustomerID: "c1", Placement: "checkout", Cart: c, Now: now})
+				if err != nil {
+					t.Fatal(err)
+				}
+				spent += len(d.Actions)
+				if (m+1)%60 == 0 {
+					h := (m + 1) / 60
+					share := 100 * h / day.hours // ⌊100 × f⌋ at the hour's end
+					if spent > share+1 || spent < share {
+						t.Errorf("after %d of %d hours (%s local): %d.00 spent, share %d.00", h, day.hours,
+							start.Add(time.Duration(h)*time.Hour).In(ny).Format("15:04 MST"), spent, share)
+					}
+				}
+			}
+			if spent != 100 {
+				t.Errorf("%d.00 of 100.00 spent by the end of the day", spent)
+			}
+		})
+	}
+}

@@ -546,15 +546,41 @@ func (l *Ledger) apply(o *offer, of *engine.OutcomeOffer, g *engine.GrantOutcome
 		return
 	}
 	was := rec
-	l.transition(o, of, g, &rec, at, r)
+	recounted := l.transition(o, of, g, &rec, at, r)
 	if rec != was {
 		o.records.update(g.Ref, rec)
 	}
 	l.sweep(o, now, SweepLimit)
+	// A commit whose unit had been released is over a cap when held +
+	// committed pass it once the holds that lapsed by now are released:
+	// judged before, the lapsed holds still counted and a commit within the
+	// cap was counted over it.
+	if recounted {
+		cur := l.name(rec.cur)
+		if b := budgetOf(of, cur); of.Total > 0 && o.count > of.Total || b > 0 && o.spent[cur] > b {
+			o.overCap++
+			r.OverCap++
+		}
+	}
 }
 
-// transition moves one record by one outcome occurred at at.
-func (l *Ledger) transition(o *offer, of *engine.OutcomeOffer, g *engine.GrantOutcome, rec *record, at int64, r *engine.OutcomeResult) {
+// budgetOf is of's budget in minor units of cur, the currency of a grant:
+// a budget counted per cart currency (BudgetMajor) in cur's own digits.
+func budgetOf(of *engine.OutcomeOffer, cur string) int64 {
+	if of.BudgetMajor <= 0 {
+		return of.Budget
+	}
+	exp, ok := engine.CurrencyExp(cur)
+	if !ok {
+		exp = 2
+	}
+	return engine.BudgetMinor(of.BudgetMajor, exp)
+}
+
+// transition moves one record by one outcome occurred at at, and reports
+// whether it committed a grant whose unit had been released (counted
+// again: apply judges whether it passed a cap).
+func (l *Ledger) transition(o *offer, of *engine.OutcomeOffer, g *engine.GrantOutcome, rec *record, at int64, r *engine.OutcomeResult) (recounted bool) {
 	r.Records++
 	if g.Reward != "" && g.Type == g.Reward && !rec.success && rec.cell != 0 &&
 		(o.learnReset == 0 || g.DecisionTime.UnixMilli() >= o.learnReset) {
@@ -563,17 +589,17 @@ func (l *Ledger) transition(o *offer, of *engine.OutcomeOffer, g *engine.GrantOu
 		r.Successes++
 	}
 	if !rec.hold {
-		return
+		return false
 	}
-	lateCommit := func() {
+	recount := func() {
 		o.count++
 		o.spent[l.name(rec.cur)] += rec.amount
 		rec.state = stateCommitted
+		recounted = true // over a cap or not: judged by apply, once lapsed holds are released
+	}
+	lateCommit := func() {
+		recount()
 		r.LateCommits++
-		if of.Total > 0 && o.count > of.Total || of.Budget > 0 && o.spent[l.name(rec.cur)] > of.Budget {
-			o.overCap++
-			r.OverCap++
-		}
 	}
 	switch rec.state {
 	case stateHeld:
@@ -589,6 +615,12 @@ func (l *Ledger) transition(o *offer, of *engine.OutcomeOffer, g *engine.GrantOu
 				o.unhold(i, true) // it had expired when the order came
 				r.Expiries++
 				lateCommit()
+			case at < rec.exp:
+				// Released when it lapsed (a walk or a read came after),
+				// but the order occurred while it was held: a commit, of a
+				// unit counted again.
+				recount()
+				r.Commits++
 			default:
 				lateCommit()
 			}
@@ -615,6 +647,7 @@ func (l *Ledger) transition(o *offer, of *engine.OutcomeOffer, g *engine.GrantOu
 			r.Cancels++
 		}
 	}
+	return recounted
 }
 
 // Budgets returns the state of the queried offers' caps at now (zero: the

@@ -153,3 +153,40 @@ func decisionRef(t *testing.T, id string) string {
 	}
 	return d.ULID.String()
 }
+
+// TestOutcomeWithoutOccurredAtIsTimedByItsArrival: an order without
+// occurred_at occurred when it arrived (SPEC-LOOP: "default: its
+// arrival"), and its hold is measured to then, however late the consumer
+// applies it: another service's outcome without occurred_at that the
+// stream stored within the hold and the consumer applies after it (Redis
+// was down and the outcome redelivered until it was back, a consumer
+// catching up) commits the hold, or releases it. It was measured to when
+// the consumer applied it: the hold counted as lapsed, the order as a late
+// commit (over the cap if its unit had been granted again), the dismissal
+// as an expiry.
+func TestOutcomeWithoutOccurredAtIsTimedByItsArrival(t *testing.T) {
+	decided := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	stored := decided.Add(10 * time.Minute) // within the hour's hold
+	for _, tt := range []struct {
+		typ  string
+		want engine.OutcomeResult
+	}{
+		{"converted", engine.OutcomeResult{Records: 1, Commits: 1}},
+		{"dismissed", engine.OutcomeResult{Records: 1, Releases: 1}},
+	} {
+		t.Run(tt.typ, func(t *testing.T) {
+			f := newGrantFixture(t, decided, decided.Add(2*time.Hour)) // applied an hour after the hold lapsed
+			body := fmt.Sprintf(`{"id":"out_late","decision_id":%q,"customer_id":"c1","offer_id":"vip_10"}`, f.id)
+			ev, err := wire.ParseOutcome("arbiter", "arbiter.outcome."+tt.typ, []byte(body), stored)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if code, err := f.check.Check(context.Background(), ev, "out_late"); err != nil || code != "" {
+				t.Fatalf("Check = %q, %v; want it counted", code, err)
+			}
+			if f.applied != tt.want {
+				t.Errorf("applying moved %+v, want %+v", f.applied, tt.want)
+			}
+		})
+	}
+}

@@ -19,7 +19,9 @@ import (
 // Apply applies outcomes to the grant records of their decisions (see
 // engine.GrantOutcome: each transition at most once, however often an
 // outcome comes) and returns what each moved, in one round trip: one
-// script per outcome and offer, each in its offer's slot.
+// script per outcome and offer, each in its offer's slot (and a round trip
+// before it that reads the grants' currencies when an offer's budget is
+// counted per cart currency, perCurrencyBudgets).
 func (l *Redis) Apply(ctx context.Context, outs []engine.GrantOutcome) ([]engine.OutcomeResult, error) {
 	type job struct {
 		out int
@@ -27,6 +29,10 @@ func (l *Redis) Apply(ctx context.Context, outs []engine.GrantOutcome) ([]engine
 	}
 	var jobs []job
 	var calls []*call
+	budgets, err := l.perCurrencyBudgets(ctx, outs)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: outcomes: %w", err)
+	}
 	for k := range outs {
 		g := &outs[k]
 		at := ""
@@ -41,10 +47,14 @@ func (l *Redis) Apply(ctx context.Context, outs []engine.GrantOutcome) ([]engine
 		if g.Now.IsZero() && l.opts.Clock == ClockPlan {
 			now = strconv.FormatInt(time.Now().UnixMilli(), 10)
 		}
-		for _, of := range g.Offers {
+		for j, of := range g.Offers {
+			budget := of.Budget
+			if of.BudgetMajor > 0 {
+				budget = budgets[[2]int{k, j}]
+			}
 			c := &call{script: scriptOutcome, keys: []string{RecordKey(l.prefix, of.ID, g.DecisionTime, g.Ref)},
 				args: []any{l.prefix, of.ID, g.Ref, g.Type, g.Reward, at, now, l.serverClock(),
-					strconv.FormatInt(of.Total, 10), strconv.FormatInt(of.Budget, 10), strconv.Itoa(SweepLimit), decided}}
+					strconv.FormatInt(of.Total, 10), strconv.FormatInt(budget, 10), strconv.Itoa(SweepLimit), decided}}
 			jobs = append(jobs, job{k, c})
 			calls = append(calls, c)
 		}
@@ -77,6 +87,55 @@ func (l *Redis) Apply(ctx context.Context, outs []engine.GrantOutcome) ([]engine
 		l.expiries.Add(uint64(v[7]))
 	}
 	return res, nil
+}
+
+// perCurrencyBudgets returns, for each offer of outs whose budget is
+// counted per cart currency (engine.OutcomeOffer.BudgetMajor), keyed by
+// the outcome's and the offer's index, its budget in minor units of the
+// currency of the decision's grant, read from the grant's record first (a
+// record's currency never changes); none for an offer without a record.
+// It costs a round trip only when some offer has such a budget.
+func (l *Redis) perCurrencyBudgets(ctx context.Context, outs []engine.GrantOutcome) (map[[2]int]int64, error) {
+	type read struct {
+		at  [2]int
+		cmd *redis.StringCmd
+	}
+	var reads []read
+	var pipe redis.Pipeliner
+	for k := range outs {
+		g := &outs[k]
+		for j, of := range g.Offers {
+			if of.BudgetMajor > 0 {
+				if pipe == nil {
+					pipe = l.client.Pipeline()
+				}
+				reads = append(reads, read{[2]int{k, j}, pipe.HGet(ctx, RecordKey(l.prefix, of.ID, g.DecisionTime, g.Ref), g.Ref)})
+			}
+		}
+	}
+	if pipe == nil {
+		return nil, nil
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("reading the grants' currencies: %w", err)
+	}
+	budgets := make(map[[2]int]int64, len(reads))
+	for _, r := range reads {
+		v, err := r.cmd.Result()
+		if err != nil {
+			continue // no record: the outcome script finds none either
+		}
+		f := strings.SplitN(v, "|", 4) // state+success | amount | currency | ...
+		if len(f) < 4 {
+			continue
+		}
+		exp, ok := engine.CurrencyExp(f[2])
+		if !ok {
+			exp = 2
+		}
+		budgets[r.at] = engine.BudgetMinor(outs[r.at[0]].Offers[r.at[1]].BudgetMajor, exp)
+	}
+	return budgets, nil
 }
 
 // runPlain runs calls in one pipeline (no WAIT), sending again in full

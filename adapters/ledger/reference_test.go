@@ -35,6 +35,7 @@ var refOffers = []refOffer{
 	{id: "d20", total: 6, paced: true},
 	{id: "e_vip", record: true, cell: "vip"},
 	{id: "f_loyal", total: 5},
+	{id: "g_paced", total: 4, budget: 1200, hold: 25 * time.Minute, record: true, paced: true},
 }
 
 func refOfferIDs() []string {
@@ -82,6 +83,9 @@ func randomPlan(r *rand.Rand, now time.Time, ref string) *engine.Plan {
 		}
 		if o.paced {
 			it.PaceTotal = int64(r.IntN(7))
+			if o.budget > 0 {
+				it.PaceBudget = int64(r.IntN(int(o.budget) + 1))
+			}
 		}
 		if r.IntN(3) == 0 {
 			it.PerCustomer = 1 + r.IntN(2)
@@ -251,11 +255,13 @@ func agreeWithReference(t *testing.T, ls []*Redis, c redis.UniversalClient, pref
 // Redis ledger, in both modes, as in the reference ledger (memledger).
 func TestAgreesWithReference(t *testing.T) {
 	for _, mode := range []Mode{ModeScript, ModeSplit} {
-		t.Run(fmt.Sprint("mode=", mode), func(t *testing.T) {
-			c, prefix, _ := redistest.Client(t)
-			agreeWithReference(t, []*Redis{NewWithOptions(c, Options{Prefix: prefix, Mode: mode, Clock: ClockPlan, ClaimLease: refClaimLease})},
-				c, prefix, uint64(mode), 600)
-		})
+		for _, seed := range []uint64{0, 10, 20} {
+			t.Run(fmt.Sprint("mode=", mode, ",seed=", seed), func(t *testing.T) {
+				c, prefix, _ := redistest.Client(t)
+				agreeWithReference(t, []*Redis{NewWithOptions(c, Options{Prefix: prefix, Mode: mode, Clock: ClockPlan, ClaimLease: refClaimLease})},
+					c, prefix, seed+uint64(mode), 600)
+			})
+		}
 	}
 }
 

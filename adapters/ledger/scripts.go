@@ -551,17 +551,21 @@ local function free()
   redis.call('DECR', base .. 'granted')
   redis.call('DECRBY', base .. 'spent:' .. cur, amount)
 end
-local function lateCommit()
-  local n = redis.call('INCR', base .. 'granted')
-  local s = redis.call('INCRBY', base .. 'spent:' .. cur, amount)
+-- recount commits a grant whose unit had been released (a late commit,
+-- or an order that occurred within a hold released since it lapsed);
+-- whether it took the offer over a cap is judged after the sweep below,
+-- once the holds that lapsed by now no longer count (judged before, they
+-- did, and a commit within the cap was counted over it).
+local recounted = false
+local function recount(k)
+  redis.call('INCR', base .. 'granted')
+  redis.call('INCRBY', base .. 'spent:' .. cur, amount)
   redis.call('SADD', base .. 'curs', cur)
   state = 'C'
-  c[2] = 1
-  if (total > 0 and n > total) or (budget > 0 and s > budget) then
-    redis.call('HINCRBY', base .. 'hold', 'over', 1)
-    c[3] = 1
-  end
+  c[k] = 1
+  recounted = true
 end
+local function lateCommit() recount(2) end
 if state ~= 'G' then
   local m = ref .. '|' .. amount .. '|' .. cur
   if state == 'H' then
@@ -581,6 +585,8 @@ if state ~= 'G' then
         free()
         c[5] = 1
         lateCommit()
+      elseif at < exp then
+        recount(1) -- released when it lapsed, but the order occurred while it was held
       else
         lateCommit()
       end
@@ -606,6 +612,14 @@ local nv = state .. succ .. '|' .. f[2] .. '|' .. cur .. '|' .. f[4] .. '|' .. d
 if nv ~= v then redis.call('HSET', KEYS[1], ref, nv) end
 local swept = 0
 if state ~= 'G' then swept = sweep(base, now, lim) end
+if recounted then
+  local n = tonumber(redis.call('GET', base .. 'granted') or '0')
+  local s = tonumber(redis.call('GET', base .. 'spent:' .. cur) or '0')
+  if (total > 0 and n > total) or (budget > 0 and s > budget) then
+    redis.call('HINCRBY', base .. 'hold', 'over', 1)
+    c[3] = 1
+  end
+end
 return table.concat(c, ',') .. ',' .. swept
 `
 
