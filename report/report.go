@@ -131,8 +131,10 @@ type RevenueUplift struct {
 // covariate removed.
 type AdjustedUplift struct {
 	RevenueUplift
-	Theta             float64 `json:"theta"`
-	VarianceReduction float64 `json:"variance_reduction"`
+	Theta float64 `json:"theta"`
+	// VarianceReduction is 1 - Var(Δ')/Var(Δ); null when neither group has
+	// any variance of revenue in the currency (nothing to reduce).
+	VarianceReduction *float64 `json:"variance_reduction"`
 }
 
 // SRMReport is the sample-ratio check of customers per variant.
@@ -571,7 +573,7 @@ func adjust(r *Report, revenue []map[string][]float64, covs [][]float64, currenc
 			}
 			u.Relative = finite(relative(u.Diff, Summarize(revenue[0][cur]).Mean))
 			u.Test = "CUPED (covariate profile." + r.Covariate + "), then " + u.Test
-			v.Adjusted = append(v.Adjusted, AdjustedUplift{RevenueUplift: u, Theta: ct.Theta, VarianceReduction: ct.VarianceReduction})
+			v.Adjusted = append(v.Adjusted, AdjustedUplift{RevenueUplift: u, Theta: ct.Theta, VarianceReduction: finite(ct.VarianceReduction)})
 		}
 	}
 }
@@ -725,8 +727,12 @@ func (r *Report) WriteText(w io.Writer) error {
 					"", u.Currency, u.Diff, pct(deref(u.Relative)), u.Low, u.High, u.P, df)
 			}
 			for _, u := range v.Adjusted {
-				fmt.Fprintf(&b, "  %-16s   with CUPED on profile.%s: %s %+.2f, CI [%+.2f, %+.2f], p = %.4g; variance reduced by %.1f%% (theta %.4g)\n",
-					"", r.Covariate, u.Currency, u.Diff, u.Low, u.High, u.P, 100*u.VarianceReduction, u.Theta)
+				reduced := "n/a (no revenue variance)"
+				if u.VarianceReduction != nil {
+					reduced = fmt.Sprintf("%.1f%%", 100*(*u.VarianceReduction))
+				}
+				fmt.Fprintf(&b, "  %-16s   with CUPED on profile.%s: %s %+.2f, CI [%+.2f, %+.2f], p = %.4g; variance reduced by %s (theta %.4g)\n",
+					"", r.Covariate, u.Currency, u.Diff, u.Low, u.High, u.P, reduced, u.Theta)
 			}
 		}
 		if r.Covariate != "" {
