@@ -62,6 +62,10 @@ type Outcome struct {
 	OfferID string
 	// TS is when the outcome happened (its event's ts).
 	TS time.Time
+	// OccurredAt is the outcome's occurred_at (zero when it has none): the
+	// attribution window is measured to it, else to when the stream
+	// stored the outcome (Event.Stored), as the attribution check does.
+	OccurredAt time.Time
 	// Type is wire.OutcomeImpression, OutcomeAccepted, OutcomeDismissed
 	// or OutcomeConverted.
 	Type string
@@ -147,11 +151,13 @@ const (
 type outcomeRec struct {
 	id, decisionID, customerID, offerID, typ, currency string
 	value                                              engine.Money
+	at                                                 time.Time // occurred_at, else stored (zero: unknown)
 }
 
 // decisionRec is a decision that enrolled its customer in the experiment.
 type decisionRec struct {
 	customerID, variant string
+	at                  time.Time // the time its id carries (zero: none)
 }
 
 // customerRec is a customer seen in a decision: the group (variant, or
@@ -180,6 +186,13 @@ type Collector struct {
 	// (of the decision events' `profile`) read at each customer's exposure
 	// for the variance reduction of revenue per customer (CUPED).
 	Covariate string
+	// Window is the attribution window (serve's --attribution-window; 0:
+	// DefaultWindow): an outcome that occurred (its occurred_at, else when
+	// the stream stored it) more than Window after the time its decision id
+	// carries counts nowhere (Report.OutsideWindow), as POST /v1/outcomes,
+	// the feedback consumer and the live counters refuse it. Outcomes of an
+	// id that carries no time are not checked.
+	Window time.Duration
 
 	experiment  string
 	holdout     bool // the holdout's report
@@ -301,9 +314,13 @@ func (c *Collector) Add(ev Event) {
 		c.addDecision(ev.Decision, ev.Stored)
 	case ev.Outcome != nil:
 		o := ev.Outcome
+		at := o.OccurredAt
+		if at.IsZero() {
+			at = ev.Stored
+		}
 		c.outcomes = append(c.outcomes, outcomeRec{
 			id: o.ID, decisionID: o.DecisionID, customerID: o.CustomerID, offerID: o.OfferID, typ: o.Type,
-			currency: o.Currency, value: o.Value,
+			currency: o.Currency, value: o.Value, at: at,
 		})
 	case ev.Ruleset != nil:
 		c.known = c.known[:0]
@@ -365,7 +382,8 @@ func (c *Collector) addDecision(dec *Decision, stored time.Time) {
 		if _, again := c.decisions[dec.ID]; again {
 			return
 		}
-		c.decisions[dec.ID] = decisionRec{customerID: dec.CustomerID, variant: group}
+		at, _ := decisionTime(dec.ID) // the id's time, as the attribution check reads it
+		c.decisions[dec.ID] = decisionRec{customerID: dec.CustomerID, variant: group, at: at}
 	}
 	c.exposures[group]++
 	switch {
@@ -406,6 +424,25 @@ func covariateOf(p map[string]any, field string) (float64, bool) {
 		return 0, true
 	}
 	return 0, false
+}
+
+// DefaultWindow is the attribution window when Collector.Window is 0:
+// serve's default --attribution-window.
+const DefaultWindow = 7 * 24 * time.Hour
+
+// expired reports whether an outcome that occurred at came more than the
+// attribution window after its decision, made at decided (false when either
+// time is unknown).
+func (c *Collector) expired(decided, at time.Time) bool {
+	return !decided.IsZero() && !at.IsZero() && at.Sub(decided) > c.window()
+}
+
+// window is the attribution window: Window, else DefaultWindow.
+func (c *Collector) window() time.Duration {
+	if c.Window <= 0 {
+		return DefaultWindow
+	}
+	return c.Window
 }
 
 // decisionTime reads the time of a decision id ("dcs_" + ULID, signed or

@@ -66,6 +66,14 @@ type Report struct {
 	NotRead      int `json:"outcomes_of_decisions_not_read"`
 	OtherVariant int `json:"outcomes_in_another_variant"`
 	NoCustomer   int `json:"outcomes_without_customer"`
+	// OutsideWindow counts the outcomes that occurred (occurred_at, else
+	// when the stream stored them) more than the attribution window
+	// (Window) after their decision: refused, as Arbiter refuses them
+	// everywhere else (decision_expired).
+	OutsideWindow int `json:"outcomes_after_window"`
+	// Window is the attribution window the outcomes were checked with:
+	// whole days as "7d", else a Go duration ("36h0m0s").
+	Window string `json:"attribution_window"`
 	// Covariate is the profile field of --covariate, with the customers
 	// whose exposure recorded it (the others get the mean).
 	Covariate         string   `json:"covariate,omitempty"`
@@ -188,6 +196,7 @@ func (c *Collector) ReportWith(override Weights, o Options) *Report {
 	if c.holdout {
 		r.Kind = "holdout"
 	}
+	r.Window = formatWindow(c.window())
 	if x := c.setup; x != nil && x.Layer != "" {
 		r.Layer, r.Buckets = x.Layer, []int{x.From, x.To}
 	}
@@ -341,6 +350,10 @@ func (c *Collector) place(r *Report, o outcomeRec) (cust, group string, ok bool)
 			r.NotEnrolled++
 			return "", "", false
 		}
+		if hasT && c.expired(t, o.at) {
+			r.OutsideWindow++
+			return "", "", false
+		}
 		if d, signed := decisionid.Parse(o.decisionID); signed && d.Holdout != (cr.group == GroupHeldOut) {
 			r.OtherVariant++
 			return "", "", false
@@ -362,6 +375,10 @@ func (c *Collector) place(r *Report, o outcomeRec) (cust, group string, ok bool)
 	}
 	if o.customerID != "" && o.customerID != dec.customerID {
 		r.NotEnrolled++ // names another customer's decision
+		return "", "", false
+	}
+	if c.expired(dec.at, o.at) {
+		r.OutsideWindow++
 		return "", "", false
 	}
 	cr := c.customers[dec.customerID]
@@ -750,12 +767,20 @@ func (r *Report) WriteText(w io.Writer) error {
 	} else {
 		fmt.Fprintf(&b, "Sample ratio: not checked (needs two variants with customers and positive weights)\n")
 	}
-	if r.NotEnrolled+r.NotRead+r.OtherVariant+r.NoCustomer > 0 {
-		fmt.Fprintf(&b, "Outcomes not counted: %d of decisions that did not enrol their customer, %d of decisions not among the events read, %d of decisions that enrolled the customer in another variant, %d without a customer\n",
-			r.NotEnrolled, r.NotRead, r.OtherVariant, r.NoCustomer)
+	if r.NotEnrolled+r.NotRead+r.OtherVariant+r.NoCustomer+r.OutsideWindow > 0 {
+		fmt.Fprintf(&b, "Outcomes not counted: %d of decisions that did not enrol their customer, %d of decisions not among the events read, %d of decisions that enrolled the customer in another variant, %d without a customer, %d after the attribution window (%s after the decision, --window)\n",
+			r.NotEnrolled, r.NotRead, r.OtherVariant, r.NoCustomer, r.OutsideWindow, r.Window)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// formatWindow writes a window as --window takes it: whole days as 7d.
+func formatWindow(d time.Duration) string {
+	if day := 24 * time.Hour; d%day == 0 {
+		return fmt.Sprintf("%dd", d/day)
+	}
+	return d.String()
 }
 
 func pct(x float64) string {

@@ -28,9 +28,11 @@ func cmdExperimentsReport(ctx context.Context, args []string, s stdio) int {
 	sequential := fs.Bool("sequential", false, "show always-valid (peeking-safe) intervals and p-values instead of fixed-sample ones")
 	horizon := fs.Int("horizon", report.DefaultHorizon, "with --sequential: customers per variant at which the interval is narrowest")
 	covariate := fs.String("covariate", "", "adjust revenue per customer with a pre-period profile field (CUPED), e.g. profile.ltv")
+	window := longDuration(report.DefaultWindow)
+	fs.Var(&window, "window", "the attribution window (serve's --attribution-window): outcomes that occurred longer than `DURATION` after their decision are not counted: 7d, 36h")
 	c.help = func(w io.Writer) {
 		fmt.Fprintln(w, "Usage: arbiter experiments report --nats URL EXPERIMENT_ID|holdout [--since DURATION] [--format text|json]")
-		fmt.Fprintln(w, "         [--weights V=W,...] [--sequential [--horizon N]] [--covariate profile.FIELD]")
+		fmt.Fprintln(w, "         [--weights V=W,...] [--sequential [--horizon N]] [--covariate profile.FIELD] [--window DURATION]")
 		fmt.Fprintln(w, "\nReads the JetStream event stream up to its end and prints, per variant: the customers the decisions")
 		fmt.Fprintln(w, "enrolled, exposures, outcomes, conversion rate, revenue per customer, the uplift against the first")
 		fmt.Fprintln(w, "variant with a 95% interval and p-value, and a sample-ratio-mismatch check. `holdout` reports the")
@@ -91,6 +93,7 @@ func cmdExperimentsReport(ctx context.Context, args []string, s stdio) int {
 	}
 	col := report.NewCollector(positional[0])
 	col.Covariate = field
+	col.Window = time.Duration(window)
 	stream, err := events.ReadStream(ctx, *natsURL, opts, func(m events.Message) { col.Add(events.ReportEvent(*prefix, m)) })
 	if err != nil {
 		fmt.Fprintf(s.Err, "arbiter experiments report: %v\n", err)
