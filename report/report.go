@@ -93,6 +93,9 @@ type VariantReport struct {
 		Accepted   int `json:"accepted"`
 		Dismissed  int `json:"dismissed"`
 		Converted  int `json:"converted"`
+		// Cancelled counts the cancelled outcomes (the order was returned
+		// or cancelled): revenue and conversion are gross of them.
+		Cancelled int `json:"cancelled"`
 	} `json:"outcomes"`
 	ConvertedCustomers int               `json:"converted_customers"`
 	ConversionRate     float64           `json:"conversion_rate"`
@@ -491,6 +494,7 @@ func (a *attribution) tally(r *Report, order []Variant, exposures map[string]int
 		oc := a.outcomes[w.ID]
 		vr.Outcomes.Impression, vr.Outcomes.Accepted = oc[wire.OutcomeImpression], oc[wire.OutcomeAccepted]
 		vr.Outcomes.Dismissed, vr.Outcomes.Converted = oc[wire.OutcomeDismissed], oc[wire.OutcomeConverted]
+		vr.Outcomes.Cancelled = oc[wire.OutcomeCancelled]
 		ids := make([]string, 0, len(cs))
 		for id := range cs {
 			ids = append(ids, id)
@@ -721,6 +725,15 @@ func (r *Report) WriteText(w io.Writer) error {
 			fmt.Fprintf(&b, " %14s %12.2f", v.Revenue[i].Total.String(), v.Revenue[i].PerCustomer)
 		}
 		b.WriteString("\n")
+	}
+	var cancelled []string
+	returned := false
+	for _, v := range r.Variants {
+		cancelled = append(cancelled, fmt.Sprintf("%s %d", v.ID, v.Outcomes.Cancelled))
+		returned = returned || v.Outcomes.Cancelled > 0
+	}
+	if returned {
+		fmt.Fprintf(&b, "cancelled outcomes (orders returned or cancelled): %s; conversion and revenue are gross of them\n", strings.Join(cancelled, ", "))
 	}
 	if len(r.Variants) > 1 {
 		kind := "fixed-sample 95% confidence intervals and p-values, valid for ONE look at a sample size decided in advance"
