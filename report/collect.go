@@ -323,19 +323,36 @@ func (c *Collector) Add(ev Event) {
 			currency: o.Currency, value: o.Value, at: at,
 		})
 	case ev.Ruleset != nil:
-		c.known = c.known[:0]
-		for i := range ev.Ruleset.Experiments {
-			x := &ev.Ruleset.Experiments[i]
-			c.known = append(c.known, x.ID)
-			if x.ID == c.experiment && len(x.Variants) > 0 {
-				c.published = Weights{From: "rules_reloaded event of ruleset " + ev.Ruleset.Version, Variants: x.Variants}
-				cp := *x
-				c.setup = &cp
-			}
+		c.addRuleset(ev.Ruleset)
+	}
+}
+
+// Prior gives the ruleset in force when the events read begin: the latest
+// rules_reloaded event stored before them (before --since), which the
+// events read do not include. Its weights, layer and holdout count as
+// those of a rules_reloaded event read, until an event read gives others;
+// it is no event read. Call it before the first Add.
+func (c *Collector) Prior(rs *Ruleset) {
+	if rs != nil {
+		c.addRuleset(rs)
+	}
+}
+
+// addRuleset reads a rules_reloaded event: the experiments that exist, and
+// the report's experiment's weights and set-up (the holdout's percent).
+func (c *Collector) addRuleset(rs *Ruleset) {
+	c.known = c.known[:0]
+	for i := range rs.Experiments {
+		x := &rs.Experiments[i]
+		c.known = append(c.known, x.ID)
+		if x.ID == c.experiment && len(x.Variants) > 0 {
+			c.published = Weights{From: "rules_reloaded event of ruleset " + rs.Version, Variants: x.Variants}
+			cp := *x
+			c.setup = &cp
 		}
-		if ev.Ruleset.HasHoldout {
-			c.holdoutPct, c.hasHoldout = ev.Ruleset.Holdout, true
-		}
+	}
+	if rs.HasHoldout {
+		c.holdoutPct, c.hasHoldout = rs.Holdout, true
 	}
 }
 

@@ -94,6 +94,18 @@ func cmdExperimentsReport(ctx context.Context, args []string, s stdio) int {
 	col := report.NewCollector(positional[0])
 	col.Covariate = field
 	col.Window = time.Duration(window)
+	if *since > 0 {
+		// The ruleset in force when the window begins was loaded before it:
+		// its weights, control and layer come from its rules_reloaded event.
+		now := time.Now()
+		opts.Now = func() time.Time { return now }
+		prior, err := priorRuleset(ctx, *natsURL, *prefix, now.Add(-*since))
+		if err != nil {
+			fmt.Fprintf(s.Err, "arbiter experiments report: %v\n", err)
+			return exitFail
+		}
+		col.Prior(prior)
+	}
 	stream, err := events.ReadStream(ctx, *natsURL, opts, func(m events.Message) { col.Add(events.ReportEvent(*prefix, m)) })
 	if err != nil {
 		fmt.Fprintf(s.Err, "arbiter experiments report: %v\n", err)
@@ -116,6 +128,26 @@ func cmdExperimentsReport(ctx context.Context, args []string, s stdio) int {
 		return exitFail
 	}
 	return exitOK
+}
+
+// priorRuleset returns the ruleset of the latest successful rules_reloaded
+// event stored at or before start (nil when there is none), read from the
+// stream's rules_reloaded events only.
+func priorRuleset(ctx context.Context, natsURL, prefix string, start time.Time) (*report.Ruleset, error) {
+	var last *wire.RulesReloaded
+	opts := events.ReadOptions{Prefix: prefix, Subject: prefix + ".rules.reloaded", Until: start, Name: "arbiter experiments report"}
+	_, err := events.ReadStream(ctx, natsURL, opts, func(m events.Message) {
+		if m.Stored.After(start) {
+			return
+		}
+		if rr, err := wire.ParseRulesReloaded(m.Data); err == nil && rr.Version != "" {
+			last = rr
+		}
+	})
+	if err != nil || last == nil {
+		return nil, err
+	}
+	return events.ReportRuleset(last), nil
 }
 
 // cmdExperimentsList prints the experiments and layers of a ruleset: the
