@@ -189,9 +189,11 @@ type Collector struct {
 	// Window is the attribution window (serve's --attribution-window; 0:
 	// DefaultWindow): an outcome that occurred (its occurred_at, else when
 	// the stream stored it) more than Window after the time its decision id
-	// carries counts nowhere (Report.OutsideWindow), as POST /v1/outcomes,
-	// the feedback consumer and the live counters refuse it. Outcomes of an
-	// id that carries no time are not checked.
+	// carries, or more than a minute before it, counts nowhere
+	// (Report.OutsideWindow), as POST /v1/outcomes, the feedback consumer
+	// and the live counters refuse it (decision_expired,
+	// occurred_before_decision). Outcomes of an id that carries no time are
+	// not checked.
 	Window time.Duration
 
 	experiment  string
@@ -447,11 +449,11 @@ func covariateOf(p map[string]any, field string) (float64, bool) {
 // serve's default --attribution-window.
 const DefaultWindow = 7 * 24 * time.Hour
 
-// expired reports whether an outcome that occurred at came more than the
-// attribution window after its decision, made at decided (false when either
-// time is unknown).
-func (c *Collector) expired(decided, at time.Time) bool {
-	return !decided.IsZero() && !at.IsZero() && at.Sub(decided) > c.window()
+// outsideWindow reports whether an outcome that occurred at came more than
+// the attribution window after its decision, made at decided, or more than
+// a minute before it (false when either time is unknown).
+func (c *Collector) outsideWindow(decided, at time.Time) bool {
+	return !decided.IsZero() && !at.IsZero() && (at.Sub(decided) > c.window() || at.Before(decided.Add(-time.Minute)))
 }
 
 // window is the attribution window: Window, else DefaultWindow.

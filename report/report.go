@@ -68,9 +68,10 @@ type Report struct {
 	NoCustomer   int `json:"outcomes_without_customer"`
 	// OutsideWindow counts the outcomes that occurred (occurred_at, else
 	// when the stream stored them) more than the attribution window
-	// (Window) after their decision: refused, as Arbiter refuses them
-	// everywhere else (decision_expired).
-	OutsideWindow int `json:"outcomes_after_window"`
+	// (Window) after their decision, or more than a minute before it:
+	// refused, as Arbiter refuses them everywhere else (decision_expired,
+	// occurred_before_decision).
+	OutsideWindow int `json:"outcomes_outside_window"`
 	// Window is the attribution window the outcomes were checked with:
 	// whole days as "7d", else a Go duration ("36h0m0s").
 	Window string `json:"attribution_window"`
@@ -353,7 +354,7 @@ func (c *Collector) place(r *Report, o outcomeRec) (cust, group string, ok bool)
 			r.NotEnrolled++
 			return "", "", false
 		}
-		if hasT && c.expired(t, o.at) {
+		if hasT && c.outsideWindow(t, o.at) {
 			r.OutsideWindow++
 			return "", "", false
 		}
@@ -380,7 +381,7 @@ func (c *Collector) place(r *Report, o outcomeRec) (cust, group string, ok bool)
 		r.NotEnrolled++ // names another customer's decision
 		return "", "", false
 	}
-	if c.expired(dec.at, o.at) {
+	if c.outsideWindow(dec.at, o.at) {
 		r.OutsideWindow++
 		return "", "", false
 	}
@@ -781,7 +782,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "Sample ratio: not checked (needs two variants with customers and positive weights)\n")
 	}
 	if r.NotEnrolled+r.NotRead+r.OtherVariant+r.NoCustomer+r.OutsideWindow > 0 {
-		fmt.Fprintf(&b, "Outcomes not counted: %d of decisions that did not enrol their customer, %d of decisions not among the events read, %d of decisions that enrolled the customer in another variant, %d without a customer, %d after the attribution window (%s after the decision, --window)\n",
+		fmt.Fprintf(&b, "Outcomes not counted: %d of decisions that did not enrol their customer, %d of decisions not among the events read, %d of decisions that enrolled the customer in another variant, %d without a customer, %d outside the attribution window (before the decision, or more than %s after it: --window)\n",
 			r.NotEnrolled, r.NotRead, r.OtherVariant, r.NoCustomer, r.OutsideWindow, r.Window)
 	}
 	_, err := io.WriteString(w, b.String())

@@ -20,7 +20,8 @@ import (
 // the feedback consumer; the live counters). The report must not count it
 // either (SPEC-LOOP: forged or mistyped outcomes never move reports;
 // reports show how many they refused): it is counted apart, as
-// outcomes_after_window. The window is measured from the decision's time
+// outcomes_outside_window, with those that occurred more than a minute
+// before their decision (occurred_before_decision). The window is measured from the decision's time
 // to the outcome's occurred_at, else to when the stream stored it, as the
 // attribution check does; --window sets it (serve's --attribution-window).
 func TestOutcomesAfterWindow(t *testing.T) {
@@ -56,13 +57,15 @@ func TestOutcomesAfterWindow(t *testing.T) {
 		convert("o2", b1, "b1", t0.Add(8*day), time.Time{})       // stored 8 days after: expired
 		convert("o3", b2, "b2", t0.Add(10*day), t0.Add(2*day))    // occurred 2 days after, stored late: counts
 		convert("o4", b3, "b3", t0.Add(time.Hour), t0.Add(9*day)) // occurred 9 days after: expired
+		b4 := decide("b4", "deep", false, 6)
+		convert("o5", b4, "b4", t0.Add(time.Hour), t0.Add(-time.Hour)) // occurred an hour before its decision
 		for _, tc := range []struct {
 			window            time.Duration
 			wantDeep, outside int
 		}{
-			{0, 1, 2},        // the default: 7 days
-			{30 * day, 3, 0}, // serve --attribution-window 30d
-			{7 * day, 1, 2},
+			{0, 1, 3},        // the default: 7 days
+			{30 * day, 3, 1}, // serve --attribution-window 30d
+			{7 * day, 1, 3},
 		} {
 			c := report.NewCollector(exp)
 			c.Window = tc.window
@@ -86,7 +89,7 @@ func TestOutcomesAfterWindow(t *testing.T) {
 			if err := r.WriteText(&text); err != nil {
 				t.Fatal(err)
 			}
-			if tc.outside > 0 && !strings.Contains(text.String(), "after the attribution window") {
+			if tc.outside > 0 && !strings.Contains(text.String(), "outside the attribution window") {
 				t.Errorf("%s: the text does not say outcomes came after the window:\n%s", exp, text.String())
 			}
 		}
