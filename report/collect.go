@@ -6,6 +6,7 @@ import (
 	"hash/maphash"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -118,20 +119,28 @@ type Weights struct {
 }
 
 // ParseWeights reads variant weights written as VARIANT=WEIGHT pairs
-// separated by commas, in order: "control=50,deep=50". Each weight is a
-// positive finite number.
+// separated by commas, in order: "control=50,deep=50" (spaces around the
+// names and numbers are ignored). Each weight is a positive finite number;
+// each variant is named once.
 func ParseWeights(s string) ([]Variant, error) {
 	var out []Variant
+	seen := map[string]bool{}
 	for _, part := range strings.Split(s, ",") {
-		id, w, ok := strings.Cut(strings.TrimSpace(part), "=")
+		id, w, ok := strings.Cut(part, "=")
+		id = strings.TrimSpace(id)
 		var f float64
 		if ok {
-			_, err := fmt.Sscanf(w, "%g", &f)
+			var err error
+			f, err = strconv.ParseFloat(strings.TrimSpace(w), 64)
 			ok = err == nil && f > 0 && !math.IsInf(f, 0)
 		}
 		if !ok || id == "" {
 			return nil, fmt.Errorf("%q: write VARIANT=WEIGHT pairs separated by commas, like control=50,deep=50", part)
 		}
+		if seen[id] {
+			return nil, fmt.Errorf("%q is named twice: give each variant's weight once, the control first", id)
+		}
+		seen[id] = true
 		out = append(out, Variant{ID: id, Weight: f})
 	}
 	return out, nil
