@@ -6,6 +6,7 @@ import (
 	"hash/maphash"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -62,6 +63,10 @@ type Outcome struct {
 	OfferID string
 	// TS is when the outcome happened (its event's ts).
 	TS time.Time
+	// OccurredAt is the outcome's occurred_at (zero when it has none): the
+	// attribution window is measured to it, else to when the stream
+	// stored the outcome (Event.Stored), as the attribution check does.
+	OccurredAt time.Time
 	// Type is wire.OutcomeImpression, OutcomeAccepted, OutcomeDismissed
 	// or OutcomeConverted.
 	Type string
@@ -114,20 +119,28 @@ type Weights struct {
 }
 
 // ParseWeights reads variant weights written as VARIANT=WEIGHT pairs
-// separated by commas, in order: "control=50,deep=50". Each weight is a
-// positive finite number.
+// separated by commas, in order: "control=50,deep=50" (spaces around the
+// names and numbers are ignored). Each weight is a positive finite number;
+// each variant is named once.
 func ParseWeights(s string) ([]Variant, error) {
 	var out []Variant
+	seen := map[string]bool{}
 	for _, part := range strings.Split(s, ",") {
-		id, w, ok := strings.Cut(strings.TrimSpace(part), "=")
+		id, w, ok := strings.Cut(part, "=")
+		id = strings.TrimSpace(id)
 		var f float64
 		if ok {
-			_, err := fmt.Sscanf(w, "%g", &f)
+			var err error
+			f, err = strconv.ParseFloat(strings.TrimSpace(w), 64)
 			ok = err == nil && f > 0 && !math.IsInf(f, 0)
 		}
 		if !ok || id == "" {
 			return nil, fmt.Errorf("%q: write VARIANT=WEIGHT pairs separated by commas, like control=50,deep=50", part)
 		}
+		if seen[id] {
+			return nil, fmt.Errorf("%q is named twice: give each variant's weight once, the control first", id)
+		}
+		seen[id] = true
 		out = append(out, Variant{ID: id, Weight: f})
 	}
 	return out, nil
@@ -147,11 +160,13 @@ const (
 type outcomeRec struct {
 	id, decisionID, customerID, offerID, typ, currency string
 	value                                              engine.Money
+	at                                                 time.Time // occurred_at, else stored (zero: unknown)
 }
 
 // decisionRec is a decision that enrolled its customer in the experiment.
 type decisionRec struct {
 	customerID, variant string
+	at                  time.Time // the time its id carries (zero: none)
 }
 
 // customerRec is a customer seen in a decision: the group (variant, or
@@ -180,6 +195,15 @@ type Collector struct {
 	// (of the decision events' `profile`) read at each customer's exposure
 	// for the variance reduction of revenue per customer (CUPED).
 	Covariate string
+	// Window is the attribution window (serve's --attribution-window; 0:
+	// DefaultWindow): an outcome that occurred (its occurred_at, else when
+	// the stream stored it) more than Window after the time its decision id
+	// carries, or more than a minute before it, counts nowhere
+	// (Report.OutsideWindow), as POST /v1/outcomes, the feedback consumer
+	// and the live counters refuse it (decision_expired,
+	// occurred_before_decision). Outcomes of an id that carries no time are
+	// not checked.
+	Window time.Duration
 
 	experiment  string
 	holdout     bool // the holdout's report
@@ -301,24 +325,45 @@ func (c *Collector) Add(ev Event) {
 		c.addDecision(ev.Decision, ev.Stored)
 	case ev.Outcome != nil:
 		o := ev.Outcome
+		at := o.OccurredAt
+		if at.IsZero() {
+			at = ev.Stored
+		}
 		c.outcomes = append(c.outcomes, outcomeRec{
 			id: o.ID, decisionID: o.DecisionID, customerID: o.CustomerID, offerID: o.OfferID, typ: o.Type,
-			currency: o.Currency, value: o.Value,
+			currency: o.Currency, value: o.Value, at: at,
 		})
 	case ev.Ruleset != nil:
-		c.known = c.known[:0]
-		for i := range ev.Ruleset.Experiments {
-			x := &ev.Ruleset.Experiments[i]
-			c.known = append(c.known, x.ID)
-			if x.ID == c.experiment && len(x.Variants) > 0 {
-				c.published = Weights{From: "rules_reloaded event of ruleset " + ev.Ruleset.Version, Variants: x.Variants}
-				cp := *x
-				c.setup = &cp
-			}
+		c.addRuleset(ev.Ruleset)
+	}
+}
+
+// Prior gives the ruleset in force when the events read begin: the latest
+// rules_reloaded event stored before them (before --since), which the
+// events read do not include. Its weights, layer and holdout count as
+// those of a rules_reloaded event read, until an event read gives others;
+// it is no event read. Call it before the first Add.
+func (c *Collector) Prior(rs *Ruleset) {
+	if rs != nil {
+		c.addRuleset(rs)
+	}
+}
+
+// addRuleset reads a rules_reloaded event: the experiments that exist, and
+// the report's experiment's weights and set-up (the holdout's percent).
+func (c *Collector) addRuleset(rs *Ruleset) {
+	c.known = c.known[:0]
+	for i := range rs.Experiments {
+		x := &rs.Experiments[i]
+		c.known = append(c.known, x.ID)
+		if x.ID == c.experiment && len(x.Variants) > 0 {
+			c.published = Weights{From: "rules_reloaded event of ruleset " + rs.Version, Variants: x.Variants}
+			cp := *x
+			c.setup = &cp
 		}
-		if ev.Ruleset.HasHoldout {
-			c.holdoutPct, c.hasHoldout = ev.Ruleset.Holdout, true
-		}
+	}
+	if rs.HasHoldout {
+		c.holdoutPct, c.hasHoldout = rs.Holdout, true
 	}
 }
 
@@ -365,7 +410,8 @@ func (c *Collector) addDecision(dec *Decision, stored time.Time) {
 		if _, again := c.decisions[dec.ID]; again {
 			return
 		}
-		c.decisions[dec.ID] = decisionRec{customerID: dec.CustomerID, variant: group}
+		at, _ := decisionTime(dec.ID) // the id's time, as the attribution check reads it
+		c.decisions[dec.ID] = decisionRec{customerID: dec.CustomerID, variant: group, at: at}
 	}
 	c.exposures[group]++
 	switch {
@@ -406,6 +452,25 @@ func covariateOf(p map[string]any, field string) (float64, bool) {
 		return 0, true
 	}
 	return 0, false
+}
+
+// DefaultWindow is the attribution window when Collector.Window is 0:
+// serve's default --attribution-window.
+const DefaultWindow = 7 * 24 * time.Hour
+
+// outsideWindow reports whether an outcome that occurred at came more than
+// the attribution window after its decision, made at decided, or more than
+// a minute before it (false when either time is unknown).
+func (c *Collector) outsideWindow(decided, at time.Time) bool {
+	return !decided.IsZero() && !at.IsZero() && (at.Sub(decided) > c.window() || at.Before(decided.Add(-time.Minute)))
+}
+
+// window is the attribution window: Window, else DefaultWindow.
+func (c *Collector) window() time.Duration {
+	if c.Window <= 0 {
+		return DefaultWindow
+	}
+	return c.Window
 }
 
 // decisionTime reads the time of a decision id ("dcs_" + ULID, signed or

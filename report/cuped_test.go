@@ -49,7 +49,7 @@ func TestCollectorCuped(t *testing.T) {
 		t.Fatalf("adjusted %+v", b.Adjusted)
 	}
 	raw, adj := b.RevenueUplift[0], b.Adjusted[0]
-	if adj.VarianceReduction < 0.7 || adj.High-adj.Low >= raw.High-raw.Low || adj.Low > 3 || adj.High < 3 {
+	if adj.VarianceReduction == nil || *adj.VarianceReduction < 0.7 || adj.High-adj.Low >= raw.High-raw.Low || adj.Low > 3 || adj.High < 3 {
 		t.Errorf("raw %+v, adjusted %+v: want a much narrower interval around +3", raw, adj)
 	}
 	if !c.Exists() || !reflect.DeepEqual(c.Known(), []string{"holdout", "x", "y"}) {

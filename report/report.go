@@ -66,6 +66,15 @@ type Report struct {
 	NotRead      int `json:"outcomes_of_decisions_not_read"`
 	OtherVariant int `json:"outcomes_in_another_variant"`
 	NoCustomer   int `json:"outcomes_without_customer"`
+	// OutsideWindow counts the outcomes that occurred (occurred_at, else
+	// when the stream stored them) more than the attribution window
+	// (Window) after their decision, or more than a minute before it:
+	// refused, as Arbiter refuses them everywhere else (decision_expired,
+	// occurred_before_decision).
+	OutsideWindow int `json:"outcomes_outside_window"`
+	// Window is the attribution window the outcomes were checked with:
+	// whole days as "7d", else a Go duration ("36h0m0s").
+	Window string `json:"attribution_window"`
 	// Covariate is the profile field of --covariate, with the customers
 	// whose exposure recorded it (the others get the mean).
 	Covariate         string   `json:"covariate,omitempty"`
@@ -85,6 +94,9 @@ type VariantReport struct {
 		Accepted   int `json:"accepted"`
 		Dismissed  int `json:"dismissed"`
 		Converted  int `json:"converted"`
+		// Cancelled counts the cancelled outcomes (the order was returned
+		// or cancelled): revenue and conversion are gross of them.
+		Cancelled int `json:"cancelled"`
 	} `json:"outcomes"`
 	ConvertedCustomers int               `json:"converted_customers"`
 	ConversionRate     float64           `json:"conversion_rate"`
@@ -131,8 +143,10 @@ type RevenueUplift struct {
 // covariate removed.
 type AdjustedUplift struct {
 	RevenueUplift
-	Theta             float64 `json:"theta"`
-	VarianceReduction float64 `json:"variance_reduction"`
+	Theta float64 `json:"theta"`
+	// VarianceReduction is 1 - Var(Δ')/Var(Δ); null when neither group has
+	// any variance of revenue in the currency (nothing to reduce).
+	VarianceReduction *float64 `json:"variance_reduction"`
 }
 
 // SRMReport is the sample-ratio check of customers per variant.
@@ -186,6 +200,7 @@ func (c *Collector) ReportWith(override Weights, o Options) *Report {
 	if c.holdout {
 		r.Kind = "holdout"
 	}
+	r.Window = formatWindow(c.window())
 	if x := c.setup; x != nil && x.Layer != "" {
 		r.Layer, r.Buckets = x.Layer, []int{x.From, x.To}
 	}
@@ -339,6 +354,10 @@ func (c *Collector) place(r *Report, o outcomeRec) (cust, group string, ok bool)
 			r.NotEnrolled++
 			return "", "", false
 		}
+		if hasT && c.outsideWindow(t, o.at) {
+			r.OutsideWindow++
+			return "", "", false
+		}
 		if d, signed := decisionid.Parse(o.decisionID); signed && d.Holdout != (cr.group == GroupHeldOut) {
 			r.OtherVariant++
 			return "", "", false
@@ -360,6 +379,10 @@ func (c *Collector) place(r *Report, o outcomeRec) (cust, group string, ok bool)
 	}
 	if o.customerID != "" && o.customerID != dec.customerID {
 		r.NotEnrolled++ // names another customer's decision
+		return "", "", false
+	}
+	if c.outsideWindow(dec.at, o.at) {
+		r.OutsideWindow++
 		return "", "", false
 	}
 	cr := c.customers[dec.customerID]
@@ -472,6 +495,7 @@ func (a *attribution) tally(r *Report, order []Variant, exposures map[string]int
 		oc := a.outcomes[w.ID]
 		vr.Outcomes.Impression, vr.Outcomes.Accepted = oc[wire.OutcomeImpression], oc[wire.OutcomeAccepted]
 		vr.Outcomes.Dismissed, vr.Outcomes.Converted = oc[wire.OutcomeDismissed], oc[wire.OutcomeConverted]
+		vr.Outcomes.Cancelled = oc[wire.OutcomeCancelled]
 		ids := make([]string, 0, len(cs))
 		for id := range cs {
 			ids = append(ids, id)
@@ -571,7 +595,7 @@ func adjust(r *Report, revenue []map[string][]float64, covs [][]float64, currenc
 			}
 			u.Relative = finite(relative(u.Diff, Summarize(revenue[0][cur]).Mean))
 			u.Test = "CUPED (covariate profile." + r.Covariate + "), then " + u.Test
-			v.Adjusted = append(v.Adjusted, AdjustedUplift{RevenueUplift: u, Theta: ct.Theta, VarianceReduction: ct.VarianceReduction})
+			v.Adjusted = append(v.Adjusted, AdjustedUplift{RevenueUplift: u, Theta: ct.Theta, VarianceReduction: finite(ct.VarianceReduction)})
 		}
 	}
 }
@@ -703,6 +727,15 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 		b.WriteString("\n")
 	}
+	var cancelled []string
+	returned := false
+	for _, v := range r.Variants {
+		cancelled = append(cancelled, fmt.Sprintf("%s %d", v.ID, v.Outcomes.Cancelled))
+		returned = returned || v.Outcomes.Cancelled > 0
+	}
+	if returned {
+		fmt.Fprintf(&b, "cancelled outcomes (orders returned or cancelled): %s; conversion and revenue are gross of them\n", strings.Join(cancelled, ", "))
+	}
 	if len(r.Variants) > 1 {
 		kind := "fixed-sample 95% confidence intervals and p-values, valid for ONE look at a sample size decided in advance"
 		if r.Interval == IntervalSequential {
@@ -725,8 +758,12 @@ func (r *Report) WriteText(w io.Writer) error {
 					"", u.Currency, u.Diff, pct(deref(u.Relative)), u.Low, u.High, u.P, df)
 			}
 			for _, u := range v.Adjusted {
-				fmt.Fprintf(&b, "  %-16s   with CUPED on profile.%s: %s %+.2f, CI [%+.2f, %+.2f], p = %.4g; variance reduced by %.1f%% (theta %.4g)\n",
-					"", r.Covariate, u.Currency, u.Diff, u.Low, u.High, u.P, 100*u.VarianceReduction, u.Theta)
+				reduced := "n/a (no revenue variance)"
+				if u.VarianceReduction != nil {
+					reduced = fmt.Sprintf("%.1f%%", 100*(*u.VarianceReduction))
+				}
+				fmt.Fprintf(&b, "  %-16s   with CUPED on profile.%s: %s %+.2f, CI [%+.2f, %+.2f], p = %.4g; variance reduced by %s (theta %.4g)\n",
+					"", r.Covariate, u.Currency, u.Diff, u.Low, u.High, u.P, reduced, u.Theta)
 			}
 		}
 		if r.Covariate != "" {
@@ -744,12 +781,20 @@ func (r *Report) WriteText(w io.Writer) error {
 	} else {
 		fmt.Fprintf(&b, "Sample ratio: not checked (needs two variants with customers and positive weights)\n")
 	}
-	if r.NotEnrolled+r.NotRead+r.OtherVariant+r.NoCustomer > 0 {
-		fmt.Fprintf(&b, "Outcomes not counted: %d of decisions that did not enrol their customer, %d of decisions not among the events read, %d of decisions that enrolled the customer in another variant, %d without a customer\n",
-			r.NotEnrolled, r.NotRead, r.OtherVariant, r.NoCustomer)
+	if r.NotEnrolled+r.NotRead+r.OtherVariant+r.NoCustomer+r.OutsideWindow > 0 {
+		fmt.Fprintf(&b, "Outcomes not counted: %d of decisions that did not enrol their customer, %d of decisions not among the events read, %d of decisions that enrolled the customer in another variant, %d without a customer, %d outside the attribution window (before the decision, or more than %s after it: --window)\n",
+			r.NotEnrolled, r.NotRead, r.OtherVariant, r.NoCustomer, r.OutsideWindow, r.Window)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// formatWindow writes a window as --window takes it: whole days as 7d.
+func formatWindow(d time.Duration) string {
+	if day := 24 * time.Hour; d%day == 0 {
+		return fmt.Sprintf("%dd", d/day)
+	}
+	return d.String()
 }
 
 func pct(x float64) string {

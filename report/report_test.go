@@ -124,3 +124,24 @@ func TestParseWeights(t *testing.T) {
 		}
 	}
 }
+
+// TestParseWeightsStrict: --weights as people type it. Spaces around "="
+// made the id "control " (trailing space), which matches no variant of the
+// events: the report showed an empty "control " as the control and the
+// real control as an extra variant. A variant named twice compared the
+// control with itself; "50x" read as 50.
+func TestParseWeightsStrict(t *testing.T) {
+	w, err := report.ParseWeights(" control = 50 , deep =50")
+	if err != nil || len(w) != 2 || w[0] != (report.Variant{ID: "control", Weight: 50}) || w[1] != (report.Variant{ID: "deep", Weight: 50}) {
+		t.Errorf("spaces around '=': %+v %v", w, err)
+	}
+	for _, c := range []struct{ in, want string }{
+		{"control=50,control=50", `"control" is named twice`},
+		{"control=50x", `"control=50x"`},
+		{"control=50,deep=", `"deep="`},
+	} {
+		if _, err := report.ParseWeights(c.in); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("ParseWeights(%q): error %v, want one saying %s", c.in, err, c.want)
+		}
+	}
+}

@@ -30,7 +30,7 @@ func ReportEvent(prefix string, m Message) report.Event {
 			return ev
 		}
 		ev.Outcome = &report.Outcome{ID: o.ID, DecisionID: o.DecisionID, CustomerID: o.CustomerID, OfferID: o.OfferID, TS: o.TS, Type: o.Outcome,
-			Value: o.Value, Currency: o.Currency, Experiments: o.Experiments}
+			Value: o.Value, Currency: o.Currency, Experiments: o.Experiments, OccurredAt: o.OccurredAt}
 	case rest == "rules.reloaded":
 		rr, err := wire.ParseRulesReloaded(m.Data)
 		if err != nil {

@@ -129,6 +129,17 @@ func TestReportEventKinds(t *testing.T) {
 	}
 }
 
+// TestReportEventOccurredAt: an outcome's occurred_at reaches the report,
+// which measures the attribution window to it (else to the stored time).
+func TestReportEventOccurredAt(t *testing.T) {
+	at := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	ev := ReportEvent("p", Message{Subject: "p.outcome.converted", Stored: at,
+		Data: []byte(`{"decision_id":"dcs_1","customer_id":"c1","occurred_at":"2026-11-20T08:00:00+01:00"}`)})
+	if ev.Outcome == nil || !ev.Outcome.OccurredAt.Equal(time.Date(2026, 11, 20, 7, 0, 0, 0, time.UTC)) {
+		t.Fatalf("outcome %+v (err %v): want occurred_at 2026-11-20T07:00:00Z", ev.Outcome, ev.Err)
+	}
+}
+
 // readReport reads the prefix's stream into the report of the example's
 // experiment, as `arbiter experiments report` does.
 func readReport(t *testing.T, url string, opts ReadOptions) (*report.Collector, string) {

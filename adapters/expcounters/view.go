@@ -45,7 +45,9 @@ type VariantView struct {
 }
 
 // GroupCounts are a group's counters and rates, per decision. Money is in
-// Currency: the ruleset's, else the group's first currency with revenue.
+// Currency: the ruleset's, else the first currency (in code order) with
+// revenue in any group of the experiment (of the holdout), so that the
+// groups compared show one currency.
 type GroupCounts struct {
 	Decisions          int64          `json:"decisions"`
 	Customers          int64          `json:"customers"`
@@ -118,10 +120,15 @@ func NewView(rs *rules.Ruleset, s *Snapshot, now time.Time) *View {
 			var obs []float64
 			var ws []float64
 			var ctl *Group
+			groups := make([]*Group, len(x.Variants))
+			for i, vr := range x.Variants {
+				groups[i] = s.Groups[GroupOf(x.ID, vr.ID)]
+			}
+			cur := currencyOf(currency, groups...)
 			for i, vr := range x.Variants {
 				w := vr.Weight
-				g := s.Groups[GroupOf(x.ID, vr.ID)]
-				vv := VariantView{ID: vr.ID, Weight: &w, GroupCounts: counts(g, currency)}
+				g := groups[i]
+				vv := VariantView{ID: vr.ID, Weight: &w, GroupCounts: counts(g, cur)}
 				if i == 0 {
 					ctl = g
 				} else {
@@ -147,7 +154,8 @@ func NewView(rs *rules.Ruleset, s *Snapshot, now time.Time) *View {
 		v.Holdout.Percent = rs.Arbitration.Holdout
 	}
 	ho, sv := s.Groups[HoldoutHeldOut], s.Groups[HoldoutServed]
-	v.Holdout.HeldOut, v.Holdout.Served = counts(ho, currency), counts(sv, currency)
+	hcur := currencyOf(currency, ho, sv)
+	v.Holdout.HeldOut, v.Holdout.Served = counts(ho, hcur), counts(sv, hcur)
 	v.Holdout.Uplift = uplift(ho, sv, v.Holdout.Served.Currency)
 	names := make([]string, 0, len(layers))
 	for n := range layers {
@@ -160,7 +168,28 @@ func NewView(rs *rules.Ruleset, s *Snapshot, now time.Time) *View {
 	return v
 }
 
-// counts fills a group's counters and rates.
+// currencyOf is the currency the groups compared are shown in: the
+// ruleset's, else the first in code order with revenue in any of them ("":
+// none has any).
+func currencyOf(ruleset string, gs ...*Group) string {
+	if ruleset != "" {
+		return ruleset
+	}
+	first := ""
+	for _, g := range gs {
+		if g == nil {
+			continue
+		}
+		for cur := range g.Revenue {
+			if first == "" || cur < first {
+				first = cur
+			}
+		}
+	}
+	return first
+}
+
+// counts fills a group's counters and rates, money in currency.
 func counts(g *Group, currency string) GroupCounts {
 	c := GroupCounts{RevenueByCurrency: map[string]any{}}
 	if g == nil {
@@ -181,9 +210,6 @@ func counts(g *Group, currency string) GroupCounts {
 		c.RevenueByCurrency[cur] = engine.Money{Minor: g.Revenue[cur], Exp: exp}
 	}
 	c.Currency = currency
-	if c.Currency == "" && len(curs) > 0 {
-		c.Currency = curs[0]
-	}
 	exp, _ := engine.CurrencyExp(c.Currency)
 	c.Revenue = engine.Money{Minor: g.Revenue[c.Currency], Exp: exp}
 	if c.Decisions > 0 {

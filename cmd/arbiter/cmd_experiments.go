@@ -28,9 +28,11 @@ func cmdExperimentsReport(ctx context.Context, args []string, s stdio) int {
 	sequential := fs.Bool("sequential", false, "show always-valid (peeking-safe) intervals and p-values instead of fixed-sample ones")
 	horizon := fs.Int("horizon", report.DefaultHorizon, "with --sequential: customers per variant at which the interval is narrowest")
 	covariate := fs.String("covariate", "", "adjust revenue per customer with a pre-period profile field (CUPED), e.g. profile.ltv")
+	window := longDuration(report.DefaultWindow)
+	fs.Var(&window, "window", "the attribution window (serve's --attribution-window): outcomes that occurred longer than `DURATION` after their decision are not counted: 7d, 36h")
 	c.help = func(w io.Writer) {
 		fmt.Fprintln(w, "Usage: arbiter experiments report --nats URL EXPERIMENT_ID|holdout [--since DURATION] [--format text|json]")
-		fmt.Fprintln(w, "         [--weights V=W,...] [--sequential [--horizon N]] [--covariate profile.FIELD]")
+		fmt.Fprintln(w, "         [--weights V=W,...] [--sequential [--horizon N]] [--covariate profile.FIELD] [--window DURATION]")
 		fmt.Fprintln(w, "\nReads the JetStream event stream up to its end and prints, per variant: the customers the decisions")
 		fmt.Fprintln(w, "enrolled, exposures, outcomes, conversion rate, revenue per customer, the uplift against the first")
 		fmt.Fprintln(w, "variant with a 95% interval and p-value, and a sample-ratio-mismatch check. `holdout` reports the")
@@ -91,6 +93,19 @@ func cmdExperimentsReport(ctx context.Context, args []string, s stdio) int {
 	}
 	col := report.NewCollector(positional[0])
 	col.Covariate = field
+	col.Window = time.Duration(window)
+	if *since > 0 {
+		// The ruleset in force when the window begins was loaded before it:
+		// its weights, control and layer come from its rules_reloaded event.
+		now := time.Now()
+		opts.Now = func() time.Time { return now }
+		prior, err := priorRuleset(ctx, *natsURL, *prefix, now.Add(-*since))
+		if err != nil {
+			fmt.Fprintf(s.Err, "arbiter experiments report: %v\n", err)
+			return exitFail
+		}
+		col.Prior(prior)
+	}
 	stream, err := events.ReadStream(ctx, *natsURL, opts, func(m events.Message) { col.Add(events.ReportEvent(*prefix, m)) })
 	if err != nil {
 		fmt.Fprintf(s.Err, "arbiter experiments report: %v\n", err)
@@ -113,6 +128,26 @@ func cmdExperimentsReport(ctx context.Context, args []string, s stdio) int {
 		return exitFail
 	}
 	return exitOK
+}
+
+// priorRuleset returns the ruleset of the latest successful rules_reloaded
+// event stored at or before start (nil when there is none), read from the
+// stream's rules_reloaded events only.
+func priorRuleset(ctx context.Context, natsURL, prefix string, start time.Time) (*report.Ruleset, error) {
+	var last *wire.RulesReloaded
+	opts := events.ReadOptions{Prefix: prefix, Subject: prefix + ".rules.reloaded", Until: start, Name: "arbiter experiments report"}
+	_, err := events.ReadStream(ctx, natsURL, opts, func(m events.Message) {
+		if m.Stored.After(start) {
+			return
+		}
+		if rr, err := wire.ParseRulesReloaded(m.Data); err == nil && rr.Version != "" {
+			last = rr
+		}
+	})
+	if err != nil || last == nil {
+		return nil, err
+	}
+	return events.ReportRuleset(last), nil
 }
 
 // cmdExperimentsList prints the experiments and layers of a ruleset: the
