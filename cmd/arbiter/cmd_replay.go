@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/term"
@@ -133,10 +135,11 @@ func cmdReplay(ctx context.Context, args []string, s stdio) int {
 	}
 	var next func() ([]byte, error)
 	var closeSrc func() error
+	var skipped atomic.Int64 // messages of the stream that are not events
 	if *file != "" {
 		next, closeSrc, err = fileLines(*file, s.In)
 	} else {
-		next, closeSrc = natsLines(ctx, *natsURL, events.ReadOptions{Since: sinceDur, Start: sinceT, Name: "arbiter replay"}, untilT, *window)
+		next, closeSrc = natsLines(ctx, *natsURL, events.ReadOptions{Since: sinceDur, Start: sinceT, Name: "arbiter replay"}, untilT, *window, &skipped)
 	}
 	if err != nil {
 		fmt.Fprintf(s.Err, "arbiter replay: %v\n", err)
@@ -153,6 +156,9 @@ func cmdReplay(ctx context.Context, args []string, s stdio) int {
 	if err != nil {
 		fmt.Fprintf(s.Err, "arbiter replay: %v\n", err)
 		return exitFail
+	}
+	if n := skipped.Load(); n > 0 {
+		fmt.Fprintf(s.Err, "arbiter replay: %d messages of the stream that are not events skipped (as events export skips them)\n", n)
 	}
 	if *asJSON {
 		enc := json.NewEncoder(s.Out)
@@ -263,13 +269,15 @@ func fileLines(path string, in io.Reader) (func() ([]byte, error), func() error,
 }
 
 // natsLines reads the stream in a goroutine: decisions stored up to until
-// (zero: all), outcomes up to until + window.
-func natsLines(ctx context.Context, url string, opts events.ReadOptions, until time.Time, window time.Duration) (func() ([]byte, error), func() error) {
+// (zero: all), outcomes up to until + window. It counts in skipped the
+// messages that events export skips.
+func natsLines(ctx context.Context, url string, opts events.ReadOptions, until time.Time, window time.Duration, skipped *atomic.Int64) (func() ([]byte, error), func() error) {
 	ctx, cancel := context.WithCancel(ctx)
 	ch := make(chan []byte, 1024)
 	errc := make(chan error, 1)
 	go func() {
 		defer close(ch)
+		var buf bytes.Buffer
 		if !until.IsZero() {
 			opts.Until = until.Add(window) // the outcomes of the last decisions
 		}
@@ -283,12 +291,14 @@ func natsLines(ctx context.Context, url string, opts events.ReadOptions, until t
 					return
 				}
 			}
-			data := m.Data
-			if i := strings.Index(m.Subject, "."+wire.KindOutcome+"."); i >= 0 {
-				// read as the feedback consumer does (another service's in Arbiter's form), as events export writes it
-				if b, err := events.OutcomeJSON(m.Subject[:i], m.Subject, data, m.Stored); err == nil {
-					data = b
-				}
+			// as events export writes it: another service's outcome in
+			// Arbiter's form, as the feedback consumer reads it; what
+			// export skips (not an event, an outcome the consumer
+			// rejects) is skipped and counted
+			data := events.ExportLine(m, &buf)
+			if data == nil {
+				skipped.Add(1)
+				return
 			}
 			data = append([]byte(nil), data...)
 			select {
