@@ -811,6 +811,8 @@ func (r *runner) expire(now time.Time) {
 // finish fills the report from the counts.
 func (r *runner) finish() {
 	rep := &r.rep
+	// lists, empty ones too: [] in the JSON, not null
+	rep.Offers, rep.Spend, rep.Segments = []OfferRow{}, []SpendRow{}, []SegmentRow{}
 	if rep.Decisions.Replayed > 0 {
 		rep.Changed.Pct = 100 * float64(rep.Changed.Count) / float64(rep.Decisions.Replayed)
 	}

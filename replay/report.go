@@ -201,7 +201,8 @@ var MetricNames = map[string]string{
 }
 
 // Metrics returns the values of MetricNames. An estimate that cannot be
-// made (no matching decision) is NaN: a comparison with it is false.
+// made (no matching decision; for the recorded policy, no decision) is
+// NaN: a comparison with it is false.
 func (r *Report) Metrics() map[string]float64 {
 	var gr, gc int64
 	removed, added := 0, 0
