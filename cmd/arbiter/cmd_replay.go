@@ -22,7 +22,8 @@ import (
 	"github.com/arbiterhq/arbiter/wire"
 )
 
-const replayHelp = `Usage: arbiter replay --rules DIR (--nats URL [--since DURATION|RFC3339] [--until RFC3339] | --events FILE.jsonl)
+const replayHelp = `Usage: arbiter replay --rules DIR (--nats URL [--since DURATION|RFC3339] [--until RFC3339]
+                      [--prefix PREFIX | --stream NAME] | --events FILE.jsonl)
                       [--baseline DIR] [--json] [--fail-if EXPR]...
 
 Decides every recorded decision again with the candidate rules in DIR, at
@@ -35,7 +36,9 @@ the off-policy estimate of the candidate's reward rate and value per
 decision beside the recorded policy's (docs/replay.md).
 
 --events reads JSON lines as 'arbiter events export' writes them ("-": the
-standard input). --baseline names the rules that made the recorded
+standard input); --nats reads the stream as export does (a server run with
+--subject-prefix: give it as --prefix, or name the stream with --stream).
+--baseline names the rules that made the recorded
 decisions (e.g. main's): the recorded policy's probabilities under
 Thompson sampling and experiments come from them; without it, from the
 candidate.
@@ -63,6 +66,8 @@ func cmdReplay(ctx context.Context, args []string, s stdio) int {
 	rulesDir := fs.String("rules", "", "the candidate rules directory (required)")
 	baseDir := fs.String("baseline", "", "the rules that made the recorded decisions (default: the candidate)")
 	natsURL := fs.String("nats", "", "read the events from the NATS JetStream stream at URL")
+	prefix := fs.String("prefix", events.DefaultPrefix, "with --nats: prefix of Arbiter's subjects (the server's --subject-prefix; finds the stream when --stream is not given)")
+	stream := fs.String("stream", "", "with --nats: the JetStream stream to read (default: the one holding PREFIX.>, ARBITER)")
 	since := fs.String("since", "", "with --nats: only events of the last DURATION (e.g. 168h) or since an RFC 3339 time")
 	until := fs.String("until", "", "with --nats: only decisions up to this RFC 3339 time (their outcomes up to the window after it)")
 	file := fs.String("events", "", "read the events from FILE.jsonl ('-': standard input)")
@@ -87,6 +92,8 @@ func cmdReplay(ctx context.Context, args []string, s stdio) int {
 		err = errors.New("give one source of events: --nats URL or --events FILE.jsonl")
 	case *file != "" && (*since != "" || *until != ""):
 		err = errors.New("--since and --until go with --nats; an --events file is replayed whole")
+	case *file != "" && (*stream != "" || *prefix != events.DefaultPrefix):
+		err = errors.New("--prefix and --stream go with --nats; an --events file holds the events already")
 	case *window <= 0:
 		err = fmt.Errorf("--window %s: write a positive duration, e.g. 168h", *window)
 	}
@@ -139,7 +146,7 @@ func cmdReplay(ctx context.Context, args []string, s stdio) int {
 	if *file != "" {
 		next, closeSrc, err = fileLines(*file, s.In)
 	} else {
-		next, closeSrc = natsLines(ctx, *natsURL, events.ReadOptions{Since: sinceDur, Start: sinceT, Name: "arbiter replay"}, untilT, *window, &skipped)
+		next, closeSrc = natsLines(ctx, *natsURL, events.ReadOptions{Prefix: *prefix, Stream: *stream, Since: sinceDur, Start: sinceT, Name: "arbiter replay"}, untilT, *window, &skipped)
 	}
 	if err != nil {
 		fmt.Fprintf(s.Err, "arbiter replay: %v\n", err)

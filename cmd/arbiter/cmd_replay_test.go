@@ -231,3 +231,60 @@ func TestCmdReplayNATSSkipsWhatExportSkips(t *testing.T) {
 		t.Errorf("--nats stderr %q, want it to start %q", stderr, want)
 	}
 }
+
+// A shop that serves with --subject-prefix replays its stream with
+// --prefix, as it exports it (or names the stream with --stream).
+func TestCmdReplayNATSPrefix(t *testing.T) {
+	const rulesDir = "../../examples/checkout"
+	rs, ok := loadRulesForCLI(stdio{Err: os.Stderr}, "test", rulesDir)
+	if !ok {
+		t.Fatal("example rules")
+	}
+	url, stop, err := events.Embedded(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	p, err := events.NewPublisher(ctx, url, events.Options{Prefix: "shop1", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := replaygen.Generate(ctx, rs, replaygen.Options{Decisions: 50, Customers: 20, Seed: 4}, func(b []byte) error {
+		var head struct{ Type, ID, Placement, Outcome string }
+		if err := json.Unmarshal(b, &head); err != nil {
+			return err
+		}
+		data := append([]byte(nil), b...)
+		if head.Type == "decision" {
+			p.Publish(wire.DecisionMessage(head.ID, head.Placement, data))
+		} else {
+			p.Publish(&wire.Message{ID: head.ID, Kind: wire.KindOutcome, Key: head.Outcome, JSON: data})
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"--prefix", "shop1"}, {"--stream", events.StreamName("shop1")}} {
+		var out, errb bytes.Buffer
+		code := run(ctx, append([]string{"replay", "--rules", rulesDir, "--json", "--nats", url}, args...), stdio{Out: &out, Err: &errb})
+		if code != exitOK {
+			t.Fatalf("replay %v: exit %d: %s", args, code, errb.String())
+		}
+		var rep struct{ Decisions struct{ Replayed int } }
+		if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+			t.Fatal(err)
+		}
+		if rep.Decisions.Replayed != 50 {
+			t.Errorf("replay %v: %d decisions replayed, want 50", args, rep.Decisions.Replayed)
+		}
+	}
+	var errb bytes.Buffer
+	if code := run(ctx, []string{"replay", "--rules", rulesDir, "--events", "-", "--prefix", "shop1"}, stdio{In: strings.NewReader(""), Out: io.Discard, Err: &errb}); code != exitUsage {
+		t.Errorf("--prefix with --events: exit %d, want %d (%s)", code, exitUsage, errb.String())
+	}
+}
