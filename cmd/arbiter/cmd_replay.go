@@ -111,6 +111,15 @@ func cmdReplay(ctx context.Context, args []string, s stdio) int {
 			err = fmt.Errorf("--until %q: write an RFC 3339 time (2026-11-29T00:00:00Z)", *until)
 		}
 	}
+	if err == nil && !untilT.IsZero() && (!sinceT.IsZero() || sinceDur > 0) {
+		start := sinceT
+		if start.IsZero() {
+			start = time.Now().Add(-sinceDur)
+		}
+		if untilT.Before(start) {
+			err = fmt.Errorf("--until %s is before --since %s: nothing would be replayed", untilT.Format(time.RFC3339), start.Format(time.RFC3339))
+		}
+	}
 	var conds []*replay.Condition
 	for _, f := range failIf {
 		cond, cerr := replay.CompileCondition(f)
