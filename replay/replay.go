@@ -319,7 +319,9 @@ func Run(ctx context.Context, candidate *rules.Ruleset, events iter.Seq2[*Event,
 		}
 		switch ev.Kind {
 		case KindDecision:
-			r.expire(ev.Now)
+			if ev.Invalid == nil && !ev.Now.IsZero() { // (the zero time would close every decision pending)
+				r.expire(ev.Now)
+			}
 			r.decision(ctx, ev)
 		case KindOutcome:
 			r.outcome(ctx, ev)
@@ -401,7 +403,7 @@ type prepared struct {
 func prepare(ev *Event, rss []*rules.Ruleset) {
 	pr := &ev.prep
 	*pr = prepared{done: true}
-	if ev.Kind != KindDecision || ev.Schema < wire.Schema || ev.RequestTruncated || ev.Request == nil {
+	if ev.Kind != KindDecision || ev.Invalid != nil || ev.Schema < wire.Schema || ev.RequestTruncated || ev.Request == nil {
 		return
 	}
 	pr.req, pr.reqErr = wire.DecodeDecide(ev.Request, 1<<20)
@@ -456,6 +458,9 @@ func (r *runner) decision(ctx context.Context, ev *Event) {
 	dec := &r.rep.Decisions
 	dec.Read++
 	switch {
+	case ev.Invalid != nil:
+		dec.SkippedInvalid++
+		return
 	case ev.Schema < wire.Schema:
 		dec.SkippedSchema1++
 		return

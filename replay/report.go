@@ -37,9 +37,10 @@ type Decisions struct {
 	Read     int64 `json:"read"`     // decision events
 	Replayed int64 `json:"replayed"` // decided again
 	// Skipped: schema 1 events, truncated requests, schema 2 events
-	// without a request, requests that no longer decode, and the copies of
-	// decisions stored twice (an id replayed within the attribution
-	// window before).
+	// without a request, requests that no longer decode or events whose
+	// own fields do not read (invalid: no time, a time or an amount that
+	// is not one), and the copies of decisions stored twice (an id
+	// replayed within the attribution window before).
 	SkippedSchema1    int64 `json:"skipped_schema1"`
 	SkippedTruncated  int64 `json:"skipped_truncated"`
 	SkippedNoRequest  int64 `json:"skipped_no_request"`
