@@ -125,6 +125,10 @@ func (e *estimator) fill(est *Estimate) {
 		est.Candidate.RewardRate = Interval{Value: math.NaN(), Lo: math.NaN(), Hi: math.NaN()}
 		est.Candidate.ValuePerDecision = est.Candidate.RewardRate
 	}
+	if e.n == 0 { // nothing was measured: no rate, not a rate of 0
+		est.Recorded.RewardRate = Interval{Value: math.NaN(), Lo: math.NaN(), Hi: math.NaN()}
+		est.Recorded.ValuePerDecision = est.Recorded.RewardRate
+	}
 }
 
 // interval is the 2.5% and 97.5% percentiles of num[b]/den[b] over the

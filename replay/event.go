@@ -50,6 +50,10 @@ type Event struct {
 	Degraded []string
 	Currency string
 	Ruleset  string
+	// Invalid is why a decision's own fields do not read (a time or an
+	// amount that is not one); nil when they do. Run skips such a
+	// decision and counts it as invalid (Decisions.SkippedInvalid).
+	Invalid error
 
 	// An outcome.
 	DecisionID string
@@ -80,7 +84,10 @@ type Decoder struct {
 var errNotObject = errors.New("not a JSON object")
 
 // Decode fills ev from data, the JSON of one event. ev's lists are reused;
-// its strings and Request are copies (data may be reused at once).
+// its strings and Request are copies (data may be reused at once). It
+// fails when data is not a JSON object or an outcome's fields do not
+// read; a decision whose fields do not read is decoded with ev.Invalid
+// saying why.
 func (d *Decoder) Decode(data []byte, ev *Event) error {
 	v, err := d.p.ParseBytes(data)
 	if err != nil {
@@ -95,8 +102,11 @@ func (d *Decoder) Decode(data []byte, ev *Event) error {
 		Degraded: ev.Degraded[:0]}
 	switch string(o.Get("type").GetStringBytes()) {
 	case wire.KindDecision:
+		// A decision whose fields do not read is one decision skipped
+		// (counted as invalid), not the end of the replay.
 		ev.Kind = KindDecision
-		return decodeDecision(o, ev, buf)
+		ev.Invalid = decodeDecision(o, ev, buf)
+		return nil
 	case wire.KindOutcome:
 		ev.Kind = KindOutcome
 		return decodeOutcome(o, ev)
@@ -135,6 +145,9 @@ func decodeDecision(o *fastjson.Object, ev *Event, buf []byte) error {
 	}
 	if ev.Now.IsZero() {
 		ev.Now = ev.TS
+	}
+	if ev.Now.IsZero() {
+		return errors.New(`no "now" nor "ts": the decision's time is not recorded`)
 	}
 	if r := o.Get("request"); r != nil && r.Type() == fastjson.TypeObject {
 		ev.Request = r.MarshalTo(buf)

@@ -310,7 +310,9 @@ func Run(ctx context.Context, candidate *rules.Ruleset, events iter.Seq2[*Event,
 		}
 		switch ev.Kind {
 		case KindDecision:
-			r.expire(ev.Now)
+			if ev.Invalid == nil && !ev.Now.IsZero() { // (the zero time would close every decision pending)
+				r.expire(ev.Now)
+			}
 			r.decision(ctx, ev)
 		case KindOutcome:
 			r.outcome(ctx, ev)
@@ -392,7 +394,7 @@ type prepared struct {
 func prepare(ev *Event, rss []*rules.Ruleset) {
 	pr := &ev.prep
 	*pr = prepared{done: true}
-	if ev.Kind != KindDecision || ev.Schema < wire.Schema || ev.RequestTruncated || ev.Request == nil {
+	if ev.Kind != KindDecision || ev.Invalid != nil || ev.Schema < wire.Schema || ev.RequestTruncated || ev.Request == nil {
 		return
 	}
 	pr.req, pr.reqErr = wire.DecodeDecide(ev.Request, 1<<20)
@@ -447,6 +449,9 @@ func (r *runner) decision(ctx context.Context, ev *Event) {
 	dec := &r.rep.Decisions
 	dec.Read++
 	switch {
+	case ev.Invalid != nil:
+		dec.SkippedInvalid++
+		return
 	case ev.Schema < wire.Schema:
 		dec.SkippedSchema1++
 		return
@@ -802,6 +807,8 @@ func (r *runner) expire(now time.Time) {
 // finish fills the report from the counts.
 func (r *runner) finish() {
 	rep := &r.rep
+	// lists, empty ones too: [] in the JSON, not null
+	rep.Offers, rep.Spend, rep.Segments = []OfferRow{}, []SpendRow{}, []SegmentRow{}
 	if rep.Decisions.Replayed > 0 {
 		rep.Changed.Pct = 100 * float64(rep.Changed.Count) / float64(rep.Decisions.Replayed)
 	}

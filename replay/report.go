@@ -27,8 +27,11 @@ type Report struct {
 	Estimate  Estimate     `json:"estimate"`
 
 	// totals of the spend in the candidate's currency (rates), for the
-	// metrics
+	// metrics; unsummedPct: the largest change of spend among the
+	// currencies they could not add (when unsummed)
 	spendRecorded, spendCandidate float64
+	unsummed                      bool
+	unsummedPct                   float64
 }
 
 // Decisions counts the events read and what became of them.
@@ -37,9 +40,10 @@ type Decisions struct {
 	Read     int64 `json:"read"`     // decision events
 	Replayed int64 `json:"replayed"` // decided again
 	// Skipped: schema 1 events, truncated requests, schema 2 events
-	// without a request, requests that no longer decode, and the copies of
-	// decisions stored twice (an id replayed within the attribution
-	// window before).
+	// without a request, requests that no longer decode or events whose
+	// own fields do not read (invalid: no time, a time or an amount that
+	// is not one), and the copies of decisions stored twice (an id
+	// replayed within the attribution window before).
 	SkippedSchema1    int64 `json:"skipped_schema1"`
 	SkippedTruncated  int64 `json:"skipped_truncated"`
 	SkippedNoRequest  int64 `json:"skipped_no_request"`
@@ -151,14 +155,27 @@ func (s SpendRow) MarshalJSON() ([]byte, error) {
 }
 
 // spendTotals converts the spend of every currency to rs's currency with
-// its rates (currencies without a rate are left out); without a currency
-// in rs, the spend of one currency alone.
+// its rates; without a currency in rs, the total is the spend of the one
+// cart currency, and there is none (NaN) for carts in several. Amounts of
+// two currencies are never added as they are: a currency that does not
+// convert (no rate; several without a currency in rs) is left out of the
+// total, and its change counts in unsummedPct.
 func (r *Report) spendTotals(rs *rules.Ruleset) {
+	common := rs.Currency
+	if common == "" && len(r.Spend) == 1 {
+		common = r.Spend[0].Currency
+	}
+	if common == "" && len(r.Spend) > 1 {
+		r.spendRecorded, r.spendCandidate = math.NaN(), math.NaN()
+	}
 	for _, s := range r.Spend {
-		f := 1.0 // without a currency in the rules, amounts of several currencies are summed as they are (docs/replay.md)
-		if rs.Currency != "" && s.Currency != rs.Currency {
+		f := 1.0
+		if s.Currency != common {
 			rate, ok := rs.Rates[s.Currency]
-			if !ok {
+			if rs.Currency == "" || !ok {
+				if !r.unsummed || s.IncreasePct > r.unsummedPct {
+					r.unsummed, r.unsummedPct = true, s.IncreasePct
+				}
 				continue
 			}
 			f = rate.Float()
@@ -166,6 +183,17 @@ func (r *Report) spendTotals(rs *rules.Ruleset) {
 		r.spendRecorded += s.Recorded.Major() * f
 		r.spendCandidate += s.Candidate.Major() * f
 	}
+}
+
+// spendIncreasePct is the change of the spend's total in percent, or the
+// change of a currency left out of it when that is larger (or there is
+// no total).
+func (r *Report) spendIncreasePct() float64 {
+	inc := pct(r.spendRecorded, r.spendCandidate)
+	if u := r.unsummedPct; r.unsummed && (math.IsNaN(inc) || u > inc) {
+		return u
+	}
+	return inc
 }
 
 // MetricNames are the names --fail-if expressions read, with what they
@@ -181,7 +209,7 @@ var MetricNames = map[string]string{
 	"offers_added":                 "offers the candidate grants that were never granted in the recording",
 	"spend_recorded":               "discount spend recorded, in the candidate's currency (rates)",
 	"spend_candidate":              "discount spend under the candidate, in the candidate's currency",
-	"spend_increase_pct":           "change of that spend, in percent",
+	"spend_increase_pct":           "change of that spend, in percent (at least that of a currency it could not convert)",
 	"max_spend_increase_pct":       "the largest change of spend among the cart currencies, in percent",
 	"reward_rate_recorded":         "reward rate of the recorded policy",
 	"reward_rate_candidate":        "estimated reward rate of the candidate",
@@ -201,7 +229,8 @@ var MetricNames = map[string]string{
 }
 
 // Metrics returns the values of MetricNames. An estimate that cannot be
-// made (no matching decision) is NaN: a comparison with it is false.
+// made (no matching decision; for the recorded policy, no decision) is
+// NaN: a comparison with it is false.
 func (r *Report) Metrics() map[string]float64 {
 	var gr, gc int64
 	removed, added := 0, 0
@@ -231,7 +260,7 @@ func (r *Report) Metrics() map[string]float64 {
 		"offers_added":                 float64(added),
 		"spend_recorded":               r.spendRecorded,
 		"spend_candidate":              r.spendCandidate,
-		"spend_increase_pct":           pct(r.spendRecorded, r.spendCandidate),
+		"spend_increase_pct":           r.spendIncreasePct(),
 		"max_spend_increase_pct":       maxInc,
 		"reward_rate_recorded":         e.Recorded.RewardRate.Value,
 		"reward_rate_candidate":        e.Candidate.RewardRate.Value,

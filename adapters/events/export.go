@@ -71,6 +71,13 @@ func Export(ctx context.Context, url string, w io.Writer, opts ReadOptions) (Exp
 	return st, bw.Flush()
 }
 
+// ExportLine is m as Export writes it, one line of JSON, or nil when
+// Export skips it (not an event: not a JSON object, or an outcome the
+// feedback consumer rejects). The line may share memory with m.Data and
+// buf. `arbiter replay --nats` reads the stream through it, so that it
+// reads what replaying the export reads.
+func ExportLine(m Message, buf *bytes.Buffer) []byte { return exportLine(m, buf) }
+
 // exportLine is m as one line of JSON, or nil when it is not an event.
 func exportLine(m Message, buf *bytes.Buffer) []byte {
 	data := bytes.TrimSpace(m.Data)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/term"
@@ -20,7 +22,8 @@ import (
 	"github.com/arbiterhq/arbiter/wire"
 )
 
-const replayHelp = `Usage: arbiter replay --rules DIR (--nats URL [--since DURATION|RFC3339] [--until RFC3339] | --events FILE.jsonl)
+const replayHelp = `Usage: arbiter replay --rules DIR (--nats URL [--since DURATION|RFC3339] [--until RFC3339]
+                      [--prefix PREFIX | --stream NAME] | --events FILE.jsonl)
                       [--baseline DIR] [--json] [--fail-if EXPR]...
 
 Decides every recorded decision again with the candidate rules in DIR, at
@@ -33,7 +36,9 @@ the off-policy estimate of the candidate's reward rate and value per
 decision beside the recorded policy's (docs/replay.md).
 
 --events reads JSON lines as 'arbiter events export' writes them ("-": the
-standard input). --baseline names the rules that made the recorded
+standard input); --nats reads the stream as export does (a server run with
+--subject-prefix: give it as --prefix, or name the stream with --stream).
+--baseline names the rules that made the recorded
 decisions (e.g. main's): the recorded policy's probabilities under
 Thompson sampling and experiments come from them; without it, from the
 candidate.
@@ -61,6 +66,8 @@ func cmdReplay(ctx context.Context, args []string, s stdio) int {
 	rulesDir := fs.String("rules", "", "the candidate rules directory (required)")
 	baseDir := fs.String("baseline", "", "the rules that made the recorded decisions (default: the candidate)")
 	natsURL := fs.String("nats", "", "read the events from the NATS JetStream stream at URL")
+	prefix := fs.String("prefix", events.DefaultPrefix, "with --nats: prefix of Arbiter's subjects (the server's --subject-prefix; finds the stream when --stream is not given)")
+	stream := fs.String("stream", "", "with --nats: the JetStream stream to read (default: the one holding PREFIX.>, ARBITER)")
 	since := fs.String("since", "", "with --nats: only events of the last DURATION (e.g. 168h) or since an RFC 3339 time")
 	until := fs.String("until", "", "with --nats: only decisions up to this RFC 3339 time (their outcomes up to the window after it)")
 	file := fs.String("events", "", "read the events from FILE.jsonl ('-': standard input)")
@@ -85,6 +92,8 @@ func cmdReplay(ctx context.Context, args []string, s stdio) int {
 		err = errors.New("give one source of events: --nats URL or --events FILE.jsonl")
 	case *file != "" && (*since != "" || *until != ""):
 		err = errors.New("--since and --until go with --nats; an --events file is replayed whole")
+	case *file != "" && (*stream != "" || *prefix != events.DefaultPrefix):
+		err = errors.New("--prefix and --stream go with --nats; an --events file holds the events already")
 	case *window <= 0:
 		err = fmt.Errorf("--window %s: write a positive duration, e.g. 168h", *window)
 	}
@@ -100,6 +109,15 @@ func cmdReplay(ctx context.Context, args []string, s stdio) int {
 	if err == nil && *until != "" {
 		if untilT, err = time.Parse(time.RFC3339Nano, *until); err != nil {
 			err = fmt.Errorf("--until %q: write an RFC 3339 time (2026-11-29T00:00:00Z)", *until)
+		}
+	}
+	if err == nil && !untilT.IsZero() && (!sinceT.IsZero() || sinceDur > 0) {
+		start := sinceT
+		if start.IsZero() {
+			start = time.Now().Add(-sinceDur)
+		}
+		if untilT.Before(start) {
+			err = fmt.Errorf("--until %s is before --since %s: nothing would be replayed", untilT.Format(time.RFC3339), start.Format(time.RFC3339))
 		}
 	}
 	var conds []*replay.Condition
@@ -133,10 +151,11 @@ func cmdReplay(ctx context.Context, args []string, s stdio) int {
 	}
 	var next func() ([]byte, error)
 	var closeSrc func() error
+	var skipped atomic.Int64 // messages of the stream that are not events
 	if *file != "" {
 		next, closeSrc, err = fileLines(*file, s.In)
 	} else {
-		next, closeSrc = natsLines(ctx, *natsURL, events.ReadOptions{Since: sinceDur, Start: sinceT, Name: "arbiter replay"}, untilT, *window)
+		next, closeSrc = natsLines(ctx, *natsURL, events.ReadOptions{Prefix: *prefix, Stream: *stream, Since: sinceDur, Start: sinceT, Name: "arbiter replay"}, untilT, *window, &skipped)
 	}
 	if err != nil {
 		fmt.Fprintf(s.Err, "arbiter replay: %v\n", err)
@@ -153,6 +172,9 @@ func cmdReplay(ctx context.Context, args []string, s stdio) int {
 	if err != nil {
 		fmt.Fprintf(s.Err, "arbiter replay: %v\n", err)
 		return exitFail
+	}
+	if n := skipped.Load(); n > 0 {
+		fmt.Fprintf(s.Err, "arbiter replay: %d messages of the stream that are not events skipped (as events export skips them)\n", n)
 	}
 	if *asJSON {
 		enc := json.NewEncoder(s.Out)
@@ -263,13 +285,15 @@ func fileLines(path string, in io.Reader) (func() ([]byte, error), func() error,
 }
 
 // natsLines reads the stream in a goroutine: decisions stored up to until
-// (zero: all), outcomes up to until + window.
-func natsLines(ctx context.Context, url string, opts events.ReadOptions, until time.Time, window time.Duration) (func() ([]byte, error), func() error) {
+// (zero: all), outcomes up to until + window. It counts in skipped the
+// messages that events export skips.
+func natsLines(ctx context.Context, url string, opts events.ReadOptions, until time.Time, window time.Duration, skipped *atomic.Int64) (func() ([]byte, error), func() error) {
 	ctx, cancel := context.WithCancel(ctx)
 	ch := make(chan []byte, 1024)
 	errc := make(chan error, 1)
 	go func() {
 		defer close(ch)
+		var buf bytes.Buffer
 		if !until.IsZero() {
 			opts.Until = until.Add(window) // the outcomes of the last decisions
 		}
@@ -283,12 +307,14 @@ func natsLines(ctx context.Context, url string, opts events.ReadOptions, until t
 					return
 				}
 			}
-			data := m.Data
-			if i := strings.Index(m.Subject, "."+wire.KindOutcome+"."); i >= 0 {
-				// read as the feedback consumer does (another service's in Arbiter's form), as events export writes it
-				if b, err := events.OutcomeJSON(m.Subject[:i], m.Subject, data, m.Stored); err == nil {
-					data = b
-				}
+			// as events export writes it: another service's outcome in
+			// Arbiter's form, as the feedback consumer reads it; what
+			// export skips (not an event, an outcome the consumer
+			// rejects) is skipped and counted
+			data := events.ExportLine(m, &buf)
+			if data == nil {
+				skipped.Add(1)
+				return
 			}
 			data = append([]byte(nil), data...)
 			select {
