@@ -355,6 +355,14 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	t.Logf("playground, c-000004: 2 pairs of shoes %s; 16 pairs %s", before, after)
 	b.screenshot(t, dir, "2-playground-big-cart")
+	// The Why table fits its card at 1280×800: a long reason (this cart
+	// puts shoes_buy2_get1 over the discount guardrail) wraps, rather than
+	// push the Score column out of sight behind a scroll bar.
+	whyFits := `(() => { const w = document.querySelector('#explain-table').closest('.table-wrap'); return w.scrollWidth <= w.clientWidth; })()`
+	if !eval[bool](t, b, whyFits) {
+		t.Errorf("the Why table is wider than its card: the Score column is out of sight (%s)",
+			eval[string](t, b, `(() => { const w = document.querySelector('#explain-table').closest('.table-wrap'); return w.scrollWidth + 'px in ' + w.clientWidth + 'px'; })()`))
+	}
 	// The Why column says every reason the engine gives in words, and
 	// colours those of an eligible offer that lost (its group, a cap, the
 	// budget) as a warning: a decision whose explain holds one offer per
@@ -397,6 +405,9 @@ func TestConsoleInBrowser(t *testing.T) {
 		case warn[r] != strings.Contains(w.Class, "warn"):
 			t.Errorf("reason %s (%q): its pill's class is %q; the warn colour is for group, cap_per_customer, cap_total and budget", r, w.Text, w.Class)
 		}
+	}
+	if !eval[bool](t, b, whyFits) {
+		t.Error("with every reason shown, the Why table is wider than its card: the Score column is out of sight")
 	}
 	b.do(t, "playground: the real answers again",
 		chromedp.Evaluate[chromedp.Void](`window.fetch = window.__realFetch`))
