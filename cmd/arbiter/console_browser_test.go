@@ -26,6 +26,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -378,6 +379,13 @@ func TestConsoleInBrowser(t *testing.T) {
 				if (!String(url).includes('/v1/decide') || !res.ok) return res;
 				const d = await res.json();
 				d.explain.offers = `+string(list)+`.map((r) => ({id: 'why_' + r, chosen: false, reason: r}));
+				// A rule error says where (the engine's file:line:col), and an
+				// offer a variant changed says which.
+				for (const o of d.explain.offers) {
+					if (o.reason === 'error') o.error = 'offers/why.yaml:7:11: division by zero';
+					if (o.reason === 'when') o.variant = 'why_exp/why_variant';
+				}
+				d.explain.segments = [{id: 'why_broken', matched: false, error: 'segments/why.yaml:3:9: profile.ltv is not a number'}];
 				return new Response(JSON.stringify(d), {status: res.status, headers: res.headers});
 			};
 			const q = document.querySelector('#pg-items tbody tr:first-child input[data-k="quantity"]');
@@ -409,8 +417,27 @@ func TestConsoleInBrowser(t *testing.T) {
 	if !eval[bool](t, b, whyFits) {
 		t.Error("with every reason shown, the Why table is wider than its card: the Score column is out of sight")
 	}
+	shownText := eval[string](t, b, `document.querySelector('#decision').textContent`)
+	for _, want := range []string{"offers/why.yaml:7:11: division by zero", "why_exp/why_variant", "segments/why.yaml:3:9: profile.ltv is not a number"} {
+		if !strings.Contains(shownText, want) {
+			t.Errorf("the decision does not show %q from its explain: a marketer cannot see what failed, or where", want)
+		}
+	}
 	b.do(t, "playground: the real answers again",
 		chromedp.Evaluate[chromedp.Void](`window.fetch = window.__realFetch`))
+	// A cart in a currency the rules have no rate for: the offers whose
+	// condition reads cart.total_base fail, and the Why column says where
+	// (the explain's error, file:line:col), not only that they failed.
+	b.do(t, "playground: a cart in Swiss francs",
+		chromedp.Evaluate[chromedp.Void](`(() => {
+			const c = document.querySelector('#pg-currency');
+			c.value = 'CHF'; c.dispatchEvent(new Event('input', {bubbles: true}));
+		})()`),
+		waitJS(`document.querySelector('#decision[data-state="ok"]') !== null && document.querySelector('#decision').textContent.includes('CHF')`),
+	)
+	if got := eval[string](t, b, `Array.from(document.querySelectorAll('#explain-table tbody tr')).map((tr) => tr.textContent.replace(/\s+/g, ' ')).join('\n')`); !regexp.MustCompile(`\.yaml:\d+:\d+`).MatchString(got) {
+		t.Errorf("with a cart in CHF (no rate), the Why column names no file:line:col of the failing expressions:\n%s", got)
+	}
 
 	// A bad profile value is refused with its JSON path, in the page (the
 	// browser logs the 400).
