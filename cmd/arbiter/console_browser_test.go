@@ -329,6 +329,32 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`#rules-search`), "winback"),
 		waitJS(`document.querySelectorAll('#offers-table tbody tr[data-offer]').length === 1`),
 	)
+	// The discounts as written: app_first_1000's amount per currency
+	// ({USD: 10, EUR: 9, GBP: 8}), and a tier of percent (spend_and_save's
+	// first tier made 10%, in the answer on its way to the page).
+	b.do(t, "rules: discounts as written",
+		chromedp.Evaluate[chromedp.Void](`(() => {
+			const real = window.fetch;
+			window.fetch = async (url, init) => {
+				const res = await real(url, init);
+				if (!String(url).endsWith('/v1/rules') || !res.ok) return res;
+				const r = await res.json();
+				for (const o of r.offers) if (o.id === 'spend_and_save') o.discount.tiers[0] = {min_total: 100, percent: 10};
+				return new Response(JSON.stringify(r), {status: res.status, headers: res.headers});
+			};
+			window.__realFetch = real;
+			window.dispatchEvent(new HashChangeEvent('hashchange'));
+		})()`),
+		waitJS(`document.querySelector('#rules-body[data-loaded="true"] tr[data-offer="spend_and_save"]') !== null`),
+		chromedp.Evaluate[chromedp.Void](`window.fetch = window.__realFetch`),
+	)
+	discounts := eval[map[string]string](t, b, `Object.fromEntries(Array.from(document.querySelectorAll('#offers-table tr[data-offer]')).map((tr) => [tr.dataset.offer, tr.children[4].textContent.replace(/\s+/g, ' ').trim()]))`)
+	if d := discounts["spend_and_save"]; !strings.Contains(d, "10% from $100.00") || strings.Contains(d, "$10.00%") {
+		t.Errorf("a tier of 10%% from $100 shows as %q", d)
+	}
+	if d := discounts["app_first_1000"]; !strings.Contains(d, "$10.00") || !strings.Contains(d, "€9.00") || !strings.Contains(d, "£8.00") {
+		t.Errorf("an amount of {USD: 10, EUR: 9, GBP: 8} shows as %q: the amounts in euros and pounds are missing", d)
+	}
 	b.noErrors(t, "rules")
 
 	// Playground: load a stored profile by id; the decision follows the cart.

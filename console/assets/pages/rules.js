@@ -90,9 +90,14 @@ function discount(o) {
       break;
     case 'amount':
       main = d.amount != null ? `${esc(m(d.amount))} off` : `<code>${esc(d.amount_expr || '')}</code> off`;
+      if (d.per_currency) { // {USD: 10, EUR: 9}: the amounts written for other currencies
+        const others = Object.entries(d.per_currency).filter(([c]) => c !== d.currency).sort(([a], [b]) => a.localeCompare(b));
+        if (others.length) main += `<div class="muted">${others.map(([c, v]) => esc(money(v, c))).join(' · ')}</div>`;
+      }
       break;
     case 'tiers':
-      main = (d.tiers || []).map((t) => `${esc(m(t.amount != null ? t.amount : t.percent))}${t.percent != null && t.amount == null ? '%' : ''} from ${esc(m(t.min_total))}`).join('<br>');
+      // a tier takes an amount or a percent off (TierView)
+      main = (d.tiers || []).map((t) => `${t.amount != null ? esc(m(t.amount)) : esc(num(t.percent)) + '%'} from ${esc(m(t.min_total))}`).join('<br>');
       break;
     case 'buy_x_get_y':
       main = `buy ${int(d.buy)}, get ${int(d.get)}${d.get_percent && d.get_percent !== 100 ? ` at ${num(d.get_percent)}% off` : ' free'}`;
