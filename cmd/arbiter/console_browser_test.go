@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/arbiterhq/arbiter/adapters/httpapi"
 	"github.com/arbiterhq/arbiter/engine"
@@ -639,6 +640,26 @@ func TestConsoleAsksForKey(t *testing.T) {
 		t.Errorf("localStorage holds %s: the key must stay in the tab (sessionStorage)", local)
 	}
 	b.noErrors(t, "key prompt")
+
+	// Escape closes the dialog (the browser does it): the console takes it
+	// as Cancel, rather than wait for ever for a key no dialog asks for.
+	b.do(t, "escape the prompt",
+		chromedp.Evaluate[chromedp.Void](`sessionStorage.clear()`),
+		chromedp.Reload(),
+		waitJS(`document.querySelector('#key-dialog').open`),
+		chromedp.KeyEvent(kb.Escape),
+		waitJS(`!document.querySelector('#key-dialog').open`),
+	)
+	b.do(t, "the prompt escaped is as cancelled",
+		waitJS(`!document.querySelector('#enter-key').hidden && document.querySelector('#page .banner.bad') !== null`),
+	)
+	b.do(t, "enter the key after the escape",
+		chromedp.Click(chromedp.CSS(`#enter-key`)),
+		waitJS(`document.querySelector('#key-dialog').open`),
+		chromedp.SendKeys(chromedp.CSS(`#key-input`), key),
+		chromedp.Click(chromedp.CSS(`#key-submit`)),
+		waitJS(`document.querySelector('#bl-body[data-loaded="true"] #budgets') !== null`),
+	)
 
 	// Cancelled, the prompt stays away (the pages refresh every few
 	// seconds) until "Enter API key".
