@@ -502,6 +502,11 @@ func TestConsoleInBrowser(t *testing.T) {
 		waitJS(`document.querySelector('[data-exp] svg.interval rect.ci') !== null`),
 	)
 	conv1 := eval[int](t, b, sumConversions)
+	// What the page redraws every few seconds is not in a live region: a
+	// screen reader would read every table out again at each refresh.
+	if live := eval[string](t, b, `(() => { const l = document.querySelector('#exp-body').closest('[aria-live]'); return l ? l.tagName + '#' + l.id : ''; })()`); live != "" {
+		t.Errorf("the experiments' tables, redrawn every 3 seconds, are inside the live region %s", live)
+	}
 	t.Logf("experiments: the conversions shown went from %d to %d without a reload", conv0, conv1)
 	b.screenshot(t, dir, "3-experiments")
 	b.noErrors(t, "experiments")
