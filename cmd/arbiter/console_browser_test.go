@@ -332,11 +332,16 @@ func TestConsoleInBrowser(t *testing.T) {
 	)
 	// The discounts as written: app_first_1000's amount per currency
 	// ({USD: 10, EUR: 9, GBP: 8}), and a tier of percent (spend_and_save's
-	// first tier made 10%, in the answer on its way to the page).
+	// first tier made 10%, in the answer on its way to the page). And the
+	// ledger down (GET /v1/budgets answers 503, as with Redis down): the
+	// Budget column says so, rather than "–" as for an offer with no budget.
 	b.do(t, "rules: discounts as written",
 		chromedp.Evaluate[chromedp.Void](`(() => {
 			const real = window.fetch;
 			window.fetch = async (url, init) => {
+				if (String(url).endsWith('/v1/budgets')) {
+					return new Response(JSON.stringify({error: {code: 'ledger_unavailable', message: 'the ledger (Redis) did not answer in time; retry, and see /readyz'}}), {status: 503, headers: {'Content-Type': 'application/json'}});
+				}
 				const res = await real(url, init);
 				if (!String(url).endsWith('/v1/rules') || !res.ok) return res;
 				const r = await res.json();
@@ -355,6 +360,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	if d := discounts["app_first_1000"]; !strings.Contains(d, "$10.00") || !strings.Contains(d, "€9.00") || !strings.Contains(d, "£8.00") {
 		t.Errorf("an amount of {USD: 10, EUR: 9, GBP: 8} shows as %q: the amounts in euros and pounds are missing", d)
+	}
+	if budget := eval[string](t, b, `document.querySelector('#offers-table tr[data-offer="winback_20"] td.budget-cell').textContent`); !strings.Contains(budget, "unavailable") {
+		t.Errorf("with GET /v1/budgets failing, winback_20's budget (10,000) shows %q: as if it had none", budget)
 	}
 	b.noErrors(t, "rules")
 

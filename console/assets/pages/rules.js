@@ -128,6 +128,7 @@ export function mount(root) {
   const search = root.querySelector('#rules-search');
   let data = null;
   let budgets = new Map();
+  let budgetsErr = null; // GET /v1/budgets failed (the ledger down): the Budget column says so
 
   function render() {
     if (!data) return;
@@ -168,7 +169,7 @@ export function mount(root) {
               <td class="small">${discount(o)}</td>
               <td class="small">${schedule(o)}</td>
               <td class="small">${caps(o)}</td>
-              <td class="small budget-cell">${budgetCell(b)}</td>
+              <td class="small budget-cell">${budgetsErr && o.caps && (o.caps.total || o.caps.budget) ? `<span class="muted" title="${esc(errorText(budgetsErr))}">unavailable</span>` : budgetCell(b)}</td>
             </tr>`;
           }).join('') || '<tr><td colspan="8" class="empty">No offer matches the search.</td></tr>'}</tbody>
         </table></div>
@@ -184,8 +185,10 @@ export function mount(root) {
 
   async function load() {
     try {
-      const [r, b] = await Promise.all([api('/v1/rules'), api('/v1/budgets').catch(() => null)]);
+      let bErr = null;
+      const [r, b] = await Promise.all([api('/v1/rules'), api('/v1/budgets').catch((e) => { bErr = e; return null; })]);
       data = r;
+      budgetsErr = bErr;
       budgets = new Map(((b && b.offers) || []).map((x) => [x.offer_id, x]));
       render();
       body.dataset.loaded = 'true';
