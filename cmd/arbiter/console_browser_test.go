@@ -474,6 +474,26 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("with a cart in CHF (no rate), the Why column names no file:line:col of the failing expressions:\n%s", got)
 	}
 
+	// A price emptied (or not a number, such as 12,50, which a number field
+	// reads as empty) is not a price of 0: the page names the item's price.
+	setPrice := func(v string) chromedp.Action[chromedp.Void] {
+		return chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => {
+			const p = document.querySelector('#pg-items tbody tr:first-child input[data-k="price"]');
+			p.focus(); p.value = %q; p.dispatchEvent(new Event('input', {bubbles: true}));
+		})()`, v))
+	}
+	b.do(t, "playground: a price emptied",
+		setPrice(""),
+		waitJS(`document.querySelector('#decision-error') !== null`),
+	)
+	if refusal := eval[string](t, b, `document.querySelector('#decision-error').textContent`); !strings.Contains(refusal, "cart.items[0].price") {
+		t.Errorf("a cart item with no price shows %q, want the path cart.items[0].price", refusal)
+	}
+	b.do(t, "playground: the price again",
+		setPrice("60.25"),
+		waitJS(`document.querySelector('#decision[data-state="ok"]') !== null`),
+	)
+
 	// A bad profile value is refused with its JSON path, in the page (the
 	// browser logs the 400).
 	b.expect("status of 400")

@@ -87,7 +87,14 @@ export function buildRequest(s) {
   if (items.length) {
     body.cart = {
       currency: s.currency || 'USD',
-      items: items.map((it) => {
+      items: items.map((it, i) => {
+        // A number field reads what is not a number (12,50) as empty: an
+        // empty price is an error to fix, not a price of 0.
+        for (const k of ['price', 'quantity']) {
+          if (it[k] === '' || Number.isNaN(Number(it[k]))) {
+            throw Object.assign(new Error(`is empty or not a number: write it like ${k === 'price' ? '12.50 (a point for the decimals)' : '2'}`), { field: `cart.items[${i}].${k}` });
+          }
+        }
         const o = { sku: it.sku, price: Number(it.price), quantity: Number(it.quantity) };
         if (it.category) o.category = it.category;
         return o;
