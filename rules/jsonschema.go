@@ -120,24 +120,63 @@ func defName(o *objDef) string {
 
 // ref is a reference to the definition of o, made on first use.
 func (g *schemaGen) ref(o *objDef) ordered {
+	return g.refAs(o, false)
+}
+
+// refAs is a reference to the definition of o, or when partial to that of
+// o within a variant's override ("NAME_override"): the loader merges an
+// override into its offer key by key (mergeNodes), so a key the offer must
+// have may be left out of the override (caps: {per_customer: {per: 7d}}
+// keeps the offer's limit). A definition that would be the same either way
+// is shared.
+func (g *schemaGen) refAs(o *objDef, partial bool) ordered {
+	partial = partial && needsPartial(o)
 	name := defName(o)
+	if partial {
+		name += "_override"
+	}
 	if _, ok := g.defs[name]; !ok {
 		g.defs[name] = nil // reserve: o may refer to itself
-		g.defs[name] = g.object(o)
+		g.defs[name] = g.objectAs(o, partial)
 	}
 	return ordered{{"$ref", "#/$defs/" + name}}
 }
 
+// mergedInOverride: the mapping under key k of o is merged key by key
+// into the offer's in a variant's override; a discount type (a
+// buy_x_get_y) replaces the offer's whole, and lists are replaced whole.
+func mergedInOverride(o *objDef, k keyDef) bool {
+	return k.Kind == vObject && !(o == discountDef && isDiscountType(k.Name))
+}
+
+// needsPartial: o, or a mapping merged under it, has a required key, so
+// its definition in an override differs.
+func needsPartial(o *objDef) bool {
+	for _, k := range o.Keys {
+		if k.Required || (mergedInOverride(o, k) && needsPartial(k.Obj)) {
+			return true
+		}
+	}
+	return false
+}
+
 // object is the schema of a mapping of o's keys.
 func (g *schemaGen) object(o *objDef) ordered {
+	return g.objectAs(o, false)
+}
+
+// objectAs is the schema of a mapping of o's keys; partial: within a
+// variant's override, where no key is required and the mappings merged
+// into the offer's are partial too.
+func (g *schemaGen) objectAs(o *objDef, partial bool) ordered {
 	props := ordered{}
 	var required []string
 	for _, k := range o.Keys {
 		if o == ruleFileDef && k.TestOnly {
 			continue // a rule file may not hold tests: the test file's schema has them
 		}
-		props = append(props, kv{k.Name, g.value(o, k)})
-		if k.Required {
+		props = append(props, kv{k.Name, g.value(o, k, partial || o == overrideDef)})
+		if k.Required && !partial {
 			required = append(required, k.Name)
 		}
 	}
@@ -167,10 +206,15 @@ var (
 	hoursPat    = `^ *[0-9]{1,2} *: *[0-9]{2} *- *[0-9]{1,2} *: *[0-9]{2} *$`
 	bucketsPat  = `^ *[0-9]{1,4} *- *[0-9]{1,4} *$`
 	currencyPat = `^[A-Z]{3}$`
+	// timePat is time.RFC3339Nano's shape, which timestampIn parses: a
+	// date, T, a time with seconds (and a fraction after . or ,), and Z or
+	// the offset; the ranges of the numbers are the loader's.
+	timePat = `^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}([.,][0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$`
 )
 
-// value is the schema of one key's value.
-func (g *schemaGen) value(o *objDef, k keyDef) ordered {
+// value is the schema of one key's value; inOverride: o is (within) a
+// variant's override, whose merged mappings are partial (refAs).
+func (g *schemaGen) value(o *objDef, k keyDef, inOverride bool) ordered {
 	d := ordered{}
 	switch k.Kind {
 	case vString, vTemplate:
@@ -200,8 +244,10 @@ func (g *schemaGen) value(o *objDef, k keyDef) ordered {
 	case vBool:
 		d = append(d, kv{"type", "boolean"})
 	case vTime:
-		// YAML timestamps are decoded as RFC 3339 strings
-		d = append(d, kv{"type", "string"}, kv{"format", "date-time"})
+		// YAML timestamps are decoded as RFC 3339 strings. format is an
+		// annotation in draft 2020-12 (validators need not check it): the
+		// pattern says what the loader's time.Parse takes.
+		d = append(d, kv{"type", "string"}, kv{"format", "date-time"}, kv{"pattern", timePat})
 	case vDuration:
 		d = append(d, kv{"type", "string"}, kv{"pattern", durationPat})
 	case vHours:
@@ -217,12 +263,16 @@ func (g *schemaGen) value(o *objDef, k keyDef) ordered {
 		}
 		d = append(d, kv{"anyOf", []any{item, ordered{{"type", "array"}, {"items", item}}}})
 	case vMoney:
+		var one any = "number" // max_amount, a tier's min_total and amount
+		if k.Expr {
+			one = numberOrStr // discount.amount: or a number expression
+		}
 		d = append(d, kv{"anyOf", []any{
-			appendRange(ordered{{"type", numberOrStr}}, k.Range),
+			appendRange(ordered{{"type", one}}, k.Range),
 			ordered{{"type", "object"}, {"propertyNames", ordered{{"pattern", currencyPat}}}, {"additionalProperties", appendRange(ordered{{"type", "number"}}, k.Range)}},
 		}})
 	case vObject:
-		d = append(d, g.ref(k.Obj)...)
+		d = append(d, g.refAs(k.Obj, inOverride && mergedInOverride(o, k))...)
 	case vList:
 		d = append(d, kv{"type", "array"}, kv{"items", g.ref(k.Obj)})
 		if k.MinItems > 0 {

@@ -81,12 +81,28 @@ func compileSchema(t *testing.T) *jsonschema.Schema {
 	return sch
 }
 
-// yamlToJSON decodes a YAML document as the value JSON would hold
-// (timestamps as RFC 3339 strings).
+// yamlToJSON decodes a YAML document as the value JSON would hold, as an
+// editor's YAML language server sees it: a timestamp is the text written
+// (yaml.v3 alone would make 2026-11-27 a time, marshalled as
+// 2026-11-27T00:00:00Z, which the loader refuses for its missing zone).
 func yamlToJSON(t *testing.T, data []byte) any {
 	t.Helper()
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var untime func(n *yaml.Node)
+	untime = func(n *yaml.Node) {
+		if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!timestamp" {
+			n.Tag = "!!str"
+		}
+		for _, c := range n.Content {
+			untime(c)
+		}
+	}
+	untime(&doc)
 	var v any
-	if err := yaml.Unmarshal(data, &v); err != nil {
+	if err := doc.Decode(&v); err != nil {
 		t.Fatal(err)
 	}
 	b, err := json.Marshal(v)
@@ -269,6 +285,28 @@ func TestSchemaAgreesWithTheLoader(t *testing.T) {
 		{"no tiers", "offers:\n  - {id: o, discount: {tiers: []}}\n", false},
 		{"no variants", "offers:\n  - {id: o}\nexperiments:\n  - {id: e, variants: []}\n", false},
 		{"a plain layer", "offers:\n  - {id: o}\n" + strings.Replace(exp, "%s", "layer: checkout_pricing,", 1), true},
+		// A variant's override is merged key by key into its offer: it
+		// writes only what changes, so a key required in the offer is not in
+		// the override (per_customer's limit comes from the offer).
+		{"an override of the per-customer window alone", "offers:\n  - {id: o, caps: {per_customer: {limit: 1, per: 30d}}}\nexperiments:\n  - {id: e, variants: [{id: a, weight: 50, offers: {o: {caps: {per_customer: {per: 7d}}}}}, {id: b, weight: 50}]}\n", true},
+		{"an override of the per-customer limit alone", "offers:\n  - {id: o, caps: {per_customer: {limit: 1, per: 30d}}}\nexperiments:\n  - {id: e, variants: [{id: a, weight: 50, offers: {o: {caps: {per_customer: {limit: 2}}}}}, {id: b, weight: 50}]}\n", true},
+		{"an override's buy_x_get_y without buy (it replaces the offer's)", "offers:\n  - {id: o, discount: {buy_x_get_y: {buy: 2, get: 1}}}\nexperiments:\n  - {id: e, variants: [{id: a, weight: 50, offers: {o: {discount: {buy_x_get_y: {get: 2}}}}}, {id: b, weight: 50}]}\n", false},
+		{"an override's tier without min_total (tiers are replaced whole)", "offers:\n  - {id: o, discount: {tiers: [{min_total: 50, amount: 5}]}}\nexperiments:\n  - {id: e, variants: [{id: a, weight: 50, offers: {o: {discount: {tiers: [{amount: 7}]}}}}, {id: b, weight: 50}]}\n", false},
+		// Only discount.amount takes a number expression; the other money
+		// keys take a number or a number per currency.
+		{"an amount expression", "offers:\n  - {id: o, discount: {amount: \"cart.total * 0.1\"}}\n", true},
+		{"a max_amount expression", "offers:\n  - {id: o, discount: {percent: 5, max_amount: \"cart.total * 0.1\"}}\n", false},
+		{"a max_amount in quotes", "offers:\n  - {id: o, discount: {percent: 5, max_amount: \"25\"}}\n", false},
+		{"a tier's min_total expression", "offers:\n  - {id: o, discount: {tiers: [{min_total: \"cart.total\", amount: 5}]}}\n", false},
+		{"a tier's amount expression", "offers:\n  - {id: o, discount: {tiers: [{min_total: 50, amount: \"cart.total * 0.1\"}]}}\n", false},
+		// Times are RFC 3339 with their zone (format: date-time alone is an
+		// annotation in draft 2020-12: validators need not check it).
+		{"a start with its offset", "offers:\n  - {id: o, schedule: {start: 2026-11-27T00:00:00-05:00}}\n", true},
+		{"a start with fractions of a second", "offers:\n  - {id: o, schedule: {start: \"2026-11-27T00:00:00.5Z\"}}\n", true},
+		{"a start without a time zone", "offers:\n  - {id: o, schedule: {start: 2026-11-27T00:00:00}}\n", false},
+		{"a start that is a date", "offers:\n  - {id: o, schedule: {start: 2026-11-27}}\n", false},
+		{"a start in words", "offers:\n  - {id: o, schedule: {start: next friday}}\n", false},
+		{"an end with a space for the T", "offers:\n  - {id: o, schedule: {end: \"2026-11-27 00:00:00Z\"}}\n", false},
 	} {
 		_, lerr := Compile([]File{{Path: "rules.yaml", Data: []byte(tc.rules)}})
 		if (lerr == nil) != tc.loads {

@@ -68,6 +68,10 @@ type keyDef struct {
 	Range *numRange
 	// MinItems: the loader refuses a shorter list (tiers: [] is an error).
 	MinItems int
+	// Expr: a vMoney key that also takes a number expression in quotes
+	// (discount.amount); the loader reads the other money keys as numbers
+	// only, so the JSON Schema refuses a text there.
+	Expr bool
 }
 
 // numRange is the values a number key takes: from Min (more than Min when
@@ -159,7 +163,7 @@ var (
 	discountDef = &objDef{Name: "discount", Desc: "Exactly one of percent, amount, tiers, buy_x_get_y, free_shipping.", Keys: []keyDef{
 		{Name: "percent", Kind: vNumExpr, Range: between(0, 100), Desc: "Percent off, 0 to 100 (a number without %, or a number expression in quotes)."},
 		{Name: "max_amount", Kind: vMoney, Nullable: true, Range: moreThan(0), Desc: "With percent: the most money off, in major units (null: no maximum)."},
-		{Name: "amount", Kind: vMoney, Range: atLeast(0), Desc: "Money off in major units (a number, a number per currency, or a number expression in quotes)."},
+		{Name: "amount", Kind: vMoney, Range: atLeast(0), Expr: true, Desc: "Money off in major units (a number, a number per currency, or a number expression in quotes)."},
 		{Name: "tiers", Kind: vList, Obj: tierDef, MinItems: 1, Desc: "Spend thresholds, ascending by min_total."},
 		{Name: "buy_x_get_y", Kind: vObject, Obj: bxgyDef, Desc: "Buy X, get Y off."},
 		{Name: "free_shipping", Kind: vBool, Desc: "Free shipping."},

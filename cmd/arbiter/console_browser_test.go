@@ -26,6 +26,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,6 +35,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/arbiterhq/arbiter/adapters/httpapi"
 	"github.com/arbiterhq/arbiter/engine"
@@ -328,6 +330,40 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`#rules-search`), "winback"),
 		waitJS(`document.querySelectorAll('#offers-table tbody tr[data-offer]').length === 1`),
 	)
+	// The discounts as written: app_first_1000's amount per currency
+	// ({USD: 10, EUR: 9, GBP: 8}), and a tier of percent (spend_and_save's
+	// first tier made 10%, in the answer on its way to the page). And the
+	// ledger down (GET /v1/budgets answers 503, as with Redis down): the
+	// Budget column says so, rather than "–" as for an offer with no budget.
+	b.do(t, "rules: discounts as written",
+		chromedp.Evaluate[chromedp.Void](`(() => {
+			const real = window.fetch;
+			window.fetch = async (url, init) => {
+				if (String(url).endsWith('/v1/budgets')) {
+					return new Response(JSON.stringify({error: {code: 'ledger_unavailable', message: 'the ledger (Redis) did not answer in time; retry, and see /readyz'}}), {status: 503, headers: {'Content-Type': 'application/json'}});
+				}
+				const res = await real(url, init);
+				if (!String(url).endsWith('/v1/rules') || !res.ok) return res;
+				const r = await res.json();
+				for (const o of r.offers) if (o.id === 'spend_and_save') o.discount.tiers[0] = {min_total: 100, percent: 10};
+				return new Response(JSON.stringify(r), {status: res.status, headers: res.headers});
+			};
+			window.__realFetch = real;
+			window.dispatchEvent(new HashChangeEvent('hashchange'));
+		})()`),
+		waitJS(`document.querySelector('#rules-body[data-loaded="true"] tr[data-offer="spend_and_save"]') !== null`),
+		chromedp.Evaluate[chromedp.Void](`window.fetch = window.__realFetch`),
+	)
+	discounts := eval[map[string]string](t, b, `Object.fromEntries(Array.from(document.querySelectorAll('#offers-table tr[data-offer]')).map((tr) => [tr.dataset.offer, tr.children[4].textContent.replace(/\s+/g, ' ').trim()]))`)
+	if d := discounts["spend_and_save"]; !strings.Contains(d, "10% from $100.00") || strings.Contains(d, "$10.00%") {
+		t.Errorf("a tier of 10%% from $100 shows as %q", d)
+	}
+	if d := discounts["app_first_1000"]; !strings.Contains(d, "$10.00") || !strings.Contains(d, "€9.00") || !strings.Contains(d, "£8.00") {
+		t.Errorf("an amount of {USD: 10, EUR: 9, GBP: 8} shows as %q: the amounts in euros and pounds are missing", d)
+	}
+	if budget := eval[string](t, b, `document.querySelector('#offers-table tr[data-offer="winback_20"] td.budget-cell').textContent`); !strings.Contains(budget, "unavailable") {
+		t.Errorf("with GET /v1/budgets failing, winback_20's budget (10,000) shows %q: as if it had none", budget)
+	}
 	b.noErrors(t, "rules")
 
 	// Playground: load a stored profile by id; the decision follows the cart.
@@ -355,6 +391,14 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	t.Logf("playground, c-000004: 2 pairs of shoes %s; 16 pairs %s", before, after)
 	b.screenshot(t, dir, "2-playground-big-cart")
+	// The Why table fits its card at 1280×800: a long reason (this cart
+	// puts shoes_buy2_get1 over the discount guardrail) wraps, rather than
+	// push the Score column out of sight behind a scroll bar.
+	whyFits := `(() => { const w = document.querySelector('#explain-table').closest('.table-wrap'); return w.scrollWidth <= w.clientWidth; })()`
+	if !eval[bool](t, b, whyFits) {
+		t.Errorf("the Why table is wider than its card: the Score column is out of sight (%s)",
+			eval[string](t, b, `(() => { const w = document.querySelector('#explain-table').closest('.table-wrap'); return w.scrollWidth + 'px in ' + w.clientWidth + 'px'; })()`))
+	}
 	// The Why column says every reason the engine gives in words, and
 	// colours those of an eligible offer that lost (its group, a cap, the
 	// budget) as a warning: a decision whose explain holds one offer per
@@ -370,6 +414,13 @@ func TestConsoleInBrowser(t *testing.T) {
 				if (!String(url).includes('/v1/decide') || !res.ok) return res;
 				const d = await res.json();
 				d.explain.offers = `+string(list)+`.map((r) => ({id: 'why_' + r, chosen: false, reason: r}));
+				// A rule error says where (the engine's file:line:col), and an
+				// offer a variant changed says which.
+				for (const o of d.explain.offers) {
+					if (o.reason === 'error') o.error = 'offers/why.yaml:7:11: division by zero';
+					if (o.reason === 'when') o.variant = 'why_exp/why_variant';
+				}
+				d.explain.segments = [{id: 'why_broken', matched: false, error: 'segments/why.yaml:3:9: profile.ltv is not a number'}];
 				return new Response(JSON.stringify(d), {status: res.status, headers: res.headers});
 			};
 			const q = document.querySelector('#pg-items tbody tr:first-child input[data-k="quantity"]');
@@ -398,8 +449,50 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Errorf("reason %s (%q): its pill's class is %q; the warn colour is for group, cap_per_customer, cap_total and budget", r, w.Text, w.Class)
 		}
 	}
+	if !eval[bool](t, b, whyFits) {
+		t.Error("with every reason shown, the Why table is wider than its card: the Score column is out of sight")
+	}
+	shownText := eval[string](t, b, `document.querySelector('#decision').textContent`)
+	for _, want := range []string{"offers/why.yaml:7:11: division by zero", "why_exp/why_variant", "segments/why.yaml:3:9: profile.ltv is not a number"} {
+		if !strings.Contains(shownText, want) {
+			t.Errorf("the decision does not show %q from its explain: a marketer cannot see what failed, or where", want)
+		}
+	}
 	b.do(t, "playground: the real answers again",
 		chromedp.Evaluate[chromedp.Void](`window.fetch = window.__realFetch`))
+	// A cart in a currency the rules have no rate for: the offers whose
+	// condition reads cart.total_base fail, and the Why column says where
+	// (the explain's error, file:line:col), not only that they failed.
+	b.do(t, "playground: a cart in Swiss francs",
+		chromedp.Evaluate[chromedp.Void](`(() => {
+			const c = document.querySelector('#pg-currency');
+			c.value = 'CHF'; c.dispatchEvent(new Event('input', {bubbles: true}));
+		})()`),
+		waitJS(`document.querySelector('#decision[data-state="ok"]') !== null && document.querySelector('#decision').textContent.includes('CHF')`),
+	)
+	if got := eval[string](t, b, `Array.from(document.querySelectorAll('#explain-table tbody tr')).map((tr) => tr.textContent.replace(/\s+/g, ' ')).join('\n')`); !regexp.MustCompile(`\.yaml:\d+:\d+`).MatchString(got) {
+		t.Errorf("with a cart in CHF (no rate), the Why column names no file:line:col of the failing expressions:\n%s", got)
+	}
+
+	// A price emptied (or not a number, such as 12,50, which a number field
+	// reads as empty) is not a price of 0: the page names the item's price.
+	setPrice := func(v string) chromedp.Action[chromedp.Void] {
+		return chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => {
+			const p = document.querySelector('#pg-items tbody tr:first-child input[data-k="price"]');
+			p.focus(); p.value = %q; p.dispatchEvent(new Event('input', {bubbles: true}));
+		})()`, v))
+	}
+	b.do(t, "playground: a price emptied",
+		setPrice(""),
+		waitJS(`document.querySelector('#decision-error') !== null`),
+	)
+	if refusal := eval[string](t, b, `document.querySelector('#decision-error').textContent`); !strings.Contains(refusal, "cart.items[0].price") {
+		t.Errorf("a cart item with no price shows %q, want the path cart.items[0].price", refusal)
+	}
+	b.do(t, "playground: the price again",
+		setPrice("60.25"),
+		waitJS(`document.querySelector('#decision[data-state="ok"]') !== null`),
+	)
 
 	// A bad profile value is refused with its JSON path, in the page (the
 	// browser logs the 400).
@@ -437,6 +530,11 @@ func TestConsoleInBrowser(t *testing.T) {
 		waitJS(`document.querySelector('[data-exp] svg.interval rect.ci') !== null`),
 	)
 	conv1 := eval[int](t, b, sumConversions)
+	// What the page redraws every few seconds is not in a live region: a
+	// screen reader would read every table out again at each refresh.
+	if live := eval[string](t, b, `(() => { const l = document.querySelector('#exp-body').closest('[aria-live]'); return l ? l.tagName + '#' + l.id : ''; })()`); live != "" {
+		t.Errorf("the experiments' tables, redrawn every 3 seconds, are inside the live region %s", live)
+	}
 	t.Logf("experiments: the conversions shown went from %d to %d without a reload", conv0, conv1)
 	b.screenshot(t, dir, "3-experiments")
 	b.noErrors(t, "experiments")
@@ -575,6 +673,26 @@ func TestConsoleAsksForKey(t *testing.T) {
 		t.Errorf("localStorage holds %s: the key must stay in the tab (sessionStorage)", local)
 	}
 	b.noErrors(t, "key prompt")
+
+	// Escape closes the dialog (the browser does it): the console takes it
+	// as Cancel, rather than wait for ever for a key no dialog asks for.
+	b.do(t, "escape the prompt",
+		chromedp.Evaluate[chromedp.Void](`sessionStorage.clear()`),
+		chromedp.Reload(),
+		waitJS(`document.querySelector('#key-dialog').open`),
+		chromedp.KeyEvent(kb.Escape),
+		waitJS(`!document.querySelector('#key-dialog').open`),
+	)
+	b.do(t, "the prompt escaped is as cancelled",
+		waitJS(`!document.querySelector('#enter-key').hidden && document.querySelector('#page .banner.bad') !== null`),
+	)
+	b.do(t, "enter the key after the escape",
+		chromedp.Click(chromedp.CSS(`#enter-key`)),
+		waitJS(`document.querySelector('#key-dialog').open`),
+		chromedp.SendKeys(chromedp.CSS(`#key-input`), key),
+		chromedp.Click(chromedp.CSS(`#key-submit`)),
+		waitJS(`document.querySelector('#bl-body[data-loaded="true"] #budgets') !== null`),
+	)
 
 	// Cancelled, the prompt stays away (the pages refresh every few
 	// seconds) until "Enter API key".

@@ -33,6 +33,7 @@ function askKey(refused) {
     const done = (key) => {
       form.removeEventListener('submit', onSubmit);
       cancel.removeEventListener('click', onCancel);
+      dlg.removeEventListener('close', onCancel);
       if (dlg.open) dlg.close();
       asking = null;
       resolve(key);
@@ -48,6 +49,9 @@ function askKey(refused) {
     const onCancel = () => done('');
     form.addEventListener('submit', onSubmit);
     cancel.addEventListener('click', onCancel);
+    // Escape closes a modal dialog by itself: that is a Cancel too (else
+    // every request would wait for ever on a prompt no longer shown).
+    dlg.addEventListener('close', onCancel);
     dlg.showModal();
     input.focus();
   });

@@ -87,7 +87,14 @@ export function buildRequest(s) {
   if (items.length) {
     body.cart = {
       currency: s.currency || 'USD',
-      items: items.map((it) => {
+      items: items.map((it, i) => {
+        // A number field reads what is not a number (12,50) as empty: an
+        // empty price is an error to fix, not a price of 0.
+        for (const k of ['price', 'quantity']) {
+          if (it[k] === '' || Number.isNaN(Number(it[k]))) {
+            throw Object.assign(new Error(`is empty or not a number: write it like ${k === 'price' ? '12.50 (a point for the decimals)' : '2'}`), { field: `cart.items[${i}].${k}` });
+          }
+        }
         const o = { sku: it.sku, price: Number(it.price), quantity: Number(it.quantity) };
         if (it.category) o.category = it.category;
         return o;
@@ -135,7 +142,9 @@ function explainRows(d) {
   return rows.map((o) => {
     const res = whyPill(o);
     const l = o.learning;
-    return `<tr class="${o.chosen ? 'chosen' : ''}"><td><code>${esc(o.id)}</code></td><td class="why-result">${res}${o.detail ? `<div class="small">${esc(o.detail)}</div>` : ''}</td>
+    // error: the expression that failed, with its file:line:col (engine's
+    // exprError); variant: the experiment/variant that changed the offer.
+    return `<tr class="${o.chosen ? 'chosen' : ''}"><td><code>${esc(o.id)}</code></td><td class="why-result">${res}${o.detail ? `<div class="small">${esc(o.detail)}</div>` : ''}${o.error ? `<div class="small error-text rule-error">${esc(o.error)}</div>` : ''}${o.variant ? `<div class="small">changed by experiment <code>${esc(o.variant)}</code></div>` : ''}</td>
       <td class="num">${o.score != null ? num(o.score) : '<span class="muted">–</span>'}${l ? `<div class="small muted" title="learning: cell ${esc(l.cell)}, Beta(${num(l.alpha)}, ${num(l.beta)})">${esc(l.cell)} · p ${num(l.propensity * 100, 1)}%</div>` : ''}</td></tr>`;
   }).join('');
 }
@@ -144,6 +153,7 @@ function renderDecision(d) {
   const segs = d.segments || [];
   const exps = d.experiments || [];
   const matched = (d.explain && d.explain.segments) || [];
+  const segErrs = matched.filter((s) => s.error); // a condition that failed: its file:line:col and message
   return `
     <div class="decision-head">
       <div><h2>Decision</h2><div class="muted small">ruleset <code>${esc(d.ruleset)}</code> · ${num(d.took_us / 1000, 2)} ms · ${d.customer_id ? 'customer <code>' + esc(d.customer_id) + '</code>' : 'anonymous'}</div></div>
@@ -155,8 +165,9 @@ function renderDecision(d) {
     <div class="kv"><span class="muted">Experiments</span><div>${exps.length ? exps.map((e) => `<span class="chip">${esc(e.id)}: <strong>${esc(e.variant)}</strong></span>`).join('') : '<span class="muted">none</span>'}</div></div>
     <h3>Why</h3>
     <div class="table-wrap"><table class="data compact" id="explain-table"><thead><tr><th>Offer</th><th>Result</th><th class="num">Score <span class="muted">(learning)</span></th></tr></thead><tbody>${explainRows(d)}</tbody></table></div>
-    <details class="seg-explain"><summary>Segments checked (${matched.filter((s) => s.matched).length} of ${matched.length} matched)</summary>
-      <div>${matched.map((s) => `<span class="chip ${s.matched ? 'on' : 'dim'}">${esc(s.id)}</span>`).join('')}</div></details>`;
+    <details class="seg-explain"${segErrs.length ? ' open' : ''}><summary>Segments checked (${matched.filter((s) => s.matched).length} of ${matched.length} matched${segErrs.length ? `, <span class="error-text">${segErrs.length} failed</span>` : ''})</summary>
+      <div>${matched.map((s) => `<span class="chip ${s.matched ? 'on' : s.error ? 'bad' : 'dim'}">${esc(s.id)}</span>`).join('')}</div>
+      ${segErrs.length ? `<ul class="errors small" id="segment-errors">${segErrs.map((s) => `<li><code>${esc(s.id)}</code> <span class="error-text">${esc(s.error)}</span></li>`).join('')}</ul>` : ''}</details>`;
 }
 
 export function mount(root) {

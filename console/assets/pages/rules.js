@@ -90,9 +90,14 @@ function discount(o) {
       break;
     case 'amount':
       main = d.amount != null ? `${esc(m(d.amount))} off` : `<code>${esc(d.amount_expr || '')}</code> off`;
+      if (d.per_currency) { // {USD: 10, EUR: 9}: the amounts written for other currencies
+        const others = Object.entries(d.per_currency).filter(([c]) => c !== d.currency).sort(([a], [b]) => a.localeCompare(b));
+        if (others.length) main += `<div class="muted">${others.map(([c, v]) => esc(money(v, c))).join(' · ')}</div>`;
+      }
       break;
     case 'tiers':
-      main = (d.tiers || []).map((t) => `${esc(m(t.amount != null ? t.amount : t.percent))}${t.percent != null && t.amount == null ? '%' : ''} from ${esc(m(t.min_total))}`).join('<br>');
+      // a tier takes an amount or a percent off (TierView)
+      main = (d.tiers || []).map((t) => `${t.amount != null ? esc(m(t.amount)) : esc(num(t.percent)) + '%'} from ${esc(m(t.min_total))}`).join('<br>');
       break;
     case 'buy_x_get_y':
       main = `buy ${int(d.buy)}, get ${int(d.get)}${d.get_percent && d.get_percent !== 100 ? ` at ${num(d.get_percent)}% off` : ' free'}`;
@@ -123,6 +128,7 @@ export function mount(root) {
   const search = root.querySelector('#rules-search');
   let data = null;
   let budgets = new Map();
+  let budgetsErr = null; // GET /v1/budgets failed (the ledger down): the Budget column says so
 
   function render() {
     if (!data) return;
@@ -163,7 +169,7 @@ export function mount(root) {
               <td class="small">${discount(o)}</td>
               <td class="small">${schedule(o)}</td>
               <td class="small">${caps(o)}</td>
-              <td class="small budget-cell">${budgetCell(b)}</td>
+              <td class="small budget-cell">${budgetsErr && o.caps && (o.caps.total || o.caps.budget) ? `<span class="muted" title="${esc(errorText(budgetsErr))}">unavailable</span>` : budgetCell(b)}</td>
             </tr>`;
           }).join('') || '<tr><td colspan="8" class="empty">No offer matches the search.</td></tr>'}</tbody>
         </table></div>
@@ -179,8 +185,10 @@ export function mount(root) {
 
   async function load() {
     try {
-      const [r, b] = await Promise.all([api('/v1/rules'), api('/v1/budgets').catch(() => null)]);
+      let bErr = null;
+      const [r, b] = await Promise.all([api('/v1/rules'), api('/v1/budgets').catch((e) => { bErr = e; return null; })]);
       data = r;
+      budgetsErr = bErr;
       budgets = new Map(((b && b.offers) || []).map((x) => [x.offer_id, x]));
       render();
       body.dataset.loaded = 'true';
