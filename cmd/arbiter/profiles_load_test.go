@@ -61,8 +61,9 @@ func TestServeProfilesLoadsLikeImport(t *testing.T) {
 		done <- run(ctx, []string{"serve", "--rules", rulesDir, "--no-auth", "--addr", addr, "--profiles", file, "--log-level", "warn",
 			// What is tested is which customers are stored, not the decision's
 			// deadline: a loaded CI machine must not turn a slow embedded
-			// Redis into "unknown".
-			"--redis-timeout", "10s"},
+			// Redis into "unknown" (the decision's own deadline bounds the
+			// fetch too: under load a fetch past 50 ms was profile_unavailable).
+			"--redis-timeout", "10s", "--decision-timeout", "10s"},
 			stdio{In: strings.NewReader(""), Out: io.Discard, Err: &serveErr})
 	}()
 	defer func() {
