@@ -546,7 +546,7 @@ func (l *Ledger) apply(o *offer, of *engine.OutcomeOffer, g *engine.GrantOutcome
 		return
 	}
 	was := rec
-	recounted := l.transition(o, of, g, &rec, at, r)
+	recounted := l.transition(o, g, &rec, at, r)
 	if rec != was {
 		o.records.update(g.Ref, rec)
 	}
@@ -580,7 +580,7 @@ func budgetOf(of *engine.OutcomeOffer, cur string) int64 {
 // transition moves one record by one outcome occurred at at, and reports
 // whether it committed a grant whose unit had been released (counted
 // again: apply judges whether it passed a cap).
-func (l *Ledger) transition(o *offer, of *engine.OutcomeOffer, g *engine.GrantOutcome, rec *record, at int64, r *engine.OutcomeResult) (recounted bool) {
+func (l *Ledger) transition(o *offer, g *engine.GrantOutcome, rec *record, at int64, r *engine.OutcomeResult) (recounted bool) {
 	r.Records++
 	if g.Reward != "" && g.Type == g.Reward && !rec.success && rec.cell != 0 &&
 		(o.learnReset == 0 || g.DecisionTime.UnixMilli() >= o.learnReset) {
