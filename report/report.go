@@ -541,7 +541,10 @@ func (a *attribution) tally(r *Report, order []Variant, exposures map[string]int
 
 // compare fills each variant's uplifts against the control, r.Variants[0]:
 // conversion (customers) and revenue per customer in each currency, with
-// fixed or always-valid intervals.
+// fixed or always-valid intervals. A conversion interval is cut to [-1, 1],
+// where a difference of two rates lies: the always-valid one of a few
+// customers ran to hundreds of points, valid but unreadable, and cut it
+// holds as often.
 func compare(r *Report, revenue []map[string][]float64, currencies []string, o Options) {
 	ctl := &r.Variants[0]
 	for i := 1; i < len(r.Variants); i++ {
@@ -549,13 +552,13 @@ func compare(r *Report, revenue []map[string][]float64, currencies []string, o O
 		if o.Sequential {
 			st := Sequential(proportionSample(ctl.ConvertedCustomers, ctl.Customers), proportionSample(v.ConvertedCustomers, v.Customers), o.Horizon)
 			if st.Valid {
-				v.Conversion = &ProportionReport{Diff: st.Diff, Low: st.Low, High: st.High, Relative: finite(relative(st.Diff, ctl.ConversionRate)), P: st.P,
+				v.Conversion = &ProportionReport{Diff: st.Diff, Low: max(st.Low, -1), High: min(st.High, 1), Relative: finite(relative(st.Diff, ctl.ConversionRate)), P: st.P,
 					Test: "always-valid (normal-mixture SPRT) on the difference of conversion rates"}
 			}
 		} else {
 			pt := TwoProportion(ctl.ConvertedCustomers, ctl.Customers, v.ConvertedCustomers, v.Customers)
 			if pt.Valid {
-				v.Conversion = &ProportionReport{Diff: pt.Diff, Low: pt.Low, High: pt.High, Relative: finite(pt.Relative), Z: finite(pt.Z), P: pt.P,
+				v.Conversion = &ProportionReport{Diff: pt.Diff, Low: max(pt.Low, -1), High: min(pt.High, 1), Relative: finite(pt.Relative), Z: finite(pt.Z), P: pt.P,
 					Test: "two-proportion z-test (pooled), 95% Wald interval (unpooled)"}
 			}
 		}
