@@ -1,12 +1,10 @@
 package report_test
 
 import (
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/arbiterhq/arbiter/report"
-	"github.com/arbiterhq/arbiter/wire"
 )
 
 // TestReportFewCustomers: the report says when its intervals cannot be
@@ -15,36 +13,20 @@ import (
 // exposures, and not when every variant has 5 converted and 5 unconverted
 // customers.
 func TestReportFewCustomers(t *testing.T) {
-	type group struct {
-		v                    string
-		customers, converted int
-	}
 	for _, c := range []struct {
 		name   string
-		groups []group
+		groups []variantGroup
 		few    string // "" when no warning is due
 	}{
-		{"no conversion anywhere", []group{{"a", 200, 0}, {"b", 200, 0}}, "a 0 of 200, b 0 of 200"},
-		{"tiny groups", []group{{"a", 5, 3}, {"b", 6, 5}}, "a 3 of 5, b 5 of 6"},
-		{"a variant converting everyone", []group{{"a", 1000, 100}, {"b", 8, 8}}, "b 8 of 8"},
-		{"a variant without exposures", []group{{"a", 1000, 100}, {"b", 0, 0}}, "b 0 of 0"},
-		{"enough", []group{{"a", 10, 5}, {"b", 10, 5}}, ""},
-		{"one variant: nothing compared", []group{{"a", 3, 0}}, ""},
+		{"no conversion anywhere", []variantGroup{{"a", 200, 0}, {"b", 200, 0}}, "a 0 of 200, b 0 of 200"},
+		{"tiny groups", []variantGroup{{"a", 5, 3}, {"b", 6, 5}}, "a 3 of 5, b 5 of 6"},
+		{"a variant converting everyone", []variantGroup{{"a", 1000, 100}, {"b", 8, 8}}, "b 8 of 8"},
+		{"a variant without exposures", []variantGroup{{"a", 1000, 100}, {"b", 0, 0}}, "b 0 of 0"},
+		{"enough", []variantGroup{{"a", 10, 5}, {"b", 10, 5}}, ""},
+		{"one variant: nothing compared", []variantGroup{{"a", 3, 0}}, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			var ws []report.Variant
-			var evs []report.Event
-			for _, g := range c.groups {
-				ws = append(ws, report.Variant{ID: g.v, Weight: 1})
-				for i := 0; i < g.customers; i++ {
-					id := g.v + strconv.Itoa(i)
-					evs = append(evs, report.Event{Decision: &report.Decision{ID: "dcs_" + id, CustomerID: id,
-						Experiments: []wire.Assignment{{ID: "x", Variant: g.v}}}})
-					if i < g.converted {
-						evs = append(evs, report.Event{Outcome: &report.Outcome{ID: "out_" + id, DecisionID: "dcs_" + id, CustomerID: id, Type: wire.OutcomeConverted}})
-					}
-				}
-			}
+			ws, evs := variantEvents(c.groups)
 			r := collect("x", evs).Report(report.Weights{From: "--weights", Variants: ws})
 			var got string
 			for _, w := range r.Warnings {
