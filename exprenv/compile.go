@@ -441,9 +441,8 @@ func (c *Compiler) exprError(kind Kind, what, src string, err error) {
 		hint = "`now` is the decision time: write `now`, without parentheses"
 	case strings.HasPrefix(msg, `unexpected token Operator("=")`):
 		hint = "to compare, write `==`: `profile.tier == \"gold\"`"
-	case strings.HasPrefix(msg, `unexpected token Operator(",")`) && decimalComma(src, fe) != "":
-		d := decimalComma(src, fe)
-		hint = "write a decimal point: `" + strings.Replace(d, ",", ".", 1) + "`, not `" + d + "`"
+	case strings.HasPrefix(msg, `unexpected token Operator(",")`) && commaNumberHint(src, fe) != "":
+		hint = commaNumberHint(src, fe)
 	case mismatchedTextRE.MatchString(msg):
 		hint = "write numbers without quotes, `cart.total >= 40`, and texts in quotes, `profile.tier == \"gold\"`"
 	case strings.Contains(msg, "exceeds maximum allowed nodes"):
@@ -458,22 +457,54 @@ func (c *Compiler) exprError(kind Kind, what, src string, err error) {
 // (`cart.total >= "40"`: a number written in quotes).
 var mismatchedTextRE = regexp.MustCompile(`mismatched types (int|float64) and string|mismatched types string and (int|float64)`)
 
-// decimalComma is the number around the comma of a syntax error when
-// digits come on both sides of it (`0,1`: a decimal comma), else "".
-func decimalComma(src string, fe *file.Error) string {
+// commaNumberHint is what to write for the number around the comma of a
+// syntax error when digits come on both sides of it, else "". As for
+// numbers written in YAML (rules' plainNumber), commas before groups of
+// exactly three digits separate thousands (`1,000`, `1,000,000`,
+// `1,000.50`: write `1000`), and a lone comma before any other number of
+// digits, or after a lone 0, is a decimal comma (`12,5`, `0,750`: write
+// `12.5`); other groupings get no hint.
+func commaNumberHint(src string, fe *file.Error) string {
 	i := runeByte(src, fe)
 	digit := func(k int) bool { return k >= 0 && k < len(src) && src[k] >= '0' && src[k] <= '9' }
 	if i >= len(src) || src[i] != ',' || !digit(i-1) || !digit(i+1) {
 		return ""
 	}
-	from, to := i-1, i+1
+	from := i - 1
 	for digit(from - 1) {
 		from--
 	}
-	for digit(to + 1) {
-		to++
+	// the groups after each comma, then a decimal part
+	var groups []string
+	to := i
+	for to < len(src) && src[to] == ',' && digit(to+1) {
+		k := to + 1
+		for digit(k) {
+			k++
+		}
+		groups = append(groups, src[to+1:k])
+		to = k
 	}
-	return src[from : to+1]
+	frac := ""
+	if to+1 < len(src) && src[to] == '.' && digit(to+1) {
+		k := to + 1
+		for digit(k) {
+			k++
+		}
+		frac, to = src[to:k], k
+	}
+	written, intPart := src[from:to], src[from:i]
+	thousands := intPart != "0"
+	for _, g := range groups {
+		thousands = thousands && len(g) == 3
+	}
+	switch {
+	case thousands:
+		return "write `" + intPart + strings.Join(groups, "") + frac + "`, without a thousands separator, not `" + written + "`"
+	case len(groups) == 1 && frac == "":
+		return "write a decimal point: `" + intPart + "." + groups[0] + "`, not `" + written + "`"
+	}
+	return ""
 }
 
 // runeByte is the byte offset of an error's rune offset in src.

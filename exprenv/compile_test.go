@@ -102,3 +102,28 @@ func TestAnniversaryWithin(t *testing.T) {
 		}
 	}
 }
+
+// TestCommaInNumberHint: a comma inside a number is a syntax error, and the
+// hint must name the number the marketer meant: a decimal comma (`12,5`)
+// is a decimal point, but a comma before three digits (`1,000`) separates
+// thousands, and `1.000` (one) would be a threshold a thousand times too low.
+func TestCommaInNumberHint(t *testing.T) {
+	cases := []struct{ src, want string }{
+		{`cart.total * 12,5 / 100`, "write a decimal point: `12.5`, not `12,5`"},
+		{`cart.total >= 0,75`, "write a decimal point: `0.75`, not `0,75`"},
+		{`cart.total >= 1,000`, "write `1000`, without a thousands separator, not `1,000`"},
+		{`cart.total >= 1,000,000`, "write `1000000`, without a thousands separator, not `1,000,000`"},
+		{`cart.total >= 1,000.50`, "write `1000.50`, without a thousands separator, not `1,000.50`"},
+	}
+	for _, tc := range cases {
+		c := NewCompiler(Config{})
+		_, errs := c.Compile(tc.src, KindCond, "test")
+		if len(errs) == 0 {
+			t.Errorf("%s: compiled", tc.src)
+			continue
+		}
+		if errs[0].Hint != tc.want {
+			t.Errorf("%s: hint %q, want %q", tc.src, errs[0].Hint, tc.want)
+		}
+	}
+}
