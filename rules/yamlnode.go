@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"path"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
@@ -152,7 +154,39 @@ const YAMLSyntaxHint = "check the indentation and that a value with \": \" or \"
 // files as the rules loader does with it ("invalid YAML: " + msg, and
 // YAMLSyntaxHint).
 func YAMLSyntaxError(path string, data []byte, err error) (p Pos, msg string) {
+	if p, msg, bad := notUTF8(path, data); bad {
+		return p, msg
+	}
 	return placeYAMLError(newSrcFile(path, data), err)
+}
+
+// NotUTF8Hint is what to do about a file that is not UTF-8 text.
+const NotUTF8Hint = "save the file as UTF-8: most editors have it under Save As or Encoding"
+
+// notUTF8 finds the first byte of data that is not UTF-8 (a Latin-1 or
+// Windows-1252 "é" of a spreadsheet export), which the YAML decoder
+// reports without a line: bad is false when data is UTF-8, or UTF-16 with
+// its byte order mark (which the decoder reads).
+func notUTF8(path string, data []byte) (p Pos, msg string, bad bool) {
+	if bytes.HasPrefix(data, []byte{0xFF, 0xFE}) || bytes.HasPrefix(data, []byte{0xFE, 0xFF}) || utf8.Valid(data) {
+		return Pos{}, "", false
+	}
+	line, col := 1, 1
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return Pos{File: path, Line: line, Col: col}, fmt.Sprintf("not UTF-8 text: byte 0x%02X is not a character in UTF-8", data[i]), true
+		}
+		switch r {
+		case '\n':
+			line, col = line+1, 1
+		case '\r':
+		default:
+			col++
+		}
+		i += size
+	}
+	return Pos{}, "", false
 }
 
 func placeYAMLError(f *srcFile, err error) (Pos, string) {
@@ -182,6 +216,10 @@ func placeYAMLError(f *srcFile, err error) (Pos, string) {
 func (l *loader) parseFile(path string, data []byte) []*yaml.Node {
 	f := newSrcFile(path, data)
 	l.files[path] = f
+	if p, msg, bad := notUTF8(path, data); bad {
+		l.errAt(p, NotUTF8Hint, "%s", msg)
+		return nil
+	}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(strings.NewReader(string(data)))
 	var roots []*yaml.Node

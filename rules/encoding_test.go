@@ -1,0 +1,43 @@
+package rules
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+// TestNotUTF8 places a byte that is not UTF-8 (a Latin-1 "é" from a
+// spreadsheet export) at its line and column, and says to save the file as
+// UTF-8, instead of "invalid YAML: invalid trailing UTF-8 octet" at 1:1
+// with a hint about indentation.
+func TestNotUTF8(t *testing.T) {
+	cases := []struct {
+		name, text string
+		line, col  int
+	}{
+		{"in a title", "offers:\n  - id: o1\n    title: \"\u20ac10 caf\xe9\"\n    discount: {percent: 10}\n", 3, 20},
+		{"in a comment", "# caf\xe9 comment\noffers:\n  - id: o1\n    discount: {percent: 10}\n", 1, 6},
+		{"cut short at the end", "offers:\n  - id: o1\n    title: x\xe2\x82", 3, 13},
+		{"after CRLF lines", "offers:\r\n  - id: o1\r\n    title: \xff\r\n", 3, 12},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Compile([]File{{Path: "offers.yaml", Data: []byte(tc.text)}})
+			var es Errors
+			if !errors.As(err, &es) || len(es) != 1 {
+				t.Fatalf("got %v, want one error", err)
+			}
+			e := es[0]
+			if e.Pos.Line != tc.line || e.Pos.Col != tc.col {
+				t.Errorf("at %d:%d, want %d:%d: %v", e.Pos.Line, e.Pos.Col, tc.line, tc.col, e)
+			}
+			if !strings.Contains(e.Msg, "not UTF-8") || !strings.Contains(e.Hint, "UTF-8") {
+				t.Errorf("error %q does not say the file is not UTF-8 and what to do", e)
+			}
+			p, msg := YAMLSyntaxError("offers.yaml", []byte(tc.text), errors.New("yaml: invalid trailing UTF-8 octet"))
+			if p.Line != tc.line || p.Col != tc.col || !strings.Contains(msg, "not UTF-8") {
+				t.Errorf("YAMLSyntaxError = %v %q, want %d:%d", p, msg, tc.line, tc.col)
+			}
+		})
+	}
+}
