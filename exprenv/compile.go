@@ -285,7 +285,7 @@ func (c *Compiler) compile(src string, kind Kind, what string) *Expr {
 		return nil
 	}
 	uses, ok := c.precheck(kind, src, tree.Node)
-	if !ok || !c.checkTotalBase(src, tree.Node) {
+	if !ok || !c.checkTotalBase(src, tree.Node) || !c.checkWeekdays(src, tree.Node) {
 		return nil
 	}
 	if _, err := expr.Compile(src, c.check[kind]...); err != nil {
