@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -399,6 +400,13 @@ func (c *Compiler) exprError(kind Kind, what, src string, err error) {
 		} else {
 			hint = DidYouMean(name, c.names(kind), "")
 		}
+		switch {
+		case hint != "":
+		case comparedWith(src, fe, name):
+			hint = "write a text in quotes: `\"" + name + "\"`"
+		case slices.Contains(c.segIDs, name):
+			hint = "to test a segment, write `\"" + name + "\" in segments`"
+		}
 		msg = "unknown name `" + name + "`"
 		for _, v := range vars {
 			if name != v.name {
@@ -505,6 +513,19 @@ func commaNumberHint(src string, fe *file.Error) string {
 		return "write a decimal point: `" + intPart + "." + groups[0] + "`, not `" + written + "`"
 	}
 	return ""
+}
+
+// comparedWith reports whether the unknown name at the place of fe is
+// compared with == or != (`profile.tier == gold`: a text without quotes).
+func comparedWith(src string, fe *file.Error, name string) bool {
+	i := runeByte(src, fe)
+	if fe == nil || !strings.HasPrefix(src[i:], name) {
+		return false
+	}
+	before := strings.TrimSpace(src[:i])
+	after := strings.TrimSpace(src[i+len(name):])
+	return strings.HasSuffix(before, "==") || strings.HasSuffix(before, "!=") ||
+		strings.HasPrefix(after, "==") || strings.HasPrefix(after, "!=")
 }
 
 // runeByte is the byte offset of an error's rune offset in src.

@@ -127,3 +127,27 @@ func TestCommaInNumberHint(t *testing.T) {
 		}
 	}
 }
+
+// TestUnknownNameHint: a bare word that names nothing says what to write:
+// a segment's id is tested with `"id" in segments`, and any other word is
+// a text, written in quotes (`profile.tier == gold`).
+func TestUnknownNameHint(t *testing.T) {
+	cases := []struct{ src, want string }{
+		{`profile.tier == gold`, "write a text in quotes: `\"gold\"`"},
+		{`vip && cart.total > 5`, "to test a segment, write `\"vip\" in segments`"},
+		{`profile.tier != vip`, "write a text in quotes: `\"vip\"`"},
+		{`profile.tierr == "gold"`, "did you mean `profile.tier`?"},
+		{`total >= 50`, ""},
+	}
+	for _, tc := range cases {
+		c := NewCompiler(Config{Profile: []Field{{"tier", TypeString}}, Segments: []string{"vip"}})
+		_, errs := c.Compile(tc.src, KindCond, "test")
+		if len(errs) == 0 {
+			t.Errorf("%s: compiled", tc.src)
+			continue
+		}
+		if errs[0].Hint != tc.want {
+			t.Errorf("%s: hint %q, want %q", tc.src, errs[0].Hint, tc.want)
+		}
+	}
+}
