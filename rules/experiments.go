@@ -364,6 +364,9 @@ func (l *loader) variantCodeCollisions(xs []*Experiment) {
 			v := &x.Variants[i]
 			code := decisionid.VariantCode(x.ID, v.ID)
 			if o, dup := seen[code]; dup {
+				if o.x.ID == x.ID && o.v.ID == v.ID {
+					continue // a variant id written twice: reported as such
+				}
 				l.errAt(v.Pos, "rename one of the two variants",
 					"experiment `%s` variant `%s` has the same code in decision ids as experiment `%s` variant `%s` (at %s): "+
 						"outcomes could not tell them apart", x.ID, v.ID, o.x.ID, o.v.ID, posString(o.v.Pos))

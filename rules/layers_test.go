@@ -210,3 +210,27 @@ func TestVariantCodeCollisionIsAnError(t *testing.T) {
 		t.Fatalf("%s and %s: errors %v", a, b, es)
 	}
 }
+
+// TestDuplicateVariantIsOneError: a variant id written twice in one
+// experiment (or an experiment id written twice) is reported as a
+// duplicate id, once, and not also as two variants sharing a code in
+// decision ids ("experiment `e` variant `a` ... as experiment `e` variant
+// `a`"), which says the same thing less clearly.
+func TestDuplicateVariantIsOneError(t *testing.T) {
+	cases := map[string]string{
+		"variant": "experiments:\n  - id: e\n    variants:\n      - {id: a, weight: 50}\n      - {id: a, weight: 50}\n",
+		"experiment": "experiments:\n  - id: e\n    variants:\n      - {id: a, weight: 100}\n" +
+			"  - id: e\n    salt: e2\n    variants:\n      - {id: a, weight: 100}\n",
+	}
+	for name, text := range cases {
+		es := loadErrs(t, map[string]string{"r.yaml": "offers:\n  - id: o\n    discount: {percent: 10}\n" + text})
+		for _, e := range es {
+			if strings.Contains(e.Msg, "same code in decision ids") {
+				t.Errorf("%s: %v", name, es)
+			}
+		}
+		if len(es) != 1 {
+			t.Errorf("%s: errors %v, want one", name, es)
+		}
+	}
+}
