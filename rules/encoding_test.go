@@ -41,3 +41,40 @@ func TestNotUTF8(t *testing.T) {
 		})
 	}
 }
+
+// TestQuotedNumberHint: a number written in quotes (as a spreadsheet or a
+// JSON habit writes it) is a text to YAML; the error says to write it
+// without quotes.
+func TestQuotedNumberHint(t *testing.T) {
+	text := `offers:
+  - id: o1
+    discount: {percent: 10, max_amount: "30"}
+    priority: "80"
+    caps:
+      per_customer: {limit: "1"}
+      total: "1000"
+experiments:
+  - id: e
+    traffic: "50"
+    variants:
+      - {id: a, weight: "100"}
+`
+	want := map[string]string{
+		"3:41":  "write `max_amount: 30`, without quotes: in quotes it is a text",
+		"4:15":  "write `priority: 80`, without quotes: in quotes it is a text",
+		"6:29":  "write `limit: 1`, without quotes: in quotes it is a text",
+		"7:14":  "write `total: 1000`, without quotes: in quotes it is a text",
+		"10:14": "write `traffic: 50`, without quotes: in quotes it is a text",
+		"12:25": "write `weight: 100`, without quotes: in quotes it is a text",
+	}
+	es := loadErrs(t, map[string]string{"r.yaml": text})
+	if len(es) != len(want) {
+		t.Errorf("errors:\n%v", es)
+	}
+	for _, e := range es {
+		at := itoa(e.Pos.Line) + ":" + itoa(e.Pos.Col)
+		if w, ok := want[at]; !ok || e.Hint != w {
+			t.Errorf("%v: want hint %q", e, w)
+		}
+	}
+}

@@ -511,8 +511,22 @@ func (l *loader) num(n *yaml.Node, what string) (float64, bool) {
 		l.errf(n, hint, "%s must be a plain number, got %s", what, describe(n))
 		return 0, false
 	}
-	l.errf(n, "", "%s must be a number, got %s", what, describe(n))
+	l.errf(n, quotedNumberHint(n, what, quotedNumberRE), "%s must be a number, got %s", what, describe(n))
 	return 0, false
+}
+
+// quotedNumberHint says to write a number written in quotes (`priority:
+// "80"`: a text to YAML) without them, when n is such a text (re:
+// quotedNumberRE or quotedWholeRE); else "".
+func quotedNumberHint(n *yaml.Node, what string, re *regexp.Regexp) string {
+	if n == nil || n.Kind != yaml.ScalarNode || n.Tag != "!!str" || !re.MatchString(n.Value) {
+		return ""
+	}
+	key := lastWordRE.FindString(what)
+	if key == "" {
+		key = "value"
+	}
+	return "write `" + key + ": " + strings.TrimSpace(n.Value) + "`, without quotes: in quotes it is a text"
 }
 
 var (
@@ -521,6 +535,10 @@ var (
 	// groupedRE is digits in groups of three after the first: 1,234,567.
 	groupedRE  = regexp.MustCompile(`^[0-9]{1,3}(?:[.,][0-9]{3})+$`)
 	lastWordRE = regexp.MustCompile(`([a-z_]+)$`)
+	// quotedNumberRE and quotedWholeRE are numbers written in quotes
+	// (`priority: "80"`): a text to YAML.
+	quotedNumberRE = regexp.MustCompile(`^\s*[-+]?[0-9]+(?:\.[0-9]+)?\s*$`)
+	quotedWholeRE  = regexp.MustCompile(`^\s*[-+]?[0-9]+\s*$`)
 )
 
 // numberHint says what to write for a number written with a % sign, a
@@ -630,7 +648,7 @@ func (l *loader) integer(n *yaml.Node, what string) (int64, bool) {
 			return int64(f), true
 		}
 	}
-	l.errf(n, "", "%s must be a whole number, got %s", what, describe(n))
+	l.errf(n, quotedNumberHint(n, what, quotedWholeRE), "%s must be a whole number, got %s", what, describe(n))
 	return 0, false
 }
 
