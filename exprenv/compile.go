@@ -451,6 +451,33 @@ func (c *Compiler) exprError(kind Kind, what, src string, err error) {
 		hint = "to compare, write `==`: `profile.tier == \"gold\"`"
 	case strings.HasPrefix(msg, `unexpected token Operator(",")`) && commaNumberHint(src, fe) != "":
 		hint = commaNumberHint(src, fe)
+	case msg == `unexpected token Identifier("AND")` || msg == `unexpected token Identifier("OR")`:
+		op := strings.ToLower(msg[len(`unexpected token Identifier("`) : len(msg)-2])
+		sym := map[string]string{"and": "&&", "or": "||"}[op]
+		hint = "write `" + op + "` or `" + sym + "`, in lower case"
+	case strings.HasPrefix(msg, "invalid operation: contains (mismatched types []"):
+		hint = "to test a list, write `\"x\" in list`"
+		if m := matchAt(containsRE, src, runeByte(src, fe)); m != nil {
+			hint = "to test a list, write `" + m[2] + " in " + m[1] + "`"
+		}
+	case strings.Contains(msg, "(mismatched types time.Time and string)") || strings.Contains(msg, "(mismatched types string and time.Time)"):
+		field, text := "profile.last_order_at", `"2026-01-01"`
+		if m := matchAt(timeCmpRE, src, runeByte(src, fe)); m != nil {
+			field, text = m[1], m[2]
+		}
+		hint = "to compare with a date, write `date(" + text + ")`, or count days: `daysSince(" + field + ") <= 30`"
+	case strings.HasPrefix(msg, "bad number syntax: ") && durationRE.MatchString(msg):
+		// t > now - 30d: t is less than 30 days ago
+		field, op := "profile.last_order_at", "<="
+		if m := matchAt(sinceRE, src, runeByte(src, fe)); m != nil {
+			field, op = m[1], map[string]string{">": "<", ">=": "<=", "<": ">", "<=": ">="}[m[2]]
+		}
+		n := durationRE.FindStringSubmatch(msg)
+		fn := map[string]string{"d": "daysSince", "h": "hoursSince"}[n[2]]
+		if fn == "" {
+			break
+		}
+		hint = "to count " + map[string]string{"d": "days", "h": "hours"}[n[2]] + ", write `" + fn + "(" + field + ") " + op + " " + n[1] + "`"
 	case mismatchedTextRE.MatchString(msg):
 		hint = "write numbers without quotes, `cart.total >= 40`, and texts in quotes, `profile.tier == \"gold\"`"
 	case strings.Contains(msg, "exceeds maximum allowed nodes"):
@@ -459,6 +486,39 @@ func (c *Compiler) exprError(kind Kind, what, src string, err error) {
 		off = 0
 	}
 	c.errs = append(c.errs, Error{Offset: off, Msg: msg + in, Hint: hint, UnexpectedToken: strings.Contains(msg, "unexpected token"), Ref: ref})
+}
+
+// containsRE, timeCmpRE, sinceRE and durationRE find the parts of
+// expressions a marketer first writes (`profile.tags contains "x"`,
+// `profile.last_order_at > now - 30d`) for their hints.
+var (
+	containsRE = regexp.MustCompile(`([A-Za-z_][\w.]*)\s+contains\s+("[^"]*"|'[^']*')`)
+	timeCmpRE  = regexp.MustCompile(`(profile\.\w+)\s*(?:[<>]=?|[=!]=)\s*("[^"]*"|'[^']*')`)
+	sinceRE    = regexp.MustCompile(`(profile\.\w+)\s*([<>]=?)\s*now\s*-\s*[0-9]+[a-z]*`)
+	durationRE = regexp.MustCompile(`^bad number syntax: "([0-9]+)([a-z]+)"$`)
+)
+
+// matchAt is the submatches of the match of re in src that holds the
+// byte offset at (an error's place), or of the one nearest after it;
+// nil when there is none.
+func matchAt(re *regexp.Regexp, src string, at int) []string {
+	var best []int
+	for _, m := range re.FindAllStringSubmatchIndex(src, -1) {
+		if m[1] >= at {
+			best = m
+			break
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	out := make([]string, len(best)/2)
+	for i := range out {
+		if best[2*i] >= 0 {
+			out[i] = src[best[2*i]:best[2*i+1]]
+		}
+	}
+	return out
 }
 
 // mismatchedTextRE matches expr's error for a number compared with a text

@@ -151,3 +151,29 @@ func TestUnknownNameHint(t *testing.T) {
 		}
 	}
 }
+
+// TestMarketerExprHints: expressions as a marketer first writes them get
+// what to write instead.
+func TestMarketerExprHints(t *testing.T) {
+	cases := []struct{ src, want string }{
+		{`profile.tags contains "shoes"`, "to test a list, write `\"shoes\" in profile.tags`"},
+		{`profile.tier == "gold" AND profile.ltv > 5`, "write `and` or `&&`, in lower case"},
+		{`profile.tier == "gold" OR profile.ltv > 5`, "write `or` or `||`, in lower case"},
+		{`profile.last > "2020-01-01"`, "to compare with a date, write `date(\"2020-01-01\")`, or count days: `daysSince(profile.last) <= 30`"},
+		{`profile.last > now - 30d`, "to count days, write `daysSince(profile.last) < 30`"},
+		{`profile.last <= now - 90d`, "to count days, write `daysSince(profile.last) >= 90`"},
+		{`profile.tier == "gold" && profile.last > "2020-01-01"`, "to compare with a date, write `date(\"2020-01-01\")`, or count days: `daysSince(profile.last) <= 30`"},
+		{`profile.last > now - 12h`, "to count hours, write `hoursSince(profile.last) < 12`"},
+	}
+	for _, tc := range cases {
+		c := NewCompiler(Config{Profile: []Field{{"tags", TypeStringList}, {"tier", TypeString}, {"ltv", TypeNumber}, {"last", TypeTime}}})
+		_, errs := c.Compile(tc.src, KindCond, "test")
+		if len(errs) == 0 {
+			t.Errorf("%s: compiled", tc.src)
+			continue
+		}
+		if errs[0].Hint != tc.want {
+			t.Errorf("%s: %s: hint %q, want %q", tc.src, errs[0].Msg, errs[0].Hint, tc.want)
+		}
+	}
+}
