@@ -78,3 +78,35 @@ experiments:
 		}
 	}
 }
+
+// TestCommaListWithoutBrackets: `placements: checkout, cart` is one
+// placement named "checkout, cart" to YAML, which no request names: the
+// offer would never be offered, in silence. A list written without its
+// brackets is an error that says to add them.
+func TestCommaListWithoutBrackets(t *testing.T) {
+	text := `segments:
+  - id: vip
+    when: profile.ltv > 1
+  - id: staff
+    when: profile.ltv > 2
+offers:
+  - id: o1
+    placements: checkout, cart
+    segments: vip, staff
+    discount: {percent: 10}
+`
+	es := loadErrs(t, map[string]string{"r.yaml": "profile:\n  ltv: number\n" + text})
+	want := map[string]string{
+		"10:17": "write `placements: [checkout, cart]`",
+		"11:15": "write `segments: [vip, staff]`",
+	}
+	if len(es) != len(want) {
+		t.Errorf("errors:\n%v", es)
+	}
+	for _, e := range es {
+		at := itoa(e.Pos.Line) + ":" + itoa(e.Pos.Col)
+		if w, ok := want[at]; !ok || !strings.HasPrefix(e.Hint, w) {
+			t.Errorf("%v: want hint %q", e, w)
+		}
+	}
+}

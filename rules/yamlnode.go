@@ -714,10 +714,20 @@ func (l *loader) seq(n *yaml.Node, what string) ([]*yaml.Node, bool) {
 	return n.Content, true
 }
 
-// strList reads a list of strings; a single string is accepted as a list of one.
+// strList reads a list of strings; a single string is accepted as a list
+// of one, but not one with a comma (`placements: checkout, cart`: a list
+// written without its brackets, which YAML reads as one name).
 func (l *loader) strList(n *yaml.Node, what string) ([]string, []*yaml.Node, bool) {
 	d := l.deref(n)
 	if d != nil && d.Kind == yaml.ScalarNode && d.Tag != "!!null" {
+		if d.Style == 0 && strings.Contains(d.Value, ",") {
+			key := lastWordRE.FindString(what)
+			if key == "" {
+				key = "list"
+			}
+			l.errf(d, "write `"+key+": ["+d.Value+"]`: without the brackets it is one name", "%s must be a list, got %s", what, describe(d))
+			return nil, nil, false
+		}
 		return []string{d.Value}, []*yaml.Node{d}, true
 	}
 	items, ok := l.seq(n, what)
