@@ -451,6 +451,9 @@ func (c *Compiler) exprError(kind Kind, what, src string, err error) {
 		hint = "to compare, write `==`: `profile.tier == \"gold\"`"
 	case strings.HasPrefix(msg, `unexpected token Operator(",")`) && commaNumberHint(src, fe) != "":
 		hint = commaNumberHint(src, fe)
+	case msg == "unexpected token EOF" && trailingOpRE.MatchString(src):
+		op := trailingOpRE.FindStringSubmatch(src)[1]
+		hint = "the expression ends after `" + op + "`: finish it, or remove the `" + op + "`"
 	case msg == `unexpected token Identifier("AND")` || msg == `unexpected token Identifier("OR")`:
 		op := strings.ToLower(msg[len(`unexpected token Identifier("`) : len(msg)-2])
 		sym := map[string]string{"and": "&&", "or": "||"}[op]
@@ -488,14 +491,15 @@ func (c *Compiler) exprError(kind Kind, what, src string, err error) {
 	c.errs = append(c.errs, Error{Offset: off, Msg: msg + in, Hint: hint, UnexpectedToken: strings.Contains(msg, "unexpected token"), Ref: ref})
 }
 
-// containsRE, timeCmpRE, sinceRE and durationRE find the parts of
+// containsRE, timeCmpRE, sinceRE, trailingOpRE and durationRE find the parts of
 // expressions a marketer first writes (`profile.tags contains "x"`,
 // `profile.last_order_at > now - 30d`) for their hints.
 var (
-	containsRE = regexp.MustCompile(`([A-Za-z_][\w.]*)\s+contains\s+("[^"]*"|'[^']*')`)
-	timeCmpRE  = regexp.MustCompile(`(profile\.\w+)\s*(?:[<>]=?|[=!]=)\s*("[^"]*"|'[^']*')`)
-	sinceRE    = regexp.MustCompile(`(profile\.\w+)\s*([<>]=?)\s*now\s*-\s*[0-9]+[a-z]*`)
-	durationRE = regexp.MustCompile(`^bad number syntax: "([0-9]+)([a-z]+)"$`)
+	containsRE   = regexp.MustCompile(`([A-Za-z_][\w.]*)\s+contains\s+("[^"]*"|'[^']*')`)
+	timeCmpRE    = regexp.MustCompile(`(profile\.\w+)\s*(?:[<>]=?|[=!]=)\s*("[^"]*"|'[^']*')`)
+	sinceRE      = regexp.MustCompile(`(profile\.\w+)\s*([<>]=?)\s*now\s*-\s*[0-9]+[a-z]*`)
+	trailingOpRE = regexp.MustCompile(`(&&|\|\||\band|\bor|==|!=|>=|<=|[<>+*/-])\s*$`)
+	durationRE   = regexp.MustCompile(`^bad number syntax: "([0-9]+)([a-z]+)"$`)
 )
 
 // matchAt is the submatches of the match of re in src that holds the

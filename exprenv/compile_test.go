@@ -163,6 +163,8 @@ func TestMarketerExprHints(t *testing.T) {
 		{`profile.last > now - 30d`, "to count days, write `daysSince(profile.last) < 30`"},
 		{`profile.last <= now - 90d`, "to count days, write `daysSince(profile.last) >= 90`"},
 		{`profile.tier == "gold" && profile.last > "2020-01-01"`, "to compare with a date, write `date(\"2020-01-01\")`, or count days: `daysSince(profile.last) <= 30`"},
+		{`profile.tier == "gold" &&`, "the expression ends after `&&`: finish it, or remove the `&&`"},
+		{`profile.tier in ["gold", `, ""},
 		{`profile.last > now - 12h`, "to count hours, write `hoursSince(profile.last) < 12`"},
 	}
 	for _, tc := range cases {
