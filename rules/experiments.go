@@ -274,11 +274,17 @@ func (l *loader) compileExperiments(c *exprCompiler, nodes []*yaml.Node, offers 
 			if on := vfs.get("offers"); on != nil && !isNull(l.deref(on)) {
 				oes, ok := l.entries(on, vw+": offers")
 				if ok {
+					overridden := map[string]*yaml.Node{}
 					for _, oe := range oes {
 						k := l.deref(oe.key)
 						if k == nil || k.Kind != yaml.ScalarNode {
 							continue
 						}
+						if prev, dup := overridden[k.Value]; dup {
+							l.errf(k, "merge the two overrides into one", "%s overrides offer `%s` twice (also at line %d)", vw, k.Value, l.pos(prev).Line)
+							continue
+						}
+						overridden[k.Value] = k
 						base, exists := offers[k.Value]
 						if !exists {
 							l.refErr(k, "offer:"+k.Value, didYouMean(k.Value, offerIDs, ""), "%s overrides unknown offer `%s`", vw, k.Value)

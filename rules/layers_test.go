@@ -234,3 +234,27 @@ func TestDuplicateVariantIsOneError(t *testing.T) {
 		}
 	}
 }
+
+// TestVariantOverridesAnOfferTwice: a variant's offers mapping that names
+// one offer twice is an error at the second, naming the first: YAML would
+// keep only one of them, and which override is meant is unclear.
+func TestVariantOverridesAnOfferTwice(t *testing.T) {
+	text := `offers:
+  - id: o
+    discount: {percent: 10}
+experiments:
+  - id: e
+    variants:
+      - id: a
+        weight: 50
+      - id: b
+        weight: 50
+        offers:
+          o: {discount: {percent: 20}}
+          o: {disabled: true}
+`
+	es := loadErrs(t, map[string]string{"r.yaml": text})
+	if len(es) != 1 || es[0].Pos.Line != 13 || es[0].Pos.Col != 11 || !strings.Contains(es[0].Msg, "line 12") {
+		t.Fatalf("errors: %v", es)
+	}
+}
