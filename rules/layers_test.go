@@ -258,3 +258,26 @@ experiments:
 		t.Fatalf("errors: %v", es)
 	}
 }
+
+// TestOverrideTypoHint: a typo in a variant's override of a key the offer
+// writes (`percnt` for the offer's `percent`) is hinted as the typo it
+// is, not "it is written too: remove one of them": the override does not
+// write `percent`, the offer does.
+func TestOverrideTypoHint(t *testing.T) {
+	text := `offers:
+  - id: o
+    discount: {percent: 10}
+experiments:
+  - id: e
+    variants:
+      - {id: a, weight: 50}
+      - id: b
+        weight: 50
+        offers:
+          o: {discount: {percnt: 20}}
+`
+	es := loadErrs(t, map[string]string{"r.yaml": text})
+	if len(es) != 1 || es[0].Pos.Line != 11 || es[0].Hint != "did you mean `percent`? write `percent` to override the offer's" {
+		t.Fatalf("errors: %v", es)
+	}
+}
