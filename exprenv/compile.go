@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -285,7 +286,7 @@ func (c *Compiler) compile(src string, kind Kind, what string) *Expr {
 		return nil
 	}
 	uses, ok := c.precheck(kind, src, tree.Node)
-	if !ok || !c.checkTotalBase(src, tree.Node) {
+	if !ok || !c.checkTotalBase(src, tree.Node) || !c.checkWeekdays(src, tree.Node) {
 		return nil
 	}
 	if _, err := expr.Compile(src, c.check[kind]...); err != nil {
@@ -399,6 +400,13 @@ func (c *Compiler) exprError(kind Kind, what, src string, err error) {
 		} else {
 			hint = DidYouMean(name, c.names(kind), "")
 		}
+		switch {
+		case hint != "":
+		case comparedWith(src, fe, name):
+			hint = "write a text in quotes: `\"" + name + "\"`"
+		case slices.Contains(c.segIDs, name):
+			hint = "to test a segment, write `\"" + name + "\" in segments`"
+		}
 		msg = "unknown name `" + name + "`"
 		for _, v := range vars {
 			if name != v.name {
@@ -441,9 +449,38 @@ func (c *Compiler) exprError(kind Kind, what, src string, err error) {
 		hint = "`now` is the decision time: write `now`, without parentheses"
 	case strings.HasPrefix(msg, `unexpected token Operator("=")`):
 		hint = "to compare, write `==`: `profile.tier == \"gold\"`"
-	case strings.HasPrefix(msg, `unexpected token Operator(",")`) && decimalComma(src, fe) != "":
-		d := decimalComma(src, fe)
-		hint = "write a decimal point: `" + strings.Replace(d, ",", ".", 1) + "`, not `" + d + "`"
+	case strings.HasPrefix(msg, `unexpected token Operator(",")`) && commaNumberHint(src, fe) != "":
+		hint = commaNumberHint(src, fe)
+	case msg == "unexpected token EOF" && trailingOpRE.MatchString(src):
+		op := trailingOpRE.FindStringSubmatch(src)[1]
+		hint = "the expression ends after `" + op + "`: finish it, or remove the `" + op + "`"
+	case msg == `unexpected token Identifier("AND")` || msg == `unexpected token Identifier("OR")`:
+		op := strings.ToLower(msg[len(`unexpected token Identifier("`) : len(msg)-2])
+		sym := map[string]string{"and": "&&", "or": "||"}[op]
+		hint = "write `" + op + "` or `" + sym + "`, in lower case"
+	case strings.HasPrefix(msg, "invalid operation: contains (mismatched types []"):
+		hint = "to test a list, write `\"x\" in list`"
+		if m := matchAt(containsRE, src, runeByte(src, fe)); m != nil {
+			hint = "to test a list, write `" + m[2] + " in " + m[1] + "`"
+		}
+	case strings.Contains(msg, "(mismatched types time.Time and string)") || strings.Contains(msg, "(mismatched types string and time.Time)"):
+		field, text := "profile.last_order_at", `"2026-01-01"`
+		if m := matchAt(timeCmpRE, src, runeByte(src, fe)); m != nil {
+			field, text = m[1], m[2]
+		}
+		hint = "to compare with a date, write `date(" + text + ")`, or count days: `daysSince(" + field + ") <= 30`"
+	case strings.HasPrefix(msg, "bad number syntax: ") && durationRE.MatchString(msg):
+		// t > now - 30d: t is less than 30 days ago
+		field, op := "profile.last_order_at", "<="
+		if m := matchAt(sinceRE, src, runeByte(src, fe)); m != nil {
+			field, op = m[1], map[string]string{">": "<", ">=": "<=", "<": ">", "<=": ">="}[m[2]]
+		}
+		n := durationRE.FindStringSubmatch(msg)
+		fn := map[string]string{"d": "daysSince", "h": "hoursSince"}[n[2]]
+		if fn == "" {
+			break
+		}
+		hint = "to count " + map[string]string{"d": "days", "h": "hours"}[n[2]] + ", write `" + fn + "(" + field + ") " + op + " " + n[1] + "`"
 	case mismatchedTextRE.MatchString(msg):
 		hint = "write numbers without quotes, `cart.total >= 40`, and texts in quotes, `profile.tier == \"gold\"`"
 	case strings.Contains(msg, "exceeds maximum allowed nodes"):
@@ -454,26 +491,105 @@ func (c *Compiler) exprError(kind Kind, what, src string, err error) {
 	c.errs = append(c.errs, Error{Offset: off, Msg: msg + in, Hint: hint, UnexpectedToken: strings.Contains(msg, "unexpected token"), Ref: ref})
 }
 
+// containsRE, timeCmpRE, sinceRE, trailingOpRE and durationRE find the parts of
+// expressions a marketer first writes (`profile.tags contains "x"`,
+// `profile.last_order_at > now - 30d`) for their hints.
+var (
+	containsRE   = regexp.MustCompile(`([A-Za-z_][\w.]*)\s+contains\s+("[^"]*"|'[^']*')`)
+	timeCmpRE    = regexp.MustCompile(`(profile\.\w+)\s*(?:[<>]=?|[=!]=)\s*("[^"]*"|'[^']*')`)
+	sinceRE      = regexp.MustCompile(`(profile\.\w+)\s*([<>]=?)\s*now\s*-\s*[0-9]+[a-z]*`)
+	trailingOpRE = regexp.MustCompile(`(&&|\|\||\band|\bor|==|!=|>=|<=|[<>+*/-])\s*$`)
+	durationRE   = regexp.MustCompile(`^bad number syntax: "([0-9]+)([a-z]+)"$`)
+)
+
+// matchAt is the submatches of the match of re in src that holds the
+// byte offset at (an error's place), or of the one nearest after it;
+// nil when there is none.
+func matchAt(re *regexp.Regexp, src string, at int) []string {
+	var best []int
+	for _, m := range re.FindAllStringSubmatchIndex(src, -1) {
+		if m[1] >= at {
+			best = m
+			break
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	out := make([]string, len(best)/2)
+	for i := range out {
+		if best[2*i] >= 0 {
+			out[i] = src[best[2*i]:best[2*i+1]]
+		}
+	}
+	return out
+}
+
 // mismatchedTextRE matches expr's error for a number compared with a text
 // (`cart.total >= "40"`: a number written in quotes).
 var mismatchedTextRE = regexp.MustCompile(`mismatched types (int|float64) and string|mismatched types string and (int|float64)`)
 
-// decimalComma is the number around the comma of a syntax error when
-// digits come on both sides of it (`0,1`: a decimal comma), else "".
-func decimalComma(src string, fe *file.Error) string {
+// commaNumberHint is what to write for the number around the comma of a
+// syntax error when digits come on both sides of it, else "". As for
+// numbers written in YAML (rules' plainNumber), commas before groups of
+// exactly three digits separate thousands (`1,000`, `1,000,000`,
+// `1,000.50`: write `1000`), and a lone comma before any other number of
+// digits, or after a lone 0, is a decimal comma (`12,5`, `0,750`: write
+// `12.5`); other groupings get no hint.
+func commaNumberHint(src string, fe *file.Error) string {
 	i := runeByte(src, fe)
 	digit := func(k int) bool { return k >= 0 && k < len(src) && src[k] >= '0' && src[k] <= '9' }
 	if i >= len(src) || src[i] != ',' || !digit(i-1) || !digit(i+1) {
 		return ""
 	}
-	from, to := i-1, i+1
+	from := i - 1
 	for digit(from - 1) {
 		from--
 	}
-	for digit(to + 1) {
-		to++
+	// the groups after each comma, then a decimal part
+	var groups []string
+	to := i
+	for to < len(src) && src[to] == ',' && digit(to+1) {
+		k := to + 1
+		for digit(k) {
+			k++
+		}
+		groups = append(groups, src[to+1:k])
+		to = k
 	}
-	return src[from : to+1]
+	frac := ""
+	if to+1 < len(src) && src[to] == '.' && digit(to+1) {
+		k := to + 1
+		for digit(k) {
+			k++
+		}
+		frac, to = src[to:k], k
+	}
+	written, intPart := src[from:to], src[from:i]
+	thousands := intPart != "0"
+	for _, g := range groups {
+		thousands = thousands && len(g) == 3
+	}
+	switch {
+	case thousands:
+		return "write `" + intPart + strings.Join(groups, "") + frac + "`, without a thousands separator, not `" + written + "`"
+	case len(groups) == 1 && frac == "":
+		return "write a decimal point: `" + intPart + "." + groups[0] + "`, not `" + written + "`"
+	}
+	return ""
+}
+
+// comparedWith reports whether the unknown name at the place of fe is
+// compared with == or != (`profile.tier == gold`: a text without quotes).
+func comparedWith(src string, fe *file.Error, name string) bool {
+	i := runeByte(src, fe)
+	if fe == nil || !strings.HasPrefix(src[i:], name) {
+		return false
+	}
+	before := strings.TrimSpace(src[:i])
+	after := strings.TrimSpace(src[i+len(name):])
+	return strings.HasSuffix(before, "==") || strings.HasSuffix(before, "!=") ||
+		strings.HasPrefix(after, "==") || strings.HasPrefix(after, "!=")
 }
 
 // runeByte is the byte offset of an error's rune offset in src.

@@ -102,3 +102,80 @@ func TestAnniversaryWithin(t *testing.T) {
 		}
 	}
 }
+
+// TestCommaInNumberHint: a comma inside a number is a syntax error, and the
+// hint must name the number the marketer meant: a decimal comma (`12,5`)
+// is a decimal point, but a comma before three digits (`1,000`) separates
+// thousands, and `1.000` (one) would be a threshold a thousand times too low.
+func TestCommaInNumberHint(t *testing.T) {
+	cases := []struct{ src, want string }{
+		{`cart.total * 12,5 / 100`, "write a decimal point: `12.5`, not `12,5`"},
+		{`cart.total >= 0,75`, "write a decimal point: `0.75`, not `0,75`"},
+		{`cart.total >= 1,000`, "write `1000`, without a thousands separator, not `1,000`"},
+		{`cart.total >= 1,000,000`, "write `1000000`, without a thousands separator, not `1,000,000`"},
+		{`cart.total >= 1,000.50`, "write `1000.50`, without a thousands separator, not `1,000.50`"},
+	}
+	for _, tc := range cases {
+		c := NewCompiler(Config{})
+		_, errs := c.Compile(tc.src, KindCond, "test")
+		if len(errs) == 0 {
+			t.Errorf("%s: compiled", tc.src)
+			continue
+		}
+		if errs[0].Hint != tc.want {
+			t.Errorf("%s: hint %q, want %q", tc.src, errs[0].Hint, tc.want)
+		}
+	}
+}
+
+// TestUnknownNameHint: a bare word that names nothing says what to write:
+// a segment's id is tested with `"id" in segments`, and any other word is
+// a text, written in quotes (`profile.tier == gold`).
+func TestUnknownNameHint(t *testing.T) {
+	cases := []struct{ src, want string }{
+		{`profile.tier == gold`, "write a text in quotes: `\"gold\"`"},
+		{`vip && cart.total > 5`, "to test a segment, write `\"vip\" in segments`"},
+		{`profile.tier != vip`, "write a text in quotes: `\"vip\"`"},
+		{`profile.tierr == "gold"`, "did you mean `profile.tier`?"},
+		{`total >= 50`, ""},
+	}
+	for _, tc := range cases {
+		c := NewCompiler(Config{Profile: []Field{{"tier", TypeString}}, Segments: []string{"vip"}})
+		_, errs := c.Compile(tc.src, KindCond, "test")
+		if len(errs) == 0 {
+			t.Errorf("%s: compiled", tc.src)
+			continue
+		}
+		if errs[0].Hint != tc.want {
+			t.Errorf("%s: hint %q, want %q", tc.src, errs[0].Hint, tc.want)
+		}
+	}
+}
+
+// TestMarketerExprHints: expressions as a marketer first writes them get
+// what to write instead.
+func TestMarketerExprHints(t *testing.T) {
+	cases := []struct{ src, want string }{
+		{`profile.tags contains "shoes"`, "to test a list, write `\"shoes\" in profile.tags`"},
+		{`profile.tier == "gold" AND profile.ltv > 5`, "write `and` or `&&`, in lower case"},
+		{`profile.tier == "gold" OR profile.ltv > 5`, "write `or` or `||`, in lower case"},
+		{`profile.last > "2020-01-01"`, "to compare with a date, write `date(\"2020-01-01\")`, or count days: `daysSince(profile.last) <= 30`"},
+		{`profile.last > now - 30d`, "to count days, write `daysSince(profile.last) < 30`"},
+		{`profile.last <= now - 90d`, "to count days, write `daysSince(profile.last) >= 90`"},
+		{`profile.tier == "gold" && profile.last > "2020-01-01"`, "to compare with a date, write `date(\"2020-01-01\")`, or count days: `daysSince(profile.last) <= 30`"},
+		{`profile.tier == "gold" &&`, "the expression ends after `&&`: finish it, or remove the `&&`"},
+		{`profile.tier in ["gold", `, ""},
+		{`profile.last > now - 12h`, "to count hours, write `hoursSince(profile.last) < 12`"},
+	}
+	for _, tc := range cases {
+		c := NewCompiler(Config{Profile: []Field{{"tags", TypeStringList}, {"tier", TypeString}, {"ltv", TypeNumber}, {"last", TypeTime}}})
+		_, errs := c.Compile(tc.src, KindCond, "test")
+		if len(errs) == 0 {
+			t.Errorf("%s: compiled", tc.src)
+			continue
+		}
+		if errs[0].Hint != tc.want {
+			t.Errorf("%s: %s: hint %q, want %q", tc.src, errs[0].Msg, errs[0].Hint, tc.want)
+		}
+	}
+}

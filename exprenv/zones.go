@@ -11,8 +11,11 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/expr-lang/expr/ast"
 )
 
 // Time zones. hourIn, weekdayIn and expr's timezone and date read a zone
@@ -194,5 +197,57 @@ func (z *zoneTable) location(p any) (*time.Location, error) {
 		return z.lookup(v)
 	default:
 		return nil, fmt.Errorf("time zone must be a string, got %T", p)
+	}
+}
+
+// checkWeekdays fails a comparison of weekdayIn with a text it never
+// gives (`weekdayIn("UTC") == "monday"`, `in ["Sat"]`): the rule would
+// never match, in silence. It reports false when it failed.
+func (c *Compiler) checkWeekdays(src string, root ast.Node) bool {
+	v := &weekdayChecker{}
+	ast.Walk(&root, v)
+	for _, s := range v.bad {
+		hint := `weekdayIn gives "mon", "tue", "wed", "thu", "fri", "sat" or "sun"`
+		if low := strings.ToLower(s.Value); len(low) >= 3 && slices.Contains(weekdayNames[:], low[:3]) {
+			hint = `write "` + low[:3] + `": ` + hint
+		}
+		c.fail(s.Location().From, hint, "weekdayIn never gives %q, so this comparison never holds, in %s", s.Value, shorten(src))
+	}
+	return len(v.bad) == 0
+}
+
+type weekdayChecker struct{ bad []*ast.StringNode }
+
+func (v *weekdayChecker) Visit(node *ast.Node) {
+	b, ok := (*node).(*ast.BinaryNode)
+	if !ok {
+		return
+	}
+	isWeekday := func(n ast.Node) bool {
+		call, ok := n.(*ast.CallNode)
+		if !ok {
+			return false
+		}
+		id, ok := call.Callee.(*ast.IdentifierNode)
+		return ok && id.Value == "weekdayIn"
+	}
+	check := func(n ast.Node) {
+		if s, ok := n.(*ast.StringNode); ok && !slices.Contains(weekdayNames[:], s.Value) {
+			v.bad = append(v.bad, s)
+		}
+	}
+	switch b.Operator {
+	case "==", "!=":
+		if isWeekday(b.Left) {
+			check(b.Right)
+		} else if isWeekday(b.Right) {
+			check(b.Left)
+		}
+	case "in", "not in":
+		if a, ok := b.Right.(*ast.ArrayNode); ok && isWeekday(b.Left) {
+			for _, n := range a.Nodes {
+				check(n)
+			}
+		}
 	}
 }

@@ -194,3 +194,38 @@ func (noDatabase) Load(name string) (*time.Location, error) { return time.LoadLo
 func (noDatabase) All() (map[string]*time.Location, error) {
 	return nil, errors.New("no database here")
 }
+
+// TestWeekdayNames: weekdayIn gives "mon" ... "sun"; a comparison with any
+// other text ("monday", "Sat") never holds, so the rule would silently
+// never match. It is an error at load, at the text, with what to write.
+func TestWeekdayNames(t *testing.T) {
+	cases := []struct {
+		src      string
+		off      int // rune offset of the error; -1: compiles
+		wantHint string
+	}{
+		{`weekdayIn("UTC") == "monday"`, 20, `write "mon": weekdayIn gives "mon", "tue", "wed", "thu", "fri", "sat" or "sun"`},
+		{`"Sat" != weekdayIn("Europe/Paris")`, 0, `write "sat": weekdayIn gives "mon", "tue", "wed", "thu", "fri", "sat" or "sun"`},
+		{`weekdayIn("UTC") in ["sat", "sunday"]`, 28, `write "sun": weekdayIn gives "mon", "tue", "wed", "thu", "fri", "sat" or "sun"`},
+		{`weekdayIn("UTC") not in ["sa"]`, 25, `weekdayIn gives "mon", "tue", "wed", "thu", "fri", "sat" or "sun"`},
+		{`weekdayIn("UTC") == "fri" || weekdayIn("UTC") in ["sat", "sun"]`, -1, ""},
+		{`weekdayIn("UTC") == ctx.day`, -1, ""},
+	}
+	for _, tc := range cases {
+		c := NewCompiler(Config{})
+		_, errs := c.Compile(tc.src, KindCond, "test")
+		if tc.off < 0 {
+			if len(errs) > 0 {
+				t.Errorf("%s: %+v", tc.src, errs)
+			}
+			continue
+		}
+		if len(errs) != 1 {
+			t.Errorf("%s: errors %+v, want one", tc.src, errs)
+			continue
+		}
+		if e := errs[0]; e.Offset != tc.off || e.Hint != tc.wantHint || !strings.Contains(e.Msg, "never") {
+			t.Errorf("%s: error at %d %q (%s), want at %d (%s)", tc.src, e.Offset, e.Msg, e.Hint, tc.off, tc.wantHint)
+		}
+	}
+}

@@ -25,8 +25,11 @@ func LineToHash(schema *rules.Schema, line []byte) (id string, fields map[string
 }
 
 // LineToHashExtra is LineToHash that also returns the line's fields the
-// schema does not declare (Unknown), which are not stored.
+// schema does not declare (Unknown), which are not stored. A leading
+// UTF-8 byte order mark (the first line of a file saved by a Windows tool)
+// is skipped.
 func LineToHashExtra(schema *rules.Schema, line []byte) (id string, fields map[string]string, extra FieldErrors, err error) {
+	line = bytes.TrimPrefix(line, []byte("\ufeff"))
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.UseNumber()
 	var m map[string]any

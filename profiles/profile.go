@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -66,7 +67,7 @@ func FromJSON(schema *rules.Schema, m map[string]any) (*engine.Profile, error) {
 		return nil, FieldErrors{{Field: "id", Msg: `missing: a profile is an object like {"id": "c-1042", ...}`}}
 	}
 	var errs FieldErrors
-	id, idErr := jsonID(m["id"])
+	id, idErr := idOf(m)
 	if idErr != "" {
 		errs = append(errs, &FieldError{Field: "id", Msg: idErr})
 	}
@@ -94,6 +95,28 @@ func FromJSON(schema *rules.Schema, m map[string]any) (*engine.Profile, error) {
 	attrs["id"] = id
 	attrs["known"] = true
 	return &engine.Profile{ID: id, Known: true, Attrs: attrs}, nil
+}
+
+// idOf reads the customer id of a profile's JSON form m: its "id". When m
+// has none but a key that names the id otherwise ("customer_id", "ID",
+// "userId": a data team's column name), the message says to rename it.
+func idOf(m map[string]any) (string, string) {
+	id, msg := jsonID(m["id"])
+	if _, has := m["id"]; has || msg == "" {
+		return id, msg
+	}
+	var keys []string
+	for k := range m {
+		switch strings.NewReplacer("_", "", "-", "", " ", "").Replace(strings.ToLower(k)) {
+		case "id", "customerid", "customer", "userid", "uid", "clientid", "profileid":
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return id, msg
+	}
+	sort.Strings(keys)
+	return "", fmt.Sprintf(`missing, but %q is given: name it "id"`, keys[0])
 }
 
 func jsonID(v any) (string, string) {
@@ -180,7 +203,7 @@ func defaultValue(f rules.Field, i int, shared *Shared) any {
 // values as JSON.
 func ToHash(schema *rules.Schema, m map[string]any) (id string, fields map[string]string, err error) {
 	if schema == nil {
-		id, msg := jsonID(m["id"])
+		id, msg := idOf(m)
 		if msg != "" {
 			return "", nil, FieldErrors{{Field: "id", Msg: msg}}
 		}

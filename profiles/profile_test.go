@@ -269,6 +269,10 @@ func TestLineToHash(t *testing.T) {
 		{line: `{"id":"c6","orders":12345678901234567890}`, wantErr: "profile.orders: want a whole number of at most 9007199254740992 in size"},
 		{line: `{"id":"c7","orders":1.5}`, wantErr: "profile.orders: want a whole number, got 1.5"},
 		{line: `{"tier":"gold"}`, wantErr: "profile.id: missing"},
+		// a data team's export names the id otherwise: say which key to rename
+		{line: `{"customer_id":"c8","tier":"gold"}`, wantErr: `profile.id: missing, but "customer_id" is given: name it "id"`},
+		{line: `{"ID":"c9"}`, wantErr: `profile.id: missing, but "ID" is given: name it "id"`},
+		{line: "\ufeff{\"id\":\"c10\"}", id: "c10", fields: map[string]string{}},
 	}
 	for _, tt := range tests {
 		id, fields, err := LineToHash(testSchema(), []byte(tt.line))

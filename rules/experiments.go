@@ -103,6 +103,10 @@ func (l *loader) overrideErrs(from int, vw string, key, val, merged *yaml.Node) 
 		if !inOverride && own[Error{Pos: e.Pos, Msg: e.Msg, Hint: e.Hint}] {
 			continue
 		}
+		if c, ok := writtenTooKey(e.Hint); ok && inOverride && !l.besideKey(val, e.Pos, c, 0) {
+			// the key is written in the offer, not in the override
+			e.Hint = "did you mean `" + c + "`? write `" + c + "` to override the offer's"
+		}
 		if rest, ok := strings.CutPrefix(e.Msg, offerWhat); ok {
 			e.Msg = what + rest
 		} else {
@@ -132,6 +136,44 @@ func (l *loader) overrideErrs(from int, vw string, key, val, merged *yaml.Node) 
 		kept = append(kept, e)
 	}
 	l.errs = kept
+}
+
+// writtenTooKey is the key of an unknown key's hint "did you mean `c`? it
+// is written too: ..." (loader.unknownKey).
+func writtenTooKey(hint string) (string, bool) {
+	rest, ok := strings.CutPrefix(hint, "did you mean `")
+	if !ok {
+		return "", false
+	}
+	c, tail, ok := strings.Cut(rest, "`")
+	return c, ok && strings.HasPrefix(tail, "? it is written too")
+}
+
+// besideKey says whether the mapping under n that holds the key at p also
+// has the key name.
+func (l *loader) besideKey(n *yaml.Node, p Pos, name string, depth int) bool {
+	n = l.deref(n)
+	if n == nil || depth > 32 {
+		return false
+	}
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if l.pos(n.Content[i]) == p {
+				for j := 0; j+1 < len(n.Content); j += 2 {
+					if n.Content[j].Value == name {
+						return true
+					}
+				}
+				return false
+			}
+		}
+	}
+	for _, c := range n.Content {
+		if l.besideKey(c, p, name, depth+1) {
+			return true
+		}
+	}
+	return false
 }
 
 // holds says whether p is where n or a node under it starts, or within
@@ -274,11 +316,17 @@ func (l *loader) compileExperiments(c *exprCompiler, nodes []*yaml.Node, offers 
 			if on := vfs.get("offers"); on != nil && !isNull(l.deref(on)) {
 				oes, ok := l.entries(on, vw+": offers")
 				if ok {
+					overridden := map[string]*yaml.Node{}
 					for _, oe := range oes {
 						k := l.deref(oe.key)
 						if k == nil || k.Kind != yaml.ScalarNode {
 							continue
 						}
+						if prev, dup := overridden[k.Value]; dup {
+							l.errf(k, "merge the two overrides into one", "%s overrides offer `%s` twice (also at line %d)", vw, k.Value, l.pos(prev).Line)
+							continue
+						}
+						overridden[k.Value] = k
 						base, exists := offers[k.Value]
 						if !exists {
 							l.refErr(k, "offer:"+k.Value, didYouMean(k.Value, offerIDs, ""), "%s overrides unknown offer `%s`", vw, k.Value)
@@ -364,6 +412,9 @@ func (l *loader) variantCodeCollisions(xs []*Experiment) {
 			v := &x.Variants[i]
 			code := decisionid.VariantCode(x.ID, v.ID)
 			if o, dup := seen[code]; dup {
+				if o.x.ID == x.ID && o.v.ID == v.ID {
+					continue // a variant id written twice: reported as such
+				}
 				l.errAt(v.Pos, "rename one of the two variants",
 					"experiment `%s` variant `%s` has the same code in decision ids as experiment `%s` variant `%s` (at %s): "+
 						"outcomes could not tell them apart", x.ID, v.ID, o.x.ID, o.v.ID, posString(o.v.Pos))

@@ -210,3 +210,74 @@ func TestVariantCodeCollisionIsAnError(t *testing.T) {
 		t.Fatalf("%s and %s: errors %v", a, b, es)
 	}
 }
+
+// TestDuplicateVariantIsOneError: a variant id written twice in one
+// experiment (or an experiment id written twice) is reported as a
+// duplicate id, once, and not also as two variants sharing a code in
+// decision ids ("experiment `e` variant `a` ... as experiment `e` variant
+// `a`"), which says the same thing less clearly.
+func TestDuplicateVariantIsOneError(t *testing.T) {
+	cases := map[string]string{
+		"variant": "experiments:\n  - id: e\n    variants:\n      - {id: a, weight: 50}\n      - {id: a, weight: 50}\n",
+		"experiment": "experiments:\n  - id: e\n    variants:\n      - {id: a, weight: 100}\n" +
+			"  - id: e\n    salt: e2\n    variants:\n      - {id: a, weight: 100}\n",
+	}
+	for name, text := range cases {
+		es := loadErrs(t, map[string]string{"r.yaml": "offers:\n  - id: o\n    discount: {percent: 10}\n" + text})
+		for _, e := range es {
+			if strings.Contains(e.Msg, "same code in decision ids") {
+				t.Errorf("%s: %v", name, es)
+			}
+		}
+		if len(es) != 1 {
+			t.Errorf("%s: errors %v, want one", name, es)
+		}
+	}
+}
+
+// TestVariantOverridesAnOfferTwice: a variant's offers mapping that names
+// one offer twice is an error at the second, naming the first: YAML would
+// keep only one of them, and which override is meant is unclear.
+func TestVariantOverridesAnOfferTwice(t *testing.T) {
+	text := `offers:
+  - id: o
+    discount: {percent: 10}
+experiments:
+  - id: e
+    variants:
+      - id: a
+        weight: 50
+      - id: b
+        weight: 50
+        offers:
+          o: {discount: {percent: 20}}
+          o: {disabled: true}
+`
+	es := loadErrs(t, map[string]string{"r.yaml": text})
+	if len(es) != 1 || es[0].Pos.Line != 13 || es[0].Pos.Col != 11 || !strings.Contains(es[0].Msg, "line 12") {
+		t.Fatalf("errors: %v", es)
+	}
+}
+
+// TestOverrideTypoHint: a typo in a variant's override of a key the offer
+// writes (`percnt` for the offer's `percent`) is hinted as the typo it
+// is, not "it is written too: remove one of them": the override does not
+// write `percent`, the offer does.
+func TestOverrideTypoHint(t *testing.T) {
+	text := `offers:
+  - id: o
+    discount: {percent: 10}
+experiments:
+  - id: e
+    variants:
+      - {id: a, weight: 50}
+      - id: b
+        weight: 50
+        offers:
+          o: {discount: {percnt: 20}}
+`
+	es := loadErrs(t, map[string]string{"r.yaml": text})
+	if len(es) != 1 || es[0].Pos.Line != 11 || es[0].Hint != "did you mean `percent`? write `percent` to override the offer's" {
+		t.Fatalf("errors: %v", es)
+	}
+}

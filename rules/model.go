@@ -384,6 +384,26 @@ type TestCase struct {
 	Profile map[string]any // nil: anonymous
 	Request map[string]any
 	Expect  Expect
+	// Places are where the values of Profile and Request are written, by
+	// JSON path: "profile.orders", "request.cart.items[0].price".
+	Places map[string]Pos
+}
+
+// Place is where the value at the JSON path ("profile.orders",
+// "request.cart.items[0].price") is written in the case: the place of
+// the longest part of the path that is written, else the case's own.
+func (tc *TestCase) Place(path string) Pos {
+	for path != "" {
+		if p, ok := tc.Places[path]; ok {
+			return p
+		}
+		i := strings.LastIndexAny(path, ".[")
+		if i < 0 {
+			break
+		}
+		path = path[:i]
+	}
+	return tc.Pos
 }
 
 // Expect is what a rule test checks. A nil slice is not checked; an empty

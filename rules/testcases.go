@@ -44,7 +44,9 @@ func (l *loader) compileTests(c *exprCompiler, nodes []*yaml.Node, fileNow map[*
 				tc.Now = t
 			}
 		}
+		tc.Places = map[string]Pos{}
 		if v := fs.get("profile"); v != nil && !isNull(l.deref(v)) {
+			l.places(tc.Places, "profile", v, 0)
 			l.testProfileFields(c.schema, v, what)
 			if m, ok := l.jsonMap(v, what+": profile"); ok {
 				if id := l.numericID(v); id != "" {
@@ -54,6 +56,7 @@ func (l *loader) compileTests(c *exprCompiler, nodes []*yaml.Node, fileNow map[*
 			}
 		}
 		if v := fs.get("request"); v != nil && !isNull(l.deref(v)) {
+			l.places(tc.Places, "request", v, 0)
 			if m, ok := l.jsonMap(v, what+": request"); ok {
 				tc.Request = m
 			}
@@ -164,6 +167,28 @@ func (l *loader) compileExpect(c *exprCompiler, n *yaml.Node, what string, offer
 }
 
 // jsonMap decodes a mapping as encoding/json would decode its JSON form.
+// places records where the value n at path, and each value under it, is
+// written (TestCase.Places).
+func (l *loader) places(out map[string]Pos, path string, n *yaml.Node, depth int) {
+	n = l.deref(n)
+	if n == nil || depth > 32 {
+		return
+	}
+	out[path] = l.pos(n)
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k := n.Content[i]; k.Kind == yaml.ScalarNode && k.Value != "<<" {
+				l.places(out, path+"."+k.Value, n.Content[i+1], depth+1)
+			}
+		}
+	case yaml.SequenceNode:
+		for i, e := range n.Content {
+			l.places(out, path+"["+strconv.Itoa(i)+"]", e, depth+1)
+		}
+	}
+}
+
 func (l *loader) jsonMap(n *yaml.Node, what string) (map[string]any, bool) {
 	d := l.deref(n)
 	if d == nil || d.Kind != yaml.MappingNode {

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"path"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
@@ -152,7 +154,39 @@ const YAMLSyntaxHint = "check the indentation and that a value with \": \" or \"
 // files as the rules loader does with it ("invalid YAML: " + msg, and
 // YAMLSyntaxHint).
 func YAMLSyntaxError(path string, data []byte, err error) (p Pos, msg string) {
+	if p, msg, bad := notUTF8(path, data); bad {
+		return p, msg
+	}
 	return placeYAMLError(newSrcFile(path, data), err)
+}
+
+// NotUTF8Hint is what to do about a file that is not UTF-8 text.
+const NotUTF8Hint = "save the file as UTF-8: most editors have it under Save As or Encoding"
+
+// notUTF8 finds the first byte of data that is not UTF-8 (a Latin-1 or
+// Windows-1252 "é" of a spreadsheet export), which the YAML decoder
+// reports without a line: bad is false when data is UTF-8, or UTF-16 with
+// its byte order mark (which the decoder reads).
+func notUTF8(path string, data []byte) (p Pos, msg string, bad bool) {
+	if bytes.HasPrefix(data, []byte{0xFF, 0xFE}) || bytes.HasPrefix(data, []byte{0xFE, 0xFF}) || utf8.Valid(data) {
+		return Pos{}, "", false
+	}
+	line, col := 1, 1
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return Pos{File: path, Line: line, Col: col}, fmt.Sprintf("not UTF-8 text: byte 0x%02X is not a character in UTF-8", data[i]), true
+		}
+		switch r {
+		case '\n':
+			line, col = line+1, 1
+		case '\r':
+		default:
+			col++
+		}
+		i += size
+	}
+	return Pos{}, "", false
 }
 
 func placeYAMLError(f *srcFile, err error) (Pos, string) {
@@ -182,6 +216,10 @@ func placeYAMLError(f *srcFile, err error) (Pos, string) {
 func (l *loader) parseFile(path string, data []byte) []*yaml.Node {
 	f := newSrcFile(path, data)
 	l.files[path] = f
+	if p, msg, bad := notUTF8(path, data); bad {
+		l.errAt(p, NotUTF8Hint, "%s", msg)
+		return nil
+	}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(strings.NewReader(string(data)))
 	var roots []*yaml.Node
@@ -473,8 +511,22 @@ func (l *loader) num(n *yaml.Node, what string) (float64, bool) {
 		l.errf(n, hint, "%s must be a plain number, got %s", what, describe(n))
 		return 0, false
 	}
-	l.errf(n, "", "%s must be a number, got %s", what, describe(n))
+	l.errf(n, quotedNumberHint(n, what, quotedNumberRE), "%s must be a number, got %s", what, describe(n))
 	return 0, false
+}
+
+// quotedNumberHint says to write a number written in quotes (`priority:
+// "80"`: a text to YAML) without them, when n is such a text (re:
+// quotedNumberRE or quotedWholeRE); else "".
+func quotedNumberHint(n *yaml.Node, what string, re *regexp.Regexp) string {
+	if n == nil || n.Kind != yaml.ScalarNode || n.Tag != "!!str" || !re.MatchString(n.Value) {
+		return ""
+	}
+	key := lastWordRE.FindString(what)
+	if key == "" {
+		key = "value"
+	}
+	return "write `" + key + ": " + strings.TrimSpace(n.Value) + "`, without quotes: in quotes it is a text"
 }
 
 var (
@@ -483,6 +535,10 @@ var (
 	// groupedRE is digits in groups of three after the first: 1,234,567.
 	groupedRE  = regexp.MustCompile(`^[0-9]{1,3}(?:[.,][0-9]{3})+$`)
 	lastWordRE = regexp.MustCompile(`([a-z_]+)$`)
+	// quotedNumberRE and quotedWholeRE are numbers written in quotes
+	// (`priority: "80"`): a text to YAML.
+	quotedNumberRE = regexp.MustCompile(`^\s*[-+]?[0-9]+(?:\.[0-9]+)?\s*$`)
+	quotedWholeRE  = regexp.MustCompile(`^\s*[-+]?[0-9]+\s*$`)
 )
 
 // numberHint says what to write for a number written with a % sign, a
@@ -592,7 +648,7 @@ func (l *loader) integer(n *yaml.Node, what string) (int64, bool) {
 			return int64(f), true
 		}
 	}
-	l.errf(n, "", "%s must be a whole number, got %s", what, describe(n))
+	l.errf(n, quotedNumberHint(n, what, quotedWholeRE), "%s must be a whole number, got %s", what, describe(n))
 	return 0, false
 }
 
@@ -658,10 +714,20 @@ func (l *loader) seq(n *yaml.Node, what string) ([]*yaml.Node, bool) {
 	return n.Content, true
 }
 
-// strList reads a list of strings; a single string is accepted as a list of one.
+// strList reads a list of strings; a single string is accepted as a list
+// of one, but not one with a comma (`placements: checkout, cart`: a list
+// written without its brackets, which YAML reads as one name).
 func (l *loader) strList(n *yaml.Node, what string) ([]string, []*yaml.Node, bool) {
 	d := l.deref(n)
 	if d != nil && d.Kind == yaml.ScalarNode && d.Tag != "!!null" {
+		if d.Style == 0 && strings.Contains(d.Value, ",") {
+			key := lastWordRE.FindString(what)
+			if key == "" {
+				key = "list"
+			}
+			l.errf(d, "write `"+key+": ["+d.Value+"]`: without the brackets it is one name", "%s must be a list, got %s", what, describe(d))
+			return nil, nil, false
+		}
 		return []string{d.Value}, []*yaml.Node{d}, true
 	}
 	items, ok := l.seq(n, what)

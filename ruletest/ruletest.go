@@ -49,6 +49,21 @@ type Mismatch struct {
 	Got      string `json:"got"`
 }
 
+// ErrPlace is where in its test file the value that err (a Result's Err)
+// is about is written: a request's field (a *wire.Error's Field) or a
+// profile's (profiles.FieldErrors), else the case's own place.
+func ErrPlace(tc rules.TestCase, err error) rules.Pos {
+	var we *wire.Error
+	var fes profiles.FieldErrors
+	switch {
+	case errors.As(err, &we) && we.Field != "":
+		return tc.Place("request." + we.Field)
+	case errors.As(err, &fes) && len(fes) > 0:
+		return tc.Place("profile." + fes[0].Field)
+	}
+	return tc.Pos
+}
+
 // Name returns "file:line: name" for the case.
 func (r *Result) Name() string {
 	return r.Case.Pos.File + ":" + strconv.Itoa(r.Case.Pos.Line) + ": " + r.Case.Name

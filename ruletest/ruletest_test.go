@@ -5,6 +5,7 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -419,5 +420,44 @@ func TestLeadingZeroIsText(t *testing.T) {
 	}
 	if r := res[1]; r.Err == nil || !strings.Contains(r.Err.Error(), "quantity") {
 		t.Errorf("%s: error %v, want one about the quantity", r.Name(), r.Err)
+	}
+}
+
+// TestErrorPlace: a case whose profile or request cannot be decided (a
+// value of the wrong type, an unknown currency) fails with the place of
+// that value in the test file, not only the line of the case's name.
+func TestErrorPlace(t *testing.T) {
+	files := []rules.File{
+		{Path: "profile.yaml", Data: []byte("profile:\n  orders: int\noffers:\n  - id: o1\n    discount: {percent: 10}\n")},
+		{Path: "cases_test.yaml", Data: []byte(`tests:
+  - name: orders in quotes
+    profile: {id: c1, orders: "x"}
+    expect: {actions: [o1]}
+  - name: a price in quotes
+    request:
+      cart:
+        currency: USD
+        items:
+          - {sku: A, price: "60", quantity: 2}
+    expect: {actions: [o1]}
+  - name: an unknown currency
+    request: {cart: {currency: USDD, items: [{sku: A, price: 60, quantity: 1}]}}
+    expect: {actions: [o1]}
+`)},
+	}
+	rs, err := rules.Compile(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := engine.New(engine.Options{})
+	want := []string{"3:31", "10:29", "13:32"}
+	for i, r := range Run(context.Background(), rs, eng) {
+		if r.Err == nil {
+			t.Fatalf("%s: passed", r.Case.Name)
+		}
+		p := ErrPlace(r.Case, r.Err)
+		if got := p.File + ":" + strconv.Itoa(p.Line) + ":" + strconv.Itoa(p.Col); got != "cases_test.yaml:"+want[i] {
+			t.Errorf("%s (%v): at %s, want %s", r.Case.Name, r.Err, got, want[i])
+		}
 	}
 }

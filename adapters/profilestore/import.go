@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -53,6 +54,9 @@ const (
 	LocalInternMax     = 16
 	localInternEntries = 1 << 16
 )
+
+// maxLine is the longest JSONL line Import reads.
+const maxLine = 16 << 20
 
 // Rejected is one input line Import did not store.
 type Rejected struct {
@@ -124,7 +128,7 @@ func Import(ctx context.Context, client redis.UniversalClient, r io.Reader, o Im
 		return nil
 	}
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 16<<20)
+	sc.Buffer(make([]byte, 64*1024), maxLine)
 	for sc.Scan() {
 		res.Lines++
 		text := bytes.TrimSpace(sc.Bytes())
@@ -154,6 +158,9 @@ func Import(ctx context.Context, client redis.UniversalClient, r io.Reader, o Im
 		}
 	}
 	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return res, fmt.Errorf("line %d is longer than %d MiB: %w", res.Lines+1, maxLine>>20, err)
+		}
 		return res, fmt.Errorf("reading line %d: %w", res.Lines+1, err)
 	}
 	return res, flush()

@@ -106,3 +106,42 @@ func TestImportLocalStoresAsTheClient(t *testing.T) {
 		t.Errorf("the two profiles' field names are not one string: %v %v", f1, f2)
 	}
 }
+
+// TestImportWindowsExport: a JSONL file saved by a Windows tool starts with
+// a UTF-8 byte order mark and ends its lines with CRLF; its first profile
+// is imported like the others, not rejected as "invalid character 'ï'".
+func TestImportWindowsExport(t *testing.T) {
+	c, prefix, _ := redistest.Client(t)
+	ctx := context.Background()
+	in := "\ufeff{\"id\":\"c1\",\"tier\":\"gold\"}\r\n{\"id\":\"c2\",\"orders\":2}\r\n"
+	res, err := Import(ctx, c, strings.NewReader(in), ImportOptions{Prefix: prefix, Schema: testSchema()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Imported != 2 || len(res.Rejected) != 0 {
+		t.Fatalf("%+v", res)
+	}
+	s := NewRedisStore(c, StoreOptions{Prefix: prefix})
+	if p, _ := s.Get(ctx, testSchema(), "c1"); p.Value("tier") != "gold" {
+		t.Fatalf("c1: %v", p.AttrMap())
+	}
+}
+
+// TestImportLineTooLong: a line over the limit stops the import with its
+// line number and the limit, not bufio's "token too long".
+func TestImportLineTooLong(t *testing.T) {
+	c, prefix, _ := redistest.Client(t)
+	in := "{\"id\":\"c1\"}\n{\"id\":\"c2\",\"tier\":\"" + strings.Repeat("x", 17<<20) + "\"}\n"
+	res, err := Import(context.Background(), c, strings.NewReader(in), ImportOptions{Prefix: prefix, Schema: testSchema()})
+	if err == nil || !strings.Contains(err.Error(), "line 2 is longer than 16 MiB") {
+		t.Fatalf("err = %v, want line 2 named as too long", err)
+	}
+	// what the result counts as imported is what is stored
+	n, err := c.Exists(context.Background(), ProfileKey(prefix, "c1")).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int(n) != res.Imported {
+		t.Fatalf("imported %d, but %d profiles are stored", res.Imported, n)
+	}
+}

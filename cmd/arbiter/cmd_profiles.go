@@ -22,8 +22,9 @@ const profilesImportHelp = `Usage: arbiter profiles import --redis URL [--rules 
 
 Import customer profiles into Redis hashes (PREFIX profile:{ID}, one field per
 attribute, every value a string). FILE.jsonl holds one JSON object per line
-with "id" and the profile's fields; "-" reads standard input. Blank lines are
-skipped.
+with "id" and the profile's fields, of at most 16 MiB; "-" reads standard
+input. Blank lines and a UTF-8 byte order mark are skipped; lines may end
+in CRLF.
 
 With --rules, every profile is checked against the rules' profile schema and
 stored normalised (times as RFC 3339 UTC, lists as JSON arrays); a profile

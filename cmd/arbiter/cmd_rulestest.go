@@ -188,11 +188,25 @@ func testPlace(dir string, r *ruletest.Result) string {
 	return fmt.Sprintf("%s:%d", f, r.Case.Pos.Line)
 }
 
+// errorPlace is p as file:line:col, the file joined to dir.
+func errorPlace(dir string, p rules.Pos) string {
+	f := p.File
+	if f != "" && !filepath.IsAbs(f) {
+		f = filepath.Join(dir, f)
+	}
+	return fmt.Sprintf("%s:%d:%d", f, p.Line, p.Col)
+}
+
 func writeTestFailure(w io.Writer, dir string, r *ruletest.Result) {
 	fmt.Fprintf(w, "FAIL %s: %s\n", testPlace(dir, r), r.Case.Name)
 	if r.Err != nil {
+		at := ""
+		if p := ruletest.ErrPlace(r.Case, r.Err); p != r.Case.Pos {
+			at = errorPlace(dir, p) + ": "
+		}
 		for _, line := range strings.Split(r.Err.Error(), "\n") {
-			fmt.Fprintf(w, "    error: %s\n", line)
+			fmt.Fprintf(w, "    error: %s%s\n", at, line)
+			at = ""
 		}
 		return
 	}
@@ -213,6 +227,8 @@ type testResultJSON struct {
 	Line        int                 `json:"line"`
 	Pass        bool                `json:"pass"`
 	Error       string              `json:"error,omitempty"`
+	ErrorLine   int                 `json:"error_line,omitempty"` // where the value Error is about is written
+	ErrorCol    int                 `json:"error_col,omitempty"`
 	Mismatches  []ruletest.Mismatch `json:"mismatches"`
 	Explanation []string            `json:"explanation,omitempty"`
 	Decision    json.RawMessage     `json:"decision,omitempty"` // failed cases only, as wire.AppendDecision writes it
@@ -237,6 +253,8 @@ func writeTestJSON(w io.Writer, dir string, results []ruletest.Result, passed, f
 		}
 		if r.Err != nil {
 			j.Error = r.Err.Error()
+			p := ruletest.ErrPlace(r.Case, r.Err)
+			j.ErrorLine, j.ErrorCol = p.Line, p.Col
 		}
 		if !r.Pass {
 			j.Explanation = ruletest.Explanation(r.Decision)

@@ -200,3 +200,23 @@ func TestRuleErrorsNameTheFileFromHere(t *testing.T) {
 		}
 	}
 }
+
+// TestRulesTestErrorPlace: a case that cannot run (a profile value of the
+// wrong type) names the file, line and column of that value.
+func TestRulesTestErrorPlace(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"rules.yaml":      "profile:\n  orders: int\noffers:\n  - id: o1\n    discount: {percent: 10}\n",
+		"cases_test.yaml": "tests:\n  - name: orders in quotes\n    profile: {id: c1, orders: \"x\"}\n    expect: {actions: [o1]}\n",
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, out, _ := runCLI(t, "rules", "test", dir)
+	want := "    error: " + filepath.Join(dir, "cases_test.yaml") + ":3:31: profile: profile.orders: want a whole number"
+	if code != exitFail || !strings.Contains(out, want) {
+		t.Errorf("exit %d, output:\n%s\nwant a line starting %q", code, out, want)
+	}
+}
