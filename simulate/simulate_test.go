@@ -66,6 +66,11 @@ func TestParseTruthErrors(t *testing.T) {
 		{"", "t.yaml:1:1: the truth file is empty"},
 		{"- a\n", "t.yaml:1:1: a truth file is a mapping, got a list"},
 		{"offers: {}\nvalue: 1\n  delay: 3\n", "t.yaml:3:3: invalid YAML: mapping values are not allowed in this context (check the indentation"},
+		// a rate given twice is an error, not the first or the last silently
+		{"offers:\n  stay_with_us: {default: 0.1, at_risk: 0.3, at_risk: 0.2}\nvalue: 1\n",
+			"t.yaml:2:46: offer `stay_with_us`: `at_risk` is given twice, first at 2:32 (keep one)"},
+		{"offers:\n  stay_with_us: {default: 0.1, default: 0.2}\nvalue: 1\n",
+			"t.yaml:2:32: offer `stay_with_us`: `default` is given twice, first at 2:18 (keep one)"},
 	}
 	for _, c := range cases {
 		_, err := ParseTruth(rs, "t.yaml", []byte(c.src))
