@@ -1,8 +1,11 @@
 package learning
 
 import (
+	"cmp"
 	"math"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -50,9 +53,17 @@ type Snapshot struct {
 
 // NewSnapshot sums counts per offer and cell, each weighted by
 // Weight(Day(at), its day, halfLife). Negative counts count as 0, and a
-// day's successes never count above its trials.
+// day's successes never count above its trials. The sums are taken in
+// the order of offer, cell and day, whatever the order of counts (which
+// it leaves as it is): weighted sums are not whole numbers, and the same
+// counts must give the same posteriors, and so the same draws.
 func NewSnapshot(counts []Count, at time.Time, halfLife time.Duration) *Snapshot {
 	s := &Snapshot{At: at, Today: Day(at), HalfLife: halfLife, stats: map[string]map[string]Stat{}}
+	counts = slices.Clone(counts)
+	slices.SortFunc(counts, func(a, b Count) int {
+		return cmp.Or(strings.Compare(a.Offer, b.Offer), strings.Compare(a.Cell, b.Cell), cmp.Compare(a.Day, b.Day),
+			cmp.Compare(a.Trials, b.Trials), cmp.Compare(a.Successes, b.Successes))
+	})
 	for _, c := range counts {
 		t, k := c.Trials, c.Successes
 		if t < 0 {

@@ -282,3 +282,36 @@ func TestRecentShares(t *testing.T) {
 		t.Error("an empty cell has shares")
 	}
 }
+
+// The snapshot does not depend on the order the counts come in: with a
+// half-life the weighted sums are not whole numbers, and float addition is
+// not associative, so summing in the Source's order (a Go map's in
+// arbiter simulate, the ledger's in a server) made the same counts give
+// posteriors a last bit apart, and so other Thompson draws: simulate's
+// "same seed, same output" and replicas' "same statistics, same draws"
+// need the same sums.
+func TestSnapshotIndependentOfCountOrder(t *testing.T) {
+	at := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	today := Day(at)
+	for _, half := range []time.Duration{0, 28 * 24 * time.Hour, 3 * 24 * time.Hour} {
+		for trial := int64(0); trial < 200; trial++ {
+			var cs []Count
+			for d := 0; d < 6; d++ {
+				n := (trial*7919 + int64(d)*104729) % 5000
+				cs = append(cs, Count{Offer: "o", Cell: "all", Day: today - d, Trials: n, Successes: n / 20})
+			}
+			at1, as1, _ := NewSnapshot(cs, at, half).Counts("o", "all")
+			rev := make([]Count, len(cs))
+			for i, c := range cs {
+				rev[len(cs)-1-i] = c
+			}
+			at2, as2, _ := NewSnapshot(rev, at, half).Counts("o", "all")
+			if at1 != at2 || as1 != as2 {
+				t.Fatalf("half-life %v, counts %v: %v/%v in this order, %v/%v reversed", half, cs, at1, as1, at2, as2)
+			}
+			if cs[0].Day != today {
+				t.Fatal("NewSnapshot reordered its argument")
+			}
+		}
+	}
+}

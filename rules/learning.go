@@ -24,8 +24,10 @@ const (
 	DefaultLearningRefresh = 10 * time.Second
 	MinLearningRefresh     = time.Second
 	MaxLearningRefresh     = time.Hour
-	MinHalfLife            = time.Hour
-	MaxPrior               = 1e6
+	// MinHalfLife is a day: statistics are kept per UTC day and weighed
+	// by the age of their day, so a shorter half-life cannot be honoured.
+	MinHalfLife = 24 * time.Hour
+	MaxPrior    = 1e6
 	// CellAll is the cell of a decision that matched none of `by`.
 	CellAll = "all"
 )
@@ -174,7 +176,8 @@ func (l *loader) compileLearning(c *exprCompiler, n *yaml.Node) *Learning {
 	if v := fs.get("half_life"); v != nil {
 		if d, ok := l.duration(v, what+".half_life"); ok {
 			if d < MinHalfLife {
-				l.errf(v, "leave it out for no decay; 14d forgets a season", "%s.half_life must be at least 1h, got %s", what, l.deref(v).Value)
+				l.errf(v, "leave it out for no decay; 14d forgets a season",
+					"%s.half_life must be at least 1d (trials and successes are kept per day, and weighed by the age of their day), got %s", what, l.deref(v).Value)
 			} else {
 				lr.HalfLife = d
 			}

@@ -192,3 +192,37 @@ func TestTrafficFiles(t *testing.T) {
 		}
 	}
 }
+
+// Statistics are kept per UTC day and weighed by the age of their day, so
+// a half-life under a day cannot be honoured (with 6h, this morning's
+// trials would weigh as much as this minute's, and yesterday evening's a
+// sixteenth): it is a load error at its line and column, and a day or
+// more loads.
+func TestHalfLifeAtLeastADay(t *testing.T) {
+	for _, tc := range []struct {
+		half string
+		want string // "" loads
+	}{
+		{"1h", "rules.yaml:21:16: arbitration.learning.half_life must be at least 1d"},
+		{"12h", "rules.yaml:21:16: arbitration.learning.half_life must be at least 1d"},
+		{"23h59m", "rules.yaml:21:16: arbitration.learning.half_life must be at least 1d"},
+		{"24h", ""},
+		{"1d", ""},
+		{"36h", ""},
+		{"28d", ""},
+	} {
+		t.Run(tc.half, func(t *testing.T) {
+			files := map[string]string{"rules.yaml": learnProfile + "arbitration:\n  learning:\n    half_life: " + tc.half + "\n"}
+			if tc.want == "" {
+				if rs := mustLoad(t, files); rs.Arbitration.Learning.HalfLife < 24*time.Hour {
+					t.Errorf("half_life %s = %v", tc.half, rs.Arbitration.Learning.HalfLife)
+				}
+				return
+			}
+			es := loadErrs(t, files)
+			if got := es.Error(); !strings.Contains(got, tc.want) || !strings.Contains(got, "per day") {
+				t.Errorf("half_life %s: got %q, want %q and why (counts are kept per day)", tc.half, got, tc.want)
+			}
+		})
+	}
+}

@@ -28,12 +28,13 @@ func (r *Report) WriteText(w io.Writer) error {
 	l, o, st := r.Strategies[Learning], r.Strategies[Oracle], r.Strategies[Static]
 	if l != nil && o != nil && st != nil {
 		b.WriteString("\n")
-		if o.LastValuePerDecision > 0 {
+		// the ratios of the values, not of the table's figures rounded to cents
+		if ov := o.lastPerDecision(); ov > 0 {
 			fmt.Fprintf(&b, "learning's value per decision in the last 20%%: %.1f%% of the oracle's (static: %.1f%%)\n",
-				100*l.LastValuePerDecision/o.LastValuePerDecision, 100*st.LastValuePerDecision/o.LastValuePerDecision)
+				100*l.lastPerDecision()/ov, 100*st.lastPerDecision()/ov)
 		}
-		if st.Regret > 0 {
-			fmt.Fprintf(&b, "learning's regret: %.1f%% of static's\n", 100*l.Regret/st.Regret)
+		if st.regretRaw > 0 {
+			fmt.Fprintf(&b, "learning's regret: %.1f%% of static's\n", 100*l.regretRaw/st.regretRaw)
 		}
 	}
 	if len(r.Notes) > 0 && !strings.HasSuffix(b.String(), "\n\n") {
@@ -81,4 +82,13 @@ func (r *Report) MarshalJSON() ([]byte, error) {
 		b = append(b, v...)
 	}
 	return append(b, "}}"...), nil
+}
+
+// lastPerDecision is the value per decision of the last 20%, unrounded (0
+// without decisions there).
+func (s *Stats) lastPerDecision() float64 {
+	if s.lastDecisions == 0 {
+		return 0
+	}
+	return float64(s.lastMinor) / 100 / float64(s.lastDecisions)
 }

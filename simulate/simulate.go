@@ -95,6 +95,7 @@ type Stats struct {
 
 	valueMinor, lastMinor int64 // realised values, in cents
 	lastDecisions         int
+	regretRaw             float64 // Regret before rounding: the report's ratios are of it
 }
 
 // Report is the result of a run.
@@ -284,6 +285,7 @@ func Run(ctx context.Context, rs *rules.Ruleset, truth *Truth, opts Options) (*R
 		if s.lastDecisions > 0 {
 			s.LastValuePerDecision = round2(float64(s.lastMinor) / 100 / float64(s.lastDecisions))
 		}
+		s.regretRaw = s.Regret
 		s.Regret, s.LastRegret = round2(s.Regret), round2(s.LastRegret)
 	}
 	rep.Notes = notes(rs, truth, granted, opts)

@@ -319,8 +319,14 @@ func (p *truthParser) categories(t *Traffic, n *yaml.Node, exp int8) {
 		}
 		c := Category{Name: k.Value}
 		var price *yaml.Node
+		first := map[string]*yaml.Node{} // each key, to say where a repeated one was first given
 		for j := 0; j+1 < len(v.Content); j += 2 {
 			ck, cv := v.Content[j], v.Content[j+1]
+			if f := first[ck.Value]; f != nil {
+				p.errf(ck, "keep one", "%s: `%s` is given twice, first at %d:%d", what, ck.Value, f.Line, f.Column)
+				continue
+			}
+			first[ck.Value] = ck
 			switch ck.Value {
 			case "price":
 				price = cv

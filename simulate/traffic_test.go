@@ -39,6 +39,9 @@ func TestParseTrafficErrors(t *testing.T) {
 		{"categories: {skincare: {price: [1, 2], skus: serum}}\n", "t.yaml:1:46: category `skincare`: skus must be a list of SKUs, got \"serum\" (write skus: [serum-30, cream-50])"},
 		{"categories: {skincare: {price: [1, 2], skus: [a, ~]}}\n", "t.yaml:1:50: category `skincare`: a SKU is a name, got nothing"},
 		{"categories: {skincare: {price: [1, 2]}, skincare: {price: [1, 2]}}\n", "t.yaml:1:41: category `skincare` is listed twice (keep one)"},
+		// a category's price or skus given twice: an error, not the last one silently
+		{"categories: {skincare: {price: [1, 2], price: [30, 40]}}\n", "t.yaml:1:40: category `skincare`: `price` is given twice, first at 1:25 (keep one)"},
+		{"categories: {skincare: {price: [1, 2], skus: [a], skus: [b]}}\n", "t.yaml:1:51: category `skincare`: `skus` is given twice, first at 1:40 (keep one)"},
 		// YAML that does not parse is placed too, as the rules' is.
 		{"currency: EUR\ncategories:\n  makeup: {price: [8, 35]\n  skincare: x\n", "t.yaml:3:3: invalid YAML: did not find expected ',' or '}' (check the indentation"},
 		{"categories: [\n", "t.yaml:1:1: invalid YAML: did not find expected node content"},

@@ -216,8 +216,14 @@ func (p *truthParser) offers(t *Truth, n *yaml.Node, offerIDs, segIDs []string) 
 			p.errf(v, "write {default: 0.04, SEGMENT: 0.12}", "offer `%s`: write its rates as a mapping, got %s", id, kind(v))
 			continue
 		}
+		first := map[string]*yaml.Node{} // each rate's key, to say where a repeated one was first given
 		for j := 0; j+1 < len(v.Content); j += 2 {
 			sk, sv := v.Content[j], v.Content[j+1]
+			if f := first[sk.Value]; f != nil {
+				p.errf(sk, "keep one", "offer `%s`: `%s` is given twice, first at %d:%d", id, sk.Value, f.Line, f.Column)
+				continue
+			}
+			first[sk.Value] = sk
 			f, err := strconv.ParseFloat(sv.Value, 64)
 			if sv.Kind != yaml.ScalarNode || err != nil || math.IsNaN(f) || f < 0 || f > 1 {
 				p.errf(sv, "a probability, like 0.04", "offer `%s`: %s must be a number from 0 to 1, got %s", id, sk.Value, kind(sv))

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"math"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -162,5 +163,45 @@ func TestLearningViewRedactsTheRefreshError(t *testing.T) {
 	}
 	if strings.Contains(v.Snapshot.Error, "s3cret-pw") || !strings.Contains(v.Snapshot.Error, "connection refused") {
 		t.Errorf("error shown as %q", v.Snapshot.Error)
+	}
+}
+
+// docs/api.md's example of GET /v1/learning is what the server answers
+// for its posteriors: each cell's alpha and beta are the prior plus its
+// counts, and its mean and ci95 those of Beta(alpha, beta), rounded as
+// the view rounds them.
+func TestLearningDocExampleFigures(t *testing.T) {
+	raw, err := os.ReadFile("../../docs/api.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(raw)
+	i := strings.Index(doc, "## GET /v1/learning")
+	if i < 0 {
+		t.Fatal("docs/api.md has no GET /v1/learning section")
+	}
+	doc = doc[i:]
+	j := strings.Index(doc, "```json\n")
+	k := strings.Index(doc[j+8:], "```")
+	if j < 0 || k < 0 {
+		t.Fatal("no JSON example in the GET /v1/learning section")
+	}
+	var v LearningView
+	if err := json.Unmarshal([]byte(doc[j+8:j+8+k]), &v); err != nil {
+		t.Fatalf("the example is not a LearningView: %v", err)
+	}
+	if v.Prior == nil || len(v.Offers) == 0 {
+		t.Fatal("the example has no prior or no offers")
+	}
+	for _, o := range v.Offers {
+		for _, c := range o.Cells {
+			p := learning.NewPosterior(v.Prior.Alpha, v.Prior.Beta, c.Trials, c.Successes)
+			lo, hi := p.CI95()
+			want := [5]float64{round(p.Alpha, 3), round(p.Beta, 3), round(p.Mean(), 5), round(lo, 5), round(hi, 5)}
+			got := [5]float64{c.Alpha, c.Beta, c.Mean, c.CI95[0], c.CI95[1]}
+			if got != want {
+				t.Errorf("docs/api.md, %s/%s: alpha, beta, mean, ci95 = %v, the server answers %v", o.OfferID, c.Cell, got, want)
+			}
+		}
 	}
 }
