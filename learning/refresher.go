@@ -148,7 +148,10 @@ func (r *Refresher) expire(now time.Time, s Settings) {
 }
 
 // Run reloads the statistics at once, then every refresh period and after
-// every Configure that changes what to load, until ctx is done.
+// every Configure that changes what to load, until ctx is done. A snapshot
+// that turns stale while Run waits (its reloads failing) is dropped when it
+// does, not at the end of the next failed reload: decisions stop reading it
+// when Status stops calling it OK.
 func (r *Refresher) Run(ctx context.Context) {
 	for {
 		select { // this load reads the latest settings: a change signalled before it is served
@@ -156,13 +159,37 @@ func (r *Refresher) Run(ctx context.Context) {
 		default:
 		}
 		_ = r.Refresh(ctx) // logged and kept in Status
-		select {
-		case <-ctx.Done():
-			return
-		case <-r.changed:
-		case <-r.o.After(r.current().Refresh):
+		tick := r.o.After(r.current().Refresh)
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-r.changed:
+				break wait
+			case <-tick:
+				break wait
+			case <-r.staleAt():
+				r.expire(r.o.Clock(), r.current())
+			}
 		}
 	}
+}
+
+// staleAt fires when the snapshot in force turns stale, if that may come
+// before the next reload ends (a period and a load's timeout away); nil
+// otherwise, so that a healthy loop waits for its period alone.
+func (r *Refresher) staleAt() <-chan time.Time {
+	cur := r.usable.Load()
+	if cur == nil {
+		return nil
+	}
+	s := r.current()
+	left := cur.At.Add(StalePeriods * s.Refresh).Sub(r.o.Clock())
+	if left >= s.Refresh+DefaultLoadTimeout {
+		return nil
+	}
+	return r.o.After(max(left, 0) + time.Millisecond) // stale is older than the bound
 }
 
 // Counts returns offer's weighted trials and successes in cell from the

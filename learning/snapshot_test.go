@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -313,5 +314,95 @@ func TestSnapshotIndependentOfCountOrder(t *testing.T) {
 				t.Fatal("NewSnapshot reordered its argument")
 			}
 		}
+	}
+}
+
+// A snapshot whose reloads fail is dropped when it turns stale, while Run
+// waits, not at the end of the next failed reload: with refresh 10s and
+// loads that time out after 5 s, decisions read it without
+// learning_unavailable until about 45 s, while Status and GET
+// /v1/learning said ok: false from 30 s.
+func TestRefresherRunDropsAStaleSnapshotOnTime(t *testing.T) {
+	day := Day(time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC))
+	src := &fakeSource{counts: []Count{{"a", "all", day, 10, 2}}, calls: make(chan struct{}, 10)}
+	t0 := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	clk := &clock{now: t0}
+	type waitReq struct {
+		d  time.Duration
+		ch chan time.Time
+	}
+	waits := make(chan waitReq, 10)
+	r, _ := NewRefresher(RefresherOptions{Source: src, Clock: clk.Now, After: func(d time.Duration) <-chan time.Time {
+		ch := make(chan time.Time, 1)
+		waits <- waitReq{d, ch}
+		return ch
+	}})
+	r.Configure(Settings{Offers: []string{"a"}, Refresh: 10 * time.Second})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	next := func(what string) waitReq {
+		t.Helper()
+		select {
+		case w := <-waits:
+			return w
+		case <-time.After(5 * time.Second):
+			t.Fatalf("Run asked for no wait %s", what)
+		}
+		panic("unreachable")
+	}
+	load := func(what string) {
+		t.Helper()
+		select {
+		case <-src.calls:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no load %s", what)
+		}
+	}
+	load("at start")
+	tick := next("after the first load")
+	if tick.d != 10*time.Second {
+		t.Fatalf("waits %v, want the period", tick.d)
+	}
+	if _, _, ok := r.Counts("a", "all"); !ok {
+		t.Fatal("not usable after a good load")
+	}
+	// Redis goes away; each failed load ends 5 s after its tick.
+	src.mu.Lock()
+	src.err = errors.New("connection refused")
+	src.mu.Unlock()
+	for _, at := range []time.Duration{15 * time.Second, 28 * time.Second} {
+		clk.Add(at - clk.Now().Sub(t0))
+		tick.ch <- clk.Now()
+		load("after a tick")
+		tick = next("after a failed load")
+	}
+	// At 28 s the snapshot turns stale within the wait: Run waits for that too.
+	stale := next("for the staleness")
+	if want := 2*time.Second + time.Millisecond; stale.d != want {
+		t.Fatalf("waits %v for the staleness, want %v", stale.d, want)
+	}
+	if _, _, ok := r.Counts("a", "all"); !ok {
+		t.Fatal("dropped before it is stale")
+	}
+	clk.Add(stale.d)
+	stale.ch <- clk.Now()
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if _, _, ok := r.Counts("a", "all"); !ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("still usable when stale, with no reload due")
+		}
+		runtime.Gosched() // Run drops it after the wait fires
+	}
+	if st := r.Status(); st.OK {
+		t.Errorf("status %+v", st)
+	}
+	select {
+	case <-src.calls:
+		t.Error("dropped by a reload, not by the wait")
+	default:
 	}
 }
