@@ -118,6 +118,12 @@ func (g *grantTester) decide(profile map[string]any, channel string, price float
 
 func (g *grantTester) decideDry(profile map[string]any, channel string, price float64, now time.Time, dry bool) *engine.Decision {
 	g.t.Helper()
+	return g.decideAt(profile, "checkout", channel, price, now, dry)
+}
+
+// decideAt is decideDry on a placement of the caller's choice.
+func (g *grantTester) decideAt(profile map[string]any, placement, channel string, price float64, now time.Time, dry bool) *engine.Decision {
+	g.t.Helper()
 	p, err := profiles.FromJSON(&g.rs.Schema, profile)
 	if err != nil {
 		g.t.Fatal(err)
@@ -131,7 +137,7 @@ func (g *grantTester) decideDry(profile map[string]any, channel string, price fl
 	req := &engine.Request{
 		Ref:        u.String(),
 		CustomerID: p.ID,
-		Placement:  "checkout",
+		Placement:  placement,
 		Channel:    channel,
 		Cart: engine.Cart{Currency: "USD", Items: []engine.Item{
 			{SKU: "COAT-1", Category: "outerwear", Price: int64(price * 100), Quantity: 1},
@@ -392,3 +398,44 @@ func TestOrdersTeachTheLearning(t *testing.T) {
 }
 
 type learningCount struct{ trials, successes int64 }
+
+// TestOnceOnlyOffersReachTheCheckout: an offer given once per customer (in
+// a window, or for ever) and promised "on this order" must be there when
+// the order is placed. A lapsed customer who looks at the cart, then goes
+// to the checkout, must find the win-back coupon at the checkout; a
+// customer with a birthday this week who first sees the home page must
+// find the tote bag (payload add_to_order) at the checkout; double points
+// "on this order" likewise. Were such an offer also given on the cart or
+// home page, that view would use the customer's only grant and the
+// checkout would silently drop what they were promised.
+func TestOnceOnlyOffersReachTheCheckout(t *testing.T) {
+	now := time.Date(2026, 11, 18, 15, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name, offer string
+		profile     map[string]any
+		before      []string // the placements viewed before the checkout
+	}{
+		{"win-back after the cart", "winback_20", map[string]any{
+			"id": "c-lapsed-marta", "first_name": "Marta", "ltv": 500.0, "orders": 3.0, "last_order_at": "2026-05-02T12:00:00Z",
+			"tier": "silver", "newsletter_opt_in": true, "discount_share": 0.3, "churn_risk": 0.9}, []string{"cart"}},
+		{"birthday gift after home and cart", "birthday_gift", map[string]any{
+			"id": "c-bday-bella", "first_name": "Bella", "ltv": 600.0, "orders": 4.0, "last_order_at": "2026-10-29T12:00:00Z",
+			"tier": "silver", "newsletter_opt_in": true, "discount_share": 0.05, "birthday": "1990-11-22T00:00:00Z"}, []string{"home", "cart"}},
+		{"anniversary points after home and cart", "anniversary_thanks", map[string]any{
+			"id": "c-anniv-aki", "ltv": 700.0, "orders": 5.0, "last_order_at": "2026-10-29T12:00:00Z", "tier": "silver",
+			"newsletter_opt_in": true, "discount_share": 0.05, "signed_up_at": "2023-11-19T10:00:00Z"}, []string{"home", "cart"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newGrantTester(t)
+			at := now
+			for _, placement := range tc.before {
+				g.decideAt(tc.profile, placement, "web", 90, at, false)
+				at = at.Add(time.Minute)
+			}
+			d := g.decide(tc.profile, "web", 90, at)
+			if !chosen(d, tc.offer) {
+				t.Errorf("at the checkout after %v: %s not given (%s)", tc.before, tc.offer, reason(d, tc.offer))
+			}
+		})
+	}
+}
