@@ -439,3 +439,49 @@ func TestOnceOnlyOffersReachTheCheckout(t *testing.T) {
 		})
 	}
 }
+
+// TestNoNudgeOnEveryPageView: DOMAIN.md's over-marketing, "the same nudge
+// on every page view". A known customer who is not on the newsletter, has
+// points to redeem and shops on mobile web browses 24 pages (home,
+// product, cart, account, checkout in turn) over two hours, each view a
+// real decision: every non-monetary nudge, the newsletter fallback
+// included, is shown at most as often as a per-customer cap in a window
+// allows, and the newsletter at most once. (Category recommendations are
+// content, not a nudge, and are not counted.)
+func TestNoNudgeOnEveryPageView(t *testing.T) {
+	g := newGrantTester(t)
+	profile := map[string]any{
+		"id": "c-browsing-bo", "first_name": "Bo", "ltv": 300.0, "orders": 2.0, "last_order_at": "2026-10-29T12:00:00Z",
+		"tier": "silver", "points": 900.0, "newsletter_opt_in": false, "discount_share": 0.3,
+	}
+	if inHoldout("c-browsing-bo") {
+		t.Fatal("c-browsing-bo is in the holdout: choose another id")
+	}
+	placements := []string{"home", "product", "account", "cart", "home", "checkout"}
+	shown := map[string]int{}
+	now := time.Date(2026, 11, 18, 15, 0, 0, 0, time.UTC)
+	for i := 0; i < 24; i++ {
+		d := g.decideAt(profile, placements[i%len(placements)], "web", 30, now.Add(time.Duration(i)*5*time.Minute), false)
+		for _, a := range d.Actions {
+			if a.Kind == "action" {
+				shown[a.OfferID]++
+			}
+		}
+	}
+	for _, o := range g.rs.Offers {
+		if o.Kind != "action" || o.Group == "recommendation" {
+			continue
+		}
+		limit := int(o.Caps.PerCustomer)
+		if o.Caps.PerCustomer == 0 {
+			limit = 1
+		}
+		if shown[o.ID] > limit {
+			t.Errorf("%s shown on %d of 24 page views in two hours (per-customer cap %d): the same nudge on every view",
+				o.ID, shown[o.ID], o.Caps.PerCustomer)
+		}
+	}
+	if shown["newsletter_signup"] == 0 {
+		t.Errorf("the newsletter was never offered to a customer not on it: %v", shown)
+	}
+}
