@@ -485,3 +485,38 @@ func TestNoNudgeOnEveryPageView(t *testing.T) {
 		t.Errorf("the newsletter was never offered to a customer not on it: %v", shown)
 	}
 }
+
+// TestFlashSaleCartViewsHoldNoBudget: the flash sale's budget counts
+// discounts held (an hour) or used, and is paced. Customers look at the
+// cart before the checkout; were the sale granted on the cart page too,
+// each cart view would hold $100 that no order commits (the order names the
+// checkout's decision), and on Black Friday at 20:00 only half of the paced
+// $6,944.44 would reach orders, the other checkouts refused with the reason
+// pacing. With the cart view first, 70 customers still order with the sale,
+// as in TestFlashSaleBudget.
+func TestFlashSaleCartViewsHoldNoBudget(t *testing.T) {
+	g := newGrantTester(t)
+	friday := time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC) // Friday 20:00 in New York
+	orders := 0
+	for i := 0; orders < 200; i++ {
+		id := fmt.Sprintf("c-bf-%05d", i)
+		if inHoldout(id) {
+			continue
+		}
+		p := map[string]any{"id": id, "orders": 4.0, "ltv": 600.0, "last_order_at": "2026-11-17T12:00:00Z",
+			"tier": "silver", "newsletter_opt_in": true, "discount_share": 0.3}
+		g.decideAt(p, "cart", "web", 400, friday, false)
+		d := g.decide(p, "web", 400, friday)
+		if !chosen(d, "black_friday_flash") {
+			if r := reason(d, "black_friday_flash"); r != engine.ReasonPacing {
+				t.Errorf("checkout %d: not granted for %q, want %q", i, r, engine.ReasonPacing)
+			}
+			break
+		}
+		g.order(d, friday)
+		orders++
+	}
+	if orders != 70 {
+		t.Errorf("%d orders with the flash sale at Friday 20:00 after a cart view each, want 70 ($7,000, paced at $6,944.44)", orders)
+	}
+}
