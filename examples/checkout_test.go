@@ -118,6 +118,12 @@ func (g *grantTester) decide(profile map[string]any, channel string, price float
 
 func (g *grantTester) decideDry(profile map[string]any, channel string, price float64, now time.Time, dry bool) *engine.Decision {
 	g.t.Helper()
+	return g.decideAt(profile, "checkout", channel, price, now, dry)
+}
+
+// decideAt is decideDry on a placement of the caller's choice.
+func (g *grantTester) decideAt(profile map[string]any, placement, channel string, price float64, now time.Time, dry bool) *engine.Decision {
+	g.t.Helper()
 	p, err := profiles.FromJSON(&g.rs.Schema, profile)
 	if err != nil {
 		g.t.Fatal(err)
@@ -131,7 +137,7 @@ func (g *grantTester) decideDry(profile map[string]any, channel string, price fl
 	req := &engine.Request{
 		Ref:        u.String(),
 		CustomerID: p.ID,
-		Placement:  "checkout",
+		Placement:  placement,
 		Channel:    channel,
 		Cart: engine.Cart{Currency: "USD", Items: []engine.Item{
 			{SKU: "COAT-1", Category: "outerwear", Price: int64(price * 100), Quantity: 1},
@@ -392,3 +398,125 @@ func TestOrdersTeachTheLearning(t *testing.T) {
 }
 
 type learningCount struct{ trials, successes int64 }
+
+// TestOnceOnlyOffersReachTheCheckout: an offer given once per customer (in
+// a window, or for ever) and promised "on this order" must be there when
+// the order is placed. A lapsed customer who looks at the cart, then goes
+// to the checkout, must find the win-back coupon at the checkout; a
+// customer with a birthday this week who first sees the home page must
+// find the tote bag (payload add_to_order) at the checkout; double points
+// "on this order" likewise. Were such an offer also given on the cart or
+// home page, that view would use the customer's only grant and the
+// checkout would silently drop what they were promised.
+func TestOnceOnlyOffersReachTheCheckout(t *testing.T) {
+	now := time.Date(2026, 11, 18, 15, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name, offer string
+		profile     map[string]any
+		before      []string // the placements viewed before the checkout
+	}{
+		{"win-back after the cart", "winback_20", map[string]any{
+			"id": "c-lapsed-marta", "first_name": "Marta", "ltv": 500.0, "orders": 3.0, "last_order_at": "2026-05-02T12:00:00Z",
+			"tier": "silver", "newsletter_opt_in": true, "discount_share": 0.3, "churn_risk": 0.9}, []string{"cart"}},
+		{"birthday gift after home and cart", "birthday_gift", map[string]any{
+			"id": "c-bday-bella", "first_name": "Bella", "ltv": 600.0, "orders": 4.0, "last_order_at": "2026-10-29T12:00:00Z",
+			"tier": "silver", "newsletter_opt_in": true, "discount_share": 0.05, "birthday": "1990-11-22T00:00:00Z"}, []string{"home", "cart"}},
+		{"anniversary points after home and cart", "anniversary_thanks", map[string]any{
+			"id": "c-anniv-aki", "ltv": 700.0, "orders": 5.0, "last_order_at": "2026-10-29T12:00:00Z", "tier": "silver",
+			"newsletter_opt_in": true, "discount_share": 0.05, "signed_up_at": "2023-11-19T10:00:00Z"}, []string{"home", "cart"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newGrantTester(t)
+			at := now
+			for _, placement := range tc.before {
+				g.decideAt(tc.profile, placement, "web", 90, at, false)
+				at = at.Add(time.Minute)
+			}
+			d := g.decide(tc.profile, "web", 90, at)
+			if !chosen(d, tc.offer) {
+				t.Errorf("at the checkout after %v: %s not given (%s)", tc.before, tc.offer, reason(d, tc.offer))
+			}
+		})
+	}
+}
+
+// TestNoNudgeOnEveryPageView: DOMAIN.md's over-marketing, "the same nudge
+// on every page view". A known customer who is not on the newsletter, has
+// points to redeem and shops on mobile web browses 24 pages (home,
+// product, cart, account, checkout in turn) over two hours, each view a
+// real decision: every non-monetary nudge, the newsletter fallback
+// included, is shown at most as often as a per-customer cap in a window
+// allows, and the newsletter at most once. (Category recommendations are
+// content, not a nudge, and are not counted.)
+func TestNoNudgeOnEveryPageView(t *testing.T) {
+	g := newGrantTester(t)
+	profile := map[string]any{
+		"id": "c-browsing-bo", "first_name": "Bo", "ltv": 300.0, "orders": 2.0, "last_order_at": "2026-10-29T12:00:00Z",
+		"tier": "silver", "points": 900.0, "newsletter_opt_in": false, "discount_share": 0.3,
+	}
+	if inHoldout("c-browsing-bo") {
+		t.Fatal("c-browsing-bo is in the holdout: choose another id")
+	}
+	placements := []string{"home", "product", "account", "cart", "home", "checkout"}
+	shown := map[string]int{}
+	now := time.Date(2026, 11, 18, 15, 0, 0, 0, time.UTC)
+	for i := 0; i < 24; i++ {
+		d := g.decideAt(profile, placements[i%len(placements)], "web", 30, now.Add(time.Duration(i)*5*time.Minute), false)
+		for _, a := range d.Actions {
+			if a.Kind == "action" {
+				shown[a.OfferID]++
+			}
+		}
+	}
+	for _, o := range g.rs.Offers {
+		if o.Kind != "action" || o.Group == "recommendation" {
+			continue
+		}
+		limit := int(o.Caps.PerCustomer)
+		if o.Caps.PerCustomer == 0 {
+			limit = 1
+		}
+		if shown[o.ID] > limit {
+			t.Errorf("%s shown on %d of 24 page views in two hours (per-customer cap %d): the same nudge on every view",
+				o.ID, shown[o.ID], o.Caps.PerCustomer)
+		}
+	}
+	if shown["newsletter_signup"] == 0 {
+		t.Errorf("the newsletter was never offered to a customer not on it: %v", shown)
+	}
+}
+
+// TestFlashSaleCartViewsHoldNoBudget: the flash sale's budget counts
+// discounts held (an hour) or used, and is paced. Customers look at the
+// cart before the checkout; were the sale granted on the cart page too,
+// each cart view would hold $100 that no order commits (the order names the
+// checkout's decision), and on Black Friday at 20:00 only half of the paced
+// $6,944.44 would reach orders, the other checkouts refused with the reason
+// pacing. With the cart view first, 70 customers still order with the sale,
+// as in TestFlashSaleBudget.
+func TestFlashSaleCartViewsHoldNoBudget(t *testing.T) {
+	g := newGrantTester(t)
+	friday := time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC) // Friday 20:00 in New York
+	orders := 0
+	for i := 0; orders < 200; i++ {
+		id := fmt.Sprintf("c-bf-%05d", i)
+		if inHoldout(id) {
+			continue
+		}
+		p := map[string]any{"id": id, "orders": 4.0, "ltv": 600.0, "last_order_at": "2026-11-17T12:00:00Z",
+			"tier": "silver", "newsletter_opt_in": true, "discount_share": 0.3}
+		g.decideAt(p, "cart", "web", 400, friday, false)
+		d := g.decide(p, "web", 400, friday)
+		if !chosen(d, "black_friday_flash") {
+			if r := reason(d, "black_friday_flash"); r != engine.ReasonPacing {
+				t.Errorf("checkout %d: not granted for %q, want %q", i, r, engine.ReasonPacing)
+			}
+			break
+		}
+		g.order(d, friday)
+		orders++
+	}
+	if orders != 70 {
+		t.Errorf("%d orders with the flash sale at Friday 20:00 after a cart view each, want 70 ($7,000, paced at $6,944.44)", orders)
+	}
+}

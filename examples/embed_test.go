@@ -79,7 +79,7 @@ func TestCheckoutLoads(t *testing.T) {
 			len(rs.Segments), len(rs.Offers), len(rs.Experiments), len(rs.Tests))
 	}
 	a := rs.Arbitration
-	if a.MaxActions != 3 || a.MaxDiscountPercent != 30 || a.Holdout != 5 || !slices.Equal(a.Fallback, []string{"newsletter_signup"}) {
+	if a.MaxActions != 3 || a.MaxDiscountPercent != 30 || a.Holdout != 5 || !slices.Equal(a.Fallback, []string{"newsletter_signup", "newsletter_signup_visitor"}) {
 		t.Errorf("arbitration = %+v", a)
 	}
 	disk, err := rulefiles.Load("checkout")

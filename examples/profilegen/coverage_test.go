@@ -22,7 +22,8 @@ import (
 // vary channel, device, source and cart the way shop traffic does (every
 // fourth one during the Black Friday flash sale), and checks that every
 // segment of the ruleset matched at least once, that every offer was chosen
-// at least once, and that no expression failed at run time.
+// at least once (with 100 visitors without a customer id added, for the
+// visitors' newsletter offer), and that no expression failed at run time.
 func TestGeneratedProfilesHitEverySegment(t *testing.T) {
 	rs, err := rulefiles.Load(filepath.Join("..", "checkout"))
 	if err != nil {
@@ -74,6 +75,19 @@ func TestGeneratedProfilesHitEverySegment(t *testing.T) {
 					t.Errorf("%s: offer %s failed: %s", p.ID, o.ID, o.Error)
 				}
 			}
+		}
+	}
+	// Visitors without a customer id, whose newsletter offer is their own
+	// (newsletter_signup_visitor: a per-customer cap cannot count them).
+	for i := 0; i < 100; i++ {
+		req := shopRequest(r, 3000+i, "")
+		req.Now = ref
+		d, err := eng.Decide(context.Background(), rs, engine.DefaultProfile(&rs.Schema, ""), req)
+		if err != nil {
+			t.Fatalf("decide for visitor %d: %v", i, err)
+		}
+		for _, a := range d.Actions {
+			chosen[a.OfferID]++
 		}
 	}
 	for _, s := range rs.Segments {
