@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/arbiterhq/arbiter/adapters/redisconn/redistest"
 	"github.com/arbiterhq/arbiter/engine"
 	"github.com/arbiterhq/arbiter/memledger"
@@ -31,8 +33,17 @@ func TestPacingExactUnderConcurrency(t *testing.T) {
 	}
 	for _, mode := range []Mode{ModeScript, ModeSplit} {
 		cases[fmt.Sprint("redis mode=", mode)] = func(t *testing.T) ([]ledger, bool) {
-			c1, prefix, _ := redistest.Client(t)
-			c2, _, _ := redistest.Client(t)
+			// The second client must reach the same server: without
+			// ARBITER_TEST_REDIS_URL, another redistest.Client is another
+			// miniredis, and each counted its own share (52 grants of 26).
+			c1, prefix, real := redistest.Client(t)
+			c2 := c1
+			if real {
+				c2, _, _ = redistest.Client(t)
+			} else if cl, ok := c1.(*redis.Client); ok {
+				c2 = redis.NewClient(cl.Options())
+				t.Cleanup(func() { c2.Close() })
+			}
 			return []ledger{NewWithOptions(c1, Options{Prefix: prefix, Mode: mode}), NewWithOptions(c2, Options{Prefix: prefix, Mode: mode})},
 				mode == ModeScript
 		}
